@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive, everything the MECAI build, demo and tests need. Idempotent: it
+# asks apt only for packages that are missing, and runs `apt-get update` only when it must install.
+set -euo pipefail
+
+PACKAGES=(
+  # Build: Bazel (offline, DESIGN §9) and the system libraries.
+  bazel-bootstrap bazel-platforms pkg-config g++
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  librocksdb-dev prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev
+  libp11-kit-dev libc-ares-dev
+  # The HSM and its tools.
+  softhsm2 opensc
+  # Real components the demo and tests run against.
+  openssl nginx dnsmasq-base iproute2 procps
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "bootstrap: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bootstrap: missing packages: ${missing[*]}" >&2
+  echo "bootstrap: run as root (or install them with apt-get) and try again" >&2
+  exit 1
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "bootstrap: done"
