@@ -1,0 +1,28 @@
+// Finds the cluster's binaries and the system programs `mecai demo` runs.
+#ifndef MECAI_CLI_BINARIES_H_
+#define MECAI_CLI_BINARIES_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace mecai {
+
+struct BinaryPaths {
+  std::string coordinator;
+  std::string signer;
+  std::string probe_agent;
+  std::string dnsmasq;
+};
+
+// Looks, in order, in $MECAI_BIN_DIR, in the runfiles of this executable, beside it in a Bazel
+// output tree (bazel-bin/cli/mecai → bazel-bin/coordinator/coordinator), then in PATH.
+// NOT_FOUND names what is missing and how to build it.
+absl::StatusOr<BinaryPaths> FindClusterBinaries();
+
+// The SoftHSM2 PKCS#11 module of Debian's softhsm2 package.
+std::string SoftHsmModulePath();
+
+}  // namespace mecai
+
+#endif  // MECAI_CLI_BINARIES_H_

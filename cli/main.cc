@@ -1,0 +1,215 @@
+// mecai: the command line of the MECAI Vouching Cluster (DESIGN §10).
+#include <openssl/rand.h>
+
+#include <iostream>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "cli/demo.h"
+#include "cli/flags.h"
+#include "cli/report.h"
+#include "cli/vouch_client.h"
+#include "common/files.h"
+#include "common/grpc_channel.h"
+#include "common/status.h"
+#include "proto/mecai/v1/probe.grpc.pb.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitRefused = 3;
+
+constexpr char kUsage[] =
+    "usage: mecai <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  demo [--workdir DIR] [--perspectives N]\n"
+    "      Runs a whole local cluster and vouches for a local TLS server; exit 0 on success.\n"
+    "  vouch --vs ADDR --host H [--port P] --trust-list TL --cert C --key K\n"
+    "        [--next-cert C2 [--next-key K2]] --out VD  <connection>\n"
+    "      Sends a signed Vouching Request; writes the VD to VD. Exit 0 issued, 3 refused.\n"
+    "  verify --vd VD --host H --cert C --va-list L [--max-age DUR] [--va ID ...]\n"
+    "      Verifies a VD as a TLS client would. Exit 0 valid, 3 invalid (reason on stderr).\n"
+    "  probe --agent ADDR --host H [--port P]  <connection>\n"
+    "      Asks one probe agent what it sees for H:P.\n"
+    "\n"
+    "<connection>: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
+    "              or --plaintext (local development only).\n"
+    "Run `mecai <command> --help` for one command.\n";
+
+int UsageError(const std::string& command, const absl::Status& status) {
+  std::cerr << "mecai " << command << ": " << status.message() << "\n\n" << kUsage;
+  return kExitUsage;
+}
+
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 2; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") return true;
+  }
+  return false;
+}
+
+int Demo(int argc, char** argv) {
+  auto flags = mecai::Flags::Parse(argc, argv, 2, {"workdir", "perspectives"}, {});
+  if (!flags.ok()) return UsageError("demo", flags.status());
+  mecai::DemoOptions options;
+  options.workdir = flags->Get("workdir");
+  if (flags->Has("perspectives") &&
+      !absl::SimpleAtoi(flags->Get("perspectives"), &options.perspectives)) {
+    return UsageError("demo", absl::InvalidArgumentError("--perspectives must be a number"));
+  }
+  absl::Status status = mecai::RunDemo(options);
+  if (!status.ok()) {
+    std::cerr << "mecai demo: FAILED: " << status.message() << "\n";
+    return kExitError;
+  }
+  std::cout << "mecai demo: OK — the cluster vouched for the server and the VD verified.\n";
+  return kExitOk;
+}
+
+int Vouch(int argc, char** argv) {
+  std::set<std::string> valued = {"vs",   "host",      "port",     "trust-list", "cert",
+                                  "key",  "next-cert", "next-key", "out",        "timeout"};
+  valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
+  auto flags = mecai::Flags::Parse(argc, argv, 2, valued, mecai::kConnectionBooleanFlags);
+  if (!flags.ok()) return UsageError("vouch", flags.status());
+  mecai::VouchOptions options;
+  for (const char* required : {"vs", "host", "trust-list", "cert", "key", "out"}) {
+    if (!flags->Has(required)) {
+      return UsageError("vouch", absl::InvalidArgumentError(
+                                     absl::StrCat("--", required, " is required")));
+    }
+  }
+  auto peer = mecai::PeerFromFlags(*flags, flags->Get("vs"));
+  if (!peer.ok()) return UsageError("vouch", peer.status());
+  auto port = flags->GetPort("port", 443);
+  if (!port.ok()) return UsageError("vouch", port.status());
+  if (flags->Has("next-key") && !flags->Has("next-cert")) {
+    return UsageError("vouch", absl::InvalidArgumentError("--next-key needs --next-cert"));
+  }
+  options.vouching_server = *peer;
+  options.hostname = flags->Get("host");
+  options.port = *port;
+  options.trust_list = flags->Get("trust-list");
+  options.certificate_file = flags->Get("cert");
+  options.key_file = flags->Get("key");
+  options.next_certificate_file = flags->Get("next-cert");
+  options.next_key_file = flags->Get("next-key");
+  if (flags->Has("timeout") && !absl::ParseDuration(flags->Get("timeout"), &options.timeout)) {
+    return UsageError("vouch", absl::InvalidArgumentError("--timeout must be a duration (30s)"));
+  }
+  auto response = mecai::RequestVouching(options);
+  if (!response.ok()) {
+    std::cerr << "mecai vouch: " << response.status().message() << "\n";
+    return kExitError;
+  }
+  std::cout << mecai::DescribeVouchResponse(*response);
+  if (!response->has_vouching_data()) return kExitRefused;
+  absl::Status written = mecai::WriteFileAtomically(
+      flags->Get("out"), response->vouching_data().SerializeAsString());
+  if (!written.ok()) {
+    std::cerr << "mecai vouch: " << written.message() << "\n";
+    return kExitError;
+  }
+  std::cout << "VD written to " << flags->Get("out") << "\n";
+  return kExitOk;
+}
+
+int Verify(int argc, char** argv) {
+  auto flags =
+      mecai::Flags::Parse(argc, argv, 2, {"vd", "host", "cert", "va-list", "max-age", "va"}, {});
+  if (!flags.ok()) return UsageError("verify", flags.status());
+  for (const char* required : {"vd", "host", "cert", "va-list"}) {
+    if (!flags->Has(required)) {
+      return UsageError("verify", absl::InvalidArgumentError(
+                                      absl::StrCat("--", required, " is required")));
+    }
+  }
+  mecai::VerifyOptions options;
+  options.vouching_data_file = flags->Get("vd");
+  options.hostname = flags->Get("host");
+  options.certificate_file = flags->Get("cert");
+  options.va_list_file = flags->Get("va-list");
+  options.candidate_vas = flags->GetAll("va");
+  if (flags->Has("max-age") && !absl::ParseDuration(flags->Get("max-age"), &options.max_age)) {
+    return UsageError("verify", absl::InvalidArgumentError("--max-age must be a duration (24h)"));
+  }
+  auto statement = mecai::VerifyVouchingDataFile(options);
+  if (!statement.ok()) {
+    std::cerr << "mecai verify: INVALID: " << statement.status().message() << "\n";
+    return statement.status().code() == absl::StatusCode::kPermissionDenied ? kExitRefused
+                                                                             : kExitError;
+  }
+  std::cout << "VALID\n" << mecai::DescribeStatement(*statement);
+  return kExitOk;
+}
+
+int Probe(int argc, char** argv) {
+  std::set<std::string> valued = {"agent", "host", "port", "timeout"};
+  valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
+  auto flags = mecai::Flags::Parse(argc, argv, 2, valued, mecai::kConnectionBooleanFlags);
+  if (!flags.ok()) return UsageError("probe", flags.status());
+  for (const char* required : {"agent", "host"}) {
+    if (!flags->Has(required)) {
+      return UsageError("probe", absl::InvalidArgumentError(
+                                     absl::StrCat("--", required, " is required")));
+    }
+  }
+  auto peer = mecai::PeerFromFlags(*flags, flags->Get("agent"));
+  if (!peer.ok()) return UsageError("probe", peer.status());
+  auto port = flags->GetPort("port", 443);
+  if (!port.ok()) return UsageError("probe", port.status());
+  auto channel = mecai::MakeChannel(*peer);
+  if (!channel.ok()) {
+    std::cerr << "mecai probe: " << channel.status().message() << "\n";
+    return kExitError;
+  }
+  auto stub = mecai::v1::ProbeService::NewStub(*channel);
+  mecai::v1::ProbeRequest request;
+  request.mutable_task()->set_hostname(flags->Get("host"));
+  request.mutable_task()->set_port(*port);
+  std::string random(48, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(&random[0]), static_cast<int>(random.size()));
+  request.mutable_task()->set_vouching_request_sha256(random.substr(0, 32));
+  request.mutable_task()->set_nonce(random.substr(32));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  mecai::v1::ProbeResponse response;
+  grpc::Status status = stub->Probe(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "mecai probe: agent " << flags->Get("agent") << ": " << status.error_message()
+              << "\n";
+    return kExitError;
+  }
+  mecai::v1::ObservationBody body;
+  body.ParseFromString(response.observation().tbs());
+  std::cout << "perspective " << body.perspective().id() << " (" << body.perspective().region()
+            << "): " << mecai::v1::ProbeOutcome_Name(body.outcome()) << "\n"
+            << mecai::DescribeObservation(body, "  ");
+  return body.outcome() == mecai::v1::PROBE_OK ? kExitOk : kExitRefused;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
+      std::string(argv[1]) == "help") {
+    std::cout << kUsage;
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  const std::string command = argv[1];
+  if (WantsHelp(argc, argv)) {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (command == "demo") return Demo(argc, argv);
+  if (command == "vouch") return Vouch(argc, argv);
+  if (command == "verify") return Verify(argc, argv);
+  if (command == "probe") return Probe(argc, argv);
+  std::cerr << "mecai: unknown command '" << command << "'\n\n" << kUsage;
+  return kExitUsage;
+}

@@ -1,0 +1,47 @@
+// What `mecai vouch` and `mecai verify` do, as functions the demo and tests call directly.
+#ifndef MECAI_CLI_VOUCH_CLIENT_H_
+#define MECAI_CLI_VOUCH_CLIENT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/vouching.pb.h"
+
+namespace mecai {
+
+struct VouchOptions {
+  v1::PeerConfig vouching_server;
+  std::string hostname;
+  uint32_t port = 443;
+  std::string trust_list;
+  // PEM: the server certificate first, then its chain; and its private key.
+  std::string certificate_file;
+  std::string key_file;
+  // Rollover (seed 004): the next certificate and, when its key differs, that key.
+  std::string next_certificate_file;
+  std::string next_key_file;
+  absl::Duration timeout = absl::Seconds(60);
+};
+
+// Builds and signs a VR from the files, sends it to the Vouching Server and returns its answer.
+absl::StatusOr<v1::VouchResponse> RequestVouching(const VouchOptions& options);
+
+struct VerifyOptions {
+  std::string vouching_data_file;
+  std::string hostname;
+  // PEM file whose first certificate is the server certificate of the handshake.
+  std::string certificate_file;
+  std::string va_list_file;
+  std::vector<std::string> candidate_vas;
+  absl::Duration max_age = absl::Hours(24 * 7);
+};
+
+// Verifies a VD file as a TLS client would (DESIGN §4). Returns its statement.
+absl::StatusOr<v1::VouchingStatement> VerifyVouchingDataFile(const VerifyOptions& options);
+
+}  // namespace mecai
+
+#endif  // MECAI_CLI_VOUCH_CLIENT_H_

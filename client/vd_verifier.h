@@ -1,0 +1,40 @@
+// Client-side verification of Vouching Data (DESIGN §4; seed 004 "Client behaviour": "A client
+// receiving VD will verify that it was indeed created by one of the candidate VAs the client has
+// asked for, by validating the signatures against the respective CA certificates that are built
+// into the client").
+#ifndef MECAI_CLIENT_VD_VERIFIER_H_
+#define MECAI_CLIENT_VD_VERIFIER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/va_list.h"
+#include "proto/mecai/v1/vouching.pb.h"
+
+namespace mecai {
+
+struct VdExpectation {
+  // The name the client connected to.
+  std::string hostname;
+  // The DER leaf certificate of this handshake.
+  std::string certificate_der;
+  // VA ids the client asked for; empty accepts any VA of the list.
+  std::vector<std::string> candidate_vas;
+  absl::Time now;
+  // Oldest acceptable VD (operator-set); issued_at may be at most 5 minutes in the future.
+  absl::Duration max_age = absl::Hours(24 * 7);
+};
+
+// Verifies, in order: the VA chain builds to the CA certificate of a listed (candidate) VA, the VA
+// certificate carries id-kp-OCSPSigning, the signature over the statement verifies, the statement
+// names that VA, the hostname, a vouched hash equal to the handshake certificate's, and the age.
+// Returns the statement, or PERMISSION_DENIED / INVALID_ARGUMENT with the failed check.
+absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData& vd,
+                                                         const VaList& vas,
+                                                         const VdExpectation& expected);
+
+}  // namespace mecai
+
+#endif  // MECAI_CLIENT_VD_VERIFIER_H_

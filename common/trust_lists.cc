@@ -1,0 +1,171 @@
+#include "common/trust_lists.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/hashing.h"
+#include "common/openssl_error.h"
+#include "common/pem.h"
+#include "common/refusal.h"
+#include "common/status.h"
+
+namespace mecai {
+
+absl::StatusOr<std::unique_ptr<TrustLists>> TrustLists::Load(
+    const google::protobuf::RepeatedPtrField<v1::TrustListConfig>& configs) {
+  std::unique_ptr<TrustLists> lists(new TrustLists());
+  absl::MutexLock lock(&lists->mutex_);
+  for (const v1::TrustListConfig& config : configs) {
+    if (config.name().empty()) return absl::InvalidArgumentError("a trust list has no name");
+    if (lists->lists_.count(config.name()) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("trust list '", config.name(),
+                                                     "' is configured twice"));
+    }
+    auto roots = LoadPemCertificates(config.pem_file());
+    if (!roots.ok()) {
+      return Annotate(roots.status(), absl::StrCat("trust list '", config.name(), "'"));
+    }
+    lists->lists_[config.name()].roots = std::move(*roots);
+  }
+  return lists;
+}
+
+bool TrustLists::Has(const std::string& name) const {
+  absl::MutexLock lock(&mutex_);
+  return lists_.count(name) != 0;
+}
+
+std::vector<std::string> TrustLists::Names() const {
+  absl::MutexLock lock(&mutex_);
+  std::vector<std::string> names;
+  for (const auto& entry : lists_) names.push_back(entry.first);
+  return names;
+}
+
+ChainVerdict TrustLists::VerifyChain(const std::string& trust_list,
+                                     const std::vector<X509*>& chain, absl::Time at) const {
+  ChainVerdict verdict;
+  if (chain.empty()) {
+    verdict.refusal = MakeRefusal(v1::MALFORMED_REQUEST, "the certificate chain is empty");
+    return verdict;
+  }
+  X509StorePtr store(X509_STORE_new());
+  std::vector<std::string> removed;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = lists_.find(trust_list);
+    if (it == lists_.end()) {
+      verdict.refusal = MakeRefusal(
+          v1::UNKNOWN_TRUST_LIST,
+          absl::StrCat("this Vouching Server does not serve trust list '", trust_list, "'"));
+      return verdict;
+    }
+    for (const X509Ptr& root : it->second.roots) X509_STORE_add_cert(store.get(), root.get());
+    removed = it->second.removed_root_sha256;
+  }
+  X509StackPtr untrusted(sk_X509_new_null());
+  for (size_t i = 1; i < chain.size(); ++i) {
+    X509_up_ref(chain[i]);
+    sk_X509_push(untrusted.get(), chain[i]);
+  }
+  ClearOpenSslErrors();
+  X509StoreCtxPtr context(X509_STORE_CTX_new());
+  X509_STORE_CTX_init(context.get(), store.get(), chain[0], untrusted.get());
+  X509_STORE_CTX_set_time(context.get(), 0, absl::ToTimeT(at));
+  X509_STORE_CTX_set_purpose(context.get(), X509_PURPOSE_SSL_SERVER);
+  X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(context.get()), X509_V_FLAG_X509_STRICT);
+  if (X509_verify_cert(context.get()) != 1) {
+    int error = X509_STORE_CTX_get_error(context.get());
+    int depth = X509_STORE_CTX_get_error_depth(context.get());
+    ClearOpenSslErrors();
+    std::string what = absl::StrCat(X509_verify_cert_error_string(error), " (at chain depth ",
+                                    depth, ")");
+    if (error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID) {
+      verdict.refusal = MakeRefusal(v1::CERTIFICATE_EXPIRED,
+                                    absl::StrCat("the certificate chain is not valid now: ", what));
+    } else {
+      verdict.refusal = MakeRefusal(
+          v1::UNTRUSTED_CHAIN,
+          absl::StrCat("the chain does not build to a root of trust list '", trust_list,
+                       "': ", what));
+    }
+    return verdict;
+  }
+  // get1_chain gives ownership of a stack whose elements carry their own references.
+  X509StackPtr path(X509_STORE_CTX_get1_chain(context.get()));
+  for (int i = 0; i < sk_X509_num(path.get()); ++i) {
+    X509* certificate = sk_X509_value(path.get(), i);
+    X509_up_ref(certificate);
+    verdict.path.emplace_back(certificate);
+  }
+  verdict.root_sha256 = Sha256(CertificateToDer(verdict.path.back().get()));
+  if (std::find(removed.begin(), removed.end(), verdict.root_sha256) != removed.end()) {
+    verdict.refusal = MakeRefusal(
+        v1::ROOT_REMOVED, absl::StrCat("the chain ends at root ", ShortHex(verdict.root_sha256),
+                                       ", which was removed from trust list '", trust_list, "'"));
+  }
+  return verdict;
+}
+
+absl::Status TrustLists::RemoveRoot(const std::string& trust_list,
+                                    const std::string& root_sha256) {
+  absl::MutexLock lock(&mutex_);
+  auto it = lists_.find(trust_list);
+  if (it == lists_.end()) {
+    return absl::NotFoundError(absl::StrCat("no trust list named '", trust_list, "'"));
+  }
+  auto& roots = it->second.roots;
+  auto root = std::find_if(roots.begin(), roots.end(), [&](const X509Ptr& certificate) {
+    return Sha256(CertificateToDer(certificate.get())) == root_sha256;
+  });
+  if (root == roots.end()) {
+    return absl::NotFoundError(absl::StrCat("trust list '", trust_list, "' has no root ",
+                                            HexEncode(root_sha256)));
+  }
+  roots.erase(root);
+  it->second.removed_root_sha256.push_back(root_sha256);
+  return absl::OkStatus();
+}
+
+std::vector<std::string> TrustLists::RootHashes(const std::string& trust_list) const {
+  absl::MutexLock lock(&mutex_);
+  std::vector<std::string> hashes;
+  auto it = lists_.find(trust_list);
+  if (it == lists_.end()) return hashes;
+  for (const X509Ptr& root : it->second.roots) {
+    hashes.push_back(Sha256(CertificateToDer(root.get())));
+  }
+  return hashes;
+}
+
+bool CertificateMatchesHostname(X509* certificate, const std::string& hostname) {
+  ClearOpenSslErrors();
+  int result = X509_check_host(certificate, hostname.data(), hostname.size(),
+                               X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr);
+  ClearOpenSslErrors();
+  return result == 1;
+}
+
+namespace {
+
+bool HasExtendedKeyUsage(X509* certificate, int nid, bool absent_means_any) {
+  // X509_get_extension_flags computes and caches the extension flags.
+  uint32_t flags = X509_get_extension_flags(certificate);
+  if ((flags & EXFLAG_XKUSAGE) == 0) return absent_means_any;
+  uint32_t usage = X509_get_extended_key_usage(certificate);
+  if (nid == NID_server_auth) return (usage & XKU_SSL_SERVER) != 0;
+  if (nid == NID_OCSP_sign) return (usage & XKU_OCSP_SIGN) != 0;
+  return false;
+}
+
+}  // namespace
+
+bool HasServerAuthUsage(X509* certificate) {
+  return HasExtendedKeyUsage(certificate, NID_server_auth, /*absent_means_any=*/true);
+}
+
+bool HasOcspSigningUsage(X509* certificate) {
+  return HasExtendedKeyUsage(certificate, NID_OCSP_sign, /*absent_means_any=*/false);
+}
+
+}  // namespace mecai

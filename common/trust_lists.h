@@ -1,0 +1,79 @@
+// Named trust lists (DESIGN §6): each a set of root certificates loaded from a PEM bundle, against
+// which a server certificate chain must build (RFC 5280 §6 path validation, via OpenSSL).
+#ifndef MECAI_COMMON_TRUST_LISTS_H_
+#define MECAI_COMMON_TRUST_LISTS_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/openssl_types.h"
+#include "google/protobuf/repeated_field.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/vouching.pb.h"
+
+namespace mecai {
+
+// The outcome of building a chain to a trust list.
+struct ChainVerdict {
+  // REFUSAL_REASON_UNSPECIFIED when the chain builds and is valid at the given time; otherwise
+  // UNKNOWN_TRUST_LIST, UNTRUSTED_CHAIN, CERTIFICATE_EXPIRED or ROOT_REMOVED.
+  v1::Refusal refusal;
+  // SHA-256 of the root the chain ends at (set when valid).
+  std::string root_sha256;
+  // The validated path, leaf first, root last (set when valid).
+  std::vector<X509Ptr> path;
+};
+
+// Thread-safe.
+class TrustLists {
+ public:
+  // Loads every list; a missing or empty bundle, or a duplicate name, is an error naming it.
+  static absl::StatusOr<std::unique_ptr<TrustLists>> Load(
+      const google::protobuf::RepeatedPtrField<v1::TrustListConfig>& configs);
+
+  bool Has(const std::string& name) const;
+  std::vector<std::string> Names() const;
+
+  // Builds `chain` (leaf first, then untrusted intermediates) to a root of `trust_list`, checking
+  // validity periods at `at` and the TLS server purpose.
+  ChainVerdict VerifyChain(const std::string& trust_list, const std::vector<X509*>& chain,
+                           absl::Time at) const;
+
+  // Removes a root by its SHA-256 (DESIGN §6); NOT_FOUND if the list or root is unknown.
+  absl::Status RemoveRoot(const std::string& trust_list, const std::string& root_sha256);
+
+  // SHA-256 of each root currently in `trust_list`.
+  std::vector<std::string> RootHashes(const std::string& trust_list) const;
+
+ private:
+  struct List {
+    std::vector<X509Ptr> roots;
+    std::vector<std::string> removed_root_sha256;
+  };
+  TrustLists() = default;
+
+  mutable absl::Mutex mutex_;
+  std::map<std::string, List> lists_ ABSL_GUARDED_BY(mutex_);
+};
+
+// RFC 6125 §6.4 hostname check (DNS-ID from subjectAltName; a wildcard only as the whole left-most
+// label, never partial, never across labels).
+bool CertificateMatchesHostname(X509* certificate, const std::string& hostname);
+
+// True when the certificate's extended key usage allows TLS server authentication
+// (RFC 5280 §4.2.1.12 id-kp-serverAuth, or no EKU extension at all).
+bool HasServerAuthUsage(X509* certificate);
+
+// True when the certificate's EKU contains id-kp-OCSPSigning (RFC 6960 §4.2.2.2), the usage the
+// seed asks of VA certificates.
+bool HasOcspSigningUsage(X509* certificate);
+
+}  // namespace mecai
+
+#endif  // MECAI_COMMON_TRUST_LISTS_H_

@@ -1,0 +1,81 @@
+// Building and checking Vouching Requests (seed 004 "VS behaviour" and "Server behaviour"; DESIGN
+// §3). The same checks run in the coordinator and, independently, in the signer.
+#ifndef MECAI_COMMON_VOUCHING_REQUEST_H_
+#define MECAI_COMMON_VOUCHING_REQUEST_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/openssl_types.h"
+#include "common/signature.h"
+#include "common/trust_lists.h"
+#include "proto/mecai/v1/vouching.pb.h"
+
+namespace mecai {
+
+// Limits applied to every VR (trust rule 8).
+struct VouchingRequestLimits {
+  // Largest serialized VouchingRequest, bytes.
+  size_t max_request_bytes = 65536;
+  // Most certificates in one chain.
+  size_t max_chain_length = 10;
+  // Largest accepted |now - timestamp|.
+  absl::Duration freshness_window = absl::Seconds(300);
+};
+
+// A VR whose signatures, freshness and shape have been checked.
+struct VerifiedVouchingRequest {
+  // The body of the single VR, or of the old-certificate VR of a rollover.
+  v1::VouchingRequestBody body;
+  // One chain, or two during rollover (old first); each leaf first.
+  std::vector<std::vector<X509Ptr>> chains;
+  // SHA-256 of each chain's DER leaf, in the same order.
+  std::vector<std::string> leaf_sha256;
+  // SHA-256 of the serialized VouchingRequest exactly as received.
+  std::string request_sha256;
+};
+
+// The outcome of checking a VR: accepted, or a Refusal with the first failed check's reason.
+struct VouchingRequestCheck {
+  v1::Refusal refusal;  // REFUSAL_REASON_UNSPECIFIED when accepted.
+  VerifiedVouchingRequest request;
+  bool accepted() const { return refusal.reason() == v1::REFUSAL_REASON_UNSPECIFIED; }
+};
+
+// Checks the envelope of a VR, in the order of DESIGN §3: size, well-formedness, freshness, every
+// signature (one, or four for the rollover form). Certificate checks come after, in
+// CheckVouchingRequestCertificates.
+VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_request,
+                                                  const VouchingRequestLimits& limits,
+                                                  absl::Time now);
+
+// Continues a check that CheckVouchingRequestEnvelope accepted: hostname (RFC 6125), serverAuth
+// usage, the trust list is served, and every chain builds to one of its roots at `now`.
+void CheckVouchingRequestCertificates(const TrustLists& trust_lists, absl::Time now,
+                                      VouchingRequestCheck* check);
+
+// Both steps, for callers that need no work in between.
+VouchingRequestCheck CheckVouchingRequest(absl::string_view serialized_request,
+                                          const VouchingRequestLimits& limits,
+                                          const TrustLists& trust_lists, absl::Time now);
+
+// True for a lower-case LDH hostname of at most 253 characters (labels 1..63), A-labels allowed.
+bool IsValidHostname(absl::string_view hostname);
+
+// Makes a single-form VR: `body` (its certificate_chain_der set to `chain_der`) signed by `key`.
+// Returns the serialized VouchingRequest.
+absl::StatusOr<std::string> BuildVouchingRequest(v1::VouchingRequestBody body,
+                                                 const std::vector<std::string>& chain_der,
+                                                 SigningKey& key);
+
+// Makes the rollover form of seed 004: the old-certificate VR signed by the old key and wrapped by
+// the new key, the new-certificate VR signed by the new key and wrapped by the old key.
+absl::StatusOr<std::string> BuildRolloverVouchingRequest(
+    const v1::VouchingRequestBody& body, const std::vector<std::string>& old_chain_der,
+    SigningKey& old_key, const std::vector<std::string>& new_chain_der, SigningKey& new_key);
+
+}  // namespace mecai
+
+#endif  // MECAI_COMMON_VOUCHING_REQUEST_H_

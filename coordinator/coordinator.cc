@@ -1,0 +1,176 @@
+#include "coordinator/coordinator.h"
+
+#include <openssl/rand.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_channel.h"
+#include "common/hashing.h"
+#include "common/logging.h"
+#include "common/quorum_policy.h"
+#include "common/refusal.h"
+#include "common/status.h"
+
+namespace mecai {
+namespace {
+
+VouchingRequestLimits LimitsFrom(const v1::CoordinatorConfig& config) {
+  VouchingRequestLimits limits;
+  limits.max_request_bytes = config.max_request_bytes();
+  limits.max_chain_length = config.max_chain_length();
+  limits.freshness_window = absl::Seconds(config.freshness_window_seconds());
+  return limits;
+}
+
+std::string RandomBytes(size_t count) {
+  std::string bytes(count, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(&bytes[0]), static_cast<int>(count));
+  return bytes;
+}
+
+v1::VouchResponse ResponseFromRecord(const v1::QuorumRecord& record) {
+  v1::VouchResponse response;
+  if (record.decision() == v1::ISSUED) {
+    *response.mutable_vouching_data() = record.vouching_data();
+  } else {
+    *response.mutable_refusal() = record.refusal();
+  }
+  *response.mutable_perspectives() = record.perspectives();
+  response.set_log_index(record.log_index());
+  return response;
+}
+
+}  // namespace
+
+Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
+                         const ProbeFanout& fanout, RecordStore& store,
+                         v1::SignerService::StubInterface& signer, const Clock& clock)
+    : config_(config),
+      limits_(LimitsFrom(config)),
+      trust_lists_(trust_lists),
+      fanout_(fanout),
+      store_(store),
+      signer_(signer),
+      clock_(clock) {}
+
+absl::StatusOr<v1::VouchResponse> Coordinator::AnswerFromRecord(uint64_t log_index) {
+  ASSIGN_OR_RETURN(v1::QuorumRecord record, store_.GetRecord(log_index));
+  v1::VouchResponse response = ResponseFromRecord(record);
+  response.set_served_from_record(true);
+  return response;
+}
+
+absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serialized_request) {
+  v1::VouchResponse response;
+  // DESIGN §3, in order: size and form, freshness, signatures.
+  VouchingRequestCheck check =
+      CheckVouchingRequestEnvelope(serialized_request, limits_, clock_.Now());
+  if (check.accepted()) {
+    // An identical VR inside the freshness window is answered from its record (no new probes).
+    ASSIGN_OR_RETURN(std::optional<uint64_t> earlier,
+                     store_.FindByRequestDigest(check.request.request_sha256));
+    if (earlier.has_value()) return AnswerFromRecord(*earlier);
+    // Then hostname, usage, trust list and chain.
+    CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
+  }
+  if (!check.accepted()) {
+    MECAI_LOG(Info) << "refused VR before probing: "
+                    << v1::RefusalReason_Name(check.refusal.reason()) << ": "
+                    << check.refusal.explanation();
+    *response.mutable_refusal() = check.refusal;
+    return response;
+  }
+  const VerifiedVouchingRequest& request = check.request;
+
+  // Probe from every perspective (seed 004: "initiate a separate connection from the geographic
+  // location of the VS").
+  v1::ProbeTask task;
+  task.set_hostname(request.body.hostname());
+  task.set_port(request.body.port());
+  task.set_vouching_request_sha256(request.request_sha256);
+  task.set_nonce(RandomBytes(32));
+  ObservationExpectation expected;
+  expected.request_sha256 = request.request_sha256;
+  expected.nonce = task.nonce();
+  expected.hostname = task.hostname();
+  expected.port = task.port();
+  expected.max_age = absl::Milliseconds(config_.probe_timeout_milliseconds()) + absl::Seconds(60);
+  std::vector<v1::SignedObservation> observations;
+  std::vector<uint32_t> round_trips;
+  std::vector<PerspectiveOutcome> outcomes =
+      fanout_.ProbeAll(task, expected, absl::Milliseconds(config_.probe_timeout_milliseconds()),
+                       &observations, &round_trips);
+  QuorumDecision decision = DecideQuorum(outcomes, request.leaf_sha256, config_.policy());
+  for (size_t i = 0; i < decision.results.size(); ++i) {
+    v1::PerspectiveResult& result = decision.results[i];
+    if (!observations[i].tbs().empty()) *result.mutable_observation() = observations[i];
+    result.set_round_trip_milliseconds(round_trips[i]);
+  }
+
+  // Record the decision durably before anything leaves (trust rule 4). The signer signs inside
+  // Append so that the VD names the log index its record takes.
+  absl::Status signer_fault;
+  auto stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
+    v1::QuorumRecord record;
+    record.set_log_index(log_index);
+    record.set_log_shard_id(store_.shard_id());
+    record.set_decided_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+    record.set_vouching_request(serialized_request);
+    record.set_vouching_request_sha256(request.request_sha256);
+    record.set_hostname(request.body.hostname());
+    record.set_port(request.body.port());
+    record.set_trust_list(request.body.trust_list());
+    for (const std::string& sha256 : request.leaf_sha256) record.add_certificate_sha256(sha256);
+    for (const v1::PerspectiveResult& result : decision.results) {
+      *record.add_perspectives() = result;
+    }
+    if (!decision.issued()) {
+      record.set_decision(v1::REFUSED);
+      *record.mutable_refusal() = decision.refusal;
+      return record;
+    }
+    v1::SignVouchingRequest sign_request;
+    sign_request.set_vouching_request(serialized_request);
+    for (const v1::SignedObservation& observation : observations) {
+      if (!observation.tbs().empty()) *sign_request.add_observations() = observation;
+    }
+    sign_request.set_log_index(log_index);
+    sign_request.set_log_shard_id(store_.shard_id());
+    sign_request.set_probe_nonce(task.nonce());
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(
+        absl::Now() + absl::Milliseconds(config_.signer_timeout_milliseconds())));
+    v1::SignVouchingResponse signed_response;
+    grpc::Status status = signer_.SignVouching(&context, sign_request, &signed_response);
+    record.set_decision(v1::REFUSED);
+    if (!status.ok()) {
+      signer_fault = FromGrpcStatus(status, "signer");
+      *record.mutable_refusal() = MakeRefusal(
+          v1::SIGNER_REFUSED, absl::StrCat("the signer could not be reached: ",
+                                           status.error_message()));
+    } else if (signed_response.has_refusal()) {
+      *record.mutable_refusal() = signed_response.refusal();
+    } else {
+      record.set_decision(v1::ISSUED);
+      *record.mutable_vouching_data() = signed_response.vouching_data();
+    }
+    return record;
+  });
+  if (!stored.ok()) {
+    MECAI_LOG(Error) << "no record written for " << request.body.hostname() << ": "
+                     << stored.status();
+    return Annotate(stored.status(), "the decision could not be recorded; no VD was issued");
+  }
+  MECAI_LOG(Info) << request.body.hostname() << ":" << request.body.port() << " "
+                  << v1::Decision_Name(stored->decision()) << " record " << stored->log_index()
+                  << (stored->decision() == v1::REFUSED
+                          ? absl::StrCat(" (", v1::RefusalReason_Name(stored->refusal().reason()),
+                                         ")")
+                          : std::string());
+  if (!signer_fault.ok()) {
+    return Annotate(signer_fault, absl::StrCat("recorded as refused at log index ",
+                                               stored->log_index()));
+  }
+  return ResponseFromRecord(*stored);
+}
+
+}  // namespace mecai

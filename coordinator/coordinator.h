@@ -1,0 +1,48 @@
+// The Vouching Server's decision procedure (seed 004 "VS behaviour"; DESIGN §1 coordinator):
+// check the VR, probe from every perspective, apply the quorum policy, record the decision durably,
+// and obtain the VD from the signer.
+#ifndef MECAI_COORDINATOR_COORDINATOR_H_
+#define MECAI_COORDINATOR_COORDINATOR_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/trust_lists.h"
+#include "common/vouching_request.h"
+#include "coordinator/probe_fanout.h"
+#include "coordinator/record_store.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/signer.grpc.pb.h"
+#include "proto/mecai/v1/vouching.pb.h"
+
+namespace mecai {
+
+// Thread-safe. Every dependency must outlive it.
+class Coordinator {
+ public:
+  // `config` must have passed ValidateCoordinatorConfig.
+  Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
+              const ProbeFanout& fanout, RecordStore& store,
+              v1::SignerService::StubInterface& signer, const Clock& clock);
+
+  // Handles one VR. Domain refusals are in the response (trust rule 2); an error status means a
+  // fault of the system (the store or the signer failed), and says whether a record was written.
+  absl::StatusOr<v1::VouchResponse> Vouch(const std::string& serialized_request);
+
+ private:
+  // Answers an identical earlier VR from its record instead of probing again (trust rule 8).
+  absl::StatusOr<v1::VouchResponse> AnswerFromRecord(uint64_t log_index);
+
+  const v1::CoordinatorConfig config_;
+  const VouchingRequestLimits limits_;
+  const TrustLists& trust_lists_;
+  const ProbeFanout& fanout_;
+  RecordStore& store_;
+  v1::SignerService::StubInterface& signer_;
+  const Clock& clock_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COORDINATOR_COORDINATOR_H_

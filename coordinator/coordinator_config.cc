@@ -1,0 +1,58 @@
+#include "coordinator/coordinator_config.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/config_loader.h"
+#include "common/grpc_channel.h"
+#include "common/grpc_server.h"
+#include "common/quorum_policy.h"
+
+namespace mecai {
+
+v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
+  *config.mutable_policy() = WithPolicyDefaults(config.policy());
+  if (config.freshness_window_seconds() == 0) config.set_freshness_window_seconds(300);
+  if (config.probe_timeout_milliseconds() == 0) config.set_probe_timeout_milliseconds(10000);
+  if (config.signer_timeout_milliseconds() == 0) config.set_signer_timeout_milliseconds(5000);
+  if (config.max_chain_length() == 0) config.set_max_chain_length(10);
+  if (config.max_request_bytes() == 0) config.set_max_request_bytes(65536);
+  return config;
+}
+
+absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
+                                       const std::string& source) {
+  ConfigErrors errors(source);
+  ValidateListenConfig(config.listen(), /*plaintext_allowed=*/true, "listen", &errors);
+  errors.Require(!config.log_shard_id().empty(), "log_shard_id", "required");
+  errors.Require(!config.store_path().empty(), "store_path", "required");
+  errors.Require(config.trust_lists_size() > 0, "trust_lists", "at least one is required");
+  std::set<std::string> ids;
+  std::vector<v1::Perspective> perspectives;
+  for (int i = 0; i < config.agents_size(); ++i) {
+    const v1::AgentEndpoint& agent = config.agents(i);
+    std::string field = absl::StrCat("agents[", i, "]");
+    errors.Require(!agent.perspective().id().empty(), field + ".perspective.id", "required");
+    errors.Require(!agent.perspective().region().empty(), field + ".perspective.region",
+                   "required");
+    errors.Require(ids.insert(agent.perspective().id()).second, field + ".perspective.id",
+                   "duplicate id '" + agent.perspective().id() + "'");
+    errors.Require(!agent.public_key_file().empty(), field + ".public_key_file", "required");
+    ValidatePeerConfig(agent.peer(), /*plaintext_allowed=*/true, field + ".peer", &errors);
+    perspectives.push_back(agent.perspective());
+  }
+  ValidatePeerConfig(config.signer(), /*plaintext_allowed=*/false, "signer", &errors);
+  ValidateQuorumPolicy(config.policy(), perspectives, "policy", &errors);
+  errors.Require(config.freshness_window_seconds() <= 3600, "freshness_window_seconds",
+                 "must be at most 3600");
+  errors.Require(config.probe_timeout_milliseconds() <= 120000, "probe_timeout_milliseconds",
+                 "must be at most 120000");
+  errors.Require(config.signer_timeout_milliseconds() <= 60000, "signer_timeout_milliseconds",
+                 "must be at most 60000");
+  errors.Require(config.max_chain_length() <= 20, "max_chain_length", "must be at most 20");
+  errors.Require(config.max_request_bytes() <= (1 << 20), "max_request_bytes",
+                 "must be at most 1048576");
+  return errors.ToStatus();
+}
+
+}  // namespace mecai

@@ -1,0 +1,79 @@
+// coordinator --config FILE: the Vouching Server front of a MECAI cluster (DESIGN §1).
+// Flags → config → wiring → serve.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/config_loader.h"
+#include "common/enrolled_agents.h"
+#include "common/grpc_channel.h"
+#include "common/grpc_server.h"
+#include "common/logging.h"
+#include "common/shutdown_signal.h"
+#include "common/status.h"
+#include "common/trust_lists.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/coordinator_config.h"
+#include "coordinator/probe_fanout.h"
+#include "coordinator/record_store.h"
+#include "coordinator/vouching_service.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: coordinator --config FILE\n"
+    "\n"
+    "Serves mecai.v1.VouchingService: checks Vouching Requests, probes from every configured\n"
+    "perspective, records each decision in RocksDB and returns Vouching Data from the signer.\n"
+    "FILE is a mecai.v1.CoordinatorConfig in protobuf text format (see deploy/local/).\n";
+
+absl::Status Run(const std::string& config_path) {
+  ASSIGN_OR_RETURN(auto loaded, mecai::LoadConfig<mecai::v1::CoordinatorConfig>(config_path));
+  mecai::v1::CoordinatorConfig config = mecai::WithCoordinatorDefaults(loaded);
+  RETURN_IF_ERROR(mecai::ValidateCoordinatorConfig(config, config_path));
+  ASSIGN_OR_RETURN(auto trust_lists, mecai::TrustLists::Load(config.trust_lists()));
+  ASSIGN_OR_RETURN(auto agents, mecai::EnrolledAgents::Load(config.agents()));
+  mecai::SystemClock& clock = mecai::SystemClock::Get();
+  ASSIGN_OR_RETURN(auto fanout, mecai::ProbeFanout::Create(config.agents(), *agents, clock));
+  ASSIGN_OR_RETURN(auto signer_channel, mecai::MakeChannel(config.signer()));
+  auto signer = mecai::v1::SignerService::NewStub(signer_channel);
+  ASSIGN_OR_RETURN(auto store, mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
+  mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, clock);
+  mecai::VouchingServiceImpl vouching(coordinator);
+  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&vouching}));
+  MECAI_LOG(Info) << "coordinator shard " << config.log_shard_id() << " ready with "
+                  << agents->size() << " perspectives; log size " << store->TreeSize();
+  mecai::ServeUntilSignal(*server);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mecai::BlockTerminationSignals();
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      config_path = argv[++i];
+    } else {
+      std::cerr << "coordinator: unknown argument '" << argv[i] << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::cerr << "coordinator: --config is required\n" << kUsage;
+    return 2;
+  }
+  absl::Status status = Run(config_path);
+  if (!status.ok()) {
+    std::cerr << "coordinator: " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}

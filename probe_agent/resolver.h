@@ -1,0 +1,76 @@
+// The agent's own DNS resolution (DESIGN §1: each agent resolves with its own resolver
+// configuration, sharing no cache with other agents). Behind an interface so tests and the prober
+// can be given another resolver; only main.cc picks CaresResolver.
+#ifndef MECAI_PROBE_AGENT_RESOLVER_H_
+#define MECAI_PROBE_AGENT_RESOLVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/mecai/v1/config.pb.h"
+
+namespace mecai {
+namespace probe_agent {
+
+// Implementations are thread-safe.
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+
+  // The IPv4 and IPv6 addresses of `hostname` in textual form, without duplicates. A literal IP
+  // address is returned as given. Errors that describe the name rather than the agent:
+  //   NOT_FOUND          the name has no A or AAAA records (NXDOMAIN or NODATA);
+  //   DEADLINE_EXCEEDED  no complete answer within `timeout`;
+  //   UNAVAILABLE        the nameserver failed (SERVFAIL, REFUSED, unreachable, bad answer).
+  // Any other code is a fault of the agent itself (e.g. INTERNAL).
+  virtual absl::StatusOr<std::vector<std::string>> Resolve(const std::string& hostname,
+                                                          absl::Duration timeout) = 0;
+};
+
+// A nameserver from ResolverConfig.nameservers.
+struct Nameserver {
+  std::string address;  // Numeric IPv4 or IPv6 address.
+  uint16_t port = 53;
+};
+
+// Parses "192.0.2.53", "192.0.2.53:5353", "2001:db8::53" or "[2001:db8::53]:5353". INVALID_ARGUMENT
+// otherwise (names are refused: the resolver's own address must not need resolving).
+absl::StatusOr<Nameserver> ParseNameserver(const std::string& text);
+
+// Resolves with c-ares (https://c-ares.org). Each Resolve call runs on a channel of its own,
+// created from this resolver's configuration and destroyed afterwards, so no cache is shared
+// between calls, probes or agents (c-ares 1.18 has no cache, and its channels are not
+// thread-safe, which this also respects). The name is asked as an absolute name ("host.") so no
+// resolv.conf search domain is appended, and the hosts file is not consulted: answers come from
+// DNS only.
+//
+// The A and AAAA queries are two lookups whose outcomes are judged together: if either fails
+// (SERVFAIL, timeout) the resolution fails, rather than silently reporting one family's addresses
+// as all of them, since the coordinator's unanimity rule needs every address (trust rule 3).
+// Result order: IPv4 addresses in the order of the A answer, then IPv6 addresses in the order of
+// the AAAA answer.
+//
+// Thread-safe.
+class CaresResolver : public Resolver {
+ public:
+  // Nameservers from `config` ("ip" or "ip:port"); none: the system's /etc/resolv.conf.
+  static absl::StatusOr<std::unique_ptr<CaresResolver>> Create(const v1::ResolverConfig& config);
+
+  absl::StatusOr<std::vector<std::string>> Resolve(const std::string& hostname,
+                                                   absl::Duration timeout) override;
+
+ private:
+  explicit CaresResolver(std::vector<Nameserver> nameservers)
+      : nameservers_(std::move(nameservers)) {}
+
+  const std::vector<Nameserver> nameservers_;
+};
+
+}  // namespace probe_agent
+}  // namespace mecai
+
+#endif  // MECAI_PROBE_AGENT_RESOLVER_H_

@@ -1,0 +1,101 @@
+// signer --config FILE: signs Vouching Data with the VA key inside a PKCS#11 token, after checking
+// the evidence itself (DESIGN §1). Flags → config → wiring → serve.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/config_loader.h"
+#include "common/enrolled_agents.h"
+#include "common/grpc_server.h"
+#include "common/logging.h"
+#include "common/pem.h"
+#include "common/shutdown_signal.h"
+#include "common/status.h"
+#include "common/trust_lists.h"
+#include "signer/pkcs11_key.h"
+#include "signer/signer_config.h"
+#include "signer/signer_service.h"
+#include "signer/vouching_signer.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: signer --config FILE\n"
+    "\n"
+    "Serves mecai.v1.SignerService over mutual TLS. Signs Vouching Data and log checkpoints with\n"
+    "the VA key held in a PKCS#11 token (SoftHSM2 by default), only after re-checking the VR,\n"
+    "every Observation and the quorum policy itself.\n"
+    "FILE is a mecai.v1.SignerConfig in protobuf text format.\n";
+
+// The VA certificate must carry the key in the token and the id-kp-OCSPSigning usage (seed 004:
+// 'The VA certificate shall use the "designated OCSP responder" key usage').
+absl::Status CheckVaCertificate(const std::vector<mecai::X509Ptr>& chain,
+                                mecai::Pkcs11SigningKey& key) {
+  X509* va_certificate = chain.front().get();
+  if (!mecai::HasOcspSigningUsage(va_certificate)) {
+    return absl::FailedPreconditionError(
+        "the VA certificate lacks the id-kp-OCSPSigning extended key usage");
+  }
+  ASSIGN_OR_RETURN(mecai::EvpPkeyPtr token_key, key.PublicKey());
+  mecai::EvpPkeyPtr certificate_key(X509_get_pubkey(va_certificate));
+  if (certificate_key == nullptr || EVP_PKEY_eq(token_key.get(), certificate_key.get()) != 1) {
+    return absl::FailedPreconditionError(
+        "the VA certificate's public key is not the key in the PKCS#11 token");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Run(const std::string& config_path) {
+  ASSIGN_OR_RETURN(auto loaded, mecai::LoadConfig<mecai::v1::SignerConfig>(config_path));
+  mecai::v1::SignerConfig config = mecai::WithSignerDefaults(loaded);
+  RETURN_IF_ERROR(mecai::ValidateSignerConfig(config, config_path));
+  ASSIGN_OR_RETURN(auto trust_lists, mecai::TrustLists::Load(config.trust_lists()));
+  ASSIGN_OR_RETURN(auto agents, mecai::EnrolledAgents::Load(config.agents()));
+  ASSIGN_OR_RETURN(auto va_chain, mecai::LoadPemCertificates(config.va_certificate_chain_file()));
+  auto key = mecai::Pkcs11SigningKey::Open(config.pkcs11());
+  if (!key.ok()) return mecai::Annotate(key.status(), "PKCS#11 token");
+  RETURN_IF_ERROR(CheckVaCertificate(va_chain, **key));
+  std::vector<std::string> va_chain_der;
+  for (const auto& certificate : va_chain) {
+    va_chain_der.push_back(mecai::CertificateToDer(certificate.get()));
+  }
+  mecai::VouchingSigner signer(config, std::move(va_chain_der), **key, *agents, *trust_lists,
+                               mecai::SystemClock::Get());
+  mecai::SignerServiceImpl service(signer);
+  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}));
+  MECAI_LOG(Info) << "signer for VA " << config.va_id() << " ready; token '"
+                  << config.pkcs11().token_label() << "', " << agents->size() << " enrolled agents";
+  mecai::ServeUntilSignal(*server);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mecai::BlockTerminationSignals();
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      config_path = argv[++i];
+    } else {
+      std::cerr << "signer: unknown argument '" << argv[i] << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::cerr << "signer: --config is required\n" << kUsage;
+    return 2;
+  }
+  absl::Status status = Run(config_path);
+  if (!status.ok()) {
+    std::cerr << "signer: " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,411 @@
+// Tests of the PKCS#11 layer against the real SoftHSM2 module, with a fresh token per test in a
+// directory under TEST_TMPDIR (STYLE.md rule 10; DESIGN §9 "the HSM is SoftHSM2").
+#include <stdlib.h>
+
+#include <algorithm>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/pem.h"
+#include "common/signature.h"
+#include "common/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "signer/pkcs11_key.h"
+#include "signer/pkcs11_module.h"
+#include "signer/pkcs11_provisioning.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kTokenLabel[] = "mecai-test-token";
+constexpr char kKeyLabel[] = "va-key";
+constexpr char kUserPin[] = "314159";
+constexpr char kSoPin[] = "27182818";
+
+// DER of the P-384 namedCurve OID 1.3.132.0.34.
+const std::string kP384EcParams("\x06\x05\x2b\x81\x04\x00\x22", 7);
+
+#define ASSERT_OK(expression)                                 \
+  do {                                                        \
+    const absl::Status assert_ok_status_ = (expression);      \
+    ASSERT_TRUE(assert_ok_status_.ok()) << assert_ok_status_; \
+  } while (0)
+
+#define ASSERT_OK_AND_ASSIGN(lhs, expression) \
+  ASSERT_OK_AND_ASSIGN_IMPL_(MECAI_STATUS_CONCAT_(statusor_, __LINE__), lhs, expression)
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expression) \
+  auto statusor = (expression);                               \
+  ASSERT_TRUE(statusor.ok()) << statusor.status();            \
+  lhs = std::move(statusor).value()
+
+const CK_BBOOL kTrue = CK_TRUE;
+
+CK_ATTRIBUTE True(CK_ATTRIBUTE_TYPE type) {
+  return {type, const_cast<CK_BBOOL*>(&kTrue), sizeof(kTrue)};
+}
+
+std::string PublicKeyDer(EVP_PKEY* key) { return PublicKeyToDer(key); }
+
+class Pkcs11Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* test_tmpdir = getenv("TEST_TMPDIR");
+    std::string pattern =
+        absl::StrCat(test_tmpdir != nullptr ? test_tmpdir : "/tmp", "/",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-XXXXXX");
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << pattern;
+    directory_ = pattern;
+    ASSERT_OK(InitSoftHsmToken(directory_, kTokenLabel, kUserPin, kSoPin));
+    config_.set_module_path(kSoftHsmModulePath);
+    config_.set_token_label(kTokenLabel);
+    config_.set_pin_file(absl::StrCat(directory_, "/user.pin"));
+    config_.set_key_label(kKeyLabel);
+    WritePin(absl::StrCat(kUserPin, "\n"));
+  }
+
+  void WritePin(const std::string& contents) {
+    ASSERT_OK(WriteFileAtomically(config_.pin_file(), contents, 0600));
+  }
+
+  // A key pair of another type or curve, labelled like the VA key, generated in the test token.
+  void GenerateOtherKeyPair(CK_MECHANISM_TYPE mechanism_type,
+                            std::vector<CK_ATTRIBUTE> public_template) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Module> module,
+                         Pkcs11Module::Load(config_.module_path()));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Session> session,
+                         OpenLoggedInSession(*module, config_, /*read_write=*/true));
+    std::string label = kKeyLabel;
+    public_template.push_back(True(CKA_TOKEN));
+    public_template.push_back(True(CKA_VERIFY));
+    public_template.push_back({CKA_LABEL, label.data(), label.size()});
+    std::vector<CK_ATTRIBUTE> private_template = {True(CKA_TOKEN),
+                                                  True(CKA_PRIVATE),
+                                                  True(CKA_SENSITIVE),
+                                                  True(CKA_SIGN),
+                                                  {CKA_LABEL, label.data(), label.size()}};
+    CK_MECHANISM mechanism = {mechanism_type, nullptr, 0};
+    CK_OBJECT_HANDLE public_key, private_key;
+    CK_RV rv = session->functions()->C_GenerateKeyPair(
+        session->handle(), &mechanism, public_template.data(), public_template.size(),
+        private_template.data(), private_template.size(), &public_key, &private_key);
+    ASSERT_EQ(rv, CKR_OK) << CkrName(rv);
+  }
+
+  // Renames the public key object labelled `from` to `to`.
+  void RelabelPublicKey(const std::string& from, const std::string& to) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Module> module,
+                         Pkcs11Module::Load(config_.module_path()));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Session> session,
+                         OpenLoggedInSession(*module, config_, /*read_write=*/true));
+    CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
+    std::string from_label = from;
+    ASSERT_OK_AND_ASSIGN(std::vector<CK_OBJECT_HANDLE> found,
+                         session->FindObjects({{CKA_CLASS, &public_class, sizeof(public_class)},
+                                               {CKA_LABEL, from_label.data(), from_label.size()}}));
+    ASSERT_EQ(found.size(), 1u);
+    std::string to_label = to;
+    CK_ATTRIBUTE label = {CKA_LABEL, to_label.data(), to_label.size()};
+    CK_RV rv = session->functions()->C_SetAttributeValue(session->handle(), found[0], &label, 1);
+    ASSERT_EQ(rv, CKR_OK) << CkrName(rv);
+  }
+
+  std::string directory_;
+  v1::Pkcs11Config config_;
+};
+
+TEST_F(Pkcs11Test, SignaturesVerifyWithTokenAndGeneratedPublicKeys) {
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr generated, GenerateEcKeyPairInToken(config_));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, key->PublicKey());
+  EXPECT_EQ(PublicKeyDer(public_key.get()), PublicKeyDer(generated.get()));
+
+  const std::string data = "vouching data to be signed";
+  ASSERT_OK_AND_ASSIGN(v1::Signature signature, key->Sign(data));
+  EXPECT_EQ(signature.algorithm(), v1::ECDSA_P256_SHA256);
+  EXPECT_EQ(signature.value()[0], '\x30');  // DER SEQUENCE (RFC 5480 §2.2), not raw r||s.
+  EXPECT_TRUE(VerifySignature(public_key.get(), signature, data).ok());
+  EXPECT_TRUE(VerifySignature(generated.get(), signature, data).ok());
+  EXPECT_EQ(VerifySignature(generated.get(), signature, "other data").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(Pkcs11Test, PinFileMayEndWithCrLf) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  WritePin(absl::StrCat(kUserPin, "\r\n"));
+  EXPECT_TRUE(Pkcs11SigningKey::Open(config_).ok());
+}
+
+TEST_F(Pkcs11Test, WrongPinIsPermissionDenied) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  WritePin("999999\n");
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kPermissionDenied) << key.status();
+  EXPECT_THAT(key.status().message(), AllOf(HasSubstr("PIN"), HasSubstr("CKR_PIN_INCORRECT"),
+                                            HasSubstr(kTokenLabel), Not(HasSubstr("999999"))));
+}
+
+TEST_F(Pkcs11Test, MissingPinFileNamesIt) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  config_.set_pin_file(absl::StrCat(directory_, "/absent.pin"));
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kNotFound) << key.status();
+  EXPECT_THAT(key.status().message(), AllOf(HasSubstr("PIN file"), HasSubstr("absent.pin")));
+}
+
+TEST_F(Pkcs11Test, AbsentTokenLabelIsNotFound) {
+  config_.set_token_label("no-such-token");
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kNotFound) << key.status();
+  EXPECT_THAT(key.status().message(),
+              AllOf(HasSubstr("no token with label 'no-such-token'"), HasSubstr(kTokenLabel)));
+}
+
+TEST_F(Pkcs11Test, MissingKeyLabelIsNotFound) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  config_.set_key_label("absent-key");
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kNotFound) << key.status();
+  EXPECT_THAT(
+      key.status().message(),
+      HasSubstr(absl::StrCat("no private key labelled 'absent-key' in token '", kTokenLabel, "'")));
+}
+
+TEST_F(Pkcs11Test, EmptyTokenHasNoKey) {
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kNotFound) << key.status();
+  EXPECT_THAT(key.status().message(), HasSubstr("no private key labelled 'va-key'"));
+}
+
+TEST_F(Pkcs11Test, AbsentModuleIsNotFoundNamingThePath) {
+  const std::string path = absl::StrCat(directory_, "/no-such-module.so");
+  config_.set_module_path(path);
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kNotFound) << key.status();
+  EXPECT_THAT(key.status().message(), HasSubstr(path));
+}
+
+TEST_F(Pkcs11Test, FileThatIsNotALibraryIsFailedPreconditionNamingThePath) {
+  const std::string path = absl::StrCat(directory_, "/not-a-library.so");
+  ASSERT_OK(WriteFileAtomically(path, "this is not an ELF file\n"));
+  config_.set_module_path(path);
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_THAT(key.status().message(), HasSubstr(path));
+}
+
+TEST_F(Pkcs11Test, LibraryWithoutCryptokiIsFailedPrecondition) {
+  // The C library is a shared library but no PKCS#11 module.
+  absl::StatusOr<std::unique_ptr<Pkcs11Module>> module = Pkcs11Module::Load("libc.so.6");
+  ASSERT_FALSE(module.ok());
+  EXPECT_EQ(module.status().code(), absl::StatusCode::kFailedPrecondition) << module.status();
+  EXPECT_THAT(module.status().message(),
+              AllOf(HasSubstr("libc.so.6"), HasSubstr("C_GetFunctionList")));
+}
+
+TEST_F(Pkcs11Test, EmptyConfigFieldIsInvalidArgument) {
+  config_.clear_key_label();
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument) << key.status();
+  EXPECT_THAT(key.status().message(), HasSubstr("key_label"));
+}
+
+TEST_F(Pkcs11Test, RsaKeyIsFailedPrecondition) {
+  CK_ULONG modulus_bits = 2048;
+  unsigned char exponent[] = {0x01, 0x00, 0x01};
+  GenerateOtherKeyPair(CKM_RSA_PKCS_KEY_PAIR_GEN,
+                       {{CKA_MODULUS_BITS, &modulus_bits, sizeof(modulus_bits)},
+                        {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)}});
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_THAT(key.status().message(), AllOf(HasSubstr("not EC P-256"), HasSubstr("CKK_RSA")));
+}
+
+TEST_F(Pkcs11Test, P384KeyIsFailedPrecondition) {
+  std::string ec_params = kP384EcParams;
+  GenerateOtherKeyPair(CKM_EC_KEY_PAIR_GEN, {{CKA_EC_PARAMS, ec_params.data(), ec_params.size()}});
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_THAT(key.status().message(), AllOf(HasSubstr("not EC P-256"), HasSubstr("P-384")));
+}
+
+TEST_F(Pkcs11Test, HalvesOfDifferentPairsAreRefused) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  v1::Pkcs11Config other = config_;
+  other.set_key_label("other-key");
+  ASSERT_OK(GenerateEcKeyPairInToken(other).status());
+  RelabelPublicKey(kKeyLabel, "retired-key");
+  RelabelPublicKey("other-key", kKeyLabel);
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_THAT(key.status().message(), HasSubstr("not one key pair"));
+}
+
+TEST_F(Pkcs11Test, GeneratingTheSameLabelTwiceIsAlreadyExists) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  absl::StatusOr<EvpPkeyPtr> second = GenerateEcKeyPairInToken(config_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists) << second.status();
+}
+
+TEST_F(Pkcs11Test, ConcurrentSignaturesAllVerify) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, key->PublicKey());
+  constexpr int kThreads = 4;
+  constexpr int kSignaturesPerThread = 25;
+  std::vector<std::vector<absl::Status>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kSignaturesPerThread; ++i) {
+        const std::string data = absl::StrCat("thread ", t, " message ", i);
+        absl::StatusOr<v1::Signature> signature = key->Sign(data);
+        results[t].push_back(signature.ok() ? VerifySignature(public_key.get(), *signature, data)
+                                            : signature.status());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(results[t].size(), kSignaturesPerThread);
+    for (const absl::Status& status : results[t]) EXPECT_TRUE(status.ok()) << status;
+  }
+}
+
+TEST_F(Pkcs11Test, SignRecoversWhenTheSessionIsClosedUnderneath) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, key->PublicKey());
+  {
+    // A second user of the same module in this process closes every session with the token,
+    // which also logs the process out (PKCS#11 v2.40 §5.6 C_CloseAllSessions).
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Module> module,
+                         Pkcs11Module::Load(config_.module_path()));
+    ASSERT_OK_AND_ASSIGN(CK_SLOT_ID slot, module->FindSlotByTokenLabel(kTokenLabel));
+    ASSERT_EQ(module->functions()->C_CloseAllSessions(slot), CKR_OK);
+  }
+  ASSERT_OK_AND_ASSIGN(v1::Signature signature, key->Sign("after the sessions were closed"));
+  EXPECT_TRUE(VerifySignature(public_key.get(), signature, "after the sessions were closed").ok());
+}
+
+TEST_F(Pkcs11Test, PrivateKeyIsSensitiveAndNotExtractable) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Module> module,
+                       Pkcs11Module::Load(config_.module_path()));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Session> session,
+                       OpenLoggedInSession(*module, config_, /*read_write=*/false));
+  CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
+  std::string label = kKeyLabel;
+  ASSERT_OK_AND_ASSIGN(std::vector<CK_OBJECT_HANDLE> found,
+                       session->FindObjects({{CKA_CLASS, &private_class, sizeof(private_class)},
+                                             {CKA_LABEL, label.data(), label.size()}}));
+  ASSERT_EQ(found.size(), 1u);
+  const CK_OBJECT_HANDLE private_key = found[0];
+
+  ASSERT_OK_AND_ASSIGN(bool sensitive, session->GetBoolAttribute(private_key, CKA_SENSITIVE));
+  ASSERT_OK_AND_ASSIGN(bool extractable, session->GetBoolAttribute(private_key, CKA_EXTRACTABLE));
+  ASSERT_OK_AND_ASSIGN(bool always_sensitive,
+                       session->GetBoolAttribute(private_key, CKA_ALWAYS_SENSITIVE));
+  ASSERT_OK_AND_ASSIGN(bool never_extractable,
+                       session->GetBoolAttribute(private_key, CKA_NEVER_EXTRACTABLE));
+  ASSERT_OK_AND_ASSIGN(bool is_token_object, session->GetBoolAttribute(private_key, CKA_TOKEN));
+  EXPECT_TRUE(sensitive);
+  EXPECT_FALSE(extractable);
+  EXPECT_TRUE(always_sensitive);
+  EXPECT_TRUE(never_extractable);
+  EXPECT_TRUE(is_token_object);
+
+  // The token refuses to reveal the private value (v2.40 §5.7: CKR_ATTRIBUTE_SENSITIVE).
+  absl::StatusOr<std::string> value = session->GetAttribute(private_key, CKA_VALUE);
+  ASSERT_FALSE(value.ok());
+  EXPECT_THAT(value.status().message(), HasSubstr("CKR_ATTRIBUTE_SENSITIVE"));
+}
+
+TEST_F(Pkcs11Test, TokenLabelsAreComparedWithoutPadding) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Module> module,
+                       Pkcs11Module::Load(config_.module_path()));
+  EXPECT_TRUE(module->FindSlotByTokenLabel(kTokenLabel).ok());
+  // A prefix of the label is another label.
+  EXPECT_EQ(module->FindSlotByTokenLabel("mecai-test").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(module->FindSlotByTokenLabel(std::string(33, 'x')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Pkcs11ErrorTest, NamesAndCodes) {
+  EXPECT_EQ(CkrName(CKR_PIN_INCORRECT), "CKR_PIN_INCORRECT");
+  EXPECT_EQ(CkrName(CKR_PIN_LOCKED), "CKR_PIN_LOCKED");
+  EXPECT_EQ(CkrName(CKR_TOKEN_NOT_PRESENT), "CKR_TOKEN_NOT_PRESENT");
+  EXPECT_EQ(CkrName(0x7777), "CKR_0x7777");
+  EXPECT_EQ(CkrName(CKR_VENDOR_DEFINED + 0x12), "CKR_VENDOR_DEFINED+0x12");
+
+  EXPECT_EQ(Pkcs11Error("C_Login", CKR_PIN_LOCKED).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Pkcs11Error("C_Sign", CKR_DEVICE_REMOVED).code(), absl::StatusCode::kUnavailable);
+  absl::Status internal = Pkcs11Error("C_Sign", CKR_DEVICE_ERROR);
+  EXPECT_EQ(internal.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(internal.message(), "C_Sign: CKR_DEVICE_ERROR");
+}
+
+TEST(TrimPaddedLabelTest, RemovesBlankAndNulPadding) {
+  unsigned char label[32];
+  std::fill(std::begin(label), std::end(label), ' ');
+  std::copy_n("va token", 8, label);
+  EXPECT_EQ(TrimPaddedLabel(label, sizeof(label)), "va token");
+  std::fill(std::begin(label) + 8, std::end(label), '\0');
+  EXPECT_EQ(TrimPaddedLabel(label, sizeof(label)), "va token");
+}
+
+TEST(InitSoftHsmTokenTest, RejectsBadLabelsAndPins) {
+  const char* test_tmpdir = getenv("TEST_TMPDIR");
+  const std::string directory =
+      absl::StrCat(test_tmpdir != nullptr ? test_tmpdir : "/tmp", "/rejected-token");
+  EXPECT_EQ(InitSoftHsmToken(directory, std::string(33, 'x'), kUserPin, kSoPin).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(InitSoftHsmToken(directory, kTokenLabel, "123", kSoPin).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PublicKeyFromAttributesTest, AcceptsWrappedAndBarePointsAndRefusesOthers) {
+  // The generator point of P-256 (SEC 2 §2.4.2), uncompressed.
+  const std::string point =
+      absl::StrCat(std::string("\x04", 1),
+                   std::string("\x6b\x17\xd1\xf2\xe1\x2c\x42\x47\xf8\xbc\xe6\xe5\x63\xa4\x40\xf2"
+                               "\x77\x03\x7d\x81\x2d\xeb\x33\xa0\xf4\xa1\x39\x45\xd8\x98\xc2\x96"
+                               "\x4f\xe3\x42\xe2\xfe\x1a\x7f\x9b\x8e\xe7\xeb\x4a\x7c\x0f\x9e\x16"
+                               "\x2b\xce\x33\x57\x6b\x31\x5e\xce\xcb\xb6\x40\x68\x37\xbf\x51\xf5",
+                               64));
+  const std::string wrapped = absl::StrCat(std::string("\x04\x41", 2), point);
+  EXPECT_TRUE(P256PublicKeyFromAttributes(kP256EcParams, wrapped).ok());
+  EXPECT_TRUE(P256PublicKeyFromAttributes(kP256EcParams, point).ok());
+
+  std::string off_curve = wrapped;
+  off_curve.back() ^= 1;
+  EXPECT_EQ(P256PublicKeyFromAttributes(kP256EcParams, off_curve).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<EvpPkeyPtr> p384 = P256PublicKeyFromAttributes(kP384EcParams, wrapped);
+  EXPECT_EQ(p384.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(p384.status().message(), HasSubstr("P-384"));
+}
+
+}  // namespace
+}  // namespace mecai

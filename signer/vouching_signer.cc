@@ -1,0 +1,141 @@
+#include "signer/vouching_signer.h"
+
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/quorum_policy.h"
+#include "common/refusal.h"
+#include "common/status.h"
+
+namespace mecai {
+namespace {
+
+v1::SignVouchingResponse Refuse(v1::RefusalReason reason, std::string explanation) {
+  v1::SignVouchingResponse response;
+  *response.mutable_refusal() = MakeRefusal(reason, std::move(explanation));
+  return response;
+}
+
+}  // namespace
+
+VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
+                               std::vector<std::string> va_chain_der, SigningKey& va_key,
+                               const EnrolledAgents& agents, const TrustLists& trust_lists,
+                               const Clock& clock)
+    : config_(config),
+      va_chain_der_(std::move(va_chain_der)),
+      limits_([&config] {
+        VouchingRequestLimits limits;
+        limits.freshness_window = absl::Seconds(config.freshness_window_seconds());
+        return limits;
+      }()),
+      va_key_(va_key),
+      agents_(agents),
+      trust_lists_(trust_lists),
+      clock_(clock) {}
+
+absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::SignVouching(
+    const v1::SignVouchingRequest& request) {
+  const absl::Time now = clock_.Now();
+  // The coordinator is not trusted: the VR is checked again from its bytes.
+  VouchingRequestCheck check =
+      CheckVouchingRequest(request.vouching_request(), limits_, trust_lists_, now);
+  if (!check.accepted()) {
+    v1::SignVouchingResponse response;
+    *response.mutable_refusal() = check.refusal;
+    return response;
+  }
+  const VerifiedVouchingRequest& vr = check.request;
+  if (request.probe_nonce().size() < 16) {
+    return Refuse(v1::INVALID_OBSERVATION, "the probe nonce is missing or shorter than 16 bytes");
+  }
+  if (request.log_shard_id().empty()) {
+    return Refuse(v1::MALFORMED_REQUEST, "the log shard id is missing");
+  }
+
+  // Every Observation: signed by an enrolled agent, bound to this VR and probe round, fresh.
+  ObservationExpectation expected;
+  expected.request_sha256 = vr.request_sha256;
+  expected.nonce = request.probe_nonce();
+  expected.hostname = vr.body.hostname();
+  expected.port = vr.body.port();
+  expected.now = now;
+  expected.max_age = absl::Seconds(config_.observation_max_age_seconds());
+  std::map<std::string, v1::ObservationBody> by_perspective;
+  for (const v1::SignedObservation& observation : request.observations()) {
+    auto body = agents_.VerifyFromAnyAgent(observation, expected);
+    if (!body.ok()) return Refuse(v1::INVALID_OBSERVATION, std::string(body.status().message()));
+    const std::string id = body->perspective().id();
+    if (!by_perspective.emplace(id, std::move(*body)).second) {
+      return Refuse(v1::INVALID_OBSERVATION,
+                    absl::StrCat("two Observations from perspective '", id, "'"));
+    }
+  }
+  std::vector<PerspectiveOutcome> outcomes;
+  for (const v1::Perspective& perspective : agents_.perspectives()) {
+    PerspectiveOutcome outcome;
+    outcome.perspective = perspective;
+    auto it = by_perspective.find(perspective.id());
+    if (it == by_perspective.end()) {
+      outcome.kind = PerspectiveOutcome::Kind::kUnreachable;
+      outcome.failure = "no Observation was presented to the signer";
+    } else {
+      outcome.kind = PerspectiveOutcome::Kind::kObserved;
+      outcome.body = it->second;
+    }
+    outcomes.push_back(std::move(outcome));
+  }
+  QuorumDecision decision = DecideQuorum(outcomes, vr.leaf_sha256, config_.policy());
+  if (!decision.issued()) {
+    v1::SignVouchingResponse response;
+    *response.mutable_refusal() = decision.refusal;
+    return response;
+  }
+
+  // DESIGN §4: the statement carries hashes, not certificates.
+  v1::VouchingStatement statement;
+  statement.set_version(1);
+  statement.set_va_id(config_.va_id());
+  statement.set_trust_list(vr.body.trust_list());
+  statement.set_hostname(vr.body.hostname());
+  statement.set_port(vr.body.port());
+  for (const std::string& sha256 : vr.leaf_sha256) statement.add_certificate_sha256(sha256);
+  statement.set_probed_at_unix_seconds(decision.earliest_probe_unix_milliseconds / 1000);
+  for (const v1::Perspective& perspective : decision.agreeing) {
+    *statement.add_perspectives() = perspective;
+  }
+  statement.set_log_index(request.log_index());
+  statement.set_log_shard_id(request.log_shard_id());
+  statement.set_issued_at_unix_seconds(absl::ToUnixSeconds(now));
+
+  v1::SignVouchingResponse response;
+  v1::VouchingData* vd = response.mutable_vouching_data();
+  vd->set_statement(statement.SerializeAsString());
+  ASSIGN_OR_RETURN(*vd->mutable_signature(), va_key_.Sign(vd->statement()));
+  for (const std::string& der : va_chain_der_) vd->add_va_certificate_chain_der(der);
+  MECAI_LOG(Info) << "signed VD for " << vr.body.hostname() << ":" << vr.body.port()
+                  << " at log index " << request.log_index() << " of " << request.log_shard_id();
+  return response;
+}
+
+absl::StatusOr<v1::SignedCheckpoint> VouchingSigner::SignCheckpoint(
+    const v1::CheckpointBody& checkpoint) {
+  if (checkpoint.log_shard_id().empty() || checkpoint.root_hash().size() != 32) {
+    return absl::InvalidArgumentError("a checkpoint needs a shard id and a 32-byte root hash");
+  }
+  absl::Time stamped = absl::FromUnixMillis(checkpoint.timestamp_unix_milliseconds());
+  if (absl::AbsDuration(clock_.Now() - stamped) > absl::Minutes(5)) {
+    return absl::InvalidArgumentError("the checkpoint time is more than 5 minutes from now");
+  }
+  v1::CheckpointBody body = checkpoint;
+  body.set_va_id(config_.va_id());
+  v1::SignedCheckpoint signed_checkpoint;
+  signed_checkpoint.set_tbs(body.SerializeAsString());
+  ASSIGN_OR_RETURN(*signed_checkpoint.mutable_signature(), va_key_.Sign(signed_checkpoint.tbs()));
+  for (const std::string& der : va_chain_der_) signed_checkpoint.add_va_certificate_chain_der(der);
+  return signed_checkpoint;
+}
+
+}  // namespace mecai

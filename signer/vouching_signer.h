@@ -1,0 +1,49 @@
+// The signer's decision: re-check the whole evidence independently, and only then sign a
+// VouchingStatement with the VA key (DESIGN §1 signer; seed 004: the VD "carries a digital
+// signature issued by the VA, including the VA certificate used for creating the signature").
+#ifndef MECAI_SIGNER_VOUCHING_SIGNER_H_
+#define MECAI_SIGNER_VOUCHING_SIGNER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/enrolled_agents.h"
+#include "common/signature.h"
+#include "common/trust_lists.h"
+#include "common/vouching_request.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/signer.pb.h"
+
+namespace mecai {
+
+// Thread-safe (the SigningKey is). Every dependency must outlive it.
+class VouchingSigner {
+ public:
+  // `config` must have passed ValidateSignerConfig; `va_chain_der` is the VA certificate first.
+  VouchingSigner(const v1::SignerConfig& config, std::vector<std::string> va_chain_der,
+                 SigningKey& va_key, const EnrolledAgents& agents, const TrustLists& trust_lists,
+                 const Clock& clock);
+
+  // Signs a VD only when the evidence proves unanimity for a valid VR; otherwise the response
+  // carries the refusal of the first failed check. Errors only for faults (the HSM failed).
+  absl::StatusOr<v1::SignVouchingResponse> SignVouching(const v1::SignVouchingRequest& request);
+
+  // Signs a log checkpoint; INVALID_ARGUMENT for an impossible one (empty shard, root not 32 bytes,
+  // time more than 5 minutes from now).
+  absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const v1::CheckpointBody& checkpoint);
+
+ private:
+  const v1::SignerConfig config_;
+  const std::vector<std::string> va_chain_der_;
+  const VouchingRequestLimits limits_;
+  SigningKey& va_key_;
+  const EnrolledAgents& agents_;
+  const TrustLists& trust_lists_;
+  const Clock& clock_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_SIGNER_VOUCHING_SIGNER_H_
