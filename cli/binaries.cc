@@ -28,8 +28,10 @@ absl::StatusOr<std::string> Find(const std::string& package, const std::string& 
   if (const char* directory = getenv("MECAI_BIN_DIR")) {
     candidates.push_back(absl::StrCat(directory, "/", name));
   }
-  if (const char* runfiles = getenv("RUNFILES_DIR")) {
-    candidates.push_back(absl::StrCat(runfiles, "/mecai/", package, "/", name));
+  for (const char* variable : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+    if (const char* runfiles = getenv(variable)) {
+      candidates.push_back(absl::StrCat(runfiles, "/mecai/", package, "/", name));
+    }
   }
   std::string self = SelfDirectory();
   if (!self.empty()) {
@@ -74,8 +76,8 @@ absl::StatusOr<BinaryPaths> FindClusterBinaries() {
 }
 
 std::string SoftHsmModulePath() {
-  for (const char* candidate : {"/usr/lib/softhsm/libsofthsm2.so",
-                                "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"}) {
+  for (const char* candidate :
+       {"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"}) {
     if (access(candidate, R_OK) == 0) return candidate;
   }
   return "/usr/lib/softhsm/libsofthsm2.so";

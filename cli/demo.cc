@@ -1,47 +1,34 @@
 #include "cli/demo.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <iostream>
-#include <memory>
-#include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "cli/binaries.h"
+#include "cli/local_cluster.h"
 #include "cli/report.h"
 #include "cli/vouch_client.h"
 #include "common/child_process.h"
 #include "common/files.h"
-#include "common/pem.h"
-#include "common/pki_builder.h"
 #include "common/status.h"
-#include "google/protobuf/text_format.h"
-#include "proto/mecai/v1/config.pb.h"
-#include "signer/pkcs11_provisioning.h"
 
 namespace mecai {
 namespace {
 
-constexpr char kTargetHost[] = "www.mecai.test";
-constexpr char kTrustList[] = "demo-roots";
-constexpr char kVaId[] = "demo-va";
-constexpr char kTokenLabel[] = "mecai-va";
-constexpr char kKeyLabel[] = "va-signing-key";
-const char* const kRegions[] = {"eu-west", "us-east", "ap-south"};
+// The work directory, for the signal handler (which may not allocate).
+char g_workdir_for_signal[PATH_MAX];
 
-// The demo's own copy of the path, for the signal handler (no allocation there).
-char g_workdir_for_signal[512];
-
+// SIGINT/SIGTERM: stop every child, say where the work directory is, and leave.
 void OnInterrupt(int signal_number) {
   KillAllChildrenFromSignalHandler();
-  const char message[] = "\nmecai demo: interrupted; every process it started was stopped.\n"
-                         "work directory: ";
+  const char message[] =
+      "\nmecai demo: interrupted; every process it started was stopped.\nwork directory: ";
   ssize_t ignored = write(STDERR_FILENO, message, sizeof(message) - 1);
   ignored = write(STDERR_FILENO, g_workdir_for_signal, strlen(g_workdir_for_signal));
   ignored = write(STDERR_FILENO, "\n", 1);
@@ -49,344 +36,60 @@ void OnInterrupt(int signal_number) {
   _exit(128 + signal_number);
 }
 
-struct Identity {
-  std::string certificate_file;
-  std::string key_file;
-};
-
-// Everything one demo run creates; destruction stops every process (reverse start order).
-class DemoCluster {
- public:
-  explicit DemoCluster(std::string workdir) : workdir_(std::move(workdir)) {}
-  ~DemoCluster() {
-    for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) (*it)->Stop();
-  }
-
-  absl::Status Run(int perspectives);
-
- private:
-  std::string Path(const std::string& name) const { return workdir_ + "/" + name; }
-  absl::Status WritePem(const std::string& name, const std::string& pem, int mode = 0644) {
-    return WriteFileAtomically(Path(name), pem, mode);
-  }
-  absl::StatusOr<Identity> IssueIdentity(const std::string& name,
-                                         const std::vector<std::string>& usages);
-  absl::Status BuildPki();
-  absl::Status BuildHsm();
-  absl::StatusOr<ChildProcess*> Launch(const std::vector<std::string>& argv,
-                                       const std::string& name,
-                                       const std::vector<std::string>& environment = {});
-  // Waits for a server's port file, failing early if the process died.
-  absl::StatusOr<int> AwaitPortFile(ChildProcess* process, const std::string& port_file);
-  absl::Status WriteConfig(const std::string& name, const google::protobuf::Message& config);
-  void Step(const std::string& text) { std::cout << "• " << text << std::endl; }
-
-  const std::string workdir_;
-  std::vector<std::unique_ptr<ChildProcess>> processes_;
-  EvpPkeyPtr root_key_;
-  X509Ptr root_;
-  EvpPkeyPtr internal_key_;
-  X509Ptr internal_ca_;
-  absl::Time now_ = absl::Now();
-};
-
-absl::StatusOr<Identity> DemoCluster::IssueIdentity(const std::string& name,
-                                                    const std::vector<std::string>& usages) {
-  CertificateSpec spec;
-  spec.common_name = name;
-  spec.dns_names = {name};
-  spec.extended_key_usages = usages;
-  spec.not_before = now_ - absl::Hours(1);
-  spec.not_after = now_ + absl::Hours(24 * 30);
-  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
-  ASSIGN_OR_RETURN(X509Ptr certificate,
-                   IssueCertificate(spec, key.get(), internal_ca_.get(), internal_key_.get()));
-  Identity identity{Path("internal/" + name + ".pem"), Path("internal/" + name + ".key")};
-  RETURN_IF_ERROR(WriteFileAtomically(identity.certificate_file,
-                                      CertificateToPem(certificate.get())));
-  RETURN_IF_ERROR(WriteFileAtomically(identity.key_file, PrivateKeyToPem(key.get()), 0600));
-  return identity;
-}
-
-absl::Status DemoCluster::BuildPki() {
-  // The web PKI the target's certificate comes from: root → issuing CA → server certificate.
-  CertificateSpec root_spec;
-  root_spec.common_name = "MECAI Demo Root CA";
-  root_spec.is_certificate_authority = true;
-  root_spec.not_before = now_ - absl::Hours(1);
-  root_spec.not_after = now_ + absl::Hours(24 * 365);
-  ASSIGN_OR_RETURN(root_key_, GenerateEcKey());
-  ASSIGN_OR_RETURN(root_, IssueCertificate(root_spec, root_key_.get(), nullptr, root_key_.get()));
-  CertificateSpec issuing_spec = root_spec;
-  issuing_spec.common_name = "MECAI Demo Issuing CA";
-  issuing_spec.path_length = 0;
-  ASSIGN_OR_RETURN(EvpPkeyPtr issuing_key, GenerateEcKey());
-  ASSIGN_OR_RETURN(X509Ptr issuing,
-                   IssueCertificate(issuing_spec, issuing_key.get(), root_.get(), root_key_.get()));
-  CertificateSpec server_spec;
-  server_spec.common_name = kTargetHost;
-  server_spec.dns_names = {kTargetHost};
-  server_spec.extended_key_usages = {"serverAuth"};
-  server_spec.not_before = now_ - absl::Hours(1);
-  server_spec.not_after = now_ + absl::Hours(24 * 90);
-  ASSIGN_OR_RETURN(EvpPkeyPtr server_key, GenerateEcKey());
-  ASSIGN_OR_RETURN(X509Ptr server, IssueCertificate(server_spec, server_key.get(), issuing.get(),
-                                                    issuing_key.get()));
-  RETURN_IF_ERROR(WritePem("pki/root-ca.pem", CertificateToPem(root_.get())));
-  RETURN_IF_ERROR(WritePem("pki/issuing-ca.pem", CertificateToPem(issuing.get())));
-  RETURN_IF_ERROR(WritePem("pki/server.pem", CertificateToPem(server.get()) +
-                                                 CertificateToPem(issuing.get())));
-  RETURN_IF_ERROR(WritePem("pki/server-leaf.pem", CertificateToPem(server.get())));
-  RETURN_IF_ERROR(WritePem("pki/server.key", PrivateKeyToPem(server_key.get()), 0600));
-
-  // The private CA of the cluster's mutual TLS (trust rule 7).
-  CertificateSpec internal_spec = root_spec;
-  internal_spec.common_name = "MECAI Demo Internal CA";
-  ASSIGN_OR_RETURN(internal_key_, GenerateEcKey());
-  ASSIGN_OR_RETURN(internal_ca_, IssueCertificate(internal_spec, internal_key_.get(), nullptr,
-                                                  internal_key_.get()));
-  RETURN_IF_ERROR(WritePem("internal/ca.pem", CertificateToPem(internal_ca_.get())));
-  return absl::OkStatus();
-}
-
-absl::Status DemoCluster::BuildHsm() {
-  // A fresh SoftHSM2 token; the VA key is generated inside it and never leaves it.
-  const std::string pin = "demo-user-pin-4821";
-  RETURN_IF_ERROR(InitSoftHsmToken(Path("hsm"), kTokenLabel, pin, "demo-so-pin-9377"));
-  RETURN_IF_ERROR(WriteFileAtomically(Path("hsm/user.pin"), pin + "\n", 0600));
-  v1::Pkcs11Config pkcs11;
-  pkcs11.set_module_path(SoftHsmModulePath());
-  pkcs11.set_token_label(kTokenLabel);
-  pkcs11.set_pin_file(Path("hsm/user.pin"));
-  pkcs11.set_key_label(kKeyLabel);
-  ASSIGN_OR_RETURN(EvpPkeyPtr va_public_key, GenerateEcKeyPairInToken(pkcs11));
-  // The VA certificate: issued by the CA, with the designated-OCSP-responder usage (seed 004).
-  CertificateSpec va_spec;
-  va_spec.common_name = "MECAI Demo Vouching Authority";
-  va_spec.extended_key_usages = {"OCSPSigning"};
-  va_spec.not_before = now_ - absl::Hours(1);
-  va_spec.not_after = now_ + absl::Hours(24 * 30);
-  ASSIGN_OR_RETURN(X509Ptr va, IssueCertificate(va_spec, va_public_key.get(), root_.get(),
-                                                root_key_.get()));
-  RETURN_IF_ERROR(WritePem("pki/va.pem", CertificateToPem(va.get())));
-  v1::VaList va_list;
-  v1::VaListEntry* entry = va_list.add_vas();
-  entry->set_id(kVaId);
-  entry->set_operator_("MECAI Demo CA");
-  entry->set_ca_certificate_file(Path("pki/root-ca.pem"));
-  return WriteConfig("va-list.textproto", va_list);
-}
-
-absl::Status DemoCluster::WriteConfig(const std::string& name,
-                                      const google::protobuf::Message& config) {
-  std::string text;
-  google::protobuf::TextFormat::PrintToString(config, &text);
-  return WriteFileAtomically(Path(name), text);
-}
-
-absl::StatusOr<ChildProcess*> DemoCluster::Launch(const std::vector<std::string>& argv,
-                                                  const std::string& name,
-                                                  const std::vector<std::string>& environment) {
-  ASSIGN_OR_RETURN(auto process,
-                   ChildProcess::Start(argv, Path("logs/" + name + ".log"), environment));
-  processes_.push_back(std::move(process));
-  return processes_.back().get();
-}
-
-absl::StatusOr<int> DemoCluster::AwaitPortFile(ChildProcess* process,
-                                               const std::string& port_file) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    if (!process->Running()) {
-      return absl::UnavailableError(absl::StrCat(
-          process->name(), " ", process->ExitDescription(), "; its log (", process->log_path(),
-          ") ends with:\n", TailOfFile(process->log_path())));
+absl::StatusOr<std::string> PrepareWorkdir(const std::string& requested) {
+  if (requested.empty()) {
+    char pattern[] = "/tmp/mecai-demo-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) {
+      return absl::InternalError(
+          absl::StrCat("cannot create a work directory in /tmp: ", std::strerror(errno)));
     }
-    auto text = ReadFile(port_file);
-    int port = 0;
-    if (text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &port) && port > 0) {
-      return port;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
+    return std::string(pattern);
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat(process->name(), " did not start serving within 30 s; see ",
-                   process->log_path()));
+  if (mkdir(requested.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create ", requested, ": ", std::strerror(errno)));
+  }
+  char resolved[PATH_MAX];
+  if (realpath(requested.c_str(), resolved) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot resolve ", requested));
+  }
+  std::string workdir = resolved;
+  struct stat info;
+  if (stat((workdir + "/store").c_str(), &info) == 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(workdir, " already holds a demo cluster; pass an empty or new --workdir"));
+  }
+  return workdir;
 }
 
-absl::Status DemoCluster::Run(int perspectives) {
-  for (const char* directory : {"pki", "internal", "hsm", "logs", "agents", "run", "store"}) {
-    mkdir(Path(directory).c_str(), 0700);
-  }
-  ASSIGN_OR_RETURN(BinaryPaths binaries, FindClusterBinaries());
-
-  Step("creating a throwaway PKI: root CA, issuing CA, a server certificate for www.mecai.test");
-  RETURN_IF_ERROR(BuildPki());
-  Step("creating a SoftHSM2 token and generating the VA key inside it");
-  RETURN_IF_ERROR(BuildHsm());
-
-  // A resolver the agents use: www.mecai.test → 127.0.0.1 (dnsmasq from Debian).
-  ASSIGN_OR_RETURN(int dns_port, PickFreeTcpPort());
-  Step(absl::StrCat("starting dnsmasq on 127.0.0.1:", dns_port, " (", kTargetHost,
-                    " → 127.0.0.1)"));
-  ASSIGN_OR_RETURN(ChildProcess * dns,
-                   Launch({binaries.dnsmasq, "--no-daemon", "--conf-file=/dev/null",
-                           absl::StrCat("--port=", dns_port), "--listen-address=127.0.0.1",
-                           "--bind-interfaces", "--no-resolv", "--no-hosts",
-                           absl::StrCat("--address=/", kTargetHost, "/127.0.0.1"),
-                           absl::StrCat("--pid-file=", Path("run/dnsmasq.pid"))},
-                          "dnsmasq"));
-
-  // The TLS server to vouch for: openssl s_server with the server certificate and its chain.
-  ASSIGN_OR_RETURN(int target_port, PickFreeTcpPort());
-  Step(absl::StrCat("starting openssl s_server for ", kTargetHost, " on 127.0.0.1:",
-                    target_port));
-  ASSIGN_OR_RETURN(ChildProcess * target,
-                   Launch({"openssl", "s_server", "-quiet", "-www", "-accept",
-                           absl::StrCat("127.0.0.1:", target_port), "-cert",
-                           Path("pki/server-leaf.pem"), "-key", Path("pki/server.key"),
-                           "-cert_chain", Path("pki/issuing-ca.pem")},
-                          "target"));
-  absl::Status target_up = WaitForTcpPort("127.0.0.1", target_port, absl::Seconds(15));
-  if (!target_up.ok() || !target->Running()) {
-    return absl::UnavailableError(absl::StrCat("the TLS target did not start: ",
-                                               TailOfFile(target->log_path())));
-  }
-  if (!dns->Running()) {
-    return absl::UnavailableError(absl::StrCat("dnsmasq did not start: ",
-                                               TailOfFile(dns->log_path())));
-  }
-
-  // Identities of the internal mutual TLS.
-  ASSIGN_OR_RETURN(Identity coordinator_id, IssueIdentity("coordinator", {"serverAuth",
-                                                                          "clientAuth"}));
-  ASSIGN_OR_RETURN(Identity signer_id, IssueIdentity("signer", {"serverAuth", "clientAuth"}));
-  ASSIGN_OR_RETURN(Identity stapler_id, IssueIdentity("stapler", {"clientAuth"}));
-  auto server_tls = [&](const Identity& identity, const std::string& client) {
-    v1::ServerTls tls;
-    tls.set_certificate_file(identity.certificate_file);
-    tls.set_private_key_file(identity.key_file);
-    tls.set_client_ca_file(Path("internal/ca.pem"));
-    tls.add_allowed_client_identities(client);
-    return tls;
-  };
-  auto peer = [&](const std::string& server_name, int port, const Identity& client) {
-    v1::PeerConfig config;
-    config.set_address(absl::StrCat("127.0.0.1:", port));
-    config.mutable_tls()->set_certificate_file(client.certificate_file);
-    config.mutable_tls()->set_private_key_file(client.key_file);
-    config.mutable_tls()->set_server_ca_file(Path("internal/ca.pem"));
-    config.mutable_tls()->set_server_identity(server_name);
-    return config;
-  };
-
-  // Probe agents, one per perspective, regions spread round-robin.
-  std::vector<v1::AgentEndpoint> endpoints;
-  for (int i = 0; i < perspectives; ++i) {
-    const std::string id = absl::StrCat("agent-", i + 1);
-    const std::string region = kRegions[i % 3];
-    ASSIGN_OR_RETURN(Identity agent_id, IssueIdentity(id, {"serverAuth"}));
-    ASSIGN_OR_RETURN(EvpPkeyPtr observation_key, GenerateEcKey());
-    RETURN_IF_ERROR(WritePem("agents/" + id + "-observation.key",
-                             PrivateKeyToPem(observation_key.get()), 0600));
-    RETURN_IF_ERROR(WritePem("agents/" + id + "-observation.pub",
-                             PublicKeyToPem(observation_key.get())));
-    v1::ProbeAgentConfig config;
-    config.mutable_listen()->set_address("127.0.0.1:0");
-    config.mutable_listen()->set_port_file(Path("run/" + id + ".port"));
-    *config.mutable_listen()->mutable_tls() = server_tls(agent_id, "coordinator");
-    config.mutable_perspective()->set_id(id);
-    config.mutable_perspective()->set_region(region);
-    config.set_signing_key_file(Path("agents/" + id + "-observation.key"));
-    config.mutable_resolver()->add_nameservers(absl::StrCat("127.0.0.1:", dns_port));
-    // The demo's target lives on loopback, which agents refuse by default (trust rule 6).
-    config.add_allowed_special_address_ranges("127.0.0.0/8");
-    RETURN_IF_ERROR(WriteConfig("agents/" + id + ".textproto", config));
-    Step(absl::StrCat("starting probe agent ", id, " in region ", region));
-    ASSIGN_OR_RETURN(ChildProcess * agent,
-                     Launch({binaries.probe_agent, "--config",
-                             Path("agents/" + id + ".textproto")},
-                            id));
-    ASSIGN_OR_RETURN(int port, AwaitPortFile(agent, Path("run/" + id + ".port")));
-    v1::AgentEndpoint endpoint;
-    endpoint.mutable_perspective()->set_id(id);
-    endpoint.mutable_perspective()->set_region(region);
-    *endpoint.mutable_peer() = peer(id, port, coordinator_id);
-    endpoint.set_public_key_file(Path("agents/" + id + "-observation.pub"));
-    endpoints.push_back(endpoint);
-  }
-
-  v1::TrustListConfig trust_list;
-  trust_list.set_name(kTrustList);
-  trust_list.set_pem_file(Path("pki/root-ca.pem"));
-
-  v1::SignerConfig signer;
-  signer.mutable_listen()->set_address("127.0.0.1:0");
-  signer.mutable_listen()->set_port_file(Path("run/signer.port"));
-  *signer.mutable_listen()->mutable_tls() = server_tls(signer_id, "coordinator");
-  signer.set_va_id(kVaId);
-  signer.mutable_pkcs11()->set_module_path(SoftHsmModulePath());
-  signer.mutable_pkcs11()->set_token_label(kTokenLabel);
-  signer.mutable_pkcs11()->set_pin_file(Path("hsm/user.pin"));
-  signer.mutable_pkcs11()->set_key_label(kKeyLabel);
-  signer.set_va_certificate_chain_file(Path("pki/va.pem"));
-  for (const auto& endpoint : endpoints) {
-    v1::AgentEndpoint* agent = signer.add_agents();
-    *agent->mutable_perspective() = endpoint.perspective();
-    agent->set_public_key_file(endpoint.public_key_file());
-  }
-  *signer.add_trust_lists() = trust_list;
-  RETURN_IF_ERROR(WriteConfig("signer.textproto", signer));
-  Step("starting the signer (PKCS#11, SoftHSM2)");
-  ASSIGN_OR_RETURN(ChildProcess * signer_process,
-                   Launch({binaries.signer, "--config", Path("signer.textproto")}, "signer",
-                          {absl::StrCat("SOFTHSM2_CONF=", Path("hsm/softhsm2.conf"))}));
-  ASSIGN_OR_RETURN(int signer_port, AwaitPortFile(signer_process, Path("run/signer.port")));
-
-  v1::CoordinatorConfig coordinator;
-  coordinator.mutable_listen()->set_address("127.0.0.1:0");
-  coordinator.mutable_listen()->set_port_file(Path("run/coordinator.port"));
-  *coordinator.mutable_listen()->mutable_tls() = server_tls(coordinator_id, "stapler");
-  coordinator.set_log_shard_id("demo-shard-1");
-  coordinator.set_store_path(Path("store/coordinator"));
-  *coordinator.add_trust_lists() = trust_list;
-  for (const auto& endpoint : endpoints) *coordinator.add_agents() = endpoint;
-  *coordinator.mutable_signer() = peer("signer", signer_port, coordinator_id);
-  RETURN_IF_ERROR(WriteConfig("coordinator.textproto", coordinator));
-  Step("starting the coordinator");
-  ASSIGN_OR_RETURN(ChildProcess * coordinator_process,
-                   Launch({binaries.coordinator, "--config", Path("coordinator.textproto")},
-                          "coordinator"));
-  ASSIGN_OR_RETURN(int coordinator_port,
-                   AwaitPortFile(coordinator_process, Path("run/coordinator.port")));
-
-  // mecai vouch: what a TLS server does to obtain a VD.
-  Step(absl::StrCat("vouching for ", kTargetHost, ":", target_port, " (mecai vouch)"));
+// Vouches for the target as its TLS server would, then verifies the VD as a client would.
+absl::Status VouchAndVerify(const LocalCluster& cluster) {
+  std::cout << "• vouching for " << LocalCluster::kTargetHost << ":" << cluster.target_port()
+            << " (mecai vouch)" << std::endl;
   VouchOptions vouch;
-  vouch.vouching_server = peer("coordinator", coordinator_port, stapler_id);
-  vouch.hostname = kTargetHost;
-  vouch.port = static_cast<uint32_t>(target_port);
-  vouch.trust_list = kTrustList;
-  vouch.certificate_file = Path("pki/server.pem");
-  vouch.key_file = Path("pki/server.key");
+  vouch.vouching_server = cluster.CoordinatorPeer();
+  vouch.hostname = LocalCluster::kTargetHost;
+  vouch.port = static_cast<uint32_t>(cluster.target_port());
+  vouch.trust_list = LocalCluster::kTrustList;
+  vouch.certificate_file = cluster.ServerChainFile();
+  vouch.key_file = cluster.ServerKeyFile();
   ASSIGN_OR_RETURN(v1::VouchResponse response, RequestVouching(vouch));
   std::cout << "\n" << DescribeVouchResponse(response);
   if (!response.has_vouching_data()) {
     return absl::FailedPreconditionError("the cluster refused to vouch (see above)");
   }
-  RETURN_IF_ERROR(
-      WriteFileAtomically(Path("www.mecai.test.vd"), response.vouching_data().SerializeAsString()));
+  const std::string vd_file = cluster.Path("www.mecai.test.vd");
+  RETURN_IF_ERROR(WriteFileAtomically(vd_file, response.vouching_data().SerializeAsString()));
 
-  // mecai verify: what a TLS client does with the VD.
-  Step("verifying the VD as a client would (mecai verify)");
+  std::cout << "\n• verifying the VD as a client would (mecai verify)" << std::endl;
   VerifyOptions verify;
-  verify.vouching_data_file = Path("www.mecai.test.vd");
-  verify.hostname = kTargetHost;
-  verify.certificate_file = Path("pki/server-leaf.pem");
-  verify.va_list_file = Path("va-list.textproto");
+  verify.vouching_data_file = vd_file;
+  verify.hostname = LocalCluster::kTargetHost;
+  verify.certificate_file = cluster.ServerLeafFile();
+  verify.va_list_file = cluster.VaListFile();
   ASSIGN_OR_RETURN(v1::VouchingStatement statement, VerifyVouchingDataFile(verify));
-  std::cout << "\nVouching Data (verified, " << response.vouching_data().ByteSizeLong()
-            << " bytes, " << Path("www.mecai.test.vd") << "):\n"
+  std::cout << "\nVouching Data — VALID (" << response.vouching_data().ByteSizeLong() << " bytes, "
+            << vd_file << "):\n"
             << DescribeStatement(statement);
   return absl::OkStatus();
 }
@@ -397,36 +100,23 @@ absl::Status RunDemo(const DemoOptions& options) {
   if (options.perspectives < 3 || options.perspectives > 16) {
     return absl::InvalidArgumentError("--perspectives must be between 3 and 16");
   }
-  std::string workdir = options.workdir;
-  if (workdir.empty()) {
-    char pattern[] = "/tmp/mecai-demo-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) return absl::InternalError("cannot create a work directory");
-    workdir = pattern;
-  } else {
-    if (mkdir(workdir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot create ", workdir, ": ",
-                                                     std::strerror(errno)));
-    }
-    char resolved[PATH_MAX];
-    if (realpath(workdir.c_str(), resolved) != nullptr) workdir = resolved;
-    struct stat info;
-    if (stat((workdir + "/store").c_str(), &info) == 0) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          workdir, " already holds a demo cluster; pass an empty or new --workdir"));
-    }
-  }
+  ASSIGN_OR_RETURN(std::string workdir, PrepareWorkdir(options.workdir));
   std::strncpy(g_workdir_for_signal, workdir.c_str(), sizeof(g_workdir_for_signal) - 1);
   struct sigaction action {};
   action.sa_handler = OnInterrupt;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  std::cout << "MECAI demo — work directory " << workdir << "\n";
+  std::cout << "MECAI demo — work directory " << workdir << std::endl;
   absl::Status status;
   {
-    DemoCluster cluster(workdir);
-    status = cluster.Run(options.perspectives);
-    std::cout << "• stopping every process the demo started" << std::endl;
+    LocalClusterOptions cluster_options;
+    cluster_options.workdir = workdir;
+    cluster_options.perspectives = options.perspectives;
+    LocalCluster cluster(cluster_options);
+    status = cluster.Start();
+    if (status.ok()) status = VouchAndVerify(cluster);
+    std::cout << "\n• stopping every process the demo started" << std::endl;
   }
   std::cout << "work directory: " << workdir << " (configs, keys, token, store, logs/)\n";
   return status;

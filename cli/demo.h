@@ -1,5 +1,6 @@
 // `mecai demo`: a whole local cluster (throwaway PKI, SoftHSM2 token, signer, probe agents,
-// coordinator, a DNS resolver and a real TLS target) that vouches for the target and verifies the VD.
+// coordinator, a DNS resolver and a real TLS target) that vouches for the target and verifies the
+// VD.
 #ifndef MECAI_CLI_DEMO_H_
 #define MECAI_CLI_DEMO_H_
 

@@ -5,8 +5,7 @@
 
 namespace mecai {
 
-const std::set<std::string> kConnectionFlags = {"tls-ca", "tls-cert", "tls-key",
-                                                "tls-server-name"};
+const std::set<std::string> kConnectionFlags = {"tls-ca", "tls-cert", "tls-key", "tls-server-name"};
 const std::set<std::string> kConnectionBooleanFlags = {"plaintext"};
 const char kConnectionFlagsHelp[] =
     "  connection: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
@@ -41,7 +40,8 @@ absl::StatusOr<Flags> Flags::Parse(int argc, char** argv, int first,
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
     if (!has_inline_value) {
-      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      if (i + 1 >= argc)
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
       value = argv[++i];
     }
     flags.values_[name].push_back(value);

@@ -72,16 +72,16 @@ int Demo(int argc, char** argv) {
 }
 
 int Vouch(int argc, char** argv) {
-  std::set<std::string> valued = {"vs",   "host",      "port",     "trust-list", "cert",
-                                  "key",  "next-cert", "next-key", "out",        "timeout"};
+  std::set<std::string> valued = {"vs",  "host",      "port",     "trust-list", "cert",
+                                  "key", "next-cert", "next-key", "out",        "timeout"};
   valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
   auto flags = mecai::Flags::Parse(argc, argv, 2, valued, mecai::kConnectionBooleanFlags);
   if (!flags.ok()) return UsageError("vouch", flags.status());
   mecai::VouchOptions options;
   for (const char* required : {"vs", "host", "trust-list", "cert", "key", "out"}) {
     if (!flags->Has(required)) {
-      return UsageError("vouch", absl::InvalidArgumentError(
-                                     absl::StrCat("--", required, " is required")));
+      return UsageError("vouch",
+                        absl::InvalidArgumentError(absl::StrCat("--", required, " is required")));
     }
   }
   auto peer = mecai::PeerFromFlags(*flags, flags->Get("vs"));
@@ -109,8 +109,8 @@ int Vouch(int argc, char** argv) {
   }
   std::cout << mecai::DescribeVouchResponse(*response);
   if (!response->has_vouching_data()) return kExitRefused;
-  absl::Status written = mecai::WriteFileAtomically(
-      flags->Get("out"), response->vouching_data().SerializeAsString());
+  absl::Status written =
+      mecai::WriteFileAtomically(flags->Get("out"), response->vouching_data().SerializeAsString());
   if (!written.ok()) {
     std::cerr << "mecai vouch: " << written.message() << "\n";
     return kExitError;
@@ -125,8 +125,8 @@ int Verify(int argc, char** argv) {
   if (!flags.ok()) return UsageError("verify", flags.status());
   for (const char* required : {"vd", "host", "cert", "va-list"}) {
     if (!flags->Has(required)) {
-      return UsageError("verify", absl::InvalidArgumentError(
-                                      absl::StrCat("--", required, " is required")));
+      return UsageError("verify",
+                        absl::InvalidArgumentError(absl::StrCat("--", required, " is required")));
     }
   }
   mecai::VerifyOptions options;
@@ -142,7 +142,7 @@ int Verify(int argc, char** argv) {
   if (!statement.ok()) {
     std::cerr << "mecai verify: INVALID: " << statement.status().message() << "\n";
     return statement.status().code() == absl::StatusCode::kPermissionDenied ? kExitRefused
-                                                                             : kExitError;
+                                                                            : kExitError;
   }
   std::cout << "VALID\n" << mecai::DescribeStatement(*statement);
   return kExitOk;
@@ -155,8 +155,8 @@ int Probe(int argc, char** argv) {
   if (!flags.ok()) return UsageError("probe", flags.status());
   for (const char* required : {"agent", "host"}) {
     if (!flags->Has(required)) {
-      return UsageError("probe", absl::InvalidArgumentError(
-                                     absl::StrCat("--", required, " is required")));
+      return UsageError("probe",
+                        absl::InvalidArgumentError(absl::StrCat("--", required, " is required")));
     }
   }
   auto peer = mecai::PeerFromFlags(*flags, flags->Get("agent"));

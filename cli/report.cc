@@ -18,13 +18,12 @@ std::string FormatUnixSeconds(int64_t seconds) {
 
 std::string DescribeObservation(const v1::ObservationBody& body, const std::string& indent) {
   std::string text;
-  absl::StrAppend(&text, indent, "resolved ", body.hostname(), " to ",
-                  body.resolved_addresses().empty()
-                      ? std::string("nothing")
-                      : absl::StrJoin(body.resolved_addresses(), ", "),
-                  " in ", body.resolution_milliseconds(), " ms",
-                  body.resolution_error().empty() ? "" : " (" + body.resolution_error() + ")",
-                  "\n");
+  absl::StrAppend(
+      &text, indent, "resolved ", body.hostname(), " to ",
+      body.resolved_addresses().empty() ? std::string("nothing")
+                                        : absl::StrJoin(body.resolved_addresses(), ", "),
+      " in ", body.resolution_milliseconds(), " ms",
+      body.resolution_error().empty() ? "" : " (" + body.resolution_error() + ")", "\n");
   for (const v1::AddressObservation& address : body.addresses()) {
     if (address.outcome() == v1::PROBE_OK) {
       absl::StrAppend(&text, indent, "  ", address.address(), ":", body.port(), " served ",
@@ -49,8 +48,8 @@ std::string DescribeVouchResponse(const v1::VouchResponse& response) {
   for (const v1::PerspectiveResult& result : response.perspectives()) {
     const bool agrees = result.disagreement() == v1::REFUSAL_REASON_UNSPECIFIED;
     absl::StrAppend(&text, "  ", result.perspective().id(), " (", result.perspective().region(),
-                    "): ", agrees ? "agrees" : v1::RefusalReason_Name(result.disagreement()),
-                    " — ", result.detail(), " [", result.round_trip_milliseconds(), " ms]\n");
+                    "): ", agrees ? "agrees" : v1::RefusalReason_Name(result.disagreement()), " — ",
+                    result.detail(), " [", result.round_trip_milliseconds(), " ms]\n");
     v1::ObservationBody body;
     if (!result.observation().tbs().empty() && body.ParseFromString(result.observation().tbs())) {
       absl::StrAppend(&text, DescribeObservation(body, "      "));
@@ -79,23 +78,24 @@ std::string DescribeStatement(const v1::VouchingStatement& statement) {
   absl::StrAppend(&text, "  trust list:          ", statement.trust_list(), "\n");
   absl::StrAppend(&text, "  host:                ", statement.hostname(), ":", statement.port(),
                   "\n");
-  absl::StrAppend(&text, "  certificate SHA-256: ", absl::StrJoin(hashes, "\n                       "),
-                  "\n");
+  absl::StrAppend(
+      &text, "  certificate SHA-256: ", absl::StrJoin(hashes, "\n                       "), "\n");
   absl::StrAppend(&text, "  perspectives:        ", absl::StrJoin(perspectives, ", "), "\n");
-  absl::StrAppend(&text, "  probed at:           ",
-                  FormatUnixSeconds(statement.probed_at_unix_seconds()), "\n");
-  absl::StrAppend(&text, "  revocation:          ",
-                  statement.revocation_source() == v1::REVOCATION_SOURCE_UNSPECIFIED
-                      ? std::string("no revocation source in this VD")
-                      : absl::StrCat(v1::RevocationSource_Name(statement.revocation_source()),
-                                     " at ",
-                                     FormatUnixSeconds(
-                                         statement.revocation_checked_at_unix_seconds())),
+  absl::StrAppend(&text,
+                  "  probed at:           ", FormatUnixSeconds(statement.probed_at_unix_seconds()),
                   "\n");
+  absl::StrAppend(
+      &text, "  revocation:          ",
+      statement.revocation_source() == v1::REVOCATION_SOURCE_UNSPECIFIED
+          ? std::string("no revocation source in this VD")
+          : absl::StrCat(v1::RevocationSource_Name(statement.revocation_source()), " at ",
+                         FormatUnixSeconds(statement.revocation_checked_at_unix_seconds())),
+      "\n");
   absl::StrAppend(&text, "  log:                 shard ", statement.log_shard_id(), " index ",
                   statement.log_index(), "\n");
-  absl::StrAppend(&text, "  issued at:           ",
-                  FormatUnixSeconds(statement.issued_at_unix_seconds()), "\n");
+  absl::StrAppend(&text,
+                  "  issued at:           ", FormatUnixSeconds(statement.issued_at_unix_seconds()),
+                  "\n");
   return text;
 }
 

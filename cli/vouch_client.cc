@@ -29,9 +29,8 @@ absl::StatusOr<Credential> LoadCredential(const std::string& certificate_file,
   ASSIGN_OR_RETURN(auto leaf, ParseDerCertificate(credential.chain_der.front()));
   EvpPkeyPtr certificate_key(X509_get_pubkey(leaf.get()));
   if (certificate_key == nullptr || EVP_PKEY_eq(certificate_key.get(), key.get()) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("the key in ", key_file,
-                                                   " does not belong to the certificate in ",
-                                                   certificate_file));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the key in ", key_file, " does not belong to the certificate in ", certificate_file));
   }
   ASSIGN_OR_RETURN(credential.key, InMemorySigningKey::Create(std::move(key)));
   return credential;
@@ -68,9 +67,8 @@ absl::StatusOr<v1::VouchResponse> RequestVouching(const VouchOptions& options) {
   } else {
     ASSIGN_OR_RETURN(Credential next,
                      LoadCredential(options.next_certificate_file, options.next_key_file));
-    ASSIGN_OR_RETURN(serialized, BuildRolloverVouchingRequest(body, current.chain_der,
-                                                              *current.key, next.chain_der,
-                                                              *next.key));
+    ASSIGN_OR_RETURN(serialized, BuildRolloverVouchingRequest(body, current.chain_der, *current.key,
+                                                              next.chain_der, *next.key));
   }
 
   ASSIGN_OR_RETURN(auto channel, MakeChannel(options.vouching_server));
@@ -81,8 +79,8 @@ absl::StatusOr<v1::VouchResponse> RequestVouching(const VouchOptions& options) {
   request.set_vouching_request(serialized);
   v1::VouchResponse response;
   grpc::Status status = stub->Vouch(&context, request, &response);
-  RETURN_IF_ERROR(FromGrpcStatus(
-      status, absl::StrCat("Vouching Server ", options.vouching_server.address())));
+  RETURN_IF_ERROR(
+      FromGrpcStatus(status, absl::StrCat("Vouching Server ", options.vouching_server.address())));
   return response;
 }
 

@@ -62,10 +62,9 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
   if (issuer == nullptr) {
     return absl::PermissionDeniedError(absl::StrCat(
         "the VA certificate does not chain to the CA of any ",
-        expected.candidate_vas.empty() ? "listed VA"
-                                       : absl::StrCat("VA asked for (",
-                                                      absl::StrJoin(expected.candidate_vas, ", "),
-                                                      ")")));
+        expected.candidate_vas.empty()
+            ? "listed VA"
+            : absl::StrCat("VA asked for (", absl::StrJoin(expected.candidate_vas, ", "), ")")));
   }
   if (!HasOcspSigningUsage(chain[0].get())) {
     return absl::PermissionDeniedError(
@@ -95,8 +94,8 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
         "the VD names VA '", statement.va_id(), "', whose CA did not issue this VA certificate"));
   }
   if (statement.hostname() != expected.hostname) {
-    return absl::PermissionDeniedError(absl::StrCat("the VD vouches for ", statement.hostname(),
-                                                    ", not ", expected.hostname));
+    return absl::PermissionDeniedError(
+        absl::StrCat("the VD vouches for ", statement.hostname(), ", not ", expected.hostname));
   }
   const std::string certificate_sha256 = Sha256(expected.certificate_der);
   if (std::find(statement.certificate_sha256().begin(), statement.certificate_sha256().end(),
@@ -110,9 +109,9 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
     return absl::PermissionDeniedError("the VD was issued in the future");
   }
   if (expected.now - issued > expected.max_age) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the VD is ", absl::FormatDuration(expected.now - issued),
-        " old; the maximum age is ", absl::FormatDuration(expected.max_age)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("the VD is ", absl::FormatDuration(expected.now - issued),
+                     " old; the maximum age is ", absl::FormatDuration(expected.max_age)));
   }
   return statement;
 }

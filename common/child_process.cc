@@ -65,8 +65,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   if (!log_path.empty()) {
     log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) {
-      return absl::InternalError(absl::StrCat("cannot open log ", log_path, ": ",
-                                              std::strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("cannot open log ", log_path, ": ", std::strerror(errno)));
     }
   }
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -124,7 +124,8 @@ bool ChildProcess::Running() {
 
 std::string ChildProcess::ExitDescription() const {
   if (!exited_) return "still running";
-  if (WIFEXITED(wait_status_)) return absl::StrCat("exited with status ", WEXITSTATUS(wait_status_));
+  if (WIFEXITED(wait_status_))
+    return absl::StrCat("exited with status ", WEXITSTATUS(wait_status_));
   if (WIFSIGNALED(wait_status_)) return absl::StrCat("killed by signal ", WTERMSIG(wait_status_));
   return "ended";
 }
@@ -164,9 +165,9 @@ absl::Status WaitForTcpPort(const std::string& host, int port, absl::Duration ti
     close(fd);
     if (connected) return absl::OkStatus();
     if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("nothing accepted connections on ", host, ":", port, " within ",
-                       absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat("nothing accepted connections on ", host, ":",
+                                                      port, " within ",
+                                                      absl::FormatDuration(timeout)));
     }
     absl::SleepFor(absl::Milliseconds(25));
   }

@@ -33,9 +33,8 @@ absl::Status LoadTextProtoFile(const std::string& path, google::protobuf::Messag
   CollectingErrorCollector errors;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(text, message)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config ", path, " is not a valid ", message->GetTypeName(), ": ",
-                     errors.text()));
+    return absl::InvalidArgumentError(absl::StrCat("config ", path, " is not a valid ",
+                                                   message->GetTypeName(), ": ", errors.text()));
   }
   return absl::OkStatus();
 }

@@ -53,26 +53,25 @@ absl::StatusOr<v1::ObservationBody> EnrolledAgents::Verify(
   }
   if (body.perspective().id() != agent.perspective.id() ||
       body.perspective().region() != agent.perspective.region()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the Observation names perspective ", body.perspective().id(), "/",
-        body.perspective().region(), " but the agent is enrolled as ", agent.perspective.id(), "/",
-        agent.perspective.region()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the Observation names perspective ", body.perspective().id(), "/",
+                     body.perspective().region(), " but the agent is enrolled as ",
+                     agent.perspective.id(), "/", agent.perspective.region()));
   }
-  if (body.vouching_request_sha256() != expected.request_sha256 ||
-      body.nonce() != expected.nonce) {
+  if (body.vouching_request_sha256() != expected.request_sha256 || body.nonce() != expected.nonce) {
     return absl::InvalidArgumentError(
         "the Observation is bound to another VR or probe round (digest or nonce differ)");
   }
   if (body.hostname() != expected.hostname || body.port() != expected.port) {
-    return absl::InvalidArgumentError(absl::StrCat("the Observation is for ", body.hostname(),
-                                                   ":", body.port(), ", not ", expected.hostname,
-                                                   ":", expected.port));
+    return absl::InvalidArgumentError(absl::StrCat("the Observation is for ", body.hostname(), ":",
+                                                   body.port(), ", not ", expected.hostname, ":",
+                                                   expected.port));
   }
   absl::Time finished = absl::FromUnixMillis(body.finished_at_unix_milliseconds());
   if (finished < expected.now - expected.max_age || finished > expected.now + expected.max_age) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the Observation finished ", absl::FormatDuration(expected.now - finished),
-        " ago, outside the accepted ", absl::FormatDuration(expected.max_age)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the Observation finished ", absl::FormatDuration(expected.now - finished),
+                     " ago, outside the accepted ", absl::FormatDuration(expected.max_age)));
   }
   return body;
 }

@@ -32,7 +32,8 @@ struct ObservationExpectation {
 // Immutable after Load. Thread-safe.
 class EnrolledAgents {
  public:
-  // Loads each agent's public key. Duplicate ids, empty ids or regions and unreadable keys are errors.
+  // Loads each agent's public key. Duplicate ids, empty ids or regions and unreadable keys are
+  // errors.
   static absl::StatusOr<std::unique_ptr<EnrolledAgents>> Load(
       const google::protobuf::RepeatedPtrField<v1::AgentEndpoint>& agents);
 

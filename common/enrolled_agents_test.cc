@@ -10,8 +10,8 @@
 #include "common/pki_builder.h"
 #include "common/signature.h"
 #include "common/testing/test_pki.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace mecai {
@@ -43,8 +43,7 @@ v1::AgentEndpoint Endpoint(const std::string& id, const std::string& region,
 
 google::protobuf::RepeatedPtrField<v1::AgentEndpoint> Endpoints(
     const std::vector<v1::AgentEndpoint>& endpoints) {
-  return google::protobuf::RepeatedPtrField<v1::AgentEndpoint>(endpoints.begin(),
-                                                               endpoints.end());
+  return google::protobuf::RepeatedPtrField<v1::AgentEndpoint>(endpoints.begin(), endpoints.end());
 }
 
 class EnrolledAgentsTest : public ::testing::Test {
@@ -62,8 +61,8 @@ class EnrolledAgentsTest : public ::testing::Test {
     outsider_key_ = std::move(*outsider);
 
     std::vector<v1::AgentEndpoint> endpoints;
-    for (const Agent& agent : agents_) endpoints.push_back(Endpoint(agent.id, agent.region,
-                                                                    KeyFile(agent)));
+    for (const Agent& agent : agents_)
+      endpoints.push_back(Endpoint(agent.id, agent.region, KeyFile(agent)));
     auto enrolled = EnrolledAgents::Load(Endpoints(endpoints));
     ASSERT_TRUE(enrolled.ok()) << enrolled.status();
     enrolled_ = std::move(*enrolled);
@@ -75,15 +74,14 @@ class EnrolledAgentsTest : public ::testing::Test {
     expected_.now = clock_.Now();
   }
 
-  void AddAgent(const std::string& id, const std::string& region,
-                absl::StatusOr<EvpPkeyPtr> key) {
+  void AddAgent(const std::string& id, const std::string& region, absl::StatusOr<EvpPkeyPtr> key) {
     ASSERT_TRUE(key.ok()) << key.status();
     agents_.push_back(Agent{id, region, std::move(*key)});
   }
 
   std::string KeyFile(const Agent& agent) {
-    auto path = test_pki::WriteTestFile(directory_, agent.id + ".pub",
-                                        PublicKeyToPem(agent.key.get()));
+    auto path =
+        test_pki::WriteTestFile(directory_, agent.id + ".pub", PublicKeyToPem(agent.key.get()));
     EXPECT_TRUE(path.ok()) << path.status();
     return path.ok() ? *path : "";
   }
@@ -154,16 +152,16 @@ TEST_F(EnrolledAgentsTest, ObservationSignedByTheEnrolledKeyVerifies) {
 }
 
 TEST_F(EnrolledAgentsTest, UnknownAgentIdIsRefused) {
-  EXPECT_THAT(enrolled_->Verify("sa-east-1a", Sign(0, Body(0)), expected_),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "no agent with id 'sa-east-1a' is enrolled"));
+  EXPECT_THAT(
+      enrolled_->Verify("sa-east-1a", Sign(0, Body(0)), expected_),
+      StatusIs(absl::StatusCode::kInvalidArgument, "no agent with id 'sa-east-1a' is enrolled"));
 }
 
 TEST_F(EnrolledAgentsTest, ObservationSignedByAnotherKeyIsRefused) {
   const std::string tbs = Body(0).SerializeAsString();
-  const auto not_signed = StatusIs(
-      absl::StatusCode::kInvalidArgument,
-      "the Observation from 'eu-west-1a' is not signed by its enrolled key");
+  const auto not_signed =
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "the Observation from 'eu-west-1a' is not signed by its enrolled key");
   // A key no agent holds.
   EXPECT_THAT(enrolled_->Verify("eu-west-1a", SignWith(outsider_key_.get(), tbs), expected_),
               not_signed);
@@ -179,22 +177,24 @@ TEST_F(EnrolledAgentsTest, TamperedBodyIsRefused) {
   v1::ObservationBody tampered = Body(0);
   tampered.mutable_addresses(0)->set_leaf_sha256(Sha256("impostor"));
   observation.set_tbs(tampered.SerializeAsString());
-  EXPECT_THAT(enrolled_->Verify("eu-west-1a", observation, expected_),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not signed by its enrolled")));
+  EXPECT_THAT(
+      enrolled_->Verify("eu-west-1a", observation, expected_),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not signed by its enrolled")));
 }
 
 TEST_F(EnrolledAgentsTest, UnsignedObservationIsRefused) {
   v1::SignedObservation observation;
   observation.set_tbs(Body(0).SerializeAsString());
-  EXPECT_THAT(enrolled_->Verify("eu-west-1a", observation, expected_),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not signed by its enrolled")));
+  EXPECT_THAT(
+      enrolled_->Verify("eu-west-1a", observation, expected_),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not signed by its enrolled")));
 }
 
 TEST_F(EnrolledAgentsTest, SignedBytesThatAreNotAnObservationAreRefused) {
-  EXPECT_THAT(enrolled_->Verify("eu-west-1a", SignWith(agents_[0].key.get(), "\x0a\x05ab"),
-                                expected_),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "the signed Observation is not an ObservationBody"));
+  EXPECT_THAT(
+      enrolled_->Verify("eu-west-1a", SignWith(agents_[0].key.get(), "\x0a\x05ab"), expected_),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "the signed Observation is not an ObservationBody"));
 }
 
 TEST_F(EnrolledAgentsTest, ObservationNamingAnotherPerspectiveIsRefused) {
@@ -219,8 +219,7 @@ TEST_F(EnrolledAgentsTest, ObservationBoundToAnotherRequestOrRoundIsRefused) {
                "the Observation is bound to another VR or probe round (digest or nonce differ)");
   v1::ObservationBody other_digest = Body(0);
   other_digest.set_vouching_request_sha256(Sha256("another VouchingRequest"));
-  EXPECT_THAT(enrolled_->Verify("eu-west-1a", Sign(0, other_digest), expected_),
-              bound_elsewhere);
+  EXPECT_THAT(enrolled_->Verify("eu-west-1a", Sign(0, other_digest), expected_), bound_elsewhere);
   v1::ObservationBody other_nonce = Body(0);
   other_nonce.set_nonce("fedcba9876543210");
   EXPECT_THAT(enrolled_->Verify("eu-west-1a", Sign(0, other_nonce), expected_), bound_elsewhere);
@@ -300,13 +299,13 @@ TEST_F(EnrolledAgentsTest, VerifyFromAnyAgentRefusesAnImpersonation) {
 TEST_F(EnrolledAgentsTest, VerifyFromAnyAgentRefusesUnknownAndUnparsableClaims) {
   v1::ObservationBody unknown = Body(0);
   unknown.mutable_perspective()->set_id("sa-east-1a");
-  EXPECT_THAT(enrolled_->VerifyFromAnyAgent(Sign(0, unknown), expected_),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "no agent with id 'sa-east-1a' is enrolled"));
-  EXPECT_THAT(enrolled_->VerifyFromAnyAgent(SignWith(agents_[0].key.get(), "\x0a\x05ab"),
-                                            expected_),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "the signed Observation is not an ObservationBody"));
+  EXPECT_THAT(
+      enrolled_->VerifyFromAnyAgent(Sign(0, unknown), expected_),
+      StatusIs(absl::StatusCode::kInvalidArgument, "no agent with id 'sa-east-1a' is enrolled"));
+  EXPECT_THAT(
+      enrolled_->VerifyFromAnyAgent(SignWith(agents_[0].key.get(), "\x0a\x05ab"), expected_),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "the signed Observation is not an ObservationBody"));
 }
 
 TEST_F(EnrolledAgentsTest, VerifyFromAnyAgentStillChecksTheBinding) {
@@ -338,8 +337,8 @@ TEST_F(EnrolledAgentsTest, LoadRefusesDuplicateIds) {
 }
 
 TEST_F(EnrolledAgentsTest, LoadRefusesEmptyIdOrRegion) {
-  const auto incomplete = StatusIs(absl::StatusCode::kInvalidArgument,
-                                   "every agent needs a perspective id and region");
+  const auto incomplete =
+      StatusIs(absl::StatusCode::kInvalidArgument, "every agent needs a perspective id and region");
   EXPECT_THAT(EnrolledAgents::Load(Endpoints({Endpoint("", "eu", KeyFile(agents_[0]))})),
               incomplete);
   EXPECT_THAT(EnrolledAgents::Load(Endpoints({Endpoint("a", "", KeyFile(agents_[0]))})),

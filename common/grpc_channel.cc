@@ -30,8 +30,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const v1::PeerConfig&
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(static_cast<int>(max_receive_bytes));
   if (peer.insecure_plaintext_for_local_development()) {
-    return grpc::CreateCustomChannel(peer.address(), grpc::InsecureChannelCredentials(),
-                                     arguments);
+    return grpc::CreateCustomChannel(peer.address(), grpc::InsecureChannelCredentials(), arguments);
   }
   grpc::SslCredentialsOptions options;
   ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(peer.tls().server_ca_file()));

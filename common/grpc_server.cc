@@ -64,9 +64,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(tls.certificate_file()));
   options.pem_key_cert_pairs.push_back(std::move(pair));
   auto credentials = grpc::SslServerCredentials(options);
-  credentials->SetAuthMetadataProcessor(std::make_shared<ClientAllowlist>(
-      std::vector<std::string>(tls.allowed_client_identities().begin(),
-                               tls.allowed_client_identities().end())));
+  credentials->SetAuthMetadataProcessor(std::make_shared<ClientAllowlist>(std::vector<std::string>(
+      tls.allowed_client_identities().begin(), tls.allowed_client_identities().end())));
   return credentials;
 }
 
@@ -80,8 +79,8 @@ void RunningServer::Shutdown() {
 
 void ValidateListenConfig(const v1::ListenConfig& listen, bool plaintext_allowed,
                           const std::string& field, ConfigErrors* errors) {
-  errors->Require(IsValidHostPort(listen.address(), /*allow_port_zero=*/true),
-                  field + ".address", "must be host:port (port 0 picks a free port)");
+  errors->Require(IsValidHostPort(listen.address(), /*allow_port_zero=*/true), field + ".address",
+                  "must be host:port (port 0 picks a free port)");
   if (listen.insecure_plaintext_for_local_development()) {
     errors->Require(plaintext_allowed, field + ".insecure_plaintext_for_local_development",
                     "plaintext is never allowed for this service (trust rule 7)");
@@ -104,19 +103,19 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen.address(), credentials, &port);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(
-      listen.max_receive_message_bytes() ? listen.max_receive_message_bytes()
-                                         : kDefaultMaxReceiveBytes));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(listen.max_receive_message_bytes()
+                                                        ? listen.max_receive_message_bytes()
+                                                        : kDefaultMaxReceiveBytes));
   grpc::ResourceQuota quota("mecai-server");
-  quota.SetMaxThreads(static_cast<int>(listen.max_threads() ? listen.max_threads()
-                                                             : kDefaultMaxThreads));
+  quota.SetMaxThreads(
+      static_cast<int>(listen.max_threads() ? listen.max_threads() : kDefaultMaxThreads));
   builder.SetResourceQuota(quota);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // A port in use is an error.
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", listen.address(), " (is the port in use or the address not local?)"));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen.address(),
+                                               " (is the port in use or the address not local?)"));
   }
   if (!listen.port_file().empty()) {
     absl::Status written = WriteFileAtomically(listen.port_file(), absl::StrCat(port, "\n"));

@@ -1,5 +1,5 @@
-// gRPC server setup shared by every service: mutual TLS with a client-identity allowlist (trust rule
-// 7), the standard health service, server reflection, message-size limits, and the bound port
+// gRPC server setup shared by every service: mutual TLS with a client-identity allowlist (trust
+// rule 7), the standard health service, server reflection, message-size limits, and the bound port
 // written to a file so that tests and the demo can use port 0.
 #ifndef MECAI_COMMON_GRPC_SERVER_H_
 #define MECAI_COMMON_GRPC_SERVER_H_
@@ -39,8 +39,8 @@ class RunningServer {
 void ValidateListenConfig(const v1::ListenConfig& listen, bool plaintext_allowed,
                           const std::string& field, class ConfigErrors* errors);
 
-// Builds and starts a server for `services` on `listen.address`. Errors: the address cannot be bound
-// (port in use), TLS files unreadable. On success writes listen.port_file if set.
+// Builds and starts a server for `services` on `listen.address`. Errors: the address cannot be
+// bound (port in use), TLS files unreadable. On success writes listen.port_file if set.
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
     const v1::ListenConfig& listen, const std::vector<grpc::Service*>& services);
 

@@ -27,9 +27,9 @@ class LogLine {
 
 }  // namespace mecai
 
-#define MECAI_LOG(level)                                                 \
-  if (!::mecai::LogLevelEnabled(::mecai::LogLevel::k##level)) {          \
-  } else                                                                 \
+#define MECAI_LOG(level)                                        \
+  if (!::mecai::LogLevelEnabled(::mecai::LogLevel::k##level)) { \
+  } else                                                        \
     ::mecai::LogLine(::mecai::LogLevel::k##level, __FILE__, __LINE__).stream()
 
 #endif  // MECAI_COMMON_LOGGING_H_

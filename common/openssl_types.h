@@ -1,7 +1,8 @@
 // RAII owners for OpenSSL objects (after folly/ssl/OpenSSLPtrTypes.h). Every OpenSSL object in this
 // code base lives in one of these. Ownership rules of the OpenSSL calls we use:
 //   * functions named *_new, *_dup, *get1*, d2i_*, PEM_read_* give ownership: wrap the result;
-//   * functions named *get0*, SSL_get_peer_cert_chain, X509_STORE_CTX_get0_chain borrow: do not wrap;
+//   * functions named *get0*, SSL_get_peer_cert_chain, X509_STORE_CTX_get0_chain borrow: do not
+//   wrap;
 //   * SSL_get1_peer_certificate gives ownership (OpenSSL 3), SSL_get_peer_cert_chain borrows.
 #ifndef MECAI_COMMON_OPENSSL_TYPES_H_
 #define MECAI_COMMON_OPENSSL_TYPES_H_

@@ -51,8 +51,7 @@ absl::StatusOr<X509Ptr> IssueCertificate(const CertificateSpec& spec, EVP_PKEY* 
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                              reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1,
                              -1, 0);
-  X509_set_issuer_name(certificate.get(),
-                       issuer != nullptr ? X509_get_subject_name(issuer) : name);
+  X509_set_issuer_name(certificate.get(), issuer != nullptr ? X509_get_subject_name(issuer) : name);
   if (X509_set_pubkey(certificate.get(), subject_key) != 1) return OpenSslError("X509_set_pubkey");
 
   X509V3_CTX context;
@@ -84,16 +83,16 @@ absl::StatusOr<X509Ptr> IssueCertificate(const CertificateSpec& spec, EVP_PKEY* 
   if (!spec.dns_names.empty()) {
     std::vector<std::string> names;
     for (const std::string& dns : spec.dns_names) names.push_back("DNS:" + dns);
-    RETURN_IF_ERROR(AddExtension(certificate.get(), &context, NID_subject_alt_name,
-                                 absl::StrJoin(names, ",")));
+    RETURN_IF_ERROR(
+        AddExtension(certificate.get(), &context, NID_subject_alt_name, absl::StrJoin(names, ",")));
   }
   if (!spec.crl_url.empty()) {
     RETURN_IF_ERROR(AddExtension(certificate.get(), &context, NID_crl_distribution_points,
                                  "URI:" + spec.crl_url));
   }
   if (!spec.ocsp_url.empty()) {
-    RETURN_IF_ERROR(AddExtension(certificate.get(), &context, NID_info_access,
-                                 "OCSP;URI:" + spec.ocsp_url));
+    RETURN_IF_ERROR(
+        AddExtension(certificate.get(), &context, NID_info_access, "OCSP;URI:" + spec.ocsp_url));
   }
   const EVP_MD* digest = EVP_PKEY_is_a(issuer_key, "EC") && EVP_PKEY_get_bits(issuer_key) > 256
                              ? EVP_sha384()

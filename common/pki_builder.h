@@ -1,5 +1,5 @@
-// Issues X.509 certificates (RFC 5280) with OpenSSL: the throwaway PKI of `mecai demo`, the internal
-// mTLS CA, and test fixtures. Not for production CAs.
+// Issues X.509 certificates (RFC 5280) with OpenSSL: the throwaway PKI of `mecai demo`, the
+// internal mTLS CA, and test fixtures. Not for production CAs.
 #ifndef MECAI_COMMON_PKI_BUILDER_H_
 #define MECAI_COMMON_PKI_BUILDER_H_
 

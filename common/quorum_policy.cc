@@ -11,8 +11,8 @@ namespace mecai {
 namespace {
 
 // Judges one perspective: REFUSAL_REASON_UNSPECIFIED when it agrees.
-v1::RefusalReason Judge(const PerspectiveOutcome& outcome,
-                        const std::vector<std::string>& accepted, std::string* detail) {
+v1::RefusalReason Judge(const PerspectiveOutcome& outcome, const std::vector<std::string>& accepted,
+                        std::string* detail) {
   switch (outcome.kind) {
     case PerspectiveOutcome::Kind::kUnreachable:
       *detail = absl::StrCat("no answer: ", outcome.failure);
@@ -79,13 +79,13 @@ void ValidateQuorumPolicy(const v1::QuorumPolicy& policy,
   const size_t answering = perspectives.size() > policy.max_unreachable()
                                ? perspectives.size() - policy.max_unreachable()
                                : 0;
-  errors->Require(answering >= policy.min_perspectives(), field,
-                  absl::StrCat(perspectives.size(), " agents with max_unreachable ",
-                               policy.max_unreachable(), " cannot meet min_perspectives ",
-                               policy.min_perspectives()));
+  errors->Require(
+      answering >= policy.min_perspectives(), field,
+      absl::StrCat(perspectives.size(), " agents with max_unreachable ", policy.max_unreachable(),
+                   " cannot meet min_perspectives ", policy.min_perspectives()));
   errors->Require(regions.size() >= policy.min_regions(), field,
-                  absl::StrCat("the agents span ", regions.size(),
-                               " regions; min_regions is ", policy.min_regions()));
+                  absl::StrCat("the agents span ", regions.size(), " regions; min_regions is ",
+                               policy.min_regions()));
 }
 
 QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
@@ -116,9 +116,9 @@ QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
     }
   }
   // The first row of the table (see the header) that any perspective hits decides.
-  for (v1::RefusalReason row : {v1::CERTIFICATE_MISMATCH, v1::INVALID_OBSERVATION,
-                                v1::RESOLUTION_FAILED, v1::HANDSHAKE_FAILED,
-                                v1::FORBIDDEN_ADDRESS}) {
+  for (v1::RefusalReason row :
+       {v1::CERTIFICATE_MISMATCH, v1::INVALID_OBSERVATION, v1::RESOLUTION_FAILED,
+        v1::HANDSHAKE_FAILED, v1::FORBIDDEN_ADDRESS}) {
     for (size_t i = 0; i < reasons.size(); ++i) {
       if (reasons[i] != row) continue;
       decision.refusal = MakeRefusal(
@@ -128,20 +128,20 @@ QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
     }
   }
   if (unreachable > policy.max_unreachable()) {
-    decision.refusal = MakeRefusal(
-        v1::PERSPECTIVE_TIMEOUT,
-        absl::StrCat(unreachable, " of ", outcomes.size(),
-                     " perspectives did not answer in time; the policy allows ",
-                     policy.max_unreachable()));
+    decision.refusal =
+        MakeRefusal(v1::PERSPECTIVE_TIMEOUT,
+                    absl::StrCat(unreachable, " of ", outcomes.size(),
+                                 " perspectives did not answer in time; the policy allows ",
+                                 policy.max_unreachable()));
     return decision;
   }
   if (decision.agreeing.size() < policy.min_perspectives() ||
       agreeing_regions.size() < policy.min_regions()) {
-    decision.refusal = MakeRefusal(
-        v1::INSUFFICIENT_PERSPECTIVES,
-        absl::StrCat(decision.agreeing.size(), " perspectives in ", agreeing_regions.size(),
-                     " regions agreed; the policy needs ", policy.min_perspectives(), " in ",
-                     policy.min_regions()));
+    decision.refusal =
+        MakeRefusal(v1::INSUFFICIENT_PERSPECTIVES,
+                    absl::StrCat(decision.agreeing.size(), " perspectives in ",
+                                 agreeing_regions.size(), " regions agreed; the policy needs ",
+                                 policy.min_perspectives(), " in ", policy.min_regions()));
   }
   return decision;
 }

@@ -100,8 +100,7 @@ PerspectiveOutcome ResolutionFails(const std::string& id, const std::string& reg
   return outcome;
 }
 
-v1::QuorumPolicy Policy(uint32_t min_perspectives, uint32_t min_regions,
-                        uint32_t max_unreachable) {
+v1::QuorumPolicy Policy(uint32_t min_perspectives, uint32_t min_regions, uint32_t max_unreachable) {
   v1::QuorumPolicy policy;
   policy.set_min_perspectives(min_perspectives);
   policy.set_min_regions(min_regions);
@@ -141,12 +140,11 @@ TEST(DecideQuorumTest, AllAgreeIssuesWithAgreeingPerspectivesAndEarliestStart) {
 }
 
 TEST(DecideQuorumTest, PerspectiveAgreesOnlyWhenEveryAddressServesAVouchedCertificate) {
-  QuorumDecision decision = DecideQuorum(
-      {Observed("eu-1", "eu",
-                {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
-                 Address("2001:db8::1", v1::PROBE_OK, LeafA())}),
-       Agrees("us-1", "us"), Agrees("ap-1", "ap")},
-      {LeafA()}, Policy(3, 2, 0));
+  QuorumDecision decision = DecideQuorum({Observed("eu-1", "eu",
+                                                   {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
+                                                    Address("2001:db8::1", v1::PROBE_OK, LeafA())}),
+                                          Agrees("us-1", "us"), Agrees("ap-1", "ap")},
+                                         {LeafA()}, Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal, IsNotRefused());
   EXPECT_EQ(decision.results[0].detail(), "saw a vouched certificate at all 2 addresses");
 }
@@ -159,20 +157,20 @@ TEST(DecideQuorumTest, OneMismatchAmongAgreeingRefusesAsCertificateMismatch) {
   EXPECT_FALSE(decision.issued());
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH,
-                        AllOf(HasSubstr("perspective us-1 (us)"),
-                              HasSubstr(ShortHex(Impostor())), HasSubstr("192.0.2.1"))));
+                        AllOf(HasSubstr("perspective us-1 (us)"), HasSubstr(ShortHex(Impostor())),
+                              HasSubstr("192.0.2.1"))));
   EXPECT_THAT(Disagreements(decision),
               ElementsAre(kAgrees, v1::CERTIFICATE_MISMATCH, kAgrees, kAgrees));
   EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "ap-1", "eu-2"));
 }
 
 TEST(DecideQuorumTest, MismatchAtOneOfSeveralAddressesRefuses) {
-  QuorumDecision decision = DecideQuorum(
-      {Observed("eu-1", "eu",
-                {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
-                 Address("2001:db8::1", v1::PROBE_OK, Impostor())}),
-       Agrees("us-1", "us"), Agrees("ap-1", "ap")},
-      {LeafA()}, Policy(3, 2, 0));
+  QuorumDecision decision =
+      DecideQuorum({Observed("eu-1", "eu",
+                             {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
+                              Address("2001:db8::1", v1::PROBE_OK, Impostor())}),
+                    Agrees("us-1", "us"), Agrees("ap-1", "ap")},
+                   {LeafA()}, Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH,
                         AllOf(HasSubstr("perspective eu-1 (eu)"), HasSubstr("2001:db8::1"))));
@@ -192,38 +190,37 @@ TEST(DecideQuorumTest, MismatchRefusesEvenWhenOthersTimeOut) {
 }
 
 TEST(DecideQuorumTest, MismatchOutranksEveryOtherFailure) {
-  QuorumDecision decision = DecideQuorum(
-      {InvalidObservation("eu-1", "eu"), ResolutionFails("us-1", "us", "NXDOMAIN"),
-       Observed("ap-1", "ap", {Address("192.0.2.9", v1::PROBE_HANDSHAKE_FAILED)}),
-       Observed("sa-1", "sa", {Address("10.0.0.1", v1::PROBE_FORBIDDEN_ADDRESS)}),
-       TimesOut("af-1", "af"), Agrees("eu-2", "eu", 1000, Impostor())},
-      {LeafA()}, Policy(3, 2, 0));
+  QuorumDecision decision =
+      DecideQuorum({InvalidObservation("eu-1", "eu"), ResolutionFails("us-1", "us", "NXDOMAIN"),
+                    Observed("ap-1", "ap", {Address("192.0.2.9", v1::PROBE_HANDSHAKE_FAILED)}),
+                    Observed("sa-1", "sa", {Address("10.0.0.1", v1::PROBE_FORBIDDEN_ADDRESS)}),
+                    TimesOut("af-1", "af"), Agrees("eu-2", "eu", 1000, Impostor())},
+                   {LeafA()}, Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective eu-2 (eu)")));
-  EXPECT_THAT(Disagreements(decision),
-              ElementsAre(v1::INVALID_OBSERVATION, v1::RESOLUTION_FAILED, v1::HANDSHAKE_FAILED,
-                          v1::FORBIDDEN_ADDRESS, v1::PERSPECTIVE_TIMEOUT,
-                          v1::CERTIFICATE_MISMATCH));
+  EXPECT_THAT(
+      Disagreements(decision),
+      ElementsAre(v1::INVALID_OBSERVATION, v1::RESOLUTION_FAILED, v1::HANDSHAKE_FAILED,
+                  v1::FORBIDDEN_ADDRESS, v1::PERSPECTIVE_TIMEOUT, v1::CERTIFICATE_MISMATCH));
   EXPECT_TRUE(decision.agreeing.empty());
   EXPECT_EQ(decision.earliest_probe_unix_milliseconds, 0);
 }
 
 TEST(DecideQuorumTest, MismatchWithinAPerspectiveOutranksItsHandshakeFailure) {
-  QuorumDecision decision = DecideQuorum(
-      {Observed("eu-1", "eu",
-                {Address("192.0.2.1", v1::PROBE_HANDSHAKE_FAILED),
-                 Address("192.0.2.2", v1::PROBE_OK, Impostor())}),
-       Agrees("us-1", "us"), Agrees("ap-1", "ap")},
-      {LeafA()}, Policy(3, 2, 0));
-  EXPECT_THAT(decision.refusal,
-              IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("at 192.0.2.2")));
+  QuorumDecision decision =
+      DecideQuorum({Observed("eu-1", "eu",
+                             {Address("192.0.2.1", v1::PROBE_HANDSHAKE_FAILED),
+                              Address("192.0.2.2", v1::PROBE_OK, Impostor())}),
+                    Agrees("us-1", "us"), Agrees("ap-1", "ap")},
+                   {LeafA()}, Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal, IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("at 192.0.2.2")));
 }
 
 TEST(DecideQuorumTest, InvalidObservationRefuses) {
-  QuorumDecision decision = DecideQuorum(
-      {Agrees("eu-1", "eu"), InvalidObservation("us-1", "us"), Agrees("ap-1", "ap"),
-       ResolutionFails("eu-2", "eu", "SERVFAIL")},
-      {LeafA()}, Policy(3, 2, 1));
+  QuorumDecision decision =
+      DecideQuorum({Agrees("eu-1", "eu"), InvalidObservation("us-1", "us"), Agrees("ap-1", "ap"),
+                    ResolutionFails("eu-2", "eu", "SERVFAIL")},
+                   {LeafA()}, Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::INVALID_OBSERVATION,
                         "perspective us-1 (us) the Observation is not signed by its enrolled key"));
@@ -234,23 +231,22 @@ TEST(DecideQuorumTest, ResolutionFailureRefuses) {
       DecideQuorum({Agrees("eu-1", "eu"), ResolutionFails("us-1", "us", "NXDOMAIN"),
                     Agrees("ap-1", "ap"), Agrees("eu-2", "eu")},
                    {LeafA()}, Policy(3, 2, 1));
-  EXPECT_THAT(decision.refusal,
-              IsRefusal(v1::RESOLUTION_FAILED,
-                        "perspective us-1 (us) could not resolve: NXDOMAIN"));
+  EXPECT_THAT(decision.refusal, IsRefusal(v1::RESOLUTION_FAILED,
+                                          "perspective us-1 (us) could not resolve: NXDOMAIN"));
   EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "ap-1", "eu-2"));
 }
 
 TEST(DecideQuorumTest, NoAddressWithoutResolverErrorIsAResolutionFailure) {
-  QuorumDecision decision = DecideQuorum(
-      {Agrees("eu-1", "eu"), ResolutionFails("us-1", "us", ""), Agrees("ap-1", "ap")}, {LeafA()},
-      Policy(3, 2, 0));
-  EXPECT_THAT(decision.refusal, IsRefusal(v1::RESOLUTION_FAILED,
-                                          HasSubstr("the name resolved to no address")));
+  QuorumDecision decision =
+      DecideQuorum({Agrees("eu-1", "eu"), ResolutionFails("us-1", "us", ""), Agrees("ap-1", "ap")},
+                   {LeafA()}, Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::RESOLUTION_FAILED, HasSubstr("the name resolved to no address")));
 }
 
 TEST(DecideQuorumTest, HandshakeOrConnectFailureAtAnyAddressRefuses) {
-  for (v1::ProbeOutcome failure : {v1::PROBE_HANDSHAKE_FAILED, v1::PROBE_CONNECT_FAILED,
-                                   v1::PROBE_OVERLOADED}) {
+  for (v1::ProbeOutcome failure :
+       {v1::PROBE_HANDSHAKE_FAILED, v1::PROBE_CONNECT_FAILED, v1::PROBE_OVERLOADED}) {
     SCOPED_TRACE(v1::ProbeOutcome_Name(failure));
     QuorumDecision decision = DecideQuorum(
         {Agrees("eu-1", "eu"),
@@ -258,38 +254,37 @@ TEST(DecideQuorumTest, HandshakeOrConnectFailureAtAnyAddressRefuses) {
                   {Address("192.0.2.1", v1::PROBE_OK, LeafA()), Address("192.0.2.2", failure)}),
          Agrees("ap-1", "ap"), Agrees("eu-2", "eu")},
         {LeafA()}, Policy(3, 2, 1));
-    EXPECT_THAT(decision.refusal,
-                IsRefusal(v1::HANDSHAKE_FAILED,
-                          AllOf(HasSubstr("perspective us-1 (us)"),
-                                HasSubstr(absl::StrCat(v1::ProbeOutcome_Name(failure),
-                                                       " at 192.0.2.2")))));
+    EXPECT_THAT(
+        decision.refusal,
+        IsRefusal(v1::HANDSHAKE_FAILED,
+                  AllOf(HasSubstr("perspective us-1 (us)"),
+                        HasSubstr(absl::StrCat(v1::ProbeOutcome_Name(failure), " at 192.0.2.2")))));
   }
 }
 
 TEST(DecideQuorumTest, AllForbiddenAddressesRefuse) {
-  QuorumDecision decision = DecideQuorum(
-      {Agrees("eu-1", "eu"),
-       Observed("us-1", "us",
-                {Address("10.0.0.1", v1::PROBE_FORBIDDEN_ADDRESS),
-                 Address("169.254.169.254", v1::PROBE_FORBIDDEN_ADDRESS)}),
-       Agrees("ap-1", "ap"), Agrees("eu-2", "eu")},
-      {LeafA()}, Policy(3, 2, 1));
+  QuorumDecision decision =
+      DecideQuorum({Agrees("eu-1", "eu"),
+                    Observed("us-1", "us",
+                             {Address("10.0.0.1", v1::PROBE_FORBIDDEN_ADDRESS),
+                              Address("169.254.169.254", v1::PROBE_FORBIDDEN_ADDRESS)}),
+                    Agrees("ap-1", "ap"), Agrees("eu-2", "eu")},
+                   {LeafA()}, Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal,
-              IsRefusal(v1::FORBIDDEN_ADDRESS,
-                        AllOf(HasSubstr("perspective us-1 (us)"),
-                              HasSubstr("special-purpose address"))));
+              IsRefusal(v1::FORBIDDEN_ADDRESS, AllOf(HasSubstr("perspective us-1 (us)"),
+                                                     HasSubstr("special-purpose address"))));
 }
 
 // Unanimity: one forbidden address next to a good one is not "all forbidden"; the perspective
 // still failed to see the certificate at every address it resolved.
 TEST(DecideQuorumTest, SomeForbiddenAddressesAreAHandshakeFailure) {
-  QuorumDecision decision = DecideQuorum(
-      {Agrees("eu-1", "eu"),
-       Observed("us-1", "us",
-                {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
-                 Address("10.0.0.1", v1::PROBE_FORBIDDEN_ADDRESS)}),
-       Agrees("ap-1", "ap")},
-      {LeafA()}, Policy(3, 2, 0));
+  QuorumDecision decision =
+      DecideQuorum({Agrees("eu-1", "eu"),
+                    Observed("us-1", "us",
+                             {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
+                              Address("10.0.0.1", v1::PROBE_FORBIDDEN_ADDRESS)}),
+                    Agrees("ap-1", "ap")},
+                   {LeafA()}, Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::HANDSHAKE_FAILED, HasSubstr("PROBE_FORBIDDEN_ADDRESS at 10.0.0.1")));
 }
@@ -304,26 +299,23 @@ TEST(DecideQuorumTest, RowsRankInvalidThenResolutionThenHandshakeThenForbidden) 
   const PerspectiveOutcome timeout = TimesOut("p-timeout", "r5");
   const v1::QuorumPolicy policy = Policy(3, 2, 0);
   // Listed in reverse rank so the position of a perspective cannot decide.
-  EXPECT_EQ(
-      DecideQuorum({timeout, forbidden, handshake, unresolved, invalid}, {LeafA()}, policy)
-          .refusal.reason(),
-      v1::INVALID_OBSERVATION);
-  EXPECT_EQ(DecideQuorum({timeout, forbidden, handshake, unresolved}, {LeafA()}, policy)
+  EXPECT_EQ(DecideQuorum({timeout, forbidden, handshake, unresolved, invalid}, {LeafA()}, policy)
                 .refusal.reason(),
-            v1::RESOLUTION_FAILED);
+            v1::INVALID_OBSERVATION);
+  EXPECT_EQ(
+      DecideQuorum({timeout, forbidden, handshake, unresolved}, {LeafA()}, policy).refusal.reason(),
+      v1::RESOLUTION_FAILED);
   EXPECT_EQ(DecideQuorum({timeout, forbidden, handshake}, {LeafA()}, policy).refusal.reason(),
             v1::HANDSHAKE_FAILED);
   EXPECT_EQ(DecideQuorum({timeout, forbidden}, {LeafA()}, policy).refusal.reason(),
             v1::FORBIDDEN_ADDRESS);
-  EXPECT_EQ(DecideQuorum({timeout}, {LeafA()}, policy).refusal.reason(),
-            v1::PERSPECTIVE_TIMEOUT);
+  EXPECT_EQ(DecideQuorum({timeout}, {LeafA()}, policy).refusal.reason(), v1::PERSPECTIVE_TIMEOUT);
 }
 
 TEST(DecideQuorumTest, TimeoutsWithinMaxUnreachableStillIssueWhenTheMinimumAgrees) {
-  QuorumDecision decision =
-      DecideQuorum({Agrees("eu-1", "eu", 2000), TimesOut("us-1", "us"),
-                    Agrees("ap-1", "ap", 1800), Agrees("eu-2", "eu", 2100)},
-                   {LeafA()}, Policy(3, 2, 1));
+  QuorumDecision decision = DecideQuorum({Agrees("eu-1", "eu", 2000), TimesOut("us-1", "us"),
+                                          Agrees("ap-1", "ap", 1800), Agrees("eu-2", "eu", 2100)},
+                                         {LeafA()}, Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal, IsNotRefused());
   EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "ap-1", "eu-2"));
   EXPECT_EQ(decision.earliest_probe_unix_milliseconds, 1800);
@@ -353,18 +345,17 @@ TEST(DecideQuorumTest, DefaultPolicyAllowsNoTimeout) {
 
 TEST(DecideQuorumTest, TimeoutsWithinMaxUnreachableButBelowMinimumAreInsufficient) {
   QuorumDecision decision =
-      DecideQuorum({Agrees("eu-1", "eu"), TimesOut("us-1", "us"), Agrees("ap-1", "ap")},
-                   {LeafA()}, Policy(3, 2, 1));
+      DecideQuorum({Agrees("eu-1", "eu"), TimesOut("us-1", "us"), Agrees("ap-1", "ap")}, {LeafA()},
+                   Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
                         "2 perspectives in 2 regions agreed; the policy needs 3 in 2"));
 }
 
 TEST(DecideQuorumTest, AgreementInOneRegionOnlyIsInsufficient) {
-  QuorumDecision decision =
-      DecideQuorum({Agrees("eu-1", "eu"), Agrees("eu-2", "eu"), Agrees("eu-3", "eu"),
-                    TimesOut("us-1", "us")},
-                   {LeafA()}, Policy(3, 2, 1));
+  QuorumDecision decision = DecideQuorum(
+      {Agrees("eu-1", "eu"), Agrees("eu-2", "eu"), Agrees("eu-3", "eu"), TimesOut("us-1", "us")},
+      {LeafA()}, Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
                         "3 perspectives in 1 regions agreed; the policy needs 3 in 2"));
@@ -373,27 +364,27 @@ TEST(DecideQuorumTest, AgreementInOneRegionOnlyIsInsufficient) {
 
 TEST(DecideQuorumTest, NoOutcomesAreInsufficientUnderTheDefaultPolicy) {
   QuorumDecision decision = DecideQuorum({}, {LeafA()}, WithPolicyDefaults(v1::QuorumPolicy()));
-  EXPECT_THAT(decision.refusal, IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
-                                          HasSubstr("0 perspectives in 0 regions")));
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::INSUFFICIENT_PERSPECTIVES, HasSubstr("0 perspectives in 0 regions")));
   EXPECT_TRUE(decision.results.empty());
 }
 
 TEST(DecideQuorumTest, RolloverPerspectivesSeeingEitherAcceptedLeafAgree) {
-  QuorumDecision decision = DecideQuorum(
-      {Agrees("eu-1", "eu", 1000, LeafA()), Agrees("us-1", "us", 1000, LeafB()),
-       Observed("ap-1", "ap",
-                {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
-                 Address("2001:db8::1", v1::PROBE_OK, LeafB())})},
-      {LeafA(), LeafB()}, Policy(3, 2, 0));
+  QuorumDecision decision =
+      DecideQuorum({Agrees("eu-1", "eu", 1000, LeafA()), Agrees("us-1", "us", 1000, LeafB()),
+                    Observed("ap-1", "ap",
+                             {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
+                              Address("2001:db8::1", v1::PROBE_OK, LeafB())})},
+                   {LeafA(), LeafB()}, Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal, IsNotRefused());
   EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "us-1", "ap-1"));
 }
 
 TEST(DecideQuorumTest, RolloverStillRefusesACertificateNamedByNeitherVr) {
-  QuorumDecision decision = DecideQuorum(
-      {Agrees("eu-1", "eu", 1000, LeafA()), Agrees("us-1", "us", 1000, LeafB()),
-       Agrees("ap-1", "ap", 1000, Impostor())},
-      {LeafA(), LeafB()}, Policy(3, 2, 0));
+  QuorumDecision decision =
+      DecideQuorum({Agrees("eu-1", "eu", 1000, LeafA()), Agrees("us-1", "us", 1000, LeafB()),
+                    Agrees("ap-1", "ap", 1000, Impostor())},
+                   {LeafA(), LeafB()}, Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective ap-1 (ap)")));
 }
@@ -438,10 +429,8 @@ absl::Status Validate(const v1::QuorumPolicy& policy,
 }
 
 TEST(ValidateQuorumPolicyTest, AcceptsASatisfiablePolicy) {
-  EXPECT_TRUE(Validate(Policy(3, 2, 1), Agents({{"eu-1", "eu"},
-                                               {"eu-2", "eu"},
-                                               {"us-1", "us"},
-                                               {"ap-1", "ap"}}))
+  EXPECT_TRUE(Validate(Policy(3, 2, 1),
+                       Agents({{"eu-1", "eu"}, {"eu-2", "eu"}, {"us-1", "us"}, {"ap-1", "ap"}}))
                   .ok());
   EXPECT_TRUE(
       Validate(Policy(3, 2, 0), Agents({{"eu-1", "eu"}, {"us-1", "us"}, {"ap-1", "ap"}})).ok());
@@ -475,10 +464,9 @@ TEST(ValidateQuorumPolicyTest, RefusesTooFewAgentsForMaxUnreachable) {
 }
 
 TEST(ValidateQuorumPolicyTest, RefusesAgentsSpanningTooFewRegions) {
-  EXPECT_THAT(
-      Validate(Policy(3, 2, 0), Agents({{"eu-1", "eu"}, {"eu-2", "eu"}, {"eu-3", "eu"}})),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("policy: the agents span 1 regions; min_regions is 2")));
+  EXPECT_THAT(Validate(Policy(3, 2, 0), Agents({{"eu-1", "eu"}, {"eu-2", "eu"}, {"eu-3", "eu"}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("policy: the agents span 1 regions; min_regions is 2")));
 }
 
 TEST(ValidateQuorumPolicyTest, ReportsEveryProblemAtOnce) {

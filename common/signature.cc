@@ -64,7 +64,8 @@ absl::StatusOr<v1::SignatureAlgorithm> AlgorithmForKey(EVP_PKEY* key) {
     }
     return v1::RSA_PKCS1_SHA256;
   }
-  return absl::InvalidArgumentError("unsupported key type (ECDSA P-256/P-384 and RSA are supported)");
+  return absl::InvalidArgumentError(
+      "unsupported key type (ECDSA P-256/P-384 and RSA are supported)");
 }
 
 absl::Status CheckAlgorithmMatchesKey(EVP_PKEY* key, v1::SignatureAlgorithm algorithm) {

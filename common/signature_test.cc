@@ -131,15 +131,14 @@ TEST_P(SignatureRoundTripTest, InMemorySigningKeyUsesTheKeysNaturalAlgorithm) {
   EXPECT_TRUE(VerifySignature(key_.get(), *signature, kData).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllAlgorithms, SignatureRoundTripTest,
-    ::testing::Values(RoundTripCase{"P-256", v1::ECDSA_P256_SHA256},
-                      RoundTripCase{"P-384", v1::ECDSA_P384_SHA384},
-                      RoundTripCase{"RSA-2048", v1::RSA_PKCS1_SHA256},
-                      RoundTripCase{"RSA-2048", v1::RSA_PSS_SHA256}),
-    [](const ::testing::TestParamInfo<RoundTripCase>& info) {
-      return v1::SignatureAlgorithm_Name(info.param.algorithm);
-    });
+INSTANTIATE_TEST_SUITE_P(AllAlgorithms, SignatureRoundTripTest,
+                         ::testing::Values(RoundTripCase{"P-256", v1::ECDSA_P256_SHA256},
+                                           RoundTripCase{"P-384", v1::ECDSA_P384_SHA384},
+                                           RoundTripCase{"RSA-2048", v1::RSA_PKCS1_SHA256},
+                                           RoundTripCase{"RSA-2048", v1::RSA_PSS_SHA256}),
+                         [](const ::testing::TestParamInfo<RoundTripCase>& info) {
+                           return v1::SignatureAlgorithm_Name(info.param.algorithm);
+                         });
 
 TEST(SignatureTest, SignBytesRefusesAnAlgorithmThatDoesNotFitTheKey) {
   EvpPkeyPtr p256 = MakeKey("P-256");

@@ -1,6 +1,6 @@
-// Status helpers: the installed Abseil (20220623) has no RETURN_IF_ERROR / ASSIGN_OR_RETURN, so they
-// are defined here, once. Fallible functions return absl::Status or absl::StatusOr<T>; no exceptions
-// cross a function boundary (STYLE.md "Errors are values").
+// Status helpers: the installed Abseil (20220623) has no RETURN_IF_ERROR / ASSIGN_OR_RETURN, so
+// they are defined here, once. Fallible functions return absl::Status or absl::StatusOr<T>; no
+// exceptions cross a function boundary (STYLE.md "Errors are values").
 #ifndef MECAI_COMMON_STATUS_H_
 #define MECAI_COMMON_STATUS_H_
 
@@ -11,10 +11,10 @@
 #include "absl/strings/str_cat.h"
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function if not OK.
-#define RETURN_IF_ERROR(expr)                                           \
-  do {                                                                  \
-    ::absl::Status mecai_status_ = (expr);                              \
-    if (!mecai_status_.ok()) return mecai_status_;                      \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::absl::Status mecai_status_ = (expr);         \
+    if (!mecai_status_.ok()) return mecai_status_; \
   } while (0)
 
 #define MECAI_STATUS_CONCAT_INNER_(a, b) a##b
@@ -25,8 +25,8 @@
 #define ASSIGN_OR_RETURN(lhs, expr) \
   MECAI_ASSIGN_OR_RETURN_IMPL_(MECAI_STATUS_CONCAT_(mecai_statusor_, __LINE__), lhs, expr)
 
-#define MECAI_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                 \
+#define MECAI_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)  \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

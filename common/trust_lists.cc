@@ -18,8 +18,8 @@ absl::StatusOr<std::unique_ptr<TrustLists>> TrustLists::Load(
   for (const v1::TrustListConfig& config : configs) {
     if (config.name().empty()) return absl::InvalidArgumentError("a trust list has no name");
     if (lists->lists_.count(config.name()) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("trust list '", config.name(),
-                                                     "' is configured twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("trust list '", config.name(), "' is configured twice"));
     }
     auto roots = LoadPemCertificates(config.pem_file());
     if (!roots.ok()) {
@@ -42,8 +42,8 @@ std::vector<std::string> TrustLists::Names() const {
   return names;
 }
 
-ChainVerdict TrustLists::VerifyChain(const std::string& trust_list,
-                                     const std::vector<X509*>& chain, absl::Time at) const {
+ChainVerdict TrustLists::VerifyChain(const std::string& trust_list, const std::vector<X509*>& chain,
+                                     absl::Time at) const {
   ChainVerdict verdict;
   if (chain.empty()) {
     verdict.refusal = MakeRefusal(v1::MALFORMED_REQUEST, "the certificate chain is empty");
@@ -78,16 +78,15 @@ ChainVerdict TrustLists::VerifyChain(const std::string& trust_list,
     int error = X509_STORE_CTX_get_error(context.get());
     int depth = X509_STORE_CTX_get_error_depth(context.get());
     ClearOpenSslErrors();
-    std::string what = absl::StrCat(X509_verify_cert_error_string(error), " (at chain depth ",
-                                    depth, ")");
+    std::string what =
+        absl::StrCat(X509_verify_cert_error_string(error), " (at chain depth ", depth, ")");
     if (error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID) {
       verdict.refusal = MakeRefusal(v1::CERTIFICATE_EXPIRED,
                                     absl::StrCat("the certificate chain is not valid now: ", what));
     } else {
       verdict.refusal = MakeRefusal(
-          v1::UNTRUSTED_CHAIN,
-          absl::StrCat("the chain does not build to a root of trust list '", trust_list,
-                       "': ", what));
+          v1::UNTRUSTED_CHAIN, absl::StrCat("the chain does not build to a root of trust list '",
+                                            trust_list, "': ", what));
     }
     return verdict;
   }
@@ -107,8 +106,7 @@ ChainVerdict TrustLists::VerifyChain(const std::string& trust_list,
   return verdict;
 }
 
-absl::Status TrustLists::RemoveRoot(const std::string& trust_list,
-                                    const std::string& root_sha256) {
+absl::Status TrustLists::RemoveRoot(const std::string& trust_list, const std::string& root_sha256) {
   absl::MutexLock lock(&mutex_);
   auto it = lists_.find(trust_list);
   if (it == lists_.end()) {
@@ -119,8 +117,8 @@ absl::Status TrustLists::RemoveRoot(const std::string& trust_list,
     return Sha256(CertificateToDer(certificate.get())) == root_sha256;
   });
   if (root == roots.end()) {
-    return absl::NotFoundError(absl::StrCat("trust list '", trust_list, "' has no root ",
-                                            HexEncode(root_sha256)));
+    return absl::NotFoundError(
+        absl::StrCat("trust list '", trust_list, "' has no root ", HexEncode(root_sha256)));
   }
   roots.erase(root);
   it->second.removed_root_sha256.push_back(root_sha256);
@@ -140,8 +138,11 @@ std::vector<std::string> TrustLists::RootHashes(const std::string& trust_list) c
 
 bool CertificateMatchesHostname(X509* certificate, const std::string& hostname) {
   ClearOpenSslErrors();
-  int result = X509_check_host(certificate, hostname.data(), hostname.size(),
-                               X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr);
+  // NEVER_CHECK_SUBJECT: the DNS-ID comes from subjectAltName only, never from the subject CN
+  // (OpenSSL would otherwise fall back to the CN when there is no DNS subjectAltName).
+  int result = X509_check_host(
+      certificate, hostname.data(), hostname.size(),
+      X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, nullptr);
   ClearOpenSslErrors();
   return result == 1;
 }

@@ -92,10 +92,10 @@ TEST_F(TrustListsTest, LoadRefusesAMissingFile) {
 }
 
 TEST_F(TrustListsTest, LoadRefusesADuplicateName) {
-  EXPECT_THAT(TrustLists::Load(Configs({ListConfig("mozilla", pki_->root_pem_path),
-                                        ListConfig("mozilla", other_pki_->root_pem_path)})),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "trust list 'mozilla' is configured twice"));
+  EXPECT_THAT(
+      TrustLists::Load(Configs({ListConfig("mozilla", pki_->root_pem_path),
+                                ListConfig("mozilla", other_pki_->root_pem_path)})),
+      StatusIs(absl::StatusCode::kInvalidArgument, "trust list 'mozilla' is configured twice"));
 }
 
 TEST_F(TrustListsTest, LoadRefusesAnEmptyBundle) {
@@ -111,9 +111,9 @@ TEST_F(TrustListsTest, LoadRefusesABundleWithoutCertificates) {
   auto key_only = test_pki::WriteTestFile(pki_->directory, "key-only.pem",
                                           PublicKeyToPem(pki_->root.key.get()));
   ASSERT_TRUE(key_only.ok()) << key_only.status();
-  EXPECT_THAT(TrustLists::Load(Configs({ListConfig("keys", *key_only)})),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("no PEM CERTIFICATE block found")));
+  EXPECT_THAT(
+      TrustLists::Load(Configs({ListConfig("keys", *key_only)})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no PEM CERTIFICATE block found")));
 }
 
 TEST_F(TrustListsTest, LoadRefusesANamelessList) {
@@ -122,13 +122,12 @@ TEST_F(TrustListsTest, LoadRefusesANamelessList) {
 }
 
 TEST_F(TrustListsTest, ListsItsNamesAndRootHashes) {
-  auto bundle = test_pki::WriteTestFile(
-      pki_->directory, "two-roots.pem",
-      CertificateToPem(pki_->root.certificate.get()) +
-          CertificateToPem(other_pki_->root.certificate.get()));
+  auto bundle = test_pki::WriteTestFile(pki_->directory, "two-roots.pem",
+                                        CertificateToPem(pki_->root.certificate.get()) +
+                                            CertificateToPem(other_pki_->root.certificate.get()));
   ASSERT_TRUE(bundle.ok()) << bundle.status();
-  auto lists = TrustLists::Load(Configs({ListConfig("zeta", pki_->root_pem_path),
-                                         ListConfig("alpha", *bundle)}));
+  auto lists = TrustLists::Load(
+      Configs({ListConfig("zeta", pki_->root_pem_path), ListConfig("alpha", *bundle)}));
   ASSERT_TRUE(lists.ok()) << lists.status();
   EXPECT_THAT((*lists)->Names(), ElementsAre("alpha", "zeta"));
   EXPECT_TRUE((*lists)->Has("alpha"));
@@ -177,8 +176,7 @@ TEST_F(TrustListsTest, EmptyChainIsMalformed) {
 
 TEST_F(TrustListsTest, ChainToAnotherRootIsUntrusted) {
   ChainVerdict verdict = lists_->VerifyChain(
-      "test-roots",
-      Borrow({&other_pki_->leaf.certificate, &other_pki_->intermediate.certificate}),
+      "test-roots", Borrow({&other_pki_->leaf.certificate, &other_pki_->intermediate.certificate}),
       FixtureNow());
   EXPECT_THAT(verdict.refusal,
               IsRefusal(v1::UNTRUSTED_CHAIN,
@@ -194,14 +192,15 @@ TEST_F(TrustListsTest, ChainMissingItsIntermediateIsUntrusted) {
 }
 
 TEST_F(TrustListsTest, ChainEndingInAnUntrustedSelfSignedRootIsUntrusted) {
-  EXPECT_THAT(lists_
-                  ->VerifyChain("test-roots",
-                                Borrow({&other_pki_->leaf.certificate,
-                                        &other_pki_->intermediate.certificate,
-                                        &other_pki_->root.certificate}),
-                                FixtureNow())
-                  .refusal,
-              IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("self-signed certificate in certificate chain")));
+  EXPECT_THAT(
+      lists_
+          ->VerifyChain(
+              "test-roots",
+              Borrow({&other_pki_->leaf.certificate, &other_pki_->intermediate.certificate,
+                      &other_pki_->root.certificate}),
+              FixtureNow())
+          .refusal,
+      IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("self-signed certificate in certificate chain")));
 }
 
 TEST_F(TrustListsTest, ChainIsExpiredAfterTheLeafsNotAfter) {
@@ -228,13 +227,12 @@ TEST_F(TrustListsTest, ExpiredLeafIsRefusedAtTheFixtureTime) {
   options.not_after = FixtureNow() - absl::Hours(1);
   auto expired = pki_->IssueLeaf(kHost, options);
   ASSERT_TRUE(expired.ok()) << expired.status();
-  EXPECT_THAT(
-      lists_
-          ->VerifyChain("test-roots",
-                        Borrow({&expired->certificate, &pki_->intermediate.certificate}),
-                        FixtureNow())
-          .refusal,
-      IsRefusal(v1::CERTIFICATE_EXPIRED, HasSubstr("certificate has expired")));
+  EXPECT_THAT(lists_
+                  ->VerifyChain("test-roots",
+                                Borrow({&expired->certificate, &pki_->intermediate.certificate}),
+                                FixtureNow())
+                  .refusal,
+              IsRefusal(v1::CERTIFICATE_EXPIRED, HasSubstr("certificate has expired")));
 }
 
 TEST_F(TrustListsTest, LeafWithoutServerAuthFailsThePurposeCheck) {
@@ -248,16 +246,16 @@ TEST_F(TrustListsTest, LeafWithoutServerAuthFailsThePurposeCheck) {
                         Borrow({&client_only->certificate, &pki_->intermediate.certificate}),
                         FixtureNow())
           .refusal,
-      IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("unsupported certificate purpose")));
+      IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("unsuitable certificate purpose")));
 }
 
 TEST_F(TrustListsTest, RemoveRootRefusesUnknownListsAndRoots) {
   EXPECT_THAT(lists_->RemoveRoot("mozilla", Sha256(pki_->root.der)),
               StatusIs(absl::StatusCode::kNotFound, "no trust list named 'mozilla'"));
-  EXPECT_THAT(lists_->RemoveRoot("test-roots", Sha256(other_pki_->root.der)),
-              StatusIs(absl::StatusCode::kNotFound,
-                       absl::StrCat("trust list 'test-roots' has no root ",
-                                    HexEncode(Sha256(other_pki_->root.der)))));
+  EXPECT_THAT(
+      lists_->RemoveRoot("test-roots", Sha256(other_pki_->root.der)),
+      StatusIs(absl::StatusCode::kNotFound, absl::StrCat("trust list 'test-roots' has no root ",
+                                                         HexEncode(Sha256(other_pki_->root.der)))));
   EXPECT_THAT(lists_->RootHashes("test-roots"), ElementsAre(Sha256(pki_->root.der)));
 }
 
@@ -265,8 +263,7 @@ TEST_F(TrustListsTest, RemoveRootRefusesUnknownListsAndRoots) {
 // of the store, so path building no longer finds it and the verdict is UNTRUSTED_CHAIN; the
 // ROOT_REMOVED verdict is reached only when the removed root is still in the list (below).
 TEST_F(TrustListsTest, ChainToARemovedRootIsNoLongerTrusted) {
-  ASSERT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal,
-              IsNotRefused());
+  ASSERT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal, IsNotRefused());
   ASSERT_TRUE(lists_->RemoveRoot("test-roots", Sha256(pki_->root.der)).ok());
   EXPECT_TRUE(lists_->RootHashes("test-roots").empty());
   EXPECT_TRUE(lists_->Has("test-roots"));
@@ -278,21 +275,19 @@ TEST_F(TrustListsTest, ChainToARemovedRootIsNoLongerTrusted) {
 }
 
 TEST_F(TrustListsTest, RemovingARootFromOneListLeavesOtherListsAlone) {
-  auto lists = TrustLists::Load(Configs({ListConfig("first", pki_->root_pem_path),
-                                         ListConfig("second", pki_->root_pem_path)}));
+  auto lists = TrustLists::Load(Configs(
+      {ListConfig("first", pki_->root_pem_path), ListConfig("second", pki_->root_pem_path)}));
   ASSERT_TRUE(lists.ok()) << lists.status();
   ASSERT_TRUE((*lists)->RemoveRoot("first", Sha256(pki_->root.der)).ok());
   EXPECT_THAT((*lists)->VerifyChain("first", GoodChain(), FixtureNow()).refusal,
               IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("trust list 'first'")));
-  EXPECT_THAT((*lists)->VerifyChain("second", GoodChain(), FixtureNow()).refusal,
-              IsNotRefused());
+  EXPECT_THAT((*lists)->VerifyChain("second", GoodChain(), FixtureNow()).refusal, IsNotRefused());
 }
 
 TEST_F(TrustListsTest, RemovingOneRootKeepsTheOthersOfTheList) {
-  auto bundle = test_pki::WriteTestFile(
-      pki_->directory, "both-roots.pem",
-      CertificateToPem(pki_->root.certificate.get()) +
-          CertificateToPem(other_pki_->root.certificate.get()));
+  auto bundle = test_pki::WriteTestFile(pki_->directory, "both-roots.pem",
+                                        CertificateToPem(pki_->root.certificate.get()) +
+                                            CertificateToPem(other_pki_->root.certificate.get()));
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto lists = TrustLists::Load(Configs({ListConfig("both", *bundle)}));
   ASSERT_TRUE(lists.ok()) << lists.status();
@@ -300,31 +295,29 @@ TEST_F(TrustListsTest, RemovingOneRootKeepsTheOthersOfTheList) {
   EXPECT_THAT((*lists)->RootHashes("both"), ElementsAre(Sha256(other_pki_->root.der)));
   EXPECT_THAT((*lists)->VerifyChain("both", GoodChain(), FixtureNow()).refusal,
               IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("trust list 'both'")));
-  EXPECT_THAT(
-      (*lists)
-          ->VerifyChain("both",
-                        Borrow({&other_pki_->leaf.certificate,
-                                &other_pki_->intermediate.certificate}),
-                        FixtureNow())
-          .refusal,
-      IsNotRefused());
+  EXPECT_THAT((*lists)
+                  ->VerifyChain("both",
+                                Borrow({&other_pki_->leaf.certificate,
+                                        &other_pki_->intermediate.certificate}),
+                                FixtureNow())
+                  .refusal,
+              IsNotRefused());
 }
 
 // A bundle that lists the same root twice: RemoveRoot takes out one copy, path building still
 // ends at the other, and the removed-hash record refuses it as ROOT_REMOVED.
 TEST_F(TrustListsTest, DuplicatedRootIsRefusedAsRemovedAfterRemoval) {
   const std::string root_pem = CertificateToPem(pki_->root.certificate.get());
-  auto bundle = test_pki::WriteTestFile(pki_->directory, "duplicated-root.pem",
-                                        root_pem + root_pem);
+  auto bundle =
+      test_pki::WriteTestFile(pki_->directory, "duplicated-root.pem", root_pem + root_pem);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto lists = TrustLists::Load(Configs({ListConfig("dup", *bundle)}));
   ASSERT_TRUE(lists.ok()) << lists.status();
   ASSERT_TRUE((*lists)->RemoveRoot("dup", Sha256(pki_->root.der)).ok());
   ChainVerdict verdict = (*lists)->VerifyChain("dup", GoodChain(), FixtureNow());
   EXPECT_THAT(verdict.refusal,
-              IsRefusal(v1::ROOT_REMOVED,
-                        AllOf(HasSubstr(ShortHex(Sha256(pki_->root.der))),
-                              HasSubstr("was removed from trust list 'dup'"))));
+              IsRefusal(v1::ROOT_REMOVED, AllOf(HasSubstr(ShortHex(Sha256(pki_->root.der))),
+                                                HasSubstr("was removed from trust list 'dup'"))));
   EXPECT_EQ(verdict.root_sha256, Sha256(pki_->root.der));
 }
 

@@ -122,8 +122,8 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
                                                   absl::Time now) {
   if (serialized_request.size() > limits.max_request_bytes) {
     return Refuse(v1::REQUEST_TOO_LARGE,
-                  absl::StrCat("the VR is ", serialized_request.size(),
-                               " bytes; the limit is ", limits.max_request_bytes));
+                  absl::StrCat("the VR is ", serialized_request.size(), " bytes; the limit is ",
+                               limits.max_request_bytes));
   }
   v1::VouchingRequest request;
   if (serialized_request.empty() || !request.ParseFromString(std::string(serialized_request))) {

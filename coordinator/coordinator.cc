@@ -144,9 +144,9 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
     record.set_decision(v1::REFUSED);
     if (!status.ok()) {
       signer_fault = FromGrpcStatus(status, "signer");
-      *record.mutable_refusal() = MakeRefusal(
-          v1::SIGNER_REFUSED, absl::StrCat("the signer could not be reached: ",
-                                           status.error_message()));
+      *record.mutable_refusal() =
+          MakeRefusal(v1::SIGNER_REFUSED,
+                      absl::StrCat("the signer could not be reached: ", status.error_message()));
     } else if (signed_response.has_refusal()) {
       *record.mutable_refusal() = signed_response.refusal();
     } else {
@@ -167,8 +167,8 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
                                          ")")
                           : std::string());
   if (!signer_fault.ok()) {
-    return Annotate(signer_fault, absl::StrCat("recorded as refused at log index ",
-                                               stored->log_index()));
+    return Annotate(signer_fault,
+                    absl::StrCat("recorded as refused at log index ", stored->log_index()));
   }
   return ResponseFromRecord(*stored);
 }

@@ -14,6 +14,7 @@
 #include "common/shutdown_signal.h"
 #include "common/status.h"
 #include "common/trust_lists.h"
+#include "coordinator/audit_service.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/probe_fanout.h"
@@ -39,10 +40,13 @@ absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto fanout, mecai::ProbeFanout::Create(config.agents(), *agents, clock));
   ASSIGN_OR_RETURN(auto signer_channel, mecai::MakeChannel(config.signer()));
   auto signer = mecai::v1::SignerService::NewStub(signer_channel);
-  ASSIGN_OR_RETURN(auto store, mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
+  ASSIGN_OR_RETURN(auto store,
+                   mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
   mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, clock);
   mecai::VouchingServiceImpl vouching(coordinator);
-  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&vouching}));
+  mecai::AuditServiceImpl audit(*store, *signer, clock,
+                                absl::Milliseconds(config.signer_timeout_milliseconds()));
+  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&vouching, &audit}));
   MECAI_LOG(Info) << "coordinator shard " << config.log_shard_id() << " ready with "
                   << agents->size() << " perspectives; log size " << store->TreeSize();
   mecai::ServeUntilSignal(*server);

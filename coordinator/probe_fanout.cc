@@ -14,8 +14,7 @@ absl::StatusOr<std::unique_ptr<ProbeFanout>> ProbeFanout::Create(
   for (const v1::AgentEndpoint& endpoint : endpoints) {
     auto channel = MakeChannel(endpoint.peer());
     if (!channel.ok()) {
-      return Annotate(channel.status(),
-                      absl::StrCat("agent '", endpoint.perspective().id(), "'"));
+      return Annotate(channel.status(), absl::StrCat("agent '", endpoint.perspective().id(), "'"));
     }
     Agent agent;
     agent.perspective = endpoint.perspective();
@@ -77,8 +76,8 @@ std::vector<PerspectiveOutcome> ProbeFanout::ProbeAll(
     } else {
       ObservationExpectation now_expected = expected;
       now_expected.now = clock_.Now();
-      auto body = enrolled_.Verify(agent.perspective.id(), call.response.observation(),
-                                   now_expected);
+      auto body =
+          enrolled_.Verify(agent.perspective.id(), call.response.observation(), now_expected);
       if (body.ok()) {
         outcome.kind = PerspectiveOutcome::Kind::kObserved;
         outcome.body = std::move(*body);

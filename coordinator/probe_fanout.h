@@ -1,6 +1,6 @@
 // Sends one ProbeTask to every configured agent at once, with one deadline, and turns the answers
-// into verified PerspectiveOutcomes (seed 004: "A VA might choose to perform the hostname and server
-// certificate query from more than one geographical location").
+// into verified PerspectiveOutcomes (seed 004: "A VA might choose to perform the hostname and
+// server certificate query from more than one geographical location").
 #ifndef MECAI_COORDINATOR_PROBE_FANOUT_H_
 #define MECAI_COORDINATOR_PROBE_FANOUT_H_
 
@@ -41,7 +41,8 @@ class ProbeFanout {
     std::string address;
     std::unique_ptr<v1::ProbeService::Stub> stub;
   };
-  ProbeFanout(const EnrolledAgents& agents, const Clock& clock) : enrolled_(agents), clock_(clock) {}
+  ProbeFanout(const EnrolledAgents& agents, const Clock& clock)
+      : enrolled_(agents), clock_(clock) {}
 
   const EnrolledAgents& enrolled_;
   const Clock& clock_;

@@ -60,9 +60,9 @@ class RecordStore {
   ~RecordStore();
 
   // Under the append lock: calls build(next index); checks the record names that index and this
-  // shard; writes the record, its by_host, leaf-hash and replay entries and the new tree size in one
-  // synced WriteBatch; returns the record stored. A failing build (its status is returned as is) or
-  // a refused record (FAILED_PRECONDITION for a wrong index or shard, INVALID_ARGUMENT for a
+  // shard; writes the record, its by_host, leaf-hash and replay entries and the new tree size in
+  // one synced WriteBatch; returns the record stored. A failing build (its status is returned as
+  // is) or a refused record (FAILED_PRECONDITION for a wrong index or shard, INVALID_ARGUMENT for a
   // malformed hostname or digest) writes nothing and leaves the index to the next Append. After a
   // failed write every later Append is FAILED_PRECONDITION until the store is reopened, since the
   // write may or may not have reached the disk. `build` must not call Append.
@@ -139,8 +139,7 @@ class RecordStore {
   // Checks a record `build` returned for `index`.
   absl::Status CheckBuiltRecord(const v1::QuorumRecord& record, uint64_t index) const;
   // Parses the stored bytes of record `index` after checking they hash to its leaf.
-  absl::StatusOr<v1::QuorumRecord> ParseStoredRecord(uint64_t index,
-                                                     absl::string_view bytes) const;
+  absl::StatusOr<v1::QuorumRecord> ParseStoredRecord(uint64_t index, absl::string_view bytes) const;
   // Reads record `index` (< TreeSize()) as of `snapshot` (nullptr: latest).
   absl::StatusOr<v1::QuorumRecord> ReadRecord(uint64_t index,
                                               const rocksdb::Snapshot* snapshot) const;

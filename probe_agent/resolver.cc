@@ -187,7 +187,9 @@ absl::StatusOr<Nameserver> ParseNameserver(const std::string& text) {
   };
   std::string address_text = text;
   std::string port_text;
+  bool has_port = false;
   if (!text.empty() && text.front() == '[') {
+    has_port = true;
     const size_t close = text.find(']');
     if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
       return invalid("has a bracketed address without \"]:port\"");
@@ -195,6 +197,7 @@ absl::StatusOr<Nameserver> ParseNameserver(const std::string& text) {
     address_text = text.substr(1, close - 1);
     port_text = text.substr(close + 2);
   } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    has_port = true;
     const size_t colon = text.find(':');
     address_text = text.substr(0, colon);
     port_text = text.substr(colon + 1);
@@ -202,12 +205,12 @@ absl::StatusOr<Nameserver> ParseNameserver(const std::string& text) {
   absl::StatusOr<IpAddress> address = ParseIpAddress(address_text);
   if (!address.ok()) return invalid("is not an IP address");
   const bool bracketed = !text.empty() && text.front() == '[';
-  if (bracketed != (address->family == IpAddress::Family::kIpv6 && !port_text.empty())) {
+  if (bracketed != (address->family == IpAddress::Family::kIpv6 && has_port)) {
     return invalid("mixes address forms");
   }
   Nameserver nameserver;
   nameserver.address = address->ToString();
-  if (!port_text.empty()) {
+  if (has_port) {
     uint32_t port = 0;
     if (port_text.find_first_not_of("0123456789") != std::string::npos ||
         !absl::SimpleAtoi(port_text, &port) || port == 0 || port > 65535) {

@@ -57,7 +57,8 @@ class Pkcs11SigningKey : public SigningKey {
   // Loads config.module_path(), logs in to the token config.token_label() with the PIN in
   // config.pin_file(), finds the private and public key labelled config.key_label(), checks that
   // they are EC P-256 and form a pair (one test signature). Errors:
-  //   NOT_FOUND           module file, token label or key label absent (the message names it);
+  //   NOT_FOUND           module file, PIN file, token label or key label absent (the message
+  //                       names it);
   //   PERMISSION_DENIED   wrong or locked PIN (the message says "PIN");
   //   FAILED_PRECONDITION not EC P-256, not allowed to sign, two keys with the label, halves that
   //                       do not match, a module that is not PKCS#11;
@@ -68,8 +69,9 @@ class Pkcs11SigningKey : public SigningKey {
   ~Pkcs11SigningKey() override = default;
 
   // SHA-256 of `data` in software, then C_SignInit/C_Sign with CKM_ECDSA on the digest (v2.40
-  // §5.11), the raw r||s converted to DER. Errors carry the CKR name (INTERNAL), or UNAVAILABLE
-  // when the token is gone.
+  // §5.11), the raw r||s converted to DER. Errors carry the CKR name: INTERNAL, UNAVAILABLE when
+  // the token is gone, PERMISSION_DENIED when logging in again after a lost session fails; INTERNAL
+  // too when the token's signature does not verify with the public key.
   absl::StatusOr<v1::Signature> Sign(absl::string_view data) override;
 
   // The public key, built from the token's CKA_EC_PARAMS and CKA_EC_POINT at Open(). Each call

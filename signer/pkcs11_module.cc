@@ -182,12 +182,15 @@ Registry& GetRegistry() {
 }
 
 absl::Status LoadError(const std::string& path, const std::string& detail) {
-  bool has_slash = path.find('/') != std::string::npos;
+  if (path.find('/') == std::string::npos) {
+    // Without a slash dlopen searches the library path (ld.so(8)).
+    return absl::NotFoundError(absl::StrCat("cannot load PKCS#11 module ", path,
+                                            ": not found in the library search path (", detail,
+                                            ")"));
+  }
   struct stat status;
-  if (!has_slash || (stat(path.c_str(), &status) != 0 && errno == ENOENT)) {
-    // Without a slash dlopen searches the library path, so "not found there" is the likely cause.
-    return absl::NotFoundError(
-        absl::StrCat("cannot load PKCS#11 module ", path, ": no such file (", detail, ")"));
+  if (stat(path.c_str(), &status) != 0 && errno == ENOENT) {
+    return absl::NotFoundError(absl::StrCat("cannot load PKCS#11 module ", path, ": no such file"));
   }
   return absl::FailedPreconditionError(
       absl::StrCat("cannot load PKCS#11 module ", path, ": ", detail));
@@ -318,6 +321,8 @@ absl::StatusOr<CK_SLOT_ID> Pkcs11Module::FindSlotByTokenLabel(absl::string_view 
     if (rv != CKR_OK) {
       return Pkcs11Error(absl::StrCat("C_GetTokenInfo of slot ", slot, " of ", path_), rv);
     }
+    // A token never initialized has no meaningful label (SoftHSM2 always offers one such token).
+    if (!(info.flags & CKF_TOKEN_INITIALIZED)) continue;
     std::string token_label = TrimPaddedLabel(info.label, sizeof(info.label));
     if (token_label == label) matches.push_back(slot);
     labels_present.push_back(absl::StrCat("'", token_label, "'"));

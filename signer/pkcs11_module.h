@@ -49,9 +49,9 @@ class Pkcs11Module {
   Pkcs11Module& operator=(const Pkcs11Module&) = delete;
 
   // The slot whose token carries `label` (compared without CK_TOKEN_INFO's blank padding), among
-  // slots with a token present (C_GetSlotList(CK_TRUE), v2.40 §5.5). NOT_FOUND names the label and
-  // the labels present; FAILED_PRECONDITION when two tokens carry it; INVALID_ARGUMENT when the
-  // label is empty or longer than 32 bytes.
+  // slots with an initialized token (C_GetSlotList(CK_TRUE), v2.40 §5.5; CKF_TOKEN_INITIALIZED).
+  // NOT_FOUND names the label and the labels present; FAILED_PRECONDITION when two tokens carry
+  // it; INVALID_ARGUMENT when the label is empty or longer than 32 bytes.
   absl::StatusOr<CK_SLOT_ID> FindSlotByTokenLabel(absl::string_view label) const;
 
   // C_GetTokenInfo (v2.40 §5.5): flags such as CKF_USER_PIN_LOCKED, the label, the serial number.

@@ -45,9 +45,7 @@ CertificateSpec CaSpec(const std::string& common_name, int path_length) {
 
 }  // namespace
 
-std::string KeyTypeName(KeyType type) {
-  return type == KeyType::kEcP256 ? "EcP256" : "Rsa2048";
-}
+std::string KeyTypeName(KeyType type) { return type == KeyType::kEcP256 ? "EcP256" : "Rsa2048"; }
 
 absl::Time FixtureNow() { return absl::FromUnixSeconds(1750000000); }
 
@@ -66,8 +64,8 @@ absl::StatusOr<std::unique_ptr<InMemorySigningKey>> SignerFor(EVP_PKEY* key) {
 
 absl::StatusOr<std::string> MakeTempDirectory() {
   const char* base = getenv("TEST_TMPDIR");
-  std::string pattern = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp",
-                                     "/test_pki.XXXXXX");
+  std::string pattern =
+      absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/test_pki.XXXXXX");
   if (mkdtemp(&pattern[0]) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp ", pattern, " failed"));
   }
@@ -89,15 +87,14 @@ absl::StatusOr<IssuedCertificate> TestPki::IssueLeaf(const std::string& leaf_hos
   CertificateSpec spec;
   spec.common_name = options.common_name.empty() ? leaf_hostname : options.common_name;
   if (!options.omit_subject_alt_name) {
-    spec.dns_names = options.dns_names.empty() ? std::vector<std::string>{leaf_hostname}
-                                               : options.dns_names;
+    spec.dns_names =
+        options.dns_names.empty() ? std::vector<std::string>{leaf_hostname} : options.dns_names;
   }
   spec.extended_key_usages = options.extended_key_usages;
   spec.not_before = options.not_before == absl::InfinitePast() ? FixtureNow() - absl::Hours(24)
                                                                : options.not_before;
-  spec.not_after = options.not_after == absl::InfinitePast()
-                       ? FixtureNow() + absl::Hours(24 * 90)
-                       : options.not_after;
+  spec.not_after = options.not_after == absl::InfinitePast() ? FixtureNow() + absl::Hours(24 * 90)
+                                                             : options.not_after;
   EvpPkeyPtr subject_key;
   if (key != nullptr) {
     subject_key = ShareKey(key);
@@ -131,9 +128,8 @@ absl::StatusOr<TestPki> BuildTestPki(const std::string& hostname, KeyType key_ty
                                      CertificateToPem(pki.intermediate.certificate.get())));
   ASSIGN_OR_RETURN(pki.leaf_key_pem_path,
                    WriteTestFile(pki.directory, "leaf.key", PrivateKeyToPem(pki.leaf.key.get())));
-  ASSIGN_OR_RETURN(
-      pki.leaf_public_key_pem_path,
-      WriteTestFile(pki.directory, "leaf.pub", PublicKeyToPem(pki.leaf.key.get())));
+  ASSIGN_OR_RETURN(pki.leaf_public_key_pem_path,
+                   WriteTestFile(pki.directory, "leaf.pub", PublicKeyToPem(pki.leaf.key.get())));
   return pki;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -64,6 +65,11 @@ std::string TestTemporaryDirectory() {
   return directory != nullptr ? directory : "/tmp";
 }
 
+std::string TestOutputDirectory() {
+  const char* directory = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  return directory != nullptr ? directory : TestTemporaryDirectory();
+}
+
 absl::StatusOr<TestCertificate> WriteSelfSignedCertificate(const std::string& directory,
                                                            const std::string& file_stem,
                                                            const std::string& dns_name) {
@@ -106,7 +112,8 @@ absl::StatusOr<std::unique_ptr<OpenSslTestServer>> OpenSslTestServer::Start(
                                options.sni_certificate.certificate_path, "-key2",
                                options.sni_certificate.key_path});
     }
-    const std::string log = absl::StrCat(TestTemporaryDirectory(), "/s_server_", server->port_,
+    argv.insert(argv.end(), options.extra_arguments.begin(), options.extra_arguments.end());
+    const std::string log = absl::StrCat(TestOutputDirectory(), "/s_server_", server->port_,
                                          ".log");
     server->process_.RedirectOutput(log, log + ".err");
     RETURN_IF_ERROR(server->process_.Start(argv));
@@ -144,7 +151,7 @@ absl::StatusOr<std::unique_ptr<DnsmasqTestServer>> DnsmasqTestServer::Start(
                                      "--log-facility=-"};
     argv.insert(argv.end(), records.begin(), records.end());
     const std::string log =
-        absl::StrCat(TestTemporaryDirectory(), "/dnsmasq_", server->port_, ".log");
+        absl::StrCat(TestOutputDirectory(), "/dnsmasq_", server->port_, ".log");
     server->process_.RedirectOutput(log, log);
     RETURN_IF_ERROR(server->process_.Start(argv));
     // dnsmasq binds TCP and UDP together, so an accepted TCP connection means both are ready.

@@ -20,6 +20,10 @@ namespace test_support {
 // $TEST_TMPDIR, or /tmp outside Bazel.
 std::string TestTemporaryDirectory();
 
+// $TEST_UNDECLARED_OUTPUTS_DIR, kept by Bazel after the test (server logs go there), else the
+// temporary directory.
+std::string TestOutputDirectory();
+
 // A throwaway self-signed EC P-256 certificate and its key, as PEM files.
 struct TestCertificate {
   std::string certificate_path;
@@ -43,6 +47,8 @@ class OpenSslTestServer {
     TestCertificate certificate;
     std::string sni_name;  // Empty: one certificate for every client.
     TestCertificate sni_certificate;
+    // More s_server options, e.g. {"-tls1_2"} or {"-cert_chain", "intermediates.pem"}.
+    std::vector<std::string> extra_arguments;
   };
 
   static absl::StatusOr<std::unique_ptr<OpenSslTestServer>> Start(const Options& options);

@@ -1,0 +1,328 @@
+#include "cli/local_cluster.h"
+
+#include <sys/stat.h>
+
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "cli/binaries.h"
+#include "common/files.h"
+#include "common/pem.h"
+#include "common/pki_builder.h"
+#include "common/status.h"
+#include "google/protobuf/text_format.h"
+#include "signer/pkcs11_provisioning.h"
+
+namespace mecai {
+namespace {
+
+constexpr char kTokenLabel[] = "mecai-va";
+constexpr char kKeyLabel[] = "va-signing-key";
+const char* const kRegions[] = {"eu-west", "us-east", "ap-south"};
+
+}  // namespace
+
+LocalCluster::LocalCluster(LocalClusterOptions options)
+    : options_(std::move(options)), now_(absl::Now()) {}
+
+LocalCluster::~LocalCluster() { Stop(); }
+
+void LocalCluster::Stop() {
+  for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) (*it)->Stop();
+  processes_.clear();
+}
+
+void LocalCluster::Step(const std::string& text) const {
+  if (options_.verbose) std::cout << "• " << text << std::endl;
+}
+
+v1::PeerConfig LocalCluster::Peer(const std::string& server_name, int port,
+                                  const Identity& client) const {
+  v1::PeerConfig config;
+  config.set_address(absl::StrCat("127.0.0.1:", port));
+  config.mutable_tls()->set_certificate_file(client.certificate_file);
+  config.mutable_tls()->set_private_key_file(client.key_file);
+  config.mutable_tls()->set_server_ca_file(Path("internal/ca.pem"));
+  config.mutable_tls()->set_server_identity(server_name);
+  return config;
+}
+
+v1::PeerConfig LocalCluster::CoordinatorPeer() const {
+  return Peer("coordinator", coordinator_port_, stapler_);
+}
+
+absl::Status LocalCluster::IssueServerCertificate(const std::string& hostname,
+                                                  const std::string& name) {
+  CertificateSpec spec;
+  spec.common_name = hostname;
+  spec.dns_names = {hostname};
+  spec.extended_key_usages = {"serverAuth"};
+  spec.not_before = now_ - absl::Hours(1);
+  spec.not_after = now_ + absl::Hours(24 * 90);
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
+  ASSIGN_OR_RETURN(X509Ptr certificate,
+                   IssueCertificate(spec, key.get(), issuing_.get(), issuing_key_.get()));
+  const std::string leaf = CertificateToPem(certificate.get());
+  RETURN_IF_ERROR(WriteFileAtomically(Path("pki/" + name + "-leaf.pem"), leaf));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(Path("pki/" + name + ".pem"), leaf + CertificateToPem(issuing_.get())));
+  return WriteFileAtomically(Path("pki/" + name + ".key"), PrivateKeyToPem(key.get()), 0600);
+}
+
+absl::StatusOr<LocalCluster::Identity> LocalCluster::IssueIdentity(
+    const std::string& name, const std::vector<std::string>& usages) {
+  CertificateSpec spec;
+  spec.common_name = name;
+  spec.dns_names = {name};
+  spec.extended_key_usages = usages;
+  spec.not_before = now_ - absl::Hours(1);
+  spec.not_after = now_ + absl::Hours(24 * 30);
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
+  ASSIGN_OR_RETURN(X509Ptr certificate,
+                   IssueCertificate(spec, key.get(), internal_ca_.get(), internal_key_.get()));
+  Identity identity{Path("internal/" + name + ".pem"), Path("internal/" + name + ".key")};
+  RETURN_IF_ERROR(
+      WriteFileAtomically(identity.certificate_file, CertificateToPem(certificate.get())));
+  RETURN_IF_ERROR(WriteFileAtomically(identity.key_file, PrivateKeyToPem(key.get()), 0600));
+  return identity;
+}
+
+absl::Status LocalCluster::BuildPki() {
+  // The web PKI the target's certificate comes from: root → issuing CA → server certificate.
+  CertificateSpec root_spec;
+  root_spec.common_name = "MECAI Demo Root CA";
+  root_spec.is_certificate_authority = true;
+  root_spec.not_before = now_ - absl::Hours(1);
+  root_spec.not_after = now_ + absl::Hours(24 * 365);
+  ASSIGN_OR_RETURN(root_key_, GenerateEcKey());
+  ASSIGN_OR_RETURN(root_, IssueCertificate(root_spec, root_key_.get(), nullptr, root_key_.get()));
+  CertificateSpec issuing_spec = root_spec;
+  issuing_spec.common_name = "MECAI Demo Issuing CA";
+  issuing_spec.path_length = 0;
+  ASSIGN_OR_RETURN(issuing_key_, GenerateEcKey());
+  ASSIGN_OR_RETURN(
+      issuing_, IssueCertificate(issuing_spec, issuing_key_.get(), root_.get(), root_key_.get()));
+  RETURN_IF_ERROR(WriteFileAtomically(Path("pki/root-ca.pem"), CertificateToPem(root_.get())));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(Path("pki/issuing-ca.pem"), CertificateToPem(issuing_.get())));
+  RETURN_IF_ERROR(IssueServerCertificate(kTargetHost, "server"));
+
+  // The private CA of the cluster's mutual TLS (trust rule 7).
+  CertificateSpec internal_spec = root_spec;
+  internal_spec.common_name = "MECAI Demo Internal CA";
+  ASSIGN_OR_RETURN(internal_key_, GenerateEcKey());
+  ASSIGN_OR_RETURN(internal_ca_, IssueCertificate(internal_spec, internal_key_.get(), nullptr,
+                                                  internal_key_.get()));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(Path("internal/ca.pem"), CertificateToPem(internal_ca_.get())));
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::BuildHsm() {
+  // A fresh SoftHSM2 token; the VA key is generated inside it and never leaves it.
+  const std::string pin = "demo-user-pin-4821";
+  RETURN_IF_ERROR(InitSoftHsmToken(Path("hsm"), kTokenLabel, pin, "demo-so-pin-9377"));
+  RETURN_IF_ERROR(WriteFileAtomically(Path("hsm/user.pin"), pin + "\n", 0600));
+  v1::Pkcs11Config pkcs11;
+  pkcs11.set_module_path(SoftHsmModulePath());
+  pkcs11.set_token_label(kTokenLabel);
+  pkcs11.set_pin_file(Path("hsm/user.pin"));
+  pkcs11.set_key_label(kKeyLabel);
+  ASSIGN_OR_RETURN(EvpPkeyPtr va_public_key, GenerateEcKeyPairInToken(pkcs11));
+  // The VA certificate: issued by the CA, with the designated-OCSP-responder usage (seed 004).
+  CertificateSpec va_spec;
+  va_spec.common_name = "MECAI Demo Vouching Authority";
+  va_spec.extended_key_usages = {"OCSPSigning"};
+  va_spec.not_before = now_ - absl::Hours(1);
+  va_spec.not_after = now_ + absl::Hours(24 * 30);
+  ASSIGN_OR_RETURN(X509Ptr va,
+                   IssueCertificate(va_spec, va_public_key.get(), root_.get(), root_key_.get()));
+  RETURN_IF_ERROR(WriteFileAtomically(Path("pki/va.pem"), CertificateToPem(va.get())));
+  v1::VaList va_list;
+  v1::VaListEntry* entry = va_list.add_vas();
+  entry->set_id(kVaId);
+  entry->set_operator_("MECAI Demo CA");
+  entry->set_ca_certificate_file(Path("pki/root-ca.pem"));
+  return WriteConfig("va-list.textproto", va_list);
+}
+
+absl::Status LocalCluster::WriteConfig(const std::string& name,
+                                       const google::protobuf::Message& config) {
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(config, &text);
+  return WriteFileAtomically(Path(name), text);
+}
+
+absl::StatusOr<ChildProcess*> LocalCluster::Launch(const std::vector<std::string>& argv,
+                                                   const std::string& name,
+                                                   const std::vector<std::string>& environment) {
+  ASSIGN_OR_RETURN(auto process,
+                   ChildProcess::Start(argv, Path("logs/" + name + ".log"), environment));
+  processes_.push_back(std::move(process));
+  return processes_.back().get();
+}
+
+absl::StatusOr<int> LocalCluster::AwaitPortFile(ChildProcess* process,
+                                                const std::string& port_file) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    if (!process->Running()) {
+      return absl::UnavailableError(
+          absl::StrCat(process->name(), " ", process->ExitDescription(), "; its log (",
+                       process->log_path(), ") ends with:\n", TailOfFile(process->log_path())));
+    }
+    auto text = ReadFile(port_file);
+    int port = 0;
+    if (text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &port) && port > 0) {
+      return port;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      process->name(), " did not start serving within 30 s; see ", process->log_path()));
+}
+
+absl::Status LocalCluster::Start() {
+  const int perspectives = options_.perspectives;
+  for (const char* directory : {"pki", "internal", "hsm", "logs", "agents", "run", "store"}) {
+    mkdir(Path(directory).c_str(), 0700);
+  }
+  ASSIGN_OR_RETURN(BinaryPaths binaries, FindClusterBinaries());
+
+  Step("creating a throwaway PKI: root CA, issuing CA, a server certificate for www.mecai.test");
+  RETURN_IF_ERROR(BuildPki());
+  Step("creating a SoftHSM2 token and generating the VA key inside it");
+  RETURN_IF_ERROR(BuildHsm());
+
+  // A resolver the agents use: www.mecai.test → 127.0.0.1 (dnsmasq from Debian).
+  ASSIGN_OR_RETURN(int dns_port, PickFreeTcpPort());
+  Step(
+      absl::StrCat("starting dnsmasq on 127.0.0.1:", dns_port, " (", kTargetHost, " → 127.0.0.1)"));
+  ASSIGN_OR_RETURN(
+      ChildProcess * dns,
+      Launch({binaries.dnsmasq, "--no-daemon", "--conf-file=/dev/null",
+              absl::StrCat("--port=", dns_port), "--listen-address=127.0.0.1", "--bind-interfaces",
+              "--no-resolv", "--no-hosts", absl::StrCat("--address=/", kTargetHost, "/127.0.0.1"),
+              absl::StrCat("--pid-file=", Path("run/dnsmasq.pid"))},
+             "dnsmasq"));
+
+  // The TLS server to vouch for: openssl s_server with the server certificate and its chain.
+  ASSIGN_OR_RETURN(target_port_, PickFreeTcpPort());
+  Step(absl::StrCat("starting openssl s_server for ", kTargetHost, " on 127.0.0.1:", target_port_));
+  ASSIGN_OR_RETURN(
+      ChildProcess * target,
+      Launch({"openssl", "s_server", "-quiet", "-www", "-accept",
+              absl::StrCat("127.0.0.1:", target_port_), "-cert", Path("pki/server-leaf.pem"),
+              "-key", Path("pki/server.key"), "-cert_chain", Path("pki/issuing-ca.pem")},
+             "target"));
+  absl::Status target_up = WaitForTcpPort("127.0.0.1", target_port_, absl::Seconds(15));
+  if (!target_up.ok() || !target->Running()) {
+    return absl::UnavailableError(
+        absl::StrCat("the TLS target did not start: ", TailOfFile(target->log_path())));
+  }
+  if (!dns->Running()) {
+    return absl::UnavailableError(
+        absl::StrCat("dnsmasq did not start: ", TailOfFile(dns->log_path())));
+  }
+
+  // Identities of the internal mutual TLS.
+  ASSIGN_OR_RETURN(Identity coordinator_id,
+                   IssueIdentity("coordinator", {"serverAuth", "clientAuth"}));
+  ASSIGN_OR_RETURN(Identity signer_id, IssueIdentity("signer", {"serverAuth", "clientAuth"}));
+  ASSIGN_OR_RETURN(Identity stapler_id, IssueIdentity("stapler", {"clientAuth"}));
+  auto server_tls = [&](const Identity& identity, const std::string& client) {
+    v1::ServerTls tls;
+    tls.set_certificate_file(identity.certificate_file);
+    tls.set_private_key_file(identity.key_file);
+    tls.set_client_ca_file(Path("internal/ca.pem"));
+    tls.add_allowed_client_identities(client);
+    return tls;
+  };
+
+  // Probe agents, one per perspective, regions spread round-robin.
+  std::vector<v1::AgentEndpoint> endpoints;
+  for (int i = 0; i < perspectives; ++i) {
+    const std::string id = absl::StrCat("agent-", i + 1);
+    const std::string region = kRegions[i % 3];
+    ASSIGN_OR_RETURN(Identity agent_id, IssueIdentity(id, {"serverAuth"}));
+    ASSIGN_OR_RETURN(EvpPkeyPtr observation_key, GenerateEcKey());
+    RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.key"),
+                                        PrivateKeyToPem(observation_key.get()), 0600));
+    RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.pub"),
+                                        PublicKeyToPem(observation_key.get())));
+    v1::ProbeAgentConfig config;
+    config.mutable_listen()->set_address("127.0.0.1:0");
+    config.mutable_listen()->set_port_file(Path("run/" + id + ".port"));
+    *config.mutable_listen()->mutable_tls() = server_tls(agent_id, "coordinator");
+    config.mutable_perspective()->set_id(id);
+    config.mutable_perspective()->set_region(region);
+    config.set_signing_key_file(Path("agents/" + id + "-observation.key"));
+    config.mutable_resolver()->add_nameservers(absl::StrCat("127.0.0.1:", dns_port));
+    // The demo's target lives on loopback, which agents refuse by default (trust rule 6).
+    config.add_allowed_special_address_ranges("127.0.0.0/8");
+    RETURN_IF_ERROR(WriteConfig("agents/" + id + ".textproto", config));
+    Step(absl::StrCat("starting probe agent ", id, " in region ", region));
+    ASSIGN_OR_RETURN(
+        ChildProcess * agent,
+        Launch({binaries.probe_agent, "--config", Path("agents/" + id + ".textproto")}, id));
+    ASSIGN_OR_RETURN(int port, AwaitPortFile(agent, Path("run/" + id + ".port")));
+    v1::AgentEndpoint endpoint;
+    endpoint.mutable_perspective()->set_id(id);
+    endpoint.mutable_perspective()->set_region(region);
+    *endpoint.mutable_peer() = Peer(id, port, coordinator_id);
+    endpoint.set_public_key_file(Path("agents/" + id + "-observation.pub"));
+    endpoints.push_back(endpoint);
+  }
+
+  v1::TrustListConfig trust_list;
+  trust_list.set_name(kTrustList);
+  trust_list.set_pem_file(Path("pki/root-ca.pem"));
+
+  v1::SignerConfig signer;
+  signer.mutable_listen()->set_address("127.0.0.1:0");
+  signer.mutable_listen()->set_port_file(Path("run/signer.port"));
+  *signer.mutable_listen()->mutable_tls() = server_tls(signer_id, "coordinator");
+  signer.set_va_id(kVaId);
+  signer.mutable_pkcs11()->set_module_path(SoftHsmModulePath());
+  signer.mutable_pkcs11()->set_token_label(kTokenLabel);
+  signer.mutable_pkcs11()->set_pin_file(Path("hsm/user.pin"));
+  signer.mutable_pkcs11()->set_key_label(kKeyLabel);
+  signer.set_va_certificate_chain_file(Path("pki/va.pem"));
+  for (const auto& endpoint : endpoints) {
+    v1::AgentEndpoint* agent = signer.add_agents();
+    *agent->mutable_perspective() = endpoint.perspective();
+    agent->set_public_key_file(endpoint.public_key_file());
+  }
+  *signer.add_trust_lists() = trust_list;
+  RETURN_IF_ERROR(WriteConfig("signer.textproto", signer));
+  Step("starting the signer (PKCS#11, SoftHSM2)");
+  ASSIGN_OR_RETURN(ChildProcess * signer_process,
+                   Launch({binaries.signer, "--config", Path("signer.textproto")}, "signer",
+                          {absl::StrCat("SOFTHSM2_CONF=", Path("hsm/softhsm2.conf"))}));
+  ASSIGN_OR_RETURN(int signer_port, AwaitPortFile(signer_process, Path("run/signer.port")));
+
+  v1::CoordinatorConfig coordinator;
+  coordinator.mutable_listen()->set_address("127.0.0.1:0");
+  coordinator.mutable_listen()->set_port_file(Path("run/coordinator.port"));
+  *coordinator.mutable_listen()->mutable_tls() = server_tls(coordinator_id, "stapler");
+  coordinator.set_log_shard_id(kShardId);
+  coordinator.set_store_path(Path("store/coordinator"));
+  *coordinator.add_trust_lists() = trust_list;
+  for (const auto& endpoint : endpoints) *coordinator.add_agents() = endpoint;
+  *coordinator.mutable_signer() = Peer("signer", signer_port, coordinator_id);
+  RETURN_IF_ERROR(WriteConfig("coordinator.textproto", coordinator));
+  Step("starting the coordinator");
+  ASSIGN_OR_RETURN(
+      ChildProcess * coordinator_process,
+      Launch({binaries.coordinator, "--config", Path("coordinator.textproto")}, "coordinator"));
+  ASSIGN_OR_RETURN(int coordinator_port,
+                   AwaitPortFile(coordinator_process, Path("run/coordinator.port")));
+
+  stapler_ = stapler_id;
+  coordinator_port_ = coordinator_port;
+  return absl::OkStatus();
+}
+
+}  // namespace mecai

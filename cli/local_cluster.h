@@ -1,0 +1,95 @@
+// A whole MECAI cluster on this machine, for `mecai demo` and the end-to-end tests: a throwaway web
+// PKI, the internal mutual-TLS CA, a fresh SoftHSM2 token holding the VA key, a dnsmasq resolver, a
+// real TLS target (openssl s_server), N probe agents, the signer and the coordinator, each a real
+// process. Destruction stops every process it started.
+#ifndef MECAI_CLI_LOCAL_CLUSTER_H_
+#define MECAI_CLI_LOCAL_CLUSTER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/child_process.h"
+#include "common/openssl_types.h"
+#include "google/protobuf/message.h"
+#include "proto/mecai/v1/config.pb.h"
+
+namespace mecai {
+
+struct LocalClusterOptions {
+  // An existing, empty directory (absolute path).
+  std::string workdir;
+  // Probe agents (≥ 3), regions assigned round-robin from eu-west, us-east, ap-south.
+  int perspectives = 3;
+  // Print a line per step to stdout.
+  bool verbose = true;
+};
+
+// Not thread-safe.
+class LocalCluster {
+ public:
+  static constexpr char kTargetHost[] = "www.mecai.test";
+  static constexpr char kTrustList[] = "demo-roots";
+  static constexpr char kVaId[] = "demo-va";
+  static constexpr char kShardId[] = "demo-shard-1";
+
+  explicit LocalCluster(LocalClusterOptions options);
+  ~LocalCluster();
+
+  // Creates the PKI and token, starts every process and waits until each serves.
+  absl::Status Start();
+  // Stops every process (reverse start order). Idempotent.
+  void Stop();
+
+  const std::string& workdir() const { return options_.workdir; }
+  std::string Path(const std::string& name) const { return options_.workdir + "/" + name; }
+  int target_port() const { return target_port_; }
+  int coordinator_port() const { return coordinator_port_; }
+  // How a TLS server operator (identity "stapler") reaches the coordinator.
+  v1::PeerConfig CoordinatorPeer() const;
+  // Files: the served certificate with its chain, its leaf alone, its key, the VA list.
+  std::string ServerChainFile() const { return Path("pki/server.pem"); }
+  std::string ServerLeafFile() const { return Path("pki/server-leaf.pem"); }
+  std::string ServerKeyFile() const { return Path("pki/server.key"); }
+  std::string VaListFile() const { return Path("va-list.textproto"); }
+
+  // Issues another valid certificate for `hostname` from the same issuing CA (one the target does
+  // not serve) and writes "<name>.pem" (with chain) and "<name>.key" under pki/.
+  absl::Status IssueServerCertificate(const std::string& hostname, const std::string& name);
+
+ private:
+  struct Identity {
+    std::string certificate_file;
+    std::string key_file;
+  };
+  absl::StatusOr<Identity> IssueIdentity(const std::string& name,
+                                         const std::vector<std::string>& usages);
+  absl::Status BuildPki();
+  absl::Status BuildHsm();
+  absl::StatusOr<ChildProcess*> Launch(const std::vector<std::string>& argv,
+                                       const std::string& name,
+                                       const std::vector<std::string>& environment = {});
+  absl::StatusOr<int> AwaitPortFile(ChildProcess* process, const std::string& port_file);
+  absl::Status WriteConfig(const std::string& name, const google::protobuf::Message& config);
+  v1::PeerConfig Peer(const std::string& server_name, int port, const Identity& client) const;
+  void Step(const std::string& text) const;
+
+  const LocalClusterOptions options_;
+  const absl::Time now_;
+  std::vector<std::unique_ptr<ChildProcess>> processes_;
+  EvpPkeyPtr root_key_;
+  X509Ptr root_;
+  EvpPkeyPtr issuing_key_;
+  X509Ptr issuing_;
+  EvpPkeyPtr internal_key_;
+  X509Ptr internal_ca_;
+  Identity stapler_;
+  int target_port_ = 0;
+  int coordinator_port_ = 0;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_CLI_LOCAL_CLUSTER_H_

@@ -1,0 +1,51 @@
+// mecai.v1.AuditService: the quorum history for auditors (trust rule 5, DESIGN §8). Records, signed
+// checkpoints of the shard's Merkle log, and RFC 9162 inclusion and consistency proofs.
+#ifndef MECAI_COORDINATOR_AUDIT_SERVICE_H_
+#define MECAI_COORDINATOR_AUDIT_SERVICE_H_
+
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "coordinator/record_store.h"
+#include "proto/mecai/v1/audit.grpc.pb.h"
+#include "proto/mecai/v1/signer.grpc.pb.h"
+
+namespace mecai {
+
+// Thread-safe.
+class AuditServiceImpl final : public v1::AuditService::Service {
+ public:
+  AuditServiceImpl(RecordStore& store, v1::SignerService::StubInterface& signer, const Clock& clock,
+                   absl::Duration signer_timeout)
+      : store_(store), signer_(signer), clock_(clock), signer_timeout_(signer_timeout) {}
+
+  grpc::Status GetRecord(grpc::ServerContext* context, const v1::GetRecordRequest* request,
+                         v1::GetRecordResponse* response) override;
+  grpc::Status ListRecords(grpc::ServerContext* context, const v1::ListRecordsRequest* request,
+                           v1::ListRecordsResponse* response) override;
+  // Returns a checkpoint of the current tree, signed by the VA key through the signer; a new one
+  // is signed when the tree has grown since the last.
+  grpc::Status GetCheckpoint(grpc::ServerContext* context, const v1::GetCheckpointRequest* request,
+                             v1::GetCheckpointResponse* response) override;
+  grpc::Status GetInclusionProof(grpc::ServerContext* context,
+                                 const v1::GetInclusionProofRequest* request,
+                                 v1::GetInclusionProofResponse* response) override;
+  grpc::Status GetConsistencyProof(grpc::ServerContext* context,
+                                   const v1::GetConsistencyProofRequest* request,
+                                   v1::GetConsistencyProofResponse* response) override;
+  grpc::Status ListShards(grpc::ServerContext* context, const v1::ListShardsRequest* request,
+                          v1::ListShardsResponse* response) override;
+
+ private:
+  // NOT_FOUND unless `shard` is empty or this coordinator's shard.
+  grpc::Status CheckShard(const std::string& shard) const;
+
+  RecordStore& store_;
+  v1::SignerService::StubInterface& signer_;
+  const Clock& clock_;
+  const absl::Duration signer_timeout_;
+  absl::Mutex checkpoint_mutex_;  // One checkpoint signing at a time.
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COORDINATOR_AUDIT_SERVICE_H_

@@ -1,0 +1,654 @@
+#include "coordinator/record_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/hashing.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "rocksdb/db.h"
+#include "rocksdb/iterator.h"
+#include "rocksdb/options.h"
+#include "rocksdb/slice.h"
+#include "rocksdb/snapshot.h"
+#include "rocksdb/status.h"
+#include "rocksdb/write_batch.h"
+
+namespace mecai {
+namespace {
+
+constexpr char kRecordsFamily[] = "records";
+constexpr char kByHostFamily[] = "by_host";
+constexpr char kMerkleFamily[] = "merkle";
+constexpr char kReplayFamily[] = "replay";
+constexpr char kTrustListsFamily[] = "trust_lists";
+constexpr char kCheckpointsFamily[] = "checkpoints";
+
+// Keys of the default column family.
+constexpr char kShardIdKey[] = "shard_id";
+constexpr char kFormatVersionKey[] = "format_version";
+constexpr char kFormatVersion[] = "1";
+// Key of the merkle column family beside the leaf hashes (never 8 bytes long, unlike them).
+constexpr char kTreeSizeKey[] = "tree_size";
+
+constexpr size_t kIndexBytes = 8;
+
+// The one conversion of rocksdb::Status to absl::Status (STYLE.md rule 2), naming `what` failed.
+absl::Status FromRocksDbStatus(const rocksdb::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(what, ": ", status.ToString());
+  switch (status.code()) {
+    case rocksdb::Status::kNotFound:
+      return absl::NotFoundError(message);
+    case rocksdb::Status::kCorruption:
+      return absl::DataLossError(message);
+    case rocksdb::Status::kNotSupported:
+      return absl::UnimplementedError(message);
+    case rocksdb::Status::kInvalidArgument:
+      return absl::InvalidArgumentError(message);
+    case rocksdb::Status::kIOError:
+      if (status.subcode() == rocksdb::Status::kNoSpace ||
+          status.subcode() == rocksdb::Status::kSpaceLimit) {
+        return absl::ResourceExhaustedError(message);
+      }
+      return absl::UnavailableError(message);
+    case rocksdb::Status::kCompactionTooLarge:
+      return absl::ResourceExhaustedError(message);
+    case rocksdb::Status::kIncomplete:
+    case rocksdb::Status::kShutdownInProgress:
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTryAgain:
+      return absl::UnavailableError(message);
+    case rocksdb::Status::kTimedOut:
+    case rocksdb::Status::kExpired:
+      return absl::DeadlineExceededError(message);
+    case rocksdb::Status::kMergeInProgress:
+    case rocksdb::Status::kAborted:
+      return absl::AbortedError(message);
+    case rocksdb::Status::kColumnFamilyDropped:
+      return absl::FailedPreconditionError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+rocksdb::Slice ToSlice(absl::string_view bytes) {
+  return rocksdb::Slice(bytes.data(), bytes.size());
+}
+
+absl::string_view ToView(const rocksdb::Slice& slice) {
+  return absl::string_view(slice.data(), slice.size());
+}
+
+// Big-endian, so that keys sort in index order.
+std::string EncodeIndex(uint64_t index) {
+  std::string bytes(kIndexBytes, '\0');
+  for (size_t i = kIndexBytes; i-- > 0;) {
+    bytes[i] = static_cast<char>(index & 0xff);
+    index >>= 8;
+  }
+  return bytes;
+}
+
+bool DecodeIndex(absl::string_view bytes, uint64_t* index) {
+  if (bytes.size() != kIndexBytes) return false;
+  uint64_t value = 0;
+  for (unsigned char byte : bytes) value = (value << 8) | byte;
+  *index = value;
+  return true;
+}
+
+std::string HostPrefix(absl::string_view hostname) {
+  return absl::StrCat(hostname, absl::string_view("\0", 1));
+}
+
+absl::Status LogInconsistent(absl::string_view problem) {
+  return absl::DataLossError(absl::StrCat("the log is inconsistent: ", problem));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string& path,
+                                                               const std::string& shard_id) {
+  if (shard_id.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("record store at ", path, ": the log shard id is empty"));
+  }
+  const absl::Time start = absl::Now();
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.paranoid_checks = true;
+  // A crash may tear the last WAL record; recovery keeps every complete, synced batch before it.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  options.keep_log_file_num = 10;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name :
+       {rocksdb::kDefaultColumnFamilyName, std::string(kRecordsFamily), std::string(kByHostFamily),
+        std::string(kMerkleFamily), std::string(kReplayFamily), std::string(kTrustListsFamily),
+        std::string(kCheckpointsFamily)}) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status status =
+      rocksdb::DB::Open(rocksdb::DBOptions(options), path, descriptors, &handles, &raw_db);
+  if (!status.ok()) {
+    return FromRocksDbStatus(status, absl::StrCat("record store at ", path, ": opening RocksDB"));
+  }
+  ColumnFamilies families;
+  families.default_family = handles[0];
+  families.records = handles[1];
+  families.by_host = handles[2];
+  families.merkle = handles[3];
+  families.replay = handles[4];
+  families.trust_lists = handles[5];
+  families.checkpoints = handles[6];
+  auto store = absl::WrapUnique(
+      new RecordStore(path, shard_id, std::unique_ptr<rocksdb::DB>(raw_db), families));
+  RETURN_IF_ERROR(store->Recover());
+  MECAI_LOG(Info) << "record store at " << path << " opened for log shard " << shard_id << ": "
+                  << store->TreeSize() << " records verified in "
+                  << absl::FormatDuration(absl::Now() - start);
+  return store;
+}
+
+RecordStore::RecordStore(std::string path, std::string shard_id, std::unique_ptr<rocksdb::DB> db,
+                         ColumnFamilies families)
+    : path_(std::move(path)),
+      shard_id_(std::move(shard_id)),
+      db_(std::move(db)),
+      families_(families) {}
+
+RecordStore::~RecordStore() {
+  for (rocksdb::ColumnFamilyHandle* handle :
+       {families_.default_family, families_.records, families_.by_host, families_.merkle,
+        families_.replay, families_.trust_lists, families_.checkpoints}) {
+    if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle);
+  }
+  rocksdb::Status status = db_->Close();
+  if (!status.ok()) {
+    MECAI_LOG(Warning) << "record store at " << path_ << ": closing RocksDB: " << status.ToString();
+  }
+}
+
+absl::Status RecordStore::InContext(const absl::Status& status) const {
+  return Annotate(status, absl::StrCat("record store at ", path_));
+}
+
+absl::Status RecordStore::Recover() {
+  std::string stored_shard_id;
+  rocksdb::Status status =
+      db_->Get(rocksdb::ReadOptions(), families_.default_family, kShardIdKey, &stored_shard_id);
+  if (status.IsNotFound()) {
+    // A new store, unless a log is already there without an owner.
+    std::unique_ptr<rocksdb::Iterator> records(
+        db_->NewIterator(rocksdb::ReadOptions(), families_.records));
+    records->SeekToFirst();
+    const bool has_records = records->Valid();
+    RETURN_IF_ERROR(InContext(FromRocksDbStatus(records->status(), "reading the records")));
+    std::string tree_size;
+    rocksdb::Status tree_status =
+        db_->Get(rocksdb::ReadOptions(), families_.merkle, kTreeSizeKey, &tree_size);
+    if (has_records || !tree_status.IsNotFound()) {
+      return InContext(absl::DataLossError("the store holds a log but no log shard id"));
+    }
+    rocksdb::WriteBatch batch;
+    RETURN_IF_ERROR(InContext(FromRocksDbStatus(
+        batch.Put(families_.default_family, kShardIdKey, shard_id_), "claiming the store")));
+    RETURN_IF_ERROR(InContext(
+        FromRocksDbStatus(batch.Put(families_.default_family, kFormatVersionKey, kFormatVersion),
+                          "claiming the store")));
+    RETURN_IF_ERROR(InContext(FromRocksDbStatus(
+        batch.Put(families_.merkle, kTreeSizeKey, ToSlice(EncodeIndex(0))), "claiming the store")));
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    RETURN_IF_ERROR(
+        InContext(FromRocksDbStatus(db_->Write(write_options, &batch),
+                                    absl::StrCat("claiming the store for log shard ", shard_id_))));
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(status, "reading the log shard id")));
+  if (stored_shard_id != shard_id_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("record store at ", path_, " holds log shard \"", stored_shard_id,
+                     "\", not \"", shard_id_, "\"; each shard needs its own store"));
+  }
+  std::string format_version;
+  status = db_->Get(rocksdb::ReadOptions(), families_.default_family, kFormatVersionKey,
+                    &format_version);
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(status, "reading the format version")));
+  if (format_version != kFormatVersion) {
+    return InContext(absl::FailedPreconditionError(
+        absl::StrCat("the store has format version \"", format_version,
+                     "\"; this binary reads version ", kFormatVersion)));
+  }
+  std::string tree_size_bytes;
+  status = db_->Get(rocksdb::ReadOptions(), families_.merkle, kTreeSizeKey, &tree_size_bytes);
+  if (status.IsNotFound()) return InContext(LogInconsistent("the tree size is missing"));
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(status, "reading the tree size")));
+  uint64_t tree_size = 0;
+  if (!DecodeIndex(tree_size_bytes, &tree_size)) {
+    return InContext(LogInconsistent(
+        absl::StrCat("the tree size is ", tree_size_bytes.size(), " bytes, not ", kIndexBytes)));
+  }
+  return InContext(LoadAndVerifyLog(tree_size));
+}
+
+absl::Status RecordStore::LoadAndVerifyLog(uint64_t tree_size) {
+  rocksdb::ReadOptions scan;
+  scan.fill_cache = false;
+  scan.verify_checksums = true;
+  const std::string tree_size_text = absl::StrCat(" (tree size ", tree_size, ")");
+
+  // The leaf hashes are exactly those of indexes 0 … tree_size − 1.
+  MerkleTree tree;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, families_.merkle));
+    uint64_t expected = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const absl::string_view key = ToView(it->key());
+      if (key == kTreeSizeKey) continue;
+      uint64_t index = 0;
+      if (!DecodeIndex(key, &index)) {
+        return LogInconsistent(
+            absl::StrCat("unexpected key ", ShortHex(key), " among leaf hashes"));
+      }
+      if (index >= tree_size) {
+        return LogInconsistent(
+            absl::StrCat("there is a leaf hash for index ", index, tree_size_text));
+      }
+      if (index != expected) {
+        return LogInconsistent(
+            absl::StrCat("the leaf hash of record ", expected, " is missing", tree_size_text));
+      }
+      if (!tree.AppendLeafHash(ToView(it->value())).ok()) {
+        return LogInconsistent(
+            absl::StrCat("the leaf hash of record ", index, " is ", it->value().size(), " bytes"));
+      }
+      ++expected;
+    }
+    RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the leaf hashes"));
+    if (expected != tree_size) {
+      return LogInconsistent(
+          absl::StrCat("the leaf hash of record ", expected, " is missing", tree_size_text));
+    }
+  }
+
+  // The records are exactly those of indexes 0 … tree_size − 1, each hashing to its leaf and naming
+  // its own index and this shard.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, families_.records));
+    uint64_t expected = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      uint64_t index = 0;
+      if (!DecodeIndex(ToView(it->key()), &index)) {
+        return LogInconsistent(
+            absl::StrCat("unexpected key ", ShortHex(ToView(it->key())), " among records"));
+      }
+      if (index >= tree_size) {
+        return LogInconsistent(absl::StrCat("there is a record ", index, tree_size_text));
+      }
+      if (index != expected) {
+        return LogInconsistent(absl::StrCat("record ", expected, " is missing", tree_size_text));
+      }
+      const absl::string_view bytes = ToView(it->value());
+      if (LeafHash(bytes) != *tree.LeafHashAt(index)) {
+        return LogInconsistent(
+            absl::StrCat("record ", index, " does not hash to its leaf in the Merkle log"));
+      }
+      v1::QuorumRecord record;
+      if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return LogInconsistent(absl::StrCat("record ", index, " does not parse"));
+      }
+      if (record.log_index() != index || record.log_shard_id() != shard_id_) {
+        return LogInconsistent(absl::StrCat("record ", index, " names log index ",
+                                            record.log_index(), " of log shard \"",
+                                            record.log_shard_id(), "\""));
+      }
+      ++expected;
+    }
+    RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the records"));
+    if (expected != tree_size) {
+      return LogInconsistent(absl::StrCat("record ", expected, " is missing", tree_size_text));
+    }
+  }
+
+  absl::MutexLock lock(&state_mutex_);
+  tree_ = std::move(tree);
+  return absl::OkStatus();
+}
+
+absl::Status RecordStore::CheckBuiltRecord(const v1::QuorumRecord& record, uint64_t index) const {
+  if (record.log_index() != index) {
+    return absl::FailedPreconditionError(absl::StrCat("the record built for log index ", index,
+                                                      " names log index ", record.log_index()));
+  }
+  if (record.log_shard_id() != shard_id_) {
+    return absl::FailedPreconditionError(absl::StrCat("the record built for log index ", index,
+                                                      " names log shard \"", record.log_shard_id(),
+                                                      "\", not \"", shard_id_, "\""));
+  }
+  if (record.hostname().find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the record built for log index ", index, " has a NUL in its hostname"));
+  }
+  const std::string& digest = record.vouching_request_sha256();
+  if (!digest.empty() && digest.size() != kMerkleHashBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the record built for log index ", index,
+                                                   " has a vouching_request_sha256 of ",
+                                                   digest.size(), " bytes"));
+  }
+  if (!digest.empty() && !record.vouching_request().empty() &&
+      Sha256(record.vouching_request()) != digest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the record built for log index ", index,
+                     " has a vouching_request_sha256 that is not the SHA-256 of its VR"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::QuorumRecord> RecordStore::Append(const RecordBuilder& build) {
+  absl::MutexLock append_lock(&append_mutex_);
+  if (!write_failure_.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("record store at ", path_, ": an earlier write failed (",
+                     write_failure_.message(), "); reopen the store to recover"));
+  }
+  const uint64_t index = TreeSize();
+  ASSIGN_OR_RETURN(v1::QuorumRecord record, build(index));
+  RETURN_IF_ERROR(InContext(CheckBuiltRecord(record, index)));
+
+  std::string bytes;
+  if (!record.SerializeToString(&bytes)) {
+    return InContext(absl::InternalError(absl::StrCat("record ", index, " does not serialize")));
+  }
+  const std::string leaf_hash = LeafHash(bytes);
+  const std::string index_key = EncodeIndex(index);
+  const std::string what = absl::StrCat("writing record ", index);
+
+  // Trust rule 4: the record and everything derived from it, atomically, on disk before returning.
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(
+      InContext(FromRocksDbStatus(batch.Put(families_.records, index_key, bytes), what)));
+  if (!record.hostname().empty()) {
+    RETURN_IF_ERROR(InContext(FromRocksDbStatus(
+        batch.Put(families_.by_host, absl::StrCat(HostPrefix(record.hostname()), index_key),
+                  rocksdb::Slice()),
+        what)));
+  }
+  RETURN_IF_ERROR(
+      InContext(FromRocksDbStatus(batch.Put(families_.merkle, index_key, leaf_hash), what)));
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(
+      batch.Put(families_.merkle, kTreeSizeKey, ToSlice(EncodeIndex(index + 1))), what)));
+  if (!record.vouching_request_sha256().empty()) {
+    RETURN_IF_ERROR(InContext(FromRocksDbStatus(
+        batch.Put(families_.replay, record.vouching_request_sha256(), index_key), what)));
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  absl::Status written = InContext(FromRocksDbStatus(db_->Write(write_options, &batch), what));
+  if (!written.ok()) {
+    MECAI_LOG(Error) << written.message();
+    write_failure_ = written;
+    return written;
+  }
+
+  absl::MutexLock state_lock(&state_mutex_);
+  absl::Status appended = tree_.AppendLeafHash(leaf_hash);
+  if (!appended.ok()) {
+    write_failure_ = InContext(appended);
+    return write_failure_;
+  }
+  return record;
+}
+
+uint64_t RecordStore::TreeSize() const {
+  absl::MutexLock lock(&state_mutex_);
+  return tree_.size();
+}
+
+absl::StatusOr<v1::QuorumRecord> RecordStore::ParseStoredRecord(uint64_t index,
+                                                                absl::string_view bytes) const {
+  std::string leaf_hash;
+  {
+    absl::MutexLock lock(&state_mutex_);
+    ASSIGN_OR_RETURN(leaf_hash, tree_.LeafHashAt(index));
+  }
+  if (LeafHash(bytes) != leaf_hash) {
+    return InContext(LogInconsistent(
+        absl::StrCat("record ", index, " does not hash to its leaf in the Merkle log")));
+  }
+  v1::QuorumRecord record;
+  if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      record.log_index() != index) {
+    return InContext(LogInconsistent(absl::StrCat("record ", index, " does not parse as itself")));
+  }
+  return record;
+}
+
+absl::StatusOr<v1::QuorumRecord> RecordStore::ReadRecord(uint64_t index,
+                                                         const rocksdb::Snapshot* snapshot) const {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  std::string bytes;
+  rocksdb::Status status = db_->Get(options, families_.records, EncodeIndex(index), &bytes);
+  if (status.IsNotFound()) {
+    return InContext(LogInconsistent(absl::StrCat("record ", index, " is missing")));
+  }
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(status, absl::StrCat("reading record ", index))));
+  return ParseStoredRecord(index, bytes);
+}
+
+absl::StatusOr<v1::QuorumRecord> RecordStore::GetRecord(uint64_t index) const {
+  const uint64_t tree_size = TreeSize();
+  if (index >= tree_size) {
+    return absl::NotFoundError(absl::StrCat("log shard \"", shard_id_, "\" has no record ", index,
+                                            " (tree size ", tree_size, ")"));
+  }
+  return ReadRecord(index, nullptr);
+}
+
+absl::StatusOr<std::string> RecordStore::GetLeafHash(uint64_t index) const {
+  absl::MutexLock lock(&state_mutex_);
+  if (index >= tree_.size()) {
+    return absl::NotFoundError(absl::StrCat("log shard \"", shard_id_, "\" has no record ", index,
+                                            " (tree size ", tree_.size(), ")"));
+  }
+  return tree_.LeafHashAt(index);
+}
+
+absl::StatusOr<std::optional<uint64_t>> RecordStore::FindByRequestDigest(
+    const std::string& sha256) const {
+  if (sha256.size() != kMerkleHashBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a VR digest is ", kMerkleHashBytes, " bytes, not ", sha256.size()));
+  }
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), families_.replay, sha256, &value);
+  if (status.IsNotFound()) return std::optional<uint64_t>();
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(status, "reading the replay cache")));
+  uint64_t index = 0;
+  if (!DecodeIndex(value, &index)) {
+    return InContext(LogInconsistent(
+        absl::StrCat("the replay entry of VR ", ShortHex(sha256), " is not an index")));
+  }
+  const uint64_t tree_size = TreeSize();
+  // Index tree_size is the record of an Append that has written but not yet returned: not visible.
+  if (index == tree_size) return std::optional<uint64_t>();
+  if (index > tree_size) {
+    return InContext(
+        LogInconsistent(absl::StrCat("the replay entry of VR ", ShortHex(sha256), " names record ",
+                                     index, " (tree size ", tree_size, ")")));
+  }
+  return std::optional<uint64_t>(index);
+}
+
+absl::StatusOr<std::vector<v1::QuorumRecord>> RecordStore::ListRecords(
+    const std::string& hostname, int64_t since_unix_milliseconds, uint32_t page_size,
+    const std::string& page_token, std::string* next_page_token) const {
+  std::string next;
+  if (hostname.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("the hostname has a NUL character");
+  }
+  if (page_size == 0) page_size = kDefaultPageSize;
+  page_size = std::min(page_size, kMaxPageSize);
+  const uint64_t tree_size = TreeSize();
+  uint64_t start = 0;
+  if (!page_token.empty()) {
+    const bool digits_only = std::all_of(page_token.begin(), page_token.end(),
+                                         [](char c) { return absl::ascii_isdigit(c); });
+    if (!digits_only || !absl::SimpleAtoi(page_token, &start) || start > tree_size) {
+      return absl::InvalidArgumentError(absl::StrCat("page token \"", page_token,
+                                                     "\" is not a position in log shard \"",
+                                                     shard_id_, "\" (tree size ", tree_size, ")"));
+    }
+  }
+
+  // One consistent view; records at or beyond `tree_size` (written after it was read) are left out.
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot.snapshot();
+  std::vector<v1::QuorumRecord> page;
+  // Adds `record` to the page or, when the page is full, notes where the next page starts. Returns
+  // false to stop.
+  auto take = [&](uint64_t index, v1::QuorumRecord record) {
+    if (record.decided_at_unix_milliseconds() < since_unix_milliseconds) return true;
+    if (page.size() == page_size) {
+      next = absl::StrCat(index);
+      return false;
+    }
+    page.push_back(std::move(record));
+    return true;
+  };
+
+  if (hostname.empty()) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, families_.records));
+    for (it->Seek(EncodeIndex(start)); it->Valid(); it->Next()) {
+      uint64_t index = 0;
+      if (!DecodeIndex(ToView(it->key()), &index)) {
+        return InContext(LogInconsistent(
+            absl::StrCat("unexpected key ", ShortHex(ToView(it->key())), " among records")));
+      }
+      if (index >= tree_size) break;
+      ASSIGN_OR_RETURN(v1::QuorumRecord record, ParseStoredRecord(index, ToView(it->value())));
+      if (!take(index, std::move(record))) break;
+    }
+    RETURN_IF_ERROR(InContext(FromRocksDbStatus(it->status(), "listing records")));
+  } else {
+    const std::string prefix = HostPrefix(hostname);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, families_.by_host));
+    for (it->Seek(absl::StrCat(prefix, EncodeIndex(start)));
+         it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      uint64_t index = 0;
+      if (!DecodeIndex(ToView(it->key()).substr(prefix.size()), &index)) {
+        return InContext(LogInconsistent(absl::StrCat("malformed by_host entry for ", hostname)));
+      }
+      if (index >= tree_size) break;
+      ASSIGN_OR_RETURN(v1::QuorumRecord record, ReadRecord(index, snapshot.snapshot()));
+      if (record.hostname() != hostname) {
+        return InContext(
+            LogInconsistent(absl::StrCat("the by_host entry for ", hostname, " names record ",
+                                         index, ", which is for ", record.hostname())));
+      }
+      if (!take(index, std::move(record))) break;
+    }
+    RETURN_IF_ERROR(InContext(FromRocksDbStatus(it->status(), "listing records by hostname")));
+  }
+  if (next_page_token != nullptr) *next_page_token = std::move(next);
+  return page;
+}
+
+absl::StatusOr<std::string> RecordStore::RootHash(uint64_t tree_size) const {
+  absl::MutexLock lock(&state_mutex_);
+  return tree_.RootHash(tree_size);
+}
+
+absl::StatusOr<std::vector<std::string>> RecordStore::InclusionProof(uint64_t index,
+                                                                     uint64_t tree_size) const {
+  absl::MutexLock lock(&state_mutex_);
+  return tree_.InclusionProof(index, tree_size);
+}
+
+absl::StatusOr<std::vector<std::string>> RecordStore::ConsistencyProof(uint64_t first,
+                                                                       uint64_t second) const {
+  absl::MutexLock lock(&state_mutex_);
+  return tree_.ConsistencyProof(first, second);
+}
+
+absl::Status RecordStore::SyncedPut(rocksdb::ColumnFamilyHandle* family, absl::string_view key,
+                                    absl::string_view value, absl::string_view what) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return InContext(
+      FromRocksDbStatus(db_->Put(options, family, ToSlice(key), ToSlice(value)), what));
+}
+
+absl::Status RecordStore::PutCheckpoint(const v1::SignedCheckpoint& checkpoint,
+                                        uint64_t tree_size) {
+  v1::CheckpointBody body;
+  if (!body.ParseFromString(checkpoint.tbs())) {
+    return absl::InvalidArgumentError("the checkpoint's tbs is not a CheckpointBody");
+  }
+  if (body.log_shard_id() != shard_id_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the checkpoint is of log shard \"", body.log_shard_id(), "\", not \"", shard_id_, "\""));
+  }
+  if (body.tree_size() != tree_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the checkpoint is of tree size ", body.tree_size(), ", not ", tree_size));
+  }
+  ASSIGN_OR_RETURN(const std::string root, RootHash(tree_size));
+  if (body.root_hash() != root) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the checkpoint's root ", ShortHex(body.root_hash()),
+                     " is not the log's root ", ShortHex(root), " at tree size ", tree_size));
+  }
+  std::string bytes;
+  if (!checkpoint.SerializeToString(&bytes)) {
+    return absl::InternalError("the checkpoint does not serialize");
+  }
+  return SyncedPut(families_.checkpoints, EncodeIndex(tree_size), bytes,
+                   absl::StrCat("writing the checkpoint of tree size ", tree_size));
+}
+
+absl::StatusOr<v1::SignedCheckpoint> RecordStore::GetLatestCheckpoint() const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), families_.checkpoints));
+  it->SeekToLast();
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(it->status(), "reading the latest checkpoint")));
+  if (!it->Valid()) {
+    return absl::NotFoundError(absl::StrCat("log shard \"", shard_id_, "\" has no checkpoint yet"));
+  }
+  v1::SignedCheckpoint checkpoint;
+  if (!checkpoint.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    return InContext(absl::DataLossError("the latest checkpoint does not parse"));
+  }
+  return checkpoint;
+}
+
+absl::Status RecordStore::PutTrustListState(const std::string& key, const std::string& bytes) {
+  if (key.empty()) return absl::InvalidArgumentError("the trust-list state key is empty");
+  return SyncedPut(families_.trust_lists, key, bytes,
+                   absl::StrCat("writing trust-list state \"", key, "\""));
+}
+
+absl::StatusOr<std::string> RecordStore::GetTrustListState(const std::string& key) const {
+  std::string bytes;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), families_.trust_lists, key, &bytes);
+  if (status.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no trust-list state \"", key, "\""));
+  }
+  RETURN_IF_ERROR(
+      InContext(FromRocksDbStatus(status, absl::StrCat("reading trust-list state \"", key, "\""))));
+  return bytes;
+}
+
+}  // namespace mecai

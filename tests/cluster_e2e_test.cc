@@ -1,0 +1,248 @@
+// End to end over the real binaries: a LocalCluster (PKI, SoftHSM2 token, dnsmasq, openssl
+// s_server, three probe agents, the signer and the coordinator as processes, all over mutual TLS)
+// vouches for the served certificate, refuses a certificate the target does not serve with a
+// record, and refuses bad signatures and stale timestamps with their own reasons.
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/local_cluster.h"
+#include "cli/vouch_client.h"
+#include "common/files.h"
+#include "common/grpc_channel.h"
+#include "common/hashing.h"
+#include "common/merkle.h"
+#include "common/pem.h"
+#include "common/signature.h"
+#include "common/vouching_request.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/audit.grpc.pb.h"
+#include "proto/mecai/v1/record.pb.h"
+#include "proto/mecai/v1/vouching.grpc.pb.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::Each;
+using ::testing::HasSubstr;
+using ::testing::Property;
+using ::testing::SizeIs;
+
+class ClusterEndToEndTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* temporary = getenv("TEST_TMPDIR");
+    std::string workdir = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/cluster");
+    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
+    LocalClusterOptions options;
+    options.workdir = workdir;
+    options.verbose = false;
+    cluster_ = new LocalCluster(options);
+    absl::Status started = cluster_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    ASSERT_TRUE(cluster_->IssueServerCertificate(LocalCluster::kTargetHost, "unserved").ok());
+    auto channel = MakeChannel(cluster_->CoordinatorPeer());
+    ASSERT_TRUE(channel.ok());
+    channel_ = new std::shared_ptr<grpc::Channel>(*channel);
+  }
+
+  static void TearDownTestSuite() {
+    delete channel_;
+    delete cluster_;  // Stops every process.
+  }
+
+  // A VR for the target, signed with the key of `name` (pki/<name>.pem and .key).
+  static std::string MakeRequest(const std::string& name, absl::Time timestamp) {
+    auto chain = LoadPemCertificatesAsDer(cluster_->Path("pki/" + name + ".pem"));
+    auto key = LoadPemPrivateKey(cluster_->Path("pki/" + name + ".key"));
+    EXPECT_TRUE(chain.ok() && key.ok());
+    auto signing_key = InMemorySigningKey::Create(std::move(*key));
+    v1::VouchingRequestBody body;
+    body.set_hostname(LocalCluster::kTargetHost);
+    body.set_port(static_cast<uint32_t>(cluster_->target_port()));
+    body.set_trust_list(LocalCluster::kTrustList);
+    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(timestamp));
+    body.set_nonce(absl::StrCat("nonce-", absl::ToUnixNanos(absl::Now())));
+    auto request = BuildVouchingRequest(body, *chain, **signing_key);
+    EXPECT_TRUE(request.ok());
+    return *request;
+  }
+
+  static v1::VouchResponse Vouch(const std::string& serialized) {
+    auto stub = v1::VouchingService::NewStub(*channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    v1::VouchRequest request;
+    request.set_vouching_request(serialized);
+    v1::VouchResponse response;
+    grpc::Status status = stub->Vouch(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  static v1::QuorumRecord GetRecord(uint64_t index) {
+    auto stub = v1::AuditService::NewStub(*channel_);
+    grpc::ClientContext context;
+    v1::GetRecordRequest request;
+    request.set_log_index(index);
+    v1::GetRecordResponse response;
+    grpc::Status status = stub->GetRecord(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.record();
+  }
+
+  static uint64_t TreeSize() {
+    auto stub = v1::AuditService::NewStub(*channel_);
+    grpc::ClientContext context;
+    v1::ListShardsResponse response;
+    EXPECT_TRUE(stub->ListShards(&context, v1::ListShardsRequest(), &response).ok());
+    return response.shards(0).tree_size();
+  }
+
+  static LocalCluster* cluster_;
+  static std::shared_ptr<grpc::Channel>* channel_;
+};
+
+LocalCluster* ClusterEndToEndTest::cluster_ = nullptr;
+std::shared_ptr<grpc::Channel>* ClusterEndToEndTest::channel_ = nullptr;
+
+TEST_F(ClusterEndToEndTest, IssuesVouchingDataForTheServedCertificateThatVerifies) {
+  VouchOptions options;
+  options.vouching_server = cluster_->CoordinatorPeer();
+  options.hostname = LocalCluster::kTargetHost;
+  options.port = static_cast<uint32_t>(cluster_->target_port());
+  options.trust_list = LocalCluster::kTrustList;
+  options.certificate_file = cluster_->ServerChainFile();
+  options.key_file = cluster_->ServerKeyFile();
+  auto response = RequestVouching(options);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_TRUE(response->has_vouching_data()) << response->refusal().explanation();
+  EXPECT_THAT(response->perspectives(), SizeIs(3));
+  EXPECT_THAT(response->perspectives(),
+              Each(Property(&v1::PerspectiveResult::disagreement, v1::REFUSAL_REASON_UNSPECIFIED)));
+
+  const std::string vd_file = cluster_->Path("issued.vd");
+  ASSERT_TRUE(WriteFileAtomically(vd_file, response->vouching_data().SerializeAsString()).ok());
+  VerifyOptions verify;
+  verify.vouching_data_file = vd_file;
+  verify.hostname = LocalCluster::kTargetHost;
+  verify.certificate_file = cluster_->ServerLeafFile();
+  verify.va_list_file = cluster_->VaListFile();
+  auto statement = VerifyVouchingDataFile(verify);
+  ASSERT_TRUE(statement.ok()) << statement.status();
+  EXPECT_EQ(statement->va_id(), LocalCluster::kVaId);
+  EXPECT_EQ(statement->hostname(), LocalCluster::kTargetHost);
+  EXPECT_EQ(statement->port(), static_cast<uint32_t>(cluster_->target_port()));
+  EXPECT_THAT(statement->perspectives(), SizeIs(3));
+  EXPECT_EQ(statement->log_index(), response->log_index());
+  EXPECT_EQ(statement->log_shard_id(), LocalCluster::kShardId);
+
+  // The record of the decision is in the log and holds every Observation.
+  v1::QuorumRecord record = GetRecord(response->log_index());
+  EXPECT_EQ(record.decision(), v1::ISSUED);
+  EXPECT_THAT(record.perspectives(), SizeIs(3));
+  for (const auto& perspective : record.perspectives()) {
+    EXPECT_FALSE(perspective.observation().tbs().empty());
+  }
+
+  // The same VD does not verify for another certificate or hostname.
+  verify.certificate_file = cluster_->Path("pki/unserved-leaf.pem");
+  auto wrong_certificate = VerifyVouchingDataFile(verify);
+  EXPECT_EQ(wrong_certificate.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(wrong_certificate.status().message()),
+              HasSubstr("not among the vouched certificates"));
+  verify.certificate_file = cluster_->ServerLeafFile();
+  verify.hostname = "other.mecai.test";
+  EXPECT_EQ(VerifyVouchingDataFile(verify).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(ClusterEndToEndTest, RefusesACertificateTheTargetDoesNotServeAndRecordsIt) {
+  const uint64_t size_before = TreeSize();
+  v1::VouchResponse response = Vouch(MakeRequest("unserved", absl::Now()));
+  ASSERT_TRUE(response.has_refusal());
+  EXPECT_EQ(response.refusal().reason(), v1::CERTIFICATE_MISMATCH);
+  EXPECT_THAT(response.refusal().explanation(), HasSubstr("which the VR does not name"));
+  EXPECT_FALSE(response.has_vouching_data());
+  EXPECT_THAT(response.perspectives(),
+              Each(Property(&v1::PerspectiveResult::disagreement, v1::CERTIFICATE_MISMATCH)));
+
+  EXPECT_EQ(TreeSize(), size_before + 1);
+  v1::QuorumRecord record = GetRecord(response.log_index());
+  EXPECT_EQ(record.decision(), v1::REFUSED);
+  EXPECT_EQ(record.refusal().reason(), v1::CERTIFICATE_MISMATCH);
+  EXPECT_FALSE(record.has_vouching_data());
+  EXPECT_THAT(record.perspectives(), SizeIs(3));
+}
+
+TEST_F(ClusterEndToEndTest, RefusesABadSignatureBeforeProbing) {
+  v1::VouchingRequest request;
+  ASSERT_TRUE(request.ParseFromString(MakeRequest("server", absl::Now())));
+  std::string* signature = request.mutable_single()->mutable_signature()->mutable_value();
+  (*signature)[signature->size() / 2] ^= 0x01;
+  const uint64_t size_before = TreeSize();
+  v1::VouchResponse response = Vouch(request.SerializeAsString());
+  ASSERT_TRUE(response.has_refusal());
+  EXPECT_EQ(response.refusal().reason(), v1::BAD_SIGNATURE);
+  EXPECT_THAT(response.perspectives(), SizeIs(0));
+  EXPECT_EQ(TreeSize(), size_before);
+}
+
+TEST_F(ClusterEndToEndTest, RefusesAStaleTimestamp) {
+  v1::VouchResponse response = Vouch(MakeRequest("server", absl::Now() - absl::Minutes(10)));
+  ASSERT_TRUE(response.has_refusal());
+  EXPECT_EQ(response.refusal().reason(), v1::STALE_TIMESTAMP);
+  EXPECT_THAT(response.perspectives(), SizeIs(0));
+  v1::VouchResponse future = Vouch(MakeRequest("server", absl::Now() + absl::Minutes(10)));
+  EXPECT_EQ(future.refusal().reason(), v1::STALE_TIMESTAMP);
+}
+
+TEST_F(ClusterEndToEndTest, AnswersAnIdenticalRequestFromItsRecord) {
+  const std::string request = MakeRequest("server", absl::Now());
+  v1::VouchResponse first = Vouch(request);
+  ASSERT_TRUE(first.has_vouching_data()) << first.refusal().explanation();
+  const uint64_t size_after_first = TreeSize();
+  v1::VouchResponse second = Vouch(request);
+  EXPECT_TRUE(second.served_from_record());
+  EXPECT_EQ(second.log_index(), first.log_index());
+  EXPECT_EQ(second.vouching_data().SerializeAsString(), first.vouching_data().SerializeAsString());
+  EXPECT_EQ(TreeSize(), size_after_first);
+}
+
+TEST_F(ClusterEndToEndTest, RecordsAreProvablyInTheSignedLog) {
+  Vouch(MakeRequest("server", absl::Now()));
+  auto stub = v1::AuditService::NewStub(*channel_);
+  grpc::ClientContext checkpoint_context;
+  v1::GetCheckpointResponse checkpoint;
+  ASSERT_TRUE(
+      stub->GetCheckpoint(&checkpoint_context, v1::GetCheckpointRequest(), &checkpoint).ok());
+  v1::CheckpointBody body;
+  ASSERT_TRUE(body.ParseFromString(checkpoint.checkpoint().tbs()));
+  ASSERT_GE(body.tree_size(), 1u);
+  auto va_certificate = ParseDerCertificate(checkpoint.checkpoint().va_certificate_chain_der(0));
+  ASSERT_TRUE(va_certificate.ok());
+  EvpPkeyPtr va_key(X509_get_pubkey(va_certificate->get()));
+  EXPECT_TRUE(VerifySignature(va_key.get(), checkpoint.checkpoint().signature(),
+                              checkpoint.checkpoint().tbs())
+                  .ok());
+  for (uint64_t index = 0; index < body.tree_size(); ++index) {
+    grpc::ClientContext context;
+    v1::GetInclusionProofRequest request;
+    request.set_log_index(index);
+    request.set_tree_size(body.tree_size());
+    v1::GetInclusionProofResponse proof;
+    ASSERT_TRUE(stub->GetInclusionProof(&context, request, &proof).ok());
+    std::vector<std::string> path(proof.audit_path().begin(), proof.audit_path().end());
+    EXPECT_TRUE(
+        VerifyInclusion(proof.leaf_hash(), index, body.tree_size(), path, body.root_hash()).ok())
+        << "index " << index;
+    EXPECT_EQ(proof.leaf_hash(), LeafHash(GetRecord(index).SerializeAsString()));
+  }
+}
+
+}  // namespace
+}  // namespace mecai
