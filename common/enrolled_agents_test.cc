@@ -24,6 +24,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr char kHost[] = "www.example.test";
+// Field 1, length-delimited, announcing 5 bytes of which only 2 follow: no message parses it.
+constexpr char kTruncatedMessage[] =
+    "\x0a\x05"
+    "ab";
 constexpr uint32_t kPort = 8443;
 
 struct Agent {
@@ -192,7 +196,8 @@ TEST_F(EnrolledAgentsTest, UnsignedObservationIsRefused) {
 
 TEST_F(EnrolledAgentsTest, SignedBytesThatAreNotAnObservationAreRefused) {
   EXPECT_THAT(
-      enrolled_->Verify("eu-west-1a", SignWith(agents_[0].key.get(), "\x0a\x05ab"), expected_),
+      enrolled_->Verify("eu-west-1a",
+                        SignWith(agents_[0].key.get(), std::string(kTruncatedMessage)), expected_),
       StatusIs(absl::StatusCode::kInvalidArgument,
                "the signed Observation is not an ObservationBody"));
 }
@@ -302,10 +307,10 @@ TEST_F(EnrolledAgentsTest, VerifyFromAnyAgentRefusesUnknownAndUnparsableClaims) 
   EXPECT_THAT(
       enrolled_->VerifyFromAnyAgent(Sign(0, unknown), expected_),
       StatusIs(absl::StatusCode::kInvalidArgument, "no agent with id 'sa-east-1a' is enrolled"));
-  EXPECT_THAT(
-      enrolled_->VerifyFromAnyAgent(SignWith(agents_[0].key.get(), "\x0a\x05ab"), expected_),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               "the signed Observation is not an ObservationBody"));
+  EXPECT_THAT(enrolled_->VerifyFromAnyAgent(
+                  SignWith(agents_[0].key.get(), std::string(kTruncatedMessage)), expected_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "the signed Observation is not an ObservationBody"));
 }
 
 TEST_F(EnrolledAgentsTest, VerifyFromAnyAgentStillChecksTheBinding) {

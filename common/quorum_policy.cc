@@ -90,7 +90,11 @@ void ValidateQuorumPolicy(const v1::QuorumPolicy& policy,
 
 QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
                             const std::vector<std::string>& accepted_leaf_sha256,
-                            const v1::QuorumPolicy& policy) {
+                            const v1::QuorumPolicy& configured_policy) {
+  // Trust rule 3's floors hold whatever the configuration says.
+  v1::QuorumPolicy policy = WithPolicyDefaults(configured_policy);
+  policy.set_min_perspectives(std::max<uint32_t>(policy.min_perspectives(), 3));
+  policy.set_min_regions(std::max<uint32_t>(policy.min_regions(), 2));
   QuorumDecision decision;
   std::vector<v1::RefusalReason> reasons;
   std::set<std::string> agreeing_regions;

@@ -112,16 +112,20 @@ absl::Status TrustLists::RemoveRoot(const std::string& trust_list, const std::st
   if (it == lists_.end()) {
     return absl::NotFoundError(absl::StrCat("no trust list named '", trust_list, "'"));
   }
-  auto& roots = it->second.roots;
-  auto root = std::find_if(roots.begin(), roots.end(), [&](const X509Ptr& certificate) {
-    return Sha256(CertificateToDer(certificate.get())) == root_sha256;
+  List& list = it->second;
+  const bool known = std::any_of(list.roots.begin(), list.roots.end(), [&](const X509Ptr& root) {
+    return Sha256(CertificateToDer(root.get())) == root_sha256;
   });
-  if (root == roots.end()) {
+  if (!known) {
     return absl::NotFoundError(
         absl::StrCat("trust list '", trust_list, "' has no root ", HexEncode(root_sha256)));
   }
-  roots.erase(root);
-  it->second.removed_root_sha256.push_back(root_sha256);
+  // The root stays in the store so that a chain to it still builds and is refused by name
+  // (ROOT_REMOVED) rather than as an unexplained UNTRUSTED_CHAIN; every copy shares the hash.
+  if (std::find(list.removed_root_sha256.begin(), list.removed_root_sha256.end(), root_sha256) ==
+      list.removed_root_sha256.end()) {
+    list.removed_root_sha256.push_back(root_sha256);
+  }
   return absl::OkStatus();
 }
 
@@ -130,8 +134,12 @@ std::vector<std::string> TrustLists::RootHashes(const std::string& trust_list) c
   std::vector<std::string> hashes;
   auto it = lists_.find(trust_list);
   if (it == lists_.end()) return hashes;
+  const auto& removed = it->second.removed_root_sha256;
   for (const X509Ptr& root : it->second.roots) {
-    hashes.push_back(Sha256(CertificateToDer(root.get())));
+    std::string hash = Sha256(CertificateToDer(root.get()));
+    if (std::find(removed.begin(), removed.end(), hash) == removed.end()) {
+      hashes.push_back(std::move(hash));
+    }
   }
   return hashes;
 }

@@ -45,10 +45,11 @@ class TrustLists {
   ChainVerdict VerifyChain(const std::string& trust_list, const std::vector<X509*>& chain,
                            absl::Time at) const;
 
-  // Removes a root by its SHA-256 (DESIGN §6); NOT_FOUND if the list or root is unknown.
+  // Removes a root by its SHA-256 (DESIGN §6): from then on chains to it are refused with
+  // ROOT_REMOVED. NOT_FOUND if the list or root is unknown.
   absl::Status RemoveRoot(const std::string& trust_list, const std::string& root_sha256);
 
-  // SHA-256 of each root currently in `trust_list`.
+  // SHA-256 of each root currently trusted in `trust_list` (removed roots excluded).
   std::vector<std::string> RootHashes(const std::string& trust_list) const;
 
  private:

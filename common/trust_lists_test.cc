@@ -259,19 +259,16 @@ TEST_F(TrustListsTest, RemoveRootRefusesUnknownListsAndRoots) {
   EXPECT_THAT(lists_->RootHashes("test-roots"), ElementsAre(Sha256(pki_->root.der)));
 }
 
-// DESIGN §6: once a root is removed, no chain to it is accepted. RemoveRoot takes the root out
-// of the store, so path building no longer finds it and the verdict is UNTRUSTED_CHAIN; the
-// ROOT_REMOVED verdict is reached only when the removed root is still in the list (below).
+// DESIGN §6: once a root is removed, no chain to it is accepted, and the refusal says so.
 TEST_F(TrustListsTest, ChainToARemovedRootIsNoLongerTrusted) {
   ASSERT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal, IsNotRefused());
   ASSERT_TRUE(lists_->RemoveRoot("test-roots", Sha256(pki_->root.der)).ok());
   EXPECT_TRUE(lists_->RootHashes("test-roots").empty());
   EXPECT_TRUE(lists_->Has("test-roots"));
   EXPECT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal,
-              IsRefusal(v1::UNTRUSTED_CHAIN,
-                        HasSubstr("does not build to a root of trust list 'test-roots'")));
-  EXPECT_THAT(lists_->RemoveRoot("test-roots", Sha256(pki_->root.der)),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("has no root")));
+              IsRefusal(v1::ROOT_REMOVED, HasSubstr("removed from trust list 'test-roots'")));
+  // Removing it again is harmless.
+  EXPECT_TRUE(lists_->RemoveRoot("test-roots", Sha256(pki_->root.der)).ok());
 }
 
 TEST_F(TrustListsTest, RemovingARootFromOneListLeavesOtherListsAlone) {
@@ -280,7 +277,7 @@ TEST_F(TrustListsTest, RemovingARootFromOneListLeavesOtherListsAlone) {
   ASSERT_TRUE(lists.ok()) << lists.status();
   ASSERT_TRUE((*lists)->RemoveRoot("first", Sha256(pki_->root.der)).ok());
   EXPECT_THAT((*lists)->VerifyChain("first", GoodChain(), FixtureNow()).refusal,
-              IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("trust list 'first'")));
+              IsRefusal(v1::ROOT_REMOVED, HasSubstr("trust list 'first'")));
   EXPECT_THAT((*lists)->VerifyChain("second", GoodChain(), FixtureNow()).refusal, IsNotRefused());
 }
 
@@ -294,7 +291,7 @@ TEST_F(TrustListsTest, RemovingOneRootKeepsTheOthersOfTheList) {
   ASSERT_TRUE((*lists)->RemoveRoot("both", Sha256(pki_->root.der)).ok());
   EXPECT_THAT((*lists)->RootHashes("both"), ElementsAre(Sha256(other_pki_->root.der)));
   EXPECT_THAT((*lists)->VerifyChain("both", GoodChain(), FixtureNow()).refusal,
-              IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("trust list 'both'")));
+              IsRefusal(v1::ROOT_REMOVED, HasSubstr("trust list 'both'")));
   EXPECT_THAT((*lists)
                   ->VerifyChain("both",
                                 Borrow({&other_pki_->leaf.certificate,

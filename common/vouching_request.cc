@@ -24,11 +24,11 @@ VouchingRequestCheck Refuse(v1::RefusalReason reason, std::string explanation) {
   return check;
 }
 
-// Parses the body and chain of `signed_request` and verifies its signature with the leaf's key
-// (trust rule 1: the signature is checked over the exact bytes before they are trusted).
-absl::StatusOr<SignedBody> ParseAndVerify(const v1::SignedVouchingRequest& signed_request,
-                                          const VouchingRequestLimits& limits,
-                                          v1::RefusalReason* reason) {
+// Parses the body and chain of `signed_request`. The key that must have signed the body is inside
+// it, so the body is parsed first; nothing parsed is acted on until VerifyOwnSignature succeeds.
+absl::StatusOr<SignedBody> ParseSignedBody(const v1::SignedVouchingRequest& signed_request,
+                                           const VouchingRequestLimits& limits,
+                                           v1::RefusalReason* reason) {
   *reason = v1::MALFORMED_REQUEST;
   SignedBody result;
   if (!result.body.ParseFromString(signed_request.tbs())) {
@@ -49,11 +49,15 @@ absl::StatusOr<SignedBody> ParseAndVerify(const v1::SignedVouchingRequest& signe
     }
     result.chain.push_back(std::move(*certificate));
   }
-  EvpPkeyPtr key(X509_get_pubkey(result.chain[0].get()));
-  if (key == nullptr) return absl::InvalidArgumentError("the leaf certificate has no public key");
-  *reason = v1::BAD_SIGNATURE;
-  RETURN_IF_ERROR(VerifySignature(key.get(), signed_request.signature(), signed_request.tbs()));
   return result;
+}
+
+// Verifies the signature of `signed_request` over its exact tbs bytes with the leaf's key
+// (trust rule 1).
+absl::Status VerifyOwnSignature(const v1::SignedVouchingRequest& signed_request, X509* leaf) {
+  EvpPkeyPtr key(X509_get_pubkey(leaf));
+  if (key == nullptr) return absl::InvalidArgumentError("the leaf certificate has no public key");
+  return VerifySignature(key.get(), signed_request.signature(), signed_request.tbs());
 }
 
 // Verifies a rollover half's outer signature with `outer_key` and returns the inner VR.
@@ -133,8 +137,13 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
   std::vector<SignedBody> bodies;
   v1::RefusalReason reason = v1::MALFORMED_REQUEST;
   if (request.has_single()) {
-    auto body = ParseAndVerify(request.single(), limits, &reason);
+    auto body = ParseSignedBody(request.single(), limits, &reason);
     if (!body.ok()) return Refuse(reason, std::string(body.status().message()));
+    // DESIGN §3 order: well-formed, then fresh, then signed.
+    VouchingRequestCheck shape = CheckBody(body->body, limits, now);
+    if (!shape.accepted()) return shape;
+    absl::Status signature = VerifyOwnSignature(request.single(), body->chain[0].get());
+    if (!signature.ok()) return Refuse(v1::BAD_SIGNATURE, std::string(signature.message()));
     bodies.push_back(std::move(*body));
     if (!request.same_key_next_certificate_chain_der().empty()) {
       // Seed 004: "This additional complication can be avoided if both certificates contain the
@@ -171,13 +180,25 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
         !new_inner.ParseFromString(rollover.new_certificate().inner())) {
       return Refuse(v1::MALFORMED_REQUEST, "a wrapped VR is not a SignedVouchingRequest");
     }
-    auto old_body = ParseAndVerify(old_inner, limits, &reason);
+    auto old_body = ParseSignedBody(old_inner, limits, &reason);
     if (!old_body.ok()) {
       return Refuse(reason, absl::StrCat("old-certificate VR: ", old_body.status().message()));
     }
-    auto new_body = ParseAndVerify(new_inner, limits, &reason);
+    auto new_body = ParseSignedBody(new_inner, limits, &reason);
     if (!new_body.ok()) {
       return Refuse(reason, absl::StrCat("new-certificate VR: ", new_body.status().message()));
+    }
+    for (const SignedBody* body : {&*old_body, &*new_body}) {
+      VouchingRequestCheck shape = CheckBody(body->body, limits, now);
+      if (!shape.accepted()) return shape;
+    }
+    if (!VerifyOwnSignature(old_inner, old_body->chain[0].get()).ok()) {
+      return Refuse(v1::BAD_SIGNATURE,
+                    "the old-certificate VR is not signed by the old certificate's key");
+    }
+    if (!VerifyOwnSignature(new_inner, new_body->chain[0].get()).ok()) {
+      return Refuse(v1::BAD_SIGNATURE,
+                    "the new-certificate VR is not signed by the new certificate's key");
     }
     EvpPkeyPtr old_key(X509_get_pubkey(old_body->chain[0].get()));
     EvpPkeyPtr new_key(X509_get_pubkey(new_body->chain[0].get()));
@@ -204,8 +225,7 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
     return Refuse(v1::MALFORMED_REQUEST, "the VouchingRequest has neither form set");
   }
 
-  VouchingRequestCheck check = CheckBody(bodies[0].body, limits, now);
-  if (!check.accepted()) return check;
+  VouchingRequestCheck check;
   check.request.body = bodies[0].body;
   check.request.request_sha256 = Sha256(serialized_request);
   for (SignedBody& body : bodies) {

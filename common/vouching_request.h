@@ -45,7 +45,9 @@ struct VouchingRequestCheck {
 };
 
 // Checks the envelope of a VR, in the order of DESIGN §3: size, well-formedness, freshness, every
-// signature (one, or four for the rollover form). Certificate checks come after, in
+// signature (one, or four for the rollover form), then that the two VRs of a rollover agree.
+// The body is parsed before its signature is checked because the verifying key is inside it;
+// nothing from it is trusted until the signature verifies. Certificate checks come after, in
 // CheckVouchingRequestCertificates.
 VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_request,
                                                   const VouchingRequestLimits& limits,

@@ -31,6 +31,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr char kHost[] = "www.example.test";
+// Field 1, length-delimited, announcing 5 bytes of which only 2 follow: no message parses it.
+constexpr char kTruncatedMessage[] =
+    "\x0a\x05"
+    "ab";
 constexpr char kTrustList[] = "test-roots";
 
 // Every fixture the tests share, built once per key type (RSA key generation is slow). Tests only
@@ -262,11 +266,7 @@ TEST_P(VouchingRequestTest, RefusesBytesThatAreNotAVouchingRequest) {
       IsRefusal(v1::MALFORMED_REQUEST, "the request is not a serialized VouchingRequest");
   EXPECT_THAT(Check("").refusal, not_a_request);
   // Field 1, length 5, but only two bytes follow.
-  EXPECT_THAT(Check(std::string("\x0a\x05"
-                                "ab",
-                                4))
-                  .refusal,
-              not_a_request);
+  EXPECT_THAT(Check(std::string(kTruncatedMessage)).refusal, not_a_request);
   // A wire type that does not exist (7).
   EXPECT_THAT(Check(std::string("\x0f\x01", 2)).refusal, not_a_request);
 }
@@ -280,10 +280,7 @@ TEST_P(VouchingRequestTest, RefusesARequestWithNeitherForm) {
 
 TEST_P(VouchingRequestTest, RefusesASignedBodyThatIsNotABody) {
   v1::VouchingRequest request;
-  request.mutable_single()->set_tbs(
-      std::string("\x0a\x05"
-                  "ab",
-                  4));
+  request.mutable_single()->set_tbs(std::string(kTruncatedMessage));
   auto signature =
       SignBytes(leaf_key(), AlgorithmForKey(leaf_key()).value(), request.single().tbs());
   ASSERT_TRUE(signature.ok()) << signature.status();
@@ -576,31 +573,31 @@ TEST_P(VouchingRequestTest, ValidityIsJudgedAtTheGivenNow) {
 TEST_P(VouchingRequestTest, RefusesAChainToARemovedRoot) {
   ASSERT_TRUE(trust_lists_->RemoveRoot(kTrustList, Sha256(pki().root.der)).ok());
   EXPECT_THAT(Check(Single(MakeBody())).refusal,
-              IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("trust list 'test-roots'")));
+              IsRefusal(v1::ROOT_REMOVED, HasSubstr("removed from trust list 'test-roots'")));
 }
 
 // ---------------------------------------------------------------------------------------------
-// Order of the checks. The code checks, in order: size; parse; the signature (which includes
-// parsing the signed body and its chain, and the chain-length limit); the body fields (hostname,
-// port, trust-list name, nonce length, then the timestamp); then hostname, serverAuth, trust list
-// and chain. These tests pin that order.
+// Order of the checks (DESIGN §3): size; parse (the signed body and its chain, with the
+// chain-length limit); the body fields (hostname, port, trust-list name, nonce length); the
+// timestamp; the signature; then hostname match, serverAuth, trust list and chain. These tests
+// pin that order.
 
-TEST_P(VouchingRequestTest, OrderStaleAndBadlySignedIsBadSignature) {
+TEST_P(VouchingRequestTest, OrderStaleAndBadlySignedIsStale) {
   v1::VouchingRequest request = Parse(Single(MakeBody(FixtureNow() - absl::Hours(1))));
   request.mutable_single()->mutable_signature()->set_value(
       FlipLastByte(request.single().signature().value()));
   EXPECT_THAT(Check(request.SerializeAsString()).refusal,
-              IsRefusal(v1::BAD_SIGNATURE, "signature does not verify"));
+              IsRefusal(v1::STALE_TIMESTAMP, HasSubstr("window")));
 }
 
-TEST_P(VouchingRequestTest, OrderBadHostnameAndBadlySignedIsBadSignature) {
+TEST_P(VouchingRequestTest, OrderBadHostnameAndBadlySignedIsMalformed) {
   v1::VouchingRequestBody body = MakeBody();
   body.set_hostname("Not_A_Host");
   v1::VouchingRequest request = Parse(Single(body));
   request.mutable_single()->mutable_signature()->set_value(
       FlipLastByte(request.single().signature().value()));
   EXPECT_THAT(Check(request.SerializeAsString()).refusal,
-              IsRefusal(v1::BAD_SIGNATURE, "signature does not verify"));
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("Not_A_Host")));
 }
 
 TEST_P(VouchingRequestTest, OrderChainTooLongAndBadlySignedIsTooLarge) {
@@ -779,12 +776,14 @@ TEST_P(RolloverTest, AssembledRolloverWithoutCorruptionIsAccepted) {
 
 TEST_P(RolloverTest, RefusesABrokenOldInnerSignature) {
   EXPECT_THAT(Check(Assemble(Corrupt::kOldInner)).refusal,
-              IsRefusal(v1::BAD_SIGNATURE, "old-certificate VR: signature does not verify"));
+              IsRefusal(v1::BAD_SIGNATURE,
+                        "the old-certificate VR is not signed by the old certificate's key"));
 }
 
 TEST_P(RolloverTest, RefusesABrokenNewInnerSignature) {
   EXPECT_THAT(Check(Assemble(Corrupt::kNewInner)).refusal,
-              IsRefusal(v1::BAD_SIGNATURE, "new-certificate VR: signature does not verify"));
+              IsRefusal(v1::BAD_SIGNATURE,
+                        "the new-certificate VR is not signed by the new certificate's key"));
 }
 
 TEST_P(RolloverTest, RefusesABrokenOuterSignatureOnTheOldHalf) {
@@ -876,10 +875,7 @@ TEST_P(RolloverTest, RefusesANewCertificateOfAnotherRoot) {
 
 TEST_P(RolloverTest, RefusesAWrappedHalfThatIsNotASignedRequest) {
   v1::VouchingRequest request = Parse(Assemble(Corrupt::kNone));
-  request.mutable_rollover()->mutable_new_certificate()->set_inner(
-      std::string("\x0a\x05"
-                  "ab",
-                  4));
+  request.mutable_rollover()->mutable_new_certificate()->set_inner(std::string(kTruncatedMessage));
   EXPECT_THAT(Check(request.SerializeAsString()).refusal,
               IsRefusal(v1::MALFORMED_REQUEST, "a wrapped VR is not a SignedVouchingRequest"));
 }
