@@ -48,8 +48,12 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::SignVouching(
     return response;
   }
   const VerifiedVouchingRequest& vr = check.request;
-  if (request.probe_nonce().size() < 16) {
-    return Refuse(v1::INVALID_OBSERVATION, "the probe nonce is missing or shorter than 16 bytes");
+  // probe.proto ProbeTask.nonce: 16..64 random bytes. A field of this request, not of an
+  // Observation: out of range is a malformed request.
+  if (request.probe_nonce().size() < 16 || request.probe_nonce().size() > 64) {
+    return Refuse(v1::MALFORMED_REQUEST,
+                  absl::StrCat("the probe nonce must have 16 to 64 bytes; it has ",
+                               request.probe_nonce().size()));
   }
   if (request.log_shard_id().empty()) {
     return Refuse(v1::MALFORMED_REQUEST, "the log shard id is missing");

@@ -1,0 +1,279 @@
+// Tests of the coordinator's configuration checks: a bad config stops the coordinator at start with
+// a message naming the field (DESIGN §10); plaintext is allowed for local development except
+// towards the signer (trust rule 7).
+#include "coordinator/coordinator_config.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/config.pb.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSource[] = "/etc/mecai/coordinator.textproto";
+
+void AddAgent(v1::CoordinatorConfig* config, const std::string& id, const std::string& region) {
+  v1::AgentEndpoint* agent = config->add_agents();
+  agent->mutable_perspective()->set_id(id);
+  agent->mutable_perspective()->set_region(region);
+  agent->set_public_key_file("/etc/mecai/agents/" + id + ".pub");
+  v1::PeerConfig* peer = agent->mutable_peer();
+  peer->set_address(id + ".agents.mecai.internal:7444");
+  peer->mutable_tls()->set_certificate_file("/etc/mecai/coordinator-client.pem");
+  peer->mutable_tls()->set_private_key_file("/etc/mecai/coordinator-client.key");
+  peer->mutable_tls()->set_server_ca_file("/etc/mecai/internal-ca.pem");
+  peer->mutable_tls()->set_server_identity(id + ".agents.mecai.internal");
+}
+
+// A complete config, before defaults.
+v1::CoordinatorConfig ValidConfig() {
+  v1::CoordinatorConfig config;
+  v1::ListenConfig* listen = config.mutable_listen();
+  listen->set_address("0.0.0.0:7443");
+  listen->mutable_tls()->set_certificate_file("/etc/mecai/coordinator.pem");
+  listen->mutable_tls()->set_private_key_file("/etc/mecai/coordinator.key");
+  listen->mutable_tls()->set_client_ca_file("/etc/mecai/stapler-ca.pem");
+  listen->mutable_tls()->add_allowed_client_identities("stapler.example.test");
+  config.set_log_shard_id("shard-eu-1");
+  config.set_store_path("/var/lib/mecai/coordinator");
+  v1::TrustListConfig* trust_list = config.add_trust_lists();
+  trust_list->set_name("mozilla");
+  trust_list->set_pem_file("/etc/ssl/certs/ca-certificates.crt");
+  AddAgent(&config, "eu-west-1a", "eu-west");
+  AddAgent(&config, "us-east-1a", "us-east");
+  AddAgent(&config, "ap-south-1a", "ap-south");
+  v1::PeerConfig* signer = config.mutable_signer();
+  signer->set_address("signer.mecai.internal:7445");
+  signer->mutable_tls()->set_certificate_file("/etc/mecai/coordinator-client.pem");
+  signer->mutable_tls()->set_private_key_file("/etc/mecai/coordinator-client.key");
+  signer->mutable_tls()->set_server_ca_file("/etc/mecai/internal-ca.pem");
+  signer->mutable_tls()->set_server_identity("signer.mecai.internal");
+  return config;
+}
+
+absl::Status Validate(const v1::CoordinatorConfig& config) {
+  return ValidateCoordinatorConfig(WithCoordinatorDefaults(config), kSource);
+}
+
+// INVALID_ARGUMENT naming the config file and containing "<field>: <problem>".
+MATCHER_P(IsInvalidField, field_and_problem,
+          std::string("is INVALID_ARGUMENT naming ") + field_and_problem) {
+  if (arg.code() != absl::StatusCode::kInvalidArgument) {
+    *result_listener << "whose status is " << arg;
+    return false;
+  }
+  const std::string message(arg.message());
+  if (message.find(std::string("invalid config ") + kSource) == std::string::npos ||
+      message.find(field_and_problem) == std::string::npos) {
+    *result_listener << "whose message is " << message;
+    return false;
+  }
+  return true;
+}
+
+TEST(CoordinatorConfigTest, ValidConfigPasses) {
+  const absl::Status status = Validate(ValidConfig());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(CoordinatorConfigTest, DefaultsFillTheDocumentedValues) {
+  v1::CoordinatorConfig config = WithCoordinatorDefaults(ValidConfig());
+  EXPECT_EQ(config.freshness_window_seconds(), 300u);
+  EXPECT_EQ(config.probe_timeout_milliseconds(), 10000u);
+  EXPECT_EQ(config.signer_timeout_milliseconds(), 5000u);
+  EXPECT_EQ(config.max_chain_length(), 10u);
+  EXPECT_EQ(config.max_request_bytes(), 65536u);
+  EXPECT_EQ(config.policy().min_perspectives(), 3u);
+  EXPECT_EQ(config.policy().min_regions(), 2u);
+  EXPECT_EQ(config.policy().max_unreachable(), 0u);
+}
+
+TEST(CoordinatorConfigTest, DefaultsKeepExplicitValues) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.set_freshness_window_seconds(60);
+  config.set_probe_timeout_milliseconds(2500);
+  config.set_max_chain_length(4);
+  config = WithCoordinatorDefaults(config);
+  EXPECT_EQ(config.freshness_window_seconds(), 60u);
+  EXPECT_EQ(config.probe_timeout_milliseconds(), 2500u);
+  EXPECT_EQ(config.max_chain_length(), 4u);
+}
+
+TEST(CoordinatorConfigTest, AllowsPlaintextListenAndAgentsForLocalDevelopment) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.mutable_listen()->clear_tls();
+  config.mutable_listen()->set_insecure_plaintext_for_local_development(true);
+  config.mutable_agents(0)->mutable_peer()->clear_tls();
+  config.mutable_agents(0)->mutable_peer()->set_insecure_plaintext_for_local_development(true);
+  const absl::Status status = Validate(config);
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(CoordinatorConfigTest, RefusesPlaintextTowardsTheSigner) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.mutable_signer()->set_insecure_plaintext_for_local_development(true);
+  EXPECT_THAT(Validate(config),
+              IsInvalidField("signer.insecure_plaintext_for_local_development: plaintext is never "
+                             "allowed for this peer (trust rule 7)"));
+  config.mutable_signer()->clear_tls();
+  EXPECT_THAT(Validate(config), IsInvalidField("signer.insecure_plaintext_for_local_development"));
+}
+
+TEST(CoordinatorConfigTest, RefusesABadListenAddress) {
+  for (const std::string address :
+       {"", "localhost", "localhost:", ":7443", "localhost:65536", "localhost:port"}) {
+    v1::CoordinatorConfig config = ValidConfig();
+    config.mutable_listen()->set_address(address);
+    EXPECT_THAT(Validate(config), IsInvalidField("listen.address: must be host:port"))
+        << "address '" << address << "'";
+  }
+}
+
+TEST(CoordinatorConfigTest, RefusesPortZeroForPeers) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.mutable_signer()->set_address("signer.mecai.internal:0");
+  config.mutable_agents(2)->mutable_peer()->set_address("ap-south-1a.agents.mecai.internal:0");
+  EXPECT_THAT(Validate(config), AllOf(IsInvalidField("signer.address: must be host:port"),
+                                      IsInvalidField("agents[2].peer.address: must be host:port")));
+}
+
+// One required field cleared, and the field the error must name.
+struct MissingField {
+  std::string field;
+  void (*clear)(v1::CoordinatorConfig*);
+};
+
+TEST(CoordinatorConfigTest, EachMissingRequiredFieldIsNamed) {
+  const MissingField cases[] = {
+      {"listen.tls.certificate_file",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_listen()->mutable_tls()->clear_certificate_file();
+       }},
+      {"listen.tls.allowed_client_identities",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_listen()->mutable_tls()->clear_allowed_client_identities();
+       }},
+      {"log_shard_id", [](v1::CoordinatorConfig* c) { c->clear_log_shard_id(); }},
+      {"store_path", [](v1::CoordinatorConfig* c) { c->clear_store_path(); }},
+      {"trust_lists", [](v1::CoordinatorConfig* c) { c->clear_trust_lists(); }},
+      {"agents[0].perspective.id",
+       [](v1::CoordinatorConfig* c) { c->mutable_agents(0)->mutable_perspective()->clear_id(); }},
+      {"agents[1].perspective.region",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_agents(1)->mutable_perspective()->clear_region();
+       }},
+      {"agents[2].public_key_file",
+       [](v1::CoordinatorConfig* c) { c->mutable_agents(2)->clear_public_key_file(); }},
+      {"agents[1].peer.address",
+       [](v1::CoordinatorConfig* c) { c->mutable_agents(1)->mutable_peer()->clear_address(); }},
+      {"agents[0].peer.tls.server_identity",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_agents(0)->mutable_peer()->mutable_tls()->clear_server_identity();
+       }},
+      {"signer.address", [](v1::CoordinatorConfig* c) { c->mutable_signer()->clear_address(); }},
+      {"signer.tls.certificate_file",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_signer()->mutable_tls()->clear_certificate_file();
+       }},
+      {"signer.tls.private_key_file",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_signer()->mutable_tls()->clear_private_key_file();
+       }},
+      {"signer.tls.server_ca_file",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_signer()->mutable_tls()->clear_server_ca_file();
+       }},
+      {"signer.tls.server_identity",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_signer()->mutable_tls()->clear_server_identity();
+       }},
+  };
+  for (const MissingField& missing : cases) {
+    v1::CoordinatorConfig config = ValidConfig();
+    missing.clear(&config);
+    const absl::Status status = Validate(config);
+    EXPECT_THAT(status, IsInvalidField(missing.field + ": ")) << "clearing " << missing.field;
+    EXPECT_THAT(std::string(status.message()), Not(HasSubstr("; ")))
+        << "clearing " << missing.field;
+  }
+}
+
+TEST(CoordinatorConfigTest, RefusesFewerAgentsThanMinPerspectives) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.mutable_agents()->RemoveLast();
+  EXPECT_THAT(Validate(config), IsInvalidField("policy: 2 agents with max_unreachable 0 cannot "
+                                               "meet min_perspectives 3"));
+}
+
+TEST(CoordinatorConfigTest, AcceptsMaxUnreachableWithEnoughSpareAgents) {
+  v1::CoordinatorConfig config = ValidConfig();
+  AddAgent(&config, "us-west-2a", "us-west");
+  config.mutable_policy()->set_max_unreachable(1);
+  const absl::Status status = Validate(config);
+  EXPECT_TRUE(status.ok()) << status;
+  config.mutable_policy()->set_max_unreachable(2);
+  EXPECT_THAT(Validate(config), IsInvalidField("policy: 4 agents with max_unreachable 2 cannot "
+                                               "meet min_perspectives 3"));
+}
+
+TEST(CoordinatorConfigTest, RefusesMinRegionsOne) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.mutable_policy()->set_min_regions(1);
+  EXPECT_THAT(Validate(config),
+              IsInvalidField("policy.min_regions: must be at least 2 (trust rule 3)"));
+}
+
+TEST(CoordinatorConfigTest, RefusesMinPerspectivesTwo) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.mutable_policy()->set_min_perspectives(2);
+  EXPECT_THAT(Validate(config),
+              IsInvalidField("policy.min_perspectives: must be at least 3 (trust rule 3)"));
+}
+
+TEST(CoordinatorConfigTest, RefusesAgentsInOneRegion) {
+  v1::CoordinatorConfig config = ValidConfig();
+  for (v1::AgentEndpoint& agent : *config.mutable_agents()) {
+    agent.mutable_perspective()->set_region("eu-west");
+  }
+  EXPECT_THAT(Validate(config),
+              IsInvalidField("policy: the agents span 1 regions; min_regions is 2"));
+}
+
+TEST(CoordinatorConfigTest, RefusesADuplicateAgentId) {
+  v1::CoordinatorConfig config = ValidConfig();
+  AddAgent(&config, "us-east-1a", "us-west");
+  EXPECT_THAT(Validate(config),
+              IsInvalidField("agents[3].perspective.id: duplicate id 'us-east-1a'"));
+}
+
+TEST(CoordinatorConfigTest, RefusesLimitsAboveTheirMaximum) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.set_freshness_window_seconds(3601);
+  config.set_probe_timeout_milliseconds(120001);
+  config.set_signer_timeout_milliseconds(60001);
+  config.set_max_chain_length(21);
+  config.set_max_request_bytes((1 << 20) + 1);
+  EXPECT_THAT(Validate(config),
+              AllOf(IsInvalidField("freshness_window_seconds: must be at most 3600"),
+                    IsInvalidField("probe_timeout_milliseconds: must be at most 120000"),
+                    IsInvalidField("signer_timeout_milliseconds: must be at most 60000"),
+                    IsInvalidField("max_chain_length: must be at most 20"),
+                    IsInvalidField("max_request_bytes: must be at most 1048576")));
+  config.set_freshness_window_seconds(3600);
+  config.set_probe_timeout_milliseconds(120000);
+  config.set_signer_timeout_milliseconds(60000);
+  config.set_max_chain_length(20);
+  config.set_max_request_bytes(1 << 20);
+  const absl::Status status = Validate(config);
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+}  // namespace
+}  // namespace mecai

@@ -1,0 +1,228 @@
+// Tests of the signer's configuration checks: a bad config stops the signer at start with a message
+// naming the field (DESIGN §10), and plaintext is never allowed for the signer (trust rule 7).
+#include "signer/signer_config.h"
+
+#include <string>
+
+#include "common/testing/test_pki.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/config.pb.h"
+
+namespace mecai {
+namespace {
+
+using ::mecai::test_pki::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSource[] = "/etc/mecai/signer.textproto";
+
+void AddAgent(v1::SignerConfig* config, const std::string& id, const std::string& region) {
+  v1::AgentEndpoint* agent = config->add_agents();
+  agent->mutable_perspective()->set_id(id);
+  agent->mutable_perspective()->set_region(region);
+  agent->set_public_key_file("/etc/mecai/agents/" + id + ".pub");
+}
+
+// A complete config, before defaults.
+v1::SignerConfig ValidConfig() {
+  v1::SignerConfig config;
+  v1::ListenConfig* listen = config.mutable_listen();
+  listen->set_address("0.0.0.0:7443");
+  listen->mutable_tls()->set_certificate_file("/etc/mecai/signer.pem");
+  listen->mutable_tls()->set_private_key_file("/etc/mecai/signer.key");
+  listen->mutable_tls()->set_client_ca_file("/etc/mecai/internal-ca.pem");
+  listen->mutable_tls()->add_allowed_client_identities("coordinator.mecai.internal");
+  config.set_va_id("va.example.test");
+  config.mutable_pkcs11()->set_module_path("/usr/lib/softhsm/libsofthsm2.so");
+  config.mutable_pkcs11()->set_token_label("mecai-va");
+  config.mutable_pkcs11()->set_pin_file("/etc/mecai/va.pin");
+  config.mutable_pkcs11()->set_key_label("va-key");
+  config.set_va_certificate_chain_file("/etc/mecai/va-chain.pem");
+  v1::TrustListConfig* trust_list = config.add_trust_lists();
+  trust_list->set_name("mozilla");
+  trust_list->set_pem_file("/etc/ssl/certs/ca-certificates.crt");
+  AddAgent(&config, "eu-west-1a", "eu-west");
+  AddAgent(&config, "us-east-1a", "us-east");
+  AddAgent(&config, "ap-south-1a", "ap-south");
+  return config;
+}
+
+absl::Status Validate(const v1::SignerConfig& config) {
+  return ValidateSignerConfig(WithSignerDefaults(config), kSource);
+}
+
+// INVALID_ARGUMENT naming the config file and "<field>: <problem>".
+::testing::Matcher<absl::Status> InvalidField(const std::string& field_and_problem) {
+  return StatusIs(
+      absl::StatusCode::kInvalidArgument,
+      AllOf(HasSubstr(std::string("invalid config ") + kSource), HasSubstr(field_and_problem)));
+}
+
+TEST(SignerConfigTest, ValidConfigPasses) { EXPECT_TRUE(Validate(ValidConfig()).ok()); }
+
+TEST(SignerConfigTest, DefaultsFillTheDocumentedValues) {
+  v1::SignerConfig config = WithSignerDefaults(ValidConfig());
+  EXPECT_EQ(config.freshness_window_seconds(), 300u);
+  EXPECT_EQ(config.observation_max_age_seconds(), 120u);
+  EXPECT_EQ(config.policy().min_perspectives(), 3u);
+  EXPECT_EQ(config.policy().min_regions(), 2u);
+  EXPECT_EQ(config.policy().max_unreachable(), 0u);
+}
+
+TEST(SignerConfigTest, DefaultsKeepExplicitValues) {
+  v1::SignerConfig config = ValidConfig();
+  config.set_freshness_window_seconds(60);
+  config.set_observation_max_age_seconds(30);
+  config.mutable_policy()->set_min_perspectives(4);
+  config = WithSignerDefaults(config);
+  EXPECT_EQ(config.freshness_window_seconds(), 60u);
+  EXPECT_EQ(config.observation_max_age_seconds(), 30u);
+  EXPECT_EQ(config.policy().min_perspectives(), 4u);
+}
+
+TEST(SignerConfigTest, RefusesPlaintextForTheSigner) {
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_listen()->set_insecure_plaintext_for_local_development(true);
+  EXPECT_THAT(Validate(config),
+              InvalidField("listen.insecure_plaintext_for_local_development: plaintext is never "
+                           "allowed for this service (trust rule 7)"));
+}
+
+TEST(SignerConfigTest, RefusesPlaintextEvenWithoutTls) {
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_listen()->clear_tls();
+  config.mutable_listen()->set_insecure_plaintext_for_local_development(true);
+  EXPECT_THAT(Validate(config), InvalidField("listen.insecure_plaintext_for_local_development"));
+}
+
+TEST(SignerConfigTest, RefusesABadListenAddress) {
+  for (const std::string address :
+       {"", "localhost", "localhost:", ":7443", "localhost:65536", "localhost:port", "[::1:7443"}) {
+    v1::SignerConfig config = ValidConfig();
+    config.mutable_listen()->set_address(address);
+    EXPECT_THAT(Validate(config), InvalidField("listen.address: must be host:port"))
+        << "address '" << address << "'";
+  }
+}
+
+TEST(SignerConfigTest, AcceptsPortZeroAndBracketedIpv6) {
+  for (const std::string address : {"127.0.0.1:0", "[::1]:7443", "signer.mecai.internal:7443"}) {
+    v1::SignerConfig config = ValidConfig();
+    config.mutable_listen()->set_address(address);
+    EXPECT_TRUE(Validate(config).ok()) << "address '" << address << "': " << Validate(config);
+  }
+}
+
+// One required field cleared, and the field the error must name.
+struct MissingField {
+  std::string field;
+  void (*clear)(v1::SignerConfig*);
+};
+
+TEST(SignerConfigTest, EachMissingRequiredFieldIsNamed) {
+  const MissingField cases[] = {
+      {"listen.tls.certificate_file",
+       [](v1::SignerConfig* c) { c->mutable_listen()->mutable_tls()->clear_certificate_file(); }},
+      {"listen.tls.private_key_file",
+       [](v1::SignerConfig* c) { c->mutable_listen()->mutable_tls()->clear_private_key_file(); }},
+      {"listen.tls.client_ca_file",
+       [](v1::SignerConfig* c) { c->mutable_listen()->mutable_tls()->clear_client_ca_file(); }},
+      {"listen.tls.allowed_client_identities",
+       [](v1::SignerConfig* c) {
+         c->mutable_listen()->mutable_tls()->clear_allowed_client_identities();
+       }},
+      {"va_id", [](v1::SignerConfig* c) { c->clear_va_id(); }},
+      {"pkcs11.module_path", [](v1::SignerConfig* c) { c->mutable_pkcs11()->clear_module_path(); }},
+      {"pkcs11.token_label", [](v1::SignerConfig* c) { c->mutable_pkcs11()->clear_token_label(); }},
+      {"pkcs11.pin_file", [](v1::SignerConfig* c) { c->mutable_pkcs11()->clear_pin_file(); }},
+      {"pkcs11.key_label", [](v1::SignerConfig* c) { c->mutable_pkcs11()->clear_key_label(); }},
+      {"va_certificate_chain_file",
+       [](v1::SignerConfig* c) { c->clear_va_certificate_chain_file(); }},
+      {"trust_lists", [](v1::SignerConfig* c) { c->clear_trust_lists(); }},
+      {"agents[1].perspective.id",
+       [](v1::SignerConfig* c) { c->mutable_agents(1)->mutable_perspective()->clear_id(); }},
+      {"agents[2].perspective.region",
+       [](v1::SignerConfig* c) { c->mutable_agents(2)->mutable_perspective()->clear_region(); }},
+      {"agents[0].public_key_file",
+       [](v1::SignerConfig* c) { c->mutable_agents(0)->clear_public_key_file(); }},
+  };
+  for (const MissingField& missing : cases) {
+    v1::SignerConfig config = ValidConfig();
+    missing.clear(&config);
+    const absl::Status status = Validate(config);
+    EXPECT_THAT(status, InvalidField(missing.field + ": ")) << "clearing " << missing.field;
+    // Only the cleared field is reported (trust_lists and the policy are unaffected by it).
+    EXPECT_THAT(std::string(status.message()), Not(HasSubstr("; ")))
+        << "clearing " << missing.field;
+  }
+}
+
+TEST(SignerConfigTest, ReportsEveryOffendingFieldAtOnce) {
+  v1::SignerConfig config = ValidConfig();
+  config.clear_va_id();
+  config.mutable_pkcs11()->clear_pin_file();
+  EXPECT_THAT(Validate(config),
+              AllOf(InvalidField("va_id: required"), InvalidField("pkcs11.pin_file: required")));
+}
+
+TEST(SignerConfigTest, RefusesFewerAgentsThanMinPerspectives) {
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_agents()->RemoveLast();
+  EXPECT_THAT(Validate(config), InvalidField("policy: 2 agents with max_unreachable 0 cannot "
+                                             "meet min_perspectives 3"));
+}
+
+TEST(SignerConfigTest, RefusesMaxUnreachableThatLeavesTooFewPerspectives) {
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_policy()->set_max_unreachable(1);
+  EXPECT_THAT(Validate(config), InvalidField("policy: 3 agents with max_unreachable 1 cannot "
+                                             "meet min_perspectives 3"));
+}
+
+TEST(SignerConfigTest, RefusesMinRegionsOne) {
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_policy()->set_min_regions(1);
+  EXPECT_THAT(Validate(config),
+              InvalidField("policy.min_regions: must be at least 2 (trust rule 3)"));
+}
+
+TEST(SignerConfigTest, RefusesMinPerspectivesTwo) {
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_policy()->set_min_perspectives(2);
+  EXPECT_THAT(Validate(config),
+              InvalidField("policy.min_perspectives: must be at least 3 (trust rule 3)"));
+}
+
+TEST(SignerConfigTest, RefusesAgentsInOneRegion) {
+  v1::SignerConfig config = ValidConfig();
+  for (v1::AgentEndpoint& agent : *config.mutable_agents()) {
+    agent.mutable_perspective()->set_region("eu-west");
+  }
+  EXPECT_THAT(Validate(config),
+              InvalidField("policy: the agents span 1 regions; min_regions is 2"));
+}
+
+TEST(SignerConfigTest, RefusesADuplicateAgentId) {
+  v1::SignerConfig config = ValidConfig();
+  AddAgent(&config, "us-east-1a", "us-west");
+  EXPECT_THAT(Validate(config), InvalidField("agents[3].perspective.id: duplicate id"));
+}
+
+TEST(SignerConfigTest, RefusesWindowsLongerThanAnHour) {
+  v1::SignerConfig config = ValidConfig();
+  config.set_freshness_window_seconds(3601);
+  config.set_observation_max_age_seconds(3601);
+  EXPECT_THAT(Validate(config),
+              AllOf(InvalidField("freshness_window_seconds: must be at most 3600"),
+                    InvalidField("observation_max_age_seconds: must be at most "
+                                 "3600")));
+  config.set_freshness_window_seconds(3600);
+  config.set_observation_max_age_seconds(3600);
+  EXPECT_TRUE(Validate(config).ok());
+}
+
+}  // namespace
+}  // namespace mecai

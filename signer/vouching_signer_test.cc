@@ -1,0 +1,707 @@
+// Tests of the signer's own re-check of the evidence (DESIGN §1 signer: "the coordinator is not
+// trusted to have done this") and of what it signs (DESIGN §4). Every refusal names its exact
+// reason code; the evidence each test starts from is the one the IssuesForUnanimousEvidence tests
+// show to be issued, so a refusal can only come from the one thing the test changes.
+#include "signer/vouching_signer.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/enrolled_agents.h"
+#include "common/files.h"
+#include "common/hashing.h"
+#include "common/pem.h"
+#include "common/pki_builder.h"
+#include "common/signature.h"
+#include "common/status.h"
+#include "common/testing/test_pki.h"
+#include "common/trust_lists.h"
+#include "common/vouching_request.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/signer.pb.h"
+#include "signer/pkcs11_key.h"
+#include "signer/pkcs11_provisioning.h"
+#include "signer/signer_config.h"
+
+namespace mecai {
+namespace {
+
+using ::mecai::test_pki::BuildTestPki;
+using ::mecai::test_pki::FixtureNow;
+using ::mecai::test_pki::IsNotRefused;
+using ::mecai::test_pki::IsRefusal;
+using ::mecai::test_pki::IssuedCertificate;
+using ::mecai::test_pki::LeafOptions;
+using ::mecai::test_pki::SignerFor;
+using ::mecai::test_pki::StatusIs;
+using ::mecai::test_pki::TestPki;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+#define ASSERT_OK(expression)                                 \
+  do {                                                        \
+    const absl::Status assert_ok_status_ = (expression);      \
+    ASSERT_TRUE(assert_ok_status_.ok()) << assert_ok_status_; \
+  } while (0)
+
+#define ASSERT_OK_AND_ASSIGN(lhs, expression) \
+  ASSERT_OK_AND_ASSIGN_IMPL_(MECAI_STATUS_CONCAT_(statusor_, __LINE__), lhs, expression)
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expression) \
+  auto statusor = (expression);                               \
+  ASSERT_TRUE(statusor.ok()) << statusor.status();            \
+  lhs = std::move(statusor).value()
+
+constexpr char kHost[] = "www.example.test";
+constexpr uint32_t kPort = 443;
+constexpr char kTrustList[] = "test-roots";
+constexpr char kVaId[] = "va.example.test";
+constexpr char kShard[] = "shard-eu-1";
+constexpr uint64_t kLogIndex = 42;
+constexpr char kProbeNonce[] = "probe-nonce-0123456789abcdef";  // 28 bytes.
+constexpr uint32_t kObservationMaxAgeSeconds = 120;
+
+constexpr char kTokenLabel[] = "mecai-va-token";
+constexpr char kKeyLabel[] = "va-key";
+constexpr char kUserPin[] = "314159";
+constexpr char kSoPin[] = "27182818";
+
+struct Agent {
+  v1::Perspective perspective;
+  EvpPkeyPtr key;
+};
+
+v1::Perspective MakePerspective(const std::string& id, const std::string& region) {
+  v1::Perspective perspective;
+  perspective.set_id(id);
+  perspective.set_region(region);
+  return perspective;
+}
+
+// The (id, region) pairs of `perspectives`, for ElementsAre.
+std::vector<std::pair<std::string, std::string>> IdsAndRegions(
+    const google::protobuf::RepeatedPtrField<v1::Perspective>& perspectives) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const v1::Perspective& perspective : perspectives) {
+    pairs.emplace_back(perspective.id(), perspective.region());
+  }
+  return pairs;
+}
+
+v1::AddressObservation SawLeaf(const std::string& address, const std::string& leaf_der) {
+  v1::AddressObservation observation;
+  observation.set_address(address);
+  observation.set_outcome(v1::PROBE_OK);
+  observation.add_certificate_chain_der(leaf_der);
+  observation.set_leaf_sha256(Sha256(leaf_der));
+  observation.set_tls_version("TLSv1.3");
+  observation.set_connect_milliseconds(3);
+  observation.set_handshake_milliseconds(7);
+  return observation;
+}
+
+class VouchingSignerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(pki_, BuildTestPki(kHost));
+    v1::TrustListConfig trust_list;
+    trust_list.set_name(kTrustList);
+    trust_list.set_pem_file(pki_.root_pem_path);
+    *config_.add_trust_lists() = trust_list;
+    ASSERT_OK_AND_ASSIGN(trust_lists_, TrustLists::Load(config_.trust_lists()));
+
+    // Three enrolled agents in three regions, and a fourth that tests may enroll.
+    AddAgent("eu-west-1a", "eu-west");
+    AddAgent("us-east-1a", "us-east");
+    AddAgent("ap-south-1a", "ap-south");
+    AddAgent("us-west-2a", "us-west");
+    ASSERT_OK_AND_ASSIGN(outsider_key_, GenerateEcKey(256));
+
+    config_.mutable_listen()->set_address("127.0.0.1:0");
+    v1::ServerTls* tls = config_.mutable_listen()->mutable_tls();
+    tls->set_certificate_file("/etc/mecai/signer.pem");
+    tls->set_private_key_file("/etc/mecai/signer.key");
+    tls->set_client_ca_file("/etc/mecai/internal-ca.pem");
+    tls->add_allowed_client_identities("coordinator.mecai.internal");
+    config_.set_va_id(kVaId);
+    config_.mutable_pkcs11()->set_module_path(kSoftHsmModulePath);
+    config_.mutable_pkcs11()->set_token_label(kTokenLabel);
+    config_.mutable_pkcs11()->set_pin_file("/etc/mecai/va.pin");
+    config_.mutable_pkcs11()->set_key_label(kKeyLabel);
+    config_.set_va_certificate_chain_file("/etc/mecai/va-chain.pem");
+    config_.set_observation_max_age_seconds(kObservationMaxAgeSeconds);
+    ASSERT_NO_FATAL_FAILURE(Enroll(3));
+
+    // The in-memory VA key most tests use; the HSM tests replace it with a token's key.
+    ASSERT_OK_AND_ASSIGN(EvpPkeyPtr va_key, GenerateEcKey(256));
+    ASSERT_OK_AND_ASSIGN(va_certificate_, IssueVaCertificate(va_key.get()));
+    ASSERT_OK_AND_ASSIGN(va_key_, InMemorySigningKey::Create(std::move(va_key)));
+
+    ASSERT_OK_AND_ASSIGN(vouching_request_, BuildRequest(MakeBody()));
+  }
+
+  void AddAgent(const std::string& id, const std::string& region) {
+    ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, GenerateEcKey(256));
+    agents_.push_back(Agent{MakePerspective(id, region), std::move(key)});
+  }
+
+  // Enrolls the first `count` agents (their public keys written as PEM files) with the default
+  // policy, and checks the config as the signer's main does.
+  void Enroll(size_t count, uint32_t max_unreachable = 0) {
+    config_.clear_agents();
+    for (size_t i = 0; i < count; ++i) {
+      v1::AgentEndpoint* endpoint = config_.add_agents();
+      *endpoint->mutable_perspective() = agents_[i].perspective;
+      ASSERT_OK_AND_ASSIGN(
+          std::string path,
+          test_pki::WriteTestFile(pki_.directory, agents_[i].perspective.id() + ".pub",
+                                  PublicKeyToPem(agents_[i].key.get())));
+      endpoint->set_public_key_file(path);
+    }
+    config_.clear_policy();
+    config_.mutable_policy()->set_max_unreachable(max_unreachable);
+    config_ = WithSignerDefaults(config_);
+    ASSERT_OK(ValidateSignerConfig(config_, "signer test config"));
+    ASSERT_OK_AND_ASSIGN(enrolled_, EnrolledAgents::Load(config_.agents()));
+  }
+
+  // A VA certificate for `subject_key`: issued by the test root, id-kp-OCSPSigning (DESIGN §4).
+  absl::StatusOr<X509Ptr> IssueVaCertificate(EVP_PKEY* subject_key) const {
+    CertificateSpec spec;
+    spec.common_name = "MECAI Test VA";
+    spec.extended_key_usages = {"OCSPSigning"};
+    spec.not_before = FixtureNow() - absl::Hours(24);
+    spec.not_after = FixtureNow() + absl::Hours(24 * 365);
+    return IssueCertificate(spec, subject_key, pki_.root.certificate.get(), pki_.root.key.get());
+  }
+
+  static v1::VouchingRequestBody MakeBody(absl::Time timestamp = FixtureNow()) {
+    v1::VouchingRequestBody body;
+    body.set_hostname(kHost);
+    body.set_port(kPort);
+    body.set_trust_list(kTrustList);
+    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(timestamp));
+    body.set_nonce("vr-nonce-0123456789");
+    return body;
+  }
+
+  // A single-form VR for `body` with the fixture chain, signed by the fixture leaf key.
+  absl::StatusOr<std::string> BuildRequest(const v1::VouchingRequestBody& body) const {
+    ASSIGN_OR_RETURN(std::unique_ptr<InMemorySigningKey> leaf_key, SignerFor(pki_.leaf.key.get()));
+    return BuildVouchingRequest(body, pki_.ChainDer(), *leaf_key);
+  }
+
+  // What agent `index` reports for `vouching_request_`: one address serving the fixture leaf,
+  // probing started (5 - index) s and finished 2 s before the clock's now.
+  v1::ObservationBody Body(size_t index) const {
+    v1::ObservationBody body;
+    *body.mutable_perspective() = agents_[index].perspective;
+    body.set_hostname(kHost);
+    body.set_port(kPort);
+    body.set_vouching_request_sha256(Sha256(vouching_request_));
+    body.set_nonce(kProbeNonce);
+    body.set_started_at_unix_milliseconds(StartedAt(index));
+    body.set_finished_at_unix_milliseconds(absl::ToUnixMillis(clock_.Now() - absl::Seconds(2)));
+    body.set_outcome(v1::PROBE_OK);
+    body.set_resolution_milliseconds(4);
+    const std::string address = absl::StrCat("192.0.2.", index + 1);
+    body.add_resolved_addresses(address);
+    *body.add_addresses() = SawLeaf(address, pki_.leaf.der);
+    return body;
+  }
+
+  int64_t StartedAt(size_t index) const {
+    return absl::ToUnixMillis(clock_.Now() - absl::Seconds(5 - static_cast<int64_t>(index)));
+  }
+
+  static v1::SignedObservation SignWith(EVP_PKEY* key, const v1::ObservationBody& body) {
+    v1::SignedObservation observation;
+    observation.set_tbs(body.SerializeAsString());
+    absl::StatusOr<v1::Signature> signature =
+        SignBytes(key, v1::ECDSA_P256_SHA256, observation.tbs());
+    EXPECT_TRUE(signature.ok()) << signature.status();
+    if (signature.ok()) *observation.mutable_signature() = *signature;
+    return observation;
+  }
+
+  v1::SignedObservation Sign(size_t index, const v1::ObservationBody& body) const {
+    return SignWith(agents_[index].key.get(), body);
+  }
+
+  // The request an honest coordinator sends: `vouching_request_` and one signed Observation from
+  // each of the first `agents` agents.
+  v1::SignVouchingRequest Request(size_t agents = 3) const {
+    v1::SignVouchingRequest request;
+    request.set_vouching_request(vouching_request_);
+    for (size_t i = 0; i < agents; ++i) *request.add_observations() = Sign(i, Body(i));
+    request.set_log_index(kLogIndex);
+    request.set_log_shard_id(kShard);
+    request.set_probe_nonce(kProbeNonce);
+    return request;
+  }
+
+  std::unique_ptr<VouchingSigner> MakeSigner(SigningKey& va_key, X509* va_certificate) const {
+    return std::make_unique<VouchingSigner>(
+        config_, std::vector<std::string>{CertificateToDer(va_certificate)}, va_key, *enrolled_,
+        *trust_lists_, clock_);
+  }
+
+  std::unique_ptr<VouchingSigner> MakeSigner() const {
+    return MakeSigner(*va_key_, va_certificate_.get());
+  }
+
+  // The refusal `request` gets; a failure (and an empty refusal) if it is signed or errs.
+  v1::Refusal RefusalFor(const v1::SignVouchingRequest& request) const {
+    absl::StatusOr<v1::SignVouchingResponse> response = MakeSigner()->SignVouching(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    if (!response.ok()) return v1::Refusal();
+    EXPECT_TRUE(response->has_refusal()) << "signed a VD for evidence it should refuse";
+    return response->refusal();
+  }
+
+  // Replaces observation `index` of `request` by `body` signed by agent `index`.
+  void Replace(v1::SignVouchingRequest* request, size_t index,
+               const v1::ObservationBody& body) const {
+    *request->mutable_observations(static_cast<int>(index)) = Sign(index, body);
+  }
+
+  TestPki pki_;
+  FakeClock clock_{FixtureNow()};
+  v1::SignerConfig config_;
+  std::unique_ptr<TrustLists> trust_lists_;
+  std::vector<Agent> agents_;
+  EvpPkeyPtr outsider_key_;
+  std::unique_ptr<EnrolledAgents> enrolled_;
+  X509Ptr va_certificate_;
+  std::unique_ptr<InMemorySigningKey> va_key_;
+  std::string vouching_request_;
+};
+
+// Parses the statement of a VD whose signature verifies with the VA certificate it carries.
+void ExpectVerifiedStatement(const v1::VouchingData& vd, const std::string& va_certificate_der,
+                             v1::VouchingStatement* statement) {
+  ASSERT_THAT(vd.va_certificate_chain_der(), ElementsAre(va_certificate_der));
+  ASSERT_OK_AND_ASSIGN(X509Ptr va_certificate, ParseDerCertificate(va_certificate_der));
+  EXPECT_TRUE(HasOcspSigningUsage(va_certificate.get()));
+  EvpPkeyPtr va_public_key(X509_get_pubkey(va_certificate.get()));
+  ASSERT_NE(va_public_key, nullptr);
+  EXPECT_EQ(vd.signature().algorithm(), v1::ECDSA_P256_SHA256);
+  ASSERT_OK(VerifySignature(va_public_key.get(), vd.signature(), vd.statement()));
+  ASSERT_TRUE(statement->ParseFromString(vd.statement()));
+}
+
+TEST_F(VouchingSignerTest, IssuesForUnanimousEvidenceWithTheKeyInTheHsm) {
+  // A fresh SoftHSM2 token under TEST_TMPDIR; the VA key is generated inside it.
+  ASSERT_OK_AND_ASSIGN(std::string token_directory, test_pki::MakeTempDirectory());
+  ASSERT_OK(InitSoftHsmToken(token_directory, kTokenLabel, kUserPin, kSoPin));
+  v1::Pkcs11Config pkcs11 = config_.pkcs11();
+  pkcs11.set_pin_file(absl::StrCat(token_directory, "/user.pin"));
+  ASSERT_OK(WriteFileAtomically(pkcs11.pin_file(), absl::StrCat(kUserPin, "\n"), 0600));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr token_public_key, GenerateEcKeyPairInToken(pkcs11));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> hsm_key, Pkcs11SigningKey::Open(pkcs11));
+  ASSERT_OK_AND_ASSIGN(X509Ptr va_certificate, IssueVaCertificate(token_public_key.get()));
+
+  clock_.Advance(absl::Seconds(30));  // The signer's now differs from the VR's timestamp.
+  const v1::SignVouchingRequest request = Request();
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response,
+                       MakeSigner(*hsm_key, va_certificate.get())->SignVouching(request));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+
+  v1::VouchingStatement statement;
+  ASSERT_NO_FATAL_FAILURE(ExpectVerifiedStatement(
+      response.vouching_data(), CertificateToDer(va_certificate.get()), &statement));
+  EXPECT_EQ(statement.version(), 1u);
+  EXPECT_EQ(statement.va_id(), kVaId);
+  EXPECT_EQ(statement.trust_list(), kTrustList);
+  EXPECT_EQ(statement.hostname(), kHost);
+  EXPECT_EQ(statement.port(), kPort);
+  EXPECT_THAT(statement.certificate_sha256(), ElementsAre(Sha256(pki_.leaf.der)));
+  EXPECT_THAT(IdsAndRegions(statement.perspectives()),
+              ElementsAre(Pair("eu-west-1a", "eu-west"), Pair("us-east-1a", "us-east"),
+                          Pair("ap-south-1a", "ap-south")));
+  EXPECT_EQ(statement.log_index(), kLogIndex);
+  EXPECT_EQ(statement.log_shard_id(), kShard);
+  EXPECT_EQ(statement.issued_at_unix_seconds(), absl::ToUnixSeconds(FixtureNow()) + 30);
+  // The earliest probe start: agent 0's, 5 s before the (advanced) clock.
+  EXPECT_EQ(statement.probed_at_unix_seconds(), absl::ToUnixSeconds(FixtureNow()) + 25);
+  EXPECT_FALSE(statement.issuance_approved_out_of_band());
+
+  // The signature is the token key's: it fails under any other key.
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr other_key, GenerateEcKey(256));
+  EXPECT_THAT(VerifySignature(other_key.get(), response.vouching_data().signature(),
+                              response.vouching_data().statement()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not verify")));
+}
+
+TEST_F(VouchingSignerTest, IssuesForUnanimousEvidenceWithAnInMemoryKey) {
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(Request()));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  v1::VouchingStatement statement;
+  ASSERT_NO_FATAL_FAILURE(ExpectVerifiedStatement(
+      response.vouching_data(), CertificateToDer(va_certificate_.get()), &statement));
+  EXPECT_EQ(statement.va_id(), kVaId);
+  EXPECT_EQ(statement.hostname(), kHost);
+  EXPECT_EQ(statement.port(), kPort);
+  EXPECT_THAT(statement.certificate_sha256(), ElementsAre(Sha256(pki_.leaf.der)));
+  EXPECT_EQ(statement.perspectives_size(), 3);
+  EXPECT_EQ(statement.issued_at_unix_seconds(), absl::ToUnixSeconds(FixtureNow()));
+}
+
+TEST_F(VouchingSignerTest, ObservationOrderDoesNotMatter) {
+  v1::SignVouchingRequest request = Request();
+  request.mutable_observations()->SwapElements(0, 2);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(request));
+  EXPECT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+}
+
+TEST_F(VouchingSignerTest, RefusesATamperedObservation) {
+  // The coordinator rewrites what a perspective saw after the agent signed it.
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody body = Body(1);
+  body.mutable_addresses(0)->set_leaf_sha256(Sha256("a certificate the agent never saw"));
+  request.mutable_observations(1)->set_tbs(body.SerializeAsString());
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("the Observation from 'us-east-1a' is not signed by its "
+                                  "enrolled key")));
+}
+
+TEST_F(VouchingSignerTest, RefusesObservationBytesThatAreNoObservation) {
+  v1::SignVouchingRequest request = Request();
+  request.mutable_observations(0)->set_tbs(
+      std::string("\x0a\x05"
+                  "ab",
+                  4));
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION, HasSubstr("not an ObservationBody")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAnObservationSignedByAKeyThatIsNotEnrolled) {
+  // A valid-looking Observation for an enrolled perspective, signed by an outsider.
+  v1::SignVouchingRequest request = Request();
+  *request.mutable_observations(0) = SignWith(outsider_key_.get(), Body(0));
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("the Observation from 'eu-west-1a' is not signed by its "
+                                  "enrolled key")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAnObservationFromAPerspectiveThatIsNotEnrolled) {
+  // Agent 3 exists but is not enrolled: its own, correctly signed Observation does not count.
+  v1::SignVouchingRequest request = Request();
+  *request.add_observations() = Sign(3, Body(3));
+  EXPECT_THAT(
+      RefusalFor(request),
+      IsRefusal(v1::INVALID_OBSERVATION, HasSubstr("no agent with id 'us-west-2a' is enrolled")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAnObservationClaimingAnotherRegion) {
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody body = Body(2);
+  body.mutable_perspective()->set_region("eu-west");
+  Replace(&request, 2, body);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("names perspective ap-south-1a/eu-west but the agent is "
+                                  "enrolled as ap-south-1a/ap-south")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAnObservationWithAnotherNonce) {
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody body = Body(0);
+  body.set_nonce("an-older-probe-round-nonce");
+  Replace(&request, 0, body);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("bound to another VR or probe round (digest or nonce differ)")));
+}
+
+TEST_F(VouchingSignerTest, RefusesWhenTheRequestNonceDiffersFromEveryObservation) {
+  v1::SignVouchingRequest request = Request();
+  request.set_probe_nonce("another-probe-nonce-0123456789");
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION, HasSubstr("digest or nonce differ")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAnObservationBoundToAnotherVouchingRequest) {
+  ASSERT_OK_AND_ASSIGN(std::string other_request,
+                       BuildRequest(MakeBody(FixtureNow() - absl::Seconds(10))));
+  ASSERT_NE(other_request, vouching_request_);
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody body = Body(1);
+  body.set_vouching_request_sha256(Sha256(other_request));
+  Replace(&request, 1, body);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION, HasSubstr("bound to another VR or probe round")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAnObservationForAnotherPort) {
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody body = Body(1);
+  body.set_port(8443);
+  Replace(&request, 1, body);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("is for www.example.test:8443, not www.example.test:443")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAStaleObservation) {
+  // Observations finished 2 s before FixtureNow(); the signer looks at them 121 s later, when
+  // they are 123 s old. The VR itself is still within its 300 s window.
+  const v1::SignVouchingRequest request = Request();
+  clock_.Advance(absl::Seconds(kObservationMaxAgeSeconds + 1));
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        AllOf(HasSubstr("finished 2m3s ago"), HasSubstr("accepted 2m"))));
+}
+
+TEST_F(VouchingSignerTest, AcceptsAnObservationJustInsideTheMaximumAge) {
+  const v1::SignVouchingRequest request = Request();
+  clock_.Advance(absl::Seconds(kObservationMaxAgeSeconds - 2));
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(request));
+  EXPECT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+}
+
+TEST_F(VouchingSignerTest, RefusesTwoObservationsFromOnePerspective) {
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody second = Body(1);
+  second.set_started_at_unix_milliseconds(second.started_at_unix_milliseconds() + 500);
+  *request.add_observations() = Sign(1, second);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("two Observations from perspective 'us-east-1a'")));
+}
+
+TEST_F(VouchingSignerTest, RefusesTheSameObservationPresentedTwice) {
+  // Three Observations, but two of them are one agent's: the count alone must not satisfy it.
+  v1::SignVouchingRequest request = Request(/*agents=*/2);
+  *request.add_observations() = request.observations(0);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("two Observations from perspective 'eu-west-1a'")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAMissingPerspectiveAsATimeout) {
+  ASSERT_EQ(config_.policy().max_unreachable(), 0u);
+  EXPECT_THAT(RefusalFor(Request(/*agents=*/2)),
+              IsRefusal(v1::PERSPECTIVE_TIMEOUT,
+                        HasSubstr("1 of 3 perspectives did not answer in time; the policy "
+                                  "allows 0")));
+}
+
+TEST_F(VouchingSignerTest, IssuesWithoutAnAllowedUnreachablePerspective) {
+  // Four agents, max_unreachable 1: three agreeing perspectives in three regions suffice.
+  ASSERT_NO_FATAL_FAILURE(Enroll(4, /*max_unreachable=*/1));
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response,
+                       MakeSigner()->SignVouching(Request(/*agents=*/3)));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  v1::VouchingStatement statement;
+  ASSERT_TRUE(statement.ParseFromString(response.vouching_data().statement()));
+  EXPECT_THAT(IdsAndRegions(statement.perspectives()),
+              ElementsAre(Pair("eu-west-1a", "eu-west"), Pair("us-east-1a", "us-east"),
+                          Pair("ap-south-1a", "ap-south")));
+  // Two missing are one more than allowed.
+  EXPECT_THAT(RefusalFor(Request(/*agents=*/2)),
+              IsRefusal(v1::PERSPECTIVE_TIMEOUT, HasSubstr("2 of 4 perspectives")));
+}
+
+TEST_F(VouchingSignerTest, RefusesWhenOnePerspectiveSeesAnotherCertificate) {
+  // A split view: one region is served an impostor's certificate for the same name.
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate impostor, pki_.IssueLeaf(kHost, LeafOptions()));
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody body = Body(2);
+  *body.mutable_addresses(0) = SawLeaf("192.0.2.3", impostor.der);
+  Replace(&request, 2, body);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::CERTIFICATE_MISMATCH,
+                        AllOf(HasSubstr("perspective ap-south-1a (ap-south)"),
+                              HasSubstr(ShortHex(Sha256(impostor.der))),
+                              HasSubstr("at 192.0.2.3, which the VR does not name"))));
+}
+
+TEST_F(VouchingSignerTest, RefusesWhenOneAddressOfAPerspectiveSeesAnotherCertificate) {
+  // Unanimity covers every address: the first address agrees, the second does not.
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate impostor, pki_.IssueLeaf(kHost, LeafOptions()));
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody body = Body(0);
+  body.add_resolved_addresses("2001:db8::1");
+  *body.add_addresses() = SawLeaf("2001:db8::1", impostor.der);
+  Replace(&request, 0, body);
+  EXPECT_THAT(RefusalFor(request), IsRefusal(v1::CERTIFICATE_MISMATCH,
+                                             AllOf(HasSubstr("perspective eu-west-1a (eu-west)"),
+                                                   HasSubstr("at 2001:db8::1"))));
+}
+
+TEST_F(VouchingSignerTest, RefusesAStaleVouchingRequest) {
+  ASSERT_OK_AND_ASSIGN(vouching_request_,
+                       BuildRequest(MakeBody(FixtureNow() - absl::Seconds(301))));
+  EXPECT_THAT(RefusalFor(Request()),
+              IsRefusal(v1::STALE_TIMESTAMP,
+                        AllOf(HasSubstr("5m1s away from now"), HasSubstr("window is ±5m"))));
+}
+
+TEST_F(VouchingSignerTest, RefusesATamperedVouchingRequest) {
+  // The coordinator changes the port inside the signed VR and has the agents probe that; every
+  // Observation is genuine and bound to the tampered VR, but the server never signed it.
+  v1::VouchingRequest tampered;
+  ASSERT_TRUE(tampered.ParseFromString(vouching_request_));
+  v1::VouchingRequestBody body;
+  ASSERT_TRUE(body.ParseFromString(tampered.single().tbs()));
+  body.set_trust_list("another-list");
+  tampered.mutable_single()->set_tbs(body.SerializeAsString());
+  vouching_request_ = tampered.SerializeAsString();
+  EXPECT_THAT(RefusalFor(Request()), IsRefusal(v1::BAD_SIGNATURE, HasSubstr("does not verify")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAVouchingRequestWhoseChainTheSignerDoesNotTrust) {
+  // A chain to a root outside the signer's trust list, signed by its own leaf: the VR envelope is
+  // valid, so only the signer's own chain check can refuse it.
+  ASSERT_OK_AND_ASSIGN(TestPki foreign, BuildTestPki(kHost));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> foreign_leaf_key,
+                       SignerFor(foreign.leaf.key.get()));
+  ASSERT_OK_AND_ASSIGN(vouching_request_,
+                       BuildVouchingRequest(MakeBody(), foreign.ChainDer(), *foreign_leaf_key));
+  EXPECT_THAT(RefusalFor(Request()), IsRefusal(v1::UNTRUSTED_CHAIN, testing::_));
+}
+
+TEST_F(VouchingSignerTest, RefusesAShortProbeNonce) {
+  // Fifteen bytes, carried by every Observation too, so only the length is wrong.
+  const std::string short_nonce = "fifteen-bytes!!";
+  ASSERT_EQ(short_nonce.size(), 15u);
+  v1::SignVouchingRequest request = Request();
+  request.set_probe_nonce(short_nonce);
+  for (size_t i = 0; i < 3; ++i) {
+    v1::ObservationBody body = Body(i);
+    body.set_nonce(short_nonce);
+    Replace(&request, i, body);
+  }
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("the probe nonce must have 16 to 64")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAMissingProbeNonce) {
+  v1::SignVouchingRequest request = Request();
+  request.clear_probe_nonce();
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("the probe nonce must have 16 to 64")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAnOverlongProbeNonce) {
+  const std::string long_nonce(65, 'n');
+  v1::SignVouchingRequest request = Request();
+  request.set_probe_nonce(long_nonce);
+  for (size_t i = 0; i < 3; ++i) {
+    v1::ObservationBody body = Body(i);
+    body.set_nonce(long_nonce);
+    Replace(&request, i, body);
+  }
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("the probe nonce must have 16 to 64")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAnEmptyShardId) {
+  v1::SignVouchingRequest request = Request();
+  request.clear_log_shard_id();
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("the log shard id is missing")));
+}
+
+TEST_F(VouchingSignerTest, IssuesForARolloverWhenPerspectivesSeeEitherCertificate) {
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate next, pki_.IssueLeaf(kHost, LeafOptions()));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> old_key, SignerFor(pki_.leaf.key.get()));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> new_key, SignerFor(next.key.get()));
+  ASSERT_OK_AND_ASSIGN(vouching_request_,
+                       BuildRolloverVouchingRequest(MakeBody(), pki_.ChainDer(), *old_key,
+                                                    {next.der, pki_.intermediate.der}, *new_key));
+  // Agent 0 sees the old certificate, agent 1 the new one, agent 2 one at each of two addresses.
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody sees_new = Body(1);
+  *sees_new.mutable_addresses(0) = SawLeaf("192.0.2.2", next.der);
+  Replace(&request, 1, sees_new);
+  v1::ObservationBody sees_both = Body(2);
+  sees_both.add_resolved_addresses("2001:db8::3");
+  *sees_both.add_addresses() = SawLeaf("2001:db8::3", next.der);
+  Replace(&request, 2, sees_both);
+
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(request));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  v1::VouchingStatement statement;
+  ASSERT_NO_FATAL_FAILURE(ExpectVerifiedStatement(
+      response.vouching_data(), CertificateToDer(va_certificate_.get()), &statement));
+  EXPECT_THAT(statement.certificate_sha256(), ElementsAre(Sha256(pki_.leaf.der), Sha256(next.der)));
+  EXPECT_EQ(statement.perspectives_size(), 3);
+
+  // A third certificate at any address still refuses during rollover.
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate third, pki_.IssueLeaf(kHost, LeafOptions()));
+  v1::ObservationBody sees_third = Body(0);
+  *sees_third.mutable_addresses(0) = SawLeaf("192.0.2.1", third.der);
+  Replace(&request, 0, sees_third);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective eu-west-1a (eu-west)")));
+}
+
+class SignCheckpointTest : public VouchingSignerTest {
+ protected:
+  v1::CheckpointBody Checkpoint() const {
+    v1::CheckpointBody checkpoint;
+    checkpoint.set_log_shard_id(kShard);
+    checkpoint.set_tree_size(1234);
+    checkpoint.set_root_hash(Sha256("the root of 1234 leaves"));
+    checkpoint.set_timestamp_unix_milliseconds(clock_.NowUnixMilliseconds() - 1500);
+    return checkpoint;
+  }
+};
+
+TEST_F(SignCheckpointTest, SignsTheBodyWithTheVaIdSet) {
+  v1::CheckpointBody checkpoint = Checkpoint();
+  checkpoint.set_va_id("someone-else");  // The signer states its own identity.
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint signed_checkpoint,
+                       MakeSigner()->SignCheckpoint(checkpoint));
+  EvpPkeyPtr va_public_key(X509_get_pubkey(va_certificate_.get()));
+  ASSERT_OK(
+      VerifySignature(va_public_key.get(), signed_checkpoint.signature(), signed_checkpoint.tbs()));
+  EXPECT_THAT(signed_checkpoint.va_certificate_chain_der(),
+              ElementsAre(CertificateToDer(va_certificate_.get())));
+  v1::CheckpointBody body;
+  ASSERT_TRUE(body.ParseFromString(signed_checkpoint.tbs()));
+  EXPECT_EQ(body.va_id(), kVaId);
+  EXPECT_EQ(body.log_shard_id(), kShard);
+  EXPECT_EQ(body.tree_size(), 1234u);
+  EXPECT_EQ(body.root_hash(), checkpoint.root_hash());
+  EXPECT_EQ(body.timestamp_unix_milliseconds(), checkpoint.timestamp_unix_milliseconds());
+}
+
+TEST_F(SignCheckpointTest, RefusesARootThatIsNot32Bytes) {
+  v1::CheckpointBody checkpoint = Checkpoint();
+  checkpoint.set_root_hash(std::string(31, '\x5a'));
+  EXPECT_THAT(MakeSigner()->SignCheckpoint(checkpoint),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("32-byte root hash")));
+}
+
+TEST_F(SignCheckpointTest, RefusesAnEmptyShardId) {
+  v1::CheckpointBody checkpoint = Checkpoint();
+  checkpoint.clear_log_shard_id();
+  EXPECT_THAT(MakeSigner()->SignCheckpoint(checkpoint),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs a shard id")));
+}
+
+TEST_F(SignCheckpointTest, RefusesATimeTenMinutesOffEitherWay) {
+  for (absl::Duration offset : {absl::Minutes(10), -absl::Minutes(10)}) {
+    v1::CheckpointBody checkpoint = Checkpoint();
+    checkpoint.set_timestamp_unix_milliseconds(absl::ToUnixMillis(clock_.Now() + offset));
+    EXPECT_THAT(
+        MakeSigner()->SignCheckpoint(checkpoint),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 5 minutes from now")))
+        << "offset " << offset;
+  }
+}
+
+}  // namespace
+}  // namespace mecai
