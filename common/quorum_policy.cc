@@ -54,8 +54,10 @@ v1::RefusalReason Judge(const PerspectiveOutcome& outcome, const std::vector<std
       return v1::HANDSHAKE_FAILED;
     }
   }
-  *detail = absl::StrCat("saw a vouched certificate at all ", body.addresses_size(),
-                         body.addresses_size() == 1 ? " address" : " addresses");
+  *detail = body.addresses_size() == 1
+                ? std::string("saw a vouched certificate at its one address")
+                : absl::StrCat("saw a vouched certificate at all ", body.addresses_size(),
+                               " addresses");
   return v1::REFUSAL_REASON_UNSPECIFIED;
 }
 

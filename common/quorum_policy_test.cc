@@ -136,7 +136,7 @@ TEST(DecideQuorumTest, AllAgreeIssuesWithAgreeingPerspectivesAndEarliestStart) {
   ASSERT_EQ(decision.results.size(), 4u);
   EXPECT_EQ(decision.results[1].perspective().id(), "us-1");
   EXPECT_EQ(decision.results[1].perspective().region(), "us");
-  EXPECT_EQ(decision.results[1].detail(), "saw a vouched certificate at all 1 address");
+  EXPECT_EQ(decision.results[1].detail(), "saw a vouched certificate at its one address");
 }
 
 TEST(DecideQuorumTest, PerspectiveAgreesOnlyWhenEveryAddressServesAVouchedCertificate) {
