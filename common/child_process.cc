@@ -122,6 +122,20 @@ bool ChildProcess::Running() {
   return !exited_;
 }
 
+int ChildProcess::ExitCode() const {
+  if (!exited_ || !WIFEXITED(wait_status_)) return -1;
+  return WEXITSTATUS(wait_status_);
+}
+
+bool ChildProcess::WaitForExit(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (Running()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
 std::string ChildProcess::ExitDescription() const {
   if (!exited_) return "still running";
   if (WIFEXITED(wait_status_))

@@ -34,6 +34,10 @@ class ChildProcess {
 
   // True while the child has not exited; records the exit status when it has.
   bool Running();
+  // The exit status once the child has exited normally; -1 while running or when it was killed.
+  int ExitCode() const;
+  // Waits up to `timeout` for the child to exit by itself; false if it is still running.
+  bool WaitForExit(absl::Duration timeout);
   // A sentence about how the child ended ("exited with status 1", "killed by signal 9").
   std::string ExitDescription() const;
 

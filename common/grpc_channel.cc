@@ -40,6 +40,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const v1::PeerConfig&
   return grpc::CreateCustomChannel(peer.address(), grpc::SslCredentials(options), arguments);
 }
 
+absl::Status WaitUntilConnected(grpc::Channel& channel, absl::Time deadline,
+                                const std::string& what) {
+  if (channel.WaitForConnected(absl::ToChronoTime(deadline))) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      what,
+      " is unreachable: no connection (with mutual TLS, if configured) before the startup "
+      "deadline; is it running, and do its address, CA and identity match the config?"));
+}
+
 absl::Status FromGrpcStatus(const grpc::Status& status, const std::string& what) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),

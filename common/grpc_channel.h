@@ -21,6 +21,11 @@ void ValidatePeerConfig(const v1::PeerConfig& peer, bool plaintext_allowed,
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const v1::PeerConfig& peer,
                                                            uint32_t max_receive_bytes = 4 << 20);
 
+// Waits until `channel` is connected (for TLS peers: the mutual TLS handshake succeeded) or
+// `deadline` passes; UNAVAILABLE "<what> is unreachable ..." otherwise.
+absl::Status WaitUntilConnected(grpc::Channel& channel, absl::Time deadline,
+                                const std::string& what);
+
 // Converts a failed gRPC call to a Status naming the peer ("probe agent eu-1 at host:port: ...").
 absl::Status FromGrpcStatus(const grpc::Status& status, const std::string& what);
 

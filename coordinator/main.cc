@@ -40,6 +40,13 @@ absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto fanout, mecai::ProbeFanout::Create(config.agents(), *agents, clock));
   ASSIGN_OR_RETURN(auto signer_channel, mecai::MakeChannel(config.signer()));
   auto signer = mecai::v1::SignerService::NewStub(signer_channel);
+  // Every peer must be reachable before this coordinator accepts requests.
+  const absl::Time deadline =
+      absl::Now() + absl::Milliseconds(config.startup_connect_timeout_milliseconds());
+  signer_channel->GetState(/*try_to_connect=*/true);
+  RETURN_IF_ERROR(fanout->WaitForAgents(deadline));
+  RETURN_IF_ERROR(mecai::WaitUntilConnected(
+      *signer_channel, deadline, absl::StrCat("the signer at ", config.signer().address())));
   ASSIGN_OR_RETURN(auto store,
                    mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
   mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, clock);

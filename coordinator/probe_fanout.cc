@@ -19,10 +19,21 @@ absl::StatusOr<std::unique_ptr<ProbeFanout>> ProbeFanout::Create(
     Agent agent;
     agent.perspective = endpoint.perspective();
     agent.address = endpoint.peer().address();
+    agent.channel = *channel;
     agent.stub = v1::ProbeService::NewStub(*channel);
     fanout->agents_.push_back(std::move(agent));
   }
   return fanout;
+}
+
+absl::Status ProbeFanout::WaitForAgents(absl::Time deadline) const {
+  for (const Agent& agent : agents_) agent.channel->GetState(/*try_to_connect=*/true);
+  for (const Agent& agent : agents_) {
+    RETURN_IF_ERROR(WaitUntilConnected(
+        *agent.channel, deadline,
+        absl::StrCat("agent '", agent.perspective.id(), "' at ", agent.address)));
+  }
+  return absl::OkStatus();
 }
 
 std::vector<PerspectiveOutcome> ProbeFanout::ProbeAll(

@@ -26,6 +26,10 @@ class ProbeFanout {
       const google::protobuf::RepeatedPtrField<v1::AgentEndpoint>& endpoints,
       const EnrolledAgents& agents, const Clock& clock);
 
+  // Waits until every agent accepts a connection, or `deadline`; the error names the first
+  // unreachable agent and its address.
+  absl::Status WaitForAgents(absl::Time deadline) const;
+
   // Probes from every perspective concurrently and waits for all answers or `timeout`. Each
   // outcome is kObserved only when the Observation verifies against `expected`; results keep the
   // configured order. The round trip of each call is returned in `round_trip_milliseconds`.
@@ -39,6 +43,7 @@ class ProbeFanout {
   struct Agent {
     v1::Perspective perspective;
     std::string address;
+    std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::ProbeService::Stub> stub;
   };
   ProbeFanout(const EnrolledAgents& agents, const Clock& clock)

@@ -28,7 +28,7 @@ namespace {
 constexpr absl::Duration kStopGracePeriod = absl::Seconds(2);
 constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
 
-// Closes a file descriptor on scope exit.
+// Closes a file descriptor on scope exit. Not thread-safe.
 class ScopedFd {
  public:
   explicit ScopedFd(int fd = -1) : fd_(fd) {}
@@ -51,8 +51,7 @@ std::string ErrnoText(int error) { return std::strerror(error); }
 absl::StatusOr<std::string> FindProgram(const std::string& program) {
   if (program.find('/') != std::string::npos) {
     if (access(program.c_str(), X_OK) != 0) {
-      return absl::NotFoundError(
-          absl::StrCat("cannot execute ", program, ": ", ErrnoText(errno)));
+      return absl::NotFoundError(absl::StrCat("cannot execute ", program, ": ", ErrnoText(errno)));
     }
     return program;
   }
@@ -236,8 +235,8 @@ absl::StatusOr<int> Subprocess::Wait(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (!Reap()) {
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("process ", pid_, " still runs after ",
-                                                      absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("process ", pid_, " still runs after ", absl::FormatDuration(timeout)));
     }
     absl::SleepFor(kPollInterval);
   }
@@ -312,8 +311,7 @@ absl::Status WaitForTcpPort(const std::string& host, int port, absl::Duration ti
   while (true) {
     if (server != nullptr && !server->Running()) {
       return absl::UnavailableError(absl::StrCat("the server for ", host, " port ", port,
-                                                 " stopped: ",
-                                                 ExitDescription(server->Stop())));
+                                                 " stopped: ", ExitDescription(server->Stop())));
     }
     ScopedFd socket_fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (socket_fd.get() < 0) return absl::InternalError(absl::StrCat("socket: ", ErrnoText(errno)));
@@ -333,10 +331,9 @@ absl::Status WaitForTcpPort(const std::string& host, int port, absl::Duration ti
     if (result == 0) return absl::OkStatus();
     last_error = ErrnoText(errno);
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("nothing accepted connections on ", host,
-                                                      " port ", port, " within ",
-                                                      absl::FormatDuration(timeout), " (",
-                                                      last_error, ")"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("nothing accepted connections on ", host, " port ", port, " within ",
+                       absl::FormatDuration(timeout), " (", last_error, ")"));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }

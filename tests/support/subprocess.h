@@ -34,10 +34,12 @@ class Subprocess {
 
   // Starts argv[0] (searched on PATH unless it contains '/') with arguments argv[1..]. The child
   // inherits this process's environment plus `env` ("NAME=value"; these override inherited values
-  // of the same name), starts with an empty signal mask and default signal dispositions, and runs
-  // in a new process group. NOT_FOUND when the program does not exist or cannot be executed;
-  // FAILED_PRECONDITION when a child is already running.
-  absl::Status Start(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+  // of the same name), reads stdin from /dev/null, starts with an empty signal mask and default
+  // signal dispositions, and runs in a new process group; other descriptors are not inherited.
+  // NOT_FOUND when the program does not exist or cannot be executed; FAILED_PRECONDITION when a
+  // child is already running.
+  absl::Status Start(const std::vector<std::string>& argv,
+                     const std::vector<std::string>& env = {});
 
   // Stops the child's process group: SIGTERM, then SIGKILL if it has not exited after 2 s. Reaps
   // it and returns its wait status (as from waitpid; see ExitDescription), or -1 if no child was

@@ -83,9 +83,8 @@ TEST(SubprocessTest, EnvironmentOverridesAndRedirectedOutput) {
   const std::string out = TempPath("env_out");
   const std::string err = TempPath("env_err");
   process.RedirectOutput(out, err);
-  ASSERT_TRUE(process.Start({"sh", "-c", "echo \"$MECAI_X\"; echo oops >&2"},
-                            {"MECAI_X=overridden"})
-                  .ok());
+  ASSERT_TRUE(
+      process.Start({"sh", "-c", "echo \"$MECAI_X\"; echo oops >&2"}, {"MECAI_X=overridden"}).ok());
   ASSERT_TRUE(process.Wait(absl::Seconds(10)).ok());
   EXPECT_EQ(ReadWholeFile(out), "overridden\n");
   EXPECT_EQ(ReadWholeFile(err), "oops\n");

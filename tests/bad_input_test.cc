@@ -1,0 +1,252 @@
+// Bad input to the real binaries (issue "Bad input"): a missing or malformed config, an invalid
+// field, an absent SoftHSM token or a wrong PIN, a port in use, an unreachable agent — each gives
+// one clear message naming the problem and a non-zero exit, and leaves nothing running.
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cli/binaries.h"
+#include "cli/local_cluster.h"
+#include "common/child_process.h"
+#include "common/config_loader.h"
+#include "common/files.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/config.pb.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;
+};
+
+class BadInputTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* temporary = getenv("TEST_TMPDIR");
+    std::string workdir = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/cluster");
+    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
+    LocalClusterOptions options;
+    options.workdir = workdir;
+    options.verbose = false;
+    cluster_ = new LocalCluster(options);
+    absl::Status started = cluster_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    auto binaries = FindClusterBinaries();
+    ASSERT_TRUE(binaries.ok()) << binaries.status();
+    binaries_ = new BinaryPaths(*binaries);
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    delete binaries_;
+  }
+
+  // Runs `argv` to completion (at most 30 s) and returns its exit code and output.
+  static Outcome Run(const std::vector<std::string>& argv,
+                     const std::vector<std::string>& environment = {}) {
+    static int counter = 0;
+    const std::string log = cluster_->Path(absl::StrCat("logs/bad-input-", ++counter, ".log"));
+    auto process = ChildProcess::Start(argv, log, environment);
+    EXPECT_TRUE(process.ok()) << process.status();
+    Outcome outcome;
+    if (!process.ok()) return outcome;
+    EXPECT_TRUE((*process)->WaitForExit(absl::Seconds(30))) << argv[0] << " did not exit";
+    outcome.exit_code = (*process)->ExitCode();
+    outcome.output = ReadFile(log).value_or("");
+    return outcome;
+  }
+
+  template <typename Config>
+  static Config Load(const std::string& name) {
+    auto config = LoadConfig<Config>(cluster_->Path(name));
+    EXPECT_TRUE(config.ok()) << config.status();
+    return *config;
+  }
+
+  static std::string Write(const std::string& name, const google::protobuf::Message& config) {
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(config, &text);
+    const std::string path = cluster_->Path(name);
+    EXPECT_TRUE(WriteFileAtomically(path, text).ok());
+    return path;
+  }
+
+  static std::string SoftHsmEnvironment() {
+    return absl::StrCat("SOFTHSM2_CONF=", cluster_->Path("hsm/softhsm2.conf"));
+  }
+
+  static LocalCluster* cluster_;
+  static BinaryPaths* binaries_;
+};
+
+LocalCluster* BadInputTest::cluster_ = nullptr;
+BinaryPaths* BadInputTest::binaries_ = nullptr;
+
+TEST_F(BadInputTest, EveryBinaryAnswersHelp) {
+  for (const std::string& binary :
+       {binaries_->coordinator, binaries_->signer, binaries_->probe_agent}) {
+    Outcome outcome = Run({binary, "--help"});
+    EXPECT_EQ(outcome.exit_code, 0) << binary;
+    EXPECT_THAT(outcome.output, HasSubstr("--config FILE")) << binary;
+  }
+}
+
+TEST_F(BadInputTest, MissingConfigFlagIsAUsageError) {
+  for (const std::string& binary :
+       {binaries_->coordinator, binaries_->signer, binaries_->probe_agent}) {
+    Outcome outcome = Run({binary});
+    EXPECT_EQ(outcome.exit_code, 2) << binary;
+    EXPECT_THAT(outcome.output, HasSubstr("--config")) << binary;
+  }
+}
+
+TEST_F(BadInputTest, MissingConfigFileIsNamed) {
+  const std::string missing = cluster_->Path("no-such-config.textproto");
+  for (const std::string& binary :
+       {binaries_->coordinator, binaries_->signer, binaries_->probe_agent}) {
+    Outcome outcome = Run({binary, "--config", missing});
+    EXPECT_EQ(outcome.exit_code, 1) << binary;
+    EXPECT_THAT(outcome.output, HasSubstr("cannot open " + missing)) << binary;
+  }
+}
+
+TEST_F(BadInputTest, MalformedConfigNamesLineAndColumn) {
+  const std::string path = cluster_->Path("malformed.textproto");
+  ASSERT_TRUE(WriteFileAtomically(path, "listen {\n  adress: \"127.0.0.1:0\"\n}\n").ok());
+  Outcome outcome = Run({binaries_->coordinator, "--config", path});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("is not a valid mecai.v1.CoordinatorConfig"));
+  EXPECT_THAT(outcome.output, HasSubstr("line 2 column"));
+  EXPECT_THAT(outcome.output, HasSubstr("adress"));
+}
+
+TEST_F(BadInputTest, InvalidFieldIsNamed) {
+  auto config = Load<v1::CoordinatorConfig>("coordinator.textproto");
+  config.mutable_signer()->set_insecure_plaintext_for_local_development(true);
+  config.mutable_policy()->set_min_regions(1);
+  Outcome outcome =
+      Run({binaries_->coordinator, "--config", Write("bad-coordinator.textproto", config)});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("signer.insecure_plaintext_for_local_development"));
+  EXPECT_THAT(outcome.output, HasSubstr("policy.min_regions"));
+}
+
+TEST_F(BadInputTest, SignerRefusesPlaintext) {
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.mutable_listen()->set_insecure_plaintext_for_local_development(true);
+  Outcome outcome = Run({binaries_->signer, "--config", Write("plain-signer.textproto", config)},
+                        {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("plaintext is never allowed"));
+}
+
+TEST_F(BadInputTest, AbsentTokenIsNamed) {
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.mutable_pkcs11()->set_token_label("no-such-token");
+  config.mutable_listen()->set_port_file("");
+  Outcome outcome = Run({binaries_->signer, "--config", Write("absent-token.textproto", config)},
+                        {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("no token with label 'no-such-token'"));
+  EXPECT_THAT(outcome.output, Not(HasSubstr("serving on")));
+}
+
+TEST_F(BadInputTest, WrongPinIsNamedWithoutRevealingIt) {
+  const std::string pin_file = cluster_->Path("hsm/wrong.pin");
+  ASSERT_TRUE(WriteFileAtomically(pin_file, "not-the-pin-7731\n", 0600).ok());
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.mutable_pkcs11()->set_pin_file(pin_file);
+  config.mutable_listen()->set_port_file("");
+  Outcome outcome = Run({binaries_->signer, "--config", Write("wrong-pin.textproto", config)},
+                        {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("wrong PIN"));
+  EXPECT_THAT(outcome.output, Not(HasSubstr("not-the-pin-7731")));
+}
+
+TEST_F(BadInputTest, PortInUseIsNamed) {
+  auto config = Load<v1::ProbeAgentConfig>("agents/agent-1.textproto");
+  const std::string taken = absl::StrCat("127.0.0.1:", cluster_->coordinator_port());
+  config.mutable_listen()->set_address(taken);
+  config.mutable_listen()->set_port_file("");
+  Outcome outcome =
+      Run({binaries_->probe_agent, "--config", Write("port-in-use.textproto", config)});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("cannot listen on " + taken));
+}
+
+TEST_F(BadInputTest, UnreachableAgentStopsTheCoordinatorAtStart) {
+  auto config = Load<v1::CoordinatorConfig>("coordinator.textproto");
+  auto closed_port = PickFreeTcpPort();
+  ASSERT_TRUE(closed_port.ok());
+  const std::string unreachable = absl::StrCat("127.0.0.1:", *closed_port);
+  config.mutable_agents(1)->mutable_peer()->set_address(unreachable);
+  config.set_store_path(cluster_->Path("store/unreachable-agent"));
+  config.mutable_listen()->set_port_file(cluster_->Path("run/unreachable.port"));
+  config.set_startup_connect_timeout_milliseconds(1500);
+  Outcome outcome =
+      Run({binaries_->coordinator, "--config", Write("unreachable-agent.textproto", config)});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("agent 'agent-2' at " + unreachable + " is unreachable"));
+  EXPECT_FALSE(ReadFile(cluster_->Path("run/unreachable.port")).ok())
+      << "the coordinator must not serve before its peers are reachable";
+}
+
+TEST_F(BadInputTest, MecaiCommandLineErrorsAreUsageErrors) {
+  const std::string mecai = absl::StrCat(getenv("TEST_SRCDIR"), "/mecai/cli/mecai");
+  Outcome unknown = Run({mecai, "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.output, HasSubstr("unknown command 'frobnicate'"));
+  Outcome missing = Run({mecai, "vouch", "--vs", "127.0.0.1:1"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.output, HasSubstr("--host is required"));
+  Outcome bad_flag = Run({mecai, "verify", "--bogus", "x"});
+  EXPECT_EQ(bad_flag.exit_code, 2);
+  EXPECT_THAT(bad_flag.output, HasSubstr("unknown flag --bogus"));
+}
+
+TEST_F(BadInputTest, UnreachableVouchingServerIsAnError) {
+  const std::string mecai = absl::StrCat(getenv("TEST_SRCDIR"), "/mecai/cli/mecai");
+  auto closed_port = PickFreeTcpPort();
+  ASSERT_TRUE(closed_port.ok());
+  v1::PeerConfig peer = cluster_->CoordinatorPeer();
+  Outcome outcome = Run({mecai,
+                         "vouch",
+                         "--vs",
+                         absl::StrCat("127.0.0.1:", *closed_port),
+                         "--host",
+                         LocalCluster::kTargetHost,
+                         "--trust-list",
+                         LocalCluster::kTrustList,
+                         "--cert",
+                         cluster_->ServerChainFile(),
+                         "--key",
+                         cluster_->ServerKeyFile(),
+                         "--out",
+                         cluster_->Path("never.vd"),
+                         "--tls-ca",
+                         peer.tls().server_ca_file(),
+                         "--tls-cert",
+                         peer.tls().certificate_file(),
+                         "--tls-key",
+                         peer.tls().private_key_file(),
+                         "--tls-server-name",
+                         "coordinator",
+                         "--timeout",
+                         "3s"});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("Vouching Server 127.0.0.1:"));
+  EXPECT_FALSE(ReadFile(cluster_->Path("never.vd")).ok());
+}
+
+}  // namespace
+}  // namespace mecai
