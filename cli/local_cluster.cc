@@ -205,7 +205,8 @@ absl::Status LocalCluster::Start() {
       Launch({binaries.dnsmasq, "--no-daemon", "--conf-file=/dev/null",
               absl::StrCat("--port=", dns_port), "--listen-address=127.0.0.1", "--bind-interfaces",
               "--no-resolv", "--no-hosts", absl::StrCat("--address=/", kTargetHost, "/127.0.0.1"),
-              absl::StrCat("--pid-file=", Path("run/dnsmasq.pid"))},
+              // Authoritative for the zone: AAAA gets an empty answer, not REFUSED.
+              "--local=/mecai.test/", absl::StrCat("--pid-file=", Path("run/dnsmasq.pid"))},
              "dnsmasq"));
 
   // The TLS server to vouch for: openssl s_server with the server certificate and its chain.

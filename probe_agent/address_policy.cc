@@ -103,8 +103,7 @@ const SpecialPurposeRange* FindSpecialPurposeRange(const IpAddress& address) {
   return nullptr;
 }
 
-absl::StatusOr<AddressPolicy> AddressPolicy::Create(
-    const std::vector<std::string>& allowed_cidrs) {
+absl::StatusOr<AddressPolicy> AddressPolicy::Create(const std::vector<std::string>& allowed_cidrs) {
   std::vector<IpPrefix> allowed;
   for (const std::string& text : allowed_cidrs) {
     absl::StatusOr<IpPrefix> prefix = ParseIpPrefix(text);

@@ -1,7 +1,8 @@
 // Which addresses a probe agent may connect to (trust rule 6, "No SSRF"): never a special-purpose
 // address of the IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and its updates)
-// — loopback, private, link-local (169.254.169.254, the cloud metadata service), shared CGNAT space,
-// documentation, multicast, reserved — unless the agent's configuration allowlists its range.
+// — loopback, private, link-local (169.254.169.254, the cloud metadata service), shared CGNAT
+// space, documentation, multicast, reserved — unless the agent's configuration allowlists its
+// range.
 #ifndef MECAI_PROBE_AGENT_ADDRESS_POLICY_H_
 #define MECAI_PROBE_AGENT_ADDRESS_POLICY_H_
 

@@ -154,9 +154,17 @@ TEST(AddressPolicyTest, AllowlistOfHostAddress) {
 }
 
 TEST(AddressPolicyTest, BadRangesAreRejectedByName) {
-  const std::vector<std::string> bad = {"",           "localhost",   "127.0.0.0/33", "10.0.0.1/8",
-                                        "::1/129",    "127.0.0.0/",  "127.0.0.0/-1", "1.2.3/8",
-                                        "127.0.0.0/+8", "fe80::/ 10", "2001:db8::/32/1"};
+  const std::vector<std::string> bad = {"",
+                                        "localhost",
+                                        "127.0.0.0/33",
+                                        "10.0.0.1/8",
+                                        "::1/129",
+                                        "127.0.0.0/",
+                                        "127.0.0.0/-1",
+                                        "1.2.3/8",
+                                        "127.0.0.0/+8",
+                                        "fe80::/ 10",
+                                        "2001:db8::/32/1"};
   for (const std::string& range : bad) {
     SCOPED_TRACE(range);
     absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8", range});

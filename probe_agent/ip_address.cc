@@ -66,8 +66,8 @@ absl::StatusOr<IpPrefix> ParseIpPrefix(absl::string_view text) {
   const absl::string_view address_text = text.substr(0, slash);
   absl::StatusOr<IpAddress> address = ParseIpAddress(address_text);
   if (!address.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "' is not a CIDR range: '", address_text, "' is not an IP address"));
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a CIDR range: '",
+                                                   address_text, "' is not an IP address"));
   }
   IpPrefix prefix;
   prefix.network = *address;
@@ -75,11 +75,9 @@ absl::StatusOr<IpPrefix> ParseIpPrefix(absl::string_view text) {
   if (slash != absl::string_view::npos) {
     const absl::string_view length_text = text.substr(slash + 1);
     int length = -1;
-    const bool all_digits =
-        !length_text.empty() && length_text.size() <= 3 &&
-        length_text.find_first_not_of("0123456789") == absl::string_view::npos;
-    if (!all_digits || !absl::SimpleAtoi(length_text, &length) ||
-        length > address->bit_length()) {
+    const bool all_digits = !length_text.empty() && length_text.size() <= 3 &&
+                            length_text.find_first_not_of("0123456789") == absl::string_view::npos;
+    if (!all_digits || !absl::SimpleAtoi(length_text, &length) || length > address->bit_length()) {
       return absl::InvalidArgumentError(absl::StrCat("'", text,
                                                      "' is not a CIDR range: the prefix length "
                                                      "must be 0..",

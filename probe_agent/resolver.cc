@@ -14,6 +14,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "common/status.h"
 #include "probe_agent/ip_address.h"
 
@@ -31,13 +32,13 @@ absl::Status InitializeCaresLibrary() {
   // ares_library_init must run once per process before any channel exists.
   static const int result = ares_library_init(ARES_LIB_INIT_ALL);
   if (result != ARES_SUCCESS) {
-    return absl::InternalError(
-        absl::StrCat("cannot initialise c-ares: ", ares_strerror(result)));
+    return absl::InternalError(absl::StrCat("cannot initialise c-ares: ", ares_strerror(result)));
   }
   return absl::OkStatus();
 }
 
 // Owns one c-ares channel. Destroying it completes pending lookups with ARES_EDESTRUCTION.
+// Not thread-safe (nor is the channel, in c-ares 1.18).
 class ChannelOwner {
  public:
   ChannelOwner() = default;
@@ -53,7 +54,8 @@ class ChannelOwner {
   ares_channel channel_ = nullptr;
 };
 
-// One ares_getaddrinfo lookup (A or AAAA) and what it returned.
+// One ares_getaddrinfo lookup (A or AAAA) and what it returned. Not thread-safe: written by the
+// c-ares callback on the thread that drives the channel.
 struct FamilyLookup {
   explicit FamilyLookup(int family) : family(family) {}
   const char* record_type() const { return family == AF_INET ? "A" : "AAAA"; }
@@ -176,14 +178,45 @@ absl::Status RunUntilDone(ares_channel channel, std::array<FamilyLookup, 2>& loo
   return absl::OkStatus();
 }
 
+// Why neither lookup gave an address: a fault of the agent first, then a timeout, then a failure
+// of the nameserver, and NOT_FOUND when both names simply have no records.
+absl::Status NoAddressError(const std::string& hostname, absl::Duration timeout,
+                            const std::array<FamilyLookup, 2>& lookups) {
+  for (const FamilyLookup& lookup : lookups) {
+    const int status = lookup.status;
+    if (status == ARES_SUCCESS || IsNoRecords(status) || IsTimeout(status) ||
+        IsServerFailure(status)) {
+      continue;
+    }
+    return absl::InternalError(absl::StrCat("the ", lookup.record_type(), " query for ", hostname,
+                                            " failed: ", ares_strerror(status)));
+  }
+  for (const FamilyLookup& lookup : lookups) {
+    if (IsTimeout(lookup.status)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no complete DNS answer for ", hostname, " within ", absl::FormatDuration(timeout),
+          " (the ", lookup.record_type(), " query timed out)"));
+    }
+  }
+  for (const FamilyLookup& lookup : lookups) {
+    if (IsServerFailure(lookup.status)) {
+      return absl::UnavailableError(absl::StrCat("the ", lookup.record_type(), " query for ",
+                                                 hostname,
+                                                 " failed: ", ares_strerror(lookup.status)));
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("hostname ", hostname, " has no A or AAAA records (",
+                                          ares_strerror(lookups[0].status), ")"));
+}
+
 }  // namespace
 
 absl::StatusOr<Nameserver> ParseNameserver(const std::string& text) {
   auto invalid = [&text](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "nameserver '", text, "' ", why,
-        " (expected \"192.0.2.53\", \"192.0.2.53:5353\", \"2001:db8::53\" or "
-        "\"[2001:db8::53]:5353\")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("nameserver '", text, "' ", why,
+                     " (expected \"192.0.2.53\", \"192.0.2.53:5353\", \"2001:db8::53\" or "
+                     "\"[2001:db8::53]:5353\")"));
   };
   std::string address_text = text;
   std::string port_text;
@@ -271,21 +304,6 @@ absl::StatusOr<std::vector<std::string>> CaresResolver::Resolve(const std::strin
   }
   RETURN_IF_ERROR(RunUntilDone(channel.get(), lookups, deadline));
 
-  for (const FamilyLookup& lookup : lookups) {
-    if (IsTimeout(lookup.status)) {
-      return absl::DeadlineExceededError(absl::StrCat("no complete DNS answer for ", hostname,
-                                                      " within ", absl::FormatDuration(timeout),
-                                                      " (the ", lookup.record_type(),
-                                                      " query timed out)"));
-    }
-  }
-  for (const FamilyLookup& lookup : lookups) {
-    if (lookup.status == ARES_SUCCESS || IsNoRecords(lookup.status)) continue;
-    const std::string detail = absl::StrCat("the ", lookup.record_type(), " query for ",
-                                            hostname, " failed: ", ares_strerror(lookup.status));
-    if (IsServerFailure(lookup.status)) return absl::UnavailableError(detail);
-    return absl::InternalError(detail);
-  }
   std::vector<std::string> addresses;
   for (const FamilyLookup& lookup : lookups) {
     for (const std::string& address : lookup.addresses) {
@@ -294,11 +312,16 @@ absl::StatusOr<std::vector<std::string>> CaresResolver::Resolve(const std::strin
       }
     }
   }
-  if (addresses.empty()) {
-    return absl::NotFoundError(absl::StrCat("hostname ", hostname, " has no A or AAAA records (",
-                                            ares_strerror(lookups[0].status), ")"));
+  if (!addresses.empty()) {
+    for (const FamilyLookup& lookup : lookups) {
+      if (lookup.status == ARES_SUCCESS || IsNoRecords(lookup.status)) continue;
+      MECAI_LOG(Warning) << "the " << lookup.record_type() << " query for " << hostname
+                         << " failed (" << ares_strerror(lookup.status)
+                         << "); using the other family's addresses alone";
+    }
+    return addresses;
   }
-  return addresses;
+  return NoAddressError(hostname, timeout, lookups);
 }
 
 }  // namespace probe_agent

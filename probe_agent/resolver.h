@@ -28,7 +28,7 @@ class Resolver {
   //   UNAVAILABLE        the nameserver failed (SERVFAIL, REFUSED, unreachable, bad answer).
   // Any other code is a fault of the agent itself (e.g. INTERNAL).
   virtual absl::StatusOr<std::vector<std::string>> Resolve(const std::string& hostname,
-                                                          absl::Duration timeout) = 0;
+                                                           absl::Duration timeout) = 0;
 };
 
 // A nameserver from ResolverConfig.nameservers.
@@ -48,11 +48,12 @@ absl::StatusOr<Nameserver> ParseNameserver(const std::string& text);
 // resolv.conf search domain is appended, and the hosts file is not consulted: answers come from
 // DNS only.
 //
-// The A and AAAA queries are two lookups whose outcomes are judged together: if either fails
-// (SERVFAIL, timeout) the resolution fails, rather than silently reporting one family's addresses
-// as all of them, since the coordinator's unanimity rule needs every address (trust rule 3).
-// Result order: IPv4 addresses in the order of the A answer, then IPv6 addresses in the order of
-// the AAAA answer.
+// The A and AAAA queries are two lookups, judged together as Boulder's bdns LookupHost does: the
+// addresses of whichever succeeded are returned, and a failure of the other (SERVFAIL, REFUSED,
+// timeout) is logged as a warning. Only when neither yields an address does Resolve fail, with the
+// most telling error of the two (a fault of the agent, then a timeout, then a nameserver failure,
+// then NOT_FOUND). Result order: IPv4 addresses in the order of the A answer, then IPv6 addresses
+// in the order of the AAAA answer.
 //
 // Thread-safe.
 class CaresResolver : public Resolver {

@@ -103,14 +103,21 @@ TEST_F(CaresResolverTest, EveryAddressOnceInAnswerOrder) {
   EXPECT_EQ(addresses->back(), "::2");
 }
 
-TEST_F(CaresResolverTest, OneFailingFamilyFailsTheResolution) {
-  // The A query succeeds; reporting its address alone would hide the AAAA addresses.
+TEST_F(CaresResolverTest, AddressesOfOneFamilySurviveTheOthersFailure) {
+  // The AAAA query is REFUSED; the A answer is still used (as Boulder does).
   absl::StatusOr<std::vector<std::string>> addresses =
       resolver_->Resolve("v4.refused.test", kTimeout);
+  ASSERT_TRUE(addresses.ok()) << addresses.status();
+  EXPECT_THAT(*addresses, ElementsAre("127.0.0.1"));
+}
+
+TEST_F(CaresResolverTest, RefusedWithoutAnyAddressIsUnavailable) {
+  absl::StatusOr<std::vector<std::string>> addresses =
+      resolver_->Resolve("unknown.refused.test", kTimeout);
   ASSERT_FALSE(addresses.ok());
   EXPECT_EQ(addresses.status().code(), absl::StatusCode::kUnavailable) << addresses.status();
   EXPECT_THAT(std::string(addresses.status().message()),
-              HasSubstr("the AAAA query for v4.refused.test failed"));
+              HasSubstr("query for unknown.refused.test failed"));
 }
 
 TEST_F(CaresResolverTest, NxdomainIsNotFound) {
@@ -186,8 +193,7 @@ TEST(CaresResolverTimeoutTest, SilentNameserverIsDeadlineExceeded) {
       (*resolver)->Resolve("slow.example.test", absl::Milliseconds(600));
   const absl::Duration elapsed = absl::Now() - start;
   ASSERT_FALSE(addresses.ok());
-  EXPECT_EQ(addresses.status().code(), absl::StatusCode::kDeadlineExceeded)
-      << addresses.status();
+  EXPECT_EQ(addresses.status().code(), absl::StatusCode::kDeadlineExceeded) << addresses.status();
   EXPECT_THAT(std::string(addresses.status().message()), HasSubstr("slow.example.test"));
   EXPECT_GE(elapsed, absl::Milliseconds(500));
   EXPECT_LT(elapsed, absl::Seconds(3));
@@ -212,11 +218,10 @@ TEST(ParseNameserverTest, AcceptedForms) {
     const char* address;
     uint16_t port;
   };
-  for (const Case& test_case : {Case{"192.0.2.53", "192.0.2.53", 53},
-                                Case{"192.0.2.53:5353", "192.0.2.53", 5353},
-                                Case{"2001:db8::53", "2001:db8::53", 53},
-                                Case{"[2001:db8::53]:5353", "2001:db8::53", 5353},
-                                Case{"::1", "::1", 53}}) {
+  for (const Case& test_case :
+       {Case{"192.0.2.53", "192.0.2.53", 53}, Case{"192.0.2.53:5353", "192.0.2.53", 5353},
+        Case{"2001:db8::53", "2001:db8::53", 53}, Case{"[2001:db8::53]:5353", "2001:db8::53", 5353},
+        Case{"::1", "::1", 53}}) {
     SCOPED_TRACE(test_case.text);
     absl::StatusOr<Nameserver> nameserver = ParseNameserver(test_case.text);
     ASSERT_TRUE(nameserver.ok()) << nameserver.status();

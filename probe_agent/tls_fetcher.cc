@@ -43,7 +43,7 @@ int PollMillisecondsUntil(SteadyClock::time_point deadline) {
   return static_cast<int>(std::max<int64_t>(0, left.count()));
 }
 
-// Closes a socket on scope exit.
+// Closes a socket on scope exit. Not thread-safe.
 class ScopedSocket {
  public:
   explicit ScopedSocket(int fd) : fd_(fd) {}
@@ -61,7 +61,8 @@ class ScopedSocket {
 // While alive, a write to a socket the server has closed fails with EPIPE in this thread instead
 // of killing the process with SIGPIPE: OpenSSL writes with write(2), which cannot pass
 // MSG_NOSIGNAL. SIGPIPE is blocked for the thread, and one raised meanwhile is consumed before the
-// previous mask is restored (the technique of libcurl's sigpipe.h).
+// previous mask is restored (the technique of libcurl's sigpipe.h). Not thread-safe: it acts on the
+// calling thread.
 class ScopedSigpipeSuppression {
  public:
   ScopedSigpipeSuppression() {
@@ -201,17 +202,16 @@ v1::AddressObservation OpenSslTlsFetcher::Fetch(const std::string& address, uint
       socklen_t length = sizeof(connect_error);
       if (ready < 0) {
         connect_error = errno;
-      } else if (getsockopt(socket_fd.get(), SOL_SOCKET, SO_ERROR, &connect_error, &length) !=
-                 0) {
+      } else if (getsockopt(socket_fd.get(), SOL_SOCKET, SO_ERROR, &connect_error, &length) != 0) {
         connect_error = errno;
       }
     }
   }
   observation.set_connect_milliseconds(MillisecondsSince(connect_start));
   if (connect_error != 0) {
-    return Failure(std::move(observation), v1::PROBE_CONNECT_FAILED,
-                   absl::StrCat("TCP connect to ", target, " failed: ",
-                                std::strerror(connect_error)));
+    return Failure(
+        std::move(observation), v1::PROBE_CONNECT_FAILED,
+        absl::StrCat("TCP connect to ", target, " failed: ", std::strerror(connect_error)));
   }
 
   // TLS: the handshake on the non-blocking socket, polling for whatever OpenSSL waits for.
@@ -223,9 +223,9 @@ v1::AddressObservation OpenSslTlsFetcher::Fetch(const std::string& address, uint
   SslPtr ssl(SSL_new(context_.get()));
   if (ssl == nullptr || SSL_set_fd(ssl.get(), socket_fd.get()) != 1 ||
       (!sni.empty() && SSL_set_tlsext_host_name(ssl.get(), sni.c_str()) != 1)) {
-    return Failure(std::move(observation), v1::PROBE_HANDSHAKE_FAILED,
-                   std::string(OpenSslError(absl::StrCat("cannot set up TLS for ", target))
-                                   .message()));
+    return Failure(
+        std::move(observation), v1::PROBE_HANDSHAKE_FAILED,
+        std::string(OpenSslError(absl::StrCat("cannot set up TLS for ", target)).message()));
   }
   SSL_set_connect_state(ssl.get());
   while (true) {
@@ -241,8 +241,7 @@ v1::AddressObservation OpenSslTlsFetcher::Fetch(const std::string& address, uint
                      HandshakeFailure(target, ssl.get(), result, saved_errno));
     }
     pollfd waiting = {socket_fd.get(),
-                      static_cast<short>(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT),
-                      0};
+                      static_cast<short>(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
     int ready;
     do {
       ready = poll(&waiting, 1, PollMillisecondsUntil(deadline));
@@ -251,8 +250,7 @@ v1::AddressObservation OpenSslTlsFetcher::Fetch(const std::string& address, uint
       observation.set_handshake_milliseconds(MillisecondsSince(handshake_start));
       return Failure(std::move(observation), v1::PROBE_HANDSHAKE_FAILED,
                      ready == 0 ? absl::StrCat("TLS handshake with ", target, " timed out after ",
-                                               absl::ToInt64Milliseconds(handshake_timeout),
-                                               " ms")
+                                               absl::ToInt64Milliseconds(handshake_timeout), " ms")
                                 : absl::StrCat("TLS handshake with ", target,
                                                " failed: poll: ", std::strerror(errno)));
     }
@@ -264,9 +262,9 @@ v1::AddressObservation OpenSslTlsFetcher::Fetch(const std::string& address, uint
   STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl.get());
   const int chain_length = chain != nullptr ? sk_X509_num(chain) : 0;
   if (chain_length == 0) {
-    return Failure(std::move(observation), v1::PROBE_HANDSHAKE_FAILED,
-                   absl::StrCat("TLS handshake with ", target,
-                                " completed without a server certificate"));
+    return Failure(
+        std::move(observation), v1::PROBE_HANDSHAKE_FAILED,
+        absl::StrCat("TLS handshake with ", target, " completed without a server certificate"));
   }
   for (int i = 0; i < chain_length; ++i) {
     observation.add_certificate_chain_der(CertificateToDer(sk_X509_value(chain, i)));

@@ -25,7 +25,8 @@ class TlsFetcher {
   // resolved again, so no DNS-rebinding window opens between the policy check and the connection),
   // performs a TLS handshake sending `sni` as the server name (RFC 6066 §3; empty: none, as for
   // literal-IP targets), and reports what happened. Failures are outcomes in the result, never
-  // errors: PROBE_OK with the chain, PROBE_CONNECT_FAILED or PROBE_HANDSHAKE_FAILED with a sentence.
+  // errors: PROBE_OK with the chain, PROBE_CONNECT_FAILED or PROBE_HANDSHAKE_FAILED with a
+  // sentence.
   virtual v1::AddressObservation Fetch(const std::string& address, uint32_t port,
                                        const std::string& sni, absl::Duration connect_timeout,
                                        absl::Duration handshake_timeout) = 0;

@@ -82,8 +82,7 @@ TestCertificate* OpenSslTlsFetcherTest::sni_certificate_ = nullptr;
 OpenSslTestServer* OpenSslTlsFetcherTest::server_ = nullptr;
 
 TEST_F(OpenSslTlsFetcherTest, RecordsTheServedCertificate) {
-  v1::AddressObservation observation =
-      Fetch("127.0.0.1", server_->port(), "default.example.test");
+  v1::AddressObservation observation = Fetch("127.0.0.1", server_->port(), "default.example.test");
   ASSERT_EQ(observation.outcome(), v1::PROBE_OK) << observation.error();
   EXPECT_EQ(observation.address(), "127.0.0.1");
   EXPECT_THAT(observation.certificate_chain_der(), ElementsAre(default_certificate_->der));
@@ -167,24 +166,25 @@ TEST_F(OpenSslTlsFetcherTest, ConnectTimeoutIsConnectFailed) {
     fillers.push_back(filler);
   }
   usleep(100 * 1000);
-  v1::AddressObservation observation = fetcher_->Fetch(
-      "127.0.0.1", static_cast<uint32_t>(port), "", absl::Milliseconds(300), kHandshakeTimeout);
+  v1::AddressObservation observation = fetcher_->Fetch("127.0.0.1", static_cast<uint32_t>(port), "",
+                                                       absl::Milliseconds(300), kHandshakeTimeout);
   for (int filler : fillers) close(filler);
   close(listener);
   EXPECT_EQ(observation.outcome(), v1::PROBE_CONNECT_FAILED);
-  EXPECT_EQ(observation.error(), "TCP connect to 127.0.0.1 port " + std::to_string(port) +
-                                     " timed out after 300 ms");
+  EXPECT_EQ(observation.error(),
+            "TCP connect to 127.0.0.1 port " + std::to_string(port) + " timed out after 300 ms");
   EXPECT_GE(observation.connect_milliseconds(), 290u);
 }
 
 TEST_F(OpenSslTlsFetcherTest, NonTlsListenerIsHandshakeFailed) {
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> plain = PlainTcpTestServer::Start(
-      "127.0.0.1", PlainTcpTestServer::Behaviour::kGreetAndClose);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> plain =
+      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kGreetAndClose);
   ASSERT_TRUE(plain.ok()) << plain.status();
   v1::AddressObservation observation = Fetch("127.0.0.1", (*plain)->port(), "x.example.test");
   EXPECT_EQ(observation.outcome(), v1::PROBE_HANDSHAKE_FAILED);
   EXPECT_THAT(observation.error(), StartsWith("TLS handshake with 127.0.0.1 port " +
                                               std::to_string((*plain)->port()) + " failed: "));
+  EXPECT_THAT(observation.error(), HasSubstr("wrong version number"));
   EXPECT_TRUE(observation.certificate_chain_der().empty());
   EXPECT_EQ((*plain)->accepted_connections(), 1);
 }
@@ -198,8 +198,7 @@ TEST_F(OpenSslTlsFetcherTest, SilentListenerIsHandshakeTimeout) {
                       kConnectTimeout, absl::Milliseconds(300));
   EXPECT_EQ(observation.outcome(), v1::PROBE_HANDSHAKE_FAILED);
   EXPECT_EQ(observation.error(), "TLS handshake with 127.0.0.1 port " +
-                                     std::to_string((*silent)->port()) +
-                                     " timed out after 300 ms");
+                                     std::to_string((*silent)->port()) + " timed out after 300 ms");
   EXPECT_GE(observation.handshake_milliseconds(), 290u);
 }
 
@@ -214,8 +213,7 @@ TEST_F(OpenSslTlsFetcherTest, ConcurrentFetchesShareTheContext) {
   std::vector<v1::AddressObservation> observations(6);
   for (size_t i = 0; i < observations.size(); ++i) {
     threads.emplace_back([this, i, &observations] {
-      observations[i] =
-          Fetch("127.0.0.1", server_->port(), i % 2 == 0 ? "sni.example.test" : "");
+      observations[i] = Fetch("127.0.0.1", server_->port(), i % 2 == 0 ? "sni.example.test" : "");
     });
   }
   for (std::thread& thread : threads) thread.join();

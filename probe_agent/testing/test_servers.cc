@@ -92,20 +92,20 @@ absl::StatusOr<std::unique_ptr<OpenSslTestServer>> OpenSslTestServer::Start(
   std::unique_ptr<OpenSslTestServer> server(new OpenSslTestServer());
   absl::Status last = absl::UnknownError("not started");
   // A port found free may be taken before s_server binds it: try a few.
-  for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
-    ASSIGN_OR_RETURN(server->port_, FreeTcpPort());
+  const int attempts = options.port != 0 ? 1 : kStartAttempts;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    if (options.port != 0) {
+      server->port_ = options.port;
+    } else {
+      ASSIGN_OR_RETURN(server->port_, FreeTcpPort());
+    }
     const std::string bracketed =
         options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
-    std::vector<std::string> argv = {"openssl",
-                                     "s_server",
-                                     "-accept",
-                                     absl::StrCat(bracketed, ":", server->port_),
-                                     "-cert",
-                                     options.certificate.certificate_path,
-                                     "-key",
-                                     options.certificate.key_path,
-                                     "-naccept",
-                                     "1000",
+    std::vector<std::string> argv = {"openssl",  "s_server",
+                                     "-accept",  absl::StrCat(bracketed, ":", server->port_),
+                                     "-cert",    options.certificate.certificate_path,
+                                     "-key",     options.certificate.key_path,
+                                     "-naccept", "1000",
                                      "-quiet"};
     if (!options.sni_name.empty()) {
       argv.insert(argv.end(), {"-servername", options.sni_name, "-cert2",
@@ -113,8 +113,8 @@ absl::StatusOr<std::unique_ptr<OpenSslTestServer>> OpenSslTestServer::Start(
                                options.sni_certificate.key_path});
     }
     argv.insert(argv.end(), options.extra_arguments.begin(), options.extra_arguments.end());
-    const std::string log = absl::StrCat(TestOutputDirectory(), "/s_server_", server->port_,
-                                         ".log");
+    const std::string log =
+        absl::StrCat(TestOutputDirectory(), "/s_server_", server->port_, ".log");
     server->process_.RedirectOutput(log, log + ".err");
     RETURN_IF_ERROR(server->process_.Start(argv));
     last = WaitForTcpPort(options.host, server->port_, kStartTimeout, &server->process_);
@@ -150,8 +150,7 @@ absl::StatusOr<std::unique_ptr<DnsmasqTestServer>> DnsmasqTestServer::Start(
                                      "--log-queries",
                                      "--log-facility=-"};
     argv.insert(argv.end(), records.begin(), records.end());
-    const std::string log =
-        absl::StrCat(TestOutputDirectory(), "/dnsmasq_", server->port_, ".log");
+    const std::string log = absl::StrCat(TestOutputDirectory(), "/dnsmasq_", server->port_, ".log");
     server->process_.RedirectOutput(log, log);
     RETURN_IF_ERROR(server->process_.Start(argv));
     // dnsmasq binds TCP and UDP together, so an accepted TCP connection means both are ready.
@@ -165,7 +164,7 @@ absl::StatusOr<std::unique_ptr<DnsmasqTestServer>> DnsmasqTestServer::Start(
 std::string DnsmasqTestServer::nameserver() const { return absl::StrCat("127.0.0.1:", port_); }
 
 absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> PlainTcpTestServer::Start(
-    const std::string& host, Behaviour behaviour) {
+    const std::string& host, Behaviour behaviour, int port) {
   sockaddr_storage address;
   std::memset(&address, 0, sizeof(address));
   socklen_t length = 0;
@@ -174,10 +173,12 @@ absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> PlainTcpTestServer::Start(
   auto* ipv6 = reinterpret_cast<sockaddr_in6*>(&address);
   if (inet_pton(AF_INET, host.c_str(), &ipv4->sin_addr) == 1) {
     ipv4->sin_family = AF_INET;
+    ipv4->sin_port = htons(static_cast<uint16_t>(port));
     length = sizeof(sockaddr_in);
   } else if (inet_pton(AF_INET6, host.c_str(), &ipv6->sin6_addr) == 1) {
     family = AF_INET6;
     ipv6->sin6_family = AF_INET6;
+    ipv6->sin6_port = htons(static_cast<uint16_t>(port));
     length = sizeof(sockaddr_in6);
   } else {
     return absl::InvalidArgumentError(absl::StrCat(host, " is not an IP address"));
@@ -191,8 +192,9 @@ absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> PlainTcpTestServer::Start(
     close(listener);
     return absl::InternalError(absl::StrCat("listen on ", host, ": ", std::strerror(error)));
   }
-  const int port = ntohs(family == AF_INET ? ipv4->sin_port : ipv6->sin6_port);
-  return std::unique_ptr<PlainTcpTestServer>(new PlainTcpTestServer(listener, port, behaviour));
+  const int bound_port = ntohs(family == AF_INET ? ipv4->sin_port : ipv6->sin6_port);
+  return std::unique_ptr<PlainTcpTestServer>(
+      new PlainTcpTestServer(listener, bound_port, behaviour));
 }
 
 PlainTcpTestServer::PlainTcpTestServer(int listener, int port, Behaviour behaviour)

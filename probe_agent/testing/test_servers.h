@@ -44,6 +44,7 @@ class OpenSslTestServer {
  public:
   struct Options {
     std::string host = "127.0.0.1";  // Or "::1".
+    int port = 0;                    // 0: a free port.
     TestCertificate certificate;
     std::string sni_name;  // Empty: one certificate for every client.
     TestCertificate sni_certificate;
@@ -90,8 +91,10 @@ class PlainTcpTestServer {
     kStaySilent,
   };
 
+  // Listens on `host` (numeric) port `port`, 0 for a free one.
   static absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> Start(const std::string& host,
-                                                                   Behaviour behaviour);
+                                                                   Behaviour behaviour,
+                                                                   int port = 0);
   ~PlainTcpTestServer();
   int port() const { return port_; }
   // Connections accepted so far.

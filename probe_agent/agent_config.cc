@@ -1,0 +1,103 @@
+#include "probe_agent/agent_config.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/config_loader.h"
+#include "common/grpc_server.h"
+#include "probe_agent/ip_address.h"
+#include "probe_agent/resolver.h"
+
+namespace mecai {
+namespace probe_agent {
+namespace {
+
+// gRPC threads kept beyond the in-flight limit, for health checks and refusals.
+constexpr uint32_t kSpareServerThreads = 4;
+
+void RequireTimeout(uint32_t milliseconds, const std::string& field, ConfigErrors* errors) {
+  errors->Require(milliseconds <= kMaxTimeoutMilliseconds, field,
+                  absl::StrCat(milliseconds, " is more than ", kMaxTimeoutMilliseconds,
+                               " ms (0 uses the default)"));
+}
+
+}  // namespace
+
+absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
+                                      const std::string& source) {
+  ConfigErrors errors(source);
+  ValidateListenConfig(config.listen(), /*plaintext_allowed=*/true, "listen", &errors);
+  errors.Require(!config.perspective().id().empty(), "perspective.id",
+                 "required (e.g. \"eu-west-1a\")");
+  errors.Require(!config.perspective().region().empty(), "perspective.region",
+                 "required (e.g. \"eu-west-1\")");
+  errors.Require(!config.signing_key_file().empty(), "signing_key_file",
+                 "required (PEM EC P-256 private key)");
+  for (int i = 0; i < config.resolver().nameservers_size(); ++i) {
+    absl::StatusOr<Nameserver> nameserver = ParseNameserver(config.resolver().nameservers(i));
+    if (!nameserver.ok()) {
+      errors.Add(absl::StrCat("resolver.nameservers[", i, "]"),
+                 std::string(nameserver.status().message()));
+    }
+  }
+  RequireTimeout(config.resolver().timeout_milliseconds(), "resolver.timeout_milliseconds",
+                 &errors);
+  RequireTimeout(config.connect_timeout_milliseconds(), "connect_timeout_milliseconds", &errors);
+  RequireTimeout(config.handshake_timeout_milliseconds(), "handshake_timeout_milliseconds",
+                 &errors);
+  for (int i = 0; i < config.allowed_special_address_ranges_size(); ++i) {
+    absl::StatusOr<IpPrefix> range = ParseIpPrefix(config.allowed_special_address_ranges(i));
+    if (!range.ok()) {
+      errors.Add(absl::StrCat("allowed_special_address_ranges[", i, "]"),
+                 std::string(range.status().message()));
+    }
+  }
+  errors.Require(
+      config.max_addresses_per_probe() <= kMaxAddressesPerProbeLimit, "max_addresses_per_probe",
+      absl::StrCat(config.max_addresses_per_probe(), " is more than ", kMaxAddressesPerProbeLimit,
+                   " (0 uses the default, ", kDefaultMaxAddressesPerProbe, ")"));
+  errors.Require(
+      config.max_in_flight_probes() <= kMaxInFlightProbesLimit, "max_in_flight_probes",
+      absl::StrCat(config.max_in_flight_probes(), " is more than ", kMaxInFlightProbesLimit,
+                   " (0 uses the default, ", kDefaultMaxInFlightProbes, ")"));
+  const uint32_t in_flight = config.max_in_flight_probes() != 0 ? config.max_in_flight_probes()
+                                                                : kDefaultMaxInFlightProbes;
+  const uint32_t threads = config.listen().max_threads();
+  errors.Require(threads == 0 || threads > in_flight, "listen.max_threads",
+                 absl::StrCat(threads, " leaves no gRPC thread for some of the ", in_flight,
+                              " probes max_in_flight_probes admits; set it above ", in_flight,
+                              " or leave it unset"));
+  return errors.ToStatus();
+}
+
+v1::ProbeAgentConfig WithDefaults(v1::ProbeAgentConfig config) {
+  if (config.connect_timeout_milliseconds() == 0) {
+    config.set_connect_timeout_milliseconds(kDefaultConnectTimeoutMilliseconds);
+  }
+  if (config.handshake_timeout_milliseconds() == 0) {
+    config.set_handshake_timeout_milliseconds(kDefaultHandshakeTimeoutMilliseconds);
+  }
+  if (config.resolver().timeout_milliseconds() == 0) {
+    config.mutable_resolver()->set_timeout_milliseconds(kDefaultResolverTimeoutMilliseconds);
+  }
+  if (config.max_addresses_per_probe() == 0) {
+    config.set_max_addresses_per_probe(kDefaultMaxAddressesPerProbe);
+  }
+  if (config.max_in_flight_probes() == 0) {
+    config.set_max_in_flight_probes(kDefaultMaxInFlightProbes);
+  }
+  if (config.listen().max_threads() == 0) {
+    config.mutable_listen()->set_max_threads(config.max_in_flight_probes() + kSpareServerThreads);
+  }
+  return config;
+}
+
+ProberLimits ProberLimitsFromConfig(const v1::ProbeAgentConfig& config) {
+  ProberLimits limits;
+  limits.resolution_timeout = absl::Milliseconds(config.resolver().timeout_milliseconds());
+  limits.connect_timeout = absl::Milliseconds(config.connect_timeout_milliseconds());
+  limits.handshake_timeout = absl::Milliseconds(config.handshake_timeout_milliseconds());
+  limits.max_addresses_per_probe = static_cast<int>(config.max_addresses_per_probe());
+  return limits;
+}
+
+}  // namespace probe_agent
+}  // namespace mecai

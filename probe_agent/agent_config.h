@@ -1,0 +1,50 @@
+// The probe agent's configuration (ProbeAgentConfig, proto/mecai/v1/config.proto): validation at
+// start, so a bad config stops the process with a message naming each bad field (DESIGN §10), and
+// the defaults of unset fields.
+#ifndef MECAI_PROBE_AGENT_AGENT_CONFIG_H_
+#define MECAI_PROBE_AGENT_AGENT_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "probe_agent/prober.h"
+#include "proto/mecai/v1/config.pb.h"
+
+namespace mecai {
+namespace probe_agent {
+
+// Defaults of the fields a config may leave unset (0).
+inline constexpr uint32_t kDefaultConnectTimeoutMilliseconds = 3000;
+inline constexpr uint32_t kDefaultHandshakeTimeoutMilliseconds = 5000;
+inline constexpr uint32_t kDefaultResolverTimeoutMilliseconds = 5000;
+inline constexpr uint32_t kDefaultMaxAddressesPerProbe = 16;
+inline constexpr uint32_t kDefaultMaxInFlightProbes = 64;
+
+// Upper bounds (trust rule 8).
+inline constexpr uint32_t kMaxTimeoutMilliseconds = 60000;
+inline constexpr uint32_t kMaxAddressesPerProbeLimit = 64;
+inline constexpr uint32_t kMaxInFlightProbesLimit = 4096;
+
+// INVALID_ARGUMENT "invalid config <source>: field: problem; ..." listing every problem, or OK.
+// Checks: listen (mutual TLS, or plaintext for local development), perspective id and region,
+// signing_key_file, resolver nameservers ("ip" or "ip:port") and timeout, the per-address
+// timeouts (at most 60000 ms; 0 means the default), allowed_special_address_ranges (CIDR),
+// max_addresses_per_probe (at most 64), max_in_flight_probes (at most 4096), and that
+// listen.max_threads, when set, leaves a gRPC thread for every probe allowed in flight. Files are
+// not read here; main reports an unreadable one by name.
+absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
+                                      const std::string& source);
+
+// `config` with every unset (0) limit replaced by its default: connect 3000 ms, handshake
+// 5000 ms, resolver 5000 ms, 16 addresses per probe, 64 probes in flight; listen.max_threads
+// becomes max_in_flight_probes + 4, so that gRPC's synchronous server has a thread for every
+// probe the agent admits and a few for health checks.
+v1::ProbeAgentConfig WithDefaults(v1::ProbeAgentConfig config);
+
+// The Prober's limits from a config that went through WithDefaults.
+ProberLimits ProberLimitsFromConfig(const v1::ProbeAgentConfig& config);
+
+}  // namespace probe_agent
+}  // namespace mecai
+
+#endif  // MECAI_PROBE_AGENT_AGENT_CONFIG_H_

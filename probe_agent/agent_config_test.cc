@@ -1,0 +1,136 @@
+#include "probe_agent/agent_config.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+
+namespace mecai {
+namespace probe_agent {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::ProbeAgentConfig Parse(const std::string& text) {
+  v1::ProbeAgentConfig config;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &config)) << text;
+  return config;
+}
+
+constexpr char kMinimal[] = R"pb(
+  listen { address: "127.0.0.1:0" insecure_plaintext_for_local_development: true }
+  perspective { id: "eu-west-1a" region: "eu-west-1" }
+  signing_key_file: "/etc/mecai/agent.key"
+)pb";
+
+TEST(ValidateProbeAgentConfigTest, MinimalConfigIsValid) {
+  EXPECT_TRUE(ValidateProbeAgentConfig(Parse(kMinimal), "agent.textproto").ok());
+}
+
+TEST(ValidateProbeAgentConfigTest, FullConfigIsValid) {
+  const v1::ProbeAgentConfig config = Parse(R"pb(
+    listen {
+      address: "0.0.0.0:7443"
+      tls {
+        certificate_file: "agent.pem"
+        private_key_file: "agent.key"
+        client_ca_file: "ca.pem"
+        allowed_client_identities: "coordinator"
+      }
+      max_threads: 100
+    }
+    perspective { id: "eu-west-1a" region: "eu-west-1" }
+    signing_key_file: "observation.key"
+    resolver {
+      nameservers: "192.0.2.53"
+      nameservers: "[2001:db8::53]:5353"
+      timeout_milliseconds: 60000
+    }
+    connect_timeout_milliseconds: 1000
+    handshake_timeout_milliseconds: 2000
+    allowed_special_address_ranges: "127.0.0.0/8"
+    allowed_special_address_ranges: "::1/128"
+    max_addresses_per_probe: 64
+    max_in_flight_probes: 96
+  )pb");
+  absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(ValidateProbeAgentConfigTest, EveryProblemIsNamed) {
+  const v1::ProbeAgentConfig config = Parse(R"pb(
+    listen { address: "no-port" }
+    perspective {}
+    resolver { nameservers: "dns.example" timeout_milliseconds: 60001 }
+    connect_timeout_milliseconds: 70000
+    handshake_timeout_milliseconds: 90000
+    allowed_special_address_ranges: "127.0.0.1/8"
+    max_addresses_per_probe: 65
+    max_in_flight_probes: 5000
+  )pb");
+  absl::Status status = ValidateProbeAgentConfig(config, "bad.textproto");
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(status.message());
+  EXPECT_THAT(message, HasSubstr("invalid config bad.textproto: "));
+  for (const char* field :
+       {"listen.address: ", "listen.tls.certificate_file: ", "perspective.id: required",
+        "perspective.region: required", "signing_key_file: required",
+        "resolver.nameservers[0]: nameserver 'dns.example' is not an IP address",
+        "resolver.timeout_milliseconds: 60001 is more than 60000 ms",
+        "connect_timeout_milliseconds: 70000 is more than 60000 ms",
+        "handshake_timeout_milliseconds: 90000 is more than 60000 ms",
+        "allowed_special_address_ranges[0]: '127.0.0.1/8' is not a CIDR range",
+        "max_addresses_per_probe: 65 is more than 64",
+        "max_in_flight_probes: 5000 is more than 4096"}) {
+    EXPECT_THAT(message, HasSubstr(field));
+  }
+}
+
+TEST(ValidateProbeAgentConfigTest, TooFewServerThreadsForTheInFlightLimit) {
+  v1::ProbeAgentConfig config = Parse(kMinimal);
+  config.mutable_listen()->set_max_threads(16);  // Default in-flight limit is 64.
+  absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("listen.max_threads: 16 leaves no gRPC"));
+  config.set_max_in_flight_probes(8);
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+}
+
+TEST(WithDefaultsTest, FillsUnsetLimits) {
+  const v1::ProbeAgentConfig config = WithDefaults(Parse(kMinimal));
+  EXPECT_EQ(config.connect_timeout_milliseconds(), 3000u);
+  EXPECT_EQ(config.handshake_timeout_milliseconds(), 5000u);
+  EXPECT_EQ(config.resolver().timeout_milliseconds(), 5000u);
+  EXPECT_EQ(config.max_addresses_per_probe(), 16u);
+  EXPECT_EQ(config.max_in_flight_probes(), 64u);
+  EXPECT_EQ(config.listen().max_threads(), 68u);
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "defaults").ok());
+
+  const ProberLimits limits = ProberLimitsFromConfig(config);
+  EXPECT_EQ(limits.connect_timeout, absl::Milliseconds(3000));
+  EXPECT_EQ(limits.handshake_timeout, absl::Milliseconds(5000));
+  EXPECT_EQ(limits.resolution_timeout, absl::Milliseconds(5000));
+  EXPECT_EQ(limits.max_addresses_per_probe, 16);
+}
+
+TEST(WithDefaultsTest, KeepsSetValues) {
+  v1::ProbeAgentConfig config = Parse(kMinimal);
+  config.set_connect_timeout_milliseconds(100);
+  config.set_handshake_timeout_milliseconds(200);
+  config.mutable_resolver()->set_timeout_milliseconds(300);
+  config.set_max_addresses_per_probe(2);
+  config.set_max_in_flight_probes(3);
+  config.mutable_listen()->set_max_threads(50);
+  config = WithDefaults(config);
+  EXPECT_EQ(config.connect_timeout_milliseconds(), 100u);
+  EXPECT_EQ(config.handshake_timeout_milliseconds(), 200u);
+  EXPECT_EQ(config.resolver().timeout_milliseconds(), 300u);
+  EXPECT_EQ(config.max_addresses_per_probe(), 2u);
+  EXPECT_EQ(config.max_in_flight_probes(), 3u);
+  EXPECT_EQ(config.listen().max_threads(), 50u);
+}
+
+}  // namespace
+}  // namespace probe_agent
+}  // namespace mecai

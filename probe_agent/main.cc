@@ -1,0 +1,123 @@
+// probe_agent --config FILE: one probe agent (DESIGN §1, §10). Flags → config → wiring → serve.
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/clock.h"
+#include "common/config_loader.h"
+#include "common/grpc_server.h"
+#include "common/logging.h"
+#include "common/pem.h"
+#include "common/shutdown_signal.h"
+#include "common/signature.h"
+#include "common/status.h"
+#include "probe_agent/address_policy.h"
+#include "probe_agent/agent_config.h"
+#include "probe_agent/probe_service.h"
+#include "probe_agent/prober.h"
+#include "probe_agent/resolver.h"
+#include "probe_agent/tls_fetcher.h"
+
+namespace mecai {
+namespace probe_agent {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: probe_agent --config FILE\n"
+    "\n"
+    "Runs a MECAI probe agent: it resolves each requested hostname with its own resolver,\n"
+    "connects to every address (A and AAAA), records the certificate chain each one serves\n"
+    "and returns the Observation signed with the agent key. Stops on SIGINT or SIGTERM.\n"
+    "\n"
+    "  --config FILE  ProbeAgentConfig in protobuf text format (proto/mecai/v1/config.proto)\n"
+    "  --help         print this help and exit\n";
+
+// Loads the agent's Observation-signing key; the agent key is EC P-256 (config.proto).
+absl::StatusOr<std::unique_ptr<InMemorySigningKey>> LoadAgentKey(const std::string& path) {
+  absl::StatusOr<EvpPkeyPtr> key = LoadPemPrivateKey(path);
+  if (!key.ok()) return Annotate(key.status(), absl::StrCat("signing_key_file ", path));
+  absl::StatusOr<v1::SignatureAlgorithm> algorithm = AlgorithmForKey(key->get());
+  if (!algorithm.ok() || *algorithm != v1::ECDSA_P256_SHA256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signing_key_file ", path, ": the agent key must be an EC P-256 key"));
+  }
+  return InMemorySigningKey::Create(std::move(*key));
+}
+
+// Builds the agent from the config at `config_path` and serves until SIGINT or SIGTERM. Every
+// object it creates is destroyed before it returns, on success and on error.
+absl::Status Run(const std::string& config_path) {
+  ASSIGN_OR_RETURN(v1::ProbeAgentConfig loaded, LoadConfig<v1::ProbeAgentConfig>(config_path));
+  RETURN_IF_ERROR(ValidateProbeAgentConfig(loaded, config_path));
+  const v1::ProbeAgentConfig config = WithDefaults(std::move(loaded));
+
+  ASSIGN_OR_RETURN(std::unique_ptr<InMemorySigningKey> signing_key,
+                   LoadAgentKey(config.signing_key_file()));
+  ASSIGN_OR_RETURN(std::unique_ptr<CaresResolver> resolver,
+                   CaresResolver::Create(config.resolver()));
+  ASSIGN_OR_RETURN(std::unique_ptr<OpenSslTlsFetcher> fetcher, OpenSslTlsFetcher::Create());
+  const std::vector<std::string> allowed(config.allowed_special_address_ranges().begin(),
+                                         config.allowed_special_address_ranges().end());
+  ASSIGN_OR_RETURN(AddressPolicy policy, AddressPolicy::Create(allowed));
+  if (!allowed.empty()) {
+    MECAI_LOG(Warning) << "connections to special-purpose addresses in "
+                       << absl::StrJoin(allowed, ", ")
+                       << " are allowed (allowed_special_address_ranges, trust rule 6)";
+  }
+  const Prober prober(config.perspective(), *resolver, *fetcher, std::move(policy), *signing_key,
+                      SystemClock::Get(), ProberLimitsFromConfig(config));
+  ProbeServiceImpl service(prober, config.max_in_flight_probes());
+  ASSIGN_OR_RETURN(std::unique_ptr<RunningServer> server, StartServer(config.listen(), {&service}));
+  MECAI_LOG(Info) << "probe agent " << config.perspective().id() << " (region "
+                  << config.perspective().region() << ") ready on port " << server->port()
+                  << "; resolver: "
+                  << (config.resolver().nameservers().empty()
+                          ? std::string("system resolv.conf")
+                          : absl::StrJoin(config.resolver().nameservers(), ", "));
+  ServeUntilSignal(*server);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace probe_agent
+}  // namespace mecai
+
+int main(int argc, char** argv) {
+  // First, before gRPC or anything else starts a thread (common/shutdown_signal.h).
+  mecai::BlockTerminationSignals();
+
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument == "--help" || argument == "-h") {
+      std::fputs(mecai::probe_agent::kUsage, stdout);
+      return 0;
+    }
+    if (argument == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (argument.rfind("--config=", 0) == 0) {
+      config_path = argument.substr(std::strlen("--config="));
+    } else {
+      std::fprintf(stderr, "probe_agent: %s\n%s",
+                   argument == "--config" ? "--config needs a FILE"
+                                          : ("unknown argument " + argument).c_str(),
+                   mecai::probe_agent::kUsage);
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "probe_agent: --config FILE is required\n%s", mecai::probe_agent::kUsage);
+    return 2;
+  }
+  const absl::Status status = mecai::probe_agent::Run(config_path);
+  if (!status.ok()) {
+    std::fprintf(stderr, "probe_agent: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

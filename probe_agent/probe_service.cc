@@ -1,0 +1,51 @@
+#include "probe_agent/probe_service.h"
+
+#include <string>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace mecai {
+namespace probe_agent {
+namespace {
+
+// absl::StatusCode values are gRPC's (absl/status/status.h), so the code converts one to one.
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+}  // namespace
+
+ProbeServiceImpl::ProbeServiceImpl(const Prober& prober, uint32_t max_in_flight_probes)
+    : prober_(prober), max_in_flight_probes_(max_in_flight_probes) {}
+
+grpc::Status ProbeServiceImpl::Probe(grpc::ServerContext* /*context*/,
+                                     const v1::ProbeRequest* request, v1::ProbeResponse* response) {
+  if (!request->has_task()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ProbeRequest.task is missing");
+  }
+  const uint32_t running_before = in_flight_.fetch_add(1);
+  absl::Cleanup release = [this] { in_flight_.fetch_sub(1); };
+  if (running_before >= max_in_flight_probes_) {
+    MECAI_LOG(Warning) << "refused a probe of " << request->task().hostname() << ": "
+                       << max_in_flight_probes_ << " probes already in flight";
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("the probe agent is at its limit of ", max_in_flight_probes_,
+                                     " probes in flight; retry later"));
+  }
+  absl::StatusOr<v1::SignedObservation> observation = prober_.Probe(request->task());
+  if (!observation.ok()) {
+    if (observation.status().code() != absl::StatusCode::kInvalidArgument) {
+      MECAI_LOG(Error) << "probe of " << request->task().hostname()
+                       << " failed: " << observation.status();
+    }
+    return ToGrpcStatus(observation.status());
+  }
+  *response->mutable_observation() = std::move(*observation);
+  return grpc::Status::OK;
+}
+
+}  // namespace probe_agent
+}  // namespace mecai

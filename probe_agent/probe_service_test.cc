@@ -1,0 +1,204 @@
+#include "probe_agent/probe_service.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/grpc_server.h"
+#include "common/hashing.h"
+#include "common/pem.h"
+#include "common/signature.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "probe_agent/testing/table_resolver.h"
+#include "probe_agent/testing/test_servers.h"
+#include "proto/mecai/v1/probe.grpc.pb.h"
+#include "tests/support/subprocess.h"
+
+namespace mecai {
+namespace probe_agent {
+namespace {
+
+using ::mecai::test_support::OpenSslTestServer;
+using ::mecai::test_support::PlainTcpTestServer;
+using ::mecai::test_support::TableResolver;
+using ::mecai::test_support::TestCertificate;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+v1::ProbeRequest Request(const std::string& hostname, int port) {
+  v1::ProbeRequest request;
+  request.mutable_task()->set_hostname(hostname);
+  request.mutable_task()->set_port(static_cast<uint32_t>(port));
+  request.mutable_task()->set_vouching_request_sha256(Sha256("vr"));
+  request.mutable_task()->set_nonce(std::string(16, '\x01'));
+  return request;
+}
+
+// The service on 127.0.0.1:0 in this process, without TLS, called through a real gRPC client.
+class ProbeServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TestCertificate> certificate = test_support::WriteSelfSignedCertificate(
+        test_support::TestTemporaryDirectory(), "service", "service.example.test");
+    ASSERT_TRUE(certificate.ok()) << certificate.status();
+    certificate_ = *certificate;
+    OpenSslTestServer::Options options;
+    options.certificate = certificate_;
+    absl::StatusOr<std::unique_ptr<OpenSslTestServer>> target = OpenSslTestServer::Start(options);
+    ASSERT_TRUE(target.ok()) << target.status();
+    target_ = std::move(*target);
+
+    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher = OpenSslTlsFetcher::Create();
+    ASSERT_TRUE(fetcher.ok()) << fetcher.status();
+    fetcher_ = std::move(*fetcher);
+    EvpPkeyPtr key(EVP_EC_gen("P-256"));
+    ASSERT_NE(key, nullptr);
+    absl::StatusOr<EvpPkeyPtr> public_key = ParsePemPublicKey(PublicKeyToPem(key.get()));
+    ASSERT_TRUE(public_key.ok());
+    public_key_ = std::move(*public_key);
+    absl::StatusOr<std::unique_ptr<InMemorySigningKey>> signing_key =
+        InMemorySigningKey::Create(std::move(key));
+    ASSERT_TRUE(signing_key.ok());
+    signing_key_ = std::move(*signing_key);
+    resolver_.Set("service.example.test", std::vector<std::string>{"127.0.0.1"});
+  }
+
+  void StartService(uint32_t max_in_flight, ProberLimits limits = ProberLimits()) {
+    absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8"});
+    ASSERT_TRUE(policy.ok());
+    v1::Perspective perspective;
+    perspective.set_id("svc-1a");
+    perspective.set_region("svc-1");
+    prober_ = std::make_unique<Prober>(perspective, resolver_, *fetcher_, std::move(*policy),
+                                       *signing_key_, SystemClock::Get(), limits);
+    service_ = std::make_unique<ProbeServiceImpl>(*prober_, max_in_flight);
+    v1::ListenConfig listen;
+    listen.set_address("127.0.0.1:0");
+    listen.set_insecure_plaintext_for_local_development(true);
+    absl::StatusOr<std::unique_ptr<RunningServer>> server = StartServer(listen, {service_.get()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    client_ = v1::ProbeService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  grpc::Status Call(const v1::ProbeRequest& request, v1::ProbeResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return client_->Probe(&context, request, response);
+  }
+
+  TestCertificate certificate_;
+  std::unique_ptr<OpenSslTestServer> target_;
+  TableResolver resolver_;
+  std::unique_ptr<OpenSslTlsFetcher> fetcher_;
+  EvpPkeyPtr public_key_;
+  std::unique_ptr<InMemorySigningKey> signing_key_;
+  std::unique_ptr<Prober> prober_;
+  std::unique_ptr<ProbeServiceImpl> service_;
+  std::unique_ptr<RunningServer> server_;
+  std::unique_ptr<v1::ProbeService::Stub> client_;
+};
+
+TEST_F(ProbeServiceTest, ProbeThroughGrpc) {
+  StartService(/*max_in_flight=*/64);
+  v1::ProbeResponse response;
+  grpc::Status status = Call(Request("service.example.test", target_->port()), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::SignedObservation& observation = response.observation();
+  ASSERT_TRUE(VerifySignature(public_key_.get(), observation.signature(), observation.tbs()).ok());
+  v1::ObservationBody body;
+  ASSERT_TRUE(body.ParseFromString(observation.tbs()));
+  EXPECT_EQ(body.perspective().id(), "svc-1a");
+  EXPECT_EQ(body.outcome(), v1::PROBE_OK);
+  ASSERT_EQ(body.addresses_size(), 1);
+  EXPECT_THAT(body.addresses(0).certificate_chain_der(), ElementsAre(certificate_.der));
+  EXPECT_EQ(service_->in_flight_probes(), 0u);
+}
+
+TEST_F(ProbeServiceTest, FailureAtTheTargetIsAnObservationNotAnError) {
+  StartService(64);
+  resolver_.Set("gone.example.test", absl::NotFoundError("hostname gone.example.test has no A"));
+  v1::ProbeResponse response;
+  grpc::Status status = Call(Request("gone.example.test", 443), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::ObservationBody body;
+  ASSERT_TRUE(body.ParseFromString(response.observation().tbs()));
+  EXPECT_EQ(body.outcome(), v1::PROBE_RESOLUTION_FAILED);
+}
+
+TEST_F(ProbeServiceTest, InvalidTaskIsInvalidArgument) {
+  StartService(64);
+  v1::ProbeResponse response;
+  grpc::Status status = Call(Request("bad_name.example.test", 443), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("ProbeTask.hostname 'bad_name.example.test'"));
+
+  status = Call(v1::ProbeRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "ProbeRequest.task is missing");
+
+  v1::ProbeRequest short_nonce = Request("service.example.test", 443);
+  short_nonce.mutable_task()->set_nonce("short");
+  status = Call(short_nonce, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "ProbeTask.nonce must be 16..64 bytes, not 5");
+}
+
+TEST_F(ProbeServiceTest, ResolverFaultIsInternal) {
+  StartService(64);
+  resolver_.Set("service.example.test", absl::InternalError("cannot create a DNS channel"));
+  v1::ProbeResponse response;
+  grpc::Status status = Call(Request("service.example.test", 443), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(status.error_message(), "resolving service.example.test: cannot create a DNS channel");
+}
+
+TEST_F(ProbeServiceTest, InFlightLimitRefusesTheProbeBeyondIt) {
+  // One probe may run. The first hangs in a handshake with a silent listener for 2 s.
+  ProberLimits limits;
+  limits.handshake_timeout = absl::Seconds(2);
+  StartService(/*max_in_flight=*/1, limits);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
+
+  grpc::Status first_status;
+  v1::ProbeResponse first_response;
+  std::thread first([&] {
+    first_status = Call(Request("silent.example.test", (*silent)->port()), &first_response);
+  });
+  ASSERT_TRUE((*silent)->WaitForConnections(1, absl::Seconds(10)));
+  EXPECT_EQ(service_->in_flight_probes(), 1u);
+
+  v1::ProbeResponse second_response;
+  grpc::Status second = Call(Request("service.example.test", target_->port()), &second_response);
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(second.error_message(),
+            "the probe agent is at its limit of 1 probes in flight; retry later");
+
+  first.join();
+  ASSERT_TRUE(first_status.ok()) << first_status.error_message();
+  v1::ObservationBody first_body;
+  ASSERT_TRUE(first_body.ParseFromString(first_response.observation().tbs()));
+  EXPECT_EQ(first_body.outcome(), v1::PROBE_HANDSHAKE_FAILED);
+
+  // The slot is free again.
+  EXPECT_EQ(service_->in_flight_probes(), 0u);
+  v1::ProbeResponse third_response;
+  grpc::Status third = Call(Request("service.example.test", target_->port()), &third_response);
+  EXPECT_TRUE(third.ok()) << third.error_message();
+}
+
+}  // namespace
+}  // namespace probe_agent
+}  // namespace mecai

@@ -1,0 +1,240 @@
+#include "probe_agent/prober.h"
+
+#include <algorithm>
+#include <chrono>  // NOLINT(build/c++11): steady time for durations.
+#include <thread>  // NOLINT(build/c++11): one thread per address.
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/hashing.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "probe_agent/ip_address.h"
+
+namespace mecai {
+namespace probe_agent {
+namespace {
+
+constexpr size_t kMaxHostnameLength = 253;  // RFC 1035 §2.3.4, without the root label's dot.
+constexpr size_t kMaxLabelLength = 63;
+constexpr size_t kHashLength = 32;  // SHA-256.
+constexpr size_t kMinNonceLength = 16;
+constexpr size_t kMaxNonceLength = 64;
+
+absl::Status InvalidHostname(const std::string& hostname, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("ProbeTask.hostname '", absl::CEscape(hostname), "' ", why));
+}
+
+absl::Status ValidateLabel(const std::string& hostname, absl::string_view label) {
+  if (label.empty()) return InvalidHostname(hostname, "has an empty label");
+  if (label.size() > kMaxLabelLength) {
+    return InvalidHostname(
+        hostname, absl::StrCat("has a label longer than ", kMaxLabelLength, " characters"));
+  }
+  for (char c : label) {
+    if (absl::ascii_isupper(c)) return InvalidHostname(hostname, "must be lower case");
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      return InvalidHostname(hostname,
+                             "must be written in A-labels (IDNA 2008, RFC 5890 \"xn--\" form)");
+    }
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') {
+      return InvalidHostname(hostname, absl::StrCat("contains '", absl::CEscape(std::string(1, c)),
+                                                    "': only letters, digits and hyphens are "
+                                                    "allowed (RFC 1123 §2.1)"));
+    }
+  }
+  if (label.front() == '-' || label.back() == '-') {
+    return InvalidHostname(hostname, "has a label starting or ending with a hyphen");
+  }
+  if (label.size() >= 4 && label[2] == '-' && label[3] == '-' && label.substr(0, 2) != "xn") {
+    return InvalidHostname(hostname,
+                           absl::StrCat("has the reserved label '", label,
+                                        "' (\"--\" in positions 3-4 is only valid in A-labels, "
+                                        "RFC 5890 §2.3.1)"));
+  }
+  return absl::OkStatus();
+}
+
+// Literal IP hosts get no SNI: RFC 6066 §3, "Literal IPv4 and IPv6 addresses are not permitted in
+// HostName".
+std::string ServerNameFor(const std::string& hostname) {
+  return ParseIpAddress(hostname).ok() ? "" : hostname;
+}
+
+// Resolver errors that describe the name (an outcome to report) rather than the agent (a fault).
+bool IsResolutionOutcome(absl::StatusCode code) {
+  return code == absl::StatusCode::kNotFound || code == absl::StatusCode::kDeadlineExceeded ||
+         code == absl::StatusCode::kUnavailable;
+}
+
+uint32_t MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  return static_cast<uint32_t>(std::max<int64_t>(0, elapsed.count()));
+}
+
+}  // namespace
+
+absl::Status ValidateHostname(const std::string& hostname) {
+  if (hostname.empty()) return absl::InvalidArgumentError("ProbeTask.hostname is empty");
+  if (hostname.size() > kMaxHostnameLength) {
+    return InvalidHostname(hostname.substr(0, 64) + "...",
+                           absl::StrCat("is longer than ", kMaxHostnameLength, " characters"));
+  }
+  absl::StatusOr<IpAddress> literal = ParseIpAddress(hostname);
+  if (literal.ok()) {
+    const std::string canonical = literal->ToString();
+    if (canonical != hostname) {
+      return InvalidHostname(
+          hostname, absl::StrCat("is an IP address not in canonical form (use '", canonical, "')"));
+    }
+    return absl::OkStatus();
+  }
+  if (hostname.back() == '.') {
+    return InvalidHostname(hostname, "must not end with a dot");
+  }
+  const std::vector<absl::string_view> labels = absl::StrSplit(hostname, '.');
+  for (absl::string_view label : labels) RETURN_IF_ERROR(ValidateLabel(hostname, label));
+  const absl::string_view top_level = labels.back();
+  if (std::all_of(top_level.begin(), top_level.end(),
+                  [](char c) { return absl::ascii_isdigit(c); })) {
+    return InvalidHostname(hostname,
+                           "has an all-numeric top-level label and is not an IP address "
+                           "(RFC 3696 §2)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateProbeTask(const v1::ProbeTask& task) {
+  RETURN_IF_ERROR(ValidateHostname(task.hostname()));
+  if (task.port() == 0 || task.port() > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ProbeTask.port ", task.port(), " is outside 1..65535"));
+  }
+  if (task.vouching_request_sha256().size() != kHashLength) {
+    return absl::InvalidArgumentError(absl::StrCat("ProbeTask.vouching_request_sha256 must be ",
+                                                   kHashLength, " bytes (SHA-256), not ",
+                                                   task.vouching_request_sha256().size()));
+  }
+  if (task.nonce().size() < kMinNonceLength || task.nonce().size() > kMaxNonceLength) {
+    return absl::InvalidArgumentError(absl::StrCat("ProbeTask.nonce must be ", kMinNonceLength,
+                                                   "..", kMaxNonceLength, " bytes, not ",
+                                                   task.nonce().size()));
+  }
+  return absl::OkStatus();
+}
+
+v1::ProbeOutcome OverallOutcome(const std::vector<v1::AddressObservation>& addresses) {
+  if (addresses.empty()) return v1::PROBE_RESOLUTION_FAILED;
+  const auto has = [&addresses](v1::ProbeOutcome outcome) {
+    return
+        [outcome](const v1::AddressObservation& address) { return address.outcome() == outcome; };
+  };
+  if (std::all_of(addresses.begin(), addresses.end(), has(v1::PROBE_OK))) return v1::PROBE_OK;
+  if (std::all_of(addresses.begin(), addresses.end(), has(v1::PROBE_FORBIDDEN_ADDRESS))) {
+    return v1::PROBE_FORBIDDEN_ADDRESS;
+  }
+  const auto first_failure =
+      std::find_if_not(addresses.begin(), addresses.end(), has(v1::PROBE_OK));
+  return first_failure->outcome();
+}
+
+Prober::Prober(v1::Perspective perspective, Resolver& resolver, TlsFetcher& fetcher,
+               AddressPolicy policy, SigningKey& signing_key, Clock& clock, ProberLimits limits)
+    : perspective_(std::move(perspective)),
+      resolver_(resolver),
+      fetcher_(fetcher),
+      policy_(std::move(policy)),
+      signing_key_(signing_key),
+      clock_(clock),
+      limits_(limits) {}
+
+std::vector<v1::AddressObservation> Prober::ProbeAddresses(
+    const std::vector<std::string>& addresses, const v1::ProbeTask& task) const {
+  std::vector<v1::AddressObservation> results(addresses.size());
+  const std::string server_name = ServerNameFor(task.hostname());
+  std::vector<std::thread> workers;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    const std::string& address = addresses[i];
+    results[i].set_address(address);
+    if (static_cast<int>(i) >= limits_.max_addresses_per_probe) {
+      results[i].set_outcome(v1::PROBE_OVERLOADED);
+      results[i].set_error(absl::StrCat("not probed: ", task.hostname(), " has ", addresses.size(),
+                                        " addresses, more than this agent's ",
+                                        "max_addresses_per_probe (",
+                                        limits_.max_addresses_per_probe, ")"));
+      continue;
+    }
+    // Trust rule 6: the policy sees exactly the address the fetcher will connect to.
+    absl::Status allowed = policy_.CheckAllowed(address);
+    if (!allowed.ok()) {
+      results[i].set_outcome(v1::PROBE_FORBIDDEN_ADDRESS);
+      results[i].set_error(std::string(allowed.message()));
+      continue;
+    }
+    workers.emplace_back([this, &results, &task, &server_name, i, address] {
+      v1::AddressObservation observation = fetcher_.Fetch(
+          address, task.port(), server_name, limits_.connect_timeout, limits_.handshake_timeout);
+      observation.set_address(address);
+      results[i] = std::move(observation);
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  return results;
+}
+
+absl::StatusOr<v1::SignedObservation> Prober::Probe(const v1::ProbeTask& task) const {
+  RETURN_IF_ERROR(ValidateProbeTask(task));
+  v1::ObservationBody body;
+  *body.mutable_perspective() = perspective_;
+  body.set_hostname(task.hostname());
+  body.set_port(task.port());
+  body.set_vouching_request_sha256(task.vouching_request_sha256());
+  body.set_nonce(task.nonce());
+  body.set_started_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+
+  const auto resolution_start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::vector<std::string>> resolved =
+      resolver_.Resolve(task.hostname(), limits_.resolution_timeout);
+  body.set_resolution_milliseconds(MillisecondsSince(resolution_start));
+  if (!resolved.ok() && !IsResolutionOutcome(resolved.status().code())) {
+    return Annotate(resolved.status(), absl::StrCat("resolving ", task.hostname()));
+  }
+  if (!resolved.ok() || resolved->empty()) {
+    body.set_outcome(v1::PROBE_RESOLUTION_FAILED);
+    body.set_resolution_error(
+        resolved.ok() ? absl::StrCat("the resolver returned no address for ", task.hostname())
+                      : std::string(resolved.status().message()));
+  } else {
+    for (const std::string& address : *resolved) body.add_resolved_addresses(address);
+    std::vector<v1::AddressObservation> addresses = ProbeAddresses(*resolved, task);
+    body.set_outcome(OverallOutcome(addresses));
+    for (v1::AddressObservation& address : addresses) *body.add_addresses() = std::move(address);
+  }
+  body.set_finished_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+
+  v1::SignedObservation signed_observation;
+  if (!body.SerializeToString(signed_observation.mutable_tbs())) {
+    return absl::InternalError("cannot serialize the ObservationBody");
+  }
+  absl::StatusOr<v1::Signature> signature = signing_key_.Sign(signed_observation.tbs());
+  if (!signature.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot sign the Observation: ", signature.status().message()));
+  }
+  *signed_observation.mutable_signature() = std::move(*signature);
+  MECAI_LOG(Info) << "probed " << task.hostname() << " port " << task.port() << " for VR "
+                  << ShortHex(task.vouching_request_sha256()) << ": "
+                  << v1::ProbeOutcome_Name(body.outcome()) << ", " << body.resolved_addresses_size()
+                  << " address(es), "
+                  << (body.finished_at_unix_milliseconds() - body.started_at_unix_milliseconds())
+                  << " ms";
+  return signed_observation;
+}
+
+}  // namespace probe_agent
+}  // namespace mecai
