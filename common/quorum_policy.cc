@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_channel.h"
 #include "common/hashing.h"
 #include "common/refusal.h"
 
@@ -54,14 +55,35 @@ v1::RefusalReason Judge(const PerspectiveOutcome& outcome, const std::vector<std
       return v1::HANDSHAKE_FAILED;
     }
   }
-  *detail = body.addresses_size() == 1
-                ? std::string("saw a vouched certificate at its one address")
-                : absl::StrCat("saw a vouched certificate at all ", body.addresses_size(),
-                               " addresses");
+  *detail = body.addresses_size() == 1 ? std::string("saw a vouched certificate at its one address")
+                                       : absl::StrCat("saw a vouched certificate at all ",
+                                                      body.addresses_size(), " addresses");
   return v1::REFUSAL_REASON_UNSPECIFIED;
 }
 
 }  // namespace
+
+std::vector<v1::Perspective> ValidateAgentEndpoints(
+    const google::protobuf::RepeatedPtrField<v1::AgentEndpoint>& agents, bool check_peer,
+    ConfigErrors* errors) {
+  std::set<std::string> ids;
+  std::vector<v1::Perspective> perspectives;
+  for (int i = 0; i < agents.size(); ++i) {
+    const v1::AgentEndpoint& agent = agents.Get(i);
+    const std::string field = absl::StrCat("agents[", i, "]");
+    errors->Require(!agent.perspective().id().empty(), field + ".perspective.id", "required");
+    errors->Require(!agent.perspective().region().empty(), field + ".perspective.region",
+                    "required");
+    errors->Require(ids.insert(agent.perspective().id()).second, field + ".perspective.id",
+                    "duplicate id '" + agent.perspective().id() + "'");
+    errors->Require(!agent.public_key_file().empty(), field + ".public_key_file", "required");
+    if (check_peer) {
+      ValidatePeerConfig(agent.peer(), /*plaintext_allowed=*/true, field + ".peer", errors);
+    }
+    perspectives.push_back(agent.perspective());
+  }
+  return perspectives;
+}
 
 v1::QuorumPolicy WithPolicyDefaults(v1::QuorumPolicy policy) {
   if (policy.min_perspectives() == 0) policy.set_min_perspectives(3);

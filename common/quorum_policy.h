@@ -54,6 +54,12 @@ QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
                             const std::vector<std::string>& accepted_leaf_sha256,
                             const v1::QuorumPolicy& policy);
 
+// Checks every configured AgentEndpoint (id and region set, ids unique, a public key file, and
+// the peer when `check_peer`) and returns their perspectives, in order.
+std::vector<v1::Perspective> ValidateAgentEndpoints(
+    const google::protobuf::RepeatedPtrField<v1::AgentEndpoint>& agents, bool check_peer,
+    ConfigErrors* errors);
+
 // The policy with defaults applied (min_perspectives 3, min_regions 2, max_unreachable 0).
 v1::QuorumPolicy WithPolicyDefaults(v1::QuorumPolicy policy);
 

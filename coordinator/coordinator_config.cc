@@ -30,20 +30,8 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
   errors.Require(!config.log_shard_id().empty(), "log_shard_id", "required");
   errors.Require(!config.store_path().empty(), "store_path", "required");
   errors.Require(config.trust_lists_size() > 0, "trust_lists", "at least one is required");
-  std::set<std::string> ids;
-  std::vector<v1::Perspective> perspectives;
-  for (int i = 0; i < config.agents_size(); ++i) {
-    const v1::AgentEndpoint& agent = config.agents(i);
-    std::string field = absl::StrCat("agents[", i, "]");
-    errors.Require(!agent.perspective().id().empty(), field + ".perspective.id", "required");
-    errors.Require(!agent.perspective().region().empty(), field + ".perspective.region",
-                   "required");
-    errors.Require(ids.insert(agent.perspective().id()).second, field + ".perspective.id",
-                   "duplicate id '" + agent.perspective().id() + "'");
-    errors.Require(!agent.public_key_file().empty(), field + ".public_key_file", "required");
-    ValidatePeerConfig(agent.peer(), /*plaintext_allowed=*/true, field + ".peer", &errors);
-    perspectives.push_back(agent.perspective());
-  }
+  const std::vector<v1::Perspective> perspectives =
+      ValidateAgentEndpoints(config.agents(), /*check_peer=*/true, &errors);
   ValidatePeerConfig(config.signer(), /*plaintext_allowed=*/false, "signer", &errors);
   ValidateQuorumPolicy(config.policy(), perspectives, "policy", &errors);
   errors.Require(config.freshness_window_seconds() <= 3600, "freshness_window_seconds",

@@ -13,6 +13,7 @@
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/pem.h"
+#include "common/service_main.h"
 #include "common/shutdown_signal.h"
 #include "common/signature.h"
 #include "common/status.h"
@@ -88,36 +89,6 @@ absl::Status Run(const std::string& config_path) {
 }  // namespace mecai
 
 int main(int argc, char** argv) {
-  // First, before gRPC or anything else starts a thread (common/shutdown_signal.h).
-  mecai::BlockTerminationSignals();
-
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    const std::string argument = argv[i];
-    if (argument == "--help" || argument == "-h") {
-      std::fputs(mecai::probe_agent::kUsage, stdout);
-      return 0;
-    }
-    if (argument == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (argument.rfind("--config=", 0) == 0) {
-      config_path = argument.substr(std::strlen("--config="));
-    } else {
-      std::fprintf(stderr, "probe_agent: %s\n%s",
-                   argument == "--config" ? "--config needs a FILE"
-                                          : ("unknown argument " + argument).c_str(),
-                   mecai::probe_agent::kUsage);
-      return 2;
-    }
-  }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "probe_agent: --config FILE is required\n%s", mecai::probe_agent::kUsage);
-    return 2;
-  }
-  const absl::Status status = mecai::probe_agent::Run(config_path);
-  if (!status.ok()) {
-    std::fprintf(stderr, "probe_agent: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
+  return mecai::ServiceMain(argc, argv, "probe_agent", mecai::probe_agent::kUsage,
+                            mecai::probe_agent::Run);
 }

@@ -11,6 +11,7 @@
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/pem.h"
+#include "common/service_main.h"
 #include "common/shutdown_signal.h"
 #include "common/status.h"
 #include "common/trust_lists.h"
@@ -73,29 +74,4 @@ absl::Status Run(const std::string& config_path) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  mecai::BlockTerminationSignals();
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::cout << kUsage;
-      return 0;
-    }
-    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-      config_path = argv[++i];
-    } else {
-      std::cerr << "signer: unknown argument '" << argv[i] << "'\n" << kUsage;
-      return 2;
-    }
-  }
-  if (config_path.empty()) {
-    std::cerr << "signer: --config is required\n" << kUsage;
-    return 2;
-  }
-  absl::Status status = Run(config_path);
-  if (!status.ok()) {
-    std::cerr << "signer: " << status.message() << "\n";
-    return 1;
-  }
-  return 0;
-}
+int main(int argc, char** argv) { return mecai::ServiceMain(argc, argv, "signer", kUsage, Run); }

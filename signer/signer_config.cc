@@ -27,19 +27,8 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
   errors.Require(!config.va_certificate_chain_file().empty(), "va_certificate_chain_file",
                  "required");
   errors.Require(config.trust_lists_size() > 0, "trust_lists", "at least one is required");
-  std::set<std::string> ids;
-  std::vector<v1::Perspective> perspectives;
-  for (int i = 0; i < config.agents_size(); ++i) {
-    const v1::AgentEndpoint& agent = config.agents(i);
-    std::string field = absl::StrCat("agents[", i, "]");
-    errors.Require(!agent.perspective().id().empty(), field + ".perspective.id", "required");
-    errors.Require(!agent.perspective().region().empty(), field + ".perspective.region",
-                   "required");
-    errors.Require(ids.insert(agent.perspective().id()).second, field + ".perspective.id",
-                   "duplicate id");
-    errors.Require(!agent.public_key_file().empty(), field + ".public_key_file", "required");
-    perspectives.push_back(agent.perspective());
-  }
+  const std::vector<v1::Perspective> perspectives =
+      ValidateAgentEndpoints(config.agents(), /*check_peer=*/false, &errors);
   ValidateQuorumPolicy(config.policy(), perspectives, "policy", &errors);
   errors.Require(config.freshness_window_seconds() <= 3600, "freshness_window_seconds",
                  "must be at most 3600");

@@ -208,7 +208,8 @@ TEST(SignerConfigTest, RefusesAgentsInOneRegion) {
 TEST(SignerConfigTest, RefusesADuplicateAgentId) {
   v1::SignerConfig config = ValidConfig();
   AddAgent(&config, "us-east-1a", "us-west");
-  EXPECT_THAT(Validate(config), InvalidField("agents[3].perspective.id: duplicate id"));
+  EXPECT_THAT(Validate(config),
+              InvalidField("agents[3].perspective.id: duplicate id 'us-east-1a'"));
 }
 
 TEST(SignerConfigTest, RefusesWindowsLongerThanAnHour) {
