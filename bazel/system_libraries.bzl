@@ -3,7 +3,7 @@
 A repository rule asks pkg-config for each library's flags at fetch time, so no BUILD file repeats
 link flags and a newer Debian point release with different gRPC dependencies still links.
 Targets: @system_libraries//:grpc, :grpc_reflection, :protobuf, :openssl, :rocksdb, :prometheus,
-:gtest, :gtest_main, :cares, :dl.
+:gtest, :gtest_main, :cares, :curl, :dl.
 """
 
 # name -> (pkg-config modules, extra link options when pkg-config has no entry)
@@ -15,6 +15,7 @@ _LIBRARIES = {
     "rocksdb": (["rocksdb"], []),
     "prometheus": (["prometheus-cpp-pull", "prometheus-cpp-core"], []),
     "cares": (["libcares"], []),
+    "curl": (["libcurl"], []),
     "gtest": ([], ["-lgmock", "-lgtest", "-lpthread"]),
     "gtest_main": ([], ["-lgmock_main", "-lgmock", "-lgtest", "-lpthread"]),
     "dl": ([], ["-ldl"]),

@@ -8,7 +8,7 @@ PACKAGES=(
   bazel-bootstrap bazel-platforms pkg-config g++
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev
-  libp11-kit-dev libc-ares-dev
+  libp11-kit-dev libc-ares-dev libcurl4-openssl-dev
   # The HSM and its tools.
   softhsm2 opensc
   # Real components the demo and tests run against.
