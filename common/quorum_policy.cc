@@ -21,6 +21,9 @@ v1::RefusalReason Judge(const PerspectiveOutcome& outcome, const std::vector<std
     case PerspectiveOutcome::Kind::kInvalid:
       *detail = outcome.failure;
       return v1::INVALID_OBSERVATION;
+    case PerspectiveOutcome::Kind::kCancelled:
+      *detail = outcome.failure;
+      return v1::REFUSAL_REASON_UNSPECIFIED;
     case PerspectiveOutcome::Kind::kObserved:
       break;
   }
@@ -133,6 +136,7 @@ QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
     decision.results.push_back(result);
     reasons.push_back(reason);
     if (reason == v1::PERSPECTIVE_TIMEOUT) ++unreachable;
+    if (outcome.kind == PerspectiveOutcome::Kind::kCancelled) continue;
     if (reason == v1::REFUSAL_REASON_UNSPECIFIED) {
       decision.agreeing.push_back(outcome.perspective);
       agreeing_regions.insert(outcome.perspective.region());

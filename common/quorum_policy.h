@@ -18,6 +18,7 @@ struct PerspectiveOutcome {
     kObserved,     // A valid, verified Observation arrived; see `body`.
     kUnreachable,  // The agent did not answer before the deadline (or the call failed).
     kInvalid,      // An answer arrived but did not verify; see `failure`.
+    kCancelled,    // Not awaited: another perspective's mismatch had decided the outcome.
   };
   v1::Perspective perspective;  // As configured.
   Kind kind = Kind::kUnreachable;
@@ -48,8 +49,10 @@ struct QuorumDecision {
 //   fewer than min_perspectives agree, or fewer than min_regions ... INSUFFICIENT_PERSPECTIVES
 //   otherwise ...................................................... issue
 //
-// Unanimity: a perspective agrees only when it resolved at least one address and saw, at every
-// address, a leaf whose SHA-256 is in `accepted_leaf_sha256` (one, or two during rollover).
+// A kCancelled perspective neither agrees nor counts as unreachable; it only occurs next to a
+// mismatch, which decides. Unanimity: a perspective agrees only when it resolved at least one
+// address and saw, at every address, a leaf whose SHA-256 is in `accepted_leaf_sha256` (one, or two
+// during rollover).
 QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
                             const std::vector<std::string>& accepted_leaf_sha256,
                             const v1::QuorumPolicy& policy);

@@ -242,6 +242,7 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
 void CheckVouchingRequestCertificates(const TrustLists& trust_lists, absl::Time now,
                                       VouchingRequestCheck* check) {
   const VerifiedVouchingRequest& request = check->request;
+  check->request.validated_paths.clear();
   for (size_t i = 0; i < request.chains.size(); ++i) {
     X509* leaf = request.chains[i][0].get();
     std::string which = request.chains.size() == 1 ? "the certificate"
@@ -274,6 +275,7 @@ void CheckVouchingRequestCertificates(const TrustLists& trust_lists, absl::Time 
       check->refusal = verdict.refusal;
       return;
     }
+    check->request.validated_paths.push_back(std::move(verdict.path));
   }
 }
 

@@ -35,6 +35,9 @@ struct VerifiedVouchingRequest {
   std::vector<std::string> leaf_sha256;
   // SHA-256 of the serialized VouchingRequest exactly as received.
   std::string request_sha256;
+  // Set by CheckVouchingRequestCertificates: for each chain, the validated path from the leaf to
+  // the trust-list root (leaf first). path[1] is the leaf's issuer, needed for revocation checks.
+  std::vector<std::vector<X509Ptr>> validated_paths;
 };
 
 // The outcome of checking a VR: accepted, or a Refusal with the first failed check's reason.

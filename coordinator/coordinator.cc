@@ -45,6 +45,8 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
                          const ProbeFanout& fanout, RecordStore& store,
                          v1::SignerService::StubInterface& signer, const Clock& clock)
     : config_(config),
+      rate_limiter_(clock, config.max_probe_rounds_per_hostname(),
+                    absl::Seconds(config.rate_limit_window_seconds())),
       limits_(LimitsFrom(config)),
       trust_lists_(trust_lists),
       fanout_(fanout),
@@ -69,8 +71,20 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
     ASSIGN_OR_RETURN(std::optional<uint64_t> earlier,
                      store_.FindByRequestDigest(check.request.request_sha256));
     if (earlier.has_value()) return AnswerFromRecord(*earlier);
-    // Then hostname, usage, trust list and chain.
-    CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
+    // Then the per-hostname limit on probe rounds (trust rule 8).
+    absl::Duration retry_after;
+    if (!rate_limiter_.TryAcquire(check.request.body.hostname(), &retry_after)) {
+      check.refusal = MakeRefusal(
+          v1::RATE_LIMITED,
+          absl::StrCat(check.request.body.hostname(), " had ",
+                       config_.max_probe_rounds_per_hostname(), " probe rounds in the last ",
+                       absl::FormatDuration(absl::Seconds(config_.rate_limit_window_seconds())),
+                       "; the next is allowed in ",
+                       absl::FormatDuration(absl::Ceil(retry_after, absl::Seconds(1)))));
+    } else {
+      // Then hostname, usage, trust list and chain.
+      CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
+    }
   }
   if (!check.accepted()) {
     MECAI_LOG(Info) << "refused VR before probing: "
@@ -96,9 +110,9 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
   expected.max_age = absl::Milliseconds(config_.probe_timeout_milliseconds()) + absl::Seconds(60);
   std::vector<v1::SignedObservation> observations;
   std::vector<uint32_t> round_trips;
-  std::vector<PerspectiveOutcome> outcomes =
-      fanout_.ProbeAll(task, expected, absl::Milliseconds(config_.probe_timeout_milliseconds()),
-                       &observations, &round_trips);
+  std::vector<PerspectiveOutcome> outcomes = fanout_.ProbeAll(
+      task, expected, request.leaf_sha256, absl::Milliseconds(config_.probe_timeout_milliseconds()),
+      &observations, &round_trips);
   QuorumDecision decision = DecideQuorum(outcomes, request.leaf_sha256, config_.policy());
   for (size_t i = 0; i < decision.results.size(); ++i) {
     v1::PerspectiveResult& result = decision.results[i];

@@ -11,6 +11,7 @@
 #include "common/trust_lists.h"
 #include "common/vouching_request.h"
 #include "coordinator/probe_fanout.h"
+#include "coordinator/rate_limiter.h"
 #include "coordinator/record_store.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
@@ -36,6 +37,7 @@ class Coordinator {
 
   const v1::CoordinatorConfig config_;
   const VouchingRequestLimits limits_;
+  HostnameRateLimiter rate_limiter_;
   const TrustLists& trust_lists_;
   const ProbeFanout& fanout_;
   RecordStore& store_;

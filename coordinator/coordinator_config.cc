@@ -17,6 +17,8 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
   if (config.signer_timeout_milliseconds() == 0) config.set_signer_timeout_milliseconds(5000);
   if (config.max_chain_length() == 0) config.set_max_chain_length(10);
   if (config.max_request_bytes() == 0) config.set_max_request_bytes(65536);
+  if (config.max_probe_rounds_per_hostname() == 0) config.set_max_probe_rounds_per_hostname(10);
+  if (config.rate_limit_window_seconds() == 0) config.set_rate_limit_window_seconds(3600);
   if (config.startup_connect_timeout_milliseconds() == 0) {
     config.set_startup_connect_timeout_milliseconds(10000);
   }
@@ -43,6 +45,8 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
   errors.Require(config.max_chain_length() <= 20, "max_chain_length", "must be at most 20");
   errors.Require(config.max_request_bytes() <= (1 << 20), "max_request_bytes",
                  "must be at most 1048576");
+  errors.Require(config.rate_limit_window_seconds() <= 7 * 24 * 3600, "rate_limit_window_seconds",
+                 "must be at most 604800 (7 days)");
   errors.Require(config.startup_connect_timeout_milliseconds() <= 300000,
                  "startup_connect_timeout_milliseconds", "must be at most 300000");
   return errors.ToStatus();

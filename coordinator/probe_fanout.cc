@@ -1,7 +1,10 @@
 #include "coordinator/probe_fanout.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
 #include "common/grpc_channel.h"
 #include "common/status.h"
 
@@ -36,8 +39,24 @@ absl::Status ProbeFanout::WaitForAgents(absl::Time deadline) const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// True when a verified Observation saw, at some address, a leaf the VR does not name.
+bool SawUnnamedLeaf(const v1::ObservationBody& body, const std::vector<std::string>& accepted) {
+  for (const v1::AddressObservation& address : body.addresses()) {
+    if (address.outcome() == v1::PROBE_OK &&
+        std::find(accepted.begin(), accepted.end(), address.leaf_sha256()) == accepted.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<PerspectiveOutcome> ProbeFanout::ProbeAll(
-    const v1::ProbeTask& task, const ObservationExpectation& expected, absl::Duration timeout,
+    const v1::ProbeTask& task, const ObservationExpectation& expected,
+    const std::vector<std::string>& accepted_leaf_sha256, absl::Duration timeout,
     std::vector<v1::SignedObservation>* observations,
     std::vector<uint32_t>* round_trip_milliseconds) const {
   struct Call {
@@ -46,58 +65,90 @@ std::vector<PerspectiveOutcome> ProbeFanout::ProbeAll(
     grpc::Status status;
     absl::Time started;
     absl::Time finished;
+    PerspectiveOutcome outcome;
+  };
+  struct Round {
+    absl::Mutex mutex;
+    std::string decided_by ABSL_GUARDED_BY(mutex);  // The perspective whose mismatch decided.
   };
   v1::ProbeRequest request;
   *request.mutable_task() = task;
   std::vector<std::unique_ptr<Call>> calls;
+  for (size_t i = 0; i < agents_.size(); ++i) calls.push_back(std::make_unique<Call>());
+  Round round;
   absl::BlockingCounter pending(static_cast<int>(agents_.size()));
   const auto deadline = absl::ToChronoTime(absl::Now() + timeout);
-  for (const Agent& agent : agents_) {
-    calls.push_back(std::make_unique<Call>());
-    Call* call = calls.back().get();
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    const Agent& agent = agents_[i];
+    Call* call = calls[i].get();
     call->context.set_deadline(deadline);
     call->started = absl::Now();
-    // The callback runs on a gRPC thread; it only records and counts down (never blocks).
-    agent.stub->async()->Probe(&call->context, &request, &call->response,
-                               [call, &pending](grpc::Status status) {
-                                 call->status = std::move(status);
-                                 call->finished = absl::Now();
-                                 pending.DecrementCount();
-                               });
+    call->outcome.perspective = agent.perspective;
+    // Runs on a gRPC thread: verifies and judges this answer (CPU only, never blocks), cancels
+    // the other calls on a mismatch, then counts down. The calls outlive every callback because
+    // ProbeAll waits for all of them.
+    agent.stub->async()->Probe(
+        &call->context, &request, &call->response,
+        [this, call, &calls, &round, &pending, &expected, &accepted_leaf_sha256,
+         &agent](grpc::Status status) {
+          call->finished = absl::Now();
+          call->status = std::move(status);
+          PerspectiveOutcome& outcome = call->outcome;
+          if (!call->status.ok()) {
+            outcome.kind = PerspectiveOutcome::Kind::kUnreachable;
+            outcome.failure = absl::StrCat("agent at ", agent.address, ": ",
+                                           call->status.error_code() == grpc::DEADLINE_EXCEEDED
+                                               ? "deadline exceeded"
+                                               : call->status.error_message());
+          } else {
+            ObservationExpectation now_expected = expected;
+            now_expected.now = clock_.Now();
+            auto body = enrolled_.Verify(agent.perspective.id(), call->response.observation(),
+                                         now_expected);
+            if (body.ok()) {
+              outcome.kind = PerspectiveOutcome::Kind::kObserved;
+              outcome.body = std::move(*body);
+              if (SawUnnamedLeaf(outcome.body, accepted_leaf_sha256)) {
+                bool first;
+                {
+                  absl::MutexLock lock(&round.mutex);
+                  first = round.decided_by.empty();
+                  if (first) round.decided_by = agent.perspective.id();
+                }
+                if (first) {
+                  for (const auto& other : calls) {
+                    if (other.get() != call) other->context.TryCancel();
+                  }
+                }
+              }
+            } else {
+              outcome.kind = PerspectiveOutcome::Kind::kInvalid;
+              outcome.failure = std::string(body.status().message());
+            }
+          }
+          pending.DecrementCount();
+        });
   }
   pending.Wait();  // Every call ends by its deadline at the latest.
 
+  std::string decided_by;
+  {
+    absl::MutexLock lock(&round.mutex);
+    decided_by = round.decided_by;
+  }
   std::vector<PerspectiveOutcome> outcomes;
   observations->clear();
   round_trip_milliseconds->clear();
-  for (size_t i = 0; i < agents_.size(); ++i) {
-    const Agent& agent = agents_[i];
-    Call& call = *calls[i];
-    PerspectiveOutcome outcome;
-    outcome.perspective = agent.perspective;
+  for (auto& call : calls) {
     round_trip_milliseconds->push_back(
-        static_cast<uint32_t>(absl::ToInt64Milliseconds(call.finished - call.started)));
-    observations->push_back(call.response.observation());
-    if (!call.status.ok()) {
-      outcome.kind = PerspectiveOutcome::Kind::kUnreachable;
-      outcome.failure = absl::StrCat("agent at ", agent.address, ": ",
-                                     call.status.error_code() == grpc::DEADLINE_EXCEEDED
-                                         ? "deadline exceeded"
-                                         : call.status.error_message());
-    } else {
-      ObservationExpectation now_expected = expected;
-      now_expected.now = clock_.Now();
-      auto body =
-          enrolled_.Verify(agent.perspective.id(), call.response.observation(), now_expected);
-      if (body.ok()) {
-        outcome.kind = PerspectiveOutcome::Kind::kObserved;
-        outcome.body = std::move(*body);
-      } else {
-        outcome.kind = PerspectiveOutcome::Kind::kInvalid;
-        outcome.failure = std::string(body.status().message());
-      }
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(call->finished - call->started)));
+    observations->push_back(call->response.observation());
+    if (!decided_by.empty() && call->status.error_code() == grpc::CANCELLED) {
+      call->outcome.kind = PerspectiveOutcome::Kind::kCancelled;
+      call->outcome.failure = absl::StrCat("not awaited: perspective ", decided_by,
+                                           " had already seen a certificate the VR does not name");
     }
-    outcomes.push_back(std::move(outcome));
+    outcomes.push_back(std::move(call->outcome));
   }
   return outcomes;
 }

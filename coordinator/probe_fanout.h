@@ -32,9 +32,13 @@ class ProbeFanout {
 
   // Probes from every perspective concurrently and waits for all answers or `timeout`. Each
   // outcome is kObserved only when the Observation verifies against `expected`; results keep the
-  // configured order. The round trip of each call is returned in `round_trip_milliseconds`.
+  // configured order. Answers are judged as they arrive: the first verified Observation that saw a
+  // leaf outside `accepted_leaf_sha256` decides the outcome (a mismatch always refuses), and the
+  // calls still running are cancelled (kCancelled). The round trip of each call is returned in
+  // `round_trip_milliseconds`.
   std::vector<PerspectiveOutcome> ProbeAll(const v1::ProbeTask& task,
                                            const ObservationExpectation& expected,
+                                           const std::vector<std::string>& accepted_leaf_sha256,
                                            absl::Duration timeout,
                                            std::vector<v1::SignedObservation>* observations,
                                            std::vector<uint32_t>* round_trip_milliseconds) const;

@@ -115,7 +115,8 @@ absl::Status LogInconsistent(absl::string_view problem) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string& path,
-                                                               const std::string& shard_id) {
+                                                               const std::string& shard_id,
+                                                               const Clock& clock) {
   if (shard_id.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("record store at ", path, ": the log shard id is empty"));
@@ -152,7 +153,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   families.trust_lists = handles[5];
   families.checkpoints = handles[6];
   auto store = absl::WrapUnique(
-      new RecordStore(path, shard_id, std::unique_ptr<rocksdb::DB>(raw_db), families));
+      new RecordStore(path, shard_id, clock, std::unique_ptr<rocksdb::DB>(raw_db), families));
   RETURN_IF_ERROR(store->Recover());
   MECAI_LOG(Info) << "record store at " << path << " opened for log shard " << shard_id << ": "
                   << store->TreeSize() << " records verified in "
@@ -160,12 +161,13 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   return store;
 }
 
-RecordStore::RecordStore(std::string path, std::string shard_id, std::unique_ptr<rocksdb::DB> db,
-                         ColumnFamilies families)
+RecordStore::RecordStore(std::string path, std::string shard_id, const Clock& clock,
+                         std::unique_ptr<rocksdb::DB> db, ColumnFamilies families)
     : path_(std::move(path)),
       shard_id_(std::move(shard_id)),
       db_(std::move(db)),
-      families_(families) {}
+      families_(families),
+      clock_(clock) {}
 
 RecordStore::~RecordStore() {
   for (rocksdb::ColumnFamilyHandle* handle :
@@ -321,7 +323,11 @@ absl::Status RecordStore::LoadAndVerifyLog(uint64_t tree_size) {
     }
   }
 
-  absl::MutexLock lock(&state_mutex_);
+  const uint64_t size = tree.size();
+  absl::MutexLock append_lock(&append_mutex_);
+  next_index_ = size;
+  committed_size_ = size;
+  absl::MutexLock state_lock(&state_mutex_);
   tree_ = std::move(tree);
   return absl::OkStatus();
 }
@@ -355,59 +361,194 @@ absl::Status RecordStore::CheckBuiltRecord(const v1::QuorumRecord& record, uint6
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::QuorumRecord> RecordStore::Append(const RecordBuilder& build) {
-  absl::MutexLock append_lock(&append_mutex_);
-  if (!write_failure_.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("record store at ", path_, ": an earlier write failed (",
-                     write_failure_.message(), "); reopen the store to recover"));
-  }
-  const uint64_t index = TreeSize();
-  ASSIGN_OR_RETURN(v1::QuorumRecord record, build(index));
-  RETURN_IF_ERROR(InContext(CheckBuiltRecord(record, index)));
-
+struct RecordStore::PendingRecord {
+  uint64_t index = 0;
+  // The serialized record (the leaf) and its RFC 9162 leaf hash.
   std::string bytes;
-  if (!record.SerializeToString(&bytes)) {
+  std::string leaf_hash;
+  // Empty: no by_host (replay) entry.
+  std::string hostname;
+  std::string request_sha256;
+  // Set by the leader that wrote it, under append_mutex_.
+  bool done = false;
+  absl::Status status;
+  const RecordStore* store = nullptr;
+
+  // The condition Commit waits for; evaluated by absl::Mutex with append_mutex_ held.
+  bool MayProceed() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return store->MayProceed(this); }
+};
+
+v1::QuorumRecord RecordStore::AbandonedRecord(uint64_t index, const absl::Status& error) const {
+  std::string error_text =
+      absl::StrCat(absl::StatusCodeToString(error.code()), ": ", error.message());
+  if (error_text.size() > kMaxAbandonedErrorBytes) {
+    error_text.resize(kMaxAbandonedErrorBytes);
+    // Cut back to a UTF-8 character boundary, so the explanation stays valid proto3 string text.
+    while (!error_text.empty() && (static_cast<unsigned char>(error_text.back()) & 0xc0) == 0x80) {
+      error_text.pop_back();
+    }
+    if (!error_text.empty() && (static_cast<unsigned char>(error_text.back()) & 0x80) != 0) {
+      error_text.pop_back();
+    }
+    error_text += "...";
+  }
+  v1::QuorumRecord record;
+  record.set_log_index(index);
+  record.set_log_shard_id(shard_id_);
+  record.set_decided_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+  record.set_decision(v1::DECISION_UNSPECIFIED);
+  record.mutable_refusal()->set_explanation(
+      absl::StrCat("the decision at this index could not be completed: ", error_text));
+  return record;
+}
+
+absl::Status RecordStore::Prepare(const v1::QuorumRecord& record, uint64_t index,
+                                  PendingRecord* pending) const {
+  pending->index = index;
+  if (!record.SerializeToString(&pending->bytes)) {
     return InContext(absl::InternalError(absl::StrCat("record ", index, " does not serialize")));
   }
-  const std::string leaf_hash = LeafHash(bytes);
-  const std::string index_key = EncodeIndex(index);
-  const std::string what = absl::StrCat("writing record ", index);
+  pending->leaf_hash = LeafHash(pending->bytes);
+  pending->hostname = record.hostname();
+  pending->request_sha256 = record.vouching_request_sha256();
+  return absl::OkStatus();
+}
 
-  // Trust rule 4: the record and everything derived from it, atomically, on disk before returning.
+absl::StatusOr<v1::QuorumRecord> RecordStore::Append(const RecordBuilder& build) {
+  // 1. Reserve.
+  uint64_t index = 0;
+  {
+    absl::MutexLock lock(&append_mutex_);
+    if (!write_failure_.ok()) return WriteFailedError();
+    index = next_index_++;
+  }
+
+  // 2. Build, with no lock held. From here on index `index` must be committed, one way or another.
+  absl::StatusOr<v1::QuorumRecord> built = build(index);
+  absl::Status decision_error = built.status();
+  if (decision_error.ok()) decision_error = InContext(CheckBuiltRecord(*built, index));
+  PendingRecord pending;
+  if (decision_error.ok()) decision_error = Prepare(*built, index, &pending);
+  if (!decision_error.ok()) {
+    MECAI_LOG(Warning) << "record store at " << path_ << ": recording log index " << index
+                       << " as abandoned: " << decision_error;
+    pending = PendingRecord();
+    absl::Status prepared = Prepare(AbandonedRecord(index, decision_error), index, &pending);
+    if (!prepared.ok()) {
+      // Index `index` cannot be filled, so no later record can be committed: stop appending.
+      absl::MutexLock lock(&append_mutex_);
+      if (write_failure_.ok()) write_failure_ = prepared;
+      return prepared;
+    }
+  }
+
+  // 3. Commit, in index order.
+  RETURN_IF_ERROR(Commit(&pending));
+  if (!decision_error.ok()) return decision_error;
+  return std::move(*built);
+}
+
+absl::Status RecordStore::WriteFailedError() const {
+  return absl::FailedPreconditionError(
+      absl::StrCat("record store at ", path_, ": an earlier write failed (",
+                   write_failure_.message(), "); reopen the store to recover"));
+}
+
+bool RecordStore::MayProceed(const PendingRecord* pending) const {
+  return pending->done || !write_failure_.ok() ||
+         (!leader_writing_ && pending->index == committed_size_);
+}
+
+absl::Status RecordStore::Commit(PendingRecord* pending) {
+  std::vector<PendingRecord*> group;
+  {
+    absl::MutexLock lock(&append_mutex_);
+    pending->store = this;
+    queued_.emplace(pending->index, pending);
+    append_mutex_.Await(absl::Condition(pending, &PendingRecord::MayProceed));
+    if (pending->done) return pending->status;
+    if (!write_failure_.ok()) {
+      queued_.erase(pending->index);
+      return WriteFailedError();
+    }
+    // The leader: this record and every queued record after it without a gap.
+    leader_writing_ = true;
+    size_t group_bytes = 0;
+    uint64_t next = committed_size_;
+    for (auto it = queued_.find(next); it != queued_.end() && it->first == next; ++next) {
+      if (!group.empty() && group_bytes + it->second->bytes.size() > kMaxGroupCommitBytes) break;
+      group_bytes += it->second->bytes.size();
+      group.push_back(it->second);
+      it = queued_.erase(it);
+    }
+  }
+
+  const absl::Status written = WriteGroup(group);
+
+  absl::MutexLock lock(&append_mutex_);
+  leader_writing_ = false;
+  if (written.ok()) {
+    committed_size_ += group.size();
+    ++committed_batches_;
+  } else {
+    write_failure_ = written;
+  }
+  for (PendingRecord* member : group) {
+    member->status = written;
+    member->done = true;
+  }
+  return written;
+}
+
+absl::Status RecordStore::WriteGroup(const std::vector<PendingRecord*>& group) {
+  const uint64_t first = group.front()->index;
+  const uint64_t end = group.back()->index + 1;
+  const std::string what = end - first == 1
+                               ? absl::StrCat("writing record ", first)
+                               : absl::StrCat("writing records ", first, " to ", end - 1);
+
+  // Trust rule 4: each record and everything derived from it, atomically, on disk before any of
+  // their Appends returns. Later Puts of one batch win, so the replay entry of a VR decided twice
+  // in a group names the later record.
   rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(
-      InContext(FromRocksDbStatus(batch.Put(families_.records, index_key, bytes), what)));
-  if (!record.hostname().empty()) {
-    RETURN_IF_ERROR(InContext(FromRocksDbStatus(
-        batch.Put(families_.by_host, absl::StrCat(HostPrefix(record.hostname()), index_key),
-                  rocksdb::Slice()),
-        what)));
+  for (const PendingRecord* record : group) {
+    const std::string index_key = EncodeIndex(record->index);
+    RETURN_IF_ERROR(
+        InContext(FromRocksDbStatus(batch.Put(families_.records, index_key, record->bytes), what)));
+    if (!record->hostname.empty()) {
+      RETURN_IF_ERROR(InContext(FromRocksDbStatus(
+          batch.Put(families_.by_host, absl::StrCat(HostPrefix(record->hostname), index_key),
+                    rocksdb::Slice()),
+          what)));
+    }
+    RETURN_IF_ERROR(InContext(
+        FromRocksDbStatus(batch.Put(families_.merkle, index_key, record->leaf_hash), what)));
+    if (!record->request_sha256.empty()) {
+      RETURN_IF_ERROR(InContext(
+          FromRocksDbStatus(batch.Put(families_.replay, record->request_sha256, index_key), what)));
+    }
   }
-  RETURN_IF_ERROR(
-      InContext(FromRocksDbStatus(batch.Put(families_.merkle, index_key, leaf_hash), what)));
   RETURN_IF_ERROR(InContext(FromRocksDbStatus(
-      batch.Put(families_.merkle, kTreeSizeKey, ToSlice(EncodeIndex(index + 1))), what)));
-  if (!record.vouching_request_sha256().empty()) {
-    RETURN_IF_ERROR(InContext(FromRocksDbStatus(
-        batch.Put(families_.replay, record.vouching_request_sha256(), index_key), what)));
-  }
+      batch.Put(families_.merkle, kTreeSizeKey, ToSlice(EncodeIndex(end))), what)));
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
   absl::Status written = InContext(FromRocksDbStatus(db_->Write(write_options, &batch), what));
   if (!written.ok()) {
     MECAI_LOG(Error) << written.message();
-    write_failure_ = written;
     return written;
   }
 
   absl::MutexLock state_lock(&state_mutex_);
-  absl::Status appended = tree_.AppendLeafHash(leaf_hash);
-  if (!appended.ok()) {
-    write_failure_ = InContext(appended);
-    return write_failure_;
+  for (const PendingRecord* record : group) {
+    absl::Status appended = tree_.AppendLeafHash(record->leaf_hash);
+    if (!appended.ok()) return InContext(appended);
   }
-  return record;
+  return absl::OkStatus();
+}
+
+uint64_t RecordStore::CommittedBatches() const {
+  absl::MutexLock lock(&append_mutex_);
+  return committed_batches_;
 }
 
 uint64_t RecordStore::TreeSize() const {
@@ -481,14 +622,18 @@ absl::StatusOr<std::optional<uint64_t>> RecordStore::FindByRequestDigest(
         absl::StrCat("the replay entry of VR ", ShortHex(sha256), " is not an index")));
   }
   const uint64_t tree_size = TreeSize();
-  // Index tree_size is the record of an Append that has written but not yet returned: not visible.
-  if (index == tree_size) return std::optional<uint64_t>();
-  if (index > tree_size) {
-    return InContext(
-        LogInconsistent(absl::StrCat("the replay entry of VR ", ShortHex(sha256), " names record ",
-                                     index, " (tree size ", tree_size, ")")));
+  if (index < tree_size) return std::optional<uint64_t>(index);
+  // An index in [tree size, next index) is a record its leader has written but not yet committed:
+  // not visible. Read after the entry, the next index is beyond every index written so far.
+  uint64_t next_index = 0;
+  {
+    absl::MutexLock lock(&append_mutex_);
+    next_index = next_index_;
   }
-  return std::optional<uint64_t>(index);
+  if (index < next_index) return std::optional<uint64_t>();
+  return InContext(
+      LogInconsistent(absl::StrCat("the replay entry of VR ", ShortHex(sha256), " names record ",
+                                   index, " (tree size ", tree_size, ")")));
 }
 
 absl::StatusOr<std::vector<v1::QuorumRecord>> RecordStore::ListRecords(

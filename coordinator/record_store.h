@@ -1,7 +1,8 @@
 // The coordinator's durable, tamper-evident quorum history (DESIGN §8, trust rules 4 and 5): one
 // RocksDB per coordinator holding its log shard. Every quorum record is a leaf of an append-only
 // RFC 9162 Merkle log (the leaf is the serialized QuorumRecord exactly as stored), written with its
-// index entries in one WriteBatch whose WAL is synced before Append returns.
+// index entries in a WriteBatch whose WAL is synced before Append returns. Concurrent Appends share
+// one synced WriteBatch (group commit, DESIGN §8) without giving up index order or contiguity.
 //
 // Column families:
 //   records      big-endian uint64 log index → serialized v1::QuorumRecord
@@ -16,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "common/merkle.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
@@ -38,8 +41,9 @@ class Snapshot;
 
 namespace mecai {
 
-// Thread-safe. Appends are serialized; reads run concurrently with them and with each other, and
-// see only records whose write is complete.
+// Thread-safe. The builds of concurrent Appends run in parallel and their records are committed in
+// log-index order, many to one synced write; reads run concurrently with appends and with each
+// other, and see only records whose write is complete.
 class RecordStore {
  public:
   // Builds the record that takes log index `log_index`; the caller signs for that index here.
@@ -47,26 +51,55 @@ class RecordStore {
 
   static constexpr uint32_t kDefaultPageSize = 100;
   static constexpr uint32_t kMaxPageSize = 1000;
+  // Upper bound on the serialized records one group commit writes (the first always goes in).
+  static constexpr size_t kMaxGroupCommitBytes = 4 << 20;
+  // Upper bound on the error text an abandoned record quotes.
+  static constexpr size_t kMaxAbandonedErrorBytes = 1024;
 
   // Opens the store at `path` (a directory; created if missing) for log shard `shard_id`.
   // FAILED_PRECONDITION when the store belongs to another shard; DATA_LOSS when its log is
   // inconsistent (a leaf hash or record missing or extra, a record that does not hash to its leaf
-  // or names another index or shard). Open reads every record once to check this.
+  // or names another index or shard). Open reads every record once to check this. `clock` dates
+  // abandoned records (see Append) and must outlive the store.
   static absl::StatusOr<std::unique_ptr<RecordStore>> Open(const std::string& path,
-                                                           const std::string& shard_id);
+                                                           const std::string& shard_id,
+                                                           const Clock& clock = SystemClock::Get());
 
   RecordStore(const RecordStore&) = delete;
   RecordStore& operator=(const RecordStore&) = delete;
+  // REQUIRES: no Append is running.
   ~RecordStore();
 
-  // Under the append lock: calls build(next index); checks the record names that index and this
-  // shard; writes the record, its by_host, leaf-hash and replay entries and the new tree size in
-  // one synced WriteBatch; returns the record stored. A failing build (its status is returned as
-  // is) or a refused record (FAILED_PRECONDITION for a wrong index or shard, INVALID_ARGUMENT for a
-  // malformed hostname or digest) writes nothing and leaves the index to the next Append. After a
-  // failed write every later Append is FAILED_PRECONDITION until the store is reopened, since the
-  // write may or may not have reached the disk. `build` must not call Append.
+  // Appends one record and returns it once it is durably stored (trust rule 4), in three steps:
+  //   1. Reserve: takes the next log index i under a short lock.
+  //   2. Build: calls build(i) with no lock held, so the builds of concurrent Appends (each a
+  //      signer call) overlap; then checks the record names index i and this shard.
+  //   3. Commit: records are committed strictly in index order. The Append holding the lowest
+  //      uncommitted index becomes the leader: it writes its record and every built record that
+  //      follows it without a gap (up to kMaxGroupCommitBytes), each with its by_host, leaf-hash
+  //      and replay entries, plus the new tree size, in ONE WriteBatch with a synced WAL; then it
+  //      extends the Merkle tree and wakes the Appends it wrote for (LevelDB's DBImpl::Write).
+  // Returns the record stored.
+  //
+  // A reserved index is never left as a hole. When build fails, or its record is refused
+  // (FAILED_PRECONDITION for a wrong index or shard, INVALID_ARGUMENT for a malformed hostname or
+  // digest), an abandoned record is committed at i in its place — log index i, this shard, the
+  // time from the store's clock, decision DECISION_UNSPECIFIED and the refusal explanation "the
+  // decision at this index could not be completed: <error>" (no VR, hostname or digest, so neither
+  // the by_host index nor the replay cache names it) — and that error is returned (build's status
+  // as is). The log thus stays contiguous and says honestly that a decision begun at i was not
+  // completed. If the abandoned record cannot be written either, the write's error is returned.
+  //
+  // Since a record waits for every lower index, a slow build delays the Appends that reserved
+  // later indexes: build must return in bounded time (the signer call carries a deadline). After a
+  // failed write the Appends of that batch get its error, and every Append not yet committed or
+  // started later is FAILED_PRECONDITION until the store is reopened, since the write may or may
+  // not have reached the disk. `build` must not call Append.
   absl::StatusOr<v1::QuorumRecord> Append(const RecordBuilder& build);
+
+  // Number of WriteBatches Append has committed since Open (each holding one or more records);
+  // records appended / CommittedBatches() is the mean group-commit size.
+  uint64_t CommittedBatches() const;
 
   // The record at `index`; NOT_FOUND at or beyond TreeSize(), DATA_LOSS if its bytes no longer hash
   // to the leaf of the log.
@@ -77,7 +110,8 @@ class RecordStore {
   absl::StatusOr<std::string> GetLeafHash(uint64_t index) const;
 
   // Index of the latest record of the VR whose SHA-256 is `sha256` (32 bytes, else
-  // INVALID_ARGUMENT); nullopt if none (the VR replay / de-duplication cache).
+  // INVALID_ARGUMENT); nullopt if none (the VR replay / de-duplication cache). Also nullopt while
+  // that latest record is written but not yet committed (its Append has not returned).
   absl::StatusOr<std::optional<uint64_t>> FindByRequestDigest(const std::string& sha256) const;
 
   // Records in log order from `page_token` (empty: the start), only those for `hostname` (exact;
@@ -129,8 +163,29 @@ class RecordStore {
     rocksdb::ColumnFamilyHandle* checkpoints = nullptr;
   };
 
-  RecordStore(std::string path, std::string shard_id, std::unique_ptr<rocksdb::DB> db,
-              ColumnFamilies families);
+  // One Append's record on its way to the disk. Its fields other than `done` and `status` are set
+  // before it is queued and not changed after.
+  struct PendingRecord;
+
+  RecordStore(std::string path, std::string shard_id, const Clock& clock,
+              std::unique_ptr<rocksdb::DB> db, ColumnFamilies families);
+
+  // The record that takes a reserved `index` whose decision failed with `error`.
+  v1::QuorumRecord AbandonedRecord(uint64_t index, const absl::Status& error) const;
+  // Prepares `record` (already checked for `index`) for Commit.
+  absl::Status Prepare(const v1::QuorumRecord& record, uint64_t index,
+                       PendingRecord* pending) const;
+  // Queues `pending` and returns once it is durably written (or the write failed), leading the
+  // group commit when its index is the lowest uncommitted one.
+  absl::Status Commit(PendingRecord* pending) ABSL_LOCKS_EXCLUDED(append_mutex_);
+  // Writes `group` (consecutive indexes from the tree size) in one synced WriteBatch and extends
+  // the Merkle tree. Called by the leader without append_mutex_.
+  absl::Status WriteGroup(const std::vector<PendingRecord*>& group)
+      ABSL_LOCKS_EXCLUDED(append_mutex_);
+  // Whether `pending` may stop waiting in Commit: it was written, the store failed, or it heads the
+  // uncommitted records and no leader is writing.
+  bool MayProceed(const PendingRecord* pending) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mutex_);
+  absl::Status WriteFailedError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mutex_);
 
   // Called once by Open: claims a new store for the shard or checks an existing one, and loads and
   // verifies the log into tree_.
@@ -154,12 +209,24 @@ class RecordStore {
   std::unique_ptr<rocksdb::DB> db_;
   const ColumnFamilies families_;
 
-  // Lock order: append_mutex_ before state_mutex_. append_mutex_ is held across build() and the
-  // synced write; state_mutex_ only for moments, so readers never wait for a build or an fsync.
+  const Clock& clock_;
+
+  // Lock order: append_mutex_ before state_mutex_. Both are held only for moments: no lock is held
+  // across build() or the synced write, so readers never wait for a build or an fsync.
   mutable absl::Mutex state_mutex_;
-  absl::Mutex append_mutex_ ABSL_ACQUIRED_BEFORE(state_mutex_);
-  // The leaves of every record written; its size is the tree size.
+  mutable absl::Mutex append_mutex_ ABSL_ACQUIRED_BEFORE(state_mutex_);
+  // The leaves of every record committed; its size is the tree size.
   MerkleTree tree_ ABSL_GUARDED_BY(state_mutex_);
+  // The next index Append reserves; indexes in [committed_size_, next_index_) are being built or
+  // waiting for their commit.
+  uint64_t next_index_ ABSL_GUARDED_BY(append_mutex_) = 0;
+  // Records committed: equal to tree_.size() whenever no leader is writing.
+  uint64_t committed_size_ ABSL_GUARDED_BY(append_mutex_) = 0;
+  // Built records waiting for their commit, by index.
+  std::map<uint64_t, PendingRecord*> queued_ ABSL_GUARDED_BY(append_mutex_);
+  // Whether a leader is writing a group.
+  bool leader_writing_ ABSL_GUARDED_BY(append_mutex_) = false;
+  uint64_t committed_batches_ ABSL_GUARDED_BY(append_mutex_) = 0;
   // Set by a failed write; refuses later appends.
   absl::Status write_failure_ ABSL_GUARDED_BY(append_mutex_);
 };

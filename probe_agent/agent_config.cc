@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config_loader.h"
 #include "common/grpc_server.h"
-#include "probe_agent/ip_address.h"
+#include "common/ip_address.h"
 #include "probe_agent/resolver.h"
 
 namespace mecai {

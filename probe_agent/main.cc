@@ -17,7 +17,7 @@
 #include "common/shutdown_signal.h"
 #include "common/signature.h"
 #include "common/status.h"
-#include "probe_agent/address_policy.h"
+#include "common/address_policy.h"
 #include "probe_agent/agent_config.h"
 #include "probe_agent/probe_service.h"
 #include "probe_agent/prober.h"

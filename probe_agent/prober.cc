@@ -12,7 +12,7 @@
 #include "common/hashing.h"
 #include "common/logging.h"
 #include "common/status.h"
-#include "probe_agent/ip_address.h"
+#include "common/ip_address.h"
 
 namespace mecai {
 namespace probe_agent {

@@ -13,7 +13,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/signature.h"
-#include "probe_agent/address_policy.h"
+#include "common/address_policy.h"
 #include "probe_agent/resolver.h"
 #include "probe_agent/tls_fetcher.h"
 #include "proto/mecai/v1/probe.pb.h"

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status.h"
-#include "probe_agent/ip_address.h"
+#include "common/ip_address.h"
 
 namespace mecai {
 namespace probe_agent {

@@ -18,7 +18,7 @@
 #include "common/hashing.h"
 #include "common/openssl_error.h"
 #include "common/pem.h"
-#include "probe_agent/ip_address.h"
+#include "common/ip_address.h"
 
 namespace mecai {
 namespace probe_agent {

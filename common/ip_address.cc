@@ -1,4 +1,4 @@
-#include "probe_agent/ip_address.h"
+#include "common/ip_address.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace mecai {
-namespace probe_agent {
 
 bool IpAddress::IsIpv4Mapped() const {
   if (family != Family::kIpv6) return false;
@@ -98,5 +97,4 @@ absl::StatusOr<IpPrefix> ParseIpPrefix(absl::string_view text) {
   return prefix;
 }
 
-}  // namespace probe_agent
 }  // namespace mecai

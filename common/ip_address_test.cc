@@ -1,9 +1,8 @@
-#include "probe_agent/ip_address.h"
+#include "common/ip_address.h"
 
 #include "gtest/gtest.h"
 
 namespace mecai {
-namespace probe_agent {
 namespace {
 
 TEST(IpAddressTest, ParsesBothFamiliesAndPrintsCanonically) {
@@ -51,5 +50,4 @@ TEST(IpPrefixTest, ContainsRespectsPartialBytes) {
 }
 
 }  // namespace
-}  // namespace probe_agent
 }  // namespace mecai

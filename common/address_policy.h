@@ -3,18 +3,17 @@
 // — loopback, private, link-local (169.254.169.254, the cloud metadata service), shared CGNAT
 // space, documentation, multicast, reserved — unless the agent's configuration allowlists its
 // range.
-#ifndef MECAI_PROBE_AGENT_ADDRESS_POLICY_H_
-#define MECAI_PROBE_AGENT_ADDRESS_POLICY_H_
+#ifndef MECAI_COMMON_ADDRESS_POLICY_H_
+#define MECAI_COMMON_ADDRESS_POLICY_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "probe_agent/ip_address.h"
+#include "common/ip_address.h"
 
 namespace mecai {
-namespace probe_agent {
 
 // One row of the special-purpose table.
 struct SpecialPurposeRange {
@@ -55,7 +54,6 @@ class AddressPolicy {
   std::vector<IpPrefix> allowed_ranges_;
 };
 
-}  // namespace probe_agent
 }  // namespace mecai
 
-#endif  // MECAI_PROBE_AGENT_ADDRESS_POLICY_H_
+#endif  // MECAI_COMMON_ADDRESS_POLICY_H_

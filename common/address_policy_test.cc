@@ -1,4 +1,4 @@
-#include "probe_agent/address_policy.h"
+#include "common/address_policy.h"
 
 #include <string>
 #include <vector>
@@ -7,7 +7,6 @@
 #include "gtest/gtest.h"
 
 namespace mecai {
-namespace probe_agent {
 namespace {
 
 using ::testing::HasSubstr;
@@ -196,5 +195,4 @@ TEST(AddressPolicyTest, EveryTableRowParses) {
 }
 
 }  // namespace
-}  // namespace probe_agent
 }  // namespace mecai

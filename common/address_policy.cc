@@ -1,4 +1,4 @@
-#include "probe_agent/address_policy.h"
+#include "common/address_policy.h"
 
 #include <cstdlib>
 #include <utility>
@@ -7,7 +7,6 @@
 #include "common/logging.h"
 
 namespace mecai {
-namespace probe_agent {
 namespace {
 
 struct RangeText {
@@ -135,5 +134,4 @@ absl::Status AddressPolicy::CheckAllowed(const std::string& ip) const {
       range->description, ", which allowed_special_address_ranges does not list (trust rule 6)"));
 }
 
-}  // namespace probe_agent
 }  // namespace mecai

@@ -1,7 +1,7 @@
 // Numeric IP addresses and CIDR prefixes, parsed without any name resolution (trust rule 6: the
 // agent connects to the address it checked, so every address it handles is a literal).
-#ifndef MECAI_PROBE_AGENT_IP_ADDRESS_H_
-#define MECAI_PROBE_AGENT_IP_ADDRESS_H_
+#ifndef MECAI_COMMON_IP_ADDRESS_H_
+#define MECAI_COMMON_IP_ADDRESS_H_
 
 #include <array>
 #include <cstdint>
@@ -12,7 +12,6 @@
 #include "absl/strings/string_view.h"
 
 namespace mecai {
-namespace probe_agent {
 
 // An IPv4 or IPv6 address in network byte order. IPv4 uses bytes[0..3]. A value type.
 struct IpAddress {
@@ -55,7 +54,6 @@ struct IpPrefix {
 // naming the text otherwise.
 absl::StatusOr<IpPrefix> ParseIpPrefix(absl::string_view text);
 
-}  // namespace probe_agent
 }  // namespace mecai
 
-#endif  // MECAI_PROBE_AGENT_IP_ADDRESS_H_
+#endif  // MECAI_COMMON_IP_ADDRESS_H_
