@@ -196,7 +196,15 @@ absl::Status LocalCluster::Start() {
   Step("creating a SoftHSM2 token and generating the VA key inside it");
   RETURN_IF_ERROR(BuildHsm());
 
-  // A resolver the agents use: www.mecai.test → 127.0.0.1 (dnsmasq from Debian).
+  // A resolver the agents use (dnsmasq from Debian): www.mecai.test → 127.0.0.1, plus any extra
+  // host records, from a hosts file; authoritative for mecai.test so that a missing AAAA record
+  // is an empty answer, not REFUSED.
+  std::string hosts = absl::StrCat("127.0.0.1 ", kTargetHost, "\n");
+  for (const auto& [hostname, addresses] : options_.extra_hosts) {
+    for (const std::string& address : addresses)
+      absl::StrAppend(&hosts, address, " ", hostname, "\n");
+  }
+  RETURN_IF_ERROR(WriteFileAtomically(Path("run/hosts"), hosts));
   ASSIGN_OR_RETURN(int dns_port, PickFreeTcpPort());
   Step(
       absl::StrCat("starting dnsmasq on 127.0.0.1:", dns_port, " (", kTargetHost, " → 127.0.0.1)"));
@@ -204,8 +212,7 @@ absl::Status LocalCluster::Start() {
       ChildProcess * dns,
       Launch({binaries.dnsmasq, "--no-daemon", "--conf-file=/dev/null",
               absl::StrCat("--port=", dns_port), "--listen-address=127.0.0.1", "--bind-interfaces",
-              "--no-resolv", "--no-hosts", absl::StrCat("--address=/", kTargetHost, "/127.0.0.1"),
-              // Authoritative for the zone: AAAA gets an empty answer, not REFUSED.
+              "--no-resolv", "--no-hosts", absl::StrCat("--addn-hosts=", Path("run/hosts")),
               "--local=/mecai.test/", absl::StrCat("--pid-file=", Path("run/dnsmasq.pid"))},
              "dnsmasq"));
 

@@ -5,6 +5,7 @@
 #ifndef MECAI_CLI_LOCAL_CLUSTER_H_
 #define MECAI_CLI_LOCAL_CLUSTER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct LocalClusterOptions {
   int perspectives = 3;
   // Print a line per step to stdout.
   bool verbose = true;
+  // More names for the cluster's resolver: hostname → addresses (e.g. two loopback addresses
+  // serving the two certificates of a rollover).
+  std::map<std::string, std::vector<std::string>> extra_hosts;
 };
 
 // Not thread-safe.

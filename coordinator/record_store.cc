@@ -406,7 +406,7 @@ absl::Status RecordStore::Prepare(const v1::QuorumRecord& record, uint64_t index
                                   PendingRecord* pending) const {
   pending->index = index;
   if (!record.SerializeToString(&pending->bytes)) {
-    return InContext(absl::InternalError(absl::StrCat("record ", index, " does not serialize")));
+    return absl::InternalError(absl::StrCat("record ", index, " does not serialize"));
   }
   pending->leaf_hash = LeafHash(pending->bytes);
   pending->hostname = record.hostname();
@@ -425,10 +425,16 @@ absl::StatusOr<v1::QuorumRecord> RecordStore::Append(const RecordBuilder& build)
 
   // 2. Build, with no lock held. From here on index `index` must be committed, one way or another.
   absl::StatusOr<v1::QuorumRecord> built = build(index);
+  // Why the decision at `index` failed, as the abandoned record quotes it (without this store's
+  // path, which is no business of auditors), and as Append returns it.
   absl::Status decision_error = built.status();
-  if (decision_error.ok()) decision_error = InContext(CheckBuiltRecord(*built, index));
+  absl::Status returned_error = decision_error;
   PendingRecord pending;
-  if (decision_error.ok()) decision_error = Prepare(*built, index, &pending);
+  if (decision_error.ok()) {
+    decision_error = CheckBuiltRecord(*built, index);
+    if (decision_error.ok()) decision_error = Prepare(*built, index, &pending);
+    returned_error = InContext(decision_error);
+  }
   if (!decision_error.ok()) {
     MECAI_LOG(Warning) << "record store at " << path_ << ": recording log index " << index
                        << " as abandoned: " << decision_error;
@@ -437,14 +443,14 @@ absl::StatusOr<v1::QuorumRecord> RecordStore::Append(const RecordBuilder& build)
     if (!prepared.ok()) {
       // Index `index` cannot be filled, so no later record can be committed: stop appending.
       absl::MutexLock lock(&append_mutex_);
-      if (write_failure_.ok()) write_failure_ = prepared;
-      return prepared;
+      if (write_failure_.ok()) write_failure_ = InContext(prepared);
+      return InContext(prepared);
     }
   }
 
   // 3. Commit, in index order.
   RETURN_IF_ERROR(Commit(&pending));
-  if (!decision_error.ok()) return decision_error;
+  if (!decision_error.ok()) return returned_error;
   return std::move(*built);
 }
 

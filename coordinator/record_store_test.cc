@@ -2,15 +2,21 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/hashing.h"
 #include "common/merkle.h"
 #include "gmock/gmock.h"
@@ -341,32 +347,87 @@ TEST(RecordStoreTest, InclusionAndConsistencyProofsVerify) {
             absl::StatusCode::kDataLoss);
 }
 
-TEST(RecordStoreTest, FailedBuildWritesNothingAndKeepsTheIndex) {
+// What an abandoned record at `index` must hold: DESIGN trust rule 4, the log stays contiguous and
+// says that the decision at that index was not completed, and why.
+void ExpectAbandoned(const RecordStore& store, uint64_t index, const std::string& error) {
+  absl::StatusOr<v1::QuorumRecord> record = store.GetRecord(index);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->log_index(), index);
+  EXPECT_EQ(record->log_shard_id(), kShard);
+  EXPECT_EQ(record->decision(), v1::DECISION_UNSPECIFIED);
+  EXPECT_EQ(record->refusal().reason(), v1::REFUSAL_REASON_UNSPECIFIED);
+  EXPECT_EQ(record->refusal().explanation(),
+            absl::StrCat("the decision at this index could not be completed: ", error));
+  EXPECT_TRUE(record->vouching_request().empty());
+  EXPECT_TRUE(record->vouching_request_sha256().empty());
+  EXPECT_TRUE(record->hostname().empty());
+  EXPECT_FALSE(record->has_vouching_data());
+}
+
+TEST(RecordStoreTest, FailedBuildLeavesAnAbandonedRecord) {
   const std::string path = FreshDirectory("store");
+  const absl::Time decided_at = absl::FromUnixMillis(kFirstDecision + 123'456);
+  FakeClock clock(decided_at);
   {
-    std::unique_ptr<RecordStore> store = OpenWithStandardRecords(path, 3);
-    ASSERT_NE(store, nullptr);
-    const std::string root = *store->RootHash(3);
+    absl::StatusOr<std::unique_ptr<RecordStore>> opened = RecordStore::Open(path, kShard, clock);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    RecordStore& store = **opened;
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(AppendStandard(store).ok());
+    const std::string root = *store.RootHash(3);
     uint64_t offered_index = 0;
     absl::StatusOr<v1::QuorumRecord> failed =
-        store->Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+        store.Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
           offered_index = index;
           return absl::UnavailableError("signer unreachable");
         });
     EXPECT_EQ(offered_index, 3u);
+    // The build's status comes back as is; the index it was offered is filled, not left a hole.
     EXPECT_EQ(failed.status(), absl::UnavailableError("signer unreachable"));
-    EXPECT_EQ(store->TreeSize(), 3u);
-    EXPECT_EQ(*store->RootHash(3), root);
-    EXPECT_EQ(store->GetRecord(3).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store.TreeSize(), 4u);
+    EXPECT_EQ(*store.RootHash(3), root);
+    ExpectAbandoned(store, 3, "UNAVAILABLE: signer unreachable");
+    EXPECT_EQ(store.GetRecord(3)->decided_at_unix_milliseconds(), absl::ToUnixMillis(decided_at));
+    std::string token;
+    absl::StatusOr<std::vector<v1::QuorumRecord>> all = store.ListRecords("", 0, 10, "", &token);
+    ASSERT_TRUE(all.ok()) << all.status();
+    EXPECT_EQ(IndexesOf(*all), (std::vector<uint64_t>{0, 1, 2, 3}));
+    for (const char* host : kHosts) {
+      for (const v1::QuorumRecord& record : *store.ListRecords(host, 0, 10, "", &token)) {
+        EXPECT_NE(record.log_index(), 3u) << host;
+      }
+    }
+    EXPECT_EQ(store.CommittedBatches(), 4u);
 
-    absl::StatusOr<v1::QuorumRecord> next = AppendStandard(*store);
+    absl::StatusOr<v1::QuorumRecord> next = AppendStandard(store);
     ASSERT_TRUE(next.ok()) << next.status();
-    EXPECT_EQ(next->log_index(), 3u);
+    EXPECT_EQ(next->log_index(), 4u);
   }
   std::unique_ptr<RecordStore> store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->TreeSize(), 4u);
+  EXPECT_EQ(store->TreeSize(), 5u);
+  ExpectAbandoned(*store, 3, "UNAVAILABLE: signer unreachable");
   ExpectProofsVerify(*store);
+}
+
+TEST(RecordStoreTest, AbandonedRecordQuotesALongErrorInBoundedSpace) {
+  std::unique_ptr<RecordStore> store = OpenOrDie(FreshDirectory("store"));
+  ASSERT_NE(store, nullptr);
+  // 2000 two-byte characters: the quote is cut at a character boundary.
+  std::string long_message;
+  for (int i = 0; i < 2000; ++i) long_message += "\xc3\xa9";
+  absl::Status failed = store
+                            ->Append([&](uint64_t) -> absl::StatusOr<v1::QuorumRecord> {
+                              return absl::InternalError(long_message);
+                            })
+                            .status();
+  EXPECT_EQ(failed, absl::InternalError(long_message));
+  absl::StatusOr<v1::QuorumRecord> record = store->GetRecord(0);
+  ASSERT_TRUE(record.ok()) << record.status();
+  const std::string& explanation = record->refusal().explanation();
+  EXPECT_THAT(explanation, ::testing::StartsWith(
+                               "the decision at this index could not be completed: INTERNAL: "));
+  EXPECT_THAT(explanation, ::testing::EndsWith("\xc3\xa9..."));
+  EXPECT_LE(explanation.size(), 100 + RecordStore::kMaxAbandonedErrorBytes);
 }
 
 TEST(RecordStoreTest, RecordForAnotherIndexOrShardIsRefused) {
@@ -384,6 +445,7 @@ TEST(RecordStoreTest, RecordForAnotherIndexOrShardIsRefused) {
                               .status();
     EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_THAT(status.message(), HasSubstr("built for log index 2 names log index 3"));
+    EXPECT_THAT(status.message(), HasSubstr(path));  // Returned in context; recorded without.
 
     status = store
                  ->Append([](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
@@ -413,9 +475,20 @@ TEST(RecordStoreTest, RecordForAnotherIndexOrShardIsRefused) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(status.message(), HasSubstr("not the SHA-256 of its VR"));
 
-    EXPECT_EQ(store->TreeSize(), 2u);
+    // Each refused record's index holds an abandoned record quoting why (indexes 2 to 5).
+    EXPECT_EQ(store->TreeSize(), 6u);
     EXPECT_EQ(*store->RootHash(2), root);
-    for (const char* request : {"VR of a wrong index", "VR of a wrong shard", "VR two"}) {
+    // The abandoned record quotes the error without the store's path.
+    ExpectAbandoned(*store, 2,
+                    "FAILED_PRECONDITION: the record built for log index 2 names log index 3");
+    ExpectAbandoned(*store, 3,
+                    "FAILED_PRECONDITION: the record built for log index 3 names log shard "
+                    "\"coordinator-us-1\", not \"coordinator-eu-1\"");
+    EXPECT_THAT(store->GetRecord(4)->refusal().explanation(), HasSubstr("NUL in its hostname"));
+    EXPECT_THAT(store->GetRecord(5)->refusal().explanation(),
+                HasSubstr("not the SHA-256 of its VR"));
+    for (const char* request :
+         {"VR of a wrong index", "VR of a wrong shard", "VR with a NUL", "VR one", "VR two"}) {
       EXPECT_FALSE(store->FindByRequestDigest(Sha256(request))->has_value()) << request;
     }
     std::string token;
@@ -424,11 +497,14 @@ TEST(RecordStoreTest, RecordForAnotherIndexOrShardIsRefused) {
     }
     absl::StatusOr<v1::QuorumRecord> next = AppendStandard(*store);
     ASSERT_TRUE(next.ok()) << next.status();
-    EXPECT_EQ(next->log_index(), 2u);
+    EXPECT_EQ(next->log_index(), 6u);
   }
   std::unique_ptr<RecordStore> store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->TreeSize(), 3u);
+  EXPECT_EQ(store->TreeSize(), 7u);
+  ExpectAbandoned(*store, 3,
+                  "FAILED_PRECONDITION: the record built for log index 3 names log shard "
+                  "\"coordinator-us-1\", not \"coordinator-eu-1\"");
   ExpectProofsVerify(*store);
 }
 
@@ -522,6 +598,195 @@ TEST(RecordStoreTest, ConcurrentAppendsTakeContiguousIndexes) {
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->TreeSize(), kTotal);
   for (uint64_t i = 0; i < kTotal; ++i) EXPECT_EQ(store->GetRecord(i)->log_index(), i);
+  ExpectProofsVerify(*store);
+}
+
+// The request every group-commit test appends from thread `thread`, append `number`.
+std::string ConcurrentRequest(int thread, int number) {
+  return absl::StrCat("VR of thread ", thread, " number ", number);
+}
+
+// Group commit (DESIGN §8): builds that take 0–2 ms each run in parallel; records still take the
+// indexes they were offered, contiguously, and fewer synced writes than records carry them.
+TEST(RecordStoreTest, GroupCommitKeepsTheLogContiguousWithFewerWrites) {
+  const std::string path = FreshDirectory("store");
+  constexpr int kThreads = 8;
+  constexpr int kAppendsPerThread = 50;
+  constexpr uint64_t kTotal = kThreads * kAppendsPerThread;
+  {
+    std::unique_ptr<RecordStore> store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    absl::Mutex mutex;
+    std::vector<uint64_t> indexes;
+    std::atomic<int> concurrent_builds{0};
+    std::atomic<int> most_concurrent_builds{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t) {
+      writers.emplace_back([&, t] {
+        std::mt19937 random(static_cast<uint32_t>(t));
+        std::uniform_int_distribution<int> microseconds(0, 2000);
+        for (int i = 0; i < kAppendsPerThread; ++i) {
+          absl::StatusOr<v1::QuorumRecord> appended =
+              store->Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+                const int now_building = concurrent_builds.fetch_add(1) + 1;
+                int most = most_concurrent_builds.load();
+                while (now_building > most &&
+                       !most_concurrent_builds.compare_exchange_weak(most, now_building)) {
+                }
+                std::this_thread::sleep_for(std::chrono::microseconds(microseconds(random)));
+                concurrent_builds.fetch_sub(1);
+                return MakeRecord(index, kHosts[t % 4], TimeFor(index), ConcurrentRequest(t, i));
+              });
+          ASSERT_TRUE(appended.ok()) << appended.status();
+          EXPECT_EQ(appended->vouching_request(), ConcurrentRequest(t, i));
+          absl::MutexLock lock(&mutex);
+          indexes.push_back(appended->log_index());
+        }
+      });
+    }
+    for (std::thread& writer : writers) writer.join();
+
+    std::sort(indexes.begin(), indexes.end());
+    ASSERT_EQ(indexes.size(), kTotal);
+    for (uint64_t i = 0; i < kTotal; ++i) ASSERT_EQ(indexes[i], i);
+    EXPECT_EQ(store->TreeSize(), kTotal);
+    // Builds ran outside the append lock, and records shared synced writes.
+    EXPECT_GT(most_concurrent_builds.load(), 1);
+    EXPECT_LT(store->CommittedBatches(), kTotal);
+    EXPECT_GE(store->CommittedBatches(), 1u);
+    for (int t = 0; t < kThreads; ++t) {
+      for (int i = 0; i < kAppendsPerThread; ++i) {
+        absl::StatusOr<std::optional<uint64_t>> found =
+            store->FindByRequestDigest(Sha256(ConcurrentRequest(t, i)));
+        ASSERT_TRUE(found.ok()) << found.status();
+        ASSERT_TRUE(found->has_value()) << ConcurrentRequest(t, i);
+        EXPECT_EQ(store->GetRecord(**found)->vouching_request(), ConcurrentRequest(t, i));
+      }
+    }
+    ExpectProofsVerify(*store);
+  }
+  std::unique_ptr<RecordStore> store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->TreeSize(), kTotal);
+  for (uint64_t i = 0; i < kTotal; ++i) EXPECT_EQ(store->GetRecord(i)->log_index(), i);
+  ExpectProofsVerify(*store);
+  absl::StatusOr<v1::QuorumRecord> next = AppendStandard(*store);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->log_index(), kTotal);
+}
+
+TEST(RecordStoreTest, FailedBuildAmongConcurrentAppendsLeavesNoHole) {
+  const std::string path = FreshDirectory("store");
+  constexpr int kThreads = 8;
+  constexpr int kAppendsPerThread = 50;
+  constexpr uint64_t kTotal = kThreads * kAppendsPerThread;
+  constexpr int kFailingThread = 3;
+  constexpr int kFailingAppend = 20;
+  std::atomic<uint64_t> failed_index{kTotal};
+  {
+    std::unique_ptr<RecordStore> store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    absl::Mutex mutex;
+    std::vector<uint64_t> indexes;
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t) {
+      writers.emplace_back([&, t] {
+        std::mt19937 random(static_cast<uint32_t>(100 + t));
+        std::uniform_int_distribution<int> microseconds(0, 2000);
+        for (int i = 0; i < kAppendsPerThread; ++i) {
+          const bool fails = t == kFailingThread && i == kFailingAppend;
+          absl::StatusOr<v1::QuorumRecord> appended =
+              store->Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+                std::this_thread::sleep_for(std::chrono::microseconds(microseconds(random)));
+                if (fails) {
+                  failed_index.store(index);
+                  return absl::DeadlineExceededError("signer deadline exceeded");
+                }
+                return MakeRecord(index, kHosts[t % 4], TimeFor(index), ConcurrentRequest(t, i));
+              });
+          if (fails) {
+            EXPECT_EQ(appended.status(), absl::DeadlineExceededError("signer deadline exceeded"));
+            continue;
+          }
+          ASSERT_TRUE(appended.ok()) << appended.status();
+          absl::MutexLock lock(&mutex);
+          indexes.push_back(appended->log_index());
+        }
+      });
+    }
+    for (std::thread& writer : writers) writer.join();
+
+    ASSERT_LT(failed_index.load(), kTotal);
+    indexes.push_back(failed_index.load());
+    std::sort(indexes.begin(), indexes.end());
+    ASSERT_EQ(indexes.size(), kTotal);
+    for (uint64_t i = 0; i < kTotal; ++i) ASSERT_EQ(indexes[i], i);
+    EXPECT_EQ(store->TreeSize(), kTotal);
+    ExpectAbandoned(*store, failed_index.load(), "DEADLINE_EXCEEDED: signer deadline exceeded");
+    EXPECT_FALSE(
+        store->FindByRequestDigest(Sha256(ConcurrentRequest(kFailingThread, kFailingAppend)))
+            ->has_value());
+  }
+  std::unique_ptr<RecordStore> store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->TreeSize(), kTotal);
+  ExpectAbandoned(*store, failed_index.load(), "DEADLINE_EXCEEDED: signer deadline exceeded");
+  for (uint64_t i = 0; i < kTotal; ++i) EXPECT_EQ(store->GetRecord(i)->log_index(), i);
+  ExpectProofsVerify(*store);
+}
+
+// A record built before the one below it waits for it, and both go to the disk in one batch; the
+// replay cache then names the later of two records of one VR.
+TEST(RecordStoreTest, RecordsCommitInIndexOrderAndShareABatch) {
+  std::unique_ptr<RecordStore> store = OpenWithStandardRecords(FreshDirectory("store"), 2);
+  ASSERT_NE(store, nullptr);
+  const uint64_t batches_before = store->CommittedBatches();
+  absl::Mutex mutex;
+  bool earlier_building = false;
+  bool later_built = false;
+  bool later_returned = false;
+  uint64_t tree_size_seen_by_earlier = 0;
+  std::thread earlier([&] {
+    absl::StatusOr<v1::QuorumRecord> appended =
+        store->Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+          EXPECT_EQ(index, 2u);
+          {
+            absl::MutexLock lock(&mutex);
+            earlier_building = true;
+            mutex.Await(absl::Condition(&later_built));
+          }
+          // Time for the later record to queue behind this one.
+          absl::SleepFor(absl::Milliseconds(100));
+          absl::MutexLock lock(&mutex);
+          EXPECT_FALSE(later_returned);
+          tree_size_seen_by_earlier = store->TreeSize();
+          return MakeRecord(index, HostFor(7), TimeFor(index), RequestFor(7));
+        });
+    ASSERT_TRUE(appended.ok()) << appended.status();
+  });
+  // The later Append starts once the earlier one holds index 2.
+  {
+    absl::MutexLock lock(&mutex);
+    mutex.Await(absl::Condition(&earlier_building));
+  }
+  absl::StatusOr<v1::QuorumRecord> later =
+      store->Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+        EXPECT_EQ(index, 3u);
+        absl::MutexLock lock(&mutex);
+        later_built = true;
+        return MakeRecord(index, HostFor(7), TimeFor(index), RequestFor(7));
+      });
+  ASSERT_TRUE(later.ok()) << later.status();
+  {
+    absl::MutexLock lock(&mutex);
+    later_returned = true;
+  }
+  earlier.join();
+  EXPECT_EQ(later->log_index(), 3u);
+  EXPECT_EQ(tree_size_seen_by_earlier, 2u);
+  EXPECT_EQ(store->TreeSize(), 4u);
+  EXPECT_EQ(store->CommittedBatches(), batches_before + 1);
+  EXPECT_EQ(*store->FindByRequestDigest(Sha256(RequestFor(7))), std::optional<uint64_t>(3));
   ExpectProofsVerify(*store);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "cli/local_cluster.h"
 #include "cli/vouch_client.h"
+#include "common/child_process.h"
 #include "common/files.h"
 #include "common/grpc_channel.h"
 #include "common/hashing.h"
@@ -42,18 +43,69 @@ class ClusterEndToEndTest : public ::testing::Test {
     LocalClusterOptions options;
     options.workdir = workdir;
     options.verbose = false;
+    options.extra_hosts[kRolloverHost] = {"127.0.0.2", "127.0.0.3"};
     cluster_ = new LocalCluster(options);
     absl::Status started = cluster_->Start();
     ASSERT_TRUE(started.ok()) << started;
     ASSERT_TRUE(cluster_->IssueServerCertificate(LocalCluster::kTargetHost, "unserved").ok());
+    StartRolloverTarget();
     auto channel = MakeChannel(cluster_->CoordinatorPeer());
     ASSERT_TRUE(channel.ok());
     channel_ = new std::shared_ptr<grpc::Channel>(*channel);
   }
 
   static void TearDownTestSuite() {
+    delete nginx_;
     delete channel_;
     delete cluster_;  // Stops every process.
+  }
+
+  // A rollover in progress (seed 004, "Server behaviour"): nginx serves the old certificate at
+  // 127.0.0.2 and the new one at 127.0.0.3, both resolved for kRolloverHost.
+  static void StartRolloverTarget() {
+    ASSERT_TRUE(cluster_->IssueServerCertificate(kRolloverHost, "rollover-old").ok());
+    ASSERT_TRUE(cluster_->IssueServerCertificate(kRolloverHost, "rollover-new").ok());
+    auto port = PickFreeTcpPort();
+    ASSERT_TRUE(port.ok());
+    rollover_port_ = *port;
+    const std::string prefix = cluster_->Path("nginx");
+    ASSERT_EQ(mkdir(prefix.c_str(), 0700), 0);
+    std::string servers;
+    for (const auto& [address, name] :
+         {std::pair<std::string, std::string>{"127.0.0.2", "old"}, {"127.0.0.3", "new"}}) {
+      absl::StrAppend(&servers, "  server {\n    listen ", address, ":", rollover_port_,
+                      " ssl;\n    server_name ", kRolloverHost, ";\n    ssl_certificate ",
+                      cluster_->Path("pki/rollover-" + name + ".pem"),
+                      ";\n    ssl_certificate_key ",
+                      cluster_->Path("pki/rollover-" + name + ".key"), ";\n    return 200 \"", name,
+                      "\\n\";\n  }\n");
+    }
+    const std::string config =
+        absl::StrCat("worker_processes 1;\nerror_log stderr;\npid ", prefix, "/nginx.pid;\n",
+                     "events { worker_connections 64; }\nhttp {\n  access_log off;\n",
+                     "  client_body_temp_path ", prefix, "/body;\n  proxy_temp_path ", prefix,
+                     "/proxy;\n", "  fastcgi_temp_path ", prefix, "/fastcgi;\n  uwsgi_temp_path ",
+                     prefix, "/uwsgi;\n", "  scgi_temp_path ", prefix, "/scgi;\n", servers, "}\n");
+    ASSERT_TRUE(WriteFileAtomically(prefix + "/nginx.conf", config).ok());
+    auto nginx = ChildProcess::Start(
+        {"nginx", "-p", prefix, "-c", prefix + "/nginx.conf", "-g", "daemon off;"},
+        cluster_->Path("logs/nginx.log"));
+    ASSERT_TRUE(nginx.ok()) << nginx.status();
+    nginx_ = nginx->release();
+    ASSERT_TRUE(WaitForTcpPort("127.0.0.2", rollover_port_, absl::Seconds(10)).ok())
+        << TailOfFile(cluster_->Path("logs/nginx.log"));
+    ASSERT_TRUE(WaitForTcpPort("127.0.0.3", rollover_port_, absl::Seconds(10)).ok());
+  }
+
+  static VouchOptions RolloverOptions() {
+    VouchOptions options;
+    options.vouching_server = cluster_->CoordinatorPeer();
+    options.hostname = kRolloverHost;
+    options.port = static_cast<uint32_t>(rollover_port_);
+    options.trust_list = LocalCluster::kTrustList;
+    options.certificate_file = cluster_->Path("pki/rollover-old.pem");
+    options.key_file = cluster_->Path("pki/rollover-old.key");
+    return options;
   }
 
   // A VR for the target, signed with the key of `name` (pki/<name>.pem and .key).
@@ -104,12 +156,17 @@ class ClusterEndToEndTest : public ::testing::Test {
     return response.shards(0).tree_size();
   }
 
+  static constexpr char kRolloverHost[] = "roll.mecai.test";
   static LocalCluster* cluster_;
   static std::shared_ptr<grpc::Channel>* channel_;
+  static ChildProcess* nginx_;
+  static int rollover_port_;
 };
 
 LocalCluster* ClusterEndToEndTest::cluster_ = nullptr;
 std::shared_ptr<grpc::Channel>* ClusterEndToEndTest::channel_ = nullptr;
+ChildProcess* ClusterEndToEndTest::nginx_ = nullptr;
+int ClusterEndToEndTest::rollover_port_ = 0;
 
 TEST_F(ClusterEndToEndTest, IssuesVouchingDataForTheServedCertificateThatVerifies) {
   VouchOptions options;
@@ -159,6 +216,44 @@ TEST_F(ClusterEndToEndTest, IssuesVouchingDataForTheServedCertificateThatVerifie
   verify.certificate_file = cluster_->ServerLeafFile();
   verify.hostname = "other.mecai.test";
   EXPECT_EQ(VerifyVouchingDataFile(verify).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+// Both certificates of a rollover are served, at different addresses: the four-signature form
+// is vouched for, the VD lists both, and a client accepts either certificate with it.
+TEST_F(ClusterEndToEndTest, VouchesForARolloverServedAtDifferentAddresses) {
+  VouchOptions options = RolloverOptions();
+  options.next_certificate_file = cluster_->Path("pki/rollover-new.pem");
+  options.next_key_file = cluster_->Path("pki/rollover-new.key");
+  auto response = RequestVouching(options);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_TRUE(response->has_vouching_data()) << response->refusal().explanation();
+  for (const v1::PerspectiveResult& result : response->perspectives()) {
+    v1::ObservationBody body;
+    ASSERT_TRUE(body.ParseFromString(result.observation().tbs()));
+    EXPECT_THAT(body.resolved_addresses(), testing::UnorderedElementsAre("127.0.0.2", "127.0.0.3"));
+  }
+  const std::string vd_file = cluster_->Path("rollover.vd");
+  ASSERT_TRUE(WriteFileAtomically(vd_file, response->vouching_data().SerializeAsString()).ok());
+  for (const char* name : {"old", "new"}) {
+    VerifyOptions verify;
+    verify.vouching_data_file = vd_file;
+    verify.hostname = kRolloverHost;
+    verify.certificate_file = cluster_->Path(absl::StrCat("pki/rollover-", name, "-leaf.pem"));
+    verify.va_list_file = cluster_->VaListFile();
+    auto statement = VerifyVouchingDataFile(verify);
+    ASSERT_TRUE(statement.ok()) << name << ": " << statement.status();
+    EXPECT_THAT(statement->certificate_sha256(), SizeIs(2));
+  }
+}
+
+// During a rollover a VR that names only the old certificate is refused: one address serves the
+// new one, which the VR does not name.
+TEST_F(ClusterEndToEndTest, RefusesASingleCertificateWhileTwoAreServed) {
+  auto response = RequestVouching(RolloverOptions());
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_TRUE(response->has_refusal());
+  EXPECT_EQ(response->refusal().reason(), v1::CERTIFICATE_MISMATCH);
+  EXPECT_THAT(response->refusal().explanation(), HasSubstr("at 127.0.0.3"));
 }
 
 TEST_F(ClusterEndToEndTest, RefusesACertificateTheTargetDoesNotServeAndRecordsIt) {
