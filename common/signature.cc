@@ -58,6 +58,7 @@ absl::StatusOr<v1::SignatureAlgorithm> AlgorithmForKey(EVP_PKEY* key) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported EC curve '", curve, "' (P-256 and P-384 are supported)"));
   }
+  if (EVP_PKEY_is_a(key, "ED25519")) return v1::ED25519;
   if (EVP_PKEY_is_a(key, "RSA")) {
     if (EVP_PKEY_get_bits(key) < 2048) {
       return absl::InvalidArgumentError("RSA keys shorter than 2048 bits are not accepted");

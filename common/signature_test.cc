@@ -42,6 +42,7 @@ TEST(AlgorithmForKeyTest, NamesTheAlgorithmOfEachSupportedKey) {
   EXPECT_EQ(AlgorithmForKey(MakeKey("P-256").get()).value(), v1::ECDSA_P256_SHA256);
   EXPECT_EQ(AlgorithmForKey(MakeKey("P-384").get()).value(), v1::ECDSA_P384_SHA384);
   EXPECT_EQ(AlgorithmForKey(MakeKey("RSA-2048").get()).value(), v1::RSA_PKCS1_SHA256);
+  EXPECT_EQ(AlgorithmForKey(MakeKey("Ed25519").get()).value(), v1::ED25519);
 }
 
 TEST(AlgorithmForKeyTest, RefusesShortRsaOtherCurvesAndOtherKeyTypes) {
@@ -49,8 +50,6 @@ TEST(AlgorithmForKeyTest, RefusesShortRsaOtherCurvesAndOtherKeyTypes) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shorter than 2048 bits")));
   EXPECT_THAT(AlgorithmForKey(MakeKey("secp256k1").get()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unsupported EC curve")));
-  EXPECT_THAT(AlgorithmForKey(MakeKey("Ed25519").get()),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unsupported key type")));
 }
 
 TEST(CheckAlgorithmMatchesKeyTest, AcceptsPssForRsaAndRefusesEveryCrossing) {
@@ -135,7 +134,8 @@ INSTANTIATE_TEST_SUITE_P(AllAlgorithms, SignatureRoundTripTest,
                          ::testing::Values(RoundTripCase{"P-256", v1::ECDSA_P256_SHA256},
                                            RoundTripCase{"P-384", v1::ECDSA_P384_SHA384},
                                            RoundTripCase{"RSA-2048", v1::RSA_PKCS1_SHA256},
-                                           RoundTripCase{"RSA-2048", v1::RSA_PSS_SHA256}),
+                                           RoundTripCase{"RSA-2048", v1::RSA_PSS_SHA256},
+                                           RoundTripCase{"Ed25519", v1::ED25519}),
                          [](const ::testing::TestParamInfo<RoundTripCase>& info) {
                            return v1::SignatureAlgorithm_Name(info.param.algorithm);
                          });
