@@ -49,6 +49,15 @@ v1::PeerConfig LocalCluster::Peer(const std::string& server_name, int port,
   return config;
 }
 
+absl::StatusOr<int> LocalCluster::MetricsPort(const std::string& service) const {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(Path("run/" + service + ".metrics-port")));
+  int port = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &port) || port <= 0) {
+    return absl::InternalError(absl::StrCat("bad metrics port file for ", service));
+  }
+  return port;
+}
+
 v1::PeerConfig LocalCluster::CoordinatorPeer() const {
   return Peer("coordinator", coordinator_port_, stapler_);
 }
@@ -263,6 +272,8 @@ absl::Status LocalCluster::Start() {
     v1::ProbeAgentConfig config;
     config.mutable_listen()->set_address("127.0.0.1:0");
     config.mutable_listen()->set_port_file(Path("run/" + id + ".port"));
+    config.mutable_listen()->set_metrics_address("127.0.0.1:0");
+    config.mutable_listen()->set_metrics_port_file(Path("run/" + id + ".metrics-port"));
     *config.mutable_listen()->mutable_tls() = server_tls(agent_id, "coordinator");
     config.mutable_perspective()->set_id(id);
     config.mutable_perspective()->set_region(region);
@@ -291,6 +302,8 @@ absl::Status LocalCluster::Start() {
   v1::SignerConfig signer;
   signer.mutable_listen()->set_address("127.0.0.1:0");
   signer.mutable_listen()->set_port_file(Path("run/signer.port"));
+  signer.mutable_listen()->set_metrics_address("127.0.0.1:0");
+  signer.mutable_listen()->set_metrics_port_file(Path("run/signer.metrics-port"));
   *signer.mutable_listen()->mutable_tls() = server_tls(signer_id, "coordinator");
   signer.set_va_id(kVaId);
   signer.mutable_pkcs11()->set_module_path(SoftHsmModulePath());
@@ -314,6 +327,8 @@ absl::Status LocalCluster::Start() {
   v1::CoordinatorConfig coordinator;
   coordinator.mutable_listen()->set_address("127.0.0.1:0");
   coordinator.mutable_listen()->set_port_file(Path("run/coordinator.port"));
+  coordinator.mutable_listen()->set_metrics_address("127.0.0.1:0");
+  coordinator.mutable_listen()->set_metrics_port_file(Path("run/coordinator.metrics-port"));
   *coordinator.mutable_listen()->mutable_tls() = server_tls(coordinator_id, "stapler");
   coordinator.set_log_shard_id(kShardId);
   coordinator.set_store_path(Path("store/coordinator"));

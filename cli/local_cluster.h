@@ -58,6 +58,8 @@ class LocalCluster {
   std::string ServerLeafFile() const { return Path("pki/server-leaf.pem"); }
   std::string ServerKeyFile() const { return Path("pki/server.key"); }
   std::string VaListFile() const { return Path("va-list.textproto"); }
+  // The Prometheus endpoint port of a service ("coordinator", "signer", "agent-1", ...).
+  absl::StatusOr<int> MetricsPort(const std::string& service) const;
 
   // Issues another valid certificate for `hostname` from the same issuing CA (one the target does
   // not serve) and writes "<name>.pem" (with chain) and "<name>.key" under pki/.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/hashing.h"
@@ -14,8 +15,9 @@
 namespace mecai {
 namespace {
 
-// RFC 5280 §6 path validation of the VA certificate up to one VA's CA certificate.
-bool ChainBuildsTo(const std::vector<X509Ptr>& chain, X509* ca_certificate, absl::Time at) {
+// RFC 5280 §6 path validation of the VA certificate up to one VA's CA certificate. OK, or the
+// X509_V_ERR_* reason in words ("certificate has expired").
+absl::Status ChainBuildsTo(const std::vector<X509Ptr>& chain, X509* ca_certificate, absl::Time at) {
   X509StorePtr store(X509_STORE_new());
   X509_STORE_add_cert(store.get(), ca_certificate);
   X509StackPtr untrusted(sk_X509_new_null());
@@ -27,9 +29,17 @@ bool ChainBuildsTo(const std::vector<X509Ptr>& chain, X509* ca_certificate, absl
   X509StoreCtxPtr context(X509_STORE_CTX_new());
   X509_STORE_CTX_init(context.get(), store.get(), chain[0].get(), untrusted.get());
   X509_STORE_CTX_set_time(context.get(), 0, absl::ToTimeT(at));
-  bool ok = X509_verify_cert(context.get()) == 1;
+  const bool ok = X509_verify_cert(context.get()) == 1;
+  const int error = X509_STORE_CTX_get_error(context.get());
   ClearOpenSslErrors();
-  return ok;
+  if (ok) return absl::OkStatus();
+  return absl::PermissionDeniedError(X509_verify_cert_error_string(error));
+}
+
+bool IsCandidate(const VdExpectation& expected, const std::string& va_id) {
+  return expected.candidate_vas.empty() ||
+         std::find(expected.candidate_vas.begin(), expected.candidate_vas.end(), va_id) !=
+             expected.candidate_vas.end();
 }
 
 }  // namespace
@@ -48,23 +58,24 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
   }
   // Which listed VA's CA does this VA certificate chain to?
   const VaList::Entry* issuer = nullptr;
+  // Why each tried VA's CA rejected the chain, e.g. "va-a: certificate has expired".
+  std::vector<std::string> rejections;
   for (const VaList::Entry& entry : vas.entries()) {
-    if (!expected.candidate_vas.empty() &&
-        std::find(expected.candidate_vas.begin(), expected.candidate_vas.end(),
-                  entry.config.id()) == expected.candidate_vas.end()) {
-      continue;
-    }
-    if (ChainBuildsTo(chain, entry.ca_certificate.get(), expected.now)) {
+    if (!IsCandidate(expected, entry.config.id())) continue;
+    absl::Status chained = ChainBuildsTo(chain, entry.ca_certificate.get(), expected.now);
+    if (chained.ok()) {
       issuer = &entry;
       break;
     }
+    rejections.push_back(absl::StrCat(entry.config.id(), ": ", chained.message()));
   }
   if (issuer == nullptr) {
     return absl::PermissionDeniedError(absl::StrCat(
         "the VA certificate does not chain to the CA of any ",
         expected.candidate_vas.empty()
             ? "listed VA"
-            : absl::StrCat("VA asked for (", absl::StrJoin(expected.candidate_vas, ", "), ")")));
+            : absl::StrCat("VA asked for (", absl::StrJoin(expected.candidate_vas, ", "), ")"),
+        rejections.empty() ? "" : absl::StrCat(" (", absl::StrJoin(rejections, "; "), ")")));
   }
   if (!HasOcspSigningUsage(chain[0].get())) {
     return absl::PermissionDeniedError(
@@ -82,6 +93,16 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported VouchingStatement version ", statement.version()));
   }
+  // The statement must name a VA the client asked for, not only one sharing the issuing CA.
+  if (!IsCandidate(expected, statement.va_id())) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the VD names VA '", statement.va_id(), "', not one of the VAs asked for (",
+                     absl::StrJoin(expected.candidate_vas, ", "), ")"));
+  }
+  if (vas.Find(statement.va_id()) == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the VD names VA '", statement.va_id(), "', which is not in the VA list"));
+  }
   bool va_id_matches = false;
   for (const VaList::Entry& entry : vas.entries()) {
     if (entry.config.id() == statement.va_id() &&
@@ -93,7 +114,8 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
     return absl::PermissionDeniedError(absl::StrCat(
         "the VD names VA '", statement.va_id(), "', whose CA did not issue this VA certificate"));
   }
-  if (statement.hostname() != expected.hostname) {
+  // DNS names compare case-insensitively (RFC 4343); the VA writes them lower-case.
+  if (!absl::EqualsIgnoreCase(statement.hostname(), expected.hostname)) {
     return absl::PermissionDeniedError(
         absl::StrCat("the VD vouches for ", statement.hostname(), ", not ", expected.hostname));
   }

@@ -79,6 +79,10 @@ void RunningServer::Shutdown() {
 
 void ValidateListenConfig(const v1::ListenConfig& listen, bool plaintext_allowed,
                           const std::string& field, ConfigErrors* errors) {
+  if (!listen.metrics_address().empty()) {
+    errors->Require(IsValidHostPort(listen.metrics_address(), /*allow_port_zero=*/true),
+                    field + ".metrics_address", "must be host:port (port 0 picks a free port)");
+  }
   errors->Require(IsValidHostPort(listen.address(), /*allow_port_zero=*/true), field + ".address",
                   "must be host:port (port 0 picks a free port)");
   if (listen.insecure_plaintext_for_local_development()) {

@@ -179,32 +179,28 @@ absl::StatusOr<std::string> CurlHttpFetcher::Fetch(const HttpRequest& request) {
   if (result != CURLE_OK) {
     const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(result);
     if (transfer.body_too_large || result == CURLE_FILESIZE_EXCEEDED) {
-      return absl::ResourceExhaustedError(absl::StrCat("the response from ", request.url,
-                                                       " exceeds the limit of ",
-                                                       request.max_response_bytes, " bytes"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the response exceeds the limit of ", request.max_response_bytes, " bytes"));
     }
     if (!transfer.refused_addresses.empty()) {
       return absl::PermissionDeniedError(
-          absl::StrCat("refused to connect to ", request.url, ": ",
-                       absl::StrJoin(transfer.refused_addresses, "; ")));
+          absl::StrCat("refused to connect: ", absl::StrJoin(transfer.refused_addresses, "; ")));
     }
     switch (result) {
       case CURLE_OPERATION_TIMEDOUT:
-        return absl::DeadlineExceededError(
-            absl::StrCat("fetching ", request.url, " timed out: ", detail));
+        return absl::DeadlineExceededError(absl::StrCat("timed out: ", detail));
       case CURLE_URL_MALFORMAT:
       case CURLE_UNSUPPORTED_PROTOCOL:
         return absl::InvalidArgumentError(
             absl::StrCat("cannot fetch \"", request.url, "\": ", detail));
       default:
-        return absl::UnavailableError(absl::StrCat("fetching ", request.url, ": ", detail));
+        return absl::UnavailableError(detail);
     }
   }
   long status_code = 0;  // NOLINT(runtime/int): curl's type.
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status_code);
   if (status_code < 200 || status_code > 299) {
-    return absl::UnavailableError(
-        absl::StrCat("fetching ", request.url, ": HTTP status ", status_code));
+    return absl::UnavailableError(absl::StrCat("HTTP status ", status_code));
   }
   return std::move(transfer.body);
 }

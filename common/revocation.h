@@ -2,8 +2,8 @@
 // the verification the coordinator runs on what it fetched and the signer runs again on the
 // evidence (DESIGN §1 signer, §3). Pure: every function here works on bytes and an explicit time,
 // fetches nothing and reads no clock. A response that cannot be relied on — bad signature, wrong
-// issuer, expired, for another shard, status unknown — is kUnusable with a sentence saying why, never
-// an error: unknown status refuses (DESIGN §3), and the caller decides what refusing means.
+// issuer, expired, for another shard, status unknown — is kUnusable with a sentence saying why,
+// never an error: unknown status refuses (DESIGN §3), and the caller decides what refusing means.
 #ifndef MECAI_COMMON_REVOCATION_H_
 #define MECAI_COMMON_REVOCATION_H_
 
@@ -71,7 +71,8 @@ std::string CrlToDer(X509_CRL* crl);
 RevocationVerdict CheckCrl(absl::string_view crl_der_or_pem, X509* certificate, X509* issuer,
                            absl::Time now);
 // The same on a CRL already parsed (the coordinator caches parsed CRLs). Does not modify `crl`
-// beyond OpenSSL's internal, locked sorting of its entries, so concurrent calls on one CRL are safe.
+// beyond OpenSSL's internal, locked sorting of its entries, so concurrent calls on one CRL are
+// safe.
 RevocationVerdict CheckParsedCrl(X509_CRL* crl, X509* certificate, X509* issuer, absl::Time now);
 
 // RFC 6960 for an OCSP response about `certificate`, issued by `issuer`:
@@ -108,8 +109,8 @@ absl::StatusOr<std::string> BuildOcspRequest(X509* certificate, X509* issuer,
 // is about `certificate` (certificate_sha256), and its response_der, checked as a CRL (CheckCrl)
 // or an OCSP response (CheckOcspResponse, with no nonce expectation: the signer did not send the
 // request), says the certificate's status at `now`. Evidence with no source is kUnusable.
-RevocationVerdict VerifyRevocationEvidence(const v1::RevocationEvidence& evidence, X509* certificate,
-                                           X509* issuer, absl::Time now);
+RevocationVerdict VerifyRevocationEvidence(const v1::RevocationEvidence& evidence,
+                                           X509* certificate, X509* issuer, absl::Time now);
 
 // RFC 3339 text of `time` in UTC, second precision, for verdict details ("2025-06-15T14:40:00Z").
 std::string FormatRevocationTime(absl::Time time);

@@ -43,7 +43,8 @@ v1::VouchResponse ResponseFromRecord(const v1::QuorumRecord& record) {
 
 Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
                          const ProbeFanout& fanout, RecordStore& store,
-                         v1::SignerService::StubInterface& signer, const Clock& clock)
+                         v1::SignerService::StubInterface& signer, const Clock& clock,
+                         CoordinatorMetrics* metrics)
     : config_(config),
       rate_limiter_(clock, config.max_probe_rounds_per_hostname(),
                     absl::Seconds(config.rate_limit_window_seconds())),
@@ -52,7 +53,8 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
       fanout_(fanout),
       store_(store),
       signer_(signer),
-      clock_(clock) {}
+      clock_(clock),
+      metrics_(metrics) {}
 
 absl::StatusOr<v1::VouchResponse> Coordinator::AnswerFromRecord(uint64_t log_index) {
   ASSIGN_OR_RETURN(v1::QuorumRecord record, store_.GetRecord(log_index));
@@ -62,6 +64,24 @@ absl::StatusOr<v1::VouchResponse> Coordinator::AnswerFromRecord(uint64_t log_ind
 }
 
 absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serialized_request) {
+  const absl::Time started = absl::Now();
+  absl::StatusOr<v1::VouchResponse> response = Decide(serialized_request);
+  if (metrics_ != nullptr && response.ok()) {
+    if (response->served_from_record()) metrics_->RecordAnsweredFromRecord();
+    metrics_->RecordDecision(response->has_vouching_data(), response->refusal().reason(),
+                             absl::ToDoubleSeconds(absl::Now() - started));
+    for (const v1::PerspectiveResult& result : response->perspectives()) {
+      if (!response->served_from_record()) {
+        metrics_->RecordProbeRoundTrip(result.perspective().id(),
+                                       result.round_trip_milliseconds() / 1000.0);
+      }
+    }
+    metrics_->SetLogSize(store_.TreeSize());
+  }
+  return response;
+}
+
+absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& serialized_request) {
   v1::VouchResponse response;
   // DESIGN §3, in order: size and form, freshness, signatures.
   VouchingRequestCheck check =

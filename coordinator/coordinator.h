@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/trust_lists.h"
 #include "common/vouching_request.h"
+#include "coordinator/coordinator_metrics.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/rate_limiter.h"
 #include "coordinator/record_store.h"
@@ -23,9 +24,11 @@ namespace mecai {
 class Coordinator {
  public:
   // `config` must have passed ValidateCoordinatorConfig.
+  // `metrics` may be null.
   Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
               const ProbeFanout& fanout, RecordStore& store,
-              v1::SignerService::StubInterface& signer, const Clock& clock);
+              v1::SignerService::StubInterface& signer, const Clock& clock,
+              CoordinatorMetrics* metrics = nullptr);
 
   // Handles one VR. Domain refusals are in the response (trust rule 2); an error status means a
   // fault of the system (the store or the signer failed), and says whether a record was written.
@@ -34,6 +37,7 @@ class Coordinator {
  private:
   // Answers an identical earlier VR from its record instead of probing again (trust rule 8).
   absl::StatusOr<v1::VouchResponse> AnswerFromRecord(uint64_t log_index);
+  absl::StatusOr<v1::VouchResponse> Decide(const std::string& serialized_request);
 
   const v1::CoordinatorConfig config_;
   const VouchingRequestLimits limits_;
@@ -43,6 +47,7 @@ class Coordinator {
   RecordStore& store_;
   v1::SignerService::StubInterface& signer_;
   const Clock& clock_;
+  CoordinatorMetrics* const metrics_;
 };
 
 }  // namespace mecai

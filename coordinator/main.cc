@@ -11,6 +11,7 @@
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/service_main.h"
 #include "common/shutdown_signal.h"
 #include "common/status.h"
@@ -18,6 +19,7 @@
 #include "coordinator/audit_service.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_config.h"
+#include "coordinator/coordinator_metrics.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/record_store.h"
 #include "coordinator/vouching_service.h"
@@ -50,7 +52,14 @@ absl::Status Run(const std::string& config_path) {
       *signer_channel, deadline, absl::StrCat("the signer at ", config.signer().address())));
   ASSIGN_OR_RETURN(auto store,
                    mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
-  mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, clock);
+  auto registry = std::make_shared<prometheus::Registry>();
+  mecai::CoordinatorMetrics metrics(*registry);
+  metrics.SetLogSize(store->TreeSize());
+  std::unique_ptr<mecai::MetricsServer> metrics_server;
+  if (!config.listen().metrics_address().empty()) {
+    ASSIGN_OR_RETURN(metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
+  }
+  mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, clock, &metrics);
   mecai::VouchingServiceImpl vouching(coordinator);
   mecai::AuditServiceImpl audit(*store, *signer, clock,
                                 absl::Milliseconds(config.signer_timeout_milliseconds()));

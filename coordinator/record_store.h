@@ -86,9 +86,10 @@ class RecordStore {
   // digest), an abandoned record is committed at i in its place — log index i, this shard, the
   // time from the store's clock, decision DECISION_UNSPECIFIED and the refusal explanation "the
   // decision at this index could not be completed: <error>" (no VR, hostname or digest, so neither
-  // the by_host index nor the replay cache names it) — and that error is returned (build's status
-  // as is). The log thus stays contiguous and says honestly that a decision begun at i was not
-  // completed. If the abandoned record cannot be written either, the write's error is returned.
+  // the by_host index nor the replay cache names it; the quoted error never names the store's path)
+  // — and that error is returned (build's status as is). The log thus stays contiguous and says
+  // honestly that a decision begun at i was not completed. If the abandoned record cannot be
+  // written either, the write's error is returned.
   //
   // Since a record waits for every lower index, a slow build delays the Appends that reserved
   // later indexes: build must return in bounded time (the signer call carries a deadline). After a

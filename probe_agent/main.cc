@@ -8,16 +8,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/address_policy.h"
 #include "common/clock.h"
 #include "common/config_loader.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/pem.h"
 #include "common/service_main.h"
 #include "common/shutdown_signal.h"
 #include "common/signature.h"
 #include "common/status.h"
-#include "common/address_policy.h"
 #include "probe_agent/agent_config.h"
 #include "probe_agent/probe_service.h"
 #include "probe_agent/prober.h"
@@ -72,7 +73,13 @@ absl::Status Run(const std::string& config_path) {
   }
   const Prober prober(config.perspective(), *resolver, *fetcher, std::move(policy), *signing_key,
                       SystemClock::Get(), ProberLimitsFromConfig(config));
-  ProbeServiceImpl service(prober, config.max_in_flight_probes());
+  auto registry = std::make_shared<prometheus::Registry>();
+  AgentMetrics metrics(*registry);
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!config.listen().metrics_address().empty()) {
+    ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(config.listen(), registry));
+  }
+  ProbeServiceImpl service(prober, config.max_in_flight_probes(), &metrics);
   ASSIGN_OR_RETURN(std::unique_ptr<RunningServer> server, StartServer(config.listen(), {&service}));
   MECAI_LOG(Info) << "probe agent " << config.perspective().id() << " (region "
                   << config.perspective().region() << ") ready on port " << server->port()

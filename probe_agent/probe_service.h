@@ -8,6 +8,7 @@
 
 #include "grpcpp/grpcpp.h"
 #include "probe_agent/agent_config.h"
+#include "probe_agent/agent_metrics.h"
 #include "probe_agent/prober.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
 
@@ -20,8 +21,10 @@ class ProbeServiceImpl final : public v1::ProbeService::Service {
   // `prober` must outlive the service. At most `max_in_flight_probes` probes run at once; a call
   // beyond that is answered RESOURCE_EXHAUSTED at once, so the coordinator can tell an overloaded
   // agent from a slow target.
+  // `metrics` may be null.
   explicit ProbeServiceImpl(const Prober& prober,
-                            uint32_t max_in_flight_probes = kDefaultMaxInFlightProbes);
+                            uint32_t max_in_flight_probes = kDefaultMaxInFlightProbes,
+                            AgentMetrics* metrics = nullptr);
 
   // Status codes: OK with the signed Observation (failures at the target are outcomes inside it,
   // trust rule 2); INVALID_ARGUMENT for a malformed task; RESOURCE_EXHAUSTED at the in-flight
@@ -35,6 +38,7 @@ class ProbeServiceImpl final : public v1::ProbeService::Service {
  private:
   const Prober& prober_;
   const uint32_t max_in_flight_probes_;
+  AgentMetrics* const metrics_;
   std::atomic<uint32_t> in_flight_{0};
 };
 

@@ -12,7 +12,7 @@ PACKAGES=(
   # The HSM and its tools.
   softhsm2 opensc
   # Real components the demo and tests run against.
-  openssl nginx dnsmasq-base iproute2 procps
+  openssl nginx dnsmasq-base iproute2 procps curl prometheus
 )
 
 missing=()

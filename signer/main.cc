@@ -10,6 +10,7 @@
 #include "common/enrolled_agents.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/pem.h"
 #include "common/service_main.h"
 #include "common/shutdown_signal.h"
@@ -62,8 +63,14 @@ absl::Status Run(const std::string& config_path) {
   for (const auto& certificate : va_chain) {
     va_chain_der.push_back(mecai::CertificateToDer(certificate.get()));
   }
+  auto registry = std::make_shared<prometheus::Registry>();
+  mecai::SignerMetrics metrics(*registry);
+  std::unique_ptr<mecai::MetricsServer> metrics_server;
+  if (!config.listen().metrics_address().empty()) {
+    ASSIGN_OR_RETURN(metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
+  }
   mecai::VouchingSigner signer(config, std::move(va_chain_der), **key, *agents, *trust_lists,
-                               mecai::SystemClock::Get());
+                               mecai::SystemClock::Get(), &metrics);
   mecai::SignerServiceImpl service(signer);
   ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}));
   MECAI_LOG(Info) << "signer for VA " << config.va_id() << " ready; token '"

@@ -1,10 +1,15 @@
 #include "signer/pkcs11_key.h"
 
 #include <openssl/asn1.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/param_build.h>
 #include <openssl/params.h>
+#include <stdlib.h>
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -20,6 +25,8 @@ namespace mecai {
 namespace {
 
 using Asn1OctetStringPtr = OpenSslPtr<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
+using OsslParamBuilderPtr = OpenSslPtr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
+using OsslParamPtr = OpenSslPtr<OSSL_PARAM, OSSL_PARAM_free>;
 
 // Signed and verified once at Open(), to prove the two key objects are halves of one pair.
 constexpr absl::string_view kSelfTestMessage = "MECAI signer PKCS#11 key pair self-test";
@@ -27,6 +34,39 @@ constexpr absl::string_view kSelfTestMessage = "MECAI signer PKCS#11 key pair se
 // A P-256 signature from CKM_ECDSA is r||s, 32 bytes each (v2.40 Current Mechanisms §2.3.1); the
 // buffer is sized for the largest curve so another key yields a clear error, not a short buffer.
 constexpr size_t kMaxRawEcdsaSignatureBytes = 132;
+
+// RSA_PSS_SHA256 (common.proto; RFC 8017 §8.1): the salt is as long as the SHA-256 output.
+constexpr CK_ULONG kPssSaltBytes = 32;
+
+enum class KeyKind { kEcP256, kRsa };
+
+std::string KeyKindName(KeyKind kind) { return kind == KeyKind::kEcP256 ? "EC P-256" : "RSA"; }
+
+std::string MechanismName(CK_MECHANISM_TYPE mechanism) {
+  switch (mechanism) {
+    case CKM_ECDSA:
+      return "CKM_ECDSA";
+    case CKM_SHA256_RSA_PKCS:
+      return "CKM_SHA256_RSA_PKCS";
+    case CKM_SHA256_RSA_PKCS_PSS:
+      return "CKM_SHA256_RSA_PKCS_PSS";
+    default:
+      return absl::StrCat("CKM_0x", absl::Hex(mechanism));
+  }
+}
+
+// The Cryptoki mechanism that makes `algorithm`'s signatures: CKM_ECDSA signs a digest made here
+// (v2.40 Current Mechanisms §2.3.6); the RSA mechanisms hash in the token (§2.1.10, §2.1.15).
+CK_MECHANISM_TYPE MechanismFor(v1::SignatureAlgorithm algorithm) {
+  switch (algorithm) {
+    case v1::RSA_PKCS1_SHA256:
+      return CKM_SHA256_RSA_PKCS;
+    case v1::RSA_PSS_SHA256:
+      return CKM_SHA256_RSA_PKCS_PSS;
+    default:
+      return CKM_ECDSA;
+  }
+}
 
 std::string KeyTypeName(CK_ULONG key_type) {
   switch (key_type) {
@@ -79,21 +119,46 @@ absl::StatusOr<CK_OBJECT_HANDLE> FindKeyByLabel(Pkcs11Session& session,
   return found.front();
 }
 
-// FAILED_PRECONDITION unless `key` is an EC key on P-256 (CKA_KEY_TYPE, CKA_EC_PARAMS).
-absl::Status CheckEcP256(Pkcs11Session& session, CK_OBJECT_HANDLE key, CK_OBJECT_CLASS object_class,
-                         const v1::Pkcs11Config& config) {
+// The kind of `key`: EC on P-256 or RSA (CKA_KEY_TYPE, CKA_EC_PARAMS). FAILED_PRECONDITION for any
+// other type or curve, naming it. An RSA key's size is checked on its public half.
+absl::StatusOr<KeyKind> CheckKeyKind(Pkcs11Session& session, CK_OBJECT_HANDLE key,
+                                     CK_OBJECT_CLASS object_class, const v1::Pkcs11Config& config) {
   const std::string what = absl::StrCat(ObjectKindName(object_class), " '", config.key_label(),
                                         "' in token '", config.token_label(), "'");
   ASSIGN_OR_RETURN(CK_ULONG key_type, session.GetUlongAttribute(key, CKA_KEY_TYPE));
+  if (key_type == CKK_RSA) return KeyKind::kRsa;
   if (key_type != CKK_EC) {
     return absl::FailedPreconditionError(
-        absl::StrCat(what, " is not EC P-256 (CKA_KEY_TYPE is ", KeyTypeName(key_type), ")"));
+        absl::StrCat(what, " is neither EC P-256 nor RSA (CKA_KEY_TYPE is ", KeyTypeName(key_type),
+                     "); the VA key must be one of them"));
   }
   absl::StatusOr<std::string> ec_params = session.GetAttribute(key, CKA_EC_PARAMS);
   if (!ec_params.ok()) return Annotate(ec_params.status(), what);
   if (*ec_params != kP256EcParams) {
     return absl::FailedPreconditionError(
         absl::StrCat(what, " is not EC P-256 (curve ", CurveName(*ec_params), ")"));
+  }
+  return KeyKind::kEcP256;
+}
+
+// FAILED_PRECONDITION when the token of `session` does not offer `mechanism` for signing (v2.40
+// §5.5 C_GetMechanismInfo, CKF_SIGN). A module that cannot answer is left to the test signature.
+absl::Status CheckSignMechanism(Pkcs11Session& session, CK_MECHANISM_TYPE mechanism,
+                                const v1::Pkcs11Config& config) {
+  CK_FUNCTION_LIST* functions = session.functions();
+  CK_SESSION_INFO session_info;
+  CK_RV rv = functions->C_GetSessionInfo(session.handle(), &session_info);
+  if (rv != CKR_OK) return Pkcs11Error("C_GetSessionInfo", rv);
+  CK_MECHANISM_INFO mechanism_info;
+  rv = functions->C_GetMechanismInfo(session_info.slotID, mechanism, &mechanism_info);
+  const std::string token = absl::StrCat("token '", config.token_label(), "'");
+  if (rv == CKR_MECHANISM_INVALID) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        token, " does not offer ", MechanismName(mechanism), " (CKR_MECHANISM_INVALID)"));
+  }
+  if (rv == CKR_OK && !(mechanism_info.flags & CKF_SIGN)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(token, " cannot sign with ", MechanismName(mechanism), " (no CKF_SIGN)"));
   }
   return absl::OkStatus();
 }
@@ -135,6 +200,35 @@ absl::StatusOr<std::string> ReadPinFile(const std::string& path) {
   while (!pin.empty() && (pin.back() == '\n' || pin.back() == '\r')) pin.pop_back();
   if (pin.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("the PIN file ", path, " is empty"));
+  }
+  return pin;
+}
+
+absl::StatusOr<std::string> ReadPin(const v1::Pkcs11Config& config) {
+  const bool from_file = !config.pin_file().empty();
+  const bool from_environment = !config.pin_environment_variable().empty();
+  if (from_file && from_environment) {
+    return absl::InvalidArgumentError(
+        "pkcs11.pin_file and pkcs11.pin_environment_variable are both set; set exactly one");
+  }
+  if (!from_file && !from_environment) {
+    return absl::InvalidArgumentError(
+        "neither pkcs11.pin_file nor pkcs11.pin_environment_variable is set; set exactly one");
+  }
+  if (from_file) return ReadPinFile(config.pin_file());
+
+  const std::string& name = config.pin_environment_variable();
+  // getenv only reads; nothing in the signer calls setenv once it serves.
+  const char* value = getenv(name.c_str());
+  if (value == nullptr) {
+    return absl::NotFoundError(absl::StrCat("the PIN environment variable ", name,
+                                            " (pkcs11.pin_environment_variable) is not set"));
+  }
+  std::string pin(value);
+  while (!pin.empty() && (pin.back() == '\n' || pin.back() == '\r')) pin.pop_back();
+  if (pin.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("the PIN environment variable ", name,
+                                                   " (pkcs11.pin_environment_variable) is empty"));
   }
   return pin;
 }
@@ -183,6 +277,41 @@ absl::StatusOr<EvpPkeyPtr> P256PublicKeyFromAttributes(absl::string_view ec_para
   return key;
 }
 
+absl::StatusOr<EvpPkeyPtr> RsaPublicKeyFromAttributes(absl::string_view modulus,
+                                                      absl::string_view public_exponent) {
+  ClearOpenSslErrors();
+  // v2.40 Current Mechanisms §2.1.2: big-endian Big integers.
+  BignumPtr n(BN_bin2bn(reinterpret_cast<const unsigned char*>(modulus.data()),
+                        static_cast<int>(modulus.size()), nullptr));
+  BignumPtr e(BN_bin2bn(reinterpret_cast<const unsigned char*>(public_exponent.data()),
+                        static_cast<int>(public_exponent.size()), nullptr));
+  if (n == nullptr || e == nullptr) return OpenSslError("BN_bin2bn");
+  const int bits = BN_num_bits(n.get());
+  if (bits < static_cast<int>(kMinimumRsaModulusBits)) {
+    return absl::FailedPreconditionError(absl::StrCat("RSA key of ", bits, " bits; at least ",
+                                                      kMinimumRsaModulusBits, " are required"));
+  }
+  if (!BN_is_odd(e.get()) || BN_is_one(e.get())) {
+    return absl::FailedPreconditionError(
+        "CKA_PUBLIC_EXPONENT is not a valid RSA public exponent (it must be odd and above 1)");
+  }
+  OsslParamBuilderPtr builder(OSSL_PARAM_BLD_new());
+  if (builder == nullptr ||
+      OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1) {
+    return OpenSslError("OSSL_PARAM_BLD_push_BN");
+  }
+  OsslParamPtr params(OSSL_PARAM_BLD_to_param(builder.get()));
+  EvpPkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* raw_key = nullptr;  // Owned by the returned pointer once set.
+  if (params == nullptr || context == nullptr || EVP_PKEY_fromdata_init(context.get()) != 1 ||
+      EVP_PKEY_fromdata(context.get(), &raw_key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return OpenSslError("CKA_MODULUS and CKA_PUBLIC_EXPONENT do not form an RSA public key",
+                        absl::StatusCode::kFailedPrecondition);
+  }
+  return EvpPkeyPtr(raw_key);
+}
+
 absl::StatusOr<std::unique_ptr<Pkcs11Session>> OpenLoggedInSession(const Pkcs11Module& module,
                                                                    const v1::Pkcs11Config& config,
                                                                    bool read_write) {
@@ -203,7 +332,7 @@ absl::StatusOr<std::unique_ptr<Pkcs11Session>> OpenLoggedInSession(const Pkcs11M
     MECAI_LOG(Warning) << "token '" << config.token_label()
                        << "': one more wrong PIN locks it (CKF_USER_PIN_FINAL_TRY)";
   }
-  ASSIGN_OR_RETURN(std::string pin, ReadPinFile(config.pin_file()));
+  ASSIGN_OR_RETURN(std::string pin, ReadPin(config));
   absl::StatusOr<std::unique_ptr<Pkcs11Session>> session =
       Pkcs11Session::Open(module, slot, read_write);
   absl::Status login = session.ok() ? (*session)->Login(pin) : session.status();
@@ -214,20 +343,24 @@ absl::StatusOr<std::unique_ptr<Pkcs11Session>> OpenLoggedInSession(const Pkcs11M
 
 Pkcs11SigningKey::Pkcs11SigningKey(const v1::Pkcs11Config& config,
                                    std::unique_ptr<Pkcs11Module> module, EvpPkeyPtr public_key,
-                                   std::unique_ptr<Pkcs11Session> session,
-                                   CK_OBJECT_HANDLE private_key)
+                                   v1::SignatureAlgorithm algorithm, size_t signature_buffer_bytes,
+                                   std::vector<std::unique_ptr<PooledSession>> sessions)
     : config_(config),
       module_(std::move(module)),
       public_key_(std::move(public_key)),
-      session_(std::move(session)),
-      private_key_(private_key) {}
+      algorithm_(algorithm),
+      signature_buffer_bytes_(signature_buffer_bytes),
+      session_pool_size_(sessions.size()),
+      free_sessions_(std::make_move_iterator(sessions.begin()),
+                     std::make_move_iterator(sessions.end())) {}
+
+Pkcs11SigningKey::~Pkcs11SigningKey() = default;
 
 absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Pkcs11SigningKey::Open(
     const v1::Pkcs11Config& config) {
   const std::pair<const char*, const std::string*> required[] = {
       {"module_path", &config.module_path()},
       {"token_label", &config.token_label()},
-      {"pin_file", &config.pin_file()},
       {"key_label", &config.key_label()},
   };
   for (const auto& [field, value] : required) {
@@ -235,12 +368,24 @@ absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Pkcs11SigningKey::Open(
       return absl::InvalidArgumentError(absl::StrCat("pkcs11.", field, " is empty"));
     }
   }
+  if (config.pin_file().empty() == config.pin_environment_variable().empty()) {
+    return ReadPin(config).status();  // INVALID_ARGUMENT naming both fields; nothing is read.
+  }
+  if (config.session_pool_size() > kMaximumSessionPoolSize) {
+    return absl::InvalidArgumentError(absl::StrCat("pkcs11.session_pool_size is ",
+                                                   config.session_pool_size(), "; at most ",
+                                                   kMaximumSessionPoolSize, " are allowed"));
+  }
+  const size_t pool_size =
+      config.session_pool_size() == 0 ? kDefaultSessionPoolSize : config.session_pool_size();
+
   ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Module> module, Pkcs11Module::Load(config.module_path()));
   ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Session> session,
                    OpenLoggedInSession(*module, config, /*read_write=*/false));
 
   ASSIGN_OR_RETURN(CK_OBJECT_HANDLE private_key, FindKeyByLabel(*session, CKO_PRIVATE_KEY, config));
-  RETURN_IF_ERROR(CheckEcP256(*session, private_key, CKO_PRIVATE_KEY, config));
+  ASSIGN_OR_RETURN(KeyKind private_kind,
+                   CheckKeyKind(*session, private_key, CKO_PRIVATE_KEY, config));
   ASSIGN_OR_RETURN(bool can_sign, session->GetBoolAttribute(private_key, CKA_SIGN));
   if (!can_sign) {
     return absl::FailedPreconditionError(absl::StrCat("private key '", config.key_label(),
@@ -250,21 +395,71 @@ absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Pkcs11SigningKey::Open(
 
   ASSIGN_OR_RETURN(CK_OBJECT_HANDLE public_key_object,
                    FindKeyByLabel(*session, CKO_PUBLIC_KEY, config));
-  RETURN_IF_ERROR(CheckEcP256(*session, public_key_object, CKO_PUBLIC_KEY, config));
-  ASSIGN_OR_RETURN(std::string ec_params, session->GetAttribute(public_key_object, CKA_EC_PARAMS));
-  ASSIGN_OR_RETURN(std::string ec_point, session->GetAttribute(public_key_object, CKA_EC_POINT));
-  absl::StatusOr<EvpPkeyPtr> public_key = P256PublicKeyFromAttributes(ec_params, ec_point);
-  if (!public_key.ok()) {
-    return Annotate(public_key.status(), absl::StrCat("public key '", config.key_label(),
-                                                      "' in token '", config.token_label(), "'"));
+  ASSIGN_OR_RETURN(KeyKind public_kind,
+                   CheckKeyKind(*session, public_key_object, CKO_PUBLIC_KEY, config));
+  if (public_kind != private_kind) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the private key labelled '", config.key_label(), "' in token '",
+                     config.token_label(), "' is ", KeyKindName(private_kind),
+                     " but the public key with that label is ", KeyKindName(public_kind)));
   }
 
-  WarnIfExportable(
-      *session, private_key,
-      absl::StrCat("key '", config.key_label(), "' in token '", config.token_label(), "'"));
+  const std::string public_what =
+      absl::StrCat("public key '", config.key_label(), "' in token '", config.token_label(), "'");
+  absl::StatusOr<EvpPkeyPtr> public_key;
+  v1::SignatureAlgorithm algorithm;
+  if (private_kind == KeyKind::kEcP256) {
+    if (config.rsa_pss()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pkcs11.rsa_pss is set but key '", config.key_label(), "' in token '",
+                       config.token_label(), "' is EC P-256; RSASSA-PSS needs an RSA key"));
+    }
+    ASSIGN_OR_RETURN(std::string ec_params,
+                     session->GetAttribute(public_key_object, CKA_EC_PARAMS));
+    ASSIGN_OR_RETURN(std::string ec_point, session->GetAttribute(public_key_object, CKA_EC_POINT));
+    public_key = P256PublicKeyFromAttributes(ec_params, ec_point);
+    algorithm = v1::ECDSA_P256_SHA256;
+  } else {
+    ASSIGN_OR_RETURN(std::string modulus, session->GetAttribute(public_key_object, CKA_MODULUS));
+    ASSIGN_OR_RETURN(std::string exponent,
+                     session->GetAttribute(public_key_object, CKA_PUBLIC_EXPONENT));
+    public_key = RsaPublicKeyFromAttributes(modulus, exponent);
+    algorithm = config.rsa_pss() ? v1::RSA_PSS_SHA256 : v1::RSA_PKCS1_SHA256;
+  }
+  if (!public_key.ok()) return Annotate(public_key.status(), public_what);
+  // An RSA signature is as long as the modulus (RFC 8017 §8.1.1, §8.2.1).
+  const size_t signature_buffer_bytes =
+      private_kind == KeyKind::kRsa ? static_cast<size_t>(EVP_PKEY_get_size(public_key->get()))
+                                    : kMaxRawEcdsaSignatureBytes;
+  RETURN_IF_ERROR(CheckSignMechanism(*session, MechanismFor(algorithm), config));
 
-  std::unique_ptr<Pkcs11SigningKey> key(new Pkcs11SigningKey(
-      config, std::move(module), std::move(public_key).value(), std::move(session), private_key));
+  const std::string description =
+      absl::StrCat("key '", config.key_label(), "' in token '", config.token_label(), "'");
+  WarnIfExportable(*session, private_key, description);
+
+  std::vector<std::unique_ptr<PooledSession>> sessions;
+  sessions.push_back(std::make_unique<PooledSession>());
+  sessions.back()->session = std::move(session);
+  sessions.back()->private_key = private_key;
+  while (sessions.size() < pool_size) {
+    // Login state belongs to the application (v2.40 §5.6), so these sessions share the first
+    // one's login; OpenLoggedInSession still logs in, which then returns at once.
+    const std::string opening =
+        absl::StrCat("opening session ", sessions.size() + 1, " of ", pool_size,
+                     " (pkcs11.session_pool_size) with ", description);
+    absl::StatusOr<std::unique_ptr<Pkcs11Session>> extra =
+        OpenLoggedInSession(*module, config, /*read_write=*/false);
+    if (!extra.ok()) return Annotate(extra.status(), opening);
+    absl::StatusOr<CK_OBJECT_HANDLE> extra_key = FindKeyByLabel(**extra, CKO_PRIVATE_KEY, config);
+    if (!extra_key.ok()) return Annotate(extra_key.status(), opening);
+    sessions.push_back(std::make_unique<PooledSession>());
+    sessions.back()->session = std::move(extra).value();
+    sessions.back()->private_key = *extra_key;
+  }
+
+  std::unique_ptr<Pkcs11SigningKey> key(
+      new Pkcs11SigningKey(config, std::move(module), std::move(public_key).value(), algorithm,
+                           signature_buffer_bytes, std::move(sessions)));
   // The labels could name halves of two different pairs; one signature shows they do not.
   ASSIGN_OR_RETURN(v1::Signature self_test, key->SignUnverified(kSelfTestMessage));
   if (!VerifySignature(key->public_key_.get(), self_test, kSelfTestMessage).ok()) {
@@ -272,8 +467,14 @@ absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Pkcs11SigningKey::Open(
         absl::StrCat("the private and public key labelled '", config.key_label(), "' in token '",
                      config.token_label(), "' are not one key pair (a test signature failed)"));
   }
-  MECAI_LOG(Info) << "signing with EC P-256 " << key->Description() << " of PKCS#11 module "
-                  << config.module_path() << "; public key SHA-256 "
+  MECAI_LOG(Info) << "signing with " << KeyKindName(private_kind) << " "
+                  << (private_kind == KeyKind::kRsa
+                          ? absl::StrCat(EVP_PKEY_get_bits(key->public_key_.get()), "-bit ")
+                          : std::string())
+                  << description << " (" << v1::SignatureAlgorithm_Name(algorithm) << ", "
+                  << MechanismName(MechanismFor(algorithm)) << ") of PKCS#11 module "
+                  << config.module_path() << " through " << pool_size
+                  << " sessions; public key SHA-256 "
                   << ShortHex(Sha256(PublicKeyToDer(key->public_key_.get())));
   return key;
 }
@@ -287,9 +488,36 @@ absl::StatusOr<EvpPkeyPtr> Pkcs11SigningKey::PublicKey() const {
   return EvpPkeyPtr(public_key_.get());
 }
 
+size_t Pkcs11SigningKey::SessionsInUse() const {
+  absl::MutexLock lock(&mutex_);
+  return sessions_in_use_;
+}
+
+size_t Pkcs11SigningKey::SessionsInUseHighWater() const {
+  absl::MutexLock lock(&mutex_);
+  return sessions_in_use_high_water_;
+}
+
+std::unique_ptr<Pkcs11SigningKey::PooledSession> Pkcs11SigningKey::AcquireSession() {
+  absl::MutexLock lock(&mutex_);
+  while (free_sessions_.empty()) session_returned_.Wait(&mutex_);
+  std::unique_ptr<PooledSession> pooled = std::move(free_sessions_.front());
+  free_sessions_.pop_front();
+  ++sessions_in_use_;
+  sessions_in_use_high_water_ = std::max(sessions_in_use_high_water_, sessions_in_use_);
+  return pooled;
+}
+
+void Pkcs11SigningKey::ReleaseSession(std::unique_ptr<PooledSession> pooled) {
+  absl::MutexLock lock(&mutex_);
+  free_sessions_.push_back(std::move(pooled));
+  --sessions_in_use_;
+  session_returned_.Signal();
+}
+
 absl::StatusOr<v1::Signature> Pkcs11SigningKey::Sign(absl::string_view data) {
   ASSIGN_OR_RETURN(v1::Signature signature, SignUnverified(data));
-  // Checked outside the lock: verification needs only the public key.
+  // Checked after the session went back to the pool: verification needs only the public key.
   if (!VerifySignature(public_key_.get(), signature, data).ok()) {
     return absl::InternalError(absl::StrCat("the token's signature with ", Description(),
                                             " does not verify with its public key"));
@@ -298,54 +526,78 @@ absl::StatusOr<v1::Signature> Pkcs11SigningKey::Sign(absl::string_view data) {
 }
 
 absl::StatusOr<v1::Signature> Pkcs11SigningKey::SignUnverified(absl::string_view data) {
-  const std::string digest = Sha256(data);
+  const bool ecdsa = algorithm_ == v1::ECDSA_P256_SHA256;
+  // CKM_ECDSA signs a digest made here; the RSA mechanisms hash the data in the token.
+  const std::string digest = ecdsa ? Sha256(data) : std::string();
+  const absl::string_view input = ecdsa ? absl::string_view(digest) : data;
   std::string raw;
   {
-    absl::MutexLock lock(&mutex_);
-    CK_RV rv = SignDigestLocked(digest, &raw);
+    SessionLease lease(this, AcquireSession());
+    PooledSession& pooled = *lease;
+    CK_RV rv = SignWithSession(pooled, input, &raw);
     if (IsSessionLost(rv)) {
       MECAI_LOG(Warning) << "PKCS#11 session for " << Description() << " lost (" << CkrName(rv)
                          << "); opening a new one";
-      RETURN_IF_ERROR(Annotate(ReconnectLocked(), absl::StrCat("signing with ", Description(),
+      RETURN_IF_ERROR(Annotate(Reconnect(pooled), absl::StrCat("signing with ", Description(),
                                                                ": cannot reopen the session")));
-      rv = SignDigestLocked(digest, &raw);
+      rv = SignWithSession(pooled, input, &raw);
     }
     if (rv != CKR_OK) return Pkcs11Error(absl::StrCat("signing with ", Description()), rv);
   }
-  ASSIGN_OR_RETURN(std::string der, EcdsaRawToDer(raw));
   v1::Signature signature;
-  signature.set_algorithm(v1::ECDSA_P256_SHA256);
-  signature.set_value(std::move(der));
+  signature.set_algorithm(algorithm_);
+  if (ecdsa) {
+    ASSIGN_OR_RETURN(std::string der, EcdsaRawToDer(raw));
+    signature.set_value(std::move(der));
+  } else {
+    // RSASSA signatures are the same bytes in PKCS#11 and in RFC 8017 §8.
+    signature.set_value(std::move(raw));
+  }
   return signature;
 }
 
-CK_RV Pkcs11SigningKey::SignDigestLocked(absl::string_view digest, std::string* raw) {
-  if (session_ == nullptr) return CKR_SESSION_HANDLE_INVALID;  // A reconnection failed before.
-  CK_FUNCTION_LIST* functions = session_->functions();
-  // CKM_ECDSA signs the hash it is given (v2.40 Current Mechanisms §2.3.6); no parameter.
-  CK_MECHANISM mechanism = {CKM_ECDSA, nullptr, 0};
-  CK_RV rv = functions->C_SignInit(session_->handle(), &mechanism, private_key_);
+CK_RV Pkcs11SigningKey::SignWithSession(PooledSession& pooled, absl::string_view input,
+                                        std::string* raw) const {
+  if (pooled.session == nullptr) return CKR_SESSION_HANDLE_INVALID;  // A reconnection failed.
+  CK_FUNCTION_LIST* functions = pooled.session->functions();
+  const CK_SESSION_HANDLE handle = pooled.session->handle();
+  // v2.40 Current Mechanisms §2.1.15: the hash, the mask generation function and the salt length
+  // of RSASSA-PSS; RSA_PSS_SHA256 fixes them to SHA-256, MGF1-SHA-256 and 32 bytes.
+  CK_RSA_PKCS_PSS_PARAMS pss_params = {CKM_SHA256, CKG_MGF1_SHA256, kPssSaltBytes};
+  CK_MECHANISM mechanism = {MechanismFor(algorithm_), nullptr, 0};
+  if (algorithm_ == v1::RSA_PSS_SHA256) {
+    mechanism.pParameter = &pss_params;
+    mechanism.ulParameterLen = sizeof(pss_params);
+  }
+  CK_RV rv = functions->C_SignInit(handle, &mechanism, pooled.private_key);
   if (rv != CKR_OK) return rv;
-  unsigned char buffer[kMaxRawEcdsaSignatureBytes];
-  CK_ULONG length = sizeof(buffer);
-  // v2.40 §5.11: C_Sign ends the operation whatever it returns, except CKR_BUFFER_TOO_SMALL, which
-  // the buffer above rules out.
-  rv = functions->C_Sign(session_->handle(),
-                         reinterpret_cast<unsigned char*>(const_cast<char*>(digest.data())),
-                         digest.size(), buffer, &length);
+  std::string buffer(signature_buffer_bytes_, '\0');
+  CK_ULONG length = buffer.size();
+  auto* input_bytes = reinterpret_cast<unsigned char*>(const_cast<char*>(input.data()));
+  // v2.40 §5.11: C_Sign ends the operation whatever it returns, except CKR_BUFFER_TOO_SMALL, after
+  // which `length` holds the size needed and the operation is still active (§5.2).
+  rv = functions->C_Sign(handle, input_bytes, input.size(),
+                         reinterpret_cast<unsigned char*>(buffer.data()), &length);
+  if (rv == CKR_BUFFER_TOO_SMALL) {
+    buffer.resize(length);
+    rv = functions->C_Sign(handle, input_bytes, input.size(),
+                           reinterpret_cast<unsigned char*>(buffer.data()), &length);
+  }
   if (rv != CKR_OK) return rv;
-  raw->assign(reinterpret_cast<const char*>(buffer), length);
+  buffer.resize(length);
+  *raw = std::move(buffer);
   return CKR_OK;
 }
 
-absl::Status Pkcs11SigningKey::ReconnectLocked() {
-  session_.reset();
+absl::Status Pkcs11SigningKey::Reconnect(PooledSession& pooled) const {
+  pooled.session.reset();
+  pooled.private_key = CK_INVALID_HANDLE;
   ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Session> session,
                    OpenLoggedInSession(*module_, config_, /*read_write=*/false));
   ASSIGN_OR_RETURN(CK_OBJECT_HANDLE private_key,
                    FindKeyByLabel(*session, CKO_PRIVATE_KEY, config_));
-  session_ = std::move(session);
-  private_key_ = private_key;
+  pooled.session = std::move(session);
+  pooled.private_key = private_key;
   MECAI_LOG(Info) << "PKCS#11 session for " << Description() << " reopened";
   return absl::OkStatus();
 }

@@ -1,11 +1,16 @@
-// The VA signing key, held by a PKCS#11 token (DESIGN §1 signer: "holds no key in memory"). The
-// signer hashes in software and lets the token sign the digest with CKM_ECDSA (PKCS#11 v2.40
-// Current Mechanisms §2.3.6); this process only ever sees the public half.
+// The VA signing key, held by a PKCS#11 token (DESIGN §1 signer: "holds no key in memory"). For an
+// EC P-256 key the signer hashes in software and lets the token sign the digest with CKM_ECDSA
+// (PKCS#11 v2.40 Current Mechanisms §2.3.6); for an RSA key the token hashes and signs with
+// CKM_SHA256_RSA_PKCS or CKM_SHA256_RSA_PKCS_PSS (§2.1.10, §2.1.15). This process only ever sees
+// the public half.
 #ifndef MECAI_SIGNER_PKCS11_KEY_H_
 #define MECAI_SIGNER_PKCS11_KEY_H_
 
+#include <cstddef>
+#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -22,10 +27,24 @@ namespace mecai {
 // ECParameters choice of PKCS#11 v2.40 Current Mechanisms §2.3.3 and RFC 5480 §2.1.1.
 inline constexpr absl::string_view kP256EcParams("\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10);
 
+// The smallest RSA modulus accepted for a VA key, in bits (as common/signature.h accepts).
+inline constexpr size_t kMinimumRsaModulusBits = 2048;
+
+// Sessions kept by Pkcs11SigningKey when Pkcs11Config.session_pool_size is 0, and the most allowed.
+inline constexpr size_t kDefaultSessionPoolSize = 4;
+inline constexpr size_t kMaximumSessionPoolSize = 64;
+
 // The user PIN stored in `path`: the file's bytes without trailing CR/LF. NOT_FOUND /
 // PERMISSION_DENIED name the file; an empty PIN is INVALID_ARGUMENT. The PIN itself never appears
 // in a message.
 absl::StatusOr<std::string> ReadPinFile(const std::string& path);
+
+// The user PIN from whichever of config.pin_file() and config.pin_environment_variable() is set
+// (trailing CR/LF removed from either). INVALID_ARGUMENT naming both fields when both or neither
+// are set; NOT_FOUND naming the variable when it is not in the environment; INVALID_ARGUMENT when
+// the PIN is empty; the errors of ReadPinFile for a file. The PIN never appears in a message or a
+// log line.
+absl::StatusOr<std::string> ReadPin(const v1::Pkcs11Config& config);
 
 // An EC P-256 public key from a key object's CKA_EC_PARAMS and CKA_EC_POINT (v2.40 Current
 // Mechanisms §2.3.3: the point is the DER of an OCTET STRING holding the X9.62 point; a bare point,
@@ -34,75 +53,139 @@ absl::StatusOr<std::string> ReadPinFile(const std::string& path);
 absl::StatusOr<EvpPkeyPtr> P256PublicKeyFromAttributes(absl::string_view ec_params,
                                                        absl::string_view ec_point);
 
-// A session logged in as CKU_USER to the token `config.token_label()` of `module`, the PIN read
-// from `config.pin_file()`. Before logging in it refuses a token whose flags say the PIN is locked
+// An RSA public key from a key object's CKA_MODULUS and CKA_PUBLIC_EXPONENT (v2.40 Current
+// Mechanisms §2.1.2: big-endian unsigned integers). FAILED_PRECONDITION for a modulus shorter than
+// kMinimumRsaModulusBits or an even or absent exponent; the message gives the size.
+absl::StatusOr<EvpPkeyPtr> RsaPublicKeyFromAttributes(absl::string_view modulus,
+                                                      absl::string_view public_exponent);
+
+// A session logged in as CKU_USER to the token `config.token_label()` of `module`, the PIN from
+// ReadPin(config). Before logging in it refuses a token whose flags say the PIN is locked
 // (PERMISSION_DENIED), so a restart loop cannot burn PIN attempts on a locked token. Errors read
 // "login to token '<label>' failed: wrong PIN (CKR_PIN_INCORRECT)" and the like.
 absl::StatusOr<std::unique_ptr<Pkcs11Session>> OpenLoggedInSession(const Pkcs11Module& module,
                                                                    const v1::Pkcs11Config& config,
                                                                    bool read_write);
 
-// The VA's EC P-256 key inside a PKCS#11 token, found by CKA_LABEL (a private and a public key
-// object with the same label). Sign() returns ECDSA_P256_SHA256 signatures in DER (RFC 5480 §2.2).
+// The VA's key inside a PKCS#11 token, found by CKA_LABEL (a private and a public key object with
+// the same label): EC P-256, signing ECDSA_P256_SHA256 in DER (RFC 5480 §2.2), or RSA of at least
+// 2048 bits, signing RSA_PKCS1_SHA256 or, with config.rsa_pss(), RSA_PSS_SHA256 (RFC 8017 §8.2,
+// §8.1).
+//
+// The key keeps a pool of config.session_pool_size() logged-in sessions. Each Sign() takes a free
+// session for the duration of one C_SignInit/C_Sign and waits on a condition variable while all
+// are busy, so that many signatures run in the token at once.
 //
 // Every signature is checked against the public key before it leaves, so a token fault or a
-// swapped key object cannot produce a bad VD. When the session is lost (token removed and
-// reinserted, sessions closed by another user of the module), Sign() reopens it and logs in again
-// once, re-reading the PIN file; the PIN is not kept in memory.
+// swapped key object cannot produce a bad VD. When a session is lost (token removed and
+// reinserted, sessions closed by another user of the module), Sign() reopens that session and
+// logs in again once, reading the PIN anew from its file or environment variable; the PIN is not
+// kept in memory.
 //
-// Thread-safe: one session, serialized by a mutex (v2.40 §2.6.7: a session runs one operation at
-// a time).
+// Thread-safe. No Sign() may be running when the key is destroyed.
 class Pkcs11SigningKey : public SigningKey {
  public:
-  // Loads config.module_path(), logs in to the token config.token_label() with the PIN in
-  // config.pin_file(), finds the private and public key labelled config.key_label(), checks that
-  // they are EC P-256 and form a pair (one test signature). Errors:
-  //   NOT_FOUND           module file, PIN file, token label or key label absent (the message
-  //                       names it);
+  // Loads config.module_path(), logs in to the token config.token_label() with the PIN of
+  // ReadPin(config), finds the private and public key labelled config.key_label(), checks that
+  // they are EC P-256 or RSA ≥ 2048 bits and form a pair (one test signature), and opens the
+  // session pool. Errors:
+  //   NOT_FOUND           module file, PIN file, PIN variable, token label or key label absent
+  //                       (the message names it);
   //   PERMISSION_DENIED   wrong or locked PIN (the message says "PIN");
-  //   FAILED_PRECONDITION not EC P-256, not allowed to sign, two keys with the label, halves that
-  //                       do not match, a module that is not PKCS#11;
-  //   INVALID_ARGUMENT    an empty config field;
+  //   FAILED_PRECONDITION neither EC P-256 nor RSA ≥ 2048 bits, halves of different types, not
+  //                       allowed to sign, two keys with the label, halves that do not match,
+  //                       rsa_pss with an EC key, a mechanism the token lacks, a module that is
+  //                       not PKCS#11;
+  //   INVALID_ARGUMENT    an empty config field, both or neither PIN source, a pool larger than
+  //                       kMaximumSessionPoolSize;
   //   INTERNAL            any other failed Cryptoki call, with its CKR name.
   static absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Open(const v1::Pkcs11Config& config);
 
-  ~Pkcs11SigningKey() override = default;
+  ~Pkcs11SigningKey() override;
 
-  // SHA-256 of `data` in software, then C_SignInit/C_Sign with CKM_ECDSA on the digest (v2.40
-  // §5.11), the raw r||s converted to DER. Errors carry the CKR name: INTERNAL, UNAVAILABLE when
-  // the token is gone, PERMISSION_DENIED when logging in again after a lost session fails; INTERNAL
-  // too when the token's signature does not verify with the public key.
+  // EC: SHA-256 of `data` in software, then C_SignInit/C_Sign with CKM_ECDSA on the digest (v2.40
+  // §5.11), the raw r||s converted to DER. RSA: C_SignInit/C_Sign of `data` with
+  // CKM_SHA256_RSA_PKCS, or CKM_SHA256_RSA_PKCS_PSS with {CKM_SHA256, CKG_MGF1_SHA256, 32}.
+  // Blocks while every session of the pool is busy. Errors carry the CKR name: INTERNAL,
+  // UNAVAILABLE when the token is gone, PERMISSION_DENIED when logging in again after a lost
+  // session fails; INTERNAL too when the token's signature does not verify with the public key.
   absl::StatusOr<v1::Signature> Sign(absl::string_view data) override;
 
-  // The public key, built from the token's CKA_EC_PARAMS and CKA_EC_POINT at Open(). Each call
-  // returns a new reference. Never fails after a successful Open().
+  // The public key, built at Open() from the token's CKA_EC_PARAMS and CKA_EC_POINT, or
+  // CKA_MODULUS and CKA_PUBLIC_EXPONENT. Each call returns a new reference. Never fails after a
+  // successful Open().
   absl::StatusOr<EvpPkeyPtr> PublicKey() const;
+
+  // The algorithm of every signature: ECDSA_P256_SHA256, RSA_PKCS1_SHA256 or RSA_PSS_SHA256.
+  v1::SignatureAlgorithm algorithm() const { return algorithm_; }
+
+  // The number of sessions in the pool.
+  size_t SessionPoolSize() const { return session_pool_size_; }
+  // Sessions signing right now, and the most that ever were at once (for tests and metrics).
+  size_t SessionsInUse() const ABSL_LOCKS_EXCLUDED(mutex_);
+  size_t SessionsInUseHighWater() const ABSL_LOCKS_EXCLUDED(mutex_);
 
   // "key '<key label>' in token '<token label>'", for messages.
   std::string Description() const;
 
  private:
+  // One session of the pool and the private key's handle in it. A null session is one whose
+  // reopening failed; the next Sign() that takes it tries again.
+  struct PooledSession {
+    std::unique_ptr<Pkcs11Session> session;
+    CK_OBJECT_HANDLE private_key = CK_INVALID_HANDLE;
+  };
+
+  // Returns a session taken with AcquireSession() to the pool on destruction.
+  class SessionLease {
+   public:
+    SessionLease(Pkcs11SigningKey* key, std::unique_ptr<PooledSession> pooled)
+        : key_(key), pooled_(std::move(pooled)) {}
+    ~SessionLease() { key_->ReleaseSession(std::move(pooled_)); }
+    SessionLease(const SessionLease&) = delete;
+    SessionLease& operator=(const SessionLease&) = delete;
+    PooledSession& operator*() const { return *pooled_; }
+
+   private:
+    Pkcs11SigningKey* const key_;
+    std::unique_ptr<PooledSession> pooled_;
+  };
+
   Pkcs11SigningKey(const v1::Pkcs11Config& config, std::unique_ptr<Pkcs11Module> module,
-                   EvpPkeyPtr public_key, std::unique_ptr<Pkcs11Session> session,
-                   CK_OBJECT_HANDLE private_key);
+                   EvpPkeyPtr public_key, v1::SignatureAlgorithm algorithm,
+                   size_t signature_buffer_bytes,
+                   std::vector<std::unique_ptr<PooledSession>> sessions);
+
+  // A free session, waiting until one is.
+  std::unique_ptr<PooledSession> AcquireSession() ABSL_LOCKS_EXCLUDED(mutex_);
+  void ReleaseSession(std::unique_ptr<PooledSession> pooled) ABSL_LOCKS_EXCLUDED(mutex_);
 
   // Sign() without the check against the public key.
   absl::StatusOr<v1::Signature> SignUnverified(absl::string_view data) ABSL_LOCKS_EXCLUDED(mutex_);
-  // C_SignInit + C_Sign of `digest`; the raw signature goes to `raw`. Returns the Cryptoki result.
-  CK_RV SignDigestLocked(absl::string_view digest, std::string* raw)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Replaces the session: new session, login, private key found again by label.
-  absl::Status ReconnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // C_SignInit + C_Sign of `input` (the digest for EC, the data for RSA) in `pooled`; the
+  // signature as the token returns it goes to `raw`. Returns the Cryptoki result.
+  CK_RV SignWithSession(PooledSession& pooled, absl::string_view input, std::string* raw) const;
+  // Replaces the session of `pooled`: new session, login, private key found again by label.
+  absl::Status Reconnect(PooledSession& pooled) const;
 
   // Constant after construction.
   const v1::Pkcs11Config config_;
   const std::unique_ptr<Pkcs11Module> module_;
   const EvpPkeyPtr public_key_;
+  const v1::SignatureAlgorithm algorithm_;
+  // Large enough for any signature of the key (132 bytes for EC, the modulus size for RSA).
+  const size_t signature_buffer_bytes_;
+  const size_t session_pool_size_;
 
-  absl::Mutex mutex_;
+  mutable absl::Mutex mutex_;
+  // Signalled whenever a session returns to free_sessions_.
+  absl::CondVar session_returned_;
+  // Idle sessions, the longest idle first: taking from the front and returning to the back
+  // spreads the signatures over every session, so a lost one is found and reopened soon.
   // Declared after module_: destroyed (C_CloseSession) before the module is finalized.
-  std::unique_ptr<Pkcs11Session> session_ ABSL_GUARDED_BY(mutex_);
-  CK_OBJECT_HANDLE private_key_ ABSL_GUARDED_BY(mutex_);
+  std::deque<std::unique_ptr<PooledSession>> free_sessions_ ABSL_GUARDED_BY(mutex_);
+  size_t sessions_in_use_ ABSL_GUARDED_BY(mutex_) = 0;
+  size_t sessions_in_use_high_water_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace mecai

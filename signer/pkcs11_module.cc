@@ -157,6 +157,12 @@ std::string AttributeName(CK_ATTRIBUTE_TYPE type) {
       return "CKA_EC_PARAMS";
     case CKA_EC_POINT:
       return "CKA_EC_POINT";
+    case CKA_MODULUS:
+      return "CKA_MODULUS";
+    case CKA_MODULUS_BITS:
+      return "CKA_MODULUS_BITS";
+    case CKA_PUBLIC_EXPONENT:
+      return "CKA_PUBLIC_EXPONENT";
     default:
       return absl::StrCat("CKA_0x", absl::Hex(type));
   }

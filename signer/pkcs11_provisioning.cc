@@ -10,7 +10,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <iterator>
 #include <memory>
 #include <vector>
 
@@ -185,11 +184,27 @@ absl::Status InitSoftHsmToken(const std::string& directory, const std::string& t
   return absl::OkStatus();
 }
 
-absl::StatusOr<EvpPkeyPtr> GenerateEcKeyPairInToken(const v1::Pkcs11Config& config) {
-  if (config.key_label().empty()) return absl::InvalidArgumentError("pkcs11.key_label is empty");
-  ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Module> module, Pkcs11Module::Load(config.module_path()));
+namespace {
+
+// The largest RSA modulus GenerateRsaKeyPairInToken makes; beyond it key generation takes minutes.
+constexpr size_t kMaximumRsaModulusBits = 8192;
+
+// What differs between the EC and the RSA key pair: the mechanism and the type's attributes.
+struct KeyPairSpecification {
+  std::string name;  // "EC P-256", "RSA-3072": for messages.
+  CK_KEY_TYPE key_type;
+  CK_MECHANISM_TYPE mechanism;
+  std::vector<CK_ATTRIBUTE> public_attributes;   // Points into storage the caller keeps alive.
+  std::vector<CK_ATTRIBUTE> private_attributes;  // Likewise.
+};
+
+// Generates the pair in the token of `config`, both halves labelled config.key_label() with one
+// random CKA_ID, and returns the handle of the public half in `*public_key` and the session.
+absl::StatusOr<std::unique_ptr<Pkcs11Session>> GenerateKeyPair(
+    const Pkcs11Module& module, const v1::Pkcs11Config& config,
+    const KeyPairSpecification& specification, CK_OBJECT_HANDLE* public_key) {
   ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Session> session,
-                   OpenLoggedInSession(*module, config, /*read_write=*/true));
+                   OpenLoggedInSession(module, config, /*read_write=*/true));
 
   std::string label = config.key_label();
   CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
@@ -209,19 +224,19 @@ absl::StatusOr<EvpPkeyPtr> GenerateEcKeyPairInToken(const v1::Pkcs11Config& conf
   static const CK_BBOOL kTrue = CK_TRUE;
   static const CK_BBOOL kFalse = CK_FALSE;
   CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
-  CK_KEY_TYPE key_type = CKK_EC;
-  std::string ec_params(kP256EcParams);
-  CK_ATTRIBUTE public_template[] = {
+  CK_KEY_TYPE key_type = specification.key_type;
+  std::vector<CK_ATTRIBUTE> public_template = {
       {CKA_CLASS, &public_class, sizeof(public_class)},
       {CKA_KEY_TYPE, &key_type, sizeof(key_type)},
       BoolAttribute(CKA_TOKEN, kTrue),
       BoolAttribute(CKA_PRIVATE, kFalse),
       BoolAttribute(CKA_VERIFY, kTrue),
-      {CKA_EC_PARAMS, ec_params.data(), ec_params.size()},
       {CKA_LABEL, label.data(), label.size()},
       {CKA_ID, id, sizeof(id)},
   };
-  CK_ATTRIBUTE private_template[] = {
+  public_template.insert(public_template.end(), specification.public_attributes.begin(),
+                         specification.public_attributes.end());
+  std::vector<CK_ATTRIBUTE> private_template = {
       {CKA_CLASS, &private_class, sizeof(private_class)},
       {CKA_KEY_TYPE, &key_type, sizeof(key_type)},
       BoolAttribute(CKA_TOKEN, kTrue),
@@ -231,27 +246,85 @@ absl::StatusOr<EvpPkeyPtr> GenerateEcKeyPairInToken(const v1::Pkcs11Config& conf
       BoolAttribute(CKA_SENSITIVE, kTrue),
       BoolAttribute(CKA_EXTRACTABLE, kFalse),
       BoolAttribute(CKA_SIGN, kTrue),
-      BoolAttribute(CKA_DERIVE, kFalse),
       {CKA_LABEL, label.data(), label.size()},
       {CKA_ID, id, sizeof(id)},
   };
-  CK_MECHANISM mechanism = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
-  CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE;
+  private_template.insert(private_template.end(), specification.private_attributes.begin(),
+                          specification.private_attributes.end());
+  CK_MECHANISM mechanism = {specification.mechanism, nullptr, 0};
   CK_OBJECT_HANDLE private_key = CK_INVALID_HANDLE;
   CK_RV rv = session->functions()->C_GenerateKeyPair(
-      session->handle(), &mechanism, public_template, std::size(public_template), private_template,
-      std::size(private_template), &public_key, &private_key);
+      session->handle(), &mechanism, public_template.data(), public_template.size(),
+      private_template.data(), private_template.size(), public_key, &private_key);
   if (rv != CKR_OK) {
-    return Pkcs11Error(absl::StrCat("generating EC P-256 key pair '", label, "' in token '",
-                                    config.token_label(), "'"),
+    return Pkcs11Error(absl::StrCat("generating ", specification.name, " key pair '", label,
+                                    "' in token '", config.token_label(), "'"),
                        rv);
   }
+  return session;
+}
 
+void LogGenerated(const std::string& name, const v1::Pkcs11Config& config, EVP_PKEY* key) {
+  MECAI_LOG(Info) << "generated " << name << " key pair '" << config.key_label() << "' in token '"
+                  << config.token_label() << "'; public key SHA-256 "
+                  << ShortHex(Sha256(PublicKeyToDer(key)));
+}
+
+}  // namespace
+
+absl::StatusOr<EvpPkeyPtr> GenerateEcKeyPairInToken(const v1::Pkcs11Config& config) {
+  if (config.key_label().empty()) return absl::InvalidArgumentError("pkcs11.key_label is empty");
+  ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Module> module, Pkcs11Module::Load(config.module_path()));
+  static const CK_BBOOL kFalse = CK_FALSE;
+  std::string ec_params(kP256EcParams);
+  KeyPairSpecification specification{
+      "EC P-256",
+      CKK_EC,
+      CKM_EC_KEY_PAIR_GEN,
+      {{CKA_EC_PARAMS, ec_params.data(), ec_params.size()}},
+      {BoolAttribute(CKA_DERIVE, kFalse)},
+  };
+  CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE;
+  ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Session> session,
+                   GenerateKeyPair(*module, config, specification, &public_key));
   ASSIGN_OR_RETURN(std::string point, session->GetAttribute(public_key, CKA_EC_POINT));
   ASSIGN_OR_RETURN(EvpPkeyPtr key, P256PublicKeyFromAttributes(kP256EcParams, point));
-  MECAI_LOG(Info) << "generated EC P-256 key pair '" << label << "' in token '"
-                  << config.token_label() << "'; public key SHA-256 "
-                  << ShortHex(Sha256(PublicKeyToDer(key.get())));
+  LogGenerated(specification.name, config, key.get());
+  return key;
+}
+
+absl::StatusOr<EvpPkeyPtr> GenerateRsaKeyPairInToken(const v1::Pkcs11Config& config,
+                                                     size_t modulus_bits) {
+  if (config.key_label().empty()) return absl::InvalidArgumentError("pkcs11.key_label is empty");
+  if (modulus_bits < kMinimumRsaModulusBits || modulus_bits > kMaximumRsaModulusBits ||
+      modulus_bits % 8 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an RSA VA key must have ", kMinimumRsaModulusBits, " to ", kMaximumRsaModulusBits,
+        " bits, a multiple of 8; ", modulus_bits, " were asked for"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Module> module, Pkcs11Module::Load(config.module_path()));
+  static const CK_BBOOL kFalse = CK_FALSE;
+  CK_ULONG bits = modulus_bits;
+  unsigned char exponent[] = {0x01, 0x00, 0x01};  // 65537, big-endian (Current Mechanisms §2.1.2).
+  // A VA key signs and does nothing else.
+  KeyPairSpecification specification{
+      absl::StrCat("RSA-", modulus_bits),
+      CKK_RSA,
+      CKM_RSA_PKCS_KEY_PAIR_GEN,
+      {{CKA_MODULUS_BITS, &bits, sizeof(bits)},
+       {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
+       BoolAttribute(CKA_ENCRYPT, kFalse),
+       BoolAttribute(CKA_WRAP, kFalse)},
+      {BoolAttribute(CKA_DECRYPT, kFalse), BoolAttribute(CKA_UNWRAP, kFalse)},
+  };
+  CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE;
+  ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Session> session,
+                   GenerateKeyPair(*module, config, specification, &public_key));
+  ASSIGN_OR_RETURN(std::string modulus, session->GetAttribute(public_key, CKA_MODULUS));
+  ASSIGN_OR_RETURN(std::string public_exponent,
+                   session->GetAttribute(public_key, CKA_PUBLIC_EXPONENT));
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, RsaPublicKeyFromAttributes(modulus, public_exponent));
+  LogGenerated(specification.name, config, key.get());
   return key;
 }
 

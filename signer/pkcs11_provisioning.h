@@ -1,9 +1,10 @@
-// Setting up an HSM for the signer: a SoftHSM2 token in a directory of its own, and an EC P-256 key
-// pair generated inside a token (the private key never exists outside it). Used by `mecai demo`,
-// by tests (a fresh token per test) and by operators preparing a development signer.
+// Setting up an HSM for the signer: a SoftHSM2 token in a directory of its own, and an EC P-256 or
+// RSA key pair generated inside a token (the private key never exists outside it). Used by `mecai
+// demo`, by tests (a fresh token per test) and by operators preparing a development signer.
 #ifndef MECAI_SIGNER_PKCS11_PROVISIONING_H_
 #define MECAI_SIGNER_PKCS11_PROVISIONING_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -36,15 +37,24 @@ std::string SoftHsmConfigPath(const std::string& directory);
 absl::Status InitSoftHsmToken(const std::string& directory, const std::string& token_label,
                               const std::string& user_pin, const std::string& so_pin);
 
-// Logs in to the token config.token_label() of config.module_path() with the PIN in
-// config.pin_file() and generates an EC P-256 key pair with C_GenerateKeyPair and
-// CKM_EC_KEY_PAIR_GEN (PKCS#11 v2.40 §5.14, Current Mechanisms §2.3.5), both halves labelled
-// config.key_label() with one random CKA_ID:
+// Logs in to the token config.token_label() of config.module_path() with the PIN of
+// ReadPin(config) (pin_file or pin_environment_variable) and generates an EC P-256 key pair with
+// C_GenerateKeyPair and CKM_EC_KEY_PAIR_GEN (PKCS#11 v2.40 §5.14, Current Mechanisms §2.3.5), both
+// halves labelled config.key_label() with one random CKA_ID:
 //   private key: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_SIGN true; CKA_EXTRACTABLE false;
 //   public key:  CKA_TOKEN, CKA_VERIFY true; CKA_EC_PARAMS the P-256 OID.
 // Returns the public key. ALREADY_EXISTS when a private key with that label is in the token; the
 // other errors are those of Pkcs11SigningKey::Open.
 absl::StatusOr<EvpPkeyPtr> GenerateEcKeyPairInToken(const v1::Pkcs11Config& config);
+
+// The same with an RSA key pair of `modulus_bits` bits and public exponent 65537, generated with
+// CKM_RSA_PKCS_KEY_PAIR_GEN (Current Mechanisms §2.1.4):
+//   private key: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_SIGN true; CKA_EXTRACTABLE,
+//                CKA_DECRYPT, CKA_UNWRAP false;
+//   public key:  CKA_TOKEN, CKA_VERIFY true; CKA_ENCRYPT, CKA_WRAP false.
+// INVALID_ARGUMENT unless 2048 <= modulus_bits <= 8192 and a multiple of 8.
+absl::StatusOr<EvpPkeyPtr> GenerateRsaKeyPairInToken(const v1::Pkcs11Config& config,
+                                                     size_t modulus_bits);
 
 }  // namespace mecai
 

@@ -34,6 +34,10 @@ constexpr char kSoPin[] = "27182818";
 
 // DER of the P-384 namedCurve OID 1.3.132.0.34.
 const std::string kP384EcParams("\x06\x05\x2b\x81\x04\x00\x22", 7);
+// DER of the Ed25519 OID 1.3.101.112 (RFC 8410 §3), as CKA_EC_PARAMS of a CKK_EC_EDWARDS key.
+const std::string kEd25519EcParams("\x06\x03\x2b\x65\x70", 5);
+// The environment variable the PIN tests use; unset after every test.
+constexpr char kPinVariable[] = "MECAI_PKCS11_TEST_USER_PIN";
 
 #define ASSERT_OK(expression)                                 \
   do {                                                        \
@@ -71,6 +75,15 @@ class Pkcs11Test : public ::testing::Test {
     config_.set_pin_file(absl::StrCat(directory_, "/user.pin"));
     config_.set_key_label(kKeyLabel);
     WritePin(absl::StrCat(kUserPin, "\n"));
+  }
+
+  void TearDown() override { unsetenv(kPinVariable); }
+
+  // Moves the PIN from the file to the environment variable kPinVariable.
+  void UsePinFromEnvironment(const std::string& pin) {
+    ASSERT_EQ(setenv(kPinVariable, pin.c_str(), /*overwrite=*/1), 0);
+    config_.clear_pin_file();
+    config_.set_pin_environment_variable(kPinVariable);
   }
 
   void WritePin(const std::string& contents) {
@@ -164,6 +177,72 @@ TEST_F(Pkcs11Test, MissingPinFileNamesIt) {
   EXPECT_THAT(key.status().message(), AllOf(HasSubstr("PIN file"), HasSubstr("absent.pin")));
 }
 
+TEST_F(Pkcs11Test, PinFromEnvironmentVariable) {
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr generated, GenerateEcKeyPairInToken(config_));
+  UsePinFromEnvironment(kUserPin);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  ASSERT_OK_AND_ASSIGN(v1::Signature signature, key->Sign("signed with the PIN from env"));
+  EXPECT_TRUE(VerifySignature(generated.get(), signature, "signed with the PIN from env").ok());
+}
+
+TEST_F(Pkcs11Test, ReadPinTakesTheVariableWithoutTrailingNewline) {
+  UsePinFromEnvironment(absl::StrCat(kUserPin, "\n"));
+  ASSERT_OK_AND_ASSIGN(std::string pin, ReadPin(config_));
+  EXPECT_EQ(pin, kUserPin);
+}
+
+TEST_F(Pkcs11Test, WrongPinFromEnvironmentIsPermissionDenied) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  UsePinFromEnvironment("999999");
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kPermissionDenied) << key.status();
+  EXPECT_THAT(key.status().message(),
+              AllOf(HasSubstr("CKR_PIN_INCORRECT"), Not(HasSubstr("999999"))));
+}
+
+TEST_F(Pkcs11Test, UnsetPinVariableIsNotFoundNamingIt) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  config_.clear_pin_file();
+  config_.set_pin_environment_variable(kPinVariable);
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kNotFound) << key.status();
+  EXPECT_THAT(key.status().message(),
+              AllOf(HasSubstr(kPinVariable), HasSubstr("pkcs11.pin_environment_variable")));
+}
+
+TEST_F(Pkcs11Test, EmptyPinVariableIsInvalidArgument) {
+  UsePinFromEnvironment("");
+  absl::StatusOr<std::string> pin = ReadPin(config_);
+  EXPECT_EQ(pin.status().code(), absl::StatusCode::kInvalidArgument) << pin.status();
+  EXPECT_THAT(pin.status().message(), HasSubstr(kPinVariable));
+}
+
+TEST_F(Pkcs11Test, BothPinSourcesAreInvalidArgumentNamingTheFields) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  ASSERT_EQ(setenv(kPinVariable, kUserPin, /*overwrite=*/1), 0);
+  config_.set_pin_environment_variable(kPinVariable);
+  for (const absl::Status& status :
+       {ReadPin(config_).status(), Pkcs11SigningKey::Open(config_).status()}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(status.message(),
+                AllOf(HasSubstr("pkcs11.pin_file"), HasSubstr("pkcs11.pin_environment_variable"),
+                      HasSubstr("both"), Not(HasSubstr(kUserPin))));
+  }
+}
+
+TEST_F(Pkcs11Test, NeitherPinSourceIsInvalidArgumentNamingTheFields) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  config_.clear_pin_file();
+  for (const absl::Status& status :
+       {ReadPin(config_).status(), Pkcs11SigningKey::Open(config_).status()}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(status.message(), AllOf(HasSubstr("neither"), HasSubstr("pkcs11.pin_file"),
+                                        HasSubstr("pkcs11.pin_environment_variable")));
+  }
+}
+
 TEST_F(Pkcs11Test, AbsentTokenLabelIsNotFound) {
   config_.set_token_label("no-such-token");
   absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
@@ -227,8 +306,64 @@ TEST_F(Pkcs11Test, EmptyConfigFieldIsInvalidArgument) {
   EXPECT_THAT(key.status().message(), HasSubstr("key_label"));
 }
 
-TEST_F(Pkcs11Test, RsaKeyIsFailedPrecondition) {
-  CK_ULONG modulus_bits = 2048;
+TEST_F(Pkcs11Test, RsaPkcs1SignaturesVerify) {
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr generated, GenerateRsaKeyPairInToken(config_, 2048));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  EXPECT_EQ(key->algorithm(), v1::RSA_PKCS1_SHA256);
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, key->PublicKey());
+  EXPECT_EQ(PublicKeyDer(public_key.get()), PublicKeyDer(generated.get()));
+
+  const std::string data = "vouching data signed with RSA";
+  ASSERT_OK_AND_ASSIGN(v1::Signature signature, key->Sign(data));
+  EXPECT_EQ(signature.algorithm(), v1::RSA_PKCS1_SHA256);
+  EXPECT_EQ(signature.value().size(), 256u);  // The modulus size (RFC 8017 §8.2.1).
+  EXPECT_TRUE(VerifySignature(generated.get(), signature, data).ok());
+  EXPECT_EQ(VerifySignature(generated.get(), signature, "other data").code(),
+            absl::StatusCode::kInvalidArgument);
+  // The padding is PKCS#1 v1.5: read as PSS the same bytes do not verify.
+  v1::Signature as_pss = signature;
+  as_pss.set_algorithm(v1::RSA_PSS_SHA256);
+  EXPECT_EQ(VerifySignature(generated.get(), as_pss, data).code(),
+            absl::StatusCode::kInvalidArgument);
+  // RSASSA-PKCS1-v1_5 is deterministic.
+  ASSERT_OK_AND_ASSIGN(v1::Signature again, key->Sign(data));
+  EXPECT_EQ(again.value(), signature.value());
+}
+
+TEST_F(Pkcs11Test, RsaPssSignaturesVerify) {
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr generated, GenerateRsaKeyPairInToken(config_, 3072));
+  config_.set_rsa_pss(true);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  EXPECT_EQ(key->algorithm(), v1::RSA_PSS_SHA256);
+
+  const std::string data = "vouching data signed with RSASSA-PSS";
+  ASSERT_OK_AND_ASSIGN(v1::Signature signature, key->Sign(data));
+  EXPECT_EQ(signature.algorithm(), v1::RSA_PSS_SHA256);
+  EXPECT_EQ(signature.value().size(), 384u);
+  EXPECT_TRUE(VerifySignature(generated.get(), signature, data).ok());
+  EXPECT_EQ(VerifySignature(generated.get(), signature, "other data").code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::Signature as_pkcs1 = signature;
+  as_pkcs1.set_algorithm(v1::RSA_PKCS1_SHA256);
+  EXPECT_EQ(VerifySignature(generated.get(), as_pkcs1, data).code(),
+            absl::StatusCode::kInvalidArgument);
+  // A random 32-byte salt makes every PSS signature different (RFC 8017 §9.1.1).
+  ASSERT_OK_AND_ASSIGN(v1::Signature again, key->Sign(data));
+  EXPECT_NE(again.value(), signature.value());
+  EXPECT_TRUE(VerifySignature(generated.get(), again, data).ok());
+}
+
+TEST_F(Pkcs11Test, RsaPssWithAnEcKeyIsFailedPrecondition) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  config_.set_rsa_pss(true);
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_THAT(key.status().message(), AllOf(HasSubstr("pkcs11.rsa_pss"), HasSubstr("EC P-256")));
+}
+
+TEST_F(Pkcs11Test, ShortRsaKeyIsFailedPrecondition) {
+  CK_ULONG modulus_bits = 1024;
   unsigned char exponent[] = {0x01, 0x00, 0x01};
   GenerateOtherKeyPair(CKM_RSA_PKCS_KEY_PAIR_GEN,
                        {{CKA_MODULUS_BITS, &modulus_bits, sizeof(modulus_bits)},
@@ -236,7 +371,60 @@ TEST_F(Pkcs11Test, RsaKeyIsFailedPrecondition) {
   absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
   ASSERT_FALSE(key.ok());
   EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
-  EXPECT_THAT(key.status().message(), AllOf(HasSubstr("not EC P-256"), HasSubstr("CKK_RSA")));
+  EXPECT_THAT(key.status().message(),
+              AllOf(HasSubstr("public key 'va-key'"), HasSubstr("RSA key of 1024 bits"),
+                    HasSubstr("at least 2048")));
+}
+
+TEST_F(Pkcs11Test, GeneratingAShortRsaKeyIsInvalidArgument) {
+  absl::StatusOr<EvpPkeyPtr> generated = GenerateRsaKeyPairInToken(config_, 1024);
+  EXPECT_EQ(generated.status().code(), absl::StatusCode::kInvalidArgument) << generated.status();
+}
+
+TEST_F(Pkcs11Test, KeyOfAnotherTypeIsFailedPreconditionNamingTheType) {
+  std::string ec_params = kEd25519EcParams;
+  GenerateOtherKeyPair(CKM_EC_EDWARDS_KEY_PAIR_GEN,
+                       {{CKA_EC_PARAMS, ec_params.data(), ec_params.size()}});
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_THAT(key.status().message(),
+              AllOf(HasSubstr("private key 'va-key'"), HasSubstr("neither EC P-256 nor RSA"),
+                    HasSubstr("CKK_EC_EDWARDS")));
+}
+
+TEST_F(Pkcs11Test, HalvesOfDifferentTypesAreRefused) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  v1::Pkcs11Config rsa = config_;
+  rsa.set_key_label("rsa-key");
+  ASSERT_OK(GenerateRsaKeyPairInToken(rsa, 2048).status());
+  RelabelPublicKey(kKeyLabel, "retired-key");
+  RelabelPublicKey("rsa-key", kKeyLabel);
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_THAT(key.status().message(),
+              HasSubstr("is EC P-256 but the public key with that label is RSA"));
+}
+
+TEST_F(Pkcs11Test, RsaPrivateKeyMayOnlySign) {
+  ASSERT_OK(GenerateRsaKeyPairInToken(config_, 2048).status());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Module> module,
+                       Pkcs11Module::Load(config_.module_path()));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Session> session,
+                       OpenLoggedInSession(*module, config_, /*read_write=*/false));
+  CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
+  std::string label = kKeyLabel;
+  ASSERT_OK_AND_ASSIGN(std::vector<CK_OBJECT_HANDLE> found,
+                       session->FindObjects({{CKA_CLASS, &private_class, sizeof(private_class)},
+                                             {CKA_LABEL, label.data(), label.size()}}));
+  ASSERT_EQ(found.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(bool can_sign, session->GetBoolAttribute(found[0], CKA_SIGN));
+  ASSERT_OK_AND_ASSIGN(bool can_decrypt, session->GetBoolAttribute(found[0], CKA_DECRYPT));
+  ASSERT_OK_AND_ASSIGN(bool extractable, session->GetBoolAttribute(found[0], CKA_EXTRACTABLE));
+  EXPECT_TRUE(can_sign);
+  EXPECT_FALSE(can_decrypt);
+  EXPECT_FALSE(extractable);
 }
 
 TEST_F(Pkcs11Test, P384KeyIsFailedPrecondition) {
@@ -267,29 +455,71 @@ TEST_F(Pkcs11Test, GeneratingTheSameLabelTwiceIsAlreadyExists) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists) << second.status();
 }
 
-TEST_F(Pkcs11Test, ConcurrentSignaturesAllVerify) {
-  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
-  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, key->PublicKey());
-  constexpr int kThreads = 4;
-  constexpr int kSignaturesPerThread = 25;
-  std::vector<std::vector<absl::Status>> results(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kSignaturesPerThread; ++i) {
+// Signs `per_thread` messages from each of `threads` threads at once; every status is OK when
+// the signature verified with `public_key`.
+std::vector<absl::Status> SignConcurrently(Pkcs11SigningKey& key, EVP_PKEY* public_key, int threads,
+                                           int per_thread) {
+  std::vector<std::vector<absl::Status>> results(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
         const std::string data = absl::StrCat("thread ", t, " message ", i);
-        absl::StatusOr<v1::Signature> signature = key->Sign(data);
-        results[t].push_back(signature.ok() ? VerifySignature(public_key.get(), *signature, data)
+        absl::StatusOr<v1::Signature> signature = key.Sign(data);
+        results[t].push_back(signature.ok() ? VerifySignature(public_key, *signature, data)
                                             : signature.status());
       }
     });
   }
-  for (std::thread& thread : threads) thread.join();
-  for (int t = 0; t < kThreads; ++t) {
-    ASSERT_EQ(results[t].size(), kSignaturesPerThread);
-    for (const absl::Status& status : results[t]) EXPECT_TRUE(status.ok()) << status;
+  for (std::thread& worker : workers) worker.join();
+  std::vector<absl::Status> all;
+  for (const std::vector<absl::Status>& thread_results : results) {
+    all.insert(all.end(), thread_results.begin(), thread_results.end());
   }
+  return all;
+}
+
+TEST_F(Pkcs11Test, PoolSignsConcurrentlyWithAtMostPoolSizeSessions) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  config_.set_session_pool_size(4);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, key->PublicKey());
+  EXPECT_EQ(key->SessionPoolSize(), 4u);
+  const std::vector<absl::Status> results =
+      SignConcurrently(*key, public_key.get(), /*threads=*/8, /*per_thread=*/20);
+  ASSERT_EQ(results.size(), 160u);
+  for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
+  EXPECT_LE(key->SessionsInUseHighWater(), 4u);
+  // 8 threads contending for 160 signatures overlap in the token.
+  EXPECT_GE(key->SessionsInUseHighWater(), 2u);
+  EXPECT_EQ(key->SessionsInUse(), 0u);
+}
+
+TEST_F(Pkcs11Test, PoolOfOneSessionSerializesSignatures) {
+  ASSERT_OK(GenerateRsaKeyPairInToken(config_, 2048).status());
+  config_.set_session_pool_size(1);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, key->PublicKey());
+  const std::vector<absl::Status> results =
+      SignConcurrently(*key, public_key.get(), /*threads=*/4, /*per_thread=*/5);
+  ASSERT_EQ(results.size(), 20u);
+  for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(key->SessionsInUseHighWater(), 1u);
+}
+
+TEST_F(Pkcs11Test, PoolSizeDefaultsToFourAndIsBounded) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+    EXPECT_EQ(key->SessionPoolSize(), kDefaultSessionPoolSize);
+    EXPECT_EQ(kDefaultSessionPoolSize, 4u);
+  }
+  config_.set_session_pool_size(65);
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument) << key.status();
+  EXPECT_THAT(key.status().message(),
+              AllOf(HasSubstr("pkcs11.session_pool_size"), HasSubstr("65"), HasSubstr("64")));
 }
 
 TEST_F(Pkcs11Test, SignRecoversWhenTheSessionIsClosedUnderneath) {
@@ -306,6 +536,44 @@ TEST_F(Pkcs11Test, SignRecoversWhenTheSessionIsClosedUnderneath) {
   }
   ASSERT_OK_AND_ASSIGN(v1::Signature signature, key->Sign("after the sessions were closed"));
   EXPECT_TRUE(VerifySignature(public_key.get(), signature, "after the sessions were closed").ok());
+}
+
+TEST_F(Pkcs11Test, EveryPooledSessionRecoversReadingThePinFromTheEnvironmentAgain) {
+  ASSERT_OK(GenerateRsaKeyPairInToken(config_, 2048).status());
+  UsePinFromEnvironment(kUserPin);
+  config_.set_session_pool_size(3);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, key->PublicKey());
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Module> module,
+                         Pkcs11Module::Load(config_.module_path()));
+    ASSERT_OK_AND_ASSIGN(CK_SLOT_ID slot, module->FindSlotByTokenLabel(kTokenLabel));
+    ASSERT_EQ(module->functions()->C_CloseAllSessions(slot), CKR_OK);
+  }
+  // Sessions are taken in turn, so these signatures meet every closed session of the pool.
+  for (int i = 0; i < 6; ++i) {
+    const std::string data = absl::StrCat("after the sessions were closed ", i);
+    ASSERT_OK_AND_ASSIGN(v1::Signature signature, key->Sign(data));
+    EXPECT_TRUE(VerifySignature(public_key.get(), signature, data).ok());
+  }
+
+  // A reopened session logs in with the variable's current value.
+  ASSERT_EQ(setenv(kPinVariable, "999999", /*overwrite=*/1), 0);
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11Module> module,
+                         Pkcs11Module::Load(config_.module_path()));
+    ASSERT_OK_AND_ASSIGN(CK_SLOT_ID slot, module->FindSlotByTokenLabel(kTokenLabel));
+    ASSERT_EQ(module->functions()->C_CloseAllSessions(slot), CKR_OK);
+  }
+  absl::StatusOr<v1::Signature> refused = key->Sign("with a wrong PIN in the environment");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  EXPECT_THAT(refused.status().message(),
+              AllOf(HasSubstr("cannot reopen the session"), HasSubstr("CKR_PIN_INCORRECT"),
+                    Not(HasSubstr("999999"))));
+  ASSERT_EQ(setenv(kPinVariable, kUserPin, /*overwrite=*/1), 0);
+  ASSERT_OK_AND_ASSIGN(v1::Signature signature, key->Sign("with the PIN restored"));
+  EXPECT_TRUE(VerifySignature(public_key.get(), signature, "with the PIN restored").ok());
 }
 
 TEST_F(Pkcs11Test, PrivateKeyIsSensitiveAndNotExtractable) {

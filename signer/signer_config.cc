@@ -2,15 +2,32 @@
 
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/config_loader.h"
 #include "common/grpc_server.h"
 #include "common/quorum_policy.h"
+#include "signer/pkcs11_key.h"
 
 namespace mecai {
+namespace {
+
+// POSIX.1-2017 §8.1 portable environment variable names: [A-Za-z_][A-Za-z0-9_]*.
+bool IsEnvironmentVariableName(const std::string& name) {
+  if (name.empty() || absl::ascii_isdigit(static_cast<unsigned char>(name.front()))) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 v1::SignerConfig WithSignerDefaults(v1::SignerConfig config) {
   *config.mutable_policy() = WithPolicyDefaults(config.policy());
+  if (config.pkcs11().session_pool_size() == 0) {
+    config.mutable_pkcs11()->set_session_pool_size(kDefaultSessionPoolSize);
+  }
   if (config.freshness_window_seconds() == 0) config.set_freshness_window_seconds(300);
   if (config.observation_max_age_seconds() == 0) config.set_observation_max_age_seconds(120);
   return config;
@@ -22,7 +39,20 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
   errors.Require(!config.va_id().empty(), "va_id", "required");
   errors.Require(!config.pkcs11().module_path().empty(), "pkcs11.module_path", "required");
   errors.Require(!config.pkcs11().token_label().empty(), "pkcs11.token_label", "required");
-  errors.Require(!config.pkcs11().pin_file().empty(), "pkcs11.pin_file", "required");
+  // The PIN comes from exactly one place (signer/pkcs11_key.h ReadPin).
+  const bool pin_from_file = !config.pkcs11().pin_file().empty();
+  const bool pin_from_environment = !config.pkcs11().pin_environment_variable().empty();
+  errors.Require(pin_from_file || pin_from_environment, "pkcs11.pin_file",
+                 "required unless pkcs11.pin_environment_variable is set");
+  errors.Require(!(pin_from_file && pin_from_environment), "pkcs11.pin_environment_variable",
+                 "must not be set together with pkcs11.pin_file; set exactly one");
+  errors.Require(!pin_from_environment ||
+                     IsEnvironmentVariableName(config.pkcs11().pin_environment_variable()),
+                 "pkcs11.pin_environment_variable",
+                 "must be a name of letters, digits and '_', not starting with a digit");
+  errors.Require(config.pkcs11().session_pool_size() <= kMaximumSessionPoolSize,
+                 "pkcs11.session_pool_size",
+                 absl::StrCat("must be at most ", kMaximumSessionPoolSize));
   errors.Require(!config.pkcs11().key_label().empty(), "pkcs11.key_label", "required");
   errors.Require(!config.va_certificate_chain_file().empty(), "va_certificate_chain_file",
                  "required");

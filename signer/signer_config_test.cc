@@ -137,6 +137,7 @@ TEST(SignerConfigTest, EachMissingRequiredFieldIsNamed) {
       {"va_id", [](v1::SignerConfig* c) { c->clear_va_id(); }},
       {"pkcs11.module_path", [](v1::SignerConfig* c) { c->mutable_pkcs11()->clear_module_path(); }},
       {"pkcs11.token_label", [](v1::SignerConfig* c) { c->mutable_pkcs11()->clear_token_label(); }},
+      // The PIN may come from pin_environment_variable instead; with neither, pin_file is named.
       {"pkcs11.pin_file", [](v1::SignerConfig* c) { c->mutable_pkcs11()->clear_pin_file(); }},
       {"pkcs11.key_label", [](v1::SignerConfig* c) { c->mutable_pkcs11()->clear_key_label(); }},
       {"va_certificate_chain_file",
@@ -164,8 +165,44 @@ TEST(SignerConfigTest, ReportsEveryOffendingFieldAtOnce) {
   v1::SignerConfig config = ValidConfig();
   config.clear_va_id();
   config.mutable_pkcs11()->clear_pin_file();
+  EXPECT_THAT(Validate(config), AllOf(InvalidField("va_id: required"),
+                                      InvalidField("pkcs11.pin_file: required unless "
+                                                   "pkcs11.pin_environment_variable is set")));
+}
+
+TEST(SignerConfigTest, PinMayComeFromTheEnvironmentInstead) {
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_pkcs11()->clear_pin_file();
+  config.mutable_pkcs11()->set_pin_environment_variable("MECAI_VA_PIN");
+  EXPECT_TRUE(Validate(config).ok()) << Validate(config);
+}
+
+TEST(SignerConfigTest, RefusesBothPinSources) {
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_pkcs11()->set_pin_environment_variable("MECAI_VA_PIN");
   EXPECT_THAT(Validate(config),
-              AllOf(InvalidField("va_id: required"), InvalidField("pkcs11.pin_file: required")));
+              InvalidField("pkcs11.pin_environment_variable: must not be set together with "
+                           "pkcs11.pin_file; set exactly one"));
+}
+
+TEST(SignerConfigTest, RefusesAPinVariableThatIsNoName) {
+  for (const std::string name : {"1PIN", "VA-PIN", "VA PIN", "PIN=1234"}) {
+    v1::SignerConfig config = ValidConfig();
+    config.mutable_pkcs11()->clear_pin_file();
+    config.mutable_pkcs11()->set_pin_environment_variable(name);
+    EXPECT_THAT(Validate(config), InvalidField("pkcs11.pin_environment_variable: must be a name"))
+        << "name '" << name << "'";
+  }
+}
+
+TEST(SignerConfigTest, SessionPoolDefaultsToFourAndIsAtMost64) {
+  EXPECT_EQ(WithSignerDefaults(ValidConfig()).pkcs11().session_pool_size(), 4u);
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_pkcs11()->set_session_pool_size(64);
+  EXPECT_EQ(WithSignerDefaults(config).pkcs11().session_pool_size(), 64u);
+  EXPECT_TRUE(Validate(config).ok());
+  config.mutable_pkcs11()->set_session_pool_size(65);
+  EXPECT_THAT(Validate(config), InvalidField("pkcs11.session_pool_size: must be at most 64"));
 }
 
 TEST(SignerConfigTest, RefusesFewerAgentsThanMinPerspectives) {

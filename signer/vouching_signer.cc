@@ -23,7 +23,7 @@ v1::SignVouchingResponse Refuse(v1::RefusalReason reason, std::string explanatio
 VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
                                std::vector<std::string> va_chain_der, SigningKey& va_key,
                                const EnrolledAgents& agents, const TrustLists& trust_lists,
-                               const Clock& clock)
+                               const Clock& clock, SignerMetrics* metrics)
     : config_(config),
       va_chain_der_(std::move(va_chain_der)),
       limits_([&config] {
@@ -34,9 +34,32 @@ VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
       va_key_(va_key),
       agents_(agents),
       trust_lists_(trust_lists),
-      clock_(clock) {}
+      clock_(clock),
+      metrics_(metrics) {}
+
+absl::StatusOr<v1::Signature> VouchingSigner::SignWithVaKey(absl::string_view data,
+                                                            const char* kind) {
+  const absl::Time started = absl::Now();
+  absl::StatusOr<v1::Signature> signature = va_key_.Sign(data);
+  if (signature.ok() && metrics_ != nullptr) {
+    metrics_->RecordSignature(kind, absl::ToDoubleSeconds(absl::Now() - started));
+  }
+  return signature;
+}
 
 absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::SignVouching(
+    const v1::SignVouchingRequest& request) {
+  absl::StatusOr<v1::SignVouchingResponse> response = CheckAndSign(request);
+  if (response.ok() && response->has_refusal()) {
+    MECAI_LOG(Warning) << "refused to sign: "
+                       << v1::RefusalReason_Name(response->refusal().reason()) << ": "
+                       << response->refusal().explanation();
+    if (metrics_ != nullptr) metrics_->RecordRefusal(response->refusal().reason());
+  }
+  return response;
+}
+
+absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
     const v1::SignVouchingRequest& request) {
   const absl::Time now = clock_.Now();
   // The coordinator is not trusted: the VR is checked again from its bytes.
@@ -117,7 +140,7 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::SignVouching(
   v1::SignVouchingResponse response;
   v1::VouchingData* vd = response.mutable_vouching_data();
   vd->set_statement(statement.SerializeAsString());
-  ASSIGN_OR_RETURN(*vd->mutable_signature(), va_key_.Sign(vd->statement()));
+  ASSIGN_OR_RETURN(*vd->mutable_signature(), SignWithVaKey(vd->statement(), "vouching_data"));
   for (const std::string& der : va_chain_der_) vd->add_va_certificate_chain_der(der);
   MECAI_LOG(Info) << "signed VD for " << vr.body.hostname() << ":" << vr.body.port()
                   << " at log index " << request.log_index() << " of " << request.log_shard_id();
@@ -137,7 +160,8 @@ absl::StatusOr<v1::SignedCheckpoint> VouchingSigner::SignCheckpoint(
   body.set_va_id(config_.va_id());
   v1::SignedCheckpoint signed_checkpoint;
   signed_checkpoint.set_tbs(body.SerializeAsString());
-  ASSIGN_OR_RETURN(*signed_checkpoint.mutable_signature(), va_key_.Sign(signed_checkpoint.tbs()));
+  ASSIGN_OR_RETURN(*signed_checkpoint.mutable_signature(),
+                   SignWithVaKey(signed_checkpoint.tbs(), "checkpoint"));
   for (const std::string& der : va_chain_der_) signed_checkpoint.add_va_certificate_chain_der(der);
   return signed_checkpoint;
 }

@@ -15,6 +15,7 @@
 #include "common/vouching_request.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
+#include "signer/signer_metrics.h"
 
 namespace mecai {
 
@@ -24,7 +25,7 @@ class VouchingSigner {
   // `config` must have passed ValidateSignerConfig; `va_chain_der` is the VA certificate first.
   VouchingSigner(const v1::SignerConfig& config, std::vector<std::string> va_chain_der,
                  SigningKey& va_key, const EnrolledAgents& agents, const TrustLists& trust_lists,
-                 const Clock& clock);
+                 const Clock& clock, SignerMetrics* metrics = nullptr);
 
   // Signs a VD only when the evidence proves unanimity for a valid VR; otherwise the response
   // carries the refusal of the first failed check. Errors only for faults (the HSM failed).
@@ -35,6 +36,10 @@ class VouchingSigner {
   absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const v1::CheckpointBody& checkpoint);
 
  private:
+  absl::StatusOr<v1::SignVouchingResponse> CheckAndSign(const v1::SignVouchingRequest& request);
+  // Signs `data` with the VA key, timing the HSM.
+  absl::StatusOr<v1::Signature> SignWithVaKey(absl::string_view data, const char* kind);
+
   const v1::SignerConfig config_;
   const std::vector<std::string> va_chain_der_;
   const VouchingRequestLimits limits_;
@@ -42,6 +47,7 @@ class VouchingSigner {
   const EnrolledAgents& agents_;
   const TrustLists& trust_lists_;
   const Clock& clock_;
+  SignerMetrics* const metrics_;
 };
 
 }  // namespace mecai

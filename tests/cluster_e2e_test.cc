@@ -348,5 +348,43 @@ TEST_F(ClusterEndToEndTest, RecordsAreProvablyInTheSignedLog) {
   }
 }
 
+// Every service exposes Prometheus metrics that promtool accepts, with the counters the issued
+// and refused VRs above produced.
+TEST_F(ClusterEndToEndTest, EveryServiceExposesValidMetrics) {
+  Vouch(MakeRequest("server", absl::Now()));
+  for (const std::string service : {"coordinator", "signer", "agent-1", "agent-2", "agent-3"}) {
+    auto port = cluster_->MetricsPort(service);
+    ASSERT_TRUE(port.ok()) << port.status();
+    const std::string text_file = cluster_->Path("metrics-" + service + ".txt");
+    auto fetch = ChildProcess::Start(
+        {"curl", "--silent", "--show-error", "--fail", "--max-time", "10", "--output", text_file,
+         absl::StrCat("http://127.0.0.1:", *port, "/metrics")},
+        cluster_->Path("logs/curl-" + service + ".log"));
+    ASSERT_TRUE(fetch.ok());
+    ASSERT_TRUE((*fetch)->WaitForExit(absl::Seconds(15)));
+    ASSERT_EQ((*fetch)->ExitCode(), 0)
+        << TailOfFile(cluster_->Path("logs/curl-" + service + ".log"));
+    auto text = ReadFile(text_file);
+    ASSERT_TRUE(text.ok());
+    const std::string check_script =
+        absl::StrCat("promtool check metrics < ", text_file, " > ",
+                     cluster_->Path("logs/promtool-" + service + ".log"), " 2>&1");
+    auto check = ChildProcess::Start({"sh", "-c", check_script}, "");
+    ASSERT_TRUE(check.ok());
+    ASSERT_TRUE((*check)->WaitForExit(absl::Seconds(15)));
+    EXPECT_EQ((*check)->ExitCode(), 0)
+        << service << ": " << TailOfFile(cluster_->Path("logs/promtool-" + service + ".log"));
+    if (service == "coordinator") {
+      EXPECT_THAT(*text, HasSubstr("mecai_coordinator_decisions_total{decision=\"issued\""));
+      EXPECT_THAT(*text, HasSubstr("reason=\"CERTIFICATE_MISMATCH\""));
+      EXPECT_THAT(*text, HasSubstr("mecai_coordinator_probe_round_trip_seconds_bucket"));
+    } else if (service == "signer") {
+      EXPECT_THAT(*text, HasSubstr("mecai_signer_signatures_total{kind=\"vouching_data\"}"));
+    } else {
+      EXPECT_THAT(*text, HasSubstr("mecai_probe_agent_probes_total{outcome=\"PROBE_OK\"}"));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mecai

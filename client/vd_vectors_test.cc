@@ -1,0 +1,276 @@
+// Checks the committed golden Vouching Data vectors of testdata/vd/ (README.md there;
+// docs/VOUCHING_DATA.md "Golden vectors"): every vector gives the result the README promises when
+// verified at the fixed time, and the files agree with each other and with the generator's inputs
+// (client/testing/vd_vectors.h), so a second implementation can rely on them.
+#include "client/testing/vd_vectors.h"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "client/va_list.h"
+#include "client/vd_verifier.h"
+#include "common/files.h"
+#include "common/hashing.h"
+#include "common/pem.h"
+#include "common/status.h"
+#include "common/testing/test_pki.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/vouching.pb.h"
+
+namespace mecai {
+namespace {
+
+using ::mecai::test_pki::StatusIs;
+using ::testing::Eq;
+
+namespace vectors = ::mecai::vd_vectors;
+
+#define ASSERT_OK_AND_ASSIGN(lhs, expression) \
+  ASSERT_OK_AND_ASSIGN_IMPL_(MECAI_STATUS_CONCAT_(statusor_, __LINE__), lhs, expression)
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expression) \
+  auto statusor = (expression);                               \
+  ASSERT_TRUE(statusor.ok()) << statusor.status();            \
+  lhs = std::move(statusor).value()
+
+constexpr char kSignatureError[] = "the VD signature does not verify under the VA certificate";
+
+std::string VectorPath(const std::string& name) {
+  const char* runfiles = std::getenv("TEST_SRCDIR");
+  return absl::StrCat(runfiles != nullptr ? runfiles : ".", "/mecai/testdata/vd/", name);
+}
+
+absl::StatusOr<std::string> ReadVector(const std::string& name) {
+  return ReadFile(VectorPath(name));
+}
+
+absl::StatusOr<v1::VouchingData> ReadVd(const std::string& name) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadVector(name));
+  v1::VouchingData vd;
+  if (!vd.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is not a serialized VouchingData"));
+  }
+  return vd;
+}
+
+absl::StatusOr<std::string> CertificateDer(const std::string& name) {
+  ASSIGN_OR_RETURN(std::vector<std::string> der, LoadPemCertificatesAsDer(VectorPath(name)));
+  return der.front();
+}
+
+absl::StatusOr<v1::VouchingStatement> ParseStatement(const std::string& bytes) {
+  v1::VouchingStatement statement;
+  if (!statement.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError("not a VouchingStatement");
+  }
+  return statement;
+}
+
+class VdVectorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(vas_, VaList::Load(VectorPath("va-list.textproto")));
+    ASSERT_OK_AND_ASSIGN(server_leaf_der_, CertificateDer("server-leaf.pem"));
+    ASSERT_OK_AND_ASSIGN(other_leaf_der_, CertificateDer("other-leaf.pem"));
+  }
+
+  // The expectation README.md states for valid.vd: hostname, server-leaf.pem, any listed VA, the
+  // fixed verification time and maximum age.
+  VdExpectation Expected() const {
+    VdExpectation expected;
+    expected.hostname = vectors::kHostname;
+    expected.certificate_der = server_leaf_der_;
+    expected.now = vectors::VerificationTime();
+    expected.max_age = vectors::kMaxAge;
+    return expected;
+  }
+
+  absl::StatusOr<v1::VouchingStatement> Verify(const std::string& vd_name,
+                                               const VdExpectation& expected) const {
+    ASSIGN_OR_RETURN(v1::VouchingData vd, ReadVd(vd_name));
+    return VerifyVouchingData(vd, *vas_, expected);
+  }
+
+  std::unique_ptr<VaList> vas_;
+  std::string server_leaf_der_;
+  std::string other_leaf_der_;
+};
+
+TEST_F(VdVectorsTest, StatementFilesDescribeTheStatementOfValidVd) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, ReadVd("valid.vd"));
+  ASSERT_OK_AND_ASSIGN(std::string hex, ReadVector("statement.hex"));
+  EXPECT_EQ(absl::StripSuffix(hex, "\n"), HexEncode(vd.statement()));
+
+  ASSERT_OK_AND_ASSIGN(std::string text, ReadVector("statement.textproto"));
+  v1::VouchingStatement from_text;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &from_text));
+  EXPECT_EQ(from_text.SerializeAsString(), vd.statement());
+  // The generator's inputs rebuild the same bytes from the committed server certificate.
+  EXPECT_EQ(vectors::ValidStatement(server_leaf_der_).SerializeAsString(), vd.statement());
+  EXPECT_EQ(from_text.certificate_sha256(0), Sha256(server_leaf_der_));
+}
+
+TEST_F(VdVectorsTest, ValidVdVerifiesAtTheFixedTime) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, Verify("valid.vd", Expected()));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, ReadVd("valid.vd"));
+  EXPECT_EQ(statement.SerializeAsString(), vd.statement());
+  EXPECT_EQ(statement.va_id(), vectors::kVaId);
+  EXPECT_EQ(statement.issued_at_unix_seconds(), absl::ToUnixSeconds(vectors::IssuedAt()));
+
+  VdExpectation asked_for = Expected();
+  asked_for.candidate_vas = {vectors::kVaId};
+  EXPECT_TRUE(Verify("valid.vd", asked_for).ok());
+  // Valid up to exactly the maximum age, and from five minutes before issuance (clock skew).
+  VdExpectation oldest = Expected();
+  oldest.now = vectors::IssuedAt() + vectors::kMaxAge;
+  EXPECT_TRUE(Verify("valid.vd", oldest).ok());
+  VdExpectation earliest = Expected();
+  earliest.now = vectors::IssuedAt() - absl::Minutes(5);
+  EXPECT_TRUE(Verify("valid.vd", earliest).ok());
+}
+
+TEST_F(VdVectorsTest, ValidVdDoesNotVouchForOtherLeaf) {
+  VdExpectation expected = Expected();
+  expected.certificate_der = other_leaf_der_;
+  EXPECT_THAT(Verify("valid.vd", expected),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq(absl::StrCat("the certificate ", ShortHex(Sha256(other_leaf_der_)),
+                                       " is not among the vouched certificates"))));
+}
+
+TEST_F(VdVectorsTest, ValidVdDoesNotVouchForOtherHostname) {
+  VdExpectation expected = Expected();
+  expected.hostname = vectors::kOtherHostname;
+  EXPECT_THAT(Verify("valid.vd", expected),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VD vouches for www.example.com, not other.example.com")));
+}
+
+TEST_F(VdVectorsTest, ValidVdIsTooOldOneSecondAfterTheMaximumAge) {
+  VdExpectation expected = Expected();
+  expected.now = vectors::IssuedAt() + vectors::kMaxAge + absl::Seconds(1);
+  EXPECT_THAT(Verify("valid.vd", expected),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VD is 24h1s old; the maximum age is 24h")));
+}
+
+TEST_F(VdVectorsTest, ValidVdIsInTheFutureMoreThanFiveMinutesBeforeIssuance) {
+  VdExpectation expected = Expected();
+  expected.now = vectors::IssuedAt() - absl::Minutes(5) - absl::Seconds(1);
+  EXPECT_THAT(Verify("valid.vd", expected),
+              StatusIs(absl::StatusCode::kPermissionDenied, Eq("the VD was issued in the future")));
+}
+
+TEST_F(VdVectorsTest, ValidVdIsRejectedWhenOnlyTheOtherVaIsAskedFor) {
+  VdExpectation expected = Expected();
+  expected.candidate_vas = {vectors::kOtherVaId};
+  EXPECT_THAT(Verify("valid.vd", expected),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VA certificate does not chain to the CA of any VA asked for "
+                          "(va-other) (va-other: unable to get local issuer certificate)")));
+}
+
+TEST_F(VdVectorsTest, ValidVdIsRejectedOutsideTheVaCertificateValidity) {
+  VdExpectation expected = Expected();
+  expected.now = vectors::CertificatesNotAfter() + absl::Hours(24);
+  EXPECT_THAT(Verify("valid.vd", expected),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VA certificate does not chain to the CA of any listed VA "
+                          "(va-example: certificate has expired; va-other: unable to get local "
+                          "issuer certificate)")));
+  expected.now = vectors::CertificatesNotBefore() - absl::Hours(24);
+  EXPECT_THAT(Verify("valid.vd", expected),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VA certificate does not chain to the CA of any listed VA "
+                          "(va-example: certificate is not yet valid; va-other: unable to get "
+                          "local issuer certificate)")));
+}
+
+TEST_F(VdVectorsTest, TamperedStatementFailsTheSignature) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData valid, ReadVd("valid.vd"));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData tampered, ReadVd("tampered-statement.vd"));
+  // valid.vd with the lowest bit of the statement's last byte flipped, all else equal.
+  std::string expected_statement = valid.statement();
+  expected_statement.back() = static_cast<char>(expected_statement.back() ^ 0x01);
+  EXPECT_EQ(tampered.statement(), expected_statement);
+  EXPECT_EQ(tampered.signature().SerializeAsString(), valid.signature().SerializeAsString());
+  EXPECT_EQ(tampered.va_certificate_chain_der(0), valid.va_certificate_chain_der(0));
+  EXPECT_THAT(Verify("tampered-statement.vd", Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+}
+
+TEST_F(VdVectorsTest, StatementNamingTheOtherVaIsRejected) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, ReadVd("wrong-va-id.vd"));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, ParseStatement(vd.statement()));
+  v1::VouchingStatement expected_statement = vectors::ValidStatement(server_leaf_der_);
+  expected_statement.set_va_id(vectors::kOtherVaId);
+  EXPECT_EQ(statement.SerializeAsString(), expected_statement.SerializeAsString());
+  EXPECT_THAT(
+      Verify("wrong-va-id.vd", Expected()),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               Eq("the VD names VA 'va-other', whose CA did not issue this VA certificate")));
+}
+
+TEST_F(VdVectorsTest, VaCertificateWithoutOcspSigningIsRejected) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData valid, ReadVd("valid.vd"));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, ReadVd("no-ocsp-eku.vd"));
+  ASSERT_OK_AND_ASSIGN(std::string no_eku_der, CertificateDer("va-no-ocsp-eku.pem"));
+  EXPECT_EQ(vd.statement(), valid.statement());
+  EXPECT_EQ(vd.va_certificate_chain_der(0), no_eku_der);
+  EXPECT_THAT(Verify("no-ocsp-eku.vd", Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VA certificate lacks the id-kp-OCSPSigning (designated OCSP "
+                          "responder) usage")));
+}
+
+TEST_F(VdVectorsTest, StatementVersion2IsUnsupported) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, ReadVd("version-2.vd"));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, ParseStatement(vd.statement()));
+  v1::VouchingStatement expected_statement = vectors::ValidStatement(server_leaf_der_);
+  expected_statement.set_version(2);
+  EXPECT_EQ(statement.SerializeAsString(), expected_statement.SerializeAsString());
+  EXPECT_THAT(
+      Verify("version-2.vd", Expected()),
+      StatusIs(absl::StatusCode::kInvalidArgument, Eq("unsupported VouchingStatement version 2")));
+}
+
+TEST_F(VdVectorsTest, CommittedKeysBelongToTheCommittedCertificates) {
+  const std::pair<const char*, const char*> pairs[] = {
+      {"ca.key.pem", "ca.pem"},
+      {"other-ca.key.pem", "other-ca.pem"},
+      {"va.key.pem", "va.pem"},
+      {"va.key.pem", "va-no-ocsp-eku.pem"},
+      {"server-leaf.key.pem", "server-leaf.pem"},
+      {"other-leaf.key.pem", "other-leaf.pem"},
+  };
+  for (const auto& [key_file, certificate_file] : pairs) {
+    SCOPED_TRACE(certificate_file);
+    ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, LoadPemPrivateKey(VectorPath(key_file)));
+    ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, LoadPemPublicKey(VectorPath(certificate_file)));
+    EXPECT_EQ(EVP_PKEY_eq(key.get(), public_key.get()), 1);
+    EXPECT_TRUE(EVP_PKEY_is_a(key.get(), "EC"));
+    EXPECT_EQ(EVP_PKEY_get_bits(key.get()), 256);
+  }
+}
+
+TEST_F(VdVectorsTest, CertificatesCarryTheFixedValidity) {
+  for (const char* name : {"ca.pem", "other-ca.pem", "va.pem", "va-no-ocsp-eku.pem",
+                           "server-leaf.pem", "other-leaf.pem"}) {
+    SCOPED_TRACE(name);
+    ASSERT_OK_AND_ASSIGN(std::vector<X509Ptr> certificates, LoadPemCertificates(VectorPath(name)));
+    X509* certificate = certificates.front().get();
+    EXPECT_EQ(ASN1_TIME_cmp_time_t(X509_get0_notBefore(certificate),
+                                   absl::ToTimeT(vectors::CertificatesNotBefore())),
+              0);
+    EXPECT_EQ(ASN1_TIME_cmp_time_t(X509_get0_notAfter(certificate),
+                                   absl::ToTimeT(vectors::CertificatesNotAfter())),
+              0);
+  }
+}
+
+}  // namespace
+}  // namespace mecai

@@ -1,0 +1,504 @@
+// Tests of the client's verification of Vouching Data (DESIGN §4; docs/VOUCHING_DATA.md). Every
+// test starts from the VD that ValidVdVerifies shows to be accepted and changes one thing, so a
+// rejection can only come from that change; each asserts the exact status code and the message of
+// the check that must fail.
+#include "client/vd_verifier.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/va_list.h"
+#include "common/hashing.h"
+#include "common/pem.h"
+#include "common/pki_builder.h"
+#include "common/signature.h"
+#include "common/status.h"
+#include "common/testing/test_pki.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/vouching.pb.h"
+
+namespace mecai {
+namespace {
+
+using ::mecai::test_pki::FixtureNow;
+using ::mecai::test_pki::MakeTempDirectory;
+using ::mecai::test_pki::StatusIs;
+using ::mecai::test_pki::WriteTestFile;
+using ::testing::AnyOf;
+using ::testing::Eq;
+using ::testing::HasSubstr;
+
+#define ASSERT_OK(expression)                                 \
+  do {                                                        \
+    const absl::Status assert_ok_status_ = (expression);      \
+    ASSERT_TRUE(assert_ok_status_.ok()) << assert_ok_status_; \
+  } while (0)
+
+#define ASSERT_OK_AND_ASSIGN(lhs, expression) \
+  ASSERT_OK_AND_ASSIGN_IMPL_(MECAI_STATUS_CONCAT_(statusor_, __LINE__), lhs, expression)
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expression) \
+  auto statusor = (expression);                               \
+  ASSERT_TRUE(statusor.ok()) << statusor.status();            \
+  lhs = std::move(statusor).value()
+
+constexpr char kHostname[] = "www.example.test";
+constexpr char kSignatureError[] = "the VD signature does not verify under the VA certificate";
+
+// A key and the certificate issued for it.
+struct KeyAndCertificate {
+  EvpPkeyPtr key;
+  X509Ptr certificate;
+};
+
+absl::StatusOr<KeyAndCertificate> Issue(const CertificateSpec& spec,
+                                        const KeyAndCertificate* issuer) {
+  KeyAndCertificate issued;
+  ASSIGN_OR_RETURN(issued.key, GenerateEcKey());
+  ASSIGN_OR_RETURN(issued.certificate,
+                   IssueCertificate(spec, issued.key.get(),
+                                    issuer != nullptr ? issuer->certificate.get() : nullptr,
+                                    issuer != nullptr ? issuer->key.get() : issued.key.get()));
+  return issued;
+}
+
+CertificateSpec CaSpec(const std::string& name) {
+  CertificateSpec spec;
+  spec.common_name = name;
+  spec.is_certificate_authority = true;
+  spec.not_before = FixtureNow() - absl::Hours(24 * 30);
+  spec.not_after = FixtureNow() + absl::Hours(24 * 3650);
+  return spec;
+}
+
+// A VA certificate as DESIGN §4 asks: an end-entity certificate issued by the CA with
+// id-kp-OCSPSigning.
+CertificateSpec VaSpec() {
+  CertificateSpec spec;
+  spec.common_name = "Test Vouching Authority A";
+  spec.extended_key_usages = {"OCSPSigning"};
+  spec.not_before = FixtureNow() - absl::Hours(24);
+  spec.not_after = FixtureNow() + absl::Hours(24 * 365);
+  return spec;
+}
+
+CertificateSpec LeafSpec(const std::string& hostname) {
+  CertificateSpec spec;
+  spec.common_name = hostname;
+  spec.dns_names = {hostname};
+  spec.extended_key_usages = {"serverAuth"};
+  spec.not_before = FixtureNow() - absl::Hours(24);
+  spec.not_after = FixtureNow() + absl::Hours(24 * 90);
+  return spec;
+}
+
+// Every bit of every byte of `bytes` flipped in turn: 8 * size variants.
+std::vector<std::string> SingleBitFlips(const std::string& bytes) {
+  std::vector<std::string> variants;
+  for (size_t position = 0; position < bytes.size(); ++position) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string variant = bytes;
+      variant[position] = static_cast<char>(variant[position] ^ (1 << bit));
+      variants.push_back(std::move(variant));
+    }
+  }
+  return variants;
+}
+
+class VdVerifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(ca_, Issue(CaSpec("Test CA A"), nullptr));
+    ASSERT_OK_AND_ASSIGN(other_ca_, Issue(CaSpec("Test CA B"), nullptr));
+    ASSERT_OK_AND_ASSIGN(va_, Issue(VaSpec(), &ca_));
+    ASSERT_OK_AND_ASSIGN(leaf_, Issue(LeafSpec(kHostname), nullptr));
+    ASSERT_OK_AND_ASSIGN(other_leaf_, Issue(LeafSpec(kHostname), nullptr));
+    ASSERT_OK_AND_ASSIGN(directory_, MakeTempDirectory());
+    ASSERT_OK(
+        WriteTestFile(directory_, "ca-a.pem", CertificateToPem(ca_.certificate.get())).status());
+    ASSERT_OK(WriteTestFile(directory_, "ca-b.pem", CertificateToPem(other_ca_.certificate.get()))
+                  .status());
+    // va-a is the VA under test; va-b is another VA with its own CA.
+    ASSERT_OK_AND_ASSIGN(
+        vas_, LoadVaList("va-list.textproto", {{"va-a", "ca-a.pem"}, {"va-b", "ca-b.pem"}}));
+
+    statement_.set_version(1);
+    statement_.set_va_id("va-a");
+    statement_.set_trust_list("mozilla");
+    statement_.set_hostname(kHostname);
+    statement_.set_port(443);
+    statement_.add_certificate_sha256(Sha256(CertificateToDer(leaf_.certificate.get())));
+    statement_.set_revocation_checked_at_unix_seconds(
+        absl::ToUnixSeconds(FixtureNow() - absl::Minutes(70)));
+    statement_.set_revocation_source(v1::OCSP);
+    statement_.set_probed_at_unix_seconds(absl::ToUnixSeconds(FixtureNow() - absl::Minutes(61)));
+    v1::Perspective* perspective = statement_.add_perspectives();
+    perspective->set_id("eu-west-1a");
+    perspective->set_region("eu-west-1");
+    perspective = statement_.add_perspectives();
+    perspective->set_id("us-east-1a");
+    perspective->set_region("us-east-1");
+    statement_.set_log_index(42);
+    statement_.set_log_shard_id("shard-2025");
+    statement_.set_issued_at_unix_seconds(absl::ToUnixSeconds(FixtureNow() - absl::Hours(1)));
+
+    expected_.hostname = kHostname;
+    expected_.certificate_der = CertificateToDer(leaf_.certificate.get());
+    expected_.now = FixtureNow();
+    expected_.max_age = absl::Hours(24);
+  }
+
+  // Writes a VA list of (id, CA file) entries into the test directory and loads it.
+  absl::StatusOr<std::unique_ptr<VaList>> LoadVaList(
+      const std::string& name, const std::vector<std::pair<std::string, std::string>>& entries) {
+    v1::VaList list;
+    for (const auto& [id, ca_file] : entries) {
+      v1::VaListEntry* entry = list.add_vas();
+      entry->set_id(id);
+      entry->set_operator_(absl::StrCat("Operator of ", id));
+      entry->add_endpoints(absl::StrCat(id, ".example.test:443"));
+      entry->set_ca_certificate_file(ca_file);
+    }
+    std::string text;
+    if (!google::protobuf::TextFormat::PrintToString(list, &text)) {
+      return absl::InternalError("cannot print the VA list");
+    }
+    ASSIGN_OR_RETURN(std::string path, WriteTestFile(directory_, name, text));
+    return VaList::Load(path);
+  }
+
+  // `statement` serialized, signed with `signer`'s key, with `chain` attached.
+  static absl::StatusOr<v1::VouchingData> SignedVd(const std::string& statement_bytes,
+                                                   EVP_PKEY* key, const std::vector<X509*>& chain) {
+    v1::VouchingData vd;
+    vd.set_statement(statement_bytes);
+    ASSIGN_OR_RETURN(v1::SignatureAlgorithm algorithm, AlgorithmForKey(key));
+    ASSIGN_OR_RETURN(*vd.mutable_signature(), SignBytes(key, algorithm, vd.statement()));
+    for (X509* certificate : chain) vd.add_va_certificate_chain_der(CertificateToDer(certificate));
+    return vd;
+  }
+
+  // The statement of this fixture, signed by the VA of this fixture.
+  absl::StatusOr<v1::VouchingData> Vd() const {
+    return SignedVd(statement_.SerializeAsString(), va_.key.get(), {va_.certificate.get()});
+  }
+
+  absl::StatusOr<v1::VouchingStatement> Verify(const v1::VouchingData& vd) const {
+    return VerifyVouchingData(vd, *vas_, expected_);
+  }
+
+  KeyAndCertificate ca_;
+  KeyAndCertificate other_ca_;
+  KeyAndCertificate va_;
+  KeyAndCertificate leaf_;
+  KeyAndCertificate other_leaf_;
+  std::string directory_;
+  std::unique_ptr<VaList> vas_;
+  v1::VouchingStatement statement_;
+  VdExpectation expected_;
+};
+
+TEST_F(VdVerifierTest, ValidVdVerifiesAndReturnsTheStatement) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, Verify(vd));
+  EXPECT_EQ(statement.SerializeAsString(), vd.statement());
+  EXPECT_EQ(statement.va_id(), "va-a");
+  EXPECT_EQ(statement.hostname(), kHostname);
+  EXPECT_EQ(statement.log_index(), 42u);
+}
+
+TEST_F(VdVerifierTest, ValidVdVerifiesForTheVaAskedFor) {
+  expected_.candidate_vas = {"va-b", "va-a"};
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, Verify(vd));
+  EXPECT_EQ(statement.va_id(), "va-a");
+}
+
+TEST_F(VdVerifierTest, ValidVdVerifiesAfterItTravelledAsBytes) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  v1::VouchingData parsed;
+  ASSERT_TRUE(parsed.ParseFromString(vd.SerializeAsString()));
+  EXPECT_TRUE(Verify(parsed).ok()) << Verify(parsed).status();
+}
+
+TEST_F(VdVerifierTest, VaChainWithAnIntermediateVerifies) {
+  CertificateSpec intermediate_spec = CaSpec("Test CA A Intermediate");
+  intermediate_spec.path_length = 0;
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate intermediate, Issue(intermediate_spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(VaSpec(), &intermediate));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd,
+                       SignedVd(statement_.SerializeAsString(), va.key.get(),
+                                {va.certificate.get(), intermediate.certificate.get()}));
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+  // Without the intermediate the path does not build.
+  vd.mutable_va_certificate_chain_der()->RemoveLast();
+  EXPECT_THAT(Verify(vd),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("does not chain to the CA of any listed VA (va-a: unable to get "
+                                 "local issuer certificate; va-b: unable to get local issuer "
+                                 "certificate)")));
+}
+
+// Any single-bit change anywhere in the serialized VD is rejected: the statement and the VA
+// certificate are signed, and everything else is structure whose change breaks one of the two.
+TEST_F(VdVerifierTest, EveryFlippedBitOfTheSerializedVdIsRejected) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  const std::string serialized = vd.SerializeAsString();
+  ASSERT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+  int unparseable = 0;
+  int rejected = 0;
+  size_t position = 0;
+  for (const std::string& variant : SingleBitFlips(serialized)) {
+    SCOPED_TRACE(absl::StrCat("byte ", position / 8, " bit ", position % 8));
+    ++position;
+    v1::VouchingData flipped;
+    if (!flipped.ParseFromString(variant)) {
+      ++unparseable;
+      continue;
+    }
+    absl::StatusOr<v1::VouchingStatement> result = Verify(flipped);
+    ASSERT_FALSE(result.ok());
+    EXPECT_THAT(result.status().code(), AnyOf(Eq(absl::StatusCode::kPermissionDenied),
+                                              Eq(absl::StatusCode::kInvalidArgument)))
+        << result.status();
+    ++rejected;
+  }
+  EXPECT_EQ(unparseable + rejected, static_cast<int>(serialized.size() * 8));
+  // Most flips land inside signed bytes and parse; the verifier, not the parser, rejects them.
+  EXPECT_GT(rejected, static_cast<int>(serialized.size() * 8 / 2));
+}
+
+TEST_F(VdVerifierTest, EveryFlippedBitOfTheStatementFailsTheSignature) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  ASSERT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+  const std::string statement = vd.statement();
+  size_t position = 0;
+  for (const std::string& variant : SingleBitFlips(statement)) {
+    SCOPED_TRACE(absl::StrCat("byte ", position / 8, " bit ", position % 8));
+    ++position;
+    vd.set_statement(variant);
+    EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+  }
+  EXPECT_EQ(position, statement.size() * 8);
+}
+
+TEST_F(VdVerifierTest, EveryFlippedBitOfTheSignatureValueFailsTheSignature) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  ASSERT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+  const std::string value = vd.signature().value();
+  size_t position = 0;
+  for (const std::string& variant : SingleBitFlips(value)) {
+    SCOPED_TRACE(absl::StrCat("byte ", position / 8, " bit ", position % 8));
+    ++position;
+    vd.mutable_signature()->set_value(variant);
+    EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+  }
+  EXPECT_EQ(position, value.size() * 8);
+}
+
+TEST_F(VdVerifierTest, SignatureAlgorithmThatDoesNotFitTheKeyIsRejected) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  vd.mutable_signature()->set_algorithm(v1::ECDSA_P384_SHA384);
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+  vd.mutable_signature()->set_algorithm(v1::RSA_PKCS1_SHA256);
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+}
+
+TEST_F(VdVerifierTest, StatementSignedByAnotherKeyFailsTheSignature) {
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr other_key, GenerateEcKey());
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(),
+                                                     other_key.get(), {va_.certificate.get()}));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+}
+
+TEST_F(VdVerifierTest, AnotherHostnameIsRejected) {
+  expected_.hostname = "other.example.test";
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_THAT(Verify(vd),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VD vouches for www.example.test, not other.example.test")));
+}
+
+TEST_F(VdVerifierTest, HostnameComparesWithoutRegardToCase) {
+  expected_.hostname = "WWW.Example.TEST";
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+}
+
+TEST_F(VdVerifierTest, AnotherCertificateIsRejected) {
+  const std::string other_der = CertificateToDer(other_leaf_.certificate.get());
+  expected_.certificate_der = other_der;
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   Eq(absl::StrCat("the certificate ", ShortHex(Sha256(other_der)),
+                                                   " is not among the vouched certificates"))));
+}
+
+TEST_F(VdVerifierTest, EitherCertificateOfARolloverIsAccepted) {
+  statement_.add_certificate_sha256(Sha256(CertificateToDer(other_leaf_.certificate.get())));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+  expected_.certificate_der = CertificateToDer(other_leaf_.certificate.get());
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+}
+
+TEST_F(VdVerifierTest, VdOlderThanTheMaximumAgeIsRejected) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  // Issued one hour before FixtureNow(); exactly max_age old is still accepted.
+  expected_.now = FixtureNow() - absl::Hours(1) + expected_.max_age;
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+  expected_.now += absl::Seconds(1);
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   Eq("the VD is 24h1s old; the maximum age is 24h")));
+}
+
+TEST_F(VdVerifierTest, VdIssuedInTheFutureIsRejected) {
+  // Up to five minutes of clock skew are tolerated.
+  statement_.set_issued_at_unix_seconds(absl::ToUnixSeconds(FixtureNow() + absl::Minutes(5)));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData tolerated, Vd());
+  EXPECT_TRUE(Verify(tolerated).ok()) << Verify(tolerated).status();
+  statement_.set_issued_at_unix_seconds(
+      absl::ToUnixSeconds(FixtureNow() + absl::Minutes(5) + absl::Seconds(1)));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_THAT(Verify(vd),
+              StatusIs(absl::StatusCode::kPermissionDenied, Eq("the VD was issued in the future")));
+}
+
+TEST_F(VdVerifierTest, VaCertificateWithoutOcspSigningUsageIsRejected) {
+  for (const std::vector<std::string>& usages :
+       {std::vector<std::string>{"serverAuth"}, std::vector<std::string>{}}) {
+    SCOPED_TRACE(usages.empty() ? "no EKU extension" : usages.front());
+    CertificateSpec spec = VaSpec();
+    spec.extended_key_usages = usages;
+    ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(spec, &ca_));
+    ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
+                                                       {va.certificate.get()}));
+    EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                     Eq("the VA certificate lacks the id-kp-OCSPSigning "
+                                        "(designated OCSP responder) usage")));
+  }
+}
+
+TEST_F(VdVerifierTest, VaChainedToACaOutsideTheVaListIsRejected) {
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate unlisted_ca, Issue(CaSpec("Unlisted CA"), nullptr));
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(VaSpec(), &unlisted_ca));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
+                                                     {va.certificate.get()}));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   Eq("the VA certificate does not chain to the CA of any listed "
+                                      "VA (va-a: unable to get local issuer certificate; va-b: "
+                                      "unable to get local issuer certificate)")));
+  // Attaching the unlisted CA itself does not help: it is not a trust anchor.
+  vd.add_va_certificate_chain_der(CertificateToDer(unlisted_ca.certificate.get()));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   HasSubstr("does not chain to the CA of any listed VA (va-a: ")));
+}
+
+TEST_F(VdVerifierTest, StatementNamingAnotherListedVaIsRejected) {
+  statement_.set_va_id("va-b");
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_THAT(Verify(vd),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VD names VA 'va-b', whose CA did not issue this VA certificate")));
+}
+
+TEST_F(VdVerifierTest, StatementNamingAnUnlistedVaIsRejected) {
+  statement_.set_va_id("va-unlisted");
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   Eq("the VD names VA 'va-unlisted', which is not in the VA "
+                                      "list")));
+}
+
+TEST_F(VdVerifierTest, VaNotAskedForIsRejected) {
+  expected_.candidate_vas = {"va-b"};
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   Eq("the VA certificate does not chain to the CA of any VA "
+                                      "asked for (va-b) (va-b: unable to get local issuer "
+                                      "certificate)")));
+  expected_.candidate_vas = {"va-not-in-the-list"};
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   Eq("the VA certificate does not chain to the CA of any VA "
+                                      "asked for (va-not-in-the-list)")));
+}
+
+// Two VAs under one CA (a CA running two VAs): a VD from the VA not asked for is rejected although
+// its certificate chains to the CA of the VA that was asked for.
+TEST_F(VdVerifierTest, VaNotAskedForIsRejectedWhenItSharesTheCa) {
+  ASSERT_OK_AND_ASSIGN(
+      vas_, LoadVaList("shared-ca.textproto", {{"va-a", "ca-a.pem"}, {"va-a2", "ca-a.pem"}}));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+  expected_.candidate_vas = {"va-a2"};
+  EXPECT_THAT(Verify(vd),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VD names VA 'va-a', not one of the VAs asked for (va-a2)")));
+}
+
+TEST_F(VdVerifierTest, UnsupportedStatementVersionIsRejected) {
+  for (uint32_t version : {0u, 2u}) {
+    statement_.set_version(version);
+    ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+    EXPECT_THAT(Verify(vd),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         Eq(absl::StrCat("unsupported VouchingStatement version ", version))));
+  }
+}
+
+TEST_F(VdVerifierTest, SignedBytesThatAreNoStatementAreRejected) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(std::string("\xff\xff\xff", 3), va_.key.get(),
+                                                     {va_.certificate.get()}));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kInvalidArgument,
+                                   Eq("the signed statement is not a VouchingStatement")));
+}
+
+TEST_F(VdVerifierTest, EmptyVaChainIsRejected) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd,
+                       SignedVd(statement_.SerializeAsString(), va_.key.get(), {}));
+  EXPECT_THAT(Verify(vd),
+              StatusIs(absl::StatusCode::kInvalidArgument, Eq("the VD carries no VA certificate")));
+}
+
+TEST_F(VdVerifierTest, MalformedVaCertificateIsRejected) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  std::string der = vd.va_certificate_chain_der(0);
+  vd.set_va_certificate_chain_der(0, der + "x");
+  EXPECT_THAT(Verify(vd),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       Eq("VA certificate chain: trailing bytes after DER certificate")));
+  vd.set_va_certificate_chain_der(0, der.substr(0, der.size() - 1));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kInvalidArgument,
+                                   HasSubstr("VA certificate chain: malformed DER certificate")));
+}
+
+TEST_F(VdVerifierTest, ExpiredVaCertificateIsRejected) {
+  CertificateSpec spec = VaSpec();
+  spec.not_before = FixtureNow() - absl::Hours(24 * 30);
+  spec.not_after = FixtureNow() - absl::Hours(2);
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
+                                                     {va.certificate.get()}));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   Eq("the VA certificate does not chain to the CA of any listed "
+                                      "VA (va-a: certificate has expired; va-b: unable to get "
+                                      "local issuer certificate)")));
+}
+
+TEST_F(VdVerifierTest, VaCertificateNotYetValidIsRejected) {
+  CertificateSpec spec = VaSpec();
+  spec.not_before = FixtureNow() + absl::Hours(2);
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
+                                                     {va.certificate.get()}));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   HasSubstr("(va-a: certificate is not yet valid; ")));
+}
+
+}  // namespace
+}  // namespace mecai

@@ -1,0 +1,234 @@
+#include "common/testing/test_revocation.h"
+
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <atomic>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/openssl_error.h"
+#include "common/pem.h"
+#include "common/pki_builder.h"
+#include "common/status.h"
+
+namespace mecai {
+namespace test_revocation {
+namespace {
+
+using Asn1EnumeratedPtr = OpenSslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
+using X509RevokedPtr = OpenSslPtr<X509_REVOKED, X509_REVOKED_free>;
+using IssuingDistPointPtr = OpenSslPtr<ISSUING_DIST_POINT, ISSUING_DIST_POINT_free>;
+using GeneralNamePtr = OpenSslPtr<GENERAL_NAME, GENERAL_NAME_free>;
+using OcspCertIdPtr = OpenSslPtr<OCSP_CERTID, OCSP_CERTID_free>;
+
+std::string UniqueSuffix() {
+  static std::atomic<int> counter{0};
+  return absl::StrCat(++counter);
+}
+
+absl::StatusOr<Asn1TimePtr> ToAsn1Time(absl::Time time) {
+  Asn1TimePtr result(ASN1_TIME_set(nullptr, absl::ToTimeT(time)));
+  if (result == nullptr) return OpenSslError("ASN1_TIME_set");
+  return result;
+}
+
+absl::StatusOr<Asn1TimePtr> ToGeneralizedTime(absl::Time time) {
+  Asn1TimePtr result(ASN1_GENERALIZEDTIME_set(nullptr, absl::ToTimeT(time)));
+  if (result == nullptr) return OpenSslError("ASN1_GENERALIZEDTIME_set");
+  return result;
+}
+
+absl::StatusOr<IssuedCertificate> Issue(const CertificateSpec& spec, X509* issuer,
+                                        EVP_PKEY* issuer_key) {
+  IssuedCertificate issued;
+  ASSIGN_OR_RETURN(issued.key, GenerateEcKey());
+  ASSIGN_OR_RETURN(issued.certificate,
+                   IssueCertificate(spec, issued.key.get(), issuer,
+                                    issuer_key != nullptr ? issuer_key : issued.key.get()));
+  issued.der = CertificateToDer(issued.certificate.get());
+  return issued;
+}
+
+}  // namespace
+
+absl::StatusOr<RevocationPki> BuildRevocationPki(absl::Time now) {
+  RevocationPki pki;
+  pki.now = now;
+  CertificateSpec spec;
+  spec.common_name = absl::StrCat("MECAI Revocation Test CA ", UniqueSuffix());
+  spec.is_certificate_authority = true;
+  spec.not_before = now - absl::Hours(24 * 30);
+  spec.not_after = now + absl::Hours(24 * 3650);
+  ASSIGN_OR_RETURN(pki.ca, Issue(spec, nullptr, nullptr));
+  return pki;
+}
+
+absl::StatusOr<IssuedCertificate> RevocationPki::IssueLeaf(const std::string& hostname,
+                                                           const std::string& crl_url,
+                                                           const std::string& ocsp_url) const {
+  CertificateSpec spec;
+  spec.common_name = absl::StrCat(hostname, " ", UniqueSuffix());
+  spec.dns_names = {hostname};
+  spec.extended_key_usages = {"serverAuth"};
+  spec.not_before = now - absl::Hours(24);
+  spec.not_after = now + absl::Hours(24 * 90);
+  spec.crl_url = crl_url;
+  spec.ocsp_url = ocsp_url;
+  return Issue(spec, ca.certificate.get(), ca.key.get());
+}
+
+absl::StatusOr<IssuedCertificate> RevocationPki::IssueResponder(
+    bool with_ocsp_signing_usage) const {
+  CertificateSpec spec;
+  spec.common_name = absl::StrCat("MECAI Test OCSP Responder ", UniqueSuffix());
+  if (with_ocsp_signing_usage) spec.extended_key_usages = {"OCSPSigning"};
+  spec.not_before = now - absl::Hours(24);
+  spec.not_after = now + absl::Hours(24 * 90);
+  return Issue(spec, ca.certificate.get(), ca.key.get());
+}
+
+absl::StatusOr<std::string> MakeCrlDer(const CrlSpec& spec, X509* issuer, EVP_PKEY* signing_key) {
+  ClearOpenSslErrors();
+  X509CrlPtr crl(X509_CRL_new());
+  if (crl == nullptr) return OpenSslError("X509_CRL_new");
+  if (X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer)) != 1) {
+    return OpenSslError("X509_CRL_set_issuer_name");
+  }
+  ASSIGN_OR_RETURN(Asn1TimePtr this_update, ToAsn1Time(spec.this_update));
+  if (X509_CRL_set1_lastUpdate(crl.get(), this_update.get()) != 1) {
+    return OpenSslError("X509_CRL_set1_lastUpdate");
+  }
+  if (spec.next_update != absl::InfinitePast()) {
+    ASSIGN_OR_RETURN(Asn1TimePtr next_update, ToAsn1Time(spec.next_update));
+    if (X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) != 1) {
+      return OpenSslError("X509_CRL_set1_nextUpdate");
+    }
+  }
+  for (const RevokedEntry& entry : spec.revoked) {
+    X509RevokedPtr revoked(X509_REVOKED_new());
+    ASSIGN_OR_RETURN(Asn1TimePtr revoked_at, ToAsn1Time(entry.revoked_at));
+    if (revoked == nullptr ||
+        X509_REVOKED_set_serialNumber(revoked.get(), X509_get_serialNumber(entry.certificate)) !=
+            1 ||
+        X509_REVOKED_set_revocationDate(revoked.get(), revoked_at.get()) != 1) {
+      return OpenSslError("X509_REVOKED");
+    }
+    if (entry.reason >= 0) {
+      Asn1EnumeratedPtr reason(ASN1_ENUMERATED_new());
+      if (reason == nullptr || ASN1_ENUMERATED_set(reason.get(), entry.reason) != 1 ||
+          X509_REVOKED_add1_ext_i2d(revoked.get(), NID_crl_reason, reason.get(), 0, 0) != 1) {
+        return OpenSslError("CRL reason code");
+      }
+    }
+    if (X509_CRL_add0_revoked(crl.get(), revoked.get()) != 1) {
+      return OpenSslError("X509_CRL_add0_revoked");
+    }
+    revoked.release();  // Owned by the CRL now.
+  }
+  if (!spec.issuing_distribution_point_url.empty()) {
+    IssuingDistPointPtr idp(ISSUING_DIST_POINT_new());
+    if (idp == nullptr) return OpenSslError("ISSUING_DIST_POINT_new");
+    idp->distpoint = DIST_POINT_NAME_new();
+    if (idp->distpoint == nullptr) return OpenSslError("DIST_POINT_NAME_new");
+    idp->distpoint->type = 0;  // fullName
+    idp->distpoint->name.fullname = GENERAL_NAMES_new();
+    GeneralNamePtr name(GENERAL_NAME_new());
+    ASN1_IA5STRING* uri = ASN1_IA5STRING_new();
+    if (idp->distpoint->name.fullname == nullptr || name == nullptr || uri == nullptr ||
+        ASN1_STRING_set(uri, spec.issuing_distribution_point_url.data(),
+                        static_cast<int>(spec.issuing_distribution_point_url.size())) != 1) {
+      ASN1_IA5STRING_free(uri);
+      return OpenSslError("IssuingDistributionPoint name");
+    }
+    GENERAL_NAME_set0_value(name.get(), GEN_URI, uri);
+    if (sk_GENERAL_NAME_push(idp->distpoint->name.fullname, name.get()) <= 0) {
+      return OpenSslError("sk_GENERAL_NAME_push");
+    }
+    name.release();
+    idp->onlyCA = spec.only_ca_certificates ? 0xff : 0;
+    if (X509_CRL_add1_ext_i2d(crl.get(), NID_issuing_distribution_point, idp.get(), 1, 0) != 1) {
+      return OpenSslError("X509_CRL_add1_ext_i2d(issuingDistributionPoint)");
+    }
+  }
+  if (X509_CRL_sort(crl.get()) != 1) return OpenSslError("X509_CRL_sort");
+  if (X509_CRL_sign(crl.get(), signing_key, EVP_sha256()) <= 0) {
+    return OpenSslError("X509_CRL_sign");
+  }
+  unsigned char* der = nullptr;
+  const int length = i2d_X509_CRL(crl.get(), &der);
+  if (length <= 0) return OpenSslError("i2d_X509_CRL");
+  std::string result(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
+  OPENSSL_free(der);
+  return result;
+}
+
+absl::StatusOr<std::string> CrlDerToPem(const std::string& der) {
+  const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
+  X509CrlPtr crl(d2i_X509_CRL(nullptr, &cursor, static_cast<long>(der.size())));
+  if (crl == nullptr) return OpenSslError("d2i_X509_CRL");
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_X509_CRL(bio.get(), crl.get()) != 1) {
+    return OpenSslError("PEM_write_bio_X509_CRL");
+  }
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(bio.get(), &data);  // NOLINT(runtime/int)
+  return std::string(data, static_cast<size_t>(length));
+}
+
+absl::StatusOr<std::string> MakeOcspResponseDer(const OcspResponseSpec& spec) {
+  ClearOpenSslErrors();
+  if (spec.response_status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+    OcspResponsePtr response(OCSP_response_create(spec.response_status, nullptr));
+    if (response == nullptr) return OpenSslError("OCSP_response_create");
+    unsigned char* der = nullptr;
+    const int length = i2d_OCSP_RESPONSE(response.get(), &der);
+    if (length <= 0) return OpenSslError("i2d_OCSP_RESPONSE");
+    std::string result(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
+    OPENSSL_free(der);
+    return result;
+  }
+  OcspBasicResponsePtr basic(OCSP_BASICRESP_new());
+  if (basic == nullptr) return OpenSslError("OCSP_BASICRESP_new");
+  OcspCertIdPtr id(OCSP_cert_to_id(EVP_sha1(), spec.certificate, spec.issuer));
+  if (id == nullptr) return OpenSslError("OCSP_cert_to_id");
+  ASSIGN_OR_RETURN(Asn1TimePtr this_update, ToGeneralizedTime(spec.this_update));
+  Asn1TimePtr next_update;
+  if (spec.next_update != absl::InfinitePast()) {
+    ASSIGN_OR_RETURN(next_update, ToGeneralizedTime(spec.next_update));
+  }
+  ASSIGN_OR_RETURN(Asn1TimePtr revoked_at, ToGeneralizedTime(spec.revoked_at));
+  int status = V_OCSP_CERTSTATUS_GOOD;
+  if (spec.status == OcspCertStatus::kRevoked) status = V_OCSP_CERTSTATUS_REVOKED;
+  if (spec.status == OcspCertStatus::kUnknown) status = V_OCSP_CERTSTATUS_UNKNOWN;
+  if (OCSP_basic_add1_status(basic.get(), id.get(), status, spec.reason,
+                             status == V_OCSP_CERTSTATUS_REVOKED ? revoked_at.get() : nullptr,
+                             this_update.get(), next_update.get()) == nullptr) {
+    return OpenSslError("OCSP_basic_add1_status");
+  }
+  if (!spec.nonce.empty() &&
+      OCSP_basic_add1_nonce(basic.get(),
+                            reinterpret_cast<unsigned char*>(const_cast<char*>(spec.nonce.data())),
+                            static_cast<int>(spec.nonce.size())) != 1) {
+    return OpenSslError("OCSP_basic_add1_nonce");
+  }
+  const unsigned long flags =  // NOLINT(runtime/int): OpenSSL's type.
+      spec.include_signer_certificate ? 0 : OCSP_NOCERTS;
+  if (OCSP_basic_sign(basic.get(), spec.signer, spec.signer_key, EVP_sha256(), nullptr, flags) !=
+      1) {
+    return OpenSslError("OCSP_basic_sign");
+  }
+  OcspResponsePtr response(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic.get()));
+  if (response == nullptr) return OpenSslError("OCSP_response_create");
+  unsigned char* der = nullptr;
+  const int length = i2d_OCSP_RESPONSE(response.get(), &der);
+  if (length <= 0) return OpenSslError("i2d_OCSP_RESPONSE");
+  std::string result(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
+  OPENSSL_free(der);
+  return result;
+}
+
+}  // namespace test_revocation
+}  // namespace mecai

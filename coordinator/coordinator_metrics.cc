@@ -1,0 +1,48 @@
+#include "coordinator/coordinator_metrics.h"
+
+#include "common/metrics.h"
+
+namespace mecai {
+
+CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
+    : decisions_(prometheus::BuildCounter()
+                     .Name("mecai_coordinator_decisions_total")
+                     .Help("Vouching Requests answered, by decision and refusal reason.")
+                     .Register(registry)),
+      answered_from_record_(prometheus::BuildCounter()
+                                .Name("mecai_coordinator_answered_from_record_total")
+                                .Help("Identical VRs answered from their record without probing.")
+                                .Register(registry)
+                                .Add({})),
+      vouch_seconds_(prometheus::BuildHistogram()
+                         .Name("mecai_coordinator_vouch_duration_seconds")
+                         .Help("Time to answer one Vouching Request.")
+                         .Register(registry)
+                         .Add({}, LatencyBuckets())),
+      probe_seconds_(prometheus::BuildHistogram()
+                         .Name("mecai_coordinator_probe_round_trip_seconds")
+                         .Help("Round trip of one Probe call, by configured perspective.")
+                         .Register(registry)),
+      log_size_(prometheus::BuildGauge()
+                    .Name("mecai_coordinator_log_leaves")
+                    .Help("Quorum records in this coordinator's log shard.")
+                    .Register(registry)
+                    .Add({})) {}
+
+void CoordinatorMetrics::RecordDecision(bool issued, v1::RefusalReason reason, double seconds) {
+  decisions_
+      .Add({{"decision", issued ? "issued" : "refused"},
+            {"reason", issued ? "" : v1::RefusalReason_Name(reason)}})
+      .Increment();
+  vouch_seconds_.Observe(seconds);
+}
+
+void CoordinatorMetrics::RecordAnsweredFromRecord() { answered_from_record_.Increment(); }
+
+void CoordinatorMetrics::RecordProbeRoundTrip(const std::string& perspective_id, double seconds) {
+  probe_seconds_.Add({{"perspective", perspective_id}}, LatencyBuckets()).Observe(seconds);
+}
+
+void CoordinatorMetrics::SetLogSize(uint64_t leaves) { log_size_.Set(static_cast<double>(leaves)); }
+
+}  // namespace mecai

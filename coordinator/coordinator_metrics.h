@@ -1,0 +1,38 @@
+// The coordinator's Prometheus metrics (STYLE.md rule 7). Labels are bounded: decisions, refusal
+// reason names and configured perspective ids; never a hostname.
+#ifndef MECAI_COORDINATOR_COORDINATOR_METRICS_H_
+#define MECAI_COORDINATOR_COORDINATOR_METRICS_H_
+
+#include <string>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "proto/mecai/v1/common.pb.h"
+
+namespace mecai {
+
+// Thread-safe (prometheus-cpp metrics are).
+class CoordinatorMetrics {
+ public:
+  explicit CoordinatorMetrics(prometheus::Registry& registry);
+
+  // One VR answered: issued, or refused for `reason` (before or after probing).
+  void RecordDecision(bool issued, v1::RefusalReason reason, double seconds);
+  void RecordAnsweredFromRecord();
+  void RecordProbeRoundTrip(const std::string& perspective_id, double seconds);
+  void SetLogSize(uint64_t leaves);
+
+ private:
+  prometheus::Family<prometheus::Counter>& decisions_;
+  prometheus::Counter& answered_from_record_;
+  prometheus::Histogram& vouch_seconds_;
+  prometheus::Family<prometheus::Histogram>& probe_seconds_;
+  prometheus::Gauge& log_size_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COORDINATOR_COORDINATOR_METRICS_H_

@@ -1,0 +1,123 @@
+// The coordinator's revocation check (DESIGN §3): "revocation status is known and good". Every CRL
+// distribution point (RFC 5280 §4.2.1.13) and every OCSP responder (RFC 6960, AIA id-ad-ocsp) the
+// certificate names is consulted — CRLs are a first-class source, since major CAs have turned OCSP
+// off — and what each says is verified with //common:revocation. The responses become
+// RevocationEvidence the signer re-checks on its own (//common:revocation
+// VerifyRevocationEvidence).
+#ifndef MECAI_COORDINATOR_REVOCATION_CHECKER_H_
+#define MECAI_COORDINATOR_REVOCATION_CHECKER_H_
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/http_fetcher.h"
+#include "common/openssl_types.h"
+#include "common/revocation.h"
+#include "proto/mecai/v1/common.pb.h"
+
+namespace mecai {
+
+struct RevocationOptions {
+  // Bound on each fetch (connection included); fetches of one check run in parallel.
+  absl::Duration fetch_timeout = absl::Seconds(5);
+  size_t max_crl_bytes = 64 << 20;
+  size_t max_ocsp_bytes = 64 << 10;
+  // Each cache (CRLs by URL, OCSP responses by certificate) holds at most this many entries; when
+  // full, the entry expiring soonest is evicted.
+  size_t max_cache_entries = 10000;
+  // At most this many CRL distribution points and as many OCSP responders are consulted per
+  // certificate (trust rule 8); the rest are named in the explanation as not consulted.
+  size_t max_urls_per_kind = 4;
+};
+
+// The result of one check. Revocation status is data (trust rule 2), never an error.
+struct RevocationOutcome {
+  // REFUSAL_REASON_UNSPECIFIED: good. CERTIFICATE_REVOKED or REVOCATION_UNKNOWN otherwise.
+  v1::RefusalReason reason = v1::REFUSAL_REASON_UNSPECIFIED;
+  // A sentence for people: which sources said what ("CRL http://…: the CRL expired at …").
+  std::string explanation;
+  // Every usable response (good or revoked), for the signer to re-check and the record to keep.
+  std::vector<v1::RevocationEvidence> evidence;
+  // The source the decision rests on: for good, CRL when a CRL said good, else OCSP; for revoked,
+  // the first source that said revoked. UNSPECIFIED for REVOCATION_UNKNOWN.
+  v1::RevocationSource source = v1::REVOCATION_SOURCE_UNSPECIFIED;
+  // The clock's time when the check ran (the time every response was judged at).
+  absl::Time checked_at;
+};
+
+// Policy, after DESIGN §3:
+//   * any usable source saying revoked → CERTIFICATE_REVOKED (the explanation names the source and
+//     the revocation date);
+//   * else any usable source saying good → good;
+//   * else REVOCATION_UNKNOWN naming each source and why it failed; a certificate naming no
+//     http(s) CRL distribution point and no OCSP responder is REVOCATION_UNKNOWN too.
+// OCSP requests are POSTs (RFC 6960 Appendix A.1) carrying a fresh 16-byte nonce (RFC 8954).
+//
+// Caches: a CRL by URL until its nextUpdate (parsed once; re-verified for every certificate with
+// CheckParsedCrl, so one CA's CRL never vouches for another's certificate), an OCSP response by
+// (issuer key hash, serial) until its nextUpdate (re-verified on every use). Only responses that
+// verified are cached. Two concurrent checks of the same URL may both fetch it.
+//
+// Thread-safe.
+class RevocationChecker {
+ public:
+  // `fetcher` and `clock` must outlive the checker.
+  RevocationChecker(HttpFetcher& fetcher, Clock& clock, RevocationOptions options = {});
+
+  RevocationChecker(const RevocationChecker&) = delete;
+  RevocationChecker& operator=(const RevocationChecker&) = delete;
+
+  // The revocation status of `certificate`, issued by `issuer` (both borrowed).
+  RevocationOutcome Check(X509* certificate, X509* issuer);
+
+  // Entries in the caches now, for tests and metrics.
+  size_t CachedCrlCount() const;
+  size_t CachedOcspResponseCount() const;
+
+ private:
+  struct CachedCrl {
+    X509CrlPtr crl;
+    std::string der;
+    absl::Time fetched_at;
+    absl::Time next_update;
+  };
+  struct CachedOcspResponse {
+    std::string der;
+    std::string url;
+    absl::Time fetched_at;
+    absl::Time next_update;
+  };
+  // What one source said.
+  struct SourceResult;
+
+  SourceResult CheckCrlSource(const std::string& url, X509* certificate, X509* issuer,
+                              absl::Time now);
+  SourceResult CheckOcspSource(const std::string& url, X509* certificate, X509* issuer,
+                               absl::Time now);
+  // A cached OCSP response for the certificate that still verifies at `now`, else nullptr.
+  std::shared_ptr<const CachedOcspResponse> CachedOcsp(const std::string& key, X509* certificate,
+                                                       X509* issuer, absl::Time now,
+                                                       RevocationVerdict* verdict);
+
+  HttpFetcher& fetcher_;
+  Clock& clock_;
+  const RevocationOptions options_;
+
+  mutable absl::Mutex mutex_;
+  std::map<std::string, std::shared_ptr<const CachedCrl>> crls_by_url_ ABSL_GUARDED_BY(mutex_);
+  // Key: hex SHA-1 of the issuer's public key (the CertID's issuerKeyHash, RFC 6960 §4.1.1), ":",
+  // hex serial.
+  std::map<std::string, std::shared_ptr<const CachedOcspResponse>> ocsp_by_certificate_
+      ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COORDINATOR_REVOCATION_CHECKER_H_

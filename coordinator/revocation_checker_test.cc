@@ -1,0 +1,490 @@
+// RevocationChecker against real components (DESIGN §9): a CA run by `openssl ca` (its index.txt
+// records what is valid and what is revoked), its CRLs made by `openssl ca -gencrl` and served by
+// nginx, and an `openssl ocsp` responder answering from the same index with a delegated responder
+// certificate. Fetches go through CurlHttpFetcher with 127.0.0.0/8 allowlisted.
+#include "coordinator/revocation_checker.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "common/address_policy.h"
+#include "common/child_process.h"
+#include "common/clock.h"
+#include "common/files.h"
+#include "common/http_fetcher.h"
+#include "common/pem.h"
+#include "common/revocation.h"
+#include "common/status.h"
+#include "common/testing/test_pki.h"
+#include "common/testing/test_revocation.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace mecai {
+namespace {
+
+using test_pki::StatusIs;
+using test_revocation::IssuedCertificate;
+using test_revocation::RevocationPki;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+// Counts the requests that reach the real fetcher.
+class CountingFetcher : public HttpFetcher {
+ public:
+  explicit CountingFetcher(HttpFetcher& inner) : inner_(inner) {}
+
+  absl::StatusOr<std::string> Fetch(const HttpRequest& request) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      urls_.push_back(request.url);
+    }
+    return inner_.Fetch(request);
+  }
+
+  std::vector<std::string> urls() const {
+    absl::MutexLock lock(&mutex_);
+    return urls_;
+  }
+
+ private:
+  HttpFetcher& inner_;
+  mutable absl::Mutex mutex_;
+  std::vector<std::string> urls_ ABSL_GUARDED_BY(mutex_);
+};
+
+// Runs a command to completion; INTERNAL with the end of its output when it fails.
+absl::Status RunCommand(const std::vector<std::string>& argv, const std::string& log_path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child, ChildProcess::Start(argv, log_path));
+  if (!child->WaitForExit(absl::Seconds(60))) {
+    child->Stop();
+    return absl::DeadlineExceededError(absl::StrCat(argv[0], " did not finish"));
+  }
+  if (child->ExitCode() != 0) {
+    return absl::InternalError(absl::StrCat(absl::StrJoin(argv, " "), " ", child->ExitDescription(),
+                                            ": ", TailOfFile(log_path)));
+  }
+  return absl::OkStatus();
+}
+
+// Waits until the file at `path` contains `text` (a server's "ready" line).
+absl::Status WaitForLogLine(const std::string& path, const std::string& text,
+                            absl::Duration timeout, ChildProcess& server) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    absl::StatusOr<std::string> contents = ReadFile(path);
+    if (contents.ok() && absl::StrContains(*contents, text)) return absl::OkStatus();
+    if (!server.Running()) {
+      return absl::UnavailableError(
+          absl::StrCat(server.name(), " ", server.ExitDescription(), ": ", TailOfFile(path)));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("no \"", text, "\" in ", path));
+}
+
+// The CA, its files and the servers, shared by every test of the suite.
+struct Environment {
+  std::string directory;
+  int nginx_port = 0;
+  int ocsp_port = 0;
+  int dead_port = 0;
+  RevocationPki pki;
+  std::string crl_url;
+  std::string older_crl_url;
+  std::string expired_crl_url;
+  std::string ocsp_url;
+  std::string dead_ocsp_url;
+  // Leaves, named by what the CA's index and CRLs say about them.
+  IssuedCertificate good;               // CRL + OCSP, valid.
+  IssuedCertificate revoked_on_crl;     // CRL only, revoked (keyCompromise).
+  IssuedCertificate revoked_on_ocsp;    // OCSP only, revoked.
+  IssuedCertificate revoked_after_crl;  // older CRL (says good) + OCSP (says revoked).
+  IssuedCertificate expired_crl_only;   // expired CRL only, valid.
+  IssuedCertificate responder_down;     // OCSP at a port nothing listens on.
+  IssuedCertificate no_urls;
+  std::unique_ptr<ChildProcess> nginx;
+  std::unique_ptr<ChildProcess> ocsp_responder;
+};
+
+absl::StatusOr<std::string> WriteCertificate(const std::string& directory, const std::string& name,
+                                             const IssuedCertificate& issued) {
+  return test_pki::WriteTestFile(directory, name, CertificateToPem(issued.certificate.get()));
+}
+
+absl::Status ConvertCrlToDer(const std::string& pem_path, const std::string& der_path,
+                             const std::string& log) {
+  return RunCommand({"openssl", "crl", "-in", pem_path, "-outform", "DER", "-out", der_path}, log);
+}
+
+absl::StatusOr<std::unique_ptr<Environment>> BuildEnvironment() {
+  auto environment = std::make_unique<Environment>();
+  Environment& env = *environment;
+  ASSIGN_OR_RETURN(env.directory, test_pki::MakeTempDirectory());
+  const std::string& dir = env.directory;
+  const std::string log = dir + "/commands.log";
+  ASSIGN_OR_RETURN(env.nginx_port, PickFreeTcpPort());
+  ASSIGN_OR_RETURN(env.ocsp_port, PickFreeTcpPort());
+  ASSIGN_OR_RETURN(env.dead_port, PickFreeTcpPort());
+  const std::string nginx_base = absl::StrCat("http://127.0.0.1:", env.nginx_port);
+  env.crl_url = nginx_base + "/ca.crl";
+  env.older_crl_url = nginx_base + "/older.crl";
+  env.expired_crl_url = nginx_base + "/expired.crl";
+  env.ocsp_url = absl::StrCat("http://127.0.0.1:", env.ocsp_port, "/");
+  env.dead_ocsp_url = absl::StrCat("http://127.0.0.1:", env.dead_port, "/");
+
+  // The CA and its delegated OCSP responder (RFC 6960 §4.2.2.2).
+  ASSIGN_OR_RETURN(env.pki, test_revocation::BuildRevocationPki(absl::Now()));
+  ASSIGN_OR_RETURN(IssuedCertificate responder, env.pki.IssueResponder(true));
+  RETURN_IF_ERROR(WriteCertificate(dir, "ca.pem", env.pki.ca).status());
+  RETURN_IF_ERROR(
+      test_pki::WriteTestFile(dir, "ca.key", PrivateKeyToPem(env.pki.ca.key.get())).status());
+  RETURN_IF_ERROR(WriteCertificate(dir, "responder.pem", responder).status());
+  RETURN_IF_ERROR(
+      test_pki::WriteTestFile(dir, "responder.key", PrivateKeyToPem(responder.key.get())).status());
+  RETURN_IF_ERROR(test_pki::WriteTestFile(dir, "index.txt", "").status());
+  RETURN_IF_ERROR(test_pki::WriteTestFile(dir, "crlnumber", "01\n").status());
+  ASSIGN_OR_RETURN(
+      const std::string config,
+      test_pki::WriteTestFile(dir, "ca.cnf",
+                              absl::StrCat("[ ca ]\n"
+                                           "default_ca = test_ca\n"
+                                           "[ test_ca ]\n"
+                                           "database = ",
+                                           dir,
+                                           "/index.txt\n"
+                                           "certificate = ",
+                                           dir,
+                                           "/ca.pem\n"
+                                           "private_key = ",
+                                           dir,
+                                           "/ca.key\n"
+                                           "crlnumber = ",
+                                           dir,
+                                           "/crlnumber\n"
+                                           "default_md = sha256\n"
+                                           "unique_subject = no\n"
+                                           "crl_extensions = crl_extensions\n"
+                                           "[ crl_extensions ]\n"
+                                           "authorityKeyIdentifier = keyid:always\n")));
+  auto ca = [&](std::vector<std::string> arguments) {
+    std::vector<std::string> argv = {"openssl", "ca", "-config", config, "-batch"};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    return RunCommand(argv, log);
+  };
+
+  // The leaves, entered into the CA's index with `openssl ca -valid` / `-revoke`.
+  ASSIGN_OR_RETURN(env.good, env.pki.IssueLeaf("good.example.test", env.crl_url, env.ocsp_url));
+  ASSIGN_OR_RETURN(env.revoked_on_crl,
+                   env.pki.IssueLeaf("revoked-crl.example.test", env.crl_url, ""));
+  ASSIGN_OR_RETURN(env.revoked_on_ocsp,
+                   env.pki.IssueLeaf("revoked-ocsp.example.test", "", env.ocsp_url));
+  ASSIGN_OR_RETURN(env.revoked_after_crl, env.pki.IssueLeaf("revoked-later.example.test",
+                                                            env.older_crl_url, env.ocsp_url));
+  ASSIGN_OR_RETURN(env.expired_crl_only,
+                   env.pki.IssueLeaf("expired-crl.example.test", env.expired_crl_url, ""));
+  ASSIGN_OR_RETURN(env.responder_down,
+                   env.pki.IssueLeaf("responder-down.example.test", "", env.dead_ocsp_url));
+  ASSIGN_OR_RETURN(env.no_urls, env.pki.IssueLeaf("no-urls.example.test", "", ""));
+  for (const auto& [name, leaf] : std::vector<std::pair<std::string, IssuedCertificate*>>{
+           {"good.pem", &env.good},
+           {"revoked_on_crl.pem", &env.revoked_on_crl},
+           {"revoked_on_ocsp.pem", &env.revoked_on_ocsp},
+           {"revoked_after_crl.pem", &env.revoked_after_crl},
+           {"expired_crl_only.pem", &env.expired_crl_only}}) {
+    ASSIGN_OR_RETURN(const std::string path, WriteCertificate(dir, name, *leaf));
+    if (name == "revoked_on_crl.pem" || name == "revoked_on_ocsp.pem") {
+      RETURN_IF_ERROR(ca({"-revoke", path, "-crl_reason", "keyCompromise"}));
+    } else {
+      RETURN_IF_ERROR(ca({"-valid", path}));
+    }
+  }
+
+  // CRLs, served as DER (RFC 5280 §4.2.1.13): one from before revoked_after_crl was revoked, the
+  // current one, and one that expired in 2020.
+  RETURN_IF_ERROR(RunCommand({"mkdir", "-p", dir + "/www", dir + "/tmp"}, log));
+  RETURN_IF_ERROR(ca({"-gencrl", "-crlhours", "24", "-out", dir + "/older.pem"}));
+  RETURN_IF_ERROR(ca({"-revoke", dir + "/revoked_after_crl.pem", "-crl_reason", "superseded"}));
+  RETURN_IF_ERROR(ca({"-gencrl", "-crlhours", "24", "-out", dir + "/ca.pem.crl"}));
+  RETURN_IF_ERROR(ca({"-gencrl", "-crl_lastupdate", "20200101000000Z", "-crl_nextupdate",
+                      "20200102000000Z", "-out", dir + "/expired.pem"}));
+  RETURN_IF_ERROR(ConvertCrlToDer(dir + "/older.pem", dir + "/www/older.crl", log));
+  RETURN_IF_ERROR(ConvertCrlToDer(dir + "/ca.pem.crl", dir + "/www/ca.crl", log));
+  RETURN_IF_ERROR(ConvertCrlToDer(dir + "/expired.pem", dir + "/www/expired.crl", log));
+  RETURN_IF_ERROR(
+      test_pki::WriteTestFile(dir + "/www", "big.bin", std::string(100000, 'x')).status());
+
+  // nginx on 127.0.0.1 only.
+  ASSIGN_OR_RETURN(
+      const std::string nginx_config,
+      test_pki::WriteTestFile(dir, "nginx.conf",
+                              absl::StrCat(geteuid() == 0 ? "user root root;\n" : "",
+                                           "worker_processes 1;\n"
+                                           "events { worker_connections 64; }\n"
+                                           "http {\n"
+                                           "  access_log off;\n"
+                                           "  default_type application/pkix-crl;\n"
+                                           "  client_body_temp_path ",
+                                           dir, "/tmp/client_body;\n  proxy_temp_path ", dir,
+                                           "/tmp/proxy;\n  fastcgi_temp_path ", dir,
+                                           "/tmp/fastcgi;\n  uwsgi_temp_path ", dir,
+                                           "/tmp/uwsgi;\n  scgi_temp_path ", dir,
+                                           "/tmp/scgi;\n"
+                                           "  server {\n"
+                                           "    listen 127.0.0.1:",
+                                           env.nginx_port, ";\n    root ", dir,
+                                           "/www;\n"
+                                           "  }\n"
+                                           "}\n")));
+  ASSIGN_OR_RETURN(
+      env.nginx,
+      ChildProcess::Start({"nginx", "-e", "stderr", "-p", dir, "-c", nginx_config, "-g",
+                           absl::StrCat("daemon off; pid ", dir, "/nginx.pid; error_log stderr;")},
+                          dir + "/nginx.log"));
+  absl::Status nginx_up = WaitForTcpPort("127.0.0.1", env.nginx_port, absl::Seconds(10));
+  if (!nginx_up.ok()) {
+    return Annotate(nginx_up, absl::StrCat("nginx: ", TailOfFile(dir + "/nginx.log")));
+  }
+
+  // The OCSP responder. `openssl ocsp -port` takes a port only and binds every interface; the
+  // tests reach it on 127.0.0.1. It serves one connection at a time and a connection that sends
+  // nothing blocks it, so readiness is read from its log rather than probed with a connection.
+  ASSIGN_OR_RETURN(env.ocsp_responder,
+                   ChildProcess::Start({"openssl", "ocsp", "-index", dir + "/index.txt", "-port",
+                                        absl::StrCat(env.ocsp_port), "-rsigner",
+                                        dir + "/responder.pem", "-rkey", dir + "/responder.key",
+                                        "-CA", dir + "/ca.pem", "-nrequest", "1000", "-nmin", "60"},
+                                       dir + "/ocsp.log"));
+  absl::Status ocsp_up = WaitForLogLine(dir + "/ocsp.log", "waiting for OCSP client connections",
+                                        absl::Seconds(10), *env.ocsp_responder);
+  if (!ocsp_up.ok()) {
+    return Annotate(ocsp_up, absl::StrCat("openssl ocsp: ", TailOfFile(dir + "/ocsp.log")));
+  }
+  return environment;
+}
+
+class RevocationCheckerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<Environment>> environment = BuildEnvironment();
+    if (!environment.ok()) {
+      setup_error_ = new std::string(environment.status().ToString());
+      return;
+    }
+    environment_ = environment->release();
+  }
+
+  static void TearDownTestSuite() {
+    if (environment_ != nullptr) {
+      if (environment_->ocsp_responder) environment_->ocsp_responder->Stop();
+      if (environment_->nginx) environment_->nginx->Stop();
+    }
+    delete environment_;
+    environment_ = nullptr;
+    delete setup_error_;
+    setup_error_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_EQ(setup_error_, nullptr) << *setup_error_;
+    absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8"});
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    curl_ = std::make_unique<CurlHttpFetcher>(*policy);
+    counting_ = std::make_unique<CountingFetcher>(*curl_);
+    checker_ = std::make_unique<RevocationChecker>(*counting_, clock_);
+  }
+
+  Environment& env() { return *environment_; }
+  X509* ca() { return env().pki.ca.certificate.get(); }
+
+  RevocationOutcome Check(const IssuedCertificate& leaf) {
+    return checker_->Check(leaf.certificate.get(), ca());
+  }
+
+  static Environment* environment_;
+  static std::string* setup_error_;
+
+  FakeClock clock_{absl::Now()};
+  std::unique_ptr<CurlHttpFetcher> curl_;
+  std::unique_ptr<CountingFetcher> counting_;
+  std::unique_ptr<RevocationChecker> checker_;
+};
+
+Environment* RevocationCheckerTest::environment_ = nullptr;
+std::string* RevocationCheckerTest::setup_error_ = nullptr;
+
+TEST_F(RevocationCheckerTest, GoodCertificateIsGoodWithEvidenceFromCrlAndOcsp) {
+  RevocationOutcome outcome = Check(env().good);
+  EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
+  EXPECT_EQ(outcome.source, v1::CRL);
+  EXPECT_EQ(outcome.checked_at, clock_.Now());
+  EXPECT_THAT(outcome.explanation,
+              AllOf(HasSubstr("CRL " + env().crl_url), HasSubstr("OCSP " + env().ocsp_url)));
+  ASSERT_THAT(outcome.evidence, SizeIs(2));
+  EXPECT_EQ(outcome.evidence[0].source(), v1::CRL);
+  EXPECT_EQ(outcome.evidence[0].url(), env().crl_url);
+  EXPECT_EQ(outcome.evidence[1].source(), v1::OCSP);
+  EXPECT_EQ(outcome.evidence[1].url(), env().ocsp_url);
+  EXPECT_GT(outcome.evidence[1].next_update_unix_seconds(), clock_.NowUnixSeconds());
+  // The request carried a nonce (RFC 8954) and `openssl ocsp` echoed it.
+  const std::string& ocsp_der = outcome.evidence[1].response_der();
+  const unsigned char* cursor = reinterpret_cast<const unsigned char*>(ocsp_der.data());
+  OcspResponsePtr response(d2i_OCSP_RESPONSE(nullptr, &cursor, static_cast<long>(ocsp_der.size())));
+  ASSERT_NE(response, nullptr);
+  OcspBasicResponsePtr basic(OCSP_response_get1_basic(response.get()));
+  ASSERT_NE(basic, nullptr);
+  EXPECT_GE(OCSP_BASICRESP_get_ext_by_NID(basic.get(), NID_id_pkix_OCSP_Nonce, -1), 0);
+  // The signer's independent re-check accepts both.
+  for (const v1::RevocationEvidence& evidence : outcome.evidence) {
+    RevocationVerdict verdict =
+        VerifyRevocationEvidence(evidence, env().good.certificate.get(), ca(), clock_.Now());
+    EXPECT_EQ(verdict.status, RevocationStatus::kGood) << verdict.detail;
+  }
+}
+
+TEST_F(RevocationCheckerTest, RevokedOnTheCrlIsRevoked) {
+  RevocationOutcome outcome = Check(env().revoked_on_crl);
+  EXPECT_EQ(outcome.reason, v1::CERTIFICATE_REVOKED) << outcome.explanation;
+  EXPECT_EQ(outcome.source, v1::CRL);
+  EXPECT_THAT(outcome.explanation, AllOf(HasSubstr("CRL " + env().crl_url), HasSubstr("revoked at"),
+                                         HasSubstr("keyCompromise")));
+  ASSERT_THAT(outcome.evidence, SizeIs(1));
+  EXPECT_EQ(VerifyRevocationEvidence(outcome.evidence[0], env().revoked_on_crl.certificate.get(),
+                                     ca(), clock_.Now())
+                .status,
+            RevocationStatus::kRevoked);
+}
+
+TEST_F(RevocationCheckerTest, RevokedByOcspIsRevoked) {
+  RevocationOutcome outcome = Check(env().revoked_on_ocsp);
+  EXPECT_EQ(outcome.reason, v1::CERTIFICATE_REVOKED) << outcome.explanation;
+  EXPECT_EQ(outcome.source, v1::OCSP);
+  EXPECT_THAT(outcome.explanation, AllOf(HasSubstr("OCSP " + env().ocsp_url),
+                                         HasSubstr("revoked at"), HasSubstr("keyCompromise")));
+}
+
+TEST_F(RevocationCheckerTest, OcspRevocationWinsOverAnOlderCrlSayingGood) {
+  RevocationOutcome outcome = Check(env().revoked_after_crl);
+  EXPECT_EQ(outcome.reason, v1::CERTIFICATE_REVOKED) << outcome.explanation;
+  EXPECT_EQ(outcome.source, v1::OCSP);
+  EXPECT_THAT(outcome.explanation, HasSubstr("superseded"));
+  EXPECT_THAT(outcome.evidence, SizeIs(2));
+}
+
+TEST_F(RevocationCheckerTest, ResponderDownAndNoCrlIsUnknown) {
+  RevocationOutcome outcome = Check(env().responder_down);
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN) << outcome.explanation;
+  EXPECT_EQ(outcome.source, v1::REVOCATION_SOURCE_UNSPECIFIED);
+  EXPECT_THAT(outcome.explanation,
+              AllOf(HasSubstr("revocation status unknown: OCSP " + env().dead_ocsp_url + ": "),
+                    HasSubstr("onnect")));
+  EXPECT_THAT(outcome.evidence, IsEmpty());
+}
+
+TEST_F(RevocationCheckerTest, ExpiredCrlIsUnknown) {
+  RevocationOutcome outcome = Check(env().expired_crl_only);
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN) << outcome.explanation;
+  EXPECT_EQ(outcome.explanation, "revocation status unknown: CRL " + env().expired_crl_url +
+                                     ": the CRL expired at 2020-01-02T00:00:00Z");
+  EXPECT_THAT(outcome.evidence, IsEmpty());
+  EXPECT_EQ(checker_->CachedCrlCount(), 0u);
+}
+
+TEST_F(RevocationCheckerTest, CertificateWithoutUrlsIsUnknown) {
+  RevocationOutcome outcome = Check(env().no_urls);
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN);
+  EXPECT_THAT(outcome.explanation,
+              HasSubstr("the certificate names no CRL distribution point or OCSP responder"));
+  EXPECT_THAT(counting_->urls(), IsEmpty());
+}
+
+TEST_F(RevocationCheckerTest, SecondCheckIsServedFromTheCaches) {
+  RevocationOutcome first = Check(env().good);
+  ASSERT_EQ(first.reason, v1::REFUSAL_REASON_UNSPECIFIED) << first.explanation;
+  EXPECT_THAT(counting_->urls(), SizeIs(2));
+  EXPECT_EQ(checker_->CachedCrlCount(), 1u);
+  EXPECT_EQ(checker_->CachedOcspResponseCount(), 1u);
+
+  clock_.Advance(absl::Minutes(10));
+  RevocationOutcome second = Check(env().good);
+  EXPECT_EQ(second.reason, v1::REFUSAL_REASON_UNSPECIFIED) << second.explanation;
+  EXPECT_THAT(counting_->urls(), SizeIs(2)) << "the second check fetched again";
+  ASSERT_THAT(second.evidence, SizeIs(2));
+  EXPECT_EQ(second.evidence[0].response_der(), first.evidence[0].response_der());
+  EXPECT_EQ(second.evidence[1].response_der(), first.evidence[1].response_der());
+  EXPECT_EQ(second.checked_at, first.checked_at + absl::Minutes(10));
+
+  // The cached CRL serves another certificate naming the same distribution point, and is
+  // re-verified for it: it is revoked.
+  RevocationOutcome other = Check(env().revoked_on_crl);
+  EXPECT_EQ(other.reason, v1::CERTIFICATE_REVOKED) << other.explanation;
+  EXPECT_THAT(counting_->urls(), SizeIs(2));
+}
+
+TEST_F(RevocationCheckerTest, OcspResponseIsFetchedAgainAfterItsNextUpdate) {
+  ASSERT_EQ(Check(env().good).reason, v1::REFUSAL_REASON_UNSPECIFIED);
+  ASSERT_THAT(counting_->urls(), SizeIs(2));
+  // `openssl ocsp -nmin 60`: the response is due for renewal after an hour; the CRL lasts a day.
+  clock_.Advance(absl::Minutes(70));
+  RevocationOutcome outcome = Check(env().good);
+  EXPECT_THAT(counting_->urls(), SizeIs(3));
+  EXPECT_EQ(counting_->urls().back(), env().ocsp_url);
+  // The responder's fresh answer was produced at real time, an hour before the fake clock's now,
+  // so it is stale too; the CRL still decides.
+  EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
+  EXPECT_EQ(outcome.source, v1::CRL);
+  EXPECT_THAT(outcome.explanation, HasSubstr("the OCSP response is stale"));
+}
+
+TEST_F(RevocationCheckerTest, WithoutTheAllowlistLoopbackIsRefused) {
+  absl::StatusOr<AddressPolicy> strict = AddressPolicy::Create({});
+  ASSERT_TRUE(strict.ok());
+  CurlHttpFetcher fetcher(*strict);
+  HttpRequest request;
+  request.url = env().crl_url;
+  EXPECT_THAT(fetcher.Fetch(request),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr("address 127.0.0.1"), HasSubstr("loopback"))));
+
+  RevocationChecker checker(fetcher, clock_);
+  RevocationOutcome outcome = checker.Check(env().good.certificate.get(), ca());
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN);
+  EXPECT_THAT(
+      outcome.explanation,
+      AllOf(HasSubstr("CRL " + env().crl_url + ": refused to connect: address 127.0.0.1"),
+            HasSubstr("OCSP " + env().ocsp_url + ": refused to connect: address 127.0.0.1")));
+}
+
+TEST_F(RevocationCheckerTest, FetcherReportsHttpStatusSizeLimitAndScheme) {
+  HttpRequest missing;
+  missing.url = absl::StrCat("http://127.0.0.1:", env().nginx_port, "/missing.crl");
+  EXPECT_THAT(curl_->Fetch(missing), StatusIs(absl::StatusCode::kUnavailable, "HTTP status 404"));
+
+  HttpRequest big;
+  big.url = absl::StrCat("http://127.0.0.1:", env().nginx_port, "/big.bin");
+  big.max_response_bytes = 1000;
+  EXPECT_THAT(curl_->Fetch(big), StatusIs(absl::StatusCode::kResourceExhausted,
+                                          "the response exceeds the limit of 1000 bytes"));
+  big.max_response_bytes = 100000;
+  absl::StatusOr<std::string> body = curl_->Fetch(big);
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(body->size(), 100000u);
+
+  HttpRequest ftp;
+  ftp.url = absl::StrCat("ftp://127.0.0.1:", env().nginx_port, "/ca.crl");
+  EXPECT_THAT(curl_->Fetch(ftp),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an http or https URL")));
+}
+
+}  // namespace
+}  // namespace mecai

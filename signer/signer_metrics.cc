@@ -1,0 +1,31 @@
+#include "signer/signer_metrics.h"
+
+#include "common/metrics.h"
+
+namespace mecai {
+
+SignerMetrics::SignerMetrics(prometheus::Registry& registry)
+    : signatures_(prometheus::BuildCounter()
+                      .Name("mecai_signer_signatures_total")
+                      .Help("Signatures made with the VA key, by kind.")
+                      .Register(registry)),
+      refusals_(prometheus::BuildCounter()
+                    .Name("mecai_signer_refusals_total")
+                    .Help("Signing requests refused after the independent check, by reason.")
+                    .Register(registry)),
+      hsm_seconds_(prometheus::BuildHistogram()
+                       .Name("mecai_signer_hsm_sign_duration_seconds")
+                       .Help("Time for one signature in the PKCS#11 token.")
+                       .Register(registry)
+                       .Add({}, LatencyBuckets())) {}
+
+void SignerMetrics::RecordSignature(const char* kind, double hsm_seconds) {
+  signatures_.Add({{"kind", kind}}).Increment();
+  hsm_seconds_.Observe(hsm_seconds);
+}
+
+void SignerMetrics::RecordRefusal(v1::RefusalReason reason) {
+  refusals_.Add({{"reason", v1::RefusalReason_Name(reason)}}).Increment();
+}
+
+}  // namespace mecai
