@@ -458,6 +458,16 @@ TEST_F(VdVerifierTest, SignedBytesThatAreNoStatementAreRejected) {
                                    Eq("the signed statement is not a VouchingStatement")));
 }
 
+// proto3 string fields must be UTF-8: a signed statement whose hostname is not fails to parse.
+TEST_F(VdVerifierTest, SignedStatementWithInvalidUtf8IsRejected) {
+  // version = 1, then field 4 (hostname) of length 2 holding 0xff 0xfe.
+  const std::string statement("\x08\x01\x22\x02\xff\xfe", 6);
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd,
+                       SignedVd(statement, va_.key.get(), {va_.certificate.get()}));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kInvalidArgument,
+                                   Eq("the signed statement is not a VouchingStatement")));
+}
+
 TEST_F(VdVerifierTest, EmptyVaChainIsRejected) {
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd,
                        SignedVd(statement_.SerializeAsString(), va_.key.get(), {}));

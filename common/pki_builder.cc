@@ -101,4 +101,95 @@ absl::StatusOr<X509Ptr> IssueCertificate(const CertificateSpec& spec, EVP_PKEY* 
   return certificate;
 }
 
+namespace {
+
+using Asn1EnumeratedPtr = OpenSslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
+using X509RevokedPtr = OpenSslPtr<X509_REVOKED, X509_REVOKED_free>;
+using IssuingDistPointPtr = OpenSslPtr<ISSUING_DIST_POINT, ISSUING_DIST_POINT_free>;
+using GeneralNamePtr = OpenSslPtr<GENERAL_NAME, GENERAL_NAME_free>;
+
+absl::StatusOr<Asn1TimePtr> ToAsn1Time(absl::Time time) {
+  Asn1TimePtr result(ASN1_TIME_set(nullptr, absl::ToTimeT(time)));
+  if (result == nullptr) return OpenSslError("ASN1_TIME_set");
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> IssueCrlDer(const CrlSpec& spec, X509* issuer, EVP_PKEY* signing_key) {
+  ClearOpenSslErrors();
+  X509CrlPtr crl(X509_CRL_new());
+  if (crl == nullptr) return OpenSslError("X509_CRL_new");
+  if (X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer)) != 1) {
+    return OpenSslError("X509_CRL_set_issuer_name");
+  }
+  ASSIGN_OR_RETURN(Asn1TimePtr this_update, ToAsn1Time(spec.this_update));
+  if (X509_CRL_set1_lastUpdate(crl.get(), this_update.get()) != 1) {
+    return OpenSslError("X509_CRL_set1_lastUpdate");
+  }
+  if (spec.next_update != absl::InfinitePast()) {
+    ASSIGN_OR_RETURN(Asn1TimePtr next_update, ToAsn1Time(spec.next_update));
+    if (X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) != 1) {
+      return OpenSslError("X509_CRL_set1_nextUpdate");
+    }
+  }
+  for (const RevokedEntry& entry : spec.revoked) {
+    X509RevokedPtr revoked(X509_REVOKED_new());
+    ASSIGN_OR_RETURN(Asn1TimePtr revoked_at, ToAsn1Time(entry.revoked_at));
+    if (revoked == nullptr ||
+        X509_REVOKED_set_serialNumber(revoked.get(), X509_get_serialNumber(entry.certificate)) !=
+            1 ||
+        X509_REVOKED_set_revocationDate(revoked.get(), revoked_at.get()) != 1) {
+      return OpenSslError("X509_REVOKED");
+    }
+    if (entry.reason >= 0) {
+      Asn1EnumeratedPtr reason(ASN1_ENUMERATED_new());
+      if (reason == nullptr || ASN1_ENUMERATED_set(reason.get(), entry.reason) != 1 ||
+          X509_REVOKED_add1_ext_i2d(revoked.get(), NID_crl_reason, reason.get(), 0, 0) != 1) {
+        return OpenSslError("CRL reason code");
+      }
+    }
+    if (X509_CRL_add0_revoked(crl.get(), revoked.get()) != 1) {
+      return OpenSslError("X509_CRL_add0_revoked");
+    }
+    revoked.release();  // Owned by the CRL now.
+  }
+  if (!spec.issuing_distribution_point_url.empty()) {
+    IssuingDistPointPtr idp(ISSUING_DIST_POINT_new());
+    if (idp == nullptr) return OpenSslError("ISSUING_DIST_POINT_new");
+    idp->distpoint = DIST_POINT_NAME_new();
+    if (idp->distpoint == nullptr) return OpenSslError("DIST_POINT_NAME_new");
+    idp->distpoint->type = 0;  // fullName
+    idp->distpoint->name.fullname = GENERAL_NAMES_new();
+    GeneralNamePtr name(GENERAL_NAME_new());
+    ASN1_IA5STRING* uri = ASN1_IA5STRING_new();
+    if (idp->distpoint->name.fullname == nullptr || name == nullptr || uri == nullptr ||
+        ASN1_STRING_set(uri, spec.issuing_distribution_point_url.data(),
+                        static_cast<int>(spec.issuing_distribution_point_url.size())) != 1) {
+      ASN1_IA5STRING_free(uri);
+      return OpenSslError("IssuingDistributionPoint name");
+    }
+    GENERAL_NAME_set0_value(name.get(), GEN_URI, uri);
+    if (sk_GENERAL_NAME_push(idp->distpoint->name.fullname, name.get()) <= 0) {
+      return OpenSslError("sk_GENERAL_NAME_push");
+    }
+    name.release();
+    idp->onlyCA = spec.only_ca_certificates ? 0xff : 0;
+    if (X509_CRL_add1_ext_i2d(crl.get(), NID_issuing_distribution_point, idp.get(), 1, 0) != 1) {
+      return OpenSslError("X509_CRL_add1_ext_i2d(issuingDistributionPoint)");
+    }
+  }
+  if (X509_CRL_sort(crl.get()) != 1) return OpenSslError("X509_CRL_sort");
+  if (X509_CRL_sign(crl.get(), signing_key, EVP_sha256()) <= 0) {
+    return OpenSslError("X509_CRL_sign");
+  }
+  unsigned char* der = nullptr;
+  const int length = i2d_X509_CRL(crl.get(), &der);
+  if (length <= 0) return OpenSslError("i2d_X509_CRL");
+  std::string result(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
+  OPENSSL_free(der);
+  return result;
+}
+
 }  // namespace mecai

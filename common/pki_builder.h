@@ -37,6 +37,31 @@ absl::StatusOr<EvpPkeyPtr> GenerateRsaKey(int bits = 2048);
 absl::StatusOr<X509Ptr> IssueCertificate(const CertificateSpec& spec, EVP_PKEY* subject_key,
                                          X509* issuer, EVP_PKEY* issuer_key);
 
+// One entry of a CRL.
+struct RevokedEntry {
+  // The certificate whose serial is listed (borrowed).
+  X509* certificate = nullptr;
+  absl::Time revoked_at;
+  // CRLReason (RFC 5280 §5.3.1), e.g. OCSP_REVOKED_STATUS_KEYCOMPROMISE; negative: no reasonCode.
+  int reason = -1;
+};
+
+// A CRL to issue (RFC 5280 §5).
+struct CrlSpec {
+  absl::Time this_update;
+  // InfinitePast: no nextUpdate.
+  absl::Time next_update = absl::InfinitePast();
+  std::vector<RevokedEntry> revoked;
+  // Non-empty: a critical IssuingDistributionPoint naming this URI (a CRL shard, RFC 5280 §5.2.5).
+  std::string issuing_distribution_point_url;
+  // IssuingDistributionPoint onlyContainsCACerts (only with issuing_distribution_point_url).
+  bool only_ca_certificates = false;
+};
+
+// A DER CRL with issuer name `issuer`'s subject, signed with `signing_key` (normally the issuer's
+// key).
+absl::StatusOr<std::string> IssueCrlDer(const CrlSpec& spec, X509* issuer, EVP_PKEY* signing_key);
+
 }  // namespace mecai
 
 #endif  // MECAI_COMMON_PKI_BUILDER_H_

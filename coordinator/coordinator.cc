@@ -43,8 +43,8 @@ v1::VouchResponse ResponseFromRecord(const v1::QuorumRecord& record) {
 
 Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
                          const ProbeFanout& fanout, RecordStore& store,
-                         v1::SignerService::StubInterface& signer, const Clock& clock,
-                         CoordinatorMetrics* metrics)
+                         v1::SignerService::StubInterface& signer, RevocationChecker& revocation,
+                         const Clock& clock, CoordinatorMetrics* metrics)
     : config_(config),
       rate_limiter_(clock, config.max_probe_rounds_per_hostname(),
                     absl::Seconds(config.rate_limit_window_seconds())),
@@ -53,6 +53,7 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
       fanout_(fanout),
       store_(store),
       signer_(signer),
+      revocation_(revocation),
       clock_(clock),
       metrics_(metrics) {}
 
@@ -106,6 +107,18 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
       CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
     }
   }
+  // Then revocation of every vouched certificate: OCSP and CRL, unknown refuses (DESIGN §3).
+  std::vector<v1::RevocationEvidence> revocation_evidence;
+  for (size_t i = 0; check.accepted() && i < check.request.validated_paths.size(); ++i) {
+    const std::vector<X509Ptr>& path = check.request.validated_paths[i];
+    RevocationOutcome outcome = revocation_.Check(path[0].get(), path[1].get());
+    if (outcome.reason != v1::REFUSAL_REASON_UNSPECIFIED) {
+      check.refusal = MakeRefusal(outcome.reason, outcome.explanation);
+    }
+    for (v1::RevocationEvidence& evidence : outcome.evidence) {
+      revocation_evidence.push_back(std::move(evidence));
+    }
+  }
   if (!check.accepted()) {
     MECAI_LOG(Info) << "refused VR before probing: "
                     << v1::RefusalReason_Name(check.refusal.reason()) << ": "
@@ -157,6 +170,9 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
     for (const v1::PerspectiveResult& result : decision.results) {
       *record.add_perspectives() = result;
     }
+    for (const v1::RevocationEvidence& evidence : revocation_evidence) {
+      *record.add_revocation() = evidence;
+    }
     if (!decision.issued()) {
       record.set_decision(v1::REFUSED);
       *record.mutable_refusal() = decision.refusal;
@@ -170,6 +186,9 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
     sign_request.set_log_index(log_index);
     sign_request.set_log_shard_id(store_.shard_id());
     sign_request.set_probe_nonce(task.nonce());
+    for (const v1::RevocationEvidence& evidence : revocation_evidence) {
+      *sign_request.add_revocation() = evidence;
+    }
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(
         absl::Now() + absl::Milliseconds(config_.signer_timeout_milliseconds())));

@@ -14,6 +14,7 @@
 #include "coordinator/probe_fanout.h"
 #include "coordinator/rate_limiter.h"
 #include "coordinator/record_store.h"
+#include "coordinator/revocation_checker.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
@@ -27,8 +28,8 @@ class Coordinator {
   // `metrics` may be null.
   Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
               const ProbeFanout& fanout, RecordStore& store,
-              v1::SignerService::StubInterface& signer, const Clock& clock,
-              CoordinatorMetrics* metrics = nullptr);
+              v1::SignerService::StubInterface& signer, RevocationChecker& revocation,
+              const Clock& clock, CoordinatorMetrics* metrics = nullptr);
 
   // Handles one VR. Domain refusals are in the response (trust rule 2); an error status means a
   // fault of the system (the store or the signer failed), and says whether a record was written.
@@ -46,6 +47,7 @@ class Coordinator {
   const ProbeFanout& fanout_;
   RecordStore& store_;
   v1::SignerService::StubInterface& signer_;
+  RevocationChecker& revocation_;
   const Clock& clock_;
   CoordinatorMetrics* const metrics_;
 };

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/address_policy.h"
 #include "common/config_loader.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
@@ -19,6 +20,12 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
   if (config.max_request_bytes() == 0) config.set_max_request_bytes(65536);
   if (config.max_probe_rounds_per_hostname() == 0) config.set_max_probe_rounds_per_hostname(10);
   if (config.rate_limit_window_seconds() == 0) config.set_rate_limit_window_seconds(3600);
+  v1::RevocationConfig* revocation = config.mutable_revocation();
+  if (revocation->fetch_timeout_milliseconds() == 0)
+    revocation->set_fetch_timeout_milliseconds(5000);
+  if (revocation->max_crl_bytes() == 0) revocation->set_max_crl_bytes(64 << 20);
+  if (revocation->max_ocsp_response_bytes() == 0) revocation->set_max_ocsp_response_bytes(64 << 10);
+  if (revocation->max_cache_entries() == 0) revocation->set_max_cache_entries(10000);
   if (config.startup_connect_timeout_milliseconds() == 0) {
     config.set_startup_connect_timeout_milliseconds(10000);
   }
@@ -47,6 +54,19 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
                  "must be at most 1048576");
   errors.Require(config.rate_limit_window_seconds() <= 7 * 24 * 3600, "rate_limit_window_seconds",
                  "must be at most 604800 (7 days)");
+  errors.Require(config.revocation().fetch_timeout_milliseconds() <= 60000,
+                 "revocation.fetch_timeout_milliseconds", "must be at most 60000");
+  errors.Require(config.revocation().max_crl_bytes() <= (1ull << 30), "revocation.max_crl_bytes",
+                 "must be at most 1 GiB");
+  errors.Require(config.revocation().max_ocsp_response_bytes() <= (1 << 20),
+                 "revocation.max_ocsp_response_bytes", "must be at most 1 MiB");
+  {
+    std::vector<std::string> ranges(config.revocation().allowed_special_address_ranges().begin(),
+                                    config.revocation().allowed_special_address_ranges().end());
+    absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create(ranges);
+    errors.Require(policy.ok(), "revocation.allowed_special_address_ranges",
+                   std::string(policy.status().message()));
+  }
   errors.Require(config.startup_connect_timeout_milliseconds() <= 300000,
                  "startup_connect_timeout_milliseconds", "must be at most 300000");
   return errors.ToStatus();

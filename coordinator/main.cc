@@ -5,11 +5,13 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/address_policy.h"
 #include "common/clock.h"
 #include "common/config_loader.h"
 #include "common/enrolled_agents.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
+#include "common/http_fetcher.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/service_main.h"
@@ -59,7 +61,20 @@ absl::Status Run(const std::string& config_path) {
   if (!config.listen().metrics_address().empty()) {
     ASSIGN_OR_RETURN(metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
   }
-  mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, clock, &metrics);
+  std::vector<std::string> fetch_ranges(
+      config.revocation().allowed_special_address_ranges().begin(),
+      config.revocation().allowed_special_address_ranges().end());
+  ASSIGN_OR_RETURN(mecai::AddressPolicy fetch_policy, mecai::AddressPolicy::Create(fetch_ranges));
+  mecai::CurlHttpFetcher fetcher(std::move(fetch_policy));
+  mecai::RevocationOptions revocation_options;
+  revocation_options.fetch_timeout =
+      absl::Milliseconds(config.revocation().fetch_timeout_milliseconds());
+  revocation_options.max_crl_bytes = config.revocation().max_crl_bytes();
+  revocation_options.max_ocsp_bytes = config.revocation().max_ocsp_response_bytes();
+  revocation_options.max_cache_entries = config.revocation().max_cache_entries();
+  mecai::RevocationChecker revocation(fetcher, clock, revocation_options);
+  mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, revocation, clock,
+                                 &metrics);
   mecai::VouchingServiceImpl vouching(coordinator);
   mecai::AuditServiceImpl audit(*store, *signer, clock,
                                 absl::Milliseconds(config.signer_timeout_milliseconds()));

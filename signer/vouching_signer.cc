@@ -4,9 +4,11 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/hashing.h"
 #include "common/logging.h"
 #include "common/quorum_policy.h"
 #include "common/refusal.h"
+#include "common/revocation.h"
 #include "common/status.h"
 
 namespace mecai {
@@ -121,6 +123,44 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
     return response;
   }
 
+  // The revocation evidence itself (the CRL or OCSP response) must verify now for every vouched
+  // certificate: revoked anywhere refuses, and no valid good status refuses as unknown.
+  int64_t revocation_checked_at = 0;
+  v1::RevocationSource revocation_source = v1::REVOCATION_SOURCE_UNSPECIFIED;
+  for (size_t i = 0; i < vr.validated_paths.size(); ++i) {
+    X509* certificate = vr.validated_paths[i][0].get();
+    X509* issuer = vr.validated_paths[i][1].get();
+    const v1::RevocationEvidence* good = nullptr;
+    std::string problems;
+    for (const v1::RevocationEvidence& evidence : request.revocation()) {
+      if (evidence.certificate_sha256() != vr.leaf_sha256[i]) continue;
+      RevocationVerdict verdict = VerifyRevocationEvidence(evidence, certificate, issuer, now);
+      if (verdict.status == RevocationStatus::kRevoked) {
+        return Refuse(v1::CERTIFICATE_REVOKED,
+                      absl::StrCat("the revocation evidence from ", evidence.url(),
+                                   " says the certificate is revoked: ", verdict.detail));
+      }
+      if (verdict.status == RevocationStatus::kGood) {
+        if (good == nullptr || (good->source() != v1::CRL && evidence.source() == v1::CRL)) {
+          good = &evidence;
+        }
+      } else {
+        absl::StrAppend(&problems, problems.empty() ? "" : "; ", evidence.url(), ": ",
+                        verdict.detail);
+      }
+    }
+    if (good == nullptr) {
+      return Refuse(
+          v1::REVOCATION_UNKNOWN,
+          absl::StrCat("no valid revocation evidence for certificate ", ShortHex(vr.leaf_sha256[i]),
+                       problems.empty() ? "" : absl::StrCat(" (", problems, ")")));
+    }
+    if (revocation_checked_at == 0 || good->obtained_at_unix_seconds() < revocation_checked_at) {
+      revocation_checked_at = good->obtained_at_unix_seconds();
+    }
+    if (i == 0) revocation_source = good->source();
+  }
+
   // DESIGN §4: the statement carries hashes, not certificates.
   v1::VouchingStatement statement;
   statement.set_version(1);
@@ -130,6 +170,8 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   statement.set_port(vr.body.port());
   for (const std::string& sha256 : vr.leaf_sha256) statement.add_certificate_sha256(sha256);
   statement.set_probed_at_unix_seconds(decision.earliest_probe_unix_milliseconds / 1000);
+  statement.set_revocation_checked_at_unix_seconds(revocation_checked_at);
+  statement.set_revocation_source(revocation_source);
   for (const v1::Perspective& perspective : decision.agreeing) {
     *statement.add_perspectives() = perspective;
   }

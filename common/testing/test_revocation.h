@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/openssl_types.h"
+#include "common/pki_builder.h"
 #include "common/testing/test_pki.h"
 
 namespace mecai {
@@ -39,25 +40,8 @@ struct RevocationPki {
 
 absl::StatusOr<RevocationPki> BuildRevocationPki(absl::Time now);
 
-// One entry of a CRL.
-struct RevokedEntry {
-  // The certificate whose serial is listed (borrowed).
-  X509* certificate = nullptr;
-  absl::Time revoked_at;
-  // CRLReason (RFC 5280 §5.3.1), e.g. OCSP_REVOKED_STATUS_KEYCOMPROMISE; negative: no reasonCode.
-  int reason = -1;
-};
-
-struct CrlSpec {
-  absl::Time this_update;
-  // InfinitePast: no nextUpdate.
-  absl::Time next_update = absl::InfinitePast();
-  std::vector<RevokedEntry> revoked;
-  // Non-empty: a critical IssuingDistributionPoint naming this URI (a CRL shard, RFC 5280 §5.2.5).
-  std::string issuing_distribution_point_url;
-  // IssuingDistributionPoint onlyContainsCACerts (only with issuing_distribution_point_url).
-  bool only_ca_certificates = false;
-};
+using ::mecai::CrlSpec;
+using ::mecai::RevokedEntry;
 
 // A DER CRL with issuer name `issuer`'s subject, signed with `signing_key` (normally the issuer's
 // key; another key makes a CRL whose signature does not verify).
