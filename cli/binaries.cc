@@ -72,6 +72,12 @@ absl::StatusOr<BinaryPaths> FindClusterBinaries() {
   if (paths.dnsmasq.empty()) {
     return absl::NotFoundError("dnsmasq is not installed (run scripts/bootstrap.sh)");
   }
+  for (const char* candidate : {"/usr/sbin/nginx", "/usr/bin/nginx"}) {
+    if (IsExecutable(candidate)) paths.nginx = candidate;
+  }
+  if (paths.nginx.empty()) {
+    return absl::NotFoundError("nginx is not installed (run scripts/bootstrap.sh)");
+  }
   return paths;
 }
 

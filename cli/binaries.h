@@ -13,6 +13,7 @@ struct BinaryPaths {
   std::string signer;
   std::string probe_agent;
   std::string dnsmasq;
+  std::string nginx;
 };
 
 // Looks, in order, in $MECAI_BIN_DIR, in the runfiles of this executable, beside it in a Bazel

@@ -1,6 +1,7 @@
 #include "cli/local_cluster.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <iostream>
 
@@ -70,6 +71,7 @@ absl::Status LocalCluster::IssueServerCertificate(const std::string& hostname,
   spec.extended_key_usages = {"serverAuth"};
   spec.not_before = now_ - absl::Hours(1);
   spec.not_after = now_ + absl::Hours(24 * 90);
+  spec.crl_url = absl::StrCat("http://127.0.0.1:", crl_port_, "/issuing-ca.crl");
   ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
   ASSIGN_OR_RETURN(X509Ptr certificate,
                    IssueCertificate(spec, key.get(), issuing_.get(), issuing_key_.get()));
@@ -116,7 +118,9 @@ absl::Status LocalCluster::BuildPki() {
   RETURN_IF_ERROR(WriteFileAtomically(Path("pki/root-ca.pem"), CertificateToPem(root_.get())));
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("pki/issuing-ca.pem"), CertificateToPem(issuing_.get())));
+  ASSIGN_OR_RETURN(crl_port_, PickFreeTcpPort());
   RETURN_IF_ERROR(IssueServerCertificate(kTargetHost, "server"));
+  RETURN_IF_ERROR(IssueServerCertificate(kTargetHost, "revoked"));
 
   // The private CA of the cluster's mutual TLS (trust rule 7).
   CertificateSpec internal_spec = root_spec;
@@ -155,6 +159,38 @@ absl::Status LocalCluster::BuildHsm() {
   entry->set_operator_("MECAI Demo CA");
   entry->set_ca_certificate_file(Path("pki/root-ca.pem"));
   return WriteConfig("va-list.textproto", va_list);
+}
+
+absl::Status LocalCluster::ServeCrl(const std::string& nginx) {
+  ASSIGN_OR_RETURN(auto revoked, LoadPemCertificates(Path("pki/revoked-leaf.pem")));
+  CrlSpec crl;
+  crl.this_update = now_ - absl::Minutes(5);
+  crl.next_update = now_ + absl::Hours(24 * 7);
+  crl.revoked.push_back({revoked.front().get(), now_ - absl::Minutes(10), /*keyCompromise*/ 1});
+  ASSIGN_OR_RETURN(std::string crl_der, IssueCrlDer(crl, issuing_.get(), issuing_key_.get()));
+  const std::string root = Path("crl");
+  mkdir(root.c_str(), 0755);
+  RETURN_IF_ERROR(WriteFileAtomically(root + "/issuing-ca.crl", crl_der));
+  const std::string config = absl::StrCat(
+      "worker_processes 1;\nerror_log stderr;\npid ", Path("run/nginx.pid"), ";\n",
+      geteuid() == 0 ? "user root root;\n" : "", "events { worker_connections 64; }\n",
+      "http {\n  access_log off;\n  client_body_temp_path ", root, "/tmp-body;\n",
+      "  proxy_temp_path ", root, "/tmp-proxy;\n  fastcgi_temp_path ", root, "/tmp-fastcgi;\n",
+      "  uwsgi_temp_path ", root, "/tmp-uwsgi;\n  scgi_temp_path ", root, "/tmp-scgi;\n",
+      "  types { application/pkix-crl crl; }\n  server {\n    listen 127.0.0.1:", crl_port_,
+      ";\n    root ", root, ";\n  }\n}\n");
+  RETURN_IF_ERROR(WriteFileAtomically(Path("run/nginx.conf"), config));
+  Step(absl::StrCat("starting nginx: the issuing CA's CRL at http://127.0.0.1:", crl_port_,
+                    "/issuing-ca.crl (pki/revoked.pem is on it)"));
+  ASSIGN_OR_RETURN(ChildProcess * server, Launch({nginx, "-e", "stderr", "-p", root, "-c",
+                                                  Path("run/nginx.conf"), "-g", "daemon off;"},
+                                                 "nginx"));
+  absl::Status up = WaitForTcpPort("127.0.0.1", crl_port_, absl::Seconds(15));
+  if (!up.ok() || !server->Running()) {
+    return absl::UnavailableError(
+        absl::StrCat("nginx (CRL server) did not start: ", TailOfFile(server->log_path())));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status LocalCluster::WriteConfig(const std::string& name,
@@ -224,6 +260,8 @@ absl::Status LocalCluster::Start() {
               "--no-resolv", "--no-hosts", absl::StrCat("--addn-hosts=", Path("run/hosts")),
               "--local=/mecai.test/", absl::StrCat("--pid-file=", Path("run/dnsmasq.pid"))},
              "dnsmasq"));
+
+  RETURN_IF_ERROR(ServeCrl(binaries.nginx));
 
   // The TLS server to vouch for: openssl s_server with the server certificate and its chain.
   ASSIGN_OR_RETURN(target_port_, PickFreeTcpPort());
@@ -332,6 +370,8 @@ absl::Status LocalCluster::Start() {
   *coordinator.mutable_listen()->mutable_tls() = server_tls(coordinator_id, "stapler");
   coordinator.set_log_shard_id(kShardId);
   coordinator.set_store_path(Path("store/coordinator"));
+  // The CRL is served on loopback, which the coordinator refuses to fetch from by default.
+  coordinator.mutable_revocation()->add_allowed_special_address_ranges("127.0.0.0/8");
   *coordinator.add_trust_lists() = trust_list;
   for (const auto& endpoint : endpoints) *coordinator.add_agents() = endpoint;
   *coordinator.mutable_signer() = Peer("signer", signer_port, coordinator_id);

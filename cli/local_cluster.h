@@ -62,8 +62,12 @@ class LocalCluster {
   absl::StatusOr<int> MetricsPort(const std::string& service) const;
 
   // Issues another valid certificate for `hostname` from the same issuing CA (one the target does
-  // not serve) and writes "<name>.pem" (with chain) and "<name>.key" under pki/.
+  // not serve) and writes "<name>.pem" (with chain), "<name>-leaf.pem" and "<name>.key" under
+  // pki/. Its CRL distribution point is the cluster's CRL.
   absl::Status IssueServerCertificate(const std::string& hostname, const std::string& name);
+  // pki/revoked.pem: a certificate for the target host that the cluster's CRL lists as revoked.
+  std::string RevokedChainFile() const { return Path("pki/revoked.pem"); }
+  std::string RevokedKeyFile() const { return Path("pki/revoked.key"); }
 
  private:
   struct Identity {
@@ -74,6 +78,8 @@ class LocalCluster {
                                          const std::vector<std::string>& usages);
   absl::Status BuildPki();
   absl::Status BuildHsm();
+  // Writes the issuing CA's CRL (revoking pki/revoked.pem) and starts nginx to serve it.
+  absl::Status ServeCrl(const std::string& nginx);
   absl::StatusOr<ChildProcess*> Launch(const std::vector<std::string>& argv,
                                        const std::string& name,
                                        const std::vector<std::string>& environment = {});
@@ -93,6 +99,8 @@ class LocalCluster {
   X509Ptr internal_ca_;
   Identity stapler_;
   int target_port_ = 0;
+  // The issuing CA's CRL distribution point, served by nginx (RFC 5280 §4.2.1.13).
+  int crl_port_ = 0;
   int coordinator_port_ = 0;
 };
 

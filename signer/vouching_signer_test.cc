@@ -235,11 +235,33 @@ class VouchingSignerTest : public ::testing::Test {
     return SignWith(agents_[index].key.get(), body);
   }
 
-  // The request an honest coordinator sends: `vouching_request_` and one signed Observation from
-  // each of the first `agents` agents.
+  // Revocation evidence as the coordinator forwards it: a CRL of the intermediate, current at the
+  // fixture's time, listing `certificate` as revoked when `revoked`; `next_update` sets its end.
+  v1::RevocationEvidence CrlEvidence(X509* certificate, const std::string& der,
+                                     bool revoked = false,
+                                     absl::Duration next_update = absl::Hours(24 * 7)) const {
+    CrlSpec crl;
+    crl.this_update = clock_.Now() - absl::Hours(1);
+    crl.next_update = clock_.Now() + next_update;
+    if (revoked) crl.revoked.push_back({certificate, clock_.Now() - absl::Hours(2), 1});
+    absl::StatusOr<std::string> crl_der =
+        IssueCrlDer(crl, pki_.intermediate.certificate.get(), pki_.intermediate.key.get());
+    EXPECT_TRUE(crl_der.ok()) << crl_der.status();
+    v1::RevocationEvidence evidence;
+    evidence.set_certificate_sha256(Sha256(der));
+    evidence.set_source(v1::CRL);
+    evidence.set_response_der(crl_der.value_or(""));
+    evidence.set_obtained_at_unix_seconds(clock_.NowUnixSeconds() - 30);
+    evidence.set_url("http://crl.example.test/intermediate.crl");
+    return evidence;
+  }
+
+  // The request an honest coordinator sends: `vouching_request_`, one signed Observation from
+  // each of the first `agents` agents, and CRL evidence that the leaf is not revoked.
   v1::SignVouchingRequest Request(size_t agents = 3) const {
     v1::SignVouchingRequest request;
     request.set_vouching_request(vouching_request_);
+    *request.add_revocation() = CrlEvidence(pki_.leaf.certificate.get(), pki_.leaf.der);
     for (size_t i = 0; i < agents; ++i) *request.add_observations() = Sign(i, Body(i));
     request.set_log_index(kLogIndex);
     request.set_log_shard_id(kShard);
@@ -622,6 +644,7 @@ TEST_F(VouchingSignerTest, IssuesForARolloverWhenPerspectivesSeeEitherCertificat
                                                     {next.der, pki_.intermediate.der}, *new_key));
   // Agent 0 sees the old certificate, agent 1 the new one, agent 2 one at each of two addresses.
   v1::SignVouchingRequest request = Request();
+  *request.add_revocation() = CrlEvidence(next.certificate.get(), next.der);
   v1::ObservationBody sees_new = Body(1);
   *sees_new.mutable_addresses(0) = SawLeaf("192.0.2.2", next.der);
   Replace(&request, 1, sees_new);
@@ -645,6 +668,48 @@ TEST_F(VouchingSignerTest, IssuesForARolloverWhenPerspectivesSeeEitherCertificat
   Replace(&request, 0, sees_third);
   EXPECT_THAT(RefusalFor(request),
               IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective eu-west-1a (eu-west)")));
+}
+
+// DESIGN §1: the signer verifies the revocation evidence itself.
+TEST_F(VouchingSignerTest, StatementCarriesTheRevocationSourceAndTime) {
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(Request()));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  v1::VouchingStatement statement;
+  ASSERT_TRUE(statement.ParseFromString(response.vouching_data().statement()));
+  EXPECT_EQ(statement.revocation_source(), v1::CRL);
+  EXPECT_EQ(statement.revocation_checked_at_unix_seconds(), clock_.NowUnixSeconds() - 30);
+}
+
+TEST_F(VouchingSignerTest, RefusesWithoutRevocationEvidence) {
+  v1::SignVouchingRequest request = Request();
+  request.clear_revocation();
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::REVOCATION_UNKNOWN, HasSubstr("no valid revocation evidence")));
+}
+
+TEST_F(VouchingSignerTest, RefusesEvidenceThatTheCertificateIsRevoked) {
+  v1::SignVouchingRequest request = Request();
+  *request.add_revocation() =
+      CrlEvidence(pki_.leaf.certificate.get(), pki_.leaf.der, /*revoked=*/true);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::CERTIFICATE_REVOKED, HasSubstr("crl.example.test")));
+}
+
+TEST_F(VouchingSignerTest, RefusesAnExpiredOrForgedCrlAsUnknown) {
+  v1::SignVouchingRequest expired = Request();
+  *expired.mutable_revocation(0) = CrlEvidence(pki_.leaf.certificate.get(), pki_.leaf.der,
+                                               /*revoked=*/false, -absl::Minutes(1));
+  EXPECT_THAT(RefusalFor(expired), IsRefusal(v1::REVOCATION_UNKNOWN, HasSubstr("expired")));
+
+  v1::SignVouchingRequest forged = Request();
+  std::string* der = forged.mutable_revocation(0)->mutable_response_der();
+  (*der)[der->size() - 5] ^= 0x40;  // Inside the signature.
+  EXPECT_THAT(RefusalFor(forged), IsRefusal(v1::REVOCATION_UNKNOWN, HasSubstr("crl.example.test")));
+
+  v1::SignVouchingRequest other_certificate = Request();
+  other_certificate.mutable_revocation(0)->set_certificate_sha256(Sha256("another certificate"));
+  EXPECT_THAT(RefusalFor(other_certificate),
+              IsRefusal(v1::REVOCATION_UNKNOWN, HasSubstr("no valid revocation evidence")));
 }
 
 class SignCheckpointTest : public VouchingSignerTest {

@@ -283,6 +283,28 @@ TEST_F(ClusterEndToEndTest, RefusesACertificateTheTargetDoesNotServeAndRecordsIt
   EXPECT_THAT(record.perspectives(), SizeIs(3));
 }
 
+// DESIGN §3: revocation status from the CA's CRL (served by nginx); revoked refuses, before any
+// probe and without a record.
+TEST_F(ClusterEndToEndTest, RefusesARevokedCertificateAndRecordsTheSourceInTheVd) {
+  const uint64_t size_before = TreeSize();
+  v1::VouchResponse revoked = Vouch(MakeRequest("revoked", absl::Now()));
+  ASSERT_TRUE(revoked.has_refusal());
+  EXPECT_EQ(revoked.refusal().reason(), v1::CERTIFICATE_REVOKED);
+  EXPECT_THAT(revoked.refusal().explanation(), HasSubstr("issuing-ca.crl"));
+  EXPECT_THAT(revoked.perspectives(), SizeIs(0));
+  EXPECT_EQ(TreeSize(), size_before);
+
+  v1::VouchResponse issued = Vouch(MakeRequest("server", absl::Now()));
+  ASSERT_TRUE(issued.has_vouching_data()) << issued.refusal().explanation();
+  v1::VouchingStatement statement;
+  ASSERT_TRUE(statement.ParseFromString(issued.vouching_data().statement()));
+  EXPECT_EQ(statement.revocation_source(), v1::CRL);
+  EXPECT_GT(statement.revocation_checked_at_unix_seconds(), 0);
+  v1::QuorumRecord record = GetRecord(issued.log_index());
+  ASSERT_THAT(record.revocation(), SizeIs(1));
+  EXPECT_EQ(record.revocation(0).source(), v1::CRL);
+}
+
 TEST_F(ClusterEndToEndTest, RefusesABadSignatureBeforeProbing) {
   v1::VouchingRequest request;
   ASSERT_TRUE(request.ParseFromString(MakeRequest("server", absl::Now())));
