@@ -91,6 +91,18 @@ absl::Status VouchAndVerify(const LocalCluster& cluster) {
   std::cout << "\nVouching Data — VALID (" << response.vouching_data().ByteSizeLong() << " bytes, "
             << vd_file << "):\n"
             << DescribeStatement(statement);
+
+  // The other side: a certificate the CA's CRL lists is refused before any probe.
+  std::cout << "\n• asking for a revoked certificate of the same host (pki/revoked.pem)"
+            << std::endl;
+  vouch.certificate_file = cluster.RevokedChainFile();
+  vouch.key_file = cluster.RevokedKeyFile();
+  ASSIGN_OR_RETURN(v1::VouchResponse revoked, RequestVouching(vouch));
+  if (revoked.has_vouching_data()) {
+    return absl::InternalError("the cluster vouched for a revoked certificate");
+  }
+  std::cout << "  REFUSED — " << v1::RefusalReason_Name(revoked.refusal().reason()) << ": "
+            << revoked.refusal().explanation() << "\n";
   return absl::OkStatus();
 }
 

@@ -161,7 +161,7 @@ absl::Status LocalCluster::BuildHsm() {
   return WriteConfig("va-list.textproto", va_list);
 }
 
-absl::Status LocalCluster::ServeCrl(const std::string& nginx) {
+absl::Status LocalCluster::StartWebServer(const std::string& nginx) {
   ASSIGN_OR_RETURN(auto revoked, LoadPemCertificates(Path("pki/revoked-leaf.pem")));
   CrlSpec crl;
   crl.this_update = now_ - absl::Minutes(5);
@@ -178,17 +178,24 @@ absl::Status LocalCluster::ServeCrl(const std::string& nginx) {
       "  proxy_temp_path ", root, "/tmp-proxy;\n  fastcgi_temp_path ", root, "/tmp-fastcgi;\n",
       "  uwsgi_temp_path ", root, "/tmp-uwsgi;\n  scgi_temp_path ", root, "/tmp-scgi;\n",
       "  types { application/pkix-crl crl; }\n  server {\n    listen 127.0.0.1:", crl_port_,
-      ";\n    root ", root, ";\n  }\n}\n");
+      ";\n    root ", root, ";\n  }\n",
+      // The TLS target: the server certificate and its chain (nginx wants them in one file).
+      "  server {\n    listen 127.0.0.1:", target_port_, " ssl;\n    server_name ", kTargetHost,
+      ";\n    ssl_certificate ", Path("pki/server.pem"), ";\n    ssl_certificate_key ",
+      Path("pki/server.key"), ";\n    return 200 \"MECAI demo target\\n\";\n  }\n}\n");
   RETURN_IF_ERROR(WriteFileAtomically(Path("run/nginx.conf"), config));
-  Step(absl::StrCat("starting nginx: the issuing CA's CRL at http://127.0.0.1:", crl_port_,
+  Step(absl::StrCat("starting nginx: the TLS target ", kTargetHost, " on 127.0.0.1:", target_port_,
+                    ", and the issuing CA's CRL at http://127.0.0.1:", crl_port_,
                     "/issuing-ca.crl (pki/revoked.pem is on it)"));
   ASSIGN_OR_RETURN(ChildProcess * server, Launch({nginx, "-e", "stderr", "-p", root, "-c",
                                                   Path("run/nginx.conf"), "-g", "daemon off;"},
                                                  "nginx"));
-  absl::Status up = WaitForTcpPort("127.0.0.1", crl_port_, absl::Seconds(15));
-  if (!up.ok() || !server->Running()) {
-    return absl::UnavailableError(
-        absl::StrCat("nginx (CRL server) did not start: ", TailOfFile(server->log_path())));
+  for (int port : {crl_port_, target_port_}) {
+    absl::Status up = WaitForTcpPort("127.0.0.1", port, absl::Seconds(15));
+    if (!up.ok() || !server->Running()) {
+      return absl::UnavailableError(
+          absl::StrCat("nginx did not start: ", TailOfFile(server->log_path())));
+    }
   }
   return absl::OkStatus();
 }
@@ -261,22 +268,8 @@ absl::Status LocalCluster::Start() {
               "--local=/mecai.test/", absl::StrCat("--pid-file=", Path("run/dnsmasq.pid"))},
              "dnsmasq"));
 
-  RETURN_IF_ERROR(ServeCrl(binaries.nginx));
-
-  // The TLS server to vouch for: openssl s_server with the server certificate and its chain.
   ASSIGN_OR_RETURN(target_port_, PickFreeTcpPort());
-  Step(absl::StrCat("starting openssl s_server for ", kTargetHost, " on 127.0.0.1:", target_port_));
-  ASSIGN_OR_RETURN(
-      ChildProcess * target,
-      Launch({"openssl", "s_server", "-quiet", "-www", "-accept",
-              absl::StrCat("127.0.0.1:", target_port_), "-cert", Path("pki/server-leaf.pem"),
-              "-key", Path("pki/server.key"), "-cert_chain", Path("pki/issuing-ca.pem")},
-             "target"));
-  absl::Status target_up = WaitForTcpPort("127.0.0.1", target_port_, absl::Seconds(15));
-  if (!target_up.ok() || !target->Running()) {
-    return absl::UnavailableError(
-        absl::StrCat("the TLS target did not start: ", TailOfFile(target->log_path())));
-  }
+  RETURN_IF_ERROR(StartWebServer(binaries.nginx));
   if (!dns->Running()) {
     return absl::UnavailableError(
         absl::StrCat("dnsmasq did not start: ", TailOfFile(dns->log_path())));

@@ -1,7 +1,7 @@
 // A whole MECAI cluster on this machine, for `mecai demo` and the end-to-end tests: a throwaway web
 // PKI, the internal mutual-TLS CA, a fresh SoftHSM2 token holding the VA key, a dnsmasq resolver, a
-// real TLS target (openssl s_server), N probe agents, the signer and the coordinator, each a real
-// process. Destruction stops every process it started.
+// real TLS target (nginx, which also serves the CRL), N probe agents, the signer and the
+// coordinator, each a real process. Destruction stops every process it started.
 #ifndef MECAI_CLI_LOCAL_CLUSTER_H_
 #define MECAI_CLI_LOCAL_CLUSTER_H_
 
@@ -78,8 +78,9 @@ class LocalCluster {
                                          const std::vector<std::string>& usages);
   absl::Status BuildPki();
   absl::Status BuildHsm();
-  // Writes the issuing CA's CRL (revoking pki/revoked.pem) and starts nginx to serve it.
-  absl::Status ServeCrl(const std::string& nginx);
+  // Writes the issuing CA's CRL (revoking pki/revoked.pem) and starts nginx serving it over HTTP
+  // and the TLS target (pki/server.pem) on target_port_.
+  absl::Status StartWebServer(const std::string& nginx);
   absl::StatusOr<ChildProcess*> Launch(const std::vector<std::string>& argv,
                                        const std::string& name,
                                        const std::vector<std::string>& environment = {});

@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/hashing.h"
+#include "common/ip_address.h"
 #include "common/logging.h"
 #include "common/status.h"
-#include "common/ip_address.h"
 
 namespace mecai {
 namespace probe_agent {

@@ -16,9 +16,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hashing.h"
+#include "common/ip_address.h"
 #include "common/openssl_error.h"
 #include "common/pem.h"
-#include "common/ip_address.h"
 
 namespace mecai {
 namespace probe_agent {

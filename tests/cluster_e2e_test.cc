@@ -1,5 +1,5 @@
 // End to end over the real binaries: a LocalCluster (PKI, SoftHSM2 token, dnsmasq, openssl
-// s_server, three probe agents, the signer and the coordinator as processes, all over mutual TLS)
+// nginx, three probe agents, the signer and the coordinator as processes, all over mutual TLS)
 // vouches for the served certificate, refuses a certificate the target does not serve with a
 // record, and refuses bad signatures and stale timestamps with their own reasons.
 #include <stdlib.h>
