@@ -50,6 +50,13 @@ v1::PeerConfig LocalCluster::Peer(const std::string& server_name, int port,
   return config;
 }
 
+absl::StatusOr<pid_t> LocalCluster::ProcessId(const std::string& name) const {
+  for (const auto& process : processes_) {
+    if (process->log_path() == Path("logs/" + name + ".log")) return process->pid();
+  }
+  return absl::NotFoundError(absl::StrCat("no process named ", name));
+}
+
 absl::StatusOr<int> LocalCluster::MetricsPort(const std::string& service) const {
   ASSIGN_OR_RETURN(std::string text, ReadFile(Path("run/" + service + ".metrics-port")));
   int port = 0;
@@ -365,6 +372,9 @@ absl::Status LocalCluster::Start() {
   coordinator.set_store_path(Path("store/coordinator"));
   // The CRL is served on loopback, which the coordinator refuses to fetch from by default.
   coordinator.mutable_revocation()->add_allowed_special_address_ranges("127.0.0.0/8");
+  if (options_.max_probe_rounds_per_hostname > 0) {
+    coordinator.set_max_probe_rounds_per_hostname(options_.max_probe_rounds_per_hostname);
+  }
   *coordinator.add_trust_lists() = trust_list;
   for (const auto& endpoint : endpoints) *coordinator.add_agents() = endpoint;
   *coordinator.mutable_signer() = Peer("signer", signer_port, coordinator_id);

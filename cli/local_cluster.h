@@ -29,6 +29,8 @@ struct LocalClusterOptions {
   // More names for the cluster's resolver: hostname → addresses (e.g. two loopback addresses
   // serving the two certificates of a rollover).
   std::map<std::string, std::vector<std::string>> extra_hosts;
+  // The coordinator's per-hostname probe-round limit (0: its default); benchmarks raise it.
+  uint32_t max_probe_rounds_per_hostname = 0;
 };
 
 // Not thread-safe.
@@ -51,6 +53,9 @@ class LocalCluster {
   std::string Path(const std::string& name) const { return options_.workdir + "/" + name; }
   int target_port() const { return target_port_; }
   int coordinator_port() const { return coordinator_port_; }
+  // The process id of a started service ("coordinator", "signer", "agent-1", "nginx", ...), or
+  // NOT_FOUND.
+  absl::StatusOr<pid_t> ProcessId(const std::string& name) const;
   // How a TLS server operator (identity "stapler") reaches the coordinator.
   v1::PeerConfig CoordinatorPeer() const;
   // Files: the served certificate with its chain, its leaf alone, its key, the VA list.
