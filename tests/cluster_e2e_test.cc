@@ -109,13 +109,14 @@ class ClusterEndToEndTest : public ::testing::Test {
   }
 
   // A VR for the target, signed with the key of `name` (pki/<name>.pem and .key).
-  static std::string MakeRequest(const std::string& name, absl::Time timestamp) {
+  static std::string MakeRequest(const std::string& name, absl::Time timestamp,
+                                 const std::string& hostname = LocalCluster::kTargetHost) {
     auto chain = LoadPemCertificatesAsDer(cluster_->Path("pki/" + name + ".pem"));
     auto key = LoadPemPrivateKey(cluster_->Path("pki/" + name + ".key"));
     EXPECT_TRUE(chain.ok() && key.ok());
     auto signing_key = InMemorySigningKey::Create(std::move(*key));
     v1::VouchingRequestBody body;
-    body.set_hostname(LocalCluster::kTargetHost);
+    body.set_hostname(hostname);
     body.set_port(static_cast<uint32_t>(cluster_->target_port()));
     body.set_trust_list(LocalCluster::kTrustList);
     body.set_timestamp_unix_seconds(absl::ToUnixSeconds(timestamp));
@@ -303,6 +304,23 @@ TEST_F(ClusterEndToEndTest, RefusesARevokedCertificateAndRecordsTheSourceInTheVd
   v1::QuorumRecord record = GetRecord(issued.log_index());
   ASSERT_THAT(record.revocation(), SizeIs(1));
   EXPECT_EQ(record.revocation(0).source(), v1::CRL);
+}
+
+// Trust rule 8: probe rounds per hostname are bounded (10 per hour by default). The name does not
+// resolve, so every round is refused after probing — and still counts.
+TEST_F(ClusterEndToEndTest, LimitsProbeRoundsPerHostname) {
+  const std::string host = "limited.mecai.test";
+  ASSERT_TRUE(cluster_->IssueServerCertificate(host, "limited").ok());
+  for (int round = 0; round < 10; ++round) {
+    v1::VouchResponse response = Vouch(MakeRequest("limited", absl::Now(), host));
+    ASSERT_EQ(response.refusal().reason(), v1::RESOLUTION_FAILED) << "round " << round;
+  }
+  v1::VouchResponse limited = Vouch(MakeRequest("limited", absl::Now(), host));
+  EXPECT_EQ(limited.refusal().reason(), v1::RATE_LIMITED);
+  EXPECT_THAT(limited.refusal().explanation(), HasSubstr("had 10 probe rounds in the last 1h"));
+  EXPECT_THAT(limited.perspectives(), SizeIs(0));
+  // Other hostnames are not affected.
+  EXPECT_TRUE(Vouch(MakeRequest("server", absl::Now())).has_vouching_data());
 }
 
 TEST_F(ClusterEndToEndTest, RefusesABadSignatureBeforeProbing) {
