@@ -349,6 +349,7 @@ absl::Status LocalCluster::Start() {
   signer.mutable_pkcs11()->set_pin_file(Path("hsm/user.pin"));
   signer.mutable_pkcs11()->set_key_label(kKeyLabel);
   signer.set_va_certificate_chain_file(Path("pki/va.pem"));
+  signer.set_ca_certificate_file(Path("pki/root-ca.pem"));
   for (const auto& endpoint : endpoints) {
     v1::AgentEndpoint* agent = signer.add_agents();
     *agent->mutable_perspective() = endpoint.perspective();

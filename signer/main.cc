@@ -19,6 +19,7 @@
 #include "signer/pkcs11_key.h"
 #include "signer/signer_config.h"
 #include "signer/signer_service.h"
+#include "signer/va_certificate.h"
 #include "signer/vouching_signer.h"
 
 namespace {
@@ -31,24 +32,6 @@ constexpr char kUsage[] =
     "every Observation and the quorum policy itself.\n"
     "FILE is a mecai.v1.SignerConfig in protobuf text format.\n";
 
-// The VA certificate must carry the key in the token and the id-kp-OCSPSigning usage (seed 004:
-// 'The VA certificate shall use the "designated OCSP responder" key usage').
-absl::Status CheckVaCertificate(const std::vector<mecai::X509Ptr>& chain,
-                                mecai::Pkcs11SigningKey& key) {
-  X509* va_certificate = chain.front().get();
-  if (!mecai::HasOcspSigningUsage(va_certificate)) {
-    return absl::FailedPreconditionError(
-        "the VA certificate lacks the id-kp-OCSPSigning extended key usage");
-  }
-  ASSIGN_OR_RETURN(mecai::EvpPkeyPtr token_key, key.PublicKey());
-  mecai::EvpPkeyPtr certificate_key(X509_get_pubkey(va_certificate));
-  if (certificate_key == nullptr || EVP_PKEY_eq(token_key.get(), certificate_key.get()) != 1) {
-    return absl::FailedPreconditionError(
-        "the VA certificate's public key is not the key in the PKCS#11 token");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto loaded, mecai::LoadConfig<mecai::v1::SignerConfig>(config_path));
   mecai::v1::SignerConfig config = mecai::WithSignerDefaults(loaded);
@@ -58,7 +41,10 @@ absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto va_chain, mecai::LoadPemCertificates(config.va_certificate_chain_file()));
   auto key = mecai::Pkcs11SigningKey::Open(config.pkcs11());
   if (!key.ok()) return mecai::Annotate(key.status(), "PKCS#11 token");
-  RETURN_IF_ERROR(CheckVaCertificate(va_chain, **key));
+  ASSIGN_OR_RETURN(auto ca_certificates, mecai::LoadPemCertificates(config.ca_certificate_file()));
+  ASSIGN_OR_RETURN(mecai::EvpPkeyPtr token_key, (*key)->PublicKey());
+  RETURN_IF_ERROR(
+      mecai::CheckVaCertificate(va_chain, token_key.get(), ca_certificates, absl::Now()));
   std::vector<std::string> va_chain_der;
   for (const auto& certificate : va_chain) {
     va_chain_der.push_back(mecai::CertificateToDer(certificate.get()));

@@ -56,6 +56,7 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
   errors.Require(!config.pkcs11().key_label().empty(), "pkcs11.key_label", "required");
   errors.Require(!config.va_certificate_chain_file().empty(), "va_certificate_chain_file",
                  "required");
+  errors.Require(!config.ca_certificate_file().empty(), "ca_certificate_file", "required");
   errors.Require(config.trust_lists_size() > 0, "trust_lists", "at least one is required");
   const std::vector<v1::Perspective> perspectives =
       ValidateAgentEndpoints(config.agents(), /*check_peer=*/false, &errors);

@@ -41,6 +41,7 @@ v1::SignerConfig ValidConfig() {
   config.mutable_pkcs11()->set_pin_file("/etc/mecai/va.pin");
   config.mutable_pkcs11()->set_key_label("va-key");
   config.set_va_certificate_chain_file("/etc/mecai/va-chain.pem");
+  config.set_ca_certificate_file("/etc/mecai/ca.pem");
   v1::TrustListConfig* trust_list = config.add_trust_lists();
   trust_list->set_name("mozilla");
   trust_list->set_pem_file("/etc/ssl/certs/ca-certificates.crt");
@@ -142,6 +143,7 @@ TEST(SignerConfigTest, EachMissingRequiredFieldIsNamed) {
       {"pkcs11.key_label", [](v1::SignerConfig* c) { c->mutable_pkcs11()->clear_key_label(); }},
       {"va_certificate_chain_file",
        [](v1::SignerConfig* c) { c->clear_va_certificate_chain_file(); }},
+      {"ca_certificate_file", [](v1::SignerConfig* c) { c->clear_ca_certificate_file(); }},
       {"trust_lists", [](v1::SignerConfig* c) { c->clear_trust_lists(); }},
       {"agents[1].perspective.id",
        [](v1::SignerConfig* c) { c->mutable_agents(1)->mutable_perspective()->clear_id(); }},

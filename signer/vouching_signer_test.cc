@@ -136,6 +136,7 @@ class VouchingSignerTest : public ::testing::Test {
     config_.mutable_pkcs11()->set_pin_file("/etc/mecai/va.pin");
     config_.mutable_pkcs11()->set_key_label(kKeyLabel);
     config_.set_va_certificate_chain_file("/etc/mecai/va-chain.pem");
+    config_.set_ca_certificate_file("/etc/mecai/ca.pem");
     config_.set_observation_max_age_seconds(kObservationMaxAgeSeconds);
     ASSERT_NO_FATAL_FAILURE(Enroll(3));
 

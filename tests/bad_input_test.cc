@@ -173,6 +173,26 @@ TEST_F(BadInputTest, WrongPinIsNamedWithoutRevealingIt) {
   EXPECT_THAT(outcome.output, Not(HasSubstr("not-the-pin-7731")));
 }
 
+TEST_F(BadInputTest, VaCertificateWithoutOcspSigningStopsTheSigner) {
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.set_va_certificate_chain_file(cluster_->ServerLeafFile());
+  config.mutable_listen()->set_port_file("");
+  Outcome outcome = Run({binaries_->signer, "--config", Write("no-eku.textproto", config)},
+                        {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("lacks the id-kp-OCSPSigning"));
+}
+
+TEST_F(BadInputTest, VaCertificateFromAnotherCaStopsTheSigner) {
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.set_ca_certificate_file(cluster_->Path("internal/ca.pem"));
+  config.mutable_listen()->set_port_file("");
+  Outcome outcome = Run({binaries_->signer, "--config", Write("other-ca.textproto", config)},
+                        {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("does not chain to the configured CA certificate"));
+}
+
 TEST_F(BadInputTest, PortInUseIsNamed) {
   auto config = Load<v1::ProbeAgentConfig>("agents/agent-1.textproto");
   const std::string taken = absl::StrCat("127.0.0.1:", cluster_->coordinator_port());
