@@ -302,7 +302,7 @@ absl::Status LocalCluster::Start() {
     const std::string id = absl::StrCat("agent-", i + 1);
     const std::string region = kRegions[i % 3];
     ASSIGN_OR_RETURN(Identity agent_id, IssueIdentity(id, {"serverAuth"}));
-    ASSIGN_OR_RETURN(EvpPkeyPtr observation_key, GenerateEcKey());
+    ASSIGN_OR_RETURN(EvpPkeyPtr observation_key, GenerateEd25519Key());
     RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.key"),
                                         PrivateKeyToPem(observation_key.get()), 0600));
     RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.pub"),

@@ -28,6 +28,13 @@ absl::StatusOr<EvpPkeyPtr> GenerateEcKey(int bits) {
   return key;
 }
 
+absl::StatusOr<EvpPkeyPtr> GenerateEd25519Key() {
+  ClearOpenSslErrors();
+  EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+  if (key == nullptr) return OpenSslError("Ed25519 key generation");
+  return key;
+}
+
 absl::StatusOr<EvpPkeyPtr> GenerateRsaKey(int bits) {
   ClearOpenSslErrors();
   EvpPkeyPtr key(EVP_RSA_gen(static_cast<unsigned int>(bits)));

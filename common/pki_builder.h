@@ -30,6 +30,8 @@ struct CertificateSpec {
 
 // A fresh EC key on P-256 (or P-384 when `bits` is 384).
 absl::StatusOr<EvpPkeyPtr> GenerateEcKey(int bits = 256);
+// A fresh Ed25519 key (RFC 8032).
+absl::StatusOr<EvpPkeyPtr> GenerateEd25519Key();
 // A fresh RSA key.
 absl::StatusOr<EvpPkeyPtr> GenerateRsaKey(int bits = 2048);
 

@@ -39,14 +39,14 @@ constexpr char kUsage[] =
     "  --config FILE  ProbeAgentConfig in protobuf text format (proto/mecai/v1/config.proto)\n"
     "  --help         print this help and exit\n";
 
-// Loads the agent's Observation-signing key; the agent key is EC P-256 (config.proto).
+// Loads the agent's Observation-signing key: Ed25519 (RFC 8032), or EC P-256.
 absl::StatusOr<std::unique_ptr<InMemorySigningKey>> LoadAgentKey(const std::string& path) {
   absl::StatusOr<EvpPkeyPtr> key = LoadPemPrivateKey(path);
   if (!key.ok()) return Annotate(key.status(), absl::StrCat("signing_key_file ", path));
   absl::StatusOr<v1::SignatureAlgorithm> algorithm = AlgorithmForKey(key->get());
-  if (!algorithm.ok() || *algorithm != v1::ECDSA_P256_SHA256) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("signing_key_file ", path, ": the agent key must be an EC P-256 key"));
+  if (!algorithm.ok() || (*algorithm != v1::ED25519 && *algorithm != v1::ECDSA_P256_SHA256)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "signing_key_file ", path, ": the agent key must be an Ed25519 (or EC P-256) key"));
   }
   return InMemorySigningKey::Create(std::move(*key));
 }

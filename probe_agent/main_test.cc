@@ -144,7 +144,7 @@ TEST_F(ProbeAgentMainTest, UnreadableOrWrongKeyExitsOne) {
   config.set_signing_key_file(directory_ + "/p384.key");
   EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), 1);
   EXPECT_EQ(ReadText(stderr_path_), "probe_agent: signing_key_file " + directory_ +
-                                        "/p384.key: the agent key must be an EC P-256 key\n");
+                                        "/p384.key: the agent key must be an Ed25519 (or EC P-256) key\n");
 }
 
 TEST_F(ProbeAgentMainTest, PortInUseExitsOneAndLeavesNothingRunning) {
