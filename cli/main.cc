@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "cli/audit_client.h"
 #include "cli/demo.h"
 #include "cli/flags.h"
 #include "cli/report.h"
@@ -36,6 +37,10 @@ constexpr char kUsage[] =
     "      Verifies a VD as a TLS client would. Exit 0 valid, 3 invalid (reason on stderr).\n"
     "  probe --agent ADDR --host H [--port P]  <connection>\n"
     "      Asks one probe agent what it sees for H:P.\n"
+    "  audit --vs ADDR [--host H] [--since T] [--verify [--va-list L] [--state F]]  <connection>\n"
+    "      Lists quorum records (T: RFC 3339 time, or a duration back from now such as 24h).\n"
+    "      --verify checks the signed checkpoint, an inclusion proof per record and, with\n"
+    "      --state, consistency with the checkpoint seen last time. Exit 3 on any problem.\n"
     "\n"
     "<connection>: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
     "              or --plaintext (local development only).\n"
@@ -193,6 +198,51 @@ int Probe(int argc, char** argv) {
   return body.outcome() == mecai::v1::PROBE_OK ? kExitOk : kExitRefused;
 }
 
+int Audit(int argc, char** argv) {
+  std::set<std::string> valued = {"vs", "host", "since", "va-list", "state"};
+  valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
+  std::set<std::string> boolean = mecai::kConnectionBooleanFlags;
+  boolean.insert("verify");
+  auto flags = mecai::Flags::Parse(argc, argv, 2, valued, boolean);
+  if (!flags.ok()) return UsageError("audit", flags.status());
+  if (!flags->Has("vs")) {
+    return UsageError("audit", absl::InvalidArgumentError("--vs is required"));
+  }
+  auto peer = mecai::PeerFromFlags(*flags, flags->Get("vs"));
+  if (!peer.ok()) return UsageError("audit", peer.status());
+  mecai::AuditOptions options;
+  options.vouching_server = *peer;
+  options.hostname = flags->Get("host");
+  options.verify = flags->Has("verify");
+  options.va_list_file = flags->Get("va-list");
+  options.state_file = flags->Get("state");
+  if (flags->Has("since")) {
+    absl::Time since;
+    absl::Duration back;
+    std::string error;
+    if (absl::ParseDuration(flags->Get("since"), &back)) {
+      since = absl::Now() - back;
+    } else if (!absl::ParseTime(absl::RFC3339_full, flags->Get("since"), &since, &error)) {
+      return UsageError("audit", absl::InvalidArgumentError(
+                                     "--since must be an RFC 3339 time or a duration (24h)"));
+    }
+    options.since_unix_milliseconds = absl::ToUnixMillis(since);
+  }
+  auto report = mecai::RunAudit(options, std::cout);
+  if (!report.ok()) {
+    std::cerr << "mecai audit: " << report.status().message() << "\n";
+    return kExitError;
+  }
+  std::cout << report->records_listed << " records listed";
+  if (options.verify) {
+    std::cout << (report->problems.empty() ? "; all verified against the signed checkpoint"
+                                           : "; VERIFICATION FAILED");
+  }
+  std::cout << "\n";
+  for (const std::string& problem : report->problems) std::cerr << "PROBLEM: " << problem << "\n";
+  return report->problems.empty() ? kExitOk : kExitRefused;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -210,6 +260,7 @@ int main(int argc, char** argv) {
   if (command == "vouch") return Vouch(argc, argv);
   if (command == "verify") return Verify(argc, argv);
   if (command == "probe") return Probe(argc, argv);
+  if (command == "audit") return Audit(argc, argv);
   std::cerr << "mecai: unknown command '" << command << "'\n\n" << kUsage;
   return kExitUsage;
 }

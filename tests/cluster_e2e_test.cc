@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cli/audit_client.h"
 #include "cli/local_cluster.h"
 #include "cli/vouch_client.h"
 #include "common/child_process.h"
@@ -31,6 +33,7 @@ namespace {
 
 using ::testing::Each;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Property;
 using ::testing::SizeIs;
 
@@ -386,6 +389,53 @@ TEST_F(ClusterEndToEndTest, RecordsAreProvablyInTheSignedLog) {
         << "index " << index;
     EXPECT_EQ(proof.leaf_hash(), LeafHash(GetRecord(index).SerializeAsString()));
   }
+}
+
+// `mecai audit --verify`: every record is provably in the signed log, a later run is consistent
+// with the checkpoint kept from the earlier one, and a rewritten history is reported as a fork.
+TEST_F(ClusterEndToEndTest, AuditVerifiesRecordsCheckpointsAndConsistency) {
+  Vouch(MakeRequest("server", absl::Now()));
+  AuditOptions options;
+  options.vouching_server = cluster_->CoordinatorPeer();
+  options.verify = true;
+  options.va_list_file = cluster_->VaListFile();
+  options.state_file = cluster_->Path("audit-state");
+  std::ostringstream first_output;
+  auto first = RunAudit(options, first_output);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(first->problems, SizeIs(0));
+  EXPECT_EQ(first->records_listed, first->tree_size);
+  EXPECT_THAT(first_output.str(), HasSubstr("ISSUED"));
+
+  Vouch(MakeRequest("server", absl::Now()));
+  std::ostringstream second_output;
+  auto second = RunAudit(options, second_output);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_THAT(second->problems, SizeIs(0));
+  EXPECT_GT(second->tree_size, first->tree_size);
+  EXPECT_THAT(second_output.str(), HasSubstr("consistent with the checkpoint of"));
+
+  // A kept checkpoint whose root differs: the served log is not an extension of it.
+  auto kept = ReadFile(options.state_file);
+  ASSERT_TRUE(kept.ok());
+  v1::CheckpointBody forged;
+  ASSERT_TRUE(forged.ParseFromString(*kept));
+  forged.set_tree_size(forged.tree_size() - 1);
+  ASSERT_TRUE(WriteFileAtomically(options.state_file, forged.SerializeAsString()).ok());
+  std::ostringstream third_output;
+  auto third = RunAudit(options, third_output);
+  ASSERT_TRUE(third.ok()) << third.status();
+  ASSERT_THAT(third->problems, SizeIs(1));
+  EXPECT_THAT(third->problems[0], HasSubstr("fork"));
+
+  // Listing by hostname.
+  AuditOptions by_host;
+  by_host.vouching_server = cluster_->CoordinatorPeer();
+  by_host.hostname = kRolloverHost;
+  std::ostringstream listed;
+  auto rollover_records = RunAudit(by_host, listed);
+  ASSERT_TRUE(rollover_records.ok());
+  EXPECT_THAT(listed.str(), Not(HasSubstr(std::string(LocalCluster::kTargetHost) + ":")));
 }
 
 // Every service exposes Prometheus metrics that promtool accepts, with the counters the issued

@@ -1,0 +1,181 @@
+#include "cli/audit_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/va_list.h"
+#include "common/files.h"
+#include "common/grpc_channel.h"
+#include "common/hashing.h"
+#include "common/merkle.h"
+#include "common/pem.h"
+#include "common/signature.h"
+#include "common/status.h"
+#include "proto/mecai/v1/audit.grpc.pb.h"
+
+namespace mecai {
+namespace {
+
+constexpr absl::Duration kCallTimeout = absl::Seconds(30);
+
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+}
+
+std::string DescribeRecord(const v1::QuorumRecord& record) {
+  std::string decision = v1::Decision_Name(record.decision());
+  if (record.decision() == v1::REFUSED) {
+    absl::StrAppend(&decision, " ", v1::RefusalReason_Name(record.refusal().reason()));
+  }
+  return absl::StrCat(record.log_index(), "  ",
+                      absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                                       absl::FromUnixMillis(record.decided_at_unix_milliseconds()),
+                                       absl::UTCTimeZone()),
+                      "  ", record.hostname().empty() ? std::string("-") : record.hostname(), ":",
+                      record.port(), "  ", decision, "  ", record.perspectives_size(),
+                      " perspectives");
+}
+
+// Verifies the checkpoint's VA signature (and, with a VA list, that its VA certificate chains to
+// a listed CA). Returns the parsed body.
+absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& checkpoint,
+                                                    const std::string& va_list_file) {
+  if (checkpoint.va_certificate_chain_der().empty()) {
+    return absl::InvalidArgumentError("the checkpoint carries no VA certificate");
+  }
+  ASSIGN_OR_RETURN(X509Ptr va, ParseDerCertificate(checkpoint.va_certificate_chain_der(0)));
+  EvpPkeyPtr key(X509_get_pubkey(va.get()));
+  if (key == nullptr ||
+      !VerifySignature(key.get(), checkpoint.signature(), checkpoint.tbs()).ok()) {
+    return absl::PermissionDeniedError("the checkpoint signature does not verify");
+  }
+  if (!va_list_file.empty()) {
+    ASSIGN_OR_RETURN(auto vas, VaList::Load(va_list_file));
+    bool chains = false;
+    for (const VaList::Entry& entry : vas->entries()) {
+      X509StorePtr store(X509_STORE_new());
+      X509_STORE_add_cert(store.get(), entry.ca_certificate.get());
+      X509StoreCtxPtr context(X509_STORE_CTX_new());
+      X509_STORE_CTX_init(context.get(), store.get(), va.get(), nullptr);
+      if (X509_verify_cert(context.get()) == 1) chains = true;
+    }
+    if (!chains) {
+      return absl::PermissionDeniedError(
+          "the checkpoint's VA certificate does not chain to the CA of any listed VA");
+    }
+  }
+  v1::CheckpointBody body;
+  if (!body.ParseFromString(checkpoint.tbs())) {
+    return absl::InvalidArgumentError("the signed checkpoint is not a CheckpointBody");
+  }
+  return body;
+}
+
+}  // namespace
+
+absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& out) {
+  ASSIGN_OR_RETURN(auto channel, MakeChannel(options.vouching_server, 64 << 20));
+  auto stub = v1::AuditService::NewStub(channel);
+  AuditReport report;
+
+  v1::CheckpointBody checkpoint;
+  if (options.verify) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::GetCheckpointResponse response;
+    RETURN_IF_ERROR(FromGrpcStatus(
+        stub->GetCheckpoint(&context, v1::GetCheckpointRequest(), &response), "GetCheckpoint"));
+    auto body = VerifyCheckpoint(response.checkpoint(), options.va_list_file);
+    if (!body.ok()) {
+      report.problems.push_back(std::string(body.status().message()));
+      return report;
+    }
+    checkpoint = *body;
+    report.tree_size = checkpoint.tree_size();
+    out << "checkpoint: shard " << checkpoint.log_shard_id() << ", " << checkpoint.tree_size()
+        << " records, root " << HexEncode(checkpoint.root_hash()) << ", signed by VA "
+        << checkpoint.va_id() << "\n";
+  }
+
+  std::string page_token;
+  uint64_t expected_index = 0;
+  const bool unfiltered = options.hostname.empty() && options.since_unix_milliseconds == 0;
+  do {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::ListRecordsRequest request;
+    request.set_hostname(options.hostname);
+    request.set_since_unix_milliseconds(options.since_unix_milliseconds);
+    request.set_page_size(500);
+    request.set_page_token(page_token);
+    v1::ListRecordsResponse response;
+    RETURN_IF_ERROR(FromGrpcStatus(stub->ListRecords(&context, request, &response), "ListRecords"));
+    for (const v1::QuorumRecord& record : response.records()) {
+      out << DescribeRecord(record) << "\n";
+      ++report.records_listed;
+      if (!options.verify || record.log_index() >= checkpoint.tree_size()) continue;
+      if (unfiltered && record.log_index() != expected_index) {
+        report.problems.push_back(absl::StrCat("gap: expected record ", expected_index,
+                                               ", the log returned ", record.log_index()));
+      }
+      expected_index = record.log_index() + 1;
+      grpc::ClientContext proof_context;
+      SetDeadline(&proof_context);
+      v1::GetInclusionProofRequest proof_request;
+      proof_request.set_log_index(record.log_index());
+      proof_request.set_tree_size(checkpoint.tree_size());
+      v1::GetInclusionProofResponse proof;
+      grpc::Status status = stub->GetInclusionProof(&proof_context, proof_request, &proof);
+      const std::string leaf_hash = LeafHash(record.SerializeAsString());
+      std::vector<std::string> path(proof.audit_path().begin(), proof.audit_path().end());
+      if (!status.ok() || proof.leaf_hash() != leaf_hash ||
+          !VerifyInclusion(leaf_hash, record.log_index(), checkpoint.tree_size(), path,
+                           checkpoint.root_hash())
+               .ok()) {
+        report.problems.push_back(
+            absl::StrCat("record ", record.log_index(), " is not provably in the signed log"));
+      }
+    }
+    page_token = response.next_page_token();
+  } while (!page_token.empty());
+  if (options.verify && unfiltered && expected_index != checkpoint.tree_size()) {
+    report.problems.push_back(absl::StrCat("the log lists ", expected_index,
+                                           " records but the checkpoint covers ",
+                                           checkpoint.tree_size()));
+  }
+
+  if (options.verify && !options.state_file.empty()) {
+    auto previous_text = ReadFile(options.state_file);
+    v1::CheckpointBody previous;
+    if (previous_text.ok() && previous.ParseFromString(*previous_text)) {
+      grpc::ClientContext context;
+      SetDeadline(&context);
+      v1::GetConsistencyProofRequest request;
+      request.set_first_tree_size(previous.tree_size());
+      request.set_second_tree_size(checkpoint.tree_size());
+      v1::GetConsistencyProofResponse proof;
+      grpc::Status status = stub->GetConsistencyProof(&context, request, &proof);
+      std::vector<std::string> nodes(proof.proof().begin(), proof.proof().end());
+      if (previous.tree_size() > checkpoint.tree_size()) {
+        report.problems.push_back(absl::StrCat("the log shrank from ", previous.tree_size(), " to ",
+                                               checkpoint.tree_size(), " records"));
+      } else if (!status.ok() ||
+                 !VerifyConsistency(previous.tree_size(), checkpoint.tree_size(),
+                                    previous.root_hash(), checkpoint.root_hash(), nodes)
+                      .ok()) {
+        report.problems.push_back(
+            absl::StrCat("fork: the log of ", checkpoint.tree_size(),
+                         " records is not an extension of the one of ", previous.tree_size(),
+                         " records seen before (RFC 9162 consistency proof fails)"));
+      } else {
+        out << "consistent with the checkpoint of " << previous.tree_size()
+            << " records seen before\n";
+      }
+    }
+    if (report.problems.empty()) {
+      RETURN_IF_ERROR(WriteFileAtomically(options.state_file, checkpoint.SerializeAsString()));
+    }
+  }
+  return report;
+}
+
+}  // namespace mecai
