@@ -70,6 +70,10 @@ v1::PeerConfig LocalCluster::CoordinatorPeer() const {
   return Peer("coordinator", coordinator_port_, stapler_);
 }
 
+v1::PeerConfig LocalCluster::AdminPeer() const {
+  return Peer("coordinator", coordinator_port_, admin_);
+}
+
 absl::Status LocalCluster::IssueServerCertificate(const std::string& hostname,
                                                   const std::string& name) {
   CertificateSpec spec;
@@ -287,6 +291,7 @@ absl::Status LocalCluster::Start() {
                    IssueIdentity("coordinator", {"serverAuth", "clientAuth"}));
   ASSIGN_OR_RETURN(Identity signer_id, IssueIdentity("signer", {"serverAuth", "clientAuth"}));
   ASSIGN_OR_RETURN(Identity stapler_id, IssueIdentity("stapler", {"clientAuth"}));
+  ASSIGN_OR_RETURN(admin_, IssueIdentity("admin", {"clientAuth"}));
   auto server_tls = [&](const Identity& identity, const std::string& client) {
     v1::ServerTls tls;
     tls.set_certificate_file(identity.certificate_file);
@@ -350,6 +355,7 @@ absl::Status LocalCluster::Start() {
   signer.mutable_pkcs11()->set_key_label(kKeyLabel);
   signer.set_va_certificate_chain_file(Path("pki/va.pem"));
   signer.set_ca_certificate_file(Path("pki/root-ca.pem"));
+  signer.set_trust_list_changes_file(Path("store/signer-trust-list-changes.pb"));
   for (const auto& endpoint : endpoints) {
     v1::AgentEndpoint* agent = signer.add_agents();
     *agent->mutable_perspective() = endpoint.perspective();
@@ -369,6 +375,8 @@ absl::Status LocalCluster::Start() {
   coordinator.mutable_listen()->set_metrics_address("127.0.0.1:0");
   coordinator.mutable_listen()->set_metrics_port_file(Path("run/coordinator.metrics-port"));
   *coordinator.mutable_listen()->mutable_tls() = server_tls(coordinator_id, "stapler");
+  coordinator.mutable_listen()->mutable_tls()->add_allowed_client_identities("admin");
+  coordinator.add_admin_identities("admin");
   coordinator.set_log_shard_id(kShardId);
   coordinator.set_store_path(Path("store/coordinator"));
   // The CRL is served on loopback, which the coordinator refuses to fetch from by default.

@@ -58,6 +58,8 @@ class LocalCluster {
   absl::StatusOr<pid_t> ProcessId(const std::string& name) const;
   // How a TLS server operator (identity "stapler") reaches the coordinator.
   v1::PeerConfig CoordinatorPeer() const;
+  // How a trust-list administrator (identity "admin") reaches the coordinator.
+  v1::PeerConfig AdminPeer() const;
   // Files: the served certificate with its chain, its leaf alone, its key, the VA list.
   std::string ServerChainFile() const { return Path("pki/server.pem"); }
   std::string ServerLeafFile() const { return Path("pki/server-leaf.pem"); }
@@ -104,6 +106,7 @@ class LocalCluster {
   EvpPkeyPtr internal_key_;
   X509Ptr internal_ca_;
   Identity stapler_;
+  Identity admin_;
   int target_port_ = 0;
   // The issuing CA's CRL distribution point, served by nginx (RFC 5280 §4.2.1.13).
   int crl_port_ = 0;

@@ -1,5 +1,7 @@
 #include "common/trust_lists.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -25,9 +27,104 @@ absl::StatusOr<std::unique_ptr<TrustLists>> TrustLists::Load(
     if (!roots.ok()) {
       return Annotate(roots.status(), absl::StrCat("trust list '", config.name(), "'"));
     }
-    lists->lists_[config.name()].roots = std::move(*roots);
+    List& list = lists->lists_[config.name()];
+    list.pem_file = config.pem_file();
+    struct stat info;
+    if (stat(config.pem_file().c_str(), &info) == 0) {
+      list.file_modified_nanoseconds =
+          static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
+      list.file_size = static_cast<int64_t>(info.st_size);
+    }
+    list.roots = std::move(*roots);
   }
   return lists;
+}
+
+std::vector<std::string> TrustLists::RemovedRootHashes(const std::string& trust_list) const {
+  absl::MutexLock lock(&mutex_);
+  auto it = lists_.find(trust_list);
+  return it == lists_.end() ? std::vector<std::string>() : it->second.removed_root_sha256;
+}
+
+absl::Status TrustLists::CheckChange(const v1::TrustListChange& change) const {
+  if (change.root_sha256().size() != 32) {
+    return absl::InvalidArgumentError("root_sha256 must be 32 bytes");
+  }
+  if (change.action() == v1::TrustListChange::ADD_ROOT) {
+    ASSIGN_OR_RETURN(X509Ptr root, ParseDerCertificate(change.root_certificate_der()));
+    if (Sha256(change.root_certificate_der()) != change.root_sha256()) {
+      return absl::InvalidArgumentError("root_sha256 is not the SHA-256 of the certificate");
+    }
+    if (X509_check_ca(root.get()) == 0 || X509_check_issued(root.get(), root.get()) != X509_V_OK) {
+      return absl::InvalidArgumentError("the certificate is not a self-signed CA certificate");
+    }
+  } else if (change.action() != v1::TrustListChange::REMOVE_ROOT) {
+    return absl::InvalidArgumentError("the change names no action");
+  }
+  absl::MutexLock lock(&mutex_);
+  auto it = lists_.find(change.trust_list());
+  if (it == lists_.end()) {
+    return absl::NotFoundError(absl::StrCat("no trust list named '", change.trust_list(), "'"));
+  }
+  if (change.action() == v1::TrustListChange::REMOVE_ROOT) {
+    bool known = false;
+    for (const auto* roots : {&it->second.roots, &it->second.added_roots}) {
+      for (const X509Ptr& root : *roots) {
+        if (Sha256(CertificateToDer(root.get())) == change.root_sha256()) known = true;
+      }
+    }
+    if (!known) {
+      return absl::NotFoundError(absl::StrCat("trust list '", change.trust_list(), "' has no root ",
+                                              HexEncode(change.root_sha256())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrustLists::ApplyChange(const v1::TrustListChange& change) {
+  RETURN_IF_ERROR(CheckChange(change));
+  if (change.action() == v1::TrustListChange::REMOVE_ROOT) {
+    return RemoveRoot(change.trust_list(), change.root_sha256());
+  }
+  ASSIGN_OR_RETURN(X509Ptr root, ParseDerCertificate(change.root_certificate_der()));
+  absl::MutexLock lock(&mutex_);
+  List& list = lists_[change.trust_list()];
+  auto& removed = list.removed_root_sha256;
+  removed.erase(std::remove(removed.begin(), removed.end(), change.root_sha256()), removed.end());
+  for (const X509Ptr& added : list.added_roots) {
+    if (Sha256(CertificateToDer(added.get())) == change.root_sha256()) return absl::OkStatus();
+  }
+  list.added_roots.push_back(std::move(root));
+  return absl::OkStatus();
+}
+
+std::vector<std::string> TrustLists::ReloadChangedFiles(std::vector<std::string>* errors) {
+  std::vector<std::string> reloaded;
+  absl::MutexLock lock(&mutex_);
+  for (auto& [name, list] : lists_) {
+    struct stat info;
+    if (stat(list.pem_file.c_str(), &info) != 0) {
+      errors->push_back(absl::StrCat("trust list '", name, "': cannot stat ", list.pem_file));
+      continue;
+    }
+    const int64_t modified =
+        static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
+    if (modified == list.file_modified_nanoseconds &&
+        static_cast<int64_t>(info.st_size) == list.file_size) {
+      continue;
+    }
+    auto roots = LoadPemCertificates(list.pem_file);
+    if (!roots.ok()) {
+      errors->push_back(
+          absl::StrCat("trust list '", name, "' kept as it was: ", roots.status().message()));
+      continue;
+    }
+    list.roots = std::move(*roots);
+    list.file_modified_nanoseconds = modified;
+    list.file_size = static_cast<int64_t>(info.st_size);
+    reloaded.push_back(name);
+  }
+  return reloaded;
 }
 
 bool TrustLists::Has(const std::string& name) const {
@@ -61,6 +158,9 @@ ChainVerdict TrustLists::VerifyChain(const std::string& trust_list, const std::v
       return verdict;
     }
     for (const X509Ptr& root : it->second.roots) X509_STORE_add_cert(store.get(), root.get());
+    for (const X509Ptr& root : it->second.added_roots) {
+      X509_STORE_add_cert(store.get(), root.get());
+    }
     removed = it->second.removed_root_sha256;
   }
   X509StackPtr untrusted(sk_X509_new_null());
@@ -113,9 +213,11 @@ absl::Status TrustLists::RemoveRoot(const std::string& trust_list, const std::st
     return absl::NotFoundError(absl::StrCat("no trust list named '", trust_list, "'"));
   }
   List& list = it->second;
-  const bool known = std::any_of(list.roots.begin(), list.roots.end(), [&](const X509Ptr& root) {
+  auto matches = [&](const X509Ptr& root) {
     return Sha256(CertificateToDer(root.get())) == root_sha256;
-  });
+  };
+  const bool known = std::any_of(list.roots.begin(), list.roots.end(), matches) ||
+                     std::any_of(list.added_roots.begin(), list.added_roots.end(), matches);
   if (!known) {
     return absl::NotFoundError(
         absl::StrCat("trust list '", trust_list, "' has no root ", HexEncode(root_sha256)));
@@ -135,10 +237,12 @@ std::vector<std::string> TrustLists::RootHashes(const std::string& trust_list) c
   auto it = lists_.find(trust_list);
   if (it == lists_.end()) return hashes;
   const auto& removed = it->second.removed_root_sha256;
-  for (const X509Ptr& root : it->second.roots) {
-    std::string hash = Sha256(CertificateToDer(root.get()));
-    if (std::find(removed.begin(), removed.end(), hash) == removed.end()) {
-      hashes.push_back(std::move(hash));
+  for (const auto* roots : {&it->second.roots, &it->second.added_roots}) {
+    for (const X509Ptr& root : *roots) {
+      std::string hash = Sha256(CertificateToDer(root.get()));
+      if (std::find(removed.begin(), removed.end(), hash) == removed.end()) {
+        hashes.push_back(std::move(hash));
+      }
     }
   }
   return hashes;

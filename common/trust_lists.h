@@ -15,6 +15,7 @@
 #include "common/openssl_types.h"
 #include "google/protobuf/repeated_field.h"
 #include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/trust_list.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {
@@ -51,10 +52,28 @@ class TrustLists {
 
   // SHA-256 of each root currently trusted in `trust_list` (removed roots excluded).
   std::vector<std::string> RootHashes(const std::string& trust_list) const;
+  // SHA-256 of each root an administrator removed from `trust_list`.
+  std::vector<std::string> RemovedRootHashes(const std::string& trust_list) const;
+
+  // Checks that `change` can be applied (the list exists; an added root is a self-signed CA
+  // certificate whose hash matches; a removed root is in the list) without applying it.
+  absl::Status CheckChange(const v1::TrustListChange& change) const;
+  // Applies an administrative change (DESIGN §6) at once. Changes survive ReloadChangedFiles.
+  absl::Status ApplyChange(const v1::TrustListChange& change);
+
+  // Re-reads every bundle whose file changed since it was read (modification time or size) and
+  // re-applies the administrative changes to it; returns the names of the lists reloaded. A bundle
+  // that no longer parses keeps the list as it was (and is reported in `errors`).
+  std::vector<std::string> ReloadChangedFiles(std::vector<std::string>* errors);
 
  private:
   struct List {
+    std::string pem_file;
+    int64_t file_modified_nanoseconds = 0;
+    int64_t file_size = 0;
     std::vector<X509Ptr> roots;
+    // Roots added by administrators (kept across reloads).
+    std::vector<X509Ptr> added_roots;
     std::vector<std::string> removed_root_sha256;
   };
   TrustLists() = default;

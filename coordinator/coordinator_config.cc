@@ -26,6 +26,7 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
   if (revocation->max_crl_bytes() == 0) revocation->set_max_crl_bytes(64 << 20);
   if (revocation->max_ocsp_response_bytes() == 0) revocation->set_max_ocsp_response_bytes(64 << 10);
   if (revocation->max_cache_entries() == 0) revocation->set_max_cache_entries(10000);
+  if (config.trust_list_reload_seconds() == 0) config.set_trust_list_reload_seconds(10);
   if (config.startup_connect_timeout_milliseconds() == 0) {
     config.set_startup_connect_timeout_milliseconds(10000);
   }

@@ -17,6 +17,7 @@
 #include "common/service_main.h"
 #include "common/shutdown_signal.h"
 #include "common/status.h"
+#include "common/trust_list_reloader.h"
 #include "common/trust_lists.h"
 #include "coordinator/audit_service.h"
 #include "coordinator/coordinator.h"
@@ -24,6 +25,7 @@
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/record_store.h"
+#include "coordinator/trust_list_admin.h"
 #include "coordinator/vouching_service.h"
 
 namespace {
@@ -78,7 +80,11 @@ absl::Status Run(const std::string& config_path) {
   mecai::VouchingServiceImpl vouching(coordinator);
   mecai::AuditServiceImpl audit(*store, *signer, clock,
                                 absl::Milliseconds(config.signer_timeout_milliseconds()));
-  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&vouching, &audit}));
+  mecai::TrustListAdminImpl admin(
+      *trust_lists, *store, *signer, clock,
+      std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()),
+      absl::Milliseconds(config.signer_timeout_milliseconds()));
+  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&vouching, &audit, &admin}));
   MECAI_LOG(Info) << "coordinator shard " << config.log_shard_id() << " ready with "
                   << agents->size() << " perspectives; log size " << store->TreeSize();
   mecai::ServeUntilSignal(*server);

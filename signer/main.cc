@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/config_loader.h"
 #include "common/enrolled_agents.h"
+#include "common/files.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -15,6 +16,7 @@
 #include "common/service_main.h"
 #include "common/shutdown_signal.h"
 #include "common/status.h"
+#include "common/trust_list_reloader.h"
 #include "common/trust_lists.h"
 #include "signer/pkcs11_key.h"
 #include "signer/signer_config.h"
@@ -37,6 +39,22 @@ absl::Status Run(const std::string& config_path) {
   mecai::v1::SignerConfig config = mecai::WithSignerDefaults(loaded);
   RETURN_IF_ERROR(mecai::ValidateSignerConfig(config, config_path));
   ASSIGN_OR_RETURN(auto trust_lists, mecai::TrustLists::Load(config.trust_lists()));
+  if (!config.trust_list_changes_file().empty()) {
+    auto bytes = mecai::ReadFile(config.trust_list_changes_file());
+    if (bytes.ok()) {
+      mecai::v1::TrustListChanges changes;
+      if (!changes.ParseFromString(*bytes)) {
+        return absl::DataLossError(
+            absl::StrCat(config.trust_list_changes_file(), " is not a TrustListChanges message"));
+      }
+      for (const auto& change : changes.changes()) {
+        RETURN_IF_ERROR(
+            mecai::Annotate(trust_lists->ApplyChange(change), config.trust_list_changes_file()));
+      }
+    } else if (bytes.status().code() != absl::StatusCode::kNotFound) {
+      return bytes.status();
+    }
+  }
   ASSIGN_OR_RETURN(auto agents, mecai::EnrolledAgents::Load(config.agents()));
   ASSIGN_OR_RETURN(auto va_chain, mecai::LoadPemCertificates(config.va_certificate_chain_file()));
   auto key = mecai::Pkcs11SigningKey::Open(config.pkcs11());
@@ -57,7 +75,9 @@ absl::Status Run(const std::string& config_path) {
   }
   mecai::VouchingSigner signer(config, std::move(va_chain_der), **key, *agents, *trust_lists,
                                mecai::SystemClock::Get(), &metrics);
-  mecai::SignerServiceImpl service(signer);
+  mecai::SignerServiceImpl service(signer, *trust_lists, config.trust_list_changes_file());
+  mecai::TrustListReloader reloader(*trust_lists,
+                                    absl::Seconds(config.trust_list_reload_seconds()));
   ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}));
   MECAI_LOG(Info) << "signer for VA " << config.va_id() << " ready; token '"
                   << config.pkcs11().token_label() << "', " << agents->size() << " enrolled agents";

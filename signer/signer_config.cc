@@ -30,6 +30,7 @@ v1::SignerConfig WithSignerDefaults(v1::SignerConfig config) {
   }
   if (config.freshness_window_seconds() == 0) config.set_freshness_window_seconds(300);
   if (config.observation_max_age_seconds() == 0) config.set_observation_max_age_seconds(120);
+  if (config.trust_list_reload_seconds() == 0) config.set_trust_list_reload_seconds(10);
   return config;
 }
 

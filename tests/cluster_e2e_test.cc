@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/record.pb.h"
+#include "proto/mecai/v1/trust_list.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 
 namespace mecai {
@@ -47,6 +48,7 @@ class ClusterEndToEndTest : public ::testing::Test {
     options.workdir = workdir;
     options.verbose = false;
     options.extra_hosts[kRolloverHost] = {"127.0.0.2", "127.0.0.3"};
+    options.max_probe_rounds_per_hostname = kProbeRoundsPerHostname;
     cluster_ = new LocalCluster(options);
     absl::Status started = cluster_->Start();
     ASSERT_TRUE(started.ok()) << started;
@@ -161,6 +163,7 @@ class ClusterEndToEndTest : public ::testing::Test {
   }
 
   static constexpr char kRolloverHost[] = "roll.mecai.test";
+  static constexpr uint32_t kProbeRoundsPerHostname = 25;
   static LocalCluster* cluster_;
   static std::shared_ptr<grpc::Channel>* channel_;
   static ChildProcess* nginx_;
@@ -309,18 +312,20 @@ TEST_F(ClusterEndToEndTest, RefusesARevokedCertificateAndRecordsTheSourceInTheVd
   EXPECT_EQ(record.revocation(0).source(), v1::CRL);
 }
 
-// Trust rule 8: probe rounds per hostname are bounded (10 per hour by default). The name does not
-// resolve, so every round is refused after probing — and still counts.
+// Trust rule 8: probe rounds per hostname are bounded (kProbeRoundsPerHostname per hour here).
+// The name does not resolve, so every round is refused after probing — and still counts.
 TEST_F(ClusterEndToEndTest, LimitsProbeRoundsPerHostname) {
   const std::string host = "limited.mecai.test";
   ASSERT_TRUE(cluster_->IssueServerCertificate(host, "limited").ok());
-  for (int round = 0; round < 10; ++round) {
+  for (uint32_t round = 0; round < kProbeRoundsPerHostname; ++round) {
     v1::VouchResponse response = Vouch(MakeRequest("limited", absl::Now(), host));
     ASSERT_EQ(response.refusal().reason(), v1::RESOLUTION_FAILED) << "round " << round;
   }
   v1::VouchResponse limited = Vouch(MakeRequest("limited", absl::Now(), host));
   EXPECT_EQ(limited.refusal().reason(), v1::RATE_LIMITED);
-  EXPECT_THAT(limited.refusal().explanation(), HasSubstr("had 10 probe rounds in the last 1h"));
+  EXPECT_THAT(
+      limited.refusal().explanation(),
+      HasSubstr(absl::StrCat("had ", kProbeRoundsPerHostname, " probe rounds in the last 1h")));
   EXPECT_THAT(limited.perspectives(), SizeIs(0));
   // Other hostnames are not affected.
   EXPECT_TRUE(Vouch(MakeRequest("server", absl::Now())).has_vouching_data());
@@ -436,6 +441,64 @@ TEST_F(ClusterEndToEndTest, AuditVerifiesRecordsCheckpointsAndConsistency) {
   auto rollover_records = RunAudit(by_host, listed);
   ASSERT_TRUE(rollover_records.ok());
   EXPECT_THAT(listed.str(), Not(HasSubstr(std::string(LocalCluster::kTargetHost) + ":")));
+}
+
+// DESIGN §6: removing a root through the authenticated admin call takes effect at once (in the
+// coordinator and the signer), is recorded in the log, and adding it back restores vouching.
+TEST_F(ClusterEndToEndTest, TrustListAdministrationIsImmediateAndRecorded) {
+  auto root = LoadPemCertificatesAsDer(cluster_->Path("pki/root-ca.pem"));
+  ASSERT_TRUE(root.ok());
+  const std::string root_sha256 = Sha256(root->front());
+  auto admin_channel = MakeChannel(cluster_->AdminPeer());
+  ASSERT_TRUE(admin_channel.ok());
+  auto admin = v1::TrustListAdmin::NewStub(*admin_channel);
+
+  // Not an administrator: the stapler identity is refused.
+  {
+    auto stapler = v1::TrustListAdmin::NewStub(*channel_);
+    grpc::ClientContext context;
+    v1::RemoveRootRequest request;
+    request.set_trust_list(LocalCluster::kTrustList);
+    request.set_root_sha256(root_sha256);
+    v1::RemoveRootResponse response;
+    EXPECT_EQ(stapler->RemoveRoot(&context, request, &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext context;
+    v1::RemoveRootRequest request;
+    request.set_trust_list(LocalCluster::kTrustList);
+    request.set_root_sha256(root_sha256);
+    request.set_reason("the TL maintainers revoked trust in this root");
+    v1::RemoveRootResponse response;
+    grpc::Status status = admin->RemoveRoot(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    v1::QuorumRecord record = GetRecord(response.log_index());
+    EXPECT_EQ(record.trust_list_change().action(), v1::TrustListChange::REMOVE_ROOT);
+    EXPECT_EQ(record.trust_list_change().administrator(), "admin");
+    EXPECT_EQ(record.trust_list_change().reason(), "the TL maintainers revoked trust in this root");
+  }
+  v1::VouchResponse refused = Vouch(MakeRequest("server", absl::Now()));
+  EXPECT_EQ(refused.refusal().reason(), v1::ROOT_REMOVED);
+  {
+    grpc::ClientContext context;
+    v1::ListTrustListsResponse lists;
+    ASSERT_TRUE(admin->ListTrustLists(&context, v1::ListTrustListsRequest(), &lists).ok());
+    ASSERT_EQ(lists.trust_lists_size(), 1);
+    EXPECT_THAT(lists.trust_lists(0).removed_root_sha256(), testing::ElementsAre(root_sha256));
+  }
+  {
+    grpc::ClientContext context;
+    v1::AddRootRequest request;
+    request.set_trust_list(LocalCluster::kTrustList);
+    request.set_root_certificate_der(root->front());
+    request.set_reason("trust restored");
+    v1::AddRootResponse response;
+    grpc::Status status = admin->AddRoot(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  v1::VouchResponse issued = Vouch(MakeRequest("server", absl::Now()));
+  EXPECT_TRUE(issued.has_vouching_data()) << issued.refusal().explanation();
 }
 
 // Every service exposes Prometheus metrics that promtool accepts, with the counters the issued
