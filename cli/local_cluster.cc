@@ -1,5 +1,6 @@
 #include "cli/local_cluster.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,9 +51,32 @@ v1::PeerConfig LocalCluster::Peer(const std::string& server_name, int port,
   return config;
 }
 
-absl::StatusOr<pid_t> LocalCluster::ProcessId(const std::string& name) const {
+absl::Status LocalCluster::Kill(const std::string& name, int signal) {
   for (const auto& process : processes_) {
-    if (process->log_path() == Path("logs/" + name + ".log")) return process->pid();
+    if (process->log_path() != Path("logs/" + name + ".log") || !process->Running()) continue;
+    kill(-process->pid(), signal);
+    if (!process->WaitForExit(absl::Seconds(10))) {
+      return absl::DeadlineExceededError(absl::StrCat(name, " did not exit after the signal"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("no running process named ", name));
+}
+
+absl::Status LocalCluster::RestartCoordinator() {
+  unlink(Path("run/coordinator.port").c_str());
+  unlink(Path("run/coordinator.metrics-port").c_str());
+  Step("restarting the coordinator");
+  ASSIGN_OR_RETURN(
+      ChildProcess * coordinator,
+      Launch({coordinator_binary_, "--config", Path("coordinator.textproto")}, "coordinator"));
+  ASSIGN_OR_RETURN(coordinator_port_, AwaitPortFile(coordinator, Path("run/coordinator.port")));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pid_t> LocalCluster::ProcessId(const std::string& name) const {
+  for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) {
+    if ((*it)->log_path() == Path("logs/" + name + ".log")) return (*it)->pid();
   }
   return absl::NotFoundError(absl::StrCat("no process named ", name));
 }
@@ -397,6 +421,7 @@ absl::Status LocalCluster::Start() {
 
   stapler_ = stapler_id;
   coordinator_port_ = coordinator_port;
+  coordinator_binary_ = binaries.coordinator;
   return absl::OkStatus();
 }
 

@@ -49,6 +49,12 @@ class LocalCluster {
   // Stops every process (reverse start order). Idempotent.
   void Stop();
 
+  // Sends `signal` to a started service's process group and waits (up to 10 s) until it exits.
+  absl::Status Kill(const std::string& name, int signal);
+  // Starts the coordinator again with the same config and store (after Kill), waits until it
+  // serves, and updates coordinator_port().
+  absl::Status RestartCoordinator();
+
   const std::string& workdir() const { return options_.workdir; }
   std::string Path(const std::string& name) const { return options_.workdir + "/" + name; }
   int target_port() const { return target_port_; }
@@ -111,6 +117,7 @@ class LocalCluster {
   // The issuing CA's CRL distribution point, served by nginx (RFC 5280 §4.2.1.13).
   int crl_port_ = 0;
   int coordinator_port_ = 0;
+  std::string coordinator_binary_;
 };
 
 }  // namespace mecai

@@ -1,0 +1,182 @@
+// Failures of the cluster's own parts (issue "Operate and audit", failure tests), over the real
+// binaries: an agent that dies is a timeout, never a mismatch, and is recorded; a coordinator
+// killed with SIGKILL under load restarts on a store that opens, whose log verifies, and which
+// holds the record of every VD it returned.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/audit_client.h"
+#include "cli/local_cluster.h"
+#include "common/grpc_channel.h"
+#include "common/pem.h"
+#include "common/signature.h"
+#include "common/vouching_request.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/audit.grpc.pb.h"
+#include "proto/mecai/v1/vouching.grpc.pb.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+class FailureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int counter = 0;
+    const char* temporary = getenv("TEST_TMPDIR");
+    std::string workdir =
+        absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/cluster-", ++counter);
+    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
+    LocalClusterOptions options;
+    options.workdir = workdir;
+    options.verbose = false;
+    options.max_probe_rounds_per_hostname = 100000;
+    cluster_ = std::make_unique<LocalCluster>(options);
+    absl::Status started = cluster_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    auto chain = LoadPemCertificatesAsDer(cluster_->ServerChainFile());
+    auto key = LoadPemPrivateKey(cluster_->ServerKeyFile());
+    ASSERT_TRUE(chain.ok() && key.ok());
+    chain_ = *chain;
+    key_ = std::move(*InMemorySigningKey::Create(std::move(*key)));
+  }
+
+  std::string MakeRequest() {
+    v1::VouchingRequestBody body;
+    body.set_hostname(LocalCluster::kTargetHost);
+    body.set_port(static_cast<uint32_t>(cluster_->target_port()));
+    body.set_trust_list(LocalCluster::kTrustList);
+    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(absl::Now()));
+    body.set_nonce(absl::StrCat("failure-test-", nonce_++));
+    auto request = BuildVouchingRequest(body, chain_, *key_);
+    EXPECT_TRUE(request.ok());
+    return *request;
+  }
+
+  // Sends one VR; false when the call itself failed (the coordinator is down).
+  bool Vouch(const std::string& serialized, v1::VouchResponse* response) {
+    auto channel = MakeChannel(cluster_->CoordinatorPeer());
+    if (!channel.ok()) return false;
+    auto stub = v1::VouchingService::NewStub(*channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::VouchRequest request;
+    request.set_vouching_request(serialized);
+    return stub->Vouch(&context, request, response).ok();
+  }
+
+  std::unique_ptr<LocalCluster> cluster_;
+  std::vector<std::string> chain_;
+  std::unique_ptr<InMemorySigningKey> key_;
+  std::atomic<int> nonce_{0};
+};
+
+TEST_F(FailureTest, AKilledAgentIsUnreachableNotAMismatchAndIsRecorded) {
+  ASSERT_TRUE(cluster_->Kill("agent-3", SIGKILL).ok());
+  v1::VouchResponse response;
+  ASSERT_TRUE(Vouch(MakeRequest(), &response));
+  ASSERT_TRUE(response.has_refusal());
+  EXPECT_EQ(response.refusal().reason(), v1::PERSPECTIVE_TIMEOUT);
+  EXPECT_THAT(response.refusal().explanation(), HasSubstr("1 of 3 perspectives did not answer"));
+  ASSERT_THAT(response.perspectives(), SizeIs(3));
+  EXPECT_EQ(response.perspectives(0).disagreement(), v1::REFUSAL_REASON_UNSPECIFIED);
+  EXPECT_EQ(response.perspectives(1).disagreement(), v1::REFUSAL_REASON_UNSPECIFIED);
+  EXPECT_EQ(response.perspectives(2).disagreement(), v1::PERSPECTIVE_TIMEOUT);
+  EXPECT_EQ(response.perspectives(2).perspective().id(), "agent-3");
+
+  auto channel = MakeChannel(cluster_->CoordinatorPeer());
+  ASSERT_TRUE(channel.ok());
+  auto audit = v1::AuditService::NewStub(*channel);
+  grpc::ClientContext context;
+  v1::GetRecordRequest request;
+  request.set_log_index(response.log_index());
+  v1::GetRecordResponse record;
+  ASSERT_TRUE(audit->GetRecord(&context, request, &record).ok());
+  EXPECT_EQ(record.record().decision(), v1::REFUSED);
+  EXPECT_EQ(record.record().refusal().reason(), v1::PERSPECTIVE_TIMEOUT);
+}
+
+TEST_F(FailureTest, CoordinatorKilledUnderLoadRestartsWithEveryReturnedVdRecorded) {
+  std::mutex mutex;
+  std::vector<v1::VouchingData> returned;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&] {
+      while (!stop.load()) {
+        v1::VouchResponse response;
+        if (!Vouch(MakeRequest(), &response)) continue;
+        if (response.has_vouching_data()) {
+          std::lock_guard<std::mutex> lock(mutex);
+          returned.push_back(response.vouching_data());
+        }
+      }
+    });
+  }
+  // Let some VDs through, then SIGKILL the coordinator in the middle of the load.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (returned.size() >= 20) break;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(cluster_->Kill("coordinator", SIGKILL).ok());
+  stop = true;
+  for (auto& client : clients) client.join();
+  ASSERT_GE(returned.size(), 20u);
+
+  absl::Status restarted = cluster_->RestartCoordinator();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+
+  // The log verifies against a fresh signed checkpoint, with no gap.
+  AuditOptions options;
+  options.vouching_server = cluster_->CoordinatorPeer();
+  options.verify = true;
+  options.va_list_file = cluster_->VaListFile();
+  std::ostringstream out;
+  auto report = RunAudit(options, out);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->problems, SizeIs(0));
+  EXPECT_GE(report->tree_size, returned.size());
+
+  // Every VD that left the coordinator has its record, holding exactly that VD.
+  auto channel = MakeChannel(cluster_->CoordinatorPeer());
+  ASSERT_TRUE(channel.ok());
+  auto audit = v1::AuditService::NewStub(*channel);
+  for (const v1::VouchingData& vd : returned) {
+    v1::VouchingStatement statement;
+    ASSERT_TRUE(statement.ParseFromString(vd.statement()));
+    grpc::ClientContext context;
+    v1::GetRecordRequest request;
+    request.set_log_index(statement.log_index());
+    v1::GetRecordResponse record;
+    ASSERT_TRUE(audit->GetRecord(&context, request, &record).ok())
+        << "no record at " << statement.log_index();
+    EXPECT_EQ(record.record().decision(), v1::ISSUED);
+    EXPECT_EQ(record.record().vouching_data().SerializeAsString(), vd.SerializeAsString());
+  }
+
+  // And the restarted coordinator vouches again.
+  v1::VouchResponse response;
+  ASSERT_TRUE(Vouch(MakeRequest(), &response));
+  EXPECT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+}
+
+}  // namespace
+}  // namespace mecai
