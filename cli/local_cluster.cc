@@ -215,9 +215,10 @@ absl::Status LocalCluster::StartWebServer(const std::string& nginx) {
       "  types { application/pkix-crl crl; }\n  server {\n    listen 127.0.0.1:", crl_port_,
       ";\n    root ", root, ";\n  }\n",
       // The TLS target: the server certificate and its chain (nginx wants them in one file).
-      "  server {\n    listen 127.0.0.1:", target_port_, " ssl;\n    server_name ", kTargetHost,
-      ";\n    ssl_certificate ", Path("pki/server.pem"), ";\n    ssl_certificate_key ",
-      Path("pki/server.key"), ";\n    return 200 \"MECAI demo target\\n\";\n  }\n}\n");
+      "  server {\n    listen ", options_.target_listen_address, ":", target_port_,
+      " ssl;\n    server_name ", kTargetHost, ";\n    ssl_certificate ", Path("pki/server.pem"),
+      ";\n    ssl_certificate_key ", Path("pki/server.key"),
+      ";\n    return 200 \"MECAI demo target\\n\";\n  }\n}\n");
   RETURN_IF_ERROR(WriteFileAtomically(Path("run/nginx.conf"), config));
   Step(absl::StrCat("starting nginx: the TLS target ", kTargetHost, " on 127.0.0.1:", target_port_,
                     ", and the issuing CA's CRL at http://127.0.0.1:", crl_port_,
@@ -336,8 +337,12 @@ absl::Status LocalCluster::Start() {
                                         PrivateKeyToPem(observation_key.get()), 0600));
     RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.pub"),
                                         PublicKeyToPem(observation_key.get())));
+    const AgentPlacement* placement = static_cast<size_t>(i) < options_.agent_placements.size()
+                                          ? &options_.agent_placements[i]
+                                          : nullptr;
     v1::ProbeAgentConfig config;
-    config.mutable_listen()->set_address("127.0.0.1:0");
+    config.mutable_listen()->set_address(
+        absl::StrCat(placement != nullptr ? placement->address : "127.0.0.1", ":0"));
     config.mutable_listen()->set_port_file(Path("run/" + id + ".port"));
     config.mutable_listen()->set_metrics_address("127.0.0.1:0");
     config.mutable_listen()->set_metrics_port_file(Path("run/" + id + ".metrics-port"));
@@ -345,19 +350,33 @@ absl::Status LocalCluster::Start() {
     config.mutable_perspective()->set_id(id);
     config.mutable_perspective()->set_region(region);
     config.set_signing_key_file(Path("agents/" + id + "-observation.key"));
-    config.mutable_resolver()->add_nameservers(absl::StrCat("127.0.0.1:", dns_port));
-    // The demo's target lives on loopback, which agents refuse by default (trust rule 6).
-    config.add_allowed_special_address_ranges("127.0.0.0/8");
+    if (placement != nullptr) {
+      config.mutable_resolver()->add_nameservers(placement->nameserver);
+      config.add_allowed_special_address_ranges(placement->allowed_range);
+    } else {
+      config.mutable_resolver()->add_nameservers(absl::StrCat("127.0.0.1:", dns_port));
+      // The demo's target lives on loopback, which agents refuse by default (trust rule 6).
+      config.add_allowed_special_address_ranges("127.0.0.0/8");
+    }
     RETURN_IF_ERROR(WriteConfig("agents/" + id + ".textproto", config));
-    Step(absl::StrCat("starting probe agent ", id, " in region ", region));
-    ASSIGN_OR_RETURN(
-        ChildProcess * agent,
-        Launch({binaries.probe_agent, "--config", Path("agents/" + id + ".textproto")}, id));
+    Step(absl::StrCat("starting probe agent ", id, " in region ", region,
+                      placement != nullptr
+                          ? " (network namespace " + placement->network_namespace + ")"
+                          : std::string()));
+    std::vector<std::string> argv = {binaries.probe_agent, "--config",
+                                     Path("agents/" + id + ".textproto")};
+    if (placement != nullptr) {
+      argv.insert(argv.begin(), {"ip", "netns", "exec", placement->network_namespace});
+    }
+    ASSIGN_OR_RETURN(ChildProcess * agent, Launch(argv, id));
     ASSIGN_OR_RETURN(int port, AwaitPortFile(agent, Path("run/" + id + ".port")));
     v1::AgentEndpoint endpoint;
     endpoint.mutable_perspective()->set_id(id);
     endpoint.mutable_perspective()->set_region(region);
     *endpoint.mutable_peer() = Peer(id, port, coordinator_id);
+    if (placement != nullptr) {
+      endpoint.mutable_peer()->set_address(absl::StrCat(placement->address, ":", port));
+    }
     endpoint.set_public_key_file(Path("agents/" + id + "-observation.pub"));
     endpoints.push_back(endpoint);
   }

@@ -19,6 +19,19 @@
 
 namespace mecai {
 
+// Where one probe agent runs when it is not on this host's loopback: a network namespace (the
+// simulated region, `ip netns`) with its own address and its own resolver (DESIGN §9).
+struct AgentPlacement {
+  // The namespace to run the agent in (ip netns exec).
+  std::string network_namespace;
+  // The agent's address inside the namespace, reachable from the host (its listen address).
+  std::string address;
+  // The resolver the agent asks ("ip" or "ip:port"), usually inside the namespace.
+  std::string nameserver;
+  // The special-purpose range the agent may connect to (the test network), CIDR.
+  std::string allowed_range;
+};
+
 struct LocalClusterOptions {
   // An existing, empty directory (absolute path).
   std::string workdir;
@@ -31,6 +44,12 @@ struct LocalClusterOptions {
   std::map<std::string, std::vector<std::string>> extra_hosts;
   // The coordinator's per-hostname probe-round limit (0: its default); benchmarks raise it.
   uint32_t max_probe_rounds_per_hostname = 0;
+  // Agent i runs as agent_placements[i] says when given; otherwise on loopback with the cluster's
+  // resolver.
+  std::vector<AgentPlacement> agent_placements;
+  // The address nginx serves the TLS target on (default 127.0.0.1; "0.0.0.0" to reach it from
+  // network namespaces).
+  std::string target_listen_address = "127.0.0.1";
 };
 
 // Not thread-safe.

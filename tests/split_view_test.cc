@@ -1,0 +1,206 @@
+// A split-view attack across real simulated regions (DESIGN §9): each probe agent runs in its own
+// network namespace (`ip netns`, veth) with its own dnsmasq. First every region resolves the
+// target to the real server and the cluster vouches; then one region's resolver is turned to an
+// impostor inside that region serving another (valid!) certificate for the same name — the
+// cluster refuses, and the reason names that region.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/local_cluster.h"
+#include "common/child_process.h"
+#include "common/files.h"
+#include "common/grpc_channel.h"
+#include "common/hashing.h"
+#include "common/pem.h"
+#include "common/signature.h"
+#include "common/vouching_request.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/vouching.grpc.pb.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kRegions = 3;
+
+// Runs a command to completion; true when it exited 0.
+bool RunCommand(const std::vector<std::string>& argv, const std::string& log) {
+  auto process = ChildProcess::Start(argv, log);
+  if (!process.ok()) return false;
+  if (!(*process)->WaitForExit(absl::Seconds(20))) return false;
+  return (*process)->ExitCode() == 0;
+}
+
+class SplitViewTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0 || access("/usr/sbin/ip", X_OK) != 0 && access("/sbin/ip", X_OK) != 0) {
+      GTEST_SKIP() << "network namespaces need root and iproute2";
+    }
+    const char* temporary = getenv("TEST_TMPDIR");
+    workdir_ = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/split-view");
+    ASSERT_EQ(mkdir(workdir_.c_str(), 0700), 0);
+    ASSERT_EQ(mkdir((workdir_ + "/cluster").c_str(), 0700), 0);
+    const std::string tag = absl::StrCat(getpid() % 100000);
+    for (int n = 1; n <= kRegions; ++n) {
+      const std::string ns = absl::StrCat("mecai-sv", tag, "-", n);
+      const std::string host_side = absl::StrCat("msh", tag, n);
+      const std::string ns_side = absl::StrCat("msn", tag, n);
+      const std::string log = absl::StrCat(workdir_, "/ip-", n, ".log");
+      namespaces_.push_back(ns);
+      ASSERT_TRUE(RunCommand({"ip", "netns", "add", ns}, log)) << TailOfFile(log);
+      ASSERT_TRUE(RunCommand(
+          {"ip", "link", "add", host_side, "type", "veth", "peer", "name", ns_side, "netns", ns},
+          log))
+          << TailOfFile(log);
+      ASSERT_TRUE(RunCommand(
+          {"ip", "addr", "add", absl::StrCat(HostAddress(n), "/24"), "dev", host_side}, log));
+      ASSERT_TRUE(RunCommand({"ip", "link", "set", host_side, "up"}, log));
+      ASSERT_TRUE(RunCommand({"ip", "netns", "exec", ns, "ip", "addr", "add",
+                              absl::StrCat(RegionAddress(n), "/24"), "dev", ns_side},
+                             log));
+      ASSERT_TRUE(RunCommand({"ip", "netns", "exec", ns, "ip", "link", "set", ns_side, "up"}, log));
+      ASSERT_TRUE(RunCommand({"ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"}, log));
+      // Every region's resolver starts honest: the target is the host's nginx.
+      ASSERT_TRUE(WriteHosts(n, HostAddress(n)).ok());
+      auto dns = ChildProcess::Start(
+          {"ip", "netns", "exec", ns, "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+           absl::StrCat("--listen-address=", RegionAddress(n)), "--bind-interfaces", "--port=53",
+           "--no-resolv", "--no-hosts", absl::StrCat("--addn-hosts=", HostsFile(n)),
+           "--local=/mecai.test/", absl::StrCat("--pid-file=", workdir_, "/dnsmasq-", n, ".pid")},
+          absl::StrCat(workdir_, "/dnsmasq-", n, ".log"));
+      ASSERT_TRUE(dns.ok()) << dns.status();
+      resolvers_.push_back(std::move(*dns));
+    }
+
+    LocalClusterOptions options;
+    options.workdir = workdir_ + "/cluster";
+    options.verbose = false;
+    options.target_listen_address = "0.0.0.0";
+    for (int n = 1; n <= kRegions; ++n) {
+      options.agent_placements.push_back(
+          {namespaces_[n - 1], RegionAddress(n), RegionAddress(n), "10.77.0.0/16"});
+    }
+    cluster_ = std::make_unique<LocalCluster>(options);
+    absl::Status started = cluster_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+
+  void TearDown() override {
+    impostor_.reset();
+    cluster_.reset();
+    resolvers_.clear();
+    for (const std::string& ns : namespaces_) {
+      RunCommand({"ip", "netns", "del", ns}, workdir_ + "/ip-teardown.log");
+    }
+  }
+
+  static std::string HostAddress(int n) { return absl::StrCat("10.77.", n, ".1"); }
+  static std::string RegionAddress(int n) { return absl::StrCat("10.77.", n, ".2"); }
+  std::string HostsFile(int n) const { return absl::StrCat(workdir_, "/hosts-", n); }
+
+  absl::Status WriteHosts(int n, const std::string& address) {
+    return WriteFileAtomically(HostsFile(n),
+                               absl::StrCat(address, " ", LocalCluster::kTargetHost, "\n"));
+  }
+
+  v1::VouchResponse Vouch() {
+    auto chain = LoadPemCertificatesAsDer(cluster_->ServerChainFile());
+    auto key = LoadPemPrivateKey(cluster_->ServerKeyFile());
+    EXPECT_TRUE(chain.ok() && key.ok());
+    auto signing_key = InMemorySigningKey::Create(std::move(*key));
+    v1::VouchingRequestBody body;
+    body.set_hostname(LocalCluster::kTargetHost);
+    body.set_port(static_cast<uint32_t>(cluster_->target_port()));
+    body.set_trust_list(LocalCluster::kTrustList);
+    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(absl::Now()));
+    body.set_nonce(absl::StrCat("split-view-", ++nonce_));
+    auto request = BuildVouchingRequest(body, *chain, **signing_key);
+    auto channel = MakeChannel(cluster_->CoordinatorPeer());
+    EXPECT_TRUE(request.ok() && channel.ok());
+    auto stub = v1::VouchingService::NewStub(*channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    v1::VouchRequest vouch;
+    vouch.set_vouching_request(*request);
+    v1::VouchResponse response;
+    grpc::Status status = stub->Vouch(&context, vouch, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // The attacker near region 3: an nginx inside that region serving another valid certificate
+  // for the target's name.
+  void StartImpostorInRegion3() {
+    ASSERT_TRUE(cluster_->IssueServerCertificate(LocalCluster::kTargetHost, "impostor").ok());
+    const std::string prefix = workdir_ + "/impostor";
+    ASSERT_EQ(mkdir(prefix.c_str(), 0700), 0);
+    const std::string config = absl::StrCat(
+        "worker_processes 1;\nerror_log stderr;\npid ", prefix, "/nginx.pid;\nuser root root;\n",
+        "events { worker_connections 64; }\nhttp {\n  access_log off;\n",
+        "  client_body_temp_path ", prefix, "/b;\n  proxy_temp_path ", prefix, "/p;\n",
+        "  fastcgi_temp_path ", prefix, "/f;\n  uwsgi_temp_path ", prefix, "/u;\n",
+        "  scgi_temp_path ", prefix, "/s;\n  server {\n    listen ", RegionAddress(3), ":",
+        cluster_->target_port(), " ssl;\n    ssl_certificate ", cluster_->Path("pki/impostor.pem"),
+        ";\n    ssl_certificate_key ", cluster_->Path("pki/impostor.key"),
+        ";\n    return 200 \"impostor\\n\";\n  }\n}\n");
+    ASSERT_TRUE(WriteFileAtomically(prefix + "/nginx.conf", config).ok());
+    auto impostor =
+        ChildProcess::Start({"ip", "netns", "exec", namespaces_[2], "nginx", "-e", "stderr", "-p",
+                             prefix, "-c", prefix + "/nginx.conf", "-g", "daemon off;"},
+                            prefix + ".log");
+    ASSERT_TRUE(impostor.ok()) << impostor.status();
+    impostor_ = std::move(*impostor);
+    // Region 3's resolver now points the name at the impostor; dnsmasq re-reads its hosts file on
+    // SIGHUP.
+    ASSERT_TRUE(WriteHosts(3, RegionAddress(3)).ok());
+    kill(resolvers_[2]->pid(), SIGHUP);
+    absl::SleepFor(absl::Milliseconds(300));
+    ASSERT_TRUE(impostor_->Running()) << TailOfFile(prefix + ".log");
+  }
+
+  std::string workdir_;
+  std::vector<std::string> namespaces_;
+  std::vector<std::unique_ptr<ChildProcess>> resolvers_;
+  std::unique_ptr<LocalCluster> cluster_;
+  std::unique_ptr<ChildProcess> impostor_;
+  int nonce_ = 0;
+};
+
+TEST_F(SplitViewTest, ImpostorInOneRegionIsRefusedNamingThatRegion) {
+  // Control: three regions, three resolvers, one honest view.
+  v1::VouchResponse honest = Vouch();
+  ASSERT_TRUE(honest.has_vouching_data()) << honest.refusal().explanation();
+  for (const v1::PerspectiveResult& result : honest.perspectives()) {
+    v1::ObservationBody body;
+    ASSERT_TRUE(body.ParseFromString(result.observation().tbs()));
+    ASSERT_EQ(body.resolved_addresses_size(), 1);
+    // Each region reached the server through its own network.
+    EXPECT_EQ(body.resolved_addresses(0), HostAddress(result.perspective().id().back() - '0'));
+  }
+
+  StartImpostorInRegion3();
+  v1::VouchResponse attacked = Vouch();
+  ASSERT_TRUE(attacked.has_refusal());
+  EXPECT_FALSE(attacked.has_vouching_data());
+  EXPECT_EQ(attacked.refusal().reason(), v1::CERTIFICATE_MISMATCH);
+  EXPECT_THAT(attacked.refusal().explanation(), HasSubstr("agent-3 (ap-south)"));
+  EXPECT_THAT(attacked.refusal().explanation(), HasSubstr(RegionAddress(3)));
+  auto impostor = LoadPemCertificatesAsDer(cluster_->Path("pki/impostor-leaf.pem"));
+  ASSERT_TRUE(impostor.ok());
+  EXPECT_THAT(attacked.refusal().explanation(),
+              HasSubstr(ShortHex(Sha256(impostor->front())).substr(0, 16)));
+}
+
+}  // namespace
+}  // namespace mecai
