@@ -10,7 +10,9 @@
 #include "cli/audit_client.h"
 #include "cli/demo.h"
 #include "cli/flags.h"
+#include "cli/internal_pki.h"
 #include "cli/report.h"
+#include "cli/tls_commands.h"
 #include "cli/vouch_client.h"
 #include "common/files.h"
 #include "common/grpc_channel.h"
@@ -37,6 +39,15 @@ constexpr char kUsage[] =
     "      Verifies a VD as a TLS client would. Exit 0 valid, 3 invalid (reason on stderr).\n"
     "  probe --agent ADDR --host H [--port P]  <connection>\n"
     "      Asks one probe agent what it sees for H:P.\n"
+    "  s_server --cert C --key K (--vd-dir DIR | --vd VD ...) [--accept HOST:PORT] [--tls V]\n"
+    "      A TLS server stapling VDs in the MECAI extension.\n"
+    "  s_client --connect H:P --va-list L [--servername N] [--trust-list TL] [--va ID ...]\n"
+    "      Connects and verifies the stapled VDs. Exit 0 valid, 3 no valid VD.\n"
+    "  serverinfo --vd VD ... --out F\n"
+    "      Writes an `openssl s_server -serverinfo` file stapling the VDs.\n"
+    "  pki --out DIR --identity NAME [--identity NAME ...] [--days N]\n"
+    "      Makes the internal mutual-TLS CA (or reuses DIR/ca.pem) and one certificate per\n"
+    "      service identity (serverAuth + clientAuth).\n"
     "  audit --vs ADDR [--host H] [--since T] [--verify [--va-list L] [--state F]]  <connection>\n"
     "      Lists quorum records (T: RFC 3339 time, or a duration back from now such as 24h).\n"
     "      --verify checks the signed checkpoint, an inclusion proof per record and, with\n"
@@ -198,6 +209,30 @@ int Probe(int argc, char** argv) {
   return body.outcome() == mecai::v1::PROBE_OK ? kExitOk : kExitRefused;
 }
 
+int Pki(int argc, char** argv) {
+  auto flags = mecai::Flags::Parse(argc, argv, 2, {"out", "identity", "days"}, {});
+  if (!flags.ok()) return UsageError("pki", flags.status());
+  mecai::InternalPkiOptions options;
+  options.directory = flags->Get("out");
+  options.identities = flags->GetAll("identity");
+  if (options.directory.empty() || options.identities.empty()) {
+    return UsageError("pki", absl::InvalidArgumentError("--out and --identity are required"));
+  }
+  int days = 365;
+  if (flags->Has("days") && (!absl::SimpleAtoi(flags->Get("days"), &days) || days < 1)) {
+    return UsageError("pki", absl::InvalidArgumentError("--days must be a positive number"));
+  }
+  options.validity = absl::Hours(24 * days);
+  absl::Status status = mecai::MakeInternalPki(options);
+  if (!status.ok()) {
+    std::cerr << "mecai pki: " << status.message() << "\n";
+    return kExitError;
+  }
+  std::cout << "internal CA and " << options.identities.size() << " identities in "
+            << options.directory << " (keep ca.key offline)\n";
+  return kExitOk;
+}
+
 int Audit(int argc, char** argv) {
   std::set<std::string> valued = {"vs", "host", "since", "va-list", "state"};
   valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
@@ -260,7 +295,11 @@ int main(int argc, char** argv) {
   if (command == "vouch") return Vouch(argc, argv);
   if (command == "verify") return Verify(argc, argv);
   if (command == "probe") return Probe(argc, argv);
+  if (command == "s_server") return mecai::SServerCommand(argc, argv);
+  if (command == "s_client") return mecai::SClientCommand(argc, argv);
+  if (command == "serverinfo") return mecai::ServerinfoCommand(argc, argv);
   if (command == "audit") return Audit(argc, argv);
+  if (command == "pki") return Pki(argc, argv);
   std::cerr << "mecai: unknown command '" << command << "'\n\n" << kUsage;
   return kExitUsage;
 }
