@@ -2,6 +2,8 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/security/auth_metadata_processor.h>
 
 #include <algorithm>
@@ -18,6 +20,53 @@ namespace {
 
 constexpr uint32_t kDefaultMaxReceiveBytes = 1 << 20;
 constexpr uint32_t kDefaultMaxThreads = 16;
+// The health-only server: a HealthCheckRequest is a service name, so small limits suffice.
+constexpr int kHealthMaxReceiveBytes = 4096;
+constexpr int kHealthMaxThreads = 4;
+constexpr auto kShutdownGracePeriod = std::chrono::seconds(5);
+
+// Removes every ServerBuilderPlugin (server reflection among them) from one builder, so that the
+// health-only server registers nothing but the default grpc.health.v1.Health service.
+class WithoutBuilderPlugins : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*arguments*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->clear();
+  }
+};
+
+// The text after the last ':' of a "host:port" that IsValidHostPort accepted.
+std::string PortOf(const std::string& host_port) {
+  return host_port.substr(host_port.rfind(':') + 1);
+}
+
+// A started plaintext server on `address` with no service but the default health service (which
+// StartServer enables for every server).
+absl::StatusOr<HealthOnlyServer> StartHealthOnlyServer(const std::string& address) {
+  HealthOnlyServer health;
+  // Registered for its side effect too: a server with nothing but the health service, which gRPC
+  // adds only after checking that some service polls the completion queues, would not start.
+  health.other_methods = std::make_unique<grpc::CallbackGenericService>();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &health.port);
+  builder.SetOption(std::make_unique<WithoutBuilderPlugins>());
+  builder.RegisterCallbackGenericService(health.other_methods.get());
+  builder.SetMaxReceiveMessageSize(kHealthMaxReceiveBytes);
+  grpc::ResourceQuota quota("mecai-health");
+  quota.SetMaxThreads(kHealthMaxThreads);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // A port in use is an error.
+  health.server = builder.BuildAndStart();
+  if (health.server == nullptr || health.port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on health_address ", address,
+                                               " (is the port in use or the address not local?)"));
+  }
+  if (health.server->GetHealthCheckService() == nullptr) {
+    health.server->Shutdown();
+    return absl::InternalError("the health-only server has no health check service");
+  }
+  return health;
+}
 
 // Rejects every call whose TLS peer is not on the allowlist (UNAUTHENTICATED / PERMISSION_DENIED).
 // Runs for each call before any handler. Thread-safe: the allowlist is constant.
@@ -71,10 +120,29 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
 
 }  // namespace
 
-void RunningServer::Shutdown() {
+void RunningServer::SetServingStatus(bool serving) {
+  absl::MutexLock lock(&mutex_);
   if (shut_down_) return;
-  shut_down_ = true;
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  for (grpc::Server* server : {server_.get(), health_.server.get()}) {
+    if (server == nullptr || server->GetHealthCheckService() == nullptr) continue;
+    server->GetHealthCheckService()->SetServingStatus(serving);
+  }
+}
+
+void RunningServer::Shutdown() {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  // Probes see NOT_SERVING while running calls finish; HealthCheckServiceInterface::Shutdown also
+  // freezes the status.
+  for (grpc::Server* server : {server_.get(), health_.server.get()}) {
+    if (server == nullptr || server->GetHealthCheckService() == nullptr) continue;
+    server->GetHealthCheckService()->Shutdown();
+  }
+  server_->Shutdown(std::chrono::system_clock::now() + kShutdownGracePeriod);
+  if (health_.server != nullptr) health_.server->Shutdown(std::chrono::system_clock::now());
 }
 
 void ValidateListenConfig(const v1::ListenConfig& listen, bool plaintext_allowed,
@@ -85,6 +153,18 @@ void ValidateListenConfig(const v1::ListenConfig& listen, bool plaintext_allowed
   }
   errors->Require(IsValidHostPort(listen.address(), /*allow_port_zero=*/true), field + ".address",
                   "must be host:port (port 0 picks a free port)");
+  if (!listen.health_address().empty()) {
+    const std::string& health = listen.health_address();
+    if (!IsValidHostPort(health, /*allow_port_zero=*/true)) {
+      errors->Add(field + ".health_address", "must be host:port (port 0 picks a free port)");
+    } else if (PortOf(health) != "0") {
+      // The health port is plaintext and serves nothing else: it can share no port.
+      errors->Require(health != listen.address(), field + ".health_address",
+                      "must differ from " + field + ".address");
+      errors->Require(health != listen.metrics_address(), field + ".health_address",
+                      "must differ from " + field + ".metrics_address");
+    }
+  }
   if (listen.insecure_plaintext_for_local_development()) {
     errors->Require(plaintext_allowed, field + ".insecure_plaintext_for_local_development",
                     "plaintext is never allowed for this service (trust rule 7)");
@@ -121,15 +201,32 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen.address(),
                                                " (is the port in use or the address not local?)"));
   }
+  HealthOnlyServer health;
+  if (!listen.health_address().empty()) {
+    absl::StatusOr<HealthOnlyServer> started = StartHealthOnlyServer(listen.health_address());
+    if (!started.ok()) {
+      server->Shutdown();
+      return started.status();
+    }
+    health = std::move(*started);
+  }
   if (!listen.port_file().empty()) {
     absl::Status written = WriteFileAtomically(listen.port_file(), absl::StrCat(port, "\n"));
     if (!written.ok()) {
+      if (health.server != nullptr) health.server->Shutdown();
       server->Shutdown();
       return written;
     }
   }
   MECAI_LOG(Info) << "serving on " << listen.address() << " (port " << port << ")";
-  return std::make_unique<RunningServer>(std::move(server), port);
+  if (health.server != nullptr) {
+    MECAI_LOG(Info) << "serving grpc.health.v1.Health only, plaintext, on "
+                    << listen.health_address() << " (port " << health.port << ")";
+  }
+  auto running = std::make_unique<RunningServer>(std::move(server), port, std::move(health));
+  // Both servers start SERVING; from here on RunningServer keeps them equal.
+  running->SetServingStatus(true);
+  return running;
 }
 
 std::vector<std::string> PeerIdentities(const grpc::AuthContext& context) {

@@ -8,11 +8,16 @@ PACKAGES=(
   bazel-bootstrap bazel-platforms pkg-config g++
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev
-  libp11-kit-dev libc-ares-dev libcurl4-openssl-dev
+  libp11-kit-dev libc-ares-dev libcurl4-openssl-dev libmicrohttpd-dev
   # The HSM and its tools.
   softhsm2 opensc
   # Real components the demo and tests run against.
   openssl nginx dnsmasq-base iproute2 procps curl prometheus
+  # The approval page is tested in a real headless browser (DESIGN §7).
+  chromium
+  # kubectl for `kubectl kustomize` (deploy:kustomize_test): any kubectl already on PATH will do,
+  # else Debian's (DESIGN §9).
+  $(command -v kubectl >/dev/null 2>&1 || echo kubernetes-client)
 )
 
 missing=()

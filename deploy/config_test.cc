@@ -1,0 +1,131 @@
+// Every textproto configuration under deploy/ parses as its binary's message and passes that
+// binary's validation at start (DESIGN §10), and the Kubernetes overlays agree with each other:
+// each region's probe agent is the perspective its directory names, and every coordinator and the
+// signer enroll the same perspectives. Files named by the configs (mounted Secrets) are not read,
+// as the validators do not read them either.
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/config_loader.h"
+#include "coordinator/coordinator_config.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "probe_agent/agent_config.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "signer/signer_config.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::ElementsAreArray;
+using ::testing::UnorderedElementsAreArray;
+
+// Relative to the test's runfiles directory (the workspace root).
+constexpr char kDeployDirectory[] = "deploy";
+const std::vector<std::string> kRegions = {"eu-west", "us-east", "ap-south"};
+
+// Every *.textproto under deploy/, as paths relative to the workspace root, sorted.
+std::vector<std::string> TextprotoFiles() {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(
+           kDeployDirectory, std::filesystem::directory_options::follow_directory_symlink)) {
+    if (entry.path().extension() == ".textproto") files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string OverlayConfig(const std::string& region, const std::string& file) {
+  return std::string(kDeployDirectory) + "/k8s/overlays/" + region + "/config/" + file;
+}
+
+std::vector<std::string> PerspectiveNames(
+    const google::protobuf::RepeatedPtrField<v1::AgentEndpoint>& agents) {
+  std::vector<std::string> names;
+  for (const v1::AgentEndpoint& agent : agents) {
+    names.push_back(agent.perspective().id() + "/" + agent.perspective().region());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(DeployConfigTest, TheExpectedFilesAreThere) {
+  std::vector<std::string> expected = {std::string(kDeployDirectory) +
+                                       "/k8s/base/config/signer.textproto"};
+  for (const std::string& region : kRegions) {
+    expected.push_back(OverlayConfig(region, "coordinator.textproto"));
+    expected.push_back(OverlayConfig(region, "probe-agent.textproto"));
+  }
+  std::sort(expected.begin(), expected.end());
+  EXPECT_THAT(TextprotoFiles(), ElementsAreArray(expected));
+}
+
+// Each file is validated as the message its name says: coordinator, signer or probe-agent.
+TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
+  const std::vector<std::string> files = TextprotoFiles();
+  ASSERT_FALSE(files.empty());
+  for (const std::string& path : files) {
+    SCOPED_TRACE(path);
+    const std::string name = std::filesystem::path(path).filename().string();
+    absl::Status valid;
+    if (name == "coordinator.textproto") {
+      absl::StatusOr<v1::CoordinatorConfig> config = LoadConfig<v1::CoordinatorConfig>(path);
+      ASSERT_TRUE(config.ok()) << config.status();
+      valid = ValidateCoordinatorConfig(WithCoordinatorDefaults(*config), path);
+      EXPECT_FALSE(config->listen().health_address().empty()) << "the kubelet probes it";
+    } else if (name == "signer.textproto") {
+      absl::StatusOr<v1::SignerConfig> config = LoadConfig<v1::SignerConfig>(path);
+      ASSERT_TRUE(config.ok()) << config.status();
+      valid = ValidateSignerConfig(WithSignerDefaults(*config), path);
+      EXPECT_FALSE(config->listen().health_address().empty()) << "the kubelet probes it";
+    } else if (name == "probe-agent.textproto") {
+      absl::StatusOr<v1::ProbeAgentConfig> config = LoadConfig<v1::ProbeAgentConfig>(path);
+      ASSERT_TRUE(config.ok()) << config.status();
+      valid = probe_agent::ValidateProbeAgentConfig(probe_agent::WithDefaults(*config), path);
+      EXPECT_FALSE(config->listen().health_address().empty()) << "the kubelet probes it";
+      // Trust rule 6: deployed agents never probe special-purpose addresses.
+      EXPECT_EQ(config->allowed_special_address_ranges_size(), 0);
+    } else {
+      ADD_FAILURE() << "no binary reads a config named " << name;
+      continue;
+    }
+    EXPECT_TRUE(valid.ok()) << valid;
+  }
+}
+
+TEST(DeployConfigTest, RegionsAgree) {
+  absl::StatusOr<v1::SignerConfig> signer = LoadConfig<v1::SignerConfig>(
+      std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto");
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  std::vector<std::string> regional_agents;
+  std::set<std::string> log_shards;
+  for (const std::string& region : kRegions) {
+    SCOPED_TRACE(region);
+    absl::StatusOr<v1::ProbeAgentConfig> agent =
+        LoadConfig<v1::ProbeAgentConfig>(OverlayConfig(region, "probe-agent.textproto"));
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    EXPECT_EQ(agent->perspective().region(), region);
+    EXPECT_EQ(agent->perspective().id(), "agent-" + region);
+    // Each perspective has resolvers of its own (DESIGN §1).
+    EXPECT_GT(agent->resolver().nameservers_size(), 0);
+    regional_agents.push_back(agent->perspective().id() + "/" + region);
+
+    absl::StatusOr<v1::CoordinatorConfig> coordinator =
+        LoadConfig<v1::CoordinatorConfig>(OverlayConfig(region, "coordinator.textproto"));
+    ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+    EXPECT_THAT(PerspectiveNames(coordinator->agents()),
+                ElementsAreArray(PerspectiveNames(signer->agents())));
+    EXPECT_TRUE(log_shards.insert(coordinator->log_shard_id()).second)
+        << "log shard " << coordinator->log_shard_id() << " is used by two regions";
+  }
+  // The perspectives enrolled are exactly the agents the overlays deploy.
+  EXPECT_THAT(PerspectiveNames(signer->agents()), UnorderedElementsAreArray(regional_agents));
+}
+
+}  // namespace
+}  // namespace mecai
