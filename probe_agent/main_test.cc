@@ -143,8 +143,9 @@ TEST_F(ProbeAgentMainTest, UnreadableOrWrongKeyExitsOne) {
   ASSERT_TRUE(WriteFileAtomically(directory_ + "/p384.key", PrivateKeyToPem(p384.get())).ok());
   config.set_signing_key_file(directory_ + "/p384.key");
   EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), 1);
-  EXPECT_EQ(ReadText(stderr_path_), "probe_agent: signing_key_file " + directory_ +
-                                        "/p384.key: the agent key must be an Ed25519 (or EC P-256) key\n");
+  EXPECT_EQ(ReadText(stderr_path_),
+            "probe_agent: signing_key_file " + directory_ +
+                "/p384.key: the agent key must be an Ed25519 (or EC P-256) key\n");
 }
 
 TEST_F(ProbeAgentMainTest, PortInUseExitsOneAndLeavesNothingRunning) {

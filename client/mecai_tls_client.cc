@@ -1,0 +1,308 @@
+#include "client/mecai_tls_client.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "client/vd_verifier.h"
+#include "common/files.h"
+#include "common/openssl_error.h"
+#include "common/pem.h"
+#include "common/status.h"
+
+namespace mecai {
+namespace {
+
+// Per-connection state, owned by the SSL through its ex_data and freed with it.
+struct ConnectionState {
+  std::string server;  // "host:port", the feedback memo's key.
+  std::string hostname;
+  std::string trust_list;
+  std::vector<std::string> candidate_vas;
+  std::string request;   // mecai_vouching body.
+  std::string feedback;  // mecai_feedback body; empty: not sent.
+  bool received = false;
+  std::vector<std::string> vds;
+  std::string handshake_problem;
+};
+
+void FreeConnectionState(void* /*parent*/, void* pointer, CRYPTO_EX_DATA* /*data*/, int /*index*/,
+                         long /*argl*/, void* /*argp*/) {
+  delete static_cast<ConnectionState*>(pointer);
+}
+
+int ConnectionStateIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, &FreeConnectionState);
+  return index;
+}
+
+ConnectionState* StateOf(SSL* ssl) {
+  return static_cast<ConnectionState*>(SSL_get_ex_data(ssl, ConnectionStateIndex()));
+}
+
+// The VA a VD claims to be from, before verification (labels and feedback only), or "".
+std::string ClaimedVaId(const std::string& serialized) {
+  v1::VouchingData vd;
+  v1::VouchingStatement statement;
+  if (!vd.ParseFromString(serialized) || !statement.ParseFromString(vd.statement())) return "";
+  return statement.va_id();
+}
+
+}  // namespace
+
+std::vector<std::string> ChooseCandidateVas(const VaList& vas, const std::string& hostname,
+                                            const std::function<size_t(size_t)>& random_index) {
+  std::vector<std::string> chosen;
+  const size_t dot = hostname.rfind('.');
+  const std::string tld =
+      absl::AsciiStrToLower(dot == std::string::npos ? hostname : hostname.substr(dot + 1));
+  for (const VaList::Entry& entry : vas.entries()) {
+    const auto& tlds = entry.config.preferred_tlds();
+    if (chosen.size() < kMaxCandidateVas &&
+        std::any_of(tlds.begin(), tlds.end(), [&](const std::string& preferred) {
+          return absl::AsciiStrToLower(preferred) == tld;
+        })) {
+      chosen.push_back(entry.config.id());
+    }
+  }
+  if (!chosen.empty()) return chosen;
+  const size_t count = vas.entries().size();
+  if (count <= 2) {
+    for (const VaList::Entry& entry : vas.entries()) chosen.push_back(entry.config.id());
+    return chosen;
+  }
+  const size_t first = random_index(count);
+  size_t second = random_index(count - 1);
+  if (second >= first) ++second;  // Uniform over the others.
+  chosen.push_back(vas.entries()[first].config.id());
+  chosen.push_back(vas.entries()[second].config.id());
+  return chosen;
+}
+
+void FeedbackMemo::Record(const std::string& server, const std::vector<FeedbackEntry>& entries) {
+  absl::MutexLock lock(&mutex_);
+  std::vector<FeedbackEntry>& held = entries_[server];
+  for (const FeedbackEntry& entry : entries) {
+    if (std::find(held.begin(), held.end(), entry) == held.end() &&
+        held.size() < kMaxFeedbackEntries) {
+      held.push_back(entry);
+    }
+  }
+  if (held.empty()) entries_.erase(server);
+}
+
+std::vector<FeedbackEntry> FeedbackMemo::Take(const std::string& server) {
+  absl::MutexLock lock(&mutex_);
+  auto found = entries_.find(server);
+  if (found == entries_.end()) return {};
+  std::vector<FeedbackEntry> taken = std::move(found->second);
+  entries_.erase(found);
+  return taken;
+}
+
+absl::Status FeedbackMemo::Load(const std::string& path) {
+  auto contents = ReadFile(path, 1 << 20);
+  if (absl::IsNotFound(contents.status())) return absl::OkStatus();
+  if (!contents.ok()) return contents.status();
+  for (absl::string_view line : absl::StrSplit(*contents, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    int reason = 0;
+    if (fields.size() != 3 || !absl::SimpleAtoi(fields[2], &reason) ||
+        (reason != static_cast<int>(FeedbackReason::kNoVouchingData) &&
+         reason != static_cast<int>(FeedbackReason::kInvalidVouchingData))) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": malformed line '", line, "'"));
+    }
+    Record(fields[0], {{fields[1], static_cast<FeedbackReason>(reason)}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FeedbackMemo::Save(const std::string& path) const {
+  std::string contents;
+  {
+    absl::MutexLock lock(&mutex_);
+    for (const auto& [server, entries] : entries_) {
+      for (const FeedbackEntry& entry : entries) {
+        absl::StrAppend(&contents, server, " ", entry.va_id, " ", static_cast<int>(entry.reason),
+                        "\n");
+      }
+    }
+  }
+  return WriteFileAtomically(path, contents, 0600);
+}
+
+MecaiTlsClient::MecaiTlsClient(const VaList& vas, const Clock& clock, MecaiClientOptions options,
+                               FeedbackMemo* memo)
+    : vas_(vas), clock_(clock), options_(options), memo_(memo) {}
+
+absl::Status MecaiTlsClient::Register(SSL_CTX* context) const {
+  void* self = const_cast<MecaiTlsClient*>(this);
+  ClearOpenSslErrors();
+  if (SSL_CTX_add_custom_ext(
+          context, options_.extension_type,
+          SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | SSL_EXT_TLS1_3_CERTIFICATE,
+          &AddCallback, &FreeCallback, self, &ParseCallback, self) != 1) {
+    return OpenSslError(absl::StrCat("registering TLS extension ", options_.extension_type));
+  }
+  if (SSL_CTX_add_custom_ext(context, options_.feedback_extension_type, SSL_EXT_CLIENT_HELLO,
+                             &AddCallback, &FreeCallback, self, &ParseCallback, self) != 1) {
+    return OpenSslError(
+        absl::StrCat("registering TLS extension ", options_.feedback_extension_type));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MecaiTlsClient::PrepareConnection(
+    SSL* ssl, const std::string& hostname, uint16_t port, const std::string& trust_list,
+    const std::vector<std::string>& candidate_vas) const {
+  if (candidate_vas.empty()) {
+    return absl::InvalidArgumentError("a MECAI connection asks at least one VA");
+  }
+  for (const std::string& va_id : candidate_vas) {
+    if (vas_.Find(va_id) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("VA '", va_id, "' is not in the VA list"));
+    }
+  }
+  auto state = std::make_unique<ConnectionState>();
+  state->server = absl::StrCat(hostname, ":", port);
+  state->hostname = hostname;
+  state->trust_list = trust_list;
+  state->candidate_vas = candidate_vas;
+  if (!options_.ask_for_everything) {
+    ASSIGN_OR_RETURN(state->request, EncodeMecaiRequest({trust_list, candidate_vas}));
+  }
+  if (memo_ != nullptr) {
+    std::vector<FeedbackEntry> feedback = memo_->Take(state->server);
+    if (!feedback.empty()) {
+      ASSIGN_OR_RETURN(state->feedback, EncodeFeedback(feedback));
+    }
+  }
+  delete StateOf(ssl);
+  if (SSL_set_ex_data(ssl, ConnectionStateIndex(), state.get()) != 1) {
+    return OpenSslError("SSL_set_ex_data");
+  }
+  state.release();
+  return absl::OkStatus();
+}
+
+int MecaiTlsClient::AddCallback(SSL* ssl, unsigned int type, unsigned int context,
+                                const unsigned char** out, size_t* out_length,
+                                X509* /*certificate*/, size_t /*chain_index*/, int* /*alert*/,
+                                void* argument) {
+  const auto* client = static_cast<const MecaiTlsClient*>(argument);
+  ConnectionState* state = StateOf(ssl);
+  if ((context & SSL_EXT_CLIENT_HELLO) == 0 || state == nullptr) return 0;
+  const std::string& body =
+      type == client->options_.extension_type ? state->request : state->feedback;
+  if (type != client->options_.extension_type && body.empty()) return 0;
+  // An empty mecai_vouching body is legal ("everything"); OpenSSL needs a non-null pointer.
+  *out = static_cast<const unsigned char*>(OPENSSL_memdup(body.data(), body.size() + 1));
+  if (*out == nullptr) return -1;
+  *out_length = body.size();
+  return 1;
+}
+
+void MecaiTlsClient::FreeCallback(SSL* /*ssl*/, unsigned int /*type*/, unsigned int /*context*/,
+                                  const unsigned char* out, void* /*argument*/) {
+  OPENSSL_free(const_cast<unsigned char*>(out));
+}
+
+int MecaiTlsClient::ParseCallback(SSL* ssl, unsigned int type, unsigned int context,
+                                  const unsigned char* in, size_t in_length, X509* /*certificate*/,
+                                  size_t chain_index, int* alert, void* argument) {
+  const auto* client = static_cast<const MecaiTlsClient*>(argument);
+  ConnectionState* state = StateOf(ssl);
+  if (type != client->options_.extension_type || state == nullptr) {
+    *alert = SSL_AD_UNSUPPORTED_EXTENSION;  // RFC 8446 §4.2: a response nobody asked for.
+    return 0;
+  }
+  // VDs belong to the end-entity certificate (RFC 8446 §4.4.2); elsewhere they are ignored.
+  if ((context & SSL_EXT_TLS1_3_CERTIFICATE) != 0 && chain_index != 0) return 1;
+  auto vds =
+      DecodeVouchingDataList(absl::string_view(reinterpret_cast<const char*>(in), in_length));
+  if (!vds.ok()) {
+    state->handshake_problem =
+        absl::StrCat("the server's MECAI extension is malformed: ", vds.status().message());
+    *alert = SSL_AD_DECODE_ERROR;
+    return 0;
+  }
+  state->received = true;
+  state->vds = std::move(*vds);
+  return 1;
+}
+
+std::string MecaiTlsClient::HandshakeProblem(SSL* ssl) {
+  ConnectionState* state = StateOf(ssl);
+  return state == nullptr ? "" : state->handshake_problem;
+}
+
+absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyConnection(SSL* ssl) const {
+  ConnectionState* state = StateOf(ssl);
+  if (state == nullptr) return absl::FailedPreconditionError("PrepareConnection was not called");
+  X509* leaf = SSL_get0_peer_certificate(ssl);  // Borrowed.
+  if (leaf == nullptr) return absl::FailedPreconditionError("the server sent no certificate");
+  VdExpectation expected;
+  expected.hostname = state->hostname;
+  expected.certificate_der = CertificateToDer(leaf);
+  expected.candidate_vas = state->candidate_vas;
+  expected.now = clock_.Now();
+  expected.max_age = options_.max_age;
+
+  MecaiVerification verification;
+  bool verified = false;
+  std::set<std::string> valid_vas;
+  std::set<std::string> invalid_vas;
+  for (size_t i = 0; i < state->vds.size(); ++i) {
+    const std::string claimed = ClaimedVaId(state->vds[i]);
+    const std::string label =
+        absl::StrCat("VD ", i + 1, " (naming ", claimed.empty() ? "?" : claimed, ")");
+    v1::VouchingData vd;
+    if (!vd.ParseFromString(state->vds[i])) {
+      verification.problems.push_back(absl::StrCat(label, ": not a serialized VouchingData"));
+      invalid_vas.insert(claimed);
+      continue;
+    }
+    auto statement = VerifyVouchingData(vd, vas_, expected);
+    if (statement.ok() && !state->trust_list.empty() &&
+        statement->trust_list() != state->trust_list) {
+      statement = absl::PermissionDeniedError(absl::StrCat("the VD vouches in trust list '",
+                                                           statement->trust_list(), "', not '",
+                                                           state->trust_list, "'"));
+    }
+    if (!statement.ok()) {
+      verification.problems.push_back(absl::StrCat(label, ": ", statement.status().message()));
+      invalid_vas.insert(claimed);
+      continue;
+    }
+    valid_vas.insert(statement->va_id());
+    if (!verified) verification.statement = std::move(*statement);
+    verified = true;
+  }
+
+  // Feedback (docs/TLS_EXTENSION.md §4): candidates that sent nothing, or only invalid VDs.
+  std::vector<FeedbackEntry> feedback;
+  for (const std::string& va_id : state->candidate_vas) {
+    if (valid_vas.count(va_id) != 0) continue;
+    feedback.push_back({va_id, invalid_vas.count(va_id) != 0 ? FeedbackReason::kInvalidVouchingData
+                                                             : FeedbackReason::kNoVouchingData});
+  }
+  if (memo_ != nullptr && !feedback.empty()) memo_->Record(state->server, feedback);
+
+  if (verified) return verification;
+  const std::string asked = absl::StrJoin(state->candidate_vas, ", ");
+  if (!state->received) {
+    return absl::PermissionDeniedError(absl::StrCat("MECAI: the server sent no Vouching Data for ",
+                                                    state->hostname, "; VAs asked for: ", asked));
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "MECAI: no valid Vouching Data for ", state->hostname, " from the VAs asked for (", asked,
+      "): ", absl::StrJoin(verification.problems, "; ")));
+}
+
+}  // namespace mecai

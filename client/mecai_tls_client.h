@@ -1,0 +1,114 @@
+// The client side of the MECAI TLS extension (DESIGN §5; docs/TLS_EXTENSION.md; seed 004,
+// "Client behaviour"): candidate VAs chosen from the built-in VA list, the request in the
+// ClientHello, every received VD verified after the handshake, and feedback about VAs that could
+// not be verified carried in the next ClientHello to the same server.
+#ifndef MECAI_CLIENT_MECAI_TLS_CLIENT_H_
+#define MECAI_CLIENT_MECAI_TLS_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/va_list.h"
+#include "common/clock.h"
+#include "common/mecai_extension.h"
+#include "common/openssl_types.h"
+#include "proto/mecai/v1/vouching.pb.h"
+
+namespace mecai {
+
+// Seed 004: "The client may have a preference that is based on the toplevel domain of S's
+// hostname ... Alternatively, the client might simply pick two VAs at random." Returns the VAs
+// whose preferred_tlds hold the hostname's last label (list order, at most kMaxCandidateVas);
+// when none does, two distinct VAs chosen with `random_index(n)` (uniform in [0, n)), or every VA
+// of a list of one or two.
+std::vector<std::string> ChooseCandidateVas(const VaList& vas, const std::string& hostname,
+                                            const std::function<size_t(size_t)>& random_index);
+
+// What a client learned about VAs per server ("host:port"), sent in the next ClientHello to that
+// server and then forgotten. Thread-safe.
+class FeedbackMemo {
+ public:
+  void Record(const std::string& server, const std::vector<FeedbackEntry>& entries);
+  // Returns and forgets the entries for `server` (at most kMaxFeedbackEntries).
+  std::vector<FeedbackEntry> Take(const std::string& server);
+
+  // A text file, one "server va_id reason" per line (for one-shot clients like `mecai s_client`).
+  // A missing file is an empty memo.
+  absl::Status Load(const std::string& path);
+  absl::Status Save(const std::string& path) const;
+
+ private:
+  mutable absl::Mutex mutex_;
+  std::map<std::string, std::vector<FeedbackEntry>> entries_ ABSL_GUARDED_BY(mutex_);
+};
+
+struct MecaiClientOptions {
+  uint16_t extension_type = kDefaultMecaiExtensionType;
+  uint16_t feedback_extension_type = kDefaultMecaiFeedbackExtensionType;
+  // Oldest VD accepted (DESIGN §4: operator-set).
+  absl::Duration max_age = absl::Hours(24 * 7);
+  // Send the empty mecai_vouching body ("every VD you hold") instead of naming the candidates; the
+  // received VDs are still checked against the candidates. Servers that staple a fixed serverinfo
+  // file (`openssl s_server -serverinfo`) accept only this form (docs/TLS_EXTENSION.md §5).
+  bool ask_for_everything = false;
+};
+
+// The outcome of a connection whose VDs verified.
+struct MecaiVerification {
+  // The statement of the first VD that verified (DESIGN §5: one is enough).
+  v1::VouchingStatement statement;
+  // Every VD that did not verify, "VD n (naming <va>): reason".
+  std::vector<std::string> problems;
+};
+
+// Thread-safe; one instance serves any number of connections. `vas`, `clock` and `memo` (may be
+// null: no feedback) must outlive it.
+class MecaiTlsClient {
+ public:
+  MecaiTlsClient(const VaList& vas, const Clock& clock, MecaiClientOptions options,
+                 FeedbackMemo* memo);
+
+  // Registers mecai_vouching and mecai_feedback on a client SSL_CTX.
+  absl::Status Register(SSL_CTX* context) const;
+
+  // Before SSL_connect: the server's name and port, the trust list and the candidate VAs (at least
+  // one, each in the VA list) this connection asks for. Attaches any remembered feedback.
+  absl::Status PrepareConnection(SSL* ssl, const std::string& hostname, uint16_t port,
+                                 const std::string& trust_list,
+                                 const std::vector<std::string>& candidate_vas) const;
+
+  // After a successful handshake: verifies every received VD (client/vd_verifier.h) against the
+  // handshake's leaf certificate. PERMISSION_DENIED naming the VAs asked for when none verifies.
+  // Records feedback for the next connection either way.
+  absl::StatusOr<MecaiVerification> VerifyConnection(SSL* ssl) const;
+
+  // Why the handshake failed on the MECAI side (a malformed server extension), or "".
+  static std::string HandshakeProblem(SSL* ssl);
+
+ private:
+  static int AddCallback(SSL* ssl, unsigned int type, unsigned int context,
+                         const unsigned char** out, size_t* out_length, X509* certificate,
+                         size_t chain_index, int* alert, void* argument);
+  static void FreeCallback(SSL* ssl, unsigned int type, unsigned int context,
+                           const unsigned char* out, void* argument);
+  static int ParseCallback(SSL* ssl, unsigned int type, unsigned int context,
+                           const unsigned char* in, size_t in_length, X509* certificate,
+                           size_t chain_index, int* alert, void* argument);
+
+  // Constant after construction.
+  const VaList& vas_;
+  const Clock& clock_;
+  const MecaiClientOptions options_;
+  FeedbackMemo* const memo_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_CLIENT_MECAI_TLS_CLIENT_H_

@@ -1,0 +1,267 @@
+// The MECAI extension end to end in memory: StaplingServer on one SSL, MecaiTlsClient on the
+// other, over TLS 1.2 and TLS 1.3, with VDs signed by the golden-vector VA (testdata/vd/).
+#include "stapler/tls_stapling.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/mecai_tls_client.h"
+#include "client/va_list.h"
+#include "common/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "stapler/testing/tls_pair.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using testing_tls::VectorPath;
+
+constexpr char kHost[] = "www.example.com";
+
+class TlsStaplingTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    auto vas = VaList::Load(VectorPath("va-list.textproto"));
+    ASSERT_TRUE(vas.ok()) << vas.status();
+    vas_ = std::move(*vas);
+    StaplingOptions options;
+    options.known_va_ids = {"va-example", "va-other"};
+    server_ = std::make_unique<StaplingServer>(options, nullptr);
+    MecaiClientOptions client_options;
+    client_options.max_age = absl::Hours(24);
+    client_ = std::make_unique<MecaiTlsClient>(*vas_, clock_, client_options, &memo_);
+  }
+
+  void AskForEverything() {
+    MecaiClientOptions options;
+    options.max_age = absl::Hours(24);
+    options.ask_for_everything = true;
+    client_ = std::make_unique<MecaiTlsClient>(*vas_, clock_, options, &memo_);
+  }
+
+  // Staples VDs for these leaf files, issued `age` ago.
+  void Staple(const std::vector<std::string>& leaves, absl::Duration age = absl::Hours(1)) {
+    std::vector<std::string> leaf_paths;
+    for (const std::string& leaf : leaves) leaf_paths.push_back(VectorPath(leaf));
+    auto vd = testing_tls::SignVouchingData(kHost, leaf_paths, clock_.Now() - age);
+    ASSERT_TRUE(vd.ok()) << vd.status();
+    auto set = VdSet::FromSerialized({*vd});
+    ASSERT_TRUE(set.ok()) << set.status();
+    server_->SetVdSet(*set);
+  }
+
+  // One handshake against a server serving `leaf` ("server-leaf" or "other-leaf"), asking
+  // `candidates`. Returns the verification outcome.
+  absl::StatusOr<MecaiVerification> Connect(const std::string& leaf,
+                                            const std::vector<std::string>& candidates,
+                                            SSL_CTX* server_context = nullptr) {
+    SslCtxPtr owned_server_context;
+    if (server_context == nullptr) {
+      auto context = testing_tls::MakeServerContext(VectorPath(leaf + ".pem"),
+                                                    VectorPath(leaf + ".key.pem"), GetParam());
+      if (!context.ok()) return context.status();
+      owned_server_context = std::move(*context);
+      absl::Status registered = server_->Register(owned_server_context.get());
+      if (!registered.ok()) return registered;
+      server_context = owned_server_context.get();
+    }
+    SslCtxPtr client_context = testing_tls::MakeClientContext(GetParam());
+    absl::Status registered = client_->Register(client_context.get());
+    if (!registered.ok()) return registered;
+    SslPtr client(SSL_new(client_context.get()));
+    SslPtr server(SSL_new(server_context));
+    absl::Status prepared = client_->PrepareConnection(client.get(), kHost, 443, "", candidates);
+    if (!prepared.ok()) return prepared;
+    absl::Status handshake = testing_tls::HandshakeInMemory(client.get(), server.get());
+    if (!handshake.ok()) {
+      return absl::Status(
+          handshake.code(),
+          absl::StrCat(MecaiTlsClient::HandshakeProblem(client.get()), " | ", handshake.message()));
+    }
+    return client_->VerifyConnection(client.get());
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()))};
+  std::unique_ptr<VaList> vas_;
+  std::unique_ptr<StaplingServer> server_;
+  FeedbackMemo memo_;
+  std::unique_ptr<MecaiTlsClient> client_;
+};
+
+// A server that sends whatever it holds whatever the request, as `openssl s_server -serverinfo`
+// does (OpenSSL's serverinfo server accepts only the empty request).
+absl::StatusOr<SslCtxPtr> ServerinfoContext(const std::string& extension_body, int tls_version) {
+  auto context = testing_tls::MakeServerContext(VectorPath("server-leaf.pem"),
+                                                VectorPath("server-leaf.key.pem"), tls_version);
+  if (!context.ok()) return context.status();
+  // SERVERINFOV2: context (ClientHello | TLS 1.2 ServerHello | TLS 1.3 Certificate), type, length.
+  std::string serverinfo = std::string("\x00\x00\x11\x80\xff\x00", 6);
+  serverinfo.push_back(static_cast<char>(extension_body.size() >> 8));
+  serverinfo.push_back(static_cast<char>(extension_body.size() & 0xff));
+  serverinfo += extension_body;
+  if (SSL_CTX_use_serverinfo_ex(context->get(), SSL_SERVERINFOV2,
+                                reinterpret_cast<const unsigned char*>(serverinfo.data()),
+                                serverinfo.size()) != 1) {
+    return absl::InternalError("SSL_CTX_use_serverinfo_ex");
+  }
+  return context;
+}
+
+TEST_P(TlsStaplingTest, ValidVdIsStapledAndVerified) {
+  Staple({"server-leaf.pem"});
+  auto verified = Connect("server-leaf", {"va-example"});
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->statement.va_id(), "va-example");
+  EXPECT_TRUE(verified->problems.empty());
+  EXPECT_EQ(server_->counts().stapled, 1u);
+}
+
+TEST_P(TlsStaplingTest, NoVdNamesTheVasAskedFor) {
+  auto verified = Connect("server-leaf", {"va-example", "va-other"});
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(std::string(verified.status().message()),
+            "MECAI: the server sent no Vouching Data for www.example.com; VAs asked for: "
+            "va-example, va-other");
+}
+
+TEST_P(TlsStaplingTest, StaleVdIsRejected) {
+  Staple({"server-leaf.pem"}, absl::Hours(25));
+  auto verified = Connect("server-leaf", {"va-example"});
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(std::string(verified.status().message()),
+            "MECAI: no valid Vouching Data for www.example.com from the VAs asked for "
+            "(va-example): VD 1 (naming va-example): the VD is 25h old; the maximum age is 24h");
+}
+
+TEST_P(TlsStaplingTest, ServerSendsOnlyRequestedVas) {
+  Staple({"server-leaf.pem"});
+  auto verified = Connect("server-leaf", {"va-other"});
+  EXPECT_THAT(std::string(verified.status().message()),
+              HasSubstr("the server sent no Vouching Data for www.example.com; VAs asked for: "
+                        "va-other"));
+}
+
+TEST_P(TlsStaplingTest, VdFromAnUnrequestedVaIsRejected) {
+  // A server that sends whatever it holds (as `openssl s_server -serverinfo` does).
+  auto vd = testing_tls::SignVouchingData(kHost, {VectorPath("server-leaf.pem")},
+                                          clock_.Now() - absl::Hours(1));
+  ASSERT_TRUE(vd.ok());
+  auto context = ServerinfoContext(EncodeVouchingDataList({*vd}), GetParam());
+  ASSERT_TRUE(context.ok()) << context.status();
+  AskForEverything();
+  auto verified = Connect("", {"va-other"}, context->get());
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(verified.status().message()),
+              HasSubstr("from the VAs asked for (va-other): VD 1 (naming va-example): the VA "
+                        "certificate does not chain to the CA of any VA asked for (va-other)"));
+}
+
+TEST_P(TlsStaplingTest, VdForTheOtherCertificateIsRejectedAndReportedNextTime) {
+  Staple({"server-leaf.pem"});
+  auto verified = Connect("other-leaf", {"va-example"});
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(verified.status().message()),
+              HasSubstr("VD 1 (naming va-example): the certificate "));
+  EXPECT_THAT(std::string(verified.status().message()),
+              HasSubstr("is not among the vouched certificates"));
+  EXPECT_TRUE(server_->counts().feedback.empty());
+  // The next ClientHello to the same server carries the feedback, and the server counts it.
+  auto again = Connect("server-leaf", {"va-example", "va-other"});
+  EXPECT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(server_->counts().feedback,
+              ElementsAre(Pair(Pair("va-example", "invalid_vouching_data"), 1u)));
+  // The memo was sent once; what the second connection learned waits for the third.
+  auto third = Connect("server-leaf", {"va-example"});
+  EXPECT_THAT(server_->counts().feedback,
+              ElementsAre(Pair(Pair("va-example", "invalid_vouching_data"), 1u),
+                          Pair(Pair("va-other", "no_vouching_data"), 1u)));
+}
+
+TEST_P(TlsStaplingTest, RolloverVdServesBothCertificates) {
+  Staple({"server-leaf.pem", "other-leaf.pem"});
+  for (const char* leaf : {"server-leaf", "other-leaf"}) {
+    auto verified = Connect(leaf, {"va-example"});
+    ASSERT_TRUE(verified.ok()) << leaf << ": " << verified.status();
+    EXPECT_EQ(verified->statement.certificate_sha256_size(), 2);
+  }
+}
+
+TEST_P(TlsStaplingTest, MalformedServerExtensionFailsTheHandshake) {
+  // A list whose length overruns its body.
+  auto context = ServerinfoContext(std::string("\x00\x09\x00", 3), GetParam());
+  ASSERT_TRUE(context.ok()) << context.status();
+  AskForEverything();
+  auto verified = Connect("", {"va-example"}, context->get());
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(verified.status().message()),
+              HasSubstr("the server's MECAI extension is malformed: vouching_data_list: length 9 "
+                        "exceeds the 1 bytes left"));
+}
+
+int AddMalformedRequest(SSL*, unsigned int, unsigned int, const unsigned char** out,
+                        size_t* out_length, X509*, size_t, int*, void*) {
+  static const unsigned char kBody[] = {0x00, 0x00, 0x05, 0x01, 'a'};
+  *out = kBody;
+  *out_length = sizeof(kBody);
+  return 1;
+}
+
+TEST_P(TlsStaplingTest, MalformedClientRequestIsACleanHandshakeFailure) {
+  Staple({"server-leaf.pem"});
+  auto server_context = testing_tls::MakeServerContext(
+      VectorPath("server-leaf.pem"), VectorPath("server-leaf.key.pem"), GetParam());
+  ASSERT_TRUE(server_context.ok());
+  ASSERT_TRUE(server_->Register(server_context->get()).ok());
+  SslCtxPtr client_context = testing_tls::MakeClientContext(GetParam());
+  ASSERT_EQ(SSL_CTX_add_custom_ext(
+                client_context.get(), kDefaultMecaiExtensionType,
+                SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | SSL_EXT_TLS1_3_CERTIFICATE,
+                &AddMalformedRequest, nullptr, nullptr, nullptr, nullptr),
+            1);
+  SslPtr client(SSL_new(client_context.get()));
+  SslPtr server(SSL_new(server_context->get()));
+  absl::Status handshake = testing_tls::HandshakeInMemory(client.get(), server.get());
+  EXPECT_EQ(handshake.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(server_->counts().malformed_requests, 1u);
+  EXPECT_EQ(server_->counts().stapled, 0u);
+}
+
+TEST_P(TlsStaplingTest, EmptyRequestGetsEveryVd) {
+  Staple({"server-leaf.pem"});
+  auto server_context = testing_tls::MakeServerContext(
+      VectorPath("server-leaf.pem"), VectorPath("server-leaf.key.pem"), GetParam());
+  ASSERT_TRUE(server_context.ok());
+  ASSERT_TRUE(server_->Register(server_context->get()).ok());
+  EXPECT_THAT(server_->vd_set()->Select(MecaiRequest{}), ::testing::SizeIs(1));
+  EXPECT_THAT(server_->vd_set()->Select({"other-list", {"va-example"}}), ::testing::IsEmpty());
+  EXPECT_THAT(server_->vd_set()->Select({"mozilla", {"va-example"}}), ::testing::SizeIs(1));
+}
+
+INSTANTIATE_TEST_SUITE_P(TlsVersions, TlsStaplingTest,
+                         ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return info.param == TLS1_2_VERSION ? std::string("Tls12")
+                                                               : std::string("Tls13");
+                         });
+
+TEST(ChooseCandidateVasTest, PrefersTheTopLevelDomainElseTwoAtRandom) {
+  auto vas = VaList::Load(VectorPath("va-list.textproto"));
+  ASSERT_TRUE(vas.ok());
+  auto never = [](size_t) -> size_t {
+    ADD_FAILURE() << "random used";
+    return 0;
+  };
+  EXPECT_THAT(ChooseCandidateVas(**vas, "www.example.COM", never), ElementsAre("va-example"));
+  // Two VAs in the list and no preference: both.
+  EXPECT_THAT(ChooseCandidateVas(**vas, "www.example.de", never),
+              ElementsAre("va-example", "va-other"));
+}
+
+}  // namespace
+}  // namespace mecai
