@@ -1,5 +1,7 @@
 #include "probe_agent/agent_config.h"
 
+#include <openssl/ssl.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/config_loader.h"
 #include "common/grpc_server.h"
@@ -58,6 +60,44 @@ absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
       config.max_in_flight_probes() <= kMaxInFlightProbesLimit, "max_in_flight_probes",
       absl::StrCat(config.max_in_flight_probes(), " is more than ", kMaxInFlightProbesLimit,
                    " (0 uses the default, ", kDefaultMaxInFlightProbes, ")"));
+  if (config.resolver().nameservers().empty()) {
+    errors.Require(config.use_system_resolver(), "resolver.nameservers",
+                   "required: name this agent's own nameservers, or set use_system_resolver to "
+                   "use the system's resolv.conf (DESIGN §1)");
+  } else {
+    errors.Require(!config.use_system_resolver(), "use_system_resolver",
+                   "set together with resolver.nameservers; choose one");
+  }
+  errors.Require(config.resolver_tries() <= kMaxResolverTries, "resolver_tries",
+                 absl::StrCat(config.resolver_tries(), " is more than ", kMaxResolverTries));
+  absl::StatusOr<int> min_version =
+      ParseTlsVersion(config.tls_min_version().empty() ? "TLSv1.2" : config.tls_min_version());
+  absl::StatusOr<int> max_version =
+      ParseTlsVersion(config.tls_max_version().empty() ? "TLSv1.3" : config.tls_max_version());
+  if (!min_version.ok()) errors.Add("tls_min_version", std::string(min_version.status().message()));
+  if (!max_version.ok()) errors.Add("tls_max_version", std::string(max_version.status().message()));
+  if (min_version.ok() && max_version.ok()) {
+    errors.Require(*min_version <= *max_version, "tls_min_version", "is above tls_max_version");
+    TlsClientOptions tls;
+    tls.min_version = *min_version;
+    tls.max_version = *max_version;
+    if (!config.tls_groups().empty()) tls.groups = config.tls_groups();
+    absl::StatusOr<SslCtxPtr> context = CreateProbeSslContext(tls);
+    if (!context.ok() && *min_version <= *max_version) {
+      errors.Add("tls_groups", std::string(context.status().message()));
+    }
+  }
+  errors.Require(config.max_in_flight_connections() <= kMaxInFlightConnectionsLimit,
+                 "max_in_flight_connections",
+                 absl::StrCat(config.max_in_flight_connections(), " is more than ",
+                              kMaxInFlightConnectionsLimit));
+  errors.Require(config.max_in_flight_per_target_address() <= kMaxInFlightConnectionsLimit,
+                 "max_in_flight_per_target_address",
+                 absl::StrCat(config.max_in_flight_per_target_address(), " is more than ",
+                              kMaxInFlightConnectionsLimit));
+  errors.Require(config.event_loop_threads() <= kMaxEventLoopThreads, "event_loop_threads",
+                 absl::StrCat(config.event_loop_threads(), " is more than ", kMaxEventLoopThreads,
+                              " (0: one per core)"));
   const uint32_t in_flight = config.max_in_flight_probes() != 0 ? config.max_in_flight_probes()
                                                                 : kDefaultMaxInFlightProbes;
   const uint32_t threads = config.listen().max_threads();
@@ -84,6 +124,16 @@ v1::ProbeAgentConfig WithDefaults(v1::ProbeAgentConfig config) {
   if (config.max_in_flight_probes() == 0) {
     config.set_max_in_flight_probes(kDefaultMaxInFlightProbes);
   }
+  if (config.tls_min_version().empty()) config.set_tls_min_version("TLSv1.2");
+  if (config.tls_max_version().empty()) config.set_tls_max_version("TLSv1.3");
+  if (config.tls_groups().empty()) config.set_tls_groups(kDefaultTlsGroups);
+  if (config.max_in_flight_per_target_address() == 0) {
+    config.set_max_in_flight_per_target_address(kDefaultMaxInFlightPerTargetAddress);
+  }
+  if (config.max_in_flight_connections() == 0) {
+    config.set_max_in_flight_connections(kDefaultMaxInFlightConnections);
+  }
+  if (config.resolver_tries() == 0) config.set_resolver_tries(kDefaultResolverTries);
   if (config.listen().max_threads() == 0) {
     config.mutable_listen()->set_max_threads(config.max_in_flight_probes() + kSpareServerThreads);
   }
@@ -97,6 +147,18 @@ ProberLimits ProberLimitsFromConfig(const v1::ProbeAgentConfig& config) {
   limits.handshake_timeout = absl::Milliseconds(config.handshake_timeout_milliseconds());
   limits.max_addresses_per_probe = static_cast<int>(config.max_addresses_per_probe());
   return limits;
+}
+
+TlsEngineOptions TlsEngineOptionsFromConfig(const v1::ProbeAgentConfig& config) {
+  TlsEngineOptions options;
+  options.tls.min_version = ParseTlsVersion(config.tls_min_version()).value_or(TLS1_2_VERSION);
+  options.tls.max_version = ParseTlsVersion(config.tls_max_version()).value_or(TLS1_3_VERSION);
+  options.tls.groups = config.tls_groups();
+  options.event_loop_threads = static_cast<int>(config.event_loop_threads());
+  options.max_in_flight_connections = static_cast<int>(config.max_in_flight_connections());
+  options.max_in_flight_per_target_address =
+      static_cast<int>(config.max_in_flight_per_target_address());
+  return options;
 }
 
 }  // namespace probe_agent

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "probe_agent/prober.h"
+#include "probe_agent/tls_engine.h"
 #include "proto/mecai/v1/config.pb.h"
 
 namespace mecai {
@@ -19,17 +20,27 @@ inline constexpr uint32_t kDefaultHandshakeTimeoutMilliseconds = 5000;
 inline constexpr uint32_t kDefaultResolverTimeoutMilliseconds = 5000;
 inline constexpr uint32_t kDefaultMaxAddressesPerProbe = 16;
 inline constexpr uint32_t kDefaultMaxInFlightProbes = 64;
+inline constexpr uint32_t kDefaultMaxInFlightPerTargetAddress = 32;
+inline constexpr uint32_t kDefaultMaxInFlightConnections = 4096;
+inline constexpr uint32_t kDefaultResolverTries = 2;
+inline constexpr char kDefaultTlsGroups[] = "X25519:P-256:P-384:P-521:X448";
 
 // Upper bounds (trust rule 8).
 inline constexpr uint32_t kMaxTimeoutMilliseconds = 60000;
 inline constexpr uint32_t kMaxAddressesPerProbeLimit = 64;
 inline constexpr uint32_t kMaxInFlightProbesLimit = 4096;
+inline constexpr uint32_t kMaxInFlightConnectionsLimit = 65536;
+inline constexpr uint32_t kMaxEventLoopThreads = 256;
+inline constexpr uint32_t kMaxResolverTries = 5;
 
 // INVALID_ARGUMENT "invalid config <source>: field: problem; ..." listing every problem, or OK.
 // Checks: listen (mutual TLS, or plaintext for local development), perspective id and region,
 // signing_key_file, resolver nameservers ("ip" or "ip:port") and timeout, the per-address
 // timeouts (at most 60000 ms; 0 means the default), allowed_special_address_ranges (CIDR),
-// max_addresses_per_probe (at most 64), max_in_flight_probes (at most 4096), and that
+// max_addresses_per_probe (at most 64), max_in_flight_probes (at most 4096), the TLS versions
+// ("TLSv1.2"/"TLSv1.3", min <= max) and groups (a list OpenSSL accepts), the connection limits,
+// event_loop_threads (at most 256), resolver_tries (at most 5), that the resolver names its
+// nameservers or sets use_system_resolver (not both), and that
 // listen.max_threads, when set, leaves a gRPC thread for every probe allowed in flight. Files are
 // not read here; main reports an unreadable one by name.
 absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
@@ -43,6 +54,9 @@ v1::ProbeAgentConfig WithDefaults(v1::ProbeAgentConfig config);
 
 // The Prober's limits from a config that went through WithDefaults.
 ProberLimits ProberLimitsFromConfig(const v1::ProbeAgentConfig& config);
+
+// The TLS engine's options from a validated config that went through WithDefaults.
+TlsEngineOptions TlsEngineOptionsFromConfig(const v1::ProbeAgentConfig& config);
 
 }  // namespace probe_agent
 }  // namespace mecai

@@ -22,6 +22,7 @@ constexpr char kMinimal[] = R"pb(
   listen { address: "127.0.0.1:0" insecure_plaintext_for_local_development: true }
   perspective { id: "eu-west-1a" region: "eu-west-1" }
   signing_key_file: "/etc/mecai/agent.key"
+  resolver { nameservers: "192.0.2.53" }
 )pb";
 
 TEST(ValidateProbeAgentConfigTest, MinimalConfigIsValid) {
@@ -112,6 +113,68 @@ TEST(WithDefaultsTest, FillsUnsetLimits) {
   EXPECT_EQ(limits.handshake_timeout, absl::Milliseconds(5000));
   EXPECT_EQ(limits.resolution_timeout, absl::Milliseconds(5000));
   EXPECT_EQ(limits.max_addresses_per_probe, 16);
+}
+
+TEST(ValidateProbeAgentConfigTest, ResolverIsTheAgentsOwnUnlessSystemIsChosen) {
+  v1::ProbeAgentConfig config = Parse(kMinimal);
+  config.mutable_resolver()->clear_nameservers();
+  absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("resolver.nameservers: required: name this agent's own nameservers, or "
+                        "set use_system_resolver"));
+  config.set_use_system_resolver(true);
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+  config.mutable_resolver()->add_nameservers("192.0.2.53");
+  status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("use_system_resolver: set together with resolver.nameservers"));
+}
+
+TEST(ValidateProbeAgentConfigTest, TlsVersionsGroupsAndEngineLimits) {
+  v1::ProbeAgentConfig config = Parse(kMinimal);
+  config.set_tls_min_version("TLSv1.3");
+  config.set_tls_max_version("TLSv1.3");
+  config.set_tls_groups("X25519:P-256");
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+
+  config.set_tls_min_version("TLSv1.1");
+  config.set_tls_groups("X25519:NoSuchGroup");
+  config.set_event_loop_threads(257);
+  config.set_resolver_tries(6);
+  config.set_max_in_flight_connections(70000);
+  absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  for (const char* field :
+       {"tls_min_version: TLS version 'TLSv1.1' is neither", "event_loop_threads: 257 is more",
+        "resolver_tries: 6 is more than 5", "max_in_flight_connections: 70000 is more"}) {
+    EXPECT_THAT(std::string(status.message()), HasSubstr(field));
+  }
+  config.set_tls_min_version("TLSv1.2");
+  status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("tls_groups: TLS groups 'X25519:NoSuchGroup' are not a list"));
+
+  config = Parse(kMinimal);
+  config.set_tls_min_version("TLSv1.3");
+  config.set_tls_max_version("TLSv1.2");
+  status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_THAT(std::string(status.message()), HasSubstr("tls_min_version: is above"));
+}
+
+TEST(WithDefaultsTest, EngineDefaults) {
+  const v1::ProbeAgentConfig config = WithDefaults(Parse(kMinimal));
+  EXPECT_EQ(config.tls_min_version(), "TLSv1.2");
+  EXPECT_EQ(config.tls_max_version(), "TLSv1.3");
+  EXPECT_EQ(config.tls_groups(), "X25519:P-256:P-384:P-521:X448");
+  EXPECT_EQ(config.max_in_flight_per_target_address(), 32u);
+  EXPECT_EQ(config.max_in_flight_connections(), 4096u);
+  EXPECT_EQ(config.resolver_tries(), 2u);
+  const TlsEngineOptions options = TlsEngineOptionsFromConfig(config);
+  EXPECT_EQ(options.tls.min_version, 0x0303);
+  EXPECT_EQ(options.tls.max_version, 0x0304);
+  EXPECT_EQ(options.event_loop_threads, 0);
+  EXPECT_EQ(options.max_in_flight_per_target_address, 32);
 }
 
 TEST(WithDefaultsTest, KeepsSetValues) {

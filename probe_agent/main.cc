@@ -60,9 +60,11 @@ absl::Status Run(const std::string& config_path) {
 
   ASSIGN_OR_RETURN(std::unique_ptr<InMemorySigningKey> signing_key,
                    LoadAgentKey(config.signing_key_file()));
-  ASSIGN_OR_RETURN(std::unique_ptr<CaresResolver> resolver,
-                   CaresResolver::Create(config.resolver()));
-  ASSIGN_OR_RETURN(std::unique_ptr<OpenSslTlsFetcher> fetcher, OpenSslTlsFetcher::Create());
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<CaresResolver> resolver,
+      CaresResolver::Create(config.resolver(), static_cast<int>(config.resolver_tries())));
+  ASSIGN_OR_RETURN(std::unique_ptr<OpenSslTlsFetcher> fetcher,
+                   OpenSslTlsFetcher::Create(TlsEngineOptionsFromConfig(config)));
   const std::vector<std::string> allowed(config.allowed_special_address_ranges().begin(),
                                          config.allowed_special_address_ranges().end());
   ASSIGN_OR_RETURN(AddressPolicy policy, AddressPolicy::Create(allowed));
@@ -86,7 +88,10 @@ absl::Status Run(const std::string& config_path) {
                   << "; resolver: "
                   << (config.resolver().nameservers().empty()
                           ? std::string("system resolv.conf")
-                          : absl::StrJoin(config.resolver().nameservers(), ", "));
+                          : absl::StrJoin(config.resolver().nameservers(), ", "))
+                  << "; TLS " << config.tls_min_version() << ".." << config.tls_max_version()
+                  << ", groups " << config.tls_groups() << "; "
+                  << fetcher->engine().event_loop_threads() << " event loop(s)";
   ServeUntilSignal(*server);
   return absl::OkStatus();
 }

@@ -18,12 +18,18 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 }  // namespace
 
+absl::Time DeadlineOf(const grpc::ServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
 ProbeServiceImpl::ProbeServiceImpl(const Prober& prober, uint32_t max_in_flight_probes,
                                    AgentMetrics* metrics)
     : prober_(prober), max_in_flight_probes_(max_in_flight_probes), metrics_(metrics) {}
 
-grpc::Status ProbeServiceImpl::Probe(grpc::ServerContext* /*context*/,
-                                     const v1::ProbeRequest* request, v1::ProbeResponse* response) {
+grpc::Status ProbeServiceImpl::Probe(grpc::ServerContext* context, const v1::ProbeRequest* request,
+                                     v1::ProbeResponse* response) {
   if (!request->has_task()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ProbeRequest.task is missing");
   }
@@ -42,7 +48,8 @@ grpc::Status ProbeServiceImpl::Probe(grpc::ServerContext* /*context*/,
                         absl::StrCat("the probe agent is at its limit of ", max_in_flight_probes_,
                                      " probes in flight; retry later"));
   }
-  absl::StatusOr<v1::SignedObservation> observation = prober_.Probe(request->task());
+  absl::StatusOr<v1::SignedObservation> observation =
+      prober_.Probe(request->task(), DeadlineOf(*context));
   if (metrics_ != nullptr) {
     v1::ObservationBody body;
     std::string outcome = "error";

@@ -15,6 +15,10 @@
 namespace mecai {
 namespace probe_agent {
 
+// The coordinator's deadline of a call (gRPC propagates it as grpc-timeout); InfiniteFuture when
+// the call has none.
+absl::Time DeadlineOf(const grpc::ServerContext& context);
+
 // Thread-safe: the in-flight count is atomic and the Prober is thread-safe.
 class ProbeServiceImpl final : public v1::ProbeService::Service {
  public:
@@ -26,9 +30,10 @@ class ProbeServiceImpl final : public v1::ProbeService::Service {
                             uint32_t max_in_flight_probes = kDefaultMaxInFlightProbes,
                             AgentMetrics* metrics = nullptr);
 
-  // Status codes: OK with the signed Observation (failures at the target are outcomes inside it,
-  // trust rule 2); INVALID_ARGUMENT for a malformed task; RESOURCE_EXHAUSTED at the in-flight
-  // limit; INTERNAL (or the resolver's fault code) when the agent itself fails.
+  // The probe works to the call's deadline (DeadlineOf). Status codes: OK with the signed
+  // Observation (failures at the target are outcomes inside it, trust rule 2); INVALID_ARGUMENT for
+  // a malformed task; RESOURCE_EXHAUSTED at the in-flight limit; INTERNAL (or the resolver's fault
+  // code) when the agent itself fails.
   grpc::Status Probe(grpc::ServerContext* context, const v1::ProbeRequest* request,
                      v1::ProbeResponse* response) override;
 

@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <chrono>  // NOLINT(build/c++11): steady time for durations.
-#include <thread>  // NOLINT(build/c++11): one thread per address.
+#include <memory>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/hashing.h"
 #include "common/ip_address.h"
 #include "common/logging.h"
@@ -63,12 +64,6 @@ absl::Status ValidateLabel(const std::string& hostname, absl::string_view label)
 // HostName".
 std::string ServerNameFor(const std::string& hostname) {
   return ParseIpAddress(hostname).ok() ? "" : hostname;
-}
-
-// Resolver errors that describe the name (an outcome to report) rather than the agent (a fault).
-bool IsResolutionOutcome(absl::StatusCode code) {
-  return code == absl::StatusCode::kNotFound || code == absl::StatusCode::kDeadlineExceeded ||
-         code == absl::StatusCode::kUnavailable;
 }
 
 uint32_t MillisecondsSince(std::chrono::steady_clock::time_point start) {
@@ -154,15 +149,24 @@ Prober::Prober(v1::Perspective perspective, Resolver& resolver, TlsFetcher& fetc
       limits_(limits) {}
 
 std::vector<v1::AddressObservation> Prober::ProbeAddresses(
-    const std::vector<std::string>& addresses, const v1::ProbeTask& task) const {
+    const std::vector<std::string>& addresses, const v1::ProbeTask& task,
+    absl::Time deadline) const {
+  // Shared with the completion callbacks, which may run after a timed-out wait returned.
+  struct Pending {
+    absl::Mutex mutex;
+    std::vector<v1::AddressObservation> results ABSL_GUARDED_BY(mutex);
+    size_t outstanding ABSL_GUARDED_BY(mutex) = 0;
+  };
+  auto pending = std::make_shared<Pending>();
   std::vector<v1::AddressObservation> results(addresses.size());
   const std::string server_name = ServerNameFor(task.hostname());
-  std::vector<std::thread> workers;
+  std::vector<size_t> to_fetch;
   for (size_t i = 0; i < addresses.size(); ++i) {
     const std::string& address = addresses[i];
     results[i].set_address(address);
     if (static_cast<int>(i) >= limits_.max_addresses_per_probe) {
       results[i].set_outcome(v1::PROBE_OVERLOADED);
+      results[i].set_error_class(v1::OVERLOADED);
       results[i].set_error(absl::StrCat("not probed: ", task.hostname(), " has ", addresses.size(),
                                         " addresses, more than this agent's ",
                                         "max_addresses_per_probe (",
@@ -173,21 +177,41 @@ std::vector<v1::AddressObservation> Prober::ProbeAddresses(
     absl::Status allowed = policy_.CheckAllowed(address);
     if (!allowed.ok()) {
       results[i].set_outcome(v1::PROBE_FORBIDDEN_ADDRESS);
+      results[i].set_error_class(v1::FORBIDDEN);
       results[i].set_error(std::string(allowed.message()));
       continue;
     }
-    workers.emplace_back([this, &results, &task, &server_name, i, address] {
-      v1::AddressObservation observation = fetcher_.Fetch(
-          address, task.port(), server_name, limits_.connect_timeout, limits_.handshake_timeout);
-      observation.set_address(address);
-      results[i] = std::move(observation);
-    });
+    to_fetch.push_back(i);
   }
-  for (std::thread& worker : workers) worker.join();
-  return results;
+  {
+    absl::MutexLock lock(&pending->mutex);
+    pending->results = results;
+    pending->outstanding = to_fetch.size();
+  }
+  for (size_t i : to_fetch) {
+    FetchRequest request;
+    request.address = addresses[i];
+    request.port = task.port();
+    request.sni = server_name;
+    request.connect_timeout = limits_.connect_timeout;
+    request.handshake_timeout = limits_.handshake_timeout;
+    request.deadline = deadline;
+    fetcher_.FetchAsync(std::move(request),
+                        [pending, i, address = addresses[i]](v1::AddressObservation observation) {
+                          observation.set_address(address);
+                          absl::MutexLock lock(&pending->mutex);
+                          pending->results[i] = std::move(observation);
+                          --pending->outstanding;
+                        });
+  }
+  absl::MutexLock lock(&pending->mutex);
+  pending->mutex.Await(absl::Condition(
+      +[](size_t* outstanding) { return *outstanding == 0; }, &pending->outstanding));
+  return std::move(pending->results);
 }
 
-absl::StatusOr<v1::SignedObservation> Prober::Probe(const v1::ProbeTask& task) const {
+absl::StatusOr<v1::SignedObservation> Prober::Probe(const v1::ProbeTask& task,
+                                                    absl::Time deadline) const {
   RETURN_IF_ERROR(ValidateProbeTask(task));
   v1::ObservationBody body;
   *body.mutable_perspective() = perspective_;
@@ -195,23 +219,39 @@ absl::StatusOr<v1::SignedObservation> Prober::Probe(const v1::ProbeTask& task) c
   body.set_port(task.port());
   body.set_vouching_request_sha256(task.vouching_request_sha256());
   body.set_nonce(task.nonce());
+  body.set_agent_software(kAgentSoftware);
   body.set_started_at_unix_milliseconds(clock_.NowUnixMilliseconds());
 
+  // The work ends before the coordinator's deadline, leaving time to sign and answer.
+  absl::Time work_deadline = absl::InfiniteFuture();
+  absl::Duration resolution_timeout = limits_.resolution_timeout;
+  if (deadline != absl::InfiniteFuture()) {
+    const absl::Time now = absl::Now();
+    const absl::Duration left = std::max(absl::ZeroDuration(), deadline - now);
+    work_deadline = deadline - std::min(limits_.deadline_reserve, left / 10);
+    body.set_deadline_unix_milliseconds(absl::ToUnixMillis(deadline));
+    resolution_timeout = std::clamp(work_deadline - now, absl::Milliseconds(1), resolution_timeout);
+  }
+
   const auto resolution_start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::vector<std::string>> resolved =
-      resolver_.Resolve(task.hostname(), limits_.resolution_timeout);
+  absl::StatusOr<Resolution> resolved =
+      resolver_.ResolveWithOutcomes(task.hostname(), resolution_timeout);
   body.set_resolution_milliseconds(MillisecondsSince(resolution_start));
-  if (!resolved.ok() && !IsResolutionOutcome(resolved.status().code())) {
+  if (!resolved.ok()) {
     return Annotate(resolved.status(), absl::StrCat("resolving ", task.hostname()));
   }
-  if (!resolved.ok() || resolved->empty()) {
+  body.set_a_resolution(resolved->a_outcome);
+  body.set_aaaa_resolution(resolved->aaaa_outcome);
+  if (!resolved->failure.ok() || resolved->addresses.empty()) {
     body.set_outcome(v1::PROBE_RESOLUTION_FAILED);
     body.set_resolution_error(
-        resolved.ok() ? absl::StrCat("the resolver returned no address for ", task.hostname())
-                      : std::string(resolved.status().message()));
+        resolved->failure.ok()
+            ? absl::StrCat("the resolver returned no address for ", task.hostname())
+            : std::string(resolved->failure.message()));
   } else {
-    for (const std::string& address : *resolved) body.add_resolved_addresses(address);
-    std::vector<v1::AddressObservation> addresses = ProbeAddresses(*resolved, task);
+    for (const std::string& address : resolved->addresses) body.add_resolved_addresses(address);
+    std::vector<v1::AddressObservation> addresses =
+        ProbeAddresses(resolved->addresses, task, work_deadline);
     body.set_outcome(OverallOutcome(addresses));
     for (v1::AddressObservation& address : addresses) *body.add_addresses() = std::move(address);
   }

@@ -31,7 +31,13 @@ struct ProberLimits {
   // Addresses beyond this many are not connected to; each is reported PROBE_OVERLOADED, so the
   // probe as a whole is not PROBE_OK: an Observation never claims addresses it did not check.
   int max_addresses_per_probe = 16;
+  // Kept free before the coordinator's deadline for signing and answering: the smaller of this and
+  // a tenth of the time left when the probe starts.
+  absl::Duration deadline_reserve = absl::Milliseconds(200);
 };
+
+// Written into ObservationBody.agent_software.
+inline constexpr char kAgentSoftware[] = "mecai-probe-agent/2 (epoll, OpenSSL 3, c-ares)";
 
 // OK for a syntactically valid hostname: a literal IP address in canonical text (RFC 5952 for
 // IPv6), or at most 253 characters of dot-separated LDH labels (RFC 1123 §2.1, RFC 5890 §2.3.1) of
@@ -61,12 +67,18 @@ class Prober {
   // connections, failed handshakes, forbidden addresses) are outcomes inside the Observation.
   // Errors: INVALID_ARGUMENT for a task that fails ValidateProbeTask; INTERNAL (or the resolver's
   // own fault code) when the agent itself fails, e.g. it cannot sign.
-  absl::StatusOr<v1::SignedObservation> Probe(const v1::ProbeTask& task) const;
+  // `deadline` is the coordinator's (its gRPC deadline): resolution and every connection end by
+  // then, less ProberLimits::deadline_reserve, whatever the configured timeouts allow; addresses
+  // not done by then are reported with error_class DEADLINE_EXCEEDED.
+  absl::StatusOr<v1::SignedObservation> Probe(const v1::ProbeTask& task,
+                                              absl::Time deadline = absl::InfiniteFuture()) const;
 
  private:
-  // Probes each address concurrently (one thread per address, at most max_addresses_per_probe).
+  // Probes each address concurrently through TlsFetcher::FetchAsync (on the TLS engine's event
+  // loops; at most max_addresses_per_probe) and waits for all of them.
   std::vector<v1::AddressObservation> ProbeAddresses(const std::vector<std::string>& addresses,
-                                                     const v1::ProbeTask& task) const;
+                                                     const v1::ProbeTask& task,
+                                                     absl::Time deadline) const;
 
   const v1::Perspective perspective_;
   Resolver& resolver_;

@@ -1,5 +1,6 @@
 #include "probe_agent/prober.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -7,7 +8,9 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/address_policy.h"
 #include "common/hashing.h"
+#include "common/ip_address.h"
 #include "common/pem.h"
 #include "common/signature.h"
 #include "gmock/gmock.h"
@@ -242,6 +245,90 @@ TEST_F(ProberTest, LoopbackWithoutAllowlistIsForbiddenAndNeverConnected) {
   EXPECT_THAT(recording_fetcher_->fetched(), IsEmpty());
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ((*listener)->accepted_connections(), 0);
+}
+
+// Trust rule 6, one case per row of the IANA special-purpose tables (RFC 6890 and updates): a name
+// resolving to the first, a middle and the last address of the range is refused with that range
+// named, and nothing is connected to. IPv4 rows are also tried as IPv4-mapped IPv6 (RFC 4291
+// §2.5.5.2), which reaches the same IPv4 host.
+TEST_F(ProberTest, EverySpecialPurposeRangeIsRefusedWithoutAllowlist) {
+  std::unique_ptr<Prober> prober = MakeProber({});
+  int rows = 0;
+  for (const SpecialPurposeRange& range : SpecialPurposeRanges()) {
+    ++rows;
+    const IpPrefix& prefix = range.prefix;
+    const int bytes = prefix.network.bit_length() / 8;
+    IpAddress first = prefix.network;
+    IpAddress last = prefix.network;
+    for (int bit = prefix.length; bit < prefix.network.bit_length(); ++bit) {
+      last.bytes[bit / 8] |= static_cast<uint8_t>(0x80 >> (bit % 8));
+    }
+    IpAddress middle = first;
+    if (prefix.length < prefix.network.bit_length()) {
+      middle.bytes[bytes - 1] |= 0x01;  // Inside every range wider than one address.
+    }
+    std::vector<std::string> addresses = {first.ToString(), middle.ToString(), last.ToString()};
+    if (prefix.network.family == IpAddress::Family::kIpv4) {
+      addresses.push_back("::ffff:" + middle.ToString());
+    }
+    // Distinct addresses only: the resolver never returns duplicates.
+    std::sort(addresses.begin(), addresses.end());
+    addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+    const std::string name = "range" + std::to_string(rows) + ".example.test";
+    resolver_.Set(name, addresses);
+    absl::StatusOr<v1::SignedObservation> observation = prober->Probe(Task(name, 443));
+    ASSERT_TRUE(observation.ok()) << observation.status();
+    const v1::ObservationBody body = VerifiedBody(*observation);
+    EXPECT_EQ(body.outcome(), v1::PROBE_FORBIDDEN_ADDRESS) << prefix.ToString();
+    ASSERT_EQ(body.addresses_size(), static_cast<int>(addresses.size()));
+    for (const v1::AddressObservation& address : body.addresses()) {
+      EXPECT_EQ(address.outcome(), v1::PROBE_FORBIDDEN_ADDRESS) << address.address();
+      EXPECT_EQ(address.error_class(), v1::FORBIDDEN) << address.address();
+      EXPECT_THAT(address.error(), HasSubstr("special-purpose range")) << address.address();
+    }
+  }
+  EXPECT_GE(rows, 30);
+  EXPECT_THAT(recording_fetcher_->fetched(), IsEmpty());
+}
+
+TEST_F(ProberTest, AllowlistOpensOneRangeOnly) {
+  resolver_.Set("mixed.example.test",
+                std::vector<std::string>{"127.0.0.1", "10.0.0.1", "169.254.169.254", "::1"});
+  absl::StatusOr<v1::SignedObservation> observation =
+      MakeProber({"127.0.0.0/8"})->Probe(Task("mixed.example.test", server_->port()));
+  ASSERT_TRUE(observation.ok()) << observation.status();
+  const v1::ObservationBody body = VerifiedBody(*observation);
+  ASSERT_EQ(body.addresses_size(), 4);
+  EXPECT_EQ(body.addresses(0).outcome(), v1::PROBE_OK) << body.addresses(0).error();
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(body.addresses(i).outcome(), v1::PROBE_FORBIDDEN_ADDRESS);
+  }
+  EXPECT_THAT(recording_fetcher_->fetched(), ElementsAre("127.0.0.1"));
+}
+
+TEST_F(ProberTest, CoordinatorDeadlineBoundsTheProbe) {
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  resolver_.Set("slow.example.test", std::vector<std::string>{"127.0.0.1"});
+  // The agent's own handshake timeout is 5 s; the coordinator allows 800 ms.
+  absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> engine_fetcher = OpenSslTlsFetcher::Create();
+  ASSERT_TRUE(engine_fetcher.ok());
+  absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8"});
+  ASSERT_TRUE(policy.ok());
+  const Prober prober(perspective_, resolver_, **engine_fetcher, std::move(*policy), *signing_key_,
+                      clock_, ProberLimits());
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(800);
+  absl::StatusOr<v1::SignedObservation> observation =
+      prober.Probe(Task("slow.example.test", (*silent)->port()), deadline);
+  EXPECT_LT(absl::Now(), deadline);
+  ASSERT_TRUE(observation.ok()) << observation.status();
+  const v1::ObservationBody body = VerifiedBody(*observation);
+  EXPECT_EQ(body.outcome(), v1::PROBE_HANDSHAKE_FAILED);
+  EXPECT_EQ(body.deadline_unix_milliseconds(), absl::ToUnixMillis(deadline));
+  ASSERT_EQ(body.addresses_size(), 1);
+  EXPECT_EQ(body.addresses(0).error_class(), v1::DEADLINE_EXCEEDED);
+  EXPECT_EQ(body.agent_software(), kAgentSoftware);
 }
 
 TEST_F(ProberTest, ForbiddenAmongGoodAddressesFailsTheProbe) {

@@ -23,9 +23,8 @@ namespace probe_agent {
 namespace {
 
 // c-ares asks each nameserver in turn and, after the first round, doubles the per-try timeout
-// (c-ares 1.18 ares_send.c). With two tries per server the whole schedule is 3 × servers × the
-// per-try timeout, which is chosen so that it fits the caller's timeout.
-constexpr int kTriesPerServer = 2;
+// (c-ares 1.18 ares_send.c). With T tries per server the whole schedule is (2^T - 1) × servers ×
+// the per-try timeout, which is chosen so that it fits the caller's timeout.
 constexpr absl::Duration kMinimumTryTimeout = absl::Milliseconds(50);
 
 absl::Status InitializeCaresLibrary() {
@@ -85,6 +84,31 @@ void OnLookupDone(void* argument, int status, int /*timeouts*/, ares_addrinfo* r
     }
   }
   ares_freeaddrinfo(result);
+}
+
+// RFC 1035 §4.1.1 RCODEs and RFC 2308 NODATA, as c-ares reports them.
+v1::ResolutionOutcome OutcomeOf(const FamilyLookup& lookup) {
+  switch (lookup.status) {
+    case ARES_SUCCESS:
+      return lookup.addresses.empty() ? v1::RESOLUTION_NODATA : v1::RESOLUTION_NOERROR;
+    case ARES_ENOTFOUND:
+      return v1::RESOLUTION_NXDOMAIN;
+    case ARES_ENODATA:
+      return v1::RESOLUTION_NODATA;
+    case ARES_ESERVFAIL:
+      return v1::RESOLUTION_SERVFAIL;
+    case ARES_EREFUSED:
+    // c-ares 1.18 ends a query whose every nameserver answered REFUSED with ARES_ECONNREFUSED
+    // (ares_process.c, end of the server rotation); a nameserver unreachable over UDP (ICMP port
+    // unreachable) ends the same way.
+    case ARES_ECONNREFUSED:
+      return v1::RESOLUTION_REFUSED;
+    case ARES_ETIMEOUT:
+    case ARES_ECANCELLED:
+      return v1::RESOLUTION_TIMEOUT;
+    default:
+      return v1::RESOLUTION_ERROR;
+  }
 }
 
 bool IsNoRecords(int status) { return status == ARES_ENOTFOUND || status == ARES_ENODATA; }
@@ -255,19 +279,37 @@ absl::StatusOr<Nameserver> ParseNameserver(const std::string& text) {
 }
 
 absl::StatusOr<std::unique_ptr<CaresResolver>> CaresResolver::Create(
-    const v1::ResolverConfig& config) {
+    const v1::ResolverConfig& config, int tries_per_server) {
   RETURN_IF_ERROR(InitializeCaresLibrary());
+  if (tries_per_server < 1 || tries_per_server > 5) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tries per nameserver must be 1..5, not ", tries_per_server));
+  }
   std::vector<Nameserver> nameservers;
   for (const std::string& text : config.nameservers()) {
     ASSIGN_OR_RETURN(Nameserver nameserver, ParseNameserver(text));
     nameservers.push_back(std::move(nameserver));
   }
-  return std::unique_ptr<CaresResolver>(new CaresResolver(std::move(nameservers)));
+  return std::unique_ptr<CaresResolver>(
+      new CaresResolver(std::move(nameservers), tries_per_server));
 }
 
 absl::StatusOr<std::vector<std::string>> CaresResolver::Resolve(const std::string& hostname,
                                                                 absl::Duration timeout) {
-  if (ParseIpAddress(hostname).ok()) return std::vector<std::string>{hostname};
+  ASSIGN_OR_RETURN(Resolution resolution, ResolveWithOutcomes(hostname, timeout));
+  if (!resolution.failure.ok()) return resolution.failure;
+  return std::move(resolution.addresses);
+}
+
+absl::StatusOr<Resolution> CaresResolver::ResolveWithOutcomes(const std::string& hostname,
+                                                              absl::Duration timeout) {
+  if (ParseIpAddress(hostname).ok()) {
+    Resolution literal;
+    literal.addresses = {hostname};
+    literal.a_outcome = v1::RESOLUTION_NOT_ASKED;
+    literal.aaaa_outcome = v1::RESOLUTION_NOT_ASKED;
+    return literal;
+  }
   if (hostname.empty()) return absl::InvalidArgumentError("hostname is empty");
   const absl::Time deadline = absl::Now() + timeout;
 
@@ -275,7 +317,7 @@ absl::StatusOr<std::vector<std::string>> CaresResolver::Resolve(const std::strin
   std::array<FamilyLookup, 2> lookups = {FamilyLookup(AF_INET), FamilyLookup(AF_INET6)};
   ChannelOwner channel;
   const size_t rounds_of_tries =
-      (kTriesPerServer + 1) * std::max<size_t>(1, nameservers_.size());  // 1 + 2 per server.
+      ((size_t{1} << tries_per_server_) - 1) * std::max<size_t>(1, nameservers_.size());
   const absl::Duration try_timeout =
       std::max(kMinimumTryTimeout, timeout / static_cast<int64_t>(rounds_of_tries));
   ares_options options;
@@ -283,7 +325,7 @@ absl::StatusOr<std::vector<std::string>> CaresResolver::Resolve(const std::strin
   options.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
   options.lookups = const_cast<char*>("b");  // DNS only; never the local hosts file.
   options.timeout = static_cast<int>(absl::ToInt64Milliseconds(try_timeout));
-  options.tries = kTriesPerServer;
+  options.tries = tries_per_server_;
   const int optmask = ARES_OPT_FLAGS | ARES_OPT_LOOKUPS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
   const int initialized = ares_init_options(channel.address(), &options, optmask);
   if (initialized != ARES_SUCCESS) {
@@ -304,24 +346,59 @@ absl::StatusOr<std::vector<std::string>> CaresResolver::Resolve(const std::strin
   }
   RETURN_IF_ERROR(RunUntilDone(channel.get(), lookups, deadline));
 
-  std::vector<std::string> addresses;
+  Resolution resolution;
+  resolution.a_outcome = OutcomeOf(lookups[0]);
+  resolution.aaaa_outcome = OutcomeOf(lookups[1]);
   for (const FamilyLookup& lookup : lookups) {
     for (const std::string& address : lookup.addresses) {
-      if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) {
-        addresses.push_back(address);
+      if (std::find(resolution.addresses.begin(), resolution.addresses.end(), address) ==
+          resolution.addresses.end()) {
+        resolution.addresses.push_back(address);
       }
     }
   }
-  if (!addresses.empty()) {
+  if (!resolution.addresses.empty()) {
     for (const FamilyLookup& lookup : lookups) {
       if (lookup.status == ARES_SUCCESS || IsNoRecords(lookup.status)) continue;
       MECAI_LOG(Warning) << "the " << lookup.record_type() << " query for " << hostname
                          << " failed (" << ares_strerror(lookup.status)
                          << "); using the other family's addresses alone";
     }
-    return addresses;
+    return resolution;
   }
-  return NoAddressError(hostname, timeout, lookups);
+  resolution.failure = NoAddressError(hostname, timeout, lookups);
+  const absl::StatusCode code = resolution.failure.code();
+  if (code != absl::StatusCode::kNotFound && code != absl::StatusCode::kDeadlineExceeded &&
+      code != absl::StatusCode::kUnavailable) {
+    return resolution.failure;  // A fault of the agent.
+  }
+  return resolution;
+}
+
+absl::StatusOr<Resolution> Resolver::ResolveWithOutcomes(const std::string& hostname,
+                                                         absl::Duration timeout) {
+  absl::StatusOr<std::vector<std::string>> addresses = Resolve(hostname, timeout);
+  Resolution resolution;
+  if (addresses.ok()) {
+    resolution.addresses = std::move(*addresses);
+    if (resolution.addresses.empty()) {
+      resolution.failure =
+          absl::NotFoundError(absl::StrCat("the resolver returned no address for ", hostname));
+    }
+    return resolution;
+  }
+  switch (addresses.status().code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+      resolution.a_outcome = resolution.aaaa_outcome = v1::RESOLUTION_TIMEOUT;
+      break;
+    case absl::StatusCode::kNotFound:     // NXDOMAIN or NODATA: Resolve does not say which.
+    case absl::StatusCode::kUnavailable:  // SERVFAIL, REFUSED or another failure.
+      break;
+    default:
+      return addresses.status();
+  }
+  resolution.failure = addresses.status();
+  return resolution;
 }
 
 }  // namespace probe_agent

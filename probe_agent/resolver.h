@@ -12,9 +12,21 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/probe.pb.h"
 
 namespace mecai {
 namespace probe_agent {
+
+// What one resolution found, with the A and AAAA queries' outcomes each on its own.
+struct Resolution {
+  // As Resolve returns them.
+  std::vector<std::string> addresses;
+  v1::ResolutionOutcome a_outcome = v1::RESOLUTION_OUTCOME_UNSPECIFIED;
+  v1::ResolutionOutcome aaaa_outcome = v1::RESOLUTION_OUTCOME_UNSPECIFIED;
+  // OK when `addresses` is not empty; otherwise the error Resolve would return (NOT_FOUND,
+  // DEADLINE_EXCEEDED or UNAVAILABLE).
+  absl::Status failure;
+};
 
 // Implementations are thread-safe.
 class Resolver {
@@ -29,6 +41,12 @@ class Resolver {
   // Any other code is a fault of the agent itself (e.g. INTERNAL).
   virtual absl::StatusOr<std::vector<std::string>> Resolve(const std::string& hostname,
                                                            absl::Duration timeout) = 0;
+
+  // Resolve, with each query's outcome. Errors only for faults of the agent (as Resolve's "any
+  // other code"); failures of the name are in Resolution::failure. This default derives the
+  // outcomes from Resolve's status alone (RESOLUTION_OUTCOME_UNSPECIFIED where it cannot tell).
+  virtual absl::StatusOr<Resolution> ResolveWithOutcomes(const std::string& hostname,
+                                                         absl::Duration timeout);
 };
 
 // A nameserver from ResolverConfig.nameservers.
@@ -41,9 +59,11 @@ struct Nameserver {
 // otherwise (names are refused: the resolver's own address must not need resolving).
 absl::StatusOr<Nameserver> ParseNameserver(const std::string& text);
 
-// Resolves with c-ares (https://c-ares.org). Each Resolve call runs on a channel of its own,
-// created from this resolver's configuration and destroyed afterwards, so no cache is shared
-// between calls, probes or agents (c-ares 1.18 has no cache, and its channels are not
+// Resolves with c-ares (https://c-ares.org), asking only the nameservers of the agent's own
+// configuration (or the system's resolv.conf when the configuration names none, which
+// ProbeAgentConfig allows only with use_system_resolver). Each Resolve call runs on a channel of
+// its own, created from this resolver's configuration and destroyed afterwards, so no cache is
+// shared between calls, probes or agents (c-ares 1.18 has no cache, and its channels are not
 // thread-safe, which this also respects). The name is asked as an absolute name ("host.") so no
 // resolv.conf search domain is appended, and the hosts file is not consulted: answers come from
 // DNS only.
@@ -59,16 +79,21 @@ absl::StatusOr<Nameserver> ParseNameserver(const std::string& text);
 class CaresResolver : public Resolver {
  public:
   // Nameservers from `config` ("ip" or "ip:port"); none: the system's /etc/resolv.conf.
-  static absl::StatusOr<std::unique_ptr<CaresResolver>> Create(const v1::ResolverConfig& config);
+  // `tries_per_server`: how often each nameserver is asked before giving up on it (1..5).
+  static absl::StatusOr<std::unique_ptr<CaresResolver>> Create(const v1::ResolverConfig& config,
+                                                               int tries_per_server = 2);
 
   absl::StatusOr<std::vector<std::string>> Resolve(const std::string& hostname,
                                                    absl::Duration timeout) override;
+  absl::StatusOr<Resolution> ResolveWithOutcomes(const std::string& hostname,
+                                                 absl::Duration timeout) override;
 
  private:
-  explicit CaresResolver(std::vector<Nameserver> nameservers)
-      : nameservers_(std::move(nameservers)) {}
+  CaresResolver(std::vector<Nameserver> nameservers, int tries_per_server)
+      : nameservers_(std::move(nameservers)), tries_per_server_(tries_per_server) {}
 
   const std::vector<Nameserver> nameservers_;
+  const int tries_per_server_;
 };
 
 }  // namespace probe_agent

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/openssl_types.h"
+#include "probe_agent/tls_engine.h"
 #include "proto/mecai/v1/probe.pb.h"
 
 namespace mecai {
@@ -30,26 +30,36 @@ class TlsFetcher {
   virtual v1::AddressObservation Fetch(const std::string& address, uint32_t port,
                                        const std::string& sni, absl::Duration connect_timeout,
                                        absl::Duration handshake_timeout) = 0;
+
+  // The same without blocking the caller: `done` receives the result exactly once, on another
+  // thread or on the caller's, and must not block. This default runs Fetch on a thread of its own
+  // per call and ignores request.deadline; OpenSslTlsFetcher runs it on its event loops instead.
+  virtual void FetchAsync(FetchRequest request, FetchCallback done);
 };
 
-// The TLS client of the agent, on OpenSSL 3. It does not verify the server's certificate
-// (SSL_VERIFY_NONE): it records the chain the server sent, leaf first, and the coordinator and
-// signer judge it (DESIGN §3). TLS 1.2 (RFC 5246) is the minimum version, TLS 1.3 (RFC 8446)
-// preferred. No session is ever resumed, so every probe sees the server send its certificate.
+// The TLS client of the agent, on OpenSSL 3, over a TlsEngine (epoll event loops; see
+// tls_engine.h). It does not verify the server's certificate (SSL_VERIFY_NONE): it records the
+// chain the server sent, leaf first, and the coordinator and signer judge it (DESIGN §3). TLS 1.2
+// (RFC 5246) and TLS 1.3 (RFC 8446) by default, or the versions and groups of `options`. No
+// session is ever resumed, so every probe sees the server send its certificate.
 //
-// Thread-safe: the SSL_CTX is configured once in Create and only read afterwards.
+// Thread-safe.
 class OpenSslTlsFetcher : public TlsFetcher {
  public:
-  static absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> Create();
+  static absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> Create(
+      const TlsEngineOptions& options = TlsEngineOptions());
 
   v1::AddressObservation Fetch(const std::string& address, uint32_t port, const std::string& sni,
                                absl::Duration connect_timeout,
                                absl::Duration handshake_timeout) override;
+  void FetchAsync(FetchRequest request, FetchCallback done) override;
+
+  TlsEngine& engine() { return *engine_; }
 
  private:
-  explicit OpenSslTlsFetcher(SslCtxPtr context) : context_(std::move(context)) {}
+  explicit OpenSslTlsFetcher(std::unique_ptr<TlsEngine> engine) : engine_(std::move(engine)) {}
 
-  const SslCtxPtr context_;
+  const std::unique_ptr<TlsEngine> engine_;
 };
 
 }  // namespace probe_agent

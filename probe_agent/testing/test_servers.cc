@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -159,6 +160,55 @@ absl::StatusOr<std::unique_ptr<DnsmasqTestServer>> DnsmasqTestServer::Start(
     server->process_.Stop();
   }
   return Annotate(last, "dnsmasq did not start");
+}
+
+std::string FindNginx() {
+  for (const char* candidate : {"/usr/sbin/nginx", "/usr/bin/nginx"}) {
+    if (access(candidate, X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+absl::StatusOr<std::unique_ptr<NginxTestServer>> NginxTestServer::Start(
+    const std::string& servers, const std::vector<std::pair<std::string, int>>& wait_for) {
+  const std::string binary = FindNginx();
+  if (binary.empty()) return absl::NotFoundError("nginx is not installed");
+  static std::atomic<int> instance{0};
+  std::unique_ptr<NginxTestServer> server(new NginxTestServer());
+  server->directory_ =
+      absl::StrCat(TestTemporaryDirectory(), "/nginx_", getpid(), "_", instance.fetch_add(1));
+  const std::string& directory = server->directory_;
+  if (mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("mkdir ", directory, ": ", std::strerror(errno)));
+  }
+  const std::string configuration = absl::StrCat(
+      // nginx refuses to switch to its default user "nobody" when that is not possible; as root
+      // it keeps root for the workers, which this test owns anyway.
+      geteuid() == 0 ? "user root root;\n" : "", "worker_processes 1;\n", "pid ", directory,
+      "/nginx.pid;\n", "error_log ", directory, "/error.log warn;\n",
+      "worker_rlimit_nofile 8192;\n", "events { worker_connections 4096; }\n", "http {\n",
+      "  access_log off;\n", "  client_body_temp_path ", directory, "/client_body;\n",
+      "  proxy_temp_path ", directory, "/proxy;\n", "  fastcgi_temp_path ", directory,
+      "/fastcgi;\n", "  uwsgi_temp_path ", directory, "/uwsgi;\n", "  scgi_temp_path ", directory,
+      "/scgi;\n",
+      // nginx before 1.23.4 leaves TLS 1.3 out of its default ssl_protocols.
+      "  ssl_protocols TLSv1.2 TLSv1.3;\n", "  ssl_session_cache off;\n",
+      "  ssl_session_tickets off;\n", servers, "\n}\n");
+  const std::string path = directory + "/nginx.conf";
+  RETURN_IF_ERROR(WriteFileAtomically(path, configuration));
+  const std::string log = directory + "/stderr.log";
+  server->process_.RedirectOutput(log, log);
+  RETURN_IF_ERROR(
+      server->process_.Start({binary, "-p", directory, "-c", path, "-g", "daemon off;"}));
+  for (const auto& [host, port] : wait_for) {
+    absl::Status ready = WaitForTcpPort(host, port, kStartTimeout, &server->process_);
+    if (!ready.ok()) {
+      std::string errors;
+      ReadFile(log).value_or("").swap(errors);
+      return Annotate(ready, absl::StrCat("nginx did not start: ", errors));
+    }
+  }
+  return server;
 }
 
 std::string DnsmasqTestServer::nameserver() const { return absl::StrCat("127.0.0.1:", port_); }

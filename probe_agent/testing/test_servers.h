@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -60,6 +61,28 @@ class OpenSslTestServer {
   Subprocess process_;
   int port_ = 0;
 };
+
+// nginx (Debian's /usr/sbin/nginx) in the foreground with a configuration of this test:
+// `servers` is the text of one or more `server { ... }` blocks for the http context. Every path it
+// writes (pid, logs, temporary files) lies in a fresh directory under TestTemporaryDirectory(). It
+// is ready when each (numeric host, port) of `wait_for` accepts connections. Stopped on
+// destruction. Not thread-safe.
+class NginxTestServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<NginxTestServer>> Start(
+      const std::string& servers, const std::vector<std::pair<std::string, int>>& wait_for);
+  // The directory holding nginx.conf and the logs.
+  const std::string& directory() const { return directory_; }
+  pid_t pid() const { return process_.pid(); }
+
+ private:
+  NginxTestServer() = default;
+  Subprocess process_;
+  std::string directory_;
+};
+
+// The nginx binary, or empty when it is not installed.
+std::string FindNginx();
 
 // The dnsmasq binary, or empty when it is not installed.
 std::string FindDnsmasq();

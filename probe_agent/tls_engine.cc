@@ -1,0 +1,658 @@
+#include "probe_agent/tls_engine.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>  // NOLINT(build/c++11): steady time for durations and timers.
+#include <cstring>
+#include <deque>
+#include <queue>
+#include <thread>  // NOLINT(build/c++11): one thread per event loop.
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "common/hashing.h"
+#include "common/ip_address.h"
+#include "common/openssl_error.h"
+#include "common/pem.h"
+
+namespace mecai {
+namespace probe_agent {
+namespace {
+
+// Trust rule 8: the largest certificate list accepted from a server. A handshake that sends more
+// fails with "excessive message size".
+constexpr long kMaxCertificateListBytes = 100 * 1024;  // NOLINT(runtime/int): OpenSSL's type.
+constexpr int kMaxEventsPerWait = 256;
+
+using SteadyClock = std::chrono::steady_clock;
+
+uint32_t MillisecondsBetween(SteadyClock::time_point start, SteadyClock::time_point end) {
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(end - start);
+  return static_cast<uint32_t>(std::max<int64_t>(0, elapsed.count()));
+}
+
+// The steady-clock instant of a wall-clock deadline (the coordinator's deadline is wall time).
+SteadyClock::time_point SteadyDeadline(absl::Time deadline, SteadyClock::time_point now) {
+  if (deadline == absl::InfiniteFuture()) return SteadyClock::time_point::max();
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return now;
+  return now + absl::ToChronoMilliseconds(left);
+}
+
+SteadyClock::time_point After(SteadyClock::time_point now, absl::Duration timeout) {
+  return now + absl::ToChronoMilliseconds(timeout);
+}
+
+void SetFailure(v1::AddressObservation* observation, v1::ProbeOutcome outcome,
+                v1::ErrorClass error_class, std::string error) {
+  observation->set_outcome(outcome);
+  observation->set_error_class(error_class);
+  observation->set_error(std::move(error));
+}
+
+// Fills `storage` with `address`:`port`; false when `address` is not an IP literal.
+bool ToSocketAddress(const std::string& address, uint32_t port, sockaddr_storage* storage,
+                     socklen_t* length) {
+  absl::StatusOr<IpAddress> ip = ParseIpAddress(address);
+  if (!ip.ok()) return false;
+  std::memset(storage, 0, sizeof(*storage));
+  if (ip->family == IpAddress::Family::kIpv4) {
+    auto* ipv4 = reinterpret_cast<sockaddr_in*>(storage);
+    ipv4->sin_family = AF_INET;
+    ipv4->sin_port = htons(static_cast<uint16_t>(port));
+    std::memcpy(&ipv4->sin_addr, ip->bytes.data(), 4);
+    *length = sizeof(sockaddr_in);
+  } else {
+    auto* ipv6 = reinterpret_cast<sockaddr_in6*>(storage);
+    ipv6->sin6_family = AF_INET6;
+    ipv6->sin6_port = htons(static_cast<uint16_t>(port));
+    std::memcpy(&ipv6->sin6_addr, ip->bytes.data(), 16);
+    *length = sizeof(sockaddr_in6);
+  }
+  return true;
+}
+
+std::string TargetKey(const FetchRequest& request) {
+  return absl::StrCat(request.address, "|", request.port);
+}
+
+}  // namespace
+
+// One connection: TCP connect, then the TLS handshake. Owned by its event loop. Not thread-safe:
+// only its loop's thread touches it after it is handed over.
+struct TlsEngine::Connection {
+  enum class State { kQueued, kConnecting, kHandshaking };
+
+  uint64_t id = 0;
+  FetchRequest request;
+  FetchCallback done;
+  std::string target;  // "address port N", for messages.
+  std::string target_key;
+  State state = State::kQueued;
+  int fd = -1;
+  SslPtr ssl;
+  v1::AddressObservation observation;
+  SteadyClock::time_point overall_deadline;
+  SteadyClock::time_point phase_deadline;  // Of the current state.
+  SteadyClock::time_point connect_start;
+  SteadyClock::time_point handshake_start;
+  uint32_t registered_events = 0;
+};
+
+// One epoll loop and its thread. Connections arrive through a locked queue and an eventfd; timers
+// live in a min-heap of (deadline, connection id), stale entries skipped when popped.
+// Thread-safe: Enqueue may be called from any thread; everything else runs on the loop's thread.
+class TlsEngine::EventLoop {
+ public:
+  EventLoop(TlsEngine& engine, int index) : engine_(engine), index_(index) {}
+  ~EventLoop() {
+    if (thread_.joinable()) {
+      {
+        absl::MutexLock lock(&mutex_);
+        stopping_ = true;
+      }
+      Wake();
+      thread_.join();
+    }
+    if (wake_fd_ >= 0) close(wake_fd_);
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+  }
+
+  absl::Status Init() {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) return absl::InternalError(absl::StrCat("epoll: ", std::strerror(errno)));
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+    epoll_event event = {};
+    event.events = EPOLLIN;
+    event.data.u64 = 0;  // Connection ids start at 1.
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event) != 0) {
+      return absl::InternalError(absl::StrCat("epoll_ctl: ", std::strerror(errno)));
+    }
+    thread_ = std::thread([this] { Run(); });
+    return absl::OkStatus();
+  }
+
+  void Enqueue(std::unique_ptr<Connection> connection) {
+    {
+      absl::MutexLock lock(&mutex_);
+      incoming_.push_back(std::move(connection));
+    }
+    Wake();
+  }
+
+ private:
+  struct Timer {
+    SteadyClock::time_point when;
+    uint64_t id;
+    bool operator>(const Timer& other) const { return when > other.when; }
+  };
+
+  void Wake() {
+    const uint64_t one = 1;
+    ssize_t ignored = write(wake_fd_, &one, sizeof(one));
+    (void)ignored;
+  }
+
+  void Run() {
+    // OpenSSL writes with write(2), which cannot pass MSG_NOSIGNAL: a server that closed early
+    // would kill the process with SIGPIPE. Loop threads keep SIGPIPE blocked for their lifetime;
+    // the write then fails with EPIPE, which the handshake reports.
+    sigset_t sigpipe;
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigpipe, nullptr);
+    std::vector<epoll_event> events(kMaxEventsPerWait);
+    while (true) {
+      std::deque<std::unique_ptr<Connection>> arrived;
+      {
+        absl::MutexLock lock(&mutex_);
+        if (stopping_) break;
+        arrived.swap(incoming_);
+      }
+      for (std::unique_ptr<Connection>& connection : arrived) Begin(std::move(connection));
+      FireTimers();
+      int wait_milliseconds = -1;
+      if (!timers_.empty()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timers_.top().when -
+                                                                                SteadyClock::now());
+        wait_milliseconds = static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, 60000));
+      }
+      const int ready = epoll_wait(epoll_fd_, events.data(), kMaxEventsPerWait, wait_milliseconds);
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      for (int i = 0; i < ready; ++i) {
+        const uint64_t id = events[i].data.u64;
+        if (id == 0) {
+          uint64_t count;
+          ssize_t ignored = read(wake_fd_, &count, sizeof(count));
+          (void)ignored;
+          continue;
+        }
+        auto found = connections_.find(id);
+        if (found == connections_.end()) continue;
+        OnReady(found->second.get(), events[i].events);
+      }
+    }
+    // Stopping: everything still open completes as a local error.
+    std::deque<std::unique_ptr<Connection>> left;
+    {
+      absl::MutexLock lock(&mutex_);
+      left.swap(incoming_);
+    }
+    for (auto& entry : connections_) left.push_back(std::move(entry.second));
+    connections_.clear();
+    for (std::unique_ptr<Connection>& connection : left) {
+      SetFailure(
+          &connection->observation, v1::PROBE_CONNECT_FAILED, v1::LOCAL_ERROR,
+          absl::StrCat("probe of ", connection->target, " abandoned: the agent is shutting down"));
+      Finish(std::move(connection));
+    }
+  }
+
+  void Begin(std::unique_ptr<Connection> connection) {
+    Connection* c = connection.get();
+    const SteadyClock::time_point now = SteadyClock::now();
+    c->connect_start = now;
+    c->overall_deadline = SteadyDeadline(c->request.deadline, now);
+    if (c->overall_deadline <= now) {
+      SetFailure(
+          &c->observation, v1::PROBE_CONNECT_FAILED, v1::DEADLINE_EXCEEDED,
+          absl::StrCat("not connected to ", c->target, ": the coordinator's deadline had passed"));
+      Finish(std::move(connection));
+      return;
+    }
+    sockaddr_storage storage;
+    socklen_t length = 0;
+    ToSocketAddress(c->request.address, c->request.port, &storage, &length);
+    c->fd = socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+      SetFailure(
+          &c->observation, v1::PROBE_CONNECT_FAILED, v1::LOCAL_ERROR,
+          absl::StrCat("cannot create a socket for ", c->target, ": ", std::strerror(errno)));
+      Finish(std::move(connection));
+      return;
+    }
+    const int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->id = next_id_++;
+    connections_.emplace(c->id, std::move(connection));
+    c->state = Connection::State::kConnecting;
+    c->phase_deadline = std::min(c->overall_deadline, After(now, c->request.connect_timeout));
+    AddTimer(c);
+    if (connect(c->fd, reinterpret_cast<sockaddr*>(&storage), length) == 0) {
+      StartHandshake(c);
+      return;
+    }
+    if (errno != EINPROGRESS) {
+      ConnectFailed(c, errno);
+      return;
+    }
+    Watch(c, EPOLLOUT);
+  }
+
+  void OnReady(Connection* c, uint32_t events) {
+    if (c->state == Connection::State::kConnecting) {
+      int error = 0;
+      socklen_t length = sizeof(error);
+      if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+      if (error != 0) {
+        ConnectFailed(c, error);
+        return;
+      }
+      if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+      StartHandshake(c);
+      return;
+    }
+    DriveHandshake(c);
+  }
+
+  void ConnectFailed(Connection* c, int error) {
+    c->observation.set_connect_milliseconds(
+        MillisecondsBetween(c->connect_start, SteadyClock::now()));
+    const v1::ErrorClass error_class =
+        error == ECONNREFUSED ? v1::CONNECT_REFUSED
+                              : (error == ETIMEDOUT ? v1::CONNECT_TIMEOUT : v1::CONNECT_ERROR);
+    SetFailure(&c->observation, v1::PROBE_CONNECT_FAILED, error_class,
+               absl::StrCat("TCP connect to ", c->target, " failed: ", std::strerror(error)));
+    Complete(c);
+  }
+
+  void StartHandshake(Connection* c) {
+    const SteadyClock::time_point now = SteadyClock::now();
+    c->observation.set_connect_milliseconds(MillisecondsBetween(c->connect_start, now));
+    c->handshake_start = now;
+    c->state = Connection::State::kHandshaking;
+    c->phase_deadline = std::min(c->overall_deadline, After(now, c->request.handshake_timeout));
+    AddTimer(c);
+    ClearOpenSslErrors();
+    c->ssl.reset(SSL_new(engine_.context_.get()));
+    if (c->ssl == nullptr || SSL_set_fd(c->ssl.get(), c->fd) != 1 ||
+        (!c->request.sni.empty() &&
+         SSL_set_tlsext_host_name(c->ssl.get(), c->request.sni.c_str()) != 1)) {
+      SetFailure(
+          &c->observation, v1::PROBE_HANDSHAKE_FAILED, v1::LOCAL_ERROR,
+          std::string(OpenSslError(absl::StrCat("cannot set up TLS for ", c->target)).message()));
+      Complete(c);
+      return;
+    }
+    SSL_set_connect_state(c->ssl.get());
+    DriveHandshake(c);
+  }
+
+  void DriveHandshake(Connection* c) {
+    ClearOpenSslErrors();
+    errno = 0;
+    const int result = SSL_do_handshake(c->ssl.get());
+    if (result == 1) {
+      Record(c);
+      Complete(c);
+      return;
+    }
+    const int saved_errno = errno;
+    const int error = SSL_get_error(c->ssl.get(), result);
+    if (error == SSL_ERROR_WANT_READ) {
+      Watch(c, EPOLLIN);
+      return;
+    }
+    if (error == SSL_ERROR_WANT_WRITE) {
+      Watch(c, EPOLLOUT);
+      return;
+    }
+    c->observation.set_handshake_milliseconds(
+        MillisecondsBetween(c->handshake_start, SteadyClock::now()));
+    HandshakeFailed(c, error, saved_errno);
+    Complete(c);
+  }
+
+  // Classifies a failed SSL_do_handshake: an alert from the server (RFC 8446 §6.2; OpenSSL reports
+  // a received alert as reason SSL_AD_REASON_OFFSET + alert), a closed connection, or any other
+  // protocol failure. Drains the thread's OpenSSL error queue into the sentence.
+  void HandshakeFailed(Connection* c, int error, int saved_errno) {
+    const std::string failed = absl::StrCat("TLS handshake with ", c->target, " failed");
+    const unsigned long first = ERR_peek_error();  // NOLINT(runtime/int): OpenSSL's type.
+    if (error == SSL_ERROR_SSL || first != 0) {
+      const int reason = ERR_GET_REASON(first);
+      v1::ErrorClass error_class = v1::PROTOCOL_ERROR;
+      if (ERR_GET_LIB(first) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET &&
+          reason < SSL_AD_REASON_OFFSET + 256) {
+        error_class = v1::TLS_ALERT;
+        c->observation.set_tls_alert(static_cast<uint32_t>(reason - SSL_AD_REASON_OFFSET));
+      } else if (ERR_GET_LIB(first) == ERR_LIB_SSL &&
+                 reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        error_class = v1::CONNECTION_CLOSED;
+      }
+      SetFailure(&c->observation, v1::PROBE_HANDSHAKE_FAILED, error_class,
+                 std::string(OpenSslError(failed).message()));
+      return;
+    }
+    std::string why = absl::StrCat(": SSL_get_error ", error);
+    if (error == SSL_ERROR_ZERO_RETURN) {
+      why = ": the server closed the TLS connection";
+    } else if (error == SSL_ERROR_SYSCALL) {
+      why = saved_errno != 0 ? absl::StrCat(": ", std::strerror(saved_errno))
+                             : ": the server closed the connection";
+    }
+    SetFailure(&c->observation, v1::PROBE_HANDSHAKE_FAILED, v1::CONNECTION_CLOSED,
+               absl::StrCat(failed, why));
+  }
+
+  // Records what the completed handshake showed. SSL_get_peer_cert_chain borrows: the stack and
+  // its certificates belong to the SSL object; on the client side it starts with the leaf.
+  void Record(Connection* c) {
+    SSL* ssl = c->ssl.get();
+    v1::AddressObservation& observation = c->observation;
+    observation.set_handshake_milliseconds(
+        MillisecondsBetween(c->handshake_start, SteadyClock::now()));
+    STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+    const int chain_length = chain != nullptr ? sk_X509_num(chain) : 0;
+    if (chain_length == 0) {
+      SetFailure(&observation, v1::PROBE_HANDSHAKE_FAILED, v1::NO_CERTIFICATE,
+                 absl::StrCat("TLS handshake with ", c->target,
+                              " completed without a server certificate"));
+      return;
+    }
+    std::string concatenated;
+    for (int i = 0; i < chain_length; ++i) {
+      std::string der = CertificateToDer(sk_X509_value(chain, i));
+      observation.add_certificate_sha256(Sha256(der));
+      concatenated += der;
+      observation.add_certificate_chain_der(std::move(der));
+    }
+    observation.set_leaf_sha256(observation.certificate_sha256(0));
+    observation.set_chain_sha256(Sha256(concatenated));
+    observation.set_tls_version(SSL_get_version(ssl));
+    const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+    if (cipher != nullptr) {
+      const char* name = SSL_CIPHER_standard_name(cipher);
+      observation.set_cipher(name != nullptr ? name : SSL_CIPHER_get_name(cipher));
+    }
+    const int group = SSL_get_negotiated_group(ssl);
+    if (group != 0 && group != NID_undef) {
+      const char* name = OBJ_nid2sn(group & ~TLSEXT_nid_unknown);
+      if (name != nullptr && (group & TLSEXT_nid_unknown) == 0) {
+        observation.set_key_exchange_group(name);
+      }
+    }
+    observation.set_outcome(v1::PROBE_OK);
+    observation.set_error_class(v1::ERROR_CLASS_NONE);
+    // A polite close_notify (RFC 8446 §6.1), sent once without waiting for the server's.
+    SSL_shutdown(ssl);
+    ClearOpenSslErrors();
+  }
+
+  void Watch(Connection* c, uint32_t events) {
+    if (c->registered_events == events) return;
+    epoll_event event = {};
+    event.events = events;
+    event.data.u64 = c->id;
+    const int operation = c->registered_events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (epoll_ctl(epoll_fd_, operation, c->fd, &event) != 0) {
+      SetFailure(
+          &c->observation, v1::PROBE_CONNECT_FAILED, v1::LOCAL_ERROR,
+          absl::StrCat("cannot watch the connection to ", c->target, ": ", std::strerror(errno)));
+      Complete(c);
+      return;
+    }
+    c->registered_events = events;
+  }
+
+  void AddTimer(Connection* c) { timers_.push(Timer{c->phase_deadline, c->id}); }
+
+  void FireTimers() {
+    const SteadyClock::time_point now = SteadyClock::now();
+    while (!timers_.empty() && timers_.top().when <= now) {
+      const Timer timer = timers_.top();
+      timers_.pop();
+      auto found = connections_.find(timer.id);
+      if (found == connections_.end()) continue;
+      Connection* c = found->second.get();
+      if (c->phase_deadline != timer.when) continue;  // A timer of an earlier phase.
+      TimedOut(c, now);
+    }
+  }
+
+  void TimedOut(Connection* c, SteadyClock::time_point now) {
+    const bool overall = c->phase_deadline == c->overall_deadline;
+    if (c->state == Connection::State::kConnecting) {
+      c->observation.set_connect_milliseconds(MillisecondsBetween(c->connect_start, now));
+      if (overall) {
+        SetFailure(&c->observation, v1::PROBE_CONNECT_FAILED, v1::DEADLINE_EXCEEDED,
+                   absl::StrCat("TCP connect to ", c->target,
+                                " did not complete before the coordinator's deadline"));
+      } else {
+        SetFailure(&c->observation, v1::PROBE_CONNECT_FAILED, v1::CONNECT_TIMEOUT,
+                   absl::StrCat("TCP connect to ", c->target, " timed out after ",
+                                absl::ToInt64Milliseconds(c->request.connect_timeout), " ms"));
+      }
+    } else {
+      c->observation.set_handshake_milliseconds(MillisecondsBetween(c->handshake_start, now));
+      if (overall) {
+        SetFailure(&c->observation, v1::PROBE_HANDSHAKE_FAILED, v1::DEADLINE_EXCEEDED,
+                   absl::StrCat("TLS handshake with ", c->target,
+                                " did not complete before the coordinator's deadline"));
+      } else {
+        SetFailure(&c->observation, v1::PROBE_HANDSHAKE_FAILED, v1::HANDSHAKE_TIMEOUT,
+                   absl::StrCat("TLS handshake with ", c->target, " timed out after ",
+                                absl::ToInt64Milliseconds(c->request.handshake_timeout), " ms"));
+      }
+    }
+    Complete(c);
+  }
+
+  // Removes `c` from the loop, frees its SSL object and socket, and reports it.
+  void Complete(Connection* c) {
+    auto found = connections_.find(c->id);
+    if (found == connections_.end()) return;
+    std::unique_ptr<Connection> owned = std::move(found->second);
+    connections_.erase(found);
+    Finish(std::move(owned));
+  }
+
+  void Finish(std::unique_ptr<Connection> connection) {
+    connection->ssl.reset();
+    if (connection->fd >= 0) {
+      close(connection->fd);  // Also removes it from the epoll set.
+      connection->fd = -1;
+    }
+    engine_.Release(connection->target_key);
+    FetchCallback done = std::move(connection->done);
+    v1::AddressObservation observation = std::move(connection->observation);
+    connection.reset();
+    done(std::move(observation));
+  }
+
+  TlsEngine& engine_;
+  const int index_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread thread_;
+  absl::Mutex mutex_;
+  std::deque<std::unique_ptr<Connection>> incoming_ ABSL_GUARDED_BY(mutex_);
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  // Loop-thread only.
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+};
+
+absl::StatusOr<int> ParseTlsVersion(const std::string& text) {
+  if (text == "TLSv1.2") return TLS1_2_VERSION;
+  if (text == "TLSv1.3") return TLS1_3_VERSION;
+  return absl::InvalidArgumentError(
+      absl::StrCat("TLS version '", text, "' is neither \"TLSv1.2\" nor \"TLSv1.3\""));
+}
+
+absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options) {
+  ClearOpenSslErrors();
+  SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
+  if (context == nullptr) return OpenSslError("SSL_CTX_new");
+  if (options.min_version < TLS1_2_VERSION || options.max_version > TLS1_3_VERSION ||
+      options.min_version > options.max_version) {
+    return absl::InvalidArgumentError("TLS versions must satisfy TLSv1.2 <= min <= max <= TLSv1.3");
+  }
+  if (SSL_CTX_set_min_proto_version(context.get(), options.min_version) != 1 ||
+      SSL_CTX_set_max_proto_version(context.get(), options.max_version) != 1) {
+    return OpenSslError("cannot set the TLS versions");
+  }
+  if (!options.groups.empty() &&
+      SSL_CTX_set1_groups_list(context.get(), options.groups.c_str()) != 1) {
+    ClearOpenSslErrors();
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS groups '", options.groups, "' are not a list OpenSSL accepts"));
+  }
+  // No verification: the agent reports the chain it was sent, whatever it is.
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_NONE, nullptr);
+  // Security level 0 lets the handshake complete with servers whose certificates have weak keys
+  // or SHA-1 signatures, which Debian's default level 2 refuses: such a certificate is still what
+  // the server serves, and judging it is the coordinator's job. The connection carries no data.
+  SSL_CTX_set_security_level(context.get(), 0);
+  // Never resume (RFC 8446 §2.2): a resumed handshake carries no certificate.
+  SSL_CTX_set_session_cache_mode(context.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(context.get(), SSL_OP_NO_TICKET);
+  SSL_CTX_set_max_cert_list(context.get(), kMaxCertificateListBytes);
+  // Bounded memory: buffers of idle connections (waiting for the server) are released.
+  SSL_CTX_set_mode(context.get(), SSL_MODE_RELEASE_BUFFERS);
+  return context;
+}
+
+TlsEngine::TlsEngine(const TlsEngineOptions& options, SslCtxPtr context)
+    : options_(options), context_(std::move(context)) {}
+
+absl::StatusOr<std::unique_ptr<TlsEngine>> TlsEngine::Create(const TlsEngineOptions& options) {
+  absl::StatusOr<SslCtxPtr> context = CreateProbeSslContext(options.tls);
+  if (!context.ok()) return context.status();
+  if (options.max_in_flight_connections < 1 || options.max_in_flight_per_target_address < 1) {
+    return absl::InvalidArgumentError("in-flight limits must be at least 1");
+  }
+  std::unique_ptr<TlsEngine> engine(new TlsEngine(options, std::move(*context)));
+  int threads = options.event_loop_threads;
+  if (threads <= 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) {
+    auto loop = std::make_unique<EventLoop>(*engine, i);
+    absl::Status started = loop->Init();
+    if (!started.ok()) return started;
+    engine->loops_.push_back(std::move(loop));
+  }
+  return engine;
+}
+
+TlsEngine::~TlsEngine() { loops_.clear(); }
+
+bool TlsEngine::Admit(const std::string& target) {
+  if (in_flight_.fetch_add(1) >= options_.max_in_flight_connections) {
+    in_flight_.fetch_sub(1);
+    return false;
+  }
+  absl::MutexLock lock(&targets_mutex_);
+  int& count = in_flight_by_target_[target];
+  if (count >= options_.max_in_flight_per_target_address) {
+    if (count == 0) in_flight_by_target_.erase(target);
+    in_flight_.fetch_sub(1);
+    return false;
+  }
+  ++count;
+  return true;
+}
+
+void TlsEngine::Release(const std::string& target) {
+  {
+    absl::MutexLock lock(&targets_mutex_);
+    auto found = in_flight_by_target_.find(target);
+    if (found != in_flight_by_target_.end() && --found->second <= 0) {
+      in_flight_by_target_.erase(found);
+    }
+  }
+  in_flight_.fetch_sub(1);
+}
+
+void TlsEngine::Start(FetchRequest request, FetchCallback done) {
+  v1::AddressObservation observation;
+  observation.set_address(request.address);
+  const std::string target = absl::StrCat(request.address, " port ", request.port);
+  // The address is used as given: parsed, never resolved (trust rule 6).
+  if (!ParseIpAddress(request.address).ok()) {
+    SetFailure(&observation, v1::PROBE_CONNECT_FAILED, v1::FORBIDDEN,
+               absl::StrCat("cannot connect to ", request.address, ": not an IP address"));
+    done(std::move(observation));
+    return;
+  }
+  if (request.port == 0 || request.port > 65535) {
+    SetFailure(&observation, v1::PROBE_CONNECT_FAILED, v1::FORBIDDEN,
+               absl::StrCat("cannot connect to ", target, ": port out of range"));
+    done(std::move(observation));
+    return;
+  }
+  const std::string key = TargetKey(request);
+  if (!Admit(key)) {
+    SetFailure(&observation, v1::PROBE_OVERLOADED, v1::OVERLOADED,
+               absl::StrCat("not probed: the agent is at its limit of ",
+                            options_.max_in_flight_connections, " connections in flight, or of ",
+                            options_.max_in_flight_per_target_address, " to ", target));
+    done(std::move(observation));
+    return;
+  }
+  auto connection = std::make_unique<Connection>();
+  connection->request = std::move(request);
+  connection->done = std::move(done);
+  connection->target = target;
+  connection->target_key = key;
+  connection->observation = std::move(observation);
+  const uint64_t index = next_loop_.fetch_add(1) % loops_.size();
+  loops_[index]->Enqueue(std::move(connection));
+}
+
+v1::AddressObservation TlsEngine::Fetch(FetchRequest request) {
+  // Shared with the callback, which may still be unlocking when this thread returns.
+  struct Waiter {
+    absl::Mutex mutex;
+    bool finished ABSL_GUARDED_BY(mutex) = false;
+    v1::AddressObservation result ABSL_GUARDED_BY(mutex);
+  };
+  auto waiter = std::make_shared<Waiter>();
+  Start(std::move(request), [waiter](v1::AddressObservation observation) {
+    absl::MutexLock lock(&waiter->mutex);
+    waiter->result = std::move(observation);
+    waiter->finished = true;
+  });
+  absl::MutexLock lock(&waiter->mutex);
+  waiter->mutex.Await(absl::Condition(&waiter->finished));
+  return std::move(waiter->result);
+}
+
+}  // namespace probe_agent
+}  // namespace mecai

@@ -1,0 +1,117 @@
+// The agent's TLS client engine (DESIGN §1, trust rule 8): every connection of every probe runs as
+// a small state machine on one of a few epoll event loops — a non-blocking TCP connect, then
+// SSL_do_handshake driven by SSL_ERROR_WANT_READ/WANT_WRITE — with a timer per connection for its
+// connect and handshake deadlines. No thread per connection: thousands of probes are in flight with
+// one thread per core, and each connection's SSL object is freed the moment it completes.
+#ifndef MECAI_PROBE_AGENT_TLS_ENGINE_H_
+#define MECAI_PROBE_AGENT_TLS_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/openssl_types.h"
+#include "proto/mecai/v1/probe.pb.h"
+
+namespace mecai {
+namespace probe_agent {
+
+// What the engine offers in every ClientHello. The defaults are ProbeAgentConfig's.
+struct TlsClientOptions {
+  // TLS1_2_VERSION (RFC 5246) or TLS1_3_VERSION (RFC 8446).
+  int min_version = 0x0303;
+  int max_version = 0x0304;
+  // Key-exchange groups in preference order, OpenSSL list syntax (RFC 8446 §4.2.7, RFC 8422
+  // §5.1.1).
+  std::string groups = "X25519:P-256:P-384:P-521:X448";
+};
+
+struct TlsEngineOptions {
+  TlsClientOptions tls;
+  // Event-loop threads; 0: one per core.
+  int event_loop_threads = 0;
+  // Connections open at once over all probes; beyond it a fetch ends PROBE_OVERLOADED at once.
+  int max_in_flight_connections = 4096;
+  // Connections open at once to one address and port.
+  int max_in_flight_per_target_address = 32;
+};
+
+// One address to fetch from.
+struct FetchRequest {
+  // An IP literal, used exactly as given: never resolved (trust rule 6, no DNS-rebinding window).
+  std::string address;
+  uint32_t port = 0;
+  // Sent as the server_name extension (RFC 6066 §3); empty: none, as for literal-IP targets.
+  std::string sni;
+  absl::Duration connect_timeout = absl::Seconds(3);
+  absl::Duration handshake_timeout = absl::Seconds(5);
+  // The whole fetch ends by then (the coordinator's deadline), whatever the timeouts say.
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+// Receives the result of one fetch, exactly once. Runs on an event-loop thread (or on the caller's
+// thread when the fetch ends before it starts, e.g. overloaded): it must not block.
+using FetchCallback = std::function<void(v1::AddressObservation)>;
+
+// Parses "TLSv1.2" / "TLSv1.3" into TLS1_2_VERSION / TLS1_3_VERSION; INVALID_ARGUMENT otherwise.
+absl::StatusOr<int> ParseTlsVersion(const std::string& text);
+
+// A TLS client context for probing: no certificate verification (the agent reports what it was
+// sent; the coordinator and the signer judge it, DESIGN §3), never a resumed session (RFC 8446
+// §2.2: a resumed handshake carries no certificate), the versions and groups of `options`.
+// INVALID_ARGUMENT for versions or groups OpenSSL refuses.
+absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options);
+
+// Thread-safe. Destruction stops the loops; fetches still open then complete with LOCAL_ERROR.
+class TlsEngine {
+ public:
+  static absl::StatusOr<std::unique_ptr<TlsEngine>> Create(const TlsEngineOptions& options);
+  ~TlsEngine();
+  TlsEngine(const TlsEngine&) = delete;
+  TlsEngine& operator=(const TlsEngine&) = delete;
+
+  // Starts fetching the certificate chain at `request.address` and calls `done` with what happened:
+  // PROBE_OK with the chain, its hashes, version, cipher and timings; PROBE_CONNECT_FAILED,
+  // PROBE_HANDSHAKE_FAILED or PROBE_OVERLOADED with an error_class and a sentence. Never blocks.
+  void Start(FetchRequest request, FetchCallback done);
+
+  // Start, then waits for the result. Not for event-loop threads.
+  v1::AddressObservation Fetch(FetchRequest request);
+
+  // Connections open now (admitted and not yet completed).
+  int in_flight() const { return in_flight_.load(); }
+  int event_loop_threads() const { return static_cast<int>(loops_.size()); }
+
+  class EventLoop;
+  struct Connection;
+
+ private:
+  TlsEngine(const TlsEngineOptions& options, SslCtxPtr context);
+
+  // Admits one connection to `target` under both limits; false when either is reached.
+  bool Admit(const std::string& target);
+  // Called once per admitted connection, when it completes.
+  void Release(const std::string& target);
+
+  const TlsEngineOptions options_;
+  const SslCtxPtr context_;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::atomic<uint64_t> next_loop_{0};
+  std::atomic<int> in_flight_{0};
+  absl::Mutex targets_mutex_;
+  std::map<std::string, int> in_flight_by_target_ ABSL_GUARDED_BY(targets_mutex_);
+};
+
+}  // namespace probe_agent
+}  // namespace mecai
+
+#endif  // MECAI_PROBE_AGENT_TLS_ENGINE_H_
