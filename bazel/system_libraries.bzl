@@ -3,7 +3,7 @@
 A repository rule asks pkg-config for each library's flags at fetch time, so no BUILD file repeats
 link flags and a newer Debian point release with different gRPC dependencies still links.
 Targets: @system_libraries//:grpc, :grpc_reflection, :protobuf, :openssl, :rocksdb, :prometheus,
-:gtest, :gtest_main, :cares, :curl, :dl.
+:gtest, :gtest_main, :cares, :curl, :microhttpd, :dl.
 """
 
 # name -> (pkg-config modules, extra link options when pkg-config has no entry)
@@ -16,6 +16,7 @@ _LIBRARIES = {
     "prometheus": (["prometheus-cpp-pull", "prometheus-cpp-core"], []),
     "cares": (["libcares"], []),
     "curl": (["libcurl"], []),
+    "microhttpd": (["libmicrohttpd"], []),
     "gtest": ([], ["-lgmock", "-lgtest", "-lpthread"]),
     "gtest_main": ([], ["-lgmock_main", "-lgmock", "-lgtest", "-lpthread"]),
     "dl": ([], ["-ldl"]),

@@ -1,0 +1,48 @@
+#include "approval/approval_code.h"
+
+#include <openssl/rand.h>
+
+#include "common/hashing.h"
+#include "common/openssl_error.h"
+
+namespace mecai {
+
+absl::StatusOr<std::string> OpenSslRandomSource::Bytes(size_t length) {
+  std::string bytes(length, '\0');
+  ClearOpenSslErrors();
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(length)) != 1) {
+    return OpenSslError("RAND_bytes");
+  }
+  return bytes;
+}
+
+absl::StatusOr<std::string> GenerateApprovalCode(RandomSource& random, size_t digits) {
+  std::string code;
+  while (code.size() < digits) {
+    absl::StatusOr<std::string> bytes = random.Bytes(digits);
+    if (!bytes.ok()) return bytes.status();
+    for (unsigned char byte : *bytes) {
+      // 250 = 25 * 10: bytes 250..255 would favour digits 0..5, so they are drawn again.
+      if (byte >= 250 || code.size() == digits) continue;
+      code.push_back(static_cast<char>('0' + byte % 10));
+    }
+  }
+  return code;
+}
+
+std::string HashApprovalCode(absl::string_view salt, absl::string_view code) {
+  std::string input(salt);
+  input.append(code.data(), code.size());
+  return Sha256(input);
+}
+
+std::string SpokenDigits(absl::string_view code) {
+  std::string spoken;
+  for (char c : code) {
+    if (!spoken.empty()) spoken.push_back(' ');
+    spoken.push_back(c);
+  }
+  return spoken;
+}
+
+}  // namespace mecai

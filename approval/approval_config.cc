@@ -1,0 +1,66 @@
+#include "approval/approval_config.h"
+
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "common/address_policy.h"
+#include "common/config_loader.h"
+#include "common/grpc_server.h"
+
+namespace mecai {
+namespace {
+
+bool IsHttpUrl(const std::string& url) {
+  return absl::StartsWith(url, "http://") || absl::StartsWith(url, "https://");
+}
+
+}  // namespace
+
+v1::ApprovalConfig WithApprovalDefaults(const v1::ApprovalConfig& config) {
+  v1::ApprovalConfig result = config;
+  if (result.code_length() == 0) result.set_code_length(8);
+  if (result.code_validity_seconds() == 0) result.set_code_validity_seconds(600);
+  if (result.max_attempts() == 0) result.set_max_attempts(5);
+  if (result.voice_gateway_attempts() == 0) result.set_voice_gateway_attempts(3);
+  if (result.http_timeout_milliseconds() == 0) result.set_http_timeout_milliseconds(5000);
+  if (result.max_rdap_response_bytes() == 0) result.set_max_rdap_response_bytes(256 << 10);
+  if (result.max_phone_numbers() == 0) result.set_max_phone_numbers(10);
+  return result;
+}
+
+absl::Status ValidateApprovalConfig(const v1::ApprovalConfig& config, const std::string& source) {
+  ConfigErrors errors(source);
+  ValidateListenConfig(config.listen(), /*plaintext_allowed=*/true, "listen", &errors);
+  errors.Require(IsValidHostPort(config.web_address(), /*allow_port_zero=*/true), "web_address",
+                 "must be host:port");
+  errors.Require(!config.store_path().empty(), "store_path", "is required");
+  errors.Require(!config.rdap_base_urls().empty(), "rdap_base_urls",
+                 "must name an RDAP server for at least one TLD");
+  for (const auto& [tld, url] : config.rdap_base_urls()) {
+    errors.Require(!tld.empty() && tld.find('.') == std::string::npos, "rdap_base_urls",
+                   "key \"" + tld + "\" must be a top-level domain without dots");
+    errors.Require(IsHttpUrl(url) && absl::EndsWith(url, "/"), "rdap_base_urls[" + tld + "]",
+                   "must be an http(s) URL ending in /");
+  }
+  errors.Require(IsHttpUrl(config.voice_gateway_url()), "voice_gateway_url",
+                 "must be an http(s) URL");
+  errors.Require(IsHttpUrl(config.approval_site_url()), "approval_site_url",
+                 "must be an http(s) URL");
+  errors.Require(!config.certificate_authority_name().empty() &&
+                     config.certificate_authority_name().size() <= 100,
+                 "certificate_authority_name", "must be 1 to 100 characters");
+  errors.Require(config.code_length() >= 6 && config.code_length() <= 12, "code_length",
+                 "must be 6..12 digits");
+  errors.Require(config.code_validity_seconds() >= 60 && config.code_validity_seconds() <= 86400,
+                 "code_validity_seconds", "must be 60..86400");
+  errors.Require(config.max_attempts() <= 20, "max_attempts", "must be 1..20");
+  errors.Require(config.voice_gateway_attempts() <= 10, "voice_gateway_attempts", "must be 1..10");
+  errors.Require(config.max_phone_numbers() <= 50, "max_phone_numbers", "must be 1..50");
+  std::vector<std::string> ranges(config.allowed_special_address_ranges().begin(),
+                                  config.allowed_special_address_ranges().end());
+  absl::Status policy = AddressPolicy::Create(ranges).status();
+  errors.Require(policy.ok(), "allowed_special_address_ranges", std::string(policy.message()));
+  return errors.ToStatus();
+}
+
+}  // namespace mecai

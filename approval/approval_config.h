@@ -1,0 +1,24 @@
+// Defaults and start-time validation of the approval service's configuration (DESIGN §7 and §10:
+// a bad config stops the process with a message naming the field).
+#ifndef MECAI_APPROVAL_APPROVAL_CONFIG_H_
+#define MECAI_APPROVAL_APPROVAL_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "proto/mecai/v1/config.pb.h"
+
+namespace mecai {
+
+// `config` with every unset numeric field at its documented default (code_length 8,
+// code_validity_seconds 600, max_attempts 5, voice_gateway_attempts 3, http_timeout_milliseconds
+// 5000, max_rdap_response_bytes 262144, max_phone_numbers 10).
+v1::ApprovalConfig WithApprovalDefaults(const v1::ApprovalConfig& config);
+
+// INVALID_ARGUMENT naming every bad field of `config` (after WithApprovalDefaults); `source`
+// (the file) prefixes the message.
+absl::Status ValidateApprovalConfig(const v1::ApprovalConfig& config, const std::string& source);
+
+}  // namespace mecai
+
+#endif  // MECAI_APPROVAL_APPROVAL_CONFIG_H_

@@ -1,0 +1,43 @@
+#include "approval/approval_service.h"
+
+#include <string>
+
+namespace mecai {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+}  // namespace
+
+grpc::Status ApprovalServiceImpl::SubmitIssuanceRequest(
+    grpc::ServerContext* /*context*/, const v1::SubmitIssuanceRequestRequest* request,
+    v1::IssuanceStatus* response) {
+  absl::StatusOr<v1::IssuanceStatus> status = approvals_.Submit(*request);
+  if (!status.ok()) return ToGrpc(status.status());
+  *response = *std::move(status);
+  return grpc::Status::OK;
+}
+
+grpc::Status ApprovalServiceImpl::GetIssuanceStatus(grpc::ServerContext* /*context*/,
+                                                    const v1::GetIssuanceStatusRequest* request,
+                                                    v1::IssuanceStatus* response) {
+  absl::StatusOr<v1::IssuanceStatus> status;
+  switch (request->lookup_case()) {
+    case v1::GetIssuanceStatusRequest::kTransactionNumber:
+      status = approvals_.GetStatus(request->transaction_number());
+      break;
+    case v1::GetIssuanceStatusRequest::kSubjectPublicKeyInfoSha256:
+      status = approvals_.GetStatusByKey(request->subject_public_key_info_sha256());
+      break;
+    default:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "transaction_number or subject_public_key_info_sha256 is required");
+  }
+  if (!status.ok()) return ToGrpc(status.status());
+  *response = *std::move(status);
+  return grpc::Status::OK;
+}
+
+}  // namespace mecai

@@ -1,0 +1,483 @@
+#include "approval/approvals.h"
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/hashing.h"
+#include "common/logging.h"
+#include "common/openssl_error.h"
+#include "common/openssl_types.h"
+#include "common/status.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace mecai {
+namespace {
+
+constexpr size_t kMaxRequesterCharacters = 200;
+constexpr size_t kMaxKeyBytes = 16 << 10;
+constexpr size_t kMaxNames = 100;
+
+bool IsPending(v1::IssuanceState state) {
+  return state == v1::ISSUANCE_STATE_CALLING || state == v1::ISSUANCE_STATE_AWAITING_APPROVAL;
+}
+
+// RFC 1123 host name: LDH labels of 1..63 characters, not starting or ending with '-', at least
+// two labels, 253 characters at most. `allow_wildcard` admits a leading "*." (CSR names).
+bool IsValidDomainName(absl::string_view name, bool allow_wildcard) {
+  if (allow_wildcard && absl::StartsWith(name, "*.")) name.remove_prefix(2);
+  if (name.empty() || name.size() > 253) return false;
+  std::vector<absl::string_view> labels = absl::StrSplit(name, '.');
+  if (labels.size() < 2) return false;
+  for (absl::string_view label : labels) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+          !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-') {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool IsAtOrBelow(absl::string_view name, absl::string_view domain) {
+  if (absl::StartsWith(name, "*.")) name.remove_prefix(2);
+  return name == domain || absl::EndsWith(name, absl::StrCat(".", domain));
+}
+
+bool IsPrintableText(absl::string_view text) {
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::string> SubjectPublicKeyInfoDer(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  ClearOpenSslErrors();
+  const int length = i2d_PUBKEY(key, &der);
+  if (length <= 0) return OpenSslError("i2d_PUBKEY");
+  std::string bytes(reinterpret_cast<char*>(der), length);
+  OPENSSL_free(der);
+  return bytes;
+}
+
+struct ParsedKey {
+  std::string spki_der;
+  std::vector<std::string> names;
+};
+
+// A PKCS #10 CSR (RFC 2986): its signature must verify; its names are the dNSName
+// subjectAltNames of its extension request, else the subject CN.
+absl::StatusOr<ParsedKey> ParseCsr(const std::string& der) {
+  const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
+  ClearOpenSslErrors();
+  X509ReqPtr csr(d2i_X509_REQ(nullptr, &cursor, static_cast<long>(der.size())));
+  if (csr == nullptr || cursor != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return OpenSslError("csr_der is not a DER PKCS #10 request",
+                        absl::StatusCode::kInvalidArgument);
+  }
+  EVP_PKEY* key = X509_REQ_get0_pubkey(csr.get());  // Borrowed.
+  if (key == nullptr || X509_REQ_verify(csr.get(), key) != 1) {
+    return OpenSslError("csr_der: the signature does not verify",
+                        absl::StatusCode::kInvalidArgument);
+  }
+  ParsedKey parsed;
+  ASSIGN_OR_RETURN(parsed.spki_der, SubjectPublicKeyInfoDer(key));
+  STACK_OF(X509_EXTENSION)* extensions = X509_REQ_get_extensions(csr.get());
+  if (extensions != nullptr) {
+    auto* names = static_cast<GENERAL_NAMES*>(
+        X509V3_get_d2i(extensions, NID_subject_alt_name, nullptr, nullptr));
+    if (names != nullptr) {
+      for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+        if (name->type != GEN_DNS) continue;
+        const ASN1_STRING* value = name->d.dNSName;
+        parsed.names.push_back(absl::AsciiStrToLower(
+            absl::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                              ASN1_STRING_length(value))));
+      }
+      GENERAL_NAMES_free(names);
+    }
+    sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
+  }
+  if (parsed.names.empty()) {
+    X509_NAME* subject = X509_REQ_get_subject_name(csr.get());  // Borrowed.
+    char common_name[256] = {0};
+    if (X509_NAME_get_text_by_NID(subject, NID_commonName, common_name, sizeof(common_name)) > 0) {
+      parsed.names.push_back(absl::AsciiStrToLower(common_name));
+    }
+  }
+  ClearOpenSslErrors();
+  return parsed;
+}
+
+absl::StatusOr<ParsedKey> ParseSubjectPublicKeyInfo(const std::string& der) {
+  const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
+  ClearOpenSslErrors();
+  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &cursor, static_cast<long>(der.size())));
+  if (key == nullptr || cursor != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    return OpenSslError("subject_public_key_info_der is not a DER SubjectPublicKeyInfo",
+                        absl::StatusCode::kInvalidArgument);
+  }
+  ParsedKey parsed;
+  ASSIGN_OR_RETURN(parsed.spki_der, SubjectPublicKeyInfoDer(key.get()));
+  return parsed;
+}
+
+std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& fields) {
+  google::protobuf::Struct object;
+  for (const auto& [name, value] : fields) {
+    (*object.mutable_fields())[name].set_string_value(value);
+  }
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(object, &json);
+  return json;
+}
+
+}  // namespace
+
+ApprovalOptions ApprovalOptions::FromConfig(const v1::ApprovalConfig& config) {
+  ApprovalOptions options;
+  options.code_length = config.code_length();
+  options.code_validity = absl::Seconds(config.code_validity_seconds());
+  options.max_attempts = config.max_attempts();
+  options.voice_gateway_attempts = config.voice_gateway_attempts();
+  options.http_timeout = absl::Milliseconds(config.http_timeout_milliseconds());
+  options.voice_gateway_url = config.voice_gateway_url();
+  options.approval_site_url = config.approval_site_url();
+  options.certificate_authority_name = config.certificate_authority_name();
+  options.rdap.base_urls = std::map<std::string, std::string>(config.rdap_base_urls().begin(),
+                                                              config.rdap_base_urls().end());
+  options.rdap.timeout = options.http_timeout;
+  options.rdap.max_response_bytes = config.max_rdap_response_bytes();
+  options.rdap.max_numbers = config.max_phone_numbers();
+  return options;
+}
+
+bool IsValidTransactionNumber(absl::string_view transaction_number) {
+  if (transaction_number.size() < 6 || transaction_number.size() > 32) return false;
+  for (char c : transaction_number) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+Approvals::Approvals(ApprovalOptions options, ApprovalStore& store, HttpFetcher& fetcher,
+                     const Clock& clock, RandomSource& random)
+    : options_(std::move(options)),
+      store_(store),
+      fetcher_(fetcher),
+      clock_(clock),
+      random_(random),
+      rdap_(fetcher, options_.rdap) {}
+
+v1::AuditEvent Approvals::Event(v1::AuditEventKind kind, std::string detail,
+                                const std::string& remote_address) const {
+  v1::AuditEvent event;
+  event.set_time_unix_milliseconds(clock_.NowUnixMilliseconds());
+  event.set_kind(kind);
+  event.set_detail(std::move(detail));
+  event.set_remote_address(remote_address);
+  return event;
+}
+
+bool Approvals::ExpireIfDue(StoredRequest& request, std::vector<v1::AuditEvent>* events) const {
+  v1::IssuanceStatus& status = request.status;
+  if (!IsPending(status.state()) ||
+      clock_.NowUnixMilliseconds() < status.code_expires_unix_milliseconds()) {
+    return false;
+  }
+  status.set_state(v1::ISSUANCE_STATE_EXPIRED);
+  status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
+  events->push_back(Event(v1::AUDIT_EVENT_KIND_EXPIRED,
+                          "the approval code expired before the request was decided"));
+  return true;
+}
+
+std::string Approvals::CallMessage(const v1::IssuanceStatus& status, absl::string_view code) const {
+  // Seed 000: "tell them, there is a request for a cert for "domain", a transaction number (chosen
+  // by the CA) and a random approval code", naming the certapproval site.
+  return absl::StrCat("This is ", options_.certificate_authority_name,
+                      ". A certificate was requested for the domain ", status.domain(), " by ",
+                      status.requester(),
+                      ". Transaction number: ", SpokenDigits(status.transaction_number()),
+                      ". Approval code: ", SpokenDigits(code),
+                      ". If you expect this certificate, visit ", options_.approval_site_url,
+                      " , enter the transaction number, check the request and enter the approval "
+                      "code to approve it, or reject it. The code is valid for ",
+                      absl::ToInt64Minutes(options_.code_validity), " minutes.");
+}
+
+v1::PhoneCall Approvals::Call(const std::string& phone_number, const std::string& message,
+                              std::vector<v1::AuditEvent>* events) {
+  v1::PhoneCall call;
+  call.set_phone_number(phone_number);
+  HttpRequest request;
+  request.url = options_.voice_gateway_url;
+  request.post_body = JsonObject({{"to", phone_number}, {"message", message}});
+  request.content_type = "application/json";
+  request.timeout = options_.http_timeout;
+  request.max_response_bytes = 64 << 10;
+  for (uint32_t attempt = 1; attempt <= options_.voice_gateway_attempts; ++attempt) {
+    call.set_attempts(attempt);
+    absl::StatusOr<std::string> answer = fetcher_.Fetch(request);
+    if (answer.ok()) {
+      call.set_delivered(true);
+      call.clear_error();
+      events->push_back(Event(v1::AUDIT_EVENT_KIND_CALL_PLACED,
+                              absl::StrCat("call to ", phone_number, " placed (attempt ", attempt,
+                                           " of ", options_.voice_gateway_attempts, ")")));
+      return call;
+    }
+    // The fetcher's message names the URL and status, never the request body (the code).
+    call.set_error(std::string(answer.status().message()));
+    events->push_back(
+        Event(v1::AUDIT_EVENT_KIND_CALL_FAILED,
+              absl::StrCat("call to ", phone_number, " failed (attempt ", attempt, " of ",
+                           options_.voice_gateway_attempts, "): ", answer.status().message())));
+  }
+  return call;
+}
+
+absl::StatusOr<v1::IssuanceStatus> Approvals::Submit(
+    const v1::SubmitIssuanceRequestRequest& request) {
+  const std::string domain = absl::AsciiStrToLower(request.domain());
+  if (!IsValidDomainName(domain, /*allow_wildcard=*/false)) {
+    return absl::InvalidArgumentError("domain: must be a host name of two or more LDH labels");
+  }
+  if (!IsValidTransactionNumber(request.transaction_number())) {
+    return absl::InvalidArgumentError("transaction_number: must be 6 to 32 letters and digits");
+  }
+  if (request.requester().empty() || request.requester().size() > kMaxRequesterCharacters ||
+      !IsPrintableText(request.requester())) {
+    return absl::InvalidArgumentError("requester: must be 1 to 200 printable characters");
+  }
+  ParsedKey key;
+  switch (request.key_case()) {
+    case v1::SubmitIssuanceRequestRequest::kCsrDer: {
+      if (request.csr_der().size() > kMaxKeyBytes) {
+        return absl::InvalidArgumentError("csr_der: larger than 16 KiB");
+      }
+      ASSIGN_OR_RETURN(key, ParseCsr(request.csr_der()));
+      break;
+    }
+    case v1::SubmitIssuanceRequestRequest::kSubjectPublicKeyInfoDer: {
+      if (request.subject_public_key_info_der().size() > kMaxKeyBytes) {
+        return absl::InvalidArgumentError("subject_public_key_info_der: larger than 16 KiB");
+      }
+      ASSIGN_OR_RETURN(key, ParseSubjectPublicKeyInfo(request.subject_public_key_info_der()));
+      break;
+    }
+    case v1::SubmitIssuanceRequestRequest::KEY_NOT_SET:
+      return absl::InvalidArgumentError("csr_der or subject_public_key_info_der is required");
+  }
+  if (key.names.empty()) key.names.push_back(domain);
+  if (key.names.size() > kMaxNames) {
+    return absl::InvalidArgumentError("csr_der: more than 100 names");
+  }
+  for (const std::string& name : key.names) {
+    if (!IsValidDomainName(name, /*allow_wildcard=*/true) || !IsAtOrBelow(name, domain)) {
+      return absl::InvalidArgumentError(absl::StrCat("csr_der: the name \"", absl::CHexEscape(name),
+                                                     "\" is not ", domain, " or below it"));
+    }
+  }
+
+  ASSIGN_OR_RETURN(std::string code, GenerateApprovalCode(random_, options_.code_length));
+  StoredRequest stored;
+  ASSIGN_OR_RETURN(stored.code_salt, random_.Bytes(kApprovalCodeSaltBytes));
+  stored.code_sha256 = HashApprovalCode(stored.code_salt, code);
+  v1::IssuanceStatus& status = stored.status;
+  status.set_transaction_number(request.transaction_number());
+  status.set_domain(domain);
+  status.set_requester(request.requester());
+  status.set_state(v1::ISSUANCE_STATE_CALLING);
+  status.set_subject_public_key_info_sha256(Sha256(key.spki_der));
+  for (const std::string& name : key.names) status.add_names(name);
+  const absl::Time now = clock_.Now();
+  status.set_submitted_unix_milliseconds(absl::ToUnixMillis(now));
+  status.set_code_expires_unix_milliseconds(absl::ToUnixMillis(now + options_.code_validity));
+  status.set_max_attempts(options_.max_attempts);
+  RETURN_IF_ERROR(store_.Create(
+      stored,
+      {Event(v1::AUDIT_EVENT_KIND_SUBMITTED,
+             absl::StrCat("issuance request for ", domain, " by ", request.requester(),
+                          ", key SHA-256 ", HexEncode(status.subject_public_key_info_sha256()),
+                          ", names ", absl::StrJoin(key.names, ", ")))}));
+  MECAI_LOG(Info) << "approval request " << status.transaction_number() << " for " << domain;
+
+  // Contacts from the registry (RFC 9083), then one call per number (seed 000).
+  std::vector<v1::AuditEvent> events;
+  std::vector<v1::PhoneCall> calls;
+  absl::StatusOr<std::vector<std::string>> numbers = rdap_.LookupPhoneNumbers(domain);
+  if (!numbers.ok()) {
+    events.push_back(
+        Event(v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_FAILED, std::string(numbers.status().message())));
+  } else {
+    events.push_back(Event(v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_SUCCEEDED,
+                           absl::StrCat("RDAP lists ", numbers->size(),
+                                        " phone number(s): ", absl::StrJoin(*numbers, ", "))));
+    const std::string message = CallMessage(status, code);
+    for (const std::string& number : *numbers) {
+      calls.push_back(Call(number, message, &events));
+    }
+  }
+  bool delivered = false;
+  for (const v1::PhoneCall& call : calls) delivered = delivered || call.delivered();
+  ASSIGN_OR_RETURN(
+      StoredRequest written,
+      store_.Mutate(status.transaction_number(), [&](StoredRequest& current,
+                                                     std::vector<v1::AuditEvent>* new_events) {
+        *new_events = events;
+        for (const v1::PhoneCall& call : calls) *current.status.add_calls() = call;
+        // A person may have decided while later numbers were still being called.
+        if (current.status.state() != v1::ISSUANCE_STATE_CALLING) {
+          return absl::OkStatus();
+        }
+        if (delivered) {
+          current.status.set_state(v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+          new_events->push_back(Event(v1::AUDIT_EVENT_KIND_AWAITING_APPROVAL,
+                                      "waiting for a person on the approval page"));
+        } else {
+          current.status.set_state(v1::ISSUANCE_STATE_FAILED);
+          current.status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
+          new_events->push_back(Event(v1::AUDIT_EVENT_KIND_FAILED,
+                                      numbers.ok() && numbers->empty()
+                                          ? "the registry lists no phone number: nobody can approve"
+                                          : "no call could be placed: nobody can approve"));
+        }
+        return absl::OkStatus();
+      }));
+  return GetStatus(written.status.transaction_number());
+}
+
+absl::StatusOr<v1::IssuanceStatus> Approvals::GetStatus(const std::string& transaction_number) {
+  if (!IsValidTransactionNumber(transaction_number)) {
+    return absl::NotFoundError("no request with this transaction number");
+  }
+  ASSIGN_OR_RETURN(StoredRequest current, store_.Get(transaction_number));
+  if (IsPending(current.status.state()) &&
+      clock_.NowUnixMilliseconds() >= current.status.code_expires_unix_milliseconds()) {
+    RETURN_IF_ERROR(store_
+                        .Mutate(transaction_number,
+                                [&](StoredRequest& request, std::vector<v1::AuditEvent>* events) {
+                                  ExpireIfDue(request, events);
+                                  return absl::OkStatus();
+                                })
+                        .status());
+    ASSIGN_OR_RETURN(current, store_.Get(transaction_number));
+  }
+  return current.status;
+}
+
+absl::StatusOr<v1::IssuanceStatus> Approvals::GetStatusByKey(const std::string& spki_sha256) {
+  if (spki_sha256.size() != 32) {
+    return absl::InvalidArgumentError("subject_public_key_info_sha256: must be 32 bytes");
+  }
+  ASSIGN_OR_RETURN(std::string transaction_number, store_.FindByKey(spki_sha256));
+  return GetStatus(transaction_number);
+}
+
+absl::StatusOr<v1::IssuanceStatus> Approvals::View(const std::string& transaction_number,
+                                                   const std::string& remote_address) {
+  if (!IsValidTransactionNumber(transaction_number)) {
+    return absl::NotFoundError("no request with this transaction number");
+  }
+  RETURN_IF_ERROR(store_
+                      .Mutate(transaction_number,
+                              [&](StoredRequest& request, std::vector<v1::AuditEvent>* events) {
+                                events->push_back(Event(v1::AUDIT_EVENT_KIND_PAGE_VIEWED,
+                                                        "the request was shown on the page",
+                                                        remote_address));
+                                ExpireIfDue(request, events);
+                                return absl::OkStatus();
+                              })
+                      .status());
+  return GetStatus(transaction_number);
+}
+
+absl::StatusOr<DecisionOutcome> Approvals::Decide(const std::string& transaction_number,
+                                                  absl::string_view code, Decision decision,
+                                                  const std::string& remote_address) {
+  if (!IsValidTransactionNumber(transaction_number)) {
+    return absl::NotFoundError("no request with this transaction number");
+  }
+  DecisionResult result = DecisionResult::kAlreadyDecided;
+  auto equals = options_.secret_equals != nullptr ? options_.secret_equals : &ConstantTimeEquals;
+  RETURN_IF_ERROR(
+      store_
+          .Mutate(transaction_number,
+                  [&](StoredRequest& request, std::vector<v1::AuditEvent>* events) {
+                    v1::IssuanceStatus& status = request.status;
+                    if (status.state() == v1::ISSUANCE_STATE_LOCKED) {
+                      result = DecisionResult::kLocked;
+                    } else if (status.state() == v1::ISSUANCE_STATE_EXPIRED ||
+                               ExpireIfDue(request, events)) {
+                      result = DecisionResult::kExpired;
+                    } else if (!IsPending(status.state())) {
+                      result = DecisionResult::kAlreadyDecided;
+                    }
+                    if (!IsPending(status.state())) {
+                      events->push_back(
+                          Event(v1::AUDIT_EVENT_KIND_REFUSED,
+                                absl::StrCat("an attempt to ",
+                                             decision == Decision::kApprove ? "approve" : "reject",
+                                             " was refused: the request is ",
+                                             v1::IssuanceState_Name(status.state())),
+                                remote_address));
+                      return absl::OkStatus();
+                    }
+                    // Hash whatever was entered (even malformed input) so that every attempt
+                    // costs the same; compare in constant time.
+                    const bool matches =
+                        equals(HashApprovalCode(request.code_salt, code), request.code_sha256);
+                    if (!matches) {
+                      status.set_failed_attempts(status.failed_attempts() + 1);
+                      events->push_back(Event(
+                          v1::AUDIT_EVENT_KIND_WRONG_CODE,
+                          absl::StrCat("wrong approval code (attempt ", status.failed_attempts(),
+                                       " of ", status.max_attempts(), ")"),
+                          remote_address));
+                      result = DecisionResult::kWrongCode;
+                      if (status.failed_attempts() >= status.max_attempts()) {
+                        status.set_state(v1::ISSUANCE_STATE_LOCKED);
+                        status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
+                        events->push_back(Event(v1::AUDIT_EVENT_KIND_LOCKED,
+                                                "too many wrong codes: the request is locked",
+                                                remote_address));
+                        result = DecisionResult::kLocked;
+                      }
+                      return absl::OkStatus();
+                    }
+                    status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
+                    if (decision == Decision::kApprove) {
+                      status.set_state(v1::ISSUANCE_STATE_APPROVED);
+                      events->push_back(Event(v1::AUDIT_EVENT_KIND_APPROVED,
+                                              "approved with the right code", remote_address));
+                      result = DecisionResult::kApproved;
+                    } else {
+                      status.set_state(v1::ISSUANCE_STATE_REJECTED);
+                      events->push_back(Event(v1::AUDIT_EVENT_KIND_REJECTED,
+                                              "rejected with the right code", remote_address));
+                      result = DecisionResult::kRejected;
+                    }
+                    return absl::OkStatus();
+                  })
+          .status());
+  ASSIGN_OR_RETURN(v1::IssuanceStatus status, GetStatus(transaction_number));
+  return DecisionOutcome{result, std::move(status)};
+}
+
+}  // namespace mecai

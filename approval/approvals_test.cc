@@ -1,0 +1,298 @@
+// The approval procedure against real components (DESIGN §7, seed 000): RDAP (RFC 9083) from a
+// real nginx, calls through a recording voice gateway, a RocksDB store, and a FakeClock for expiry.
+#include "approval/approvals.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "approval/approval_code.h"
+#include "approval/approval_store.h"
+#include "approval/testing/test_environment.h"
+#include "common/address_policy.h"
+#include "common/clock.h"
+#include "common/files.h"
+#include "common/hashing.h"
+#include "common/http_fetcher.h"
+#include "common/pem.h"
+#include "common/pki_builder.h"
+#include "common/testing/test_pki.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace mecai {
+namespace {
+
+using ::mecai::test_pki::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kDomain[] = "example.test";
+
+std::atomic<int> secret_comparisons{0};
+
+// ConstantTimeEquals, counted: the test pins that every code check goes through it.
+bool CountingConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  ++secret_comparisons;
+  return ConstantTimeEquals(a, b);
+}
+
+std::vector<v1::AuditEventKind> Kinds(const v1::IssuanceStatus& status) {
+  std::vector<v1::AuditEventKind> kinds;
+  for (const v1::AuditEvent& event : status.audit_trail()) kinds.push_back(event.kind());
+  return kinds;
+}
+
+class ApprovalsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto directory = test_pki::MakeTempDirectory();
+    ASSERT_TRUE(directory.ok());
+    auto rdap = testing::RdapServer::Start(
+        *directory,
+        {{kDomain, testing::RdapDomainJson(kDomain, {"+49.30.1234567", "+1-555-0100-100"})},
+         {"wrong.test", testing::RdapDomainJson("other.test", {"+49.30.1234567"})},
+         {"nophone.test", testing::RdapDomainJson("nophone.test", {})}});
+    ASSERT_TRUE(rdap.ok()) << rdap.status();
+    rdap_ = rdap->release();
+  }
+  static void TearDownTestSuite() { delete rdap_; }
+
+  void SetUp() override { StartService(/*gateway_failures=*/0); }
+
+  void StartService(int gateway_failures) {
+    approvals_.reset();
+    store_.reset();
+    auto gateway = testing::VoiceGateway::Start(gateway_failures);
+    ASSERT_TRUE(gateway.ok()) << gateway.status();
+    gateway_ = *std::move(gateway);
+    auto directory = test_pki::MakeTempDirectory();
+    ASSERT_TRUE(directory.ok());
+    store_directory_ = *directory + "/store";
+    auto store = ApprovalStore::Open(store_directory_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    auto policy = AddressPolicy::Create({"127.0.0.0/8"});
+    ASSERT_TRUE(policy.ok());
+    fetcher_ = std::make_unique<CurlHttpFetcher>(*policy);
+    ApprovalOptions options;
+    options.voice_gateway_url = gateway_->url();
+    options.approval_site_url = "http://certapproval.ca.test/";
+    options.certificate_authority_name = "Test CA";
+    options.rdap.base_urls = {{"test", rdap_->base_url()}};
+    options.secret_equals = &CountingConstantTimeEquals;
+    approvals_ = std::make_unique<Approvals>(options, *store_, *fetcher_, clock_, random_);
+  }
+
+  v1::SubmitIssuanceRequestRequest Request(const std::string& transaction_number,
+                                           const std::string& domain = kDomain) {
+    auto key = GenerateEcKey();
+    EXPECT_TRUE(key.ok());
+    unsigned char* der = nullptr;
+    const int length = i2d_PUBKEY(key->get(), &der);
+    v1::SubmitIssuanceRequestRequest request;
+    request.set_domain(domain);
+    request.set_transaction_number(transaction_number);
+    request.set_subject_public_key_info_der(std::string(reinterpret_cast<char*>(der), length));
+    OPENSSL_free(der);
+    request.set_requester("Example Org");
+    return request;
+  }
+
+  // The code the gateway was asked to speak to every number of the last request.
+  std::string HeardCode() {
+    std::vector<testing::RecordedCall> calls = gateway_->calls();
+    EXPECT_FALSE(calls.empty());
+    return calls.empty() ? "" : testing::SpokenApprovalCode(calls.back().message);
+  }
+
+  static testing::RdapServer* rdap_;
+  FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+  OpenSslRandomSource random_;
+  std::unique_ptr<testing::VoiceGateway> gateway_;
+  std::string store_directory_;
+  std::unique_ptr<ApprovalStore> store_;
+  std::unique_ptr<CurlHttpFetcher> fetcher_;
+  std::unique_ptr<Approvals> approvals_;
+};
+
+testing::RdapServer* ApprovalsTest::rdap_ = nullptr;
+
+TEST_F(ApprovalsTest, CallsEveryRegistryNumberAndApprovesWithTheHeardCode) {
+  auto submitted = approvals_->Submit(Request("TXN123456"));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  ASSERT_EQ(submitted->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL) << submitted->DebugString();
+  EXPECT_EQ(submitted->code_expires_unix_milliseconds() - submitted->submitted_unix_milliseconds(),
+            600000);
+  // Registrant voice numbers and the nested abuse contact; never the fax number.
+  std::vector<std::string> called;
+  for (const testing::RecordedCall& call : gateway_->calls()) called.push_back(call.to);
+  EXPECT_THAT(called, ElementsAre("+49301234567", "+15550100100", "+15550100200"));
+  const std::string code = HeardCode();
+  ASSERT_EQ(code.size(), 8u);
+  EXPECT_THAT(gateway_->calls()[0].message, HasSubstr("example.test"));
+  EXPECT_THAT(gateway_->calls()[0].message, HasSubstr("T X N 1 2 3 4 5 6"));
+  EXPECT_THAT(gateway_->calls()[0].message, HasSubstr("http://certapproval.ca.test/"));
+
+  auto viewed = approvals_->View("TXN123456", "127.0.0.1");
+  ASSERT_TRUE(viewed.ok());
+  EXPECT_EQ(viewed->domain(), kDomain);
+
+  secret_comparisons = 0;
+  auto approved = approvals_->Decide("TXN123456", code, Decision::kApprove, "127.0.0.1");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_EQ(approved->result, DecisionResult::kApproved);
+  EXPECT_EQ(secret_comparisons, 1);
+  EXPECT_EQ(approved->status.state(), v1::ISSUANCE_STATE_APPROVED);
+  EXPECT_THAT(
+      Kinds(approved->status),
+      ElementsAre(v1::AUDIT_EVENT_KIND_SUBMITTED, v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_SUCCEEDED,
+                  v1::AUDIT_EVENT_KIND_CALL_PLACED, v1::AUDIT_EVENT_KIND_CALL_PLACED,
+                  v1::AUDIT_EVENT_KIND_CALL_PLACED, v1::AUDIT_EVENT_KIND_AWAITING_APPROVAL,
+                  v1::AUDIT_EVENT_KIND_PAGE_VIEWED, v1::AUDIT_EVENT_KIND_APPROVED));
+  for (const v1::AuditEvent& event : approved->status.audit_trail()) {
+    EXPECT_GT(event.time_unix_milliseconds(), 0);
+    EXPECT_THAT(event.detail(), Not(HasSubstr(code)));
+  }
+  // The key index answers for the key (what a coordinator would ask).
+  auto by_key = approvals_->GetStatusByKey(approved->status.subject_public_key_info_sha256());
+  ASSERT_TRUE(by_key.ok());
+  EXPECT_EQ(by_key->state(), v1::ISSUANCE_STATE_APPROVED);
+  // A decided request takes no further decision.
+  auto again = approvals_->Decide("TXN123456", code, Decision::kReject, "127.0.0.1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->result, DecisionResult::kAlreadyDecided);
+}
+
+TEST_F(ApprovalsTest, TheCodeIsStoredOnlyAsASaltedHash) {
+  ASSERT_TRUE(approvals_->Submit(Request("HASHED001")).ok());
+  const std::string code = HeardCode();
+  ASSERT_EQ(code.size(), 8u);
+  store_.reset();  // Closes RocksDB so every file is complete on disk.
+  std::string everything;
+  for (const auto& entry : std::filesystem::directory_iterator(store_directory_)) {
+    auto bytes = ReadFile(entry.path().string());
+    if (bytes.ok()) everything += *bytes;
+  }
+  EXPECT_THAT(everything, HasSubstr("HASHED001"));
+  EXPECT_THAT(everything, Not(HasSubstr(code)));
+}
+
+TEST_F(ApprovalsTest, WrongCodesAreCountedAndLockTheRequest) {
+  ASSERT_TRUE(approvals_->Submit(Request("LOCKME001")).ok());
+  const std::string code = HeardCode();
+  const std::string wrong = code == "00000000" ? "11111111" : "00000000";
+  secret_comparisons = 0;
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    auto outcome = approvals_->Decide("LOCKME001", wrong, Decision::kApprove, "127.0.0.1");
+    ASSERT_TRUE(outcome.ok());
+    EXPECT_EQ(outcome->result, DecisionResult::kWrongCode);
+    EXPECT_EQ(outcome->status.failed_attempts(), static_cast<uint32_t>(attempt));
+  }
+  auto last = approvals_->Decide("LOCKME001", "not digits", Decision::kApprove, "127.0.0.1");
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->result, DecisionResult::kLocked);
+  EXPECT_EQ(last->status.state(), v1::ISSUANCE_STATE_LOCKED);
+  EXPECT_EQ(secret_comparisons, 5);
+  // Locked: even the right code is refused, without another comparison.
+  auto right = approvals_->Decide("LOCKME001", code, Decision::kApprove, "127.0.0.1");
+  ASSERT_TRUE(right.ok());
+  EXPECT_EQ(right->result, DecisionResult::kLocked);
+  EXPECT_EQ(right->status.state(), v1::ISSUANCE_STATE_LOCKED);
+  EXPECT_EQ(secret_comparisons, 5);
+  std::vector<v1::AuditEventKind> kinds = Kinds(right->status);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), v1::AUDIT_EVENT_KIND_WRONG_CODE), 5);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), v1::AUDIT_EVENT_KIND_LOCKED), 1);
+  EXPECT_EQ(kinds.back(), v1::AUDIT_EVENT_KIND_REFUSED);
+}
+
+TEST_F(ApprovalsTest, AnExpiredCodeIsRefused) {
+  ASSERT_TRUE(approvals_->Submit(Request("EXPIRE001")).ok());
+  const std::string code = HeardCode();
+  clock_.Advance(absl::Minutes(10) - absl::Milliseconds(1));
+  auto status = approvals_->GetStatus("EXPIRE001");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  clock_.Advance(absl::Milliseconds(1));
+  auto outcome = approvals_->Decide("EXPIRE001", code, Decision::kApprove, "127.0.0.1");
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->result, DecisionResult::kExpired);
+  EXPECT_EQ(outcome->status.state(), v1::ISSUANCE_STATE_EXPIRED);
+  std::vector<v1::AuditEventKind> kinds = Kinds(outcome->status);
+  EXPECT_THAT(std::vector<v1::AuditEventKind>(kinds.end() - 2, kinds.end()),
+              ElementsAre(v1::AUDIT_EVENT_KIND_EXPIRED, v1::AUDIT_EVENT_KIND_REFUSED));
+}
+
+TEST_F(ApprovalsTest, RejectsWithTheRightCode) {
+  ASSERT_TRUE(approvals_->Submit(Request("REJECT001")).ok());
+  auto outcome = approvals_->Decide("REJECT001", HeardCode(), Decision::kReject, "127.0.0.1");
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->result, DecisionResult::kRejected);
+  EXPECT_EQ(outcome->status.state(), v1::ISSUANCE_STATE_REJECTED);
+}
+
+TEST_F(ApprovalsTest, TransactionNumbersAreValidatedAndUnique) {
+  ASSERT_TRUE(approvals_->Submit(Request("UNIQUE001")).ok());
+  EXPECT_THAT(approvals_->Submit(Request("UNIQUE001")),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("used before")));
+  EXPECT_THAT(approvals_->Submit(Request("12345")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("transaction_number")));
+  EXPECT_THAT(approvals_->Submit(Request("ABC-123456")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("transaction_number")));
+  EXPECT_THAT(approvals_->Submit(Request("DOMAIN001", "localhost")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("domain")));
+  EXPECT_THAT(approvals_->GetStatus("NOSUCH001"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
+TEST_F(ApprovalsTest, FailedGatewayCallsAreRecordedAndRetried) {
+  StartService(/*gateway_failures=*/2);
+  auto submitted = approvals_->Submit(Request("RETRY0001"));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(submitted->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  ASSERT_EQ(submitted->calls_size(), 3);
+  EXPECT_TRUE(submitted->calls(0).delivered());
+  EXPECT_EQ(submitted->calls(0).attempts(), 3u);
+  std::vector<v1::AuditEventKind> kinds = Kinds(*submitted);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), v1::AUDIT_EVENT_KIND_CALL_FAILED), 6);
+  EXPECT_EQ(gateway_->requests(), 9);
+}
+
+TEST_F(ApprovalsTest, EveryCallFailingFailsTheRequest) {
+  StartService(/*gateway_failures=*/3);
+  auto submitted = approvals_->Submit(Request("NOCALL001"));
+  ASSERT_TRUE(submitted.ok());
+  EXPECT_EQ(submitted->state(), v1::ISSUANCE_STATE_FAILED);
+  EXPECT_EQ(submitted->calls(0).attempts(), 3u);
+  EXPECT_THAT(submitted->calls(0).error(), HasSubstr("503"));
+  EXPECT_EQ(Kinds(*submitted).back(), v1::AUDIT_EVENT_KIND_FAILED);
+}
+
+TEST_F(ApprovalsTest, RdapProblemsAreRecordedAndFailTheRequest) {
+  for (const auto& [transaction_number, domain, detail] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"RDAP00001", "absent.test", "404"},
+           {"RDAP00002", "wrong.test", "names domain"},
+           {"RDAP00003", "example.invalid", "no RDAP server"}}) {
+    auto submitted = approvals_->Submit(Request(transaction_number, domain));
+    ASSERT_TRUE(submitted.ok()) << submitted.status();
+    EXPECT_EQ(submitted->state(), v1::ISSUANCE_STATE_FAILED);
+    ASSERT_GE(submitted->audit_trail_size(), 3);
+    EXPECT_EQ(submitted->audit_trail(1).kind(), v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_FAILED);
+    EXPECT_THAT(submitted->audit_trail(1).detail(), HasSubstr(detail));
+  }
+  auto no_phone = approvals_->Submit(Request("RDAP00004", "nophone.test"));
+  ASSERT_TRUE(no_phone.ok());
+  // The fax number alone does not count; the registrar's abuse line does.
+  EXPECT_EQ(no_phone->calls_size(), 1);
+  EXPECT_EQ(gateway_->calls().back().to, "+15550100200");
+}
+
+}  // namespace
+}  // namespace mecai

@@ -1,0 +1,66 @@
+// approval --config FILE: phone approval of certificate issuance (DESIGN §7, seed 000).
+// Flags → config → wiring → serve.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "approval/approval_code.h"
+#include "approval/approval_config.h"
+#include "approval/approval_service.h"
+#include "approval/approval_store.h"
+#include "approval/approvals.h"
+#include "approval/http_server.h"
+#include "approval/web_page.h"
+#include "common/address_policy.h"
+#include "common/clock.h"
+#include "common/config_loader.h"
+#include "common/files.h"
+#include "common/grpc_server.h"
+#include "common/http_fetcher.h"
+#include "common/logging.h"
+#include "common/service_main.h"
+#include "common/shutdown_signal.h"
+#include "common/status.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: approval --config FILE\n"
+    "\n"
+    "Serves mecai.v1.ApprovalService to CAs (mutual TLS) and the certapproval web page: looks up\n"
+    "a domain's phone contacts over RDAP, calls them through the voice gateway with an approval\n"
+    "code, and records a person's approval or rejection on the page.\n"
+    "FILE is a mecai.v1.ApprovalConfig in protobuf text format (see docs/APPROVAL.md).\n";
+
+absl::Status Run(const std::string& config_path) {
+  ASSIGN_OR_RETURN(auto loaded, mecai::LoadConfig<mecai::v1::ApprovalConfig>(config_path));
+  mecai::v1::ApprovalConfig config = mecai::WithApprovalDefaults(loaded);
+  RETURN_IF_ERROR(mecai::ValidateApprovalConfig(config, config_path));
+  ASSIGN_OR_RETURN(auto store, mecai::ApprovalStore::Open(config.store_path()));
+  std::vector<std::string> ranges(config.allowed_special_address_ranges().begin(),
+                                  config.allowed_special_address_ranges().end());
+  ASSIGN_OR_RETURN(mecai::AddressPolicy policy, mecai::AddressPolicy::Create(ranges));
+  mecai::CurlHttpFetcher fetcher(std::move(policy));
+  mecai::OpenSslRandomSource random;
+  mecai::Approvals approvals(mecai::ApprovalOptions::FromConfig(config), *store, fetcher,
+                             mecai::SystemClock::Get(), random);
+  ASSIGN_OR_RETURN(auto page, mecai::ApprovalPage::Create(approvals, random));
+  ASSIGN_OR_RETURN(auto web, mecai::HttpServer::Start(config.web_address(),
+                                                      [&page](const mecai::HttpServerRequest& r) {
+                                                        return page->Handle(r);
+                                                      }));
+  if (!config.web_port_file().empty()) {
+    RETURN_IF_ERROR(
+        mecai::WriteFileAtomically(config.web_port_file(), absl::StrCat(web->port(), "\n")));
+  }
+  mecai::ApprovalServiceImpl service(approvals);
+  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}));
+  MECAI_LOG(Info) << "approval service ready: gRPC port " << server->port() << ", web page port "
+                  << web->port();
+  mecai::ServeUntilSignal(*server);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return mecai::ServiceMain(argc, argv, "approval", kUsage, Run); }
