@@ -3,6 +3,7 @@
 // (`openssl speed ecdsap256`). docs/PERFORMANCE.md has the method and the figures.
 //
 //   bazel run -c opt //bench:tls_extension_bench -- [handshakes per round] [rounds]
+#include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,7 @@ double OpensslSpeedVerifiesPerSecond() {
 }
 
 int Main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);  // Either side may close first.
   const int handshakes = argc > 1 ? atoi(argv[1]) : 300;
   const int rounds = argc > 2 ? atoi(argv[2]) : 5;
   using testing_tls::VectorPath;

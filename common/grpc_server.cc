@@ -180,7 +180,8 @@ void ValidateListenConfig(const v1::ListenConfig& listen, bool plaintext_allowed
 }
 
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
-    const v1::ListenConfig& listen, const std::vector<grpc::Service*>& services) {
+    const v1::ListenConfig& listen, const std::vector<grpc::Service*>& services,
+    GrpcServerMetrics* metrics) {
   ASSIGN_OR_RETURN(auto credentials, ServerCredentials(listen));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -196,6 +197,8 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   builder.SetResourceQuota(quota);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // A port in use is an error.
   for (grpc::Service* service : services) builder.RegisterService(service);
+  if (metrics != nullptr)
+    builder.experimental().SetInterceptorCreators(metrics->InterceptorFactories());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen.address(),

@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc_metrics.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/mecai/v1/config.pb.h"
@@ -70,8 +71,11 @@ void ValidateListenConfig(const v1::ListenConfig& listen, bool plaintext_allowed
 // gRPC probes cannot present a client certificate; gRPC C++ registers every service on every port
 // of one server, hence a server of its own). Errors: an address cannot be bound (port in use), TLS
 // files unreadable. On success writes listen.port_file if set.
+// `metrics`, when given, counts and times every call through an interceptor; it must outlive the
+// server.
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
-    const v1::ListenConfig& listen, const std::vector<grpc::Service*>& services);
+    const v1::ListenConfig& listen, const std::vector<grpc::Service*>& services,
+    GrpcServerMetrics* metrics = nullptr);
 
 // The identities the TLS peer of `context` presents: DNS/URI subjectAltNames, else the subject CN.
 std::vector<std::string> PeerIdentities(const grpc::AuthContext& context);

@@ -57,6 +57,7 @@ absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto store,
                    mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
   auto registry = std::make_shared<prometheus::Registry>();
+  mecai::GrpcServerMetrics grpc_metrics(*registry);
   mecai::CoordinatorMetrics metrics(*registry);
   metrics.SetLogSize(store->TreeSize());
   std::unique_ptr<mecai::MetricsServer> metrics_server;
@@ -84,7 +85,8 @@ absl::Status Run(const std::string& config_path) {
       *trust_lists, *store, *signer, clock,
       std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()),
       absl::Milliseconds(config.signer_timeout_milliseconds()));
-  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&vouching, &audit, &admin}));
+  ASSIGN_OR_RETURN(auto server,
+                   mecai::StartServer(config.listen(), {&vouching, &audit, &admin}, &grpc_metrics));
   MECAI_LOG(Info) << "coordinator shard " << config.log_shard_id() << " ready with "
                   << agents->size() << " perspectives; log size " << store->TreeSize();
   mecai::ServeUntilSignal(*server);

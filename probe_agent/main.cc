@@ -76,13 +76,15 @@ absl::Status Run(const std::string& config_path) {
   const Prober prober(config.perspective(), *resolver, *fetcher, std::move(policy), *signing_key,
                       SystemClock::Get(), ProberLimitsFromConfig(config));
   auto registry = std::make_shared<prometheus::Registry>();
+  GrpcServerMetrics grpc_metrics(*registry);
   AgentMetrics metrics(*registry);
   std::unique_ptr<MetricsServer> metrics_server;
   if (!config.listen().metrics_address().empty()) {
     ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(config.listen(), registry));
   }
   ProbeServiceImpl service(prober, config.max_in_flight_probes(), &metrics);
-  ASSIGN_OR_RETURN(std::unique_ptr<RunningServer> server, StartServer(config.listen(), {&service}));
+  ASSIGN_OR_RETURN(std::unique_ptr<RunningServer> server,
+                   StartServer(config.listen(), {&service}, &grpc_metrics));
   MECAI_LOG(Info) << "probe agent " << config.perspective().id() << " (region "
                   << config.perspective().region() << ") ready on port " << server->port()
                   << "; resolver: "

@@ -68,6 +68,7 @@ absl::Status Run(const std::string& config_path) {
     va_chain_der.push_back(mecai::CertificateToDer(certificate.get()));
   }
   auto registry = std::make_shared<prometheus::Registry>();
+  mecai::GrpcServerMetrics grpc_metrics(*registry);
   mecai::SignerMetrics metrics(*registry);
   std::unique_ptr<mecai::MetricsServer> metrics_server;
   if (!config.listen().metrics_address().empty()) {
@@ -78,7 +79,7 @@ absl::Status Run(const std::string& config_path) {
   mecai::SignerServiceImpl service(signer, *trust_lists, config.trust_list_changes_file());
   mecai::TrustListReloader reloader(*trust_lists,
                                     absl::Seconds(config.trust_list_reload_seconds()));
-  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}));
+  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}, &grpc_metrics));
   MECAI_LOG(Info) << "signer for VA " << config.va_id() << " ready; token '"
                   << config.pkcs11().token_label() << "', " << agents->size() << " enrolled agents";
   mecai::ServeUntilSignal(*server);

@@ -527,7 +527,9 @@ TEST_F(ClusterEndToEndTest, EveryServiceExposesValidMetrics) {
     ASSERT_TRUE((*check)->WaitForExit(absl::Seconds(15)));
     EXPECT_EQ((*check)->ExitCode(), 0)
         << service << ": " << TailOfFile(cluster_->Path("logs/promtool-" + service + ".log"));
+    EXPECT_THAT(*text, HasSubstr("mecai_grpc_server_handled_total{"));
     if (service == "coordinator") {
+      EXPECT_THAT(*text, HasSubstr("method=\"/mecai.v1.VouchingService/Vouch\""));
       EXPECT_THAT(*text, HasSubstr("mecai_coordinator_decisions_total{decision=\"issued\""));
       EXPECT_THAT(*text, HasSubstr("reason=\"CERTIFICATE_MISMATCH\""));
       EXPECT_THAT(*text, HasSubstr("mecai_coordinator_probe_round_trip_seconds_bucket"));
