@@ -78,6 +78,10 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
       }
     }
     metrics_->SetLogSize(store_.TreeSize());
+    const RecordStore::StoreFigures figures = store_.Figures();
+    metrics_->SetStoreFigures(figures.sst_files_bytes, figures.live_data_bytes,
+                              figures.memtable_bytes, figures.pending_compaction_bytes,
+                              store_.CommittedBatches());
   }
   return response;
 }

@@ -27,7 +27,27 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                     .Name("mecai_coordinator_log_leaves")
                     .Help("Quorum records in this coordinator's log shard.")
                     .Register(registry)
-                    .Add({})) {}
+                    .Add({})),
+      store_bytes_(prometheus::BuildGauge()
+                       .Name("mecai_coordinator_store_bytes")
+                       .Help("RocksDB figures of the record store, by kind.")
+                       .Register(registry)),
+      committed_batches_(prometheus::BuildGauge()
+                             .Name("mecai_coordinator_store_committed_batches")
+                             .Help("Synced WriteBatches (group commits) since the store opened.")
+                             .Register(registry)
+                             .Add({})) {}
+
+void CoordinatorMetrics::SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes,
+                                         uint64_t memtable_bytes, uint64_t pending_compaction_bytes,
+                                         uint64_t committed_batches) {
+  store_bytes_.Add({{"kind", "sst_files"}}).Set(static_cast<double>(sst_bytes));
+  store_bytes_.Add({{"kind", "live_data"}}).Set(static_cast<double>(live_data_bytes));
+  store_bytes_.Add({{"kind", "memtables"}}).Set(static_cast<double>(memtable_bytes));
+  store_bytes_.Add({{"kind", "pending_compaction"}})
+      .Set(static_cast<double>(pending_compaction_bytes));
+  committed_batches_.Set(static_cast<double>(committed_batches));
+}
 
 void CoordinatorMetrics::RecordDecision(bool issued, v1::RefusalReason reason, double seconds) {
   decisions_

@@ -24,6 +24,9 @@ class CoordinatorMetrics {
   void RecordAnsweredFromRecord();
   void RecordProbeRoundTrip(const std::string& perspective_id, double seconds);
   void SetLogSize(uint64_t leaves);
+  // RocksDB's figures and the number of synced group commits so far.
+  void SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes, uint64_t memtable_bytes,
+                       uint64_t pending_compaction_bytes, uint64_t committed_batches);
 
  private:
   prometheus::Family<prometheus::Counter>& decisions_;
@@ -31,6 +34,8 @@ class CoordinatorMetrics {
   prometheus::Histogram& vouch_seconds_;
   prometheus::Family<prometheus::Histogram>& probe_seconds_;
   prometheus::Gauge& log_size_;
+  prometheus::Family<prometheus::Gauge>& store_bytes_;
+  prometheus::Gauge& committed_batches_;
 };
 
 }  // namespace mecai

@@ -552,6 +552,19 @@ absl::Status RecordStore::WriteGroup(const std::vector<PendingRecord*>& group) {
   return absl::OkStatus();
 }
 
+RecordStore::StoreFigures RecordStore::Figures() const {
+  StoreFigures figures;
+  auto property = [this](const std::string& name) {
+    uint64_t value = 0;
+    return db_->GetAggregatedIntProperty(name, &value) ? value : 0;
+  };
+  figures.sst_files_bytes = property("rocksdb.total-sst-files-size");
+  figures.live_data_bytes = property("rocksdb.estimate-live-data-size");
+  figures.memtable_bytes = property("rocksdb.cur-size-all-mem-tables");
+  figures.pending_compaction_bytes = property("rocksdb.estimate-pending-compaction-bytes");
+  return figures;
+}
+
 uint64_t RecordStore::CommittedBatches() const {
   absl::MutexLock lock(&append_mutex_);
   return committed_batches_;

@@ -102,6 +102,15 @@ class RecordStore {
   // records appended / CommittedBatches() is the mean group-commit size.
   uint64_t CommittedBatches() const;
 
+  // RocksDB's own figures for metrics (0 when RocksDB cannot tell).
+  struct StoreFigures {
+    uint64_t sst_files_bytes = 0;           // rocksdb.total-sst-files-size, all column families.
+    uint64_t live_data_bytes = 0;           // rocksdb.estimate-live-data-size.
+    uint64_t memtable_bytes = 0;            // rocksdb.cur-size-all-mem-tables.
+    uint64_t pending_compaction_bytes = 0;  // rocksdb.estimate-pending-compaction-bytes.
+  };
+  StoreFigures Figures() const;
+
   // The record at `index`; NOT_FOUND at or beyond TreeSize(), DATA_LOSS if its bytes no longer hash
   // to the leaf of the log.
   absl::StatusOr<v1::QuorumRecord> GetRecord(uint64_t index) const;

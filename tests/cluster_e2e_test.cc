@@ -533,6 +533,7 @@ TEST_F(ClusterEndToEndTest, EveryServiceExposesValidMetrics) {
       EXPECT_THAT(*text, HasSubstr("mecai_coordinator_decisions_total{decision=\"issued\""));
       EXPECT_THAT(*text, HasSubstr("reason=\"CERTIFICATE_MISMATCH\""));
       EXPECT_THAT(*text, HasSubstr("mecai_coordinator_probe_round_trip_seconds_bucket"));
+      EXPECT_THAT(*text, HasSubstr("mecai_coordinator_store_bytes{kind=\"memtables\"}"));
     } else if (service == "signer") {
       EXPECT_THAT(*text, HasSubstr("mecai_signer_signatures_total{kind=\"vouching_data\"}"));
     } else {
