@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/local_cluster.h"
+#include "cli/network_regions.h"
 #include "cli/report.h"
 #include "cli/vouch_client.h"
 #include "common/child_process.h"
@@ -125,6 +126,23 @@ absl::Status RunDemo(const DemoOptions& options) {
     LocalClusterOptions cluster_options;
     cluster_options.workdir = workdir;
     cluster_options.perspectives = options.perspectives;
+    std::unique_ptr<NetworkRegions> regions;
+    if (options.network_namespaces) {
+      if (options.perspectives > 9) {
+        return absl::InvalidArgumentError("--network-namespaces supports up to 9 perspectives");
+      }
+      const std::string regions_directory = workdir + "/regions";
+      mkdir(regions_directory.c_str(), 0700);
+      std::cout << "• creating " << options.perspectives
+                << " regions: network namespaces with their own dnsmasq (10.77.<n>.0/24)"
+                << std::endl;
+      auto created = NetworkRegions::Create(regions_directory, options.perspectives,
+                                            LocalCluster::kTargetHost, absl::StrCat(getpid()));
+      if (!created.ok()) return created.status();
+      regions = std::move(*created);
+      cluster_options.agent_placements = regions->Placements();
+      cluster_options.target_listen_address = "0.0.0.0";
+    }
     LocalCluster cluster(cluster_options);
     status = cluster.Start();
     if (status.ok()) status = VouchAndVerify(cluster);

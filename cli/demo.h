@@ -15,6 +15,8 @@ struct DemoOptions {
   std::string workdir;
   // How many probe agents (≥ 3), spread over at least two regions.
   int perspectives = 3;
+  // Run each agent in its own network namespace with its own resolver (deploy/local; root).
+  bool network_namespaces = false;
 };
 
 // Runs the demo; prints progress and the summary to stdout. Stops everything it started, also on

@@ -30,8 +30,10 @@ constexpr char kUsage[] =
     "usage: mecai <command> [flags]\n"
     "\n"
     "commands:\n"
-    "  demo [--workdir DIR] [--perspectives N]\n"
+    "  demo [--workdir DIR] [--perspectives N] [--network-namespaces]\n"
     "      Runs a whole local cluster and vouches for a local TLS server; exit 0 on success.\n"
+    "      --network-namespaces puts each agent in its own network namespace with its own\n"
+    "      resolver, a region each (needs root).\n"
     "  vouch --vs ADDR --host H [--port P] --trust-list TL --cert C --key K\n"
     "        [--next-cert C2 [--next-key K2]] --out VD  <connection>\n"
     "      Sends a signed Vouching Request; writes the VD to VD. Exit 0 issued, 3 refused.\n"
@@ -70,9 +72,11 @@ bool WantsHelp(int argc, char** argv) {
 }
 
 int Demo(int argc, char** argv) {
-  auto flags = mecai::Flags::Parse(argc, argv, 2, {"workdir", "perspectives"}, {});
+  auto flags =
+      mecai::Flags::Parse(argc, argv, 2, {"workdir", "perspectives"}, {"network-namespaces"});
   if (!flags.ok()) return UsageError("demo", flags.status());
   mecai::DemoOptions options;
+  options.network_namespaces = flags->Has("network-namespaces");
   options.workdir = flags->Get("workdir");
   if (flags->Has("perspectives") &&
       !absl::SimpleAtoi(flags->Get("perspectives"), &options.perspectives)) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/local_cluster.h"
+#include "cli/network_regions.h"
 #include "common/child_process.h"
 #include "common/files.h"
 #include "common/grpc_channel.h"
@@ -33,64 +34,27 @@ using ::testing::HasSubstr;
 
 constexpr int kRegions = 3;
 
-// Runs a command to completion; true when it exited 0.
-bool RunCommand(const std::vector<std::string>& argv, const std::string& log) {
-  auto process = ChildProcess::Start(argv, log);
-  if (!process.ok()) return false;
-  if (!(*process)->WaitForExit(absl::Seconds(20))) return false;
-  return (*process)->ExitCode() == 0;
-}
-
 class SplitViewTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0 || access("/usr/sbin/ip", X_OK) != 0 && access("/sbin/ip", X_OK) != 0) {
+    if (geteuid() != 0 || (access("/usr/sbin/ip", X_OK) != 0 && access("/sbin/ip", X_OK) != 0)) {
       GTEST_SKIP() << "network namespaces need root and iproute2";
     }
     const char* temporary = getenv("TEST_TMPDIR");
     workdir_ = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/split-view");
     ASSERT_EQ(mkdir(workdir_.c_str(), 0700), 0);
     ASSERT_EQ(mkdir((workdir_ + "/cluster").c_str(), 0700), 0);
-    const std::string tag = absl::StrCat(getpid() % 100000);
-    for (int n = 1; n <= kRegions; ++n) {
-      const std::string ns = absl::StrCat("mecai-sv", tag, "-", n);
-      const std::string host_side = absl::StrCat("msh", tag, n);
-      const std::string ns_side = absl::StrCat("msn", tag, n);
-      const std::string log = absl::StrCat(workdir_, "/ip-", n, ".log");
-      namespaces_.push_back(ns);
-      ASSERT_TRUE(RunCommand({"ip", "netns", "add", ns}, log)) << TailOfFile(log);
-      ASSERT_TRUE(RunCommand(
-          {"ip", "link", "add", host_side, "type", "veth", "peer", "name", ns_side, "netns", ns},
-          log))
-          << TailOfFile(log);
-      ASSERT_TRUE(RunCommand(
-          {"ip", "addr", "add", absl::StrCat(HostAddress(n), "/24"), "dev", host_side}, log));
-      ASSERT_TRUE(RunCommand({"ip", "link", "set", host_side, "up"}, log));
-      ASSERT_TRUE(RunCommand({"ip", "netns", "exec", ns, "ip", "addr", "add",
-                              absl::StrCat(RegionAddress(n), "/24"), "dev", ns_side},
-                             log));
-      ASSERT_TRUE(RunCommand({"ip", "netns", "exec", ns, "ip", "link", "set", ns_side, "up"}, log));
-      ASSERT_TRUE(RunCommand({"ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"}, log));
-      // Every region's resolver starts honest: the target is the host's nginx.
-      ASSERT_TRUE(WriteHosts(n, HostAddress(n)).ok());
-      auto dns = ChildProcess::Start(
-          {"ip", "netns", "exec", ns, "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
-           absl::StrCat("--listen-address=", RegionAddress(n)), "--bind-interfaces", "--port=53",
-           "--no-resolv", "--no-hosts", absl::StrCat("--addn-hosts=", HostsFile(n)),
-           "--local=/mecai.test/", absl::StrCat("--pid-file=", workdir_, "/dnsmasq-", n, ".pid")},
-          absl::StrCat(workdir_, "/dnsmasq-", n, ".log"));
-      ASSERT_TRUE(dns.ok()) << dns.status();
-      resolvers_.push_back(std::move(*dns));
-    }
+    // Every region's resolver starts honest: the target is the host's nginx.
+    auto regions = NetworkRegions::Create(workdir_, kRegions, LocalCluster::kTargetHost,
+                                          absl::StrCat("sv", getpid() % 100000));
+    ASSERT_TRUE(regions.ok()) << regions.status();
+    regions_ = std::move(*regions);
 
     LocalClusterOptions options;
     options.workdir = workdir_ + "/cluster";
     options.verbose = false;
     options.target_listen_address = "0.0.0.0";
-    for (int n = 1; n <= kRegions; ++n) {
-      options.agent_placements.push_back(
-          {namespaces_[n - 1], RegionAddress(n), RegionAddress(n), "10.77.0.0/16"});
-    }
+    options.agent_placements = regions_->Placements();
     cluster_ = std::make_unique<LocalCluster>(options);
     absl::Status started = cluster_->Start();
     ASSERT_TRUE(started.ok()) << started;
@@ -99,20 +63,11 @@ class SplitViewTest : public ::testing::Test {
   void TearDown() override {
     impostor_.reset();
     cluster_.reset();
-    resolvers_.clear();
-    for (const std::string& ns : namespaces_) {
-      RunCommand({"ip", "netns", "del", ns}, workdir_ + "/ip-teardown.log");
-    }
+    regions_.reset();
   }
 
-  static std::string HostAddress(int n) { return absl::StrCat("10.77.", n, ".1"); }
-  static std::string RegionAddress(int n) { return absl::StrCat("10.77.", n, ".2"); }
-  std::string HostsFile(int n) const { return absl::StrCat(workdir_, "/hosts-", n); }
-
-  absl::Status WriteHosts(int n, const std::string& address) {
-    return WriteFileAtomically(HostsFile(n),
-                               absl::StrCat(address, " ", LocalCluster::kTargetHost, "\n"));
-  }
+  static std::string HostAddress(int n) { return NetworkRegions::HostAddress(n); }
+  static std::string RegionAddress(int n) { return NetworkRegions::RegionAddress(n); }
 
   v1::VouchResponse Vouch() {
     auto chain = LoadPemCertificatesAsDer(cluster_->ServerChainFile());
@@ -155,23 +110,19 @@ class SplitViewTest : public ::testing::Test {
         ";\n    ssl_certificate_key ", cluster_->Path("pki/impostor.key"),
         ";\n    return 200 \"impostor\\n\";\n  }\n}\n");
     ASSERT_TRUE(WriteFileAtomically(prefix + "/nginx.conf", config).ok());
-    auto impostor =
-        ChildProcess::Start({"ip", "netns", "exec", namespaces_[2], "nginx", "-e", "stderr", "-p",
-                             prefix, "-c", prefix + "/nginx.conf", "-g", "daemon off;"},
-                            prefix + ".log");
+    auto impostor = ChildProcess::Start(
+        {"ip", "netns", "exec", regions_->NamespaceName(3), "nginx", "-e", "stderr", "-p", prefix,
+         "-c", prefix + "/nginx.conf", "-g", "daemon off;"},
+        prefix + ".log");
     ASSERT_TRUE(impostor.ok()) << impostor.status();
     impostor_ = std::move(*impostor);
-    // Region 3's resolver now points the name at the impostor; dnsmasq re-reads its hosts file on
-    // SIGHUP.
-    ASSERT_TRUE(WriteHosts(3, RegionAddress(3)).ok());
-    kill(resolvers_[2]->pid(), SIGHUP);
-    absl::SleepFor(absl::Milliseconds(300));
+    // Region 3's resolver now points the name at the impostor.
+    ASSERT_TRUE(regions_->PointHostname(3, RegionAddress(3)).ok());
     ASSERT_TRUE(impostor_->Running()) << TailOfFile(prefix + ".log");
   }
 
   std::string workdir_;
-  std::vector<std::string> namespaces_;
-  std::vector<std::unique_ptr<ChildProcess>> resolvers_;
+  std::unique_ptr<NetworkRegions> regions_;
   std::unique_ptr<LocalCluster> cluster_;
   std::unique_ptr<ChildProcess> impostor_;
   int nonce_ = 0;

@@ -1,0 +1,105 @@
+#include "cli/network_regions.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/files.h"
+#include "common/status.h"
+
+namespace mecai {
+namespace {
+
+// Runs a command to completion; the error carries its output.
+absl::Status RunCommand(const std::vector<std::string>& argv, const std::string& log) {
+  ASSIGN_OR_RETURN(auto process, ChildProcess::Start(argv, log));
+  if (!process->WaitForExit(absl::Seconds(20)) || process->ExitCode() != 0) {
+    return absl::InternalError(absl::StrCat(argv[0], " ", argv.size() > 1 ? argv[1] : "", " ",
+                                            argv.size() > 2 ? argv[2] : "",
+                                            " failed: ", TailOfFile(log, 500)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<NetworkRegions>> NetworkRegions::Create(const std::string& workdir,
+                                                                       int count,
+                                                                       const std::string& hostname,
+                                                                       const std::string& tag) {
+  if (geteuid() != 0) {
+    return absl::PermissionDeniedError("network namespaces need root (ip netns)");
+  }
+  if (count < 1 || count > 9) return absl::InvalidArgumentError("1 to 9 regions");
+  std::unique_ptr<NetworkRegions> regions(new NetworkRegions(workdir, hostname));
+  const std::string log = workdir + "/ip.log";
+  for (int n = 1; n <= count; ++n) {
+    const std::string ns = absl::StrCat("mecai-", tag, "-", n);
+    const std::string host_side = absl::StrCat("mh", tag.substr(0, 8), n);
+    const std::string region_side = absl::StrCat("mr", tag.substr(0, 8), n);
+    RETURN_IF_ERROR(RunCommand({"ip", "netns", "add", ns}, log));
+    regions->namespaces_.push_back(ns);
+    RETURN_IF_ERROR(RunCommand(
+        {"ip", "link", "add", host_side, "type", "veth", "peer", "name", region_side, "netns", ns},
+        log));
+    RETURN_IF_ERROR(
+        RunCommand({"ip", "addr", "add", HostAddress(n) + "/24", "dev", host_side}, log));
+    RETURN_IF_ERROR(RunCommand({"ip", "link", "set", host_side, "up"}, log));
+    RETURN_IF_ERROR(RunCommand({"ip", "netns", "exec", ns, "ip", "addr", "add",
+                                RegionAddress(n) + "/24", "dev", region_side},
+                               log));
+    RETURN_IF_ERROR(
+        RunCommand({"ip", "netns", "exec", ns, "ip", "link", "set", region_side, "up"}, log));
+    RETURN_IF_ERROR(RunCommand({"ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"}, log));
+    RETURN_IF_ERROR(WriteFileAtomically(regions->HostsFile(n),
+                                        absl::StrCat(HostAddress(n), " ", hostname, "\n")));
+    ASSIGN_OR_RETURN(
+        auto resolver,
+        ChildProcess::Start(
+            {"ip", "netns", "exec", ns, "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+             "--listen-address=" + RegionAddress(n), "--bind-interfaces", "--port=53",
+             "--no-resolv", "--no-hosts", "--addn-hosts=" + regions->HostsFile(n),
+             "--local=/" + hostname.substr(hostname.find('.') + 1) + "/",
+             absl::StrCat("--pid-file=", workdir, "/dnsmasq-region-", n, ".pid")},
+            absl::StrCat(workdir, "/dnsmasq-region-", n, ".log")));
+    regions->resolvers_.push_back(std::move(resolver));
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  for (int n = 1; n <= count; ++n) {
+    if (!regions->resolvers_[n - 1]->Running()) {
+      return absl::UnavailableError(absl::StrCat(
+          "the resolver of region ", n,
+          " did not start: ", TailOfFile(absl::StrCat(workdir, "/dnsmasq-region-", n, ".log"))));
+    }
+  }
+  return regions;
+}
+
+NetworkRegions::~NetworkRegions() {
+  resolvers_.clear();
+  for (const std::string& ns : namespaces_) {
+    RunCommand({"ip", "netns", "del", ns}, workdir_ + "/ip-teardown.log").IgnoreError();
+  }
+}
+
+std::string NetworkRegions::HostsFile(int n) const {
+  return absl::StrCat(workdir_, "/hosts-region-", n);
+}
+
+std::vector<AgentPlacement> NetworkRegions::Placements() const {
+  std::vector<AgentPlacement> placements;
+  for (int n = 1; n <= count(); ++n) {
+    placements.push_back({NamespaceName(n), RegionAddress(n), RegionAddress(n), "10.77.0.0/16"});
+  }
+  return placements;
+}
+
+absl::Status NetworkRegions::PointHostname(int n, const std::string& address) {
+  RETURN_IF_ERROR(WriteFileAtomically(HostsFile(n), absl::StrCat(address, " ", hostname_, "\n")));
+  kill(resolvers_[n - 1]->pid(), SIGHUP);
+  absl::SleepFor(absl::Milliseconds(200));
+  return absl::OkStatus();
+}
+
+}  // namespace mecai

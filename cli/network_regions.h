@@ -1,0 +1,54 @@
+// Simulated regions on one machine (DESIGN §9): one Linux network namespace per region, joined to
+// the host by a veth pair (host side 10.77.<n>.1, region side 10.77.<n>.2), each with its own
+// dnsmasq answering inside the region. Probe agents placed in a region resolve and connect from
+// there, so one region's resolver can be turned against it (a split view). Needs root.
+#ifndef MECAI_CLI_NETWORK_REGIONS_H_
+#define MECAI_CLI_NETWORK_REGIONS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cli/local_cluster.h"
+#include "common/child_process.h"
+
+namespace mecai {
+
+// Not thread-safe. Destruction stops the resolvers and deletes the namespaces.
+class NetworkRegions {
+ public:
+  // Creates `count` regions (1..9) whose resolvers answer `hostname` with the host's address on
+  // each region's link. Files go to `workdir`; `tag` keeps names unique (e.g. the process id).
+  static absl::StatusOr<std::unique_ptr<NetworkRegions>> Create(const std::string& workdir,
+                                                                int count,
+                                                                const std::string& hostname,
+                                                                const std::string& tag);
+  ~NetworkRegions();
+
+  int count() const { return static_cast<int>(namespaces_.size()); }
+  // Region n counts from 1.
+  const std::string& NamespaceName(int n) const { return namespaces_[n - 1]; }
+  static std::string HostAddress(int n) { return "10.77." + std::to_string(n) + ".1"; }
+  static std::string RegionAddress(int n) { return "10.77." + std::to_string(n) + ".2"; }
+  // Where LocalCluster should run agent n: inside region n, its own resolver, 10.77/16 allowed.
+  std::vector<AgentPlacement> Placements() const;
+
+  // Makes region n's resolver answer `address` for the hostname from now on (SIGHUP re-reads).
+  absl::Status PointHostname(int n, const std::string& address);
+  pid_t ResolverPid(int n) const { return resolvers_[n - 1]->pid(); }
+
+ private:
+  NetworkRegions(std::string workdir, std::string hostname)
+      : workdir_(std::move(workdir)), hostname_(std::move(hostname)) {}
+  std::string HostsFile(int n) const;
+
+  const std::string workdir_;
+  const std::string hostname_;
+  std::vector<std::string> namespaces_;
+  std::vector<std::unique_ptr<ChildProcess>> resolvers_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_CLI_NETWORK_REGIONS_H_
