@@ -418,3 +418,78 @@ TEST_F(HostnameTest, ExtendedKeyUsages) {
 
 }  // namespace
 }  // namespace mecai
+
+namespace mecai {
+namespace {
+
+// DESIGN §6: "TL files reload on change", and administrative changes survive the reload.
+TEST_F(TrustListsTest, ReloadsAChangedBundleAndKeepsAdministrativeChanges) {
+  const std::string root_pem = CertificateToPem(pki_->root.certificate.get());
+  const std::string other_root_pem = CertificateToPem(other_pki_->root.certificate.get());
+  auto bundle = test_pki::WriteTestFile(pki_->directory, "reloaded.pem", root_pem);
+  ASSERT_TRUE(bundle.ok());
+  auto lists = TrustLists::Load(Configs({ListConfig("reloaded", *bundle)}));
+  ASSERT_TRUE(lists.ok());
+  std::vector<std::string> errors;
+  EXPECT_TRUE((*lists)->ReloadChangedFiles(&errors).empty());  // Unchanged: nothing to do.
+
+  // An administrator removes the root; then the maintainers' file gains another root.
+  ASSERT_TRUE((*lists)->RemoveRoot("reloaded", Sha256(pki_->root.der)).ok());
+  ASSERT_TRUE(
+      test_pki::WriteTestFile(pki_->directory, "reloaded.pem", root_pem + other_root_pem).ok());
+  EXPECT_THAT((*lists)->ReloadChangedFiles(&errors), ElementsAre("reloaded"));
+  EXPECT_TRUE(errors.empty());
+  EXPECT_THAT((*lists)->VerifyChain("reloaded", GoodChain(), FixtureNow()).refusal,
+              IsRefusal(v1::ROOT_REMOVED, HasSubstr("trust list 'reloaded'")));
+  EXPECT_THAT((*lists)
+                  ->VerifyChain("reloaded",
+                                Borrow({&other_pki_->leaf.certificate,
+                                        &other_pki_->intermediate.certificate}),
+                                FixtureNow())
+                  .refusal,
+              IsNotRefused());
+
+  // A bundle that no longer parses keeps the list as it was and is reported.
+  ASSERT_TRUE(test_pki::WriteTestFile(pki_->directory, "reloaded.pem", "not a PEM bundle").ok());
+  EXPECT_TRUE((*lists)->ReloadChangedFiles(&errors).empty());
+  ASSERT_THAT(errors, ::testing::SizeIs(1));
+  EXPECT_THAT(errors[0], HasSubstr("kept as it was"));
+  EXPECT_THAT((*lists)->RootHashes("reloaded"), ElementsAre(Sha256(other_pki_->root.der)));
+}
+
+TEST_F(TrustListsTest, AppliesAddAndRemoveChangesAndRefusesBadOnes) {
+  v1::TrustListChange add;
+  add.set_action(v1::TrustListChange::ADD_ROOT);
+  add.set_trust_list("test-roots");
+  add.set_root_certificate_der(other_pki_->root.der);
+  add.set_root_sha256(Sha256(other_pki_->root.der));
+  ASSERT_TRUE(lists_->ApplyChange(add).ok());
+  ASSERT_TRUE(lists_->ApplyChange(add).ok());  // Idempotent.
+  EXPECT_THAT(lists_->RootHashes("test-roots"),
+              ElementsAre(Sha256(pki_->root.der), Sha256(other_pki_->root.der)));
+
+  v1::TrustListChange leaf_as_root = add;
+  leaf_as_root.set_root_certificate_der(pki_->leaf.der);
+  leaf_as_root.set_root_sha256(Sha256(pki_->leaf.der));
+  EXPECT_THAT(lists_->ApplyChange(leaf_as_root),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("self-signed CA")));
+  v1::TrustListChange wrong_hash = add;
+  wrong_hash.set_root_sha256(Sha256("something else"));
+  EXPECT_THAT(lists_->ApplyChange(wrong_hash),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not the SHA-256")));
+  v1::TrustListChange unknown_list = add;
+  unknown_list.set_trust_list("no-such-list");
+  EXPECT_THAT(lists_->ApplyChange(unknown_list),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+
+  v1::TrustListChange remove;
+  remove.set_action(v1::TrustListChange::REMOVE_ROOT);
+  remove.set_trust_list("test-roots");
+  remove.set_root_sha256(Sha256(other_pki_->root.der));
+  ASSERT_TRUE(lists_->ApplyChange(remove).ok());
+  EXPECT_THAT(lists_->RootHashes("test-roots"), ElementsAre(Sha256(pki_->root.der)));
+  EXPECT_THAT(lists_->RemovedRootHashes("test-roots"), ElementsAre(Sha256(other_pki_->root.der)));
+}
+
+}  // namespace
+}  // namespace mecai
