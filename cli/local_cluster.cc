@@ -63,6 +63,15 @@ absl::Status LocalCluster::Kill(const std::string& name, int signal) {
   return absl::NotFoundError(absl::StrCat("no running process named ", name));
 }
 
+absl::Status LocalCluster::Signal(const std::string& name, int signal) {
+  for (const auto& process : processes_) {
+    if (process->log_path() != Path("logs/" + name + ".log") || !process->Running()) continue;
+    kill(-process->pid(), signal);
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("no running process named ", name));
+}
+
 absl::Status LocalCluster::RestartCoordinator() {
   unlink(Path("run/coordinator.port").c_str());
   unlink(Path("run/coordinator.metrics-port").c_str());

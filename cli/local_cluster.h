@@ -70,6 +70,8 @@ class LocalCluster {
 
   // Sends `signal` to a started service's process group and waits (up to 10 s) until it exits.
   absl::Status Kill(const std::string& name, int signal);
+  // Sends `signal` (e.g. SIGSTOP) to a started service's process group without waiting.
+  absl::Status Signal(const std::string& name, int signal);
   // Starts the coordinator again with the same config and store (after Kill), waits until it
   // serves, and updates coordinator_port().
   absl::Status RestartCoordinator();

@@ -73,7 +73,10 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
                              absl::ToDoubleSeconds(absl::Now() - started));
     for (const v1::PerspectiveResult& result : response->perspectives()) {
       if (!response->served_from_record()) {
-        metrics_->RecordProbeRoundTrip(result.perspective().id(),
+        metrics_->RecordProbeRoundTrip(result.perspective().region(),
+                                       result.disagreement() == v1::REFUSAL_REASON_UNSPECIFIED
+                                           ? std::string("agrees")
+                                           : v1::RefusalReason_Name(result.disagreement()),
                                        result.round_trip_milliseconds() / 1000.0);
       }
     }

@@ -21,7 +21,7 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                          .Add({}, LatencyBuckets())),
       probe_seconds_(prometheus::BuildHistogram()
                          .Name("mecai_coordinator_probe_round_trip_seconds")
-                         .Help("Round trip of one Probe call, by configured perspective.")
+                         .Help("Round trip of one Probe call, by region and judged outcome.")
                          .Register(registry)),
       log_size_(prometheus::BuildGauge()
                     .Name("mecai_coordinator_log_leaves")
@@ -59,8 +59,9 @@ void CoordinatorMetrics::RecordDecision(bool issued, v1::RefusalReason reason, d
 
 void CoordinatorMetrics::RecordAnsweredFromRecord() { answered_from_record_.Increment(); }
 
-void CoordinatorMetrics::RecordProbeRoundTrip(const std::string& perspective_id, double seconds) {
-  probe_seconds_.Add({{"perspective", perspective_id}}, LatencyBuckets()).Observe(seconds);
+void CoordinatorMetrics::RecordProbeRoundTrip(const std::string& region, const std::string& outcome,
+                                              double seconds) {
+  probe_seconds_.Add({{"region", region}, {"outcome", outcome}}, LatencyBuckets()).Observe(seconds);
 }
 
 void CoordinatorMetrics::SetLogSize(uint64_t leaves) { log_size_.Set(static_cast<double>(leaves)); }

@@ -22,7 +22,9 @@ class CoordinatorMetrics {
   // One VR answered: issued, or refused for `reason` (before or after probing).
   void RecordDecision(bool issued, v1::RefusalReason reason, double seconds);
   void RecordAnsweredFromRecord();
-  void RecordProbeRoundTrip(const std::string& perspective_id, double seconds);
+  // One Probe call: the perspective's region and how the coordinator judged its answer
+  // ("agrees", or a RefusalReason name such as CERTIFICATE_MISMATCH or PERSPECTIVE_TIMEOUT).
+  void RecordProbeRoundTrip(const std::string& region, const std::string& outcome, double seconds);
   void SetLogSize(uint64_t leaves);
   // RocksDB's figures and the number of synced group commits so far.
   void SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes, uint64_t memtable_bytes,

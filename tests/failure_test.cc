@@ -110,6 +110,35 @@ TEST_F(FailureTest, AKilledAgentIsUnreachableNotAMismatchAndIsRecorded) {
   EXPECT_EQ(record.record().refusal().reason(), v1::PERSPECTIVE_TIMEOUT);
 }
 
+// The agent is stopped (it holds the connection but answers nothing), the round starts, and the
+// agent is killed while the coordinator waits for it.
+TEST_F(FailureTest, AnAgentKilledMidRoundIsUnreachableAndRecorded) {
+  ASSERT_TRUE(cluster_->Signal("agent-2", SIGSTOP).ok());
+  v1::VouchResponse response;
+  bool answered = false;
+  std::thread round([&] { answered = Vouch(MakeRequest(), &response); });
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(cluster_->Kill("agent-2", SIGKILL).ok());
+  round.join();
+  ASSERT_TRUE(answered);
+  ASSERT_TRUE(response.has_refusal());
+  EXPECT_EQ(response.refusal().reason(), v1::PERSPECTIVE_TIMEOUT);
+  ASSERT_THAT(response.perspectives(), SizeIs(3));
+  EXPECT_EQ(response.perspectives(1).perspective().id(), "agent-2");
+  EXPECT_EQ(response.perspectives(1).disagreement(), v1::PERSPECTIVE_TIMEOUT);
+  EXPECT_NE(response.perspectives(0).disagreement(), v1::CERTIFICATE_MISMATCH);
+  EXPECT_NE(response.perspectives(2).disagreement(), v1::CERTIFICATE_MISMATCH);
+  auto channel = MakeChannel(cluster_->CoordinatorPeer());
+  ASSERT_TRUE(channel.ok());
+  auto audit = v1::AuditService::NewStub(*channel);
+  grpc::ClientContext context;
+  v1::GetRecordRequest request;
+  request.set_log_index(response.log_index());
+  v1::GetRecordResponse record;
+  ASSERT_TRUE(audit->GetRecord(&context, request, &record).ok());
+  EXPECT_EQ(record.record().refusal().reason(), v1::PERSPECTIVE_TIMEOUT);
+}
+
 TEST_F(FailureTest, CoordinatorKilledUnderLoadRestartsWithEveryReturnedVdRecorded) {
   std::mutex mutex;
   std::vector<v1::VouchingData> returned;
