@@ -18,6 +18,8 @@ struct AuditOptions {
   std::string hostname;
   // Only records decided at or after this time, Unix milliseconds.
   int64_t since_unix_milliseconds = 0;
+  // When >= 0: only the record with this log index (by id), printed in full.
+  int64_t log_index = -1;
   // Verify checkpoint signature and proofs.
   bool verify = false;
   // When set with `verify`: the VA list whose CA the checkpoint's VA certificate must chain to.

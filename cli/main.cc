@@ -50,7 +50,8 @@ constexpr char kUsage[] =
     "  pki --out DIR --identity NAME [--identity NAME ...] [--days N]\n"
     "      Makes the internal mutual-TLS CA (or reuses DIR/ca.pem) and one certificate per\n"
     "      service identity (serverAuth + clientAuth).\n"
-    "  audit --vs ADDR [--host H] [--since T] [--verify [--va-list L] [--state F]]  <connection>\n"
+    "  audit --vs ADDR [--host H | --index N] [--since T] [--verify [--va-list L] [--state F]]\n"
+    "        <connection>\n"
     "      Lists quorum records (T: RFC 3339 time, or a duration back from now such as 24h).\n"
     "      --verify checks the signed checkpoint, an inclusion proof per record and, with\n"
     "      --state, consistency with the checkpoint seen last time. Exit 3 on any problem.\n"
@@ -238,7 +239,7 @@ int Pki(int argc, char** argv) {
 }
 
 int Audit(int argc, char** argv) {
-  std::set<std::string> valued = {"vs", "host", "since", "va-list", "state"};
+  std::set<std::string> valued = {"vs", "host", "since", "va-list", "state", "index"};
   valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
   std::set<std::string> boolean = mecai::kConnectionBooleanFlags;
   boolean.insert("verify");
@@ -255,6 +256,10 @@ int Audit(int argc, char** argv) {
   options.verify = flags->Has("verify");
   options.va_list_file = flags->Get("va-list");
   options.state_file = flags->Get("state");
+  if (flags->Has("index") &&
+      (!absl::SimpleAtoi(flags->Get("index"), &options.log_index) || options.log_index < 0)) {
+    return UsageError("audit", absl::InvalidArgumentError("--index must be a log index"));
+  }
   if (flags->Has("since")) {
     absl::Time since;
     absl::Duration back;

@@ -433,6 +433,18 @@ TEST_F(ClusterEndToEndTest, AuditVerifiesRecordsCheckpointsAndConsistency) {
   ASSERT_THAT(third->problems, SizeIs(1));
   EXPECT_THAT(third->problems[0], HasSubstr("fork"));
 
+  // One record by id, with its inclusion proof.
+  AuditOptions by_index = options;
+  by_index.state_file.clear();
+  by_index.log_index = 0;
+  std::ostringstream one;
+  auto single = RunAudit(by_index, one);
+  ASSERT_TRUE(single.ok()) << single.status();
+  EXPECT_EQ(single->records_listed, 1u);
+  EXPECT_THAT(single->problems, SizeIs(0));
+  EXPECT_THAT(one.str(), HasSubstr("agent-1 (eu-west): "));
+  EXPECT_THAT(one.str(), HasSubstr("revocation: CRL from http://127.0.0.1:"));
+
   // Listing by hostname.
   AuditOptions by_host;
   by_host.vouching_server = cluster_->CoordinatorPeer();
