@@ -46,12 +46,18 @@ ConnectionState* StateOf(SSL* ssl) {
   return static_cast<ConnectionState*>(SSL_get_ex_data(ssl, ConnectionStateIndex()));
 }
 
-// The VA a VD claims to be from, before verification (labels and feedback only), or "".
-std::string ClaimedVaId(const std::string& serialized) {
-  v1::VouchingData vd;
+// The VA a parsed VD claims to be from, before verification (labels and feedback only), or "".
+// Parses the statement: called only for a VD that failed, so a valid VD's statement is parsed once
+// (by VerifyVouchingData).
+std::string ClaimedVaId(const v1::VouchingData& vd) {
   v1::VouchingStatement statement;
-  if (!vd.ParseFromString(serialized) || !statement.ParseFromString(vd.statement())) return "";
+  if (!statement.ParseFromString(vd.statement())) return "";
   return statement.va_id();
+}
+
+// "VD n (naming <va>)" for problem reports.
+std::string VdLabel(size_t index, const std::string& claimed) {
+  return absl::StrCat("VD ", index + 1, " (naming ", claimed.empty() ? "?" : claimed, ")");
 }
 
 }  // namespace
@@ -259,13 +265,11 @@ absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyConnection(SSL* ssl) con
   std::set<std::string> valid_vas;
   std::set<std::string> invalid_vas;
   for (size_t i = 0; i < state->vds.size(); ++i) {
-    const std::string claimed = ClaimedVaId(state->vds[i]);
-    const std::string label =
-        absl::StrCat("VD ", i + 1, " (naming ", claimed.empty() ? "?" : claimed, ")");
     v1::VouchingData vd;
     if (!vd.ParseFromString(state->vds[i])) {
-      verification.problems.push_back(absl::StrCat(label, ": not a serialized VouchingData"));
-      invalid_vas.insert(claimed);
+      verification.problems.push_back(
+          absl::StrCat(VdLabel(i, ""), ": not a serialized VouchingData"));
+      invalid_vas.insert("");
       continue;
     }
     auto statement = VerifyVouchingData(vd, vas_, expected);
@@ -276,7 +280,9 @@ absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyConnection(SSL* ssl) con
                                                            state->trust_list, "'"));
     }
     if (!statement.ok()) {
-      verification.problems.push_back(absl::StrCat(label, ": ", statement.status().message()));
+      const std::string claimed = ClaimedVaId(vd);
+      verification.problems.push_back(
+          absl::StrCat(VdLabel(i, claimed), ": ", statement.status().message()));
       invalid_vas.insert(claimed);
       continue;
     }

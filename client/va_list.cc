@@ -4,19 +4,21 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config_loader.h"
+#include "common/hashing.h"
 #include "common/pem.h"
 #include "common/status.h"
 
 namespace mecai {
 
-absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path) {
+absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path,
+                                                     size_t verified_va_cache_capacity) {
   ASSIGN_OR_RETURN(v1::VaList config, LoadConfig<v1::VaList>(path));
   if (config.vas().empty()) {
     return absl::InvalidArgumentError(absl::StrCat("VA list ", path, " names no VA"));
   }
   const size_t slash = path.rfind('/');
   const std::string directory = slash == std::string::npos ? "" : path.substr(0, slash + 1);
-  std::unique_ptr<VaList> list(new VaList());
+  std::unique_ptr<VaList> list(new VaList(verified_va_cache_capacity));
   std::set<std::string> ids;
   for (const v1::VaListEntry& entry : config.vas()) {
     if (entry.id().empty() || !ids.insert(entry.id()).second) {
@@ -34,6 +36,7 @@ absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path) {
     Entry loaded;
     loaded.config = entry;
     loaded.ca_certificate = std::move(certificates->front());
+    loaded.ca_certificate_sha256 = Sha256(CertificateToDer(loaded.ca_certificate.get()));
     list->entries_.push_back(std::move(loaded));
   }
   return list;

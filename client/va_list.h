@@ -8,31 +8,47 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "client/verified_va_cache.h"
 #include "common/openssl_types.h"
 #include "proto/mecai/v1/config.pb.h"
 
 namespace mecai {
 
-// Immutable after Load. Thread-safe.
+// The entries are immutable after Load; the verified-VA cache is internally synchronized.
+// Thread-safe.
 class VaList {
  public:
   struct Entry {
     v1::VaListEntry config;
     // The CA certificate the VA certificate must chain to.
     X509Ptr ca_certificate;
+    // SHA-256 of its DER encoding: the CA half of the verified-VA cache's key.
+    std::string ca_certificate_sha256;
   };
 
   // Loads a v1::VaList text file and each entry's CA certificate. Relative certificate paths are
-  // resolved against the list file's directory.
-  static absl::StatusOr<std::unique_ptr<VaList>> Load(const std::string& path);
+  // resolved against the list file's directory. `verified_va_cache_capacity` bounds the cache of
+  // VA chain validations against this list's CAs (0: validate every chain every time).
+  static absl::StatusOr<std::unique_ptr<VaList>> Load(
+      const std::string& path,
+      size_t verified_va_cache_capacity = VerifiedVaCache::kDefaultCapacity);
 
   const std::vector<Entry>& entries() const { return entries_; }
   // The entry with this id, or null.
   const Entry* Find(const std::string& id) const;
 
+  // VA chain validations against this list's CA certificates (client/vd_verifier.cc). Owned by
+  // the list, so another list never reuses its entries.
+  VerifiedVaCache& verified_va_cache() const { return *verified_va_cache_; }
+
  private:
-  VaList() = default;
+  explicit VaList(size_t verified_va_cache_capacity)
+      : verified_va_cache_(std::make_unique<VerifiedVaCache>(verified_va_cache_capacity)) {}
+
+  // Constant after Load.
   std::vector<Entry> entries_;
+  // Non-null; thread-safe itself.
+  const std::unique_ptr<VerifiedVaCache> verified_va_cache_;
 };
 
 }  // namespace mecai

@@ -31,6 +31,11 @@ struct VdExpectation {
 // certificate carries id-kp-OCSPSigning, the signature over the statement verifies, the statement
 // names that VA, the hostname, a vouched hash equal to the handshake certificate's, and the age.
 // Returns the statement, or PERMISSION_DENIED / INVALID_ARGUMENT with the failed check.
+//
+// The outcome of each chain-to-CA validation is remembered in `vas.verified_va_cache()`
+// (client/verified_va_cache.h) while the validated path is valid, so a VD whose chain was seen
+// before costs one signature verification and the statement checks. Every result, and every
+// rejection message, is the same as without the cache; the time is checked on every call.
 absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData& vd,
                                                          const VaList& vas,
                                                          const VdExpectation& expected);

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "common/hashing.h"
 #include "common/pem.h"
 #include "common/pki_builder.h"
+#include "common/revocation.h"
 #include "common/signature.h"
 #include "common/status.h"
 #include "common/testing/test_pki.h"
@@ -155,7 +157,8 @@ class VdVerifierTest : public ::testing::Test {
 
   // Writes a VA list of (id, CA file) entries into the test directory and loads it.
   absl::StatusOr<std::unique_ptr<VaList>> LoadVaList(
-      const std::string& name, const std::vector<std::pair<std::string, std::string>>& entries) {
+      const std::string& name, const std::vector<std::pair<std::string, std::string>>& entries,
+      size_t verified_va_cache_capacity = VerifiedVaCache::kDefaultCapacity) {
     v1::VaList list;
     for (const auto& [id, ca_file] : entries) {
       v1::VaListEntry* entry = list.add_vas();
@@ -169,7 +172,7 @@ class VdVerifierTest : public ::testing::Test {
       return absl::InternalError("cannot print the VA list");
     }
     ASSIGN_OR_RETURN(std::string path, WriteTestFile(directory_, name, text));
-    return VaList::Load(path);
+    return VaList::Load(path, verified_va_cache_capacity);
   }
 
   // `statement` serialized, signed with `signer`'s key, with `chain` attached.
@@ -508,6 +511,233 @@ TEST_F(VdVerifierTest, VaCertificateNotYetValidIsRejected) {
                                                      {va.certificate.get()}));
   EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
                                    HasSubstr("(va-a: certificate is not yet valid; ")));
+}
+
+// The verified-VA cache (client/verified_va_cache.h). Each case is verified against a list that
+// remembers nothing and twice against a list with the cache (a miss, then a hit); the three
+// outcomes must be identical, code and message.
+struct CacheCase {
+  std::string name;
+  v1::VouchingData vd;
+  VdExpectation expected;
+};
+
+// "OK <serialized statement>" or "<code>: <message>", for comparing outcomes exactly.
+std::string Outcome(const absl::StatusOr<v1::VouchingStatement>& result) {
+  if (result.ok()) return absl::StrCat("OK ", result->SerializeAsString());
+  return absl::StrCat(absl::StatusCodeToString(result.status().code()), ": ",
+                      result.status().message());
+}
+
+TEST_F(VdVerifierTest, CacheHitGivesTheSameResultAsAMiss) {
+  std::vector<CacheCase> cases;
+  auto add = [&](const std::string& name, const v1::VouchingData& vd,
+                 const VdExpectation& expected) {
+    cases.push_back({name, vd, expected});
+  };
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData valid, Vd());
+  add("valid", valid, expected_);
+  VdExpectation asked_b_then_a = expected_;
+  asked_b_then_a.candidate_vas = {"va-b", "va-a"};
+  add("valid, asked va-b then va-a", valid, asked_b_then_a);
+  VdExpectation asked_b = expected_;
+  asked_b.candidate_vas = {"va-b"};
+  add("VA not asked for", valid, asked_b);
+  VdExpectation other_host = expected_;
+  other_host.hostname = "other.example.test";
+  add("another hostname", valid, other_host);
+  VdExpectation other_certificate = expected_;
+  other_certificate.certificate_der = CertificateToDer(other_leaf_.certificate.get());
+  add("another certificate", valid, other_certificate);
+  VdExpectation too_late = expected_;
+  too_late.now = FixtureNow() + absl::Hours(25);
+  add("too old", valid, too_late);
+  v1::VouchingData bad_signature = valid;
+  bad_signature.mutable_signature()->mutable_value()->back() ^= 1;
+  add("signature", bad_signature, expected_);
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr other_key, GenerateEcKey());
+  ASSERT_OK_AND_ASSIGN(
+      v1::VouchingData other_signer,
+      SignedVd(statement_.SerializeAsString(), other_key.get(), {va_.certificate.get()}));
+  add("signed by another key", other_signer, expected_);
+  ASSERT_OK_AND_ASSIGN(
+      v1::VouchingData no_statement,
+      SignedVd(std::string("\xff\xff\xff", 3), va_.key.get(), {va_.certificate.get()}));
+  add("no statement", no_statement, expected_);
+  v1::VouchingStatement naming_b = statement_;
+  naming_b.set_va_id("va-b");
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData names_b, SignedVd(naming_b.SerializeAsString(),
+                                                          va_.key.get(), {va_.certificate.get()}));
+  add("naming another listed VA", names_b, expected_);
+  v1::VouchingData malformed = valid;
+  malformed.set_va_certificate_chain_der(0, malformed.va_certificate_chain_der(0) + "x");
+  add("malformed VA certificate", malformed, expected_);
+  add("malformed VA certificate, no candidate listed", malformed, [&] {
+    VdExpectation unlisted = expected_;
+    unlisted.candidate_vas = {"va-not-in-the-list"};
+    return unlisted;
+  }());
+  CertificateSpec no_ocsp_spec = VaSpec();
+  no_ocsp_spec.extended_key_usages = {"serverAuth"};
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate no_ocsp_va, Issue(no_ocsp_spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData no_ocsp,
+                       SignedVd(statement_.SerializeAsString(), no_ocsp_va.key.get(),
+                                {no_ocsp_va.certificate.get()}));
+  add("no id-kp-OCSPSigning", no_ocsp, expected_);
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate unlisted_ca, Issue(CaSpec("Unlisted CA"), nullptr));
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate unlisted_va, Issue(VaSpec(), &unlisted_ca));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData unlisted,
+                       SignedVd(statement_.SerializeAsString(), unlisted_va.key.get(),
+                                {unlisted_va.certificate.get()}));
+  add("CA outside the list", unlisted, expected_);
+  CertificateSpec expired_spec = VaSpec();
+  expired_spec.not_after = FixtureNow() - absl::Hours(2);
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate expired_va, Issue(expired_spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData expired,
+                       SignedVd(statement_.SerializeAsString(), expired_va.key.get(),
+                                {expired_va.certificate.get()}));
+  add("expired VA certificate", expired, expected_);
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> uncached,
+                       LoadVaList("uncached.textproto",
+                                  {{"va-a", "ca-a.pem"}, {"va-b", "ca-b.pem"}}, /*capacity=*/0));
+  for (const CacheCase& test : cases) {
+    SCOPED_TRACE(test.name);
+    const std::string reference = Outcome(VerifyVouchingData(test.vd, *uncached, test.expected));
+    EXPECT_EQ(Outcome(VerifyVouchingData(test.vd, *vas_, test.expected)), reference);
+    const uint64_t hits_before = vas_->verified_va_cache().hits();
+    EXPECT_EQ(Outcome(VerifyVouchingData(test.vd, *vas_, test.expected)), reference);
+    // Every case but those failing before any path validation or with an uncacheable path
+    // (expired; a chain that does not parse) is answered from the cache the second time.
+    if (test.name != "expired VA certificate" && test.name.rfind("malformed", 0) != 0) {
+      EXPECT_GT(vas_->verified_va_cache().hits(), hits_before);
+    }
+  }
+  EXPECT_EQ(uncached->verified_va_cache().size(), 0u);
+  EXPECT_EQ(uncached->verified_va_cache().hits(), 0u);
+  EXPECT_THAT(Outcome(VerifyVouchingData(valid, *vas_, expected_)), HasSubstr("OK "));
+}
+
+TEST_F(VdVerifierTest, CachedValidationIsReusedWithOneSignatureCheck) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  ASSERT_OK(Verify(vd).status());
+  EXPECT_EQ(vas_->verified_va_cache().size(), 1u);
+  EXPECT_EQ(vas_->verified_va_cache().misses(), 1u);
+  ASSERT_OK(Verify(vd).status());
+  EXPECT_EQ(vas_->verified_va_cache().hits(), 1u);
+  EXPECT_EQ(vas_->verified_va_cache().misses(), 1u);
+  // A hit still checks the signature over this VD's statement.
+  vd.mutable_signature()->mutable_value()->back() ^= 1;
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+  EXPECT_EQ(vas_->verified_va_cache().hits(), 2u);
+}
+
+TEST_F(VdVerifierTest, ExpiredVaCertificateIsRejectedEvenWhenCached) {
+  CertificateSpec spec = VaSpec();
+  spec.not_after = FixtureNow() + absl::Hours(3);
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
+                                                     {va.certificate.get()}));
+  const absl::Time not_after = Asn1TimeToAbslTime(X509_get0_notAfter(va.certificate.get()));
+  expected_.max_age = absl::Hours(24 * 365);
+  ASSERT_OK(Verify(vd).status());  // Cached.
+  ASSERT_EQ(vas_->verified_va_cache().size(), 1u);
+  // The last second of validity (OpenSSL: valid while now < notAfter) is still served from cache.
+  expected_.now = not_after - absl::Milliseconds(500);
+  ASSERT_OK(Verify(vd).status());
+  EXPECT_EQ(vas_->verified_va_cache().hits(), 1u);
+  const std::string expired_message =
+      "the VA certificate does not chain to the CA of any listed VA (va-a: certificate has "
+      "expired; va-b: unable to get local issuer certificate)";
+  for (absl::Time now : {not_after, not_after + absl::Hours(1)}) {
+    expected_.now = now;
+    EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied, Eq(expired_message)));
+  }
+  // The expired result is not remembered: only va-b's "no path" is.
+  EXPECT_EQ(vas_->verified_va_cache().size(), 1u);
+}
+
+// A path validated at a later time is not used at an earlier one (a clock set back): the earlier
+// time gets the rejection a first validation gives.
+TEST_F(VdVerifierTest, NotYetValidVaCertificateIsRejectedEvenWhenCached) {
+  CertificateSpec spec = VaSpec();
+  spec.not_before = FixtureNow() + absl::Hours(2);
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
+                                                     {va.certificate.get()}));
+  expected_.now = FixtureNow() + absl::Hours(3);
+  ASSERT_OK(Verify(vd).status());
+  expected_.now = FixtureNow();
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   HasSubstr("(va-a: certificate is not yet valid; ")));
+}
+
+TEST_F(VdVerifierTest, AnotherVaListDoesNotReuseTheCache) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  ASSERT_OK(Verify(vd).status());
+  ASSERT_OK(Verify(vd).status());
+  ASSERT_EQ(vas_->verified_va_cache().hits(), 1u);
+  // The same VA id under another CA: the chain must be validated against that CA, and fails.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> other,
+                       LoadVaList("other.textproto", {{"va-a", "ca-b.pem"}}));
+  EXPECT_THAT(VerifyVouchingData(vd, *other, expected_),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VA certificate does not chain to the CA of any listed VA (va-a: "
+                          "unable to get local issuer certificate)")));
+  EXPECT_EQ(other->verified_va_cache().hits(), 0u);
+  EXPECT_EQ(other->verified_va_cache().misses(), 1u);
+  // Even an identical list validates on its own first.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> same,
+                       LoadVaList("same.textproto", {{"va-a", "ca-a.pem"}, {"va-b", "ca-b.pem"}}));
+  ASSERT_OK(VerifyVouchingData(vd, *same, expected_).status());
+  EXPECT_EQ(same->verified_va_cache().hits(), 0u);
+  EXPECT_EQ(same->verified_va_cache().misses(), 1u);
+  EXPECT_EQ(vas_->verified_va_cache().hits(), 1u);
+}
+
+TEST_F(VdVerifierTest, CacheStaysBounded) {
+  constexpr size_t kCapacity = 4;
+  ASSERT_OK_AND_ASSIGN(
+      vas_, LoadVaList("small.textproto", {{"va-a", "ca-a.pem"}, {"va-b", "ca-b.pem"}}, kCapacity));
+  expected_.candidate_vas = {"va-a"};
+  std::vector<v1::VouchingData> vds;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(VaSpec(), &ca_));
+    ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
+                                                       {va.certificate.get()}));
+    vds.push_back(std::move(vd));
+    ASSERT_OK(Verify(vds.back()).status());
+    EXPECT_LE(vas_->verified_va_cache().size(), kCapacity);
+  }
+  EXPECT_EQ(vas_->verified_va_cache().size(), kCapacity);
+  EXPECT_EQ(vas_->verified_va_cache().hits(), 0u);
+  // The most recent chain is remembered; the first was evicted (least recently used).
+  ASSERT_OK(Verify(vds.back()).status());
+  EXPECT_EQ(vas_->verified_va_cache().hits(), 1u);
+  ASSERT_OK(Verify(vds.front()).status());
+  EXPECT_EQ(vas_->verified_va_cache().hits(), 1u);
+  EXPECT_EQ(vas_->verified_va_cache().size(), kCapacity);
+}
+
+TEST_F(VdVerifierTest, CacheIsSharedSafelyBetweenThreads) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate other_va, Issue(VaSpec(), &ca_));
+  ASSERT_OK_AND_ASSIGN(
+      v1::VouchingData other_vd,
+      SignedVd(statement_.SerializeAsString(), other_va.key.get(), {other_va.certificate.get()}));
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        if (!Verify(i % 2 == 0 ? vd : other_vd).ok()) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_THAT(failures, ::testing::Each(0));
+  EXPECT_EQ(vas_->verified_va_cache().size(), 2u);
+  EXPECT_EQ(vas_->verified_va_cache().hits() + vas_->verified_va_cache().misses(), 200u);
 }
 
 }  // namespace

@@ -1,0 +1,86 @@
+#include "client/verified_va_cache.h"
+
+#include <openssl/x509_vfy.h>
+
+namespace mecai {
+namespace {
+
+// Chain building (RFC 5280 §6.1 path construction in X509_verify_cert) found no issuer: it selects
+// issuers by name and key identifier, never by time, so the answer does not change with `now`.
+bool IsNoPath(int verify_error) {
+  return verify_error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+         verify_error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
+}
+
+}  // namespace
+
+VaPathResult VaPathResult::Copy() const {
+  VaPathResult copy;
+  copy.verify_error = verify_error;
+  copy.rejection = rejection;
+  if (va_key != nullptr && EVP_PKEY_up_ref(va_key.get()) == 1) copy.va_key.reset(va_key.get());
+  copy.ocsp_signing = ocsp_signing;
+  copy.valid_from = valid_from;
+  copy.valid_until = valid_until;
+  return copy;
+}
+
+std::optional<VaPathResult> VerifiedVaCache::Find(const std::string& chain_sha256,
+                                                  const std::string& ca_sha256, absl::Time now) {
+  absl::MutexLock lock(&mutex_);
+  ++clock_;
+  auto found = entries_.find(Key(chain_sha256, ca_sha256));
+  if (found == entries_.end()) {
+    ++misses_;
+    return std::nullopt;
+  }
+  const VaPathResult& result = found->second.result;
+  if (result.builds() && now >= result.valid_until) {
+    entries_.erase(found);  // Later lookups cannot use it either; free the room.
+    ++misses_;
+    return std::nullopt;
+  }
+  if (result.builds() && now < result.valid_from) {
+    ++misses_;
+    return std::nullopt;
+  }
+  found->second.last_used = clock_;
+  ++hits_;
+  return result.Copy();
+}
+
+void VerifiedVaCache::Insert(const std::string& chain_sha256, const std::string& ca_sha256,
+                             const VaPathResult& result) {
+  if (capacity_ == 0 || (!result.builds() && !IsNoPath(result.verify_error))) return;
+  if (result.builds() && result.va_key == nullptr) return;
+  absl::MutexLock lock(&mutex_);
+  ++clock_;
+  Key key(chain_sha256, ca_sha256);
+  if (entries_.find(key) == entries_.end() && entries_.size() >= capacity_) {
+    auto least_recent = entries_.begin();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->second.last_used < least_recent->second.last_used) least_recent = it;
+    }
+    entries_.erase(least_recent);
+  }
+  Held& held = entries_[std::move(key)];
+  held.result = result.Copy();
+  held.last_used = clock_;
+}
+
+size_t VerifiedVaCache::size() const {
+  absl::MutexLock lock(&mutex_);
+  return entries_.size();
+}
+
+uint64_t VerifiedVaCache::hits() const {
+  absl::MutexLock lock(&mutex_);
+  return hits_;
+}
+
+uint64_t VerifiedVaCache::misses() const {
+  absl::MutexLock lock(&mutex_);
+  return misses_;
+}
+
+}  // namespace mecai
