@@ -392,7 +392,12 @@ TEST(RecordStoreTest, FailedBuildLeavesAnAbandonedRecord) {
     ASSERT_TRUE(all.ok()) << all.status();
     EXPECT_EQ(IndexesOf(*all), (std::vector<uint64_t>{0, 1, 2, 3}));
     for (const char* host : kHosts) {
-      for (const v1::QuorumRecord& record : *store.ListRecords(host, 0, 10, "", &token)) {
+      // Held in a variable: a range-for over *<temporary StatusOr> would iterate a destroyed
+      // vector (the temporary dies before the loop body runs; found by --config=asan).
+      absl::StatusOr<std::vector<v1::QuorumRecord>> of_host =
+          store.ListRecords(host, 0, 10, "", &token);
+      ASSERT_TRUE(of_host.ok()) << of_host.status();
+      for (const v1::QuorumRecord& record : *of_host) {
         EXPECT_NE(record.log_index(), 3u) << host;
       }
     }

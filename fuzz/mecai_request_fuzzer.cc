@@ -1,0 +1,21 @@
+// Fuzzes the decoder of the ClientHello's mecai_vouching extension body (docs/TLS_EXTENSION.md;
+// common/mecai_extension.h), which a stapling server runs on every handshake. The input is the
+// extension body. A body that decodes must encode back to exactly itself (the codec is strict).
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "common/mecai_extension.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string body(reinterpret_cast<const char*>(data), size);
+  absl::StatusOr<mecai::MecaiRequest> request = mecai::DecodeMecaiRequest(body);
+  if (!request.ok()) return 0;
+  absl::StatusOr<std::string> encoded = mecai::EncodeMecaiRequest(*request);
+  if (!encoded.ok() || *encoded != body) {
+    std::fprintf(stderr, "a decoded MecaiVouchingRequest does not encode back to its body\n");
+    std::abort();
+  }
+  return 0;
+}
