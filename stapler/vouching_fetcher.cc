@@ -51,8 +51,7 @@ absl::StatusOr<std::unique_ptr<VouchingFetcher>> VouchingFetcher::Create(ServerI
   return fetcher;
 }
 
-absl::StatusOr<v1::VouchingData> VouchingFetcher::Fetch(const v1::PeerConfig& vouching_server,
-                                                        absl::Duration timeout) const {
+absl::StatusOr<std::string> VouchingFetcher::BuildRequest() const {
   v1::VouchingRequestBody body;
   body.set_hostname(identity_.hostname);
   body.set_port(identity_.port);
@@ -80,7 +79,12 @@ absl::StatusOr<v1::VouchingData> VouchingFetcher::Fetch(const v1::PeerConfig& vo
     ASSIGN_OR_RETURN(serialized, BuildRolloverVouchingRequest(body, chain_der_, *key_,
                                                               next_chain_der_, *next_key_));
   }
+  return serialized;
+}
 
+absl::StatusOr<v1::VouchResponse> VouchingFetcher::Vouch(const v1::PeerConfig& vouching_server,
+                                                         absl::Duration timeout) const {
+  ASSIGN_OR_RETURN(std::string serialized, BuildRequest());
   ASSIGN_OR_RETURN(auto channel, MakeChannel(vouching_server));
   auto stub = v1::VouchingService::NewStub(channel);
   grpc::ClientContext context;
@@ -91,6 +95,12 @@ absl::StatusOr<v1::VouchingData> VouchingFetcher::Fetch(const v1::PeerConfig& vo
   grpc::Status status = stub->Vouch(&context, request, &response);
   RETURN_IF_ERROR(
       FromGrpcStatus(status, absl::StrCat("Vouching Server ", vouching_server.address())));
+  return response;
+}
+
+absl::StatusOr<v1::VouchingData> VouchingFetcher::Fetch(const v1::PeerConfig& vouching_server,
+                                                        absl::Duration timeout) const {
+  ASSIGN_OR_RETURN(v1::VouchResponse response, Vouch(vouching_server, timeout));
   if (!response.has_vouching_data()) {
     return absl::FailedPreconditionError(
         absl::StrCat("refused: ", v1::RefusalReason_Name(response.refusal().reason()), ": ",

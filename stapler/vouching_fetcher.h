@@ -36,6 +36,15 @@ class VouchingFetcher {
   static absl::StatusOr<std::unique_ptr<VouchingFetcher>> Create(ServerIdentity identity,
                                                                  const Clock& clock);
 
+  // A fresh, signed VR (serialized VouchingRequest): the single form, the same-key form, or the
+  // four-signature rollover form (seed 004, "Server behaviour").
+  absl::StatusOr<std::string> BuildRequest() const;
+
+  // Sends a fresh VR to `vouching_server` and returns its answer, issued or refused; errors are
+  // the transport's.
+  absl::StatusOr<v1::VouchResponse> Vouch(const v1::PeerConfig& vouching_server,
+                                          absl::Duration timeout) const;
+
   // One VR to `vouching_server`; the VD, or the refusal as FAILED_PRECONDITION, or the transport
   // error.
   absl::StatusOr<v1::VouchingData> Fetch(const v1::PeerConfig& vouching_server,
