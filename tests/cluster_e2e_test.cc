@@ -2,8 +2,12 @@
 // nginx, three probe agents, the signer and the coordinator as processes, all over mutual TLS)
 // vouches for the served certificate, refuses a certificate the target does not serve with a
 // record, and refuses bad signatures and stale timestamps with their own reasons.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <memory>
 #include <sstream>
@@ -511,6 +515,58 @@ TEST_F(ClusterEndToEndTest, TrustListAdministrationIsImmediateAndRecorded) {
   }
   v1::VouchResponse issued = Vouch(MakeRequest("server", absl::Now()));
   EXPECT_TRUE(issued.has_vouching_data()) << issued.refusal().explanation();
+}
+
+// Bounded input (trust rule 8): a request over the server's message limit is refused by gRPC
+// before any handler runs.
+TEST_F(ClusterEndToEndTest, RefusesAnOversizedMessage) {
+  auto stub = v1::VouchingService::NewStub(*channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::VouchRequest request;
+  request.set_vouching_request(std::string(2 << 20, 'x'));  // Over the 1 MiB default.
+  v1::VouchResponse response;
+  EXPECT_EQ(stub->Vouch(&context, request, &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // The server goes on serving.
+  EXPECT_TRUE(Vouch(MakeRequest("server", absl::Now())).has_vouching_data());
+}
+
+// Trust rule 7: a certificate of the internal CA is not enough; the identity must be on the
+// called server's allowlist. An agent's identity may not ask the coordinator for VDs.
+TEST_F(ClusterEndToEndTest, RefusesAnInternalIdentityNotOnTheAllowlist) {
+  v1::PeerConfig as_signer = cluster_->CoordinatorPeer();
+  as_signer.mutable_tls()->set_certificate_file(cluster_->Path("internal/signer.pem"));
+  as_signer.mutable_tls()->set_private_key_file(cluster_->Path("internal/signer.key"));
+  auto channel = MakeChannel(as_signer);
+  ASSERT_TRUE(channel.ok());
+  auto stub = v1::VouchingService::NewStub(*channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::VouchRequest request;
+  request.set_vouching_request(MakeRequest("server", absl::Now()));
+  v1::VouchResponse response;
+  grpc::Status status = stub->Vouch(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("not on this server's allowlist"));
+}
+
+// Slow-loris clients: connections that are opened and never speak do not stop the coordinator
+// from serving others.
+TEST_F(ClusterEndToEndTest, IdleConnectionsDoNotStarveTheCoordinator) {
+  std::vector<int> idle;
+  for (int i = 0; i < 64; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(cluster_->coordinator_port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    idle.push_back(fd);
+  }
+  v1::VouchResponse response = Vouch(MakeRequest("server", absl::Now()));
+  EXPECT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  for (int fd : idle) close(fd);
 }
 
 // Every service exposes Prometheus metrics that promtool accepts, with the counters the issued
