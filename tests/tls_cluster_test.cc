@@ -10,11 +10,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/local_cluster.h"
+#include "cli/vouch_client.h"
 #include "client/mecai_tls_client.h"
 #include "client/va_list.h"
+#include "common/child_process.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "stapler/stapler_daemon.h"
 #include "stapler/testing/tls_pair.h"
@@ -90,6 +93,40 @@ class TlsClusterTest : public ::testing::Test {
 };
 
 LocalCluster* TlsClusterTest::cluster_ = nullptr;
+
+// The `stapler` daemon itself, as a process: from its config it fetches a VD ahead of time into
+// its cache directory, and stops cleanly on SIGTERM.
+TEST_F(TlsClusterTest, StaplerDaemonFetchesIntoItsCacheAndStopsOnSigterm) {
+  v1::StaplerConfig config = Config("daemon-cache");
+  std::string text;
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
+  const std::string config_file = cluster_->Path("stapler.textproto");
+  ASSERT_TRUE(WriteFileAtomically(config_file, text).ok());
+  const std::string binary = absl::StrCat(getenv("TEST_SRCDIR"), "/mecai/stapler/stapler");
+  auto stapler =
+      ChildProcess::Start({binary, "--config", config_file}, cluster_->Path("logs/stapler.log"));
+  ASSERT_TRUE(stapler.ok()) << stapler.status();
+  const std::string cached =
+      cluster_->Path(absl::StrCat("daemon-cache/", LocalCluster::kVaId, ".vd"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!ReadFile(cached).ok() && absl::Now() < deadline && (*stapler)->Running()) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(ReadFile(cached).ok()) << TailOfFile(cluster_->Path("logs/stapler.log"));
+
+  VerifyOptions verify;
+  verify.vouching_data_file = cached;
+  verify.hostname = LocalCluster::kTargetHost;
+  verify.certificate_file = cluster_->ServerLeafFile();
+  verify.va_list_file = cluster_->VaListFile();
+  auto statement = VerifyVouchingDataFile(verify);
+  ASSERT_TRUE(statement.ok()) << statement.status();
+  EXPECT_EQ(statement->va_id(), LocalCluster::kVaId);
+
+  (*stapler)->Stop();
+  EXPECT_EQ((*stapler)->ExitDescription(), "exited with status 0")
+      << TailOfFile(cluster_->Path("logs/stapler.log"));
+}
 
 TEST_F(TlsClusterTest, ClusterIssuesStaplerCachesServerStaplesClientVerifies) {
   auto daemon = BuildStaplerDaemon(Config("cache"), SystemClock::Get());
