@@ -23,8 +23,17 @@ fi
 bazel test //... --test_summary=short 2>&1 | grep -v 'linux-sandbox' | tee "$log"
 bazel_status=${PIPESTATUS[0]}
 
-passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")
-failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|FAILED TO BUILD|INCOMPLETE)' "$log")
+# The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (.bazelrc --config=asan;
+# docs/SECURITY.md). Their per-target results count like the others.
+echo "== the unit tests under ASan + UBSan =="
+bazel test --config=asan //common/... //coordinator/... //signer/... //client/... //stapler/... \
+  //fuzz/... --test_summary=short 2>&1 | grep -v 'linux-sandbox' | sed -E 's#^//([^ ]+)#//\1 [asan]#' |
+  tee -a "$log"
+asan_status=${PIPESTATUS[0]}
+if [ "$asan_status" -ne 0 ] && [ "$bazel_status" -eq 0 ]; then bazel_status=$asan_status; fi
+
+passed=$(grep -cE '^//[^ ]+( \[asan\])? +(\(cached\) )?PASSED' "$log")
+failed=$(grep -cE '^//[^ ]+( \[asan\])? +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|FAILED TO BUILD|INCOMPLETE)' "$log")
 failed=$((failed + format_failed))
 if [ "$bazel_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The build itself failed before any test ran: count that as a failure.
