@@ -10,6 +10,7 @@ namespace mecai {
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const v1::ListenConfig& listen, std::shared_ptr<prometheus::Registry> registry) {
+  if (listen.metrics_address().empty()) return std::unique_ptr<MetricsServer>();
   std::unique_ptr<prometheus::Exposer> exposer;
   // prometheus-cpp reports a failed bind by throwing; the exception stops here.
   try {

@@ -19,7 +19,8 @@ namespace mecai {
 class MetricsServer {
  public:
   // Binds listen.metrics_address (UNAVAILABLE naming it when the port is in use) and writes the
-  // bound port to listen.metrics_port_file when set.
+  // bound port to listen.metrics_port_file when set. Returns null (no endpoint) when
+  // listen.metrics_address is empty.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const v1::ListenConfig& listen, std::shared_ptr<prometheus::Registry> registry);
 

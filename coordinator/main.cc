@@ -60,10 +60,8 @@ absl::Status Run(const std::string& config_path) {
   mecai::GrpcServerMetrics grpc_metrics(*registry);
   mecai::CoordinatorMetrics metrics(*registry);
   metrics.SetLogSize(store->TreeSize());
-  std::unique_ptr<mecai::MetricsServer> metrics_server;
-  if (!config.listen().metrics_address().empty()) {
-    ASSIGN_OR_RETURN(metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
-  }
+  // Serves /metrics when listen.metrics_address is set.
+  ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
   std::vector<std::string> fetch_ranges(
       config.revocation().allowed_special_address_ranges().begin(),
       config.revocation().allowed_special_address_ranges().end());

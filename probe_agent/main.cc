@@ -78,10 +78,8 @@ absl::Status Run(const std::string& config_path) {
   auto registry = std::make_shared<prometheus::Registry>();
   GrpcServerMetrics grpc_metrics(*registry);
   AgentMetrics metrics(*registry);
-  std::unique_ptr<MetricsServer> metrics_server;
-  if (!config.listen().metrics_address().empty()) {
-    ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(config.listen(), registry));
-  }
+  // Serves /metrics when listen.metrics_address is set.
+  ASSIGN_OR_RETURN(auto metrics_server, MetricsServer::Start(config.listen(), registry));
   ProbeServiceImpl service(prober, config.max_in_flight_probes(), &metrics);
   ASSIGN_OR_RETURN(std::unique_ptr<RunningServer> server,
                    StartServer(config.listen(), {&service}, &grpc_metrics));

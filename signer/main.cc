@@ -70,10 +70,8 @@ absl::Status Run(const std::string& config_path) {
   auto registry = std::make_shared<prometheus::Registry>();
   mecai::GrpcServerMetrics grpc_metrics(*registry);
   mecai::SignerMetrics metrics(*registry);
-  std::unique_ptr<mecai::MetricsServer> metrics_server;
-  if (!config.listen().metrics_address().empty()) {
-    ASSIGN_OR_RETURN(metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
-  }
+  // Serves /metrics when listen.metrics_address is set.
+  ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
   mecai::VouchingSigner signer(config, std::move(va_chain_der), **key, *agents, *trust_lists,
                                mecai::SystemClock::Get(), &metrics);
   mecai::SignerServiceImpl service(signer, *trust_lists, config.trust_list_changes_file());
