@@ -301,10 +301,17 @@ int SClientCommand(int argc, char** argv) {
   ClearOpenSslErrors();
   int exit_code = kExitOk;
   if (SSL_connect(ssl.get()) != 1) {
-    const std::string problem = MecaiTlsClient::HandshakeProblem(ssl.get());
-    std::cerr << "mecai s_client: handshake failed: "
-              << (problem.empty() ? OpenSslError("SSL_connect").message() : problem) << "\n";
-    exit_code = kExitError;
+    // The VDs are verified inside the handshake: a refusal there ends it with an alert.
+    auto verdict = client.VerifyConnection(ssl.get());
+    if (!verdict.ok() && absl::IsPermissionDenied(verdict.status())) {
+      std::cerr << "mecai s_client: handshake refused: " << verdict.status().message() << "\n";
+      exit_code = kExitRefused;
+    } else {
+      const std::string problem = MecaiTlsClient::HandshakeProblem(ssl.get());
+      std::cerr << "mecai s_client: handshake failed: "
+                << (problem.empty() ? OpenSslError("SSL_connect").message() : problem) << "\n";
+      exit_code = kExitError;
+    }
   } else {
     std::cout << "protocol: " << SSL_get_version(ssl.get()) << std::endl;
     auto verification = client.VerifyConnection(ssl.get());

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -17,10 +18,9 @@
 #include "common/status.h"
 
 namespace mecai {
-namespace {
 
 // Per-connection state, owned by the SSL through its ex_data and freed with it.
-struct ConnectionState {
+struct MecaiConnectionState {
   std::string server;  // "host:port", the feedback memo's key.
   std::string hostname;
   std::string trust_list;
@@ -30,11 +30,16 @@ struct ConnectionState {
   bool received = false;
   std::vector<std::string> vds;
   std::string handshake_problem;
+  // The verdict on the received VDs, reached inside the handshake (CertificateVerifyCallback) or
+  // by VerifyConnection when the callback did not run.
+  std::optional<absl::StatusOr<MecaiVerification>> verdict;
 };
+
+namespace {
 
 void FreeConnectionState(void* /*parent*/, void* pointer, CRYPTO_EX_DATA* /*data*/, int /*index*/,
                          long /*argl*/, void* /*argp*/) {
-  delete static_cast<ConnectionState*>(pointer);
+  delete static_cast<MecaiConnectionState*>(pointer);
 }
 
 int ConnectionStateIndex() {
@@ -42,9 +47,17 @@ int ConnectionStateIndex() {
   return index;
 }
 
-ConnectionState* StateOf(SSL* ssl) {
-  return static_cast<ConnectionState*>(SSL_get_ex_data(ssl, ConnectionStateIndex()));
+MecaiConnectionState* StateOf(SSL* ssl) {
+  return static_cast<MecaiConnectionState*>(SSL_get_ex_data(ssl, ConnectionStateIndex()));
 }
+
+// Whether the application asked for the server certificate's web-PKI verification (it had set
+// SSL_VERIFY_PEER when MecaiTlsClient::Register ran): non-null in the SSL_CTX's ex_data.
+int WebPkiRequiredIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+char web_pki_required_marker;
 
 // The VA a parsed VD claims to be from, before verification (labels and feedback only), or "".
 // Parses the statement: called only for a VD that failed, so a valid VD's statement is parsed once
@@ -161,7 +174,44 @@ absl::Status MecaiTlsClient::Register(SSL_CTX* context) const {
     return OpenSslError(
         absl::StrCat("registering TLS extension ", options_.feedback_extension_type));
   }
+  // The VDs are verified inside the handshake (docs/TLS_EXTENSION.md §4), in the certificate
+  // verification step: after the server's extension has arrived (ServerHello in TLS 1.2, the
+  // end-entity CertificateEntry in TLS 1.3) and before the client finishes. OpenSSL enforces that
+  // step's verdict only under SSL_VERIFY_PEER, so the mode is set here, and the application's
+  // own choice about the web-PKI check is kept for the callback.
+  const bool web_pki_required = (SSL_CTX_get_verify_mode(context) & SSL_VERIFY_PEER) != 0;
+  if (SSL_CTX_set_ex_data(context, WebPkiRequiredIndex(),
+                          web_pki_required ? &web_pki_required_marker : nullptr) != 1) {
+    return OpenSslError("SSL_CTX_set_ex_data");
+  }
+  SSL_CTX_set_verify(context, SSL_CTX_get_verify_mode(context) | SSL_VERIFY_PEER,
+                     SSL_CTX_get_verify_callback(context));
+  SSL_CTX_set_cert_verify_callback(context, &CertificateVerifyCallback, self);
   return absl::OkStatus();
+}
+
+int MecaiTlsClient::CertificateVerifyCallback(X509_STORE_CTX* store, void* argument) {
+  const auto* client = static_cast<const MecaiTlsClient*>(argument);
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (ssl == nullptr) return 0;
+  const bool web_pki_required =
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), WebPkiRequiredIndex()) != nullptr;
+  // OpenSSL's own verification (RFC 5280 path to the context's trust store, the host name of
+  // SSL_set1_host): its result stays in SSL_get_verify_result whether or not it is required.
+  const bool web_pki_ok = X509_verify_cert(store) == 1;
+  MecaiConnectionState* state = StateOf(ssl);
+  if (state == nullptr) return web_pki_ok || !web_pki_required ? 1 : 0;  // Not a MECAI connection.
+  X509* leaf = X509_STORE_CTX_get0_cert(store);                          // Borrowed.
+  if (leaf == nullptr) return 0;
+  state->verdict = client->VerifyVds(*state, leaf);
+  if (!state->verdict->ok()) {
+    // Fails the handshake with a handshake_failure alert (X509_V_ERR_APPLICATION_VERIFICATION).
+    state->handshake_problem = std::string(state->verdict->status().message());
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+  return web_pki_ok || !web_pki_required ? 1 : 0;
 }
 
 absl::Status MecaiTlsClient::PrepareConnection(
@@ -175,7 +225,7 @@ absl::Status MecaiTlsClient::PrepareConnection(
       return absl::InvalidArgumentError(absl::StrCat("VA '", va_id, "' is not in the VA list"));
     }
   }
-  auto state = std::make_unique<ConnectionState>();
+  auto state = std::make_unique<MecaiConnectionState>();
   state->server = absl::StrCat(hostname, ":", port);
   state->hostname = hostname;
   state->trust_list = trust_list;
@@ -202,7 +252,7 @@ int MecaiTlsClient::AddCallback(SSL* ssl, unsigned int type, unsigned int contex
                                 X509* /*certificate*/, size_t /*chain_index*/, int* /*alert*/,
                                 void* argument) {
   const auto* client = static_cast<const MecaiTlsClient*>(argument);
-  ConnectionState* state = StateOf(ssl);
+  MecaiConnectionState* state = StateOf(ssl);
   if ((context & SSL_EXT_CLIENT_HELLO) == 0 || state == nullptr) return 0;
   const std::string& body =
       type == client->options_.extension_type ? state->request : state->feedback;
@@ -223,7 +273,7 @@ int MecaiTlsClient::ParseCallback(SSL* ssl, unsigned int type, unsigned int cont
                                   const unsigned char* in, size_t in_length, X509* /*certificate*/,
                                   size_t chain_index, int* alert, void* argument) {
   const auto* client = static_cast<const MecaiTlsClient*>(argument);
-  ConnectionState* state = StateOf(ssl);
+  MecaiConnectionState* state = StateOf(ssl);
   if (type != client->options_.extension_type || state == nullptr) {
     *alert = SSL_AD_UNSUPPORTED_EXTENSION;  // RFC 8446 §4.2: a response nobody asked for.
     return 0;
@@ -244,19 +294,37 @@ int MecaiTlsClient::ParseCallback(SSL* ssl, unsigned int type, unsigned int cont
 }
 
 std::string MecaiTlsClient::HandshakeProblem(SSL* ssl) {
-  ConnectionState* state = StateOf(ssl);
+  MecaiConnectionState* state = StateOf(ssl);
   return state == nullptr ? "" : state->handshake_problem;
 }
 
 absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyConnection(SSL* ssl) const {
-  ConnectionState* state = StateOf(ssl);
+  MecaiConnectionState* state = StateOf(ssl);
   if (state == nullptr) return absl::FailedPreconditionError("PrepareConnection was not called");
+  if (state->verdict.has_value()) return *state->verdict;
+  if (SSL_is_init_finished(ssl) != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the handshake did not finish",
+                     state->handshake_problem.empty() ? "" : ": " + state->handshake_problem));
+  }
+  if (SSL_session_reused(ssl) == 1) {
+    // No Certificate message, no VD: a session is only established by a handshake that passed.
+    return absl::FailedPreconditionError(
+        "the session was resumed: its VDs were verified in the handshake that established it");
+  }
+  // The verification callback did not run: the application replaced it on the context.
   X509* leaf = SSL_get0_peer_certificate(ssl);  // Borrowed.
   if (leaf == nullptr) return absl::FailedPreconditionError("the server sent no certificate");
+  state->verdict = VerifyVds(*state, leaf);
+  return *state->verdict;
+}
+
+absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyVds(MecaiConnectionState& state,
+                                                            X509* leaf) const {
   VdExpectation expected;
-  expected.hostname = state->hostname;
+  expected.hostname = state.hostname;
   expected.certificate_der = CertificateToDer(leaf);
-  expected.candidate_vas = state->candidate_vas;
+  expected.candidate_vas = state.candidate_vas;
   expected.now = clock_.Now();
   expected.max_age = options_.max_age;
 
@@ -264,20 +332,20 @@ absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyConnection(SSL* ssl) con
   bool verified = false;
   std::set<std::string> valid_vas;
   std::set<std::string> invalid_vas;
-  for (size_t i = 0; i < state->vds.size(); ++i) {
+  for (size_t i = 0; i < state.vds.size(); ++i) {
     v1::VouchingData vd;
-    if (!vd.ParseFromString(state->vds[i])) {
+    if (!vd.ParseFromString(state.vds[i])) {
       verification.problems.push_back(
           absl::StrCat(VdLabel(i, ""), ": not a serialized VouchingData"));
       invalid_vas.insert("");
       continue;
     }
     auto statement = VerifyVouchingData(vd, vas_, expected);
-    if (statement.ok() && !state->trust_list.empty() &&
-        statement->trust_list() != state->trust_list) {
+    if (statement.ok() && !state.trust_list.empty() &&
+        statement->trust_list() != state.trust_list) {
       statement = absl::PermissionDeniedError(absl::StrCat("the VD vouches in trust list '",
                                                            statement->trust_list(), "', not '",
-                                                           state->trust_list, "'"));
+                                                           state.trust_list, "'"));
     }
     if (!statement.ok()) {
       const std::string claimed = ClaimedVaId(vd);
@@ -293,21 +361,21 @@ absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyConnection(SSL* ssl) con
 
   // Feedback (docs/TLS_EXTENSION.md §4): candidates that sent nothing, or only invalid VDs.
   std::vector<FeedbackEntry> feedback;
-  for (const std::string& va_id : state->candidate_vas) {
+  for (const std::string& va_id : state.candidate_vas) {
     if (valid_vas.count(va_id) != 0) continue;
     feedback.push_back({va_id, invalid_vas.count(va_id) != 0 ? FeedbackReason::kInvalidVouchingData
                                                              : FeedbackReason::kNoVouchingData});
   }
-  if (memo_ != nullptr && !feedback.empty()) memo_->Record(state->server, feedback);
+  if (memo_ != nullptr && !feedback.empty()) memo_->Record(state.server, feedback);
 
   if (verified) return verification;
-  const std::string asked = absl::StrJoin(state->candidate_vas, ", ");
-  if (!state->received) {
+  const std::string asked = absl::StrJoin(state.candidate_vas, ", ");
+  if (!state.received) {
     return absl::PermissionDeniedError(absl::StrCat("MECAI: the server sent no Vouching Data for ",
-                                                    state->hostname, "; VAs asked for: ", asked));
+                                                    state.hostname, "; VAs asked for: ", asked));
   }
   return absl::PermissionDeniedError(absl::StrCat(
-      "MECAI: no valid Vouching Data for ", state->hostname, " from the VAs asked for (", asked,
+      "MECAI: no valid Vouching Data for ", state.hostname, " from the VAs asked for (", asked,
       "): ", absl::StrJoin(verification.problems, "; ")));
 }
 

@@ -1,6 +1,6 @@
 // The client side of the MECAI TLS extension (DESIGN §5; docs/TLS_EXTENSION.md; seed 004,
 // "Client behaviour"): candidate VAs chosen from the built-in VA list, the request in the
-// ClientHello, every received VD verified after the handshake, and feedback about VAs that could
+// ClientHello, every received VD verified inside the handshake, and feedback about VAs that could
 // not be verified carried in the next ClientHello to the same server.
 #ifndef MECAI_CLIENT_MECAI_TLS_CLIENT_H_
 #define MECAI_CLIENT_MECAI_TLS_CLIENT_H_
@@ -68,6 +68,9 @@ struct MecaiVerification {
   std::vector<std::string> problems;
 };
 
+// One connection's MECAI state, owned by its SSL (client/mecai_tls_client.cc).
+struct MecaiConnectionState;
+
 // Thread-safe; one instance serves any number of connections. `vas`, `clock` and `memo` (may be
 // null: no feedback) must outlive it.
 class MecaiTlsClient {
@@ -75,7 +78,12 @@ class MecaiTlsClient {
   MecaiTlsClient(const VaList& vas, const Clock& clock, MecaiClientOptions options,
                  FeedbackMemo* memo);
 
-  // Registers mecai_vouching and mecai_feedback on a client SSL_CTX.
+  // Registers mecai_vouching and mecai_feedback on a client SSL_CTX, and the verification of the
+  // received VDs inside the handshake: it takes over the context's certificate verification
+  // callback (SSL_CTX_set_cert_verify_callback) and sets SSL_VERIFY_PEER. Call it after
+  // SSL_CTX_set_verify: if the application had asked for SSL_VERIFY_PEER, the server certificate
+  // must also pass OpenSSL's web-PKI verification; with SSL_VERIFY_NONE that result is only
+  // recorded (SSL_get_verify_result), as OpenSSL does. Do not change the verify mode afterwards.
   absl::Status Register(SSL_CTX* context) const;
 
   // Before SSL_connect: the server's name and port, the trust list and the candidate VAs (at least
@@ -84,15 +92,25 @@ class MecaiTlsClient {
                                  const std::string& trust_list,
                                  const std::vector<std::string>& candidate_vas) const;
 
-  // After a successful handshake: verifies every received VD (client/vd_verifier.h) against the
-  // handshake's leaf certificate. PERMISSION_DENIED naming the VAs asked for when none verifies.
-  // Records feedback for the next connection either way.
+  // The verdict on the received VDs (client/vd_verifier.h, against the handshake's leaf
+  // certificate), reached inside the handshake: PERMISSION_DENIED naming the VAs asked for when
+  // none verifies, in which case the handshake failed with a handshake_failure alert. Also valid
+  // after a failed handshake; FAILED_PRECONDITION when the handshake ended before the
+  // verification. Feedback for the next connection is recorded either way.
   absl::StatusOr<MecaiVerification> VerifyConnection(SSL* ssl) const;
 
-  // Why the handshake failed on the MECAI side (a malformed server extension), or "".
+  // Why the handshake failed on the MECAI side (a malformed server extension, or no valid VD), or
+  // "".
   static std::string HandshakeProblem(SSL* ssl);
 
  private:
+  // Installed by Register with SSL_CTX_set_cert_verify_callback: OpenSSL's verification, then
+  // the VDs. A MECAI refusal always fails the handshake; a web-PKI failure fails it only when the
+  // application had set SSL_VERIFY_PEER before Register.
+  static int CertificateVerifyCallback(X509_STORE_CTX* store, void* argument);
+  // Verifies the VDs of `state` against `leaf` and records feedback.
+  absl::StatusOr<MecaiVerification> VerifyVds(MecaiConnectionState& state, X509* leaf) const;
+
   static int AddCallback(SSL* ssl, unsigned int type, unsigned int context,
                          const unsigned char** out, size_t* out_length, X509* certificate,
                          size_t chain_index, int* alert, void* argument);

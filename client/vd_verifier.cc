@@ -132,9 +132,17 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
     return absl::PermissionDeniedError(
         "the VA certificate lacks the id-kp-OCSPSigning (designated OCSP responder) usage");
   }
-  if (issuer_path.va_key == nullptr ||
-      !VerifySignature(issuer_path.va_key.get(), vd.signature(), vd.statement()).ok()) {
-    return absl::PermissionDeniedError("the VD signature does not verify under the VA certificate");
+  // A signature that verified under this path before is answered by the cache (a pure function
+  // of the key, statement and signature bytes; client/verified_va_cache.h).
+  const std::string signature_digest = VerifiedVaCache::SignatureDigest(
+      vd.statement(), vd.signature().algorithm(), vd.signature().value());
+  if (!cache.HasVerifiedSignature(chain_sha256, issuer->ca_certificate_sha256, signature_digest)) {
+    if (issuer_path.va_key == nullptr ||
+        !VerifySignature(issuer_path.va_key.get(), vd.signature(), vd.statement()).ok()) {
+      return absl::PermissionDeniedError(
+          "the VD signature does not verify under the VA certificate");
+    }
+    cache.RememberVerifiedSignature(chain_sha256, issuer->ca_certificate_sha256, signature_digest);
   }
   v1::VouchingStatement statement;
   if (!statement.ParseFromString(vd.statement())) {

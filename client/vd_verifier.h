@@ -34,8 +34,9 @@ struct VdExpectation {
 //
 // The outcome of each chain-to-CA validation is remembered in `vas.verified_va_cache()`
 // (client/verified_va_cache.h) while the validated path is valid, so a VD whose chain was seen
-// before costs one signature verification and the statement checks. Every result, and every
-// rejection message, is the same as without the cache; the time is checked on every call.
+// before costs one signature verification and the statement checks, and a VD whose signature
+// verified before under that chain costs one SHA-256 and the statement checks. Every result, and
+// every rejection message, is the same as without the cache; the time is checked on every call.
 absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData& vd,
                                                          const VaList& vas,
                                                          const VdExpectation& expected);

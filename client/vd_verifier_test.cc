@@ -632,6 +632,76 @@ TEST_F(VdVerifierTest, CachedValidationIsReusedWithOneSignatureCheck) {
   EXPECT_EQ(vas_->verified_va_cache().hits(), 2u);
 }
 
+// A signature that verified is remembered by its exact bytes: the same VD again costs no
+// signature verification, while a changed signature or statement is verified afresh, a failed
+// verification is never remembered, and the checks of the time and the connection still run.
+TEST_F(VdVerifierTest, VerifiedSignatureIsRememberedByItsExactBytes) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  ASSERT_OK(Verify(vd).status());
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 0u);
+  ASSERT_OK(Verify(vd).status());
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 1u);
+
+  v1::VouchingData flipped = vd;
+  flipped.mutable_signature()->mutable_value()->back() ^= 1;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_THAT(Verify(flipped),
+                StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+  }
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 1u);
+
+  // Another valid signature over the same statement (ECDSA signatures are randomized) is
+  // verified once, then remembered beside the first.
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData resigned, SignedVd(statement_.SerializeAsString(),
+                                                           va_.key.get(), {va_.certificate.get()}));
+  ASSERT_NE(resigned.signature().value(), vd.signature().value());
+  ASSERT_OK(Verify(resigned).status());
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 1u);
+  ASSERT_OK(Verify(resigned).status());
+  ASSERT_OK(Verify(vd).status());
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 3u);
+
+  // The old signature under a changed statement is not a hit: it is verified, and fails.
+  v1::VouchingData other_statement = vd;
+  other_statement.set_statement(other_statement.statement() + std::string(1, '\0'));
+  EXPECT_THAT(Verify(other_statement),
+              StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 3u);
+
+  // The same value under another algorithm is not a hit either.
+  v1::VouchingData other_algorithm = vd;
+  other_algorithm.mutable_signature()->set_algorithm(v1::ECDSA_P384_SHA384);
+  EXPECT_THAT(Verify(other_algorithm),
+              StatusIs(absl::StatusCode::kPermissionDenied, Eq(kSignatureError)));
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 3u);
+
+  // A remembered signature does not excuse the statement checks.
+  expected_.hostname = "other.example.test";
+  EXPECT_THAT(Verify(vd),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("not other.example.test")));
+  expected_.hostname = kHostname;
+  expected_.now = FixtureNow() + absl::Hours(25);
+  EXPECT_THAT(Verify(vd),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("the maximum age is")));
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 5u);
+}
+
+TEST_F(VdVerifierTest, RememberedSignaturesPerPathStayBounded) {
+  std::vector<v1::VouchingData> vds;
+  for (size_t i = 0; i < VerifiedVaCache::kSignaturesPerPath + 1; ++i) {
+    ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(),
+                                                       va_.key.get(), {va_.certificate.get()}));
+    ASSERT_OK(Verify(vd).status());
+    vds.push_back(std::move(vd));
+  }
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 0u);
+  // The newest is remembered; the oldest was forgotten and is verified (successfully) again.
+  ASSERT_OK(Verify(vds.back()).status());
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 1u);
+  ASSERT_OK(Verify(vds.front()).status());
+  EXPECT_EQ(vas_->verified_va_cache().signature_hits(), 1u);
+}
+
 TEST_F(VdVerifierTest, ExpiredVaCertificateIsRejectedEvenWhenCached) {
   CertificateSpec spec = VaSpec();
   spec.not_after = FixtureNow() + absl::Hours(3);

@@ -2,6 +2,11 @@
 
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/hashing.h"
+
 namespace mecai {
 namespace {
 
@@ -68,6 +73,43 @@ void VerifiedVaCache::Insert(const std::string& chain_sha256, const std::string&
   held.last_used = clock_;
 }
 
+bool VerifiedVaCache::HasVerifiedSignature(const std::string& chain_sha256,
+                                           const std::string& ca_sha256,
+                                           const std::string& signature_sha256) {
+  absl::MutexLock lock(&mutex_);
+  auto found = entries_.find(Key(chain_sha256, ca_sha256));
+  if (found == entries_.end() || !found->second.result.builds()) return false;
+  const std::deque<std::string>& verified = found->second.verified_signatures;
+  if (std::find(verified.begin(), verified.end(), signature_sha256) == verified.end()) {
+    return false;
+  }
+  ++signature_hits_;
+  return true;
+}
+
+void VerifiedVaCache::RememberVerifiedSignature(const std::string& chain_sha256,
+                                                const std::string& ca_sha256,
+                                                const std::string& signature_sha256) {
+  absl::MutexLock lock(&mutex_);
+  auto found = entries_.find(Key(chain_sha256, ca_sha256));
+  if (found == entries_.end() || !found->second.result.builds()) return;
+  std::deque<std::string>& verified = found->second.verified_signatures;
+  if (std::find(verified.begin(), verified.end(), signature_sha256) != verified.end()) return;
+  if (verified.size() >= kSignaturesPerPath) verified.pop_front();
+  verified.push_back(signature_sha256);
+}
+
+std::string VerifiedVaCache::SignatureDigest(const std::string& statement, int algorithm,
+                                             const std::string& signature_value) {
+  auto big_endian = [](uint64_t value, int bytes) {
+    std::string encoded(bytes, '\0');
+    for (int i = bytes - 1; i >= 0; --i, value >>= 8) encoded[i] = static_cast<char>(value & 0xff);
+    return encoded;
+  };
+  return Sha256(absl::StrCat(big_endian(statement.size(), 8), statement,
+                             big_endian(static_cast<uint32_t>(algorithm), 4), signature_value));
+}
+
 size_t VerifiedVaCache::size() const {
   absl::MutexLock lock(&mutex_);
   return entries_.size();
@@ -81,6 +123,11 @@ uint64_t VerifiedVaCache::hits() const {
 uint64_t VerifiedVaCache::misses() const {
   absl::MutexLock lock(&mutex_);
   return misses_;
+}
+
+uint64_t VerifiedVaCache::signature_hits() const {
+  absl::MutexLock lock(&mutex_);
+  return signature_hits_;
 }
 
 }  // namespace mecai

@@ -10,11 +10,20 @@
 //   * no path to the CA exists ("unable to get local issuer certificate"): chain building does not
 //     depend on the time, so this answer holds at any time.
 // Other failures (expired, not yet valid, bad signature, ...) are not remembered.
+//
+// Under a path that builds, the cache also remembers which VD signatures verified under that VA
+// certificate's key: the SHA-256 of (statement, signature), at most kSignaturesPerPath per path,
+// oldest forgotten first. ECDSA verification is a pure function of the key (fixed by the chain's
+// bytes), the statement and the signature, so a remembered digest answers "verifies" exactly as a
+// verification would; the checks that depend on the time (the path's window, the VD's age) and on
+// the connection (host name, certificate, VAs asked for) still run on every VD. Failed signature
+// verifications are never remembered.
 #ifndef MECAI_CLIENT_VERIFIED_VA_CACHE_H_
 #define MECAI_CLIENT_VERIFIED_VA_CACHE_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,6 +60,9 @@ struct VaPathResult {
 class VerifiedVaCache {
  public:
   static constexpr size_t kDefaultCapacity = 64;
+  // VD signatures remembered per validated path: a VA signs one VD per server certificate it
+  // vouches for, and a client meets few of them per VA in a short time.
+  static constexpr size_t kSignaturesPerPath = 16;
 
   explicit VerifiedVaCache(size_t capacity) : capacity_(capacity) {}
   VerifiedVaCache(const VerifiedVaCache&) = delete;
@@ -66,15 +78,33 @@ class VerifiedVaCache {
   void Insert(const std::string& chain_sha256, const std::string& ca_sha256,
               const VaPathResult& result);
 
+  // Whether `signature_sha256` (SignatureDigest) was remembered as verified under the path of
+  // (chain, CA). A miss when the path is not held.
+  bool HasVerifiedSignature(const std::string& chain_sha256, const std::string& ca_sha256,
+                            const std::string& signature_sha256);
+  // Remembers that the signature verified under the held path of (chain, CA); does nothing when
+  // that path is not held (it was evicted, or never built).
+  void RememberVerifiedSignature(const std::string& chain_sha256, const std::string& ca_sha256,
+                                 const std::string& signature_sha256);
+  // The key of a (statement, signature) pair: SHA-256 over the statement's length (8 bytes, big
+  // endian), the statement, the signature algorithm (v1::SignatureAlgorithm, 4 bytes, big endian)
+  // and the signature value, so that no two pairs share an input.
+  static std::string SignatureDigest(const std::string& statement, int algorithm,
+                                     const std::string& signature_value);
+
   size_t capacity() const { return capacity_; }
   size_t size() const;
   uint64_t hits() const;
   uint64_t misses() const;
+  // HasVerifiedSignature calls answered "verified".
+  uint64_t signature_hits() const;
 
  private:
   struct Held {
     VaPathResult result;
     uint64_t last_used = 0;
+    // Verified (statement, signature) digests under this path, oldest first.
+    std::deque<std::string> verified_signatures;
   };
   using Key = std::pair<std::string, std::string>;  // (chain SHA-256, CA SHA-256).
 
@@ -84,6 +114,7 @@ class VerifiedVaCache {
   uint64_t clock_ ABSL_GUARDED_BY(mutex_) = 0;  // Ticks once per Find or Insert.
   uint64_t hits_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t misses_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t signature_hits_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace mecai

@@ -2,6 +2,9 @@
 // other, over TLS 1.2 and TLS 1.3, with VDs signed by the golden-vector VA (testdata/vd/).
 #include "stapler/tls_stapling.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +48,33 @@ class TlsStaplingTest : public ::testing::TestWithParam<int> {
     client_ = std::make_unique<MecaiTlsClient>(*vas_, clock_, options, &memo_);
   }
 
+  // A server context serving testdata/vd/<leaf>.pem, with the stapling server registered; null on
+  // failure.
+  SslCtxPtr RegisteredServerContext(const std::string& leaf) {
+    auto context = testing_tls::MakeServerContext(VectorPath(leaf + ".pem"),
+                                                  VectorPath(leaf + ".key.pem"), GetParam());
+    if (!context.ok() || !server_->Register(context->get()).ok()) return nullptr;
+    return std::move(*context);
+  }
+
+  // A client context with the MECAI client registered; `web_pki_required` sets SSL_VERIFY_PEER
+  // before. Null on failure.
+  SslCtxPtr RegisteredClientContext(bool web_pki_required = false) {
+    SslCtxPtr context = testing_tls::MakeClientContext(GetParam());
+    if (web_pki_required) SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+    if (!client_->Register(context.get()).ok()) return nullptr;
+    return context;
+  }
+
+  // A client connection asking va-example about kHost; null on failure.
+  SslPtr PreparedClient(SSL_CTX* context) {
+    SslPtr client(SSL_new(context));
+    if (!client_->PrepareConnection(client.get(), kHost, 443, "", {"va-example"}).ok()) {
+      return nullptr;
+    }
+    return client;
+  }
+
   // Staples VDs for these leaf files, issued `age` ago.
   void Staple(const std::vector<std::string>& leaves, absl::Duration age = absl::Hours(1)) {
     std::vector<std::string> leaf_paths;
@@ -80,6 +110,9 @@ class TlsStaplingTest : public ::testing::TestWithParam<int> {
     if (!prepared.ok()) return prepared;
     absl::Status handshake = testing_tls::HandshakeInMemory(client.get(), server.get());
     if (!handshake.ok()) {
+      // A MECAI refusal happens inside the handshake; its verdict is the outcome.
+      auto verdict = client_->VerifyConnection(client.get());
+      if (!verdict.ok() && absl::IsPermissionDenied(verdict.status())) return verdict.status();
       return absl::Status(
           handshake.code(),
           absl::StrCat(MecaiTlsClient::HandshakeProblem(client.get()), " | ", handshake.message()));
@@ -202,6 +235,89 @@ TEST_P(TlsStaplingTest, MalformedServerExtensionFailsTheHandshake) {
   EXPECT_THAT(std::string(verified.status().message()),
               HasSubstr("the server's MECAI extension is malformed: vouching_data_list: length 9 "
                         "exceeds the 1 bytes left"));
+}
+
+// The VDs are verified inside the handshake (docs/TLS_EXTENSION.md §4): a client without a valid
+// VD ends it with a handshake_failure alert before it finishes, so neither side completes and no
+// application data can flow.
+TEST_P(TlsStaplingTest, RefusalEndsTheHandshakeWithAnAlert) {
+  Staple({"server-leaf.pem"});
+  SslCtxPtr server_context = RegisteredServerContext("other-leaf");
+  SslCtxPtr client_context = RegisteredClientContext();
+  ASSERT_TRUE(server_context != nullptr && client_context != nullptr);
+  SslPtr client = PreparedClient(client_context.get());
+  SslPtr server(SSL_new(server_context.get()));
+  ASSERT_NE(client, nullptr);
+  absl::Status handshake = testing_tls::HandshakeInMemory(client.get(), server.get());
+  EXPECT_EQ(handshake.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(handshake.message()), HasSubstr("client handshake"));
+  EXPECT_EQ(SSL_is_init_finished(client.get()), 0);
+  EXPECT_EQ(SSL_get_verify_result(client.get()), X509_V_ERR_APPLICATION_VERIFICATION);
+  EXPECT_THAT(MecaiTlsClient::HandshakeProblem(client.get()),
+              HasSubstr("is not among the vouched certificates"));
+  // The server reads the client's alert and fails too.
+  ERR_clear_error();
+  EXPECT_LE(SSL_do_handshake(server.get()), 0);
+  EXPECT_EQ(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE);
+  EXPECT_EQ(SSL_is_init_finished(server.get()), 0);
+  auto verdict = client_->VerifyConnection(client.get());
+  EXPECT_EQ(verdict.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+// The application's web-PKI choice is kept: with SSL_VERIFY_PEER set before Register, a server
+// certificate that does not verify (the test leaf is self-signed and the client has no trust
+// anchor) fails the handshake even with a valid VD; with SSL_VERIFY_NONE the result is only
+// recorded, as OpenSSL does.
+TEST_P(TlsStaplingTest, WebPkiVerificationStaysTheApplicationsChoice) {
+  Staple({"server-leaf.pem"});
+  SslCtxPtr server_context = RegisteredServerContext("server-leaf");
+  ASSERT_NE(server_context, nullptr);
+  for (bool web_pki_required : {true, false}) {
+    SCOPED_TRACE(web_pki_required ? "SSL_VERIFY_PEER" : "SSL_VERIFY_NONE");
+    SslCtxPtr client_context = RegisteredClientContext(web_pki_required);
+    ASSERT_NE(client_context, nullptr);
+    SslPtr client = PreparedClient(client_context.get());
+    SslPtr server(SSL_new(server_context.get()));
+    ASSERT_NE(client, nullptr);
+    absl::Status handshake = testing_tls::HandshakeInMemory(client.get(), server.get());
+    EXPECT_EQ(handshake.ok(), !web_pki_required) << handshake;
+    EXPECT_EQ(SSL_get_verify_result(client.get()), X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
+    auto verdict = client_->VerifyConnection(client.get());
+    ASSERT_TRUE(verdict.ok()) << verdict.status();
+    EXPECT_EQ(verdict->statement.va_id(), "va-example");
+  }
+}
+
+// A resumed session has no Certificate message and no VD; it exists only because the handshake
+// that established it passed, and the client says so instead of reporting "no VD".
+TEST_P(TlsStaplingTest, ResumedSessionReliesOnTheHandshakeThatEstablishedIt) {
+  if (GetParam() != TLS1_2_VERSION) GTEST_SKIP() << "TLS 1.3 tickets arrive after the handshake";
+  Staple({"server-leaf.pem"});
+  SslCtxPtr server_context = RegisteredServerContext("server-leaf");
+  SslCtxPtr client_context = RegisteredClientContext();
+  ASSERT_TRUE(server_context != nullptr && client_context != nullptr);
+  SSL_SESSION* session = nullptr;
+  for (int connection = 0; connection < 2; ++connection) {
+    SslPtr client = PreparedClient(client_context.get());
+    SslPtr server(SSL_new(server_context.get()));
+    ASSERT_NE(client, nullptr);
+    if (session != nullptr) ASSERT_EQ(SSL_set_session(client.get(), session), 1);
+    ASSERT_TRUE(testing_tls::HandshakeInMemory(client.get(), server.get()).ok());
+    auto verdict = client_->VerifyConnection(client.get());
+    if (connection == 0) {
+      ASSERT_TRUE(verdict.ok()) << verdict.status();
+      session = SSL_get1_session(client.get());
+      ASSERT_NE(session, nullptr);
+    } else {
+      EXPECT_EQ(SSL_session_reused(client.get()), 1);
+      EXPECT_EQ(verdict.status().code(), absl::StatusCode::kFailedPrecondition);
+      EXPECT_THAT(std::string(verdict.status().message()), HasSubstr("the session was resumed"));
+    }
+    // A connection freed without a shutdown makes OpenSSL drop its session (RFC 5246 §7.2.1).
+    SSL_set_shutdown(client.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_set_shutdown(server.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
+  SSL_SESSION_free(session);
 }
 
 int AddMalformedRequest(SSL*, unsigned int, unsigned int, const unsigned char** out,
