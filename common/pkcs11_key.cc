@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/files.h"
 #include "common/hashing.h"
 #include "common/logging.h"
@@ -432,7 +433,7 @@ Pkcs11SigningKey::Pkcs11SigningKey(const v1::Pkcs11Config& config,
 Pkcs11SigningKey::~Pkcs11SigningKey() = default;
 
 absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Pkcs11SigningKey::Open(
-    const v1::Pkcs11Config& config) {
+    const v1::Pkcs11Config& config, std::vector<v1::SignatureAlgorithm> accepted) {
   const std::pair<const char*, const std::string*> required[] = {
       {"module_path", &config.module_path()},
       {"token_label", &config.token_label()},
@@ -507,6 +508,15 @@ absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Pkcs11SigningKey::Open(
     algorithm = config.rsa_pss() ? v1::RSA_PSS_SHA256 : v1::RSA_PKCS1_SHA256;
   }
   if (!public_key.ok()) return Annotate(public_key.status(), public_what);
+  if (!accepted.empty() &&
+      std::find(accepted.begin(), accepted.end(), algorithm) == accepted.end()) {
+    std::vector<std::string> names;
+    for (v1::SignatureAlgorithm name : accepted) names.push_back(v1::SignatureAlgorithm_Name(name));
+    return absl::FailedPreconditionError(
+        absl::StrCat("key '", config.key_label(), "' in token '", config.token_label(), "' is ",
+                     KeyKindName(private_kind), " (", v1::SignatureAlgorithm_Name(algorithm),
+                     "); this key must be ", absl::StrJoin(names, " or ")));
+  }
   // An RSA signature is as long as the modulus (RFC 8017 §8.1.1, §8.2.1).
   size_t signature_buffer_bytes = kMaxRawEcdsaSignatureBytes;
   if (private_kind == KeyKind::kRsa) {

@@ -112,7 +112,13 @@ class Pkcs11SigningKey : public SigningKey {
   //   INVALID_ARGUMENT    an empty config field, both or neither PIN source, a pool larger than
   //                       kMaximumSessionPoolSize;
   //   INTERNAL            any other failed Cryptoki call, with its CKR name.
-  static absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Open(const v1::Pkcs11Config& config);
+  //
+  // `accepted`, when not empty, lists the algorithms the caller can use; a key of another kind is
+  // FAILED_PRECONDITION "key '<label>' in token '<label>' is <kind> (<algorithm>); this key must be
+  // <accepted, joined by " or ">", before any session beyond the first is opened or anything
+  // is signed.
+  static absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Open(
+      const v1::Pkcs11Config& config, std::vector<v1::SignatureAlgorithm> accepted = {});
 
   ~Pkcs11SigningKey() override;
 

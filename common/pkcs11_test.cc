@@ -417,6 +417,17 @@ TEST_F(Pkcs11Test, Ed25519SignaturesArePureEd25519OfTheMessage) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(Pkcs11Test, KeyOfAKindTheCallerDoesNotAcceptIsFailedPrecondition) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key =
+      Pkcs11SigningKey::Open(config_, {v1::ED25519});
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_EQ(key.status().message(),
+            "key 'va-key' in token 'mecai-test-token' is EC P-256 (ECDSA_P256_SHA256); this key "
+            "must be ED25519");
+  EXPECT_TRUE(Pkcs11SigningKey::Open(config_, {v1::ED25519, v1::ECDSA_P256_SHA256}).ok());
+}
+
 TEST_F(Pkcs11Test, RsaPssWithAnEd25519KeyIsFailedPrecondition) {
   ASSERT_OK(GenerateEd25519KeyPairInToken(config_).status());
   config_.set_rsa_pss(true);

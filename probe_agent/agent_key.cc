@@ -34,14 +34,9 @@ absl::StatusOr<AgentSigningKey> LoadKeyFile(const std::string& path) {
 }
 
 absl::StatusOr<AgentSigningKey> LoadKeyFromToken(const v1::Pkcs11Config& config) {
-  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config);
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key =
+      Pkcs11SigningKey::Open(config, {v1::ED25519});
   if (!key.ok()) return Annotate(key.status(), "signing_key_pkcs11");
-  if ((*key)->algorithm() != v1::ED25519) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("signing_key_pkcs11: ", (*key)->Description(), " is ",
-                     v1::SignatureAlgorithm_Name((*key)->algorithm()),
-                     "; the agent's PKCS#11 key must be Ed25519 (CKK_EC_EDWARDS)"));
-  }
   AgentSigningKey loaded;
   ASSIGN_OR_RETURN(loaded.public_key, (*key)->PublicKey());
   loaded.description = (*key)->Description();

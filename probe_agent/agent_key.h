@@ -33,7 +33,7 @@ struct AgentSigningKey {
 // Errors are one line naming the field: "signing_key_pkcs11: login to token 'agent-token' failed:
 // wrong PIN (CKR_PIN_INCORRECT)", "signing_key_pkcs11: no private key labelled ...", and
 // FAILED_PRECONDITION "signing_key_pkcs11: key 'k' in token 't' is EC P-256 (ECDSA_P256_SHA256);
-// the agent's PKCS#11 key must be Ed25519 (CKK_EC_EDWARDS)". The PIN never appears in a message.
+// this key must be ED25519". The PIN never appears in a message.
 absl::StatusOr<AgentSigningKey> LoadAgentSigningKey(const v1::ProbeAgentConfig& config);
 
 }  // namespace probe_agent
