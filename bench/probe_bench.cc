@@ -9,11 +9,8 @@
 //
 // bazel build -c opt //bench:probe_bench && bazel-bin/bench/probe_bench [--seconds 10]
 //     [--probes 1000]
-#include <netinet/in.h>
 #include <openssl/ssl.h>
-#include <pthread.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/delayed_tls_target.h"
 #include "common/files.h"
 #include "common/openssl_types.h"
 #include "common/pem.h"
@@ -65,46 +63,6 @@ long CurrentRssKilobytes() {  // NOLINT(runtime/int)
   return at == std::string::npos ? -1 : std::atol(status->c_str() + at + 6);
 }
 
-// The delayed target of (b), in a child process forked before this process starts any thread: it
-// accepts every connection at once, and a thread per connection (its own, not the agent's) sleeps
-// one second and then completes the TLS handshake.
-struct DelayedTargetArguments {
-  SSL_CTX* context;
-  int fd;
-};
-
-void* ServeOneDelayed(void* raw) {
-  std::unique_ptr<DelayedTargetArguments> arguments(static_cast<DelayedTargetArguments*>(raw));
-  usleep(1000 * 1000);
-  SSL* ssl = SSL_new(arguments->context);
-  SSL_set_fd(ssl, arguments->fd);
-  if (SSL_accept(ssl) == 1) SSL_shutdown(ssl);
-  SSL_free(ssl);
-  close(arguments->fd);
-  return nullptr;
-}
-
-[[noreturn]] void RunDelayedTarget(int listener, const test_support::TestCertificate& certificate) {
-  signal(SIGPIPE, SIG_IGN);
-  SSL_CTX* context = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_use_certificate_file(context, certificate.certificate_path.c_str(), SSL_FILETYPE_PEM);
-  SSL_CTX_use_PrivateKey_file(context, certificate.key_path.c_str(), SSL_FILETYPE_PEM);
-  pthread_attr_t attributes;
-  pthread_attr_init(&attributes);
-  pthread_attr_setstacksize(&attributes, 256 * 1024);
-  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-  while (true) {
-    const int fd = accept(listener, nullptr, nullptr);
-    if (fd < 0) continue;
-    pthread_t thread;
-    auto* arguments = new DelayedTargetArguments{context, fd};
-    if (pthread_create(&thread, &attributes, ServeOneDelayed, arguments) != 0) {
-      close(fd);
-      delete arguments;
-    }
-  }
-}
-
 probe_agent::FetchRequest Request(int port, const std::string& sni) {
   probe_agent::FetchRequest request;
   request.address = "127.0.0.1";
@@ -122,32 +80,17 @@ int Run(int argc, char** argv) {
     if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--probes") == 0) probes = std::atoi(argv[i + 1]);
   }
-  char directory_template[] = "/tmp/probe_bench_XXXXXX";
-  const std::string directory = mkdtemp(directory_template);
-  setenv("TEST_TMPDIR", directory.c_str(), 1);
-  absl::StatusOr<test_support::TestCertificate> certificate =
-      test_support::WriteSelfSignedCertificate(directory, "bench", "bench.example.test");
-  if (!certificate.ok()) {
-    std::fprintf(stderr, "certificate: %s\n", certificate.status().ToString().c_str());
-    return 1;
-  }
-
   // (b)'s target, forked first (no threads exist yet).
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      listen(listener, 4096) != 0 ||
-      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    std::perror("listen");
+  absl::StatusOr<DelayedTargetSetup> setup =
+      SetUpDelayedTarget("probe_bench", "bench.example.test");
+  if (!setup.ok()) {
+    std::fprintf(stderr, "%s\n", setup.status().ToString().c_str());
     return 1;
   }
-  const int delayed_port = ntohs(address.sin_port);
-  const pid_t target = fork();
-  if (target == 0) RunDelayedTarget(listener, *certificate);
-  close(listener);
+  const std::string& directory = setup->directory;
+  const test_support::TestCertificate* certificate = &setup->certificate;
+  const DelayedTlsTarget* target = &setup->target;
+  const int delayed_port = target->port;
 
   probe_agent::TlsEngineOptions options;  // The agent's defaults: one loop per core.
   options.max_in_flight_per_target_address = probes;
@@ -160,42 +103,18 @@ int Run(int argc, char** argv) {
 
   // (b) 1,000 probes at once.
   const long rss_before = CurrentRssKilobytes();  // NOLINT(runtime/int)
-  absl::Mutex mutex;
-  int completed = 0;
-  int ok = 0;
-  std::vector<double> latencies;
-  const absl::Time start = absl::Now();
-  for (int i = 0; i < probes; ++i) {
-    (*engine)->Start(Request(delayed_port, "bench.example.test"),
-                     [&](v1::AddressObservation observation) {
-                       const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-                       absl::MutexLock lock(&mutex);
-                       ++completed;
-                       if (observation.outcome() == v1::PROBE_OK) ++ok;
-                       latencies.push_back(elapsed);
-                     });
-  }
-  const double started_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  {
-    absl::MutexLock lock(&mutex);
-    std::pair<int*, int> wanted(&completed, probes);
-    mutex.AwaitWithTimeout(
-        absl::Condition(
-            +[](std::pair<int*, int>* s) { return *s->first >= s->second; }, &wanted),
-        absl::Seconds(30));
-  }
-  const double all_done = absl::ToDoubleSeconds(absl::Now() - start);
+  const EngineBurstResult burst =
+      RunEngineBurst(**engine, Request(delayed_port, "bench.example.test"), probes);
   const long peak_b = PeakRssKilobytes();  // NOLINT(runtime/int)
-  kill(target, SIGKILL);
-  waitpid(target, nullptr, 0);
-  std::sort(latencies.begin(), latencies.end());
+  StopDelayedTlsTarget(*target);
+  const std::vector<double>& latencies = burst.completion_seconds;
   std::printf("(b) %d probes at once, target holds each connection 1 s, %d event loop(s)\n", probes,
               (*engine)->event_loop_threads());
   std::printf(
       "    started all in %.3f s; completed %d, PROBE_OK %d; first %.3f s, median %.3f s, "
       "last %.3f s\n",
-      started_seconds, completed, ok, latencies.empty() ? 0 : latencies.front(),
-      latencies.empty() ? 0 : latencies[latencies.size() / 2], all_done);
+      burst.started_seconds, burst.completed, burst.ok, latencies.empty() ? 0 : latencies.front(),
+      latencies.empty() ? 0 : latencies[latencies.size() / 2], burst.all_done_seconds);
   std::printf("    RSS before %ld kB, peak RSS of this process %ld kB (%.1f MB)\n", rss_before,
               peak_b, peak_b / 1024.0);
 

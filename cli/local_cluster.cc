@@ -12,10 +12,10 @@
 #include "cli/binaries.h"
 #include "common/files.h"
 #include "common/pem.h"
+#include "common/pkcs11_provisioning.h"
 #include "common/pki_builder.h"
 #include "common/status.h"
 #include "google/protobuf/text_format.h"
-#include "signer/pkcs11_provisioning.h"
 
 namespace mecai {
 namespace {

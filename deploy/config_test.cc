@@ -55,8 +55,9 @@ std::vector<std::string> PerspectiveNames(
 }
 
 TEST(DeployConfigTest, TheExpectedFilesAreThere) {
-  std::vector<std::string> expected = {std::string(kDeployDirectory) +
-                                       "/k8s/base/config/signer.textproto"};
+  std::vector<std::string> expected = {
+      std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto",
+      std::string(kDeployDirectory) + "/systemd/probe-agent.textproto"};
   for (const std::string& region : kRegions) {
     expected.push_back(OverlayConfig(region, "coordinator.textproto"));
     expected.push_back(OverlayConfig(region, "probe-agent.textproto"));

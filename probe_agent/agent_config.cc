@@ -6,19 +6,43 @@
 #include "common/config_loader.h"
 #include "common/grpc_server.h"
 #include "common/ip_address.h"
+#include "common/pkcs11_key.h"
 #include "probe_agent/resolver.h"
 
 namespace mecai {
 namespace probe_agent {
 namespace {
 
-// gRPC threads kept beyond the in-flight limit, for health checks and refusals.
-constexpr uint32_t kSpareServerThreads = 4;
-
 void RequireTimeout(uint32_t milliseconds, const std::string& field, ConfigErrors* errors) {
   errors->Require(milliseconds <= kMaxTimeoutMilliseconds, field,
                   absl::StrCat(milliseconds, " is more than ", kMaxTimeoutMilliseconds,
                                " ms (0 uses the default)"));
+}
+
+// Exactly one of signing_key_file and signing_key_pkcs11; the token's fields. Whether the token,
+// the PIN and the key are right is known only when the key is opened (agent_key.h).
+void ValidateSigningKey(const v1::ProbeAgentConfig& config, ConfigErrors* errors) {
+  const bool from_file = !config.signing_key_file().empty();
+  if (!config.has_signing_key_pkcs11()) {
+    errors->Require(from_file, "signing_key_file",
+                    "required (PEM Ed25519 or EC P-256 private key), or signing_key_pkcs11");
+    return;
+  }
+  errors->Require(!from_file, "signing_key_file",
+                  "set together with signing_key_pkcs11; choose one");
+  const v1::Pkcs11Config& pkcs11 = config.signing_key_pkcs11();
+  errors->Require(!pkcs11.module_path().empty(), "signing_key_pkcs11.module_path",
+                  "required (e.g. /usr/lib/softhsm/libsofthsm2.so)");
+  errors->Require(!pkcs11.token_label().empty(), "signing_key_pkcs11.token_label", "required");
+  errors->Require(!pkcs11.key_label().empty(), "signing_key_pkcs11.key_label", "required");
+  errors->Require(pkcs11.pin_file().empty() != pkcs11.pin_environment_variable().empty(),
+                  "signing_key_pkcs11.pin_file",
+                  "set exactly one of pin_file and pin_environment_variable");
+  errors->Require(!pkcs11.rsa_pss(), "signing_key_pkcs11.rsa_pss",
+                  "does not apply: the agent's key is Ed25519");
+  errors->Require(
+      pkcs11.session_pool_size() <= kMaximumSessionPoolSize, "signing_key_pkcs11.session_pool_size",
+      absl::StrCat(pkcs11.session_pool_size(), " is more than ", kMaximumSessionPoolSize));
 }
 
 }  // namespace
@@ -31,8 +55,7 @@ absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
                  "required (e.g. \"eu-west-1a\")");
   errors.Require(!config.perspective().region().empty(), "perspective.region",
                  "required (e.g. \"eu-west-1\")");
-  errors.Require(!config.signing_key_file().empty(), "signing_key_file",
-                 "required (PEM EC P-256 private key)");
+  ValidateSigningKey(config, &errors);
   for (int i = 0; i < config.resolver().nameservers_size(); ++i) {
     absl::StatusOr<Nameserver> nameserver = ParseNameserver(config.resolver().nameservers(i));
     if (!nameserver.ok()) {
@@ -98,13 +121,9 @@ absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
   errors.Require(config.event_loop_threads() <= kMaxEventLoopThreads, "event_loop_threads",
                  absl::StrCat(config.event_loop_threads(), " is more than ", kMaxEventLoopThreads,
                               " (0: one per core)"));
-  const uint32_t in_flight = config.max_in_flight_probes() != 0 ? config.max_in_flight_probes()
-                                                                : kDefaultMaxInFlightProbes;
-  const uint32_t threads = config.listen().max_threads();
-  errors.Require(threads == 0 || threads > in_flight, "listen.max_threads",
-                 absl::StrCat(threads, " leaves no gRPC thread for some of the ", in_flight,
-                              " probes max_in_flight_probes admits; set it above ", in_flight,
-                              " or leave it unset"));
+  errors.Require(
+      config.resolution_threads() <= kMaxResolutionThreads, "resolution_threads",
+      absl::StrCat(config.resolution_threads(), " is more than ", kMaxResolutionThreads));
   return errors.ToStatus();
 }
 
@@ -134,9 +153,7 @@ v1::ProbeAgentConfig WithDefaults(v1::ProbeAgentConfig config) {
     config.set_max_in_flight_connections(kDefaultMaxInFlightConnections);
   }
   if (config.resolver_tries() == 0) config.set_resolver_tries(kDefaultResolverTries);
-  if (config.listen().max_threads() == 0) {
-    config.mutable_listen()->set_max_threads(config.max_in_flight_probes() + kSpareServerThreads);
-  }
+  if (config.resolution_threads() == 0) config.set_resolution_threads(kDefaultResolutionThreads);
   return config;
 }
 
@@ -146,6 +163,9 @@ ProberLimits ProberLimitsFromConfig(const v1::ProbeAgentConfig& config) {
   limits.connect_timeout = absl::Milliseconds(config.connect_timeout_milliseconds());
   limits.handshake_timeout = absl::Milliseconds(config.handshake_timeout_milliseconds());
   limits.max_addresses_per_probe = static_cast<int>(config.max_addresses_per_probe());
+  limits.resolution_threads = static_cast<int>(config.resolution_threads());
+  // The service admits no more probes than this, so a full queue means the agent is overloaded.
+  limits.max_queued_resolutions = config.max_in_flight_probes();
   return limits;
 }
 

@@ -23,6 +23,7 @@ inline constexpr uint32_t kDefaultMaxInFlightProbes = 64;
 inline constexpr uint32_t kDefaultMaxInFlightPerTargetAddress = 32;
 inline constexpr uint32_t kDefaultMaxInFlightConnections = 4096;
 inline constexpr uint32_t kDefaultResolverTries = 2;
+inline constexpr uint32_t kDefaultResolutionThreads = 8;
 inline constexpr char kDefaultTlsGroups[] = "X25519:P-256:P-384:P-521:X448";
 
 // Upper bounds (trust rule 8).
@@ -32,24 +33,25 @@ inline constexpr uint32_t kMaxInFlightProbesLimit = 4096;
 inline constexpr uint32_t kMaxInFlightConnectionsLimit = 65536;
 inline constexpr uint32_t kMaxEventLoopThreads = 256;
 inline constexpr uint32_t kMaxResolverTries = 5;
+inline constexpr uint32_t kMaxResolutionThreads = 256;
 
 // INVALID_ARGUMENT "invalid config <source>: field: problem; ..." listing every problem, or OK.
 // Checks: listen (mutual TLS, or plaintext for local development), perspective id and region,
-// signing_key_file, resolver nameservers ("ip" or "ip:port") and timeout, the per-address
-// timeouts (at most 60000 ms; 0 means the default), allowed_special_address_ranges (CIDR),
-// max_addresses_per_probe (at most 64), max_in_flight_probes (at most 4096), the TLS versions
+// exactly one of signing_key_file and signing_key_pkcs11 (with its module, token and key labels
+// and one PIN source; rsa_pss refused), resolver nameservers ("ip" or "ip:port") and timeout, the
+// per-address timeouts (at most 60000 ms; 0 means the default), allowed_special_address_ranges
+// (CIDR), max_addresses_per_probe (at most 64), max_in_flight_probes (at most 4096), the TLS
+// versions
 // ("TLSv1.2"/"TLSv1.3", min <= max) and groups (a list OpenSSL accepts), the connection limits,
-// event_loop_threads (at most 256), resolver_tries (at most 5), that the resolver names its
-// nameservers or sets use_system_resolver (not both), and that
-// listen.max_threads, when set, leaves a gRPC thread for every probe allowed in flight. Files are
-// not read here; main reports an unreadable one by name.
+// event_loop_threads (at most 256), resolver_tries (at most 5), resolution_threads (at most 256),
+// and that the resolver names its nameservers or sets use_system_resolver (not both). Files and
+// tokens are not opened here; LoadAgentSigningKey (agent_key.h) reports a bad one by name.
 absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
                                       const std::string& source);
 
 // `config` with every unset (0) limit replaced by its default: connect 3000 ms, handshake
-// 5000 ms, resolver 5000 ms, 16 addresses per probe, 64 probes in flight; listen.max_threads
-// becomes max_in_flight_probes + 4, so that gRPC's synchronous server has a thread for every
-// probe the agent admits and a few for health checks.
+// 5000 ms, resolver 5000 ms, 16 addresses per probe, 64 probes in flight, 8 resolution threads.
+// listen.max_threads keeps StartServer's default: the Probe handler holds no thread.
 v1::ProbeAgentConfig WithDefaults(v1::ProbeAgentConfig config);
 
 // The Prober's limits from a config that went through WithDefaults.

@@ -76,7 +76,8 @@ TEST(ValidateProbeAgentConfigTest, EveryProblemIsNamed) {
   EXPECT_THAT(message, HasSubstr("invalid config bad.textproto: "));
   for (const char* field :
        {"listen.address: ", "listen.tls.certificate_file: ", "perspective.id: required",
-        "perspective.region: required", "signing_key_file: required",
+        "perspective.region: required",
+        "signing_key_file: required (PEM Ed25519 or EC P-256 private key), or signing_key_pkcs11",
         "resolver.nameservers[0]: nameserver 'dns.example' is not an IP address",
         "resolver.timeout_milliseconds: 60001 is more than 60000 ms",
         "connect_timeout_milliseconds: 70000 is more than 60000 ms",
@@ -88,14 +89,64 @@ TEST(ValidateProbeAgentConfigTest, EveryProblemIsNamed) {
   }
 }
 
-TEST(ValidateProbeAgentConfigTest, TooFewServerThreadsForTheInFlightLimit) {
+TEST(ValidateProbeAgentConfigTest, InFlightProbesMayExceedServerThreads) {
+  // The Probe handler holds no gRPC thread (callback API), so the limits are independent.
   v1::ProbeAgentConfig config = Parse(kMinimal);
-  config.mutable_listen()->set_max_threads(16);  // Default in-flight limit is 64.
-  absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("listen.max_threads: 16 leaves no gRPC"));
-  config.set_max_in_flight_probes(8);
+  config.mutable_listen()->set_max_threads(4);
+  config.set_max_in_flight_probes(2000);
   EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+  config.set_resolution_threads(300);
+  absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_THAT(std::string(status.message()), HasSubstr("resolution_threads: 300 is more than 256"));
+}
+
+constexpr char kPkcs11Key[] = R"pb(
+  listen { address: "127.0.0.1:0" insecure_plaintext_for_local_development: true }
+  perspective { id: "eu-west-1a" region: "eu-west-1" }
+  signing_key_pkcs11 {
+    module_path: "/usr/lib/softhsm/libsofthsm2.so"
+    token_label: "agent-token"
+    key_label: "observation-key"
+    pin_file: "/etc/mecai/agent-token.pin"
+  }
+  resolver { nameservers: "192.0.2.53" }
+)pb";
+
+TEST(ValidateProbeAgentConfigTest, KeyInAPkcs11TokenIsValid) {
+  v1::ProbeAgentConfig config = Parse(kPkcs11Key);
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+  config.mutable_signing_key_pkcs11()->clear_pin_file();
+  config.mutable_signing_key_pkcs11()->set_pin_environment_variable("MECAI_AGENT_PIN");
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+}
+
+TEST(ValidateProbeAgentConfigTest, Pkcs11KeyProblemsAreNamed) {
+  struct Row {
+    const char* change;  // Text-format fields merged into kPkcs11Key.
+    const char* expected;
+  };
+  const Row rows[] = {
+      {R"pb(signing_key_file: "agent.key")pb",
+       "signing_key_file: set together with signing_key_pkcs11; choose one"},
+      {R"pb(signing_key_pkcs11 { module_path: "" })pb", "signing_key_pkcs11.module_path: required"},
+      {R"pb(signing_key_pkcs11 { token_label: "" })pb", "signing_key_pkcs11.token_label: required"},
+      {R"pb(signing_key_pkcs11 { key_label: "" })pb", "signing_key_pkcs11.key_label: required"},
+      {R"pb(signing_key_pkcs11 { pin_file: "" })pb",
+       "signing_key_pkcs11.pin_file: set exactly one of pin_file and pin_environment_variable"},
+      {R"pb(signing_key_pkcs11 { pin_environment_variable: "PIN" })pb",
+       "signing_key_pkcs11.pin_file: set exactly one of pin_file and pin_environment_variable"},
+      {R"pb(signing_key_pkcs11 { rsa_pss: true })pb",
+       "signing_key_pkcs11.rsa_pss: does not apply: the agent's key is Ed25519"},
+      {R"pb(signing_key_pkcs11 { session_pool_size: 65 })pb",
+       "signing_key_pkcs11.session_pool_size: 65 is more than 64"},
+  };
+  for (const Row& row : rows) {
+    v1::ProbeAgentConfig config = Parse(kPkcs11Key);
+    ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString(row.change, &config)) << row.change;
+    absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << row.change;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(row.expected)) << row.change;
+  }
 }
 
 TEST(WithDefaultsTest, FillsUnsetLimits) {
@@ -105,7 +156,8 @@ TEST(WithDefaultsTest, FillsUnsetLimits) {
   EXPECT_EQ(config.resolver().timeout_milliseconds(), 5000u);
   EXPECT_EQ(config.max_addresses_per_probe(), 16u);
   EXPECT_EQ(config.max_in_flight_probes(), 64u);
-  EXPECT_EQ(config.listen().max_threads(), 68u);
+  EXPECT_EQ(config.listen().max_threads(), 0u);  // StartServer's default.
+  EXPECT_EQ(config.resolution_threads(), 8u);
   EXPECT_TRUE(ValidateProbeAgentConfig(config, "defaults").ok());
 
   const ProberLimits limits = ProberLimitsFromConfig(config);
@@ -113,6 +165,8 @@ TEST(WithDefaultsTest, FillsUnsetLimits) {
   EXPECT_EQ(limits.handshake_timeout, absl::Milliseconds(5000));
   EXPECT_EQ(limits.resolution_timeout, absl::Milliseconds(5000));
   EXPECT_EQ(limits.max_addresses_per_probe, 16);
+  EXPECT_EQ(limits.resolution_threads, 8);
+  EXPECT_EQ(limits.max_queued_resolutions, 64u);
 }
 
 TEST(ValidateProbeAgentConfigTest, ResolverIsTheAgentsOwnUnlessSystemIsChosen) {

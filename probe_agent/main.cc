@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/config_loader.h"
 #include "common/grpc_server.h"
+#include "common/hashing.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/pem.h"
@@ -20,6 +21,7 @@
 #include "common/signature.h"
 #include "common/status.h"
 #include "probe_agent/agent_config.h"
+#include "probe_agent/agent_key.h"
 #include "probe_agent/probe_service.h"
 #include "probe_agent/prober.h"
 #include "probe_agent/resolver.h"
@@ -39,18 +41,6 @@ constexpr char kUsage[] =
     "  --config FILE  ProbeAgentConfig in protobuf text format (proto/mecai/v1/config.proto)\n"
     "  --help         print this help and exit\n";
 
-// Loads the agent's Observation-signing key: Ed25519 (RFC 8032), or EC P-256.
-absl::StatusOr<std::unique_ptr<InMemorySigningKey>> LoadAgentKey(const std::string& path) {
-  absl::StatusOr<EvpPkeyPtr> key = LoadPemPrivateKey(path);
-  if (!key.ok()) return Annotate(key.status(), absl::StrCat("signing_key_file ", path));
-  absl::StatusOr<v1::SignatureAlgorithm> algorithm = AlgorithmForKey(key->get());
-  if (!algorithm.ok() || (*algorithm != v1::ED25519 && *algorithm != v1::ECDSA_P256_SHA256)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "signing_key_file ", path, ": the agent key must be an Ed25519 (or EC P-256) key"));
-  }
-  return InMemorySigningKey::Create(std::move(*key));
-}
-
 // Builds the agent from the config at `config_path` and serves until SIGINT or SIGTERM. Every
 // object it creates is destroyed before it returns, on success and on error.
 absl::Status Run(const std::string& config_path) {
@@ -58,8 +48,10 @@ absl::Status Run(const std::string& config_path) {
   RETURN_IF_ERROR(ValidateProbeAgentConfig(loaded, config_path));
   const v1::ProbeAgentConfig config = WithDefaults(std::move(loaded));
 
-  ASSIGN_OR_RETURN(std::unique_ptr<InMemorySigningKey> signing_key,
-                   LoadAgentKey(config.signing_key_file()));
+  ASSIGN_OR_RETURN(AgentSigningKey signing_key, LoadAgentSigningKey(config));
+  MECAI_LOG(Info) << "signing Observations with " << signing_key.description
+                  << "; public key SHA-256 "
+                  << ShortHex(Sha256(PublicKeyToDer(signing_key.public_key.get())));
   ASSIGN_OR_RETURN(
       std::unique_ptr<CaresResolver> resolver,
       CaresResolver::Create(config.resolver(), static_cast<int>(config.resolver_tries())));
@@ -73,8 +65,8 @@ absl::Status Run(const std::string& config_path) {
                        << absl::StrJoin(allowed, ", ")
                        << " are allowed (allowed_special_address_ranges, trust rule 6)";
   }
-  const Prober prober(config.perspective(), *resolver, *fetcher, std::move(policy), *signing_key,
-                      SystemClock::Get(), ProberLimitsFromConfig(config));
+  const Prober prober(config.perspective(), *resolver, *fetcher, std::move(policy),
+                      *signing_key.key, SystemClock::Get(), ProberLimitsFromConfig(config));
   auto registry = std::make_shared<prometheus::Registry>();
   GrpcServerMetrics grpc_metrics(*registry);
   AgentMetrics metrics(*registry);

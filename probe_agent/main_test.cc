@@ -4,14 +4,17 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
 
 #include "absl/time/clock.h"
+#include "common/enrolled_agents.h"
 #include "common/files.h"
 #include "common/hashing.h"
 #include "common/pem.h"
+#include "common/pkcs11_provisioning.h"
 #include "common/signature.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -30,9 +33,11 @@ using ::mecai::test_support::ExitDescription;
 using ::mecai::test_support::Subprocess;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kBinary[] = "probe_agent/probe_agent";
+constexpr char kUserPin[] = "246810";
 
 std::string ReadText(const std::string& path) {
   std::ifstream input(path);
@@ -83,6 +88,51 @@ class ProbeAgentMainTest : public ::testing::Test {
     return config;
   }
 
+  // A SoftHSM2 token "agent-token" (user PIN in <directory>/agent-token.pin) holding an Ed25519
+  // key pair "observation-key" generated inside it, and `config` switched to that key. The token
+  // directory reaches the agent through SOFTHSM2_CONF, which InitSoftHsmToken sets in this process
+  // and children inherit. Returns the public key, as the token reports it.
+  EvpPkeyPtr UseKeyInToken(v1::ProbeAgentConfig* config) {
+    EXPECT_TRUE(InitSoftHsmToken(directory_ + "/hsm", "agent-token", kUserPin, "87654321").ok());
+    v1::Pkcs11Config pkcs11;
+    pkcs11.set_module_path(kSoftHsmModulePath);
+    pkcs11.set_token_label("agent-token");
+    pkcs11.set_key_label("observation-key");
+    pkcs11.set_pin_file(directory_ + "/agent-token.pin");
+    EXPECT_TRUE(WriteFileAtomically(pkcs11.pin_file(), std::string(kUserPin) + "\n", 0600).ok());
+    absl::StatusOr<EvpPkeyPtr> public_key = GenerateEd25519KeyPairInToken(pkcs11);
+    EXPECT_TRUE(public_key.ok()) << public_key.status();
+    config->clear_signing_key_file();
+    *config->mutable_signing_key_pkcs11() = pkcs11;
+    return public_key.ok() ? std::move(*public_key) : nullptr;
+  }
+
+  // Starts the agent with `config` and returns its port, or 0.
+  int StartAgent(const v1::ProbeAgentConfig& config) {
+    EXPECT_TRUE(process_.Start({kBinary, "--config", WriteConfig(config)}).ok());
+    std::string port_text;
+    for (int i = 0; i < 1000 && port_text.empty(); ++i) {
+      if (!process_.Running()) return 0;
+      port_text = ReadText(config.listen().port_file());
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return port_text.empty() ? 0 : std::stoi(port_text);
+  }
+
+  // openssl s_server with a fresh self-signed certificate, in certificate_ and target_.
+  void StartTarget() {
+    absl::StatusOr<test_support::TestCertificate> certificate =
+        test_support::WriteSelfSignedCertificate(directory_, "target", "target.example.test");
+    ASSERT_TRUE(certificate.ok()) << certificate.status();
+    certificate_ = *certificate;
+    test_support::OpenSslTestServer::Options options;
+    options.certificate = certificate_;
+    absl::StatusOr<std::unique_ptr<test_support::OpenSslTestServer>> target =
+        test_support::OpenSslTestServer::Start(options);
+    ASSERT_TRUE(target.ok()) << target.status();
+    target_ = std::move(*target);
+  }
+
   std::string WriteConfig(const v1::ProbeAgentConfig& config) {
     std::string text;
     google::protobuf::TextFormat::PrintToString(config, &text);
@@ -95,6 +145,8 @@ class ProbeAgentMainTest : public ::testing::Test {
   std::string stdout_path_;
   std::string stderr_path_;
   std::string public_key_pem_;
+  test_support::TestCertificate certificate_;
+  std::unique_ptr<test_support::OpenSslTestServer> target_;
   Subprocess process_;
 };
 
@@ -162,25 +214,11 @@ TEST_F(ProbeAgentMainTest, PortInUseExitsOneAndLeavesNothingRunning) {
 }
 
 TEST_F(ProbeAgentMainTest, ServesProbesAndStopsOnSigterm) {
-  absl::StatusOr<test_support::TestCertificate> certificate =
-      test_support::WriteSelfSignedCertificate(directory_, "target", "target.example.test");
-  ASSERT_TRUE(certificate.ok()) << certificate.status();
-  test_support::OpenSslTestServer::Options options;
-  options.certificate = *certificate;
-  absl::StatusOr<std::unique_ptr<test_support::OpenSslTestServer>> target =
-      test_support::OpenSslTestServer::Start(options);
-  ASSERT_TRUE(target.ok()) << target.status();
+  ASSERT_NO_FATAL_FAILURE(StartTarget());
 
   const v1::ProbeAgentConfig config = ValidConfig();
-  ASSERT_TRUE(process_.Start({kBinary, "--config", WriteConfig(config)}).ok());
-  std::string port_text;
-  for (int i = 0; i < 1000 && port_text.empty(); ++i) {
-    ASSERT_TRUE(process_.Running()) << ReadText(stderr_path_);
-    port_text = ReadText(config.listen().port_file());
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_FALSE(port_text.empty()) << ReadText(stderr_path_);
-  const int port = std::stoi(port_text);
+  const int port = StartAgent(config);
+  ASSERT_NE(port, 0) << ReadText(stderr_path_);
 
   v1::ProbeResponse response;
   {
@@ -190,7 +228,7 @@ TEST_F(ProbeAgentMainTest, ServesProbesAndStopsOnSigterm) {
         "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
     v1::ProbeRequest request;
     request.mutable_task()->set_hostname("127.0.0.1");
-    request.mutable_task()->set_port(static_cast<uint32_t>((*target)->port()));
+    request.mutable_task()->set_port(static_cast<uint32_t>(target_->port()));
     request.mutable_task()->set_vouching_request_sha256(Sha256("main test VR"));
     request.mutable_task()->set_nonce(std::string(32, '\x07'));
     grpc::ClientContext context;
@@ -209,7 +247,7 @@ TEST_F(ProbeAgentMainTest, ServesProbesAndStopsOnSigterm) {
   EXPECT_EQ(body.perspective().id(), "main-1a");
   EXPECT_EQ(body.outcome(), v1::PROBE_OK);
   ASSERT_EQ(body.addresses_size(), 1);
-  EXPECT_THAT(body.addresses(0).certificate_chain_der(), ElementsAre(certificate->der));
+  EXPECT_THAT(body.addresses(0).certificate_chain_der(), ElementsAre(certificate_.der));
 
   // Stop() sends SIGTERM and waits 2 s before SIGKILL: a clean exit 0 means the agent shut down
   // in time on its own.
@@ -233,6 +271,105 @@ TEST_F(ProbeAgentMainTest, StopsOnSigint) {
   ASSERT_TRUE(WIFEXITED(*wait_status)) << ExitDescription(*wait_status);
   EXPECT_EQ(WEXITSTATUS(*wait_status), 0);
   EXPECT_THAT(ReadText(stderr_path_), HasSubstr("received SIGINT, shutting down"));
+}
+
+TEST_F(ProbeAgentMainTest, ObservationsSignedInAPkcs11TokenVerifyAsTheCoordinatorChecksThem) {
+  ASSERT_NO_FATAL_FAILURE(StartTarget());
+
+  v1::ProbeAgentConfig config = ValidConfig();
+  EvpPkeyPtr token_public_key = UseKeyInToken(&config);
+  ASSERT_NE(token_public_key, nullptr);
+  const int port = StartAgent(config);
+  ASSERT_NE(port, 0) << ReadText(stderr_path_);
+  EXPECT_THAT(ReadText(stderr_path_),
+              HasSubstr("signing Observations with key 'observation-key' in token 'agent-token'"));
+
+  v1::ProbeRequest request;
+  request.mutable_task()->set_hostname("127.0.0.1");
+  request.mutable_task()->set_port(static_cast<uint32_t>(target_->port()));
+  request.mutable_task()->set_vouching_request_sha256(Sha256("token-signed VR"));
+  request.mutable_task()->set_nonce(std::string(24, '\x2a'));
+  v1::ProbeResponse response;
+  {
+    auto client = v1::ProbeService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    grpc::Status status = client->Probe(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << ReadText(stderr_path_);
+  }
+  EXPECT_EQ(response.observation().signature().algorithm(), v1::ED25519);
+
+  // The coordinator's check, with the public key enrolled from a PEM file (AgentEndpoint).
+  const std::string public_key_file = directory_ + "/agent.pub.pem";
+  ASSERT_TRUE(WriteFileAtomically(public_key_file, PublicKeyToPem(token_public_key.get())).ok());
+  google::protobuf::RepeatedPtrField<v1::AgentEndpoint> endpoints;
+  v1::AgentEndpoint* endpoint = endpoints.Add();
+  *endpoint->mutable_perspective() = config.perspective();
+  endpoint->mutable_peer()->set_address("127.0.0.1:" + std::to_string(port));
+  endpoint->set_public_key_file(public_key_file);
+  absl::StatusOr<std::unique_ptr<EnrolledAgents>> agents = EnrolledAgents::Load(endpoints);
+  ASSERT_TRUE(agents.ok()) << agents.status();
+  ObservationExpectation expected;
+  expected.request_sha256 = request.task().vouching_request_sha256();
+  expected.nonce = request.task().nonce();
+  expected.hostname = "127.0.0.1";
+  expected.port = request.task().port();
+  expected.now = absl::Now();
+  absl::StatusOr<v1::ObservationBody> body =
+      (*agents)->Verify(config.perspective().id(), response.observation(), expected);
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(body->outcome(), v1::PROBE_OK);
+
+  // A signature by another key is refused: the check is real.
+  v1::SignedObservation forged = response.observation();
+  forged.mutable_signature()->mutable_value()->back() ^= 1;
+  EXPECT_FALSE((*agents)->Verify(config.perspective().id(), forged, expected).ok());
+
+  const int wait_status = process_.Stop();
+  ASSERT_TRUE(WIFEXITED(wait_status)) << ExitDescription(wait_status);
+  EXPECT_EQ(WEXITSTATUS(wait_status), 0);
+  EXPECT_THAT(ReadText(stderr_path_), Not(HasSubstr(kUserPin)));
+}
+
+TEST_F(ProbeAgentMainTest, BadPkcs11KeyExitsOneWithOneLine) {
+  v1::ProbeAgentConfig base = ValidConfig();
+  ASSERT_NE(UseKeyInToken(&base), nullptr);
+  // An EC P-256 pair in the same token: a valid PKCS#11 key, but not the agent's kind.
+  v1::Pkcs11Config p256 = base.signing_key_pkcs11();
+  p256.set_key_label("p256-key");
+  ASSERT_TRUE(GenerateEcKeyPairInToken(p256).ok());
+
+  struct Row {
+    std::function<void(v1::Pkcs11Config*)> change;
+    std::string expected;
+  };
+  const std::vector<Row> rows = {
+      {[](v1::Pkcs11Config* c) { c->set_token_label("no-such-token"); },
+       "probe_agent: signing_key_pkcs11: "},
+      {[this](v1::Pkcs11Config* c) {
+         ASSERT_TRUE(WriteFileAtomically(directory_ + "/wrong.pin", "999999\n", 0600).ok());
+         c->set_pin_file(directory_ + "/wrong.pin");
+       },
+       "probe_agent: signing_key_pkcs11: login to token 'agent-token' failed: wrong PIN "
+       "(CKR_PIN_INCORRECT)"},
+      {[](v1::Pkcs11Config* c) { c->set_key_label("p256-key"); },
+       "probe_agent: signing_key_pkcs11: key 'p256-key' in token 'agent-token' is EC P-256 "
+       "(ECDSA_P256_SHA256); this key must be ED25519"},
+      {[](v1::Pkcs11Config* c) { c->set_key_label("absent-key"); },
+       "probe_agent: signing_key_pkcs11: no private key labelled 'absent-key' in token "
+       "'agent-token'"},
+  };
+  for (const Row& row : rows) {
+    v1::ProbeAgentConfig config = base;
+    row.change(config.mutable_signing_key_pkcs11());
+    EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), 1);
+    const std::string error = ReadText(stderr_path_);
+    EXPECT_THAT(error, StartsWith(row.expected));
+    EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 1) << error;
+    EXPECT_THAT(error, Not(HasSubstr("999999")));
+    EXPECT_THAT(error, Not(HasSubstr(kUserPin)));
+  }
 }
 
 }  // namespace

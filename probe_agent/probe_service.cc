@@ -1,8 +1,9 @@
 #include "probe_agent/probe_service.h"
 
+#include <memory>
 #include <string>
+#include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 
@@ -18,7 +19,28 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 }  // namespace
 
-absl::Time DeadlineOf(const grpc::ServerContext& context) {
+// One Probe call. gRPC calls OnCancel (at most once, before OnDone) when the client cancels or the
+// deadline passes, and OnDone after Finish, which the probe's completion calls exactly once.
+class ProbeServiceImpl::ProbeReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit ProbeReactor(const Prober& prober)
+      : prober_(prober), cancellation_(std::make_shared<Cancellation>()) {}
+
+  std::shared_ptr<const Cancellation> cancellation() const { return cancellation_; }
+
+  void OnCancel() override {
+    cancellation_->Cancel();
+    prober_.AbandonCancelled();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  const Prober& prober_;
+  const std::shared_ptr<Cancellation> cancellation_;
+};
+
+absl::Time DeadlineOf(const grpc::ServerContextBase& context) {
   const std::chrono::system_clock::time_point deadline = context.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
   return absl::FromChrono(deadline);
@@ -28,45 +50,67 @@ ProbeServiceImpl::ProbeServiceImpl(const Prober& prober, uint32_t max_in_flight_
                                    AgentMetrics* metrics)
     : prober_(prober), max_in_flight_probes_(max_in_flight_probes), metrics_(metrics) {}
 
-grpc::Status ProbeServiceImpl::Probe(grpc::ServerContext* context, const v1::ProbeRequest* request,
-                                     v1::ProbeResponse* response) {
-  if (!request->has_task()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ProbeRequest.task is missing");
-  }
-  const absl::Time started = absl::Now();
-  const uint32_t running_before = in_flight_.fetch_add(1);
-  if (metrics_ != nullptr) metrics_->SetInFlight(running_before + 1);
-  absl::Cleanup release = [this] {
-    const uint32_t running = in_flight_.fetch_sub(1) - 1;
-    if (metrics_ != nullptr) metrics_->SetInFlight(running);
-  };
-  if (running_before >= max_in_flight_probes_) {
-    if (metrics_ != nullptr) metrics_->RecordProbe("refused", 0);
-    MECAI_LOG(Warning) << "refused a probe of " << request->task().hostname() << ": "
-                       << max_in_flight_probes_ << " probes already in flight";
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("the probe agent is at its limit of ", max_in_flight_probes_,
-                                     " probes in flight; retry later"));
-  }
-  absl::StatusOr<v1::SignedObservation> observation =
-      prober_.Probe(request->task(), DeadlineOf(*context));
+void ProbeServiceImpl::Release(const absl::StatusOr<v1::SignedObservation>& observation,
+                               absl::Time started) {
   if (metrics_ != nullptr) {
     v1::ObservationBody body;
     std::string outcome = "error";
     if (observation.ok() && body.ParseFromString(observation->tbs())) {
       outcome = v1::ProbeOutcome_Name(body.outcome());
+    } else if (observation.status().code() == absl::StatusCode::kCancelled) {
+      outcome = "cancelled";
     }
     metrics_->RecordProbe(outcome, absl::ToDoubleSeconds(absl::Now() - started));
   }
-  if (!observation.ok()) {
-    if (observation.status().code() != absl::StatusCode::kInvalidArgument) {
-      MECAI_LOG(Error) << "probe of " << request->task().hostname()
-                       << " failed: " << observation.status();
-    }
-    return ToGrpcStatus(observation.status());
+  const uint32_t running = in_flight_.fetch_sub(1) - 1;
+  if (metrics_ != nullptr) metrics_->SetInFlight(running);
+}
+
+grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* context,
+                                                  const v1::ProbeRequest* request,
+                                                  v1::ProbeResponse* response) {
+  auto* reactor = new ProbeReactor(prober_);
+  if (!request->has_task()) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ProbeRequest.task is missing"));
+    return reactor;
   }
-  *response->mutable_observation() = std::move(*observation);
-  return grpc::Status::OK;
+  const uint32_t running_before = in_flight_.fetch_add(1);
+  if (metrics_ != nullptr) metrics_->SetInFlight(running_before + 1);
+  if (running_before >= max_in_flight_probes_) {
+    const uint32_t running = in_flight_.fetch_sub(1) - 1;
+    if (metrics_ != nullptr) {
+      metrics_->SetInFlight(running);
+      metrics_->RecordProbe("refused", 0);
+    }
+    MECAI_LOG(Warning) << "refused a probe of " << request->task().hostname() << ": "
+                       << max_in_flight_probes_ << " probes already in flight";
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("the probe agent is at its limit of ", max_in_flight_probes_,
+                                  " probes in flight; retry later")));
+    return reactor;
+  }
+  const absl::Time started = absl::Now();
+  const std::string hostname = request->task().hostname();
+  prober_.ProbeAsync(
+      request->task(), DeadlineOf(*context), reactor->cancellation(),
+      [this, reactor, response, started,
+       hostname](absl::StatusOr<v1::SignedObservation> observation) {
+        Release(observation, started);
+        if (!observation.ok()) {
+          const absl::StatusCode code = observation.status().code();
+          if (code != absl::StatusCode::kInvalidArgument && code != absl::StatusCode::kCancelled &&
+              code != absl::StatusCode::kResourceExhausted) {
+            MECAI_LOG(Error) << "probe of " << hostname << " failed: " << observation.status();
+          }
+          reactor->Finish(ToGrpcStatus(observation.status()));
+          return;
+        }
+        *response->mutable_observation() = std::move(*observation);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 }  // namespace probe_agent

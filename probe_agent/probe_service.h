@@ -1,5 +1,7 @@
 // The agent's gRPC front: mecai.v1.ProbeService (proto/mecai/v1/probe.proto) over the Prober, with
-// the agent-wide in-flight bound of trust rule 8.
+// the agent-wide in-flight bound of trust rule 8. The handler is gRPC's callback API: it starts the
+// probe and returns at once, and the probe's completion finishes the call, so no gRPC thread waits
+// for a probe and thousands are in flight on a few threads.
 #ifndef MECAI_PROBE_AGENT_PROBE_SERVICE_H_
 #define MECAI_PROBE_AGENT_PROBE_SERVICE_H_
 
@@ -17,10 +19,10 @@ namespace probe_agent {
 
 // The coordinator's deadline of a call (gRPC propagates it as grpc-timeout); InfiniteFuture when
 // the call has none.
-absl::Time DeadlineOf(const grpc::ServerContext& context);
+absl::Time DeadlineOf(const grpc::ServerContextBase& context);
 
 // Thread-safe: the in-flight count is atomic and the Prober is thread-safe.
-class ProbeServiceImpl final : public v1::ProbeService::Service {
+class ProbeServiceImpl final : public v1::ProbeService::CallbackService {
  public:
   // `prober` must outlive the service. At most `max_in_flight_probes` probes run at once; a call
   // beyond that is answered RESOURCE_EXHAUSTED at once, so the coordinator can tell an overloaded
@@ -32,15 +34,23 @@ class ProbeServiceImpl final : public v1::ProbeService::Service {
 
   // The probe works to the call's deadline (DeadlineOf). Status codes: OK with the signed
   // Observation (failures at the target are outcomes inside it, trust rule 2); INVALID_ARGUMENT for
-  // a malformed task; RESOURCE_EXHAUSTED at the in-flight limit; INTERNAL (or the resolver's fault
-  // code) when the agent itself fails.
-  grpc::Status Probe(grpc::ServerContext* context, const v1::ProbeRequest* request,
-                     v1::ProbeResponse* response) override;
+  // a malformed task; RESOURCE_EXHAUSTED at the in-flight limit or when the resolution queue is
+  // full; INTERNAL (or the resolver's fault code) when the agent itself fails. When the client
+  // cancels the call (the coordinator does on the first mismatch), the probe stops: queued
+  // resolution is skipped and open connections are closed.
+  grpc::ServerUnaryReactor* Probe(grpc::CallbackServerContext* context,
+                                  const v1::ProbeRequest* request,
+                                  v1::ProbeResponse* response) override;
 
   // Probes running now.
   uint32_t in_flight_probes() const { return in_flight_.load(); }
 
  private:
+  class ProbeReactor;
+
+  // Counts a probe as finished: metrics, and the in-flight slot.
+  void Release(const absl::StatusOr<v1::SignedObservation>& observation, absl::Time started);
+
   const Prober& prober_;
   const uint32_t max_in_flight_probes_;
   AgentMetrics* const metrics_;

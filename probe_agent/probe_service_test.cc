@@ -1,5 +1,7 @@
 #include "probe_agent/probe_service.h"
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -67,7 +69,9 @@ class ProbeServiceTest : public ::testing::Test {
     resolver_.Set("service.example.test", std::vector<std::string>{"127.0.0.1"});
   }
 
-  void StartService(uint32_t max_in_flight, ProberLimits limits = ProberLimits()) {
+  // `max_threads`: listen.max_threads, the gRPC server's thread limit (0: StartServer's default).
+  void StartService(uint32_t max_in_flight, ProberLimits limits = ProberLimits(),
+                    uint32_t max_threads = 0) {
     absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8"});
     ASSERT_TRUE(policy.ok());
     v1::Perspective perspective;
@@ -79,6 +83,7 @@ class ProbeServiceTest : public ::testing::Test {
     v1::ListenConfig listen;
     listen.set_address("127.0.0.1:0");
     listen.set_insecure_plaintext_for_local_development(true);
+    listen.set_max_threads(max_threads);
     absl::StatusOr<std::unique_ptr<RunningServer>> server = StartServer(listen, {service_.get()});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -88,6 +93,15 @@ class ProbeServiceTest : public ::testing::Test {
 
   void TearDown() override {
     if (server_ != nullptr) server_->Shutdown();
+  }
+
+  // True once `condition` holds, polled for at most 20 s.
+  static bool Eventually(const std::function<bool()>& condition) {
+    for (int i = 0; i < 2000; ++i) {
+      if (condition()) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return condition();
   }
 
   grpc::Status Call(const v1::ProbeRequest& request, v1::ProbeResponse* response) {
@@ -197,6 +211,81 @@ TEST_F(ProbeServiceTest, InFlightLimitRefusesTheProbeBeyondIt) {
   v1::ProbeResponse third_response;
   grpc::Status third = Call(Request("service.example.test", target_->port()), &third_response);
   EXPECT_TRUE(third.ok()) << third.error_message();
+}
+
+TEST_F(ProbeServiceTest, ManyMoreProbesInFlightThanServerThreads) {
+  // A gRPC server limited to 4 threads: a synchronous handler would hold one per probe, so at most
+  // 4 probes could wait on the silent target at once (8 times fewer). The callback handler holds
+  // none.
+  constexpr int kProbes = 32;  // The engine's default limit per target address.
+
+  ProberLimits limits;
+  limits.handshake_timeout = absl::Seconds(3);
+  StartService(/*max_in_flight=*/kProbes, limits, /*max_threads=*/4);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
+
+  grpc::CompletionQueue queue;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<v1::ProbeResponse> responses(kProbes);
+  std::vector<grpc::Status> statuses(kProbes);
+  for (int i = 0; i < kProbes; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto call = client_->AsyncProbe(contexts.back().get(),
+                                    Request("silent.example.test", (*silent)->port()), &queue);
+    call->Finish(&responses[i], &statuses[i], reinterpret_cast<void*>(static_cast<intptr_t>(i)));
+  }
+  // Every probe reached the target and is running at the same time.
+  EXPECT_TRUE((*silent)->WaitForConnections(kProbes, absl::Seconds(20)))
+      << (*silent)->accepted_connections() << " of " << kProbes << " connections";
+  EXPECT_TRUE(Eventually([&] { return service_->in_flight_probes() == kProbes; }))
+      << service_->in_flight_probes() << " in flight";
+
+  for (int i = 0; i < kProbes; ++i) {
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(queue.Next(&tag, &ok));
+    ASSERT_TRUE(ok);
+  }
+  for (int i = 0; i < kProbes; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    v1::ObservationBody body;
+    ASSERT_TRUE(body.ParseFromString(responses[i].observation().tbs()));
+    ASSERT_EQ(body.addresses_size(), 1);
+    EXPECT_EQ(body.addresses(0).error_class(), v1::HANDSHAKE_TIMEOUT);
+  }
+  EXPECT_EQ(service_->in_flight_probes(), 0u);
+  queue.Shutdown();
+}
+
+TEST_F(ProbeServiceTest, ClientCancellationEndsTheProbeAndClosesItsConnection) {
+  // The handshake would wait 50 s for the silent target; the cancellation ends it long before.
+  ProberLimits limits;
+  limits.handshake_timeout = absl::Seconds(50);
+  StartService(/*max_in_flight=*/4, limits);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(55));
+  grpc::Status status;
+  v1::ProbeResponse response;
+  std::thread call([&] {
+    status = client_->Probe(&context, Request("silent.example.test", (*silent)->port()), &response);
+  });
+  ASSERT_TRUE((*silent)->WaitForConnections(1, absl::Seconds(10)));
+  EXPECT_EQ(service_->in_flight_probes(), 1u);
+  context.TryCancel();
+  call.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  // The agent's side of the call ends too: its slot is free well before the handshake timeout.
+  EXPECT_TRUE(Eventually([&] { return service_->in_flight_probes() == 0; }))
+      << service_->in_flight_probes() << " still in flight";
 }
 
 }  // namespace

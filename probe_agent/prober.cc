@@ -14,6 +14,7 @@
 #include "common/ip_address.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "probe_agent/worker_pool.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -138,6 +139,23 @@ v1::ProbeOutcome OverallOutcome(const std::vector<v1::AddressObservation>& addre
   return first_failure->outcome();
 }
 
+// One probe on its way through resolution, connections and signing. Shared by the callbacks of
+// its stages, which run on a resolution worker and on the TLS engine's loops.
+struct Prober::Call {
+  v1::ProbeTask task;
+  v1::ObservationBody body;
+  absl::Time work_deadline = absl::InfiniteFuture();
+  absl::Duration resolution_timeout;
+  std::shared_ptr<const Cancellation> cancellation;
+  ProbeCallback done;
+
+  absl::Mutex mutex;
+  std::vector<v1::AddressObservation> results ABSL_GUARDED_BY(mutex);
+  size_t outstanding ABSL_GUARDED_BY(mutex) = 0;
+
+  bool cancelled() const { return cancellation != nullptr && cancellation->cancelled(); }
+};
+
 Prober::Prober(v1::Perspective perspective, Resolver& resolver, TlsFetcher& fetcher,
                AddressPolicy policy, SigningKey& signing_key, Clock& clock, ProberLimits limits)
     : perspective_(std::move(perspective)),
@@ -146,20 +164,104 @@ Prober::Prober(v1::Perspective perspective, Resolver& resolver, TlsFetcher& fetc
       policy_(std::move(policy)),
       signing_key_(signing_key),
       clock_(clock),
-      limits_(limits) {}
+      limits_(limits),
+      resolution_pool_(std::make_unique<WorkerPool>(
+          "the DNS resolution queue", limits.resolution_threads, limits.max_queued_resolutions)) {}
 
-std::vector<v1::AddressObservation> Prober::ProbeAddresses(
-    const std::vector<std::string>& addresses, const v1::ProbeTask& task,
-    absl::Time deadline) const {
-  // Shared with the completion callbacks, which may run after a timed-out wait returned.
-  struct Pending {
-    absl::Mutex mutex;
-    std::vector<v1::AddressObservation> results ABSL_GUARDED_BY(mutex);
-    size_t outstanding ABSL_GUARDED_BY(mutex) = 0;
-  };
-  auto pending = std::make_shared<Pending>();
+Prober::~Prober() {
+  absl::MutexLock lock(&in_flight_mutex_);
+  in_flight_mutex_.Await(absl::Condition(
+      +[](int* in_flight) { return *in_flight == 0; }, &in_flight_));
+}
+
+void Prober::Complete(const std::shared_ptr<Call>& call,
+                      absl::StatusOr<v1::SignedObservation> result) const {
+  ProbeCallback done = std::move(call->done);
+  done(std::move(result));
+  absl::MutexLock lock(&in_flight_mutex_);
+  --in_flight_;
+}
+
+void Prober::ProbeAsync(const v1::ProbeTask& task, absl::Time deadline,
+                        std::shared_ptr<const Cancellation> cancellation,
+                        ProbeCallback done) const {
+  absl::Status valid = ValidateProbeTask(task);
+  if (!valid.ok()) {
+    done(valid);
+    return;
+  }
+  auto call = std::make_shared<Call>();
+  call->task = task;
+  call->cancellation = std::move(cancellation);
+  call->done = std::move(done);
+  v1::ObservationBody& body = call->body;
+  *body.mutable_perspective() = perspective_;
+  body.set_hostname(task.hostname());
+  body.set_port(task.port());
+  body.set_vouching_request_sha256(task.vouching_request_sha256());
+  body.set_nonce(task.nonce());
+  body.set_agent_software(kAgentSoftware);
+  body.set_started_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+
+  // The work ends before the coordinator's deadline, leaving time to sign and answer.
+  call->resolution_timeout = limits_.resolution_timeout;
+  if (deadline != absl::InfiniteFuture()) {
+    const absl::Time now = absl::Now();
+    const absl::Duration left = std::max(absl::ZeroDuration(), deadline - now);
+    call->work_deadline = deadline - std::min(limits_.deadline_reserve, left / 10);
+    body.set_deadline_unix_milliseconds(absl::ToUnixMillis(deadline));
+    call->resolution_timeout =
+        std::clamp(call->work_deadline - now, absl::Milliseconds(1), call->resolution_timeout);
+  }
+  {
+    absl::MutexLock lock(&in_flight_mutex_);
+    ++in_flight_;
+  }
+  const auto queued_at = std::chrono::steady_clock::now();
+  absl::Status submitted = resolution_pool_->Submit([this, call, queued_at] {
+    if (call->cancelled()) {
+      Complete(call, absl::CancelledError("the probe was cancelled"));
+      return;
+    }
+    // The time queued counts: it is part of how long the agent took to know the addresses.
+    absl::StatusOr<Resolution> resolved =
+        resolver_.ResolveWithOutcomes(call->task.hostname(), call->resolution_timeout);
+    call->body.set_resolution_milliseconds(MillisecondsSince(queued_at));
+    OnResolved(call, std::move(resolved));
+  });
+  if (!submitted.ok()) {
+    MECAI_LOG(Warning) << "refused a probe of " << task.hostname() << ": " << submitted.message();
+    Complete(call, submitted);
+  }
+}
+
+void Prober::OnResolved(const std::shared_ptr<Call>& call,
+                        absl::StatusOr<Resolution> resolved) const {
+  const v1::ProbeTask& task = call->task;
+  v1::ObservationBody& body = call->body;
+  if (!resolved.ok()) {
+    Complete(call, Annotate(resolved.status(), absl::StrCat("resolving ", task.hostname())));
+    return;
+  }
+  body.set_a_resolution(resolved->a_outcome);
+  body.set_aaaa_resolution(resolved->aaaa_outcome);
+  if (!resolved->failure.ok() || resolved->addresses.empty()) {
+    body.set_outcome(v1::PROBE_RESOLUTION_FAILED);
+    body.set_resolution_error(
+        resolved->failure.ok()
+            ? absl::StrCat("the resolver returned no address for ", task.hostname())
+            : std::string(resolved->failure.message()));
+    SignAndComplete(call);
+    return;
+  }
+  for (const std::string& address : resolved->addresses) body.add_resolved_addresses(address);
+  ProbeAddresses(call, resolved->addresses);
+}
+
+void Prober::ProbeAddresses(const std::shared_ptr<Call>& call,
+                            const std::vector<std::string>& addresses) const {
+  const v1::ProbeTask& task = call->task;
   std::vector<v1::AddressObservation> results(addresses.size());
-  const std::string server_name = ServerNameFor(task.hostname());
   std::vector<size_t> to_fetch;
   for (size_t i = 0; i < addresses.size(); ++i) {
     const std::string& address = addresses[i];
@@ -184,10 +286,13 @@ std::vector<v1::AddressObservation> Prober::ProbeAddresses(
     to_fetch.push_back(i);
   }
   {
-    absl::MutexLock lock(&pending->mutex);
-    pending->results = results;
-    pending->outstanding = to_fetch.size();
+    absl::MutexLock lock(&call->mutex);
+    call->results = std::move(results);
+    // One more than the fetches: the loop below holds the last count, so the probe cannot finish
+    // while fetches are still being started.
+    call->outstanding = to_fetch.size() + 1;
   }
+  const std::string server_name = ServerNameFor(task.hostname());
   for (size_t i : to_fetch) {
     FetchRequest request;
     request.address = addresses[i];
@@ -195,86 +300,90 @@ std::vector<v1::AddressObservation> Prober::ProbeAddresses(
     request.sni = server_name;
     request.connect_timeout = limits_.connect_timeout;
     request.handshake_timeout = limits_.handshake_timeout;
-    request.deadline = deadline;
-    fetcher_.FetchAsync(std::move(request),
-                        [pending, i, address = addresses[i]](v1::AddressObservation observation) {
-                          observation.set_address(address);
-                          absl::MutexLock lock(&pending->mutex);
-                          pending->results[i] = std::move(observation);
-                          --pending->outstanding;
-                        });
+    request.deadline = call->work_deadline;
+    request.cancellation = call->cancellation;
+    fetcher_.FetchAsync(std::move(request), [this, call, i](v1::AddressObservation observation) {
+      bool last = false;
+      {
+        absl::MutexLock lock(&call->mutex);
+        observation.set_address(call->results[i].address());
+        call->results[i] = std::move(observation);
+        last = --call->outstanding == 0;
+      }
+      if (last) AddressesDone(call);
+    });
   }
-  absl::MutexLock lock(&pending->mutex);
-  pending->mutex.Await(absl::Condition(
-      +[](size_t* outstanding) { return *outstanding == 0; }, &pending->outstanding));
-  return std::move(pending->results);
+  bool last = false;
+  {
+    absl::MutexLock lock(&call->mutex);
+    last = --call->outstanding == 0;
+  }
+  if (last) AddressesDone(call);
 }
 
-absl::StatusOr<v1::SignedObservation> Prober::Probe(const v1::ProbeTask& task,
-                                                    absl::Time deadline) const {
-  RETURN_IF_ERROR(ValidateProbeTask(task));
-  v1::ObservationBody body;
-  *body.mutable_perspective() = perspective_;
-  body.set_hostname(task.hostname());
-  body.set_port(task.port());
-  body.set_vouching_request_sha256(task.vouching_request_sha256());
-  body.set_nonce(task.nonce());
-  body.set_agent_software(kAgentSoftware);
-  body.set_started_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+void Prober::AddressesDone(const std::shared_ptr<Call>& call) const {
+  if (call->cancelled()) {
+    Complete(call, absl::CancelledError("the probe was cancelled"));
+    return;
+  }
+  std::vector<v1::AddressObservation> addresses;
+  {
+    absl::MutexLock lock(&call->mutex);
+    addresses = std::move(call->results);
+  }
+  call->body.set_outcome(OverallOutcome(addresses));
+  for (v1::AddressObservation& address : addresses) {
+    *call->body.add_addresses() = std::move(address);
+  }
+  SignAndComplete(call);
+}
 
-  // The work ends before the coordinator's deadline, leaving time to sign and answer.
-  absl::Time work_deadline = absl::InfiniteFuture();
-  absl::Duration resolution_timeout = limits_.resolution_timeout;
-  if (deadline != absl::InfiniteFuture()) {
-    const absl::Time now = absl::Now();
-    const absl::Duration left = std::max(absl::ZeroDuration(), deadline - now);
-    work_deadline = deadline - std::min(limits_.deadline_reserve, left / 10);
-    body.set_deadline_unix_milliseconds(absl::ToUnixMillis(deadline));
-    resolution_timeout = std::clamp(work_deadline - now, absl::Milliseconds(1), resolution_timeout);
-  }
-
-  const auto resolution_start = std::chrono::steady_clock::now();
-  absl::StatusOr<Resolution> resolved =
-      resolver_.ResolveWithOutcomes(task.hostname(), resolution_timeout);
-  body.set_resolution_milliseconds(MillisecondsSince(resolution_start));
-  if (!resolved.ok()) {
-    return Annotate(resolved.status(), absl::StrCat("resolving ", task.hostname()));
-  }
-  body.set_a_resolution(resolved->a_outcome);
-  body.set_aaaa_resolution(resolved->aaaa_outcome);
-  if (!resolved->failure.ok() || resolved->addresses.empty()) {
-    body.set_outcome(v1::PROBE_RESOLUTION_FAILED);
-    body.set_resolution_error(
-        resolved->failure.ok()
-            ? absl::StrCat("the resolver returned no address for ", task.hostname())
-            : std::string(resolved->failure.message()));
-  } else {
-    for (const std::string& address : resolved->addresses) body.add_resolved_addresses(address);
-    std::vector<v1::AddressObservation> addresses =
-        ProbeAddresses(resolved->addresses, task, work_deadline);
-    body.set_outcome(OverallOutcome(addresses));
-    for (v1::AddressObservation& address : addresses) *body.add_addresses() = std::move(address);
-  }
+// Runs on the thread that finished the probe's last stage. Signing is short and never waits on the
+// network: an in-memory key, or a token session from Pkcs11SigningKey's pool.
+void Prober::SignAndComplete(const std::shared_ptr<Call>& call) const {
+  v1::ObservationBody& body = call->body;
   body.set_finished_at_unix_milliseconds(clock_.NowUnixMilliseconds());
-
   v1::SignedObservation signed_observation;
   if (!body.SerializeToString(signed_observation.mutable_tbs())) {
-    return absl::InternalError("cannot serialize the ObservationBody");
+    Complete(call, absl::InternalError("cannot serialize the ObservationBody"));
+    return;
   }
   absl::StatusOr<v1::Signature> signature = signing_key_.Sign(signed_observation.tbs());
   if (!signature.ok()) {
-    return absl::InternalError(
-        absl::StrCat("cannot sign the Observation: ", signature.status().message()));
+    Complete(call, absl::InternalError(absl::StrCat("cannot sign the Observation: ",
+                                                    signature.status().message())));
+    return;
   }
   *signed_observation.mutable_signature() = std::move(*signature);
-  MECAI_LOG(Info) << "probed " << task.hostname() << " port " << task.port() << " for VR "
-                  << ShortHex(task.vouching_request_sha256()) << ": "
+  MECAI_LOG(Info) << "probed " << body.hostname() << " port " << body.port() << " for VR "
+                  << ShortHex(body.vouching_request_sha256()) << ": "
                   << v1::ProbeOutcome_Name(body.outcome()) << ", " << body.resolved_addresses_size()
                   << " address(es), "
                   << (body.finished_at_unix_milliseconds() - body.started_at_unix_milliseconds())
                   << " ms";
-  return signed_observation;
+  Complete(call, std::move(signed_observation));
 }
+
+absl::StatusOr<v1::SignedObservation> Prober::Probe(const v1::ProbeTask& task,
+                                                    absl::Time deadline) const {
+  // Shared with the callback, which may still be unlocking when this thread returns.
+  struct Waiter {
+    absl::Mutex mutex;
+    bool finished ABSL_GUARDED_BY(mutex) = false;
+    absl::StatusOr<v1::SignedObservation> result ABSL_GUARDED_BY(mutex);
+  };
+  auto waiter = std::make_shared<Waiter>();
+  ProbeAsync(task, deadline, nullptr, [waiter](absl::StatusOr<v1::SignedObservation> result) {
+    absl::MutexLock lock(&waiter->mutex);
+    waiter->result = std::move(result);
+    waiter->finished = true;
+  });
+  absl::MutexLock lock(&waiter->mutex);
+  waiter->mutex.Await(absl::Condition(&waiter->finished));
+  return std::move(waiter->result);
+}
+
+void Prober::AbandonCancelled() const { fetcher_.AbandonCancelled(); }
 
 }  // namespace probe_agent
 }  // namespace mecai

@@ -5,17 +5,22 @@
 #ifndef MECAI_PROBE_AGENT_PROBER_H_
 #define MECAI_PROBE_AGENT_PROBER_H_
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/address_policy.h"
 #include "common/clock.h"
 #include "common/signature.h"
 #include "probe_agent/resolver.h"
+#include "probe_agent/tls_engine.h"
 #include "probe_agent/tls_fetcher.h"
+#include "probe_agent/worker_pool.h"
 #include "proto/mecai/v1/probe.pb.h"
 
 namespace mecai {
@@ -34,7 +39,16 @@ struct ProberLimits {
   // Kept free before the coordinator's deadline for signing and answering: the smaller of this and
   // a tenth of the time left when the probe starts.
   absl::Duration deadline_reserve = absl::Milliseconds(200);
+  // Threads resolving names (each runs one c-ares resolution to completion at a time), and the
+  // most resolutions that may wait for one; beyond that a probe is refused RESOURCE_EXHAUSTED.
+  int resolution_threads = 8;
+  size_t max_queued_resolutions = 4096;
 };
+
+// Receives the result of one probe, exactly once, as Prober::Probe would return it; a cancelled
+// probe ends CANCELLED. Runs on a resolution thread, a TLS event-loop thread, or the caller's
+// thread (for a task that fails validation or is refused): it must not block.
+using ProbeCallback = std::function<void(absl::StatusOr<v1::SignedObservation>)>;
 
 // Written into ObservationBody.agent_software.
 inline constexpr char kAgentSoftware[] = "mecai-probe-agent/2 (epoll, OpenSSL 3, c-ares)";
@@ -56,17 +70,34 @@ absl::Status ValidateProbeTask(const v1::ProbeTask& task);
 //   otherwise                       -> the outcome of the first address that is not PROBE_OK
 v1::ProbeOutcome OverallOutcome(const std::vector<v1::AddressObservation>& addresses);
 
-// Thread-safe: all state is constant after construction, and the injected resolver, fetcher,
-// signing key and clock are thread-safe. They must outlive the Prober.
+// Thread-safe: the configuration is constant after construction, the resolution pool and the
+// in-flight count are thread-safe, and the injected resolver, fetcher, signing key and clock are
+// thread-safe. They must outlive the Prober. A probe holds no thread while it waits: resolution
+// runs on the Prober's bounded pool of resolution threads (c-ares), connections on the fetcher's
+// event loops, and each stage's completion starts the next.
 class Prober {
  public:
   Prober(v1::Perspective perspective, Resolver& resolver, TlsFetcher& fetcher, AddressPolicy policy,
          SigningKey& signing_key, Clock& clock, ProberLimits limits);
+  // Waits until every probe started has called back.
+  ~Prober();
+  Prober(const Prober&) = delete;
+  Prober& operator=(const Prober&) = delete;
 
-  // Probes `task` and returns the signed Observation. Failures at the target (NXDOMAIN, refused
-  // connections, failed handshakes, forbidden addresses) are outcomes inside the Observation.
-  // Errors: INVALID_ARGUMENT for a task that fails ValidateProbeTask; INTERNAL (or the resolver's
-  // own fault code) when the agent itself fails, e.g. it cannot sign.
+  // Probe without blocking: validates `task` and queues its resolution, then returns; `done`
+  // receives what Probe would return. Also RESOURCE_EXHAUSTED when max_queued_resolutions wait
+  // already. Once `cancellation` (may be null) is set, the probe stops at its next stage, and
+  // AbandonCancelled() ends its open connections at once; it then ends CANCELLED.
+  void ProbeAsync(const v1::ProbeTask& task, absl::Time deadline,
+                  std::shared_ptr<const Cancellation> cancellation, ProbeCallback done) const;
+
+  // Ends the open connections of cancelled probes now (TlsFetcher::AbandonCancelled).
+  void AbandonCancelled() const;
+
+  // Probes `task` and returns the signed Observation, waiting for ProbeAsync. Failures at the
+  // target (NXDOMAIN, refused connections, failed handshakes, forbidden addresses) are outcomes
+  // inside the Observation. Errors: INVALID_ARGUMENT for a task that fails ValidateProbeTask;
+  // INTERNAL (or the resolver's own fault code) when the agent itself fails, e.g. it cannot sign.
   // `deadline` is the coordinator's (its gRPC deadline): resolution and every connection end by
   // then, less ProberLimits::deadline_reserve, whatever the configured timeouts allow; addresses
   // not done by then are reported with error_class DEADLINE_EXCEEDED.
@@ -74,11 +105,19 @@ class Prober {
                                               absl::Time deadline = absl::InfiniteFuture()) const;
 
  private:
-  // Probes each address concurrently through TlsFetcher::FetchAsync (on the TLS engine's event
-  // loops; at most max_addresses_per_probe) and waits for all of them.
-  std::vector<v1::AddressObservation> ProbeAddresses(const std::vector<std::string>& addresses,
-                                                     const v1::ProbeTask& task,
-                                                     absl::Time deadline) const;
+  struct Call;
+
+  // The stages of ProbeAsync, each started by the completion of the one before.
+  void OnResolved(const std::shared_ptr<Call>& call, absl::StatusOr<Resolution> resolved) const;
+  // Starts one TlsFetcher::FetchAsync per allowed address (at most max_addresses_per_probe); the
+  // last completion continues with AddressesDone.
+  void ProbeAddresses(const std::shared_ptr<Call>& call,
+                      const std::vector<std::string>& addresses) const;
+  void AddressesDone(const std::shared_ptr<Call>& call) const;
+  void SignAndComplete(const std::shared_ptr<Call>& call) const;
+  // Hands `result` to the call's callback and counts the probe as finished.
+  void Complete(const std::shared_ptr<Call>& call,
+                absl::StatusOr<v1::SignedObservation> result) const;
 
   const v1::Perspective perspective_;
   Resolver& resolver_;
@@ -87,6 +126,9 @@ class Prober {
   SigningKey& signing_key_;
   Clock& clock_;
   const ProberLimits limits_;
+  const std::unique_ptr<WorkerPool> resolution_pool_;
+  mutable absl::Mutex in_flight_mutex_;
+  mutable int in_flight_ ABSL_GUARDED_BY(in_flight_mutex_) = 0;
 };
 
 }  // namespace probe_agent

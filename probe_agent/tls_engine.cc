@@ -145,6 +145,15 @@ class TlsEngine::EventLoop {
     return absl::OkStatus();
   }
 
+  // Asks the loop to end its cancelled connections (TlsEngine::AbandonCancelled).
+  void RequestSweep() {
+    {
+      absl::MutexLock lock(&mutex_);
+      sweep_requested_ = true;
+    }
+    Wake();
+  }
+
   void Enqueue(std::unique_ptr<Connection> connection) {
     {
       absl::MutexLock lock(&mutex_);
@@ -177,12 +186,15 @@ class TlsEngine::EventLoop {
     std::vector<epoll_event> events(kMaxEventsPerWait);
     while (true) {
       std::deque<std::unique_ptr<Connection>> arrived;
+      bool sweep = false;
       {
         absl::MutexLock lock(&mutex_);
         if (stopping_) break;
         arrived.swap(incoming_);
+        std::swap(sweep, sweep_requested_);
       }
       for (std::unique_ptr<Connection>& connection : arrived) Begin(std::move(connection));
+      if (sweep) EndCancelled();
       FireTimers();
       int wait_milliseconds = -1;
       if (!timers_.empty()) {
@@ -224,10 +236,39 @@ class TlsEngine::EventLoop {
     }
   }
 
+  static bool IsCancelled(const Connection& c) {
+    return c.request.cancellation != nullptr && c.request.cancellation->cancelled();
+  }
+
+  static void SetCancelled(Connection* c) {
+    SetFailure(&c->observation,
+               c->state == Connection::State::kHandshaking ? v1::PROBE_HANDSHAKE_FAILED
+                                                           : v1::PROBE_CONNECT_FAILED,
+               v1::LOCAL_ERROR,
+               absl::StrCat("probe of ", c->target, " abandoned: the coordinator cancelled it"));
+  }
+
+  // Ends every connection whose probe was cancelled.
+  void EndCancelled() {
+    std::vector<Connection*> cancelled;
+    for (auto& entry : connections_) {
+      if (IsCancelled(*entry.second)) cancelled.push_back(entry.second.get());
+    }
+    for (Connection* c : cancelled) {
+      SetCancelled(c);
+      Complete(c);
+    }
+  }
+
   void Begin(std::unique_ptr<Connection> connection) {
     Connection* c = connection.get();
     const SteadyClock::time_point now = SteadyClock::now();
     c->connect_start = now;
+    if (IsCancelled(*c)) {
+      SetCancelled(c);
+      Finish(std::move(connection));
+      return;
+    }
     c->overall_deadline = SteadyDeadline(c->request.deadline, now);
     if (c->overall_deadline <= now) {
       SetFailure(
@@ -504,6 +545,7 @@ class TlsEngine::EventLoop {
   absl::Mutex mutex_;
   std::deque<std::unique_ptr<Connection>> incoming_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  bool sweep_requested_ ABSL_GUARDED_BY(mutex_) = false;
   // Loop-thread only.
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
@@ -634,6 +676,10 @@ void TlsEngine::Start(FetchRequest request, FetchCallback done) {
   connection->observation = std::move(observation);
   const uint64_t index = next_loop_.fetch_add(1) % loops_.size();
   loops_[index]->Enqueue(std::move(connection));
+}
+
+void TlsEngine::AbandonCancelled() {
+  for (const std::unique_ptr<EventLoop>& loop : loops_) loop->RequestSweep();
 }
 
 v1::AddressObservation TlsEngine::Fetch(FetchRequest request) {

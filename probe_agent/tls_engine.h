@@ -45,6 +45,17 @@ struct TlsEngineOptions {
   int max_in_flight_per_target_address = 32;
 };
 
+// Set once when the work of a probe is no longer wanted (the coordinator cancelled its call, e.g.
+// on the first mismatch). Thread-safe.
+class Cancellation {
+ public:
+  void Cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
 // One address to fetch from.
 struct FetchRequest {
   // An IP literal, used exactly as given: never resolved (trust rule 6, no DNS-rebinding window).
@@ -56,6 +67,9 @@ struct FetchRequest {
   absl::Duration handshake_timeout = absl::Seconds(5);
   // The whole fetch ends by then (the coordinator's deadline), whatever the timeouts say.
   absl::Time deadline = absl::InfiniteFuture();
+  // Null: never cancelled. Once cancelled, the fetch ends with LOCAL_ERROR at the loop's next turn
+  // after TlsEngine::AbandonCancelled(), or before it connects.
+  std::shared_ptr<const Cancellation> cancellation;
 };
 
 // Receives the result of one fetch, exactly once. Runs on an event-loop thread (or on the caller's
@@ -83,6 +97,10 @@ class TlsEngine {
   // PROBE_OK with the chain, its hashes, version, cipher and timings; PROBE_CONNECT_FAILED,
   // PROBE_HANDSHAKE_FAILED or PROBE_OVERLOADED with an error_class and a sentence. Never blocks.
   void Start(FetchRequest request, FetchCallback done);
+
+  // Ends every open fetch whose request.cancellation is set, on the loops' next turn: its socket
+  // and SSL object are freed and its callback runs with LOCAL_ERROR. Never blocks.
+  void AbandonCancelled();
 
   // Start, then waits for the result. Not for event-loop threads.
   v1::AddressObservation Fetch(FetchRequest request);

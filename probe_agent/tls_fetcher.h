@@ -35,6 +35,11 @@ class TlsFetcher {
   // thread or on the caller's, and must not block. This default runs Fetch on a thread of its own
   // per call and ignores request.deadline; OpenSslTlsFetcher runs it on its event loops instead.
   virtual void FetchAsync(FetchRequest request, FetchCallback done);
+
+  // Ends the fetches whose request.cancellation is set without waiting for their timeouts; their
+  // callbacks still run once each. Never blocks. This default does nothing: its fetches end at
+  // their timeouts.
+  virtual void AbandonCancelled() {}
 };
 
 // The TLS client of the agent, on OpenSSL 3, over a TlsEngine (epoll event loops; see
@@ -53,6 +58,7 @@ class OpenSslTlsFetcher : public TlsFetcher {
                                absl::Duration connect_timeout,
                                absl::Duration handshake_timeout) override;
   void FetchAsync(FetchRequest request, FetchCallback done) override;
+  void AbandonCancelled() override { engine_->AbandonCancelled(); }
 
   TlsEngine& engine() { return *engine_; }
 

@@ -15,6 +15,8 @@
 #include "common/files.h"
 #include "common/hashing.h"
 #include "common/pem.h"
+#include "common/pkcs11_key.h"
+#include "common/pkcs11_provisioning.h"
 #include "common/pki_builder.h"
 #include "common/signature.h"
 #include "common/status.h"
@@ -25,8 +27,6 @@
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
-#include "signer/pkcs11_key.h"
-#include "signer/pkcs11_provisioning.h"
 #include "signer/signer_config.h"
 
 namespace mecai {

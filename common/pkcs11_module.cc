@@ -1,4 +1,4 @@
-#include "signer/pkcs11_module.h"
+#include "common/pkcs11_module.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "signer/pkcs11_provisioning.h"
+#include "common/pkcs11_provisioning.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +19,9 @@
 #include "common/logging.h"
 #include "common/openssl_error.h"
 #include "common/pem.h"
+#include "common/pkcs11_key.h"
+#include "common/pkcs11_module.h"
 #include "common/status.h"
-#include "signer/pkcs11_key.h"
-#include "signer/pkcs11_module.h"
 
 extern char** environ;
 
@@ -272,15 +272,23 @@ void LogGenerated(const std::string& name, const v1::Pkcs11Config& config, EVP_P
 
 }  // namespace
 
-absl::StatusOr<EvpPkeyPtr> GenerateEcKeyPairInToken(const v1::Pkcs11Config& config) {
+namespace {
+
+// An elliptic-curve pair, Weierstrass (CKK_EC) or Edwards (CKK_EC_EDWARDS): the curve in
+// CKA_EC_PARAMS, the public key read back from CKA_EC_POINT by `public_key_from_attributes`.
+absl::StatusOr<EvpPkeyPtr> GenerateCurveKeyPairInToken(
+    const v1::Pkcs11Config& config, const std::string& name, CK_KEY_TYPE key_type,
+    CK_MECHANISM_TYPE mechanism, absl::string_view curve,
+    absl::StatusOr<EvpPkeyPtr> (*public_key_from_attributes)(absl::string_view,
+                                                             absl::string_view)) {
   if (config.key_label().empty()) return absl::InvalidArgumentError("pkcs11.key_label is empty");
   ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Module> module, Pkcs11Module::Load(config.module_path()));
   static const CK_BBOOL kFalse = CK_FALSE;
-  std::string ec_params(kP256EcParams);
+  std::string ec_params(curve);
   KeyPairSpecification specification{
-      "EC P-256",
-      CKK_EC,
-      CKM_EC_KEY_PAIR_GEN,
+      name,
+      key_type,
+      mechanism,
       {{CKA_EC_PARAMS, ec_params.data(), ec_params.size()}},
       {BoolAttribute(CKA_DERIVE, kFalse)},
   };
@@ -288,9 +296,21 @@ absl::StatusOr<EvpPkeyPtr> GenerateEcKeyPairInToken(const v1::Pkcs11Config& conf
   ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Session> session,
                    GenerateKeyPair(*module, config, specification, &public_key));
   ASSIGN_OR_RETURN(std::string point, session->GetAttribute(public_key, CKA_EC_POINT));
-  ASSIGN_OR_RETURN(EvpPkeyPtr key, P256PublicKeyFromAttributes(kP256EcParams, point));
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, public_key_from_attributes(curve, point));
   LogGenerated(specification.name, config, key.get());
   return key;
+}
+
+}  // namespace
+
+absl::StatusOr<EvpPkeyPtr> GenerateEcKeyPairInToken(const v1::Pkcs11Config& config) {
+  return GenerateCurveKeyPairInToken(config, "EC P-256", CKK_EC, CKM_EC_KEY_PAIR_GEN, kP256EcParams,
+                                     P256PublicKeyFromAttributes);
+}
+
+absl::StatusOr<EvpPkeyPtr> GenerateEd25519KeyPairInToken(const v1::Pkcs11Config& config) {
+  return GenerateCurveKeyPairInToken(config, "Ed25519", CKK_EC_EDWARDS, CKM_EC_EDWARDS_KEY_PAIR_GEN,
+                                     kEd25519EcParams, Ed25519PublicKeyFromAttributes);
 }
 
 absl::StatusOr<EvpPkeyPtr> GenerateRsaKeyPairInToken(const v1::Pkcs11Config& config,

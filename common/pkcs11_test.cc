@@ -11,14 +11,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/pem.h"
+#include "common/pkcs11_key.h"
+#include "common/pkcs11_module.h"
+#include "common/pkcs11_provisioning.h"
 #include "common/signature.h"
 #include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/config.pb.h"
-#include "signer/pkcs11_key.h"
-#include "signer/pkcs11_module.h"
-#include "signer/pkcs11_provisioning.h"
 
 namespace mecai {
 namespace {
@@ -34,8 +34,8 @@ constexpr char kSoPin[] = "27182818";
 
 // DER of the P-384 namedCurve OID 1.3.132.0.34.
 const std::string kP384EcParams("\x06\x05\x2b\x81\x04\x00\x22", 7);
-// DER of the Ed25519 OID 1.3.101.112 (RFC 8410 §3), as CKA_EC_PARAMS of a CKK_EC_EDWARDS key.
-const std::string kEd25519EcParams("\x06\x03\x2b\x65\x70", 5);
+// DER of the Ed448 OID 1.3.101.113 (RFC 8410 §3), as CKA_EC_PARAMS of a CKK_EC_EDWARDS key.
+const std::string kEd448EcParams("\x06\x03\x2b\x65\x71", 5);
 // The environment variable the PIN tests use; unset after every test.
 constexpr char kPinVariable[] = "MECAI_PKCS11_TEST_USER_PIN";
 
@@ -381,16 +381,59 @@ TEST_F(Pkcs11Test, GeneratingAShortRsaKeyIsInvalidArgument) {
   EXPECT_EQ(generated.status().code(), absl::StatusCode::kInvalidArgument) << generated.status();
 }
 
-TEST_F(Pkcs11Test, KeyOfAnotherTypeIsFailedPreconditionNamingTheType) {
-  std::string ec_params = kEd25519EcParams;
+TEST_F(Pkcs11Test, EdwardsKeyOtherThanEd25519IsFailedPreconditionNamingTheCurve) {
+  std::string ec_params = kEd448EcParams;
   GenerateOtherKeyPair(CKM_EC_EDWARDS_KEY_PAIR_GEN,
                        {{CKA_EC_PARAMS, ec_params.data(), ec_params.size()}});
   absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
   ASSERT_FALSE(key.ok());
   EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
-  EXPECT_THAT(key.status().message(),
-              AllOf(HasSubstr("private key 'va-key'"), HasSubstr("neither EC P-256 nor RSA"),
-                    HasSubstr("CKK_EC_EDWARDS")));
+  EXPECT_THAT(key.status().message(), AllOf(HasSubstr("private key 'va-key'"),
+                                            HasSubstr("not Ed25519"), HasSubstr("Ed448")));
+}
+
+TEST_F(Pkcs11Test, Ed25519SignaturesArePureEd25519OfTheMessage) {
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr generated, GenerateEd25519KeyPairInToken(config_));
+  ASSERT_EQ(EVP_PKEY_get_id(generated.get()), EVP_PKEY_ED25519);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> key, Pkcs11SigningKey::Open(config_));
+  EXPECT_EQ(key->algorithm(), v1::ED25519);
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr public_key, key->PublicKey());
+  EXPECT_EQ(PublicKeyDer(public_key.get()), PublicKeyDer(generated.get()));
+
+  const std::string data = "an ObservationBody, serialized";
+  ASSERT_OK_AND_ASSIGN(v1::Signature signature, key->Sign(data));
+  EXPECT_EQ(signature.algorithm(), v1::ED25519);
+  EXPECT_EQ(signature.value().size(), 64u);  // R||S, RFC 8032 §5.1.6.
+  // OpenSSL's one-shot Ed25519 verification (RFC 8032 §5.1.7) of the message itself: the token
+  // neither hashed it first (Ed25519ph) nor added a context (Ed25519ctx).
+  EvpMdCtxPtr verify(EVP_MD_CTX_new());
+  ASSERT_EQ(EVP_DigestVerifyInit(verify.get(), nullptr, nullptr, nullptr, generated.get()), 1);
+  EXPECT_EQ(EVP_DigestVerify(verify.get(),
+                             reinterpret_cast<const unsigned char*>(signature.value().data()),
+                             signature.value().size(),
+                             reinterpret_cast<const unsigned char*>(data.data()), data.size()),
+            1);
+  EXPECT_EQ(VerifySignature(generated.get(), signature, "other data").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(Pkcs11Test, KeyOfAKindTheCallerDoesNotAcceptIsFailedPrecondition) {
+  ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key =
+      Pkcs11SigningKey::Open(config_, {v1::ED25519});
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_EQ(key.status().message(),
+            "key 'va-key' in token 'mecai-test-token' is EC P-256 (ECDSA_P256_SHA256); this key "
+            "must be ED25519");
+  EXPECT_TRUE(Pkcs11SigningKey::Open(config_, {v1::ED25519, v1::ECDSA_P256_SHA256}).ok());
+}
+
+TEST_F(Pkcs11Test, RsaPssWithAnEd25519KeyIsFailedPrecondition) {
+  ASSERT_OK(GenerateEd25519KeyPairInToken(config_).status());
+  config_.set_rsa_pss(true);
+  absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> key = Pkcs11SigningKey::Open(config_);
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition) << key.status();
+  EXPECT_THAT(key.status().message(), HasSubstr("is Ed25519; RSASSA-PSS needs an RSA key"));
 }
 
 TEST_F(Pkcs11Test, HalvesOfDifferentTypesAreRefused) {
@@ -673,6 +716,31 @@ TEST(PublicKeyFromAttributesTest, AcceptsWrappedAndBarePointsAndRefusesOthers) {
   absl::StatusOr<EvpPkeyPtr> p384 = P256PublicKeyFromAttributes(kP384EcParams, wrapped);
   EXPECT_EQ(p384.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(p384.status().message(), HasSubstr("P-384"));
+}
+
+TEST(PublicKeyFromAttributesTest, Ed25519AcceptsWrappedAndBareKeysAndRefusesOthers) {
+  // RFC 8032 §7.1 TEST 1 public key.
+  const std::string key(
+      "\xd7\x5a\x98\x01\x82\xb1\x0a\xb7\xd5\x4b\xfe\xd3\xc9\x64\x07\x3a"
+      "\x0e\xe1\x72\xf3\xda\xa6\x23\x25\xaf\x02\x1a\x68\xf7\x07\x51\x1a",
+      32);
+  const std::string wrapped = absl::StrCat(std::string("\x04\x20", 2), key);
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr from_wrapped,
+                       Ed25519PublicKeyFromAttributes(kEd25519EcParams, wrapped));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr from_bare, Ed25519PublicKeyFromAttributes(kEd25519EcParams, key));
+  EXPECT_EQ(PublicKeyDer(from_wrapped.get()), PublicKeyDer(from_bare.get()));
+  // The PKCS#11 v3.0 printableString form of the curve.
+  EXPECT_TRUE(Ed25519PublicKeyFromAttributes(std::string("\x13\x0c"
+                                                         "edwards25519",
+                                                         14),
+                                             wrapped)
+                  .ok());
+
+  EXPECT_EQ(Ed25519PublicKeyFromAttributes(kEd25519EcParams, key.substr(1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<EvpPkeyPtr> ed448 = Ed25519PublicKeyFromAttributes(kEd448EcParams, wrapped);
+  EXPECT_EQ(ed448.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(ed448.status().message(), HasSubstr("Ed448"));
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
-// Setting up an HSM for the signer: a SoftHSM2 token in a directory of its own, and an EC P-256 or
-// RSA key pair generated inside a token (the private key never exists outside it). Used by `mecai
-// demo`, by tests (a fresh token per test) and by operators preparing a development signer.
-#ifndef MECAI_SIGNER_PKCS11_PROVISIONING_H_
-#define MECAI_SIGNER_PKCS11_PROVISIONING_H_
+// Setting up an HSM for the signer or a probe agent: a SoftHSM2 token in a directory of its own,
+// and an EC P-256, RSA or Ed25519 key pair generated inside a token (the private key never exists
+// outside it). Used by `mecai demo`, by tests (a fresh token per test) and by operators preparing a
+// development signer.
+#ifndef MECAI_COMMON_PKCS11_PROVISIONING_H_
+#define MECAI_COMMON_PKCS11_PROVISIONING_H_
 
 #include <cstddef>
 #include <string>
@@ -47,6 +48,11 @@ absl::Status InitSoftHsmToken(const std::string& directory, const std::string& t
 // other errors are those of Pkcs11SigningKey::Open.
 absl::StatusOr<EvpPkeyPtr> GenerateEcKeyPairInToken(const v1::Pkcs11Config& config);
 
+// The same with an Ed25519 key pair (RFC 8032), generated with CKM_EC_EDWARDS_KEY_PAIR_GEN
+// (PKCS#11 v3.0 Current Mechanisms §2.3.11), CKA_EC_PARAMS the id-Ed25519 OID; the private key has
+// CKA_DERIVE false. A probe agent's Observation key.
+absl::StatusOr<EvpPkeyPtr> GenerateEd25519KeyPairInToken(const v1::Pkcs11Config& config);
+
 // The same with an RSA key pair of `modulus_bits` bits and public exponent 65537, generated with
 // CKM_RSA_PKCS_KEY_PAIR_GEN (Current Mechanisms §2.1.4):
 //   private key: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_SIGN true; CKA_EXTRACTABLE,
@@ -58,4 +64,4 @@ absl::StatusOr<EvpPkeyPtr> GenerateRsaKeyPairInToken(const v1::Pkcs11Config& con
 
 }  // namespace mecai
 
-#endif  // MECAI_SIGNER_PKCS11_PROVISIONING_H_
+#endif  // MECAI_COMMON_PKCS11_PROVISIONING_H_

@@ -1,4 +1,4 @@
-#include "signer/pkcs11_key.h"
+#include "common/pkcs11_key.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/files.h"
 #include "common/hashing.h"
 #include "common/logging.h"
@@ -38,9 +39,33 @@ constexpr size_t kMaxRawEcdsaSignatureBytes = 132;
 // RSA_PSS_SHA256 (common.proto; RFC 8017 §8.1): the salt is as long as the SHA-256 output.
 constexpr CK_ULONG kPssSaltBytes = 32;
 
-enum class KeyKind { kEcP256, kRsa };
+// An Ed25519 signature is 64 bytes (RFC 8032 §5.1.6); CKM_EDDSA returns it as is.
+constexpr size_t kEd25519SignatureBytes = 64;
+constexpr size_t kEd25519PublicKeyBytes = 32;
 
-std::string KeyKindName(KeyKind kind) { return kind == KeyKind::kEcP256 ? "EC P-256" : "RSA"; }
+// CKA_EC_PARAMS of Ed25519 as modules write it (PKCS#11 v3.0 Current Mechanisms §2.3.10): the DER
+// of the printableString "edwards25519" (SoftHSM2 2.6 also accepts the OID form).
+constexpr absl::string_view kEd25519PrintableEcParams(
+    "\x13\x0c"
+    "edwards25519",
+    14);
+
+enum class KeyKind { kEcP256, kRsa, kEd25519 };
+
+std::string KeyKindName(KeyKind kind) {
+  switch (kind) {
+    case KeyKind::kEcP256:
+      return "EC P-256";
+    case KeyKind::kEd25519:
+      return "Ed25519";
+    default:
+      return "RSA";
+  }
+}
+
+bool IsEd25519EcParams(absl::string_view ec_params) {
+  return ec_params == kEd25519EcParams || ec_params == kEd25519PrintableEcParams;
+}
 
 std::string MechanismName(CK_MECHANISM_TYPE mechanism) {
   switch (mechanism) {
@@ -50,15 +75,21 @@ std::string MechanismName(CK_MECHANISM_TYPE mechanism) {
       return "CKM_SHA256_RSA_PKCS";
     case CKM_SHA256_RSA_PKCS_PSS:
       return "CKM_SHA256_RSA_PKCS_PSS";
+    case CKM_EDDSA:
+      return "CKM_EDDSA";
     default:
       return absl::StrCat("CKM_0x", absl::Hex(mechanism));
   }
 }
 
 // The Cryptoki mechanism that makes `algorithm`'s signatures: CKM_ECDSA signs a digest made here
-// (v2.40 Current Mechanisms §2.3.6); the RSA mechanisms hash in the token (§2.1.10, §2.1.15).
+// (v2.40 Current Mechanisms §2.3.6); the RSA mechanisms hash in the token (§2.1.10, §2.1.15);
+// CKM_EDDSA without parameters is pure Ed25519 of the message (v3.0 Current Mechanisms §2.3.14,
+// RFC 8032 §5.1.6).
 CK_MECHANISM_TYPE MechanismFor(v1::SignatureAlgorithm algorithm) {
   switch (algorithm) {
+    case v1::ED25519:
+      return CKM_EDDSA;
     case v1::RSA_PKCS1_SHA256:
       return CKM_SHA256_RSA_PKCS;
     case v1::RSA_PSS_SHA256:
@@ -91,6 +122,13 @@ std::string CurveName(absl::string_view ec_params) {
   if (ec_params == absl::string_view("\x06\x05\x2b\x81\x04\x00\x22", 7)) return "P-384";
   if (ec_params == absl::string_view("\x06\x05\x2b\x81\x04\x00\x23", 7)) return "P-521";
   if (ec_params == absl::string_view("\x06\x05\x2b\x81\x04\x00\x0a", 7)) return "secp256k1";
+  if (IsEd25519EcParams(ec_params)) return "Ed25519";
+  if (ec_params == absl::string_view("\x06\x03\x2b\x65\x71", 5) ||
+      ec_params == absl::string_view("\x13\x0a"
+                                     "edwards448",
+                                     12)) {
+    return "Ed448";
+  }
   return absl::StrCat("CKA_EC_PARAMS ", HexEncode(ec_params));
 }
 
@@ -119,21 +157,28 @@ absl::StatusOr<CK_OBJECT_HANDLE> FindKeyByLabel(Pkcs11Session& session,
   return found.front();
 }
 
-// The kind of `key`: EC on P-256 or RSA (CKA_KEY_TYPE, CKA_EC_PARAMS). FAILED_PRECONDITION for any
-// other type or curve, naming it. An RSA key's size is checked on its public half.
+// The kind of `key`: EC on P-256, RSA, or Ed25519 (CKA_KEY_TYPE, CKA_EC_PARAMS).
+// FAILED_PRECONDITION for any other type or curve, naming it. An RSA key's size is checked on its
+// public half.
 absl::StatusOr<KeyKind> CheckKeyKind(Pkcs11Session& session, CK_OBJECT_HANDLE key,
                                      CK_OBJECT_CLASS object_class, const v1::Pkcs11Config& config) {
   const std::string what = absl::StrCat(ObjectKindName(object_class), " '", config.key_label(),
                                         "' in token '", config.token_label(), "'");
   ASSIGN_OR_RETURN(CK_ULONG key_type, session.GetUlongAttribute(key, CKA_KEY_TYPE));
   if (key_type == CKK_RSA) return KeyKind::kRsa;
-  if (key_type != CKK_EC) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, " is neither EC P-256 nor RSA (CKA_KEY_TYPE is ", KeyTypeName(key_type),
-                     "); the VA key must be one of them"));
+  if (key_type != CKK_EC && key_type != CKK_EC_EDWARDS) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " is not EC P-256, RSA or Ed25519 (CKA_KEY_TYPE is ", KeyTypeName(key_type), ")"));
   }
   absl::StatusOr<std::string> ec_params = session.GetAttribute(key, CKA_EC_PARAMS);
   if (!ec_params.ok()) return Annotate(ec_params.status(), what);
+  if (key_type == CKK_EC_EDWARDS) {
+    if (!IsEd25519EcParams(*ec_params)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " is an Edwards key but not Ed25519 (curve ", CurveName(*ec_params), ")"));
+    }
+    return KeyKind::kEd25519;
+  }
   if (*ec_params != kP256EcParams) {
     return absl::FailedPreconditionError(
         absl::StrCat(what, " is not EC P-256 (curve ", CurveName(*ec_params), ")"));
@@ -277,6 +322,37 @@ absl::StatusOr<EvpPkeyPtr> P256PublicKeyFromAttributes(absl::string_view ec_para
   return key;
 }
 
+absl::StatusOr<EvpPkeyPtr> Ed25519PublicKeyFromAttributes(absl::string_view ec_params,
+                                                          absl::string_view ec_point) {
+  if (!IsEd25519EcParams(ec_params)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key is not Ed25519 (curve ", CurveName(ec_params), ")"));
+  }
+  // PKCS#11 v3.0 Current Mechanisms §2.3.10: CKA_EC_POINT is the DER of an OCTET STRING holding
+  // the 32-byte public key of RFC 8032 §5.1.5; a bare key, which some modules return, is accepted.
+  std::string point;
+  if (ec_point.size() == kEd25519PublicKeyBytes + 2 && ec_point[0] == '\x04' &&
+      static_cast<unsigned char>(ec_point[1]) == kEd25519PublicKeyBytes) {
+    point = std::string(ec_point.substr(2));
+  } else {
+    point.assign(ec_point.data(), ec_point.size());
+  }
+  if (point.size() != kEd25519PublicKeyBytes) {
+    return absl::FailedPreconditionError(absl::StrCat("CKA_EC_POINT holds ", point.size(),
+                                                      " bytes; an Ed25519 public key has ",
+                                                      kEd25519PublicKeyBytes));
+  }
+  ClearOpenSslErrors();
+  EVP_PKEY* raw_key = EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(point.data()),
+      point.size());
+  if (raw_key == nullptr) {
+    return OpenSslError("CKA_EC_POINT is not an Ed25519 public key",
+                        absl::StatusCode::kFailedPrecondition);
+  }
+  return EvpPkeyPtr(raw_key);
+}
+
 absl::StatusOr<EvpPkeyPtr> RsaPublicKeyFromAttributes(absl::string_view modulus,
                                                       absl::string_view public_exponent) {
   ClearOpenSslErrors();
@@ -357,7 +433,7 @@ Pkcs11SigningKey::Pkcs11SigningKey(const v1::Pkcs11Config& config,
 Pkcs11SigningKey::~Pkcs11SigningKey() = default;
 
 absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Pkcs11SigningKey::Open(
-    const v1::Pkcs11Config& config) {
+    const v1::Pkcs11Config& config, std::vector<v1::SignatureAlgorithm> accepted) {
   const std::pair<const char*, const std::string*> required[] = {
       {"module_path", &config.module_path()},
       {"token_label", &config.token_label()},
@@ -408,17 +484,22 @@ absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Pkcs11SigningKey::Open(
       absl::StrCat("public key '", config.key_label(), "' in token '", config.token_label(), "'");
   absl::StatusOr<EvpPkeyPtr> public_key;
   v1::SignatureAlgorithm algorithm;
-  if (private_kind == KeyKind::kEcP256) {
-    if (config.rsa_pss()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("pkcs11.rsa_pss is set but key '", config.key_label(), "' in token '",
-                       config.token_label(), "' is EC P-256; RSASSA-PSS needs an RSA key"));
-    }
+  if (private_kind != KeyKind::kRsa && config.rsa_pss()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "pkcs11.rsa_pss is set but key '", config.key_label(), "' in token '", config.token_label(),
+        "' is ", KeyKindName(private_kind), "; RSASSA-PSS needs an RSA key"));
+  }
+  if (private_kind != KeyKind::kRsa) {
     ASSIGN_OR_RETURN(std::string ec_params,
                      session->GetAttribute(public_key_object, CKA_EC_PARAMS));
     ASSIGN_OR_RETURN(std::string ec_point, session->GetAttribute(public_key_object, CKA_EC_POINT));
-    public_key = P256PublicKeyFromAttributes(ec_params, ec_point);
-    algorithm = v1::ECDSA_P256_SHA256;
+    if (private_kind == KeyKind::kEcP256) {
+      public_key = P256PublicKeyFromAttributes(ec_params, ec_point);
+      algorithm = v1::ECDSA_P256_SHA256;
+    } else {
+      public_key = Ed25519PublicKeyFromAttributes(ec_params, ec_point);
+      algorithm = v1::ED25519;
+    }
   } else {
     ASSIGN_OR_RETURN(std::string modulus, session->GetAttribute(public_key_object, CKA_MODULUS));
     ASSIGN_OR_RETURN(std::string exponent,
@@ -427,10 +508,22 @@ absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Pkcs11SigningKey::Open(
     algorithm = config.rsa_pss() ? v1::RSA_PSS_SHA256 : v1::RSA_PKCS1_SHA256;
   }
   if (!public_key.ok()) return Annotate(public_key.status(), public_what);
+  if (!accepted.empty() &&
+      std::find(accepted.begin(), accepted.end(), algorithm) == accepted.end()) {
+    std::vector<std::string> names;
+    for (v1::SignatureAlgorithm name : accepted) names.push_back(v1::SignatureAlgorithm_Name(name));
+    return absl::FailedPreconditionError(
+        absl::StrCat("key '", config.key_label(), "' in token '", config.token_label(), "' is ",
+                     KeyKindName(private_kind), " (", v1::SignatureAlgorithm_Name(algorithm),
+                     "); this key must be ", absl::StrJoin(names, " or ")));
+  }
   // An RSA signature is as long as the modulus (RFC 8017 §8.1.1, §8.2.1).
-  const size_t signature_buffer_bytes =
-      private_kind == KeyKind::kRsa ? static_cast<size_t>(EVP_PKEY_get_size(public_key->get()))
-                                    : kMaxRawEcdsaSignatureBytes;
+  size_t signature_buffer_bytes = kMaxRawEcdsaSignatureBytes;
+  if (private_kind == KeyKind::kRsa) {
+    signature_buffer_bytes = static_cast<size_t>(EVP_PKEY_get_size(public_key->get()));
+  } else if (private_kind == KeyKind::kEd25519) {
+    signature_buffer_bytes = kEd25519SignatureBytes;
+  }
   RETURN_IF_ERROR(CheckSignMechanism(*session, MechanismFor(algorithm), config));
 
   const std::string description =
@@ -527,7 +620,8 @@ absl::StatusOr<v1::Signature> Pkcs11SigningKey::Sign(absl::string_view data) {
 
 absl::StatusOr<v1::Signature> Pkcs11SigningKey::SignUnverified(absl::string_view data) {
   const bool ecdsa = algorithm_ == v1::ECDSA_P256_SHA256;
-  // CKM_ECDSA signs a digest made here; the RSA mechanisms hash the data in the token.
+  // CKM_ECDSA signs a digest made here; the RSA mechanisms hash the data in the token, and
+  // CKM_EDDSA (pure Ed25519) takes the whole message.
   const std::string digest = ecdsa ? Sha256(data) : std::string();
   const absl::string_view input = ecdsa ? absl::string_view(digest) : data;
   std::string raw;
@@ -550,7 +644,8 @@ absl::StatusOr<v1::Signature> Pkcs11SigningKey::SignUnverified(absl::string_view
     ASSIGN_OR_RETURN(std::string der, EcdsaRawToDer(raw));
     signature.set_value(std::move(der));
   } else {
-    // RSASSA signatures are the same bytes in PKCS#11 and in RFC 8017 §8.
+    // RSASSA signatures are the same bytes in PKCS#11 and in RFC 8017 §8, and CKM_EDDSA's are
+    // RFC 8032 §5.1.6's R||S.
     signature.set_value(std::move(raw));
   }
   return signature;

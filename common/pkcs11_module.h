@@ -1,8 +1,8 @@
 // A PKCS#11 module (Cryptoki library) loaded with dlopen, and sessions with its tokens. The VA's
 // private key lives only inside the token; this layer moves handles and byte strings, never keys.
 // References are to PKCS#11 Cryptographic Token Interface Base Specification v2.40 ("v2.40").
-#ifndef MECAI_SIGNER_PKCS11_MODULE_H_
-#define MECAI_SIGNER_PKCS11_MODULE_H_
+#ifndef MECAI_COMMON_PKCS11_MODULE_H_
+#define MECAI_COMMON_PKCS11_MODULE_H_
 
 #include <p11-kit-1/p11-kit/pkcs11.h>
 
@@ -115,4 +115,4 @@ class Pkcs11Session {
 
 }  // namespace mecai
 
-#endif  // MECAI_SIGNER_PKCS11_MODULE_H_
+#endif  // MECAI_COMMON_PKCS11_MODULE_H_

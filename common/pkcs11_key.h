@@ -1,10 +1,12 @@
-// The VA signing key, held by a PKCS#11 token (DESIGN §1 signer: "holds no key in memory"). For an
-// EC P-256 key the signer hashes in software and lets the token sign the digest with CKM_ECDSA
-// (PKCS#11 v2.40 Current Mechanisms §2.3.6); for an RSA key the token hashes and signs with
-// CKM_SHA256_RSA_PKCS or CKM_SHA256_RSA_PKCS_PSS (§2.1.10, §2.1.15). This process only ever sees
-// the public half.
-#ifndef MECAI_SIGNER_PKCS11_KEY_H_
-#define MECAI_SIGNER_PKCS11_KEY_H_
+// A signing key held by a PKCS#11 token: the VA key of the signer (DESIGN §1 signer: "holds no key
+// in memory") and, optionally, a probe agent's Observation key. For an EC P-256 key this process
+// hashes in software and lets the token sign the digest with CKM_ECDSA (PKCS#11 v2.40 Current
+// Mechanisms §2.3.6); for an RSA key the token hashes and signs with CKM_SHA256_RSA_PKCS or
+// CKM_SHA256_RSA_PKCS_PSS (§2.1.10, §2.1.15); for an Ed25519 key (CKK_EC_EDWARDS) the token signs
+// the message with CKM_EDDSA, pure Ed25519 (PKCS#11 v3.0 Current Mechanisms §2.3.14, RFC 8032).
+// This process only ever sees the public half.
+#ifndef MECAI_COMMON_PKCS11_KEY_H_
+#define MECAI_COMMON_PKCS11_KEY_H_
 
 #include <cstddef>
 #include <deque>
@@ -17,15 +19,19 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/openssl_types.h"
+#include "common/pkcs11_module.h"
 #include "common/signature.h"
 #include "proto/mecai/v1/config.pb.h"
-#include "signer/pkcs11_module.h"
 
 namespace mecai {
 
 // CKA_EC_PARAMS of P-256: the DER of the namedCurve OID 1.2.840.10045.3.1.7 (prime256v1), the
 // ECParameters choice of PKCS#11 v2.40 Current Mechanisms §2.3.3 and RFC 5480 §2.1.1.
 inline constexpr absl::string_view kP256EcParams("\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10);
+
+// CKA_EC_PARAMS of Ed25519 in the OID form: the DER of id-Ed25519, 1.3.101.112 (RFC 8410 §3).
+// Reading a key, the printableString "edwards25519" form of PKCS#11 v3.0 is accepted too.
+inline constexpr absl::string_view kEd25519EcParams("\x06\x03\x2b\x65\x70", 5);
 
 // The smallest RSA modulus accepted for a VA key, in bits (as common/signature.h accepts).
 inline constexpr size_t kMinimumRsaModulusBits = 2048;
@@ -53,6 +59,12 @@ absl::StatusOr<std::string> ReadPin(const v1::Pkcs11Config& config);
 absl::StatusOr<EvpPkeyPtr> P256PublicKeyFromAttributes(absl::string_view ec_params,
                                                        absl::string_view ec_point);
 
+// An Ed25519 public key from a key object's CKA_EC_PARAMS and CKA_EC_POINT (PKCS#11 v3.0 Current
+// Mechanisms §2.3.10: the point is the DER of an OCTET STRING holding the 32-byte key of RFC 8032
+// §5.1.5; the bare 32 bytes are accepted too). FAILED_PRECONDITION for another curve or length.
+absl::StatusOr<EvpPkeyPtr> Ed25519PublicKeyFromAttributes(absl::string_view ec_params,
+                                                          absl::string_view ec_point);
+
 // An RSA public key from a key object's CKA_MODULUS and CKA_PUBLIC_EXPONENT (v2.40 Current
 // Mechanisms §2.1.2: big-endian unsigned integers). FAILED_PRECONDITION for a modulus shorter than
 // kMinimumRsaModulusBits or an even or absent exponent; the message gives the size.
@@ -67,10 +79,11 @@ absl::StatusOr<std::unique_ptr<Pkcs11Session>> OpenLoggedInSession(const Pkcs11M
                                                                    const v1::Pkcs11Config& config,
                                                                    bool read_write);
 
-// The VA's key inside a PKCS#11 token, found by CKA_LABEL (a private and a public key object with
-// the same label): EC P-256, signing ECDSA_P256_SHA256 in DER (RFC 5480 §2.2), or RSA of at least
-// 2048 bits, signing RSA_PKCS1_SHA256 or, with config.rsa_pss(), RSA_PSS_SHA256 (RFC 8017 §8.2,
-// §8.1).
+// A key inside a PKCS#11 token, found by CKA_LABEL (a private and a public key object with the
+// same label): EC P-256, signing ECDSA_P256_SHA256 in DER (RFC 5480 §2.2); RSA of at least 2048
+// bits, signing RSA_PKCS1_SHA256 or, with config.rsa_pss(), RSA_PSS_SHA256 (RFC 8017 §8.2, §8.1);
+// or Ed25519, signing ED25519 (RFC 8032 §5.1.6). Callers that accept only some of these check
+// algorithm() after Open().
 //
 // The key keeps a pool of config.session_pool_size() logged-in sessions. Each Sign() takes a free
 // session for the duration of one C_SignInit/C_Sign and waits on a condition variable while all
@@ -87,36 +100,44 @@ class Pkcs11SigningKey : public SigningKey {
  public:
   // Loads config.module_path(), logs in to the token config.token_label() with the PIN of
   // ReadPin(config), finds the private and public key labelled config.key_label(), checks that
-  // they are EC P-256 or RSA ≥ 2048 bits and form a pair (one test signature), and opens the
-  // session pool. Errors:
+  // they are EC P-256, RSA ≥ 2048 bits or Ed25519 and form a pair (one test signature), and opens
+  // the session pool. Errors:
   //   NOT_FOUND           module file, PIN file, PIN variable, token label or key label absent
   //                       (the message names it);
   //   PERMISSION_DENIED   wrong or locked PIN (the message says "PIN");
-  //   FAILED_PRECONDITION neither EC P-256 nor RSA ≥ 2048 bits, halves of different types, not
+  //   FAILED_PRECONDITION not EC P-256, RSA ≥ 2048 bits or Ed25519, halves of different types, not
   //                       allowed to sign, two keys with the label, halves that do not match,
-  //                       rsa_pss with an EC key, a mechanism the token lacks, a module that is
-  //                       not PKCS#11;
+  //                       rsa_pss with an EC or Ed25519 key, a mechanism the token lacks, a module
+  //                       that is not PKCS#11;
   //   INVALID_ARGUMENT    an empty config field, both or neither PIN source, a pool larger than
   //                       kMaximumSessionPoolSize;
   //   INTERNAL            any other failed Cryptoki call, with its CKR name.
-  static absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Open(const v1::Pkcs11Config& config);
+  //
+  // `accepted`, when not empty, lists the algorithms the caller can use; a key of another kind is
+  // FAILED_PRECONDITION "key '<label>' in token '<label>' is <kind> (<algorithm>); this key must be
+  // <accepted, joined by " or ">", before any session beyond the first is opened or anything
+  // is signed.
+  static absl::StatusOr<std::unique_ptr<Pkcs11SigningKey>> Open(
+      const v1::Pkcs11Config& config, std::vector<v1::SignatureAlgorithm> accepted = {});
 
   ~Pkcs11SigningKey() override;
 
   // EC: SHA-256 of `data` in software, then C_SignInit/C_Sign with CKM_ECDSA on the digest (v2.40
-  // §5.11), the raw r||s converted to DER. RSA: C_SignInit/C_Sign of `data` with
-  // CKM_SHA256_RSA_PKCS, or CKM_SHA256_RSA_PKCS_PSS with {CKM_SHA256, CKG_MGF1_SHA256, 32}.
-  // Blocks while every session of the pool is busy. Errors carry the CKR name: INTERNAL,
-  // UNAVAILABLE when the token is gone, PERMISSION_DENIED when logging in again after a lost
-  // session fails; INTERNAL too when the token's signature does not verify with the public key.
+  // §5.11), the raw r||s converted to DER. Ed25519: C_Sign of `data` with CKM_EDDSA. RSA:
+  // C_SignInit/C_Sign of `data` with CKM_SHA256_RSA_PKCS, or CKM_SHA256_RSA_PKCS_PSS with
+  // {CKM_SHA256, CKG_MGF1_SHA256, 32}. Blocks while every session of the pool is busy. Errors carry
+  // the CKR name: INTERNAL, UNAVAILABLE when the token is gone, PERMISSION_DENIED when logging in
+  // again after a lost session fails; INTERNAL too when the token's signature does not verify with
+  // the public key.
   absl::StatusOr<v1::Signature> Sign(absl::string_view data) override;
 
   // The public key, built at Open() from the token's CKA_EC_PARAMS and CKA_EC_POINT, or
-  // CKA_MODULUS and CKA_PUBLIC_EXPONENT. Each call returns a new reference. Never fails after a
-  // successful Open().
+  // CKA_MODULUS and CKA_PUBLIC_EXPONENT (for Ed25519 from CKA_EC_PARAMS and CKA_EC_POINT). Each
+  // call returns a new reference. Never fails after a successful Open().
   absl::StatusOr<EvpPkeyPtr> PublicKey() const;
 
-  // The algorithm of every signature: ECDSA_P256_SHA256, RSA_PKCS1_SHA256 or RSA_PSS_SHA256.
+  // The algorithm of every signature: ECDSA_P256_SHA256, RSA_PKCS1_SHA256, RSA_PSS_SHA256 or
+  // ED25519.
   v1::SignatureAlgorithm algorithm() const { return algorithm_; }
 
   // The number of sessions in the pool.
@@ -173,7 +194,8 @@ class Pkcs11SigningKey : public SigningKey {
   const std::unique_ptr<Pkcs11Module> module_;
   const EvpPkeyPtr public_key_;
   const v1::SignatureAlgorithm algorithm_;
-  // Large enough for any signature of the key (132 bytes for EC, the modulus size for RSA).
+  // Large enough for any signature of the key (132 bytes for EC, the modulus size for RSA, 64 for
+  // Ed25519).
   const size_t signature_buffer_bytes_;
   const size_t session_pool_size_;
 
@@ -190,4 +212,4 @@ class Pkcs11SigningKey : public SigningKey {
 
 }  // namespace mecai
 
-#endif  // MECAI_SIGNER_PKCS11_KEY_H_
+#endif  // MECAI_COMMON_PKCS11_KEY_H_

@@ -1,0 +1,146 @@
+#include "bench/delayed_tls_target.h"
+
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+
+namespace mecai {
+namespace {
+
+struct DelayedConnection {
+  SSL_CTX* context;
+  int fd;
+  useconds_t delay_microseconds;
+};
+
+void* ServeOneDelayed(void* raw) {
+  std::unique_ptr<DelayedConnection> connection(static_cast<DelayedConnection*>(raw));
+  usleep(connection->delay_microseconds);
+  SSL* ssl = SSL_new(connection->context);
+  SSL_set_fd(ssl, connection->fd);
+  if (SSL_accept(ssl) == 1) SSL_shutdown(ssl);
+  SSL_free(ssl);
+  close(connection->fd);
+  return nullptr;
+}
+
+[[noreturn]] void RunDelayedTarget(int listener, const test_support::TestCertificate& certificate,
+                                   useconds_t delay_microseconds) {
+  signal(SIGPIPE, SIG_IGN);
+  SSL_CTX* context = SSL_CTX_new(TLS_server_method());
+  SSL_CTX_use_certificate_file(context, certificate.certificate_path.c_str(), SSL_FILETYPE_PEM);
+  SSL_CTX_use_PrivateKey_file(context, certificate.key_path.c_str(), SSL_FILETYPE_PEM);
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setstacksize(&attributes, 256 * 1024);
+  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+  while (true) {
+    const int fd = accept(listener, nullptr, nullptr);
+    if (fd < 0) continue;
+    pthread_t thread;
+    auto* connection = new DelayedConnection{context, fd, delay_microseconds};
+    if (pthread_create(&thread, &attributes, ServeOneDelayed, connection) != 0) {
+      close(fd);
+      delete connection;
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<DelayedTlsTarget> StartDelayedTlsTarget(
+    const test_support::TestCertificate& certificate, absl::Duration delay) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      listen(listener, 4096) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    const std::string error = std::strerror(errno);
+    if (listener >= 0) close(listener);
+    return absl::UnavailableError(absl::StrCat("delayed TLS target: cannot listen: ", error));
+  }
+  DelayedTlsTarget target;
+  target.port = ntohs(address.sin_port);
+  target.pid = fork();
+  if (target.pid == 0) {
+    RunDelayedTarget(listener, certificate,
+                     static_cast<useconds_t>(absl::ToInt64Microseconds(delay)));
+  }
+  close(listener);
+  if (target.pid < 0) {
+    return absl::InternalError(absl::StrCat("delayed TLS target: fork: ", std::strerror(errno)));
+  }
+  return target;
+}
+
+void StopDelayedTlsTarget(const DelayedTlsTarget& target) {
+  if (target.pid <= 0) return;
+  kill(target.pid, SIGKILL);
+  waitpid(target.pid, nullptr, 0);
+}
+
+absl::StatusOr<DelayedTargetSetup> SetUpDelayedTarget(const std::string& stem,
+                                                      const std::string& dns_name) {
+  DelayedTargetSetup setup;
+  std::string pattern = absl::StrCat("/tmp/", stem, "_XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp ", pattern, ": ", std::strerror(errno)));
+  }
+  setup.directory = pattern;
+  setenv("TEST_TMPDIR", setup.directory.c_str(), 1);
+  absl::StatusOr<test_support::TestCertificate> certificate =
+      test_support::WriteSelfSignedCertificate(setup.directory, "target", dns_name);
+  if (!certificate.ok()) return certificate.status();
+  setup.certificate = *certificate;
+  absl::StatusOr<DelayedTlsTarget> target =
+      StartDelayedTlsTarget(setup.certificate, absl::Seconds(1));
+  if (!target.ok()) return target.status();
+  setup.target = *target;
+  return setup;
+}
+
+EngineBurstResult RunEngineBurst(probe_agent::TlsEngine& engine,
+                                 const probe_agent::FetchRequest& request, int probes) {
+  absl::Mutex mutex;
+  EngineBurstResult result;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < probes; ++i) {
+    engine.Start(request, [&](v1::AddressObservation observation) {
+      const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+      absl::MutexLock lock(&mutex);
+      ++result.completed;
+      if (observation.outcome() == v1::PROBE_OK) ++result.ok;
+      result.completion_seconds.push_back(elapsed);
+    });
+  }
+  result.started_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  absl::MutexLock lock(&mutex);
+  std::pair<int*, int> wanted(&result.completed, probes);
+  mutex.AwaitWithTimeout(
+      absl::Condition(
+          +[](std::pair<int*, int>* done) { return *done->first >= done->second; }, &wanted),
+      absl::Seconds(60));
+  result.all_done_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::sort(result.completion_seconds.begin(), result.completion_seconds.end());
+  return result;
+}
+
+}  // namespace mecai
