@@ -128,7 +128,7 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   listen.mutable_tls()->set_private_key_file(tls->server_key);
   listen.mutable_tls()->set_client_ca_file(tls->ca);
   listen.mutable_tls()->add_allowed_client_identities("ca-frontend");
-  ApprovalServiceImpl service(approvals);
+  ApprovalServiceImpl service(approvals, /*record_key=*/nullptr, SystemClock::Get());
   auto server = StartServer(listen, {&service});
   ASSERT_TRUE(server.ok()) << server.status();
   v1::PeerConfig peer;

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/approval_record.h"
+
 namespace mecai {
 namespace {
 
@@ -37,6 +39,14 @@ grpc::Status ApprovalServiceImpl::GetIssuanceStatus(grpc::ServerContext* /*conte
   }
   if (!status.ok()) return ToGrpc(status.status());
   *response = *std::move(status);
+  // DESIGN §7: the state, signed, so that a VA's signer can check it itself.
+  if (record_key_ != nullptr) {
+    absl::StatusOr<v1::SignedApprovalRecord> record =
+        SignApprovalRecord(*response, *record_key_, clock_.Now());
+    if (!record.ok()) return ToGrpc(record.status());
+    *response->mutable_signed_record() = *std::move(record);
+    if (metrics_ != nullptr) metrics_->RecordSignedRecord();
+  }
   return grpc::Status::OK;
 }
 

@@ -3,15 +3,22 @@
 #ifndef MECAI_APPROVAL_APPROVAL_SERVICE_H_
 #define MECAI_APPROVAL_APPROVAL_SERVICE_H_
 
+#include "approval/approval_metrics.h"
 #include "approval/approvals.h"
+#include "common/clock.h"
+#include "common/signature.h"
 #include "proto/mecai/v1/approval.grpc.pb.h"
 
 namespace mecai {
 
-// Thread-safe. `approvals` must outlive the service.
+// Thread-safe. Every dependency must outlive the service.
 class ApprovalServiceImpl final : public v1::ApprovalService::Service {
  public:
-  explicit ApprovalServiceImpl(Approvals& approvals) : approvals_(approvals) {}
+  // `record_key` (ApprovalConfig.signing_key_file) signs the SignedApprovalRecord of every
+  // GetIssuanceStatus answer; null: answers carry none. `metrics` may be null.
+  ApprovalServiceImpl(Approvals& approvals, SigningKey* record_key, const Clock& clock,
+                      ApprovalMetrics* metrics = nullptr)
+      : approvals_(approvals), record_key_(record_key), clock_(clock), metrics_(metrics) {}
 
   grpc::Status SubmitIssuanceRequest(grpc::ServerContext* context,
                                      const v1::SubmitIssuanceRequestRequest* request,
@@ -22,6 +29,9 @@ class ApprovalServiceImpl final : public v1::ApprovalService::Service {
 
  private:
   Approvals& approvals_;
+  SigningKey* const record_key_;
+  const Clock& clock_;
+  ApprovalMetrics* const metrics_;
 };
 
 }  // namespace mecai

@@ -176,13 +176,14 @@ bool IsValidTransactionNumber(absl::string_view transaction_number) {
 }
 
 Approvals::Approvals(ApprovalOptions options, ApprovalStore& store, HttpFetcher& fetcher,
-                     const Clock& clock, RandomSource& random)
+                     const Clock& clock, RandomSource& random, ApprovalMetrics* metrics)
     : options_(std::move(options)),
       store_(store),
       fetcher_(fetcher),
       clock_(clock),
       random_(random),
-      rdap_(fetcher, options_.rdap) {}
+      rdap_(fetcher, options_.rdap),
+      metrics_(metrics) {}
 
 v1::AuditEvent Approvals::Event(v1::AuditEventKind kind, std::string detail,
                                 const std::string& remote_address) const {
@@ -201,6 +202,7 @@ bool Approvals::ExpireIfDue(StoredRequest& request, std::vector<v1::AuditEvent>*
     return false;
   }
   status.set_state(v1::ISSUANCE_STATE_EXPIRED);
+  CountState(v1::ISSUANCE_STATE_EXPIRED);
   status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
   events->push_back(Event(v1::AUDIT_EVENT_KIND_EXPIRED,
                           "the approval code expired before the request was decided"));
@@ -234,6 +236,7 @@ v1::PhoneCall Approvals::Call(const std::string& phone_number, const std::string
   for (uint32_t attempt = 1; attempt <= options_.voice_gateway_attempts; ++attempt) {
     call.set_attempts(attempt);
     absl::StatusOr<std::string> answer = fetcher_.Fetch(request);
+    if (metrics_ != nullptr) metrics_->RecordGatewayRequest(answer.ok());
     if (answer.ok()) {
       call.set_delivered(true);
       call.clear_error();
@@ -253,6 +256,27 @@ v1::PhoneCall Approvals::Call(const std::string& phone_number, const std::string
 }
 
 absl::StatusOr<v1::IssuanceStatus> Approvals::Submit(
+    const v1::SubmitIssuanceRequestRequest& request) {
+  absl::StatusOr<v1::IssuanceStatus> status = RecordAndCall(request);
+  if (metrics_ != nullptr) {
+    switch (status.status().code()) {
+      case absl::StatusCode::kOk:
+        metrics_->RecordSubmission("accepted");
+        break;
+      case absl::StatusCode::kInvalidArgument:
+        metrics_->RecordSubmission("invalid");
+        break;
+      case absl::StatusCode::kAlreadyExists:
+        metrics_->RecordSubmission("duplicate");
+        break;
+      default:
+        metrics_->RecordSubmission("error");
+    }
+  }
+  return status;
+}
+
+absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
     const v1::SubmitIssuanceRequestRequest& request) {
   const std::string domain = absl::AsciiStrToLower(request.domain());
   if (!IsValidDomainName(domain, /*allow_wildcard=*/false)) {
@@ -317,11 +341,13 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::Submit(
                           ", key SHA-256 ", HexEncode(status.subject_public_key_info_sha256()),
                           ", names ", absl::StrJoin(key.names, ", ")))}));
   MECAI_LOG(Info) << "approval request " << status.transaction_number() << " for " << domain;
+  CountState(v1::ISSUANCE_STATE_CALLING);
 
   // Contacts from the registry (RFC 9083), then one call per number (seed 000).
   std::vector<v1::AuditEvent> events;
   std::vector<v1::PhoneCall> calls;
   absl::StatusOr<std::vector<std::string>> numbers = rdap_.LookupPhoneNumbers(domain);
+  if (metrics_ != nullptr) metrics_->RecordRdapLookup(numbers.ok());
   if (!numbers.ok()) {
     events.push_back(
         Event(v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_FAILED, std::string(numbers.status().message())));
@@ -332,6 +358,7 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::Submit(
     const std::string message = CallMessage(status, code);
     for (const std::string& number : *numbers) {
       calls.push_back(Call(number, message, &events));
+      if (metrics_ != nullptr) metrics_->RecordCall(calls.back().delivered());
     }
   }
   bool delivered = false;
@@ -348,10 +375,12 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::Submit(
         }
         if (delivered) {
           current.status.set_state(v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+          CountState(v1::ISSUANCE_STATE_AWAITING_APPROVAL);
           new_events->push_back(Event(v1::AUDIT_EVENT_KIND_AWAITING_APPROVAL,
                                       "waiting for a person on the approval page"));
         } else {
           current.status.set_state(v1::ISSUANCE_STATE_FAILED);
+          CountState(v1::ISSUANCE_STATE_FAILED);
           current.status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
           new_events->push_back(Event(v1::AUDIT_EVENT_KIND_FAILED,
                                       numbers.ok() && numbers->empty()
@@ -411,6 +440,23 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::View(const std::string& transactio
 absl::StatusOr<DecisionOutcome> Approvals::Decide(const std::string& transaction_number,
                                                   absl::string_view code, Decision decision,
                                                   const std::string& remote_address) {
+  absl::StatusOr<DecisionOutcome> outcome =
+      DecideOnce(transaction_number, code, decision, remote_address);
+  if (metrics_ != nullptr) {
+    if (absl::IsNotFound(outcome.status())) {
+      metrics_->RecordPageAttempt("unknown_transaction");
+    } else if (outcome.ok()) {
+      static const char* const kResults[] = {"approved", "rejected", "wrong_code",
+                                             "locked",   "expired",  "already_decided"};
+      metrics_->RecordPageAttempt(kResults[static_cast<int>(outcome->result)]);
+    }
+  }
+  return outcome;
+}
+
+absl::StatusOr<DecisionOutcome> Approvals::DecideOnce(const std::string& transaction_number,
+                                                      absl::string_view code, Decision decision,
+                                                      const std::string& remote_address) {
   if (!IsValidTransactionNumber(transaction_number)) {
     return absl::NotFoundError("no request with this transaction number");
   }
@@ -453,6 +499,7 @@ absl::StatusOr<DecisionOutcome> Approvals::Decide(const std::string& transaction
                       result = DecisionResult::kWrongCode;
                       if (status.failed_attempts() >= status.max_attempts()) {
                         status.set_state(v1::ISSUANCE_STATE_LOCKED);
+                        CountState(v1::ISSUANCE_STATE_LOCKED);
                         status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
                         events->push_back(Event(v1::AUDIT_EVENT_KIND_LOCKED,
                                                 "too many wrong codes: the request is locked",
@@ -464,11 +511,13 @@ absl::StatusOr<DecisionOutcome> Approvals::Decide(const std::string& transaction
                     status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
                     if (decision == Decision::kApprove) {
                       status.set_state(v1::ISSUANCE_STATE_APPROVED);
+                      CountState(v1::ISSUANCE_STATE_APPROVED);
                       events->push_back(Event(v1::AUDIT_EVENT_KIND_APPROVED,
                                               "approved with the right code", remote_address));
                       result = DecisionResult::kApproved;
                     } else {
                       status.set_state(v1::ISSUANCE_STATE_REJECTED);
+                      CountState(v1::ISSUANCE_STATE_REJECTED);
                       events->push_back(Event(v1::AUDIT_EVENT_KIND_REJECTED,
                                               "rejected with the right code", remote_address));
                       result = DecisionResult::kRejected;

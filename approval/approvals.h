@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "approval/approval_code.h"
+#include "approval/approval_metrics.h"
 #include "approval/approval_store.h"
 #include "approval/rdap.h"
 #include "common/clock.h"
@@ -67,8 +68,9 @@ enum class Decision { kApprove, kReject };
 // Thread-safe. Dependencies must outlive the object.
 class Approvals {
  public:
+  // `metrics` may be null.
   Approvals(ApprovalOptions options, ApprovalStore& store, HttpFetcher& fetcher, const Clock& clock,
-            RandomSource& random);
+            RandomSource& random, ApprovalMetrics* metrics = nullptr);
 
   // Validates and records the request, then looks up and calls the contacts (blocking: at most
   // one RDAP request and voice_gateway_attempts gateway requests per number, each bounded by
@@ -94,6 +96,13 @@ class Approvals {
   const ApprovalOptions& options() const { return options_; }
 
  private:
+  absl::StatusOr<v1::IssuanceStatus> RecordAndCall(const v1::SubmitIssuanceRequestRequest& request);
+  absl::StatusOr<DecisionOutcome> DecideOnce(const std::string& transaction_number,
+                                             absl::string_view code, Decision decision,
+                                             const std::string& remote_address);
+  void CountState(v1::IssuanceState state) const {
+    if (metrics_ != nullptr) metrics_->RecordStateEntered(state);
+  }
   v1::AuditEvent Event(v1::AuditEventKind kind, std::string detail,
                        const std::string& remote_address = "") const;
   // Marks a pending request whose code expired as EXPIRED; true when it did.
@@ -110,6 +119,7 @@ class Approvals {
   const Clock& clock_;
   RandomSource& random_;
   const RdapClient rdap_;
+  ApprovalMetrics* const metrics_;
 };
 
 }  // namespace mecai

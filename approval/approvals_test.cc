@@ -2,6 +2,9 @@
 // real nginx, calls through a recording voice gateway, a RocksDB store, and a FakeClock for expiry.
 #include "approval/approvals.h"
 
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -11,13 +14,17 @@
 #include <vector>
 
 #include "approval/approval_code.h"
+#include "approval/approval_metrics.h"
 #include "approval/approval_store.h"
 #include "approval/testing/test_environment.h"
+#include "approval/web_page.h"
 #include "common/address_policy.h"
+#include "common/child_process.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/hashing.h"
 #include "common/http_fetcher.h"
+#include "common/metrics.h"
 #include "common/pem.h"
 #include "common/pki_builder.h"
 #include "common/testing/test_pki.h"
@@ -87,7 +94,63 @@ class ApprovalsTest : public ::testing::Test {
     options.certificate_authority_name = "Test CA";
     options.rdap.base_urls = {{"test", rdap_->base_url()}};
     options.secret_equals = &CountingConstantTimeEquals;
-    approvals_ = std::make_unique<Approvals>(options, *store_, *fetcher_, clock_, random_);
+    registry_ = std::make_shared<prometheus::Registry>();
+    metrics_ = std::make_unique<ApprovalMetrics>(*registry_);
+    approvals_ =
+        std::make_unique<Approvals>(options, *store_, *fetcher_, clock_, random_, metrics_.get());
+  }
+
+  // A PKCS #10 request (RFC 2986) for `key` with `dns_names` as subjectAltNames (none: only the
+  // subject CN `common_name`), signed by `key`; DER.
+  static std::string CsrDer(EVP_PKEY* key, const std::vector<std::string>& dns_names,
+                            const std::string& common_name = "") {
+    X509ReqPtr csr(X509_REQ_new());
+    EXPECT_EQ(X509_REQ_set_version(csr.get(), 0), 1);
+    X509_NAME* subject = X509_REQ_get_subject_name(csr.get());  // Borrowed.
+    if (!common_name.empty()) {
+      X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                                 -1, 0);
+    }
+    EXPECT_EQ(X509_REQ_set_pubkey(csr.get(), key), 1);
+    if (!dns_names.empty()) {
+      std::string value;
+      for (const std::string& name : dns_names) {
+        absl::StrAppend(&value, value.empty() ? "" : ",", "DNS:", name);
+      }
+      STACK_OF(X509_EXTENSION)* extensions = sk_X509_EXTENSION_new_null();
+      X509_EXTENSION* san =
+          X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str());
+      EXPECT_NE(san, nullptr);
+      sk_X509_EXTENSION_push(extensions, san);
+      EXPECT_EQ(X509_REQ_add_extensions(csr.get(), extensions), 1);
+      sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
+    }
+    EXPECT_GT(X509_REQ_sign(csr.get(), key, EVP_sha256()), 0);
+    unsigned char* der = nullptr;
+    const int length = i2d_X509_REQ(csr.get(), &der);
+    EXPECT_GT(length, 0);
+    std::string bytes(reinterpret_cast<char*>(der), length);
+    OPENSSL_free(der);
+    return bytes;
+  }
+
+  v1::SubmitIssuanceRequestRequest CsrRequest(const std::string& transaction_number,
+                                              const std::string& csr_der) {
+    v1::SubmitIssuanceRequestRequest request = Request(transaction_number);
+    request.set_csr_der(csr_der);
+    return request;
+  }
+
+  // A refused submission left no trace: no request, no key index entry, no call.
+  void ExpectNothingRecorded(const std::string& transaction_number, const std::string& spki_der) {
+    EXPECT_THAT(approvals_->GetStatus(transaction_number),
+                StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+    if (!spki_der.empty()) {
+      EXPECT_THAT(approvals_->GetStatusByKey(Sha256(spki_der)),
+                  StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+    }
+    EXPECT_EQ(gateway_->requests(), 0);
   }
 
   v1::SubmitIssuanceRequestRequest Request(const std::string& transaction_number,
@@ -119,6 +182,8 @@ class ApprovalsTest : public ::testing::Test {
   std::string store_directory_;
   std::unique_ptr<ApprovalStore> store_;
   std::unique_ptr<CurlHttpFetcher> fetcher_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<ApprovalMetrics> metrics_;
   std::unique_ptr<Approvals> approvals_;
 };
 
@@ -292,6 +357,146 @@ TEST_F(ApprovalsTest, RdapProblemsAreRecordedAndFailTheRequest) {
   // The fax number alone does not count; the registrar's abuse line does.
   EXPECT_EQ(no_phone->calls_size(), 1);
   EXPECT_EQ(gateway_->calls().back().to, "+15550100200");
+}
+
+// The CSR path of SubmitIssuanceRequest (approval.proto: "a PKCS #10 CSR (DER) whose signature
+// must verify and whose names must all be `domain` or below it").
+TEST_F(ApprovalsTest, ACsrsKeyAndNamesAreExtractedAndShownOnThePage) {
+  auto key = GenerateEcKey();
+  ASSERT_TRUE(key.ok());
+  auto submitted = approvals_->Submit(
+      CsrRequest("CSR000001", CsrDer(key->get(), {"www.example.test", "Example.Test"}, "ignored")));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(submitted->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  // The dNSName subjectAltNames (lower case), not the subject CN.
+  EXPECT_THAT(submitted->names(), ElementsAre("www.example.test", "example.test"));
+  EXPECT_EQ(submitted->subject_public_key_info_sha256(), Sha256(PublicKeyToDer(key->get())));
+  auto by_key = approvals_->GetStatusByKey(Sha256(PublicKeyToDer(key->get())));
+  ASSERT_TRUE(by_key.ok()) << by_key.status();
+  EXPECT_EQ(by_key->transaction_number(), "CSR000001");
+
+  auto page = ApprovalPage::Create(*approvals_, random_);
+  ASSERT_TRUE(page.ok()) << page.status();
+  HttpServerRequest show;
+  show.method = "GET";
+  show.path = "/request";
+  show.query["tn"] = "CSR000001";
+  show.remote_address = "127.0.0.1";
+  HttpServerResponse shown = (*page)->Handle(show);
+  EXPECT_EQ(shown.status, 200);
+  EXPECT_THAT(shown.body, HasSubstr("<td id=\"names\">www.example.test, example.test</td>"));
+  EXPECT_THAT(shown.body, HasSubstr(HexEncode(Sha256(PublicKeyToDer(key->get())))));
+}
+
+TEST_F(ApprovalsTest, ACsrWithoutSubjectAltNamesIsNamedByItsCommonName) {
+  auto key = GenerateEcKey();
+  ASSERT_TRUE(key.ok());
+  auto submitted =
+      approvals_->Submit(CsrRequest("CSR000002", CsrDer(key->get(), {}, "Mail.Example.Test")));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_THAT(submitted->names(), ElementsAre("mail.example.test"));
+}
+
+TEST_F(ApprovalsTest, ACsrWithABadSignatureIsRefusedAndNothingIsRecorded) {
+  auto key = GenerateEcKey();
+  ASSERT_TRUE(key.ok());
+  std::string csr = CsrDer(key->get(), {"www.example.test"});
+  // The last byte belongs to the signature value: the DER still parses, the signature fails.
+  csr.back() ^= 0x01;
+  EXPECT_THAT(approvals_->Submit(CsrRequest("CSR000003", csr)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("csr_der: the signature does not verify")));
+  ASSERT_NO_FATAL_FAILURE(ExpectNothingRecorded("CSR000003", PublicKeyToDer(key->get())));
+}
+
+TEST_F(ApprovalsTest, MalformedCsrDerIsRefusedAndNothingIsRecorded) {
+  auto key = GenerateEcKey();
+  ASSERT_TRUE(key.ok());
+  const std::string csr = CsrDer(key->get(), {"www.example.test"});
+  for (const std::string& malformed : {csr.substr(0, csr.size() / 2), csr + std::string("\x00", 1),
+                                       std::string("not DER"), std::string(17 << 10, '\x30')}) {
+    SCOPED_TRACE(malformed.size());
+    absl::StatusOr<v1::IssuanceStatus> refused =
+        approvals_->Submit(CsrRequest("CSR000004", malformed));
+    ASSERT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr("csr_der"));
+    EXPECT_THAT(std::string(refused.status().message()), Not(HasSubstr("\n")));
+    ASSERT_NO_FATAL_FAILURE(ExpectNothingRecorded("CSR000004", PublicKeyToDer(key->get())));
+  }
+}
+
+TEST_F(ApprovalsTest, ACsrNamingAnotherDomainIsRefusedAndNothingIsRecorded) {
+  auto key = GenerateEcKey();
+  ASSERT_TRUE(key.ok());
+  EXPECT_THAT(
+      approvals_->Submit(
+          CsrRequest("CSR000005", CsrDer(key->get(), {"www.example.test", "www.attacker.test"}))),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("the name \"www.attacker.test\" is not example.test or below it")));
+  ASSERT_NO_FATAL_FAILURE(ExpectNothingRecorded("CSR000005", PublicKeyToDer(key->get())));
+}
+
+// The service's /metrics (common/metrics.h) after every kind of page attempt, checked by
+// Prometheus' own promtool.
+TEST_F(ApprovalsTest, MetricsCountEveryStepAndPassPromtool) {
+  ASSERT_TRUE(approvals_->Submit(Request("MET000001")).ok());
+  const std::string code = HeardCode();
+  ASSERT_TRUE(approvals_->Decide("MET000001", "00000000", Decision::kApprove, "").ok());
+  ASSERT_TRUE(approvals_->Decide("MET000001", code, Decision::kApprove, "").ok());
+  ASSERT_TRUE(approvals_->Decide("MET000001", code, Decision::kApprove, "").ok());
+  EXPECT_THAT(approvals_->Decide("UNKNOWN01", code, Decision::kApprove, ""),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(approvals_->Submit(Request("MET000001")),
+              StatusIs(absl::StatusCode::kAlreadyExists, ::testing::_));
+  EXPECT_THAT(approvals_->Submit(Request("no")),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  ASSERT_TRUE(approvals_->Submit(Request("MET000002")).ok());
+  clock_.Advance(absl::Minutes(11));
+  ASSERT_TRUE(approvals_->Decide("MET000002", "12345678", Decision::kReject, "").ok());
+
+  v1::ListenConfig listen;
+  listen.set_metrics_address("127.0.0.1:0");
+  auto server = MetricsServer::Start(listen, registry_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto directory = test_pki::MakeTempDirectory();
+  ASSERT_TRUE(directory.ok());
+  const std::string text_file = *directory + "/metrics.txt";
+  auto fetch = ChildProcess::Start(
+      {"curl", "--silent", "--show-error", "--fail", "--max-time", "10", "--output", text_file,
+       absl::StrCat("http://127.0.0.1:", (*server)->port(), "/metrics")},
+      *directory + "/curl.log");
+  ASSERT_TRUE(fetch.ok());
+  ASSERT_TRUE((*fetch)->WaitForExit(absl::Seconds(15)));
+  ASSERT_EQ((*fetch)->ExitCode(), 0) << ReadFile(*directory + "/curl.log").value_or("");
+  auto check =
+      ChildProcess::Start({"sh", "-c", absl::StrCat("promtool check metrics < ", text_file)},
+                          *directory + "/promtool.log");
+  ASSERT_TRUE(check.ok());
+  ASSERT_TRUE((*check)->WaitForExit(absl::Seconds(15)));
+  EXPECT_EQ((*check)->ExitCode(), 0) << ReadFile(*directory + "/promtool.log").value_or("");
+
+  auto text = ReadFile(text_file);
+  ASSERT_TRUE(text.ok());
+  for (const char* line : {
+           "mecai_approval_requests_submitted_total{result=\"accepted\"} 2",
+           "mecai_approval_requests_submitted_total{result=\"duplicate\"} 1",
+           "mecai_approval_requests_submitted_total{result=\"invalid\"} 1",
+           "mecai_approval_rdap_lookups_total{result=\"ok\"} 2",
+           // Three registry numbers per request.
+           "mecai_approval_calls_total{outcome=\"placed\"} 6",
+           "mecai_approval_voice_gateway_requests_total{result=\"ok\"} 6",
+           "mecai_approval_page_attempts_total{result=\"wrong_code\"} 1",
+           "mecai_approval_page_attempts_total{result=\"approved\"} 1",
+           "mecai_approval_page_attempts_total{result=\"already_decided\"} 1",
+           "mecai_approval_page_attempts_total{result=\"unknown_transaction\"} 1",
+           "mecai_approval_page_attempts_total{result=\"expired\"} 1",
+           "mecai_approval_requests_entered_state_total{state=\"calling\"} 2",
+           "mecai_approval_requests_entered_state_total{state=\"awaiting_approval\"} 2",
+           "mecai_approval_requests_entered_state_total{state=\"approved\"} 1",
+           "mecai_approval_requests_entered_state_total{state=\"expired\"} 1",
+       }) {
+    EXPECT_THAT(*text, HasSubstr(line));
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "approval/approval_code.h"
 #include "approval/approval_config.h"
+#include "approval/approval_metrics.h"
 #include "approval/approval_service.h"
 #include "approval/approval_store.h"
 #include "approval/approvals.h"
@@ -18,8 +19,11 @@
 #include "common/grpc_server.h"
 #include "common/http_fetcher.h"
 #include "common/logging.h"
+#include "common/metrics.h"
+#include "common/pem.h"
 #include "common/service_main.h"
 #include "common/shutdown_signal.h"
+#include "common/signature.h"
 #include "common/status.h"
 
 namespace {
@@ -41,9 +45,23 @@ absl::Status Run(const std::string& config_path) {
                                   config.allowed_special_address_ranges().end());
   ASSIGN_OR_RETURN(mecai::AddressPolicy policy, mecai::AddressPolicy::Create(ranges));
   mecai::CurlHttpFetcher fetcher(std::move(policy));
+  // Signs the approval records a VA's signer checks (DESIGN §7).
+  std::unique_ptr<mecai::InMemorySigningKey> record_key;
+  if (!config.signing_key_file().empty()) {
+    auto key = mecai::LoadPemPrivateKey(config.signing_key_file());
+    if (!key.ok()) return mecai::Annotate(key.status(), "signing_key_file");
+    auto signing_key = mecai::InMemorySigningKey::Create(*std::move(key));
+    if (!signing_key.ok()) return mecai::Annotate(signing_key.status(), "signing_key_file");
+    record_key = *std::move(signing_key);
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  mecai::GrpcServerMetrics grpc_metrics(*registry);
+  mecai::ApprovalMetrics metrics(*registry);
+  // Serves /metrics when listen.metrics_address is set.
+  ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
   mecai::OpenSslRandomSource random;
   mecai::Approvals approvals(mecai::ApprovalOptions::FromConfig(config), *store, fetcher,
-                             mecai::SystemClock::Get(), random);
+                             mecai::SystemClock::Get(), random, &metrics);
   ASSIGN_OR_RETURN(auto page, mecai::ApprovalPage::Create(approvals, random));
   ASSIGN_OR_RETURN(auto web, mecai::HttpServer::Start(config.web_address(),
                                                       [&page](const mecai::HttpServerRequest& r) {
@@ -53,8 +71,9 @@ absl::Status Run(const std::string& config_path) {
     RETURN_IF_ERROR(
         mecai::WriteFileAtomically(config.web_port_file(), absl::StrCat(web->port(), "\n")));
   }
-  mecai::ApprovalServiceImpl service(approvals);
-  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}));
+  mecai::ApprovalServiceImpl service(approvals, record_key.get(), mecai::SystemClock::Get(),
+                                     &metrics);
+  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}, &grpc_metrics));
   MECAI_LOG(Info) << "approval service ready: gRPC port " << server->port() << ", web page port "
                   << web->port();
   mecai::ServeUntilSignal(*server);

@@ -66,6 +66,7 @@ absl::StatusOr<BinaryPaths> FindClusterBinaries() {
   auto probe_agent = Find("probe_agent", "probe_agent");
   if (!probe_agent.ok()) return probe_agent.status();
   paths.probe_agent = *probe_agent;
+  paths.approval = Find("approval", "approval").value_or("");
   for (const char* candidate : {"/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"}) {
     if (IsExecutable(candidate)) paths.dnsmasq = candidate;
   }

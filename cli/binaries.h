@@ -12,6 +12,8 @@ struct BinaryPaths {
   std::string coordinator;
   std::string signer;
   std::string probe_agent;
+  // The phone-approval service (DESIGN §7); empty when it is not built (it is optional).
+  std::string approval;
   std::string dnsmasq;
   std::string nginx;
 };

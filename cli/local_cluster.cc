@@ -107,6 +107,53 @@ v1::PeerConfig LocalCluster::AdminPeer() const {
   return Peer("coordinator", coordinator_port_, admin_);
 }
 
+v1::PeerConfig LocalCluster::ApprovalPeer() const {
+  return Peer("approval", approval_port_, approval_client_);
+}
+
+absl::StatusOr<int> LocalCluster::StartApprovalService(const std::string& binary,
+                                                       const Identity& server) {
+  if (binary.empty()) {
+    return absl::NotFoundError(
+        "cannot find the approval binary; build it with `bazel build //approval` or set "
+        "MECAI_BIN_DIR");
+  }
+  mkdir(Path("approval").c_str(), 0700);
+  ASSIGN_OR_RETURN(EvpPkeyPtr record_key, GenerateEd25519Key());
+  RETURN_IF_ERROR(
+      WriteFileAtomically(Path("approval/records.key"), PrivateKeyToPem(record_key.get()), 0600));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(Path("approval/records.pub"), PublicKeyToPem(record_key.get())));
+  v1::ApprovalConfig config;
+  config.mutable_listen()->set_address("127.0.0.1:0");
+  config.mutable_listen()->set_port_file(Path("run/approval.port"));
+  config.mutable_listen()->set_metrics_address("127.0.0.1:0");
+  config.mutable_listen()->set_metrics_port_file(Path("run/approval.metrics-port"));
+  v1::ServerTls* tls = config.mutable_listen()->mutable_tls();
+  tls->set_certificate_file(server.certificate_file);
+  tls->set_private_key_file(server.key_file);
+  tls->set_client_ca_file(Path("internal/ca.pem"));
+  tls->add_allowed_client_identities("coordinator");
+  tls->add_allowed_client_identities("ca-frontend");
+  config.set_web_address("127.0.0.1:0");
+  config.set_web_port_file(Path("run/approval.web-port"));
+  config.set_store_path(Path("store/approval"));
+  (*config.mutable_rdap_base_urls())["test"] = options_.approval_rdap_base_url;
+  config.set_voice_gateway_url(options_.approval_voice_gateway_url);
+  config.set_approval_site_url("http://certapproval.mecai.test/");
+  config.set_certificate_authority_name("MECAI Demo CA");
+  // The registry and the gateway are on loopback (trust rule 6 refuses it by default).
+  config.add_allowed_special_address_ranges("127.0.0.0/8");
+  config.set_signing_key_file(Path("approval/records.key"));
+  RETURN_IF_ERROR(WriteConfig("approval.textproto", config));
+  Step("starting the phone-approval service");
+  ASSIGN_OR_RETURN(ChildProcess * process,
+                   Launch({binary, "--config", Path("approval.textproto")}, "approval"));
+  ASSIGN_OR_RETURN(int port, AwaitPortFile(process, Path("run/approval.port")));
+  ASSIGN_OR_RETURN(approval_web_port_, AwaitPortFile(process, Path("run/approval.web-port")));
+  return port;
+}
+
 absl::Status LocalCluster::IssueServerCertificate(const std::string& hostname,
                                                   const std::string& name) {
   CertificateSpec spec;
@@ -393,6 +440,16 @@ absl::Status LocalCluster::Start() {
   v1::TrustListConfig trust_list;
   trust_list.set_name(kTrustList);
   trust_list.set_pem_file(Path("pki/root-ca.pem"));
+  // DESIGN §7: the same roots, but VDs only for keys whose issuance was approved by phone.
+  const bool with_approval = !options_.approval_rdap_base_url.empty();
+  v1::TrustListConfig approval_trust_list = trust_list;
+  approval_trust_list.set_name(kApprovalTrustList);
+  approval_trust_list.set_require_issuance_approval(true);
+  if (with_approval) {
+    ASSIGN_OR_RETURN(Identity approval_id, IssueIdentity("approval", {"serverAuth"}));
+    ASSIGN_OR_RETURN(approval_client_, IssueIdentity("ca-frontend", {"clientAuth"}));
+    ASSIGN_OR_RETURN(approval_port_, StartApprovalService(binaries.approval, approval_id));
+  }
 
   v1::SignerConfig signer;
   signer.mutable_listen()->set_address("127.0.0.1:0");
@@ -414,6 +471,10 @@ absl::Status LocalCluster::Start() {
     agent->set_public_key_file(endpoint.public_key_file());
   }
   *signer.add_trust_lists() = trust_list;
+  if (with_approval) {
+    *signer.add_trust_lists() = approval_trust_list;
+    signer.set_approval_public_key_file(Path("approval/records.pub"));
+  }
   RETURN_IF_ERROR(WriteConfig("signer.textproto", signer));
   Step("starting the signer (PKCS#11, SoftHSM2)");
   ASSIGN_OR_RETURN(ChildProcess * signer_process,
@@ -437,6 +498,10 @@ absl::Status LocalCluster::Start() {
     coordinator.set_max_probe_rounds_per_hostname(options_.max_probe_rounds_per_hostname);
   }
   *coordinator.add_trust_lists() = trust_list;
+  if (with_approval) {
+    *coordinator.add_trust_lists() = approval_trust_list;
+    *coordinator.mutable_approval_service() = Peer("approval", approval_port_, coordinator_id);
+  }
   for (const auto& endpoint : endpoints) *coordinator.add_agents() = endpoint;
   *coordinator.mutable_signer() = Peer("signer", signer_port, coordinator_id);
   RETURN_IF_ERROR(WriteConfig("coordinator.textproto", coordinator));

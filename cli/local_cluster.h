@@ -50,6 +50,13 @@ struct LocalClusterOptions {
   // The address nginx serves the TLS target on (default 127.0.0.1; "0.0.0.0" to reach it from
   // network namespaces).
   std::string target_listen_address = "127.0.0.1";
+  // When set, the phone-approval service (DESIGN §7) runs too, finding the domain's contacts at
+  // this RDAP base URL for the "test" TLD (RFC 9083, e.g. approval/testing's nginx RdapServer)
+  // and calling them through approval_voice_gateway_url (e.g. its recording VoiceGateway); and
+  // the coordinator and signer serve kApprovalTrustList, the same roots as kTrustList, requiring
+  // an approved record for the certificate's key.
+  std::string approval_rdap_base_url;
+  std::string approval_voice_gateway_url;
 };
 
 // Not thread-safe.
@@ -57,6 +64,8 @@ class LocalCluster {
  public:
   static constexpr char kTargetHost[] = "www.mecai.test";
   static constexpr char kTrustList[] = "demo-roots";
+  // Served only with the approval service (LocalClusterOptions.approval_rdap_base_url).
+  static constexpr char kApprovalTrustList[] = "demo-roots-approved-out-of-band";
   static constexpr char kVaId[] = "demo-va";
   static constexpr char kShardId[] = "demo-shard-1";
 
@@ -87,6 +96,10 @@ class LocalCluster {
   v1::PeerConfig CoordinatorPeer() const;
   // How a trust-list administrator (identity "admin") reaches the coordinator.
   v1::PeerConfig AdminPeer() const;
+  // How a CA front end (identity "ca-frontend") reaches the approval service to submit requests.
+  v1::PeerConfig ApprovalPeer() const;
+  // The certapproval web page's port (plain HTTP on 127.0.0.1); 0 without the approval service.
+  int approval_web_port() const { return approval_web_port_; }
   // Files: the served certificate with its chain, its leaf alone, its key, the VA list.
   std::string ServerChainFile() const { return Path("pki/server.pem"); }
   std::string ServerLeafFile() const { return Path("pki/server-leaf.pem"); }
@@ -115,6 +128,8 @@ class LocalCluster {
   // Writes the issuing CA's CRL (revoking pki/revoked.pem) and starts nginx serving it over HTTP
   // and the TLS target (pki/server.pem) on target_port_.
   absl::Status StartWebServer(const std::string& nginx);
+  // Starts the approval service (its record-signing key in approval/) and returns its gRPC port.
+  absl::StatusOr<int> StartApprovalService(const std::string& binary, const Identity& server);
   absl::StatusOr<ChildProcess*> Launch(const std::vector<std::string>& argv,
                                        const std::string& name,
                                        const std::vector<std::string>& environment = {});
@@ -138,6 +153,9 @@ class LocalCluster {
   // The issuing CA's CRL distribution point, served by nginx (RFC 5280 §4.2.1.13).
   int crl_port_ = 0;
   int coordinator_port_ = 0;
+  int approval_port_ = 0;
+  int approval_web_port_ = 0;
+  Identity approval_client_;
   std::string coordinator_binary_;
 };
 

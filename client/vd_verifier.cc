@@ -194,6 +194,10 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
         absl::StrCat("the VD is ", absl::FormatDuration(expected.now - issued),
                      " old; the maximum age is ", absl::FormatDuration(expected.max_age)));
   }
+  if (expected.require_out_of_band_approval && !statement.issuance_approved_out_of_band()) {
+    return absl::PermissionDeniedError(
+        "the VD does not say that issuance was approved out of band, which this client requires");
+  }
   return statement;
 }
 

@@ -25,11 +25,16 @@ struct VdExpectation {
   absl::Time now;
   // Oldest acceptable VD (operator-set); issued_at may be at most 5 minutes in the future.
   absl::Duration max_age = absl::Hours(24 * 7);
+  // Accept only a VD whose statement says issuance was approved out of band (DESIGN §7,
+  // VouchingStatement.issuance_approved_out_of_band), for clients that demand it.
+  bool require_out_of_band_approval = false;
 };
 
 // Verifies, in order: the VA chain builds to the CA certificate of a listed (candidate) VA, the VA
 // certificate carries id-kp-OCSPSigning, the signature over the statement verifies, the statement
-// names that VA, the hostname, a vouched hash equal to the handshake certificate's, and the age.
+// names that VA, the hostname, a vouched hash equal to the handshake certificate's, the age, and,
+// when asked, out-of-band approval. The statement's issuance_approved_out_of_band is returned
+// either way.
 // Returns the statement, or PERMISSION_DENIED / INVALID_ARGUMENT with the failed check.
 //
 // The outcome of each chain-to-CA validation is remembered in `vas.verified_va_cache()`

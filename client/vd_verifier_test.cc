@@ -342,6 +342,22 @@ TEST_F(VdVerifierTest, AnotherCertificateIsRejected) {
                                                    " is not among the vouched certificates"))));
 }
 
+// DESIGN §7: the statement says whether issuance was approved out of band; a client may demand it.
+TEST_F(VdVerifierTest, OutOfBandApprovalIsReportedAndCanBeRequired) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData without, Vd());
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement plain, Verify(without));
+  EXPECT_FALSE(plain.issuance_approved_out_of_band());
+  expected_.require_out_of_band_approval = true;
+  EXPECT_THAT(Verify(without),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VD does not say that issuance was approved out of band, which "
+                          "this client requires")));
+  statement_.set_issuance_approved_out_of_band(true);
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData with, Vd());
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement approved, Verify(with));
+  EXPECT_TRUE(approved.issuance_approved_out_of_band());
+}
+
 TEST_F(VdVerifierTest, EitherCertificateOfARolloverIsAccepted) {
   statement_.add_certificate_sha256(Sha256(CertificateToDer(other_leaf_.certificate.get())));
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());

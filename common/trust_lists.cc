@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<TrustLists>> TrustLists::Load(
     }
     List& list = lists->lists_[config.name()];
     list.pem_file = config.pem_file();
+    list.require_issuance_approval = config.require_issuance_approval();
     struct stat info;
     if (stat(config.pem_file().c_str(), &info) == 0) {
       list.file_modified_nanoseconds =
@@ -130,6 +131,12 @@ std::vector<std::string> TrustLists::ReloadChangedFiles(std::vector<std::string>
 bool TrustLists::Has(const std::string& name) const {
   absl::MutexLock lock(&mutex_);
   return lists_.count(name) != 0;
+}
+
+bool TrustLists::RequiresIssuanceApproval(const std::string& name) const {
+  absl::MutexLock lock(&mutex_);
+  auto it = lists_.find(name);
+  return it != lists_.end() && it->second.require_issuance_approval;
 }
 
 std::vector<std::string> TrustLists::Names() const {

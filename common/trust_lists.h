@@ -40,6 +40,9 @@ class TrustLists {
 
   bool Has(const std::string& name) const;
   std::vector<std::string> Names() const;
+  // True when VRs naming `name` need an approved out-of-band approval record (DESIGN §7,
+  // TrustListConfig.require_issuance_approval); false for an unknown list.
+  bool RequiresIssuanceApproval(const std::string& name) const;
 
   // Builds `chain` (leaf first, then untrusted intermediates) to a root of `trust_list`, checking
   // validity periods at `at` and the TLS server purpose.
@@ -69,6 +72,8 @@ class TrustLists {
  private:
   struct List {
     std::string pem_file;
+    // Fixed by the configuration; kept across reloads.
+    bool require_issuance_approval = false;
     int64_t file_modified_nanoseconds = 0;
     int64_t file_size = 0;
     std::vector<X509Ptr> roots;

@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/approval_record.h"
 #include "common/grpc_channel.h"
 #include "common/hashing.h"
 #include "common/logging.h"
@@ -39,12 +40,36 @@ v1::VouchResponse ResponseFromRecord(const v1::QuorumRecord& record) {
   return response;
 }
 
+// The quorum record's fields every decision about `request` shares.
+v1::QuorumRecord RecordFor(const std::string& serialized_request,
+                           const VerifiedVouchingRequest& request, uint64_t log_index,
+                           const std::string& shard_id, int64_t now_unix_milliseconds,
+                           const std::vector<v1::RevocationEvidence>& revocation_evidence,
+                           const v1::ApprovalCheck& approval) {
+  v1::QuorumRecord record;
+  record.set_log_index(log_index);
+  record.set_log_shard_id(shard_id);
+  record.set_decided_at_unix_milliseconds(now_unix_milliseconds);
+  record.set_vouching_request(serialized_request);
+  record.set_vouching_request_sha256(request.request_sha256);
+  record.set_hostname(request.body.hostname());
+  record.set_port(request.body.port());
+  record.set_trust_list(request.body.trust_list());
+  for (const std::string& sha256 : request.leaf_sha256) record.add_certificate_sha256(sha256);
+  for (const v1::RevocationEvidence& evidence : revocation_evidence) {
+    *record.add_revocation() = evidence;
+  }
+  if (approval.required()) *record.mutable_approval() = approval;
+  return record;
+}
+
 }  // namespace
 
 Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
                          const ProbeFanout& fanout, RecordStore& store,
                          v1::SignerService::StubInterface& signer, RevocationChecker& revocation,
-                         const Clock& clock, CoordinatorMetrics* metrics)
+                         const Clock& clock, CoordinatorMetrics* metrics,
+                         const ApprovalChecker* approval)
     : config_(config),
       rate_limiter_(clock, config.max_probe_rounds_per_hostname(),
                     absl::Seconds(config.rate_limit_window_seconds())),
@@ -55,7 +80,8 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
       signer_(signer),
       revocation_(revocation),
       clock_(clock),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      approval_(approval) {}
 
 absl::StatusOr<v1::VouchResponse> Coordinator::AnswerFromRecord(uint64_t log_index) {
   ASSIGN_OR_RETURN(v1::QuorumRecord record, store_.GetRecord(log_index));
@@ -135,6 +161,30 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   }
   const VerifiedVouchingRequest& request = check.request;
 
+  // Out-of-band approval (DESIGN §7, seed 000) last of the checks, before probing: the approval
+  // state does not depend on what the perspectives see, and asking the approval service is far
+  // cheaper than a probe round, so a VR that cannot be issued never costs the target and the
+  // agents a round. The refusal is recorded like a decision after probing (trust rule 4), with
+  // the approval service's answer as evidence.
+  v1::ApprovalCheck approval;
+  if (trust_lists_.RequiresIssuanceApproval(request.body.trust_list())) {
+    std::vector<std::string> keys;
+    for (const std::vector<X509Ptr>& path : request.validated_paths) {
+      keys.push_back(SubjectPublicKeyInfoSha256(path[0].get()));
+    }
+    static const ApprovalChecker* const kNoApprovalService =
+        new ApprovalChecker(nullptr, "", absl::ZeroDuration());
+    const ApprovalChecker& checker = approval_ != nullptr ? *approval_ : *kNoApprovalService;
+    ApprovalCheckOutcome outcome = checker.Check(keys, request.body.hostname());
+    approval = outcome.check;
+    if (!outcome.approved()) {
+      MECAI_LOG(Info) << "refused VR before probing: APPROVAL_REQUIRED: "
+                      << outcome.refusal.explanation();
+      return RecordRefusalBeforeProbing(serialized_request, request, outcome.refusal,
+                                        revocation_evidence, approval);
+    }
+  }
+
   // Probe from every perspective (seed 004: "initiate a separate connection from the geographic
   // location of the VS").
   v1::ProbeTask task;
@@ -164,21 +214,11 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   // Append so that the VD names the log index its record takes.
   absl::Status signer_fault;
   auto stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
-    v1::QuorumRecord record;
-    record.set_log_index(log_index);
-    record.set_log_shard_id(store_.shard_id());
-    record.set_decided_at_unix_milliseconds(clock_.NowUnixMilliseconds());
-    record.set_vouching_request(serialized_request);
-    record.set_vouching_request_sha256(request.request_sha256);
-    record.set_hostname(request.body.hostname());
-    record.set_port(request.body.port());
-    record.set_trust_list(request.body.trust_list());
-    for (const std::string& sha256 : request.leaf_sha256) record.add_certificate_sha256(sha256);
+    v1::QuorumRecord record =
+        RecordFor(serialized_request, request, log_index, store_.shard_id(),
+                  clock_.NowUnixMilliseconds(), revocation_evidence, approval);
     for (const v1::PerspectiveResult& result : decision.results) {
       *record.add_perspectives() = result;
-    }
-    for (const v1::RevocationEvidence& evidence : revocation_evidence) {
-      *record.add_revocation() = evidence;
     }
     if (!decision.issued()) {
       record.set_decision(v1::REFUSED);
@@ -196,6 +236,7 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
     for (const v1::RevocationEvidence& evidence : revocation_evidence) {
       *sign_request.add_revocation() = evidence;
     }
+    *sign_request.mutable_approval_records() = approval.records();
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(
         absl::Now() + absl::Milliseconds(config_.signer_timeout_milliseconds())));
@@ -229,6 +270,24 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   if (!signer_fault.ok()) {
     return Annotate(signer_fault,
                     absl::StrCat("recorded as refused at log index ", stored->log_index()));
+  }
+  return ResponseFromRecord(*stored);
+}
+
+absl::StatusOr<v1::VouchResponse> Coordinator::RecordRefusalBeforeProbing(
+    const std::string& serialized_request, const VerifiedVouchingRequest& request,
+    const v1::Refusal& refusal, const std::vector<v1::RevocationEvidence>& revocation_evidence,
+    const v1::ApprovalCheck& approval) {
+  auto stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
+    v1::QuorumRecord record =
+        RecordFor(serialized_request, request, log_index, store_.shard_id(),
+                  clock_.NowUnixMilliseconds(), revocation_evidence, approval);
+    record.set_decision(v1::REFUSED);
+    *record.mutable_refusal() = refusal;
+    return record;
+  });
+  if (!stored.ok()) {
+    return Annotate(stored.status(), "the refusal could not be recorded");
   }
   return ResponseFromRecord(*stored);
 }

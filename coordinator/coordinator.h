@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/trust_lists.h"
 #include "common/vouching_request.h"
+#include "coordinator/approval_checker.h"
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/rate_limiter.h"
@@ -25,11 +26,13 @@ namespace mecai {
 class Coordinator {
  public:
   // `config` must have passed ValidateCoordinatorConfig.
-  // `metrics` may be null.
+  // `metrics` may be null. `approval` checks VRs of trust lists that require issuance approval
+  // (DESIGN §7); null refuses every such VR.
   Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
               const ProbeFanout& fanout, RecordStore& store,
               v1::SignerService::StubInterface& signer, RevocationChecker& revocation,
-              const Clock& clock, CoordinatorMetrics* metrics = nullptr);
+              const Clock& clock, CoordinatorMetrics* metrics = nullptr,
+              const ApprovalChecker* approval = nullptr);
 
   // Handles one VR. Domain refusals are in the response (trust rule 2); an error status means a
   // fault of the system (the store or the signer failed), and says whether a record was written.
@@ -39,6 +42,11 @@ class Coordinator {
   // Answers an identical earlier VR from its record instead of probing again (trust rule 8).
   absl::StatusOr<v1::VouchResponse> AnswerFromRecord(uint64_t log_index);
   absl::StatusOr<v1::VouchResponse> Decide(const std::string& serialized_request);
+  // Records a refusal decided before probing (no perspectives) and answers with it.
+  absl::StatusOr<v1::VouchResponse> RecordRefusalBeforeProbing(
+      const std::string& serialized_request, const VerifiedVouchingRequest& request,
+      const v1::Refusal& refusal, const std::vector<v1::RevocationEvidence>& revocation_evidence,
+      const v1::ApprovalCheck& approval);
 
   const v1::CoordinatorConfig config_;
   const VouchingRequestLimits limits_;
@@ -50,6 +58,7 @@ class Coordinator {
   RevocationChecker& revocation_;
   const Clock& clock_;
   CoordinatorMetrics* const metrics_;
+  const ApprovalChecker* const approval_;
 };
 
 }  // namespace mecai

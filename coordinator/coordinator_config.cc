@@ -27,6 +27,7 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
   if (revocation->max_ocsp_response_bytes() == 0) revocation->set_max_ocsp_response_bytes(64 << 10);
   if (revocation->max_cache_entries() == 0) revocation->set_max_cache_entries(10000);
   if (config.trust_list_reload_seconds() == 0) config.set_trust_list_reload_seconds(10);
+  if (config.approval_timeout_milliseconds() == 0) config.set_approval_timeout_milliseconds(5000);
   if (config.startup_connect_timeout_milliseconds() == 0) {
     config.set_startup_connect_timeout_milliseconds(10000);
   }
@@ -68,6 +69,20 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
     errors.Require(policy.ok(), "revocation.allowed_special_address_ranges",
                    std::string(policy.status().message()));
   }
+  // DESIGN §7: a trust list that requires issuance approval needs the service to ask.
+  bool approval_required = false;
+  for (const v1::TrustListConfig& trust_list : config.trust_lists()) {
+    approval_required = approval_required || trust_list.require_issuance_approval();
+  }
+  if (config.has_approval_service()) {
+    ValidatePeerConfig(config.approval_service(), /*plaintext_allowed=*/true, "approval_service",
+                       &errors);
+  } else {
+    errors.Require(!approval_required, "approval_service",
+                   "required because a trust list has require_issuance_approval");
+  }
+  errors.Require(config.approval_timeout_milliseconds() <= 60000, "approval_timeout_milliseconds",
+                 "must be at most 60000");
   errors.Require(config.startup_connect_timeout_milliseconds() <= 300000,
                  "startup_connect_timeout_milliseconds", "must be at most 300000");
   return errors.ToStatus();

@@ -275,5 +275,39 @@ TEST(CoordinatorConfigTest, RefusesLimitsAboveTheirMaximum) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
+// DESIGN §7: a trust list that requires issuance approval needs an approval service to ask.
+TEST(CoordinatorConfigTest, RequiringApprovalWithoutAnApprovalServiceIsOneLineNamingTheField) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.mutable_trust_lists(0)->set_require_issuance_approval(true);
+  const absl::Status status = Validate(config);
+  EXPECT_THAT(status, IsInvalidField("approval_service: required because a trust list has "
+                                     "require_issuance_approval"));
+  EXPECT_THAT(std::string(status.message()), Not(HasSubstr("\n")));
+}
+
+TEST(CoordinatorConfigTest, AcceptsApprovalWithAnApprovalServiceAndChecksIt) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.mutable_trust_lists(0)->set_require_issuance_approval(true);
+  v1::PeerConfig* approval = config.mutable_approval_service();
+  approval->set_address("approval.ca.internal:7446");
+  approval->mutable_tls()->set_certificate_file("/etc/mecai/coordinator-client.pem");
+  approval->mutable_tls()->set_private_key_file("/etc/mecai/coordinator-client.key");
+  approval->mutable_tls()->set_server_ca_file("/etc/mecai/internal-ca.pem");
+  approval->mutable_tls()->set_server_identity("approval.ca.internal");
+  const absl::Status status = Validate(config);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(WithCoordinatorDefaults(config).approval_timeout_milliseconds(), 5000u);
+
+  approval->mutable_tls()->clear_server_identity();
+  EXPECT_THAT(Validate(config), IsInvalidField("approval_service.tls.server_identity: required"));
+  approval->mutable_tls()->set_server_identity("approval.ca.internal");
+  approval->set_address("approval.ca.internal");
+  EXPECT_THAT(Validate(config), IsInvalidField("approval_service.address: must be host:port"));
+  approval->set_address("approval.ca.internal:7446");
+  config.set_approval_timeout_milliseconds(60001);
+  EXPECT_THAT(Validate(config),
+              IsInvalidField("approval_timeout_milliseconds: must be at most 60000"));
+}
+
 }  // namespace
 }  // namespace mecai

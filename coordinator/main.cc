@@ -19,6 +19,7 @@
 #include "common/status.h"
 #include "common/trust_list_reloader.h"
 #include "common/trust_lists.h"
+#include "coordinator/approval_checker.h"
 #include "coordinator/audit_service.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_config.h"
@@ -74,8 +75,19 @@ absl::Status Run(const std::string& config_path) {
   revocation_options.max_ocsp_bytes = config.revocation().max_ocsp_response_bytes();
   revocation_options.max_cache_entries = config.revocation().max_cache_entries();
   mecai::RevocationChecker revocation(fetcher, clock, revocation_options);
+  // Asked for VRs of trust lists that require issuance approval (DESIGN §7); connects lazily, so
+  // while it is unreachable only those VRs are refused.
+  std::unique_ptr<mecai::v1::ApprovalService::Stub> approval_service;
+  std::unique_ptr<mecai::ApprovalChecker> approval;
+  if (config.has_approval_service()) {
+    ASSIGN_OR_RETURN(auto approval_channel, mecai::MakeChannel(config.approval_service()));
+    approval_service = mecai::v1::ApprovalService::NewStub(approval_channel);
+    approval = std::make_unique<mecai::ApprovalChecker>(
+        approval_service.get(), config.approval_service().address(),
+        absl::Milliseconds(config.approval_timeout_milliseconds()));
+  }
   mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, revocation, clock,
-                                 &metrics);
+                                 &metrics, approval.get());
   mecai::VouchingServiceImpl vouching(coordinator);
   mecai::AuditServiceImpl audit(*store, *signer, clock,
                                 absl::Milliseconds(config.signer_timeout_milliseconds()));

@@ -72,8 +72,17 @@ absl::Status Run(const std::string& config_path) {
   mecai::SignerMetrics metrics(*registry);
   // Serves /metrics when listen.metrics_address is set.
   ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
+  // The approval service's record-signing key (DESIGN §7), when trust lists require approval.
+  mecai::EvpPkeyPtr approval_key;
+  if (!config.approval_public_key_file().empty()) {
+    auto loaded_key = mecai::LoadPemPublicKey(config.approval_public_key_file());
+    if (!loaded_key.ok()) {
+      return mecai::Annotate(loaded_key.status(), "approval_public_key_file");
+    }
+    approval_key = *std::move(loaded_key);
+  }
   mecai::VouchingSigner signer(config, std::move(va_chain_der), **key, *agents, *trust_lists,
-                               mecai::SystemClock::Get(), &metrics);
+                               mecai::SystemClock::Get(), &metrics, approval_key.get());
   mecai::SignerServiceImpl service(signer, *trust_lists, config.trust_list_changes_file());
   mecai::TrustListReloader reloader(*trust_lists,
                                     absl::Seconds(config.trust_list_reload_seconds()));

@@ -31,6 +31,9 @@ v1::SignerConfig WithSignerDefaults(v1::SignerConfig config) {
   if (config.freshness_window_seconds() == 0) config.set_freshness_window_seconds(300);
   if (config.observation_max_age_seconds() == 0) config.set_observation_max_age_seconds(120);
   if (config.trust_list_reload_seconds() == 0) config.set_trust_list_reload_seconds(10);
+  if (config.approval_record_max_age_seconds() == 0) {
+    config.set_approval_record_max_age_seconds(300);
+  }
   return config;
 }
 
@@ -66,6 +69,16 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
                  "must be at most 3600");
   errors.Require(config.observation_max_age_seconds() <= 3600, "observation_max_age_seconds",
                  "must be at most 3600");
+  // DESIGN §7: the signer checks approval records itself, with the approval service's key.
+  bool approval_required = false;
+  for (const v1::TrustListConfig& trust_list : config.trust_lists()) {
+    approval_required = approval_required || trust_list.require_issuance_approval();
+  }
+  errors.Require(!approval_required || !config.approval_public_key_file().empty(),
+                 "approval_public_key_file",
+                 "required because a trust list has require_issuance_approval");
+  errors.Require(config.approval_record_max_age_seconds() <= 3600,
+                 "approval_record_max_age_seconds", "must be at most 3600");
   return errors.ToStatus();
 }
 

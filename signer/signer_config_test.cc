@@ -264,5 +264,20 @@ TEST(SignerConfigTest, RefusesWindowsLongerThanAnHour) {
   EXPECT_TRUE(Validate(config).ok());
 }
 
+// DESIGN §7: the signer checks approval records itself, so it needs the approval service's key.
+TEST(SignerConfigTest, RequiringApprovalNeedsTheApprovalServicesKey) {
+  v1::SignerConfig config = ValidConfig();
+  config.mutable_trust_lists(0)->set_require_issuance_approval(true);
+  EXPECT_THAT(Validate(config),
+              InvalidField("approval_public_key_file: required because a trust list has "
+                           "require_issuance_approval"));
+  config.set_approval_public_key_file("/etc/mecai/approval-records.pub");
+  EXPECT_TRUE(Validate(config).ok());
+  EXPECT_EQ(WithSignerDefaults(config).approval_record_max_age_seconds(), 300u);
+  config.set_approval_record_max_age_seconds(3601);
+  EXPECT_THAT(Validate(config), InvalidField("approval_record_max_age_seconds: must be at most "
+                                             "3600"));
+}
+
 }  // namespace
 }  // namespace mecai

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/approval_record.h"
 #include "common/hashing.h"
 #include "common/logging.h"
 #include "common/quorum_policy.h"
@@ -25,7 +26,7 @@ v1::SignVouchingResponse Refuse(v1::RefusalReason reason, std::string explanatio
 VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
                                std::vector<std::string> va_chain_der, SigningKey& va_key,
                                const EnrolledAgents& agents, const TrustLists& trust_lists,
-                               const Clock& clock, SignerMetrics* metrics)
+                               const Clock& clock, SignerMetrics* metrics, EVP_PKEY* approval_key)
     : config_(config),
       va_chain_der_(std::move(va_chain_der)),
       limits_([&config] {
@@ -37,7 +38,8 @@ VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
       agents_(agents),
       trust_lists_(trust_lists),
       clock_(clock),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      approval_key_(approval_key) {}
 
 absl::StatusOr<v1::Signature> VouchingSigner::SignWithVaKey(absl::string_view data,
                                                             const char* kind) {
@@ -161,6 +163,17 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
     if (i == 0) revocation_source = good->source();
   }
 
+  // DESIGN §7: out-of-band approval, checked from the approval service's own signature.
+  const bool approval_required = trust_lists_.RequiresIssuanceApproval(vr.body.trust_list());
+  if (approval_required) {
+    v1::Refusal refusal = CheckApproval(request, vr, now);
+    if (!IsAccepted(refusal)) {
+      v1::SignVouchingResponse response;
+      *response.mutable_refusal() = std::move(refusal);
+      return response;
+    }
+  }
+
   // DESIGN §4: the statement carries hashes, not certificates.
   v1::VouchingStatement statement;
   statement.set_version(1);
@@ -178,6 +191,7 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   statement.set_log_index(request.log_index());
   statement.set_log_shard_id(request.log_shard_id());
   statement.set_issued_at_unix_seconds(absl::ToUnixSeconds(now));
+  statement.set_issuance_approved_out_of_band(approval_required);
 
   v1::SignVouchingResponse response;
   v1::VouchingData* vd = response.mutable_vouching_data();
@@ -187,6 +201,42 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   MECAI_LOG(Info) << "signed VD for " << vr.body.hostname() << ":" << vr.body.port()
                   << " at log index " << request.log_index() << " of " << request.log_shard_id();
   return response;
+}
+
+v1::Refusal VouchingSigner::CheckApproval(const v1::SignVouchingRequest& request,
+                                          const VerifiedVouchingRequest& vr, absl::Time now) const {
+  if (approval_key_ == nullptr) {
+    return MakeRefusal(v1::APPROVAL_REQUIRED,
+                       "the trust list requires an out-of-band approval record, and this signer "
+                       "has no approval service key to check one");
+  }
+  const absl::Duration max_age = absl::Seconds(config_.approval_record_max_age_seconds());
+  for (const std::vector<X509Ptr>& path : vr.validated_paths) {
+    const std::string key = SubjectPublicKeyInfoSha256(path[0].get());
+    // The first record that approves this key counts; otherwise the refusal says why the closest
+    // one (a record about this key, else any) did not.
+    std::string problem;
+    bool approved = false;
+    for (const v1::SignedApprovalRecord& record : request.approval_records()) {
+      ApprovalVerdict verdict =
+          VerifyApprovalRecord(record, approval_key_, key, vr.body.hostname(), now, max_age);
+      if (verdict.approved) {
+        approved = true;
+        break;
+      }
+      if (problem.empty() || verdict.body.subject_public_key_info_sha256() == key) {
+        problem = verdict.explanation;
+      }
+    }
+    if (!approved) {
+      return MakeRefusal(
+          v1::APPROVAL_REQUIRED,
+          problem.empty()
+              ? absl::StrCat("no out-of-band approval record was presented for key ", ShortHex(key))
+              : problem);
+    }
+  }
+  return v1::Refusal();
 }
 
 absl::StatusOr<v1::SignedCheckpoint> VouchingSigner::SignCheckpoint(

@@ -23,9 +23,12 @@ namespace mecai {
 class VouchingSigner {
  public:
   // `config` must have passed ValidateSignerConfig; `va_chain_der` is the VA certificate first.
+  // `approval_key` verifies the approval service's signed records (SignerConfig
+  // .approval_public_key_file); null refuses every VR of a trust list that requires approval.
   VouchingSigner(const v1::SignerConfig& config, std::vector<std::string> va_chain_der,
                  SigningKey& va_key, const EnrolledAgents& agents, const TrustLists& trust_lists,
-                 const Clock& clock, SignerMetrics* metrics = nullptr);
+                 const Clock& clock, SignerMetrics* metrics = nullptr,
+                 EVP_PKEY* approval_key = nullptr);
 
   // Signs a VD only when the evidence proves unanimity for a valid VR; otherwise the response
   // carries the refusal of the first failed check. Errors only for faults (the HSM failed).
@@ -37,6 +40,11 @@ class VouchingSigner {
 
  private:
   absl::StatusOr<v1::SignVouchingResponse> CheckAndSign(const v1::SignVouchingRequest& request);
+  // DESIGN §7: OK (with an empty refusal) when `request` carries, for the key of every vouched
+  // certificate of `vr`, a record signed by the approval service that approves it for the VR's
+  // hostname and is fresh; otherwise the APPROVAL_REQUIRED refusal.
+  v1::Refusal CheckApproval(const v1::SignVouchingRequest& request,
+                            const VerifiedVouchingRequest& vr, absl::Time now) const;
   // Signs `data` with the VA key, timing the HSM.
   absl::StatusOr<v1::Signature> SignWithVaKey(absl::string_view data, const char* kind);
 
@@ -48,6 +56,7 @@ class VouchingSigner {
   const TrustLists& trust_lists_;
   const Clock& clock_;
   SignerMetrics* const metrics_;
+  EVP_PKEY* const approval_key_;
 };
 
 }  // namespace mecai

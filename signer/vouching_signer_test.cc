@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/approval_record.h"
 #include "common/clock.h"
 #include "common/enrolled_agents.h"
 #include "common/files.h"
@@ -62,6 +63,7 @@ using ::testing::Pair;
 constexpr char kHost[] = "www.example.test";
 constexpr uint32_t kPort = 443;
 constexpr char kTrustList[] = "test-roots";
+constexpr char kApprovalTrustList[] = "test-roots-approved-out-of-band";
 constexpr char kVaId[] = "va.example.test";
 constexpr char kShard[] = "shard-eu-1";
 constexpr uint64_t kLogIndex = 42;
@@ -115,7 +117,18 @@ class VouchingSignerTest : public ::testing::Test {
     trust_list.set_name(kTrustList);
     trust_list.set_pem_file(pki_.root_pem_path);
     *config_.add_trust_lists() = trust_list;
+    // The same roots, for VRs that need an out-of-band approval record (DESIGN §7).
+    trust_list.set_name(kApprovalTrustList);
+    trust_list.set_require_issuance_approval(true);
+    *config_.add_trust_lists() = trust_list;
     ASSERT_OK_AND_ASSIGN(trust_lists_, TrustLists::Load(config_.trust_lists()));
+    ASSERT_OK_AND_ASSIGN(EvpPkeyPtr approval_key, GenerateEd25519Key());
+    ASSERT_OK_AND_ASSIGN(std::string approval_public_key_file,
+                         test_pki::WriteTestFile(pki_.directory, "approval-records.pub",
+                                                 PublicKeyToPem(approval_key.get())));
+    config_.set_approval_public_key_file(approval_public_key_file);
+    ASSERT_OK_AND_ASSIGN(approval_public_key_, LoadPemPublicKey(approval_public_key_file));
+    ASSERT_OK_AND_ASSIGN(approval_key_, InMemorySigningKey::Create(std::move(approval_key)));
 
     // Three enrolled agents in three regions, and a fourth that tests may enroll.
     AddAgent("eu-west-1a", "eu-west");
@@ -273,7 +286,7 @@ class VouchingSignerTest : public ::testing::Test {
   std::unique_ptr<VouchingSigner> MakeSigner(SigningKey& va_key, X509* va_certificate) const {
     return std::make_unique<VouchingSigner>(
         config_, std::vector<std::string>{CertificateToDer(va_certificate)}, va_key, *enrolled_,
-        *trust_lists_, clock_);
+        *trust_lists_, clock_, /*metrics=*/nullptr, approval_public_key_.get());
   }
 
   std::unique_ptr<VouchingSigner> MakeSigner() const {
@@ -305,6 +318,9 @@ class VouchingSignerTest : public ::testing::Test {
   X509Ptr va_certificate_;
   std::unique_ptr<InMemorySigningKey> va_key_;
   std::string vouching_request_;
+  // The approval service's record-signing key pair (ApprovalConfig.signing_key_file).
+  std::unique_ptr<InMemorySigningKey> approval_key_;
+  EvpPkeyPtr approval_public_key_;
 };
 
 // Parses the statement of a VD whose signature verifies with the VA certificate it carries.
@@ -375,6 +391,8 @@ TEST_F(VouchingSignerTest, IssuesForUnanimousEvidenceWithAnInMemoryKey) {
   EXPECT_THAT(statement.certificate_sha256(), ElementsAre(Sha256(pki_.leaf.der)));
   EXPECT_EQ(statement.perspectives_size(), 3);
   EXPECT_EQ(statement.issued_at_unix_seconds(), absl::ToUnixSeconds(FixtureNow()));
+  // The trust list does not require out-of-band approval, so the VD does not claim it.
+  EXPECT_FALSE(statement.issuance_approved_out_of_band());
 }
 
 TEST_F(VouchingSignerTest, ObservationOrderDoesNotMatter) {
@@ -767,6 +785,127 @@ TEST_F(SignCheckpointTest, RefusesATimeTenMinutesOffEitherWay) {
         StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 5 minutes from now")))
         << "offset " << offset;
   }
+}
+
+// DESIGN §7: for a trust list that requires issuance approval, the signer signs only with the
+// approval service's signed APPROVED record for the certificate's key, checked by itself.
+class ApprovalEvidenceTest : public VouchingSignerTest {
+ protected:
+  void SetUp() override {
+    VouchingSignerTest::SetUp();
+    v1::VouchingRequestBody body = MakeBody();
+    body.set_trust_list(kApprovalTrustList);
+    ASSERT_OK_AND_ASSIGN(vouching_request_, BuildRequest(body));
+  }
+
+  // The approval service's state for the fixture leaf's key, as GetIssuanceStatus returns it.
+  v1::IssuanceStatus Status(v1::IssuanceState state = v1::ISSUANCE_STATE_APPROVED) const {
+    v1::IssuanceStatus status;
+    status.set_transaction_number("TXN20261122");
+    status.set_domain("example.test");
+    status.set_state(state);
+    status.set_subject_public_key_info_sha256(
+        SubjectPublicKeyInfoSha256(pki_.leaf.certificate.get()));
+    status.add_names(kHost);
+    return status;
+  }
+
+  v1::SignedApprovalRecord Record(const v1::IssuanceStatus& status, SigningKey& key,
+                                  absl::Time signed_at) const {
+    absl::StatusOr<v1::SignedApprovalRecord> record = SignApprovalRecord(status, key, signed_at);
+    EXPECT_TRUE(record.ok()) << record.status();
+    return record.value_or(v1::SignedApprovalRecord());
+  }
+
+  v1::SignVouchingRequest RequestWith(const v1::SignedApprovalRecord& record) const {
+    v1::SignVouchingRequest request = Request();
+    *request.add_approval_records() = record;
+    return request;
+  }
+};
+
+TEST_F(ApprovalEvidenceTest, IssuesWithASignedApprovedRecordAndTheVdSaysSo) {
+  const v1::SignVouchingRequest request =
+      RequestWith(Record(Status(), *approval_key_, clock_.Now() - absl::Seconds(10)));
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(request));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  v1::VouchingStatement statement;
+  ASSERT_NO_FATAL_FAILURE(ExpectVerifiedStatement(
+      response.vouching_data(), CertificateToDer(va_certificate_.get()), &statement));
+  EXPECT_EQ(statement.trust_list(), kApprovalTrustList);
+  EXPECT_TRUE(statement.issuance_approved_out_of_band());
+}
+
+TEST_F(ApprovalEvidenceTest, RefusesWithoutAnApprovalRecord) {
+  EXPECT_THAT(RefusalFor(Request()),
+              IsRefusal(v1::APPROVAL_REQUIRED,
+                        HasSubstr("no out-of-band approval record was presented for key")));
+}
+
+TEST_F(ApprovalEvidenceTest, RefusesARecordForAnotherKey) {
+  v1::IssuanceStatus status = Status();
+  status.set_subject_public_key_info_sha256(Sha256("the key of another certificate"));
+  EXPECT_THAT(
+      RefusalFor(RequestWith(Record(status, *approval_key_, clock_.Now()))),
+      IsRefusal(v1::APPROVAL_REQUIRED, AllOf(HasSubstr("is for key"), HasSubstr("not for key"))));
+}
+
+TEST_F(ApprovalEvidenceTest, RefusesARecordForgedWithAnotherKey) {
+  // A coordinator (or anyone) signing its own "approval" with a key the signer does not know.
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr forger_key, GenerateEd25519Key());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> forger,
+                       InMemorySigningKey::Create(std::move(forger_key)));
+  EXPECT_THAT(RefusalFor(RequestWith(Record(Status(), *forger, clock_.Now()))),
+              IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("signature does not verify")));
+}
+
+TEST_F(ApprovalEvidenceTest, RefusesARecordWhoseStateWasRewrittenAfterSigning) {
+  // The service signed "awaiting approval"; the carrier turns it into "approved".
+  v1::SignedApprovalRecord record =
+      Record(Status(v1::ISSUANCE_STATE_AWAITING_APPROVAL), *approval_key_, clock_.Now());
+  v1::ApprovalRecordBody body;
+  ASSERT_TRUE(body.ParseFromString(record.tbs()));
+  body.set_state(v1::ISSUANCE_STATE_APPROVED);
+  record.set_tbs(body.SerializeAsString());
+  EXPECT_THAT(RefusalFor(RequestWith(record)),
+              IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("signature does not verify")));
+}
+
+TEST_F(ApprovalEvidenceTest, RefusesEveryStateButApproved) {
+  for (v1::IssuanceState state : {v1::ISSUANCE_STATE_CALLING, v1::ISSUANCE_STATE_AWAITING_APPROVAL,
+                                  v1::ISSUANCE_STATE_REJECTED, v1::ISSUANCE_STATE_LOCKED,
+                                  v1::ISSUANCE_STATE_EXPIRED, v1::ISSUANCE_STATE_FAILED}) {
+    SCOPED_TRACE(v1::IssuanceState_Name(state));
+    EXPECT_THAT(
+        RefusalFor(RequestWith(Record(Status(state), *approval_key_, clock_.Now()))),
+        IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr(absl::StrCat("TXN20261122 for example.test is ",
+                                                                DescribeIssuanceState(state)))));
+  }
+}
+
+TEST_F(ApprovalEvidenceTest, RefusesAStaleRecord) {
+  // Default approval_record_max_age_seconds: 300.
+  EXPECT_THAT(
+      RefusalFor(RequestWith(Record(Status(), *approval_key_, clock_.Now() - absl::Seconds(301)))),
+      IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("outside the accepted age")));
+}
+
+TEST_F(ApprovalEvidenceTest, RefusesARecordForAnotherDomain) {
+  v1::IssuanceStatus status = Status();
+  status.set_domain("ample.test");  // A suffix of the hostname, but not a parent domain.
+  EXPECT_THAT(RefusalFor(RequestWith(Record(status, *approval_key_, clock_.Now()))),
+              IsRefusal(v1::APPROVAL_REQUIRED,
+                        HasSubstr("approves the domain ample.test, which does not cover")));
+}
+
+TEST_F(ApprovalEvidenceTest, ASignerWithoutTheApprovalKeyRefuses) {
+  VouchingSigner signer(config_, {CertificateToDer(va_certificate_.get())}, *va_key_, *enrolled_,
+                        *trust_lists_, clock_);
+  ASSERT_OK_AND_ASSIGN(
+      v1::SignVouchingResponse response,
+      signer.SignVouching(RequestWith(Record(Status(), *approval_key_, clock_.Now()))));
+  EXPECT_THAT(response.refusal(),
+              IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("has no approval service key")));
 }
 
 }  // namespace

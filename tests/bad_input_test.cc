@@ -1,5 +1,6 @@
 // Bad input to the real binaries (issue "Bad input"): a missing or malformed config, an invalid
-// field, an absent SoftHSM token or a wrong PIN, a port in use, an unreachable agent — each gives
+// field, an absent SoftHSM token or a wrong PIN, a port in use, an unreachable agent, a trust list
+// requiring approval without the means to check it, a bad approval service config — each gives
 // one clear message naming the problem and a non-zero exit, and leaves nothing running.
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -7,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cli/binaries.h"
 #include "cli/local_cluster.h"
 #include "common/child_process.h"
@@ -219,6 +222,80 @@ TEST_F(BadInputTest, UnreachableAgentStopsTheCoordinatorAtStart) {
   EXPECT_THAT(outcome.output, HasSubstr("agent 'agent-2' at " + unreachable + " is unreachable"));
   EXPECT_FALSE(ReadFile(cluster_->Path("run/unreachable.port")).ok())
       << "the coordinator must not serve before its peers are reachable";
+}
+
+// A valid approval service config (DESIGN §7) on loopback, plaintext for local development.
+v1::ApprovalConfig ApprovalConfigIn(const std::string& workdir) {
+  v1::ApprovalConfig config;
+  config.mutable_listen()->set_address("127.0.0.1:0");
+  config.mutable_listen()->set_insecure_plaintext_for_local_development(true);
+  config.set_web_address("127.0.0.1:0");
+  config.set_store_path(workdir + "/store/bad-input-approval");
+  (*config.mutable_rdap_base_urls())["test"] = "http://127.0.0.1:9/rdap/";
+  config.set_voice_gateway_url("http://127.0.0.1:9/calls");
+  config.set_approval_site_url("http://certapproval.mecai.test/");
+  config.set_certificate_authority_name("MECAI Demo CA");
+  return config;
+}
+
+// The one line of `output` that says the config is invalid ("" when none).
+std::string InvalidConfigLine(const std::string& output) {
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (absl::StrContains(line, "invalid config")) return std::string(line);
+  }
+  return "";
+}
+
+TEST_F(BadInputTest, ApprovalServiceStopsOnInvalidFieldsNamingEachInOneLine) {
+  ASSERT_FALSE(binaries_->approval.empty());
+  v1::ApprovalConfig config = ApprovalConfigIn(cluster_->workdir());
+  config.set_code_length(4);
+  config.set_voice_gateway_url("gateway.example");
+  Outcome outcome = Run({binaries_->approval, "--config", Write("bad-approval.textproto", config)});
+  EXPECT_EQ(outcome.exit_code, 1);
+  const std::string line = InvalidConfigLine(outcome.output);
+  EXPECT_THAT(line, HasSubstr("code_length: must be 6..12 digits")) << outcome.output;
+  EXPECT_THAT(line, HasSubstr("voice_gateway_url: must be an http(s) URL"));
+  EXPECT_FALSE(ReadFile(cluster_->workdir() + "/store/bad-input-approval/CURRENT").ok())
+      << "a bad config must change nothing";
+}
+
+TEST_F(BadInputTest, ApprovalServiceStopsOnAnUnreadableSigningKey) {
+  v1::ApprovalConfig config = ApprovalConfigIn(cluster_->workdir());
+  config.set_signing_key_file(cluster_->Path("approval/no-such-records.key"));
+  Outcome outcome =
+      Run({binaries_->approval, "--config", Write("approval-no-key.textproto", config)});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("signing_key_file"));
+  EXPECT_THAT(outcome.output, HasSubstr("no-such-records.key"));
+}
+
+// DESIGN §7: requiring approval without a way to check it stops the process at start.
+TEST_F(BadInputTest, RequiringApprovalWithoutTheApprovalServiceStopsTheCoordinator) {
+  auto config = Load<v1::CoordinatorConfig>("coordinator.textproto");
+  config.mutable_trust_lists(0)->set_require_issuance_approval(true);
+  config.clear_approval_service();
+  Outcome outcome = Run(
+      {binaries_->coordinator, "--config", Write("approval-without-service.textproto", config)});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(InvalidConfigLine(outcome.output),
+              HasSubstr("approval_service: required because a trust list has "
+                        "require_issuance_approval"))
+      << outcome.output;
+}
+
+TEST_F(BadInputTest, RequiringApprovalWithoutTheApprovalKeyStopsTheSigner) {
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.mutable_trust_lists(0)->set_require_issuance_approval(true);
+  config.clear_approval_public_key_file();
+  Outcome outcome =
+      Run({binaries_->signer, "--config", Write("approval-without-key.textproto", config)},
+          {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(InvalidConfigLine(outcome.output),
+              HasSubstr("approval_public_key_file: required because a trust list has "
+                        "require_issuance_approval"))
+      << outcome.output;
 }
 
 TEST_F(BadInputTest, MecaiCommandLineErrorsAreUsageErrors) {

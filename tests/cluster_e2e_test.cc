@@ -32,6 +32,7 @@
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/trust_list.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "tests/support/coordinator_calls.h"
 
 namespace mecai {
 namespace {
@@ -136,26 +137,15 @@ class ClusterEndToEndTest : public ::testing::Test {
   }
 
   static v1::VouchResponse Vouch(const std::string& serialized) {
-    auto stub = v1::VouchingService::NewStub(*channel_);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    v1::VouchRequest request;
-    request.set_vouching_request(serialized);
-    v1::VouchResponse response;
-    grpc::Status status = stub->Vouch(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response;
+    absl::StatusOr<v1::VouchResponse> response = CallVouch(**channel_, serialized);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.value_or(v1::VouchResponse());
   }
 
   static v1::QuorumRecord GetRecord(uint64_t index) {
-    auto stub = v1::AuditService::NewStub(*channel_);
-    grpc::ClientContext context;
-    v1::GetRecordRequest request;
-    request.set_log_index(index);
-    v1::GetRecordResponse response;
-    grpc::Status status = stub->GetRecord(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.record();
+    absl::StatusOr<v1::QuorumRecord> record = CallGetRecord(**channel_, index);
+    EXPECT_TRUE(record.ok()) << record.status();
+    return record.value_or(v1::QuorumRecord());
   }
 
   static uint64_t TreeSize() {

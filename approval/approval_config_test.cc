@@ -1,0 +1,132 @@
+// Start-time validation of the approval service's configuration (DESIGN §7 and §10): every bad
+// field stops the service with one line naming the field.
+#include "approval/approval_config.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/config.pb.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSource[] = "/etc/mecai/approval.textproto";
+
+// A complete config, before defaults.
+v1::ApprovalConfig ValidConfig() {
+  v1::ApprovalConfig config;
+  v1::ListenConfig* listen = config.mutable_listen();
+  listen->set_address("0.0.0.0:7446");
+  listen->mutable_tls()->set_certificate_file("/etc/mecai/approval.pem");
+  listen->mutable_tls()->set_private_key_file("/etc/mecai/approval.key");
+  listen->mutable_tls()->set_client_ca_file("/etc/mecai/internal-ca.pem");
+  listen->mutable_tls()->add_allowed_client_identities("ca-frontend");
+  config.set_web_address("127.0.0.1:8080");
+  config.set_store_path("/var/lib/mecai/approval");
+  (*config.mutable_rdap_base_urls())["com"] = "https://rdap.verisign.com/com/v1/";
+  config.set_voice_gateway_url("https://voice.example-ca.com/calls");
+  config.set_approval_site_url("https://certapproval.example-ca.com/");
+  config.set_certificate_authority_name("Example CA");
+  return config;
+}
+
+absl::Status Validate(const v1::ApprovalConfig& config) {
+  return ValidateApprovalConfig(WithApprovalDefaults(config), kSource);
+}
+
+TEST(ApprovalConfigTest, ValidConfigPasses) {
+  const absl::Status status = Validate(ValidConfig());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(ApprovalConfigTest, DefaultsFillTheDocumentedValues) {
+  const v1::ApprovalConfig config = WithApprovalDefaults(ValidConfig());
+  EXPECT_EQ(config.code_length(), 8u);
+  EXPECT_EQ(config.code_validity_seconds(), 600u);
+  EXPECT_EQ(config.max_attempts(), 5u);
+  EXPECT_EQ(config.voice_gateway_attempts(), 3u);
+  EXPECT_EQ(config.http_timeout_milliseconds(), 5000u);
+  EXPECT_EQ(config.max_rdap_response_bytes(), 262144u);
+  EXPECT_EQ(config.max_phone_numbers(), 10u);
+}
+
+struct InvalidCase {
+  const char* what;
+  std::function<void(v1::ApprovalConfig*)> spoil;
+  // "field: problem" as the message must say it.
+  const char* expected;
+};
+
+TEST(ApprovalConfigTest, EachInvalidFieldIsOneLineNamingIt) {
+  const std::vector<InvalidCase> cases = {
+      {"no listen address", [](v1::ApprovalConfig* c) { c->mutable_listen()->clear_address(); },
+       "listen.address"},
+      {"listen without TLS", [](v1::ApprovalConfig* c) { c->mutable_listen()->clear_tls(); },
+       "listen.tls"},
+      {"web address without port", [](v1::ApprovalConfig* c) { c->set_web_address("localhost"); },
+       "web_address: must be host:port"},
+      {"no store", [](v1::ApprovalConfig* c) { c->clear_store_path(); }, "store_path: is required"},
+      {"no RDAP server", [](v1::ApprovalConfig* c) { c->clear_rdap_base_urls(); },
+       "rdap_base_urls: must name an RDAP server for at least one TLD"},
+      {"RDAP key with a dot",
+       [](v1::ApprovalConfig* c) {
+         (*c->mutable_rdap_base_urls())["co.uk"] = "https://rdap.nominet.uk/uk/";
+       },
+       "rdap_base_urls: key \"co.uk\" must be a top-level domain without dots"},
+      {"RDAP URL without a slash",
+       [](v1::ApprovalConfig* c) { (*c->mutable_rdap_base_urls())["com"] = "https://rdap.test"; },
+       "rdap_base_urls[com]: must be an http(s) URL ending in /"},
+      {"RDAP URL of another scheme",
+       [](v1::ApprovalConfig* c) { (*c->mutable_rdap_base_urls())["com"] = "ftp://rdap.test/"; },
+       "rdap_base_urls[com]: must be an http(s) URL ending in /"},
+      {"gateway not a URL", [](v1::ApprovalConfig* c) { c->set_voice_gateway_url("voice"); },
+       "voice_gateway_url: must be an http(s) URL"},
+      {"site not a URL",
+       [](v1::ApprovalConfig* c) { c->set_approval_site_url("certapproval.example.com"); },
+       "approval_site_url: must be an http(s) URL"},
+      {"no CA name", [](v1::ApprovalConfig* c) { c->clear_certificate_authority_name(); },
+       "certificate_authority_name: must be 1 to 100 characters"},
+      {"CA name too long",
+       [](v1::ApprovalConfig* c) { c->set_certificate_authority_name(std::string(101, 'C')); },
+       "certificate_authority_name: must be 1 to 100 characters"},
+      {"code too short", [](v1::ApprovalConfig* c) { c->set_code_length(5); },
+       "code_length: must be 6..12 digits"},
+      {"code too long", [](v1::ApprovalConfig* c) { c->set_code_length(13); },
+       "code_length: must be 6..12 digits"},
+      {"validity too short", [](v1::ApprovalConfig* c) { c->set_code_validity_seconds(59); },
+       "code_validity_seconds: must be 60..86400"},
+      {"validity too long", [](v1::ApprovalConfig* c) { c->set_code_validity_seconds(86401); },
+       "code_validity_seconds: must be 60..86400"},
+      {"too many attempts", [](v1::ApprovalConfig* c) { c->set_max_attempts(21); },
+       "max_attempts: must be 1..20"},
+      {"too many gateway attempts",
+       [](v1::ApprovalConfig* c) { c->set_voice_gateway_attempts(11); },
+       "voice_gateway_attempts: must be 1..10"},
+      {"too many numbers", [](v1::ApprovalConfig* c) { c->set_max_phone_numbers(51); },
+       "max_phone_numbers: must be 1..50"},
+      {"bad address range",
+       [](v1::ApprovalConfig* c) { c->add_allowed_special_address_ranges("127.0.0.0/33"); },
+       "allowed_special_address_ranges: "},
+  };
+  for (const InvalidCase& test_case : cases) {
+    SCOPED_TRACE(test_case.what);
+    v1::ApprovalConfig config = ValidConfig();
+    test_case.spoil(&config);
+    const absl::Status status = Validate(config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    const std::string message(status.message());
+    EXPECT_THAT(message, HasSubstr(std::string("invalid config ") + kSource));
+    EXPECT_THAT(message, HasSubstr(test_case.expected));
+    EXPECT_THAT(message, Not(HasSubstr("\n")));
+  }
+}
+
+}  // namespace
+}  // namespace mecai

@@ -1,0 +1,329 @@
+// Phone approval of issuance across the real binaries (DESIGN §7, seed 000): a LocalCluster with
+// the approval service, RDAP served by nginx and a recording voice gateway. For a trust list that
+// requires approval, a VR is refused (with a record, before probing) until a person approves the
+// key's request on the certapproval page with the code the gateway was asked to speak; then the VD
+// says issuance_approved_out_of_band and verifies. A trust list without the requirement never
+// says so. Rejection and an unreachable approval service refuse.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "approval/testing/test_environment.h"
+#include "cli/local_cluster.h"
+#include "cli/vouch_client.h"
+#include "common/approval_record.h"
+#include "common/child_process.h"
+#include "common/files.h"
+#include "common/grpc_channel.h"
+#include "common/hashing.h"
+#include "common/pem.h"
+#include "common/signature.h"
+#include "common/vouching_request.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/approval.grpc.pb.h"
+#include "proto/mecai/v1/audit.grpc.pb.h"
+#include "proto/mecai/v1/record.pb.h"
+#include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "tests/support/coordinator_calls.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+constexpr char kDomain[] = "mecai.test";
+
+class ApprovalEndToEndTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* temporary = getenv("TEST_TMPDIR");
+    const std::string base = temporary != nullptr ? temporary : "/tmp";
+    const std::string workdir = base + "/cluster";
+    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
+    const std::string rdap_directory = base + "/rdap";
+    ASSERT_EQ(mkdir(rdap_directory.c_str(), 0700), 0);
+    // The registry lists one voice number for the cluster's domain (RFC 9083 jCard).
+    auto rdap = testing::RdapServer::Start(
+        rdap_directory, {{kDomain, testing::RdapDomainJson(kDomain, {"+49.30.1234567"})}});
+    ASSERT_TRUE(rdap.ok()) << rdap.status();
+    rdap_ = rdap->release();
+    auto gateway = testing::VoiceGateway::Start();
+    ASSERT_TRUE(gateway.ok()) << gateway.status();
+    gateway_ = gateway->release();
+
+    LocalClusterOptions options;
+    options.workdir = workdir;
+    options.verbose = false;
+    options.approval_rdap_base_url = rdap_->base_url();
+    options.approval_voice_gateway_url = gateway_->url();
+    cluster_ = new LocalCluster(options);
+    absl::Status started = cluster_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    // A second key for the target host, whose request a person rejects.
+    ASSERT_TRUE(cluster_->IssueServerCertificate(LocalCluster::kTargetHost, "rejected").ok());
+    auto channel = MakeChannel(cluster_->CoordinatorPeer());
+    ASSERT_TRUE(channel.ok());
+    coordinator_ = new std::shared_ptr<grpc::Channel>(*channel);
+    auto approval_channel = MakeChannel(cluster_->ApprovalPeer());
+    ASSERT_TRUE(approval_channel.ok());
+    approval_ = new std::shared_ptr<grpc::Channel>(*approval_channel);
+  }
+
+  static void TearDownTestSuite() {
+    delete coordinator_;
+    delete approval_;
+    delete cluster_;  // Stops every process.
+    delete gateway_;
+    delete rdap_;
+  }
+
+  // A fresh VR for the target naming `trust_list`, signed with the key of pki/<name>.pem.
+  static std::string MakeRequest(const std::string& trust_list,
+                                 const std::string& name = "server") {
+    auto chain = LoadPemCertificatesAsDer(cluster_->Path("pki/" + name + ".pem"));
+    auto key = LoadPemPrivateKey(cluster_->Path("pki/" + name + ".key"));
+    EXPECT_TRUE(chain.ok() && key.ok());
+    auto signing_key = InMemorySigningKey::Create(std::move(*key));
+    v1::VouchingRequestBody body;
+    body.set_hostname(LocalCluster::kTargetHost);
+    body.set_port(static_cast<uint32_t>(cluster_->target_port()));
+    body.set_trust_list(trust_list);
+    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(absl::Now()));
+    body.set_nonce(absl::StrCat("nonce-", absl::ToUnixNanos(absl::Now())));
+    auto request = BuildVouchingRequest(body, *chain, **signing_key);
+    EXPECT_TRUE(request.ok());
+    return *request;
+  }
+
+  static v1::VouchResponse Vouch(const std::string& serialized) {
+    absl::StatusOr<v1::VouchResponse> response = CallVouch(**coordinator_, serialized);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.value_or(v1::VouchResponse());
+  }
+
+  static v1::QuorumRecord GetRecord(uint64_t index) {
+    absl::StatusOr<v1::QuorumRecord> record = CallGetRecord(**coordinator_, index);
+    EXPECT_TRUE(record.ok()) << record.status();
+    return record.value_or(v1::QuorumRecord());
+  }
+
+  // The CA submits an issuance request for the key of pki/<name>-leaf.pem.
+  static v1::IssuanceStatus Submit(const std::string& transaction_number, const std::string& name) {
+    auto leaf = LoadPemCertificates(cluster_->Path("pki/" + name + "-leaf.pem"));
+    EXPECT_TRUE(leaf.ok());
+    v1::SubmitIssuanceRequestRequest request;
+    request.set_domain(kDomain);
+    request.set_transaction_number(transaction_number);
+    request.set_subject_public_key_info_der(PublicKeyToDer(X509_get0_pubkey((*leaf)[0].get())));
+    request.set_requester("MECAI Test Operator");
+    auto stub = v1::ApprovalService::NewStub(*approval_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::IssuanceStatus status;
+    grpc::Status call = stub->SubmitIssuanceRequest(&context, request, &status);
+    EXPECT_TRUE(call.ok()) << call.error_message();
+    return status;
+  }
+
+  // Runs curl with `arguments` against the certapproval page; returns what it wrote to stdout.
+  static std::string Curl(const std::vector<std::string>& arguments) {
+    static int counter = 0;
+    const std::string output = cluster_->Path(absl::StrCat("logs/page-", ++counter, ".html"));
+    std::vector<std::string> argv = {"curl",
+                                     "--silent",
+                                     "--show-error",
+                                     "--max-time",
+                                     "10",
+                                     "--cookie",
+                                     cluster_->Path("cookies.txt"),
+                                     "--cookie-jar",
+                                     cluster_->Path("cookies.txt"),
+                                     "--output",
+                                     output};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    auto process = ChildProcess::Start(argv, cluster_->Path("logs/curl-page.log"));
+    EXPECT_TRUE(process.ok());
+    if (!process.ok()) return "";
+    EXPECT_TRUE((*process)->WaitForExit(absl::Seconds(15)));
+    EXPECT_EQ((*process)->ExitCode(), 0) << TailOfFile(cluster_->Path("logs/curl-page.log"));
+    return ReadFile(output).value_or("");
+  }
+
+  // What a person does after the call (seed 000): opens the page, enters the transaction number,
+  // and approves or rejects with the code heard. Plain HTTP with the page's CSRF token; the
+  // browser flow itself is //approval:approval_page_chromium_test. Returns the answer page.
+  static std::string DecideOnPage(const std::string& transaction_number, const std::string& code,
+                                  const std::string& action) {
+    const std::string site = absl::StrCat("http://127.0.0.1:", cluster_->approval_web_port());
+    const std::string shown = Curl({absl::StrCat(site, "/request?tn=", transaction_number)});
+    const std::string marker = "name=\"csrf\" value=\"";
+    const size_t start = shown.find(marker);
+    EXPECT_NE(start, std::string::npos) << shown;
+    if (start == std::string::npos) return "";
+    const size_t end = shown.find('"', start + marker.size());
+    const std::string csrf = shown.substr(start + marker.size(), end - start - marker.size());
+    return Curl({"--data-urlencode", "tn=" + transaction_number, "--data-urlencode", "csrf=" + csrf,
+                 "--data-urlencode", "code=" + code, site + "/" + action});
+  }
+
+  // The code the gateway was asked to speak in the last call (to the registrant's number or the
+  // registrar's abuse contact, both listed by RdapDomainJson).
+  static std::string HeardCode() {
+    std::vector<testing::RecordedCall> calls = gateway_->calls();
+    EXPECT_FALSE(calls.empty());
+    if (calls.empty()) return "";
+    EXPECT_THAT(calls.back().to, ::testing::AnyOf("+49301234567", "+15550100200"));
+    return testing::SpokenApprovalCode(calls.back().message);
+  }
+
+  static testing::RdapServer* rdap_;
+  static testing::VoiceGateway* gateway_;
+  static LocalCluster* cluster_;
+  static std::shared_ptr<grpc::Channel>* coordinator_;
+  static std::shared_ptr<grpc::Channel>* approval_;
+};
+
+testing::RdapServer* ApprovalEndToEndTest::rdap_ = nullptr;
+testing::VoiceGateway* ApprovalEndToEndTest::gateway_ = nullptr;
+LocalCluster* ApprovalEndToEndTest::cluster_ = nullptr;
+std::shared_ptr<grpc::Channel>* ApprovalEndToEndTest::coordinator_ = nullptr;
+std::shared_ptr<grpc::Channel>* ApprovalEndToEndTest::approval_ = nullptr;
+
+TEST_F(ApprovalEndToEndTest, IssuesOnlyAfterAPersonApprovedTheKeyOnThePage) {
+  // No request for the key yet: refused before probing, and recorded.
+  v1::VouchResponse before = Vouch(MakeRequest(LocalCluster::kApprovalTrustList));
+  ASSERT_TRUE(before.has_refusal());
+  EXPECT_EQ(before.refusal().reason(), v1::APPROVAL_REQUIRED) << before.refusal().explanation();
+  EXPECT_THAT(before.refusal().explanation(), HasSubstr("has no request for key"));
+  EXPECT_THAT(before.perspectives(), IsEmpty());
+  v1::QuorumRecord refused = GetRecord(before.log_index());
+  EXPECT_EQ(refused.decision(), v1::REFUSED);
+  EXPECT_EQ(refused.refusal().reason(), v1::APPROVAL_REQUIRED);
+  EXPECT_TRUE(refused.approval().required());
+  EXPECT_FALSE(refused.approval().approved());
+  EXPECT_THAT(refused.perspectives(), IsEmpty());
+
+  // The CA submits the request; the registry's number is called with a code.
+  v1::IssuanceStatus submitted = Submit("E2E000001", "server");
+  ASSERT_EQ(submitted.state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL) << submitted.DebugString();
+  const std::string code = HeardCode();
+  ASSERT_EQ(code.size(), 8u);
+
+  // Still refused while the request awaits a person; the sentence names the state.
+  v1::VouchResponse waiting = Vouch(MakeRequest(LocalCluster::kApprovalTrustList));
+  ASSERT_TRUE(waiting.has_refusal());
+  EXPECT_EQ(waiting.refusal().reason(), v1::APPROVAL_REQUIRED);
+  EXPECT_THAT(waiting.refusal().explanation(),
+              HasSubstr("E2E000001 for mecai.test (key " +
+                        ShortHex(submitted.subject_public_key_info_sha256()) +
+                        ") is awaiting approval on the certapproval page"));
+  // The record holds the approval service's signed record as evidence.
+  v1::QuorumRecord waiting_record = GetRecord(waiting.log_index());
+  ASSERT_THAT(waiting_record.approval().records(), SizeIs(1));
+  auto approval_key = LoadPemPublicKey(cluster_->Path("approval/records.pub"));
+  ASSERT_TRUE(approval_key.ok());
+  ApprovalVerdict verdict =
+      VerifyApprovalRecord(waiting_record.approval().records(0), approval_key->get(),
+                           submitted.subject_public_key_info_sha256(), LocalCluster::kTargetHost,
+                           absl::Now(), absl::Minutes(5));
+  EXPECT_EQ(verdict.body.state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL) << verdict.explanation;
+
+  // A person approves on the certapproval page with the code heard.
+  EXPECT_THAT(DecideOnPage("E2E000001", code, "approve"),
+              HasSubstr("You approved the certificate for mecai.test"));
+
+  // The same VR, fresh: issued, and the VD says issuance was approved out of band.
+  v1::VouchResponse approved = Vouch(MakeRequest(LocalCluster::kApprovalTrustList));
+  ASSERT_TRUE(approved.has_vouching_data()) << approved.refusal().explanation();
+  EXPECT_THAT(approved.perspectives(), SizeIs(3));
+  const std::string vd_file = cluster_->Path("approved.vd");
+  ASSERT_TRUE(WriteFileAtomically(vd_file, approved.vouching_data().SerializeAsString()).ok());
+  VerifyOptions verify;
+  verify.vouching_data_file = vd_file;
+  verify.hostname = LocalCluster::kTargetHost;
+  verify.certificate_file = cluster_->ServerLeafFile();
+  verify.va_list_file = cluster_->VaListFile();
+  auto statement = VerifyVouchingDataFile(verify);
+  ASSERT_TRUE(statement.ok()) << statement.status();
+  EXPECT_EQ(statement->trust_list(), LocalCluster::kApprovalTrustList);
+  EXPECT_TRUE(statement->issuance_approved_out_of_band());
+  v1::QuorumRecord issued = GetRecord(approved.log_index());
+  EXPECT_EQ(issued.decision(), v1::ISSUED);
+  EXPECT_TRUE(issued.approval().required());
+  EXPECT_TRUE(issued.approval().approved());
+  EXPECT_THAT(issued.approval().records(), SizeIs(1));
+
+  // A trust list without the requirement: issued, and the VD claims no approval.
+  v1::VouchResponse plain = Vouch(MakeRequest(LocalCluster::kTrustList));
+  ASSERT_TRUE(plain.has_vouching_data()) << plain.refusal().explanation();
+  v1::VouchingStatement plain_statement;
+  ASSERT_TRUE(plain_statement.ParseFromString(plain.vouching_data().statement()));
+  EXPECT_FALSE(plain_statement.issuance_approved_out_of_band());
+  EXPECT_FALSE(GetRecord(plain.log_index()).has_approval());
+}
+
+TEST_F(ApprovalEndToEndTest, ARejectedRequestRefusesWithItsState) {
+  v1::IssuanceStatus submitted = Submit("E2E000002", "rejected");
+  ASSERT_EQ(submitted.state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL) << submitted.DebugString();
+  EXPECT_THAT(DecideOnPage("E2E000002", HeardCode(), "reject"),
+              HasSubstr("You rejected the certificate for mecai.test"));
+  v1::VouchResponse response = Vouch(MakeRequest(LocalCluster::kApprovalTrustList, "rejected"));
+  ASSERT_TRUE(response.has_refusal());
+  EXPECT_EQ(response.refusal().reason(), v1::APPROVAL_REQUIRED);
+  EXPECT_THAT(response.refusal().explanation(),
+              HasSubstr("E2E000002 for mecai.test (key " +
+                        ShortHex(submitted.subject_public_key_info_sha256()) +
+                        ") is rejected by the domain's contact"));
+}
+
+// The approval service's /metrics, as every service's, passes promtool and counts what happened.
+TEST_F(ApprovalEndToEndTest, TheApprovalServiceExposesValidMetrics) {
+  auto port = cluster_->MetricsPort("approval");
+  ASSERT_TRUE(port.ok()) << port.status();
+  const std::string text_file = cluster_->Path("metrics-approval.txt");
+  auto fetch = ChildProcess::Start(
+      {"curl", "--silent", "--show-error", "--fail", "--max-time", "10", "--output", text_file,
+       absl::StrCat("http://127.0.0.1:", *port, "/metrics")},
+      cluster_->Path("logs/curl-approval-metrics.log"));
+  ASSERT_TRUE(fetch.ok());
+  ASSERT_TRUE((*fetch)->WaitForExit(absl::Seconds(15)));
+  ASSERT_EQ((*fetch)->ExitCode(), 0)
+      << TailOfFile(cluster_->Path("logs/curl-approval-metrics.log"));
+  auto check =
+      ChildProcess::Start({"sh", "-c", absl::StrCat("promtool check metrics < ", text_file)},
+                          cluster_->Path("logs/promtool-approval.log"));
+  ASSERT_TRUE(check.ok());
+  ASSERT_TRUE((*check)->WaitForExit(absl::Seconds(15)));
+  EXPECT_EQ((*check)->ExitCode(), 0) << TailOfFile(cluster_->Path("logs/promtool-approval.log"));
+  auto text = ReadFile(text_file);
+  ASSERT_TRUE(text.ok());
+  EXPECT_THAT(*text, HasSubstr("mecai_approval_requests_submitted_total{result=\"accepted\"}"));
+  EXPECT_THAT(*text, HasSubstr("mecai_approval_calls_total{outcome=\"placed\"}"));
+  EXPECT_THAT(*text, HasSubstr("mecai_approval_signed_records_total"));
+  EXPECT_THAT(*text, HasSubstr("method=\"/mecai.v1.ApprovalService/GetIssuanceStatus\""));
+}
+
+// Fail closed: without an answer from the approval service nothing is issued (last: it stops the
+// service).
+TEST_F(ApprovalEndToEndTest, AnUnreachableApprovalServiceRefuses) {
+  ASSERT_TRUE(cluster_->Kill("approval", SIGTERM).ok());
+  v1::VouchResponse response = Vouch(MakeRequest(LocalCluster::kApprovalTrustList));
+  ASSERT_TRUE(response.has_refusal());
+  EXPECT_EQ(response.refusal().reason(), v1::APPROVAL_REQUIRED);
+  EXPECT_THAT(response.refusal().explanation(),
+              HasSubstr("could not be asked for the approval of key"));
+  EXPECT_THAT(response.refusal().explanation(), HasSubstr("without its record nothing is issued"));
+  EXPECT_EQ(GetRecord(response.log_index()).decision(), v1::REFUSED);
+}
+
+}  // namespace
+}  // namespace mecai
