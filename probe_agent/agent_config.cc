@@ -166,6 +166,9 @@ ProberLimits ProberLimitsFromConfig(const v1::ProbeAgentConfig& config) {
   limits.resolution_threads = static_cast<int>(config.resolution_threads());
   // The service admits no more probes than this, so a full queue means the agent is overloaded.
   limits.max_queued_resolutions = config.max_in_flight_probes();
+  // As many signers as the token has sessions (Pkcs11Config.session_pool_size).
+  const uint32_t sessions = config.signing_key_pkcs11().session_pool_size();
+  limits.signing_threads = static_cast<int>(sessions != 0 ? sessions : kDefaultSessionPoolSize);
   return limits;
 }
 

@@ -167,6 +167,7 @@ TEST(WithDefaultsTest, FillsUnsetLimits) {
   EXPECT_EQ(limits.max_addresses_per_probe, 16);
   EXPECT_EQ(limits.resolution_threads, 8);
   EXPECT_EQ(limits.max_queued_resolutions, 64u);
+  EXPECT_EQ(limits.signing_threads, 4);
 }
 
 TEST(ValidateProbeAgentConfigTest, ResolverIsTheAgentsOwnUnlessSystemIsChosen) {

@@ -166,7 +166,10 @@ Prober::Prober(v1::Perspective perspective, Resolver& resolver, TlsFetcher& fetc
       clock_(clock),
       limits_(limits),
       resolution_pool_(std::make_unique<WorkerPool>(
-          "the DNS resolution queue", limits.resolution_threads, limits.max_queued_resolutions)) {}
+          "the DNS resolution queue", limits.resolution_threads, limits.max_queued_resolutions)),
+      signing_pool_(std::make_unique<WorkerPool>(
+          "the Observation signing queue", limits.signing_threads, limits.max_queued_resolutions)) {
+}
 
 Prober::~Prober() {
   absl::MutexLock lock(&in_flight_mutex_);
@@ -335,11 +338,13 @@ void Prober::AddressesDone(const std::shared_ptr<Call>& call) const {
   for (v1::AddressObservation& address : addresses) {
     *call->body.add_addresses() = std::move(address);
   }
-  SignAndComplete(call);
+  // Off the event loop that completed the last address: a token's C_Sign may take milliseconds
+  // (a network HSM), and the loop's other connections must not wait for it.
+  absl::Status submitted = signing_pool_->Submit([this, call] { SignAndComplete(call); });
+  if (!submitted.ok()) Complete(call, submitted);
 }
 
-// Runs on the thread that finished the probe's last stage. Signing is short and never waits on the
-// network: an in-memory key, or a token session from Pkcs11SigningKey's pool.
+// Runs on a signing thread, or on the resolution thread when no address was probed.
 void Prober::SignAndComplete(const std::shared_ptr<Call>& call) const {
   v1::ObservationBody& body = call->body;
   body.set_finished_at_unix_milliseconds(clock_.NowUnixMilliseconds());

@@ -43,6 +43,9 @@ struct ProberLimits {
   // most resolutions that may wait for one; beyond that a probe is refused RESOURCE_EXHAUSTED.
   int resolution_threads = 8;
   size_t max_queued_resolutions = 4096;
+  // Threads signing Observations (a PKCS#11 key signs in as many token sessions at once), so that
+  // no TLS event loop waits for a signature. Its queue has the bound of the resolution queue.
+  int signing_threads = 4;
 };
 
 // Receives the result of one probe, exactly once, as Prober::Probe would return it; a cancelled
@@ -74,7 +77,8 @@ v1::ProbeOutcome OverallOutcome(const std::vector<v1::AddressObservation>& addre
 // in-flight count are thread-safe, and the injected resolver, fetcher, signing key and clock are
 // thread-safe. They must outlive the Prober. A probe holds no thread while it waits: resolution
 // runs on the Prober's bounded pool of resolution threads (c-ares), connections on the fetcher's
-// event loops, and each stage's completion starts the next.
+// event loops, signing on a small pool of signing threads, and each stage's completion starts the
+// next.
 class Prober {
  public:
   Prober(v1::Perspective perspective, Resolver& resolver, TlsFetcher& fetcher, AddressPolicy policy,
@@ -127,6 +131,7 @@ class Prober {
   Clock& clock_;
   const ProberLimits limits_;
   const std::unique_ptr<WorkerPool> resolution_pool_;
+  const std::unique_ptr<WorkerPool> signing_pool_;
   mutable absl::Mutex in_flight_mutex_;
   mutable int in_flight_ ABSL_GUARDED_BY(in_flight_mutex_) = 0;
 };

@@ -17,6 +17,7 @@ WorkerPool::~WorkerPool() {
   {
     absl::MutexLock lock(&mutex_);
     stopping_ = true;
+    job_queued_.SignalAll();
   }
   for (std::thread& thread : threads_) thread.join();
 }
@@ -29,6 +30,7 @@ absl::Status WorkerPool::Submit(std::function<void()> job) {
         name_, ": ", max_queued_, " jobs already wait for ", threads_.size(), " threads"));
   }
   jobs_.push_back(std::move(job));
+  job_queued_.Signal();
   return absl::OkStatus();
 }
 
@@ -42,11 +44,7 @@ void WorkerPool::Run() {
     std::function<void()> job;
     {
       absl::MutexLock lock(&mutex_);
-      mutex_.Await(absl::Condition(
-          +[](WorkerPool* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mutex_) {
-            return pool->stopping_ || !pool->jobs_.empty();
-          },
-          this));
+      while (!stopping_ && jobs_.empty()) job_queued_.Wait(&mutex_);
       if (jobs_.empty()) return;  // Stopping, and every queued job has run.
       job = std::move(jobs_.front());
       jobs_.pop_front();

@@ -41,6 +41,8 @@ class WorkerPool {
   const std::string name_;
   const size_t max_queued_;
   mutable absl::Mutex mutex_;
+  // Signalled when a job is queued, and to every thread when stopping.
+  absl::CondVar job_queued_;
   std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::vector<std::thread> threads_;
