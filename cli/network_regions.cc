@@ -1,11 +1,17 @@
 #include "cli/network_regions.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
+#include "common/logging.h"
 #include "common/status.h"
 
 namespace mecai {
@@ -22,6 +28,43 @@ absl::Status RunCommand(const std::vector<std::string>& argv, const std::string&
   return absl::OkStatus();
 }
 
+// The process that created a region namespace "mecai-<letters><pid>-<n>", or 0 for another name.
+pid_t CreatorOf(absl::string_view ns) {
+  if (!absl::ConsumePrefix(&ns, "mecai-")) return 0;
+  const size_t dash = ns.rfind('-');
+  if (dash == absl::string_view::npos) return 0;
+  absl::string_view tag = ns.substr(0, dash);
+  while (!tag.empty() && absl::ascii_isalpha(tag.front())) tag.remove_prefix(1);
+  int pid = 0;
+  return absl::SimpleAtoi(tag, &pid) && pid > 0 ? pid : 0;
+}
+
+// Deletes region namespaces whose creator no longer runs (a demo or test killed before its
+// teardown), so their veth pairs stop holding 10.77.<n>.1; then refuses if a living one still
+// holds that range, naming it.
+absl::Status ReclaimRegionAddresses(const std::string& log) {
+  const std::string listing = log + ".netns";
+  ASSIGN_OR_RETURN(auto lister, ChildProcess::Start({"ip", "netns", "list"}, listing));
+  if (!lister->WaitForExit(absl::Seconds(20)) || lister->ExitCode() != 0) {
+    return absl::InternalError(absl::StrCat("ip netns list failed: ", TailOfFile(listing, 500)));
+  }
+  ASSIGN_OR_RETURN(std::string names, ReadFile(listing, 1 << 20));
+  for (absl::string_view line : absl::StrSplit(names, '\n', absl::SkipEmpty())) {
+    const std::string ns(line.substr(0, line.find(' ')));  // "name (id: 3)".
+    const pid_t creator = CreatorOf(ns);
+    if (creator == 0) continue;
+    if (kill(creator, 0) == 0 || errno != ESRCH) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "network namespace ", ns, " of running process ", creator,
+          " already uses the regions' addresses (10.77.0.0/16); wait for it to finish"));
+    }
+    RETURN_IF_ERROR(RunCommand({"ip", "netns", "del", ns}, log));
+    MECAI_LOG(Info) << "deleted network namespace " << ns << " left by process " << creator
+                    << ", which no longer runs";
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NetworkRegions>> NetworkRegions::Create(const std::string& workdir,
@@ -32,8 +75,9 @@ absl::StatusOr<std::unique_ptr<NetworkRegions>> NetworkRegions::Create(const std
     return absl::PermissionDeniedError("network namespaces need root (ip netns)");
   }
   if (count < 1 || count > 9) return absl::InvalidArgumentError("1 to 9 regions");
-  std::unique_ptr<NetworkRegions> regions(new NetworkRegions(workdir, hostname));
   const std::string log = workdir + "/ip.log";
+  RETURN_IF_ERROR(ReclaimRegionAddresses(log));
+  std::unique_ptr<NetworkRegions> regions(new NetworkRegions(workdir, hostname));
   for (int n = 1; n <= count; ++n) {
     const std::string ns = absl::StrCat("mecai-", tag, "-", n);
     const std::string host_side = absl::StrCat("mh", tag.substr(0, 8), n);

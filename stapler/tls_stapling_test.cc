@@ -301,7 +301,9 @@ TEST_P(TlsStaplingTest, ResumedSessionReliesOnTheHandshakeThatEstablishedIt) {
     SslPtr client = PreparedClient(client_context.get());
     SslPtr server(SSL_new(server_context.get()));
     ASSERT_NE(client, nullptr);
-    if (session != nullptr) ASSERT_EQ(SSL_set_session(client.get(), session), 1);
+    if (session != nullptr) {
+      ASSERT_EQ(SSL_set_session(client.get(), session), 1);
+    }
     ASSERT_TRUE(testing_tls::HandshakeInMemory(client.get(), server.get()).ok());
     auto verdict = client_->VerifyConnection(client.get());
     if (connection == 0) {
