@@ -38,7 +38,9 @@ constexpr char kUsage[] =
     "        [--next-cert C2 [--next-key K2]] --out VD  <connection>\n"
     "      Sends a signed Vouching Request; writes the VD to VD. Exit 0 issued, 3 refused.\n"
     "  verify --vd VD --host H --cert C --va-list L [--max-age DUR] [--va ID ...]\n"
+    "         [--require-approval]\n"
     "      Verifies a VD as a TLS client would. Exit 0 valid, 3 invalid (reason on stderr).\n"
+    "      --require-approval: the VD must say issuance was approved out of band.\n"
     "  probe --agent ADDR --host H [--port P]  <connection>\n"
     "      Asks one probe agent what it sees for H:P.\n"
     "  s_server --cert C --key K (--vd-dir DIR | --vd VD ...) [--accept HOST:PORT] [--tls V]\n"
@@ -141,8 +143,8 @@ int Vouch(int argc, char** argv) {
 }
 
 int Verify(int argc, char** argv) {
-  auto flags =
-      mecai::Flags::Parse(argc, argv, 2, {"vd", "host", "cert", "va-list", "max-age", "va"}, {});
+  auto flags = mecai::Flags::Parse(
+      argc, argv, 2, {"vd", "host", "cert", "va-list", "max-age", "va"}, {"require-approval"});
   if (!flags.ok()) return UsageError("verify", flags.status());
   for (const char* required : {"vd", "host", "cert", "va-list"}) {
     if (!flags->Has(required)) {
@@ -156,6 +158,7 @@ int Verify(int argc, char** argv) {
   options.certificate_file = flags->Get("cert");
   options.va_list_file = flags->Get("va-list");
   options.candidate_vas = flags->GetAll("va");
+  options.require_out_of_band_approval = flags->Has("require-approval");
   if (flags->Has("max-age") && !absl::ParseDuration(flags->Get("max-age"), &options.max_age)) {
     return UsageError("verify", absl::InvalidArgumentError("--max-age must be a duration (24h)"));
   }

@@ -36,7 +36,9 @@ const char kTlsCommandsUsage[] =
     "      A TLS server that staples VDs in the MECAI extension (DIR: a stapler's cache).\n"
     "  s_client --connect HOST:PORT --va-list L [--servername NAME] [--trust-list TL]\n"
     "           [--va ID ...] [--tls 1.2|1.3] [--max-age DUR] [--ask-all] [--feedback-file F]\n"
-    "      Connects and verifies the stapled VDs. Exit 0 valid, 3 no valid VD.\n"
+    "           [--require-approval]\n"
+    "      Connects and verifies the stapled VDs inside the handshake. Exit 0 valid, 3 no valid\n"
+    "      VD (--require-approval: none saying issuance was approved out of band).\n"
     "  serverinfo --vd VD ... --out F\n"
     "      Writes an `openssl s_server -serverinfo` file stapling the VDs.\n";
 
@@ -229,7 +231,7 @@ int SClientCommand(int argc, char** argv) {
   auto flags = Flags::Parse(argc, argv, 2,
                             {"connect", "va-list", "servername", "trust-list", "va", "tls",
                              "max-age", "feedback-file", "code-point", "timeout"},
-                            {"ask-all"});
+                            {"ask-all", "require-approval"});
   if (!flags.ok()) return Usage("s_client", flags.status());
   for (const char* required : {"connect", "va-list"}) {
     if (!flags->Has(required)) {
@@ -246,6 +248,7 @@ int SClientCommand(int argc, char** argv) {
   if (!type.ok()) return Usage("s_client", type.status());
   options.extension_type = *type;
   options.ask_for_everything = flags->Has("ask-all");
+  options.require_out_of_band_approval = flags->Has("require-approval");
   if (flags->Has("max-age") && !absl::ParseDuration(flags->Get("max-age"), &options.max_age)) {
     return Usage("s_client", absl::InvalidArgumentError("--max-age must be a duration (24h)"));
   }

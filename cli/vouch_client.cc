@@ -44,6 +44,7 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingDataFile(const VerifyOptions
   expected.candidate_vas = options.candidate_vas;
   expected.now = absl::Now();
   expected.max_age = options.max_age;
+  expected.require_out_of_band_approval = options.require_out_of_band_approval;
   return VerifyVouchingData(vd, *vas, expected);
 }
 

@@ -37,6 +37,8 @@ struct VerifyOptions {
   std::string va_list_file;
   std::vector<std::string> candidate_vas;
   absl::Duration max_age = absl::Hours(24 * 7);
+  // The VD must say issuance was approved out of band (DESIGN §7).
+  bool require_out_of_band_approval = false;
 };
 
 // Verifies a VD file as a TLS client would (DESIGN §4). Returns its statement.

@@ -51,13 +51,15 @@ MecaiConnectionState* StateOf(SSL* ssl) {
   return static_cast<MecaiConnectionState*>(SSL_get_ex_data(ssl, ConnectionStateIndex()));
 }
 
-// Whether the application asked for the server certificate's web-PKI verification (it had set
-// SSL_VERIFY_PEER when MecaiTlsClient::Register ran): non-null in the SSL_CTX's ex_data.
-int WebPkiRequiredIndex() {
+// A registered SSL_CTX's ex_data: one of the two markers below, saying whether the application
+// asked for the server certificate's web-PKI verification (it had set SSL_VERIFY_PEER when
+// MecaiTlsClient::Register ran); null for a context not registered.
+int RegistrationIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
-char web_pki_required_marker;
+char web_pki_required;
+char web_pki_recorded_only;
 
 // The VA a parsed VD claims to be from, before verification (labels and feedback only), or "".
 // Parses the statement: called only for a VD that failed, so a valid VD's statement is parsed once
@@ -161,6 +163,9 @@ MecaiTlsClient::MecaiTlsClient(const VaList& vas, const Clock& clock, MecaiClien
     : vas_(vas), clock_(clock), options_(options), memo_(memo) {}
 
 absl::Status MecaiTlsClient::Register(SSL_CTX* context) const {
+  if (SSL_CTX_get_ex_data(context, RegistrationIndex()) != nullptr) {
+    return absl::FailedPreconditionError("MecaiTlsClient::Register: this SSL_CTX is registered");
+  }
   void* self = const_cast<MecaiTlsClient*>(this);
   ClearOpenSslErrors();
   if (SSL_CTX_add_custom_ext(
@@ -179,9 +184,9 @@ absl::Status MecaiTlsClient::Register(SSL_CTX* context) const {
   // end-entity CertificateEntry in TLS 1.3) and before the client finishes. OpenSSL enforces that
   // step's verdict only under SSL_VERIFY_PEER, so the mode is set here, and the application's
   // own choice about the web-PKI check is kept for the callback.
-  const bool web_pki_required = (SSL_CTX_get_verify_mode(context) & SSL_VERIFY_PEER) != 0;
-  if (SSL_CTX_set_ex_data(context, WebPkiRequiredIndex(),
-                          web_pki_required ? &web_pki_required_marker : nullptr) != 1) {
+  const bool web_pki = (SSL_CTX_get_verify_mode(context) & SSL_VERIFY_PEER) != 0;
+  if (SSL_CTX_set_ex_data(context, RegistrationIndex(),
+                          web_pki ? &web_pki_required : &web_pki_recorded_only) != 1) {
     return OpenSslError("SSL_CTX_set_ex_data");
   }
   SSL_CTX_set_verify(context, SSL_CTX_get_verify_mode(context) | SSL_VERIFY_PEER,
@@ -196,7 +201,7 @@ int MecaiTlsClient::CertificateVerifyCallback(X509_STORE_CTX* store, void* argum
       static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   if (ssl == nullptr) return 0;
   const bool web_pki_required =
-      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), WebPkiRequiredIndex()) != nullptr;
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), RegistrationIndex()) != &web_pki_recorded_only;
   // OpenSSL's own verification (RFC 5280 path to the context's trust store, the host name of
   // SSL_set1_host): its result stays in SSL_get_verify_result whether or not it is required.
   const bool web_pki_ok = X509_verify_cert(store) == 1;
@@ -301,12 +306,14 @@ std::string MecaiTlsClient::HandshakeProblem(SSL* ssl) {
 absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyConnection(SSL* ssl) const {
   MecaiConnectionState* state = StateOf(ssl);
   if (state == nullptr) return absl::FailedPreconditionError("PrepareConnection was not called");
-  if (state->verdict.has_value()) return *state->verdict;
-  if (SSL_is_init_finished(ssl) != 1) {
+  if (SSL_is_init_finished(ssl) != 1 && !(state->verdict.has_value() && !state->verdict->ok())) {
+    // Only a refusal is a verdict on a connection that did not finish: VDs that verified do not
+    // make a failed handshake (e.g. a web-PKI failure) usable.
     return absl::FailedPreconditionError(
         absl::StrCat("the handshake did not finish",
                      state->handshake_problem.empty() ? "" : ": " + state->handshake_problem));
   }
+  if (state->verdict.has_value()) return *state->verdict;
   if (SSL_session_reused(ssl) == 1) {
     // No Certificate message, no VD: a session is only established by a handshake that passed.
     return absl::FailedPreconditionError(
@@ -325,6 +332,7 @@ absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyVds(MecaiConnectionState
   expected.hostname = state.hostname;
   expected.certificate_der = CertificateToDer(leaf);
   expected.candidate_vas = state.candidate_vas;
+  expected.require_out_of_band_approval = options_.require_out_of_band_approval;
   expected.now = clock_.Now();
   expected.max_age = options_.max_age;
 

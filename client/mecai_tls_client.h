@@ -58,6 +58,8 @@ struct MecaiClientOptions {
   // received VDs are still checked against the candidates. Servers that staple a fixed serverinfo
   // file (`openssl s_server -serverinfo`) accept only this form (docs/TLS_EXTENSION.md §5).
   bool ask_for_everything = false;
+  // Accept only VDs that say issuance was approved out of band (DESIGN §7; docs/APPROVAL.md).
+  bool require_out_of_band_approval = false;
 };
 
 // The outcome of a connection whose VDs verified.
@@ -84,6 +86,7 @@ class MecaiTlsClient {
   // SSL_CTX_set_verify: if the application had asked for SSL_VERIFY_PEER, the server certificate
   // must also pass OpenSSL's web-PKI verification; with SSL_VERIFY_NONE that result is only
   // recorded (SSL_get_verify_result), as OpenSSL does. Do not change the verify mode afterwards.
+  // Once per context: FAILED_PRECONDITION for a context registered before.
   absl::Status Register(SSL_CTX* context) const;
 
   // Before SSL_connect: the server's name and port, the trust list and the candidate VAs (at least
@@ -94,9 +97,10 @@ class MecaiTlsClient {
 
   // The verdict on the received VDs (client/vd_verifier.h, against the handshake's leaf
   // certificate), reached inside the handshake: PERMISSION_DENIED naming the VAs asked for when
-  // none verifies, in which case the handshake failed with a handshake_failure alert. Also valid
-  // after a failed handshake; FAILED_PRECONDITION when the handshake ended before the
-  // verification. Feedback for the next connection is recorded either way.
+  // none verifies, in which case the handshake failed with a handshake_failure alert (also
+  // answered after that failed handshake). FAILED_PRECONDITION for any other handshake that did
+  // not finish, even if its VDs verified. Feedback for the next connection is recorded either
+  // way.
   absl::StatusOr<MecaiVerification> VerifyConnection(SSL* ssl) const;
 
   // Why the handshake failed on the MECAI side (a malformed server extension, or no valid VD), or

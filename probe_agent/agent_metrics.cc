@@ -26,7 +26,7 @@ void AgentMetrics::RecordProbe(const std::string& outcome, double seconds) {
   probe_seconds_.Observe(seconds);
 }
 
-void AgentMetrics::SetInFlight(uint32_t probes) { in_flight_.Set(probes); }
+void AgentMetrics::ChangeInFlight(int delta) { in_flight_.Increment(delta); }
 
 }  // namespace probe_agent
 }  // namespace mecai

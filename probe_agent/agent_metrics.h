@@ -20,7 +20,9 @@ class AgentMetrics {
 
   // One finished probe and its overall outcome ("refused" for calls refused before probing).
   void RecordProbe(const std::string& outcome, double seconds);
-  void SetInFlight(uint32_t probes);
+  // A probe call began (+1) or ended (-1). Deltas, so concurrent updates cannot leave a stale
+  // value.
+  void ChangeInFlight(int delta);
 
  private:
   prometheus::Family<prometheus::Counter>& probes_;

@@ -62,8 +62,8 @@ void ProbeServiceImpl::Release(const absl::StatusOr<v1::SignedObservation>& obse
     }
     metrics_->RecordProbe(outcome, absl::ToDoubleSeconds(absl::Now() - started));
   }
-  const uint32_t running = in_flight_.fetch_sub(1) - 1;
-  if (metrics_ != nullptr) metrics_->SetInFlight(running);
+  in_flight_.fetch_sub(1);
+  if (metrics_ != nullptr) metrics_->ChangeInFlight(-1);
 }
 
 grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* context,
@@ -76,13 +76,9 @@ grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* c
     return reactor;
   }
   const uint32_t running_before = in_flight_.fetch_add(1);
-  if (metrics_ != nullptr) metrics_->SetInFlight(running_before + 1);
   if (running_before >= max_in_flight_probes_) {
-    const uint32_t running = in_flight_.fetch_sub(1) - 1;
-    if (metrics_ != nullptr) {
-      metrics_->SetInFlight(running);
-      metrics_->RecordProbe("refused", 0);
-    }
+    in_flight_.fetch_sub(1);
+    if (metrics_ != nullptr) metrics_->RecordProbe("refused", 0);
     MECAI_LOG(Warning) << "refused a probe of " << request->task().hostname() << ": "
                        << max_in_flight_probes_ << " probes already in flight";
     reactor->Finish(
@@ -91,6 +87,7 @@ grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* c
                                   " probes in flight; retry later")));
     return reactor;
   }
+  if (metrics_ != nullptr) metrics_->ChangeInFlight(+1);
   const absl::Time started = absl::Now();
   const std::string hostname = request->task().hostname();
   prober_.ProbeAsync(

@@ -278,11 +278,16 @@ TEST_F(ProbeServiceTest, ClientCancellationEndsTheProbeAndClosesItsConnection) {
   std::thread call([&] {
     status = client_->Probe(&context, Request("silent.example.test", (*silent)->port()), &response);
   });
-  ASSERT_TRUE((*silent)->WaitForConnections(1, absl::Seconds(10)));
-  EXPECT_EQ(service_->in_flight_probes(), 1u);
+  const bool connected = (*silent)->WaitForConnections(1, absl::Seconds(10));
+  const uint32_t in_flight = service_->in_flight_probes();
   context.TryCancel();
-  call.join();
+  call.join();  // Before any assertion can return.
+  ASSERT_TRUE(connected);
+  EXPECT_EQ(in_flight, 1u);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  // The agent closes its connection to the target: the target sees the close.
+  EXPECT_TRUE(Eventually([&] { return (*silent)->closed_by_peer() == 1; }))
+      << (*silent)->closed_by_peer() << " closed";
   // The agent's side of the call ends too: its slot is free well before the handshake timeout.
   EXPECT_TRUE(Eventually([&] { return service_->in_flight_probes() == 0; }))
       << service_->in_flight_probes() << " still in flight";

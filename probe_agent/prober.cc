@@ -226,9 +226,18 @@ void Prober::ProbeAsync(const v1::ProbeTask& task, absl::Time deadline,
       Complete(call, absl::CancelledError("the probe was cancelled"));
       return;
     }
+    // Time spent queued is taken from the resolution's share of the deadline, so a probe that
+    // waited for a resolver thread cannot resolve past its deadline.
+    const absl::Duration timeout =
+        std::min(call->resolution_timeout, call->work_deadline - absl::Now());
+    if (timeout <= absl::ZeroDuration()) {
+      Complete(call, absl::DeadlineExceededError(
+                         "the deadline passed while the probe waited for a resolver thread"));
+      return;
+    }
     // The time queued counts: it is part of how long the agent took to know the addresses.
     absl::StatusOr<Resolution> resolved =
-        resolver_.ResolveWithOutcomes(call->task.hostname(), call->resolution_timeout);
+        resolver_.ResolveWithOutcomes(call->task.hostname(), timeout);
     call->body.set_resolution_milliseconds(MillisecondsSince(queued_at));
     OnResolved(call, std::move(resolved));
   });

@@ -283,9 +283,36 @@ TEST_P(TlsStaplingTest, WebPkiVerificationStaysTheApplicationsChoice) {
     EXPECT_EQ(handshake.ok(), !web_pki_required) << handshake;
     EXPECT_EQ(SSL_get_verify_result(client.get()), X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
     auto verdict = client_->VerifyConnection(client.get());
-    ASSERT_TRUE(verdict.ok()) << verdict.status();
-    EXPECT_EQ(verdict->statement.va_id(), "va-example");
+    if (web_pki_required) {
+      // The VDs verified, but a connection that failed is never reported usable.
+      EXPECT_EQ(verdict.status().code(), absl::StatusCode::kFailedPrecondition);
+      EXPECT_THAT(std::string(verdict.status().message()),
+                  HasSubstr("the handshake did not finish"));
+    } else {
+      ASSERT_TRUE(verdict.ok()) << verdict.status();
+      EXPECT_EQ(verdict->statement.va_id(), "va-example");
+    }
   }
+}
+
+TEST_P(TlsStaplingTest, ContextIsRegisteredOnce) {
+  SslCtxPtr client_context = RegisteredClientContext();
+  ASSERT_NE(client_context, nullptr);
+  EXPECT_EQ(client_->Register(client_context.get()).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A client that demands out-of-band approval (DESIGN §7) refuses, inside the handshake, a VD
+// that does not say so.
+TEST_P(TlsStaplingTest, ClientRequiringApprovalRefusesAVdThatDoesNotSayIt) {
+  Staple({"server-leaf.pem"});
+  MecaiClientOptions options;
+  options.max_age = absl::Hours(24);
+  options.require_out_of_band_approval = true;
+  client_ = std::make_unique<MecaiTlsClient>(*vas_, clock_, options, &memo_);
+  auto verified = Connect("server-leaf", {"va-example"});
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(verified.status().message()),
+              HasSubstr("the VD does not say that issuance was approved out of band"));
 }
 
 // A resumed session has no Certificate message and no VD; it exists only because the handshake
@@ -296,19 +323,19 @@ TEST_P(TlsStaplingTest, ResumedSessionReliesOnTheHandshakeThatEstablishedIt) {
   SslCtxPtr server_context = RegisteredServerContext("server-leaf");
   SslCtxPtr client_context = RegisteredClientContext();
   ASSERT_TRUE(server_context != nullptr && client_context != nullptr);
-  SSL_SESSION* session = nullptr;
+  std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)> session(nullptr, &SSL_SESSION_free);
   for (int connection = 0; connection < 2; ++connection) {
     SslPtr client = PreparedClient(client_context.get());
     SslPtr server(SSL_new(server_context.get()));
     ASSERT_NE(client, nullptr);
     if (session != nullptr) {
-      ASSERT_EQ(SSL_set_session(client.get(), session), 1);
+      ASSERT_EQ(SSL_set_session(client.get(), session.get()), 1);
     }
     ASSERT_TRUE(testing_tls::HandshakeInMemory(client.get(), server.get()).ok());
     auto verdict = client_->VerifyConnection(client.get());
     if (connection == 0) {
       ASSERT_TRUE(verdict.ok()) << verdict.status();
-      session = SSL_get1_session(client.get());
+      session.reset(SSL_get1_session(client.get()));
       ASSERT_NE(session, nullptr);
     } else {
       EXPECT_EQ(SSL_session_reused(client.get()), 1);
@@ -319,7 +346,6 @@ TEST_P(TlsStaplingTest, ResumedSessionReliesOnTheHandshakeThatEstablishedIt) {
     SSL_set_shutdown(client.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_set_shutdown(server.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   }
-  SSL_SESSION_free(session);
 }
 
 int AddMalformedRequest(SSL*, unsigned int, unsigned int, const unsigned char** out,

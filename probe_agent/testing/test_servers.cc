@@ -291,6 +291,7 @@ void PlainTcpTestServer::Serve() {
       if (watched[i].revents == 0) continue;
       char discarded[512];
       if (recv(watched[i].fd, discarded, sizeof(discarded), 0) <= 0) {
+        closed_by_peer_.fetch_add(1);
         close(watched[i].fd);
         open_connections.erase(
             std::find(open_connections.begin(), open_connections.end(), watched[i].fd));

@@ -122,6 +122,8 @@ class PlainTcpTestServer {
   int port() const { return port_; }
   // Connections accepted so far.
   int accepted_connections() const { return accepted_.load(); }
+  // Connections the peer closed (kStaySilent) so far.
+  int closed_by_peer() const { return closed_by_peer_.load(); }
   // Waits until at least `count` connections were accepted; false after `timeout`.
   bool WaitForConnections(int count, absl::Duration timeout) const;
 
@@ -133,6 +135,7 @@ class PlainTcpTestServer {
   const int port_;
   const Behaviour behaviour_;
   std::atomic<int> accepted_{0};
+  std::atomic<int> closed_by_peer_{0};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
