@@ -186,7 +186,9 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   EXPECT_EQ(chromium.Evaluate("document.querySelectorAll('b').length")->number_value(), 0);
   EXPECT_EQ(*chromium.EvaluateString("document.getElementById('key-fingerprint').textContent"),
             HexEncode(submitted.subject_public_key_info_sha256()));
-  EXPECT_EQ(*chromium.EvaluateString("document.getElementById('names').textContent"), kDomain);
+  // A bare key names no host: the request is for the whole domain, and the page says so.
+  EXPECT_EQ(*chromium.EvaluateString("document.getElementById('names').textContent"),
+            absl::StrCat(kDomain, " and every name below it"));
   EXPECT_EQ(*chromium.EvaluateString("document.getElementById('attempts-left').textContent"), "5");
 
   // The browser enforces the page's Content-Security-Policy (connect-src falls back to 'none').

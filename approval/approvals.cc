@@ -308,7 +308,9 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
     case v1::SubmitIssuanceRequestRequest::KEY_NOT_SET:
       return absl::InvalidArgumentError("csr_der or subject_public_key_info_der is required");
   }
-  if (key.names.empty()) key.names.push_back(domain);
+  // A request naming no host is for the whole domain (approval.proto IssuanceStatus.whole_domain).
+  const bool whole_domain = key.names.empty();
+  if (whole_domain) key.names.push_back(domain);
   if (key.names.size() > kMaxNames) {
     return absl::InvalidArgumentError("csr_der: more than 100 names");
   }
@@ -330,6 +332,7 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
   status.set_state(v1::ISSUANCE_STATE_CALLING);
   status.set_subject_public_key_info_sha256(Sha256(key.spki_der));
   for (const std::string& name : key.names) status.add_names(name);
+  status.set_whole_domain(whole_domain);
   const absl::Time now = clock_.Now();
   status.set_submitted_unix_milliseconds(absl::ToUnixMillis(now));
   status.set_code_expires_unix_milliseconds(absl::ToUnixMillis(now + options_.code_validity));

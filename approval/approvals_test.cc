@@ -3,7 +3,6 @@
 #include "approval/approvals.h"
 
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -104,35 +103,9 @@ class ApprovalsTest : public ::testing::Test {
   // subject CN `common_name`), signed by `key`; DER.
   static std::string CsrDer(EVP_PKEY* key, const std::vector<std::string>& dns_names,
                             const std::string& common_name = "") {
-    X509ReqPtr csr(X509_REQ_new());
-    EXPECT_EQ(X509_REQ_set_version(csr.get(), 0), 1);
-    X509_NAME* subject = X509_REQ_get_subject_name(csr.get());  // Borrowed.
-    if (!common_name.empty()) {
-      X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
-                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
-                                 -1, 0);
-    }
-    EXPECT_EQ(X509_REQ_set_pubkey(csr.get(), key), 1);
-    if (!dns_names.empty()) {
-      std::string value;
-      for (const std::string& name : dns_names) {
-        absl::StrAppend(&value, value.empty() ? "" : ",", "DNS:", name);
-      }
-      STACK_OF(X509_EXTENSION)* extensions = sk_X509_EXTENSION_new_null();
-      X509_EXTENSION* san =
-          X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str());
-      EXPECT_NE(san, nullptr);
-      sk_X509_EXTENSION_push(extensions, san);
-      EXPECT_EQ(X509_REQ_add_extensions(csr.get(), extensions), 1);
-      sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
-    }
-    EXPECT_GT(X509_REQ_sign(csr.get(), key, EVP_sha256()), 0);
-    unsigned char* der = nullptr;
-    const int length = i2d_X509_REQ(csr.get(), &der);
-    EXPECT_GT(length, 0);
-    std::string bytes(reinterpret_cast<char*>(der), length);
-    OPENSSL_free(der);
-    return bytes;
+    absl::StatusOr<std::string> csr = IssueCsrDer(key, dns_names, common_name);
+    EXPECT_TRUE(csr.ok()) << csr.status();
+    return csr.value_or("");
   }
 
   v1::SubmitIssuanceRequestRequest CsrRequest(const std::string& transaction_number,
@@ -201,6 +174,9 @@ TEST_F(ApprovalsTest, CallsEveryRegistryNumberAndApprovesWithTheHeardCode) {
   EXPECT_THAT(called, ElementsAre("+49301234567", "+15550100100", "+15550100200"));
   const std::string code = HeardCode();
   ASSERT_EQ(code.size(), 8u);
+  // A bare key names no host: the request is for the whole domain.
+  EXPECT_THAT(submitted->names(), ElementsAre("example.test"));
+  EXPECT_TRUE(submitted->whole_domain());
   EXPECT_THAT(gateway_->calls()[0].message, HasSubstr("example.test"));
   EXPECT_THAT(gateway_->calls()[0].message, HasSubstr("T X N 1 2 3 4 5 6"));
   EXPECT_THAT(gateway_->calls()[0].message, HasSubstr("http://certapproval.ca.test/"));
@@ -370,6 +346,7 @@ TEST_F(ApprovalsTest, ACsrsKeyAndNamesAreExtractedAndShownOnThePage) {
   EXPECT_EQ(submitted->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
   // The dNSName subjectAltNames (lower case), not the subject CN.
   EXPECT_THAT(submitted->names(), ElementsAre("www.example.test", "example.test"));
+  EXPECT_FALSE(submitted->whole_domain());
   EXPECT_EQ(submitted->subject_public_key_info_sha256(), Sha256(PublicKeyToDer(key->get())));
   auto by_key = approvals_->GetStatusByKey(Sha256(PublicKeyToDer(key->get())));
   ASSERT_TRUE(by_key.ok()) << by_key.status();

@@ -182,6 +182,8 @@ HttpServerResponse ApprovalPage::ShowRequest(const HttpServerRequest& request) {
   }
   std::vector<std::string> names;
   for (const std::string& name : status->names()) names.push_back(HtmlEscape(name));
+  // A request naming no host is approved for the domain and every name below it.
+  if (status->whole_domain()) names.back() += " and every name below it";
   std::string body = absl::StrCat(
       "<table id=\"details\">", "<tr><th>Transaction number</th><td id=\"transaction-number\">",
       HtmlEscape(status->transaction_number()), "</td></tr>",

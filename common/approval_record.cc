@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/hashing.h"
 
 namespace mecai {
@@ -44,6 +45,35 @@ bool IsWithinDomain(absl::string_view hostname, absl::string_view domain) {
   return hostname == domain || absl::EndsWith(hostname, absl::StrCat(".", domain));
 }
 
+bool ApprovedNameMatchesHostname(absl::string_view name, absl::string_view hostname) {
+  if (name.empty() || hostname.empty()) return false;
+  if (!absl::StartsWith(name, "*.")) return absl::EqualsIgnoreCase(name, hostname);
+  // The wildcard replaces exactly the first label of `hostname`.
+  const absl::string_view parent = name.substr(2);
+  const size_t dot = hostname.find('.');
+  if (parent.empty() || dot == 0 || dot == absl::string_view::npos) return false;
+  return absl::EqualsIgnoreCase(hostname.substr(dot + 1), parent);
+}
+
+std::string ApprovalScopeMismatch(absl::string_view transaction_number, absl::string_view domain,
+                                  const google::protobuf::RepeatedPtrField<std::string>& names,
+                                  bool whole_domain, absl::string_view hostname) {
+  if (!IsWithinDomain(hostname, domain)) {
+    return absl::StrCat("the approval request ", transaction_number, " approves the domain ",
+                        domain, ", which does not cover ", hostname);
+  }
+  if (whole_domain) return "";
+  if (names.empty()) {
+    return absl::StrCat("the approval request ", transaction_number,
+                        " names no host and is not for the whole domain ", domain);
+  }
+  for (const std::string& name : names) {
+    if (ApprovedNameMatchesHostname(name, hostname)) return "";
+  }
+  return absl::StrCat("the approval request ", transaction_number, " approves the names ",
+                      absl::StrJoin(names, ", "), ", none of which is ", hostname);
+}
+
 absl::StatusOr<v1::SignedApprovalRecord> SignApprovalRecord(const v1::IssuanceStatus& status,
                                                             SigningKey& key, absl::Time now) {
   v1::ApprovalRecordBody body;
@@ -53,6 +83,7 @@ absl::StatusOr<v1::SignedApprovalRecord> SignApprovalRecord(const v1::IssuanceSt
   body.set_subject_public_key_info_sha256(status.subject_public_key_info_sha256());
   body.set_state(status.state());
   *body.mutable_names() = status.names();
+  body.set_whole_domain(status.whole_domain());
   body.set_decided_unix_milliseconds(status.decided_unix_milliseconds());
   body.set_signed_unix_milliseconds(absl::ToUnixMillis(now));
   v1::SignedApprovalRecord record;
@@ -94,12 +125,9 @@ ApprovalVerdict VerifyApprovalRecord(const v1::SignedApprovalRecord& record, EVP
                      absl::FormatDuration(max_age));
     return verdict;
   }
-  if (!IsWithinDomain(hostname, body.domain())) {
-    verdict.explanation =
-        absl::StrCat("the approval record ", body.transaction_number(), " approves the domain ",
-                     body.domain(), ", which does not cover ", hostname);
-    return verdict;
-  }
+  verdict.explanation = ApprovalScopeMismatch(body.transaction_number(), body.domain(),
+                                              body.names(), body.whole_domain(), hostname);
+  if (!verdict.explanation.empty()) return verdict;
   if (body.state() != v1::ISSUANCE_STATE_APPROVED) {
     verdict.explanation = absl::StrCat("the approval request ", body.transaction_number(), " for ",
                                        body.domain(), " is ", DescribeIssuanceState(body.state()));

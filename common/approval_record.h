@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/openssl_types.h"
 #include "common/signature.h"
+#include "google/protobuf/repeated_field.h"
 #include "proto/mecai/v1/approval.pb.h"
 
 namespace mecai {
@@ -24,6 +25,20 @@ std::string DescribeIssuanceState(v1::IssuanceState state);
 
 // True when `hostname` is `domain` or a name below it (label-wise; both lower case).
 bool IsWithinDomain(absl::string_view hostname, absl::string_view domain);
+
+// RFC 6125 §6.4.3: `name` (a certificate name from the CSR, e.g. "www.example.com" or
+// "*.example.com") matches `hostname`, ignoring case (§6.4.1). A wildcard is only the whole
+// left-most label and stands for exactly one non-empty label: "*.example.com" matches
+// "www.example.com", not "example.com" nor "a.www.example.com".
+bool ApprovedNameMatchesHostname(absl::string_view name, absl::string_view hostname);
+
+// Whether an approval of request `transaction_number` for `domain` covers `hostname`: the domain
+// must cover it, and unless the request was for the `whole_domain` (it named no host: a bare
+// public key), one of its `names` (the CSR's names, which the approver saw) must match it.
+// Empty when covered; otherwise a sentence saying why not.
+std::string ApprovalScopeMismatch(absl::string_view transaction_number, absl::string_view domain,
+                                  const google::protobuf::RepeatedPtrField<std::string>& names,
+                                  bool whole_domain, absl::string_view hostname);
 
 // Signs `status` (its key, domain, names and state) at `now` with `key`.
 absl::StatusOr<v1::SignedApprovalRecord> SignApprovalRecord(const v1::IssuanceStatus& status,
@@ -39,7 +54,8 @@ struct ApprovalVerdict {
 
 // Checks `record`, in order: the signature verifies under `key` before anything is parsed; the
 // body parses with version 1; it is about `spki_sha256`; it was signed at most `max_age` before
-// `now` (and at most 5 minutes after it); its domain covers `hostname`; its state is APPROVED.
+// `now` (and at most 5 minutes after it); its domain and names cover `hostname`
+// (ApprovalScopeMismatch); its state is APPROVED.
 // The verdict says which check failed.
 ApprovalVerdict VerifyApprovalRecord(const v1::SignedApprovalRecord& record, EVP_PKEY* key,
                                      const std::string& spki_sha256, const std::string& hostname,

@@ -199,4 +199,42 @@ absl::StatusOr<std::string> IssueCrlDer(const CrlSpec& spec, X509* issuer, EVP_P
   return result;
 }
 
+absl::StatusOr<std::string> IssueCsrDer(EVP_PKEY* key, const std::vector<std::string>& dns_names,
+                                        const std::string& common_name) {
+  ClearOpenSslErrors();
+  X509ReqPtr csr(X509_REQ_new());
+  if (csr == nullptr || X509_REQ_set_version(csr.get(), 0) != 1) {
+    return OpenSslError("X509_REQ_new");
+  }
+  X509_NAME* subject = X509_REQ_get_subject_name(csr.get());  // Borrowed.
+  if (!common_name.empty() &&
+      X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                                 -1, 0) != 1) {
+    return OpenSslError("X509_NAME_add_entry_by_txt(CN)");
+  }
+  if (X509_REQ_set_pubkey(csr.get(), key) != 1) return OpenSslError("X509_REQ_set_pubkey");
+  if (!dns_names.empty()) {
+    std::vector<std::string> entries;
+    for (const std::string& name : dns_names) entries.push_back(absl::StrCat("DNS:", name));
+    const std::string value = absl::StrJoin(entries, ",");
+    X509_EXTENSION* san =
+        X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str());
+    if (san == nullptr) return OpenSslError("subjectAltName " + value);
+    STACK_OF(X509_EXTENSION)* extensions = sk_X509_EXTENSION_new_null();
+    const bool added = extensions != nullptr && sk_X509_EXTENSION_push(extensions, san) > 0 &&
+                       X509_REQ_add_extensions(csr.get(), extensions) == 1;
+    if (extensions == nullptr || sk_X509_EXTENSION_num(extensions) == 0) X509_EXTENSION_free(san);
+    sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
+    if (!added) return OpenSslError("X509_REQ_add_extensions");
+  }
+  if (X509_REQ_sign(csr.get(), key, EVP_sha256()) <= 0) return OpenSslError("X509_REQ_sign");
+  unsigned char* der = nullptr;
+  const int length = i2d_X509_REQ(csr.get(), &der);
+  if (length <= 0) return OpenSslError("i2d_X509_REQ");
+  std::string bytes(reinterpret_cast<char*>(der), length);
+  OPENSSL_free(der);
+  return bytes;
+}
+
 }  // namespace mecai

@@ -64,6 +64,12 @@ struct CrlSpec {
 // key).
 absl::StatusOr<std::string> IssueCrlDer(const CrlSpec& spec, X509* issuer, EVP_PKEY* signing_key);
 
+// A PKCS #10 certification request (RFC 2986) for `key`, signed by it with SHA-256, DER. The
+// `dns_names` become a subjectAltName extension request (RFC 2985 §5.4.2); with none, only the
+// subject CN `common_name` (when not empty) names the host.
+absl::StatusOr<std::string> IssueCsrDer(EVP_PKEY* key, const std::vector<std::string>& dns_names,
+                                        const std::string& common_name = "");
+
 }  // namespace mecai
 
 #endif  // MECAI_COMMON_PKI_BUILDER_H_

@@ -45,10 +45,13 @@ ApprovalCheckOutcome ApprovalChecker::Check(const std::vector<std::string>& spki
                                            ShortHex(key), "; ask the CA to submit one"));
     }
     if (!call.ok()) {
-      return Refused(
-          outcome, absl::StrCat("the approval service at ", address_,
-                                " could not be asked for the approval of key ", ShortHex(key), " (",
-                                call.error_message(), "); without its record nothing is issued"));
+      // No answer is not a decision (trust rule 2): the VR may be sent again once the service
+      // is back, and until then nothing is issued.
+      outcome.fault = absl::UnavailableError(absl::StrCat(
+          "the approval service at ", address_, " did not answer for key ", ShortHex(key), " (",
+          absl::StatusCodeToString(static_cast<absl::StatusCode>(call.error_code())), ": ",
+          call.error_message(), "); nothing was issued or recorded, send the VR again later"));
+      return outcome;
     }
     if (status.has_signed_record()) *outcome.check.add_records() = status.signed_record();
     if (status.state() != v1::ISSUANCE_STATE_APPROVED) {
@@ -57,11 +60,10 @@ ApprovalCheckOutcome ApprovalChecker::Check(const std::vector<std::string>& spki
                                            ") is ", DescribeIssuanceState(status.state()),
                                            "; issuance needs it approved"));
     }
-    if (!IsWithinDomain(hostname, status.domain())) {
-      return Refused(outcome, absl::StrCat("the approval request ", status.transaction_number(),
-                                           " approves the domain ", status.domain(),
-                                           ", which does not cover ", hostname));
-    }
+    const std::string mismatch =
+        ApprovalScopeMismatch(status.transaction_number(), status.domain(), status.names(),
+                              status.whole_domain(), hostname);
+    if (!mismatch.empty()) return Refused(outcome, mismatch);
     if (!status.has_signed_record()) {
       return Refused(outcome, absl::StrCat("the approval service did not sign its record of "
                                            "request ",

@@ -1,13 +1,16 @@
 // The coordinator's side of phone approval (DESIGN §7, seed 000): for a VR whose trust list
 // requires issuance approval, asks the approval service for the signed record of each vouched
-// certificate's key. Fails closed: anything but a signed APPROVED record for every key refuses
-// with APPROVAL_REQUIRED and a sentence naming the state or the fault.
+// certificate's key. Fails closed: an answer that is anything but a signed APPROVED record
+// covering the hostname refuses with APPROVAL_REQUIRED and a sentence naming the state; no answer
+// at all (the service unreachable, past the deadline, or failing) is a fault of the system
+// (DESIGN §2 trust rule 2), reported as UNAVAILABLE and never recorded as a decision.
 #ifndef MECAI_COORDINATOR_APPROVAL_CHECKER_H_
 #define MECAI_COORDINATOR_APPROVAL_CHECKER_H_
 
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proto/mecai/v1/approval.grpc.pb.h"
 #include "proto/mecai/v1/record.pb.h"
@@ -16,11 +19,14 @@
 namespace mecai {
 
 struct ApprovalCheckOutcome {
+  // Not OK (UNAVAILABLE, naming the approval service) when the approval service gave no answer;
+  // then `refusal` and `check` mean nothing and nothing may be recorded or issued.
+  absl::Status fault;
   // REFUSAL_REASON_UNSPECIFIED when approved; otherwise APPROVAL_REQUIRED with the reason.
   v1::Refusal refusal;
   // For the quorum record; its records also travel to the signer.
   v1::ApprovalCheck check;
-  bool approved() const { return refusal.reason() == v1::REFUSAL_REASON_UNSPECIFIED; }
+  bool approved() const { return fault.ok() && refusal.reason() == v1::REFUSAL_REASON_UNSPECIFIED; }
 };
 
 // Thread-safe (gRPC stubs are). `approval_service` may be null (none configured: every check
@@ -32,7 +38,8 @@ class ApprovalChecker {
       : approval_service_(approval_service), address_(std::move(address)), timeout_(timeout) {}
 
   // `spki_sha256`: SHA-256 of the SubjectPublicKeyInfo of each vouched certificate (one, or two
-  // during a rollover); `hostname` must lie within the approved domain. The coordinator only
+  // during a rollover); `hostname` must lie within the approved domain and, when the request named
+  // the certificate's names, match one of them (ApprovalScopeMismatch). The coordinator only
   // looks: the signer verifies the records' signatures, age and binding itself.
   ApprovalCheckOutcome Check(const std::vector<std::string>& spki_sha256,
                              const std::string& hostname) const;

@@ -164,8 +164,8 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   // Out-of-band approval (DESIGN §7, seed 000) last of the checks, before probing: the approval
   // state does not depend on what the perspectives see, and asking the approval service is far
   // cheaper than a probe round, so a VR that cannot be issued never costs the target and the
-  // agents a round. The refusal is recorded like a decision after probing (trust rule 4), with
-  // the approval service's answer as evidence.
+  // agents a round. A refusal is recorded like a decision after probing (trust rule 4), with
+  // the approval service's answer as evidence; no answer is a fault (trust rule 2), not recorded.
   v1::ApprovalCheck approval;
   if (trust_lists_.RequiresIssuanceApproval(request.body.trust_list())) {
     std::vector<std::string> keys;
@@ -176,6 +176,11 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
         new ApprovalChecker(nullptr, "", absl::ZeroDuration());
     const ApprovalChecker& checker = approval_ != nullptr ? *approval_ : *kNoApprovalService;
     ApprovalCheckOutcome outcome = checker.Check(keys, request.body.hostname());
+    if (!outcome.fault.ok()) {
+      MECAI_LOG(Warning) << "no decision for " << request.body.hostname() << ": "
+                         << outcome.fault.message();
+      return outcome.fault;
+    }
     approval = outcome.check;
     if (!outcome.approved()) {
       MECAI_LOG(Info) << "refused VR before probing: APPROVAL_REQUIRED: "

@@ -57,7 +57,12 @@ absl::Status Run(const std::string& config_path) {
   }
   ASSIGN_OR_RETURN(auto agents, mecai::EnrolledAgents::Load(config.agents()));
   ASSIGN_OR_RETURN(auto va_chain, mecai::LoadPemCertificates(config.va_certificate_chain_file()));
-  auto key = mecai::Pkcs11SigningKey::Open(config.pkcs11());
+  // The VA key is EC P-256 or RSA ≥ 2048 bits (config.proto Pkcs11Config.key_label): the
+  // signatures OCSP clients verify (seed 004). An Ed25519 key, which the PKCS#11 layer opens for
+  // probe agents, is refused by name.
+  auto key = mecai::Pkcs11SigningKey::Open(
+      config.pkcs11(),
+      {mecai::v1::ECDSA_P256_SHA256, mecai::v1::RSA_PKCS1_SHA256, mecai::v1::RSA_PSS_SHA256});
   if (!key.ok()) return mecai::Annotate(key.status(), "PKCS#11 token");
   ASSIGN_OR_RETURN(auto ca_certificates, mecai::LoadPemCertificates(config.ca_certificate_file()));
   ASSIGN_OR_RETURN(mecai::EvpPkeyPtr token_key, (*key)->PublicKey());

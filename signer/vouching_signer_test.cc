@@ -283,6 +283,33 @@ class VouchingSignerTest : public ::testing::Test {
     return request;
   }
 
+  // Makes `vouching_request_` the rollover form (seed 004) of `body` from the fixture leaf to
+  // `next`, and returns what an honest coordinator then sends: CRL evidence for both, agent 0
+  // seeing the old certificate, agent 1 the new one, agent 2 one at each of two addresses.
+  absl::StatusOr<v1::SignVouchingRequest> RolloverRequest(const v1::VouchingRequestBody& body,
+                                                          const IssuedCertificate& next) {
+    ASSIGN_OR_RETURN(std::unique_ptr<InMemorySigningKey> old_key, SignerFor(pki_.leaf.key.get()));
+    ASSIGN_OR_RETURN(std::unique_ptr<InMemorySigningKey> new_key, SignerFor(next.key.get()));
+    ASSIGN_OR_RETURN(vouching_request_,
+                     BuildRolloverVouchingRequest(body, pki_.ChainDer(), *old_key,
+                                                  {next.der, pki_.intermediate.der}, *new_key));
+    v1::SignVouchingRequest request = Request();
+    *request.add_revocation() = CrlEvidence(next.certificate.get(), next.der);
+    v1::ObservationBody sees_new = Body(1);
+    *sees_new.mutable_addresses(0) = SawLeaf("192.0.2.2", next.der);
+    Replace(&request, 1, sees_new);
+    v1::ObservationBody sees_both = Body(2);
+    sees_both.add_resolved_addresses("2001:db8::3");
+    *sees_both.add_addresses() = SawLeaf("2001:db8::3", next.der);
+    Replace(&request, 2, sees_both);
+    return request;
+  }
+
+  // Signs `request`, a rollover from the fixture leaf to `next`, and checks that the VD verifies
+  // and names both certificates; its statement goes to `statement`.
+  void ExpectSignedForBoth(const v1::SignVouchingRequest& request, const IssuedCertificate& next,
+                           v1::VouchingStatement* statement) const;
+
   std::unique_ptr<VouchingSigner> MakeSigner(SigningKey& va_key, X509* va_certificate) const {
     return std::make_unique<VouchingSigner>(
         config_, std::vector<std::string>{CertificateToDer(va_certificate)}, va_key, *enrolled_,
@@ -334,6 +361,17 @@ void ExpectVerifiedStatement(const v1::VouchingData& vd, const std::string& va_c
   EXPECT_EQ(vd.signature().algorithm(), v1::ECDSA_P256_SHA256);
   ASSERT_OK(VerifySignature(va_public_key.get(), vd.signature(), vd.statement()));
   ASSERT_TRUE(statement->ParseFromString(vd.statement()));
+}
+
+void VouchingSignerTest::ExpectSignedForBoth(const v1::SignVouchingRequest& request,
+                                             const IssuedCertificate& next,
+                                             v1::VouchingStatement* statement) const {
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(request));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  ASSERT_NO_FATAL_FAILURE(ExpectVerifiedStatement(
+      response.vouching_data(), CertificateToDer(va_certificate_.get()), statement));
+  EXPECT_THAT(statement->certificate_sha256(),
+              ElementsAre(Sha256(pki_.leaf.der), Sha256(next.der)));
 }
 
 TEST_F(VouchingSignerTest, IssuesForUnanimousEvidenceWithTheKeyInTheHsm) {
@@ -656,28 +694,9 @@ TEST_F(VouchingSignerTest, RefusesAnEmptyShardId) {
 
 TEST_F(VouchingSignerTest, IssuesForARolloverWhenPerspectivesSeeEitherCertificate) {
   ASSERT_OK_AND_ASSIGN(IssuedCertificate next, pki_.IssueLeaf(kHost, LeafOptions()));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> old_key, SignerFor(pki_.leaf.key.get()));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> new_key, SignerFor(next.key.get()));
-  ASSERT_OK_AND_ASSIGN(vouching_request_,
-                       BuildRolloverVouchingRequest(MakeBody(), pki_.ChainDer(), *old_key,
-                                                    {next.der, pki_.intermediate.der}, *new_key));
-  // Agent 0 sees the old certificate, agent 1 the new one, agent 2 one at each of two addresses.
-  v1::SignVouchingRequest request = Request();
-  *request.add_revocation() = CrlEvidence(next.certificate.get(), next.der);
-  v1::ObservationBody sees_new = Body(1);
-  *sees_new.mutable_addresses(0) = SawLeaf("192.0.2.2", next.der);
-  Replace(&request, 1, sees_new);
-  v1::ObservationBody sees_both = Body(2);
-  sees_both.add_resolved_addresses("2001:db8::3");
-  *sees_both.add_addresses() = SawLeaf("2001:db8::3", next.der);
-  Replace(&request, 2, sees_both);
-
-  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(request));
-  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingRequest request, RolloverRequest(MakeBody(), next));
   v1::VouchingStatement statement;
-  ASSERT_NO_FATAL_FAILURE(ExpectVerifiedStatement(
-      response.vouching_data(), CertificateToDer(va_certificate_.get()), &statement));
-  EXPECT_THAT(statement.certificate_sha256(), ElementsAre(Sha256(pki_.leaf.der), Sha256(next.der)));
+  ASSERT_NO_FATAL_FAILURE(ExpectSignedForBoth(request, next, &statement));
   EXPECT_EQ(statement.perspectives_size(), 3);
 
   // A third certificate at any address still refuses during rollover.
@@ -896,6 +915,75 @@ TEST_F(ApprovalEvidenceTest, RefusesARecordForAnotherDomain) {
   EXPECT_THAT(RefusalFor(RequestWith(Record(status, *approval_key_, clock_.Now()))),
               IsRefusal(v1::APPROVAL_REQUIRED,
                         HasSubstr("approves the domain ample.test, which does not cover")));
+}
+
+TEST_F(ApprovalEvidenceTest, RefusesARecordWhoseNamesDoNotIncludeTheHostname) {
+  // The approver saw a CSR for mail.example.test; that approval is not one for the VR's host,
+  // although the key and the domain are the same.
+  v1::IssuanceStatus status = Status();
+  status.clear_names();
+  status.add_names("mail.example.test");
+  status.add_names("*.mail.example.test");
+  EXPECT_THAT(RefusalFor(RequestWith(Record(status, *approval_key_, clock_.Now()))),
+              IsRefusal(v1::APPROVAL_REQUIRED,
+                        HasSubstr("TXN20261122 approves the names mail.example.test, "
+                                  "*.mail.example.test, none of which is www.example.test")));
+}
+
+TEST_F(ApprovalEvidenceTest, AWildcardNameCoversExactlyOneLabel) {
+  // RFC 6125 §6.4.3: "*.example.test" covers www.example.test.
+  v1::IssuanceStatus status = Status();
+  status.clear_names();
+  status.add_names("*.example.test");
+  ASSERT_OK_AND_ASSIGN(
+      v1::SignVouchingResponse response,
+      MakeSigner()->SignVouching(RequestWith(Record(status, *approval_key_, clock_.Now()))));
+  EXPECT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  // A wildcard never spans two labels: "*.test" does not cover www.example.test.
+  status.clear_names();
+  status.add_names("*.test");
+  EXPECT_THAT(RefusalFor(RequestWith(Record(status, *approval_key_, clock_.Now()))),
+              IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("none of which is www.example.test")));
+}
+
+TEST_F(ApprovalEvidenceTest, ARequestByPublicKeyCoversItsWholeDomain) {
+  // Submitted as a bare SubjectPublicKeyInfo: names holds the domain alone, whole_domain is set,
+  // and the domain covers the host.
+  v1::IssuanceStatus status = Status();
+  status.clear_names();
+  status.add_names("example.test");
+  status.set_whole_domain(true);
+  ASSERT_OK_AND_ASSIGN(
+      v1::SignVouchingResponse response,
+      MakeSigner()->SignVouching(RequestWith(Record(status, *approval_key_, clock_.Now()))));
+  EXPECT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  // The same names from a CSR for the domain itself do not cover www.example.test.
+  status.set_whole_domain(false);
+  EXPECT_THAT(RefusalFor(RequestWith(Record(status, *approval_key_, clock_.Now()))),
+              IsRefusal(v1::APPROVAL_REQUIRED,
+                        HasSubstr("approves the names example.test, none of which is")));
+}
+
+TEST_F(ApprovalEvidenceTest, ARolloverNeedsAnApprovalForEachKey) {
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate next, pki_.IssueLeaf(kHost, LeafOptions()));
+  v1::VouchingRequestBody body = MakeBody();
+  body.set_trust_list(kApprovalTrustList);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingRequest request, RolloverRequest(body, next));
+  v1::IssuanceStatus next_status = Status();
+  next_status.set_transaction_number("TXN20261123");
+  const std::string next_key = SubjectPublicKeyInfoSha256(next.certificate.get());
+  next_status.set_subject_public_key_info_sha256(next_key);
+
+  // The old key approved, the new one without a record: refused, naming the new key.
+  *request.add_approval_records() = Record(Status(), *approval_key_, clock_.Now());
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("not for key " + ShortHex(next_key))));
+
+  // Both approved: signed, for both certificates, with the flag.
+  *request.add_approval_records() = Record(next_status, *approval_key_, clock_.Now());
+  v1::VouchingStatement statement;
+  ASSERT_NO_FATAL_FAILURE(ExpectSignedForBoth(request, next, &statement));
+  EXPECT_TRUE(statement.issuance_approved_out_of_band());
 }
 
 TEST_F(ApprovalEvidenceTest, ASignerWithoutTheApprovalKeyRefuses) {

@@ -3,7 +3,8 @@
 // requires approval, a VR is refused (with a record, before probing) until a person approves the
 // key's request on the certapproval page with the code the gateway was asked to speak; then the VD
 // says issuance_approved_out_of_band and verifies. A trust list without the requirement never
-// says so. Rejection and an unreachable approval service refuse.
+// says so. Rejection refuses; an approval of other names (the CSR's) does not cover the host; an
+// approval service that does not answer fails the call (UNAVAILABLE), recording nothing.
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include "common/grpc_channel.h"
 #include "common/hashing.h"
 #include "common/pem.h"
+#include "common/pki_builder.h"
 #include "common/signature.h"
 #include "common/vouching_request.h"
 #include "gmock/gmock.h"
@@ -65,11 +67,15 @@ class ApprovalEndToEndTest : public ::testing::Test {
     options.verbose = false;
     options.approval_rdap_base_url = rdap_->base_url();
     options.approval_voice_gateway_url = gateway_->url();
+    // More VRs for the one target host than the default per-hostname limit of 10 per window.
+    options.max_probe_rounds_per_hostname = 50;
     cluster_ = new LocalCluster(options);
     absl::Status started = cluster_->Start();
     ASSERT_TRUE(started.ok()) << started;
     // A second key for the target host, whose request a person rejects.
     ASSERT_TRUE(cluster_->IssueServerCertificate(LocalCluster::kTargetHost, "rejected").ok());
+    // A third, whose requests the CA submits as CSRs naming other hosts.
+    ASSERT_TRUE(cluster_->IssueServerCertificate(LocalCluster::kTargetHost, "named").ok());
     auto channel = MakeChannel(cluster_->CoordinatorPeer());
     ASSERT_TRUE(channel.ok());
     coordinator_ = new std::shared_ptr<grpc::Channel>(*channel);
@@ -116,14 +122,24 @@ class ApprovalEndToEndTest : public ::testing::Test {
     return record.value_or(v1::QuorumRecord());
   }
 
-  // The CA submits an issuance request for the key of pki/<name>-leaf.pem.
-  static v1::IssuanceStatus Submit(const std::string& transaction_number, const std::string& name) {
+  // The CA submits an issuance request for the key of pki/<name>-leaf.pem: as a bare public key,
+  // or, with `csr_names`, as a CSR (signed with pki/<name>.key) naming them.
+  static v1::IssuanceStatus Submit(const std::string& transaction_number, const std::string& name,
+                                   const std::vector<std::string>& csr_names = {}) {
     auto leaf = LoadPemCertificates(cluster_->Path("pki/" + name + "-leaf.pem"));
     EXPECT_TRUE(leaf.ok());
     v1::SubmitIssuanceRequestRequest request;
     request.set_domain(kDomain);
     request.set_transaction_number(transaction_number);
-    request.set_subject_public_key_info_der(PublicKeyToDer(X509_get0_pubkey((*leaf)[0].get())));
+    if (csr_names.empty()) {
+      request.set_subject_public_key_info_der(PublicKeyToDer(X509_get0_pubkey((*leaf)[0].get())));
+    } else {
+      auto key = LoadPemPrivateKey(cluster_->Path("pki/" + name + ".key"));
+      EXPECT_TRUE(key.ok()) << key.status();
+      auto csr = IssueCsrDer(key->get(), csr_names);
+      EXPECT_TRUE(csr.ok()) << csr.status();
+      request.set_csr_der(csr.value_or(""));
+    }
     request.set_requester("MECAI Test Operator");
     auto stub = v1::ApprovalService::NewStub(*approval_);
     grpc::ClientContext context;
@@ -183,6 +199,19 @@ class ApprovalEndToEndTest : public ::testing::Test {
     if (calls.empty()) return "";
     EXPECT_THAT(calls.back().to, ::testing::AnyOf("+49301234567", "+15550100200"));
     return testing::SpokenApprovalCode(calls.back().message);
+  }
+
+  // The CA submits (as Submit does) and a person then decides on the page with the code heard:
+  // `action` is "approve" or "reject".
+  static v1::IssuanceStatus SubmitAndDecide(const std::string& transaction_number,
+                                            const std::string& name, const std::string& action,
+                                            const std::vector<std::string>& csr_names = {}) {
+    v1::IssuanceStatus submitted = Submit(transaction_number, name, csr_names);
+    EXPECT_EQ(submitted.state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL) << submitted.DebugString();
+    EXPECT_THAT(DecideOnPage(transaction_number, HeardCode(), action),
+                HasSubstr(absl::StrCat("You ", action == "approve" ? "approved" : "rejected",
+                                       " the certificate for ", kDomain)));
+    return submitted;
   }
 
   static testing::RdapServer* rdap_;
@@ -272,10 +301,7 @@ TEST_F(ApprovalEndToEndTest, IssuesOnlyAfterAPersonApprovedTheKeyOnThePage) {
 }
 
 TEST_F(ApprovalEndToEndTest, ARejectedRequestRefusesWithItsState) {
-  v1::IssuanceStatus submitted = Submit("E2E000002", "rejected");
-  ASSERT_EQ(submitted.state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL) << submitted.DebugString();
-  EXPECT_THAT(DecideOnPage("E2E000002", HeardCode(), "reject"),
-              HasSubstr("You rejected the certificate for mecai.test"));
+  v1::IssuanceStatus submitted = SubmitAndDecide("E2E000002", "rejected", "reject");
   v1::VouchResponse response = Vouch(MakeRequest(LocalCluster::kApprovalTrustList, "rejected"));
   ASSERT_TRUE(response.has_refusal());
   EXPECT_EQ(response.refusal().reason(), v1::APPROVAL_REQUIRED);
@@ -312,17 +338,52 @@ TEST_F(ApprovalEndToEndTest, TheApprovalServiceExposesValidMetrics) {
   EXPECT_THAT(*text, HasSubstr("method=\"/mecai.v1.ApprovalService/GetIssuanceStatus\""));
 }
 
-// Fail closed: without an answer from the approval service nothing is issued (last: it stops the
-// service).
-TEST_F(ApprovalEndToEndTest, AnUnreachableApprovalServiceRefuses) {
+// The approver saw the CSR's names: approving api.mecai.test for a key is no approval of
+// www.mecai.test for it (RFC 6125 §6.4.3 matching; a wildcard covers one label). A new request
+// for the key replaces the earlier one.
+TEST_F(ApprovalEndToEndTest, AnApprovalCoversOnlyTheNamesTheApproverSaw) {
+  SubmitAndDecide("E2E000003", "named", "approve", {"api.mecai.test"});
+  v1::VouchResponse refused = Vouch(MakeRequest(LocalCluster::kApprovalTrustList, "named"));
+  ASSERT_TRUE(refused.has_refusal());
+  EXPECT_EQ(refused.refusal().reason(), v1::APPROVAL_REQUIRED);
+  EXPECT_THAT(refused.refusal().explanation(),
+              HasSubstr("E2E000003 approves the names api.mecai.test, none of which is " +
+                        std::string(LocalCluster::kTargetHost)));
+  EXPECT_THAT(refused.perspectives(), IsEmpty());
+
+  // Approved for *.mecai.test: the approval covers the host, so the coordinator goes on to probe
+  // (the target serves another certificate, so the perspectives then refuse).
+  SubmitAndDecide("E2E000004", "named", "approve", {"*.mecai.test"});
+  v1::VouchResponse probed = Vouch(MakeRequest(LocalCluster::kApprovalTrustList, "named"));
+  ASSERT_TRUE(probed.has_refusal());
+  EXPECT_NE(probed.refusal().reason(), v1::APPROVAL_REQUIRED) << probed.refusal().explanation();
+  EXPECT_THAT(probed.perspectives(), SizeIs(3));
+  v1::QuorumRecord record = GetRecord(probed.log_index());
+  EXPECT_TRUE(record.approval().approved()) << record.approval().detail();
+}
+
+// Fail closed, and no decision without an answer (DESIGN §2 trust rule 2): while the approval
+// service does not answer, Vouch fails with UNAVAILABLE naming it, nothing is recorded, and the
+// same VR is decided afresh each time (last: it stops the service).
+TEST_F(ApprovalEndToEndTest, AnApprovalServiceThatDoesNotAnswerFailsTheCallAndRecordsNothing) {
+  // A refusal the service did give is recorded; it marks the end of the log.
+  v1::VouchResponse answered = Vouch(MakeRequest(LocalCluster::kApprovalTrustList, "rejected"));
+  ASSERT_TRUE(answered.has_refusal());
+  ASSERT_EQ(answered.refusal().reason(), v1::APPROVAL_REQUIRED);
+  const uint64_t last_index = answered.log_index();
+
   ASSERT_TRUE(cluster_->Kill("approval", SIGTERM).ok());
-  v1::VouchResponse response = Vouch(MakeRequest(LocalCluster::kApprovalTrustList));
-  ASSERT_TRUE(response.has_refusal());
-  EXPECT_EQ(response.refusal().reason(), v1::APPROVAL_REQUIRED);
-  EXPECT_THAT(response.refusal().explanation(),
-              HasSubstr("could not be asked for the approval of key"));
-  EXPECT_THAT(response.refusal().explanation(), HasSubstr("without its record nothing is issued"));
-  EXPECT_EQ(GetRecord(response.log_index()).decision(), v1::REFUSED);
+  const std::string request = MakeRequest(LocalCluster::kApprovalTrustList);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SCOPED_TRACE(attempt);
+    absl::StatusOr<v1::VouchResponse> response = CallVouch(**coordinator_, request);
+    ASSERT_FALSE(response.ok()) << response->DebugString();
+    EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+    EXPECT_THAT(response.status().message(), HasSubstr("the approval service at "));
+    EXPECT_THAT(response.status().message(), HasSubstr("did not answer for key"));
+  }
+  absl::StatusOr<v1::QuorumRecord> next = CallGetRecord(**coordinator_, last_index + 1);
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kNotFound) << next.status();
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "common/child_process.h"
 #include "common/config_loader.h"
 #include "common/files.h"
+#include "common/pkcs11_provisioning.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -174,6 +175,24 @@ TEST_F(BadInputTest, WrongPinIsNamedWithoutRevealingIt) {
   EXPECT_EQ(outcome.exit_code, 1);
   EXPECT_THAT(outcome.output, HasSubstr("wrong PIN"));
   EXPECT_THAT(outcome.output, Not(HasSubstr("not-the-pin-7731")));
+}
+
+TEST_F(BadInputTest, Ed25519KeyInTheTokenStopsTheSigner) {
+  // The VA key must be EC P-256 or RSA ≥ 2048 (config.proto Pkcs11Config.key_label); the PKCS#11
+  // layer opens Ed25519 keys for probe agents, and the signer must not take one.
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.mutable_pkcs11()->set_key_label("ed25519-not-a-va-key");
+  config.mutable_listen()->set_port_file("");
+  ASSERT_TRUE(GenerateEd25519KeyPairInToken(config.pkcs11()).ok());
+  Outcome outcome = Run({binaries_->signer, "--config", Write("ed25519-va.textproto", config)},
+                        {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output,
+              HasSubstr("key 'ed25519-not-a-va-key' in token '" + config.pkcs11().token_label() +
+                        "' is Ed25519 (ED25519); this key must be ECDSA_P256_SHA256 or "
+                        "RSA_PKCS1_SHA256 or RSA_PSS_SHA256"))
+      << outcome.output;
+  EXPECT_THAT(outcome.output, Not(HasSubstr("ready;")));
 }
 
 TEST_F(BadInputTest, VaCertificateWithoutOcspSigningStopsTheSigner) {
