@@ -71,9 +71,9 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
                          const Clock& clock, CoordinatorMetrics* metrics,
                          const ApprovalChecker* approval)
     : config_(config),
+      limits_(LimitsFrom(config)),
       rate_limiter_(clock, config.max_probe_rounds_per_hostname(),
                     absl::Seconds(config.rate_limit_window_seconds())),
-      limits_(LimitsFrom(config)),
       trust_lists_(trust_lists),
       fanout_(fanout),
       store_(store),
