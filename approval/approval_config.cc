@@ -1,8 +1,10 @@
 #include "approval/approval_config.h"
 
+#include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "approval/http_server.h"
 #include "common/address_policy.h"
 #include "common/config_loader.h"
 #include "common/grpc_server.h"
@@ -25,6 +27,11 @@ v1::ApprovalConfig WithApprovalDefaults(const v1::ApprovalConfig& config) {
   if (result.http_timeout_milliseconds() == 0) result.set_http_timeout_milliseconds(5000);
   if (result.max_rdap_response_bytes() == 0) result.set_max_rdap_response_bytes(256 << 10);
   if (result.max_phone_numbers() == 0) result.set_max_phone_numbers(10);
+  if (result.web_idle_timeout_seconds() == 0) result.set_web_idle_timeout_seconds(10);
+  if (result.web_max_connections() == 0) result.set_web_max_connections(64);
+  if (!result.has_web_max_connections_per_address()) {
+    result.set_web_max_connections_per_address(HttpServerOptions().max_connections_per_address);
+  }
   return result;
 }
 
@@ -56,6 +63,15 @@ absl::Status ValidateApprovalConfig(const v1::ApprovalConfig& config, const std:
   errors.Require(config.max_attempts() <= 20, "max_attempts", "must be 1..20");
   errors.Require(config.voice_gateway_attempts() <= 10, "voice_gateway_attempts", "must be 1..10");
   errors.Require(config.max_phone_numbers() <= 50, "max_phone_numbers", "must be 1..50");
+  errors.Require(config.web_idle_timeout_seconds() <= 300, "web_idle_timeout_seconds",
+                 "must be 1..300");
+  errors.Require(config.web_max_connections() <= 10000, "web_max_connections", "must be 1..10000");
+  // The web server's threads each serve their share of the connections (HttpServerOptions).
+  errors.Require(
+      config.web_max_connections_per_address() <
+          config.web_max_connections() / HttpServerOptions().threads,
+      "web_max_connections_per_address",
+      "must be below web_max_connections / " + std::to_string(HttpServerOptions().threads));
   std::vector<std::string> ranges(config.allowed_special_address_ranges().begin(),
                                   config.allowed_special_address_ranges().end());
   absl::Status policy = AddressPolicy::Create(ranges).status();

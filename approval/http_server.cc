@@ -5,6 +5,8 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -127,6 +129,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   const bool ipv6 = resolved->ai_family == AF_INET6;
   freeaddrinfo(resolved);
 
+  if (options.threads == 0 || options.max_connections_per_address >=
+                                  std::max(1u, options.max_connections / options.threads)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "at most ", options.max_connections_per_address, " connections per address with ",
+        options.max_connections, " in all over ", options.threads,
+        " threads: each thread's share must exceed the per-address limit"));
+  }
   std::unique_ptr<HttpServer> server(new HttpServer(std::move(handler), options));
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
   if (ipv6) flags |= MHD_USE_IPv6;
@@ -135,8 +144,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
       server.get(), MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&bind_address),
       MHD_OPTION_NOTIFY_COMPLETED, &HttpServerCallbacks::Completed, nullptr,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.max_connection_memory_bytes,
-      MHD_OPTION_CONNECTION_LIMIT, options.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-      static_cast<unsigned>(absl::ToInt64Seconds(options.idle_timeout)),
+      MHD_OPTION_CONNECTION_LIMIT, options.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      options.max_connections_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
+      static_cast<unsigned>(std::max<int64_t>(1, absl::ToInt64Seconds(options.idle_timeout))),
       MHD_OPTION_THREAD_POOL_SIZE, options.threads, MHD_OPTION_END);
   if (server->daemon_ == nullptr) {
     return absl::UnavailableError(absl::StrCat("cannot serve HTTP on ", address));

@@ -47,7 +47,14 @@ struct HttpServerOptions {
   size_t max_body_bytes = 8 << 10;
   // Memory per connection for headers and buffers (libmicrohttpd answers 431/413 beyond it).
   size_t max_connection_memory_bytes = 32 << 10;
+  // Open connections at most; a further connection is closed without being served.
   unsigned max_connections = 64;
+  // Open connections from one client address at most; a further connection from that address is
+  // closed at once. 0: no per-address limit (behind a proxy every client has the proxy's address).
+  // Must be below max_connections / threads: each thread serves its own share of the connections,
+  // and one address may hold its whole allowance on one thread, which must still take others.
+  unsigned max_connections_per_address = 8;
+  // A connection on which nothing arrives for this long is closed (whole seconds, at least 1).
   absl::Duration idle_timeout = absl::Seconds(10);
   unsigned threads = 4;
 };
@@ -56,7 +63,7 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   // Binds `address` ("ip:port", numeric IPv4 or "[ipv6]"; port 0 picks one). UNAVAILABLE when it
-  // cannot be bound, INVALID_ARGUMENT for a malformed address.
+  // cannot be bound, INVALID_ARGUMENT for a malformed address or inconsistent limits.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address,
                                                            HttpHandler handler,
                                                            HttpServerOptions options = {});

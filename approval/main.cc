@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "approval/approval_code.h"
 #include "approval/approval_config.h"
 #include "approval/approval_metrics.h"
@@ -63,10 +64,15 @@ absl::Status Run(const std::string& config_path) {
   mecai::Approvals approvals(mecai::ApprovalOptions::FromConfig(config), *store, fetcher,
                              mecai::SystemClock::Get(), random, &metrics);
   ASSIGN_OR_RETURN(auto page, mecai::ApprovalPage::Create(approvals, random));
-  ASSIGN_OR_RETURN(auto web, mecai::HttpServer::Start(config.web_address(),
-                                                      [&page](const mecai::HttpServerRequest& r) {
-                                                        return page->Handle(r);
-                                                      }));
+  mecai::HttpServerOptions web_options;
+  web_options.idle_timeout = absl::Seconds(config.web_idle_timeout_seconds());
+  web_options.max_connections = config.web_max_connections();
+  web_options.max_connections_per_address = config.web_max_connections_per_address();
+  ASSIGN_OR_RETURN(
+      auto web,
+      mecai::HttpServer::Start(
+          config.web_address(),
+          [&page](const mecai::HttpServerRequest& r) { return page->Handle(r); }, web_options));
   if (!config.web_port_file().empty()) {
     RETURN_IF_ERROR(
         mecai::WriteFileAtomically(config.web_port_file(), absl::StrCat(web->port(), "\n")));

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -111,12 +113,26 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
 
 ChildProcess::~ChildProcess() { Stop(); }
 
+void ChildProcess::RecordExit(int wait_status) {
+  wait_status_ = wait_status;
+  exited_ = true;
+  Unregister(pid_);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  if (ExitCode() == kSanitizerExitCode) {
+    std::fprintf(stderr, "%s (pid %d) %s, a sanitizer report; the end of %s:\n%s\n", name_.c_str(),
+                 static_cast<int>(pid_), ExitDescription().c_str(), log_path_.c_str(),
+                 TailOfFile(log_path_, 8192).c_str());
+    std::abort();
+  }
+#endif
+}
+
 bool ChildProcess::Running() {
   if (exited_) return false;
-  pid_t result = waitpid(pid_, &wait_status_, WNOHANG);
+  int wait_status = 0;
+  pid_t result = waitpid(pid_, &wait_status, WNOHANG);
   if (result == pid_) {
-    exited_ = true;
-    Unregister(pid_);
+    RecordExit(wait_status);
     kill(-pid_, SIGKILL);  // Anything the child left in its group.
   }
   return !exited_;
@@ -153,9 +169,9 @@ void ChildProcess::Stop(absl::Duration grace) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   kill(-pid_, SIGKILL);
-  waitpid(pid_, &wait_status_, 0);
-  exited_ = true;
-  Unregister(pid_);
+  int wait_status = 0;
+  waitpid(pid_, &wait_status, 0);
+  RecordExit(wait_status);
 }
 
 std::string TailOfFile(const std::string& path, size_t max_bytes) {

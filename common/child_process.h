@@ -44,7 +44,15 @@ class ChildProcess {
   // SIGTERM to the group, then SIGKILL after `grace`; waits for the child. Idempotent.
   void Stop(absl::Duration grace = absl::Seconds(3));
 
+  // The exit status every sanitizer of this build reports with (.bazelrc exitcode=66).
+  static constexpr int kSanitizerExitCode = 66;
+
  private:
+  // Records the child's end. In a sanitizer build, a child that ended with a sanitizer report
+  // (kSanitizerExitCode) aborts this process with the end of the child's log: the report fails
+  // the test even when the child's death changes nothing the test checks.
+  void RecordExit(int wait_status);
+
   ChildProcess(pid_t pid, std::string name, std::string log_path)
       : pid_(pid), name_(std::move(name)), log_path_(std::move(log_path)) {}
   pid_t pid_;

@@ -1,6 +1,7 @@
 #include "coordinator/revocation_checker.h"
 
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <functional>
@@ -287,6 +288,14 @@ RevocationOutcome RevocationChecker::Check(X509* certificate, X509* issuer) {
   if (tasks.size() == 1) {
     tasks.front()();
   } else {
+    // Both certificates are shared by the fetch threads. OpenSSL fills an X509's extension cache
+    // (key identifiers, flags) on first use and publishes it with an atomic flag; filling it here,
+    // before the threads exist, orders it before all of them through thread creation, which
+    // ThreadSanitizer can see (the flag's atomics are inside the uninstrumented libcrypto).
+    // X509_check_purpose with purpose -1 only fills the cache (X509_check_purpose(3)).
+    X509_check_purpose(certificate, -1, 0);
+    X509_check_purpose(issuer, -1, 0);
+    ClearOpenSslErrors();
     std::vector<std::thread> threads;
     threads.reserve(tasks.size());
     for (std::function<void()>& task : tasks) threads.emplace_back(task);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole MECAI test suite: installs what is missing, builds everything, runs every Bazel test
-# target, and ends with one line "N passed, N failed" counted from Bazel's per-target results.
+# target, then the tests again under ASan + UBSan and under TSan, and ends with one line
+# "N passed, N failed" counted from Bazel's per-target results of all three runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,20 +21,31 @@ if command -v clang-format >/dev/null 2>&1; then
   fi
 fi
 
+# 1. Every target, normal build.
 bazel test //... --test_summary=short 2>&1 | grep -v 'linux-sandbox' | tee "$log"
 bazel_status=${PIPESTATUS[0]}
 
-# The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (.bazelrc --config=asan;
-# docs/SECURITY.md). Their per-target results count like the others.
-echo "== the unit tests under ASan + UBSan =="
-bazel test --config=asan //common/... //coordinator/... //signer/... //client/... //stapler/... \
-  //fuzz/... --test_summary=short 2>&1 | grep -v 'linux-sandbox' | sed -E 's#^//([^ ]+)#//\1 [asan]#' |
-  tee -a "$log"
-asan_status=${PIPESTATUS[0]}
-if [ "$asan_status" -ne 0 ] && [ "$bazel_status" -eq 0 ]; then bazel_status=$asan_status; fi
+# 2. and 3. The tests again under the sanitizers (.bazelrc; which targets and why: docs/BUILD.md
+# "Sanitizers"). Binaries that tests start are built with the same sanitizer, and a report in
+# any process, children included, exits 66 and fails the test (common/child_process.cc). Their
+# per-target results count like the others, marked [asan] or [tsan].
+#   ASan + UBSan: every test but the Chromium page test (a browser under ASan's memory overhead).
+#   TSan: the unit tests of the concurrent code and the integration tests.
+sanitizer_run() {
+  local config="$1"
+  shift
+  echo "== the tests under --config=$config =="
+  bazel test --config="$config" --build_tests_only --test_summary=short "$@" 2>&1 |
+    grep -v 'linux-sandbox' | sed -E "s#^//([^ ]+)#//\\1 [$config]#" | tee -a "$log"
+  local status=${PIPESTATUS[0]}
+  if [ "$status" -ne 0 ] && [ "$bazel_status" -eq 0 ]; then bazel_status=$status; fi
+}
+sanitizer_run asan -- //... -//approval:approval_page_chromium_test
+sanitizer_run tsan -- //common/... //coordinator/... //signer/... //probe_agent/... //stapler/... \
+  //tests/... //approval:http_server_test -//tests:split_view_test
 
-passed=$(grep -cE '^//[^ ]+( \[asan\])? +(\(cached\) )?PASSED' "$log")
-failed=$(grep -cE '^//[^ ]+( \[asan\])? +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|FAILED TO BUILD|INCOMPLETE)' "$log")
+passed=$(grep -cE '^//[^ ]+( \[[a-z]+\])? +(\(cached\) )?PASSED' "$log")
+failed=$(grep -cE '^//[^ ]+( \[[a-z]+\])? +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|FAILED TO BUILD|INCOMPLETE)' "$log")
 failed=$((failed + format_failed))
 if [ "$bazel_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The build itself failed before any test ran: count that as a failure.
