@@ -243,7 +243,10 @@ absl::StatusOr<std::unique_ptr<Pkcs11Module>> Pkcs11Module::Load(const std::stri
   }
   Registry& registry = GetRegistry();
   absl::MutexLock lock(&registry.mutex);
-  void* library = dlopen(module_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: the module stays mapped after C_Finalize and dlclose. Modules (SoftHSM2 among
+  // them) may leave OpenSSL callbacks and thread-local state behind that must not point into
+  // unmapped code.
+  void* library = dlopen(module_path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (library == nullptr) {
     const char* detail = dlerror();
     return LoadError(module_path, detail != nullptr ? detail : "dlopen failed");
