@@ -1,7 +1,10 @@
 #include "cli/network_regions.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
@@ -37,6 +40,27 @@ pid_t CreatorOf(absl::string_view ns) {
   while (!tag.empty() && absl::ascii_isalpha(tag.front())) tag.remove_prefix(1);
   int pid = 0;
   return absl::SimpleAtoi(tag, &pid) && pid > 0 ? pid : 0;
+}
+
+constexpr char kLockFile[] = "/run/lock/mecai-network-regions.lock";
+
+// Waits up to `patience` for the host-wide lock of the regions' address range; the descriptor.
+absl::StatusOr<int> LockRegionAddresses(absl::Duration patience) {
+  const int fd = open(kLockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::InternalError(absl::StrCat("cannot open ", kLockFile, ": ", strerror(errno)));
+  }
+  const absl::Time deadline = absl::Now() + patience;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK || absl::Now() >= deadline) {
+      close(fd);
+      return absl::UnavailableError(
+          absl::StrCat("another set of network regions (10.77.0.0/16) is in use on this host (",
+                       kLockFile, " is locked); wait for it to finish"));
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return fd;
 }
 
 // Deletes region namespaces whose creator no longer runs (a demo or test killed before its
@@ -76,8 +100,12 @@ absl::StatusOr<std::unique_ptr<NetworkRegions>> NetworkRegions::Create(const std
   }
   if (count < 1 || count > 9) return absl::InvalidArgumentError("1 to 9 regions");
   const std::string log = workdir + "/ip.log";
-  RETURN_IF_ERROR(ReclaimRegionAddresses(log));
+  // Another demo or test on this host may hold the range for a while: wait for it, then reclaim
+  // what a killed one left behind (the lock dies with its holder).
+  ASSIGN_OR_RETURN(const int lock_fd, LockRegionAddresses(absl::Minutes(3)));
   std::unique_ptr<NetworkRegions> regions(new NetworkRegions(workdir, hostname));
+  regions->lock_fd_ = lock_fd;
+  RETURN_IF_ERROR(ReclaimRegionAddresses(log));
   for (int n = 1; n <= count; ++n) {
     const std::string ns = absl::StrCat("mecai-", tag, "-", n);
     const std::string host_side = absl::StrCat("mh", tag.substr(0, 8), n);
@@ -125,6 +153,7 @@ NetworkRegions::~NetworkRegions() {
   for (const std::string& ns : namespaces_) {
     RunCommand({"ip", "netns", "del", ns}, workdir_ + "/ip-teardown.log").IgnoreError();
   }
+  if (lock_fd_ >= 0) close(lock_fd_);  // Releases the flock.
 }
 
 std::string NetworkRegions::HostsFile(int n) const {
