@@ -1,4 +1,4 @@
-// Signer throughput (issue benchmark): Vouching Data signed per second through gRPC with
+// Signer throughput: Vouching Data signed per second through gRPC with
 // five-perspective evidence, against a bare in-process loop doing the same PKCS#11 signature and
 // the same verifications, in the same run, with the raw signature rate of the token beside them.
 // The goal: gRPC at least 0.6 of in-process.

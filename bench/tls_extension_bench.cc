@@ -2,7 +2,7 @@
 // the same run, and the time of one VD verification against one ECDSA P-256 verification
 // (`openssl speed ecdsap256`). docs/PERFORMANCE.md has the method and the figures.
 //
-// Two baselines per TLS version: the (neither client checks the server certificate), and
+// Two baselines per TLS version: the bare one (neither client checks the server certificate), and
 // one where both clients verify the server certificate (chain to a trust anchor and host name),
 // as a real client does.
 //
@@ -219,7 +219,7 @@ int Main(int argc, char** argv) {
   std::printf("|---|---|---:|---:|---:|---:|\n");
   for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
     for (bool verify_server : {false, true}) {
-      // The baseline serves testdata/vd/'s self-signed leaf, unchecked; the second
+      // The bare baseline serves testdata/vd/'s self-signed leaf, unchecked; the second
       // variant a leaf issued by testdata/vd/ca.pem, which both clients verify.
       StaplingServer stapling(StaplingOptions{}, nullptr);
       stapling.SetVdSet(*VdSet::FromSerialized({verify_server ? *issued_vd : *vd}));
@@ -254,7 +254,7 @@ int Main(int argc, char** argv) {
       std::printf("| %s | %s | %d × %d | %.0f | %.0f | %.3f |\n",
                   version == TLS1_2_VERSION ? "1.2" : "1.3",
                   verify_server ? "CA-issued, verified (chain + host name)"
-                                : "self-signed, not checked (issue's baseline)",
+                                : "self-signed, not checked (bare baseline)",
                   rounds, handshakes, Median(without_us), Median(with_us), Median(ratios));
     }
   }

@@ -1,4 +1,4 @@
-// End-to-end vouching throughput on loopback (issue [2/8] benchmark): a LocalCluster (real
+// End-to-end vouching throughput on loopback: a LocalCluster (real
 // coordinator, signer on SoftHSM2, N probe agents, nginx as the target and CRL server) answers
 // freshly signed VRs from concurrent clients. Reports VRs per second, p50/p99 latency and the
 // coordinator's own CPU time per VR, for each perspective count.

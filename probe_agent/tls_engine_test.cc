@@ -276,7 +276,7 @@ TEST_F(TlsEngineTest, NamesAreNeverResolved) {
   EXPECT_EQ(observation.error(), "cannot connect to localhost: not an IP address");
 }
 
-// Trust rule 8 and the scale goal: a thousand connections in flight at once run on the
+// Trust rule 8 and the agent's scale goal: a thousand connections in flight at once run on the
 // engine's few loop threads, never a thread per connection, and all end at their timers.
 TEST_F(TlsEngineTest, ThousandConnectionsOnTwoLoopThreads) {
   NeverAcceptingListener silent(4096);
