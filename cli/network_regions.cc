@@ -43,12 +43,19 @@ pid_t CreatorOf(absl::string_view ns) {
 }
 
 constexpr char kLockFile[] = "/run/lock/mecai-network-regions.lock";
+// Where the lock lives on hosts without /run/lock (minimal containers).
+constexpr char kFallbackLockFile[] = "/tmp/mecai-network-regions.lock";
 
 // Waits up to `patience` for the host-wide lock of the regions' address range; the descriptor.
 absl::StatusOr<int> LockRegionAddresses(absl::Duration patience) {
-  const int fd = open(kLockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  const char* path = kLockFile;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == ENOENT) {
+    path = kFallbackLockFile;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  }
   if (fd < 0) {
-    return absl::InternalError(absl::StrCat("cannot open ", kLockFile, ": ", strerror(errno)));
+    return absl::InternalError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
   }
   const absl::Time deadline = absl::Now() + patience;
   while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -56,7 +63,7 @@ absl::StatusOr<int> LockRegionAddresses(absl::Duration patience) {
       close(fd);
       return absl::UnavailableError(
           absl::StrCat("another set of network regions (10.77.0.0/16) is in use on this host (",
-                       kLockFile, " is locked); wait for it to finish"));
+                       path, " is locked); wait for it to finish"));
     }
     absl::SleepFor(absl::Milliseconds(100));
   }

@@ -47,8 +47,9 @@ class NetworkRegions {
   const std::string hostname_;
   std::vector<std::string> namespaces_;
   std::vector<std::unique_ptr<ChildProcess>> resolvers_;
-  // flock(2) on kLockFile, held while the regions exist: one set of regions per host at a time
-  // (they all use 10.77.0.0/16). Closed last, after the namespaces are deleted.
+  // flock(2) on the lock file (network_regions.cc), held while the regions exist: one set of
+  // regions per host at a time (they all use 10.77.0.0/16). Closed last, after the namespaces are
+  // deleted.
   int lock_fd_ = -1;
 };
 
