@@ -95,19 +95,12 @@ class ApprovalEndToEndTest : public ::testing::Test {
   // A fresh VR for the target naming `trust_list`, signed with the key of pki/<name>.pem.
   static std::string MakeRequest(const std::string& trust_list,
                                  const std::string& name = "server") {
-    auto chain = LoadPemCertificatesAsDer(cluster_->Path("pki/" + name + ".pem"));
-    auto key = LoadPemPrivateKey(cluster_->Path("pki/" + name + ".key"));
-    EXPECT_TRUE(chain.ok() && key.ok());
-    auto signing_key = InMemorySigningKey::Create(std::move(*key));
-    v1::VouchingRequestBody body;
-    body.set_hostname(LocalCluster::kTargetHost);
-    body.set_port(static_cast<uint32_t>(cluster_->target_port()));
-    body.set_trust_list(trust_list);
-    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(absl::Now()));
-    body.set_nonce(absl::StrCat("nonce-", absl::ToUnixNanos(absl::Now())));
-    auto request = BuildVouchingRequest(body, *chain, **signing_key);
-    EXPECT_TRUE(request.ok());
-    return *request;
+    auto request = SignedRequestFromFiles(
+        cluster_->Path("pki/" + name + ".pem"), cluster_->Path("pki/" + name + ".key"),
+        LocalCluster::kTargetHost, static_cast<uint32_t>(cluster_->target_port()), trust_list,
+        absl::Now());
+    EXPECT_TRUE(request.ok()) << request.status();
+    return request.value_or("");
   }
 
   static v1::VouchResponse Vouch(const std::string& serialized) {

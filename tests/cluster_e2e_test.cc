@@ -121,19 +121,11 @@ class ClusterEndToEndTest : public ::testing::Test {
   // A VR for the target, signed with the key of `name` (pki/<name>.pem and .key).
   static std::string MakeRequest(const std::string& name, absl::Time timestamp,
                                  const std::string& hostname = LocalCluster::kTargetHost) {
-    auto chain = LoadPemCertificatesAsDer(cluster_->Path("pki/" + name + ".pem"));
-    auto key = LoadPemPrivateKey(cluster_->Path("pki/" + name + ".key"));
-    EXPECT_TRUE(chain.ok() && key.ok());
-    auto signing_key = InMemorySigningKey::Create(std::move(*key));
-    v1::VouchingRequestBody body;
-    body.set_hostname(hostname);
-    body.set_port(static_cast<uint32_t>(cluster_->target_port()));
-    body.set_trust_list(LocalCluster::kTrustList);
-    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(timestamp));
-    body.set_nonce(absl::StrCat("nonce-", absl::ToUnixNanos(absl::Now())));
-    auto request = BuildVouchingRequest(body, *chain, **signing_key);
-    EXPECT_TRUE(request.ok());
-    return *request;
+    auto request = SignedRequestFromFiles(
+        cluster_->Path("pki/" + name + ".pem"), cluster_->Path("pki/" + name + ".key"), hostname,
+        static_cast<uint32_t>(cluster_->target_port()), LocalCluster::kTrustList, timestamp);
+    EXPECT_TRUE(request.ok()) << request.status();
+    return request.value_or("");
   }
 
   static v1::VouchResponse Vouch(const std::string& serialized) {

@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "tests/support/coordinator_calls.h"
 
 namespace mecai {
 namespace {
@@ -70,28 +71,15 @@ class SplitViewTest : public ::testing::Test {
   static std::string RegionAddress(int n) { return NetworkRegions::RegionAddress(n); }
 
   v1::VouchResponse Vouch() {
-    auto chain = LoadPemCertificatesAsDer(cluster_->ServerChainFile());
-    auto key = LoadPemPrivateKey(cluster_->ServerKeyFile());
-    EXPECT_TRUE(chain.ok() && key.ok());
-    auto signing_key = InMemorySigningKey::Create(std::move(*key));
-    v1::VouchingRequestBody body;
-    body.set_hostname(LocalCluster::kTargetHost);
-    body.set_port(static_cast<uint32_t>(cluster_->target_port()));
-    body.set_trust_list(LocalCluster::kTrustList);
-    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(absl::Now()));
-    body.set_nonce(absl::StrCat("split-view-", ++nonce_));
-    auto request = BuildVouchingRequest(body, *chain, **signing_key);
+    auto request = SignedRequestFromFiles(
+        cluster_->ServerChainFile(), cluster_->ServerKeyFile(), LocalCluster::kTargetHost,
+        static_cast<uint32_t>(cluster_->target_port()), LocalCluster::kTrustList, absl::Now());
     auto channel = MakeChannel(cluster_->CoordinatorPeer());
     EXPECT_TRUE(request.ok() && channel.ok());
-    auto stub = v1::VouchingService::NewStub(*channel);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    v1::VouchRequest vouch;
-    vouch.set_vouching_request(*request);
-    v1::VouchResponse response;
-    grpc::Status status = stub->Vouch(&context, vouch, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response;
+    if (!request.ok() || !channel.ok()) return v1::VouchResponse();
+    absl::StatusOr<v1::VouchResponse> response = CallVouch(**channel, *request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.value_or(v1::VouchResponse());
   }
 
   // The attacker near region 3: an nginx inside that region serving another valid certificate
@@ -125,7 +113,6 @@ class SplitViewTest : public ::testing::Test {
   std::unique_ptr<NetworkRegions> regions_;
   std::unique_ptr<LocalCluster> cluster_;
   std::unique_ptr<ChildProcess> impostor_;
-  int nonce_ = 0;
 };
 
 TEST_F(SplitViewTest, ImpostorInOneRegionIsRefusedNamingThatRegion) {

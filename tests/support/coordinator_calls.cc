@@ -2,11 +2,35 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/grpc_channel.h"
+#include "common/pem.h"
+#include "common/signature.h"
+#include "common/status.h"
+#include "common/vouching_request.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 
 namespace mecai {
+
+absl::StatusOr<std::string> SignedRequestFromFiles(const std::string& certificate_file,
+                                                   const std::string& key_file,
+                                                   const std::string& hostname, uint32_t port,
+                                                   const std::string& trust_list,
+                                                   absl::Time timestamp) {
+  ASSIGN_OR_RETURN(std::vector<std::string> chain, LoadPemCertificatesAsDer(certificate_file));
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, LoadPemPrivateKey(key_file));
+  ASSIGN_OR_RETURN(std::unique_ptr<InMemorySigningKey> signing_key,
+                   InMemorySigningKey::Create(std::move(key)));
+  v1::VouchingRequestBody body;
+  body.set_hostname(hostname);
+  body.set_port(port);
+  body.set_trust_list(trust_list);
+  body.set_timestamp_unix_seconds(absl::ToUnixSeconds(timestamp));
+  body.set_nonce(absl::StrCat("nonce-", absl::ToUnixNanos(absl::Now())));
+  return BuildVouchingRequest(std::move(body), chain, *signing_key);
+}
 
 absl::StatusOr<v1::VouchResponse> CallVouch(grpc::Channel& coordinator,
                                             const std::string& serialized_request) {
