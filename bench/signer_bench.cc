@@ -48,6 +48,7 @@
 #include "common/pkcs11_provisioning.h"
 #include "common/pki_builder.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "common/trust_lists.h"
 #include "common/vouching_request.h"
@@ -177,6 +178,14 @@ class Fixture {
                      Write("user.pin", absl::StrCat(kUserPin, "\n"), 0600));
     ASSIGN_OR_RETURN(EvpPkeyPtr va_public_key, GenerateEcKeyPairInToken(*pkcs11));
     ASSIGN_OR_RETURN(va_key_, Pkcs11SigningKey::Open(*pkcs11));
+    // The log key beside it: signs checkpoints only.
+    v1::Pkcs11Config log_key = *pkcs11;
+    log_key.set_key_label("bench-log-key");
+    config_.set_log_key_label(log_key.key_label());
+    RETURN_IF_ERROR(GenerateEcKeyPairInToken(log_key).status());
+    ASSIGN_OR_RETURN(log_key_, Pkcs11SigningKey::Open(log_key));
+    config_.set_log_state_file(absl::StrCat(directory_, "/signer-log-state.pb"));
+    ASSIGN_OR_RETURN(log_state_, SignerLogState::Open(config_.log_state_file()));
     CertificateSpec va = Spec("MECAI Bench VA", now);
     va.extended_key_usages = {"OCSPSigning"};
     ASSIGN_OR_RETURN(
@@ -235,7 +244,8 @@ class Fixture {
       signed_observation->set_tbs(observation.SerializeAsString());
       ASSIGN_OR_RETURN(
           *signed_observation->mutable_signature(),
-          SignBytes(agents_[i].key.get(), v1::ECDSA_P256_SHA256, signed_observation->tbs()));
+          SignBytes(agents_[i].key.get(), v1::ECDSA_P256_SHA256,
+                    SignedMessage(SignedObject::kObservation, signed_observation->tbs())));
     }
 
     CrlSpec crl;
@@ -256,8 +266,9 @@ class Fixture {
   }
 
   std::unique_ptr<VouchingSigner> MakeSigner() const {
-    return std::make_unique<VouchingSigner>(config_, va_chain_der_, *va_key_, *enrolled_,
-                                            *trust_lists_, SystemClock::Get());
+    return std::make_unique<VouchingSigner>(config_, va_chain_der_,
+                                            VouchingSigner::Keys{*va_key_, *log_key_}, *log_state_,
+                                            *enrolled_, *trust_lists_, SystemClock::Get());
   }
 
   Pkcs11SigningKey& va_key() const { return *va_key_; }
@@ -327,6 +338,8 @@ class Fixture {
   std::unique_ptr<EnrolledAgents> enrolled_;
   std::unique_ptr<Pkcs11SigningKey> va_key_;
   std::vector<std::string> va_chain_der_;
+  std::unique_ptr<Pkcs11SigningKey> log_key_;
+  std::unique_ptr<SignerLogState> log_state_;
   v1::ListenConfig listen_;
   v1::PeerConfig peer_;
 };
@@ -463,6 +476,7 @@ int Run(const Options& options) {
     return 1;
   }
   std::unique_ptr<VouchingSigner> signer = fixture.MakeSigner();
+  std::atomic<uint64_t> next_log_index{0};
   // No trust-list changes file: the bench applies none.
   SignerServiceImpl service(*signer, fixture.trust_lists(), /*changes_file=*/"");
   auto server = StartServer(fixture.listen(), {&service});
@@ -525,18 +539,28 @@ int Run(const Options& options) {
       return 1;
     }
     request_bytes = request->ByteSizeLong();
-    Measurement b = Measure(t, t, n, [&](int) { return Problem(signer->SignVouching(*request)); });
+    // The signer gives each log index to one VD: every call takes the next index, set on its
+    // thread's own copy of the request (one field).
+    std::vector<v1::SignVouchingRequest> per_thread(static_cast<size_t>(t), *request);
+    Measurement b = Measure(t, t, n, [&](int thread) {
+      v1::SignVouchingRequest& mine = per_thread[static_cast<size_t>(thread)];
+      mine.set_log_index(next_log_index.fetch_add(1));
+      return Problem(signer->SignVouching(mine));
+    });
 
     request = fixture.FreshRequest();
     if (!request.ok()) {
       std::fprintf(stderr, "request: %s\n", request.status().ToString().c_str());
       return 1;
     }
-    Measurement c = Measure(t, t, n, [&](int) {
+    per_thread.assign(static_cast<size_t>(t), *request);
+    Measurement c = Measure(t, t, n, [&](int thread) {
+      v1::SignVouchingRequest& mine = per_thread[static_cast<size_t>(thread)];
+      mine.set_log_index(next_log_index.fetch_add(1));
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
       v1::SignVouchingResponse response;
-      grpc::Status status = signer_client->SignVouching(&context, *request, &response);
+      grpc::Status status = signer_client->SignVouching(&context, mine, &response);
       if (!status.ok()) {
         return absl::StrCat("gRPC ", status.error_code(), ": ", status.error_message());
       }

@@ -22,6 +22,7 @@ namespace {
 
 constexpr char kTokenLabel[] = "mecai-va";
 constexpr char kKeyLabel[] = "va-signing-key";
+constexpr char kLogKeyLabel[] = "va-log-key";
 const char* const kRegions[] = {"eu-west", "us-east", "ap-south"};
 
 }  // namespace
@@ -235,6 +236,12 @@ absl::Status LocalCluster::BuildHsm() {
   pkcs11.set_pin_file(Path("hsm/user.pin"));
   pkcs11.set_key_label(kKeyLabel);
   ASSIGN_OR_RETURN(EvpPkeyPtr va_public_key, GenerateEcKeyPairInToken(pkcs11));
+  // The log key, beside it in the token: signs checkpoints only.
+  v1::Pkcs11Config log_key = pkcs11;
+  log_key.set_key_label(kLogKeyLabel);
+  ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, GenerateEcKeyPairInToken(log_key));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(Path("pki/log-key.pub.pem"), PublicKeyToPem(log_public_key.get())));
   // The VA certificate: issued by the CA, with the designated-OCSP-responder usage (seed 004).
   CertificateSpec va_spec;
   va_spec.common_name = "MECAI Demo Vouching Authority";
@@ -249,6 +256,7 @@ absl::Status LocalCluster::BuildHsm() {
   entry->set_id(kVaId);
   entry->set_operator_("MECAI Demo CA");
   entry->set_ca_certificate_file(Path("pki/root-ca.pem"));
+  entry->set_log_public_key_file(Path("pki/log-key.pub.pem"));
   return WriteConfig("va-list.textproto", va_list);
 }
 
@@ -462,6 +470,8 @@ absl::Status LocalCluster::Start() {
   signer.mutable_pkcs11()->set_token_label(kTokenLabel);
   signer.mutable_pkcs11()->set_pin_file(Path("hsm/user.pin"));
   signer.mutable_pkcs11()->set_key_label(kKeyLabel);
+  signer.set_log_key_label(kLogKeyLabel);
+  signer.set_log_state_file(Path("store/signer-log-state.pb"));
   signer.set_va_certificate_chain_file(Path("pki/va.pem"));
   signer.set_ca_certificate_file(Path("pki/root-ca.pem"));
   signer.set_trust_list_changes_file(Path("store/signer-trust-list-changes.pb"));

@@ -12,6 +12,7 @@
 #include "common/pem.h"
 #include "common/revocation.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "common/trust_lists.h"
 
@@ -138,7 +139,17 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
       vd.statement(), vd.signature().algorithm(), vd.signature().value());
   if (!cache.HasVerifiedSignature(chain_sha256, issuer->ca_certificate_sha256, signature_digest)) {
     if (issuer_path.va_key == nullptr ||
-        !VerifySignature(issuer_path.va_key.get(), vd.signature(), vd.statement()).ok()) {
+        !VerifyObject(issuer_path.va_key.get(), SignedObject::kVouchingStatement, vd.signature(),
+                      vd.statement())
+             .ok()) {
+      // For the message only: a statement of version 1 was signed without a context string
+      // (docs/VOUCHING_DATA.md "Signed bytes"); it is refused like any other bad signature.
+      v1::VouchingStatement unverified;
+      if (unverified.ParseFromString(vd.statement()) && unverified.version() == 1) {
+        return absl::PermissionDeniedError(
+            "the VD is of statement version 1, signed without a context string, which is no "
+            "longer accepted; the server must fetch a new VD");
+      }
       return absl::PermissionDeniedError(
           "the VD signature does not verify under the VA certificate");
     }
@@ -148,7 +159,8 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
   if (!statement.ParseFromString(vd.statement())) {
     return absl::InvalidArgumentError("the signed statement is not a VouchingStatement");
   }
-  if (statement.version() != 1) {
+  RETURN_IF_ERROR(RefuseUnknownFields(statement, "the signed statement"));
+  if (statement.version() != kVouchingStatementVersion) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported VouchingStatement version ", statement.version()));
   }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/hashing.h"
+#include "common/signed_object.h"
 
 namespace mecai {
 
@@ -88,7 +89,8 @@ absl::StatusOr<v1::SignedApprovalRecord> SignApprovalRecord(const v1::IssuanceSt
   body.set_signed_unix_milliseconds(absl::ToUnixMillis(now));
   v1::SignedApprovalRecord record;
   record.set_tbs(body.SerializeAsString());
-  absl::StatusOr<v1::Signature> signature = key.Sign(record.tbs());
+  absl::StatusOr<v1::Signature> signature =
+      SignObject(key, SignedObject::kApprovalRecord, record.tbs());
   if (!signature.ok()) return signature.status();
   *record.mutable_signature() = *std::move(signature);
   return record;
@@ -98,7 +100,8 @@ ApprovalVerdict VerifyApprovalRecord(const v1::SignedApprovalRecord& record, EVP
                                      const std::string& spki_sha256, const std::string& hostname,
                                      absl::Time now, absl::Duration max_age) {
   ApprovalVerdict verdict;
-  absl::Status signature = VerifySignature(key, record.signature(), record.tbs());
+  absl::Status signature =
+      VerifyObject(key, SignedObject::kApprovalRecord, record.signature(), record.tbs());
   if (!signature.ok()) {
     verdict.explanation = absl::StrCat(
         "the approval record's signature does not verify under the "
@@ -106,8 +109,11 @@ ApprovalVerdict VerifyApprovalRecord(const v1::SignedApprovalRecord& record, EVP
         signature.message());
     return verdict;
   }
-  if (!verdict.body.ParseFromString(record.tbs()) || verdict.body.version() != 1) {
-    verdict.explanation = "the approval record is not a version 1 ApprovalRecordBody";
+  absl::Status parsed = ParseSignedBytes(record.tbs(), "the approval record", &verdict.body);
+  if (!parsed.ok() || verdict.body.version() != 1) {
+    verdict.explanation = parsed.ok() ? "the approval record is not a version 1 ApprovalRecordBody"
+                                      : std::string(parsed.message());
+    verdict.body.Clear();
     return verdict;
   }
   const v1::ApprovalRecordBody& body = verdict.body;

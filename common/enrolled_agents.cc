@@ -4,6 +4,7 @@
 #include "common/hashing.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 
 namespace mecai {
@@ -41,8 +42,8 @@ absl::StatusOr<v1::ObservationBody> EnrolledAgents::Verify(
         absl::StrCat("no agent with id '", perspective_id, "' is enrolled"));
   }
   const Agent& agent = it->second;
-  absl::Status signature =
-      VerifySignature(agent.public_key.get(), observation.signature(), observation.tbs());
+  absl::Status signature = VerifyObject(agent.public_key.get(), SignedObject::kObservation,
+                                        observation.signature(), observation.tbs());
   if (!signature.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("the Observation from '", perspective_id,
                                                    "' is not signed by its enrolled key"));
@@ -51,6 +52,7 @@ absl::StatusOr<v1::ObservationBody> EnrolledAgents::Verify(
   if (!body.ParseFromString(observation.tbs())) {
     return absl::InvalidArgumentError("the signed Observation is not an ObservationBody");
   }
+  RETURN_IF_ERROR(RefuseUnknownFields(body, "the signed Observation"));
   if (body.perspective().id() != agent.perspective.id() ||
       body.perspective().region() != agent.perspective.region()) {
     return absl::InvalidArgumentError(

@@ -11,6 +11,7 @@
 #ifndef MECAI_COMMON_SIGNED_OBJECT_H_
 #define MECAI_COMMON_SIGNED_OBJECT_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -22,6 +23,10 @@
 #include "proto/mecai/v1/common.pb.h"
 
 namespace mecai {
+
+// VouchingStatement.version of the statements signed under the contexts below. Version 1
+// statements were signed without a context and are refused.
+inline constexpr uint32_t kVouchingStatementVersion = 2;
 
 // Every kind of object the system signs. Adding a kind means adding its context below.
 enum class SignedObject {

@@ -6,6 +6,7 @@
 #include "common/hashing.h"
 #include "common/pem.h"
 #include "common/refusal.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "google/protobuf/util/message_differencer.h"
 
@@ -31,8 +32,12 @@ absl::StatusOr<SignedBody> ParseSignedBody(const v1::SignedVouchingRequest& sign
                                            v1::RefusalReason* reason) {
   *reason = v1::MALFORMED_REQUEST;
   SignedBody result;
-  if (!result.body.ParseFromString(signed_request.tbs())) {
-    return absl::InvalidArgumentError("the signed VR body is not a VouchingRequestBody");
+  absl::Status parsed = ParseSignedBytes(signed_request.tbs(), "the signed VR body", &result.body);
+  if (!parsed.ok()) {
+    if (!result.body.ParseFromString(signed_request.tbs())) {
+      return absl::InvalidArgumentError("the signed VR body is not a VouchingRequestBody");
+    }
+    return parsed;
   }
   const auto& chain_der = result.body.certificate_chain_der();
   if (chain_der.empty()) return absl::InvalidArgumentError("the VR carries no certificate");
@@ -57,17 +62,17 @@ absl::StatusOr<SignedBody> ParseSignedBody(const v1::SignedVouchingRequest& sign
 absl::Status VerifyOwnSignature(const v1::SignedVouchingRequest& signed_request, X509* leaf) {
   EvpPkeyPtr key(X509_get_pubkey(leaf));
   if (key == nullptr) return absl::InvalidArgumentError("the leaf certificate has no public key");
-  return VerifySignature(key.get(), signed_request.signature(), signed_request.tbs());
+  return VerifyObject(key.get(), SignedObject::kVouchingRequestBody, signed_request.signature(),
+                      signed_request.tbs());
 }
 
 // Verifies a rollover half's outer signature with `outer_key` and returns the inner VR.
 absl::StatusOr<v1::SignedVouchingRequest> UnwrapRolloverHalf(
     const v1::WrappedVouchingRequest& wrapped, EVP_PKEY* outer_key) {
-  RETURN_IF_ERROR(VerifySignature(outer_key, wrapped.outer_signature(), wrapped.inner()));
+  RETURN_IF_ERROR(VerifyObject(outer_key, SignedObject::kVouchingRequestRolloverWrap,
+                               wrapped.outer_signature(), wrapped.inner()));
   v1::SignedVouchingRequest inner;
-  if (!inner.ParseFromString(wrapped.inner())) {
-    return absl::InvalidArgumentError("a wrapped VR is not a SignedVouchingRequest");
-  }
+  RETURN_IF_ERROR(ParseSignedBytes(wrapped.inner(), "a wrapped VR", &inner));
   return inner;
 }
 
@@ -133,6 +138,10 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
   if (serialized_request.empty() || !request.ParseFromString(std::string(serialized_request))) {
     return Refuse(v1::MALFORMED_REQUEST, "the request is not a serialized VouchingRequest");
   }
+  // Every byte of the VR is either signed or a signature: an envelope field this code does not
+  // know (or the unsigned next-certificate chain of statement version 1, field 3) is refused.
+  absl::Status known_fields = RefuseUnknownFields(request, "the VR");
+  if (!known_fields.ok()) return Refuse(v1::MALFORMED_REQUEST, std::string(known_fields.message()));
 
   std::vector<SignedBody> bodies;
   v1::RefusalReason reason = v1::MALFORMED_REQUEST;
@@ -145,13 +154,14 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
     absl::Status signature = VerifyOwnSignature(request.single(), body->chain[0].get());
     if (!signature.ok()) return Refuse(v1::BAD_SIGNATURE, std::string(signature.message()));
     bodies.push_back(std::move(*body));
-    if (!request.same_key_next_certificate_chain_der().empty()) {
+    if (!bodies[0].body.same_key_next_certificate_chain_der().empty()) {
       // Seed 004: "This additional complication can be avoided if both certificates contain the
       // same public key." The second certificate must carry the signing key.
       SignedBody next;
       next.body = bodies[0].body;
       next.body.clear_certificate_chain_der();
-      for (const std::string& der : request.same_key_next_certificate_chain_der()) {
+      next.body.clear_same_key_next_certificate_chain_der();
+      for (const std::string& der : bodies[0].body.same_key_next_certificate_chain_der()) {
         auto certificate = ParseDerCertificate(der);
         if (!certificate.ok()) {
           return Refuse(v1::MALFORMED_REQUEST,
@@ -176,8 +186,8 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
     const auto& rollover = request.rollover();
     v1::SignedVouchingRequest old_inner;
     v1::SignedVouchingRequest new_inner;
-    if (!old_inner.ParseFromString(rollover.old_certificate().inner()) ||
-        !new_inner.ParseFromString(rollover.new_certificate().inner())) {
+    if (!ParseSignedBytes(rollover.old_certificate().inner(), "a wrapped VR", &old_inner).ok() ||
+        !ParseSignedBytes(rollover.new_certificate().inner(), "a wrapped VR", &new_inner).ok()) {
       return Refuse(v1::MALFORMED_REQUEST, "a wrapped VR is not a SignedVouchingRequest");
     }
     auto old_body = ParseSignedBody(old_inner, limits, &reason);
@@ -191,6 +201,11 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
     for (const SignedBody* body : {&*old_body, &*new_body}) {
       VouchingRequestCheck shape = CheckBody(body->body, limits, now);
       if (!shape.accepted()) return shape;
+      if (!body->body.same_key_next_certificate_chain_der().empty()) {
+        return Refuse(v1::ROLLOVER_MISMATCH,
+                      "a rollover VR names its two certificates itself; it carries no same-key "
+                      "next certificate");
+      }
     }
     if (!VerifyOwnSignature(old_inner, old_body->chain[0].get()).ok()) {
       return Refuse(v1::BAD_SIGNATURE,
@@ -295,7 +310,8 @@ absl::StatusOr<std::string> BuildVouchingRequest(v1::VouchingRequestBody body,
   v1::VouchingRequest request;
   v1::SignedVouchingRequest* single = request.mutable_single();
   single->set_tbs(body.SerializeAsString());
-  ASSIGN_OR_RETURN(*single->mutable_signature(), key.Sign(single->tbs()));
+  ASSIGN_OR_RETURN(*single->mutable_signature(),
+                   SignObject(key, SignedObject::kVouchingRequestBody, single->tbs()));
   return request.SerializeAsString();
 }
 
@@ -309,7 +325,8 @@ absl::StatusOr<std::string> BuildRolloverVouchingRequest(
     for (const std::string& der : chain) *own.add_certificate_chain_der() = der;
     v1::SignedVouchingRequest inner;
     inner.set_tbs(own.SerializeAsString());
-    ASSIGN_OR_RETURN(*inner.mutable_signature(), own_key.Sign(inner.tbs()));
+    ASSIGN_OR_RETURN(*inner.mutable_signature(),
+                     SignObject(own_key, SignedObject::kVouchingRequestBody, inner.tbs()));
     return inner.SerializeAsString();
   };
   v1::VouchingRequest request;
@@ -318,10 +335,10 @@ absl::StatusOr<std::string> BuildRolloverVouchingRequest(
   ASSIGN_OR_RETURN(std::string new_inner, make_inner(new_chain_der, new_key));
   rollover->mutable_old_certificate()->set_inner(old_inner);
   ASSIGN_OR_RETURN(*rollover->mutable_old_certificate()->mutable_outer_signature(),
-                   new_key.Sign(old_inner));
+                   SignObject(new_key, SignedObject::kVouchingRequestRolloverWrap, old_inner));
   rollover->mutable_new_certificate()->set_inner(new_inner);
   ASSIGN_OR_RETURN(*rollover->mutable_new_certificate()->mutable_outer_signature(),
-                   old_key.Sign(new_inner));
+                   SignObject(old_key, SignedObject::kVouchingRequestRolloverWrap, new_inner));
   return request.SerializeAsString();
 }
 

@@ -9,6 +9,7 @@
 #include "common/hashing.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/testing/test_pki.h"
 #include "common/trust_lists.h"
 #include "gmock/gmock.h"
@@ -202,7 +203,9 @@ TEST_P(VouchingRequestTest, AcceptsEverySignatureAlgorithmThatFitsTheLeafKey) {
     for (const std::string& der : pki().ChainDer()) *body.add_certificate_chain_der() = der;
     v1::VouchingRequest request;
     request.mutable_single()->set_tbs(body.SerializeAsString());
-    auto signature = SignBytes(leaf_key(), algorithm, request.single().tbs());
+    auto signature =
+        SignBytes(leaf_key(), algorithm,
+                  SignedMessage(SignedObject::kVouchingRequestBody, request.single().tbs()));
     ASSERT_TRUE(signature.ok()) << signature.status();
     *request.mutable_single()->mutable_signature() = *signature;
     EXPECT_THAT(Check(request.SerializeAsString()).refusal, IsNotRefused());
@@ -272,17 +275,62 @@ TEST_P(VouchingRequestTest, RefusesBytesThatAreNotAVouchingRequest) {
 }
 
 TEST_P(VouchingRequestTest, RefusesARequestWithNeitherForm) {
+  // Field 3 of statement version 1's envelope (the unsigned next-certificate chain) alone.
+  const std::string envelope = absl::StrCat("\x1a", std::string(1, '\x03'), "abc");
+  EXPECT_THAT(Check(envelope).refusal,
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("field this verifier does not know")));
+}
+
+// Every byte of a VR is signed: nothing can be added beside the signed body.
+TEST_P(VouchingRequestTest, RefusesAnUnsignedFieldBesideTheSignedBody) {
+  const std::string signed_request = Single(MakeBody());
+  // A next-certificate chain in the envelope, where version 1 carried it outside the signature.
+  std::string with_next_chain = signed_request;
+  with_next_chain += '\x1a';
+  with_next_chain += static_cast<char>((pki().leaf.der.size() & 0x7f) | 0x80);
+  with_next_chain += static_cast<char>(pki().leaf.der.size() >> 7);
+  with_next_chain += pki().leaf.der;
+  EXPECT_THAT(Check(with_next_chain).refusal,
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("VouchingRequest field number 3")));
+  // Any unknown field: a new request digest for the same signed VR would dodge the replay cache.
+  EXPECT_THAT(Check(signed_request + std::string("\xf8\x01\x01", 3)).refusal,
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("field number 31")));
+}
+
+TEST_P(VouchingRequestTest, RefusesASignedBodyWithAFieldItDoesNotKnow) {
+  v1::VouchingRequestBody body = MakeBody();
+  for (const std::string& der : pki().ChainDer()) *body.add_certificate_chain_der() = der;
   v1::VouchingRequest request;
-  *request.add_same_key_next_certificate_chain_der() = pki().leaf.der;
+  request.mutable_single()->set_tbs(body.SerializeAsString() + std::string("\xf8\x01\x01", 3));
+  auto signature =
+      SignBytes(leaf_key(), AlgorithmForKey(leaf_key()).value(),
+                SignedMessage(SignedObject::kVouchingRequestBody, request.single().tbs()));
+  ASSERT_TRUE(signature.ok()) << signature.status();
+  *request.mutable_single()->mutable_signature() = *signature;
   EXPECT_THAT(Check(request.SerializeAsString()).refusal,
-              IsRefusal(v1::MALFORMED_REQUEST, "the VouchingRequest has neither form set"));
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("does not know")));
+}
+
+TEST_P(VouchingRequestTest, RefusesABodySignedWithoutTheContext) {
+  // Statement version 1 signed the body's bytes alone.
+  v1::VouchingRequestBody body = MakeBody();
+  for (const std::string& der : pki().ChainDer()) *body.add_certificate_chain_der() = der;
+  v1::VouchingRequest request;
+  request.mutable_single()->set_tbs(body.SerializeAsString());
+  auto signature =
+      SignBytes(leaf_key(), AlgorithmForKey(leaf_key()).value(), request.single().tbs());
+  ASSERT_TRUE(signature.ok()) << signature.status();
+  *request.mutable_single()->mutable_signature() = *signature;
+  EXPECT_THAT(Check(request.SerializeAsString()).refusal,
+              IsRefusal(v1::BAD_SIGNATURE, "signature does not verify"));
 }
 
 TEST_P(VouchingRequestTest, RefusesASignedBodyThatIsNotABody) {
   v1::VouchingRequest request;
   request.mutable_single()->set_tbs(std::string(kTruncatedMessage));
   auto signature =
-      SignBytes(leaf_key(), AlgorithmForKey(leaf_key()).value(), request.single().tbs());
+      SignBytes(leaf_key(), AlgorithmForKey(leaf_key()).value(),
+                SignedMessage(SignedObject::kVouchingRequestBody, request.single().tbs()));
   ASSERT_TRUE(signature.ok()) << signature.status();
   *request.mutable_single()->mutable_signature() = *signature;
   EXPECT_THAT(Check(request.SerializeAsString()).refusal,
@@ -675,8 +723,8 @@ std::string AssembleRollover(const v1::VouchingRequestBody& old_body,
                              const std::vector<std::string>& new_chain, EVP_PKEY* new_key,
                              Corrupt corrupt, EVP_PKEY* old_wrapper_key = nullptr,
                              EVP_PKEY* new_wrapper_key = nullptr) {
-  auto sign = [](EVP_PKEY* key, const std::string& data, bool corrupted) {
-    auto signature = SignBytes(key, AlgorithmForKey(key).value(), data);
+  auto sign = [](EVP_PKEY* key, SignedObject kind, const std::string& data, bool corrupted) {
+    auto signature = SignBytes(key, AlgorithmForKey(key).value(), SignedMessage(kind, data));
     EXPECT_TRUE(signature.ok()) << signature.status();
     v1::Signature result = signature.ok() ? *signature : v1::Signature();
     if (corrupted) result.set_value(FlipLastByte(result.value()));
@@ -688,7 +736,8 @@ std::string AssembleRollover(const v1::VouchingRequestBody& old_body,
     for (const std::string& der : chain) *body.add_certificate_chain_der() = der;
     v1::SignedVouchingRequest signed_request;
     signed_request.set_tbs(body.SerializeAsString());
-    *signed_request.mutable_signature() = sign(key, signed_request.tbs(), corrupted);
+    *signed_request.mutable_signature() =
+        sign(key, SignedObject::kVouchingRequestBody, signed_request.tbs(), corrupted);
     return signed_request.SerializeAsString();
   };
   v1::VouchingRequest request;
@@ -696,10 +745,12 @@ std::string AssembleRollover(const v1::VouchingRequestBody& old_body,
   v1::WrappedVouchingRequest* new_half = request.mutable_rollover()->mutable_new_certificate();
   old_half->set_inner(inner(old_body, old_chain, old_key, corrupt == Corrupt::kOldInner));
   new_half->set_inner(inner(new_body, new_chain, new_key, corrupt == Corrupt::kNewInner));
-  *old_half->mutable_outer_signature() = sign(old_wrapper_key ? old_wrapper_key : new_key,
-                                              old_half->inner(), corrupt == Corrupt::kOldOuter);
-  *new_half->mutable_outer_signature() = sign(new_wrapper_key ? new_wrapper_key : old_key,
-                                              new_half->inner(), corrupt == Corrupt::kNewOuter);
+  *old_half->mutable_outer_signature() =
+      sign(old_wrapper_key ? old_wrapper_key : new_key, SignedObject::kVouchingRequestRolloverWrap,
+           old_half->inner(), corrupt == Corrupt::kOldOuter);
+  *new_half->mutable_outer_signature() =
+      sign(new_wrapper_key ? new_wrapper_key : old_key, SignedObject::kVouchingRequestRolloverWrap,
+           new_half->inner(), corrupt == Corrupt::kNewOuter);
   return request.SerializeAsString();
 }
 
@@ -726,11 +777,9 @@ class RolloverTest : public VouchingRequestTest {
 
   // A single-form VR signed by the fixture leaf carrying `next_chain` as the same-key chain.
   std::string SameKey(const std::vector<std::string>& next_chain) const {
-    v1::VouchingRequest request = Parse(Single(MakeBody()));
-    for (const std::string& der : next_chain) {
-      *request.add_same_key_next_certificate_chain_der() = der;
-    }
-    return request.SerializeAsString();
+    v1::VouchingRequestBody body = MakeBody();
+    for (const std::string& der : next_chain) *body.add_same_key_next_certificate_chain_der() = der;
+    return Single(body);
   }
 };
 
@@ -772,6 +821,30 @@ TEST_P(RolloverTest, AcceptsARolloverBetweenKeyTypes) {
 TEST_P(RolloverTest, AssembledRolloverWithoutCorruptionIsAccepted) {
   // Guards the corruption tests below: their only defect is the one they introduce.
   EXPECT_THAT(Check(Assemble(Corrupt::kNone)).refusal, IsNotRefused());
+}
+
+TEST_P(RolloverTest, RefusesASameKeyChainInsideARollover) {
+  v1::VouchingRequestBody body = MakeBody();
+  body.add_same_key_next_certificate_chain_der(next().der);
+  EXPECT_THAT(Check(Rollover(body)).refusal,
+              IsRefusal(v1::ROLLOVER_MISMATCH, HasSubstr("carries no same-key next certificate")));
+}
+
+TEST_P(RolloverTest, RefusesAWrapSignedAsABody) {
+  // Each rollover signature names its role: a body signature does not serve as the wrap.
+  std::string wrapped_as_body =
+      AssembleRollover(MakeBody(), pki().ChainDer(), leaf_key(), MakeBody(), NextChain(),
+                       next().key.get(), Corrupt::kNone);
+  v1::VouchingRequest request = Parse(wrapped_as_body);
+  auto signer = SignerFor(next().key.get());
+  ASSERT_TRUE(signer.ok());
+  auto body_signature = SignObject(**signer, SignedObject::kVouchingRequestBody,
+                                   request.rollover().old_certificate().inner());
+  ASSERT_TRUE(body_signature.ok());
+  *request.mutable_rollover()->mutable_old_certificate()->mutable_outer_signature() =
+      *body_signature;
+  EXPECT_THAT(Check(request.SerializeAsString()).refusal,
+              IsRefusal(v1::BAD_SIGNATURE, HasSubstr("not wrapped in a valid signature")));
 }
 
 TEST_P(RolloverTest, RefusesABrokenOldInnerSignature) {

@@ -61,18 +61,47 @@ grpc::Status AuditServiceImpl::GetCheckpoint(grpc::ServerContext* /*context*/,
   }
   auto root = store_.RootHash(tree_size);
   if (!root.ok()) return ToGrpc(root.status());
-  v1::SignCheckpointRequest sign;
-  sign.mutable_checkpoint()->set_log_shard_id(store_.shard_id());
-  sign.mutable_checkpoint()->set_tree_size(tree_size);
-  sign.mutable_checkpoint()->set_root_hash(*root);
-  sign.mutable_checkpoint()->set_timestamp_unix_milliseconds(clock_.NowUnixMilliseconds());
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + signer_timeout_));
+  // The signer signs only a tree proven to extend the last one it signed: prove it from the last
+  // checkpoint this store holds, or from the size the signer names (docs/SECURITY.md T7).
+  uint64_t previous_size = 0;
+  if (latest.ok()) {
+    v1::CheckpointBody previous;
+    if (previous.ParseFromString(latest->tbs())) previous_size = previous.tree_size();
+  }
   v1::SignCheckpointResponse signed_checkpoint;
-  grpc::Status status = signer_.SignCheckpoint(&context, sign, &signed_checkpoint);
-  if (!status.ok()) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    v1::SignCheckpointRequest sign;
+    sign.mutable_checkpoint()->set_log_shard_id(store_.shard_id());
+    sign.mutable_checkpoint()->set_tree_size(tree_size);
+    sign.mutable_checkpoint()->set_root_hash(*root);
+    sign.mutable_checkpoint()->set_timestamp_unix_milliseconds(clock_.NowUnixMilliseconds());
+    if (previous_size > tree_size) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("the signer has signed a checkpoint of ", previous_size,
+                                       " leaves; this log has only ", tree_size));
+    }
+    if (previous_size > 0) {
+      auto proof = store_.ConsistencyProof(previous_size, tree_size);
+      if (!proof.ok()) return ToGrpc(proof.status());
+      sign.set_previous_tree_size(previous_size);
+      for (std::string& node : *proof) sign.add_consistency_proof(std::move(node));
+    }
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + signer_timeout_));
+    signed_checkpoint.Clear();
+    grpc::Status status = signer_.SignCheckpoint(&context, sign, &signed_checkpoint);
+    if (!status.ok()) {
+      return grpc::Status(status.error_code() == grpc::StatusCode::FAILED_PRECONDITION
+                              ? grpc::StatusCode::FAILED_PRECONDITION
+                              : grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat("signer: ", status.error_message()));
+    }
+    if (!signed_checkpoint.previous_tree_size_mismatch()) break;
+    previous_size = signed_checkpoint.signer_tree_size();
+  }
+  if (!signed_checkpoint.has_checkpoint()) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        absl::StrCat("signer: ", status.error_message()));
+                        "signer: it did not sign the checkpoint after a second consistency proof");
   }
   absl::Status stored = store_.PutCheckpoint(signed_checkpoint.checkpoint(), tree_size);
   if (!stored.ok()) return ToGrpc(stored);

@@ -20,6 +20,7 @@
 #include "common/pem.h"
 #include "common/pki_builder.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "common/testing/test_pki.h"
 #include "common/vouching_request.h"
@@ -73,12 +74,12 @@ absl::Status WriteVouchingRequestSeeds(const std::string& fuzz_directory) {
   // A renewal on the same key travels as the next chain of a single-form VR.
   ASSIGN_OR_RETURN(test_pki::IssuedCertificate renewed,
                    pki.IssueLeaf(kHost, test_pki::LeafOptions(), pki.leaf.key.get()));
-  v1::VouchingRequest with_next;
-  if (!with_next.ParseFromString(single)) return absl::InternalError("VR does not parse");
-  with_next.add_same_key_next_certificate_chain_der(renewed.der);
-  with_next.add_same_key_next_certificate_chain_der(pki.intermediate.der);
-  RETURN_IF_ERROR(
-      Write(directory + "single-with-next-chain", WithForm(0, with_next.SerializeAsString())));
+  v1::VouchingRequestBody with_next_body = body;
+  with_next_body.add_same_key_next_certificate_chain_der(renewed.der);
+  with_next_body.add_same_key_next_certificate_chain_der(pki.intermediate.der);
+  ASSIGN_OR_RETURN(std::string with_next,
+                   BuildVouchingRequest(with_next_body, chain, *leaf_signer));
+  RETURN_IF_ERROR(Write(directory + "single-with-next-chain", WithForm(0, with_next)));
   ASSIGN_OR_RETURN(std::string stale,
                    BuildVouchingRequest(RequestBody(test_pki::FixtureNow() - absl::Hours(1)), chain,
                                         *leaf_signer));
@@ -120,11 +121,12 @@ absl::Status WriteObservationSeeds(const std::string& fuzz_directory) {
   address->set_tls_version("TLSv1.3");
 
   const std::string directory = fuzz_directory + "/corpus/observation/";
-  ASSIGN_OR_RETURN(v1::SignatureAlgorithm algorithm, AlgorithmForKey(key.get()));
   const std::string tbs = body.SerializeAsString();
   v1::SignedObservation observation;
   observation.set_tbs(tbs);
-  ASSIGN_OR_RETURN(*observation.mutable_signature(), SignBytes(key.get(), algorithm, tbs));
+  ASSIGN_OR_RETURN(auto observation_signer, test_pki::SignerFor(key.get()));
+  ASSIGN_OR_RETURN(*observation.mutable_signature(),
+                   SignObject(*observation_signer, SignedObject::kObservation, tbs));
   RETURN_IF_ERROR(Write(directory + "signed", WithForm(0, observation.SerializeAsString())));
   RETURN_IF_ERROR(Write(directory + "body-signed-by-target", WithForm(1, tbs)));
   v1::ObservationBody mismatch = body;

@@ -13,6 +13,7 @@
 #include "common/hashing.h"
 #include "common/ip_address.h"
 #include "common/logging.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "probe_agent/worker_pool.h"
 
@@ -362,7 +363,8 @@ void Prober::SignAndComplete(const std::shared_ptr<Call>& call) const {
     Complete(call, absl::InternalError("cannot serialize the ObservationBody"));
     return;
   }
-  absl::StatusOr<v1::Signature> signature = signing_key_.Sign(signed_observation.tbs());
+  absl::StatusOr<v1::Signature> signature =
+      SignObject(signing_key_, SignedObject::kObservation, signed_observation.tbs());
   if (!signature.ok()) {
     Complete(call, absl::InternalError(absl::StrCat("cannot sign the Observation: ",
                                                     signature.status().message())));

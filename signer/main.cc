@@ -10,6 +10,7 @@
 #include "common/enrolled_agents.h"
 #include "common/files.h"
 #include "common/grpc_server.h"
+#include "common/hashing.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/pem.h"
@@ -19,6 +20,7 @@
 #include "common/status.h"
 #include "common/trust_list_reloader.h"
 #include "common/trust_lists.h"
+#include "signer/log_state.h"
 #include "signer/signer_config.h"
 #include "signer/signer_service.h"
 #include "signer/va_certificate.h"
@@ -68,6 +70,21 @@ absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(mecai::EvpPkeyPtr token_key, (*key)->PublicKey());
   RETURN_IF_ERROR(
       mecai::CheckVaCertificate(va_chain, token_key.get(), ca_certificates, absl::Now()));
+  // The log key signs checkpoints only (docs/VOUCHING_DATA.md "Keys"): another object in the same
+  // token, P-256 or Ed25519, and never the VA key itself.
+  mecai::v1::Pkcs11Config log_key_config = config.pkcs11();
+  log_key_config.set_key_label(config.log_key_label());
+  log_key_config.set_rsa_pss(false);
+  auto log_key = mecai::Pkcs11SigningKey::Open(log_key_config,
+                                               {mecai::v1::ECDSA_P256_SHA256, mecai::v1::ED25519});
+  if (!log_key.ok()) return mecai::Annotate(log_key.status(), "PKCS#11 token, log_key_label");
+  ASSIGN_OR_RETURN(mecai::EvpPkeyPtr log_public_key, (*log_key)->PublicKey());
+  if (EVP_PKEY_eq(log_public_key.get(), token_key.get()) == 1) {
+    return absl::InvalidArgumentError(
+        "log_key_label: the log key is the VA key; checkpoints and VDs must be signed by "
+        "different keys");
+  }
+  ASSIGN_OR_RETURN(auto log_state, mecai::SignerLogState::Open(config.log_state_file()));
   std::vector<std::string> va_chain_der;
   for (const auto& certificate : va_chain) {
     va_chain_der.push_back(mecai::CertificateToDer(certificate.get()));
@@ -86,12 +103,15 @@ absl::Status Run(const std::string& config_path) {
     }
     approval_key = *std::move(loaded_key);
   }
-  mecai::VouchingSigner signer(config, std::move(va_chain_der), **key, *agents, *trust_lists,
-                               mecai::SystemClock::Get(), &metrics, approval_key.get());
+  mecai::VouchingSigner signer(config, std::move(va_chain_der), {**key, **log_key}, *log_state,
+                               *agents, *trust_lists, mecai::SystemClock::Get(), &metrics,
+                               approval_key.get());
   mecai::SignerServiceImpl service(signer, *trust_lists, config.trust_list_changes_file());
   mecai::TrustListReloader reloader(*trust_lists,
                                     absl::Seconds(config.trust_list_reload_seconds()));
   ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}, &grpc_metrics));
+  MECAI_LOG(Info) << "log key '" << config.log_key_label() << "': SubjectPublicKeyInfo SHA-256 "
+                  << mecai::HexEncode(mecai::Sha256(mecai::PublicKeyToDer(log_public_key.get())));
   MECAI_LOG(Info) << "signer for VA " << config.va_id() << " ready; token '"
                   << config.pkcs11().token_label() << "', " << agents->size() << " enrolled agents";
   mecai::ServeUntilSignal(*server);

@@ -58,6 +58,14 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
                  "pkcs11.session_pool_size",
                  absl::StrCat("must be at most ", kMaximumSessionPoolSize));
   errors.Require(!config.pkcs11().key_label().empty(), "pkcs11.key_label", "required");
+  // docs/VOUCHING_DATA.md "Keys": checkpoints and VDs are signed by different keys.
+  errors.Require(!config.log_key_label().empty(), "log_key_label",
+                 "required: the key that signs log checkpoints (never VDs)");
+  errors.Require(
+      config.log_key_label().empty() || config.log_key_label() != config.pkcs11().key_label(),
+      "log_key_label", "must differ from pkcs11.key_label, the VA key that signs VDs");
+  errors.Require(!config.log_state_file().empty(), "log_state_file",
+                 "required: where the signer remembers the last checkpoint it signed");
   errors.Require(!config.va_certificate_chain_file().empty(), "va_certificate_chain_file",
                  "required");
   errors.Require(!config.ca_certificate_file().empty(), "ca_certificate_file", "required");

@@ -27,9 +27,9 @@ grpc::Status SignerServiceImpl::SignVouching(grpc::ServerContext* /*context*/,
 grpc::Status SignerServiceImpl::SignCheckpoint(grpc::ServerContext* /*context*/,
                                                const v1::SignCheckpointRequest* request,
                                                v1::SignCheckpointResponse* response) {
-  auto result = signer_.SignCheckpoint(request->checkpoint());
+  auto result = signer_.SignCheckpoint(*request);
   if (!result.ok()) return ToGrpc(result.status());
-  *response->mutable_checkpoint() = std::move(*result);
+  *response = std::move(*result);
   return grpc::Status::OK;
 }
 

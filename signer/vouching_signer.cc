@@ -24,9 +24,10 @@ v1::SignVouchingResponse Refuse(v1::RefusalReason reason, std::string explanatio
 }  // namespace
 
 VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
-                               std::vector<std::string> va_chain_der, SigningKey& va_key,
-                               const EnrolledAgents& agents, const TrustLists& trust_lists,
-                               const Clock& clock, SignerMetrics* metrics, EVP_PKEY* approval_key)
+                               std::vector<std::string> va_chain_der, Keys keys,
+                               SignerLogState& log_state, const EnrolledAgents& agents,
+                               const TrustLists& trust_lists, const Clock& clock,
+                               SignerMetrics* metrics, EVP_PKEY* approval_key)
     : config_(config),
       va_chain_der_(std::move(va_chain_der)),
       limits_([&config] {
@@ -34,19 +35,22 @@ VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
         limits.freshness_window = absl::Seconds(config.freshness_window_seconds());
         return limits;
       }()),
-      va_key_(va_key),
+      va_key_(keys.va_key),
+      log_key_(keys.log_key),
+      log_state_(log_state),
       agents_(agents),
       trust_lists_(trust_lists),
       clock_(clock),
       metrics_(metrics),
       approval_key_(approval_key) {}
 
-absl::StatusOr<v1::Signature> VouchingSigner::SignWithVaKey(absl::string_view data,
-                                                            const char* kind) {
+absl::StatusOr<v1::Signature> VouchingSigner::SignTimed(SigningKey& key, SignedObject kind,
+                                                        absl::string_view bytes,
+                                                        const char* metric_kind) {
   const absl::Time started = absl::Now();
-  absl::StatusOr<v1::Signature> signature = va_key_.Sign(data);
+  absl::StatusOr<v1::Signature> signature = SignObject(key, kind, bytes);
   if (signature.ok() && metrics_ != nullptr) {
-    metrics_->RecordSignature(kind, absl::ToDoubleSeconds(absl::Now() - started));
+    metrics_->RecordSignature(metric_kind, absl::ToDoubleSeconds(absl::Now() - started));
   }
   return signature;
 }
@@ -174,9 +178,14 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
     }
   }
 
-  // DESIGN §4: the statement carries hashes, not certificates.
+  // The VD's log position must be one no signed checkpoint covers and no other VD took.
+  absl::Status claimed = log_state_.ClaimVouchingIndex(request.log_shard_id(), request.log_index());
+  if (!claimed.ok()) return Refuse(v1::MALFORMED_REQUEST, std::string(claimed.message()));
+
+  // DESIGN §4: the statement carries hashes, not certificates. Built field by field from values
+  // checked above; nothing is copied from the request.
   v1::VouchingStatement statement;
-  statement.set_version(1);
+  statement.set_version(kVouchingStatementVersion);
   statement.set_va_id(config_.va_id());
   statement.set_trust_list(vr.body.trust_list());
   statement.set_hostname(vr.body.hostname());
@@ -196,7 +205,8 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   v1::SignVouchingResponse response;
   v1::VouchingData* vd = response.mutable_vouching_data();
   vd->set_statement(statement.SerializeAsString());
-  ASSIGN_OR_RETURN(*vd->mutable_signature(), SignWithVaKey(vd->statement(), "vouching_data"));
+  ASSIGN_OR_RETURN(*vd->mutable_signature(), SignTimed(va_key_, SignedObject::kVouchingStatement,
+                                                       vd->statement(), "vouching_data"));
   for (const std::string& der : va_chain_der_) vd->add_va_certificate_chain_der(der);
   MECAI_LOG(Info) << "signed VD for " << vr.body.hostname() << ":" << vr.body.port()
                   << " at log index " << request.log_index() << " of " << request.log_shard_id();
@@ -239,23 +249,55 @@ v1::Refusal VouchingSigner::CheckApproval(const v1::SignVouchingRequest& request
   return v1::Refusal();
 }
 
-absl::StatusOr<v1::SignedCheckpoint> VouchingSigner::SignCheckpoint(
-    const v1::CheckpointBody& checkpoint) {
-  if (checkpoint.log_shard_id().empty() || checkpoint.root_hash().size() != 32) {
+absl::StatusOr<v1::SignCheckpointResponse> VouchingSigner::SignCheckpoint(
+    const v1::SignCheckpointRequest& request) {
+  const v1::CheckpointBody& asked = request.checkpoint();
+  RETURN_IF_ERROR(RefuseUnknownFields(request, "the checkpoint request"));
+  if (!asked.va_id().empty()) {
+    return absl::InvalidArgumentError("the signer names its own VA id; the request must not");
+  }
+  if (asked.log_shard_id().empty() || asked.root_hash().size() != 32) {
     return absl::InvalidArgumentError("a checkpoint needs a shard id and a 32-byte root hash");
   }
-  absl::Time stamped = absl::FromUnixMillis(checkpoint.timestamp_unix_milliseconds());
+  absl::Time stamped = absl::FromUnixMillis(asked.timestamp_unix_milliseconds());
   if (absl::AbsDuration(clock_.Now() - stamped) > absl::Minutes(5)) {
     return absl::InvalidArgumentError("the checkpoint time is more than 5 minutes from now");
   }
-  v1::CheckpointBody body = checkpoint;
+  if (request.consistency_proof_size() > 64) {
+    return absl::InvalidArgumentError("a consistency proof has at most 64 hashes");
+  }
+  v1::SignCheckpointResponse response;
+  uint64_t signer_tree_size = 0;
+  absl::Status advanced = log_state_.AdvanceCheckpoint(
+      asked.log_shard_id(), asked.tree_size(), asked.root_hash(),
+      asked.timestamp_unix_milliseconds(), request.previous_tree_size(),
+      {request.consistency_proof().begin(), request.consistency_proof().end()}, &signer_tree_size);
+  if (advanced.code() == absl::StatusCode::kAborted) {
+    response.set_previous_tree_size_mismatch(true);
+    response.set_signer_tree_size(signer_tree_size);
+    return response;
+  }
+  if (!advanced.ok()) {
+    MECAI_LOG(Warning) << "refused to sign a checkpoint: " << advanced.message();
+    return advanced;
+  }
+  // Field by field: the signed body holds exactly these five values.
+  v1::CheckpointBody body;
+  body.set_log_shard_id(asked.log_shard_id());
+  body.set_tree_size(asked.tree_size());
+  body.set_root_hash(asked.root_hash());
+  body.set_timestamp_unix_milliseconds(asked.timestamp_unix_milliseconds());
   body.set_va_id(config_.va_id());
-  v1::SignedCheckpoint signed_checkpoint;
-  signed_checkpoint.set_tbs(body.SerializeAsString());
-  ASSIGN_OR_RETURN(*signed_checkpoint.mutable_signature(),
-                   SignWithVaKey(signed_checkpoint.tbs(), "checkpoint"));
-  for (const std::string& der : va_chain_der_) signed_checkpoint.add_va_certificate_chain_der(der);
-  return signed_checkpoint;
+  v1::SignedCheckpoint* signed_checkpoint = response.mutable_checkpoint();
+  signed_checkpoint->set_tbs(body.SerializeAsString());
+  ASSIGN_OR_RETURN(
+      *signed_checkpoint->mutable_signature(),
+      SignTimed(log_key_, SignedObject::kCheckpoint, signed_checkpoint->tbs(), "checkpoint"));
+  for (const std::string& der : va_chain_der_) {
+    signed_checkpoint->add_va_certificate_chain_der(der);
+  }
+  response.set_signer_tree_size(asked.tree_size());
+  return response;
 }
 
 }  // namespace mecai

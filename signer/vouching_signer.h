@@ -11,10 +11,12 @@
 #include "common/clock.h"
 #include "common/enrolled_agents.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/trust_lists.h"
 #include "common/vouching_request.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
+#include "signer/log_state.h"
 #include "signer/signer_metrics.h"
 
 namespace mecai {
@@ -22,21 +24,34 @@ namespace mecai {
 // Thread-safe (the SigningKey is). Every dependency must outlive it.
 class VouchingSigner {
  public:
+  // The two keys in the HSM: `va_key` (the key the VA certificate certifies) signs VD statements
+  // only, `log_key` signs checkpoints only (docs/VOUCHING_DATA.md "Keys").
+  struct Keys {
+    SigningKey& va_key;
+    SigningKey& log_key;
+  };
+
   // `config` must have passed ValidateSignerConfig; `va_chain_der` is the VA certificate first.
-  // `approval_key` verifies the approval service's signed records (SignerConfig
-  // .approval_public_key_file); null refuses every VR of a trust list that requires approval.
-  VouchingSigner(const v1::SignerConfig& config, std::vector<std::string> va_chain_der,
-                 SigningKey& va_key, const EnrolledAgents& agents, const TrustLists& trust_lists,
-                 const Clock& clock, SignerMetrics* metrics = nullptr,
-                 EVP_PKEY* approval_key = nullptr);
+  // `log_state` is the signer's durable memory of each log shard. `approval_key` verifies the
+  // approval service's signed records (SignerConfig.approval_public_key_file); null refuses every
+  // VR of a trust list that requires approval.
+  VouchingSigner(const v1::SignerConfig& config, std::vector<std::string> va_chain_der, Keys keys,
+                 SignerLogState& log_state, const EnrolledAgents& agents,
+                 const TrustLists& trust_lists, const Clock& clock,
+                 SignerMetrics* metrics = nullptr, EVP_PKEY* approval_key = nullptr);
 
   // Signs a VD only when the evidence proves unanimity for a valid VR; otherwise the response
   // carries the refusal of the first failed check. Errors only for faults (the HSM failed).
   absl::StatusOr<v1::SignVouchingResponse> SignVouching(const v1::SignVouchingRequest& request);
 
-  // Signs a log checkpoint; INVALID_ARGUMENT for an impossible one (empty shard, root not 32 bytes,
-  // time more than 5 minutes from now).
-  absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const v1::CheckpointBody& checkpoint);
+  // Signs a log checkpoint with the log key, building the signed body itself from the request's
+  // shard, size, root and time. INVALID_ARGUMENT for an impossible one (empty shard, root not 32
+  // bytes, time more than 5 minutes from now, any other field set, known or not);
+  // FAILED_PRECONDITION for a tree that is not proven to extend the last one this signer signed
+  // for the shard. When previous_tree_size is not the signer's last size, the response carries no
+  // checkpoint and says the size to prove consistency from.
+  absl::StatusOr<v1::SignCheckpointResponse> SignCheckpoint(
+      const v1::SignCheckpointRequest& request);
 
  private:
   absl::StatusOr<v1::SignVouchingResponse> CheckAndSign(const v1::SignVouchingRequest& request);
@@ -45,13 +60,16 @@ class VouchingSigner {
   // hostname and is fresh; otherwise the APPROVAL_REQUIRED refusal.
   v1::Refusal CheckApproval(const v1::SignVouchingRequest& request,
                             const VerifiedVouchingRequest& vr, absl::Time now) const;
-  // Signs `data` with the VA key, timing the HSM.
-  absl::StatusOr<v1::Signature> SignWithVaKey(absl::string_view data, const char* kind);
+  // Signs `bytes` as `kind` with `key`, timing the HSM.
+  absl::StatusOr<v1::Signature> SignTimed(SigningKey& key, SignedObject kind,
+                                          absl::string_view bytes, const char* metric_kind);
 
   const v1::SignerConfig config_;
   const std::vector<std::string> va_chain_der_;
   const VouchingRequestLimits limits_;
   SigningKey& va_key_;
+  SigningKey& log_key_;
+  SignerLogState& log_state_;
   const EnrolledAgents& agents_;
   const TrustLists& trust_lists_;
   const Clock& clock_;

@@ -15,16 +15,20 @@
 #include "common/enrolled_agents.h"
 #include "common/files.h"
 #include "common/hashing.h"
+#include "common/merkle.h"
 #include "common/pem.h"
 #include "common/pkcs11_key.h"
 #include "common/pkcs11_provisioning.h"
 #include "common/pki_builder.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "common/testing/test_pki.h"
 #include "common/trust_lists.h"
 #include "common/vouching_request.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
@@ -42,6 +46,7 @@ using ::mecai::test_pki::LeafOptions;
 using ::mecai::test_pki::SignerFor;
 using ::mecai::test_pki::StatusIs;
 using ::mecai::test_pki::TestPki;
+using ::testing::_;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -148,6 +153,8 @@ class VouchingSignerTest : public ::testing::Test {
     config_.mutable_pkcs11()->set_token_label(kTokenLabel);
     config_.mutable_pkcs11()->set_pin_file("/etc/mecai/va.pin");
     config_.mutable_pkcs11()->set_key_label(kKeyLabel);
+    config_.set_log_key_label("va-log-key");
+    config_.set_log_state_file("/var/lib/mecai/signer-log-state.pb");
     config_.set_va_certificate_chain_file("/etc/mecai/va-chain.pem");
     config_.set_ca_certificate_file("/etc/mecai/ca.pem");
     config_.set_observation_max_age_seconds(kObservationMaxAgeSeconds);
@@ -157,6 +164,8 @@ class VouchingSignerTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(EvpPkeyPtr va_key, GenerateEcKey(256));
     ASSERT_OK_AND_ASSIGN(va_certificate_, IssueVaCertificate(va_key.get()));
     ASSERT_OK_AND_ASSIGN(va_key_, InMemorySigningKey::Create(std::move(va_key)));
+    ASSERT_OK_AND_ASSIGN(EvpPkeyPtr log_key, GenerateEcKey(256));
+    ASSERT_OK_AND_ASSIGN(log_key_, InMemorySigningKey::Create(std::move(log_key)));
 
     ASSERT_OK_AND_ASSIGN(vouching_request_, BuildRequest(MakeBody()));
   }
@@ -238,8 +247,8 @@ class VouchingSignerTest : public ::testing::Test {
   static v1::SignedObservation SignWith(EVP_PKEY* key, const v1::ObservationBody& body) {
     v1::SignedObservation observation;
     observation.set_tbs(body.SerializeAsString());
-    absl::StatusOr<v1::Signature> signature =
-        SignBytes(key, v1::ECDSA_P256_SHA256, observation.tbs());
+    absl::StatusOr<v1::Signature> signature = SignBytes(
+        key, v1::ECDSA_P256_SHA256, SignedMessage(SignedObject::kObservation, observation.tbs()));
     EXPECT_TRUE(signature.ok()) << signature.status();
     if (signature.ok()) *observation.mutable_signature() = *signature;
     return observation;
@@ -310,10 +319,30 @@ class VouchingSignerTest : public ::testing::Test {
   void ExpectSignedForBoth(const v1::SignVouchingRequest& request, const IssuedCertificate& next,
                            v1::VouchingStatement* statement) const;
 
-  std::unique_ptr<VouchingSigner> MakeSigner(SigningKey& va_key, X509* va_certificate) const {
+  // A signer with a log state of its own (a fresh file), so that each signer may sign the same
+  // request at kLogIndex once.
+  std::unique_ptr<VouchingSigner> MakeSigner(SigningKey& va_key, X509* va_certificate,
+                                             EVP_PKEY* approval_key) const {
+    SignerLogState& log_state = NewLogState();
     return std::make_unique<VouchingSigner>(
-        config_, std::vector<std::string>{CertificateToDer(va_certificate)}, va_key, *enrolled_,
-        *trust_lists_, clock_, /*metrics=*/nullptr, approval_public_key_.get());
+        config_, std::vector<std::string>{CertificateToDer(va_certificate)},
+        VouchingSigner::Keys{va_key, *log_key_}, log_state, *enrolled_, *trust_lists_, clock_,
+        /*metrics=*/nullptr, approval_key);
+  }
+
+  std::unique_ptr<VouchingSigner> MakeSigner(SigningKey& va_key, X509* va_certificate) const {
+    return MakeSigner(va_key, va_certificate, approval_public_key_.get());
+  }
+
+  // A log state in a new file under the test's temporary directory, alive as long as the test.
+  SignerLogState& NewLogState() const {
+    absl::StatusOr<std::string> directory = test_pki::MakeTempDirectory();
+    EXPECT_TRUE(directory.ok()) << directory.status();
+    absl::StatusOr<std::unique_ptr<SignerLogState>> state =
+        SignerLogState::Open(directory.value_or("/nonexistent") + "/log-state.pb");
+    EXPECT_TRUE(state.ok()) << state.status();
+    log_states_.push_back(std::move(state).value());
+    return *log_states_.back();
   }
 
   std::unique_ptr<VouchingSigner> MakeSigner() const {
@@ -344,6 +373,9 @@ class VouchingSignerTest : public ::testing::Test {
   std::unique_ptr<EnrolledAgents> enrolled_;
   X509Ptr va_certificate_;
   std::unique_ptr<InMemorySigningKey> va_key_;
+  // The log key: signs checkpoints, never VDs.
+  std::unique_ptr<InMemorySigningKey> log_key_;
+  mutable std::vector<std::unique_ptr<SignerLogState>> log_states_;
   std::string vouching_request_;
   // The approval service's record-signing key pair (ApprovalConfig.signing_key_file).
   std::unique_ptr<InMemorySigningKey> approval_key_;
@@ -359,8 +391,9 @@ void ExpectVerifiedStatement(const v1::VouchingData& vd, const std::string& va_c
   EvpPkeyPtr va_public_key(X509_get_pubkey(va_certificate.get()));
   ASSERT_NE(va_public_key, nullptr);
   EXPECT_EQ(vd.signature().algorithm(), v1::ECDSA_P256_SHA256);
-  ASSERT_OK(VerifySignature(va_public_key.get(), vd.signature(), vd.statement()));
-  ASSERT_TRUE(statement->ParseFromString(vd.statement()));
+  ASSERT_OK(VerifyObject(va_public_key.get(), SignedObject::kVouchingStatement, vd.signature(),
+                         vd.statement()));
+  ASSERT_OK(ParseSignedBytes(vd.statement(), "the statement", statement));
 }
 
 void VouchingSignerTest::ExpectSignedForBoth(const v1::SignVouchingRequest& request,
@@ -394,7 +427,7 @@ TEST_F(VouchingSignerTest, IssuesForUnanimousEvidenceWithTheKeyInTheHsm) {
   v1::VouchingStatement statement;
   ASSERT_NO_FATAL_FAILURE(ExpectVerifiedStatement(
       response.vouching_data(), CertificateToDer(va_certificate.get()), &statement));
-  EXPECT_EQ(statement.version(), 1u);
+  EXPECT_EQ(statement.version(), 2u);
   EXPECT_EQ(statement.va_id(), kVaId);
   EXPECT_EQ(statement.trust_list(), kTrustList);
   EXPECT_EQ(statement.hostname(), kHost);
@@ -412,9 +445,10 @@ TEST_F(VouchingSignerTest, IssuesForUnanimousEvidenceWithTheKeyInTheHsm) {
 
   // The signature is the token key's: it fails under any other key.
   ASSERT_OK_AND_ASSIGN(EvpPkeyPtr other_key, GenerateEcKey(256));
-  EXPECT_THAT(VerifySignature(other_key.get(), response.vouching_data().signature(),
-                              response.vouching_data().statement()),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not verify")));
+  EXPECT_THAT(
+      VerifyObject(other_key.get(), SignedObject::kVouchingStatement,
+                   response.vouching_data().signature(), response.vouching_data().statement()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not verify")));
 }
 
 TEST_F(VouchingSignerTest, IssuesForUnanimousEvidenceWithAnInMemoryKey) {
@@ -591,6 +625,17 @@ TEST_F(VouchingSignerTest, IssuesWithoutAnAllowedUnreachablePerspective) {
               IsRefusal(v1::PERSPECTIVE_TIMEOUT, HasSubstr("2 of 4 perspectives")));
 }
 
+TEST_F(VouchingSignerTest, AForgedObservationIsRefusedAsForgedEvenWhenATimeoutIsAllowed) {
+  // With max_unreachable 1 a forged Observation must not count as "did not answer": the other
+  // three would otherwise make a quorum.
+  ASSERT_NO_FATAL_FAILURE(Enroll(4, /*max_unreachable=*/1));
+  v1::SignVouchingRequest request = Request(/*agents=*/4);
+  std::string tampered = request.observations(3).tbs();
+  tampered[tampered.size() / 2] ^= 0x01;
+  request.mutable_observations(3)->set_tbs(tampered);
+  EXPECT_THAT(RefusalFor(request), IsRefusal(v1::INVALID_OBSERVATION, _));
+}
+
 TEST_F(VouchingSignerTest, RefusesWhenOnePerspectiveSeesAnotherCertificate) {
   // A split view: one region is served an impostor's certificate for the same name.
   ASSERT_OK_AND_ASSIGN(IssuedCertificate impostor, pki_.IssueLeaf(kHost, LeafOptions()));
@@ -750,60 +795,222 @@ TEST_F(VouchingSignerTest, RefusesAnExpiredOrForgedCrlAsUnknown) {
               IsRefusal(v1::REVOCATION_UNKNOWN, HasSubstr("no valid revocation evidence")));
 }
 
+// Checkpoints: signed by the log key, from a body the signer builds itself, only for a tree that
+// provably extends the last one it signed (docs/SECURITY.md T7).
 class SignCheckpointTest : public VouchingSignerTest {
  protected:
-  v1::CheckpointBody Checkpoint() const {
-    v1::CheckpointBody checkpoint;
-    checkpoint.set_log_shard_id(kShard);
-    checkpoint.set_tree_size(1234);
-    checkpoint.set_root_hash(Sha256("the root of 1234 leaves"));
-    checkpoint.set_timestamp_unix_milliseconds(clock_.NowUnixMilliseconds() - 1500);
-    return checkpoint;
+  void SetUp() override {
+    VouchingSignerTest::SetUp();
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_OK(tree_.AppendLeafHash(LeafHash(absl::StrCat("record ", i))));
+    }
+    ASSERT_OK_AND_ASSIGN(forked_root_, [] {
+      MerkleTree fork;
+      for (int i = 0; i < 30; ++i) {
+        absl::Status appended = fork.AppendLeafHash(LeafHash(absl::StrCat("forged ", i)));
+        if (!appended.ok()) return absl::StatusOr<std::string>(appended);
+      }
+      return fork.RootHash(30);
+    }());
+    signer_ = MakeSigner();
   }
+
+  // The request an honest coordinator sends for the first `size` leaves of tree_, proving
+  // consistency from `previous` leaves.
+  v1::SignCheckpointRequest Request(uint64_t size, uint64_t previous) const {
+    v1::SignCheckpointRequest request;
+    v1::CheckpointBody* checkpoint = request.mutable_checkpoint();
+    checkpoint->set_log_shard_id(kShard);
+    checkpoint->set_tree_size(size);
+    checkpoint->set_root_hash(tree_.RootHash(size).value());
+    checkpoint->set_timestamp_unix_milliseconds(clock_.NowUnixMilliseconds() - 1500);
+    if (previous > 0) {
+      request.set_previous_tree_size(previous);
+      for (const std::string& node : tree_.ConsistencyProof(previous, size).value()) {
+        request.add_consistency_proof(node);
+      }
+    }
+    return request;
+  }
+
+  absl::StatusOr<v1::SignedCheckpoint> Sign(const v1::SignCheckpointRequest& request) {
+    ASSIGN_OR_RETURN(v1::SignCheckpointResponse response, signer_->SignCheckpoint(request));
+    if (!response.has_checkpoint()) {
+      return absl::AbortedError(
+          absl::StrCat("no checkpoint; the signer's size is ", response.signer_tree_size()));
+    }
+    return response.checkpoint();
+  }
+
+  MerkleTree tree_;
+  std::string forked_root_;
+  std::unique_ptr<VouchingSigner> signer_;
 };
 
-TEST_F(SignCheckpointTest, SignsTheBodyWithTheVaIdSet) {
-  v1::CheckpointBody checkpoint = Checkpoint();
-  checkpoint.set_va_id("someone-else");  // The signer states its own identity.
-  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint signed_checkpoint,
-                       MakeSigner()->SignCheckpoint(checkpoint));
-  EvpPkeyPtr va_public_key(X509_get_pubkey(va_certificate_.get()));
-  ASSERT_OK(
-      VerifySignature(va_public_key.get(), signed_checkpoint.signature(), signed_checkpoint.tbs()));
+TEST_F(SignCheckpointTest, SignsABodyItBuiltWithTheLogKeyNotTheVaKey) {
+  v1::SignCheckpointRequest request = Request(12, 0);
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint signed_checkpoint, Sign(request));
+  ASSERT_OK(VerifyObject(log_key_->key(), SignedObject::kCheckpoint, signed_checkpoint.signature(),
+                         signed_checkpoint.tbs()));
+  // Not by the VA key, and not as a VD statement under any key.
+  EXPECT_FALSE(VerifyObject(va_key_->key(), SignedObject::kCheckpoint,
+                            signed_checkpoint.signature(), signed_checkpoint.tbs())
+                   .ok());
+  EXPECT_FALSE(VerifyObject(log_key_->key(), SignedObject::kVouchingStatement,
+                            signed_checkpoint.signature(), signed_checkpoint.tbs())
+                   .ok());
   EXPECT_THAT(signed_checkpoint.va_certificate_chain_der(),
               ElementsAre(CertificateToDer(va_certificate_.get())));
   v1::CheckpointBody body;
-  ASSERT_TRUE(body.ParseFromString(signed_checkpoint.tbs()));
+  ASSERT_OK(ParseSignedBytes(signed_checkpoint.tbs(), "the checkpoint", &body));
   EXPECT_EQ(body.va_id(), kVaId);
   EXPECT_EQ(body.log_shard_id(), kShard);
-  EXPECT_EQ(body.tree_size(), 1234u);
-  EXPECT_EQ(body.root_hash(), checkpoint.root_hash());
-  EXPECT_EQ(body.timestamp_unix_milliseconds(), checkpoint.timestamp_unix_milliseconds());
+  EXPECT_EQ(body.tree_size(), 12u);
+  EXPECT_EQ(body.root_hash(), request.checkpoint().root_hash());
+  EXPECT_EQ(body.timestamp_unix_milliseconds(), request.checkpoint().timestamp_unix_milliseconds());
+}
+
+// The checkpoint-as-VD forgery: a coordinator hides VouchingStatement fields in the checkpoint as
+// fields CheckpointBody does not know, hoping the signer copies them into what it signs.
+TEST_F(SignCheckpointTest, RefusesACheckpointCarryingFieldsItDoesNotKnow) {
+  v1::SignCheckpointRequest request = Request(12, 0);
+  std::string smuggled;
+  {
+    google::protobuf::io::StringOutputStream raw(&smuggled);
+    google::protobuf::io::CodedOutputStream out(&raw);
+    out.WriteTag((1 << 3) | 0);  // VouchingStatement.version, as a varint.
+    out.WriteVarint32(2);
+    out.WriteTag((4 << 3) | 2);  // .hostname
+    out.WriteVarint32(12);
+    out.WriteString("bank.example");
+    out.WriteTag((6 << 3) | 2);  // .certificate_sha256
+    out.WriteVarint32(32);
+    out.WriteString(Sha256("the attacker's certificate"));
+  }
+  request.mutable_checkpoint()
+      ->GetReflection()
+      ->MutableUnknownFields(request.mutable_checkpoint())
+      ->ParseFromArray(smuggled.data(), static_cast<int>(smuggled.size()));
+  ASSERT_FALSE(
+      request.checkpoint().GetReflection()->GetUnknownFields(request.checkpoint()).empty());
+  EXPECT_THAT(signer_->SignCheckpoint(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not know")));
+  // Nothing was recorded: the honest checkpoint still signs as the first one.
+  ASSERT_OK(Sign(Request(12, 0)).status());
+}
+
+TEST_F(SignCheckpointTest, RefusesAVaIdChosenByTheCaller) {
+  v1::SignCheckpointRequest request = Request(12, 0);
+  request.mutable_checkpoint()->set_va_id("someone-else");
+  EXPECT_THAT(signer_->SignCheckpoint(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("own VA id")));
+}
+
+TEST_F(SignCheckpointTest, SignsOnlyTreesProvenToExtendTheLastOne) {
+  ASSERT_OK(Sign(Request(12, 0)).status());
+  ASSERT_OK(Sign(Request(20, 12)).status());
+  // The same tree again (a fresh timestamp) needs no proof.
+  ASSERT_OK(Sign(Request(20, 20)).status());
+  // A smaller tree: refused.
+  EXPECT_THAT(Sign(Request(15, 0)), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                             HasSubstr("does not sign the smaller tree")));
+  // A fork: another tree of 30 leaves, with the honest proof from 20 to 30.
+  v1::SignCheckpointRequest fork = Request(30, 20);
+  fork.mutable_checkpoint()->set_root_hash(forked_root_);
+  EXPECT_THAT(Sign(fork), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                   HasSubstr("is not proven to extend")));
+  // A different root at the signed size: refused too.
+  v1::SignCheckpointRequest rewritten = Request(20, 20);
+  rewritten.mutable_checkpoint()->set_root_hash(forked_root_);
+  EXPECT_THAT(Sign(rewritten), StatusIs(absl::StatusCode::kFailedPrecondition, _));
+  // The honest extension still signs.
+  ASSERT_OK(Sign(Request(30, 20)).status());
+}
+
+TEST_F(SignCheckpointTest, NamesItsSizeWhenTheCallerProvesFromAnother) {
+  ASSERT_OK(Sign(Request(12, 0)).status());
+  ASSERT_OK_AND_ASSIGN(v1::SignCheckpointResponse response,
+                       signer_->SignCheckpoint(Request(30, 20)));
+  EXPECT_FALSE(response.has_checkpoint());
+  EXPECT_TRUE(response.previous_tree_size_mismatch());
+  EXPECT_EQ(response.signer_tree_size(), 12u);
+}
+
+TEST_F(SignCheckpointTest, RemembersTheLastCheckpointAcrossARestart) {
+  ASSERT_OK_AND_ASSIGN(std::string directory, test_pki::MakeTempDirectory());
+  const std::string path = directory + "/log-state.pb";
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<SignerLogState> state, SignerLogState::Open(path));
+    VouchingSigner signer(config_, {CertificateToDer(va_certificate_.get())}, {*va_key_, *log_key_},
+                          *state, *enrolled_, *trust_lists_, clock_);
+    ASSERT_OK(signer.SignCheckpoint(Request(20, 0)).status());
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SignerLogState> state, SignerLogState::Open(path));
+  EXPECT_EQ(state->TreeSize(kShard), 20u);
+  VouchingSigner restarted(config_, {CertificateToDer(va_certificate_.get())},
+                           {*va_key_, *log_key_}, *state, *enrolled_, *trust_lists_, clock_);
+  v1::SignCheckpointRequest fork = Request(30, 20);
+  fork.mutable_checkpoint()->set_root_hash(forked_root_);
+  EXPECT_THAT(restarted.SignCheckpoint(fork), StatusIs(absl::StatusCode::kFailedPrecondition, _));
+  // A VD at a position the signed tree covers is refused after the restart too.
+  v1::SignVouchingRequest request = VouchingSignerTest::Request();
+  request.set_log_index(19);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, restarted.SignVouching(request));
+  EXPECT_THAT(response.refusal(), IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("inside the tree")));
+}
+
+TEST_F(SignCheckpointTest, AStateFileThatDoesNotParseStopsTheSigner) {
+  ASSERT_OK_AND_ASSIGN(std::string directory, test_pki::MakeTempDirectory());
+  const std::string path = directory + "/log-state.pb";
+  ASSERT_OK(WriteFileAtomically(path, "\xff\xff not a state", 0600));
+  EXPECT_THAT(SignerLogState::Open(path),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not a SignerLogState")));
 }
 
 TEST_F(SignCheckpointTest, RefusesARootThatIsNot32Bytes) {
-  v1::CheckpointBody checkpoint = Checkpoint();
-  checkpoint.set_root_hash(std::string(31, '\x5a'));
-  EXPECT_THAT(MakeSigner()->SignCheckpoint(checkpoint),
+  v1::SignCheckpointRequest request = Request(12, 0);
+  request.mutable_checkpoint()->set_root_hash(std::string(31, '\x5a'));
+  EXPECT_THAT(signer_->SignCheckpoint(request),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("32-byte root hash")));
 }
 
 TEST_F(SignCheckpointTest, RefusesAnEmptyShardId) {
-  v1::CheckpointBody checkpoint = Checkpoint();
-  checkpoint.clear_log_shard_id();
-  EXPECT_THAT(MakeSigner()->SignCheckpoint(checkpoint),
+  v1::SignCheckpointRequest request = Request(12, 0);
+  request.mutable_checkpoint()->clear_log_shard_id();
+  EXPECT_THAT(signer_->SignCheckpoint(request),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs a shard id")));
 }
 
 TEST_F(SignCheckpointTest, RefusesATimeTenMinutesOffEitherWay) {
   for (absl::Duration offset : {absl::Minutes(10), -absl::Minutes(10)}) {
-    v1::CheckpointBody checkpoint = Checkpoint();
-    checkpoint.set_timestamp_unix_milliseconds(absl::ToUnixMillis(clock_.Now() + offset));
+    v1::SignCheckpointRequest request = Request(12, 0);
+    request.mutable_checkpoint()->set_timestamp_unix_milliseconds(
+        absl::ToUnixMillis(clock_.Now() + offset));
     EXPECT_THAT(
-        MakeSigner()->SignCheckpoint(checkpoint),
+        signer_->SignCheckpoint(request),
         StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 5 minutes from now")))
         << "offset " << offset;
   }
+}
+
+// A VD's log position: one no signed checkpoint covers, and one no other VD took.
+TEST_F(SignCheckpointTest, AVdLogIndexIsUsedOnceAndNeverInsideASignedTree) {
+  v1::SignVouchingRequest request = VouchingSignerTest::Request();
+  request.set_log_index(25);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse first, signer_->SignVouching(request));
+  ASSERT_TRUE(first.has_vouching_data()) << first.refusal().explanation();
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse again, signer_->SignVouching(request));
+  EXPECT_THAT(again.refusal(),
+              IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("already given to another VD")));
+  // Out of order below the high-water mark is fine once.
+  request.set_log_index(23);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse lower, signer_->SignVouching(request));
+  EXPECT_TRUE(lower.has_vouching_data()) << lower.refusal().explanation();
+  // After a checkpoint of 30 leaves, index 24 (never used) is inside a signed tree.
+  ASSERT_OK(Sign(Request(30, 0)).status());
+  request.set_log_index(24);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse covered, signer_->SignVouching(request));
+  EXPECT_THAT(covered.refusal(), IsRefusal(v1::MALFORMED_REQUEST, HasSubstr("inside the tree")));
 }
 
 // DESIGN §7: for a trust list that requires issuance approval, the signer signs only with the
@@ -909,6 +1116,18 @@ TEST_F(ApprovalEvidenceTest, RefusesAStaleRecord) {
       IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("outside the accepted age")));
 }
 
+TEST_F(ApprovalEvidenceTest, RefusesARecordSignedInTheFuture) {
+  // A record dated ahead would stay "fresh" until its date plus the maximum age.
+  EXPECT_THAT(
+      RefusalFor(RequestWith(Record(Status(), *approval_key_, clock_.Now() + absl::Minutes(10)))),
+      IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("outside the accepted age")));
+  // Within the 5 minutes of clock skew allowed, it is accepted.
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response,
+                       MakeSigner()->SignVouching(RequestWith(
+                           Record(Status(), *approval_key_, clock_.Now() + absl::Minutes(4)))));
+  EXPECT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+}
+
 TEST_F(ApprovalEvidenceTest, RefusesARecordForAnotherDomain) {
   v1::IssuanceStatus status = Status();
   status.set_domain("ample.test");  // A suffix of the hostname, but not a parent domain.
@@ -987,11 +1206,11 @@ TEST_F(ApprovalEvidenceTest, ARolloverNeedsAnApprovalForEachKey) {
 }
 
 TEST_F(ApprovalEvidenceTest, ASignerWithoutTheApprovalKeyRefuses) {
-  VouchingSigner signer(config_, {CertificateToDer(va_certificate_.get())}, *va_key_, *enrolled_,
-                        *trust_lists_, clock_);
+  std::unique_ptr<VouchingSigner> signer =
+      MakeSigner(*va_key_, va_certificate_.get(), /*approval_key=*/nullptr);
   ASSERT_OK_AND_ASSIGN(
       v1::SignVouchingResponse response,
-      signer.SignVouching(RequestWith(Record(Status(), *approval_key_, clock_.Now()))));
+      signer->SignVouching(RequestWith(Record(Status(), *approval_key_, clock_.Now()))));
   EXPECT_THAT(response.refusal(),
               IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("has no approval service key")));
 }

@@ -65,16 +65,12 @@ absl::StatusOr<std::string> VouchingFetcher::BuildRequest() const {
   if (next_chain_der_.empty()) {
     ASSIGN_OR_RETURN(serialized, BuildVouchingRequest(body, chain_der_, *key_));
   } else if (next_key_ == nullptr) {
-    // Both certificates hold one key: the single form with the next chain attached (seed 004:
-    // "This additional complication can be avoided if both certificates contain the same public
-    // key").
+    // Both certificates hold one key: the single form, the next chain inside the signed body
+    // (the MECAI proposal: "This additional complication can be avoided if both certificates
+    // contain the same public key").
+    for (const std::string& der : next_chain_der_)
+      body.add_same_key_next_certificate_chain_der(der);
     ASSIGN_OR_RETURN(serialized, BuildVouchingRequest(body, chain_der_, *key_));
-    v1::VouchingRequest request;
-    request.ParseFromString(serialized);
-    for (const std::string& der : next_chain_der_) {
-      request.add_same_key_next_certificate_chain_der(der);
-    }
-    serialized = request.SerializeAsString();
   } else {
     ASSIGN_OR_RETURN(serialized, BuildRolloverVouchingRequest(body, chain_der_, *key_,
                                                               next_chain_der_, *next_key_));
