@@ -15,6 +15,7 @@
 #include "common/files.h"
 #include "common/hashing.h"
 #include "common/pem.h"
+#include "common/signature.h"
 #include "common/status.h"
 #include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
@@ -27,6 +28,7 @@ namespace {
 
 using ::mecai::test_pki::StatusIs;
 using ::testing::Eq;
+using ::testing::HasSubstr;
 
 namespace vectors = ::mecai::vd_vectors;
 
@@ -227,15 +229,36 @@ TEST_F(VdVectorsTest, VaCertificateWithoutOcspSigningIsRejected) {
                           "responder) usage")));
 }
 
-TEST_F(VdVectorsTest, StatementVersion2IsUnsupported) {
-  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, ReadVd("version-2.vd"));
+TEST_F(VdVectorsTest, StatementVersion3IsUnsupported) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, ReadVd("version-3.vd"));
   ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, ParseStatement(vd.statement()));
   v1::VouchingStatement expected_statement = vectors::ValidStatement(server_leaf_der_);
-  expected_statement.set_version(2);
+  expected_statement.set_version(3);
   EXPECT_EQ(statement.SerializeAsString(), expected_statement.SerializeAsString());
   EXPECT_THAT(
-      Verify("version-2.vd", Expected()),
-      StatusIs(absl::StatusCode::kInvalidArgument, Eq("unsupported VouchingStatement version 2")));
+      Verify("version-3.vd", Expected()),
+      StatusIs(absl::StatusCode::kInvalidArgument, Eq("unsupported VouchingStatement version 3")));
+}
+
+// A VD of statement version 1 (signed without a context string) is refused, saying so.
+TEST_F(VdVectorsTest, StatementVersion1IsRefusedSayingWhy) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, ReadVd("version-1.vd"));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, ParseStatement(vd.statement()));
+  EXPECT_EQ(statement.version(), 1u);
+  EXPECT_THAT(Verify("version-1.vd", Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("statement version 1, signed without a context string")));
+}
+
+// The signed bytes, as docs/VOUCHING_DATA.md "Signed bytes" says a second implementation computes
+// them: the context, one zero byte, the statement; ECDSA P-256 with SHA-256 over that.
+TEST_F(VdVectorsTest, TheSignatureCoversTheContextZeroByteAndStatement) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, ReadVd("valid.vd"));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr va_key, LoadPemPublicKey(VectorPath("va.pem")));
+  const std::string signed_bytes =
+      std::string("MECAI vouching statement v2", 27) + std::string(1, '\0') + vd.statement();
+  EXPECT_TRUE(VerifySignature(va_key.get(), vd.signature(), signed_bytes).ok());
+  EXPECT_FALSE(VerifySignature(va_key.get(), vd.signature(), vd.statement()).ok());
 }
 
 TEST_F(VdVectorsTest, CommittedKeysBelongToTheCommittedCertificates) {

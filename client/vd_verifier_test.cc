@@ -17,6 +17,7 @@
 #include "common/pki_builder.h"
 #include "common/revocation.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
@@ -129,7 +130,7 @@ class VdVerifierTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(
         vas_, LoadVaList("va-list.textproto", {{"va-a", "ca-a.pem"}, {"va-b", "ca-b.pem"}}));
 
-    statement_.set_version(1);
+    statement_.set_version(2);
     statement_.set_va_id("va-a");
     statement_.set_trust_list("mozilla");
     statement_.set_hostname(kHostname);
@@ -181,7 +182,9 @@ class VdVerifierTest : public ::testing::Test {
     v1::VouchingData vd;
     vd.set_statement(statement_bytes);
     ASSIGN_OR_RETURN(v1::SignatureAlgorithm algorithm, AlgorithmForKey(key));
-    ASSIGN_OR_RETURN(*vd.mutable_signature(), SignBytes(key, algorithm, vd.statement()));
+    ASSIGN_OR_RETURN(
+        *vd.mutable_signature(),
+        SignBytes(key, algorithm, SignedMessage(SignedObject::kVouchingStatement, vd.statement())));
     for (X509* certificate : chain) vd.add_va_certificate_chain_der(CertificateToDer(certificate));
     return vd;
   }
@@ -461,13 +464,52 @@ TEST_F(VdVerifierTest, VaNotAskedForIsRejectedWhenItSharesTheCa) {
 }
 
 TEST_F(VdVerifierTest, UnsupportedStatementVersionIsRejected) {
-  for (uint32_t version : {0u, 2u}) {
+  for (uint32_t version : {0u, 1u, 3u}) {
     statement_.set_version(version);
     ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
     EXPECT_THAT(Verify(vd),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          Eq(absl::StrCat("unsupported VouchingStatement version ", version))));
   }
+}
+
+// Statement version 1 signed the statement's bytes alone, without a context string.
+TEST_F(VdVerifierTest, AVersionOneVdIsRejectedSayingSo) {
+  statement_.set_version(1);
+  v1::VouchingData vd;
+  vd.set_statement(statement_.SerializeAsString());
+  ASSERT_OK_AND_ASSIGN(*vd.mutable_signature(),
+                       SignBytes(va_.key.get(), v1::ECDSA_P256_SHA256, vd.statement()));
+  vd.add_va_certificate_chain_der(CertificateToDer(va_.certificate.get()));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   HasSubstr("statement version 1, signed without a context")));
+}
+
+// A signature the VA key made for another kind of object is no VD, whatever the bytes say.
+TEST_F(VdVerifierTest, ASignatureOfAnotherKindIsNoVd) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> va_key,
+                       InMemorySigningKey::Create(EvpPkeyPtr(EVP_PKEY_dup(va_.key.get()))));
+  for (SignedObject kind : {SignedObject::kCheckpoint, SignedObject::kObservation,
+                            SignedObject::kApprovalRecord, SignedObject::kTrustListChange}) {
+    v1::VouchingData vd;
+    vd.set_statement(statement_.SerializeAsString());
+    ASSERT_OK_AND_ASSIGN(*vd.mutable_signature(), SignObject(*va_key, kind, vd.statement()));
+    vd.add_va_certificate_chain_der(CertificateToDer(va_.certificate.get()));
+    EXPECT_THAT(Verify(vd),
+                StatusIs(absl::StatusCode::kPermissionDenied,
+                         Eq("the VD signature does not verify under the VA certificate")))
+        << SignatureContext(kind);
+  }
+}
+
+// Nothing rides along inside a signed statement unseen.
+TEST_F(VdVerifierTest, ASignedStatementWithAFieldTheClientDoesNotKnowIsRejected) {
+  const std::string statement =
+      statement_.SerializeAsString() + std::string("\xf8\x01\x01", 3);  // Field 31.
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd,
+                       SignedVd(statement, va_.key.get(), {va_.certificate.get()}));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kInvalidArgument,
+                                   HasSubstr("field this verifier does not know")));
 }
 
 TEST_F(VdVerifierTest, SignedBytesThatAreNoStatementAreRejected) {
@@ -479,8 +521,8 @@ TEST_F(VdVerifierTest, SignedBytesThatAreNoStatementAreRejected) {
 
 // proto3 string fields must be UTF-8: a signed statement whose hostname is not fails to parse.
 TEST_F(VdVerifierTest, SignedStatementWithInvalidUtf8IsRejected) {
-  // version = 1, then field 4 (hostname) of length 2 holding 0xff 0xfe.
-  const std::string statement("\x08\x01\x22\x02\xff\xfe", 6);
+  // version = 2, then field 4 (hostname) of length 2 holding 0xff 0xfe.
+  const std::string statement("\x08\x02\x22\x02\xff\xfe", 6);
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd,
                        SignedVd(statement, va_.key.get(), {va_.certificate.get()}));
   EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kInvalidArgument,

@@ -9,6 +9,7 @@
 #include "common/pem.h"
 #include "common/pki_builder.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -115,7 +116,8 @@ class EnrolledAgentsTest : public ::testing::Test {
     observation.set_tbs(tbs);
     auto algorithm = AlgorithmForKey(key);
     EXPECT_TRUE(algorithm.ok()) << algorithm.status();
-    auto signature = SignBytes(key, algorithm.ok() ? *algorithm : v1::ECDSA_P256_SHA256, tbs);
+    auto signature = SignBytes(key, algorithm.ok() ? *algorithm : v1::ECDSA_P256_SHA256,
+                               SignedMessage(SignedObject::kObservation, tbs));
     EXPECT_TRUE(signature.ok()) << signature.status();
     if (signature.ok()) *observation.mutable_signature() = *signature;
     return observation;

@@ -51,7 +51,7 @@ TEST(SignedObjectTest, ContextsAreDistinctNamedAndHoldNoZeroByte) {
 
 TEST(SignedObjectTest, SignedMessageIsContextZeroByteThenTheBytes) {
   EXPECT_EQ(SignedMessage(SignedObject::kVouchingStatement, "ab"),
-            std::string("MECAI vouching statement v2\0ab", 31));
+            std::string("MECAI vouching statement v2\0ab", 30));
 }
 
 TEST(SignedObjectTest, ASignatureOfOneKindNeverVerifiesAsAnother) {

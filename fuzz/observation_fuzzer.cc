@@ -16,6 +16,7 @@
 #include "common/hashing.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "fuzz/embedded_file.h"
 #include "fuzz/observation_expectation.h"
 #include "proto/mecai/v1/probe.pb.h"
@@ -67,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string rest(reinterpret_cast<const char*>(data + 1), size - 1);
   mecai::v1::SignedObservation observation;
   if (data[0] % 2 == 1) {
-    absl::StatusOr<mecai::v1::Signature> signature = GetFixtures().agent_key->Sign(rest);
+    absl::StatusOr<mecai::v1::Signature> signature =
+        mecai::SignObject(*GetFixtures().agent_key, mecai::SignedObject::kObservation, rest);
     if (!signature.ok()) std::abort();
     observation.set_tbs(rest);
     *observation.mutable_signature() = *signature;

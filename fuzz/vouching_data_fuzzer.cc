@@ -18,6 +18,7 @@
 #include "common/openssl_types.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "fuzz/embedded_file.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
@@ -72,7 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string rest(reinterpret_cast<const char*>(data + 2), size - 2);
   mecai::v1::VouchingData vouching_data;
   if (data[0] % 2 == 1) {
-    absl::StatusOr<mecai::v1::Signature> signature = GetFixtures().va_key->Sign(rest);
+    absl::StatusOr<mecai::v1::Signature> signature =
+        mecai::SignObject(*GetFixtures().va_key, mecai::SignedObject::kVouchingStatement, rest);
     if (!signature.ok()) std::abort();
     vouching_data.set_statement(rest);
     *vouching_data.mutable_signature() = *signature;

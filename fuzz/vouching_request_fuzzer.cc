@@ -14,6 +14,7 @@
 
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/trust_lists.h"
 #include "common/vouching_request.h"
 #include "fuzz/embedded_file.h"
@@ -65,7 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string request(reinterpret_cast<const char*>(data + 1), size - 1);
   if (data[0] % 2 == 1) {
     mecai::v1::VouchingRequest signed_request;
-    absl::StatusOr<mecai::v1::Signature> signature = GetFixtures().leaf_key->Sign(request);
+    absl::StatusOr<mecai::v1::Signature> signature = mecai::SignObject(
+        *GetFixtures().leaf_key, mecai::SignedObject::kVouchingRequestBody, request);
     if (!signature.ok()) std::abort();
     signed_request.mutable_single()->set_tbs(request);
     *signed_request.mutable_single()->mutable_signature() = *signature;

@@ -16,6 +16,7 @@
 #include "common/pem.h"
 #include "common/pkcs11_provisioning.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "grpcpp/grpcpp.h"
@@ -239,8 +240,8 @@ TEST_F(ProbeAgentMainTest, ServesProbesAndStopsOnSigterm) {
 
   absl::StatusOr<EvpPkeyPtr> public_key = ParsePemPublicKey(public_key_pem_);
   ASSERT_TRUE(public_key.ok());
-  EXPECT_TRUE(VerifySignature(public_key->get(), response.observation().signature(),
-                              response.observation().tbs())
+  EXPECT_TRUE(VerifyObject(public_key->get(), SignedObject::kObservation,
+                           response.observation().signature(), response.observation().tbs())
                   .ok());
   v1::ObservationBody body;
   ASSERT_TRUE(body.ParseFromString(response.observation().tbs()));

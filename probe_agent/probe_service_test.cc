@@ -12,6 +12,7 @@
 #include "common/hashing.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -128,7 +129,9 @@ TEST_F(ProbeServiceTest, ProbeThroughGrpc) {
   grpc::Status status = Call(Request("service.example.test", target_->port()), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   const v1::SignedObservation& observation = response.observation();
-  ASSERT_TRUE(VerifySignature(public_key_.get(), observation.signature(), observation.tbs()).ok());
+  ASSERT_TRUE(VerifyObject(public_key_.get(), SignedObject::kObservation, observation.signature(),
+                           observation.tbs())
+                  .ok());
   v1::ObservationBody body;
   ASSERT_TRUE(body.ParseFromString(observation.tbs()));
   EXPECT_EQ(body.perspective().id(), "svc-1a");

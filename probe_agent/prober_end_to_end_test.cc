@@ -10,6 +10,7 @@
 #include "common/hashing.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/prober.h"
@@ -98,8 +99,9 @@ class ProberEndToEndTest : public ::testing::Test {
     EXPECT_TRUE(observation.ok()) << observation.status();
     v1::ObservationBody body;
     if (!observation.ok()) return body;
-    EXPECT_TRUE(
-        VerifySignature(public_key_.get(), observation->signature(), observation->tbs()).ok());
+    EXPECT_TRUE(VerifyObject(public_key_.get(), SignedObject::kObservation,
+                             observation->signature(), observation->tbs())
+                    .ok());
     EXPECT_TRUE(body.ParseFromString(observation->tbs()));
     return body;
   }

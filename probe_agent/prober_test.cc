@@ -13,6 +13,7 @@
 #include "common/ip_address.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/testing/table_resolver.h"
@@ -128,8 +129,8 @@ class ProberTest : public ::testing::Test {
 
   // Verifies the signature over tbs, then parses it (trust rule 1: check before parsing).
   v1::ObservationBody VerifiedBody(const v1::SignedObservation& observation) {
-    absl::Status verified =
-        VerifySignature(public_key_.get(), observation.signature(), observation.tbs());
+    absl::Status verified = VerifyObject(public_key_.get(), SignedObject::kObservation,
+                                         observation.signature(), observation.tbs());
     EXPECT_TRUE(verified.ok()) << verified;
     v1::ObservationBody body;
     EXPECT_TRUE(body.ParseFromString(observation.tbs()));
@@ -195,7 +196,9 @@ TEST_F(ProberTest, TamperedObservationDoesNotVerify) {
   body.mutable_addresses(0)->set_leaf_sha256(Sha256("an impostor"));
   std::string tampered;
   ASSERT_TRUE(body.SerializeToString(&tampered));
-  EXPECT_EQ(VerifySignature(public_key_.get(), observation->signature(), tampered).code(),
+  EXPECT_EQ(VerifyObject(public_key_.get(), SignedObject::kObservation, observation->signature(),
+                         tampered)
+                .code(),
             absl::StatusCode::kInvalidArgument);
 }
 

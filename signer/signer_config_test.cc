@@ -40,6 +40,8 @@ v1::SignerConfig ValidConfig() {
   config.mutable_pkcs11()->set_token_label("mecai-va");
   config.mutable_pkcs11()->set_pin_file("/etc/mecai/va.pin");
   config.mutable_pkcs11()->set_key_label("va-key");
+  config.set_log_key_label("va-log-key");
+  config.set_log_state_file("/var/lib/mecai/signer-log-state.pb");
   config.set_va_certificate_chain_file("/etc/mecai/va-chain.pem");
   config.set_ca_certificate_file("/etc/mecai/ca.pem");
   v1::TrustListConfig* trust_list = config.add_trust_lists();
@@ -123,6 +125,12 @@ struct MissingField {
   void (*clear)(v1::SignerConfig*);
 };
 
+TEST(SignerConfigTest, TheLogKeyMustNotBeTheVaKey) {
+  v1::SignerConfig config = ValidConfig();
+  config.set_log_key_label(config.pkcs11().key_label());
+  EXPECT_THAT(Validate(config), InvalidField("log_key_label: must differ from pkcs11.key_label"));
+}
+
 TEST(SignerConfigTest, EachMissingRequiredFieldIsNamed) {
   const MissingField cases[] = {
       {"listen.tls.certificate_file",
@@ -144,6 +152,8 @@ TEST(SignerConfigTest, EachMissingRequiredFieldIsNamed) {
       {"va_certificate_chain_file",
        [](v1::SignerConfig* c) { c->clear_va_certificate_chain_file(); }},
       {"ca_certificate_file", [](v1::SignerConfig* c) { c->clear_ca_certificate_file(); }},
+      {"log_key_label", [](v1::SignerConfig* c) { c->clear_log_key_label(); }},
+      {"log_state_file", [](v1::SignerConfig* c) { c->clear_log_state_file(); }},
       {"trust_lists", [](v1::SignerConfig* c) { c->clear_trust_lists(); }},
       {"agents[1].perspective.id",
        [](v1::SignerConfig* c) { c->mutable_agents(1)->mutable_perspective()->clear_id(); }},

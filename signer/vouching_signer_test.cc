@@ -826,9 +826,8 @@ class SignCheckpointTest : public VouchingSignerTest {
     checkpoint->set_timestamp_unix_milliseconds(clock_.NowUnixMilliseconds() - 1500);
     if (previous > 0) {
       request.set_previous_tree_size(previous);
-      for (const std::string& node : tree_.ConsistencyProof(previous, size).value()) {
-        request.add_consistency_proof(node);
-      }
+      const std::vector<std::string> proof = tree_.ConsistencyProof(previous, size).value();
+      for (const std::string& node : proof) request.add_consistency_proof(node);
     }
     return request;
   }

@@ -25,6 +25,7 @@
 #include "common/merkle.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/vouching_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -361,12 +362,18 @@ TEST_F(ClusterEndToEndTest, RecordsAreProvablyInTheSignedLog) {
   v1::CheckpointBody body;
   ASSERT_TRUE(body.ParseFromString(checkpoint.checkpoint().tbs()));
   ASSERT_GE(body.tree_size(), 1u);
+  // Signed by the VA's log key, not by the VA key the certificate carries.
+  auto log_key = LoadPemPublicKey(cluster_->Path("pki/log-key.pub.pem"));
+  ASSERT_TRUE(log_key.ok()) << log_key.status();
+  EXPECT_TRUE(VerifyObject(log_key->get(), SignedObject::kCheckpoint,
+                           checkpoint.checkpoint().signature(), checkpoint.checkpoint().tbs())
+                  .ok());
   auto va_certificate = ParseDerCertificate(checkpoint.checkpoint().va_certificate_chain_der(0));
   ASSERT_TRUE(va_certificate.ok());
   EvpPkeyPtr va_key(X509_get_pubkey(va_certificate->get()));
-  EXPECT_TRUE(VerifySignature(va_key.get(), checkpoint.checkpoint().signature(),
-                              checkpoint.checkpoint().tbs())
-                  .ok());
+  EXPECT_FALSE(VerifyObject(va_key.get(), SignedObject::kCheckpoint,
+                            checkpoint.checkpoint().signature(), checkpoint.checkpoint().tbs())
+                   .ok());
   for (uint64_t index = 0; index < body.tree_size(); ++index) {
     grpc::ClientContext context;
     v1::GetInclusionProofRequest request;

@@ -20,6 +20,7 @@
 #include "common/pem.h"
 #include "common/pki_builder.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "google/protobuf/text_format.h"
 #include "proto/mecai/v1/config.pb.h"
@@ -90,7 +91,9 @@ absl::StatusOr<std::string> SignedVd(const std::string& statement, EVP_PKEY* va_
                                      X509* va_certificate) {
   v1::VouchingData vd;
   vd.set_statement(statement);
-  ASSIGN_OR_RETURN(*vd.mutable_signature(), SignBytes(va_key, v1::ECDSA_P256_SHA256, statement));
+  ASSIGN_OR_RETURN(*vd.mutable_signature(),
+                   SignBytes(va_key, v1::ECDSA_P256_SHA256,
+                             SignedMessage(SignedObject::kVouchingStatement, statement)));
   vd.add_va_certificate_chain_der(CertificateToDer(va_certificate));
   return vd.SerializeAsString();
 }
@@ -179,11 +182,21 @@ absl::Status MakeVectors(const std::string& directory) {
   ASSIGN_OR_RETURN(std::string no_eku_vd, SignedVd(statement_bytes, va_key.get(), va_no_eku.get()));
   RETURN_IF_ERROR(out.Write("no-ocsp-eku.vd", no_eku_vd));
 
-  v1::VouchingStatement version_2 = statement;
-  version_2.set_version(2);
-  ASSIGN_OR_RETURN(std::string version_2_vd,
-                   SignedVd(version_2.SerializeAsString(), va_key.get(), va.get()));
-  RETURN_IF_ERROR(out.Write("version-2.vd", version_2_vd));
+  // Statement version 1: the statement's bytes signed alone, without a context string.
+  v1::VouchingStatement version_1 = statement;
+  version_1.set_version(1);
+  v1::VouchingData version_1_vd;
+  version_1_vd.set_statement(version_1.SerializeAsString());
+  ASSIGN_OR_RETURN(*version_1_vd.mutable_signature(),
+                   SignBytes(va_key.get(), v1::ECDSA_P256_SHA256, version_1_vd.statement()));
+  version_1_vd.add_va_certificate_chain_der(CertificateToDer(va.get()));
+  RETURN_IF_ERROR(out.Write("version-1.vd", version_1_vd.SerializeAsString()));
+
+  v1::VouchingStatement version_3 = statement;
+  version_3.set_version(3);
+  ASSIGN_OR_RETURN(std::string version_3_vd,
+                   SignedVd(version_3.SerializeAsString(), va_key.get(), va.get()));
+  RETURN_IF_ERROR(out.Write("version-3.vd", version_3_vd));
   return absl::OkStatus();
 }
 

@@ -1,6 +1,7 @@
 #include "client/testing/vd_vectors.h"
 
 #include "common/hashing.h"
+#include "common/signed_object.h"
 
 namespace mecai {
 namespace vd_vectors {
@@ -12,7 +13,7 @@ absl::Time VerificationTime() { return IssuedAt() + absl::Hours(12); }
 
 v1::VouchingStatement ValidStatement(const std::string& server_leaf_der) {
   v1::VouchingStatement statement;
-  statement.set_version(1);
+  statement.set_version(kVouchingStatementVersion);
   statement.set_va_id(kVaId);
   statement.set_trust_list(kTrustList);
   statement.set_hostname(kHostname);

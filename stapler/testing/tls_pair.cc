@@ -7,6 +7,7 @@
 #include "common/openssl_error.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 
 namespace mecai {
@@ -92,7 +93,8 @@ absl::StatusOr<std::string> SignVouchingData(const std::string& hostname,
   v1::VouchingData vd;
   vd.set_statement(statement.SerializeAsString());
   ASSIGN_OR_RETURN(*vd.mutable_signature(),
-                   SignBytes(va_key.get(), v1::ECDSA_P256_SHA256, vd.statement()));
+                   SignBytes(va_key.get(), v1::ECDSA_P256_SHA256,
+                             SignedMessage(SignedObject::kVouchingStatement, vd.statement())));
   for (const std::string& der : va_chain) vd.add_va_certificate_chain_der(der);
   return vd.SerializeAsString();
 }
