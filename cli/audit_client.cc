@@ -9,6 +9,7 @@
 #include "common/merkle.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 
@@ -35,37 +36,48 @@ std::string DescribeRecord(const v1::QuorumRecord& record) {
                       " perspectives");
 }
 
-// Verifies the checkpoint's VA signature (and, with a VA list, that its VA certificate chains to
-// a listed CA). Returns the parsed body.
+// Verifies the checkpoint: the VA certificate it carries chains to the CA of the VA it names in
+// the VA list, and the signature is that VA's log key's (VaListEntry.log_public_key_file) over
+// the checkpoint context (docs/VOUCHING_DATA.md "Keys"). Returns the parsed body.
 absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& checkpoint,
                                                     const std::string& va_list_file) {
+  if (va_list_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--verify needs --va-list: the checkpoint's log key comes from the VA list, never from "
+        "the checkpoint itself");
+  }
   if (checkpoint.va_certificate_chain_der().empty()) {
     return absl::InvalidArgumentError("the checkpoint carries no VA certificate");
   }
-  ASSIGN_OR_RETURN(X509Ptr va, ParseDerCertificate(checkpoint.va_certificate_chain_der(0)));
-  EvpPkeyPtr key(X509_get_pubkey(va.get()));
-  if (key == nullptr ||
-      !VerifySignature(key.get(), checkpoint.signature(), checkpoint.tbs()).ok()) {
-    return absl::PermissionDeniedError("the checkpoint signature does not verify");
-  }
-  if (!va_list_file.empty()) {
-    ASSIGN_OR_RETURN(auto vas, VaList::Load(va_list_file));
-    bool chains = false;
-    for (const VaList::Entry& entry : vas->entries()) {
-      X509StorePtr store(X509_STORE_new());
-      X509_STORE_add_cert(store.get(), entry.ca_certificate.get());
-      X509StoreCtxPtr context(X509_STORE_CTX_new());
-      X509_STORE_CTX_init(context.get(), store.get(), va.get(), nullptr);
-      if (X509_verify_cert(context.get()) == 1) chains = true;
-    }
-    if (!chains) {
-      return absl::PermissionDeniedError(
-          "the checkpoint's VA certificate does not chain to the CA of any listed VA");
-    }
-  }
+  // The body names the VA whose log key must have signed it; it is trusted only once that
+  // signature verifies.
   v1::CheckpointBody body;
-  if (!body.ParseFromString(checkpoint.tbs())) {
-    return absl::InvalidArgumentError("the signed checkpoint is not a CheckpointBody");
+  RETURN_IF_ERROR(ParseSignedBytes(checkpoint.tbs(), "the signed checkpoint", &body));
+  ASSIGN_OR_RETURN(auto vas, VaList::Load(va_list_file));
+  const VaList::Entry* entry = vas->Find(body.va_id());
+  if (entry == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the checkpoint names VA '", body.va_id(), "', which is not in the VA list"));
+  }
+  if (entry->config.log_public_key_file().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("the VA list names no log key for VA '",
+                                                      body.va_id(), "' (log_public_key_file)"));
+  }
+  ASSIGN_OR_RETURN(EvpPkeyPtr log_key, LoadPemPublicKey(entry->config.log_public_key_file()));
+  if (!VerifyObject(log_key.get(), SignedObject::kCheckpoint, checkpoint.signature(),
+                    checkpoint.tbs())
+           .ok()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the checkpoint signature does not verify under the log key of VA '", body.va_id(), "'"));
+  }
+  ASSIGN_OR_RETURN(X509Ptr va, ParseDerCertificate(checkpoint.va_certificate_chain_der(0)));
+  X509StorePtr store(X509_STORE_new());
+  X509_STORE_add_cert(store.get(), entry->ca_certificate.get());
+  X509StoreCtxPtr context(X509_STORE_CTX_new());
+  X509_STORE_CTX_init(context.get(), store.get(), va.get(), nullptr);
+  if (X509_verify_cert(context.get()) != 1) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the checkpoint's VA certificate does not chain to the CA of VA '", body.va_id(), "'"));
   }
   return body;
 }

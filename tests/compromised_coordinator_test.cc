@@ -1,0 +1,247 @@
+// The signer against a compromised coordinator: this test holds the coordinator's own mutual-TLS
+// identity (from the coordinator's config file of a LocalCluster) and calls the REAL signer binary
+// directly with what a coordinator under an attacker's control would send (docs/SECURITY.md T7).
+// Every attack must be refused, and no signature the signer makes may pass as a VD for anything
+// the evidence does not support.
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/local_cluster.h"
+#include "client/va_list.h"
+#include "client/vd_verifier.h"
+#include "common/config_loader.h"
+#include "common/files.h"
+#include "common/grpc_channel.h"
+#include "common/hashing.h"
+#include "common/merkle.h"
+#include "common/pem.h"
+#include "common/signed_object.h"
+#include "common/vouching_request.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/audit.grpc.pb.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/signer.grpc.pb.h"
+#include "tests/support/coordinator_calls.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::HasSubstr;
+
+class CompromisedCoordinatorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* temporary = getenv("TEST_TMPDIR");
+    std::string workdir = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/cluster");
+    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
+    LocalClusterOptions options;
+    options.workdir = workdir;
+    options.verbose = false;
+    cluster_ = new LocalCluster(options);
+    absl::Status started = cluster_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    // The coordinator's identity and the signer's address, exactly as the coordinator has them.
+    auto config = LoadConfig<v1::CoordinatorConfig>(cluster_->Path("coordinator.textproto"));
+    ASSERT_TRUE(config.ok()) << config.status();
+    auto signer_channel = MakeChannel(config->signer());
+    ASSERT_TRUE(signer_channel.ok()) << signer_channel.status();
+    signer_ = v1::SignerService::NewStub(*signer_channel).release();
+    auto coordinator_channel = MakeChannel(cluster_->CoordinatorPeer());
+    ASSERT_TRUE(coordinator_channel.ok());
+    coordinator_channel_ = new std::shared_ptr<grpc::Channel>(*coordinator_channel);
+  }
+
+  static void TearDownTestSuite() {
+    delete signer_;
+    delete coordinator_channel_;
+    delete cluster_;
+  }
+
+  static grpc::Status SignCheckpoint(const v1::SignCheckpointRequest& request,
+                                     v1::SignCheckpointResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    return signer_->SignCheckpoint(&context, request, response);
+  }
+
+  static grpc::Status SignVouching(const v1::SignVouchingRequest& request,
+                                   v1::SignVouchingResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    return signer_->SignVouching(&context, request, response);
+  }
+
+  // The log's current signed checkpoint, through the coordinator's audit service (which makes the
+  // signer sign it).
+  static v1::SignedCheckpoint CurrentCheckpoint() {
+    auto stub = v1::AuditService::NewStub(*coordinator_channel_);
+    grpc::ClientContext context;
+    v1::GetCheckpointResponse response;
+    grpc::Status status = stub->GetCheckpoint(&context, v1::GetCheckpointRequest(), &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.checkpoint();
+  }
+
+  static v1::VouchResponse VouchForTheServer() {
+    absl::StatusOr<std::string> request = SignedRequestFromFiles(
+        cluster_->ServerChainFile(), cluster_->ServerKeyFile(), LocalCluster::kTargetHost,
+        static_cast<uint32_t>(cluster_->target_port()), LocalCluster::kTrustList, absl::Now());
+    EXPECT_TRUE(request.ok()) << request.status();
+    absl::StatusOr<v1::VouchResponse> response =
+        CallVouch(*coordinator_channel_, request.value_or(""));
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.value_or(v1::VouchResponse());
+  }
+
+  static LocalCluster* cluster_;
+  static v1::SignerService::Stub* signer_;
+  static std::shared_ptr<grpc::Channel>* coordinator_channel_;
+};
+
+LocalCluster* CompromisedCoordinatorTest::cluster_ = nullptr;
+v1::SignerService::Stub* CompromisedCoordinatorTest::signer_ = nullptr;
+std::shared_ptr<grpc::Channel>* CompromisedCoordinatorTest::coordinator_channel_ = nullptr;
+
+// The checkpoint-as-VD forgery, with crafted bytes: VouchingStatement fields smuggled into the
+// checkpoint as fields CheckpointBody does not know (or knows with another wire type).
+TEST_F(CompromisedCoordinatorTest, ACheckpointCarryingStatementFieldsIsRefused) {
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  std::string smuggled;
+  {
+    google::protobuf::io::StringOutputStream raw(&smuggled);
+    google::protobuf::io::CodedOutputStream out(&raw);
+    out.WriteTag((1 << 3) | 0);  // version
+    out.WriteVarint32(kVouchingStatementVersion);
+    out.WriteTag((2 << 3) | 2);  // va_id
+    out.WriteVarint32(sizeof(LocalCluster::kVaId) - 1);
+    out.WriteString(LocalCluster::kVaId);
+    out.WriteTag((4 << 3) | 2);  // hostname
+    out.WriteVarint32(12);
+    out.WriteString("bank.example");
+    out.WriteTag((5 << 3) | 0);  // port
+    out.WriteVarint32(443);
+    out.WriteTag((6 << 3) | 2);  // certificate_sha256
+    out.WriteVarint32(32);
+    out.WriteString(Sha256("the attacker's misissued certificate"));
+    out.WriteTag((13 << 3) | 0);  // issued_at
+    out.WriteVarint64(static_cast<uint64_t>(now));
+    out.WriteTag((14 << 3) | 0);  // issuance_approved_out_of_band
+    out.WriteVarint32(1);
+  }
+  v1::SignCheckpointRequest request;
+  v1::CheckpointBody* checkpoint = request.mutable_checkpoint();
+  checkpoint->set_log_shard_id("attacker-shard");
+  checkpoint->set_tree_size(42);
+  checkpoint->set_root_hash(std::string(32, 'A'));
+  checkpoint->set_timestamp_unix_milliseconds(now * 1000);
+  checkpoint->GetReflection()
+      ->MutableUnknownFields(checkpoint)
+      ->ParseFromArray(smuggled.data(), static_cast<int>(smuggled.size()));
+  v1::SignCheckpointResponse response;
+  grpc::Status status = SignCheckpoint(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("does not know"));
+  EXPECT_FALSE(response.has_checkpoint());
+}
+
+// Even a checkpoint the signer does sign is no VD: another key, another context.
+TEST_F(CompromisedCoordinatorTest, ASignedCheckpointNeverVerifiesAsAVd) {
+  VouchForTheServer();
+  const v1::SignedCheckpoint checkpoint = CurrentCheckpoint();
+  ASSERT_FALSE(checkpoint.tbs().empty());
+  v1::VouchingData forged;
+  forged.set_statement(checkpoint.tbs());
+  *forged.mutable_signature() = checkpoint.signature();
+  for (const std::string& der : checkpoint.va_certificate_chain_der()) {
+    forged.add_va_certificate_chain_der(der);
+  }
+  auto vas = VaList::Load(cluster_->VaListFile());
+  ASSERT_TRUE(vas.ok()) << vas.status();
+  auto leaf = LoadPemCertificatesAsDer(cluster_->ServerLeafFile());
+  ASSERT_TRUE(leaf.ok());
+  VdExpectation expected;
+  expected.hostname = LocalCluster::kTargetHost;
+  expected.certificate_der = leaf->front();
+  expected.now = absl::Now();
+  EXPECT_THAT(VerifyVouchingData(forged, **vas, expected).status().message(),
+              HasSubstr("does not verify under the VA certificate"));
+}
+
+// A fork: a tree of the log's shard that does not extend the checkpoint the signer signed.
+TEST_F(CompromisedCoordinatorTest, AForkOfTheSignedLogIsRefused) {
+  VouchForTheServer();
+  const v1::SignedCheckpoint signed_checkpoint = CurrentCheckpoint();
+  v1::CheckpointBody body;
+  ASSERT_TRUE(body.ParseFromString(signed_checkpoint.tbs()));
+  ASSERT_GE(body.tree_size(), 1u);
+
+  // Another history of one more leaf, with a proof made for it.
+  MerkleTree fork;
+  for (uint64_t i = 0; i <= body.tree_size(); ++i) {
+    ASSERT_TRUE(fork.AppendLeafHash(LeafHash(absl::StrCat("rewritten record ", i))).ok());
+  }
+  v1::SignCheckpointRequest request;
+  request.mutable_checkpoint()->set_log_shard_id(body.log_shard_id());
+  request.mutable_checkpoint()->set_tree_size(body.tree_size() + 1);
+  request.mutable_checkpoint()->set_root_hash(fork.RootHash(body.tree_size() + 1).value());
+  request.mutable_checkpoint()->set_timestamp_unix_milliseconds(absl::ToUnixMillis(absl::Now()));
+  request.set_previous_tree_size(body.tree_size());
+  for (const std::string& node :
+       fork.ConsistencyProof(body.tree_size(), body.tree_size() + 1).value()) {
+    request.add_consistency_proof(node);
+  }
+  v1::SignCheckpointResponse response;
+  grpc::Status status = SignCheckpoint(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("is not proven to extend"));
+
+  // A smaller tree of the same shard: refused too.
+  request.mutable_checkpoint()->set_tree_size(body.tree_size() - 1);
+  request.mutable_checkpoint()->set_root_hash(fork.RootHash(body.tree_size() - 1).value_or(""));
+  request.clear_consistency_proof();
+  status = SignCheckpoint(request, &response);
+  EXPECT_NE(status.error_code(), grpc::StatusCode::OK);
+  EXPECT_FALSE(response.has_checkpoint());
+}
+
+// Real evidence, replayed from the coordinator's own record, at a log position the record already
+// holds (inside the signed tree): refused.
+TEST_F(CompromisedCoordinatorTest, ReplayedEvidenceAtATakenLogIndexIsRefused) {
+  const v1::VouchResponse vouched = VouchForTheServer();
+  ASSERT_TRUE(vouched.has_vouching_data()) << vouched.refusal().explanation();
+  CurrentCheckpoint();  // Covers the record.
+  absl::StatusOr<v1::QuorumRecord> record =
+      CallGetRecord(**coordinator_channel_, vouched.log_index());
+  ASSERT_TRUE(record.ok()) << record.status();
+  v1::SignVouchingRequest replay;
+  replay.set_vouching_request(record->vouching_request());
+  for (const v1::PerspectiveResult& result : record->perspectives()) {
+    *replay.add_observations() = result.observation();
+  }
+  for (const v1::RevocationEvidence& evidence : record->revocation()) {
+    *replay.add_revocation() = evidence;
+  }
+  v1::ObservationBody observed;
+  ASSERT_TRUE(observed.ParseFromString(replay.observations(0).tbs()));
+  replay.set_probe_nonce(observed.nonce());
+  replay.set_log_shard_id(record->log_shard_id());
+  replay.set_log_index(vouched.log_index());
+  v1::SignVouchingResponse response;
+  grpc::Status status = SignVouching(replay, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(response.has_vouching_data());
+  EXPECT_THAT(response.refusal().explanation(),
+              HasSubstr("inside the tree the signer last signed"));
+}
+
+}  // namespace
+}  // namespace mecai
