@@ -102,8 +102,8 @@ void Coordinator::EndDeciding(const std::string& digest) {
 
 absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serialized_request) {
   const absl::Time started = absl::Now();
-  // Before the replay cache is read (in Decide): a second identical VR either waits for nothing
-  // and is refused here, or comes after the first decision was recorded and finds its record.
+  // Claimed before the replay cache is read (in Decide): an identical VR that arrives while this
+  // one is being decided is refused here; one that arrives later finds the recorded decision.
   const std::string digest = Sha256(serialized_request);
   if (!BeginDeciding(digest)) {
     return absl::AbortedError(

@@ -120,7 +120,10 @@ grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* c
       [this, reactor, response, started, hostname,
        vouching_request_sha256](absl::StatusOr<v1::SignedObservation> observation) {
         // Nothing was signed: the VR may be probed again.
-        if (!observation.ok()) probed_.Release(vouching_request_sha256);
+        if (!observation.ok()) {
+          probed_.Release(vouching_request_sha256);
+          if (metrics_ != nullptr) metrics_->SetRememberedVrs(probed_.size());
+        }
         Release(observation, started);
         if (!observation.ok()) {
           const absl::StatusCode code = observation.status().code();

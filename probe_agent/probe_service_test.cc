@@ -379,7 +379,7 @@ TEST_F(ProbeServiceTest, AProbeThatSignedNothingLeavesItsVrFree) {
   EXPECT_EQ(
       Call(RequestFor("the VR", "service.example.test", target_->port()), &response).error_code(),
       grpc::StatusCode::INTERNAL);
-  EXPECT_EQ(MetricValue(registry_, "mecai_probe_agent_remembered_vrs"), 1);
+  EXPECT_EQ(MetricValue(registry_, "mecai_probe_agent_remembered_vrs"), 0);
   resolver_.Set("service.example.test", std::vector<std::string>{"127.0.0.1"});
   grpc::Status status =
       Call(RequestFor("the VR", "service.example.test", target_->port()), &response);
