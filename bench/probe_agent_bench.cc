@@ -144,8 +144,9 @@ struct BurstResult {
   int ok = 0;
 };
 
-// `probes` Probe RPCs started at once on one channel; waits (at most 60 s) for all of them.
-BurstResult ProbeBurst(v1::ProbeService::Stub& stub, int target_port, int probes) {
+// `probes` Probe RPCs started at once on one channel, for VRs first_vr, first_vr + 1, ... (an
+// agent probes each VR once); waits (at most 60 s) for all of them.
+BurstResult ProbeBurst(v1::ProbeService::Stub& stub, int target_port, int probes, int first_vr) {
   grpc::CompletionQueue queue;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<v1::ProbeResponse> responses(probes);
@@ -154,7 +155,7 @@ BurstResult ProbeBurst(v1::ProbeService::Stub& stub, int target_port, int probes
   for (int i = 0; i < probes; ++i) {
     contexts.push_back(std::make_unique<grpc::ClientContext>());
     contexts.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    stub.AsyncProbe(contexts.back().get(), Request(target_port, i), &queue)
+    stub.AsyncProbe(contexts.back().get(), Request(target_port, first_vr + i), &queue)
         ->Finish(&responses[i], &statuses[i], &responses[i]);
   }
   BurstResult result;
@@ -267,10 +268,10 @@ int Run(int argc, char** argv) {
   std::unique_ptr<v1::ProbeService::Stub> stub = v1::ProbeService::NewStub(*channel);
 
   // One probe first: the mutual TLS connection is up before the clock starts.
-  const BurstResult warm = ProbeBurst(*stub, target->port, 1);
+  const BurstResult warm = ProbeBurst(*stub, target->port, 1, /*first_vr=*/0);
   const pid_t pid = (*agent)->pid();
   const long rss_before = ProcessMemoryKilobytes(pid, "VmRSS:");  // NOLINT(runtime/int)
-  const BurstResult through_agent = ProbeBurst(*stub, target->port, probes);
+  const BurstResult through_agent = ProbeBurst(*stub, target->port, probes, /*first_vr=*/1);
   const long peak = ProcessMemoryKilobytes(pid, "VmHWM:");  // NOLINT(runtime/int)
   (*agent)->Stop();
   const BurstResult in_process = EngineBurst(target->port, probes);

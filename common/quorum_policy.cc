@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_channel.h"
@@ -10,6 +11,22 @@
 
 namespace mecai {
 namespace {
+
+// True when a query of the agent's resolver got no answer about the name: the nameserver failed
+// (SERVFAIL, REFUSED), did not answer in time, or answered garbage. NXDOMAIN and NODATA are
+// answers (RFC 2308); NOT_ASKED (a literal IP address) and UNSPECIFIED (a resolver that does not
+// report each query) say nothing about a failure.
+bool QueryFailed(v1::ResolutionOutcome outcome) {
+  switch (outcome) {
+    case v1::RESOLUTION_SERVFAIL:
+    case v1::RESOLUTION_REFUSED:
+    case v1::RESOLUTION_TIMEOUT:
+    case v1::RESOLUTION_ERROR:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // Judges one perspective: REFUSAL_REASON_UNSPECIFIED when it agrees.
 v1::RefusalReason Judge(const PerspectiveOutcome& outcome, const std::vector<std::string>& accepted,
@@ -41,6 +58,18 @@ v1::RefusalReason Judge(const PerspectiveOutcome& outcome, const std::vector<std
       *detail = absl::StrCat("saw certificate ", ShortHex(address.leaf_sha256()), " at ",
                              address.address(), ", which the VR does not name");
       return v1::CERTIFICATE_MISMATCH;
+    }
+  }
+  // "Every address it resolved" means every address of both families: when one query failed,
+  // the other family's addresses alone may be the ones an attacker chose (by dropping or spoiling
+  // the answers of the family that leads to the real server).
+  for (const auto& [query, outcome] :
+       {std::make_pair("A", body.a_resolution()), std::make_pair("AAAA", body.aaaa_resolution())}) {
+    if (QueryFailed(outcome)) {
+      *detail = absl::StrCat("the ", query, " query failed (", v1::ResolutionOutcome_Name(outcome),
+                             "); the addresses of the other family alone are not every address "
+                             "of the name");
+      return v1::RESOLUTION_FAILED;
     }
   }
   bool all_forbidden = true;

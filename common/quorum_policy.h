@@ -42,7 +42,8 @@ struct QuorumDecision {
 //
 //   any perspective saw a certificate the VR does not name ........ CERTIFICATE_MISMATCH (always)
 //   any Observation failed verification ............................ INVALID_OBSERVATION
-//   any perspective could not resolve the name ..................... RESOLUTION_FAILED
+//   any perspective could not resolve the name, or its A or AAAA
+//     query failed (SERVFAIL, REFUSED, timeout, error) ............. RESOLUTION_FAILED
 //   any address refused TCP or TLS ................................. HANDSHAKE_FAILED
 //   any perspective found only forbidden addresses ................. FORBIDDEN_ADDRESS
 //   more perspectives timed out than max_unreachable ............... PERSPECTIVE_TIMEOUT
@@ -51,8 +52,9 @@ struct QuorumDecision {
 //
 // A kCancelled perspective neither agrees nor counts as unreachable; it only occurs next to a
 // mismatch, which decides. Unanimity: a perspective agrees only when it resolved at least one
-// address and saw, at every address, a leaf whose SHA-256 is in `accepted_leaf_sha256` (one, or two
-// during rollover).
+// address, neither its A nor its AAAA query failed (NXDOMAIN or NODATA for one family is an answer,
+// not a failure), and it saw, at every address, a leaf whose SHA-256 is in `accepted_leaf_sha256`
+// (one, or two during rollover).
 QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
                             const std::vector<std::string>& accepted_leaf_sha256,
                             const v1::QuorumPolicy& policy);

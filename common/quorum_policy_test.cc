@@ -244,6 +244,89 @@ TEST(DecideQuorumTest, NoAddressWithoutResolverErrorIsAResolutionFailure) {
               IsRefusal(v1::RESOLUTION_FAILED, HasSubstr("the name resolved to no address")));
 }
 
+// A perspective that saw the vouched certificate at every address it resolved, after its A and
+// AAAA queries ended as given.
+PerspectiveOutcome AgreesAfterQueries(const std::string& id, const std::string& region,
+                                      v1::ResolutionOutcome a, v1::ResolutionOutcome aaaa) {
+  PerspectiveOutcome outcome = Agrees(id, region);
+  outcome.body.set_a_resolution(a);
+  outcome.body.set_aaaa_resolution(aaaa);
+  return outcome;
+}
+
+// "Every address it resolved" covers both families: a failed query of one family leaves only the
+// other family's addresses, which may be exactly those an attacker can intercept. NXDOMAIN and
+// NODATA are answers; SERVFAIL, REFUSED, a timeout or another error are not.
+TEST(DecideQuorumTest, AFailedQueryOfEitherFamilyIsAResolutionFailure) {
+  struct Row {
+    v1::ResolutionOutcome a;
+    v1::ResolutionOutcome aaaa;
+    v1::RefusalReason expected;
+    std::string failed_query;  // Named in the detail when the row refuses.
+  };
+  const std::vector<Row> table = {
+      {v1::RESOLUTION_NOERROR, v1::RESOLUTION_NOERROR, kAgrees, ""},
+      {v1::RESOLUTION_NOERROR, v1::RESOLUTION_NODATA, kAgrees, ""},
+      {v1::RESOLUTION_NODATA, v1::RESOLUTION_NOERROR, kAgrees, ""},
+      {v1::RESOLUTION_NOERROR, v1::RESOLUTION_NXDOMAIN, kAgrees, ""},
+      {v1::RESOLUTION_NXDOMAIN, v1::RESOLUTION_NOERROR, kAgrees, ""},
+      {v1::RESOLUTION_NOT_ASKED, v1::RESOLUTION_NOT_ASKED, kAgrees, ""},
+      {v1::RESOLUTION_OUTCOME_UNSPECIFIED, v1::RESOLUTION_OUTCOME_UNSPECIFIED, kAgrees, ""},
+      {v1::RESOLUTION_NOERROR, v1::RESOLUTION_SERVFAIL, v1::RESOLUTION_FAILED, "AAAA"},
+      {v1::RESOLUTION_NOERROR, v1::RESOLUTION_TIMEOUT, v1::RESOLUTION_FAILED, "AAAA"},
+      {v1::RESOLUTION_NOERROR, v1::RESOLUTION_ERROR, v1::RESOLUTION_FAILED, "AAAA"},
+      {v1::RESOLUTION_NOERROR, v1::RESOLUTION_REFUSED, v1::RESOLUTION_FAILED, "AAAA"},
+      {v1::RESOLUTION_SERVFAIL, v1::RESOLUTION_NOERROR, v1::RESOLUTION_FAILED, "A"},
+      {v1::RESOLUTION_TIMEOUT, v1::RESOLUTION_NOERROR, v1::RESOLUTION_FAILED, "A"},
+      {v1::RESOLUTION_ERROR, v1::RESOLUTION_NOERROR, v1::RESOLUTION_FAILED, "A"},
+      {v1::RESOLUTION_REFUSED, v1::RESOLUTION_NODATA, v1::RESOLUTION_FAILED, "A"},
+  };
+  for (const Row& row : table) {
+    SCOPED_TRACE(absl::StrCat("A ", v1::ResolutionOutcome_Name(row.a), ", AAAA ",
+                              v1::ResolutionOutcome_Name(row.aaaa)));
+    QuorumDecision decision =
+        DecideQuorum({Agrees("eu-1", "eu"), AgreesAfterQueries("us-1", "us", row.a, row.aaaa),
+                      Agrees("ap-1", "ap")},
+                     {LeafA()}, Policy(3, 2, 0));
+    EXPECT_EQ(decision.results[1].disagreement(), row.expected);
+    if (row.expected == kAgrees) {
+      EXPECT_THAT(decision.refusal, IsNotRefused());
+      continue;
+    }
+    const v1::ResolutionOutcome failed = row.failed_query == "A" ? row.a : row.aaaa;
+    EXPECT_THAT(decision.refusal,
+                IsRefusal(v1::RESOLUTION_FAILED,
+                          absl::StrCat("perspective us-1 (us) the ", row.failed_query,
+                                       " query failed (", v1::ResolutionOutcome_Name(failed),
+                                       "); the addresses of the other family alone are not every "
+                                       "address of the name")));
+    EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "ap-1"));
+  }
+}
+
+// A timeout allowance does not cover a failed query: the perspective answered, and what it
+// answered is not agreement.
+TEST(DecideQuorumTest, AFailedQueryRefusesEvenWhenATimeoutWouldBeTolerated) {
+  QuorumDecision decision = DecideQuorum(
+      {Agrees("eu-1", "eu"), Agrees("us-1", "us"), Agrees("ap-1", "ap"),
+       AgreesAfterQueries("eu-2", "eu", v1::RESOLUTION_NOERROR, v1::RESOLUTION_TIMEOUT)},
+      {LeafA()}, Policy(3, 2, 1));
+  EXPECT_THAT(
+      decision.refusal,
+      IsRefusal(v1::RESOLUTION_FAILED, HasSubstr("perspective eu-2 (eu) the AAAA query failed")));
+}
+
+// The certificate seen at the other family's addresses still outranks the failed query.
+TEST(DecideQuorumTest, MismatchOutranksAFailedQueryOfTheSamePerspective) {
+  PerspectiveOutcome impostor =
+      AgreesAfterQueries("us-1", "us", v1::RESOLUTION_NOERROR, v1::RESOLUTION_SERVFAIL);
+  impostor.body.mutable_addresses(0)->set_leaf_sha256(Impostor());
+  QuorumDecision decision = DecideQuorum({Agrees("eu-1", "eu"), impostor, Agrees("ap-1", "ap")},
+                                         {LeafA()}, Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective us-1 (us)")));
+}
+
 TEST(DecideQuorumTest, HandshakeOrConnectFailureAtAnyAddressRefuses) {
   for (v1::ProbeOutcome failure :
        {v1::PROBE_HANDSHAKE_FAILED, v1::PROBE_CONNECT_FAILED, v1::PROBE_OVERLOADED}) {
@@ -360,6 +443,40 @@ TEST(DecideQuorumTest, AgreementInOneRegionOnlyIsInsufficient) {
               IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
                         "3 perspectives in 1 regions agreed; the policy needs 3 in 2"));
   EXPECT_EQ(decision.agreeing.size(), 3u);
+}
+
+// Trust rule 3's floors (3 perspectives, 2 regions) hold inside the decision itself, whatever
+// the policy it is given says: the signer and the coordinator both decide with it.
+TEST(DecideQuorumTest, APolicyBelowTheFloorStillNeedsThreePerspectives) {
+  QuorumDecision decision =
+      DecideQuorum({Agrees("eu-1", "eu"), Agrees("us-1", "us")}, {LeafA()}, Policy(1, 1, 0));
+  EXPECT_FALSE(decision.issued());
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
+                        "2 perspectives in 2 regions agreed; the policy needs 3 in 2"));
+}
+
+TEST(DecideQuorumTest, APolicyBelowTheFloorStillNeedsTwoRegions) {
+  QuorumDecision decision =
+      DecideQuorum({Agrees("eu-1", "eu"), Agrees("eu-2", "eu"), Agrees("eu-3", "eu")}, {LeafA()},
+                   Policy(1, 1, 0));
+  EXPECT_FALSE(decision.issued());
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
+                        "3 perspectives in 1 regions agreed; the policy needs 3 in 2"));
+}
+
+TEST(DecideQuorumTest, APolicyOfTwoInOneRegionStillNeedsThreeInTwo) {
+  QuorumDecision decision =
+      DecideQuorum({Agrees("eu-1", "eu"), Agrees("eu-2", "eu")}, {LeafA()}, Policy(2, 1, 0));
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
+                        "2 perspectives in 1 regions agreed; the policy needs 3 in 2"));
+  // The floor is a minimum: three in two regions issue under the same low policy.
+  EXPECT_THAT(DecideQuorum({Agrees("eu-1", "eu"), Agrees("eu-2", "eu"), Agrees("us-1", "us")},
+                           {LeafA()}, Policy(2, 1, 0))
+                  .refusal,
+              IsNotRefused());
 }
 
 TEST(DecideQuorumTest, NoOutcomesAreInsufficientUnderTheDefaultPolicy) {

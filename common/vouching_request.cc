@@ -290,8 +290,24 @@ void CheckVouchingRequestCertificates(const TrustLists& trust_lists, absl::Time 
       check->refusal = verdict.refusal;
       return;
     }
+    v1::Refusal no_issuer = CheckPathHasIssuer(verdict.path);
+    if (!IsAccepted(no_issuer)) {
+      check->refusal = no_issuer;
+      return;
+    }
     check->request.validated_paths.push_back(std::move(verdict.path));
   }
+}
+
+v1::Refusal CheckPathHasIssuer(const std::vector<X509Ptr>& validated_path) {
+  if (validated_path.size() >= 2) return v1::Refusal();
+  if (validated_path.empty()) {
+    return MakeRefusal(v1::REVOCATION_UNKNOWN, "no validated path; revocation cannot be checked");
+  }
+  return MakeRefusal(
+      v1::REVOCATION_UNKNOWN,
+      absl::StrCat("the certificate ", ShortHex(Sha256(CertificateToDer(validated_path[0].get()))),
+                   " is its own trust anchor; its revocation cannot be checked"));
 }
 
 VouchingRequestCheck CheckVouchingRequest(absl::string_view serialized_request,

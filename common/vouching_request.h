@@ -36,7 +36,8 @@ struct VerifiedVouchingRequest {
   // SHA-256 of the serialized VouchingRequest exactly as received.
   std::string request_sha256;
   // Set by CheckVouchingRequestCertificates: for each chain, the validated path from the leaf to
-  // the trust-list root (leaf first). path[1] is the leaf's issuer, needed for revocation checks.
+  // the trust-list root (leaf first). path[1] is the leaf's issuer, needed for revocation checks:
+  // an accepted check guarantees every path has one (CheckPathHasIssuer).
   std::vector<std::vector<X509Ptr>> validated_paths;
 };
 
@@ -57,9 +58,17 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
                                                   absl::Time now);
 
 // Continues a check that CheckVouchingRequestEnvelope accepted: hostname (RFC 6125), serverAuth
-// usage, the trust list is served, and every chain builds to one of its roots at `now`.
+// usage, the trust list is served, every chain builds to one of its roots at `now`, and every
+// validated path has an issuer above its leaf (CheckPathHasIssuer).
 void CheckVouchingRequestCertificates(const TrustLists& trust_lists, absl::Time now,
                                       VouchingRequestCheck* check);
+
+// REVOCATION_UNKNOWN when `validated_path` (leaf first, as TrustLists::VerifyChain returns it)
+// holds the leaf alone: the leaf is itself a root of the trust list (a self-signed certificate
+// listed as a trust anchor), nobody issued it, and no CRL or OCSP response about it can be
+// verified (RFC 5280 §6.3, RFC 6960 §2.2 need the issuer). Accepted (REFUSAL_REASON_UNSPECIFIED)
+// when the path has the leaf's issuer at index 1. Call it before reading validated_path[1].
+v1::Refusal CheckPathHasIssuer(const std::vector<X509Ptr>& validated_path);
 
 // Both steps, for callers that need no work in between.
 VouchingRequestCheck CheckVouchingRequest(absl::string_view serialized_request,

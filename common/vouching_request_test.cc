@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/hashing.h"
 #include "common/pem.h"
+#include "common/pki_builder.h"
 #include "common/signature.h"
 #include "common/signed_object.h"
 #include "common/testing/test_pki.h"
@@ -622,6 +623,60 @@ TEST_P(VouchingRequestTest, RefusesAChainToARemovedRoot) {
   ASSERT_TRUE(trust_lists_->RemoveRoot(kTrustList, Sha256(pki().root.der)).ok());
   EXPECT_THAT(Check(Single(MakeBody())).refusal,
               IsRefusal(v1::ROOT_REMOVED, HasSubstr("removed from trust list 'test-roots'")));
+}
+
+// A self-signed server certificate listed as a root of the trust list builds a path of one
+// certificate: nobody issued it, so no CRL or OCSP response about it can be verified. It is
+// refused here, before the revocation checks of the coordinator and the signer read the issuer
+// out of the path. The certificate names a CRL and an OCSP URL, which they would fetch or check.
+TEST_P(VouchingRequestTest, RefusesALeafThatIsItsOwnTrustAnchor) {
+  absl::StatusOr<EvpPkeyPtr> key = test_pki::GenerateKey(GetParam());
+  ASSERT_TRUE(key.ok()) << key.status();
+  CertificateSpec spec;
+  spec.common_name = kHost;
+  spec.dns_names = {kHost};
+  spec.extended_key_usages = {"serverAuth"};
+  spec.not_before = FixtureNow() - absl::Hours(24);
+  spec.not_after = FixtureNow() + absl::Hours(24 * 90);
+  spec.crl_url = "http://crl.example.test/self-signed.crl";
+  spec.ocsp_url = "http://ocsp.example.test/";
+  absl::StatusOr<X509Ptr> self_signed = IssueCertificate(spec, key->get(), nullptr, key->get());
+  ASSERT_TRUE(self_signed.ok()) << self_signed.status();
+  const std::string der = CertificateToDer(self_signed->get());
+  absl::StatusOr<std::string> directory = test_pki::MakeTempDirectory();
+  ASSERT_TRUE(directory.ok()) << directory.status();
+  absl::StatusOr<std::string> pem_file = test_pki::WriteTestFile(
+      *directory, "self-signed-root.pem", CertificateToPem(self_signed->get()));
+  ASSERT_TRUE(pem_file.ok()) << pem_file.status();
+  v1::TrustListConfig config;
+  config.set_name(kTrustList);
+  config.set_pem_file(*pem_file);
+  google::protobuf::RepeatedPtrField<v1::TrustListConfig> configs;
+  *configs.Add() = config;
+  absl::StatusOr<std::unique_ptr<TrustLists>> lists = TrustLists::Load(configs);
+  ASSERT_TRUE(lists.ok()) << lists.status();
+
+  // The chain itself is valid: OpenSSL builds the one-certificate path to the listed anchor.
+  ChainVerdict verdict = (*lists)->VerifyChain(kTrustList, {self_signed->get()}, FixtureNow());
+  ASSERT_THAT(verdict.refusal, IsNotRefused());
+  ASSERT_EQ(verdict.path.size(), 1u);
+
+  VouchingRequestCheck check = CheckVouchingRequest(BuildSingle(MakeBody(), {der}, key->get()),
+                                                    limits_, **lists, FixtureNow());
+  EXPECT_THAT(
+      check.refusal,
+      IsRefusal(v1::REVOCATION_UNKNOWN,
+                absl::StrCat("the certificate ", ShortHex(Sha256(der)),
+                             " is its own trust anchor; its revocation cannot be checked")));
+  EXPECT_TRUE(check.request.validated_paths.empty());
+}
+
+TEST_P(VouchingRequestTest, EveryAcceptedPathHasTheLeafsIssuer) {
+  VouchingRequestCheck check = Check(Single(MakeBody()));
+  ASSERT_THAT(check.refusal, IsNotRefused());
+  ASSERT_EQ(check.request.validated_paths.size(), 1u);
+  EXPECT_THAT(CheckPathHasIssuer(check.request.validated_paths[0]), IsNotRefused());
+  EXPECT_THAT(CheckPathHasIssuer({}), IsRefusal(v1::REVOCATION_UNKNOWN, HasSubstr("no validated")));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -90,9 +90,29 @@ absl::StatusOr<v1::VouchResponse> Coordinator::AnswerFromRecord(uint64_t log_ind
   return response;
 }
 
+bool Coordinator::BeginDeciding(const std::string& digest) {
+  absl::MutexLock lock(&deciding_mutex_);
+  return deciding_.insert(digest).second;
+}
+
+void Coordinator::EndDeciding(const std::string& digest) {
+  absl::MutexLock lock(&deciding_mutex_);
+  deciding_.erase(digest);
+}
+
 absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serialized_request) {
   const absl::Time started = absl::Now();
+  // Claimed before the replay cache is read (in Decide): an identical VR that arrives while this
+  // one is being decided is refused here; one that arrives later finds the recorded decision.
+  const std::string digest = Sha256(serialized_request);
+  if (!BeginDeciding(digest)) {
+    return absl::AbortedError(
+        absl::StrCat("VR ", ShortHex(digest),
+                     " is being decided by an earlier call; send it again to receive the "
+                     "recorded decision"));
+  }
   absl::StatusOr<v1::VouchResponse> response = Decide(serialized_request);
+  EndDeciding(digest);
   if (metrics_ != nullptr && response.ok()) {
     if (response->served_from_record()) metrics_->RecordAnsweredFromRecord();
     metrics_->RecordDecision(response->has_vouching_data(), response->refusal().reason(),
@@ -144,6 +164,9 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   std::vector<v1::RevocationEvidence> revocation_evidence;
   for (size_t i = 0; check.accepted() && i < check.request.validated_paths.size(); ++i) {
     const std::vector<X509Ptr>& path = check.request.validated_paths[i];
+    // A leaf that is its own trust anchor has no issuer to check its revocation with.
+    check.refusal = CheckPathHasIssuer(path);
+    if (!check.accepted()) break;
     RevocationOutcome outcome = revocation_.Check(path[0].get(), path[1].get());
     if (outcome.reason != v1::REFUSAL_REASON_UNSPECIFIED) {
       check.refusal = MakeRefusal(outcome.reason, outcome.explanation);

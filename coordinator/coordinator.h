@@ -4,9 +4,12 @@
 #ifndef MECAI_COORDINATOR_COORDINATOR_H_
 #define MECAI_COORDINATOR_COORDINATOR_H_
 
+#include <set>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/trust_lists.h"
 #include "common/vouching_request.h"
@@ -36,9 +39,16 @@ class Coordinator {
 
   // Handles one VR. Domain refusals are in the response (trust rule 2); an error status means a
   // fault of the system (the store or the signer failed), and says whether a record was written.
+  // One decision per VR at a time: an identical VR that arrives while an earlier call is deciding
+  // it is answered ABORTED, never probed a second time (agents probe a VR once); sent again once
+  // that decision is recorded, it is answered from the record.
   absl::StatusOr<v1::VouchResponse> Vouch(const std::string& serialized_request);
 
  private:
+  // Marks the VR whose SHA-256 is `digest` as being decided; false when it already is.
+  bool BeginDeciding(const std::string& digest);
+  void EndDeciding(const std::string& digest);
+
   // Answers an identical earlier VR from its record instead of probing again (trust rule 8).
   absl::StatusOr<v1::VouchResponse> AnswerFromRecord(uint64_t log_index);
   absl::StatusOr<v1::VouchResponse> Decide(const std::string& serialized_request);
@@ -59,6 +69,10 @@ class Coordinator {
   const Clock& clock_;
   CoordinatorMetrics* const metrics_;
   const ApprovalChecker* const approval_;
+
+  absl::Mutex deciding_mutex_;
+  // SHA-256 of each VR a Vouch call is deciding now.
+  std::set<std::string> deciding_ ABSL_GUARDED_BY(deciding_mutex_);
 };
 
 }  // namespace mecai

@@ -2,6 +2,8 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/config_loader.h"
 #include "common/grpc_server.h"
@@ -124,6 +126,22 @@ absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
   errors.Require(
       config.resolution_threads() <= kMaxResolutionThreads, "resolution_threads",
       absl::StrCat(config.resolution_threads(), " is more than ", kMaxResolutionThreads));
+  const uint32_t memory_seconds = config.probed_vr_memory_seconds();
+  errors.Require(memory_seconds == 0 || (memory_seconds >= kMinProbedVrMemorySeconds &&
+                                         memory_seconds <= kMaxProbedVrMemorySeconds),
+                 "probed_vr_memory_seconds",
+                 absl::StrCat(memory_seconds, " is outside ", kMinProbedVrMemorySeconds, "..",
+                              kMaxProbedVrMemorySeconds, " (0 uses the default, ",
+                              kDefaultProbedVrMemorySeconds, ": twice the VR freshness window)"));
+  const uint32_t in_flight = config.max_in_flight_probes() != 0 ? config.max_in_flight_probes()
+                                                                : kDefaultMaxInFlightProbes;
+  const uint32_t remembered = config.max_remembered_vrs();
+  errors.Require(
+      remembered == 0 || (remembered >= in_flight && remembered <= kMaxRememberedVrsLimit),
+      "max_remembered_vrs",
+      absl::StrCat(remembered, " is outside ", in_flight, " (max_in_flight_probes)..",
+                   kMaxRememberedVrsLimit, " (0 uses the default, ", kDefaultMaxRememberedVrs,
+                   ")"));
   return errors.ToStatus();
 }
 
@@ -154,6 +172,13 @@ v1::ProbeAgentConfig WithDefaults(v1::ProbeAgentConfig config) {
   }
   if (config.resolver_tries() == 0) config.set_resolver_tries(kDefaultResolverTries);
   if (config.resolution_threads() == 0) config.set_resolution_threads(kDefaultResolutionThreads);
+  if (config.probed_vr_memory_seconds() == 0) {
+    config.set_probed_vr_memory_seconds(kDefaultProbedVrMemorySeconds);
+  }
+  if (config.max_remembered_vrs() == 0) {
+    config.set_max_remembered_vrs(
+        std::max(kDefaultMaxRememberedVrs, config.max_in_flight_probes()));
+  }
   return config;
 }
 

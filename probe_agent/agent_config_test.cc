@@ -158,6 +158,9 @@ TEST(WithDefaultsTest, FillsUnsetLimits) {
   EXPECT_EQ(config.max_in_flight_probes(), 64u);
   EXPECT_EQ(config.listen().max_threads(), 0u);  // StartServer's default.
   EXPECT_EQ(config.resolution_threads(), 8u);
+  // Twice the 300 s VR freshness window: a VR is accepted before and after its timestamp.
+  EXPECT_EQ(config.probed_vr_memory_seconds(), 600u);
+  EXPECT_EQ(config.max_remembered_vrs(), 100000u);
   EXPECT_TRUE(ValidateProbeAgentConfig(config, "defaults").ok());
 
   const ProberLimits limits = ProberLimitsFromConfig(config);
@@ -230,6 +233,46 @@ TEST(WithDefaultsTest, EngineDefaults) {
   EXPECT_EQ(options.tls.max_version, 0x0304);
   EXPECT_EQ(options.event_loop_threads, 0);
   EXPECT_EQ(options.max_in_flight_per_target_address, 32);
+}
+
+TEST(ValidateProbeAgentConfigTest, TheMemoryOfProbedVrsIsBounded) {
+  v1::ProbeAgentConfig config = Parse(kMinimal);
+  config.set_probed_vr_memory_seconds(60);
+  config.set_max_remembered_vrs(64);  // max_in_flight_probes' default.
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+  config.set_probed_vr_memory_seconds(86400);
+  config.set_max_remembered_vrs(10000000);
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+
+  config.set_probed_vr_memory_seconds(59);
+  config.set_max_remembered_vrs(63);
+  absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("probed_vr_memory_seconds: 59 is outside 60..86400 (0 uses the default, "
+                        "600: twice the VR freshness window)"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("max_remembered_vrs: 63 is outside 64 (max_in_flight_probes)..10000000 "
+                        "(0 uses the default, 100000)"));
+
+  config.set_probed_vr_memory_seconds(86401);
+  config.set_max_in_flight_probes(200);
+  config.set_max_remembered_vrs(100);
+  status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("probed_vr_memory_seconds: 86401 is outside"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("max_remembered_vrs: 100 is outside 200"));
+}
+
+TEST(WithDefaultsTest, RemembersAtLeastAsManyVrsAsMayBeInFlight) {
+  v1::ProbeAgentConfig config = Parse(kMinimal);
+  config.set_max_in_flight_probes(4096);
+  EXPECT_EQ(WithDefaults(config).max_remembered_vrs(), 100000u);
+  config.set_max_remembered_vrs(5000);
+  config.set_probed_vr_memory_seconds(120);
+  config = WithDefaults(config);
+  EXPECT_EQ(config.max_remembered_vrs(), 5000u);
+  EXPECT_EQ(config.probed_vr_memory_seconds(), 120u);
 }
 
 TEST(WithDefaultsTest, KeepsSetValues) {

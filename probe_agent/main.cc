@@ -23,6 +23,7 @@
 #include "probe_agent/agent_config.h"
 #include "probe_agent/agent_key.h"
 #include "probe_agent/probe_service.h"
+#include "probe_agent/probed_requests.h"
 #include "probe_agent/prober.h"
 #include "probe_agent/resolver.h"
 #include "probe_agent/tls_fetcher.h"
@@ -72,7 +73,9 @@ absl::Status Run(const std::string& config_path) {
   AgentMetrics metrics(*registry);
   // Serves /metrics when listen.metrics_address is set.
   ASSIGN_OR_RETURN(auto metrics_server, MetricsServer::Start(config.listen(), registry));
-  ProbeServiceImpl service(prober, config.max_in_flight_probes(), &metrics);
+  ProbedRequests probed(SystemClock::Get(), absl::Seconds(config.probed_vr_memory_seconds()),
+                        config.max_remembered_vrs());
+  ProbeServiceImpl service(prober, probed, config.max_in_flight_probes(), &metrics);
   ASSIGN_OR_RETURN(std::unique_ptr<RunningServer> server,
                    StartServer(config.listen(), {&service}, &grpc_metrics));
   MECAI_LOG(Info) << "probe agent " << config.perspective().id() << " (region "
@@ -82,7 +85,8 @@ absl::Status Run(const std::string& config_path) {
                           ? std::string("system resolv.conf")
                           : absl::StrJoin(config.resolver().nameservers(), ", "))
                   << "; TLS " << config.tls_min_version() << ".." << config.tls_max_version()
-                  << ", groups " << config.tls_groups() << "; "
+                  << ", groups " << config.tls_groups() << "; each VR probed once per "
+                  << config.probed_vr_memory_seconds() << " s; "
                   << fetcher->engine().event_loop_threads() << " event loop(s)";
   ServeUntilSignal(*server);
   return absl::OkStatus();

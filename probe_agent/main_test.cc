@@ -259,6 +259,75 @@ TEST_F(ProbeAgentMainTest, ServesProbesAndStopsOnSigterm) {
   EXPECT_THAT(ReadText(stderr_path_), HasSubstr("received SIGTERM, shutting down"));
 }
 
+// The real binary signs one Observation per VR: the same VR again, with a new nonce, is refused
+// ALREADY_EXISTS naming the VR, and counted in the agent's metrics.
+TEST_F(ProbeAgentMainTest, TheSameVrIsProbedOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartTarget());
+  v1::ProbeAgentConfig config = ValidConfig();
+  config.mutable_listen()->set_metrics_address("127.0.0.1:0");
+  config.mutable_listen()->set_metrics_port_file(directory_ + "/metrics-port");
+  const int port = StartAgent(config);
+  ASSERT_NE(port, 0) << ReadText(stderr_path_);
+  EXPECT_THAT(ReadText(stderr_path_), HasSubstr("each VR probed once per 600 s"));
+
+  auto client = v1::ProbeService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  auto probe = [&](const std::string& vr, char nonce_byte, v1::ProbeResponse* response) {
+    v1::ProbeRequest request;
+    request.mutable_task()->set_hostname("127.0.0.1");
+    request.mutable_task()->set_port(static_cast<uint32_t>(target_->port()));
+    request.mutable_task()->set_vouching_request_sha256(Sha256(vr));
+    request.mutable_task()->set_nonce(std::string(32, nonce_byte));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return client->Probe(&context, request, response);
+  };
+  v1::ProbeResponse first;
+  grpc::Status status = probe("probed once", '\x01', &first);
+  ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << ReadText(stderr_path_);
+  EXPECT_TRUE(first.has_observation());
+
+  v1::ProbeResponse second;
+  status = probe("probed once", '\x02', &second);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(status.error_message(),
+              StartsWith("already probed VR " + HexEncode(Sha256("probed once"))));
+  EXPECT_THAT(status.error_message(), HasSubstr("an agent probes a VR once"));
+  EXPECT_FALSE(second.has_observation());
+  EXPECT_THAT(ReadText(stderr_path_), HasSubstr("refused a probe of 127.0.0.1: already probed VR"));
+
+  v1::ProbeResponse other;
+  status = probe("another VR", '\x02', &other);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  // The metrics endpoint counts the refusal.
+  const std::string metrics_port = ReadText(directory_ + "/metrics-port");
+  ASSERT_FALSE(metrics_port.empty());
+  const std::string metrics_file = directory_ + "/metrics.txt";
+  ASSERT_EQ(system(("curl --silent --show-error --fail --max-time 10 --output " + metrics_file +
+                    " http://127.0.0.1:" + std::to_string(std::stoi(metrics_port)) + "/metrics")
+                       .c_str()),
+            0);
+  const std::string metrics = ReadText(metrics_file);
+  EXPECT_THAT(
+      metrics,
+      HasSubstr("mecai_probe_agent_repeated_vr_refusals_total{reason=\"already_probed\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("mecai_probe_agent_remembered_vrs 2"));
+}
+
+TEST_F(ProbeAgentMainTest, AProbedVrMemoryOutsideItsBoundsStopsTheAgent) {
+  v1::ProbeAgentConfig config = ValidConfig();
+  config.set_probed_vr_memory_seconds(30);
+  config.set_max_in_flight_probes(64);
+  config.set_max_remembered_vrs(10);
+  EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), 1);
+  const std::string error = ReadText(stderr_path_);
+  EXPECT_THAT(error, StartsWith("probe_agent: invalid config "));
+  EXPECT_THAT(error, HasSubstr("probed_vr_memory_seconds: 30 is outside 60..86400"));
+  EXPECT_THAT(error, HasSubstr("max_remembered_vrs: 10 is outside 64 (max_in_flight_probes).."));
+  EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 1) << error;
+}
+
 TEST_F(ProbeAgentMainTest, StopsOnSigint) {
   const v1::ProbeAgentConfig config = ValidConfig();
   ASSERT_TRUE(process_.Start({kBinary, "--config", WriteConfig(config)}).ok());

@@ -46,9 +46,12 @@ absl::Time DeadlineOf(const grpc::ServerContextBase& context) {
   return absl::FromChrono(deadline);
 }
 
-ProbeServiceImpl::ProbeServiceImpl(const Prober& prober, uint32_t max_in_flight_probes,
-                                   AgentMetrics* metrics)
-    : prober_(prober), max_in_flight_probes_(max_in_flight_probes), metrics_(metrics) {}
+ProbeServiceImpl::ProbeServiceImpl(const Prober& prober, ProbedRequests& probed,
+                                   uint32_t max_in_flight_probes, AgentMetrics* metrics)
+    : prober_(prober),
+      probed_(probed),
+      max_in_flight_probes_(max_in_flight_probes),
+      metrics_(metrics) {}
 
 void ProbeServiceImpl::Release(const absl::StatusOr<v1::SignedObservation>& observation,
                                absl::Time started) {
@@ -75,6 +78,13 @@ grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* c
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ProbeRequest.task is missing"));
     return reactor;
   }
+  // A malformed task is refused before it is remembered.
+  absl::Status valid = ValidateProbeTask(request->task());
+  if (!valid.ok()) {
+    if (metrics_ != nullptr) metrics_->RecordProbe("error", 0);
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
   const uint32_t running_before = in_flight_.fetch_add(1);
   if (running_before >= max_in_flight_probes_) {
     in_flight_.fetch_sub(1);
@@ -87,13 +97,33 @@ grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* c
                                   " probes in flight; retry later")));
     return reactor;
   }
+  // At most one Observation per VR: the same VR again is refused, whatever its nonce.
+  const std::string& vouching_request_sha256 = request->task().vouching_request_sha256();
+  absl::Status claimed = probed_.Claim(vouching_request_sha256);
+  if (metrics_ != nullptr) metrics_->SetRememberedVrs(probed_.size());
+  if (!claimed.ok()) {
+    in_flight_.fetch_sub(1);
+    if (metrics_ != nullptr) {
+      metrics_->RecordRepeatedVrRefusal(
+          claimed.code() == absl::StatusCode::kAlreadyExists ? "already_probed" : "memory_full");
+    }
+    MECAI_LOG(Warning) << "refused a probe of " << request->task().hostname() << ": "
+                       << claimed.message();
+    reactor->Finish(ToGrpcStatus(claimed));
+    return reactor;
+  }
   if (metrics_ != nullptr) metrics_->ChangeInFlight(+1);
   const absl::Time started = absl::Now();
   const std::string hostname = request->task().hostname();
   prober_.ProbeAsync(
       request->task(), DeadlineOf(*context), reactor->cancellation(),
-      [this, reactor, response, started,
-       hostname](absl::StatusOr<v1::SignedObservation> observation) {
+      [this, reactor, response, started, hostname,
+       vouching_request_sha256](absl::StatusOr<v1::SignedObservation> observation) {
+        // Nothing was signed: the VR may be probed again.
+        if (!observation.ok()) {
+          probed_.Release(vouching_request_sha256);
+          if (metrics_ != nullptr) metrics_->SetRememberedVrs(probed_.size());
+        }
         Release(observation, started);
         if (!observation.ok()) {
           const absl::StatusCode code = observation.status().code();

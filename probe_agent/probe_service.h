@@ -11,6 +11,7 @@
 #include "grpcpp/grpcpp.h"
 #include "probe_agent/agent_config.h"
 #include "probe_agent/agent_metrics.h"
+#include "probe_agent/probed_requests.h"
 #include "probe_agent/prober.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
 
@@ -21,23 +22,27 @@ namespace probe_agent {
 // the call has none.
 absl::Time DeadlineOf(const grpc::ServerContextBase& context);
 
-// Thread-safe: the in-flight count is atomic and the Prober is thread-safe.
+// Thread-safe: the in-flight count is atomic, and the Prober and ProbedRequests are thread-safe.
 class ProbeServiceImpl final : public v1::ProbeService::CallbackService {
  public:
-  // `prober` must outlive the service. At most `max_in_flight_probes` probes run at once; a call
-  // beyond that is answered RESOURCE_EXHAUSTED at once, so the coordinator can tell an overloaded
-  // agent from a slow target.
-  // `metrics` may be null.
-  explicit ProbeServiceImpl(const Prober& prober,
-                            uint32_t max_in_flight_probes = kDefaultMaxInFlightProbes,
-                            AgentMetrics* metrics = nullptr);
+  // `prober` and `probed` must outlive the service. At most `max_in_flight_probes` probes run at
+  // once; a call beyond that is answered RESOURCE_EXHAUSTED at once, so the coordinator can tell an
+  // overloaded agent from a slow target. `probed` remembers the VRs probed, so that each is probed
+  // once. `metrics` may be null.
+  ProbeServiceImpl(const Prober& prober, ProbedRequests& probed,
+                   uint32_t max_in_flight_probes = kDefaultMaxInFlightProbes,
+                   AgentMetrics* metrics = nullptr);
 
   // The probe works to the call's deadline (DeadlineOf). Status codes: OK with the signed
   // Observation (failures at the target are outcomes inside it, trust rule 2); INVALID_ARGUMENT for
-  // a malformed task; RESOURCE_EXHAUSTED at the in-flight limit or when the resolution queue is
-  // full; INTERNAL (or the resolver's fault code) when the agent itself fails. When the client
-  // cancels the call (the coordinator does on the first mismatch), the probe stops: queued
-  // resolution is skipped and open connections are closed.
+  // a malformed task; ALREADY_EXISTS for a task whose VR (vouching_request_sha256) this agent
+  // probed within ProbedRequests' window, or is probing now: an agent signs at most one Observation
+  // per VR; RESOURCE_EXHAUSTED at the in-flight limit, when the resolution queue is full, or when
+  // ProbedRequests is at its capacity; INTERNAL (or the resolver's fault code) when the agent
+  // itself fails. A probe that ends without an Observation (refused, cancelled, failed) leaves its
+  // VR free to be probed again. When the client cancels the call (the coordinator does on the
+  // first mismatch), the probe stops: queued resolution is skipped and open connections are
+  // closed.
   grpc::ServerUnaryReactor* Probe(grpc::CallbackServerContext* context,
                                   const v1::ProbeRequest* request,
                                   v1::ProbeResponse* response) override;
@@ -52,6 +57,7 @@ class ProbeServiceImpl final : public v1::ProbeService::CallbackService {
   void Release(const absl::StatusOr<v1::SignedObservation>& observation, absl::Time started);
 
   const Prober& prober_;
+  ProbedRequests& probed_;
   const uint32_t max_in_flight_probes_;
   AgentMetrics* const metrics_;
   std::atomic<uint32_t> in_flight_{0};

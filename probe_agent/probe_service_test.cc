@@ -1,5 +1,6 @@
 #include "probe_agent/probe_service.h"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -8,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/grpc_server.h"
 #include "common/hashing.h"
 #include "common/pem.h"
@@ -18,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "probe_agent/testing/table_resolver.h"
 #include "probe_agent/testing/test_servers.h"
+#include "prometheus/registry.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
 #include "tests/support/subprocess.h"
 
@@ -32,13 +36,21 @@ using ::mecai::test_support::TestCertificate;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-v1::ProbeRequest Request(const std::string& hostname, int port) {
+// A task for the VR named `vr` (its SHA-256 is the task's VR digest) with `nonce`.
+v1::ProbeRequest RequestFor(const std::string& vr, const std::string& hostname, int port,
+                            const std::string& nonce = std::string(16, '\x01')) {
   v1::ProbeRequest request;
   request.mutable_task()->set_hostname(hostname);
   request.mutable_task()->set_port(static_cast<uint32_t>(port));
-  request.mutable_task()->set_vouching_request_sha256(Sha256("vr"));
-  request.mutable_task()->set_nonce(std::string(16, '\x01'));
+  request.mutable_task()->set_vouching_request_sha256(Sha256(vr));
+  request.mutable_task()->set_nonce(nonce);
   return request;
+}
+
+// A task for a VR no other call of this process used: an agent probes each VR once.
+v1::ProbeRequest Request(const std::string& hostname, int port) {
+  static std::atomic<int> next{0};
+  return RequestFor(absl::StrCat("vr ", next.fetch_add(1)), hostname, port);
 }
 
 // The service on 127.0.0.1:0 in this process, without TLS, called through a real gRPC client.
@@ -71,8 +83,9 @@ class ProbeServiceTest : public ::testing::Test {
   }
 
   // `max_threads`: listen.max_threads, the gRPC server's thread limit (0: StartServer's default).
+  // `remembered_vrs`: the capacity of the memory of probed VRs (window kProbedVrMemory).
   void StartService(uint32_t max_in_flight, ProberLimits limits = ProberLimits(),
-                    uint32_t max_threads = 0) {
+                    uint32_t max_threads = 0, size_t remembered_vrs = 1000) {
     absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8"});
     ASSERT_TRUE(policy.ok());
     v1::Perspective perspective;
@@ -80,7 +93,9 @@ class ProbeServiceTest : public ::testing::Test {
     perspective.set_region("svc-1");
     prober_ = std::make_unique<Prober>(perspective, resolver_, *fetcher_, std::move(*policy),
                                        *signing_key_, SystemClock::Get(), limits);
-    service_ = std::make_unique<ProbeServiceImpl>(*prober_, max_in_flight);
+    probed_ = std::make_unique<ProbedRequests>(memory_clock_, kProbedVrMemory, remembered_vrs);
+    service_ =
+        std::make_unique<ProbeServiceImpl>(*prober_, *probed_, max_in_flight, metrics_.get());
     v1::ListenConfig listen;
     listen.set_address("127.0.0.1:0");
     listen.set_insecure_plaintext_for_local_development(true);
@@ -117,7 +132,14 @@ class ProbeServiceTest : public ::testing::Test {
   std::unique_ptr<OpenSslTlsFetcher> fetcher_;
   EvpPkeyPtr public_key_;
   std::unique_ptr<InMemorySigningKey> signing_key_;
+  static constexpr absl::Duration kProbedVrMemory = absl::Seconds(600);
+
   std::unique_ptr<Prober> prober_;
+  // The clock of the memory of probed VRs only; probes themselves run on the system clock.
+  FakeClock memory_clock_{absl::FromUnixSeconds(1800000000)};
+  prometheus::Registry registry_;
+  std::unique_ptr<AgentMetrics> metrics_ = std::make_unique<AgentMetrics>(registry_);
+  std::unique_ptr<ProbedRequests> probed_;
   std::unique_ptr<ProbeServiceImpl> service_;
   std::unique_ptr<RunningServer> server_;
   std::unique_ptr<v1::ProbeService::Stub> client_;
@@ -262,6 +284,127 @@ TEST_F(ProbeServiceTest, ManyMoreProbesInFlightThanServerThreads) {
   }
   EXPECT_EQ(service_->in_flight_probes(), 0u);
   queue.Shutdown();
+}
+
+// The value of `name`{reason="..."} (a counter) or `name` (a gauge) in the agent's metrics; 0
+// when absent.
+double MetricValue(prometheus::Registry& registry, const std::string& name,
+                   const std::string& reason = "") {
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      const bool matches = reason.empty()
+                               ? metric.label.empty()
+                               : (metric.label.size() == 1 && metric.label[0].value == reason);
+      if (!matches) continue;
+      return family.type == prometheus::MetricType::Counter ? metric.counter.value
+                                                            : metric.gauge.value;
+    }
+  }
+  return 0;
+}
+
+// An agent signs at most one Observation per VR: a coordinator cannot send the same VR again and
+// keep the run it likes, neither with the same nor with a new nonce.
+TEST_F(ProbeServiceTest, ASecondTaskForTheSameVrIsRefusedWhateverItsNonce) {
+  StartService(64);
+  v1::ProbeResponse first;
+  grpc::Status status = Call(RequestFor("the VR", "service.example.test", target_->port()), &first);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  for (const std::string& nonce : {std::string(16, '\x01'), std::string(32, '\x02')}) {
+    v1::ProbeResponse again;
+    status = Call(RequestFor("the VR", "service.example.test", target_->port(), nonce), &again);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+    EXPECT_EQ(status.error_message(),
+              absl::StrCat("already probed VR ", HexEncode(Sha256("the VR")),
+                           " 0 s ago; an agent probes a VR once (send a new VR)"));
+    EXPECT_FALSE(again.has_observation());
+  }
+  EXPECT_EQ(
+      MetricValue(registry_, "mecai_probe_agent_repeated_vr_refusals_total", "already_probed"), 2);
+  EXPECT_EQ(MetricValue(registry_, "mecai_probe_agent_remembered_vrs"), 1);
+  EXPECT_EQ(service_->in_flight_probes(), 0u);
+
+  // Another VR is probed as usual.
+  v1::ProbeResponse other;
+  status = Call(RequestFor("another VR", "service.example.test", target_->port()), &other);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(ProbeServiceTest, TheSameVrIsProbedAgainOnlyAfterTheWindow) {
+  StartService(64);
+  v1::ProbeResponse response;
+  ASSERT_TRUE(Call(RequestFor("the VR", "service.example.test", target_->port()), &response).ok());
+  memory_clock_.Advance(kProbedVrMemory - absl::Seconds(1));
+  EXPECT_EQ(
+      Call(RequestFor("the VR", "service.example.test", target_->port()), &response).error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
+  memory_clock_.Advance(absl::Seconds(1));
+  grpc::Status status =
+      Call(RequestFor("the VR", "service.example.test", target_->port()), &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// While the first probe of a VR still runs, a second task for it is refused at once.
+TEST_F(ProbeServiceTest, ATaskForAVrBeingProbedIsRefused) {
+  ProberLimits limits;
+  limits.handshake_timeout = absl::Seconds(2);
+  StartService(/*max_in_flight=*/4, limits);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
+
+  grpc::Status first_status;
+  v1::ProbeResponse first_response;
+  std::thread first([&] {
+    first_status =
+        Call(RequestFor("slow VR", "silent.example.test", (*silent)->port()), &first_response);
+  });
+  const bool connected = (*silent)->WaitForConnections(1, absl::Seconds(10));
+  v1::ProbeResponse second_response;
+  grpc::Status second =
+      Call(RequestFor("slow VR", "silent.example.test", (*silent)->port(), std::string(16, '\x09')),
+           &second_response);
+  first.join();
+  ASSERT_TRUE(connected);
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::ALREADY_EXISTS) << second.error_message();
+  EXPECT_EQ((*silent)->accepted_connections(), 1);
+  ASSERT_TRUE(first_status.ok()) << first_status.error_message();
+}
+
+// A probe that ends without an Observation signed nothing: the VR may be probed again.
+TEST_F(ProbeServiceTest, AProbeThatSignedNothingLeavesItsVrFree) {
+  StartService(64);
+  resolver_.Set("service.example.test", absl::InternalError("cannot create a DNS channel"));
+  v1::ProbeResponse response;
+  EXPECT_EQ(
+      Call(RequestFor("the VR", "service.example.test", target_->port()), &response).error_code(),
+      grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(MetricValue(registry_, "mecai_probe_agent_remembered_vrs"), 0);
+  resolver_.Set("service.example.test", std::vector<std::string>{"127.0.0.1"});
+  grpc::Status status =
+      Call(RequestFor("the VR", "service.example.test", target_->port()), &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(response.has_observation());
+}
+
+// Bounded memory: when full, a new VR is refused rather than an old one forgotten.
+TEST_F(ProbeServiceTest, WhenTheMemoryOfProbedVrsIsFullNewVrsAreRefused) {
+  StartService(/*max_in_flight=*/2, ProberLimits(), /*max_threads=*/0, /*remembered_vrs=*/2);
+  v1::ProbeResponse response;
+  ASSERT_TRUE(Call(RequestFor("VR 1", "service.example.test", target_->port()), &response).ok());
+  ASSERT_TRUE(Call(RequestFor("VR 2", "service.example.test", target_->port()), &response).ok());
+  grpc::Status full = Call(RequestFor("VR 3", "service.example.test", target_->port()), &response);
+  EXPECT_EQ(full.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(full.error_message(), HasSubstr("this agent remembers 2 VRs probed in the last 10m"));
+  EXPECT_EQ(
+      Call(RequestFor("VR 1", "service.example.test", target_->port()), &response).error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(MetricValue(registry_, "mecai_probe_agent_repeated_vr_refusals_total", "memory_full"),
+            1);
+  EXPECT_EQ(service_->in_flight_probes(), 0u);
 }
 
 TEST_F(ProbeServiceTest, ClientCancellationEndsTheProbeAndClosesItsConnection) {

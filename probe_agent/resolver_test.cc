@@ -111,6 +111,31 @@ TEST_F(CaresResolverTest, AddressesOfOneFamilySurviveTheOthersFailure) {
   EXPECT_THAT(*addresses, ElementsAre("127.0.0.1"));
 }
 
+// The other family's failure is reported with the addresses, so that the quorum policy can refuse
+// the perspective (common/quorum_policy.h): those addresses alone may not be all the name has.
+TEST_F(CaresResolverTest, ReportsTheFailedQueryNextToTheOtherFamilysAddresses) {
+  absl::StatusOr<Resolution> resolution =
+      resolver_->ResolveWithOutcomes("v4.refused.test", kTimeout);
+  ASSERT_TRUE(resolution.ok()) << resolution.status();
+  EXPECT_TRUE(resolution->failure.ok()) << resolution->failure;
+  EXPECT_THAT(resolution->addresses, ElementsAre("127.0.0.1"));
+  EXPECT_EQ(resolution->a_outcome, v1::RESOLUTION_NOERROR);
+  EXPECT_EQ(resolution->aaaa_outcome, v1::RESOLUTION_REFUSED);
+}
+
+TEST_F(CaresResolverTest, ReportsNodataAndNxdomainPerFamily) {
+  absl::StatusOr<Resolution> v4 = resolver_->ResolveWithOutcomes("v4only.example.test", kTimeout);
+  ASSERT_TRUE(v4.ok()) << v4.status();
+  EXPECT_EQ(v4->a_outcome, v1::RESOLUTION_NOERROR);
+  EXPECT_EQ(v4->aaaa_outcome, v1::RESOLUTION_NODATA);
+  absl::StatusOr<Resolution> missing =
+      resolver_->ResolveWithOutcomes("nothing.example.test", kTimeout);
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_EQ(missing->failure.code(), absl::StatusCode::kNotFound) << missing->failure;
+  EXPECT_EQ(missing->a_outcome, v1::RESOLUTION_NXDOMAIN);
+  EXPECT_EQ(missing->aaaa_outcome, v1::RESOLUTION_NXDOMAIN);
+}
+
 TEST_F(CaresResolverTest, RefusedWithoutAnyAddressIsUnavailable) {
   absl::StatusOr<std::vector<std::string>> addresses =
       resolver_->Resolve("unknown.refused.test", kTimeout);

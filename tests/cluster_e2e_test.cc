@@ -9,9 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -350,6 +353,45 @@ TEST_F(ClusterEndToEndTest, AnswersAnIdenticalRequestFromItsRecord) {
   EXPECT_EQ(second.log_index(), first.log_index());
   EXPECT_EQ(second.vouching_data().SerializeAsString(), first.vouching_data().SerializeAsString());
   EXPECT_EQ(TreeSize(), size_after_first);
+}
+
+// Agents probe a VR once, so the coordinator must never probe one twice: identical VRs sent at
+// the same moment are decided once. The others are answered from the record, or ABORTED while
+// the first is still being decided; none is refused, and the log grows by one record.
+TEST_F(ClusterEndToEndTest, IdenticalRequestsSentAtOnceAreProbedOnce) {
+  const std::string request = MakeRequest("server", absl::Now());
+  const uint64_t size_before = TreeSize();
+  constexpr int kCalls = 4;
+  std::vector<absl::StatusOr<v1::VouchResponse>> responses(kCalls,
+                                                           absl::UnknownError("not answered"));
+  std::atomic<int> ready{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCalls; ++i) {
+    callers.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kCalls) {
+      }
+      responses[i] = CallVouch(**channel_, request);
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  int issued = 0;
+  for (const absl::StatusOr<v1::VouchResponse>& response : responses) {
+    if (!response.ok()) {
+      EXPECT_EQ(response.status().code(), absl::StatusCode::kAborted) << response.status();
+      EXPECT_THAT(response.status().message(),
+                  HasSubstr("is being decided by an earlier call; send it again"));
+      continue;
+    }
+    ASSERT_TRUE(response->has_vouching_data()) << response->refusal().explanation();
+    if (!response->served_from_record()) ++issued;
+  }
+  EXPECT_EQ(issued, 1);
+  EXPECT_EQ(TreeSize(), size_before + 1);
+  // Sent again, it is answered from that one record.
+  v1::VouchResponse again = Vouch(request);
+  EXPECT_TRUE(again.served_from_record());
+  EXPECT_TRUE(again.has_vouching_data());
 }
 
 TEST_F(ClusterEndToEndTest, RecordsAreProvablyInTheSignedLog) {
