@@ -97,7 +97,7 @@ class CompromisedCoordinatorTest : public ::testing::Test {
         static_cast<uint32_t>(cluster_->target_port()), LocalCluster::kTrustList, absl::Now());
     EXPECT_TRUE(request.ok()) << request.status();
     absl::StatusOr<v1::VouchResponse> response =
-        CallVouch(*coordinator_channel_, request.value_or(""));
+        CallVouch(**coordinator_channel_, request.value_or(""));
     EXPECT_TRUE(response.ok()) << response.status();
     return response.value_or(v1::VouchResponse());
   }
