@@ -1,14 +1,17 @@
 #include "cli/audit_client.h"
 
+#include <memory>
+#include <optional>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "client/va_list.h"
+#include "client/va_chain.h"
 #include "common/files.h"
 #include "common/grpc_channel.h"
 #include "common/hashing.h"
 #include "common/merkle.h"
-#include "common/pem.h"
-#include "common/signature.h"
+#include "common/signed_object.h"
 #include "common/status.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 
@@ -35,44 +38,81 @@ std::string DescribeRecord(const v1::QuorumRecord& record) {
                       " perspectives");
 }
 
-// Verifies the checkpoint's VA signature (and, with a VA list, that its VA certificate chains to
-// a listed CA). Returns the parsed body.
-absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& checkpoint,
-                                                    const std::string& va_list_file) {
-  if (checkpoint.va_certificate_chain_der().empty()) {
-    return absl::InvalidArgumentError("the checkpoint carries no VA certificate");
+// The checkpoint a previous audit kept in `path`; nullopt when the file does not exist yet.
+absl::StatusOr<std::optional<v1::CheckpointBody>> ReadKeptCheckpoint(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (absl::IsNotFound(text.status())) return std::nullopt;
+  if (!text.ok()) return text.status();
+  v1::CheckpointBody kept;
+  if (!kept.ParseFromString(*text) || kept.log_shard_id().empty() || kept.va_id().empty() ||
+      kept.root_hash().size() != 32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the state file ", path,
+        " does not hold a checkpoint of an earlier audit (remove it to start afresh)"));
   }
-  ASSIGN_OR_RETURN(X509Ptr va, ParseDerCertificate(checkpoint.va_certificate_chain_der(0)));
-  EvpPkeyPtr key(X509_get_pubkey(va.get()));
-  if (key == nullptr ||
-      !VerifySignature(key.get(), checkpoint.signature(), checkpoint.tbs()).ok()) {
-    return absl::PermissionDeniedError("the checkpoint signature does not verify");
-  }
-  if (!va_list_file.empty()) {
-    ASSIGN_OR_RETURN(auto vas, VaList::Load(va_list_file));
-    bool chains = false;
-    for (const VaList::Entry& entry : vas->entries()) {
-      X509StorePtr store(X509_STORE_new());
-      X509_STORE_add_cert(store.get(), entry.ca_certificate.get());
-      X509StoreCtxPtr context(X509_STORE_CTX_new());
-      X509_STORE_CTX_init(context.get(), store.get(), va.get(), nullptr);
-      if (X509_verify_cert(context.get()) == 1) chains = true;
-    }
-    if (!chains) {
-      return absl::PermissionDeniedError(
-          "the checkpoint's VA certificate does not chain to the CA of any listed VA");
-    }
-  }
-  v1::CheckpointBody body;
-  if (!body.ParseFromString(checkpoint.tbs())) {
-    return absl::InvalidArgumentError("the signed checkpoint is not a CheckpointBody");
-  }
-  return body;
+  return kept;
 }
 
 }  // namespace
 
+absl::StatusOr<CheckpointKey> CheckpointVerificationKey(const v1::SignedCheckpoint& checkpoint,
+                                                        const VaList& vas, absl::Time now) {
+  if (checkpoint.va_certificate_chain_der().empty()) {
+    return absl::InvalidArgumentError("the checkpoint carries no VA certificate");
+  }
+  auto validated = ValidateVaChain(checkpoint.va_certificate_chain_der(), vas, {}, now);
+  if (!validated.ok()) return Annotate(validated.status(), "the checkpoint's VA certificate");
+  CheckpointKey key;
+  key.va_id = validated->va->config.id();
+  key.key = std::move(validated->path.va_key);
+  if (key.key == nullptr) {
+    return absl::PermissionDeniedError("the checkpoint's VA certificate has no usable key");
+  }
+  return key;
+}
+
+absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& checkpoint,
+                                                    const VaList& vas, absl::Time now) {
+  ASSIGN_OR_RETURN(CheckpointKey signer, CheckpointVerificationKey(checkpoint, vas, now));
+  if (!VerifyObject(signer.key.get(), SignedObject::kCheckpoint, checkpoint.signature(),
+                    checkpoint.tbs())
+           .ok()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the checkpoint signature does not verify under the key of VA '", signer.va_id, "'"));
+  }
+  v1::CheckpointBody body;
+  RETURN_IF_ERROR(ParseSignedBytes(checkpoint.tbs(), "the signed checkpoint", &body));
+  if (body.va_id() != signer.va_id) {
+    return absl::PermissionDeniedError(absl::StrCat("the checkpoint names VA '", body.va_id(),
+                                                    "' but is signed with the key of VA '",
+                                                    signer.va_id, "'"));
+  }
+  return body;
+}
+
+absl::Status CheckSameLog(const v1::CheckpointBody& kept, const v1::CheckpointBody& checkpoint) {
+  if (kept.log_shard_id() != checkpoint.log_shard_id() || kept.va_id() != checkpoint.va_id()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the checkpoint is of log shard '", checkpoint.log_shard_id(), "' signed by VA '",
+        checkpoint.va_id(), "', but the state file holds log shard '", kept.log_shard_id(),
+        "' signed by VA '", kept.va_id(), "'"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& out) {
+  std::unique_ptr<VaList> vas;
+  std::optional<v1::CheckpointBody> kept;
+  if (options.verify) {
+    if (options.va_list_file.empty()) {
+      return absl::InvalidArgumentError(
+          "verifying a checkpoint needs the VA list that says which VA may sign it (--va-list)");
+    }
+    ASSIGN_OR_RETURN(vas, VaList::Load(options.va_list_file));
+    if (!options.state_file.empty()) {
+      ASSIGN_OR_RETURN(kept, ReadKeptCheckpoint(options.state_file));
+    }
+  }
   ASSIGN_OR_RETURN(auto channel, MakeChannel(options.vouching_server, 64 << 20));
   auto stub = v1::AuditService::NewStub(channel);
   AuditReport report;
@@ -84,7 +124,7 @@ absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& 
     v1::GetCheckpointResponse response;
     RETURN_IF_ERROR(FromGrpcStatus(
         stub->GetCheckpoint(&context, v1::GetCheckpointRequest(), &response), "GetCheckpoint"));
-    auto body = VerifyCheckpoint(response.checkpoint(), options.va_list_file);
+    auto body = VerifyCheckpoint(response.checkpoint(), *vas, absl::Now());
     if (!body.ok()) {
       report.problems.push_back(std::string(body.status().message()));
       return report;
@@ -188,9 +228,11 @@ absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& 
   }
 
   if (options.verify && !options.state_file.empty()) {
-    auto previous_text = ReadFile(options.state_file);
-    v1::CheckpointBody previous;
-    if (previous_text.ok() && previous.ParseFromString(*previous_text)) {
+    absl::Status same_log = kept.has_value() ? CheckSameLog(*kept, checkpoint) : absl::OkStatus();
+    if (!same_log.ok()) {
+      report.problems.push_back(std::string(same_log.message()));
+    } else if (kept.has_value()) {
+      const v1::CheckpointBody& previous = *kept;
       grpc::ClientContext context;
       SetDeadline(&context);
       v1::GetConsistencyProofRequest request;
