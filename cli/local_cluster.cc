@@ -250,7 +250,7 @@ absl::Status LocalCluster::BuildHsm() {
   entry->set_id(kVaId);
   entry->set_operator_("MECAI Demo CA");
   entry->set_ca_certificate_file(Path("pki/root-ca.pem"));
-  // The VA certificate's key names this VA (docs/VOUCHING_DATA.md "The VA list").
+  // The VA certificate's key names this VA (docs/VOUCHING_DATA.md §4).
   entry->add_va_spki_sha256(VaKeyPin(va_public_key.get()));
   return WriteConfig("va-list.textproto", va_list);
 }

@@ -1,6 +1,6 @@
-// Which listed VA a presented VA certificate chain speaks for (docs/VOUCHING_DATA.md "The VA
-// list"). One validation for everything a VA signs: Vouching Data (client/vd_verifier.h) and log
-// checkpoints (`mecai audit --verify`, cli/audit_client.h).
+// Which listed VA a presented VA certificate chain speaks for (docs/VOUCHING_DATA.md §4). One
+// validation for everything a VA signs: Vouching Data (client/vd_verifier.h) and log checkpoints
+// (`mecai audit --verify`, cli/audit_client.h).
 #ifndef MECAI_CLIENT_VA_CHAIN_H_
 #define MECAI_CLIENT_VA_CHAIN_H_
 

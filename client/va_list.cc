@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path,
     if (!certificates.ok()) {
       return Annotate(certificates.status(), absl::StrCat("VA '", entry.id(), "' CA certificate"));
     }
-    // docs/VOUCHING_DATA.md "The VA list": the VA certificate's key names the VA, so a key
+    // docs/VOUCHING_DATA.md §4: the VA certificate's key names the VA, so a key
     // certified by a shared CA for another purpose cannot speak for this one.
     if (entry.va_spki_sha256().empty()) {
       return absl::InvalidArgumentError(absl::StrCat(

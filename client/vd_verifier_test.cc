@@ -518,7 +518,7 @@ TEST_F(VdVerifierTest, VaNotAskedForIsRejectedWhenItSharesTheCa) {
                                                    "va_spki_sha256)"))));
 }
 
-// docs/VOUCHING_DATA.md "The VA list": an ordinary delegated OCSP responder of the VA's CA carries
+// docs/VOUCHING_DATA.md §4: an ordinary delegated OCSP responder of the VA's CA carries
 // id-kp-OCSPSigning and chains to the CA, but its key is pinned for no VA, so it cannot sign VDs.
 TEST_F(VdVerifierTest, OcspResponderOfTheVasCaCannotSignForTheVa) {
   CertificateSpec responder_spec = VaSpec();

@@ -340,7 +340,7 @@ TEST_F(BadInputTest, MecaiCommandLineErrorsAreUsageErrors) {
   EXPECT_THAT(negative_age.output, HasSubstr("--max-age must be a positive duration (24h)"));
 }
 
-// docs/VOUCHING_DATA.md "The VA list": every VA names the key of its VA certificate; a list
+// docs/VOUCHING_DATA.md §4: every VA names the key of its VA certificate; a list
 // without it is refused in one line naming the field, before any VD is looked at.
 TEST_F(BadInputTest, VaListEntryWithoutAPinIsRefusedInOneLine) {
   const std::string mecai = absl::StrCat(getenv("TEST_SRCDIR"), "/mecai/cli/mecai");
