@@ -1,14 +1,17 @@
 #include "cli/audit_client.h"
 
+#include <memory>
+#include <optional>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "client/va_list.h"
+#include "client/va_chain.h"
 #include "common/files.h"
 #include "common/grpc_channel.h"
 #include "common/hashing.h"
 #include "common/merkle.h"
 #include "common/pem.h"
-#include "common/signature.h"
 #include "common/signed_object.h"
 #include "common/status.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
@@ -36,55 +39,90 @@ std::string DescribeRecord(const v1::QuorumRecord& record) {
                       " perspectives");
 }
 
-// Verifies the checkpoint: the VA certificate it carries chains to the CA of the VA it names in
-// the VA list, and the signature is that VA's log key's (VaListEntry.log_public_key_file) over
-// the checkpoint context (docs/VOUCHING_DATA.md "Keys"). Returns the parsed body.
-absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& checkpoint,
-                                                    const std::string& va_list_file) {
-  if (va_list_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--verify needs --va-list: the checkpoint's log key comes from the VA list, never from "
-        "the checkpoint itself");
+// The checkpoint a previous audit kept in `path`; nullopt when the file does not exist yet.
+absl::StatusOr<std::optional<v1::CheckpointBody>> ReadKeptCheckpoint(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (absl::IsNotFound(text.status())) return std::nullopt;
+  if (!text.ok()) return text.status();
+  v1::CheckpointBody kept;
+  if (!kept.ParseFromString(*text) || kept.log_shard_id().empty() || kept.va_id().empty() ||
+      kept.root_hash().size() != 32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the state file ", path,
+        " does not hold a checkpoint of an earlier audit (remove it to start afresh)"));
   }
-  if (checkpoint.va_certificate_chain_der().empty()) {
-    return absl::InvalidArgumentError("the checkpoint carries no VA certificate");
-  }
-  // The body names the VA whose log key must have signed it; it is trusted only once that
-  // signature verifies.
-  v1::CheckpointBody body;
-  RETURN_IF_ERROR(ParseSignedBytes(checkpoint.tbs(), "the signed checkpoint", &body));
-  ASSIGN_OR_RETURN(auto vas, VaList::Load(va_list_file));
-  const VaList::Entry* entry = vas->Find(body.va_id());
-  if (entry == nullptr) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the checkpoint names VA '", body.va_id(), "', which is not in the VA list"));
-  }
-  if (entry->config.log_public_key_file().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("the VA list names no log key for VA '",
-                                                      body.va_id(), "' (log_public_key_file)"));
-  }
-  ASSIGN_OR_RETURN(EvpPkeyPtr log_key, LoadPemPublicKey(entry->config.log_public_key_file()));
-  if (!VerifyObject(log_key.get(), SignedObject::kCheckpoint, checkpoint.signature(),
-                    checkpoint.tbs())
-           .ok()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the checkpoint signature does not verify under the log key of VA '", body.va_id(), "'"));
-  }
-  ASSIGN_OR_RETURN(X509Ptr va, ParseDerCertificate(checkpoint.va_certificate_chain_der(0)));
-  X509StorePtr store(X509_STORE_new());
-  X509_STORE_add_cert(store.get(), entry->ca_certificate.get());
-  X509StoreCtxPtr context(X509_STORE_CTX_new());
-  X509_STORE_CTX_init(context.get(), store.get(), va.get(), nullptr);
-  if (X509_verify_cert(context.get()) != 1) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the checkpoint's VA certificate does not chain to the CA of VA '", body.va_id(), "'"));
-  }
-  return body;
+  return kept;
 }
 
 }  // namespace
 
+absl::StatusOr<CheckpointKey> CheckpointVerificationKey(const v1::SignedCheckpoint& checkpoint,
+                                                        const VaList& vas, absl::Time now) {
+  if (checkpoint.va_certificate_chain_der().empty()) {
+    return absl::InvalidArgumentError("the checkpoint carries no VA certificate");
+  }
+  auto validated = ValidateVaChain(checkpoint.va_certificate_chain_der(), vas, {}, now);
+  if (!validated.ok()) return Annotate(validated.status(), "the checkpoint's VA certificate");
+  // Checkpoints are signed by the VA's log key, never by the key its certificate certifies
+  // (docs/VOUCHING_DATA.md §1 "Signed bytes and keys"): the auditor's VA list names it.
+  CheckpointKey key;
+  key.va_id = validated->va->config.id();
+  const std::string& log_key_file = validated->va->config.log_public_key_file();
+  if (log_key_file.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the VA list names no log key for VA '", key.va_id,
+                     "' (log_public_key_file); checkpoints cannot be verified without it"));
+  }
+  absl::StatusOr<EvpPkeyPtr> log_key = LoadPemPublicKey(log_key_file);
+  if (!log_key.ok()) {
+    return Annotate(log_key.status(), absl::StrCat("log_public_key_file of VA '", key.va_id, "'"));
+  }
+  key.key = std::move(*log_key);
+  return key;
+}
+
+absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& checkpoint,
+                                                    const VaList& vas, absl::Time now) {
+  ASSIGN_OR_RETURN(CheckpointKey signer, CheckpointVerificationKey(checkpoint, vas, now));
+  if (!VerifyObject(signer.key.get(), SignedObject::kCheckpoint, checkpoint.signature(),
+                    checkpoint.tbs())
+           .ok()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the checkpoint signature does not verify under the key of VA '", signer.va_id, "'"));
+  }
+  v1::CheckpointBody body;
+  RETURN_IF_ERROR(ParseSignedBytes(checkpoint.tbs(), "the signed checkpoint", &body));
+  if (body.va_id() != signer.va_id) {
+    return absl::PermissionDeniedError(absl::StrCat("the checkpoint names VA '", body.va_id(),
+                                                    "' but is signed with the key of VA '",
+                                                    signer.va_id, "'"));
+  }
+  return body;
+}
+
+absl::Status CheckSameLog(const v1::CheckpointBody& kept, const v1::CheckpointBody& checkpoint) {
+  if (kept.log_shard_id() != checkpoint.log_shard_id() || kept.va_id() != checkpoint.va_id()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the checkpoint is of log shard '", checkpoint.log_shard_id(), "' signed by VA '",
+        checkpoint.va_id(), "', but the state file holds log shard '", kept.log_shard_id(),
+        "' signed by VA '", kept.va_id(), "'"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& out) {
+  std::unique_ptr<VaList> vas;
+  std::optional<v1::CheckpointBody> kept;
+  if (options.verify) {
+    if (options.va_list_file.empty()) {
+      return absl::InvalidArgumentError(
+          "verifying a checkpoint needs the VA list that says which VA may sign it (--va-list)");
+    }
+    ASSIGN_OR_RETURN(vas, VaList::Load(options.va_list_file));
+    if (!options.state_file.empty()) {
+      ASSIGN_OR_RETURN(kept, ReadKeptCheckpoint(options.state_file));
+    }
+  }
   ASSIGN_OR_RETURN(auto channel, MakeChannel(options.vouching_server, 64 << 20));
   auto stub = v1::AuditService::NewStub(channel);
   AuditReport report;
@@ -96,7 +134,7 @@ absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& 
     v1::GetCheckpointResponse response;
     RETURN_IF_ERROR(FromGrpcStatus(
         stub->GetCheckpoint(&context, v1::GetCheckpointRequest(), &response), "GetCheckpoint"));
-    auto body = VerifyCheckpoint(response.checkpoint(), options.va_list_file);
+    auto body = VerifyCheckpoint(response.checkpoint(), *vas, absl::Now());
     if (!body.ok()) {
       report.problems.push_back(std::string(body.status().message()));
       return report;
@@ -200,9 +238,11 @@ absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& 
   }
 
   if (options.verify && !options.state_file.empty()) {
-    auto previous_text = ReadFile(options.state_file);
-    v1::CheckpointBody previous;
-    if (previous_text.ok() && previous.ParseFromString(*previous_text)) {
+    absl::Status same_log = kept.has_value() ? CheckSameLog(*kept, checkpoint) : absl::OkStatus();
+    if (!same_log.ok()) {
+      report.problems.push_back(std::string(same_log.message()));
+    } else if (kept.has_value()) {
+      const v1::CheckpointBody& previous = *kept;
       grpc::ClientContext context;
       SetDeadline(&context);
       v1::GetConsistencyProofRequest request;

@@ -8,7 +8,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/va_list.h"
+#include "common/openssl_types.h"
 #include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/signer.pb.h"
 
 namespace mecai {
 
@@ -22,10 +26,12 @@ struct AuditOptions {
   int64_t log_index = -1;
   // Verify checkpoint signature and proofs.
   bool verify = false;
-  // When set with `verify`: the VA list whose CA the checkpoint's VA certificate must chain to.
+  // Required with `verify`: the VA list that says which VA may sign the checkpoint
+  // (CheckpointVerificationKey).
   std::string va_list_file;
   // When set with `verify`: where the last verified checkpoint is kept between runs; the new one
-  // must be consistent with it (RFC 9162 §2.1.4), and replaces it.
+  // must come from the same log shard and VA and be consistent with it (RFC 9162 §2.1.4), and
+  // replaces it.
   std::string state_file;
 };
 
@@ -38,7 +44,34 @@ struct AuditReport {
 };
 
 // Runs the audit, writing one line per record (and the verification results) to `out`.
+// INVALID_ARGUMENT, before any call, for `verify` without `va_list_file`, an unloadable VA list or
+// a state file that holds no checkpoint.
 absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& out);
+
+// The key a checkpoint's signature must verify under, and the VA that key speaks for.
+struct CheckpointKey {
+  std::string va_id;
+  EvpPkeyPtr key;
+};
+
+// The one place that decides which key signs `checkpoint`: the log key the VA list names
+// (VaListEntry.log_public_key_file) for the VA whose certificate the checkpoint carries, once
+// client/va_chain.h ValidateVaChain accepted that chain at `now` (it builds, with the presented
+// intermediates, to the CA of a listed VA that pins the key in va_spki_sha256, and the
+// certificate has id-kp-OCSPSigning). PERMISSION_DENIED / INVALID_ARGUMENT naming the failed
+// check; FAILED_PRECONDITION when the VA list names no log key for that VA.
+absl::StatusOr<CheckpointKey> CheckpointVerificationKey(const v1::SignedCheckpoint& checkpoint,
+                                                        const VaList& vas, absl::Time now);
+
+// Verifies `checkpoint` against `vas` at `now`: its signature under CheckpointVerificationKey with
+// the context of SignedObject::kCheckpoint (common/signed_object.h), its body parsed strictly
+// (ParseSignedBytes), and the body's va_id equal to the VA whose key signed it. Returns the body.
+absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& checkpoint,
+                                                    const VaList& vas, absl::Time now);
+
+// OK when `checkpoint` comes from the log shard and VA of `kept` (the checkpoint an earlier audit
+// verified); otherwise FAILED_PRECONDITION naming both.
+absl::Status CheckSameLog(const v1::CheckpointBody& kept, const v1::CheckpointBody& checkpoint);
 
 }  // namespace mecai
 

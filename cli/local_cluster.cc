@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "cli/binaries.h"
+#include "client/va_list.h"
 #include "common/files.h"
 #include "common/pem.h"
 #include "common/pkcs11_provisioning.h"
@@ -256,6 +257,8 @@ absl::Status LocalCluster::BuildHsm() {
   entry->set_id(kVaId);
   entry->set_operator_("MECAI Demo CA");
   entry->set_ca_certificate_file(Path("pki/root-ca.pem"));
+  // The VA certificate's key names this VA (docs/VOUCHING_DATA.md §4).
+  entry->add_va_spki_sha256(VaKeyPin(va_public_key.get()));
   entry->set_log_public_key_file(Path("pki/log-key.pub.pem"));
   return WriteConfig("va-list.textproto", va_list);
 }

@@ -40,6 +40,7 @@ constexpr char kUsage[] =
     "  verify --vd VD --host H --cert C --va-list L [--max-age DUR] [--va ID ...]\n"
     "         [--require-approval]\n"
     "      Verifies a VD as a TLS client would. Exit 0 valid, 3 invalid (reason on stderr).\n"
+    "      --max-age: the oldest VD accepted (default 24h).\n"
     "      --require-approval: the VD must say issuance was approved out of band.\n"
     "  probe --agent ADDR --host H [--port P]  <connection>\n"
     "      Asks one probe agent what it sees for H:P.\n"
@@ -52,11 +53,13 @@ constexpr char kUsage[] =
     "  pki --out DIR --identity NAME [--identity NAME ...] [--days N]\n"
     "      Makes the internal mutual-TLS CA (or reuses DIR/ca.pem) and one certificate per\n"
     "      service identity (serverAuth + clientAuth).\n"
-    "  audit --vs ADDR [--host H | --index N] [--since T] [--verify [--va-list L] [--state F]]\n"
+    "  audit --vs ADDR [--host H | --index N] [--since T] [--verify --va-list L [--state F]]\n"
     "        <connection>\n"
     "      Lists quorum records (T: RFC 3339 time, or a duration back from now such as 24h).\n"
-    "      --verify checks the signed checkpoint, an inclusion proof per record and, with\n"
-    "      --state, consistency with the checkpoint seen last time. Exit 3 on any problem.\n"
+    "      --verify checks the signed checkpoint against the VA list L (its VA's certificate\n"
+    "      chain, pinned key and id), an inclusion proof per record and, with --state, that the\n"
+    "      log shard and VA are those seen last time and the log is consistent with that\n"
+    "      checkpoint. Exit 3 on any problem.\n"
     "\n"
     "<connection>: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
     "              or --plaintext (local development only).\n"
@@ -159,8 +162,10 @@ int Verify(int argc, char** argv) {
   options.va_list_file = flags->Get("va-list");
   options.candidate_vas = flags->GetAll("va");
   options.require_out_of_band_approval = flags->Has("require-approval");
-  if (flags->Has("max-age") && !absl::ParseDuration(flags->Get("max-age"), &options.max_age)) {
-    return UsageError("verify", absl::InvalidArgumentError("--max-age must be a duration (24h)"));
+  if (flags->Has("max-age") && (!absl::ParseDuration(flags->Get("max-age"), &options.max_age) ||
+                                options.max_age <= absl::ZeroDuration())) {
+    return UsageError("verify",
+                      absl::InvalidArgumentError("--max-age must be a positive duration (24h)"));
   }
   auto statement = mecai::VerifyVouchingDataFile(options);
   if (!statement.ok()) {
@@ -259,6 +264,14 @@ int Audit(int argc, char** argv) {
   options.verify = flags->Has("verify");
   options.va_list_file = flags->Get("va-list");
   options.state_file = flags->Get("state");
+  if (options.verify && options.va_list_file.empty()) {
+    return UsageError("audit", absl::InvalidArgumentError(
+                                   "--verify needs --va-list: the VA list says which VA may sign "
+                                   "the checkpoint"));
+  }
+  if (!options.verify && (flags->Has("va-list") || flags->Has("state"))) {
+    return UsageError("audit", absl::InvalidArgumentError("--va-list and --state need --verify"));
+  }
   if (flags->Has("index") &&
       (!absl::SimpleAtoi(flags->Get("index"), &options.log_index) || options.log_index < 0)) {
     return UsageError("audit", absl::InvalidArgumentError("--index must be a log index"));

@@ -38,7 +38,8 @@ const char kTlsCommandsUsage[] =
     "           [--va ID ...] [--tls 1.2|1.3] [--max-age DUR] [--ask-all] [--feedback-file F]\n"
     "           [--require-approval]\n"
     "      Connects and verifies the stapled VDs inside the handshake. Exit 0 valid, 3 no valid\n"
-    "      VD (--require-approval: none saying issuance was approved out of band).\n"
+    "      VD (--require-approval: none saying issuance was approved out of band). --max-age:\n"
+    "      the oldest VD accepted (default 24h).\n"
     "  serverinfo --vd VD ... --out F\n"
     "      Writes an `openssl s_server -serverinfo` file stapling the VDs.\n";
 
@@ -249,8 +250,10 @@ int SClientCommand(int argc, char** argv) {
   options.extension_type = *type;
   options.ask_for_everything = flags->Has("ask-all");
   options.require_out_of_band_approval = flags->Has("require-approval");
-  if (flags->Has("max-age") && !absl::ParseDuration(flags->Get("max-age"), &options.max_age)) {
-    return Usage("s_client", absl::InvalidArgumentError("--max-age must be a duration (24h)"));
+  if (flags->Has("max-age") && (!absl::ParseDuration(flags->Get("max-age"), &options.max_age) ||
+                                options.max_age <= absl::ZeroDuration())) {
+    return Usage("s_client",
+                 absl::InvalidArgumentError("--max-age must be a positive duration (24h)"));
   }
   auto vas = VaList::Load(flags->Get("va-list"));
   if (!vas.ok()) return Fail("s_client", vas.status());

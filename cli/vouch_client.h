@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/vd_verifier.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
@@ -36,7 +37,8 @@ struct VerifyOptions {
   std::string certificate_file;
   std::string va_list_file;
   std::vector<std::string> candidate_vas;
-  absl::Duration max_age = absl::Hours(24 * 7);
+  // Oldest VD accepted (`--max-age`; default kDefaultMaxVdAge, client/vd_verifier.h).
+  absl::Duration max_age = kDefaultMaxVdAge;
   // The VD must say issuance was approved out of band (DESIGN §7).
   bool require_out_of_band_approval = false;
 };

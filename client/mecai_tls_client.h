@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/va_list.h"
+#include "client/vd_verifier.h"
 #include "common/clock.h"
 #include "common/mecai_extension.h"
 #include "common/openssl_types.h"
@@ -53,7 +54,7 @@ struct MecaiClientOptions {
   uint16_t extension_type = kDefaultMecaiExtensionType;
   uint16_t feedback_extension_type = kDefaultMecaiFeedbackExtensionType;
   // Oldest VD accepted (DESIGN §4: operator-set).
-  absl::Duration max_age = absl::Hours(24 * 7);
+  absl::Duration max_age = kDefaultMaxVdAge;
   // Send the empty mecai_vouching body ("every VD you hold") instead of naming the candidates; the
   // received VDs are still checked against the candidates. Servers that staple a fixed serverinfo
   // file (`openssl s_server -serverinfo`) accept only this form (docs/TLS_EXTENSION.md §5).

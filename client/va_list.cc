@@ -1,7 +1,11 @@
 #include "client/va_list.h"
 
+#include <algorithm>
+#include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/config_loader.h"
 #include "common/hashing.h"
@@ -9,6 +13,22 @@
 #include "common/status.h"
 
 namespace mecai {
+namespace {
+
+bool IsSha256Hex(const std::string& text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+         });
+}
+
+}  // namespace
+
+bool VaList::Entry::PinsKey(const std::string& spki_sha256) const {
+  return std::find(va_spki_sha256.begin(), va_spki_sha256.end(), spki_sha256) !=
+         va_spki_sha256.end();
+}
+
+std::string VaKeyPin(EVP_PKEY* key) { return HexEncode(Sha256(PublicKeyToDer(key))); }
 
 absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path,
                                                      size_t verified_va_cache_capacity) {
@@ -20,6 +40,8 @@ absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path,
   const std::string directory = slash == std::string::npos ? "" : path.substr(0, slash + 1);
   std::unique_ptr<VaList> list(new VaList(verified_va_cache_capacity));
   std::set<std::string> ids;
+  // Each pinned key (32-byte digest) and the VA it speaks for.
+  std::map<std::string, std::string> pinned_by;
   for (const v1::VaListEntry& entry : config.vas()) {
     if (entry.id().empty() || !ids.insert(entry.id()).second) {
       return absl::InvalidArgumentError(
@@ -33,7 +55,36 @@ absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path,
     if (!certificates.ok()) {
       return Annotate(certificates.status(), absl::StrCat("VA '", entry.id(), "' CA certificate"));
     }
+    // docs/VOUCHING_DATA.md §4: the VA certificate's key names the VA, so a key
+    // certified by a shared CA for another purpose cannot speak for this one.
+    if (entry.va_spki_sha256().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "VA list ", path, ": VA '", entry.id(),
+          "' needs va_spki_sha256 (the SHA-256 of its VA certificate's SubjectPublicKeyInfo, 64 "
+          "hex digits)"));
+    }
     Entry loaded;
+    for (const std::string& pin : entry.va_spki_sha256()) {
+      if (!IsSha256Hex(pin)) {
+        return absl::InvalidArgumentError(absl::StrCat("VA list ", path, ": VA '", entry.id(),
+                                                       "' va_spki_sha256 '", pin,
+                                                       "' is not 64 hex digits"));
+      }
+      const std::string digest = absl::HexStringToBytes(pin);
+      auto [previous, inserted] = pinned_by.emplace(digest, entry.id());
+      if (!inserted && previous->second == entry.id()) {
+        return absl::InvalidArgumentError(absl::StrCat("VA list ", path, ": VA '", entry.id(),
+                                                       "' lists va_spki_sha256 ",
+                                                       absl::AsciiStrToLower(pin), " twice"));
+      }
+      if (!inserted) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("VA list ", path, ": va_spki_sha256 ", absl::AsciiStrToLower(pin),
+                         " is pinned for both '", previous->second, "' and '", entry.id(),
+                         "'; a VA key speaks for one VA"));
+      }
+      loaded.va_spki_sha256.push_back(digest);
+    }
     loaded.config = entry;
     loaded.ca_certificate = std::move(certificates->front());
     loaded.ca_certificate_sha256 = Sha256(CertificateToDer(loaded.ca_certificate.get()));

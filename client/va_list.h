@@ -24,11 +24,19 @@ class VaList {
     X509Ptr ca_certificate;
     // SHA-256 of its DER encoding: the CA half of the verified-VA cache's key.
     std::string ca_certificate_sha256;
+    // The pinned VA keys (config.va_spki_sha256 decoded): 32-byte SHA-256 digests of the
+    // SubjectPublicKeyInfo DER of each key that may speak for this VA. Never empty.
+    std::vector<std::string> va_spki_sha256;
+
+    // Whether `spki_sha256` (32 bytes) is one of this VA's pinned keys.
+    bool PinsKey(const std::string& spki_sha256) const;
   };
 
   // Loads a v1::VaList text file and each entry's CA certificate. Relative certificate paths are
-  // resolved against the list file's directory. `verified_va_cache_capacity` bounds the cache of
-  // VA chain validations against this list's CAs (0: validate every chain every time).
+  // resolved against the list file's directory. Every entry needs a unique id and at least one
+  // va_spki_sha256 (64 hex digits each), and no key may be pinned for two VAs; otherwise
+  // INVALID_ARGUMENT naming the list, the VA and the field. `verified_va_cache_capacity` bounds the
+  // cache of VA chain validations against this list's CAs (0: validate every chain every time).
   static absl::StatusOr<std::unique_ptr<VaList>> Load(
       const std::string& path,
       size_t verified_va_cache_capacity = VerifiedVaCache::kDefaultCapacity);
@@ -50,6 +58,10 @@ class VaList {
   // Non-null; thread-safe itself.
   const std::unique_ptr<VerifiedVaCache> verified_va_cache_;
 };
+
+// The VaListEntry.va_spki_sha256 value that pins `key`: the lower-case hex SHA-256 of its
+// SubjectPublicKeyInfo DER. What VA list producers write for a VA certificate's key.
+std::string VaKeyPin(EVP_PKEY* key);
 
 }  // namespace mecai
 

@@ -15,6 +15,12 @@
 
 namespace mecai {
 
+// The default oldest VD a client accepts (docs/VOUCHING_DATA.md "Maximum age"): four times the
+// stapler's default refresh interval of 6 h (StaplerConfig.refresh_interval_ms), so a server
+// whose stapler misses up to three refreshes keeps a VD clients accept, while a VD for a
+// certificate revoked since stays usable for at most a day.
+inline constexpr absl::Duration kDefaultMaxVdAge = absl::Hours(24);
+
 struct VdExpectation {
   // The name the client connected to.
   std::string hostname;
@@ -24,18 +30,19 @@ struct VdExpectation {
   std::vector<std::string> candidate_vas;
   absl::Time now;
   // Oldest acceptable VD (operator-set); issued_at may be at most 5 minutes in the future.
-  absl::Duration max_age = absl::Hours(24 * 7);
+  absl::Duration max_age = kDefaultMaxVdAge;
   // Accept only a VD whose statement says issuance was approved out of band (DESIGN §7,
   // VouchingStatement.issuance_approved_out_of_band), for clients that demand it.
   bool require_out_of_band_approval = false;
 };
 
-// Verifies, in order: the VA chain builds to the CA certificate of a listed (candidate) VA, the VA
-// certificate carries id-kp-OCSPSigning, the signature over the statement verifies, the statement
-// names that VA, the hostname, a vouched hash equal to the handshake certificate's, the age, and,
-// when asked, out-of-band approval. The statement's issuance_approved_out_of_band is returned
-// either way.
-// Returns the statement, or PERMISSION_DENIED / INVALID_ARGUMENT with the failed check.
+// Verifies, in order: the VA chain builds to the CA certificate of a listed (candidate) VA that
+// pins the VA certificate's key (VaListEntry.va_spki_sha256), the VA certificate carries
+// id-kp-OCSPSigning (both client/va_chain.h), the signature over the statement verifies, the
+// statement names that VA, the hostname, a vouched hash equal to the handshake certificate's, the
+// age, and, when asked, out-of-band approval. The statement's issuance_approved_out_of_band is
+// returned either way. Returns the statement, or PERMISSION_DENIED / INVALID_ARGUMENT with the
+// failed check.
 //
 // The outcome of each chain-to-CA validation is remembered in `vas.verified_va_cache()`
 // (client/verified_va_cache.h) while the validated path is valid, so a VD whose chain was seen

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/va_list.h"
 #include "common/hashing.h"
@@ -31,6 +32,7 @@ namespace {
 
 using ::mecai::test_pki::FixtureNow;
 using ::mecai::test_pki::MakeTempDirectory;
+using ::mecai::test_pki::ShareKey;
 using ::mecai::test_pki::StatusIs;
 using ::mecai::test_pki::WriteTestFile;
 using ::testing::AnyOf;
@@ -59,16 +61,32 @@ struct KeyAndCertificate {
   X509Ptr certificate;
 };
 
-absl::StatusOr<KeyAndCertificate> Issue(const CertificateSpec& spec,
-                                        const KeyAndCertificate* issuer) {
+// A certificate from `spec` for `key` (shared, not taken), issued by `issuer` (self-signed when
+// null).
+absl::StatusOr<KeyAndCertificate> IssueFor(const CertificateSpec& spec, EVP_PKEY* key,
+                                           const KeyAndCertificate* issuer) {
   KeyAndCertificate issued;
-  ASSIGN_OR_RETURN(issued.key, GenerateEcKey());
+  issued.key = ShareKey(key);
   ASSIGN_OR_RETURN(issued.certificate,
                    IssueCertificate(spec, issued.key.get(),
                                     issuer != nullptr ? issuer->certificate.get() : nullptr,
                                     issuer != nullptr ? issuer->key.get() : issued.key.get()));
   return issued;
 }
+
+// The same on a fresh key.
+absl::StatusOr<KeyAndCertificate> Issue(const CertificateSpec& spec,
+                                        const KeyAndCertificate* issuer) {
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
+  return IssueFor(spec, key.get(), issuer);
+}
+
+// One VA list entry: its id, CA certificate file and the keys pinned for it (borrowed).
+struct ListedVa {
+  std::string id;
+  std::string ca_file;
+  std::vector<EVP_PKEY*> keys;
+};
 
 CertificateSpec CaSpec(const std::string& name) {
   CertificateSpec spec;
@@ -119,6 +137,7 @@ class VdVerifierTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(ca_, Issue(CaSpec("Test CA A"), nullptr));
     ASSERT_OK_AND_ASSIGN(other_ca_, Issue(CaSpec("Test CA B"), nullptr));
     ASSERT_OK_AND_ASSIGN(va_, Issue(VaSpec(), &ca_));
+    ASSERT_OK_AND_ASSIGN(other_va_, Issue(VaSpec(), &other_ca_));
     ASSERT_OK_AND_ASSIGN(leaf_, Issue(LeafSpec(kHostname), nullptr));
     ASSERT_OK_AND_ASSIGN(other_leaf_, Issue(LeafSpec(kHostname), nullptr));
     ASSERT_OK_AND_ASSIGN(directory_, MakeTempDirectory());
@@ -127,8 +146,7 @@ class VdVerifierTest : public ::testing::Test {
     ASSERT_OK(WriteTestFile(directory_, "ca-b.pem", CertificateToPem(other_ca_.certificate.get()))
                   .status());
     // va-a is the VA under test; va-b is another VA with its own CA.
-    ASSERT_OK_AND_ASSIGN(
-        vas_, LoadVaList("va-list.textproto", {{"va-a", "ca-a.pem"}, {"va-b", "ca-b.pem"}}));
+    ASSERT_OK_AND_ASSIGN(vas_, LoadVaList("va-list.textproto", ListedVas()));
 
     statement_.set_version(2);
     statement_.set_va_id("va-a");
@@ -156,18 +174,31 @@ class VdVerifierTest : public ::testing::Test {
     expected_.max_age = absl::Hours(24);
   }
 
-  // Writes a VA list of (id, CA file) entries into the test directory and loads it.
+  // The fixture's list: va-a (CA A, the key of va_) and va-b (CA B, the key of other_va_).
+  std::vector<ListedVa> ListedVas() const {
+    return {{"va-a", "ca-a.pem", {va_.key.get()}}, {"va-b", "ca-b.pem", {other_va_.key.get()}}};
+  }
+
+  // Writes a VA list of these entries into the test directory and loads it.
   absl::StatusOr<std::unique_ptr<VaList>> LoadVaList(
-      const std::string& name, const std::vector<std::pair<std::string, std::string>>& entries,
+      const std::string& name, const std::vector<ListedVa>& entries,
       size_t verified_va_cache_capacity = VerifiedVaCache::kDefaultCapacity) {
     v1::VaList list;
-    for (const auto& [id, ca_file] : entries) {
+    for (const ListedVa& listed : entries) {
       v1::VaListEntry* entry = list.add_vas();
-      entry->set_id(id);
-      entry->set_operator_(absl::StrCat("Operator of ", id));
-      entry->add_endpoints(absl::StrCat(id, ".example.test:443"));
-      entry->set_ca_certificate_file(ca_file);
+      entry->set_id(listed.id);
+      entry->set_operator_(absl::StrCat("Operator of ", listed.id));
+      entry->add_endpoints(absl::StrCat(listed.id, ".example.test:443"));
+      entry->set_ca_certificate_file(listed.ca_file);
+      for (EVP_PKEY* key : listed.keys) entry->add_va_spki_sha256(VaKeyPin(key));
     }
+    return LoadVaListText(name, list, verified_va_cache_capacity);
+  }
+
+  // Writes `list` in text format into the test directory and loads it.
+  absl::StatusOr<std::unique_ptr<VaList>> LoadVaListText(
+      const std::string& name, const v1::VaList& list,
+      size_t verified_va_cache_capacity = VerifiedVaCache::kDefaultCapacity) {
     std::string text;
     if (!google::protobuf::TextFormat::PrintToString(list, &text)) {
       return absl::InternalError("cannot print the VA list");
@@ -201,6 +232,8 @@ class VdVerifierTest : public ::testing::Test {
   KeyAndCertificate ca_;
   KeyAndCertificate other_ca_;
   KeyAndCertificate va_;
+  // va-b's VA, under other_ca_.
+  KeyAndCertificate other_va_;
   KeyAndCertificate leaf_;
   KeyAndCertificate other_leaf_;
   std::string directory_;
@@ -236,7 +269,7 @@ TEST_F(VdVerifierTest, VaChainWithAnIntermediateVerifies) {
   CertificateSpec intermediate_spec = CaSpec("Test CA A Intermediate");
   intermediate_spec.path_length = 0;
   ASSERT_OK_AND_ASSIGN(KeyAndCertificate intermediate, Issue(intermediate_spec, &ca_));
-  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(VaSpec(), &intermediate));
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, IssueFor(VaSpec(), va_.key.get(), &intermediate));
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd,
                        SignedVd(statement_.SerializeAsString(), va.key.get(),
                                 {va.certificate.get(), intermediate.certificate.get()}));
@@ -379,6 +412,25 @@ TEST_F(VdVerifierTest, VdOlderThanTheMaximumAgeIsRejected) {
                                    Eq("the VD is 24h1s old; the maximum age is 24h")));
 }
 
+// docs/VOUCHING_DATA.md "Maximum age": without an operator setting, a VD older than a day (four
+// stapler refresh intervals) is refused. MecaiClientOptions, `mecai verify` and `mecai s_client`
+// default to the same constant.
+TEST_F(VdVerifierTest, DefaultMaximumAgeIsOneDay) {
+  EXPECT_EQ(kDefaultMaxVdAge, absl::Hours(24));
+  VdExpectation defaults;
+  EXPECT_EQ(defaults.max_age, kDefaultMaxVdAge);
+  defaults.hostname = expected_.hostname;
+  defaults.certificate_der = expected_.certificate_der;
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  // Issued one hour before FixtureNow().
+  defaults.now = FixtureNow() + absl::Hours(23);
+  EXPECT_TRUE(VerifyVouchingData(vd, *vas_, defaults).ok());
+  defaults.now = FixtureNow() + absl::Hours(24);
+  EXPECT_THAT(VerifyVouchingData(vd, *vas_, defaults),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("the VD is 25h old; the maximum age is 24h")));
+}
+
 TEST_F(VdVerifierTest, VdIssuedInTheFutureIsRejected) {
   // Up to five minutes of clock skew are tolerated.
   statement_.set_issued_at_unix_seconds(absl::ToUnixSeconds(FixtureNow() + absl::Minutes(5)));
@@ -397,7 +449,7 @@ TEST_F(VdVerifierTest, VaCertificateWithoutOcspSigningUsageIsRejected) {
     SCOPED_TRACE(usages.empty() ? "no EKU extension" : usages.front());
     CertificateSpec spec = VaSpec();
     spec.extended_key_usages = usages;
-    ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(spec, &ca_));
+    ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, IssueFor(spec, va_.key.get(), &ca_));
     ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
                                                        {va.certificate.get()}));
     EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
@@ -453,14 +505,169 @@ TEST_F(VdVerifierTest, VaNotAskedForIsRejected) {
 // Two VAs under one CA (a CA running two VAs): a VD from the VA not asked for is rejected although
 // its certificate chains to the CA of the VA that was asked for.
 TEST_F(VdVerifierTest, VaNotAskedForIsRejectedWhenItSharesTheCa) {
-  ASSERT_OK_AND_ASSIGN(
-      vas_, LoadVaList("shared-ca.textproto", {{"va-a", "ca-a.pem"}, {"va-a2", "ca-a.pem"}}));
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va2, Issue(VaSpec(), &ca_));
+  ASSERT_OK_AND_ASSIGN(vas_,
+                       LoadVaList("shared-ca.textproto", {{"va-a", "ca-a.pem", {va_.key.get()}},
+                                                          {"va-a2", "ca-a.pem", {va2.key.get()}}}));
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
   EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
   expected_.candidate_vas = {"va-a2"};
-  EXPECT_THAT(Verify(vd),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       Eq("the VD names VA 'va-a', not one of the VAs asked for (va-a2)")));
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   Eq(absl::StrCat("the VA certificate's key (SubjectPublicKeyInfo "
+                                                   "SHA-256 ",
+                                                   VaKeyPin(va_.key.get()),
+                                                   ") is not pinned for any VA asked for (va-a2) "
+                                                   "whose CA issued it (va-a2: key not in "
+                                                   "va_spki_sha256)"))));
+}
+
+// docs/VOUCHING_DATA.md §4: an ordinary delegated OCSP responder of the VA's CA carries
+// id-kp-OCSPSigning and chains to the CA, but its key is pinned for no VA, so it cannot sign VDs.
+TEST_F(VdVerifierTest, OcspResponderOfTheVasCaCannotSignForTheVa) {
+  CertificateSpec responder_spec = VaSpec();
+  responder_spec.common_name = "Test CA A OCSP Responder";
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate responder, Issue(responder_spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(
+      v1::VouchingData vd,
+      SignedVd(statement_.SerializeAsString(), responder.key.get(), {responder.certificate.get()}));
+  const std::string key = VaKeyPin(responder.key.get());
+  EXPECT_THAT(
+      Verify(vd),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               Eq(absl::StrCat("the VA certificate's key (SubjectPublicKeyInfo SHA-256 ", key,
+                               ") is not pinned for any listed VA whose CA issued it (va-a: "
+                               "key not in va_spki_sha256; va-b: unable to get local "
+                               "issuer certificate)"))));
+  // The same when the client asks for that VA alone, and when its path is already cached.
+  expected_.candidate_vas = {"va-a"};
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_THAT(Verify(vd),
+                StatusIs(absl::StatusCode::kPermissionDenied,
+                         Eq(absl::StrCat("the VA certificate's key (SubjectPublicKeyInfo "
+                                         "SHA-256 ",
+                                         key,
+                                         ") is not pinned for any VA asked for (va-a) "
+                                         "whose CA issued it (va-a: key not in "
+                                         "va_spki_sha256)"))));
+  }
+  EXPECT_GE(vas_->verified_va_cache().hits(), 1u);
+}
+
+// The community variation: two VAs whose certificates one CA issued. Each VA's key speaks only for
+// its own VA, whether the path is validated afresh or answered from the verified-VA cache.
+TEST_F(VdVerifierTest, SecondVaUnderASharedCaCannotSpeakForTheFirst) {
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va2, Issue(VaSpec(), &ca_));
+  const std::vector<ListedVa> shared = {{"va-a", "ca-a.pem", {va_.key.get()}},
+                                        {"va-a2", "ca-a.pem", {va2.key.get()}}};
+  ASSERT_OK_AND_ASSIGN(vas_, LoadVaList("shared-ca.textproto", shared));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> uncached,
+                       LoadVaList("shared-ca-uncached.textproto", shared, /*capacity=*/0));
+  v1::VouchingStatement own = statement_;
+  own.set_va_id("va-a2");
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData own_vd,
+                       SignedVd(own.SerializeAsString(), va2.key.get(), {va2.certificate.get()}));
+  // va-a2 speaking for itself is accepted, and leaves its path in the cache.
+  ASSERT_OK(Verify(own_vd).status());
+  ASSERT_OK(VerifyVouchingData(own_vd, *uncached, expected_).status());
+
+  // va-a2's key naming va-a.
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData forged, SignedVd(statement_.SerializeAsString(),
+                                                         va2.key.get(), {va2.certificate.get()}));
+  const std::string refusal =
+      "the VD names VA 'va-a', but its VA certificate's key is pinned for VA 'va-a2' "
+      "(va_spki_sha256)";
+  const uint64_t hits_before = vas_->verified_va_cache().hits();
+  EXPECT_THAT(Verify(forged), StatusIs(absl::StatusCode::kPermissionDenied, Eq(refusal)));
+  EXPECT_GT(vas_->verified_va_cache().hits(), hits_before);
+  EXPECT_THAT(VerifyVouchingData(forged, *uncached, expected_),
+              StatusIs(absl::StatusCode::kPermissionDenied, Eq(refusal)));
+  // A client that asked for va-a alone refuses it before the signature.
+  expected_.candidate_vas = {"va-a"};
+  EXPECT_THAT(Verify(forged), StatusIs(absl::StatusCode::kPermissionDenied,
+                                       HasSubstr("is not pinned for any VA asked for (va-a)")));
+  // va-a itself still verifies under the shared CA.
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+}
+
+// A VA rolling its key over lists both keys; each verifies, and nothing else does.
+TEST_F(VdVerifierTest, KeyRolloverWithTwoPinsAcceptsBothKeys) {
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate next_va, Issue(VaSpec(), &ca_));
+  ASSERT_OK_AND_ASSIGN(vas_, LoadVaList("rollover.textproto",
+                                        {{"va-a", "ca-a.pem", {va_.key.get(), next_va.key.get()}},
+                                         {"va-b", "ca-b.pem", {other_va_.key.get()}}}));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData current, Vd());
+  ASSERT_OK_AND_ASSIGN(
+      v1::VouchingData next,
+      SignedVd(statement_.SerializeAsString(), next_va.key.get(), {next_va.certificate.get()}));
+  EXPECT_TRUE(Verify(current).ok()) << Verify(current).status();
+  EXPECT_TRUE(Verify(next).ok()) << Verify(next).status();
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate third_va, Issue(VaSpec(), &ca_));
+  ASSERT_OK_AND_ASSIGN(
+      v1::VouchingData third,
+      SignedVd(statement_.SerializeAsString(), third_va.key.get(), {third_va.certificate.get()}));
+  EXPECT_THAT(Verify(third), StatusIs(absl::StatusCode::kPermissionDenied,
+                                      HasSubstr("(va-a: key not in va_spki_sha256; ")));
+  // After the rollover the list drops the old key, and the old certificate stops verifying.
+  ASSERT_OK_AND_ASSIGN(
+      vas_, LoadVaList("after-rollover.textproto", {{"va-a", "ca-a.pem", {next_va.key.get()}},
+                                                    {"va-b", "ca-b.pem", {other_va_.key.get()}}}));
+  EXPECT_TRUE(Verify(next).ok()) << Verify(next).status();
+  EXPECT_THAT(Verify(current), StatusIs(absl::StatusCode::kPermissionDenied,
+                                        HasSubstr("(va-a: key not in va_spki_sha256; ")));
+}
+
+// VaList::Load refuses an entry that pins no key, a pin that is not a SHA-256 in hex, and one key
+// pinned for two VAs, each in one line naming the field.
+TEST_F(VdVerifierTest, VaListWithoutAValidUniquePinIsRefusedAtLoad) {
+  v1::VaList list;
+  v1::VaListEntry* entry = list.add_vas();
+  entry->set_id("va-a");
+  entry->set_ca_certificate_file("ca-a.pem");
+  EXPECT_THAT(LoadVaListText("no-pin.textproto", list),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       Eq(absl::StrCat("VA list ", directory_,
+                                       "/no-pin.textproto: VA 'va-a' needs va_spki_sha256 (the "
+                                       "SHA-256 of its VA certificate's SubjectPublicKeyInfo, 64 "
+                                       "hex digits)"))));
+  for (const std::string& bad : {std::string(63, 'a'), std::string(65, 'a'),
+                                 std::string(63, 'a') + "g", "sha256:" + std::string(57, '0')}) {
+    entry->clear_va_spki_sha256();
+    entry->add_va_spki_sha256(bad);
+    EXPECT_THAT(
+        LoadVaListText("bad-pin.textproto", list),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("VA 'va-a' va_spki_sha256 '")));
+    EXPECT_THAT(LoadVaListText("bad-pin.textproto", list),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("' is not 64 hex digits")));
+  }
+  // Upper-case hex is the same key.
+  entry->clear_va_spki_sha256();
+  entry->add_va_spki_sha256(absl::AsciiStrToUpper(VaKeyPin(va_.key.get())));
+  ASSERT_OK_AND_ASSIGN(vas_, LoadVaListText("upper-case.textproto", list));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+
+  v1::VaListEntry* second = list.add_vas();
+  second->set_id("va-a2");
+  second->set_ca_certificate_file("ca-a.pem");
+  second->add_va_spki_sha256(VaKeyPin(va_.key.get()));
+  EXPECT_THAT(LoadVaListText("shared-pin.textproto", list),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       Eq(absl::StrCat("VA list ", directory_,
+                                       "/shared-pin.textproto: "
+                                       "va_spki_sha256 ",
+                                       VaKeyPin(va_.key.get()),
+                                       " is pinned for both 'va-a' and 'va-a2'; a VA key speaks "
+                                       "for one VA"))));
+  second->set_id("va-a");
+  EXPECT_THAT(LoadVaListText("twice.textproto", list),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("every VA needs a unique id ('va-a')")));
+  list.mutable_vas()->RemoveLast();
+  entry->add_va_spki_sha256(VaKeyPin(va_.key.get()));
+  EXPECT_THAT(
+      LoadVaListText("twice.textproto", list),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("VA 'va-a' lists va_spki_sha256 ")));
 }
 
 TEST_F(VdVerifierTest, UnsupportedStatementVersionIsRejected) {
@@ -637,7 +844,7 @@ TEST_F(VdVerifierTest, CacheHitGivesTheSameResultAsAMiss) {
   }());
   CertificateSpec no_ocsp_spec = VaSpec();
   no_ocsp_spec.extended_key_usages = {"serverAuth"};
-  ASSERT_OK_AND_ASSIGN(KeyAndCertificate no_ocsp_va, Issue(no_ocsp_spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate no_ocsp_va, IssueFor(no_ocsp_spec, va_.key.get(), &ca_));
   ASSERT_OK_AND_ASSIGN(v1::VouchingData no_ocsp,
                        SignedVd(statement_.SerializeAsString(), no_ocsp_va.key.get(),
                                 {no_ocsp_va.certificate.get()}));
@@ -655,10 +862,18 @@ TEST_F(VdVerifierTest, CacheHitGivesTheSameResultAsAMiss) {
                        SignedVd(statement_.SerializeAsString(), expired_va.key.get(),
                                 {expired_va.certificate.get()}));
   add("expired VA certificate", expired, expected_);
+  // An OCSP responder of CA A: its chain is valid and cached, its key is pinned for no VA.
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate responder, Issue(VaSpec(), &ca_));
+  ASSERT_OK_AND_ASSIGN(
+      v1::VouchingData unpinned,
+      SignedVd(statement_.SerializeAsString(), responder.key.get(), {responder.certificate.get()}));
+  add("key not pinned", unpinned, expected_);
+  VdExpectation asked_a = expected_;
+  asked_a.candidate_vas = {"va-a"};
+  add("key not pinned, va-a asked for", unpinned, asked_a);
 
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> uncached,
-                       LoadVaList("uncached.textproto",
-                                  {{"va-a", "ca-a.pem"}, {"va-b", "ca-b.pem"}}, /*capacity=*/0));
+                       LoadVaList("uncached.textproto", ListedVas(), /*capacity=*/0));
   for (const CacheCase& test : cases) {
     SCOPED_TRACE(test.name);
     const std::string reference = Outcome(VerifyVouchingData(test.vd, *uncached, test.expected));
@@ -763,7 +978,7 @@ TEST_F(VdVerifierTest, RememberedSignaturesPerPathStayBounded) {
 TEST_F(VdVerifierTest, ExpiredVaCertificateIsRejectedEvenWhenCached) {
   CertificateSpec spec = VaSpec();
   spec.not_after = FixtureNow() + absl::Hours(3);
-  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, IssueFor(spec, va_.key.get(), &ca_));
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
                                                      {va.certificate.get()}));
   const absl::Time not_after = Asn1TimeToAbslTime(X509_get0_notAfter(va.certificate.get()));
@@ -790,7 +1005,7 @@ TEST_F(VdVerifierTest, ExpiredVaCertificateIsRejectedEvenWhenCached) {
 TEST_F(VdVerifierTest, NotYetValidVaCertificateIsRejectedEvenWhenCached) {
   CertificateSpec spec = VaSpec();
   spec.not_before = FixtureNow() + absl::Hours(2);
-  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(spec, &ca_));
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, IssueFor(spec, va_.key.get(), &ca_));
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
                                                      {va.certificate.get()}));
   expected_.now = FixtureNow() + absl::Hours(3);
@@ -807,7 +1022,7 @@ TEST_F(VdVerifierTest, AnotherVaListDoesNotReuseTheCache) {
   ASSERT_EQ(vas_->verified_va_cache().hits(), 1u);
   // The same VA id under another CA: the chain must be validated against that CA, and fails.
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> other,
-                       LoadVaList("other.textproto", {{"va-a", "ca-b.pem"}}));
+                       LoadVaList("other.textproto", {{"va-a", "ca-b.pem", {va_.key.get()}}}));
   EXPECT_THAT(VerifyVouchingData(vd, *other, expected_),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        Eq("the VA certificate does not chain to the CA of any listed VA (va-a: "
@@ -815,8 +1030,7 @@ TEST_F(VdVerifierTest, AnotherVaListDoesNotReuseTheCache) {
   EXPECT_EQ(other->verified_va_cache().hits(), 0u);
   EXPECT_EQ(other->verified_va_cache().misses(), 1u);
   // Even an identical list validates on its own first.
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> same,
-                       LoadVaList("same.textproto", {{"va-a", "ca-a.pem"}, {"va-b", "ca-b.pem"}}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> same, LoadVaList("same.textproto", ListedVas()));
   ASSERT_OK(VerifyVouchingData(vd, *same, expected_).status());
   EXPECT_EQ(same->verified_va_cache().hits(), 0u);
   EXPECT_EQ(same->verified_va_cache().misses(), 1u);
@@ -825,12 +1039,12 @@ TEST_F(VdVerifierTest, AnotherVaListDoesNotReuseTheCache) {
 
 TEST_F(VdVerifierTest, CacheStaysBounded) {
   constexpr size_t kCapacity = 4;
-  ASSERT_OK_AND_ASSIGN(
-      vas_, LoadVaList("small.textproto", {{"va-a", "ca-a.pem"}, {"va-b", "ca-b.pem"}}, kCapacity));
+  ASSERT_OK_AND_ASSIGN(vas_, LoadVaList("small.textproto", ListedVas(), kCapacity));
   expected_.candidate_vas = {"va-a"};
   std::vector<v1::VouchingData> vds;
   for (int i = 0; i < 10; ++i) {
-    ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, Issue(VaSpec(), &ca_));
+    // Ten certificates for the pinned key: ten distinct chains.
+    ASSERT_OK_AND_ASSIGN(KeyAndCertificate va, IssueFor(VaSpec(), va_.key.get(), &ca_));
     ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, SignedVd(statement_.SerializeAsString(), va.key.get(),
                                                        {va.certificate.get()}));
     vds.push_back(std::move(vd));
@@ -849,7 +1063,7 @@ TEST_F(VdVerifierTest, CacheStaysBounded) {
 
 TEST_F(VdVerifierTest, CacheIsSharedSafelyBetweenThreads) {
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
-  ASSERT_OK_AND_ASSIGN(KeyAndCertificate other_va, Issue(VaSpec(), &ca_));
+  ASSERT_OK_AND_ASSIGN(KeyAndCertificate other_va, IssueFor(VaSpec(), va_.key.get(), &ca_));
   ASSERT_OK_AND_ASSIGN(
       v1::VouchingData other_vd,
       SignedVd(statement_.SerializeAsString(), other_va.key.get(), {other_va.certificate.get()}));

@@ -24,6 +24,7 @@ VaPathResult VaPathResult::Copy() const {
   copy.verify_error = verify_error;
   copy.rejection = rejection;
   if (va_key != nullptr && EVP_PKEY_up_ref(va_key.get()) == 1) copy.va_key.reset(va_key.get());
+  copy.va_spki_sha256 = va_spki_sha256;
   copy.ocsp_signing = ocsp_signing;
   copy.valid_from = valid_from;
   copy.valid_until = valid_until;

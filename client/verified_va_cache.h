@@ -3,13 +3,16 @@
 // costs one signature verification instead of a path validation and a signature verification.
 //
 // What is remembered, per (SHA-256 of the presented chain, SHA-256 of the CA certificate):
-//   * the chain builds to the CA: the VA certificate's public key, whether it carries
-//     id-kp-OCSPSigning, and the window [latest notBefore, earliest notAfter) of the validated
-//     path (CA certificate included), in which that path stays valid. A lookup outside the window
-//     is a miss, so the caller validates again and reports the same error a first validation would.
+//   * the chain builds to the CA: the VA certificate's public key and the SHA-256 of its
+//     SubjectPublicKeyInfo, whether it carries id-kp-OCSPSigning, and the window [latest notBefore,
+//     earliest notAfter) of the validated path (CA certificate included), in which that path stays
+//     valid. A lookup outside the window is a miss, so the caller validates again and reports the
+//     same error a first validation would.
 //   * no path to the CA exists ("unable to get local issuer certificate"): chain building does not
 //     depend on the time, so this answer holds at any time.
-// Other failures (expired, not yet valid, bad signature, ...) are not remembered.
+// Other failures (expired, not yet valid, bad signature, ...) are not remembered. Which VA the key
+// speaks for is never remembered: a CA may issue for several VAs, so the caller compares the key
+// with the pins of the VA list entry on every lookup (client/va_chain.h).
 //
 // Under a path that builds, the cache also remembers which VD signatures verified under that VA
 // certificate's key: the SHA-256 of (statement, signature), at most kSignaturesPerPath per path,
@@ -43,6 +46,9 @@ struct VaPathResult {
   std::string rejection;
   // When it builds: the VA certificate's public key (owned; EVP_PKEY is reference-counted).
   EvpPkeyPtr va_key;
+  // When it builds: SHA-256 of the VA certificate's SubjectPublicKeyInfo DER (32 bytes), what
+  // VaListEntry.va_spki_sha256 pins.
+  std::string va_spki_sha256;
   // When it builds: whether the VA certificate carries id-kp-OCSPSigning.
   bool ocsp_signing = false;
   // When it builds: the validated path is valid at t iff valid_from <= t < valid_until (OpenSSL's

@@ -93,6 +93,7 @@ TEST(CoordinatorConfigTest, DefaultsFillTheDocumentedValues) {
   EXPECT_EQ(config.policy().min_perspectives(), 3u);
   EXPECT_EQ(config.policy().min_regions(), 2u);
   EXPECT_EQ(config.policy().max_unreachable(), 0u);
+  EXPECT_EQ(config.revocation().max_cache_age_seconds(), 3600u);
 }
 
 TEST(CoordinatorConfigTest, DefaultsKeepExplicitValues) {
@@ -260,17 +261,20 @@ TEST(CoordinatorConfigTest, RefusesLimitsAboveTheirMaximum) {
   config.set_signer_timeout_milliseconds(60001);
   config.set_max_chain_length(21);
   config.set_max_request_bytes((1 << 20) + 1);
+  config.mutable_revocation()->set_max_cache_age_seconds(86401);
   EXPECT_THAT(Validate(config),
               AllOf(IsInvalidField("freshness_window_seconds: must be at most 3600"),
                     IsInvalidField("probe_timeout_milliseconds: must be at most 120000"),
                     IsInvalidField("signer_timeout_milliseconds: must be at most 60000"),
                     IsInvalidField("max_chain_length: must be at most 20"),
-                    IsInvalidField("max_request_bytes: must be at most 1048576")));
+                    IsInvalidField("max_request_bytes: must be at most 1048576"),
+                    IsInvalidField("revocation.max_cache_age_seconds: must be at most 86400")));
   config.set_freshness_window_seconds(3600);
   config.set_probe_timeout_milliseconds(120000);
   config.set_signer_timeout_milliseconds(60000);
   config.set_max_chain_length(20);
   config.set_max_request_bytes(1 << 20);
+  config.mutable_revocation()->set_max_cache_age_seconds(86400);
   const absl::Status status = Validate(config);
   EXPECT_TRUE(status.ok()) << status;
 }

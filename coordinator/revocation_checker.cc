@@ -64,12 +64,12 @@ std::string OcspCacheKey(X509* certificate, X509* issuer) {
   return key;
 }
 
-// Evicts, while `cache` holds `limit` entries or more, the entry whose nextUpdate comes first.
+// Evicts, while `cache` holds `limit` entries or more, the entry that expires first.
 template <typename Entry>
 void MakeRoom(std::map<std::string, std::shared_ptr<const Entry>>& cache, size_t limit) {
   while (!cache.empty() && cache.size() >= limit) {
     auto soonest = std::min_element(cache.begin(), cache.end(), [](const auto& a, const auto& b) {
-      return a.second->next_update < b.second->next_update;
+      return a.second->expires_at < b.second->expires_at;
     });
     cache.erase(soonest);
   }
@@ -102,7 +102,7 @@ RevocationChecker::SourceResult RevocationChecker::CheckCrlSource(const std::str
     absl::MutexLock lock(&mutex_);
     auto found = crls_by_url_.find(url);
     if (found != crls_by_url_.end()) {
-      if (now < found->second->next_update) {
+      if (now < found->second->expires_at) {
         cached = found->second;
       } else {
         crls_by_url_.erase(found);
@@ -148,7 +148,7 @@ RevocationChecker::SourceResult RevocationChecker::CheckCrlSource(const std::str
                    : std::move(*body);
   entry->crl = std::move(*crl);
   entry->fetched_at = fetched_at;
-  entry->next_update = result.verdict.next_update;
+  entry->expires_at = std::min(result.verdict.next_update, fetched_at + options_.max_cache_age);
   result.response_der = entry->der;
   result.obtained_at = fetched_at;
   if (options_.max_cache_entries > 0) {
@@ -204,7 +204,7 @@ RevocationChecker::SourceResult RevocationChecker::CheckOcspSource(const std::st
     entry->der = std::move(*body);
     entry->url = url;
     entry->fetched_at = fetched_at;
-    entry->next_update = result.verdict.next_update;
+    entry->expires_at = std::min(result.verdict.next_update, fetched_at + options_.max_cache_age);
     absl::MutexLock lock(&mutex_);
     ocsp_by_certificate_.erase(key);
     MakeRoom(ocsp_by_certificate_, options_.max_cache_entries);
@@ -222,7 +222,7 @@ std::shared_ptr<const RevocationChecker::CachedOcspResponse> RevocationChecker::
     absl::MutexLock lock(&mutex_);
     auto found = ocsp_by_certificate_.find(key);
     if (found == ocsp_by_certificate_.end()) return nullptr;
-    if (now >= found->second->next_update) {
+    if (now >= found->second->expires_at) {
       ocsp_by_certificate_.erase(found);
       return nullptr;
     }
@@ -268,7 +268,7 @@ RevocationOutcome RevocationChecker::Check(X509* certificate, X509* issuer) {
   std::shared_ptr<const CachedOcspResponse> cached_ocsp =
       ocsp_urls.empty() ? nullptr : CachedOcsp(ocsp_key, certificate, issuer, now, &cached_verdict);
   if (cached_ocsp != nullptr) {
-    // One verified response per certificate is enough until its nextUpdate.
+    // One verified response per certificate is enough until it expires from the cache.
     results.resize(crl_urls.size() + 1);
     SourceResult& result = results.back();
     result.source = v1::OCSP;

@@ -32,6 +32,9 @@ struct RevocationOptions {
   // Each cache (CRLs by URL, OCSP responses by certificate) holds at most this many entries; when
   // full, the entry expiring soonest is evicted.
   size_t max_cache_entries = 10000;
+  // A cached CRL or OCSP response is used for at most this long after it was fetched, however far
+  // its nextUpdate: a revocation published since is seen within this time.
+  absl::Duration max_cache_age = absl::Hours(1);
   // At most this many CRL distribution points and as many OCSP responders are consulted per
   // certificate (trust rule 8); the rest are named in the explanation as not consulted.
   size_t max_urls_per_kind = 4;
@@ -60,10 +63,11 @@ struct RevocationOutcome {
 //     http(s) CRL distribution point and no OCSP responder is REVOCATION_UNKNOWN too.
 // OCSP requests are POSTs (RFC 6960 Appendix A.1) carrying a fresh 16-byte nonce (RFC 8954).
 //
-// Caches: a CRL by URL until its nextUpdate (parsed once; re-verified for every certificate with
-// CheckParsedCrl, so one CA's CRL never vouches for another's certificate), an OCSP response by
-// (issuer key hash, serial) until its nextUpdate (re-verified on every use). Only responses that
-// verified are cached. Two concurrent checks of the same URL may both fetch it.
+// Caches: a CRL by URL (parsed once; re-verified for every certificate with CheckParsedCrl, so one
+// CA's CRL never vouches for another's certificate), an OCSP response by (issuer key hash,
+// serial) (re-verified on every use), each until its nextUpdate or max_cache_age after it was
+// fetched, whichever comes first. Only responses that verified are cached. Two concurrent checks
+// of the same URL may both fetch it.
 //
 // Thread-safe.
 class RevocationChecker {
@@ -86,13 +90,15 @@ class RevocationChecker {
     X509CrlPtr crl;
     std::string der;
     absl::Time fetched_at;
-    absl::Time next_update;
+    // min(nextUpdate, fetched_at + max_cache_age): used before, fetched again from then on.
+    absl::Time expires_at;
   };
   struct CachedOcspResponse {
     std::string der;
     std::string url;
     absl::Time fetched_at;
-    absl::Time next_update;
+    // min(nextUpdate, fetched_at + max_cache_age).
+    absl::Time expires_at;
   };
   // What one source said.
   struct SourceResult;

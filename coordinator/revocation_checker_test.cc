@@ -38,6 +38,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
 
 // Counts the requests that reach the real fetcher.
 class CountingFetcher : public HttpFetcher {
@@ -432,6 +433,10 @@ TEST_F(RevocationCheckerTest, SecondCheckIsServedFromTheCaches) {
 }
 
 TEST_F(RevocationCheckerTest, OcspResponseIsFetchedAgainAfterItsNextUpdate) {
+  // A maximum cache age beyond the OCSP response's nextUpdate, so that only the latter applies.
+  RevocationOptions options;
+  options.max_cache_age = absl::Hours(2);
+  checker_ = std::make_unique<RevocationChecker>(*counting_, clock_, options);
   ASSERT_EQ(Check(env().good).reason, v1::REFUSAL_REASON_UNSPECIFIED);
   ASSERT_THAT(counting_->urls(), SizeIs(2));
   // `openssl ocsp -nmin 60`: the response is due for renewal after an hour; the CRL lasts a day.
@@ -444,6 +449,34 @@ TEST_F(RevocationCheckerTest, OcspResponseIsFetchedAgainAfterItsNextUpdate) {
   EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
   EXPECT_EQ(outcome.source, v1::CRL);
   EXPECT_THAT(outcome.explanation, HasSubstr("the OCSP response is stale"));
+}
+
+// A CRL valid for a day and an OCSP response valid for an hour are both fetched again once they
+// were cached for max_cache_age, so a revocation published since is seen that soon.
+TEST_F(RevocationCheckerTest, CachedResponsesAreFetchedAgainAfterTheMaximumCacheAge) {
+  EXPECT_EQ(RevocationOptions().max_cache_age, absl::Hours(1));
+  RevocationOptions options;
+  options.max_cache_age = absl::Minutes(10);
+  checker_ = std::make_unique<RevocationChecker>(*counting_, clock_, options);
+  ASSERT_EQ(Check(env().good).reason, v1::REFUSAL_REASON_UNSPECIFIED);
+  ASSERT_THAT(counting_->urls(), SizeIs(2));
+
+  clock_.Advance(absl::Minutes(10) - absl::Seconds(1));
+  RevocationOutcome cached = Check(env().good);
+  EXPECT_EQ(cached.reason, v1::REFUSAL_REASON_UNSPECIFIED) << cached.explanation;
+  EXPECT_THAT(counting_->urls(), SizeIs(2)) << "fetched again before max_cache_age";
+
+  clock_.Advance(absl::Seconds(1));
+  RevocationOutcome refetched = Check(env().good);
+  EXPECT_EQ(refetched.reason, v1::REFUSAL_REASON_UNSPECIFIED) << refetched.explanation;
+  const std::vector<std::string> urls = counting_->urls();
+  ASSERT_THAT(urls, SizeIs(4));
+  EXPECT_THAT(std::vector<std::string>(urls.begin() + 2, urls.end()),
+              UnorderedElementsAre(env().crl_url, env().ocsp_url));
+  ASSERT_THAT(refetched.evidence, SizeIs(2));
+  for (const v1::RevocationEvidence& evidence : refetched.evidence) {
+    EXPECT_EQ(evidence.obtained_at_unix_seconds(), clock_.NowUnixSeconds());
+  }
 }
 
 TEST_F(RevocationCheckerTest, WithoutTheAllowlistLoopbackIsRefused) {

@@ -82,7 +82,7 @@ absl::StatusOr<std::unique_ptr<StaplerDaemon>> BuildStaplerDaemon(const v1::Stap
   options.initial_backoff = MillisecondsOr(config.initial_backoff_ms(), absl::Minutes(1));
   options.max_backoff = MillisecondsOr(config.max_backoff_ms(), absl::Hours(1));
   const absl::Duration timeout = MillisecondsOr(config.request_timeout_ms(), absl::Seconds(60));
-  const absl::Duration max_age = MillisecondsOr(config.max_age_ms(), absl::Hours(24 * 7));
+  const absl::Duration max_age = MillisecondsOr(config.max_age_ms(), kDefaultMaxVdAge);
   if (mkdir(options.cache_directory.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::InvalidArgumentError(
         absl::StrCat("cache_directory ", options.cache_directory, " cannot be created"));

@@ -328,6 +328,38 @@ TEST_F(BadInputTest, MecaiCommandLineErrorsAreUsageErrors) {
   Outcome bad_flag = Run({mecai, "verify", "--bogus", "x"});
   EXPECT_EQ(bad_flag.exit_code, 2);
   EXPECT_THAT(bad_flag.output, HasSubstr("unknown flag --bogus"));
+  Outcome audit_without_list =
+      Run({mecai, "audit", "--vs", "127.0.0.1:1", "--plaintext", "--verify"});
+  EXPECT_EQ(audit_without_list.exit_code, 2);
+  EXPECT_THAT(audit_without_list.output,
+              HasSubstr("mecai audit: --verify needs --va-list: the VA list says which VA may sign "
+                        "the checkpoint"));
+  Outcome negative_age = Run({mecai, "verify", "--vd", "x", "--host", "h", "--cert", "c",
+                              "--va-list", "l", "--max-age", "-1h"});
+  EXPECT_EQ(negative_age.exit_code, 2);
+  EXPECT_THAT(negative_age.output, HasSubstr("--max-age must be a positive duration (24h)"));
+}
+
+// docs/VOUCHING_DATA.md §4: every VA names the key of its VA certificate; a list
+// without it is refused in one line naming the field, before any VD is looked at.
+TEST_F(BadInputTest, VaListEntryWithoutAPinIsRefusedInOneLine) {
+  const std::string mecai = absl::StrCat(getenv("TEST_SRCDIR"), "/mecai/cli/mecai");
+  auto list = Load<v1::VaList>("va-list.textproto");
+  ASSERT_EQ(list.vas_size(), 1);
+  ASSERT_EQ(list.vas(0).va_spki_sha256_size(), 1);
+  list.mutable_vas(0)->clear_va_spki_sha256();
+  const std::string path = Write("va-list-without-pin.textproto", list);
+  const std::string vd = cluster_->Path("empty.vd");
+  ASSERT_TRUE(WriteFileAtomically(vd, "").ok());
+  Outcome outcome = Run({mecai, "verify", "--vd", vd, "--host", LocalCluster::kTargetHost, "--cert",
+                         cluster_->ServerChainFile(), "--va-list", path});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(
+      outcome.output,
+      HasSubstr(absl::StrCat("mecai verify: INVALID: VA list ", path, ": VA '", list.vas(0).id(),
+                             "' needs va_spki_sha256 (the SHA-256 of its "
+                             "VA certificate's SubjectPublicKeyInfo, 64 hex digits)\n")))
+      << outcome.output;
 }
 
 TEST_F(BadInputTest, UnreachableVouchingServerIsAnError) {

@@ -468,6 +468,18 @@ TEST_F(ClusterEndToEndTest, AuditVerifiesRecordsCheckpointsAndConsistency) {
   ASSERT_THAT(third->problems, SizeIs(1));
   EXPECT_THAT(third->problems[0], HasSubstr("fork"));
 
+  // A kept checkpoint of another log shard: reported, and the state file is left as it was.
+  v1::CheckpointBody other_shard = forged;
+  other_shard.set_log_shard_id("another-shard");
+  ASSERT_TRUE(WriteFileAtomically(options.state_file, other_shard.SerializeAsString()).ok());
+  std::ostringstream other_shard_output;
+  auto fourth = RunAudit(options, other_shard_output);
+  ASSERT_TRUE(fourth.ok()) << fourth.status();
+  ASSERT_THAT(fourth->problems, SizeIs(1));
+  EXPECT_THAT(fourth->problems[0],
+              HasSubstr("but the state file holds log shard 'another-shard' signed by VA '"));
+  EXPECT_EQ(ReadFile(options.state_file).value_or(""), other_shard.SerializeAsString());
+
   // One record by id, with its inclusion proof.
   AuditOptions by_index = options;
   by_index.state_file.clear();

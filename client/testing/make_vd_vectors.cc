@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/testing/vd_vectors.h"
+#include "client/va_list.h"
 #include "common/files.h"
 #include "common/hashing.h"
 #include "common/pem.h"
@@ -111,6 +112,7 @@ absl::Status MakeVectors(const std::string& directory) {
   ASSIGN_OR_RETURN(EvpPkeyPtr ca_key, out.Key("ca.key.pem"));
   ASSIGN_OR_RETURN(EvpPkeyPtr other_ca_key, out.Key("other-ca.key.pem"));
   ASSIGN_OR_RETURN(EvpPkeyPtr va_key, out.Key("va.key.pem"));
+  ASSIGN_OR_RETURN(EvpPkeyPtr other_va_key, out.Key("other-va.key.pem"));
   ASSIGN_OR_RETURN(EvpPkeyPtr server_leaf_key, out.Key("server-leaf.key.pem"));
   ASSIGN_OR_RETURN(EvpPkeyPtr other_leaf_key, out.Key("other-leaf.key.pem"));
 
@@ -126,6 +128,12 @@ absl::Status MakeVectors(const std::string& directory) {
   va_spec.extended_key_usages = {"OCSPSigning"};
   ASSIGN_OR_RETURN(X509Ptr va,
                    out.Certificate("va.pem", va_spec, va_key.get(), ca.get(), ca_key.get()));
+  // The other VA's certificate, under the other CA.
+  CertificateSpec other_va_spec = Spec("MECAI Vector Other Vouching Authority");
+  other_va_spec.extended_key_usages = {"OCSPSigning"};
+  ASSIGN_OR_RETURN(X509Ptr other_va,
+                   out.Certificate("other-va.pem", other_va_spec, other_va_key.get(),
+                                   other_ca.get(), other_ca_key.get()));
   // The same VA key in a certificate with serverAuth instead of OCSPSigning.
   CertificateSpec va_no_eku_spec = Spec("MECAI Vector Vouching Authority without OCSPSigning");
   va_no_eku_spec.extended_key_usages = {"serverAuth"};
@@ -147,11 +155,13 @@ absl::Status MakeVectors(const std::string& directory) {
   entry->add_endpoints("vs.example.net:443");
   entry->set_ca_certificate_file("ca.pem");
   entry->add_preferred_tlds("com");
+  entry->add_va_spki_sha256(VaKeyPin(va_key.get()));
   entry = va_list.add_vas();
   entry->set_id(vd_vectors::kOtherVaId);
   entry->set_operator_("Other Community VA");
   entry->add_endpoints("vs.other.example.org:443");
   entry->set_ca_certificate_file("other-ca.pem");
+  entry->add_va_spki_sha256(VaKeyPin(other_va_key.get()));
   ASSIGN_OR_RETURN(std::string va_list_text, TextFormat(va_list));
   RETURN_IF_ERROR(out.Write("va-list.textproto", va_list_text));
 
