@@ -115,9 +115,10 @@ RevocationVerdict VerifyRevocationEvidence(const v1::RevocationEvidence& evidenc
                                            X509* certificate, X509* issuer, absl::Time now);
 
 // How old the evidence relied on may be when nothing else is configured: the CA's own time in it
-// (CRL thisUpdate, OCSP thisUpdate) at most this far before now. CAs publish CRLs and refresh
-// OCSP responses at least daily for the certificates they still vouch for, so good evidence older
-// than this has been superseded by newer evidence that may say revoked.
+// (CRL thisUpdate, OCSP thisUpdate) at most a day before now. A "good" answer may stay within its
+// validity period for up to 10 days, and a revocation made meanwhile is not in it; the bound limits
+// how long an old answer can hide one. A CA that publishes less often than daily needs a larger
+// configured bound for its certificates to be vouched for.
 inline constexpr absl::Duration kDefaultRevocationEvidenceMaxAge = absl::Hours(24);
 // The range a configured bound must lie in, seconds: at least a minute (clock skew alone takes
 // minutes), at most 10 days (the longest validity the CA/Browser Forum Baseline Requirements allow

@@ -3,7 +3,7 @@
 // certificate names is consulted — CRLs are a first-class source, since major CAs have turned OCSP
 // off — and what each says is verified with //common:revocation. The responses become
 // RevocationEvidence the signer re-checks on its own (//common:revocation
-// VerifyRevocationEvidence).
+// JudgeRevocationEvidence), under the same rule.
 #ifndef MECAI_COORDINATOR_REVOCATION_CHECKER_H_
 #define MECAI_COORDINATOR_REVOCATION_CHECKER_H_
 
@@ -59,7 +59,7 @@ struct RevocationOutcome {
 };
 
 // Policy: the rule the signer applies to the same evidence, //common:revocation
-// CombineRevocationVerdicts (DESIGN §3):
+// CombineRevocationVerdicts:
 //   * any usable source saying revoked → CERTIFICATE_REVOKED (the explanation names the source and
 //     the revocation date);
 //   * else each source the certificate names (CRL distribution point, OCSP responder) must have a
