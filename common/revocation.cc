@@ -566,4 +566,170 @@ RevocationVerdict VerifyRevocationEvidence(const v1::RevocationEvidence& evidenc
   }
 }
 
+namespace {
+
+const char* SourceName(v1::RevocationSource source) {
+  switch (source) {
+    case v1::CRL:
+      return "CRL";
+    case v1::OCSP:
+      return "OCSP";
+    default:
+      return "evidence without a source";
+  }
+}
+
+// "CRL http://…: <detail>".
+std::string DescribeSource(v1::RevocationSource source, absl::string_view url,
+                           absl::string_view detail) {
+  return absl::StrCat(SourceName(source), url.empty() ? "" : " ", url, ": ", detail);
+}
+
+// Index of a source kind in per-kind arrays.
+int SourceIndex(v1::RevocationSource source) { return source == v1::CRL ? 0 : 1; }
+
+}  // namespace
+
+RevocationJudgement CombineRevocationVerdicts(const std::vector<SourcedRevocationVerdict>& verdicts,
+                                              X509* certificate, absl::Time now,
+                                              const RevocationLimits& limits) {
+  RevocationJudgement judgement;
+  // Revoked anywhere refuses, at any age: a revocation is not undone by an older "good".
+  for (const SourcedRevocationVerdict& sourced : verdicts) {
+    if (sourced.verdict.status != RevocationStatus::kRevoked) continue;
+    judgement.reason = v1::CERTIFICATE_REVOKED;
+    judgement.source = sourced.source;
+    judgement.explanation = DescribeSource(sourced.source, sourced.url, sourced.verdict.detail);
+    return judgement;
+  }
+
+  // The newest good verdict of each source kind (CRL, OCSP) that is fresh enough to rely on.
+  const SourcedRevocationVerdict* newest_good[2] = {nullptr, nullptr};
+  bool presented[2] = {false, false};
+  std::vector<std::string> descriptions;
+  for (const SourcedRevocationVerdict& sourced : verdicts) {
+    const RevocationVerdict& verdict = sourced.verdict;
+    const bool known_source = sourced.source == v1::CRL || sourced.source == v1::OCSP;
+    if (known_source) presented[SourceIndex(sourced.source)] = true;
+    if (verdict.status != RevocationStatus::kGood || !known_source) {
+      descriptions.push_back(DescribeSource(sourced.source, sourced.url, verdict.detail));
+      continue;
+    }
+    if (verdict.this_update == absl::InfinitePast() ||
+        now - verdict.this_update > limits.max_evidence_age) {
+      descriptions.push_back(
+          DescribeSource(sourced.source, sourced.url,
+                         absl::StrCat("too old to rely on: its thisUpdate ",
+                                      FormatRevocationTime(verdict.this_update), " is more than ",
+                                      absl::FormatDuration(limits.max_evidence_age), " before ",
+                                      FormatRevocationTime(now), " (", verdict.detail, ")")));
+      continue;
+    }
+    descriptions.push_back(DescribeSource(sourced.source, sourced.url, verdict.detail));
+    const SourcedRevocationVerdict*& newest = newest_good[SourceIndex(sourced.source)];
+    if (newest == nullptr || verdict.this_update > newest->verdict.this_update) newest = &sourced;
+  }
+
+  // Which sources must say good: those the certificate names; any one when it names none.
+  const std::vector<std::string> crl_urls = CrlDistributionPointUrls(certificate);
+  const std::vector<std::string> ocsp_urls = OcspResponderUrls(certificate);
+  std::vector<v1::RevocationSource> required;
+  if (!crl_urls.empty()) required.push_back(v1::CRL);
+  if (!ocsp_urls.empty()) required.push_back(v1::OCSP);
+  bool missing = false;
+  for (v1::RevocationSource source : required) {
+    const int index = SourceIndex(source);
+    if (newest_good[index] != nullptr) continue;
+    missing = true;
+    if (presented[index]) continue;  // What was presented is described above.
+    descriptions.push_back(
+        source == v1::CRL
+            ? absl::StrCat("the certificate names the CRL distribution point ",
+                           absl::StrJoin(crl_urls, ", "), ", and no CRL was presented")
+            : absl::StrCat("the certificate names the OCSP responder ",
+                           absl::StrJoin(ocsp_urls, ", "), ", and no OCSP response was presented"));
+  }
+  std::vector<v1::RevocationSource> relied_on = required;
+  if (required.empty()) {
+    for (v1::RevocationSource source : {v1::CRL, v1::OCSP}) {
+      if (newest_good[SourceIndex(source)] != nullptr) relied_on.push_back(source);
+    }
+    missing = relied_on.empty();
+  }
+  judgement.explanation = absl::StrJoin(descriptions, "; ");
+  if (missing) {
+    judgement.reason = v1::REVOCATION_UNKNOWN;
+    return judgement;
+  }
+
+  judgement.reason = v1::REFUSAL_REASON_UNSPECIFIED;
+  judgement.source = relied_on.front();  // CRL when a CRL was relied on.
+  judgement.ca_signed_at = absl::InfiniteFuture();
+  for (v1::RevocationSource source : relied_on) {
+    judgement.ca_signed_at =
+        std::min(judgement.ca_signed_at, newest_good[SourceIndex(source)]->verdict.this_update);
+  }
+  return judgement;
+}
+
+RevocationJudgement JudgeRevocationEvidence(
+    const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence, X509* certificate,
+    X509* issuer, absl::Time now, const RevocationLimits& limits) {
+  const std::string certificate_sha256 = Sha256(CertificateToDer(certificate));
+  std::vector<SourcedRevocationVerdict> verdicts;
+  for (const v1::RevocationEvidence& piece : evidence) {
+    if (piece.certificate_sha256() != certificate_sha256) continue;
+    SourcedRevocationVerdict& sourced = verdicts.emplace_back();
+    sourced.source = piece.source();
+    sourced.url = piece.url();
+    sourced.verdict = VerifyRevocationEvidence(piece, certificate, issuer, now);
+  }
+  return CombineRevocationVerdicts(verdicts, certificate, now, limits);
+}
+
+RevocationJudgement JudgeRevocationOfEveryCertificate(
+    const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence,
+    const std::vector<std::vector<X509Ptr>>& validated_paths, absl::Time now,
+    const RevocationLimits& limits) {
+  RevocationJudgement all;
+  if (validated_paths.empty()) {
+    all.explanation = "no certificate to check the revocation status of";
+    return all;
+  }
+  std::vector<std::string> explanations;
+  for (size_t i = 0; i < validated_paths.size(); ++i) {
+    const std::vector<X509Ptr>& path = validated_paths[i];
+    const std::string name = path.empty() ? "?" : ShortHex(Sha256(CertificateToDer(path[0].get())));
+    if (path.size() < 2) {
+      all.reason = v1::REVOCATION_UNKNOWN;
+      all.explanation = absl::StrCat(
+          "no valid revocation evidence for certificate ", name,
+          " (its validated path has no issuer, so no CRL or OCSP response can be verified)");
+      return all;
+    }
+    RevocationJudgement judgement =
+        JudgeRevocationEvidence(evidence, path[0].get(), path[1].get(), now, limits);
+    if (judgement.reason == v1::CERTIFICATE_REVOKED) {
+      judgement.explanation = absl::StrCat("the revocation evidence says certificate ", name,
+                                           " is revoked: ", judgement.explanation);
+      return judgement;
+    }
+    if (!judgement.good()) {
+      judgement.explanation = absl::StrCat(
+          "no valid revocation evidence for certificate ", name,
+          judgement.explanation.empty() ? "" : absl::StrCat(" (", judgement.explanation, ")"));
+      return judgement;
+    }
+    if (i == 0) {
+      all.source = judgement.source;
+      all.ca_signed_at = judgement.ca_signed_at;
+    }
+    all.ca_signed_at = std::min(all.ca_signed_at, judgement.ca_signed_at);
+    explanations.push_back(absl::StrCat("certificate ", name, ": ", judgement.explanation));
+  }
+  all.reason = v1::REFUSAL_REASON_UNSPECIFIED;
+  all.explanation = absl::StrJoin(explanations, "; ");
+  return all;
+}
+
 }  // namespace mecai

@@ -7,6 +7,7 @@
 #ifndef MECAI_COMMON_REVOCATION_H_
 #define MECAI_COMMON_REVOCATION_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/openssl_types.h"
+#include "google/protobuf/repeated_field.h"
 #include "proto/mecai/v1/common.pb.h"
 
 namespace mecai {
@@ -111,6 +113,87 @@ absl::StatusOr<std::string> BuildOcspRequest(X509* certificate, X509* issuer,
 // request), says the certificate's status at `now`. Evidence with no source is kUnusable.
 RevocationVerdict VerifyRevocationEvidence(const v1::RevocationEvidence& evidence,
                                            X509* certificate, X509* issuer, absl::Time now);
+
+// How old the evidence relied on may be when nothing else is configured: the CA's own time in it
+// (CRL thisUpdate, OCSP thisUpdate) at most a day before now. A "good" answer may stay within its
+// validity period for up to 10 days, and a revocation made meanwhile is not in it; the bound limits
+// how long an old answer can hide one. A CA that publishes less often than daily needs a larger
+// configured bound for its certificates to be vouched for.
+inline constexpr absl::Duration kDefaultRevocationEvidenceMaxAge = absl::Hours(24);
+// The range a configured bound must lie in, seconds: at least a minute (clock skew alone takes
+// minutes), at most 10 days (the longest validity the CA/Browser Forum Baseline Requirements allow
+// a CRL or OCSP response, §4.9.7 and §4.9.10).
+inline constexpr int64_t kMinimumRevocationEvidenceMaxAgeSeconds = 60;
+inline constexpr int64_t kMaximumRevocationEvidenceMaxAgeSeconds = 10 * 24 * 3600;
+
+// The bounds the revocation rule applies.
+struct RevocationLimits {
+  // The oldest thisUpdate a "good" CRL or OCSP response may carry to be relied on. A good answer
+  // older than this is unusable however far away its nextUpdate is. Revoked stays revoked at any
+  // age.
+  absl::Duration max_evidence_age = kDefaultRevocationEvidenceMaxAge;
+};
+
+// What one source (one CRL or one OCSP response) said about one certificate.
+struct SourcedRevocationVerdict {
+  v1::RevocationSource source = v1::REVOCATION_SOURCE_UNSPECIFIED;
+  // Where it came from, for people.
+  std::string url;
+  RevocationVerdict verdict;
+};
+
+// The revocation status of one certificate (or of every vouched certificate), for a decision.
+struct RevocationJudgement {
+  // REFUSAL_REASON_UNSPECIFIED when the certificate is known not to be revoked, else
+  // CERTIFICATE_REVOKED or REVOCATION_UNKNOWN.
+  v1::RefusalReason reason = v1::REVOCATION_UNKNOWN;
+  // When good: the time the CA signed into the evidence relied on — the thisUpdate of the freshest
+  // good CRL or OCSP response of each source relied on, the oldest of those. Never a time anyone
+  // but the CA asserted. InfinitePast otherwise.
+  absl::Time ca_signed_at = absl::InfinitePast();
+  // When good: CRL if a CRL was relied on, else OCSP. When revoked: the source that said so.
+  v1::RevocationSource source = v1::REVOCATION_SOURCE_UNSPECIFIED;
+  // For people: what each source said, and which source is missing ("CRL http://…: the CRL of …
+  // does not list the certificate; OCSP http://…: …"). Callers say what the reason means.
+  std::string explanation;
+
+  bool good() const { return reason == v1::REFUSAL_REASON_UNSPECIFIED; }
+};
+
+// The one rule that turns what the sources said into one verdict for `certificate`; the
+// coordinator applies it to what it fetched and the signer to the evidence it was given, so both
+// decide alike:
+//   * revoked anywhere refuses: any kRevoked verdict → CERTIFICATE_REVOKED, whatever else says
+//     good;
+//   * a good verdict whose thisUpdate is more than limits.max_evidence_age before `now` is not
+//     relied on (its answer may have been superseded by a revocation since);
+//   * the sources the certificate names (http(s) CRL distribution points, RFC 5280 §4.2.1.13;
+//     OCSP responders, RFC 5280 §4.2.2.1) are each required: for each, a good, fresh enough
+//     verdict must be present — so withholding the CRL and showing only an OCSP response (or the
+//     reverse) is not enough. A certificate naming neither needs one good verdict of any source;
+//   * else REVOCATION_UNKNOWN.
+// Good: ca_signed_at is the oldest, over the sources relied on, of the newest good thisUpdate of
+// that source. `certificate` is borrowed and only read.
+RevocationJudgement CombineRevocationVerdicts(const std::vector<SourcedRevocationVerdict>& verdicts,
+                                              X509* certificate, absl::Time now,
+                                              const RevocationLimits& limits);
+
+// The signer's check of the evidence about one certificate: every piece of `evidence` about
+// `certificate` (by certificate_sha256; the rest is ignored) is verified with
+// VerifyRevocationEvidence, and the verdicts are combined with CombineRevocationVerdicts. Nothing
+// the coordinator asserts about the evidence (obtained_at, next_update) is used.
+RevocationJudgement JudgeRevocationEvidence(
+    const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence, X509* certificate,
+    X509* issuer, absl::Time now, const RevocationLimits& limits);
+
+// JudgeRevocationEvidence for every vouched certificate (one, or two during a rollover): each
+// validated path is (certificate, its issuer, …). The first certificate that is not good decides,
+// with its SHA-256 named in the explanation; a path without an issuer is REVOCATION_UNKNOWN. When
+// all are good: ca_signed_at is the oldest over all certificates, source that of the first.
+RevocationJudgement JudgeRevocationOfEveryCertificate(
+    const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence,
+    const std::vector<std::vector<X509Ptr>>& validated_paths, absl::Time now,
+    const RevocationLimits& limits);
 
 // RFC 3339 text of `time` in UTC, second precision, for verdict details ("2025-06-15T14:40:00Z").
 std::string FormatRevocationTime(absl::Time time);

@@ -1,12 +1,15 @@
 #include "common/revocation.h"
 
 #include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
 
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/hashing.h"
+#include "common/pem.h"
 #include "common/pki_builder.h"
 #include "common/testing/test_pki.h"
 #include "common/testing/test_revocation.h"
@@ -468,6 +471,244 @@ TEST_F(RevocationTest, EvidenceWithoutSourceIsUnusable) {
   evidence.set_response_der(Crl(ValidCrl()));
   EXPECT_THAT(VerifyRevocationEvidence(evidence, leaf(), ca(), now_),
               IsVerdict(RevocationStatus::kUnusable, HasSubstr("names no source")));
+}
+
+// --- The cRLSign key usage (RFC 5280 §4.2.1.3, §6.3.3 f) ---------------------------------------
+
+TEST_F(RevocationTest, CrlOfAnIssuerWithoutCrlSignIsUnusable) {
+  // An "issuer" whose keyUsage is digitalSignature only: it issues a certificate and signs an
+  // otherwise valid CRL that does not list it. The signature verifies; the key may not sign CRLs.
+  absl::StatusOr<IssuedCertificate> issuer = pki_.IssueResponder(false);
+  ASSERT_TRUE(issuer.ok()) << issuer.status();
+  ASSERT_EQ(X509_get_key_usage(issuer->certificate.get()) & KU_CRL_SIGN, 0u);
+  CertificateSpec spec;
+  spec.common_name = "issued-by-a-non-crl-signer.example.test";
+  spec.dns_names = {"issued-by-a-non-crl-signer.example.test"};
+  spec.not_before = now_ - absl::Hours(1);
+  spec.not_after = now_ + absl::Hours(24);
+  absl::StatusOr<EvpPkeyPtr> key = GenerateEcKey();
+  ASSERT_TRUE(key.ok());
+  absl::StatusOr<X509Ptr> certificate =
+      IssueCertificate(spec, key->get(), issuer->certificate.get(), issuer->key.get());
+  ASSERT_TRUE(certificate.ok()) << certificate.status();
+  absl::StatusOr<std::string> crl =
+      test_revocation::MakeCrlDer(ValidCrl(), issuer->certificate.get(), issuer->key.get());
+  ASSERT_TRUE(crl.ok()) << crl.status();
+  EXPECT_THAT(CheckCrl(*crl, certificate->get(), issuer->certificate.get(), now_),
+              IsVerdict(RevocationStatus::kUnusable, HasSubstr("does not allow cRLSign")));
+}
+
+// --- One verdict per certificate (CombineRevocationVerdicts, JudgeRevocationEvidence) ----------
+
+class RevocationJudgementTest : public RevocationTest {
+ protected:
+  v1::RevocationEvidence Evidence(X509* certificate, v1::RevocationSource source,
+                                  const std::string& der) {
+    v1::RevocationEvidence evidence;
+    evidence.set_certificate_sha256(Sha256(CertificateToDer(certificate)));
+    evidence.set_source(source);
+    evidence.set_response_der(der);
+    evidence.set_url(source == v1::CRL ? kCrlUrl : kOcspUrl);
+    // What the coordinator says about when it fetched the evidence; never relied on.
+    evidence.set_obtained_at_unix_seconds(absl::ToUnixSeconds(now_));
+    return evidence;
+  }
+
+  v1::RevocationEvidence CrlEvidence(absl::Time this_update, bool revoked = false) {
+    CrlSpec spec = ValidCrl();
+    spec.this_update = this_update;
+    spec.next_update = now_ + absl::Hours(24 * 5);
+    if (revoked) spec.revoked.push_back({leaf(), this_update - absl::Minutes(5), -1});
+    return Evidence(leaf(), v1::CRL, Crl(spec));
+  }
+
+  v1::RevocationEvidence OcspEvidence(absl::Time this_update) {
+    OcspResponseSpec spec = GoodOcsp();
+    spec.this_update = this_update;
+    spec.next_update = now_ + absl::Hours(24 * 2);
+    return Evidence(leaf(), v1::OCSP, Ocsp(spec));
+  }
+
+  RevocationJudgement Judge(std::vector<v1::RevocationEvidence> evidence,
+                            RevocationLimits limits = RevocationLimits()) {
+    google::protobuf::RepeatedPtrField<v1::RevocationEvidence> repeated(evidence.begin(),
+                                                                        evidence.end());
+    return JudgeRevocationEvidence(repeated, leaf(), ca(), now_, limits);
+  }
+};
+
+MATCHER_P2(IsJudgement, reason, explanation_matcher, "") {
+  if (arg.reason != reason) {
+    *result_listener << "whose reason is " << v1::RefusalReason_Name(arg.reason) << " ("
+                     << arg.explanation << ")";
+    return false;
+  }
+  return ::testing::ExplainMatchResult(explanation_matcher, arg.explanation, result_listener);
+}
+
+TEST_F(RevocationJudgementTest, FreshGoodEvidenceOfBothNamedSourcesIsGood) {
+  RevocationJudgement judgement =
+      Judge({CrlEvidence(now_ - absl::Hours(3)), OcspEvidence(now_ - absl::Hours(2))});
+  EXPECT_THAT(judgement, IsJudgement(v1::REFUSAL_REASON_UNSPECIFIED,
+                                     AllOf(HasSubstr(std::string("CRL ") + kCrlUrl),
+                                           HasSubstr(std::string("OCSP ") + kOcspUrl))));
+  EXPECT_EQ(judgement.source, v1::CRL);
+}
+
+// The time is the CA's: the oldest, over the sources relied on, of each source's freshest good
+// thisUpdate. The coordinator's obtained_at (now, in Evidence) plays no part.
+TEST_F(RevocationJudgementTest, CaSignedTimeIsTheOldestOfEachSourcesFreshestThisUpdate) {
+  RevocationJudgement judgement =
+      Judge({CrlEvidence(now_ - absl::Hours(5)), CrlEvidence(now_ - absl::Hours(1)),
+             OcspEvidence(now_ - absl::Hours(2))});
+  ASSERT_TRUE(judgement.good()) << judgement.explanation;
+  EXPECT_EQ(judgement.ca_signed_at, now_ - absl::Hours(2));
+  judgement = Judge({CrlEvidence(now_ - absl::Hours(4)), OcspEvidence(now_ - absl::Minutes(10))});
+  ASSERT_TRUE(judgement.good()) << judgement.explanation;
+  EXPECT_EQ(judgement.ca_signed_at, now_ - absl::Hours(4));
+}
+
+TEST_F(RevocationJudgementTest, StaleButUnexpiredGoodCrlIsRefused) {
+  // Valid for days more, but signed 25 hours ago: a revocation since then would not be in it.
+  RevocationJudgement judgement =
+      Judge({CrlEvidence(now_ - absl::Hours(25)), OcspEvidence(now_ - absl::Hours(1))});
+  EXPECT_THAT(judgement,
+              IsJudgement(v1::REVOCATION_UNKNOWN,
+                          HasSubstr(std::string("CRL ") + kCrlUrl +
+                                    ": too old to rely on: its thisUpdate " +
+                                    FormatRevocationTime(now_ - absl::Hours(25)) +
+                                    " is more than 24h before " + FormatRevocationTime(now_))));
+  EXPECT_EQ(judgement.ca_signed_at, absl::InfinitePast());
+  // Exactly at the bound it is still relied on.
+  EXPECT_TRUE(
+      Judge({CrlEvidence(now_ - absl::Hours(24)), OcspEvidence(now_ - absl::Hours(1))}).good());
+}
+
+TEST_F(RevocationJudgementTest, StaleButUnexpiredGoodOcspResponseIsRefused) {
+  EXPECT_THAT(Judge({CrlEvidence(now_ - absl::Hours(1)), OcspEvidence(now_ - absl::Hours(30))}),
+              IsJudgement(v1::REVOCATION_UNKNOWN,
+                          HasSubstr(std::string("OCSP ") + kOcspUrl + ": too old to rely on")));
+}
+
+TEST_F(RevocationJudgementTest, TheBoundIsConfigurable) {
+  RevocationLimits limits;
+  limits.max_evidence_age = absl::Minutes(30);
+  EXPECT_THAT(
+      Judge({CrlEvidence(now_ - absl::Hours(1)), OcspEvidence(now_ - absl::Minutes(10))}, limits),
+      IsJudgement(v1::REVOCATION_UNKNOWN, HasSubstr("is more than 30m before")));
+  EXPECT_TRUE(
+      Judge({CrlEvidence(now_ - absl::Minutes(20)), OcspEvidence(now_ - absl::Minutes(10))}, limits)
+          .good());
+}
+
+// A good CRL too old to rely on beside a fresh one does not matter: what each source says is its
+// freshest good answer.
+TEST_F(RevocationJudgementTest, AnOldGoodCrlBesideAFreshOneIsHarmless) {
+  RevocationJudgement judgement =
+      Judge({CrlEvidence(now_ - absl::Hours(40)), CrlEvidence(now_ - absl::Hours(2)),
+             OcspEvidence(now_ - absl::Hours(1))});
+  ASSERT_TRUE(judgement.good()) << judgement.explanation;
+  EXPECT_EQ(judgement.ca_signed_at, now_ - absl::Hours(2));
+}
+
+TEST_F(RevocationJudgementTest, OnlyOcspWhenTheCertificateAlsoNamesACrlIsRefused) {
+  EXPECT_THAT(Judge({OcspEvidence(now_ - absl::Hours(1))}),
+              IsJudgement(v1::REVOCATION_UNKNOWN,
+                          HasSubstr(std::string("the certificate names the CRL distribution "
+                                                "point ") +
+                                    kCrlUrl + ", and no CRL was presented")));
+  EXPECT_THAT(Judge({CrlEvidence(now_ - absl::Hours(1))}),
+              IsJudgement(v1::REVOCATION_UNKNOWN,
+                          HasSubstr(std::string("the certificate names the OCSP responder ") +
+                                    kOcspUrl + ", and no OCSP response was presented")));
+}
+
+TEST_F(RevocationJudgementTest, WhenOnlyOneSourceIsNamedItSuffices) {
+  absl::StatusOr<IssuedCertificate> crl_only = pki_.IssueLeaf("crl-only.example.test", kCrlUrl, "");
+  ASSERT_TRUE(crl_only.ok());
+  CrlSpec spec = ValidCrl();
+  google::protobuf::RepeatedPtrField<v1::RevocationEvidence> evidence;
+  *evidence.Add() = Evidence(crl_only->certificate.get(), v1::CRL, Crl(spec));
+  RevocationJudgement judgement = JudgeRevocationEvidence(evidence, crl_only->certificate.get(),
+                                                          ca(), now_, RevocationLimits());
+  EXPECT_TRUE(judgement.good()) << judgement.explanation;
+  EXPECT_EQ(judgement.source, v1::CRL);
+  EXPECT_EQ(judgement.ca_signed_at, spec.this_update);
+
+  absl::StatusOr<IssuedCertificate> ocsp_only =
+      pki_.IssueLeaf("ocsp-only.example.test", "", kOcspUrl);
+  ASSERT_TRUE(ocsp_only.ok());
+  OcspResponseSpec ocsp = GoodOcsp();
+  ocsp.certificate = ocsp_only->certificate.get();
+  evidence.Clear();
+  *evidence.Add() = Evidence(ocsp_only->certificate.get(), v1::OCSP, Ocsp(ocsp));
+  judgement = JudgeRevocationEvidence(evidence, ocsp_only->certificate.get(), ca(), now_,
+                                      RevocationLimits());
+  EXPECT_TRUE(judgement.good()) << judgement.explanation;
+  EXPECT_EQ(judgement.source, v1::OCSP);
+  EXPECT_EQ(judgement.ca_signed_at, ocsp.this_update);
+}
+
+TEST_F(RevocationJudgementTest, RevokedAnywhereWinsAtAnyAge) {
+  // An old good CRL and a newer one listing the certificate.
+  EXPECT_THAT(Judge({CrlEvidence(now_ - absl::Hours(3)),
+                     CrlEvidence(now_ - absl::Hours(1), /*revoked=*/true),
+                     OcspEvidence(now_ - absl::Hours(1))}),
+              IsJudgement(v1::CERTIFICATE_REVOKED,
+                          HasSubstr(std::string("CRL ") + kCrlUrl + ": the CRL lists")));
+  // A CRL listing it that is older than the bound still says revoked: a revocation is not undone
+  // by a newer answer that leaves it out.
+  RevocationJudgement judgement =
+      Judge({CrlEvidence(now_ - absl::Hours(30), /*revoked=*/true),
+             CrlEvidence(now_ - absl::Hours(1)), OcspEvidence(now_ - absl::Hours(1))});
+  EXPECT_THAT(judgement, IsJudgement(v1::CERTIFICATE_REVOKED, HasSubstr("revoked at")));
+  EXPECT_EQ(judgement.source, v1::CRL);
+}
+
+TEST_F(RevocationJudgementTest, NoEvidenceAtAllIsUnknown) {
+  EXPECT_THAT(Judge({}), IsJudgement(v1::REVOCATION_UNKNOWN, HasSubstr("no CRL was presented")));
+  absl::StatusOr<IssuedCertificate> no_urls = pki_.IssueLeaf("no-urls.example.test", "", "");
+  ASSERT_TRUE(no_urls.ok());
+  EXPECT_THAT(
+      JudgeRevocationEvidence({}, no_urls->certificate.get(), ca(), now_, RevocationLimits()),
+      IsJudgement(v1::REVOCATION_UNKNOWN, IsEmpty()));
+}
+
+TEST_F(RevocationJudgementTest, EveryVouchedCertificateIsJudgedAndTheOldestTimeIsKept) {
+  absl::StatusOr<IssuedCertificate> next = pki_.IssueLeaf("www.example.test", kCrlUrl, kOcspUrl);
+  ASSERT_TRUE(next.ok());
+  std::vector<std::vector<X509Ptr>> paths(2);
+  for (auto [path, certificate] :
+       {std::pair{&paths[0], leaf()}, std::pair{&paths[1], next->certificate.get()}}) {
+    X509_up_ref(certificate);
+    path->emplace_back(certificate);
+    X509_up_ref(ca());
+    path->emplace_back(ca());
+  }
+  google::protobuf::RepeatedPtrField<v1::RevocationEvidence> evidence;
+  *evidence.Add() = CrlEvidence(now_ - absl::Hours(1));
+  *evidence.Add() = OcspEvidence(now_ - absl::Hours(1));
+  RevocationJudgement judgement =
+      JudgeRevocationOfEveryCertificate(evidence, paths, now_, RevocationLimits());
+  // Nothing about the second certificate: unknown, naming it.
+  EXPECT_THAT(judgement, IsJudgement(v1::REVOCATION_UNKNOWN,
+                                     HasSubstr("no valid revocation evidence for certificate " +
+                                               ShortHex(Sha256(next->der)))));
+
+  CrlSpec spec = ValidCrl();
+  spec.this_update = now_ - absl::Hours(6);
+  *evidence.Add() = Evidence(next->certificate.get(), v1::CRL, Crl(spec));
+  OcspResponseSpec ocsp = GoodOcsp();
+  ocsp.certificate = next->certificate.get();
+  *evidence.Add() = Evidence(next->certificate.get(), v1::OCSP, Ocsp(ocsp));
+  judgement = JudgeRevocationOfEveryCertificate(evidence, paths, now_, RevocationLimits());
+  EXPECT_TRUE(judgement.good()) << judgement.explanation;
+  EXPECT_EQ(judgement.ca_signed_at, now_ - absl::Hours(6));
+
+  // A path without an issuer cannot be checked.
+  paths[1].pop_back();
+  EXPECT_THAT(JudgeRevocationOfEveryCertificate(evidence, paths, now_, RevocationLimits()),
+              IsJudgement(v1::REVOCATION_UNKNOWN, HasSubstr("has no issuer")));
 }
 
 }  // namespace

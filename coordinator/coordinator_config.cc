@@ -8,6 +8,7 @@
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
 #include "common/quorum_policy.h"
+#include "common/revocation.h"
 
 namespace mecai {
 
@@ -27,6 +28,10 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
   if (revocation->max_ocsp_response_bytes() == 0) revocation->set_max_ocsp_response_bytes(64 << 10);
   if (revocation->max_cache_entries() == 0) revocation->set_max_cache_entries(10000);
   if (revocation->max_cache_age_seconds() == 0) revocation->set_max_cache_age_seconds(3600);
+  if (revocation->evidence_max_age_seconds() == 0) {
+    revocation->set_evidence_max_age_seconds(
+        absl::ToInt64Seconds(kDefaultRevocationEvidenceMaxAge));
+  }
   if (config.trust_list_reload_seconds() == 0) config.set_trust_list_reload_seconds(10);
   if (config.approval_timeout_milliseconds() == 0) config.set_approval_timeout_milliseconds(5000);
   if (config.startup_connect_timeout_milliseconds() == 0) {
@@ -65,6 +70,12 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
                  "revocation.max_ocsp_response_bytes", "must be at most 1 MiB");
   errors.Require(config.revocation().max_cache_age_seconds() <= 24 * 3600,
                  "revocation.max_cache_age_seconds", "must be at most 86400 (1 day)");
+  errors.Require(
+      config.revocation().evidence_max_age_seconds() >= kMinimumRevocationEvidenceMaxAgeSeconds &&
+          config.revocation().evidence_max_age_seconds() <= kMaximumRevocationEvidenceMaxAgeSeconds,
+      "revocation.evidence_max_age_seconds",
+      absl::StrCat("must be between ", kMinimumRevocationEvidenceMaxAgeSeconds, " and ",
+                   kMaximumRevocationEvidenceMaxAgeSeconds, " (10 days)"));
   {
     std::vector<std::string> ranges(config.revocation().allowed_special_address_ranges().begin(),
                                     config.revocation().allowed_special_address_ranges().end());

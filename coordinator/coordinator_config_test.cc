@@ -313,5 +313,20 @@ TEST(CoordinatorConfigTest, AcceptsApprovalWithAnApprovalServiceAndChecksIt) {
               IsInvalidField("approval_timeout_milliseconds: must be at most 60000"));
 }
 
+// The coordinator fetches again rather than present evidence the signer would not rely on.
+TEST(CoordinatorConfigTest, RevocationEvidenceMaxAgeDefaultsToADayAndIsBounded) {
+  v1::CoordinatorConfig config = ValidConfig();
+  EXPECT_EQ(WithCoordinatorDefaults(config).revocation().evidence_max_age_seconds(), 86400u);
+  config.mutable_revocation()->set_evidence_max_age_seconds(59);
+  EXPECT_THAT(Validate(config), IsInvalidField("revocation.evidence_max_age_seconds: must be "
+                                               "between 60 and 864000 (10 days)"));
+  config.mutable_revocation()->set_evidence_max_age_seconds(864001);
+  EXPECT_THAT(Validate(config), IsInvalidField("revocation.evidence_max_age_seconds: must be "
+                                               "between 60 and 864000 (10 days)"));
+  config.mutable_revocation()->set_evidence_max_age_seconds(3600);
+  const absl::Status status = Validate(config);
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 }  // namespace
 }  // namespace mecai

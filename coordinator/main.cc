@@ -75,6 +75,8 @@ absl::Status Run(const std::string& config_path) {
   revocation_options.max_ocsp_bytes = config.revocation().max_ocsp_response_bytes();
   revocation_options.max_cache_entries = config.revocation().max_cache_entries();
   revocation_options.max_cache_age = absl::Seconds(config.revocation().max_cache_age_seconds());
+  revocation_options.limits.max_evidence_age =
+      absl::Seconds(config.revocation().evidence_max_age_seconds());
   mecai::RevocationChecker revocation(fetcher, clock, revocation_options);
   // Asked for VRs of trust lists that require issuance approval (DESIGN §7); connects lazily, so
   // while it is unreachable only those VRs are refused.

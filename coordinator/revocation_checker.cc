@@ -35,14 +35,6 @@ namespace {
 constexpr size_t kNonceBytes = 16;
 constexpr char kOcspRequestContentType[] = "application/ocsp-request";
 
-const char* SourceName(v1::RevocationSource source) { return source == v1::CRL ? "CRL" : "OCSP"; }
-
-// "CRL http://…: <detail>".
-std::string Describe(const std::string& source_name, const std::string& url,
-                     const std::string& detail) {
-  return absl::StrCat(source_name, " ", url, ": ", detail);
-}
-
 // The OCSP cache key: the CertID's issuerKeyHash (RFC 6960 §4.1.1) and the serial, in hex.
 std::string OcspCacheKey(X509* certificate, X509* issuer) {
   unsigned char key_hash[EVP_MAX_MD_SIZE];
@@ -80,6 +72,11 @@ void MakeRoom(std::map<std::string, std::shared_ptr<const Entry>>& cache, size_t
 RevocationChecker::RevocationChecker(HttpFetcher& fetcher, Clock& clock, RevocationOptions options)
     : fetcher_(fetcher), clock_(clock), options_(options) {}
 
+bool RevocationChecker::FreshEnough(const RevocationVerdict& verdict, absl::Time now) const {
+  return verdict.status == RevocationStatus::kRevoked ||
+         now - verdict.this_update <= options_.limits.max_evidence_age;
+}
+
 size_t RevocationChecker::CachedCrlCount() const {
   absl::MutexLock lock(&mutex_);
   return crls_by_url_.size();
@@ -112,12 +109,13 @@ RevocationChecker::SourceResult RevocationChecker::CheckCrlSource(const std::str
   if (cached != nullptr) {
     // RFC 5280 §6.3.3 again for this certificate: the cached CRL may be another issuer's.
     result.verdict = CheckParsedCrl(cached->crl.get(), certificate, issuer, now);
-    if (result.usable()) {
+    if (result.usable() && FreshEnough(result.verdict, now)) {
       result.response_der = cached->der;
       result.obtained_at = cached->fetched_at;
       return result;
     }
-    // The cached CRL says nothing about this certificate; fetch afresh below.
+    // The cached CRL says nothing about this certificate, or is too old to rely on; fetch afresh
+    // below.
   }
 
   HttpRequest request;
@@ -230,7 +228,7 @@ std::shared_ptr<const RevocationChecker::CachedOcspResponse> RevocationChecker::
   }
   // Verified with its nonce when fetched; re-verified now for time and status.
   *verdict = CheckOcspResponse(cached->der, certificate, issuer, "", now);
-  if (verdict->status == RevocationStatus::kUnusable) return nullptr;
+  if (verdict->status == RevocationStatus::kUnusable || !FreshEnough(*verdict, now)) return nullptr;
   return cached;
 }
 
@@ -302,12 +300,12 @@ RevocationOutcome RevocationChecker::Check(X509* certificate, X509* issuer) {
     for (std::thread& thread : threads) thread.join();
   }
 
+  // Every usable response becomes evidence for the signer; all of them, usable or not, are judged
+  // by the rule the signer applies to that evidence.
   const std::string certificate_sha256 = Sha256(CertificateToDer(certificate));
-  std::vector<std::string> descriptions;
-  const SourceResult* revoked = nullptr;
-  const SourceResult* good = nullptr;
+  std::vector<SourcedRevocationVerdict> verdicts;
   for (const SourceResult& result : results) {
-    descriptions.push_back(Describe(SourceName(result.source), result.url, result.verdict.detail));
+    verdicts.push_back({result.source, result.url, result.verdict});
     if (!result.usable()) continue;
     v1::RevocationEvidence& evidence = outcome.evidence.emplace_back();
     evidence.set_certificate_sha256(certificate_sha256);
@@ -318,28 +316,21 @@ RevocationOutcome RevocationChecker::Check(X509* certificate, X509* issuer) {
                                               ? 0
                                               : absl::ToUnixSeconds(result.verdict.next_update));
     evidence.set_url(result.url);
-    if (result.verdict.status == RevocationStatus::kRevoked) {
-      if (revoked == nullptr) revoked = &result;
-    } else if (good == nullptr || (good->source != v1::CRL && result.source == v1::CRL)) {
-      good = &result;
-    }
   }
-  std::string sources = absl::StrJoin(descriptions, "; ");
+  const RevocationJudgement judgement =
+      CombineRevocationVerdicts(verdicts, certificate, now, options_.limits);
+  outcome.reason = judgement.reason;
+  outcome.source = judgement.source;
+  outcome.ca_signed_at = judgement.ca_signed_at;
+  std::string sources = judgement.explanation;
   if (!not_consulted.empty()) {
     absl::StrAppend(&sources, " (not consulted: ", absl::StrJoin(not_consulted, ", "), ")");
   }
-  if (revoked != nullptr) {
-    outcome.reason = v1::CERTIFICATE_REVOKED;
-    outcome.source = revoked->source;
-    outcome.explanation =
-        absl::StrCat("the certificate is revoked: ",
-                     Describe(SourceName(revoked->source), revoked->url, revoked->verdict.detail));
-  } else if (good != nullptr) {
-    outcome.reason = v1::REFUSAL_REASON_UNSPECIFIED;
-    outcome.source = good->source;
+  if (judgement.reason == v1::CERTIFICATE_REVOKED) {
+    outcome.explanation = absl::StrCat("the certificate is revoked: ", judgement.explanation);
+  } else if (judgement.good()) {
     outcome.explanation = absl::StrCat("not revoked: ", sources);
   } else {
-    outcome.reason = v1::REVOCATION_UNKNOWN;
     outcome.explanation = absl::StrCat("revocation status unknown: ", sources);
     MECAI_LOG(Info) << "revocation status unknown: " << sources;
   }

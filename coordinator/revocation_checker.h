@@ -3,7 +3,7 @@
 // certificate names is consulted — CRLs are a first-class source, since major CAs have turned OCSP
 // off — and what each says is verified with //common:revocation. The responses become
 // RevocationEvidence the signer re-checks on its own (//common:revocation
-// VerifyRevocationEvidence).
+// JudgeRevocationEvidence), under the same rule.
 #ifndef MECAI_COORDINATOR_REVOCATION_CHECKER_H_
 #define MECAI_COORDINATOR_REVOCATION_CHECKER_H_
 
@@ -38,6 +38,9 @@ struct RevocationOptions {
   // At most this many CRL distribution points and as many OCSP responders are consulted per
   // certificate (trust rule 8); the rest are named in the explanation as not consulted.
   size_t max_urls_per_kind = 4;
+  // The bounds of the revocation rule (//common:revocation CombineRevocationVerdicts); a cached
+  // response older than limits.max_evidence_age is fetched again.
+  RevocationLimits limits;
 };
 
 // The result of one check. Revocation status is data (trust rule 2), never an error.
@@ -48,17 +51,22 @@ struct RevocationOutcome {
   std::string explanation;
   // Every usable response (good or revoked), for the signer to re-check and the record to keep.
   std::vector<v1::RevocationEvidence> evidence;
-  // The source the decision rests on: for good, CRL when a CRL said good, else OCSP; for revoked,
-  // the first source that said revoked. UNSPECIFIED for REVOCATION_UNKNOWN.
+  // The source the decision rests on: for good, CRL when a CRL was relied on, else OCSP; for
+  // revoked, the first source that said revoked. UNSPECIFIED for REVOCATION_UNKNOWN.
   v1::RevocationSource source = v1::REVOCATION_SOURCE_UNSPECIFIED;
   // The clock's time when the check ran (the time every response was judged at).
   absl::Time checked_at;
+  // For good: the time the CA signed into the evidence relied on (the oldest thisUpdate of the
+  // freshest good response of each source); the signer states the same time in the VD.
+  absl::Time ca_signed_at = absl::InfinitePast();
 };
 
-// Policy, after DESIGN §3:
+// Policy: the rule the signer applies to the same evidence, //common:revocation
+// CombineRevocationVerdicts:
 //   * any usable source saying revoked → CERTIFICATE_REVOKED (the explanation names the source and
 //     the revocation date);
-//   * else any usable source saying good → good;
+//   * else each source the certificate names (CRL distribution point, OCSP responder) must have a
+//     response saying good whose thisUpdate is within options.limits.max_evidence_age → good;
 //   * else REVOCATION_UNKNOWN naming each source and why it failed; a certificate naming no
 //     http(s) CRL distribution point and no OCSP responder is REVOCATION_UNKNOWN too.
 // OCSP requests are POSTs (RFC 6960 Appendix A.1) carrying a fresh 16-byte nonce (RFC 8954).
@@ -66,8 +74,9 @@ struct RevocationOutcome {
 // Caches: a CRL by URL (parsed once; re-verified for every certificate with CheckParsedCrl, so one
 // CA's CRL never vouches for another's certificate), an OCSP response by (issuer key hash,
 // serial) (re-verified on every use), each until its nextUpdate or max_cache_age after it was
-// fetched, whichever comes first. Only responses that verified are cached. Two concurrent checks
-// of the same URL may both fetch it.
+// fetched, whichever comes first. Only responses that verified are cached; one whose thisUpdate is
+// older than options.limits.max_evidence_age is fetched again, since the signer would not rely on
+// it. Two concurrent checks of the same URL may both fetch it.
 //
 // Thread-safe.
 class RevocationChecker {
@@ -107,7 +116,11 @@ class RevocationChecker {
                               absl::Time now);
   SourceResult CheckOcspSource(const std::string& url, X509* certificate, X509* issuer,
                                absl::Time now);
-  // A cached OCSP response for the certificate that still verifies at `now`, else nullptr.
+  // Whether a cached response with `verdict` may be served at `now`: revoked, or good with a
+  // thisUpdate within options_.limits.max_evidence_age.
+  bool FreshEnough(const RevocationVerdict& verdict, absl::Time now) const;
+  // A cached OCSP response for the certificate that still verifies at `now` and is fresh enough,
+  // else nullptr.
   std::shared_ptr<const CachedOcspResponse> CachedOcsp(const std::string& key, X509* certificate,
                                                        X509* issuer, absl::Time now,
                                                        RevocationVerdict* verdict);

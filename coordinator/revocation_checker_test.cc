@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -64,6 +65,13 @@ class CountingFetcher : public HttpFetcher {
   std::vector<std::string> urls_ ABSL_GUARDED_BY(mutex_);
 };
 
+// The evidence as the signer receives it (v1::SignVouchingRequest.revocation).
+google::protobuf::RepeatedPtrField<v1::RevocationEvidence> AsRepeated(
+    const std::vector<v1::RevocationEvidence>& evidence) {
+  return google::protobuf::RepeatedPtrField<v1::RevocationEvidence>(evidence.begin(),
+                                                                    evidence.end());
+}
+
 // Runs a command to completion; INTERNAL with the end of its output when it fails.
 absl::Status RunCommand(const std::vector<std::string>& argv, const std::string& log_path) {
   ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child, ChildProcess::Start(argv, log_path));
@@ -107,12 +115,13 @@ struct Environment {
   std::string ocsp_url;
   std::string dead_ocsp_url;
   // Leaves, named by what the CA's index and CRLs say about them.
-  IssuedCertificate good;               // CRL + OCSP, valid.
-  IssuedCertificate revoked_on_crl;     // CRL only, revoked (keyCompromise).
-  IssuedCertificate revoked_on_ocsp;    // OCSP only, revoked.
-  IssuedCertificate revoked_after_crl;  // older CRL (says good) + OCSP (says revoked).
-  IssuedCertificate expired_crl_only;   // expired CRL only, valid.
-  IssuedCertificate responder_down;     // OCSP at a port nothing listens on.
+  IssuedCertificate good;                    // CRL + OCSP, valid.
+  IssuedCertificate revoked_on_crl;          // CRL only, revoked (keyCompromise).
+  IssuedCertificate revoked_on_ocsp;         // OCSP only, revoked.
+  IssuedCertificate revoked_after_crl;       // older CRL (says good) + OCSP (says revoked).
+  IssuedCertificate expired_crl_only;        // expired CRL only, valid.
+  IssuedCertificate responder_down;          // OCSP at a port nothing listens on.
+  IssuedCertificate crl_but_responder_down;  // CRL (valid) + OCSP at a port nothing listens on.
   IssuedCertificate no_urls;
   std::unique_ptr<ChildProcess> nginx;
   std::unique_ptr<ChildProcess> ocsp_responder;
@@ -197,6 +206,9 @@ absl::StatusOr<std::unique_ptr<Environment>> BuildEnvironment() {
   ASSIGN_OR_RETURN(env.responder_down,
                    env.pki.IssueLeaf("responder-down.example.test", "", env.dead_ocsp_url));
   ASSIGN_OR_RETURN(env.no_urls, env.pki.IssueLeaf("no-urls.example.test", "", ""));
+  ASSIGN_OR_RETURN(
+      env.crl_but_responder_down,
+      env.pki.IssueLeaf("crl-but-responder-down.example.test", env.crl_url, env.dead_ocsp_url));
   for (const auto& [name, leaf] : std::vector<std::pair<std::string, IssuedCertificate*>>{
            {"good.pem", &env.good},
            {"revoked_on_crl.pem", &env.revoked_on_crl},
@@ -445,10 +457,12 @@ TEST_F(RevocationCheckerTest, OcspResponseIsFetchedAgainAfterItsNextUpdate) {
   EXPECT_THAT(counting_->urls(), SizeIs(3));
   EXPECT_EQ(counting_->urls().back(), env().ocsp_url);
   // The responder's fresh answer was produced at real time, an hour before the fake clock's now,
-  // so it is stale too; the CRL still decides.
-  EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
-  EXPECT_EQ(outcome.source, v1::CRL);
-  EXPECT_THAT(outcome.explanation, HasSubstr("the OCSP response is stale"));
+  // so it is stale too. The certificate names the responder, so the CRL alone does not decide.
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN) << outcome.explanation;
+  EXPECT_EQ(outcome.source, v1::REVOCATION_SOURCE_UNSPECIFIED);
+  EXPECT_THAT(outcome.explanation,
+              AllOf(HasSubstr("CRL " + env().crl_url + ": the CRL of"),
+                    HasSubstr("OCSP " + env().ocsp_url + ": the OCSP response is stale")));
 }
 
 // A CRL valid for a day and an OCSP response valid for an hour are both fetched again once they
@@ -517,6 +531,73 @@ TEST_F(RevocationCheckerTest, FetcherReportsHttpStatusSizeLimitAndScheme) {
   ftp.url = absl::StrCat("ftp://127.0.0.1:", env().nginx_port, "/ca.crl");
   EXPECT_THAT(curl_->Fetch(ftp),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an http or https URL")));
+}
+
+// The rule the signer applies (//common:revocation CombineRevocationVerdicts): a certificate that
+// names both a CRL distribution point and an OCSP responder needs both to say good, so the CRL
+// alone does not vouch for it while its responder is down.
+TEST_F(RevocationCheckerTest, BothNamedSourcesMustSayGoodOrTheStatusIsUnknown) {
+  RevocationOutcome outcome = Check(env().crl_but_responder_down);
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN) << outcome.explanation;
+  EXPECT_EQ(outcome.source, v1::REVOCATION_SOURCE_UNSPECIFIED);
+  EXPECT_THAT(outcome.explanation,
+              AllOf(HasSubstr("revocation status unknown: CRL " + env().crl_url + ": the CRL of"),
+                    HasSubstr("does not list the certificate"),
+                    HasSubstr("; OCSP " + env().dead_ocsp_url + ": ")));
+  // The CRL is still evidence for the record; the signer would refuse it alone just the same.
+  ASSERT_THAT(outcome.evidence, SizeIs(1));
+  EXPECT_EQ(outcome.evidence[0].source(), v1::CRL);
+  EXPECT_FALSE(JudgeRevocationEvidence(AsRepeated(outcome.evidence),
+                                       env().crl_but_responder_down.certificate.get(), ca(),
+                                       clock_.Now(), RevocationLimits())
+                   .good());
+}
+
+// The time a good outcome rests on is the CA's, from inside the responses: the older of the CRL's
+// and the OCSP response's thisUpdate, whatever the coordinator's clock said when it fetched them.
+TEST_F(RevocationCheckerTest, GoodOutcomeCarriesTheOlderCaSignedTimeOfItsTwoSources) {
+  clock_.Advance(absl::Minutes(3));
+  RevocationOutcome outcome = Check(env().good);
+  ASSERT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
+  ASSERT_THAT(outcome.evidence, SizeIs(2));
+  const absl::Time crl_this_update =
+      VerifyRevocationEvidence(outcome.evidence[0], env().good.certificate.get(), ca(),
+                               clock_.Now())
+          .this_update;
+  const absl::Time ocsp_this_update =
+      VerifyRevocationEvidence(outcome.evidence[1], env().good.certificate.get(), ca(),
+                               clock_.Now())
+          .this_update;
+  ASSERT_NE(crl_this_update, absl::InfinitePast());
+  ASSERT_NE(ocsp_this_update, absl::InfinitePast());
+  EXPECT_EQ(outcome.ca_signed_at, std::min(crl_this_update, ocsp_this_update));
+  EXPECT_LT(outcome.ca_signed_at, clock_.Now());
+  // The signer, judging the same evidence, arrives at the same time.
+  RevocationJudgement judgement =
+      JudgeRevocationEvidence(AsRepeated(outcome.evidence), env().good.certificate.get(), ca(),
+                              clock_.Now(), RevocationLimits());
+  EXPECT_TRUE(judgement.good()) << judgement.explanation;
+  EXPECT_EQ(judgement.ca_signed_at, outcome.ca_signed_at);
+}
+
+// A cached CRL whose thisUpdate is older than the bound is fetched again rather than served; when
+// the CA has published nothing newer, the status is unknown, naming the age.
+TEST_F(RevocationCheckerTest, CachedCrlOlderThanTheEvidenceBoundIsFetchedAgainAndNotReliedOn) {
+  RevocationOptions options;
+  options.limits.max_evidence_age = absl::Hours(1);
+  RevocationChecker checker(*counting_, clock_, options);
+  ASSERT_EQ(checker.Check(env().good.certificate.get(), ca()).reason,
+            v1::REFUSAL_REASON_UNSPECIFIED);
+  ASSERT_THAT(counting_->urls(), SizeIs(2));
+
+  // The CRL (`-crlhours 24`) is still valid two hours on, but older than the bound.
+  clock_.Advance(absl::Hours(2));
+  RevocationOutcome outcome = checker.Check(env().good.certificate.get(), ca());
+  const std::vector<std::string> urls = counting_->urls();
+  EXPECT_EQ(std::count(urls.begin(), urls.end(), env().crl_url), 2) << absl::StrJoin(urls, ", ");
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN) << outcome.explanation;
+  EXPECT_THAT(outcome.explanation,
+              HasSubstr("CRL " + env().crl_url + ": too old to rely on: its thisUpdate "));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "common/grpc_server.h"
 #include "common/pkcs11_key.h"
 #include "common/quorum_policy.h"
+#include "common/revocation.h"
 
 namespace mecai {
 namespace {
@@ -33,6 +34,10 @@ v1::SignerConfig WithSignerDefaults(v1::SignerConfig config) {
   if (config.trust_list_reload_seconds() == 0) config.set_trust_list_reload_seconds(10);
   if (config.approval_record_max_age_seconds() == 0) {
     config.set_approval_record_max_age_seconds(300);
+  }
+  if (config.revocation_evidence_max_age_seconds() == 0) {
+    config.set_revocation_evidence_max_age_seconds(
+        absl::ToInt64Seconds(kDefaultRevocationEvidenceMaxAge));
   }
   return config;
 }
@@ -87,6 +92,12 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
                  "required because a trust list has require_issuance_approval");
   errors.Require(config.approval_record_max_age_seconds() <= 3600,
                  "approval_record_max_age_seconds", "must be at most 3600");
+  errors.Require(
+      config.revocation_evidence_max_age_seconds() >= kMinimumRevocationEvidenceMaxAgeSeconds &&
+          config.revocation_evidence_max_age_seconds() <= kMaximumRevocationEvidenceMaxAgeSeconds,
+      "revocation_evidence_max_age_seconds",
+      absl::StrCat("must be between ", kMinimumRevocationEvidenceMaxAgeSeconds, " and ",
+                   kMaximumRevocationEvidenceMaxAgeSeconds, " (10 days)"));
   return errors.ToStatus();
 }
 

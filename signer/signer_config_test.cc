@@ -289,5 +289,23 @@ TEST(SignerConfigTest, RequiringApprovalNeedsTheApprovalServicesKey) {
                                              "3600"));
 }
 
+// The oldest revocation evidence the signer relies on (common/revocation.h): a day by default,
+// from a minute to the 10 days a CRL or OCSP response may be valid at most.
+TEST(SignerConfigTest, RevocationEvidenceMaxAgeDefaultsToADayAndIsBounded) {
+  v1::SignerConfig config = ValidConfig();
+  EXPECT_EQ(WithSignerDefaults(config).revocation_evidence_max_age_seconds(), 86400u);
+  config.set_revocation_evidence_max_age_seconds(59);
+  EXPECT_THAT(Validate(config), InvalidField("revocation_evidence_max_age_seconds: must be between "
+                                             "60 and 864000 (10 days)"));
+  config.set_revocation_evidence_max_age_seconds(864001);
+  EXPECT_THAT(Validate(config), InvalidField("revocation_evidence_max_age_seconds: must be between "
+                                             "60 and 864000 (10 days)"));
+  for (uint32_t seconds : {60u, 3600u, 864000u}) {
+    config.set_revocation_evidence_max_age_seconds(seconds);
+    EXPECT_TRUE(Validate(config).ok()) << seconds;
+    EXPECT_EQ(WithSignerDefaults(config).revocation_evidence_max_age_seconds(), seconds);
+  }
+}
+
 }  // namespace
 }  // namespace mecai

@@ -130,42 +130,19 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   }
 
   // The revocation evidence itself (the CRL or OCSP response) must verify now for every vouched
-  // certificate: revoked anywhere refuses, and no valid good status refuses as unknown.
-  int64_t revocation_checked_at = 0;
-  v1::RevocationSource revocation_source = v1::REVOCATION_SOURCE_UNSPECIFIED;
-  for (size_t i = 0; i < vr.validated_paths.size(); ++i) {
-    X509* certificate = vr.validated_paths[i][0].get();
-    X509* issuer = vr.validated_paths[i][1].get();
-    const v1::RevocationEvidence* good = nullptr;
-    std::string problems;
-    for (const v1::RevocationEvidence& evidence : request.revocation()) {
-      if (evidence.certificate_sha256() != vr.leaf_sha256[i]) continue;
-      RevocationVerdict verdict = VerifyRevocationEvidence(evidence, certificate, issuer, now);
-      if (verdict.status == RevocationStatus::kRevoked) {
-        return Refuse(v1::CERTIFICATE_REVOKED,
-                      absl::StrCat("the revocation evidence from ", evidence.url(),
-                                   " says the certificate is revoked: ", verdict.detail));
-      }
-      if (verdict.status == RevocationStatus::kGood) {
-        if (good == nullptr || (good->source() != v1::CRL && evidence.source() == v1::CRL)) {
-          good = &evidence;
-        }
-      } else {
-        absl::StrAppend(&problems, problems.empty() ? "" : "; ", evidence.url(), ": ",
-                        verdict.detail);
-      }
-    }
-    if (good == nullptr) {
-      return Refuse(
-          v1::REVOCATION_UNKNOWN,
-          absl::StrCat("no valid revocation evidence for certificate ", ShortHex(vr.leaf_sha256[i]),
-                       problems.empty() ? "" : absl::StrCat(" (", problems, ")")));
-    }
-    if (revocation_checked_at == 0 || good->obtained_at_unix_seconds() < revocation_checked_at) {
-      revocation_checked_at = good->obtained_at_unix_seconds();
-    }
-    if (i == 0) revocation_source = good->source();
+  // certificate, under the rule the coordinator applies (common/revocation.h
+  // CombineRevocationVerdicts): revoked anywhere refuses; every source the certificate names must
+  // say good, recently enough. The time the VD states is the one the CA signed into the evidence.
+  RevocationLimits revocation_limits;
+  if (config_.revocation_evidence_max_age_seconds() > 0) {
+    revocation_limits.max_evidence_age =
+        absl::Seconds(config_.revocation_evidence_max_age_seconds());
   }
+  const RevocationJudgement revocation = JudgeRevocationOfEveryCertificate(
+      request.revocation(), vr.validated_paths, now, revocation_limits);
+  if (!revocation.good()) return Refuse(revocation.reason, revocation.explanation);
+  const int64_t revocation_checked_at = absl::ToUnixSeconds(revocation.ca_signed_at);
+  const v1::RevocationSource revocation_source = revocation.source;
 
   // DESIGN §7: out-of-band approval, checked from the approval service's own signature.
   const bool approval_required = trust_lists_.RequiresIssuanceApproval(vr.body.trust_list());

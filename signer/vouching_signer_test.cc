@@ -24,6 +24,7 @@
 #include "common/signed_object.h"
 #include "common/status.h"
 #include "common/testing/test_pki.h"
+#include "common/testing/test_revocation.h"
 #include "common/trust_lists.h"
 #include "common/vouching_request.h"
 #include "gmock/gmock.h"
@@ -760,7 +761,7 @@ TEST_F(VouchingSignerTest, StatementCarriesTheRevocationSourceAndTime) {
   v1::VouchingStatement statement;
   ASSERT_TRUE(statement.ParseFromString(response.vouching_data().statement()));
   EXPECT_EQ(statement.revocation_source(), v1::CRL);
-  EXPECT_EQ(statement.revocation_checked_at_unix_seconds(), clock_.NowUnixSeconds() - 30);
+  EXPECT_EQ(statement.revocation_checked_at_unix_seconds(), clock_.NowUnixSeconds() - 3600);
 }
 
 TEST_F(VouchingSignerTest, RefusesWithoutRevocationEvidence) {
@@ -1212,6 +1213,223 @@ TEST_F(ApprovalEvidenceTest, ASignerWithoutTheApprovalKeyRefuses) {
       signer->SignVouching(RequestWith(Record(Status(), *approval_key_, clock_.Now()))));
   EXPECT_THAT(response.refusal(),
               IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("has no approval service key")));
+}
+
+// The signer's own revocation rule (common/revocation.h CombineRevocationVerdicts, RFC 5280 §6.3,
+// RFC 6960): it relies only on what the CA signed, no older than its bound, from every source the
+// certificate names, for every vouched certificate.
+class RevocationEvidenceTest : public VouchingSignerTest {
+ protected:
+  static constexpr char kCrlUrl[] = "http://crl.example.test/intermediate.crl";
+  static constexpr char kOcspUrl[] = "http://ocsp.example.test/";
+
+  // A CRL of the intermediate signed at `this_update`, valid for a week from now, listing
+  // `certificate` when `revoked`. The coordinator claims to have obtained it just now.
+  v1::RevocationEvidence CrlEvidenceAt(X509* certificate, const std::string& der,
+                                       absl::Time this_update, bool revoked = false) const {
+    CrlSpec crl;
+    crl.this_update = this_update;
+    crl.next_update = clock_.Now() + absl::Hours(24 * 7);
+    if (revoked) crl.revoked.push_back({certificate, this_update - absl::Minutes(5), 1});
+    absl::StatusOr<std::string> crl_der =
+        IssueCrlDer(crl, pki_.intermediate.certificate.get(), pki_.intermediate.key.get());
+    EXPECT_TRUE(crl_der.ok()) << crl_der.status();
+    v1::RevocationEvidence evidence;
+    evidence.set_certificate_sha256(Sha256(der));
+    evidence.set_source(v1::CRL);
+    evidence.set_response_der(crl_der.value_or(""));
+    evidence.set_obtained_at_unix_seconds(clock_.NowUnixSeconds());
+    evidence.set_url(kCrlUrl);
+    return evidence;
+  }
+
+  // A "good" OCSP response about `certificate` by the intermediate, produced at `this_update`.
+  v1::RevocationEvidence OcspEvidenceAt(X509* certificate, const std::string& der,
+                                        absl::Time this_update) const {
+    test_revocation::OcspResponseSpec spec;
+    spec.certificate = certificate;
+    spec.issuer = pki_.intermediate.certificate.get();
+    spec.signer = pki_.intermediate.certificate.get();
+    spec.signer_key = pki_.intermediate.key.get();
+    spec.this_update = this_update;
+    spec.next_update = clock_.Now() + absl::Hours(24);
+    absl::StatusOr<std::string> response = test_revocation::MakeOcspResponseDer(spec);
+    EXPECT_TRUE(response.ok()) << response.status();
+    v1::RevocationEvidence evidence;
+    evidence.set_certificate_sha256(Sha256(der));
+    evidence.set_source(v1::OCSP);
+    evidence.set_response_der(response.value_or(""));
+    evidence.set_obtained_at_unix_seconds(clock_.NowUnixSeconds());
+    evidence.set_url(kOcspUrl);
+    return evidence;
+  }
+
+  // Makes `vouching_request_` a single-form VR for `leaf`, a new leaf of the intermediate naming
+  // both a CRL distribution point and an OCSP responder, and returns the honest request for it
+  // (every agent sees `leaf`) without revocation evidence.
+  absl::StatusOr<v1::SignVouchingRequest> RequestForALeafNamingBothSources(
+      IssuedCertificate* leaf) {
+    CertificateSpec spec;
+    spec.common_name = kHost;
+    spec.dns_names = {kHost};
+    spec.extended_key_usages = {"serverAuth"};
+    spec.not_before = FixtureNow() - absl::Hours(24);
+    spec.not_after = FixtureNow() + absl::Hours(24 * 90);
+    spec.crl_url = kCrlUrl;
+    spec.ocsp_url = kOcspUrl;
+    ASSIGN_OR_RETURN(leaf->key, GenerateEcKey(256));
+    ASSIGN_OR_RETURN(leaf->certificate,
+                     IssueCertificate(spec, leaf->key.get(), pki_.intermediate.certificate.get(),
+                                      pki_.intermediate.key.get()));
+    leaf->der = CertificateToDer(leaf->certificate.get());
+    ASSIGN_OR_RETURN(std::unique_ptr<InMemorySigningKey> leaf_key, SignerFor(leaf->key.get()));
+    ASSIGN_OR_RETURN(
+        vouching_request_,
+        BuildVouchingRequest(MakeBody(), {leaf->der, pki_.intermediate.der}, *leaf_key));
+    v1::SignVouchingRequest request = Request();
+    request.clear_revocation();
+    for (size_t i = 0; i < 3; ++i) {
+      v1::ObservationBody body = Body(i);
+      *body.mutable_addresses(0) = SawLeaf(body.addresses(0).address(), leaf->der);
+      Replace(&request, i, body);
+    }
+    return request;
+  }
+
+  // The statement of the VD `request` gets; a failure if it is refused.
+  void ExpectSigned(const v1::SignVouchingRequest& request,
+                    v1::VouchingStatement* statement) const {
+    ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(request));
+    ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+    ASSERT_NO_FATAL_FAILURE(ExpectVerifiedStatement(
+        response.vouching_data(), CertificateToDer(va_certificate_.get()), statement));
+  }
+};
+
+// A "good" CRL still days from its nextUpdate, but signed 25 hours ago: a revocation since may be
+// missing from it. Refused under the default bound, and under a configured one.
+TEST_F(RevocationEvidenceTest, RefusesAGoodCrlOlderThanTheEvidenceBound) {
+  v1::SignVouchingRequest request = Request();
+  *request.mutable_revocation(0) =
+      CrlEvidenceAt(pki_.leaf.certificate.get(), pki_.leaf.der, clock_.Now() - absl::Hours(25));
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::REVOCATION_UNKNOWN,
+                        AllOf(HasSubstr("no valid revocation evidence for certificate " +
+                                        ShortHex(Sha256(pki_.leaf.der))),
+                              HasSubstr("too old to rely on"), HasSubstr("more than 24h"))));
+
+  // The honest request's CRL is an hour old: too old for a bound of 30 minutes.
+  config_.set_revocation_evidence_max_age_seconds(1800);
+  EXPECT_THAT(RefusalFor(Request()),
+              IsRefusal(v1::REVOCATION_UNKNOWN,
+                        AllOf(HasSubstr("too old to rely on"), HasSubstr("more than 30m"))));
+}
+
+// The coordinator's obtained_at is its own claim; the VD states the CA's thisUpdate.
+TEST_F(RevocationEvidenceTest, TheVdStatesTheCaSignedTimeNotTheCoordinatorsObtainedAt) {
+  v1::SignVouchingRequest request = Request();
+  *request.mutable_revocation(0) =
+      CrlEvidenceAt(pki_.leaf.certificate.get(), pki_.leaf.der, clock_.Now() - absl::Hours(2));
+  ASSERT_EQ(request.revocation(0).obtained_at_unix_seconds(), clock_.NowUnixSeconds());
+  v1::VouchingStatement statement;
+  ASSERT_NO_FATAL_FAILURE(ExpectSigned(request, &statement));
+  EXPECT_EQ(statement.revocation_checked_at_unix_seconds(),
+            absl::ToUnixSeconds(clock_.Now() - absl::Hours(2)));
+  EXPECT_EQ(statement.revocation_source(), v1::CRL);
+}
+
+// The certificate names a CRL distribution point and an OCSP responder: evidence from both must
+// be presented and say good. Withholding the CRL (which may list it) is not enough.
+TEST_F(RevocationEvidenceTest, RefusesOnlyOneSourceForALeafNamingBoth) {
+  IssuedCertificate leaf;
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingRequest request, RequestForALeafNamingBothSources(&leaf));
+  const v1::RevocationEvidence ocsp =
+      OcspEvidenceAt(leaf.certificate.get(), leaf.der, clock_.Now() - absl::Minutes(30));
+  const v1::RevocationEvidence crl =
+      CrlEvidenceAt(leaf.certificate.get(), leaf.der, clock_.Now() - absl::Hours(3));
+
+  v1::SignVouchingRequest only_ocsp = request;
+  *only_ocsp.add_revocation() = ocsp;
+  EXPECT_THAT(RefusalFor(only_ocsp),
+              IsRefusal(v1::REVOCATION_UNKNOWN,
+                        HasSubstr(std::string("the certificate names the CRL distribution point ") +
+                                  kCrlUrl + ", and no CRL was presented")));
+
+  v1::SignVouchingRequest only_crl = request;
+  *only_crl.add_revocation() = crl;
+  EXPECT_THAT(RefusalFor(only_crl),
+              IsRefusal(v1::REVOCATION_UNKNOWN,
+                        HasSubstr(std::string("the certificate names the OCSP responder ") +
+                                  kOcspUrl + ", and no OCSP response was presented")));
+
+  // Both: signed, stating the older of the two CA-signed times.
+  *request.add_revocation() = ocsp;
+  *request.add_revocation() = crl;
+  v1::VouchingStatement statement;
+  ASSERT_NO_FATAL_FAILURE(ExpectSigned(request, &statement));
+  EXPECT_THAT(statement.certificate_sha256(), ElementsAre(Sha256(leaf.der)));
+  EXPECT_EQ(statement.revocation_checked_at_unix_seconds(),
+            absl::ToUnixSeconds(clock_.Now() - absl::Hours(3)));
+  EXPECT_EQ(statement.revocation_source(), v1::CRL);
+}
+
+// Revoked anywhere refuses: a newer CRL listing the certificate beside an older one that does not,
+// and an older CRL listing it (even one too old to rely on for "good") beside a newer one that
+// leaves it out.
+TEST_F(RevocationEvidenceTest, ARevokedCrlWinsOverAGoodOneWhicheverIsNewer) {
+  v1::SignVouchingRequest newer_revoked = Request();
+  newer_revoked.clear_revocation();
+  *newer_revoked.add_revocation() =
+      CrlEvidenceAt(pki_.leaf.certificate.get(), pki_.leaf.der, clock_.Now() - absl::Hours(3));
+  *newer_revoked.add_revocation() = CrlEvidenceAt(pki_.leaf.certificate.get(), pki_.leaf.der,
+                                                  clock_.Now() - absl::Hours(1), /*revoked=*/true);
+  EXPECT_THAT(
+      RefusalFor(newer_revoked),
+      IsRefusal(v1::CERTIFICATE_REVOKED, AllOf(HasSubstr("is revoked"), HasSubstr(kCrlUrl))));
+
+  v1::SignVouchingRequest older_revoked = Request();
+  older_revoked.clear_revocation();
+  *older_revoked.add_revocation() = CrlEvidenceAt(pki_.leaf.certificate.get(), pki_.leaf.der,
+                                                  clock_.Now() - absl::Hours(30), /*revoked=*/true);
+  *older_revoked.add_revocation() =
+      CrlEvidenceAt(pki_.leaf.certificate.get(), pki_.leaf.der, clock_.Now() - absl::Hours(1));
+  EXPECT_THAT(RefusalFor(older_revoked),
+              IsRefusal(v1::CERTIFICATE_REVOKED, HasSubstr("revoked at")));
+}
+
+// A rollover vouches for two certificates; the second one's revocation is checked as the first's.
+TEST_F(RevocationEvidenceTest, RefusesARolloverWhoseSecondCertificateIsRevoked) {
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate next, pki_.IssueLeaf(kHost, LeafOptions()));
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingRequest request, RolloverRequest(MakeBody(), next));
+  ASSERT_EQ(request.revocation(1).certificate_sha256(), Sha256(next.der));
+  *request.mutable_revocation(1) = CrlEvidenceAt(next.certificate.get(), next.der,
+                                                 clock_.Now() - absl::Hours(1), /*revoked=*/true);
+  EXPECT_THAT(
+      RefusalFor(request),
+      IsRefusal(v1::CERTIFICATE_REVOKED,
+                HasSubstr("says certificate " + ShortHex(Sha256(next.der)) + " is revoked")));
+}
+
+TEST_F(RevocationEvidenceTest, RefusesARolloverWithoutEvidenceForTheSecondCertificate) {
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate next, pki_.IssueLeaf(kHost, LeafOptions()));
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingRequest request, RolloverRequest(MakeBody(), next));
+  request.mutable_revocation()->RemoveLast();
+  EXPECT_THAT(
+      RefusalFor(request),
+      IsRefusal(v1::REVOCATION_UNKNOWN, HasSubstr("no valid revocation evidence for certificate " +
+                                                  ShortHex(Sha256(next.der)))));
+}
+
+// The VD's revocation time covers both certificates of a rollover: the older CA-signed time.
+TEST_F(RevocationEvidenceTest, ARolloverStatesTheOlderCaSignedTimeOfItsTwoCertificates) {
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate next, pki_.IssueLeaf(kHost, LeafOptions()));
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingRequest request, RolloverRequest(MakeBody(), next));
+  *request.mutable_revocation(1) =
+      CrlEvidenceAt(next.certificate.get(), next.der, clock_.Now() - absl::Hours(5));
+  v1::VouchingStatement statement;
+  ASSERT_NO_FATAL_FAILURE(ExpectSignedForBoth(request, next, &statement));
+  EXPECT_EQ(statement.revocation_checked_at_unix_seconds(),
+            absl::ToUnixSeconds(clock_.Now() - absl::Hours(5)));
 }
 
 }  // namespace
