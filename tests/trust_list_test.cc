@@ -223,21 +223,24 @@ class TrustListTest : public ::testing::Test {
     return response;
   }
 
-  // A change of the demo trust list, signed with the cluster's maintainer key and submitted by the
-  // administrator; returns its log index.
-  uint64_t SubmitAsMaintainer(v1::TrustListChange::Action action, const std::string& root_file) {
+  // A change of the demo trust list with `sequence`, signed with the cluster's maintainer key.
+  v1::SignedTrustListChange SignAsMaintainer(v1::TrustListChange::Action action,
+                                             const std::string& root_file, uint64_t sequence) {
     TrustListChangeOptions options;
-    options.vouching_server = cluster_->AdminPeer();
-    options.has_vouching_server = true;
     options.action = action;
     options.trust_list = LocalCluster::kTrustList;
     options.root_certificate_file = root_file;
     options.reason = "the maintainers decided so";
+    options.sequence = sequence;
     options.maintainer_key_file = cluster_->MaintainerKeyFile();
     auto change = MakeTrustListChange(options);
     EXPECT_TRUE(change.ok()) << change.status();
-    if (!change.ok()) return 0;
-    auto response = SubmitTrustListChange(cluster_->AdminPeer(), *change);
+    return change.value_or(v1::SignedTrustListChange());
+  }
+
+  // Submits `change` as the administrator; returns its log index.
+  uint64_t Submit(const v1::SignedTrustListChange& change) {
+    auto response = SubmitTrustListChange(cluster_->AdminPeer(), change);
     EXPECT_TRUE(response.ok()) << response.status();
     return response.ok() ? response->log_index() : 0;
   }
@@ -252,10 +255,14 @@ TEST_F(TrustListTest, ACompromisedCoordinatorCannotChangeTheSignersTrustLists) {
   auto retired = MakeOwnCa(cluster_->Path("retired"), "Retired Root CA");
   ASSERT_TRUE(retired.ok()) << retired.status();
 
-  // The maintainers once admitted the retired root (sequence 1), then removed it (sequence 2).
+  // The maintainers admitted the retired root (sequence 1) and later removed it (sequence 3). In
+  // between they signed a change re-admitting it (sequence 2) that never reached the signer: the
+  // compromised coordinator withheld it.
   const uint64_t admitted_at =
-      SubmitAsMaintainer(v1::TrustListChange::ADD_ROOT, retired->root_file);
-  SubmitAsMaintainer(v1::TrustListChange::REMOVE_ROOT, retired->root_file);
+      Submit(SignAsMaintainer(v1::TrustListChange::ADD_ROOT, retired->root_file, 1));
+  const v1::SignedTrustListChange withheld =
+      SignAsMaintainer(v1::TrustListChange::ADD_ROOT, retired->root_file, 2);
+  Submit(SignAsMaintainer(v1::TrustListChange::REMOVE_ROOT, retired->root_file, 3));
   auto kept = ReadFile(cluster_->SignerTrustListChangesFile());
   ASSERT_TRUE(kept.ok()) << kept.status();
 
@@ -323,7 +330,17 @@ TEST_F(TrustListTest, ACompromisedCoordinatorCannotChangeTheSignersTrustLists) {
     grpc::Status status = ApplyAtTheSigner(request);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
     EXPECT_THAT(status.error_message(), HasSubstr("(sequence 1) was already applied"));
-    EXPECT_THAT(status.error_message(), HasSubstr("is at sequence 2"));
+    EXPECT_THAT(status.error_message(), HasSubstr("is at sequence 3"));
+  }
+  // ... and the maintainer's withheld re-admission, validly signed, delivered after the removal.
+  {
+    v1::ApplyTrustListChangeRequest request;
+    *request.mutable_signed_change() = withheld;
+    grpc::Status status = ApplyAtTheSigner(request);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("(sequence 2) is a replayed or out-of-date change: 'demo-roots' is at "
+                          "sequence 3"));
   }
   // Nothing changed at the signer, not even its record of changes.
   EXPECT_EQ(ReadFile(cluster_->SignerTrustListChangesFile()).value_or(""), *kept);
