@@ -367,8 +367,11 @@ int TrustList(int argc, char** argv) {
     auto parsed = mecai::PeerFromFlags(*flags, flags->Get("vs"));
     if (!parsed.ok()) return UsageError(usage, parsed.status());
     peer = *std::move(parsed);
-  } else if (subcommand == "list" || subcommand == "submit" || !flags->Has("out")) {
+  } else if (subcommand == "list" || subcommand == "submit") {
     return UsageError(usage, absl::InvalidArgumentError("--vs is required"));
+  } else if (!flags->Has("out")) {
+    return UsageError(
+        usage, absl::InvalidArgumentError("--vs is required (or --out F to only sign the change)"));
   }
   if (subcommand == "list") {
     auto lists = mecai::ListTrustLists(peer);
@@ -430,7 +433,12 @@ int TrustList(int argc, char** argv) {
                                    "(with --pkcs11-token, --pkcs11-key-label, --pkcs11-pin-file)"));
     }
     auto made = mecai::MakeTrustListChange(options);
-    if (!made.ok()) return failed(made.status());
+    if (!made.ok()) {
+      const int exit_code = failed(made.status());  // Prints the reason.
+      // A file or key that cannot be used is an error; the coordinator refusing to say the
+      // list's sequence (not an administrator) is a refusal.
+      return made.status().code() == absl::StatusCode::kPermissionDenied ? exit_code : kExitError;
+    }
     change = *std::move(made);
     if (flags->Has("out")) {
       absl::Status written =

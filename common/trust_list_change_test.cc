@@ -425,10 +425,15 @@ TEST_F(TrustListChangeTest, LoadNamesAnUnreadableKeyFile) {
   google::protobuf::RepeatedPtrField<std::string> files;
   *files.Add() = pki_->leaf_public_key_pem_path;
   *files.Add() = pki_->directory + "/no-such-key.pub";
-  auto missing = MaintainerKeys::Load(files);
-  ASSERT_FALSE(missing.ok());
-  EXPECT_THAT(std::string(missing.status().message()),
-              HasSubstr("trust_list_maintainer_key_files[1] ("));
+  EXPECT_THAT(
+      MaintainerKeys::Load(files),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("trust_list_maintainer_key_files[1] (" +
+                                                      pki_->directory + "/no-such-key.pub)")));
+  // A file that holds no public key.
+  *files.Mutable(1) = pki_->leaf_key_pem_path;
+  EXPECT_THAT(MaintainerKeys::Load(files),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("trust_list_maintainer_key_files[1] (")));
   files.RemoveLast();
   auto keys = MaintainerKeys::Load(files);
   ASSERT_TRUE(keys.ok()) << keys.status();
