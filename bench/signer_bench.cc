@@ -478,7 +478,7 @@ int Run(const Options& options) {
   std::unique_ptr<VouchingSigner> signer = fixture.MakeSigner();
   std::atomic<uint64_t> next_log_index{0};
   // No trust-list changes file: the bench applies none.
-  SignerServiceImpl service(*signer, fixture.trust_lists(), /*changes_file=*/"");
+  SignerServiceImpl service(*signer, /*trust_list_changes=*/nullptr);
   auto server = StartServer(fixture.listen(), {&service});
   if (!server.ok()) {
     std::fprintf(stderr, "server: %s\n", server.status().ToString().c_str());

@@ -26,6 +26,18 @@ void SetDeadline(grpc::ClientContext* context) {
 }
 
 std::string DescribeRecord(const v1::QuorumRecord& record) {
+  if (record.has_trust_list_change()) {
+    // An administrative record: a maintainer-signed trust-list change (docs/PROTOCOL.md).
+    const v1::TrustListChange& change = record.trust_list_change();
+    return absl::StrCat(
+        record.log_index(), "  ",
+        absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                         absl::FromUnixMillis(record.decided_at_unix_milliseconds()),
+                         absl::UTCTimeZone()),
+        "  trust list '", change.trust_list(), "'  ",
+        v1::TrustListChange::Action_Name(change.action()), " ", ShortHex(change.root_sha256()),
+        "  sequence ", change.sequence());
+  }
   std::string decision = v1::Decision_Name(record.decision());
   if (record.decision() == v1::REFUSED) {
     absl::StrAppend(&decision, " ", v1::RefusalReason_Name(record.refusal().reason()));
@@ -169,9 +181,12 @@ absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& 
           << evidence.url() << "\n";
     }
     if (record.has_trust_list_change()) {
-      out << "  trust-list change: "
-          << v1::TrustListChange::Action_Name(record.trust_list_change().action()) << " by "
-          << record.trust_list_change().administrator() << "\n";
+      const v1::TrustListChange& change = record.trust_list_change();
+      out << "  trust-list change: " << v1::TrustListChange::Action_Name(change.action()) << " "
+          << HexEncode(change.root_sha256()) << ", sequence " << change.sequence()
+          << ", signed by maintainer key " << HexEncode(change.maintainer_key_sha256())
+          << ", submitted by " << change.administrator() << "\n"
+          << "  reason: " << change.reason() << "\n";
     }
     ++report.records_listed;
     if (options.verify && response.record().log_index() < checkpoint.tree_size()) {

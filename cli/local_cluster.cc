@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "cli/binaries.h"
 #include "client/va_list.h"
+#include "common/config_loader.h"
 #include "common/files.h"
 #include "common/pem.h"
 #include "common/pkcs11_provisioning.h"
@@ -83,6 +84,29 @@ absl::Status LocalCluster::RestartCoordinator() {
       Launch({coordinator_binary_, "--config", Path("coordinator.textproto")}, "coordinator"));
   ASSIGN_OR_RETURN(coordinator_port_, AwaitPortFile(coordinator, Path("run/coordinator.port")));
   return absl::OkStatus();
+}
+
+absl::Status LocalCluster::RestartSigner() {
+  unlink(Path("run/signer.port").c_str());
+  unlink(Path("run/signer.metrics-port").c_str());
+  Step("restarting the signer");
+  ASSIGN_OR_RETURN(v1::SignerConfig config, LoadConfig<v1::SignerConfig>(Path("signer.textproto")));
+  config.mutable_listen()->set_address(absl::StrCat("127.0.0.1:", signer_port_));
+  RETURN_IF_ERROR(WriteConfig("signer.textproto", config));
+  ASSIGN_OR_RETURN(ChildProcess * signer,
+                   Launch({signer_binary_, "--config", Path("signer.textproto")}, "signer",
+                          {absl::StrCat("SOFTHSM2_CONF=", Path("hsm/softhsm2.conf"))}));
+  ASSIGN_OR_RETURN(int port, AwaitPortFile(signer, Path("run/signer.port")));
+  if (port != signer_port_) {
+    return absl::InternalError(
+        absl::StrCat("the signer came back on port ", port, ", not ", signer_port_));
+  }
+  return absl::OkStatus();
+}
+
+v1::PeerConfig LocalCluster::SignerPeerAsCoordinator() const {
+  return Peer("signer", signer_port_,
+              Identity{Path("internal/coordinator.pem"), Path("internal/coordinator.key")});
 }
 
 absl::StatusOr<pid_t> LocalCluster::ProcessId(const std::string& name) const {
@@ -350,6 +374,15 @@ absl::Status LocalCluster::Start() {
   RETURN_IF_ERROR(BuildPki());
   Step("creating a SoftHSM2 token and generating the VA key inside it");
   RETURN_IF_ERROR(BuildHsm());
+  Step(
+      "creating the trust-list maintainer's key (trust-list/maintainer.key): the signer and the "
+      "coordinator accept only trust-list changes it signed");
+  mkdir(Path("trust-list").c_str(), 0700);
+  ASSIGN_OR_RETURN(EvpPkeyPtr maintainer_key, GenerateEd25519Key());
+  RETURN_IF_ERROR(
+      WriteFileAtomically(MaintainerKeyFile(), PrivateKeyToPem(maintainer_key.get()), 0600));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(MaintainerPublicKeyFile(), PublicKeyToPem(maintainer_key.get())));
 
   // A resolver the agents use (dnsmasq from Debian): www.mecai.test → 127.0.0.1, plus any extra
   // host records, from a hosts file; authoritative for mecai.test so that a missing AAAA record
@@ -477,7 +510,10 @@ absl::Status LocalCluster::Start() {
   signer.set_log_state_file(Path("store/signer-log-state.pb"));
   signer.set_va_certificate_chain_file(Path("pki/va.pem"));
   signer.set_ca_certificate_file(Path("pki/root-ca.pem"));
-  signer.set_trust_list_changes_file(Path("store/signer-trust-list-changes.pb"));
+  // The signer applies only trust-list changes the maintainer's key signed, and keeps them
+  // (docs/PROTOCOL.md "Trust-list changes").
+  signer.set_trust_list_changes_file(SignerTrustListChangesFile());
+  signer.add_trust_list_maintainer_key_files(MaintainerPublicKeyFile());
   for (const auto& endpoint : endpoints) {
     v1::AgentEndpoint* agent = signer.add_agents();
     *agent->mutable_perspective() = endpoint.perspective();
@@ -494,6 +530,8 @@ absl::Status LocalCluster::Start() {
                    Launch({binaries.signer, "--config", Path("signer.textproto")}, "signer",
                           {absl::StrCat("SOFTHSM2_CONF=", Path("hsm/softhsm2.conf"))}));
   ASSIGN_OR_RETURN(int signer_port, AwaitPortFile(signer_process, Path("run/signer.port")));
+  signer_port_ = signer_port;
+  signer_binary_ = binaries.signer;
 
   v1::CoordinatorConfig coordinator;
   coordinator.mutable_listen()->set_address("127.0.0.1:0");
@@ -503,6 +541,7 @@ absl::Status LocalCluster::Start() {
   *coordinator.mutable_listen()->mutable_tls() = server_tls(coordinator_id, "stapler");
   coordinator.mutable_listen()->mutable_tls()->add_allowed_client_identities("admin");
   coordinator.add_admin_identities("admin");
+  coordinator.add_trust_list_maintainer_key_files(MaintainerPublicKeyFile());
   coordinator.set_log_shard_id(kShardId);
   coordinator.set_store_path(Path("store/coordinator"));
   // The CRL is served on loopback, which the coordinator refuses to fetch from by default.

@@ -84,11 +84,16 @@ class LocalCluster {
   // Starts the coordinator again with the same config and store (after Kill), waits until it
   // serves, and updates coordinator_port().
   absl::Status RestartCoordinator();
+  // Starts the signer again with the same config, token and trust-list changes file (after Kill),
+  // on the port it had, so that the coordinator's configuration still names it; waits until it
+  // serves.
+  absl::Status RestartSigner();
 
   const std::string& workdir() const { return options_.workdir; }
   std::string Path(const std::string& name) const { return options_.workdir + "/" + name; }
   int target_port() const { return target_port_; }
   int coordinator_port() const { return coordinator_port_; }
+  int signer_port() const { return signer_port_; }
   // The process id of a started service ("coordinator", "signer", "agent-1", "nginx", ...), or
   // NOT_FOUND.
   absl::StatusOr<pid_t> ProcessId(const std::string& name) const;
@@ -105,6 +110,19 @@ class LocalCluster {
   std::string ServerLeafFile() const { return Path("pki/server-leaf.pem"); }
   std::string ServerKeyFile() const { return Path("pki/server.key"); }
   std::string VaListFile() const { return Path("va-list.textproto"); }
+  // The trust-list maintainer's key pair (docs/PROTOCOL.md): the Ed25519 private key that signs
+  // trust-list changes (`mecai trust-list`), and its public key, which the coordinator's and the
+  // signer's trust_list_maintainer_key_files name.
+  std::string MaintainerKeyFile() const { return Path("trust-list/maintainer.key"); }
+  std::string MaintainerPublicKeyFile() const { return Path("trust-list/maintainer.pub"); }
+  // The signer's own record of the trust-list changes it applied (SignerConfig
+  // .trust_list_changes_file).
+  std::string SignerTrustListChangesFile() const {
+    return Path("store/signer-trust-list-changes.pb");
+  }
+  // How the coordinator reaches the signer: its mutual-TLS identity "coordinator" (what a
+  // compromised coordinator holds).
+  v1::PeerConfig SignerPeerAsCoordinator() const;
   // The Prometheus endpoint port of a service ("coordinator", "signer", "agent-1", ...).
   absl::StatusOr<int> MetricsPort(const std::string& service) const;
 
@@ -153,10 +171,12 @@ class LocalCluster {
   // The issuing CA's CRL distribution point, served by nginx (RFC 5280 §4.2.1.13).
   int crl_port_ = 0;
   int coordinator_port_ = 0;
+  int signer_port_ = 0;
   int approval_port_ = 0;
   int approval_web_port_ = 0;
   Identity approval_client_;
   std::string coordinator_binary_;
+  std::string signer_binary_;
 };
 
 }  // namespace mecai

@@ -13,6 +13,7 @@
 #include "cli/internal_pki.h"
 #include "cli/report.h"
 #include "cli/tls_commands.h"
+#include "cli/trust_list_client.h"
 #include "cli/vouch_client.h"
 #include "common/files.h"
 #include "common/grpc_channel.h"
@@ -60,6 +61,23 @@ constexpr char kUsage[] =
     "      chain, pinned key and id), an inclusion proof per record and, with --state, that the\n"
     "      log shard and VA are those seen last time and the log is consistent with that\n"
     "      checkpoint. Exit 3 on any problem.\n"
+    "  trust-list list --vs ADDR  <connection>\n"
+    "      Lists each trust list's roots, removed roots and last change sequence.\n"
+    "  trust-list add --vs ADDR --trust-list TL --root PEM --reason TEXT <maintainer key>\n"
+    "             [--sequence N] [--out F]  <connection>\n"
+    "  trust-list remove --vs ADDR --trust-list TL (--root PEM | --root-sha256 HEX)\n"
+    "             --reason TEXT <maintainer key> [--sequence N] [--out F]  <connection>\n"
+    "      Makes a trust-list change, signs it as a trust-list maintainer and submits it to the\n"
+    "      coordinator, which relays it to the signer. The sequence defaults to one above the\n"
+    "      list's last. --out F writes the signed change to F instead of submitting it (offline\n"
+    "      signing: give --sequence, or --vs to ask for it).\n"
+    "      <maintainer key>: --maintainer-key PEM, or a PKCS#11 token: --pkcs11-module SO\n"
+    "      --pkcs11-token LABEL --pkcs11-key-label LABEL --pkcs11-pin-file F.\n"
+    "  trust-list submit --vs ADDR --change F  <connection>\n"
+    "      Submits a change signed earlier (trust-list add|remove --out F).\n"
+    "  trust-list keygen --key F --public-key F\n"
+    "      Makes a maintainer key pair (Ed25519); the services' trust_list_maintainer_key_files\n"
+    "      name the public key. Exit 3 when a change is refused.\n"
     "\n"
     "<connection>: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
     "              or --plaintext (local development only).\n"
@@ -303,6 +321,159 @@ int Audit(int argc, char** argv) {
   return report->problems.empty() ? kExitOk : kExitRefused;
 }
 
+// `mecai trust-list list|add|remove|submit|keygen` (docs/PROTOCOL.md "Trust-list changes").
+int TrustList(int argc, char** argv) {
+  const std::string usage = "trust-list";
+  if (argc < 3) {
+    return UsageError(usage, absl::InvalidArgumentError(
+                                 "a subcommand is required: list, add, remove, submit or keygen"));
+  }
+  const std::string subcommand = argv[2];
+  std::set<std::string> valued = {"vs"};
+  if (subcommand == "add" || subcommand == "remove") {
+    valued.insert({"trust-list", "root", "root-sha256", "reason", "maintainer-key", "sequence",
+                   "out", "pkcs11-module", "pkcs11-token", "pkcs11-key-label", "pkcs11-pin-file"});
+  } else if (subcommand == "submit") {
+    valued.insert("change");
+  } else if (subcommand == "keygen") {
+    valued = {"key", "public-key"};
+  } else if (subcommand != "list") {
+    return UsageError(
+        usage, absl::InvalidArgumentError(absl::StrCat("unknown subcommand '", subcommand, "'")));
+  }
+  if (subcommand != "keygen") {
+    valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
+  }
+  auto flags = mecai::Flags::Parse(
+      argc, argv, 3, valued,
+      subcommand == "keygen" ? std::set<std::string>() : mecai::kConnectionBooleanFlags);
+  if (!flags.ok()) return UsageError(usage, flags.status());
+  // A refusal by the coordinator or the signer is 3; a fault (unreachable, internal) is 1.
+  auto failed = [&](const absl::Status& status) {
+    std::cerr << "mecai trust-list " << subcommand << ": " << status.message() << "\n";
+    switch (status.code()) {
+      case absl::StatusCode::kUnavailable:
+      case absl::StatusCode::kDeadlineExceeded:
+      case absl::StatusCode::kInternal:
+      case absl::StatusCode::kUnknown:
+        return kExitError;
+      default:
+        return kExitRefused;
+    }
+  };
+  if (subcommand == "keygen") {
+    if (!flags->Has("key") || !flags->Has("public-key")) {
+      return UsageError(usage, absl::InvalidArgumentError("--key and --public-key are required"));
+    }
+    absl::Status made = mecai::GenerateMaintainerKey(flags->Get("key"), flags->Get("public-key"));
+    if (!made.ok()) {
+      std::cerr << "mecai trust-list keygen: " << made.message() << "\n";
+      return kExitError;
+    }
+    std::cout << "maintainer key in " << flags->Get("key") << " (keep it offline), public key in "
+              << flags->Get("public-key") << " (for trust_list_maintainer_key_files)\n";
+    return kExitOk;
+  }
+  mecai::v1::PeerConfig peer;
+  const bool has_peer = flags->Has("vs");
+  if (has_peer) {
+    auto parsed = mecai::PeerFromFlags(*flags, flags->Get("vs"));
+    if (!parsed.ok()) return UsageError(usage, parsed.status());
+    peer = *std::move(parsed);
+  } else if (subcommand == "list" || subcommand == "submit") {
+    return UsageError(usage, absl::InvalidArgumentError("--vs is required"));
+  } else if (!flags->Has("out")) {
+    return UsageError(
+        usage, absl::InvalidArgumentError("--vs is required (or --out F to only sign the change)"));
+  }
+  if (subcommand == "list") {
+    auto lists = mecai::ListTrustLists(peer);
+    if (!lists.ok()) return failed(lists.status());
+    std::cout << mecai::DescribeTrustLists(*lists);
+    return kExitOk;
+  }
+  mecai::v1::SignedTrustListChange change;
+  if (subcommand == "submit") {
+    if (!flags->Has("change")) {
+      return UsageError(usage, absl::InvalidArgumentError("--change is required"));
+    }
+    auto bytes = mecai::ReadFile(flags->Get("change"));
+    if (!bytes.ok() || !change.ParseFromString(*bytes)) {
+      std::cerr << "mecai trust-list submit: " << flags->Get("change")
+                << " is not a signed trust-list change\n";
+      return kExitError;
+    }
+  } else {
+    mecai::TrustListChangeOptions options;
+    options.vouching_server = peer;
+    options.has_vouching_server = has_peer;
+    options.action = subcommand == "add" ? mecai::v1::TrustListChange::ADD_ROOT
+                                         : mecai::v1::TrustListChange::REMOVE_ROOT;
+    for (const char* required : {"trust-list", "reason"}) {
+      if (!flags->Has(required)) {
+        return UsageError(usage,
+                          absl::InvalidArgumentError(absl::StrCat("--", required, " is required")));
+      }
+    }
+    options.trust_list = flags->Get("trust-list");
+    options.reason = flags->Get("reason");
+    options.root_certificate_file = flags->Get("root");
+    options.root_sha256_hex = flags->Get("root-sha256");
+    if (subcommand == "add" ? !flags->Has("root")
+                            : flags->Has("root") == flags->Has("root-sha256")) {
+      return UsageError(
+          usage, absl::InvalidArgumentError(subcommand == "add" ? "--root is required"
+                                                                : "give exactly one of --root and "
+                                                                  "--root-sha256"));
+    }
+    if (flags->Has("sequence") &&
+        (!absl::SimpleAtoi(flags->Get("sequence"), &options.sequence) || options.sequence == 0)) {
+      return UsageError(usage,
+                        absl::InvalidArgumentError("--sequence must be a number of at least 1"));
+    }
+    options.maintainer_key_file = flags->Get("maintainer-key");
+    if (flags->Has("pkcs11-module")) {
+      mecai::v1::Pkcs11Config& token = options.maintainer_pkcs11;
+      token.set_module_path(flags->Get("pkcs11-module"));
+      token.set_token_label(flags->Get("pkcs11-token"));
+      token.set_key_label(flags->Get("pkcs11-key-label"));
+      token.set_pin_file(flags->Get("pkcs11-pin-file"));
+      token.set_session_pool_size(1);
+    }
+    if (options.maintainer_key_file.empty() == options.maintainer_pkcs11.module_path().empty()) {
+      return UsageError(usage, absl::InvalidArgumentError(
+                                   "give the maintainer's key: --maintainer-key or --pkcs11-module "
+                                   "(with --pkcs11-token, --pkcs11-key-label, --pkcs11-pin-file)"));
+    }
+    auto made = mecai::MakeTrustListChange(options);
+    if (!made.ok()) {
+      const int exit_code = failed(made.status());  // Prints the reason.
+      // A file or key that cannot be used is an error; the coordinator refusing to say the
+      // list's sequence (not an administrator) is a refusal.
+      return made.status().code() == absl::StatusCode::kPermissionDenied ? exit_code : kExitError;
+    }
+    change = *std::move(made);
+    if (flags->Has("out")) {
+      absl::Status written =
+          mecai::WriteFileAtomically(flags->Get("out"), change.SerializeAsString());
+      if (!written.ok()) {
+        std::cerr << "mecai trust-list " << subcommand << ": " << written.message() << "\n";
+        return kExitError;
+      }
+      mecai::v1::TrustListChangeBody body;
+      body.ParseFromString(change.tbs());
+      std::cout << "signed change (sequence " << body.sequence() << ") written to "
+                << flags->Get("out") << "; submit it with `mecai trust-list submit`\n";
+      return kExitOk;
+    }
+  }
+  auto submitted = mecai::SubmitTrustListChange(peer, change);
+  if (!submitted.ok()) return failed(submitted.status());
+  std::cout << "applied: " << mecai::DescribeTrustListChange(submitted->change())
+            << "; recorded at log index " << submitted->log_index() << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -325,6 +496,7 @@ int main(int argc, char** argv) {
   if (command == "serverinfo") return mecai::ServerinfoCommand(argc, argv);
   if (command == "audit") return Audit(argc, argv);
   if (command == "pki") return Pki(argc, argv);
+  if (command == "trust-list") return TrustList(argc, argv);
   std::cerr << "mecai: unknown command '" << command << "'\n\n" << kUsage;
   return kExitUsage;
 }

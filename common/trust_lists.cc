@@ -99,6 +99,23 @@ absl::Status TrustLists::ApplyChange(const v1::TrustListChange& change) {
   return absl::OkStatus();
 }
 
+absl::Status TrustLists::RestoreChange(const v1::TrustListChange& change) {
+  if (change.action() != v1::TrustListChange::REMOVE_ROOT) return ApplyChange(change);
+  if (change.root_sha256().size() != 32) {
+    return absl::InvalidArgumentError("root_sha256 must be 32 bytes");
+  }
+  absl::MutexLock lock(&mutex_);
+  auto it = lists_.find(change.trust_list());
+  if (it == lists_.end()) {
+    return absl::NotFoundError(absl::StrCat("no trust list named '", change.trust_list(), "'"));
+  }
+  auto& removed = it->second.removed_root_sha256;
+  if (std::find(removed.begin(), removed.end(), change.root_sha256()) == removed.end()) {
+    removed.push_back(change.root_sha256());
+  }
+  return absl::OkStatus();
+}
+
 std::vector<std::string> TrustLists::ReloadChangedFiles(std::vector<std::string>* errors) {
   std::vector<std::string> reloaded;
   absl::MutexLock lock(&mutex_);

@@ -63,6 +63,10 @@ class TrustLists {
   absl::Status CheckChange(const v1::TrustListChange& change) const;
   // Applies an administrative change (DESIGN §6) at once. Changes survive ReloadChangedFiles.
   absl::Status ApplyChange(const v1::TrustListChange& change);
+  // Applies a change recorded earlier, at start: as ApplyChange, except that a removed root need
+  // no longer be in its bundle (it stays excluded should it come back). NOT_FOUND for a list that
+  // is not configured.
+  absl::Status RestoreChange(const v1::TrustListChange& change);
 
   // Re-reads every bundle whose file changed since it was read (modification time or size) and
   // re-applies the administrative changes to it; returns the names of the lists reloaded. A bundle

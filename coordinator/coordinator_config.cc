@@ -99,6 +99,17 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
                  "must be at most 60000");
   errors.Require(config.startup_connect_timeout_milliseconds() <= 300000,
                  "startup_connect_timeout_milliseconds", "must be at most 300000");
+  // Administrators submit only changes a trust-list maintainer signed, and the
+  // coordinator verifies them with the maintainers' keys before relaying them.
+  errors.Require(
+      config.admin_identities().empty() || !config.trust_list_maintainer_key_files().empty(),
+      "trust_list_maintainer_key_files",
+      "required because admin_identities is set (trust-list changes are accepted only "
+      "signed by a maintainer key)");
+  for (int i = 0; i < config.trust_list_maintainer_key_files_size(); ++i) {
+    errors.Require(!config.trust_list_maintainer_key_files(i).empty(),
+                   absl::StrCat("trust_list_maintainer_key_files[", i, "]"), "must not be empty");
+  }
   return errors.ToStatus();
 }
 

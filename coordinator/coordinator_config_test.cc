@@ -328,5 +328,20 @@ TEST(CoordinatorConfigTest, RevocationEvidenceMaxAgeDefaultsToADayAndIsBounded) 
   EXPECT_TRUE(status.ok()) << status;
 }
 
+// Administrators submit only maintainer-signed changes, which the coordinator
+// verifies with the maintainers' keys.
+TEST(CoordinatorConfigTest, AdministrationNeedsTheMaintainerKeysInOneLine) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.add_admin_identities("admin");
+  const absl::Status status = Validate(config);
+  EXPECT_THAT(status, IsInvalidField("trust_list_maintainer_key_files: required because "
+                                     "admin_identities is set"));
+  EXPECT_THAT(std::string(status.message()), Not(HasSubstr("\n")));
+  config.add_trust_list_maintainer_key_files("/etc/mecai/trust-list-maintainer.pub");
+  EXPECT_TRUE(Validate(config).ok());
+  config.clear_admin_identities();
+  EXPECT_TRUE(Validate(config).ok());
+}
+
 }  // namespace
 }  // namespace mecai

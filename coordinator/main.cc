@@ -57,6 +57,14 @@ absl::Status Run(const std::string& config_path) {
       *signer_channel, deadline, absl::StrCat("the signer at ", config.signer().address())));
   ASSIGN_OR_RETURN(auto store,
                    mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
+  // The trust-list changes kept in the store, verified again with the maintainers'
+  // keys, in effect here (a removed root is refused before probing) and re-sent to the signer.
+  ASSIGN_OR_RETURN(mecai::MaintainerKeys maintainer_keys,
+                   mecai::MaintainerKeys::Load(config.trust_list_maintainer_key_files()));
+  ASSIGN_OR_RETURN(
+      auto trust_list_changes,
+      mecai::RestoreTrustListChanges(*store, std::move(maintainer_keys), *trust_lists, *signer,
+                                     absl::Milliseconds(config.signer_timeout_milliseconds())));
   auto registry = std::make_shared<prometheus::Registry>();
   mecai::GrpcServerMetrics grpc_metrics(*registry);
   mecai::CoordinatorMetrics metrics(*registry);
@@ -95,9 +103,12 @@ absl::Status Run(const std::string& config_path) {
   mecai::AuditServiceImpl audit(*store, *signer, clock,
                                 absl::Milliseconds(config.signer_timeout_milliseconds()));
   mecai::TrustListAdminImpl admin(
-      *trust_lists, *store, *signer, clock,
+      *trust_list_changes, *trust_lists, *store, *signer, clock,
       std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()),
       absl::Milliseconds(config.signer_timeout_milliseconds()));
+  // Bundles re-read when their files change, as in the signer; changes stay applied across reloads.
+  mecai::TrustListReloader reloader(*trust_lists,
+                                    absl::Seconds(config.trust_list_reload_seconds()));
   ASSIGN_OR_RETURN(auto server,
                    mecai::StartServer(config.listen(), {&vouching, &audit, &admin}, &grpc_metrics));
   MECAI_LOG(Info) << "coordinator shard " << config.log_shard_id() << " ready with "

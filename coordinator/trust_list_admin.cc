@@ -17,54 +17,65 @@ grpc::Status ToGrpc(const absl::Status& status) {
 }
 
 absl::Status SendToSigner(v1::SignerService::StubInterface& signer, absl::Duration timeout,
-                          const v1::TrustListChange& change) {
+                          const v1::SignedTrustListChange& change) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   v1::ApplyTrustListChangeRequest request;
-  *request.mutable_change() = change;
+  *request.mutable_signed_change() = change;
   v1::ApplyTrustListChangeResponse response;
   return FromGrpcStatus(signer.ApplyTrustListChange(&context, request, &response), "signer");
 }
 
-absl::StatusOr<v1::TrustListChanges> LoadChanges(RecordStore& store) {
-  v1::TrustListChanges changes;
-  auto bytes = store.GetTrustListState(kTrustListChangesKey);
-  if (!bytes.ok()) {
-    if (bytes.status().code() == absl::StatusCode::kNotFound) return changes;
-    return bytes.status();
-  }
-  if (!changes.ParseFromString(*bytes)) {
-    return absl::DataLossError("the stored trust-list changes do not parse");
-  }
-  return changes;
+bool SignerUnreachable(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kDeadlineExceeded;
 }
 
 }  // namespace
 
-absl::Status ReplayTrustListChanges(RecordStore& store, TrustLists& lists,
-                                    v1::SignerService::StubInterface& signer,
-                                    absl::Duration signer_timeout) {
-  ASSIGN_OR_RETURN(v1::TrustListChanges changes, LoadChanges(store));
-  for (const v1::TrustListChange& change : changes.changes()) {
-    const std::string what =
-        absl::StrCat(v1::TrustListChange::Action_Name(change.action()), " ",
-                     ShortHex(change.root_sha256()), " in '", change.trust_list(), "'");
-    RETURN_IF_ERROR(Annotate(lists.ApplyChange(change), "recorded trust-list change " + what));
-    RETURN_IF_ERROR(Annotate(SendToSigner(signer, signer_timeout, change),
-                             "recorded trust-list change " + what));
+absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
+    RecordStore& store, MaintainerKeys keys, TrustLists& lists,
+    v1::SignerService::StubInterface& signer, absl::Duration signer_timeout) {
+  std::string kept;
+  auto bytes = store.GetTrustListState(kSignedTrustListChangesKey);
+  if (bytes.ok()) {
+    kept = *std::move(bytes);
+  } else if (bytes.status().code() != absl::StatusCode::kNotFound) {
+    return bytes.status();
   }
-  if (changes.changes_size() > 0) {
-    MECAI_LOG(Info) << "re-applied " << changes.changes_size()
-                    << " recorded trust-list changes here and in the signer";
+  if (store.GetTrustListState(kUnsignedTrustListChangesKey).ok()) {
+    MECAI_LOG(Warning) << "the store holds unsigned trust-list changes of an earlier version; "
+                          "they are no longer applied (have the trust-list maintainers sign "
+                          "them: mecai trust-list)";
   }
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::unique_ptr<TrustListChangeLedger> ledger,
+                   TrustListChangeLedger::Restore(
+                       kept, "the store's trust-list changes", std::move(keys), lists,
+                       [&store](const std::string& serialized) {
+                         return store.PutTrustListState(kSignedTrustListChangesKey, serialized);
+                       }));
+  const std::vector<v1::SignedTrustListChange> changes = ledger->Changes();
+  for (size_t i = 0; i < changes.size(); ++i) {
+    absl::Status sent = SendToSigner(signer, signer_timeout, changes[i]);
+    if (sent.ok() || sent.code() == absl::StatusCode::kAlreadyExists) continue;
+    const std::string what = absl::StrCat("recorded trust-list change #", i + 1);
+    if (SignerUnreachable(sent)) return Annotate(sent, what);
+    MECAI_LOG(Error) << "the signer refused " << what << ": " << sent.message();
+  }
+  if (!changes.empty()) {
+    MECAI_LOG(Info) << "re-applied " << changes.size()
+                    << " maintainer-signed trust-list changes here and sent them to the signer";
+  }
+  return ledger;
 }
 
-TrustListAdminImpl::TrustListAdminImpl(TrustLists& lists, RecordStore& store,
-                                       v1::SignerService::StubInterface& signer, const Clock& clock,
+TrustListAdminImpl::TrustListAdminImpl(TrustListChangeLedger& changes, TrustLists& lists,
+                                       RecordStore& store, v1::SignerService::StubInterface& signer,
+                                       const Clock& clock,
                                        std::vector<std::string> admin_identities,
                                        absl::Duration signer_timeout)
-    : lists_(lists),
+    : changes_(changes),
+      lists_(lists),
       store_(store),
       signer_(signer),
       clock_(clock),
@@ -100,77 +111,70 @@ grpc::Status TrustListAdminImpl::ListTrustLists(grpc::ServerContext* context,
     for (const std::string& hash : lists_.RemovedRootHashes(name)) {
       info->add_removed_root_sha256(hash);
     }
+    info->set_last_sequence(changes_.LastSequence(name));
+  }
+  for (const std::string& key : changes_.keys().Fingerprints()) {
+    response->add_maintainer_key_sha256(key);
   }
   return grpc::Status::OK;
 }
 
-grpc::Status TrustListAdminImpl::Apply(v1::TrustListChange change, uint64_t* log_index) {
-  absl::MutexLock lock(&mutex_);
-  change.set_applied_at_unix_milliseconds(clock_.NowUnixMilliseconds());
-  absl::Status valid = lists_.CheckChange(change);
-  if (!valid.ok()) return ToGrpc(valid);
-  // The signer first: once it has the change, no VD for a removed root can be signed anywhere.
-  absl::Status signer = SendToSigner(signer_, signer_timeout_, change);
-  if (!signer.ok()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        absl::StrCat("not applied: ", signer.message()));
+grpc::Status TrustListAdminImpl::SubmitTrustListChange(
+    grpc::ServerContext* context, const v1::SubmitTrustListChangeRequest* request,
+    v1::SubmitTrustListChangeResponse* response) {
+  std::string administrator;
+  grpc::Status authorized = Authorize(context, &administrator);
+  if (!authorized.ok()) return authorized;
+  if (!request->has_signed_change()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the request carries no signed trust-list change");
   }
-  absl::Status applied = lists_.ApplyChange(change);
-  if (!applied.ok()) return ToGrpc(applied);
-  auto record = store_.Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+  absl::MutexLock lock(&mutex_);
+  // What the signer will check, checked here first: a change the signer would refuse is not
+  // relayed, and a refusal names its reason without a round trip.
+  absl::StatusOr<VerifiedTrustListChange> checked = changes_.Check(request->signed_change());
+  if (!checked.ok()) {
+    MECAI_LOG(Warning) << "refused a trust-list change submitted by " << administrator << ": "
+                       << checked.status().message();
+    return ToGrpc(checked.status());
+  }
+  // The signer first: once it has the change, no VD for a removed root can be signed anywhere.
+  // It verifies the change itself; one it already has (a resubmission after a failure below) is
+  // in effect there.
+  absl::Status signer = SendToSigner(signer_, signer_timeout_, request->signed_change());
+  if (!signer.ok() && signer.code() != absl::StatusCode::kAlreadyExists) {
+    return ToGrpc(Annotate(signer, "not applied"));
+  }
+  v1::TrustListChange record = checked->ToRecord();
+  record.set_administrator(administrator);
+  record.set_applied_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+  auto logged = store_.Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
     v1::QuorumRecord administrative;
     administrative.set_log_index(index);
     administrative.set_log_shard_id(store_.shard_id());
-    administrative.set_decided_at_unix_milliseconds(change.applied_at_unix_milliseconds());
-    *administrative.mutable_trust_list_change() = change;
+    administrative.set_decided_at_unix_milliseconds(record.applied_at_unix_milliseconds());
+    *administrative.mutable_trust_list_change() = record;
     return administrative;
   });
-  if (!record.ok()) return ToGrpc(Annotate(record.status(), "applied, but not recorded"));
-  auto changes = LoadChanges(store_);
-  if (!changes.ok()) return ToGrpc(changes.status());
-  *changes->add_changes() = change;
-  absl::Status persisted =
-      store_.PutTrustListState(kTrustListChangesKey, changes->SerializeAsString());
-  if (!persisted.ok()) return ToGrpc(persisted);
-  MECAI_LOG(Warning) << "trust list '" << change.trust_list()
-                     << "': " << v1::TrustListChange::Action_Name(change.action()) << " "
-                     << HexEncode(change.root_sha256()) << " by " << change.administrator() << " ("
-                     << change.reason() << "), log index " << record->log_index();
-  *log_index = record->log_index();
+  if (!logged.ok()) {
+    return ToGrpc(
+        Annotate(logged.status(), "applied by the signer, but not recorded here; submit it again"));
+  }
+  absl::StatusOr<VerifiedTrustListChange> applied = changes_.Apply(request->signed_change());
+  if (!applied.ok()) {
+    return ToGrpc(
+        Annotate(applied.status(), absl::StrCat("applied by the signer and recorded at log index ",
+                                                logged->log_index(), ", but not applied here")));
+  }
+  MECAI_LOG(Warning) << "trust list '" << record.trust_list()
+                     << "': " << v1::TrustListChange::Action_Name(record.action()) << " "
+                     << HexEncode(record.root_sha256()) << ", sequence " << record.sequence()
+                     << ", signed by maintainer key " << ShortHex(record.maintainer_key_sha256())
+                     << ", submitted by " << administrator << " (" << record.reason()
+                     << "), log index " << logged->log_index();
+  response->set_log_index(logged->log_index());
+  *response->mutable_change() = std::move(record);
   return grpc::Status::OK;
-}
-
-grpc::Status TrustListAdminImpl::RemoveRoot(grpc::ServerContext* context,
-                                            const v1::RemoveRootRequest* request,
-                                            v1::RemoveRootResponse* response) {
-  v1::TrustListChange change;
-  grpc::Status authorized = Authorize(context, change.mutable_administrator());
-  if (!authorized.ok()) return authorized;
-  change.set_action(v1::TrustListChange::REMOVE_ROOT);
-  change.set_trust_list(request->trust_list());
-  change.set_root_sha256(request->root_sha256());
-  change.set_reason(request->reason().substr(0, 1024));
-  uint64_t index = 0;
-  grpc::Status status = Apply(std::move(change), &index);
-  response->set_log_index(index);
-  return status;
-}
-
-grpc::Status TrustListAdminImpl::AddRoot(grpc::ServerContext* context,
-                                         const v1::AddRootRequest* request,
-                                         v1::AddRootResponse* response) {
-  v1::TrustListChange change;
-  grpc::Status authorized = Authorize(context, change.mutable_administrator());
-  if (!authorized.ok()) return authorized;
-  change.set_action(v1::TrustListChange::ADD_ROOT);
-  change.set_trust_list(request->trust_list());
-  change.set_root_certificate_der(request->root_certificate_der());
-  change.set_root_sha256(Sha256(request->root_certificate_der()));
-  change.set_reason(request->reason().substr(0, 1024));
-  uint64_t index = 0;
-  grpc::Status status = Apply(std::move(change), &index);
-  response->set_log_index(index);
-  return status;
 }
 
 }  // namespace mecai

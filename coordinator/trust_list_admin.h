@@ -1,16 +1,21 @@
 // mecai.v1.TrustListAdmin (DESIGN §6; seed 004, last "VS behaviour" paragraph: "Whenever the
 // maintainers of a TL decide to revoke the trust of a root CA certificate ..., the VA shall
 // immediately reconfigure the configuration used by all its VS to remove the revoked
-// certificate"). A change is applied to the signer first, then to this coordinator, then recorded
-// in the log and persisted, so that no VD for a removed root can be signed once the call returns.
+// certificate"). An administrator submits a change a trust-list maintainer signed
+// (`mecai trust-list`); this coordinator verifies it with the maintainer keys of its own
+// configuration, relays it to the signer (which verifies it again and decides alone), records it
+// in the log, applies it here and keeps it in its store, so that no VD for a removed root can be
+// signed once the call returns and a restart forgets nothing. The coordinator cannot make a change.
 #ifndef MECAI_COORDINATOR_TRUST_LIST_ADMIN_H_
 #define MECAI_COORDINATOR_TRUST_LIST_ADMIN_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/trust_list_change.h"
 #include "common/trust_lists.h"
 #include "coordinator/record_store.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
@@ -18,44 +23,49 @@
 
 namespace mecai {
 
-// The key under which the store keeps every applied change (a v1::TrustListChanges).
-inline constexpr char kTrustListChangesKey[] = "changes";
+// The key under which the store keeps every applied signed change (a v1::TrustListChanges).
+inline constexpr char kSignedTrustListChangesKey[] = "signed-changes";
+// Where versions before maintainer signatures kept their unsigned changes; no longer applied.
+inline constexpr char kUnsignedTrustListChangesKey[] = "changes";
 
-// Applies the recorded changes to `lists` and sends each to the signer (the coordinator does this
-// at start, so a restarted signer catches up). Errors name the change that failed.
-absl::Status ReplayTrustListChanges(RecordStore& store, TrustLists& lists,
-                                    v1::SignerService::StubInterface& signer,
-                                    absl::Duration signer_timeout);
+// At start: verifies every change kept in `store` again with `keys` and applies it to `lists`,
+// then sends each to the signer, so that a signer that lost changes catches up. One the signer
+// already has (ALREADY_EXISTS) is fine; one it refuses otherwise is logged (the signer decides
+// alone). Errors: a kept change that does not verify (DATA_LOSS, naming it), a signer that cannot
+// be reached. The ledger returned keeps later changes in `store`.
+absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
+    RecordStore& store, MaintainerKeys keys, TrustLists& lists,
+    v1::SignerService::StubInterface& signer, absl::Duration signer_timeout);
 
 // Thread-safe.
 class TrustListAdminImpl final : public v1::TrustListAdmin::Service {
  public:
-  TrustListAdminImpl(TrustLists& lists, RecordStore& store,
+  TrustListAdminImpl(TrustListChangeLedger& changes, TrustLists& lists, RecordStore& store,
                      v1::SignerService::StubInterface& signer, const Clock& clock,
                      std::vector<std::string> admin_identities, absl::Duration signer_timeout);
 
   grpc::Status ListTrustLists(grpc::ServerContext* context,
                               const v1::ListTrustListsRequest* request,
                               v1::ListTrustListsResponse* response) override;
-  grpc::Status RemoveRoot(grpc::ServerContext* context, const v1::RemoveRootRequest* request,
-                          v1::RemoveRootResponse* response) override;
-  grpc::Status AddRoot(grpc::ServerContext* context, const v1::AddRootRequest* request,
-                       v1::AddRootResponse* response) override;
+  // The maintainer's signature, the sequence and the change are checked here first (as the
+  // signer will), then: the signer, the log, this coordinator's lists and store.
+  grpc::Status SubmitTrustListChange(grpc::ServerContext* context,
+                                     const v1::SubmitTrustListChangeRequest* request,
+                                     v1::SubmitTrustListChangeResponse* response) override;
 
  private:
   // PERMISSION_DENIED unless the caller's mutual-TLS identity is an administrator's; sets
   // `identity` to the one that matched.
   grpc::Status Authorize(grpc::ServerContext* context, std::string* identity) const;
-  // Signer, then this coordinator, then the log and the persisted list. Returns the log index.
-  grpc::Status Apply(v1::TrustListChange change, uint64_t* log_index);
 
+  TrustListChangeLedger& changes_;
   TrustLists& lists_;
   RecordStore& store_;
   v1::SignerService::StubInterface& signer_;
   const Clock& clock_;
   const std::vector<std::string> admin_identities_;
   const absl::Duration signer_timeout_;
-  absl::Mutex mutex_;  // One change at a time.
+  absl::Mutex mutex_;  // One change at a time, from the check to the store.
 };
 
 }  // namespace mecai

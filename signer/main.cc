@@ -18,6 +18,7 @@
 #include "common/service_main.h"
 #include "common/shutdown_signal.h"
 #include "common/status.h"
+#include "common/trust_list_change.h"
 #include "common/trust_list_reloader.h"
 #include "common/trust_lists.h"
 #include "signer/log_state.h"
@@ -41,21 +42,33 @@ absl::Status Run(const std::string& config_path) {
   mecai::v1::SignerConfig config = mecai::WithSignerDefaults(loaded);
   RETURN_IF_ERROR(mecai::ValidateSignerConfig(config, config_path));
   ASSIGN_OR_RETURN(auto trust_lists, mecai::TrustLists::Load(config.trust_lists()));
-  if (!config.trust_list_changes_file().empty()) {
-    auto bytes = mecai::ReadFile(config.trust_list_changes_file());
+  // Trust-list changes only from the maintainers, whose keys this configuration names;
+  // every change kept from earlier runs is verified again before the signer serves.
+  ASSIGN_OR_RETURN(mecai::MaintainerKeys maintainer_keys,
+                   mecai::MaintainerKeys::Load(config.trust_list_maintainer_key_files()));
+  const std::string changes_file = config.trust_list_changes_file();
+  std::string kept_changes;
+  if (!changes_file.empty()) {
+    auto bytes = mecai::ReadFile(changes_file);
     if (bytes.ok()) {
-      mecai::v1::TrustListChanges changes;
-      if (!changes.ParseFromString(*bytes)) {
-        return absl::DataLossError(
-            absl::StrCat(config.trust_list_changes_file(), " is not a TrustListChanges message"));
-      }
-      for (const auto& change : changes.changes()) {
-        RETURN_IF_ERROR(
-            mecai::Annotate(trust_lists->ApplyChange(change), config.trust_list_changes_file()));
-      }
+      kept_changes = *std::move(bytes);
     } else if (bytes.status().code() != absl::StatusCode::kNotFound) {
-      return bytes.status();
+      return mecai::Annotate(bytes.status(), "trust_list_changes_file");
     }
+  }
+  ASSIGN_OR_RETURN(
+      auto trust_list_changes,
+      mecai::TrustListChangeLedger::Restore(
+          kept_changes, changes_file.empty() ? "trust_list_changes_file" : changes_file,
+          std::move(maintainer_keys), *trust_lists, [changes_file](const std::string& bytes) {
+            if (changes_file.empty()) {
+              return absl::FailedPreconditionError("trust_list_changes_file is not set");
+            }
+            return mecai::WriteFileAtomically(changes_file, bytes, 0600);
+          }));
+  if (!trust_list_changes->Changes().empty()) {
+    MECAI_LOG(Info) << "re-applied " << trust_list_changes->Changes().size()
+                    << " maintainer-signed trust-list changes from " << changes_file;
   }
   ASSIGN_OR_RETURN(auto agents, mecai::EnrolledAgents::Load(config.agents()));
   ASSIGN_OR_RETURN(auto va_chain, mecai::LoadPemCertificates(config.va_certificate_chain_file()));
@@ -106,7 +119,7 @@ absl::Status Run(const std::string& config_path) {
   mecai::VouchingSigner signer(config, std::move(va_chain_der), {**key, **log_key}, *log_state,
                                *agents, *trust_lists, mecai::SystemClock::Get(), &metrics,
                                approval_key.get());
-  mecai::SignerServiceImpl service(signer, *trust_lists, config.trust_list_changes_file());
+  mecai::SignerServiceImpl service(signer, trust_list_changes.get());
   mecai::TrustListReloader reloader(*trust_lists,
                                     absl::Seconds(config.trust_list_reload_seconds()));
   ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}, &grpc_metrics));

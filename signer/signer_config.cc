@@ -98,6 +98,21 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
       "revocation_evidence_max_age_seconds",
       absl::StrCat("must be between ", kMinimumRevocationEvidenceMaxAgeSeconds, " and ",
                    kMaximumRevocationEvidenceMaxAgeSeconds, " (10 days)"));
+  // The signer changes a trust list only on a maintainer's signed change, and keeps
+  // every change it applied so that a restart does not forget it.
+  const bool has_maintainers = config.trust_list_maintainer_key_files_size() > 0;
+  errors.Require(has_maintainers || config.trust_list_changes_file().empty(),
+                 "trust_list_maintainer_key_files",
+                 "required because trust_list_changes_file is set (the signer applies only "
+                 "trust-list changes signed by a maintainer key)");
+  errors.Require(!has_maintainers || !config.trust_list_changes_file().empty(),
+                 "trust_list_changes_file",
+                 "required because trust_list_maintainer_key_files is set (applied trust-list "
+                 "changes must survive a restart)");
+  for (int i = 0; i < config.trust_list_maintainer_key_files_size(); ++i) {
+    errors.Require(!config.trust_list_maintainer_key_files(i).empty(),
+                   absl::StrCat("trust_list_maintainer_key_files[", i, "]"), "must not be empty");
+  }
   return errors.ToStatus();
 }
 

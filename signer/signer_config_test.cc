@@ -307,5 +307,26 @@ TEST(SignerConfigTest, RevocationEvidenceMaxAgeDefaultsToADayAndIsBounded) {
   }
 }
 
+// The signer applies only maintainer-signed trust-list changes, and keeps them.
+TEST(SignerConfigTest, TrustListChangesNeedMaintainerKeysAndAFileToKeepThem) {
+  v1::SignerConfig config = ValidConfig();
+  // Neither: the trust lists are exactly their bundles, every change refused.
+  EXPECT_TRUE(Validate(config).ok());
+  config.set_trust_list_changes_file("/var/lib/mecai/trust-list-changes.pb");
+  absl::Status status = Validate(config);
+  EXPECT_THAT(status, InvalidField("trust_list_maintainer_key_files: required because "
+                                   "trust_list_changes_file is set"));
+  EXPECT_THAT(std::string(status.message()), Not(HasSubstr("\n")));
+  config.add_trust_list_maintainer_key_files("/etc/mecai/trust-list-maintainer.pub");
+  EXPECT_TRUE(Validate(config).ok());
+  config.clear_trust_list_changes_file();
+  EXPECT_THAT(Validate(config), InvalidField("trust_list_changes_file: required because "
+                                             "trust_list_maintainer_key_files is set"));
+  config.set_trust_list_changes_file("/var/lib/mecai/trust-list-changes.pb");
+  config.add_trust_list_maintainer_key_files("");
+  EXPECT_THAT(Validate(config),
+              InvalidField("trust_list_maintainer_key_files[1]: must not be empty"));
+}
+
 }  // namespace
 }  // namespace mecai

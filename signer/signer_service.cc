@@ -1,8 +1,9 @@
 #include "signer/signer_service.h"
 
 #include <string>
+#include <vector>
 
-#include "common/files.h"
+#include "common/grpc_server.h"
 #include "common/hashing.h"
 #include "common/logging.h"
 
@@ -33,31 +34,41 @@ grpc::Status SignerServiceImpl::SignCheckpoint(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-grpc::Status SignerServiceImpl::ApplyTrustListChange(
-    grpc::ServerContext* /*context*/, const v1::ApplyTrustListChangeRequest* request,
-    v1::ApplyTrustListChangeResponse* /*response*/) {
-  absl::MutexLock lock(&changes_mutex_);
-  absl::Status applied = lists_.ApplyChange(request->change());
-  if (!applied.ok()) return ToGrpc(applied);
-  MECAI_LOG(Warning) << "trust list '" << request->change().trust_list()
-                     << "': " << v1::TrustListChange::Action_Name(request->change().action()) << " "
-                     << HexEncode(request->change().root_sha256()) << " by "
-                     << request->change().administrator();
-  if (changes_file_.empty()) return grpc::Status::OK;
-  v1::TrustListChanges changes;
-  auto existing = ReadFile(changes_file_);
-  if (existing.ok() && !changes.ParseFromString(*existing)) {
-    return grpc::Status(grpc::StatusCode::DATA_LOSS,
-                        "the trust-list changes file does not parse; the change is applied but "
-                        "not persisted");
+grpc::Status SignerServiceImpl::ApplyTrustListChange(grpc::ServerContext* context,
+                                                     const v1::ApplyTrustListChangeRequest* request,
+                                                     v1::ApplyTrustListChangeResponse* response) {
+  std::string caller = "an unauthenticated caller";
+  if (context != nullptr && context->auth_context() != nullptr) {
+    std::vector<std::string> identities = PeerIdentities(*context->auth_context());
+    if (!identities.empty()) caller = identities.front();
   }
-  for (const v1::TrustListChange& known : changes.changes()) {
-    if (known.SerializeAsString() == request->change().SerializeAsString()) {
-      return grpc::Status::OK;  // Re-sent at a coordinator start.
+  absl::StatusOr<VerifiedTrustListChange> applied;
+  if (!request->has_signed_change()) {
+    applied = absl::InvalidArgumentError(
+        "the request carries no signed trust-list change; the signer applies only changes a "
+        "trust-list maintainer signed");
+  } else if (trust_list_changes_ == nullptr) {
+    applied = absl::PermissionDeniedError("this signer accepts no trust-list change");
+  } else {
+    applied = trust_list_changes_->Apply(request->signed_change());
+  }
+  if (!applied.ok()) {
+    if (applied.status().code() == absl::StatusCode::kAlreadyExists) {
+      MECAI_LOG(Info) << "trust-list change from " << caller << ": " << applied.status().message();
+    } else {
+      MECAI_LOG(Warning) << "refused a trust-list change from " << caller << ": "
+                         << applied.status().message();
     }
+    return ToGrpc(applied.status());
   }
-  *changes.add_changes() = request->change();
-  return ToGrpc(WriteFileAtomically(changes_file_, changes.SerializeAsString(), 0600));
+  MECAI_LOG(Warning) << "trust list '" << applied->body.trust_list()
+                     << "': " << v1::TrustListChange::Action_Name(applied->body.action()) << " "
+                     << HexEncode(applied->body.root_sha256()) << ", sequence "
+                     << applied->body.sequence() << ", signed by maintainer key "
+                     << ShortHex(applied->maintainer_key_sha256) << ", relayed by " << caller
+                     << " (" << applied->body.reason() << ")";
+  *response->mutable_change() = applied->ToRecord();
+  return grpc::Status::OK;
 }
 
 }  // namespace mecai

@@ -16,7 +16,11 @@
 #include "common/child_process.h"
 #include "common/config_loader.h"
 #include "common/files.h"
+#include "common/hashing.h"
+#include "common/pem.h"
 #include "common/pkcs11_provisioning.h"
+#include "common/signature.h"
+#include "common/trust_list_change.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -315,6 +319,88 @@ TEST_F(BadInputTest, RequiringApprovalWithoutTheApprovalKeyStopsTheSigner) {
               HasSubstr("approval_public_key_file: required because a trust list has "
                         "require_issuance_approval"))
       << outcome.output;
+}
+
+// Trust-list changes only from the maintainers: the keys to verify them are required where
+// changes are kept or submitted, each missing field one line naming it.
+TEST_F(BadInputTest, KeptTrustListChangesWithoutMaintainerKeysStopTheSigner) {
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.clear_trust_list_maintainer_key_files();
+  config.mutable_listen()->set_port_file("");
+  Outcome outcome =
+      Run({binaries_->signer, "--config", Write("changes-without-keys.textproto", config)},
+          {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(InvalidConfigLine(outcome.output),
+              HasSubstr("trust_list_maintainer_key_files: required because "
+                        "trust_list_changes_file is set"))
+      << outcome.output;
+}
+
+TEST_F(BadInputTest, AdministrationWithoutMaintainerKeysStopsTheCoordinator) {
+  auto config = Load<v1::CoordinatorConfig>("coordinator.textproto");
+  config.clear_trust_list_maintainer_key_files();
+  Outcome outcome =
+      Run({binaries_->coordinator, "--config", Write("admin-without-keys.textproto", config)});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(InvalidConfigLine(outcome.output),
+              HasSubstr("trust_list_maintainer_key_files: required because admin_identities is "
+                        "set"))
+      << outcome.output;
+}
+
+TEST_F(BadInputTest, UnreadableMaintainerKeyStopsTheSigner) {
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.set_trust_list_maintainer_key_files(0, cluster_->Path("trust-list/no-such.pub"));
+  config.mutable_listen()->set_port_file("");
+  Outcome outcome =
+      Run({binaries_->signer, "--config", Write("no-maintainer-key.textproto", config)},
+          {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_THAT(outcome.output, HasSubstr("trust_list_maintainer_key_files[0] ("));
+  EXPECT_THAT(outcome.output, HasSubstr("no-such.pub"));
+  EXPECT_THAT(outcome.output, Not(HasSubstr("ready;")));
+}
+
+// Every kept change is verified again at start: one altered after the maintainer signed it stops
+// the signer with one line naming the file and the change.
+TEST_F(BadInputTest, TamperedTrustListChangesFileStopsTheSigner) {
+  auto root = LoadPemCertificatesAsDer(cluster_->Path("pki/root-ca.pem"));
+  ASSERT_TRUE(root.ok());
+  auto maintainer = LoadPemPrivateKey(cluster_->MaintainerKeyFile());
+  ASSERT_TRUE(maintainer.ok());
+  auto key = InMemorySigningKey::Create(std::move(*maintainer));
+  ASSERT_TRUE(key.ok());
+  v1::TrustListChangeBody removal;
+  removal.set_version(1);
+  removal.set_action(v1::TrustListChange::REMOVE_ROOT);
+  removal.set_trust_list(LocalCluster::kTrustList);
+  removal.set_root_sha256(Sha256(root->front()));
+  removal.set_sequence(1);
+  auto signed_removal = SignTrustListChange(removal, **key);
+  ASSERT_TRUE(signed_removal.ok());
+  v1::TrustListChanges kept;
+  *kept.add_signed_changes() = *signed_removal;
+  // The removal's sequence raised after signing (to block later changes): it no longer verifies.
+  removal.set_sequence(1000000);
+  kept.mutable_signed_changes(0)->set_tbs(removal.SerializeAsString());
+  const std::string file = cluster_->Path("store/tampered-trust-list-changes.pb");
+  ASSERT_TRUE(WriteFileAtomically(file, kept.SerializeAsString()).ok());
+  auto config = Load<v1::SignerConfig>("signer.textproto");
+  config.set_trust_list_changes_file(file);
+  config.mutable_listen()->set_port_file("");
+  Outcome outcome =
+      Run({binaries_->signer, "--config", Write("tampered-changes.textproto", config)},
+          {SoftHsmEnvironment()});
+  EXPECT_EQ(outcome.exit_code, 1);
+  std::string line;
+  for (absl::string_view candidate : absl::StrSplit(outcome.output, '\n')) {
+    if (absl::StrContains(candidate, "does not verify")) line = std::string(candidate);
+  }
+  EXPECT_THAT(line, HasSubstr(file + ": trust-list change #1 does not verify")) << outcome.output;
+  EXPECT_THAT(outcome.output, Not(HasSubstr("ready;")));
+  // The file is left as it was, for the operator to look at.
+  EXPECT_EQ(ReadFile(file).value_or(""), kept.SerializeAsString());
 }
 
 TEST_F(BadInputTest, MecaiCommandLineErrorsAreUsageErrors) {

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "cli/audit_client.h"
 #include "cli/local_cluster.h"
+#include "cli/trust_list_client.h"
 #include "cli/vouch_client.h"
 #include "common/child_process.h"
 #include "common/files.h"
@@ -29,6 +30,8 @@
 #include "common/pem.h"
 #include "common/signature.h"
 #include "common/signed_object.h"
+#include "common/testing/test_pki.h"
+#include "common/trust_list_change.h"
 #include "common/vouching_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -41,6 +44,7 @@
 namespace mecai {
 namespace {
 
+using ::mecai::test_pki::StatusIs;
 using ::testing::Each;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -502,60 +506,72 @@ TEST_F(ClusterEndToEndTest, AuditVerifiesRecordsCheckpointsAndConsistency) {
   EXPECT_THAT(listed.str(), Not(HasSubstr(std::string(LocalCluster::kTargetHost) + ":")));
 }
 
-// DESIGN §6: removing a root through the authenticated admin call takes effect at once (in the
-// coordinator and the signer), is recorded in the log, and adding it back restores vouching.
+// A removal the trust-list maintainer signed, submitted through the authenticated
+// admin call, takes effect at once (in the coordinator and the signer) and is recorded in the log
+// with the signed change, which an auditor verifies with the maintainer's public key; the same
+// change cannot be applied twice, and an addition with the next sequence restores vouching.
 TEST_F(ClusterEndToEndTest, TrustListAdministrationIsImmediateAndRecorded) {
   auto root = LoadPemCertificatesAsDer(cluster_->Path("pki/root-ca.pem"));
   ASSERT_TRUE(root.ok());
   const std::string root_sha256 = Sha256(root->front());
-  auto admin_channel = MakeChannel(cluster_->AdminPeer());
-  ASSERT_TRUE(admin_channel.ok());
-  auto admin = v1::TrustListAdmin::NewStub(*admin_channel);
+  google::protobuf::RepeatedPtrField<std::string> key_files;
+  *key_files.Add() = cluster_->MaintainerPublicKeyFile();
+  auto maintainer_keys = MaintainerKeys::Load(key_files);
+  ASSERT_TRUE(maintainer_keys.ok()) << maintainer_keys.status();
 
-  // Not an administrator: the stapler identity is refused.
+  TrustListChangeOptions removal;
+  removal.vouching_server = cluster_->AdminPeer();
+  removal.has_vouching_server = true;
+  removal.action = v1::TrustListChange::REMOVE_ROOT;
+  removal.trust_list = LocalCluster::kTrustList;
+  removal.root_certificate_file = cluster_->Path("pki/root-ca.pem");
+  removal.reason = "the TL maintainers revoked trust in this root";
+  removal.maintainer_key_file = cluster_->MaintainerKeyFile();
+  auto signed_removal = MakeTrustListChange(removal);
+  ASSERT_TRUE(signed_removal.ok()) << signed_removal.status();
+
+  // Not an administrator: the stapler identity is refused, even with a signed change.
+  EXPECT_THAT(SubmitTrustListChange(cluster_->CoordinatorPeer(), *signed_removal).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("administrator identity")));
   {
-    auto stapler = v1::TrustListAdmin::NewStub(*channel_);
-    grpc::ClientContext context;
-    v1::RemoveRootRequest request;
-    request.set_trust_list(LocalCluster::kTrustList);
-    request.set_root_sha256(root_sha256);
-    v1::RemoveRootResponse response;
-    EXPECT_EQ(stapler->RemoveRoot(&context, request, &response).error_code(),
-              grpc::StatusCode::PERMISSION_DENIED);
-  }
-  {
-    grpc::ClientContext context;
-    v1::RemoveRootRequest request;
-    request.set_trust_list(LocalCluster::kTrustList);
-    request.set_root_sha256(root_sha256);
-    request.set_reason("the TL maintainers revoked trust in this root");
-    v1::RemoveRootResponse response;
-    grpc::Status status = admin->RemoveRoot(&context, request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    v1::QuorumRecord record = GetRecord(response.log_index());
-    EXPECT_EQ(record.trust_list_change().action(), v1::TrustListChange::REMOVE_ROOT);
-    EXPECT_EQ(record.trust_list_change().administrator(), "admin");
-    EXPECT_EQ(record.trust_list_change().reason(), "the TL maintainers revoked trust in this root");
+    auto response = SubmitTrustListChange(cluster_->AdminPeer(), *signed_removal);
+    ASSERT_TRUE(response.ok()) << response.status();
+    v1::QuorumRecord record = GetRecord(response->log_index());
+    const v1::TrustListChange& change = record.trust_list_change();
+    EXPECT_EQ(change.action(), v1::TrustListChange::REMOVE_ROOT);
+    EXPECT_EQ(change.root_sha256(), root_sha256);
+    EXPECT_EQ(change.administrator(), "admin");
+    EXPECT_EQ(change.reason(), "the TL maintainers revoked trust in this root");
+    EXPECT_EQ(change.sequence(), 1u);
+    EXPECT_EQ(change.maintainer_key_sha256(), maintainer_keys->Fingerprints().at(0));
+    auto verified = VerifyTrustListChange(change.signed_change(), *maintainer_keys);
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    EXPECT_EQ(verified->body.root_sha256(), root_sha256);
   }
   v1::VouchResponse refused = Vouch(MakeRequest("server", absl::Now()));
   EXPECT_EQ(refused.refusal().reason(), v1::ROOT_REMOVED);
+  EXPECT_THAT(refused.perspectives(), SizeIs(0)) << "refused before probing";
   {
-    grpc::ClientContext context;
-    v1::ListTrustListsResponse lists;
-    ASSERT_TRUE(admin->ListTrustLists(&context, v1::ListTrustListsRequest(), &lists).ok());
-    ASSERT_EQ(lists.trust_lists_size(), 1);
-    EXPECT_THAT(lists.trust_lists(0).removed_root_sha256(), testing::ElementsAre(root_sha256));
+    auto lists = ListTrustLists(cluster_->AdminPeer());
+    ASSERT_TRUE(lists.ok()) << lists.status();
+    ASSERT_EQ(lists->trust_lists_size(), 1);
+    EXPECT_THAT(lists->trust_lists(0).removed_root_sha256(), testing::ElementsAre(root_sha256));
+    EXPECT_EQ(lists->trust_lists(0).last_sequence(), 1u);
+    EXPECT_THAT(lists->maintainer_key_sha256(),
+                testing::ElementsAreArray(maintainer_keys->Fingerprints()));
   }
-  {
-    grpc::ClientContext context;
-    v1::AddRootRequest request;
-    request.set_trust_list(LocalCluster::kTrustList);
-    request.set_root_certificate_der(root->front());
-    request.set_reason("trust restored");
-    v1::AddRootResponse response;
-    grpc::Status status = admin->AddRoot(&context, request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  // The same signed change again: refused, it is applied already.
+  EXPECT_THAT(SubmitTrustListChange(cluster_->AdminPeer(), *signed_removal).status(),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("already applied")));
+
+  TrustListChangeOptions addition = removal;
+  addition.action = v1::TrustListChange::ADD_ROOT;
+  addition.reason = "trust restored";
+  auto signed_addition = MakeTrustListChange(addition);
+  ASSERT_TRUE(signed_addition.ok()) << signed_addition.status();
+  auto added = SubmitTrustListChange(cluster_->AdminPeer(), *signed_addition);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->change().sequence(), 2u);
   v1::VouchResponse issued = Vouch(MakeRequest("server", absl::Now()));
   EXPECT_TRUE(issued.has_vouching_data()) << issued.refusal().explanation();
 }
