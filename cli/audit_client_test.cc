@@ -181,7 +181,7 @@ TEST_F(AuditCheckpointTest, IntermediateIssuedVaCertificateVerifies) {
   ASSERT_OK_AND_ASSIGN(CheckpointKey key,
                        CheckpointVerificationKey(checkpoint, *vas_, FixtureNow()));
   EXPECT_EQ(key.va_id, "va-a");
-  EXPECT_EQ(VaKeyPin(key.key.get()), VaKeyPin(va_.key.get()));
+  EXPECT_EQ(VaKeyPin(key.key.get()), VaKeyPin(log_key_.get()));  // The log key, not the VA key.
   // Without the intermediate no path builds.
   checkpoint.mutable_va_certificate_chain_der()->RemoveLast();
   EXPECT_THAT(Verify(checkpoint),

@@ -15,6 +15,8 @@ PACKAGES=(
   softhsm2 opensc
   # Real components the demo and tests run against.
   openssl nginx dnsmasq-base iproute2 procps curl prometheus
+  # An independent check of the golden VD vectors (testdata/vd/independent_verify_test.sh).
+  python3 xxd
   # The approval page is tested in a real headless browser (DESIGN §7).
   chromium
   # kubectl for `kubectl kustomize` (deploy:kustomize_test): any kubectl already on PATH will do,
