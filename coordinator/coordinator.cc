@@ -14,6 +14,9 @@
 namespace mecai {
 namespace {
 
+// How often one decision is asked for again at a new log index (Coordinator::Vouch).
+constexpr int kLogIndexAttempts = 3;
+
 VouchingRequestLimits LimitsFrom(const v1::CoordinatorConfig& config) {
   VouchingRequestLimits limits;
   limits.max_request_bytes = config.max_request_bytes();
@@ -241,49 +244,65 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   // Record the decision durably before anything leaves (trust rule 4). The signer signs inside
   // Append so that the VD names the log index its record takes.
   absl::Status signer_fault;
-  auto stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
-    v1::QuorumRecord record =
-        RecordFor(serialized_request, request, log_index, store_.shard_id(),
-                  clock_.NowUnixMilliseconds(), revocation_evidence, approval);
-    for (const v1::PerspectiveResult& result : decision.results) {
-      *record.add_perspectives() = result;
-    }
-    if (!decision.issued()) {
+  // The signer gives a log index to one VD only. An index it already gave away (a VD signed just
+  // before this coordinator crashed, whose record never committed) is abandoned in the log and the
+  // decision asked for again at the next index, a few times at most.
+  bool index_taken = false;
+  absl::StatusOr<v1::QuorumRecord> stored = absl::UnknownError("not appended");
+  for (int attempt = 0; attempt < kLogIndexAttempts; ++attempt) {
+    index_taken = false;
+    signer_fault = absl::OkStatus();
+    stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
+      v1::QuorumRecord record =
+          RecordFor(serialized_request, request, log_index, store_.shard_id(),
+                    clock_.NowUnixMilliseconds(), revocation_evidence, approval);
+      for (const v1::PerspectiveResult& result : decision.results) {
+        *record.add_perspectives() = result;
+      }
+      if (!decision.issued()) {
+        record.set_decision(v1::REFUSED);
+        *record.mutable_refusal() = decision.refusal;
+        return record;
+      }
+      v1::SignVouchingRequest sign_request;
+      sign_request.set_vouching_request(serialized_request);
+      for (const v1::SignedObservation& observation : observations) {
+        if (!observation.tbs().empty()) *sign_request.add_observations() = observation;
+      }
+      sign_request.set_log_index(log_index);
+      sign_request.set_log_shard_id(store_.shard_id());
+      sign_request.set_probe_nonce(task.nonce());
+      for (const v1::RevocationEvidence& evidence : revocation_evidence) {
+        *sign_request.add_revocation() = evidence;
+      }
+      *sign_request.mutable_approval_records() = approval.records();
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(
+          absl::Now() + absl::Milliseconds(config_.signer_timeout_milliseconds())));
+      v1::SignVouchingResponse signed_response;
+      grpc::Status status = signer_.SignVouching(&context, sign_request, &signed_response);
       record.set_decision(v1::REFUSED);
-      *record.mutable_refusal() = decision.refusal;
+      if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+        index_taken = true;
+        return absl::AbortedError(absl::StrCat("signer: ", status.error_message()));
+      }
+      if (!status.ok()) {
+        signer_fault = FromGrpcStatus(status, "signer");
+        *record.mutable_refusal() =
+            MakeRefusal(v1::SIGNER_REFUSED,
+                        absl::StrCat("the signer could not be reached: ", status.error_message()));
+      } else if (signed_response.has_refusal()) {
+        *record.mutable_refusal() = signed_response.refusal();
+      } else {
+        record.set_decision(v1::ISSUED);
+        *record.mutable_vouching_data() = signed_response.vouching_data();
+      }
       return record;
-    }
-    v1::SignVouchingRequest sign_request;
-    sign_request.set_vouching_request(serialized_request);
-    for (const v1::SignedObservation& observation : observations) {
-      if (!observation.tbs().empty()) *sign_request.add_observations() = observation;
-    }
-    sign_request.set_log_index(log_index);
-    sign_request.set_log_shard_id(store_.shard_id());
-    sign_request.set_probe_nonce(task.nonce());
-    for (const v1::RevocationEvidence& evidence : revocation_evidence) {
-      *sign_request.add_revocation() = evidence;
-    }
-    *sign_request.mutable_approval_records() = approval.records();
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(
-        absl::Now() + absl::Milliseconds(config_.signer_timeout_milliseconds())));
-    v1::SignVouchingResponse signed_response;
-    grpc::Status status = signer_.SignVouching(&context, sign_request, &signed_response);
-    record.set_decision(v1::REFUSED);
-    if (!status.ok()) {
-      signer_fault = FromGrpcStatus(status, "signer");
-      *record.mutable_refusal() =
-          MakeRefusal(v1::SIGNER_REFUSED,
-                      absl::StrCat("the signer could not be reached: ", status.error_message()));
-    } else if (signed_response.has_refusal()) {
-      *record.mutable_refusal() = signed_response.refusal();
-    } else {
-      record.set_decision(v1::ISSUED);
-      *record.mutable_vouching_data() = signed_response.vouching_data();
-    }
-    return record;
-  });
+    });
+    if (stored.ok() || !index_taken) break;
+    MECAI_LOG(Warning) << "log index abandoned for " << request.body.hostname() << ": "
+                       << stored.status().message();
+  }
   if (!stored.ok()) {
     MECAI_LOG(Error) << "no record written for " << request.body.hostname() << ": "
                      << stored.status();

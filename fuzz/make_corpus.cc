@@ -143,7 +143,7 @@ absl::Status WriteVouchingDataSeeds(const std::string& fuzz_directory,
                                     const std::string& vectors_directory) {
   const std::string directory = fuzz_directory + "/corpus/vouching_data/";
   for (const char* name :
-       {"valid", "tampered-statement", "wrong-va-id", "no-ocsp-eku", "version-2"}) {
+       {"valid", "tampered-statement", "wrong-va-id", "no-ocsp-eku", "version-1", "version-3"}) {
     ASSIGN_OR_RETURN(std::string vd, ReadFile(absl::StrCat(vectors_directory, "/", name, ".vd")));
     // Any VA, then only va-example.
     RETURN_IF_ERROR(Write(directory + name, std::string(2, '\0') + vd));

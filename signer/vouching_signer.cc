@@ -156,8 +156,13 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   }
 
   // The VD's log position must be one no signed checkpoint covers and no other VD took.
+  // Not a refusal of the evidence but of the position: FAILED_PRECONDITION, after which an honest
+  // coordinator abandons that index and asks again at its next one.
   absl::Status claimed = log_state_.ClaimVouchingIndex(request.log_shard_id(), request.log_index());
-  if (!claimed.ok()) return Refuse(v1::MALFORMED_REQUEST, std::string(claimed.message()));
+  if (!claimed.ok()) {
+    MECAI_LOG(Warning) << "refused to sign at a log position: " << claimed.message();
+    return claimed;
+  }
 
   // DESIGN §4: the statement carries hashes, not certificates. Built field by field from values
   // checked above; nothing is copied from the request.

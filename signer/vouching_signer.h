@@ -41,7 +41,8 @@ class VouchingSigner {
                  SignerMetrics* metrics = nullptr, EVP_PKEY* approval_key = nullptr);
 
   // Signs a VD only when the evidence proves unanimity for a valid VR; otherwise the response
-  // carries the refusal of the first failed check. Errors only for faults (the HSM failed).
+  // carries the refusal of the first failed check. Errors for faults (the HSM failed) and
+  // FAILED_PRECONDITION for a log index that a signed checkpoint covers or another VD took.
   absl::StatusOr<v1::SignVouchingResponse> SignVouching(const v1::SignVouchingRequest& request);
 
   // Signs a log checkpoint with the log key, building the signed body itself from the request's

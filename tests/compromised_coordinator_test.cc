@@ -3,6 +3,7 @@
 // directly with what a coordinator under an attacker's control would send (docs/SECURITY.md T7).
 // Every attack must be refused, and no signature the signer makes may pass as a VD for anything
 // the evidence does not support.
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -20,6 +21,7 @@
 #include "common/grpc_channel.h"
 #include "common/hashing.h"
 #include "common/merkle.h"
+#include "common/openssl_types.h"
 #include "common/pem.h"
 #include "common/signed_object.h"
 #include "common/vouching_request.h"
@@ -195,10 +197,9 @@ TEST_F(CompromisedCoordinatorTest, AForkOfTheSignedLogIsRefused) {
   request.mutable_checkpoint()->set_root_hash(fork.RootHash(body.tree_size() + 1).value());
   request.mutable_checkpoint()->set_timestamp_unix_milliseconds(absl::ToUnixMillis(absl::Now()));
   request.set_previous_tree_size(body.tree_size());
-  for (const std::string& node :
-       fork.ConsistencyProof(body.tree_size(), body.tree_size() + 1).value()) {
-    request.add_consistency_proof(node);
-  }
+  const std::vector<std::string> proof =
+      fork.ConsistencyProof(body.tree_size(), body.tree_size() + 1).value();
+  for (const std::string& node : proof) request.add_consistency_proof(node);
   v1::SignCheckpointResponse response;
   grpc::Status status = SignCheckpoint(request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
@@ -237,10 +238,91 @@ TEST_F(CompromisedCoordinatorTest, ReplayedEvidenceAtATakenLogIndexIsRefused) {
   replay.set_log_index(vouched.log_index());
   v1::SignVouchingResponse response;
   grpc::Status status = SignVouching(replay, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("inside the tree the signer last signed"));
   EXPECT_FALSE(response.has_vouching_data());
-  EXPECT_THAT(response.refusal().explanation(),
-              HasSubstr("inside the tree the signer last signed"));
+}
+
+// A log index the signer already gave to a VD (as after a coordinator crash between signing and
+// recording) is abandoned in the log, and the decision is signed at the next index.
+TEST_F(CompromisedCoordinatorTest, AnIndexTheSignerAlreadyGaveIsAbandonedAndTheDecisionMovesOn) {
+  const v1::VouchResponse first = VouchForTheServer();
+  ASSERT_TRUE(first.has_vouching_data()) << first.refusal().explanation();
+  v1::CheckpointBody body;
+  ASSERT_TRUE(body.ParseFromString(CurrentCheckpoint().tbs()));
+  const uint64_t next_index = body.tree_size();
+  absl::StatusOr<v1::QuorumRecord> record =
+      CallGetRecord(**coordinator_channel_, first.log_index());
+  ASSERT_TRUE(record.ok()) << record.status();
+  v1::SignVouchingRequest claim;
+  claim.set_vouching_request(record->vouching_request());
+  for (const v1::PerspectiveResult& result : record->perspectives()) {
+    *claim.add_observations() = result.observation();
+  }
+  for (const v1::RevocationEvidence& evidence : record->revocation()) {
+    *claim.add_revocation() = evidence;
+  }
+  v1::ObservationBody observed;
+  ASSERT_TRUE(observed.ParseFromString(claim.observations(0).tbs()));
+  claim.set_probe_nonce(observed.nonce());
+  claim.set_log_shard_id(record->log_shard_id());
+  claim.set_log_index(next_index);
+  v1::SignVouchingResponse claimed;
+  ASSERT_TRUE(SignVouching(claim, &claimed).ok());
+  ASSERT_TRUE(claimed.has_vouching_data());
+
+  const v1::VouchResponse second = VouchForTheServer();
+  ASSERT_TRUE(second.has_vouching_data()) << second.refusal().explanation();
+  EXPECT_EQ(second.log_index(), next_index + 1);
+  absl::StatusOr<v1::QuorumRecord> abandoned = CallGetRecord(**coordinator_channel_, next_index);
+  ASSERT_TRUE(abandoned.ok()) << abandoned.status();
+  EXPECT_EQ(abandoned->decision(), v1::DECISION_UNSPECIFIED);
+  EXPECT_THAT(abandoned->refusal().explanation(), HasSubstr("already given to another VD"));
+}
+
+// The VD's revocation time is what the CA signed into the evidence, whatever time the coordinator
+// claims to have obtained it at.
+TEST_F(CompromisedCoordinatorTest, TheVdsRevocationTimeIsTheCasNotTheCoordinators) {
+  const v1::VouchResponse vouched = VouchForTheServer();
+  ASSERT_TRUE(vouched.has_vouching_data()) << vouched.refusal().explanation();
+  absl::StatusOr<v1::QuorumRecord> record =
+      CallGetRecord(**coordinator_channel_, vouched.log_index());
+  ASSERT_TRUE(record.ok()) << record.status();
+  v1::SignVouchingRequest replay;
+  replay.set_vouching_request(record->vouching_request());
+  for (const v1::PerspectiveResult& result : record->perspectives()) {
+    *replay.add_observations() = result.observation();
+  }
+  ASSERT_GE(record->revocation_size(), 1);
+  int64_t ca_signed_at = 0;
+  for (v1::RevocationEvidence evidence : record->revocation()) {
+    ASSERT_EQ(evidence.source(), v1::CRL);
+    const unsigned char* der =
+        reinterpret_cast<const unsigned char*>(evidence.response_der().data());
+    X509CrlPtr crl(d2i_X509_CRL(nullptr, &der, static_cast<long>(evidence.response_der().size())));
+    ASSERT_NE(crl, nullptr);
+    int days = 0;
+    int seconds = 0;
+    ASN1_TIME_diff(&days, &seconds, nullptr, X509_CRL_get0_lastUpdate(crl.get()));
+    ca_signed_at = absl::ToUnixSeconds(absl::Now()) + days * 86400 + seconds;
+    // The coordinator claims it fetched the evidence an hour from now.
+    evidence.set_obtained_at_unix_seconds(absl::ToUnixSeconds(absl::Now() + absl::Hours(1)));
+    *replay.add_revocation() = evidence;
+  }
+  v1::ObservationBody observed;
+  ASSERT_TRUE(observed.ParseFromString(replay.observations(0).tbs()));
+  replay.set_probe_nonce(observed.nonce());
+  replay.set_log_shard_id(record->log_shard_id());
+  replay.set_log_index(vouched.log_index() + 1000);  // A position nothing holds yet.
+  v1::SignVouchingResponse response;
+  grpc::Status status = SignVouching(replay, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  v1::VouchingStatement statement;
+  ASSERT_TRUE(statement.ParseFromString(response.vouching_data().statement()));
+  EXPECT_NEAR(static_cast<double>(statement.revocation_checked_at_unix_seconds()),
+              static_cast<double>(ca_signed_at), 2.0);
+  EXPECT_LT(statement.revocation_checked_at_unix_seconds(), absl::ToUnixSeconds(absl::Now()));
 }
 
 }  // namespace
