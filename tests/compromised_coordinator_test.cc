@@ -104,6 +104,25 @@ class CompromisedCoordinatorTest : public ::testing::Test {
     return response.value_or(v1::VouchResponse());
   }
 
+  // What the coordinator sent the signer for `record`, rebuilt from the record alone (the VR, every
+  // signed Observation, the revocation evidence and the probe round's nonce), at `log_index`.
+  static v1::SignVouchingRequest EvidenceOf(const v1::QuorumRecord& record, uint64_t log_index) {
+    v1::SignVouchingRequest request;
+    request.set_vouching_request(record.vouching_request());
+    for (const v1::PerspectiveResult& result : record.perspectives()) {
+      *request.add_observations() = result.observation();
+    }
+    for (const v1::RevocationEvidence& evidence : record.revocation()) {
+      *request.add_revocation() = evidence;
+    }
+    v1::ObservationBody observed;
+    if (request.observations_size() > 0) observed.ParseFromString(request.observations(0).tbs());
+    request.set_probe_nonce(observed.nonce());
+    request.set_log_shard_id(record.log_shard_id());
+    request.set_log_index(log_index);
+    return request;
+  }
+
   static LocalCluster* cluster_;
   static v1::SignerService::Stub* signer_;
   static std::shared_ptr<grpc::Channel>* coordinator_channel_;
@@ -223,19 +242,7 @@ TEST_F(CompromisedCoordinatorTest, ReplayedEvidenceAtATakenLogIndexIsRefused) {
   absl::StatusOr<v1::QuorumRecord> record =
       CallGetRecord(**coordinator_channel_, vouched.log_index());
   ASSERT_TRUE(record.ok()) << record.status();
-  v1::SignVouchingRequest replay;
-  replay.set_vouching_request(record->vouching_request());
-  for (const v1::PerspectiveResult& result : record->perspectives()) {
-    *replay.add_observations() = result.observation();
-  }
-  for (const v1::RevocationEvidence& evidence : record->revocation()) {
-    *replay.add_revocation() = evidence;
-  }
-  v1::ObservationBody observed;
-  ASSERT_TRUE(observed.ParseFromString(replay.observations(0).tbs()));
-  replay.set_probe_nonce(observed.nonce());
-  replay.set_log_shard_id(record->log_shard_id());
-  replay.set_log_index(vouched.log_index());
+  const v1::SignVouchingRequest replay = EvidenceOf(*record, vouched.log_index());
   v1::SignVouchingResponse response;
   grpc::Status status = SignVouching(replay, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -254,19 +261,7 @@ TEST_F(CompromisedCoordinatorTest, AnIndexTheSignerAlreadyGaveIsAbandonedAndTheD
   absl::StatusOr<v1::QuorumRecord> record =
       CallGetRecord(**coordinator_channel_, first.log_index());
   ASSERT_TRUE(record.ok()) << record.status();
-  v1::SignVouchingRequest claim;
-  claim.set_vouching_request(record->vouching_request());
-  for (const v1::PerspectiveResult& result : record->perspectives()) {
-    *claim.add_observations() = result.observation();
-  }
-  for (const v1::RevocationEvidence& evidence : record->revocation()) {
-    *claim.add_revocation() = evidence;
-  }
-  v1::ObservationBody observed;
-  ASSERT_TRUE(observed.ParseFromString(claim.observations(0).tbs()));
-  claim.set_probe_nonce(observed.nonce());
-  claim.set_log_shard_id(record->log_shard_id());
-  claim.set_log_index(next_index);
+  const v1::SignVouchingRequest claim = EvidenceOf(*record, next_index);
   v1::SignVouchingResponse claimed;
   ASSERT_TRUE(SignVouching(claim, &claimed).ok());
   ASSERT_TRUE(claimed.has_vouching_data());
@@ -288,14 +283,11 @@ TEST_F(CompromisedCoordinatorTest, TheVdsRevocationTimeIsTheCasNotTheCoordinator
   absl::StatusOr<v1::QuorumRecord> record =
       CallGetRecord(**coordinator_channel_, vouched.log_index());
   ASSERT_TRUE(record.ok()) << record.status();
-  v1::SignVouchingRequest replay;
-  replay.set_vouching_request(record->vouching_request());
-  for (const v1::PerspectiveResult& result : record->perspectives()) {
-    *replay.add_observations() = result.observation();
-  }
-  ASSERT_GE(record->revocation_size(), 1);
+  // A position nothing holds yet.
+  v1::SignVouchingRequest replay = EvidenceOf(*record, vouched.log_index() + 1000);
+  ASSERT_GE(replay.revocation_size(), 1);
   int64_t ca_signed_at = 0;
-  for (v1::RevocationEvidence evidence : record->revocation()) {
+  for (v1::RevocationEvidence& evidence : *replay.mutable_revocation()) {
     ASSERT_EQ(evidence.source(), v1::CRL);
     const unsigned char* der =
         reinterpret_cast<const unsigned char*>(evidence.response_der().data());
@@ -307,13 +299,7 @@ TEST_F(CompromisedCoordinatorTest, TheVdsRevocationTimeIsTheCasNotTheCoordinator
     ca_signed_at = absl::ToUnixSeconds(absl::Now()) + days * 86400 + seconds;
     // The coordinator claims it fetched the evidence an hour from now.
     evidence.set_obtained_at_unix_seconds(absl::ToUnixSeconds(absl::Now() + absl::Hours(1)));
-    *replay.add_revocation() = evidence;
   }
-  v1::ObservationBody observed;
-  ASSERT_TRUE(observed.ParseFromString(replay.observations(0).tbs()));
-  replay.set_probe_nonce(observed.nonce());
-  replay.set_log_shard_id(record->log_shard_id());
-  replay.set_log_index(vouched.log_index() + 1000);  // A position nothing holds yet.
   v1::SignVouchingResponse response;
   grpc::Status status = SignVouching(replay, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
