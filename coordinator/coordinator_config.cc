@@ -50,6 +50,10 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
   const std::vector<v1::Perspective> perspectives =
       ValidateAgentEndpoints(config.agents(), /*check_peer=*/true, &errors);
   ValidatePeerConfig(config.signer(), /*plaintext_allowed=*/false, "signer", &errors);
+  for (int i = 0; i < config.signer_replica_addresses_size(); ++i) {
+    errors.Require(IsValidHostPort(config.signer_replica_addresses(i), /*allow_port_zero=*/false),
+                   absl::StrCat("signer_replica_addresses[", i, "]"), "must be host:port");
+  }
   ValidateQuorumPolicy(config.policy(), perspectives, "policy", &errors);
   errors.Require(config.freshness_window_seconds() <= 3600, "freshness_window_seconds",
                  "must be at most 3600");

@@ -61,10 +61,15 @@ absl::Status Run(const std::string& config_path) {
   // keys, in effect here (a removed root is refused before probing) and re-sent to the signer.
   ASSIGN_OR_RETURN(mecai::MaintainerKeys maintainer_keys,
                    mecai::MaintainerKeys::Load(config.trust_list_maintainer_key_files()));
+  // Trust-list changes go to every signer replica (signer_replica_addresses, or every address the
+  // signer's name resolves to), not only the one the signing connection lands on.
+  mecai::TrustListRelay relay(config.signer(),
+                              std::vector<std::string>(config.signer_replica_addresses().begin(),
+                                                       config.signer_replica_addresses().end()),
+                              absl::Milliseconds(config.signer_timeout_milliseconds()));
   ASSIGN_OR_RETURN(
       auto trust_list_changes,
-      mecai::RestoreTrustListChanges(*store, std::move(maintainer_keys), *trust_lists, *signer,
-                                     absl::Milliseconds(config.signer_timeout_milliseconds())));
+      mecai::RestoreTrustListChanges(*store, std::move(maintainer_keys), *trust_lists, relay));
   auto registry = std::make_shared<prometheus::Registry>();
   mecai::GrpcServerMetrics grpc_metrics(*registry);
   mecai::CoordinatorMetrics metrics(*registry);
@@ -103,9 +108,8 @@ absl::Status Run(const std::string& config_path) {
   mecai::AuditServiceImpl audit(*store, *signer, clock,
                                 absl::Milliseconds(config.signer_timeout_milliseconds()));
   mecai::TrustListAdminImpl admin(
-      *trust_list_changes, *trust_lists, *store, *signer, clock,
-      std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()),
-      absl::Milliseconds(config.signer_timeout_milliseconds()));
+      *trust_list_changes, *trust_lists, *store, relay, clock,
+      std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()));
   // Bundles re-read when their files change, as in the signer; changes stay applied across reloads.
   mecai::TrustListReloader reloader(*trust_lists,
                                     absl::Seconds(config.trust_list_reload_seconds()));

@@ -16,16 +16,6 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-absl::Status SendToSigner(v1::SignerService::StubInterface& signer, absl::Duration timeout,
-                          const v1::SignedTrustListChange& change) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  v1::ApplyTrustListChangeRequest request;
-  *request.mutable_signed_change() = change;
-  v1::ApplyTrustListChangeResponse response;
-  return FromGrpcStatus(signer.ApplyTrustListChange(&context, request, &response), "signer");
-}
-
 bool SignerUnreachable(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||
          status.code() == absl::StatusCode::kDeadlineExceeded;
@@ -34,8 +24,7 @@ bool SignerUnreachable(const absl::Status& status) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
-    RecordStore& store, MaintainerKeys keys, TrustLists& lists,
-    v1::SignerService::StubInterface& signer, absl::Duration signer_timeout) {
+    RecordStore& store, MaintainerKeys keys, TrustLists& lists, TrustListRelay& relay) {
   std::string kept;
   auto bytes = store.GetTrustListState(kSignedTrustListChangesKey);
   if (bytes.ok()) {
@@ -56,7 +45,7 @@ absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
                        }));
   const std::vector<v1::SignedTrustListChange> changes = ledger->Changes();
   for (size_t i = 0; i < changes.size(); ++i) {
-    absl::Status sent = SendToSigner(signer, signer_timeout, changes[i]);
+    absl::Status sent = relay.Send(changes[i]);
     if (sent.ok() || sent.code() == absl::StatusCode::kAlreadyExists) continue;
     const std::string what = absl::StrCat("recorded trust-list change #", i + 1);
     if (SignerUnreachable(sent)) return Annotate(sent, what);
@@ -64,23 +53,22 @@ absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
   }
   if (!changes.empty()) {
     MECAI_LOG(Info) << "re-applied " << changes.size()
-                    << " maintainer-signed trust-list changes here and sent them to the signer";
+                    << " maintainer-signed trust-list changes here and sent them to every signer "
+                       "replica";
   }
   return ledger;
 }
 
 TrustListAdminImpl::TrustListAdminImpl(TrustListChangeLedger& changes, TrustLists& lists,
-                                       RecordStore& store, v1::SignerService::StubInterface& signer,
+                                       RecordStore& store, TrustListRelay& relay,
                                        const Clock& clock,
-                                       std::vector<std::string> admin_identities,
-                                       absl::Duration signer_timeout)
+                                       std::vector<std::string> admin_identities)
     : changes_(changes),
       lists_(lists),
       store_(store),
-      signer_(signer),
+      relay_(relay),
       clock_(clock),
-      admin_identities_(std::move(admin_identities)),
-      signer_timeout_(signer_timeout) {}
+      admin_identities_(std::move(admin_identities)) {}
 
 grpc::Status TrustListAdminImpl::Authorize(grpc::ServerContext* context,
                                            std::string* identity) const {
@@ -141,7 +129,7 @@ grpc::Status TrustListAdminImpl::SubmitTrustListChange(
   // The signer first: once it has the change, no VD for a removed root can be signed anywhere.
   // It verifies the change itself; one it already has (a resubmission after a failure below) is
   // in effect there.
-  absl::Status signer = SendToSigner(signer_, signer_timeout_, request->signed_change());
+  absl::Status signer = relay_.Send(request->signed_change());
   if (!signer.ok() && signer.code() != absl::StatusCode::kAlreadyExists) {
     return ToGrpc(Annotate(signer, "not applied"));
   }

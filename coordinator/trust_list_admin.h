@@ -18,6 +18,7 @@
 #include "common/trust_list_change.h"
 #include "common/trust_lists.h"
 #include "coordinator/record_store.h"
+#include "coordinator/trust_list_relay.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
 #include "proto/mecai/v1/trust_list.grpc.pb.h"
 
@@ -29,20 +30,19 @@ inline constexpr char kSignedTrustListChangesKey[] = "signed-changes";
 inline constexpr char kUnsignedTrustListChangesKey[] = "changes";
 
 // At start: verifies every change kept in `store` again with `keys` and applies it to `lists`,
-// then sends each to the signer, so that a signer that lost changes catches up. One the signer
-// already has (ALREADY_EXISTS) is fine; one it refuses otherwise is logged (the signer decides
-// alone). Errors: a kept change that does not verify (DATA_LOSS, naming it), a signer that cannot
-// be reached. The ledger returned keeps later changes in `store`.
+// then sends each to every signer replica, so that a replica that lost changes catches up. One the
+// signer already has (ALREADY_EXISTS) is fine; one it refuses otherwise is logged (the signer
+// decides alone). Errors: a kept change that does not verify (DATA_LOSS, naming it), a signer that
+// cannot be reached. The ledger returned keeps later changes in `store`.
 absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
-    RecordStore& store, MaintainerKeys keys, TrustLists& lists,
-    v1::SignerService::StubInterface& signer, absl::Duration signer_timeout);
+    RecordStore& store, MaintainerKeys keys, TrustLists& lists, TrustListRelay& relay);
 
 // Thread-safe.
 class TrustListAdminImpl final : public v1::TrustListAdmin::Service {
  public:
   TrustListAdminImpl(TrustListChangeLedger& changes, TrustLists& lists, RecordStore& store,
-                     v1::SignerService::StubInterface& signer, const Clock& clock,
-                     std::vector<std::string> admin_identities, absl::Duration signer_timeout);
+                     TrustListRelay& relay, const Clock& clock,
+                     std::vector<std::string> admin_identities);
 
   grpc::Status ListTrustLists(grpc::ServerContext* context,
                               const v1::ListTrustListsRequest* request,
@@ -61,10 +61,9 @@ class TrustListAdminImpl final : public v1::TrustListAdmin::Service {
   TrustListChangeLedger& changes_;
   TrustLists& lists_;
   RecordStore& store_;
-  v1::SignerService::StubInterface& signer_;
+  TrustListRelay& relay_;
   const Clock& clock_;
   const std::vector<std::string> admin_identities_;
-  const absl::Duration signer_timeout_;
   absl::Mutex mutex_;  // One change at a time, from the check to the store.
 };
 
