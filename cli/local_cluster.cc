@@ -109,6 +109,14 @@ v1::PeerConfig LocalCluster::SignerPeerAsCoordinator() const {
               Identity{Path("internal/coordinator.pem"), Path("internal/coordinator.key")});
 }
 
+v1::PeerConfig LocalCluster::SignerReplicaPeerAsCoordinator(int replica) const {
+  v1::PeerConfig peer = SignerPeerAsCoordinator();
+  if (replica >= 0 && static_cast<size_t>(replica) < signer_replica_ports_.size()) {
+    peer.set_address(absl::StrCat("127.0.0.1:", signer_replica_ports_[replica]));
+  }
+  return peer;
+}
+
 absl::StatusOr<pid_t> LocalCluster::ProcessId(const std::string& name) const {
   for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) {
     if ((*it)->log_path() == Path("logs/" + name + ".log")) return (*it)->pid();
@@ -532,6 +540,24 @@ absl::Status LocalCluster::Start() {
   ASSIGN_OR_RETURN(int signer_port, AwaitPortFile(signer_process, Path("run/signer.port")));
   signer_port_ = signer_port;
   signer_binary_ = binaries.signer;
+  signer_replica_ports_ = {signer_port};
+  if (options_.signer_replicas == 2) {
+    // A second replica: the same VA key and token, its own port and its own state.
+    v1::SignerConfig second = signer;
+    second.mutable_listen()->set_port_file(Path("run/signer-2.port"));
+    second.mutable_listen()->set_metrics_port_file(Path("run/signer-2.metrics-port"));
+    second.set_log_state_file(Path("store/signer-2-log-state.pb"));
+    second.set_trust_list_changes_file(Path("store/signer-2-trust-list-changes.pb"));
+    RETURN_IF_ERROR(WriteConfig("signer-2.textproto", second));
+    Step("starting a second signer replica");
+    ASSIGN_OR_RETURN(ChildProcess * second_process,
+                     Launch({binaries.signer, "--config", Path("signer-2.textproto")}, "signer-2",
+                            {absl::StrCat("SOFTHSM2_CONF=", Path("hsm/softhsm2.conf"))}));
+    ASSIGN_OR_RETURN(int second_port, AwaitPortFile(second_process, Path("run/signer-2.port")));
+    signer_replica_ports_.push_back(second_port);
+  } else if (options_.signer_replicas != 1) {
+    return absl::InvalidArgumentError("signer_replicas must be 1 or 2");
+  }
 
   v1::CoordinatorConfig coordinator;
   coordinator.mutable_listen()->set_address("127.0.0.1:0");
@@ -556,6 +582,11 @@ absl::Status LocalCluster::Start() {
   }
   for (const auto& endpoint : endpoints) *coordinator.add_agents() = endpoint;
   *coordinator.mutable_signer() = Peer("signer", signer_port, coordinator_id);
+  if (signer_replica_ports_.size() > 1) {
+    for (int port : signer_replica_ports_) {
+      coordinator.add_signer_replica_addresses(absl::StrCat("127.0.0.1:", port));
+    }
+  }
   RETURN_IF_ERROR(WriteConfig("coordinator.textproto", coordinator));
   Step("starting the coordinator");
   ASSIGN_OR_RETURN(

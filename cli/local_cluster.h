@@ -57,6 +57,10 @@ struct LocalClusterOptions {
   // an approved record for the certificate's key.
   std::string approval_rdap_base_url;
   std::string approval_voice_gateway_url;
+  // Signer replicas (1 or 2): the second serves on its own port with its own log state and
+  // trust-list changes file, and the coordinator relays trust-list changes to both
+  // (CoordinatorConfig.signer_replica_addresses); signing calls go to the first.
+  int signer_replicas = 1;
 };
 
 // Not thread-safe.
@@ -123,6 +127,8 @@ class LocalCluster {
   // How the coordinator reaches the signer: its mutual-TLS identity "coordinator" (what a
   // compromised coordinator holds).
   v1::PeerConfig SignerPeerAsCoordinator() const;
+  // The same for signer replica `replica` (0 is the first; LocalClusterOptions.signer_replicas).
+  v1::PeerConfig SignerReplicaPeerAsCoordinator(int replica) const;
   // The Prometheus endpoint port of a service ("coordinator", "signer", "agent-1", ...).
   absl::StatusOr<int> MetricsPort(const std::string& service) const;
 
@@ -172,6 +178,8 @@ class LocalCluster {
   int crl_port_ = 0;
   int coordinator_port_ = 0;
   int signer_port_ = 0;
+  // Every signer replica's port, the first's first.
+  std::vector<int> signer_replica_ports_;
   int approval_port_ = 0;
   int approval_web_port_ = 0;
   Identity approval_client_;

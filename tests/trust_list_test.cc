@@ -439,6 +439,47 @@ TEST_F(TrustListTest, ARemovalSurvivesRestartsAndIsRefusedBeforeProbing) {
               HasSubstr(absl::StrCat("trust list '", LocalCluster::kTrustList, "'  REMOVE_ROOT")));
 }
 
+// With two signer replicas, a removal reaches both, not only the one the coordinator's signing
+// connection lands on: each refuses a VR for the removed root.
+TEST_F(TrustListTest, ARemovalReachesEverySignerReplica) {
+  cluster_->Stop();
+  const std::string workdir = cluster_->workdir() + "-replicas";
+  ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
+  LocalClusterOptions options;
+  options.workdir = workdir;
+  options.verbose = false;
+  options.signer_replicas = 2;
+  cluster_ = std::make_unique<LocalCluster>(options);
+  absl::Status started = cluster_->Start();
+  ASSERT_TRUE(started.ok()) << started;
+
+  // Before: both replicas sign for the served certificate.
+  const v1::SignVouchingRequest evidence =
+      Evidence(Request(cluster_->ServerChainFile(), cluster_->ServerKeyFile()));
+  auto sign_at = [&](int replica, uint64_t log_index) {
+    v1::SignVouchingRequest request = evidence;
+    request.set_log_index(log_index);
+    auto stub =
+        v1::SignerService::NewStub(Channel(cluster_->SignerReplicaPeerAsCoordinator(replica)));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::SignVouchingResponse response;
+    grpc::Status status = stub->SignVouching(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  };
+  for (int replica : {0, 1}) {
+    EXPECT_TRUE(sign_at(replica, 2000000).has_vouching_data()) << "replica " << replica;
+  }
+
+  Submit(SignAsMaintainer(v1::TrustListChange::REMOVE_ROOT, cluster_->Path("pki/root-ca.pem"), 1));
+  for (int replica : {0, 1}) {
+    v1::SignVouchingResponse response = sign_at(replica, 2000001);
+    EXPECT_EQ(response.refusal().reason(), v1::ROOT_REMOVED)
+        << "replica " << replica << ": " << response.refusal().explanation();
+  }
+}
+
 // `mecai trust-list keygen`: a maintainer key pair whose change a service accepts; an existing
 // key is never overwritten.
 TEST(TrustListCommandTest, KeygenMakesAMaintainerKeyPair) {
