@@ -164,8 +164,8 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
     return claimed;
   }
 
-  // DESIGN §4: the statement carries hashes, not certificates. Built field by field from values
-  // checked above; nothing is copied from the request.
+  // docs/VOUCHING_DATA.md §2: the statement carries hashes, not certificates. Built field by field
+  // from values checked above; nothing is copied from the request.
   v1::VouchingStatement statement;
   statement.set_version(kVouchingStatementVersion);
   statement.set_va_id(config_.va_id());
