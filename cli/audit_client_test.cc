@@ -17,6 +17,7 @@
 #include "common/pki_builder.h"
 #include "common/signed_object.h"
 #include "common/status.h"
+#include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -35,19 +36,6 @@ using ::mecai::test_pki::StatusIs;
 using ::mecai::test_pki::WriteTestFile;
 using ::testing::Eq;
 using ::testing::HasSubstr;
-
-#define ASSERT_OK(expression)                                 \
-  do {                                                        \
-    const absl::Status assert_ok_status_ = (expression);      \
-    ASSERT_TRUE(assert_ok_status_.ok()) << assert_ok_status_; \
-  } while (0)
-
-#define ASSERT_OK_AND_ASSIGN(lhs, expression) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(MECAI_STATUS_CONCAT_(statusor_, __LINE__), lhs, expression)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expression) \
-  auto statusor = (expression);                               \
-  ASSERT_TRUE(statusor.ok()) << statusor.status();            \
-  lhs = std::move(statusor).value()
 
 struct KeyAndCertificate {
   EvpPkeyPtr key;

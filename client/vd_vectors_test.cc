@@ -17,6 +17,7 @@
 #include "common/pem.h"
 #include "common/signature.h"
 #include "common/status.h"
+#include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -31,13 +32,6 @@ using ::testing::Eq;
 using ::testing::HasSubstr;
 
 namespace vectors = ::mecai::vd_vectors;
-
-#define ASSERT_OK_AND_ASSIGN(lhs, expression) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(MECAI_STATUS_CONCAT_(statusor_, __LINE__), lhs, expression)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expression) \
-  auto statusor = (expression);                               \
-  ASSERT_TRUE(statusor.ok()) << statusor.status();            \
-  lhs = std::move(statusor).value()
 
 constexpr char kSignatureError[] = "the VD signature does not verify under the VA certificate";
 

@@ -16,6 +16,7 @@
 #include "common/pkcs11_provisioning.h"
 #include "common/signature.h"
 #include "common/status.h"
+#include "common/testing/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/config.pb.h"
@@ -38,19 +39,6 @@ const std::string kP384EcParams("\x06\x05\x2b\x81\x04\x00\x22", 7);
 const std::string kEd448EcParams("\x06\x03\x2b\x65\x71", 5);
 // The environment variable the PIN tests use; unset after every test.
 constexpr char kPinVariable[] = "MECAI_PKCS11_TEST_USER_PIN";
-
-#define ASSERT_OK(expression)                                 \
-  do {                                                        \
-    const absl::Status assert_ok_status_ = (expression);      \
-    ASSERT_TRUE(assert_ok_status_.ok()) << assert_ok_status_; \
-  } while (0)
-
-#define ASSERT_OK_AND_ASSIGN(lhs, expression) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(MECAI_STATUS_CONCAT_(statusor_, __LINE__), lhs, expression)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expression) \
-  auto statusor = (expression);                               \
-  ASSERT_TRUE(statusor.ok()) << statusor.status();            \
-  lhs = std::move(statusor).value()
 
 const CK_BBOOL kTrue = CK_TRUE;
 

@@ -23,6 +23,7 @@
 #include "common/signature.h"
 #include "common/signed_object.h"
 #include "common/status.h"
+#include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/testing/test_revocation.h"
 #include "common/trust_lists.h"
@@ -52,19 +53,6 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
-
-#define ASSERT_OK(expression)                                 \
-  do {                                                        \
-    const absl::Status assert_ok_status_ = (expression);      \
-    ASSERT_TRUE(assert_ok_status_.ok()) << assert_ok_status_; \
-  } while (0)
-
-#define ASSERT_OK_AND_ASSIGN(lhs, expression) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(MECAI_STATUS_CONCAT_(statusor_, __LINE__), lhs, expression)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expression) \
-  auto statusor = (expression);                               \
-  ASSERT_TRUE(statusor.ok()) << statusor.status();            \
-  lhs = std::move(statusor).value()
 
 constexpr char kHost[] = "www.example.test";
 constexpr uint32_t kPort = 443;
