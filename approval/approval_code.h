@@ -1,6 +1,6 @@
-// Approval codes (DESIGN §7, seed 000: "a random approval code (also chosen by the CA)"): drawn
-// from a CSPRNG, spoken on the phone, stored only as SHA-256(salt || code) with a per-request
-// salt, and compared in constant time. Never log a code.
+// Approval codes (ARCHITECTURE.md §7, MECAI phone-approval proposal: "a random approval code (also
+// chosen by the CA)"): drawn from a CSPRNG, spoken on the phone, stored only as SHA-256(salt ||
+// code) with a per-request salt, and compared in constant time. Never log a code.
 #ifndef MECAI_APPROVAL_APPROVAL_CODE_H_
 #define MECAI_APPROVAL_APPROVAL_CODE_H_
 
@@ -12,7 +12,7 @@
 
 namespace mecai {
 
-// Randomness behind an interface (STYLE.md "Inject nondeterminism"). Thread-safe.
+// Randomness behind an interface (CONTRIBUTING.md "Inject nondeterminism"). Thread-safe.
 class RandomSource {
  public:
   virtual ~RandomSource() = default;

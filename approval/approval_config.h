@@ -1,5 +1,5 @@
-// Defaults and start-time validation of the approval service's configuration (DESIGN §7 and §10:
-// a bad config stops the process with a message naming the field).
+// Defaults and start-time validation of the approval service's configuration (ARCHITECTURE.md §7
+// and §10: a bad config stops the process with a message naming the field).
 #ifndef MECAI_APPROVAL_APPROVAL_CONFIG_H_
 #define MECAI_APPROVAL_APPROVAL_CONFIG_H_
 

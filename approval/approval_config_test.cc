@@ -1,5 +1,5 @@
-// Start-time validation of the approval service's configuration (DESIGN §7 and §10): every bad
-// field stops the service with one line naming the field.
+// Start-time validation of the approval service's configuration (ARCHITECTURE.md §7 and §10): every
+// bad field stops the service with one line naming the field.
 #include "approval/approval_config.h"
 
 #include <functional>

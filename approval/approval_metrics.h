@@ -1,6 +1,7 @@
-// The approval service's Prometheus metrics (STYLE.md rule 7; DESIGN §7): requests submitted,
-// registry lookups, calls and gateway requests, attempts on the certapproval page, and the states
-// requests enter. Labels are bounded enums; never a domain, number or transaction number.
+// The approval service's Prometheus metrics (CONTRIBUTING.md rule 7; ARCHITECTURE.md §7): requests
+// submitted, registry lookups, calls and gateway requests, attempts on the certapproval page, and
+// the states requests enter. Labels are bounded enums; never a domain, number or transaction
+// number.
 #ifndef MECAI_APPROVAL_APPROVAL_METRICS_H_
 #define MECAI_APPROVAL_APPROVAL_METRICS_H_
 

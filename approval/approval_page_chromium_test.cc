@@ -1,8 +1,8 @@
-// The whole flow of phone approval (DESIGN §7, seed 000) in a REAL headless Chromium: a CA submits
-// over gRPC with mutual TLS, the registry's numbers (RDAP from nginx) are called, and a person
-// enters the transaction number and the heard code on the certapproval page — first a wrong code,
-// then the right one — while the page escapes every field, its CSP is enforced and a POST
-// without the CSRF token is refused.
+// The whole flow of phone approval (ARCHITECTURE.md §7, MECAI phone-approval proposal) in a REAL
+// headless Chromium: a CA submits over gRPC with mutual TLS, the registry's numbers (RDAP from
+// nginx) are called, and a person enters the transaction number and the heard code on the
+// certapproval page — first a wrong code, then the right one — while the page escapes every field,
+// its CSP is enforced and a POST without the CSRF token is refused.
 #include <chrono>
 #include <memory>
 #include <string>

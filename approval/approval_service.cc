@@ -39,7 +39,7 @@ grpc::Status ApprovalServiceImpl::GetIssuanceStatus(grpc::ServerContext* /*conte
   }
   if (!status.ok()) return ToGrpc(status.status());
   *response = *std::move(status);
-  // DESIGN §7: the state, signed, so that a VA's signer can check it itself.
+  // ARCHITECTURE.md §7: the state, signed, so that a VA's signer can check it itself.
   if (record_key_ != nullptr) {
     absl::StatusOr<v1::SignedApprovalRecord> record =
         SignApprovalRecord(*response, *record_key_, clock_.Now());

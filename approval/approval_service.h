@@ -1,5 +1,5 @@
 // mecai.v1.ApprovalService over gRPC (mutual TLS, ApprovalConfig.listen): the CA's side of phone
-// approval (DESIGN §7, seed 000).
+// approval (ARCHITECTURE.md §7, MECAI phone-approval proposal).
 #ifndef MECAI_APPROVAL_APPROVAL_SERVICE_H_
 #define MECAI_APPROVAL_APPROVAL_SERVICE_H_
 

@@ -1,6 +1,7 @@
-// The approval service's durable state (DESIGN §8: "one RocksDB for the approval service"). Every
-// step of a request — its state, its failed-attempt count and the audit events of that step — is
-// written in one WriteBatch with a synced WAL, so the trail never disagrees with the state.
+// The approval service's durable state (ARCHITECTURE.md §8: "one RocksDB for the approval
+// service"). Every step of a request — its state, its failed-attempt count and the audit events of
+// that step — is written in one WriteBatch with a synced WAL, so the trail never disagrees with the
+// state.
 //
 // Column families:
 //   requests  transaction number → serialized v1::IssuanceStatus (without audit_trail)

@@ -346,7 +346,8 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
   MECAI_LOG(Info) << "approval request " << status.transaction_number() << " for " << domain;
   CountState(v1::ISSUANCE_STATE_CALLING);
 
-  // Contacts from the registry (RFC 9083), then one call per number (seed 000).
+  // Contacts from the registry (RFC 9083), then one call per number (MECAI phone-approval
+  // proposal).
   std::vector<v1::AuditEvent> events;
   std::vector<v1::PhoneCall> calls;
   absl::StatusOr<std::vector<std::string>> numbers = rdap_.LookupPhoneNumbers(domain);

@@ -1,9 +1,9 @@
-// The decision procedure of phone approval (DESIGN §7, the remedy of seed 000): a CA's request is
-// recorded, the domain's registry contacts are looked up over RDAP (RFC 9083) and called through a
-// voice gateway with a transaction number, a random approval code and the approval site; a person
-// on the certapproval page then approves or rejects it with the code. Codes expire, wrong codes
-// are counted and lock the request, codes are compared in constant time, and every step is in the
-// request's audit trail.
+// The decision procedure of phone approval (ARCHITECTURE.md §7, the remedy of MECAI phone-approval
+// proposal): a CA's request is recorded, the domain's registry contacts are looked up over RDAP
+// (RFC 9083) and called through a voice gateway with a transaction number, a random approval code
+// and the approval site; a person on the certapproval page then approves or rejects it with the
+// code. Codes expire, wrong codes are counted and lock the request, codes are compared in constant
+// time, and every step is in the request's audit trail.
 #ifndef MECAI_APPROVAL_APPROVALS_H_
 #define MECAI_APPROVAL_APPROVALS_H_
 

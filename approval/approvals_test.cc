@@ -1,5 +1,6 @@
-// The approval procedure against real components (DESIGN §7, seed 000): RDAP (RFC 9083) from a
-// real nginx, calls through a recording voice gateway, a RocksDB store, and a FakeClock for expiry.
+// The approval procedure against real components (ARCHITECTURE.md §7, MECAI phone-approval
+// proposal): RDAP (RFC 9083) from a real nginx, calls through a recording voice gateway, a RocksDB
+// store, and a FakeClock for expiry.
 #include "approval/approvals.h"
 
 #include <openssl/x509.h>

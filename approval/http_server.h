@@ -1,6 +1,6 @@
-// A small, bounded HTTP/1.1 server over libmicrohttpd for the certapproval page (DESIGN §7): bodies
-// and headers have size limits, idle connections time out, connections are capped. Handlers are
-// plain functions from request to response.
+// A small, bounded HTTP/1.1 server over libmicrohttpd for the certapproval page (ARCHITECTURE.md
+// §7): bodies and headers have size limits, idle connections time out, connections are capped.
+// Handlers are plain functions from request to response.
 #ifndef MECAI_APPROVAL_HTTP_SERVER_H_
 #define MECAI_APPROVAL_HTTP_SERVER_H_
 

@@ -1,5 +1,5 @@
-// approval --config FILE: phone approval of certificate issuance (DESIGN §7, seed 000).
-// Flags → config → wiring → serve.
+// approval --config FILE: phone approval of certificate issuance (ARCHITECTURE.md §7, MECAI
+// phone-approval proposal). Flags → config → wiring → serve.
 #include <string>
 #include <vector>
 
@@ -46,7 +46,7 @@ absl::Status Run(const std::string& config_path) {
                                   config.allowed_special_address_ranges().end());
   ASSIGN_OR_RETURN(mecai::AddressPolicy policy, mecai::AddressPolicy::Create(ranges));
   mecai::CurlHttpFetcher fetcher(std::move(policy));
-  // Signs the approval records a VA's signer checks (DESIGN §7).
+  // Signs the approval records a VA's signer checks (ARCHITECTURE.md §7).
   std::unique_ptr<mecai::InMemorySigningKey> record_key;
   if (!config.signing_key_file().empty()) {
     auto key = mecai::LoadPemPrivateKey(config.signing_key_file());

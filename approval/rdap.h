@@ -1,7 +1,8 @@
-// The phone contacts of a domain from its registry over RDAP (DESIGN §7, seed 000: "each phone
-// number listed in the domain registry"). RFC 9083 §5.3: a domain object lists its contacts as
-// "entities" (§5.1), each with a jCard "vcardArray" (RFC 7095) whose "tel" properties hold the
-// numbers; entities may nest entities (a registrar's abuse contact).
+// The phone contacts of a domain from its registry over RDAP (ARCHITECTURE.md §7, MECAI
+// phone-approval proposal: "each phone number listed in the domain registry"). RFC 9083 §5.3: a
+// domain object lists its contacts as "entities" (§5.1), each with a jCard "vcardArray" (RFC 7095)
+// whose "tel" properties hold the numbers; entities may nest entities (a registrar's abuse
+// contact).
 #ifndef MECAI_APPROVAL_RDAP_H_
 #define MECAI_APPROVAL_RDAP_H_
 

@@ -1,6 +1,7 @@
-// The certapproval web page (DESIGN §7, seed 000: "The person would enter the transaction number.
-// The website can now display the details of the certificate request. The person can check the
-// information, and enter the approval code to approve the cert issuance."):
+// The certapproval web page (ARCHITECTURE.md §7, MECAI phone-approval proposal: "The person would
+// enter the transaction number. The website can now display the details of the certificate request.
+// The person can check the information, and enter the approval code to approve the cert
+// issuance."):
 //
 //   GET  /                 a form asking for the transaction number
 //   GET  /request?tn=TN    the request's details and, while it is pending, the code form

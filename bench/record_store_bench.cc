@@ -1,4 +1,4 @@
-// Quorum-record writes against RocksDB's own synced writes (DESIGN §8, trust rule 4).
+// Quorum-record writes against RocksDB's own synced writes (ARCHITECTURE.md §8, trust rule 4).
 //
 // For each number of writer threads W in {1, 4, 8, 16}, in the same run and on the same disk:
 //   (a) raw RocksDB: each write is one Put of a ~2 KiB value with WriteOptions.sync = true, on a

@@ -1,6 +1,6 @@
-// What `mecai audit` does (DESIGN §10; trust rule 5): lists quorum records and, with --verify,
-// checks the shard's signed checkpoint, an RFC 9162 inclusion proof for every listed record, and
-// consistency with the checkpoint seen last time (a fork or a shrunk log is reported).
+// What `mecai audit` does (ARCHITECTURE.md §10; trust rule 5): lists quorum records and, with
+// --verify, checks the shard's signed checkpoint, an RFC 9162 inclusion proof for every listed
+// record, and consistency with the checkpoint seen last time (a fork or a shrunk log is reported).
 #ifndef MECAI_CLI_AUDIT_CLIENT_H_
 #define MECAI_CLI_AUDIT_CLIENT_H_
 

@@ -12,7 +12,7 @@ struct BinaryPaths {
   std::string coordinator;
   std::string signer;
   std::string probe_agent;
-  // The phone-approval service (DESIGN §7); empty when it is not built (it is optional).
+  // The phone-approval service (ARCHITECTURE.md §7); empty when it is not built (it is optional).
   std::string approval;
   std::string dnsmasq;
   std::string nginx;

@@ -275,7 +275,8 @@ absl::Status LocalCluster::BuildHsm() {
   ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, GenerateEcKeyPairInToken(log_key));
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("pki/log-key.pub.pem"), PublicKeyToPem(log_public_key.get())));
-  // The VA certificate: issued by the CA, with the designated-OCSP-responder usage (seed 004).
+  // The VA certificate: issued by the CA, with the designated-OCSP-responder usage (MECAI
+  // proposal).
   CertificateSpec va_spec;
   va_spec.common_name = "MECAI Demo Vouching Authority";
   va_spec.extended_key_usages = {"OCSPSigning"};
@@ -492,7 +493,7 @@ absl::Status LocalCluster::Start() {
   v1::TrustListConfig trust_list;
   trust_list.set_name(kTrustList);
   trust_list.set_pem_file(Path("pki/root-ca.pem"));
-  // DESIGN §7: the same roots, but VDs only for keys whose issuance was approved by phone.
+  // ARCHITECTURE.md §7: the same roots, but VDs only for keys whose issuance was approved by phone.
   const bool with_approval = !options_.approval_rdap_base_url.empty();
   v1::TrustListConfig approval_trust_list = trust_list;
   approval_trust_list.set_name(kApprovalTrustList);

@@ -20,7 +20,7 @@
 namespace mecai {
 
 // Where one probe agent runs when it is not on this host's loopback: a network namespace (the
-// simulated region, `ip netns`) with its own address and its own resolver (DESIGN §9).
+// simulated region, `ip netns`) with its own address and its own resolver (ARCHITECTURE.md §9).
 struct AgentPlacement {
   // The namespace to run the agent in (ip netns exec).
   std::string network_namespace;
@@ -50,11 +50,11 @@ struct LocalClusterOptions {
   // The address nginx serves the TLS target on (default 127.0.0.1; "0.0.0.0" to reach it from
   // network namespaces).
   std::string target_listen_address = "127.0.0.1";
-  // When set, the phone-approval service (DESIGN §7) runs too, finding the domain's contacts at
-  // this RDAP base URL for the "test" TLD (RFC 9083, e.g. approval/testing's nginx RdapServer)
-  // and calling them through approval_voice_gateway_url (e.g. its recording VoiceGateway); and
-  // the coordinator and signer serve kApprovalTrustList, the same roots as kTrustList, requiring
-  // an approved record for the certificate's key.
+  // When set, the phone-approval service (ARCHITECTURE.md §7) runs too, finding the domain's
+  // contacts at this RDAP base URL for the "test" TLD (RFC 9083, e.g. approval/testing's nginx
+  // RdapServer) and calling them through approval_voice_gateway_url (e.g. its recording
+  // VoiceGateway); and the coordinator and signer serve kApprovalTrustList, the same roots as
+  // kTrustList, requiring an approved record for the certificate's key.
   std::string approval_rdap_base_url;
   std::string approval_voice_gateway_url;
   // Signer replicas (1 or 2): the second serves on its own port with its own log state and

@@ -1,4 +1,4 @@
-// mecai: the command line of the MECAI Vouching Cluster (DESIGN §10).
+// mecai: the command line of the MECAI Vouching Cluster (ARCHITECTURE.md §10).
 #include <openssl/rand.h>
 
 #include <iostream>

@@ -1,6 +1,6 @@
-// Simulated regions on one machine (DESIGN §9): one Linux network namespace per region, joined to
-// the host by a veth pair (host side 10.77.<n>.1, region side 10.77.<n>.2), each with its own
-// dnsmasq answering inside the region. Probe agents placed in a region resolve and connect from
+// Simulated regions on one machine (ARCHITECTURE.md §9): one Linux network namespace per region,
+// joined to the host by a veth pair (host side 10.77.<n>.1, region side 10.77.<n>.2), each with its
+// own dnsmasq answering inside the region. Probe agents placed in a region resolve and connect from
 // there, so one region's resolver can be turned against it (a split view). Needs root.
 #ifndef MECAI_CLI_NETWORK_REGIONS_H_
 #define MECAI_CLI_NETWORK_REGIONS_H_

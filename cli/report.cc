@@ -96,7 +96,7 @@ std::string DescribeStatement(const v1::VouchingStatement& statement) {
   absl::StrAppend(&text,
                   "  issued at:           ", FormatUnixSeconds(statement.issued_at_unix_seconds()),
                   "\n");
-  // DESIGN §7: set only for trust lists that require phone approval of the key.
+  // ARCHITECTURE.md §7: set only for trust lists that require phone approval of the key.
   absl::StrAppend(
       &text, "  phone approval:      ",
       statement.issuance_approved_out_of_band() ? "approved out of band" : "none stated", "\n");

@@ -364,8 +364,8 @@ int ServerinfoCommand(int argc, char** argv) {
   if (list.empty()) {
     return Fail("serverinfo", absl::InvalidArgumentError("the VDs do not fit in one extension"));
   }
-  // SSL_CTX_use_serverinfo_file's SERVERINFOV2 entry: a 4-byte context (the contexts of DESIGN
-  // §5), the extension type and the length-prefixed body (RFC 8446 §4.2 Extension).
+  // SSL_CTX_use_serverinfo_file's SERVERINFOV2 entry: a 4-byte context (the contexts of
+  // ARCHITECTURE.md §5), the extension type and the length-prefixed body (RFC 8446 §4.2 Extension).
   const uint32_t contexts =
       SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | SSL_EXT_TLS1_3_CERTIFICATE;
   std::string entry;

@@ -1,5 +1,5 @@
 // `mecai s_server`, `mecai s_client` and `mecai serverinfo`: the MECAI TLS extension from the
-// command line (DESIGN §5, §10; docs/TLS_EXTENSION.md).
+// command line (ARCHITECTURE.md §5, §10; docs/TLS_EXTENSION.md).
 #ifndef MECAI_CLI_TLS_COMMANDS_H_
 #define MECAI_CLI_TLS_COMMANDS_H_
 

@@ -21,7 +21,7 @@ struct VouchOptions {
   // PEM: the server certificate first, then its chain; and its private key.
   std::string certificate_file;
   std::string key_file;
-  // Rollover (seed 004): the next certificate and, when its key differs, that key.
+  // Rollover (MECAI proposal): the next certificate and, when its key differs, that key.
   std::string next_certificate_file;
   std::string next_key_file;
   absl::Duration timeout = absl::Seconds(60);
@@ -39,11 +39,11 @@ struct VerifyOptions {
   std::vector<std::string> candidate_vas;
   // Oldest VD accepted (`--max-age`; default kDefaultMaxVdAge, client/vd_verifier.h).
   absl::Duration max_age = kDefaultMaxVdAge;
-  // The VD must say issuance was approved out of band (DESIGN §7).
+  // The VD must say issuance was approved out of band (ARCHITECTURE.md §7).
   bool require_out_of_band_approval = false;
 };
 
-// Verifies a VD file as a TLS client would (DESIGN §4). Returns its statement.
+// Verifies a VD file as a TLS client would (ARCHITECTURE.md §4). Returns its statement.
 absl::StatusOr<v1::VouchingStatement> VerifyVouchingDataFile(const VerifyOptions& options);
 
 }  // namespace mecai

@@ -1,5 +1,5 @@
-// The client side of the MECAI TLS extension (DESIGN §5; docs/TLS_EXTENSION.md; seed 004,
-// "Client behaviour"): candidate VAs chosen from the built-in VA list, the request in the
+// The client side of the MECAI TLS extension (ARCHITECTURE.md §5; docs/TLS_EXTENSION.md; MECAI
+// proposal, "Client behaviour"): candidate VAs chosen from the built-in VA list, the request in the
 // ClientHello, every received VD verified inside the handshake, and feedback about VAs that could
 // not be verified carried in the next ClientHello to the same server.
 #ifndef MECAI_CLIENT_MECAI_TLS_CLIENT_H_
@@ -53,19 +53,20 @@ class FeedbackMemo {
 struct MecaiClientOptions {
   uint16_t extension_type = kDefaultMecaiExtensionType;
   uint16_t feedback_extension_type = kDefaultMecaiFeedbackExtensionType;
-  // Oldest VD accepted (DESIGN §4: operator-set).
+  // Oldest VD accepted (ARCHITECTURE.md §4: operator-set).
   absl::Duration max_age = kDefaultMaxVdAge;
   // Send the empty mecai_vouching body ("every VD you hold") instead of naming the candidates; the
   // received VDs are still checked against the candidates. Servers that staple a fixed serverinfo
   // file (`openssl s_server -serverinfo`) accept only this form (docs/TLS_EXTENSION.md §5).
   bool ask_for_everything = false;
-  // Accept only VDs that say issuance was approved out of band (DESIGN §7; docs/APPROVAL.md).
+  // Accept only VDs that say issuance was approved out of band (ARCHITECTURE.md §7;
+  // docs/APPROVAL.md).
   bool require_out_of_band_approval = false;
 };
 
 // The outcome of a connection whose VDs verified.
 struct MecaiVerification {
-  // The statement of the first VD that verified (DESIGN §5: one is enough).
+  // The statement of the first VD that verified (ARCHITECTURE.md §5: one is enough).
   v1::VouchingStatement statement;
   // Every VD that did not verify, "VD n (naming <va>): reason".
   std::vector<std::string> problems;

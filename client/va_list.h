@@ -1,5 +1,5 @@
-// The built-in VA list of a client or server (seed 004: "The list of VA servers (hostnames) shall
-// be announced by CAs and embedded into software"; DESIGN §5 "VA list").
+// The built-in VA list of a client or server (MECAI proposal: "The list of VA servers (hostnames)
+// shall be announced by CAs and embedded into software"; ARCHITECTURE.md §5 "VA list").
 #ifndef MECAI_CLIENT_VA_LIST_H_
 #define MECAI_CLIENT_VA_LIST_H_
 

@@ -1,7 +1,7 @@
-// Client-side verification of Vouching Data (DESIGN §4; seed 004 "Client behaviour": "A client
-// receiving VD will verify that it was indeed created by one of the candidate VAs the client has
-// asked for, by validating the signatures against the respective CA certificates that are built
-// into the client").
+// Client-side verification of Vouching Data (ARCHITECTURE.md §4; MECAI proposal "Client behaviour":
+// "A client receiving VD will verify that it was indeed created by one of the candidate VAs the
+// client has asked for, by validating the signatures against the respective CA certificates that
+// are built into the client").
 #ifndef MECAI_CLIENT_VD_VERIFIER_H_
 #define MECAI_CLIENT_VD_VERIFIER_H_
 
@@ -31,7 +31,7 @@ struct VdExpectation {
   absl::Time now;
   // Oldest acceptable VD (operator-set); issued_at may be at most 5 minutes in the future.
   absl::Duration max_age = kDefaultMaxVdAge;
-  // Accept only a VD whose statement says issuance was approved out of band (DESIGN §7,
+  // Accept only a VD whose statement says issuance was approved out of band (ARCHITECTURE.md §7,
   // VouchingStatement.issuance_approved_out_of_band), for clients that demand it.
   bool require_out_of_band_approval = false;
 };

@@ -1,6 +1,6 @@
-// Tests of the client's verification of Vouching Data (DESIGN §4; docs/VOUCHING_DATA.md). Every
-// test starts from the VD that ValidVdVerifies shows to be accepted and changes one thing, so a
-// rejection can only come from that change; each asserts the exact status code and the message of
+// Tests of the client's verification of Vouching Data (ARCHITECTURE.md §4; docs/VOUCHING_DATA.md).
+// Every test starts from the VD that ValidVdVerifies shows to be accepted and changes one thing, so
+// a rejection can only come from that change; each asserts the exact status code and the message of
 // the check that must fail.
 #include "client/vd_verifier.h"
 
@@ -85,7 +85,7 @@ CertificateSpec CaSpec(const std::string& name) {
   return spec;
 }
 
-// A VA certificate as DESIGN §4 asks: an end-entity certificate issued by the CA with
+// A VA certificate as ARCHITECTURE.md §4 asks: an end-entity certificate issued by the CA with
 // id-kp-OCSPSigning.
 CertificateSpec VaSpec() {
   CertificateSpec spec;
@@ -366,7 +366,8 @@ TEST_F(VdVerifierTest, AnotherCertificateIsRejected) {
                                                    " is not among the vouched certificates"))));
 }
 
-// DESIGN §7: the statement says whether issuance was approved out of band; a client may demand it.
+// ARCHITECTURE.md §7: the statement says whether issuance was approved out of band; a client may
+// demand it.
 TEST_F(VdVerifierTest, OutOfBandApprovalIsReportedAndCanBeRequired) {
   ASSERT_OK_AND_ASSIGN(v1::VouchingData without, Vd());
   ASSERT_OK_AND_ASSIGN(v1::VouchingStatement plain, Verify(without));

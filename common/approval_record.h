@@ -1,6 +1,7 @@
-// The approval service's signed record of one issuance request (DESIGN §7, seed 000) as the
-// coordinator and the signer use it: which key a certificate carries, whether a record approves
-// issuance for it, and the record's signature (trust rule 1: sign bytes, verify before parsing).
+// The approval service's signed record of one issuance request (ARCHITECTURE.md §7, MECAI
+// phone-approval proposal) as the coordinator and the signer use it: which key a certificate
+// carries, whether a record approves issuance for it, and the record's signature (trust rule 1:
+// sign bytes, verify before parsing).
 #ifndef MECAI_COMMON_APPROVAL_RECORD_H_
 #define MECAI_COMMON_APPROVAL_RECORD_H_
 

@@ -1,5 +1,5 @@
-// Tests of what an approval record covers (DESIGN §7, seed 000): the names the approver saw,
-// matched as RFC 6125 §6.4.3 says, else the approved domain.
+// Tests of what an approval record covers (ARCHITECTURE.md §7, MECAI phone-approval proposal): the
+// names the approver saw, matched as RFC 6125 §6.4.3 says, else the approved domain.
 #include "common/approval_record.h"
 
 #include <string>

@@ -1,6 +1,6 @@
 // The probe agents a coordinator or signer accepts Observations from, and the check that binds a
-// signed Observation to one VR (DESIGN §1 signer: "every Observation signed by an enrolled agent
-// key, fresh, bound to this VR").
+// signed Observation to one VR (ARCHITECTURE.md §1 signer: "every Observation signed by an enrolled
+// agent key, fresh, bound to this VR").
 #ifndef MECAI_COMMON_ENROLLED_AGENTS_H_
 #define MECAI_COMMON_ENROLLED_AGENTS_H_
 

@@ -179,6 +179,10 @@ void ValidateListenConfig(const v1::ListenConfig& listen, bool plaintext_allowed
                   field + ".tls.allowed_client_identities", "at least one identity is required");
 }
 
+int MaxServerThreads(const v1::ListenConfig& listen) {
+  return static_cast<int>(listen.max_threads() ? listen.max_threads() : kDefaultMaxThreads);
+}
+
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
     const v1::ListenConfig& listen, const std::vector<grpc::Service*>& services,
     GrpcServerMetrics* metrics) {
@@ -192,8 +196,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
                                                         ? listen.max_receive_message_bytes()
                                                         : kDefaultMaxReceiveBytes));
   grpc::ResourceQuota quota("mecai-server");
-  quota.SetMaxThreads(
-      static_cast<int>(listen.max_threads() ? listen.max_threads() : kDefaultMaxThreads));
+  quota.SetMaxThreads(MaxServerThreads(listen));
   builder.SetResourceQuota(quota);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // A port in use is an error.
   for (grpc::Service* service : services) builder.RegisterService(service);

@@ -66,6 +66,9 @@ class RunningServer {
 void ValidateListenConfig(const v1::ListenConfig& listen, bool plaintext_allowed,
                           const std::string& field, class ConfigErrors* errors);
 
+// How many calls a server started from `listen` runs at once: its max_threads, or the default.
+int MaxServerThreads(const v1::ListenConfig& listen);
+
 // Builds and starts a server for `services` on `listen.address`, and, when listen.health_address
 // is set, a second, plaintext server there that serves only grpc.health.v1.Health (Kubernetes
 // gRPC probes cannot present a client certificate; gRPC C++ registers every service on every port

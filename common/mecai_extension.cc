@@ -108,7 +108,7 @@ absl::StatusOr<std::string> EncodeMecaiRequest(const MecaiRequest& request) {
 
 absl::StatusOr<MecaiRequest> DecodeMecaiRequest(absl::string_view body) {
   MecaiRequest request;
-  if (body.empty()) return request;  // DESIGN §5: an empty extension asks for every VD.
+  if (body.empty()) return request;  // ARCHITECTURE.md §5: an empty extension asks for every VD.
   Reader reader(body);
   ASSIGN_OR_RETURN(absl::string_view trust_list, reader.ReadVector(1, "trust_list"));
   if (!IsPrintableToken(trust_list)) {

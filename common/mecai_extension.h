@@ -1,4 +1,4 @@
-// The wire format of the MECAI TLS extensions (DESIGN §5; docs/TLS_EXTENSION.md is the
+// The wire format of the MECAI TLS extensions (ARCHITECTURE.md §5; docs/TLS_EXTENSION.md is the
 // specification). Both the stapling server and the client use this codec; it does no I/O and
 // touches no OpenSSL object. Vectors are encoded as in RFC 8446 §3.4: a big-endian length prefix of
 // the width the ceiling needs, followed by the elements.
@@ -53,7 +53,7 @@ inline constexpr size_t kMaxExtensionBytes = 65535;
 
 // What the client asks for in its ClientHello.
 struct MecaiRequest {
-  // The trust-list context (DESIGN §6); empty: any.
+  // The trust-list context (ARCHITECTURE.md §6); empty: any.
   std::string trust_list;
   // The candidate VA ids; empty only in the "send everything" form (an empty extension).
   std::vector<std::string> candidate_vas;

@@ -1,6 +1,6 @@
 // Merkle Tree hashing of RFC 9162 §2.1 with SHA-256: leaf and interior hashes, the Merkle Tree Hash
 // (MTH), inclusion proofs (§2.1.3) and consistency proofs (§2.1.4) with their verification. Every
-// coordinator shard's quorum log is such a tree (DESIGN trust rule 5); auditors verify with the
+// coordinator shard's quorum log is such a tree (trust rule 5); auditors verify with the
 // same functions.
 //
 // Status codes, everywhere in this file:

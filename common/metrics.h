@@ -1,5 +1,5 @@
 // Prometheus metrics (prometheus-cpp): the registry each component builds its metrics struct from
-// (STYLE.md rule 7: names mecai_<component>_<what>_<unit>, counters end in _total, bounded labels,
+// (CONTRIBUTING.md rule 7: names mecai_<component>_<what>_<unit>, counters end in _total, bounded labels,
 // never a hostname), and the /metrics endpoint every service can serve.
 #ifndef MECAI_COMMON_METRICS_H_
 #define MECAI_COMMON_METRICS_H_

@@ -1,4 +1,4 @@
-// Converts the OpenSSL thread error queue into absl::Status, once, at the edge (STYLE.md rule 5):
+// Converts the OpenSSL thread error queue into absl::Status, once, at the edge (CONTRIBUTING.md rule 5):
 // clear the queue before a call (ClearOpenSslErrors), drain it into the Status after.
 #ifndef MECAI_COMMON_OPENSSL_ERROR_H_
 #define MECAI_COMMON_OPENSSL_ERROR_H_

@@ -1,7 +1,7 @@
-// A signing key held by a PKCS#11 token: the VA key of the signer (DESIGN §1 signer: "holds no key
-// in memory") and, optionally, a probe agent's Observation key. For an EC P-256 key this process
-// hashes in software and lets the token sign the digest with CKM_ECDSA (PKCS#11 v2.40 Current
-// Mechanisms §2.3.6); for an RSA key the token hashes and signs with CKM_SHA256_RSA_PKCS or
+// A signing key held by a PKCS#11 token: the VA key of the signer (ARCHITECTURE.md §1 signer:
+// "holds no key in memory") and, optionally, a probe agent's Observation key. For an EC P-256 key
+// this process hashes in software and lets the token sign the digest with CKM_ECDSA (PKCS#11 v2.40
+// Current Mechanisms §2.3.6); for an RSA key the token hashes and signs with CKM_SHA256_RSA_PKCS or
 // CKM_SHA256_RSA_PKCS_PSS (§2.1.10, §2.1.15); for an Ed25519 key (CKK_EC_EDWARDS) the token signs
 // the message with CKM_EDDSA, pure Ed25519 (PKCS#11 v3.0 Current Mechanisms §2.3.14, RFC 8032).
 // This process only ever sees the public half.

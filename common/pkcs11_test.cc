@@ -1,5 +1,5 @@
 // Tests of the PKCS#11 layer against the real SoftHSM2 module, with a fresh token per test in a
-// directory under TEST_TMPDIR (STYLE.md rule 10; DESIGN §9 "the HSM is SoftHSM2").
+// directory under TEST_TMPDIR (CONTRIBUTING.md rule 10; ARCHITECTURE.md §9 "the HSM is SoftHSM2").
 #include <stdlib.h>
 
 #include <algorithm>

@@ -1,9 +1,10 @@
 // Certificate revocation status from CRLs (RFC 5280 §5, §6.3) and OCSP responses (RFC 6960):
 // the verification the coordinator runs on what it fetched and the signer runs again on the
-// evidence (DESIGN §1 signer, §3). Pure: every function here works on bytes and an explicit time,
-// fetches nothing and reads no clock. A response that cannot be relied on — bad signature, wrong
-// issuer, expired, for another shard, status unknown — is kUnusable with a sentence saying why,
-// never an error: unknown status refuses (DESIGN §3), and the caller decides what refusing means.
+// evidence (ARCHITECTURE.md §1 signer, §3). Pure: every function here works on bytes and an
+// explicit time, fetches nothing and reads no clock. A response that cannot be relied on — bad
+// signature, wrong issuer, expired, for another shard, status unknown — is kUnusable with a
+// sentence saying why, never an error: unknown status refuses (ARCHITECTURE.md §3), and the caller
+// decides what refusing means.
 #ifndef MECAI_COMMON_REVOCATION_H_
 #define MECAI_COMMON_REVOCATION_H_
 

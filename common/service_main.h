@@ -1,5 +1,5 @@
-// The shared `main` of every service binary (DESIGN §10: "Every binary answers --help, validates
-// its config at start and exits with a clear message on a bad one"):
+// The shared `main` of every service binary (ARCHITECTURE.md §10: "Every binary answers --help,
+// validates its config at start and exits with a clear message on a bad one"):
 //
 //   int main(int argc, char** argv) { return mecai::ServiceMain(argc, argv, "signer", kUsage, Run);
 //   }

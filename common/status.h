@@ -1,6 +1,6 @@
 // Status helpers: the installed Abseil (20220623) has no RETURN_IF_ERROR / ASSIGN_OR_RETURN, so
 // they are defined here, once. Fallible functions return absl::Status or absl::StatusOr<T>; no
-// exceptions cross a function boundary (STYLE.md "Errors are values").
+// exceptions cross a function boundary (CONTRIBUTING.md "Errors are values").
 #ifndef MECAI_COMMON_STATUS_H_
 #define MECAI_COMMON_STATUS_H_
 

@@ -1,5 +1,5 @@
-// Re-reads trust-list bundles when their files change (DESIGN §6: "TL files reload on change"),
-// on a background thread, keeping administrative changes.
+// Re-reads trust-list bundles when their files change (ARCHITECTURE.md §6: "TL files reload on
+// change"), on a background thread, keeping administrative changes.
 #ifndef MECAI_COMMON_TRUST_LIST_RELOADER_H_
 #define MECAI_COMMON_TRUST_LIST_RELOADER_H_
 

@@ -1,5 +1,5 @@
-// Named trust lists (DESIGN §6): each a set of root certificates loaded from a PEM bundle, against
-// which a server certificate chain must build (RFC 5280 §6 path validation, via OpenSSL).
+// Named trust lists (ARCHITECTURE.md §6): each a set of root certificates loaded from a PEM bundle,
+// against which a server certificate chain must build (RFC 5280 §6 path validation, via OpenSSL).
 #ifndef MECAI_COMMON_TRUST_LISTS_H_
 #define MECAI_COMMON_TRUST_LISTS_H_
 
@@ -40,7 +40,7 @@ class TrustLists {
 
   bool Has(const std::string& name) const;
   std::vector<std::string> Names() const;
-  // True when VRs naming `name` need an approved out-of-band approval record (DESIGN §7,
+  // True when VRs naming `name` need an approved out-of-band approval record (ARCHITECTURE.md §7,
   // TrustListConfig.require_issuance_approval); false for an unknown list.
   bool RequiresIssuanceApproval(const std::string& name) const;
 
@@ -49,7 +49,7 @@ class TrustLists {
   ChainVerdict VerifyChain(const std::string& trust_list, const std::vector<X509*>& chain,
                            absl::Time at) const;
 
-  // Removes a root by its SHA-256 (DESIGN §6): from then on chains to it are refused with
+  // Removes a root by its SHA-256 (ARCHITECTURE.md §6): from then on chains to it are refused with
   // ROOT_REMOVED. NOT_FOUND if the list or root is unknown.
   absl::Status RemoveRoot(const std::string& trust_list, const std::string& root_sha256);
 
@@ -61,7 +61,8 @@ class TrustLists {
   // Checks that `change` can be applied (the list exists; an added root is a self-signed CA
   // certificate whose hash matches; a removed root is in the list) without applying it.
   absl::Status CheckChange(const v1::TrustListChange& change) const;
-  // Applies an administrative change (DESIGN §6) at once. Changes survive ReloadChangedFiles.
+  // Applies an administrative change (ARCHITECTURE.md §6) at once. Changes survive
+  // ReloadChangedFiles.
   absl::Status ApplyChange(const v1::TrustListChange& change);
   // Applies a change recorded earlier, at start: as ApplyChange, except that a removed root need
   // no longer be in its bundle (it stays excluded should it come back). NOT_FOUND for a list that
@@ -100,7 +101,7 @@ bool CertificateMatchesHostname(X509* certificate, const std::string& hostname);
 bool HasServerAuthUsage(X509* certificate);
 
 // True when the certificate's EKU contains id-kp-OCSPSigning (RFC 6960 §4.2.2.2), the usage the
-// seed asks of VA certificates.
+// MECAI proposal asks of VA certificates.
 bool HasOcspSigningUsage(X509* certificate);
 
 }  // namespace mecai

@@ -259,7 +259,7 @@ TEST_F(TrustListsTest, RemoveRootRefusesUnknownListsAndRoots) {
   EXPECT_THAT(lists_->RootHashes("test-roots"), ElementsAre(Sha256(pki_->root.der)));
 }
 
-// DESIGN §6: once a root is removed, no chain to it is accepted, and the refusal says so.
+// ARCHITECTURE.md §6: once a root is removed, no chain to it is accepted, and the refusal says so.
 TEST_F(TrustListsTest, ChainToARemovedRootIsNoLongerTrusted) {
   ASSERT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal, IsNotRefused());
   ASSERT_TRUE(lists_->RemoveRoot("test-roots", Sha256(pki_->root.der)).ok());
@@ -422,7 +422,7 @@ TEST_F(HostnameTest, ExtendedKeyUsages) {
 namespace mecai {
 namespace {
 
-// DESIGN §6: "TL files reload on change", and administrative changes survive the reload.
+// ARCHITECTURE.md §6: "TL files reload on change", and administrative changes survive the reload.
 TEST_F(TrustListsTest, ReloadsAChangedBundleAndKeepsAdministrativeChanges) {
   const std::string root_pem = CertificateToPem(pki_->root.certificate.get());
   const std::string other_root_pem = CertificateToPem(other_pki_->root.certificate.get());

@@ -148,7 +148,7 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
   if (request.has_single()) {
     auto body = ParseSignedBody(request.single(), limits, &reason);
     if (!body.ok()) return Refuse(reason, std::string(body.status().message()));
-    // DESIGN §3 order: well-formed, then fresh, then signed.
+    // ARCHITECTURE.md §3 order: well-formed, then fresh, then signed.
     VouchingRequestCheck shape = CheckBody(body->body, limits, now);
     if (!shape.accepted()) return shape;
     absl::Status signature = VerifyOwnSignature(request.single(), body->chain[0].get());

@@ -1,5 +1,5 @@
-// Building and checking Vouching Requests (seed 004 "VS behaviour" and "Server behaviour"; DESIGN
-// §3). The same checks run in the coordinator and, independently, in the signer.
+// Building and checking Vouching Requests (MECAI proposal "VS behaviour" and "Server behaviour";
+// ARCHITECTURE.md §3). The same checks run in the coordinator and, independently, in the signer.
 #ifndef MECAI_COMMON_VOUCHING_REQUEST_H_
 #define MECAI_COMMON_VOUCHING_REQUEST_H_
 
@@ -48,11 +48,11 @@ struct VouchingRequestCheck {
   bool accepted() const { return refusal.reason() == v1::REFUSAL_REASON_UNSPECIFIED; }
 };
 
-// Checks the envelope of a VR, in the order of DESIGN §3: size, well-formedness, freshness, every
-// signature (one, or four for the rollover form), then that the two VRs of a rollover agree.
-// The body is parsed before its signature is checked because the verifying key is inside it;
-// nothing from it is trusted until the signature verifies. Certificate checks come after, in
-// CheckVouchingRequestCertificates.
+// Checks the envelope of a VR, in the order of ARCHITECTURE.md §3: size, well-formedness,
+// freshness, every signature (one, or four for the rollover form), then that the two VRs of a
+// rollover agree. The body is parsed before its signature is checked because the verifying key is
+// inside it; nothing from it is trusted until the signature verifies. Certificate checks come
+// after, in CheckVouchingRequestCertificates.
 VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_request,
                                                   const VouchingRequestLimits& limits,
                                                   absl::Time now);
@@ -84,8 +84,8 @@ absl::StatusOr<std::string> BuildVouchingRequest(v1::VouchingRequestBody body,
                                                  const std::vector<std::string>& chain_der,
                                                  SigningKey& key);
 
-// Makes the rollover form of seed 004: the old-certificate VR signed by the old key and wrapped by
-// the new key, the new-certificate VR signed by the new key and wrapped by the old key.
+// Makes the rollover form of MECAI proposal: the old-certificate VR signed by the old key and
+// wrapped by the new key, the new-certificate VR signed by the new key and wrapped by the old key.
 absl::StatusOr<std::string> BuildRolloverVouchingRequest(
     const v1::VouchingRequestBody& body, const std::vector<std::string>& old_chain_der,
     SigningKey& old_key, const std::vector<std::string>& new_chain_der, SigningKey& new_key);

@@ -680,7 +680,7 @@ TEST_P(VouchingRequestTest, EveryAcceptedPathHasTheLeafsIssuer) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Order of the checks (DESIGN §3): size; parse (the signed body and its chain, with the
+// Order of the checks (ARCHITECTURE.md §3): size; parse (the signed body and its chain, with the
 // chain-length limit); the body fields (hostname, port, trust-list name, nonce length); the
 // timestamp; the signature; then hostname match, serverAuth, trust list and chain. These tests
 // pin that order.
@@ -764,7 +764,7 @@ TEST_P(VouchingRequestTest, OrderExpiredLeafOfAnotherRootIsUntrusted) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rollover, seed 004: four signatures, or one signature and a same-key next certificate.
+// Rollover, MECAI proposal: four signatures, or one signature and a same-key next certificate.
 
 // Which of the four rollover signatures to corrupt.
 enum class Corrupt { kNone, kOldInner, kNewInner, kOldOuter, kNewOuter };

@@ -1,9 +1,9 @@
-// The coordinator's side of phone approval (DESIGN §7, seed 000): for a VR whose trust list
-// requires issuance approval, asks the approval service for the signed record of each vouched
-// certificate's key. Fails closed: an answer that is anything but a signed APPROVED record
-// covering the hostname refuses with APPROVAL_REQUIRED and a sentence naming the state; no answer
-// at all (the service unreachable, past the deadline, or failing) is a fault of the system
-// (DESIGN §2 trust rule 2), reported as UNAVAILABLE and never recorded as a decision.
+// The coordinator's side of phone approval (ARCHITECTURE.md §7, MECAI phone-approval proposal): for
+// a VR whose trust list requires issuance approval, asks the approval service for the signed record
+// of each vouched certificate's key. Fails closed: an answer that is anything but a signed APPROVED
+// record covering the hostname refuses with APPROVAL_REQUIRED and a sentence naming the state; no
+// answer at all (the service unreachable, past the deadline, or failing) is a fault of the system
+// (ARCHITECTURE.md §2 trust rule 2), reported as UNAVAILABLE and never recorded as a decision.
 #ifndef MECAI_COORDINATOR_APPROVAL_CHECKER_H_
 #define MECAI_COORDINATOR_APPROVAL_CHECKER_H_
 

@@ -1,5 +1,6 @@
-// mecai.v1.AuditService: the quorum history for auditors (trust rule 5, DESIGN §8). Records, signed
-// checkpoints of the shard's Merkle log, and RFC 9162 inclusion and consistency proofs.
+// mecai.v1.AuditService: the quorum history for auditors (trust rule 5, ARCHITECTURE.md §8).
+// Records, signed checkpoints of the shard's Merkle log, and RFC 9162 inclusion and consistency
+// proofs.
 #ifndef MECAI_COORDINATOR_AUDIT_SERVICE_H_
 #define MECAI_COORDINATOR_AUDIT_SERVICE_H_
 

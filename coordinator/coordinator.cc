@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/approval_record.h"
 #include "common/grpc_channel.h"
+#include "common/grpc_server.h"
 #include "common/hashing.h"
 #include "common/logging.h"
 #include "common/quorum_policy.h"
@@ -14,8 +15,12 @@
 namespace mecai {
 namespace {
 
-// How often one decision is asked for again at a new log index (Coordinator::Vouch).
-constexpr int kLogIndexAttempts = 3;
+// How often one decision is asked for a log index (Coordinator::Vouch). A coordinator of this shard
+// that crashed had at most one signing in flight per server thread, so the signer can have given
+// away at most that many indices this store never committed; one more attempt then succeeds.
+int LogIndexAttempts(const v1::CoordinatorConfig& config) {
+  return MaxServerThreads(config.listen()) + 1;
+}
 
 VouchingRequestLimits LimitsFrom(const v1::CoordinatorConfig& config) {
   VouchingRequestLimits limits;
@@ -140,7 +145,7 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
 
 absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& serialized_request) {
   v1::VouchResponse response;
-  // DESIGN §3, in order: size and form, freshness, signatures.
+  // ARCHITECTURE.md §3, in order: size and form, freshness, signatures.
   VouchingRequestCheck check =
       CheckVouchingRequestEnvelope(serialized_request, limits_, clock_.Now());
   if (check.accepted()) {
@@ -163,7 +168,8 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
       CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
     }
   }
-  // Then revocation of every vouched certificate: OCSP and CRL, unknown refuses (DESIGN §3).
+  // Then revocation of every vouched certificate: OCSP and CRL, unknown refuses (ARCHITECTURE.md
+  // §3).
   std::vector<v1::RevocationEvidence> revocation_evidence;
   for (size_t i = 0; check.accepted() && i < check.request.validated_paths.size(); ++i) {
     const std::vector<X509Ptr>& path = check.request.validated_paths[i];
@@ -187,11 +193,12 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   }
   const VerifiedVouchingRequest& request = check.request;
 
-  // Out-of-band approval (DESIGN §7, seed 000) last of the checks, before probing: the approval
-  // state does not depend on what the perspectives see, and asking the approval service is far
-  // cheaper than a probe round, so a VR that cannot be issued never costs the target and the
-  // agents a round. A refusal is recorded like a decision after probing (trust rule 4), with
-  // the approval service's answer as evidence; no answer is a fault (trust rule 2), not recorded.
+  // Out-of-band approval (ARCHITECTURE.md §7, MECAI phone-approval proposal) last of the checks,
+  // before probing: the approval state does not depend on what the perspectives see, and asking the
+  // approval service is far cheaper than a probe round, so a VR that cannot be issued never costs
+  // the target and the agents a round. A refusal is recorded like a decision after probing (trust
+  // rule 4), with the approval service's answer as evidence; no answer is a fault (trust rule 2),
+  // not recorded.
   v1::ApprovalCheck approval;
   if (trust_lists_.RequiresIssuanceApproval(request.body.trust_list())) {
     std::vector<std::string> keys;
@@ -216,8 +223,8 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
     }
   }
 
-  // Probe from every perspective (seed 004: "initiate a separate connection from the geographic
-  // location of the VS").
+  // Probe from every perspective (MECAI proposal: "initiate a separate connection from the
+  // geographic location of the VS").
   v1::ProbeTask task;
   task.set_hostname(request.body.hostname());
   task.set_port(request.body.port());
@@ -249,7 +256,7 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   // decision asked for again at the next index, a few times at most.
   bool index_taken = false;
   absl::StatusOr<v1::QuorumRecord> stored = absl::UnknownError("not appended");
-  for (int attempt = 0; attempt < kLogIndexAttempts; ++attempt) {
+  for (int attempt = 0; attempt < LogIndexAttempts(config_); ++attempt) {
     index_taken = false;
     signer_fault = absl::OkStatus();
     stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {

@@ -1,6 +1,6 @@
-// The Vouching Server's decision procedure (seed 004 "VS behaviour"; DESIGN §1 coordinator):
-// check the VR, probe from every perspective, apply the quorum policy, record the decision durably,
-// and obtain the VD from the signer.
+// The Vouching Server's decision procedure (MECAI proposal "VS behaviour"; ARCHITECTURE.md §1
+// coordinator): check the VR, probe from every perspective, apply the quorum policy, record the
+// decision durably, and obtain the VD from the signer.
 #ifndef MECAI_COORDINATOR_COORDINATOR_H_
 #define MECAI_COORDINATOR_COORDINATOR_H_
 
@@ -30,7 +30,7 @@ class Coordinator {
  public:
   // `config` must have passed ValidateCoordinatorConfig.
   // `metrics` may be null. `approval` checks VRs of trust lists that require issuance approval
-  // (DESIGN §7); null refuses every such VR.
+  // (ARCHITECTURE.md §7); null refuses every such VR.
   Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
               const ProbeFanout& fanout, RecordStore& store,
               v1::SignerService::StubInterface& signer, RevocationChecker& revocation,

@@ -87,7 +87,7 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
     errors.Require(policy.ok(), "revocation.allowed_special_address_ranges",
                    std::string(policy.status().message()));
   }
-  // DESIGN §7: a trust list that requires issuance approval needs the service to ask.
+  // ARCHITECTURE.md §7: a trust list that requires issuance approval needs the service to ask.
   bool approval_required = false;
   for (const v1::TrustListConfig& trust_list : config.trust_lists()) {
     approval_required = approval_required || trust_list.require_issuance_approval();

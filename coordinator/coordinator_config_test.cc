@@ -1,6 +1,6 @@
 // Tests of the coordinator's configuration checks: a bad config stops the coordinator at start with
-// a message naming the field (DESIGN §10); plaintext is allowed for local development except
-// towards the signer (trust rule 7).
+// a message naming the field (ARCHITECTURE.md §10); plaintext is allowed for local development
+// except towards the signer (trust rule 7).
 #include "coordinator/coordinator_config.h"
 
 #include <string>
@@ -279,7 +279,8 @@ TEST(CoordinatorConfigTest, RefusesLimitsAboveTheirMaximum) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
-// DESIGN §7: a trust list that requires issuance approval needs an approval service to ask.
+// ARCHITECTURE.md §7: a trust list that requires issuance approval needs an approval service to
+// ask.
 TEST(CoordinatorConfigTest, RequiringApprovalWithoutAnApprovalServiceIsOneLineNamingTheField) {
   v1::CoordinatorConfig config = ValidConfig();
   config.mutable_trust_lists(0)->set_require_issuance_approval(true);

@@ -1,4 +1,4 @@
-// coordinator --config FILE: the Vouching Server front of a MECAI cluster (DESIGN §1).
+// coordinator --config FILE: the Vouching Server front of a MECAI cluster (ARCHITECTURE.md §1).
 // Flags → config → wiring → serve.
 #include <cstring>
 #include <iostream>
@@ -91,8 +91,8 @@ absl::Status Run(const std::string& config_path) {
   revocation_options.limits.max_evidence_age =
       absl::Seconds(config.revocation().evidence_max_age_seconds());
   mecai::RevocationChecker revocation(fetcher, clock, revocation_options);
-  // Asked for VRs of trust lists that require issuance approval (DESIGN §7); connects lazily, so
-  // while it is unreachable only those VRs are refused.
+  // Asked for VRs of trust lists that require issuance approval (ARCHITECTURE.md §7); connects
+  // lazily, so while it is unreachable only those VRs are refused.
   std::unique_ptr<mecai::v1::ApprovalService::Stub> approval_service;
   std::unique_ptr<mecai::ApprovalChecker> approval;
   if (config.has_approval_service()) {

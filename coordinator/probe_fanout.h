@@ -1,5 +1,5 @@
 // Sends one ProbeTask to every configured agent at once, with one deadline, and turns the answers
-// into verified PerspectiveOutcomes (seed 004: "A VA might choose to perform the hostname and
+// into verified PerspectiveOutcomes (MECAI proposal: "A VA might choose to perform the hostname and
 // server certificate query from more than one geographical location").
 #ifndef MECAI_COORDINATOR_PROBE_FANOUT_H_
 #define MECAI_COORDINATOR_PROBE_FANOUT_H_

@@ -39,7 +39,7 @@ constexpr char kTreeSizeKey[] = "tree_size";
 
 constexpr size_t kIndexBytes = 8;
 
-// The one conversion of rocksdb::Status to absl::Status (STYLE.md rule 2), naming `what` failed.
+// The one conversion of rocksdb::Status to absl::Status (CONTRIBUTING.md rule 2), naming `what` failed.
 absl::Status FromRocksDbStatus(const rocksdb::Status& status, absl::string_view what) {
   if (status.ok()) return absl::OkStatus();
   const std::string message = absl::StrCat(what, ": ", status.ToString());

@@ -1,8 +1,9 @@
-// The coordinator's durable, tamper-evident quorum history (DESIGN §8, trust rules 4 and 5): one
-// RocksDB per coordinator holding its log shard. Every quorum record is a leaf of an append-only
-// RFC 9162 Merkle log (the leaf is the serialized QuorumRecord exactly as stored), written with its
-// index entries in a WriteBatch whose WAL is synced before Append returns. Concurrent Appends share
-// one synced WriteBatch (group commit, DESIGN §8) without giving up index order or contiguity.
+// The coordinator's durable, tamper-evident quorum history (ARCHITECTURE.md §8, trust rules 4 and
+// 5): one RocksDB per coordinator holding its log shard. Every quorum record is a leaf of an
+// append-only RFC 9162 Merkle log (the leaf is the serialized QuorumRecord exactly as stored),
+// written with its index entries in a WriteBatch whose WAL is synced before Append returns.
+// Concurrent Appends share one synced WriteBatch (group commit, ARCHITECTURE.md §8) without giving
+// up index order or contiguity.
 //
 // Column families:
 //   records      big-endian uint64 log index → serialized v1::QuorumRecord

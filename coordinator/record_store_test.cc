@@ -347,7 +347,7 @@ TEST(RecordStoreTest, InclusionAndConsistencyProofsVerify) {
             absl::StatusCode::kDataLoss);
 }
 
-// What an abandoned record at `index` must hold: DESIGN trust rule 4, the log stays contiguous and
+// What an abandoned record at `index` must hold: trust rule 4, the log stays contiguous and
 // says that the decision at that index was not completed, and why.
 void ExpectAbandoned(const RecordStore& store, uint64_t index, const std::string& error) {
   absl::StatusOr<v1::QuorumRecord> record = store.GetRecord(index);
@@ -611,8 +611,9 @@ std::string ConcurrentRequest(int thread, int number) {
   return absl::StrCat("VR of thread ", thread, " number ", number);
 }
 
-// Group commit (DESIGN §8): builds that take 0–2 ms each run in parallel; records still take the
-// indexes they were offered, contiguously, and fewer synced writes than records carry them.
+// Group commit (ARCHITECTURE.md §8): builds that take 0–2 ms each run in parallel; records still
+// take the indexes they were offered, contiguously, and fewer synced writes than records carry
+// them.
 TEST(RecordStoreTest, GroupCommitKeepsTheLogContiguousWithFewerWrites) {
   const std::string path = FreshDirectory("store");
   constexpr int kThreads = 8;

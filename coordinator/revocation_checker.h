@@ -1,8 +1,8 @@
-// The coordinator's revocation check (DESIGN §3): "revocation status is known and good". Every CRL
-// distribution point (RFC 5280 §4.2.1.13) and every OCSP responder (RFC 6960, AIA id-ad-ocsp) the
-// certificate names is consulted — CRLs are a first-class source, since major CAs have turned OCSP
-// off — and what each says is verified with //common:revocation. The responses become
-// RevocationEvidence the signer re-checks on its own (//common:revocation
+// The coordinator's revocation check (ARCHITECTURE.md §3): "revocation status is known and good".
+// Every CRL distribution point (RFC 5280 §4.2.1.13) and every OCSP responder (RFC 6960, AIA
+// id-ad-ocsp) the certificate names is consulted — CRLs are a first-class source, since major CAs
+// have turned OCSP off — and what each says is verified with //common:revocation. The responses
+// become RevocationEvidence the signer re-checks on its own (//common:revocation
 // JudgeRevocationEvidence), under the same rule.
 #ifndef MECAI_COORDINATOR_REVOCATION_CHECKER_H_
 #define MECAI_COORDINATOR_REVOCATION_CHECKER_H_

@@ -1,7 +1,7 @@
-// RevocationChecker against real components (DESIGN §9): a CA run by `openssl ca` (its index.txt
-// records what is valid and what is revoked), its CRLs made by `openssl ca -gencrl` and served by
-// nginx, and an `openssl ocsp` responder answering from the same index with a delegated responder
-// certificate. Fetches go through CurlHttpFetcher with 127.0.0.0/8 allowlisted.
+// RevocationChecker against real components (ARCHITECTURE.md §9): a CA run by `openssl ca` (its
+// index.txt records what is valid and what is revoked), its CRLs made by `openssl ca -gencrl` and
+// served by nginx, and an `openssl ocsp` responder answering from the same index with a delegated
+// responder certificate. Fetches go through CurlHttpFetcher with 127.0.0.0/8 allowlisted.
 #include "coordinator/revocation_checker.h"
 
 #include <unistd.h>

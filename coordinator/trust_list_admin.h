@@ -1,6 +1,6 @@
-// mecai.v1.TrustListAdmin (DESIGN §6; seed 004, last "VS behaviour" paragraph: "Whenever the
-// maintainers of a TL decide to revoke the trust of a root CA certificate ..., the VA shall
-// immediately reconfigure the configuration used by all its VS to remove the revoked
+// mecai.v1.TrustListAdmin (ARCHITECTURE.md §6; MECAI proposal, last "VS behaviour" paragraph:
+// "Whenever the maintainers of a TL decide to revoke the trust of a root CA certificate ..., the VA
+// shall immediately reconfigure the configuration used by all its VS to remove the revoked
 // certificate"). An administrator submits a change a trust-list maintainer signed
 // (`mecai trust-list`); this coordinator verifies it with the maintainer keys of its own
 // configuration, relays it to the signer (which verifies it again and decides alone), records it

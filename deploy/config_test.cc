@@ -1,8 +1,8 @@
 // Every textproto configuration under deploy/ parses as its binary's message and passes that
-// binary's validation at start (DESIGN §10), and the Kubernetes overlays agree with each other:
-// each region's probe agent is the perspective its directory names, and every coordinator and the
-// signer enroll the same perspectives. Files named by the configs (mounted Secrets) are not read,
-// as the validators do not read them either.
+// binary's validation at start (ARCHITECTURE.md §10), and the Kubernetes overlays agree with each
+// other: each region's probe agent is the perspective its directory names, and every coordinator
+// and the signer enroll the same perspectives. Files named by the configs (mounted Secrets) are not
+// read, as the validators do not read them either.
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -112,7 +112,7 @@ TEST(DeployConfigTest, RegionsAgree) {
     ASSERT_TRUE(agent.ok()) << agent.status();
     EXPECT_EQ(agent->perspective().region(), region);
     EXPECT_EQ(agent->perspective().id(), "agent-" + region);
-    // Each perspective has resolvers of its own (DESIGN §1).
+    // Each perspective has resolvers of its own (ARCHITECTURE.md §1).
     EXPECT_GT(agent->resolver().nameservers_size(), 0);
     regional_agents.push_back(agent->perspective().id() + "/" + region);
 

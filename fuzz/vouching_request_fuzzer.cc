@@ -1,6 +1,7 @@
-// Fuzzes the VR checks every coordinator and signer runs on untrusted input (DESIGN §3; trust rules
-// 1 and 8): CheckVouchingRequest with a trust list "test-roots" holding one fixed test root
-// (fuzz/testdata/vr-root.pem), at the fixed time FuzzNow(). The first input byte picks the form:
+// Fuzzes the VR checks every coordinator and signer runs on untrusted input (ARCHITECTURE.md §3;
+// trust rules 1 and 8): CheckVouchingRequest with a trust list "test-roots" holding one fixed test
+// root (fuzz/testdata/vr-root.pem), at the fixed time FuzzNow(). The first input byte picks the
+// form:
 //   even: the rest is a serialized VouchingRequest, exactly as a TLS server sends it;
 //   odd:  the rest is VouchingRequestBody bytes, which the target signs with the fixed leaf key
 //         (fuzz/testdata/vr-leaf.key.pem) into a single-form VR, so mutations reach the checks

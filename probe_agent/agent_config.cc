@@ -88,7 +88,7 @@ absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
   if (config.resolver().nameservers().empty()) {
     errors.Require(config.use_system_resolver(), "resolver.nameservers",
                    "required: name this agent's own nameservers, or set use_system_resolver to "
-                   "use the system's resolv.conf (DESIGN §1)");
+                   "use the system's resolv.conf (ARCHITECTURE.md §1)");
   } else {
     errors.Require(!config.use_system_resolver(), "use_system_resolver",
                    "set together with resolver.nameservers; choose one");

@@ -1,6 +1,6 @@
 // The probe agent's configuration (ProbeAgentConfig, proto/mecai/v1/config.proto): validation at
-// start, so a bad config stops the process with a message naming each bad field (DESIGN §10), and
-// the defaults of unset fields.
+// start, so a bad config stops the process with a message naming each bad field (ARCHITECTURE.md
+// §10), and the defaults of unset fields.
 #ifndef MECAI_PROBE_AGENT_AGENT_CONFIG_H_
 #define MECAI_PROBE_AGENT_AGENT_CONFIG_H_
 

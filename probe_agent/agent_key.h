@@ -1,6 +1,6 @@
-// The agent's Observation-signing key (DESIGN §1: every Observation is signed by the agent's own
-// key; trust rule 1): a PEM file, or an Ed25519 key pair inside a PKCS#11 token whose private half
-// never enters this process.
+// The agent's Observation-signing key (ARCHITECTURE.md §1: every Observation is signed by the
+// agent's own key; trust rule 1): a PEM file, or an Ed25519 key pair inside a PKCS#11 token whose
+// private half never enters this process.
 #ifndef MECAI_PROBE_AGENT_AGENT_KEY_H_
 #define MECAI_PROBE_AGENT_AGENT_KEY_H_
 

@@ -1,4 +1,5 @@
-// probe_agent --config FILE: one probe agent (DESIGN §1, §10). Flags → config → wiring → serve.
+// probe_agent --config FILE: one probe agent (ARCHITECTURE.md §1, §10). Flags → config → wiring →
+// serve.
 #include <cstdio>
 #include <cstring>
 #include <memory>

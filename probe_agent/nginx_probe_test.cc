@@ -1,6 +1,6 @@
-// The whole agent probe path against real servers (DESIGN §9): dnsmasq as the agent's own resolver
-// (an addn-hosts file with several A records for one name), nginx serving two SNI vhosts, a
-// TLS-1.2-only and a TLS-1.3-only server and, at one of a name's addresses, a different
+// The whole agent probe path against real servers (ARCHITECTURE.md §9): dnsmasq as the agent's own
+// resolver (an addn-hosts file with several A records for one name), nginx serving two SNI vhosts,
+// a TLS-1.2-only and a TLS-1.3-only server and, at one of a name's addresses, a different
 // certificate; a listener that accepts and never answers; NXDOMAIN; a name resolving to a private
 // address.
 #include <memory>

@@ -1,7 +1,7 @@
-// The probe itself (DESIGN §1, probe_agent/): validate a ProbeTask, resolve the hostname with the
-// agent's own resolver, connect to every resolved address the policy allows, record what each
-// served, and sign the resulting Observation with the agent key (trust rule 1: the signature is
-// over the serialized ObservationBody, which travels as `tbs`).
+// The probe itself (ARCHITECTURE.md §1, probe_agent/): validate a ProbeTask, resolve the hostname
+// with the agent's own resolver, connect to every resolved address the policy allows, record what
+// each served, and sign the resulting Observation with the agent key (trust rule 1: the signature
+// is over the serialized ObservationBody, which travels as `tbs`).
 #ifndef MECAI_PROBE_AGENT_PROBER_H_
 #define MECAI_PROBE_AGENT_PROBER_H_
 

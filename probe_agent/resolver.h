@@ -1,4 +1,4 @@
-// The agent's own DNS resolution (DESIGN §1: each agent resolves with its own resolver
+// The agent's own DNS resolution (ARCHITECTURE.md §1: each agent resolves with its own resolver
 // configuration, sharing no cache with other agents). Behind an interface so tests and the prober
 // can be given another resolver; only main.cc picks CaresResolver.
 #ifndef MECAI_PROBE_AGENT_RESOLVER_H_

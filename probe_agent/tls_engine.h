@@ -1,8 +1,8 @@
-// The agent's TLS client engine (DESIGN §1, trust rule 8): every connection of every probe runs as
-// a small state machine on one of a few epoll event loops — a non-blocking TCP connect, then
-// SSL_do_handshake driven by SSL_ERROR_WANT_READ/WANT_WRITE — with a timer per connection for its
-// connect and handshake deadlines. No thread per connection: thousands of probes are in flight with
-// one thread per core, and each connection's SSL object is freed the moment it completes.
+// The agent's TLS client engine (ARCHITECTURE.md §1, trust rule 8): every connection of every probe
+// runs as a small state machine on one of a few epoll event loops — a non-blocking TCP connect,
+// then SSL_do_handshake driven by SSL_ERROR_WANT_READ/WANT_WRITE — with a timer per connection for
+// its connect and handshake deadlines. No thread per connection: thousands of probes are in flight
+// with one thread per core, and each connection's SSL object is freed the moment it completes.
 #ifndef MECAI_PROBE_AGENT_TLS_ENGINE_H_
 #define MECAI_PROBE_AGENT_TLS_ENGINE_H_
 
@@ -80,8 +80,8 @@ using FetchCallback = std::function<void(v1::AddressObservation)>;
 absl::StatusOr<int> ParseTlsVersion(const std::string& text);
 
 // A TLS client context for probing: no certificate verification (the agent reports what it was
-// sent; the coordinator and the signer judge it, DESIGN §3), never a resumed session (RFC 8446
-// §2.2: a resumed handshake carries no certificate), the versions and groups of `options`.
+// sent; the coordinator and the signer judge it, ARCHITECTURE.md §3), never a resumed session (RFC
+// 8446 §2.2: a resumed handshake carries no certificate), the versions and groups of `options`.
 // INVALID_ARGUMENT for versions or groups OpenSSL refuses.
 absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options);
 

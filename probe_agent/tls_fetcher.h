@@ -1,5 +1,5 @@
-// Fetching the certificate chain a TLS server presents at one address (DESIGN §1: the agent
-// "performs the TLS handshake with SNI, and returns what it saw"). Behind an interface so the
+// Fetching the certificate chain a TLS server presents at one address (ARCHITECTURE.md §1: the
+// agent "performs the TLS handshake with SNI, and returns what it saw"). Behind an interface so the
 // prober can be tested with another dialer; only main.cc picks OpenSslTlsFetcher.
 #ifndef MECAI_PROBE_AGENT_TLS_FETCHER_H_
 #define MECAI_PROBE_AGENT_TLS_FETCHER_H_
@@ -44,8 +44,8 @@ class TlsFetcher {
 
 // The TLS client of the agent, on OpenSSL 3, over a TlsEngine (epoll event loops; see
 // tls_engine.h). It does not verify the server's certificate (SSL_VERIFY_NONE): it records the
-// chain the server sent, leaf first, and the coordinator and signer judge it (DESIGN §3). TLS 1.2
-// (RFC 5246) and TLS 1.3 (RFC 8446) by default, or the versions and groups of `options`. No
+// chain the server sent, leaf first, and the coordinator and signer judge it (ARCHITECTURE.md §3).
+// TLS 1.2 (RFC 5246) and TLS 1.3 (RFC 8446) by default, or the versions and groups of `options`. No
 // session is ever resumed, so every probe sees the server send its certificate.
 //
 // Thread-safe.

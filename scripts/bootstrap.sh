@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  # Build: Bazel (offline, DESIGN §9) and the system libraries.
+  # Build: Bazel (offline, ARCHITECTURE.md §9) and the system libraries.
   bazel-bootstrap bazel-platforms pkg-config g++
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev
@@ -17,10 +17,10 @@ PACKAGES=(
   openssl nginx dnsmasq-base iproute2 procps curl prometheus
   # An independent check of the golden VD vectors (testdata/vd/independent_verify_test.sh).
   python3 xxd
-  # The approval page is tested in a real headless browser (DESIGN §7).
+  # The approval page is tested in a real headless browser (ARCHITECTURE.md §7).
   chromium
   # kubectl for `kubectl kustomize` (deploy:kustomize_test): any kubectl already on PATH will do,
-  # else Debian's (DESIGN §9).
+  # else Debian's (ARCHITECTURE.md §9).
   $(command -v kubectl >/dev/null 2>&1 || echo kubernetes-client)
 )
 

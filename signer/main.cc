@@ -1,5 +1,5 @@
 // signer --config FILE: signs Vouching Data with the VA key inside a PKCS#11 token, after checking
-// the evidence itself (DESIGN §1). Flags → config → wiring → serve.
+// the evidence itself (ARCHITECTURE.md §1). Flags → config → wiring → serve.
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -73,8 +73,8 @@ absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto agents, mecai::EnrolledAgents::Load(config.agents()));
   ASSIGN_OR_RETURN(auto va_chain, mecai::LoadPemCertificates(config.va_certificate_chain_file()));
   // The VA key is EC P-256 or RSA ≥ 2048 bits (config.proto Pkcs11Config.key_label): the
-  // signatures OCSP clients verify (seed 004). An Ed25519 key, which the PKCS#11 layer opens for
-  // probe agents, is refused by name.
+  // signatures OCSP clients verify (MECAI proposal). An Ed25519 key, which the PKCS#11 layer opens
+  // for probe agents, is refused by name.
   auto key = mecai::Pkcs11SigningKey::Open(
       config.pkcs11(),
       {mecai::v1::ECDSA_P256_SHA256, mecai::v1::RSA_PKCS1_SHA256, mecai::v1::RSA_PSS_SHA256});
@@ -107,7 +107,8 @@ absl::Status Run(const std::string& config_path) {
   mecai::SignerMetrics metrics(*registry);
   // Serves /metrics when listen.metrics_address is set.
   ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
-  // The approval service's record-signing key (DESIGN §7), when trust lists require approval.
+  // The approval service's record-signing key (ARCHITECTURE.md §7), when trust lists require
+  // approval.
   mecai::EvpPkeyPtr approval_key;
   if (!config.approval_public_key_file().empty()) {
     auto loaded_key = mecai::LoadPemPublicKey(config.approval_public_key_file());

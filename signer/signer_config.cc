@@ -82,7 +82,7 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
                  "must be at most 3600");
   errors.Require(config.observation_max_age_seconds() <= 3600, "observation_max_age_seconds",
                  "must be at most 3600");
-  // DESIGN §7: the signer checks approval records itself, with the approval service's key.
+  // ARCHITECTURE.md §7: the signer checks approval records itself, with the approval service's key.
   bool approval_required = false;
   for (const v1::TrustListConfig& trust_list : config.trust_lists()) {
     approval_required = approval_required || trust_list.require_issuance_approval();

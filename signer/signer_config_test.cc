@@ -1,5 +1,6 @@
 // Tests of the signer's configuration checks: a bad config stops the signer at start with a message
-// naming the field (DESIGN §10), and plaintext is never allowed for the signer (trust rule 7).
+// naming the field (ARCHITECTURE.md §10), and plaintext is never allowed for the signer (trust rule
+// 7).
 #include "signer/signer_config.h"
 
 #include <string>
@@ -274,7 +275,8 @@ TEST(SignerConfigTest, RefusesWindowsLongerThanAnHour) {
   EXPECT_TRUE(Validate(config).ok());
 }
 
-// DESIGN §7: the signer checks approval records itself, so it needs the approval service's key.
+// ARCHITECTURE.md §7: the signer checks approval records itself, so it needs the approval service's
+// key.
 TEST(SignerConfigTest, RequiringApprovalNeedsTheApprovalServicesKey) {
   v1::SignerConfig config = ValidConfig();
   config.mutable_trust_lists(0)->set_require_issuance_approval(true);

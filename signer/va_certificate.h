@@ -1,4 +1,4 @@
-// The start-up check of the VA certificate (seed 004: "A VA certificate is an intermediate
+// The start-up check of the VA certificate (MECAI proposal: "A VA certificate is an intermediate
 // certificate that was issued by the CA. The VA certificate shall use the 'designated OCSP
 // responder' key usage"). A signer whose certificate fails it must not start.
 #ifndef MECAI_SIGNER_VA_CERTIFICATE_H_

@@ -144,7 +144,7 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   const int64_t revocation_checked_at = absl::ToUnixSeconds(revocation.ca_signed_at);
   const v1::RevocationSource revocation_source = revocation.source;
 
-  // DESIGN §7: out-of-band approval, checked from the approval service's own signature.
+  // ARCHITECTURE.md §7: out-of-band approval, checked from the approval service's own signature.
   const bool approval_required = trust_lists_.RequiresIssuanceApproval(vr.body.trust_list());
   if (approval_required) {
     v1::Refusal refusal = CheckApproval(request, vr, now);

@@ -1,6 +1,7 @@
 // The signer's decision: re-check the whole evidence independently, and only then sign a
-// VouchingStatement with the VA key (DESIGN §1 signer; seed 004: the VD "carries a digital
-// signature issued by the VA, including the VA certificate used for creating the signature").
+// VouchingStatement with the VA key (ARCHITECTURE.md §1 signer; MECAI proposal: the VD "carries a
+// digital signature issued by the VA, including the VA certificate used for creating the
+// signature").
 #ifndef MECAI_SIGNER_VOUCHING_SIGNER_H_
 #define MECAI_SIGNER_VOUCHING_SIGNER_H_
 
@@ -56,9 +57,9 @@ class VouchingSigner {
 
  private:
   absl::StatusOr<v1::SignVouchingResponse> CheckAndSign(const v1::SignVouchingRequest& request);
-  // DESIGN §7: OK (with an empty refusal) when `request` carries, for the key of every vouched
-  // certificate of `vr`, a record signed by the approval service that approves it for the VR's
-  // hostname and is fresh; otherwise the APPROVAL_REQUIRED refusal.
+  // ARCHITECTURE.md §7: OK (with an empty refusal) when `request` carries, for the key of every
+  // vouched certificate of `vr`, a record signed by the approval service that approves it for the
+  // VR's hostname and is fresh; otherwise the APPROVAL_REQUIRED refusal.
   v1::Refusal CheckApproval(const v1::SignVouchingRequest& request,
                             const VerifiedVouchingRequest& vr, absl::Time now) const;
   // Signs `bytes` as `kind` with `key`, timing the HSM.

@@ -1,7 +1,8 @@
-// Tests of the signer's own re-check of the evidence (DESIGN §1 signer: "the coordinator is not
-// trusted to have done this") and of what it signs (DESIGN §4). Every refusal names its exact
-// reason code; the evidence each test starts from is the one the IssuesForUnanimousEvidence tests
-// show to be issued, so a refusal can only come from the one thing the test changes.
+// Tests of the signer's own re-check of the evidence (ARCHITECTURE.md §1 signer: "the coordinator
+// is not trusted to have done this") and of what it signs (ARCHITECTURE.md §4). Every refusal names
+// its exact reason code; the evidence each test starts from is the one the
+// IssuesForUnanimousEvidence tests show to be issued, so a refusal can only come from the one thing
+// the test changes.
 #include "signer/vouching_signer.h"
 
 #include <memory>
@@ -111,7 +112,7 @@ class VouchingSignerTest : public ::testing::Test {
     trust_list.set_name(kTrustList);
     trust_list.set_pem_file(pki_.root_pem_path);
     *config_.add_trust_lists() = trust_list;
-    // The same roots, for VRs that need an out-of-band approval record (DESIGN §7).
+    // The same roots, for VRs that need an out-of-band approval record (ARCHITECTURE.md §7).
     trust_list.set_name(kApprovalTrustList);
     trust_list.set_require_issuance_approval(true);
     *config_.add_trust_lists() = trust_list;
@@ -184,7 +185,8 @@ class VouchingSignerTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(enrolled_, EnrolledAgents::Load(config_.agents()));
   }
 
-  // A VA certificate for `subject_key`: issued by the test root, id-kp-OCSPSigning (DESIGN §4).
+  // A VA certificate for `subject_key`: issued by the test root, id-kp-OCSPSigning (ARCHITECTURE.md
+  // §4).
   absl::StatusOr<X509Ptr> IssueVaCertificate(EVP_PKEY* subject_key) const {
     CertificateSpec spec;
     spec.common_name = "MECAI Test VA";
@@ -281,7 +283,7 @@ class VouchingSignerTest : public ::testing::Test {
     return request;
   }
 
-  // Makes `vouching_request_` the rollover form (seed 004) of `body` from the fixture leaf to
+  // Makes `vouching_request_` the rollover form (MECAI proposal) of `body` from the fixture leaf to
   // `next`, and returns what an honest coordinator then sends: CRL evidence for both, agent 0
   // seeing the old certificate, agent 1 the new one, agent 2 one at each of two addresses.
   absl::StatusOr<v1::SignVouchingRequest> RolloverRequest(const v1::VouchingRequestBody& body,
@@ -742,7 +744,7 @@ TEST_F(VouchingSignerTest, IssuesForARolloverWhenPerspectivesSeeEitherCertificat
               IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective eu-west-1a (eu-west)")));
 }
 
-// DESIGN §1: the signer verifies the revocation evidence itself.
+// ARCHITECTURE.md §1: the signer verifies the revocation evidence itself.
 TEST_F(VouchingSignerTest, StatementCarriesTheRevocationSourceAndTime) {
   ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(Request()));
   ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
@@ -1000,8 +1002,8 @@ TEST_F(SignCheckpointTest, AVdLogIndexIsUsedOnceAndNeverInsideASignedTree) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("inside the tree")));
 }
 
-// DESIGN §7: for a trust list that requires issuance approval, the signer signs only with the
-// approval service's signed APPROVED record for the certificate's key, checked by itself.
+// ARCHITECTURE.md §7: for a trust list that requires issuance approval, the signer signs only with
+// the approval service's signed APPROVED record for the certificate's key, checked by itself.
 class ApprovalEvidenceTest : public VouchingSignerTest {
  protected:
   void SetUp() override {

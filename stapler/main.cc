@@ -1,5 +1,5 @@
 // stapler --config F: fetches VDs for one TLS server from every VA of its VA list ahead of time
-// and keeps them in its cache directory, from which the TLS server staples (DESIGN §5).
+// and keeps them in its cache directory, from which the TLS server staples (ARCHITECTURE.md §5).
 #include <signal.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
-// The stapler's schedule and cache (DESIGN §5 "Server behaviour"; seed 004, "Server behaviour":
-// "for each VA that is known to the server, the server might connect to the VS every 6 hours,
-// obtain recent VD and cache it for later use"). For every VA it fetches a VD ahead of time
+// The stapler's schedule and cache (ARCHITECTURE.md §5 "Server behaviour"; MECAI proposal, "Server
+// behaviour": "for each VA that is known to the server, the server might connect to the VS every 6
+// hours, obtain recent VD and cache it for later use"). For every VA it fetches a VD ahead of time
 // (every refresh interval, jittered; exponential backoff after a failure), keeps each accepted VD
 // in `<cache_directory>/<va_id>.vd` written atomically (so a restarted server staples at once),
 // and publishes the set of current VDs to a listener (the TLS server). Time, fetching, checking

@@ -89,7 +89,7 @@ StaplingServer::StaplingServer(StaplingOptions options, prometheus::Registry* re
 
 absl::Status StaplingServer::Register(SSL_CTX* context) {
   ClearOpenSslErrors();
-  // DESIGN §5: one registration serves TLS 1.2 (ServerHello) and TLS 1.3 (the end-entity
+  // ARCHITECTURE.md §5: one registration serves TLS 1.2 (ServerHello) and TLS 1.3 (the end-entity
   // CertificateEntry, RFC 8446 §4.4.2).
   if (SSL_CTX_add_custom_ext(
           context, options_.extension_type,

@@ -1,8 +1,8 @@
-// The server side of the MECAI TLS extension (DESIGN §5; docs/TLS_EXTENSION.md): registered on an
-// SSL_CTX, it answers each ClientHello's mecai_vouching request with the VDs it asked for from the
-// current set, and counts the mecai_feedback clients send (seed 004, "Client behaviour": "the
-// client might still send a feedback message to the server, informing the server about VAs that
-// cannot be verified").
+// The server side of the MECAI TLS extension (ARCHITECTURE.md §5; docs/TLS_EXTENSION.md):
+// registered on an SSL_CTX, it answers each ClientHello's mecai_vouching request with the VDs it
+// asked for from the current set, and counts the mecai_feedback clients send (MECAI proposal,
+// "Client behaviour": "the client might still send a feedback message to the server, informing the
+// server about VAs that cannot be verified").
 #ifndef MECAI_STAPLER_TLS_STAPLING_H_
 #define MECAI_STAPLER_TLS_STAPLING_H_
 
@@ -56,7 +56,7 @@ struct StaplingOptions {
   uint16_t extension_type = kDefaultMecaiExtensionType;
   uint16_t feedback_extension_type = kDefaultMecaiFeedbackExtensionType;
   // VA ids that get their own feedback metric label (the server's VA list); others count as
-  // "other" (STYLE.md rule 7: bounded labels).
+  // "other" (CONTRIBUTING.md rule 7: bounded labels).
   std::set<std::string> known_va_ids;
 };
 

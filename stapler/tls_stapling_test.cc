@@ -301,8 +301,8 @@ TEST_P(TlsStaplingTest, ContextIsRegisteredOnce) {
   EXPECT_EQ(client_->Register(client_context.get()).code(), absl::StatusCode::kFailedPrecondition);
 }
 
-// A client that demands out-of-band approval (DESIGN §7) refuses, inside the handshake, a VD
-// that does not say so.
+// A client that demands out-of-band approval (ARCHITECTURE.md §7) refuses, inside the handshake, a
+// VD that does not say so.
 TEST_P(TlsStaplingTest, ClientRequiringApprovalRefusesAVdThatDoesNotSayIt) {
   Staple({"server-leaf.pem"});
   MecaiClientOptions options;

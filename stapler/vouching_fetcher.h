@@ -1,4 +1,4 @@
-// Fetching a VD for this server from a Vouching Server: builds and signs a VR (seed 004, "VS
+// Fetching a VD for this server from a Vouching Server: builds and signs a VR (MECAI proposal, "VS
 // behaviour": "the VR must be signed using the server's certificate"; during a rollover the two
 // nested-signature VRs of "Server behaviour"), sends it and returns the issued VD.
 #ifndef MECAI_STAPLER_VOUCHING_FETCHER_H_
@@ -37,7 +37,7 @@ class VouchingFetcher {
                                                                  const Clock& clock);
 
   // A fresh, signed VR (serialized VouchingRequest): the single form, the same-key form, or the
-  // four-signature rollover form (seed 004, "Server behaviour").
+  // four-signature rollover form (MECAI proposal, "Server behaviour").
   absl::StatusOr<std::string> BuildRequest() const;
 
   // Sends a fresh VR to `vouching_server` and returns its answer, issued or refused; errors are

@@ -1,10 +1,11 @@
-// Phone approval of issuance across the real binaries (DESIGN §7, seed 000): a LocalCluster with
-// the approval service, RDAP served by nginx and a recording voice gateway. For a trust list that
-// requires approval, a VR is refused (with a record, before probing) until a person approves the
-// key's request on the certapproval page with the code the gateway was asked to speak; then the VD
-// says issuance_approved_out_of_band and verifies. A trust list without the requirement never
-// says so. Rejection refuses; an approval of other names (the CSR's) does not cover the host; an
-// approval service that does not answer fails the call (UNAVAILABLE), recording nothing.
+// Phone approval of issuance across the real binaries (ARCHITECTURE.md §7, MECAI phone-approval
+// proposal): a LocalCluster with the approval service, RDAP served by nginx and a recording voice
+// gateway. For a trust list that requires approval, a VR is refused (with a record, before probing)
+// until a person approves the key's request on the certapproval page with the code the gateway was
+// asked to speak; then the VD says issuance_approved_out_of_band and verifies. A trust list without
+// the requirement never says so. Rejection refuses; an approval of other names (the CSR's) does not
+// cover the host; an approval service that does not answer fails the call (UNAVAILABLE), recording
+// nothing.
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -167,9 +168,10 @@ class ApprovalEndToEndTest : public ::testing::Test {
     return ReadFile(output).value_or("");
   }
 
-  // What a person does after the call (seed 000): opens the page, enters the transaction number,
-  // and approves or rejects with the code heard. Plain HTTP with the page's CSRF token; the
-  // browser flow itself is //approval:approval_page_chromium_test. Returns the answer page.
+  // What a person does after the call (MECAI phone-approval proposal): opens the page, enters the
+  // transaction number, and approves or rejects with the code heard. Plain HTTP with the page's
+  // CSRF token; the browser flow itself is //approval:approval_page_chromium_test. Returns the
+  // answer page.
   static std::string DecideOnPage(const std::string& transaction_number, const std::string& code,
                                   const std::string& action) {
     const std::string site = absl::StrCat("http://127.0.0.1:", cluster_->approval_web_port());
@@ -355,9 +357,9 @@ TEST_F(ApprovalEndToEndTest, AnApprovalCoversOnlyTheNamesTheApproverSaw) {
   EXPECT_TRUE(record.approval().approved()) << record.approval().detail();
 }
 
-// Fail closed, and no decision without an answer (DESIGN §2 trust rule 2): while the approval
-// service does not answer, Vouch fails with UNAVAILABLE naming it, nothing is recorded, and the
-// same VR is decided afresh each time (last: it stops the service).
+// Fail closed, and no decision without an answer (ARCHITECTURE.md §2 trust rule 2): while the
+// approval service does not answer, Vouch fails with UNAVAILABLE naming it, nothing is recorded,
+// and the same VR is decided afresh each time (last: it stops the service).
 TEST_F(ApprovalEndToEndTest, AnApprovalServiceThatDoesNotAnswerFailsTheCallAndRecordsNothing) {
   // A refusal the service did give is recorded; it marks the end of the log.
   v1::VouchResponse answered = Vouch(MakeRequest(LocalCluster::kApprovalTrustList, "rejected"));

@@ -247,7 +247,8 @@ TEST_F(BadInputTest, UnreachableAgentStopsTheCoordinatorAtStart) {
       << "the coordinator must not serve before its peers are reachable";
 }
 
-// A valid approval service config (DESIGN §7) on loopback, plaintext for local development.
+// A valid approval service config (ARCHITECTURE.md §7) on loopback, plaintext for local
+// development.
 v1::ApprovalConfig ApprovalConfigIn(const std::string& workdir) {
   v1::ApprovalConfig config;
   config.mutable_listen()->set_address("127.0.0.1:0");
@@ -293,7 +294,7 @@ TEST_F(BadInputTest, ApprovalServiceStopsOnAnUnreadableSigningKey) {
   EXPECT_THAT(outcome.output, HasSubstr("no-such-records.key"));
 }
 
-// DESIGN §7: requiring approval without a way to check it stops the process at start.
+// ARCHITECTURE.md §7: requiring approval without a way to check it stops the process at start.
 TEST_F(BadInputTest, RequiringApprovalWithoutTheApprovalServiceStopsTheCoordinator) {
   auto config = Load<v1::CoordinatorConfig>("coordinator.textproto");
   config.mutable_trust_lists(0)->set_require_issuance_approval(true);

@@ -78,8 +78,8 @@ class ClusterEndToEndTest : public ::testing::Test {
     delete cluster_;  // Stops every process.
   }
 
-  // A rollover in progress (seed 004, "Server behaviour"): nginx serves the old certificate at
-  // 127.0.0.2 and the new one at 127.0.0.3, both resolved for kRolloverHost.
+  // A rollover in progress (MECAI proposal, "Server behaviour"): nginx serves the old certificate
+  // at 127.0.0.2 and the new one at 127.0.0.3, both resolved for kRolloverHost.
   static void StartRolloverTarget() {
     ASSERT_TRUE(cluster_->IssueServerCertificate(kRolloverHost, "rollover-old").ok());
     ASSERT_TRUE(cluster_->IssueServerCertificate(kRolloverHost, "rollover-new").ok());
@@ -284,8 +284,8 @@ TEST_F(ClusterEndToEndTest, RefusesACertificateTheTargetDoesNotServeAndRecordsIt
   EXPECT_THAT(record.perspectives(), SizeIs(3));
 }
 
-// DESIGN §3: revocation status from the CA's CRL (served by nginx); revoked refuses, before any
-// probe and without a record.
+// ARCHITECTURE.md §3: revocation status from the CA's CRL (served by nginx); revoked refuses,
+// before any probe and without a record.
 TEST_F(ClusterEndToEndTest, RefusesARevokedCertificateAndRecordsTheSourceInTheVd) {
   const uint64_t size_before = TreeSize();
   v1::VouchResponse revoked = Vouch(MakeRequest("revoked", absl::Now()));

@@ -144,7 +144,9 @@ TEST_F(FailureTest, CoordinatorKilledUnderLoadRestartsWithEveryReturnedVdRecorde
   std::vector<v1::VouchingData> returned;
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
-  for (int c = 0; c < 4; ++c) {
+  // More callers than the signer has indices to refuse before an earlier fix gave up: each may
+  // hold an index the signer gave away when the coordinator dies.
+  for (int c = 0; c < 8; ++c) {
     clients.emplace_back([&] {
       while (!stop.load()) {
         v1::VouchResponse response;

@@ -1,6 +1,6 @@
-// A split-view attack across real simulated regions (DESIGN §9): each probe agent runs in its own
-// network namespace (`ip netns`, veth) with its own dnsmasq. First every region resolves the
-// target to the real server and the cluster vouches; then one region's resolver is turned to an
+// A split-view attack across real simulated regions (ARCHITECTURE.md §9): each probe agent runs in
+// its own network namespace (`ip netns`, veth) with its own dnsmasq. First every region resolves
+// the target to the real server and the cluster vouches; then one region's resolver is turned to an
 // impostor inside that region serving another (valid!) certificate for the same name — the
 // cluster refuses, and the reason names that region.
 #include <signal.h>

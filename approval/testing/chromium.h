@@ -1,6 +1,6 @@
 // A real headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe:
 // the browser reads NUL-terminated JSON commands on fd 3 and writes replies and events on fd 4),
-// for tests of the certapproval page (DESIGN §7: "The page is tested in a real headless
+// for tests of the certapproval page (ARCHITECTURE.md §7: "The page is tested in a real headless
 // Chromium"). No network client, no WebSocket, no package from outside Debian.
 #ifndef MECAI_APPROVAL_TESTING_CHROMIUM_H_
 #define MECAI_APPROVAL_TESTING_CHROMIUM_H_

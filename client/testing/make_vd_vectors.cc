@@ -123,7 +123,7 @@ absl::Status MakeVectors(const std::string& directory) {
   other_ca_spec.is_certificate_authority = true;
   ASSIGN_OR_RETURN(X509Ptr other_ca, out.Certificate("other-ca.pem", other_ca_spec,
                                                      other_ca_key.get(), nullptr, nullptr));
-  // DESIGN §4: the VA certificate is issued by the CA and carries id-kp-OCSPSigning.
+  // ARCHITECTURE.md §4: the VA certificate is issued by the CA and carries id-kp-OCSPSigning.
   CertificateSpec va_spec = Spec("MECAI Vector Vouching Authority");
   va_spec.extended_key_usages = {"OCSPSigning"};
   ASSIGN_OR_RETURN(X509Ptr va,

@@ -1,6 +1,6 @@
 // Test fixtures for the tests of //common:vouching: a throwaway PKI (root CA → intermediate →
 // leaf for a hostname, EC P-256 or RSA-2048) built with //common:pki_builder, written as PEM files
-// into a fresh directory under $TEST_TMPDIR, plus the matchers those tests share (STYLE.md rule
+// into a fresh directory under $TEST_TMPDIR, plus the matchers those tests share (CONTRIBUTING.md rule
 // 10: every assertion names the exact status code or refusal reason).
 #ifndef MECAI_COMMON_TESTING_TEST_PKI_H_
 #define MECAI_COMMON_TESTING_TEST_PKI_H_

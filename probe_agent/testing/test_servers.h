@@ -1,6 +1,6 @@
-// Real servers for the probe agent's tests (DESIGN §9: real components, never mocks where a real
-// one runs here): openssl s_server as the TLS target, dnsmasq as the DNS resolver, and a plain TCP
-// listener for targets that are not TLS at all. Everything binds 127.0.0.1 or ::1 only.
+// Real servers for the probe agent's tests (ARCHITECTURE.md §9: real components, never mocks where
+// a real one runs here): openssl s_server as the TLS target, dnsmasq as the DNS resolver, and a
+// plain TCP listener for targets that are not TLS at all. Everything binds 127.0.0.1 or ::1 only.
 #ifndef MECAI_PROBE_AGENT_TESTING_TEST_SERVERS_H_
 #define MECAI_PROBE_AGENT_TESTING_TEST_SERVERS_H_
 

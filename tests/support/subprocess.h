@@ -1,6 +1,6 @@
 // Child processes for tests that run real components (openssl s_server, dnsmasq, nginx, the
-// cluster's own binaries; DESIGN §9 "real components in tests"), and the TCP helpers that go with
-// them: a free port to hand a server, and a wait until that server accepts connections.
+// cluster's own binaries; ARCHITECTURE.md §9 "real components in tests"), and the TCP helpers that
+// go with them: a free port to hand a server, and a wait until that server accepts connections.
 #ifndef MECAI_TESTS_SUPPORT_SUBPROCESS_H_
 #define MECAI_TESTS_SUPPORT_SUBPROCESS_H_
 
