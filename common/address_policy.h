@@ -1,4 +1,5 @@
-// Which addresses a probe agent may connect to (trust rule 6, "No SSRF"): never a special-purpose
+// Which addresses the cluster may connect to on behalf of untrusted input — probe targets, CRL and
+// OCSP URLs, RDAP and gateway URLs (trust rule 6, "No SSRF"): never a special-purpose
 // address of the IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and its updates)
 // — loopback, private, link-local (169.254.169.254, the cloud metadata service), shared CGNAT
 // space, documentation, multicast, reserved — unless the agent's configuration allowlists its

@@ -1,7 +1,8 @@
-// HTTP(S) fetches of small documents from URLs that untrusted input names — CRLs (RFC 5280
-// §4.2.1.13) and OCSP responses (RFC 6960 Appendix A.1) — behind an interface so tests and other
-// transports can stand in. CurlHttpFetcher is the real one: libcurl, no redirects, bounded time and
-// size, and the SSRF guard of trust rule 6 applied to every address it connects to.
+// Bounded HTTP(S) fetches behind the SSRF policy: small documents from URLs that untrusted input
+// names — CRLs (RFC 5280 §4.2.1.13), OCSP responses (RFC 6960 Appendix A.1), RDAP answers and
+// voice-gateway calls — behind an interface so tests and other transports can stand in.
+// CurlHttpFetcher is the real one: libcurl, no redirects, bounded time and size, and the SSRF guard
+// of trust rule 6 applied to every address it connects to.
 #ifndef MECAI_COMMON_HTTP_FETCHER_H_
 #define MECAI_COMMON_HTTP_FETCHER_H_
 

@@ -1,5 +1,6 @@
-// Issues X.509 certificates (RFC 5280) with OpenSSL: the throwaway PKI of `mecai demo`, the
-// internal mTLS CA, and test fixtures. Not for production CAs.
+// Issues X.509 certificates (RFC 5280) with OpenSSL: the cluster's private mutual-TLS CA and its
+// service identities (`mecai pki`), the throwaway Web PKI of `mecai demo`, and test fixtures. It
+// is not a public CA: no policy, no revocation, no audit trail of what it issued.
 #ifndef MECAI_COMMON_PKI_BUILDER_H_
 #define MECAI_COMMON_PKI_BUILDER_H_
 

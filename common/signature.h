@@ -13,8 +13,7 @@
 namespace mecai {
 
 // The algorithm this code uses for `key`: ECDSA P-256/SHA-256, ECDSA P-384/SHA-384, Ed25519 or,
-// for RSA keys
-// of 2048 bits or more, RSASSA-PKCS1-v1_5 with SHA-256. Other keys: INVALID_ARGUMENT.
+// for RSA keys of 2048 bits or more, RSASSA-PKCS1-v1_5 with SHA-256. Other keys: INVALID_ARGUMENT.
 absl::StatusOr<v1::SignatureAlgorithm> AlgorithmForKey(EVP_PKEY* key);
 
 // OK when `algorithm` can be verified with `key` (key type, curve, RSA ≥ 2048 bits).
