@@ -206,45 +206,17 @@ TEST(CoordinatorConfigTest, EachMissingRequiredFieldIsNamed) {
   }
 }
 
-TEST(CoordinatorConfigTest, RefusesFewerAgentsThanMinPerspectives) {
+// The policy rules themselves are ValidateQuorumPolicyTest's (common/quorum_policy_test.cc); here,
+// that the coordinator applies them to its own agents and reports them under `policy`.
+TEST(CoordinatorConfigTest, ChecksThePolicyAgainstItsAgentsUnderPolicy) {
   v1::CoordinatorConfig config = ValidConfig();
   config.mutable_agents()->RemoveLast();
   EXPECT_THAT(Validate(config), IsInvalidField("policy: 2 agents with max_unreachable 0 cannot "
                                                "meet min_perspectives 3"));
-}
-
-TEST(CoordinatorConfigTest, AcceptsMaxUnreachableWithEnoughSpareAgents) {
-  v1::CoordinatorConfig config = ValidConfig();
-  AddAgent(&config, "us-west-2a", "us-west");
-  config.mutable_policy()->set_max_unreachable(1);
-  const absl::Status status = Validate(config);
-  EXPECT_TRUE(status.ok()) << status;
-  config.mutable_policy()->set_max_unreachable(2);
-  EXPECT_THAT(Validate(config), IsInvalidField("policy: 4 agents with max_unreachable 2 cannot "
-                                               "meet min_perspectives 3"));
-}
-
-TEST(CoordinatorConfigTest, RefusesMinRegionsOne) {
-  v1::CoordinatorConfig config = ValidConfig();
+  config = ValidConfig();
   config.mutable_policy()->set_min_regions(1);
   EXPECT_THAT(Validate(config),
               IsInvalidField("policy.min_regions: must be at least 2 (trust rule 3)"));
-}
-
-TEST(CoordinatorConfigTest, RefusesMinPerspectivesTwo) {
-  v1::CoordinatorConfig config = ValidConfig();
-  config.mutable_policy()->set_min_perspectives(2);
-  EXPECT_THAT(Validate(config),
-              IsInvalidField("policy.min_perspectives: must be at least 3 (trust rule 3)"));
-}
-
-TEST(CoordinatorConfigTest, RefusesAgentsInOneRegion) {
-  v1::CoordinatorConfig config = ValidConfig();
-  for (v1::AgentEndpoint& agent : *config.mutable_agents()) {
-    agent.mutable_perspective()->set_region("eu-west");
-  }
-  EXPECT_THAT(Validate(config),
-              IsInvalidField("policy: the agents span 1 regions; min_regions is 2"));
 }
 
 TEST(CoordinatorConfigTest, RefusesADuplicateAgentId) {

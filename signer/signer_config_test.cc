@@ -218,41 +218,17 @@ TEST(SignerConfigTest, SessionPoolDefaultsToFourAndIsAtMost64) {
   EXPECT_THAT(Validate(config), InvalidField("pkcs11.session_pool_size: must be at most 64"));
 }
 
-TEST(SignerConfigTest, RefusesFewerAgentsThanMinPerspectives) {
+// The policy rules themselves are ValidateQuorumPolicyTest's (common/quorum_policy_test.cc); here,
+// that the signer applies them to its own enrolled agents and reports them under `policy`.
+TEST(SignerConfigTest, ChecksThePolicyAgainstItsAgentsUnderPolicy) {
   v1::SignerConfig config = ValidConfig();
   config.mutable_agents()->RemoveLast();
   EXPECT_THAT(Validate(config), InvalidField("policy: 2 agents with max_unreachable 0 cannot "
                                              "meet min_perspectives 3"));
-}
-
-TEST(SignerConfigTest, RefusesMaxUnreachableThatLeavesTooFewPerspectives) {
-  v1::SignerConfig config = ValidConfig();
-  config.mutable_policy()->set_max_unreachable(1);
-  EXPECT_THAT(Validate(config), InvalidField("policy: 3 agents with max_unreachable 1 cannot "
-                                             "meet min_perspectives 3"));
-}
-
-TEST(SignerConfigTest, RefusesMinRegionsOne) {
-  v1::SignerConfig config = ValidConfig();
+  config = ValidConfig();
   config.mutable_policy()->set_min_regions(1);
   EXPECT_THAT(Validate(config),
               InvalidField("policy.min_regions: must be at least 2 (trust rule 3)"));
-}
-
-TEST(SignerConfigTest, RefusesMinPerspectivesTwo) {
-  v1::SignerConfig config = ValidConfig();
-  config.mutable_policy()->set_min_perspectives(2);
-  EXPECT_THAT(Validate(config),
-              InvalidField("policy.min_perspectives: must be at least 3 (trust rule 3)"));
-}
-
-TEST(SignerConfigTest, RefusesAgentsInOneRegion) {
-  v1::SignerConfig config = ValidConfig();
-  for (v1::AgentEndpoint& agent : *config.mutable_agents()) {
-    agent.mutable_perspective()->set_region("eu-west");
-  }
-  EXPECT_THAT(Validate(config),
-              InvalidField("policy: the agents span 1 regions; min_regions is 2"));
 }
 
 TEST(SignerConfigTest, RefusesADuplicateAgentId) {
