@@ -36,10 +36,24 @@ def mecai_proto_library(name, srcs, deps = [], grpc = True, visibility = None):
         ] + ["%s/%s" % (package, s) for s in srcs]),
         message = "protoc %s" % name,
     )
+    messages = [o for o in outs if not o.endswith((".grpc.pb.h", ".grpc.pb.cc"))]
+    stubs = [o for o in outs if o.endswith((".grpc.pb.h", ".grpc.pb.cc"))]
+
+    # The messages alone, for code that parses and builds them but speaks no gRPC (the TLS client
+    # library, the stapling library, fuzz targets): protobuf only.
+    native.cc_library(
+        name = name + "_messages",
+        srcs = [o for o in messages if o.endswith(".cc")],
+        hdrs = [o for o in messages if o.endswith(".h")],
+        deps = [d + "_messages" for d in deps] + ["@system_libraries//:protobuf"],
+        visibility = visibility,
+    )
+
+    # The messages and, when grpc is set, the service stubs.
     native.cc_library(
         name = name,
-        srcs = [o for o in outs if o.endswith(".cc")],
-        hdrs = [o for o in outs if o.endswith(".h")],
-        deps = deps + ["@system_libraries//:grpc", "@system_libraries//:protobuf"],
+        srcs = [o for o in stubs if o.endswith(".cc")],
+        hdrs = [o for o in stubs if o.endswith(".h")],
+        deps = [name + "_messages"] + deps + (["@system_libraries//:grpc"] if grpc else []),
         visibility = visibility,
     )

@@ -2,12 +2,21 @@
 
 A repository rule asks pkg-config for each library's flags at fetch time, so no BUILD file repeats
 link flags and a newer Debian point release with different gRPC dependencies still links.
-Targets: @system_libraries//:grpc, :grpc_reflection, :protobuf, :openssl, :rocksdb, :prometheus,
+Targets: @system_libraries//:absl, :grpc, :grpc_reflection, :protobuf, :openssl, :rocksdb, :prometheus,
 :gtest, :gtest_main, :cares, :curl, :microhttpd, :dl.
 """
 
 # name -> (pkg-config modules, extra link options when pkg-config has no entry)
 _LIBRARIES = {
+    "absl": ([
+        "absl_status",
+        "absl_statusor",
+        "absl_strings",
+        "absl_str_format",
+        "absl_time",
+        "absl_synchronization",
+        "absl_flat_hash_map",
+    ], []),
     "protobuf": (["protobuf"], []),
     "grpc": (["grpc++", "protobuf"], ["-labsl_synchronization"]),
     "grpc_reflection": ([], ["-lgrpc++_reflection"]),
