@@ -9,6 +9,19 @@
 
 namespace mecai {
 
+ObservationExpectation ExpectationFor(const VerifiedVouchingRequest& request,
+                                      const std::string& nonce, absl::Time now,
+                                      absl::Duration max_age) {
+  ObservationExpectation expected;
+  expected.request_sha256 = request.request_sha256;
+  expected.nonce = nonce;
+  expected.hostname = request.body.hostname();
+  expected.port = request.body.port();
+  expected.now = now;
+  expected.max_age = max_age;
+  return expected;
+}
+
 absl::StatusOr<std::unique_ptr<EnrolledAgents>> EnrolledAgents::Load(
     const google::protobuf::RepeatedPtrField<v1::AgentEndpoint>& agents) {
   std::unique_ptr<EnrolledAgents> enrolled(new EnrolledAgents());

@@ -12,11 +12,17 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/openssl_types.h"
+#include "common/vouching_request.h"
 #include "google/protobuf/repeated_field.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/probe.pb.h"
 
 namespace mecai {
+
+// How many random bytes a probe round's nonce has (proto/mecai/v1/probe.proto ProbeTask.nonce): the
+// probe agent refuses a ProbeTask outside these bounds, the signer a request whose probe nonce is.
+inline constexpr size_t kMinProbeNonceBytes = 16;
+inline constexpr size_t kMaxProbeNonceBytes = 64;
 
 // What an Observation must be bound to.
 struct ObservationExpectation {
@@ -28,6 +34,14 @@ struct ObservationExpectation {
   // Oldest acceptable finish time is now - max_age; none may lie more than max_age in the future.
   absl::Duration max_age = absl::Seconds(120);
 };
+
+// What an Observation made for `request` in the probe round of `nonce` must be bound to: the VR's
+// digest, that nonce, the VR's hostname and port, and a finish time within `max_age` of `now`. The
+// coordinator builds it before probing and the signer again from the request it is asked to sign,
+// so both bind Observations alike (ARCHITECTURE.md §1 signer).
+ObservationExpectation ExpectationFor(const VerifiedVouchingRequest& request,
+                                      const std::string& nonce, absl::Time now,
+                                      absl::Duration max_age);
 
 // Immutable after Load. Thread-safe.
 class EnrolledAgents {

@@ -365,5 +365,28 @@ TEST_F(EnrolledAgentsTest, LoadRefusesMissingOrUnreadableKeys) {
                              HasSubstr("neither a PEM PUBLIC KEY nor a PEM CERTIFICATE"))));
 }
 
+// The one expectation the coordinator and the signer both bind Observations with: the VR's digest,
+// hostname and port, the round's nonce, and the caller's time and bound.
+TEST_F(EnrolledAgentsTest, ExpectationForBindsToTheRequestAndTheRound) {
+  VerifiedVouchingRequest request;
+  request.body.set_hostname(kHost);
+  request.body.set_port(kPort);
+  request.request_sha256 = Sha256("the serialized VouchingRequest");
+  const ObservationExpectation expected =
+      ExpectationFor(request, "0123456789abcdef", clock_.Now(), absl::Seconds(90));
+  EXPECT_EQ(expected.request_sha256, request.request_sha256);
+  EXPECT_EQ(expected.nonce, "0123456789abcdef");
+  EXPECT_EQ(expected.hostname, kHost);
+  EXPECT_EQ(expected.port, kPort);
+  EXPECT_EQ(expected.now, clock_.Now());
+  EXPECT_EQ(expected.max_age, absl::Seconds(90));
+  // An Observation of that round verifies against it; one of another round does not.
+  EXPECT_TRUE(enrolled_->Verify(agents_[0].id, Sign(0, Body(0)), expected).ok());
+  EXPECT_THAT(enrolled_->Verify(agents_[0].id, Sign(0, Body(0)),
+                                ExpectationFor(request, "another round's nonce", clock_.Now(),
+                                               absl::Seconds(90))),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("digest or nonce differ")));
+}
+
 }  // namespace
 }  // namespace mecai

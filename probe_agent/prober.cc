@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/enrolled_agents.h"
 #include "common/hashing.h"
 #include "common/ip_address.h"
 #include "common/logging.h"
@@ -24,8 +25,6 @@ namespace {
 constexpr size_t kMaxHostnameLength = 253;  // RFC 1035 §2.3.4, without the root label's dot.
 constexpr size_t kMaxLabelLength = 63;
 constexpr size_t kHashLength = 32;  // SHA-256.
-constexpr size_t kMinNonceLength = 16;
-constexpr size_t kMaxNonceLength = 64;
 
 absl::Status InvalidHostname(const std::string& hostname, absl::string_view why) {
   return absl::InvalidArgumentError(
@@ -117,9 +116,9 @@ absl::Status ValidateProbeTask(const v1::ProbeTask& task) {
                                                    kHashLength, " bytes (SHA-256), not ",
                                                    task.vouching_request_sha256().size()));
   }
-  if (task.nonce().size() < kMinNonceLength || task.nonce().size() > kMaxNonceLength) {
-    return absl::InvalidArgumentError(absl::StrCat("ProbeTask.nonce must be ", kMinNonceLength,
-                                                   "..", kMaxNonceLength, " bytes, not ",
+  if (task.nonce().size() < kMinProbeNonceBytes || task.nonce().size() > kMaxProbeNonceBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("ProbeTask.nonce must be ", kMinProbeNonceBytes,
+                                                   "..", kMaxProbeNonceBytes, " bytes, not ",
                                                    task.nonce().size()));
   }
   return absl::OkStatus();
