@@ -15,9 +15,9 @@
 namespace mecai {
 namespace {
 
-v1::SignVouchingResponse Refuse(v1::RefusalReason reason, std::string explanation) {
+v1::SignVouchingResponse RefusalResponse(v1::Refusal refusal) {
   v1::SignVouchingResponse response;
-  *response.mutable_refusal() = MakeRefusal(reason, std::move(explanation));
+  *response.mutable_refusal() = std::move(refusal);
   return response;
 }
 
@@ -73,41 +73,72 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   // The coordinator is not trusted: the VR is checked again from its bytes.
   VouchingRequestCheck check =
       CheckVouchingRequest(request.vouching_request(), limits_, trust_lists_, now);
-  if (!check.accepted()) {
-    v1::SignVouchingResponse response;
-    *response.mutable_refusal() = check.refusal;
-    return response;
-  }
+  if (!check.accepted()) return RefusalResponse(check.refusal);
   const VerifiedVouchingRequest& vr = check.request;
-  // probe.proto ProbeTask.nonce: 16..64 random bytes. A field of this request, not of an
-  // Observation: out of range is a malformed request.
-  if (request.probe_nonce().size() < 16 || request.probe_nonce().size() > 64) {
-    return Refuse(v1::MALFORMED_REQUEST,
-                  absl::StrCat("the probe nonce must have 16 to 64 bytes; it has ",
-                               request.probe_nonce().size()));
-  }
-  if (request.log_shard_id().empty()) {
-    return Refuse(v1::MALFORMED_REQUEST, "the log shard id is missing");
+  v1::Refusal refusal = CheckRoundFields(request);
+  if (!IsAccepted(refusal)) return RefusalResponse(std::move(refusal));
+
+  std::map<std::string, v1::ObservationBody> by_perspective;
+  refusal = VerifyObservations(request, vr, now, &by_perspective);
+  if (!IsAccepted(refusal)) return RefusalResponse(std::move(refusal));
+  const QuorumDecision decision = DecideOnObservations(by_perspective, vr);
+  if (!decision.issued()) return RefusalResponse(decision.refusal);
+
+  const RevocationJudgement revocation = CheckRevocationEvidence(request, vr, now);
+  if (!revocation.good()) {
+    return RefusalResponse(MakeRefusal(revocation.reason, revocation.explanation));
   }
 
+  // ARCHITECTURE.md §7: out-of-band approval, checked from the approval service's own signature.
+  const bool approval_required = trust_lists_.RequiresIssuanceApproval(vr.body.trust_list());
+  if (approval_required) {
+    refusal = CheckApproval(request, vr, now);
+    if (!IsAccepted(refusal)) return RefusalResponse(std::move(refusal));
+  }
+
+  RETURN_IF_ERROR(ClaimLogIndex(request));
+  return SignStatement(StatementFor(request, vr, decision, revocation, approval_required, now), vr,
+                       request);
+}
+
+v1::Refusal VouchingSigner::CheckRoundFields(const v1::SignVouchingRequest& request) {
+  // probe.proto ProbeTask.nonce: 16..64 random bytes. A field of this request, not of an
+  // Observation: out of range is a malformed request.
+  if (request.probe_nonce().size() < kMinProbeNonceBytes ||
+      request.probe_nonce().size() > kMaxProbeNonceBytes) {
+    return MakeRefusal(
+        v1::MALFORMED_REQUEST,
+        absl::StrCat("the probe nonce must have ", kMinProbeNonceBytes, " to ", kMaxProbeNonceBytes,
+                     " bytes; it has ", request.probe_nonce().size()));
+  }
+  if (request.log_shard_id().empty()) {
+    return MakeRefusal(v1::MALFORMED_REQUEST, "the log shard id is missing");
+  }
+  return v1::Refusal();
+}
+
+v1::Refusal VouchingSigner::VerifyObservations(
+    const v1::SignVouchingRequest& request, const VerifiedVouchingRequest& vr, absl::Time now,
+    std::map<std::string, v1::ObservationBody>* by_perspective) const {
   // Every Observation: signed by an enrolled agent, bound to this VR and probe round, fresh.
-  ObservationExpectation expected;
-  expected.request_sha256 = vr.request_sha256;
-  expected.nonce = request.probe_nonce();
-  expected.hostname = vr.body.hostname();
-  expected.port = vr.body.port();
-  expected.now = now;
-  expected.max_age = absl::Seconds(config_.observation_max_age_seconds());
-  std::map<std::string, v1::ObservationBody> by_perspective;
+  const ObservationExpectation expected = ExpectationFor(
+      vr, request.probe_nonce(), now, absl::Seconds(config_.observation_max_age_seconds()));
   for (const v1::SignedObservation& observation : request.observations()) {
     auto body = agents_.VerifyFromAnyAgent(observation, expected);
-    if (!body.ok()) return Refuse(v1::INVALID_OBSERVATION, std::string(body.status().message()));
+    if (!body.ok())
+      return MakeRefusal(v1::INVALID_OBSERVATION, std::string(body.status().message()));
     const std::string id = body->perspective().id();
-    if (!by_perspective.emplace(id, std::move(*body)).second) {
-      return Refuse(v1::INVALID_OBSERVATION,
-                    absl::StrCat("two Observations from perspective '", id, "'"));
+    if (!by_perspective->emplace(id, std::move(*body)).second) {
+      return MakeRefusal(v1::INVALID_OBSERVATION,
+                         absl::StrCat("two Observations from perspective '", id, "'"));
     }
   }
+  return v1::Refusal();
+}
+
+QuorumDecision VouchingSigner::DecideOnObservations(
+    const std::map<std::string, v1::ObservationBody>& by_perspective,
+    const VerifiedVouchingRequest& vr) const {
   std::vector<PerspectiveOutcome> outcomes;
   for (const v1::Perspective& perspective : agents_.perspectives()) {
     PerspectiveOutcome outcome;
@@ -122,13 +153,12 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
     }
     outcomes.push_back(std::move(outcome));
   }
-  QuorumDecision decision = DecideQuorum(outcomes, vr.leaf_sha256, config_.policy());
-  if (!decision.issued()) {
-    v1::SignVouchingResponse response;
-    *response.mutable_refusal() = decision.refusal;
-    return response;
-  }
+  return DecideQuorum(outcomes, vr.leaf_sha256, config_.policy());
+}
 
+RevocationJudgement VouchingSigner::CheckRevocationEvidence(const v1::SignVouchingRequest& request,
+                                                            const VerifiedVouchingRequest& vr,
+                                                            absl::Time now) const {
   // The revocation evidence itself (the CRL or OCSP response) must verify now for every vouched
   // certificate, under the rule the coordinator applies (common/revocation.h
   // CombineRevocationVerdicts): revoked anywhere refuses; every source the certificate names must
@@ -138,32 +168,26 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
     revocation_limits.max_evidence_age =
         absl::Seconds(config_.revocation_evidence_max_age_seconds());
   }
-  const RevocationJudgement revocation = JudgeRevocationOfEveryCertificate(
-      request.revocation(), vr.validated_paths, now, revocation_limits);
-  if (!revocation.good()) return Refuse(revocation.reason, revocation.explanation);
-  const int64_t revocation_checked_at = absl::ToUnixSeconds(revocation.ca_signed_at);
-  const v1::RevocationSource revocation_source = revocation.source;
+  return JudgeRevocationOfEveryCertificate(request.revocation(), vr.validated_paths, now,
+                                           revocation_limits);
+}
 
-  // ARCHITECTURE.md §7: out-of-band approval, checked from the approval service's own signature.
-  const bool approval_required = trust_lists_.RequiresIssuanceApproval(vr.body.trust_list());
-  if (approval_required) {
-    v1::Refusal refusal = CheckApproval(request, vr, now);
-    if (!IsAccepted(refusal)) {
-      v1::SignVouchingResponse response;
-      *response.mutable_refusal() = std::move(refusal);
-      return response;
-    }
-  }
-
+absl::Status VouchingSigner::ClaimLogIndex(const v1::SignVouchingRequest& request) {
   // The VD's log position must be one no signed checkpoint covers and no other VD took.
   // Not a refusal of the evidence but of the position: FAILED_PRECONDITION, after which an honest
   // coordinator abandons that index and asks again at its next one.
   absl::Status claimed = log_state_.ClaimVouchingIndex(request.log_shard_id(), request.log_index());
   if (!claimed.ok()) {
     MECAI_LOG(Warning) << "refused to sign at a log position: " << claimed.message();
-    return claimed;
   }
+  return claimed;
+}
 
+v1::VouchingStatement VouchingSigner::StatementFor(const v1::SignVouchingRequest& request,
+                                                   const VerifiedVouchingRequest& vr,
+                                                   const QuorumDecision& decision,
+                                                   const RevocationJudgement& revocation,
+                                                   bool approval_required, absl::Time now) const {
   // docs/VOUCHING_DATA.md §2: the statement carries hashes, not certificates. Built field by field
   // from values checked above; nothing is copied from the request.
   v1::VouchingStatement statement;
@@ -174,8 +198,8 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   statement.set_port(vr.body.port());
   for (const std::string& sha256 : vr.leaf_sha256) statement.add_certificate_sha256(sha256);
   statement.set_probed_at_unix_seconds(decision.earliest_probe_unix_milliseconds / 1000);
-  statement.set_revocation_checked_at_unix_seconds(revocation_checked_at);
-  statement.set_revocation_source(revocation_source);
+  statement.set_revocation_checked_at_unix_seconds(absl::ToUnixSeconds(revocation.ca_signed_at));
+  statement.set_revocation_source(revocation.source);
   for (const v1::Perspective& perspective : decision.agreeing) {
     *statement.add_perspectives() = perspective;
   }
@@ -183,7 +207,12 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   statement.set_log_shard_id(request.log_shard_id());
   statement.set_issued_at_unix_seconds(absl::ToUnixSeconds(now));
   statement.set_issuance_approved_out_of_band(approval_required);
+  return statement;
+}
 
+absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::SignStatement(
+    const v1::VouchingStatement& statement, const VerifiedVouchingRequest& vr,
+    const v1::SignVouchingRequest& request) {
   v1::SignVouchingResponse response;
   v1::VouchingData* vd = response.mutable_vouching_data();
   vd->set_statement(statement.SerializeAsString());

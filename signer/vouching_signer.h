@@ -5,12 +5,15 @@
 #ifndef MECAI_SIGNER_VOUCHING_SIGNER_H_
 #define MECAI_SIGNER_VOUCHING_SIGNER_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/enrolled_agents.h"
+#include "common/quorum_policy.h"
+#include "common/revocation.h"
 #include "common/signature.h"
 #include "common/signed_object.h"
 #include "common/trust_lists.h"
@@ -56,12 +59,47 @@ class VouchingSigner {
       const v1::SignCheckpointRequest& request);
 
  private:
+  // The steps of SignVouching, in order; the first refusal ends it. Each step's refusal is empty
+  // (IsAccepted) when it found nothing wrong.
   absl::StatusOr<v1::SignVouchingResponse> CheckAndSign(const v1::SignVouchingRequest& request);
+  // The fields that bind the request to one probe round and one log shard: a probe nonce of
+  // kMinProbeNonceBytes..kMaxProbeNonceBytes and a shard id; MALFORMED_REQUEST otherwise.
+  static v1::Refusal CheckRoundFields(const v1::SignVouchingRequest& request);
+  // Verifies every Observation of `request` against the enrolled agents, bound to `vr` and the
+  // probe round, fresh at `now` (ExpectationFor), and collects them by perspective id into
+  // `by_perspective`; INVALID_OBSERVATION for the first that is not, or a second one from a
+  // perspective.
+  v1::Refusal VerifyObservations(const v1::SignVouchingRequest& request,
+                                 const VerifiedVouchingRequest& vr, absl::Time now,
+                                 std::map<std::string, v1::ObservationBody>* by_perspective) const;
+  // The quorum policy (common/quorum_policy.h DecideQuorum) over every enrolled perspective: one
+  // without an Observation in `by_perspective` counts as unreachable.
+  QuorumDecision DecideOnObservations(
+      const std::map<std::string, v1::ObservationBody>& by_perspective,
+      const VerifiedVouchingRequest& vr) const;
+  // The revocation evidence of `request`, judged for every vouched certificate of `vr` at `now`
+  // within the configured evidence age.
+  RevocationJudgement CheckRevocationEvidence(const v1::SignVouchingRequest& request,
+                                              const VerifiedVouchingRequest& vr,
+                                              absl::Time now) const;
   // ARCHITECTURE.md §7: OK (with an empty refusal) when `request` carries, for the key of every
   // vouched certificate of `vr`, a record signed by the approval service that approves it for the
   // VR's hostname and is fresh; otherwise the APPROVAL_REQUIRED refusal.
   v1::Refusal CheckApproval(const v1::SignVouchingRequest& request,
                             const VerifiedVouchingRequest& vr, absl::Time now) const;
+  // Claims the request's log index in `log_state_`: FAILED_PRECONDITION when a signed checkpoint
+  // covers it or another VD took it.
+  absl::Status ClaimLogIndex(const v1::SignVouchingRequest& request);
+  // The VouchingStatement of a VD for `vr`, from the values the checks above established.
+  v1::VouchingStatement StatementFor(const v1::SignVouchingRequest& request,
+                                     const VerifiedVouchingRequest& vr,
+                                     const QuorumDecision& decision,
+                                     const RevocationJudgement& revocation, bool approval_required,
+                                     absl::Time now) const;
+  // Signs `statement` with the VA key into a VD that carries the VA chain.
+  absl::StatusOr<v1::SignVouchingResponse> SignStatement(const v1::VouchingStatement& statement,
+                                                         const VerifiedVouchingRequest& vr,
+                                                         const v1::SignVouchingRequest& request);
   // Signs `bytes` as `kind` with `key`, timing the HSM.
   absl::StatusOr<v1::Signature> SignTimed(SigningKey& key, SignedObject kind,
                                           absl::string_view bytes, const char* metric_kind);
