@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/approval_record.h"
+#include "common/enrolled_agents.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
 #include "common/hashing.h"
@@ -143,26 +144,64 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
   return response;
 }
 
+// One VR on its way through Decide's steps: what each step found, for the steps after it.
+struct Coordinator::Deciding {
+  explicit Deciding(const std::string& serialized) : serialized_request(serialized) {}
+
+  const std::string& serialized_request;
+  // CheckBeforeProbing: the VR, once accepted, and the revocation evidence of its certificates.
+  VouchingRequestCheck check;
+  std::vector<v1::RevocationEvidence> revocation_evidence;
+  // CheckApproval: the approval service's answer, when the trust list requires one.
+  v1::ApprovalCheck approval;
+  // ProbeAll: the round's nonce, the quorum decision (each result with its Observation and round
+  // trip), and the Observations the agents sent, one per configured agent (empty when none came).
+  std::string probe_nonce;
+  QuorumDecision quorum;
+  std::vector<v1::SignedObservation> observations;
+
+  const VerifiedVouchingRequest& request() const { return check.request; }
+};
+
+// What RecordAndSign wrote, and whether the signer failed while it did.
+struct Coordinator::Recorded {
+  v1::QuorumRecord record;
+  // Not OK when the signer could not be reached: the record says refused (SIGNER_REFUSED) and the
+  // caller is told of the fault.
+  absl::Status signer_fault;
+};
+
+// The result of one attempt to sign at a log index (AskSigner).
+struct Coordinator::SigningAttempt {
+  // The signer had already given the index to another VD (FAILED_PRECONDITION).
+  bool index_taken = false;
+  absl::Status signer_fault;
+};
+
 absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& serialized_request) {
-  v1::VouchResponse response;
+  Deciding vr(serialized_request);
+  ASSIGN_OR_RETURN(std::optional<v1::VouchResponse> answer, CheckBeforeProbing(vr));
+  if (answer.has_value()) return *std::move(answer);
+  ASSIGN_OR_RETURN(answer, CheckApproval(vr));
+  if (answer.has_value()) return *std::move(answer);
+  ProbeAll(vr);
+  ASSIGN_OR_RETURN(Recorded recorded, RecordAndSign(vr));
+  return Respond(vr, recorded);
+}
+
+absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckBeforeProbing(Deciding& vr) {
   // ARCHITECTURE.md §3, in order: size and form, freshness, signatures.
-  VouchingRequestCheck check =
-      CheckVouchingRequestEnvelope(serialized_request, limits_, clock_.Now());
+  VouchingRequestCheck& check = vr.check;
+  check = CheckVouchingRequestEnvelope(vr.serialized_request, limits_, clock_.Now());
   if (check.accepted()) {
     // An identical VR inside the freshness window is answered from its record (no new probes).
     ASSIGN_OR_RETURN(std::optional<uint64_t> earlier,
                      store_.FindByRequestDigest(check.request.request_sha256));
     if (earlier.has_value()) return AnswerFromRecord(*earlier);
     // Then the per-hostname limit on probe rounds (trust rule 8).
-    absl::Duration retry_after;
-    if (!rate_limiter_.TryAcquire(check.request.body.hostname(), &retry_after)) {
-      check.refusal = MakeRefusal(
-          v1::RATE_LIMITED,
-          absl::StrCat(check.request.body.hostname(), " had ",
-                       config_.max_probe_rounds_per_hostname(), " probe rounds in the last ",
-                       absl::FormatDuration(absl::Seconds(config_.rate_limit_window_seconds())),
-                       "; the next is allowed in ",
-                       absl::FormatDuration(absl::Ceil(retry_after, absl::Seconds(1)))));
+    std::optional<v1::Refusal> limited = CheckProbeRateLimit(check.request.body.hostname());
+    if (limited.has_value()) {
+      check.refusal = *std::move(limited);
     } else {
       // Then hostname, usage, trust list and chain.
       CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
@@ -170,7 +209,32 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   }
   // Then revocation of every vouched certificate: OCSP and CRL, unknown refuses (ARCHITECTURE.md
   // §3).
-  std::vector<v1::RevocationEvidence> revocation_evidence;
+  CheckRevocation(vr);
+  if (!check.accepted()) {
+    MECAI_LOG(Info) << "refused VR before probing: "
+                    << v1::RefusalReason_Name(check.refusal.reason()) << ": "
+                    << check.refusal.explanation();
+    v1::VouchResponse response;
+    *response.mutable_refusal() = check.refusal;
+    return response;
+  }
+  return std::nullopt;
+}
+
+std::optional<v1::Refusal> Coordinator::CheckProbeRateLimit(const std::string& hostname) {
+  absl::Duration retry_after;
+  if (rate_limiter_.TryAcquire(hostname, &retry_after)) return std::nullopt;
+  return MakeRefusal(
+      v1::RATE_LIMITED,
+      absl::StrCat(hostname, " had ", config_.max_probe_rounds_per_hostname(),
+                   " probe rounds in the last ",
+                   absl::FormatDuration(absl::Seconds(config_.rate_limit_window_seconds())),
+                   "; the next is allowed in ",
+                   absl::FormatDuration(absl::Ceil(retry_after, absl::Seconds(1)))));
+}
+
+void Coordinator::CheckRevocation(Deciding& vr) {
+  VouchingRequestCheck& check = vr.check;
   for (size_t i = 0; check.accepted() && i < check.request.validated_paths.size(); ++i) {
     const std::vector<X509Ptr>& path = check.request.validated_paths[i];
     // A leaf that is its own trust anchor has no issuer to check its revocation with.
@@ -181,151 +245,174 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
       check.refusal = MakeRefusal(outcome.reason, outcome.explanation);
     }
     for (v1::RevocationEvidence& evidence : outcome.evidence) {
-      revocation_evidence.push_back(std::move(evidence));
+      vr.revocation_evidence.push_back(std::move(evidence));
     }
   }
-  if (!check.accepted()) {
-    MECAI_LOG(Info) << "refused VR before probing: "
-                    << v1::RefusalReason_Name(check.refusal.reason()) << ": "
-                    << check.refusal.explanation();
-    *response.mutable_refusal() = check.refusal;
-    return response;
-  }
-  const VerifiedVouchingRequest& request = check.request;
+}
 
+absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckApproval(Deciding& vr) {
   // Out-of-band approval (ARCHITECTURE.md §7, MECAI phone-approval proposal) last of the checks,
   // before probing: the approval state does not depend on what the perspectives see, and asking the
   // approval service is far cheaper than a probe round, so a VR that cannot be issued never costs
   // the target and the agents a round. A refusal is recorded like a decision after probing (trust
   // rule 4), with the approval service's answer as evidence; no answer is a fault (trust rule 2),
   // not recorded.
-  v1::ApprovalCheck approval;
-  if (trust_lists_.RequiresIssuanceApproval(request.body.trust_list())) {
-    std::vector<std::string> keys;
-    for (const std::vector<X509Ptr>& path : request.validated_paths) {
-      keys.push_back(SubjectPublicKeyInfoSha256(path[0].get()));
-    }
-    static const ApprovalChecker* const kNoApprovalService =
-        new ApprovalChecker(nullptr, "", absl::ZeroDuration());
-    const ApprovalChecker& checker = approval_ != nullptr ? *approval_ : *kNoApprovalService;
-    ApprovalCheckOutcome outcome = checker.Check(keys, request.body.hostname());
-    if (!outcome.fault.ok()) {
-      MECAI_LOG(Warning) << "no decision for " << request.body.hostname() << ": "
-                         << outcome.fault.message();
-      return outcome.fault;
-    }
-    approval = outcome.check;
-    if (!outcome.approved()) {
-      MECAI_LOG(Info) << "refused VR before probing: APPROVAL_REQUIRED: "
-                      << outcome.refusal.explanation();
-      return RecordRefusalBeforeProbing(serialized_request, request, outcome.refusal,
-                                        revocation_evidence, approval);
-    }
+  const VerifiedVouchingRequest& request = vr.request();
+  if (!trust_lists_.RequiresIssuanceApproval(request.body.trust_list())) return std::nullopt;
+  std::vector<std::string> keys;
+  for (const std::vector<X509Ptr>& path : request.validated_paths) {
+    keys.push_back(SubjectPublicKeyInfoSha256(path[0].get()));
   }
+  static const ApprovalChecker* const kNoApprovalService =
+      new ApprovalChecker(nullptr, "", absl::ZeroDuration());
+  const ApprovalChecker& checker = approval_ != nullptr ? *approval_ : *kNoApprovalService;
+  ApprovalCheckOutcome outcome = checker.Check(keys, request.body.hostname());
+  if (!outcome.fault.ok()) {
+    MECAI_LOG(Warning) << "no decision for " << request.body.hostname() << ": "
+                       << outcome.fault.message();
+    return outcome.fault;
+  }
+  vr.approval = outcome.check;
+  if (outcome.approved()) return std::nullopt;
+  MECAI_LOG(Info) << "refused VR before probing: APPROVAL_REQUIRED: "
+                  << outcome.refusal.explanation();
+  return RecordRefusalBeforeProbing(vr.serialized_request, request, outcome.refusal,
+                                    vr.revocation_evidence, vr.approval);
+}
 
+void Coordinator::ProbeAll(Deciding& vr) {
   // Probe from every perspective (MECAI proposal: "initiate a separate connection from the
   // geographic location of the VS").
+  const VerifiedVouchingRequest& request = vr.request();
   v1::ProbeTask task;
   task.set_hostname(request.body.hostname());
   task.set_port(request.body.port());
   task.set_vouching_request_sha256(request.request_sha256);
   task.set_nonce(RandomBytes(32));
-  ObservationExpectation expected;
-  expected.request_sha256 = request.request_sha256;
-  expected.nonce = task.nonce();
-  expected.hostname = task.hostname();
-  expected.port = task.port();
-  expected.max_age = absl::Milliseconds(config_.probe_timeout_milliseconds()) + absl::Seconds(60);
-  std::vector<v1::SignedObservation> observations;
-  std::vector<uint32_t> round_trips;
-  std::vector<PerspectiveOutcome> outcomes = fanout_.ProbeAll(
-      task, expected, request.leaf_sha256, absl::Milliseconds(config_.probe_timeout_milliseconds()),
-      &observations, &round_trips);
-  QuorumDecision decision = DecideQuorum(outcomes, request.leaf_sha256, config_.policy());
-  for (size_t i = 0; i < decision.results.size(); ++i) {
-    v1::PerspectiveResult& result = decision.results[i];
-    if (!observations[i].tbs().empty()) *result.mutable_observation() = observations[i];
-    result.set_round_trip_milliseconds(round_trips[i]);
+  vr.probe_nonce = task.nonce();
+  const absl::Duration timeout = absl::Milliseconds(config_.probe_timeout_milliseconds());
+  // The fan-out takes the time again as each answer arrives.
+  const ObservationExpectation expected =
+      ExpectationFor(request, task.nonce(), clock_.Now(), timeout + absl::Seconds(60));
+  std::vector<PerspectiveAnswer> answers =
+      fanout_.ProbeAll(task, expected, request.leaf_sha256, timeout);
+  std::vector<PerspectiveOutcome> outcomes;
+  for (PerspectiveAnswer& answer : answers) outcomes.push_back(std::move(answer.outcome));
+  vr.quorum = DecideQuorum(outcomes, request.leaf_sha256, config_.policy());
+  for (size_t i = 0; i < vr.quorum.results.size(); ++i) {
+    v1::PerspectiveResult& result = vr.quorum.results[i];
+    if (!answers[i].observation.tbs().empty()) {
+      *result.mutable_observation() = answers[i].observation;
+    }
+    result.set_round_trip_milliseconds(answers[i].round_trip_milliseconds);
   }
+  for (PerspectiveAnswer& answer : answers) {
+    vr.observations.push_back(std::move(answer.observation));
+  }
+}
 
+absl::StatusOr<Coordinator::Recorded> Coordinator::RecordAndSign(const Deciding& vr) {
   // Record the decision durably before anything leaves (trust rule 4). The signer signs inside
   // Append so that the VD names the log index its record takes.
   absl::Status signer_fault;
-  // The signer gives a log index to one VD only. An index it already gave away (a VD signed just
-  // before this coordinator crashed, whose record never committed) is abandoned in the log and the
-  // decision asked for again at the next index, a few times at most.
-  bool index_taken = false;
-  absl::StatusOr<v1::QuorumRecord> stored = absl::UnknownError("not appended");
-  for (int attempt = 0; attempt < LogIndexAttempts(config_); ++attempt) {
-    index_taken = false;
-    signer_fault = absl::OkStatus();
-    stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
-      v1::QuorumRecord record =
-          RecordFor(serialized_request, request, log_index, store_.shard_id(),
-                    clock_.NowUnixMilliseconds(), revocation_evidence, approval);
-      for (const v1::PerspectiveResult& result : decision.results) {
-        *record.add_perspectives() = result;
-      }
-      if (!decision.issued()) {
-        record.set_decision(v1::REFUSED);
-        *record.mutable_refusal() = decision.refusal;
-        return record;
-      }
-      v1::SignVouchingRequest sign_request;
-      sign_request.set_vouching_request(serialized_request);
-      for (const v1::SignedObservation& observation : observations) {
-        if (!observation.tbs().empty()) *sign_request.add_observations() = observation;
-      }
-      sign_request.set_log_index(log_index);
-      sign_request.set_log_shard_id(store_.shard_id());
-      sign_request.set_probe_nonce(task.nonce());
-      for (const v1::RevocationEvidence& evidence : revocation_evidence) {
-        *sign_request.add_revocation() = evidence;
-      }
-      *sign_request.mutable_approval_records() = approval.records();
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(
-          absl::Now() + absl::Milliseconds(config_.signer_timeout_milliseconds())));
-      v1::SignVouchingResponse signed_response;
-      grpc::Status status = signer_.SignVouching(&context, sign_request, &signed_response);
-      record.set_decision(v1::REFUSED);
-      if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-        index_taken = true;
-        return absl::AbortedError(absl::StrCat("signer: ", status.error_message()));
-      }
-      if (!status.ok()) {
-        signer_fault = FromGrpcStatus(status, "signer");
-        *record.mutable_refusal() =
-            MakeRefusal(v1::SIGNER_REFUSED,
-                        absl::StrCat("the signer could not be reached: ", status.error_message()));
-      } else if (signed_response.has_refusal()) {
-        *record.mutable_refusal() = signed_response.refusal();
-      } else {
-        record.set_decision(v1::ISSUED);
-        *record.mutable_vouching_data() = signed_response.vouching_data();
-      }
-      return record;
-    });
-    if (stored.ok() || !index_taken) break;
-    MECAI_LOG(Warning) << "log index abandoned for " << request.body.hostname() << ": "
-                       << stored.status().message();
-  }
+  absl::StatusOr<v1::QuorumRecord> stored = AppendAtAnUntakenIndex(vr, &signer_fault);
   if (!stored.ok()) {
-    MECAI_LOG(Error) << "no record written for " << request.body.hostname() << ": "
+    MECAI_LOG(Error) << "no record written for " << vr.request().body.hostname() << ": "
                      << stored.status();
     return Annotate(stored.status(), "the decision could not be recorded; no VD was issued");
   }
-  MECAI_LOG(Info) << request.body.hostname() << ":" << request.body.port() << " "
-                  << v1::Decision_Name(stored->decision()) << " record " << stored->log_index()
-                  << (stored->decision() == v1::REFUSED
-                          ? absl::StrCat(" (", v1::RefusalReason_Name(stored->refusal().reason()),
+  return Recorded{*std::move(stored), std::move(signer_fault)};
+}
+
+absl::StatusOr<v1::QuorumRecord> Coordinator::AppendAtAnUntakenIndex(const Deciding& vr,
+                                                                     absl::Status* signer_fault) {
+  // The signer gives a log index to one VD only. An index it already gave away (a VD signed just
+  // before this coordinator crashed, whose record never committed) is abandoned in the log and the
+  // decision asked for again at the next index, a few times at most.
+  absl::StatusOr<v1::QuorumRecord> stored = absl::UnknownError("not appended");
+  for (int attempt = 0; attempt < LogIndexAttempts(config_); ++attempt) {
+    SigningAttempt signing;
+    stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
+      return DecisionRecordAt(vr, log_index, &signing);
+    });
+    *signer_fault = signing.signer_fault;
+    if (stored.ok() || !signing.index_taken) break;
+    MECAI_LOG(Warning) << "log index abandoned for " << vr.request().body.hostname() << ": "
+                       << stored.status().message();
+  }
+  return stored;
+}
+
+absl::StatusOr<v1::QuorumRecord> Coordinator::DecisionRecordAt(const Deciding& vr,
+                                                               uint64_t log_index,
+                                                               SigningAttempt* signing) {
+  v1::QuorumRecord record =
+      RecordFor(vr.serialized_request, vr.request(), log_index, store_.shard_id(),
+                clock_.NowUnixMilliseconds(), vr.revocation_evidence, vr.approval);
+  for (const v1::PerspectiveResult& result : vr.quorum.results) {
+    *record.add_perspectives() = result;
+  }
+  if (!vr.quorum.issued()) {
+    record.set_decision(v1::REFUSED);
+    *record.mutable_refusal() = vr.quorum.refusal;
+    return record;
+  }
+  return AskSigner(vr, log_index, std::move(record), signing);
+}
+
+absl::StatusOr<v1::QuorumRecord> Coordinator::AskSigner(const Deciding& vr, uint64_t log_index,
+                                                        v1::QuorumRecord record,
+                                                        SigningAttempt* signing) {
+  v1::SignVouchingRequest sign_request;
+  sign_request.set_vouching_request(vr.serialized_request);
+  for (const v1::SignedObservation& observation : vr.observations) {
+    if (!observation.tbs().empty()) *sign_request.add_observations() = observation;
+  }
+  sign_request.set_log_index(log_index);
+  sign_request.set_log_shard_id(store_.shard_id());
+  sign_request.set_probe_nonce(vr.probe_nonce);
+  for (const v1::RevocationEvidence& evidence : vr.revocation_evidence) {
+    *sign_request.add_revocation() = evidence;
+  }
+  *sign_request.mutable_approval_records() = vr.approval.records();
+  grpc::ClientContext context;
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Milliseconds(config_.signer_timeout_milliseconds())));
+  v1::SignVouchingResponse signed_response;
+  grpc::Status status = signer_.SignVouching(&context, sign_request, &signed_response);
+  record.set_decision(v1::REFUSED);
+  if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    signing->index_taken = true;
+    return absl::AbortedError(absl::StrCat("signer: ", status.error_message()));
+  }
+  if (!status.ok()) {
+    signing->signer_fault = FromGrpcStatus(status, "signer");
+    *record.mutable_refusal() =
+        MakeRefusal(v1::SIGNER_REFUSED,
+                    absl::StrCat("the signer could not be reached: ", status.error_message()));
+  } else if (signed_response.has_refusal()) {
+    *record.mutable_refusal() = signed_response.refusal();
+  } else {
+    record.set_decision(v1::ISSUED);
+    *record.mutable_vouching_data() = signed_response.vouching_data();
+  }
+  return record;
+}
+
+absl::StatusOr<v1::VouchResponse> Coordinator::Respond(const Deciding& vr,
+                                                       const Recorded& recorded) {
+  const v1::QuorumRecord& stored = recorded.record;
+  MECAI_LOG(Info) << vr.request().body.hostname() << ":" << vr.request().body.port() << " "
+                  << v1::Decision_Name(stored.decision()) << " record " << stored.log_index()
+                  << (stored.decision() == v1::REFUSED
+                          ? absl::StrCat(" (", v1::RefusalReason_Name(stored.refusal().reason()),
                                          ")")
                           : std::string());
-  if (!signer_fault.ok()) {
-    return Annotate(signer_fault,
-                    absl::StrCat("recorded as refused at log index ", stored->log_index()));
+  if (!recorded.signer_fault.ok()) {
+    return Annotate(recorded.signer_fault,
+                    absl::StrCat("recorded as refused at log index ", stored.log_index()));
   }
-  return ResponseFromRecord(*stored);
+  return ResponseFromRecord(stored);
 }
 
 absl::StatusOr<v1::VouchResponse> Coordinator::RecordRefusalBeforeProbing(

@@ -4,8 +4,10 @@
 #ifndef MECAI_COORDINATOR_COORDINATOR_H_
 #define MECAI_COORDINATOR_COORDINATOR_H_
 
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -51,7 +53,51 @@ class Coordinator {
 
   // Answers an identical earlier VR from its record instead of probing again (trust rule 8).
   absl::StatusOr<v1::VouchResponse> AnswerFromRecord(uint64_t log_index);
+  // The decision procedure (ARCHITECTURE.md §11, steps 3 to 11), as named steps:
+  // CheckBeforeProbing, CheckApproval, ProbeAll, RecordAndSign, Respond. A step that ends the
+  // decision early returns the answer (or a fault); std::nullopt carries on to the next step.
   absl::StatusOr<v1::VouchResponse> Decide(const std::string& serialized_request);
+
+  // One VR on its way through the steps, what each step found (coordinator.cc).
+  struct Deciding;
+  // What RecordAndSign wrote.
+  struct Recorded;
+  // One attempt to have the signer sign at one log index.
+  struct SigningAttempt;
+
+  // The checks of ARCHITECTURE.md §3 before any probe: the VR's envelope, an earlier record of the
+  // same VR (answered from it), the per-hostname rate limit, hostname, usage, trust list and chain,
+  // then revocation. A refusal here is answered without a record.
+  absl::StatusOr<std::optional<v1::VouchResponse>> CheckBeforeProbing(Deciding& vr);
+  // The RATE_LIMITED refusal when `hostname` has used up its probe rounds (trust rule 8), else
+  // std::nullopt (and one round is taken).
+  std::optional<v1::Refusal> CheckProbeRateLimit(const std::string& hostname);
+  // The revocation status of every vouched certificate (OCSP and CRL; unknown refuses), while the
+  // VR is accepted; collects the evidence the signer re-checks.
+  void CheckRevocation(Deciding& vr);
+  // Out-of-band approval (ARCHITECTURE.md §7) for trust lists that require it: a refusal is
+  // recorded and answered; no answer from the approval service is a fault.
+  absl::StatusOr<std::optional<v1::VouchResponse>> CheckApproval(Deciding& vr);
+  // Probes from every perspective with a fresh nonce and applies the quorum policy.
+  void ProbeAll(Deciding& vr);
+  // Records the decision durably (trust rule 4), with the signer's VD when the quorum issues.
+  absl::StatusOr<Recorded> RecordAndSign(const Deciding& vr);
+  // Appends the decision record, abandoning each log index the signer already gave to another VD
+  // (FAILED_PRECONDITION) and trying the next, LogIndexAttempts times at most. `signer_fault` is
+  // the signer's fault in the last attempt.
+  absl::StatusOr<v1::QuorumRecord> AppendAtAnUntakenIndex(const Deciding& vr,
+                                                          absl::Status* signer_fault);
+  // The record of the decision at `log_index`: refused as the quorum decided, or what the signer
+  // answered.
+  absl::StatusOr<v1::QuorumRecord> DecisionRecordAt(const Deciding& vr, uint64_t log_index,
+                                                    SigningAttempt* signing);
+  // Asks the signer for the VD at `log_index` and completes `record` with its answer. ABORTED when
+  // the signer already gave that index away (`signing->index_taken`); an unreachable signer is
+  // recorded as SIGNER_REFUSED and reported in `signing->signer_fault`.
+  absl::StatusOr<v1::QuorumRecord> AskSigner(const Deciding& vr, uint64_t log_index,
+                                             v1::QuorumRecord record, SigningAttempt* signing);
+  // The answer from the recorded decision, or the signer's fault.
+  absl::StatusOr<v1::VouchResponse> Respond(const Deciding& vr, const Recorded& recorded);
   // Records a refusal decided before probing (no perspectives) and answers with it.
   absl::StatusOr<v1::VouchResponse> RecordRefusalBeforeProbing(
       const std::string& serialized_request, const VerifiedVouchingRequest& request,

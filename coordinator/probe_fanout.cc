@@ -54,103 +54,113 @@ bool SawUnnamedLeaf(const v1::ObservationBody& body, const std::vector<std::stri
 
 }  // namespace
 
-std::vector<PerspectiveOutcome> ProbeFanout::ProbeAll(
+struct ProbeFanout::Call {
+  grpc::ClientContext context;
+  v1::ProbeResponse response;
+  grpc::Status status;
+  absl::Time started;
+  absl::Time finished;
+  PerspectiveOutcome outcome;
+};
+
+// The calls of one ProbeAll, one per agent in the configured order, and which perspective's
+// mismatch decided the round. Lives until every call has completed.
+struct ProbeFanout::Round {
+  explicit Round(size_t agents) : pending(static_cast<int>(agents)) {
+    for (size_t i = 0; i < agents; ++i) calls.push_back(std::make_unique<Call>());
+  }
+
+  // Records that the mismatch `perspective_id` saw decides the round; false when another
+  // perspective's already did.
+  bool DecideBy(const std::string& perspective_id) {
+    absl::MutexLock lock(&mutex);
+    if (!decided_by.empty()) return false;
+    decided_by = perspective_id;
+    return true;
+  }
+
+  std::string DecidedBy() {
+    absl::MutexLock lock(&mutex);
+    return decided_by;
+  }
+
+  std::vector<std::unique_ptr<Call>> calls;
+  absl::BlockingCounter pending;  // The calls still running.
+  absl::Mutex mutex;
+  std::string decided_by ABSL_GUARDED_BY(mutex);  // The perspective whose mismatch decided.
+};
+
+void ProbeFanout::JudgeAnswer(const Agent& agent, Call& call, Round& round,
+                              const ObservationExpectation& expected,
+                              const std::vector<std::string>& accepted_leaf_sha256) const {
+  PerspectiveOutcome& outcome = call.outcome;
+  if (!call.status.ok()) {
+    outcome.kind = PerspectiveOutcome::Kind::kUnreachable;
+    outcome.failure = absl::StrCat("agent at ", agent.address, ": ",
+                                   call.status.error_code() == grpc::DEADLINE_EXCEEDED
+                                       ? "deadline exceeded"
+                                       : call.status.error_message());
+    return;
+  }
+  ObservationExpectation now_expected = expected;
+  now_expected.now = clock_.Now();
+  auto body = enrolled_.Verify(agent.perspective.id(), call.response.observation(), now_expected);
+  if (!body.ok()) {
+    outcome.kind = PerspectiveOutcome::Kind::kInvalid;
+    outcome.failure = std::string(body.status().message());
+    return;
+  }
+  outcome.kind = PerspectiveOutcome::Kind::kObserved;
+  outcome.body = std::move(*body);
+  if (SawUnnamedLeaf(outcome.body, accepted_leaf_sha256) &&
+      round.DecideBy(agent.perspective.id())) {
+    for (const auto& other : round.calls) {
+      if (other.get() != &call) other->context.TryCancel();
+    }
+  }
+}
+
+std::vector<PerspectiveAnswer> ProbeFanout::ProbeAll(
     const v1::ProbeTask& task, const ObservationExpectation& expected,
-    const std::vector<std::string>& accepted_leaf_sha256, absl::Duration timeout,
-    std::vector<v1::SignedObservation>* observations,
-    std::vector<uint32_t>* round_trip_milliseconds) const {
-  struct Call {
-    grpc::ClientContext context;
-    v1::ProbeResponse response;
-    grpc::Status status;
-    absl::Time started;
-    absl::Time finished;
-    PerspectiveOutcome outcome;
-  };
-  struct Round {
-    absl::Mutex mutex;
-    std::string decided_by ABSL_GUARDED_BY(mutex);  // The perspective whose mismatch decided.
-  };
+    const std::vector<std::string>& accepted_leaf_sha256, absl::Duration timeout) const {
   v1::ProbeRequest request;
   *request.mutable_task() = task;
-  std::vector<std::unique_ptr<Call>> calls;
-  for (size_t i = 0; i < agents_.size(); ++i) calls.push_back(std::make_unique<Call>());
-  Round round;
-  absl::BlockingCounter pending(static_cast<int>(agents_.size()));
+  Round round(agents_.size());
   const auto deadline = absl::ToChronoTime(absl::Now() + timeout);
   for (size_t i = 0; i < agents_.size(); ++i) {
     const Agent& agent = agents_[i];
-    Call* call = calls[i].get();
+    Call* call = round.calls[i].get();
     call->context.set_deadline(deadline);
     call->started = absl::Now();
     call->outcome.perspective = agent.perspective;
-    // Runs on a gRPC thread: verifies and judges this answer (CPU only, never blocks), cancels
-    // the other calls on a mismatch, then counts down. The calls outlive every callback because
-    // ProbeAll waits for all of them.
+    // Runs on a gRPC thread, then counts down. The calls outlive every callback because ProbeAll
+    // waits for all of them.
     agent.stub->async()->Probe(
         &call->context, &request, &call->response,
-        [this, call, &calls, &round, &pending, &expected, &accepted_leaf_sha256,
-         &agent](grpc::Status status) {
+        [this, &agent, call, &round, &expected, &accepted_leaf_sha256](grpc::Status status) {
           call->finished = absl::Now();
           call->status = std::move(status);
-          PerspectiveOutcome& outcome = call->outcome;
-          if (!call->status.ok()) {
-            outcome.kind = PerspectiveOutcome::Kind::kUnreachable;
-            outcome.failure = absl::StrCat("agent at ", agent.address, ": ",
-                                           call->status.error_code() == grpc::DEADLINE_EXCEEDED
-                                               ? "deadline exceeded"
-                                               : call->status.error_message());
-          } else {
-            ObservationExpectation now_expected = expected;
-            now_expected.now = clock_.Now();
-            auto body = enrolled_.Verify(agent.perspective.id(), call->response.observation(),
-                                         now_expected);
-            if (body.ok()) {
-              outcome.kind = PerspectiveOutcome::Kind::kObserved;
-              outcome.body = std::move(*body);
-              if (SawUnnamedLeaf(outcome.body, accepted_leaf_sha256)) {
-                bool first;
-                {
-                  absl::MutexLock lock(&round.mutex);
-                  first = round.decided_by.empty();
-                  if (first) round.decided_by = agent.perspective.id();
-                }
-                if (first) {
-                  for (const auto& other : calls) {
-                    if (other.get() != call) other->context.TryCancel();
-                  }
-                }
-              }
-            } else {
-              outcome.kind = PerspectiveOutcome::Kind::kInvalid;
-              outcome.failure = std::string(body.status().message());
-            }
-          }
-          pending.DecrementCount();
+          JudgeAnswer(agent, *call, round, expected, accepted_leaf_sha256);
+          round.pending.DecrementCount();
         });
   }
-  pending.Wait();  // Every call ends by its deadline at the latest.
+  round.pending.Wait();  // Every call ends by its deadline at the latest.
 
-  std::string decided_by;
-  {
-    absl::MutexLock lock(&round.mutex);
-    decided_by = round.decided_by;
-  }
-  std::vector<PerspectiveOutcome> outcomes;
-  observations->clear();
-  round_trip_milliseconds->clear();
-  for (auto& call : calls) {
-    round_trip_milliseconds->push_back(
-        static_cast<uint32_t>(absl::ToInt64Milliseconds(call->finished - call->started)));
-    observations->push_back(call->response.observation());
+  const std::string decided_by = round.DecidedBy();
+  std::vector<PerspectiveAnswer> answers;
+  for (auto& call : round.calls) {
+    PerspectiveAnswer& answer = answers.emplace_back();
+    answer.round_trip_milliseconds =
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(call->finished - call->started));
+    answer.observation = std::move(*call->response.mutable_observation());
     if (!decided_by.empty() && call->status.error_code() == grpc::CANCELLED) {
       call->outcome.kind = PerspectiveOutcome::Kind::kCancelled;
       call->outcome.failure = absl::StrCat("not awaited: perspective ", decided_by,
                                            " had already seen a certificate the VR does not name");
     }
-    outcomes.push_back(std::move(call->outcome));
+    answer.outcome = std::move(call->outcome);
   }
-  return outcomes;
+  return answers;
 }
 
 }  // namespace mecai

@@ -18,6 +18,14 @@
 
 namespace mecai {
 
+// What one perspective answered in a probe round: the judged outcome, the signed Observation as
+// the agent sent it (empty when none came), and how long the call took.
+struct PerspectiveAnswer {
+  PerspectiveOutcome outcome;
+  v1::SignedObservation observation;
+  uint32_t round_trip_milliseconds = 0;
+};
+
 // Thread-safe: concurrent ProbeAll calls share the channels.
 class ProbeFanout {
  public:
@@ -30,18 +38,16 @@ class ProbeFanout {
   // unreachable agent and its address.
   absl::Status WaitForAgents(absl::Time deadline) const;
 
-  // Probes from every perspective concurrently and waits for all answers or `timeout`. Each
-  // outcome is kObserved only when the Observation verifies against `expected`; results keep the
-  // configured order. Answers are judged as they arrive: the first verified Observation that saw a
-  // leaf outside `accepted_leaf_sha256` decides the outcome (a mismatch always refuses), and the
-  // calls still running are cancelled (kCancelled). The round trip of each call is returned in
-  // `round_trip_milliseconds`.
-  std::vector<PerspectiveOutcome> ProbeAll(const v1::ProbeTask& task,
-                                           const ObservationExpectation& expected,
-                                           const std::vector<std::string>& accepted_leaf_sha256,
-                                           absl::Duration timeout,
-                                           std::vector<v1::SignedObservation>* observations,
-                                           std::vector<uint32_t>* round_trip_milliseconds) const;
+  // Probes from every perspective concurrently and waits for all answers or `timeout`; one answer
+  // per agent, in the configured order. Each outcome is kObserved only when the Observation
+  // verifies against `expected` (its `now` is the time the answer arrived). Answers are judged as
+  // they arrive: the first verified Observation that saw a leaf outside `accepted_leaf_sha256`
+  // decides the outcome (a mismatch always refuses), and the calls still running are cancelled
+  // (kCancelled).
+  std::vector<PerspectiveAnswer> ProbeAll(const v1::ProbeTask& task,
+                                          const ObservationExpectation& expected,
+                                          const std::vector<std::string>& accepted_leaf_sha256,
+                                          absl::Duration timeout) const;
 
  private:
   struct Agent {
@@ -50,8 +56,18 @@ class ProbeFanout {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::ProbeService::Stub> stub;
   };
+  // One agent's call in a round; the Round owns them.
+  struct Call;
+  struct Round;
   ProbeFanout(const EnrolledAgents& agents, const Clock& clock)
       : enrolled_(agents), clock_(clock) {}
+
+  // Runs on a gRPC thread when `call` to `agent` completes: verifies and judges the answer (CPU
+  // only, never blocks) and, when it is the round's first to see a leaf outside
+  // `accepted_leaf_sha256`, cancels the round's other calls.
+  void JudgeAnswer(const Agent& agent, Call& call, Round& round,
+                   const ObservationExpectation& expected,
+                   const std::vector<std::string>& accepted_leaf_sha256) const;
 
   const EnrolledAgents& enrolled_;
   const Clock& clock_;
