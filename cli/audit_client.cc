@@ -122,166 +122,234 @@ absl::Status CheckSameLog(const v1::CheckpointBody& kept, const v1::CheckpointBo
   return absl::OkStatus();
 }
 
-absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& out) {
+namespace {
+
+// The steps of RunAudit, in order.
+
+// What --verify needs before any call: the VA list, and the checkpoint an earlier audit kept.
+struct VerificationInputs {
   std::unique_ptr<VaList> vas;
   std::optional<v1::CheckpointBody> kept;
-  if (options.verify) {
-    if (options.va_list_file.empty()) {
-      return absl::InvalidArgumentError(
-          "verifying a checkpoint needs the VA list that says which VA may sign it (--va-list)");
-    }
-    ASSIGN_OR_RETURN(vas, VaList::Load(options.va_list_file));
-    if (!options.state_file.empty()) {
-      ASSIGN_OR_RETURN(kept, ReadKeptCheckpoint(options.state_file));
-    }
-  }
-  ASSIGN_OR_RETURN(auto channel, MakeChannel(options.vouching_server, 64 << 20));
-  auto stub = v1::AuditService::NewStub(channel);
-  AuditReport report;
+};
 
-  v1::CheckpointBody checkpoint;
-  if (options.verify) {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::GetCheckpointResponse response;
-    RETURN_IF_ERROR(FromGrpcStatus(
-        stub->GetCheckpoint(&context, v1::GetCheckpointRequest(), &response), "GetCheckpoint"));
-    auto body = VerifyCheckpoint(response.checkpoint(), *vas, absl::Now());
-    if (!body.ok()) {
-      report.problems.push_back(std::string(body.status().message()));
-      return report;
-    }
-    checkpoint = *body;
-    report.tree_size = checkpoint.tree_size();
-    out << "checkpoint: shard " << checkpoint.log_shard_id() << ", " << checkpoint.tree_size()
-        << " records, root " << HexEncode(checkpoint.root_hash()) << ", signed by VA "
-        << checkpoint.va_id() << "\n";
+absl::StatusOr<VerificationInputs> LoadVerificationInputs(const AuditOptions& options) {
+  VerificationInputs inputs;
+  if (!options.verify) return inputs;
+  if (options.va_list_file.empty()) {
+    return absl::InvalidArgumentError(
+        "verifying a checkpoint needs the VA list that says which VA may sign it (--va-list)");
   }
+  ASSIGN_OR_RETURN(inputs.vas, VaList::Load(options.va_list_file));
+  if (!options.state_file.empty()) {
+    ASSIGN_OR_RETURN(inputs.kept, ReadKeptCheckpoint(options.state_file));
+  }
+  return inputs;
+}
 
+// Fetches the shard's signed checkpoint and verifies it against `vas` (VerifyCheckpoint). nullopt,
+// with the problem in `report`, when it does not verify.
+absl::StatusOr<std::optional<v1::CheckpointBody>> FetchVerifiedCheckpoint(
+    v1::AuditService::StubInterface& stub, const VaList& vas, std::ostream& out,
+    AuditReport* report) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::GetCheckpointResponse response;
+  RETURN_IF_ERROR(FromGrpcStatus(
+      stub.GetCheckpoint(&context, v1::GetCheckpointRequest(), &response), "GetCheckpoint"));
+  auto body = VerifyCheckpoint(response.checkpoint(), vas, absl::Now());
+  if (!body.ok()) {
+    report->problems.push_back(std::string(body.status().message()));
+    return std::nullopt;
+  }
+  report->tree_size = body->tree_size();
+  out << "checkpoint: shard " << body->log_shard_id() << ", " << body->tree_size()
+      << " records, root " << HexEncode(body->root_hash()) << ", signed by VA " << body->va_id()
+      << "\n";
+  return *std::move(body);
+}
+
+// RFC 9162 §2.1.3: the server's inclusion proof of the record at `log_index` in the tree of
+// `tree_size` records; nullopt when the call fails.
+std::optional<v1::GetInclusionProofResponse> FetchInclusionProof(
+    v1::AuditService::StubInterface& stub, uint64_t log_index, uint64_t tree_size) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::GetInclusionProofRequest request;
+  request.set_log_index(log_index);
+  request.set_tree_size(tree_size);
+  v1::GetInclusionProofResponse proof;
+  if (!stub.GetInclusionProof(&context, request, &proof).ok()) return std::nullopt;
+  return proof;
+}
+
+// True when `proof` proves the leaf `leaf_hash` is at `log_index` in the tree `checkpoint` signs.
+bool ProvesInclusion(const v1::GetInclusionProofResponse& proof, const std::string& leaf_hash,
+                     uint64_t log_index, const v1::CheckpointBody& checkpoint) {
+  std::vector<std::string> path(proof.audit_path().begin(), proof.audit_path().end());
+  return VerifyInclusion(leaf_hash, log_index, checkpoint.tree_size(), path, checkpoint.root_hash())
+      .ok();
+}
+
+// Prints `record` in full: its refusal, every perspective, its revocation evidence, and the
+// trust-list change it records.
+void DescribeRecordInFull(const v1::QuorumRecord& record, std::ostream& out) {
+  out << DescribeRecord(record) << "\n";
+  if (record.has_refusal()) out << "  refusal: " << record.refusal().explanation() << "\n";
+  for (const v1::PerspectiveResult& perspective : record.perspectives()) {
+    out << "  " << perspective.perspective().id() << " (" << perspective.perspective().region()
+        << "): " << perspective.detail() << "\n";
+  }
+  for (const v1::RevocationEvidence& evidence : record.revocation()) {
+    out << "  revocation: " << v1::RevocationSource_Name(evidence.source()) << " from "
+        << evidence.url() << "\n";
+  }
+  if (record.has_trust_list_change()) {
+    const v1::TrustListChange& change = record.trust_list_change();
+    out << "  trust-list change: " << v1::TrustListChange::Action_Name(change.action()) << " "
+        << HexEncode(change.root_sha256()) << ", sequence " << change.sequence()
+        << ", signed by maintainer key " << HexEncode(change.maintainer_key_sha256())
+        << ", submitted by " << change.administrator() << "\n"
+        << "  reason: " << change.reason() << "\n";
+  }
+}
+
+// --log-index: fetches the one record, prints it in full and, with --verify, checks it is in the
+// signed log.
+absl::Status ShowOneRecord(v1::AuditService::StubInterface& stub, const AuditOptions& options,
+                           const v1::CheckpointBody& checkpoint, std::ostream& out,
+                           AuditReport* report) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::GetRecordRequest request;
+  request.set_log_index(static_cast<uint64_t>(options.log_index));
+  v1::GetRecordResponse response;
+  RETURN_IF_ERROR(FromGrpcStatus(stub.GetRecord(&context, request, &response), "GetRecord"));
+  const v1::QuorumRecord& record = response.record();
+  DescribeRecordInFull(record, out);
+  ++report->records_listed;
+  if (!options.verify || record.log_index() >= checkpoint.tree_size()) return absl::OkStatus();
+  std::optional<v1::GetInclusionProofResponse> proof =
+      FetchInclusionProof(stub, record.log_index(), checkpoint.tree_size());
+  if (!proof.has_value() || !ProvesInclusion(*proof, LeafHash(record.SerializeAsString()),
+                                             record.log_index(), checkpoint)) {
+    report->problems.push_back(
+        absl::StrCat("record ", record.log_index(), " is not provably in the signed log"));
+  }
+  return absl::OkStatus();
+}
+
+// The page of records at `page_token` (empty: the first) that the filters of `options` select.
+absl::StatusOr<v1::ListRecordsResponse> ListRecordsPage(v1::AuditService::StubInterface& stub,
+                                                        const AuditOptions& options,
+                                                        const std::string& page_token) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::ListRecordsRequest request;
+  request.set_hostname(options.hostname);
+  request.set_since_unix_milliseconds(options.since_unix_milliseconds);
+  request.set_page_size(500);
+  request.set_page_token(page_token);
+  v1::ListRecordsResponse response;
+  RETURN_IF_ERROR(FromGrpcStatus(stub.ListRecords(&context, request, &response), "ListRecords"));
+  return response;
+}
+
+// Lists every record the filters select, page by page, one line each. With --verify, each record
+// the checkpoint covers must be provably in the signed log and, unfiltered, the indexes must run
+// from 0 to the checkpoint's tree size without a gap.
+absl::Status WalkRecords(v1::AuditService::StubInterface& stub, const AuditOptions& options,
+                         const v1::CheckpointBody& checkpoint, std::ostream& out,
+                         AuditReport* report) {
+  const bool unfiltered = options.hostname.empty() && options.since_unix_milliseconds == 0;
   std::string page_token;
   uint64_t expected_index = 0;
-  const bool unfiltered =
-      options.hostname.empty() && options.since_unix_milliseconds == 0 && options.log_index < 0;
-  if (options.log_index >= 0) {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::GetRecordRequest request;
-    request.set_log_index(static_cast<uint64_t>(options.log_index));
-    v1::GetRecordResponse response;
-    RETURN_IF_ERROR(FromGrpcStatus(stub->GetRecord(&context, request, &response), "GetRecord"));
-    const v1::QuorumRecord& record = response.record();
-    out << DescribeRecord(record) << "\n";
-    if (record.has_refusal()) out << "  refusal: " << record.refusal().explanation() << "\n";
-    for (const v1::PerspectiveResult& perspective : record.perspectives()) {
-      out << "  " << perspective.perspective().id() << " (" << perspective.perspective().region()
-          << "): " << perspective.detail() << "\n";
-    }
-    for (const v1::RevocationEvidence& evidence : record.revocation()) {
-      out << "  revocation: " << v1::RevocationSource_Name(evidence.source()) << " from "
-          << evidence.url() << "\n";
-    }
-    if (record.has_trust_list_change()) {
-      const v1::TrustListChange& change = record.trust_list_change();
-      out << "  trust-list change: " << v1::TrustListChange::Action_Name(change.action()) << " "
-          << HexEncode(change.root_sha256()) << ", sequence " << change.sequence()
-          << ", signed by maintainer key " << HexEncode(change.maintainer_key_sha256())
-          << ", submitted by " << change.administrator() << "\n"
-          << "  reason: " << change.reason() << "\n";
-    }
-    ++report.records_listed;
-    if (options.verify && response.record().log_index() < checkpoint.tree_size()) {
-      grpc::ClientContext proof_context;
-      SetDeadline(&proof_context);
-      v1::GetInclusionProofRequest proof_request;
-      proof_request.set_log_index(response.record().log_index());
-      proof_request.set_tree_size(checkpoint.tree_size());
-      v1::GetInclusionProofResponse proof;
-      grpc::Status status = stub->GetInclusionProof(&proof_context, proof_request, &proof);
-      std::vector<std::string> path(proof.audit_path().begin(), proof.audit_path().end());
-      if (!status.ok() || !VerifyInclusion(LeafHash(response.record().SerializeAsString()),
-                                           response.record().log_index(), checkpoint.tree_size(),
-                                           path, checkpoint.root_hash())
-                               .ok()) {
-        report.problems.push_back(absl::StrCat("record ", response.record().log_index(),
-                                               " is not provably in the signed log"));
-      }
-    }
-    return report;
-  }
   do {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::ListRecordsRequest request;
-    request.set_hostname(options.hostname);
-    request.set_since_unix_milliseconds(options.since_unix_milliseconds);
-    request.set_page_size(500);
-    request.set_page_token(page_token);
-    v1::ListRecordsResponse response;
-    RETURN_IF_ERROR(FromGrpcStatus(stub->ListRecords(&context, request, &response), "ListRecords"));
+    ASSIGN_OR_RETURN(v1::ListRecordsResponse response, ListRecordsPage(stub, options, page_token));
     for (const v1::QuorumRecord& record : response.records()) {
       out << DescribeRecord(record) << "\n";
-      ++report.records_listed;
+      ++report->records_listed;
       if (!options.verify || record.log_index() >= checkpoint.tree_size()) continue;
       if (unfiltered && record.log_index() != expected_index) {
-        report.problems.push_back(absl::StrCat("gap: expected record ", expected_index,
-                                               ", the log returned ", record.log_index()));
+        report->problems.push_back(absl::StrCat("gap: expected record ", expected_index,
+                                                ", the log returned ", record.log_index()));
       }
       expected_index = record.log_index() + 1;
-      grpc::ClientContext proof_context;
-      SetDeadline(&proof_context);
-      v1::GetInclusionProofRequest proof_request;
-      proof_request.set_log_index(record.log_index());
-      proof_request.set_tree_size(checkpoint.tree_size());
-      v1::GetInclusionProofResponse proof;
-      grpc::Status status = stub->GetInclusionProof(&proof_context, proof_request, &proof);
       const std::string leaf_hash = LeafHash(record.SerializeAsString());
-      std::vector<std::string> path(proof.audit_path().begin(), proof.audit_path().end());
-      if (!status.ok() || proof.leaf_hash() != leaf_hash ||
-          !VerifyInclusion(leaf_hash, record.log_index(), checkpoint.tree_size(), path,
-                           checkpoint.root_hash())
-               .ok()) {
-        report.problems.push_back(
+      std::optional<v1::GetInclusionProofResponse> proof =
+          FetchInclusionProof(stub, record.log_index(), checkpoint.tree_size());
+      if (!proof.has_value() || proof->leaf_hash() != leaf_hash ||
+          !ProvesInclusion(*proof, leaf_hash, record.log_index(), checkpoint)) {
+        report->problems.push_back(
             absl::StrCat("record ", record.log_index(), " is not provably in the signed log"));
       }
     }
     page_token = response.next_page_token();
   } while (!page_token.empty());
   if (options.verify && unfiltered && expected_index != checkpoint.tree_size()) {
-    report.problems.push_back(absl::StrCat("the log lists ", expected_index,
-                                           " records but the checkpoint covers ",
-                                           checkpoint.tree_size()));
+    report->problems.push_back(absl::StrCat("the log lists ", expected_index,
+                                            " records but the checkpoint covers ",
+                                            checkpoint.tree_size()));
   }
+  return absl::OkStatus();
+}
 
+// RFC 9162 §2.1.4: the checkpoint an earlier audit kept must be of the same log shard and VA, and
+// `checkpoint` must extend it (a shrunk or forked log is a problem).
+void CheckConsistencyWithKept(v1::AuditService::StubInterface& stub,
+                              const std::optional<v1::CheckpointBody>& kept,
+                              const v1::CheckpointBody& checkpoint, std::ostream& out,
+                              AuditReport* report) {
+  absl::Status same_log = kept.has_value() ? CheckSameLog(*kept, checkpoint) : absl::OkStatus();
+  if (!same_log.ok()) {
+    report->problems.push_back(std::string(same_log.message()));
+    return;
+  }
+  if (!kept.has_value()) return;
+  const v1::CheckpointBody& previous = *kept;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::GetConsistencyProofRequest request;
+  request.set_first_tree_size(previous.tree_size());
+  request.set_second_tree_size(checkpoint.tree_size());
+  v1::GetConsistencyProofResponse proof;
+  grpc::Status status = stub.GetConsistencyProof(&context, request, &proof);
+  std::vector<std::string> nodes(proof.proof().begin(), proof.proof().end());
+  if (previous.tree_size() > checkpoint.tree_size()) {
+    report->problems.push_back(absl::StrCat("the log shrank from ", previous.tree_size(), " to ",
+                                            checkpoint.tree_size(), " records"));
+  } else if (!status.ok() || !VerifyConsistency(previous.tree_size(), checkpoint.tree_size(),
+                                                previous.root_hash(), checkpoint.root_hash(), nodes)
+                                  .ok()) {
+    report->problems.push_back(absl::StrCat(
+        "fork: the log of ", checkpoint.tree_size(), " records is not an extension of the one of ",
+        previous.tree_size(), " records seen before (RFC 9162 consistency proof fails)"));
+  } else {
+    out << "consistent with the checkpoint of " << previous.tree_size() << " records seen before\n";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& out) {
+  ASSIGN_OR_RETURN(VerificationInputs inputs, LoadVerificationInputs(options));
+  ASSIGN_OR_RETURN(auto channel, MakeChannel(options.vouching_server, 64 << 20));
+  auto stub = v1::AuditService::NewStub(channel);
+  AuditReport report;
+
+  v1::CheckpointBody checkpoint;
+  if (options.verify) {
+    ASSIGN_OR_RETURN(std::optional<v1::CheckpointBody> verified,
+                     FetchVerifiedCheckpoint(*stub, *inputs.vas, out, &report));
+    if (!verified.has_value()) return report;
+    checkpoint = *std::move(verified);
+  }
+  if (options.log_index >= 0) {
+    RETURN_IF_ERROR(ShowOneRecord(*stub, options, checkpoint, out, &report));
+    return report;
+  }
+  RETURN_IF_ERROR(WalkRecords(*stub, options, checkpoint, out, &report));
   if (options.verify && !options.state_file.empty()) {
-    absl::Status same_log = kept.has_value() ? CheckSameLog(*kept, checkpoint) : absl::OkStatus();
-    if (!same_log.ok()) {
-      report.problems.push_back(std::string(same_log.message()));
-    } else if (kept.has_value()) {
-      const v1::CheckpointBody& previous = *kept;
-      grpc::ClientContext context;
-      SetDeadline(&context);
-      v1::GetConsistencyProofRequest request;
-      request.set_first_tree_size(previous.tree_size());
-      request.set_second_tree_size(checkpoint.tree_size());
-      v1::GetConsistencyProofResponse proof;
-      grpc::Status status = stub->GetConsistencyProof(&context, request, &proof);
-      std::vector<std::string> nodes(proof.proof().begin(), proof.proof().end());
-      if (previous.tree_size() > checkpoint.tree_size()) {
-        report.problems.push_back(absl::StrCat("the log shrank from ", previous.tree_size(), " to ",
-                                               checkpoint.tree_size(), " records"));
-      } else if (!status.ok() ||
-                 !VerifyConsistency(previous.tree_size(), checkpoint.tree_size(),
-                                    previous.root_hash(), checkpoint.root_hash(), nodes)
-                      .ok()) {
-        report.problems.push_back(
-            absl::StrCat("fork: the log of ", checkpoint.tree_size(),
-                         " records is not an extension of the one of ", previous.tree_size(),
-                         " records seen before (RFC 9162 consistency proof fails)"));
-      } else {
-        out << "consistent with the checkpoint of " << previous.tree_size()
-            << " records seen before\n";
-      }
-    }
+    CheckConsistencyWithKept(*stub, inputs.kept, checkpoint, out, &report);
     if (report.problems.empty()) {
       RETURN_IF_ERROR(WriteFileAtomically(options.state_file, checkpoint.SerializeAsString()));
     }
