@@ -23,6 +23,13 @@ std::string Verdict(const absl::Status& status) {
   return status.ok() ? "accepted" : std::string(status.message());
 }
 
+// The message of an INVALID_ARGUMENT refusal; anything else is described so that no expected
+// message matches it.
+std::string Refusal(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kInvalidArgument) return std::string(status.message());
+  return absl::StrCat("not INVALID_ARGUMENT: ", status.ToString());
+}
+
 TEST(HostnameTableTest, HasAtLeastFortyRowsWithDistinctNames) {
   const std::vector<HostnameCase>& cases = HostnameCases();
   EXPECT_GE(cases.size(), 40u);
@@ -64,23 +71,23 @@ TEST(ValidateHostnameTest, EveryRowUnderEveryOptionSet) {
 
 // The R-LDH message names the hostname, the label, the positions and the RFC.
 TEST(ValidateHostnameTest, MessagesNameTheRuleAndTheLabel) {
-  EXPECT_EQ(ValidateHostname("ab--cd.example", hostname_rules::kVouchingRequest).message(),
+  EXPECT_EQ(Refusal(ValidateHostname("ab--cd.example", hostname_rules::kVouchingRequest)),
             "hostname \"ab--cd.example\": label \"ab--cd\" has \"--\" in positions 3-4, reserved "
             "for A-labels (RFC 5890 §2.3.1)");
-  EXPECT_EQ(ValidateHostname("www.example.com.", hostname_rules::kVouchingRequest).message(),
+  EXPECT_EQ(Refusal(ValidateHostname("www.example.com.", hostname_rules::kVouchingRequest)),
             "hostname \"www.example.com.\": ends with a dot; names are written without the root "
             "label's trailing dot");
-  EXPECT_EQ(ValidateHostname("2001:db8:0::1", hostname_rules::kProbeTask).message(),
+  EXPECT_EQ(Refusal(ValidateHostname("2001:db8:0::1", hostname_rules::kProbeTask)),
             "hostname \"2001:db8:0::1\": is an IP address not in canonical form; write "
             "\"2001:db8::1\" (RFC 5952 §4 for IPv6)");
-  EXPECT_EQ(ValidateHostname("localhost", hostname_rules::kApprovalDomain).message(),
+  EXPECT_EQ(Refusal(ValidateHostname("localhost", hostname_rules::kApprovalDomain)),
             "hostname \"localhost\": has 1 label; at least 2 are needed here");
-  EXPECT_EQ(ValidateHostname("*.com", hostname_rules::kApprovalName).message(),
+  EXPECT_EQ(Refusal(ValidateHostname("*.com", hostname_rules::kApprovalName)),
             "hostname \"*.com\": has 1 label besides the wildcard; at least 2 are needed here");
-  EXPECT_EQ(ValidateHostname("*", hostname_rules::kApprovalName).message(),
+  EXPECT_EQ(Refusal(ValidateHostname("*", hostname_rules::kApprovalName)),
             "hostname \"*\": is a wildcard without a parent domain; write \"*.example.com\" (RFC "
             "6125 §6.4.3)");
-  EXPECT_EQ(ValidateHostname("a.*.example", hostname_rules::kApprovalName).message(),
+  EXPECT_EQ(Refusal(ValidateHostname("a.*.example", hostname_rules::kApprovalName)),
             "hostname \"a.*.example\": label \"*\" is a wildcard, which is only allowed as the "
             "whole left-most label (RFC 6125 §6.4.3)");
 }
@@ -88,9 +95,9 @@ TEST(ValidateHostnameTest, MessagesNameTheRuleAndTheLabel) {
 TEST(ValidateHostnameTest, AnOverlongNameIsCutInTheMessage) {
   const std::string name = NameOfLength(1000);
   const absl::Status status = ValidateHostname(name, hostname_rules::kVouchingRequest);
-  EXPECT_EQ(status.message(), absl::StrCat("hostname \"", name.substr(0, 64),
-                                           "\"...: is 1000 octets; a name has at most 253 (RFC "
-                                           "1035 §2.3.4)"));
+  EXPECT_EQ(Refusal(status), absl::StrCat("hostname \"", name.substr(0, 64),
+                                          "\"...: is 1000 octets; a name has at most 253 (RFC "
+                                          "1035 §2.3.4)"));
 }
 
 TEST(ValidateHostnameTest, OptionsDefaultToTheStrictestRule) {
@@ -99,12 +106,15 @@ TEST(ValidateHostnameTest, OptionsDefaultToTheStrictestRule) {
   EXPECT_FALSE(defaults.allow_wildcard);
   EXPECT_EQ(defaults.min_labels, 1);
   EXPECT_TRUE(ValidateHostname("localhost", defaults).ok());
-  EXPECT_FALSE(ValidateHostname("::1", defaults).ok());
-  EXPECT_FALSE(ValidateHostname("*.example.com", defaults).ok());
-  HostnameRules none;
-  none.min_labels = 0;
-  EXPECT_TRUE(ValidateHostname("localhost", none).ok());
-  EXPECT_FALSE(ValidateHostname("", none).ok());
+  EXPECT_EQ(Refusal(ValidateHostname("::1", defaults)),
+            "hostname \"::1\": is an IP address literal; only a DNS name is accepted here");
+  EXPECT_EQ(Refusal(ValidateHostname("*.example.com", defaults)),
+            "hostname \"*.example.com\": label \"*\" is a wildcard; wildcards are not accepted "
+            "here");
+  HostnameRules no_minimum;
+  no_minimum.min_labels = 0;
+  EXPECT_TRUE(ValidateHostname("localhost", no_minimum).ok());
+  EXPECT_EQ(Refusal(ValidateHostname("", no_minimum)), "hostname \"\": is empty");
 }
 
 TEST(CanonicalHostnameTest, LowerCasesAsciiLettersOnly) {

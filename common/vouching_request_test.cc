@@ -29,6 +29,7 @@ using ::mecai::test_pki::IssuedCertificate;
 using ::mecai::test_pki::KeyType;
 using ::mecai::test_pki::LeafOptions;
 using ::mecai::test_pki::SignerFor;
+using ::mecai::test_pki::StatusIs;
 using ::mecai::test_pki::TestPki;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -410,11 +411,20 @@ TEST(ValidateVouchingRequestHostnameTest, AcceptsLowerCaseLdhNamesAndALabels) {
                                      std::string(63, 'c'), ".", std::string(61, 'd'));
   ASSERT_EQ(longest.size(), 253u);
   EXPECT_TRUE(ValidateVouchingRequestHostname(longest).ok());
-  EXPECT_FALSE(ValidateVouchingRequestHostname(longest + "d").ok());
-  EXPECT_FALSE(ValidateVouchingRequestHostname("Example.test").ok());
-  EXPECT_FALSE(ValidateVouchingRequestHostname("a_b.test").ok());
-  EXPECT_FALSE(ValidateVouchingRequestHostname("").ok());
-  EXPECT_FALSE(ValidateVouchingRequestHostname("a..b").ok());
+  EXPECT_THAT(ValidateVouchingRequestHostname(longest + "d"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is 254 octets; a name has at most 253 (RFC 1035 §2.3.4)")));
+  EXPECT_THAT(ValidateVouchingRequestHostname("Example.test"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("label \"Example\" has upper-case letters")));
+  EXPECT_THAT(ValidateVouchingRequestHostname("a_b.test"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("label \"a_b\" has \"_\" at position 2")));
+  EXPECT_THAT(ValidateVouchingRequestHostname(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, "hostname \"\": is empty"));
+  EXPECT_THAT(
+      ValidateVouchingRequestHostname("a..b"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("has an empty label (label 2")));
 }
 
 TEST_P(VouchingRequestTest, RefusesPortsOutOfRange) {

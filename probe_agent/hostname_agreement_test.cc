@@ -125,8 +125,9 @@ TEST_F(HostnameAgreementTest, AReservedLabelIsRefusedBeforeProbingWithTheAgentsR
   EXPECT_EQ(coordinator.refusal.explanation(),
             "hostname \"ab--cd.example\": label \"ab--cd\" has \"--\" in positions 3-4, reserved "
             "for A-labels (RFC 5890 §2.3.1)");
-  EXPECT_EQ(ValidateProbeTask(Task("ab--cd.example")).message(),
-            absl::StrCat("ProbeTask.", coordinator.refusal.explanation()));
+  const absl::Status agent = ValidateProbeTask(Task("ab--cd.example"));
+  EXPECT_EQ(agent.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(agent.message(), absl::StrCat("ProbeTask.", coordinator.refusal.explanation()));
 }
 
 }  // namespace
