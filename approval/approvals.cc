@@ -8,10 +8,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "common/dns_name.h"
 #include "common/hashing.h"
 #include "common/logging.h"
 #include "common/openssl_error.h"
@@ -29,32 +28,6 @@ constexpr size_t kMaxNames = 100;
 
 bool IsPending(v1::IssuanceState state) {
   return state == v1::ISSUANCE_STATE_CALLING || state == v1::ISSUANCE_STATE_AWAITING_APPROVAL;
-}
-
-// RFC 1123 host name: LDH labels of 1..63 characters, not starting or ending with '-', at least
-// two labels, 253 characters at most. `allow_wildcard` admits a leading "*." (CSR names).
-bool IsValidDomainName(absl::string_view name, bool allow_wildcard) {
-  if (allow_wildcard && absl::StartsWith(name, "*.")) name.remove_prefix(2);
-  if (name.empty() || name.size() > 253) return false;
-  std::vector<absl::string_view> labels = absl::StrSplit(name, '.');
-  if (labels.size() < 2) return false;
-  for (absl::string_view label : labels) {
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    for (char c : label) {
-      if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
-          !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-') {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
-bool IsAtOrBelow(absl::string_view name, absl::string_view domain) {
-  if (absl::StartsWith(name, "*.")) name.remove_prefix(2);
-  return name == domain || absl::EndsWith(name, absl::StrCat(".", domain));
 }
 
 bool IsPrintableText(absl::string_view text) {
@@ -105,7 +78,7 @@ absl::StatusOr<ParsedKey> ParseCsr(const std::string& der) {
         const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
         if (name->type != GEN_DNS) continue;
         const ASN1_STRING* value = name->d.dNSName;
-        parsed.names.push_back(absl::AsciiStrToLower(
+        parsed.names.push_back(CanonicalHostname(
             absl::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
                               ASN1_STRING_length(value))));
       }
@@ -117,7 +90,7 @@ absl::StatusOr<ParsedKey> ParseCsr(const std::string& der) {
     X509_NAME* subject = X509_REQ_get_subject_name(csr.get());  // Borrowed.
     char common_name[256] = {0};
     if (X509_NAME_get_text_by_NID(subject, NID_commonName, common_name, sizeof(common_name)) > 0) {
-      parsed.names.push_back(absl::AsciiStrToLower(common_name));
+      parsed.names.push_back(CanonicalHostname(common_name));
     }
   }
   ClearOpenSslErrors();
@@ -278,10 +251,10 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::Submit(
 
 absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
     const v1::SubmitIssuanceRequestRequest& request) {
-  const std::string domain = absl::AsciiStrToLower(request.domain());
-  if (!IsValidDomainName(domain, /*allow_wildcard=*/false)) {
-    return absl::InvalidArgumentError("domain: must be a host name of two or more LDH labels");
-  }
+  // The domain as a person typed it, in canonical (lower-case) form; then the domain rule of
+  // common/dns_name.h: two or more LDH labels, no wildcard, no IP literal.
+  const std::string domain = CanonicalHostname(request.domain());
+  RETURN_IF_ERROR(Annotate(ValidateHostname(domain, hostname_rules::kApprovalDomain), "domain"));
   if (!IsValidTransactionNumber(request.transaction_number())) {
     return absl::InvalidArgumentError("transaction_number: must be 6 to 32 letters and digits");
   }
@@ -314,8 +287,11 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
   if (key.names.size() > kMaxNames) {
     return absl::InvalidArgumentError("csr_der: more than 100 names");
   }
+  // Each CSR name (lower-cased by ParseCsr): a hostname with at most a leading wildcard label
+  // (hostname_rules::kApprovalName), at or below the domain.
   for (const std::string& name : key.names) {
-    if (!IsValidDomainName(name, /*allow_wildcard=*/true) || !IsAtOrBelow(name, domain)) {
+    RETURN_IF_ERROR(Annotate(ValidateHostname(name, hostname_rules::kApprovalName), "csr_der"));
+    if (!IsWithinDomain(name, domain)) {
       return absl::InvalidArgumentError(absl::StrCat("csr_der: the name \"", absl::CHexEscape(name),
                                                      "\" is not ", domain, " or below it"));
     }

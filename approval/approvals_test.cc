@@ -414,6 +414,45 @@ TEST_F(ApprovalsTest, ACsrNamingAnotherDomainIsRefusedAndNothingIsRecorded) {
   ASSERT_NO_FATAL_FAILURE(ExpectNothingRecorded("CSR000005", PublicKeyToDer(key->get())));
 }
 
+// The domain and every CSR name follow the hostname rule of common/dns_name.h
+// (hostname_rules::kApprovalDomain, kApprovalName), and the refusal says which rule failed.
+TEST_F(ApprovalsTest, DomainsAndCsrNamesFollowTheHostnameRule) {
+  EXPECT_THAT(approvals_->Submit(Request("DOMAIN002", "ab--cd.test")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "domain: hostname \"ab--cd.test\": label \"ab--cd\" has \"--\" in "
+                       "positions 3-4, reserved for A-labels (RFC 5890 §2.3.1)"));
+  EXPECT_THAT(approvals_->Submit(Request("DOMAIN003", "example.123")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("has the all-numeric top-level label \"123\"")));
+  EXPECT_THAT(approvals_->Submit(Request("DOMAIN004", "*.example.test")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("label \"*\" is a wildcard; wildcards are not accepted here")));
+  EXPECT_THAT(approvals_->Submit(Request("DOMAIN005", "192.0.2.1")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is an IP address literal; only a DNS name is accepted here")));
+  ASSERT_NO_FATAL_FAILURE(ExpectNothingRecorded("DOMAIN002", ""));
+
+  // A wildcard only as the whole left-most label (RFC 6125 §6.4.3).
+  auto key = GenerateEcKey();
+  ASSERT_TRUE(key.ok());
+  EXPECT_THAT(
+      approvals_->Submit(CsrRequest("CSR000006", CsrDer(key->get(), {"a.*.example.test"}))),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "csr_der: hostname \"a.*.example.test\": label \"*\" is a wildcard, which is only "
+               "allowed as the whole left-most label (RFC 6125 §6.4.3)"));
+  ASSERT_NO_FATAL_FAILURE(ExpectNothingRecorded("CSR000006", PublicKeyToDer(key->get())));
+
+  // The domain as a person typed it is taken in its canonical (lower-case) form.
+  auto typed = approvals_->Submit(Request("DOMAIN006", "Example.TEST"));
+  ASSERT_TRUE(typed.ok()) << typed.status();
+  EXPECT_EQ(typed->domain(), kDomain);
+  // A leading wildcard is a name like any other; it is canonicalized too.
+  auto wildcard =
+      approvals_->Submit(CsrRequest("CSR000007", CsrDer(key->get(), {"*.Example.test"})));
+  ASSERT_TRUE(wildcard.ok()) << wildcard.status();
+  EXPECT_THAT(wildcard->names(), ElementsAre("*.example.test"));
+}
+
 // The service's /metrics (common/metrics.h) after every kind of page attempt, checked by
 // Prometheus' own promtool.
 TEST_F(ApprovalsTest, MetricsCountEveryStepAndPassPromtool) {

@@ -4,20 +4,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/dns_name.h"
 #include "common/files.h"
 #include "common/pem.h"
 #include "common/pki_builder.h"
 #include "common/status.h"
-#include "common/vouching_request.h"
 
 namespace mecai {
 
 absl::Status MakeInternalPki(const InternalPkiOptions& options) {
   if (options.identities.empty()) return absl::InvalidArgumentError("name at least one identity");
   for (const std::string& identity : options.identities) {
-    if (!IsValidHostname(identity)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", identity, "' is not a valid identity (lower-case DNS name)"));
+    // An identity is the one dNSName of its certificate (RFC 6125 DNS-ID): a lower-case DNS name
+    // under the default rules of common/dns_name.h (no wildcard, no IP literal).
+    absl::Status name = ValidateHostname(identity, HostnameRules());
+    if (!name.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", identity, "' is not a valid identity (lower-case DNS name): ", name.message()));
     }
     struct stat info;
     if (stat((options.directory + "/" + identity + ".pem").c_str(), &info) == 0) {

@@ -2,9 +2,9 @@
 
 #include <openssl/x509.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/dns_name.h"
 #include "common/hashing.h"
 #include "common/signed_object.h"
 
@@ -41,19 +41,8 @@ std::string DescribeIssuanceState(v1::IssuanceState state) {
   }
 }
 
-bool IsWithinDomain(absl::string_view hostname, absl::string_view domain) {
-  if (domain.empty()) return false;
-  return hostname == domain || absl::EndsWith(hostname, absl::StrCat(".", domain));
-}
-
 bool ApprovedNameMatchesHostname(absl::string_view name, absl::string_view hostname) {
-  if (name.empty() || hostname.empty()) return false;
-  if (!absl::StartsWith(name, "*.")) return absl::EqualsIgnoreCase(name, hostname);
-  // The wildcard replaces exactly the first label of `hostname`.
-  const absl::string_view parent = name.substr(2);
-  const size_t dot = hostname.find('.');
-  if (parent.empty() || dot == 0 || dot == absl::string_view::npos) return false;
-  return absl::EqualsIgnoreCase(hostname.substr(dot + 1), parent);
+  return WildcardMatches(name, hostname);
 }
 
 std::string ApprovalScopeMismatch(absl::string_view transaction_number, absl::string_view domain,

@@ -24,19 +24,18 @@ std::string SubjectPublicKeyInfoSha256(X509* certificate);
 // The state in words for people, e.g. "awaiting approval on the certapproval page".
 std::string DescribeIssuanceState(v1::IssuanceState state);
 
-// True when `hostname` is `domain` or a name below it (label-wise; both lower case).
-bool IsWithinDomain(absl::string_view hostname, absl::string_view domain);
-
 // RFC 6125 §6.4.3: `name` (a certificate name from the CSR, e.g. "www.example.com" or
-// "*.example.com") matches `hostname`, ignoring case (§6.4.1). A wildcard is only the whole
-// left-most label and stands for exactly one non-empty label: "*.example.com" matches
-// "www.example.com", not "example.com" nor "a.www.example.com".
+// "*.example.com") matches `hostname`, ignoring case (§6.4.1): WildcardMatches of
+// common/dns_name.h. A wildcard is only the whole left-most label and stands for exactly one
+// non-empty label: "*.example.com" matches "www.example.com", not "example.com" nor
+// "a.www.example.com".
 bool ApprovedNameMatchesHostname(absl::string_view name, absl::string_view hostname);
 
 // Whether an approval of request `transaction_number` for `domain` covers `hostname`: the domain
-// must cover it, and unless the request was for the `whole_domain` (it named no host: a bare
-// public key), one of its `names` (the CSR's names, which the approver saw) must match it.
-// Empty when covered; otherwise a sentence saying why not.
+// must cover it (IsWithinDomain of common/dns_name.h: label-wise, ignoring case), and unless the
+// request was for the `whole_domain` (it named no host: a bare public key), one of its `names` (the
+// CSR's names, which the approver saw) must match it. Empty when covered; otherwise a sentence
+// saying why not.
 std::string ApprovalScopeMismatch(absl::string_view transaction_number, absl::string_view domain,
                                   const google::protobuf::RepeatedPtrField<std::string>& names,
                                   bool whole_domain, absl::string_view hostname);

@@ -80,5 +80,19 @@ TEST(ApprovalScopeMismatchTest, WholeDomainRequestsAreBoundedByTheDomain) {
               HasSubstr("which does not cover www.example.org"));
 }
 
+// The domain is compared as the names are (IsWithinDomain of common/dns_name.h): label-wise and
+// ignoring case (RFC 4343).
+TEST(ApprovalScopeMismatchTest, TheDomainIsComparedIgnoringCase) {
+  EXPECT_THAT(
+      ApprovalScopeMismatch("TXN3", "Example.COM", Names({"example.com"}), true, "www.example.com"),
+      IsEmpty());
+  EXPECT_THAT(ApprovalScopeMismatch("TXN3", "example.com", Names({"*.example.com"}), false,
+                                    "WWW.Example.com"),
+              IsEmpty());
+  EXPECT_THAT(ApprovalScopeMismatch("TXN3", "example.com", Names({"example.com"}), true,
+                                    "www.badExample.com"),
+              HasSubstr("which does not cover www.badExample.com"));
+}
+
 }  // namespace
 }  // namespace mecai

@@ -1,8 +1,7 @@
 #include "common/vouching_request.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "common/dns_name.h"
 #include "common/hashing.h"
 #include "common/pem.h"
 #include "common/refusal.h"
@@ -85,12 +84,8 @@ bool SamePublicKey(X509* a, X509* b) {
 // Checks the body fields every form shares.
 VouchingRequestCheck CheckBody(const v1::VouchingRequestBody& body,
                                const VouchingRequestLimits& limits, absl::Time now) {
-  if (!IsValidHostname(body.hostname())) {
-    return Refuse(v1::MALFORMED_REQUEST,
-                  absl::StrCat("'", body.hostname(),
-                               "' is not a valid lower-case hostname (IDNA A-labels for "
-                               "non-ASCII names)"));
-  }
+  absl::Status hostname = ValidateVouchingRequestHostname(body.hostname());
+  if (!hostname.ok()) return Refuse(v1::MALFORMED_REQUEST, std::string(hostname.message()));
   if (body.port() == 0 || body.port() > 65535) {
     return Refuse(v1::MALFORMED_REQUEST, absl::StrCat("port ", body.port(), " is out of range"));
   }
@@ -114,16 +109,8 @@ VouchingRequestCheck CheckBody(const v1::VouchingRequestBody& body,
 
 }  // namespace
 
-bool IsValidHostname(absl::string_view hostname) {
-  if (hostname.empty() || hostname.size() > 253) return false;
-  for (absl::string_view label : absl::StrSplit(hostname, '.')) {
-    if (label.empty() || label.size() > 63) return false;
-    if (label.front() == '-' || label.back() == '-') return false;
-    for (char c : label) {
-      if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) return false;
-    }
-  }
-  return true;
+absl::Status ValidateVouchingRequestHostname(absl::string_view hostname) {
+  return ValidateHostname(hostname, hostname_rules::kVouchingRequest);
 }
 
 VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_request,

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/openssl_types.h"
@@ -75,8 +76,12 @@ VouchingRequestCheck CheckVouchingRequest(absl::string_view serialized_request,
                                           const VouchingRequestLimits& limits,
                                           const TrustLists& trust_lists, absl::Time now);
 
-// True for a lower-case LDH hostname of at most 253 characters (labels 1..63), A-labels allowed.
-bool IsValidHostname(absl::string_view hostname);
+// The hostname rule of VouchingRequestBody.hostname, the first check of every VR body the
+// coordinator and the signer accept (MALFORMED_REQUEST when it fails) and what the stapler and
+// `mecai vouch` check before they build a VR: ValidateHostname (common/dns_name.h) with
+// hostname_rules::kVouchingRequest, a lower-case DNS name of LDH labels and A-labels, no IP
+// literal, no wildcard, no trailing dot. INVALID_ARGUMENT naming the failed rule otherwise.
+absl::Status ValidateVouchingRequestHostname(absl::string_view hostname);
 
 // Makes a single-form VR: `body` (its certificate_chain_der set to `chain_der`) signed by `key`.
 // Returns the serialized VouchingRequest.

@@ -179,7 +179,8 @@ TEST_F(ProbeServiceTest, InvalidTaskIsInvalidArgument) {
   v1::ProbeResponse response;
   grpc::Status status = Call(Request("bad_name.example.test", 443), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(), HasSubstr("ProbeTask.hostname 'bad_name.example.test'"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("ProbeTask.hostname \"bad_name.example.test\": label \"bad_name\""));
 
   status = Call(v1::ProbeRequest(), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

@@ -5,11 +5,9 @@
 #include <memory>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/dns_name.h"
 #include "common/enrolled_agents.h"
 #include "common/hashing.h"
 #include "common/ip_address.h"
@@ -22,44 +20,7 @@ namespace mecai {
 namespace probe_agent {
 namespace {
 
-constexpr size_t kMaxHostnameLength = 253;  // RFC 1035 §2.3.4, without the root label's dot.
-constexpr size_t kMaxLabelLength = 63;
 constexpr size_t kHashLength = 32;  // SHA-256.
-
-absl::Status InvalidHostname(const std::string& hostname, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("ProbeTask.hostname '", absl::CEscape(hostname), "' ", why));
-}
-
-absl::Status ValidateLabel(const std::string& hostname, absl::string_view label) {
-  if (label.empty()) return InvalidHostname(hostname, "has an empty label");
-  if (label.size() > kMaxLabelLength) {
-    return InvalidHostname(
-        hostname, absl::StrCat("has a label longer than ", kMaxLabelLength, " characters"));
-  }
-  for (char c : label) {
-    if (absl::ascii_isupper(c)) return InvalidHostname(hostname, "must be lower case");
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      return InvalidHostname(hostname,
-                             "must be written in A-labels (IDNA 2008, RFC 5890 \"xn--\" form)");
-    }
-    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') {
-      return InvalidHostname(hostname, absl::StrCat("contains '", absl::CEscape(std::string(1, c)),
-                                                    "': only letters, digits and hyphens are "
-                                                    "allowed (RFC 1123 §2.1)"));
-    }
-  }
-  if (label.front() == '-' || label.back() == '-') {
-    return InvalidHostname(hostname, "has a label starting or ending with a hyphen");
-  }
-  if (label.size() >= 4 && label[2] == '-' && label[3] == '-' && label.substr(0, 2) != "xn") {
-    return InvalidHostname(hostname,
-                           absl::StrCat("has the reserved label '", label,
-                                        "' (\"--\" in positions 3-4 is only valid in A-labels, "
-                                        "RFC 5890 §2.3.1)"));
-  }
-  return absl::OkStatus();
-}
 
 // Literal IP hosts get no SNI: RFC 6066 §3, "Literal IPv4 and IPv6 addresses are not permitted in
 // HostName".
@@ -75,38 +36,15 @@ uint32_t MillisecondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-absl::Status ValidateHostname(const std::string& hostname) {
-  if (hostname.empty()) return absl::InvalidArgumentError("ProbeTask.hostname is empty");
-  if (hostname.size() > kMaxHostnameLength) {
-    return InvalidHostname(hostname.substr(0, 64) + "...",
-                           absl::StrCat("is longer than ", kMaxHostnameLength, " characters"));
-  }
-  absl::StatusOr<IpAddress> literal = ParseIpAddress(hostname);
-  if (literal.ok()) {
-    const std::string canonical = literal->ToString();
-    if (canonical != hostname) {
-      return InvalidHostname(
-          hostname, absl::StrCat("is an IP address not in canonical form (use '", canonical, "')"));
-    }
-    return absl::OkStatus();
-  }
-  if (hostname.back() == '.') {
-    return InvalidHostname(hostname, "must not end with a dot");
-  }
-  const std::vector<absl::string_view> labels = absl::StrSplit(hostname, '.');
-  for (absl::string_view label : labels) RETURN_IF_ERROR(ValidateLabel(hostname, label));
-  const absl::string_view top_level = labels.back();
-  if (std::all_of(top_level.begin(), top_level.end(),
-                  [](char c) { return absl::ascii_isdigit(c); })) {
-    return InvalidHostname(hostname,
-                           "has an all-numeric top-level label and is not an IP address "
-                           "(RFC 3696 §2)");
-  }
-  return absl::OkStatus();
+absl::Status ValidateProbeTaskHostname(absl::string_view hostname) {
+  absl::Status valid = ValidateHostname(hostname, hostname_rules::kProbeTask);
+  if (valid.ok()) return valid;
+  // "ProbeTask.hostname "…": …": the field, then the rule's own message.
+  return absl::InvalidArgumentError(absl::StrCat("ProbeTask.", valid.message()));
 }
 
 absl::Status ValidateProbeTask(const v1::ProbeTask& task) {
-  RETURN_IF_ERROR(ValidateHostname(task.hostname()));
+  RETURN_IF_ERROR(ValidateProbeTaskHostname(task.hostname()));
   if (task.port() == 0 || task.port() > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("ProbeTask.port ", task.port(), " is outside 1..65535"));

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/address_policy.h"
@@ -56,11 +57,11 @@ using ProbeCallback = std::function<void(absl::StatusOr<v1::SignedObservation>)>
 // Written into ObservationBody.agent_software.
 inline constexpr char kAgentSoftware[] = "mecai-probe-agent/2 (epoll, OpenSSL 3, c-ares)";
 
-// OK for a syntactically valid hostname: a literal IP address in canonical text (RFC 5952 for
-// IPv6), or at most 253 characters of dot-separated LDH labels (RFC 1123 §2.1, RFC 5890 §2.3.1) of
-// 1..63 lower-case letters, digits and inner hyphens, where "--" in positions 3-4 only appears in
-// A-labels ("xn--") and the last label is not all-numeric (RFC 3696 §2). No trailing dot.
-absl::Status ValidateHostname(const std::string& hostname);
+// OK for a ProbeTask.hostname the agent may probe: ValidateHostname (common/dns_name.h) with
+// hostname_rules::kProbeTask, the coordinator's VR rule plus a literal IP address in canonical text
+// (RFC 5952 for IPv6), which the agent connects to without resolving. INVALID_ARGUMENT otherwise,
+// "ProbeTask.hostname "<name>": " and the rule that failed.
+absl::Status ValidateProbeTaskHostname(absl::string_view hostname);
 
 // OK for a ProbeTask the agent may act on: a valid hostname, port 1..65535, a 32-byte
 // vouching_request_sha256 and a nonce of 16..64 bytes. INVALID_ARGUMENT naming the field otherwise.

@@ -467,7 +467,8 @@ TEST_F(ProberTest, InvalidTaskIsRejectedBeforeResolving) {
   absl::StatusOr<v1::SignedObservation> observation = prober->Probe(task);
   EXPECT_EQ(observation.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(observation.status().message(),
-            "ProbeTask.hostname 'Site.Example.Test' must be lower case");
+            "ProbeTask.hostname \"Site.Example.Test\": label \"Site\" has upper-case letters; "
+            "hostnames are sent in their canonical lower-case form (DNS ignores case, RFC 4343)");
   EXPECT_THAT(recording_fetcher_->fetched(), IsEmpty());
 }
 
@@ -479,39 +480,41 @@ TEST(ValidateProbeTaskTest, Hostnames) {
       std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
           std::string(61, 'd')};
   for (const std::string& hostname : valid) {
-    EXPECT_TRUE(ValidateHostname(hostname).ok()) << hostname << ": " << ValidateHostname(hostname);
+    EXPECT_TRUE(ValidateProbeTaskHostname(hostname).ok())
+        << hostname << ": " << ValidateProbeTaskHostname(hostname);
   }
   struct Invalid {
     std::string hostname;
     std::string why;
   };
   const std::vector<Invalid> invalid = {
-      {"", "ProbeTask.hostname is empty"},
-      {"Example.com", "must be lower case"},
-      {"example.com.", "must not end with a dot"},
-      {".example.com", "has an empty label"},
-      {"a..example.com", "has an empty label"},
-      {"under_score.example.com", "contains '_'"},
-      {"space .example.com", "contains ' '"},
+      {"", "ProbeTask.hostname \"\": is empty"},
+      {"Example.com", "label \"Example\" has upper-case letters"},
+      {"example.com.", "ends with a dot"},
+      {".example.com", "has an empty label (label 1"},
+      {"a..example.com", "has an empty label (label 2"},
+      {"under_score.example.com", "has \"_\" at position 6"},
+      {"space .example.com", "has \" \" at position 6"},
       {"b\xc3\xbc"
        "cher.example",
        "A-labels"},
-      {"-lead.example.com", "starting or ending with a hyphen"},
-      {"trail-.example.com", "starting or ending with a hyphen"},
-      {"ab--cd.example.com", "reserved label 'ab--cd'"},
-      {std::string(64, 'a') + ".com", "longer than 63 characters"},
+      {"-lead.example.com", "label \"-lead\" starts with a hyphen"},
+      {"trail-.example.com", "label \"trail-\" ends with a hyphen"},
+      {"ab--cd.example.com",
+       "label \"ab--cd\" has \"--\" in positions 3-4, reserved for A-labels (RFC 5890 §2.3.1)"},
+      {std::string(64, 'a') + ".com", "is 64 octets; a label has at most 63"},
       {std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
            std::string(62, 'd'),
-       "longer than 253 characters"},
+       "is 254 octets; a name has at most 253"},
       {"1.2.3", "all-numeric top-level label"},
       {"192.168.1.256", "all-numeric top-level label"},
-      {"2001:DB8::1", "not in canonical form (use '2001:db8::1')"},
-      {"2001:db8:0::1", "not in canonical form (use '2001:db8::1')"},
-      {"[::1]", "contains '['"},
-      {"example.com:443", "contains ':'"},
+      {"2001:DB8::1", "not in canonical form; write \"2001:db8::1\""},
+      {"2001:db8:0::1", "not in canonical form; write \"2001:db8::1\""},
+      {"[::1]", "has \"[\" at position 1"},
+      {"example.com:443", "has \":\" at position 4"},
   };
   for (const Invalid& test_case : invalid) {
-    absl::Status status = ValidateHostname(test_case.hostname);
+    absl::Status status = ValidateProbeTaskHostname(test_case.hostname);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << test_case.hostname;
     EXPECT_THAT(std::string(status.message()), HasSubstr(test_case.why)) << test_case.hostname;
   }

@@ -29,10 +29,8 @@ absl::StatusOr<std::unique_ptr<InMemorySigningKey>> LoadMatchingKey(
 
 absl::StatusOr<std::unique_ptr<VouchingFetcher>> VouchingFetcher::Create(ServerIdentity identity,
                                                                          const Clock& clock) {
-  if (!IsValidHostname(identity.hostname)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", identity.hostname, "' is not a lower-case hostname"));
-  }
+  // The hostname of every VR it builds: the coordinator's rule, checked before anything is sent.
+  RETURN_IF_ERROR(ValidateVouchingRequestHostname(identity.hostname));
   std::unique_ptr<VouchingFetcher> fetcher(new VouchingFetcher(identity, clock));
   ASSIGN_OR_RETURN(fetcher->chain_der_, LoadPemCertificatesAsDer(identity.certificate_file));
   ASSIGN_OR_RETURN(fetcher->key_, LoadMatchingKey(identity.key_file, fetcher->chain_der_,
