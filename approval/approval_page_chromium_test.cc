@@ -26,6 +26,7 @@
 #include "common/pem.h"
 #include "common/pki_builder.h"
 #include "common/status.h"
+#include "common/testing/mtls_files.h"
 #include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -42,49 +43,6 @@ constexpr char kDomain[] = "shop.test";
 // Markup in the requester must reach the page as text.
 constexpr char kRequester[] = "Shop <b>Owner</b> & \"Sons\"";
 
-// A private CA, a server identity "approval" and a client identity "ca-frontend" (PEM files).
-struct MutualTlsFiles {
-  std::string ca, server_certificate, server_key, client_certificate, client_key;
-};
-
-absl::StatusOr<MutualTlsFiles> WriteMutualTlsFiles(const std::string& directory) {
-  const absl::Time now = absl::Now();
-  CertificateSpec ca_spec;
-  ca_spec.common_name = "approval test CA";
-  ca_spec.is_certificate_authority = true;
-  ca_spec.not_before = now - absl::Hours(1);
-  ca_spec.not_after = now + absl::Hours(24);
-  ASSIGN_OR_RETURN(EvpPkeyPtr ca_key, GenerateEcKey());
-  ASSIGN_OR_RETURN(X509Ptr ca, IssueCertificate(ca_spec, ca_key.get(), nullptr, ca_key.get()));
-  MutualTlsFiles files;
-  ASSIGN_OR_RETURN(files.ca,
-                   test_pki::WriteTestFile(directory, "ca.pem", CertificateToPem(ca.get())));
-  struct Identity {
-    std::string name, usage;
-    std::string* certificate_path;
-    std::string* key_path;
-  };
-  for (const Identity& identity :
-       {Identity{"approval", "serverAuth", &files.server_certificate, &files.server_key},
-        Identity{"ca-frontend", "clientAuth", &files.client_certificate, &files.client_key}}) {
-    CertificateSpec spec;
-    spec.common_name = identity.name;
-    spec.dns_names = {identity.name};
-    spec.extended_key_usages = {identity.usage};
-    spec.not_before = ca_spec.not_before;
-    spec.not_after = ca_spec.not_after;
-    ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
-    ASSIGN_OR_RETURN(X509Ptr certificate,
-                     IssueCertificate(spec, key.get(), ca.get(), ca_key.get()));
-    ASSIGN_OR_RETURN(*identity.certificate_path,
-                     test_pki::WriteTestFile(directory, identity.name + ".pem",
-                                             CertificateToPem(certificate.get())));
-    ASSIGN_OR_RETURN(*identity.key_path, test_pki::WriteTestFile(directory, identity.name + ".key",
-                                                                 PrivateKeyToPem(key.get())));
-  }
-  return files;
-}
-
 TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   auto directory = test_pki::MakeTempDirectory();
   ASSERT_TRUE(directory.ok());
@@ -93,7 +51,8 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   ASSERT_TRUE(rdap.ok()) << rdap.status();
   auto gateway = testing::VoiceGateway::Start();
   ASSERT_TRUE(gateway.ok()) << gateway.status();
-  auto tls = WriteMutualTlsFiles(*directory);
+  // A private CA, a server identity "approval" and a client identity "ca-frontend".
+  auto tls = WriteMutualTlsFiles(*directory, "approval test CA", "approval", "ca-frontend");
   ASSERT_TRUE(tls.ok()) << tls.status();
 
   auto store = ApprovalStore::Open(*directory + "/store");

@@ -3,21 +3,15 @@
 #include <string>
 
 #include "common/approval_record.h"
+#include "common/grpc_status.h"
 
 namespace mecai {
-namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-}  // namespace
 
 grpc::Status ApprovalServiceImpl::SubmitIssuanceRequest(
     grpc::ServerContext* /*context*/, const v1::SubmitIssuanceRequestRequest* request,
     v1::IssuanceStatus* response) {
   absl::StatusOr<v1::IssuanceStatus> status = approvals_.Submit(*request);
-  if (!status.ok()) return ToGrpc(status.status());
+  if (!status.ok()) return ToGrpcStatus(status.status());
   *response = *std::move(status);
   return grpc::Status::OK;
 }
@@ -37,13 +31,13 @@ grpc::Status ApprovalServiceImpl::GetIssuanceStatus(grpc::ServerContext* /*conte
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "transaction_number or subject_public_key_info_sha256 is required");
   }
-  if (!status.ok()) return ToGrpc(status.status());
+  if (!status.ok()) return ToGrpcStatus(status.status());
   *response = *std::move(status);
   // ARCHITECTURE.md §7: the state, signed, so that a VA's signer can check it itself.
   if (record_key_ != nullptr) {
     absl::StatusOr<v1::SignedApprovalRecord> record =
         SignApprovalRecord(*response, *record_key_, clock_.Now());
-    if (!record.ok()) return ToGrpc(record.status());
+    if (!record.ok()) return ToGrpcStatus(record.status());
     *response->mutable_signed_record() = *std::move(record);
     if (metrics_ != nullptr) metrics_->RecordSignedRecord();
   }

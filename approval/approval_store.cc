@@ -1,6 +1,9 @@
 #include "approval/approval_store.h"
 
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
+#include "common/rocksdb_status.h"
 #include "common/status.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
@@ -10,12 +13,6 @@ namespace {
 
 enum Family { kDefault = 0, kRequests, kCodes, kAudit, kByKey, kFamilyCount };
 const char* const kFamilyNames[kFamilyCount] = {"default", "requests", "codes", "audit", "by_key"};
-
-absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
-  if (status.ok()) return absl::OkStatus();
-  if (status.IsNotFound()) return absl::NotFoundError(what);
-  return absl::InternalError(absl::StrCat(what, ": ", status.ToString()));
-}
 
 std::string AuditKey(const std::string& transaction_number, uint64_t sequence) {
   std::string key = transaction_number;
@@ -33,20 +30,13 @@ absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(const std::st
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const char* name : kFamilyNames) {
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
-  }
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status status =
-      rocksdb::DB::Open(rocksdb::DBOptions(options), path, descriptors, &handles, &raw_db);
-  if (!status.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot open the approval store at ", path, ": ", status.ToString()));
-  }
+  const std::vector<std::string> family_names(std::begin(kFamilyNames), std::end(kFamilyNames));
+  ASSIGN_OR_RETURN(
+      RocksDbWithColumnFamilies opened,
+      OpenWithColumnFamilies(options, path, family_names,
+                             absl::StrCat("cannot open the approval store at ", path)));
   return std::unique_ptr<ApprovalStore>(
-      new ApprovalStore(std::unique_ptr<rocksdb::DB>(raw_db), std::move(handles)));
+      new ApprovalStore(std::move(opened.db), std::move(opened.handles)));
 }
 
 ApprovalStore::ApprovalStore(std::unique_ptr<rocksdb::DB> db,
@@ -60,17 +50,17 @@ ApprovalStore::~ApprovalStore() {
 absl::StatusOr<StoredRequest> ApprovalStore::ReadRequest(
     const std::string& transaction_number) const {
   std::string bytes;
-  RETURN_IF_ERROR(
-      FromRocks(db_->Get(rocksdb::ReadOptions(), handles_[kRequests], transaction_number, &bytes),
-                "no request with this transaction number"));
+  RETURN_IF_ERROR(FromRocksDbStatus(
+      db_->Get(rocksdb::ReadOptions(), handles_[kRequests], transaction_number, &bytes),
+      "no request with this transaction number"));
   StoredRequest request;
   if (!request.status.ParseFromString(bytes)) {
     return absl::DataLossError("a stored request does not parse");
   }
   std::string code;
-  RETURN_IF_ERROR(
-      FromRocks(db_->Get(rocksdb::ReadOptions(), handles_[kCodes], transaction_number, &code),
-                "the request's code hash is missing"));
+  RETURN_IF_ERROR(FromRocksDbStatus(
+      db_->Get(rocksdb::ReadOptions(), handles_[kCodes], transaction_number, &code),
+      "the request's code hash is missing"));
   if (code.size() != 48) return absl::DataLossError("a stored code hash has the wrong size");
   request.code_salt = code.substr(0, 16);
   request.code_sha256 = code.substr(16);
@@ -80,7 +70,7 @@ absl::StatusOr<StoredRequest> ApprovalStore::ReadRequest(
 absl::StatusOr<uint64_t> ApprovalStore::NextSequence(const std::string& transaction_number) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kAudit]));
   it->SeekForPrev(AuditKey(transaction_number, ~uint64_t{0}));
-  RETURN_IF_ERROR(FromRocks(it->status(), "reading the audit trail"));
+  RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the audit trail"));
   if (!it->Valid()) return 0;
   const std::string prefix = transaction_number + std::string(1, '\0');
   if (!it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) return 0;
@@ -110,7 +100,7 @@ absl::Status ApprovalStore::Write(const StoredRequest& request, std::vector<v1::
   }
   rocksdb::WriteOptions options;
   options.sync = true;
-  return FromRocks(db_->Write(options, &batch), "writing the approval store");
+  return FromRocksDbStatus(db_->Write(options, &batch), "writing the approval store");
 }
 
 absl::Status ApprovalStore::Create(const StoredRequest& request,
@@ -122,7 +112,7 @@ absl::Status ApprovalStore::Create(const StoredRequest& request,
   if (existing.ok()) {
     return absl::AlreadyExistsError("the transaction number was used before");
   }
-  if (!existing.IsNotFound()) return FromRocks(existing, "reading the approval store");
+  if (!existing.IsNotFound()) return FromRocksDbStatus(existing, "reading the approval store");
   return Write(request, events, /*index_key=*/true);
 }
 
@@ -146,15 +136,15 @@ absl::StatusOr<StoredRequest> ApprovalStore::Get(const std::string& transaction_
       return absl::DataLossError("a stored audit event does not parse");
     }
   }
-  RETURN_IF_ERROR(FromRocks(it->status(), "reading the audit trail"));
+  RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the audit trail"));
   return request;
 }
 
 absl::StatusOr<std::string> ApprovalStore::FindByKey(const std::string& sha256) const {
   std::string transaction_number;
-  RETURN_IF_ERROR(
-      FromRocks(db_->Get(rocksdb::ReadOptions(), handles_[kByKey], sha256, &transaction_number),
-                "no request for this key"));
+  RETURN_IF_ERROR(FromRocksDbStatus(
+      db_->Get(rocksdb::ReadOptions(), handles_[kByKey], sha256, &transaction_number),
+      "no request for this key"));
   return transaction_number;
 }
 

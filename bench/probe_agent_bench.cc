@@ -30,6 +30,7 @@
 #include "common/pkcs11_provisioning.h"
 #include "common/pki_builder.h"
 #include "common/status.h"
+#include "common/testing/mtls_files.h"
 #include "google/protobuf/text_format.h"
 #include "grpcpp/grpcpp.h"
 #include "probe_agent/testing/test_servers.h"
@@ -67,43 +68,18 @@ long ProcessMemoryKilobytes(pid_t pid, const char* field) {  // NOLINT(runtime/i
   return at == std::string::npos ? -1 : std::atol(status->c_str() + at + std::strlen(field));
 }
 
-struct Identity {
-  std::string certificate_file;
-  std::string key_file;
-};
-
-absl::StatusOr<Identity> IssueIdentity(const std::string& directory, const std::string& name,
-                                       const std::string& usage, X509* ca, EVP_PKEY* ca_key) {
-  CertificateSpec spec;
-  spec.common_name = name;
-  spec.dns_names = {name};
-  spec.extended_key_usages = {usage};
-  spec.not_before = absl::Now() - absl::Hours(1);
-  spec.not_after = absl::Now() + absl::Hours(24);
-  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
-  ASSIGN_OR_RETURN(X509Ptr certificate, IssueCertificate(spec, key.get(), ca, ca_key));
-  Identity identity{absl::StrCat(directory, "/", name, ".pem"),
-                    absl::StrCat(directory, "/", name, ".key")};
-  RETURN_IF_ERROR(
-      WriteFileAtomically(identity.certificate_file, CertificateToPem(certificate.get())));
-  RETURN_IF_ERROR(WriteFileAtomically(identity.key_file, PrivateKeyToPem(key.get()), 0600));
-  return identity;
-}
-
 // The agent's config: mutual TLS for the "coordinator" client, literal-IP targets on loopback,
 // limits that admit the whole burst (trust rule 8 still bounds it), the agent key from a file or
 // a SoftHSM2 token.
 absl::StatusOr<v1::ProbeAgentConfig> AgentConfig(const std::string& directory, int probes,
-                                                 bool pkcs11, X509* ca, EVP_PKEY* ca_key) {
-  ASSIGN_OR_RETURN(Identity agent,
-                   IssueIdentity(directory, "agent-bench", "serverAuth", ca, ca_key));
+                                                 bool pkcs11, const MutualTlsFiles& tls_files) {
   v1::ProbeAgentConfig config;
   config.mutable_listen()->set_address("127.0.0.1:0");
   config.mutable_listen()->set_port_file(directory + "/agent.port");
   v1::ServerTls* tls = config.mutable_listen()->mutable_tls();
-  tls->set_certificate_file(agent.certificate_file);
-  tls->set_private_key_file(agent.key_file);
-  tls->set_client_ca_file(directory + "/ca.pem");
+  tls->set_certificate_file(tls_files.server_certificate);
+  tls->set_private_key_file(tls_files.server_key);
+  tls->set_client_ca_file(tls_files.ca);
   tls->add_allowed_client_identities("coordinator");
   config.mutable_perspective()->set_id("bench-1a");
   config.mutable_perspective()->set_region("bench-1");
@@ -214,29 +190,17 @@ int Run(int argc, char** argv) {
   const std::string& directory = setup->directory;
   const DelayedTlsTarget* target = &setup->target;
 
-  // The internal CA of the mutual TLS, the agent's config, the coordinator's client identity.
-  CertificateSpec ca_spec;
-  ca_spec.common_name = "MECAI Bench Internal CA";
-  ca_spec.is_certificate_authority = true;
-  ca_spec.not_before = absl::Now() - absl::Hours(1);
-  ca_spec.not_after = absl::Now() + absl::Hours(24);
-  absl::StatusOr<EvpPkeyPtr> ca_key = GenerateEcKey();
-  absl::StatusOr<X509Ptr> ca =
-      ca_key.ok() ? IssueCertificate(ca_spec, ca_key->get(), nullptr, ca_key->get())
-                  : absl::StatusOr<X509Ptr>(ca_key.status());
-  absl::Status written =
-      ca.ok() ? WriteFileAtomically(directory + "/ca.pem", CertificateToPem(ca->get()))
-              : ca.status();
+  // The internal CA of the mutual TLS, the agent's server identity, the coordinator's client
+  // identity, and the agent's config.
+  absl::StatusOr<MutualTlsFiles> tls_files =
+      WriteMutualTlsFiles(directory, "MECAI Bench Internal CA", "agent-bench", "coordinator");
   absl::StatusOr<v1::ProbeAgentConfig> config =
-      written.ok() ? AgentConfig(directory, probes, pkcs11, ca->get(), ca_key->get())
-                   : absl::StatusOr<v1::ProbeAgentConfig>(written);
-  absl::StatusOr<Identity> coordinator =
-      config.ok() ? IssueIdentity(directory, "coordinator", "clientAuth", ca->get(), ca_key->get())
-                  : absl::StatusOr<Identity>(config.status());
+      tls_files.ok() ? AgentConfig(directory, probes, pkcs11, *tls_files)
+                     : absl::StatusOr<v1::ProbeAgentConfig>(tls_files.status());
   const std::string binary = FindProbeAgentBinary();
-  if (!coordinator.ok() || binary.empty()) {
+  if (!config.ok() || binary.empty()) {
     std::fprintf(
-        stderr, "setup: %s%s\n", coordinator.status().ToString().c_str(),
+        stderr, "setup: %s%s\n", config.status().ToString().c_str(),
         binary.empty() ? "; probe_agent binary not found (bazel build //probe_agent)" : "");
     StopDelayedTlsTarget(*target);
     return 1;
@@ -259,9 +223,9 @@ int Run(int argc, char** argv) {
   }
   v1::PeerConfig peer;
   peer.set_address(absl::StrCat("127.0.0.1:", agent_port));
-  peer.mutable_tls()->set_certificate_file(coordinator->certificate_file);
-  peer.mutable_tls()->set_private_key_file(coordinator->key_file);
-  peer.mutable_tls()->set_server_ca_file(directory + "/ca.pem");
+  peer.mutable_tls()->set_certificate_file(tls_files->client_certificate);
+  peer.mutable_tls()->set_private_key_file(tls_files->client_key);
+  peer.mutable_tls()->set_server_ca_file(tls_files->ca);
   peer.mutable_tls()->set_server_identity("agent-bench");
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(peer);
   if (!channel.ok()) return 1;

@@ -29,12 +29,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/delayed_tls_target.h"
+#include "common/child_process.h"
 #include "common/files.h"
 #include "common/openssl_types.h"
 #include "common/pem.h"
 #include "probe_agent/testing/test_servers.h"
 #include "probe_agent/tls_engine.h"
-#include "tests/support/subprocess.h"
 
 namespace mecai {
 namespace {
@@ -119,7 +119,7 @@ int Run(int argc, char** argv) {
               peak_b, peak_b / 1024.0);
 
   // (a) CPU per handshake against nginx, engine vs openssl s_time -new.
-  absl::StatusOr<int> nginx_port = test_support::FreeTcpPort();
+  absl::StatusOr<int> nginx_port = PickFreeTcpPort();
   if (!nginx_port.ok()) return 1;
   const std::string servers =
       absl::StrCat("  server {\n    listen 127.0.0.1:", *nginx_port, " ssl;\n    ssl_certificate ",
@@ -151,13 +151,12 @@ int Run(int argc, char** argv) {
   rusage children_before;
   getrusage(RUSAGE_CHILDREN, &children_before);
   const std::string s_time_output = directory + "/s_time.txt";
-  test_support::Subprocess s_time;
-  s_time.RedirectOutput(s_time_output, s_time_output);
-  absl::Status started =
-      s_time.Start({"openssl", "s_time", "-connect", absl::StrCat("127.0.0.1:", *nginx_port),
-                    "-new", "-time", std::to_string(seconds)});
-  if (!started.ok()) return 1;
-  absl::StatusOr<int> waited = s_time.Wait(absl::Seconds(seconds + 30));
+  absl::StatusOr<std::unique_ptr<ChildProcess>> s_time =
+      ChildProcess::Start({"openssl", "s_time", "-connect", absl::StrCat("127.0.0.1:", *nginx_port),
+                           "-new", "-time", std::to_string(seconds)},
+                          s_time_output);
+  if (!s_time.ok()) return 1;
+  (*s_time)->WaitForExit(absl::Seconds(seconds + 30));
   rusage children_after;
   getrusage(RUSAGE_CHILDREN, &children_after);
   const double s_time_cpu = CpuSeconds(children_after) - CpuSeconds(children_before);

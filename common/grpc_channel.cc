@@ -49,10 +49,4 @@ absl::Status WaitUntilConnected(grpc::Channel& channel, absl::Time deadline,
       "deadline; is it running, and do its address, CA and identity match the config?"));
 }
 
-absl::Status FromGrpcStatus(const grpc::Status& status, const std::string& what) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(what, ": ", status.error_message()));
-}
-
 }  // namespace mecai

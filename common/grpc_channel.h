@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/grpc_status.h"  // FromGrpcStatus, for the callers of a channel's stubs.
 #include "grpcpp/grpcpp.h"
 #include "proto/mecai/v1/config.pb.h"
 
@@ -25,9 +26,6 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const v1::PeerConfig&
 // `deadline` passes; UNAVAILABLE "<what> is unreachable ..." otherwise.
 absl::Status WaitUntilConnected(grpc::Channel& channel, absl::Time deadline,
                                 const std::string& what);
-
-// Converts a failed gRPC call to a Status naming the peer ("probe agent eu-1 at host:port: ...").
-absl::Status FromGrpcStatus(const grpc::Status& status, const std::string& what);
 
 }  // namespace mecai
 

@@ -15,8 +15,9 @@
 #include "common/files.h"
 #include "common/grpc_channel.h"
 #include "common/pem.h"
-#include "common/pki_builder.h"
 #include "common/status.h"
+#include "common/testing/mtls_files.h"
+#include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -59,55 +60,6 @@ class TestAuditService final : public v1::AuditService::Service {
   absl::Notification release;
 };
 
-// A private CA, a server identity "server" and a client identity "client", as PEM files.
-struct MutualTlsFiles {
-  std::string ca;
-  std::string server_certificate;
-  std::string server_key;
-  std::string client_certificate;
-  std::string client_key;
-};
-
-absl::StatusOr<MutualTlsFiles> WriteMutualTlsFiles() {
-  ASSIGN_OR_RETURN(std::string directory, test_pki::MakeTempDirectory());
-  const absl::Time now = absl::Now();
-  CertificateSpec ca_spec;
-  ca_spec.common_name = "grpc_server_test CA";
-  ca_spec.is_certificate_authority = true;
-  ca_spec.not_before = now - absl::Hours(1);
-  ca_spec.not_after = now + absl::Hours(24);
-  ASSIGN_OR_RETURN(EvpPkeyPtr ca_key, GenerateEcKey());
-  ASSIGN_OR_RETURN(X509Ptr ca, IssueCertificate(ca_spec, ca_key.get(), nullptr, ca_key.get()));
-  MutualTlsFiles files;
-  ASSIGN_OR_RETURN(files.ca,
-                   test_pki::WriteTestFile(directory, "ca.pem", CertificateToPem(ca.get())));
-  struct Identity {
-    std::string name;
-    std::string usage;
-    std::string* certificate_path;
-    std::string* key_path;
-  };
-  for (const Identity& identity :
-       {Identity{"server", "serverAuth", &files.server_certificate, &files.server_key},
-        Identity{"client", "clientAuth", &files.client_certificate, &files.client_key}}) {
-    CertificateSpec spec;
-    spec.common_name = identity.name;
-    spec.dns_names = {identity.name};
-    spec.extended_key_usages = {identity.usage};
-    spec.not_before = ca_spec.not_before;
-    spec.not_after = ca_spec.not_after;
-    ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
-    ASSIGN_OR_RETURN(X509Ptr certificate,
-                     IssueCertificate(spec, key.get(), ca.get(), ca_key.get()));
-    ASSIGN_OR_RETURN(*identity.certificate_path,
-                     test_pki::WriteTestFile(directory, identity.name + ".pem",
-                                             CertificateToPem(certificate.get())));
-    ASSIGN_OR_RETURN(*identity.key_path, test_pki::WriteTestFile(directory, identity.name + ".key",
-                                                                 PrivateKeyToPem(key.get())));
-  }
-  return files;
-}
-
 std::string LocalAddress(int port) { return "127.0.0.1:" + std::to_string(port); }
 
 std::shared_ptr<grpc::Channel> PlaintextChannel(int port) {
@@ -147,9 +99,10 @@ grpc::Status HealthCheck(const std::shared_ptr<grpc::Channel>& channel, std::str
 class GrpcServerHealthPortTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<MutualTlsFiles> files = WriteMutualTlsFiles();
-    ASSERT_TRUE(files.ok()) << files.status();
-    files_ = *files;
+    // A private CA, a server identity "server" and a client identity "client", as PEM files.
+    ASSERT_OK_AND_ASSIGN(const std::string directory, test_pki::MakeTempDirectory());
+    ASSERT_OK_AND_ASSIGN(files_,
+                         WriteMutualTlsFiles(directory, "grpc_server_test CA", "server", "client"));
     listen_.set_address("127.0.0.1:0");
     listen_.set_health_address("127.0.0.1:0");
     listen_.mutable_tls()->set_certificate_file(files_.server_certificate);

@@ -3,16 +3,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "proto/mecai/v1/signer.pb.h"
 
 namespace mecai {
-namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-}  // namespace
 
 grpc::Status AuditServiceImpl::CheckShard(const std::string& shard) const {
   if (shard.empty() || shard == store_.shard_id()) return grpc::Status::OK;
@@ -27,7 +21,7 @@ grpc::Status AuditServiceImpl::GetRecord(grpc::ServerContext* /*context*/,
   grpc::Status shard = CheckShard(request->log_shard_id());
   if (!shard.ok()) return shard;
   auto record = store_.GetRecord(request->log_index());
-  if (!record.ok()) return ToGrpc(record.status());
+  if (!record.ok()) return ToGrpcStatus(record.status());
   *response->mutable_record() = std::move(*record);
   return grpc::Status::OK;
 }
@@ -38,7 +32,7 @@ grpc::Status AuditServiceImpl::ListRecords(grpc::ServerContext* /*context*/,
   std::string next_page_token;
   auto records = store_.ListRecords(request->hostname(), request->since_unix_milliseconds(),
                                     request->page_size(), request->page_token(), &next_page_token);
-  if (!records.ok()) return ToGrpc(records.status());
+  if (!records.ok()) return ToGrpcStatus(records.status());
   for (auto& record : *records) *response->add_records() = std::move(record);
   response->set_next_page_token(next_page_token);
   return grpc::Status::OK;
@@ -60,7 +54,7 @@ grpc::Status AuditServiceImpl::GetCheckpoint(grpc::ServerContext* /*context*/,
     }
   }
   auto root = store_.RootHash(tree_size);
-  if (!root.ok()) return ToGrpc(root.status());
+  if (!root.ok()) return ToGrpcStatus(root.status());
   // The signer signs only a tree proven to extend the last one it signed: prove it from the last
   // checkpoint this store holds, or from the size the signer names (docs/SECURITY.md T7).
   uint64_t previous_size = 0;
@@ -82,7 +76,7 @@ grpc::Status AuditServiceImpl::GetCheckpoint(grpc::ServerContext* /*context*/,
     }
     if (previous_size > 0) {
       auto proof = store_.ConsistencyProof(previous_size, tree_size);
-      if (!proof.ok()) return ToGrpc(proof.status());
+      if (!proof.ok()) return ToGrpcStatus(proof.status());
       sign.set_previous_tree_size(previous_size);
       for (std::string& node : *proof) sign.add_consistency_proof(std::move(node));
     }
@@ -104,7 +98,7 @@ grpc::Status AuditServiceImpl::GetCheckpoint(grpc::ServerContext* /*context*/,
                         "signer: it did not sign the checkpoint after a second consistency proof");
   }
   absl::Status stored = store_.PutCheckpoint(signed_checkpoint.checkpoint(), tree_size);
-  if (!stored.ok()) return ToGrpc(stored);
+  if (!stored.ok()) return ToGrpcStatus(stored);
   *response->mutable_checkpoint() = signed_checkpoint.checkpoint();
   return grpc::Status::OK;
 }
@@ -115,9 +109,9 @@ grpc::Status AuditServiceImpl::GetInclusionProof(grpc::ServerContext* /*context*
   grpc::Status shard = CheckShard(request->log_shard_id());
   if (!shard.ok()) return shard;
   auto proof = store_.InclusionProof(request->log_index(), request->tree_size());
-  if (!proof.ok()) return ToGrpc(proof.status());
+  if (!proof.ok()) return ToGrpcStatus(proof.status());
   auto leaf = store_.GetLeafHash(request->log_index());
-  if (!leaf.ok()) return ToGrpc(leaf.status());
+  if (!leaf.ok()) return ToGrpcStatus(leaf.status());
   for (auto& node : *proof) response->add_audit_path(std::move(node));
   response->set_leaf_hash(*leaf);
   return grpc::Status::OK;
@@ -129,7 +123,7 @@ grpc::Status AuditServiceImpl::GetConsistencyProof(grpc::ServerContext* /*contex
   grpc::Status shard = CheckShard(request->log_shard_id());
   if (!shard.ok()) return shard;
   auto proof = store_.ConsistencyProof(request->first_tree_size(), request->second_tree_size());
-  if (!proof.ok()) return ToGrpc(proof.status());
+  if (!proof.ok()) return ToGrpcStatus(proof.status());
   for (auto& node : *proof) response->add_proof(std::move(node));
   return grpc::Status::OK;
 }

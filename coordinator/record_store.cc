@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/hashing.h"
 #include "common/logging.h"
+#include "common/rocksdb_status.h"
 #include "common/status.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
@@ -38,45 +39,6 @@ constexpr char kFormatVersion[] = "1";
 constexpr char kTreeSizeKey[] = "tree_size";
 
 constexpr size_t kIndexBytes = 8;
-
-// The one conversion of rocksdb::Status to absl::Status (CONTRIBUTING.md rule 2), naming `what` failed.
-absl::Status FromRocksDbStatus(const rocksdb::Status& status, absl::string_view what) {
-  if (status.ok()) return absl::OkStatus();
-  const std::string message = absl::StrCat(what, ": ", status.ToString());
-  switch (status.code()) {
-    case rocksdb::Status::kNotFound:
-      return absl::NotFoundError(message);
-    case rocksdb::Status::kCorruption:
-      return absl::DataLossError(message);
-    case rocksdb::Status::kNotSupported:
-      return absl::UnimplementedError(message);
-    case rocksdb::Status::kInvalidArgument:
-      return absl::InvalidArgumentError(message);
-    case rocksdb::Status::kIOError:
-      if (status.subcode() == rocksdb::Status::kNoSpace ||
-          status.subcode() == rocksdb::Status::kSpaceLimit) {
-        return absl::ResourceExhaustedError(message);
-      }
-      return absl::UnavailableError(message);
-    case rocksdb::Status::kCompactionTooLarge:
-      return absl::ResourceExhaustedError(message);
-    case rocksdb::Status::kIncomplete:
-    case rocksdb::Status::kShutdownInProgress:
-    case rocksdb::Status::kBusy:
-    case rocksdb::Status::kTryAgain:
-      return absl::UnavailableError(message);
-    case rocksdb::Status::kTimedOut:
-    case rocksdb::Status::kExpired:
-      return absl::DeadlineExceededError(message);
-    case rocksdb::Status::kMergeInProgress:
-    case rocksdb::Status::kAborted:
-      return absl::AbortedError(message);
-    case rocksdb::Status::kColumnFamilyDropped:
-      return absl::FailedPreconditionError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
 
 rocksdb::Slice ToSlice(absl::string_view bytes) {
   return rocksdb::Slice(bytes.data(), bytes.size());
@@ -130,20 +92,18 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   options.keep_log_file_num = 10;
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name :
-       {rocksdb::kDefaultColumnFamilyName, std::string(kRecordsFamily), std::string(kByHostFamily),
-        std::string(kMerkleFamily), std::string(kReplayFamily), std::string(kTrustListsFamily),
-        std::string(kCheckpointsFamily)}) {
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
-  }
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status status =
-      rocksdb::DB::Open(rocksdb::DBOptions(options), path, descriptors, &handles, &raw_db);
-  if (!status.ok()) {
-    return FromRocksDbStatus(status, absl::StrCat("record store at ", path, ": opening RocksDB"));
-  }
+  const std::vector<std::string> family_names = {rocksdb::kDefaultColumnFamilyName,
+                                                 kRecordsFamily,
+                                                 kByHostFamily,
+                                                 kMerkleFamily,
+                                                 kReplayFamily,
+                                                 kTrustListsFamily,
+                                                 kCheckpointsFamily};
+  ASSIGN_OR_RETURN(
+      RocksDbWithColumnFamilies opened,
+      OpenWithColumnFamilies(options, path, family_names,
+                             absl::StrCat("record store at ", path, ": opening RocksDB")));
+  const std::vector<rocksdb::ColumnFamilyHandle*>& handles = opened.handles;
   ColumnFamilies families;
   families.default_family = handles[0];
   families.records = handles[1];
@@ -152,8 +112,8 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   families.replay = handles[4];
   families.trust_lists = handles[5];
   families.checkpoints = handles[6];
-  auto store = absl::WrapUnique(
-      new RecordStore(path, shard_id, clock, std::unique_ptr<rocksdb::DB>(raw_db), families));
+  auto store =
+      absl::WrapUnique(new RecordStore(path, shard_id, clock, std::move(opened.db), families));
   RETURN_IF_ERROR(store->Recover());
   MECAI_LOG(Info) << "record store at " << path << " opened for log shard " << shard_id << ": "
                   << store->TreeSize() << " records verified in "

@@ -5,16 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
+#include "common/grpc_status.h"
 #include "common/hashing.h"
 #include "common/logging.h"
 #include "common/status.h"
 
 namespace mecai {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 bool SignerUnreachable(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||
@@ -124,14 +121,14 @@ grpc::Status TrustListAdminImpl::SubmitTrustListChange(
   if (!checked.ok()) {
     MECAI_LOG(Warning) << "refused a trust-list change submitted by " << administrator << ": "
                        << checked.status().message();
-    return ToGrpc(checked.status());
+    return ToGrpcStatus(checked.status());
   }
   // The signer first: once it has the change, no VD for a removed root can be signed anywhere.
   // It verifies the change itself; one it already has (a resubmission after a failure below) is
   // in effect there.
   absl::Status signer = relay_.Send(request->signed_change());
   if (!signer.ok() && signer.code() != absl::StatusCode::kAlreadyExists) {
-    return ToGrpc(Annotate(signer, "not applied"));
+    return ToGrpcStatus(Annotate(signer, "not applied"));
   }
   v1::TrustListChange record = checked->ToRecord();
   record.set_administrator(administrator);
@@ -145,12 +142,12 @@ grpc::Status TrustListAdminImpl::SubmitTrustListChange(
     return administrative;
   });
   if (!logged.ok()) {
-    return ToGrpc(
+    return ToGrpcStatus(
         Annotate(logged.status(), "applied by the signer, but not recorded here; submit it again"));
   }
   absl::StatusOr<VerifiedTrustListChange> applied = changes_.Apply(request->signed_change());
   if (!applied.ok()) {
-    return ToGrpc(
+    return ToGrpcStatus(
         Annotate(applied.status(), absl::StrCat("applied by the signer and recorded at log index ",
                                                 logged->log_index(), ", but not applied here")));
   }

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/grpc_status.h"
+
 namespace mecai {
 
 grpc::Status VouchingServiceImpl::Vouch(grpc::ServerContext* /*context*/,
@@ -13,8 +15,7 @@ grpc::Status VouchingServiceImpl::Vouch(grpc::ServerContext* /*context*/,
   }
   auto result = coordinator_.Vouch(request->vouching_request());
   if (!result.ok()) {
-    return grpc::Status(static_cast<grpc::StatusCode>(result.status().code()),
-                        std::string(result.status().message()));
+    return ToGrpcStatus(result.status());
   }
   *response = std::move(*result);
   return grpc::Status::OK;

@@ -26,7 +26,6 @@
 #include "gtest/gtest.h"
 #include "probe_agent/prober.h"
 #include "probe_agent/testing/test_servers.h"
-#include "tests/support/subprocess.h"
 
 namespace mecai {
 namespace probe_agent {

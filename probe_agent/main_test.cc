@@ -1,7 +1,7 @@
 // Runs the probe_agent binary as a process: flags, startup errors, a probe over gRPC, and an
 // orderly stop on SIGTERM.
 #include <signal.h>
-#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <functional>
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "common/child_process.h"
 #include "common/enrolled_agents.h"
 #include "common/files.h"
 #include "common/hashing.h"
@@ -24,14 +25,11 @@
 #include "probe_agent/testing/test_servers.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
-#include "tests/support/subprocess.h"
 
 namespace mecai {
 namespace probe_agent {
 namespace {
 
-using ::mecai::test_support::ExitDescription;
-using ::mecai::test_support::Subprocess;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -55,19 +53,30 @@ class ProbeAgentMainTest : public ::testing::Test {
     ASSERT_EQ(system(("mkdir -p " + directory_).c_str()), 0);
     stdout_path_ = directory_ + "/stdout";
     stderr_path_ = directory_ + "/stderr";
-    process_.RedirectOutput(stdout_path_, stderr_path_);
+  }
+
+  // Starts the binary with `arguments`, its stdout and stderr in fresh files; false if it did not
+  // start.
+  bool Start(const std::vector<std::string>& arguments) {
+    std::vector<std::string> argv = {kBinary};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    unlink(stdout_path_.c_str());
+    unlink(stderr_path_.c_str());
+    ChildProcess::Options output;
+    output.stdout_path = stdout_path_;
+    output.stderr_path = stderr_path_;
+    absl::StatusOr<std::unique_ptr<ChildProcess>> started = ChildProcess::Start(argv, output);
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) return false;
+    process_ = std::move(*started);
+    return true;
   }
 
   // Runs the binary to completion and returns its exit code (-1 if it did not exit normally).
   int RunToExit(const std::vector<std::string>& arguments) {
-    std::vector<std::string> argv = {kBinary};
-    argv.insert(argv.end(), arguments.begin(), arguments.end());
-    absl::Status started = process_.Start(argv);
-    EXPECT_TRUE(started.ok()) << started;
-    absl::StatusOr<int> status = process_.Wait(absl::Seconds(30));
-    EXPECT_TRUE(status.ok()) << status.status();
-    if (!status.ok() || !WIFEXITED(*status)) return -1;
-    return WEXITSTATUS(*status);
+    if (!Start(arguments)) return -1;
+    EXPECT_TRUE(process_->WaitForExit(absl::Seconds(30))) << "still running after 30 s";
+    return process_->ExitCode();
   }
 
   // A valid config on 127.0.0.1:0 (plaintext) with a fresh P-256 agent key.
@@ -110,10 +119,10 @@ class ProbeAgentMainTest : public ::testing::Test {
 
   // Starts the agent with `config` and returns its port, or 0.
   int StartAgent(const v1::ProbeAgentConfig& config) {
-    EXPECT_TRUE(process_.Start({kBinary, "--config", WriteConfig(config)}).ok());
+    if (!Start({"--config", WriteConfig(config)})) return 0;
     std::string port_text;
     for (int i = 0; i < 1000 && port_text.empty(); ++i) {
-      if (!process_.Running()) return 0;
+      if (!process_->Running()) return 0;
       port_text = ReadText(config.listen().port_file());
       absl::SleepFor(absl::Milliseconds(10));
     }
@@ -148,7 +157,7 @@ class ProbeAgentMainTest : public ::testing::Test {
   std::string public_key_pem_;
   test_support::TestCertificate certificate_;
   std::unique_ptr<test_support::OpenSslTestServer> target_;
-  Subprocess process_;
+  std::unique_ptr<ChildProcess> process_;
 };
 
 TEST_F(ProbeAgentMainTest, HelpPrintsUsage) {
@@ -252,10 +261,10 @@ TEST_F(ProbeAgentMainTest, ServesProbesAndStopsOnSigterm) {
 
   // Stop() sends SIGTERM and waits 2 s before SIGKILL: a clean exit 0 means the agent shut down
   // in time on its own.
-  const int wait_status = process_.Stop();
-  ASSERT_TRUE(WIFEXITED(wait_status)) << ExitDescription(wait_status) << "\n"
-                                      << ReadText(stderr_path_);
-  EXPECT_EQ(WEXITSTATUS(wait_status), 0);
+  process_->Stop(absl::Seconds(2));
+  ASSERT_EQ(process_->TerminatingSignal(), 0) << process_->ExitDescription() << "\n"
+                                              << ReadText(stderr_path_);
+  EXPECT_EQ(process_->ExitCode(), 0);
   EXPECT_THAT(ReadText(stderr_path_), HasSubstr("received SIGTERM, shutting down"));
 }
 
@@ -330,16 +339,15 @@ TEST_F(ProbeAgentMainTest, AProbedVrMemoryOutsideItsBoundsStopsTheAgent) {
 
 TEST_F(ProbeAgentMainTest, StopsOnSigint) {
   const v1::ProbeAgentConfig config = ValidConfig();
-  ASSERT_TRUE(process_.Start({kBinary, "--config", WriteConfig(config)}).ok());
+  ASSERT_TRUE(Start({"--config", WriteConfig(config)}));
   for (int i = 0; i < 1000 && ReadText(config.listen().port_file()).empty(); ++i) {
-    ASSERT_TRUE(process_.Running()) << ReadText(stderr_path_);
+    ASSERT_TRUE(process_->Running()) << ReadText(stderr_path_);
     absl::SleepFor(absl::Milliseconds(10));
   }
-  ASSERT_EQ(kill(process_.pid(), SIGINT), 0);
-  absl::StatusOr<int> wait_status = process_.Wait(absl::Seconds(10));
-  ASSERT_TRUE(wait_status.ok()) << wait_status.status();
-  ASSERT_TRUE(WIFEXITED(*wait_status)) << ExitDescription(*wait_status);
-  EXPECT_EQ(WEXITSTATUS(*wait_status), 0);
+  ASSERT_EQ(kill(process_->pid(), SIGINT), 0);
+  ASSERT_TRUE(process_->WaitForExit(absl::Seconds(10))) << "still running 10 s after SIGINT";
+  ASSERT_EQ(process_->TerminatingSignal(), 0) << process_->ExitDescription();
+  EXPECT_EQ(process_->ExitCode(), 0);
   EXPECT_THAT(ReadText(stderr_path_), HasSubstr("received SIGINT, shutting down"));
 }
 
@@ -396,9 +404,9 @@ TEST_F(ProbeAgentMainTest, ObservationsSignedInAPkcs11TokenVerifyAsTheCoordinato
   forged.mutable_signature()->mutable_value()->back() ^= 1;
   EXPECT_FALSE((*agents)->Verify(config.perspective().id(), forged, expected).ok());
 
-  const int wait_status = process_.Stop();
-  ASSERT_TRUE(WIFEXITED(wait_status)) << ExitDescription(wait_status);
-  EXPECT_EQ(WEXITSTATUS(wait_status), 0);
+  process_->Stop(absl::Seconds(2));
+  ASSERT_EQ(process_->TerminatingSignal(), 0) << process_->ExitDescription();
+  EXPECT_EQ(process_->ExitCode(), 0);
   EXPECT_THAT(ReadText(stderr_path_), Not(HasSubstr(kUserPin)));
 }
 

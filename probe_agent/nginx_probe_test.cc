@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/address_policy.h"
+#include "common/child_process.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/hashing.h"
@@ -22,7 +23,6 @@
 #include "probe_agent/resolver.h"
 #include "probe_agent/testing/test_servers.h"
 #include "probe_agent/tls_fetcher.h"
-#include "tests/support/subprocess.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -69,7 +69,7 @@ class NginxProbeTest : public ::testing::Test {
     make("one", "one.example.test", &f->one);
     make("two", "two.example.test", &f->two);
     for (int* port : {&f->multi_port, &f->vhost_port, &f->tls12_port, &f->tls13_port}) {
-      absl::StatusOr<int> free_port = test_support::FreeTcpPort();
+      absl::StatusOr<int> free_port = PickFreeTcpPort();
       ASSERT_TRUE(free_port.ok());
       *port = *free_port;
     }

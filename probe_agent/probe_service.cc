@@ -5,20 +5,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/logging.h"
 
 namespace mecai {
 namespace probe_agent {
-namespace {
-
-// absl::StatusCode values are gRPC's (absl/status/status.h), so the code converts one to one.
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-}  // namespace
-
 // One Probe call. gRPC calls OnCancel (at most once, before OnDone) when the client cancels or the
 // deadline passes, and OnDone after Finish, which the probe's completion calls exactly once.
 class ProbeServiceImpl::ProbeReactor final : public grpc::ServerUnaryReactor {

@@ -23,7 +23,6 @@
 #include "probe_agent/testing/test_servers.h"
 #include "prometheus/registry.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
-#include "tests/support/subprocess.h"
 
 namespace mecai {
 namespace probe_agent {

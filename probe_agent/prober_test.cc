@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/address_policy.h"
+#include "common/child_process.h"
 #include "common/hashing.h"
 #include "common/ip_address.h"
 #include "common/pem.h"
@@ -18,7 +19,6 @@
 #include "gtest/gtest.h"
 #include "probe_agent/testing/table_resolver.h"
 #include "probe_agent/testing/test_servers.h"
-#include "tests/support/subprocess.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -355,7 +355,7 @@ TEST_F(ProberTest, ForbiddenAmongGoodAddressesFailsTheProbe) {
 }
 
 TEST_F(ProberTest, ClosedPortIsConnectFailed) {
-  absl::StatusOr<int> closed = test_support::FreeTcpPort();
+  absl::StatusOr<int> closed = PickFreeTcpPort();
   ASSERT_TRUE(closed.ok());
   resolver_.Set("site.example.test", std::vector<std::string>{"127.0.0.1"});
   absl::StatusOr<v1::SignedObservation> observation =

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/child_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/testing/test_servers.h"
-#include "tests/support/subprocess.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -225,7 +225,7 @@ TEST(CaresResolverTimeoutTest, SilentNameserverIsDeadlineExceeded) {
 }
 
 TEST(CaresResolverTimeoutTest, UnreachableNameserverIsUnavailable) {
-  absl::StatusOr<int> closed_port = test_support::FreeTcpAndUdpPort();
+  absl::StatusOr<int> closed_port = PickFreeTcpAndUdpPort();
   ASSERT_TRUE(closed_port.ok());
   v1::ResolverConfig config;
   config.add_nameservers("127.0.0.1:" + std::to_string(*closed_port));

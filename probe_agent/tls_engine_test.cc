@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "common/child_process.h"
 #include "common/hashing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/testing/test_servers.h"
-#include "tests/support/subprocess.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -175,7 +175,7 @@ TEST_F(TlsEngineTest, ServerAlertIsTlsAlert) {
 }
 
 TEST_F(TlsEngineTest, ClosedPortIsConnectRefused) {
-  absl::StatusOr<int> closed = test_support::FreeTcpPort();
+  absl::StatusOr<int> closed = PickFreeTcpPort();
   ASSERT_TRUE(closed.ok());
   std::unique_ptr<TlsEngine> engine = Engine();
   const v1::AddressObservation observation = engine->Fetch(Request(*closed));

@@ -9,11 +9,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/child_process.h"
 #include "common/hashing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/testing/test_servers.h"
-#include "tests/support/subprocess.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -135,7 +135,7 @@ TEST_F(OpenSslTlsFetcherTest, Ipv6Address) {
 }
 
 TEST_F(OpenSslTlsFetcherTest, ClosedPortIsConnectFailed) {
-  absl::StatusOr<int> closed = test_support::FreeTcpPort();
+  absl::StatusOr<int> closed = PickFreeTcpPort();
   ASSERT_TRUE(closed.ok());
   v1::AddressObservation observation = Fetch("127.0.0.1", *closed, "default.example.test");
   EXPECT_EQ(observation.outcome(), v1::PROBE_CONNECT_FAILED);

@@ -4,23 +4,17 @@
 #include <vector>
 
 #include "common/grpc_server.h"
+#include "common/grpc_status.h"
 #include "common/hashing.h"
 #include "common/logging.h"
 
 namespace mecai {
-namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-}  // namespace
 
 grpc::Status SignerServiceImpl::SignVouching(grpc::ServerContext* /*context*/,
                                              const v1::SignVouchingRequest* request,
                                              v1::SignVouchingResponse* response) {
   auto result = signer_.SignVouching(*request);
-  if (!result.ok()) return ToGrpc(result.status());
+  if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
   return grpc::Status::OK;
 }
@@ -29,7 +23,7 @@ grpc::Status SignerServiceImpl::SignCheckpoint(grpc::ServerContext* /*context*/,
                                                const v1::SignCheckpointRequest* request,
                                                v1::SignCheckpointResponse* response) {
   auto result = signer_.SignCheckpoint(*request);
-  if (!result.ok()) return ToGrpc(result.status());
+  if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
   return grpc::Status::OK;
 }
@@ -59,7 +53,7 @@ grpc::Status SignerServiceImpl::ApplyTrustListChange(grpc::ServerContext* contex
       MECAI_LOG(Warning) << "refused a trust-list change from " << caller << ": "
                          << applied.status().message();
     }
-    return ToGrpc(applied.status());
+    return ToGrpcStatus(applied.status());
   }
   MECAI_LOG(Warning) << "trust list '" << applied->body.trust_list()
                      << "': " << v1::TrustListChange::Action_Name(applied->body.action()) << " "

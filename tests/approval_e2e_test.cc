@@ -8,7 +8,6 @@
 // nothing.
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include <memory>
 #include <string>
@@ -27,6 +26,7 @@
 #include "common/pem.h"
 #include "common/pki_builder.h"
 #include "common/signature.h"
+#include "common/testing/status_macros.h"
 #include "common/vouching_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -34,6 +34,7 @@
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/coordinator_calls.h"
 
 namespace mecai {
@@ -48,12 +49,7 @@ constexpr char kDomain[] = "mecai.test";
 class ApprovalEndToEndTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* temporary = getenv("TEST_TMPDIR");
-    const std::string base = temporary != nullptr ? temporary : "/tmp";
-    const std::string workdir = base + "/cluster";
-    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
-    const std::string rdap_directory = base + "/rdap";
-    ASSERT_EQ(mkdir(rdap_directory.c_str(), 0700), 0);
+    ASSERT_OK_AND_ASSIGN(const std::string rdap_directory, MakeTestDirectory("rdap"));
     // The registry lists one voice number for the cluster's domain (RFC 9083 jCard).
     auto rdap = testing::RdapServer::Start(
         rdap_directory, {{kDomain, testing::RdapDomainJson(kDomain, {"+49.30.1234567"})}});
@@ -64,15 +60,13 @@ class ApprovalEndToEndTest : public ::testing::Test {
     gateway_ = gateway->release();
 
     LocalClusterOptions options;
-    options.workdir = workdir;
-    options.verbose = false;
     options.approval_rdap_base_url = rdap_->base_url();
     options.approval_voice_gateway_url = gateway_->url();
     // More VRs for the one target host than the default per-hostname limit of 10 per window.
     options.max_probe_rounds_per_hostname = 50;
-    cluster_ = new LocalCluster(options);
-    absl::Status started = cluster_->Start();
-    ASSERT_TRUE(started.ok()) << started;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
+                         StartTestCluster("cluster", options));
+    cluster_ = cluster.release();
     // A second key for the target host, whose request a person rejects.
     ASSERT_TRUE(cluster_->IssueServerCertificate(LocalCluster::kTargetHost, "rejected").ok());
     // A third, whose requests the CA submits as CSRs naming other hosts.

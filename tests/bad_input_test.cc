@@ -3,7 +3,6 @@
 // requiring approval without the means to check it, a bad approval service config — each gives
 // one clear message naming the problem and a non-zero exit, and leaves nothing running.
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include <string>
 #include <vector>
@@ -20,11 +19,13 @@
 #include "common/pem.h"
 #include "common/pkcs11_provisioning.h"
 #include "common/signature.h"
+#include "common/testing/status_macros.h"
 #include "common/trust_list_change.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/config.pb.h"
+#include "tests/support/cluster_fixture.h"
 
 namespace mecai {
 namespace {
@@ -40,15 +41,8 @@ struct Outcome {
 class BadInputTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* temporary = getenv("TEST_TMPDIR");
-    std::string workdir = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/cluster");
-    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
-    LocalClusterOptions options;
-    options.workdir = workdir;
-    options.verbose = false;
-    cluster_ = new LocalCluster(options);
-    absl::Status started = cluster_->Start();
-    ASSERT_TRUE(started.ok()) << started;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster, StartTestCluster("cluster"));
+    cluster_ = cluster.release();
     auto binaries = FindClusterBinaries();
     ASSERT_TRUE(binaries.ok()) << binaries.status();
     binaries_ = new BinaryPaths(*binaries);

@@ -30,6 +30,7 @@
 #include "common/pem.h"
 #include "common/signature.h"
 #include "common/signed_object.h"
+#include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/trust_list_change.h"
 #include "common/vouching_request.h"
@@ -39,6 +40,7 @@
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/trust_list.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/coordinator_calls.h"
 
 namespace mecai {
@@ -54,17 +56,12 @@ using ::testing::SizeIs;
 class ClusterEndToEndTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* temporary = getenv("TEST_TMPDIR");
-    std::string workdir = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/cluster");
-    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
     LocalClusterOptions options;
-    options.workdir = workdir;
-    options.verbose = false;
     options.extra_hosts[kRolloverHost] = {"127.0.0.2", "127.0.0.3"};
     options.max_probe_rounds_per_hostname = kProbeRoundsPerHostname;
-    cluster_ = new LocalCluster(options);
-    absl::Status started = cluster_->Start();
-    ASSERT_TRUE(started.ok()) << started;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
+                         StartTestCluster("cluster", options));
+    cluster_ = cluster.release();
     ASSERT_TRUE(cluster_->IssueServerCertificate(LocalCluster::kTargetHost, "unserved").ok());
     StartRolloverTarget();
     auto channel = MakeChannel(cluster_->CoordinatorPeer());

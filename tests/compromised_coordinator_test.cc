@@ -5,7 +5,6 @@
 // the evidence does not support.
 #include <openssl/x509.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include <memory>
 #include <string>
@@ -24,6 +23,7 @@
 #include "common/openssl_types.h"
 #include "common/pem.h"
 #include "common/signed_object.h"
+#include "common/testing/status_macros.h"
 #include "common/vouching_request.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -32,6 +32,7 @@
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/coordinator_calls.h"
 
 namespace mecai {
@@ -42,15 +43,8 @@ using ::testing::HasSubstr;
 class CompromisedCoordinatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* temporary = getenv("TEST_TMPDIR");
-    std::string workdir = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/cluster");
-    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
-    LocalClusterOptions options;
-    options.workdir = workdir;
-    options.verbose = false;
-    cluster_ = new LocalCluster(options);
-    absl::Status started = cluster_->Start();
-    ASSERT_TRUE(started.ok()) << started;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster, StartTestCluster("cluster"));
+    cluster_ = cluster.release();
     // The coordinator's identity and the signer's address, exactly as the coordinator has them.
     auto config = LoadConfig<v1::CoordinatorConfig>(cluster_->Path("coordinator.textproto"));
     ASSERT_TRUE(config.ok()) << config.status();

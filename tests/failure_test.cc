@@ -4,7 +4,6 @@
 // holds the record of every VD it returned.
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include <atomic>
 #include <memory>
@@ -21,11 +20,13 @@
 #include "common/grpc_channel.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/testing/status_macros.h"
 #include "common/vouching_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "tests/support/cluster_fixture.h"
 
 namespace mecai {
 namespace {
@@ -37,17 +38,9 @@ class FailureTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static int counter = 0;
-    const char* temporary = getenv("TEST_TMPDIR");
-    std::string workdir =
-        absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/cluster-", ++counter);
-    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
     LocalClusterOptions options;
-    options.workdir = workdir;
-    options.verbose = false;
     options.max_probe_rounds_per_hostname = 100000;
-    cluster_ = std::make_unique<LocalCluster>(options);
-    absl::Status started = cluster_->Start();
-    ASSERT_TRUE(started.ok()) << started;
+    ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(absl::StrCat("cluster-", ++counter), options));
     auto chain = LoadPemCertificatesAsDer(cluster_->ServerChainFile());
     auto key = LoadPemPrivateKey(cluster_->ServerKeyFile());
     ASSERT_TRUE(chain.ok() && key.ok());

@@ -22,10 +22,12 @@
 #include "common/hashing.h"
 #include "common/pem.h"
 #include "common/signature.h"
+#include "common/testing/status_macros.h"
 #include "common/vouching_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/coordinator_calls.h"
 
 namespace mecai {
@@ -41,10 +43,7 @@ class SplitViewTest : public ::testing::Test {
     if (geteuid() != 0 || (access("/usr/sbin/ip", X_OK) != 0 && access("/sbin/ip", X_OK) != 0)) {
       GTEST_SKIP() << "network namespaces need root and iproute2";
     }
-    const char* temporary = getenv("TEST_TMPDIR");
-    workdir_ = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/split-view");
-    ASSERT_EQ(mkdir(workdir_.c_str(), 0700), 0);
-    ASSERT_EQ(mkdir((workdir_ + "/cluster").c_str(), 0700), 0);
+    ASSERT_OK_AND_ASSIGN(workdir_, MakeTestDirectory("split-view"));
     // Every region's resolver starts honest: the target is the host's nginx.
     auto regions = NetworkRegions::Create(workdir_, kRegions, LocalCluster::kTargetHost,
                                           absl::StrCat("sv", getpid() % 100000));
@@ -52,13 +51,9 @@ class SplitViewTest : public ::testing::Test {
     regions_ = std::move(*regions);
 
     LocalClusterOptions options;
-    options.workdir = workdir_ + "/cluster";
-    options.verbose = false;
     options.target_listen_address = "0.0.0.0";
     options.agent_placements = regions_->Placements();
-    cluster_ = std::make_unique<LocalCluster>(options);
-    absl::Status started = cluster_->Start();
-    ASSERT_TRUE(started.ok()) << started;
+    ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster("split-view/cluster", options));
   }
 
   void TearDown() override {

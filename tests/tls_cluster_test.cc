@@ -3,7 +3,6 @@
 // verifies; a restarted stapler staples from its cache at once; a server in rollover holds one VD
 // for both certificates; a VD for another certificate is a precise client error.
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include <memory>
 #include <string>
@@ -16,12 +15,14 @@
 #include "common/child_process.h"
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/testing/status_macros.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "stapler/stapler_daemon.h"
 #include "stapler/testing/tls_pair.h"
 #include "stapler/tls_stapling.h"
+#include "tests/support/cluster_fixture.h"
 
 namespace mecai {
 namespace {
@@ -31,15 +32,8 @@ using ::testing::HasSubstr;
 class TlsClusterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* temporary = getenv("TEST_TMPDIR");
-    std::string workdir = absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/cluster");
-    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
-    LocalClusterOptions options;
-    options.workdir = workdir;
-    options.verbose = false;
-    cluster_ = new LocalCluster(options);
-    absl::Status started = cluster_->Start();
-    ASSERT_TRUE(started.ok()) << started;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster, StartTestCluster("cluster"));
+    cluster_ = cluster.release();
     ASSERT_TRUE(cluster_->IssueServerCertificate(LocalCluster::kTargetHost, "next").ok());
   }
   static void TearDownTestSuite() { delete cluster_; }

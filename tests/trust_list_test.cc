@@ -27,6 +27,7 @@
 #include "common/pki_builder.h"
 #include "common/signature.h"
 #include "common/status.h"
+#include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/trust_list_change.h"
 #include "gmock/gmock.h"
@@ -34,6 +35,7 @@
 #include "proto/mecai/v1/probe.grpc.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "tests/support/cluster_fixture.h"
 #include "tests/support/coordinator_calls.h"
 
 namespace mecai {
@@ -95,21 +97,12 @@ absl::StatusOr<OwnCa> MakeOwnCa(const std::string& directory, const std::string&
   return ca;
 }
 
+// The running test's name, which names its cluster's directory.
+std::string TestName() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
+
 class TrustListTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const char* temporary = getenv("TEST_TMPDIR");
-    const std::string workdir =
-        absl::StrCat(temporary != nullptr ? temporary : "/tmp", "/",
-                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
-    LocalClusterOptions options;
-    options.workdir = workdir;
-    options.verbose = false;
-    cluster_ = std::make_unique<LocalCluster>(options);
-    absl::Status started = cluster_->Start();
-    ASSERT_TRUE(started.ok()) << started;
-  }
+  void SetUp() override { ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(TestName())); }
 
   // The flags of a `mecai` client subcommand that reaches the coordinator as `identity`.
   std::vector<std::string> ConnectionFlags(const std::string& identity) const {
@@ -443,15 +436,9 @@ TEST_F(TrustListTest, ARemovalSurvivesRestartsAndIsRefusedBeforeProbing) {
 // connection lands on: each refuses a VR for the removed root.
 TEST_F(TrustListTest, ARemovalReachesEverySignerReplica) {
   cluster_->Stop();
-  const std::string workdir = cluster_->workdir() + "-replicas";
-  ASSERT_EQ(mkdir(workdir.c_str(), 0700), 0);
   LocalClusterOptions options;
-  options.workdir = workdir;
-  options.verbose = false;
   options.signer_replicas = 2;
-  cluster_ = std::make_unique<LocalCluster>(options);
-  absl::Status started = cluster_->Start();
-  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(TestName() + "-replicas", options));
 
   // Before: both replicas sign for the served certificate.
   const v1::SignVouchingRequest evidence =

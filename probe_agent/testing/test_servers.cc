@@ -98,7 +98,7 @@ absl::StatusOr<std::unique_ptr<OpenSslTestServer>> OpenSslTestServer::Start(
     if (options.port != 0) {
       server->port_ = options.port;
     } else {
-      ASSIGN_OR_RETURN(server->port_, FreeTcpPort());
+      ASSIGN_OR_RETURN(server->port_, PickFreeTcpPort());
     }
     const std::string bracketed =
         options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
@@ -116,11 +116,13 @@ absl::StatusOr<std::unique_ptr<OpenSslTestServer>> OpenSslTestServer::Start(
     argv.insert(argv.end(), options.extra_arguments.begin(), options.extra_arguments.end());
     const std::string log =
         absl::StrCat(TestOutputDirectory(), "/s_server_", server->port_, ".log");
-    server->process_.RedirectOutput(log, log + ".err");
-    RETURN_IF_ERROR(server->process_.Start(argv));
-    last = WaitForTcpPort(options.host, server->port_, kStartTimeout, &server->process_);
+    ChildProcess::Options output;
+    output.stdout_path = log;
+    output.stderr_path = log + ".err";
+    ASSIGN_OR_RETURN(server->process_, ChildProcess::Start(argv, output));
+    last = WaitForTcpPort(options.host, server->port_, kStartTimeout, server->process_.get());
     if (last.ok()) return server;
-    server->process_.Stop();
+    server->process_->Stop();
   }
   return Annotate(last, "openssl s_server did not start");
 }
@@ -139,7 +141,7 @@ absl::StatusOr<std::unique_ptr<DnsmasqTestServer>> DnsmasqTestServer::Start(
   std::unique_ptr<DnsmasqTestServer> server(new DnsmasqTestServer());
   absl::Status last = absl::UnknownError("not started");
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
-    ASSIGN_OR_RETURN(server->port_, FreeTcpAndUdpPort());
+    ASSIGN_OR_RETURN(server->port_, PickFreeTcpAndUdpPort());
     std::vector<std::string> argv = {binary,
                                      "--no-daemon",
                                      "--conf-file=/dev/null",
@@ -152,12 +154,11 @@ absl::StatusOr<std::unique_ptr<DnsmasqTestServer>> DnsmasqTestServer::Start(
                                      "--log-facility=-"};
     argv.insert(argv.end(), records.begin(), records.end());
     const std::string log = absl::StrCat(TestOutputDirectory(), "/dnsmasq_", server->port_, ".log");
-    server->process_.RedirectOutput(log, log);
-    RETURN_IF_ERROR(server->process_.Start(argv));
+    ASSIGN_OR_RETURN(server->process_, ChildProcess::Start(argv, log));
     // dnsmasq binds TCP and UDP together, so an accepted TCP connection means both are ready.
-    last = WaitForTcpPort("127.0.0.1", server->port_, kStartTimeout, &server->process_);
+    last = WaitForTcpPort("127.0.0.1", server->port_, kStartTimeout, server->process_.get());
     if (last.ok()) return server;
-    server->process_.Stop();
+    server->process_->Stop();
   }
   return Annotate(last, "dnsmasq did not start");
 }
@@ -197,11 +198,11 @@ absl::StatusOr<std::unique_ptr<NginxTestServer>> NginxTestServer::Start(
   const std::string path = directory + "/nginx.conf";
   RETURN_IF_ERROR(WriteFileAtomically(path, configuration));
   const std::string log = directory + "/stderr.log";
-  server->process_.RedirectOutput(log, log);
-  RETURN_IF_ERROR(
-      server->process_.Start({binary, "-p", directory, "-c", path, "-g", "daemon off;"}));
+  ASSIGN_OR_RETURN(
+      server->process_,
+      ChildProcess::Start({binary, "-p", directory, "-c", path, "-g", "daemon off;"}, log));
   for (const auto& [host, port] : wait_for) {
-    absl::Status ready = WaitForTcpPort(host, port, kStartTimeout, &server->process_);
+    absl::Status ready = WaitForTcpPort(host, port, kStartTimeout, server->process_.get());
     if (!ready.ok()) {
       std::string errors;
       ReadFile(log).value_or("").swap(errors);

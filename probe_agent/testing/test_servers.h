@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "tests/support/subprocess.h"
+#include "common/child_process.h"
 
 namespace mecai {
 namespace test_support {
@@ -58,7 +58,7 @@ class OpenSslTestServer {
 
  private:
   OpenSslTestServer() = default;
-  Subprocess process_;
+  std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
 };
 
@@ -73,11 +73,11 @@ class NginxTestServer {
       const std::string& servers, const std::vector<std::pair<std::string, int>>& wait_for);
   // The directory holding nginx.conf and the logs.
   const std::string& directory() const { return directory_; }
-  pid_t pid() const { return process_.pid(); }
+  pid_t pid() const { return process_->pid(); }
 
  private:
   NginxTestServer() = default;
-  Subprocess process_;
+  std::unique_ptr<ChildProcess> process_;
   std::string directory_;
 };
 
@@ -99,7 +99,7 @@ class DnsmasqTestServer {
 
  private:
   DnsmasqTestServer() = default;
-  Subprocess process_;
+  std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
 };
 

@@ -1,0 +1,59 @@
+#include "common/testing/mtls_files.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/files.h"
+#include "common/openssl_types.h"
+#include "common/pem.h"
+#include "common/pki_builder.h"
+#include "common/status.h"
+
+namespace mecai {
+namespace {
+
+// Issues `name` with the extended key usage `usage` under `ca` and writes <name>.pem and
+// <name>.key into `directory`; `*certificate_file` and `*key_file` receive the paths.
+absl::Status WriteIdentity(const std::string& directory, const std::string& name,
+                           const std::string& usage, const CertificateSpec& ca_spec, X509* ca,
+                           EVP_PKEY* ca_key, std::string* certificate_file, std::string* key_file) {
+  CertificateSpec spec;
+  spec.common_name = name;
+  spec.dns_names = {name};
+  spec.extended_key_usages = {usage};
+  spec.not_before = ca_spec.not_before;
+  spec.not_after = ca_spec.not_after;
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
+  ASSIGN_OR_RETURN(X509Ptr certificate, IssueCertificate(spec, key.get(), ca, ca_key));
+  *certificate_file = absl::StrCat(directory, "/", name, ".pem");
+  *key_file = absl::StrCat(directory, "/", name, ".key");
+  RETURN_IF_ERROR(WriteFileAtomically(*certificate_file, CertificateToPem(certificate.get())));
+  return WriteFileAtomically(*key_file, PrivateKeyToPem(key.get()), 0600);
+}
+
+}  // namespace
+
+absl::StatusOr<MutualTlsFiles> WriteMutualTlsFiles(const std::string& directory,
+                                                   const std::string& ca_name,
+                                                   const std::string& server_name,
+                                                   const std::string& client_name) {
+  const absl::Time now = absl::Now();
+  CertificateSpec ca_spec;
+  ca_spec.common_name = ca_name;
+  ca_spec.is_certificate_authority = true;
+  ca_spec.not_before = now - absl::Hours(1);
+  ca_spec.not_after = now + absl::Hours(24);
+  ASSIGN_OR_RETURN(EvpPkeyPtr ca_key, GenerateEcKey());
+  ASSIGN_OR_RETURN(X509Ptr ca, IssueCertificate(ca_spec, ca_key.get(), nullptr, ca_key.get()));
+  MutualTlsFiles files;
+  files.ca = directory + "/ca.pem";
+  RETURN_IF_ERROR(WriteFileAtomically(files.ca, CertificateToPem(ca.get())));
+  RETURN_IF_ERROR(WriteIdentity(directory, server_name, "serverAuth", ca_spec, ca.get(),
+                                ca_key.get(), &files.server_certificate, &files.server_key));
+  RETURN_IF_ERROR(WriteIdentity(directory, client_name, "clientAuth", ca_spec, ca.get(),
+                                ca_key.get(), &files.client_certificate, &files.client_key));
+  return files;
+}
+
+}  // namespace mecai
