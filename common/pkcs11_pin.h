@@ -1,5 +1,4 @@
-// The user PIN of a PKCS#11 token, read from the file or the environment variable its
-// Pkcs11Config names; never logged, never kept longer than one login.
+// The user PIN of a PKCS#11 token, read from the file or environment variable its config names.
 #ifndef MECAI_COMMON_PKCS11_PIN_H_
 #define MECAI_COMMON_PKCS11_PIN_H_
 

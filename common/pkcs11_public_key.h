@@ -1,5 +1,4 @@
-// Public keys built from the attributes of a PKCS#11 public key object: EC P-256 and Ed25519 from
-// CKA_EC_PARAMS and CKA_EC_POINT, RSA from CKA_MODULUS and CKA_PUBLIC_EXPONENT.
+// Public keys built from a PKCS#11 public key object's attributes: EC P-256, Ed25519 and RSA.
 #ifndef MECAI_COMMON_PKCS11_PUBLIC_KEY_H_
 #define MECAI_COMMON_PKCS11_PUBLIC_KEY_H_
 

@@ -1,5 +1,4 @@
-// A fixed set of logged-in sessions with one PKCS#11 token, each lent to one signer at a time, so
-// that several signatures run in the token at once (PKCS#11 v2.40 §5.6: one operation per session).
+// A fixed pool of logged-in PKCS#11 sessions, each lent to one signer at a time.
 #ifndef MECAI_COMMON_PKCS11_SESSION_POOL_H_
 #define MECAI_COMMON_PKCS11_SESSION_POOL_H_
 
@@ -26,10 +25,11 @@ struct Pkcs11PooledSession {
   CK_OBJECT_HANDLE private_key = CK_INVALID_HANDLE;
 };
 
-// Lends its sessions one borrower at a time. Acquire() takes a free session, waiting on a
-// condition variable while all are busy; the Lease returns it when destroyed. Sessions are taken
-// from the front and returned to the back, longest idle first, so that use spreads over every
-// session and a lost one is found (and reopened by its borrower) soon.
+// Lends its sessions one borrower at a time, so that several signatures run in the token at once
+// (PKCS#11 v2.40 §5.11: one signing operation at a time per session). Acquire() takes a free
+// session, waiting on a condition variable while all are busy; the Lease returns it when destroyed.
+// Sessions are taken from the front and returned to the back, longest idle first, so that use
+// spreads over every session and a lost one is found (and reopened by its borrower) soon.
 //
 // Thread-safe. No Lease may outlive the pool; destroying the pool closes its sessions.
 class Pkcs11SessionPool {
