@@ -16,8 +16,6 @@
 #include "common/openssl_error.h"
 #include "common/openssl_types.h"
 #include "common/status.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace mecai {
 namespace {
@@ -110,17 +108,26 @@ absl::StatusOr<ParsedKey> ParseSubjectPublicKeyInfo(const std::string& der) {
   return parsed;
 }
 
-std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& fields) {
-  google::protobuf::Struct object;
-  for (const auto& [name, value] : fields) {
-    (*object.mutable_fields())[name].set_string_value(value);
-  }
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(object, &json);
-  return json;
-}
-
 }  // namespace
+
+// What a valid request asks to approve.
+struct Approvals::Submission {
+  // Lower case.
+  std::string domain;
+  std::string spki_der;
+  // The names the key is for; the domain itself when the request names no host.
+  std::vector<std::string> names;
+  bool whole_domain = false;
+};
+
+// The RDAP lookup and the calls placed for one request, not yet stored.
+struct Approvals::CallOutcome {
+  std::vector<v1::PhoneCall> calls;
+  // RDAP_LOOKUP_*, CALL_PLACED and CALL_FAILED, in the order they happened.
+  std::vector<v1::AuditEvent> events;
+  // The registry answered and listed no phone number.
+  bool no_numbers = false;
+};
 
 ApprovalOptions ApprovalOptions::FromConfig(const v1::ApprovalConfig& config) {
   ApprovalOptions options;
@@ -152,10 +159,12 @@ Approvals::Approvals(ApprovalOptions options, ApprovalStore& store, HttpFetcher&
                      const Clock& clock, RandomSource& random, ApprovalMetrics* metrics)
     : options_(std::move(options)),
       store_(store),
-      fetcher_(fetcher),
       clock_(clock),
       random_(random),
       rdap_(fetcher, options_.rdap),
+      gateway_(fetcher,
+               VoiceGatewayOptions{options_.voice_gateway_url, options_.voice_gateway_attempts,
+                                   options_.http_timeout}),
       metrics_(metrics) {}
 
 v1::AuditEvent Approvals::Event(v1::AuditEventKind kind, std::string detail,
@@ -198,34 +207,19 @@ std::string Approvals::CallMessage(const v1::IssuanceStatus& status, absl::strin
 
 v1::PhoneCall Approvals::Call(const std::string& phone_number, const std::string& message,
                               std::vector<v1::AuditEvent>* events) {
-  v1::PhoneCall call;
-  call.set_phone_number(phone_number);
-  HttpRequest request;
-  request.url = options_.voice_gateway_url;
-  request.post_body = JsonObject({{"to", phone_number}, {"message", message}});
-  request.content_type = "application/json";
-  request.timeout = options_.http_timeout;
-  request.max_response_bytes = 64 << 10;
-  for (uint32_t attempt = 1; attempt <= options_.voice_gateway_attempts; ++attempt) {
-    call.set_attempts(attempt);
-    absl::StatusOr<std::string> answer = fetcher_.Fetch(request);
-    if (metrics_ != nullptr) metrics_->RecordGatewayRequest(answer.ok());
-    if (answer.ok()) {
-      call.set_delivered(true);
-      call.clear_error();
+  return gateway_.Call(phone_number, message, [&](uint32_t attempt, const absl::Status& result) {
+    if (metrics_ != nullptr) metrics_->RecordGatewayRequest(result.ok());
+    const std::string which =
+        absl::StrCat(" (attempt ", attempt, " of ", options_.voice_gateway_attempts, ")");
+    if (result.ok()) {
       events->push_back(Event(v1::AUDIT_EVENT_KIND_CALL_PLACED,
-                              absl::StrCat("call to ", phone_number, " placed (attempt ", attempt,
-                                           " of ", options_.voice_gateway_attempts, ")")));
-      return call;
+                              absl::StrCat("call to ", phone_number, " placed", which)));
+    } else {
+      events->push_back(
+          Event(v1::AUDIT_EVENT_KIND_CALL_FAILED,
+                absl::StrCat("call to ", phone_number, " failed", which, ": ", result.message())));
     }
-    // The fetcher's message names the URL and status, never the request body (the code).
-    call.set_error(std::string(answer.status().message()));
-    events->push_back(
-        Event(v1::AUDIT_EVENT_KIND_CALL_FAILED,
-              absl::StrCat("call to ", phone_number, " failed (attempt ", attempt, " of ",
-                           options_.voice_gateway_attempts, "): ", answer.status().message())));
-  }
-  return call;
+  });
 }
 
 absl::StatusOr<v1::IssuanceStatus> Approvals::Submit(
@@ -249,7 +243,7 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::Submit(
   return status;
 }
 
-absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
+absl::StatusOr<Approvals::Submission> Approvals::Validate(
     const v1::SubmitIssuanceRequestRequest& request) {
   // The domain as a person typed it, in canonical (lower-case) form; then the domain rule of
   // common/dns_name.h: two or more LDH labels, no wildcard, no IP literal.
@@ -297,18 +291,33 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
     }
   }
 
+  return Submission{domain, std::move(key.spki_der), std::move(key.names), whole_domain};
+}
+
+absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
+    const v1::SubmitIssuanceRequestRequest& request) {
+  ASSIGN_OR_RETURN(const Submission submission, Validate(request));
   ASSIGN_OR_RETURN(std::string code, GenerateApprovalCode(random_, options_.code_length));
+  ASSIGN_OR_RETURN(const v1::IssuanceStatus recorded, Record(request, submission, code));
+  const CallOutcome outcome = CallContacts(recorded, code);
+  RETURN_IF_ERROR(StoreCalls(recorded.transaction_number(), outcome));
+  return GetStatus(recorded.transaction_number());
+}
+
+absl::StatusOr<v1::IssuanceStatus> Approvals::Record(
+    const v1::SubmitIssuanceRequestRequest& request, const Submission& submission,
+    absl::string_view code) {
   StoredRequest stored;
   ASSIGN_OR_RETURN(stored.code_salt, random_.Bytes(kApprovalCodeSaltBytes));
   stored.code_sha256 = HashApprovalCode(stored.code_salt, code);
   v1::IssuanceStatus& status = stored.status;
   status.set_transaction_number(request.transaction_number());
-  status.set_domain(domain);
+  status.set_domain(submission.domain);
   status.set_requester(request.requester());
   status.set_state(v1::ISSUANCE_STATE_CALLING);
-  status.set_subject_public_key_info_sha256(Sha256(key.spki_der));
-  for (const std::string& name : key.names) status.add_names(name);
-  status.set_whole_domain(whole_domain);
+  status.set_subject_public_key_info_sha256(Sha256(submission.spki_der));
+  for (const std::string& name : submission.names) status.add_names(name);
+  status.set_whole_domain(submission.whole_domain);
   const absl::Time now = clock_.Now();
   status.set_submitted_unix_milliseconds(absl::ToUnixMillis(now));
   status.set_code_expires_unix_milliseconds(absl::ToUnixMillis(now + options_.code_validity));
@@ -316,60 +325,69 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::RecordAndCall(
   RETURN_IF_ERROR(store_.Create(
       stored,
       {Event(v1::AUDIT_EVENT_KIND_SUBMITTED,
-             absl::StrCat("issuance request for ", domain, " by ", request.requester(),
+             absl::StrCat("issuance request for ", submission.domain, " by ", request.requester(),
                           ", key SHA-256 ", HexEncode(status.subject_public_key_info_sha256()),
-                          ", names ", absl::StrJoin(key.names, ", ")))}));
-  MECAI_LOG(Info) << "approval request " << status.transaction_number() << " for " << domain;
+                          ", names ", absl::StrJoin(submission.names, ", ")))}));
+  MECAI_LOG(Info) << "approval request " << status.transaction_number() << " for "
+                  << submission.domain;
   CountState(v1::ISSUANCE_STATE_CALLING);
+  return status;
+}
 
+Approvals::CallOutcome Approvals::CallContacts(const v1::IssuanceStatus& status,
+                                               absl::string_view code) {
   // Contacts from the registry (RFC 9083), then one call per number (MECAI phone-approval
   // proposal).
-  std::vector<v1::AuditEvent> events;
-  std::vector<v1::PhoneCall> calls;
-  absl::StatusOr<std::vector<std::string>> numbers = rdap_.LookupPhoneNumbers(domain);
+  CallOutcome outcome;
+  absl::StatusOr<std::vector<std::string>> numbers = rdap_.LookupPhoneNumbers(status.domain());
   if (metrics_ != nullptr) metrics_->RecordRdapLookup(numbers.ok());
   if (!numbers.ok()) {
-    events.push_back(
+    outcome.events.push_back(
         Event(v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_FAILED, std::string(numbers.status().message())));
-  } else {
-    events.push_back(Event(v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_SUCCEEDED,
-                           absl::StrCat("RDAP lists ", numbers->size(),
-                                        " phone number(s): ", absl::StrJoin(*numbers, ", "))));
-    const std::string message = CallMessage(status, code);
-    for (const std::string& number : *numbers) {
-      calls.push_back(Call(number, message, &events));
-      if (metrics_ != nullptr) metrics_->RecordCall(calls.back().delivered());
-    }
+    return outcome;
   }
+  outcome.no_numbers = numbers->empty();
+  outcome.events.push_back(Event(v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_SUCCEEDED,
+                                 absl::StrCat("RDAP lists ", numbers->size(), " phone number(s): ",
+                                              absl::StrJoin(*numbers, ", "))));
+  const std::string message = CallMessage(status, code);
+  for (const std::string& number : *numbers) {
+    outcome.calls.push_back(Call(number, message, &outcome.events));
+    if (metrics_ != nullptr) metrics_->RecordCall(outcome.calls.back().delivered());
+  }
+  return outcome;
+}
+
+absl::Status Approvals::StoreCalls(const std::string& transaction_number,
+                                   const CallOutcome& outcome) {
   bool delivered = false;
-  for (const v1::PhoneCall& call : calls) delivered = delivered || call.delivered();
-  ASSIGN_OR_RETURN(
-      StoredRequest written,
-      store_.Mutate(status.transaction_number(), [&](StoredRequest& current,
-                                                     std::vector<v1::AuditEvent>* new_events) {
-        *new_events = events;
-        for (const v1::PhoneCall& call : calls) *current.status.add_calls() = call;
-        // A person may have decided while later numbers were still being called.
-        if (current.status.state() != v1::ISSUANCE_STATE_CALLING) {
-          return absl::OkStatus();
-        }
-        if (delivered) {
-          current.status.set_state(v1::ISSUANCE_STATE_AWAITING_APPROVAL);
-          CountState(v1::ISSUANCE_STATE_AWAITING_APPROVAL);
-          new_events->push_back(Event(v1::AUDIT_EVENT_KIND_AWAITING_APPROVAL,
-                                      "waiting for a person on the approval page"));
-        } else {
-          current.status.set_state(v1::ISSUANCE_STATE_FAILED);
-          CountState(v1::ISSUANCE_STATE_FAILED);
-          current.status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
-          new_events->push_back(Event(v1::AUDIT_EVENT_KIND_FAILED,
-                                      numbers.ok() && numbers->empty()
-                                          ? "the registry lists no phone number: nobody can approve"
-                                          : "no call could be placed: nobody can approve"));
-        }
-        return absl::OkStatus();
-      }));
-  return GetStatus(written.status.transaction_number());
+  for (const v1::PhoneCall& call : outcome.calls) delivered = delivered || call.delivered();
+  return store_
+      .Mutate(transaction_number,
+              [&](StoredRequest& current, std::vector<v1::AuditEvent>* new_events) {
+                *new_events = outcome.events;
+                for (const v1::PhoneCall& call : outcome.calls) *current.status.add_calls() = call;
+                // A person may have decided while later numbers were still being called.
+                if (current.status.state() != v1::ISSUANCE_STATE_CALLING) {
+                  return absl::OkStatus();
+                }
+                if (delivered) {
+                  current.status.set_state(v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+                  CountState(v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+                  new_events->push_back(Event(v1::AUDIT_EVENT_KIND_AWAITING_APPROVAL,
+                                              "waiting for a person on the approval page"));
+                } else {
+                  current.status.set_state(v1::ISSUANCE_STATE_FAILED);
+                  CountState(v1::ISSUANCE_STATE_FAILED);
+                  current.status.set_decided_unix_milliseconds(clock_.NowUnixMilliseconds());
+                  new_events->push_back(Event(
+                      v1::AUDIT_EVENT_KIND_FAILED,
+                      outcome.no_numbers ? "the registry lists no phone number: nobody can approve"
+                                         : "no call could be placed: nobody can approve"));
+                }
+                return absl::OkStatus();
+              })
+      .status();
 }
 
 absl::StatusOr<v1::IssuanceStatus> Approvals::GetStatus(const std::string& transaction_number) {

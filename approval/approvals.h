@@ -17,6 +17,7 @@
 #include "approval/approval_metrics.h"
 #include "approval/approval_store.h"
 #include "approval/rdap.h"
+#include "approval/voice_gateway.h"
 #include "common/clock.h"
 #include "common/http_fetcher.h"
 #include "proto/mecai/v1/approval.pb.h"
@@ -96,7 +97,22 @@ class Approvals {
   const ApprovalOptions& options() const { return options_; }
 
  private:
+  struct Submission;
+  struct CallOutcome;
+
+  // Submit() without the metrics: Validate, Record, CallContacts, StoreCalls.
   absl::StatusOr<v1::IssuanceStatus> RecordAndCall(const v1::SubmitIssuanceRequestRequest& request);
+  // What `request` asks for; INVALID_ARGUMENT naming the first bad field.
+  static absl::StatusOr<Submission> Validate(const v1::SubmitIssuanceRequestRequest& request);
+  // Stores the new request, CALLING, with the salted hash of `code`; ALREADY_EXISTS for a used
+  // transaction number. Returns its status.
+  absl::StatusOr<v1::IssuanceStatus> Record(const v1::SubmitIssuanceRequestRequest& request,
+                                            const Submission& submission, absl::string_view code);
+  // Looks up the domain's phone numbers over RDAP and calls each with `code`.
+  CallOutcome CallContacts(const v1::IssuanceStatus& status, absl::string_view code);
+  // Adds the calls and their events to the stored request, which then awaits approval if a call
+  // was placed and FAILS otherwise (unless a person decided meanwhile).
+  absl::Status StoreCalls(const std::string& transaction_number, const CallOutcome& outcome);
   absl::StatusOr<DecisionOutcome> DecideOnce(const std::string& transaction_number,
                                              absl::string_view code, Decision decision,
                                              const std::string& remote_address);
@@ -109,16 +125,16 @@ class Approvals {
   bool ExpireIfDue(StoredRequest& request, std::vector<v1::AuditEvent>* events) const;
   // The sentence the voice gateway speaks.
   std::string CallMessage(const v1::IssuanceStatus& status, absl::string_view code) const;
-  // Places one call with retries; records each failure.
+  // Places one call through the gateway with retries; records each attempt.
   v1::PhoneCall Call(const std::string& phone_number, const std::string& message,
                      std::vector<v1::AuditEvent>* events);
 
   const ApprovalOptions options_;
   ApprovalStore& store_;
-  HttpFetcher& fetcher_;
   const Clock& clock_;
   RandomSource& random_;
   const RdapClient rdap_;
+  const VoiceGatewayClient gateway_;
   ApprovalMetrics* const metrics_;
 };
 

@@ -44,6 +44,7 @@
 #include "common/logging.h"
 #include "common/pem.h"
 #include "common/pkcs11_key.h"
+#include "common/pkcs11_login.h"
 #include "common/pkcs11_module.h"
 #include "common/pkcs11_provisioning.h"
 #include "common/pki_builder.h"

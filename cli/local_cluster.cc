@@ -22,9 +22,6 @@
 namespace mecai {
 namespace {
 
-constexpr char kTokenLabel[] = "mecai-va";
-constexpr char kKeyLabel[] = "va-signing-key";
-constexpr char kLogKeyLabel[] = "va-log-key";
 const char* const kRegions[] = {"eu-west", "us-east", "ap-south"};
 
 }  // namespace
@@ -45,13 +42,7 @@ void LocalCluster::Step(const std::string& text) const {
 
 v1::PeerConfig LocalCluster::Peer(const std::string& server_name, int port,
                                   const Identity& client) const {
-  v1::PeerConfig config;
-  config.set_address(absl::StrCat("127.0.0.1:", port));
-  config.mutable_tls()->set_certificate_file(client.certificate_file);
-  config.mutable_tls()->set_private_key_file(client.key_file);
-  config.mutable_tls()->set_server_ca_file(Path("internal/ca.pem"));
-  config.mutable_tls()->set_server_identity(server_name);
-  return config;
+  return ClusterPeer(options_.workdir, server_name, port, client);
 }
 
 absl::Status LocalCluster::Kill(const std::string& name, int signal) {
@@ -145,8 +136,7 @@ v1::PeerConfig LocalCluster::ApprovalPeer() const {
   return Peer("approval", approval_port_, approval_client_);
 }
 
-absl::StatusOr<int> LocalCluster::StartApprovalService(const std::string& binary,
-                                                       const Identity& server) {
+absl::StatusOr<int> LocalCluster::StartApprovalService(const std::string& binary) {
   if (binary.empty()) {
     return absl::NotFoundError(
         "cannot find the approval binary; build it with `bazel build //approval` or set "
@@ -158,28 +148,9 @@ absl::StatusOr<int> LocalCluster::StartApprovalService(const std::string& binary
       WriteFileAtomically(Path("approval/records.key"), PrivateKeyToPem(record_key.get()), 0600));
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("approval/records.pub"), PublicKeyToPem(record_key.get())));
-  v1::ApprovalConfig config;
-  config.mutable_listen()->set_address("127.0.0.1:0");
-  config.mutable_listen()->set_port_file(Path("run/approval.port"));
-  config.mutable_listen()->set_metrics_address("127.0.0.1:0");
-  config.mutable_listen()->set_metrics_port_file(Path("run/approval.metrics-port"));
-  v1::ServerTls* tls = config.mutable_listen()->mutable_tls();
-  tls->set_certificate_file(server.certificate_file);
-  tls->set_private_key_file(server.key_file);
-  tls->set_client_ca_file(Path("internal/ca.pem"));
-  tls->add_allowed_client_identities("coordinator");
-  tls->add_allowed_client_identities("ca-frontend");
-  config.set_web_address("127.0.0.1:0");
-  config.set_web_port_file(Path("run/approval.web-port"));
-  config.set_store_path(Path("store/approval"));
-  (*config.mutable_rdap_base_urls())["test"] = options_.approval_rdap_base_url;
-  config.set_voice_gateway_url(options_.approval_voice_gateway_url);
-  config.set_approval_site_url("http://certapproval.mecai.test/");
-  config.set_certificate_authority_name("MECAI Demo CA");
-  // The registry and the gateway are on loopback (trust rule 6 refuses it by default).
-  config.add_allowed_special_address_ranges("127.0.0.0/8");
-  config.set_signing_key_file(Path("approval/records.key"));
-  RETURN_IF_ERROR(WriteConfig("approval.textproto", config));
+  RETURN_IF_ERROR(WriteConfig(
+      "approval.textproto", ClusterApprovalConfig(options_.workdir, options_.approval_rdap_base_url,
+                                                  options_.approval_voice_gateway_url)));
   Step("starting the phone-approval service");
   ASSIGN_OR_RETURN(ChildProcess * process,
                    Launch({binary, "--config", Path("approval.textproto")}, "approval"));
@@ -218,7 +189,7 @@ absl::StatusOr<LocalCluster::Identity> LocalCluster::IssueIdentity(
   ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
   ASSIGN_OR_RETURN(X509Ptr certificate,
                    IssueCertificate(spec, key.get(), internal_ca_.get(), internal_key_.get()));
-  Identity identity{Path("internal/" + name + ".pem"), Path("internal/" + name + ".key")};
+  const Identity identity = ClusterIdentityFiles(options_.workdir, name);
   RETURN_IF_ERROR(
       WriteFileAtomically(identity.certificate_file, CertificateToPem(certificate.get())));
   RETURN_IF_ERROR(WriteFileAtomically(identity.key_file, PrivateKeyToPem(key.get()), 0600));
@@ -261,17 +232,13 @@ absl::Status LocalCluster::BuildPki() {
 absl::Status LocalCluster::BuildHsm() {
   // A fresh SoftHSM2 token; the VA key is generated inside it and never leaves it.
   const std::string pin = "demo-user-pin-4821";
-  RETURN_IF_ERROR(InitSoftHsmToken(Path("hsm"), kTokenLabel, pin, "demo-so-pin-9377"));
-  RETURN_IF_ERROR(WriteFileAtomically(Path("hsm/user.pin"), pin + "\n", 0600));
-  v1::Pkcs11Config pkcs11;
-  pkcs11.set_module_path(SoftHsmModulePath());
-  pkcs11.set_token_label(kTokenLabel);
-  pkcs11.set_pin_file(Path("hsm/user.pin"));
-  pkcs11.set_key_label(kKeyLabel);
+  const v1::Pkcs11Config pkcs11 = ClusterVaKeyPkcs11(options_.workdir, SoftHsmModulePath());
+  RETURN_IF_ERROR(InitSoftHsmToken(Path("hsm"), pkcs11.token_label(), pin, "demo-so-pin-9377"));
+  RETURN_IF_ERROR(WriteFileAtomically(pkcs11.pin_file(), pin + "\n", 0600));
   ASSIGN_OR_RETURN(EvpPkeyPtr va_public_key, GenerateEcKeyPairInToken(pkcs11));
   // The log key, beside it in the token: signs checkpoints only.
   v1::Pkcs11Config log_key = pkcs11;
-  log_key.set_key_label(kLogKeyLabel);
+  log_key.set_key_label(kClusterLogKeyLabel);
   ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, GenerateEcKeyPairInToken(log_key));
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("pki/log-key.pub.pem"), PublicKeyToPem(log_public_key.get())));
@@ -285,15 +252,8 @@ absl::Status LocalCluster::BuildHsm() {
   ASSIGN_OR_RETURN(X509Ptr va,
                    IssueCertificate(va_spec, va_public_key.get(), root_.get(), root_key_.get()));
   RETURN_IF_ERROR(WriteFileAtomically(Path("pki/va.pem"), CertificateToPem(va.get())));
-  v1::VaList va_list;
-  v1::VaListEntry* entry = va_list.add_vas();
-  entry->set_id(kVaId);
-  entry->set_operator_("MECAI Demo CA");
-  entry->set_ca_certificate_file(Path("pki/root-ca.pem"));
-  // The VA certificate's key names this VA (docs/VOUCHING_DATA.md §4).
-  entry->add_va_spki_sha256(VaKeyPin(va_public_key.get()));
-  entry->set_log_public_key_file(Path("pki/log-key.pub.pem"));
-  return WriteConfig("va-list.textproto", va_list);
+  return WriteConfig("va-list.textproto",
+                     ClusterVaList(options_.workdir, VaKeyPin(va_public_key.get())));
 }
 
 absl::Status LocalCluster::StartWebServer(const std::string& nginx) {
@@ -306,19 +266,9 @@ absl::Status LocalCluster::StartWebServer(const std::string& nginx) {
   const std::string root = Path("crl");
   mkdir(root.c_str(), 0755);
   RETURN_IF_ERROR(WriteFileAtomically(root + "/issuing-ca.crl", crl_der));
-  const std::string config = absl::StrCat(
-      "worker_processes 1;\nerror_log stderr;\npid ", Path("run/nginx.pid"), ";\n",
-      geteuid() == 0 ? "user root root;\n" : "", "events { worker_connections 64; }\n",
-      "http {\n  access_log off;\n  client_body_temp_path ", root, "/tmp-body;\n",
-      "  proxy_temp_path ", root, "/tmp-proxy;\n  fastcgi_temp_path ", root, "/tmp-fastcgi;\n",
-      "  uwsgi_temp_path ", root, "/tmp-uwsgi;\n  scgi_temp_path ", root, "/tmp-scgi;\n",
-      "  types { application/pkix-crl crl; }\n  server {\n    listen 127.0.0.1:", crl_port_,
-      ";\n    root ", root, ";\n  }\n",
-      // The TLS target: the server certificate and its chain (nginx wants them in one file).
-      "  server {\n    listen ", options_.target_listen_address, ":", target_port_,
-      " ssl;\n    server_name ", kTargetHost, ";\n    ssl_certificate ", Path("pki/server.pem"),
-      ";\n    ssl_certificate_key ", Path("pki/server.key"),
-      ";\n    return 200 \"MECAI demo target\\n\";\n  }\n}\n");
+  const std::string config =
+      ClusterNginxConfig(options_.workdir, options_.target_listen_address, crl_port_, target_port_,
+                         /*as_root=*/geteuid() == 0);
   RETURN_IF_ERROR(WriteFileAtomically(Path("run/nginx.conf"), config));
   Step(absl::StrCat("starting nginx: the TLS target ", kTargetHost, " on 127.0.0.1:", target_port_,
                     ", and the issuing CA's CRL at http://127.0.0.1:", crl_port_,
@@ -373,16 +323,37 @@ absl::StatusOr<int> LocalCluster::AwaitPortFile(ChildProcess* process,
 }
 
 absl::Status LocalCluster::Start() {
-  const int perspectives = options_.perspectives;
-  for (const char* directory : {"pki", "internal", "hsm", "logs", "agents", "run", "store"}) {
-    mkdir(Path(directory).c_str(), 0700);
-  }
+  MakeDirectories();
   ASSIGN_OR_RETURN(BinaryPaths binaries, FindClusterBinaries());
-
   Step("creating a throwaway PKI: root CA, issuing CA, a server certificate for www.mecai.test");
   RETURN_IF_ERROR(BuildPki());
   Step("creating a SoftHSM2 token and generating the VA key inside it");
   RETURN_IF_ERROR(BuildHsm());
+  RETURN_IF_ERROR(CreateMaintainerKey());
+  ASSIGN_OR_RETURN(Resolver dns, StartResolver(binaries.dnsmasq));
+  ASSIGN_OR_RETURN(target_port_, PickFreeTcpPort());
+  RETURN_IF_ERROR(StartWebServer(binaries.nginx));
+  if (!dns.process->Running()) {
+    return absl::UnavailableError(
+        absl::StrCat("dnsmasq did not start: ", TailOfFile(dns.process->log_path())));
+  }
+  RETURN_IF_ERROR(IssueServiceIdentities());
+  ASSIGN_OR_RETURN(std::vector<v1::AgentEndpoint> agents,
+                   StartAgents(binaries.probe_agent, dns.port));
+  if (with_approval()) {
+    ASSIGN_OR_RETURN(approval_port_, StartApprovalService(binaries.approval));
+  }
+  RETURN_IF_ERROR(StartSigners(binaries.signer, agents));
+  return StartCoordinator(binaries.coordinator, agents);
+}
+
+void LocalCluster::MakeDirectories() const {
+  for (const char* directory : {"pki", "internal", "hsm", "logs", "agents", "run", "store"}) {
+    mkdir(Path(directory).c_str(), 0700);
+  }
+}
+
+absl::Status LocalCluster::CreateMaintainerKey() const {
   Step(
       "creating the trust-list maintainer's key (trust-list/maintainer.key): the signer and the "
       "coordinator accept only trust-list changes it signed");
@@ -390,215 +361,120 @@ absl::Status LocalCluster::Start() {
   ASSIGN_OR_RETURN(EvpPkeyPtr maintainer_key, GenerateEd25519Key());
   RETURN_IF_ERROR(
       WriteFileAtomically(MaintainerKeyFile(), PrivateKeyToPem(maintainer_key.get()), 0600));
-  RETURN_IF_ERROR(
-      WriteFileAtomically(MaintainerPublicKeyFile(), PublicKeyToPem(maintainer_key.get())));
+  return WriteFileAtomically(MaintainerPublicKeyFile(), PublicKeyToPem(maintainer_key.get()));
+}
 
+absl::StatusOr<LocalCluster::Resolver> LocalCluster::StartResolver(const std::string& dnsmasq) {
   // A resolver the agents use (dnsmasq from Debian): www.mecai.test → 127.0.0.1, plus any extra
   // host records, from a hosts file; authoritative for mecai.test so that a missing AAAA record
   // is an empty answer, not REFUSED.
-  std::string hosts = absl::StrCat("127.0.0.1 ", kTargetHost, "\n");
-  for (const auto& [hostname, addresses] : options_.extra_hosts) {
-    for (const std::string& address : addresses)
-      absl::StrAppend(&hosts, address, " ", hostname, "\n");
-  }
-  RETURN_IF_ERROR(WriteFileAtomically(Path("run/hosts"), hosts));
+  RETURN_IF_ERROR(WriteFileAtomically(Path("run/hosts"), ClusterHostsFile(options_.extra_hosts)));
   ASSIGN_OR_RETURN(int dns_port, PickFreeTcpPort());
   Step(
       absl::StrCat("starting dnsmasq on 127.0.0.1:", dns_port, " (", kTargetHost, " → 127.0.0.1)"));
   ASSIGN_OR_RETURN(
       ChildProcess * dns,
-      Launch({binaries.dnsmasq, "--no-daemon", "--conf-file=/dev/null",
-              absl::StrCat("--port=", dns_port), "--listen-address=127.0.0.1", "--bind-interfaces",
-              "--no-resolv", "--no-hosts", absl::StrCat("--addn-hosts=", Path("run/hosts")),
-              "--local=/mecai.test/", absl::StrCat("--pid-file=", Path("run/dnsmasq.pid"))},
+      Launch({dnsmasq, "--no-daemon", "--conf-file=/dev/null", absl::StrCat("--port=", dns_port),
+              "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+              absl::StrCat("--addn-hosts=", Path("run/hosts")), "--local=/mecai.test/",
+              absl::StrCat("--pid-file=", Path("run/dnsmasq.pid"))},
              "dnsmasq"));
+  return Resolver{dns, dns_port};
+}
 
-  ASSIGN_OR_RETURN(target_port_, PickFreeTcpPort());
-  RETURN_IF_ERROR(StartWebServer(binaries.nginx));
-  if (!dns->Running()) {
-    return absl::UnavailableError(
-        absl::StrCat("dnsmasq did not start: ", TailOfFile(dns->log_path())));
-  }
-
-  // Identities of the internal mutual TLS.
-  ASSIGN_OR_RETURN(Identity coordinator_id,
-                   IssueIdentity("coordinator", {"serverAuth", "clientAuth"}));
-  ASSIGN_OR_RETURN(Identity signer_id, IssueIdentity("signer", {"serverAuth", "clientAuth"}));
-  ASSIGN_OR_RETURN(Identity stapler_id, IssueIdentity("stapler", {"clientAuth"}));
+absl::Status LocalCluster::IssueServiceIdentities() {
+  RETURN_IF_ERROR(IssueIdentity("coordinator", {"serverAuth", "clientAuth"}).status());
+  RETURN_IF_ERROR(IssueIdentity("signer", {"serverAuth", "clientAuth"}).status());
+  ASSIGN_OR_RETURN(stapler_, IssueIdentity("stapler", {"clientAuth"}));
   ASSIGN_OR_RETURN(admin_, IssueIdentity("admin", {"clientAuth"}));
-  auto server_tls = [&](const Identity& identity, const std::string& client) {
-    v1::ServerTls tls;
-    tls.set_certificate_file(identity.certificate_file);
-    tls.set_private_key_file(identity.key_file);
-    tls.set_client_ca_file(Path("internal/ca.pem"));
-    tls.add_allowed_client_identities(client);
-    return tls;
-  };
-
-  // Probe agents, one per perspective, regions spread round-robin.
-  std::vector<v1::AgentEndpoint> endpoints;
-  for (int i = 0; i < perspectives; ++i) {
-    const std::string id = absl::StrCat("agent-", i + 1);
-    const std::string region = kRegions[i % 3];
-    ASSIGN_OR_RETURN(Identity agent_id, IssueIdentity(id, {"serverAuth"}));
-    ASSIGN_OR_RETURN(EvpPkeyPtr observation_key, GenerateEd25519Key());
-    RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.key"),
-                                        PrivateKeyToPem(observation_key.get()), 0600));
-    RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.pub"),
-                                        PublicKeyToPem(observation_key.get())));
-    const AgentPlacement* placement = static_cast<size_t>(i) < options_.agent_placements.size()
-                                          ? &options_.agent_placements[i]
-                                          : nullptr;
-    v1::ProbeAgentConfig config;
-    config.mutable_listen()->set_address(
-        absl::StrCat(placement != nullptr ? placement->address : "127.0.0.1", ":0"));
-    config.mutable_listen()->set_port_file(Path("run/" + id + ".port"));
-    config.mutable_listen()->set_metrics_address("127.0.0.1:0");
-    config.mutable_listen()->set_metrics_port_file(Path("run/" + id + ".metrics-port"));
-    *config.mutable_listen()->mutable_tls() = server_tls(agent_id, "coordinator");
-    config.mutable_perspective()->set_id(id);
-    config.mutable_perspective()->set_region(region);
-    config.set_signing_key_file(Path("agents/" + id + "-observation.key"));
-    if (placement != nullptr) {
-      config.mutable_resolver()->add_nameservers(placement->nameserver);
-      config.add_allowed_special_address_ranges(placement->allowed_range);
-    } else {
-      config.mutable_resolver()->add_nameservers(absl::StrCat("127.0.0.1:", dns_port));
-      // The demo's target lives on loopback, which agents refuse by default (trust rule 6).
-      config.add_allowed_special_address_ranges("127.0.0.0/8");
-    }
-    RETURN_IF_ERROR(WriteConfig("agents/" + id + ".textproto", config));
-    Step(absl::StrCat("starting probe agent ", id, " in region ", region,
-                      placement != nullptr
-                          ? " (network namespace " + placement->network_namespace + ")"
-                          : std::string()));
-    std::vector<std::string> argv = {binaries.probe_agent, "--config",
-                                     Path("agents/" + id + ".textproto")};
-    if (placement != nullptr) {
-      argv.insert(argv.begin(), {"ip", "netns", "exec", placement->network_namespace});
-    }
-    ASSIGN_OR_RETURN(ChildProcess * agent, Launch(argv, id));
-    ASSIGN_OR_RETURN(int port, AwaitPortFile(agent, Path("run/" + id + ".port")));
-    v1::AgentEndpoint endpoint;
-    endpoint.mutable_perspective()->set_id(id);
-    endpoint.mutable_perspective()->set_region(region);
-    *endpoint.mutable_peer() = Peer(id, port, coordinator_id);
-    if (placement != nullptr) {
-      endpoint.mutable_peer()->set_address(absl::StrCat(placement->address, ":", port));
-    }
-    endpoint.set_public_key_file(Path("agents/" + id + "-observation.pub"));
-    endpoints.push_back(endpoint);
-  }
-
-  v1::TrustListConfig trust_list;
-  trust_list.set_name(kTrustList);
-  trust_list.set_pem_file(Path("pki/root-ca.pem"));
-  // ARCHITECTURE.md §7: the same roots, but VDs only for keys whose issuance was approved by phone.
-  const bool with_approval = !options_.approval_rdap_base_url.empty();
-  v1::TrustListConfig approval_trust_list = trust_list;
-  approval_trust_list.set_name(kApprovalTrustList);
-  approval_trust_list.set_require_issuance_approval(true);
-  if (with_approval) {
-    ASSIGN_OR_RETURN(Identity approval_id, IssueIdentity("approval", {"serverAuth"}));
+  if (with_approval()) {
+    RETURN_IF_ERROR(IssueIdentity("approval", {"serverAuth"}).status());
     ASSIGN_OR_RETURN(approval_client_, IssueIdentity("ca-frontend", {"clientAuth"}));
-    ASSIGN_OR_RETURN(approval_port_, StartApprovalService(binaries.approval, approval_id));
   }
+  return absl::OkStatus();
+}
 
-  v1::SignerConfig signer;
-  signer.mutable_listen()->set_address("127.0.0.1:0");
-  signer.mutable_listen()->set_port_file(Path("run/signer.port"));
-  signer.mutable_listen()->set_metrics_address("127.0.0.1:0");
-  signer.mutable_listen()->set_metrics_port_file(Path("run/signer.metrics-port"));
-  *signer.mutable_listen()->mutable_tls() = server_tls(signer_id, "coordinator");
-  signer.set_va_id(kVaId);
-  signer.mutable_pkcs11()->set_module_path(SoftHsmModulePath());
-  signer.mutable_pkcs11()->set_token_label(kTokenLabel);
-  signer.mutable_pkcs11()->set_pin_file(Path("hsm/user.pin"));
-  signer.mutable_pkcs11()->set_key_label(kKeyLabel);
-  signer.set_log_key_label(kLogKeyLabel);
-  signer.set_log_state_file(Path("store/signer-log-state.pb"));
-  signer.set_va_certificate_chain_file(Path("pki/va.pem"));
-  signer.set_ca_certificate_file(Path("pki/root-ca.pem"));
-  // The signer applies only trust-list changes the maintainer's key signed, and keeps them
-  // (docs/PROTOCOL.md "Trust-list changes").
-  signer.set_trust_list_changes_file(SignerTrustListChangesFile());
-  signer.add_trust_list_maintainer_key_files(MaintainerPublicKeyFile());
-  for (const auto& endpoint : endpoints) {
-    v1::AgentEndpoint* agent = signer.add_agents();
-    *agent->mutable_perspective() = endpoint.perspective();
-    agent->set_public_key_file(endpoint.public_key_file());
+absl::StatusOr<std::vector<v1::AgentEndpoint>> LocalCluster::StartAgents(const std::string& binary,
+                                                                         int dns_port) {
+  std::vector<v1::AgentEndpoint> endpoints;
+  for (int i = 0; i < options_.perspectives; ++i) {
+    ASSIGN_OR_RETURN(v1::AgentEndpoint endpoint, StartAgent(binary, i, dns_port));
+    endpoints.push_back(std::move(endpoint));
   }
-  *signer.add_trust_lists() = trust_list;
-  if (with_approval) {
-    *signer.add_trust_lists() = approval_trust_list;
-    signer.set_approval_public_key_file(Path("approval/records.pub"));
+  return endpoints;
+}
+
+absl::StatusOr<v1::AgentEndpoint> LocalCluster::StartAgent(const std::string& binary, int index,
+                                                           int dns_port) {
+  const std::string id = absl::StrCat("agent-", index + 1);
+  const std::string region = kRegions[index % 3];
+  RETURN_IF_ERROR(IssueIdentity(id, {"serverAuth"}).status());
+  ASSIGN_OR_RETURN(EvpPkeyPtr observation_key, GenerateEd25519Key());
+  RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.key"),
+                                      PrivateKeyToPem(observation_key.get()), 0600));
+  RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.pub"),
+                                      PublicKeyToPem(observation_key.get())));
+  const AgentPlacement* placement = static_cast<size_t>(index) < options_.agent_placements.size()
+                                        ? &options_.agent_placements[index]
+                                        : nullptr;
+  RETURN_IF_ERROR(
+      WriteConfig("agents/" + id + ".textproto",
+                  ClusterAgentConfig(options_.workdir, id, region, placement, dns_port)));
+  Step(absl::StrCat("starting probe agent ", id, " in region ", region,
+                    placement != nullptr
+                        ? " (network namespace " + placement->network_namespace + ")"
+                        : std::string()));
+  std::vector<std::string> argv = {binary, "--config", Path("agents/" + id + ".textproto")};
+  if (placement != nullptr) {
+    argv.insert(argv.begin(), {"ip", "netns", "exec", placement->network_namespace});
   }
+  ASSIGN_OR_RETURN(ChildProcess * agent, Launch(argv, id));
+  ASSIGN_OR_RETURN(int port, AwaitPortFile(agent, Path("run/" + id + ".port")));
+  return ClusterAgentEndpoint(options_.workdir, id, region, placement, port);
+}
+
+absl::Status LocalCluster::StartSigners(const std::string& binary,
+                                        const std::vector<v1::AgentEndpoint>& agents) {
+  const v1::SignerConfig signer =
+      ClusterSignerConfig(options_.workdir, SoftHsmModulePath(), agents, with_approval());
   RETURN_IF_ERROR(WriteConfig("signer.textproto", signer));
   Step("starting the signer (PKCS#11, SoftHSM2)");
   ASSIGN_OR_RETURN(ChildProcess * signer_process,
-                   Launch({binaries.signer, "--config", Path("signer.textproto")}, "signer",
+                   Launch({binary, "--config", Path("signer.textproto")}, "signer",
                           {absl::StrCat("SOFTHSM2_CONF=", Path("hsm/softhsm2.conf"))}));
-  ASSIGN_OR_RETURN(int signer_port, AwaitPortFile(signer_process, Path("run/signer.port")));
-  signer_port_ = signer_port;
-  signer_binary_ = binaries.signer;
-  signer_replica_ports_ = {signer_port};
-  if (options_.signer_replicas == 2) {
-    // A second replica: the same VA key and token, its own port and its own state.
-    v1::SignerConfig second = signer;
-    second.mutable_listen()->set_port_file(Path("run/signer-2.port"));
-    second.mutable_listen()->set_metrics_port_file(Path("run/signer-2.metrics-port"));
-    second.set_log_state_file(Path("store/signer-2-log-state.pb"));
-    second.set_trust_list_changes_file(Path("store/signer-2-trust-list-changes.pb"));
-    RETURN_IF_ERROR(WriteConfig("signer-2.textproto", second));
-    Step("starting a second signer replica");
-    ASSIGN_OR_RETURN(ChildProcess * second_process,
-                     Launch({binaries.signer, "--config", Path("signer-2.textproto")}, "signer-2",
-                            {absl::StrCat("SOFTHSM2_CONF=", Path("hsm/softhsm2.conf"))}));
-    ASSIGN_OR_RETURN(int second_port, AwaitPortFile(second_process, Path("run/signer-2.port")));
-    signer_replica_ports_.push_back(second_port);
-  } else if (options_.signer_replicas != 1) {
+  ASSIGN_OR_RETURN(signer_port_, AwaitPortFile(signer_process, Path("run/signer.port")));
+  signer_binary_ = binary;
+  signer_replica_ports_ = {signer_port_};
+  if (options_.signer_replicas == 1) return absl::OkStatus();
+  if (options_.signer_replicas != 2) {
     return absl::InvalidArgumentError("signer_replicas must be 1 or 2");
   }
+  // A second replica: the same VA key and token, its own port and its own state.
+  RETURN_IF_ERROR(
+      WriteConfig("signer-2.textproto", ClusterSecondSignerConfig(options_.workdir, signer)));
+  Step("starting a second signer replica");
+  ASSIGN_OR_RETURN(ChildProcess * second_process,
+                   Launch({binary, "--config", Path("signer-2.textproto")}, "signer-2",
+                          {absl::StrCat("SOFTHSM2_CONF=", Path("hsm/softhsm2.conf"))}));
+  ASSIGN_OR_RETURN(int second_port, AwaitPortFile(second_process, Path("run/signer-2.port")));
+  signer_replica_ports_.push_back(second_port);
+  return absl::OkStatus();
+}
 
-  v1::CoordinatorConfig coordinator;
-  coordinator.mutable_listen()->set_address("127.0.0.1:0");
-  coordinator.mutable_listen()->set_port_file(Path("run/coordinator.port"));
-  coordinator.mutable_listen()->set_metrics_address("127.0.0.1:0");
-  coordinator.mutable_listen()->set_metrics_port_file(Path("run/coordinator.metrics-port"));
-  *coordinator.mutable_listen()->mutable_tls() = server_tls(coordinator_id, "stapler");
-  coordinator.mutable_listen()->mutable_tls()->add_allowed_client_identities("admin");
-  coordinator.add_admin_identities("admin");
-  coordinator.add_trust_list_maintainer_key_files(MaintainerPublicKeyFile());
-  coordinator.set_log_shard_id(kShardId);
-  coordinator.set_store_path(Path("store/coordinator"));
-  // The CRL is served on loopback, which the coordinator refuses to fetch from by default.
-  coordinator.mutable_revocation()->add_allowed_special_address_ranges("127.0.0.0/8");
-  if (options_.max_probe_rounds_per_hostname > 0) {
-    coordinator.set_max_probe_rounds_per_hostname(options_.max_probe_rounds_per_hostname);
-  }
-  *coordinator.add_trust_lists() = trust_list;
-  if (with_approval) {
-    *coordinator.add_trust_lists() = approval_trust_list;
-    *coordinator.mutable_approval_service() = Peer("approval", approval_port_, coordinator_id);
-  }
-  for (const auto& endpoint : endpoints) *coordinator.add_agents() = endpoint;
-  *coordinator.mutable_signer() = Peer("signer", signer_port, coordinator_id);
-  if (signer_replica_ports_.size() > 1) {
-    for (int port : signer_replica_ports_) {
-      coordinator.add_signer_replica_addresses(absl::StrCat("127.0.0.1:", port));
-    }
-  }
-  RETURN_IF_ERROR(WriteConfig("coordinator.textproto", coordinator));
+absl::Status LocalCluster::StartCoordinator(const std::string& binary,
+                                            const std::vector<v1::AgentEndpoint>& agents) {
+  ClusterCoordinatorInputs inputs;
+  inputs.agents = agents;
+  inputs.signer_ports = signer_replica_ports_;
+  inputs.approval_port = approval_port_;
+  inputs.max_probe_rounds_per_hostname = options_.max_probe_rounds_per_hostname;
+  RETURN_IF_ERROR(
+      WriteConfig("coordinator.textproto", ClusterCoordinatorConfig(options_.workdir, inputs)));
   Step("starting the coordinator");
-  ASSIGN_OR_RETURN(
-      ChildProcess * coordinator_process,
-      Launch({binaries.coordinator, "--config", Path("coordinator.textproto")}, "coordinator"));
-  ASSIGN_OR_RETURN(int coordinator_port,
-                   AwaitPortFile(coordinator_process, Path("run/coordinator.port")));
-
-  stapler_ = stapler_id;
-  coordinator_port_ = coordinator_port;
-  coordinator_binary_ = binaries.coordinator;
+  ASSIGN_OR_RETURN(ChildProcess * coordinator,
+                   Launch({binary, "--config", Path("coordinator.textproto")}, "coordinator"));
+  ASSIGN_OR_RETURN(coordinator_port_, AwaitPortFile(coordinator, Path("run/coordinator.port")));
+  coordinator_binary_ = binary;
   return absl::OkStatus();
 }
 

@@ -12,25 +12,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cli/cluster_configs.h"
 #include "common/child_process.h"
 #include "common/openssl_types.h"
 #include "google/protobuf/message.h"
 #include "proto/mecai/v1/config.pb.h"
 
 namespace mecai {
-
-// Where one probe agent runs when it is not on this host's loopback: a network namespace (the
-// simulated region, `ip netns`) with its own address and its own resolver (ARCHITECTURE.md §9).
-struct AgentPlacement {
-  // The namespace to run the agent in (ip netns exec).
-  std::string network_namespace;
-  // The agent's address inside the namespace, reachable from the host (its listen address).
-  std::string address;
-  // The resolver the agent asks ("ip" or "ip:port"), usually inside the namespace.
-  std::string nameserver;
-  // The special-purpose range the agent may connect to (the test network), CIDR.
-  std::string allowed_range;
-};
 
 struct LocalClusterOptions {
   // An existing, empty directory (absolute path).
@@ -66,12 +54,13 @@ struct LocalClusterOptions {
 // Not thread-safe.
 class LocalCluster {
  public:
-  static constexpr char kTargetHost[] = "www.mecai.test";
-  static constexpr char kTrustList[] = "demo-roots";
+  // The names of cli/cluster_configs.h.
+  static constexpr const auto& kTargetHost = kClusterTargetHost;
+  static constexpr const auto& kTrustList = kClusterTrustList;
   // Served only with the approval service (LocalClusterOptions.approval_rdap_base_url).
-  static constexpr char kApprovalTrustList[] = "demo-roots-approved-out-of-band";
-  static constexpr char kVaId[] = "demo-va";
-  static constexpr char kShardId[] = "demo-shard-1";
+  static constexpr const auto& kApprovalTrustList = kClusterApprovalTrustList;
+  static constexpr const auto& kVaId = kClusterVaId;
+  static constexpr const auto& kShardId = kClusterShardId;
 
   explicit LocalCluster(LocalClusterOptions options);
   ~LocalCluster();
@@ -141,19 +130,39 @@ class LocalCluster {
   std::string RevokedKeyFile() const { return Path("pki/revoked.key"); }
 
  private:
-  struct Identity {
-    std::string certificate_file;
-    std::string key_file;
+  using Identity = ClusterIdentity;
+  struct Resolver {
+    ChildProcess* process;
+    int port;
   };
-  absl::StatusOr<Identity> IssueIdentity(const std::string& name,
-                                         const std::vector<std::string>& usages);
+
+  // The steps of Start(), in order.
+  void MakeDirectories() const;
   absl::Status BuildPki();
   absl::Status BuildHsm();
+  absl::Status CreateMaintainerKey() const;
+  // Starts dnsmasq answering for kTargetHost and options_.extra_hosts.
+  absl::StatusOr<Resolver> StartResolver(const std::string& dnsmasq);
   // Writes the issuing CA's CRL (revoking pki/revoked.pem) and starts nginx serving it over HTTP
   // and the TLS target (pki/server.pem) on target_port_.
   absl::Status StartWebServer(const std::string& nginx);
+  // The identities of the internal mutual TLS that every cluster has.
+  absl::Status IssueServiceIdentities();
+  // Starts options_.perspectives probe agents, regions round-robin; returns how the coordinator
+  // reaches each.
+  absl::StatusOr<std::vector<v1::AgentEndpoint>> StartAgents(const std::string& binary,
+                                                             int dns_port);
+  absl::StatusOr<v1::AgentEndpoint> StartAgent(const std::string& binary, int index, int dns_port);
   // Starts the approval service (its record-signing key in approval/) and returns its gRPC port.
-  absl::StatusOr<int> StartApprovalService(const std::string& binary, const Identity& server);
+  absl::StatusOr<int> StartApprovalService(const std::string& binary);
+  // Starts the signer and, with options_.signer_replicas 2, its second replica.
+  absl::Status StartSigners(const std::string& binary,
+                            const std::vector<v1::AgentEndpoint>& agents);
+  absl::Status StartCoordinator(const std::string& binary,
+                                const std::vector<v1::AgentEndpoint>& agents);
+
+  absl::StatusOr<Identity> IssueIdentity(const std::string& name,
+                                         const std::vector<std::string>& usages);
   absl::StatusOr<ChildProcess*> Launch(const std::vector<std::string>& argv,
                                        const std::string& name,
                                        const std::vector<std::string>& environment = {});
@@ -161,6 +170,7 @@ class LocalCluster {
   absl::Status WriteConfig(const std::string& name, const google::protobuf::Message& config);
   v1::PeerConfig Peer(const std::string& server_name, int port, const Identity& client) const;
   void Step(const std::string& text) const;
+  bool with_approval() const { return !options_.approval_rdap_base_url.empty(); }
 
   const LocalClusterOptions options_;
   const absl::Time now_;

@@ -9,75 +9,19 @@
 #define MECAI_COMMON_PKCS11_KEY_H_
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "common/openssl_types.h"
 #include "common/pkcs11_module.h"
+#include "common/pkcs11_session_pool.h"
 #include "common/signature.h"
 #include "proto/mecai/v1/config.pb.h"
 
 namespace mecai {
-
-// CKA_EC_PARAMS of P-256: the DER of the namedCurve OID 1.2.840.10045.3.1.7 (prime256v1), the
-// ECParameters choice of PKCS#11 v2.40 Current Mechanisms §2.3.3 and RFC 5480 §2.1.1.
-inline constexpr absl::string_view kP256EcParams("\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10);
-
-// CKA_EC_PARAMS of Ed25519 in the OID form: the DER of id-Ed25519, 1.3.101.112 (RFC 8410 §3).
-// Reading a key, the printableString "edwards25519" form of PKCS#11 v3.0 is accepted too.
-inline constexpr absl::string_view kEd25519EcParams("\x06\x03\x2b\x65\x70", 5);
-
-// The smallest RSA modulus accepted for a VA key, in bits (as common/signature.h accepts).
-inline constexpr size_t kMinimumRsaModulusBits = 2048;
-
-// Sessions kept by Pkcs11SigningKey when Pkcs11Config.session_pool_size is 0, and the most allowed.
-inline constexpr size_t kDefaultSessionPoolSize = 4;
-inline constexpr size_t kMaximumSessionPoolSize = 64;
-
-// The user PIN stored in `path`: the file's bytes without trailing CR/LF. NOT_FOUND /
-// PERMISSION_DENIED name the file; an empty PIN is INVALID_ARGUMENT. The PIN itself never appears
-// in a message.
-absl::StatusOr<std::string> ReadPinFile(const std::string& path);
-
-// The user PIN from whichever of config.pin_file() and config.pin_environment_variable() is set
-// (trailing CR/LF removed from either). INVALID_ARGUMENT naming both fields when both or neither
-// are set; NOT_FOUND naming the variable when it is not in the environment; INVALID_ARGUMENT when
-// the PIN is empty; the errors of ReadPinFile for a file. The PIN never appears in a message or a
-// log line.
-absl::StatusOr<std::string> ReadPin(const v1::Pkcs11Config& config);
-
-// An EC P-256 public key from a key object's CKA_EC_PARAMS and CKA_EC_POINT (v2.40 Current
-// Mechanisms §2.3.3: the point is the DER of an OCTET STRING holding the X9.62 point; a bare point,
-// which some modules return, is accepted too). FAILED_PRECONDITION for another curve or a point
-// that is not on P-256.
-absl::StatusOr<EvpPkeyPtr> P256PublicKeyFromAttributes(absl::string_view ec_params,
-                                                       absl::string_view ec_point);
-
-// An Ed25519 public key from a key object's CKA_EC_PARAMS and CKA_EC_POINT (PKCS#11 v3.0 Current
-// Mechanisms §2.3.10: the point is the DER of an OCTET STRING holding the 32-byte key of RFC 8032
-// §5.1.5; the bare 32 bytes are accepted too). FAILED_PRECONDITION for another curve or length.
-absl::StatusOr<EvpPkeyPtr> Ed25519PublicKeyFromAttributes(absl::string_view ec_params,
-                                                          absl::string_view ec_point);
-
-// An RSA public key from a key object's CKA_MODULUS and CKA_PUBLIC_EXPONENT (v2.40 Current
-// Mechanisms §2.1.2: big-endian unsigned integers). FAILED_PRECONDITION for a modulus shorter than
-// kMinimumRsaModulusBits or an even or absent exponent; the message gives the size.
-absl::StatusOr<EvpPkeyPtr> RsaPublicKeyFromAttributes(absl::string_view modulus,
-                                                      absl::string_view public_exponent);
-
-// A session logged in as CKU_USER to the token `config.token_label()` of `module`, the PIN from
-// ReadPin(config). Before logging in it refuses a token whose flags say the PIN is locked
-// (PERMISSION_DENIED), so a restart loop cannot burn PIN attempts on a locked token. Errors read
-// "login to token '<label>' failed: wrong PIN (CKR_PIN_INCORRECT)" and the like.
-absl::StatusOr<std::unique_ptr<Pkcs11Session>> OpenLoggedInSession(const Pkcs11Module& module,
-                                                                   const v1::Pkcs11Config& config,
-                                                                   bool read_write);
 
 // A key inside a PKCS#11 token, found by CKA_LABEL (a private and a public key object with the
 // same label): EC P-256, signing ECDSA_P256_SHA256 in DER (RFC 5480 §2.2); RSA of at least 2048
@@ -85,9 +29,9 @@ absl::StatusOr<std::unique_ptr<Pkcs11Session>> OpenLoggedInSession(const Pkcs11M
 // or Ed25519, signing ED25519 (RFC 8032 §5.1.6). Callers that accept only some of these check
 // algorithm() after Open().
 //
-// The key keeps a pool of config.session_pool_size() logged-in sessions. Each Sign() takes a free
-// session for the duration of one C_SignInit/C_Sign and waits on a condition variable while all
-// are busy, so that many signatures run in the token at once.
+// The key keeps a pool of config.session_pool_size() logged-in sessions (Pkcs11SessionPool). Each
+// Sign() takes a free session for the duration of one C_SignInit/C_Sign and waits on a condition
+// variable while all are busy, so that many signatures run in the token at once.
 //
 // Every signature is checked against the public key before it leaves, so a token fault or a
 // swapped key object cannot produce a bad VD. When a session is lost (token removed and
@@ -141,53 +85,30 @@ class Pkcs11SigningKey : public SigningKey {
   v1::SignatureAlgorithm algorithm() const { return algorithm_; }
 
   // The number of sessions in the pool.
-  size_t SessionPoolSize() const { return session_pool_size_; }
+  size_t SessionPoolSize() const { return sessions_.size(); }
   // Sessions signing right now, and the most that ever were at once (for tests and metrics).
-  size_t SessionsInUse() const ABSL_LOCKS_EXCLUDED(mutex_);
-  size_t SessionsInUseHighWater() const ABSL_LOCKS_EXCLUDED(mutex_);
+  size_t SessionsInUse() const { return sessions_.InUse(); }
+  size_t SessionsInUseHighWater() const { return sessions_.InUseHighWater(); }
 
   // "key '<key label>' in token '<token label>'", for messages.
   std::string Description() const;
 
  private:
-  // One session of the pool and the private key's handle in it. A null session is one whose
-  // reopening failed; the next Sign() that takes it tries again.
-  struct PooledSession {
-    std::unique_ptr<Pkcs11Session> session;
-    CK_OBJECT_HANDLE private_key = CK_INVALID_HANDLE;
-  };
-
-  // Returns a session taken with AcquireSession() to the pool on destruction.
-  class SessionLease {
-   public:
-    SessionLease(Pkcs11SigningKey* key, std::unique_ptr<PooledSession> pooled)
-        : key_(key), pooled_(std::move(pooled)) {}
-    ~SessionLease() { key_->ReleaseSession(std::move(pooled_)); }
-    SessionLease(const SessionLease&) = delete;
-    SessionLease& operator=(const SessionLease&) = delete;
-    PooledSession& operator*() const { return *pooled_; }
-
-   private:
-    Pkcs11SigningKey* const key_;
-    std::unique_ptr<PooledSession> pooled_;
-  };
-
   Pkcs11SigningKey(const v1::Pkcs11Config& config, std::unique_ptr<Pkcs11Module> module,
                    EvpPkeyPtr public_key, v1::SignatureAlgorithm algorithm,
-                   size_t signature_buffer_bytes,
-                   std::vector<std::unique_ptr<PooledSession>> sessions);
-
-  // A free session, waiting until one is.
-  std::unique_ptr<PooledSession> AcquireSession() ABSL_LOCKS_EXCLUDED(mutex_);
-  void ReleaseSession(std::unique_ptr<PooledSession> pooled) ABSL_LOCKS_EXCLUDED(mutex_);
+                   size_t signature_buffer_bytes, std::vector<Pkcs11PooledSession> sessions);
 
   // Sign() without the check against the public key.
-  absl::StatusOr<v1::Signature> SignUnverified(absl::string_view data) ABSL_LOCKS_EXCLUDED(mutex_);
+  absl::StatusOr<v1::Signature> SignUnverified(absl::string_view data);
   // C_SignInit + C_Sign of `input` (the digest for EC, the data for RSA) in `pooled`; the
   // signature as the token returns it goes to `raw`. Returns the Cryptoki result.
-  CK_RV SignWithSession(PooledSession& pooled, absl::string_view input, std::string* raw) const;
+  CK_RV SignWithSession(Pkcs11PooledSession& pooled, absl::string_view input,
+                        std::string* raw) const;
   // Replaces the session of `pooled`: new session, login, private key found again by label.
-  absl::Status Reconnect(PooledSession& pooled) const;
+  absl::Status Reconnect(Pkcs11PooledSession& pooled) const;
+  // FAILED_PRECONDITION unless one signature by the token verifies with the public key: the
+  // labels could name halves of two different pairs.
+  absl::Status SelfTest();
 
   // Constant after construction.
   const v1::Pkcs11Config config_;
@@ -197,17 +118,8 @@ class Pkcs11SigningKey : public SigningKey {
   // Large enough for any signature of the key (132 bytes for EC, the modulus size for RSA, 64 for
   // Ed25519).
   const size_t signature_buffer_bytes_;
-  const size_t session_pool_size_;
-
-  mutable absl::Mutex mutex_;
-  // Signalled whenever a session returns to free_sessions_.
-  absl::CondVar session_returned_;
-  // Idle sessions, the longest idle first: taking from the front and returning to the back
-  // spreads the signatures over every session, so a lost one is found and reopened soon.
   // Declared after module_: destroyed (C_CloseSession) before the module is finalized.
-  std::deque<std::unique_ptr<PooledSession>> free_sessions_ ABSL_GUARDED_BY(mutex_);
-  size_t sessions_in_use_ ABSL_GUARDED_BY(mutex_) = 0;
-  size_t sessions_in_use_high_water_ ABSL_GUARDED_BY(mutex_) = 0;
+  Pkcs11SessionPool sessions_;
 };
 
 }  // namespace mecai

@@ -19,8 +19,9 @@
 #include "common/logging.h"
 #include "common/openssl_error.h"
 #include "common/pem.h"
-#include "common/pkcs11_key.h"
+#include "common/pkcs11_login.h"
 #include "common/pkcs11_module.h"
+#include "common/pkcs11_public_key.h"
 #include "common/status.h"
 
 extern char** environ;

@@ -12,7 +12,9 @@
 #include "common/files.h"
 #include "common/pem.h"
 #include "common/pkcs11_key.h"
+#include "common/pkcs11_login.h"
 #include "common/pkcs11_module.h"
+#include "common/pkcs11_pin.h"
 #include "common/pkcs11_provisioning.h"
 #include "common/signature.h"
 #include "common/status.h"
@@ -173,12 +175,6 @@ TEST_F(Pkcs11Test, PinFromEnvironmentVariable) {
   EXPECT_TRUE(VerifySignature(generated.get(), signature, "signed with the PIN from env").ok());
 }
 
-TEST_F(Pkcs11Test, ReadPinTakesTheVariableWithoutTrailingNewline) {
-  UsePinFromEnvironment(absl::StrCat(kUserPin, "\n"));
-  ASSERT_OK_AND_ASSIGN(std::string pin, ReadPin(config_));
-  EXPECT_EQ(pin, kUserPin);
-}
-
 TEST_F(Pkcs11Test, WrongPinFromEnvironmentIsPermissionDenied) {
   ASSERT_OK(GenerateEcKeyPairInToken(config_).status());
   UsePinFromEnvironment("999999");
@@ -198,13 +194,6 @@ TEST_F(Pkcs11Test, UnsetPinVariableIsNotFoundNamingIt) {
   EXPECT_EQ(key.status().code(), absl::StatusCode::kNotFound) << key.status();
   EXPECT_THAT(key.status().message(),
               AllOf(HasSubstr(kPinVariable), HasSubstr("pkcs11.pin_environment_variable")));
-}
-
-TEST_F(Pkcs11Test, EmptyPinVariableIsInvalidArgument) {
-  UsePinFromEnvironment("");
-  absl::StatusOr<std::string> pin = ReadPin(config_);
-  EXPECT_EQ(pin.status().code(), absl::StatusCode::kInvalidArgument) << pin.status();
-  EXPECT_THAT(pin.status().message(), HasSubstr(kPinVariable));
 }
 
 TEST_F(Pkcs11Test, BothPinSourcesAreInvalidArgumentNamingTheFields) {
@@ -682,53 +671,6 @@ TEST(InitSoftHsmTokenTest, RejectsBadLabelsAndPins) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(InitSoftHsmToken(directory, kTokenLabel, "123", kSoPin).code(),
             absl::StatusCode::kInvalidArgument);
-}
-
-TEST(PublicKeyFromAttributesTest, AcceptsWrappedAndBarePointsAndRefusesOthers) {
-  // The generator point of P-256 (SEC 2 §2.4.2), uncompressed.
-  const std::string point =
-      absl::StrCat(std::string("\x04", 1),
-                   std::string("\x6b\x17\xd1\xf2\xe1\x2c\x42\x47\xf8\xbc\xe6\xe5\x63\xa4\x40\xf2"
-                               "\x77\x03\x7d\x81\x2d\xeb\x33\xa0\xf4\xa1\x39\x45\xd8\x98\xc2\x96"
-                               "\x4f\xe3\x42\xe2\xfe\x1a\x7f\x9b\x8e\xe7\xeb\x4a\x7c\x0f\x9e\x16"
-                               "\x2b\xce\x33\x57\x6b\x31\x5e\xce\xcb\xb6\x40\x68\x37\xbf\x51\xf5",
-                               64));
-  const std::string wrapped = absl::StrCat(std::string("\x04\x41", 2), point);
-  EXPECT_TRUE(P256PublicKeyFromAttributes(kP256EcParams, wrapped).ok());
-  EXPECT_TRUE(P256PublicKeyFromAttributes(kP256EcParams, point).ok());
-
-  std::string off_curve = wrapped;
-  off_curve.back() ^= 1;
-  EXPECT_EQ(P256PublicKeyFromAttributes(kP256EcParams, off_curve).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  absl::StatusOr<EvpPkeyPtr> p384 = P256PublicKeyFromAttributes(kP384EcParams, wrapped);
-  EXPECT_EQ(p384.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(p384.status().message(), HasSubstr("P-384"));
-}
-
-TEST(PublicKeyFromAttributesTest, Ed25519AcceptsWrappedAndBareKeysAndRefusesOthers) {
-  // RFC 8032 §7.1 TEST 1 public key.
-  const std::string key(
-      "\xd7\x5a\x98\x01\x82\xb1\x0a\xb7\xd5\x4b\xfe\xd3\xc9\x64\x07\x3a"
-      "\x0e\xe1\x72\xf3\xda\xa6\x23\x25\xaf\x02\x1a\x68\xf7\x07\x51\x1a",
-      32);
-  const std::string wrapped = absl::StrCat(std::string("\x04\x20", 2), key);
-  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr from_wrapped,
-                       Ed25519PublicKeyFromAttributes(kEd25519EcParams, wrapped));
-  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr from_bare, Ed25519PublicKeyFromAttributes(kEd25519EcParams, key));
-  EXPECT_EQ(PublicKeyDer(from_wrapped.get()), PublicKeyDer(from_bare.get()));
-  // The PKCS#11 v3.0 printableString form of the curve.
-  EXPECT_TRUE(Ed25519PublicKeyFromAttributes(std::string("\x13\x0c"
-                                                         "edwards25519",
-                                                         14),
-                                             wrapped)
-                  .ok());
-
-  EXPECT_EQ(Ed25519PublicKeyFromAttributes(kEd25519EcParams, key.substr(1)).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  absl::StatusOr<EvpPkeyPtr> ed448 = Ed25519PublicKeyFromAttributes(kEd448EcParams, wrapped);
-  EXPECT_EQ(ed448.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(ed448.status().message(), HasSubstr("Ed448"));
 }
 
 }  // namespace

@@ -5,10 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/ssl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,9 +13,7 @@
 #include <cerrno>
 #include <chrono>  // NOLINT(build/c++11): steady time for durations and timers.
 #include <cstring>
-#include <deque>
-#include <queue>
-#include <thread>  // NOLINT(build/c++11): one thread per event loop.
+#include <thread>  // NOLINT(build/c++11): hardware_concurrency.
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +21,7 @@
 #include "common/ip_address.h"
 #include "common/openssl_error.h"
 #include "common/pem.h"
+#include "probe_agent/event_loop.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -34,9 +30,8 @@ namespace {
 // Trust rule 8: the largest certificate list accepted from a server. A handshake that sends more
 // fails with "excessive message size".
 constexpr long kMaxCertificateListBytes = 100 * 1024;  // NOLINT(runtime/int): OpenSSL's type.
-constexpr int kMaxEventsPerWait = 256;
 
-using SteadyClock = std::chrono::steady_clock;
+using SteadyClock = EventLoop::Clock;
 
 uint32_t MillisecondsBetween(SteadyClock::time_point start, SteadyClock::time_point end) {
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(end - start);
@@ -90,8 +85,8 @@ std::string TargetKey(const FetchRequest& request) {
 
 }  // namespace
 
-// One connection: TCP connect, then the TLS handshake. Owned by its event loop. Not thread-safe:
-// only its loop's thread touches it after it is handed over.
+// One connection: TCP connect, then the TLS handshake. Owned by its HandshakeLoop. Not
+// thread-safe: only its loop's thread touches it after it is handed over.
 struct TlsEngine::Connection {
   enum class State { kQueued, kConnecting, kHandshaking };
 
@@ -109,133 +104,44 @@ struct TlsEngine::Connection {
   SteadyClock::time_point connect_start;
   SteadyClock::time_point handshake_start;
   uint32_t registered_events = 0;
+  // The timer of the current phase's deadline.
+  EventLoop::TimerId timer = EventLoop::kNoTimer;
 };
 
-// One epoll loop and its thread. Connections arrive through a locked queue and an eventfd; timers
-// live in a min-heap of (deadline, connection id), stale entries skipped when popped.
-// Thread-safe: Enqueue may be called from any thread; everything else runs on the loop's thread.
-class TlsEngine::EventLoop {
+// The connections of one event loop (probe_agent/event_loop.h) and their state machine: each
+// socket is watched on the loop, and each phase's deadline is one of its timers. Connections
+// arrive as tasks posted to the loop.
+// Thread-safe: Enqueue and RequestSweep may be called from any thread; everything else runs on the
+// loop's thread.
+class TlsEngine::HandshakeLoop {
  public:
-  EventLoop(TlsEngine& engine, int index) : engine_(engine), index_(index) {}
-  ~EventLoop() {
-    if (thread_.joinable()) {
-      {
-        absl::MutexLock lock(&mutex_);
-        stopping_ = true;
-      }
-      Wake();
-      thread_.join();
-    }
-    if (wake_fd_ >= 0) close(wake_fd_);
-    if (epoll_fd_ >= 0) close(epoll_fd_);
+  explicit HandshakeLoop(TlsEngine& engine) : engine_(engine) {}
+  // Connections still queued or open complete with LOCAL_ERROR, on the loop's thread.
+  ~HandshakeLoop() {
+    stopping_.store(true);
+    loop_.Stop();
   }
 
   absl::Status Init() {
-    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0) return absl::InternalError(absl::StrCat("epoll: ", std::strerror(errno)));
-    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
-    epoll_event event = {};
-    event.events = EPOLLIN;
-    event.data.u64 = 0;  // Connection ids start at 1.
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event) != 0) {
-      return absl::InternalError(absl::StrCat("epoll_ctl: ", std::strerror(errno)));
-    }
-    thread_ = std::thread([this] { Run(); });
-    return absl::OkStatus();
+    return loop_.Start([this] { AbandonOpen(); });
   }
 
-  // Asks the loop to end its cancelled connections (TlsEngine::AbandonCancelled).
+  // Asks the loop to end its cancelled connections (TlsEngine::AbandonCancelled). Requests made
+  // before the loop gets to one are served by it.
   void RequestSweep() {
-    {
-      absl::MutexLock lock(&mutex_);
-      sweep_requested_ = true;
-    }
-    Wake();
+    if (sweep_requested_.exchange(true)) return;
+    loop_.Post([this] {
+      sweep_requested_.store(false);
+      EndCancelled();
+    });
   }
 
   void Enqueue(std::unique_ptr<Connection> connection) {
-    {
-      absl::MutexLock lock(&mutex_);
-      incoming_.push_back(std::move(connection));
-    }
-    Wake();
+    loop_.Post(
+        [this, connection = std::move(connection)]() mutable { Begin(std::move(connection)); });
   }
 
  private:
-  struct Timer {
-    SteadyClock::time_point when;
-    uint64_t id;
-    bool operator>(const Timer& other) const { return when > other.when; }
-  };
-
-  void Wake() {
-    const uint64_t one = 1;
-    ssize_t ignored = write(wake_fd_, &one, sizeof(one));
-    (void)ignored;
-  }
-
-  void Run() {
-    // OpenSSL writes with write(2), which cannot pass MSG_NOSIGNAL: a server that closed early
-    // would kill the process with SIGPIPE. Loop threads keep SIGPIPE blocked for their lifetime;
-    // the write then fails with EPIPE, which the handshake reports.
-    sigset_t sigpipe;
-    sigemptyset(&sigpipe);
-    sigaddset(&sigpipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigpipe, nullptr);
-    std::vector<epoll_event> events(kMaxEventsPerWait);
-    while (true) {
-      std::deque<std::unique_ptr<Connection>> arrived;
-      bool sweep = false;
-      {
-        absl::MutexLock lock(&mutex_);
-        if (stopping_) break;
-        arrived.swap(incoming_);
-        std::swap(sweep, sweep_requested_);
-      }
-      for (std::unique_ptr<Connection>& connection : arrived) Begin(std::move(connection));
-      if (sweep) EndCancelled();
-      FireTimers();
-      int wait_milliseconds = -1;
-      if (!timers_.empty()) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timers_.top().when -
-                                                                                SteadyClock::now());
-        wait_milliseconds = static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, 60000));
-      }
-      const int ready = epoll_wait(epoll_fd_, events.data(), kMaxEventsPerWait, wait_milliseconds);
-      if (ready < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      for (int i = 0; i < ready; ++i) {
-        const uint64_t id = events[i].data.u64;
-        if (id == 0) {
-          uint64_t count;
-          ssize_t ignored = read(wake_fd_, &count, sizeof(count));
-          (void)ignored;
-          continue;
-        }
-        auto found = connections_.find(id);
-        if (found == connections_.end()) continue;
-        OnReady(found->second.get(), events[i].events);
-      }
-    }
-    // Stopping: everything still open completes as a local error.
-    std::deque<std::unique_ptr<Connection>> left;
-    {
-      absl::MutexLock lock(&mutex_);
-      left.swap(incoming_);
-    }
-    for (auto& entry : connections_) left.push_back(std::move(entry.second));
-    connections_.clear();
-    for (std::unique_ptr<Connection>& connection : left) {
-      SetFailure(
-          &connection->observation, v1::PROBE_CONNECT_FAILED, v1::LOCAL_ERROR,
-          absl::StrCat("probe of ", connection->target, " abandoned: the agent is shutting down"));
-      Finish(std::move(connection));
-    }
-  }
-
   static bool IsCancelled(const Connection& c) {
     return c.request.cancellation != nullptr && c.request.cancellation->cancelled();
   }
@@ -246,6 +152,11 @@ class TlsEngine::EventLoop {
                                                            : v1::PROBE_CONNECT_FAILED,
                v1::LOCAL_ERROR,
                absl::StrCat("probe of ", c->target, " abandoned: the coordinator cancelled it"));
+  }
+
+  static void SetShuttingDown(Connection* c) {
+    SetFailure(&c->observation, v1::PROBE_CONNECT_FAILED, v1::LOCAL_ERROR,
+               absl::StrCat("probe of ", c->target, " abandoned: the agent is shutting down"));
   }
 
   // Ends every connection whose probe was cancelled.
@@ -260,10 +171,26 @@ class TlsEngine::EventLoop {
     }
   }
 
+  // The loop ended: everything still open completes as a local error.
+  void AbandonOpen() {
+    std::vector<std::unique_ptr<Connection>> left;
+    for (auto& entry : connections_) left.push_back(std::move(entry.second));
+    connections_.clear();
+    for (std::unique_ptr<Connection>& connection : left) {
+      SetShuttingDown(connection.get());
+      Finish(std::move(connection));
+    }
+  }
+
   void Begin(std::unique_ptr<Connection> connection) {
     Connection* c = connection.get();
     const SteadyClock::time_point now = SteadyClock::now();
     c->connect_start = now;
+    if (stopping_.load()) {
+      SetShuttingDown(c);
+      Finish(std::move(connection));
+      return;
+    }
     if (IsCancelled(*c)) {
       SetCancelled(c);
       Finish(std::move(connection));
@@ -294,7 +221,7 @@ class TlsEngine::EventLoop {
     connections_.emplace(c->id, std::move(connection));
     c->state = Connection::State::kConnecting;
     c->phase_deadline = std::min(c->overall_deadline, After(now, c->request.connect_timeout));
-    AddTimer(c);
+    SetPhaseTimer(c);
     if (connect(c->fd, reinterpret_cast<sockaddr*>(&storage), length) == 0) {
       StartHandshake(c);
       return;
@@ -306,7 +233,10 @@ class TlsEngine::EventLoop {
     Watch(c, EPOLLOUT);
   }
 
-  void OnReady(Connection* c, uint32_t events) {
+  void OnReady(uint64_t id, uint32_t events) {
+    auto found = connections_.find(id);
+    if (found == connections_.end()) return;
+    Connection* c = found->second.get();
     if (c->state == Connection::State::kConnecting) {
       int error = 0;
       socklen_t length = sizeof(error);
@@ -339,7 +269,7 @@ class TlsEngine::EventLoop {
     c->handshake_start = now;
     c->state = Connection::State::kHandshaking;
     c->phase_deadline = std::min(c->overall_deadline, After(now, c->request.handshake_timeout));
-    AddTimer(c);
+    SetPhaseTimer(c);
     ClearOpenSslErrors();
     c->ssl.reset(SSL_new(engine_.context_.get()));
     if (c->ssl == nullptr || SSL_set_fd(c->ssl.get(), c->fd) != 1 ||
@@ -458,33 +388,29 @@ class TlsEngine::EventLoop {
 
   void Watch(Connection* c, uint32_t events) {
     if (c->registered_events == events) return;
-    epoll_event event = {};
-    event.events = events;
-    event.data.u64 = c->id;
-    const int operation = c->registered_events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-    if (epoll_ctl(epoll_fd_, operation, c->fd, &event) != 0) {
+    const absl::Status watched =
+        c->registered_events == 0
+            ? loop_.Watch(c->fd, events, [this, id = c->id](uint32_t ready) { OnReady(id, ready); })
+            : loop_.ChangeEvents(c->fd, events);
+    if (!watched.ok()) {
       SetFailure(
           &c->observation, v1::PROBE_CONNECT_FAILED, v1::LOCAL_ERROR,
-          absl::StrCat("cannot watch the connection to ", c->target, ": ", std::strerror(errno)));
+          absl::StrCat("cannot watch the connection to ", c->target, ": ", watched.message()));
       Complete(c);
       return;
     }
     c->registered_events = events;
   }
 
-  void AddTimer(Connection* c) { timers_.push(Timer{c->phase_deadline, c->id}); }
-
-  void FireTimers() {
-    const SteadyClock::time_point now = SteadyClock::now();
-    while (!timers_.empty() && timers_.top().when <= now) {
-      const Timer timer = timers_.top();
-      timers_.pop();
-      auto found = connections_.find(timer.id);
-      if (found == connections_.end()) continue;
-      Connection* c = found->second.get();
-      if (c->phase_deadline != timer.when) continue;  // A timer of an earlier phase.
-      TimedOut(c, now);
-    }
+  // Replaces the timer of the previous phase with one for c->phase_deadline.
+  void SetPhaseTimer(Connection* c) {
+    loop_.CancelTimer(c->timer);
+    c->timer = loop_.AddTimer(c->phase_deadline, [this, id = c->id] {
+      auto found = connections_.find(id);
+      if (found == connections_.end()) return;
+      found->second->timer = EventLoop::kNoTimer;
+      TimedOut(found->second.get(), SteadyClock::now());
+    });
   }
 
   void TimedOut(Connection* c, SteadyClock::time_point now) {
@@ -525,9 +451,11 @@ class TlsEngine::EventLoop {
   }
 
   void Finish(std::unique_ptr<Connection> connection) {
+    loop_.CancelTimer(connection->timer);
     connection->ssl.reset();
     if (connection->fd >= 0) {
-      close(connection->fd);  // Also removes it from the epoll set.
+      if (connection->registered_events != 0) loop_.Unwatch(connection->fd);
+      close(connection->fd);
       connection->fd = -1;
     }
     engine_.Release(connection->target_key);
@@ -538,18 +466,14 @@ class TlsEngine::EventLoop {
   }
 
   TlsEngine& engine_;
-  const int index_;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
-  std::thread thread_;
-  absl::Mutex mutex_;
-  std::deque<std::unique_ptr<Connection>> incoming_ ABSL_GUARDED_BY(mutex_);
-  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
-  bool sweep_requested_ ABSL_GUARDED_BY(mutex_) = false;
+  // Set before the loop stops: connections that arrive after it complete at once.
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> sweep_requested_{false};
   // Loop-thread only.
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  // Declared last: destroyed (its thread joined) before the connection table.
+  EventLoop loop_;
 };
 
 absl::StatusOr<int> ParseTlsVersion(const std::string& text) {
@@ -605,7 +529,7 @@ absl::StatusOr<std::unique_ptr<TlsEngine>> TlsEngine::Create(const TlsEngineOpti
   int threads = options.event_loop_threads;
   if (threads <= 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
-    auto loop = std::make_unique<EventLoop>(*engine, i);
+    auto loop = std::make_unique<HandshakeLoop>(*engine);
     absl::Status started = loop->Init();
     if (!started.ok()) return started;
     engine->loops_.push_back(std::move(loop));
@@ -679,7 +603,7 @@ void TlsEngine::Start(FetchRequest request, FetchCallback done) {
 }
 
 void TlsEngine::AbandonCancelled() {
-  for (const std::unique_ptr<EventLoop>& loop : loops_) loop->RequestSweep();
+  for (const std::unique_ptr<HandshakeLoop>& loop : loops_) loop->RequestSweep();
 }
 
 v1::AddressObservation TlsEngine::Fetch(FetchRequest request) {

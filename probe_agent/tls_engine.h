@@ -1,8 +1,9 @@
 // The agent's TLS client engine (ARCHITECTURE.md §1, trust rule 8): every connection of every probe
-// runs as a small state machine on one of a few epoll event loops — a non-blocking TCP connect,
-// then SSL_do_handshake driven by SSL_ERROR_WANT_READ/WANT_WRITE — with a timer per connection for
-// its connect and handshake deadlines. No thread per connection: thousands of probes are in flight
-// with one thread per core, and each connection's SSL object is freed the moment it completes.
+// runs as a small state machine on one of a few epoll event loops (probe_agent/event_loop.h) — a
+// non-blocking TCP connect, then SSL_do_handshake driven by SSL_ERROR_WANT_READ/WANT_WRITE — with a
+// timer per connection for its connect and handshake deadlines. No thread per connection:
+// thousands of probes are in flight with one thread per core, and each connection's SSL object is
+// freed the moment it completes.
 #ifndef MECAI_PROBE_AGENT_TLS_ENGINE_H_
 #define MECAI_PROBE_AGENT_TLS_ENGINE_H_
 
@@ -109,7 +110,7 @@ class TlsEngine {
   int in_flight() const { return in_flight_.load(); }
   int event_loop_threads() const { return static_cast<int>(loops_.size()); }
 
-  class EventLoop;
+  class HandshakeLoop;
   struct Connection;
 
  private:
@@ -122,7 +123,7 @@ class TlsEngine {
 
   const TlsEngineOptions options_;
   const SslCtxPtr context_;
-  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::vector<std::unique_ptr<HandshakeLoop>> loops_;
   std::atomic<uint64_t> next_loop_{0};
   std::atomic<int> in_flight_{0};
   absl::Mutex targets_mutex_;
