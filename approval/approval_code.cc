@@ -2,8 +2,8 @@
 
 #include <openssl/rand.h>
 
-#include "common/hashing.h"
-#include "common/openssl_error.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/openssl_error.h"
 
 namespace mecai {
 

@@ -5,9 +5,9 @@
 
 #include "absl/strings/match.h"
 #include "approval/http_server.h"
-#include "common/address_policy.h"
-#include "common/config_loader.h"
-#include "common/grpc_server.h"
+#include "common/base/config_loader.h"
+#include "common/net/address_policy.h"
+#include "common/rpc/grpc_server.h"
 
 namespace mecai {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "common/approval_record.h"
-#include "common/grpc_status.h"
+#include "common/evidence/approval_record.h"
+#include "common/rpc/grpc_status.h"
 
 namespace mecai {
 

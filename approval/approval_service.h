@@ -5,8 +5,8 @@
 
 #include "approval/approval_metrics.h"
 #include "approval/approvals.h"
-#include "common/clock.h"
-#include "common/signature.h"
+#include "common/base/clock.h"
+#include "common/crypto/signature.h"
 #include "proto/mecai/v1/approval.grpc.pb.h"
 
 namespace mecai {

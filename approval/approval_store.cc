@@ -3,8 +3,8 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
-#include "common/rocksdb_status.h"
-#include "common/status.h"
+#include "common/base/status.h"
+#include "common/storage/rocksdb_status.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 

@@ -10,12 +10,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/dns_name.h"
-#include "common/hashing.h"
-#include "common/logging.h"
-#include "common/openssl_error.h"
-#include "common/openssl_types.h"
-#include "common/status.h"
+#include "common/base/logging.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/openssl_error.h"
+#include "common/crypto/openssl_types.h"
+#include "common/net/dns_name.h"
 
 namespace mecai {
 namespace {
@@ -246,7 +246,7 @@ absl::StatusOr<v1::IssuanceStatus> Approvals::Submit(
 absl::StatusOr<Approvals::Submission> Approvals::Validate(
     const v1::SubmitIssuanceRequestRequest& request) {
   // The domain as a person typed it, in canonical (lower-case) form; then the domain rule of
-  // common/dns_name.h: two or more LDH labels, no wildcard, no IP literal.
+  // common/net/dns_name.h: two or more LDH labels, no wildcard, no IP literal.
   const std::string domain = CanonicalHostname(request.domain());
   RETURN_IF_ERROR(Annotate(ValidateHostname(domain, hostname_rules::kApprovalDomain), "domain"));
   if (!IsValidTransactionNumber(request.transaction_number())) {

@@ -18,8 +18,8 @@
 #include "approval/approval_store.h"
 #include "approval/rdap.h"
 #include "approval/voice_gateway.h"
-#include "common/clock.h"
-#include "common/http_fetcher.h"
+#include "common/base/clock.h"
+#include "common/net/http_fetcher.h"
 #include "proto/mecai/v1/approval.pb.h"
 #include "proto/mecai/v1/config.pb.h"
 

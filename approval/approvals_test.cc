@@ -18,15 +18,15 @@
 #include "approval/approval_store.h"
 #include "approval/testing/test_environment.h"
 #include "approval/web_page.h"
-#include "common/address_policy.h"
-#include "common/child_process.h"
-#include "common/clock.h"
-#include "common/files.h"
-#include "common/hashing.h"
-#include "common/http_fetcher.h"
-#include "common/metrics.h"
-#include "common/pem.h"
-#include "common/pki_builder.h"
+#include "common/base/clock.h"
+#include "common/base/files.h"
+#include "common/base/metrics.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/pem.h"
+#include "common/net/address_policy.h"
+#include "common/net/http_fetcher.h"
+#include "common/pki/pki_builder.h"
+#include "common/process/child_process.h"
 #include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -414,7 +414,7 @@ TEST_F(ApprovalsTest, ACsrNamingAnotherDomainIsRefusedAndNothingIsRecorded) {
   ASSERT_NO_FATAL_FAILURE(ExpectNothingRecorded("CSR000005", PublicKeyToDer(key->get())));
 }
 
-// The domain and every CSR name follow the hostname rule of common/dns_name.h
+// The domain and every CSR name follow the hostname rule of common/net/dns_name.h
 // (hostname_rules::kApprovalDomain, kApprovalName), and the refusal says which rule failed.
 TEST_F(ApprovalsTest, DomainsAndCsrNamesFollowTheHostnameRule) {
   EXPECT_THAT(approvals_->Submit(Request("DOMAIN002", "ab--cd.test")),
@@ -453,7 +453,7 @@ TEST_F(ApprovalsTest, DomainsAndCsrNamesFollowTheHostnameRule) {
   EXPECT_THAT(wildcard->names(), ElementsAre("*.example.test"));
 }
 
-// The service's /metrics (common/metrics.h) after every kind of page attempt, checked by
+// The service's /metrics (common/base/metrics.h) after every kind of page attempt, checked by
 // Prometheus' own promtool.
 TEST_F(ApprovalsTest, MetricsCountEveryStepAndPassPromtool) {
   ASSERT_TRUE(approvals_->Submit(Request("MET000001")).ok());

@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/http_fetcher.h"
+#include "common/net/http_fetcher.h"
 
 namespace mecai {
 

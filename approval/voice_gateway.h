@@ -8,7 +8,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/http_fetcher.h"
+#include "common/net/http_fetcher.h"
 #include "proto/mecai/v1/approval.pb.h"
 
 namespace mecai {

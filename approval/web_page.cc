@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "common/hashing.h"
+#include "common/crypto/hashing.h"
 
 namespace mecai {
 namespace {

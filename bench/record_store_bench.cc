@@ -32,7 +32,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/hashing.h"
+#include "common/crypto/hashing.h"
 #include "coordinator/record_store.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "rocksdb/db.h"

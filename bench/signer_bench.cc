@@ -10,8 +10,8 @@
 //        thread, T threads: the token alone;
 //   (b)  VouchingSigner::SignVouching called directly, T threads;
 //   (c)  the same VouchingSigner behind SignerServiceImpl on 127.0.0.1:0 with mutual TLS
-//        (common/grpc_server.h StartServer), T client threads making synchronous calls on one
-//        channel (common/grpc_channel.h MakeChannel) as the coordinator "coordinator".
+//        (common/rpc/grpc_server.h StartServer), T client threads making synchronous calls on one
+//        channel (common/rpc/grpc_channel.h MakeChannel) as the coordinator "coordinator".
 // Each measurement is N operations shared among the T threads (each takes the next one), after a
 // warm-up of T operations; rate = N / wall time. The phases alternate for --rounds rounds and the
 // median of each is reported.
@@ -35,24 +35,24 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
-#include "common/enrolled_agents.h"
-#include "common/files.h"
-#include "common/grpc_channel.h"
-#include "common/grpc_server.h"
-#include "common/hashing.h"
-#include "common/logging.h"
-#include "common/pem.h"
-#include "common/pkcs11_key.h"
-#include "common/pkcs11_login.h"
-#include "common/pkcs11_module.h"
-#include "common/pkcs11_provisioning.h"
-#include "common/pki_builder.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
-#include "common/status.h"
-#include "common/trust_lists.h"
-#include "common/vouching_request.h"
+#include "common/base/clock.h"
+#include "common/base/files.h"
+#include "common/base/logging.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
+#include "common/evidence/enrolled_agents.h"
+#include "common/evidence/trust_lists.h"
+#include "common/evidence/vouching_request.h"
+#include "common/pkcs11/pkcs11_key.h"
+#include "common/pkcs11/pkcs11_login.h"
+#include "common/pkcs11/pkcs11_module.h"
+#include "common/pkcs11/pkcs11_provisioning.h"
+#include "common/pki/pki_builder.h"
+#include "common/rpc/grpc_channel.h"
+#include "common/rpc/grpc_server.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
 #include "signer/signer_config.h"

@@ -19,11 +19,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cli/local_cluster.h"
-#include "common/files.h"
-#include "common/grpc_channel.h"
-#include "common/pem.h"
-#include "common/signature.h"
-#include "common/vouching_request.h"
+#include "common/base/files.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/evidence/vouching_request.h"
+#include "common/rpc/grpc_channel.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 
 namespace mecai {

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/va_list.h"
-#include "common/openssl_types.h"
+#include "common/crypto/openssl_types.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
 
@@ -64,8 +64,9 @@ absl::StatusOr<CheckpointKey> CheckpointVerificationKey(const v1::SignedCheckpoi
                                                         const VaList& vas, absl::Time now);
 
 // Verifies `checkpoint` against `vas` at `now`: its signature under CheckpointVerificationKey with
-// the context of SignedObject::kCheckpoint (common/signed_object.h), its body parsed strictly
-// (ParseSignedBytes), and the body's va_id equal to the VA whose key signed it. Returns the body.
+// the context of SignedObject::kCheckpoint (common/crypto/signed_object.h), its body parsed
+// strictly (ParseSignedBytes), and the body's va_id equal to the VA whose key signed it. Returns
+// the body.
 absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& checkpoint,
                                                     const VaList& vas, absl::Time now);
 

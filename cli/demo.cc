@@ -15,9 +15,9 @@
 #include "cli/network_regions.h"
 #include "cli/report.h"
 #include "cli/vouch_client.h"
-#include "common/child_process.h"
-#include "common/files.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/process/child_process.h"
 
 namespace mecai {
 namespace {

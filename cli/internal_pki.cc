@@ -4,11 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/dns_name.h"
-#include "common/files.h"
-#include "common/pem.h"
-#include "common/pki_builder.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/pem.h"
+#include "common/net/dns_name.h"
+#include "common/pki/pki_builder.h"
 
 namespace mecai {
 
@@ -16,7 +16,7 @@ absl::Status MakeInternalPki(const InternalPkiOptions& options) {
   if (options.identities.empty()) return absl::InvalidArgumentError("name at least one identity");
   for (const std::string& identity : options.identities) {
     // An identity is the one dNSName of its certificate (RFC 6125 DNS-ID): a lower-case DNS name
-    // under the default rules of common/dns_name.h (no wildcard, no IP literal).
+    // under the default rules of common/net/dns_name.h (no wildcard, no IP literal).
     absl::Status name = ValidateHostname(identity, HostnameRules());
     if (!name.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/openssl_types.h"
-#include "common/pem.h"
-#include "common/trust_lists.h"
+#include "common/crypto/openssl_types.h"
+#include "common/crypto/pem.h"
+#include "common/evidence/trust_lists.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -11,12 +11,12 @@
 #include "absl/strings/strip.h"
 #include "cli/binaries.h"
 #include "client/va_list.h"
-#include "common/config_loader.h"
-#include "common/files.h"
-#include "common/pem.h"
-#include "common/pkcs11_provisioning.h"
-#include "common/pki_builder.h"
-#include "common/status.h"
+#include "common/base/config_loader.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/pem.h"
+#include "common/pkcs11/pkcs11_provisioning.h"
+#include "common/pki/pki_builder.h"
 #include "google/protobuf/text_format.h"
 
 namespace mecai {

@@ -13,8 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cli/cluster_configs.h"
-#include "common/child_process.h"
-#include "common/openssl_types.h"
+#include "common/crypto/openssl_types.h"
+#include "common/process/child_process.h"
 #include "google/protobuf/message.h"
 #include "proto/mecai/v1/config.pb.h"
 

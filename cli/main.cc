@@ -15,9 +15,9 @@
 #include "cli/tls_commands.h"
 #include "cli/trust_list_client.h"
 #include "cli/vouch_client.h"
-#include "common/files.h"
-#include "common/grpc_channel.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/rpc/grpc_channel.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
 
 namespace {

@@ -13,9 +13,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "common/files.h"
-#include "common/logging.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/logging.h"
+#include "common/base/status.h"
 
 namespace mecai {
 namespace {

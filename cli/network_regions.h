@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "cli/local_cluster.h"
-#include "common/child_process.h"
+#include "common/process/child_process.h"
 
 namespace mecai {
 

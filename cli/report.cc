@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "common/hashing.h"
+#include "common/crypto/hashing.h"
 
 namespace mecai {
 namespace {

@@ -22,10 +22,10 @@
 #include "cli/report.h"
 #include "client/mecai_tls_client.h"
 #include "client/va_list.h"
-#include "common/files.h"
-#include "common/mecai_extension.h"
-#include "common/openssl_error.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/openssl_error.h"
+#include "common/tls_extension/mecai_extension.h"
 #include "stapler/tls_stapling.h"
 
 namespace mecai {

@@ -12,10 +12,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/vd_verifier.h"
-#include "common/files.h"
-#include "common/openssl_error.h"
-#include "common/pem.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/openssl_error.h"
+#include "common/crypto/pem.h"
 
 namespace mecai {
 

@@ -17,9 +17,9 @@
 #include "absl/time/time.h"
 #include "client/va_list.h"
 #include "client/vd_verifier.h"
-#include "common/clock.h"
-#include "common/mecai_extension.h"
-#include "common/openssl_types.h"
+#include "common/base/clock.h"
+#include "common/crypto/openssl_types.h"
+#include "common/tls_extension/mecai_extension.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {

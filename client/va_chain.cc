@@ -6,12 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/hashing.h"
-#include "common/openssl_error.h"
-#include "common/pem.h"
-#include "common/revocation.h"
-#include "common/status.h"
-#include "common/trust_lists.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/openssl_error.h"
+#include "common/crypto/pem.h"
+#include "common/evidence/trust_lists.h"
+#include "common/revocation/revocation.h"
 
 namespace mecai {
 namespace {

@@ -7,10 +7,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "common/config_loader.h"
-#include "common/hashing.h"
-#include "common/pem.h"
-#include "common/status.h"
+#include "common/base/config_loader.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/pem.h"
 
 namespace mecai {
 namespace {

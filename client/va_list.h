@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/verified_va_cache.h"
-#include "common/openssl_types.h"
+#include "common/crypto/openssl_types.h"
 #include "proto/mecai/v1/config.pb.h"
 
 namespace mecai {

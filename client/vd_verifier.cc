@@ -6,10 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/va_chain.h"
-#include "common/hashing.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
-#include "common/status.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
 
 namespace mecai {
 namespace {

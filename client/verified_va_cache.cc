@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/hashing.h"
+#include "common/crypto/hashing.h"
 
 namespace mecai {
 namespace {

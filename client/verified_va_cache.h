@@ -35,7 +35,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/openssl_types.h"
+#include "common/crypto/openssl_types.h"
 
 namespace mecai {
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/approval_record.h"
-#include "common/hashing.h"
-#include "common/refusal.h"
+#include "common/crypto/hashing.h"
+#include "common/evidence/approval_record.h"
+#include "common/evidence/refusal.h"
 
 namespace mecai {
 namespace {

@@ -5,7 +5,7 @@
 #define MECAI_COORDINATOR_AUDIT_SERVICE_H_
 
 #include "absl/synchronization/mutex.h"
-#include "common/clock.h"
+#include "common/base/clock.h"
 #include "coordinator/record_store.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"

@@ -3,15 +3,15 @@
 #include <openssl/rand.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/approval_record.h"
-#include "common/enrolled_agents.h"
-#include "common/grpc_channel.h"
-#include "common/grpc_server.h"
-#include "common/hashing.h"
-#include "common/logging.h"
-#include "common/quorum_policy.h"
-#include "common/refusal.h"
-#include "common/status.h"
+#include "common/base/logging.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/evidence/approval_record.h"
+#include "common/evidence/enrolled_agents.h"
+#include "common/evidence/quorum_policy.h"
+#include "common/evidence/refusal.h"
+#include "common/rpc/grpc_channel.h"
+#include "common/rpc/grpc_server.h"
 
 namespace mecai {
 namespace {

@@ -3,12 +3,12 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "common/address_policy.h"
-#include "common/config_loader.h"
-#include "common/grpc_channel.h"
-#include "common/grpc_server.h"
-#include "common/quorum_policy.h"
-#include "common/revocation.h"
+#include "common/base/config_loader.h"
+#include "common/evidence/quorum_policy.h"
+#include "common/net/address_policy.h"
+#include "common/revocation/revocation.h"
+#include "common/rpc/grpc_channel.h"
+#include "common/rpc/grpc_server.h"
 
 namespace mecai {
 

@@ -206,8 +206,9 @@ TEST(CoordinatorConfigTest, EachMissingRequiredFieldIsNamed) {
   }
 }
 
-// The policy rules themselves are ValidateQuorumPolicyTest's (common/quorum_policy_test.cc); here,
-// that the coordinator applies them to its own agents and reports them under `policy`.
+// The policy rules themselves are ValidateQuorumPolicyTest's
+// (common/evidence/quorum_policy_test.cc); here, that the coordinator applies them to its own
+// agents and reports them under `policy`.
 TEST(CoordinatorConfigTest, ChecksThePolicyAgainstItsAgentsUnderPolicy) {
   v1::CoordinatorConfig config = ValidConfig();
   config.mutable_agents()->RemoveLast();

@@ -1,6 +1,6 @@
 #include "coordinator/coordinator_metrics.h"
 
-#include "common/metrics.h"
+#include "common/base/metrics.h"
 
 namespace mecai {
 

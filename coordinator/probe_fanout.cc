@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
-#include "common/grpc_channel.h"
-#include "common/status.h"
+#include "common/base/status.h"
+#include "common/rpc/grpc_channel.h"
 
 namespace mecai {
 

@@ -10,9 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
-#include "common/enrolled_agents.h"
-#include "common/quorum_policy.h"
+#include "common/base/clock.h"
+#include "common/evidence/enrolled_agents.h"
+#include "common/evidence/quorum_policy.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
 

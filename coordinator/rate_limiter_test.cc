@@ -1,6 +1,6 @@
 #include "coordinator/rate_limiter.h"
 
-#include "common/clock.h"
+#include "common/base/clock.h"
 #include "gtest/gtest.h"
 
 namespace mecai {

@@ -29,8 +29,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "common/clock.h"
-#include "common/merkle.h"
+#include "common/base/clock.h"
+#include "common/transparency/merkle.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
 

@@ -12,10 +12,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/hashing.h"
-#include "common/logging.h"
-#include "common/openssl_error.h"
-#include "common/pem.h"
+#include "common/base/logging.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/openssl_error.h"
+#include "common/crypto/pem.h"
 
 namespace mecai {
 

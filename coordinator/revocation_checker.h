@@ -1,9 +1,9 @@
 // The coordinator's revocation check (ARCHITECTURE.md §3): "revocation status is known and good".
 // Every CRL distribution point (RFC 5280 §4.2.1.13) and every OCSP responder (RFC 6960, AIA
 // id-ad-ocsp) the certificate names is consulted — CRLs are a first-class source, since major CAs
-// have turned OCSP off — and what each says is verified with //common:revocation. The responses
-// become RevocationEvidence the signer re-checks on its own (//common:revocation
-// JudgeRevocationEvidence), under the same rule.
+// have turned OCSP off — and what each says is verified with //common/revocation:revocation. The
+// responses become RevocationEvidence the signer re-checks on its own
+// (//common/revocation:revocation JudgeRevocationEvidence), under the same rule.
 #ifndef MECAI_COORDINATOR_REVOCATION_CHECKER_H_
 #define MECAI_COORDINATOR_REVOCATION_CHECKER_H_
 
@@ -16,10 +16,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
-#include "common/http_fetcher.h"
-#include "common/openssl_types.h"
-#include "common/revocation.h"
+#include "common/base/clock.h"
+#include "common/crypto/openssl_types.h"
+#include "common/net/http_fetcher.h"
+#include "common/revocation/revocation.h"
 #include "proto/mecai/v1/common.pb.h"
 
 namespace mecai {
@@ -38,8 +38,8 @@ struct RevocationOptions {
   // At most this many CRL distribution points and as many OCSP responders are consulted per
   // certificate (trust rule 8); the rest are named in the explanation as not consulted.
   size_t max_urls_per_kind = 4;
-  // The bounds of the revocation rule (//common:revocation CombineRevocationVerdicts); a cached
-  // response older than limits.max_evidence_age is fetched again.
+  // The bounds of the revocation rule (//common/revocation:revocation CombineRevocationVerdicts); a
+  // cached response older than limits.max_evidence_age is fetched again.
   RevocationLimits limits;
 };
 
@@ -61,7 +61,7 @@ struct RevocationOutcome {
   absl::Time ca_signed_at = absl::InfinitePast();
 };
 
-// Policy: the rule the signer applies to the same evidence, //common:revocation
+// Policy: the rule the signer applies to the same evidence, //common/revocation:revocation
 // CombineRevocationVerdicts:
 //   * any usable source saying revoked → CERTIFICATE_REVOKED (the explanation names the source and
 //     the revocation date);

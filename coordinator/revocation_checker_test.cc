@@ -16,14 +16,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "common/address_policy.h"
-#include "common/child_process.h"
-#include "common/clock.h"
-#include "common/files.h"
-#include "common/http_fetcher.h"
-#include "common/pem.h"
-#include "common/revocation.h"
-#include "common/status.h"
+#include "common/base/clock.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/pem.h"
+#include "common/net/address_policy.h"
+#include "common/net/http_fetcher.h"
+#include "common/process/child_process.h"
+#include "common/revocation/revocation.h"
 #include "common/testing/test_pki.h"
 #include "common/testing/test_revocation.h"
 #include "gmock/gmock.h"
@@ -533,9 +533,9 @@ TEST_F(RevocationCheckerTest, FetcherReportsHttpStatusSizeLimitAndScheme) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an http or https URL")));
 }
 
-// The rule the signer applies (//common:revocation CombineRevocationVerdicts): a certificate that
-// names both a CRL distribution point and an OCSP responder needs both to say good, so the CRL
-// alone does not vouch for it while its responder is down.
+// The rule the signer applies (//common/revocation:revocation CombineRevocationVerdicts): a
+// certificate that names both a CRL distribution point and an OCSP responder needs both to say
+// good, so the CRL alone does not vouch for it while its responder is down.
 TEST_F(RevocationCheckerTest, BothNamedSourcesMustSayGoodOrTheStatusIsUnknown) {
   RevocationOutcome outcome = Check(env().crl_but_responder_down);
   EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN) << outcome.explanation;

@@ -3,12 +3,12 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_channel.h"
-#include "common/grpc_server.h"
-#include "common/grpc_status.h"
-#include "common/hashing.h"
-#include "common/logging.h"
-#include "common/status.h"
+#include "common/base/logging.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/rpc/grpc_channel.h"
+#include "common/rpc/grpc_server.h"
+#include "common/rpc/grpc_status.h"
 
 namespace mecai {
 namespace {

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "common/clock.h"
-#include "common/trust_list_change.h"
-#include "common/trust_lists.h"
+#include "common/base/clock.h"
+#include "common/evidence/trust_list_change.h"
+#include "common/evidence/trust_lists.h"
 #include "coordinator/record_store.h"
 #include "coordinator/trust_list_relay.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"

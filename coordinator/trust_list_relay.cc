@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_channel.h"
-#include "common/status.h"
+#include "common/base/status.h"
+#include "common/rpc/grpc_channel.h"
 
 namespace mecai {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/grpc_server.h"
+#include "common/rpc/grpc_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"

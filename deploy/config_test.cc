@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/config_loader.h"
+#include "common/base/config_loader.h"
 #include "coordinator/coordinator_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,6 +1,7 @@
-// Fuzzes configuration loading (common/config_loader.h): protobuf text format parsed into every
-// binary's configuration message. The first input byte picks the message (modulo their number);
-// the rest is the file, written to a temporary file and read by LoadTextProtoFile as main() does.
+// Fuzzes configuration loading (common/base/config_loader.h): protobuf text format parsed into
+// every binary's configuration message. The first input byte picks the message (modulo their
+// number); the rest is the file, written to a temporary file and read by LoadTextProtoFile as
+// main() does.
 #include <unistd.h>
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "common/config_loader.h"
+#include "common/base/config_loader.h"
 #include "fuzz/embedded_file.h"
 #include "proto/mecai/v1/config.pb.h"
 

@@ -1,13 +1,14 @@
 // Fuzzes the decoder of the ClientHello's mecai_feedback extension body (docs/TLS_EXTENSION.md;
-// common/mecai_extension.h), which a stapling server runs on every handshake that carries it. The
-// input is the extension body. A body that decodes must encode back to exactly itself.
+// common/tls_extension/mecai_extension.h), which a stapling server runs on every handshake that
+// carries it. The input is the extension body. A body that decodes must encode back to exactly
+// itself.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "common/mecai_extension.h"
+#include "common/tls_extension/mecai_extension.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);

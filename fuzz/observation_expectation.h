@@ -3,8 +3,8 @@
 #ifndef MECAI_FUZZ_OBSERVATION_EXPECTATION_H_
 #define MECAI_FUZZ_OBSERVATION_EXPECTATION_H_
 
-#include "common/enrolled_agents.h"
-#include "common/hashing.h"
+#include "common/crypto/hashing.h"
+#include "common/evidence/enrolled_agents.h"
 #include "fuzz/embedded_file.h"
 
 namespace mecai {

@@ -1,7 +1,7 @@
-// Fuzzes Observation verification (common/enrolled_agents.h), which the coordinator and the signer
-// run on what probe agents return: one agent "fuzz-agent" in region "fuzz-region" is enrolled with
-// the fixed key fuzz/testdata/agent.pub.pem, and each Observation must be bound to a fixed VR hash,
-// nonce, hostname and port at FuzzNow(). The first input byte picks the form:
+// Fuzzes Observation verification (common/evidence/enrolled_agents.h), which the coordinator and
+// the signer run on what probe agents return: one agent "fuzz-agent" in region "fuzz-region" is
+// enrolled with the fixed key fuzz/testdata/agent.pub.pem, and each Observation must be bound to a
+// fixed VR hash, nonce, hostname and port at FuzzNow(). The first input byte picks the form:
 //   even: the rest is a serialized SignedObservation;
 //   odd:  the rest is ObservationBody bytes, which the target signs with the agent's private key
 //         (fuzz/testdata/agent.key.pem), so mutations reach the checks behind the signature.
@@ -12,11 +12,11 @@
 #include <memory>
 #include <string>
 
-#include "common/enrolled_agents.h"
-#include "common/hashing.h"
-#include "common/pem.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
+#include "common/evidence/enrolled_agents.h"
 #include "fuzz/embedded_file.h"
 #include "fuzz/observation_expectation.h"
 #include "proto/mecai/v1/probe.pb.h"

@@ -15,10 +15,10 @@
 
 #include "client/va_list.h"
 #include "client/vd_verifier.h"
-#include "common/openssl_types.h"
-#include "common/pem.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
+#include "common/crypto/openssl_types.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
 #include "fuzz/embedded_file.h"
 #include "proto/mecai/v1/vouching.pb.h"
 

@@ -1,14 +1,14 @@
 // Fuzzes the decoder of the server's mecai_vouching extension body, the VouchingDataList a client
-// receives in a ServerHello or Certificate entry (docs/TLS_EXTENSION.md; common/mecai_extension.h),
-// and parses each element as VouchingData as the client does. The input is the extension body. A
-// body that decodes must encode back to exactly itself.
+// receives in a ServerHello or Certificate entry (docs/TLS_EXTENSION.md;
+// common/tls_extension/mecai_extension.h), and parses each element as VouchingData as the client
+// does. The input is the extension body. A body that decodes must encode back to exactly itself.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "common/mecai_extension.h"
+#include "common/tls_extension/mecai_extension.h"
 #include "fuzz/embedded_file.h"
 #include "proto/mecai/v1/vouching.pb.h"
 

@@ -13,11 +13,11 @@
 #include <memory>
 #include <string>
 
-#include "common/pem.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
-#include "common/trust_lists.h"
-#include "common/vouching_request.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
+#include "common/evidence/trust_lists.h"
+#include "common/evidence/vouching_request.h"
 #include "fuzz/embedded_file.h"
 #include "proto/mecai/v1/vouching.pb.h"
 

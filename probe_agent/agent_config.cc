@@ -5,10 +5,10 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/config_loader.h"
-#include "common/grpc_server.h"
-#include "common/ip_address.h"
-#include "common/pkcs11_key.h"
+#include "common/base/config_loader.h"
+#include "common/net/ip_address.h"
+#include "common/pkcs11/pkcs11_key.h"
+#include "common/rpc/grpc_server.h"
 #include "probe_agent/resolver.h"
 
 namespace mecai {

@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/pem.h"
-#include "common/pkcs11_key.h"
-#include "common/status.h"
+#include "common/base/status.h"
+#include "common/crypto/pem.h"
+#include "common/pkcs11/pkcs11_key.h"
 
 namespace mecai {
 namespace probe_agent {

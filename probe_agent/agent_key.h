@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/openssl_types.h"
-#include "common/signature.h"
+#include "common/crypto/openssl_types.h"
+#include "common/crypto/signature.h"
 #include "proto/mecai/v1/config.pb.h"
 
 namespace mecai {
@@ -29,7 +29,7 @@ struct AgentSigningKey {
 //   * signing_key_pkcs11: the Ed25519 key pair labelled key_label in the token token_label of
 //     module_path, logged in with the PIN of pin_file or pin_environment_variable. Each signature
 //     is made in the token with CKM_EDDSA and verified with the public key before it is used
-//     (common/pkcs11_key.h).
+//     (common/pkcs11/pkcs11_key.h).
 // Errors are one line naming the field: "signing_key_pkcs11: login to token 'agent-token' failed:
 // wrong PIN (CKR_PIN_INCORRECT)", "signing_key_pkcs11: no private key labelled ...", and
 // FAILED_PRECONDITION "signing_key_pkcs11: key 'k' in token 't' is EC P-256 (ECDSA_P256_SHA256);

@@ -1,6 +1,6 @@
 #include "probe_agent/agent_metrics.h"
 
-#include "common/metrics.h"
+#include "common/base/metrics.h"
 
 namespace mecai {
 namespace probe_agent {

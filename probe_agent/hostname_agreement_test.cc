@@ -1,5 +1,5 @@
 // The coordinator's VR check and the probe agent's ProbeTask check apply one hostname rule
-// (common/dns_name.h): every name of the shared table goes through both real entry points, the
+// (common/net/dns_name.h): every name of the shared table goes through both real entry points, the
 // envelope check the coordinator runs before probing (CheckVouchingRequestEnvelope, whose first
 // body check is the hostname) and the agent's ValidateProbeTask (what Prober::ProbeAsync and the
 // ProbeService run first). A name the coordinator accepts is never one every agent refuses with
@@ -10,12 +10,12 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "common/dns_name.h"
-#include "common/hashing.h"
-#include "common/ip_address.h"
+#include "common/crypto/hashing.h"
+#include "common/evidence/vouching_request.h"
+#include "common/net/dns_name.h"
+#include "common/net/ip_address.h"
 #include "common/testing/hostname_table.h"
 #include "common/testing/test_pki.h"
-#include "common/vouching_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/prober.h"

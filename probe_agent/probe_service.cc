@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
-#include "common/logging.h"
+#include "common/base/logging.h"
+#include "common/rpc/grpc_status.h"
 
 namespace mecai {
 namespace probe_agent {

@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/clock.h"
-#include "common/grpc_server.h"
-#include "common/hashing.h"
-#include "common/pem.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
+#include "common/base/clock.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
+#include "common/rpc/grpc_server.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"

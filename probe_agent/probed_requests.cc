@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/hashing.h"
+#include "common/crypto/hashing.h"
 
 namespace mecai {
 namespace probe_agent {

@@ -3,8 +3,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/clock.h"
-#include "common/hashing.h"
+#include "common/base/clock.h"
+#include "common/crypto/hashing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -7,13 +7,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/dns_name.h"
-#include "common/enrolled_agents.h"
-#include "common/hashing.h"
-#include "common/ip_address.h"
-#include "common/logging.h"
-#include "common/signed_object.h"
-#include "common/status.h"
+#include "common/base/logging.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/signed_object.h"
+#include "common/evidence/enrolled_agents.h"
+#include "common/net/dns_name.h"
+#include "common/net/ip_address.h"
 #include "probe_agent/worker_pool.h"
 
 namespace mecai {

@@ -15,9 +15,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/address_policy.h"
-#include "common/clock.h"
-#include "common/signature.h"
+#include "common/base/clock.h"
+#include "common/crypto/signature.h"
+#include "common/net/address_policy.h"
 #include "probe_agent/resolver.h"
 #include "probe_agent/tls_engine.h"
 #include "probe_agent/tls_fetcher.h"
@@ -57,7 +57,7 @@ using ProbeCallback = std::function<void(absl::StatusOr<v1::SignedObservation>)>
 // Written into ObservationBody.agent_software.
 inline constexpr char kAgentSoftware[] = "mecai-probe-agent/2 (epoll, OpenSSL 3, c-ares)";
 
-// OK for a ProbeTask.hostname the agent may probe: ValidateHostname (common/dns_name.h) with
+// OK for a ProbeTask.hostname the agent may probe: ValidateHostname (common/net/dns_name.h) with
 // hostname_rules::kProbeTask, the coordinator's VR rule plus a literal IP address in canonical text
 // (RFC 5952 for IPv6), which the agent connects to without resolving. INVALID_ARGUMENT otherwise,
 // "ProbeTask.hostname "<name>": " and the rule that failed.

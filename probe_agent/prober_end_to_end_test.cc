@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.h"
-#include "common/hashing.h"
-#include "common/pem.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
+#include "common/base/clock.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/prober.h"

@@ -71,7 +71,7 @@ absl::StatusOr<Nameserver> ParseNameserver(const std::string& text);
 // The A and AAAA queries are two lookups, judged together as Boulder's bdns LookupHost does: the
 // addresses of whichever succeeded are returned, and a failure of the other (SERVFAIL, REFUSED,
 // timeout) is logged as a warning and reported in Resolution's a_outcome/aaaa_outcome, which the
-// Observation carries: the quorum policy (common/quorum_policy.h) does not count such a
+// Observation carries: the quorum policy (common/evidence/quorum_policy.h) does not count such a
 // perspective as agreeing. Only when neither yields an address does Resolve fail, with the
 // most telling error of the two (a fault of the agent, then a timeout, then a nameserver failure,
 // then NOT_FOUND). Result order: IPv4 addresses in the order of the A answer, then IPv6 addresses

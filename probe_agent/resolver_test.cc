@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "common/child_process.h"
+#include "common/process/child_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/testing/test_servers.h"
@@ -112,7 +112,8 @@ TEST_F(CaresResolverTest, AddressesOfOneFamilySurviveTheOthersFailure) {
 }
 
 // The other family's failure is reported with the addresses, so that the quorum policy can refuse
-// the perspective (common/quorum_policy.h): those addresses alone may not be all the name has.
+// the perspective (common/evidence/quorum_policy.h): those addresses alone may not be all the name
+// has.
 TEST_F(CaresResolverTest, ReportsTheFailedQueryNextToTheOtherFamilysAddresses) {
   absl::StatusOr<Resolution> resolution =
       resolver_->ResolveWithOutcomes("v4.refused.test", kTimeout);

@@ -17,10 +17,10 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
-#include "common/hashing.h"
-#include "common/ip_address.h"
-#include "common/openssl_error.h"
-#include "common/pem.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/openssl_error.h"
+#include "common/crypto/pem.h"
+#include "common/net/ip_address.h"
 #include "probe_agent/event_loop.h"
 
 namespace mecai {

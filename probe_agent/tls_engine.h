@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/openssl_types.h"
+#include "common/crypto/openssl_types.h"
 #include "proto/mecai/v1/probe.pb.h"
 
 namespace mecai {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "common/child_process.h"
-#include "common/hashing.h"
+#include "common/crypto/hashing.h"
+#include "common/process/child_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/testing/test_servers.h"

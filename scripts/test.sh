@@ -27,7 +27,7 @@ bazel_status=${PIPESTATUS[0]}
 
 # 2. and 3. The tests again under the sanitizers (.bazelrc; which targets and why: docs/BUILD.md
 # "Sanitizers"). Binaries that tests start are built with the same sanitizer, and a report in
-# any process, children included, exits 66 and fails the test (common/child_process.cc). Their
+# any process, children included, exits 66 and fails the test (common/process/child_process.cc). Their
 # per-target results count like the others, marked [asan] or [tsan].
 #   ASan + UBSan: every test but the Chromium page test (a browser under ASan's memory overhead).
 #   TSan: the unit tests of the concurrent code and the integration tests.

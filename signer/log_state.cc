@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/files.h"
-#include "common/hashing.h"
-#include "common/merkle.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/transparency/merkle.h"
 
 namespace mecai {
 

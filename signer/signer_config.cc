@@ -4,11 +4,11 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/config_loader.h"
-#include "common/grpc_server.h"
-#include "common/pkcs11_key.h"
-#include "common/quorum_policy.h"
-#include "common/revocation.h"
+#include "common/base/config_loader.h"
+#include "common/evidence/quorum_policy.h"
+#include "common/pkcs11/pkcs11_key.h"
+#include "common/revocation/revocation.h"
+#include "common/rpc/grpc_server.h"
 
 namespace mecai {
 namespace {
@@ -48,7 +48,7 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
   errors.Require(!config.va_id().empty(), "va_id", "required");
   errors.Require(!config.pkcs11().module_path().empty(), "pkcs11.module_path", "required");
   errors.Require(!config.pkcs11().token_label().empty(), "pkcs11.token_label", "required");
-  // The PIN comes from exactly one place (common/pkcs11_pin.h ReadPin).
+  // The PIN comes from exactly one place (common/pkcs11/pkcs11_pin.h ReadPin).
   const bool pin_from_file = !config.pkcs11().pin_file().empty();
   const bool pin_from_environment = !config.pkcs11().pin_environment_variable().empty();
   errors.Require(pin_from_file || pin_from_environment, "pkcs11.pin_file",

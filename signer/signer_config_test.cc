@@ -218,8 +218,9 @@ TEST(SignerConfigTest, SessionPoolDefaultsToFourAndIsAtMost64) {
   EXPECT_THAT(Validate(config), InvalidField("pkcs11.session_pool_size: must be at most 64"));
 }
 
-// The policy rules themselves are ValidateQuorumPolicyTest's (common/quorum_policy_test.cc); here,
-// that the signer applies them to its own enrolled agents and reports them under `policy`.
+// The policy rules themselves are ValidateQuorumPolicyTest's
+// (common/evidence/quorum_policy_test.cc); here, that the signer applies them to its own enrolled
+// agents and reports them under `policy`.
 TEST(SignerConfigTest, ChecksThePolicyAgainstItsAgentsUnderPolicy) {
   v1::SignerConfig config = ValidConfig();
   config.mutable_agents()->RemoveLast();
@@ -267,8 +268,8 @@ TEST(SignerConfigTest, RequiringApprovalNeedsTheApprovalServicesKey) {
                                              "3600"));
 }
 
-// The oldest revocation evidence the signer relies on (common/revocation.h): a day by default,
-// from a minute to the 10 days a CRL or OCSP response may be valid at most.
+// The oldest revocation evidence the signer relies on (common/revocation/revocation.h): a day by
+// default, from a minute to the 10 days a CRL or OCSP response may be valid at most.
 TEST(SignerConfigTest, RevocationEvidenceMaxAgeDefaultsToADayAndIsBounded) {
   v1::SignerConfig config = ValidConfig();
   EXPECT_EQ(WithSignerDefaults(config).revocation_evidence_max_age_seconds(), 86400u);

@@ -1,6 +1,6 @@
 #include "signer/signer_metrics.h"
 
-#include "common/metrics.h"
+#include "common/base/metrics.h"
 
 namespace mecai {
 

@@ -3,10 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "common/grpc_server.h"
-#include "common/grpc_status.h"
-#include "common/hashing.h"
-#include "common/logging.h"
+#include "common/base/logging.h"
+#include "common/crypto/hashing.h"
+#include "common/rpc/grpc_server.h"
+#include "common/rpc/grpc_status.h"
 
 namespace mecai {
 

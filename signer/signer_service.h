@@ -2,7 +2,7 @@
 #ifndef MECAI_SIGNER_SIGNER_SERVICE_H_
 #define MECAI_SIGNER_SIGNER_SERVICE_H_
 
-#include "common/trust_list_change.h"
+#include "common/evidence/trust_list_change.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
 #include "signer/vouching_signer.h"
 

@@ -1,8 +1,8 @@
 #include "signer/va_certificate.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/openssl_error.h"
-#include "common/trust_lists.h"
+#include "common/crypto/openssl_error.h"
+#include "common/evidence/trust_lists.h"
 
 namespace mecai {
 

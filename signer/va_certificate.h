@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/openssl_types.h"
+#include "common/crypto/openssl_types.h"
 
 namespace mecai {
 

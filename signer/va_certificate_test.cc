@@ -1,7 +1,7 @@
 #include "signer/va_certificate.h"
 
 #include "absl/time/clock.h"
-#include "common/pki_builder.h"
+#include "common/pki/pki_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -4,13 +4,13 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "common/approval_record.h"
-#include "common/hashing.h"
-#include "common/logging.h"
-#include "common/quorum_policy.h"
-#include "common/refusal.h"
-#include "common/revocation.h"
-#include "common/status.h"
+#include "common/base/logging.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/evidence/approval_record.h"
+#include "common/evidence/quorum_policy.h"
+#include "common/evidence/refusal.h"
+#include "common/revocation/revocation.h"
 
 namespace mecai {
 namespace {
@@ -160,7 +160,7 @@ RevocationJudgement VouchingSigner::CheckRevocationEvidence(const v1::SignVouchi
                                                             const VerifiedVouchingRequest& vr,
                                                             absl::Time now) const {
   // The revocation evidence itself (the CRL or OCSP response) must verify now for every vouched
-  // certificate, under the rule the coordinator applies (common/revocation.h
+  // certificate, under the rule the coordinator applies (common/revocation/revocation.h
   // CombineRevocationVerdicts): revoked anywhere refuses; every source the certificate names must
   // say good, recently enough. The time the VD states is the one the CA signed into the evidence.
   RevocationLimits revocation_limits;

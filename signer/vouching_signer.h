@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/clock.h"
-#include "common/enrolled_agents.h"
-#include "common/quorum_policy.h"
-#include "common/revocation.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
-#include "common/trust_lists.h"
-#include "common/vouching_request.h"
+#include "common/base/clock.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
+#include "common/evidence/enrolled_agents.h"
+#include "common/evidence/quorum_policy.h"
+#include "common/evidence/trust_lists.h"
+#include "common/evidence/vouching_request.h"
+#include "common/revocation/revocation.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
 #include "signer/log_state.h"
@@ -72,8 +72,8 @@ class VouchingSigner {
   v1::Refusal VerifyObservations(const v1::SignVouchingRequest& request,
                                  const VerifiedVouchingRequest& vr, absl::Time now,
                                  std::map<std::string, v1::ObservationBody>* by_perspective) const;
-  // The quorum policy (common/quorum_policy.h DecideQuorum) over every enrolled perspective: one
-  // without an Observation in `by_perspective` counts as unreachable.
+  // The quorum policy (common/evidence/quorum_policy.h DecideQuorum) over every enrolled
+  // perspective: one without an Observation in `by_perspective` counts as unreachable.
   QuorumDecision DecideOnObservations(
       const std::map<std::string, v1::ObservationBody>& by_perspective,
       const VerifiedVouchingRequest& vr) const;

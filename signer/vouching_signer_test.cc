@@ -11,24 +11,24 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/approval_record.h"
-#include "common/clock.h"
-#include "common/enrolled_agents.h"
-#include "common/files.h"
-#include "common/hashing.h"
-#include "common/merkle.h"
-#include "common/pem.h"
-#include "common/pkcs11_key.h"
-#include "common/pkcs11_provisioning.h"
-#include "common/pki_builder.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
-#include "common/status.h"
+#include "common/base/clock.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
+#include "common/evidence/approval_record.h"
+#include "common/evidence/enrolled_agents.h"
+#include "common/evidence/trust_lists.h"
+#include "common/evidence/vouching_request.h"
+#include "common/pkcs11/pkcs11_key.h"
+#include "common/pkcs11/pkcs11_provisioning.h"
+#include "common/pki/pki_builder.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/testing/test_revocation.h"
-#include "common/trust_lists.h"
-#include "common/vouching_request.h"
+#include "common/transparency/merkle.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -1204,9 +1204,9 @@ TEST_F(ApprovalEvidenceTest, ASignerWithoutTheApprovalKeyRefuses) {
               IsRefusal(v1::APPROVAL_REQUIRED, HasSubstr("has no approval service key")));
 }
 
-// The signer's own revocation rule (common/revocation.h CombineRevocationVerdicts, RFC 5280 §6.3,
-// RFC 6960): it relies only on what the CA signed, no older than its bound, from every source the
-// certificate names, for every vouched certificate.
+// The signer's own revocation rule (common/revocation/revocation.h CombineRevocationVerdicts, RFC
+// 5280 §6.3, RFC 6960): it relies only on what the CA signed, no older than its bound, from every
+// source the certificate names, for every vouched certificate.
 class RevocationEvidenceTest : public VouchingSignerTest {
  protected:
   static constexpr char kCrlUrl[] = "http://crl.example.test/intermediate.crl";

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
-#include "common/config_loader.h"
-#include "common/logging.h"
-#include "common/service_main.h"
-#include "common/status.h"
+#include "common/base/config_loader.h"
+#include "common/base/logging.h"
+#include "common/base/service_main.h"
+#include "common/base/status.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "stapler/stapler_daemon.h"
 

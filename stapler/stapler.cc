@@ -5,9 +5,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/files.h"
-#include "common/logging.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/logging.h"
+#include "common/base/status.h"
 
 namespace mecai {
 namespace {

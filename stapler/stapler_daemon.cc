@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/vd_verifier.h"
-#include "common/status.h"
+#include "common/base/status.h"
 
 namespace mecai {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/va_list.h"
-#include "common/clock.h"
+#include "common/base/clock.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "stapler/stapler.h"
 #include "stapler/vouching_fetcher.h"

@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "common/openssl_error.h"
+#include "common/crypto/openssl_error.h"
 
 namespace mecai {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/mecai_tls_client.h"
 #include "client/va_list.h"
-#include "common/clock.h"
+#include "common/base/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "stapler/testing/tls_pair.h"

@@ -3,10 +3,10 @@
 #include <openssl/rand.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_channel.h"
-#include "common/pem.h"
-#include "common/status.h"
-#include "common/vouching_request.h"
+#include "common/base/status.h"
+#include "common/crypto/pem.h"
+#include "common/evidence/vouching_request.h"
+#include "common/rpc/grpc_channel.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 
 namespace mecai {

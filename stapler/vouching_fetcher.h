@@ -10,8 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
-#include "common/signature.h"
+#include "common/base/clock.h"
+#include "common/crypto/signature.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
 

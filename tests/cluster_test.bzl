@@ -25,7 +25,6 @@ def mecai_cluster_test(name, deps = [], data = []):
         tags = ["local"],
         deps = deps + [
             "//cli:cli_lib",
-            "//common:test_status",
             "//tests/support:cluster_fixture",
             "@system_libraries//:gtest_main",
         ],

@@ -10,9 +10,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "common/child_process.h"
-#include "common/files.h"
-#include "common/mecai_extension.h"
+#include "common/base/files.h"
+#include "common/process/child_process.h"
+#include "common/tls_extension/mecai_extension.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "approval/http_server.h"
-#include "common/child_process.h"
+#include "common/process/child_process.h"
 
 namespace mecai {
 namespace testing {

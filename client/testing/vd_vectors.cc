@@ -1,7 +1,7 @@
 #include "client/testing/vd_vectors.h"
 
-#include "common/hashing.h"
-#include "common/signed_object.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/signed_object.h"
 
 namespace mecai {
 namespace vd_vectors {

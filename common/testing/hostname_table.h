@@ -1,5 +1,5 @@
-// One table of hostnames with the verdict of each option set of common/dns_name.h, shared by
-// //common:dns_name_test and the test that the coordinator's VR check and the probe agent's
+// One table of hostnames with the verdict of each option set of common/net/dns_name.h, shared by
+// //common/net:dns_name_test and the test that the coordinator's VR check and the probe agent's
 // ProbeTask check agree (probe_agent/hostname_agreement_test.cc).
 #ifndef MECAI_COMMON_TESTING_HOSTNAME_TABLE_H_
 #define MECAI_COMMON_TESTING_HOSTNAME_TABLE_H_

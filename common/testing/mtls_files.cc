@@ -4,11 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/files.h"
-#include "common/openssl_types.h"
-#include "common/pem.h"
-#include "common/pki_builder.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/openssl_types.h"
+#include "common/crypto/pem.h"
+#include "common/pki/pki_builder.h"
 
 namespace mecai {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "common/openssl_types.h"
-#include "common/pem.h"
+#include "common/crypto/openssl_types.h"
+#include "common/crypto/pem.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "gtest/gtest.h"

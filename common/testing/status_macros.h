@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/status.h"
+#include "common/base/status.h"
 #include "gtest/gtest.h"
 
 // Fails the test (and returns) unless `expression`, an absl::Status, is OK.

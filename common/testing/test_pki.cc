@@ -6,10 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/files.h"
-#include "common/pem.h"
-#include "common/pki_builder.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/pem.h"
+#include "common/pki/pki_builder.h"
 
 namespace mecai {
 namespace test_pki {

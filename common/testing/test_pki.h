@@ -1,7 +1,7 @@
-// Test fixtures for the tests of //common:vouching: a throwaway PKI (root CA → intermediate →
-// leaf for a hostname, EC P-256 or RSA-2048) built with //common:pki_builder, written as PEM files
-// into a fresh directory under $TEST_TMPDIR, plus the matchers those tests share (CONTRIBUTING.md rule
-// 10: every assertion names the exact status code or refusal reason).
+// Test fixtures for the tests of //common/evidence:enrolled_agents: a throwaway PKI (root CA →
+// intermediate → leaf for a hostname, EC P-256 or RSA-2048) built with //common/pki:pki_builder,
+// written as PEM files into a fresh directory under $TEST_TMPDIR, plus the matchers those tests
+// share (CONTRIBUTING.md rule 10: every assertion names the exact status code or refusal reason).
 #ifndef MECAI_COMMON_TESTING_TEST_PKI_H_
 #define MECAI_COMMON_TESTING_TEST_PKI_H_
 
@@ -13,8 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "common/openssl_types.h"
-#include "common/signature.h"
+#include "common/crypto/openssl_types.h"
+#include "common/crypto/signature.h"
 #include "gmock/gmock.h"
 #include "proto/mecai/v1/vouching.pb.h"
 

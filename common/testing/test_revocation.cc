@@ -8,10 +8,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/openssl_error.h"
-#include "common/pem.h"
-#include "common/pki_builder.h"
-#include "common/status.h"
+#include "common/base/status.h"
+#include "common/crypto/openssl_error.h"
+#include "common/crypto/pem.h"
+#include "common/pki/pki_builder.h"
 
 namespace mecai {
 namespace test_revocation {

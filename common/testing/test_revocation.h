@@ -1,7 +1,7 @@
-// Test fixtures for revocation checking (//common:revocation and its users): a CA whose leaves
-// name CRL distribution points and OCSP responders, delegated OCSP responders, and CRLs and OCSP
-// responses built with the OpenSSL C API — valid, revoked, expired, mis-signed, sharded — so tests
-// can feed the verifier exactly the bytes a misbehaving CA or responder would send.
+// Test fixtures for revocation checking (//common/revocation:revocation and its users): a CA whose
+// leaves name CRL distribution points and OCSP responders, delegated OCSP responders, and CRLs and
+// OCSP responses built with the OpenSSL C API — valid, revoked, expired, mis-signed, sharded — so
+// tests can feed the verifier exactly the bytes a misbehaving CA or responder would send.
 #ifndef MECAI_COMMON_TESTING_TEST_REVOCATION_H_
 #define MECAI_COMMON_TESTING_TEST_REVOCATION_H_
 
@@ -10,8 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/openssl_types.h"
-#include "common/pki_builder.h"
+#include "common/crypto/openssl_types.h"
+#include "common/pki/pki_builder.h"
 #include "common/testing/test_pki.h"
 
 namespace mecai {

@@ -15,11 +15,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/files.h"
-#include "common/openssl_error.h"
-#include "common/openssl_types.h"
-#include "common/pem.h"
-#include "common/status.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/openssl_error.h"
+#include "common/crypto/openssl_types.h"
+#include "common/crypto/pem.h"
 
 namespace mecai {
 namespace test_support {

@@ -4,11 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/testing/vd_vectors.h"
-#include "common/openssl_error.h"
-#include "common/pem.h"
-#include "common/signature.h"
-#include "common/signed_object.h"
-#include "common/status.h"
+#include "common/base/status.h"
+#include "common/crypto/openssl_error.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
 
 namespace mecai {
 namespace testing_tls {

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/openssl_types.h"
+#include "common/crypto/openssl_types.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {

@@ -4,11 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/grpc_channel.h"
-#include "common/pem.h"
-#include "common/signature.h"
-#include "common/status.h"
-#include "common/vouching_request.h"
+#include "common/base/status.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/evidence/vouching_request.h"
+#include "common/rpc/grpc_channel.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 

@@ -1,0 +1,63 @@
+// Bounded HTTP(S) fetches behind the SSRF policy: small documents from URLs that untrusted input
+// names — CRLs (RFC 5280 §4.2.1.13), OCSP responses (RFC 6960 Appendix A.1), RDAP answers and
+// voice-gateway calls — behind an interface so tests and other transports can stand in.
+// CurlHttpFetcher is the real one: libcurl, no redirects, bounded time and size, and the SSRF guard
+// of trust rule 6 applied to every address it connects to.
+#ifndef MECAI_COMMON_NET_HTTP_FETCHER_H_
+#define MECAI_COMMON_NET_HTTP_FETCHER_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/net/address_policy.h"
+
+namespace mecai {
+
+struct HttpRequest {
+  // An http:// or https:// URL. Other schemes are INVALID_ARGUMENT.
+  std::string url;
+  // Empty: GET. Otherwise POST with this body and `content_type`.
+  std::string post_body;
+  std::string content_type;
+  // Bound on the whole exchange, connection included.
+  absl::Duration timeout = absl::Seconds(5);
+  // A body longer than this aborts the transfer.
+  size_t max_response_bytes = 1 << 20;
+};
+
+// Thread-safe: implementations accept concurrent Fetch calls.
+class HttpFetcher {
+ public:
+  virtual ~HttpFetcher() = default;
+
+  // The body of a 2xx answer. Errors:
+  //   INVALID_ARGUMENT   the URL is malformed or not http/https;
+  //   PERMISSION_DENIED  every address of the host is special-purpose and not allowlisted (the
+  //                      message names the address);
+  //   DEADLINE_EXCEEDED  `timeout` passed;
+  //   RESOURCE_EXHAUSTED the body exceeds `max_response_bytes`;
+  //   UNAVAILABLE        name resolution or connection failed, or the status code was not 2xx
+  //                      (the message names the code).
+  virtual absl::StatusOr<std::string> Fetch(const HttpRequest& request) = 0;
+};
+
+// libcurl, one easy handle per request. Follows no redirects, speaks only http and https, uses no
+// proxy (environment variables included) and asks for no content encoding. Connects only to
+// addresses `policy` allows, checked on the address curl resolved and is about to connect to, so
+// there is no window between check and connect (no DNS rebinding). https verifies the server
+// against the system's CA store. Thread-safe.
+class CurlHttpFetcher : public HttpFetcher {
+ public:
+  explicit CurlHttpFetcher(AddressPolicy policy);
+
+  absl::StatusOr<std::string> Fetch(const HttpRequest& request) override;
+
+ private:
+  const AddressPolicy policy_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COMMON_NET_HTTP_FETCHER_H_
