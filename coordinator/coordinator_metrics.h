@@ -1,5 +1,5 @@
-// The coordinator's Prometheus metrics (CONTRIBUTING.md rule 7). Labels are bounded: decisions, refusal
-// reason names and configured perspective ids; never a hostname.
+// The coordinator's Prometheus metrics (CONTRIBUTING.md rule 7). Labels are bounded: decisions,
+// refusal reason names and configured perspective ids; never a hostname.
 #ifndef MECAI_COORDINATOR_COORDINATOR_METRICS_H_
 #define MECAI_COORDINATOR_COORDINATOR_METRICS_H_
 

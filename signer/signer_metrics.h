@@ -1,5 +1,5 @@
-// The signer's Prometheus metrics (CONTRIBUTING.md rule 7): signatures made, refusals by reason, and the
-// latency of signing in the HSM.
+// The signer's Prometheus metrics (CONTRIBUTING.md rule 7): signatures made, refusals by reason,
+// and the latency of signing in the HSM.
 #ifndef MECAI_SIGNER_SIGNER_METRICS_H_
 #define MECAI_SIGNER_SIGNER_METRICS_H_
 
