@@ -293,7 +293,7 @@ class Fixture {
   }
 
   // The internal CA of the cluster's mutual TLS, the signer's server identity and the
-  // coordinator's client identity, as `mecai demo` issues them (cli/local_cluster.cc).
+  // coordinator's client identity, as `mecai demo` issues them (cluster/local_cluster.cc).
   absl::Status BuildInternalPki(absl::Time now) {
     CertificateSpec ca = Spec("MECAI Bench Internal CA", now);
     ca.is_certificate_authority = true;

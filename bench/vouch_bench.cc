@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "cli/local_cluster.h"
+#include "cluster/local_cluster.h"
 #include "common/base/files.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/signature.h"

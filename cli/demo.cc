@@ -11,10 +11,10 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "cli/local_cluster.h"
-#include "cli/network_regions.h"
 #include "cli/report.h"
 #include "cli/vouch_client.h"
+#include "cluster/local_cluster.h"
+#include "cluster/network_regions.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
 #include "common/process/child_process.h"

@@ -1,4 +1,4 @@
-"""The cluster tests of tests/: each starts a LocalCluster of the real binaries (cli/local_cluster.h)."""
+"""The cluster tests of tests/: each starts a LocalCluster of the real binaries (cluster/local_cluster.h)."""
 
 def mecai_cluster_test(name, deps = [], data = []):
     """A cc_test, source `name`.cc, that runs a whole cluster on this machine.
@@ -10,7 +10,7 @@ def mecai_cluster_test(name, deps = [], data = []):
 
     Args:
       name: the test's name.
-      deps: the test's own dependencies beyond the cluster fixture, //cli:cli_lib and gtest_main.
+      deps: the test's own dependencies beyond the cluster fixture, //cluster, //cli:cli_lib and gtest_main.
       data: binaries the test runs beyond the coordinator, the probe agent and the signer.
     """
     native.cc_test(
@@ -25,6 +25,8 @@ def mecai_cluster_test(name, deps = [], data = []):
         tags = ["local"],
         deps = deps + [
             "//cli:cli_lib",
+            "//cluster:local_cluster",
+            "//cluster:network_regions",
             "//tests/support:cluster_fixture",
             "@system_libraries//:gtest_main",
         ],

@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "cli/local_cluster.h"
 #include "client/va_list.h"
 #include "client/vd_verifier.h"
+#include "cluster/local_cluster.h"
 #include "common/base/config_loader.h"
 #include "common/base/files.h"
 #include "common/crypto/hashing.h"

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/audit_client.h"
-#include "cli/local_cluster.h"
+#include "cluster/local_cluster.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/signature.h"
 #include "common/evidence/vouching_request.h"

@@ -14,8 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "cli/local_cluster.h"
-#include "cli/network_regions.h"
+#include "cluster/local_cluster.h"
+#include "cluster/network_regions.h"
 #include "common/base/files.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"

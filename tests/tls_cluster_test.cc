@@ -8,10 +8,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "cli/local_cluster.h"
 #include "cli/vouch_client.h"
 #include "client/mecai_tls_client.h"
 #include "client/va_list.h"
+#include "cluster/local_cluster.h"
 #include "common/base/clock.h"
 #include "common/base/files.h"
 #include "common/process/child_process.h"

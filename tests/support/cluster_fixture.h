@@ -1,4 +1,4 @@
-// The start every cluster test (tests/) shares: a LocalCluster (cli/local_cluster.h) of real
+// The start every cluster test (tests/) shares: a LocalCluster (cluster/local_cluster.h) of real
 // processes in a fresh directory of its own under $TEST_TMPDIR.
 #ifndef MECAI_TESTS_SUPPORT_CLUSTER_FIXTURE_H_
 #define MECAI_TESTS_SUPPORT_CLUSTER_FIXTURE_H_
@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "cli/local_cluster.h"
+#include "cluster/local_cluster.h"
 
 namespace mecai {
 

@@ -1,4 +1,4 @@
-#include "cli/network_regions.h"
+#include "cluster/network_regions.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 // The configuration of every service of a local cluster, built from its options and its file paths.
-#ifndef MECAI_CLI_CLUSTER_CONFIGS_H_
-#define MECAI_CLI_CLUSTER_CONFIGS_H_
+#ifndef MECAI_CLUSTER_CLUSTER_CONFIGS_H_
+#define MECAI_CLUSTER_CLUSTER_CONFIGS_H_
 
 #include <cstdint>
 #include <map>
@@ -126,4 +126,4 @@ v1::ApprovalConfig ClusterApprovalConfig(const std::string& workdir,
 
 }  // namespace mecai
 
-#endif  // MECAI_CLI_CLUSTER_CONFIGS_H_
+#endif  // MECAI_CLUSTER_CLUSTER_CONFIGS_H_

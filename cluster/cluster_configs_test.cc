@@ -1,7 +1,7 @@
-// The configs a local cluster writes (cli/cluster_configs.h) pass each service's own start-time
+// The configs a local cluster writes (cluster/cluster_configs.h) pass each service's own start-time
 // validation, with its defaults applied as its main() applies them: a config the cluster builds
 // never stops a service at start.
-#include "cli/cluster_configs.h"
+#include "cluster/cluster_configs.h"
 
 #include <string>
 #include <vector>

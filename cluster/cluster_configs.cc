@@ -1,4 +1,4 @@
-#include "cli/cluster_configs.h"
+#include "cluster/cluster_configs.h"
 
 #include "absl/strings/str_cat.h"
 

@@ -2,8 +2,8 @@
 // PKI, the internal mutual-TLS CA, a fresh SoftHSM2 token holding the VA key, a dnsmasq resolver, a
 // real TLS target (nginx, which also serves the CRL), N probe agents, the signer and the
 // coordinator, each a real process. Destruction stops every process it started.
-#ifndef MECAI_CLI_LOCAL_CLUSTER_H_
-#define MECAI_CLI_LOCAL_CLUSTER_H_
+#ifndef MECAI_CLUSTER_LOCAL_CLUSTER_H_
+#define MECAI_CLUSTER_LOCAL_CLUSTER_H_
 
 #include <map>
 #include <memory>
@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "cli/cluster_configs.h"
+#include "cluster/cluster_configs.h"
 #include "common/crypto/openssl_types.h"
 #include "common/process/child_process.h"
 #include "google/protobuf/message.h"
@@ -54,7 +54,7 @@ struct LocalClusterOptions {
 // Not thread-safe.
 class LocalCluster {
  public:
-  // The names of cli/cluster_configs.h.
+  // The names of cluster/cluster_configs.h.
   static constexpr const auto& kTargetHost = kClusterTargetHost;
   static constexpr const auto& kTrustList = kClusterTrustList;
   // Served only with the approval service (LocalClusterOptions.approval_rdap_base_url).
@@ -199,4 +199,4 @@ class LocalCluster {
 
 }  // namespace mecai
 
-#endif  // MECAI_CLI_LOCAL_CLUSTER_H_
+#endif  // MECAI_CLUSTER_LOCAL_CLUSTER_H_

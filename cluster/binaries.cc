@@ -1,4 +1,4 @@
-#include "cli/binaries.h"
+#include "cluster/binaries.h"
 
 #include <limits.h>
 #include <stdlib.h>

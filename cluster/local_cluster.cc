@@ -1,4 +1,4 @@
-#include "cli/local_cluster.h"
+#include "cluster/local_cluster.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -9,8 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "cli/binaries.h"
 #include "client/va_list.h"
+#include "cluster/binaries.h"
 #include "common/base/config_loader.h"
 #include "common/base/files.h"
 #include "common/base/status.h"

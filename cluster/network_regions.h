@@ -2,15 +2,15 @@
 // joined to the host by a veth pair (host side 10.77.<n>.1, region side 10.77.<n>.2), each with its
 // own dnsmasq answering inside the region. Probe agents placed in a region resolve and connect from
 // there, so one region's resolver can be turned against it (a split view). Needs root.
-#ifndef MECAI_CLI_NETWORK_REGIONS_H_
-#define MECAI_CLI_NETWORK_REGIONS_H_
+#ifndef MECAI_CLUSTER_NETWORK_REGIONS_H_
+#define MECAI_CLUSTER_NETWORK_REGIONS_H_
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "cli/local_cluster.h"
+#include "cluster/local_cluster.h"
 #include "common/process/child_process.h"
 
 namespace mecai {
@@ -55,4 +55,4 @@ class NetworkRegions {
 
 }  // namespace mecai
 
-#endif  // MECAI_CLI_NETWORK_REGIONS_H_
+#endif  // MECAI_CLUSTER_NETWORK_REGIONS_H_

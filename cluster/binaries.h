@@ -1,6 +1,6 @@
 // Finds the cluster's binaries and the system programs `mecai demo` runs.
-#ifndef MECAI_CLI_BINARIES_H_
-#define MECAI_CLI_BINARIES_H_
+#ifndef MECAI_CLUSTER_BINARIES_H_
+#define MECAI_CLUSTER_BINARIES_H_
 
 #include <string>
 
@@ -28,4 +28,4 @@ std::string SoftHsmModulePath();
 
 }  // namespace mecai
 
-#endif  // MECAI_CLI_BINARIES_H_
+#endif  // MECAI_CLUSTER_BINARIES_H_
