@@ -69,11 +69,11 @@ absl::Status VouchAndVerify(const LocalCluster& cluster) {
             << " (mecai vouch)" << std::endl;
   VouchOptions vouch;
   vouch.vouching_server = cluster.CoordinatorPeer();
-  vouch.hostname = LocalCluster::kTargetHost;
-  vouch.port = static_cast<uint32_t>(cluster.target_port());
-  vouch.trust_list = LocalCluster::kTrustList;
-  vouch.certificate_file = cluster.ServerChainFile();
-  vouch.key_file = cluster.ServerKeyFile();
+  vouch.server.hostname = LocalCluster::kTargetHost;
+  vouch.server.port = static_cast<uint32_t>(cluster.target_port());
+  vouch.server.trust_list = LocalCluster::kTrustList;
+  vouch.server.certificate_file = cluster.ServerChainFile();
+  vouch.server.key_file = cluster.ServerKeyFile();
   ASSIGN_OR_RETURN(v1::VouchResponse response, RequestVouching(vouch));
   std::cout << "\n" << DescribeVouchResponse(response);
   if (!response.has_vouching_data()) {
@@ -96,8 +96,8 @@ absl::Status VouchAndVerify(const LocalCluster& cluster) {
   // The other side: a certificate the CA's CRL lists is refused before any probe.
   std::cout << "\n• asking for a revoked certificate of the same host (pki/revoked.pem)"
             << std::endl;
-  vouch.certificate_file = cluster.RevokedChainFile();
-  vouch.key_file = cluster.RevokedKeyFile();
+  vouch.server.certificate_file = cluster.RevokedChainFile();
+  vouch.server.key_file = cluster.RevokedKeyFile();
   ASSIGN_OR_RETURN(v1::VouchResponse revoked, RequestVouching(vouch));
   if (revoked.has_vouching_data()) {
     return absl::InternalError("the cluster vouched for a revoked certificate");

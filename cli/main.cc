@@ -136,13 +136,13 @@ int Vouch(int argc, char** argv) {
     return UsageError("vouch", absl::InvalidArgumentError("--next-key needs --next-cert"));
   }
   options.vouching_server = *peer;
-  options.hostname = flags->Get("host");
-  options.port = *port;
-  options.trust_list = flags->Get("trust-list");
-  options.certificate_file = flags->Get("cert");
-  options.key_file = flags->Get("key");
-  options.next_certificate_file = flags->Get("next-cert");
-  options.next_key_file = flags->Get("next-key");
+  options.server.hostname = flags->Get("host");
+  options.server.port = *port;
+  options.server.trust_list = flags->Get("trust-list");
+  options.server.certificate_file = flags->Get("cert");
+  options.server.key_file = flags->Get("key");
+  options.server.next_certificate_file = flags->Get("next-cert");
+  options.server.next_key_file = flags->Get("next-key");
   if (flags->Has("timeout") && !absl::ParseDuration(flags->Get("timeout"), &options.timeout)) {
     return UsageError("vouch", absl::InvalidArgumentError("--timeout must be a duration (30s)"));
   }

@@ -17,15 +17,7 @@
 
 namespace mecai {
 absl::StatusOr<v1::VouchResponse> RequestVouching(const VouchOptions& options) {
-  ServerIdentity identity;
-  identity.hostname = options.hostname;
-  identity.port = options.port;
-  identity.trust_list = options.trust_list;
-  identity.certificate_file = options.certificate_file;
-  identity.key_file = options.key_file;
-  identity.next_certificate_file = options.next_certificate_file;
-  identity.next_key_file = options.next_key_file;
-  ASSIGN_OR_RETURN(auto fetcher, VouchingFetcher::Create(identity, SystemClock::Get()));
+  ASSIGN_OR_RETURN(auto fetcher, VouchingFetcher::Create(options.server, SystemClock::Get()));
   return fetcher->Vouch(options.vouching_server, options.timeout);
 }
 

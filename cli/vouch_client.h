@@ -10,20 +10,15 @@
 #include "client/vd_verifier.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
+#include "stapler/vouching_fetcher.h"
 
 namespace mecai {
 
 struct VouchOptions {
   v1::PeerConfig vouching_server;
-  std::string hostname;
-  uint32_t port = 443;
-  std::string trust_list;
-  // PEM: the server certificate first, then its chain; and its private key.
-  std::string certificate_file;
-  std::string key_file;
-  // Rollover (MECAI proposal): the next certificate and, when its key differs, that key.
-  std::string next_certificate_file;
-  std::string next_key_file;
+  // The server the VR speaks for: name, port, trust list, certificate and key files (and, during
+  // a rollover, the next certificate and its key), as the stapler keeps them.
+  ServerIdentity server;
   absl::Duration timeout = absl::Seconds(60);
 };
 

@@ -115,11 +115,11 @@ class ClusterEndToEndTest : public ::testing::Test {
   static VouchOptions RolloverOptions() {
     VouchOptions options;
     options.vouching_server = cluster_->CoordinatorPeer();
-    options.hostname = kRolloverHost;
-    options.port = static_cast<uint32_t>(rollover_port_);
-    options.trust_list = LocalCluster::kTrustList;
-    options.certificate_file = cluster_->Path("pki/rollover-old.pem");
-    options.key_file = cluster_->Path("pki/rollover-old.key");
+    options.server.hostname = kRolloverHost;
+    options.server.port = static_cast<uint32_t>(rollover_port_);
+    options.server.trust_list = LocalCluster::kTrustList;
+    options.server.certificate_file = cluster_->Path("pki/rollover-old.pem");
+    options.server.key_file = cluster_->Path("pki/rollover-old.key");
     return options;
   }
 
@@ -169,11 +169,11 @@ int ClusterEndToEndTest::rollover_port_ = 0;
 TEST_F(ClusterEndToEndTest, IssuesVouchingDataForTheServedCertificateThatVerifies) {
   VouchOptions options;
   options.vouching_server = cluster_->CoordinatorPeer();
-  options.hostname = LocalCluster::kTargetHost;
-  options.port = static_cast<uint32_t>(cluster_->target_port());
-  options.trust_list = LocalCluster::kTrustList;
-  options.certificate_file = cluster_->ServerChainFile();
-  options.key_file = cluster_->ServerKeyFile();
+  options.server.hostname = LocalCluster::kTargetHost;
+  options.server.port = static_cast<uint32_t>(cluster_->target_port());
+  options.server.trust_list = LocalCluster::kTrustList;
+  options.server.certificate_file = cluster_->ServerChainFile();
+  options.server.key_file = cluster_->ServerKeyFile();
   auto response = RequestVouching(options);
   ASSERT_TRUE(response.ok()) << response.status();
   ASSERT_TRUE(response->has_vouching_data()) << response->refusal().explanation();
@@ -220,8 +220,8 @@ TEST_F(ClusterEndToEndTest, IssuesVouchingDataForTheServedCertificateThatVerifie
 // is vouched for, the VD lists both, and a client accepts either certificate with it.
 TEST_F(ClusterEndToEndTest, VouchesForARolloverServedAtDifferentAddresses) {
   VouchOptions options = RolloverOptions();
-  options.next_certificate_file = cluster_->Path("pki/rollover-new.pem");
-  options.next_key_file = cluster_->Path("pki/rollover-new.key");
+  options.server.next_certificate_file = cluster_->Path("pki/rollover-new.pem");
+  options.server.next_key_file = cluster_->Path("pki/rollover-new.key");
   auto response = RequestVouching(options);
   ASSERT_TRUE(response.ok()) << response.status();
   ASSERT_TRUE(response->has_vouching_data()) << response->refusal().explanation();
