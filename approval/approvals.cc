@@ -192,8 +192,9 @@ bool Approvals::ExpireIfDue(StoredRequest& request, std::vector<v1::AuditEvent>*
 }
 
 std::string Approvals::CallMessage(const v1::IssuanceStatus& status, absl::string_view code) const {
-  // Seed 000: "tell them, there is a request for a cert for "domain", a transaction number (chosen
-  // by the CA) and a random approval code", naming the certapproval site.
+  // MECAI phone-approval proposal: "tell them, there is a request for a cert for "domain", a
+  // transaction number (chosen by the CA) and a random approval code", naming the certapproval
+  // site.
   return absl::StrCat("This is ", options_.certificate_authority_name,
                       ". A certificate was requested for the domain ", status.domain(), " by ",
                       status.requester(),

@@ -230,9 +230,10 @@ absl::Status MecaiTlsClient::PrepareConnection(
       return absl::InvalidArgumentError(absl::StrCat("VA '", va_id, "' is not in the VA list"));
     }
   }
+  ASSIGN_OR_RETURN(std::string canonical, CanonicalClientHostname(hostname));
   auto state = std::make_unique<MecaiConnectionState>();
-  state->server = absl::StrCat(hostname, ":", port);
-  state->hostname = hostname;
+  state->server = absl::StrCat(canonical, ":", port);
+  state->hostname = canonical;
   state->trust_list = trust_list;
   state->candidate_vas = candidate_vas;
   if (!options_.ask_for_everything) {

@@ -24,7 +24,7 @@
 
 namespace mecai {
 
-// Seed 004: "The client may have a preference that is based on the toplevel domain of S's
+// The MECAI proposal: "The client may have a preference that is based on the toplevel domain of S's
 // hostname ... Alternatively, the client might simply pick two VAs at random." Returns the VAs
 // whose preferred_tlds hold the hostname's last label (list order, at most kMaxCandidateVas);
 // when none does, two distinct VAs chosen with `random_index(n)` (uniform in [0, n)), or every VA

@@ -10,6 +10,7 @@
 #include "common/crypto/hashing.h"
 #include "common/crypto/signature.h"
 #include "common/crypto/signed_object.h"
+#include "common/net/dns_name.h"
 
 namespace mecai {
 namespace {
@@ -22,9 +23,21 @@ bool IsCandidate(const VdExpectation& expected, const std::string& va_id) {
 
 }  // namespace
 
+absl::StatusOr<std::string> CanonicalClientHostname(absl::string_view hostname) {
+  if (absl::EndsWith(hostname, ".") && hostname.size() > 1) hostname.remove_suffix(1);
+  std::string canonical = CanonicalHostname(hostname);
+  absl::Status valid = ValidateHostname(canonical, hostname_rules::kVouchingRequest);
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no VD can vouch for this name: ", valid.message()));
+  }
+  return canonical;
+}
+
 absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData& vd,
                                                          const VaList& vas,
                                                          const VdExpectation& expected) {
+  ASSIGN_OR_RETURN(const std::string hostname, CanonicalClientHostname(expected.hostname));
   if (vd.va_certificate_chain_der().empty()) {
     return absl::InvalidArgumentError("the VD carries no VA certificate");
   }
@@ -99,7 +112,7 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
                      "' (va_spki_sha256)"));
   }
   // DNS names compare case-insensitively (RFC 4343); the VA writes them lower-case.
-  if (!absl::EqualsIgnoreCase(statement.hostname(), expected.hostname)) {
+  if (!absl::EqualsIgnoreCase(statement.hostname(), hostname)) {
     return absl::PermissionDeniedError(
         absl::StrCat("the VD vouches for ", statement.hostname(), ", not ", expected.hostname));
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/va_list.h"
 #include "proto/mecai/v1/vouching.pb.h"
@@ -36,13 +37,20 @@ struct VdExpectation {
   bool require_out_of_band_approval = false;
 };
 
-// Verifies, in order: the VA chain builds to the CA certificate of a listed (candidate) VA that
-// pins the VA certificate's key (VaListEntry.va_spki_sha256), the VA certificate carries
-// id-kp-OCSPSigning (both client/va_chain.h), the signature over the statement verifies, the
-// statement names that VA, the hostname, a vouched hash equal to the handshake certificate's, the
-// age, and, when asked, out-of-band approval. The statement's issuance_approved_out_of_band is
-// returned either way. Returns the statement, or PERMISSION_DENIED / INVALID_ARGUMENT with the
-// failed check.
+// The name a client verifies VDs for, by the one hostname rule every VR's hostname passed
+// (common/net/dns_name.h, hostname_rules::kVouchingRequest): lower-cased (RFC 4343), and one
+// trailing dot dropped, since "www.example.com." (an absolute name, RFC 1034 §3.1) is the same
+// host. A name no VR can carry (an IP literal, a wildcard, an R-LDH label such as "ab--cd", an
+// all-numeric top-level label…) is INVALID_ARGUMENT with the rule's reason.
+absl::StatusOr<std::string> CanonicalClientHostname(absl::string_view hostname);
+
+// Verifies, in order: the hostname asked for (CanonicalClientHostname), the VA chain builds to the
+// CA certificate of a listed (candidate) VA that pins the VA certificate's key
+// (VaListEntry.va_spki_sha256), the VA certificate carries id-kp-OCSPSigning (both
+// client/va_chain.h), the signature over the statement verifies, the statement names that VA, the
+// hostname, a vouched hash equal to the handshake certificate's, the age, and, when asked,
+// out-of-band approval. The statement's issuance_approved_out_of_band is returned either way.
+// Returns the statement, or PERMISSION_DENIED / INVALID_ARGUMENT with the failed check.
 //
 // The outcome of each chain-to-CA validation is remembered in `vas.verified_va_cache()`
 // (client/verified_va_cache.h) while the validated path is valid, so a VD whose chain was seen

@@ -36,6 +36,7 @@ using ::mecai::test_pki::MakeTempDirectory;
 using ::mecai::test_pki::ShareKey;
 using ::mecai::test_pki::StatusIs;
 using ::mecai::test_pki::WriteTestFile;
+using ::testing::AllOf;
 using ::testing::AnyOf;
 using ::testing::Eq;
 using ::testing::HasSubstr;
@@ -355,6 +356,46 @@ TEST_F(VdVerifierTest, HostnameComparesWithoutRegardToCase) {
   expected_.hostname = "WWW.Example.TEST";
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
   EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+}
+
+TEST_F(VdVerifierTest, AnAbsoluteNameWithItsTrailingDotIsTheSameHost) {
+  expected_.hostname = "www.example.test.";
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+}
+
+// The client applies the rule every VR's hostname passed (common/net/dns_name.h): a name no VA
+// can have vouched for is refused before any cryptography, with the rule's reason.
+TEST_F(VdVerifierTest, ANameNoVrCanCarryIsRefusedWithTheRulesReason) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  const struct {
+    const char* name;
+    const char* reason;
+  } kRows[] = {
+      {"ab--cd.example.test", "reserved for A-labels"},
+      {"192.0.2.1", ""},
+      {"*.example.test", ""},
+      {"example.123", ""},
+      {"www..example.test", ""},
+      {"", ""},
+  };
+  for (const auto& row : kRows) {
+    expected_.hostname = row.name;
+    EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     AllOf(HasSubstr("no VD can vouch for this name: "),
+                                           HasSubstr(row.reason))))
+        << row.name;
+  }
+}
+
+TEST(CanonicalClientHostnameTest, LowerCasesAndDropsOneTrailingDot) {
+  ASSERT_OK_AND_ASSIGN(std::string absolute, CanonicalClientHostname("WWW.Example.TEST."));
+  EXPECT_EQ(absolute, "www.example.test");
+  ASSERT_OK_AND_ASSIGN(std::string a_label, CanonicalClientHostname("xn--bcher-kva.example"));
+  EXPECT_EQ(a_label, "xn--bcher-kva.example");
+  EXPECT_THAT(CanonicalClientHostname("www.example.test.."),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(CanonicalClientHostname("."), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(VdVerifierTest, AnotherCertificateIsRejected) {

@@ -15,12 +15,12 @@ import subprocess
 import sys
 
 FORBIDDEN = [
-    (re.compile(r"\bDESIGN(\.md)?\b"), "a design document that is not in the repository"),
-    (re.compile(r"\bseed 00\d"), "a file that is not in the repository"),
+    (re.compile(r"\bDESIGN(\.md)?\b|\bdesign §"), "a design document that is not in the repository"),
+    (re.compile(r"\bseed 00\d", re.I), "a file that is not in the repository"),
     (re.compile(r"\.\./shared|shared/(seeds|reviews)"), "a path outside the repository"),
     (re.compile(r"\bSTYLE\.md\b"), "a style guide that is not in the repository"),
 ]
-SKIPPED_PREFIXES = ("fuzz/corpus/", "testdata/", "bazel-")
+SKIPPED_PREFIXES = ("testdata/", "bazel-")
 TEXT_SUFFIXES = (".cc", ".h", ".md", ".bazel", ".bzl", ".proto", ".py", ".sh", ".yaml",
                  ".textproto", ".service", ".conf", ".txt", "")
 

@@ -13,7 +13,7 @@ sed -i 's/`SignedObjectTest.ASignatureOfOneKindNeverVerifiesAsAnother`/`NoSuchTe
   "$bad/docs/ARCHITECTURE.md"
 cat > "$bad/common/bad.cc" <<'CC'
 // See DESIGN §4 and seed 004, trust rule 12, ARCHITECTURE.md §42, CONTRIBUTING.md rule 99,
-// ../shared/reviews/x.md, STYLE.md, PROTOCOL.md §3.
+// ../shared/reviews/x.md, STYLE.md, PROTOCOL.md §3; Seed 000: "a quote".
 TEST(SignedObjectTest, RefusesAnUnknownFieldInsideANestedMessage) {}
 CC
 if out="$(python3 "$checker" "$bad")"; then

@@ -95,7 +95,7 @@ VouchingRequestCheck CheckBody(const v1::VouchingRequestBody& body,
   if (body.nonce().size() > 64) {
     return Refuse(v1::REQUEST_TOO_LARGE, "the nonce is longer than 64 bytes");
   }
-  // Seed 004: "If the timestamp is not recent, the connection will be dropped."
+  // The MECAI proposal: "If the timestamp is not recent, the connection will be dropped."
   absl::Time stamped = absl::FromUnixSeconds(body.timestamp_unix_seconds());
   absl::Duration skew = absl::AbsDuration(now - stamped);
   if (skew > limits.freshness_window) {
@@ -142,8 +142,8 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
     if (!signature.ok()) return Refuse(v1::BAD_SIGNATURE, std::string(signature.message()));
     bodies.push_back(std::move(*body));
     if (!bodies[0].body.same_key_next_certificate_chain_der().empty()) {
-      // Seed 004: "This additional complication can be avoided if both certificates contain the
-      // same public key." The second certificate must carry the signing key.
+      // The MECAI proposal: "This additional complication can be avoided if both certificates
+      // contain the same public key." The second certificate must carry the signing key.
       SignedBody next;
       next.body = bodies[0].body;
       next.body.clear_certificate_chain_der();
@@ -168,8 +168,9 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
       bodies.push_back(std::move(next));
     }
   } else if (request.has_rollover()) {
-    // Seed 004, "Server behaviour": "If the VS fails to verify any of the 4 signatures, it will
-    // drop the connection." Each inner VR is signed by its own key, each wrapper by the other's.
+    // The MECAI proposal, "Server behaviour": "If the VS fails to verify any of the 4 signatures,
+    // it will drop the connection." Each inner VR is signed by its own key, each wrapper by the
+    // other's.
     const auto& rollover = request.rollover();
     v1::SignedVouchingRequest old_inner;
     v1::SignedVouchingRequest new_inner;
