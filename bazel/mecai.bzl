@@ -37,7 +37,7 @@ def mecai_proto_library(name, srcs, deps = [], grpc = True, visibility = None):
         message = "protoc %s" % name,
     )
     messages = [o for o in outs if not o.endswith((".grpc.pb.h", ".grpc.pb.cc"))]
-    stubs = [o for o in outs if o.endswith((".grpc.pb.h", ".grpc.pb.cc"))]
+    services = [o for o in outs if o.endswith((".grpc.pb.h", ".grpc.pb.cc"))]
 
     # The messages alone, for code that parses and builds them but speaks no gRPC (the TLS client
     # library, the stapling library, fuzz targets): protobuf only.
@@ -49,11 +49,11 @@ def mecai_proto_library(name, srcs, deps = [], grpc = True, visibility = None):
         visibility = visibility,
     )
 
-    # The messages and, when grpc is set, the service stubs.
+    # The messages and, when grpc is set, the generated gRPC service classes.
     native.cc_library(
         name = name,
-        srcs = [o for o in stubs if o.endswith(".cc")],
-        hdrs = [o for o in stubs if o.endswith(".h")],
+        srcs = [o for o in services if o.endswith(".cc")],
+        hdrs = [o for o in services if o.endswith(".h")],
         deps = [name + "_messages"] + deps + (["@system_libraries//:grpc"] if grpc else []),
         visibility = visibility,
     )

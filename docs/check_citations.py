@@ -15,10 +15,11 @@ import subprocess
 import sys
 
 FORBIDDEN = [
-    (re.compile(r"\bDESIGN(\.md)?\b|\bdesign §"), "a design document that is not in the repository"),
-    (re.compile(r"\bseed 00\d", re.I), "a file that is not in the repository"),
-    (re.compile(r"\.\./shared|shared/(seeds|reviews)"), "a path outside the repository"),
-    (re.compile(r"\bSTYLE\.md\b"), "a style guide that is not in the repository"),
+    # Spelled in pieces so that this file cites nothing itself.
+    (re.compile(r"\bDES" r"IGN(\.md)?\b|\bdes" r"ign §"), "a design document that is not in the repository"),
+    (re.compile(r"\bse" r"ed 00\d", re.I), "a file that is not in the repository"),
+    (re.compile(r"\.\./sha" r"red|sha" r"red/(seeds|reviews)"), "a path outside the repository"),
+    (re.compile(r"\bSTY" r"LE\.md\b"), "a style guide that is not in the repository"),
 ]
 SKIPPED_PREFIXES = ("testdata/", "bazel-")
 TEXT_SUFFIXES = (".cc", ".h", ".md", ".bazel", ".bzl", ".proto", ".py", ".sh", ".yaml",
@@ -94,7 +95,7 @@ def main():
       problems.append(f"docs/ARCHITECTURE.md §2 names the test {name}, which does not exist")
 
   for path, text in texts.items():
-    if path in ("docs/check_citations.py", "docs/citations_test.sh"):
+    if path == "docs/citations_test.sh":  # its bad inputs
       continue
     previous = ""
     for number, line in enumerate(text.splitlines(), 1):

@@ -335,6 +335,19 @@ TEST_F(ClusterEndToEndTest, RefusesABadSignatureBeforeProbing) {
   EXPECT_EQ(TreeSize(), size_before);
 }
 
+// A VR the server really signed, for a name every agent would refuse (an R-LDH label, RFC 5890
+// §2.3.1): the coordinator refuses it by the same hostname rule, before any agent is asked and
+// without spending the name's probe budget or a log record.
+TEST_F(ClusterEndToEndTest, RefusesANameTheAgentsWouldRefuseBeforeProbing) {
+  const uint64_t size_before = TreeSize();
+  v1::VouchResponse response = Vouch(MakeRequest("server", absl::Now(), "ab--cd.mecai.test"));
+  ASSERT_TRUE(response.has_refusal());
+  EXPECT_EQ(response.refusal().reason(), v1::MALFORMED_REQUEST);
+  EXPECT_THAT(response.refusal().explanation(), HasSubstr("reserved for A-labels"));
+  EXPECT_THAT(response.perspectives(), SizeIs(0));
+  EXPECT_EQ(TreeSize(), size_before);
+}
+
 TEST_F(ClusterEndToEndTest, RefusesAStaleTimestamp) {
   v1::VouchResponse response = Vouch(MakeRequest("server", absl::Now() - absl::Minutes(10)));
   ASSERT_TRUE(response.has_refusal());

@@ -41,10 +41,6 @@ std::string DescribeIssuanceState(v1::IssuanceState state) {
   }
 }
 
-bool ApprovedNameMatchesHostname(absl::string_view name, absl::string_view hostname) {
-  return WildcardMatches(name, hostname);
-}
-
 std::string ApprovalScopeMismatch(absl::string_view transaction_number, absl::string_view domain,
                                   const google::protobuf::RepeatedPtrField<std::string>& names,
                                   bool whole_domain, absl::string_view hostname) {
@@ -58,7 +54,7 @@ std::string ApprovalScopeMismatch(absl::string_view transaction_number, absl::st
                         " names no host and is not for the whole domain ", domain);
   }
   for (const std::string& name : names) {
-    if (ApprovedNameMatchesHostname(name, hostname)) return "";
+    if (WildcardMatches(name, hostname)) return "";
   }
   return absl::StrCat("the approval request ", transaction_number, " approves the names ",
                       absl::StrJoin(names, ", "), ", none of which is ", hostname);

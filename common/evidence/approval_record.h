@@ -24,13 +24,6 @@ std::string SubjectPublicKeyInfoSha256(X509* certificate);
 // The state in words for people, e.g. "awaiting approval on the certapproval page".
 std::string DescribeIssuanceState(v1::IssuanceState state);
 
-// RFC 6125 §6.4.3: `name` (a certificate name from the CSR, e.g. "www.example.com" or
-// "*.example.com") matches `hostname`, ignoring case (§6.4.1): WildcardMatches of
-// common/net/dns_name.h. A wildcard is only the whole left-most label and stands for exactly one
-// non-empty label: "*.example.com" matches "www.example.com", not "example.com" nor
-// "a.www.example.com".
-bool ApprovedNameMatchesHostname(absl::string_view name, absl::string_view hostname);
-
 // Whether an approval of request `transaction_number` for `domain` covers `hostname`: the domain
 // must cover it (IsWithinDomain of common/net/dns_name.h: label-wise, ignoring case), and unless
 // the request was for the `whole_domain` (it named no host: a bare public key), one of its `names`

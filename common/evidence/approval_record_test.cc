@@ -19,28 +19,6 @@ google::protobuf::RepeatedPtrField<std::string> Names(std::initializer_list<cons
   return field;
 }
 
-TEST(ApprovedNameMatchesHostnameTest, ExactNamesMatchIgnoringCase) {
-  EXPECT_TRUE(ApprovedNameMatchesHostname("www.example.com", "www.example.com"));
-  EXPECT_TRUE(ApprovedNameMatchesHostname("WWW.Example.com", "www.example.COM"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("www.example.com", "mail.example.com"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("example.com", "www.example.com"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("www.example.com", "www.example.com.evil.test"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("", ""));
-}
-
-TEST(ApprovedNameMatchesHostnameTest, AWildcardIsExactlyOneWholeLeftMostLabel) {
-  EXPECT_TRUE(ApprovedNameMatchesHostname("*.example.com", "www.example.com"));
-  EXPECT_TRUE(ApprovedNameMatchesHostname("*.example.com", "API.example.com"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("*.example.com", "example.com"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("*.example.com", "a.www.example.com"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("*.example.com", ".example.com"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("*.example.com", "www.example.org"));
-  // Partial wildcards are not wildcards (RFC 6125 §6.4.3 allows refusing them).
-  EXPECT_FALSE(ApprovedNameMatchesHostname("w*.example.com", "www.example.com"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("*", "localhost"));
-  EXPECT_FALSE(ApprovedNameMatchesHostname("*.", "www."));
-}
-
 TEST(ApprovalScopeMismatchTest, NamedRequestsCoverOnlyTheirNames) {
   const bool kNamed = false;
   EXPECT_THAT(ApprovalScopeMismatch("TXN1", "example.com", Names({"www.example.com"}), kNamed,

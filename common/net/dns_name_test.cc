@@ -152,6 +152,7 @@ TEST(WildcardMatchesTest, ExactNamesMatchIgnoringCase) {
   EXPECT_TRUE(WildcardMatches("WWW.Example.com", "www.example.COM"));
   EXPECT_FALSE(WildcardMatches("www.example.com", "mail.example.com"));
   EXPECT_FALSE(WildcardMatches("example.com", "www.example.com"));
+  EXPECT_FALSE(WildcardMatches("www.example.com", "www.example.com.evil.test"));
   EXPECT_FALSE(WildcardMatches("", ""));
 }
 
