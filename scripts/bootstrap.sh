@@ -15,8 +15,9 @@ PACKAGES=(
   softhsm2 opensc
   # Real components the demo and tests run against.
   openssl nginx dnsmasq-base iproute2 procps curl prometheus
-  # An independent check of the golden VD vectors (testdata/vd/independent_verify_test.sh).
-  python3 xxd
+  # An independent check of the golden VD vectors (testdata/vd/independent_verify_test.sh), and
+  # the citation check of the docs (docs/check_citations.py, which lists the tree with git).
+  python3 xxd git
   # The approval page is tested in a real headless browser (ARCHITECTURE.md §7).
   chromium
   # kubectl for `kubectl kustomize` (deploy:kustomize_test): any kubectl already on PATH will do,
