@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/files.h"
@@ -27,6 +28,10 @@ constexpr size_t kEntryHeaderBytes = 12;
 constexpr size_t kMaxEntryBytes = 1 << 20;
 // A journal of kMaxUncheckpointedVouchingData entries per shard fits many times over.
 constexpr size_t kMaxJournalBytes = size_t{1} << 34;
+// How often the journal's new entries are synced to disk.
+constexpr absl::Duration kJournalSyncInterval = absl::Milliseconds(10);
+// The journal grows by this much of zeros at a time, ahead of its entries.
+constexpr uint64_t kJournalChunkBytes = 4 << 20;
 
 std::string EncodeJournalEntry(const v1::SignerVouchedEntry& entry) {
   const std::string payload = entry.SerializeAsString();
@@ -43,16 +48,35 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
-absl::Status WriteAll(int fd, absl::string_view bytes, const std::string& path) {
+// Writes `bytes` at `offset`, into the page cache.
+absl::Status WriteAt(int fd, absl::string_view bytes, uint64_t offset, const std::string& path) {
   while (!bytes.empty()) {
-    ssize_t n = write(fd, bytes.data(), bytes.size());
+    ssize_t n = pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoError("cannot write", path);
     }
     bytes.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
   }
-  if (fdatasync(fd) != 0) return ErrnoError("cannot sync", path);
+  return absl::OkStatus();
+}
+
+// Writes zeros over [from, to) and syncs data and metadata: the journal ends at its first zero
+// length, and its space is allocated ahead of the entries, so that a later fdatasync(2) writes
+// data only.
+absl::Status ZeroFill(int fd, uint64_t from, uint64_t to, const std::string& path) {
+  const std::string zeros(64 << 10, '\0');
+  while (from < to) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), to - from));
+    ssize_t written = pwrite(fd, zeros.data(), n, static_cast<off_t>(from));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("cannot extend", path);
+    }
+    from += static_cast<uint64_t>(written);
+  }
+  if (fsync(fd) != 0) return ErrnoError("cannot sync", path);
   return absl::OkStatus();
 }
 
@@ -68,10 +92,15 @@ SignerLogState::SignerLogState(std::string path, int lock_fd)
     : path_(std::move(path)), journal_path_(absl::StrCat(path_, ".vouched")), lock_fd_(lock_fd) {}
 
 SignerLogState::~SignerLogState() {
+  if (syncer_.joinable()) {
+    stop_syncing_.Notify();
+    syncer_.join();
+  }
   absl::MutexLock lock(&mutex_);
-  mutex_.Await(absl::Condition(
-      +[](bool* writing) { return !*writing; }, &journal_writing_));
-  if (journal_fd_ >= 0) close(journal_fd_);
+  if (journal_fd_ >= 0) {
+    fdatasync(journal_fd_);
+    close(journal_fd_);
+  }
   close(lock_fd_);
 }
 
@@ -115,6 +144,8 @@ absl::StatusOr<std::unique_ptr<SignerLogState>> SignerLogState::Open(const std::
     }
   }
   RETURN_IF_ERROR(state->LoadJournalLocked());
+  SignerLogState* started = state.get();
+  state->syncer_ = std::thread([started] { started->SyncJournalPeriodically(); });
   return state;
 }
 
@@ -124,12 +155,16 @@ absl::Status SignerLogState::LoadJournalLocked() {
     return journal.status();
   }
   size_t valid_bytes = 0;
+  size_t file_bytes = 0;
   if (journal.ok()) {
+    file_bytes = journal->size();
     absl::string_view rest = *journal;
     while (rest.size() >= kEntryHeaderBytes) {
       size_t length = 0;
       for (int i = 0; i < 4; ++i) length = (length << 8) | static_cast<unsigned char>(rest[i]);
-      if (length > kMaxEntryBytes || rest.size() < kEntryHeaderBytes + length) break;
+      if (length == 0 || length > kMaxEntryBytes || rest.size() < kEntryHeaderBytes + length) {
+        break;  // A zero length is the end; anything else an entry cut short.
+      }
       absl::string_view payload = rest.substr(kEntryHeaderBytes, length);
       v1::SignerVouchedEntry entry;
       if (Sha256(payload).substr(0, 8) != rest.substr(4, 8) ||
@@ -146,18 +181,18 @@ absl::Status SignerLogState::LoadJournalLocked() {
       use.kind = IndexUse::Kind::kVouched;
       use.entry = std::move(entry);
     }
-    if (valid_bytes < journal->size()) {
+    if (rest.find_first_not_of('\0') != absl::string_view::npos) {
       // Written but never synced: its VD did not leave the signer.
-      MECAI_LOG(Warning) << journal_path_ << ": dropping " << journal->size() - valid_bytes
-                         << " bytes of an entry cut short";
+      MECAI_LOG(Warning) << journal_path_ << ": dropping an entry cut short at byte "
+                         << valid_bytes;
     }
   }
-  journal_fd_ = open(journal_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  journal_fd_ = open(journal_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (journal_fd_ < 0) return ErrnoError("cannot open", journal_path_);
-  if (ftruncate(journal_fd_, static_cast<off_t>(valid_bytes)) != 0) {
-    return ErrnoError("cannot truncate", journal_path_);
-  }
-  return absl::OkStatus();
+  // Zeros from the end of the last whole entry (over any entry cut short) and a chunk ahead.
+  journal_end_ = valid_bytes;
+  journal_capacity_ = std::max<uint64_t>(file_bytes, valid_bytes + kJournalChunkBytes);
+  return ZeroFill(journal_fd_, valid_bytes, journal_capacity_, journal_path_);
 }
 
 absl::Status SignerLogState::PersistLocked() {
@@ -211,64 +246,74 @@ absl::StatusOr<SignerLogState::IndexClaim> SignerLogState::ClaimVouchingIndex(
 absl::Status SignerLogState::RecordVouched(const std::string& shard, uint64_t log_index,
                                            const std::string& statement,
                                            const v1::Signature& signature) {
-  uint64_t sequence = 0;
-  {
-    absl::MutexLock lock(&mutex_);
-    if (!journal_error_.ok()) return journal_error_;
-    IndexUse* use = nullptr;
-    auto state = shards_.find(shard);
-    if (state != shards_.end()) {
-      auto found = state->second.uses.find(log_index);
-      if (found != state->second.uses.end()) use = &found->second;
-    }
-    if (use == nullptr || use->kind != IndexUse::Kind::kSigning) {
-      return absl::InternalError(absl::StrCat("log index ", log_index, " of shard '", shard,
-                                              "' was not claimed for this VD"));
-    }
-    if (use->asked_again) {
-      use->kind = IndexUse::Kind::kBurned;
-      return absl::FailedPreconditionError(
-          absl::StrCat("log index ", log_index, " of shard '", shard,
-                       "' was asked for again while its VD was signed; that VD is dropped"));
-    }
-    use->kind = IndexUse::Kind::kVouched;
-    use->entry.set_log_shard_id(shard);
-    use->entry.set_log_index(log_index);
-    use->entry.set_statement(statement);
-    *use->entry.mutable_signature() = signature;
-    journal_pending_.append(EncodeJournalEntry(use->entry));
-    sequence = ++journal_appended_;
+  absl::MutexLock lock(&mutex_);
+  if (!journal_error_.ok()) return journal_error_;
+  IndexUse* use = nullptr;
+  auto state = shards_.find(shard);
+  if (state != shards_.end()) {
+    auto found = state->second.uses.find(log_index);
+    if (found != state->second.uses.end()) use = &found->second;
   }
-  return WaitUntilJournaled(sequence);
+  if (use == nullptr || use->kind != IndexUse::Kind::kSigning) {
+    return absl::InternalError(absl::StrCat("log index ", log_index, " of shard '", shard,
+                                            "' was not claimed for this VD"));
+  }
+  if (use->asked_again) {
+    use->kind = IndexUse::Kind::kBurned;
+    return absl::FailedPreconditionError(
+        absl::StrCat("log index ", log_index, " of shard '", shard,
+                     "' was asked for again while its VD was signed; that VD is dropped"));
+  }
+  use->kind = IndexUse::Kind::kVouched;
+  use->entry.set_log_shard_id(shard);
+  use->entry.set_log_index(log_index);
+  use->entry.set_statement(statement);
+  *use->entry.mutable_signature() = signature;
+  // In the page cache before the VD leaves: it survives the signer process's death at once, and
+  // the host's within kJournalSyncInterval (docs/SECURITY.md T7).
+  return AppendToJournalLocked(EncodeJournalEntry(use->entry));
 }
 
-absl::Status SignerLogState::WaitUntilJournaled(uint64_t sequence) {
-  absl::MutexLock lock(&mutex_);
-  while (true) {
-    if (!journal_error_.ok()) return journal_error_;
-    if (journal_synced_ >= sequence) return absl::OkStatus();
-    if (!journal_writing_) break;
-    // Another caller is writing a batch; this entry is in the next one, or in that one.
-    mutex_.Await(absl::Condition(
-        +[](bool* writing) { return !*writing; }, &journal_writing_));
+absl::Status SignerLogState::AppendToJournalLocked(absl::string_view bytes) {
+  if (!journal_error_.ok()) return journal_error_;
+  absl::Status written = absl::OkStatus();
+  if (journal_end_ + bytes.size() > journal_capacity_) {
+    const uint64_t extended = journal_end_ + bytes.size() + kJournalChunkBytes;
+    written = ZeroFill(journal_fd_, journal_capacity_, extended, journal_path_);
+    if (written.ok()) journal_capacity_ = extended;
   }
-  journal_writing_ = true;
-  const std::string batch = std::move(journal_pending_);
-  journal_pending_.clear();
-  const uint64_t batch_end = journal_appended_;
-  const int fd = journal_fd_;
-  mutex_.Unlock();
-  absl::Status written = WriteAll(fd, batch, journal_path_);
-  mutex_.Lock();
-  journal_writing_ = false;
+  if (written.ok()) written = WriteAt(journal_fd_, bytes, journal_end_, journal_path_);
   if (!written.ok()) {
     MECAI_LOG(Error) << "the VD journal failed; no VD is signed until the signer restarts: "
                      << written;
     journal_error_ = Annotate(written, "the signer's VD journal failed; restart the signer");
     return journal_error_;
   }
-  journal_synced_ = std::max(journal_synced_, batch_end);
+  journal_end_ += bytes.size();
+  journal_dirty_ = true;
   return absl::OkStatus();
+}
+
+void SignerLogState::SyncJournalPeriodically() {
+  while (!stop_syncing_.WaitForNotificationWithTimeout(kJournalSyncInterval)) {
+    int fd = -1;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (!journal_dirty_ || !journal_error_.ok()) continue;
+      // A duplicate of the descriptor syncs the same file without holding the lock, even if a
+      // compaction replaces journal_fd_ meanwhile (it syncs its new file itself).
+      fd = dup(journal_fd_);
+      journal_dirty_ = false;
+    }
+    if (fd < 0 || fdatasync(fd) != 0) {
+      absl::Status failed = ErrnoError("cannot sync", journal_path_);
+      MECAI_LOG(Error) << "the VD journal failed; no VD is signed until the signer restarts: "
+                       << failed;
+      absl::MutexLock lock(&mutex_);
+      journal_error_ = Annotate(failed, "the signer's VD journal failed; restart the signer");
+    }
+    if (fd >= 0) close(fd);
+  }
 }
 
 void SignerLogState::ReleaseClaim(const std::string& shard, uint64_t log_index) {
@@ -411,8 +456,6 @@ absl::Status SignerLogState::AdvanceCheckpoint(const std::string& shard, uint64_
 }
 
 void SignerLogState::CompactJournalLocked() {
-  mutex_.Await(absl::Condition(
-      +[](bool* writing) { return !*writing; }, &journal_writing_));
   if (!journal_error_.ok()) return;
   std::string contents;
   for (const auto& [id, shard] : shards_) {
@@ -420,22 +463,24 @@ void SignerLogState::CompactJournalLocked() {
       if (use.kind == IndexUse::Kind::kVouched) contents.append(EncodeJournalEntry(use.entry));
     }
   }
-  // Entries not yet written are in `contents` too; a checkpoint that failed to compact only leaves
-  // entries a checkpoint covers, which Open skips.
+  // A checkpoint that failed to compact only leaves entries a checkpoint covers, which Open skips.
   absl::Status written = WriteFileAtomically(journal_path_, contents, 0600);
   if (!written.ok()) {
     MECAI_LOG(Warning) << "the VD journal keeps entries the checkpoint covers: " << written;
     return;
   }
-  int reopened = open(journal_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  int reopened = open(journal_path_.c_str(), O_RDWR | O_CLOEXEC);
   if (reopened < 0) {
     journal_error_ = ErrnoError("cannot reopen", journal_path_);
     return;
   }
   close(journal_fd_);
   journal_fd_ = reopened;
-  journal_pending_.clear();
-  journal_synced_ = journal_appended_;
+  journal_end_ = contents.size();
+  journal_capacity_ = contents.size() + kJournalChunkBytes;
+  absl::Status extended = ZeroFill(journal_fd_, journal_end_, journal_capacity_, journal_path_);
+  if (!extended.ok()) journal_error_ = extended;
+  journal_dirty_ = false;  // The new file was synced whole.
 }
 
 uint64_t SignerLogState::TreeSize(const std::string& shard) const {

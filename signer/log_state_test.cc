@@ -114,6 +114,14 @@ TEST_F(SignerLogStateTest, TheVdsSignedSinceTheLastCheckpointSurviveARestart) {
   EXPECT_THAT(shortfall.records_needed, ElementsAre(3, 7));
 }
 
+// A VD is in the journal file when RecordVouched returns, before it may leave the signer: a signer
+// process killed right after still finds it.
+TEST_F(SignerLogStateTest, AVdIsInTheJournalFileBeforeItMayLeave) {
+  Vouch(4);
+  ASSERT_OK_AND_ASSIGN(std::string journal, ReadFile(path_ + ".vouched"));
+  EXPECT_THAT(journal, HasSubstr(StatementAt(4)));
+}
+
 TEST_F(SignerLogStateTest, ACheckpointForgetsTheVdsItCoversAndCompactsTheJournal) {
   Vouch(1);
   Vouch(6);
@@ -138,10 +146,13 @@ TEST_F(SignerLogStateTest, AnEntryCutShortByACrashIsDroppedAndTheJournalGoesOn) 
   Vouch(2);
   Vouch(3);
   {
-    int fd = open((path_ + ".vouched").c_str(), O_WRONLY | O_APPEND);
+    // The start of a third entry right after the second, a length and half a checksum, as a
+    // crash in the middle of the write leaves it.
+    ASSERT_OK_AND_ASSIGN(std::string journal, ReadFile(path_ + ".vouched"));
+    const size_t end = journal.find_last_not_of('\0') + 1;
+    int fd = open((path_ + ".vouched").c_str(), O_WRONLY);
     ASSERT_GE(fd, 0);
-    // The start of a third entry: a length and half a checksum.
-    ASSERT_EQ(write(fd, "\x00\x00\x00\x40\x12\x34", 6), 6);
+    ASSERT_EQ(pwrite(fd, "\x00\x00\x00\x40\x12\x34", 6, static_cast<off_t>(end)), 6);
     close(fd);
   }
   Reopen();
