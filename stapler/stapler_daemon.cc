@@ -90,6 +90,7 @@ absl::StatusOr<std::unique_ptr<StaplerDaemon>> BuildStaplerDaemon(const v1::Stap
 
   StaplerDaemon* raw = daemon.get();
   const std::string hostname = config.hostname();
+  const uint32_t port = config.port();
   auto random = std::make_shared<std::mt19937_64>(std::random_device{}());
   daemon->stapler = std::make_unique<Stapler>(
       options, va_ids, clock,
@@ -97,11 +98,12 @@ absl::StatusOr<std::unique_ptr<StaplerDaemon>> BuildStaplerDaemon(const v1::Stap
         return raw->fetcher->Fetch(peers.at(va_id), timeout);
       },
       // Staple only what a client asking this VA would accept, for every served certificate.
-      [raw, hostname, max_age, &clock](const std::string& va_id,
-                                       const v1::VouchingData& vd) -> absl::Status {
+      [raw, hostname, port, max_age, &clock](const std::string& va_id,
+                                             const v1::VouchingData& vd) -> absl::Status {
         for (const std::string& leaf : raw->fetcher->leaf_certificates_der()) {
           VdExpectation expected;
           expected.hostname = hostname;
+          expected.port = port;
           expected.certificate_der = leaf;
           expected.candidate_vas = {va_id};
           expected.now = clock.Now();
