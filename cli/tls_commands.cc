@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +25,7 @@
 #include "common/base/status.h"
 #include "common/crypto/openssl_error.h"
 #include "common/tls_extension/mecai_extension.h"
+#include "common/tls_extension/serverinfo_file.h"
 #include "stapler/tls_stapling.h"
 
 namespace mecai {
@@ -393,22 +393,10 @@ int ServerinfoCommand(int argc, char** argv) {
   if (list.empty()) {
     return Fail("serverinfo", absl::InvalidArgumentError("the VDs do not fit in one extension"));
   }
-  // SSL_CTX_use_serverinfo_file's SERVERINFOV2 entry: a 4-byte context (the contexts of
-  // ARCHITECTURE.md §5), the extension type and the length-prefixed body (RFC 8446 §4.2 Extension).
-  const uint32_t contexts =
-      SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | SSL_EXT_TLS1_3_CERTIFICATE;
-  std::string entry;
-  for (int shift : {24, 16, 8, 0}) entry.push_back(static_cast<char>((contexts >> shift) & 0xff));
-  entry.push_back(static_cast<char>(*type >> 8));
-  entry.push_back(static_cast<char>(*type & 0xff));
-  entry.push_back(static_cast<char>(list.size() >> 8));
-  entry.push_back(static_cast<char>(list.size() & 0xff));
-  entry += list;
-  std::string base64 = absl::Base64Escape(entry);
-  std::string pem = "-----BEGIN SERVERINFOV2 FOR MECAI VOUCHING DATA-----\n";
-  for (size_t i = 0; i < base64.size(); i += 64) absl::StrAppend(&pem, base64.substr(i, 64), "\n");
-  pem += "-----END SERVERINFOV2 FOR MECAI VOUCHING DATA-----\n";
-  absl::Status written = WriteFileAtomically(flags->Get("out"), pem);
+  // SSL_CTX_use_serverinfo_file's SERVERINFOV2 file (docs/TLS_EXTENSION.md §5).
+  auto pem = EncodeServerinfoFile(*type, list);
+  if (!pem.ok()) return Fail("serverinfo", pem.status());
+  absl::Status written = WriteFileAtomically(flags->Get("out"), *pem);
   if (!written.ok()) return Fail("serverinfo", written);
   std::cout << "serverinfo for extension " << *type << " (" << vds.size() << " VDs, " << list.size()
             << " bytes) written to " << flags->Get("out") << "\n";
