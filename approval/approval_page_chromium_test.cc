@@ -12,7 +12,7 @@
 #include "approval/approval_service.h"
 #include "approval/approval_store.h"
 #include "approval/approvals.h"
-#include "approval/http_server.h"
+#include "common/net/http_server.h"
 #include "approval/testing/chromium.h"
 #include "approval/testing/test_environment.h"
 #include "approval/web_page.h"

@@ -11,7 +11,7 @@
 #include "approval/approval_service.h"
 #include "approval/approval_store.h"
 #include "approval/approvals.h"
-#include "approval/http_server.h"
+#include "common/net/http_server.h"
 #include "approval/web_page.h"
 #include "common/base/clock.h"
 #include "common/base/config_loader.h"

@@ -1,8 +1,9 @@
 // A small, bounded HTTP/1.1 server over libmicrohttpd for the certapproval page (ARCHITECTURE.md
-// §7): bodies and headers have size limits, idle connections time out, connections are capped.
+// §7) and the coordinator's public HTTPS binding (docs/PROTOCOL.md "The public endpoint"): bodies
+// and headers have size limits, idle connections time out, connections are capped.
 // Handlers are plain functions from request to response.
-#ifndef MECAI_APPROVAL_HTTP_SERVER_H_
-#define MECAI_APPROVAL_HTTP_SERVER_H_
+#ifndef MECAI_COMMON_NET_HTTP_SERVER_H_
+#define MECAI_COMMON_NET_HTTP_SERVER_H_
 
 #include <cstddef>
 #include <functional>
@@ -91,4 +92,4 @@ std::map<std::string, std::string> ParseFormUrlEncoded(const std::string& body);
 
 }  // namespace mecai
 
-#endif  // MECAI_APPROVAL_HTTP_SERVER_H_
+#endif  // MECAI_COMMON_NET_HTTP_SERVER_H_

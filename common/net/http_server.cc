@@ -1,4 +1,4 @@
-#include "approval/http_server.h"
+#include "common/net/http_server.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

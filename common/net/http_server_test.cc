@@ -2,7 +2,7 @@
 // table): connections that never finish a request are closed after the idle timeout, one client
 // address cannot hold more than its share of connections, and a real request from another client
 // is answered while an attacker holds everything it may.
-#include "approval/http_server.h"
+#include "common/net/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
