@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/net/http_binding.h"
 #include "common/net/http_server.h"
 #include "common/rpc/grpc_server.h"
 #include "coordinator/admission.h"
@@ -30,16 +31,6 @@
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 
 namespace mecai {
-
-// The HTTP binding (docs/PROTOCOL.md "The HTTP binding").
-inline constexpr char kPublicVouchPath[] = "/mecai/v1/vouch";
-// The request body: a serialized VouchingRequest.
-inline constexpr char kVouchingRequestMediaType[] = "application/x-mecai-vouching-request";
-// The answer: a serialized VouchResponse, issued or refused.
-inline constexpr char kVouchingResponseMediaType[] = "application/x-mecai-vouching-response";
-// With "Accept: application/x-mecai-vouching-data", an issued VD alone: a serialized VouchingData,
-// what `mecai serverinfo --vd` and the stapler's cache hold.
-inline constexpr char kVouchingDataMediaType[] = "application/x-mecai-vouching-data";
 
 enum class PublicBinding { kGrpc, kHttp };
 
