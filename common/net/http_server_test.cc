@@ -10,7 +10,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -27,10 +26,10 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/crypto/openssl_types.h"
 #include "common/testing/mtls_files.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
+#include "common/testing/tls_test_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -232,68 +231,6 @@ class RefusalCounter {
   std::map<HttpServerRefusal, int> counts_ ABSL_GUARDED_BY(mutex_);
 };
 
-// A TLS client of the test server that presents no certificate and verifies the server's against
-// `ca_file` for the name "server". Not thread-safe.
-class TlsTestClient {
- public:
-  static absl::StatusOr<std::unique_ptr<TlsTestClient>> Connect(const std::string& ca_file,
-                                                                int port) {
-    auto client = std::unique_ptr<TlsTestClient>(new TlsTestClient());
-    client->context_.reset(SSL_CTX_new(TLS_client_method()));
-    if (client->context_ == nullptr ||
-        SSL_CTX_load_verify_locations(client->context_.get(), ca_file.c_str(), nullptr) != 1) {
-      return absl::InternalError("cannot load the CA");
-    }
-    SSL_CTX_set_verify(client->context_.get(), SSL_VERIFY_PEER, nullptr);
-    client->fd_ = ConnectFrom("127.0.0.1", port);
-    if (client->fd_ < 0) return absl::UnavailableError("cannot connect");
-    timeval receive_timeout = {20, 0};
-    setsockopt(client->fd_, SOL_SOCKET, SO_RCVTIMEO, &receive_timeout, sizeof(receive_timeout));
-    client->ssl_.reset(SSL_new(client->context_.get()));
-    SSL_set_fd(client->ssl_.get(), client->fd_);
-    SSL_set_tlsext_host_name(client->ssl_.get(), "server");
-    SSL_set1_host(client->ssl_.get(), "server");
-    if (SSL_connect(client->ssl_.get()) != 1) {
-      ERR_clear_error();
-      return absl::UnavailableError("TLS handshake failed");
-    }
-    return client;
-  }
-  ~TlsTestClient() {
-    ssl_.reset();
-    if (fd_ >= 0) close(fd_);
-  }
-
-  bool Write(const std::string& bytes) {
-    return SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) ==
-           static_cast<int>(bytes.size());
-  }
-  // True when something (data or the end of the connection) can be read now or within `wait`.
-  bool Readable(absl::Duration wait) {
-    if (SSL_pending(ssl_.get()) > 0) return true;
-    pollfd entry = {fd_, POLLIN, 0};
-    return poll(&entry, 1, static_cast<int>(absl::ToInt64Milliseconds(wait))) > 0;
-  }
-  // Everything the server sends until it closes (or 20 s pass).
-  std::string ReadAll() {
-    std::string received;
-    char buffer[4096];
-    while (true) {
-      const int n = SSL_read(ssl_.get(), buffer, sizeof(buffer));
-      if (n <= 0) break;
-      received.append(buffer, static_cast<size_t>(n));
-    }
-    ERR_clear_error();
-    return received;
-  }
-
- private:
-  TlsTestClient() = default;
-  SslCtxPtr context_;
-  SslPtr ssl_;
-  int fd_ = -1;
-};
-
 class HttpsServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { signal(SIGPIPE, SIG_IGN); }
@@ -328,7 +265,7 @@ class HttpsServerTest : public ::testing::Test {
   }
 
   std::string Exchange(const std::string& request) {
-    auto client = TlsTestClient::Connect(files_.ca, server_->port());
+    auto client = TlsTestClient::Connect(files_.ca, "server", server_->port());
     EXPECT_TRUE(client.ok()) << client.status();
     if (!client.ok() || !(*client)->Write(request)) return "";
     return (*client)->ReadAll();
@@ -373,7 +310,7 @@ TEST_F(HttpsServerTest, ARequestTricklingInIsAnswered408AndCutOff) {
   options.idle_timeout = absl::Seconds(10);
   options.request_timeout = absl::Seconds(1);
   Start(options);
-  ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, server_->port()));
+  ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
   const std::string request =
       "POST /echo HTTP/1.1\r\nHost: server\r\nX-Padding: " + std::string(400, 'x') + "\r\n\r\n";
   size_t sent = 0;
@@ -429,7 +366,7 @@ TEST_F(HttpsServerTest, ADeclaredBodyOverTheLimitIsRefusedBeforeItIsSent) {
     ++handled;
     return HttpServerResponse();
   });
-  ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, server_->port()));
+  ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
   // "Expect: 100-continue": the client waits for the server's go-ahead before sending the body,
   // so the refusal must come first.
   ASSERT_TRUE(
@@ -483,7 +420,7 @@ TEST_F(HttpsServerTest, ConnectionsOverTheLimitsAreClosedAtOnce) {
   // Once they are gone, requests are served again.
   std::string response;
   for (int attempt = 0; attempt < 50 && response.empty(); ++attempt) {
-    auto client = TlsTestClient::Connect(files_.ca, server_->port());
+    auto client = TlsTestClient::Connect(files_.ca, "server", server_->port());
     if (client.ok() && (*client)->Write("GET / HTTP/1.1\r\nHost: server\r\n\r\n")) {
       response = (*client)->ReadAll();
     }
