@@ -222,10 +222,14 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   Deciding vr(serialized_request);
   ASSIGN_OR_RETURN(std::optional<v1::VouchResponse> answer, CheckBeforeProbing(vr));
   if (answer.has_value()) return *std::move(answer);
-  if (reuse_ == nullptr) return DecideAfterChecks(vr);
   // Decision reuse (docs/PROTOCOL.md "Decision reuse"): this VR passed its own checks; a VD issued
   // within the window for the same hostname, port, trust list and certificates answers it without
-  // a probe round. Otherwise this call decides, and VRs of the same key wait for its decision.
+  // a probe round. Otherwise this call decides, and VRs of the same key wait for its decision. Not
+  // for a trust list that requires issuance approval (ARCHITECTURE.md §7): the approval service is
+  // asked for every VR, as its answer may change at any moment.
+  if (reuse_ == nullptr || trust_lists_.RequiresIssuanceApproval(vr.request().body.trust_list())) {
+    return DecideAfterChecks(vr);
+  }
   const std::string key = DecisionReuse::KeyOf(vr.request());
   DecisionReuse::Found found = reuse_->Find(key, ReuseWait(config_));
   if (found.reusable.has_value()) {
