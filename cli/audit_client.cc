@@ -15,6 +15,7 @@
 #include "common/rpc/grpc_channel.h"
 #include "common/transparency/merkle.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
+#include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {
 namespace {
@@ -202,6 +203,14 @@ void DescribeRecordInFull(const v1::QuorumRecord& record, std::ostream& out) {
   for (const v1::RevocationEvidence& evidence : record.revocation()) {
     out << "  revocation: " << v1::RevocationSource_Name(evidence.source()) << " from "
         << evidence.url() << "\n";
+  }
+  if (record.has_unrecorded_vouching_data()) {
+    // A VD the signer signed whose own record does not carry it (docs/SECURITY.md T7).
+    v1::VouchingStatement statement;
+    if (statement.ParseFromString(record.unrecorded_vouching_data().statement())) {
+      out << "  VD recorded here: signed at log index " << statement.log_index() << " for "
+          << statement.hostname() << ":" << statement.port() << "\n";
+    }
   }
   if (record.has_trust_list_change()) {
     const v1::TrustListChange& change = record.trust_list_change();

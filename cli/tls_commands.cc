@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +25,7 @@
 #include "common/base/status.h"
 #include "common/crypto/openssl_error.h"
 #include "common/tls_extension/mecai_extension.h"
+#include "common/tls_extension/serverinfo_file.h"
 #include "stapler/tls_stapling.h"
 
 namespace mecai {
@@ -33,15 +33,25 @@ namespace mecai {
 const char kTlsCommandsUsage[] =
     "  s_server --cert C --key K (--vd-dir DIR | --vd VD ...) [--accept HOST:PORT]\n"
     "           [--port-file F] [--tls 1.2|1.3] [--va-list L] [--max-connections N]\n"
+    "           [--code-point N] [--request-code-point N]\n"
     "      A TLS server that staples VDs in the MECAI extension (DIR: a stapler's cache).\n"
-    "  s_client --connect HOST:PORT --va-list L [--servername NAME] [--trust-list TL]\n"
-    "           [--va ID ...] [--tls 1.2|1.3] [--max-age DUR] [--ask-all] [--feedback-file F]\n"
-    "           [--require-approval]\n"
+    "  s_client --connect HOST:PORT --va-list L [--servername NAME] [--serverport PORT]\n"
+    "           [--trust-list TL] [--va ID ...] [--tls 1.2|1.3] [--max-age DUR] [--ask-all]\n"
+    "           [--feedback-file F] [--require-approval] [--code-point N]\n"
+    "           [--request-code-point N]\n"
     "      Connects and verifies the stapled VDs inside the handshake. Exit 0 valid, 3 no valid\n"
-    "      VD (--require-approval: none saying issuance was approved out of band). --max-age:\n"
-    "      the oldest VD accepted (default 24h).\n"
-    "  serverinfo --vd VD ... --out F\n"
-    "      Writes an `openssl s_server -serverinfo` file stapling the VDs.\n";
+    "      VD (--require-approval: none saying issuance was approved out of band). It sends\n"
+    "      mecai_vouching empty, which stock servers stapling a serverinfo file accept, and the\n"
+    "      trust list and candidate VAs in mecai_vouching_request, which MECAI servers select by.\n"
+    "      --servername, --serverport: the name and port the VDs must vouch for (default: those\n"
+    "      of --connect). --ask-all: no mecai_vouching_request, the server sends every VD it\n"
+    "      holds (still checked against the candidates). --max-age: the oldest VD accepted\n"
+    "      (default 24h). --code-point, --request-code-point: mecai_vouching (65280) and\n"
+    "      mecai_vouching_request (65283).\n"
+    "  serverinfo --vd VD ... --out F [--code-point N]\n"
+    "      Writes a serverinfo file stapling the VDs, for `openssl s_server -serverinfo`,\n"
+    "      nginx's `ssl_conf_command ServerInfoFile` and Apache's\n"
+    "      `SSLOpenSSLConfCmd ServerInfoFile` (docs/TLS_EXTENSION.md §5).\n";
 
 namespace {
 
@@ -61,11 +71,13 @@ int Fail(const std::string& command, const absl::Status& status) {
   return kExitError;
 }
 
-absl::StatusOr<uint16_t> ExtensionTypeFlag(const Flags& flags) {
-  uint32_t type = kDefaultMecaiExtensionType;
-  if (flags.Has("code-point") &&
-      (!absl::SimpleAtoi(flags.Get("code-point"), &type) || type > 65535)) {
-    return absl::InvalidArgumentError("--code-point must be 0..65535");
+// --`name`, a TLS extension code point, or `fallback`.
+absl::StatusOr<uint16_t> ExtensionTypeFlag(const Flags& flags,
+                                           const std::string& name = "code-point",
+                                           uint16_t fallback = kDefaultMecaiExtensionType) {
+  uint32_t type = fallback;
+  if (flags.Has(name) && (!absl::SimpleAtoi(flags.Get(name), &type) || type > 65535)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be 0..65535"));
   }
   return static_cast<uint16_t>(type);
 }
@@ -133,7 +145,7 @@ class FileDescriptor {
 int SServerCommand(int argc, char** argv) {
   auto flags = Flags::Parse(argc, argv, 2,
                             {"cert", "key", "vd-dir", "vd", "accept", "port-file", "tls", "va-list",
-                             "max-connections", "code-point"},
+                             "max-connections", "code-point", "request-code-point"},
                             {});
   if (!flags.ok()) return Usage("s_server", flags.status());
   for (const char* required : {"cert", "key"}) {
@@ -149,6 +161,9 @@ int SServerCommand(int argc, char** argv) {
   if (!version.ok()) return Usage("s_server", version.status());
   auto type = ExtensionTypeFlag(*flags);
   if (!type.ok()) return Usage("s_server", type.status());
+  auto request_type =
+      ExtensionTypeFlag(*flags, "request-code-point", kDefaultMecaiRequestExtensionType);
+  if (!request_type.ok()) return Usage("s_server", request_type.status());
   auto address = SplitHostPort(flags->Get("accept", "127.0.0.1:0"));
   if (!address.ok()) return Usage("s_server", address.status());
   int max_connections = 0;
@@ -159,6 +174,7 @@ int SServerCommand(int argc, char** argv) {
 
   StaplingOptions options;
   options.extension_type = *type;
+  options.request_extension_type = *request_type;
   if (flags->Has("va-list")) {
     auto vas = VaList::Load(flags->Get("va-list"));
     if (!vas.ok()) return Fail("s_server", vas.status());
@@ -174,7 +190,7 @@ int SServerCommand(int argc, char** argv) {
     return Fail("s_server", OpenSslError("loading --cert/--key"));
   }
   absl::Status registered = stapling.Register(context.get());
-  if (!registered.ok()) return Fail("s_server", registered);
+  if (!registered.ok()) return Usage("s_server", registered);
 
   FileDescriptor listener(socket(AF_INET, SOCK_STREAM, 0));
   const int yes = 1;
@@ -229,10 +245,11 @@ int SServerCommand(int argc, char** argv) {
 }
 
 int SClientCommand(int argc, char** argv) {
-  auto flags = Flags::Parse(argc, argv, 2,
-                            {"connect", "va-list", "servername", "trust-list", "va", "tls",
-                             "max-age", "feedback-file", "code-point", "timeout"},
-                            {"ask-all", "require-approval"});
+  auto flags =
+      Flags::Parse(argc, argv, 2,
+                   {"connect", "va-list", "servername", "serverport", "trust-list", "va", "tls",
+                    "max-age", "feedback-file", "code-point", "request-code-point", "timeout"},
+                   {"ask-all", "require-approval"});
   if (!flags.ok()) return Usage("s_client", flags.status());
   for (const char* required : {"connect", "va-list"}) {
     if (!flags->Has(required)) {
@@ -248,7 +265,18 @@ int SClientCommand(int argc, char** argv) {
   auto type = ExtensionTypeFlag(*flags);
   if (!type.ok()) return Usage("s_client", type.status());
   options.extension_type = *type;
+  auto request_type =
+      ExtensionTypeFlag(*flags, "request-code-point", kDefaultMecaiRequestExtensionType);
+  if (!request_type.ok()) return Usage("s_client", request_type.status());
+  options.request_extension_type = *request_type;
   options.ask_for_everything = flags->Has("ask-all");
+  // The port the VDs must name (docs/TLS_EXTENSION.md §4); another only for a server reached
+  // through a port forward.
+  uint32_t serverport = address->second;
+  if (flags->Has("serverport") && (!absl::SimpleAtoi(flags->Get("serverport"), &serverport) ||
+                                   serverport == 0 || serverport > 65535)) {
+    return Usage("s_client", absl::InvalidArgumentError("--serverport must be 1..65535"));
+  }
   options.require_out_of_band_approval = flags->Has("require-approval");
   if (flags->Has("max-age") && (!absl::ParseDuration(flags->Get("max-age"), &options.max_age) ||
                                 options.max_age <= absl::ZeroDuration())) {
@@ -278,7 +306,7 @@ int SClientCommand(int argc, char** argv) {
   // this command checks MECAI: the VDs vouch for exactly the certificate of this handshake.
   SSL_CTX_set_verify(context.get(), SSL_VERIFY_NONE, nullptr);
   absl::Status registered = client.Register(context.get());
-  if (!registered.ok()) return Fail("s_client", registered);
+  if (!registered.ok()) return Usage("s_client", registered);
 
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -300,8 +328,9 @@ int SClientCommand(int argc, char** argv) {
   SslPtr ssl(SSL_new(context.get()));
   SSL_set_fd(ssl.get(), socket_fd.get());
   SSL_set_tlsext_host_name(ssl.get(), servername.c_str());
-  absl::Status prepared = client.PrepareConnection(ssl.get(), servername, address->second,
-                                                   flags->Get("trust-list"), candidates);
+  absl::Status prepared =
+      client.PrepareConnection(ssl.get(), servername, static_cast<uint16_t>(serverport),
+                               flags->Get("trust-list"), candidates);
   if (!prepared.ok()) return Usage("s_client", prepared);
   std::cout << "VAs asked for: " << absl::StrJoin(candidates, ", ") << std::endl;
   ClearOpenSslErrors();
@@ -364,22 +393,10 @@ int ServerinfoCommand(int argc, char** argv) {
   if (list.empty()) {
     return Fail("serverinfo", absl::InvalidArgumentError("the VDs do not fit in one extension"));
   }
-  // SSL_CTX_use_serverinfo_file's SERVERINFOV2 entry: a 4-byte context (the contexts of
-  // ARCHITECTURE.md §5), the extension type and the length-prefixed body (RFC 8446 §4.2 Extension).
-  const uint32_t contexts =
-      SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | SSL_EXT_TLS1_3_CERTIFICATE;
-  std::string entry;
-  for (int shift : {24, 16, 8, 0}) entry.push_back(static_cast<char>((contexts >> shift) & 0xff));
-  entry.push_back(static_cast<char>(*type >> 8));
-  entry.push_back(static_cast<char>(*type & 0xff));
-  entry.push_back(static_cast<char>(list.size() >> 8));
-  entry.push_back(static_cast<char>(list.size() & 0xff));
-  entry += list;
-  std::string base64 = absl::Base64Escape(entry);
-  std::string pem = "-----BEGIN SERVERINFOV2 FOR MECAI VOUCHING DATA-----\n";
-  for (size_t i = 0; i < base64.size(); i += 64) absl::StrAppend(&pem, base64.substr(i, 64), "\n");
-  pem += "-----END SERVERINFOV2 FOR MECAI VOUCHING DATA-----\n";
-  absl::Status written = WriteFileAtomically(flags->Get("out"), pem);
+  // SSL_CTX_use_serverinfo_file's SERVERINFOV2 file (docs/TLS_EXTENSION.md §5).
+  auto pem = EncodeServerinfoFile(*type, list);
+  if (!pem.ok()) return Fail("serverinfo", pem.status());
+  absl::Status written = WriteFileAtomically(flags->Get("out"), *pem);
   if (!written.ok()) return Fail("serverinfo", written);
   std::cout << "serverinfo for extension " << *type << " (" << vds.size() << " VDs, " << list.size()
             << " bytes) written to " << flags->Get("out") << "\n";

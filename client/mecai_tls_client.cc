@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <set>
 
@@ -23,9 +24,10 @@ namespace mecai {
 struct MecaiConnectionState {
   std::string server;  // "host:port", the feedback memo's key.
   std::string hostname;
+  uint16_t port = 0;
   std::string trust_list;
   std::vector<std::string> candidate_vas;
-  std::string request;   // mecai_vouching body.
+  std::string request;   // mecai_vouching_request body; empty: not sent.
   std::string feedback;  // mecai_feedback body; empty: not sent.
   bool received = false;
   std::vector<std::string> vds;
@@ -166,6 +168,13 @@ absl::Status MecaiTlsClient::Register(SSL_CTX* context) const {
   if (SSL_CTX_get_ex_data(context, RegistrationIndex()) != nullptr) {
     return absl::FailedPreconditionError("MecaiTlsClient::Register: this SSL_CTX is registered");
   }
+  if (options_.extension_type == options_.request_extension_type ||
+      options_.extension_type == options_.feedback_extension_type ||
+      options_.request_extension_type == options_.feedback_extension_type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the MECAI extensions need three code points, not ", options_.extension_type, ", ",
+        options_.request_extension_type, " and ", options_.feedback_extension_type));
+  }
   void* self = const_cast<MecaiTlsClient*>(this);
   ClearOpenSslErrors();
   if (SSL_CTX_add_custom_ext(
@@ -174,10 +183,12 @@ absl::Status MecaiTlsClient::Register(SSL_CTX* context) const {
           &AddCallback, &FreeCallback, self, &ParseCallback, self) != 1) {
     return OpenSslError(absl::StrCat("registering TLS extension ", options_.extension_type));
   }
-  if (SSL_CTX_add_custom_ext(context, options_.feedback_extension_type, SSL_EXT_CLIENT_HELLO,
-                             &AddCallback, &FreeCallback, self, &ParseCallback, self) != 1) {
-    return OpenSslError(
-        absl::StrCat("registering TLS extension ", options_.feedback_extension_type));
+  // ClientHello only: a server never answers mecai_vouching_request or mecai_feedback.
+  for (uint16_t type : {options_.request_extension_type, options_.feedback_extension_type}) {
+    if (SSL_CTX_add_custom_ext(context, type, SSL_EXT_CLIENT_HELLO, &AddCallback, &FreeCallback,
+                               self, &ParseCallback, self) != 1) {
+      return OpenSslError(absl::StrCat("registering TLS extension ", type));
+    }
   }
   // The VDs are verified inside the handshake (docs/TLS_EXTENSION.md §4), in the certificate
   // verification step: after the server's extension has arrived (ServerHello in TLS 1.2, the
@@ -225,6 +236,7 @@ absl::Status MecaiTlsClient::PrepareConnection(
   if (candidate_vas.empty()) {
     return absl::InvalidArgumentError("a MECAI connection asks at least one VA");
   }
+  if (port == 0) return absl::InvalidArgumentError("a MECAI connection names its port, 1..65535");
   for (const std::string& va_id : candidate_vas) {
     if (vas_.Find(va_id) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("VA '", va_id, "' is not in the VA list"));
@@ -234,10 +246,11 @@ absl::Status MecaiTlsClient::PrepareConnection(
   auto state = std::make_unique<MecaiConnectionState>();
   state->server = absl::StrCat(canonical, ":", port);
   state->hostname = canonical;
+  state->port = port;
   state->trust_list = trust_list;
   state->candidate_vas = candidate_vas;
   if (!options_.ask_for_everything) {
-    ASSIGN_OR_RETURN(state->request, EncodeMecaiRequest({trust_list, candidate_vas}));
+    ASSIGN_OR_RETURN(state->request, EncodeVouchingRequest({trust_list, candidate_vas}));
   }
   if (memo_ != nullptr) {
     std::vector<FeedbackEntry> feedback = memo_->Take(state->server);
@@ -260,12 +273,17 @@ int MecaiTlsClient::AddCallback(SSL* ssl, unsigned int type, unsigned int contex
   const auto* client = static_cast<const MecaiTlsClient*>(argument);
   MecaiConnectionState* state = StateOf(ssl);
   if ((context & SSL_EXT_CLIENT_HELLO) == 0 || state == nullptr) return 0;
-  const std::string& body =
-      type == client->options_.extension_type ? state->request : state->feedback;
+  // mecai_vouching is always empty, the one form OpenSSL's serverinfo server accepts
+  // (docs/TLS_EXTENSION.md §5); the other two are sent only when they say something.
+  absl::string_view body;
+  if (type == client->options_.request_extension_type) body = state->request;
+  if (type == client->options_.feedback_extension_type) body = state->feedback;
   if (type != client->options_.extension_type && body.empty()) return 0;
-  // An empty mecai_vouching body is legal ("everything"); OpenSSL needs a non-null pointer.
-  *out = static_cast<const unsigned char*>(OPENSSL_memdup(body.data(), body.size() + 1));
-  if (*out == nullptr) return -1;
+  // OpenSSL needs a non-null pointer, also for an empty body.
+  auto* copy = static_cast<unsigned char*>(OPENSSL_zalloc(body.size() + 1));
+  if (copy == nullptr) return -1;
+  if (!body.empty()) memcpy(copy, body.data(), body.size());
+  *out = copy;
   *out_length = body.size();
   return 1;
 }
@@ -331,6 +349,7 @@ absl::StatusOr<MecaiVerification> MecaiTlsClient::VerifyVds(MecaiConnectionState
                                                             X509* leaf) const {
   VdExpectation expected;
   expected.hostname = state.hostname;
+  expected.port = state.port;
   expected.certificate_der = CertificateToDer(leaf);
   expected.candidate_vas = state.candidate_vas;
   expected.require_out_of_band_approval = options_.require_out_of_band_approval;

@@ -1,7 +1,9 @@
 // The client side of the MECAI TLS extension (ARCHITECTURE.md §5; docs/TLS_EXTENSION.md; MECAI
 // proposal, "Client behaviour"): candidate VAs chosen from the built-in VA list, the request in the
-// ClientHello, every received VD verified inside the handshake, and feedback about VAs that could
-// not be verified carried in the next ClientHello to the same server.
+// ClientHello (an empty mecai_vouching, which stock servers stapling a serverinfo file accept, and
+// the trust list and candidates in mecai_vouching_request, which MECAI servers read and stock
+// servers ignore), every received VD verified inside the handshake, and feedback about VAs that
+// could not be verified carried in the next ClientHello to the same server.
 #ifndef MECAI_CLIENT_MECAI_TLS_CLIENT_H_
 #define MECAI_CLIENT_MECAI_TLS_CLIENT_H_
 
@@ -51,13 +53,15 @@ class FeedbackMemo {
 };
 
 struct MecaiClientOptions {
+  // The code points (docs/TLS_EXTENSION.md §1); three distinct values.
   uint16_t extension_type = kDefaultMecaiExtensionType;
   uint16_t feedback_extension_type = kDefaultMecaiFeedbackExtensionType;
+  uint16_t request_extension_type = kDefaultMecaiRequestExtensionType;
   // Oldest VD accepted (ARCHITECTURE.md §4: operator-set).
   absl::Duration max_age = kDefaultMaxVdAge;
-  // Send the empty mecai_vouching body ("every VD you hold") instead of naming the candidates; the
-  // received VDs are still checked against the candidates. Servers that staple a fixed serverinfo
-  // file (`openssl s_server -serverinfo`) accept only this form (docs/TLS_EXTENSION.md §5).
+  // Send no mecai_vouching_request, so that a MECAI server sends every VD it holds, as a stock
+  // server does anyway; the received VDs are still checked against the candidates and the trust
+  // list. mecai_vouching is sent empty either way (docs/TLS_EXTENSION.md §2).
   bool ask_for_everything = false;
   // Accept only VDs that say issuance was approved out of band (ARCHITECTURE.md §7;
   // docs/APPROVAL.md).
@@ -82,8 +86,9 @@ class MecaiTlsClient {
   MecaiTlsClient(const VaList& vas, const Clock& clock, MecaiClientOptions options,
                  FeedbackMemo* memo);
 
-  // Registers mecai_vouching and mecai_feedback on a client SSL_CTX, and the verification of the
-  // received VDs inside the handshake: it takes over the context's certificate verification
+  // Registers mecai_vouching, mecai_vouching_request and mecai_feedback on a client SSL_CTX
+  // (INVALID_ARGUMENT when the options give two of them one code point), and the verification of
+  // the received VDs inside the handshake: it takes over the context's certificate verification
   // callback (SSL_CTX_set_cert_verify_callback) and sets SSL_VERIFY_PEER. Call it after
   // SSL_CTX_set_verify: if the application had asked for SSL_VERIFY_PEER, the server certificate
   // must also pass OpenSSL's web-PKI verification; with SSL_VERIFY_NONE that result is only
@@ -91,8 +96,9 @@ class MecaiTlsClient {
   // Once per context: FAILED_PRECONDITION for a context registered before.
   absl::Status Register(SSL_CTX* context) const;
 
-  // Before SSL_connect: the server's name and port, the trust list and the candidate VAs (at least
-  // one, each in the VA list) this connection asks for. Attaches any remembered feedback.
+  // Before SSL_connect: the server's name and the TCP port connected to (1..65535; a VD must name
+  // both), the trust list and the candidate VAs (at least one, each in the VA list) this
+  // connection asks for. Attaches any remembered feedback.
   absl::Status PrepareConnection(SSL* ssl, const std::string& hostname, uint16_t port,
                                  const std::string& trust_list,
                                  const std::vector<std::string>& candidate_vas) const;

@@ -116,6 +116,12 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
     return absl::PermissionDeniedError(
         absl::StrCat("the VD vouches for ", statement.hostname(), ", not ", expected.hostname));
   }
+  // The VR named one port and the perspectives probed that one (ARCHITECTURE.md §3): another
+  // service of the same host may serve another certificate.
+  if (expected.port != 0 && statement.port() != expected.port) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the VD vouches for port ", statement.port(), ", not ", expected.port));
+  }
   const std::string certificate_sha256 = Sha256(expected.certificate_der);
   if (std::find(statement.certificate_sha256().begin(), statement.certificate_sha256().end(),
                 certificate_sha256) == statement.certificate_sha256().end()) {

@@ -5,6 +5,7 @@
 #ifndef MECAI_CLIENT_VD_VERIFIER_H_
 #define MECAI_CLIENT_VD_VERIFIER_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ inline constexpr absl::Duration kDefaultMaxVdAge = absl::Hours(24);
 struct VdExpectation {
   // The name the client connected to.
   std::string hostname;
+  // The TCP port the client connected to (1..65535); 0 leaves the statement's port unchecked, for
+  // callers that verify a VD file outside a connection.
+  uint32_t port = 0;
   // The DER leaf certificate of this handshake.
   std::string certificate_der;
   // VA ids the client asked for; empty accepts any VA of the list.
@@ -48,9 +52,10 @@ absl::StatusOr<std::string> CanonicalClientHostname(absl::string_view hostname);
 // CA certificate of a listed (candidate) VA that pins the VA certificate's key
 // (VaListEntry.va_spki_sha256), the VA certificate carries id-kp-OCSPSigning (both
 // client/va_chain.h), the signature over the statement verifies, the statement names that VA, the
-// hostname, a vouched hash equal to the handshake certificate's, the age, and, when asked,
-// out-of-band approval. The statement's issuance_approved_out_of_band is returned either way.
-// Returns the statement, or PERMISSION_DENIED / INVALID_ARGUMENT with the failed check.
+// hostname and, when expected.port is set, the port, a vouched hash equal to the handshake
+// certificate's, the age, and, when asked, out-of-band approval. The statement's
+// issuance_approved_out_of_band is returned either way. Returns the statement, or PERMISSION_DENIED
+// / INVALID_ARGUMENT with the failed check.
 //
 // The outcome of each chain-to-CA validation is remembered in `vas.verified_va_cache()`
 // (client/verified_va_cache.h) while the validated path is valid, so a VD whose chain was seen

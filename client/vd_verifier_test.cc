@@ -353,6 +353,19 @@ TEST_F(VdVerifierTest, AnotherHostnameIsRejected) {
                        Eq("the VD vouches for www.example.test, not other.example.test")));
 }
 
+// The port the client connected to must be the one the VR named and the perspectives probed.
+TEST_F(VdVerifierTest, AnotherPortIsRejected) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
+  expected_.port = 443;
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+  expected_.port = 8443;
+  EXPECT_THAT(Verify(vd), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   Eq("the VD vouches for port 443, not 8443")));
+  // Unset: a VD file checked outside a connection.
+  expected_.port = 0;
+  EXPECT_TRUE(Verify(vd).ok()) << Verify(vd).status();
+}
+
 TEST_F(VdVerifierTest, HostnameComparesWithoutRegardToCase) {
   expected_.hostname = "WWW.Example.TEST";
   ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Vd());
@@ -842,6 +855,9 @@ TEST_F(VdVerifierTest, CacheHitGivesTheSameResultAsAMiss) {
   VdExpectation other_host = expected_;
   other_host.hostname = "other.example.test";
   add("another hostname", valid, other_host);
+  VdExpectation other_port = expected_;
+  other_port.port = 8443;
+  add("another port", valid, other_port);
   VdExpectation other_certificate = expected_;
   other_certificate.certificate_der = CertificateToDer(other_leaf_.certificate.get());
   add("another certificate", valid, other_certificate);

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/rpc/grpc_status.h"
-#include "proto/mecai/v1/signer.pb.h"
 
 namespace mecai {
 
@@ -43,63 +42,9 @@ grpc::Status AuditServiceImpl::GetCheckpoint(grpc::ServerContext* /*context*/,
                                              v1::GetCheckpointResponse* response) {
   grpc::Status shard = CheckShard(request->log_shard_id());
   if (!shard.ok()) return shard;
-  absl::MutexLock lock(&checkpoint_mutex_);
-  const uint64_t tree_size = store_.TreeSize();
-  auto latest = store_.GetLatestCheckpoint();
-  if (latest.ok()) {
-    v1::CheckpointBody body;
-    if (body.ParseFromString(latest->tbs()) && body.tree_size() == tree_size) {
-      *response->mutable_checkpoint() = std::move(*latest);
-      return grpc::Status::OK;
-    }
-  }
-  auto root = store_.RootHash(tree_size);
-  if (!root.ok()) return ToGrpcStatus(root.status());
-  // The signer signs only a tree proven to extend the last one it signed: prove it from the last
-  // checkpoint this store holds, or from the size the signer names (docs/SECURITY.md T7).
-  uint64_t previous_size = 0;
-  if (latest.ok()) {
-    v1::CheckpointBody previous;
-    if (previous.ParseFromString(latest->tbs())) previous_size = previous.tree_size();
-  }
-  v1::SignCheckpointResponse signed_checkpoint;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    v1::SignCheckpointRequest sign;
-    sign.mutable_checkpoint()->set_log_shard_id(store_.shard_id());
-    sign.mutable_checkpoint()->set_tree_size(tree_size);
-    sign.mutable_checkpoint()->set_root_hash(*root);
-    sign.mutable_checkpoint()->set_timestamp_unix_milliseconds(clock_.NowUnixMilliseconds());
-    if (previous_size > tree_size) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("the signer has signed a checkpoint of ", previous_size,
-                                       " leaves; this log has only ", tree_size));
-    }
-    if (previous_size > 0) {
-      auto proof = store_.ConsistencyProof(previous_size, tree_size);
-      if (!proof.ok()) return ToGrpcStatus(proof.status());
-      sign.set_previous_tree_size(previous_size);
-      for (std::string& node : *proof) sign.add_consistency_proof(std::move(node));
-    }
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + signer_timeout_));
-    signed_checkpoint.Clear();
-    grpc::Status status = signer_.SignCheckpoint(&context, sign, &signed_checkpoint);
-    if (!status.ok()) {
-      return grpc::Status(status.error_code() == grpc::StatusCode::FAILED_PRECONDITION
-                              ? grpc::StatusCode::FAILED_PRECONDITION
-                              : grpc::StatusCode::UNAVAILABLE,
-                          absl::StrCat("signer: ", status.error_message()));
-    }
-    if (!signed_checkpoint.previous_tree_size_mismatch()) break;
-    previous_size = signed_checkpoint.signer_tree_size();
-  }
-  if (!signed_checkpoint.has_checkpoint()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "signer: it did not sign the checkpoint after a second consistency proof");
-  }
-  absl::Status stored = store_.PutCheckpoint(signed_checkpoint.checkpoint(), tree_size);
-  if (!stored.ok()) return ToGrpcStatus(stored);
-  *response->mutable_checkpoint() = signed_checkpoint.checkpoint();
+  absl::StatusOr<v1::SignedCheckpoint> checkpoint = checkpoints_.SignLatest();
+  if (!checkpoint.ok()) return ToGrpcStatus(checkpoint.status());
+  *response->mutable_checkpoint() = *std::move(checkpoint);
   return grpc::Status::OK;
 }
 

@@ -4,20 +4,17 @@
 #ifndef MECAI_COORDINATOR_AUDIT_SERVICE_H_
 #define MECAI_COORDINATOR_AUDIT_SERVICE_H_
 
-#include "absl/synchronization/mutex.h"
-#include "common/base/clock.h"
+#include "coordinator/checkpoint_signer.h"
 #include "coordinator/record_store.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
-#include "proto/mecai/v1/signer.grpc.pb.h"
 
 namespace mecai {
 
 // Thread-safe.
 class AuditServiceImpl final : public v1::AuditService::Service {
  public:
-  AuditServiceImpl(RecordStore& store, v1::SignerService::StubInterface& signer, const Clock& clock,
-                   absl::Duration signer_timeout)
-      : store_(store), signer_(signer), clock_(clock), signer_timeout_(signer_timeout) {}
+  AuditServiceImpl(RecordStore& store, CheckpointSigner& checkpoints)
+      : store_(store), checkpoints_(checkpoints) {}
 
   grpc::Status GetRecord(grpc::ServerContext* context, const v1::GetRecordRequest* request,
                          v1::GetRecordResponse* response) override;
@@ -41,10 +38,7 @@ class AuditServiceImpl final : public v1::AuditService::Service {
   grpc::Status CheckShard(const std::string& shard) const;
 
   RecordStore& store_;
-  v1::SignerService::StubInterface& signer_;
-  const Clock& clock_;
-  const absl::Duration signer_timeout_;
-  absl::Mutex checkpoint_mutex_;  // One checkpoint signing at a time.
+  CheckpointSigner& checkpoints_;
 };
 
 }  // namespace mecai

@@ -393,9 +393,11 @@ absl::StatusOr<v1::QuorumRecord> Coordinator::AppendAtAnUntakenIndex(const Decid
       return DecisionRecordAt(vr, log_index, &signing);
     });
     *signer_fault = signing.signer_fault;
-    if (stored.ok() || !signing.index_taken) break;
+    if (!signing.index_taken) break;
     MECAI_LOG(Warning) << "log index abandoned for " << vr.request().body.hostname() << ": "
-                       << stored.status().message();
+                       << (stored.ok() ? stored->refusal().explanation()
+                                       : std::string(stored.status().message()));
+    if (stored.ok()) stored = absl::AbortedError("every log index tried was taken");
   }
   return stored;
 }
@@ -435,12 +437,32 @@ absl::StatusOr<v1::QuorumRecord> Coordinator::AskSigner(const Deciding& vr, uint
   grpc::ClientContext context;
   context.set_deadline(
       absl::ToChronoTime(absl::Now() + absl::Milliseconds(config_.signer_timeout_milliseconds())));
+  // A signer that is restarting is waited for within the deadline, not failed at once while the
+  // channel backs off between reconnection attempts.
+  context.set_wait_for_ready(true);
   v1::SignVouchingResponse signed_response;
   grpc::Status status = signer_.SignVouching(&context, sign_request, &signed_response);
   record.set_decision(v1::REFUSED);
   if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
     signing->index_taken = true;
     return absl::AbortedError(absl::StrCat("signer: ", status.error_message()));
+  }
+  if (status.ok() && signed_response.has_log_index_taken()) {
+    // A VD signed here for a decision whose record never committed (its coordinator stopped
+    // first): this index is abandoned with that VD in its record, so that the log holds every VD
+    // at its own index (docs/SECURITY.md T7); the decision is asked for again at the next index.
+    signing->index_taken = true;
+    const v1::LogIndexTaken& taken = signed_response.log_index_taken();
+    v1::QuorumRecord abandoned;
+    abandoned.set_log_index(log_index);
+    abandoned.set_log_shard_id(store_.shard_id());
+    abandoned.set_decided_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+    abandoned.mutable_refusal()->set_explanation(absl::StrCat(
+        "abandoned: the signer had given this index to another VD: ", taken.explanation()));
+    if (taken.has_vouching_data_at_index()) {
+      *abandoned.mutable_unrecorded_vouching_data() = taken.vouching_data_at_index();
+    }
+    return abandoned;
   }
   if (!status.ok()) {
     signing->signer_fault = FromGrpcStatus(status, "signer");

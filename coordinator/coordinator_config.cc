@@ -39,6 +39,7 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
         absl::ToInt64Seconds(kDefaultRevocationEvidenceMaxAge));
   }
   if (config.trust_list_reload_seconds() == 0) config.set_trust_list_reload_seconds(10);
+  if (config.checkpoint_interval_seconds() == 0) config.set_checkpoint_interval_seconds(60);
   if (config.approval_timeout_milliseconds() == 0) config.set_approval_timeout_milliseconds(5000);
   if (config.startup_connect_timeout_milliseconds() == 0) {
     config.set_startup_connect_timeout_milliseconds(10000);
@@ -167,6 +168,8 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
                  "must be at most 1048576");
   errors.Require(config.rate_limit_window_seconds() <= 7 * 24 * 3600, "rate_limit_window_seconds",
                  "must be at most 604800 (7 days)");
+  errors.Require(config.checkpoint_interval_seconds() <= 3600, "checkpoint_interval_seconds",
+                 "must be at most 3600 (the signer holds every VD since its last checkpoint)");
   errors.Require(config.revocation().fetch_timeout_milliseconds() <= 60000,
                  "revocation.fetch_timeout_milliseconds", "must be at most 60000");
   errors.Require(config.revocation().max_crl_bytes() <= (1ull << 30), "revocation.max_crl_bytes",

@@ -48,7 +48,16 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                              .Name("mecai_coordinator_store_committed_batches")
                              .Help("Synced WriteBatches (group commits) since the store opened.")
                              .Register(registry)
-                             .Add({})) {}
+                             .Add({})),
+      checkpoints_(prometheus::BuildCounter()
+                       .Name("mecai_coordinator_checkpoints_total")
+                       .Help("Periodic checkpoint attempts, by outcome (signed, failed).")
+                       .Register(registry)),
+      last_checkpoint_time_(prometheus::BuildGauge()
+                                .Name("mecai_coordinator_last_checkpoint_timestamp_seconds")
+                                .Help("Unix time of the last checkpoint the signer signed.")
+                                .Register(registry)
+                                .Add({})) {}
 
 void CoordinatorMetrics::SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes,
                                          uint64_t memtable_bytes, uint64_t pending_compaction_bytes,
@@ -78,6 +87,11 @@ void CoordinatorMetrics::RecordProbeRound() { probe_rounds_.Increment(); }
 void CoordinatorMetrics::RecordProbeRoundTrip(const std::string& region, const std::string& outcome,
                                               double seconds) {
   probe_seconds_.Add({{"region", region}, {"outcome", outcome}}, LatencyBuckets()).Observe(seconds);
+}
+
+void CoordinatorMetrics::RecordCheckpoint(bool signed_one) {
+  checkpoints_.Add({{"outcome", signed_one ? "signed" : "failed"}}).Increment();
+  if (signed_one) last_checkpoint_time_.SetToCurrentTime();
 }
 
 void CoordinatorMetrics::SetLogSize(uint64_t leaves) { log_size_.Set(static_cast<double>(leaves)); }

@@ -30,6 +30,9 @@ class CoordinatorMetrics {
   // ("agrees", or a RefusalReason name such as CERTIFICATE_MISMATCH or PERSPECTIVE_TIMEOUT).
   void RecordProbeRoundTrip(const std::string& region, const std::string& outcome, double seconds);
   void SetLogSize(uint64_t leaves);
+  // One periodic checkpoint attempt (coordinator/periodic_checkpoint.h); a signed one also sets
+  // the time of the last signed checkpoint.
+  void RecordCheckpoint(bool signed_one);
   // RocksDB's figures and the number of synced group commits so far.
   void SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes, uint64_t memtable_bytes,
                        uint64_t pending_compaction_bytes, uint64_t committed_batches);
@@ -44,6 +47,8 @@ class CoordinatorMetrics {
   prometheus::Gauge& log_size_;
   prometheus::Family<prometheus::Gauge>& store_bytes_;
   prometheus::Gauge& committed_batches_;
+  prometheus::Family<prometheus::Counter>& checkpoints_;
+  prometheus::Gauge& last_checkpoint_time_;
 };
 
 }  // namespace mecai

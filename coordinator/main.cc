@@ -21,9 +21,11 @@
 #include "common/rpc/grpc_server.h"
 #include "coordinator/approval_checker.h"
 #include "coordinator/audit_service.h"
+#include "coordinator/checkpoint_signer.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/coordinator_metrics.h"
+#include "coordinator/periodic_checkpoint.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/public_endpoint.h"
 #include "coordinator/public_endpoint_metrics.h"
@@ -109,8 +111,12 @@ absl::Status Run(const std::string& config_path) {
   mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, revocation, clock,
                                  &metrics, approval.get());
   mecai::VouchingServiceImpl vouching(coordinator);
-  mecai::AuditServiceImpl audit(*store, *signer, clock,
-                                absl::Milliseconds(config.signer_timeout_milliseconds()));
+  mecai::CheckpointSigner checkpoints(*store, *signer, clock,
+                                      absl::Milliseconds(config.signer_timeout_milliseconds()));
+  mecai::AuditServiceImpl audit(*store, checkpoints);
+  // The signer holds every VD it signed until a checkpoint proves its record is in the log.
+  mecai::PeriodicCheckpoint periodic_checkpoint(
+      checkpoints, *store, absl::Seconds(config.checkpoint_interval_seconds()), &metrics);
   mecai::TrustListAdminImpl admin(
       *trust_list_changes, *trust_lists, *store, relay, clock,
       std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()));

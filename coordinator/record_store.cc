@@ -576,6 +576,22 @@ absl::StatusOr<v1::QuorumRecord> RecordStore::GetRecord(uint64_t index) const {
   return ReadRecord(index, nullptr);
 }
 
+absl::StatusOr<std::string> RecordStore::GetRecordBytes(uint64_t index) const {
+  ASSIGN_OR_RETURN(std::string leaf_hash, GetLeafHash(index));
+  std::string bytes;
+  rocksdb::Status status =
+      db_->Get(rocksdb::ReadOptions(), families_.records, EncodeIndex(index), &bytes);
+  if (status.IsNotFound()) {
+    return InContext(LogInconsistent(absl::StrCat("record ", index, " is missing")));
+  }
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(status, absl::StrCat("reading record ", index))));
+  if (LeafHash(bytes) != leaf_hash) {
+    return InContext(LogInconsistent(
+        absl::StrCat("the stored bytes of record ", index, " no longer hash to its leaf")));
+  }
+  return bytes;
+}
+
 absl::StatusOr<std::string> RecordStore::GetLeafHash(uint64_t index) const {
   absl::MutexLock lock(&state_mutex_);
   if (index >= tree_.size()) {

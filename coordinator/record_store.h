@@ -116,6 +116,10 @@ class RecordStore {
   // to the leaf of the log.
   absl::StatusOr<v1::QuorumRecord> GetRecord(uint64_t index) const;
 
+  // The stored bytes of record `index` (the log's leaf), checked against its leaf hash; NOT_FOUND
+  // at or beyond TreeSize(), DATA_LOSS if they no longer hash to it.
+  absl::StatusOr<std::string> GetRecordBytes(uint64_t index) const;
+
   // RFC 9162 §2.1.1 leaf hash of record `index`: SHA-256(0x00 || stored record bytes). Auditors get
   // it from here rather than re-serializing the record. NOT_FOUND at or beyond TreeSize().
   absl::StatusOr<std::string> GetLeafHash(uint64_t index) const;

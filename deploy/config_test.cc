@@ -18,6 +18,7 @@
 #include "probe_agent/agent_config.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "signer/signer_config.h"
+#include "stapler/stapler_daemon.h"
 
 namespace mecai {
 namespace {
@@ -56,7 +57,9 @@ std::vector<std::string> PerspectiveNames(
 
 TEST(DeployConfigTest, TheExpectedFilesAreThere) {
   std::vector<std::string> expected = {
+      std::string(kDeployDirectory) + "/apache/stapler.textproto",
       std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto",
+      std::string(kDeployDirectory) + "/nginx/stapler.textproto",
       std::string(kDeployDirectory) + "/systemd/coordinator.textproto",
       std::string(kDeployDirectory) + "/systemd/probe-agent.textproto"};
   for (const std::string& region : kRegions) {
@@ -67,7 +70,8 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
   EXPECT_THAT(TextprotoFiles(), ElementsAreArray(expected));
 }
 
-// Each file is validated as the message its name says: coordinator, signer or probe-agent.
+// Each file is validated as the message its name says: coordinator, signer, probe-agent or
+// stapler.
 TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
   const std::vector<std::string> files = TextprotoFiles();
   ASSERT_FALSE(files.empty());
@@ -92,6 +96,14 @@ TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
       EXPECT_FALSE(config->listen().health_address().empty()) << "the kubelet probes it";
       // Trust rule 6: deployed agents never probe special-purpose addresses.
       EXPECT_EQ(config->allowed_special_address_ranges_size(), 0);
+    } else if (name == "stapler.textproto") {
+      absl::StatusOr<v1::StaplerConfig> config = LoadConfig<v1::StaplerConfig>(path);
+      ASSERT_TRUE(config.ok()) << config.status();
+      valid = ValidateStaplerConfig(*config, path);
+      // Stock servers staple a file the stapler keeps and reloads them for (docs/TLS_EXTENSION.md
+      // §7).
+      EXPECT_FALSE(config->serverinfo_file().empty());
+      EXPECT_FALSE(config->reload_command().empty());
     } else {
       ADD_FAILURE() << "no binary reads a config named " << name;
       continue;

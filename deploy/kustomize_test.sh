@@ -67,6 +67,12 @@ for region in "${regions[@]}"; do
     grep -c -E '^ +grpc:' || true)"
   [[ "${grpc_probes}" -eq 9 ]] ||
     fail "${region}: ${grpc_probes} gRPC probes, expected 9 (3 per workload)"
+  # One signer, on a persistent volume: two signer states could sign two histories of a shard.
+  signer_set="$(awk '/^kind: StatefulSet$/{keep=1; block=""} keep{block=block $0 "\n"} /^---$/{if (keep && block ~ /\n  name: signer\n/) print block; keep=0}' "${rendered}")"
+  [[ -n "${signer_set}" ]] || fail "${region}: the signer is not a StatefulSet"
+  grep -q "^  replicas: 1\$" <<<"${signer_set}" || fail "${region}: the signer has more than one replica"
+  grep -q "name: signer-state" <<<"${signer_set}" && grep -q "volumeClaimTemplates:" <<<"${signer_set}" ||
+    fail "${region}: the signer's state is not on a persistent volume"
   echo "${region}: rendered $(grep -c '^kind:' "${rendered}") objects"
 done
 

@@ -13,8 +13,9 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   # The HSM and its tools.
   softhsm2 opensc
-  # Real components the demo and tests run against.
-  openssl nginx dnsmasq-base iproute2 procps curl prometheus
+  # Real components the demo and tests run against; nginx and Apache also as stock TLS servers
+  # stapling the stapler's serverinfo file (docs/TLS_EXTENSION.md §7, tests/stock_servers_test.cc).
+  openssl nginx apache2 dnsmasq-base iproute2 procps curl prometheus
   # An independent check of the golden VD vectors (testdata/vd/independent_verify_test.sh), and
   # the citation check of the docs (docs/check_citations.py, which lists the tree with git).
   python3 xxd git

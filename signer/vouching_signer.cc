@@ -96,9 +96,19 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
     if (!IsAccepted(refusal)) return RefusalResponse(std::move(refusal));
   }
 
-  RETURN_IF_ERROR(ClaimLogIndex(request));
-  return SignStatement(StatementFor(request, vr, decision, revocation, approval_required, now), vr,
-                       request);
+  ASSIGN_OR_RETURN(SignerLogState::IndexClaim claim, ClaimLogIndex(request));
+  if (!claim.claimed) return IndexTakenResponse(claim);
+  absl::StatusOr<v1::SignVouchingResponse> signed_vd = SignStatement(
+      StatementFor(request, vr, decision, revocation, approval_required, now), vr, request);
+  if (!signed_vd.ok()) {
+    log_state_.ReleaseClaim(request.log_shard_id(), request.log_index());
+    return signed_vd;
+  }
+  // The VD leaves only once the journal holds it (docs/SECURITY.md T7).
+  RETURN_IF_ERROR(log_state_.RecordVouched(request.log_shard_id(), request.log_index(),
+                                           signed_vd->vouching_data().statement(),
+                                           signed_vd->vouching_data().signature()));
+  return signed_vd;
 }
 
 v1::Refusal VouchingSigner::CheckRoundFields(const v1::SignVouchingRequest& request) {
@@ -172,15 +182,38 @@ RevocationJudgement VouchingSigner::CheckRevocationEvidence(const v1::SignVouchi
                                            revocation_limits);
 }
 
-absl::Status VouchingSigner::ClaimLogIndex(const v1::SignVouchingRequest& request) {
-  // The VD's log position must be one no signed checkpoint covers and no other VD took.
-  // Not a refusal of the evidence but of the position: FAILED_PRECONDITION, after which an honest
-  // coordinator abandons that index and asks again at its next one.
-  absl::Status claimed = log_state_.ClaimVouchingIndex(request.log_shard_id(), request.log_index());
-  if (!claimed.ok()) {
-    MECAI_LOG(Warning) << "refused to sign at a log position: " << claimed.message();
+absl::StatusOr<SignerLogState::IndexClaim> VouchingSigner::ClaimLogIndex(
+    const v1::SignVouchingRequest& request) {
+  // The VD's log position must be one no signed checkpoint covers and no other VD took. Not a
+  // refusal of the evidence but of the position, after which an honest coordinator abandons that
+  // index and asks again at its next one.
+  absl::StatusOr<SignerLogState::IndexClaim> claim =
+      log_state_.ClaimVouchingIndex(request.log_shard_id(), request.log_index());
+  if (!claim.ok()) {
+    MECAI_LOG(Warning) << "refused to sign at a log position: " << claim.status().message();
+  } else if (!claim->claimed) {
+    MECAI_LOG(Warning) << "refused to sign at a log position: " << claim->explanation;
   }
-  return claimed;
+  return claim;
+}
+
+v1::SignVouchingResponse VouchingSigner::IndexTakenResponse(
+    const SignerLogState::IndexClaim& claim) const {
+  v1::SignVouchingResponse response;
+  v1::LogIndexTaken* taken = response.mutable_log_index_taken();
+  taken->set_explanation(claim.explanation);
+  if (claim.vouched.has_value()) {
+    *taken->mutable_vouching_data_at_index() = VouchingDataOf(*claim.vouched);
+  }
+  return response;
+}
+
+v1::VouchingData VouchingSigner::VouchingDataOf(const v1::SignerVouchedEntry& entry) const {
+  v1::VouchingData vd;
+  vd.set_statement(entry.statement());
+  *vd.mutable_signature() = entry.signature();
+  for (const std::string& der : va_chain_der_) vd.add_va_certificate_chain_der(der);
+  return vd;
 }
 
 v1::VouchingStatement VouchingSigner::StatementFor(const v1::SignVouchingRequest& request,
@@ -277,15 +310,25 @@ absl::StatusOr<v1::SignCheckpointResponse> VouchingSigner::SignCheckpoint(
   if (request.consistency_proof_size() > 64) {
     return absl::InvalidArgumentError("a consistency proof has at most 64 hashes");
   }
+  if (request.vouched_records_size() > static_cast<int>(SignerLogState::kMaxRecordsPerCheckpoint)) {
+    return absl::InvalidArgumentError(absl::StrCat("a checkpoint request carries at most ",
+                                                   SignerLogState::kMaxRecordsPerCheckpoint,
+                                                   " records"));
+  }
   v1::SignCheckpointResponse response;
-  uint64_t signer_tree_size = 0;
+  SignerLogState::CheckpointShortfall shortfall;
   absl::Status advanced = log_state_.AdvanceCheckpoint(
       asked.log_shard_id(), asked.tree_size(), asked.root_hash(),
       asked.timestamp_unix_milliseconds(), request.previous_tree_size(),
-      {request.consistency_proof().begin(), request.consistency_proof().end()}, &signer_tree_size);
+      {request.consistency_proof().begin(), request.consistency_proof().end()},
+      {request.vouched_records().begin(), request.vouched_records().end()}, &shortfall);
   if (advanced.code() == absl::StatusCode::kAborted) {
-    response.set_previous_tree_size_mismatch(true);
-    response.set_signer_tree_size(signer_tree_size);
+    response.set_signer_tree_size(shortfall.signer_tree_size);
+    response.set_previous_tree_size_mismatch(shortfall.previous_tree_size_mismatch);
+    for (uint64_t index : shortfall.records_needed) response.add_records_needed(index);
+    for (const v1::SignerVouchedEntry& entry : shortfall.unrecorded) {
+      *response.add_unrecorded_vouching_data() = VouchingDataOf(entry);
+    }
     return response;
   }
   if (!advanced.ok()) {

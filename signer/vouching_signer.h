@@ -45,16 +45,20 @@ class VouchingSigner {
                  SignerMetrics* metrics = nullptr, EVP_PKEY* approval_key = nullptr);
 
   // Signs a VD only when the evidence proves unanimity for a valid VR; otherwise the response
-  // carries the refusal of the first failed check. Errors for faults (the HSM failed) and
-  // FAILED_PRECONDITION for a log index that a signed checkpoint covers or another VD took.
+  // carries the refusal of the first failed check, or log_index_taken for a log index another VD
+  // took since the last checkpoint. Errors for faults (the HSM or the journal failed) and
+  // FAILED_PRECONDITION for a log index that a signed checkpoint covers or that was asked for again
+  // while its VD was signed.
   absl::StatusOr<v1::SignVouchingResponse> SignVouching(const v1::SignVouchingRequest& request);
 
   // Signs a log checkpoint with the log key, building the signed body itself from the request's
   // shard, size, root and time. INVALID_ARGUMENT for an impossible one (empty shard, root not 32
   // bytes, time more than 5 minutes from now, any other field set, known or not);
   // FAILED_PRECONDITION for a tree that is not proven to extend the last one this signer signed
-  // for the shard. When previous_tree_size is not the signer's last size, the response carries no
-  // checkpoint and says the size to prove consistency from.
+  // for the shard, or that does not hold, at the index of each VD signed since, a record carrying
+  // it (docs/SECURITY.md T7). When previous_tree_size is not the signer's last size, the response
+  // carries no checkpoint and says the size to prove consistency from; when records of such VDs
+  // are missing, it names their indices.
   absl::StatusOr<v1::SignCheckpointResponse> SignCheckpoint(
       const v1::SignCheckpointRequest& request);
 
@@ -88,8 +92,13 @@ class VouchingSigner {
   v1::Refusal CheckApproval(const v1::SignVouchingRequest& request,
                             const VerifiedVouchingRequest& vr, absl::Time now) const;
   // Claims the request's log index in `log_state_`: FAILED_PRECONDITION when a signed checkpoint
-  // covers it or another VD took it.
-  absl::Status ClaimLogIndex(const v1::SignVouchingRequest& request);
+  // covers it; a claim that is not `claimed` when another VD took it.
+  absl::StatusOr<SignerLogState::IndexClaim> ClaimLogIndex(const v1::SignVouchingRequest& request);
+  // The answer for an index another VD took, with that VD when it was signed (so that the record
+  // abandoned at the index carries it).
+  v1::SignVouchingResponse IndexTakenResponse(const SignerLogState::IndexClaim& claim) const;
+  // The VD of a journal entry, with the VA chain.
+  v1::VouchingData VouchingDataOf(const v1::SignerVouchedEntry& entry) const;
   // The VouchingStatement of a VD for `vr`, from the values the checks above established.
   v1::VouchingStatement StatementFor(const v1::SignVouchingRequest& request,
                                      const VerifiedVouchingRequest& vr,

@@ -34,6 +34,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
 #include "signer/signer_config.h"
 
@@ -983,23 +984,189 @@ TEST_F(SignCheckpointTest, RefusesATimeTenMinutesOffEitherWay) {
   }
 }
 
-// A VD's log position: one no signed checkpoint covers, and one no other VD took.
+// A log as a coordinator keeps it: the serialized record of each index and their Merkle tree.
+class RecordLog {
+ public:
+  // Appends `record` (its index and shard set here) and returns its index.
+  uint64_t Append(v1::QuorumRecord record) {
+    record.set_log_index(records_.size());
+    record.set_log_shard_id(kShard);
+    records_.push_back(record.SerializeAsString());
+    EXPECT_TRUE(tree_.AppendLeafHash(LeafHash(records_.back())).ok());
+    return records_.size() - 1;
+  }
+  // Appends refused records up to `size`.
+  void FillTo(uint64_t size) {
+    while (records_.size() < size) Append(Refused());
+  }
+  static v1::QuorumRecord Refused() {
+    v1::QuorumRecord record;
+    record.set_decision(v1::REFUSED);
+    return record;
+  }
+  static v1::QuorumRecord Issued(const v1::VouchingData& vd) {
+    v1::QuorumRecord record;
+    record.set_decision(v1::ISSUED);
+    *record.mutable_vouching_data() = vd;
+    return record;
+  }
+  static v1::QuorumRecord Carrying(const v1::VouchingData& vd) {
+    v1::QuorumRecord record;
+    *record.mutable_unrecorded_vouching_data() = vd;
+    return record;
+  }
+
+  // The request for the whole log as a first checkpoint, with the records at `indices`.
+  v1::SignCheckpointRequest Request(const std::vector<uint64_t>& indices, absl::Time now) const {
+    v1::SignCheckpointRequest request;
+    v1::CheckpointBody* checkpoint = request.mutable_checkpoint();
+    checkpoint->set_log_shard_id(kShard);
+    checkpoint->set_tree_size(records_.size());
+    checkpoint->set_root_hash(tree_.RootHash(records_.size()).value());
+    checkpoint->set_timestamp_unix_milliseconds(absl::ToUnixMillis(now));
+    for (uint64_t index : indices) *request.add_vouched_records() = At(index, index);
+    return request;
+  }
+  // Record `index` with the inclusion proof of record `proof_of`.
+  v1::RecordAtIndex At(uint64_t index, uint64_t proof_of) const {
+    v1::RecordAtIndex given;
+    given.set_log_index(index);
+    given.set_record(records_[index]);
+    const std::vector<std::string> proof = tree_.InclusionProof(proof_of, records_.size()).value();
+    for (const std::string& node : proof) given.add_inclusion_proof(node);
+    return given;
+  }
+
+ private:
+  std::vector<std::string> records_;
+  MerkleTree tree_;
+};
+
+// A VD's log position: one no signed checkpoint covers, and one no other VD took; whoever asks
+// for a taken position learns the VD signed there, so that the record there can carry it.
 TEST_F(SignCheckpointTest, AVdLogIndexIsUsedOnceAndNeverInsideASignedTree) {
   v1::SignVouchingRequest request = VouchingSignerTest::Request();
   request.set_log_index(25);
   ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse first, signer_->SignVouching(request));
   ASSERT_TRUE(first.has_vouching_data()) << first.refusal().explanation();
-  EXPECT_THAT(signer_->SignVouching(request), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                                       HasSubstr("already given to another VD")));
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse again, signer_->SignVouching(request));
+  ASSERT_TRUE(again.has_log_index_taken());
+  EXPECT_THAT(again.log_index_taken().explanation(), HasSubstr("already given to another VD"));
+  EXPECT_EQ(again.log_index_taken().vouching_data_at_index().SerializeAsString(),
+            first.vouching_data().SerializeAsString());
   // Out of order below the high-water mark is fine once.
   request.set_log_index(23);
   ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse lower, signer_->SignVouching(request));
-  EXPECT_TRUE(lower.has_vouching_data()) << lower.refusal().explanation();
-  // After a checkpoint of 30 leaves, index 24 (never used) is inside a signed tree.
-  ASSERT_OK(Sign(Request(30, 0)).status());
+  ASSERT_TRUE(lower.has_vouching_data()) << lower.refusal().explanation();
+  // A checkpoint of 30 leaves holding both VDs at their indices; then index 24 (never used) is
+  // inside a signed tree.
+  RecordLog log;
+  log.FillTo(23);
+  log.Append(RecordLog::Issued(lower.vouching_data()));
+  log.Append(RecordLog::Refused());
+  log.Append(RecordLog::Issued(first.vouching_data()));
+  log.FillTo(30);
+  ASSERT_OK_AND_ASSIGN(v1::SignCheckpointResponse signed_checkpoint,
+                       signer_->SignCheckpoint(log.Request({23, 25}, clock_.Now())));
+  ASSERT_TRUE(signed_checkpoint.has_checkpoint());
   request.set_log_index(24);
   EXPECT_THAT(signer_->SignVouching(request),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("inside the tree")));
+}
+
+// Every VD the signer signed is in the log before a checkpoint covers its index: the signer names
+// the records it needs, checks each is proven and carries the VD, and names the VDs the log does
+// not hold (docs/SECURITY.md T7).
+TEST_F(SignCheckpointTest, ACheckpointCoversAVdOnlyWithARecordCarryingIt) {
+  v1::SignVouchingRequest request = VouchingSignerTest::Request();
+  request.set_log_index(5);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse vouched, signer_->SignVouching(request));
+  ASSERT_TRUE(vouched.has_vouching_data()) << vouched.refusal().explanation();
+  const v1::VouchingData& vd = vouched.vouching_data();
+
+  RecordLog honest;
+  honest.FillTo(5);
+  honest.Append(RecordLog::Issued(vd));
+  honest.FillTo(8);
+  // Without the record: the signer names the index it needs.
+  ASSERT_OK_AND_ASSIGN(v1::SignCheckpointResponse needs,
+                       signer_->SignCheckpoint(honest.Request({}, clock_.Now())));
+  EXPECT_FALSE(needs.has_checkpoint());
+  EXPECT_THAT(needs.records_needed(), ElementsAre(5));
+  // The record with another record's inclusion proof: not proven.
+  v1::SignCheckpointRequest unproven = honest.Request({}, clock_.Now());
+  *unproven.add_vouched_records() = honest.At(5, 4);
+  EXPECT_THAT(signer_->SignCheckpoint(unproven),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is not proven")));
+  // Another record's bytes given as record 5: refused.
+  v1::SignCheckpointRequest misplaced = honest.Request({}, clock_.Now());
+  *misplaced.add_vouched_records() = honest.At(4, 4);
+  misplaced.mutable_vouched_records(0)->set_log_index(5);
+  EXPECT_THAT(signer_->SignCheckpoint(misplaced),
+              StatusIs(absl::StatusCode::kFailedPrecondition, _));
+
+  // A log whose record 5 is something else (a compromised coordinator logged a refusal there):
+  // the signer names the VD the log must take and signs nothing.
+  RecordLog hiding;
+  hiding.FillTo(8);
+  ASSERT_OK_AND_ASSIGN(v1::SignCheckpointResponse hidden,
+                       signer_->SignCheckpoint(hiding.Request({5}, clock_.Now())));
+  EXPECT_FALSE(hidden.has_checkpoint());
+  ASSERT_EQ(hidden.unrecorded_vouching_data_size(), 1);
+  EXPECT_EQ(hidden.unrecorded_vouching_data(0).statement(), vd.statement());
+  // Once a later record carries it, the tree is signed.
+  const uint64_t carrier = hiding.Append(RecordLog::Carrying(hidden.unrecorded_vouching_data(0)));
+  ASSERT_OK_AND_ASSIGN(v1::SignCheckpointResponse signed_checkpoint,
+                       signer_->SignCheckpoint(hiding.Request({5, carrier}, clock_.Now())));
+  EXPECT_TRUE(signed_checkpoint.has_checkpoint());
+}
+
+// The record given is parsed strictly, like every signed object: fields it does not know refuse.
+TEST_F(SignCheckpointTest, ARecordWithFieldsTheSignerDoesNotKnowIsRefused) {
+  v1::SignVouchingRequest request = VouchingSignerTest::Request();
+  request.set_log_index(2);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse vouched, signer_->SignVouching(request));
+  ASSERT_TRUE(vouched.has_vouching_data());
+  v1::QuorumRecord record = RecordLog::Issued(vouched.vouching_data());
+  record.GetReflection()->MutableUnknownFields(&record)->AddVarint(999, 1);
+  RecordLog log;
+  log.FillTo(2);
+  log.Append(record);
+  log.FillTo(4);
+  EXPECT_THAT(signer_->SignCheckpoint(log.Request({2}, clock_.Now())),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not know")));
+}
+
+// A restarted signer still knows the VDs it signed since its last checkpoint (its journal).
+TEST_F(SignCheckpointTest, ARestartedSignerStillDemandsTheRecordsOfItsVds) {
+  ASSERT_OK_AND_ASSIGN(std::string directory, test_pki::MakeTempDirectory());
+  const std::string path = directory + "/log-state.pb";
+  v1::VouchingData vd;
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<SignerLogState> state, SignerLogState::Open(path));
+    VouchingSigner signer(config_, {CertificateToDer(va_certificate_.get())}, {*va_key_, *log_key_},
+                          *state, *enrolled_, *trust_lists_, clock_);
+    v1::SignVouchingRequest request = VouchingSignerTest::Request();
+    request.set_log_index(3);
+    ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse vouched, signer.SignVouching(request));
+    ASSERT_TRUE(vouched.has_vouching_data());
+    vd = vouched.vouching_data();
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SignerLogState> state, SignerLogState::Open(path));
+  VouchingSigner restarted(config_, {CertificateToDer(va_certificate_.get())},
+                           {*va_key_, *log_key_}, *state, *enrolled_, *trust_lists_, clock_);
+  v1::SignVouchingRequest request = VouchingSignerTest::Request();
+  request.set_log_index(3);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse taken, restarted.SignVouching(request));
+  ASSERT_TRUE(taken.has_log_index_taken());
+  EXPECT_EQ(taken.log_index_taken().vouching_data_at_index().SerializeAsString(),
+            vd.SerializeAsString());
+  RecordLog log;
+  log.FillTo(6);
+  ASSERT_OK_AND_ASSIGN(v1::SignCheckpointResponse needs,
+                       restarted.SignCheckpoint(log.Request({}, clock_.Now())));
+  EXPECT_FALSE(needs.has_checkpoint());
+  EXPECT_THAT(needs.records_needed(), ElementsAre(3));
 }
 
 // ARCHITECTURE.md §7: for a trust list that requires issuance approval, the signer signs only with

@@ -3,9 +3,11 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "common/base/config_loader.h"
 #include "common/base/logging.h"
+#include "common/base/metrics.h"
 #include "common/base/service_main.h"
 #include "common/base/status.h"
 #include "proto/mecai/v1/config.pb.h"
@@ -17,11 +19,20 @@ constexpr char kUsage[] =
     "usage: stapler --config FILE\n"
     "  FILE: a mecai.v1.StaplerConfig in protobuf text format.\n"
     "Fetches Vouching Data from every VA of the VA list every 6 h (jittered, with backoff) into\n"
-    "the cache directory; `mecai s_server --vd-dir DIR` staples from it.\n";
+    "the cache directory; `mecai s_server --vd-dir DIR` staples from it. With serverinfo_file,\n"
+    "also keeps that file current for nginx or Apache and runs reload_command after each change.\n";
 
 absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto config, mecai::LoadConfig<mecai::v1::StaplerConfig>(config_path));
-  ASSIGN_OR_RETURN(auto daemon, mecai::BuildStaplerDaemon(config, mecai::SystemClock::Get()));
+  RETURN_IF_ERROR(mecai::ValidateStaplerConfig(config, config_path));
+  // Serves /metrics when metrics_address is set.
+  auto registry = std::make_shared<prometheus::Registry>();
+  mecai::v1::ListenConfig listen;
+  listen.set_metrics_address(config.metrics_address());
+  listen.set_metrics_port_file(config.metrics_port_file());
+  ASSIGN_OR_RETURN(auto metrics, mecai::MetricsServer::Start(listen, registry));
+  ASSIGN_OR_RETURN(auto daemon,
+                   mecai::BuildStaplerDaemon(config, mecai::SystemClock::Get(), registry.get()));
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

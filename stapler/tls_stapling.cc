@@ -2,7 +2,7 @@
 
 #include <openssl/crypto.h>
 
-#include <mutex>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/openssl_error.h"
@@ -10,10 +10,24 @@
 namespace mecai {
 namespace {
 
-// The body of this connection's answer, computed when the ClientHello is parsed and sent by the
-// add callback. Owned by the SSL through its ex_data; freed with it.
+// What this connection's ClientHello asked for, recorded by the parse callbacks (OpenSSL calls
+// them in an order of its own), and the answer, computed by the first add callback once the whole
+// ClientHello has been parsed. Owned by the SSL through its ex_data; freed with it.
 struct ConnectionState {
+  // A non-empty mecai_vouching body: the form of clients before mecai_vouching_request.
+  std::optional<MecaiRequest> vouching_body;
+  // mecai_vouching_request.
+  std::optional<MecaiRequest> request;
+  bool answered = false;
   std::string answer;
+
+  // docs/TLS_EXTENSION.md §3: mecai_vouching_request decides; else the older non-empty
+  // mecai_vouching body; else the empty request, "every VD".
+  MecaiRequest Effective() const {
+    if (request.has_value()) return *request;
+    if (vouching_body.has_value()) return *vouching_body;
+    return MecaiRequest{};
+  }
 };
 
 void FreeConnectionState(void* /*parent*/, void* pointer, CRYPTO_EX_DATA* /*data*/, int /*index*/,
@@ -88,6 +102,13 @@ StaplingServer::StaplingServer(StaplingOptions options, prometheus::Registry* re
 }
 
 absl::Status StaplingServer::Register(SSL_CTX* context) {
+  if (options_.extension_type == options_.request_extension_type ||
+      options_.extension_type == options_.feedback_extension_type ||
+      options_.request_extension_type == options_.feedback_extension_type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the MECAI extensions need three code points, not ", options_.extension_type, ", ",
+        options_.request_extension_type, " and ", options_.feedback_extension_type));
+  }
   ClearOpenSslErrors();
   // ARCHITECTURE.md §5: one registration serves TLS 1.2 (ServerHello) and TLS 1.3 (the end-entity
   // CertificateEntry, RFC 8446 §4.4.2).
@@ -97,13 +118,17 @@ absl::Status StaplingServer::Register(SSL_CTX* context) {
           &AddCallback, &FreeCallback, this, &ParseCallback, this) != 1) {
     return OpenSslError(absl::StrCat("registering TLS extension ", options_.extension_type));
   }
-  // mecai_feedback travels only in the ClientHello; the server never answers it (OpenSSL 3.0 still
-  // wants an add callback for a ClientHello-only extension).
-  if (SSL_CTX_add_custom_ext(
-          context, options_.feedback_extension_type, SSL_EXT_CLIENT_HELLO,
-          [](SSL*, unsigned int, unsigned int, const unsigned char**, size_t*, X509*, size_t, int*,
-             void*) { return 0; },
-          nullptr, nullptr, &ParseFeedbackCallback, this) != 1) {
+  // mecai_vouching_request and mecai_feedback travel only in the ClientHello; the server never
+  // answers them (OpenSSL 3.0 still wants an add callback for a ClientHello-only extension).
+  const auto never_answered = [](SSL*, unsigned int, unsigned int, const unsigned char**, size_t*,
+                                 X509*, size_t, int*, void*) { return 0; };
+  if (SSL_CTX_add_custom_ext(context, options_.request_extension_type, SSL_EXT_CLIENT_HELLO,
+                             never_answered, nullptr, nullptr, &ParseRequestCallback, this) != 1) {
+    return OpenSslError(
+        absl::StrCat("registering TLS extension ", options_.request_extension_type));
+  }
+  if (SSL_CTX_add_custom_ext(context, options_.feedback_extension_type, SSL_EXT_CLIENT_HELLO,
+                             never_answered, nullptr, nullptr, &ParseFeedbackCallback, this) != 1) {
     return OpenSslError(
         absl::StrCat("registering TLS extension ", options_.feedback_extension_type));
   }
@@ -125,6 +150,13 @@ StaplingServer::Counts StaplingServer::counts() const {
   return counts_;
 }
 
+void StaplingServer::CountMalformedRequest() {
+  absl::MutexLock lock(&mutex_);
+  ++counts_.requests;
+  ++counts_.malformed_requests;
+  if (requests_metric_ != nullptr) requests_metric_->Add({{"outcome", "malformed"}}).Increment();
+}
+
 int StaplingServer::ParseCallback(SSL* ssl, unsigned int /*type*/, unsigned int context,
                                   const unsigned char* in, size_t in_length, X509* /*certificate*/,
                                   size_t /*chain_index*/, int* alert, void* argument) {
@@ -133,39 +165,59 @@ int StaplingServer::ParseCallback(SSL* ssl, unsigned int /*type*/, unsigned int 
   auto request =
       DecodeMecaiRequest(absl::string_view(reinterpret_cast<const char*>(in), in_length));
   if (!request.ok()) {
-    // docs/TLS_EXTENSION.md: a malformed request ends the handshake with decode_error
+    // docs/TLS_EXTENSION.md §2: a malformed request ends the handshake with decode_error
     // (RFC 8446 §6.2).
-    absl::MutexLock lock(&server->mutex_);
-    ++server->counts_.requests;
-    ++server->counts_.malformed_requests;
-    if (server->requests_metric_ != nullptr) {
-      server->requests_metric_->Add({{"outcome", "malformed"}}).Increment();
-    }
+    server->CountMalformedRequest();
     *alert = SSL_AD_DECODE_ERROR;
     return 0;
   }
-  std::shared_ptr<const VdSet> set = server->vd_set();
   ConnectionState* state = StateOf(ssl, /*create=*/true);
-  state->answer = EncodeVouchingDataList(set->Select(*request));
-  absl::MutexLock lock(&server->mutex_);
-  ++server->counts_.requests;
-  if (!state->answer.empty()) ++server->counts_.stapled;
-  if (server->requests_metric_ != nullptr) {
-    server->requests_metric_->Add({{"outcome", state->answer.empty() ? "no_vd" : "stapled"}})
-        .Increment();
+  state->vouching_body.reset();
+  if (!request->AsksForEverything()) state->vouching_body = std::move(*request);
+  return 1;
+}
+
+int StaplingServer::ParseRequestCallback(SSL* ssl, unsigned int /*type*/, unsigned int /*context*/,
+                                         const unsigned char* in, size_t in_length,
+                                         X509* /*certificate*/, size_t /*chain_index*/, int* alert,
+                                         void* argument) {
+  auto* server = static_cast<StaplingServer*>(argument);
+  auto request =
+      DecodeVouchingRequest(absl::string_view(reinterpret_cast<const char*>(in), in_length));
+  if (!request.ok()) {
+    // Strict as mecai_vouching (docs/TLS_EXTENSION.md §2): decode_error (RFC 8446 §6.2).
+    server->CountMalformedRequest();
+    *alert = SSL_AD_DECODE_ERROR;
+    return 0;
   }
+  StateOf(ssl, /*create=*/true)->request = std::move(*request);
   return 1;
 }
 
 int StaplingServer::AddCallback(SSL* ssl, unsigned int /*type*/, unsigned int context,
                                 const unsigned char** out, size_t* out_length,
                                 X509* /*certificate*/, size_t chain_index, int* /*alert*/,
-                                void* /*argument*/) {
+                                void* argument) {
+  auto* server = static_cast<StaplingServer*>(argument);
   // OpenSSL 3.0 calls this once per CertificateEntry in TLS 1.3; the VDs belong to the end-entity
   // certificate, the first entry (RFC 8446 §4.4.2).
   if ((context & SSL_EXT_TLS1_3_CERTIFICATE) != 0 && chain_index != 0) return 0;
+  // OpenSSL calls a server's add callback only for an extension the ClientHello carried (RFC 8446
+  // §4.2), so the parse callback made the state.
   ConnectionState* state = StateOf(ssl, /*create=*/false);
-  if (state == nullptr || state->answer.empty()) return 0;  // Nothing held: omit the extension.
+  if (state == nullptr) return 0;
+  if (!state->answered) {
+    state->answered = true;
+    state->answer = EncodeVouchingDataList(server->vd_set()->Select(state->Effective()));
+    absl::MutexLock lock(&server->mutex_);
+    ++server->counts_.requests;
+    if (!state->answer.empty()) ++server->counts_.stapled;
+    if (server->requests_metric_ != nullptr) {
+      server->requests_metric_->Add({{"outcome", state->answer.empty() ? "no_vd" : "stapled"}})
+          .Increment();
+    }
+  }
+  if (state->answer.empty()) return 0;  // Nothing selected: omit the extension.
   *out =
       static_cast<const unsigned char*>(OPENSSL_memdup(state->answer.data(), state->answer.size()));
   if (*out == nullptr) return 0;

@@ -1,8 +1,8 @@
 // The server side of the MECAI TLS extension (ARCHITECTURE.md §5; docs/TLS_EXTENSION.md):
-// registered on an SSL_CTX, it answers each ClientHello's mecai_vouching request with the VDs it
-// asked for from the current set, and counts the mecai_feedback clients send (MECAI proposal,
-// "Client behaviour": "the client might still send a feedback message to the server, informing the
-// server about VAs that cannot be verified").
+// registered on an SSL_CTX, it answers each ClientHello's mecai_vouching with the VDs its
+// mecai_vouching_request asks for from the current set (every VD without one), and counts the
+// mecai_feedback clients send (MECAI proposal, "Client behaviour": "the client might still send a
+// feedback message to the server, informing the server about VAs that cannot be verified").
 #ifndef MECAI_STAPLER_TLS_STAPLING_H_
 #define MECAI_STAPLER_TLS_STAPLING_H_
 
@@ -53,8 +53,10 @@ class VdSet {
 };
 
 struct StaplingOptions {
+  // The code points (docs/TLS_EXTENSION.md §1); three distinct values.
   uint16_t extension_type = kDefaultMecaiExtensionType;
   uint16_t feedback_extension_type = kDefaultMecaiFeedbackExtensionType;
+  uint16_t request_extension_type = kDefaultMecaiRequestExtensionType;
   // VA ids that get their own feedback metric label (the server's VA list); others count as
   // "other" (CONTRIBUTING.md rule 7: bounded labels).
   std::set<std::string> known_va_ids;
@@ -68,16 +70,22 @@ class StaplingServer {
   StaplingServer(const StaplingServer&) = delete;
   StaplingServer& operator=(const StaplingServer&) = delete;
 
-  // Registers mecai_vouching (contexts ClientHello | TLS 1.2 ServerHello | TLS 1.3 Certificate) and
-  // mecai_feedback (ClientHello) on a server SSL_CTX. `this` must outlive every SSL made from it.
+  // Registers mecai_vouching (contexts ClientHello | TLS 1.2 ServerHello | TLS 1.3 Certificate),
+  // mecai_vouching_request and mecai_feedback (ClientHello) on a server SSL_CTX; INVALID_ARGUMENT
+  // when the options give two of them one code point. `this` must outlive every SSL made from it.
+  //
+  // What a ClientHello asks for (docs/TLS_EXTENSION.md §3): its mecai_vouching_request when it
+  // carries one; otherwise a non-empty mecai_vouching body, the form of clients before
+  // mecai_vouching_request (decoded with the same strict codec); otherwise every VD.
   absl::Status Register(SSL_CTX* context);
 
   void SetVdSet(std::shared_ptr<const VdSet> set);
   std::shared_ptr<const VdSet> vd_set() const;
 
   struct Counts {
-    // ClientHellos carrying mecai_vouching, malformed ones (handshake failed with decode_error),
-    // and answers with at least one VD.
+    // ClientHellos carrying mecai_vouching that were answered or were malformed (mecai_vouching
+    // or mecai_vouching_request; the handshake failed with decode_error), and answers with at
+    // least one VD.
     uint64_t requests = 0;
     uint64_t malformed_requests = 0;
     uint64_t stapled = 0;
@@ -96,11 +104,16 @@ class StaplingServer {
   static int ParseCallback(SSL* ssl, unsigned int type, unsigned int context,
                            const unsigned char* in, size_t in_length, X509* certificate,
                            size_t chain_index, int* alert, void* argument);
+  static int ParseRequestCallback(SSL* ssl, unsigned int type, unsigned int context,
+                                  const unsigned char* in, size_t in_length, X509* certificate,
+                                  size_t chain_index, int* alert, void* argument);
   static int ParseFeedbackCallback(SSL* ssl, unsigned int type, unsigned int context,
                                    const unsigned char* in, size_t in_length, X509* certificate,
                                    size_t chain_index, int* alert, void* argument);
 
   void CountFeedback(const std::vector<FeedbackEntry>& entries);
+  // Counts a ClientHello whose mecai_vouching or mecai_vouching_request did not decode.
+  void CountMalformedRequest();
 
   // Constant after construction.
   const StaplingOptions options_;

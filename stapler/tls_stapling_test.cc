@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,7 @@ class TlsStaplingTest : public ::testing::TestWithParam<int> {
   // A client connection asking va-example about kHost; null on failure.
   SslPtr PreparedClient(SSL_CTX* context) {
     SslPtr client(SSL_new(context));
-    if (!client_->PrepareConnection(client.get(), kHost, 443, "", {"va-example"}).ok()) {
+    if (!client_->PrepareConnection(client.get(), kHost, port_, trust_list_, {"va-example"}).ok()) {
       return nullptr;
     }
     return client;
@@ -106,7 +107,8 @@ class TlsStaplingTest : public ::testing::TestWithParam<int> {
     if (!registered.ok()) return registered;
     SslPtr client(SSL_new(client_context.get()));
     SslPtr server(SSL_new(server_context));
-    absl::Status prepared = client_->PrepareConnection(client.get(), kHost, 443, "", candidates);
+    absl::Status prepared =
+        client_->PrepareConnection(client.get(), kHost, port_, trust_list_, candidates);
     if (!prepared.ok()) return prepared;
     absl::Status handshake = testing_tls::HandshakeInMemory(client.get(), server.get());
     if (!handshake.ok()) {
@@ -121,6 +123,10 @@ class TlsStaplingTest : public ::testing::TestWithParam<int> {
   }
 
   FakeClock clock_{absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()))};
+  // What the client connects to and asks for (the VDs of Staple name port 443, the trust list
+  // "mozilla").
+  uint16_t port_ = 443;
+  std::string trust_list_;
   std::unique_ptr<VaList> vas_;
   std::unique_ptr<StaplingServer> server_;
   FeedbackMemo memo_;
@@ -187,12 +193,92 @@ TEST_P(TlsStaplingTest, VdFromAnUnrequestedVaIsRejected) {
   ASSERT_TRUE(vd.ok());
   auto context = ServerinfoContext(EncodeVouchingDataList({*vd}), GetParam());
   ASSERT_TRUE(context.ok()) << context.status();
-  AskForEverything();
   auto verified = Connect("", {"va-other"}, context->get());
   EXPECT_EQ(verified.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(verified.status().message()),
               HasSubstr("from the VAs asked for (va-other): VD 1 (naming va-example): the VA "
                         "certificate does not chain to the CA of any VA asked for (va-other)"));
+}
+
+// OpenSSL's serverinfo server (what nginx's and Apache's ServerInfoFile use) answers a non-empty
+// mecai_vouching with decode_error and ignores mecai_vouching_request (docs/TLS_EXTENSION.md §5):
+// the default client sends mecai_vouching empty, so it reads such a server's VDs.
+TEST_P(TlsStaplingTest, DefaultClientReadsAServerinfoServer) {
+  auto vd = testing_tls::SignVouchingData(kHost, {VectorPath("server-leaf.pem")},
+                                          clock_.Now() - absl::Hours(1));
+  ASSERT_TRUE(vd.ok());
+  auto context = ServerinfoContext(EncodeVouchingDataList({*vd}), GetParam());
+  ASSERT_TRUE(context.ok()) << context.status();
+  trust_list_ = "mozilla";
+  auto verified = Connect("", {"va-example"}, context->get());
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->statement.va_id(), "va-example");
+}
+
+// A VD vouches for the port its VR named, which the perspectives probed: a client connected to
+// another port refuses it (the same host may serve another certificate there).
+TEST_P(TlsStaplingTest, AVdForAnotherPortIsRefused) {
+  Staple({"server-leaf.pem"});
+  port_ = 8443;
+  auto verified = Connect("server-leaf", {"va-example"});
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(std::string(verified.status().message()),
+            "MECAI: no valid Vouching Data for www.example.com from the VAs asked for "
+            "(va-example): VD 1 (naming va-example): the VD vouches for port 443, not 8443");
+  port_ = 443;
+  EXPECT_TRUE(Connect("server-leaf", {"va-example"}).ok());
+}
+
+// The trust list travels in mecai_vouching_request and the server selects by it.
+TEST_P(TlsStaplingTest, ServerSelectsByTheRequestedTrustList) {
+  Staple({"server-leaf.pem"});
+  trust_list_ = "other-list";
+  auto other = Connect("server-leaf", {"va-example"});
+  EXPECT_EQ(std::string(other.status().message()),
+            "MECAI: the server sent no Vouching Data for www.example.com; VAs asked for: "
+            "va-example");
+  EXPECT_EQ(server_->counts().requests, 1u);
+  EXPECT_EQ(server_->counts().stapled, 0u);
+  trust_list_ = "mozilla";
+  auto verified = Connect("server-leaf", {"va-example"});
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->statement.trust_list(), "mozilla");
+  EXPECT_EQ(server_->counts().stapled, 1u);
+}
+
+// Without mecai_vouching_request the server sends every VD it holds, as a stock server does; the
+// client still checks them against its candidates.
+TEST_P(TlsStaplingTest, AskingForEverythingGetsEveryVdAndStillChecksTheCandidates) {
+  Staple({"server-leaf.pem"});
+  AskForEverything();
+  auto verified = Connect("server-leaf", {"va-other"});
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(verified.status().message()),
+              HasSubstr("from the VAs asked for (va-other): VD 1 (naming va-example): the VA "
+                        "certificate does not chain to the CA of any VA asked for (va-other)"));
+  EXPECT_EQ(server_->counts().stapled, 1u);
+  ASSERT_TRUE(Connect("server-leaf", {"va-example"}).ok());
+}
+
+TEST_P(TlsStaplingTest, ThreeCodePointsAreNeeded) {
+  MecaiClientOptions client_options;
+  client_options.request_extension_type = client_options.extension_type;
+  MecaiTlsClient client(*vas_, clock_, client_options, nullptr);
+  SslCtxPtr client_context = testing_tls::MakeClientContext(GetParam());
+  absl::Status registered = client.Register(client_context.get());
+  EXPECT_EQ(registered.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registered.message(),
+            "the MECAI extensions need three code points, not 65280, 65280 and 65282");
+  StaplingOptions server_options;
+  server_options.feedback_extension_type = server_options.request_extension_type;
+  StaplingServer server(server_options, nullptr);
+  auto server_context = testing_tls::MakeServerContext(
+      VectorPath("server-leaf.pem"), VectorPath("server-leaf.key.pem"), GetParam());
+  ASSERT_TRUE(server_context.ok());
+  registered = server.Register(server_context->get());
+  EXPECT_EQ(registered.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registered.message(),
+            "the MECAI extensions need three code points, not 65280, 65283 and 65283");
 }
 
 TEST_P(TlsStaplingTest, VdForTheOtherCertificateIsRejectedAndReportedNextTime) {
@@ -229,7 +315,6 @@ TEST_P(TlsStaplingTest, MalformedServerExtensionFailsTheHandshake) {
   // A list whose length overruns its body.
   auto context = ServerinfoContext(std::string("\x00\x09\x00", 3), GetParam());
   ASSERT_TRUE(context.ok()) << context.status();
-  AskForEverything();
   auto verified = Connect("", {"va-example"}, context->get());
   EXPECT_EQ(verified.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(verified.status().message()),
@@ -373,6 +458,109 @@ TEST_P(TlsStaplingTest, MalformedClientRequestIsACleanHandshakeFailure) {
   absl::Status handshake = testing_tls::HandshakeInMemory(client.get(), server.get());
   EXPECT_EQ(handshake.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(server_->counts().malformed_requests, 1u);
+  EXPECT_EQ(server_->counts().stapled, 0u);
+}
+
+// A hand-made ClientHello: mecai_vouching with `vouching_body` and, unless null,
+// mecai_vouching_request with `*request_body`; records the server's mecai_vouching body.
+struct RawClientHello {
+  std::string vouching_body;
+  std::optional<std::string> request_body;
+  bool answered = false;
+  std::string answer;
+};
+
+int AddRawBody(SSL*, unsigned int, unsigned int context, const unsigned char** out,
+               size_t* out_length, X509*, size_t, int*, void* argument) {
+  if ((context & SSL_EXT_CLIENT_HELLO) == 0) return 0;
+  const auto* body = static_cast<const std::string*>(argument);
+  *out = reinterpret_cast<const unsigned char*>(body->data());
+  *out_length = body->size();
+  return 1;
+}
+
+int ParseRawAnswer(SSL*, unsigned int, unsigned int, const unsigned char* in, size_t in_length,
+                   X509*, size_t chain_index, int*, void* argument) {
+  auto* hello = static_cast<RawClientHello*>(argument);
+  if (chain_index != 0) return 1;
+  hello->answered = true;
+  hello->answer.assign(reinterpret_cast<const char*>(in), in_length);
+  return 1;
+}
+
+// The handshake of a client sending `hello` against a server with the stapling server registered.
+absl::Status RawHandshake(StaplingServer& stapling, RawClientHello& hello, int tls_version) {
+  auto server_context = testing_tls::MakeServerContext(
+      VectorPath("server-leaf.pem"), VectorPath("server-leaf.key.pem"), tls_version);
+  if (!server_context.ok()) return server_context.status();
+  if (absl::Status s = stapling.Register(server_context->get()); !s.ok()) return s;
+  SslCtxPtr client_context = testing_tls::MakeClientContext(tls_version);
+  if (SSL_CTX_add_custom_ext(
+          client_context.get(), kDefaultMecaiExtensionType,
+          SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | SSL_EXT_TLS1_3_CERTIFICATE,
+          &AddRawBody, nullptr, &hello.vouching_body, &ParseRawAnswer, &hello) != 1) {
+    return absl::InternalError("SSL_CTX_add_custom_ext");
+  }
+  if (hello.request_body.has_value() &&
+      SSL_CTX_add_custom_ext(client_context.get(), kDefaultMecaiRequestExtensionType,
+                             SSL_EXT_CLIENT_HELLO, &AddRawBody, nullptr, &*hello.request_body,
+                             nullptr, nullptr) != 1) {
+    return absl::InternalError("SSL_CTX_add_custom_ext");
+  }
+  SslPtr client(SSL_new(client_context.get()));
+  SslPtr server(SSL_new(server_context->get()));
+  return testing_tls::HandshakeInMemory(client.get(), server.get());
+}
+
+// A non-empty mecai_vouching, the form of clients before mecai_vouching_request, still selects;
+// mecai_vouching_request, when present, decides.
+TEST_P(TlsStaplingTest, OlderNonEmptyVouchingBodyStillSelectsAndTheRequestExtensionDecides) {
+  Staple({"server-leaf.pem"});
+  auto asks_other = EncodeMecaiRequest({"", {"va-other"}});
+  auto asks_example = EncodeMecaiRequest({"mozilla", {"va-example"}});
+  ASSERT_TRUE(asks_other.ok() && asks_example.ok());
+  const std::string stapled = EncodeVouchingDataList({server_->vd_set()->entries()[0].serialized});
+  const struct {
+    std::string name;
+    std::string vouching_body;
+    std::optional<std::string> request_body;
+    bool stapled;
+  } kCases[] = {
+      {"empty: everything", "", std::nullopt, true},
+      {"older body naming va-other", *asks_other, std::nullopt, false},
+      {"older body naming va-example", *asks_example, std::nullopt, true},
+      {"request naming va-other", "", *asks_other, false},
+      {"request naming va-example", "", *asks_example, true},
+      {"request decides over the older body", *asks_example, *asks_other, false},
+  };
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(c.name);
+    RawClientHello hello{c.vouching_body, c.request_body};
+    ASSERT_TRUE(RawHandshake(*server_, hello, GetParam()).ok());
+    EXPECT_EQ(hello.answered, c.stapled);
+    EXPECT_EQ(hello.answer, c.stapled ? stapled : "");
+  }
+  EXPECT_EQ(server_->counts().requests, 6u);
+  EXPECT_EQ(server_->counts().stapled, 3u);
+  EXPECT_EQ(server_->counts().malformed_requests, 0u);
+}
+
+// mecai_vouching_request is decoded as strictly as mecai_vouching: a malformed or empty one ends
+// the handshake with decode_error.
+TEST_P(TlsStaplingTest, MalformedRequestExtensionIsACleanHandshakeFailure) {
+  Staple({"server-leaf.pem"});
+  for (const std::string& body : {std::string(), std::string("\x00\x00\x05\x01a", 5),
+                                  std::string("\x00\x00\x02\x01"
+                                              "a"
+                                              "z",
+                                              6)}) {
+    RawClientHello hello{"", body};
+    absl::Status handshake = RawHandshake(*server_, hello, GetParam());
+    EXPECT_EQ(handshake.code(), absl::StatusCode::kUnavailable);
+    EXPECT_THAT(std::string(handshake.message()), HasSubstr("server handshake"));
+    EXPECT_FALSE(hello.answered);
+  }
+  EXPECT_EQ(server_->counts().malformed_requests, 3u);
   EXPECT_EQ(server_->counts().stapled, 0u);
 }
 

@@ -271,6 +271,86 @@ TEST_F(CompromisedCoordinatorTest, AnIndexTheSignerAlreadyGaveIsAbandonedAndTheD
   ASSERT_TRUE(abandoned.ok()) << abandoned.status();
   EXPECT_EQ(abandoned->decision(), v1::DECISION_UNSPECIFIED);
   EXPECT_THAT(abandoned->refusal().explanation(), HasSubstr("already given to another VD"));
+  // The abandoned record carries the VD the signer gave that index, so the log holds it and the
+  // signer signs a checkpoint over it.
+  EXPECT_EQ(abandoned->unrecorded_vouching_data().SerializeAsString(),
+            claimed.vouching_data().SerializeAsString());
+  v1::CheckpointBody after;
+  ASSERT_TRUE(after.ParseFromString(CurrentCheckpoint().tbs()));
+  EXPECT_GT(after.tree_size(), next_index + 1);
+}
+
+// A compromised coordinator that obtained a VD and logs something else at its index gets no
+// checkpoint over that index: the signer names the VD the log must take first
+// (docs/SECURITY.md T7).
+TEST_F(CompromisedCoordinatorTest, AVdTheLogDoesNotHoldGetsNoCheckpointOverItsIndex) {
+  const v1::VouchResponse first = VouchForTheServer();
+  ASSERT_TRUE(first.has_vouching_data()) << first.refusal().explanation();
+  v1::CheckpointBody body;
+  ASSERT_TRUE(body.ParseFromString(CurrentCheckpoint().tbs()));
+  const uint64_t hidden_index = body.tree_size();
+  absl::StatusOr<v1::QuorumRecord> record =
+      CallGetRecord(**coordinator_channel_, first.log_index());
+  ASSERT_TRUE(record.ok()) << record.status();
+  v1::SignVouchingResponse obtained;
+  ASSERT_TRUE(SignVouching(EvidenceOf(*record, hidden_index), &obtained).ok());
+  ASSERT_TRUE(obtained.has_vouching_data());
+
+  // The attacker's log: the real leaves, then at the VD's index a refusal instead.
+  auto audit = v1::AuditService::NewStub(*coordinator_channel_);
+  MerkleTree tree;
+  for (uint64_t i = 0; i < hidden_index; ++i) {
+    grpc::ClientContext context;
+    v1::GetInclusionProofRequest request;
+    request.set_log_index(i);
+    request.set_tree_size(hidden_index);
+    v1::GetInclusionProofResponse proof;
+    ASSERT_TRUE(audit->GetInclusionProof(&context, request, &proof).ok());
+    ASSERT_TRUE(tree.AppendLeafHash(proof.leaf_hash()).ok());
+  }
+  v1::QuorumRecord decoy;
+  decoy.set_log_index(hidden_index);
+  decoy.set_log_shard_id(body.log_shard_id());
+  decoy.set_decision(v1::REFUSED);
+  const std::string decoy_bytes = decoy.SerializeAsString();
+  ASSERT_TRUE(tree.AppendLeafHash(LeafHash(decoy_bytes)).ok());
+  const uint64_t size = hidden_index + 1;
+  v1::SignCheckpointRequest request;
+  request.mutable_checkpoint()->set_log_shard_id(body.log_shard_id());
+  request.mutable_checkpoint()->set_tree_size(size);
+  request.mutable_checkpoint()->set_root_hash(tree.RootHash(size).value());
+  request.mutable_checkpoint()->set_timestamp_unix_milliseconds(absl::ToUnixMillis(absl::Now()));
+  request.set_previous_tree_size(body.tree_size());
+  const std::vector<std::string> consistency =
+      tree.ConsistencyProof(body.tree_size(), size).value();
+  for (const std::string& node : consistency) request.add_consistency_proof(node);
+
+  // Without the record at the VD's index: the signer asks for it.
+  v1::SignCheckpointResponse response;
+  ASSERT_TRUE(SignCheckpoint(request, &response).ok());
+  EXPECT_FALSE(response.has_checkpoint());
+  EXPECT_THAT(response.records_needed(), ::testing::ElementsAre(hidden_index));
+  // With the decoy record, proven: the signer names the VD the log does not hold.
+  v1::RecordAtIndex* given = request.add_vouched_records();
+  given->set_log_index(hidden_index);
+  given->set_record(decoy_bytes);
+  const std::vector<std::string> inclusion = tree.InclusionProof(hidden_index, size).value();
+  for (const std::string& node : inclusion) given->add_inclusion_proof(node);
+  response.Clear();
+  ASSERT_TRUE(SignCheckpoint(request, &response).ok());
+  EXPECT_FALSE(response.has_checkpoint());
+  ASSERT_EQ(response.unrecorded_vouching_data_size(), 1);
+  EXPECT_EQ(response.unrecorded_vouching_data(0).statement(), obtained.vouching_data().statement());
+
+  // The honest coordinator, meeting that index, records the VD there and the log goes on.
+  const v1::VouchResponse next = VouchForTheServer();
+  ASSERT_TRUE(next.has_vouching_data()) << next.refusal().explanation();
+  absl::StatusOr<v1::QuorumRecord> carried = CallGetRecord(**coordinator_channel_, hidden_index);
+  ASSERT_TRUE(carried.ok()) << carried.status();
+  EXPECT_EQ(carried->unrecorded_vouching_data().statement(), obtained.vouching_data().statement());
+  v1::CheckpointBody after;
+  ASSERT_TRUE(after.ParseFromString(CurrentCheckpoint().tbs()));
+  EXPECT_GT(after.tree_size(), hidden_index);
 }
 
 // The VD's revocation time is what the CA signed into the evidence, whatever time the coordinator

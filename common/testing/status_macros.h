@@ -16,6 +16,14 @@
     ASSERT_TRUE(assert_ok_status_.ok()) << assert_ok_status_; \
   } while (0)
 
+// Fails the test (and goes on) unless `expression`, an absl::Status, is OK; for helpers that
+// return a value.
+#define EXPECT_OK(expression)                                 \
+  do {                                                        \
+    const absl::Status expect_ok_status_ = (expression);      \
+    EXPECT_TRUE(expect_ok_status_.ok()) << expect_ok_status_; \
+  } while (0)
+
 // Fails the test (and returns) unless `expression`, an absl::StatusOr<T>, holds a value; moves it
 // into `lhs`, which may be a declaration ("auto x") or an existing variable.
 #define ASSERT_OK_AND_ASSIGN(lhs, expression) \

@@ -135,6 +135,20 @@ absl::StatusOr<MecaiRequest> DecodeMecaiRequest(absl::string_view body) {
   return request;
 }
 
+absl::StatusOr<std::string> EncodeVouchingRequest(const MecaiRequest& request) {
+  if (request.candidate_vas.empty()) {
+    return absl::InvalidArgumentError("mecai_vouching_request names at least one candidate VA");
+  }
+  return EncodeMecaiRequest(request);
+}
+
+absl::StatusOr<MecaiRequest> DecodeVouchingRequest(absl::string_view body) {
+  // Unlike mecai_vouching, whose empty body asks for everything, this extension exists only to
+  // name candidates.
+  if (body.empty()) return absl::InvalidArgumentError("MecaiVouchingRequest: empty");
+  return DecodeMecaiRequest(body);
+}
+
 std::string EncodeVouchingDataList(const std::vector<std::string>& serialized_vds) {
   std::string elements;
   size_t count = 0;

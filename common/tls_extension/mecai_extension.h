@@ -4,7 +4,13 @@
 // the width the ceiling needs, followed by the elements.
 //
 //   ClientHello, extension mecai_vouching (default code point 65280):
-//     empty                                  -- "send every VD you hold"
+//     empty                                  -- what clients send; "send every VD you hold"
+//                                               unless mecai_vouching_request narrows it
+//     MecaiVouchingRequest                   -- the form of clients before
+//                                               mecai_vouching_request; read by our server only
+//
+//   ClientHello, extension mecai_vouching_request (default code point 65283), beside
+//   mecai_vouching; stock servers ignore it (RFC 8446 §4.2: unknown extensions are ignored):
 //     struct {
 //         opaque trust_list<0..255>;
 //         VaId candidate_vas<2..2^16-1>;     -- at least one VA id
@@ -38,9 +44,10 @@
 namespace mecai {
 
 // Private-use code points (RFC 8446 §4.2: 65280–65535 are reserved for private use) until IANA
-// assigns them; both are configurable.
+// assigns them; all are configurable. 65281 is renegotiation_info (RFC 5746).
 inline constexpr uint16_t kDefaultMecaiExtensionType = 65280;
 inline constexpr uint16_t kDefaultMecaiFeedbackExtensionType = 65282;
+inline constexpr uint16_t kDefaultMecaiRequestExtensionType = 65283;
 
 // Limits a decoder enforces (an encoder refuses to exceed them).
 inline constexpr size_t kMaxCandidateVas = 16;
@@ -61,11 +68,18 @@ struct MecaiRequest {
   bool AsksForEverything() const { return candidate_vas.empty(); }
 };
 
-// An empty request encodes as the empty body. INVALID_ARGUMENT for a trust list without candidates,
-// over the limits, a VA id or trust list that is not printable ASCII (0x21..0x7e), or a repeated
-// id.
+// The body of mecai_vouching. An empty request encodes as the empty body, and the empty body
+// decodes as the empty request; any other body is a MecaiVouchingRequest. INVALID_ARGUMENT for a
+// trust list without candidates, over the limits, a VA id or trust list that is not printable
+// ASCII (0x21..0x7e), or a repeated id.
 absl::StatusOr<std::string> EncodeMecaiRequest(const MecaiRequest& request);
 absl::StatusOr<MecaiRequest> DecodeMecaiRequest(absl::string_view body);
+
+// The body of mecai_vouching_request: always a MecaiVouchingRequest naming at least one candidate
+// VA. The same rules as above, and INVALID_ARGUMENT for the empty request or the empty body (a
+// client that asks for everything sends no mecai_vouching_request).
+absl::StatusOr<std::string> EncodeVouchingRequest(const MecaiRequest& request);
+absl::StatusOr<MecaiRequest> DecodeVouchingRequest(absl::string_view body);
 
 // Encodes as many of `serialized_vds` (in order) as fit in one extension body and the per-list
 // limit; empty elements are skipped. Returns "" when none fits (the server then omits the

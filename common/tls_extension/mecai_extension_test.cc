@@ -101,6 +101,98 @@ TEST(MecaiRequestTest, DecoderEnforcesCandidateLimit) {
               HasSubstr("more than 16 VAs"));
 }
 
+// mecai_vouching_request carries the same MecaiVouchingRequest, byte for byte, and is never empty.
+TEST(VouchingRequestTest, ExactBytesAndRoundTrip) {
+  auto body = EncodeVouchingRequest({"tl", {"a", "bc"}});
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(*body, std::string("\x02tl\x00\x05\x01"
+                               "a\x02"
+                               "bc",
+                               10));
+  auto decoded = DecodeVouchingRequest(*body);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->trust_list, "tl");
+  EXPECT_THAT(decoded->candidate_vas, ElementsAre("a", "bc"));
+  // No trust list: any.
+  body = EncodeVouchingRequest({"", {"va-a"}});
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ(*body, std::string("\x00\x00\x05\x04va-a", 8));
+  decoded = DecodeVouchingRequest(*body);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->trust_list, "");
+  EXPECT_THAT(decoded->candidate_vas, ElementsAre("va-a"));
+}
+
+TEST(VouchingRequestTest, EncoderRefusesTheEmptyRequestAndBadInput) {
+  auto empty = EncodeVouchingRequest(MecaiRequest{});
+  EXPECT_EQ(CodeOf(empty.status()), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(empty.status().message()), HasSubstr("at least one candidate VA"));
+  EXPECT_EQ(CodeOf(EncodeVouchingRequest({"tl", {}}).status()), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(EncodeVouchingRequest({"", {"a", "a"}}).status()),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(EncodeVouchingRequest({"has space", {"a"}}).status()),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> many;
+  for (size_t i = 0; i <= kMaxCandidateVas; ++i) many.push_back("va" + std::to_string(i));
+  EXPECT_EQ(CodeOf(EncodeVouchingRequest({"", many}).status()), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(VouchingRequestTest, DecoderRejectsMalformedBodies) {
+  const struct {
+    std::string body;
+    std::string error;
+  } kCases[] = {
+      {"", "MecaiVouchingRequest: empty"},
+      {std::string("\x00", 1), "candidate_vas: truncated length"},
+      {std::string("\x05tl", 3), "trust_list: length 5 exceeds"},
+      {std::string("\x00\x00", 2), "candidate_vas: truncated length"},
+      {std::string("\x00\x00\x00", 3), "candidate_vas: empty"},
+      {std::string("\x00\x00\x03\x01"
+                   "a",
+                   5),
+       "candidate_vas: length 3 exceeds the 2 bytes left"},
+      {std::string("\x00\x00\x02\x01"
+                   "a"
+                   "z",
+                   6),
+       "MecaiVouchingRequest: 1 trailing bytes"},
+      {std::string("\x00\x00\x03\x01"
+                   "a"
+                   "\x05",
+                   6),
+       "candidate_vas element: length 5"},
+      {std::string("\x00\x00\x01\x00", 4), "is not 1..255 bytes"},
+      {std::string("\x00\x00\x02\x01\x7f", 5), "is not 1..255 bytes of printable ASCII"},
+      {std::string("\x00\x00\x04\x01"
+                   "a\x01"
+                   "a",
+                   7),
+       "repeated"},
+      {std::string("\x01\x00\x00\x02\x01"
+                   "a",
+                   6),
+       "trust_list: not printable"},
+  };
+  for (const auto& c : kCases) {
+    auto decoded = DecodeVouchingRequest(c.body);
+    EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument) << c.error;
+    EXPECT_THAT(std::string(decoded.status().message()), HasSubstr(c.error));
+  }
+  // The candidate limit holds here too.
+  std::string candidates;
+  for (size_t i = 0; i <= kMaxCandidateVas; ++i) {
+    std::string id = "va" + std::to_string(i);
+    candidates.push_back(static_cast<char>(id.size()));
+    candidates += id;
+  }
+  std::string body = std::string("\x00", 1);
+  body.push_back(static_cast<char>(candidates.size() >> 8));
+  body.push_back(static_cast<char>(candidates.size() & 0xff));
+  body += candidates;
+  EXPECT_THAT(std::string(DecodeVouchingRequest(body).status().message()),
+              HasSubstr("more than 16 VAs"));
+}
+
 TEST(VouchingDataListTest, RoundTripAndShape) {
   const std::string list = EncodeVouchingDataList({"abc", "", "de"});
   EXPECT_EQ(list, std::string("\x00\x09\x00\x03"
@@ -197,6 +289,7 @@ TEST(MecaiExtensionFuzzTest, NeverCrashes) {
   for (const std::string& body : bodies) {
     for (size_t cut = 0; cut < body.size(); ++cut) {
       (void)DecodeMecaiRequest(body.substr(0, cut));
+      (void)DecodeVouchingRequest(body.substr(0, cut));
       (void)DecodeVouchingDataList(body.substr(0, cut));
       (void)DecodeFeedback(body.substr(0, cut));
     }
@@ -204,6 +297,7 @@ TEST(MecaiExtensionFuzzTest, NeverCrashes) {
       std::string mutated = body;
       mutated[random() % mutated.size()] = static_cast<char>(random());
       (void)DecodeMecaiRequest(mutated);
+      (void)DecodeVouchingRequest(mutated);
       (void)DecodeVouchingDataList(mutated);
       (void)DecodeFeedback(mutated);
     }

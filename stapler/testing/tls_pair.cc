@@ -74,9 +74,14 @@ absl::Status HandshakeInMemory(SSL* client, SSL* server) {
 
 absl::StatusOr<std::string> SignVouchingData(const std::string& hostname,
                                              const std::vector<std::string>& leaf_files,
-                                             absl::Time issued_at) {
+                                             absl::Time issued_at, const std::string& va_id) {
+  if (va_id != vd_vectors::kVaId && va_id != vd_vectors::kOtherVaId) {
+    return absl::InvalidArgumentError(absl::StrCat("no key for VA '", va_id, "'"));
+  }
+  const std::string va_file = va_id == vd_vectors::kVaId ? "va" : "other-va";
   ASSIGN_OR_RETURN(auto first_leaf, LoadPemCertificatesAsDer(leaf_files.front()));
   v1::VouchingStatement statement = vd_vectors::ValidStatement(first_leaf.front());
+  statement.set_va_id(va_id);
   statement.set_hostname(hostname);
   statement.clear_certificate_sha256();
   for (const std::string& file : leaf_files) {
@@ -88,8 +93,8 @@ absl::StatusOr<std::string> SignVouchingData(const std::string& hostname,
     statement.add_certificate_sha256(std::string(reinterpret_cast<char*>(digest), length));
   }
   statement.set_issued_at_unix_seconds(absl::ToUnixSeconds(issued_at));
-  ASSIGN_OR_RETURN(EvpPkeyPtr va_key, LoadPemPrivateKey(VectorPath("va.key.pem")));
-  ASSIGN_OR_RETURN(auto va_chain, LoadPemCertificatesAsDer(VectorPath("va.pem")));
+  ASSIGN_OR_RETURN(EvpPkeyPtr va_key, LoadPemPrivateKey(VectorPath(va_file + ".key.pem")));
+  ASSIGN_OR_RETURN(auto va_chain, LoadPemCertificatesAsDer(VectorPath(va_file + ".pem")));
   v1::VouchingData vd;
   vd.set_statement(statement.SerializeAsString());
   ASSIGN_OR_RETURN(*vd.mutable_signature(),

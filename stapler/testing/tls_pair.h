@@ -29,11 +29,13 @@ SslCtxPtr MakeClientContext(int tls_version);
 // otherwise the drained OpenSSL errors of whichever side failed.
 absl::Status HandshakeInMemory(SSL* client, SSL* server);
 
-// A VD from va-example (testdata/vd/va.pem, signed with va.key.pem) for `hostname`, vouching for
-// the leaf certificates `leaf_files` (PEM), issued at `issued_at`.
+// A VD from va-example (testdata/vd/va.pem, signed with va.key.pem), or from va-other
+// (other-va.pem, other-va.key.pem) when `va_id` names it, for `hostname`, vouching for the leaf
+// certificates `leaf_files` (PEM), issued at `issued_at`.
 absl::StatusOr<std::string> SignVouchingData(const std::string& hostname,
                                              const std::vector<std::string>& leaf_files,
-                                             absl::Time issued_at);
+                                             absl::Time issued_at,
+                                             const std::string& va_id = "va-example");
 
 }  // namespace testing_tls
 }  // namespace mecai

@@ -1,0 +1,40 @@
+// Signs a checkpoint of the shard's log at a fixed interval when the log has grown
+// (docs/SECURITY.md T7): the signer keeps every VD it signed since its last checkpoint until a
+// checkpoint proves its record is in the log, and signs no more than
+// SignerLogState::kMaxUncheckpointedVouchingData of them; auditors also find a fresh checkpoint
+// without asking for one to be signed.
+#ifndef MECAI_COORDINATOR_PERIODIC_CHECKPOINT_H_
+#define MECAI_COORDINATOR_PERIODIC_CHECKPOINT_H_
+
+#include <cstdint>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "coordinator/checkpoint_signer.h"
+#include "coordinator/coordinator_metrics.h"
+#include "coordinator/record_store.h"
+
+namespace mecai {
+
+// Thread-safe. Stops (and joins its thread) on destruction.
+class PeriodicCheckpoint {
+ public:
+  // `metrics` may be null.
+  PeriodicCheckpoint(CheckpointSigner& checkpoints, const RecordStore& store,
+                     absl::Duration interval, CoordinatorMetrics* metrics);
+  ~PeriodicCheckpoint();
+
+ private:
+  void Run();
+  CheckpointSigner& checkpoints_;
+  const RecordStore& store_;
+  const absl::Duration interval_;
+  CoordinatorMetrics* const metrics_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COORDINATOR_PERIODIC_CHECKPOINT_H_
