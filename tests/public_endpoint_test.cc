@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "cli/vouch_client.h"
 #include "cluster/local_cluster.h"
+#include "common/base/clock.h"
 #include "common/base/files.h"
 #include "common/crypto/pem.h"
 #include "common/net/http_binding.h"
@@ -40,6 +41,7 @@
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/trust_list.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "stapler/stapler_daemon.h"
 #include "tests/support/cluster_fixture.h"
 #include "tests/support/coordinator_calls.h"
 
@@ -256,6 +258,27 @@ TEST_F(PublicEndpointClusterTest, MecaiVouchReachesThePublicEndpointWithoutAClie
              "--key", cluster_->ServerKeyFile(), "--out", cluster_->Path("never.vd"), "--tls-ca",
              cluster_->CoordinatorPublicCaFile(), "--tls-server-name", "coordinator"});
   EXPECT_EQ(exit_code, 1) << output;
+}
+
+// The stapler needs nothing but the Vouching Server's CA for the public endpoint: with a
+// default_tls that names no certificate it presents none, and fetches and keeps a VD that verifies.
+TEST_F(PublicEndpointClusterTest, AStaplerWithoutAClientCertificateFetchesItsVd) {
+  v1::StaplerConfig config;
+  config.set_va_list_file(cluster_->VaListFile());
+  v1::StaplerVouchingServer* server = config.add_vouching_servers();
+  server->set_va_id(LocalCluster::kVaId);
+  *server->mutable_vouching_server() = cluster_->CoordinatorPublicPeer();
+  config.set_hostname(LocalCluster::kTargetHost);
+  config.set_port(static_cast<uint32_t>(cluster_->target_port()));
+  config.set_trust_list(LocalCluster::kTrustList);
+  config.set_certificate_file(cluster_->ServerChainFile());
+  config.set_key_file(cluster_->ServerKeyFile());
+  config.set_cache_directory(cluster_->Path("public-stapler-cache"));
+  FakeClock clock(absl::Now());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<StaplerDaemon> daemon, BuildStaplerDaemon(config, clock));
+  daemon->stapler->RunDueFetches();
+  const Stapler::VaStatus status = daemon->stapler->status(LocalCluster::kVaId);
+  EXPECT_TRUE(status.holds_vd) << status.last_error;
 }
 
 // A shell script can staple: curl POSTs the VR file and gets the response (or the bare VD).
