@@ -96,7 +96,8 @@ struct HttpServerOptions {
   // The whole request, headers and body, must have arrived within this time of the connection's
   // start (of its TLS handshake's end with `tls`); otherwise the server answers 408 and closes the
   // connection. The idle timeout alone does not stop a client that trickles a byte now and then.
-  // Zero: no limit but the idle timeout.
+  // It bounds a connection's first request: use it with one_request_per_connection. Zero: no limit
+  // but the idle timeout.
   absl::Duration request_timeout = absl::ZeroDuration();
   // Every response says "Connection: close" and the connection is closed after it: one request per
   // connection, so request_timeout bounds a connection's whole input.

@@ -181,7 +181,15 @@ void TlsRelay::AcceptLoop() {
     socklen_t length = sizeof(address);
     const int fd = accept4(listening_fd_, reinterpret_cast<sockaddr*>(&address), &length,
                            SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) continue;  // EAGAIN, ECONNABORTED, EMFILE ...: try again at the next turn.
+    if (fd < 0) {
+      // Out of descriptors or memory: the connection waits in the backlog, and the loop waits a
+      // moment rather than spin on a listening socket that stays readable.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        pollfd stop = {stop_fd_, POLLIN, 0};
+        poll(&stop, 1, 100);
+      }
+      continue;  // EAGAIN, ECONNABORTED ...: try again at the next turn.
+    }
     std::string key = NumericAddress(address, length);
     std::optional<TlsRelayRefusal> refused;
     {
