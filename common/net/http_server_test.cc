@@ -387,6 +387,23 @@ TEST_F(HttpsServerTest, ADeclaredBodyOverTheLimitIsRefusedBeforeItIsSent) {
   EXPECT_EQ(refusals_.Count(HttpServerRefusal::kBodyTooLarge), 2);
 }
 
+// A client that sends a large body at once, without waiting for "100 Continue", still reads the
+// 413 the server answered before the body arrived: the connection is not reset under it (the
+// relay shuts its sending side and discards the rest before closing).
+TEST_F(HttpsServerTest, ABodySentWithoutWaitingStillGetsThe413) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  Start(options);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    SCOPED_TRACE(attempt);
+    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+    const std::string body(512 << 10, 'x');
+    EXPECT_TRUE(client->Write(absl::StrCat(
+        "POST /echo HTTP/1.1\r\nHost: server\r\nContent-Length: ", body.size(), "\r\n\r\n", body)));
+    EXPECT_THAT(client->ReadAll(), StartsWith("HTTP/1.1 413 "));
+  }
+}
+
 TEST_F(HttpsServerTest, ConnectionsOverTheLimitsAreClosedAtOnce) {
   HttpServerOptions options;
   options.max_connections = 4;

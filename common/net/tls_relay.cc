@@ -43,6 +43,10 @@ bool SetNonBlocking(int fd) {
   return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
+// How long, and how many bytes, a connection is read and discarded after the answer went out.
+constexpr absl::Duration kLinger = absl::Seconds(2);
+constexpr size_t kMaxLingerBytes = 1 << 20;
+
 int MillisecondsUntil(absl::Time deadline) {
   const int64_t left =
       absl::ToInt64Milliseconds(absl::Ceil(deadline - absl::Now(), absl::Milliseconds(1)));
@@ -101,6 +105,26 @@ std::string NumericAddress(const sockaddr_storage& address, socklen_t length) {
     return "";
   }
   return host;
+}
+
+// A lingering close: the server answered before the client finished sending (413 on a declared
+// length, say). Closing now, with the client's bytes unread, would make the kernel reset the
+// connection, and a reset can destroy the answer before the client reads it. So the sending side
+// is shut, and what the client still sends is read and discarded until it stops, for a bounded
+// time and number of bytes, before the caller closes.
+void LingerThenClose(int client_fd, absl::Time deadline) {
+  shutdown(client_fd, SHUT_WR);
+  const absl::Time until = std::min(deadline, absl::Now() + kLinger);
+  char discarded[kRelayBufferBytes];
+  size_t total = 0;
+  while (total < kMaxLingerBytes) {
+    pollfd entry = {client_fd, POLLIN, 0};
+    const int timeout = MillisecondsUntil(until);
+    if (timeout == 0 || poll(&entry, 1, timeout) <= 0) return;
+    const ssize_t read = recv(client_fd, discarded, sizeof(discarded), 0);
+    if (read <= 0 && !(read < 0 && (errno == EINTR || errno == EAGAIN))) return;
+    if (read > 0) total += static_cast<size_t>(read);
+  }
 }
 
 }  // namespace
@@ -286,13 +310,16 @@ void TlsRelay::Relay(SSL* ssl, int client_fd, int server_fd, absl::Time deadline
   bool client_ended = false;  // No more bytes will come from the client.
   bool server_ended = false;  // No more bytes will come from the server.
   bool server_write_shut = false;
+  // The server closed its end and takes no more input: what the client still sends is not read
+  // now (the lingering close discards it), but the server's answer is still delivered.
+  bool server_input_closed = false;
   char buffer[kRelayBufferBytes];
   while (true) {
     bool progressed = false;
     short client_events = 0;
     short server_events = 0;
     // Client → server.
-    if (!client_ended && to_server_sent == to_server.size()) {
+    if (!client_ended && !server_input_closed && to_server_sent == to_server.size()) {
       to_server.clear();
       to_server_sent = 0;
       ERR_clear_error();
@@ -321,7 +348,11 @@ void TlsRelay::Relay(SSL* ssl, int client_fd, int server_fd, absl::Time deadline
       } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         server_events |= POLLOUT;
       } else if (sent < 0 && errno != EINTR) {
-        return;  // The server closed its end.
+        // The server closed its end (it answered without reading everything, a 413 say).
+        server_input_closed = true;
+        to_server.clear();
+        to_server_sent = 0;
+        progressed = true;
       }
     }
     if (client_ended && to_server_sent == to_server.size() && !server_write_shut) {
@@ -367,6 +398,7 @@ void TlsRelay::Relay(SSL* ssl, int client_fd, int server_fd, absl::Time deadline
       ERR_clear_error();
       SSL_shutdown(ssl);
       ERR_clear_error();
+      if (!client_ended) LingerThenClose(client_fd, deadline);
       return;
     }
     if (progressed) continue;
