@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "approval/http_server.h"
 #include "common/base/config_loader.h"
 #include "common/net/address_policy.h"
+#include "common/net/http_server.h"
 #include "common/rpc/grpc_server.h"
 
 namespace mecai {

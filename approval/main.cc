@@ -11,7 +11,6 @@
 #include "approval/approval_service.h"
 #include "approval/approval_store.h"
 #include "approval/approvals.h"
-#include "approval/http_server.h"
 #include "approval/web_page.h"
 #include "common/base/clock.h"
 #include "common/base/config_loader.h"
@@ -25,6 +24,7 @@
 #include "common/crypto/signature.h"
 #include "common/net/address_policy.h"
 #include "common/net/http_fetcher.h"
+#include "common/net/http_server.h"
 #include "common/rpc/grpc_server.h"
 
 namespace {

@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "approval/approvals.h"
-#include "approval/http_server.h"
+#include "common/net/http_server.h"
 
 namespace mecai {
 

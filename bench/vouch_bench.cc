@@ -65,6 +65,9 @@ int RunOne(const Options& options, int perspectives) {
   cluster_options.perspectives = perspectives;
   cluster_options.verbose = false;
   cluster_options.max_probe_rounds_per_hostname = 1000000;
+  // Every VR of the benchmark is for the one served certificate: each must be a decision of its
+  // own, not the reuse of an earlier one (docs/PROTOCOL.md "Decision reuse").
+  cluster_options.decision_reuse = false;
   LocalCluster cluster(cluster_options);
   absl::Status started = cluster.Start();
   if (!started.ok()) {

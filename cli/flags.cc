@@ -93,4 +93,28 @@ absl::StatusOr<v1::PeerConfig> PeerFromFlags(const Flags& flags, const std::stri
   return peer;
 }
 
+absl::StatusOr<v1::PeerConfig> PublicPeerFromFlags(const Flags& flags, const std::string& address) {
+  if (flags.Has("plaintext") || (flags.Has("tls-cert") && flags.Has("tls-key"))) {
+    return PeerFromFlags(flags, address);
+  }
+  if (flags.Has("tls-cert") || flags.Has("tls-key")) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key go together (or give neither to present no client certificate)");
+  }
+  if (!flags.Has("tls-ca")) {
+    return absl::InvalidArgumentError(
+        "--tls-ca is required: the CA that issued the Vouching Server's certificate");
+  }
+  v1::PeerConfig peer;
+  peer.set_address(address);
+  peer.mutable_tls()->set_server_ca_file(flags.Get("tls-ca"));
+  const size_t colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  peer.mutable_tls()->set_server_identity(flags.Get("tls-server-name", host));
+  return peer;
+}
+
 }  // namespace mecai

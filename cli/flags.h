@@ -41,6 +41,12 @@ extern const char kConnectionFlagsHelp[];
 // A PeerConfig from --tls-ca/--tls-cert/--tls-key/--tls-server-name or --plaintext.
 absl::StatusOr<v1::PeerConfig> PeerFromFlags(const Flags& flags, const std::string& address);
 
+// The same for the coordinator's public endpoint (docs/PROTOCOL.md "The public endpoint"): without
+// --tls-cert and --tls-key no client certificate is presented (server-authenticated TLS, only
+// --tls-ca needed; --tls-server-name defaults to the host of `address`); with both, mutual TLS as
+// PeerFromFlags.
+absl::StatusOr<v1::PeerConfig> PublicPeerFromFlags(const Flags& flags, const std::string& address);
+
 }  // namespace mecai
 
 #endif  // MECAI_CLI_FLAGS_H_

@@ -36,8 +36,11 @@ constexpr char kUsage[] =
     "      --network-namespaces puts each agent in its own network namespace with its own\n"
     "      resolver, a region each (needs root).\n"
     "  vouch --vs ADDR --host H [--port P] --trust-list TL --cert C --key K\n"
-    "        [--next-cert C2 [--next-key K2]] --out VD  <connection>\n"
+    "        [--next-cert C2 [--next-key K2]] --out VD [--http]  <connection>\n"
     "      Sends a signed Vouching Request; writes the VD to VD. Exit 0 issued, 3 refused.\n"
+    "      To a public endpoint, --tls-ca alone: no client certificate (the VR's signature is\n"
+    "      the authentication; --tls-server-name defaults to the host of ADDR). --http: an\n"
+    "      HTTPS POST to its HTTP binding instead of gRPC.\n"
     "  verify --vd VD --host H --cert C --va-list L [--max-age DUR] [--va ID ...]\n"
     "         [--require-approval]\n"
     "      Verifies a VD as a TLS client would. Exit 0 valid, 3 invalid (reason on stderr).\n"
@@ -123,7 +126,9 @@ int Vouch(int argc, char** argv) {
   std::set<std::string> valued = {"vs",  "host",      "port",     "trust-list", "cert",
                                   "key", "next-cert", "next-key", "out",        "timeout"};
   valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
-  auto flags = mecai::Flags::Parse(argc, argv, 2, valued, mecai::kConnectionBooleanFlags);
+  std::set<std::string> boolean = mecai::kConnectionBooleanFlags;
+  boolean.insert("http");
+  auto flags = mecai::Flags::Parse(argc, argv, 2, valued, boolean);
   if (!flags.ok()) return UsageError("vouch", flags.status());
   mecai::VouchOptions options;
   for (const char* required : {"vs", "host", "trust-list", "cert", "key", "out"}) {
@@ -132,8 +137,12 @@ int Vouch(int argc, char** argv) {
                         absl::InvalidArgumentError(absl::StrCat("--", required, " is required")));
     }
   }
-  auto peer = mecai::PeerFromFlags(*flags, flags->Get("vs"));
+  auto peer = mecai::PublicPeerFromFlags(*flags, flags->Get("vs"));
   if (!peer.ok()) return UsageError("vouch", peer.status());
+  options.http = flags->Has("http");
+  if (options.http && flags->Has("plaintext")) {
+    return UsageError("vouch", absl::InvalidArgumentError("--http is HTTPS only: no --plaintext"));
+  }
   auto port = flags->GetPort("port", 443);
   if (!port.ok()) return UsageError("vouch", port.status());
   if (flags->Has("next-key") && !flags->Has("next-cert")) {

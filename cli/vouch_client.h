@@ -15,15 +15,29 @@
 namespace mecai {
 
 struct VouchOptions {
+  // The Vouching Server: its internal listener (mutual TLS), or its public endpoint, which asks
+  // for no client certificate (tls without certificate_file and private_key_file).
   v1::PeerConfig vouching_server;
   // The server the VR speaks for: name, port, trust list, certificate and key files (and, during
   // a rollover, the next certificate and its key), as the stapler keeps them.
   ServerIdentity server;
   absl::Duration timeout = absl::Seconds(60);
+  // Send the VR as an HTTPS POST to the public endpoint's HTTP binding (docs/PROTOCOL.md "The
+  // HTTP binding") instead of over gRPC: https://<server_identity>:<port of address>, connecting
+  // to the host of vouching_server.address, verified with vouching_server.tls.server_ca_file.
+  bool http = false;
 };
 
 // Builds and signs a VR from the files, sends it to the Vouching Server and returns its answer.
 absl::StatusOr<v1::VouchResponse> RequestVouching(const VouchOptions& options);
+
+// The HTTP binding: POSTs `serialized_request` (a serialized VouchingRequest) to the public
+// endpoint `vouching_server` and returns the VouchResponse. A status other than 200 is an error
+// carrying the server's explanation: RESOURCE_EXHAUSTED for 413 and 429, UNAVAILABLE for 503,
+// ABORTED for 409, DEADLINE_EXCEEDED for 504, INVALID_ARGUMENT for other 4xx, INTERNAL otherwise.
+absl::StatusOr<v1::VouchResponse> PostVouchingRequest(const v1::PeerConfig& vouching_server,
+                                                      const std::string& serialized_request,
+                                                      absl::Duration timeout);
 
 struct VerifyOptions {
   std::string vouching_data_file;

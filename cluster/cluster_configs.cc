@@ -212,6 +212,15 @@ v1::CoordinatorConfig ClusterCoordinatorConfig(const std::string& workdir,
       coordinator.add_signer_replica_addresses(absl::StrCat("127.0.0.1:", port));
     }
   }
+  coordinator.set_disable_decision_reuse(!inputs.decision_reuse);
+  v1::PublicListenConfig* endpoint = coordinator.mutable_public_listen();
+  endpoint->set_address("127.0.0.1:0");
+  endpoint->set_port_file(ClusterPath(workdir, "run/coordinator-public.port"));
+  endpoint->set_http_address("127.0.0.1:0");
+  endpoint->set_http_port_file(ClusterPath(workdir, "run/coordinator-public-http.port"));
+  endpoint->set_certificate_file(identity.certificate_file);
+  endpoint->set_private_key_file(identity.key_file);
+  endpoint->MergeFrom(inputs.public_endpoint_limits);
   return coordinator;
 }
 

@@ -111,10 +111,17 @@ struct ClusterCoordinatorInputs {
   int approval_port = 0;
   // LocalClusterOptions.max_probe_rounds_per_hostname; 0: the coordinator's default.
   uint32_t max_probe_rounds_per_hostname = 0;
+  // LocalClusterOptions.decision_reuse: false turns decision reuse off.
+  bool decision_reuse = true;
+  // LocalClusterOptions.public_endpoint_limits: fields set here replace the public endpoint's.
+  v1::PublicListenConfig public_endpoint_limits;
 };
 
 // The coordinator: its clients "stapler" and "admin", the agents, the signer (and its replicas),
-// the trust lists, the approval service when there is one, and the trust-list maintainer's key.
+// the trust lists, the approval service when there is one, and the trust-list maintainer's key;
+// and the public endpoint (docs/PROTOCOL.md "The public endpoint") on loopback, gRPC and HTTPS,
+// presenting the coordinator's own certificate of the internal CA (clients verify it with
+// internal/ca.pem and the name "coordinator", and present none).
 v1::CoordinatorConfig ClusterCoordinatorConfig(const std::string& workdir,
                                                const ClusterCoordinatorInputs& inputs);
 

@@ -61,6 +61,12 @@ TEST(ClusterConfigsTest, CoordinatorConfigPassesTheCoordinatorsValidation) {
   EXPECT_EQ(config.agents(2).peer().address(), "127.0.0.1:4102");
   EXPECT_EQ(config.agents(2).public_key_file(),
             absl::StrCat(kWorkdir, "/agents/agent-3-observation.pub"));
+  // The public endpoint, both bindings, with the coordinator's certificate; decision reuse on.
+  EXPECT_EQ(config.public_listen().address(), "127.0.0.1:0");
+  EXPECT_EQ(config.public_listen().http_address(), "127.0.0.1:0");
+  EXPECT_EQ(config.public_listen().certificate_file(),
+            absl::StrCat(kWorkdir, "/internal/coordinator.pem"));
+  EXPECT_FALSE(config.disable_decision_reuse());
 
   // The validation is not vacuous: without its signer the same config is refused.
   v1::CoordinatorConfig without_signer = config;
@@ -84,6 +90,21 @@ TEST(ClusterConfigsTest, CoordinatorConfigWithApprovalAndTwoSignerReplicasPasses
   EXPECT_TRUE(config.trust_lists(1).require_issuance_approval());
   EXPECT_EQ(config.approval_service().address(), "127.0.0.1:4200");
   EXPECT_EQ(config.max_probe_rounds_per_hostname(), 1000u);
+}
+
+TEST(ClusterConfigsTest, ThePublicEndpointsLimitsAndDecisionReuseCanBeChosen) {
+  ClusterCoordinatorInputs inputs;
+  inputs.agents = ThreeAgents();
+  inputs.signer_ports = {4001};
+  inputs.decision_reuse = false;
+  inputs.public_endpoint_limits.set_request_timeout_milliseconds(2000);
+  inputs.public_endpoint_limits.set_max_in_flight_per_address(2);
+  const v1::CoordinatorConfig config = ClusterCoordinatorConfig(kWorkdir, inputs);
+  EXPECT_TRUE(ValidateCoordinator(config).ok()) << ValidateCoordinator(config);
+  EXPECT_TRUE(config.disable_decision_reuse());
+  EXPECT_EQ(config.public_listen().request_timeout_milliseconds(), 2000u);
+  EXPECT_EQ(config.public_listen().max_in_flight_per_address(), 2u);
+  EXPECT_EQ(config.public_listen().http_address(), "127.0.0.1:0");
 }
 
 TEST(ClusterConfigsTest, SignerConfigsPassTheSignersValidation) {

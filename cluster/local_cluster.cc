@@ -67,14 +67,15 @@ absl::Status LocalCluster::Signal(const std::string& name, int signal) {
 }
 
 absl::Status LocalCluster::RestartCoordinator() {
-  unlink(Path("run/coordinator.port").c_str());
-  unlink(Path("run/coordinator.metrics-port").c_str());
+  for (const char* file : {"run/coordinator.port", "run/coordinator.metrics-port",
+                           "run/coordinator-public.port", "run/coordinator-public-http.port"}) {
+    unlink(Path(file).c_str());
+  }
   Step("restarting the coordinator");
   ASSIGN_OR_RETURN(
       ChildProcess * coordinator,
       Launch({coordinator_binary_, "--config", Path("coordinator.textproto")}, "coordinator"));
-  ASSIGN_OR_RETURN(coordinator_port_, AwaitPortFile(coordinator, Path("run/coordinator.port")));
-  return absl::OkStatus();
+  return AwaitCoordinatorPorts(coordinator);
 }
 
 absl::Status LocalCluster::RestartSigner() {
@@ -126,6 +127,14 @@ absl::StatusOr<int> LocalCluster::MetricsPort(const std::string& service) const 
 
 v1::PeerConfig LocalCluster::CoordinatorPeer() const {
   return Peer("coordinator", coordinator_port_, stapler_);
+}
+
+v1::PeerConfig LocalCluster::CoordinatorPublicPeer() const {
+  v1::PeerConfig peer;
+  peer.set_address(absl::StrCat("127.0.0.1:", coordinator_public_port_));
+  peer.mutable_tls()->set_server_ca_file(CoordinatorPublicCaFile());
+  peer.mutable_tls()->set_server_identity("coordinator");
+  return peer;
 }
 
 v1::PeerConfig LocalCluster::AdminPeer() const {
@@ -468,13 +477,26 @@ absl::Status LocalCluster::StartCoordinator(const std::string& binary,
   inputs.signer_ports = signer_replica_ports_;
   inputs.approval_port = approval_port_;
   inputs.max_probe_rounds_per_hostname = options_.max_probe_rounds_per_hostname;
+  inputs.decision_reuse = options_.decision_reuse;
+  inputs.public_endpoint_limits = options_.public_endpoint_limits;
   RETURN_IF_ERROR(
       WriteConfig("coordinator.textproto", ClusterCoordinatorConfig(options_.workdir, inputs)));
-  Step("starting the coordinator");
+  Step(
+      "starting the coordinator (and its public endpoint, gRPC and HTTPS, without client "
+      "certificates)");
   ASSIGN_OR_RETURN(ChildProcess * coordinator,
                    Launch({binary, "--config", Path("coordinator.textproto")}, "coordinator"));
-  ASSIGN_OR_RETURN(coordinator_port_, AwaitPortFile(coordinator, Path("run/coordinator.port")));
   coordinator_binary_ = binary;
+  return AwaitCoordinatorPorts(coordinator);
+}
+
+absl::Status LocalCluster::AwaitCoordinatorPorts(ChildProcess* coordinator) {
+  ASSIGN_OR_RETURN(coordinator_port_, AwaitPortFile(coordinator, Path("run/coordinator.port")));
+  // The public servers start after the internal one has written its port.
+  ASSIGN_OR_RETURN(coordinator_public_port_,
+                   AwaitPortFile(coordinator, Path("run/coordinator-public.port")));
+  ASSIGN_OR_RETURN(coordinator_public_http_port_,
+                   AwaitPortFile(coordinator, Path("run/coordinator-public-http.port")));
   return absl::OkStatus();
 }
 

@@ -32,6 +32,11 @@ struct LocalClusterOptions {
   std::map<std::string, std::vector<std::string>> extra_hosts;
   // The coordinator's per-hostname probe-round limit (0: its default); benchmarks raise it.
   uint32_t max_probe_rounds_per_hostname = 0;
+  // Decision reuse (docs/PROTOCOL.md "Decision reuse"), on by default as in the coordinator; tests
+  // and benchmarks that need a probe round per VR turn it off.
+  bool decision_reuse = true;
+  // Fields set here replace the limits of the coordinator's public endpoint.
+  v1::PublicListenConfig public_endpoint_limits;
   // Agent i runs as agent_placements[i] says when given; otherwise on loopback with the cluster's
   // resolver.
   std::vector<AgentPlacement> agent_placements;
@@ -86,12 +91,21 @@ class LocalCluster {
   std::string Path(const std::string& name) const { return options_.workdir + "/" + name; }
   int target_port() const { return target_port_; }
   int coordinator_port() const { return coordinator_port_; }
+  // The coordinator's public endpoint (docs/PROTOCOL.md "The public endpoint"): its gRPC and its
+  // HTTPS port on 127.0.0.1.
+  int coordinator_public_port() const { return coordinator_public_port_; }
+  int coordinator_public_http_port() const { return coordinator_public_http_port_; }
   int signer_port() const { return signer_port_; }
   // The process id of a started service ("coordinator", "signer", "agent-1", "nginx", ...), or
   // NOT_FOUND.
   absl::StatusOr<pid_t> ProcessId(const std::string& name) const;
   // How a TLS server operator (identity "stapler") reaches the coordinator.
   v1::PeerConfig CoordinatorPeer() const;
+  // How anyone reaches the public endpoint's gRPC binding: no client certificate, the server
+  // verified with the internal CA (internal/ca.pem) as "coordinator".
+  v1::PeerConfig CoordinatorPublicPeer() const;
+  // The CA file that verifies the public endpoint's certificate, for HTTPS clients (curl --cacert).
+  std::string CoordinatorPublicCaFile() const { return Path("internal/ca.pem"); }
   // How a trust-list administrator (identity "admin") reaches the coordinator.
   v1::PeerConfig AdminPeer() const;
   // How a CA front end (identity "ca-frontend") reaches the approval service to submit requests.
@@ -160,6 +174,8 @@ class LocalCluster {
                             const std::vector<v1::AgentEndpoint>& agents);
   absl::Status StartCoordinator(const std::string& binary,
                                 const std::vector<v1::AgentEndpoint>& agents);
+  // Waits for the started coordinator's port files (its own, and its public endpoint's).
+  absl::Status AwaitCoordinatorPorts(ChildProcess* coordinator);
 
   absl::StatusOr<Identity> IssueIdentity(const std::string& name,
                                          const std::vector<std::string>& usages);
@@ -187,6 +203,8 @@ class LocalCluster {
   // The issuing CA's CRL distribution point, served by nginx (RFC 5280 §4.2.1.13).
   int crl_port_ = 0;
   int coordinator_port_ = 0;
+  int coordinator_public_port_ = 0;
+  int coordinator_public_http_port_ = 0;
   int signer_port_ = 0;
   // Every signer replica's port, the first's first.
   std::vector<int> signer_replica_ports_;

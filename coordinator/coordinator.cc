@@ -31,6 +31,41 @@ VouchingRequestLimits LimitsFrom(const v1::CoordinatorConfig& config) {
   return limits;
 }
 
+// How long a VR waits for another VR's decision it may reuse (DecisionReuse::Find): the longest
+// a decision takes, approval, probes and signing, and a little more.
+absl::Duration ReuseWait(const v1::CoordinatorConfig& config) {
+  return absl::Milliseconds(config.approval_timeout_milliseconds()) +
+         absl::Milliseconds(config.probe_timeout_milliseconds()) +
+         absl::Milliseconds(config.signer_timeout_milliseconds()) + absl::Seconds(5);
+}
+
+std::unique_ptr<DecisionReuse> ReuseFrom(const v1::CoordinatorConfig& config, const Clock& clock) {
+  if (config.disable_decision_reuse() || config.decision_reuse_seconds() == 0) return nullptr;
+  return std::make_unique<DecisionReuse>(clock, absl::Seconds(config.decision_reuse_seconds()));
+}
+
+// Holds a DecisionReuse claim until the decision is known; the claim ends on every path, keeping
+// the answer for reuse when it is a VD.
+class ReuseClaim {
+ public:
+  ReuseClaim(DecisionReuse& reuse, std::string key) : reuse_(reuse), key_(std::move(key)) {}
+  ~ReuseClaim() { reuse_.Release(key_, kept_.has_value() ? &*kept_ : nullptr); }
+  void Keep(const v1::VouchResponse& response) { kept_ = response; }
+
+ private:
+  DecisionReuse& reuse_;
+  const std::string key_;
+  std::optional<v1::VouchResponse> kept_;
+};
+
+v1::VouchResponse RefusedBeforeProbing(const v1::Refusal& refusal) {
+  MECAI_LOG(Info) << "refused VR before probing: " << v1::RefusalReason_Name(refusal.reason())
+                  << ": " << refusal.explanation();
+  v1::VouchResponse response;
+  *response.mutable_refusal() = refusal;
+  return response;
+}
+
 std::string RandomBytes(size_t count) {
   std::string bytes(count, '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(&bytes[0]), static_cast<int>(count));
@@ -83,6 +118,7 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
       limits_(LimitsFrom(config)),
       rate_limiter_(clock, config.max_probe_rounds_per_hostname(),
                     absl::Seconds(config.rate_limit_window_seconds())),
+      reuse_(ReuseFrom(config, clock)),
       trust_lists_(trust_lists),
       fanout_(fanout),
       store_(store),
@@ -123,7 +159,11 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
   absl::StatusOr<v1::VouchResponse> response = Decide(serialized_request);
   EndDeciding(digest);
   if (metrics_ != nullptr && response.ok()) {
-    if (response->served_from_record()) metrics_->RecordAnsweredFromRecord();
+    if (response->reused_decision()) {
+      metrics_->RecordDecisionReused();
+    } else if (response->served_from_record()) {
+      metrics_->RecordAnsweredFromRecord();
+    }
     metrics_->RecordDecision(response->has_vouching_data(), response->refusal().reason(),
                              absl::ToDoubleSeconds(absl::Now() - started));
     for (const v1::PerspectiveResult& result : response->perspectives()) {
@@ -182,7 +222,36 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& seriali
   Deciding vr(serialized_request);
   ASSIGN_OR_RETURN(std::optional<v1::VouchResponse> answer, CheckBeforeProbing(vr));
   if (answer.has_value()) return *std::move(answer);
-  ASSIGN_OR_RETURN(answer, CheckApproval(vr));
+  // Decision reuse (docs/PROTOCOL.md "Decision reuse"): this VR passed its own checks; a VD issued
+  // within the window for the same hostname, port, trust list and certificates answers it without
+  // a probe round. Otherwise this call decides, and VRs of the same key wait for its decision. Not
+  // for a trust list that requires issuance approval (ARCHITECTURE.md §7): the approval service is
+  // asked for every VR, as its answer may change at any moment.
+  if (reuse_ == nullptr || trust_lists_.RequiresIssuanceApproval(vr.request().body.trust_list())) {
+    return DecideAfterChecks(vr);
+  }
+  const std::string key = DecisionReuse::KeyOf(vr.request());
+  DecisionReuse::Found found = reuse_->Find(key, ReuseWait(config_));
+  if (found.reusable.has_value()) {
+    v1::VouchResponse reused = *std::move(found.reusable);
+    reused.set_served_from_record(true);
+    reused.set_reused_decision(true);
+    MECAI_LOG(Info) << vr.request().body.hostname() << ":" << vr.request().body.port()
+                    << " ISSUED by reusing record " << reused.log_index();
+    return reused;
+  }
+  if (!found.claimed) return DecideAfterChecks(vr);
+  ReuseClaim claim(*reuse_, key);
+  absl::StatusOr<v1::VouchResponse> decided = DecideAfterChecks(vr);
+  if (decided.ok()) claim.Keep(*decided);
+  return decided;
+}
+
+absl::StatusOr<v1::VouchResponse> Coordinator::DecideAfterChecks(Deciding& vr) {
+  // The hostname's probe budget (trust rule 8), spent only by a VR that could be issued.
+  std::optional<v1::Refusal> limited = CheckProbeRateLimit(vr.request().body.hostname());
+  if (limited.has_value()) return RefusedBeforeProbing(*limited);
+  ASSIGN_OR_RETURN(std::optional<v1::VouchResponse> answer, CheckApproval(vr));
   if (answer.has_value()) return *std::move(answer);
   ProbeAll(vr);
   ASSIGN_OR_RETURN(Recorded recorded, RecordAndSign(vr));
@@ -198,26 +267,13 @@ absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckBeforeProbing
     ASSIGN_OR_RETURN(std::optional<uint64_t> earlier,
                      store_.FindByRequestDigest(check.request.request_sha256));
     if (earlier.has_value()) return AnswerFromRecord(*earlier);
-    // Then the per-hostname limit on probe rounds (trust rule 8).
-    std::optional<v1::Refusal> limited = CheckProbeRateLimit(check.request.body.hostname());
-    if (limited.has_value()) {
-      check.refusal = *std::move(limited);
-    } else {
-      // Then hostname, usage, trust list and chain.
-      CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
-    }
+    // Then hostname, usage, trust list and chain.
+    CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
   }
   // Then revocation of every vouched certificate: OCSP and CRL, unknown refuses (ARCHITECTURE.md
   // §3).
   CheckRevocation(vr);
-  if (!check.accepted()) {
-    MECAI_LOG(Info) << "refused VR before probing: "
-                    << v1::RefusalReason_Name(check.refusal.reason()) << ": "
-                    << check.refusal.explanation();
-    v1::VouchResponse response;
-    *response.mutable_refusal() = check.refusal;
-    return response;
-  }
+  if (!check.accepted()) return RefusedBeforeProbing(check.refusal);
   return std::nullopt;
 }
 
@@ -294,6 +350,7 @@ void Coordinator::ProbeAll(Deciding& vr) {
   // The fan-out takes the time again as each answer arrives.
   const ObservationExpectation expected =
       ExpectationFor(request, task.nonce(), clock_.Now(), timeout + absl::Seconds(60));
+  if (metrics_ != nullptr) metrics_->RecordProbeRound();
   std::vector<PerspectiveAnswer> answers =
       fanout_.ProbeAll(task, expected, request.leaf_sha256, timeout);
   std::vector<PerspectiveOutcome> outcomes;

@@ -4,6 +4,7 @@
 #ifndef MECAI_COORDINATOR_COORDINATOR_H_
 #define MECAI_COORDINATOR_COORDINATOR_H_
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 #include "common/evidence/vouching_request.h"
 #include "coordinator/approval_checker.h"
 #include "coordinator/coordinator_metrics.h"
+#include "coordinator/decision_reuse.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/rate_limiter.h"
 #include "coordinator/record_store.h"
@@ -43,7 +45,9 @@ class Coordinator {
   // fault of the system (the store or the signer failed), and says whether a record was written.
   // One decision per VR at a time: an identical VR that arrives while an earlier call is deciding
   // it is answered ABORTED, never probed a second time (agents probe a VR once); sent again once
-  // that decision is recorded, it is answered from the record.
+  // that decision is recorded, it is answered from the record. A VR of the hostname, port, trust
+  // list and certificates of a decision issued within decision_reuse_seconds is answered with that
+  // decision's VD once it passed its own checks (docs/PROTOCOL.md "Decision reuse").
   absl::StatusOr<v1::VouchResponse> Vouch(const std::string& serialized_request);
 
  private:
@@ -54,7 +58,8 @@ class Coordinator {
   // Answers an identical earlier VR from its record instead of probing again (trust rule 8).
   absl::StatusOr<v1::VouchResponse> AnswerFromRecord(uint64_t log_index);
   // The decision procedure (ARCHITECTURE.md §11, steps 3 to 11), as named steps:
-  // CheckBeforeProbing, CheckApproval, ProbeAll, RecordAndSign, Respond. A step that ends the
+  // CheckBeforeProbing, then an issued decision to reuse (DecisionReuse), then DecideAfterChecks:
+  // CheckProbeRateLimit, CheckApproval, ProbeAll, RecordAndSign, Respond. A step that ends the
   // decision early returns the answer (or a fault); std::nullopt carries on to the next step.
   absl::StatusOr<v1::VouchResponse> Decide(const std::string& serialized_request);
 
@@ -66,11 +71,16 @@ class Coordinator {
   struct SigningAttempt;
 
   // The checks of ARCHITECTURE.md §3 before any probe: the VR's envelope, an earlier record of the
-  // same VR (answered from it), the per-hostname rate limit, hostname, usage, trust list and chain,
-  // then revocation. A refusal here is answered without a record.
+  // same VR (answered from it), hostname, usage, trust list and chain, then revocation. A refusal
+  // here is answered without a record and costs the hostname nothing.
   absl::StatusOr<std::optional<v1::VouchResponse>> CheckBeforeProbing(Deciding& vr);
+  // The steps after the checks, for a VR no earlier decision answers: the probe budget, approval,
+  // probing, the record and the VD.
+  absl::StatusOr<v1::VouchResponse> DecideAfterChecks(Deciding& vr);
   // The RATE_LIMITED refusal when `hostname` has used up its probe rounds (trust rule 8), else
-  // std::nullopt (and one round is taken).
+  // std::nullopt (and one round is taken). Asked only for a VR that passed every check before
+  // probing, so VRs that cannot be issued (a self-signed certificate, a bad signature) never spend
+  // a hostname's rounds.
   std::optional<v1::Refusal> CheckProbeRateLimit(const std::string& hostname);
   // The revocation status of every vouched certificate (OCSP and CRL; unknown refuses), while the
   // VR is accepted; collects the evidence the signer re-checks.
@@ -107,6 +117,8 @@ class Coordinator {
   const v1::CoordinatorConfig config_;
   const VouchingRequestLimits limits_;
   HostnameRateLimiter rate_limiter_;
+  // Null when decision reuse is off (disable_decision_reuse).
+  const std::unique_ptr<DecisionReuse> reuse_;
   const TrustLists& trust_lists_;
   const ProbeFanout& fanout_;
   RecordStore& store_;

@@ -1,6 +1,12 @@
 #include "coordinator/coordinator_config.h"
 
+#include <arpa/inet.h>
+
 #include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/config_loader.h"
@@ -38,8 +44,103 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
   if (config.startup_connect_timeout_milliseconds() == 0) {
     config.set_startup_connect_timeout_milliseconds(10000);
   }
+  if (config.decision_reuse_seconds() == 0) config.set_decision_reuse_seconds(600);
+  if (config.has_public_listen()) {
+    v1::PublicListenConfig* endpoint = config.mutable_public_listen();
+    if (endpoint->max_in_flight() == 0) endpoint->set_max_in_flight(16);
+    if (endpoint->max_queued() == 0) endpoint->set_max_queued(64);
+    if (endpoint->queue_timeout_milliseconds() == 0) endpoint->set_queue_timeout_milliseconds(5000);
+    if (endpoint->max_in_flight_per_address() == 0) endpoint->set_max_in_flight_per_address(4);
+    if (endpoint->request_timeout_milliseconds() == 0) {
+      endpoint->set_request_timeout_milliseconds(10000);
+    }
+    if (endpoint->handshake_timeout_milliseconds() == 0) {
+      endpoint->set_handshake_timeout_milliseconds(5000);
+    }
+    if (endpoint->max_connections() == 0) endpoint->set_max_connections(128);
+    if (endpoint->max_connections_per_address() == 0) endpoint->set_max_connections_per_address(8);
+    if (endpoint->idle_timeout_seconds() == 0) endpoint->set_idle_timeout_seconds(10);
+  }
   return config;
 }
+
+namespace {
+
+// The port of a "host:port" that IsValidHostPort accepted.
+std::string PortOf(const std::string& host_port) {
+  return host_port.substr(host_port.rfind(':') + 1);
+}
+
+// "ip:port" with a numeric IPv4 address or a bracketed IPv6 one, what HttpServer binds.
+bool IsNumericHostPort(const std::string& address) {
+  if (!IsValidHostPort(address, /*allow_port_zero=*/true)) return false;
+  std::string host = address.substr(0, address.rfind(':'));
+  unsigned char bytes[sizeof(in6_addr)];
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    return inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), bytes) == 1;
+  }
+  return inet_pton(AF_INET, host.c_str(), bytes) == 1;
+}
+
+// docs/PROTOCOL.md "The public endpoint": what the endpoint needs, and limits within bounds.
+void ValidatePublicListen(const v1::CoordinatorConfig& config, ConfigErrors* errors) {
+  const v1::PublicListenConfig& endpoint = config.public_listen();
+  const std::string field = "public_listen";
+  errors->Require(!endpoint.address().empty() || !endpoint.http_address().empty(),
+                  field + ".address",
+                  "public_listen needs address (gRPC) or http_address (HTTPS POST), or both");
+  // A bound port is one listener's only: the public ones share none with the internal ones.
+  std::vector<std::pair<std::string, std::string>> bound = {
+      {"listen.address", config.listen().address()},
+      {"listen.metrics_address", config.listen().metrics_address()},
+      {"listen.health_address", config.listen().health_address()}};
+  for (const auto& [name, value, numeric] :
+       {std::tuple<std::string, std::string, bool>{"address", endpoint.address(), false},
+        {"http_address", endpoint.http_address(), true}}) {
+    if (value.empty()) continue;
+    const bool valid =
+        numeric ? IsNumericHostPort(value) : IsValidHostPort(value, /*allow_port_zero=*/true);
+    if (!valid) {
+      errors->Add(field + "." + name,
+                  numeric ? "must be a numeric ip:port, [ipv6]:port for IPv6 (port 0 picks a free "
+                            "one)"
+                          : "must be host:port (port 0 picks a free one)");
+      continue;
+    }
+    if (PortOf(value) != "0") {
+      for (const auto& [other_name, other] : bound) {
+        errors->Require(value != other, field + "." + name, "must differ from " + other_name);
+      }
+    }
+    bound.push_back({field + "." + name, value});
+  }
+  errors->Require(!endpoint.certificate_file().empty(), field + ".certificate_file",
+                  "required (the certificate the endpoint presents)");
+  errors->Require(!endpoint.private_key_file().empty(), field + ".private_key_file", "required");
+  errors->Require(endpoint.max_in_flight() >= 1 && endpoint.max_in_flight() <= 1024,
+                  field + ".max_in_flight", "must be between 1 and 1024");
+  errors->Require(endpoint.max_queued() <= 10000, field + ".max_queued", "must be at most 10000");
+  errors->Require(endpoint.queue_timeout_milliseconds() <= 60000,
+                  field + ".queue_timeout_milliseconds", "must be at most 60000");
+  errors->Require(endpoint.max_in_flight_per_address() >= 1 &&
+                      endpoint.max_in_flight_per_address() <= endpoint.max_in_flight(),
+                  field + ".max_in_flight_per_address", "must be between 1 and max_in_flight");
+  errors->Require(endpoint.request_timeout_milliseconds() >= 1000 &&
+                      endpoint.request_timeout_milliseconds() <= 60000,
+                  field + ".request_timeout_milliseconds", "must be between 1000 and 60000");
+  errors->Require(endpoint.handshake_timeout_milliseconds() >= 1000 &&
+                      endpoint.handshake_timeout_milliseconds() <= 60000,
+                  field + ".handshake_timeout_milliseconds", "must be between 1000 and 60000");
+  errors->Require(endpoint.max_connections() >= 1 && endpoint.max_connections() <= 4096,
+                  field + ".max_connections", "must be between 1 and 4096");
+  errors->Require(endpoint.max_connections_per_address() >= 1 &&
+                      endpoint.max_connections_per_address() <= endpoint.max_connections(),
+                  field + ".max_connections_per_address", "must be between 1 and max_connections");
+  errors->Require(endpoint.idle_timeout_seconds() >= 1 && endpoint.idle_timeout_seconds() <= 300,
+                  field + ".idle_timeout_seconds", "must be between 1 and 300");
+}
+
+}  // namespace
 
 absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
                                        const std::string& source) {
@@ -117,6 +218,11 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
     errors.Require(!config.trust_list_maintainer_key_files(i).empty(),
                    absl::StrCat("trust_list_maintainer_key_files[", i, "]"), "must not be empty");
   }
+  // A reused VD is handed out up to this long after it was signed; clients accept a VD for a day
+  // by default (docs/PROTOCOL.md "Decision reuse").
+  errors.Require(config.decision_reuse_seconds() <= 3600, "decision_reuse_seconds",
+                 "must be at most 3600");
+  if (config.has_public_listen()) ValidatePublicListen(config, &errors);
   return errors.ToStatus();
 }
 

@@ -1,6 +1,7 @@
 // Tests of the coordinator's configuration checks: a bad config stops the coordinator at start with
 // a message naming the field (ARCHITECTURE.md §10); plaintext is allowed for local development
-// except towards the signer (trust rule 7).
+// except towards the signer (trust rule 7); the public endpoint and decision reuse are bounded
+// (docs/PROTOCOL.md "The public endpoint", "Decision reuse").
 #include "coordinator/coordinator_config.h"
 
 #include <string>
@@ -94,6 +95,12 @@ TEST(CoordinatorConfigTest, DefaultsFillTheDocumentedValues) {
   EXPECT_EQ(config.policy().min_regions(), 2u);
   EXPECT_EQ(config.policy().max_unreachable(), 0u);
   EXPECT_EQ(config.revocation().max_cache_age_seconds(), 3600u);
+  EXPECT_EQ(config.max_probe_rounds_per_hostname(), 10u);
+  EXPECT_EQ(config.rate_limit_window_seconds(), 3600u);
+  EXPECT_EQ(config.decision_reuse_seconds(), 600u);
+  EXPECT_FALSE(config.disable_decision_reuse());
+  // No public endpoint unless configured.
+  EXPECT_FALSE(config.has_public_listen());
 }
 
 TEST(CoordinatorConfigTest, DefaultsKeepExplicitValues) {
@@ -314,6 +321,117 @@ TEST(CoordinatorConfigTest, AdministrationNeedsTheMaintainerKeysInOneLine) {
   config.add_trust_list_maintainer_key_files("/etc/mecai/trust-list-maintainer.pub");
   EXPECT_TRUE(Validate(config).ok());
   config.clear_admin_identities();
+  EXPECT_TRUE(Validate(config).ok());
+}
+
+// A public endpoint with every field its defaults do not fill.
+v1::CoordinatorConfig WithPublicListen() {
+  v1::CoordinatorConfig config = ValidConfig();
+  v1::PublicListenConfig* endpoint = config.mutable_public_listen();
+  endpoint->set_address("0.0.0.0:443");
+  endpoint->set_http_address("0.0.0.0:8444");
+  endpoint->set_certificate_file("/etc/mecai/public/tls.crt");
+  endpoint->set_private_key_file("/etc/mecai/public/tls.key");
+  return config;
+}
+
+TEST(CoordinatorConfigTest, APublicEndpointGetsItsDocumentedDefaults) {
+  const absl::Status status = Validate(WithPublicListen());
+  EXPECT_TRUE(status.ok()) << status;
+  const v1::PublicListenConfig endpoint =
+      WithCoordinatorDefaults(WithPublicListen()).public_listen();
+  EXPECT_EQ(endpoint.max_in_flight(), 16u);
+  EXPECT_EQ(endpoint.max_queued(), 64u);
+  EXPECT_EQ(endpoint.queue_timeout_milliseconds(), 5000u);
+  EXPECT_EQ(endpoint.max_in_flight_per_address(), 4u);
+  EXPECT_EQ(endpoint.request_timeout_milliseconds(), 10000u);
+  EXPECT_EQ(endpoint.handshake_timeout_milliseconds(), 5000u);
+  EXPECT_EQ(endpoint.max_connections(), 128u);
+  EXPECT_EQ(endpoint.max_connections_per_address(), 8u);
+  EXPECT_EQ(endpoint.idle_timeout_seconds(), 10u);
+  // Either binding alone will do.
+  v1::CoordinatorConfig only_grpc = WithPublicListen();
+  only_grpc.mutable_public_listen()->clear_http_address();
+  EXPECT_TRUE(Validate(only_grpc).ok());
+  v1::CoordinatorConfig only_http = WithPublicListen();
+  only_http.mutable_public_listen()->clear_address();
+  EXPECT_TRUE(Validate(only_http).ok());
+}
+
+TEST(CoordinatorConfigTest, EachBadPublicEndpointFieldIsNamed) {
+  const MissingField cases[] = {
+      {"public_listen.address: public_listen needs address (gRPC) or http_address",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->clear_address();
+         c->mutable_public_listen()->clear_http_address();
+       }},
+      {"public_listen.address: must be host:port",
+       [](v1::CoordinatorConfig* c) { c->mutable_public_listen()->set_address("443"); }},
+      {"public_listen.http_address: must be a numeric ip:port",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_http_address("vs.example.test:8444");
+       }},
+      {"public_listen.address: must differ from listen.address",
+       [](v1::CoordinatorConfig* c) { c->mutable_public_listen()->set_address("0.0.0.0:7443"); }},
+      {"public_listen.http_address: must differ from public_listen.address",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_http_address("0.0.0.0:443");
+       }},
+      {"public_listen.certificate_file: required",
+       [](v1::CoordinatorConfig* c) { c->mutable_public_listen()->clear_certificate_file(); }},
+      {"public_listen.private_key_file: required",
+       [](v1::CoordinatorConfig* c) { c->mutable_public_listen()->clear_private_key_file(); }},
+      {"public_listen.max_in_flight: must be between 1 and 1024",
+       [](v1::CoordinatorConfig* c) { c->mutable_public_listen()->set_max_in_flight(1025); }},
+      {"public_listen.max_queued: must be at most 10000",
+       [](v1::CoordinatorConfig* c) { c->mutable_public_listen()->set_max_queued(10001); }},
+      {"public_listen.queue_timeout_milliseconds: must be at most 60000",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_queue_timeout_milliseconds(60001);
+       }},
+      {"public_listen.max_in_flight_per_address: must be between 1 and max_in_flight",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_max_in_flight_per_address(17);
+       }},
+      {"public_listen.request_timeout_milliseconds: must be between 1000 and 60000",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_request_timeout_milliseconds(999);
+       }},
+      {"public_listen.handshake_timeout_milliseconds: must be between 1000 and 60000",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_handshake_timeout_milliseconds(60001);
+       }},
+      {"public_listen.max_connections: must be between 1 and 4096",
+       [](v1::CoordinatorConfig* c) { c->mutable_public_listen()->set_max_connections(4097); }},
+      {"public_listen.max_connections_per_address: must be between 1 and max_connections",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_max_connections_per_address(129);
+       }},
+      {"public_listen.idle_timeout_seconds: must be between 1 and 300",
+       [](v1::CoordinatorConfig* c) { c->mutable_public_listen()->set_idle_timeout_seconds(301); }},
+  };
+  for (const MissingField& bad : cases) {
+    v1::CoordinatorConfig config = WithPublicListen();
+    bad.clear(&config);
+    const absl::Status status = Validate(config);
+    EXPECT_THAT(status, IsInvalidField(bad.field)) << bad.field;
+    EXPECT_THAT(std::string(status.message()), Not(HasSubstr("; "))) << bad.field;
+  }
+  // Port 0 (a free port each) may repeat; an IPv6 literal in brackets is numeric.
+  v1::CoordinatorConfig config = WithPublicListen();
+  config.mutable_public_listen()->set_address("127.0.0.1:0");
+  config.mutable_public_listen()->set_http_address("[::1]:0");
+  const absl::Status status = Validate(config);
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+// A reused VD is handed out for at most an hour after it was signed (docs/PROTOCOL.md "Decision
+// reuse").
+TEST(CoordinatorConfigTest, DecisionReuseIsBoundedToAnHour) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.set_decision_reuse_seconds(3601);
+  EXPECT_THAT(Validate(config), IsInvalidField("decision_reuse_seconds: must be at most 3600"));
+  config.set_decision_reuse_seconds(3600);
   EXPECT_TRUE(Validate(config).ok());
 }
 

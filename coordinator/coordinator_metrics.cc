@@ -14,6 +14,18 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                                 .Help("Identical VRs answered from their record without probing.")
                                 .Register(registry)
                                 .Add({})),
+      decisions_reused_(prometheus::BuildCounter()
+                            .Name("mecai_coordinator_decisions_reused_total")
+                            .Help("VRs answered, after their own checks, with the VD of a decision "
+                                  "issued for the same hostname, port, trust list and "
+                                  "certificates within decision_reuse_seconds.")
+                            .Register(registry)
+                            .Add({})),
+      probe_rounds_(prometheus::BuildCounter()
+                        .Name("mecai_coordinator_probe_rounds_total")
+                        .Help("Probe rounds started (one ProbeTask to every perspective).")
+                        .Register(registry)
+                        .Add({})),
       vouch_seconds_(prometheus::BuildHistogram()
                          .Name("mecai_coordinator_vouch_duration_seconds")
                          .Help("Time to answer one Vouching Request.")
@@ -67,6 +79,10 @@ void CoordinatorMetrics::RecordDecision(bool issued, v1::RefusalReason reason, d
 }
 
 void CoordinatorMetrics::RecordAnsweredFromRecord() { answered_from_record_.Increment(); }
+
+void CoordinatorMetrics::RecordDecisionReused() { decisions_reused_.Increment(); }
+
+void CoordinatorMetrics::RecordProbeRound() { probe_rounds_.Increment(); }
 
 void CoordinatorMetrics::RecordProbeRoundTrip(const std::string& region, const std::string& outcome,
                                               double seconds) {

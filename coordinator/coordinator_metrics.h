@@ -22,6 +22,10 @@ class CoordinatorMetrics {
   // One VR answered: issued, or refused for `reason` (before or after probing).
   void RecordDecision(bool issued, v1::RefusalReason reason, double seconds);
   void RecordAnsweredFromRecord();
+  // A VR answered with the VD of another VR's decision (docs/PROTOCOL.md "Decision reuse").
+  void RecordDecisionReused();
+  // One probe round started: a ProbeTask to every perspective.
+  void RecordProbeRound();
   // One Probe call: the perspective's region and how the coordinator judged its answer
   // ("agrees", or a RefusalReason name such as CERTIFICATE_MISMATCH or PERSPECTIVE_TIMEOUT).
   void RecordProbeRoundTrip(const std::string& region, const std::string& outcome, double seconds);
@@ -36,6 +40,8 @@ class CoordinatorMetrics {
  private:
   prometheus::Family<prometheus::Counter>& decisions_;
   prometheus::Counter& answered_from_record_;
+  prometheus::Counter& decisions_reused_;
+  prometheus::Counter& probe_rounds_;
   prometheus::Histogram& vouch_seconds_;
   prometheus::Family<prometheus::Histogram>& probe_seconds_;
   prometheus::Gauge& log_size_;

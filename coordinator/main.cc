@@ -27,6 +27,8 @@
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/periodic_checkpoint.h"
 #include "coordinator/probe_fanout.h"
+#include "coordinator/public_endpoint.h"
+#include "coordinator/public_endpoint_metrics.h"
 #include "coordinator/record_store.h"
 #include "coordinator/trust_list_admin.h"
 #include "coordinator/vouching_service.h"
@@ -38,6 +40,8 @@ constexpr char kUsage[] =
     "\n"
     "Serves mecai.v1.VouchingService: checks Vouching Requests, probes from every configured\n"
     "perspective, records each decision in RocksDB and returns Vouching Data from the signer.\n"
+    "With public_listen, also serves Vouch to anyone without a client certificate, over gRPC\n"
+    "and as an HTTPS POST (docs/PROTOCOL.md \"The public endpoint\").\n"
     "FILE is a mecai.v1.CoordinatorConfig in protobuf text format (see deploy/local/).\n";
 
 absl::Status Run(const std::string& config_path) {
@@ -121,9 +125,27 @@ absl::Status Run(const std::string& config_path) {
                                     absl::Seconds(config.trust_list_reload_seconds()));
   ASSIGN_OR_RETURN(auto server,
                    mecai::StartServer(config.listen(), {&vouching, &audit, &admin}, &grpc_metrics));
+  // The public Vouch endpoint (docs/PROTOCOL.md "The public endpoint"): VRs only, from anyone,
+  // without a client certificate; everything else stays on the mutual-TLS server above.
+  std::unique_ptr<mecai::PublicEndpointMetrics> public_metrics;
+  std::unique_ptr<mecai::PublicEndpoint> public_endpoint;
+  mecai::PublicEndpointServers public_servers;
+  if (config.has_public_listen()) {
+    public_metrics = std::make_unique<mecai::PublicEndpointMetrics>(*registry);
+    public_endpoint = mecai::PublicEndpoint::FromConfig(
+        config,
+        [&coordinator](const std::string& serialized_request) {
+          return coordinator.Vouch(serialized_request);
+        },
+        public_metrics.get());
+    ASSIGN_OR_RETURN(public_servers, mecai::StartPublicEndpoint(config, *public_endpoint));
+  }
   MECAI_LOG(Info) << "coordinator shard " << config.log_shard_id() << " ready with "
                   << agents->size() << " perspectives; log size " << store->TreeSize();
   mecai::ServeUntilSignal(*server);
+  // The public servers stop as this returns, before what they call into.
+  if (public_servers.grpc != nullptr) public_servers.grpc->Shutdown();
+  public_servers.http.reset();
   return absl::OkStatus();
 }
 

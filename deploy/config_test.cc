@@ -60,6 +60,7 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
       std::string(kDeployDirectory) + "/apache/stapler.textproto",
       std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto",
       std::string(kDeployDirectory) + "/nginx/stapler.textproto",
+      std::string(kDeployDirectory) + "/systemd/coordinator.textproto",
       std::string(kDeployDirectory) + "/systemd/probe-agent.textproto"};
   for (const std::string& region : kRegions) {
     expected.push_back(OverlayConfig(region, "coordinator.textproto"));
@@ -109,6 +110,26 @@ TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
     }
     EXPECT_TRUE(valid.ok()) << valid;
   }
+}
+
+// Every deployed coordinator serves the public Vouch endpoint (docs/PROTOCOL.md "The public
+// endpoint") on both bindings, with a certificate of its own, not the internal listener's.
+TEST(DeployConfigTest, EveryCoordinatorServesThePublicEndpoint) {
+  int coordinators = 0;
+  for (const std::string& path : TextprotoFiles()) {
+    if (std::filesystem::path(path).filename() != "coordinator.textproto") continue;
+    SCOPED_TRACE(path);
+    ++coordinators;
+    absl::StatusOr<v1::CoordinatorConfig> config = LoadConfig<v1::CoordinatorConfig>(path);
+    ASSERT_TRUE(config.ok()) << config.status();
+    ASSERT_TRUE(config->has_public_listen());
+    EXPECT_FALSE(config->public_listen().address().empty());
+    EXPECT_FALSE(config->public_listen().http_address().empty());
+    EXPECT_NE(config->public_listen().certificate_file(),
+              config->listen().tls().certificate_file());
+    EXPECT_FALSE(config->disable_decision_reuse());
+  }
+  EXPECT_EQ(coordinators, 4);
 }
 
 TEST(DeployConfigTest, RegionsAgree) {

@@ -59,6 +59,10 @@ class ClusterEndToEndTest : public ::testing::Test {
     LocalClusterOptions options;
     options.extra_hosts[kRolloverHost] = {"127.0.0.2", "127.0.0.3"};
     options.max_probe_rounds_per_hostname = kProbeRoundsPerHostname;
+    // Every VR here is a decision of its own, probed and recorded: decision reuse, which would
+    // answer a VR for the served certificate with an earlier one's VD, is off (its own tests are
+    // tests/public_endpoint_test.cc).
+    options.decision_reuse = false;
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
                          StartTestCluster("cluster", options));
     cluster_ = cluster.release();

@@ -43,7 +43,11 @@ using ::testing::HasSubstr;
 class CompromisedCoordinatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster, StartTestCluster("cluster"));
+    // Each VR is a decision of its own at the next log index: no decision reuse.
+    LocalClusterOptions options;
+    options.decision_reuse = false;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
+                         StartTestCluster("cluster", options));
     cluster_ = cluster.release();
     // The coordinator's identity and the signer's address, exactly as the coordinator has them.
     auto config = LoadConfig<v1::CoordinatorConfig>(cluster_->Path("coordinator.textproto"));

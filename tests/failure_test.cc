@@ -41,6 +41,8 @@ class FailureTest : public ::testing::Test {
     static int counter = 0;
     LocalClusterOptions options;
     options.max_probe_rounds_per_hostname = 100000;
+    // Every VR under load is a decision of its own, with a record of its own: no decision reuse.
+    options.decision_reuse = false;
     ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(absl::StrCat("cluster-", ++counter), options));
     auto chain = LoadPemCertificatesAsDer(cluster_->ServerChainFile());
     auto key = LoadPemPrivateKey(cluster_->ServerKeyFile());

@@ -53,6 +53,9 @@ class SplitViewTest : public ::testing::Test {
     LocalClusterOptions options;
     options.target_listen_address = "0.0.0.0";
     options.agent_placements = regions_->Placements();
+    // The VR after the attack began is probed afresh, not answered with the honest VD issued a
+    // moment before (decision reuse, docs/PROTOCOL.md; that VD stays valid at clients anyway).
+    options.decision_reuse = false;
     ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster("split-view/cluster", options));
   }
 

@@ -256,6 +256,9 @@ class StockServersTest : public ::testing::TestWithParam<Kind> {
     LocalClusterOptions options;
     // Two servers, two probe rounds each, on one hostname.
     options.max_probe_rounds_per_hostname = 100;
+    // A refresh seconds after the first fetch must bring a new VD, not the first one again
+    // (decision reuse, docs/PROTOCOL.md, hands out an issued VD for ten minutes).
+    options.decision_reuse = false;
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
                          StartTestCluster("cluster", options));
     cluster_ = cluster.release();

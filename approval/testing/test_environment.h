@@ -12,7 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "approval/http_server.h"
+#include "common/net/http_server.h"
 #include "common/process/child_process.h"
 
 namespace mecai {

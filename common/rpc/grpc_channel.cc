@@ -34,8 +34,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const v1::PeerConfig&
   }
   grpc::SslCredentialsOptions options;
   ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(peer.tls().server_ca_file()));
-  ASSIGN_OR_RETURN(options.pem_private_key, ReadFile(peer.tls().private_key_file()));
-  ASSIGN_OR_RETURN(options.pem_cert_chain, ReadFile(peer.tls().certificate_file()));
+  // Without a certificate and key the client presents none: server-authenticated TLS, what the
+  // coordinator's public endpoint serves (docs/PROTOCOL.md "The public endpoint").
+  if (!peer.tls().certificate_file().empty() || !peer.tls().private_key_file().empty()) {
+    ASSIGN_OR_RETURN(options.pem_private_key, ReadFile(peer.tls().private_key_file()));
+    ASSIGN_OR_RETURN(options.pem_cert_chain, ReadFile(peer.tls().certificate_file()));
+  }
   arguments.SetSslTargetNameOverride(peer.tls().server_identity());
   return grpc::CreateCustomChannel(peer.address(), grpc::SslCredentials(options), arguments);
 }

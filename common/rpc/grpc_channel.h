@@ -18,7 +18,10 @@ class ConfigErrors;
 void ValidatePeerConfig(const v1::PeerConfig& peer, bool plaintext_allowed,
                         const std::string& field, ConfigErrors* errors);
 
-// A channel to `peer.address`. Reads the TLS files now; connects lazily.
+// A channel to `peer.address`. Reads the TLS files now; connects lazily. A `peer.tls` without
+// certificate_file and private_key_file presents no client certificate (server-authenticated TLS,
+// for the coordinator's public endpoint); ValidatePeerConfig still requires them for the
+// services' own peers.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const v1::PeerConfig& peer,
                                                            uint32_t max_receive_bytes = 4 << 20);
 

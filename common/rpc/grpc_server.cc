@@ -235,6 +235,59 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   return running;
 }
 
+absl::StatusOr<std::unique_ptr<RunningServer>> StartServerAuthenticatedServer(
+    const ServerAuthenticatedOptions& options, const std::vector<grpc::Service*>& services,
+    GrpcServerMetrics* metrics) {
+  grpc::SslServerCredentialsOptions tls(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.private_key, ReadFile(options.private_key_file));
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(options.certificate_file));
+  tls.pem_key_cert_pairs.push_back(std::move(pair));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.address, grpc::SslServerCredentials(tls), &port);
+  builder.SetOption(std::make_unique<WithoutBuilderPlugins>());  // No reflection.
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  grpc::ResourceQuota quota("mecai-server-authenticated");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // A port in use is an error.
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.handshake_timeout)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_idle)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age_grace)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  if (metrics != nullptr)
+    builder.experimental().SetInterceptorCreators(metrics->InterceptorFactories());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address,
+                                               " (is the port in use or the address not local?)"));
+  }
+  if (!options.port_file.empty()) {
+    absl::Status written = WriteFileAtomically(options.port_file, absl::StrCat(port, "\n"));
+    if (!written.ok()) {
+      server->Shutdown();
+      return written;
+    }
+  }
+  MECAI_LOG(Info) << "serving on " << options.address << " (port " << port
+                  << "), server-authenticated TLS: no client certificate is asked for";
+  auto running = std::make_unique<RunningServer>(std::move(server), port);
+  running->SetServingStatus(true);
+  return running;
+}
+
 std::vector<std::string> PeerIdentities(const grpc::AuthContext& context) {
   std::vector<std::string> identities;
   for (const char* property : {"x509_subject_alternative_name", "x509_common_name"}) {

@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/rpc/grpc_metrics.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
@@ -78,6 +79,39 @@ int MaxServerThreads(const v1::ListenConfig& listen);
 // server.
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
     const v1::ListenConfig& listen, const std::vector<grpc::Service*>& services,
+    GrpcServerMetrics* metrics = nullptr);
+
+// A server that authenticates itself and asks for no client certificate: server-authenticated TLS
+// (RFC 8446), for callers who authenticate by what they send, as the public Vouch endpoint's do
+// (a VR signed by its certificate's key, docs/PROTOCOL.md "The public endpoint"). Everything else
+// stays behind StartServer's mutual TLS (trust rule 7).
+struct ServerAuthenticatedOptions {
+  // host:port to bind; port 0 picks a free one, written to port_file when that is set.
+  std::string address;
+  std::string port_file;
+  // PEM: the server's certificate chain and private key.
+  std::string certificate_file;
+  std::string private_key_file;
+  // Larger messages are refused RESOURCE_EXHAUSTED by gRPC, before they are parsed.
+  int max_receive_message_bytes = 1 << 20;
+  // Calls handled at once; beyond them gRPC refuses new calls RESOURCE_EXHAUSTED at once.
+  int max_threads = 16;
+  // A connection that has not completed its TLS handshake by then is closed.
+  absl::Duration handshake_timeout = absl::Seconds(5);
+  // A connection with no call for this long is closed (HTTP/2 GOAWAY).
+  absl::Duration max_connection_idle = absl::Seconds(30);
+  // A connection is told to go away after this long, and closed `max_connection_age_grace` later
+  // whatever its calls are doing: a client that trickles a request in is cut off.
+  absl::Duration max_connection_age = absl::Seconds(30);
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+  // Calls open at once on one connection.
+  int max_concurrent_streams = 4;
+};
+
+// Builds and starts a server for `services` (and grpc.health.v1.Health; no reflection) with
+// server-authenticated TLS. Errors as StartServer's. `metrics` as StartServer's.
+absl::StatusOr<std::unique_ptr<RunningServer>> StartServerAuthenticatedServer(
+    const ServerAuthenticatedOptions& options, const std::vector<grpc::Service*>& services,
     GrpcServerMetrics* metrics = nullptr);
 
 // The identities the TLS peer of `context` presents: DNS/URI subjectAltNames, else the subject CN.

@@ -1,7 +1,15 @@
 // Tests of StartServer's plaintext health-only port (ListenConfig.health_address): Kubernetes gRPC
 // probes get grpc.health.v1.Health there, and nothing else, while the application services stay
-// behind mutual TLS (trust rule 7).
+// behind mutual TLS (trust rule 7). And of StartServerAuthenticatedServer, the public endpoint's
+// server: no client certificate, only its own services, messages over the limit refused, silent
+// connections closed.
 #include "common/rpc/grpc_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -256,6 +264,79 @@ TEST(ValidateListenConfigTest, HealthAddress) {
   listen.set_health_address("0.0.0.0:9090");
   EXPECT_THAT(validate(), StatusIs(absl::StatusCode::kInvalidArgument,
                                    HasSubstr("must differ from listen.metrics_address")));
+}
+
+class ServerAuthenticatedServerTest : public GrpcServerHealthPortTest {
+ protected:
+  void StartPublic(int max_receive_message_bytes = 1 << 20) {
+    ServerAuthenticatedOptions options;
+    options.address = "127.0.0.1:0";
+    options.certificate_file = files_.server_certificate;
+    options.private_key_file = files_.server_key;
+    options.max_receive_message_bytes = max_receive_message_bytes;
+    options.handshake_timeout = absl::Seconds(1);
+    ASSERT_OK_AND_ASSIGN(server_, StartServerAuthenticatedServer(options, {&service_}));
+  }
+
+  // A channel to `port` that verifies the server and presents no certificate.
+  std::shared_ptr<grpc::Channel> ClientWithoutCertificate(int port) {
+    v1::PeerConfig peer;
+    peer.set_address(LocalAddress(port));
+    peer.mutable_tls()->set_server_ca_file(files_.ca);
+    peer.mutable_tls()->set_server_identity("server");
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(peer);
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    return channel.value_or(nullptr);
+  }
+};
+
+TEST_F(ServerAuthenticatedServerTest, AClientWithoutACertificateIsServedOnlyItsServices) {
+  StartPublic();
+  std::shared_ptr<grpc::Channel> channel = ClientWithoutCertificate(server_->port());
+  ASSERT_NE(channel, nullptr);
+  std::string response;
+  grpc::Status status = RawUnaryCall(channel, kListShardsMethod, "", &response);
+  EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  // No server reflection.
+  status = RawUnaryCall(channel, kReflectionMethod, "", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
+}
+
+// The same client against the mutual-TLS server is refused: MakeChannel without a certificate
+// opens only what asks for none.
+TEST_F(ServerAuthenticatedServerTest, TheMutualTlsServerStillRefusesAClientWithoutACertificate) {
+  Start();
+  std::string response;
+  grpc::Status status =
+      RawUnaryCall(ClientWithoutCertificate(server_->port()), kListShardsMethod, "", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+}
+
+TEST_F(ServerAuthenticatedServerTest, AMessageOverTheLimitIsRefusedAndTheServerGoesOn) {
+  StartPublic(/*max_receive_message_bytes=*/64);
+  std::shared_ptr<grpc::Channel> channel = ClientWithoutCertificate(server_->port());
+  std::string response;
+  grpc::Status status = RawUnaryCall(channel, kListShardsMethod, std::string(65, 'x'), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  status = RawUnaryCall(channel, kListShardsMethod, "", &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(ServerAuthenticatedServerTest, AConnectionThatNeverHandshakesIsClosed) {
+  StartPublic();
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  // The 1 s handshake timeout plus a margin for a loaded machine.
+  pollfd entry = {fd, POLLIN, 0};
+  ASSERT_EQ(poll(&entry, 1, 15000), 1) << "not closed within 15 s";
+  char byte;
+  EXPECT_LE(recv(fd, &byte, 1, 0), 0);
+  close(fd);
 }
 
 }  // namespace

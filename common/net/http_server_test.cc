@@ -1,0 +1,487 @@
+// The bounded HTTP server against slow-loris clients (docs/SECURITY.md, bad-input table):
+// connections that never finish a request are closed after the idle timeout, one client address
+// cannot hold more than its share of connections, and a real request from another client is
+// answered while an attacker holds everything it may. Over HTTPS (the coordinator's public
+// endpoint, docs/PROTOCOL.md): no client certificate is asked for, a handshake or a request that
+// does not arrive in time is cut off (a client trickling bytes gets 408), a declared body over the
+// limit is refused before it is sent, connection limits close at once, and a blocking handler does
+// not hold up other connections. Loopback only.
+#include "common/net/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/testing/mtls_files.h"
+#include "common/testing/status_macros.h"
+#include "common/testing/test_pki.h"
+#include "common/testing/tls_test_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace mecai {
+namespace {
+
+// A connected TCP socket from `source` (a numeric 127.x.y.z address) to 127.0.0.1:`port`; -1 on
+// failure. Every address of 127.0.0.0/8 is on the loopback interface, so each source is a client
+// address of its own for the server.
+int ConnectFrom(const std::string& source, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in local = {};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+  sockaddr_in server = {};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof(server)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads until the server closes `fd` or `timeout` passes; true when it was closed (end of stream
+// or reset). What the server sent before closing is appended to `received` when given.
+bool ClosedByServerWithin(int fd, absl::Duration timeout, std::string* received = nullptr) {
+  const absl::Time deadline = absl::Now() + timeout;
+  char buffer[4096];
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    pollfd entry = {fd, POLLIN, 0};
+    const int ready = poll(&entry, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (ready <= 0) continue;
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) return true;
+    if (received != nullptr) received->append(buffer, static_cast<size_t>(n));
+  }
+}
+
+// One complete GET / from `source`; the response's status line, or empty when the server closed
+// without answering (or did not answer within 20 s).
+std::string StatusLineOfGet(const std::string& source, int port) {
+  const int fd = ConnectFrom(source, port);
+  if (fd < 0) return "";
+  std::string response;
+  if (SendAll(fd, "GET / HTTP/1.1\r\nHost: certapproval.test\r\nConnection: close\r\n\r\n")) {
+    ClosedByServerWithin(fd, absl::Seconds(20), &response);
+  }
+  close(fd);
+  return response.substr(0, response.find("\r\n"));
+}
+
+class HttpServerSlowClientTest : public ::testing::Test {
+ protected:
+  void Start(HttpServerOptions options) {
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+        "127.0.0.1:0",
+        [](const HttpServerRequest&) {
+          HttpServerResponse response;
+          response.content_type = "text/plain; charset=utf-8";
+          response.body = "served\n";
+          return response;
+        },
+        options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = std::move(*started);
+  }
+
+  // Opens `count` connections from `source`; half of them send nothing, the other half the start
+  // of a request whose header block never ends (a slow-loris client).
+  std::vector<int> OpenSlowConnections(const std::string& source, int count) {
+    std::vector<int> fds;
+    for (int i = 0; i < count; ++i) {
+      const int fd = ConnectFrom(source, server_->port());
+      EXPECT_GE(fd, 0) << "connection " << i << " from " << source;
+      if (fd < 0) continue;
+      if (i % 2 == 1) {
+        EXPECT_TRUE(SendAll(fd, "GET / HTTP/1.1\r\nHost: certapproval.test\r\nX-Slow: "));
+      }
+      fds.push_back(fd);
+    }
+    return fds;
+  }
+
+  void TearDown() override {
+    for (int fd : open_) close(fd);
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::vector<int> open_;
+};
+
+TEST_F(HttpServerSlowClientTest, IdleAndUnfinishedConnectionsAreClosedAfterTheIdleTimeout) {
+  HttpServerOptions options;
+  options.idle_timeout = absl::Seconds(2);
+  options.max_connections_per_address = 8;
+  Start(options);
+  open_ = OpenSlowConnections("127.0.0.1", 6);
+  ASSERT_EQ(open_.size(), 6u);
+  // A real request while they wait is answered.
+  EXPECT_EQ(StatusLineOfGet("127.0.0.2", server_->port()), "HTTP/1.1 200 OK");
+  // The idle timeout plus a margin for a loaded machine; the timeout is what closes them (a
+  // connection the server kept would stay open indefinitely).
+  for (int fd : open_) {
+    std::string received;
+    EXPECT_TRUE(ClosedByServerWithin(fd, absl::Seconds(2 + 15), &received));
+    EXPECT_EQ(received, "") << "an unfinished request is closed, not answered";
+  }
+}
+
+TEST_F(HttpServerSlowClientTest, OneAddressCannotHoldMoreThanItsShareOfConnections) {
+  HttpServerOptions options;
+  options.idle_timeout = absl::Seconds(120);  // Far beyond the test: nothing times out.
+  options.max_connections = 32;  // 8 per server thread (4 threads), above the per-address 4.
+  options.max_connections_per_address = 4;
+  Start(options);
+  open_ = OpenSlowConnections("127.0.0.1", 4);
+  ASSERT_EQ(open_.size(), 4u);
+  // Beyond its share, the attacker's next connections are closed at once: the kernel completes
+  // the TCP handshake, the server accepts and closes without reading.
+  for (int i = 0; i < 4; ++i) {
+    const int extra = ConnectFrom("127.0.0.1", server_->port());
+    ASSERT_GE(extra, 0);
+    EXPECT_TRUE(ClosedByServerWithin(extra, absl::Seconds(30))) << "extra connection " << i;
+    close(extra);
+  }
+  // So is a complete request from that address while it holds its share.
+  EXPECT_EQ(StatusLineOfGet("127.0.0.1", server_->port()), "");
+  // Other clients are served while the attacker's connections stay open.
+  EXPECT_EQ(StatusLineOfGet("127.0.0.2", server_->port()), "HTTP/1.1 200 OK");
+  EXPECT_EQ(StatusLineOfGet("127.0.0.3", server_->port()), "HTTP/1.1 200 OK");
+  for (int fd : open_) {
+    EXPECT_FALSE(ClosedByServerWithin(fd, absl::Milliseconds(100)))
+        << "the attacker's held connections are still open (nothing timed out)";
+  }
+  // Once the attacker lets go, its address is served again.
+  for (int fd : open_) close(fd);
+  open_.clear();
+  std::string status;
+  for (int attempt = 0; attempt < 50 && status.empty(); ++attempt) {
+    status = StatusLineOfGet("127.0.0.1", server_->port());
+    if (status.empty()) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(status, "HTTP/1.1 200 OK");
+}
+
+TEST(HttpServerLimitsTest, APerAddressLimitAThreadCannotServeBesideOthersIsRefused) {
+  HttpServerOptions options;
+  options.max_connections = 16;  // 4 per thread.
+  options.max_connections_per_address = 4;
+  absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+      "127.0.0.1:0", [](const HttpServerRequest&) { return HttpServerResponse(); }, options);
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTPS (common/net/tls_relay.h) and the limits the public endpoint needs.
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Counts each refusal the server reports. Thread-safe.
+class RefusalCounter {
+ public:
+  std::function<void(HttpServerRefusal)> Callback() {
+    return [this](HttpServerRefusal refusal) {
+      absl::MutexLock lock(&mutex_);
+      ++counts_[refusal];
+    };
+  }
+  int Count(HttpServerRefusal refusal) {
+    absl::MutexLock lock(&mutex_);
+    return counts_[refusal];
+  }
+  // Waits up to `timeout` for `refusal` to have been counted `count` times.
+  bool AwaitCount(HttpServerRefusal refusal, int count, absl::Duration timeout) {
+    absl::MutexLock lock(&mutex_);
+    auto reached = [&] { return counts_[refusal] >= count; };
+    return mutex_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+  }
+
+ private:
+  absl::Mutex mutex_;
+  std::map<HttpServerRefusal, int> counts_ ABSL_GUARDED_BY(mutex_);
+};
+
+class HttpsServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { signal(SIGPIPE, SIG_IGN); }
+
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(const std::string directory, test_pki::MakeTempDirectory());
+    ASSERT_OK_AND_ASSIGN(files_,
+                         WriteMutualTlsFiles(directory, "http_server_test CA", "server", "client"));
+  }
+
+  // An HTTPS server whose handler answers what it received, thread per connection, one request
+  // per connection; `options` as given otherwise.
+  void Start(HttpServerOptions options, HttpHandler handler = nullptr) {
+    HttpServerTls tls;
+    tls.certificate_chain_file = files_.server_certificate;
+    tls.private_key_file = files_.server_key;
+    tls.handshake_timeout = absl::Seconds(1);
+    options.tls = tls;
+    options.thread_per_connection = true;
+    options.one_request_per_connection = true;
+    options.on_refusal = refusals_.Callback();
+    if (!handler) {
+      handler = [](const HttpServerRequest& request) {
+        HttpServerResponse response;
+        response.content_type = "text/plain; charset=utf-8";
+        response.body = absl::StrCat(request.method, " ", request.path, " from ",
+                                     request.remote_address, ": ", request.body.size(), " bytes");
+        return response;
+      };
+    }
+    ASSERT_OK_AND_ASSIGN(server_, HttpServer::Start("127.0.0.1:0", std::move(handler), options));
+  }
+
+  std::string Exchange(const std::string& request) {
+    auto client = TlsTestClient::Connect(files_.ca, "server", server_->port());
+    EXPECT_TRUE(client.ok()) << client.status();
+    if (!client.ok() || !(*client)->Write(request)) return "";
+    return (*client)->ReadAll();
+  }
+
+  MutualTlsFiles files_;
+  RefusalCounter refusals_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpsServerTest, ServesARequestWithoutAClientCertificateAndClosesAfterIt) {
+  Start(HttpServerOptions());
+  const std::string response =
+      Exchange("POST /echo HTTP/1.1\r\nHost: server\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(response, HasSubstr("Connection: close\r\n"));
+  // The client's own address reaches the handler, not the relay's socketpair.
+  EXPECT_THAT(response, HasSubstr("POST /echo from 127.0.0.1: 5 bytes"));
+}
+
+TEST_F(HttpsServerTest, AClientThatNeverCompletesItsHandshakeIsCutOff) {
+  Start(HttpServerOptions());
+  const int fd = ConnectFrom("127.0.0.1", server_->port());
+  ASSERT_GE(fd, 0);
+  // The 1 s handshake timeout plus a margin for a loaded machine.
+  EXPECT_TRUE(ClosedByServerWithin(fd, absl::Seconds(15)));
+  close(fd);
+  EXPECT_TRUE(refusals_.AwaitCount(HttpServerRefusal::kTlsHandshakeFailed, 1, absl::Seconds(5)));
+  // Garbage instead of a ClientHello fails the handshake at once.
+  const int garbage = ConnectFrom("127.0.0.1", server_->port());
+  ASSERT_GE(garbage, 0);
+  EXPECT_TRUE(SendAll(garbage, "GET / HTTP/1.1\r\n\r\n"));
+  EXPECT_TRUE(ClosedByServerWithin(garbage, absl::Seconds(15)));
+  close(garbage);
+  EXPECT_TRUE(refusals_.AwaitCount(HttpServerRefusal::kTlsHandshakeFailed, 2, absl::Seconds(5)));
+}
+
+// A slow-loris client that sends a byte every 100 ms never trips the 10 s idle timeout; the
+// request timeout (1 s) cuts it off, with a 408 that says why.
+TEST_F(HttpsServerTest, ARequestTricklingInIsAnswered408AndCutOff) {
+  HttpServerOptions options;
+  options.idle_timeout = absl::Seconds(10);
+  options.request_timeout = absl::Seconds(1);
+  Start(options);
+  ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+  const std::string request =
+      "POST /echo HTTP/1.1\r\nHost: server\r\nX-Padding: " + std::string(400, 'x') + "\r\n\r\n";
+  size_t sent = 0;
+  const absl::Time started = absl::Now();
+  while (sent < request.size() && !client->Readable(absl::Milliseconds(100))) {
+    ASSERT_TRUE(client->Write(request.substr(sent, 1)));
+    ++sent;
+  }
+  ASSERT_LT(sent, request.size()) << "the whole request trickled in without being cut off";
+  const std::string response = client->ReadAll();
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 408 Request Timeout\r\n"));
+  EXPECT_THAT(response, HasSubstr("did not arrive within its time limit"));
+  EXPECT_LT(absl::Now() - started, absl::Seconds(15));
+  EXPECT_TRUE(refusals_.AwaitCount(HttpServerRefusal::kRequestTimeout, 1, absl::Seconds(5)));
+  // A request that arrives in time is served as before.
+  EXPECT_THAT(Exchange("GET /echo HTTP/1.1\r\nHost: server\r\n\r\n"),
+              StartsWith("HTTP/1.1 200 OK\r\n"));
+}
+
+// The same over plain HTTP.
+TEST(HttpServerRequestTimeoutTest, ARequestTricklingInIsAnswered408AndCutOff) {
+  RefusalCounter refusals;
+  HttpServerOptions options;
+  options.idle_timeout = absl::Seconds(10);
+  options.request_timeout = absl::Seconds(1);
+  options.on_refusal = refusals.Callback();
+  ASSERT_OK_AND_ASSIGN(
+      auto server,
+      HttpServer::Start(
+          "127.0.0.1:0", [](const HttpServerRequest&) { return HttpServerResponse(); }, options));
+  const int fd = ConnectFrom("127.0.0.1", server->port());
+  ASSERT_GE(fd, 0);
+  const std::string request = "GET / HTTP/1.1\r\nX-Padding: " + std::string(400, 'x') + "\r\n\r\n";
+  size_t sent = 0;
+  pollfd entry = {fd, POLLIN, 0};
+  while (sent < request.size() && poll(&entry, 1, 100) == 0) {
+    ASSERT_TRUE(SendAll(fd, request.substr(sent, 1)));
+    ++sent;
+  }
+  ASSERT_LT(sent, request.size()) << "the whole request trickled in without being cut off";
+  std::string received;
+  EXPECT_TRUE(ClosedByServerWithin(fd, absl::Seconds(15), &received));
+  close(fd);
+  EXPECT_THAT(received, StartsWith("HTTP/1.1 408 Request Timeout\r\n"));
+  EXPECT_TRUE(refusals.AwaitCount(HttpServerRefusal::kRequestTimeout, 1, absl::Seconds(5)));
+}
+
+TEST_F(HttpsServerTest, ADeclaredBodyOverTheLimitIsRefusedBeforeItIsSent) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  std::atomic<int> handled{0};
+  Start(options, [&handled](const HttpServerRequest&) {
+    ++handled;
+    return HttpServerResponse();
+  });
+  ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+  // "Expect: 100-continue": the client waits for the server's go-ahead before sending the body,
+  // so the refusal must come first.
+  ASSERT_TRUE(
+      client->Write("POST /echo HTTP/1.1\r\nHost: server\r\nContent-Length: 1000000\r\nExpect: "
+                    "100-continue\r\n\r\n"));
+  const std::string response = client->ReadAll();
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 413 "));
+  EXPECT_THAT(response, HasSubstr("at most 1024 bytes"));
+  EXPECT_EQ(handled.load(), 0);
+  EXPECT_EQ(refusals_.Count(HttpServerRefusal::kBodyTooLarge), 1);
+  // A body without a declared length (chunked) is refused once it passes the limit.
+  const std::string chunk(2000, 'x');
+  const std::string chunked = Exchange(absl::StrCat(
+      "POST /echo HTTP/1.1\r\nHost: server\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n", chunk,
+      "\r\n0\r\n\r\n"));
+  EXPECT_THAT(chunked, StartsWith("HTTP/1.1 413 "));
+  EXPECT_EQ(handled.load(), 0);
+  EXPECT_EQ(refusals_.Count(HttpServerRefusal::kBodyTooLarge), 2);
+}
+
+// A client that sends a large body at once, without waiting for "100 Continue", still reads the
+// 413 the server answered before the body arrived: the connection is not reset under it (the
+// relay shuts its sending side and discards the rest before closing).
+TEST_F(HttpsServerTest, ABodySentWithoutWaitingStillGetsThe413) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  Start(options);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    SCOPED_TRACE(attempt);
+    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+    const std::string body(512 << 10, 'x');
+    EXPECT_TRUE(client->Write(absl::StrCat(
+        "POST /echo HTTP/1.1\r\nHost: server\r\nContent-Length: ", body.size(), "\r\n\r\n", body)));
+    EXPECT_THAT(client->ReadAll(), StartsWith("HTTP/1.1 413 "));
+  }
+}
+
+TEST_F(HttpsServerTest, ConnectionsOverTheLimitsAreClosedAtOnce) {
+  HttpServerOptions options;
+  options.max_connections = 4;
+  options.max_connections_per_address = 2;
+  Start(options);
+  // Two connections from 127.0.0.1 that never handshake (within the 1 s handshake timeout, the
+  // checks below are done at once).
+  std::vector<int> held = {ConnectFrom("127.0.0.1", server_->port()),
+                           ConnectFrom("127.0.0.1", server_->port())};
+  ASSERT_GE(held[0], 0);
+  ASSERT_GE(held[1], 0);
+  // Let the relay count them before the next one arrives.
+  absl::SleepFor(absl::Milliseconds(100));
+  const int third = ConnectFrom("127.0.0.1", server_->port());
+  ASSERT_GE(third, 0);
+  EXPECT_TRUE(ClosedByServerWithin(third, absl::Milliseconds(900)))
+      << "closed at once, not after the handshake timeout";
+  close(third);
+  EXPECT_TRUE(
+      refusals_.AwaitCount(HttpServerRefusal::kAddressConnectionLimit, 1, absl::Seconds(5)));
+  // Two more from other addresses fill the server; the next from anywhere is closed at once.
+  held.push_back(ConnectFrom("127.0.0.2", server_->port()));
+  held.push_back(ConnectFrom("127.0.0.3", server_->port()));
+  absl::SleepFor(absl::Milliseconds(100));
+  const int over = ConnectFrom("127.0.0.4", server_->port());
+  ASSERT_GE(over, 0);
+  EXPECT_TRUE(ClosedByServerWithin(over, absl::Milliseconds(900)));
+  close(over);
+  EXPECT_TRUE(refusals_.AwaitCount(HttpServerRefusal::kConnectionLimit, 1, absl::Seconds(5)));
+  for (int fd : held) close(fd);
+  // Once they are gone, requests are served again.
+  std::string response;
+  for (int attempt = 0; attempt < 50 && response.empty(); ++attempt) {
+    auto client = TlsTestClient::Connect(files_.ca, "server", server_->port());
+    if (client.ok() && (*client)->Write("GET / HTTP/1.1\r\nHost: server\r\n\r\n")) {
+      response = (*client)->ReadAll();
+    }
+    if (response.empty()) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n"));
+}
+
+// With a thread per connection, a handler that blocks holds up no other connection: the slow
+// request is released only by the fast one, which must be served meanwhile.
+TEST_F(HttpsServerTest, ABlockingHandlerDoesNotHoldUpOtherConnections) {
+  absl::Notification fast_served;
+  Start(HttpServerOptions(), [&fast_served](const HttpServerRequest& request) {
+    HttpServerResponse response;
+    response.content_type = "text/plain; charset=utf-8";
+    if (request.path == "/slow") {
+      response.body = fast_served.WaitForNotificationWithTimeout(absl::Seconds(20))
+                          ? "released by the fast request"
+                          : "never released";
+    } else {
+      fast_served.Notify();
+      response.body = "fast";
+    }
+    return response;
+  });
+  std::string slow_response;
+  std::thread slow([&] { slow_response = Exchange("GET /slow HTTP/1.1\r\nHost: server\r\n\r\n"); });
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_THAT(Exchange("GET /fast HTTP/1.1\r\nHost: server\r\n\r\n"), HasSubstr("fast"));
+  slow.join();
+  EXPECT_THAT(slow_response, HasSubstr("released by the fast request"));
+}
+
+TEST(HttpsServerStartTest, ACertificateThatCannotBeLoadedIsNamed) {
+  HttpServerOptions options;
+  options.tls = HttpServerTls();
+  options.tls->certificate_chain_file = "/nonexistent/server.pem";
+  options.tls->private_key_file = "/nonexistent/server.key";
+  options.thread_per_connection = true;
+  absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+      "127.0.0.1:0", [](const HttpServerRequest&) { return HttpServerResponse(); }, options);
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(started.status().message()), HasSubstr("/nonexistent/server.pem"));
+}
+
+}  // namespace
+}  // namespace mecai
