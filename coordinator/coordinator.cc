@@ -17,10 +17,13 @@ namespace mecai {
 namespace {
 
 // How often one decision is asked for a log index (Coordinator::Vouch). A coordinator of this shard
-// that crashed had at most one signing in flight per server thread, so the signer can have given
-// away at most that many indices this store never committed; one more attempt then succeeds.
+// that crashed had at most one signing in flight per internal server thread and per VR its public
+// endpoint admits at once, so the signer can have given away at most that many indices this store
+// never committed; one more attempt then succeeds.
 int LogIndexAttempts(const v1::CoordinatorConfig& config) {
-  return MaxServerThreads(config.listen()) + 1;
+  const int public_in_flight =
+      config.has_public_listen() ? static_cast<int>(config.public_listen().max_in_flight()) : 0;
+  return MaxServerThreads(config.listen()) + public_in_flight + 1;
 }
 
 VouchingRequestLimits LimitsFrom(const v1::CoordinatorConfig& config) {

@@ -2,10 +2,10 @@
 // §7), over a real LocalCluster: a real nginx (`ssl_conf_command ServerInfoFile`) and a real
 // Apache (`SSLOpenSSLConfCmd ServerInfoFile`), each a child process on 127.0.0.1 with a
 // configuration of this test, serve the cluster's server certificate and the serverinfo file the
-// stapler (in process, real VRs over mutual TLS) writes and reloads them for. The default
-// MecaiTlsClient and `mecai s_client` verify the VD over TLS 1.2 and 1.3; then the stapler
-// fetches a fresh VD, rewrites the file and reloads the server while handshakes run, none of
-// which fails.
+// stapler (in process, real VRs to the public Vouch endpoint, no client certificate) writes and
+// reloads them for. The default MecaiTlsClient and `mecai s_client` verify the VD over TLS 1.2
+// and 1.3; then the stapler fetches a fresh VD, rewrites the file and reloads the server while
+// handshakes run, none of which fails.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -274,7 +274,8 @@ class StockServersTest : public ::testing::TestWithParam<Kind> {
     config.set_va_list_file(cluster_->VaListFile());
     auto* server = config.add_vouching_servers();
     server->set_va_id(LocalCluster::kVaId);
-    *server->mutable_vouching_server() = cluster_->CoordinatorPeer();
+    // The public Vouch endpoint: no client certificate, as any server on the Internet.
+    *server->mutable_vouching_server() = cluster_->CoordinatorPublicPeer();
     config.set_hostname(LocalCluster::kTargetHost);
     config.set_port(static_cast<uint32_t>(port));
     config.set_trust_list(LocalCluster::kTrustList);
