@@ -66,9 +66,10 @@ absl::StatusOr<std::string> PrepareWorkdir(const std::string& requested) {
 // Vouches for the target as its TLS server would, then verifies the VD as a client would.
 absl::Status VouchAndVerify(const LocalCluster& cluster) {
   std::cout << "• vouching for " << LocalCluster::kTargetHost << ":" << cluster.target_port()
-            << " (mecai vouch)" << std::endl;
+            << " (mecai vouch, public endpoint, no client certificate)" << std::endl;
   VouchOptions vouch;
-  vouch.vouching_server = cluster.CoordinatorPeer();
+  // As any TLS server on the Internet would: the VR's signature is the authentication.
+  vouch.vouching_server = cluster.CoordinatorPublicPeer();
   vouch.server.hostname = LocalCluster::kTargetHost;
   vouch.server.port = static_cast<uint32_t>(cluster.target_port());
   vouch.server.trust_list = LocalCluster::kTrustList;
