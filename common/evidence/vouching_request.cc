@@ -147,7 +147,8 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
   if (request.has_single()) {
     auto body = ParseSignedBody(request.single(), limits, &reason);
     if (!body.ok()) return Refuse(reason, std::string(body.status().message()));
-    // ARCHITECTURE.md §3 order: well-formed, then fresh, then signed.
+    // ARCHITECTURE.md §3 order: well-formed, then fresh, then a key the agents can ask for, then
+    // signed.
     VouchingRequestCheck shape = CheckBody(body->body, limits, now);
     if (!shape.accepted()) return shape;
     VouchingRequestCheck key_type = CheckLeafKeyType(body->chain[0].get(), "");
@@ -253,8 +254,9 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
   for (SignedBody& body : bodies) {
     // A same-key next certificate carries the key checked above, so every leaf has a key type.
     absl::StatusOr<v1::CertificateKeyType> key_type = CertificateKeyTypeOf(body.chain[0].get());
-    if (!key_type.ok())
+    if (!key_type.ok()) {
       return Refuse(v1::UNSUPPORTED_KEY_TYPE, std::string(key_type.status().message()));
+    }
     const std::string sha256 = Sha256(body.body.certificate_chain_der(0));
     check.request.leaf_sha256.push_back(sha256);
     check.request.vouched.push_back(VouchedCertificate{sha256, *key_type});
