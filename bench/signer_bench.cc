@@ -226,6 +226,9 @@ class Fixture {
       observation.set_port(kPort);
       observation.set_vouching_request_sha256(Sha256(vouching_request));
       observation.set_nonce(kProbeNonce);
+      // The leaf is EC P-256: one handshake asking for that key type (docs/PROTOCOL.md "Key-typed
+      // handshakes").
+      observation.add_certificate_key_types(v1::KEY_TYPE_EC_P256);
       observation.set_started_at_unix_milliseconds(absl::ToUnixMillis(
           now - absl::Seconds(3) + absl::Milliseconds(100 * static_cast<int64_t>(i))));
       observation.set_finished_at_unix_milliseconds(absl::ToUnixMillis(now - absl::Seconds(1)));
@@ -236,6 +239,7 @@ class Fixture {
       v1::AddressObservation* seen = observation.add_addresses();
       seen->set_address(address);
       seen->set_outcome(v1::PROBE_OK);
+      seen->set_requested_key_type(v1::KEY_TYPE_EC_P256);
       seen->add_certificate_chain_der(leaf_der_);
       seen->set_leaf_sha256(Sha256(leaf_der_));
       seen->set_tls_version("TLSv1.3");

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/crypto/certificate_key_type.h"
 #include "common/crypto/hashing.h"
 
 namespace mecai {
@@ -25,13 +26,18 @@ std::string DescribeObservation(const v1::ObservationBody& body, const std::stri
       " in ", body.resolution_milliseconds(), " ms",
       body.resolution_error().empty() ? "" : " (" + body.resolution_error() + ")", "\n");
   for (const v1::AddressObservation& address : body.addresses()) {
+    // docs/PROTOCOL.md "Key-typed handshakes": which certificate this handshake asked for.
+    const std::string asked =
+        address.requested_key_type() == v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED
+            ? std::string()
+            : absl::StrCat(" (asking for ", KeyTypeName(address.requested_key_type()), ")");
     if (address.outcome() == v1::PROBE_OK) {
-      absl::StrAppend(&text, indent, "  ", address.address(), ":", body.port(), " served ",
+      absl::StrAppend(&text, indent, "  ", address.address(), ":", body.port(), asked, " served ",
                       ShortHex(address.leaf_sha256(), 16), " over ", address.tls_version(), " (",
                       address.certificate_chain_der_size(), " certificates, handshake ",
                       address.handshake_milliseconds(), " ms)\n");
     } else {
-      absl::StrAppend(&text, indent, "  ", address.address(), ":", body.port(), " ",
+      absl::StrAppend(&text, indent, "  ", address.address(), ":", body.port(), asked, " ",
                       v1::ProbeOutcome_Name(address.outcome()), ": ", address.error(), "\n");
     }
   }

@@ -54,7 +54,8 @@ std::string ClusterHostsFile(const std::map<std::string, std::vector<std::string
 }
 
 std::string ClusterNginxConfig(const std::string& workdir, const std::string& target_listen_address,
-                               int crl_port, int target_port, bool as_root) {
+                               int crl_port, int target_port, bool as_root,
+                               bool with_rsa_certificate) {
   const std::string root = ClusterPath(workdir, "crl");
   return absl::StrCat(
       "worker_processes 1;\nerror_log stderr;\npid ", ClusterPath(workdir, "run/nginx.pid"), ";\n",
@@ -67,8 +68,13 @@ std::string ClusterNginxConfig(const std::string& workdir, const std::string& ta
       // The TLS target: the server certificate and its chain (nginx wants them in one file).
       "  server {\n    listen ", target_listen_address, ":", target_port, " ssl;\n    server_name ",
       kClusterTargetHost, ";\n    ssl_certificate ", ClusterPath(workdir, "pki/server.pem"),
-      ";\n    ssl_certificate_key ", ClusterPath(workdir, "pki/server.key"),
-      ";\n    return 200 \"MECAI demo target\\n\";\n  }\n}\n");
+      ";\n    ssl_certificate_key ", ClusterPath(workdir, "pki/server.key"), ";\n",
+      with_rsa_certificate
+          ? absl::StrCat("    ssl_certificate ", ClusterPath(workdir, "pki/server-rsa.pem"),
+                         ";\n    ssl_certificate_key ", ClusterPath(workdir, "pki/server-rsa.key"),
+                         ";\n")
+          : std::string(),
+      "    return 200 \"MECAI demo target\\n\";\n  }\n}\n");
 }
 
 v1::ProbeAgentConfig ClusterAgentConfig(const std::string& workdir, const std::string& id,

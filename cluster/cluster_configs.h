@@ -66,9 +66,12 @@ std::string ClusterHostsFile(const std::map<std::string, std::vector<std::string
 
 // nginx (run/nginx.conf): the issuing CA's CRL over HTTP on 127.0.0.1:`crl_port` from crl/, and
 // the TLS target (pki/server.pem) on `target_listen_address`:`target_port`. `as_root`: nginx runs
-// as root (its workers too), as a root caller needs.
+// as root (its workers too), as a root caller needs. `with_rsa_certificate`: the target also holds
+// pki/server-rsa.pem (a second ssl_certificate line) and presents the one the ClientHello selects
+// (docs/PROTOCOL.md "Key-typed handshakes").
 std::string ClusterNginxConfig(const std::string& workdir, const std::string& target_listen_address,
-                               int crl_port, int target_port, bool as_root);
+                               int crl_port, int target_port, bool as_root,
+                               bool with_rsa_certificate = false);
 
 // Probe agent `id` of `region`, its Observation key in agents/, on loopback asking the cluster's
 // dnsmasq on `dns_port`, or placed in a network namespace when `placement` is not null.

@@ -192,6 +192,15 @@ TEST(ClusterConfigsTest, FilesAreUnderTheWorkdir) {
   EXPECT_THAT(nginx, ::testing::Not(HasSubstr("user root")));
   EXPECT_THAT(ClusterNginxConfig(kWorkdir, "127.0.0.1", 1, 2, /*as_root=*/true),
               HasSubstr("user root root;"));
+  EXPECT_THAT(nginx, ::testing::Not(HasSubstr("server-rsa")));
+  // Two certificates for the target, each with its key (docs/PROTOCOL.md "Key-typed handshakes").
+  EXPECT_THAT(
+      ClusterNginxConfig(kWorkdir, "127.0.0.1", 1, 2, /*as_root=*/false,
+                         /*with_rsa_certificate=*/true),
+      HasSubstr(absl::StrCat(
+          "ssl_certificate ", kWorkdir, "/pki/server.pem;\n", "    ssl_certificate_key ", kWorkdir,
+          "/pki/server.key;\n    ssl_certificate ", kWorkdir,
+          "/pki/server-rsa.pem;\n    ssl_certificate_key ", kWorkdir, "/pki/server-rsa.key;")));
 }
 
 }  // namespace

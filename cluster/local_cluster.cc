@@ -169,7 +169,7 @@ absl::StatusOr<int> LocalCluster::StartApprovalService(const std::string& binary
 }
 
 absl::Status LocalCluster::IssueServerCertificate(const std::string& hostname,
-                                                  const std::string& name) {
+                                                  const std::string& name, EvpPkeyPtr key) {
   CertificateSpec spec;
   spec.common_name = hostname;
   spec.dns_names = {hostname};
@@ -177,7 +177,9 @@ absl::Status LocalCluster::IssueServerCertificate(const std::string& hostname,
   spec.not_before = now_ - absl::Hours(1);
   spec.not_after = now_ + absl::Hours(24 * 90);
   spec.crl_url = absl::StrCat("http://127.0.0.1:", crl_port_, "/issuing-ca.crl");
-  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
+  if (key == nullptr) {
+    ASSIGN_OR_RETURN(key, GenerateEcKey());
+  }
   ASSIGN_OR_RETURN(X509Ptr certificate,
                    IssueCertificate(spec, key.get(), issuing_.get(), issuing_key_.get()));
   const std::string leaf = CertificateToPem(certificate.get());
@@ -226,6 +228,10 @@ absl::Status LocalCluster::BuildPki() {
   ASSIGN_OR_RETURN(crl_port_, PickFreeTcpPort());
   RETURN_IF_ERROR(IssueServerCertificate(kTargetHost, "server"));
   RETURN_IF_ERROR(IssueServerCertificate(kTargetHost, "revoked"));
+  if (options_.target_serves_rsa_certificate) {
+    ASSIGN_OR_RETURN(EvpPkeyPtr rsa_key, GenerateRsaKey(2048));
+    RETURN_IF_ERROR(IssueServerCertificate(kTargetHost, "server-rsa", std::move(rsa_key)));
+  }
 
   // The private CA of the cluster's mutual TLS (trust rule 7).
   CertificateSpec internal_spec = root_spec;
@@ -277,7 +283,7 @@ absl::Status LocalCluster::StartWebServer(const std::string& nginx) {
   RETURN_IF_ERROR(WriteFileAtomically(root + "/issuing-ca.crl", crl_der));
   const std::string config =
       ClusterNginxConfig(options_.workdir, options_.target_listen_address, crl_port_, target_port_,
-                         /*as_root=*/geteuid() == 0);
+                         /*as_root=*/geteuid() == 0, options_.target_serves_rsa_certificate);
   RETURN_IF_ERROR(WriteFileAtomically(Path("run/nginx.conf"), config));
   Step(absl::StrCat("starting nginx: the TLS target ", kTargetHost, " on 127.0.0.1:", target_port_,
                     ", and the issuing CA's CRL at http://127.0.0.1:", crl_port_,

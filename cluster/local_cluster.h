@@ -50,6 +50,10 @@ struct LocalClusterOptions {
   // kTrustList, requiring an approved record for the certificate's key.
   std::string approval_rdap_base_url;
   std::string approval_voice_gateway_url;
+  // When set, the TLS target also serves an RSA certificate for kTargetHost (pki/server-rsa.pem)
+  // beside its EC P-256 one (pki/server.pem), as nginx does with two ssl_certificate lines: it
+  // presents the one the ClientHello selects (docs/PROTOCOL.md "Key-typed handshakes").
+  bool target_serves_rsa_certificate = false;
   // Signer replicas (1 or 2): the second serves on its own port with its own log state and
   // trust-list changes file, and the coordinator relays trust-list changes to both
   // (CoordinatorConfig.signer_replica_addresses); signing calls go to the first.
@@ -116,6 +120,10 @@ class LocalCluster {
   std::string ServerChainFile() const { return Path("pki/server.pem"); }
   std::string ServerLeafFile() const { return Path("pki/server-leaf.pem"); }
   std::string ServerKeyFile() const { return Path("pki/server.key"); }
+  // With LocalClusterOptions.target_serves_rsa_certificate: the target's RSA certificate with its
+  // chain, and its key.
+  std::string ServerRsaChainFile() const { return Path("pki/server-rsa.pem"); }
+  std::string ServerRsaKeyFile() const { return Path("pki/server-rsa.key"); }
   std::string VaListFile() const { return Path("va-list.textproto"); }
   // The trust-list maintainer's key pair (docs/PROTOCOL.md): the Ed25519 private key that signs
   // trust-list changes (`mecai trust-list`), and its public key, which the coordinator's and the
@@ -137,8 +145,10 @@ class LocalCluster {
 
   // Issues another valid certificate for `hostname` from the same issuing CA (one the target does
   // not serve) and writes "<name>.pem" (with chain), "<name>-leaf.pem" and "<name>.key" under
-  // pki/. Its CRL distribution point is the cluster's CRL.
-  absl::Status IssueServerCertificate(const std::string& hostname, const std::string& name);
+  // pki/. Its CRL distribution point is the cluster's CRL. Its key is `key`, or a fresh EC P-256
+  // key when null.
+  absl::Status IssueServerCertificate(const std::string& hostname, const std::string& name,
+                                      EvpPkeyPtr key = nullptr);
   // pki/revoked.pem: a certificate for the target host that the cluster's CRL lists as revoked.
   std::string RevokedChainFile() const { return Path("pki/revoked.pem"); }
   std::string RevokedKeyFile() const { return Path("pki/revoked.key"); }

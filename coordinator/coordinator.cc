@@ -348,6 +348,11 @@ void Coordinator::ProbeAll(Deciding& vr) {
   task.set_port(request.body.port());
   task.set_vouching_request_sha256(request.request_sha256);
   task.set_nonce(RandomBytes(32));
+  // Each address is asked once per key type of the VR's certificates (docs/PROTOCOL.md "Key-typed
+  // handshakes").
+  for (v1::CertificateKeyType key_type : ProbeKeyTypes(request)) {
+    task.add_certificate_key_types(key_type);
+  }
   vr.probe_nonce = task.nonce();
   const absl::Duration timeout = absl::Milliseconds(config_.probe_timeout_milliseconds());
   // The fan-out takes the time again as each answer arrives.
@@ -358,7 +363,7 @@ void Coordinator::ProbeAll(Deciding& vr) {
       fanout_.ProbeAll(task, expected, request.leaf_sha256, timeout);
   std::vector<PerspectiveOutcome> outcomes;
   for (PerspectiveAnswer& answer : answers) outcomes.push_back(std::move(answer.outcome));
-  vr.quorum = DecideQuorum(outcomes, request.leaf_sha256, config_.policy());
+  vr.quorum = DecideQuorum(outcomes, request.vouched, config_.policy());
   for (size_t i = 0; i < vr.quorum.results.size(); ++i) {
     v1::PerspectiveResult& result = vr.quorum.results[i];
     if (!answers[i].observation.tbs().empty()) {

@@ -1,6 +1,7 @@
 // The whole agent probe path against real servers (ARCHITECTURE.md §9): dnsmasq as the agent's own
 // resolver (an addn-hosts file with several A records for one name), nginx serving two SNI vhosts,
-// a TLS-1.2-only and a TLS-1.3-only server and, at one of a name's addresses, a different
+// a TLS-1.2-only and a TLS-1.3-only server, an RSA and an ECDSA certificate for one name (two
+// ssl_certificate lines, in TLS 1.2 and in TLS 1.3) and, at one of a name's addresses, a different
 // certificate; a listener that accepts and never answers; NXDOMAIN; a name resolving to a private
 // address.
 #include <memory>
@@ -32,13 +33,15 @@ using ::mecai::test_support::DnsmasqTestServer;
 using ::mecai::test_support::NginxTestServer;
 using ::mecai::test_support::PlainTcpTestServer;
 using ::mecai::test_support::TestCertificate;
+using ::mecai::test_support::TestKey;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
 struct Fixture {
-  TestCertificate site, impostor, one, two;
-  int multi_port = 0, vhost_port = 0, tls12_port = 0, tls13_port = 0;
+  TestCertificate site, impostor, one, two, dual_ecdsa, dual_rsa;
+  int multi_port = 0, vhost_port = 0, tls12_port = 0, tls13_port = 0, dual12_port = 0,
+      dual13_port = 0;
   std::unique_ptr<NginxTestServer> nginx;
   std::unique_ptr<DnsmasqTestServer> dns;
   std::unique_ptr<PlainTcpTestServer> silent;
@@ -52,15 +55,22 @@ std::string SslServer(const std::string& listen, const TestCertificate& certific
                       "    return 204;\n  }\n");
 }
 
+// A second certificate of a server block (nginx: every ssl_certificate line adds one).
+std::string DualCertificate(const TestCertificate& certificate) {
+  return absl::StrCat("    ssl_certificate ", certificate.certificate_path,
+                      ";\n    ssl_certificate_key ", certificate.key_path, ";\n");
+}
+
 class NginxProbeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (test_support::FindNginx().empty() || test_support::FindDnsmasq().empty()) return;
     auto* f = new Fixture();
     const std::string directory = test_support::TestTemporaryDirectory();
-    auto make = [&](const char* stem, const char* name, TestCertificate* out) {
+    auto make = [&](const char* stem, const char* name, TestCertificate* out,
+                    TestKey key = TestKey::kEcP256) {
       absl::StatusOr<TestCertificate> certificate =
-          test_support::WriteSelfSignedCertificate(directory, stem, name);
+          test_support::WriteSelfSignedCertificate(directory, stem, name, key);
       ASSERT_TRUE(certificate.ok()) << certificate.status();
       *out = *certificate;
     };
@@ -68,7 +78,10 @@ class NginxProbeTest : public ::testing::Test {
     make("impostor", "multi.example.test", &f->impostor);
     make("one", "one.example.test", &f->one);
     make("two", "two.example.test", &f->two);
-    for (int* port : {&f->multi_port, &f->vhost_port, &f->tls12_port, &f->tls13_port}) {
+    make("dual-ecdsa", "dual.example.test", &f->dual_ecdsa);
+    make("dual-rsa", "dual.example.test", &f->dual_rsa, TestKey::kRsa2048);
+    for (int* port : {&f->multi_port, &f->vhost_port, &f->tls12_port, &f->tls13_port,
+                      &f->dual12_port, &f->dual13_port}) {
       absl::StatusOr<int> free_port = PickFreeTcpPort();
       ASSERT_TRUE(free_port.ok());
       *port = *free_port;
@@ -87,14 +100,22 @@ class NginxProbeTest : public ::testing::Test {
         SslServer(listen("127.0.0.1", f->vhost_port), f->two,
                   "    server_name two.example.test;\n") +
         SslServer(listen("127.0.0.1", f->tls12_port), f->site, "    ssl_protocols TLSv1.2;\n") +
-        SslServer(listen("127.0.0.1", f->tls13_port), f->site, "    ssl_protocols TLSv1.3;\n");
+        SslServer(listen("127.0.0.1", f->tls13_port), f->site, "    ssl_protocols TLSv1.3;\n") +
+        // An ECDSA and an RSA certificate for one name: nginx presents the one the ClientHello
+        // selects (docs/PROTOCOL.md "Key-typed handshakes").
+        SslServer(listen("127.0.0.1", f->dual12_port), f->dual_ecdsa,
+                  DualCertificate(f->dual_rsa) + "    ssl_protocols TLSv1.2;\n") +
+        SslServer(listen("127.0.0.1", f->dual13_port), f->dual_ecdsa,
+                  DualCertificate(f->dual_rsa) + "    ssl_protocols TLSv1.3;\n");
     absl::StatusOr<std::unique_ptr<NginxTestServer>> nginx =
         NginxTestServer::Start(servers, {{"127.0.0.1", f->multi_port},
                                          {"127.0.0.2", f->multi_port},
                                          {"127.0.0.3", f->multi_port},
                                          {"127.0.0.1", f->vhost_port},
                                          {"127.0.0.1", f->tls12_port},
-                                         {"127.0.0.1", f->tls13_port}});
+                                         {"127.0.0.1", f->tls13_port},
+                                         {"127.0.0.1", f->dual12_port},
+                                         {"127.0.0.1", f->dual13_port}});
     ASSERT_TRUE(nginx.ok()) << nginx.status();
     f->nginx = std::move(*nginx);
 
@@ -105,6 +126,7 @@ class NginxProbeTest : public ::testing::Test {
                                     "127.0.0.3 multi.example.test\n"
                                     "127.0.0.1 one.example.test two.example.test\n"
                                     "127.0.0.1 tls12.example.test tls13.example.test\n"
+                                    "127.0.0.1 dual.example.test\n"
                                     "127.0.0.1 silent.example.test\n"
                                     "10.1.2.3 private.example.test\n")
                     .ok());
@@ -153,12 +175,14 @@ class NginxProbeTest : public ::testing::Test {
   }
 
   v1::ObservationBody Probe(const std::string& hostname, int port,
-                            absl::Time deadline = absl::InfiniteFuture()) {
+                            absl::Time deadline = absl::InfiniteFuture(),
+                            const std::vector<v1::CertificateKeyType>& key_types = {}) {
     v1::ProbeTask task;
     task.set_hostname(hostname);
     task.set_port(static_cast<uint32_t>(port));
     task.set_vouching_request_sha256(Sha256("vr"));
     task.set_nonce(std::string(16, 'n'));
+    for (v1::CertificateKeyType key_type : key_types) task.add_certificate_key_types(key_type);
     absl::StatusOr<v1::SignedObservation> observation = prober_->Probe(task, deadline);
     EXPECT_TRUE(observation.ok()) << observation.status();
     v1::ObservationBody body;
@@ -224,6 +248,73 @@ TEST_F(NginxProbeTest, TlsOnePointTwoAndOnePointThreeOnlyServers) {
   EXPECT_EQ(tls13.addresses(0).outcome(), v1::PROBE_OK) << tls13.addresses(0).error();
   EXPECT_EQ(tls13.addresses(0).tls_version(), "TLSv1.3");
   EXPECT_EQ(tls13.addresses(0).key_exchange_group(), "X25519");
+}
+
+// docs/PROTOCOL.md "Key-typed handshakes": the probe for a VR of the ECDSA certificate sees the
+// ECDSA certificate, for one of the RSA certificate the RSA certificate, in TLS 1.2 and in TLS 1.3;
+// a rollover VR naming both is asked for both at the address.
+TEST_F(NginxProbeTest, KeyTypedHandshakesSeeEachCertificateOfADualCertificateServer) {
+  const std::string ecdsa = Sha256(fixture->dual_ecdsa.der);
+  const std::string rsa = Sha256(fixture->dual_rsa.der);
+  for (const auto& [port, version] : {std::make_pair(fixture->dual12_port, "TLSv1.2"),
+                                      std::make_pair(fixture->dual13_port, "TLSv1.3")}) {
+    SCOPED_TRACE(version);
+    const v1::ObservationBody for_ecdsa =
+        Probe("dual.example.test", port, absl::InfiniteFuture(), {v1::KEY_TYPE_EC_P256});
+    EXPECT_THAT(for_ecdsa.certificate_key_types(), ElementsAre(v1::KEY_TYPE_EC_P256));
+    ASSERT_EQ(for_ecdsa.addresses_size(), 1);
+    const v1::AddressObservation& ecdsa_handshake = for_ecdsa.addresses(0);
+    ASSERT_EQ(ecdsa_handshake.outcome(), v1::PROBE_OK) << ecdsa_handshake.error();
+    EXPECT_EQ(ecdsa_handshake.requested_key_type(), v1::KEY_TYPE_EC_P256);
+    EXPECT_EQ(ecdsa_handshake.leaf_sha256(), ecdsa);
+    EXPECT_EQ(ecdsa_handshake.tls_version(), version);
+
+    const v1::ObservationBody for_rsa =
+        Probe("dual.example.test", port, absl::InfiniteFuture(), {v1::KEY_TYPE_RSA});
+    ASSERT_EQ(for_rsa.addresses_size(), 1);
+    const v1::AddressObservation& rsa_handshake = for_rsa.addresses(0);
+    ASSERT_EQ(rsa_handshake.outcome(), v1::PROBE_OK) << rsa_handshake.error();
+    EXPECT_EQ(rsa_handshake.requested_key_type(), v1::KEY_TYPE_RSA);
+    EXPECT_EQ(rsa_handshake.leaf_sha256(), rsa);
+    EXPECT_EQ(rsa_handshake.tls_version(), version);
+    if (std::string(version) == "TLSv1.2") {
+      // The suite names the authentication the key type selected (RFC 8422 §2).
+      EXPECT_THAT(ecdsa_handshake.cipher(), HasSubstr("TLS_ECDHE_ECDSA_WITH_"));
+      EXPECT_THAT(rsa_handshake.cipher(), HasSubstr("_RSA_WITH_"));
+    }
+
+    const v1::ObservationBody for_both = Probe("dual.example.test", port, absl::InfiniteFuture(),
+                                               {v1::KEY_TYPE_EC_P256, v1::KEY_TYPE_RSA});
+    EXPECT_EQ(for_both.outcome(), v1::PROBE_OK);
+    ASSERT_EQ(for_both.addresses_size(), 2);
+    EXPECT_EQ(for_both.addresses(0).requested_key_type(), v1::KEY_TYPE_EC_P256);
+    EXPECT_EQ(for_both.addresses(0).leaf_sha256(), ecdsa);
+    EXPECT_EQ(for_both.addresses(1).requested_key_type(), v1::KEY_TYPE_RSA);
+    EXPECT_EQ(for_both.addresses(1).leaf_sha256(), rsa);
+
+    // The agent's whole default offer is shown only the certificate nginx prefers for it, the
+    // ECDSA one: without key-typed handshakes the RSA certificate is never seen.
+    const v1::ObservationBody by_default = Probe("dual.example.test", port);
+    ASSERT_EQ(by_default.addresses_size(), 1);
+    EXPECT_EQ(by_default.addresses(0).requested_key_type(), v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED);
+    EXPECT_EQ(by_default.addresses(0).leaf_sha256(), ecdsa);
+  }
+}
+
+// A server without a certificate of the asked key type refuses that handshake.
+TEST_F(NginxProbeTest, AServerWithoutTheAskedKeyTypeFailsThatHandshake) {
+  for (const auto& [port, version] : {std::make_pair(fixture->tls12_port, "TLSv1.2"),
+                                      std::make_pair(fixture->tls13_port, "TLSv1.3")}) {
+    SCOPED_TRACE(version);
+    const v1::ObservationBody body =
+        Probe("tls12.example.test", port, absl::InfiniteFuture(), {v1::KEY_TYPE_RSA});
+    EXPECT_EQ(body.outcome(), v1::PROBE_HANDSHAKE_FAILED);
+    ASSERT_EQ(body.addresses_size(), 1);
+    EXPECT_EQ(body.addresses(0).requested_key_type(), v1::KEY_TYPE_RSA);
+    EXPECT_EQ(body.addresses(0).error_class(), v1::TLS_ALERT);
+    EXPECT_EQ(body.addresses(0).tls_alert(), 40u);  // handshake_failure (RFC 8446 §6.2).
+    EXPECT_TRUE(body.addresses(0).leaf_sha256().empty());
+  }
 }
 
 TEST_F(NginxProbeTest, NxdomainIsItsOwnResolutionOutcome) {

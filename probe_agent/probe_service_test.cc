@@ -190,6 +190,17 @@ TEST_F(ProbeServiceTest, InvalidTaskIsInvalidArgument) {
   status = Call(short_nonce, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(), "ProbeTask.nonce must be 16..64 bytes, not 5");
+
+  // docs/PROTOCOL.md "Key-typed handshakes": a key type the agent cannot ask a server for.
+  v1::ProbeRequest unknown_key_type = Request("service.example.test", 443);
+  unknown_key_type.mutable_task()->add_certificate_key_types(v1::KEY_TYPE_RSA);
+  unknown_key_type.mutable_task()->add_certificate_key_types(
+      static_cast<v1::CertificateKeyType>(42));
+  status = Call(unknown_key_type, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "ProbeTask.certificate_key_types[1]: certificate key type 42 is not one a probe agent "
+            "can ask a server for (EC P-256, EC P-384, RSA, Ed25519)");
 }
 
 TEST_F(ProbeServiceTest, ResolverFaultIsInternal) {

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/base/logging.h"
 #include "common/base/status.h"
+#include "common/crypto/certificate_key_type.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/signed_object.h"
 #include "common/evidence/enrolled_agents.h"
@@ -58,6 +59,21 @@ absl::Status ValidateProbeTask(const v1::ProbeTask& task) {
     return absl::InvalidArgumentError(absl::StrCat("ProbeTask.nonce must be ", kMinProbeNonceBytes,
                                                    "..", kMaxProbeNonceBytes, " bytes, not ",
                                                    task.nonce().size()));
+  }
+  // docs/PROTOCOL.md "Key-typed handshakes": only key types the one rule has an offer for.
+  for (int i = 0; i < task.certificate_key_types_size(); ++i) {
+    const v1::CertificateKeyType key_type = task.certificate_key_types(i);
+    absl::Status known = OfferSelecting(key_type).status();
+    if (!known.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ProbeTask.certificate_key_types[", i, "]: ", known.message()));
+    }
+    for (int j = 0; j < i; ++j) {
+      if (task.certificate_key_types(j) == key_type) {
+        return absl::InvalidArgumentError(absl::StrCat("ProbeTask.certificate_key_types names ",
+                                                       KeyTypeName(key_type), " twice"));
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -141,6 +157,7 @@ void Prober::ProbeAsync(const v1::ProbeTask& task, absl::Time deadline,
   body.set_port(task.port());
   body.set_vouching_request_sha256(task.vouching_request_sha256());
   body.set_nonce(task.nonce());
+  *body.mutable_certificate_key_types() = task.certificate_key_types();
   body.set_agent_software(kAgentSoftware);
   body.set_started_at_unix_milliseconds(clock_.NowUnixMilliseconds());
 
@@ -211,29 +228,41 @@ void Prober::OnResolved(const std::shared_ptr<Call>& call,
 void Prober::ProbeAddresses(const std::shared_ptr<Call>& call,
                             const std::vector<std::string>& addresses) const {
   const v1::ProbeTask& task = call->task;
-  std::vector<v1::AddressObservation> results(addresses.size());
+  // One handshake per address and key type, address by address (ObservationBody.addresses); one
+  // with the default offer when the task names no key type.
+  std::vector<v1::CertificateKeyType> key_types;
+  for (int i = 0; i < task.certificate_key_types_size(); ++i) {
+    key_types.push_back(task.certificate_key_types(i));
+  }
+  if (key_types.empty()) key_types.push_back(v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED);
+  std::vector<v1::AddressObservation> results(addresses.size() * key_types.size());
   std::vector<size_t> to_fetch;
   for (size_t i = 0; i < addresses.size(); ++i) {
     const std::string& address = addresses[i];
-    results[i].set_address(address);
+    v1::AddressObservation result;
+    result.set_address(address);
+    bool fetch = false;
     if (static_cast<int>(i) >= limits_.max_addresses_per_probe) {
-      results[i].set_outcome(v1::PROBE_OVERLOADED);
-      results[i].set_error_class(v1::OVERLOADED);
-      results[i].set_error(absl::StrCat("not probed: ", task.hostname(), " has ", addresses.size(),
-                                        " addresses, more than this agent's ",
-                                        "max_addresses_per_probe (",
-                                        limits_.max_addresses_per_probe, ")"));
-      continue;
+      result.set_outcome(v1::PROBE_OVERLOADED);
+      result.set_error_class(v1::OVERLOADED);
+      result.set_error(absl::StrCat("not probed: ", task.hostname(), " has ", addresses.size(),
+                                    " addresses, more than this agent's ",
+                                    "max_addresses_per_probe (", limits_.max_addresses_per_probe,
+                                    ")"));
+    } else if (absl::Status allowed = policy_.CheckAllowed(address); !allowed.ok()) {
+      // Trust rule 6: the policy sees exactly the address the fetcher will connect to.
+      result.set_outcome(v1::PROBE_FORBIDDEN_ADDRESS);
+      result.set_error_class(v1::FORBIDDEN);
+      result.set_error(std::string(allowed.message()));
+    } else {
+      fetch = true;
     }
-    // Trust rule 6: the policy sees exactly the address the fetcher will connect to.
-    absl::Status allowed = policy_.CheckAllowed(address);
-    if (!allowed.ok()) {
-      results[i].set_outcome(v1::PROBE_FORBIDDEN_ADDRESS);
-      results[i].set_error_class(v1::FORBIDDEN);
-      results[i].set_error(std::string(allowed.message()));
-      continue;
+    for (size_t k = 0; k < key_types.size(); ++k) {
+      const size_t index = i * key_types.size() + k;
+      results[index] = result;
+      results[index].set_requested_key_type(key_types[k]);
+      if (fetch) to_fetch.push_back(index);
     }
-    to_fetch.push_back(i);
   }
   {
     absl::MutexLock lock(&call->mutex);
@@ -243,25 +272,29 @@ void Prober::ProbeAddresses(const std::shared_ptr<Call>& call,
     call->outstanding = to_fetch.size() + 1;
   }
   const std::string server_name = ServerNameFor(task.hostname());
-  for (size_t i : to_fetch) {
+  for (size_t index : to_fetch) {
     FetchRequest request;
-    request.address = addresses[i];
+    request.address = addresses[index / key_types.size()];
     request.port = task.port();
     request.sni = server_name;
+    request.key_type = key_types[index % key_types.size()];
     request.connect_timeout = limits_.connect_timeout;
     request.handshake_timeout = limits_.handshake_timeout;
     request.deadline = call->work_deadline;
     request.cancellation = call->cancellation;
-    fetcher_.FetchAsync(std::move(request), [this, call, i](v1::AddressObservation observation) {
-      bool last = false;
-      {
-        absl::MutexLock lock(&call->mutex);
-        observation.set_address(call->results[i].address());
-        call->results[i] = std::move(observation);
-        last = --call->outstanding == 0;
-      }
-      if (last) AddressesDone(call);
-    });
+    fetcher_.FetchAsync(
+        std::move(request), [this, call, index](v1::AddressObservation observation) {
+          bool last = false;
+          {
+            absl::MutexLock lock(&call->mutex);
+            // What was asked is the prober's to record, whatever the fetcher reports.
+            observation.set_address(call->results[index].address());
+            observation.set_requested_key_type(call->results[index].requested_key_type());
+            call->results[index] = std::move(observation);
+            last = --call->outstanding == 0;
+          }
+          if (last) AddressesDone(call);
+        });
   }
   bool last = false;
   {

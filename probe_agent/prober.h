@@ -64,7 +64,9 @@ inline constexpr char kAgentSoftware[] = "mecai-probe-agent/2 (epoll, OpenSSL 3,
 absl::Status ValidateProbeTaskHostname(absl::string_view hostname);
 
 // OK for a ProbeTask the agent may act on: a valid hostname, port 1..65535, a 32-byte
-// vouching_request_sha256 and a nonce of 16..64 bytes. INVALID_ARGUMENT naming the field otherwise.
+// vouching_request_sha256, a nonce of 16..64 bytes, and certificate_key_types each a key type the
+// agent can ask a server for (OfferSelecting, common/crypto/certificate_key_type.h), none twice.
+// INVALID_ARGUMENT naming the field otherwise.
 absl::Status ValidateProbeTask(const v1::ProbeTask& task);
 
 // The outcome of a whole perspective from its per-address outcomes (ObservationBody.outcome):
@@ -114,8 +116,9 @@ class Prober {
 
   // The stages of ProbeAsync, each started by the completion of the one before.
   void OnResolved(const std::shared_ptr<Call>& call, absl::StatusOr<Resolution> resolved) const;
-  // Starts one TlsFetcher::FetchAsync per allowed address (at most max_addresses_per_probe); the
-  // last completion continues with AddressesDone.
+  // Starts one TlsFetcher::FetchAsync per allowed address (at most max_addresses_per_probe) and
+  // key type of the task (docs/PROTOCOL.md "Key-typed handshakes"; one with the default offer
+  // when the task names none); the last completion continues with AddressesDone.
   void ProbeAddresses(const std::shared_ptr<Call>& call,
                       const std::vector<std::string>& addresses) const;
   void AddressesDone(const std::shared_ptr<Call>& call) const;

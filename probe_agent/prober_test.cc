@@ -38,15 +38,14 @@ const absl::Time kNow = absl::FromUnixSeconds(1767225600);  // 2026-01-01T00:00:
 class RecordingFetcher : public TlsFetcher {
  public:
   explicit RecordingFetcher(TlsFetcher& real) : real_(real) {}
-  v1::AddressObservation Fetch(const std::string& address, uint32_t port, const std::string& sni,
-                               absl::Duration connect_timeout,
-                               absl::Duration handshake_timeout) override {
+  v1::AddressObservation Fetch(const FetchRequest& request) override {
     {
       absl::MutexLock lock(&mutex_);
-      fetched_.push_back(address);
-      server_names_.push_back(sni);
+      fetched_.push_back(request.address);
+      server_names_.push_back(request.sni);
+      key_types_.push_back(request.key_type);
     }
-    return real_.Fetch(address, port, sni, connect_timeout, handshake_timeout);
+    return real_.Fetch(request);
   }
   std::vector<std::string> fetched() {
     absl::MutexLock lock(&mutex_);
@@ -56,12 +55,17 @@ class RecordingFetcher : public TlsFetcher {
     absl::MutexLock lock(&mutex_);
     return server_names_;
   }
+  std::vector<v1::CertificateKeyType> key_types() {
+    absl::MutexLock lock(&mutex_);
+    return key_types_;
+  }
 
  private:
   TlsFetcher& real_;
   absl::Mutex mutex_;
   std::vector<std::string> fetched_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::string> server_names_ ABSL_GUARDED_BY(mutex_);
+  std::vector<v1::CertificateKeyType> key_types_ ABSL_GUARDED_BY(mutex_);
 };
 
 v1::ProbeTask Task(const std::string& hostname, int port) {
@@ -183,6 +187,72 @@ TEST_F(ProberTest, SignedObservationOfAServedCertificate) {
   std::string reserialized;
   ASSERT_TRUE(body.SerializeToString(&reserialized));
   EXPECT_EQ(reserialized, observation->tbs());
+}
+
+// docs/PROTOCOL.md "Key-typed handshakes": s_server (on 127.0.0.1 only) holds only an EC P-256
+// certificate. Asked for EC P-256 and RSA, the agent makes both handshakes at every address,
+// address by address; at 127.0.0.1 the RSA one ends with the server's handshake_failure alert,
+// which names no certificate, and at 127.0.0.2 nothing listens.
+TEST_F(ProberTest, EveryAddressIsAskedOncePerKeyTypeOfTheTask) {
+  resolver_.Set("site.example.test", std::vector<std::string>{"127.0.0.1", "127.0.0.2"});
+  v1::ProbeTask task = Task("site.example.test", server_->port());
+  task.add_certificate_key_types(v1::KEY_TYPE_EC_P256);
+  task.add_certificate_key_types(v1::KEY_TYPE_RSA);
+  absl::StatusOr<v1::SignedObservation> observation = MakeProber({"127.0.0.0/8"})->Probe(task);
+  ASSERT_TRUE(observation.ok()) << observation.status();
+  v1::ObservationBody body = VerifiedBody(*observation);
+  EXPECT_THAT(body.certificate_key_types(), ElementsAre(v1::KEY_TYPE_EC_P256, v1::KEY_TYPE_RSA));
+  EXPECT_THAT(body.resolved_addresses(), ElementsAre("127.0.0.1", "127.0.0.2"));
+  ASSERT_EQ(body.addresses_size(), 4);
+  const std::vector<std::pair<std::string, v1::CertificateKeyType>> expected = {
+      {"127.0.0.1", v1::KEY_TYPE_EC_P256},
+      {"127.0.0.1", v1::KEY_TYPE_RSA},
+      {"127.0.0.2", v1::KEY_TYPE_EC_P256},
+      {"127.0.0.2", v1::KEY_TYPE_RSA}};
+  for (int i = 0; i < body.addresses_size(); ++i) {
+    const v1::AddressObservation& handshake = body.addresses(i);
+    SCOPED_TRACE(absl::StrCat(handshake.address(), " ",
+                              v1::CertificateKeyType_Name(handshake.requested_key_type())));
+    EXPECT_EQ(handshake.address(), expected[i].first);
+    EXPECT_EQ(handshake.requested_key_type(), expected[i].second);
+    if (handshake.address() == "127.0.0.2") {
+      EXPECT_EQ(handshake.outcome(), v1::PROBE_CONNECT_FAILED);
+      EXPECT_EQ(handshake.error_class(), v1::CONNECT_REFUSED);
+    } else if (handshake.requested_key_type() == v1::KEY_TYPE_EC_P256) {
+      EXPECT_EQ(handshake.outcome(), v1::PROBE_OK) << handshake.error();
+      EXPECT_EQ(handshake.leaf_sha256(), Sha256(site_->der));
+    } else {
+      EXPECT_EQ(handshake.outcome(), v1::PROBE_HANDSHAKE_FAILED);
+      EXPECT_EQ(handshake.error_class(), v1::TLS_ALERT);
+      EXPECT_EQ(handshake.tls_alert(), 40u);  // handshake_failure (RFC 8446 §6.2).
+      EXPECT_TRUE(handshake.certificate_chain_der().empty());
+    }
+  }
+  EXPECT_EQ(body.outcome(), v1::PROBE_HANDSHAKE_FAILED);
+  std::vector<v1::CertificateKeyType> asked = recording_fetcher_->key_types();
+  std::sort(asked.begin(), asked.end());
+  EXPECT_THAT(asked, ElementsAre(v1::KEY_TYPE_EC_P256, v1::KEY_TYPE_EC_P256, v1::KEY_TYPE_RSA,
+                                 v1::KEY_TYPE_RSA));
+}
+
+// A task without key types (a coordinator that predates them): one handshake per address with the
+// default offer, and an Observation whose bytes carry neither new field.
+TEST_F(ProberTest, ATaskWithoutKeyTypesGetsOneDefaultHandshakePerAddress) {
+  resolver_.Set("site.example.test", std::vector<std::string>{"127.0.0.1"});
+  absl::StatusOr<v1::SignedObservation> observation =
+      MakeProber({"127.0.0.0/8"})->Probe(Task("site.example.test", server_->port()));
+  ASSERT_TRUE(observation.ok()) << observation.status();
+  v1::ObservationBody body = VerifiedBody(*observation);
+  EXPECT_TRUE(body.certificate_key_types().empty());
+  ASSERT_EQ(body.addresses_size(), 1);
+  EXPECT_EQ(body.addresses(0).requested_key_type(), v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED);
+  EXPECT_EQ(body.addresses(0).outcome(), v1::PROBE_OK);
+  EXPECT_THAT(recording_fetcher_->key_types(), ElementsAre(v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED));
+  // The new fields add no byte: a verifier that predates them parses this body strictly.
+  v1::ObservationBody without_new_fields = body;
+  without_new_fields.clear_certificate_key_types();
+  without_new_fields.mutable_addresses(0)->clear_requested_key_type();
+  EXPECT_EQ(without_new_fields.SerializeAsString(), observation->tbs());
 }
 
 TEST_F(ProberTest, TamperedObservationDoesNotVerify) {
@@ -557,6 +627,37 @@ TEST(ValidateProbeTaskTest, Fields) {
     v1::ProbeTask good = task;
     good.set_nonce(std::string(length, 'n'));
     EXPECT_TRUE(ValidateProbeTask(good).ok());
+  }
+}
+
+TEST(ValidateProbeTaskTest, KeyTypes) {
+  v1::ProbeTask task = Task("example.com", 443);
+  for (v1::CertificateKeyType key_type :
+       {v1::KEY_TYPE_EC_P256, v1::KEY_TYPE_EC_P384, v1::KEY_TYPE_RSA, v1::KEY_TYPE_ED25519}) {
+    task.add_certificate_key_types(key_type);
+  }
+  EXPECT_TRUE(ValidateProbeTask(task).ok());
+  struct Invalid {
+    std::vector<int> key_types;
+    std::string message;
+  };
+  for (const Invalid& test_case : std::vector<Invalid>{
+           {{0},
+            "ProbeTask.certificate_key_types[0]: certificate key type 0 "
+            "(CERTIFICATE_KEY_TYPE_UNSPECIFIED) is not one a probe agent can ask a server for "
+            "(EC P-256, EC P-384, RSA, Ed25519)"},
+           {{3, 5},
+            "ProbeTask.certificate_key_types[1]: certificate key type 5 is not one a probe agent "
+            "can ask a server for (EC P-256, EC P-384, RSA, Ed25519)"},
+           {{1, 3, 1}, "ProbeTask.certificate_key_types names EC P-256 twice"},
+       }) {
+    v1::ProbeTask bad = Task("example.com", 443);
+    for (int key_type : test_case.key_types) {
+      bad.add_certificate_key_types(static_cast<v1::CertificateKeyType>(key_type));
+    }
+    absl::Status status = ValidateProbeTask(bad);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << test_case.message;
+    EXPECT_EQ(status.message(), test_case.message);
   }
 }
 

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto/certificate_key_type.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/openssl_error.h"
 #include "common/crypto/pem.h"
@@ -270,8 +271,16 @@ class TlsEngine::HandshakeLoop {
     c->state = Connection::State::kHandshaking;
     c->phase_deadline = std::min(c->overall_deadline, After(now, c->request.handshake_timeout));
     SetPhaseTimer(c);
+    SSL_CTX* context = engine_.ContextFor(c->request.key_type);
+    if (context == nullptr) {
+      SetFailure(&c->observation, v1::PROBE_HANDSHAKE_FAILED, v1::LOCAL_ERROR,
+                 absl::StrCat("cannot set up TLS for ", c->target, ": no ClientHello for ",
+                              KeyTypeName(c->request.key_type)));
+      Complete(c);
+      return;
+    }
     ClearOpenSslErrors();
-    c->ssl.reset(SSL_new(engine_.context_.get()));
+    c->ssl.reset(SSL_new(context));
     if (c->ssl == nullptr || SSL_set_fd(c->ssl.get(), c->fd) != 1 ||
         (!c->request.sni.empty() &&
          SSL_set_tlsext_host_name(c->ssl.get(), c->request.sni.c_str()) != 1)) {
@@ -483,7 +492,8 @@ absl::StatusOr<int> ParseTlsVersion(const std::string& text) {
       absl::StrCat("TLS version '", text, "' is neither \"TLSv1.2\" nor \"TLSv1.3\""));
 }
 
-absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options) {
+absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options,
+                                                v1::CertificateKeyType key_type) {
   ClearOpenSslErrors();
   SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
   if (context == nullptr) return OpenSslError("SSL_CTX_new");
@@ -500,6 +510,11 @@ absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options)
     ClearOpenSslErrors();
     return absl::InvalidArgumentError(
         absl::StrCat("TLS groups '", options.groups, "' are not a list OpenSSL accepts"));
+  }
+  // docs/PROTOCOL.md "Key-typed handshakes": only what selects a certificate of this key type.
+  if (key_type != v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED) {
+    absl::Status restricted = RestrictOfferToKeyType(context.get(), key_type);
+    if (!restricted.ok()) return restricted;
   }
   // No verification: the agent reports the chain it was sent, whatever it is.
   SSL_CTX_set_verify(context.get(), SSL_VERIFY_NONE, nullptr);
@@ -519,6 +534,12 @@ absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options)
 TlsEngine::TlsEngine(const TlsEngineOptions& options, SslCtxPtr context)
     : options_(options), context_(std::move(context)) {}
 
+SSL_CTX* TlsEngine::ContextFor(v1::CertificateKeyType key_type) const {
+  if (key_type == v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED) return context_.get();
+  auto found = key_type_contexts_.find(key_type);
+  return found != key_type_contexts_.end() ? found->second.get() : nullptr;
+}
+
 absl::StatusOr<std::unique_ptr<TlsEngine>> TlsEngine::Create(const TlsEngineOptions& options) {
   absl::StatusOr<SslCtxPtr> context = CreateProbeSslContext(options.tls);
   if (!context.ok()) return context.status();
@@ -526,6 +547,11 @@ absl::StatusOr<std::unique_ptr<TlsEngine>> TlsEngine::Create(const TlsEngineOpti
     return absl::InvalidArgumentError("in-flight limits must be at least 1");
   }
   std::unique_ptr<TlsEngine> engine(new TlsEngine(options, std::move(*context)));
+  for (v1::CertificateKeyType key_type : kSelectableKeyTypes) {
+    absl::StatusOr<SslCtxPtr> restricted = CreateProbeSslContext(options.tls, key_type);
+    if (!restricted.ok()) return restricted.status();
+    engine->key_type_contexts_.emplace(key_type, std::move(*restricted));
+  }
   int threads = options.event_loop_threads;
   if (threads <= 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
@@ -569,6 +595,7 @@ void TlsEngine::Release(const std::string& target) {
 void TlsEngine::Start(FetchRequest request, FetchCallback done) {
   v1::AddressObservation observation;
   observation.set_address(request.address);
+  observation.set_requested_key_type(request.key_type);
   const std::string target = absl::StrCat(request.address, " port ", request.port);
   // The address is used as given: parsed, never resolved (trust rule 6).
   if (!ParseIpAddress(request.address).ok()) {

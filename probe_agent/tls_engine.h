@@ -64,6 +64,11 @@ struct FetchRequest {
   uint32_t port = 0;
   // Sent as the server_name extension (RFC 6066 §3); empty: none, as for literal-IP targets.
   std::string sni;
+  // The key type of the certificate to ask for: the ClientHello offers only the signature
+  // algorithms and TLS 1.2 cipher suites that select it (OfferSelecting,
+  // common/crypto/certificate_key_type.h; docs/PROTOCOL.md "Key-typed handshakes").
+  // CERTIFICATE_KEY_TYPE_UNSPECIFIED: the whole default offer.
+  v1::CertificateKeyType key_type = v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED;
   absl::Duration connect_timeout = absl::Seconds(3);
   absl::Duration handshake_timeout = absl::Seconds(5);
   // The whole fetch ends by then (the coordinator's deadline), whatever the timeouts say.
@@ -82,9 +87,13 @@ absl::StatusOr<int> ParseTlsVersion(const std::string& text);
 
 // A TLS client context for probing: no certificate verification (the agent reports what it was
 // sent; the coordinator and the signer judge it, ARCHITECTURE.md §3), never a resumed session (RFC
-// 8446 §2.2: a resumed handshake carries no certificate), the versions and groups of `options`.
-// INVALID_ARGUMENT for versions or groups OpenSSL refuses.
-absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options);
+// 8446 §2.2: a resumed handshake carries no certificate), the versions and groups of `options`,
+// and, unless `key_type` is CERTIFICATE_KEY_TYPE_UNSPECIFIED, only the offer that selects a
+// certificate of `key_type` (RestrictOfferToKeyType). INVALID_ARGUMENT for versions or groups
+// OpenSSL refuses, or a key type no offer exists for.
+absl::StatusOr<SslCtxPtr> CreateProbeSslContext(
+    const TlsClientOptions& options,
+    v1::CertificateKeyType key_type = v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED);
 
 // Thread-safe. Destruction stops the loops; fetches still open then complete with LOCAL_ERROR.
 class TlsEngine {
@@ -96,7 +105,8 @@ class TlsEngine {
 
   // Starts fetching the certificate chain at `request.address` and calls `done` with what happened:
   // PROBE_OK with the chain, its hashes, version, cipher and timings; PROBE_CONNECT_FAILED,
-  // PROBE_HANDSHAKE_FAILED or PROBE_OVERLOADED with an error_class and a sentence. Never blocks.
+  // PROBE_HANDSHAKE_FAILED or PROBE_OVERLOADED with an error_class and a sentence. The result's
+  // requested_key_type is request.key_type. Never blocks.
   void Start(FetchRequest request, FetchCallback done);
 
   // Ends every open fetch whose request.cancellation is set, on the loops' next turn: its socket
@@ -116,13 +126,19 @@ class TlsEngine {
  private:
   TlsEngine(const TlsEngineOptions& options, SslCtxPtr context);
 
+  // The context a handshake asking for `key_type` starts from (borrowed; null for a key type no
+  // context was made for).
+  SSL_CTX* ContextFor(v1::CertificateKeyType key_type) const;
+
   // Admits one connection to `target` under both limits; false when either is reached.
   bool Admit(const std::string& target);
   // Called once per admitted connection, when it completes.
   void Release(const std::string& target);
 
   const TlsEngineOptions options_;
+  // The default offer, and one context per key type of kSelectableKeyTypes; constant after Create.
   const SslCtxPtr context_;
+  std::map<v1::CertificateKeyType, SslCtxPtr> key_type_contexts_;
   std::vector<std::unique_ptr<HandshakeLoop>> loops_;
   std::atomic<uint64_t> next_loop_{0};
   std::atomic<int> in_flight_{0};

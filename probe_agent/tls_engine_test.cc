@@ -159,6 +159,42 @@ TEST_F(TlsEngineTest, VersionsAndGroupsComeFromTheOptions) {
   EXPECT_EQ(observation.cipher(), "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384");
 }
 
+// docs/PROTOCOL.md "Key-typed handshakes": the fetch asking for the server's key type gets its
+// certificate, and records what it asked for; one asking for another key type is refused by the
+// server, in TLS 1.2 and TLS 1.3 — but for the other ECDSA curve in TLS 1.2, whose signature
+// algorithms name no curve (RFC 8422 §5.1.1): there the server shows its P-256 certificate, which
+// the quorum then judges a mismatch for a VR of a P-384 certificate.
+TEST_F(TlsEngineTest, AFetchAsksForTheKeyTypeOfItsRequest) {
+  for (const char* version : {"-tls1_2", "-tls1_3"}) {
+    SCOPED_TRACE(version);
+    std::unique_ptr<OpenSslTestServer> server = StartServer({version});
+    ASSERT_NE(server, nullptr);
+    std::unique_ptr<TlsEngine> engine = Engine();
+    FetchRequest ecdsa = Request(server->port());
+    ecdsa.key_type = v1::KEY_TYPE_EC_P256;
+    const v1::AddressObservation seen = engine->Fetch(ecdsa);
+    ASSERT_EQ(seen.outcome(), v1::PROBE_OK) << seen.error();
+    EXPECT_EQ(seen.requested_key_type(), v1::KEY_TYPE_EC_P256);
+    EXPECT_EQ(seen.leaf_sha256(), Sha256(certificate_->der));
+    for (v1::CertificateKeyType other :
+         {v1::KEY_TYPE_EC_P384, v1::KEY_TYPE_RSA, v1::KEY_TYPE_ED25519}) {
+      SCOPED_TRACE(v1::CertificateKeyType_Name(other));
+      FetchRequest request = Request(server->port());
+      request.key_type = other;
+      const v1::AddressObservation refused = engine->Fetch(request);
+      if (std::string(version) == "-tls1_2" && other == v1::KEY_TYPE_EC_P384) {
+        EXPECT_EQ(refused.outcome(), v1::PROBE_OK) << refused.error();
+        EXPECT_EQ(refused.leaf_sha256(), Sha256(certificate_->der));
+        continue;
+      }
+      EXPECT_EQ(refused.outcome(), v1::PROBE_HANDSHAKE_FAILED);
+      EXPECT_EQ(refused.requested_key_type(), other);
+      EXPECT_EQ(refused.error_class(), v1::TLS_ALERT) << refused.error();
+      EXPECT_TRUE(refused.leaf_sha256().empty());
+    }
+  }
+}
+
 TEST_F(TlsEngineTest, ServerAlertIsTlsAlert) {
   // The server speaks only TLS 1.2, the engine only TLS 1.3: the server answers the ClientHello
   // with a protocol_version alert (RFC 8446 §6.2, alert 70).
@@ -313,6 +349,11 @@ TEST(TlsVersionTest, Parse) {
   TlsClientOptions bad_groups;
   bad_groups.groups = "X25519:Nope";
   EXPECT_EQ(CreateProbeSslContext(bad_groups).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CreateProbeSslContext(TlsClientOptions(), v1::KEY_TYPE_RSA).ok());
+  EXPECT_EQ(CreateProbeSslContext(TlsClientOptions(), static_cast<v1::CertificateKeyType>(9))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -10,8 +10,7 @@ void TlsFetcher::FetchAsync(FetchRequest request, FetchCallback done) {
   // The thread touches `this` only before `done` runs; a caller that waits for `done` before
   // destroying the fetcher is therefore safe.
   std::thread([this, request = std::move(request), done = std::move(done)] {
-    done(Fetch(request.address, request.port, request.sni, request.connect_timeout,
-               request.handshake_timeout));
+    done(Fetch(request));
   }).detach();
 }
 
@@ -22,17 +21,8 @@ absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> OpenSslTlsFetcher::Create(
   return std::unique_ptr<OpenSslTlsFetcher>(new OpenSslTlsFetcher(std::move(*engine)));
 }
 
-v1::AddressObservation OpenSslTlsFetcher::Fetch(const std::string& address, uint32_t port,
-                                                const std::string& sni,
-                                                absl::Duration connect_timeout,
-                                                absl::Duration handshake_timeout) {
-  FetchRequest request;
-  request.address = address;
-  request.port = port;
-  request.sni = sni;
-  request.connect_timeout = connect_timeout;
-  request.handshake_timeout = handshake_timeout;
-  return engine_->Fetch(std::move(request));
+v1::AddressObservation OpenSslTlsFetcher::Fetch(const FetchRequest& request) {
+  return engine_->Fetch(request);
 }
 
 void OpenSslTlsFetcher::FetchAsync(FetchRequest request, FetchCallback done) {

@@ -21,15 +21,15 @@ class TlsFetcher {
  public:
   virtual ~TlsFetcher() = default;
 
-  // Connects over TCP to `address`, an IP literal, exactly as given (trust rule 6: it is never
-  // resolved again, so no DNS-rebinding window opens between the policy check and the connection),
-  // performs a TLS handshake sending `sni` as the server name (RFC 6066 §3; empty: none, as for
-  // literal-IP targets), and reports what happened. Failures are outcomes in the result, never
-  // errors: PROBE_OK with the chain, PROBE_CONNECT_FAILED or PROBE_HANDSHAKE_FAILED with a
-  // sentence.
-  virtual v1::AddressObservation Fetch(const std::string& address, uint32_t port,
-                                       const std::string& sni, absl::Duration connect_timeout,
-                                       absl::Duration handshake_timeout) = 0;
+  // Connects over TCP to `request.address`, an IP literal, exactly as given (trust rule 6: it is
+  // never resolved again, so no DNS-rebinding window opens between the policy check and the
+  // connection), performs a TLS handshake sending `request.sni` as the server name (RFC 6066 §3;
+  // empty: none, as for literal-IP targets) and offering what selects a certificate of
+  // `request.key_type` (docs/PROTOCOL.md "Key-typed handshakes"), and reports what happened.
+  // Failures are outcomes in the result, never errors: PROBE_OK with the chain,
+  // PROBE_CONNECT_FAILED or PROBE_HANDSHAKE_FAILED with a sentence. request.deadline and
+  // request.cancellation may be ignored.
+  virtual v1::AddressObservation Fetch(const FetchRequest& request) = 0;
 
   // The same without blocking the caller: `done` receives the result exactly once, on another
   // thread or on the caller's, and must not block. This default runs Fetch on a thread of its own
@@ -46,7 +46,8 @@ class TlsFetcher {
 // tls_engine.h). It does not verify the server's certificate (SSL_VERIFY_NONE): it records the
 // chain the server sent, leaf first, and the coordinator and signer judge it (ARCHITECTURE.md §3).
 // TLS 1.2 (RFC 5246) and TLS 1.3 (RFC 8446) by default, or the versions and groups of `options`. No
-// session is ever resumed, so every probe sees the server send its certificate.
+// session is ever resumed, so every probe sees the server send its certificate. A fetch that asks
+// for a key type offers only what selects it.
 //
 // Thread-safe.
 class OpenSslTlsFetcher : public TlsFetcher {
@@ -54,9 +55,7 @@ class OpenSslTlsFetcher : public TlsFetcher {
   static absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> Create(
       const TlsEngineOptions& options = TlsEngineOptions());
 
-  v1::AddressObservation Fetch(const std::string& address, uint32_t port, const std::string& sni,
-                               absl::Duration connect_timeout,
-                               absl::Duration handshake_timeout) override;
+  v1::AddressObservation Fetch(const FetchRequest& request) override;
   void FetchAsync(FetchRequest request, FetchCallback done) override;
   void AbandonCancelled() override { engine_->AbandonCancelled(); }
 

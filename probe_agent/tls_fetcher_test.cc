@@ -66,9 +66,16 @@ class OpenSslTlsFetcherTest : public ::testing::Test {
     fetcher_ = std::move(*fetcher);
   }
 
-  v1::AddressObservation Fetch(const std::string& address, int port, const std::string& sni) {
-    return fetcher_->Fetch(address, static_cast<uint32_t>(port), sni, kConnectTimeout,
-                           kHandshakeTimeout);
+  v1::AddressObservation Fetch(const std::string& address, int port, const std::string& sni,
+                               absl::Duration connect_timeout = kConnectTimeout,
+                               absl::Duration handshake_timeout = kHandshakeTimeout) {
+    FetchRequest request;
+    request.address = address;
+    request.port = static_cast<uint32_t>(port);
+    request.sni = sni;
+    request.connect_timeout = connect_timeout;
+    request.handshake_timeout = handshake_timeout;
+    return fetcher_->Fetch(request);
   }
 
   static TestCertificate* default_certificate_;
@@ -166,8 +173,7 @@ TEST_F(OpenSslTlsFetcherTest, ConnectTimeoutIsConnectFailed) {
     fillers.push_back(filler);
   }
   usleep(100 * 1000);
-  v1::AddressObservation observation = fetcher_->Fetch("127.0.0.1", static_cast<uint32_t>(port), "",
-                                                       absl::Milliseconds(300), kHandshakeTimeout);
+  v1::AddressObservation observation = Fetch("127.0.0.1", port, "", absl::Milliseconds(300));
   for (int filler : fillers) close(filler);
   close(listener);
   EXPECT_EQ(observation.outcome(), v1::PROBE_CONNECT_FAILED);
@@ -193,9 +199,8 @@ TEST_F(OpenSslTlsFetcherTest, SilentListenerIsHandshakeTimeout) {
   absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
       PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
   ASSERT_TRUE(silent.ok()) << silent.status();
-  v1::AddressObservation observation =
-      fetcher_->Fetch("127.0.0.1", static_cast<uint32_t>((*silent)->port()), "x.example.test",
-                      kConnectTimeout, absl::Milliseconds(300));
+  v1::AddressObservation observation = Fetch("127.0.0.1", (*silent)->port(), "x.example.test",
+                                             kConnectTimeout, absl::Milliseconds(300));
   EXPECT_EQ(observation.outcome(), v1::PROBE_HANDSHAKE_FAILED);
   EXPECT_EQ(observation.error(), "TLS handshake with 127.0.0.1 port " +
                                      std::to_string((*silent)->port()) + " timed out after 300 ms");

@@ -163,7 +163,7 @@ QuorumDecision VouchingSigner::DecideOnObservations(
     }
     outcomes.push_back(std::move(outcome));
   }
-  return DecideQuorum(outcomes, vr.leaf_sha256, config_.policy());
+  return DecideQuorum(outcomes, vr.vouched, config_.policy());
 }
 
 RevocationJudgement VouchingSigner::CheckRevocationEvidence(const v1::SignVouchingRequest& request,

@@ -93,10 +93,14 @@ std::vector<std::pair<std::string, std::string>> IdsAndRegions(
   return pairs;
 }
 
-v1::AddressObservation SawLeaf(const std::string& address, const std::string& leaf_der) {
+// What the handshake asking for `key_type` at `address` saw: the fixture's certificates are all EC
+// P-256 (docs/PROTOCOL.md "Key-typed handshakes").
+v1::AddressObservation SawLeaf(const std::string& address, const std::string& leaf_der,
+                               v1::CertificateKeyType key_type = v1::KEY_TYPE_EC_P256) {
   v1::AddressObservation observation;
   observation.set_address(address);
   observation.set_outcome(v1::PROBE_OK);
+  observation.set_requested_key_type(key_type);
   observation.add_certificate_chain_der(leaf_der);
   observation.set_leaf_sha256(Sha256(leaf_der));
   observation.set_tls_version("TLSv1.3");
@@ -213,13 +217,15 @@ class VouchingSignerTest : public ::testing::Test {
     return BuildVouchingRequest(body, pki_.ChainDer(), *leaf_key);
   }
 
-  // What agent `index` reports for `vouching_request_`: one address serving the fixture leaf,
-  // probing started (5 - index) s and finished 2 s before the clock's now.
+  // What agent `index` reports for `vouching_request_`: one address serving the fixture leaf to
+  // the handshake asking for its key type, probing started (5 - index) s and finished 2 s before
+  // the clock's now.
   v1::ObservationBody Body(size_t index) const {
     v1::ObservationBody body;
     *body.mutable_perspective() = agents_[index].perspective;
     body.set_hostname(kHost);
     body.set_port(kPort);
+    body.add_certificate_key_types(v1::KEY_TYPE_EC_P256);
     body.set_vouching_request_sha256(Sha256(vouching_request_));
     body.set_nonce(kProbeNonce);
     body.set_started_at_unix_milliseconds(StartedAt(index));
@@ -743,6 +749,100 @@ TEST_F(VouchingSignerTest, IssuesForARolloverWhenPerspectivesSeeEitherCertificat
   Replace(&request, 0, sees_third);
   EXPECT_THAT(RefusalFor(request),
               IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective eu-west-1a (eu-west)")));
+}
+
+// docs/PROTOCOL.md "Key-typed handshakes": a server holding an RSA certificate beside the fixture's
+// EC P-256 leaf. The VR names the RSA certificate alone; each agent's one handshake asked for RSA.
+TEST_F(VouchingSignerTest, RefusesWhenTheHandshakeForTheVrsKeyTypeSawAnotherCertificate) {
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr rsa_key, GenerateRsaKey(2048));
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate rsa, pki_.IssueLeaf(kHost, LeafOptions(), rsa_key.get()));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> rsa_signer, SignerFor(rsa.key.get()));
+  ASSERT_OK_AND_ASSIGN(
+      vouching_request_,
+      BuildVouchingRequest(MakeBody(), {rsa.der, pki_.intermediate.der}, *rsa_signer));
+  v1::SignVouchingRequest request = Request();
+  request.clear_revocation();
+  *request.add_revocation() = CrlEvidence(rsa.certificate.get(), rsa.der);
+  for (size_t i = 0; i < 3; ++i) {
+    v1::ObservationBody body = Body(i);
+    body.set_certificate_key_types(0, v1::KEY_TYPE_RSA);
+    *body.mutable_addresses(0) = SawLeaf(body.addresses(0).address(), rsa.der, v1::KEY_TYPE_RSA);
+    Replace(&request, i, body);
+  }
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse response, MakeSigner()->SignVouching(request));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+
+  // The server answered one agent's RSA-only handshake with its ECDSA certificate.
+  v1::ObservationBody shown_ecdsa = Body(1);
+  shown_ecdsa.set_certificate_key_types(0, v1::KEY_TYPE_RSA);
+  *shown_ecdsa.mutable_addresses(0) = SawLeaf("192.0.2.2", pki_.leaf.der, v1::KEY_TYPE_RSA);
+  Replace(&request, 1, shown_ecdsa);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::CERTIFICATE_MISMATCH,
+                        AllOf(HasSubstr("perspective us-east-1a (us-east)"),
+                              HasSubstr(ShortHex(Sha256(pki_.leaf.der))),
+                              HasSubstr("at 192.0.2.2, which the VR does not name (asking for a "
+                                        "certificate with an RSA key)"))));
+}
+
+// An agent that was asked for no key type (or predates key-typed handshakes) saw the VR's
+// certificate with its default offer: not evidence that a client asking for the certificate's key
+// type is shown it.
+TEST_F(VouchingSignerTest, RefusesAnObservationNotMadeForTheVrsKeyTypes) {
+  v1::SignVouchingRequest request = Request();
+  v1::ObservationBody default_offer = Body(0);
+  default_offer.clear_certificate_key_types();
+  default_offer.mutable_addresses(0)->clear_requested_key_type();
+  Replace(&request, 0, default_offer);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("asked for certificates of key types none, not those of the "
+                                  "VR's certificates (EC P-256)")));
+}
+
+// A rollover from an RSA to an EC P-256 certificate (MECAI proposal, "Server behaviour"): both are
+// asked for at every address, and each handshake must show the VR's certificate of its key type.
+TEST_F(VouchingSignerTest, IssuesForARolloverBetweenKeyTypesOnlyWhenEveryAddressServesBoth) {
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr rsa_key, GenerateRsaKey(2048));
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate next, pki_.IssueLeaf(kHost, LeafOptions(), rsa_key.get()));
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingRequest request, RolloverRequest(MakeBody(), next));
+  const auto serving_both = [&](size_t index) {
+    v1::ObservationBody body = Body(index);
+    body.add_certificate_key_types(v1::KEY_TYPE_RSA);
+    const std::string address = body.addresses(0).address();
+    *body.add_addresses() = SawLeaf(address, next.der, v1::KEY_TYPE_RSA);
+    return body;
+  };
+  for (size_t i = 0; i < 3; ++i) Replace(&request, i, serving_both(i));
+  v1::VouchingStatement statement;
+  ASSERT_NO_FATAL_FAILURE(ExpectSignedForBoth(request, next, &statement));
+  EXPECT_EQ(statement.perspectives_size(), 3);
+
+  // The RSA handshake shown the ECDSA certificate, which the VR names for the other key type.
+  v1::ObservationBody crossed = serving_both(0);
+  *crossed.mutable_addresses(1) = SawLeaf("192.0.2.1", pki_.leaf.der, v1::KEY_TYPE_RSA);
+  Replace(&request, 0, crossed);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::CERTIFICATE_MISMATCH,
+                        HasSubstr("which the VR names as a certificate of another key type")));
+  // A server that no longer serves the RSA certificate: its RSA handshake fails.
+  v1::ObservationBody no_rsa = serving_both(0);
+  v1::AddressObservation* failed = no_rsa.mutable_addresses(1);
+  failed->clear_certificate_chain_der();
+  failed->clear_leaf_sha256();
+  failed->set_outcome(v1::PROBE_HANDSHAKE_FAILED);
+  failed->set_error_class(v1::TLS_ALERT);
+  failed->set_tls_alert(40);
+  failed->set_error("TLS handshake with 192.0.2.1 port 443 failed: handshake failure");
+  Replace(&request, 0, no_rsa);
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::HANDSHAKE_FAILED, HasSubstr("perspective eu-west-1a (eu-west)")));
+  // An agent that made only the EC P-256 handshake.
+  Replace(&request, 0, Body(0));
+  EXPECT_THAT(RefusalFor(request),
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("key types EC P-256, not those of the VR's certificates (EC "
+                                  "P-256, RSA)")));
 }
 
 // ARCHITECTURE.md §1: the signer verifies the revocation evidence itself.

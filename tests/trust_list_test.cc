@@ -187,6 +187,9 @@ class TrustListTest : public ::testing::Test {
       probe.mutable_task()->set_port(static_cast<uint32_t>(cluster_->target_port()));
       probe.mutable_task()->set_vouching_request_sha256(Sha256(vouching_request));
       probe.mutable_task()->set_nonce(kProbeNonce);
+      // Every certificate of the cluster's web PKI is EC P-256: the key type the coordinator asks
+      // the agents for (docs/PROTOCOL.md "Key-typed handshakes").
+      probe.mutable_task()->add_certificate_key_types(v1::KEY_TYPE_EC_P256);
       v1::ProbeResponse response;
       grpc::Status status = stub->Probe(&context, probe, &response);
       EXPECT_TRUE(status.ok()) << id << ": " << status.error_message();

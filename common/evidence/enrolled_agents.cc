@@ -1,13 +1,55 @@
 #include "common/evidence/enrolled_agents.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/base/status.h"
+#include "common/crypto/certificate_key_type.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/signature.h"
 #include "common/crypto/signed_object.h"
 
 namespace mecai {
+namespace {
+
+// "EC P-256, RSA", or "none", for sentences.
+template <typename KeyTypes>
+std::string KeyTypeList(const KeyTypes& key_types) {
+  if (key_types.empty()) return "none";
+  return absl::StrJoin(key_types, ", ", [](std::string* out, int key_type) {
+    out->append(KeyTypeName(static_cast<v1::CertificateKeyType>(key_type)));
+  });
+}
+
+// The handshakes of `body` asked for the key types `expected` names, and nothing else
+// (docs/PROTOCOL.md "Key-typed handshakes"): its certificate_key_types are exactly `expected`, and
+// every handshake asked for one of them (for none when `expected` is empty).
+absl::Status CheckKeyTypes(const v1::ObservationBody& body,
+                           const std::vector<v1::CertificateKeyType>& expected) {
+  const auto& made_for = body.certificate_key_types();
+  if (!std::equal(made_for.begin(), made_for.end(), expected.begin(), expected.end())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the Observation asked for certificates of key types ", KeyTypeList(made_for),
+                     ", not those of the VR's certificates (", KeyTypeList(expected), ")"));
+  }
+  for (const v1::AddressObservation& address : body.addresses()) {
+    const bool listed = expected.empty()
+                            ? address.requested_key_type() == v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED
+                            : std::find(expected.begin(), expected.end(),
+                                        address.requested_key_type()) != expected.end();
+    if (!listed) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the Observation's handshake at ", address.address(), " asked for ",
+                       KeyTypeName(address.requested_key_type()), ", which its key types (",
+                       KeyTypeList(made_for), ") do not list"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 ObservationExpectation ExpectationFor(const VerifiedVouchingRequest& request,
                                       const std::string& nonce, absl::Time now,
@@ -17,6 +59,7 @@ ObservationExpectation ExpectationFor(const VerifiedVouchingRequest& request,
   expected.nonce = nonce;
   expected.hostname = request.body.hostname();
   expected.port = request.body.port();
+  expected.certificate_key_types = ProbeKeyTypes(request);
   expected.now = now;
   expected.max_age = max_age;
   return expected;
@@ -82,6 +125,7 @@ absl::StatusOr<v1::ObservationBody> EnrolledAgents::Verify(
                                                    body.port(), ", not ", expected.hostname, ":",
                                                    expected.port));
   }
+  RETURN_IF_ERROR(CheckKeyTypes(body, expected.certificate_key_types));
   absl::Time finished = absl::FromUnixMillis(body.finished_at_unix_milliseconds());
   if (finished < expected.now - expected.max_age || finished > expected.now + expected.max_age) {
     return absl::InvalidArgumentError(

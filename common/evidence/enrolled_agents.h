@@ -30,13 +30,17 @@ struct ObservationExpectation {
   std::string nonce;
   std::string hostname;
   uint32_t port = 0;
+  // The key types every address was asked for (ProbeKeyTypes of the VR; docs/PROTOCOL.md
+  // "Key-typed handshakes").
+  std::vector<v1::CertificateKeyType> certificate_key_types;
   absl::Time now;
   // Oldest acceptable finish time is now - max_age; none may lie more than max_age in the future.
   absl::Duration max_age = absl::Seconds(120);
 };
 
 // What an Observation made for `request` in the probe round of `nonce` must be bound to: the VR's
-// digest, that nonce, the VR's hostname and port, and a finish time within `max_age` of `now`. The
+// digest, that nonce, the VR's hostname and port, the key types of its certificates, and a finish
+// time within `max_age` of `now`. The
 // coordinator builds it before probing and the signer again from the request it is asked to sign,
 // so both bind Observations alike (ARCHITECTURE.md §1 signer).
 ObservationExpectation ExpectationFor(const VerifiedVouchingRequest& request,
@@ -55,8 +59,9 @@ class EnrolledAgents {
   size_t size() const { return perspectives_.size(); }
 
   // Verifies the agent signature of `observation` with the key enrolled for `perspective_id`,
-  // then parses it and checks it names that perspective and matches `expected`. Errors are
-  // INVALID_ARGUMENT sentences suitable for a PerspectiveResult's detail.
+  // then parses it and checks it names that perspective and matches `expected`: among others, its
+  // certificate_key_types are exactly the expected ones and every handshake asked for one of them.
+  // Errors are INVALID_ARGUMENT sentences suitable for a PerspectiveResult's detail.
   absl::StatusOr<v1::ObservationBody> Verify(const std::string& perspective_id,
                                              const v1::SignedObservation& observation,
                                              const ObservationExpectation& expected) const;

@@ -76,6 +76,7 @@ class EnrolledAgentsTest : public ::testing::Test {
     expected_.nonce = "0123456789abcdef";
     expected_.hostname = kHost;
     expected_.port = kPort;
+    expected_.certificate_key_types = {v1::KEY_TYPE_EC_P256};
     expected_.now = clock_.Now();
   }
 
@@ -104,10 +105,14 @@ class EnrolledAgentsTest : public ::testing::Test {
     body.set_finished_at_unix_milliseconds(absl::ToUnixMillis(clock_.Now() - absl::Seconds(2)));
     body.set_outcome(v1::PROBE_OK);
     body.add_resolved_addresses("192.0.2.1");
-    v1::AddressObservation* address = body.add_addresses();
-    address->set_address("192.0.2.1");
-    address->set_outcome(v1::PROBE_OK);
-    address->set_leaf_sha256(Sha256("leaf"));
+    for (v1::CertificateKeyType key_type : expected_.certificate_key_types) {
+      body.add_certificate_key_types(key_type);
+      v1::AddressObservation* address = body.add_addresses();
+      address->set_address("192.0.2.1");
+      address->set_outcome(v1::PROBE_OK);
+      address->set_leaf_sha256(Sha256("leaf"));
+      address->set_requested_key_type(key_type);
+    }
     return body;
   }
 
@@ -250,6 +255,67 @@ TEST_F(EnrolledAgentsTest, ObservationForAnotherHostOrPortIsRefused) {
                        "www.example.test:8443"));
 }
 
+// docs/PROTOCOL.md "Key-typed handshakes": an Observation is evidence for a VR only when its
+// handshakes asked for the key types of the VR's certificates.
+TEST_F(EnrolledAgentsTest, ObservationMadeForOtherKeyTypesIsRefused) {
+  v1::ObservationBody default_offer = Body(0);  // As an agent asked for no key type makes it.
+  default_offer.clear_certificate_key_types();
+  default_offer.mutable_addresses(0)->clear_requested_key_type();
+  EXPECT_THAT(enrolled_->Verify("eu-west-1a", Sign(0, default_offer), expected_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "the Observation asked for certificates of key types none, not those of "
+                       "the VR's certificates (EC P-256)"));
+  v1::ObservationBody rsa = Body(0);
+  rsa.set_certificate_key_types(0, v1::KEY_TYPE_RSA);
+  rsa.mutable_addresses(0)->set_requested_key_type(v1::KEY_TYPE_RSA);
+  EXPECT_THAT(enrolled_->Verify("eu-west-1a", Sign(0, rsa), expected_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("key types RSA, not those of the VR's certificates (EC P-256)")));
+  v1::ObservationBody both = Body(0);
+  both.add_certificate_key_types(v1::KEY_TYPE_RSA);
+  EXPECT_THAT(enrolled_->Verify("eu-west-1a", Sign(0, both), expected_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("key types EC P-256, RSA, not those")));
+  // The same Observation verifies for the VR it was made for.
+  expected_.certificate_key_types = {v1::KEY_TYPE_RSA};
+  EXPECT_TRUE(enrolled_->Verify("eu-west-1a", Sign(0, rsa), expected_).ok());
+  expected_.certificate_key_types.clear();
+  EXPECT_TRUE(enrolled_->Verify("eu-west-1a", Sign(0, default_offer), expected_).ok());
+}
+
+TEST_F(EnrolledAgentsTest, HandshakeForAKeyTypeTheObservationDoesNotListIsRefused) {
+  v1::ObservationBody body = Body(0);
+  *body.add_addresses() = body.addresses(0);
+  body.mutable_addresses(1)->set_requested_key_type(v1::KEY_TYPE_RSA);
+  EXPECT_THAT(enrolled_->Verify("eu-west-1a", Sign(0, body), expected_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "the Observation's handshake at 192.0.2.1 asked for RSA, which its key "
+                       "types (EC P-256) do not list"));
+  body.mutable_addresses(1)->set_requested_key_type(static_cast<v1::CertificateKeyType>(99));
+  EXPECT_THAT(enrolled_->Verify("eu-west-1a", Sign(0, body), expected_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("asked for key type 99")));
+  body.mutable_addresses(1)->clear_requested_key_type();
+  EXPECT_THAT(enrolled_->Verify("eu-west-1a", Sign(0, body), expected_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("asked for key type 0")));
+}
+
+TEST_F(EnrolledAgentsTest, ExpectationForBindsTheVrsKeyTypesAscendingWithoutRepeats) {
+  VerifiedVouchingRequest request;
+  request.body.set_hostname(kHost);
+  request.body.set_port(kPort);
+  request.request_sha256 = expected_.request_sha256;
+  request.vouched = {{Sha256("RSA leaf"), v1::KEY_TYPE_RSA},
+                     {Sha256("ECDSA leaf"), v1::KEY_TYPE_EC_P256}};
+  const ObservationExpectation expectation =
+      ExpectationFor(request, expected_.nonce, clock_.Now(), absl::Seconds(120));
+  EXPECT_THAT(expectation.certificate_key_types,
+              ElementsAre(v1::KEY_TYPE_EC_P256, v1::KEY_TYPE_RSA));
+  request.vouched = {{Sha256("old"), v1::KEY_TYPE_EC_P384}, {Sha256("new"), v1::KEY_TYPE_EC_P384}};
+  EXPECT_THAT(ExpectationFor(request, expected_.nonce, clock_.Now(), absl::Seconds(120))
+                  .certificate_key_types,
+              ElementsAre(v1::KEY_TYPE_EC_P384));
+}
+
 TEST_F(EnrolledAgentsTest, ObservationFinishedWithinMaxAgeEitherSideVerifies) {
   for (absl::Duration offset : {-expected_.max_age, expected_.max_age, absl::ZeroDuration()}) {
     SCOPED_TRACE(absl::FormatDuration(offset));
@@ -366,18 +432,21 @@ TEST_F(EnrolledAgentsTest, LoadRefusesMissingOrUnreadableKeys) {
 }
 
 // The one expectation the coordinator and the signer both bind Observations with: the VR's digest,
-// hostname and port, the round's nonce, and the caller's time and bound.
+// hostname and port, the key types of its certificates, the round's nonce, and the caller's time
+// and bound.
 TEST_F(EnrolledAgentsTest, ExpectationForBindsToTheRequestAndTheRound) {
   VerifiedVouchingRequest request;
   request.body.set_hostname(kHost);
   request.body.set_port(kPort);
   request.request_sha256 = Sha256("the serialized VouchingRequest");
+  request.vouched = {{Sha256("leaf"), v1::KEY_TYPE_EC_P256}};
   const ObservationExpectation expected =
       ExpectationFor(request, "0123456789abcdef", clock_.Now(), absl::Seconds(90));
   EXPECT_EQ(expected.request_sha256, request.request_sha256);
   EXPECT_EQ(expected.nonce, "0123456789abcdef");
   EXPECT_EQ(expected.hostname, kHost);
   EXPECT_EQ(expected.port, kPort);
+  EXPECT_THAT(expected.certificate_key_types, ElementsAre(v1::KEY_TYPE_EC_P256));
   EXPECT_EQ(expected.now, clock_.Now());
   EXPECT_EQ(expected.max_age, absl::Seconds(90));
   // An Observation of that round verifies against it; one of another round does not.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto/certificate_key_type.h"
 #include "common/crypto/hashing.h"
 #include "common/evidence/refusal.h"
 #include "common/rpc/grpc_channel.h"
@@ -28,9 +29,25 @@ bool QueryFailed(v1::ResolutionOutcome outcome) {
   }
 }
 
+// True when `vouched` names `leaf_sha256` as a certificate of `key_type`: what the handshake
+// asking for `key_type` must have been shown. A handshake that asked for no key type (the default
+// offer) may have been shown any certificate the VR names; it is no handshake for a key type.
+bool Vouches(const std::vector<VouchedCertificate>& vouched, v1::CertificateKeyType key_type,
+             const std::string& leaf_sha256) {
+  return std::any_of(vouched.begin(), vouched.end(), [&](const VouchedCertificate& certificate) {
+    return certificate.sha256 == leaf_sha256 &&
+           (key_type == v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED || certificate.key_type == key_type);
+  });
+}
+
+// What a handshake asked for, for sentences: "asking for a certificate with an RSA key".
+std::string Asking(v1::CertificateKeyType key_type) {
+  return absl::StrCat("asking for a certificate with an ", KeyTypeName(key_type), " key");
+}
+
 // Judges one perspective: REFUSAL_REASON_UNSPECIFIED when it agrees.
-v1::RefusalReason Judge(const PerspectiveOutcome& outcome, const std::vector<std::string>& accepted,
-                        std::string* detail) {
+v1::RefusalReason Judge(const PerspectiveOutcome& outcome,
+                        const std::vector<VouchedCertificate>& vouched, std::string* detail) {
   switch (outcome.kind) {
     case PerspectiveOutcome::Kind::kUnreachable:
       *detail = absl::StrCat("no answer: ", outcome.failure);
@@ -51,13 +68,44 @@ v1::RefusalReason Judge(const PerspectiveOutcome& outcome, const std::vector<std
                   : absl::StrCat("could not resolve: ", body.resolution_error());
     return v1::RESOLUTION_FAILED;
   }
-  // A mismatch anywhere outranks every other failure of the same perspective.
+  // A mismatch anywhere outranks every other failure of the same perspective: a handshake that
+  // asked for a key type must have been shown a certificate of that type the VR names.
   for (const v1::AddressObservation& address : body.addresses()) {
-    if (address.outcome() == v1::PROBE_OK &&
-        std::find(accepted.begin(), accepted.end(), address.leaf_sha256()) == accepted.end()) {
-      *detail = absl::StrCat("saw certificate ", ShortHex(address.leaf_sha256()), " at ",
-                             address.address(), ", which the VR does not name");
-      return v1::CERTIFICATE_MISMATCH;
+    if (address.outcome() != v1::PROBE_OK ||
+        Vouches(vouched, address.requested_key_type(), address.leaf_sha256())) {
+      continue;
+    }
+    const v1::CertificateKeyType asked = address.requested_key_type();
+    *detail = absl::StrCat(
+        "saw certificate ", ShortHex(address.leaf_sha256()), " at ", address.address(),
+        Vouches(vouched, v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED, address.leaf_sha256())
+            ? ", which the VR names as a certificate of another key type"
+            : ", which the VR does not name",
+        asked == v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED ? std::string()
+                                                      : absl::StrCat(" (", Asking(asked), ")"));
+    return v1::CERTIFICATE_MISMATCH;
+  }
+  // Every address was asked for every key type of the VR: one handshake each (docs/PROTOCOL.md
+  // "Key-typed handshakes"). An Observation without them says nothing about the VR's certificate
+  // of that type.
+  std::vector<std::string> addresses;
+  for (const v1::AddressObservation& address : body.addresses()) {
+    if (std::find(addresses.begin(), addresses.end(), address.address()) == addresses.end()) {
+      addresses.push_back(address.address());
+    }
+  }
+  for (const std::string& address : addresses) {
+    for (const VouchedCertificate& certificate : vouched) {
+      const bool asked =
+          std::any_of(body.addresses().begin(), body.addresses().end(),
+                      [&](const v1::AddressObservation& handshake) {
+                        return handshake.address() == address &&
+                               handshake.requested_key_type() == certificate.key_type;
+                      });
+      if (!asked) {
+        *detail = absl::StrCat("made no handshake ", Asking(certificate.key_type), " at ", address);
+        return v1::INVALID_OBSERVATION;
+      }
     }
   }
   // "Every address it resolved" means every address of both families: when one query failed,
@@ -87,9 +135,14 @@ v1::RefusalReason Judge(const PerspectiveOutcome& outcome, const std::vector<std
       return v1::HANDSHAKE_FAILED;
     }
   }
-  *detail = body.addresses_size() == 1 ? std::string("saw a vouched certificate at its one address")
-                                       : absl::StrCat("saw a vouched certificate at all ",
-                                                      body.addresses_size(), " addresses");
+  std::set<v1::CertificateKeyType> key_types;
+  for (const VouchedCertificate& certificate : vouched) key_types.insert(certificate.key_type);
+  const std::string seen = key_types.size() > 1
+                               ? absl::StrCat("saw a vouched certificate of each of the VR's ",
+                                              key_types.size(), " key types")
+                               : std::string("saw a vouched certificate");
+  *detail = addresses.size() == 1 ? absl::StrCat(seen, " at its one address")
+                                  : absl::StrCat(seen, " at all ", addresses.size(), " addresses");
   return v1::REFUSAL_REASON_UNSPECIFIED;
 }
 
@@ -145,7 +198,7 @@ void ValidateQuorumPolicy(const v1::QuorumPolicy& policy,
 }
 
 QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
-                            const std::vector<std::string>& accepted_leaf_sha256,
+                            const std::vector<VouchedCertificate>& vouched,
                             const v1::QuorumPolicy& configured_policy) {
   // Trust rule 3's floors hold whatever the configuration says.
   v1::QuorumPolicy policy = WithPolicyDefaults(configured_policy);
@@ -157,7 +210,7 @@ QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
   size_t unreachable = 0;
   for (const PerspectiveOutcome& outcome : outcomes) {
     std::string detail;
-    v1::RefusalReason reason = Judge(outcome, accepted_leaf_sha256, &detail);
+    v1::RefusalReason reason = Judge(outcome, vouched, &detail);
     v1::PerspectiveResult result;
     *result.mutable_perspective() = outcome.perspective;
     result.set_disagreement(reason);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/base/config_loader.h"
+#include "common/evidence/vouching_request.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/probe.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
@@ -40,8 +41,11 @@ struct QuorumDecision {
 
 // Applies the policy. The table (first matching row wins):
 //
-//   any perspective saw a certificate the VR does not name ........ CERTIFICATE_MISMATCH (always)
-//   any Observation failed verification ............................ INVALID_OBSERVATION
+//   any perspective saw a certificate the VR does not name, or a
+//     handshake asking for one key type saw a certificate the VR
+//     does not name for that key type ............................. CERTIFICATE_MISMATCH (always)
+//   any Observation failed verification, or lacks at some address
+//     the handshake for a key type of the VR ....................... INVALID_OBSERVATION
 //   any perspective could not resolve the name, or its A or AAAA
 //     query failed (SERVFAIL, REFUSED, timeout, error) ............. RESOLUTION_FAILED
 //   any address refused TCP or TLS ................................. HANDSHAKE_FAILED
@@ -53,10 +57,13 @@ struct QuorumDecision {
 // A kCancelled perspective neither agrees nor counts as unreachable; it only occurs next to a
 // mismatch, which decides. Unanimity: a perspective agrees only when it resolved at least one
 // address, neither its A nor its AAAA query failed (NXDOMAIN or NODATA for one family is an answer,
-// not a failure), and it saw, at every address, a leaf whose SHA-256 is in `accepted_leaf_sha256`
-// (one, or two during rollover).
+// not a failure), and at every address, for every key type of `vouched` (one, or two during a
+// rollover from one key type to another), the handshake asking for that key type
+// (AddressObservation.requested_key_type) completed and presented a certificate of `vouched` of
+// that key type (docs/PROTOCOL.md "Key-typed handshakes"). Two vouched certificates of one key type
+// (a rollover) are each accepted where the other is.
 QuorumDecision DecideQuorum(const std::vector<PerspectiveOutcome>& outcomes,
-                            const std::vector<std::string>& accepted_leaf_sha256,
+                            const std::vector<VouchedCertificate>& vouched,
                             const v1::QuorumPolicy& policy);
 
 // Checks every configured AgentEndpoint (id and region set, ids unique, a public key file, and

@@ -1,5 +1,6 @@
 #include "common/evidence/quorum_policy.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,13 @@ const std::string& Impostor() {
   return *hash;
 }
 
+// The VR of most tests names leaf A, an EC P-256 certificate; the rollover's, leaves A and B, both
+// EC P-256 (one handshake per address, either certificate).
+std::vector<VouchedCertificate> VouchedA() { return {{LeafA(), v1::KEY_TYPE_EC_P256}}; }
+std::vector<VouchedCertificate> VouchedAB() {
+  return {{LeafA(), v1::KEY_TYPE_EC_P256}, {LeafB(), v1::KEY_TYPE_EC_P256}};
+}
+
 v1::Perspective MakePerspective(const std::string& id, const std::string& region) {
   v1::Perspective perspective;
   perspective.set_id(id);
@@ -39,11 +47,14 @@ v1::Perspective MakePerspective(const std::string& id, const std::string& region
   return perspective;
 }
 
+// What the handshake asking for `key_type` at `address` saw.
 v1::AddressObservation Address(const std::string& address, v1::ProbeOutcome outcome,
-                               const std::string& leaf_sha256 = "") {
+                               const std::string& leaf_sha256 = "",
+                               v1::CertificateKeyType key_type = v1::KEY_TYPE_EC_P256) {
   v1::AddressObservation observation;
   observation.set_address(address);
   observation.set_outcome(outcome);
+  observation.set_requested_key_type(key_type);
   if (outcome == v1::PROBE_OK) {
     observation.set_leaf_sha256(leaf_sha256);
   } else {
@@ -62,7 +73,11 @@ PerspectiveOutcome Observed(const std::string& id, const std::string& region,
   outcome.body.set_started_at_unix_milliseconds(started_unix_milliseconds);
   outcome.body.set_finished_at_unix_milliseconds(started_unix_milliseconds + 50);
   for (const v1::AddressObservation& address : addresses) {
-    outcome.body.add_resolved_addresses(address.address());
+    if (std::find(outcome.body.resolved_addresses().begin(),
+                  outcome.body.resolved_addresses().end(),
+                  address.address()) == outcome.body.resolved_addresses().end()) {
+      outcome.body.add_resolved_addresses(address.address());
+    }
     *outcome.body.add_addresses() = address;
   }
   return outcome;
@@ -127,7 +142,7 @@ constexpr v1::RefusalReason kAgrees = v1::REFUSAL_REASON_UNSPECIFIED;
 TEST(DecideQuorumTest, AllAgreeIssuesWithAgreeingPerspectivesAndEarliestStart) {
   QuorumDecision decision = DecideQuorum({Agrees("eu-1", "eu", 1500), Agrees("us-1", "us", 900),
                                           Agrees("ap-1", "ap", 1200), Agrees("eu-2", "eu", 1000)},
-                                         {LeafA()}, Policy(3, 2, 0));
+                                         VouchedA(), Policy(3, 2, 0));
   EXPECT_TRUE(decision.issued());
   EXPECT_THAT(decision.refusal, IsNotRefused());
   EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "us-1", "ap-1", "eu-2"));
@@ -144,7 +159,7 @@ TEST(DecideQuorumTest, PerspectiveAgreesOnlyWhenEveryAddressServesAVouchedCertif
                                                    {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
                                                     Address("2001:db8::1", v1::PROBE_OK, LeafA())}),
                                           Agrees("us-1", "us"), Agrees("ap-1", "ap")},
-                                         {LeafA()}, Policy(3, 2, 0));
+                                         VouchedA(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal, IsNotRefused());
   EXPECT_EQ(decision.results[0].detail(), "saw a vouched certificate at all 2 addresses");
 }
@@ -153,7 +168,7 @@ TEST(DecideQuorumTest, OneMismatchAmongAgreeingRefusesAsCertificateMismatch) {
   QuorumDecision decision =
       DecideQuorum({Agrees("eu-1", "eu"), Agrees("us-1", "us", 1000, Impostor()),
                     Agrees("ap-1", "ap"), Agrees("eu-2", "eu")},
-                   {LeafA()}, Policy(3, 2, 0));
+                   VouchedA(), Policy(3, 2, 0));
   EXPECT_FALSE(decision.issued());
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH,
@@ -170,7 +185,7 @@ TEST(DecideQuorumTest, MismatchAtOneOfSeveralAddressesRefuses) {
                              {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
                               Address("2001:db8::1", v1::PROBE_OK, Impostor())}),
                     Agrees("us-1", "us"), Agrees("ap-1", "ap")},
-                   {LeafA()}, Policy(3, 2, 0));
+                   VouchedA(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH,
                         AllOf(HasSubstr("perspective eu-1 (eu)"), HasSubstr("2001:db8::1"))));
@@ -181,7 +196,7 @@ TEST(DecideQuorumTest, MismatchRefusesEvenWhenOthersTimeOut) {
   QuorumDecision decision =
       DecideQuorum({TimesOut("eu-1", "eu"), Agrees("us-1", "us", 1000, Impostor()),
                     TimesOut("ap-1", "ap"), Agrees("eu-2", "eu")},
-                   {LeafA()}, Policy(3, 2, 0));
+                   VouchedA(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective us-1 (us)")));
   EXPECT_THAT(Disagreements(decision),
@@ -195,7 +210,7 @@ TEST(DecideQuorumTest, MismatchOutranksEveryOtherFailure) {
                     Observed("ap-1", "ap", {Address("192.0.2.9", v1::PROBE_HANDSHAKE_FAILED)}),
                     Observed("sa-1", "sa", {Address("10.0.0.1", v1::PROBE_FORBIDDEN_ADDRESS)}),
                     TimesOut("af-1", "af"), Agrees("eu-2", "eu", 1000, Impostor())},
-                   {LeafA()}, Policy(3, 2, 0));
+                   VouchedA(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective eu-2 (eu)")));
   EXPECT_THAT(
@@ -212,7 +227,7 @@ TEST(DecideQuorumTest, MismatchWithinAPerspectiveOutranksItsHandshakeFailure) {
                              {Address("192.0.2.1", v1::PROBE_HANDSHAKE_FAILED),
                               Address("192.0.2.2", v1::PROBE_OK, Impostor())}),
                     Agrees("us-1", "us"), Agrees("ap-1", "ap")},
-                   {LeafA()}, Policy(3, 2, 0));
+                   VouchedA(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal, IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("at 192.0.2.2")));
 }
 
@@ -220,7 +235,7 @@ TEST(DecideQuorumTest, InvalidObservationRefuses) {
   QuorumDecision decision =
       DecideQuorum({Agrees("eu-1", "eu"), InvalidObservation("us-1", "us"), Agrees("ap-1", "ap"),
                     ResolutionFails("eu-2", "eu", "SERVFAIL")},
-                   {LeafA()}, Policy(3, 2, 1));
+                   VouchedA(), Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::INVALID_OBSERVATION,
                         "perspective us-1 (us) the Observation is not signed by its enrolled key"));
@@ -230,7 +245,7 @@ TEST(DecideQuorumTest, ResolutionFailureRefuses) {
   QuorumDecision decision =
       DecideQuorum({Agrees("eu-1", "eu"), ResolutionFails("us-1", "us", "NXDOMAIN"),
                     Agrees("ap-1", "ap"), Agrees("eu-2", "eu")},
-                   {LeafA()}, Policy(3, 2, 1));
+                   VouchedA(), Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal, IsRefusal(v1::RESOLUTION_FAILED,
                                           "perspective us-1 (us) could not resolve: NXDOMAIN"));
   EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "ap-1", "eu-2"));
@@ -239,7 +254,7 @@ TEST(DecideQuorumTest, ResolutionFailureRefuses) {
 TEST(DecideQuorumTest, NoAddressWithoutResolverErrorIsAResolutionFailure) {
   QuorumDecision decision =
       DecideQuorum({Agrees("eu-1", "eu"), ResolutionFails("us-1", "us", ""), Agrees("ap-1", "ap")},
-                   {LeafA()}, Policy(3, 2, 0));
+                   VouchedA(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::RESOLUTION_FAILED, HasSubstr("the name resolved to no address")));
 }
@@ -287,7 +302,7 @@ TEST(DecideQuorumTest, AFailedQueryOfEitherFamilyIsAResolutionFailure) {
     QuorumDecision decision =
         DecideQuorum({Agrees("eu-1", "eu"), AgreesAfterQueries("us-1", "us", row.a, row.aaaa),
                       Agrees("ap-1", "ap")},
-                     {LeafA()}, Policy(3, 2, 0));
+                     VouchedA(), Policy(3, 2, 0));
     EXPECT_EQ(decision.results[1].disagreement(), row.expected);
     if (row.expected == kAgrees) {
       EXPECT_THAT(decision.refusal, IsNotRefused());
@@ -310,7 +325,7 @@ TEST(DecideQuorumTest, AFailedQueryRefusesEvenWhenATimeoutWouldBeTolerated) {
   QuorumDecision decision = DecideQuorum(
       {Agrees("eu-1", "eu"), Agrees("us-1", "us"), Agrees("ap-1", "ap"),
        AgreesAfterQueries("eu-2", "eu", v1::RESOLUTION_NOERROR, v1::RESOLUTION_TIMEOUT)},
-      {LeafA()}, Policy(3, 2, 1));
+      VouchedA(), Policy(3, 2, 1));
   EXPECT_THAT(
       decision.refusal,
       IsRefusal(v1::RESOLUTION_FAILED, HasSubstr("perspective eu-2 (eu) the AAAA query failed")));
@@ -322,7 +337,7 @@ TEST(DecideQuorumTest, MismatchOutranksAFailedQueryOfTheSamePerspective) {
       AgreesAfterQueries("us-1", "us", v1::RESOLUTION_NOERROR, v1::RESOLUTION_SERVFAIL);
   impostor.body.mutable_addresses(0)->set_leaf_sha256(Impostor());
   QuorumDecision decision = DecideQuorum({Agrees("eu-1", "eu"), impostor, Agrees("ap-1", "ap")},
-                                         {LeafA()}, Policy(3, 2, 0));
+                                         VouchedA(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective us-1 (us)")));
 }
@@ -336,7 +351,7 @@ TEST(DecideQuorumTest, HandshakeOrConnectFailureAtAnyAddressRefuses) {
          Observed("us-1", "us",
                   {Address("192.0.2.1", v1::PROBE_OK, LeafA()), Address("192.0.2.2", failure)}),
          Agrees("ap-1", "ap"), Agrees("eu-2", "eu")},
-        {LeafA()}, Policy(3, 2, 1));
+        VouchedA(), Policy(3, 2, 1));
     EXPECT_THAT(
         decision.refusal,
         IsRefusal(v1::HANDSHAKE_FAILED,
@@ -352,7 +367,7 @@ TEST(DecideQuorumTest, AllForbiddenAddressesRefuse) {
                              {Address("10.0.0.1", v1::PROBE_FORBIDDEN_ADDRESS),
                               Address("169.254.169.254", v1::PROBE_FORBIDDEN_ADDRESS)}),
                     Agrees("ap-1", "ap"), Agrees("eu-2", "eu")},
-                   {LeafA()}, Policy(3, 2, 1));
+                   VouchedA(), Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::FORBIDDEN_ADDRESS, AllOf(HasSubstr("perspective us-1 (us)"),
                                                      HasSubstr("special-purpose address"))));
@@ -367,7 +382,7 @@ TEST(DecideQuorumTest, SomeForbiddenAddressesAreAHandshakeFailure) {
                              {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
                               Address("10.0.0.1", v1::PROBE_FORBIDDEN_ADDRESS)}),
                     Agrees("ap-1", "ap")},
-                   {LeafA()}, Policy(3, 2, 0));
+                   VouchedA(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::HANDSHAKE_FAILED, HasSubstr("PROBE_FORBIDDEN_ADDRESS at 10.0.0.1")));
 }
@@ -382,23 +397,23 @@ TEST(DecideQuorumTest, RowsRankInvalidThenResolutionThenHandshakeThenForbidden) 
   const PerspectiveOutcome timeout = TimesOut("p-timeout", "r5");
   const v1::QuorumPolicy policy = Policy(3, 2, 0);
   // Listed in reverse rank so the position of a perspective cannot decide.
-  EXPECT_EQ(DecideQuorum({timeout, forbidden, handshake, unresolved, invalid}, {LeafA()}, policy)
+  EXPECT_EQ(DecideQuorum({timeout, forbidden, handshake, unresolved, invalid}, VouchedA(), policy)
                 .refusal.reason(),
             v1::INVALID_OBSERVATION);
-  EXPECT_EQ(
-      DecideQuorum({timeout, forbidden, handshake, unresolved}, {LeafA()}, policy).refusal.reason(),
-      v1::RESOLUTION_FAILED);
-  EXPECT_EQ(DecideQuorum({timeout, forbidden, handshake}, {LeafA()}, policy).refusal.reason(),
+  EXPECT_EQ(DecideQuorum({timeout, forbidden, handshake, unresolved}, VouchedA(), policy)
+                .refusal.reason(),
+            v1::RESOLUTION_FAILED);
+  EXPECT_EQ(DecideQuorum({timeout, forbidden, handshake}, VouchedA(), policy).refusal.reason(),
             v1::HANDSHAKE_FAILED);
-  EXPECT_EQ(DecideQuorum({timeout, forbidden}, {LeafA()}, policy).refusal.reason(),
+  EXPECT_EQ(DecideQuorum({timeout, forbidden}, VouchedA(), policy).refusal.reason(),
             v1::FORBIDDEN_ADDRESS);
-  EXPECT_EQ(DecideQuorum({timeout}, {LeafA()}, policy).refusal.reason(), v1::PERSPECTIVE_TIMEOUT);
+  EXPECT_EQ(DecideQuorum({timeout}, VouchedA(), policy).refusal.reason(), v1::PERSPECTIVE_TIMEOUT);
 }
 
 TEST(DecideQuorumTest, TimeoutsWithinMaxUnreachableStillIssueWhenTheMinimumAgrees) {
   QuorumDecision decision = DecideQuorum({Agrees("eu-1", "eu", 2000), TimesOut("us-1", "us"),
                                           Agrees("ap-1", "ap", 1800), Agrees("eu-2", "eu", 2100)},
-                                         {LeafA()}, Policy(3, 2, 1));
+                                         VouchedA(), Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal, IsNotRefused());
   EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "ap-1", "eu-2"));
   EXPECT_EQ(decision.earliest_probe_unix_milliseconds, 1800);
@@ -411,7 +426,7 @@ TEST(DecideQuorumTest, TimeoutsBeyondMaxUnreachableRefuseAsPerspectiveTimeout) {
   QuorumDecision decision =
       DecideQuorum({Agrees("eu-1", "eu"), TimesOut("us-1", "us"), Agrees("ap-1", "ap"),
                     TimesOut("eu-2", "eu"), Agrees("us-2", "us")},
-                   {LeafA()}, Policy(3, 2, 1));
+                   VouchedA(), Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::PERSPECTIVE_TIMEOUT,
                         "2 of 5 perspectives did not answer in time; the policy allows 1"));
@@ -422,13 +437,13 @@ TEST(DecideQuorumTest, TimeoutsBeyondMaxUnreachableRefuseAsPerspectiveTimeout) {
 TEST(DecideQuorumTest, DefaultPolicyAllowsNoTimeout) {
   QuorumDecision decision = DecideQuorum(
       {Agrees("eu-1", "eu"), Agrees("us-1", "us"), Agrees("ap-1", "ap"), TimesOut("eu-2", "eu")},
-      {LeafA()}, WithPolicyDefaults(v1::QuorumPolicy()));
+      VouchedA(), WithPolicyDefaults(v1::QuorumPolicy()));
   EXPECT_THAT(decision.refusal, IsRefusal(v1::PERSPECTIVE_TIMEOUT, HasSubstr("allows 0")));
 }
 
 TEST(DecideQuorumTest, TimeoutsWithinMaxUnreachableButBelowMinimumAreInsufficient) {
   QuorumDecision decision =
-      DecideQuorum({Agrees("eu-1", "eu"), TimesOut("us-1", "us"), Agrees("ap-1", "ap")}, {LeafA()},
+      DecideQuorum({Agrees("eu-1", "eu"), TimesOut("us-1", "us"), Agrees("ap-1", "ap")}, VouchedA(),
                    Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
@@ -438,7 +453,7 @@ TEST(DecideQuorumTest, TimeoutsWithinMaxUnreachableButBelowMinimumAreInsufficien
 TEST(DecideQuorumTest, AgreementInOneRegionOnlyIsInsufficient) {
   QuorumDecision decision = DecideQuorum(
       {Agrees("eu-1", "eu"), Agrees("eu-2", "eu"), Agrees("eu-3", "eu"), TimesOut("us-1", "us")},
-      {LeafA()}, Policy(3, 2, 1));
+      VouchedA(), Policy(3, 2, 1));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
                         "3 perspectives in 1 regions agreed; the policy needs 3 in 2"));
@@ -449,7 +464,7 @@ TEST(DecideQuorumTest, AgreementInOneRegionOnlyIsInsufficient) {
 // the policy it is given says: the signer and the coordinator both decide with it.
 TEST(DecideQuorumTest, APolicyBelowTheFloorStillNeedsThreePerspectives) {
   QuorumDecision decision =
-      DecideQuorum({Agrees("eu-1", "eu"), Agrees("us-1", "us")}, {LeafA()}, Policy(1, 1, 0));
+      DecideQuorum({Agrees("eu-1", "eu"), Agrees("us-1", "us")}, VouchedA(), Policy(1, 1, 0));
   EXPECT_FALSE(decision.issued());
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
@@ -458,7 +473,7 @@ TEST(DecideQuorumTest, APolicyBelowTheFloorStillNeedsThreePerspectives) {
 
 TEST(DecideQuorumTest, APolicyBelowTheFloorStillNeedsTwoRegions) {
   QuorumDecision decision =
-      DecideQuorum({Agrees("eu-1", "eu"), Agrees("eu-2", "eu"), Agrees("eu-3", "eu")}, {LeafA()},
+      DecideQuorum({Agrees("eu-1", "eu"), Agrees("eu-2", "eu"), Agrees("eu-3", "eu")}, VouchedA(),
                    Policy(1, 1, 0));
   EXPECT_FALSE(decision.issued());
   EXPECT_THAT(decision.refusal,
@@ -468,19 +483,19 @@ TEST(DecideQuorumTest, APolicyBelowTheFloorStillNeedsTwoRegions) {
 
 TEST(DecideQuorumTest, APolicyOfTwoInOneRegionStillNeedsThreeInTwo) {
   QuorumDecision decision =
-      DecideQuorum({Agrees("eu-1", "eu"), Agrees("eu-2", "eu")}, {LeafA()}, Policy(2, 1, 0));
+      DecideQuorum({Agrees("eu-1", "eu"), Agrees("eu-2", "eu")}, VouchedA(), Policy(2, 1, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::INSUFFICIENT_PERSPECTIVES,
                         "2 perspectives in 1 regions agreed; the policy needs 3 in 2"));
   // The floor is a minimum: three in two regions issue under the same low policy.
   EXPECT_THAT(DecideQuorum({Agrees("eu-1", "eu"), Agrees("eu-2", "eu"), Agrees("us-1", "us")},
-                           {LeafA()}, Policy(2, 1, 0))
+                           VouchedA(), Policy(2, 1, 0))
                   .refusal,
               IsNotRefused());
 }
 
 TEST(DecideQuorumTest, NoOutcomesAreInsufficientUnderTheDefaultPolicy) {
-  QuorumDecision decision = DecideQuorum({}, {LeafA()}, WithPolicyDefaults(v1::QuorumPolicy()));
+  QuorumDecision decision = DecideQuorum({}, VouchedA(), WithPolicyDefaults(v1::QuorumPolicy()));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::INSUFFICIENT_PERSPECTIVES, HasSubstr("0 perspectives in 0 regions")));
   EXPECT_TRUE(decision.results.empty());
@@ -492,7 +507,7 @@ TEST(DecideQuorumTest, RolloverPerspectivesSeeingEitherAcceptedLeafAgree) {
                     Observed("ap-1", "ap",
                              {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
                               Address("2001:db8::1", v1::PROBE_OK, LeafB())})},
-                   {LeafA(), LeafB()}, Policy(3, 2, 0));
+                   VouchedAB(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal, IsNotRefused());
   EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "us-1", "ap-1"));
 }
@@ -501,7 +516,7 @@ TEST(DecideQuorumTest, RolloverStillRefusesACertificateNamedByNeitherVr) {
   QuorumDecision decision =
       DecideQuorum({Agrees("eu-1", "eu", 1000, LeafA()), Agrees("us-1", "us", 1000, LeafB()),
                     Agrees("ap-1", "ap", 1000, Impostor())},
-                   {LeafA(), LeafB()}, Policy(3, 2, 0));
+                   VouchedAB(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("perspective ap-1 (ap)")));
 }
@@ -512,10 +527,126 @@ TEST(DecideQuorumTest, RolloverMismatchOutranksTimeout) {
        Observed("sa-1", "sa",
                 {Address("192.0.2.1", v1::PROBE_OK, LeafA()),
                  Address("192.0.2.2", v1::PROBE_OK, Impostor())})},
-      {LeafA(), LeafB()}, Policy(3, 2, 0));
+      VouchedAB(), Policy(3, 2, 0));
   EXPECT_THAT(decision.refusal,
               IsRefusal(v1::CERTIFICATE_MISMATCH,
                         AllOf(HasSubstr("perspective sa-1 (sa)"), HasSubstr("192.0.2.2"))));
+}
+
+// docs/PROTOCOL.md "Key-typed handshakes": a server holding an RSA and an ECDSA certificate (leaf
+// A) for one name; the VR of a rollover from the RSA certificate to leaf A names both.
+const std::string& LeafRsa() {
+  static const std::string* hash = new std::string(Sha256("RSA leaf"));
+  return *hash;
+}
+std::vector<VouchedCertificate> VouchedRsa() { return {{LeafRsa(), v1::KEY_TYPE_RSA}}; }
+std::vector<VouchedCertificate> VouchedRsaAndA() {
+  return {{LeafRsa(), v1::KEY_TYPE_RSA}, {LeafA(), v1::KEY_TYPE_EC_P256}};
+}
+
+// Both handshakes at each of two addresses, each shown the certificate of its key type.
+PerspectiveOutcome SeesBothKeyTypes(const std::string& id, const std::string& region) {
+  return Observed(id, region,
+                  {Address("192.0.2.1", v1::PROBE_OK, LeafA(), v1::KEY_TYPE_EC_P256),
+                   Address("192.0.2.1", v1::PROBE_OK, LeafRsa(), v1::KEY_TYPE_RSA),
+                   Address("2001:db8::1", v1::PROBE_OK, LeafA(), v1::KEY_TYPE_EC_P256),
+                   Address("2001:db8::1", v1::PROBE_OK, LeafRsa(), v1::KEY_TYPE_RSA)});
+}
+
+TEST(DecideQuorumTest, EachKeyTypesHandshakeShowingTheVrsCertificateOfThatTypeAgrees) {
+  QuorumDecision decision =
+      DecideQuorum({SeesBothKeyTypes("eu-1", "eu"), SeesBothKeyTypes("us-1", "us"),
+                    SeesBothKeyTypes("ap-1", "ap")},
+                   VouchedRsaAndA(), Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal, IsNotRefused());
+  EXPECT_THAT(Ids(decision.agreeing), ElementsAre("eu-1", "us-1", "ap-1"));
+  EXPECT_EQ(decision.results[0].detail(),
+            "saw a vouched certificate of each of the VR's 2 key types at all 2 addresses");
+  // A VR of the RSA certificate alone: the RSA handshake decides.
+  decision = DecideQuorum(
+      {Agrees("eu-1", "eu", 1000, LeafRsa()), Agrees("us-1", "us"), Agrees("ap-1", "ap")},
+      VouchedRsa(), Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal, IsRefusal(v1::CERTIFICATE_MISMATCH, HasSubstr("eu-1")));
+  const auto sees_rsa = [](const std::string& id, const std::string& region) {
+    return Observed(id, region, {Address("192.0.2.1", v1::PROBE_OK, LeafRsa(), v1::KEY_TYPE_RSA)});
+  };
+  EXPECT_THAT(DecideQuorum({sees_rsa("eu-1", "eu"), sees_rsa("us-1", "us"), sees_rsa("ap-1", "ap")},
+                           VouchedRsa(), Policy(3, 2, 0))
+                  .refusal,
+              IsNotRefused());
+}
+
+// The server preferred its ECDSA certificate although the handshake asked for RSA only: the VR's
+// RSA certificate was not seen, whatever else was.
+TEST(DecideQuorumTest, AHandshakeForOneKeyTypeShownAnotherCertificateIsAMismatch) {
+  PerspectiveOutcome shown_ecdsa =
+      Observed("us-1", "us", {Address("192.0.2.1", v1::PROBE_OK, LeafA(), v1::KEY_TYPE_RSA)});
+  const auto sees_rsa = [](const std::string& id, const std::string& region) {
+    return Observed(id, region, {Address("192.0.2.1", v1::PROBE_OK, LeafRsa(), v1::KEY_TYPE_RSA)});
+  };
+  QuorumDecision decision = DecideQuorum(
+      {sees_rsa("eu-1", "eu"), shown_ecdsa, sees_rsa("ap-1", "ap")}, VouchedRsa(), Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::CERTIFICATE_MISMATCH,
+                        HasSubstr("at 192.0.2.1, which the VR does not name (asking for a "
+                                  "certificate with an RSA key)")));
+  // Even a certificate the VR names counts only in the handshake for its own key type.
+  decision =
+      DecideQuorum({SeesBothKeyTypes("eu-1", "eu"), shown_ecdsa, SeesBothKeyTypes("ap-1", "ap")},
+                   VouchedRsaAndA(), Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::CERTIFICATE_MISMATCH,
+                        AllOf(HasSubstr("perspective us-1 (us)"),
+                              HasSubstr("which the VR names as a certificate of another key type "
+                                        "(asking for a certificate with an RSA key)"))));
+}
+
+// An Observation made with the agent's default offer (no key type asked for) saw the VR's
+// certificate, but says nothing about whether the server presents it to a client asking for its
+// key type: it is not evidence for the VR.
+TEST(DecideQuorumTest, AnObservationWithoutTheHandshakeForTheVrsKeyTypeDoesNotAgree) {
+  PerspectiveOutcome default_offer =
+      Observed("us-1", "us",
+               {Address("192.0.2.1", v1::PROBE_OK, LeafA(), v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED)});
+  QuorumDecision decision = DecideQuorum(
+      {Agrees("eu-1", "eu"), default_offer, Agrees("ap-1", "ap")}, VouchedA(), Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("perspective us-1 (us) made no handshake asking for a "
+                                  "certificate with an EC P-256 key at 192.0.2.1")));
+  // One key type of two asked for at one address of two.
+  PerspectiveOutcome partial =
+      Observed("us-1", "us",
+               {Address("192.0.2.1", v1::PROBE_OK, LeafA(), v1::KEY_TYPE_EC_P256),
+                Address("192.0.2.1", v1::PROBE_OK, LeafRsa(), v1::KEY_TYPE_RSA),
+                Address("2001:db8::1", v1::PROBE_OK, LeafA(), v1::KEY_TYPE_EC_P256)});
+  decision = DecideQuorum({SeesBothKeyTypes("eu-1", "eu"), partial, SeesBothKeyTypes("ap-1", "ap")},
+                          VouchedRsaAndA(), Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::INVALID_OBSERVATION,
+                        HasSubstr("made no handshake asking for a certificate with an RSA key at "
+                                  "2001:db8::1")));
+  EXPECT_THAT(Disagreements(decision), ElementsAre(kAgrees, v1::INVALID_OBSERVATION, kAgrees));
+}
+
+// During a rollover from RSA to ECDSA both certificates must be served: a server that no longer
+// holds the RSA certificate refuses the RSA handshake.
+TEST(DecideQuorumTest, AFailedHandshakeForOneKeyTypeIsAHandshakeFailure) {
+  v1::AddressObservation refused =
+      Address("2001:db8::1", v1::PROBE_HANDSHAKE_FAILED, "", v1::KEY_TYPE_RSA);
+  refused.set_error_class(v1::TLS_ALERT);
+  refused.set_tls_alert(40);
+  PerspectiveOutcome no_rsa =
+      Observed("us-1", "us",
+               {Address("192.0.2.1", v1::PROBE_OK, LeafA(), v1::KEY_TYPE_EC_P256),
+                Address("192.0.2.1", v1::PROBE_OK, LeafRsa(), v1::KEY_TYPE_RSA),
+                Address("2001:db8::1", v1::PROBE_OK, LeafA(), v1::KEY_TYPE_EC_P256), refused});
+  QuorumDecision decision =
+      DecideQuorum({SeesBothKeyTypes("eu-1", "eu"), no_rsa, SeesBothKeyTypes("ap-1", "ap")},
+                   VouchedRsaAndA(), Policy(3, 2, 0));
+  EXPECT_THAT(decision.refusal,
+              IsRefusal(v1::HANDSHAKE_FAILED,
+                        AllOf(HasSubstr("perspective us-1 (us)"), HasSubstr("2001:db8::1"))));
 }
 
 TEST(WithPolicyDefaultsTest, FillsZerosAndKeepsExplicitValues) {

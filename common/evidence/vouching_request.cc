@@ -1,7 +1,10 @@
 #include "common/evidence/vouching_request.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/status.h"
+#include "common/crypto/certificate_key_type.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/signed_object.h"
@@ -75,6 +78,15 @@ absl::StatusOr<v1::SignedVouchingRequest> UnwrapRolloverHalf(
   return inner;
 }
 
+// Refuses UNSUPPORTED_KEY_TYPE unless `leaf`'s key is of a type the probe agents can ask a server
+// for (docs/PROTOCOL.md "Key-typed handshakes"): a certificate no agent can select could never be
+// vouched for, so the VR is refused before its signatures are even checked.
+VouchingRequestCheck CheckLeafKeyType(X509* leaf, absl::string_view which) {
+  absl::StatusOr<v1::CertificateKeyType> key_type = CertificateKeyTypeOf(leaf);
+  if (key_type.ok()) return VouchingRequestCheck();
+  return Refuse(v1::UNSUPPORTED_KEY_TYPE, absl::StrCat(which, key_type.status().message()));
+}
+
 bool SamePublicKey(X509* a, X509* b) {
   EvpPkeyPtr key_a(X509_get_pubkey(a));
   EvpPkeyPtr key_b(X509_get_pubkey(b));
@@ -135,9 +147,12 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
   if (request.has_single()) {
     auto body = ParseSignedBody(request.single(), limits, &reason);
     if (!body.ok()) return Refuse(reason, std::string(body.status().message()));
-    // ARCHITECTURE.md §3 order: well-formed, then fresh, then signed.
+    // ARCHITECTURE.md §3 order: well-formed, then fresh, then a key the agents can ask for, then
+    // signed.
     VouchingRequestCheck shape = CheckBody(body->body, limits, now);
     if (!shape.accepted()) return shape;
+    VouchingRequestCheck key_type = CheckLeafKeyType(body->chain[0].get(), "");
+    if (!key_type.accepted()) return key_type;
     absl::Status signature = VerifyOwnSignature(request.single(), body->chain[0].get());
     if (!signature.ok()) return Refuse(v1::BAD_SIGNATURE, std::string(signature.message()));
     bodies.push_back(std::move(*body));
@@ -195,6 +210,11 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
                       "next certificate");
       }
     }
+    for (const auto& [body, which] : {std::make_pair(&*old_body, "old-certificate VR: "),
+                                      std::make_pair(&*new_body, "new-certificate VR: ")}) {
+      VouchingRequestCheck key_type = CheckLeafKeyType(body->chain[0].get(), which);
+      if (!key_type.accepted()) return key_type;
+    }
     if (!VerifyOwnSignature(old_inner, old_body->chain[0].get()).ok()) {
       return Refuse(v1::BAD_SIGNATURE,
                     "the old-certificate VR is not signed by the old certificate's key");
@@ -232,7 +252,14 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
   check.request.body = bodies[0].body;
   check.request.request_sha256 = Sha256(serialized_request);
   for (SignedBody& body : bodies) {
-    check.request.leaf_sha256.push_back(Sha256(body.body.certificate_chain_der(0)));
+    // A same-key next certificate carries the key checked above, so every leaf has a key type.
+    absl::StatusOr<v1::CertificateKeyType> key_type = CertificateKeyTypeOf(body.chain[0].get());
+    if (!key_type.ok()) {
+      return Refuse(v1::UNSUPPORTED_KEY_TYPE, std::string(key_type.status().message()));
+    }
+    const std::string sha256 = Sha256(body.body.certificate_chain_der(0));
+    check.request.leaf_sha256.push_back(sha256);
+    check.request.vouched.push_back(VouchedCertificate{sha256, *key_type});
     check.request.chains.push_back(std::move(body.chain));
   }
   if (check.request.leaf_sha256.size() == 2 &&
@@ -285,6 +312,14 @@ void CheckVouchingRequestCertificates(const TrustLists& trust_lists, absl::Time 
     }
     check->request.validated_paths.push_back(std::move(verdict.path));
   }
+}
+
+std::vector<v1::CertificateKeyType> ProbeKeyTypes(const VerifiedVouchingRequest& request) {
+  std::vector<v1::CertificateKeyType> key_types;
+  for (const VouchedCertificate& vouched : request.vouched) key_types.push_back(vouched.key_type);
+  std::sort(key_types.begin(), key_types.end());
+  key_types.erase(std::unique(key_types.begin(), key_types.end()), key_types.end());
+  return key_types;
 }
 
 v1::Refusal CheckPathHasIssuer(const std::vector<X509Ptr>& validated_path) {

@@ -12,6 +12,7 @@
 #include "common/crypto/openssl_types.h"
 #include "common/crypto/signature.h"
 #include "common/evidence/trust_lists.h"
+#include "proto/mecai/v1/probe.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {
@@ -26,6 +27,13 @@ struct VouchingRequestLimits {
   absl::Duration freshness_window = absl::Seconds(300);
 };
 
+// A leaf certificate a VR names, and the key type the probe agents ask a server for it by
+// (docs/PROTOCOL.md "Key-typed handshakes").
+struct VouchedCertificate {
+  std::string sha256;
+  v1::CertificateKeyType key_type = v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED;
+};
+
 // A VR whose signatures, freshness and shape have been checked.
 struct VerifiedVouchingRequest {
   // The body of the single VR, or of the old-certificate VR of a rollover.
@@ -34,6 +42,9 @@ struct VerifiedVouchingRequest {
   std::vector<std::vector<X509Ptr>> chains;
   // SHA-256 of each chain's DER leaf, in the same order.
   std::vector<std::string> leaf_sha256;
+  // Each leaf's SHA-256 (as in leaf_sha256) with the key type of its key (CertificateKeyTypeOf,
+  // common/crypto/certificate_key_type.h), in the same order.
+  std::vector<VouchedCertificate> vouched;
   // SHA-256 of the serialized VouchingRequest exactly as received.
   std::string request_sha256;
   // Set by CheckVouchingRequestCertificates: for each chain, the validated path from the leaf to
@@ -50,10 +61,11 @@ struct VouchingRequestCheck {
 };
 
 // Checks the envelope of a VR, in the order of ARCHITECTURE.md §3: size, well-formedness,
-// freshness, every signature (one, or four for the rollover form), then that the two VRs of a
-// rollover agree. The body is parsed before its signature is checked because the verifying key is
-// inside it; nothing from it is trusted until the signature verifies. Certificate checks come
-// after, in CheckVouchingRequestCertificates.
+// freshness, every leaf's key of a type the probe agents can ask a server for
+// (UNSUPPORTED_KEY_TYPE), every signature (one, or four for the rollover form), then that the two
+// VRs of a rollover agree. The body is parsed before its signature is checked because the verifying
+// key is inside it; nothing from it is trusted until the signature verifies. Certificate checks
+// come after, in CheckVouchingRequestCertificates.
 VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_request,
                                                   const VouchingRequestLimits& limits,
                                                   absl::Time now);
@@ -63,6 +75,11 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
 // validated path has an issuer above its leaf (CheckPathHasIssuer).
 void CheckVouchingRequestCertificates(const TrustLists& trust_lists, absl::Time now,
                                       VouchingRequestCheck* check);
+
+// The key types the probe agents ask each address for in a probe round of `request`: those of its
+// vouched certificates, ascending, without repeats (ProbeTask.certificate_key_types; an
+// Observation made for `request` must name exactly these).
+std::vector<v1::CertificateKeyType> ProbeKeyTypes(const VerifiedVouchingRequest& request);
 
 // REVOCATION_UNKNOWN when `validated_path` (leaf first, as TrustLists::VerifyChain returns it)
 // holds the leaf alone: the leaf is itself a root of the trust list (a self-signed certificate

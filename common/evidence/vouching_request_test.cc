@@ -170,6 +170,38 @@ TEST_P(VouchingRequestTest, AcceptsAWellFormedFreshSignedRequest) {
   EXPECT_EQ(CertificateToDer(check.request.chains[0][1].get()), pki().intermediate.der);
 }
 
+// docs/PROTOCOL.md "Key-typed handshakes": the agents ask for the certificate by its key type.
+TEST_P(VouchingRequestTest, NamesTheLeafWithItsKeyType) {
+  VouchingRequestCheck check = Check(Single(MakeBody()));
+  ASSERT_THAT(check.refusal, IsNotRefused());
+  const v1::CertificateKeyType expected =
+      GetParam() == KeyType::kEcP256 ? v1::KEY_TYPE_EC_P256 : v1::KEY_TYPE_RSA;
+  ASSERT_EQ(check.request.vouched.size(), 1u);
+  EXPECT_EQ(check.request.vouched[0].sha256, Sha256(pki().leaf.der));
+  EXPECT_EQ(check.request.vouched[0].key_type, expected);
+  EXPECT_THAT(ProbeKeyTypes(check.request), ElementsAre(expected));
+}
+
+// A certificate whose key no agent can ask a server for could never be vouched for: refused
+// before its signature is checked (here the signature is by another key, which would otherwise be
+// BAD_SIGNATURE).
+TEST_P(VouchingRequestTest, RefusesACertificateKeyNoAgentCanAskForBeforeItsSignature) {
+  EvpPkeyPtr p521(EVP_EC_gen("P-521"));
+  ASSERT_NE(p521, nullptr);
+  auto leaf = pki().IssueLeaf(kHost, LeafOptions(), p521.get());
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  const std::string serialized =
+      BuildSingle(MakeBody(), {leaf->der, pki().intermediate.der}, leaf_key());
+  EXPECT_THAT(Check(serialized).refusal,
+              IsRefusal(v1::UNSUPPORTED_KEY_TYPE,
+                        StartsWith("the certificate has an ECDSA key on secp521r1, which no probe "
+                                   "agent can ask a server for")));
+  // Stale comes first (ARCHITECTURE.md §3 order: form, freshness, key type, signatures).
+  const std::string stale = BuildSingle(MakeBody(FixtureNow() - absl::Hours(1)),
+                                        {leaf->der, pki().intermediate.der}, leaf_key());
+  EXPECT_THAT(Check(stale).refusal, IsRefusal(v1::STALE_TIMESTAMP, ::testing::_));
+}
+
 TEST_P(VouchingRequestTest, RequestSha256IsTheDigestOfTheExactBytes) {
   const std::string serialized = Single(MakeBody());
   VouchingRequestCheck check = Check(serialized);
@@ -909,6 +941,43 @@ TEST_P(RolloverTest, AcceptsARolloverBetweenKeyTypes) {
   EXPECT_THAT(check.refusal, IsNotRefused());
   EXPECT_THAT(check.request.leaf_sha256,
               ElementsAre(Sha256(pki().leaf.der), Sha256(new_leaf->der)));
+  // Each certificate with its own key type; the agents ask every address for both (ascending).
+  ASSERT_EQ(check.request.vouched.size(), 2u);
+  const v1::CertificateKeyType old_type =
+      GetParam() == KeyType::kEcP256 ? v1::KEY_TYPE_EC_P256 : v1::KEY_TYPE_RSA;
+  const v1::CertificateKeyType new_type =
+      GetParam() == KeyType::kEcP256 ? v1::KEY_TYPE_RSA : v1::KEY_TYPE_EC_P256;
+  EXPECT_EQ(check.request.vouched[0].sha256, Sha256(pki().leaf.der));
+  EXPECT_EQ(check.request.vouched[0].key_type, old_type);
+  EXPECT_EQ(check.request.vouched[1].sha256, Sha256(new_leaf->der));
+  EXPECT_EQ(check.request.vouched[1].key_type, new_type);
+  EXPECT_THAT(ProbeKeyTypes(check.request), ElementsAre(v1::KEY_TYPE_EC_P256, v1::KEY_TYPE_RSA));
+}
+
+TEST_P(RolloverTest, ARolloverWithinOneKeyTypeIsProbedWithThatKeyTypeOnce) {
+  VouchingRequestCheck check = Check(Rollover(MakeBody()));
+  ASSERT_THAT(check.refusal, IsNotRefused());
+  const v1::CertificateKeyType key_type =
+      GetParam() == KeyType::kEcP256 ? v1::KEY_TYPE_EC_P256 : v1::KEY_TYPE_RSA;
+  ASSERT_EQ(check.request.vouched.size(), 2u);
+  EXPECT_EQ(check.request.vouched[1].key_type, key_type);
+  EXPECT_THAT(ProbeKeyTypes(check.request), ElementsAre(key_type));
+}
+
+TEST_P(RolloverTest, RefusesARolloverToAKeyNoAgentCanAskFor) {
+  EvpPkeyPtr p521(EVP_EC_gen("P-521"));
+  ASSERT_NE(p521, nullptr);
+  auto new_leaf = pki().IssueLeaf(kHost, LeafOptions(), p521.get());
+  ASSERT_TRUE(new_leaf.ok()) << new_leaf.status();
+  // Signed with the next key in place of the P-521 one, which this code cannot sign with: the key
+  // type is refused before any signature is checked.
+  const std::string serialized =
+      AssembleRollover(MakeBody(), pki().ChainDer(), leaf_key(), MakeBody(),
+                       {new_leaf->der, pki().intermediate.der}, next().key.get(), Corrupt::kNone);
+  EXPECT_THAT(Check(serialized).refusal,
+              IsRefusal(v1::UNSUPPORTED_KEY_TYPE,
+                        StartsWith("new-certificate VR: the certificate has an ECDSA key on "
+                                   "secp521r1")));
 }
 
 TEST_P(RolloverTest, AssembledRolloverWithoutCorruptionIsAccepted) {

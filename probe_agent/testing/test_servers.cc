@@ -73,10 +73,11 @@ std::string TestOutputDirectory() {
 
 absl::StatusOr<TestCertificate> WriteSelfSignedCertificate(const std::string& directory,
                                                            const std::string& file_stem,
-                                                           const std::string& dns_name) {
+                                                           const std::string& dns_name,
+                                                           TestKey key_type) {
   ClearOpenSslErrors();
-  EvpPkeyPtr key(EVP_EC_gen("P-256"));
-  if (key == nullptr) return OpenSslError("EVP_EC_gen");
+  EvpPkeyPtr key(key_type == TestKey::kRsa2048 ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256"));
+  if (key == nullptr) return OpenSslError("key generation");
   ASSIGN_OR_RETURN(X509Ptr certificate, SelfSign(key.get(), dns_name));
   TestCertificate result;
   result.certificate_path = absl::StrCat(directory, "/", file_stem, ".crt.pem");

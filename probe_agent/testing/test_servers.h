@@ -25,18 +25,22 @@ std::string TestTemporaryDirectory();
 // temporary directory.
 std::string TestOutputDirectory();
 
-// A throwaway self-signed EC P-256 certificate and its key, as PEM files.
+// A throwaway self-signed certificate (EC P-256 unless asked otherwise) and its key, as PEM files.
 struct TestCertificate {
   std::string certificate_path;
   std::string key_path;
   std::string der;  // The certificate, DER.
 };
 
-// Generates a key and a self-signed certificate for `dns_name` (subject CN and a DNS
+// The key of a TestCertificate.
+enum class TestKey { kEcP256, kRsa2048 };
+
+// Generates a key of `key` and a self-signed certificate for `dns_name` (subject CN and a DNS
 // subjectAltName) and writes them to `directory`/`file_stem`.{crt,key}.pem.
 absl::StatusOr<TestCertificate> WriteSelfSignedCertificate(const std::string& directory,
                                                            const std::string& file_stem,
-                                                           const std::string& dns_name);
+                                                           const std::string& dns_name,
+                                                           TestKey key = TestKey::kEcP256);
 
 // `openssl s_server` serving `certificate`, and `sni_certificate` to clients whose SNI
 // (RFC 6066 §3) equals `sni_name` (-servername/-cert2/-key2). Stopped on destruction.
