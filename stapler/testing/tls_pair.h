@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/crypto/openssl_types.h"
+#include "common/testing/in_memory_handshake.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {
@@ -25,9 +26,8 @@ absl::StatusOr<SslCtxPtr> MakeServerContext(const std::string& chain_file,
 // by MecaiTlsClient; the tests' certificates chain to a test root).
 SslCtxPtr MakeClientContext(int tls_version);
 
-// Runs the handshake of `client` against `server` over a BIO pair. OK when both finished;
-// otherwise the drained OpenSSL errors of whichever side failed.
-absl::Status HandshakeInMemory(SSL* client, SSL* server);
+// The handshake over a BIO pair (common/testing/in_memory_handshake.h).
+using ::mecai::HandshakeInMemory;
 
 // A VD from va-example (testdata/vd/va.pem, signed with va.key.pem), or from va-other
 // (other-va.pem, other-va.key.pem) when `va_id` names it, for `hostname`, vouching for the leaf
