@@ -81,12 +81,21 @@ absl::StatusOr<v1::VouchResponse> VouchingFetcher::Vouch(const v1::PeerConfig& v
   ASSIGN_OR_RETURN(std::string serialized, BuildRequest());
   ASSIGN_OR_RETURN(auto channel, MakeChannel(vouching_server));
   auto stub = v1::VouchingService::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  const absl::Time deadline = absl::Now() + timeout;
   v1::VouchRequest request;
   request.set_vouching_request(serialized);
   v1::VouchResponse response;
-  grpc::Status status = stub->Vouch(&context, request, &response);
+  grpc::Status status;
+  // A connection the server is just closing (its idle or age limit, docs/PROTOCOL.md "The public
+  // endpoint") fails the call UNAVAILABLE ("Socket closed"); a second attempt, on a new connection
+  // within the same deadline, is safe: the same VR is answered from its record or decided once.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(deadline));
+    response.Clear();
+    status = stub->Vouch(&context, request, &response);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE || absl::Now() >= deadline) break;
+  }
   RETURN_IF_ERROR(
       FromGrpcStatus(status, absl::StrCat("Vouching Server ", vouching_server.address())));
   return response;
