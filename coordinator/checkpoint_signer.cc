@@ -105,7 +105,7 @@ absl::StatusOr<CheckpointSigner::Step> CheckpointSigner::StepWithRecords(
       break;
     }
     bytes += record.size();
-    step.records.push_back(index);
+    step.records.emplace_back(index, std::move(record));
   }
   return step;
 }
@@ -146,10 +146,10 @@ absl::StatusOr<v1::SignCheckpointRequest> CheckpointSigner::RequestFor(const Ste
     request.set_previous_tree_size(step.previous_size);
     for (std::string& node : proof) request.add_consistency_proof(std::move(node));
   }
-  for (uint64_t index : step.records) {
+  for (const auto& [index, bytes] : step.records) {
     v1::RecordAtIndex* record = request.add_vouched_records();
     record->set_log_index(index);
-    ASSIGN_OR_RETURN(*record->mutable_record(), store_.GetRecordBytes(index));
+    record->set_record(bytes);
     ASSIGN_OR_RETURN(std::vector<std::string> proof, store_.InclusionProof(index, step.tree_size));
     for (std::string& node : proof) record->add_inclusion_proof(std::move(node));
   }

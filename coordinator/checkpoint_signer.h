@@ -7,6 +7,8 @@
 #define MECAI_COORDINATOR_CHECKPOINT_SIGNER_H_
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -42,8 +44,8 @@ class CheckpointSigner {
   struct Step {
     uint64_t previous_size = 0;
     uint64_t tree_size = 0;
-    // Indices whose records (with proofs in tree_size) go with the request.
-    std::vector<uint64_t> records;
+    // The records (index and stored bytes) that go with the request, with proofs in tree_size.
+    std::vector<std::pair<uint64_t, std::string>> records;
   };
   // The request for `step`.
   absl::StatusOr<v1::SignCheckpointRequest> RequestFor(const Step& step) const;
