@@ -12,6 +12,7 @@
 #include "cli/flags.h"
 #include "cli/internal_pki.h"
 #include "cli/report.h"
+#include "cli/store_command.h"
 #include "cli/tls_commands.h"
 #include "cli/trust_list_client.h"
 #include "cli/vouch_client.h"
@@ -85,6 +86,9 @@ constexpr char kUsage[] =
     "  trust-list keygen --key F --public-key F\n"
     "      Makes a maintainer key pair (Ed25519); the services' trust_list_maintainer_key_files\n"
     "      name the public key. Exit 3 when a change is refused.\n"
+    "  store check --store DIR --shard ID\n"
+    "      Verifies a copy of a coordinator's record store (a backup) before a restore: every\n"
+    "      record against the Merkle log; prints tree size, root and latest checkpoint.\n"
     "\n"
     "<connection>: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
     "              or --plaintext (local development only).\n"
@@ -509,6 +513,7 @@ int main(int argc, char** argv) {
   if (command == "serverinfo") return mecai::ServerinfoCommand(argc, argv);
   if (command == "audit") return Audit(argc, argv);
   if (command == "pki") return Pki(argc, argv);
+  if (command == "store") return mecai::StoreCommand(argc, argv);
   if (command == "trust-list") return TrustList(argc, argv);
   std::cerr << "mecai: unknown command '" << command << "'\n\n" << kUsage;
   return kExitUsage;

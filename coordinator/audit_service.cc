@@ -8,6 +8,10 @@
 namespace mecai {
 
 grpc::Status AuditServiceImpl::CheckShard(const std::string& shard) const {
+  if (log_guard_ != nullptr) {
+    const absl::Status serving = log_guard_->AllowsReads();
+    if (!serving.ok()) return ToGrpcStatus(serving);
+  }
   if (shard.empty() || shard == store_.shard_id()) return grpc::Status::OK;
   return grpc::Status(
       grpc::StatusCode::NOT_FOUND,
@@ -28,6 +32,8 @@ grpc::Status AuditServiceImpl::GetRecord(grpc::ServerContext* /*context*/,
 grpc::Status AuditServiceImpl::ListRecords(grpc::ServerContext* /*context*/,
                                            const v1::ListRecordsRequest* request,
                                            v1::ListRecordsResponse* response) {
+  grpc::Status serving = CheckShard("");
+  if (!serving.ok()) return serving;
   std::string next_page_token;
   auto records = store_.ListRecords(request->hostname(), request->since_unix_milliseconds(),
                                     request->page_size(), request->page_token(), &next_page_token);
@@ -40,6 +46,8 @@ grpc::Status AuditServiceImpl::ListRecords(grpc::ServerContext* /*context*/,
 grpc::Status AuditServiceImpl::GetCheckpoint(grpc::ServerContext* /*context*/,
                                              const v1::GetCheckpointRequest* request,
                                              v1::GetCheckpointResponse* response) {
+  // A checkpoint asked for before the signer confirmed the log is the occasion to confirm it.
+  if (log_guard_ != nullptr) log_guard_->Confirm();
   grpc::Status shard = CheckShard(request->log_shard_id());
   if (!shard.ok()) return shard;
   absl::StatusOr<v1::SignedCheckpoint> checkpoint = checkpoints_.SignLatest();
@@ -76,6 +84,8 @@ grpc::Status AuditServiceImpl::GetConsistencyProof(grpc::ServerContext* /*contex
 grpc::Status AuditServiceImpl::ListShards(grpc::ServerContext* /*context*/,
                                           const v1::ListShardsRequest* /*request*/,
                                           v1::ListShardsResponse* response) {
+  grpc::Status serving = CheckShard("");
+  if (!serving.ok()) return serving;
   v1::ShardInfo* shard = response->add_shards();
   shard->set_log_shard_id(store_.shard_id());
   shard->set_tree_size(store_.TreeSize());

@@ -5,6 +5,7 @@
 #define MECAI_COORDINATOR_AUDIT_SERVICE_H_
 
 #include "coordinator/checkpoint_signer.h"
+#include "coordinator/log_guard.h"
 #include "coordinator/record_store.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 
@@ -13,8 +14,10 @@ namespace mecai {
 // Thread-safe.
 class AuditServiceImpl final : public v1::AuditService::Service {
  public:
-  AuditServiceImpl(RecordStore& store, CheckpointSigner& checkpoints)
-      : store_(store), checkpoints_(checkpoints) {}
+  // `log_guard`, when given, stops every answer once the log rolls back or forks what the signer
+  // signed (coordinator/log_guard.h).
+  AuditServiceImpl(RecordStore& store, CheckpointSigner& checkpoints, LogGuard* log_guard = nullptr)
+      : store_(store), checkpoints_(checkpoints), log_guard_(log_guard) {}
 
   grpc::Status GetRecord(grpc::ServerContext* context, const v1::GetRecordRequest* request,
                          v1::GetRecordResponse* response) override;
@@ -34,11 +37,13 @@ class AuditServiceImpl final : public v1::AuditService::Service {
                           v1::ListShardsResponse* response) override;
 
  private:
-  // NOT_FOUND unless `shard` is empty or this coordinator's shard.
+  // NOT_FOUND unless `shard` is empty or this coordinator's shard; FAILED_PRECONDITION once the
+  // log guard found the log rolled back or forked.
   grpc::Status CheckShard(const std::string& shard) const;
 
   RecordStore& store_;
   CheckpointSigner& checkpoints_;
+  LogGuard* const log_guard_;
 };
 
 }  // namespace mecai

@@ -18,7 +18,7 @@ constexpr int kMaxSignerCalls = 4096;
 
 }  // namespace
 
-absl::StatusOr<v1::SignedCheckpoint> CheckpointSigner::SignLatest() {
+absl::StatusOr<v1::SignedCheckpoint> CheckpointSigner::SignLatest(Freshness freshness) {
   absl::MutexLock lock(&mutex_);
   uint64_t tree_size = store_.TreeSize();
   Step step;
@@ -27,7 +27,7 @@ absl::StatusOr<v1::SignedCheckpoint> CheckpointSigner::SignLatest() {
   if (latest.ok()) {
     v1::CheckpointBody body;
     if (body.ParseFromString(latest->tbs())) {
-      if (body.tree_size() == tree_size) return latest;
+      if (body.tree_size() == tree_size && freshness == kStoredWhenCurrent) return latest;
       step.previous_size = body.tree_size();
     }
   }

@@ -37,7 +37,12 @@ class CheckpointSigner {
   // reached the coordinator) are appended first. UNAVAILABLE when the signer cannot be reached or
   // does not sign; FAILED_PRECONDITION when the signer refuses (this log does not extend what it
   // signed, or does not hold a VD it signed at that VD's index).
-  absl::StatusOr<v1::SignedCheckpoint> SignLatest();
+  //
+  // With kAskTheSignerAgain the signer is asked even when the store holds a checkpoint of the
+  // whole tree: its answer then confirms that this log extends the last checkpoint it signed
+  // (coordinator/log_guard.h).
+  enum Freshness { kStoredWhenCurrent, kAskTheSignerAgain };
+  absl::StatusOr<v1::SignedCheckpoint> SignLatest(Freshness freshness = kStoredWhenCurrent);
 
  private:
   // What one SignCheckpoint call asks for.

@@ -14,6 +14,8 @@
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "coordinator/record_store.h"
+#include "coordinator/testing/log_state_signer.h"
+#include "coordinator/testing/refusal_records.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
@@ -27,76 +29,21 @@ using ::testing::HasSubstr;
 
 constexpr char kShard[] = "shard-checkpoints";
 
-// The signer's checkpoint logic without its keys: the real log state decides; the "signature" is
-// the body itself, which is all the coordinator side looks at.
-class LogStateSigner final : public v1::SignerService::Service {
- public:
-  explicit LogStateSigner(SignerLogState& state) : state_(state) {}
-
-  grpc::Status SignCheckpoint(grpc::ServerContext* /*context*/,
-                              const v1::SignCheckpointRequest* request,
-                              v1::SignCheckpointResponse* response) override {
-    {
-      absl::MutexLock lock(&mutex_);
-      ++calls_;
-    }
-    SignerLogState::CheckpointShortfall shortfall;
-    const v1::CheckpointBody& asked = request->checkpoint();
-    absl::Status advanced = state_.AdvanceCheckpoint(
-        asked.log_shard_id(), asked.tree_size(), asked.root_hash(),
-        asked.timestamp_unix_milliseconds(), request->previous_tree_size(),
-        {request->consistency_proof().begin(), request->consistency_proof().end()},
-        {request->vouched_records().begin(), request->vouched_records().end()}, &shortfall);
-    if (advanced.code() == absl::StatusCode::kAborted) {
-      response->set_signer_tree_size(shortfall.signer_tree_size);
-      response->set_previous_tree_size_mismatch(shortfall.previous_tree_size_mismatch);
-      for (uint64_t index : shortfall.records_needed) response->add_records_needed(index);
-      for (const v1::SignerVouchedEntry& entry : shortfall.unrecorded) {
-        v1::VouchingData* vd = response->add_unrecorded_vouching_data();
-        vd->set_statement(entry.statement());
-        *vd->mutable_signature() = entry.signature();
-      }
-      return grpc::Status::OK;
-    }
-    if (!advanced.ok()) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(advanced.message()));
-    }
-    response->mutable_checkpoint()->set_tbs(asked.SerializeAsString());
-    return grpc::Status::OK;
-  }
-
-  int calls() {
-    absl::MutexLock lock(&mutex_);
-    return calls_;
-  }
-
- private:
-  SignerLogState& state_;
-  absl::Mutex mutex_;
-  int calls_ ABSL_GUARDED_BY(mutex_) = 0;
-};
-
 class CheckpointSignerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(std::string directory, test_pki::MakeTempDirectory());
     ASSERT_OK_AND_ASSIGN(store_, RecordStore::Open(directory + "/store", kShard));
-    ASSERT_OK_AND_ASSIGN(state_, SignerLogState::Open(directory + "/log-state.pb"));
-    service_ = std::make_unique<LogStateSigner>(*state_);
-    grpc::ServerBuilder builder;
-    builder.RegisterService(service_.get());
-    builder.SetMaxReceiveMessageSize(1 << 20);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    grpc::ChannelArguments arguments;
-    stub_ = v1::SignerService::NewStub(server_->InProcessChannel(arguments));
-    checkpoints_ =
-        std::make_unique<CheckpointSigner>(*store_, *stub_, SystemClock::Get(), absl::Seconds(30));
+    ASSERT_OK_AND_ASSIGN(signer_, InProcessLogStateSigner::Start(directory + "/log-state.pb"));
+    state_ = &signer_->state();
+    service_ = &signer_->service();
+    checkpoints_ = std::make_unique<CheckpointSigner>(*store_, signer_->stub(), SystemClock::Get(),
+                                                      absl::Seconds(30));
   }
 
   void TearDown() override {
     checkpoints_.reset();
-    server_->Shutdown();
+    signer_.reset();
   }
 
   // The signer signs a VD at the next index (its statement padded to `padding` bytes); the record
@@ -133,17 +80,7 @@ class CheckpointSignerTest : public ::testing::Test {
     return vd;
   }
 
-  void AppendRefusal() {
-    EXPECT_OK(store_
-                  ->Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
-                    v1::QuorumRecord record;
-                    record.set_log_index(log_index);
-                    record.set_log_shard_id(kShard);
-                    record.set_decision(v1::REFUSED);
-                    return record;
-                  })
-                  .status());
-  }
+  void AppendRefusal() { EXPECT_OK(AppendRefusalRecord(*store_, kShard)); }
 
   uint64_t SignedSize() {
     absl::StatusOr<v1::SignedCheckpoint> latest = store_->GetLatestCheckpoint();
@@ -153,10 +90,9 @@ class CheckpointSignerTest : public ::testing::Test {
   }
 
   std::unique_ptr<RecordStore> store_;
-  std::unique_ptr<SignerLogState> state_;
-  std::unique_ptr<LogStateSigner> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::SignerService::Stub> stub_;
+  std::unique_ptr<InProcessLogStateSigner> signer_;
+  SignerLogState* state_ = nullptr;
+  LogStateSigner* service_ = nullptr;
   std::unique_ptr<CheckpointSigner> checkpoints_;
 };
 

@@ -116,7 +116,7 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
                          const ProbeFanout& fanout, RecordStore& store,
                          v1::SignerService::StubInterface& signer, RevocationChecker& revocation,
                          const Clock& clock, CoordinatorMetrics* metrics,
-                         const ApprovalChecker* approval)
+                         const ApprovalChecker* approval, const LogGuard* log_guard)
     : config_(config),
       limits_(LimitsFrom(config)),
       rate_limiter_(clock, config.max_probe_rounds_per_hostname(),
@@ -129,7 +129,8 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
       revocation_(revocation),
       clock_(clock),
       metrics_(metrics),
-      approval_(approval) {}
+      approval_(approval),
+      log_guard_(log_guard) {}
 
 absl::StatusOr<v1::VouchResponse> Coordinator::AnswerFromRecord(uint64_t log_index) {
   ASSIGN_OR_RETURN(v1::QuorumRecord record, store_.GetRecord(log_index));
@@ -150,6 +151,8 @@ void Coordinator::EndDeciding(const std::string& digest) {
 
 absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serialized_request) {
   const absl::Time started = absl::Now();
+  // Nothing is decided on a log the signer has not confirmed extends what it signed.
+  if (log_guard_ != nullptr) RETURN_IF_ERROR(log_guard_->AllowsAppends());
   // Claimed before the replay cache is read (in Decide): an identical VR that arrives while this
   // one is being decided is refused here; one that arrives later finds the recorded decision.
   const std::string digest = Sha256(serialized_request);
@@ -159,8 +162,10 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
                      " is being decided by an earlier call; send it again to receive the "
                      "recorded decision"));
   }
+  if (metrics_ != nullptr) metrics_->AddVouchInFlight(1);
   absl::StatusOr<v1::VouchResponse> response = Decide(serialized_request);
   EndDeciding(digest);
+  if (metrics_ != nullptr) metrics_->AddVouchInFlight(-1);
   if (metrics_ != nullptr && response.ok()) {
     if (response->reused_decision()) {
       metrics_->RecordDecisionReused();

@@ -19,6 +19,7 @@
 #include "coordinator/approval_checker.h"
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/decision_reuse.h"
+#include "coordinator/log_guard.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/rate_limiter.h"
 #include "coordinator/record_store.h"
@@ -34,12 +35,13 @@ class Coordinator {
  public:
   // `config` must have passed ValidateCoordinatorConfig.
   // `metrics` may be null. `approval` checks VRs of trust lists that require issuance approval
-  // (ARCHITECTURE.md §7); null refuses every such VR.
+  // (ARCHITECTURE.md §7); null refuses every such VR. `log_guard`, when given, must allow appends
+  // before any VR is decided (coordinator/log_guard.h).
   Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
               const ProbeFanout& fanout, RecordStore& store,
               v1::SignerService::StubInterface& signer, RevocationChecker& revocation,
               const Clock& clock, CoordinatorMetrics* metrics = nullptr,
-              const ApprovalChecker* approval = nullptr);
+              const ApprovalChecker* approval = nullptr, const LogGuard* log_guard = nullptr);
 
   // Handles one VR. Domain refusals are in the response (trust rule 2); an error status means a
   // fault of the system (the store or the signer failed), and says whether a record was written.
@@ -127,6 +129,7 @@ class Coordinator {
   const Clock& clock_;
   CoordinatorMetrics* const metrics_;
   const ApprovalChecker* const approval_;
+  const LogGuard* const log_guard_;
 
   absl::Mutex deciding_mutex_;
   // SHA-256 of each VR a Vouch call is deciding now.

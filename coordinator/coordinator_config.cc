@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/config_loader.h"
 #include "common/evidence/quorum_policy.h"
@@ -40,6 +41,11 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
   }
   if (config.trust_list_reload_seconds() == 0) config.set_trust_list_reload_seconds(10);
   if (config.checkpoint_interval_seconds() == 0) config.set_checkpoint_interval_seconds(60);
+  if (config.has_store_backup()) {
+    v1::StoreBackupConfig& backup = *config.mutable_store_backup();
+    if (backup.interval_seconds() == 0) backup.set_interval_seconds(3600);
+    if (backup.kept() == 0) backup.set_kept(24);
+  }
   if (config.approval_timeout_milliseconds() == 0) config.set_approval_timeout_milliseconds(5000);
   if (config.startup_connect_timeout_milliseconds() == 0) {
     config.set_startup_connect_timeout_milliseconds(10000);
@@ -170,6 +176,18 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
                  "must be at most 604800 (7 days)");
   errors.Require(config.checkpoint_interval_seconds() <= 3600, "checkpoint_interval_seconds",
                  "must be at most 3600 (the signer holds every VD since its last checkpoint)");
+  if (config.has_store_backup()) {
+    const v1::StoreBackupConfig& backup = config.store_backup();
+    errors.Require(!backup.directory().empty(), "store_backup.directory", "required");
+    const std::string store = absl::StrCat(config.store_path(), "/");
+    errors.Require(backup.directory() != config.store_path() &&
+                       !absl::StartsWith(absl::StrCat(backup.directory(), "/"), store),
+                   "store_backup.directory", "must not be inside store_path");
+    errors.Require(backup.interval_seconds() >= 60 && backup.interval_seconds() <= 86400,
+                   "store_backup.interval_seconds", "must be between 60 and 86400");
+    errors.Require(backup.kept() >= 1 && backup.kept() <= 1000, "store_backup.kept",
+                   "must be between 1 and 1000");
+  }
   errors.Require(config.revocation().fetch_timeout_milliseconds() <= 60000,
                  "revocation.fetch_timeout_milliseconds", "must be at most 60000");
   errors.Require(config.revocation().max_crl_bytes() <= (1ull << 30), "revocation.max_crl_bytes",

@@ -437,3 +437,32 @@ TEST(CoordinatorConfigTest, DecisionReuseIsBoundedToAnHour) {
 
 }  // namespace
 }  // namespace mecai
+
+namespace mecai {
+namespace {
+
+TEST(CoordinatorConfigTest, StoreBackupsHaveDefaultsAndBounds) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.mutable_store_backup()->set_directory("/var/backups/mecai");
+  config = WithCoordinatorDefaults(config);
+  EXPECT_EQ(config.store_backup().interval_seconds(), 3600u);
+  EXPECT_EQ(config.store_backup().kept(), 24u);
+  EXPECT_TRUE(Validate(config).ok()) << Validate(config);
+
+  v1::CoordinatorConfig inside = config;
+  inside.mutable_store_backup()->set_directory("/var/lib/mecai/coordinator/backups");
+  inside.mutable_store_backup()->set_interval_seconds(59);
+  inside.mutable_store_backup()->set_kept(1001);
+  const std::string message(Validate(inside).message());
+  EXPECT_THAT(message, HasSubstr("store_backup.directory: must not be inside store_path"));
+  EXPECT_THAT(message, HasSubstr("store_backup.interval_seconds: must be between 60 and 86400"));
+  EXPECT_THAT(message, HasSubstr("store_backup.kept: must be between 1 and 1000"));
+
+  v1::CoordinatorConfig no_directory = ValidConfig();
+  no_directory.mutable_store_backup()->set_interval_seconds(600);
+  EXPECT_THAT(std::string(Validate(WithCoordinatorDefaults(no_directory)).message()),
+              HasSubstr("store_backup.directory: required"));
+}
+
+}  // namespace
+}  // namespace mecai

@@ -57,7 +57,50 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                                 .Name("mecai_coordinator_last_checkpoint_timestamp_seconds")
                                 .Help("Unix time of the last checkpoint the signer signed.")
                                 .Register(registry)
-                                .Add({})) {}
+                                .Add({})),
+      log_guard_(prometheus::BuildGauge()
+                     .Name("mecai_coordinator_log_guard")
+                     .Help("1 for the log guard's state (unconfirmed, confirmed, "
+                           "rolled_back_or_forked): whether the signer confirmed that this store "
+                           "extends the last checkpoint it signed.")
+                     .Register(registry)),
+      store_commit_seconds_(prometheus::BuildHistogram()
+                                .Name("mecai_coordinator_store_commit_seconds")
+                                .Help("Time of one synced group commit of the record store "
+                                      "(RocksDB write with its WAL's fdatasync).")
+                                .Register(registry)
+                                .Add({}, LatencyBuckets())),
+      vouch_in_flight_(prometheus::BuildGauge()
+                           .Name("mecai_coordinator_vouch_in_flight")
+                           .Help("Vouching Requests being decided now.")
+                           .Register(registry)
+                           .Add({})),
+      backups_(prometheus::BuildCounter()
+                   .Name("mecai_coordinator_backups_total")
+                   .Help("Periodic store backups, by outcome (written, failed).")
+                   .Register(registry)),
+      last_backup_time_(prometheus::BuildGauge()
+                            .Name("mecai_coordinator_last_backup_timestamp_seconds")
+                            .Help("Unix time of the last store backup written.")
+                            .Register(registry)
+                            .Add({})) {}
+
+void CoordinatorMetrics::SetLogGuardState(const std::string& state) {
+  for (const char* name : {"unconfirmed", "confirmed", "rolled_back_or_forked"}) {
+    log_guard_.Add({{"state", name}}).Set(state == name ? 1 : 0);
+  }
+}
+
+void CoordinatorMetrics::RecordStoreCommit(double seconds) {
+  store_commit_seconds_.Observe(seconds);
+}
+
+void CoordinatorMetrics::AddVouchInFlight(double delta) { vouch_in_flight_.Increment(delta); }
+
+void CoordinatorMetrics::RecordBackup(bool written) {
+  backups_.Add({{"outcome", written ? "written" : "failed"}}).Increment();
+  if (written) last_backup_time_.SetToCurrentTime();
+}
 
 void CoordinatorMetrics::SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes,
                                          uint64_t memtable_bytes, uint64_t pending_compaction_bytes,

@@ -33,6 +33,16 @@ class CoordinatorMetrics {
   // One periodic checkpoint attempt (coordinator/periodic_checkpoint.h); a signed one also sets
   // the time of the last signed checkpoint.
   void RecordCheckpoint(bool signed_one);
+  // The log guard's state (coordinator/log_guard.h): "unconfirmed", "confirmed" or
+  // "rolled_back_or_forked"; the gauge of that state is 1, the others 0.
+  void SetLogGuardState(const std::string& state);
+  // One synced group commit of the record store took `seconds` (the WAL's fdatasync included).
+  void RecordStoreCommit(double seconds);
+  // A VR entered or left Coordinator::Vouch.
+  void AddVouchInFlight(double delta);
+  // One periodic backup attempt (coordinator/store_backup.h); a written one also sets the time of
+  // the last backup.
+  void RecordBackup(bool written);
   // RocksDB's figures and the number of synced group commits so far.
   void SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes, uint64_t memtable_bytes,
                        uint64_t pending_compaction_bytes, uint64_t committed_batches);
@@ -49,6 +59,11 @@ class CoordinatorMetrics {
   prometheus::Gauge& committed_batches_;
   prometheus::Family<prometheus::Counter>& checkpoints_;
   prometheus::Gauge& last_checkpoint_time_;
+  prometheus::Family<prometheus::Gauge>& log_guard_;
+  prometheus::Histogram& store_commit_seconds_;
+  prometheus::Gauge& vouch_in_flight_;
+  prometheus::Family<prometheus::Counter>& backups_;
+  prometheus::Gauge& last_backup_time_;
 };
 
 }  // namespace mecai

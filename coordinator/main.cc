@@ -25,11 +25,13 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/coordinator_metrics.h"
+#include "coordinator/log_guard.h"
 #include "coordinator/periodic_checkpoint.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/public_endpoint.h"
 #include "coordinator/public_endpoint_metrics.h"
 #include "coordinator/record_store.h"
+#include "coordinator/store_backup.h"
 #include "coordinator/trust_list_admin.h"
 #include "coordinator/vouching_service.h"
 
@@ -80,6 +82,7 @@ absl::Status Run(const std::string& config_path) {
   mecai::GrpcServerMetrics grpc_metrics(*registry);
   mecai::CoordinatorMetrics metrics(*registry);
   metrics.SetLogSize(store->TreeSize());
+  store->ObserveCommits([&metrics](double seconds) { metrics.RecordStoreCommit(seconds); });
   // Serves /metrics when listen.metrics_address is set.
   ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
   std::vector<std::string> fetch_ranges(
@@ -108,15 +111,29 @@ absl::Status Run(const std::string& config_path) {
         approval_service.get(), config.approval_service().address(),
         absl::Milliseconds(config.approval_timeout_milliseconds()));
   }
-  mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, revocation, clock,
-                                 &metrics, approval.get());
-  mecai::VouchingServiceImpl vouching(coordinator);
   mecai::CheckpointSigner checkpoints(*store, *signer, clock,
                                       absl::Milliseconds(config.signer_timeout_milliseconds()));
-  mecai::AuditServiceImpl audit(*store, checkpoints);
+  // No VR is decided until the signer confirms that this store extends the last checkpoint it
+  // signed: a store restored from an old backup, or a copy, never serves a rolled-back or forked
+  // log (docs/OPERATIONS.md "Restoring a coordinator's store").
+  mecai::LogGuard log_guard(checkpoints, &metrics);
+  log_guard.Confirm();
+  mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, revocation, clock,
+                                 &metrics, approval.get(), &log_guard);
+  mecai::VouchingServiceImpl vouching(coordinator);
+  mecai::AuditServiceImpl audit(*store, checkpoints, &log_guard);
   // The signer holds every VD it signed until a checkpoint proves its record is in the log.
-  mecai::PeriodicCheckpoint periodic_checkpoint(
-      checkpoints, *store, absl::Seconds(config.checkpoint_interval_seconds()), &metrics);
+  mecai::PeriodicCheckpoint periodic_checkpoint(checkpoints, *store,
+                                                absl::Seconds(config.checkpoint_interval_seconds()),
+                                                &metrics, &log_guard);
+  std::unique_ptr<mecai::StoreBackup> store_backup;
+  if (config.has_store_backup()) {
+    mecai::StoreBackupOptions backup_options;
+    backup_options.directory = config.store_backup().directory();
+    backup_options.interval = absl::Seconds(config.store_backup().interval_seconds());
+    backup_options.kept = config.store_backup().kept();
+    store_backup = std::make_unique<mecai::StoreBackup>(*store, backup_options, clock, &metrics);
+  }
   mecai::TrustListAdminImpl admin(
       *trust_list_changes, *trust_lists, *store, relay, clock,
       std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()));

@@ -1,15 +1,19 @@
 #include "coordinator/periodic_checkpoint.h"
 
+#include <algorithm>
+
 #include "common/base/logging.h"
 
 namespace mecai {
 
 PeriodicCheckpoint::PeriodicCheckpoint(CheckpointSigner& checkpoints, const RecordStore& store,
-                                       absl::Duration interval, CoordinatorMetrics* metrics)
+                                       absl::Duration interval, CoordinatorMetrics* metrics,
+                                       LogGuard* log_guard)
     : checkpoints_(checkpoints),
       store_(store),
       interval_(interval),
       metrics_(metrics),
+      log_guard_(log_guard),
       thread_([this] { Run(); }) {}
 
 PeriodicCheckpoint::~PeriodicCheckpoint() {
@@ -19,7 +23,18 @@ PeriodicCheckpoint::~PeriodicCheckpoint() {
 
 void PeriodicCheckpoint::Run() {
   uint64_t signed_size = 0;
-  while (!stop_.WaitForNotificationWithTimeout(interval_)) {
+  auto unconfirmed = [this] {
+    return log_guard_ != nullptr && log_guard_->state() == LogGuard::State::kUnconfirmed;
+  };
+  auto wait = [&] {
+    return unconfirmed() ? std::min(interval_, kConfirmRetryInterval) : interval_;
+  };
+  while (!stop_.WaitForNotificationWithTimeout(wait())) {
+    if (unconfirmed()) {
+      log_guard_->Confirm();
+      continue;
+    }
+    if (log_guard_ != nullptr && log_guard_->state() != LogGuard::State::kConfirmed) continue;
     const uint64_t tree_size = store_.TreeSize();
     if (tree_size == 0 || tree_size == signed_size) continue;
     absl::StatusOr<v1::SignedCheckpoint> checkpoint = checkpoints_.SignLatest();
@@ -27,6 +42,7 @@ void PeriodicCheckpoint::Run() {
     if (!checkpoint.ok()) {
       MECAI_LOG(Error) << "no checkpoint of " << tree_size
                        << " records signed: " << checkpoint.status();
+      if (log_guard_ != nullptr) log_guard_->ReportRefusedCheckpoint(checkpoint.status());
       continue;
     }
     signed_size = tree_size;

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "coordinator/checkpoint_signer.h"
 #include "coordinator/coordinator_metrics.h"
+#include "coordinator/log_guard.h"
 #include "coordinator/record_store.h"
 
 namespace mecai {
@@ -20,9 +21,14 @@ namespace mecai {
 // Thread-safe. Stops (and joins its thread) on destruction.
 class PeriodicCheckpoint {
  public:
-  // `metrics` may be null.
+  // `metrics` and `log_guard` may be null. While the log guard is unconfirmed it is asked to
+  // confirm every kConfirmRetryInterval (or `interval`, when shorter) instead of signing; a
+  // checkpoint the signer refuses later is reported to it.
   PeriodicCheckpoint(CheckpointSigner& checkpoints, const RecordStore& store,
-                     absl::Duration interval, CoordinatorMetrics* metrics);
+                     absl::Duration interval, CoordinatorMetrics* metrics,
+                     LogGuard* log_guard = nullptr);
+
+  static constexpr absl::Duration kConfirmRetryInterval = absl::Seconds(2);
   ~PeriodicCheckpoint();
 
  private:
@@ -31,6 +37,7 @@ class PeriodicCheckpoint {
   const RecordStore& store_;
   const absl::Duration interval_;
   CoordinatorMetrics* const metrics_;
+  LogGuard* const log_guard_;
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -19,6 +19,7 @@
 #include "rocksdb/slice.h"
 #include "rocksdb/snapshot.h"
 #include "rocksdb/status.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace mecai {
@@ -449,7 +450,11 @@ absl::Status RecordStore::Commit(PendingRecord* pending) {
     }
   }
 
+  const absl::Time write_started = absl::Now();
   const absl::Status written = WriteGroup(group);
+  if (written.ok() && commit_observer_) {
+    commit_observer_(absl::ToDoubleSeconds(absl::Now() - write_started));
+  }
 
   absl::MutexLock lock(&append_mutex_);
   leader_writing_ = false;
@@ -523,6 +528,22 @@ RecordStore::StoreFigures RecordStore::Figures() const {
   figures.memtable_bytes = property("rocksdb.cur-size-all-mem-tables");
   figures.pending_compaction_bytes = property("rocksdb.estimate-pending-compaction-bytes");
   return figures;
+}
+
+void RecordStore::ObserveCommits(std::function<void(double seconds)> observer) {
+  commit_observer_ = std::move(observer);
+}
+
+absl::Status RecordStore::CreateBackup(const std::string& directory) const {
+  rocksdb::Checkpoint* raw_checkpoint = nullptr;
+  const std::string what = absl::StrCat("backing up the store into ", directory);
+  RETURN_IF_ERROR(
+      InContext(FromRocksDbStatus(rocksdb::Checkpoint::Create(db_.get(), &raw_checkpoint), what)));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw_checkpoint);
+  // log_size_for_flush 0: the memtables are flushed first, so the copy needs no WAL replay
+  // beyond what was synced.
+  return InContext(
+      FromRocksDbStatus(checkpoint->CreateCheckpoint(directory, /*log_size_for_flush=*/0), what));
 }
 
 uint64_t RecordStore::CommittedBatches() const {

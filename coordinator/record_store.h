@@ -99,6 +99,16 @@ class RecordStore {
   // not have reached the disk. `build` must not call Append.
   absl::StatusOr<v1::QuorumRecord> Append(const RecordBuilder& build);
 
+  // Calls `observer` with the seconds of every synced group commit from now on (for metrics); it
+  // runs on the committing Append's thread and must be fast. REQUIRES: no Append is running.
+  void ObserveCommits(std::function<void(double seconds)> observer);
+
+  // Writes a consistent copy of the store into `directory`, which must not exist, with RocksDB's
+  // Checkpoint (files are hard links when on the same filesystem, copies otherwise): every record
+  // committed before the call, nothing half written (each group commit is one atomic WriteBatch).
+  // The copy opens with Open like the store itself. Runs alongside Appends.
+  absl::Status CreateBackup(const std::string& directory) const;
+
   // Number of WriteBatches Append has committed since Open (each holding one or more records);
   // records appended / CommittedBatches() is the mean group-commit size.
   uint64_t CommittedBatches() const;
@@ -242,6 +252,8 @@ class RecordStore {
   // Whether a leader is writing a group.
   bool leader_writing_ ABSL_GUARDED_BY(append_mutex_) = false;
   uint64_t committed_batches_ ABSL_GUARDED_BY(append_mutex_) = 0;
+  // Set before any Append (ObserveCommits); called by the committing leader.
+  std::function<void(double)> commit_observer_;
   // Set by a failed write; refuses later appends.
   absl::Status write_failure_ ABSL_GUARDED_BY(append_mutex_);
 };

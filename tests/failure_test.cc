@@ -32,8 +32,26 @@
 namespace mecai {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
+
+// The output of a shell command.
+std::string RunCommand(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return output;
+  char buffer[4096];
+  size_t read = 0;
+  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, read);
+  pclose(pipe);
+  return output;
+}
+
+std::string Runfile(const std::string& path) {
+  const char* runfiles = getenv("TEST_SRCDIR");
+  return absl::StrCat(runfiles != nullptr ? runfiles : ".", "/mecai/", path);
+}
 
 class FailureTest : public ::testing::Test {
  protected:
@@ -244,6 +262,75 @@ TEST_F(FailureTest, SignerKilledUnderLoadRestartsAndEveryVdItReleasedIsLogged) {
   ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
   ExpectTheLogVerifies();
   ExpectEachVdInItsRecord(returned);
+}
+
+// A coordinator's store restored from a copy older than the last checkpoint the signer signed
+// (docs/OPERATIONS.md "Restoring a coordinator's store"): the coordinator starts, but decides no
+// VR and serves no record of the rolled-back log; `mecai store check` reads the copy without
+// writing it; the store that holds the published log serves again.
+TEST_F(FailureTest, AStoreRestoredFromBeforeThePublishedCheckpointIsNeverServed) {
+  v1::VouchResponse response;
+  ASSERT_TRUE(Vouch(MakeRequest(), &response));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  const uint64_t old_size = ExpectTheLogVerifies();  // A checkpoint of old_size is signed.
+  const std::string store = cluster_->Path("store/coordinator");
+  const std::string old_copy = cluster_->Path("backup-old");
+  const std::string current = cluster_->Path("store-current");
+  ASSERT_OK(cluster_->Kill("coordinator", SIGTERM));
+  ASSERT_EQ(system(absl::StrCat("cp -a ", store, " ", old_copy).c_str()), 0);
+  ASSERT_OK(cluster_->RestartCoordinator());
+  ASSERT_TRUE(Vouch(MakeRequest(), &response));
+  ASSERT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  const uint64_t published_size = ExpectTheLogVerifies();
+  ASSERT_GT(published_size, old_size);
+
+  // The operator restores the old copy.
+  ASSERT_OK(cluster_->Kill("coordinator", SIGTERM));
+  ASSERT_EQ(
+      system(absl::StrCat("mv ", store, " ", current, " && cp -a ", old_copy, " ", store).c_str()),
+      0);
+  ASSERT_OK(cluster_->RestartCoordinator());
+  auto channel = MakeChannel(cluster_->CoordinatorPeer());
+  ASSERT_TRUE(channel.ok());
+  {
+    auto vouching = v1::VouchingService::NewStub(*channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::VouchRequest request;
+    request.set_vouching_request(MakeRequest());
+    const grpc::Status refused = vouching->Vouch(&context, request, &response);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(refused.error_message(), HasSubstr("rolls back or forks what its signer signed"));
+  }
+  {
+    auto audit = v1::AuditService::NewStub(*channel);
+    grpc::ClientContext context;
+    v1::GetRecordRequest request;
+    request.set_log_index(0);
+    v1::GetRecordResponse record;
+    EXPECT_EQ(audit->GetRecord(&context, request, &record).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+
+  // `mecai store check` verifies the copy and says what it holds; the copy is left as it was.
+  const std::string listing_before = RunCommand(absl::StrCat("ls -lR ", old_copy));
+  const std::string checked =
+      RunCommand(absl::StrCat(Runfile("cli/mecai"), " store check --store ", old_copy, " --shard ",
+                              LocalCluster::kShardId, " 2>&1; echo exit=$?"));
+  EXPECT_THAT(checked, HasSubstr(absl::StrCat("tree size:  ", old_size)));
+  EXPECT_THAT(checked, HasSubstr("exit=0"));
+  EXPECT_EQ(RunCommand(absl::StrCat("ls -lR ", old_copy)), listing_before);
+  EXPECT_THAT(RunCommand(absl::StrCat(Runfile("cli/mecai"), " store check --store ", old_copy,
+                                      " --shard another-shard 2>&1; echo exit=$?")),
+              AllOf(HasSubstr("not \"another-shard\""), HasSubstr("exit=1")));
+
+  // The store that holds the published log serves again.
+  ASSERT_OK(cluster_->Kill("coordinator", SIGTERM));
+  ASSERT_EQ(system(absl::StrCat("rm -rf ", store, " && mv ", current, " ", store).c_str()), 0);
+  ASSERT_OK(cluster_->RestartCoordinator());
+  ASSERT_TRUE(Vouch(MakeRequest(), &response));
+  EXPECT_TRUE(response.has_vouching_data()) << response.refusal().explanation();
+  EXPECT_GT(ExpectTheLogVerifies(), published_size);
 }
 
 }  // namespace
