@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -39,18 +40,27 @@ uint64_t DirectoryBytes(const std::string& path) {
   return bytes;
 }
 
-// A record the size of an issued decision with three perspectives and OCSP evidence (~2 KiB).
+// `n` bytes that do not compress, as signatures, keys and hashes do not.
+std::string RandomBytes(std::mt19937_64& random, size_t n) {
+  std::string bytes(n, '\0');
+  for (char& byte : bytes) byte = static_cast<char>(random());
+  return bytes;
+}
+
+// A record the size of an issued decision with three perspectives (~2 KiB), its VR, signatures
+// and Observations random bytes.
 v1::QuorumRecord RealisticRecord(uint64_t index) {
+  std::mt19937_64 random(index);
   v1::QuorumRecord record;
   record.set_log_index(index);
   record.set_log_shard_id(kShard);
   record.set_decision(v1::ISSUED);
   record.set_hostname(absl::StrCat("host-", index, ".example.com"));
-  record.set_vouching_request(std::string(700, static_cast<char>('a' + index % 26)));
-  record.mutable_vouching_data()->set_statement(std::string(300, 's'));
-  record.mutable_vouching_data()->mutable_signature()->set_value(std::string(72, 'g'));
+  record.set_vouching_request(RandomBytes(random, 700));
+  record.mutable_vouching_data()->set_statement(RandomBytes(random, 300));
+  record.mutable_vouching_data()->mutable_signature()->set_value(RandomBytes(random, 72));
   for (int i = 0; i < 3; ++i) {
-    record.add_perspectives()->mutable_observation()->set_tbs(std::string(250, 'o'));
+    record.add_perspectives()->mutable_observation()->set_tbs(RandomBytes(random, 250));
   }
   return record;
 }
