@@ -120,6 +120,10 @@ absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
                  "max_in_flight_per_target_address",
                  absl::StrCat(config.max_in_flight_per_target_address(), " is more than ",
                               kMaxInFlightConnectionsLimit));
+  errors.Require(config.max_queued_per_target_address() <= kMaxQueuedPerTargetAddressLimit,
+                 "max_queued_per_target_address",
+                 absl::StrCat(config.max_queued_per_target_address(), " is more than ",
+                              kMaxQueuedPerTargetAddressLimit));
   errors.Require(config.event_loop_threads() <= kMaxEventLoopThreads, "event_loop_threads",
                  absl::StrCat(config.event_loop_threads(), " is more than ", kMaxEventLoopThreads,
                               " (0: one per core)"));
@@ -170,6 +174,9 @@ v1::ProbeAgentConfig WithDefaults(v1::ProbeAgentConfig config) {
   if (config.max_in_flight_connections() == 0) {
     config.set_max_in_flight_connections(kDefaultMaxInFlightConnections);
   }
+  if (config.max_queued_per_target_address() == 0) {
+    config.set_max_queued_per_target_address(kDefaultMaxQueuedPerTargetAddress);
+  }
   if (config.resolver_tries() == 0) config.set_resolver_tries(kDefaultResolverTries);
   if (config.resolution_threads() == 0) config.set_resolution_threads(kDefaultResolutionThreads);
   if (config.probed_vr_memory_seconds() == 0) {
@@ -206,6 +213,7 @@ TlsEngineOptions TlsEngineOptionsFromConfig(const v1::ProbeAgentConfig& config) 
   options.max_in_flight_connections = static_cast<int>(config.max_in_flight_connections());
   options.max_in_flight_per_target_address =
       static_cast<int>(config.max_in_flight_per_target_address());
+  options.max_queued_per_target_address = static_cast<int>(config.max_queued_per_target_address());
   return options;
 }
 

@@ -22,6 +22,7 @@ inline constexpr uint32_t kDefaultMaxAddressesPerProbe = 16;
 inline constexpr uint32_t kDefaultMaxInFlightProbes = 64;
 inline constexpr uint32_t kDefaultMaxInFlightPerTargetAddress = 32;
 inline constexpr uint32_t kDefaultMaxInFlightConnections = 4096;
+inline constexpr uint32_t kDefaultMaxQueuedPerTargetAddress = 1024;
 inline constexpr uint32_t kDefaultResolverTries = 2;
 inline constexpr uint32_t kDefaultResolutionThreads = 8;
 // Twice the VR freshness window (300 s): a VR is accepted from 300 s before to 300 s after its
@@ -35,6 +36,7 @@ inline constexpr uint32_t kMaxTimeoutMilliseconds = 60000;
 inline constexpr uint32_t kMaxAddressesPerProbeLimit = 64;
 inline constexpr uint32_t kMaxInFlightProbesLimit = 4096;
 inline constexpr uint32_t kMaxInFlightConnectionsLimit = 65536;
+inline constexpr uint32_t kMaxQueuedPerTargetAddressLimit = 65536;
 inline constexpr uint32_t kMaxEventLoopThreads = 256;
 inline constexpr uint32_t kMaxResolverTries = 5;
 inline constexpr uint32_t kMaxResolutionThreads = 256;

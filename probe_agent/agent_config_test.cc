@@ -227,12 +227,22 @@ TEST(WithDefaultsTest, EngineDefaults) {
   EXPECT_EQ(config.tls_groups(), "X25519:P-256:P-384:P-521:X448");
   EXPECT_EQ(config.max_in_flight_per_target_address(), 32u);
   EXPECT_EQ(config.max_in_flight_connections(), 4096u);
+  EXPECT_EQ(config.max_queued_per_target_address(), 1024u);
   EXPECT_EQ(config.resolver_tries(), 2u);
   const TlsEngineOptions options = TlsEngineOptionsFromConfig(config);
   EXPECT_EQ(options.tls.min_version, 0x0303);
   EXPECT_EQ(options.tls.max_version, 0x0304);
   EXPECT_EQ(options.event_loop_threads, 0);
   EXPECT_EQ(options.max_in_flight_per_target_address, 32);
+  EXPECT_EQ(options.max_queued_per_target_address, 1024);
+}
+
+TEST(ValidateProbeAgentConfigTest, TheWaitingQueuePerAddressIsBounded) {
+  v1::ProbeAgentConfig config = Parse(kMinimal);
+  config.set_max_queued_per_target_address(65537);
+  const absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::HasSubstr("max_queued_per_target_address: 65537 is more than 65536"));
 }
 
 TEST(ValidateProbeAgentConfigTest, TheMemoryOfProbedVrsIsBounded) {

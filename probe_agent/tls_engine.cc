@@ -15,6 +15,8 @@
 #include <cstring>
 #include <thread>  // NOLINT(build/c++11): hardware_concurrency.
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/certificate_key_type.h"
@@ -107,7 +109,35 @@ struct TlsEngine::Connection {
   uint32_t registered_events = 0;
   // The timer of the current phase's deadline.
   EventLoop::TimerId timer = EventLoop::kNoTimer;
+  // While waiting for a slot of its target (TlsEngine::AdmitOrQueue): when the wait ends.
+  absl::Time wait_deadline = absl::InfiniteFuture();
 };
+
+namespace {
+
+bool Cancelled(const TlsEngine::Connection& connection) {
+  return connection.request.cancellation != nullptr && connection.request.cancellation->cancelled();
+}
+
+// Ends a connection that never left the wait for a slot of its target: the agent stopping, the
+// coordinator's cancellation, or its wait deadline.
+void EndWaiting(std::unique_ptr<TlsEngine::Connection> connection, int per_address_limit,
+                bool stopping) {
+  const std::string& target = connection->target;
+  if (stopping || Cancelled(*connection)) {
+    SetFailure(&connection->observation, v1::PROBE_CONNECT_FAILED, v1::LOCAL_ERROR,
+               absl::StrCat("probe of ", target, " abandoned: ",
+                            stopping ? "the agent is stopping" : "the coordinator cancelled it"));
+  } else {
+    SetFailure(&connection->observation, v1::PROBE_OVERLOADED, v1::OVERLOADED,
+               absl::StrCat("not probed: no connection to ", target,
+                            " became free before the probe's deadline (limit ", per_address_limit,
+                            " per address)"));
+  }
+  connection->done(std::move(connection->observation));
+}
+
+}  // namespace
 
 // The connections of one event loop (probe_agent/event_loop.h) and their state machine: each
 // socket is watched on the loop, and each phase's deadline is one of its timers. Connections
@@ -560,36 +590,130 @@ absl::StatusOr<std::unique_ptr<TlsEngine>> TlsEngine::Create(const TlsEngineOpti
     if (!started.ok()) return started;
     engine->loops_.push_back(std::move(loop));
   }
+  engine->expiry_thread_ = std::thread([raw = engine.get()] { raw->ExpireWaiting(); });
   return engine;
 }
 
-TlsEngine::~TlsEngine() { loops_.clear(); }
+TlsEngine::~TlsEngine() {
+  std::vector<std::unique_ptr<Connection>> waiting;
+  {
+    absl::MutexLock lock(&targets_mutex_);
+    stopping_ = true;
+    waiting_changed_ = true;
+    waiting = TakeWaiting(absl::InfiniteFuture(), /*all=*/true);
+  }
+  if (expiry_thread_.joinable()) expiry_thread_.join();
+  for (auto& connection : waiting) {
+    EndWaiting(std::move(connection), options_.max_in_flight_per_target_address,
+               /*stopping=*/true);
+  }
+  loops_.clear();
+}
 
-bool TlsEngine::Admit(const std::string& target) {
+TlsEngine::Admission TlsEngine::AdmitOrQueue(std::unique_ptr<Connection>& connection) {
   if (in_flight_.fetch_add(1) >= options_.max_in_flight_connections) {
     in_flight_.fetch_sub(1);
-    return false;
+    return Admission::kRefused;
   }
   absl::MutexLock lock(&targets_mutex_);
-  int& count = in_flight_by_target_[target];
-  if (count >= options_.max_in_flight_per_target_address) {
-    if (count == 0) in_flight_by_target_.erase(target);
-    in_flight_.fetch_sub(1);
-    return false;
+  int& count = in_flight_by_target_[connection->target_key];
+  if (count < options_.max_in_flight_per_target_address) {
+    ++count;
+    return Admission::kAdmitted;
   }
-  ++count;
-  return true;
+  // No connection opens now: the fetch waits for one of its target's to end.
+  in_flight_.fetch_sub(1);
+  std::deque<std::unique_ptr<Connection>>& queue = waiting_[connection->target_key];
+  if (stopping_ || static_cast<int>(queue.size()) >= options_.max_queued_per_target_address) {
+    if (queue.empty()) waiting_.erase(connection->target_key);
+    return Admission::kRefused;
+  }
+  const FetchRequest& request = connection->request;
+  connection->wait_deadline =
+      std::min(request.deadline, absl::Now() + request.connect_timeout + request.handshake_timeout);
+  queue.push_back(std::move(connection));
+  waiting_changed_ = true;
+  return Admission::kQueued;
 }
 
 void TlsEngine::Release(const std::string& target) {
+  std::vector<std::unique_ptr<Connection>> ended;
+  std::unique_ptr<Connection> next;
   {
     absl::MutexLock lock(&targets_mutex_);
-    auto found = in_flight_by_target_.find(target);
-    if (found != in_flight_by_target_.end() && --found->second <= 0) {
-      in_flight_by_target_.erase(found);
+    auto waiting = waiting_.find(target);
+    const absl::Time now = absl::Now();
+    while (!stopping_ && waiting != waiting_.end() && !waiting->second.empty()) {
+      std::unique_ptr<Connection> first = std::move(waiting->second.front());
+      waiting->second.pop_front();
+      if (first->wait_deadline <= now || Cancelled(*first)) {
+        ended.push_back(std::move(first));
+      } else {
+        next = std::move(first);
+        break;
+      }
+    }
+    if (waiting != waiting_.end() && waiting->second.empty()) waiting_.erase(waiting);
+    if (next == nullptr) {
+      auto found = in_flight_by_target_.find(target);
+      if (found != in_flight_by_target_.end() && --found->second <= 0) {
+        in_flight_by_target_.erase(found);
+      }
     }
   }
-  in_flight_.fetch_sub(1);
+  // The slot passes to `next`: the target's count and in_flight_ stay as they are.
+  if (next == nullptr) in_flight_.fetch_sub(1);
+  for (auto& connection : ended) {
+    EndWaiting(std::move(connection), options_.max_in_flight_per_target_address,
+               /*stopping=*/false);
+  }
+  if (next != nullptr) Dispatch(std::move(next));
+}
+
+std::vector<std::unique_ptr<TlsEngine::Connection>> TlsEngine::TakeWaiting(absl::Time now,
+                                                                           bool all) {
+  std::vector<std::unique_ptr<Connection>> taken;
+  for (auto target = waiting_.begin(); target != waiting_.end();) {
+    std::deque<std::unique_ptr<Connection>>& queue = target->second;
+    for (auto it = queue.begin(); it != queue.end();) {
+      if (all || (*it)->wait_deadline <= now || Cancelled(**it)) {
+        taken.push_back(std::move(*it));
+        it = queue.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    target = queue.empty() ? waiting_.erase(target) : std::next(target);
+  }
+  return taken;
+}
+
+void TlsEngine::ExpireWaiting() {
+  absl::MutexLock lock(&targets_mutex_);
+  while (!stopping_) {
+    absl::Time earliest = absl::InfiniteFuture();
+    for (const auto& [target, queue] : waiting_) {
+      for (const auto& connection : queue) {
+        earliest = std::min(earliest, connection->wait_deadline);
+      }
+    }
+    targets_mutex_.AwaitWithDeadline(absl::Condition(&waiting_changed_), earliest);
+    waiting_changed_ = false;
+    if (stopping_) break;
+    std::vector<std::unique_ptr<Connection>> ended = TakeWaiting(absl::Now(), /*all=*/false);
+    if (ended.empty()) continue;
+    targets_mutex_.Unlock();
+    for (auto& connection : ended) {
+      EndWaiting(std::move(connection), options_.max_in_flight_per_target_address,
+                 /*stopping=*/false);
+    }
+    targets_mutex_.Lock();
+  }
+}
+
+void TlsEngine::Dispatch(std::unique_ptr<Connection> connection) {
+  const uint64_t index = next_loop_.fetch_add(1) % loops_.size();
+  loops_[index]->Enqueue(std::move(connection));
 }
 
 void TlsEngine::Start(FetchRequest request, FetchCallback done) {
@@ -610,26 +734,33 @@ void TlsEngine::Start(FetchRequest request, FetchCallback done) {
     done(std::move(observation));
     return;
   }
-  const std::string key = TargetKey(request);
-  if (!Admit(key)) {
-    SetFailure(&observation, v1::PROBE_OVERLOADED, v1::OVERLOADED,
-               absl::StrCat("not probed: the agent is at its limit of ",
-                            options_.max_in_flight_connections, " connections in flight, or of ",
-                            options_.max_in_flight_per_target_address, " to ", target));
-    done(std::move(observation));
-    return;
-  }
   auto connection = std::make_unique<Connection>();
+  connection->target_key = TargetKey(request);
   connection->request = std::move(request);
   connection->done = std::move(done);
   connection->target = target;
-  connection->target_key = key;
   connection->observation = std::move(observation);
-  const uint64_t index = next_loop_.fetch_add(1) % loops_.size();
-  loops_[index]->Enqueue(std::move(connection));
+  switch (AdmitOrQueue(connection)) {
+    case Admission::kAdmitted:
+      Dispatch(std::move(connection));
+      return;
+    case Admission::kQueued:
+      return;
+    case Admission::kRefused:
+      break;
+  }
+  SetFailure(&connection->observation, v1::PROBE_OVERLOADED, v1::OVERLOADED,
+             absl::StrCat("not probed: the agent is at its limit of ",
+                          options_.max_in_flight_connections, " connections in flight, or of ",
+                          options_.max_queued_per_target_address, " probes waiting for ", target));
+  connection->done(std::move(connection->observation));
 }
 
 void TlsEngine::AbandonCancelled() {
+  {
+    absl::MutexLock lock(&targets_mutex_);
+    waiting_changed_ = true;
+  }
   for (const std::unique_ptr<HandshakeLoop>& loop : loops_) loop->RequestSweep();
 }
 

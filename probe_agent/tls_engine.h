@@ -9,10 +9,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -42,8 +44,13 @@ struct TlsEngineOptions {
   int event_loop_threads = 0;
   // Connections open at once over all probes; beyond it a fetch ends PROBE_OVERLOADED at once.
   int max_in_flight_connections = 4096;
-  // Connections open at once to one address and port.
+  // Connections open at once to one address and port. A fetch beyond it waits for one of them to
+  // end (many hostnames share one CDN address), until its deadline: request.deadline, or its
+  // connect and handshake timeouts from when it started waiting, whichever is first.
   int max_in_flight_per_target_address = 32;
+  // Fetches waiting at once for one address and port; beyond it a fetch ends PROBE_OVERLOADED at
+  // once.
+  int max_queued_per_target_address = 1024;
 };
 
 // Set once when the work of a probe is no longer wanted (the coordinator cancelled its call, e.g.
@@ -130,10 +137,21 @@ class TlsEngine {
   // context was made for).
   SSL_CTX* ContextFor(v1::CertificateKeyType key_type) const;
 
-  // Admits one connection to `target` under both limits; false when either is reached.
-  bool Admit(const std::string& target);
-  // Called once per admitted connection, when it completes.
+  enum class Admission { kAdmitted, kQueued, kRefused };
+  // Admits `connection` under both limits, or queues it (taking it) when only its target's limit
+  // is reached and the target's queue has room.
+  Admission AdmitOrQueue(std::unique_ptr<Connection>& connection);
+  // Called once per admitted connection, when it completes: its slot goes to the first connection
+  // waiting for that target that may still run, which is handed to a loop.
   void Release(const std::string& target);
+  // Hands an admitted connection to a loop.
+  void Dispatch(std::unique_ptr<Connection> connection);
+  // The expiry thread: ends waiting connections whose wait deadline passed or that were cancelled.
+  void ExpireWaiting();
+  // Removes and returns the waiting connections whose wait ended by `now` or that were cancelled;
+  // every waiting connection with `all`.
+  std::vector<std::unique_ptr<Connection>> TakeWaiting(absl::Time now, bool all)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(targets_mutex_);
 
   const TlsEngineOptions options_;
   // The default offer, and one context per key type of kSelectableKeyTypes; constant after Create.
@@ -144,6 +162,13 @@ class TlsEngine {
   std::atomic<int> in_flight_{0};
   absl::Mutex targets_mutex_;
   std::map<std::string, int> in_flight_by_target_ ABSL_GUARDED_BY(targets_mutex_);
+  // Connections waiting for a slot of their target, oldest first.
+  std::map<std::string, std::deque<std::unique_ptr<Connection>>> waiting_
+      ABSL_GUARDED_BY(targets_mutex_);
+  // Set to wake the expiry thread (a connection queued, a cancellation, shutdown).
+  bool waiting_changed_ ABSL_GUARDED_BY(targets_mutex_) = false;
+  bool stopping_ ABSL_GUARDED_BY(targets_mutex_) = false;
+  std::thread expiry_thread_;
 };
 
 }  // namespace probe_agent
