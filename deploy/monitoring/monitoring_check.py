@@ -4,7 +4,7 @@
   monitoring_check.py rules ROOT      the alert rules: every alert has a severity, a summary, a
                                       description and a runbook_url naming an anchor of
                                       docs/OPERATIONS.md; every alert is tested firing and not
-                                      firing in rules_test.yaml; prometheus-rule.yaml holds the
+                                      firing in rules_test*.yaml; prometheus-rule.yaml holds the
                                       same groups; every metric an expression names exists.
   monitoring_check.py dashboard ROOT OUT
                                       the Grafana dashboard: it parses, its panels are complete,
@@ -40,6 +40,7 @@ DECLARED = {
     "mecai_stapler_vouching_data_age_seconds": "gauge",
 }
 SEVERITIES = {"critical", "warning"}
+TEST_FILES = ["rules_test.yaml", "rules_test_slo_days.yaml"]
 RUNBOOK = re.compile(r"^docs/OPERATIONS\.md#([a-z0-9-]+)$")
 # Grafana's interval variables, replaced by durations for promtool.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
@@ -159,16 +160,16 @@ def check_rules(root):
     problem("two alerts share a name")
 
   # Every alert tested both ways.
-  tests = load_yaml(os.path.join(HERE, "rules_test.yaml"))
   firing, silent = set(), set()
-  for test in tests["tests"]:
-    for case in test.get("alert_rule_test", []):
-      (firing if case.get("exp_alerts") else silent).add(case["alertname"])
+  for test_file in TEST_FILES:
+    for test in load_yaml(os.path.join(HERE, test_file))["tests"]:
+      for case in test.get("alert_rule_test", []):
+        (firing if case.get("exp_alerts") else silent).add(case["alertname"])
   for name in alerts:
     if name not in firing:
-      problem(f"alert {name}: rules_test.yaml never expects it to fire")
+      problem(f"alert {name}: no test expects it to fire")
     if name not in silent:
-      problem(f"alert {name}: rules_test.yaml never expects it to stay silent")
+      problem(f"alert {name}: no test expects it to stay silent")
 
   # The PrometheusRule holds exactly the rules file's groups.
   wrapper = load_yaml(os.path.join(HERE, "prometheus-rule.yaml"))
