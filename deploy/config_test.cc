@@ -61,7 +61,8 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
       std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto",
       std::string(kDeployDirectory) + "/nginx/stapler.textproto",
       std::string(kDeployDirectory) + "/systemd/coordinator.textproto",
-      std::string(kDeployDirectory) + "/systemd/probe-agent.textproto"};
+      std::string(kDeployDirectory) + "/systemd/probe-agent.textproto",
+      std::string(kDeployDirectory) + "/systemd/signer.textproto"};
   for (const std::string& region : kRegions) {
     expected.push_back(OverlayConfig(region, "coordinator.textproto"));
     expected.push_back(OverlayConfig(region, "probe-agent.textproto"));

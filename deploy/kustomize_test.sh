@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Renders every region overlay of deploy/k8s with `kubectl kustomize` and checks that each one
 # holds the whole region: the kinds below, its region label, its own configs (hash-named
-# ConfigMaps, referenced by those names) and gRPC health probes. kubectl: $KUBECTL, else from PATH
-# (scripts/bootstrap.sh installs Debian's kubernetes-client when there is none).
+# ConfigMaps, referenced by those names), gRPC health probes and least privilege on the network
+# (deploy/network_policy_check.py). kubectl: $KUBECTL, else from PATH (scripts/bootstrap.sh
+# installs Debian's kubernetes-client when there is none).
 set -euo pipefail
 
 kubectl="${KUBECTL:-$(command -v kubectl || true)}"
@@ -19,6 +20,7 @@ rm -rf "${work}"
 mkdir -p "$(dirname "${work}")"
 cp -RL "${source_dir}" "${work}"
 
+checker="$(pwd)/deploy/network_policy_check.py"
 regions=(eu-west us-east ap-south)
 kinds=(Namespace StatefulSet Deployment HorizontalPodAutoscaler PodDisruptionBudget NetworkPolicy
   ServiceMonitor Service ConfigMap)
@@ -73,7 +75,32 @@ for region in "${regions[@]}"; do
   grep -q "^  replicas: 1\$" <<<"${signer_set}" || fail "${region}: the signer has more than one replica"
   grep -q "name: signer-state" <<<"${signer_set}" && grep -q "volumeClaimTemplates:" <<<"${signer_set}" ||
     fail "${region}: the signer's state is not on a persistent volume"
+  # Least privilege (deploy/network_policy_check.py): a default deny, ingress and egress policies
+  # of its own for every workload, the agents' load balancer limited to the other regions.
+  if ! python3 "${checker}" "${rendered}" >"${rendered}.policies" 2>&1; then
+    fail "${region}: $(cat "${rendered}.policies")"
+  fi
   echo "${region}: rendered $(grep -c '^kind:' "${rendered}") objects"
+done
+
+# The least-privilege check can fail: without the agents' policies and source ranges, it must name
+# what is missing.
+strip='import sys, yaml
+objects = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+kept = [o for o in objects
+        if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"].startswith("probe-agent"))]
+for o in kept:
+  if o["kind"] == "Service":
+    o["spec"].pop("loadBalancerSourceRanges", None)
+yaml.safe_dump_all(kept, open(sys.argv[2], "w"))'
+python3 -c "${strip}" "${work}/eu-west.yaml" "${work}/stripped.yaml"
+if python3 "${checker}" "${work}/stripped.yaml" >"${work}/stripped.out" 2>&1; then
+  fail "the policy check accepted a region without the probe agent's policies"
+fi
+for expected in "Deployment/probe-agent: no NetworkPolicy of its own admits any ingress" \
+  "Deployment/probe-agent: no NetworkPolicy of its own states its egress" \
+  "Service/probe-agent: a LoadBalancer without loadBalancerSourceRanges"; do
+  grep -qF "${expected}" "${work}/stripped.out" || fail "the policy check did not report '${expected}'"
 done
 
 if [[ "${failures}" -ne 0 ]]; then

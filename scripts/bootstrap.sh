@@ -19,6 +19,9 @@ PACKAGES=(
   # An independent check of the golden VD vectors (testdata/vd/independent_verify_test.sh), and
   # the citation check of the docs (docs/check_citations.py, which lists the tree with git).
   python3 xxd git
+  # YAML for the structural checks of deploy/monitoring and deploy/k8s (monitoring_check.py,
+  # k8s_policy_check.py); systemd-analyze for deploy/systemd's security check.
+  python3-yaml systemd
   # The approval page is tested in a real headless browser (ARCHITECTURE.md §7).
   chromium
   # kubectl for `kubectl kustomize` (deploy:kustomize_test): any kubectl already on PATH will do,
