@@ -156,6 +156,9 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serializ
   // Claimed before the replay cache is read (in Decide): an identical VR that arrives while this
   // one is being decided is refused here; one that arrives later finds the recorded decision.
   const std::string digest = Sha256(serialized_request);
+  // Every line logged while this VR is handled on this thread names it (deploy/README.md "Logs"):
+  // the first 16 hex digits of its SHA-256, as the replay cache and the quorum record know it.
+  ScopedLogContext log_context("vr_id", HexEncode(digest).substr(0, 16));
   if (!BeginDeciding(digest)) {
     return absl::AbortedError(
         absl::StrCat("VR ", ShortHex(digest),

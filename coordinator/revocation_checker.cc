@@ -296,7 +296,14 @@ RevocationOutcome RevocationChecker::Check(X509* certificate, X509* issuer) {
     ClearOpenSslErrors();
     std::vector<std::thread> threads;
     threads.reserve(tasks.size());
-    for (std::function<void()>& task : tasks) threads.emplace_back(task);
+    // The fetch threads log with the caller's context (the VR's vr_id, deploy/README.md "Logs").
+    const LogFields log_context = CurrentLogContext();
+    for (std::function<void()>& task : tasks) {
+      threads.emplace_back([&task, &log_context] {
+        ScopedLogContext context(log_context);
+        task();
+      });
+    }
     for (std::thread& thread : threads) thread.join();
   }
 

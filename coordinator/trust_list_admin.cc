@@ -30,9 +30,10 @@ absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
     return bytes.status();
   }
   if (store.GetTrustListState(kUnsignedTrustListChangesKey).ok()) {
-    MECAI_LOG(Warning) << "the store holds unsigned trust-list changes of an earlier version; "
-                          "they are no longer applied (have the trust-list maintainers sign "
-                          "them: mecai trust-list)";
+    MECAI_LOG_EVENT(Warning, "trust_list_changes_ignored")
+        << "the store holds unsigned trust-list changes of an earlier version; "
+           "they are no longer applied (have the trust-list maintainers sign "
+           "them: mecai trust-list)";
   }
   ASSIGN_OR_RETURN(std::unique_ptr<TrustListChangeLedger> ledger,
                    TrustListChangeLedger::Restore(
@@ -46,12 +47,14 @@ absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
     if (sent.ok() || sent.code() == absl::StatusCode::kAlreadyExists) continue;
     const std::string what = absl::StrCat("recorded trust-list change #", i + 1);
     if (SignerUnreachable(sent)) return Annotate(sent, what);
-    MECAI_LOG(Error) << "the signer refused " << what << ": " << sent.message();
+    MECAI_LOG_EVENT(Error, "trust_list_change_refused")
+        << "the signer refused " << what << ": " << sent.message();
   }
   if (!changes.empty()) {
-    MECAI_LOG(Info) << "re-applied " << changes.size()
-                    << " maintainer-signed trust-list changes here and sent them to every signer "
-                       "replica";
+    MECAI_LOG_EVENT(Info, "trust_list_changes_reapplied")
+        << "re-applied " << changes.size()
+        << " maintainer-signed trust-list changes here and sent them to every signer "
+           "replica";
   }
   return ledger;
 }
@@ -119,8 +122,9 @@ grpc::Status TrustListAdminImpl::SubmitTrustListChange(
   // relayed, and a refusal names its reason without a round trip.
   absl::StatusOr<VerifiedTrustListChange> checked = changes_.Check(request->signed_change());
   if (!checked.ok()) {
-    MECAI_LOG(Warning) << "refused a trust-list change submitted by " << administrator << ": "
-                       << checked.status().message();
+    MECAI_LOG_EVENT(Warning, "trust_list_change_refused")
+        << "refused a trust-list change submitted by " << administrator << ": "
+        << checked.status().message();
     return ToGrpcStatus(checked.status());
   }
   // The signer first: once it has the change, no VD for a removed root can be signed anywhere.
@@ -151,12 +155,13 @@ grpc::Status TrustListAdminImpl::SubmitTrustListChange(
         Annotate(applied.status(), absl::StrCat("applied by the signer and recorded at log index ",
                                                 logged->log_index(), ", but not applied here")));
   }
-  MECAI_LOG(Warning) << "trust list '" << record.trust_list()
-                     << "': " << v1::TrustListChange::Action_Name(record.action()) << " "
-                     << HexEncode(record.root_sha256()) << ", sequence " << record.sequence()
-                     << ", signed by maintainer key " << ShortHex(record.maintainer_key_sha256())
-                     << ", submitted by " << administrator << " (" << record.reason()
-                     << "), log index " << logged->log_index();
+  MECAI_LOG_EVENT(Warning, "trust_list_changed")
+      << "trust list '" << record.trust_list()
+      << "': " << v1::TrustListChange::Action_Name(record.action()) << " "
+      << HexEncode(record.root_sha256()) << ", sequence " << record.sequence()
+      << ", signed by maintainer key " << ShortHex(record.maintainer_key_sha256())
+      << ", submitted by " << administrator << " (" << record.reason() << "), log index "
+      << logged->log_index();
   response->set_log_index(logged->log_index());
   *response->mutable_change() = std::move(record);
   return grpc::Status::OK;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
+#include "common/crypto/hashing.h"
 #include "common/rpc/grpc_status.h"
 
 namespace mecai {
@@ -98,8 +99,9 @@ grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* c
       metrics_->RecordRepeatedVrRefusal(
           claimed.code() == absl::StatusCode::kAlreadyExists ? "already_probed" : "memory_full");
     }
-    MECAI_LOG(Warning) << "refused a probe of " << request->task().hostname() << ": "
-                       << claimed.message();
+    ScopedLogContext log_context("vr_id", HexEncode(vouching_request_sha256).substr(0, 16));
+    MECAI_LOG_EVENT(Warning, "repeated_vr_refused")
+        << "refused a probe of " << request->task().hostname() << ": " << claimed.message();
     reactor->Finish(ToGrpcStatus(claimed));
     return reactor;
   }

@@ -341,6 +341,8 @@ void Prober::SignAndComplete(const std::shared_ptr<Call>& call) const {
     return;
   }
   *signed_observation.mutable_signature() = std::move(*signature);
+  // The same vr_id as the coordinator's lines about this VR (deploy/README.md "Logs").
+  ScopedLogContext log_context("vr_id", HexEncode(body.vouching_request_sha256()).substr(0, 16));
   MECAI_LOG(Info) << "probed " << body.hostname() << " port " << body.port() << " for VR "
                   << ShortHex(body.vouching_request_sha256()) << ": "
                   << v1::ProbeOutcome_Name(body.outcome()) << ", " << body.resolved_addresses_size()

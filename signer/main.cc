@@ -67,8 +67,9 @@ absl::Status Run(const std::string& config_path) {
             return mecai::WriteFileAtomically(changes_file, bytes, 0600);
           }));
   if (!trust_list_changes->Changes().empty()) {
-    MECAI_LOG(Info) << "re-applied " << trust_list_changes->Changes().size()
-                    << " maintainer-signed trust-list changes from " << changes_file;
+    MECAI_LOG_EVENT(Info, "trust_list_changes_reapplied")
+        << "re-applied " << trust_list_changes->Changes().size()
+        << " maintainer-signed trust-list changes from " << changes_file;
   }
   ASSIGN_OR_RETURN(auto agents, mecai::EnrolledAgents::Load(config.agents()));
   ASSIGN_OR_RETURN(auto va_chain, mecai::LoadPemCertificates(config.va_certificate_chain_file()));

@@ -48,19 +48,20 @@ grpc::Status SignerServiceImpl::ApplyTrustListChange(grpc::ServerContext* contex
   }
   if (!applied.ok()) {
     if (applied.status().code() == absl::StatusCode::kAlreadyExists) {
-      MECAI_LOG(Info) << "trust-list change from " << caller << ": " << applied.status().message();
+      MECAI_LOG_EVENT(Info, "trust_list_change_repeated")
+          << "trust-list change from " << caller << ": " << applied.status().message();
     } else {
-      MECAI_LOG(Warning) << "refused a trust-list change from " << caller << ": "
-                         << applied.status().message();
+      MECAI_LOG_EVENT(Warning, "trust_list_change_refused")
+          << "refused a trust-list change from " << caller << ": " << applied.status().message();
     }
     return ToGrpcStatus(applied.status());
   }
-  MECAI_LOG(Warning) << "trust list '" << applied->body.trust_list()
-                     << "': " << v1::TrustListChange::Action_Name(applied->body.action()) << " "
-                     << HexEncode(applied->body.root_sha256()) << ", sequence "
-                     << applied->body.sequence() << ", signed by maintainer key "
-                     << ShortHex(applied->maintainer_key_sha256) << ", relayed by " << caller
-                     << " (" << applied->body.reason() << ")";
+  MECAI_LOG_EVENT(Warning, "trust_list_changed")
+      << "trust list '" << applied->body.trust_list()
+      << "': " << v1::TrustListChange::Action_Name(applied->body.action()) << " "
+      << HexEncode(applied->body.root_sha256()) << ", sequence " << applied->body.sequence()
+      << ", signed by maintainer key " << ShortHex(applied->maintainer_key_sha256)
+      << ", relayed by " << caller << " (" << applied->body.reason() << ")";
   *response->mutable_change() = applied->ToRecord();
   return grpc::Status::OK;
 }

@@ -59,9 +59,9 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::SignVouching(
     const v1::SignVouchingRequest& request) {
   absl::StatusOr<v1::SignVouchingResponse> response = CheckAndSign(request);
   if (response.ok() && response->has_refusal()) {
-    MECAI_LOG(Warning) << "refused to sign: "
-                       << v1::RefusalReason_Name(response->refusal().reason()) << ": "
-                       << response->refusal().explanation();
+    MECAI_LOG_EVENT(Warning, "signing_refused")
+        << "refused to sign: " << v1::RefusalReason_Name(response->refusal().reason()) << ": "
+        << response->refusal().explanation();
     if (metrics_ != nullptr) metrics_->RecordRefusal(response->refusal().reason());
   }
   return response;
@@ -190,9 +190,11 @@ absl::StatusOr<SignerLogState::IndexClaim> VouchingSigner::ClaimLogIndex(
   absl::StatusOr<SignerLogState::IndexClaim> claim =
       log_state_.ClaimVouchingIndex(request.log_shard_id(), request.log_index());
   if (!claim.ok()) {
-    MECAI_LOG(Warning) << "refused to sign at a log position: " << claim.status().message();
+    MECAI_LOG_EVENT(Warning, "signing_refused")
+        << "refused to sign at a log position: " << claim.status().message();
   } else if (!claim->claimed) {
-    MECAI_LOG(Warning) << "refused to sign at a log position: " << claim->explanation;
+    MECAI_LOG_EVENT(Warning, "signing_refused")
+        << "refused to sign at a log position: " << claim->explanation;
   }
   return claim;
 }
@@ -332,7 +334,8 @@ absl::StatusOr<v1::SignCheckpointResponse> VouchingSigner::SignCheckpoint(
     return response;
   }
   if (!advanced.ok()) {
-    MECAI_LOG(Warning) << "refused to sign a checkpoint: " << advanced.message();
+    MECAI_LOG_EVENT(Warning, "signing_refused")
+        << "refused to sign a checkpoint: " << advanced.message();
     return advanced;
   }
   // Field by field: the signed body holds exactly these five values.

@@ -20,19 +20,23 @@ constexpr char kUsage[] =
     "  FILE: a mecai.v1.StaplerConfig in protobuf text format.\n"
     "Fetches Vouching Data from every VA of the VA list every 6 h (jittered, with backoff) into\n"
     "the cache directory; `mecai s_server --vd-dir DIR` staples from it. With serverinfo_file,\n"
-    "also keeps that file current for nginx or Apache and runs reload_command after each change.\n";
+    "also keeps that file current for nginx or Apache and runs reload_command after each change.\n"
+    "Each VA's endpoints are tried in order. Logs to stderr: MECAI_LOG_LEVEL=debug|info|warning|\n"
+    "error, MECAI_LOG_FORMAT=json for JSON lines (deploy/README.md \"Logs\").\n";
 
 absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto config, mecai::LoadConfig<mecai::v1::StaplerConfig>(config_path));
   RETURN_IF_ERROR(mecai::ValidateStaplerConfig(config, config_path));
-  // Serves /metrics when metrics_address is set.
   auto registry = std::make_shared<prometheus::Registry>();
+  ASSIGN_OR_RETURN(auto daemon,
+                   mecai::BuildStaplerDaemon(config, mecai::SystemClock::Get(), registry.get()));
+  // Serves /metrics when metrics_address is set; declared after the daemon, so it stops serving
+  // before the daemon, whose held VDs it reads, goes away.
   mecai::v1::ListenConfig listen;
   listen.set_metrics_address(config.metrics_address());
   listen.set_metrics_port_file(config.metrics_port_file());
   ASSIGN_OR_RETURN(auto metrics, mecai::MetricsServer::Start(listen, registry));
-  ASSIGN_OR_RETURN(auto daemon,
-                   mecai::BuildStaplerDaemon(config, mecai::SystemClock::Get(), registry.get()));
+  if (metrics != nullptr) metrics->RegisterCollectable(daemon->metrics);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

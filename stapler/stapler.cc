@@ -20,6 +20,18 @@ bool IsSafeFileName(const std::string& name) {
   });
 }
 
+// kFetchOutcomes: what the fetch returned (a refusal is FAILED_PRECONDITION, VouchingFetcher;
+// no endpoint answering is UNAVAILABLE, FetchFromEndpoints) and whether its VD passed the check.
+std::string FetchOutcome(const absl::Status& fetched, const absl::Status& checked) {
+  if (fetched.code() == absl::StatusCode::kFailedPrecondition) return "refused";
+  if (fetched.code() == absl::StatusCode::kUnavailable ||
+      fetched.code() == absl::StatusCode::kDeadlineExceeded) {
+    return "unreachable";
+  }
+  if (!fetched.ok()) return "error";
+  return checked.ok() ? "ok" : "invalid_vd";
+}
+
 }  // namespace
 
 Stapler::Stapler(StaplerOptions options, std::vector<std::string> va_ids, const Clock& clock,
@@ -45,6 +57,11 @@ void Stapler::SetListener(VdSetListener listener) {
     copy = listener_;
   }
   if (copy) copy(set);
+}
+
+void Stapler::SetFetchObserver(FetchObserver observer) {
+  absl::MutexLock lock(&mutex_);
+  fetch_observer_ = std::move(observer);
 }
 
 std::string Stapler::CachePath(const std::string& va_id) const {
@@ -118,13 +135,23 @@ absl::Time Stapler::RunDueFetches() {
   }
   bool changed = dropped;
   for (const std::string& va_id : due) {
+    // Every line about this VA's fetch names it (deploy/README.md "Logs").
+    ScopedLogContext log_context("va", va_id);
     absl::StatusOr<v1::VouchingData> vd = fetch_(va_id);
     absl::Status accepted = vd.ok() ? check_(va_id, *vd) : vd.status();
+    std::string outcome = FetchOutcome(vd.status(), accepted);
     std::string serialized;
     if (accepted.ok()) {
       serialized = vd->SerializeAsString();
       accepted = WriteFileAtomically(CachePath(va_id), serialized);
+      if (!accepted.ok()) outcome = "error";
     }
+    FetchObserver observer;
+    {
+      absl::MutexLock lock(&mutex_);
+      observer = fetch_observer_;
+    }
+    if (observer) observer(va_id, outcome);
     absl::MutexLock lock(&mutex_);
     VaState& state = states_[va_id];
     const absl::Time finished = clock_.Now();
@@ -179,6 +206,15 @@ void Stapler::Publish() {
 std::shared_ptr<const VdSet> Stapler::current() const {
   absl::MutexLock lock(&mutex_);
   return current_;
+}
+
+std::map<std::string, v1::VouchingData> Stapler::HeldVds() const {
+  absl::MutexLock lock(&mutex_);
+  std::map<std::string, v1::VouchingData> held;
+  for (const auto& [va_id, state] : states_) {
+    if (!state.serialized_vd.empty()) held[va_id].ParseFromString(state.serialized_vd);
+  }
+  return held;
 }
 
 Stapler::VaStatus Stapler::status(const std::string& va_id) const {

@@ -44,6 +44,14 @@ using VdCheckFunction =
     std::function<absl::Status(const std::string& va_id, const v1::VouchingData& vd)>;
 // Receives every new set of VDs.
 using VdSetListener = std::function<void(std::shared_ptr<const VdSet>)>;
+// How each fetch ended, one of kFetchOutcomes, per VA.
+using FetchObserver = std::function<void(const std::string& va_id, const std::string& outcome)>;
+
+// "ok": a VD was fetched, checked and cached; "refused": the VA refused the VR; "invalid_vd": the
+// VD fetched did not pass the check; "unreachable": no endpoint of the VA answered; "error": any
+// other failure (building the VR, writing the cache).
+inline constexpr const char* kFetchOutcomes[] = {"ok", "refused", "invalid_vd", "unreachable",
+                                                 "error"};
 
 // Thread-safe (one mutex; fetches run outside it).
 class Stapler {
@@ -54,6 +62,9 @@ class Stapler {
 
   // Sets the listener, which is called at once with the current set and after every change.
   void SetListener(VdSetListener listener);
+
+  // Sets the observer, called after every fetch (outside the mutex).
+  void SetFetchObserver(FetchObserver observer);
 
   // Reads the cache: each VA's cached VD that still passes the check is stapled at once and its
   // next fetch scheduled one jittered interval after its issuance; VAs without one are due now.
@@ -73,6 +84,9 @@ class Stapler {
     bool holds_vd = false;
   };
   VaStatus status(const std::string& va_id) const;
+
+  // The VD held for each VA (a copy), VAs holding none omitted.
+  std::map<std::string, v1::VouchingData> HeldVds() const;
 
   // The cache file of a VA.
   std::string CachePath(const std::string& va_id) const;
@@ -102,6 +116,7 @@ class Stapler {
   std::map<std::string, VaState> states_ ABSL_GUARDED_BY(mutex_);
   std::shared_ptr<const VdSet> current_ ABSL_GUARDED_BY(mutex_);
   VdSetListener listener_ ABSL_GUARDED_BY(mutex_);
+  FetchObserver fetch_observer_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace mecai

@@ -10,6 +10,7 @@
 #include "client/vd_verifier.h"
 #include "common/base/config_loader.h"
 #include "common/base/status.h"
+#include "stapler/endpoint_failover.h"
 
 namespace mecai {
 namespace {
@@ -67,6 +68,10 @@ absl::Status ValidateStaplerConfig(const v1::StaplerConfig& config, const std::s
                  "metrics_address", "must be host:port (port 0 picks a free port)");
   errors.Require(config.metrics_port_file().empty() || !config.metrics_address().empty(),
                  "metrics_port_file", "needs metrics_address");
+  for (const v1::StaplerVouchingServer& server : config.vouching_servers()) {
+    errors.Require(!server.vouching_server().address().empty(), "vouching_servers",
+                   absl::StrCat("VA '", server.va_id(), "': an endpoint needs an address"));
+  }
   return errors.ToStatus();
 }
 
@@ -100,14 +105,14 @@ absl::StatusOr<std::unique_ptr<StaplerDaemon>> BuildStaplerDaemon(const v1::Stap
   identity.next_key_file = config.next_key_file();
   ASSIGN_OR_RETURN(daemon->fetcher, VouchingFetcher::Create(identity, clock));
 
-  // Each VA's Vouching Server.
-  std::map<std::string, v1::PeerConfig> peers;
+  // Each VA's Vouching Server endpoints, in the order they are tried (stapler/endpoint_failover.h).
+  std::map<std::string, std::vector<v1::PeerConfig>> peers;
   for (const v1::StaplerVouchingServer& server : config.vouching_servers()) {
     if (daemon->vas->Find(server.va_id()) == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("vouching_servers: VA '", server.va_id(), "' is not in the VA list"));
     }
-    peers[server.va_id()] = server.vouching_server();
+    peers[server.va_id()].push_back(server.vouching_server());
   }
   std::vector<std::string> va_ids;
   for (const VaList::Entry& entry : daemon->vas->entries()) {
@@ -117,10 +122,11 @@ absl::StatusOr<std::unique_ptr<StaplerDaemon>> BuildStaplerDaemon(const v1::Stap
         return absl::InvalidArgumentError(absl::StrCat(
             "VA '", va_id, "' has no endpoints in the VA list and no vouching_servers entry"));
       }
-      v1::PeerConfig peer;
-      peer.set_address(entry.config.endpoints(0));
-      *peer.mutable_tls() = config.default_tls();
-      peers[va_id] = peer;
+      for (const std::string& address : entry.config.endpoints()) {
+        v1::PeerConfig& peer = peers[va_id].emplace_back();
+        peer.set_address(address);
+        *peer.mutable_tls() = config.default_tls();
+      }
     }
     va_ids.push_back(va_id);
   }
@@ -144,8 +150,17 @@ absl::StatusOr<std::unique_ptr<StaplerDaemon>> BuildStaplerDaemon(const v1::Stap
   auto random = std::make_shared<std::mt19937_64>(std::random_device{}());
   daemon->stapler = std::make_unique<Stapler>(
       options, va_ids, clock,
-      [raw, peers, timeout](const std::string& va_id) {
-        return raw->fetcher->Fetch(peers.at(va_id), timeout);
+      [raw, peers, timeout, &clock](const std::string& va_id) {
+        // Every endpoint gets an equal share of the fetch's deadline (stapler/endpoint_failover.h).
+        const std::vector<v1::PeerConfig>& endpoints = peers.at(va_id);
+        EndpointTimeouts timeouts;
+        timeouts.overall = timeout;
+        timeouts.per_endpoint = timeout / static_cast<int64_t>(endpoints.size());
+        return FetchFromEndpoints(
+            endpoints, timeouts, clock,
+            [raw](const v1::PeerConfig& endpoint, absl::Duration attempt_timeout) {
+              return raw->fetcher->Vouch(endpoint, attempt_timeout);
+            });
       },
       // Staple only what a client asking this VA would accept, for every served certificate.
       [raw, hostname, port, max_age, &clock](const std::string& va_id,
@@ -165,6 +180,15 @@ absl::StatusOr<std::unique_ptr<StaplerDaemon>> BuildStaplerDaemon(const v1::Stap
       },
       [random] { return std::uniform_real_distribution<double>(0.0, 1.0)(*random); });
   RETURN_IF_ERROR(daemon->stapler->LoadCache());
+  if (registry != nullptr) {
+    daemon->metrics =
+        std::make_shared<StaplerMetrics>(*registry, va_ids, *daemon->stapler, clock, max_age);
+    StaplerMetrics* metrics = daemon->metrics.get();
+    daemon->stapler->SetFetchObserver(
+        [metrics](const std::string& va_id, const std::string& outcome) {
+          metrics->RecordFetch(va_id, outcome);
+        });
+  }
 
   // Stock TLS servers staple from files (docs/TLS_EXTENSION.md §7), one per served certificate.
   const std::vector<std::string>& leaves = raw->fetcher->leaf_certificates_der();

@@ -16,6 +16,7 @@
 #include "proto/mecai/v1/config.pb.h"
 #include "stapler/serverinfo_publisher.h"
 #include "stapler/stapler.h"
+#include "stapler/stapler_metrics.h"
 #include "stapler/vouching_fetcher.h"
 
 namespace mecai {
@@ -28,6 +29,10 @@ struct StaplerDaemon {
   // stapler, so it outlives it).
   std::unique_ptr<ServerinfoPublisher> serverinfo;
   std::unique_ptr<Stapler> stapler;
+  // With a registry: the fetch counters and the held VDs' gauges (stapler/stapler_metrics.h);
+  // register it with the metrics endpoint (MetricsServer::RegisterCollectable), which must be
+  // stopped before this is destroyed. Null without a registry.
+  std::shared_ptr<StaplerMetrics> metrics;
 };
 
 // Checks `config` without reading any file (ARCHITECTURE.md §10): one INVALID_ARGUMENT naming

@@ -54,6 +54,14 @@ TEST(ValidateStaplerConfigTest, AcceptsAValidConfig) {
   without_serverinfo.clear_reload_command();
   without_serverinfo.clear_reload_timeout_ms();
   ASSERT_OK(ValidateStaplerConfig(without_serverinfo, "stapler.textproto"));
+  // Two endpoints of one VA.
+  v1::StaplerConfig two_endpoints = ValidConfig();
+  for (const char* address : {"vs-1.example.net:443", "vs-2.example.net:443"}) {
+    auto* server = two_endpoints.add_vouching_servers();
+    server->set_va_id("va-a");
+    server->mutable_vouching_server()->set_address(address);
+  }
+  ASSERT_OK(ValidateStaplerConfig(two_endpoints, "stapler.textproto"));
 }
 
 TEST(ValidateStaplerConfigTest, NamesEveryBadField) {
@@ -101,6 +109,9 @@ TEST(ValidateStaplerConfigTest, NamesEveryBadField) {
          c.set_metrics_port_file("/run/stapler.metrics-port");
        },
        "metrics_port_file: needs metrics_address"},
+      {"endpoint without an address",
+       [](v1::StaplerConfig& c) { c.add_vouching_servers()->set_va_id("va-a"); },
+       "vouching_servers: VA 'va-a': an endpoint needs an address"},
   };
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.name);

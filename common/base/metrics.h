@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "prometheus/collectable.h"
 #include "prometheus/exposer.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
@@ -25,6 +26,12 @@ class MetricsServer {
       const v1::ListenConfig& listen, std::shared_ptr<prometheus::Registry> registry);
 
   int port() const { return port_; }
+
+  // Serves `collectable` at /metrics too, collected at each scrape (e.g. gauges computed from
+  // current state); a collectable that has expired is skipped.
+  void RegisterCollectable(const std::weak_ptr<prometheus::Collectable>& collectable) {
+    exposer_->RegisterCollectable(collectable);
+  }
 
  private:
   MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port)

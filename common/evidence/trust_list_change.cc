@@ -173,8 +173,9 @@ absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> TrustListChangeLedger::Re
     }
     absl::Status applied = lists.RestoreChange(change->ToRecord());
     if (applied.code() == absl::StatusCode::kNotFound) {
-      MECAI_LOG(Warning) << what << ": trust-list change #" << i + 1 << " (" << change->Describe()
-                         << ") is kept but not applied: " << applied.message();
+      MECAI_LOG_EVENT(Warning, "trust_list_change_not_applied")
+          << what << ": trust-list change #" << i + 1 << " (" << change->Describe()
+          << ") is kept but not applied: " << applied.message();
     } else if (!applied.ok()) {
       return absl::DataLossError(absl::StrCat(what, ": trust-list change #", i + 1, " (",
                                               change->Describe(),

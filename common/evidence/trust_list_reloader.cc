@@ -18,10 +18,12 @@ void TrustListReloader::Run() {
     std::vector<std::string> errors;
     std::vector<std::string> reloaded = lists_.ReloadChangedFiles(&errors);
     if (!reloaded.empty()) {
-      MECAI_LOG(Info) << "reloaded trust lists " << absl::StrJoin(reloaded, ", ")
-                      << " from their changed files";
+      MECAI_LOG_EVENT(Info, "trust_list_reloaded")
+          << "reloaded trust lists " << absl::StrJoin(reloaded, ", ")
+          << " from their changed files";
     }
-    for (const std::string& error : errors) MECAI_LOG(Error) << error;
+    for (const std::string& error : errors)
+      MECAI_LOG_EVENT(Error, "trust_list_reload_failed") << error;
   }
 }
 

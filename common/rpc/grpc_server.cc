@@ -87,8 +87,8 @@ class ClientAllowlist : public grpc::AuthMetadataProcessor {
         return grpc::Status::OK;
       }
     }
-    MECAI_LOG(Warning) << "refused call from unlisted client identity "
-                       << absl::StrJoin(identities, ",");
+    MECAI_LOG_EVENT(Warning, "client_identity_refused")
+        << "refused call from unlisted client identity " << absl::StrJoin(identities, ",");
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "client identity is not on this server's allowlist");
   }
