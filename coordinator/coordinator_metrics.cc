@@ -57,7 +57,12 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                                 .Name("mecai_coordinator_last_checkpoint_timestamp_seconds")
                                 .Help("Unix time of the last checkpoint the signer signed.")
                                 .Register(registry)
-                                .Add({})) {}
+                                .Add({})),
+      peer_connected_(prometheus::BuildGauge()
+                          .Name("mecai_coordinator_peer_connected")
+                          .Help("1 while the channel to a peer (a perspective id, or signer) is "
+                                "connected, else 0.")
+                          .Register(registry)) {}
 
 void CoordinatorMetrics::SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes,
                                          uint64_t memtable_bytes, uint64_t pending_compaction_bytes,
@@ -95,5 +100,9 @@ void CoordinatorMetrics::RecordCheckpoint(bool signed_one) {
 }
 
 void CoordinatorMetrics::SetLogSize(uint64_t leaves) { log_size_.Set(static_cast<double>(leaves)); }
+
+void CoordinatorMetrics::SetPeerConnected(const std::string& peer, bool connected) {
+  peer_connected_.Add({{"peer", peer}}).Set(connected ? 1 : 0);
+}
 
 }  // namespace mecai
