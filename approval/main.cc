@@ -25,7 +25,9 @@
 #include "common/net/address_policy.h"
 #include "common/net/http_fetcher.h"
 #include "common/net/http_server.h"
+#include "common/rpc/certificate_expiry_metrics.h"
 #include "common/rpc/grpc_server.h"
+#include "common/rpc/tls_credentials.h"
 
 namespace {
 
@@ -58,6 +60,11 @@ absl::Status Run(const std::string& config_path) {
   auto registry = std::make_shared<prometheus::Registry>();
   mecai::GrpcServerMetrics grpc_metrics(*registry);
   mecai::ApprovalMetrics metrics(*registry);
+  // The notAfter of this service's TLS identity and client CA (mecai_certificate_expiry_*).
+  mecai::CertificateExpiryMetrics certificate_expiry(
+      *registry, "approval",
+      mecai::TlsReloadInterval(config.listen().tls().reload_interval_seconds()));
+  RETURN_IF_ERROR(certificate_expiry.WatchListener(config.listen()));
   // Serves /metrics when listen.metrics_address is set.
   ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
   mecai::OpenSslRandomSource random;

@@ -83,7 +83,12 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                             .Name("mecai_coordinator_last_backup_timestamp_seconds")
                             .Help("Unix time of the last store backup written.")
                             .Register(registry)
-                            .Add({})) {}
+                            .Add({})),
+      peer_connected_(prometheus::BuildGauge()
+                          .Name("mecai_coordinator_peer_connected")
+                          .Help("1 while the channel to a peer (a perspective id, or signer) is "
+                                "connected, else 0.")
+                          .Register(registry)) {}
 
 void CoordinatorMetrics::SetLogGuardState(const std::string& state) {
   for (const char* name : {"unconfirmed", "confirmed", "rolled_back_or_forked"}) {
@@ -138,5 +143,9 @@ void CoordinatorMetrics::RecordCheckpoint(bool signed_one) {
 }
 
 void CoordinatorMetrics::SetLogSize(uint64_t leaves) { log_size_.Set(static_cast<double>(leaves)); }
+
+void CoordinatorMetrics::SetPeerConnected(const std::string& peer, bool connected) {
+  peer_connected_.Add({{"peer", peer}}).Set(connected ? 1 : 0);
+}
 
 }  // namespace mecai

@@ -1,5 +1,5 @@
 // The coordinator's Prometheus metrics (CONTRIBUTING.md rule 7). Labels are bounded: decisions,
-// refusal reason names and configured perspective ids; never a hostname.
+// refusal reason names, configured perspective ids and "signer"; never a hostname.
 #ifndef MECAI_COORDINATOR_COORDINATOR_METRICS_H_
 #define MECAI_COORDINATOR_COORDINATOR_METRICS_H_
 
@@ -46,6 +46,9 @@ class CoordinatorMetrics {
   // RocksDB's figures and the number of synced group commits so far.
   void SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes, uint64_t memtable_bytes,
                        uint64_t pending_compaction_bytes, uint64_t committed_batches);
+  // Whether the channel to `peer` (a configured perspective id, or "signer") is connected
+  // (coordinator/peer_monitor.h).
+  void SetPeerConnected(const std::string& peer, bool connected);
 
  private:
   prometheus::Family<prometheus::Counter>& decisions_;
@@ -64,6 +67,7 @@ class CoordinatorMetrics {
   prometheus::Gauge& vouch_in_flight_;
   prometheus::Family<prometheus::Counter>& backups_;
   prometheus::Gauge& last_backup_time_;
+  prometheus::Family<prometheus::Gauge>& peer_connected_;
 };
 
 }  // namespace mecai

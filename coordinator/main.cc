@@ -17,8 +17,10 @@
 #include "common/evidence/trust_lists.h"
 #include "common/net/address_policy.h"
 #include "common/net/http_fetcher.h"
+#include "common/rpc/certificate_expiry_metrics.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/rpc/grpc_server.h"
+#include "common/rpc/tls_credentials.h"
 #include "coordinator/approval_checker.h"
 #include "coordinator/audit_service.h"
 #include "coordinator/checkpoint_signer.h"
@@ -26,6 +28,7 @@
 #include "coordinator/coordinator_config.h"
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/log_guard.h"
+#include "coordinator/peer_monitor.h"
 #include "coordinator/periodic_checkpoint.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/public_endpoint.h"
@@ -37,6 +40,10 @@
 
 namespace {
 
+// How often the channels to the agents and the signer are checked
+// (mecai_coordinator_peer_connected).
+constexpr absl::Duration kPeerCheckInterval = absl::Seconds(1);
+
 constexpr char kUsage[] =
     "usage: coordinator --config FILE\n"
     "\n"
@@ -44,6 +51,8 @@ constexpr char kUsage[] =
     "perspective, records each decision in RocksDB and returns Vouching Data from the signer.\n"
     "With public_listen, also serves Vouch to anyone without a client certificate, over gRPC\n"
     "and as an HTTPS POST (docs/PROTOCOL.md \"The public endpoint\").\n"
+    "An agent or the signer that is down does not stop it: VRs that need that peer are refused\n"
+    "until it is back (metric mecai_coordinator_peer_connected).\n"
     "FILE is a mecai.v1.CoordinatorConfig in protobuf text format (see deploy/local/).\n";
 
 absl::Status Run(const std::string& config_path) {
@@ -53,16 +62,31 @@ absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto trust_lists, mecai::TrustLists::Load(config.trust_lists()));
   ASSIGN_OR_RETURN(auto agents, mecai::EnrolledAgents::Load(config.agents()));
   mecai::SystemClock& clock = mecai::SystemClock::Get();
+  auto registry = std::make_shared<prometheus::Registry>();
+  mecai::GrpcServerMetrics grpc_metrics(*registry);
+  mecai::CoordinatorMetrics metrics(*registry);
+  mecai::CertificateExpiryMetrics certificate_expiry(
+      *registry, "coordinator",
+      mecai::TlsReloadInterval(config.listen().tls().reload_interval_seconds()));
+  RETURN_IF_ERROR(certificate_expiry.WatchListener(config.listen()));
   ASSIGN_OR_RETURN(auto fanout, mecai::ProbeFanout::Create(config.agents(), *agents, clock));
   ASSIGN_OR_RETURN(auto signer_channel, mecai::MakeChannel(config.signer()));
   auto signer = mecai::v1::SignerService::NewStub(signer_channel);
-  // Every peer must be reachable before this coordinator accepts requests.
-  const absl::Time deadline =
-      absl::Now() + absl::Milliseconds(config.startup_connect_timeout_milliseconds());
-  signer_channel->GetState(/*try_to_connect=*/true);
-  RETURN_IF_ERROR(fanout->WaitForAgents(deadline));
-  RETURN_IF_ERROR(mecai::WaitUntilConnected(
-      *signer_channel, deadline, absl::StrCat("the signer at ", config.signer().address())));
+  // Peers are awaited for a while at start, then followed: one that is down does not stop this
+  // coordinator, only the VRs that need it (coordinator/peer_monitor.h).
+  std::vector<mecai::MonitoredPeer> peers;
+  for (const auto& agent : fanout->Channels()) {
+    peers.push_back({agent.perspective_id, agent.address, agent.channel});
+  }
+  peers.push_back({"signer", config.signer().address(), signer_channel});
+  mecai::PeerMonitor peer_monitor(std::move(peers), &metrics, kPeerCheckInterval);
+  const std::vector<std::string> unconnected = peer_monitor.WaitForPeers(
+      absl::Now() + absl::Milliseconds(config.startup_connect_timeout_milliseconds()));
+  for (const std::string& peer : unconnected) {
+    MECAI_LOG(Warning) << "starting without " << peer
+                       << ": not connected within startup_connect_timeout_milliseconds; VRs "
+                          "that need it are refused until it is";
+  }
   ASSIGN_OR_RETURN(auto store,
                    mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
   // The trust-list changes kept in the store, verified again with the maintainers'
@@ -78,9 +102,6 @@ absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(
       auto trust_list_changes,
       mecai::RestoreTrustListChanges(*store, std::move(maintainer_keys), *trust_lists, relay));
-  auto registry = std::make_shared<prometheus::Registry>();
-  mecai::GrpcServerMetrics grpc_metrics(*registry);
-  mecai::CoordinatorMetrics metrics(*registry);
   metrics.SetLogSize(store->TreeSize());
   store->ObserveCommits([&metrics](double seconds) { metrics.RecordStoreCommit(seconds); });
   // Serves /metrics when listen.metrics_address is set.

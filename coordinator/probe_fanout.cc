@@ -29,14 +29,12 @@ absl::StatusOr<std::unique_ptr<ProbeFanout>> ProbeFanout::Create(
   return fanout;
 }
 
-absl::Status ProbeFanout::WaitForAgents(absl::Time deadline) const {
-  for (const Agent& agent : agents_) agent.channel->GetState(/*try_to_connect=*/true);
+std::vector<ProbeFanout::AgentChannel> ProbeFanout::Channels() const {
+  std::vector<AgentChannel> channels;
   for (const Agent& agent : agents_) {
-    RETURN_IF_ERROR(WaitUntilConnected(
-        *agent.channel, deadline,
-        absl::StrCat("agent '", agent.perspective.id(), "' at ", agent.address)));
+    channels.push_back({agent.perspective.id(), agent.address, agent.channel});
   }
-  return absl::OkStatus();
+  return channels;
 }
 
 namespace {

@@ -34,9 +34,15 @@ class ProbeFanout {
       const google::protobuf::RepeatedPtrField<v1::AgentEndpoint>& endpoints,
       const EnrolledAgents& agents, const Clock& clock);
 
-  // Waits until every agent accepts a connection, or `deadline`; the error names the first
-  // unreachable agent and its address.
-  absl::Status WaitForAgents(absl::Time deadline) const;
+  // Each agent's channel, in the configured order: its perspective id, its address, the channel
+  // (for coordinator/peer_monitor.h). Calls to an agent that is down fail at once (UNAVAILABLE)
+  // and its outcome is kUnreachable; the channel keeps reconnecting.
+  struct AgentChannel {
+    std::string perspective_id;
+    std::string address;
+    std::shared_ptr<grpc::Channel> channel;
+  };
+  std::vector<AgentChannel> Channels() const;
 
   // Probes from every perspective concurrently and waits for all answers or `timeout`; one answer
   // per agent, in the configured order. Each outcome is kObserved only when the Observation

@@ -46,7 +46,13 @@ absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
     absl::Status sent = relay.Send(changes[i]);
     if (sent.ok() || sent.code() == absl::StatusCode::kAlreadyExists) continue;
     const std::string what = absl::StrCat("recorded trust-list change #", i + 1);
-    if (SignerUnreachable(sent)) return Annotate(sent, what);
+    if (SignerUnreachable(sent)) {
+      // The coordinator serves while a peer is down (docs/ARCHITECTURE.md "Peers and load"); the
+      // signer re-applies the changes it kept itself (SignerConfig.trust_list_changes_file).
+      MECAI_LOG(Warning) << "the signer is unreachable; " << what << " and later ones were not "
+                         << "re-sent to it: " << sent.message();
+      break;
+    }
     MECAI_LOG_EVENT(Error, "trust_list_change_refused")
         << "the signer refused " << what << ": " << sent.message();
   }

@@ -32,8 +32,9 @@ inline constexpr char kUnsignedTrustListChangesKey[] = "changes";
 // At start: verifies every change kept in `store` again with `keys` and applies it to `lists`,
 // then sends each to every signer replica, so that a replica that lost changes catches up. One the
 // signer already has (ALREADY_EXISTS) is fine; one it refuses otherwise is logged (the signer
-// decides alone). Errors: a kept change that does not verify (DATA_LOSS, naming it), a signer that
-// cannot be reached. The ledger returned keeps later changes in `store`.
+// decides alone), and so is a signer that cannot be reached (it re-applies the changes it kept
+// itself). Errors: a kept change that does not verify (DATA_LOSS, naming it). The ledger returned
+// keeps later changes in `store`.
 absl::StatusOr<std::unique_ptr<TrustListChangeLedger>> RestoreTrustListChanges(
     RecordStore& store, MaintainerKeys keys, TrustLists& lists, TrustListRelay& relay);
 

@@ -72,7 +72,19 @@ TrustListRelay::TrustListRelay(v1::PeerConfig signer, std::vector<std::string> r
 
 absl::StatusOr<std::vector<std::string>> TrustListRelay::Replicas() const {
   if (!replica_addresses_.empty()) return replica_addresses_;
-  return Resolve(signer_.address());
+  // A dns:/// target or an ipv4:/ipv6: list names its replicas' host:port
+  // (common/rpc/grpc_channel.h).
+  ASSIGN_OR_RETURN(std::vector<std::string> host_ports, ChannelTargetHostPorts(signer_.address()));
+  std::vector<std::string> replicas;
+  for (const std::string& host_port : host_ports) {
+    ASSIGN_OR_RETURN(std::vector<std::string> resolved, Resolve(host_port));
+    for (std::string& replica : resolved) {
+      if (std::find(replicas.begin(), replicas.end(), replica) == replicas.end()) {
+        replicas.push_back(std::move(replica));
+      }
+    }
+  }
+  return replicas;
 }
 
 absl::StatusOr<v1::SignerService::Stub*> TrustListRelay::StubFor(const std::string& address) {

@@ -1,8 +1,9 @@
 // Every textproto configuration under deploy/ parses as its binary's message and passes that
 // binary's validation at start (ARCHITECTURE.md §10), and the Kubernetes overlays agree with each
-// other: each region's probe agent is the perspective its directory names, and every coordinator
-// and the signer enroll the same perspectives. Files named by the configs (mounted Secrets) are not
-// read, as the validators do not read them either.
+// other: each region's probe agent is the perspective its directory names, every coordinator and
+// the signer enroll the same perspectives, at least four, under the same quorum policy, which
+// survives the loss of one region (docs/SECURITY.md "Quorum"). Files named by the configs (mounted
+// Secrets) are not read, as the validators do not read them either.
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "common/base/config_loader.h"
+#include "common/rpc/grpc_channel.h"
 #include "coordinator/coordinator_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,7 +30,7 @@ using ::testing::UnorderedElementsAreArray;
 
 // Relative to the test's runfiles directory (the workspace root).
 constexpr char kDeployDirectory[] = "deploy";
-const std::vector<std::string> kRegions = {"eu-west", "us-east", "ap-south"};
+const std::vector<std::string> kRegions = {"eu-west", "us-east", "ap-south", "sa-east"};
 
 // Every *.textproto under deploy/, as paths relative to the workspace root, sorted.
 std::vector<std::string> TextprotoFiles() {
@@ -130,7 +132,7 @@ TEST(DeployConfigTest, EveryCoordinatorServesThePublicEndpoint) {
               config->listen().tls().certificate_file());
     EXPECT_FALSE(config->disable_decision_reuse());
   }
-  EXPECT_EQ(coordinators, 4);
+  EXPECT_EQ(coordinators, static_cast<int>(kRegions.size()) + 1);  // And deploy/systemd's.
 }
 
 TEST(DeployConfigTest, RegionsAgree) {
@@ -160,6 +162,65 @@ TEST(DeployConfigTest, RegionsAgree) {
   }
   // The perspectives enrolled are exactly the agents the overlays deploy.
   EXPECT_THAT(PerspectiveNames(signer->agents()), UnorderedElementsAreArray(regional_agents));
+}
+
+// At least four perspectives in four regions, one of which may be unreachable: the loss of one
+// region refuses no VR, and every coordinator applies the same quorum as the signer.
+TEST(DeployConfigTest, OneRegionsLossDoesNotRefuseEveryVr) {
+  absl::StatusOr<v1::SignerConfig> signer = LoadConfig<v1::SignerConfig>(
+      std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto");
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  EXPECT_GE(signer->agents_size(), 4);
+  EXPECT_EQ(signer->policy().max_unreachable(), 1u);
+  std::set<std::string> regions;
+  for (const v1::AgentEndpoint& agent : signer->agents())
+    regions.insert(agent.perspective().region());
+  EXPECT_GE(regions.size(), 4u);
+  for (const std::string& region : kRegions) {
+    SCOPED_TRACE(region);
+    absl::StatusOr<v1::CoordinatorConfig> coordinator =
+        LoadConfig<v1::CoordinatorConfig>(OverlayConfig(region, "coordinator.textproto"));
+    ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+    EXPECT_EQ(coordinator->policy().SerializeAsString(), signer->policy().SerializeAsString());
+    const v1::QuorumPolicy policy = WithCoordinatorDefaults(*coordinator).policy();
+    // With any one region's agents gone, what remains still meets the policy.
+    for (const std::string& lost : regions) {
+      int remaining = 0;
+      std::set<std::string> remaining_regions;
+      for (const v1::AgentEndpoint& agent : coordinator->agents()) {
+        if (agent.perspective().region() == lost) continue;
+        ++remaining;
+        remaining_regions.insert(agent.perspective().region());
+      }
+      const int lost_count = coordinator->agents_size() - remaining;
+      EXPECT_LE(lost_count, static_cast<int>(policy.max_unreachable())) << "losing " << lost;
+      EXPECT_GE(remaining, static_cast<int>(policy.min_perspectives())) << "losing " << lost;
+      EXPECT_GE(remaining_regions.size(), policy.min_regions()) << "losing " << lost;
+    }
+  }
+}
+
+// In-cluster peers are reached through headless Services by dns:/// targets, so that calls
+// spread over every pod (docs/ARCHITECTURE.md "Peers and load").
+TEST(DeployConfigTest, CoordinatorsReachPeersThroughDnsTargets) {
+  for (const std::string& region : kRegions) {
+    SCOPED_TRACE(region);
+    absl::StatusOr<v1::CoordinatorConfig> coordinator =
+        LoadConfig<v1::CoordinatorConfig>(OverlayConfig(region, "coordinator.textproto"));
+    ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+    EXPECT_EQ(coordinator->signer().address(), "dns:///signer.mecai.svc.cluster.local:8443");
+    int local = 0;
+    for (const v1::AgentEndpoint& agent : coordinator->agents()) {
+      EXPECT_TRUE(IsValidChannelTarget(agent.peer().address()));
+      EXPECT_EQ(agent.peer().address().rfind("dns:///", 0), 0u) << agent.peer().address();
+      if (agent.perspective().region() == region) {
+        ++local;
+        EXPECT_EQ(agent.peer().address(),
+                  "dns:///probe-agent-headless.mecai.svc.cluster.local:8443");
+      }
+    }
+    EXPECT_EQ(local, 1);
+  }
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ mkdir -p "$(dirname "${work}")"
 cp -RL "${source_dir}" "${work}"
 
 checker="$(pwd)/deploy/network_policy_check.py"
-regions=(eu-west us-east ap-south)
+regions=(eu-west us-east ap-south sa-east)
 kinds=(Namespace StatefulSet Deployment HorizontalPodAutoscaler PodDisruptionBudget NetworkPolicy
   ServiceMonitor Service ConfigMap)
 failures=0
@@ -80,6 +80,16 @@ for region in "${regions[@]}"; do
   if ! python3 "${checker}" "${rendered}" >"${rendered}.policies" 2>&1; then
     fail "${region}: $(cat "${rendered}.policies")"
   fi
+  # The probe agents: the autoscaler owns their count (no replicas in the Deployment), scales on
+  # probes in flight, and a headless Service gives the coordinator every pod's address.
+  agent_deployment="$(awk '/^kind: Deployment$/{keep=1; block=""} keep{block=block $0 "\n"} /^---$/{if (keep && block ~ /\n  name: probe-agent\n/) print block; keep=0}' "${rendered}")"
+  [[ -n "${agent_deployment}" ]] || fail "${region}: no probe-agent Deployment"
+  grep -q "^  replicas:" <<<"${agent_deployment}" &&
+    fail "${region}: the probe-agent Deployment sets replicas under its HorizontalPodAutoscaler"
+  grep -q "name: mecai_probe_agent_probes_in_flight" "${rendered}" ||
+    fail "${region}: the autoscaler does not scale on mecai_probe_agent_probes_in_flight"
+  grep -q "^  name: probe-agent-headless\$" "${rendered}" && grep -q "clusterIP: None" "${rendered}" ||
+    fail "${region}: no headless Service probe-agent-headless"
   echo "${region}: rendered $(grep -c '^kind:' "${rendered}") objects"
 done
 

@@ -20,7 +20,9 @@
 #include "common/crypto/pem.h"
 #include "common/crypto/signature.h"
 #include "common/net/address_policy.h"
+#include "common/rpc/certificate_expiry_metrics.h"
 #include "common/rpc/grpc_server.h"
+#include "common/rpc/tls_credentials.h"
 #include "probe_agent/agent_config.h"
 #include "probe_agent/agent_key.h"
 #include "probe_agent/probe_service.h"
@@ -72,6 +74,10 @@ absl::Status Run(const std::string& config_path) {
   auto registry = std::make_shared<prometheus::Registry>();
   GrpcServerMetrics grpc_metrics(*registry);
   AgentMetrics metrics(*registry);
+  // The notAfter of this agent's TLS identity and client CA (mecai_certificate_expiry_*).
+  CertificateExpiryMetrics certificate_expiry(
+      *registry, "probe_agent", TlsReloadInterval(config.listen().tls().reload_interval_seconds()));
+  RETURN_IF_ERROR(certificate_expiry.WatchListener(config.listen()));
   // Serves /metrics when listen.metrics_address is set.
   ASSIGN_OR_RETURN(auto metrics_server, MetricsServer::Start(config.listen(), registry));
   ProbedRequests probed(SystemClock::Get(), absl::Seconds(config.probed_vr_memory_seconds()),

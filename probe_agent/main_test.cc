@@ -30,6 +30,10 @@ namespace mecai {
 namespace probe_agent {
 namespace {
 
+// docs/ARCHITECTURE.md §10 "Exit codes".
+constexpr int kExitConfig = 78;       // EX_CONFIG
+constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -175,19 +179,19 @@ TEST_F(ProbeAgentMainTest, UsageErrorsExitTwo) {
   EXPECT_THAT(ReadText(stderr_path_), StartsWith("probe_agent: --config needs a FILE\n"));
 }
 
-TEST_F(ProbeAgentMainTest, MissingConfigFileExitsOne) {
-  EXPECT_EQ(RunToExit({"--config", directory_ + "/nonexistent.textproto"}), 1);
+TEST_F(ProbeAgentMainTest, MissingConfigFileExitsExConfig) {
+  EXPECT_EQ(RunToExit({"--config", directory_ + "/nonexistent.textproto"}), kExitConfig);
   const std::string error = ReadText(stderr_path_);
   EXPECT_THAT(error, StartsWith("probe_agent: "));
   EXPECT_THAT(error, HasSubstr("nonexistent.textproto"));
   EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 1) << error;
 }
 
-TEST_F(ProbeAgentMainTest, InvalidConfigExitsOneNamingTheFields) {
+TEST_F(ProbeAgentMainTest, InvalidConfigExitsExConfigNamingTheFields) {
   v1::ProbeAgentConfig config = ValidConfig();
   config.mutable_perspective()->clear_region();
   config.set_connect_timeout_milliseconds(120000);
-  EXPECT_EQ(RunToExit({"--config=" + WriteConfig(config)}), 1);
+  EXPECT_EQ(RunToExit({"--config=" + WriteConfig(config)}), kExitConfig);
   const std::string error = ReadText(stderr_path_);
   EXPECT_THAT(error, StartsWith("probe_agent: invalid config "));
   EXPECT_THAT(error, HasSubstr("perspective.region: required"));
@@ -195,22 +199,22 @@ TEST_F(ProbeAgentMainTest, InvalidConfigExitsOneNamingTheFields) {
   EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 1) << error;
 }
 
-TEST_F(ProbeAgentMainTest, UnreadableOrWrongKeyExitsOne) {
+TEST_F(ProbeAgentMainTest, UnreadableOrWrongKeyExitsExConfig) {
   v1::ProbeAgentConfig config = ValidConfig();
   config.set_signing_key_file(directory_ + "/missing.key");
-  EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), 1);
+  EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), kExitConfig);
   EXPECT_THAT(ReadText(stderr_path_), StartsWith("probe_agent: signing_key_file "));
 
   EvpPkeyPtr p384(EVP_EC_gen("P-384"));
   ASSERT_TRUE(WriteFileAtomically(directory_ + "/p384.key", PrivateKeyToPem(p384.get())).ok());
   config.set_signing_key_file(directory_ + "/p384.key");
-  EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), 1);
+  EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), kExitConfig);
   EXPECT_EQ(ReadText(stderr_path_),
             "probe_agent: signing_key_file " + directory_ +
                 "/p384.key: the agent key must be an Ed25519 (or EC P-256) key\n");
 }
 
-TEST_F(ProbeAgentMainTest, PortInUseExitsOneAndLeavesNothingRunning) {
+TEST_F(ProbeAgentMainTest, PortInUseExitsExUnavailableAndLeavesNothingRunning) {
   // A plain listener holds the port the agent is told to use.
   absl::StatusOr<std::unique_ptr<test_support::PlainTcpTestServer>> holder =
       test_support::PlainTcpTestServer::Start(
@@ -218,7 +222,7 @@ TEST_F(ProbeAgentMainTest, PortInUseExitsOneAndLeavesNothingRunning) {
   ASSERT_TRUE(holder.ok());
   v1::ProbeAgentConfig config = ValidConfig();
   config.mutable_listen()->set_address("127.0.0.1:" + std::to_string((*holder)->port()));
-  EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), 1);
+  EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), kExitUnavailable);
   const std::string error = ReadText(stderr_path_);
   EXPECT_THAT(error, HasSubstr("probe_agent: cannot listen on 127.0.0.1:"));
 }
@@ -329,7 +333,7 @@ TEST_F(ProbeAgentMainTest, AProbedVrMemoryOutsideItsBoundsStopsTheAgent) {
   config.set_probed_vr_memory_seconds(30);
   config.set_max_in_flight_probes(64);
   config.set_max_remembered_vrs(10);
-  EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), 1);
+  EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), kExitConfig);
   const std::string error = ReadText(stderr_path_);
   EXPECT_THAT(error, StartsWith("probe_agent: invalid config "));
   EXPECT_THAT(error, HasSubstr("probed_vr_memory_seconds: 30 is outside 60..86400"));
@@ -441,7 +445,7 @@ TEST_F(ProbeAgentMainTest, BadPkcs11KeyExitsOneWithOneLine) {
   for (const Row& row : rows) {
     v1::ProbeAgentConfig config = base;
     row.change(config.mutable_signing_key_pkcs11());
-    EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), 1);
+    EXPECT_EQ(RunToExit({"--config", WriteConfig(config)}), kExitConfig);
     const std::string error = ReadText(stderr_path_);
     EXPECT_THAT(error, StartsWith(row.expected));
     EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 1) << error;

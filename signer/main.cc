@@ -20,7 +20,9 @@
 #include "common/evidence/trust_list_reloader.h"
 #include "common/evidence/trust_lists.h"
 #include "common/pkcs11/pkcs11_key.h"
+#include "common/rpc/certificate_expiry_metrics.h"
 #include "common/rpc/grpc_server.h"
+#include "common/rpc/tls_credentials.h"
 #include "signer/log_state.h"
 #include "signer/signer_config.h"
 #include "signer/signer_service.h"
@@ -106,6 +108,14 @@ absl::Status Run(const std::string& config_path) {
   auto registry = std::make_shared<prometheus::Registry>();
   mecai::GrpcServerMetrics grpc_metrics(*registry);
   mecai::SignerMetrics metrics(*registry);
+  // The notAfter of the signer's TLS identity, its client CA and the VA certificate chain
+  // (mecai_certificate_expiry_timestamp_seconds): a VA certificate that expires stops every VD.
+  mecai::CertificateExpiryMetrics certificate_expiry(
+      *registry, "signer",
+      mecai::TlsReloadInterval(config.listen().tls().reload_interval_seconds()));
+  RETURN_IF_ERROR(certificate_expiry.WatchListener(config.listen()));
+  RETURN_IF_ERROR(
+      certificate_expiry.Watch(mecai::kVaCertificate, config.va_certificate_chain_file()));
   // Serves /metrics when listen.metrics_address is set.
   ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
   // The approval service's record-signing key (ARCHITECTURE.md §7), when trust lists require

@@ -140,8 +140,9 @@ TEST(BuildStaplerDaemonTest, ChecksTheServerinfoDirectoryAndTheReloadProgram) {
                                  "program")));
 }
 
-// The binary stops at start with exit status 1 and one line naming the field.
-TEST(StaplerBinaryTest, ABadConfigExitsOneNamingTheField) {
+// The binary stops at start with exit status 78 (EX_CONFIG, docs/ARCHITECTURE.md §10 "Exit
+// codes") and one line naming the field.
+TEST(StaplerBinaryTest, ABadConfigExitsExConfigNamingTheField) {
   v1::StaplerConfig config = ValidConfig();
   config.set_reload_command(0, "nginx");
   std::string text;
@@ -154,7 +155,7 @@ TEST(StaplerBinaryTest, ABadConfigExitsOneNamingTheField) {
       log);
   ASSERT_TRUE(stapler.ok()) << stapler.status();
   ASSERT_TRUE((*stapler)->WaitForExit(absl::Seconds(30)));
-  EXPECT_EQ((*stapler)->ExitCode(), 1);
+  EXPECT_EQ((*stapler)->ExitCode(), 78);
   EXPECT_THAT(ReadFile(log).value_or(""),
               HasSubstr(absl::StrCat("invalid config ", config_file,
                                      ": reload_command: the program must be an absolute path")));

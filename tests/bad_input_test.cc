@@ -1,7 +1,10 @@
-// Bad input to the real binaries (issue "Bad input"): a missing or malformed config, an invalid
-// field, an absent SoftHSM token or a wrong PIN, a port in use, an unreachable agent, a trust list
-// requiring approval without the means to check it, a bad approval service config — each gives
-// one clear message naming the problem and a non-zero exit, and leaves nothing running.
+// Bad input to the real binaries: a missing or malformed config, an invalid field, an unreadable
+// TLS key, an absent SoftHSM token or a wrong PIN, a port in use, a trust list requiring approval
+// without the means to check it, a bad approval service config — each gives one clear message
+// naming the problem and the exit status of its kind (docs/ARCHITECTURE.md §10 "Exit codes"):
+// 78 (EX_CONFIG) for a configuration error, 69 (EX_UNAVAILABLE) for a resource unavailable at
+// start, 1 for anything else; and leaves nothing running. (An unreachable agent does not stop the
+// coordinator: tests/failure_test.cc.)
 #include <stdlib.h>
 
 #include <string>
@@ -32,6 +35,12 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+// The exit statuses of docs/ARCHITECTURE.md §10 "Exit codes", spelled out: the test checks the
+// numbers an init system sees.
+constexpr int kExitConfig = 78;       // EX_CONFIG
+constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
+constexpr int kExitOther = 1;
 
 struct Outcome {
   int exit_code = -1;
@@ -99,6 +108,8 @@ TEST_F(BadInputTest, EveryBinaryAnswersHelp) {
     Outcome outcome = Run({binary, "--help"});
     EXPECT_EQ(outcome.exit_code, 0) << binary;
     EXPECT_THAT(outcome.output, HasSubstr("--config FILE")) << binary;
+    EXPECT_THAT(outcome.output, HasSubstr("78 (EX_CONFIG)")) << binary;
+    EXPECT_THAT(outcome.output, HasSubstr("69 (EX_UNAVAILABLE)")) << binary;
   }
 }
 
@@ -116,7 +127,7 @@ TEST_F(BadInputTest, MissingConfigFileIsNamed) {
   for (const std::string& binary :
        {binaries_->coordinator, binaries_->signer, binaries_->probe_agent}) {
     Outcome outcome = Run({binary, "--config", missing});
-    EXPECT_EQ(outcome.exit_code, 1) << binary;
+    EXPECT_EQ(outcome.exit_code, kExitConfig) << binary;
     EXPECT_THAT(outcome.output, HasSubstr("cannot open " + missing)) << binary;
   }
 }
@@ -125,7 +136,7 @@ TEST_F(BadInputTest, MalformedConfigNamesLineAndColumn) {
   const std::string path = cluster_->Path("malformed.textproto");
   ASSERT_TRUE(WriteFileAtomically(path, "listen {\n  adress: \"127.0.0.1:0\"\n}\n").ok());
   Outcome outcome = Run({binaries_->coordinator, "--config", path});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output, HasSubstr("is not a valid mecai.v1.CoordinatorConfig"));
   EXPECT_THAT(outcome.output, HasSubstr("line 2 column"));
   EXPECT_THAT(outcome.output, HasSubstr("adress"));
@@ -137,9 +148,37 @@ TEST_F(BadInputTest, InvalidFieldIsNamed) {
   config.mutable_policy()->set_min_regions(1);
   Outcome outcome =
       Run({binaries_->coordinator, "--config", Write("bad-coordinator.textproto", config)});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output, HasSubstr("signer.insecure_plaintext_for_local_development"));
   EXPECT_THAT(outcome.output, HasSubstr("policy.min_regions"));
+}
+
+// A TLS key or certificate the config names but that cannot be read, or that is not the
+// certificate's key, is a configuration error of every service.
+TEST_F(BadInputTest, UnreadableOrMismatchedTlsKeyIsAConfigurationError) {
+  auto agent = Load<v1::ProbeAgentConfig>("agents/agent-1.textproto");
+  agent.mutable_listen()->set_address("127.0.0.1:0");
+  agent.mutable_listen()->set_port_file(cluster_->Path("run/no-key.port"));
+  agent.mutable_listen()->clear_metrics_address();
+  agent.mutable_listen()->clear_health_address();
+  const std::string missing = cluster_->Path("internal/no-such.key");
+  agent.mutable_listen()->mutable_tls()->set_private_key_file(missing);
+  Outcome outcome =
+      Run({binaries_->probe_agent, "--config", Write("agent-no-key.textproto", agent)});
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
+  EXPECT_THAT(outcome.output, HasSubstr(missing));
+  EXPECT_FALSE(ReadFile(cluster_->Path("run/no-key.port")).ok());
+
+  auto coordinator = Load<v1::CoordinatorConfig>("coordinator.textproto");
+  coordinator.set_store_path(cluster_->Path("store/mismatched-key"));
+  coordinator.mutable_listen()->set_port_file(cluster_->Path("run/mismatched-key.port"));
+  // The TLS target's key (web PKI), which is not the listener certificate's key.
+  coordinator.mutable_listen()->mutable_tls()->set_private_key_file(cluster_->ServerKeyFile());
+  outcome =
+      Run({binaries_->coordinator, "--config", Write("mismatched-key.textproto", coordinator)});
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
+  EXPECT_THAT(outcome.output, HasSubstr("is not the key of tls.certificate_file"));
+  EXPECT_FALSE(ReadFile(cluster_->Path("run/mismatched-key.port")).ok());
 }
 
 TEST_F(BadInputTest, SignerRefusesPlaintext) {
@@ -147,7 +186,7 @@ TEST_F(BadInputTest, SignerRefusesPlaintext) {
   config.mutable_listen()->set_insecure_plaintext_for_local_development(true);
   Outcome outcome = Run({binaries_->signer, "--config", Write("plain-signer.textproto", config)},
                         {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output, HasSubstr("plaintext is never allowed"));
 }
 
@@ -157,7 +196,7 @@ TEST_F(BadInputTest, AbsentTokenIsNamed) {
   config.mutable_listen()->set_port_file("");
   Outcome outcome = Run({binaries_->signer, "--config", Write("absent-token.textproto", config)},
                         {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output, HasSubstr("no token with label 'no-such-token'"));
   EXPECT_THAT(outcome.output, Not(HasSubstr("serving on")));
 }
@@ -170,7 +209,7 @@ TEST_F(BadInputTest, WrongPinIsNamedWithoutRevealingIt) {
   config.mutable_listen()->set_port_file("");
   Outcome outcome = Run({binaries_->signer, "--config", Write("wrong-pin.textproto", config)},
                         {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output, HasSubstr("wrong PIN"));
   EXPECT_THAT(outcome.output, Not(HasSubstr("not-the-pin-7731")));
 }
@@ -184,7 +223,7 @@ TEST_F(BadInputTest, Ed25519KeyInTheTokenStopsTheSigner) {
   ASSERT_TRUE(GenerateEd25519KeyPairInToken(config.pkcs11()).ok());
   Outcome outcome = Run({binaries_->signer, "--config", Write("ed25519-va.textproto", config)},
                         {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output,
               HasSubstr("key 'ed25519-not-a-va-key' in token '" + config.pkcs11().token_label() +
                         "' is Ed25519 (ED25519); this key must be ECDSA_P256_SHA256 or "
@@ -199,7 +238,7 @@ TEST_F(BadInputTest, VaCertificateWithoutOcspSigningStopsTheSigner) {
   config.mutable_listen()->set_port_file("");
   Outcome outcome = Run({binaries_->signer, "--config", Write("no-eku.textproto", config)},
                         {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output, HasSubstr("lacks the id-kp-OCSPSigning"));
 }
 
@@ -209,7 +248,7 @@ TEST_F(BadInputTest, VaCertificateFromAnotherCaStopsTheSigner) {
   config.mutable_listen()->set_port_file("");
   Outcome outcome = Run({binaries_->signer, "--config", Write("other-ca.textproto", config)},
                         {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output, HasSubstr("does not chain to the configured CA certificate"));
 }
 
@@ -220,25 +259,8 @@ TEST_F(BadInputTest, PortInUseIsNamed) {
   config.mutable_listen()->set_port_file("");
   Outcome outcome =
       Run({binaries_->probe_agent, "--config", Write("port-in-use.textproto", config)});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitUnavailable);
   EXPECT_THAT(outcome.output, HasSubstr("cannot listen on " + taken));
-}
-
-TEST_F(BadInputTest, UnreachableAgentStopsTheCoordinatorAtStart) {
-  auto config = Load<v1::CoordinatorConfig>("coordinator.textproto");
-  auto closed_port = PickFreeTcpPort();
-  ASSERT_TRUE(closed_port.ok());
-  const std::string unreachable = absl::StrCat("127.0.0.1:", *closed_port);
-  config.mutable_agents(1)->mutable_peer()->set_address(unreachable);
-  config.set_store_path(cluster_->Path("store/unreachable-agent"));
-  config.mutable_listen()->set_port_file(cluster_->Path("run/unreachable.port"));
-  config.set_startup_connect_timeout_milliseconds(1500);
-  Outcome outcome =
-      Run({binaries_->coordinator, "--config", Write("unreachable-agent.textproto", config)});
-  EXPECT_EQ(outcome.exit_code, 1);
-  EXPECT_THAT(outcome.output, HasSubstr("agent 'agent-2' at " + unreachable + " is unreachable"));
-  EXPECT_FALSE(ReadFile(cluster_->Path("run/unreachable.port")).ok())
-      << "the coordinator must not serve before its peers are reachable";
 }
 
 // A valid approval service config (ARCHITECTURE.md §7) on loopback, plaintext for local
@@ -270,7 +292,7 @@ TEST_F(BadInputTest, ApprovalServiceStopsOnInvalidFieldsNamingEachInOneLine) {
   config.set_code_length(4);
   config.set_voice_gateway_url("gateway.example");
   Outcome outcome = Run({binaries_->approval, "--config", Write("bad-approval.textproto", config)});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   const std::string line = InvalidConfigLine(outcome.output);
   EXPECT_THAT(line, HasSubstr("code_length: must be 6..12 digits")) << outcome.output;
   EXPECT_THAT(line, HasSubstr("voice_gateway_url: must be an http(s) URL"));
@@ -283,7 +305,7 @@ TEST_F(BadInputTest, ApprovalServiceStopsOnAnUnreadableSigningKey) {
   config.set_signing_key_file(cluster_->Path("approval/no-such-records.key"));
   Outcome outcome =
       Run({binaries_->approval, "--config", Write("approval-no-key.textproto", config)});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output, HasSubstr("signing_key_file"));
   EXPECT_THAT(outcome.output, HasSubstr("no-such-records.key"));
 }
@@ -295,7 +317,7 @@ TEST_F(BadInputTest, RequiringApprovalWithoutTheApprovalServiceStopsTheCoordinat
   config.clear_approval_service();
   Outcome outcome = Run(
       {binaries_->coordinator, "--config", Write("approval-without-service.textproto", config)});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(InvalidConfigLine(outcome.output),
               HasSubstr("approval_service: required because a trust list has "
                         "require_issuance_approval"))
@@ -309,7 +331,7 @@ TEST_F(BadInputTest, RequiringApprovalWithoutTheApprovalKeyStopsTheSigner) {
   Outcome outcome =
       Run({binaries_->signer, "--config", Write("approval-without-key.textproto", config)},
           {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(InvalidConfigLine(outcome.output),
               HasSubstr("approval_public_key_file: required because a trust list has "
                         "require_issuance_approval"))
@@ -325,7 +347,7 @@ TEST_F(BadInputTest, KeptTrustListChangesWithoutMaintainerKeysStopTheSigner) {
   Outcome outcome =
       Run({binaries_->signer, "--config", Write("changes-without-keys.textproto", config)},
           {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(InvalidConfigLine(outcome.output),
               HasSubstr("trust_list_maintainer_key_files: required because "
                         "trust_list_changes_file is set"))
@@ -337,7 +359,7 @@ TEST_F(BadInputTest, AdministrationWithoutMaintainerKeysStopsTheCoordinator) {
   config.clear_trust_list_maintainer_key_files();
   Outcome outcome =
       Run({binaries_->coordinator, "--config", Write("admin-without-keys.textproto", config)});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(InvalidConfigLine(outcome.output),
               HasSubstr("trust_list_maintainer_key_files: required because admin_identities is "
                         "set"))
@@ -351,7 +373,7 @@ TEST_F(BadInputTest, UnreadableMaintainerKeyStopsTheSigner) {
   Outcome outcome =
       Run({binaries_->signer, "--config", Write("no-maintainer-key.textproto", config)},
           {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitConfig);
   EXPECT_THAT(outcome.output, HasSubstr("trust_list_maintainer_key_files[0] ("));
   EXPECT_THAT(outcome.output, HasSubstr("no-such.pub"));
   EXPECT_THAT(outcome.output, Not(HasSubstr("ready;")));
@@ -387,7 +409,7 @@ TEST_F(BadInputTest, TamperedTrustListChangesFileStopsTheSigner) {
   Outcome outcome =
       Run({binaries_->signer, "--config", Write("tampered-changes.textproto", config)},
           {SoftHsmEnvironment()});
-  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_EQ(outcome.exit_code, kExitOther);
   std::string line;
   for (absl::string_view candidate : absl::StrSplit(outcome.output, '\n')) {
     if (absl::StrContains(candidate, "does not verify")) line = std::string(candidate);

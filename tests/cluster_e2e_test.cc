@@ -16,12 +16,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/audit_client.h"
 #include "cli/trust_list_client.h"
 #include "cli/vouch_client.h"
 #include "cluster/local_cluster.h"
+#include "common/base/config_loader.h"
 #include "common/base/files.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
@@ -30,6 +32,7 @@
 #include "common/evidence/trust_list_change.h"
 #include "common/evidence/vouching_request.h"
 #include "common/process/child_process.h"
+#include "common/rpc/certificate_expiry_metrics.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
@@ -37,6 +40,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
+#include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/trust_list.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
@@ -669,7 +673,28 @@ TEST_F(ClusterEndToEndTest, EveryServiceExposesValidMetrics) {
     EXPECT_EQ((*check)->ExitCode(), 0)
         << service << ": " << TailOfFile(cluster_->Path("logs/promtool-" + service + ".log"));
     EXPECT_THAT(*text, HasSubstr("mecai_grpc_server_handled_total{"));
+    // The notAfter of the service's internal TLS identity and of its client CA, in Unix seconds
+    // (docs/ARCHITECTURE.md "Certificate rotation"); the signer's VA certificate chain too.
+    const bool agent = absl::StartsWith(service, "agent-");
+    const std::string component = agent ? "probe_agent" : service;
+    auto expect_expiry = [&](const std::string& certificate, const std::string& file) {
+      auto not_after = EarliestNotAfterUnixSeconds(file);
+      ASSERT_TRUE(not_after.ok()) << not_after.status();
+      EXPECT_THAT(*text, HasSubstr(absl::StrCat(
+                             "mecai_certificate_expiry_timestamp_seconds{certificate=\"",
+                             certificate, "\",component=\"", component, "\"} ", *not_after, "\n")))
+          << service << " " << certificate;
+    };
+    expect_expiry("identity", cluster_->Path("internal/" + service + ".pem"));
+    expect_expiry("client_ca", cluster_->Path("internal/ca.pem"));
+    if (service == "signer") {
+      auto signer_config = LoadConfig<v1::SignerConfig>(cluster_->Path("signer.textproto"));
+      ASSERT_TRUE(signer_config.ok()) << signer_config.status();
+      expect_expiry("va", signer_config->va_certificate_chain_file());
+    }
     if (service == "coordinator") {
+      EXPECT_THAT(*text, HasSubstr("mecai_coordinator_peer_connected{peer=\"signer\"} 1"));
+      EXPECT_THAT(*text, HasSubstr("mecai_coordinator_peer_connected{peer=\"agent-1\"} 1"));
       EXPECT_THAT(*text, HasSubstr("method=\"/mecai.v1.VouchingService/Vouch\""));
       EXPECT_THAT(*text, HasSubstr("mecai_coordinator_decisions_total{decision=\"issued\""));
       EXPECT_THAT(*text, HasSubstr("reason=\"CERTIFICATE_MISMATCH\""));

@@ -1,12 +1,14 @@
 // Failures of the cluster's own parts (issue "Operate and audit", failure tests), over the real
 // binaries: an agent that dies is a timeout, never a mismatch, and is recorded; a coordinator
 // killed with SIGKILL under load restarts on a store that opens, whose log verifies, and which
-// holds the record of every VD it returned.
+// holds the record of every VD it returned; a coordinator started while an agent is down serves
+// health and audit at once and uses the agent as soon as it comes up, without a restart.
 #include <signal.h>
 #include <stdlib.h>
 
 #include <atomic>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -14,18 +16,27 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/audit_client.h"
+#include "cluster/binaries.h"
 #include "cluster/local_cluster.h"
+#include "common/base/config_loader.h"
+#include "common/base/files.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/signature.h"
 #include "common/evidence/vouching_request.h"
+#include "common/process/child_process.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/testing/status_macros.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
+#include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 #include "tests/support/cluster_fixture.h"
 
@@ -169,6 +180,156 @@ class FailureTest : public ::testing::Test {
   std::unique_ptr<InMemorySigningKey> key_;
   std::atomic<int> nonce_{0};
 };
+
+// Waits (at most 30 s) until `process` wrote a port to `port_file`.
+absl::StatusOr<int> AwaitPort(ChildProcess& process, const std::string& port_file) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    auto text = ReadFile(port_file);
+    int port = 0;
+    if (text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &port) && port > 0) {
+      return port;
+    }
+    if (!process.Running()) {
+      return absl::InternalError(absl::StrCat("exited: ", TailOfFile(process.log_path())));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("no port in ", port_file));
+}
+
+// The text of http://127.0.0.1:`port`/metrics, fetched with curl.
+std::string FetchMetrics(const LocalCluster& cluster, int port, const std::string& name) {
+  const std::string text_file = cluster.Path("metrics-" + name + ".txt");
+  auto fetch = ChildProcess::Start(
+      {"curl", "--silent", "--show-error", "--fail", "--max-time", "10", "--output", text_file,
+       absl::StrCat("http://127.0.0.1:", port, "/metrics")},
+      cluster.Path("logs/curl-" + name + ".log"));
+  EXPECT_TRUE(fetch.ok());
+  if (!fetch.ok()) return "";
+  EXPECT_TRUE((*fetch)->WaitForExit(absl::Seconds(15)));
+  EXPECT_EQ((*fetch)->ExitCode(), 0) << TailOfFile(cluster.Path("logs/curl-" + name + ".log"));
+  return ReadFile(text_file).value_or("");
+}
+
+// grpc.health.v1.Health/Check of the overall status through `channel` (grpc++ ships no health
+// client): the serialized HealthCheckResponse, "\x08\x01" for SERVING.
+std::string HealthCheck(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::ByteBuffer request;  // HealthCheckRequest{service: ""}: the empty message.
+  grpc::Slice empty("");
+  request = grpc::ByteBuffer(&empty, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                    &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  if (!done.get_future().get().ok()) return "call failed";
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return "";
+  std::string serialized;
+  for (const grpc::Slice& slice : slices) {
+    serialized.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return serialized;
+}
+
+// docs/ARCHITECTURE.md "Peers and load": an agent that is down when the coordinator starts does
+// not stop it. The coordinator serves health and audit at once, refuses VRs for the missing
+// perspective, shows the agent in mecai_coordinator_peer_connected, and once the agent is started
+// uses it without a restart.
+TEST_F(FailureTest, ACoordinatorStartsWithAnAgentDownAndUsesItOnceItIsUp) {
+  ASSERT_OK_AND_ASSIGN(BinaryPaths binaries, FindClusterBinaries());
+  ASSERT_OK_AND_ASSIGN(int agent_port, PickFreeTcpPort());
+  const std::string agent_address = absl::StrCat("127.0.0.1:", agent_port);
+  ASSERT_OK_AND_ASSIGN(auto config,
+                       LoadConfig<v1::CoordinatorConfig>(cluster_->Path("coordinator.textproto")));
+  ASSERT_EQ(config.agents(1).perspective().id(), "agent-2");
+  config.mutable_agents(1)->mutable_peer()->set_address(agent_address);
+  config.set_store_path(cluster_->Path("store/agent-down"));
+  config.mutable_listen()->set_address("127.0.0.1:0");
+  config.mutable_listen()->set_port_file(cluster_->Path("run/agent-down.port"));
+  config.mutable_listen()->set_metrics_address("127.0.0.1:0");
+  config.mutable_listen()->set_metrics_port_file(cluster_->Path("run/agent-down.metrics-port"));
+  config.mutable_listen()->clear_health_address();
+  config.clear_public_listen();
+  config.set_startup_connect_timeout_milliseconds(1000);
+  std::string text;
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
+  const std::string config_file = cluster_->Path("agent-down-coordinator.textproto");
+  ASSERT_OK(WriteFileAtomically(config_file, text));
+  ASSERT_OK_AND_ASSIGN(auto coordinator,
+                       ChildProcess::Start({binaries.coordinator, "--config", config_file},
+                                           cluster_->Path("logs/agent-down-coordinator.log")));
+  ASSERT_OK_AND_ASSIGN(int port, AwaitPort(*coordinator, config.listen().port_file()));
+  ASSERT_OK_AND_ASSIGN(int metrics_port,
+                       AwaitPort(*coordinator, config.listen().metrics_port_file()));
+  EXPECT_THAT(TailOfFile(coordinator->log_path(), 20000),
+              HasSubstr("starting without agent-2 at " + agent_address));
+
+  v1::PeerConfig peer = cluster_->CoordinatorPeer();
+  peer.set_address(absl::StrCat("127.0.0.1:", port));
+  ASSERT_OK_AND_ASSIGN(auto channel, MakeChannel(peer));
+  EXPECT_EQ(HealthCheck(channel), std::string("\x08\x01", 2)) << "SERVING";
+  {
+    auto audit = v1::AuditService::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::ListShardsResponse shards;
+    ASSERT_TRUE(audit->ListShards(&context, v1::ListShardsRequest(), &shards).ok());
+    ASSERT_THAT(shards.shards(), SizeIs(1));
+  }
+  auto vouch = [&](v1::VouchResponse* response) {
+    auto stub = v1::VouchingService::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::VouchRequest request;
+    request.set_vouching_request(MakeRequest());
+    return stub->Vouch(&context, request, response).ok();
+  };
+  v1::VouchResponse refused;
+  ASSERT_TRUE(vouch(&refused));
+  ASSERT_TRUE(refused.has_refusal());
+  EXPECT_EQ(refused.refusal().reason(), v1::PERSPECTIVE_TIMEOUT);
+  ASSERT_THAT(refused.perspectives(), SizeIs(3));
+  EXPECT_EQ(refused.perspectives(1).disagreement(), v1::PERSPECTIVE_TIMEOUT);
+  const std::string down = FetchMetrics(*cluster_, metrics_port, "agent-down-before");
+  EXPECT_THAT(down, HasSubstr("mecai_coordinator_peer_connected{peer=\"agent-2\"} 0"));
+  EXPECT_THAT(down, HasSubstr("mecai_coordinator_peer_connected{peer=\"agent-1\"} 1"));
+  EXPECT_THAT(down, HasSubstr("mecai_coordinator_peer_connected{peer=\"signer\"} 1"));
+
+  // The agent comes up at the address the coordinator names: a second process of perspective
+  // agent-2, with its key and config.
+  ASSERT_OK_AND_ASSIGN(auto agent_config, LoadConfig<v1::ProbeAgentConfig>(
+                                              cluster_->Path("agents/agent-2.textproto")));
+  agent_config.mutable_listen()->set_address(agent_address);
+  agent_config.mutable_listen()->set_port_file(cluster_->Path("run/late-agent.port"));
+  agent_config.mutable_listen()->clear_metrics_address();
+  agent_config.mutable_listen()->clear_metrics_port_file();
+  agent_config.mutable_listen()->clear_health_address();
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(agent_config, &text));
+  const std::string agent_file = cluster_->Path("late-agent.textproto");
+  ASSERT_OK(WriteFileAtomically(agent_file, text));
+  ASSERT_OK_AND_ASSIGN(auto agent,
+                       ChildProcess::Start({binaries.probe_agent, "--config", agent_file},
+                                           cluster_->Path("logs/late-agent.log")));
+  ASSERT_OK(AwaitPort(*agent, agent_config.listen().port_file()).status());
+
+  // The coordinator reconnects within its reconnect backoff (at most 10 s, common/rpc).
+  v1::VouchResponse issued;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    issued.Clear();
+    ASSERT_TRUE(vouch(&issued));
+    if (issued.has_vouching_data()) break;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  EXPECT_TRUE(issued.has_vouching_data()) << issued.refusal().explanation();
+  EXPECT_TRUE(coordinator->Running()) << "no restart";
+  EXPECT_THAT(FetchMetrics(*cluster_, metrics_port, "agent-down-after"),
+              HasSubstr("mecai_coordinator_peer_connected{peer=\"agent-2\"} 1"));
+}
 
 TEST_F(FailureTest, AKilledAgentIsUnreachableNotAMismatchAndIsRecorded) {
   ASSERT_TRUE(cluster_->Kill("agent-3", SIGKILL).ok());

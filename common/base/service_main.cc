@@ -7,6 +7,33 @@
 
 namespace mecai {
 
+const char kExitCodesHelp[] =
+    "\n"
+    "Exit status: 0 after an orderly shutdown; 2 for a usage error; 78 (EX_CONFIG) for a\n"
+    "configuration error: the config or a file it names is missing, unreadable or invalid, so a\n"
+    "restart cannot help; 69 (EX_UNAVAILABLE) when something needed is unavailable at start\n"
+    "(a port in use, a device or peer that does not answer), so a later restart may succeed;\n"
+    "1 for any other failure.\n";
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return 0;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kOutOfRange:
+      return kExitConfig;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+      return kExitUnavailable;
+    default:
+      return 1;
+  }
+}
+
 int ServiceMain(int argc, char** argv, const char* name, const char* usage,
                 absl::Status (*run)(const std::string& config_path)) {
   // First, before gRPC (or anything else) starts a thread (common/base/shutdown_signal.h).
@@ -16,6 +43,7 @@ int ServiceMain(int argc, char** argv, const char* name, const char* usage,
     const std::string argument = argv[i];
     if (argument == "--help" || argument == "-h") {
       std::fputs(usage, stdout);
+      std::fputs(kExitCodesHelp, stdout);
       return 0;
     }
     if (argument == "--config" && i + 1 < argc) {
@@ -27,17 +55,17 @@ int ServiceMain(int argc, char** argv, const char* name, const char* usage,
                    argument == "--config" ? "--config needs a FILE"
                                           : ("unknown argument " + argument).c_str(),
                    usage);
-      return 2;
+      return kExitUsage;
     }
   }
   if (config_path.empty()) {
     std::fprintf(stderr, "%s: --config FILE is required\n%s", name, usage);
-    return 2;
+    return kExitUsage;
   }
   const absl::Status status = run(config_path);
   if (!status.ok()) {
     std::fprintf(stderr, "%s: %s\n", name, std::string(status.message()).c_str());
-    return 1;
+    return ExitCodeFor(status);
   }
   return 0;
 }

@@ -14,6 +14,8 @@
 #include "common/base/files.h"
 #include "common/base/logging.h"
 #include "common/base/status.h"
+#include "common/rpc/grpc_channel.h"
+#include "common/rpc/tls_credentials.h"
 
 namespace mecai {
 namespace {
@@ -24,6 +26,17 @@ constexpr uint32_t kDefaultMaxThreads = 16;
 constexpr int kHealthMaxReceiveBytes = 4096;
 constexpr int kHealthMaxThreads = 4;
 constexpr auto kShutdownGracePeriod = std::chrono::seconds(5);
+// Internal servers tell each connection to go away after this long (jittered by gRPC), so that
+// clients re-resolve their target and spread over replicas added since (docs/ARCHITECTURE.md
+// "Peers and load"); calls running then get kMaxConnectionAgeGrace to finish, more than any
+// configured probe or signer deadline.
+constexpr absl::Duration kMaxConnectionAge = absl::Minutes(5);
+constexpr absl::Duration kMaxConnectionAgeGrace = absl::Minutes(1);
+// The shortest interval between the client PINGs an internal server accepts on a connection
+// without calls; below the clients' keepalive time (kKeepaliveTimeMilliseconds).
+constexpr int kMinPingIntervalMilliseconds = 30 * 1000;
+static_assert(kMinPingIntervalMilliseconds < kKeepaliveTimeMilliseconds,
+              "the server would refuse the clients' keepalive PINGs");
 
 // Removes every ServerBuilderPlugin (server reflection among them) from one builder, so that the
 // health-only server registers nothing but the default grpc.health.v1.Health service.
@@ -105,14 +118,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
     return grpc::InsecureServerCredentials();
   }
   const v1::ServerTls& tls = listen.tls();
-  grpc::SslServerCredentialsOptions options(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(tls.client_ca_file()));
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.private_key, ReadFile(tls.private_key_file()));
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(tls.certificate_file()));
-  options.pem_key_cert_pairs.push_back(std::move(pair));
-  auto credentials = grpc::SslServerCredentials(options);
+  // The identity and the client CA bundle follow their files (common/rpc/tls_credentials.h).
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   ReloadingServerCredentials(tls));
   credentials->SetAuthMetadataProcessor(std::make_shared<ClientAllowlist>(std::vector<std::string>(
       tls.allowed_client_identities().begin(), tls.allowed_client_identities().end())));
   return credentials;
@@ -199,6 +207,13 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   quota.SetMaxThreads(MaxServerThreads(listen));
   builder.SetResourceQuota(quota);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // A port in use is an error.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(kMaxConnectionAge)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(kMaxConnectionAgeGrace)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kMinPingIntervalMilliseconds);
   for (grpc::Service* service : services) builder.RegisterService(service);
   if (metrics != nullptr)
     builder.experimental().SetInterceptorCreators(metrics->InterceptorFactories());

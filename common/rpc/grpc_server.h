@@ -73,8 +73,12 @@ int MaxServerThreads(const v1::ListenConfig& listen);
 // Builds and starts a server for `services` on `listen.address`, and, when listen.health_address
 // is set, a second, plaintext server there that serves only grpc.health.v1.Health (Kubernetes
 // gRPC probes cannot present a client certificate; gRPC C++ registers every service on every port
-// of one server, hence a server of its own). Errors: an address cannot be bound (port in use), TLS
-// files unreadable. On success writes listen.port_file if set.
+// of one server, hence a server of its own). The TLS identity and client CA bundle reload when
+// their files change (common/rpc/tls_credentials.h); connections are told to go away after 5
+// minutes, so that clients spread over new replicas, and idle clients' keepalive PINGs are
+// accepted (docs/ARCHITECTURE.md "Peers and load"). Errors: an address cannot be bound (port in
+// use: UNAVAILABLE), TLS files unreadable or invalid (as ReloadingServerCredentials's). On success
+// writes listen.port_file if set.
 // `metrics`, when given, counts and times every call through an interceptor; it must outlive the
 // server.
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(

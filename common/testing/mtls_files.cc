@@ -28,8 +28,8 @@ absl::Status WriteIdentity(const std::string& directory, const std::string& name
   ASSIGN_OR_RETURN(X509Ptr certificate, IssueCertificate(spec, key.get(), ca, ca_key));
   *certificate_file = absl::StrCat(directory, "/", name, ".pem");
   *key_file = absl::StrCat(directory, "/", name, ".key");
-  RETURN_IF_ERROR(WriteFileAtomically(*certificate_file, CertificateToPem(certificate.get())));
-  return WriteFileAtomically(*key_file, PrivateKeyToPem(key.get()), 0600);
+  RETURN_IF_ERROR(WriteFileAtomically(*key_file, PrivateKeyToPem(key.get()), 0600));
+  return WriteFileAtomically(*certificate_file, CertificateToPem(certificate.get()));
 }
 
 }  // namespace
@@ -48,12 +48,28 @@ absl::StatusOr<MutualTlsFiles> WriteMutualTlsFiles(const std::string& directory,
   ASSIGN_OR_RETURN(X509Ptr ca, IssueCertificate(ca_spec, ca_key.get(), nullptr, ca_key.get()));
   MutualTlsFiles files;
   files.ca = directory + "/ca.pem";
+  files.ca_key = directory + "/ca.key";
   RETURN_IF_ERROR(WriteFileAtomically(files.ca, CertificateToPem(ca.get())));
+  RETURN_IF_ERROR(WriteFileAtomically(files.ca_key, PrivateKeyToPem(ca_key.get()), 0600));
   RETURN_IF_ERROR(WriteIdentity(directory, server_name, "serverAuth", ca_spec, ca.get(),
                                 ca_key.get(), &files.server_certificate, &files.server_key));
   RETURN_IF_ERROR(WriteIdentity(directory, client_name, "clientAuth", ca_spec, ca.get(),
                                 ca_key.get(), &files.client_certificate, &files.client_key));
   return files;
+}
+
+absl::Status ReissueIdentity(const MutualTlsFiles& files, const std::string& directory,
+                             const std::string& name, const std::string& usage) {
+  ASSIGN_OR_RETURN(std::vector<X509Ptr> ca, LoadPemCertificates(files.ca));
+  if (ca.empty()) return absl::InvalidArgumentError(files.ca + " holds no certificate");
+  ASSIGN_OR_RETURN(EvpPkeyPtr ca_key, LoadPemPrivateKey(files.ca_key));
+  CertificateSpec ca_spec;
+  ca_spec.not_before = absl::Now() - absl::Hours(1);
+  ca_spec.not_after = absl::Now() + absl::Hours(23);
+  std::string certificate_file;
+  std::string key_file;
+  return WriteIdentity(directory, name, usage, ca_spec, ca.front().get(), ca_key.get(),
+                       &certificate_file, &key_file);
 }
 
 }  // namespace mecai
