@@ -23,6 +23,7 @@
 #define MECAI_APPROVAL_WEB_PAGE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
