@@ -1,9 +1,12 @@
 #include "approval/approval_config.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "approval/client_address.h"
+#include "approval/web_origin.h"
 #include "common/base/config_loader.h"
 #include "common/net/address_policy.h"
 #include "common/net/http_server.h"
@@ -32,6 +35,13 @@ v1::ApprovalConfig WithApprovalDefaults(const v1::ApprovalConfig& config) {
   if (!result.has_web_max_connections_per_address()) {
     result.set_web_max_connections_per_address(HttpServerOptions().max_connections_per_address);
   }
+  if (result.web_max_wrong_codes_per_address() == 0) result.set_web_max_wrong_codes_per_address(20);
+  if (result.web_max_wrong_codes_per_address_and_request() == 0) {
+    // Below max_attempts when it can be, so that one address alone cannot lock a request.
+    const uint32_t below_lock = result.max_attempts() > 1 ? result.max_attempts() - 1 : 1;
+    result.set_web_max_wrong_codes_per_address_and_request(std::min<uint32_t>(3, below_lock));
+  }
+  if (result.web_wrong_code_window_seconds() == 0) result.set_web_wrong_code_window_seconds(3600);
   return result;
 }
 
@@ -72,6 +82,25 @@ absl::Status ValidateApprovalConfig(const v1::ApprovalConfig& config, const std:
           config.web_max_connections() / HttpServerOptions().threads,
       "web_max_connections_per_address",
       "must be below web_max_connections / " + std::to_string(HttpServerOptions().threads));
+  absl::StatusOr<std::string> site_origin = WebOriginOfUrl(config.approval_site_url());
+  errors.Require(!IsHttpUrl(config.approval_site_url()) || site_origin.ok(), "approval_site_url",
+                 std::string(site_origin.status().message()));
+  errors.Require(config.certificate_authority_contact().size() <= 200,
+                 "certificate_authority_contact", "must be at most 200 characters");
+  absl::Status proxies = ClientAddressResolver::Create({config.web_trusted_proxies().begin(),
+                                                        config.web_trusted_proxies().end()})
+                             .status();
+  errors.Require(proxies.ok(), "web_trusted_proxies", std::string(proxies.message()));
+  errors.Require(config.web_max_wrong_codes_per_address() <= 1000,
+                 "web_max_wrong_codes_per_address", "must be 1..1000");
+  errors.Require(config.web_max_wrong_codes_per_address_and_request() <= config.max_attempts() &&
+                     config.web_max_wrong_codes_per_address_and_request() <=
+                         config.web_max_wrong_codes_per_address(),
+                 "web_max_wrong_codes_per_address_and_request",
+                 "must be 1..max_attempts and at most web_max_wrong_codes_per_address");
+  errors.Require(config.web_wrong_code_window_seconds() >= 60 &&
+                     config.web_wrong_code_window_seconds() <= 86400,
+                 "web_wrong_code_window_seconds", "must be 60..86400");
   std::vector<std::string> ranges(config.allowed_special_address_ranges().begin(),
                                   config.allowed_special_address_ranges().end());
   absl::Status policy = AddressPolicy::Create(ranges).status();

@@ -13,7 +13,9 @@ namespace mecai {
 // `config` with every unset numeric field at its documented default (code_length 8,
 // code_validity_seconds 600, max_attempts 5, voice_gateway_attempts 3, http_timeout_milliseconds
 // 5000, max_rdap_response_bytes 262144, max_phone_numbers 10, web_idle_timeout_seconds 10,
-// web_max_connections 64, web_max_connections_per_address 8).
+// web_max_connections 64, web_max_connections_per_address 8, web_max_wrong_codes_per_address 20,
+// web_max_wrong_codes_per_address_and_request 3 (or max_attempts - 1 when smaller, at least 1),
+// web_wrong_code_window_seconds 3600).
 v1::ApprovalConfig WithApprovalDefaults(const v1::ApprovalConfig& config);
 
 // INVALID_ARGUMENT naming every bad field of `config` (after WithApprovalDefaults); `source`

@@ -55,6 +55,32 @@ TEST(ApprovalConfigTest, DefaultsFillTheDocumentedValues) {
   EXPECT_EQ(config.http_timeout_milliseconds(), 5000u);
   EXPECT_EQ(config.max_rdap_response_bytes(), 262144u);
   EXPECT_EQ(config.max_phone_numbers(), 10u);
+  EXPECT_EQ(config.web_max_wrong_codes_per_address(), 20u);
+  EXPECT_EQ(config.web_max_wrong_codes_per_address_and_request(), 3u);
+  EXPECT_EQ(config.web_wrong_code_window_seconds(), 3600u);
+  EXPECT_EQ(config.web_trusted_proxies_size(), 0);
+}
+
+// One address alone must not be able to lock a request: the per-request default stays below
+// max_attempts.
+TEST(ApprovalConfigTest, ThePerRequestLimitDefaultsBelowMaxAttempts) {
+  v1::ApprovalConfig config = ValidConfig();
+  config.set_max_attempts(3);
+  EXPECT_EQ(WithApprovalDefaults(config).web_max_wrong_codes_per_address_and_request(), 2u);
+  config.set_max_attempts(1);
+  EXPECT_EQ(WithApprovalDefaults(config).web_max_wrong_codes_per_address_and_request(), 1u);
+  EXPECT_TRUE(Validate(config).ok()) << Validate(config);
+}
+
+TEST(ApprovalConfigTest, TrustedProxiesAndAContactPass) {
+  v1::ApprovalConfig config = ValidConfig();
+  config.add_web_trusted_proxies("10.0.0.0/8");
+  config.add_web_trusted_proxies("127.0.0.1");
+  config.add_web_trusted_proxies("2001:db8::/32");
+  config.set_certificate_authority_contact("+1 555 0100, security@example-ca.com");
+  config.set_approval_site_url("https://CertApproval.Example-CA.com:443/approve/");
+  const absl::Status status = Validate(config);
+  EXPECT_TRUE(status.ok()) << status;
 }
 
 struct InvalidCase {
@@ -111,6 +137,40 @@ TEST(ApprovalConfigTest, EachInvalidFieldIsOneLineNamingIt) {
        "voice_gateway_attempts: must be 1..10"},
       {"too many numbers", [](v1::ApprovalConfig* c) { c->set_max_phone_numbers(51); },
        "max_phone_numbers: must be 1..50"},
+      {"site URL with user info",
+       [](v1::ApprovalConfig* c) { c->set_approval_site_url("https://user@ca.test/"); },
+       "approval_site_url: must not carry a user name or password"},
+      {"site URL with a bad port",
+       [](v1::ApprovalConfig* c) { c->set_approval_site_url("https://ca.test:99999/"); },
+       "approval_site_url: must have a port of 1..65535"},
+      {"trusted proxy not an address",
+       [](v1::ApprovalConfig* c) { c->add_web_trusted_proxies("proxy.internal"); },
+       "web_trusted_proxies: \"proxy.internal\" is not an IP address or CIDR range"},
+      {"trusted proxy with host bits",
+       [](v1::ApprovalConfig* c) { c->add_web_trusted_proxies("10.0.0.1/8"); },
+       "web_trusted_proxies: \"10.0.0.1/8\" is not an IP address or CIDR range"},
+      {"too many wrong codes per address",
+       [](v1::ApprovalConfig* c) { c->set_web_max_wrong_codes_per_address(1001); },
+       "web_max_wrong_codes_per_address: must be 1..1000"},
+      {"per-request limit above max_attempts",
+       [](v1::ApprovalConfig* c) { c->set_web_max_wrong_codes_per_address_and_request(6); },
+       "web_max_wrong_codes_per_address_and_request: must be 1..max_attempts and at most "
+       "web_max_wrong_codes_per_address"},
+      {"per-request limit above the per-address limit",
+       [](v1::ApprovalConfig* c) {
+         c->set_web_max_wrong_codes_per_address(2);
+         c->set_web_max_wrong_codes_per_address_and_request(3);
+       },
+       "web_max_wrong_codes_per_address_and_request: must be 1..max_attempts and at most "
+       "web_max_wrong_codes_per_address"},
+      {"window too short", [](v1::ApprovalConfig* c) { c->set_web_wrong_code_window_seconds(59); },
+       "web_wrong_code_window_seconds: must be 60..86400"},
+      {"window too long",
+       [](v1::ApprovalConfig* c) { c->set_web_wrong_code_window_seconds(86401); },
+       "web_wrong_code_window_seconds: must be 60..86400"},
+      {"contact too long",
+       [](v1::ApprovalConfig* c) { c->set_certificate_authority_contact(std::string(201, 'c')); },
+       "certificate_authority_contact: must be at most 200 characters"},
       {"bad address range",
        [](v1::ApprovalConfig* c) { c->add_allowed_special_address_ranges("127.0.0.0/33"); },
        "allowed_special_address_ranges: "},

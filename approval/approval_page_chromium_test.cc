@@ -1,13 +1,22 @@
 // The whole flow of phone approval (ARCHITECTURE.md §7, MECAI phone-approval proposal) in a REAL
 // headless Chromium: a CA submits over gRPC with mutual TLS, the registry's numbers (RDAP from
 // nginx) are called, and a person enters the transaction number and the heard code on the
-// certapproval page — first a wrong code, then the right one — while the page escapes every field,
-// its CSP is enforced and a POST without the CSRF token is refused.
+// certapproval page — Enter never approves, a wrong code keeps the form, the right one passes the
+// confirmation step — while the page escapes every field, its CSP is enforced and a POST without
+// the CSRF token is refused. On every page (start, request, confirmation, wrong code, refusal,
+// approved, rejected) the axe-core rules (installed by scripts/bootstrap.sh, injected over the
+// DevTools protocol since the CSP admits no script) find no serious or critical violation, and at
+// phone size (390 x 844, mobile emulation) nothing overflows sideways, buttons and fields are at
+// least 44 px tall and text at least 16 px (docs/APPROVAL.md "The web page"). Screenshots at phone
+// and desktop (1280 x 800) size go to $TEST_UNDECLARED_OUTPUTS_DIR.
+#include <stdlib.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "approval/approval_code.h"
 #include "approval/approval_service.h"
 #include "approval/approval_store.h"
@@ -16,6 +25,7 @@
 #include "approval/testing/test_environment.h"
 #include "approval/web_page.h"
 #include "common/base/clock.h"
+#include "common/base/files.h"
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
@@ -42,6 +52,79 @@ using ::testing::Not;
 constexpr char kDomain[] = "shop.test";
 // Markup in the requester must reach the page as text.
 constexpr char kRequester[] = "Shop <b>Owner</b> & \"Sons\"";
+// Where scripts/bootstrap.sh installs axe-core; $MECAI_AXE_CORE_JS overrides it.
+constexpr char kAxeCore[] = "/opt/mecai/axe-core/node_modules/axe-core/axe.min.js";
+
+std::string ScreenshotDirectory(const std::string& fallback) {
+  const char* outputs = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  return outputs != nullptr ? outputs : fallback;
+}
+
+// The serious and critical violations of the axe-core rules on the current page, as
+// "rule: targets" lines ("" when there are none).
+std::string AxeViolations(testing::Chromium& chromium, const std::string& axe_source) {
+  auto injected = chromium.Evaluate(axe_source + "\n;'injected'");
+  if (!injected.ok()) return absl::StrCat("cannot inject axe-core: ", injected.status().message());
+  auto violations = chromium.EvaluateString(
+      "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations"
+      ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+      ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')).join('\\n'))");
+  if (!violations.ok()) return absl::StrCat("axe.run failed: ", violations.status().message());
+  return *violations;
+}
+
+// Layout problems at the emulated size: sideways overflow, targets under 44 px tall, text under
+// 16 px, neighbouring targets closer than 8 px ("" when there are none).
+std::string LayoutProblems(testing::Chromium& chromium) {
+  auto problems = chromium.EvaluateString(R"js((() => {
+    const problems = [];
+    const width = document.documentElement.clientWidth;
+    if (document.documentElement.scrollWidth > width) {
+      problems.push('scrollWidth ' + document.documentElement.scrollWidth + ' > ' + width);
+    }
+    const targets = [...document.querySelectorAll(
+        'button, a.button, input[type=text], label.choice')];
+    for (const target of targets) {
+      const box = target.getBoundingClientRect();
+      if (box.height < 44) problems.push((target.id || target.tagName) + ' is ' + box.height + ' px tall');
+      if (box.right > width) problems.push((target.id || target.tagName) + ' ends at ' + box.right);
+    }
+    const boxes = targets.map(t => t.getBoundingClientRect()).sort((a, b) => a.top - b.top);
+    for (let i = 1; i < boxes.length; ++i) {
+      if (boxes[i].top - boxes[i - 1].bottom < 8) problems.push('targets ' + (i - 1) + ' and ' + i + ' are closer than 8 px');
+    }
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      if (!node.textContent.trim()) continue;
+      const size = parseFloat(getComputedStyle(node.parentElement).fontSize);
+      if (size < 16) problems.push('"' + node.textContent.trim().slice(0, 30) + '" is ' + size + ' px');
+    }
+    return problems.join('\n');
+  })())js");
+  if (!problems.ok()) return absl::StrCat("cannot measure: ", problems.status().message());
+  return *problems;
+}
+
+// The page checked and photographed: axe-core and the layout at phone size, screenshots at phone
+// and desktop size as <name>_phone.png and <name>_desktop.png; the phone size stays emulated.
+void CheckPage(testing::Chromium& chromium, const std::string& axe_source,
+               const std::string& screenshots, const std::string& name) {
+  SCOPED_TRACE(name);
+  ASSERT_TRUE(chromium.EmulateScreen(390, 844, /*mobile=*/true).ok());
+  EXPECT_EQ(AxeViolations(chromium, axe_source), "");
+  EXPECT_EQ(LayoutProblems(chromium), "");
+  auto width = chromium.Evaluate("document.documentElement.scrollWidth");
+  ASSERT_TRUE(width.ok());
+  EXPECT_LE(width->number_value(), 390);
+  // The viewport meta tag is honoured: CSS pixels at scale 1, not a 980 px layout zoomed out.
+  EXPECT_EQ(chromium.Evaluate("window.visualViewport.scale")->number_value(), 1);
+  EXPECT_TRUE(chromium.Screenshot(screenshots + "/" + name + "_phone.png").ok());
+  ASSERT_TRUE(chromium.EmulateScreen(1280, 800, /*mobile=*/false).ok());
+  EXPECT_EQ(LayoutProblems(chromium), "");
+  EXPECT_TRUE(chromium.Screenshot(screenshots + "/" + name + "_desktop.png").ok());
+  ASSERT_TRUE(chromium.EmulateScreen(390, 844, /*mobile=*/true).ok());
+}
 
 TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   auto directory = test_pki::MakeTempDirectory();
@@ -73,7 +156,9 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   const std::string site = absl::StrCat("http://127.0.0.1:", *web_port, "/");
   options.approval_site_url = site;
   Approvals approvals(options, **store, fetcher, SystemClock::Get(), random);
-  auto page = ApprovalPage::Create(approvals, random);
+  ApprovalPageOptions page_options;
+  page_options.store = store->get();
+  auto page = ApprovalPage::Create(approvals, random, page_options);
   ASSERT_TRUE(page.ok());
   auto started = HttpServer::Start(
       absl::StrCat("127.0.0.1:", *web_port),
@@ -126,13 +211,21 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   ASSERT_EQ(code.size(), 8u);
   const std::string wrong = code == "00000000" ? "11111111" : "00000000";
 
-  // A person in the browser.
+  // A person in the browser, on a phone.
+  auto axe_source =
+      ReadFile(getenv("MECAI_AXE_CORE_JS") != nullptr ? getenv("MECAI_AXE_CORE_JS") : kAxeCore);
+  ASSERT_TRUE(axe_source.ok()) << axe_source.status() << " (run scripts/bootstrap.sh)";
+  const std::string screenshots = ScreenshotDirectory(*directory);
   auto browser = testing::Chromium::Start(*directory);
   ASSERT_TRUE(browser.ok()) << browser.status();
   testing::Chromium& chromium = **browser;
+  ASSERT_TRUE(chromium.EmulateScreen(390, 844, /*mobile=*/true).ok());
   ASSERT_TRUE(chromium.Navigate(site).ok()) << TailOfFile(chromium.log_path());
   EXPECT_THAT(*chromium.EvaluateString("document.body.innerText"),
               HasSubstr("Enter the transaction number"));
+  EXPECT_EQ(*chromium.EvaluateString("document.title"),
+            "Check a certificate request \u2013 Test CA");
+  CheckPage(chromium, *axe_source, screenshots, "1_start");
   ASSERT_TRUE(chromium
                   .RunAndWaitForNavigation("document.getElementById('tn').value = 'CA2024TX77';"
                                            "document.getElementById('show').click()")
@@ -145,10 +238,15 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   EXPECT_EQ(chromium.Evaluate("document.querySelectorAll('b').length")->number_value(), 0);
   EXPECT_EQ(*chromium.EvaluateString("document.getElementById('key-fingerprint').textContent"),
             HexEncode(submitted.subject_public_key_info_sha256()));
-  // A bare key names no host: the request is for the whole domain, and the page says so.
-  EXPECT_EQ(*chromium.EvaluateString("document.getElementById('names').textContent"),
-            absl::StrCat(kDomain, " and every name below it"));
+  // A bare key names no host: the request is for the whole domain, and the page warns.
+  EXPECT_EQ(*chromium.EvaluateString("document.getElementById('names').innerText"), kDomain);
+  EXPECT_THAT(
+      *chromium.EvaluateString("document.getElementById('whole-domain-warning').textContent"),
+      HasSubstr("Warning: this is for shop.test and every name below it"));
+  EXPECT_THAT(*chromium.EvaluateString("document.getElementById('effect').textContent"),
+              HasSubstr("If you approve, Test CA will issue a TLS certificate for these names"));
   EXPECT_EQ(*chromium.EvaluateString("document.getElementById('attempts-left').textContent"), "5");
+  CheckPage(chromium, *axe_source, screenshots, "2_request");
 
   // The browser enforces the page's Content-Security-Policy (connect-src falls back to 'none').
   EXPECT_EQ(*chromium.EvaluateString("fetch('/').then(() => 'allowed', () => 'blocked')"),
@@ -166,26 +264,64 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
                   .ok());
   EXPECT_THAT(*chromium.EvaluateString("document.getElementById('message').textContent"),
               HasSubstr("The form has expired or was not sent from this site"));
+  CheckPage(chromium, *axe_source, screenshots, "3_refused");
   ASSERT_TRUE(chromium.Navigate(site + "request?tn=CA2024TX77").ok());
   EXPECT_EQ(*chromium.EvaluateString("document.getElementById('attempts-left').textContent"), "5");
 
-  // A wrong code: counted, the page says how many attempts are left.
+  // Enter in the code field with the right code and no choice made: the browser asks for a
+  // choice, nothing is sent, nothing is decided.
   ASSERT_TRUE(chromium
-                  .RunAndWaitForNavigation("document.getElementById('code').value = '" + wrong +
-                                           "'; document.getElementById('approve').click()")
+                  .Evaluate("const field = document.getElementById('code'); field.value = '" +
+                            code + "'; field.focus(); true")
                   .ok());
-  EXPECT_THAT(*chromium.EvaluateString("document.body.innerText"),
-              HasSubstr("The approval code is wrong"));
-  EXPECT_EQ(*chromium.EvaluateString("document.getElementById('attempts-left').textContent"), "4");
+  ASSERT_TRUE(chromium.PressEnter().ok());
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(*chromium.EvaluateString("location.pathname"), "/request");
+  EXPECT_EQ(approvals.GetStatus("CA2024TX77")->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  // With "approve" chosen, Enter reaches the confirmation page, and still nothing is decided.
+  ASSERT_TRUE(chromium
+                  .Evaluate("document.getElementById('choose-approve').checked = true;"
+                            "document.getElementById('code').focus(); true")
+                  .ok());
+  ASSERT_TRUE(chromium.PressEnterAndWaitForNavigation().ok());
+  EXPECT_EQ(*chromium.EvaluateString("location.pathname"), "/confirm");
+  EXPECT_THAT(*chromium.EvaluateString("document.getElementById('confirm-summary').textContent"),
+              HasSubstr("You are about to let Test CA issue a TLS certificate for these names"));
+  EXPECT_EQ(approvals.GetStatus("CA2024TX77")->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  CheckPage(chromium, *axe_source, screenshots, "4_confirm");
+  // Enter on the confirmation page does nothing either.
+  ASSERT_TRUE(chromium.PressEnter().ok());
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(*chromium.EvaluateString("location.pathname"), "/confirm");
+  EXPECT_EQ(approvals.GetStatus("CA2024TX77")->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
 
-  // Back to the request, the right code, approved.
+  // Back, a wrong code confirmed: counted, and the form comes back with the typed code and an
+  // announced error.
   ASSERT_TRUE(chromium.RunAndWaitForNavigation("document.getElementById('back').click()").ok());
+  ASSERT_TRUE(
+      chromium
+          .RunAndWaitForNavigation("document.getElementById('choose-approve').checked = true;"
+                                   "document.getElementById('code').value = '" +
+                                   wrong + "'; document.getElementById('continue').click()")
+          .ok());
+  ASSERT_TRUE(chromium.RunAndWaitForNavigation("document.getElementById('approve').click()").ok());
+  EXPECT_THAT(*chromium.EvaluateString("document.getElementById('code-error').textContent"),
+              HasSubstr("The approval code is wrong"));
+  EXPECT_EQ(*chromium.EvaluateString("document.getElementById('code-error').getAttribute('role')"),
+            "alert");
+  EXPECT_EQ(*chromium.EvaluateString("document.getElementById('code').value"), wrong);
+  EXPECT_EQ(*chromium.EvaluateString("document.getElementById('attempts-left').textContent"), "4");
+  CheckPage(chromium, *axe_source, screenshots, "5_wrong_code");
+
+  // The right code, confirmed: approved.
   ASSERT_TRUE(chromium
                   .RunAndWaitForNavigation("document.getElementById('code').value = '" + code +
-                                           "'; document.getElementById('approve').click()")
+                                           "'; document.getElementById('continue').click()")
                   .ok());
+  ASSERT_TRUE(chromium.RunAndWaitForNavigation("document.getElementById('approve').click()").ok());
   EXPECT_THAT(*chromium.EvaluateString("document.getElementById('message').textContent"),
               HasSubstr("You approved the certificate for shop.test"));
+  CheckPage(chromium, *axe_source, screenshots, "6_approved");
 
   // The CA sees the approval and its trail, by key as a coordinator would ask.
   v1::GetIssuanceStatusRequest lookup;
@@ -208,9 +344,39 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
                          v1::AUDIT_EVENT_KIND_SUBMITTED, v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_SUCCEEDED,
                          v1::AUDIT_EVENT_KIND_CALL_PLACED, v1::AUDIT_EVENT_KIND_CALL_PLACED,
                          v1::AUDIT_EVENT_KIND_AWAITING_APPROVAL, v1::AUDIT_EVENT_KIND_PAGE_VIEWED,
+                         v1::AUDIT_EVENT_KIND_REFUSED, v1::AUDIT_EVENT_KIND_PAGE_VIEWED,
                          v1::AUDIT_EVENT_KIND_PAGE_VIEWED, v1::AUDIT_EVENT_KIND_WRONG_CODE,
-                         v1::AUDIT_EVENT_KIND_PAGE_VIEWED, v1::AUDIT_EVENT_KIND_APPROVED));
+                         v1::AUDIT_EVENT_KIND_APPROVED));
   EXPECT_EQ(final_status.audit_trail().rbegin()->remote_address(), "127.0.0.1");
+
+  // A second request, which the person rejects after its confirmation page.
+  auto other_key = GenerateEcKey();
+  ASSERT_TRUE(other_key.ok());
+  request.set_transaction_number("CA2024TX78");
+  request.set_subject_public_key_info_der(PublicKeyToDer(other_key->get()));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::IssuanceStatus second;
+    grpc::Status status = stub->SubmitIssuanceRequest(&context, request, &second);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  const std::string second_code = testing::SpokenApprovalCode((*gateway)->calls().back().message);
+  ASSERT_TRUE(chromium.Navigate(site + "request?tn=CA2024TX78").ok());
+  ASSERT_TRUE(
+      chromium
+          .RunAndWaitForNavigation("document.getElementById('choose-reject').checked = true;"
+                                   "document.getElementById('code').value = '" +
+                                   second_code + "'; document.getElementById('continue').click()")
+          .ok());
+  EXPECT_THAT(*chromium.EvaluateString("document.getElementById('confirm-summary').textContent"),
+              HasSubstr("You are about to tell Test CA not to issue"));
+  CheckPage(chromium, *axe_source, screenshots, "7_confirm_reject");
+  ASSERT_TRUE(chromium.RunAndWaitForNavigation("document.getElementById('reject').click()").ok());
+  EXPECT_THAT(*chromium.EvaluateString("document.getElementById('message').textContent"),
+              HasSubstr("You rejected the certificate for shop.test"));
+  CheckPage(chromium, *axe_source, screenshots, "8_rejected");
+  EXPECT_EQ(approvals.GetStatus("CA2024TX78")->state(), v1::ISSUANCE_STATE_REJECTED);
 }
 
 }  // namespace

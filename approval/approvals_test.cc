@@ -362,7 +362,8 @@ TEST_F(ApprovalsTest, ACsrsKeyAndNamesAreExtractedAndShownOnThePage) {
   show.remote_address = "127.0.0.1";
   HttpServerResponse shown = (*page)->Handle(show);
   EXPECT_EQ(shown.status, 200);
-  EXPECT_THAT(shown.body, HasSubstr("<td id=\"names\">www.example.test, example.test</td>"));
+  EXPECT_THAT(shown.body, HasSubstr("<ul id=\"names\" class=\"names\"><li>www.example.test</li>"
+                                    "<li>example.test</li></ul>"));
   EXPECT_THAT(shown.body, HasSubstr(HexEncode(Sha256(PublicKeyToDer(key->get())))));
 }
 

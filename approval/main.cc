@@ -12,6 +12,7 @@
 #include "approval/approval_store.h"
 #include "approval/approvals.h"
 #include "approval/web_page.h"
+#include "approval/web_page_metrics.h"
 #include "common/base/clock.h"
 #include "common/base/config_loader.h"
 #include "common/base/files.h"
@@ -70,11 +71,19 @@ absl::Status Run(const std::string& config_path) {
   mecai::OpenSslRandomSource random;
   mecai::Approvals approvals(mecai::ApprovalOptions::FromConfig(config), *store, fetcher,
                              mecai::SystemClock::Get(), random, &metrics);
-  ASSIGN_OR_RETURN(auto page, mecai::ApprovalPage::Create(approvals, random));
+  mecai::ApprovalPageMetrics page_metrics(*registry);
   mecai::HttpServerOptions web_options;
   web_options.idle_timeout = absl::Seconds(config.web_idle_timeout_seconds());
   web_options.max_connections = config.web_max_connections();
   web_options.max_connections_per_address = config.web_max_connections_per_address();
+  mecai::ApprovalPageOptions page_options = mecai::ApprovalPageOptions::FromConfig(config);
+  page_options.max_body_bytes = web_options.max_body_bytes;
+  page_options.store = store.get();
+  page_options.metrics = &page_metrics;
+  ASSIGN_OR_RETURN(auto page, mecai::ApprovalPage::Create(approvals, random, page_options));
+  web_options.body_too_large_handler = [&page](const mecai::HttpServerRequest& r) {
+    return page->BodyTooLarge(r);
+  };
   ASSIGN_OR_RETURN(
       auto web,
       mecai::HttpServer::Start(

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "approval/approval_config.h"
 #include "common/base/config_loader.h"
 #include "common/rpc/grpc_channel.h"
 #include "coordinator/coordinator_config.h"
@@ -60,6 +61,7 @@ std::vector<std::string> PerspectiveNames(
 TEST(DeployConfigTest, TheExpectedFilesAreThere) {
   std::vector<std::string> expected = {
       std::string(kDeployDirectory) + "/apache/stapler.textproto",
+      std::string(kDeployDirectory) + "/k8s/approval/config/approval.textproto",
       std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto",
       std::string(kDeployDirectory) + "/nginx/stapler.textproto",
       std::string(kDeployDirectory) + "/systemd/coordinator.textproto",
@@ -73,8 +75,8 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
   EXPECT_THAT(TextprotoFiles(), ElementsAreArray(expected));
 }
 
-// Each file is validated as the message its name says: coordinator, signer, probe-agent or
-// stapler.
+// Each file is validated as the message its name says: coordinator, signer, probe-agent, stapler
+// or approval.
 TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
   const std::vector<std::string> files = TextprotoFiles();
   ASSERT_FALSE(files.empty());
@@ -107,6 +109,17 @@ TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
       // §7).
       EXPECT_FALSE(config->serverinfo_file().empty());
       EXPECT_FALSE(config->reload_command().empty());
+    } else if (name == "approval.textproto") {
+      absl::StatusOr<v1::ApprovalConfig> config = LoadConfig<v1::ApprovalConfig>(path);
+      ASSERT_TRUE(config.ok()) << config.status();
+      valid = ValidateApprovalConfig(WithApprovalDefaults(*config), path);
+      EXPECT_FALSE(config->listen().health_address().empty()) << "the kubelet probes it";
+      // Behind the Ingress (docs/APPROVAL.md "Behind a reverse proxy"): the public https origin,
+      // the controller's pods trusted for X-Forwarded-For, no per-address connection limit.
+      EXPECT_THAT(config->approval_site_url(), ::testing::StartsWith("https://"));
+      EXPECT_GT(config->web_trusted_proxies_size(), 0);
+      EXPECT_EQ(config->web_max_connections_per_address(), 0u);
+      EXPECT_EQ(config->allowed_special_address_ranges_size(), 0);
     } else {
       ADD_FAILURE() << "no binary reads a config named " << name;
       continue;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Renders every region overlay of deploy/k8s with `kubectl kustomize` and checks that each one
-# holds the whole region: the kinds below, its region label, its own configs (hash-named
-# ConfigMaps, referenced by those names), gRPC health probes and least privilege on the network
-# (deploy/network_policy_check.py). kubectl: $KUBECTL, else from PATH (scripts/bootstrap.sh
-# installs Debian's kubernetes-client when there is none).
+# Renders every region overlay of deploy/k8s, and deploy/k8s/approval, with `kubectl kustomize`
+# and checks that each overlay holds the whole region: the kinds below, its region label, its own
+# configs (hash-named ConfigMaps, referenced by those names), gRPC health probes and least privilege
+# on the network (deploy/network_policy_check.py). kubectl: $KUBECTL, else from PATH
+# (scripts/bootstrap.sh installs Debian's kubernetes-client when there is none).
 set -euo pipefail
 
 kubectl="${KUBECTL:-$(command -v kubectl || true)}"
@@ -113,8 +113,42 @@ for expected in "Deployment/probe-agent: no NetworkPolicy of its own admits any 
   grep -qF "${expected}" "${work}/stripped.out" || fail "the policy check did not report '${expected}'"
 done
 
+# The phone-approval service (deploy/k8s/approval, one per CA): its objects, its generated config
+# referenced by hash, gRPC probes, one replica that recreates (one RocksDB writer), a restricted
+# security context, and the page only behind the Ingress.
+rendered="${work}/approval.yaml"
+if ! "${kubectl}" kustomize "${work}/approval" >"${rendered}" 2>"${rendered}.stderr"; then
+  fail "approval: kubectl kustomize failed: $(cat "${rendered}.stderr")"
+else
+  for kind in Deployment Service ConfigMap PersistentVolumeClaim NetworkPolicy Ingress \
+    ServiceMonitor; do
+    grep -qx "kind: ${kind}" "${rendered}" || fail "approval: no ${kind}"
+  done
+  grep -q "^  namespace: mecai\$" "${rendered}" || fail "approval: not in namespace mecai"
+  grep -Eq "^  name: mecai-approval-config-[a-z0-9]+\$" "${rendered}" ||
+    fail "approval: no generated ConfigMap mecai-approval-config"
+  grep -Eq "^ +name: mecai-approval-config\$" "${rendered}" &&
+    fail "approval: a reference to mecai-approval-config without its hash suffix"
+  grpc_probes="$(grep -A3 -E '^ +(readiness|liveness|startup)Probe:' "${rendered}" |
+    grep -c -E '^ +grpc:' || true)"
+  [[ "${grpc_probes}" -eq 3 ]] || fail "approval: ${grpc_probes} gRPC probes, expected 3"
+  grep -q "^  replicas: 1\$" "${rendered}" || fail "approval: not exactly one replica"
+  grep -q "type: Recreate" "${rendered}" || fail "approval: the Deployment does not recreate"
+  for setting in "runAsNonRoot: true" "allowPrivilegeEscalation: false" \
+    "readOnlyRootFilesystem: true" "type: RuntimeDefault" "automountServiceAccountToken: false"; do
+    grep -q "${setting}" "${rendered}" || fail "approval: no ${setting}"
+  done
+  grep -A1 "capabilities:" "${rendered}" | grep -q "drop:" || fail "approval: capabilities kept"
+  grep -q "claimName: approval-store" "${rendered}" || fail "approval: the store is not on a volume"
+  grep -q "secretName: mecai-approval-site-tls" "${rendered}" ||
+    fail "approval: the Ingress does not terminate TLS"
+  grep -q "web_trusted_proxies:" "${rendered}" ||
+    fail "approval: the config names no trusted proxy for the Ingress"
+  echo "approval: rendered $(grep -c '^kind:' "${rendered}") objects"
+fi
+
 if [[ "${failures}" -ne 0 ]]; then
   echo "kustomize_test: ${failures} failure(s)" >&2
   exit 1
 fi
-echo "kustomize_test: every overlay renders"
+echo "kustomize_test: every overlay and the approval service render"

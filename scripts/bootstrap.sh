@@ -22,8 +22,10 @@ PACKAGES=(
   # YAML for the structural checks of deploy/monitoring and deploy/k8s (monitoring_check.py,
   # k8s_policy_check.py); systemd-analyze for deploy/systemd's security check.
   python3-yaml systemd
-  # The approval page is tested in a real headless browser (ARCHITECTURE.md §7).
+  # The approval page is tested in a real headless browser (ARCHITECTURE.md §7), with the axe-core
+  # accessibility rules from the npm registry (below): npm unless one is on PATH already.
   chromium
+  $(command -v npm >/dev/null 2>&1 || echo npm)
   # kubectl for `kubectl kustomize` (deploy:kustomize_test): any kubectl already on PATH will do,
   # else Debian's (ARCHITECTURE.md §9).
   $(command -v kubectl >/dev/null 2>&1 || echo kubernetes-client)
@@ -36,8 +38,30 @@ for package in "${PACKAGES[@]}"; do
   fi
 done
 
+# axe-core, pinned, in a fixed directory that //approval:approval_page_chromium_test reads
+# (docs/APPROVAL.md "The web page"): installed when absent or of another version.
+AXE_CORE_VERSION=4.14.1
+AXE_CORE_DIR=/opt/mecai/axe-core
+install_axe_core() {
+  local package_json="${AXE_CORE_DIR}/node_modules/axe-core/package.json"
+  if [ -f "${AXE_CORE_DIR}/node_modules/axe-core/axe.min.js" ] &&
+    grep -q "\"version\": \"${AXE_CORE_VERSION}\"" "${package_json}" 2>/dev/null; then
+    echo "bootstrap: axe-core ${AXE_CORE_VERSION} present"
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ] && [ ! -w "$(dirname "${AXE_CORE_DIR}")" ]; then
+    echo "bootstrap: axe-core ${AXE_CORE_VERSION} missing in ${AXE_CORE_DIR}; run as root" >&2
+    return 1
+  fi
+  mkdir -p "${AXE_CORE_DIR}"
+  npm install --prefix "${AXE_CORE_DIR}" --no-audit --no-fund --no-save \
+    "axe-core@${AXE_CORE_VERSION}"
+  echo "bootstrap: axe-core ${AXE_CORE_VERSION} installed in ${AXE_CORE_DIR}"
+}
+
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "bootstrap: all ${#PACKAGES[@]} packages present"
+  install_axe_core
   exit 0
 fi
 
@@ -51,4 +75,5 @@ echo "bootstrap: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_axe_core
 echo "bootstrap: done"

@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
@@ -37,6 +39,12 @@ Value StringValue(const std::string& text) {
 Value BoolValue(bool flag) {
   Value value;
   value.set_bool_value(flag);
+  return value;
+}
+
+Value NumberValue(double number) {
+  Value value;
+  value.set_number_value(number);
   return value;
 }
 
@@ -217,6 +225,55 @@ absl::Status Chromium::Navigate(const std::string& url) {
   if (!marked.ok()) return marked.status();
   auto navigated = Send("Page.navigate", Params({{"url", StringValue(url)}}));
   if (!navigated.ok()) return navigated.status();
+  return WaitForNewDocument();
+}
+
+absl::Status Chromium::EmulateScreen(int width, int height, bool mobile) {
+  auto metrics = Send("Emulation.setDeviceMetricsOverride",
+                      Params({{"width", NumberValue(width)},
+                              {"height", NumberValue(height)},
+                              {"deviceScaleFactor", NumberValue(mobile ? 3 : 1)},
+                              {"mobile", BoolValue(mobile)}}));
+  if (!metrics.ok()) return metrics.status();
+  auto touch = Send("Emulation.setTouchEmulationEnabled", Params({{"enabled", BoolValue(mobile)}}));
+  return touch.status();
+}
+
+absl::Status Chromium::Screenshot(const std::string& path) {
+  auto shot =
+      Send("Page.captureScreenshot",
+           Params({{"format", StringValue("png")}, {"captureBeyondViewport", BoolValue(true)}}));
+  if (!shot.ok()) return shot.status();
+  std::string png;
+  if (!absl::Base64Unescape(shot->fields().at("data").string_value(), &png)) {
+    return absl::InternalError("the screenshot is not base64");
+  }
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << png;
+  file.close();
+  if (!file) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+absl::Status Chromium::PressEnter() {
+  for (const char* type : {"keyDown", "keyUp"}) {
+    std::vector<std::pair<std::string, Value>> fields = {{"type", StringValue(type)},
+                                                         {"key", StringValue("Enter")},
+                                                         {"code", StringValue("Enter")},
+                                                         {"windowsVirtualKeyCode", NumberValue(13)},
+                                                         {"nativeVirtualKeyCode", NumberValue(13)}};
+    if (std::string(type) == "keyDown") fields.emplace_back("text", StringValue("\r"));
+    auto sent = Send("Input.dispatchKeyEvent", Params(std::move(fields)));
+    if (!sent.ok()) return sent.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Chromium::PressEnterAndWaitForNavigation() {
+  auto marked = Evaluate(absl::StrCat("window.", kMarker, " = true"));
+  if (!marked.ok()) return marked.status();
+  absl::Status pressed = PressEnter();
+  if (!pressed.ok()) return pressed;
   return WaitForNewDocument();
 }
 

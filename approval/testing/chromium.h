@@ -34,6 +34,16 @@ class Chromium {
   // next document has loaded.
   absl::Status RunAndWaitForNavigation(const std::string& action);
 
+  // Emulates a screen of `width` x `height` CSS pixels (Emulation.setDeviceMetricsOverride); with
+  // `mobile`, a phone: device scale 3, the viewport meta tag honoured, touch events.
+  absl::Status EmulateScreen(int width, int height, bool mobile);
+  // Writes a PNG of the whole page (beyond the viewport) to `path`.
+  absl::Status Screenshot(const std::string& path);
+  // Presses and releases Enter in the focused element, as a keyboard does (Input.dispatchKeyEvent).
+  absl::Status PressEnter();
+  // PressEnter, then waits until the next document has loaded.
+  absl::Status PressEnterAndWaitForNavigation();
+
   const std::string& log_path() const { return log_path_; }
 
  private:

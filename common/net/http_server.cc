@@ -159,8 +159,27 @@ struct HttpServerCallbacks {
     return result;
   }
 
-  static HttpServerResponse TooLarge(HttpServer& server) {
+  // The request on `connection` without its body.
+  static HttpServerRequest Headers(HttpServer& server, MHD_Connection* connection, const char* url,
+                                   const char* method) {
+    HttpServerRequest request;
+    request.method = method;
+    request.path = url;
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectValue, &request.query);
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, &CollectHeader, &request.headers);
+    request.remote_address = server.ClientAddress(connection);
+    return request;
+  }
+
+  static HttpServerResponse TooLarge(HttpServer& server, MHD_Connection* connection,
+                                     const char* url, const char* method) {
     server.Refused(HttpServerRefusal::kBodyTooLarge);
+    if (server.options_.body_too_large_handler) {
+      HttpServerResponse response =
+          server.options_.body_too_large_handler(Headers(server, connection, url, method));
+      response.status = 413;
+      return response;
+    }
     HttpServerResponse response;
     response.status = 413;
     response.content_type = "text/plain; charset=utf-8";
@@ -191,7 +210,7 @@ struct HttpServerCallbacks {
       if (declared != nullptr && absl::SimpleAtoi(declared, &length) &&
           length > server->options_.max_body_bytes) {
         Arrived(*server, connection);
-        return Send(*server, connection, TooLarge(*server));
+        return Send(*server, connection, TooLarge(*server, connection, url, method));
       }
       return MHD_YES;
     }
@@ -206,14 +225,10 @@ struct HttpServerCallbacks {
       return MHD_YES;
     }
     Arrived(*server, connection);
-    if (pending->too_large) return Send(*server, connection, TooLarge(*server));
-    HttpServerRequest request;
-    request.method = method;
-    request.path = url;
+    if (pending->too_large)
+      return Send(*server, connection, TooLarge(*server, connection, url, method));
+    HttpServerRequest request = Headers(*server, connection, url, method);
     request.body = std::move(pending->body);
-    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectValue, &request.query);
-    MHD_get_connection_values(connection, MHD_HEADER_KIND, &CollectHeader, &request.headers);
-    request.remote_address = server->ClientAddress(connection);
     return Send(*server, connection, server->handler_(request));
   }
 

@@ -106,6 +106,10 @@ struct HttpServerOptions {
   std::optional<HttpServerTls> tls;
   // Called, on a server thread, for each refusal the server makes before any handler runs.
   std::function<void(HttpServerRefusal)> on_refusal;
+  // When set, writes the 413 answer to a body larger than max_body_bytes (after on_refusal): it
+  // gets the request without its body (method, path, query, headers, client address); the status
+  // is 413 whatever it returns. Unset: a one-line text/plain answer.
+  std::function<HttpServerResponse(const HttpServerRequest&)> body_too_large_handler;
 };
 
 // Thread-safe. Destruction stops the server (waiting for running handlers).

@@ -387,6 +387,39 @@ TEST_F(HttpsServerTest, ADeclaredBodyOverTheLimitIsRefusedBeforeItIsSent) {
   EXPECT_EQ(refusals_.Count(HttpServerRefusal::kBodyTooLarge), 2);
 }
 
+// body_too_large_handler writes the 413 from the request's headers and query (the body never
+// arrives), for a declared length and for a chunked body alike; the status stays 413.
+TEST_F(HttpsServerTest, TheBodyTooLargeHandlerWritesThe413FromTheHeaders) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  std::atomic<int> handled{0};
+  options.body_too_large_handler = [](const HttpServerRequest& request) {
+    HttpServerResponse response;
+    response.status = 200;
+    response.body = absl::StrCat("too large: ", request.method, " ", request.path,
+                                 " tn=", request.query.count("tn") ? request.query.at("tn") : "-",
+                                 " origin=", request.headers.count("origin") ? "yes" : "no",
+                                 " body=", request.body.size());
+    return response;
+  };
+  Start(options, [&handled](const HttpServerRequest&) {
+    ++handled;
+    return HttpServerResponse();
+  });
+  const std::string declared = Exchange(
+      "POST /approve?tn=TN0001 HTTP/1.1\r\nHost: server\r\nOrigin: https://server\r\n"
+      "Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_THAT(declared, StartsWith("HTTP/1.1 413 "));
+  EXPECT_THAT(declared, HasSubstr("too large: POST /approve tn=TN0001 origin=yes body=0"));
+  const std::string chunked = Exchange(absl::StrCat(
+      "POST /reject HTTP/1.1\r\nHost: server\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n",
+      std::string(2000, 'x'), "\r\n0\r\n\r\n"));
+  EXPECT_THAT(chunked, StartsWith("HTTP/1.1 413 "));
+  EXPECT_THAT(chunked, HasSubstr("too large: POST /reject tn=- origin=no body=0"));
+  EXPECT_EQ(handled.load(), 0);
+  EXPECT_EQ(refusals_.Count(HttpServerRefusal::kBodyTooLarge), 2);
+}
+
 // A client that sends a large body at once, without waiting for "100 Continue", still reads the
 // 413 the server answered before the body arrived: the connection is not reset under it (the
 // relay shuts its sending side and discards the rest before closing).
