@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/openssl_error.h"
 
@@ -34,6 +36,24 @@ std::string HashApprovalCode(absl::string_view salt, absl::string_view code) {
   std::string input(salt);
   input.append(code.data(), code.size());
   return Sha256(input);
+}
+
+absl::StatusOr<std::string> NormalizeApprovalCode(absl::string_view input, size_t digits) {
+  std::string code;
+  for (char c : input) {
+    if (c == ' ' || c == '\t' || c == '-') continue;
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          "the approval code has only digits; enter the digits you heard");
+    }
+    code.push_back(c);
+  }
+  if (code.empty()) return absl::InvalidArgumentError("enter the approval code you heard");
+  if (code.size() != digits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the approval code has ", digits, " digits; you entered ", code.size()));
+  }
+  return code;
 }
 
 std::string SpokenDigits(absl::string_view code) {

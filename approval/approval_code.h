@@ -35,6 +35,11 @@ absl::StatusOr<std::string> GenerateApprovalCode(RandomSource& random, size_t di
 // SHA-256(salt || code), 32 bytes.
 std::string HashApprovalCode(absl::string_view salt, absl::string_view code);
 
+// The code as a person entered it, checked before any comparison: spaces, tabs and dashes are
+// dropped, and what remains must be exactly `digits` decimal digits. INVALID_ARGUMENT with a
+// sentence for that person otherwise (such input uses no attempt: it cannot be the code).
+absl::StatusOr<std::string> NormalizeApprovalCode(absl::string_view input, size_t digits);
+
 // The code as it is spoken: digits separated by spaces, "4 8 1 5".
 std::string SpokenDigits(absl::string_view code);
 

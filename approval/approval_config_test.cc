@@ -59,6 +59,11 @@ TEST(ApprovalConfigTest, DefaultsFillTheDocumentedValues) {
   EXPECT_EQ(config.web_max_wrong_codes_per_address_and_request(), 3u);
   EXPECT_EQ(config.web_wrong_code_window_seconds(), 3600u);
   EXPECT_EQ(config.web_trusted_proxies_size(), 0);
+  EXPECT_EQ(config.call_workers(), 4u);
+  EXPECT_EQ(config.max_pending_calls(), 1000u);
+  EXPECT_EQ(config.voice_gateway_initial_backoff_milliseconds(), 1000u);
+  EXPECT_EQ(config.voice_gateway_max_backoff_milliseconds(), 30000u);
+  EXPECT_EQ(config.voice_gateway_max_total_seconds(), 120u);
 }
 
 // One address alone must not be able to lock a request: the per-request default stays below
@@ -81,6 +86,31 @@ TEST(ApprovalConfigTest, TrustedProxiesAndAContactPass) {
   config.set_approval_site_url("https://CertApproval.Example-CA.com:443/approve/");
   const absl::Status status = Validate(config);
   EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(ApprovalConfigTest, HttpOnlyWithTheFlagForTests) {
+  v1::ApprovalConfig config = ValidConfig();
+  (*config.mutable_rdap_base_urls())["test"] = "http://127.0.0.1:8000/rdap/";
+  config.set_voice_gateway_url("http://127.0.0.1:8001/call");
+  config.set_approval_site_url("http://127.0.0.1:8080/");
+  EXPECT_EQ(Validate(config).code(), absl::StatusCode::kInvalidArgument);
+  config.set_allow_http_for_testing(true);
+  const absl::Status status = Validate(config);
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(ApprovalConfigTest, TheGatewayTokenIsOneBearerToken) {
+  EXPECT_TRUE(ValidateVoiceGatewayToken("abcDEF-123._~+/==").ok());
+  for (const std::string& bad :
+       {std::string(""), std::string("two words"), std::string("line\r\nX-Injected: 1"),
+        std::string(4097, 'a'), std::string("=abc")}) {
+    SCOPED_TRACE(bad);
+    const absl::Status status = ValidateVoiceGatewayToken(bad);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(status.message(),
+              "voice_gateway_token_file: must hold one bearer token (RFC 6750 §2.1 b64token, 1 "
+              "to 4096 characters)");
+  }
 }
 
 struct InvalidCase {
@@ -108,15 +138,24 @@ TEST(ApprovalConfigTest, EachInvalidFieldIsOneLineNamingIt) {
        "rdap_base_urls: key \"co.uk\" must be a top-level domain without dots"},
       {"RDAP URL without a slash",
        [](v1::ApprovalConfig* c) { (*c->mutable_rdap_base_urls())["com"] = "https://rdap.test"; },
-       "rdap_base_urls[com]: must be an http(s) URL ending in /"},
+       "rdap_base_urls[com]: must be an https URL (http only with allow_http_for_testing) ending "
+       "in /"},
       {"RDAP URL of another scheme",
        [](v1::ApprovalConfig* c) { (*c->mutable_rdap_base_urls())["com"] = "ftp://rdap.test/"; },
-       "rdap_base_urls[com]: must be an http(s) URL ending in /"},
+       "rdap_base_urls[com]: must be an https URL (http only with allow_http_for_testing) ending "
+       "in /"},
+      {"RDAP over http",
+       [](v1::ApprovalConfig* c) { (*c->mutable_rdap_base_urls())["com"] = "http://rdap.test/"; },
+       "rdap_base_urls[com]: must be an https URL (http only with allow_http_for_testing) ending "
+       "in /"},
+      {"gateway over http",
+       [](v1::ApprovalConfig* c) { c->set_voice_gateway_url("http://voice.test/call"); },
+       "voice_gateway_url: must be an https URL (http only with allow_http_for_testing)"},
       {"gateway not a URL", [](v1::ApprovalConfig* c) { c->set_voice_gateway_url("voice"); },
-       "voice_gateway_url: must be an http(s) URL"},
+       "voice_gateway_url: must be an https URL (http only with allow_http_for_testing)"},
       {"site not a URL",
        [](v1::ApprovalConfig* c) { c->set_approval_site_url("certapproval.example.com"); },
-       "approval_site_url: must be an http(s) URL"},
+       "approval_site_url: must be an https URL (http only with allow_http_for_testing)"},
       {"no CA name", [](v1::ApprovalConfig* c) { c->clear_certificate_authority_name(); },
        "certificate_authority_name: must be 1 to 100 characters"},
       {"CA name too long",
@@ -171,6 +210,27 @@ TEST(ApprovalConfigTest, EachInvalidFieldIsOneLineNamingIt) {
       {"contact too long",
        [](v1::ApprovalConfig* c) { c->set_certificate_authority_contact(std::string(201, 'c')); },
        "certificate_authority_contact: must be at most 200 characters"},
+      {"timeout too short", [](v1::ApprovalConfig* c) { c->set_http_timeout_milliseconds(99); },
+       "http_timeout_milliseconds: must be 100..60000"},
+      {"RDAP limit too small", [](v1::ApprovalConfig* c) { c->set_max_rdap_response_bytes(1000); },
+       "max_rdap_response_bytes: must be 1024..16777216"},
+      {"too many workers", [](v1::ApprovalConfig* c) { c->set_call_workers(65); },
+       "call_workers: must be 1..64"},
+      {"too many pending", [](v1::ApprovalConfig* c) { c->set_max_pending_calls(100001); },
+       "max_pending_calls: must be 1..100000"},
+      {"backoff too short",
+       [](v1::ApprovalConfig* c) { c->set_voice_gateway_initial_backoff_milliseconds(9); },
+       "voice_gateway_initial_backoff_milliseconds: must be 10..60000"},
+      {"maximum backoff below the initial",
+       [](v1::ApprovalConfig* c) {
+         c->set_voice_gateway_initial_backoff_milliseconds(5000);
+         c->set_voice_gateway_max_backoff_milliseconds(4000);
+       },
+       "voice_gateway_max_backoff_milliseconds: must be "
+       "voice_gateway_initial_backoff_milliseconds..600000"},
+      {"total too long",
+       [](v1::ApprovalConfig* c) { c->set_voice_gateway_max_total_seconds(3601); },
+       "voice_gateway_max_total_seconds: must be 1..3600"},
       {"bad address range",
        [](v1::ApprovalConfig* c) { c->add_allowed_special_address_ranges("127.0.0.0/33"); },
        "allowed_special_address_ranges: "},

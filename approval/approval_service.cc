@@ -25,7 +25,8 @@ grpc::Status ApprovalServiceImpl::GetIssuanceStatus(grpc::ServerContext* /*conte
       status = approvals_.GetStatus(request->transaction_number());
       break;
     case v1::GetIssuanceStatusRequest::kSubjectPublicKeyInfoSha256:
-      status = approvals_.GetStatusByKey(request->subject_public_key_info_sha256());
+      status =
+          approvals_.GetStatusByKey(request->subject_public_key_info_sha256(), request->hostname());
       break;
     default:
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

@@ -1,5 +1,6 @@
 #include "approval/approval_store.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
@@ -91,7 +92,7 @@ absl::Status ApprovalStore::Write(const StoredRequest& request, std::vector<v1::
   batch.Put(handles_[kRequests], tn, status.SerializeAsString());
   batch.Put(handles_[kCodes], tn, request.code_salt + request.code_sha256);
   if (index_key) {
-    batch.Put(handles_[kByKey], status.subject_public_key_info_sha256(), tn);
+    batch.Put(handles_[kByKey], status.subject_public_key_info_sha256() + tn, "");
   }
   for (v1::AuditEvent& event : events) {
     event.set_sequence(sequence);
@@ -140,12 +141,41 @@ absl::StatusOr<StoredRequest> ApprovalStore::Get(const std::string& transaction_
   return request;
 }
 
-absl::StatusOr<std::string> ApprovalStore::FindByKey(const std::string& sha256) const {
-  std::string transaction_number;
-  RETURN_IF_ERROR(FromRocksDbStatus(
-      db_->Get(rocksdb::ReadOptions(), handles_[kByKey], sha256, &transaction_number),
-      "no request for this key"));
-  return transaction_number;
+absl::StatusOr<std::vector<std::string>> ApprovalStore::FindByKey(const std::string& sha256) const {
+  std::vector<std::string> transaction_numbers;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kByKey]));
+  for (it->Seek(sha256); it->Valid() && it->key().starts_with(sha256) &&
+                         transaction_numbers.size() < kMaxRequestsPerKey;
+       it->Next()) {
+    // An entry of an earlier version: the key alone, the transaction number its value.
+    std::string transaction_number = it->key().size() == sha256.size()
+                                         ? it->value().ToString()
+                                         : it->key().ToString().substr(sha256.size());
+    if (std::find(transaction_numbers.begin(), transaction_numbers.end(), transaction_number) ==
+        transaction_numbers.end()) {
+      transaction_numbers.push_back(std::move(transaction_number));
+    }
+  }
+  RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the key index"));
+  if (transaction_numbers.empty()) return absl::NotFoundError("no request for this key");
+  return transaction_numbers;
+}
+
+absl::StatusOr<std::vector<std::string>> ApprovalStore::FindCalling() const {
+  std::vector<std::string> transaction_numbers;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kRequests]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::IssuanceStatus status;
+    if (!status.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("a stored request does not parse");
+    }
+    if (status.state() == v1::ISSUANCE_STATE_CALLING) {
+      transaction_numbers.push_back(it->key().ToString());
+    }
+  }
+  RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the requests"));
+  return transaction_numbers;
 }
 
 }  // namespace mecai

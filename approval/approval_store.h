@@ -7,7 +7,8 @@
 //   requests  transaction number → serialized v1::IssuanceStatus (without audit_trail)
 //   codes     transaction number → salt (16 bytes) || SHA-256(salt || code) (32 bytes)
 //   audit     transaction number '\0' big-endian uint64 sequence → serialized v1::AuditEvent
-//   by_key    SHA-256 of the SubjectPublicKeyInfo → transaction number of the latest request
+//   by_key    SHA-256 of the SubjectPublicKeyInfo || transaction number → "" (every request for
+//             the key; entries of earlier versions, SHA-256 → transaction number, are read too)
 #ifndef MECAI_APPROVAL_APPROVAL_STORE_H_
 #define MECAI_APPROVAL_APPROVAL_STORE_H_
 
@@ -63,8 +64,14 @@ class ApprovalStore {
   // The request with its audit trail filled in. NOT_FOUND when absent.
   absl::StatusOr<StoredRequest> Get(const std::string& transaction_number) const;
 
-  // Transaction number of the latest request for the key whose SPKI hashes to `sha256`.
-  absl::StatusOr<std::string> FindByKey(const std::string& sha256) const;
+  // Transaction numbers of the requests for the key whose SPKI hashes to `sha256`, at most
+  // kMaxRequestsPerKey. NOT_FOUND when there is none.
+  absl::StatusOr<std::vector<std::string>> FindByKey(const std::string& sha256) const;
+
+  // Transaction numbers of every request in state CALLING (for the start of the service).
+  absl::StatusOr<std::vector<std::string>> FindCalling() const;
+
+  static constexpr size_t kMaxRequestsPerKey = 1000;
 
  private:
   ApprovalStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles);

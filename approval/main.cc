@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "approval/approval_code.h"
@@ -11,6 +12,7 @@
 #include "approval/approval_service.h"
 #include "approval/approval_store.h"
 #include "approval/approvals.h"
+#include "approval/sleeper.h"
 #include "approval/web_page.h"
 #include "approval/web_page_metrics.h"
 #include "common/base/clock.h"
@@ -68,9 +70,24 @@ absl::Status Run(const std::string& config_path) {
   RETURN_IF_ERROR(certificate_expiry.WatchListener(config.listen()));
   // Serves /metrics when listen.metrics_address is set.
   ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
+  std::string gateway_token;
+  if (!config.voice_gateway_token_file().empty()) {
+    auto token = mecai::ReadFile(config.voice_gateway_token_file());
+    if (!token.ok()) return mecai::Annotate(token.status(), "voice_gateway_token_file");
+    gateway_token = std::string(absl::StripTrailingAsciiWhitespace(*token));
+    RETURN_IF_ERROR(mecai::ValidateVoiceGatewayToken(gateway_token));
+  }
   mecai::OpenSslRandomSource random;
-  mecai::Approvals approvals(mecai::ApprovalOptions::FromConfig(config), *store, fetcher,
-                             mecai::SystemClock::Get(), random, &metrics);
+  mecai::InterruptibleSleeper sleeper;
+  mecai::Approvals approvals(mecai::ApprovalOptions::FromConfig(config, gateway_token), *store,
+                             fetcher, mecai::SystemClock::Get(), random, &metrics, &sleeper);
+  // Requests a stopped process left CALLING cannot resume their calls: they fail, with why.
+  ASSIGN_OR_RETURN(const int interrupted, approvals.RecoverInterruptedCalls());
+  if (interrupted > 0) {
+    MECAI_LOG(Warning) << interrupted
+                       << " approval request(s) were being called when the service stopped; "
+                          "marked FAILED";
+  }
   mecai::ApprovalPageMetrics page_metrics(*registry);
   mecai::HttpServerOptions web_options;
   web_options.idle_timeout = absl::Seconds(config.web_idle_timeout_seconds());
@@ -99,6 +116,8 @@ absl::Status Run(const std::string& config_path) {
   MECAI_LOG(Info) << "approval service ready: gRPC port " << server->port() << ", web page port "
                   << web->port();
   mecai::ServeUntilSignal(*server);
+  // Backoff waits end at once; calls not yet placed stay CALLING until the next start.
+  sleeper.Stop();
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "cli/approval_client.h"
 #include "cli/audit_client.h"
 #include "cli/demo.h"
 #include "cli/flags.h"
@@ -93,6 +94,27 @@ constexpr char kUsage[] =
     "<connection>: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
     "              or --plaintext (local development only).\n"
     "Run `mecai <command> --help` for one command.\n";
+
+constexpr char kApprovalUsage[] =
+    "usage: mecai approval <subcommand> [flags]  <connection>\n"
+    "\n"
+    "  approval submit --server HOST:PORT --domain D [--tn TN] --requester TEXT\n"
+    "                  (--csr FILE | --key FILE | --spki FILE --proof FILE) [--wait SECONDS]\n"
+    "      Submits an issuance request to the approval service and prints its state, calls and\n"
+    "      audit trail. Without --tn the service draws the transaction number (printed). The\n"
+    "      service answers at once (state CALLING) and calls in the background: --wait polls\n"
+    "      until the calls are done, at most SECONDS. --csr: a PKCS #10 request (PEM or DER).\n"
+    "      --key: a private key (PEM): its public key is sent with a proof of possession.\n"
+    "      --spki: a public key (PEM, certificate or DER) with --proof, the raw signature over\n"
+    "      \"MECAI approval proof of possession v1\\n<domain>\\n\".\n"
+    "      Sending the same request again answers with its current state.\n"
+    "  approval status --server HOST:PORT (--tn TN | --key-sha256 HEX [--hostname H])\n"
+    "      Prints the request's state, calls and audit trail; by key, the approved request that\n"
+    "      covers H (else the latest covering it, else the latest).\n"
+    "\n"
+    "Exit 0 answered, 1 fault (unreachable, internal), 2 usage, 3 refused by the service.\n"
+    "<connection>: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
+    "              or --plaintext (local development only).\n";
 
 int UsageError(const std::string& command, const absl::Status& status) {
   std::cerr << "mecai " << command << ": " << status.message() << "\n\n" << kUsage;
@@ -491,6 +513,92 @@ int TrustList(int argc, char** argv) {
   return kExitOk;
 }
 
+int Approval(int argc, char** argv) {
+  const std::string subcommand = argc >= 3 ? argv[2] : "";
+  if (subcommand.empty() || subcommand == "--help" || subcommand == "-h" || WantsHelp(argc, argv)) {
+    std::cout << kApprovalUsage;
+    return subcommand.empty() ? kExitUsage : kExitOk;
+  }
+  auto usage_error = [](const absl::Status& status) {
+    std::cerr << "mecai approval: " << status.message() << "\n\n" << kApprovalUsage;
+    return kExitUsage;
+  };
+  std::set<std::string> valued = {"server"};
+  if (subcommand == "submit") {
+    valued.insert({"domain", "tn", "requester", "csr", "key", "spki", "proof", "wait"});
+  } else if (subcommand == "status") {
+    valued.insert({"tn", "key-sha256", "hostname"});
+  } else {
+    return usage_error(
+        absl::InvalidArgumentError(absl::StrCat("unknown subcommand '", subcommand, "'")));
+  }
+  valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
+  auto flags = mecai::Flags::Parse(argc, argv, 3, valued, mecai::kConnectionBooleanFlags);
+  if (!flags.ok()) return usage_error(flags.status());
+  auto server = flags->Require("server");
+  if (!server.ok()) return usage_error(server.status());
+  auto peer = mecai::PeerFromFlags(*flags, *server);
+  if (!peer.ok()) return usage_error(peer.status());
+  absl::StatusOr<mecai::v1::IssuanceStatus> status;
+  if (subcommand == "submit") {
+    mecai::ApprovalSubmitOptions options;
+    options.server = *peer;
+    for (const char* required : {"domain", "requester"}) {
+      if (!flags->Has(required)) {
+        return usage_error(flags->Require(required).status());
+      }
+    }
+    options.domain = flags->Get("domain");
+    options.transaction_number = flags->Get("tn");
+    options.requester = flags->Get("requester");
+    options.csr_file = flags->Get("csr");
+    options.key_file = flags->Get("key");
+    options.spki_file = flags->Get("spki");
+    options.proof_file = flags->Get("proof");
+    if ((!options.csr_file.empty()) + (!options.key_file.empty()) + (!options.spki_file.empty()) !=
+            1 ||
+        (!options.spki_file.empty() && options.proof_file.empty())) {
+      return usage_error(absl::InvalidArgumentError(
+          "give exactly one of --csr, --key and --spki (--spki with --proof)"));
+    }
+    int wait_seconds = 0;
+    if (flags->Has("wait") && (!absl::SimpleAtoi(flags->Get("wait"), &wait_seconds) ||
+                               wait_seconds < 0 || wait_seconds > 3600)) {
+      return usage_error(absl::InvalidArgumentError("--wait must be 0..3600 seconds"));
+    }
+    options.wait = absl::Seconds(wait_seconds);
+    status = mecai::SubmitApprovalRequest(options);
+  } else {
+    mecai::ApprovalStatusOptions options;
+    options.server = *peer;
+    options.transaction_number = flags->Get("tn");
+    options.key_sha256_hex = flags->Get("key-sha256");
+    options.hostname = flags->Get("hostname");
+    if (options.transaction_number.empty() == options.key_sha256_hex.empty()) {
+      return usage_error(absl::InvalidArgumentError("give exactly one of --tn and --key-sha256"));
+    }
+    status = mecai::GetApprovalStatus(options);
+  }
+  if (!status.ok()) {
+    std::cerr << "mecai approval " << subcommand << ": "
+              << absl::StatusCodeToString(status.status().code()) << ": "
+              << status.status().message() << "\n";
+    switch (status.status().code()) {
+      case absl::StatusCode::kInvalidArgument:
+      case absl::StatusCode::kAlreadyExists:
+      case absl::StatusCode::kNotFound:
+      case absl::StatusCode::kResourceExhausted:
+      case absl::StatusCode::kPermissionDenied:
+      case absl::StatusCode::kFailedPrecondition:
+        return kExitRefused;
+      default:
+        return kExitError;
+    }
+  }
+  std::cout << mecai::DescribeIssuanceStatus(*status);
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -500,6 +608,8 @@ int main(int argc, char** argv) {
     return argc < 2 ? kExitUsage : kExitOk;
   }
   const std::string command = argv[1];
+  // Its own usage, --help included.
+  if (command == "approval") return Approval(argc, argv);
   if (WantsHelp(argc, argv)) {
     std::cout << kUsage;
     return kExitOk;

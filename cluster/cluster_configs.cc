@@ -252,8 +252,10 @@ v1::ApprovalConfig ClusterApprovalConfig(const std::string& workdir,
   config.set_voice_gateway_url(voice_gateway_url);
   config.set_approval_site_url("http://certapproval.mecai.test/");
   config.set_certificate_authority_name("MECAI Demo CA");
-  // The registry and the gateway are on loopback (trust rule 6 refuses it by default).
+  // The registry and the gateway are on loopback (trust rule 6 refuses it by default), over
+  // plain http.
   config.add_allowed_special_address_ranges("127.0.0.0/8");
+  config.set_allow_http_for_testing(true);
   config.set_signing_key_file(ClusterPath(workdir, "approval/records.key"));
   return config;
 }

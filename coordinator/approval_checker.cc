@@ -35,6 +35,8 @@ ApprovalCheckOutcome ApprovalChecker::Check(const std::vector<std::string>& spki
   for (const std::string& key : keys) {
     v1::GetIssuanceStatusRequest request;
     request.set_subject_public_key_info_sha256(key);
+    // The approval that covers this host, not merely the latest request for the key.
+    request.set_hostname(hostname);
     v1::IssuanceStatus status;
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));

@@ -275,6 +275,8 @@ v1::ApprovalConfig ApprovalConfigIn(const std::string& workdir) {
   config.set_voice_gateway_url("http://127.0.0.1:9/calls");
   config.set_approval_site_url("http://certapproval.mecai.test/");
   config.set_certificate_authority_name("MECAI Demo CA");
+  // The registry and the gateway would be plain http on loopback.
+  config.set_allow_http_for_testing(true);
   return config;
 }
 

@@ -78,7 +78,13 @@ absl::StatusOr<std::unique_ptr<RdapServer>> RdapServer::Start(
       "  fastcgi_temp_path ", prefix, "/fastcgi;\n  uwsgi_temp_path ", prefix, "/uwsgi;\n",
       "  scgi_temp_path ", prefix, "/scgi;\n", "  server {\n    listen 127.0.0.1:", port,
       ";\n    root ", prefix, "/www;\n    location /rdap/domain/ {\n",
-      "      default_type application/rdap+json;\n    }\n  }\n}\n");
+      "      default_type application/rdap+json;\n",
+      "      if ($http_accept != \"application/rdap+json\") { return 406; }\n    }\n",
+      "    location /rdap/moved/ {\n      rewrite ^/rdap/moved/(.*)$ /rdap/$1 redirect;\n"
+      "    }\n",
+      "    location /rdap/loop/ {\n      rewrite ^/rdap/loop/(.*)$ /rdap/loop/$1 redirect;\n    "
+      "}\n",
+      "  }\n}\n");
   RETURN_IF_ERROR(WriteFileAtomically(prefix + "/nginx.conf", config));
   auto server = std::make_unique<RdapServer>();
   ASSIGN_OR_RETURN(server->nginx_,
@@ -128,9 +134,12 @@ HttpServerResponse VoiceGateway::Handle(const HttpServerRequest& request) {
     response.body = R"({"error": "bad request"})";
     return response;
   }
-  RecordedCall call{
-      body.fields().count("to") ? body.fields().at("to").string_value() : "",
-      body.fields().count("message") ? body.fields().at("message").string_value() : ""};
+  auto field = [&body](const std::string& name) {
+    return body.fields().count(name) ? body.fields().at(name).string_value() : std::string();
+  };
+  auto authorization = request.headers.find("authorization");
+  RecordedCall call{field("to"), field("message"), field("extension"),
+                    authorization == request.headers.end() ? "" : authorization->second};
   absl::MutexLock lock(&mutex_);
   ++requests_;
   if (attempts_[call.to]++ < failures_before_success_) {

@@ -23,7 +23,10 @@ namespace testing {
 std::string RdapDomainJson(const std::string& domain,
                            const std::vector<std::string>& voice_numbers);
 
-// nginx serving <directory>/rdap/domain/<name> as application/rdap+json. Not thread-safe.
+// nginx serving <directory>/rdap/domain/<name> as application/rdap+json to requests that accept
+// it (RFC 7480 §4.2: "Accept: application/rdap+json", else 406). Under /rdap/moved/ every lookup
+// is redirected (302) to the same path under /rdap/, and under /rdap/loop/ to itself
+// (RFC 7480 §5.2). Not thread-safe.
 class RdapServer {
  public:
   // `domains`: domain name → response body.
@@ -31,6 +34,9 @@ class RdapServer {
       const std::string& directory, const std::map<std::string, std::string>& domains);
   // The base URL ("http://127.0.0.1:PORT/rdap/").
   const std::string& base_url() const { return base_url_; }
+  // Base URLs whose lookups are redirected once, and forever.
+  std::string moved_base_url() const { return base_url_ + "moved/"; }
+  std::string loop_base_url() const { return base_url_ + "loop/"; }
 
  private:
   std::unique_ptr<ChildProcess> nginx_;
@@ -40,6 +46,10 @@ class RdapServer {
 struct RecordedCall {
   std::string to;
   std::string message;
+  // The "extension" field; empty when absent.
+  std::string extension;
+  // The Authorization header; empty when absent.
+  std::string authorization;
 };
 
 // Records POSTed {to, message}; answers 503 to the first `failures_before_success` calls of each

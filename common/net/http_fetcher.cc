@@ -124,9 +124,25 @@ absl::Status SetOption(CURL* handle, CURLoption option, const char* name, Value 
 
 }  // namespace
 
+absl::StatusOr<HttpResponse> HttpFetcher::FetchResponse(const HttpRequest& request) {
+  ASSIGN_OR_RETURN(std::string body, Fetch(request));
+  HttpResponse response;
+  response.status_code = 200;
+  response.body = std::move(body);
+  return response;
+}
+
 CurlHttpFetcher::CurlHttpFetcher(AddressPolicy policy) : policy_(std::move(policy)) {}
 
 absl::StatusOr<std::string> CurlHttpFetcher::Fetch(const HttpRequest& request) {
+  ASSIGN_OR_RETURN(HttpResponse response, FetchResponse(request));
+  if (response.status_code < 200 || response.status_code > 299) {
+    return absl::UnavailableError(absl::StrCat("HTTP status ", response.status_code));
+  }
+  return std::move(response.body);
+}
+
+absl::StatusOr<HttpResponse> CurlHttpFetcher::FetchResponse(const HttpRequest& request) {
   RETURN_IF_ERROR(InitializeCurlOnce());
   RETURN_IF_ERROR(CheckScheme(request.url));
   CurlEasyPtr handle(curl_easy_init());
@@ -163,6 +179,13 @@ absl::StatusOr<std::string> CurlHttpFetcher::Fetch(const HttpRequest& request) {
   RETURN_IF_ERROR(MECAI_CURL_SET(curl, CURLOPT_OPENSOCKETDATA, &transfer));
 
   CurlSlistPtr headers;
+  for (const std::string& header : request.headers) {
+    if (header.find_first_of("\r\n") != std::string::npos ||
+        header.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError("a request header must be one \"Name: value\" line");
+    }
+    RETURN_IF_ERROR(AppendHeader(headers, header));
+  }
   if (!request.post_body.empty()) {
     RETURN_IF_ERROR(MECAI_CURL_SET(curl, CURLOPT_POST, 1L));
     RETURN_IF_ERROR(MECAI_CURL_SET(curl, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -173,6 +196,8 @@ absl::StatusOr<std::string> CurlHttpFetcher::Fetch(const HttpRequest& request) {
     }
     // No "Expect: 100-continue" round trip.
     RETURN_IF_ERROR(AppendHeader(headers, "Expect:"));
+  }
+  if (headers != nullptr) {
     RETURN_IF_ERROR(MECAI_CURL_SET(curl, CURLOPT_HTTPHEADER, headers.get()));
   }
 
@@ -200,10 +225,23 @@ absl::StatusOr<std::string> CurlHttpFetcher::Fetch(const HttpRequest& request) {
   }
   long status_code = 0;  // NOLINT(runtime/int): curl's type.
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status_code);
+  HttpResponse response;
+  response.status_code = static_cast<int>(status_code);
+  if (status_code == 301 || status_code == 302 || status_code == 303 || status_code == 307 ||
+      status_code == 308) {
+    // The Location resolved against the request's URL (RFC 9110 §10.2.2); not followed.
+    char* location = nullptr;
+    if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
+        location != nullptr) {
+      response.redirect_url = location;
+      return response;
+    }
+  }
   if (status_code < 200 || status_code > 299) {
     return absl::UnavailableError(absl::StrCat("HTTP status ", status_code));
   }
-  return std::move(transfer.body);
+  response.body = std::move(transfer.body);
+  return response;
 }
 
 }  // namespace mecai

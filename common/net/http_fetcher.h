@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -25,6 +26,17 @@ struct HttpRequest {
   absl::Duration timeout = absl::Seconds(5);
   // A body longer than this aborts the transfer.
   size_t max_response_bytes = 1 << 20;
+  // Extra request header lines, "Name: value" each (no CR or LF: INVALID_ARGUMENT).
+  std::vector<std::string> headers;
+};
+
+// What FetchResponse answers: a 2xx answer's body, or a redirect (RFC 9110 §15.4: 301, 302,
+// 303, 307, 308) and the absolute URL its Location names, for the caller to check and follow.
+struct HttpResponse {
+  int status_code = 0;
+  std::string body;
+  // Set for redirects only.
+  std::string redirect_url;
 };
 
 // Thread-safe: implementations accept concurrent Fetch calls.
@@ -41,6 +53,10 @@ class HttpFetcher {
   //   UNAVAILABLE        name resolution or connection failed, or the status code was not 2xx
   //                      (the message names the code).
   virtual absl::StatusOr<std::string> Fetch(const HttpRequest& request) = 0;
+
+  // As Fetch, except that a redirect with a Location is an answer (status_code 3xx,
+  // redirect_url), never followed. The default: Fetch's body as a 200.
+  virtual absl::StatusOr<HttpResponse> FetchResponse(const HttpRequest& request);
 };
 
 // libcurl, one easy handle per request. Follows no redirects, speaks only http and https, uses no
@@ -53,6 +69,7 @@ class CurlHttpFetcher : public HttpFetcher {
   explicit CurlHttpFetcher(AddressPolicy policy);
 
   absl::StatusOr<std::string> Fetch(const HttpRequest& request) override;
+  absl::StatusOr<HttpResponse> FetchResponse(const HttpRequest& request) override;
 
  private:
   const AddressPolicy policy_;
