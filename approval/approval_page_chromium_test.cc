@@ -21,6 +21,7 @@
 #include "approval/approval_service.h"
 #include "approval/approval_store.h"
 #include "approval/approvals.h"
+#include "approval/proof_of_possession.h"
 #include "approval/testing/chromium.h"
 #include "approval/testing/test_environment.h"
 #include "approval/web_page.h"
@@ -146,6 +147,8 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   OpenSslRandomSource random;
   ApprovalOptions options;
   options.voice_gateway_url = (*gateway)->url();
+  // The registry and the gateway run on loopback over http (ApprovalConfig.allow_http_for_testing).
+  options.allow_http = true;
   options.certificate_authority_name = "Test CA";
   options.rdap.base_urls = {{"test", (*rdap)->base_url()}};
   auto page_holder = std::unique_ptr<ApprovalPage>();
@@ -192,9 +195,13 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   const int der_length = i2d_PUBKEY(key->get(), &der);
   v1::SubmitIssuanceRequestRequest request;
   request.set_domain(kDomain);
-  request.set_transaction_number("CA2024TX77");
+  request.set_transaction_number("CA2024-TX77-QK");
   request.set_subject_public_key_info_der(std::string(reinterpret_cast<char*>(der), der_length));
   OPENSSL_free(der);
+  // A bare key proves its possession (docs/APPROVAL.md "Proof of possession").
+  auto proof = SignProofOfPossession(key->get(), kDomain);
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  request.set_proof_of_possession(*proof);
   request.set_requester(kRequester);
   v1::IssuanceStatus submitted;
   {
@@ -204,7 +211,9 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
   ASSERT_EQ(submitted.state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL) << submitted.DebugString();
-  ASSERT_EQ((*gateway)->calls().size(), 2u);  // Registrant and the registrar's abuse line.
+  // The registrant only: the registrar's abuse line is not a contact of the domain (RFC 9083
+  // roles).
+  ASSERT_EQ((*gateway)->calls().size(), 1u);
   const std::string message = (*gateway)->calls()[0].message;
   EXPECT_THAT(message, HasSubstr(site));
   const std::string code = testing::SpokenApprovalCode(message);
@@ -227,11 +236,11 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
             "Check a certificate request \u2013 Test CA");
   CheckPage(chromium, *axe_source, screenshots, "1_start");
   ASSERT_TRUE(chromium
-                  .RunAndWaitForNavigation("document.getElementById('tn').value = 'CA2024TX77';"
+                  .RunAndWaitForNavigation("document.getElementById('tn').value = 'CA2024TX77QK';"
                                            "document.getElementById('show').click()")
                   .ok());
   EXPECT_THAT(*chromium.EvaluateString("location.pathname + location.search"),
-              HasSubstr("/request?tn=CA2024TX77"));
+              HasSubstr("/request?tn=CA2024TX77QK"));
   EXPECT_EQ(*chromium.EvaluateString("document.getElementById('domain').textContent"), kDomain);
   EXPECT_EQ(*chromium.EvaluateString("document.getElementById('requester').textContent"),
             kRequester);
@@ -256,7 +265,7 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
                   .RunAndWaitForNavigation(
                       "const forged = document.createElement('form'); forged.method = 'post';"
                       "forged.action = '/approve';"
-                      "for (const [name, value] of [['tn', 'CA2024TX77'], ['code', '" +
+                      "for (const [name, value] of [['tn', 'CA2024TX77QK'], ['code', '" +
                       code +
                       "'], ['csrf', '00']]) { const input = document.createElement('input');"
                       "input.name = name; input.value = value; forged.appendChild(input); }"
@@ -265,7 +274,7 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   EXPECT_THAT(*chromium.EvaluateString("document.getElementById('message').textContent"),
               HasSubstr("The form has expired or was not sent from this site"));
   CheckPage(chromium, *axe_source, screenshots, "3_refused");
-  ASSERT_TRUE(chromium.Navigate(site + "request?tn=CA2024TX77").ok());
+  ASSERT_TRUE(chromium.Navigate(site + "request?tn=CA2024TX77QK").ok());
   EXPECT_EQ(*chromium.EvaluateString("document.getElementById('attempts-left').textContent"), "5");
 
   // Enter in the code field with the right code and no choice made: the browser asks for a
@@ -277,7 +286,7 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   ASSERT_TRUE(chromium.PressEnter().ok());
   absl::SleepFor(absl::Seconds(1));
   EXPECT_EQ(*chromium.EvaluateString("location.pathname"), "/request");
-  EXPECT_EQ(approvals.GetStatus("CA2024TX77")->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  EXPECT_EQ(approvals.GetStatus("CA2024TX77QK")->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
   // With "approve" chosen, Enter reaches the confirmation page, and still nothing is decided.
   ASSERT_TRUE(chromium
                   .Evaluate("document.getElementById('choose-approve').checked = true;"
@@ -287,13 +296,13 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   EXPECT_EQ(*chromium.EvaluateString("location.pathname"), "/confirm");
   EXPECT_THAT(*chromium.EvaluateString("document.getElementById('confirm-summary').textContent"),
               HasSubstr("You are about to let Test CA issue a TLS certificate for these names"));
-  EXPECT_EQ(approvals.GetStatus("CA2024TX77")->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  EXPECT_EQ(approvals.GetStatus("CA2024TX77QK")->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
   CheckPage(chromium, *axe_source, screenshots, "4_confirm");
   // Enter on the confirmation page does nothing either.
   ASSERT_TRUE(chromium.PressEnter().ok());
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(*chromium.EvaluateString("location.pathname"), "/confirm");
-  EXPECT_EQ(approvals.GetStatus("CA2024TX77")->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  EXPECT_EQ(approvals.GetStatus("CA2024TX77QK")->state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
 
   // Back, a wrong code confirmed: counted, and the form comes back with the typed code and an
   // announced error.
@@ -342,18 +351,20 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   }
   EXPECT_THAT(kinds, ::testing::ElementsAre(
                          v1::AUDIT_EVENT_KIND_SUBMITTED, v1::AUDIT_EVENT_KIND_RDAP_LOOKUP_SUCCEEDED,
-                         v1::AUDIT_EVENT_KIND_CALL_PLACED, v1::AUDIT_EVENT_KIND_CALL_PLACED,
-                         v1::AUDIT_EVENT_KIND_AWAITING_APPROVAL, v1::AUDIT_EVENT_KIND_PAGE_VIEWED,
-                         v1::AUDIT_EVENT_KIND_REFUSED, v1::AUDIT_EVENT_KIND_PAGE_VIEWED,
-                         v1::AUDIT_EVENT_KIND_PAGE_VIEWED, v1::AUDIT_EVENT_KIND_WRONG_CODE,
-                         v1::AUDIT_EVENT_KIND_APPROVED));
+                         v1::AUDIT_EVENT_KIND_CALL_PLACED, v1::AUDIT_EVENT_KIND_AWAITING_APPROVAL,
+                         v1::AUDIT_EVENT_KIND_PAGE_VIEWED, v1::AUDIT_EVENT_KIND_REFUSED,
+                         v1::AUDIT_EVENT_KIND_PAGE_VIEWED, v1::AUDIT_EVENT_KIND_PAGE_VIEWED,
+                         v1::AUDIT_EVENT_KIND_WRONG_CODE, v1::AUDIT_EVENT_KIND_APPROVED));
   EXPECT_EQ(final_status.audit_trail().rbegin()->remote_address(), "127.0.0.1");
 
   // A second request, which the person rejects after its confirmation page.
   auto other_key = GenerateEcKey();
   ASSERT_TRUE(other_key.ok());
-  request.set_transaction_number("CA2024TX78");
+  request.set_transaction_number("CA2024-TX78-QK");
   request.set_subject_public_key_info_der(PublicKeyToDer(other_key->get()));
+  auto other_proof = SignProofOfPossession(other_key->get(), kDomain);
+  ASSERT_TRUE(other_proof.ok()) << other_proof.status();
+  request.set_proof_of_possession(*other_proof);
   {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -362,7 +373,7 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
   const std::string second_code = testing::SpokenApprovalCode((*gateway)->calls().back().message);
-  ASSERT_TRUE(chromium.Navigate(site + "request?tn=CA2024TX78").ok());
+  ASSERT_TRUE(chromium.Navigate(site + "request?tn=CA2024TX78QK").ok());
   ASSERT_TRUE(
       chromium
           .RunAndWaitForNavigation("document.getElementById('choose-reject').checked = true;"
@@ -376,7 +387,7 @@ TEST(ApprovalPageChromiumTest, APersonApprovesOnThePageAfterAWrongCode) {
   EXPECT_THAT(*chromium.EvaluateString("document.getElementById('message').textContent"),
               HasSubstr("You rejected the certificate for shop.test"));
   CheckPage(chromium, *axe_source, screenshots, "8_rejected");
-  EXPECT_EQ(approvals.GetStatus("CA2024TX78")->state(), v1::ISSUANCE_STATE_REJECTED);
+  EXPECT_EQ(approvals.GetStatus("CA2024TX78QK")->state(), v1::ISSUANCE_STATE_REJECTED);
 }
 
 }  // namespace

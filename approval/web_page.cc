@@ -629,6 +629,12 @@ HttpServerResponse ApprovalPage::DecideRequest(const HttpServerRequest& request,
                              HtmlEscape(StateSentence(status.state())), ".</p>", decided,
                              NextStep(status)));
   }
+  if (outcome->result == DecisionResult::kMalformedCode) {
+    // Not a code at all: it used no attempt (docs/APPROVAL.md "Codes").
+    form.error = absl::StrCat(outcome->message, " This did not use one of your attempts.");
+    form.error_field = "code";
+    return RequestPage(400, status, cookie, form);
+  }
   // Any other outcome leaves the request pending: the form again, with what the service said.
   form.error = "The code was not accepted. Check the code you heard and type it again.";
   form.error_field = "code";

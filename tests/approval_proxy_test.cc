@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "approval/proof_of_possession.h"
 #include "approval/testing/test_environment.h"
 #include "common/base/files.h"
 #include "common/crypto/pem.h"
@@ -137,6 +138,8 @@ class ApprovalProxyTest : public ::testing::Test {
     config.set_approval_site_url(site_origin_ + "/");
     config.set_certificate_authority_name("Proxy Test CA");
     config.add_allowed_special_address_ranges("127.0.0.0/8");
+    // The registry and the gateway run on loopback over http.
+    config.set_allow_http_for_testing(true);
     // As deploy/nginx/approval.conf asks.
     config.add_web_trusted_proxies("127.0.0.1");
     config.set_web_max_connections_per_address(0);
@@ -186,6 +189,10 @@ class ApprovalProxyTest : public ::testing::Test {
     request.set_domain(kDomain);
     request.set_transaction_number(transaction_number);
     request.set_subject_public_key_info_der(PublicKeyToDer(key->get()));
+    auto proof = SignProofOfPossession(key->get(), kDomain);
+    EXPECT_TRUE(proof.ok()) << proof.status();
+    if (!proof.ok()) return "";
+    request.set_proof_of_possession(*proof);
     request.set_requester("Shop Owner");
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -193,6 +200,11 @@ class ApprovalProxyTest : public ::testing::Test {
     grpc::Status call =
         v1::ApprovalService::NewStub(*channel)->SubmitIssuanceRequest(&context, request, &status);
     EXPECT_TRUE(call.ok()) << call.error_message();
+    // Submit answers at once; the lookup and the call follow in the background.
+    for (int poll = 0; poll < 200 && status.state() == v1::ISSUANCE_STATE_CALLING; ++poll) {
+      absl::SleepFor(absl::Milliseconds(100));
+      status = Status(transaction_number);
+    }
     EXPECT_EQ(status.state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL) << status.DebugString();
     return testing::SpokenApprovalCode(gateway_->calls().back().message);
   }
@@ -302,12 +314,12 @@ class ApprovalProxyTest : public ::testing::Test {
 };
 
 TEST_F(ApprovalProxyTest, APersonApprovesThroughNginxAndAForgedOriginIsRefusedAndCounted) {
-  const std::string code = Submit("PROXY8001");
+  const std::string code = Submit("PROXY8001QRST");
   ASSERT_EQ(code.size(), 8u);
   const std::vector<std::string> claims = {"--header", "X-Forwarded-For: 192.0.2.98", "--header",
                                            "Forwarded: for=192.0.2.99"};
 
-  Answer shown = Browse("/request?tn=PROXY8001", claims);
+  Answer shown = Browse("/request?tn=PROXY8001QRST", claims);
   ASSERT_EQ(shown.status, 200) << shown.body;
   EXPECT_THAT(shown.body, HasSubstr("Proxy Test CA"));
   EXPECT_THAT(shown.headers, HasSubstr("Content-Security-Policy: default-src 'none'"));
@@ -316,18 +328,18 @@ TEST_F(ApprovalProxyTest, APersonApprovesThroughNginxAndAForgedOriginIsRefusedAn
   EXPECT_THAT(shown.headers, HasSubstr("; Secure"));
   const std::string csrf = InputValue(shown.body, "csrf");
   ASSERT_EQ(csrf.size(), 64u) << shown.body;
-  const std::vector<std::string> form = {"--data-urlencode", "tn=PROXY8001",     "--data-urlencode",
+  const std::vector<std::string> form = {"--data-urlencode", "tn=PROXY8001QRST", "--data-urlencode",
                                          "csrf=" + csrf,     "--data-urlencode", "code=" + code,
                                          "--data-urlencode", "decision=approve"};
 
   // A forged Origin: refused, counted, audited with the client nginx saw.
   std::vector<std::string> forged = {"--header", "Origin: https://evil.example"};
   forged.insert(forged.end(), form.begin(), form.end());
-  Answer refused = Browse("/approve?tn=PROXY8001", forged);
+  Answer refused = Browse("/approve?tn=PROXY8001QRST", forged);
   EXPECT_EQ(refused.status, 403);
   EXPECT_THAT(refused.body, HasSubstr("This form must be sent from this site's own page"));
   EXPECT_THAT(Metrics(), HasSubstr("mecai_approval_page_refusals_total{reason=\"origin\"} 1"));
-  v1::IssuanceStatus status = Status("PROXY8001");
+  v1::IssuanceStatus status = Status("PROXY8001QRST");
   EXPECT_EQ(status.state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
   ASSERT_GT(status.audit_trail_size(), 0);
   EXPECT_EQ(status.audit_trail().rbegin()->kind(), v1::AUDIT_EVENT_KIND_REFUSED);
@@ -337,8 +349,9 @@ TEST_F(ApprovalProxyTest, APersonApprovesThroughNginxAndAForgedOriginIsRefusedAn
   EXPECT_EQ(status.audit_trail().rbegin()->remote_address(), kClient);
 
   // An oversized body: the page's own 413, through nginx.
-  Answer too_large = Browse("/approve?tn=PROXY8001", {"--header", "Origin: " + site_origin_,
-                                                      "--data-binary", std::string(10 << 10, 'x')});
+  Answer too_large =
+      Browse("/approve?tn=PROXY8001QRST",
+             {"--header", "Origin: " + site_origin_, "--data-binary", std::string(10 << 10, 'x')});
   EXPECT_EQ(too_large.status, 413);
   EXPECT_THAT(too_large.body, HasSubstr("The form you sent is larger than this site accepts"));
   EXPECT_THAT(Metrics(),
@@ -349,19 +362,19 @@ TEST_F(ApprovalProxyTest, APersonApprovesThroughNginxAndAForgedOriginIsRefusedAn
   own.insert(own.end(), claims.begin(), claims.end());
   std::vector<std::string> confirm_request = own;
   confirm_request.insert(confirm_request.end(), form.begin(), form.end());
-  Answer confirm = Browse("/confirm?tn=PROXY8001", confirm_request);
+  Answer confirm = Browse("/confirm?tn=PROXY8001QRST", confirm_request);
   ASSERT_EQ(confirm.status, 200) << confirm.body;
   EXPECT_THAT(confirm.body, HasSubstr("You are about to let Proxy Test CA issue"));
-  EXPECT_EQ(Status("PROXY8001").state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  EXPECT_EQ(Status("PROXY8001QRST").state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
   std::vector<std::string> approve_request = own;
   for (const std::string& field : {std::string("tn"), std::string("code"), std::string("csrf")}) {
     approve_request.push_back("--data-urlencode");
     approve_request.push_back(field + "=" + InputValue(confirm.body, field));
   }
-  Answer approved = Browse("/approve?tn=PROXY8001", approve_request);
+  Answer approved = Browse("/approve?tn=PROXY8001QRST", approve_request);
   EXPECT_EQ(approved.status, 200) << approved.body;
   EXPECT_THAT(approved.body, HasSubstr("You approved the certificate for shop.test"));
-  status = Status("PROXY8001");
+  status = Status("PROXY8001QRST");
   EXPECT_EQ(status.state(), v1::ISSUANCE_STATE_APPROVED);
   EXPECT_EQ(status.audit_trail().rbegin()->kind(), v1::AUDIT_EVENT_KIND_APPROVED);
   EXPECT_EQ(status.audit_trail().rbegin()->remote_address(), kClient);
@@ -372,14 +385,14 @@ TEST_F(ApprovalProxyTest, APersonApprovesThroughNginxAndAForgedOriginIsRefusedAn
   auto redirect = ChildProcess::Start(
       {"curl", "--silent", "--show-error", "--max-time", "10", "--output", "/dev/null",
        "--dump-header", headers, "--header", absl::StrCat("Host: ", kSiteHost),
-       absl::StrCat("http://127.0.0.1:", redirect_port_, "/request?tn=PROXY8001")},
+       absl::StrCat("http://127.0.0.1:", redirect_port_, "/request?tn=PROXY8001QRST")},
       directory_ + "/redirect.log");
   ASSERT_TRUE(redirect.ok());
   EXPECT_TRUE((*redirect)->WaitForExit(absl::Seconds(15)));
   const std::string redirected = ReadFile(headers).value_or("");
   EXPECT_THAT(redirected, ::testing::StartsWith("HTTP/1.1 301 "));
-  EXPECT_THAT(redirected,
-              HasSubstr(absl::StrCat("Location: https://", kSiteHost, "/request?tn=PROXY8001")));
+  EXPECT_THAT(redirected, HasSubstr(absl::StrCat("Location: https://", kSiteHost,
+                                                 "/request?tn=PROXY8001QRST")));
 }
 
 }  // namespace
