@@ -21,6 +21,9 @@ PACKAGES=(
   python3 xxd git
   # The approval page is tested in a real headless browser (ARCHITECTURE.md §7).
   chromium
+  # The service images without a container daemon (deploy/image/build.sh, //deploy/image:image_test):
+  # root file systems from Debian packages, unpacking and inspecting OCI image layouts, their JSON.
+  mmdebstrap umoci skopeo jq
   # kubectl for `kubectl kustomize` (deploy:kustomize_test): any kubectl already on PATH will do,
   # else Debian's (ARCHITECTURE.md §9).
   $(command -v kubectl >/dev/null 2>&1 || echo kubernetes-client)
