@@ -11,8 +11,8 @@
 #            layout whose index.json names the image by TAG; OUT/<image>.spdx.json its SBOM (also a
 #            blob of the layout, named by the manifest annotation example.mecai.sbom.digest);
 #            OUT/digests lists "<image> <manifest digest>" for deploy/image/pin-digests.sh.
-# --cache    the .debs of earlier runs (default $MECAI_IMAGE_CACHE or /var/cache/mecai-image),
-#            so that a repeated run downloads nothing.
+# --cache    the .debs and apt's package lists of earlier runs (default $MECAI_IMAGE_CACHE or
+#            /var/cache/mecai-image), so that a repeated run downloads only what the archive changed.
 # --tag      the tag in index.json (default 1.0).
 #
 # Each image is three layers: (1) the base shared by all five, the Debian packages every binary
@@ -91,28 +91,31 @@ else
 fi
 [[ ${#sources[@]} -gt 0 ]] || { log "no Debian sources in apt's configuration"; exit 1; }
 
-mkdir -p "${cache}/debs" "${out}"
+mkdir -p "${cache}/debs" "${cache}/lists" "${out}"
 exec 9>"${cache}/lock"
 flock 9  # one build at a time uses the cache
 work="$(mktemp -d "${TMPDIR:-/tmp}/mecai-image.XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
 
 # rootfs DIR PACKAGE...: the packages and their dependencies unpacked into DIR, made into an
-# image root: no device nodes or apt state, a CA bundle, the users, writable /tmp.
+# image root: no device nodes, apt state or documentation (but the licenses), a CA bundle, the
+# users, a writable /tmp.
 rootfs() {
   local dir="$1"
   shift
   mmdebstrap --quiet --mode=root --variant=extract --include="$(IFS=,; echo "$*")" \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
-    --setup-hook='mkdir -p "$1/var/cache/apt/archives"' \
+    --setup-hook='mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists"' \
     --setup-hook="sync-in ${cache}/debs /var/cache/apt/archives/" \
-    --extract-hook="${here}/extract_hook.sh \"\$1\" ${cache}/debs" \
+    --setup-hook="sync-in ${cache}/lists /var/lib/apt/lists/" \
+    --extract-hook="${here}/extract_hook.sh \"\$1\" ${cache}" \
     "${suite}" "${dir}" "${sources[@]}"
   rm -rf "${dir:?}"/dev/* "${dir}/etc/apt" "${dir}/etc/dpkg" "${dir}/var/lib/apt" \
     "${dir}/var/cache/apt" "${dir}/var/log/apt" "${dir}/etc/resolv.conf" "${dir}/etc/hostname" \
-    "${dir}/etc/fstab"
+    "${dir}/etc/fstab" "${dir}"/usr/share/{man,info,locale,lintian}
+  # Documentation but the licenses (removed here rather than filtered by mmdebstrap's path-exclude,
+  # which runs a filter process for every package).
+  find "${dir}/usr/share/doc" -mindepth 2 ! -type d ! -name copyright -delete
+  find "${dir}/usr/share/doc" -mindepth 1 -depth -type d -empty -delete
   # What ca-certificates' maintainer script (update-ca-certificates) would write: every
   # certificate it ships, in name order, each ending in a newline.
   mkdir -p "${dir}/etc/ssl/certs"
