@@ -76,7 +76,9 @@ def main():
             "SPDXID": spdx_id("deb", index, name),
             "name": name,
             "versionInfo": version,
-            "supplier": "Organization: " + package.get("Maintainer", "Debian"),
+            # SPDX writes a supplier's e-mail address in parentheses.
+            "supplier": "Organization: " + re.sub(r"\s*<([^>]*)>", r" (\1)",
+                                                  package.get("Maintainer", "Debian")),
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": False,
             "licenseConcluded": "NOASSERTION",
