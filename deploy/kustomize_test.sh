@@ -90,6 +90,28 @@ for region in "${regions[@]}"; do
     fail "${region}: the autoscaler does not scale on mecai_probe_agent_probes_in_flight"
   grep -q "^  name: probe-agent-headless\$" "${rendered}" && grep -q "clusterIP: None" "${rendered}" ||
     fail "${region}: no headless Service probe-agent-headless"
+  # Every container's image is pinned by a manifest digest (the overlay's `images:`, written by
+  # deploy/image/pin-digests.sh), never by a tag alone.
+  containers=0
+  while read -r image; do
+    containers=$((containers + 1))
+    [[ "${image}" =~ ^[a-z0-9][a-z0-9./:_-]*@sha256:[0-9a-f]{64}$ ]] ||
+      fail "${region}: image ${image} is not pinned by digest"
+  done < <(sed -n -E 's/^ +image: *//p' "${rendered}")
+  [[ "${containers}" -eq 4 ]] || fail "${region}: ${containers} containers, expected 4"
+  # Pod Security "restricted" (https://kubernetes.io/docs/concepts/security/pod-security-standards/):
+  # the namespace enforces it, and every pod and container meets it, with no host volume.
+  grep -q '^    pod-security.kubernetes.io/enforce: restricted$' "${rendered}" ||
+    fail "${region}: the namespace does not enforce Pod Security \"restricted\""
+  grep -q 'hostPath:' "${rendered}" && fail "${region}: a hostPath volume"
+  for setting in 'allowPrivilegeEscalation: false' '- ALL'; do
+    [[ "$(grep -c -E "^ +${setting}\$" "${rendered}")" -eq "${containers}" ]] ||
+      fail "${region}: not every container has ${setting}"
+  done
+  for setting in 'runAsNonRoot: true' 'type: RuntimeDefault'; do
+    [[ "$(grep -c -E "^ +${setting}\$" "${rendered}")" -eq 3 ]] ||
+      fail "${region}: not every pod has ${setting}"
+  done
   echo "${region}: rendered $(grep -c '^kind:' "${rendered}") objects"
 done
 

@@ -26,6 +26,9 @@ PACKAGES=(
   # accessibility rules from the npm registry (below): npm unless one is on PATH already.
   chromium
   $(command -v npm >/dev/null 2>&1 || echo npm)
+  # The service images without a container daemon (deploy/image/build.sh, //deploy/image:image_test):
+  # root file systems from Debian packages, unpacking and inspecting OCI image layouts, their JSON.
+  mmdebstrap umoci skopeo jq
   # kubectl for `kubectl kustomize` (deploy:kustomize_test): any kubectl already on PATH will do,
   # else Debian's (ARCHITECTURE.md §9).
   $(command -v kubectl >/dev/null 2>&1 || echo kubernetes-client)

@@ -29,7 +29,8 @@ bazel_status=${PIPESTATUS[0]}
 # "Sanitizers"). Binaries that tests start are built with the same sanitizer, and a report in
 # any process, children included, exits 66 and fails the test (common/process/child_process.cc). Their
 # per-target results count like the others, marked [asan] or [tsan].
-#   ASan + UBSan: every test but the Chromium page test (a browser under ASan's memory overhead).
+#   ASan + UBSan: every test but the Chromium page test (a browser under ASan's memory overhead)
+#   and the image test (it runs the binaries only for --help; docs/BUILD.md "Images").
 #   TSan: the unit tests of the concurrent code and the integration tests.
 sanitizer_run() {
   local config="$1"
@@ -40,7 +41,7 @@ sanitizer_run() {
   local status=${PIPESTATUS[0]}
   if [ "$status" -ne 0 ] && [ "$bazel_status" -eq 0 ]; then bazel_status=$status; fi
 }
-sanitizer_run asan -- //... -//approval:approval_page_chromium_test
+sanitizer_run asan -- //... -//approval:approval_page_chromium_test -//deploy/image:image_test
 sanitizer_run tsan -- //common/... //coordinator/... //signer/... //probe_agent/... //stapler/... \
   //tests/... -//tests:approval_e2e_test -//tests:bad_input_test
 
