@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "approval/approval_store.h"
 #include "approval/approvals.h"
+#include "approval/proof_of_possession.h"
 #include "approval/testing/test_environment.h"
 #include "approval/web_page_metrics.h"
 #include "common/base/clock.h"
@@ -97,6 +98,8 @@ class WebPageTest : public ::testing::Test {
     options.approval_site_url = kSite;
     options.certificate_authority_name = "Test CA";
     options.rdap.base_urls = {{"test", rdap_->base_url()}};
+    // The registry and the gateway run on loopback over http.
+    options.allow_http = true;
     approvals_ = std::make_unique<Approvals>(options, *store_, *fetcher_, clock_, random_);
     metrics_ = std::make_unique<ApprovalPageMetrics>(registry_);
     ApprovalPageOptions page_options;
@@ -124,6 +127,7 @@ class WebPageTest : public ::testing::Test {
     request.set_requester(requester);
     if (csr_names.empty()) {
       request.set_subject_public_key_info_der(PublicKeyToDer(key->get()));
+      request.set_proof_of_possession(SignProofOfPossession(key->get(), kDomain).value_or(""));
     } else {
       request.set_csr_der(IssueCsrDer(key->get(), csr_names).value_or(""));
     }
@@ -217,9 +221,9 @@ TEST_F(WebPageTest, TheStartPageIsMadeForPhonesAndNamesTheCa) {
 }
 
 TEST_F(WebPageTest, TheRequestPageSaysWhoAsksWhatForAndWhatApprovingDoes) {
-  Submit("WEB000001", {"www.example.test", "*.example.test"},
+  Submit("WEBQRSTUV0001", {"www.example.test", "*.example.test"},
          "Jane\xE2\x80\x99s Bakery \xE2\x80\xAELtd gnp");
-  HttpServerResponse shown = Get("/request?tn=WEB000001");
+  HttpServerResponse shown = Get("/request?tn=WEBQRSTUV0001");
   EXPECT_EQ(shown.status, 200);
   // https site: a __Host- cookie, Secure.
   EXPECT_THAT(SetCookie(shown),
@@ -238,40 +242,41 @@ TEST_F(WebPageTest, TheRequestPageSaysWhoAsksWhatForAndWhatApprovingDoes) {
   EXPECT_THAT(shown.body, HasSubstr("<dd id=\"time-left\">10 minutes left (until 2027-01-15 "
                                     "08:10 UTC)</dd>"));
   // Two explicit choices, neither preselected; the form's one button leads to the confirmation.
-  EXPECT_THAT(shown.body, HasSubstr("action=\"/confirm?tn=WEB000001\""));
+  EXPECT_THAT(shown.body, HasSubstr("action=\"/confirm?tn=WEBQRSTUV0001\""));
   EXPECT_THAT(shown.body, Not(HasSubstr(" checked")));
   EXPECT_THAT(shown.body, Not(HasSubstr("formaction")));
   EXPECT_THAT(shown.body, HasSubstr("autocomplete=\"one-time-code\""));
   EXPECT_THAT(shown.body, HasSubstr("inputmode=\"numeric\""));
 
-  Submit("WEB000002");
-  EXPECT_THAT(Get("/request?tn=WEB000002").body,
+  Submit("WEBQRSTUV0002");
+  EXPECT_THAT(Get("/request?tn=WEBQRSTUV0002").body,
               HasSubstr("<strong>Warning: this is for example.test and every name below "
                         "it</strong>"));
 }
 
 TEST_F(WebPageTest, ApprovingTakesAConfirmationStepAndIsRecordedForTheForwardedClient) {
-  const std::string code = Submit("WEB000003");
-  const std::string csrf = InputValue(Get("/request?tn=WEB000003").body, "csrf");
+  const std::string code = Submit("WEBQRSTUV0003");
+  const std::string csrf = InputValue(Get("/request?tn=WEBQRSTUV0003").body, "csrf");
   ASSERT_EQ(csrf.size(), 64u);
   // Enter in the code field submits the form without a choice: nothing is decided.
   HttpServerResponse no_choice =
-      Post("/confirm", {{"tn", "WEB000003"}, {"csrf", csrf}, {"code", code}});
+      Post("/confirm", {{"tn", "WEBQRSTUV0003"}, {"csrf", csrf}, {"code", code}});
   EXPECT_EQ(no_choice.status, 400);
   EXPECT_THAT(no_choice.body, HasSubstr("<p id=\"decision-error\" class=\"error\" "
                                         "role=\"alert\">Choose one"));
   EXPECT_THAT(no_choice.body,
               HasSubstr(absl::StrCat("name=\"code\" id=\"code\" value=\"", code, "\"")));
   // With "approve" chosen it reaches the confirmation page, still nothing decided.
-  HttpServerResponse confirm = Post(
-      "/confirm", {{"tn", "WEB000003"}, {"csrf", csrf}, {"code", code}, {"decision", "approve"}});
+  HttpServerResponse confirm =
+      Post("/confirm",
+           {{"tn", "WEBQRSTUV0003"}, {"csrf", csrf}, {"code", code}, {"decision", "approve"}});
   EXPECT_EQ(confirm.status, 200);
   EXPECT_THAT(confirm.body, HasSubstr("You are about to let Test CA issue a TLS certificate for "
                                       "these names:"));
-  EXPECT_THAT(confirm.body, HasSubstr("<form method=\"post\" action=\"/approve?tn=WEB000003\" "
+  EXPECT_THAT(confirm.body, HasSubstr("<form method=\"post\" action=\"/approve?tn=WEBQRSTUV0003\" "
                                       "id=\"final\">"));
   EXPECT_THAT(confirm.body, HasSubstr("<dd id=\"requester\"><bdi>Shop Owner</bdi></dd>"));
-  EXPECT_EQ(Status("WEB000003").state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
+  EXPECT_EQ(Status("WEBQRSTUV0003").state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
 
   clock_.Advance(absl::Minutes(2));
   HttpServerResponse approved = Post("/approve", {{"tn", InputValue(confirm.body, "tn")},
@@ -281,31 +286,33 @@ TEST_F(WebPageTest, ApprovingTakesAConfirmationStepAndIsRecordedForTheForwardedC
   EXPECT_THAT(approved.body, HasSubstr("You approved the certificate for example.test. Test CA "
                                        "will issue it"));
   EXPECT_THAT(approved.body, HasSubstr("Decided at <span id=\"decided\">2027-01-15 08:02 UTC"));
-  const v1::IssuanceStatus status = Status("WEB000003");
+  const v1::IssuanceStatus status = Status("WEBQRSTUV0003");
   EXPECT_EQ(status.state(), v1::ISSUANCE_STATE_APPROVED);
   EXPECT_EQ(status.audit_trail().rbegin()->kind(), v1::AUDIT_EVENT_KIND_APPROVED);
   EXPECT_EQ(status.audit_trail().rbegin()->remote_address(), kClient);
   // The decided request shows when it was decided, and no form.
-  HttpServerResponse decided = Get("/request?tn=WEB000003");
+  HttpServerResponse decided = Get("/request?tn=WEBQRSTUV0003");
   EXPECT_THAT(decided.body, HasSubstr("<dd id=\"decided\">2027-01-15 08:02 UTC</dd>"));
   EXPECT_THAT(decided.body, Not(HasSubstr("<form")));
 }
 
 TEST_F(WebPageTest, AForgedOriginIsRefusedLoggedCountedAndAudited) {
-  const std::string code = Submit("WEB000004");
-  const std::string csrf = InputValue(Get("/request?tn=WEB000004").body, "csrf");
-  HttpServerResponse forged = Post(
-      "/approve", {{"tn", "WEB000004"}, {"csrf", csrf}, {"code", code}}, "https://evil.example");
+  const std::string code = Submit("WEBQRSTUV0004");
+  const std::string csrf = InputValue(Get("/request?tn=WEBQRSTUV0004").body, "csrf");
+  HttpServerResponse forged =
+      Post("/approve", {{"tn", "WEBQRSTUV0004"}, {"csrf", csrf}, {"code", code}},
+           "https://evil.example");
   EXPECT_EQ(forged.status, 403);
   EXPECT_THAT(forged.body, HasSubstr("This form must be sent from this site's own page."));
   EXPECT_EQ(CounterValue(registry_, "mecai_approval_page_refusals_total", "origin"), 1);
   // "null" (an opaque origin) and the site's http origin are other origins too.
-  EXPECT_EQ(Post("/confirm", {{"tn", "WEB000004"}, {"csrf", csrf}}, "null").status, 403);
+  EXPECT_EQ(Post("/confirm", {{"tn", "WEBQRSTUV0004"}, {"csrf", csrf}}, "null").status, 403);
   EXPECT_EQ(
-      Post("/reject", {{"tn", "WEB000004"}, {"csrf", csrf}}, "http://certapproval.ca.test").status,
+      Post("/reject", {{"tn", "WEBQRSTUV0004"}, {"csrf", csrf}}, "http://certapproval.ca.test")
+          .status,
       403);
   EXPECT_EQ(CounterValue(registry_, "mecai_approval_page_refusals_total", "origin"), 3);
-  v1::IssuanceStatus status = Status("WEB000004");
+  v1::IssuanceStatus status = Status("WEBQRSTUV0004");
   EXPECT_EQ(status.state(), v1::ISSUANCE_STATE_AWAITING_APPROVAL);
   EXPECT_EQ(status.failed_attempts(), 0u);
   const v1::AuditEvent& refused = status.audit_trail(status.audit_trail_size() - 3);
@@ -315,26 +322,27 @@ TEST_F(WebPageTest, AForgedOriginIsRefusedLoggedCountedAndAudited) {
             "the page refused POST /approve: the Origin header \"https://evil.example\" is not the "
             "site's origin https://certapproval.ca.test");
   // Without Origin (a client that sends none) the CSRF token still decides.
-  HttpServerResponse no_token = Post("/approve", {{"tn", "WEB000004"}, {"code", code}}, "");
+  HttpServerResponse no_token = Post("/approve", {{"tn", "WEBQRSTUV0004"}, {"code", code}}, "");
   EXPECT_EQ(no_token.status, 403);
   EXPECT_THAT(no_token.body, HasSubstr("The form has expired or was not sent from this site."));
   EXPECT_EQ(CounterValue(registry_, "mecai_approval_page_refusals_total", "csrf"), 1);
-  status = Status("WEB000004");
+  status = Status("WEBQRSTUV0004");
   EXPECT_EQ(status.audit_trail().rbegin()->detail(),
             "the page refused POST /approve: the CSRF token does not match the cookie");
   // A refusal naming no stored request is counted, not audited.
   EXPECT_EQ(Post("/approve", {{"tn", "NOSUCH0001"}}, "https://evil.example").status, 403);
   EXPECT_EQ(CounterValue(registry_, "mecai_approval_page_refusals_total", "origin"), 4);
   // The site's own origin passes whatever Host the proxy sent.
-  EXPECT_EQ(Post("/approve", {{"tn", "WEB000004"}, {"csrf", csrf}, {"code", code}}).status, 200);
+  EXPECT_EQ(Post("/approve", {{"tn", "WEBQRSTUV0004"}, {"csrf", csrf}, {"code", code}}).status,
+            200);
 }
 
 TEST_F(WebPageTest, AWrongCodeKeepsTheFormAndOneNetworkCannotLockARequest) {
-  const std::string code = Submit("WEB000005");
+  const std::string code = Submit("WEBQRSTUV0005");
   const std::string wrong = code == "00000000" ? "11111111" : "00000000";
-  const std::string csrf = InputValue(Get("/request?tn=WEB000005").body, "csrf");
+  const std::string csrf = InputValue(Get("/request?tn=WEBQRSTUV0005").body, "csrf");
   HttpServerResponse first =
-      Post("/approve", {{"tn", "WEB000005"}, {"csrf", csrf}, {"code", wrong}});
+      Post("/approve", {{"tn", "WEBQRSTUV0005"}, {"csrf", csrf}, {"code", wrong}});
   EXPECT_EQ(first.status, 403);
   EXPECT_THAT(first.body, HasSubstr("<p id=\"code-error\" class=\"error\" role=\"alert\">The "
                                     "approval code is wrong. Check the code you heard and type it "
@@ -342,35 +350,37 @@ TEST_F(WebPageTest, AWrongCodeKeepsTheFormAndOneNetworkCannotLockARequest) {
   EXPECT_THAT(first.body, HasSubstr(absl::StrCat("value=\"", wrong, "\"")));
   EXPECT_THAT(first.body, HasSubstr("aria-describedby=\"code-error code-hint\" "
                                     "aria-invalid=\"true\""));
-  EXPECT_EQ(Post("/reject", {{"tn", "WEB000005"}, {"csrf", csrf}, {"code", wrong}}).status, 403);
+  EXPECT_EQ(Post("/reject", {{"tn", "WEBQRSTUV0005"}, {"csrf", csrf}, {"code", wrong}}).status,
+            403);
   // The third wrong code from this network is refused before the request counts it.
   HttpServerResponse limited =
-      Post("/approve", {{"tn", "WEB000005"}, {"csrf", csrf}, {"code", wrong}});
+      Post("/approve", {{"tn", "WEBQRSTUV0005"}, {"csrf", csrf}, {"code", wrong}});
   EXPECT_EQ(limited.status, 429);
   EXPECT_THAT(limited.body, HasSubstr("Too many wrong codes were entered from your network. Try "
                                       "again in 60 minutes."));
   EXPECT_EQ(CounterValue(registry_, "mecai_approval_page_refusals_total", "too_many_attempts"), 1);
-  v1::IssuanceStatus status = Status("WEB000005");
+  v1::IssuanceStatus status = Status("WEBQRSTUV0005");
   EXPECT_EQ(status.failed_attempts(), 2u);
   EXPECT_EQ(status.audit_trail().rbegin()->kind(), v1::AUDIT_EVENT_KIND_REFUSED);
   EXPECT_THAT(status.audit_trail().rbegin()->detail(),
               HasSubstr("too many wrong codes from 203.0.113.9"));
   // Even the right code waits; the owner on another network is not held up.
-  EXPECT_EQ(Post("/approve", {{"tn", "WEB000005"}, {"csrf", csrf}, {"code", code}}).status, 429);
+  EXPECT_EQ(Post("/approve", {{"tn", "WEBQRSTUV0005"}, {"csrf", csrf}, {"code", code}}).status,
+            429);
   clock_.Advance(absl::Minutes(1));
-  EXPECT_EQ(Post("/approve", {{"tn", "WEB000005"}, {"csrf", csrf}, {"code", code}}, kSiteOrigin,
+  EXPECT_EQ(Post("/approve", {{"tn", "WEBQRSTUV0005"}, {"csrf", csrf}, {"code", code}}, kSiteOrigin,
                  "198.51.100.20")
                 .status,
             200);
-  EXPECT_EQ(Status("WEB000005").state(), v1::ISSUANCE_STATE_APPROVED);
+  EXPECT_EQ(Status("WEBQRSTUV0005").state(), v1::ISSUANCE_STATE_APPROVED);
 }
 
 TEST_F(WebPageTest, DeadEndsNameTheNextStep) {
-  const std::string code = Submit("WEB000006");
-  const std::string csrf = InputValue(Get("/request?tn=WEB000006").body, "csrf");
+  const std::string code = Submit("WEBQRSTUV0006");
+  const std::string csrf = InputValue(Get("/request?tn=WEBQRSTUV0006").body, "csrf");
   clock_.Advance(absl::Minutes(11));
   HttpServerResponse expired =
-      Post("/approve", {{"tn", "WEB000006"}, {"csrf", csrf}, {"code", code}});
+      Post("/approve", {{"tn", "WEBQRSTUV0006"}, {"csrf", csrf}, {"code", code}});
   EXPECT_EQ(expired.status, 403);
   EXPECT_THAT(expired.body, HasSubstr("The approval code has expired."));
   EXPECT_THAT(expired.body, HasSubstr("ask whoever requested it to start a new request"));
@@ -379,11 +389,11 @@ TEST_F(WebPageTest, DeadEndsNameTheNextStep) {
 }
 
 TEST_F(WebPageTest, ABodyTooLargeGetsAPageAndIsCountedAndAudited) {
-  Submit("WEB000007");
+  Submit("WEBQRSTUV0007");
   HttpServerRequest request;
   request.method = "POST";
   request.path = "/approve";
-  request.query["tn"] = "WEB000007";
+  request.query["tn"] = "WEBQRSTUV0007";
   request.remote_address = kProxy;
   request.headers["x-forwarded-for"] = kClient;
   HttpServerResponse too_large = page_->BodyTooLarge(request);
@@ -391,7 +401,7 @@ TEST_F(WebPageTest, ABodyTooLargeGetsAPageAndIsCountedAndAudited) {
   EXPECT_THAT(too_large.body, HasSubstr("The form you sent is larger than this site accepts (8192 "
                                         "bytes)."));
   EXPECT_EQ(CounterValue(registry_, "mecai_approval_page_refusals_total", "body_too_large"), 1);
-  const v1::IssuanceStatus status = Status("WEB000007");
+  const v1::IssuanceStatus status = Status("WEBQRSTUV0007");
   EXPECT_EQ(status.audit_trail().rbegin()->kind(), v1::AUDIT_EVENT_KIND_REFUSED);
   EXPECT_EQ(status.audit_trail().rbegin()->detail(),
             "the page refused POST /approve: the body is larger than 8192 bytes");
@@ -404,11 +414,11 @@ TEST_F(WebPageTest, APlainHttpSiteSetsAnOrdinaryCookie) {
   Approvals plain(options, *store_, *fetcher_, clock_, random_);
   auto page = ApprovalPage::Create(plain, random_);
   ASSERT_TRUE(page.ok());
-  Submit("WEB000008");
+  Submit("WEBQRSTUV0008");
   HttpServerRequest request;
   request.method = "GET";
   request.path = "/request";
-  request.query["tn"] = "WEB000008";
+  request.query["tn"] = "WEBQRSTUV0008";
   request.remote_address = "127.0.0.1";
   EXPECT_THAT(SetCookie((*page)->Handle(request)),
               ::testing::MatchesRegex("mecai_csrf=[0-9a-f]{32}; Path=/; HttpOnly; "
