@@ -327,8 +327,15 @@ TEST_F(FailureTest, ACoordinatorStartsWithAnAgentDownAndUsesItOnceItIsUp) {
   }
   EXPECT_TRUE(issued.has_vouching_data()) << issued.refusal().explanation();
   EXPECT_TRUE(coordinator->Running()) << "no restart";
-  EXPECT_THAT(FetchMetrics(*cluster_, metrics_port, "agent-down-after"),
-              HasSubstr("mecai_coordinator_peer_connected{peer=\"agent-2\"} 1"));
+  // The peer monitor looks at the channels once a second (coordinator/peer_monitor.h).
+  const std::string connected = "mecai_coordinator_peer_connected{peer=\"agent-2\"} 1";
+  std::string after;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    after = FetchMetrics(*cluster_, metrics_port, "agent-down-after");
+    if (after.find(connected) != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_THAT(after, HasSubstr(connected));
 }
 
 TEST_F(FailureTest, AKilledAgentIsUnreachableNotAMismatchAndIsRecorded) {
