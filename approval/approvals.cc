@@ -74,7 +74,9 @@ struct ParsedKey {
 };
 
 // A PKCS #10 CSR (RFC 2986): its signature must verify; its names are the dNSName
-// subjectAltNames of its extension request, else the subject CN.
+// subjectAltNames of its extension request, else the subject CN. A subjectAltName of another type
+// (IP address, e-mail…) is refused: the page shows the approver every name a certificate would
+// hold, and the approval covers DNS names only.
 absl::StatusOr<ParsedKey> ParseCsr(const std::string& der) {
   const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
   ClearOpenSslErrors();
@@ -95,15 +97,28 @@ absl::StatusOr<ParsedKey> ParseCsr(const std::string& der) {
     auto* names = static_cast<GENERAL_NAMES*>(
         X509V3_get_d2i(extensions, NID_subject_alt_name, nullptr, nullptr));
     if (names != nullptr) {
+      absl::Status other_name = absl::OkStatus();
       for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
         const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
-        if (name->type != GEN_DNS) continue;
+        if (name->type != GEN_DNS) {
+          other_name = absl::InvalidArgumentError(absl::StrCat(
+              "csr_der: the subjectAltName holds ",
+              name->type == GEN_IPADD   ? "an IP address"
+              : name->type == GEN_EMAIL ? "an e-mail address"
+                                        : "a name that is not a DNS name",
+              "; only DNS names can be approved, and the approver is shown every name"));
+          break;
+        }
         const ASN1_STRING* value = name->d.dNSName;
         parsed.names.push_back(CanonicalHostname(
             absl::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
                               ASN1_STRING_length(value))));
       }
       GENERAL_NAMES_free(names);
+      if (!other_name.ok()) {
+        sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
+        return other_name;
+      }
     }
     sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
   }

@@ -486,6 +486,23 @@ TEST_F(ApprovalsTest, ACsrWithoutSubjectAltNamesIsNamedByItsCommonName) {
   EXPECT_THAT(submitted->names(), ElementsAre("mail.example.test"));
 }
 
+// The page shows the approver every name the certificate would hold: a CSR naming an IP address
+// or an e-mail address beside its DNS names is refused rather than shown in part.
+TEST_F(ApprovalsTest, ACsrWithANameThatIsNotADnsNameIsRefusedAndNothingIsRecorded) {
+  auto key = GenerateEcKey();
+  ASSERT_TRUE(key.ok());
+  EXPECT_THAT(
+      approvals_->Submit(
+          CsrRequest("CSR000004WXYZ", CsrDer(key->get(), {"www.example.test", "IP:192.0.2.1"}))),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "csr_der: the subjectAltName holds an IP address; only DNS names can be approved, "
+               "and the approver is shown every name"));
+  EXPECT_THAT(approvals_->Submit(CsrRequest(
+                  "CSR000005WXYZ", CsrDer(key->get(), {"www.example.test", "email:a@b.test"}))),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("holds an e-mail address")));
+  ASSERT_NO_FATAL_FAILURE(ExpectNothingRecorded("CSR000004WXYZ", PublicKeyToDer(key->get())));
+}
+
 TEST_F(ApprovalsTest, ACsrWithABadSignatureIsRefusedAndNothingIsRecorded) {
   auto key = GenerateEcKey();
   ASSERT_TRUE(key.ok());

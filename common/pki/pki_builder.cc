@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base/status.h"
@@ -216,7 +217,10 @@ absl::StatusOr<std::string> IssueCsrDer(EVP_PKEY* key, const std::vector<std::st
   if (X509_REQ_set_pubkey(csr.get(), key) != 1) return OpenSslError("X509_REQ_set_pubkey");
   if (!dns_names.empty()) {
     std::vector<std::string> entries;
-    for (const std::string& name : dns_names) entries.push_back(absl::StrCat("DNS:", name));
+    for (const std::string& name : dns_names) {
+      // A DNS name never holds ':'; an entry with a type prefix (IP:, email:) is used as given.
+      entries.push_back(absl::StrContains(name, ':') ? name : absl::StrCat("DNS:", name));
+    }
     const std::string value = absl::StrJoin(entries, ",");
     X509_EXTENSION* san =
         X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str());

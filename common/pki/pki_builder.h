@@ -67,7 +67,8 @@ absl::StatusOr<std::string> IssueCrlDer(const CrlSpec& spec, X509* issuer, EVP_P
 
 // A PKCS #10 certification request (RFC 2986) for `key`, signed by it with SHA-256, DER. The
 // `dns_names` become a subjectAltName extension request (RFC 2985 §5.4.2); with none, only the
-// subject CN `common_name` (when not empty) names the host.
+// subject CN `common_name` (when not empty) names the host. An entry with a type prefix
+// ("IP:192.0.2.1", "email:a@example.test") is a name of that type, for tests of other names.
 absl::StatusOr<std::string> IssueCsrDer(EVP_PKEY* key, const std::vector<std::string>& dns_names,
                                         const std::string& common_name = "");
 
