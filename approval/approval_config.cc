@@ -118,8 +118,8 @@ absl::Status ValidateApprovalConfig(const v1::ApprovalConfig& config, const std:
       "web_max_connections_per_address",
       "must be below web_max_connections / " + std::to_string(HttpServerOptions().threads));
   absl::StatusOr<std::string> site_origin = WebOriginOfUrl(config.approval_site_url());
-  errors.Require(!IsAllowedUrl(config.approval_site_url(), /*allow_http=*/true) || site_origin.ok(), "approval_site_url",
-                 std::string(site_origin.status().message()));
+  errors.Require(!IsAllowedUrl(config.approval_site_url(), /*allow_http=*/true) || site_origin.ok(),
+                 "approval_site_url", std::string(site_origin.status().message()));
   errors.Require(config.certificate_authority_contact().size() <= 200,
                  "certificate_authority_contact", "must be at most 200 characters");
   absl::Status proxies = ClientAddressResolver::Create({config.web_trusted_proxies().begin(),
