@@ -14,6 +14,7 @@
 //
 // bazel build -c opt //bench:probe_cpu_bench && bazel-bin/bench/probe_cpu_bench
 //     [--handshakes 2000] [--seconds 6] [--rounds 3] [--only engine|go|s_time] [--tls 1.2|1.3]
+//     [--groups X25519:P-256]  (the engine's groups; default: the agent's)
 // Go: Debian's golang-go (apt-get install -y golang-go); without it the Go column is left out.
 #include <sys/resource.h>
 #include <unistd.h>
@@ -60,8 +61,9 @@ struct Flags {
   int seconds = 6;
   int rounds = 3;
   int warmup = 20;
-  std::string only;  // Empty: every client.
-  std::string tls;   // Empty: both versions.
+  std::string only;    // Empty: every client.
+  std::string tls;     // Empty: both versions.
+  std::string groups;  // Empty: the agent's default (TlsClientOptions::groups).
 };
 
 // One client's measurement of one version in one round.
@@ -289,6 +291,7 @@ int Run(int argc, char** argv) {
     if (name == "--warmup") flags.warmup = std::atoi(value);
     if (name == "--only") flags.only = value;
     if (name == "--tls") flags.tls = value;
+    if (name == "--groups") flags.groups = value;
   }
   char scratch[] = "/tmp/probe_cpu_bench_XXXXXX";
   if (mkdtemp(scratch) == nullptr) return 1;
@@ -325,8 +328,10 @@ int Run(int argc, char** argv) {
   if (want_go) go_binary = BuildGoClient(directory, argv[0], &go_missing);
 
   // The agent's defaults (ProbeAgentConfig): one event loop per core, TLS 1.2–1.3.
+  probe_agent::TlsEngineOptions options;
+  if (!flags.groups.empty()) options.tls.groups = flags.groups;
   absl::StatusOr<std::unique_ptr<probe_agent::TlsEngine>> engine =
-      probe_agent::TlsEngine::Create(probe_agent::TlsEngineOptions());
+      probe_agent::TlsEngine::Create(options);
   if (!engine.ok()) {
     std::fprintf(stderr, "engine: %s\n", engine.status().ToString().c_str());
     return 1;
