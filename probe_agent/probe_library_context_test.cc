@@ -3,14 +3,20 @@
 #include <openssl/decoder.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/base/files.h"
+#include "common/crypto/certificate_key_type.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/openssl_types.h"
 #include "common/crypto/pem.h"
@@ -84,6 +90,51 @@ X509Ptr ParseInProbeContext(const std::string& der) {
   return certificate;
 }
 
+// The ClientHello a context sends (RFC 8446 §4.1.2), with what differs between any two
+// ClientHellos zeroed: the random, the legacy session id, and the key_share entries' keys.
+std::string ClientHelloWithoutRandomParts(SSL_CTX* context) {
+  SslPtr ssl(SSL_new(context));
+  if (ssl == nullptr) return "";
+  BIO* to_server = BIO_new(BIO_s_mem());
+  BIO* from_server = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl.get(), from_server, to_server);  // The SSL object owns both.
+  SSL_set_tlsext_host_name(ssl.get(), "context.example.test");
+  SSL_set_connect_state(ssl.get());
+  SSL_do_handshake(ssl.get());  // Writes the ClientHello, then wants to read.
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(to_server, &data);  // NOLINT(runtime/int): OpenSSL's.
+  std::string record(data, static_cast<size_t>(length));
+  // TLSPlaintext header (5), then the handshake header (4).
+  if (record.size() < 9 + 2 + 32 + 1) return "";
+  std::string hello = record.substr(9);
+  auto u8 = [&](size_t at) { return static_cast<uint8_t>(hello[at]); };
+  auto u16 = [&](size_t at) { return (u8(at) << 8) | u8(at + 1); };
+  size_t at = 2;                                                 // legacy_version
+  std::fill(hello.begin() + at, hello.begin() + at + 32, '\0');  // random
+  at += 32;
+  const size_t session_id = u8(at);
+  std::fill(hello.begin() + at + 1, hello.begin() + at + 1 + session_id, '\0');
+  at += 1 + session_id;
+  at += 2 + u16(at);  // cipher_suites
+  at += 1 + u8(at);   // legacy_compression_methods
+  const size_t extensions_end = at + 2 + u16(at);
+  at += 2;
+  while (at + 4 <= extensions_end && extensions_end <= hello.size()) {
+    const int type = u16(at);
+    const size_t extension_length = u16(at + 2);
+    if (type == 51) {  // key_share: client_shares, each group(2) length(2) key_exchange.
+      size_t share = at + 6;
+      while (share + 4 <= at + 4 + extension_length) {
+        const size_t key_length = u16(share + 2);
+        std::fill(hello.begin() + share + 4, hello.begin() + share + 4 + key_length, '\0');
+        share += 4 + key_length;
+      }
+    }
+    at += 4 + extension_length;
+  }
+  return hello;
+}
+
 TEST(ProbeLibraryContextTest, IsMadeOnceForTheProcess) {
   absl::StatusOr<OSSL_LIB_CTX*> first = ProbeLibraryContext();
   ASSERT_TRUE(first.ok()) << first.status();
@@ -135,6 +186,32 @@ TEST(ProbeLibraryContextTest, OffersOnlySubjectPublicKeyInfoDecoders) {
   EXPECT_EQ(decoders(*context, "DER", "PrivateKeyInfo", EVP_PKEY_KEYPAIR), 0);
   EXPECT_GT(decoders(nullptr, "PEM", nullptr, EVP_PKEY_KEYPAIR), 0);
   EXPECT_GT(decoders(nullptr, "DER", "PrivateKeyInfo", EVP_PKEY_KEYPAIR), 0);
+}
+
+// The probe context leaves out only algorithms no TLS handshake uses: the ClientHello of every
+// probe offer (each key type, each version range) is the one the same context makes in OpenSSL's
+// default library context: the same versions, cipher suites, groups, signature algorithms and
+// extensions, in the same order.
+TEST(ProbeLibraryContextTest, EveryOfferIsTheDefaultContextsOffer) {
+  std::vector<v1::CertificateKeyType> key_types = {v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED};
+  for (v1::CertificateKeyType key_type : kSelectableKeyTypes) key_types.push_back(key_type);
+  for (const auto& [min_version, max_version] :
+       std::vector<std::pair<int, int>>{{0x0303, 0x0304}, {0x0303, 0x0303}, {0x0304, 0x0304}}) {
+    for (v1::CertificateKeyType key_type : key_types) {
+      SCOPED_TRACE(
+          absl::StrCat(v1::CertificateKeyType_Name(key_type), " ", min_version, "-", max_version));
+      TlsClientOptions options;
+      options.min_version = min_version;
+      options.max_version = max_version;
+      absl::StatusOr<SslCtxPtr> probe = CreateProbeSslContext(options, key_type);
+      absl::StatusOr<SslCtxPtr> reference = CreateProbeSslContextIn(nullptr, options, key_type);
+      ASSERT_TRUE(probe.ok()) << probe.status();
+      ASSERT_TRUE(reference.ok()) << reference.status();
+      const std::string offered = ClientHelloWithoutRandomParts(probe->get());
+      ASSERT_FALSE(offered.empty());
+      EXPECT_EQ(offered, ClientHelloWithoutRandomParts(reference->get()));
+    }
+  }
 }
 
 // Handshakes through the engine, whose client contexts live in the probe context, with a server

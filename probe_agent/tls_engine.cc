@@ -536,8 +536,14 @@ absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options,
   // (probe_agent/probe_library_context.h).
   absl::StatusOr<OSSL_LIB_CTX*> library = ProbeLibraryContext();
   if (!library.ok()) return library.status();
+  return CreateProbeSslContextIn(*library, options, key_type);
+}
+
+absl::StatusOr<SslCtxPtr> CreateProbeSslContextIn(OSSL_LIB_CTX* library,
+                                                  const TlsClientOptions& options,
+                                                  v1::CertificateKeyType key_type) {
   ClearOpenSslErrors();
-  SslCtxPtr context(SSL_CTX_new_ex(*library, nullptr, TLS_client_method()));
+  SslCtxPtr context(SSL_CTX_new_ex(library, nullptr, TLS_client_method()));
   if (context == nullptr) return OpenSslError("SSL_CTX_new_ex");
   if (options.min_version < TLS1_2_VERSION || options.max_version > TLS1_3_VERSION ||
       options.min_version > options.max_version) {
