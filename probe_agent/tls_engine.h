@@ -92,14 +92,22 @@ using FetchCallback = std::function<void(v1::AddressObservation)>;
 // Parses "TLSv1.2" / "TLSv1.3" into TLS1_2_VERSION / TLS1_3_VERSION; INVALID_ARGUMENT otherwise.
 absl::StatusOr<int> ParseTlsVersion(const std::string& text);
 
-// A TLS client context for probing: no certificate verification (the agent reports what it was
-// sent; the coordinator and the signer judge it, ARCHITECTURE.md §3), never a resumed session (RFC
-// 8446 §2.2: a resumed handshake carries no certificate), the versions and groups of `options`,
-// and, unless `key_type` is CERTIFICATE_KEY_TYPE_UNSPECIFIED, only the offer that selects a
-// certificate of `key_type` (RestrictOfferToKeyType). INVALID_ARGUMENT for versions or groups
-// OpenSSL refuses, or a key type no offer exists for.
+// A TLS client context for probing, in ProbeLibraryContext() (probe_library_context.h): no
+// certificate verification (the agent reports what it was sent; the coordinator and the signer
+// judge it, ARCHITECTURE.md §3), never a resumed session (RFC 8446 §2.2: a resumed handshake
+// carries no certificate), the versions and groups of `options`, and, unless `key_type` is
+// CERTIFICATE_KEY_TYPE_UNSPECIFIED, only the offer that selects a certificate of `key_type`
+// (RestrictOfferToKeyType). INVALID_ARGUMENT for versions or groups OpenSSL refuses, or a key type
+// no offer exists for.
 absl::StatusOr<SslCtxPtr> CreateProbeSslContext(
     const TlsClientOptions& options,
+    v1::CertificateKeyType key_type = v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED);
+
+// The same context made in `library` (nullptr: OpenSSL's default library context) instead of
+// ProbeLibraryContext(): for comparing what the probe offers with what OpenSSL's default context
+// would.
+absl::StatusOr<SslCtxPtr> CreateProbeSslContextIn(
+    OSSL_LIB_CTX* library, const TlsClientOptions& options,
     v1::CertificateKeyType key_type = v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED);
 
 // Thread-safe. Destruction stops the loops; fetches still open then complete with LOCAL_ERROR.
