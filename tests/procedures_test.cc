@@ -7,6 +7,7 @@
 // for that step; every VD that left is in the log, and the log verifies afterwards.
 #include <signal.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <set>
@@ -17,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "cli/audit_client.h"
 #include "cluster/local_cluster.h"
@@ -55,15 +57,22 @@ absl::Status EditConfig(const std::string& path, const std::function<void(Config
   return WriteFileAtomically(path, text);
 }
 
-// The value of the Prometheus sample `series` (name and labels exactly as exposed) in `text`, or
-// -1 when absent.
-double SampleValue(const std::string& text, const std::string& series) {
+// The sum of the Prometheus samples of `name` in `text` that carry the label `label` (e.g.
+// region="sa-east"), whatever their other labels, as the PromQL selector name{label} selects them;
+// -1 when there is none.
+double SumOfSamples(const std::string& text, const std::string& name, const std::string& label) {
+  double sum = -1;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::ConsumePrefix(&line, series + " ")) continue;
+    if (!absl::ConsumePrefix(&line, name + "{")) continue;
+    const size_t end = line.find("} ");
+    if (end == absl::string_view::npos) continue;
+    const std::vector<std::string> labels = absl::StrSplit(line.substr(0, end), ',');
+    if (std::find(labels.begin(), labels.end(), label) == labels.end()) continue;
     double value = 0;
-    if (absl::SimpleAtod(line, &value)) return value;
+    if (!absl::SimpleAtod(line.substr(end + 2), &value)) continue;
+    sum = (sum < 0 ? 0 : sum) + value;
   }
-  return -1;
+  return sum;
 }
 
 class ProceduresTest : public ::testing::Test {
@@ -248,9 +257,9 @@ TEST_F(ProceduresTest, AddingAProbeAgentSignersFirstThenCoordinators) {
   // 4. Every coordinator: the agent with its peer address, the same policy; restarted.
   trickle->SetStep("coordinators");
   const std::string before = CoordinatorMetrics("before");
-  EXPECT_EQ(
-      SampleValue(before, "mecai_coordinator_probe_round_trip_seconds_count{region=\"sa-east\"}"),
-      -1);
+  EXPECT_EQ(SumOfSamples(before, "mecai_coordinator_probe_round_trip_seconds_count",
+                         "region=\"sa-east\""),
+            -1);
   ASSERT_OK(EditConfig<v1::CoordinatorConfig>(CoordinatorConfigFile(),
                                               [&](v1::CoordinatorConfig& config) {
                                                 *config.add_agents() = added;
@@ -269,8 +278,8 @@ TEST_F(ProceduresTest, AddingAProbeAgentSignersFirstThenCoordinators) {
   }
   EXPECT_EQ(after.perspectives(3).perspective().region(), "sa-east");
   ASSERT_TRUE(trickle->AwaitMore(3, absl::Seconds(30)));
-  EXPECT_GE(SampleValue(CoordinatorMetrics("after"),
-                        "mecai_coordinator_probe_round_trip_seconds_count{region=\"sa-east\"}"),
+  EXPECT_GE(SumOfSamples(CoordinatorMetrics("after"),
+                         "mecai_coordinator_probe_round_trip_seconds_count", "region=\"sa-east\""),
             1);
 
   const std::vector<VrOutcome> outcomes = trickle->Stop();
