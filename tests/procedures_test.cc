@@ -7,33 +7,25 @@
 // for that step; every VD that left is in the log, and the log verifies afterwards.
 #include <signal.h>
 
-#include <algorithm>
-#include <functional>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "cli/audit_client.h"
 #include "cluster/local_cluster.h"
-#include "common/base/config_loader.h"
-#include "common/base/files.h"
-#include "common/process/child_process.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/testing/status_macros.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
 #include "tests/support/cluster_fixture.h"
 #include "tests/support/coordinator_calls.h"
+#include "tests/support/procedure_steps.h"
 #include "tests/support/vr_trickle.h"
 
 namespace mecai {
@@ -44,36 +36,6 @@ using ::testing::SizeIs;
 
 // The running test's name, which names its cluster's directory.
 std::string TestName() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
-
-// Reads the config at `path`, lets `edit` change it, and writes it back: the operator's edit.
-template <typename Config>
-absl::Status EditConfig(const std::string& path, const std::function<void(Config&)>& edit) {
-  ASSIGN_OR_RETURN(Config config, LoadConfig<Config>(path));
-  edit(config);
-  std::string text;
-  if (!google::protobuf::TextFormat::PrintToString(config, &text)) {
-    return absl::InternalError("cannot print the config");
-  }
-  return WriteFileAtomically(path, text);
-}
-
-// The sum of the Prometheus samples of `name` in `text` that carry the label `label` (e.g.
-// region="sa-east"), whatever their other labels, as the PromQL selector name{label} selects them;
-// -1 when there is none.
-double SumOfSamples(const std::string& text, const std::string& name, const std::string& label) {
-  double sum = -1;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::ConsumePrefix(&line, name + "{")) continue;
-    const size_t end = line.find("} ");
-    if (end == absl::string_view::npos) continue;
-    const std::vector<std::string> labels = absl::StrSplit(line.substr(0, end), ',');
-    if (std::find(labels.begin(), labels.end(), label) == labels.end()) continue;
-    double value = 0;
-    if (!absl::SimpleAtod(line.substr(end + 2), &value)) continue;
-    sum = (sum < 0 ? 0 : sum) + value;
-  }
-  return sum;
-}
 
 class ProceduresTest : public ::testing::Test {
  protected:
@@ -87,9 +49,7 @@ class ProceduresTest : public ::testing::Test {
   }
 
   std::string MakeRequest() const {
-    auto request = SignedRequestFromFiles(
-        cluster_->ServerChainFile(), cluster_->ServerKeyFile(), LocalCluster::kTargetHost,
-        static_cast<uint32_t>(cluster_->target_port()), LocalCluster::kTrustList, absl::Now());
+    auto request = FreshRequest(*cluster_);
     EXPECT_TRUE(request.ok()) << request.status();
     return request.value_or("");
   }
@@ -99,31 +59,7 @@ class ProceduresTest : public ::testing::Test {
                                        cluster_->CoordinatorPeer(), absl::Milliseconds(100));
   }
 
-  // One VR now, answered.
-  absl::StatusOr<v1::VouchResponse> VouchOnce() const {
-    ASSIGN_OR_RETURN(auto channel, MakeChannel(cluster_->CoordinatorPeer()));
-    return CallVouch(*channel, MakeRequest());
-  }
-
-  // Sends VRs (at most 30 s) until one is issued, as the operator checks a step before the next;
-  // returns it.
-  absl::StatusOr<v1::VouchResponse> AwaitIssued() const {
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    absl::Status last = absl::DeadlineExceededError("no VR issued within 30 s");
-    while (absl::Now() < deadline) {
-      absl::StatusOr<v1::VouchResponse> response = VouchOnce();
-      if (response.ok() && response->has_vouching_data()) return response;
-      if (!response.ok()) {
-        last = response.status();
-      } else {
-        last = absl::AbortedError(absl::StrCat("refused ",
-                                               v1::RefusalReason_Name(response->refusal().reason()),
-                                               ": ", response->refusal().explanation()));
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    return last;
-  }
+  absl::StatusOr<v1::VouchResponse> AwaitIssued() const { return mecai::AwaitIssued(*cluster_); }
 
   std::string SignerConfigFile() const { return cluster_->Path("signer.textproto"); }
   std::string CoordinatorConfigFile() const { return cluster_->Path("coordinator.textproto"); }
@@ -141,21 +77,11 @@ class ProceduresTest : public ::testing::Test {
     trickle.SetCoordinator(cluster_->CoordinatorPeer());
   }
 
-  // The text of the coordinator's /metrics, fetched with curl.
-  std::string CoordinatorMetrics(const std::string& name) const {
-    auto port = cluster_->MetricsPort("coordinator");
-    EXPECT_TRUE(port.ok()) << port.status();
-    const std::string text_file = cluster_->Path("metrics-" + name + ".txt");
-    const std::string log = cluster_->Path("logs/curl-" + name + ".log");
-    auto fetch = ChildProcess::Start(
-        {"curl", "--silent", "--show-error", "--fail", "--max-time", "10", "--output", text_file,
-         absl::StrCat("http://127.0.0.1:", port.value_or(0), "/metrics")},
-        log);
-    EXPECT_TRUE(fetch.ok());
-    if (!fetch.ok()) return "";
-    EXPECT_TRUE((*fetch)->WaitForExit(absl::Seconds(15)));
-    EXPECT_EQ((*fetch)->ExitCode(), 0) << TailOfFile(log);
-    return ReadFile(text_file).value_or("");
+  // The text of the coordinator's /metrics.
+  std::string CoordinatorMetrics() const {
+    auto text = FetchMetrics(*cluster_, "coordinator");
+    EXPECT_TRUE(text.ok()) << text.status();
+    return text.value_or("");
   }
 
   // Each issued VD of `outcomes` is exactly what the record at its log index holds, each refusal
@@ -256,7 +182,7 @@ TEST_F(ProceduresTest, AddingAProbeAgentSignersFirstThenCoordinators) {
 
   // 4. Every coordinator: the agent with its peer address, the same policy; restarted.
   trickle->SetStep("coordinators");
-  const std::string before = CoordinatorMetrics("before");
+  const std::string before = CoordinatorMetrics();
   EXPECT_EQ(SumOfSamples(before, "mecai_coordinator_probe_round_trip_seconds_count",
                          "region=\"sa-east\""),
             -1);
@@ -278,8 +204,8 @@ TEST_F(ProceduresTest, AddingAProbeAgentSignersFirstThenCoordinators) {
   }
   EXPECT_EQ(after.perspectives(3).perspective().region(), "sa-east");
   ASSERT_TRUE(trickle->AwaitMore(3, absl::Seconds(30)));
-  EXPECT_GE(SumOfSamples(CoordinatorMetrics("after"),
-                         "mecai_coordinator_probe_round_trip_seconds_count", "region=\"sa-east\""),
+  EXPECT_GE(SumOfSamples(CoordinatorMetrics(), "mecai_coordinator_probe_round_trip_seconds_count",
+                         "region=\"sa-east\""),
             1);
 
   const std::vector<VrOutcome> outcomes = trickle->Stop();
@@ -315,13 +241,7 @@ TEST_F(ProceduresTest, AddingAProbeAgentCoordinatorFirstIsRefusedByTheSigner) {
   ASSERT_OK(cluster_->Kill("coordinator", SIGTERM));
   ASSERT_OK(cluster_->RestartCoordinator());
   // The coordinator serves once its signer confirmed the log; until then UNAVAILABLE.
-  absl::StatusOr<v1::VouchResponse> response;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  do {
-    response = VouchOnce();
-    if (response.ok()) break;
-    absl::SleepFor(absl::Milliseconds(200));
-  } while (absl::Now() < deadline);
+  absl::StatusOr<v1::VouchResponse> response = AwaitAnswer(*cluster_);
   ASSERT_TRUE(response.ok()) << response.status();
   ASSERT_TRUE(response->has_refusal());
   EXPECT_EQ(response->refusal().reason(), v1::INVALID_OBSERVATION);
@@ -405,13 +325,7 @@ TEST_F(ProceduresTest, RemovingAProbeAgentFromCoordinatorsUnderUnanimityIsRefuse
       [](v1::CoordinatorConfig& config) { config.mutable_agents()->RemoveLast(); }));
   ASSERT_OK(cluster_->Kill("coordinator", SIGTERM));
   ASSERT_OK(cluster_->RestartCoordinator());
-  absl::StatusOr<v1::VouchResponse> response;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  do {
-    response = VouchOnce();
-    if (response.ok()) break;
-    absl::SleepFor(absl::Milliseconds(200));
-  } while (absl::Now() < deadline);
+  absl::StatusOr<v1::VouchResponse> response = AwaitAnswer(*cluster_);
   ASSERT_TRUE(response.ok()) << response.status();
   ASSERT_TRUE(response->has_refusal());
   EXPECT_EQ(response->refusal().reason(), v1::PERSPECTIVE_TIMEOUT)
