@@ -70,16 +70,23 @@ class KeyRotationTest : public ::testing::Test {
   }
 
   // Step 1 of both rotations: a new EC P-256 key pair labelled `label` generated in the token,
-  // its public half exported to `public_key_file` (PEM); returns the public key.
+  // its public half exported to `public_key_file` (PEM), as deploy/README.md "Signer keys and
+  // state" does; returns the public key.
   absl::StatusOr<EvpPkeyPtr> GenerateKeyInToken(const std::string& label,
                                                 const std::string& public_key_file) const {
     RETURN_IF_ERROR(Pkcs11Tool("keygen-" + label, /*login=*/true,
                                {"--keypairgen", "--key-type", "EC:prime256v1", "--label", label})
                         .status());
+    // pkcs11-tool writes the public key as a DER SubjectPublicKeyInfo; openssl makes it PEM.
+    const std::string der_file = public_key_file + ".der";
     RETURN_IF_ERROR(
         Pkcs11Tool("export-" + label, /*login=*/false,
-                   {"--read-object", "--type", "pubkey", "--label", label, "-o", public_key_file})
+                   {"--read-object", "--type", "pubkey", "--label", label, "-o", der_file})
             .status());
+    RETURN_IF_ERROR(RunStep(*cluster_, "pem-" + label,
+                            {"openssl", "pkey", "-pubin", "-inform", "DER", "-in", der_file, "-out",
+                             public_key_file})
+                        .status());
     return LoadPemPublicKey(public_key_file);
   }
 
