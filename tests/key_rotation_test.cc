@@ -77,7 +77,7 @@ class KeyRotationTest : public ::testing::Test {
     RETURN_IF_ERROR(Pkcs11Tool("keygen-" + label, /*login=*/true,
                                {"--keypairgen", "--key-type", "EC:prime256v1", "--label", label})
                         .status());
-    // pkcs11-tool writes the public key as a DER SubjectPublicKeyInfo; openssl makes it PEM.
+    // pkcs11-tool writes an EC public key as a DER SubjectPublicKeyInfo; openssl makes it PEM.
     const std::string der_file = public_key_file + ".der";
     RETURN_IF_ERROR(
         Pkcs11Tool("export-" + label, /*login=*/false,
