@@ -126,6 +126,24 @@ absl::Status LocalCluster::RestartAgent(const std::string& id) {
   return absl::OkStatus();
 }
 
+absl::Status LocalCluster::IssueInternalIdentity(const std::string& name,
+                                                 const std::vector<std::string>& usages,
+                                                 absl::Duration lifetime,
+                                                 const std::string& certificate_file,
+                                                 const std::string& key_file) const {
+  CertificateSpec spec;
+  spec.common_name = name;
+  spec.dns_names = {name};
+  spec.extended_key_usages = usages;
+  spec.not_before = absl::Now() - absl::Hours(1);
+  spec.not_after = absl::Now() + lifetime;
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
+  ASSIGN_OR_RETURN(X509Ptr certificate,
+                   IssueCertificate(spec, key.get(), internal_ca_.get(), internal_key_.get()));
+  RETURN_IF_ERROR(WriteFileAtomically(certificate_file, CertificateToPem(certificate.get())));
+  return WriteFileAtomically(key_file, PrivateKeyToPem(key.get()), 0600);
+}
+
 absl::Status LocalCluster::IssueVaCertificate(EVP_PKEY* va_public_key,
                                               const std::string& file) const {
   // As BuildHsm issues pki/va.pem: the designated-OCSP-responder usage (MECAI proposal).

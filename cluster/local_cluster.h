@@ -98,6 +98,13 @@ class LocalCluster {
   // Starts the probe agent `id` again with the same config (after Kill), on the port it had, so
   // that the coordinator's configuration still names it; waits until it serves.
   absl::Status RestartAgent(const std::string& id);
+  // Issues the internal mutual-TLS identity `name` again from the cluster's internal CA, with a new
+  // EC P-256 key, valid from an hour ago for `lifetime`, and writes its certificate and key to the
+  // two files (PEM; the key 0600): a renewed identity to move into place.
+  absl::Status IssueInternalIdentity(const std::string& name,
+                                     const std::vector<std::string>& usages,
+                                     absl::Duration lifetime, const std::string& certificate_file,
+                                     const std::string& key_file) const;
   // Issues a VA certificate for `va_public_key` (a key in the cluster's token) from the cluster's
   // root CA, as Start() issues pki/va.pem, and writes it to `file` (PEM).
   absl::Status IssueVaCertificate(EVP_PKEY* va_public_key, const std::string& file) const;

@@ -1,6 +1,7 @@
 #include "tests/support/procedure_steps.h"
 
 #include <algorithm>
+#include <future>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,8 @@
 #include "absl/time/clock.h"
 #include "common/process/child_process.h"
 #include "common/rpc/grpc_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
 #include "tests/support/coordinator_calls.h"
 
 namespace mecai {
@@ -91,6 +94,36 @@ double SumOfSamples(const std::string& text, const std::string& name, const std:
     sum = (sum < 0 ? 0 : sum) + value;
   }
   return sum;
+}
+
+absl::StatusOr<std::string> HealthStatus(int port) {
+  // grpc++ ships no health client: the call is made with the generic stub. HealthCheckRequest
+  // {service: ""} is the empty message; the answer's field 1 is the status (1 SERVING,
+  // 2 NOT_SERVING).
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                    &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  grpc::Status status = done.get_future().get();
+  if (!status.ok()) {
+    return absl::UnavailableError(absl::StrCat("Health/Check: ", status.error_message()));
+  }
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return absl::InternalError("unreadable answer");
+  std::string serialized;
+  for (const grpc::Slice& slice : slices) {
+    serialized.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  if (serialized == std::string("\x08\x01", 2)) return std::string("SERVING");
+  if (serialized == std::string("\x08\x02", 2)) return std::string("NOT_SERVING");
+  return absl::InternalError(absl::StrCat("unexpected answer of ", serialized.size(), " bytes"));
 }
 
 }  // namespace mecai

@@ -61,6 +61,11 @@ absl::StatusOr<std::string> FetchMetrics(const LocalCluster& cluster, const std:
 // -1 when there is none.
 double SumOfSamples(const std::string& text, const std::string& name, const std::string& label);
 
+// The overall status grpc.health.v1.Health/Check answers on the plaintext health port
+// 127.0.0.1:`port` (a service's health_address, which Kubernetes probes ask): SERVING or
+// NOT_SERVING, as the enum's name; the call's failure otherwise.
+absl::StatusOr<std::string> HealthStatus(int port);
+
 }  // namespace mecai
 
 #endif  // MECAI_TESTS_SUPPORT_PROCEDURE_STEPS_H_
