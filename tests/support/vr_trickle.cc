@@ -3,10 +3,17 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "common/rpc/grpc_channel.h"
 #include "tests/support/coordinator_calls.h"
 
 namespace mecai {
+
+bool IsARestartsFault(const absl::Status& call, bool signer_restarting) {
+  if (call.code() == absl::StatusCode::kUnavailable) return true;
+  return signer_restarting && call.code() == absl::StatusCode::kDeadlineExceeded &&
+         absl::StrContains(call.message(), "signer");
+}
 
 VrTrickle::VrTrickle(std::function<std::string()> make_request, v1::PeerConfig coordinator,
                      absl::Duration pause)

@@ -30,6 +30,12 @@ struct VrOutcome {
   v1::VouchResponse response;
 };
 
+// Whether `call` failed as docs/OPERATIONS.md "Upgrades" says a VR may while a service restarts:
+// UNAVAILABLE (the coordinator restarting, or not yet confirmed by its signer; the signer not
+// reached), or, with `signer_restarting`, DEADLINE_EXCEEDED naming the signer (not back within the
+// coordinator's signer_timeout_milliseconds).
+bool IsARestartsFault(const absl::Status& call, bool signer_restarting);
+
 // Thread-safe. Sends VRs one after another, `pause` apart, from a thread of its own, until Stop()
 // or destruction.
 class VrTrickle {
