@@ -30,9 +30,9 @@ constexpr char kUsage[] =
     "the cache directory; `mecai s_server --vd-dir DIR` staples from it. With serverinfo_file,\n"
     "also keeps that file current for nginx or Apache and runs reload_command after each change.\n"
     "Each VA's endpoints are tried in order. With health_address, serves grpc.health.v1.Health\n"
-    "there: SERVING while it holds a fresh VD for every VA. Logs to stderr: "
-    "MECAI_LOG_LEVEL=debug|info|warning|\n"
-    "error, MECAI_LOG_FORMAT=json for JSON lines (deploy/README.md \"Logs\").\n";
+    "there: SERVING while it holds a fresh VD for every VA. Logs to stderr:\n"
+    "MECAI_LOG_LEVEL=debug|info|warning|error, MECAI_LOG_FORMAT=json for JSON lines\n"
+    "(deploy/README.md \"Logs\").\n";
 
 absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto config, mecai::LoadConfig<mecai::v1::StaplerConfig>(config_path));
