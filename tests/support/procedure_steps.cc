@@ -1,6 +1,7 @@
 #include "tests/support/procedure_steps.h"
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 
 #include "absl/strings/numbers.h"
@@ -56,7 +57,9 @@ absl::StatusOr<v1::VouchResponse> AwaitIssued(const LocalCluster& cluster, absl:
 absl::StatusOr<std::string> RunStep(const LocalCluster& cluster, const std::string& name,
                                     const std::vector<std::string>& argv,
                                     const std::vector<std::string>& environment) {
-  const std::string log = cluster.Path("logs/" + name + ".log");
+  // A log of its own per run: a child's log file is appended to, never truncated.
+  static std::atomic<int> runs{0};
+  const std::string log = cluster.Path(absl::StrCat("logs/", name, "-", ++runs, ".log"));
   ASSIGN_OR_RETURN(auto process, ChildProcess::Start(argv, log, environment));
   if (!process->WaitForExit(absl::Seconds(60))) {
     return absl::DeadlineExceededError(absl::StrCat(argv.front(), " did not exit within 60 s"));

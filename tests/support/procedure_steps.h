@@ -47,8 +47,9 @@ absl::StatusOr<v1::VouchResponse> AwaitAnswer(const LocalCluster& cluster,
 absl::StatusOr<v1::VouchResponse> AwaitIssued(const LocalCluster& cluster,
                                               absl::Duration timeout = absl::Seconds(30));
 
-// Runs `argv` (at most 60 s) with `environment` added, its output in the cluster's logs/`name`.log;
-// returns its output, or INTERNAL with the output when it exits other than 0.
+// Runs `argv` (at most 60 s) with `environment` added, its output in the cluster's
+// logs/`name`-<run>.log; returns its output, or INTERNAL with the output when it exits other
+// than 0.
 absl::StatusOr<std::string> RunStep(const LocalCluster& cluster, const std::string& name,
                                     const std::vector<std::string>& argv,
                                     const std::vector<std::string>& environment = {});
