@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
@@ -94,6 +95,66 @@ absl::Status LocalCluster::RestartSigner() {
         absl::StrCat("the signer came back on port ", port, ", not ", signer_port_));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<v1::AgentEndpoint> LocalCluster::AddAgent(const std::string& region) {
+  if (probe_agent_binary_.empty()) {
+    return absl::FailedPreconditionError("the cluster was not started");
+  }
+  return StartAgent(probe_agent_binary_, agents_started_, dns_port_, region);
+}
+
+absl::Status LocalCluster::RestartAgent(const std::string& id) {
+  auto port = agent_ports_.find(id);
+  if (port == agent_ports_.end()) return absl::NotFoundError(absl::StrCat("no agent ", id));
+  const std::string config_file = "agents/" + id + ".textproto";
+  ASSIGN_OR_RETURN(v1::ProbeAgentConfig config,
+                   LoadConfig<v1::ProbeAgentConfig>(Path(config_file)));
+  const std::string address = config.listen().address();
+  config.mutable_listen()->set_address(
+      absl::StrCat(address.substr(0, address.rfind(':')), ":", port->second));
+  RETURN_IF_ERROR(WriteConfig(config_file, config));
+  unlink(Path("run/" + id + ".port").c_str());
+  unlink(Path("run/" + id + ".metrics-port").c_str());
+  Step("restarting probe agent " + id);
+  ASSIGN_OR_RETURN(ChildProcess * agent, Launch(agent_commands_[id], id));
+  ASSIGN_OR_RETURN(int serving, AwaitPortFile(agent, Path("run/" + id + ".port")));
+  if (serving != port->second) {
+    return absl::InternalError(
+        absl::StrCat(id, " came back on port ", serving, ", not ", port->second));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::IssueInternalIdentity(const std::string& name,
+                                                 const std::vector<std::string>& usages,
+                                                 absl::Duration lifetime,
+                                                 const std::string& certificate_file,
+                                                 const std::string& key_file) const {
+  CertificateSpec spec;
+  spec.common_name = name;
+  spec.dns_names = {name};
+  spec.extended_key_usages = usages;
+  spec.not_before = absl::Now() - absl::Hours(1);
+  spec.not_after = absl::Now() + lifetime;
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
+  ASSIGN_OR_RETURN(X509Ptr certificate,
+                   IssueCertificate(spec, key.get(), internal_ca_.get(), internal_key_.get()));
+  RETURN_IF_ERROR(WriteFileAtomically(certificate_file, CertificateToPem(certificate.get())));
+  return WriteFileAtomically(key_file, PrivateKeyToPem(key.get()), 0600);
+}
+
+absl::Status LocalCluster::IssueVaCertificate(EVP_PKEY* va_public_key,
+                                              const std::string& file) const {
+  // As BuildHsm issues pki/va.pem: the designated-OCSP-responder usage (MECAI proposal).
+  CertificateSpec va_spec;
+  va_spec.common_name = "MECAI Demo Vouching Authority";
+  va_spec.extended_key_usages = {"OCSPSigning"};
+  va_spec.not_before = now_ - absl::Hours(1);
+  va_spec.not_after = now_ + absl::Hours(24 * 30);
+  ASSIGN_OR_RETURN(X509Ptr va,
+                   IssueCertificate(va_spec, va_public_key, root_.get(), root_key_.get()));
+  return WriteFileAtomically(file, CertificateToPem(va.get()));
 }
 
 v1::PeerConfig LocalCluster::SignerPeerAsCoordinator() const {
@@ -353,6 +414,8 @@ absl::Status LocalCluster::Start() {
         absl::StrCat("dnsmasq did not start: ", TailOfFile(dns.process->log_path())));
   }
   RETURN_IF_ERROR(IssueServiceIdentities());
+  probe_agent_binary_ = binaries.probe_agent;
+  dns_port_ = dns.port;
   ASSIGN_OR_RETURN(std::vector<v1::AgentEndpoint> agents,
                    StartAgents(binaries.probe_agent, dns.port));
   if (with_approval()) {
@@ -420,9 +483,10 @@ absl::StatusOr<std::vector<v1::AgentEndpoint>> LocalCluster::StartAgents(const s
 }
 
 absl::StatusOr<v1::AgentEndpoint> LocalCluster::StartAgent(const std::string& binary, int index,
-                                                           int dns_port) {
+                                                           int dns_port,
+                                                           const std::string& given_region) {
   const std::string id = absl::StrCat("agent-", index + 1);
-  const std::string region = kRegions[index % 3];
+  const std::string region = given_region.empty() ? kRegions[index % 3] : given_region;
   RETURN_IF_ERROR(IssueIdentity(id, {"serverAuth"}).status());
   ASSIGN_OR_RETURN(EvpPkeyPtr observation_key, GenerateEd25519Key());
   RETURN_IF_ERROR(WriteFileAtomically(Path("agents/" + id + "-observation.key"),
@@ -445,6 +509,9 @@ absl::StatusOr<v1::AgentEndpoint> LocalCluster::StartAgent(const std::string& bi
   }
   ASSIGN_OR_RETURN(ChildProcess * agent, Launch(argv, id));
   ASSIGN_OR_RETURN(int port, AwaitPortFile(agent, Path("run/" + id + ".port")));
+  agents_started_ = std::max(agents_started_, index + 1);
+  agent_ports_[id] = port;
+  agent_commands_[id] = argv;
   return ClusterAgentEndpoint(options_.workdir, id, region, placement, port);
 }
 

@@ -90,6 +90,24 @@ class LocalCluster {
   // on the port it had, so that the coordinator's configuration still names it; waits until it
   // serves.
   absl::Status RestartSigner();
+  // Starts probe agent "agent-<n+1>" of `region` beside the n already started (its TLS identity and
+  // Observation key made as Start() makes theirs), without telling the signer or the coordinator:
+  // enrolling it is the operator's change of their configs (docs/OPERATIONS.md "Adding a probe
+  // agent"). Returns how the coordinator reaches it.
+  absl::StatusOr<v1::AgentEndpoint> AddAgent(const std::string& region);
+  // Starts the probe agent `id` again with the same config (after Kill), on the port it had, so
+  // that the coordinator's configuration still names it; waits until it serves.
+  absl::Status RestartAgent(const std::string& id);
+  // Issues the internal mutual-TLS identity `name` again from the cluster's internal CA, with a new
+  // EC P-256 key, valid from an hour ago for `lifetime`, and writes its certificate and key to the
+  // two files (PEM; the key 0600): a renewed identity to move into place.
+  absl::Status IssueInternalIdentity(const std::string& name,
+                                     const std::vector<std::string>& usages,
+                                     absl::Duration lifetime, const std::string& certificate_file,
+                                     const std::string& key_file) const;
+  // Issues a VA certificate for `va_public_key` (a key in the cluster's token) from the cluster's
+  // root CA, as Start() issues pki/va.pem, and writes it to `file` (PEM).
+  absl::Status IssueVaCertificate(EVP_PKEY* va_public_key, const std::string& file) const;
 
   const std::string& workdir() const { return options_.workdir; }
   std::string Path(const std::string& name) const { return options_.workdir + "/" + name; }
@@ -176,7 +194,9 @@ class LocalCluster {
   // reaches each.
   absl::StatusOr<std::vector<v1::AgentEndpoint>> StartAgents(const std::string& binary,
                                                              int dns_port);
-  absl::StatusOr<v1::AgentEndpoint> StartAgent(const std::string& binary, int index, int dns_port);
+  // `region`: empty for round-robin.
+  absl::StatusOr<v1::AgentEndpoint> StartAgent(const std::string& binary, int index, int dns_port,
+                                               const std::string& region = "");
   // Starts the approval service (its record-signing key in approval/) and returns its gRPC port.
   absl::StatusOr<int> StartApprovalService(const std::string& binary);
   // Starts the signer and, with options_.signer_replicas 2, its second replica.
@@ -223,6 +243,13 @@ class LocalCluster {
   Identity approval_client_;
   std::string coordinator_binary_;
   std::string signer_binary_;
+  std::string probe_agent_binary_;
+  int dns_port_ = 0;
+  // Probe agents started so far (Start() and AddAgent()), and by id the port each serves on and
+  // the command that starts it.
+  int agents_started_ = 0;
+  std::map<std::string, int> agent_ports_;
+  std::map<std::string, std::vector<std::string>> agent_commands_;
 };
 
 }  // namespace mecai

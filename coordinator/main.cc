@@ -1,5 +1,6 @@
 // coordinator --config FILE: the Vouching Server front of a MECAI cluster (ARCHITECTURE.md §1).
 // Flags → config → wiring → serve.
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -67,8 +68,13 @@ absl::Status Run(const std::string& config_path) {
   mecai::CoordinatorMetrics metrics(*registry);
   mecai::CertificateExpiryMetrics certificate_expiry(
       *registry, "coordinator",
-      mecai::TlsReloadInterval(config.listen().tls().reload_interval_seconds()));
+      std::min(mecai::TlsReloadInterval(config.listen().tls().reload_interval_seconds()),
+               mecai::TlsReloadInterval(config.public_listen().reload_interval_seconds())));
   RETURN_IF_ERROR(certificate_expiry.WatchListener(config.listen()));
+  if (config.has_public_listen()) {
+    RETURN_IF_ERROR(certificate_expiry.Watch(mecai::kPublicCertificate,
+                                             config.public_listen().certificate_file()));
+  }
   ASSIGN_OR_RETURN(auto fanout, mecai::ProbeFanout::Create(config.agents(), *agents, clock));
   ASSIGN_OR_RETURN(auto signer_channel, mecai::MakeChannel(config.signer()));
   auto signer = mecai::v1::SignerService::NewStub(signer_channel);

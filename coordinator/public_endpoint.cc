@@ -12,6 +12,7 @@
 #include "common/base/logging.h"
 #include "common/base/status.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/tls_credentials.h"
 
 namespace mecai {
 namespace {
@@ -298,6 +299,7 @@ absl::StatusOr<PublicEndpointServers> StartPublicEndpoint(const v1::CoordinatorC
     options.port_file = listen.port_file();
     options.certificate_file = listen.certificate_file();
     options.private_key_file = listen.private_key_file();
+    options.reload_interval = TlsReloadInterval(listen.reload_interval_seconds());
     // gRPC refuses larger messages before they are parsed; between this and max_request_bytes the
     // endpoint refuses (and counts) them itself: the VouchRequest framing, a few bytes, and room
     // to count oversized VRs.
@@ -325,6 +327,7 @@ absl::StatusOr<PublicEndpointServers> StartPublicEndpoint(const v1::CoordinatorC
     tls.certificate_chain_file = listen.certificate_file();
     tls.private_key_file = listen.private_key_file();
     tls.handshake_timeout = handshake_timeout;
+    tls.reload_interval = TlsReloadInterval(listen.reload_interval_seconds());
     tls.max_connection_lifetime = handshake_timeout + request_timeout + decision_time;
     options.tls = tls;
     options.on_refusal = [&endpoint](HttpServerRefusal refusal) {

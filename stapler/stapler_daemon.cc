@@ -68,6 +68,16 @@ absl::Status ValidateStaplerConfig(const v1::StaplerConfig& config, const std::s
                  "metrics_address", "must be host:port (port 0 picks a free port)");
   errors.Require(config.metrics_port_file().empty() || !config.metrics_address().empty(),
                  "metrics_port_file", "needs metrics_address");
+  errors.Require(config.health_address().empty() ||
+                     IsValidHostPort(config.health_address(), /*allow_port_zero=*/true),
+                 "health_address", "must be host:port (port 0 picks a free port)");
+  errors.Require(config.health_port_file().empty() || !config.health_address().empty(),
+                 "health_port_file", "needs health_address");
+  errors.Require(config.health_max_vd_age_ms() == 0 || !config.health_address().empty(),
+                 "health_max_vd_age_ms", "needs health_address");
+  errors.Require(config.health_max_vd_age_ms() == 0 || config.max_age_ms() == 0 ||
+                     config.health_max_vd_age_ms() <= config.max_age_ms(),
+                 "health_max_vd_age_ms", "must be at most max_age_ms");
   for (const v1::StaplerVouchingServer& server : config.vouching_servers()) {
     errors.Require(!server.vouching_server().address().empty(), "vouching_servers",
                    absl::StrCat("VA '", server.va_id(), "': an endpoint needs an address"));

@@ -1,6 +1,6 @@
 """The cluster tests of tests/: each starts a LocalCluster of the real binaries (cluster/local_cluster.h)."""
 
-def mecai_cluster_test(name, deps = [], data = []):
+def mecai_cluster_test(name, deps = [], data = [], shard_count = None):
     """A cc_test, source `name`.cc, that runs a whole cluster on this machine.
 
     The coordinator, probe agent and signer binaries are data dependencies, built with the test's
@@ -12,10 +12,13 @@ def mecai_cluster_test(name, deps = [], data = []):
       name: the test's name.
       deps: the test's own dependencies beyond the cluster fixture, //cluster, //cli:cli_lib and gtest_main.
       data: binaries the test runs beyond the coordinator, the probe agent and the signer.
+      shard_count: run the test's cases in this many shards (each a cluster of its own per case),
+        to keep each shard's time short.
     """
     native.cc_test(
         name = name,
         size = "medium",
+        shard_count = shard_count,
         srcs = [name + ".cc"],
         data = [
             "//coordinator",

@@ -387,6 +387,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     relay.max_connections_per_address = chosen.max_connections_per_address;
     relay.handshake_timeout = chosen.tls->handshake_timeout;
     relay.max_connection_lifetime = chosen.tls->max_connection_lifetime;
+    relay.reload_interval = chosen.tls->reload_interval;
     MHD_Daemon* daemon = server->daemon_;
     HttpServer* raw = server.get();
     // On failure the server's destructor stops the daemon and the watcher.

@@ -58,6 +58,9 @@ struct HttpServerTls {
   absl::Duration handshake_timeout = absl::Seconds(5);
   // No connection lives longer than this (the backstop behind request_timeout and idle_timeout).
   absl::Duration max_connection_lifetime = absl::Minutes(2);
+  // How often the two files are checked for changes and a changed pair is presented to new
+  // connections (TlsRelayOptions.reload_interval). Zero: read once, at start.
+  absl::Duration reload_interval = absl::ZeroDuration();
 };
 
 // Why the server closed a connection, or answered it, without calling the handler.

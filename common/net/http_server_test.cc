@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -502,6 +503,50 @@ TEST_F(HttpsServerTest, ABlockingHandlerDoesNotHoldUpOtherConnections) {
   EXPECT_THAT(Exchange("GET /fast HTTP/1.1\r\nHost: server\r\n\r\n"), HasSubstr("fast"));
   slow.join();
   EXPECT_THAT(slow_response, HasSubstr("released by the fast request"));
+}
+
+// TlsRelayOptions.reload_interval: a renewed certificate and key, moved into place key first, are
+// presented to new connections without a restart; while only the key is new (it does not match
+// the certificate) the last good pair is kept.
+TEST_F(HttpsServerTest, ARenewedCertificateIsPresentedToNewConnectionsWithoutARestart) {
+  HttpServerOptions options;
+  HttpServerTls tls;
+  tls.certificate_chain_file = files_.server_certificate;
+  tls.private_key_file = files_.server_key;
+  tls.handshake_timeout = absl::Seconds(1);
+  tls.reload_interval = absl::Milliseconds(100);
+  options.tls = tls;
+  options.thread_per_connection = true;
+  options.one_request_per_connection = true;
+  ASSERT_OK_AND_ASSIGN(
+      server_,
+      HttpServer::Start(
+          "127.0.0.1:0", [](const HttpServerRequest&) { return HttpServerResponse(); }, options));
+  // The renewal: from another CA, so that which pair the server presents shows in which CA a
+  // client verifies it with.
+  ASSERT_OK_AND_ASSIGN(const std::string directory, test_pki::MakeTempDirectory());
+  ASSERT_OK_AND_ASSIGN(MutualTlsFiles renewed,
+                       WriteMutualTlsFiles(directory, "renewed CA", "server", "client"));
+  ASSERT_OK(TlsTestClient::Connect(files_.ca, "server", server_->port()).status());
+
+  ASSERT_EQ(rename(renewed.server_key.c_str(), files_.server_key.c_str()), 0);
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::Status old_verifies = TlsTestClient::Connect(files_.ca, "server", server_->port()).status();
+  EXPECT_TRUE(old_verifies.ok())
+      << "the last good pair is kept while the key does not match the certificate: "
+      << old_verifies;
+
+  ASSERT_EQ(rename(renewed.server_certificate.c_str(), files_.server_certificate.c_str()), 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  absl::Status renewed_verifies = absl::UnknownError("not tried");
+  while (absl::Now() < deadline) {
+    renewed_verifies = TlsTestClient::Connect(renewed.ca, "server", server_->port()).status();
+    if (renewed_verifies.ok()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_OK(renewed_verifies);
+  EXPECT_FALSE(TlsTestClient::Connect(files_.ca, "server", server_->port()).ok())
+      << "still presents the old certificate";
 }
 
 TEST(HttpsServerStartTest, ACertificateThatCannotBeLoadedIsNamed) {

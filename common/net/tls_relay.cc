@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -97,6 +98,19 @@ absl::StatusOr<SslCtxPtr> ServerContext(const TlsRelayOptions& options) {
   return context;
 }
 
+// What identifies the current content of the certificate chain and key files without reading
+// them: device, inode, size and modification time of each. Empty when either cannot be stat'ed.
+std::string FilesStamp(const TlsRelayOptions& options) {
+  std::string stamp;
+  for (const std::string* file : {&options.certificate_chain_file, &options.private_key_file}) {
+    struct stat info;
+    if (stat(file->c_str(), &info) != 0) return "";
+    absl::StrAppend(&stamp, info.st_dev, ":", info.st_ino, ":", info.st_size, ":",
+                    info.st_mtim.tv_sec, ".", info.st_mtim.tv_nsec, ";");
+  }
+  return stamp;
+}
+
 // The client's numeric address, the key of the per-address limit.
 std::string NumericAddress(const sockaddr_storage& address, socklen_t length) {
   char host[NI_MAXHOST] = {0};
@@ -151,9 +165,34 @@ absl::StatusOr<std::unique_ptr<TlsRelay>> TlsRelay::Start(int listening_fd,
 TlsRelay::TlsRelay(const TlsRelayOptions& options, SslCtxPtr context, Deliver deliver,
                    OnRefusal on_refusal)
     : options_(options),
-      context_(std::move(context)),
       deliver_(std::move(deliver)),
-      on_refusal_(std::move(on_refusal)) {}
+      on_refusal_(std::move(on_refusal)),
+      context_(std::move(context)),
+      files_stamp_(FilesStamp(options)),
+      next_reload_check_(absl::Now() + options.reload_interval) {}
+
+SslPtr TlsRelay::NewConnectionSsl() {
+  absl::MutexLock lock(&context_mutex_);
+  const absl::Time now = absl::Now();
+  if (options_.reload_interval > absl::ZeroDuration() && now >= next_reload_check_) {
+    next_reload_check_ = now + options_.reload_interval;
+    const std::string stamp = FilesStamp(options_);
+    if (!stamp.empty() && stamp != files_stamp_) {
+      absl::StatusOr<SslCtxPtr> reloaded = ServerContext(options_);
+      if (reloaded.ok()) {
+        context_ = *std::move(reloaded);
+        files_stamp_ = stamp;
+        MECAI_LOG(Info) << "TLS relay: reloaded " << options_.certificate_chain_file << " and "
+                        << options_.private_key_file << " for new connections";
+      } else {
+        // Checked again at the next interval: the second file of a rotation may be on its way.
+        MECAI_LOG(Warning) << "TLS relay: keeping the last good certificate: "
+                           << reloaded.status().message();
+      }
+    }
+  }
+  return SslPtr(SSL_new(context_.get()));
+}
 
 TlsRelay::~TlsRelay() {
   if (stop_fd_ >= 0) {
@@ -257,7 +296,7 @@ void TlsRelay::ServeConnection(uint64_t id, int client_fd, sockaddr_storage addr
                                socklen_t length, std::string address_key) {
   BlockSigpipeInThisThread();
   const absl::Time accepted = absl::Now();
-  SslPtr ssl(SSL_new(context_.get()));
+  SslPtr ssl = NewConnectionSsl();
   bool handshaken = false;
   if (ssl != nullptr && SSL_set_fd(ssl.get(), client_fd) == 1) {
     const absl::Time deadline = accepted + options_.handshake_timeout;

@@ -40,6 +40,12 @@ struct TlsRelayOptions {
   // No connection lives longer than this, whatever it does: the backstop behind the server's own
   // request and idle timeouts.
   absl::Duration max_connection_lifetime = absl::Minutes(2);
+  // How often the two files are checked for changes (their inode, size or modification time);
+  // once changed, the pair is loaded again and, when it loads and matches, presented in every new
+  // handshake without a restart; open connections keep theirs. A pair that does not load is logged
+  // and the last good one kept (a rotation replaces the key first, then the certificate, each with
+  // a rename). Zero: read once, at start.
+  absl::Duration reload_interval = absl::ZeroDuration();
 };
 
 // Why the relay closed a connection without handing it to the server.
@@ -88,14 +94,24 @@ class TlsRelay {
   // Joins the threads of connections that have ended.
   void JoinFinished() ABSL_LOCKS_EXCLUDED(mutex_);
 
+  // A new SSL for one connection, from the newest good context; reloads the files first when
+  // reload_interval has passed since the last check and they changed. Null when SSL_new fails.
+  SslPtr NewConnectionSsl() ABSL_LOCKS_EXCLUDED(context_mutex_);
+
   const TlsRelayOptions options_;
-  const SslCtxPtr context_;
   const Deliver deliver_;
   const OnRefusal on_refusal_;
   int listening_fd_ = -1;
   // Readable once the relay stops (an eventfd); every wait includes it.
   int stop_fd_ = -1;
   std::thread acceptor_;
+
+  // The context new handshakes use, and what the files were when it was loaded. An SSL keeps a
+  // reference to its context, so replacing it leaves open connections as they are.
+  absl::Mutex context_mutex_;
+  SslCtxPtr context_ ABSL_GUARDED_BY(context_mutex_);
+  std::string files_stamp_ ABSL_GUARDED_BY(context_mutex_);
+  absl::Time next_reload_check_ ABSL_GUARDED_BY(context_mutex_);
 
   absl::Mutex mutex_;
   uint64_t next_id_ ABSL_GUARDED_BY(mutex_) = 0;

@@ -6,7 +6,8 @@
 // earliest notAfter in the file: the first certificate that stops working.
 //
 // Labels are bounded: `component` is the service ("coordinator", "signer", "probe_agent",
-// "approval"), `certificate` one of "identity", "client_ca", "va" (the constants below).
+// "approval"), `certificate` one of "identity", "client_ca", "va", "public" (the constants
+// below).
 #ifndef MECAI_COMMON_RPC_CERTIFICATE_EXPIRY_METRICS_H_
 #define MECAI_COMMON_RPC_CERTIFICATE_EXPIRY_METRICS_H_
 
@@ -29,6 +30,8 @@ namespace mecai {
 inline constexpr char kIdentityCertificate[] = "identity";   // The service's own TLS identity.
 inline constexpr char kClientCaCertificate[] = "client_ca";  // The CA bundle its clients chain to.
 inline constexpr char kVaCertificate[] = "va";               // The signer's VA certificate.
+// The coordinator's public endpoint's certificate (docs/PROTOCOL.md "The public endpoint").
+inline constexpr char kPublicCertificate[] = "public";
 
 // The earliest notAfter of the PEM certificates in `pem_file`, in Unix seconds. Errors as
 // LoadPemCertificates's; INVALID_ARGUMENT when the file holds none.

@@ -55,7 +55,7 @@ std::string PortOf(const std::string& host_port) {
 
 // A started plaintext server on `address` with no service but the default health service (which
 // StartServer enables for every server).
-absl::StatusOr<HealthOnlyServer> StartHealthOnlyServer(const std::string& address) {
+absl::StatusOr<HealthOnlyServer> BuildHealthOnlyServer(const std::string& address) {
   HealthOnlyServer health;
   // Registered for its side effect too: a server with nothing but the health service, which gRPC
   // adds only after checking that some service polls the completion queues, would not start.
@@ -224,7 +224,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   }
   HealthOnlyServer health;
   if (!listen.health_address().empty()) {
-    absl::StatusOr<HealthOnlyServer> started = StartHealthOnlyServer(listen.health_address());
+    absl::StatusOr<HealthOnlyServer> started = BuildHealthOnlyServer(listen.health_address());
     if (!started.ok()) {
       server->Shutdown();
       return started.status();
@@ -250,18 +250,22 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   return running;
 }
 
+absl::StatusOr<HealthOnlyServer> StartHealthOnlyServer(const std::string& address) {
+  grpc::EnableDefaultHealthCheckService(true);
+  return BuildHealthOnlyServer(address);
+}
+
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServerAuthenticatedServer(
     const ServerAuthenticatedOptions& options, const std::vector<grpc::Service*>& services,
     GrpcServerMetrics* metrics) {
-  grpc::SslServerCredentialsOptions tls(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.private_key, ReadFile(options.private_key_file));
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(options.certificate_file));
-  tls.pem_key_cert_pairs.push_back(std::move(pair));
+  ASSIGN_OR_RETURN(
+      std::shared_ptr<grpc::ServerCredentials> credentials,
+      ReloadingServerAuthenticatedCredentials(options.certificate_file, options.private_key_file,
+                                              options.reload_interval));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.address, grpc::SslServerCredentials(tls), &port);
+  builder.AddListeningPort(options.address, credentials, &port);
   builder.SetOption(std::make_unique<WithoutBuilderPlugins>());  // No reflection.
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   grpc::ResourceQuota quota("mecai-server-authenticated");

@@ -93,9 +93,12 @@ struct ServerAuthenticatedOptions {
   // host:port to bind; port 0 picks a free one, written to port_file when that is set.
   std::string address;
   std::string port_file;
-  // PEM: the server's certificate chain and private key.
+  // PEM: the server's certificate chain and private key, checked for changes every
+  // `reload_interval` and, once changed, presented to new connections without a restart
+  // (common/rpc/tls_credentials.h).
   std::string certificate_file;
   std::string private_key_file;
+  absl::Duration reload_interval = absl::Seconds(60);
   // Larger messages are refused RESOURCE_EXHAUSTED by gRPC, before they are parsed.
   int max_receive_message_bytes = 1 << 20;
   // Calls handled at once; beyond them gRPC refuses new calls RESOURCE_EXHAUSTED at once.
@@ -117,6 +120,13 @@ struct ServerAuthenticatedOptions {
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServerAuthenticatedServer(
     const ServerAuthenticatedOptions& options, const std::vector<grpc::Service*>& services,
     GrpcServerMetrics* metrics = nullptr);
+
+// A plaintext server on `address` (port 0 picks a free one) that serves only grpc.health.v1.Health,
+// the health-only server StartServer runs beside a service, for a process that serves no other
+// gRPC (the stapler). Its overall status starts SERVING; set it with
+// server->GetHealthCheckService()->SetServingStatus. Errors: the address cannot be bound
+// (UNAVAILABLE).
+absl::StatusOr<HealthOnlyServer> StartHealthOnlyServer(const std::string& address);
 
 // The identities the TLS peer of `context` presents: DNS/URI subjectAltNames, else the subject CN.
 std::vector<std::string> PeerIdentities(const grpc::AuthContext& context);

@@ -4,6 +4,9 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/status.h"
 #include "common/crypto/pem.h"
@@ -65,6 +68,19 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ReloadingServerCredenti
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ReloadingServerAuthenticatedCredentials(
+    const std::string& certificate_file, const std::string& private_key_file,
+    absl::Duration reload_interval) {
+  RETURN_IF_ERROR(CheckIdentityFiles(certificate_file, private_key_file));
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      private_key_file, certificate_file,
+      static_cast<unsigned int>(std::max<int64_t>(1, absl::ToInt64Seconds(reload_interval))));
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   return grpc::experimental::TlsServerCredentials(options);
 }
 

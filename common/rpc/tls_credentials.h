@@ -28,6 +28,13 @@ absl::Duration TlsReloadInterval(uint32_t reload_interval_seconds);
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ReloadingServerCredentials(
     const v1::ServerTls& tls);
 
+// Server credentials that present certificate_file and ask for no client certificate
+// (server-authenticated TLS, the public Vouch endpoint: docs/PROTOCOL.md "The public endpoint"),
+// the pair checked now as ReloadingServerCredentials's and then followed every `reload_interval`.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ReloadingServerAuthenticatedCredentials(
+    const std::string& certificate_file, const std::string& private_key_file,
+    absl::Duration reload_interval);
+
 // Channel credentials that verify the server's certificate against tls.server_ca_file and its
 // name against the channel's target name (the caller sets tls.server_identity as the SSL target
 // name override), presenting tls.certificate_file when it and tls.private_key_file are set; files
