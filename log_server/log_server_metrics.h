@@ -1,4 +1,4 @@
-// Prometheus metrics of the public log server (docs/OPERATIONS.md "Metrics").
+// Prometheus metrics of the public log server (docs/PUBLIC_LOG.md §3).
 #ifndef MECAI_LOG_SERVER_LOG_SERVER_METRICS_H_
 #define MECAI_LOG_SERVER_LOG_SERVER_METRICS_H_
 
