@@ -134,7 +134,8 @@ absl::StatusOr<NoteVerifierKey> Ed25519VerifierKey(absl::string_view name, EVP_P
 }
 
 absl::StatusOr<NoteVerifierKey> ParseVerifierKey(absl::string_view vkey) {
-  const std::vector<absl::string_view> parts = absl::StrSplit(vkey, '+');
+  // The name and the key ID hold no '+'; the base64 key may.
+  const std::vector<absl::string_view> parts = absl::StrSplit(vkey, absl::MaxSplits('+', 2));
   if (parts.size() != 3) {
     return absl::InvalidArgumentError("a verifier key is <name>+<key ID>+<base64 key>");
   }

@@ -56,7 +56,8 @@ std::string FormatVerifierKey(const NoteVerifierKey& key);
 // The verifier key of the Ed25519 key `public_key` (an EVP_PKEY) under `name`.
 absl::StatusOr<NoteVerifierKey> Ed25519VerifierKey(absl::string_view name, EVP_PKEY* public_key);
 
-// Parses a vkey: exactly three '+'-separated parts, a valid name, 8 lower- or upper-case hex
+// Parses a vkey: a name and a key ID, each followed by a '+', then the key (whose base64 may hold
+// '+'); a valid name, 8 lower- or upper-case hex
 // digits, canonical padded standard base64 (RFC 4648 §4) of 0x01 and 32 bytes, and a key ID equal
 // to the one computed from the name and key. Other signature types are INVALID_ARGUMENT too.
 absl::StatusOr<NoteVerifierKey> ParseVerifierKey(absl::string_view vkey);

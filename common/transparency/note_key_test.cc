@@ -42,6 +42,19 @@ TEST(NoteKeyTest, AVerifierKeyOfAGeneratedKeyRoundTrips) {
   EXPECT_NE(other.key_id, vkey.key_id);
 }
 
+// Standard base64 has '+' among its digits: only the first two '+' of a vkey separate its parts.
+TEST(NoteKeyTest, AKeyWhoseBase64HoldsAPlusRoundTrips) {
+  NoteVerifierKey key;
+  key.name = "log.example/a";
+  key.public_key = std::string(kEd25519PublicKeyBytes, '\xfb');
+  key.key_id = Ed25519NoteKeyId(key.name, key.public_key);
+  const std::string vkey = FormatVerifierKey(key);
+  ASSERT_NE(vkey.find('+', key.name.size() + 10), std::string::npos) << vkey;
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey parsed, ParseVerifierKey(vkey));
+  EXPECT_EQ(parsed.public_key, key.public_key);
+  EXPECT_EQ(parsed.key_id, key.key_id);
+}
+
 TEST(NoteKeyTest, RefusesAnEcKey) {
   ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, GenerateEcKey(256));
   EXPECT_THAT(Ed25519VerifierKey("log.example", key.get()),
