@@ -18,6 +18,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bench/realistic_record.h"
 #include "coordinator/record_store.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "rocksdb/db.h"
@@ -30,39 +31,6 @@ constexpr char kShard[] = "bench-shard";
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-uint64_t DirectoryBytes(const std::string& path) {
-  uint64_t bytes = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
-    if (entry.is_regular_file()) bytes += entry.file_size();
-  }
-  return bytes;
-}
-
-// `n` bytes that do not compress, as signatures, keys and hashes do not.
-std::string RandomBytes(std::mt19937_64& random, size_t n) {
-  std::string bytes(n, '\0');
-  for (char& byte : bytes) byte = static_cast<char>(random());
-  return bytes;
-}
-
-// A record the size of an issued decision with three perspectives (~2 KiB), its VR, signatures
-// and Observations random bytes.
-v1::QuorumRecord RealisticRecord(uint64_t index) {
-  std::mt19937_64 random(index);
-  v1::QuorumRecord record;
-  record.set_log_index(index);
-  record.set_log_shard_id(kShard);
-  record.set_decision(v1::ISSUED);
-  record.set_hostname(absl::StrCat("host-", index, ".example.com"));
-  record.set_vouching_request(RandomBytes(random, 700));
-  record.mutable_vouching_data()->set_statement(RandomBytes(random, 300));
-  record.mutable_vouching_data()->mutable_signature()->set_value(RandomBytes(random, 72));
-  for (int i = 0; i < 3; ++i) {
-    record.add_perspectives()->mutable_observation()->set_tbs(RandomBytes(random, 250));
-  }
-  return record;
 }
 
 int Run(uint64_t records, const std::string& parent) {
@@ -81,7 +49,7 @@ int Run(uint64_t records, const std::string& parent) {
     }
     for (uint64_t i = 0; i < records; ++i) {
       auto appended = (*store)->Append([](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
-        return RealisticRecord(index);
+        return RealisticRecord(index, kShard);
       });
       if (!appended.ok()) {
         std::fprintf(stderr, "%s\n", std::string(appended.status().message()).c_str());

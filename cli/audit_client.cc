@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/va_chain.h"
@@ -202,7 +203,11 @@ void DescribeRecordInFull(const v1::QuorumRecord& record, std::ostream& out) {
   }
   for (const v1::RevocationEvidence& evidence : record.revocation()) {
     out << "  revocation: " << v1::RevocationSource_Name(evidence.source()) << " from "
-        << evidence.url() << "\n";
+        << evidence.url();
+    if (!evidence.response_sha256().empty()) {
+      out << " (sha256 " << HexEncode(evidence.response_sha256()) << ")";
+    }
+    out << "\n";
   }
   if (record.has_unrecorded_vouching_data()) {
     // A VD the signer signed whose own record does not carry it (docs/SECURITY.md T7).
@@ -219,6 +224,32 @@ void DescribeRecordInFull(const v1::QuorumRecord& record, std::ostream& out) {
         << ", signed by maintainer key " << HexEncode(change.maintainer_key_sha256())
         << ", submitted by " << change.administrator() << "\n"
         << "  reason: " << change.reason() << "\n";
+  }
+}
+
+// With --verify: every revocation response `record` names by hash is served by the log and hashes
+// to that name (ARCHITECTURE.md §8 "Evidence by content hash"). Each hash is fetched once per
+// audit (`checked`).
+void CheckNamedEvidence(v1::AuditService::StubInterface& stub, const v1::QuorumRecord& record,
+                        absl::flat_hash_set<std::string>* checked, AuditReport* report) {
+  for (const v1::RevocationEvidence& evidence : record.revocation()) {
+    const std::string& sha256 = evidence.response_sha256();
+    if (sha256.empty() || !checked->insert(sha256).second) continue;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::GetEvidenceRequest request;
+    request.set_sha256(sha256);
+    v1::GetEvidenceResponse response;
+    grpc::Status status = stub.GetEvidence(&context, request, &response);
+    if (!status.ok()) {
+      report->problems.push_back(absl::StrCat(
+          "record ", record.log_index(), ": the log does not serve the revocation evidence ",
+          HexEncode(sha256), " (", status.error_message(), ")"));
+    } else if (Sha256(response.der()) != sha256) {
+      report->problems.push_back(absl::StrCat("record ", record.log_index(),
+                                              ": the revocation evidence served for ",
+                                              HexEncode(sha256), " does not hash to it"));
+    }
   }
 }
 
@@ -244,6 +275,8 @@ absl::Status ShowOneRecord(v1::AuditService::StubInterface& stub, const AuditOpt
     report->problems.push_back(
         absl::StrCat("record ", record.log_index(), " is not provably in the signed log"));
   }
+  absl::flat_hash_set<std::string> checked;
+  CheckNamedEvidence(stub, record, &checked, report);
   return absl::OkStatus();
 }
 
@@ -272,6 +305,7 @@ absl::Status WalkRecords(v1::AuditService::StubInterface& stub, const AuditOptio
   const bool unfiltered = options.hostname.empty() && options.since_unix_milliseconds == 0;
   std::string page_token;
   uint64_t expected_index = 0;
+  absl::flat_hash_set<std::string> evidence_checked;
   do {
     ASSIGN_OR_RETURN(v1::ListRecordsResponse response, ListRecordsPage(stub, options, page_token));
     for (const v1::QuorumRecord& record : response.records()) {
@@ -291,6 +325,7 @@ absl::Status WalkRecords(v1::AuditService::StubInterface& stub, const AuditOptio
         report->problems.push_back(
             absl::StrCat("record ", record.log_index(), " is not provably in the signed log"));
       }
+      CheckNamedEvidence(stub, record, &evidence_checked, report);
     }
     page_token = response.next_page_token();
   } while (!page_token.empty());

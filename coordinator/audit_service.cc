@@ -92,4 +92,15 @@ grpc::Status AuditServiceImpl::ListShards(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
+grpc::Status AuditServiceImpl::GetEvidence(grpc::ServerContext* /*context*/,
+                                           const v1::GetEvidenceRequest* request,
+                                           v1::GetEvidenceResponse* response) {
+  grpc::Status serving = CheckShard("");
+  if (!serving.ok()) return serving;
+  absl::StatusOr<std::string> der = store_.GetEvidence(request->sha256());
+  if (!der.ok()) return ToGrpcStatus(der.status());
+  response->set_der(*std::move(der));
+  return grpc::Status::OK;
+}
+
 }  // namespace mecai

@@ -35,6 +35,9 @@ class AuditServiceImpl final : public v1::AuditService::Service {
                                    v1::GetConsistencyProofResponse* response) override;
   grpc::Status ListShards(grpc::ServerContext* context, const v1::ListShardsRequest* request,
                           v1::ListShardsResponse* response) override;
+  // The revocation response a record names by hash (RecordStore::GetEvidence).
+  grpc::Status GetEvidence(grpc::ServerContext* context, const v1::GetEvidenceRequest* request,
+                           v1::GetEvidenceResponse* response) override;
 
  private:
   // NOT_FOUND unless `shard` is empty or this coordinator's shard; FAILED_PRECONDITION once the

@@ -13,6 +13,7 @@
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
 #include "common/storage/rocksdb_status.h"
+#include "coordinator/record_evidence.h"
 #include "coordinator/record_store_layout.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
@@ -30,6 +31,7 @@ using record_store_layout::DecodeIndex;
 using record_store_layout::EncodeIndex;
 using record_store_layout::kByHostFamily;
 using record_store_layout::kCheckpointsFamily;
+using record_store_layout::kEvidenceFamily;
 using record_store_layout::kFormatVersion;
 using record_store_layout::kFormatVersionKey;
 using record_store_layout::kIndexBytes;
@@ -39,6 +41,9 @@ using record_store_layout::kReplayFamily;
 using record_store_layout::kShardIdKey;
 using record_store_layout::kTreeSizeKey;
 using record_store_layout::kTrustListsFamily;
+// How many evidence hashes the store remembers as written (each 32 bytes); beyond it, one is
+// looked up in RocksDB before it is written again.
+constexpr size_t kMaxKnownEvidence = 100000;
 
 rocksdb::Slice ToSlice(absl::string_view bytes) {
   return rocksdb::Slice(bytes.data(), bytes.size());
@@ -80,7 +85,8 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
                                                  kMerkleFamily,
                                                  kReplayFamily,
                                                  kTrustListsFamily,
-                                                 kCheckpointsFamily};
+                                                 kCheckpointsFamily,
+                                                 kEvidenceFamily};
   ASSIGN_OR_RETURN(
       RocksDbWithColumnFamilies opened,
       OpenWithColumnFamilies(options, path, family_names,
@@ -94,6 +100,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   families.replay = handles[4];
   families.trust_lists = handles[5];
   families.checkpoints = handles[6];
+  families.evidence = handles[7];
   auto store =
       absl::WrapUnique(new RecordStore(path, shard_id, clock, std::move(opened.db), families));
   RETURN_IF_ERROR(store->Recover());
@@ -114,7 +121,7 @@ RecordStore::RecordStore(std::string path, std::string shard_id, const Clock& cl
 RecordStore::~RecordStore() {
   for (rocksdb::ColumnFamilyHandle* handle :
        {families_.default_family, families_.records, families_.by_host, families_.merkle,
-        families_.replay, families_.trust_lists, families_.checkpoints}) {
+        families_.replay, families_.trust_lists, families_.checkpoints, families_.evidence}) {
     if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle);
   }
   rocksdb::Status status = db_->Close();
@@ -226,8 +233,23 @@ absl::Status RecordStore::LoadAndVerifyLog(uint64_t tree_size) {
     }
   }
 
-  // The records are exactly those of indexes 0 … tree_size − 1, each hashing to its leaf and naming
-  // its own index and this shard.
+  // Every stored evidence hashes to its key.
+  absl::flat_hash_set<std::string> evidence;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, families_.evidence));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const absl::string_view key = ToView(it->key());
+      if (key.size() != kMerkleHashBytes || Sha256(ToView(it->value())) != key) {
+        return LogInconsistent(absl::StrCat("the revocation evidence stored under ", ShortHex(key),
+                                            " does not hash to it"));
+      }
+      evidence.insert(std::string(key));
+    }
+    RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the revocation evidence"));
+  }
+
+  // The records are exactly those of indexes 0 … tree_size − 1, each hashing to its leaf, naming
+  // its own index and this shard, and naming only evidence the store holds.
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, families_.records));
     uint64_t expected = 0;
@@ -257,6 +279,12 @@ absl::Status RecordStore::LoadAndVerifyLog(uint64_t tree_size) {
                                             record.log_index(), " of log shard \"",
                                             record.log_shard_id(), "\""));
       }
+      for (const std::string& sha256 : EvidenceNamedBy(record)) {
+        if (!evidence.contains(sha256)) {
+          return LogInconsistent(absl::StrCat("record ", index, " names revocation evidence ",
+                                              ShortHex(sha256), " the store does not hold"));
+        }
+      }
       ++expected;
     }
     RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the records"));
@@ -271,6 +299,7 @@ absl::Status RecordStore::LoadAndVerifyLog(uint64_t tree_size) {
   committed_size_ = size;
   absl::MutexLock state_lock(&state_mutex_);
   tree_ = std::move(tree);
+  if (evidence.size() <= kMaxKnownEvidence) known_evidence_ = std::move(evidence);
   return absl::OkStatus();
 }
 
@@ -311,6 +340,8 @@ struct RecordStore::PendingRecord {
   // Empty: no by_host (replay) entry.
   std::string hostname;
   std::string request_sha256;
+  // The revocation responses whose bytes the record carried (written unless already stored).
+  std::vector<EvidenceBlob> evidence;
   // Set by the leader that wrote it, under append_mutex_.
   bool done = false;
   absl::Status status;
@@ -344,16 +375,68 @@ v1::QuorumRecord RecordStore::AbandonedRecord(uint64_t index, const absl::Status
   return record;
 }
 
-absl::Status RecordStore::Prepare(const v1::QuorumRecord& record, uint64_t index,
+absl::Status RecordStore::Prepare(v1::QuorumRecord* record, uint64_t index,
                                   PendingRecord* pending) const {
   pending->index = index;
-  if (!record.SerializeToString(&pending->bytes)) {
+  absl::StatusOr<std::vector<EvidenceBlob>> evidence = MoveEvidenceOut(record);
+  if (!evidence.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the record built for log index ", index, ": ", evidence.status().message()));
+  }
+  for (EvidenceBlob& blob : *evidence) {
+    if (!blob.der.empty()) {
+      pending->evidence.push_back(std::move(blob));
+      continue;
+    }
+    ASSIGN_OR_RETURN(bool stored, HasEvidence(blob.sha256));
+    if (!stored) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the record built for log index ", index, " names revocation evidence ",
+                       ShortHex(blob.sha256), " by hash only, and the store does not hold it"));
+    }
+  }
+  if (!record->SerializeToString(&pending->bytes)) {
     return absl::InternalError(absl::StrCat("record ", index, " does not serialize"));
   }
   pending->leaf_hash = LeafHash(pending->bytes);
-  pending->hostname = record.hostname();
-  pending->request_sha256 = record.vouching_request_sha256();
+  pending->hostname = record->hostname();
+  pending->request_sha256 = record->vouching_request_sha256();
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> RecordStore::HasEvidence(const std::string& sha256) const {
+  {
+    absl::MutexLock lock(&state_mutex_);
+    if (known_evidence_.contains(sha256)) return true;
+  }
+  rocksdb::PinnableSlice value;
+  rocksdb::Status status =
+      db_->Get(rocksdb::ReadOptions(), families_.evidence, ToSlice(sha256), &value);
+  if (status.IsNotFound()) return false;
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(status, "looking up revocation evidence")));
+  absl::MutexLock lock(&state_mutex_);
+  if (known_evidence_.size() >= kMaxKnownEvidence) known_evidence_.clear();
+  known_evidence_.insert(sha256);
+  return true;
+}
+
+absl::StatusOr<std::string> RecordStore::GetEvidence(const std::string& sha256) const {
+  if (sha256.size() != kMerkleHashBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an evidence hash is 32 bytes (SHA-256), not ", sha256.size()));
+  }
+  std::string der;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), families_.evidence, sha256, &der);
+  if (status.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("log shard \"", shard_id_,
+                                            "\" holds no revocation evidence ", HexEncode(sha256)));
+  }
+  RETURN_IF_ERROR(InContext(FromRocksDbStatus(status, "reading revocation evidence")));
+  if (Sha256(der) != sha256) {
+    return InContext(absl::DataLossError(absl::StrCat(
+        "the stored revocation evidence ", HexEncode(sha256), " no longer hashes to it")));
+  }
+  return der;
 }
 
 absl::StatusOr<v1::QuorumRecord> RecordStore::Append(const RecordBuilder& build) {
@@ -374,14 +457,15 @@ absl::StatusOr<v1::QuorumRecord> RecordStore::Append(const RecordBuilder& build)
   PendingRecord pending;
   if (decision_error.ok()) {
     decision_error = CheckBuiltRecord(*built, index);
-    if (decision_error.ok()) decision_error = Prepare(*built, index, &pending);
+    if (decision_error.ok()) decision_error = Prepare(&*built, index, &pending);
     returned_error = InContext(decision_error);
   }
   if (!decision_error.ok()) {
     MECAI_LOG(Warning) << "record store at " << path_ << ": recording log index " << index
                        << " as abandoned: " << decision_error;
     pending = PendingRecord();
-    absl::Status prepared = Prepare(AbandonedRecord(index, decision_error), index, &pending);
+    v1::QuorumRecord abandoned = AbandonedRecord(index, decision_error);
+    absl::Status prepared = Prepare(&abandoned, index, &pending);
     if (!prepared.ok()) {
       // Index `index` cannot be filled, so no later record can be committed: stop appending.
       absl::MutexLock lock(&append_mutex_);
@@ -463,7 +547,16 @@ absl::Status RecordStore::WriteGroup(const std::vector<PendingRecord*>& group) {
   // their Appends returns. Later Puts of one batch win, so the replay entry of a VR decided twice
   // in a group names the later record.
   rocksdb::WriteBatch batch;
+  absl::flat_hash_set<std::string> evidence_in_batch;
   for (const PendingRecord* record : group) {
+    for (const EvidenceBlob& blob : record->evidence) {
+      if (evidence_in_batch.contains(blob.sha256)) continue;
+      ASSIGN_OR_RETURN(bool stored, HasEvidence(blob.sha256));
+      if (stored) continue;
+      evidence_in_batch.insert(blob.sha256);
+      RETURN_IF_ERROR(
+          InContext(FromRocksDbStatus(batch.Put(families_.evidence, blob.sha256, blob.der), what)));
+    }
     const std::string index_key = EncodeIndex(record->index);
     RETURN_IF_ERROR(
         InContext(FromRocksDbStatus(batch.Put(families_.records, index_key, record->bytes), what)));
@@ -495,6 +588,10 @@ absl::Status RecordStore::WriteGroup(const std::vector<PendingRecord*>& group) {
     absl::Status appended = tree_.AppendLeafHash(record->leaf_hash);
     if (!appended.ok()) return InContext(appended);
   }
+  if (known_evidence_.size() + evidence_in_batch.size() > kMaxKnownEvidence) {
+    known_evidence_.clear();
+  }
+  known_evidence_.merge(evidence_in_batch);
   return absl::OkStatus();
 }
 

@@ -12,6 +12,8 @@
 //   replay       vouching_request_sha256 → big-endian index of the latest record of that VR
 //   trust_lists  key → bytes, trust-list state
 //   checkpoints  big-endian tree size → serialized v1::SignedCheckpoint
+//   evidence     SHA-256 → DER OCSP response or CRL that records name by that hash
+//                (coordinator/record_evidence.h), each stored once
 //   default      "shard_id" and "format_version" of the store
 #ifndef MECAI_COORDINATOR_RECORD_STORE_H_
 #define MECAI_COORDINATOR_RECORD_STORE_H_
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -80,7 +83,10 @@ class RecordStore {
   //      follows it without a gap (up to kMaxGroupCommitBytes), each with its by_host, leaf-hash
   //      and replay entries, plus the new tree size, in ONE WriteBatch with a synced WAL; then it
   //      extends the Merkle tree and wakes the Appends it wrote for (LevelDB's DBImpl::Write).
-  // Returns the record stored.
+  // Returns the record stored: as built, but with its revocation evidence by hash
+  // (coordinator/record_evidence.h: each response's bytes go to the evidence column family once,
+  // in the same WriteBatch). A built evidence whose response_sha256 disagrees with its bytes, or
+  // that names by hash only a response the store does not hold, is refused (INVALID_ARGUMENT).
   //
   // A reserved index is never left as a hole. When build fails, or its record is refused
   // (FAILED_PRECONDITION for a wrong index or shard, INVALID_ARGUMENT for a malformed hostname or
@@ -150,6 +156,11 @@ class RecordStore {
                                                             const std::string& page_token,
                                                             std::string* next_page_token) const;
 
+  // The DER OCSP response or CRL whose SHA-256 is `sha256`, as records name it
+  // (RevocationEvidence.response_sha256). INVALID_ARGUMENT unless 32 bytes, NOT_FOUND when no
+  // record named it, DATA_LOSS when the stored bytes no longer hash to it.
+  absl::StatusOr<std::string> GetEvidence(const std::string& sha256) const;
+
   // Number of records (leaves) in the log.
   uint64_t TreeSize() const;
 
@@ -186,6 +197,7 @@ class RecordStore {
     rocksdb::ColumnFamilyHandle* replay = nullptr;
     rocksdb::ColumnFamilyHandle* trust_lists = nullptr;
     rocksdb::ColumnFamilyHandle* checkpoints = nullptr;
+    rocksdb::ColumnFamilyHandle* evidence = nullptr;
   };
 
   // One Append's record on its way to the disk. Its fields other than `done` and `status` are set
@@ -197,9 +209,11 @@ class RecordStore {
 
   // The record that takes a reserved `index` whose decision failed with `error`.
   v1::QuorumRecord AbandonedRecord(uint64_t index, const absl::Status& error) const;
-  // Prepares `record` (already checked for `index`) for Commit.
-  absl::Status Prepare(const v1::QuorumRecord& record, uint64_t index,
-                       PendingRecord* pending) const;
+  // Prepares `record` (already checked for `index`) for Commit, rewriting it into its stored form
+  // (evidence by hash).
+  absl::Status Prepare(v1::QuorumRecord* record, uint64_t index, PendingRecord* pending) const;
+  // Whether the evidence family holds `sha256`; remembered in known_evidence_.
+  absl::StatusOr<bool> HasEvidence(const std::string& sha256) const;
   // Queues `pending` and returns once it is durably written (or the write failed), leading the
   // group commit when its index is the lowest uncommitted one.
   absl::Status Commit(PendingRecord* pending) ABSL_LOCKS_EXCLUDED(append_mutex_);
@@ -256,6 +270,8 @@ class RecordStore {
   std::function<void(double)> commit_observer_;
   // Set by a failed write; refuses later appends.
   absl::Status write_failure_ ABSL_GUARDED_BY(append_mutex_);
+  // Hashes of evidence known to be stored (at most kMaxKnownEvidence; then cleared and relearnt).
+  mutable absl::flat_hash_set<std::string> known_evidence_ ABSL_GUARDED_BY(state_mutex_);
 };
 
 }  // namespace mecai

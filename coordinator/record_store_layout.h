@@ -19,6 +19,7 @@ inline constexpr char kMerkleFamily[] = "merkle";
 inline constexpr char kReplayFamily[] = "replay";
 inline constexpr char kTrustListsFamily[] = "trust_lists";
 inline constexpr char kCheckpointsFamily[] = "checkpoints";
+inline constexpr char kEvidenceFamily[] = "evidence";
 
 // Keys of the default column family.
 inline constexpr char kShardIdKey[] = "shard_id";

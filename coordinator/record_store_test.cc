@@ -140,8 +140,8 @@ void WithRawDatabase(
     const std::function<void(rocksdb::DB*, const std::vector<rocksdb::ColumnFamilyHandle*>&)>&
         change) {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name :
-       {"default", "records", "by_host", "merkle", "replay", "trust_lists", "checkpoints"}) {
+  for (const char* name : {"default", "records", "by_host", "merkle", "replay", "trust_lists",
+                           "checkpoints", "evidence"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -913,6 +913,111 @@ TEST(RecordStoreTest, RecordBeyondTheTreeIsDataLoss) {
   absl::Status status = RecordStore::Open(path, kShard).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(status.message(), HasSubstr("there is a leaf hash for index 10 (tree size 10)"));
+}
+
+// A record as the coordinator builds it: the CRL its decision relied on, in full.
+v1::QuorumRecord RecordWithCrl(uint64_t index, const std::string& crl) {
+  v1::QuorumRecord record = StandardRecord(index);
+  v1::RevocationEvidence* evidence = record.add_revocation();
+  evidence->set_source(v1::CRL);
+  evidence->set_response_der(crl);
+  evidence->set_url("http://crl.example/issuing.crl");
+  return record;
+}
+
+// ARCHITECTURE.md §8 "Evidence by content hash": a CRL shared by many decisions is stored once,
+// the records (and so the log's leaves) name it by hash, and the bytes are served by that hash.
+TEST(RecordStoreTest, ACrlSharedByDecisionsIsStoredOnceAndServedByHash) {
+  const std::string path = FreshDirectory("store");
+  const std::string crl(256 * 1024, 'c');
+  {
+    std::unique_ptr<RecordStore> store = OpenOrDie(path);
+    for (uint64_t i = 0; i < 20; ++i) {
+      absl::StatusOr<v1::QuorumRecord> stored =
+          store->Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+            return RecordWithCrl(index, crl);
+          });
+      ASSERT_TRUE(stored.ok()) << stored.status();
+      ASSERT_EQ(stored->revocation_size(), 1);
+      EXPECT_TRUE(stored->revocation(0).response_der().empty());
+      EXPECT_EQ(stored->revocation(0).response_sha256(), Sha256(crl));
+      // The leaf is the record as returned: evidence by hash.
+      absl::StatusOr<std::string> bytes = store->GetRecordBytes(i);
+      ASSERT_TRUE(bytes.ok()) << bytes.status();
+      EXPECT_EQ(*bytes, stored->SerializeAsString());
+      EXPECT_LT(bytes->size(), 1024u);
+    }
+  }
+  // Reopened, every record still names the CRL and the CRL is there, once.
+  std::unique_ptr<RecordStore> store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<std::string> served = store->GetEvidence(Sha256(crl));
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(*served, crl);
+  EXPECT_EQ(store->GetEvidence(Sha256("never fetched")).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->GetEvidence("short").status().code(), absl::StatusCode::kInvalidArgument);
+  store.reset();
+
+  int blobs = 0;
+  WithRawDatabase(path, [&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf[7]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++blobs;
+  });
+  EXPECT_EQ(blobs, 1);
+}
+
+TEST(RecordStoreTest, EvidenceWhoseHashIsNotItsBytesIsRefusedAndTheIndexAbandoned) {
+  const std::string path = FreshDirectory("store");
+  std::unique_ptr<RecordStore> store = OpenOrDie(path);
+  absl::StatusOr<v1::QuorumRecord> stored =
+      store->Append([](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+        v1::QuorumRecord record = RecordWithCrl(index, "the CRL");
+        record.mutable_revocation(0)->set_response_sha256(Sha256("another CRL"));
+        return record;
+      });
+  EXPECT_EQ(stored.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(stored.status().message(), HasSubstr("not the SHA-256 of its response"));
+  absl::StatusOr<v1::QuorumRecord> abandoned = store->GetRecord(0);
+  ASSERT_TRUE(abandoned.ok()) << abandoned.status();
+  EXPECT_EQ(abandoned->decision(), v1::DECISION_UNSPECIFIED);
+  EXPECT_EQ(store->GetEvidence(Sha256("the CRL")).status().code(), absl::StatusCode::kNotFound);
+
+  // Naming by hash alone evidence the store never received is refused the same way.
+  stored = store->Append([](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+    v1::QuorumRecord record = RecordWithCrl(index, "");
+    record.mutable_revocation(0)->set_response_sha256(Sha256("never stored"));
+    return record;
+  });
+  EXPECT_EQ(stored.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(stored.status().message(), HasSubstr("the store does not hold it"));
+}
+
+TEST(RecordStoreTest, EvidenceChangedOrRemovedOnDiskIsDataLoss) {
+  const std::string crl = "the issuing CA's CRL";
+  for (const bool remove : {false, true}) {
+    const std::string path = FreshDirectory(remove ? "removed" : "changed");
+    {
+      std::unique_ptr<RecordStore> store = OpenOrDie(path);
+      ASSERT_TRUE(store
+                      ->Append([&](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+                        return RecordWithCrl(index, crl);
+                      })
+                      .ok());
+    }
+    WithRawDatabase(
+        path, [&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+          if (remove) {
+            ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), cf[7], Sha256(crl)).ok());
+          } else {
+            ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf[7], Sha256(crl), "forged").ok());
+          }
+        });
+    absl::Status status = RecordStore::Open(path, kShard).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(status.message(),
+                HasSubstr(remove ? "record 0 names revocation evidence" : "does not hash to it"));
+  }
 }
 
 TEST(RecordStoreTest, CheckpointsMustMatchTheLog) {

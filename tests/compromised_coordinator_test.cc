@@ -104,6 +104,8 @@ class CompromisedCoordinatorTest : public ::testing::Test {
 
   // What the coordinator sent the signer for `record`, rebuilt from the record alone (the VR, every
   // signed Observation, the revocation evidence and the probe round's nonce), at `log_index`.
+  // The evidence of a logged decision, as a coordinator would send it to be signed at
+  // `log_index`: the record names each revocation response by hash, fetched from the log.
   static v1::SignVouchingRequest EvidenceOf(const v1::QuorumRecord& record, uint64_t log_index) {
     v1::SignVouchingRequest request;
     request.set_vouching_request(record.vouching_request());
@@ -111,7 +113,12 @@ class CompromisedCoordinatorTest : public ::testing::Test {
       *request.add_observations() = result.observation();
     }
     for (const v1::RevocationEvidence& evidence : record.revocation()) {
-      *request.add_revocation() = evidence;
+      v1::RevocationEvidence* sent = request.add_revocation();
+      *sent = evidence;
+      absl::StatusOr<std::string> der =
+          CallGetEvidence(**coordinator_channel_, evidence.response_sha256());
+      EXPECT_TRUE(der.ok()) << der.status();
+      if (der.ok()) sent->set_response_der(*der);
     }
     v1::ObservationBody observed;
     if (request.observations_size() > 0) observed.ParseFromString(request.observations(0).tbs());

@@ -556,6 +556,14 @@ RevocationVerdict VerifyRevocationEvidence(const v1::RevocationEvidence& evidenc
     return Unusable(absl::StrCat("the revocation evidence is about certificate ",
                                  ShortHex(evidence.certificate_sha256()), ", not this one"));
   }
+  // A hash names the response (as the log's records do); it is never a substitute for it.
+  if (evidence.response_der().empty()) {
+    return Unusable("the revocation evidence carries no response, only its hash");
+  }
+  if (!evidence.response_sha256().empty() &&
+      !ConstantTimeEquals(evidence.response_sha256(), Sha256(evidence.response_der()))) {
+    return Unusable("the revocation evidence's response_sha256 is not the SHA-256 of its response");
+  }
   switch (evidence.source()) {
     case v1::CRL:
       return CheckCrl(evidence.response_der(), certificate, issuer, now);

@@ -465,6 +465,23 @@ TEST_F(RevocationTest, EvidenceAboutAnotherCertificateIsUnusable) {
               IsVerdict(RevocationStatus::kUnusable, HasSubstr("not this one")));
 }
 
+// A log record names its CRL by hash (RevocationEvidence.response_sha256); evidence sent for
+// re-checking must carry the response itself, and a hash beside it must be that response's.
+TEST_F(RevocationTest, EvidenceByHashAloneOrWithAnotherHashIsUnusable) {
+  v1::RevocationEvidence evidence;
+  evidence.set_certificate_sha256(Sha256(leaf_.der));
+  evidence.set_source(v1::CRL);
+  const std::string crl = Crl(ValidCrl());
+  evidence.set_response_sha256(Sha256(crl));
+  EXPECT_THAT(VerifyRevocationEvidence(evidence, leaf(), ca(), now_),
+              IsVerdict(RevocationStatus::kUnusable, HasSubstr("only its hash")));
+  evidence.set_response_der(crl);
+  EXPECT_EQ(VerifyRevocationEvidence(evidence, leaf(), ca(), now_).status, RevocationStatus::kGood);
+  evidence.set_response_sha256(Sha256("another CRL"));
+  EXPECT_THAT(VerifyRevocationEvidence(evidence, leaf(), ca(), now_),
+              IsVerdict(RevocationStatus::kUnusable, HasSubstr("not the SHA-256 of its response")));
+}
+
 TEST_F(RevocationTest, EvidenceWithoutSourceIsUnusable) {
   v1::RevocationEvidence evidence;
   evidence.set_certificate_sha256(Sha256(leaf_.der));

@@ -59,4 +59,17 @@ absl::StatusOr<v1::QuorumRecord> CallGetRecord(grpc::Channel& coordinator, uint6
   return response.record();
 }
 
+absl::StatusOr<std::string> CallGetEvidence(grpc::Channel& coordinator, const std::string& sha256) {
+  auto stub = v1::AuditService::NewStub(
+      std::shared_ptr<grpc::Channel>(&coordinator, [](grpc::Channel*) {}));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::GetEvidenceRequest request;
+  request.set_sha256(sha256);
+  v1::GetEvidenceResponse response;
+  grpc::Status status = stub->GetEvidence(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status, "GetEvidence");
+  return response.der();
+}
+
 }  // namespace mecai

@@ -30,6 +30,9 @@ absl::StatusOr<v1::VouchResponse> CallVouch(grpc::Channel& coordinator,
 // AuditService.GetRecord of `log_index`, 30 s deadline.
 absl::StatusOr<v1::QuorumRecord> CallGetRecord(grpc::Channel& coordinator, uint64_t log_index);
 
+// AuditService.GetEvidence: the revocation response a record names by `sha256`.
+absl::StatusOr<std::string> CallGetEvidence(grpc::Channel& coordinator, const std::string& sha256);
+
 }  // namespace mecai
 
 #endif  // MECAI_TESTS_SUPPORT_COORDINATOR_CALLS_H_
