@@ -12,6 +12,7 @@
 #include "cli/demo.h"
 #include "cli/flags.h"
 #include "cli/internal_pki.h"
+#include "cli/log_command.h"
 #include "cli/report.h"
 #include "cli/store_command.h"
 #include "cli/tls_commands.h"
@@ -90,6 +91,8 @@ constexpr char kUsage[] =
     "  store check --store DIR --shard ID\n"
     "      Verifies a copy of a coordinator's record store (a backup) before a restore: every\n"
     "      record against the Merkle log; prints tree size, root and latest checkpoint.\n"
+    "  log vkey --public-key F (--origin O | --signer-config F --shard ID)\n"
+    "      Prints the verifier key of a shard's public log (C2SP vkey; docs/PUBLIC_LOG.md).\n"
     "\n"
     "<connection>: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
     "              or --plaintext (local development only).\n"
@@ -624,6 +627,7 @@ int main(int argc, char** argv) {
   if (command == "audit") return Audit(argc, argv);
   if (command == "pki") return Pki(argc, argv);
   if (command == "store") return mecai::StoreCommand(argc, argv);
+  if (command == "log") return mecai::LogCommand(argc, argv);
   if (command == "trust-list") return TrustList(argc, argv);
   std::cerr << "mecai: unknown command '" << command << "'\n\n" << kUsage;
   return kExitUsage;

@@ -14,6 +14,7 @@
 #include "common/crypto/hashing.h"
 #include "common/storage/rocksdb_status.h"
 #include "coordinator/record_evidence.h"
+#include "coordinator/record_store_layout.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/options.h"
@@ -26,25 +27,23 @@
 namespace mecai {
 namespace {
 
-constexpr char kRecordsFamily[] = "records";
-constexpr char kByHostFamily[] = "by_host";
-constexpr char kMerkleFamily[] = "merkle";
-constexpr char kReplayFamily[] = "replay";
-constexpr char kTrustListsFamily[] = "trust_lists";
-constexpr char kCheckpointsFamily[] = "checkpoints";
-constexpr char kEvidenceFamily[] = "evidence";
+using record_store_layout::DecodeIndex;
+using record_store_layout::EncodeIndex;
+using record_store_layout::kByHostFamily;
+using record_store_layout::kCheckpointsFamily;
+using record_store_layout::kEvidenceFamily;
+using record_store_layout::kFormatVersion;
+using record_store_layout::kFormatVersionKey;
+using record_store_layout::kIndexBytes;
+using record_store_layout::kMerkleFamily;
+using record_store_layout::kRecordsFamily;
+using record_store_layout::kReplayFamily;
+using record_store_layout::kShardIdKey;
+using record_store_layout::kTreeSizeKey;
+using record_store_layout::kTrustListsFamily;
 // How many evidence hashes the store remembers as written (each 32 bytes); beyond it, one is
 // looked up in RocksDB before it is written again.
 constexpr size_t kMaxKnownEvidence = 100000;
-
-// Keys of the default column family.
-constexpr char kShardIdKey[] = "shard_id";
-constexpr char kFormatVersionKey[] = "format_version";
-constexpr char kFormatVersion[] = "1";
-// Key of the merkle column family beside the leaf hashes (never 8 bytes long, unlike them).
-constexpr char kTreeSizeKey[] = "tree_size";
-
-constexpr size_t kIndexBytes = 8;
 
 rocksdb::Slice ToSlice(absl::string_view bytes) {
   return rocksdb::Slice(bytes.data(), bytes.size());
@@ -52,24 +51,6 @@ rocksdb::Slice ToSlice(absl::string_view bytes) {
 
 absl::string_view ToView(const rocksdb::Slice& slice) {
   return absl::string_view(slice.data(), slice.size());
-}
-
-// Big-endian, so that keys sort in index order.
-std::string EncodeIndex(uint64_t index) {
-  std::string bytes(kIndexBytes, '\0');
-  for (size_t i = kIndexBytes; i-- > 0;) {
-    bytes[i] = static_cast<char>(index & 0xff);
-    index >>= 8;
-  }
-  return bytes;
-}
-
-bool DecodeIndex(absl::string_view bytes, uint64_t* index) {
-  if (bytes.size() != kIndexBytes) return false;
-  uint64_t value = 0;
-  for (unsigned char byte : bytes) value = (value << 8) | byte;
-  *index = value;
-  return true;
 }
 
 std::string HostPrefix(absl::string_view hostname) {

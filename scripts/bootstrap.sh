@@ -19,6 +19,9 @@ PACKAGES=(
   # An independent check of the golden VD vectors (testdata/vd/independent_verify_test.sh), and
   # the citation check of the docs (docs/check_citations.py, which lists the tree with git).
   python3 xxd git
+  # An independent check of the public log (docs/PUBLIC_LOG.md, //log_server/testing:public_log_go_test):
+  # the Go toolchain and golang.org/x/mod (sumdb/note, sumdb/tlog), built offline in GOPATH mode.
+  golang-go golang-golang-x-mod-dev
   # YAML for the structural checks of deploy/monitoring and deploy/k8s (monitoring_check.py,
   # k8s_policy_check.py); systemd-analyze for deploy/systemd's security check.
   python3-yaml systemd

@@ -100,6 +100,12 @@ absl::Status Run(const std::string& config_path) {
         "log_key_label: the log key is the VA key; checkpoints and VDs must be signed by "
         "different keys");
   }
+  // A C2SP checkpoint note carries an Ed25519 signature (docs/PUBLIC_LOG.md).
+  if (!config.log_origin_prefix().empty() && (*log_key)->algorithm() != mecai::v1::ED25519) {
+    return absl::FailedPreconditionError(
+        "log_origin_prefix: checkpoint notes need an Ed25519 log key (log_key_label); this one "
+        "is not");
+  }
   ASSIGN_OR_RETURN(auto log_state, mecai::SignerLogState::Open(config.log_state_file()));
   std::vector<std::string> va_chain_der;
   for (const auto& certificate : va_chain) {
@@ -128,9 +134,9 @@ absl::Status Run(const std::string& config_path) {
     }
     approval_key = *std::move(loaded_key);
   }
-  mecai::VouchingSigner signer(config, std::move(va_chain_der), {**key, **log_key}, *log_state,
-                               *agents, *trust_lists, mecai::SystemClock::Get(), &metrics,
-                               approval_key.get());
+  mecai::VouchingSigner signer(
+      config, std::move(va_chain_der), {**key, **log_key, log_public_key.get()}, *log_state,
+      *agents, *trust_lists, mecai::SystemClock::Get(), &metrics, approval_key.get());
   mecai::SignerServiceImpl service(signer, trust_list_changes.get());
   mecai::TrustListReloader reloader(*trust_lists,
                                     absl::Seconds(config.trust_list_reload_seconds()));

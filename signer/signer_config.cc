@@ -9,6 +9,7 @@
 #include "common/pkcs11/pkcs11_key.h"
 #include "common/revocation/revocation.h"
 #include "common/rpc/grpc_server.h"
+#include "common/transparency/note_key.h"
 
 namespace mecai {
 namespace {
@@ -69,6 +70,14 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
   errors.Require(
       config.log_key_label().empty() || config.log_key_label() != config.pkcs11().key_label(),
       "log_key_label", "must differ from pkcs11.key_label, the VA key that signs VDs");
+  if (!config.log_origin_prefix().empty()) {
+    const std::string& prefix = config.log_origin_prefix();
+    const absl::Status name = CheckNoteKeyName(prefix);
+    errors.Require(name.ok(), "log_origin_prefix", std::string(name.message()));
+    errors.Require(prefix.find("://") == std::string::npos && prefix.back() != '/',
+                   "log_origin_prefix",
+                   "must be a scheme-less URL prefix without a trailing '/' (c2sp.org/tlog-tiles)");
+  }
   errors.Require(!config.log_state_file().empty(), "log_state_file",
                  "required: where the signer remembers the last checkpoint it signed");
   errors.Require(!config.va_certificate_chain_file().empty(), "va_certificate_chain_file",

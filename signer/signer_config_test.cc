@@ -132,6 +132,16 @@ TEST(SignerConfigTest, TheLogKeyMustNotBeTheVaKey) {
   EXPECT_THAT(Validate(config), InvalidField("log_key_label: must differ from pkcs11.key_label"));
 }
 
+TEST(SignerConfigTest, TheLogOriginPrefixIsAKeyNameAndASchemelessUrlPrefix) {
+  v1::SignerConfig config = ValidConfig();
+  config.set_log_origin_prefix("log.va.example/mecai");
+  EXPECT_TRUE(Validate(config).ok());
+  for (const char* bad : {"log.va.example/mecai/", "https://log.va.example", "log va", "log+va"}) {
+    config.set_log_origin_prefix(bad);
+    EXPECT_THAT(Validate(config), InvalidField("log_origin_prefix: ")) << bad;
+  }
+}
+
 TEST(SignerConfigTest, EachMissingRequiredFieldIsNamed) {
   const MissingField cases[] = {
       {"listen.tls.certificate_file",

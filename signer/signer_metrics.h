@@ -16,7 +16,7 @@ class SignerMetrics {
  public:
   explicit SignerMetrics(prometheus::Registry& registry);
 
-  // `kind` is "vouching_data" or "checkpoint".
+  // `kind` is "vouching_data", "checkpoint" or "checkpoint_note".
   void RecordSignature(const char* kind, double hsm_seconds);
   void RecordRefusal(v1::RefusalReason reason);
 

@@ -11,6 +11,9 @@
 #include "common/evidence/quorum_policy.h"
 #include "common/evidence/refusal.h"
 #include "common/revocation/revocation.h"
+#include "common/transparency/note_key.h"
+#include "common/transparency/signed_note.h"
+#include "common/transparency/tlog_checkpoint.h"
 
 namespace mecai {
 namespace {
@@ -37,6 +40,7 @@ VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
       }()),
       va_key_(keys.va_key),
       log_key_(keys.log_key),
+      log_public_key_(keys.log_public_key),
       log_state_(log_state),
       agents_(agents),
       trust_lists_(trust_lists),
@@ -317,6 +321,17 @@ absl::StatusOr<v1::SignCheckpointResponse> VouchingSigner::SignCheckpoint(
                                                    SignerLogState::kMaxRecordsPerCheckpoint,
                                                    " records"));
   }
+  // The note's origin is checked before the tree is accepted, so that a tree is never recorded as
+  // signed without its note.
+  std::string origin;
+  if (!config_.log_origin_prefix().empty()) {
+    origin = absl::StrCat(config_.log_origin_prefix(), "/", asked.log_shard_id());
+    absl::Status name = CheckNoteKeyName(origin);
+    if (!name.ok()) {
+      return Annotate(
+          name, absl::StrCat("the checkpoint note origin of shard \"", asked.log_shard_id(), "\""));
+    }
+  }
   v1::SignCheckpointResponse response;
   SignerLogState::CheckpointShortfall shortfall;
   absl::Status advanced = log_state_.AdvanceCheckpoint(
@@ -353,8 +368,35 @@ absl::StatusOr<v1::SignCheckpointResponse> VouchingSigner::SignCheckpoint(
   for (const std::string& der : va_chain_der_) {
     signed_checkpoint->add_va_certificate_chain_der(der);
   }
+  if (!origin.empty()) {
+    // The same tree head the log state just accepted: its size and root, nothing the caller sent
+    // besides them.
+    ASSIGN_OR_RETURN(*signed_checkpoint->mutable_note(),
+                     SignCheckpointNote(origin, body.tree_size(), body.root_hash()));
+  }
   response.set_signer_tree_size(asked.tree_size());
   return response;
+}
+
+absl::StatusOr<std::string> VouchingSigner::SignCheckpointNote(const std::string& origin,
+                                                               uint64_t tree_size,
+                                                               const std::string& root_hash) {
+  if (log_public_key_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "log_origin_prefix is set but the signer was given no Ed25519 log public key");
+  }
+  ASSIGN_OR_RETURN(NoteVerifierKey key, Ed25519VerifierKey(origin, log_public_key_));
+  TlogCheckpoint checkpoint;
+  checkpoint.origin = origin;
+  checkpoint.tree_size = tree_size;
+  checkpoint.root_hash = root_hash;
+  ASSIGN_OR_RETURN(std::string text, FormatCheckpointText(checkpoint));
+  const absl::Time started = absl::Now();
+  ASSIGN_OR_RETURN(NoteSignature signature, SignNoteText(text, key, log_key_));
+  if (metrics_ != nullptr) {
+    metrics_->RecordSignature("checkpoint_note", absl::ToDoubleSeconds(absl::Now() - started));
+  }
+  return FormatSignedNote(text, {signature});
 }
 
 }  // namespace mecai

@@ -33,6 +33,9 @@ class VouchingSigner {
   struct Keys {
     SigningKey& va_key;
     SigningKey& log_key;
+    // The log key's public half: Ed25519, required when config.log_origin_prefix() is set (the
+    // checkpoint note's key ID is computed from it, c2sp.org/signed-note).
+    EVP_PKEY* log_public_key = nullptr;
   };
 
   // `config` must have passed ValidateSignerConfig; `va_chain_der` is the VA certificate first.
@@ -58,7 +61,9 @@ class VouchingSigner {
   // for the shard, or that does not hold, at the index of each VD signed since, a record carrying
   // it (docs/SECURITY.md T7). When previous_tree_size is not the signer's last size, the response
   // carries no checkpoint and says the size to prove consistency from; when records of such VDs
-  // are missing, it names their indices.
+  // are missing, it names their indices. With config.log_origin_prefix() the checkpoint also
+  // carries the same tree head as a C2SP checkpoint note (SignedCheckpoint.note), signed by the log
+  // key; a shard id that cannot be part of a note key name is then INVALID_ARGUMENT.
   absl::StatusOr<v1::SignCheckpointResponse> SignCheckpoint(
       const v1::SignCheckpointRequest& request);
 
@@ -109,6 +114,10 @@ class VouchingSigner {
   absl::StatusOr<v1::SignVouchingResponse> SignStatement(const v1::VouchingStatement& statement,
                                                          const VerifiedVouchingRequest& vr,
                                                          const v1::SignVouchingRequest& request);
+  // The C2SP signed checkpoint note of a tree this signer has just accepted (c2sp.org/
+  // tlog-checkpoint), signed by the log key under the key name of its origin.
+  absl::StatusOr<std::string> SignCheckpointNote(const std::string& origin, uint64_t tree_size,
+                                                 const std::string& root_hash);
   // Signs `bytes` as `kind` with `key`, timing the HSM.
   absl::StatusOr<v1::Signature> SignTimed(SigningKey& key, SignedObject kind,
                                           absl::string_view bytes, const char* metric_kind);
@@ -118,6 +127,7 @@ class VouchingSigner {
   const VouchingRequestLimits limits_;
   SigningKey& va_key_;
   SigningKey& log_key_;
+  EVP_PKEY* const log_public_key_;
   SignerLogState& log_state_;
   const EnrolledAgents& agents_;
   const TrustLists& trust_lists_;

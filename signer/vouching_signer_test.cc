@@ -29,6 +29,9 @@
 #include "common/testing/test_pki.h"
 #include "common/testing/test_revocation.h"
 #include "common/transparency/merkle.h"
+#include "common/transparency/note_key.h"
+#include "common/transparency/signed_note.h"
+#include "common/transparency/tlog_checkpoint.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -995,6 +998,71 @@ TEST_F(SignCheckpointTest, RefusesAVaIdChosenByTheCaller) {
   request.mutable_checkpoint()->set_va_id("someone-else");
   EXPECT_THAT(signer_->SignCheckpoint(request),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("own VA id")));
+}
+
+// docs/PUBLIC_LOG.md: with a log origin prefix the signer signs the tree it accepted a second
+// time, as a C2SP checkpoint note, with the log key in the HSM (Ed25519, CKM_EDDSA).
+TEST_F(SignCheckpointTest, WithAnOriginPrefixSignsTheAcceptedTreeAsAC2spNoteInTheHsm) {
+  ASSERT_OK_AND_ASSIGN(std::string token_directory, test_pki::MakeTempDirectory());
+  ASSERT_OK(InitSoftHsmToken(token_directory, kTokenLabel, kUserPin, kSoPin));
+  v1::Pkcs11Config pkcs11 = config_.pkcs11();
+  pkcs11.set_key_label("va-log-key");
+  pkcs11.set_pin_file(absl::StrCat(token_directory, "/user.pin"));
+  ASSERT_OK(WriteFileAtomically(pkcs11.pin_file(), absl::StrCat(kUserPin, "\n"), 0600));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr log_public_key, GenerateEd25519KeyPairInToken(pkcs11));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Pkcs11SigningKey> hsm_log_key,
+                       Pkcs11SigningKey::Open(pkcs11, {v1::ED25519}));
+  v1::SignerConfig config = config_;
+  config.set_log_origin_prefix("log.va.example/mecai");
+  VouchingSigner signer(config, {CertificateToDer(va_certificate_.get())},
+                        {*va_key_, *hsm_log_key, log_public_key.get()}, NewLogState(), *enrolled_,
+                        *trust_lists_, clock_);
+
+  ASSERT_OK_AND_ASSIGN(v1::SignCheckpointResponse response, signer.SignCheckpoint(Request(12, 0)));
+  ASSERT_TRUE(response.has_checkpoint());
+  const v1::SignedCheckpoint& signed_checkpoint = response.checkpoint();
+  // The MECAI checkpoint is signed as before, by the same key.
+  ASSERT_OK(VerifyObject(log_public_key.get(), SignedObject::kCheckpoint,
+                         signed_checkpoint.signature(), signed_checkpoint.tbs()));
+  const std::string origin = absl::StrCat("log.va.example/mecai/", kShard);
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey vkey, Ed25519VerifierKey(origin, log_public_key.get()));
+  ASSERT_OK_AND_ASSIGN(OpenedNote note, OpenSignedNote(signed_checkpoint.note(), {vkey}));
+  ASSERT_OK_AND_ASSIGN(TlogCheckpoint checkpoint, ParseCheckpointText(note.text));
+  EXPECT_EQ(checkpoint.origin, origin);
+  EXPECT_EQ(checkpoint.tree_size, 12u);
+  EXPECT_EQ(checkpoint.root_hash, tree_.RootHash(12).value());
+  EXPECT_TRUE(checkpoint.extension_lines.empty());
+  // Under another key name (another shard's origin) it is no one's note.
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey other,
+                       Ed25519VerifierKey("log.va.example/mecai/other", log_public_key.get()));
+  EXPECT_THAT(OpenSignedNote(signed_checkpoint.note(), {other}),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("no known key")));
+
+  // A fork is refused: no MECAI checkpoint and no note.
+  v1::SignCheckpointRequest fork = Request(30, 12);
+  fork.mutable_checkpoint()->set_root_hash(forked_root_);
+  EXPECT_THAT(signer.SignCheckpoint(fork), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                    HasSubstr("is not proven to extend")));
+  // A shard whose id cannot be in a key name is refused before its tree is accepted.
+  v1::SignCheckpointRequest spaced = Request(12, 0);
+  spaced.mutable_checkpoint()->set_log_shard_id("shard one");
+  EXPECT_THAT(signer.SignCheckpoint(spaced),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("note origin")));
+}
+
+TEST_F(SignCheckpointTest, WithoutAnOriginPrefixThereIsNoNote) {
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint signed_checkpoint, Sign(Request(12, 0)));
+  EXPECT_TRUE(signed_checkpoint.note().empty());
+}
+
+TEST_F(SignCheckpointTest, AnEcdsaLogKeyCannotSignNotes) {
+  v1::SignerConfig config = config_;
+  config.set_log_origin_prefix("log.va.example/mecai");
+  VouchingSigner signer(config, {CertificateToDer(va_certificate_.get())},
+                        {*va_key_, *log_key_, log_key_->key()}, NewLogState(), *enrolled_,
+                        *trust_lists_, clock_);
+  EXPECT_THAT(signer.SignCheckpoint(Request(12, 0)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Ed25519")));
 }
 
 TEST_F(SignCheckpointTest, SignsOnlyTreesProvenToExtendTheLastOne) {

@@ -23,7 +23,7 @@ void BlockTerminationSignals() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
-void ServeUntilSignal(RunningServer& server) {
+void WaitForTerminationSignal() {
   const sigset_t signals = TerminationSignals();
   // Blocked here too: sigwait needs its signals blocked in the waiting thread.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -32,6 +32,10 @@ void ServeUntilSignal(RunningServer& server) {
   }
   MECAI_LOG(Info) << "received " << (received == SIGINT ? "SIGINT" : "SIGTERM")
                   << ", shutting down";
+}
+
+void ServeUntilSignal(RunningServer& server) {
+  WaitForTerminationSignal();
   server.Shutdown();
   MECAI_LOG(Info) << "server stopped";
 }

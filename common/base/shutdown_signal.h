@@ -19,6 +19,10 @@ namespace mecai {
 // starts a thread, blocks them process-wide.
 void BlockTerminationSignals();
 
+// Waits for SIGINT or SIGTERM and logs which arrived, for a service without a gRPC server.
+// REQUIRES: as ServeUntilSignal.
+void WaitForTerminationSignal();
+
 // Waits for SIGINT or SIGTERM, logs which arrived, and shuts `server` down (new calls refused,
 // running ones given RunningServer::Shutdown's grace period). Returns once the server has stopped.
 // REQUIRES: BlockTerminationSignals() ran first in main; otherwise a signal delivered to another

@@ -315,6 +315,15 @@ absl::StatusOr<std::string> MerkleTree::RootHash(uint64_t tree_size) const {
   return SubtreeHash(0, tree_size);
 }
 
+absl::StatusOr<std::string> MerkleTree::CompleteSubtreeHash(unsigned height, uint64_t index) const {
+  if (height >= levels_.size() || index >= levels_[height].size() / kMerkleHashBytes) {
+    return absl::OutOfRangeError(absl::StrCat("the subtree ", index, " of 2^", height,
+                                              " leaves is not complete in the tree's ", size(),
+                                              " leaves"));
+  }
+  return levels_[height].substr(index * kMerkleHashBytes, kMerkleHashBytes);
+}
+
 absl::StatusOr<std::vector<std::string>> MerkleTree::InclusionProof(uint64_t index,
                                                                     uint64_t tree_size) const {
   if (tree_size > size()) {

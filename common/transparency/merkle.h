@@ -82,6 +82,11 @@ class MerkleTree {
   // MTH of the first `tree_size` leaves; OUT_OF_RANGE beyond size().
   absl::StatusOr<std::string> RootHash(uint64_t tree_size) const;
 
+  // MTH of the complete aligned subtree of 2^height leaves [index·2^height, (index+1)·2^height),
+  // which never changes once its last leaf is in (C2SP tlog-tiles builds its tiles from these).
+  // OUT_OF_RANGE unless all of its leaves are in the tree.
+  absl::StatusOr<std::string> CompleteSubtreeHash(unsigned height, uint64_t index) const;
+
   // Equal to the free functions above applied to the first `tree_size` (`second_size`) leaves.
   absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t index, uint64_t tree_size) const;
   absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t first_size,

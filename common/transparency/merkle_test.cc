@@ -396,5 +396,23 @@ TEST(MerkleTreeTest, LargeTreeAgreesWithPlainRecursion) {
   }
 }
 
+TEST(MerkleTreeTest, CompleteSubtreeHashesAreTheRootsOfTheirLeavesAndOnlyWhenComplete) {
+  const std::vector<std::string> hashes = LeafHashesOf(MakeLeaves(600), 600);
+  const MerkleTree tree = TreeOf(hashes);
+  for (unsigned height : {0u, 1u, 8u, 9u}) {
+    const uint64_t width = uint64_t{1} << height;
+    for (uint64_t index = 0; (index + 1) * width <= 600; ++index) {
+      const std::vector<std::string> leaves(hashes.begin() + index * width,
+                                            hashes.begin() + (index + 1) * width);
+      absl::StatusOr<std::string> hash = tree.CompleteSubtreeHash(height, index);
+      ASSERT_TRUE(hash.ok()) << height << "/" << index;
+      EXPECT_EQ(*hash, RootFromLeafHashes(leaves)) << height << "/" << index;
+    }
+  }
+  EXPECT_EQ(tree.CompleteSubtreeHash(8, 2).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(tree.CompleteSubtreeHash(0, 600).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(tree.CompleteSubtreeHash(10, 0).status().code(), absl::StatusCode::kOutOfRange);
+}
+
 }  // namespace
 }  // namespace mecai

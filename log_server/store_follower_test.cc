@@ -1,0 +1,153 @@
+#include "log_server/store_follower.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/signature.h"
+#include "common/pki/pki_builder.h"
+#include "common/testing/status_macros.h"
+#include "common/testing/test_pki.h"
+#include "common/transparency/signed_note.h"
+#include "common/transparency/tiles.h"
+#include "common/transparency/tlog_checkpoint.h"
+#include "coordinator/record_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace mecai {
+namespace {
+
+using ::mecai::test_pki::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr char kShard[] = "shard-1";
+constexpr char kOrigin[] = "log.test.example/shard-1";
+
+class StoreFollowerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(directory_, test_pki::MakeTempDirectory());
+    ASSERT_OK_AND_ASSIGN(store_, RecordStore::Open(directory_ + "/store", kShard));
+    ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, GenerateEd25519Key());
+    ASSERT_OK_AND_ASSIGN(vkey_, Ed25519VerifierKey(kOrigin, key.get()));
+    ASSERT_OK_AND_ASSIGN(signer_, InMemorySigningKey::Create(std::move(key)));
+  }
+
+  void Grow(uint64_t size) {
+    while (store_->TreeSize() < size) {
+      ASSERT_OK(store_
+                    ->Append([](uint64_t index) {
+                      v1::QuorumRecord record;
+                      record.set_log_index(index);
+                      record.set_log_shard_id(kShard);
+                      record.set_hostname(absl::StrCat("host-", index, ".example"));
+                      record.set_decision(v1::REFUSED);
+                      return absl::StatusOr<v1::QuorumRecord>(record);
+                    })
+                    .status());
+    }
+  }
+
+  // Stores a checkpoint of the first `size` records carrying a note of `origin` and `root` (the
+  // store's own when empty), signed by `signer` under `key`.
+  void PutCheckpoint(uint64_t size, const NoteVerifierKey& key, SigningKey& signer,
+                     const std::string& root = "") {
+    ASSERT_OK_AND_ASSIGN(std::string store_root, store_->RootHash(size));
+    v1::CheckpointBody body;
+    body.set_log_shard_id(kShard);
+    body.set_tree_size(size);
+    body.set_root_hash(store_root);
+    v1::SignedCheckpoint checkpoint;
+    checkpoint.set_tbs(body.SerializeAsString());
+    ASSERT_OK_AND_ASSIGN(std::string text,
+                         FormatCheckpointText({key.name, size, root.empty() ? store_root : root}));
+    ASSERT_OK_AND_ASSIGN(NoteSignature signature, SignNoteText(text, key, signer));
+    ASSERT_OK_AND_ASSIGN(*checkpoint.mutable_note(), FormatSignedNote(text, {signature}));
+    ASSERT_OK(store_->PutCheckpoint(checkpoint, size));
+  }
+
+  absl::StatusOr<std::unique_ptr<StoreFollower>> Follow() {
+    return StoreFollower::Open(directory_ + "/store", directory_ + "/secondary", kShard, vkey_);
+  }
+
+  std::string directory_;
+  std::unique_ptr<RecordStore> store_;
+  NoteVerifierKey vkey_;
+  std::unique_ptr<InMemorySigningKey> signer_;
+};
+
+TEST_F(StoreFollowerTest, ServesNothingBeforeTheFirstNoteThenFollowsTheWriter) {
+  Grow(10);
+  ASSERT_OK_AND_ASSIGN(auto follower, Follow());
+  EXPECT_FALSE(follower->Checkpoint().has_value());
+  EXPECT_EQ(follower->LeavesRead(), 10u);
+  EXPECT_THAT(follower->TileHashes({false, 0, 0, 1}),
+              StatusIs(absl::StatusCode::kNotFound, testing::_));
+
+  Grow(300);
+  PutCheckpoint(300, vkey_, *signer_);
+  ASSERT_OK(follower->CatchUp());
+  ASSERT_TRUE(follower->Checkpoint().has_value());
+  EXPECT_EQ(follower->Checkpoint()->tree_size, 300u);
+  ASSERT_OK_AND_ASSIGN(OpenedNote note, OpenSignedNote(follower->Checkpoint()->note, {vkey_}));
+  // The tiles and entries of that tree, and nothing beyond it.
+  ASSERT_OK_AND_ASSIGN(std::string tile, follower->TileHashes({false, 0, 1, 44}));
+  ASSERT_OK_AND_ASSIGN(std::string leaf, store_->GetLeafHash(299));
+  EXPECT_EQ(tile.substr(43 * kMerkleHashBytes), leaf);
+  EXPECT_THAT(follower->TileHashes({false, 0, 1, 45}),
+              StatusIs(absl::StatusCode::kNotFound, testing::_));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> entries, follower->BundleEntries({true, 0, 1, 44}));
+  ASSERT_EQ(entries.size(), 44u);
+  ASSERT_OK_AND_ASSIGN(std::string record, store_->GetRecordBytes(256));
+  EXPECT_EQ(entries[0], record);
+  // Records appended but not yet in a checkpoint are not served.
+  Grow(320);
+  ASSERT_OK(follower->CatchUp());
+  EXPECT_EQ(follower->LeavesRead(), 320u);
+  EXPECT_THAT(follower->BundleEntries({true, 0, 1, 45}),
+              StatusIs(absl::StatusCode::kNotFound, testing::_));
+}
+
+TEST_F(StoreFollowerTest, ANoteOfAnotherKeyOrRootIsNeverServed) {
+  Grow(20);
+  PutCheckpoint(20, vkey_, *signer_);
+  ASSERT_OK_AND_ASSIGN(auto follower, Follow());
+  ASSERT_EQ(follower->Checkpoint()->tree_size, 20u);
+
+  // Another key under the same name.
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr other_key, GenerateEd25519Key());
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey other, Ed25519VerifierKey(kOrigin, other_key.get()));
+  ASSERT_OK_AND_ASSIGN(auto other_signer, InMemorySigningKey::Create(std::move(other_key)));
+  Grow(30);
+  PutCheckpoint(30, other, *other_signer);
+  EXPECT_THAT(follower->CatchUp(),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("no known key")));
+  EXPECT_EQ(follower->Checkpoint()->tree_size, 20u);
+
+  // The right key over a root the leaves do not make.
+  Grow(40);
+  PutCheckpoint(40, vkey_, *signer_, std::string(kMerkleHashBytes, '\x07'));
+  EXPECT_THAT(follower->CatchUp(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not match the leaves")));
+  EXPECT_EQ(follower->Checkpoint()->tree_size, 20u);
+
+  // An honest one is served again.
+  Grow(50);
+  PutCheckpoint(50, vkey_, *signer_);
+  ASSERT_OK(follower->CatchUp());
+  EXPECT_EQ(follower->Checkpoint()->tree_size, 50u);
+}
+
+TEST_F(StoreFollowerTest, RefusesAStoreOfAnotherShard) {
+  Grow(1);
+  EXPECT_THAT(
+      StoreFollower::Open(directory_ + "/store", directory_ + "/secondary", "shard-2", vkey_),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("holds log shard \"shard-1\"")));
+}
+
+}  // namespace
+}  // namespace mecai
