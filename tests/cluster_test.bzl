@@ -1,6 +1,6 @@
 """The cluster tests of tests/: each starts a LocalCluster of the real binaries (cluster/local_cluster.h)."""
 
-def mecai_cluster_test(name, deps = [], data = []):
+def mecai_cluster_test(name, deps = [], data = [], size = "medium"):
     """A cc_test, source `name`.cc, that runs a whole cluster on this machine.
 
     The coordinator, probe agent and signer binaries are data dependencies, built with the test's
@@ -12,10 +12,11 @@ def mecai_cluster_test(name, deps = [], data = []):
       name: the test's name.
       deps: the test's own dependencies beyond the cluster fixture, //cluster, //cli:cli_lib and gtest_main.
       data: binaries the test runs beyond the coordinator, the probe agent and the signer.
+      size: the test's size (its timeout).
     """
     native.cc_test(
         name = name,
-        size = "medium",
+        size = size,
         srcs = [name + ".cc"],
         data = [
             "//coordinator",
