@@ -327,11 +327,11 @@ void Coordinator::CheckAndProbe(Operation* op) {
   if (!answer.ok()) return Finish(op, answer.status());
   if (answer->has_value()) return Finish(op, **std::move(answer));
   // Probe from every perspective (MECAI proposal: "initiate a separate connection from the
-  // geographic location of the VS"), within the VR's deadline; no thread waits for the answers.
+  // geographic location of the VS"); no thread waits for the answers. The calls still running at
+  // the VR's deadline are cancelled then, and the VR ends (DecideOnAnswers): a refusal is never
+  // made of a round the caller's deadline cut short.
   const v1::ProbeTask task = ProbeTaskFor(vr);
-  const absl::Duration timeout = std::min(absl::Milliseconds(config_.probe_timeout_milliseconds()),
-                                          op->deadline - absl::Now());
-  if (timeout <= absl::ZeroDuration() && Expired(op)) return;
+  const absl::Duration timeout = absl::Milliseconds(config_.probe_timeout_milliseconds());
   // The fan-out takes the time again as each answer arrives.
   const ObservationExpectation expected =
       ExpectationFor(vr.request(), task.nonce(), clock_.Now(),
@@ -342,7 +342,8 @@ void Coordinator::CheckAndProbe(Operation* op) {
       [this, op](std::vector<PerspectiveAnswer> answers) {
         auto shared = std::make_shared<std::vector<PerspectiveAnswer>>(std::move(answers));
         RunStep(op, [this, op, shared] { DecideOnAnswers(op, std::move(*shared)); });
-      });
+      },
+      op->deadline);
 }
 
 void Coordinator::DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> answers) {

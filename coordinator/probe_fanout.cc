@@ -1,5 +1,7 @@
 #include "coordinator/probe_fanout.h"
 
+#include <grpcpp/alarm.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -95,6 +97,8 @@ struct ProbeFanout::Round {
   }
 
   v1::ProbeRequest request;
+  // Cancels the calls still running at the VR's deadline.
+  grpc::Alarm cancel_alarm;
   const ObservationExpectation expected;
   const std::vector<std::string> accepted_leaf_sha256;
   ProbeDone done;
@@ -152,7 +156,8 @@ std::vector<PerspectiveAnswer> ProbeFanout::Answers(Round& round) {
 
 void ProbeFanout::ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpectation& expected,
                                 const std::vector<std::string>& accepted_leaf_sha256,
-                                absl::Duration timeout, ProbeDone done) const {
+                                absl::Duration timeout, ProbeDone done,
+                                absl::Time cancel_at) const {
   if (agents_.empty()) {
     done({});
     return;
@@ -166,6 +171,17 @@ void ProbeFanout::ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpe
     Call& call = *round->calls[i];
     call.context.set_deadline(deadline);
     call.outcome.perspective = agents_[i].perspective;
+  }
+  if (cancel_at < absl::Now() + timeout) {
+    // The alarm runs on a gRPC thread, once: `fired` is false when the round ended first (the
+    // Round's destruction cancels it).
+    std::weak_ptr<Round> weak = round;
+    round->cancel_alarm.Set(absl::ToChronoTime(cancel_at), [weak](bool fired) {
+      if (!fired) return;
+      if (std::shared_ptr<Round> alive = weak.lock()) {
+        for (const auto& call : alive->calls) call->context.TryCancel();
+      }
+    });
   }
   for (size_t i = 0; i < agents_.size(); ++i) {
     const Agent& agent = agents_[i];

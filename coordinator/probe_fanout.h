@@ -58,11 +58,13 @@ class ProbeFanout {
 
   // ProbeAll without a thread that waits: the calls go out on gRPC's callback API and `done` is
   // called once with the answers, on the gRPC thread that completed the round's last call (it must
-  // be quick: hand blocking work to another thread). Every call ends by `timeout` at the latest.
+  // be quick: hand blocking work to another thread). Every call ends by `timeout` at the latest;
+  // the calls still running at `cancel_at` (the VR's own deadline) are cancelled then, and end
+  // CANCELLED (kUnreachable).
   using ProbeDone = std::function<void(std::vector<PerspectiveAnswer> answers)>;
   void ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpectation& expected,
                      const std::vector<std::string>& accepted_leaf_sha256, absl::Duration timeout,
-                     ProbeDone done) const;
+                     ProbeDone done, absl::Time cancel_at = absl::InfiniteFuture()) const;
 
  private:
   struct Agent {

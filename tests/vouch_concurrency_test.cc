@@ -114,6 +114,10 @@ class VouchBurst {
         *first_failure = call.status.ok() ? "refused: " + call.response.refusal().explanation()
                                           : absl::StrCat("status ", call.status.error_code(), ": ",
                                                          call.status.error_message());
+        for (const v1::PerspectiveResult& result : call.response.perspectives()) {
+          absl::StrAppend(first_failure, "; ", result.perspective().id(), ": ", result.detail(),
+                          " after ", result.round_trip_milliseconds(), " ms");
+        }
       }
     }
     return issued;
@@ -140,6 +144,13 @@ class VouchConcurrencyTest : public ::testing::Test {
     options.perspectives = 3;
     for (int i = 0; i < kVrs; ++i) options.extra_hosts[HostnameOf(i)] = {"127.0.0.1"};
     options.coordinator_overrides.set_max_vouch_in_flight(max_in_flight);
+    // Two cores shared with everything else, sanitizers included: the burst is judged on whether
+    // every VR is issued, not on how fast, so no timeout of the round cuts it short.
+    options.coordinator_overrides.set_probe_timeout_milliseconds(120000);
+    options.coordinator_overrides.set_signer_timeout_milliseconds(60000);
+    options.coordinator_overrides.set_max_vouch_deadline_milliseconds(600000);
+    options.agent_overrides.set_connect_timeout_milliseconds(60000);
+    options.agent_overrides.set_handshake_timeout_milliseconds(60000);
     options.agent_overrides.set_max_in_flight_probes(2 * kVrs);
     options.agent_overrides.set_max_in_flight_per_target_address(2 * kVrs);
     options.agent_overrides.set_max_queued_per_target_address(2 * kVrs);
@@ -208,8 +219,8 @@ TEST_F(VouchConcurrencyTest, AThousandVrsInFlightAgainstASlowTargetAreAllIssued)
   std::vector<std::string> requests;
   for (int i = 0; i < kVrs; ++i) requests.push_back(Request(i));
   const absl::Time start = absl::Now();
-  VouchBurst burst(*stub_, requests, absl::Seconds(240));
-  ASSERT_TRUE(burst.Await(absl::Seconds(300))) << burst.Answered() << " answered";
+  VouchBurst burst(*stub_, requests, absl::Seconds(500));
+  ASSERT_TRUE(burst.Await(absl::Seconds(600))) << burst.Answered() << " answered";
   std::string first_failure;
   EXPECT_EQ(burst.Issued(&first_failure), kVrs) << first_failure;
   std::printf("%d VRs issued in %.2f s\n", kVrs, absl::ToDoubleSeconds(absl::Now() - start));
@@ -244,7 +255,8 @@ TEST_F(VouchConcurrencyTest, AVrBeyondTheLimitIsRefusedAtOnceAndALateOneEnds) {
   EXPECT_EQ(burst.Issued(&first_failure), kLimit) << first_failure;
 
   // A VR whose caller gives it 400 ms, against a target that takes a second: the caller sees
-  // DEADLINE_EXCEEDED, and the coordinator ends the VR too, nothing recorded, its place free.
+  // DEADLINE_EXCEEDED, and the coordinator ends the VR too at that deadline, its probe round
+  // cancelled, nothing recorded, its place free.
   v1::VouchRequest late;
   late.set_vouching_request(Request(kLimit + 1));
   grpc::ClientContext context;
@@ -255,9 +267,10 @@ TEST_F(VouchConcurrencyTest, AVrBeyondTheLimitIsRefusedAtOnceAndALateOneEnds) {
   EXPECT_TRUE(
       AwaitSample("mecai_coordinator_vouch_refused_total{reason=\"deadline_exceeded\"}", 1));
   EXPECT_TRUE(AwaitSample("mecai_coordinator_vouch_in_flight", 0));
-  EXPECT_EQ(Sample(CoordinatorMetrics(),
-                   "mecai_coordinator_decisions_total{decision=\"issued\",reason=\"\"}"),
+  const std::string metrics = CoordinatorMetrics();
+  EXPECT_EQ(Sample(metrics, "mecai_coordinator_decisions_total{decision=\"issued\",reason=\"\"}"),
             kLimit);
+  EXPECT_EQ(Sample(metrics, "mecai_coordinator_log_leaves"), kLimit);
 }
 
 }  // namespace
