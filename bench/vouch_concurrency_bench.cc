@@ -216,7 +216,8 @@ int Run(const Options& options) {
               rss_before);
   std::printf("| all at once (1 s-slow target) | %d | %d | %.2f | %.2f | %.0f (VmHWM) |\n",
               options.vrs, burst_issued, burst_seconds, burst_cpu_ms, peak_rss);
-  std::printf("CPU per VR, burst / sequential: %.2f\n", burst_cpu_ms / sequential_cpu_ms);
+  std::printf("| ratio, all at once / sequential | | | | %.2f | |\n",
+              burst_cpu_ms / sequential_cpu_ms);
   std::fflush(stdout);
   target->reset();
   return burst_issued == options.vrs && sequential_issued == options.baseline ? 0 : 1;
