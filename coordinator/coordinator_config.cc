@@ -55,7 +55,7 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
   if (config.max_vouch_deadline_milliseconds() == 0) {
     config.set_max_vouch_deadline_milliseconds(60000);
   }
-  if (config.vouch_worker_threads() == 0) config.set_vouch_worker_threads(16);
+  if (config.vouch_worker_threads() == 0) config.set_vouch_worker_threads(8);
   if (config.has_public_listen()) {
     v1::PublicListenConfig* endpoint = config.mutable_public_listen();
     if (endpoint->max_in_flight() == 0) endpoint->set_max_in_flight(16);

@@ -476,7 +476,7 @@ TEST(CoordinatorConfigTest, VrsInFlightHaveDefaultsAndBounds) {
   v1::CoordinatorConfig config = WithCoordinatorDefaults(ValidConfig());
   EXPECT_EQ(config.max_vouch_in_flight(), 2000u);
   EXPECT_EQ(config.max_vouch_deadline_milliseconds(), 60000u);
-  EXPECT_EQ(config.vouch_worker_threads(), 16u);
+  EXPECT_EQ(config.vouch_worker_threads(), 8u);
   EXPECT_TRUE(Validate(config).ok());
   config.set_max_vouch_in_flight(100001);
   EXPECT_THAT(Validate(config),
