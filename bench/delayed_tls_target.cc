@@ -39,12 +39,15 @@ void* ServeOneDelayed(void* raw) {
   return nullptr;
 }
 
-[[noreturn]] void RunDelayedTarget(int listener, const test_support::TestCertificate& certificate,
-                                   useconds_t delay_microseconds) {
+}  // namespace
+
+void ServeDelayedTlsTarget(int listener, const std::string& certificate_chain_file,
+                           const std::string& key_file, absl::Duration delay) {
+  const auto delay_microseconds = static_cast<useconds_t>(absl::ToInt64Microseconds(delay));
   signal(SIGPIPE, SIG_IGN);
   SSL_CTX* context = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_use_certificate_file(context, certificate.certificate_path.c_str(), SSL_FILETYPE_PEM);
-  SSL_CTX_use_PrivateKey_file(context, certificate.key_path.c_str(), SSL_FILETYPE_PEM);
+  SSL_CTX_use_certificate_chain_file(context, certificate_chain_file.c_str());
+  SSL_CTX_use_PrivateKey_file(context, key_file.c_str(), SSL_FILETYPE_PEM);
   pthread_attr_t attributes;
   pthread_attr_init(&attributes);
   pthread_attr_setstacksize(&attributes, 256 * 1024);
@@ -60,8 +63,6 @@ void* ServeOneDelayed(void* raw) {
     }
   }
 }
-
-}  // namespace
 
 absl::StatusOr<DelayedTlsTarget> StartDelayedTlsTarget(
     const test_support::TestCertificate& certificate, absl::Duration delay) {
@@ -81,8 +82,7 @@ absl::StatusOr<DelayedTlsTarget> StartDelayedTlsTarget(
   target.port = ntohs(address.sin_port);
   target.pid = fork();
   if (target.pid == 0) {
-    RunDelayedTarget(listener, certificate,
-                     static_cast<useconds_t>(absl::ToInt64Microseconds(delay)));
+    ServeDelayedTlsTarget(listener, certificate.certificate_path, certificate.key_path, delay);
   }
   close(listener);
   if (target.pid < 0) {

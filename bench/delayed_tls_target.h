@@ -22,6 +22,11 @@ struct DelayedTlsTarget {
   int port = 0;
 };
 
+// Serves TLS on `listener` (a listening socket) for ever: a thread per connection sleeps `delay`,
+// then completes the handshake with the PEM chain and key of the files.
+[[noreturn]] void ServeDelayedTlsTarget(int listener, const std::string& certificate_chain_file,
+                                        const std::string& key_file, absl::Duration delay);
+
 // Forks the target; call it before this process starts any thread (fork copies only the calling
 // thread). In the child, a thread per connection (its own, not the measured process's) sleeps
 // `delay`, then completes the TLS handshake with `certificate`. Stop it with StopDelayedTlsTarget.

@@ -496,9 +496,10 @@ absl::StatusOr<v1::AgentEndpoint> LocalCluster::StartAgent(const std::string& bi
   const AgentPlacement* placement = static_cast<size_t>(index) < options_.agent_placements.size()
                                         ? &options_.agent_placements[index]
                                         : nullptr;
-  RETURN_IF_ERROR(
-      WriteConfig("agents/" + id + ".textproto",
-                  ClusterAgentConfig(options_.workdir, id, region, placement, dns_port)));
+  v1::ProbeAgentConfig agent_config =
+      ClusterAgentConfig(options_.workdir, id, region, placement, dns_port);
+  agent_config.MergeFrom(options_.agent_overrides);
+  RETURN_IF_ERROR(WriteConfig("agents/" + id + ".textproto", agent_config));
   Step(absl::StrCat("starting probe agent ", id, " in region ", region,
                     placement != nullptr
                         ? " (network namespace " + placement->network_namespace + ")"
@@ -552,8 +553,9 @@ absl::Status LocalCluster::StartCoordinator(const std::string& binary,
   inputs.max_probe_rounds_per_hostname = options_.max_probe_rounds_per_hostname;
   inputs.decision_reuse = options_.decision_reuse;
   inputs.public_endpoint_limits = options_.public_endpoint_limits;
-  RETURN_IF_ERROR(
-      WriteConfig("coordinator.textproto", ClusterCoordinatorConfig(options_.workdir, inputs)));
+  v1::CoordinatorConfig coordinator_config = ClusterCoordinatorConfig(options_.workdir, inputs);
+  coordinator_config.MergeFrom(options_.coordinator_overrides);
+  RETURN_IF_ERROR(WriteConfig("coordinator.textproto", coordinator_config));
   Step(
       "starting the coordinator (and its public endpoint, gRPC and HTTPS, without client "
       "certificates)");

@@ -54,6 +54,10 @@ struct LocalClusterOptions {
   // beside its EC P-256 one (pki/server.pem), as nginx does with two ssl_certificate lines: it
   // presents the one the ClientHello selects (docs/PROTOCOL.md "Key-typed handshakes").
   bool target_serves_rsa_certificate = false;
+  // Fields set here replace those of the coordinator's configuration, and of every probe agent's
+  // (e.g. the limits of a load test).
+  v1::CoordinatorConfig coordinator_overrides;
+  v1::ProbeAgentConfig agent_overrides;
   // Signer replicas (1 or 2): the second serves on its own port with its own log state and
   // trust-list changes file, and the coordinator relays trust-list changes to both
   // (CoordinatorConfig.signer_replica_addresses); signing calls go to the first.

@@ -9,9 +9,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -63,10 +66,21 @@ class AdmissionControl {
   };
 
   explicit AdmissionControl(AdmissionLimits limits) : limits_(limits) {}
+  // Refuses (kQueueTimeout) every AdmitAsync caller still waiting. REQUIRES: no Admit is waiting.
+  ~AdmissionControl();
+  AdmissionControl(const AdmissionControl&) = delete;
+  AdmissionControl& operator=(const AdmissionControl&) = delete;
 
   // Admits a VR from `client_address` (its numeric IP address), waiting in the queue when every
   // slot is taken, at most queue_timeout.
   Admission Admit(const std::string& client_address) ABSL_LOCKS_EXCLUDED(mutex_);
+
+  // Admit without a thread that waits: `then` is called exactly once, at once when the VR is
+  // admitted or refused without waiting, else from the thread that releases the slot it gets, or
+  // from this object's one timer thread when queue_timeout passes first. Both kinds of caller share
+  // one queue, first come first served.
+  using AdmitDone = std::function<void(Admission)>;
+  void AdmitAsync(const std::string& client_address, AdmitDone then) ABSL_LOCKS_EXCLUDED(mutex_);
 
   const AdmissionLimits& limits() const { return limits_; }
   // VRs being decided, and waiting, now.
@@ -74,10 +88,16 @@ class AdmissionControl {
   size_t Queued() const ABSL_LOCKS_EXCLUDED(mutex_);
 
  private:
-  // One VR in the queue; `admitted` is set, under the mutex, when a slot is handed to it.
+  // One VR in the queue; `admitted` is set, under the mutex, when a slot is handed to it. An
+  // AdmitAsync waiter has `then`, its address and its deadline, and is owned by the queue.
   struct Waiter {
     bool admitted = false;
+    AdmitDone then;
+    std::string client_address;
+    absl::Time arrived;
   };
+  // Refuses the AdmitAsync waiters whose queue_timeout has passed, until the object is destroyed.
+  void ExpireWaiters() ABSL_LOCKS_EXCLUDED(mutex_);
 
   // Gives a slot back: to the longest waiter, else to the pool.
   void Release(const std::string& client_address) ABSL_LOCKS_EXCLUDED(mutex_);
@@ -89,6 +109,10 @@ class AdmissionControl {
   std::deque<Waiter*> queue_ ABSL_GUARDED_BY(mutex_);
   // VRs decided or waiting, per client address; addresses with none are not kept.
   std::map<std::string, uint32_t> per_address_ ABSL_GUARDED_BY(mutex_);
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  uint64_t async_waiters_added_ ABSL_GUARDED_BY(mutex_) = 0;
+  // Started by the first AdmitAsync that waits.
+  std::thread expiry_thread_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace mecai

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -136,6 +137,97 @@ TEST(AdmissionControlTest, WaitingVrsCountTowardsTheAddressShare) {
   holder.ticket.reset();
   for (std::thread& waiter : waiters) waiter.join();
   EXPECT_EQ(admitted.load(), 2);
+}
+
+// AdmitAsync: the answer of one caller, delivered once.
+struct AsyncAnswer {
+  absl::Notification answered;
+  std::optional<AdmissionControl::Ticket> ticket;
+  std::optional<AdmissionRefusal> refusal;
+  absl::Duration waited;
+  AdmissionControl::AdmitDone Callback() {
+    return [this](AdmissionControl::Admission result) {
+      if (result.ticket.has_value()) ticket.emplace(std::move(*result.ticket));
+      refusal = result.refusal;
+      waited = result.waited;
+      answered.Notify();
+    };
+  }
+};
+
+// Without a waiting thread: a free slot is given at once, a full one queues the VR until a slot is
+// released (handed over in arrival order, blocking and callback callers alike), and a full queue
+// refuses at once.
+TEST(AdmissionControlTest, AsyncCallersAreAdmittedQueuedAndHandedSlotsInArrivalOrder) {
+  AdmissionControl control(Limits(1, 2, absl::Seconds(30), 4));
+  AsyncAnswer first, second, third, fourth;
+  control.AdmitAsync("192.0.2.1", first.Callback());
+  ASSERT_TRUE(first.answered.HasBeenNotified());
+  ASSERT_TRUE(first.ticket.has_value());
+  control.AdmitAsync("192.0.2.2", second.Callback());
+  control.AdmitAsync("192.0.2.3", third.Callback());
+  EXPECT_FALSE(second.answered.HasBeenNotified());
+  EXPECT_EQ(control.Queued(), 2u);
+  control.AdmitAsync("192.0.2.4", fourth.Callback());
+  ASSERT_TRUE(fourth.answered.HasBeenNotified());
+  EXPECT_EQ(fourth.refusal, AdmissionRefusal::kOverGlobalLimit);
+  first.ticket.reset();  // Its slot goes to the longest waiter.
+  ASSERT_TRUE(second.answered.HasBeenNotified());
+  EXPECT_TRUE(second.ticket.has_value());
+  EXPECT_FALSE(third.answered.HasBeenNotified());
+  EXPECT_EQ(control.InFlight(), 1u);
+  second.ticket.reset();
+  ASSERT_TRUE(third.answered.HasBeenNotified());
+  third.ticket.reset();
+  EXPECT_EQ(control.InFlight(), 0u);
+  EXPECT_EQ(control.Queued(), 0u);
+}
+
+// A callback caller that waits past queue_timeout is refused by the timer thread, leaves the queue
+// and its address's share, and nobody else is disturbed.
+TEST(AdmissionControlTest, AnAsyncCallerThatWaitsTooLongIsRefusedAndLeavesTheQueue) {
+  AdmissionControl control(Limits(1, 4, absl::Milliseconds(200), 1));
+  AsyncAnswer held, waiting;
+  control.AdmitAsync("192.0.2.1", held.Callback());
+  ASSERT_TRUE(held.ticket.has_value());
+  const absl::Time start = absl::Now();
+  control.AdmitAsync("192.0.2.2", waiting.Callback());
+  ASSERT_TRUE(waiting.answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(waiting.refusal, AdmissionRefusal::kQueueTimeout);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  EXPECT_GE(waiting.waited, absl::Milliseconds(200));
+  EXPECT_EQ(control.Queued(), 0u);
+  // 192.0.2.2 holds nothing any more: it is admitted once the slot is free.
+  held.ticket.reset();
+  AsyncAnswer again;
+  control.AdmitAsync("192.0.2.2", again.Callback());
+  ASSERT_TRUE(again.answered.HasBeenNotified());
+  EXPECT_TRUE(again.ticket.has_value());
+}
+
+// A blocking caller and a callback caller share one queue, first come first served.
+TEST(AdmissionControlTest, BlockingAndAsyncCallersShareOneQueueInArrivalOrder) {
+  AdmissionControl control(Limits(1, 4, absl::Seconds(30), 4));
+  AsyncAnswer held, async_waiter;
+  control.AdmitAsync("192.0.2.1", held.Callback());
+  ASSERT_TRUE(held.ticket.has_value());
+  std::optional<AdmissionControl::Ticket> blocking_ticket;
+  std::thread blocking([&] {
+    AdmissionControl::Admission admission = control.Admit("192.0.2.2");
+    if (admission.ticket.has_value()) blocking_ticket.emplace(std::move(*admission.ticket));
+  });
+  ASSERT_TRUE(AwaitQueued(control, 1));
+  control.AdmitAsync("192.0.2.3", async_waiter.Callback());
+  EXPECT_EQ(control.Queued(), 2u);
+  held.ticket.reset();  // To the blocking caller, who came first.
+  blocking.join();
+  ASSERT_TRUE(blocking_ticket.has_value());
+  EXPECT_FALSE(async_waiter.answered.HasBeenNotified());
+  blocking_ticket.reset();
+  ASSERT_TRUE(async_waiter.answered.HasBeenNotified());
+  EXPECT_TRUE(async_waiter.ticket.has_value());
+  async_waiter.ticket.reset();
+  EXPECT_EQ(control.InFlight(), 0u);
 }
 
 }  // namespace

@@ -2,7 +2,11 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/base/logging.h"
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
@@ -17,13 +21,15 @@ namespace mecai {
 namespace {
 
 // How often one decision is asked for a log index (Coordinator::Vouch). A coordinator of this shard
-// that crashed had at most one signing in flight per internal server thread and per VR its public
-// endpoint admits at once, so the signer can have given away at most that many indices this store
-// never committed; one more attempt then succeeds.
+// that crashed had at most one signing in flight per worker thread (ARCHITECTURE.md §13), and,
+// before the worker threads, per internal server thread and per VR its public endpoint admitted
+// at once, so the signer can have given away at most that many indices this store never
+// committed; one more attempt then succeeds.
 int LogIndexAttempts(const v1::CoordinatorConfig& config) {
   const int public_in_flight =
       config.has_public_listen() ? static_cast<int>(config.public_listen().max_in_flight()) : 0;
-  return MaxServerThreads(config.listen()) + public_in_flight + 1;
+  return MaxServerThreads(config.listen()) + public_in_flight +
+         static_cast<int>(config.vouch_worker_threads()) + 1;
 }
 
 VouchingRequestLimits LimitsFrom(const v1::CoordinatorConfig& config) {
@@ -34,32 +40,10 @@ VouchingRequestLimits LimitsFrom(const v1::CoordinatorConfig& config) {
   return limits;
 }
 
-// How long a VR waits for another VR's decision it may reuse (DecisionReuse::Find): the longest
-// a decision takes, approval, probes and signing, and a little more.
-absl::Duration ReuseWait(const v1::CoordinatorConfig& config) {
-  return absl::Milliseconds(config.approval_timeout_milliseconds()) +
-         absl::Milliseconds(config.probe_timeout_milliseconds()) +
-         absl::Milliseconds(config.signer_timeout_milliseconds()) + absl::Seconds(5);
-}
-
 std::unique_ptr<DecisionReuse> ReuseFrom(const v1::CoordinatorConfig& config, const Clock& clock) {
   if (config.disable_decision_reuse() || config.decision_reuse_seconds() == 0) return nullptr;
   return std::make_unique<DecisionReuse>(clock, absl::Seconds(config.decision_reuse_seconds()));
 }
-
-// Holds a DecisionReuse claim until the decision is known; the claim ends on every path, keeping
-// the answer for reuse when it is a VD.
-class ReuseClaim {
- public:
-  ReuseClaim(DecisionReuse& reuse, std::string key) : reuse_(reuse), key_(std::move(key)) {}
-  ~ReuseClaim() { reuse_.Release(key_, kept_.has_value() ? &*kept_ : nullptr); }
-  void Keep(const v1::VouchResponse& response) { kept_ = response; }
-
- private:
-  DecisionReuse& reuse_;
-  const std::string key_;
-  std::optional<v1::VouchResponse> kept_;
-};
 
 v1::VouchResponse RefusedBeforeProbing(const v1::Refusal& refusal) {
   MECAI_LOG(Info) << "refused VR before probing: " << v1::RefusalReason_Name(refusal.reason())
@@ -130,7 +114,17 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
       clock_(clock),
       metrics_(metrics),
       approval_(approval),
-      log_guard_(log_guard) {}
+      log_guard_(log_guard),
+      // Each VR in flight has at most one step waiting for a thread.
+      workers_(static_cast<int>(config.vouch_worker_threads()), config.max_vouch_in_flight()) {}
+
+Coordinator::~Coordinator() {
+  absl::MutexLock lock(&in_flight_mutex_);
+  auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_mutex_) { return in_flight_ == 0; };
+  in_flight_mutex_.AwaitWithTimeout(
+      absl::Condition(&none),
+      absl::Milliseconds(config_.max_vouch_deadline_milliseconds()) + absl::Seconds(10));
+}
 
 absl::StatusOr<v1::VouchResponse> Coordinator::AnswerFromRecord(uint64_t log_index) {
   ASSIGN_OR_RETURN(v1::QuorumRecord record, store_.GetRecord(log_index));
@@ -149,53 +143,7 @@ void Coordinator::EndDeciding(const std::string& digest) {
   deciding_.erase(digest);
 }
 
-absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serialized_request) {
-  const absl::Time started = absl::Now();
-  // Nothing is decided on a log the signer has not confirmed extends what it signed.
-  if (log_guard_ != nullptr) RETURN_IF_ERROR(log_guard_->AllowsAppends());
-  // Claimed before the replay cache is read (in Decide): an identical VR that arrives while this
-  // one is being decided is refused here; one that arrives later finds the recorded decision.
-  const std::string digest = Sha256(serialized_request);
-  // Every line logged while this VR is handled on this thread names it (deploy/README.md "Logs"):
-  // the first 16 hex digits of its SHA-256, as the replay cache and the quorum record know it.
-  ScopedLogContext log_context("vr_id", HexEncode(digest).substr(0, 16));
-  if (!BeginDeciding(digest)) {
-    return absl::AbortedError(
-        absl::StrCat("VR ", ShortHex(digest),
-                     " is being decided by an earlier call; send it again to receive the "
-                     "recorded decision"));
-  }
-  if (metrics_ != nullptr) metrics_->AddVouchInFlight(1);
-  absl::StatusOr<v1::VouchResponse> response = Decide(serialized_request);
-  EndDeciding(digest);
-  if (metrics_ != nullptr) metrics_->AddVouchInFlight(-1);
-  if (metrics_ != nullptr && response.ok()) {
-    if (response->reused_decision()) {
-      metrics_->RecordDecisionReused();
-    } else if (response->served_from_record()) {
-      metrics_->RecordAnsweredFromRecord();
-    }
-    metrics_->RecordDecision(response->has_vouching_data(), response->refusal().reason(),
-                             absl::ToDoubleSeconds(absl::Now() - started));
-    for (const v1::PerspectiveResult& result : response->perspectives()) {
-      if (!response->served_from_record()) {
-        metrics_->RecordProbeRoundTrip(result.perspective().region(),
-                                       result.disagreement() == v1::REFUSAL_REASON_UNSPECIFIED
-                                           ? std::string("agrees")
-                                           : v1::RefusalReason_Name(result.disagreement()),
-                                       result.round_trip_milliseconds() / 1000.0);
-      }
-    }
-    metrics_->SetLogSize(store_.TreeSize());
-    const RecordStore::StoreFigures figures = store_.Figures();
-    metrics_->SetStoreFigures(figures.sst_files_bytes, figures.live_data_bytes,
-                              figures.memtable_bytes, figures.pending_compaction_bytes,
-                              store_.CommittedBatches());
-  }
-  return response;
-}
-
-// One VR on its way through Decide's steps: what each step found, for the steps after it.
+// One VR on its way through the decision's steps: what each step found, for the steps after it.
 struct Coordinator::Deciding {
   explicit Deciding(const std::string& serialized) : serialized_request(serialized) {}
 
@@ -229,44 +177,226 @@ struct Coordinator::SigningAttempt {
   absl::Status signer_fault;
 };
 
-absl::StatusOr<v1::VouchResponse> Coordinator::Decide(const std::string& serialized_request) {
-  Deciding vr(serialized_request);
-  ASSIGN_OR_RETURN(std::optional<v1::VouchResponse> answer, CheckBeforeProbing(vr));
-  if (answer.has_value()) return *std::move(answer);
-  // Decision reuse (docs/PROTOCOL.md "Decision reuse"): this VR passed its own checks; a VD issued
-  // within the window for the same hostname, port, trust list and certificates answers it without
-  // a probe round. Otherwise this call decides, and VRs of the same key wait for its decision. Not
-  // for a trust list that requires issuance approval (ARCHITECTURE.md §7): the approval service is
-  // asked for every VR, as its answer may change at any moment.
-  if (reuse_ == nullptr || trust_lists_.RequiresIssuanceApproval(vr.request().body.trust_list())) {
-    return DecideAfterChecks(vr);
-  }
-  const std::string key = DecisionReuse::KeyOf(vr.request());
-  DecisionReuse::Found found = reuse_->Find(key, ReuseWait(config_));
-  if (found.reusable.has_value()) {
-    v1::VouchResponse reused = *std::move(found.reusable);
-    reused.set_served_from_record(true);
-    reused.set_reused_decision(true);
-    MECAI_LOG(Info) << vr.request().body.hostname() << ":" << vr.request().body.port()
-                    << " ISSUED by reusing record " << reused.log_index();
-    return reused;
-  }
-  if (!found.claimed) return DecideAfterChecks(vr);
-  ReuseClaim claim(*reuse_, key);
-  absl::StatusOr<v1::VouchResponse> decided = DecideAfterChecks(vr);
-  if (decided.ok()) claim.Keep(*decided);
-  return decided;
+// One VR from VouchAsync to its answer. Its steps run one at a time, each handing it to the next.
+struct Coordinator::Operation {
+  Operation(std::string serialized, std::string sha256, absl::Time start, absl::Time end,
+            VouchDone on_done)
+      : serialized_request(std::move(serialized)),
+        digest(std::move(sha256)),
+        vr_id(HexEncode(digest).substr(0, 16)),
+        started(start),
+        deadline(end),
+        done(std::move(on_done)),
+        vr(serialized_request) {}
+
+  const std::string serialized_request;
+  const std::string digest;
+  // The first 16 hex digits of its SHA-256, as the replay cache and the quorum record know it.
+  const std::string vr_id;
+  const absl::Time started;
+  const absl::Time deadline;
+  VouchDone done;
+  Deciding vr;
+  // The DecisionReuse key this VR holds the claim on, released when it is answered.
+  std::optional<std::string> reuse_key;
+};
+
+absl::StatusOr<v1::VouchResponse> Coordinator::Vouch(const std::string& serialized_request) {
+  absl::Notification answered;
+  absl::StatusOr<v1::VouchResponse> answer = absl::UnknownError("not answered");
+  VouchAsync(serialized_request, absl::InfiniteFuture(),
+             [&answered, &answer](absl::StatusOr<v1::VouchResponse> response) {
+               answer = std::move(response);
+               answered.Notify();
+             });
+  answered.WaitForNotification();
+  return answer;
 }
 
-absl::StatusOr<v1::VouchResponse> Coordinator::DecideAfterChecks(Deciding& vr) {
+void Coordinator::VouchAsync(std::string serialized_request, absl::Time deadline, VouchDone done) {
+  const absl::Time started = absl::Now();
+  deadline =
+      std::min(deadline, started + absl::Milliseconds(config_.max_vouch_deadline_milliseconds()));
+  // Admission: a VR beyond the limit is refused at once, never left waiting.
+  uint32_t in_flight = 0;
+  {
+    absl::MutexLock lock(&in_flight_mutex_);
+    in_flight = in_flight_;
+    if (in_flight_ < config_.max_vouch_in_flight()) ++in_flight_;
+  }
+  if (in_flight >= config_.max_vouch_in_flight()) {
+    if (metrics_ != nullptr) metrics_->RecordVouchRefused("in_flight_limit");
+    MECAI_LOG(Warning) << "refused a VR: " << in_flight << " VRs in flight";
+    done(absl::ResourceExhaustedError(
+        absl::StrCat("the Vouching Server has ", in_flight, " VRs in flight, the limit is ",
+                     config_.max_vouch_in_flight(), "; send it again when one is answered")));
+    return;
+  }
+  auto leave = [this] {
+    absl::MutexLock lock(&in_flight_mutex_);
+    --in_flight_;
+  };
+  // Nothing is decided on a log the signer has not confirmed extends what it signed.
+  if (log_guard_ != nullptr) {
+    absl::Status allowed = log_guard_->AllowsAppends();
+    if (!allowed.ok()) {
+      leave();
+      done(std::move(allowed));
+      return;
+    }
+  }
+  // Claimed before the replay cache is read (in CheckBeforeProbing): an identical VR that arrives
+  // while this one is being decided is refused here; one that arrives later finds the recorded
+  // decision.
+  std::string digest = Sha256(serialized_request);
+  if (!BeginDeciding(digest)) {
+    leave();
+    done(absl::AbortedError(
+        absl::StrCat("VR ", ShortHex(digest),
+                     " is being decided by an earlier call; send it again to receive the "
+                     "recorded decision")));
+    return;
+  }
+  if (metrics_ != nullptr) metrics_->AddVouchInFlight(1);
+  auto* op = new Operation(std::move(serialized_request), std::move(digest), started, deadline,
+                           std::move(done));
+  RunStep(op, [this, op] { StartDeciding(op); });
+}
+
+void Coordinator::RunStep(Operation* op, std::function<void()> step) {
+  // Every line logged while this VR is handled names it (deploy/README.md "Logs").
+  auto run = [op, step = std::move(step)] {
+    ScopedLogContext log_context("vr_id", op->vr_id);
+    step();
+  };
+  // The queue holds max_vouch_in_flight steps and each VR has at most one waiting: never full.
+  if (!workers_.TrySchedule(std::move(run))) {
+    Finish(op, absl::ResourceExhaustedError("the Vouching Server's worker queue is full"));
+  }
+}
+
+bool Coordinator::Expired(Operation* op) {
+  if (absl::Now() < op->deadline) return false;
+  if (metrics_ != nullptr) metrics_->RecordVouchRefused("deadline_exceeded");
+  MECAI_LOG(Warning) << "VR not decided within its deadline";
+  Finish(op,
+         absl::DeadlineExceededError(absl::StrCat(
+             "the VR was not decided within its deadline of ",
+             absl::FormatDuration(absl::Trunc(op->deadline - op->started, absl::Milliseconds(1))),
+             "; nothing was recorded")));
+  return true;
+}
+
+void Coordinator::StartDeciding(Operation* op) {
+  if (Expired(op)) return;
+  Deciding& vr = op->vr;
+  absl::StatusOr<std::optional<v1::VouchResponse>> answer = CheckBeforeProbing(vr);
+  if (!answer.ok()) return Finish(op, answer.status());
+  if (answer->has_value()) return Finish(op, **std::move(answer));
+  // Decision reuse (docs/PROTOCOL.md "Decision reuse"): this VR passed its own checks; a VD issued
+  // within the window for the same hostname, port, trust list and certificates answers it without
+  // a probe round. Otherwise this VR decides, and VRs of the same key wait for its decision,
+  // holding no thread. Not for a trust list that requires issuance approval (ARCHITECTURE.md §7):
+  // the approval service is asked for every VR, as its answer may change at any moment.
+  if (reuse_ == nullptr || trust_lists_.RequiresIssuanceApproval(vr.request().body.trust_list())) {
+    return CheckAndProbe(op);
+  }
+  std::string key = DecisionReuse::KeyOf(vr.request());
+  reuse_->FindOrWait(key, [this, op, key](DecisionReuse::Found found) {
+    if (found.reusable.has_value()) {
+      v1::VouchResponse reused = *std::move(found.reusable);
+      reused.set_served_from_record(true);
+      reused.set_reused_decision(true);
+      ScopedLogContext log_context("vr_id", op->vr_id);
+      MECAI_LOG(Info) << op->vr.request().body.hostname() << ":" << op->vr.request().body.port()
+                      << " ISSUED by reusing record " << reused.log_index();
+      return Finish(op, std::move(reused));
+    }
+    op->reuse_key = key;
+    RunStep(op, [this, op] { CheckAndProbe(op); });
+  });
+}
+
+void Coordinator::CheckAndProbe(Operation* op) {
+  if (Expired(op)) return;
+  Deciding& vr = op->vr;
   // The hostname's probe budget (trust rule 8), spent only by a VR that could be issued.
   std::optional<v1::Refusal> limited = CheckProbeRateLimit(vr.request().body.hostname());
-  if (limited.has_value()) return RefusedBeforeProbing(*limited);
-  ASSIGN_OR_RETURN(std::optional<v1::VouchResponse> answer, CheckApproval(vr));
-  if (answer.has_value()) return *std::move(answer);
-  ProbeAll(vr);
-  ASSIGN_OR_RETURN(Recorded recorded, RecordAndSign(vr));
-  return Respond(vr, recorded);
+  if (limited.has_value()) return Finish(op, RefusedBeforeProbing(*limited));
+  absl::StatusOr<std::optional<v1::VouchResponse>> answer = CheckApproval(vr);
+  if (!answer.ok()) return Finish(op, answer.status());
+  if (answer->has_value()) return Finish(op, **std::move(answer));
+  // Probe from every perspective (MECAI proposal: "initiate a separate connection from the
+  // geographic location of the VS"); no thread waits for the answers. The calls still running at
+  // the VR's deadline are cancelled then, and the VR ends (DecideOnAnswers): a refusal is never
+  // made of a round the caller's deadline cut short.
+  const v1::ProbeTask task = ProbeTaskFor(vr);
+  const absl::Duration timeout = absl::Milliseconds(config_.probe_timeout_milliseconds());
+  // The fan-out takes the time again as each answer arrives.
+  const ObservationExpectation expected =
+      ExpectationFor(vr.request(), task.nonce(), clock_.Now(),
+                     absl::Milliseconds(config_.probe_timeout_milliseconds()) + absl::Seconds(60));
+  if (metrics_ != nullptr) metrics_->RecordProbeRound();
+  fanout_.ProbeAllAsync(
+      task, expected, vr.request().leaf_sha256, timeout,
+      [this, op](std::vector<PerspectiveAnswer> answers) {
+        auto shared = std::make_shared<std::vector<PerspectiveAnswer>>(std::move(answers));
+        RunStep(op, [this, op, shared] { DecideOnAnswers(op, std::move(*shared)); });
+      },
+      op->deadline);
+}
+
+void Coordinator::DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> answers) {
+  // A round cut short by the deadline decides nothing: the caller has given up on it.
+  if (Expired(op)) return;
+  ApplyQuorum(op->vr, std::move(answers));
+  absl::StatusOr<Recorded> recorded = RecordAndSign(op->vr);
+  if (!recorded.ok()) return Finish(op, recorded.status());
+  Finish(op, Respond(op->vr, *recorded));
+}
+
+void Coordinator::Finish(Operation* op, absl::StatusOr<v1::VouchResponse> response) {
+  std::unique_ptr<Operation> owned(op);
+  // The claim ends on every path, keeping the answer for reuse when it is a VD.
+  if (op->reuse_key.has_value()) {
+    reuse_->Release(*op->reuse_key, response.ok() ? &*response : nullptr);
+  }
+  EndDeciding(op->digest);
+  if (metrics_ != nullptr) metrics_->AddVouchInFlight(-1);
+  RecordDecisionMetrics(response, op->started);
+  VouchDone done = std::move(op->done);
+  owned.reset();
+  {
+    absl::MutexLock lock(&in_flight_mutex_);
+    --in_flight_;
+  }
+  done(std::move(response));
+}
+
+void Coordinator::RecordDecisionMetrics(const absl::StatusOr<v1::VouchResponse>& response,
+                                        absl::Time started) {
+  if (metrics_ == nullptr || !response.ok()) return;
+  if (response->reused_decision()) {
+    metrics_->RecordDecisionReused();
+  } else if (response->served_from_record()) {
+    metrics_->RecordAnsweredFromRecord();
+  }
+  metrics_->RecordDecision(response->has_vouching_data(), response->refusal().reason(),
+                           absl::ToDoubleSeconds(absl::Now() - started));
+  for (const v1::PerspectiveResult& result : response->perspectives()) {
+    if (!response->served_from_record()) {
+      metrics_->RecordProbeRoundTrip(result.perspective().region(),
+                                     result.disagreement() == v1::REFUSAL_REASON_UNSPECIFIED
+                                         ? std::string("agrees")
+                                         : v1::RefusalReason_Name(result.disagreement()),
+                                     result.round_trip_milliseconds() / 1000.0);
+    }
+  }
+  metrics_->SetLogSize(store_.TreeSize());
+  const RecordStore::StoreFigures figures = store_.Figures();
+  metrics_->SetStoreFigures(figures.sst_files_bytes, figures.live_data_bytes,
+                            figures.memtable_bytes, figures.pending_compaction_bytes,
+                            store_.CommittedBatches());
 }
 
 absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckBeforeProbing(Deciding& vr) {
@@ -347,9 +477,7 @@ absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckApproval(Deci
                                     vr.revocation_evidence, vr.approval);
 }
 
-void Coordinator::ProbeAll(Deciding& vr) {
-  // Probe from every perspective (MECAI proposal: "initiate a separate connection from the
-  // geographic location of the VS").
+v1::ProbeTask Coordinator::ProbeTaskFor(Deciding& vr) const {
   const VerifiedVouchingRequest& request = vr.request();
   v1::ProbeTask task;
   task.set_hostname(request.body.hostname());
@@ -362,16 +490,13 @@ void Coordinator::ProbeAll(Deciding& vr) {
     task.add_certificate_key_types(key_type);
   }
   vr.probe_nonce = task.nonce();
-  const absl::Duration timeout = absl::Milliseconds(config_.probe_timeout_milliseconds());
-  // The fan-out takes the time again as each answer arrives.
-  const ObservationExpectation expected =
-      ExpectationFor(request, task.nonce(), clock_.Now(), timeout + absl::Seconds(60));
-  if (metrics_ != nullptr) metrics_->RecordProbeRound();
-  std::vector<PerspectiveAnswer> answers =
-      fanout_.ProbeAll(task, expected, request.leaf_sha256, timeout);
+  return task;
+}
+
+void Coordinator::ApplyQuorum(Deciding& vr, std::vector<PerspectiveAnswer> answers) const {
   std::vector<PerspectiveOutcome> outcomes;
   for (PerspectiveAnswer& answer : answers) outcomes.push_back(std::move(answer.outcome));
-  vr.quorum = DecideQuorum(outcomes, request.vouched, config_.policy());
+  vr.quorum = DecideQuorum(outcomes, vr.request().vouched, config_.policy());
   for (size_t i = 0; i < vr.quorum.results.size(); ++i) {
     v1::PerspectiveResult& result = vr.quorum.results[i];
     if (!answers[i].observation.tbs().empty()) {

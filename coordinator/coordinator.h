@@ -4,6 +4,8 @@
 #ifndef MECAI_COORDINATOR_COORDINATOR_H_
 #define MECAI_COORDINATOR_COORDINATOR_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -24,13 +26,16 @@
 #include "coordinator/rate_limiter.h"
 #include "coordinator/record_store.h"
 #include "coordinator/revocation_checker.h"
+#include "coordinator/worker_pool.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {
 
-// Thread-safe. Every dependency must outlive it.
+// Thread-safe. Every dependency must outlive it. No thread waits on a VR's probe round: each VR's
+// blocking steps run on a bounded pool of worker threads, its probe round on gRPC's callback API
+// (ARCHITECTURE.md §13).
 class Coordinator {
  public:
   // `config` must have passed ValidateCoordinatorConfig.
@@ -50,20 +55,48 @@ class Coordinator {
   // that decision is recorded, it is answered from the record. A VR of the hostname, port, trust
   // list and certificates of a decision issued within decision_reuse_seconds is answered with that
   // decision's VD once it passed its own checks (docs/PROTOCOL.md "Decision reuse").
+  //
+  // `done` is called exactly once, with what Vouch returns, on a worker thread, a gRPC thread or,
+  // for a VR refused at once, the calling thread; it must not block. A VR beyond
+  // max_vouch_in_flight is refused at once (RESOURCE_EXHAUSTED); one whose `deadline` (capped at
+  // max_vouch_deadline_milliseconds) passes before it is decided ends with DEADLINE_EXCEEDED,
+  // nothing recorded.
+  using VouchDone = std::function<void(absl::StatusOr<v1::VouchResponse>)>;
+  void VouchAsync(std::string serialized_request, absl::Time deadline, VouchDone done);
+  // VouchAsync with max_vouch_deadline_milliseconds, waiting for the answer. Not on a worker
+  // thread.
   absl::StatusOr<v1::VouchResponse> Vouch(const std::string& serialized_request);
 
+  // Waits for the VRs in flight to end (each ends by its deadline).
+  ~Coordinator();
+
  private:
+  // One VR from VouchAsync to its answer (coordinator.cc); owned by its steps, one at a time.
+  struct Operation;
+  // Runs `step` of `op` on a worker thread with the VR's log context.
+  void RunStep(Operation* op, std::function<void()> step);
+  // The steps of VouchAsync: the checks before probing and decision reuse; the probe budget,
+  // approval and the start of the probe round; the quorum decision, the record and the answer.
+  void StartDeciding(Operation* op);
+  void CheckAndProbe(Operation* op);
+  void DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> answers);
+  // True (and `op` finished with DEADLINE_EXCEEDED) when its deadline has passed.
+  bool Expired(Operation* op);
+  // Answers `op`, releases what it holds, counts it, and deletes it.
+  void Finish(Operation* op, absl::StatusOr<v1::VouchResponse> response);
+  void RecordDecisionMetrics(const absl::StatusOr<v1::VouchResponse>& response, absl::Time started);
+
   // Marks the VR whose SHA-256 is `digest` as being decided; false when it already is.
   bool BeginDeciding(const std::string& digest);
   void EndDeciding(const std::string& digest);
 
   // Answers an identical earlier VR from its record instead of probing again (trust rule 8).
   absl::StatusOr<v1::VouchResponse> AnswerFromRecord(uint64_t log_index);
-  // The decision procedure (ARCHITECTURE.md §11, steps 3 to 11), as named steps:
-  // CheckBeforeProbing, then an issued decision to reuse (DecisionReuse), then DecideAfterChecks:
-  // CheckProbeRateLimit, CheckApproval, ProbeAll, RecordAndSign, Respond. A step that ends the
-  // decision early returns the answer (or a fault); std::nullopt carries on to the next step.
-  absl::StatusOr<v1::VouchResponse> Decide(const std::string& serialized_request);
+  // The decision procedure (ARCHITECTURE.md §11, steps 3 to 11), as named steps run by
+  // StartDeciding, CheckAndProbe and DecideOnAnswers: CheckBeforeProbing, then an issued decision
+  // to reuse (DecisionReuse), then CheckProbeRateLimit, CheckApproval, the probe round,
+  // RecordAndSign, Respond. A step that ends the decision early returns the answer (or a fault);
+  // std::nullopt carries on to the next step.
 
   // One VR on its way through the steps, what each step found (coordinator.cc).
   struct Deciding;
@@ -76,9 +109,6 @@ class Coordinator {
   // same VR (answered from it), hostname, usage, trust list and chain, then revocation. A refusal
   // here is answered without a record and costs the hostname nothing.
   absl::StatusOr<std::optional<v1::VouchResponse>> CheckBeforeProbing(Deciding& vr);
-  // The steps after the checks, for a VR no earlier decision answers: the probe budget, approval,
-  // probing, the record and the VD.
-  absl::StatusOr<v1::VouchResponse> DecideAfterChecks(Deciding& vr);
   // The RATE_LIMITED refusal when `hostname` has used up its probe rounds (trust rule 8), else
   // std::nullopt (and one round is taken). Asked only for a VR that passed every check before
   // probing, so VRs that cannot be issued (a self-signed certificate, a bad signature) never spend
@@ -90,8 +120,10 @@ class Coordinator {
   // Out-of-band approval (ARCHITECTURE.md §7) for trust lists that require it: a refusal is
   // recorded and answered; no answer from the approval service is a fault.
   absl::StatusOr<std::optional<v1::VouchResponse>> CheckApproval(Deciding& vr);
-  // Probes from every perspective with a fresh nonce and applies the quorum policy.
-  void ProbeAll(Deciding& vr);
+  // The ProbeTask for `vr`, with a fresh nonce (kept in `vr`).
+  v1::ProbeTask ProbeTaskFor(Deciding& vr) const;
+  // Applies the quorum policy to a probe round's answers.
+  void ApplyQuorum(Deciding& vr, std::vector<PerspectiveAnswer> answers) const;
   // Records the decision durably (trust rule 4), with the signer's VD when the quorum issues.
   absl::StatusOr<Recorded> RecordAndSign(const Deciding& vr);
   // Appends the decision record, abandoning each log index the signer already gave to another VD
@@ -134,6 +166,13 @@ class Coordinator {
   absl::Mutex deciding_mutex_;
   // SHA-256 of each VR a Vouch call is deciding now.
   std::set<std::string> deciding_ ABSL_GUARDED_BY(deciding_mutex_);
+
+  // VRs admitted and not yet answered (max_vouch_in_flight).
+  absl::Mutex in_flight_mutex_;
+  uint32_t in_flight_ ABSL_GUARDED_BY(in_flight_mutex_) = 0;
+
+  // Last: its threads stop before the members they use are destroyed.
+  WorkerPool workers_;
 };
 
 }  // namespace mecai

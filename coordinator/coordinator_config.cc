@@ -51,6 +51,11 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
     config.set_startup_connect_timeout_milliseconds(10000);
   }
   if (config.decision_reuse_seconds() == 0) config.set_decision_reuse_seconds(600);
+  if (config.max_vouch_in_flight() == 0) config.set_max_vouch_in_flight(2000);
+  if (config.max_vouch_deadline_milliseconds() == 0) {
+    config.set_max_vouch_deadline_milliseconds(60000);
+  }
+  if (config.vouch_worker_threads() == 0) config.set_vouch_worker_threads(8);
   if (config.has_public_listen()) {
     v1::PublicListenConfig* endpoint = config.mutable_public_listen();
     if (endpoint->max_in_flight() == 0) endpoint->set_max_in_flight(16);
@@ -240,6 +245,13 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
   // by default (docs/PROTOCOL.md "Decision reuse").
   errors.Require(config.decision_reuse_seconds() <= 3600, "decision_reuse_seconds",
                  "must be at most 3600");
+  errors.Require(config.max_vouch_in_flight() >= 1 && config.max_vouch_in_flight() <= 100000,
+                 "max_vouch_in_flight", "must be between 1 and 100000");
+  errors.Require(config.max_vouch_deadline_milliseconds() >= 1000 &&
+                     config.max_vouch_deadline_milliseconds() <= 600000,
+                 "max_vouch_deadline_milliseconds", "must be between 1000 and 600000");
+  errors.Require(config.vouch_worker_threads() >= 1 && config.vouch_worker_threads() <= 256,
+                 "vouch_worker_threads", "must be between 1 and 256");
   if (config.has_public_listen()) ValidatePublicListen(config, &errors);
   return errors.ToStatus();
 }

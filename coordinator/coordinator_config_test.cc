@@ -466,3 +466,31 @@ TEST(CoordinatorConfigTest, StoreBackupsHaveDefaultsAndBounds) {
 
 }  // namespace
 }  // namespace mecai
+
+namespace mecai {
+namespace {
+
+// VRs in flight, their deadline and the worker threads (ARCHITECTURE.md §13): documented defaults,
+// each bounded.
+TEST(CoordinatorConfigTest, VrsInFlightHaveDefaultsAndBounds) {
+  v1::CoordinatorConfig config = WithCoordinatorDefaults(ValidConfig());
+  EXPECT_EQ(config.max_vouch_in_flight(), 2000u);
+  EXPECT_EQ(config.max_vouch_deadline_milliseconds(), 60000u);
+  EXPECT_EQ(config.vouch_worker_threads(), 8u);
+  EXPECT_TRUE(Validate(config).ok());
+  config.set_max_vouch_in_flight(100001);
+  EXPECT_THAT(Validate(config),
+              IsInvalidField("max_vouch_in_flight: must be between 1 and 100000"));
+  config.set_max_vouch_in_flight(1);
+  config.set_max_vouch_deadline_milliseconds(999);
+  EXPECT_THAT(Validate(config), IsInvalidField("max_vouch_deadline_milliseconds: must be between "
+                                               "1000 and 600000"));
+  config.set_max_vouch_deadline_milliseconds(600000);
+  config.set_vouch_worker_threads(257);
+  EXPECT_THAT(Validate(config), IsInvalidField("vouch_worker_threads: must be between 1 and 256"));
+  config.set_vouch_worker_threads(256);
+  EXPECT_TRUE(Validate(config).ok());
+}
+
+}  // namespace
+}  // namespace mecai

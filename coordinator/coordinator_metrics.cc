@@ -75,6 +75,11 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                            .Help("Vouching Requests being decided now.")
                            .Register(registry)
                            .Add({})),
+      vouch_refused_(prometheus::BuildCounter()
+                         .Name("mecai_coordinator_vouch_refused_total")
+                         .Help("Vouching Requests ended without a decision, by reason "
+                               "(in_flight_limit, deadline_exceeded).")
+                         .Register(registry)),
       backups_(prometheus::BuildCounter()
                    .Name("mecai_coordinator_backups_total")
                    .Help("Periodic store backups, by outcome (written, failed).")
@@ -101,6 +106,10 @@ void CoordinatorMetrics::RecordStoreCommit(double seconds) {
 }
 
 void CoordinatorMetrics::AddVouchInFlight(double delta) { vouch_in_flight_.Increment(delta); }
+
+void CoordinatorMetrics::RecordVouchRefused(const std::string& reason) {
+  vouch_refused_.Add({{"reason", reason}}).Increment();
+}
 
 void CoordinatorMetrics::RecordBackup(bool written) {
   backups_.Add({{"outcome", written ? "written" : "failed"}}).Increment();

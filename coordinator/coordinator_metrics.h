@@ -38,8 +38,11 @@ class CoordinatorMetrics {
   void SetLogGuardState(const std::string& state);
   // One synced group commit of the record store took `seconds` (the WAL's fdatasync included).
   void RecordStoreCommit(double seconds);
-  // A VR entered or left Coordinator::Vouch.
+  // A VR entered or left Coordinator::VouchAsync.
   void AddVouchInFlight(double delta);
+  // A VR the coordinator ended without a decision: "in_flight_limit" (max_vouch_in_flight VRs were
+  // in flight) or "deadline_exceeded" (its deadline passed before it was decided).
+  void RecordVouchRefused(const std::string& reason);
   // One periodic backup attempt (coordinator/store_backup.h); a written one also sets the time of
   // the last backup.
   void RecordBackup(bool written);
@@ -65,6 +68,7 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Gauge>& log_guard_;
   prometheus::Histogram& store_commit_seconds_;
   prometheus::Gauge& vouch_in_flight_;
+  prometheus::Family<prometheus::Counter>& vouch_refused_;
   prometheus::Family<prometheus::Counter>& backups_;
   prometheus::Gauge& last_backup_time_;
   prometheus::Family<prometheus::Gauge>& peer_connected_;

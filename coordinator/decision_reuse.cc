@@ -40,9 +40,40 @@ DecisionReuse::Found DecisionReuse::Find(const std::string& key, absl::Duration 
   }
 }
 
+void DecisionReuse::FindOrWait(const std::string& key, std::function<void(Found)> then) {
+  Found found;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = decisions_.find(key);
+    if (it != decisions_.end() && clock_.Now() < it->second.decided + window_) {
+      found.reusable = it->second.response;
+    } else if (deciding_.insert(key).second) {
+      found.claimed = true;
+    } else {
+      waiting_[key].push_back(std::move(then));
+      return;
+    }
+  }
+  then(std::move(found));
+}
+
 void DecisionReuse::Release(const std::string& key, const v1::VouchResponse* issued) {
+  std::vector<std::function<void(Found)>> waiting;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = waiting_.find(key);
+    if (it != waiting_.end()) {
+      waiting = std::move(it->second);
+      waiting_.erase(it);
+    }
+    ReleaseLocked(key, issued);
+  }
+  // Each waiter looks again: the decision to reuse, or the first of them claims the key.
+  for (std::function<void(Found)>& then : waiting) FindOrWait(key, std::move(then));
+}
+
+void DecisionReuse::ReleaseLocked(const std::string& key, const v1::VouchResponse* issued) {
   const absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mutex_);
   deciding_.erase(key);
   if (issued == nullptr || !issued->has_vouching_data()) return;
   if (decisions_.size() >= max_decisions_ && decisions_.count(key) == 0) {

@@ -13,10 +13,12 @@
 #define MECAI_COORDINATOR_DECISION_REUSE_H_
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -50,6 +52,13 @@ class DecisionReuse {
   // claim, waits up to `wait` for its decision.
   Found Find(const std::string& key, absl::Duration wait) ABSL_LOCKS_EXCLUDED(mutex_);
 
+  // Find without a thread that waits: `then` is called at once with the reusable answer or the
+  // claim, or, while another caller holds the claim, when that caller releases it (on the
+  // releasing thread, after Release's lock is dropped), with that decision to reuse or the claim
+  // passed on to it. It is called exactly once, never with `claimed` false and no answer.
+  void FindOrWait(const std::string& key, std::function<void(Found)> then)
+      ABSL_LOCKS_EXCLUDED(mutex_);
+
   // Ends this caller's claim on `key`, keeping `issued` (when not null and holding a VD) for
   // reuse from now on.
   void Release(const std::string& key, const v1::VouchResponse* issued) ABSL_LOCKS_EXCLUDED(mutex_);
@@ -63,6 +72,8 @@ class DecisionReuse {
     absl::Time decided;
   };
 
+  void ReleaseLocked(const std::string& key, const v1::VouchResponse* issued)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void ForgetExpiredLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const Clock& clock_;
@@ -72,6 +83,8 @@ class DecisionReuse {
   std::map<std::string, Decision> decisions_ ABSL_GUARDED_BY(mutex_);
   // Keys a caller is deciding now.
   std::set<std::string> deciding_ ABSL_GUARDED_BY(mutex_);
+  // FindOrWait callers waiting for a key's claim to end.
+  std::map<std::string, std::vector<std::function<void(Found)>>> waiting_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace mecai

@@ -178,8 +178,9 @@ absl::Status Run(const std::string& config_path) {
     public_metrics = std::make_unique<mecai::PublicEndpointMetrics>(*registry);
     public_endpoint = mecai::PublicEndpoint::FromConfig(
         config,
-        [&coordinator](const std::string& serialized_request) {
-          return coordinator.Vouch(serialized_request);
+        [&coordinator](const std::string& serialized_request, absl::Time deadline,
+                       mecai::PublicEndpoint::VouchDone done) {
+          coordinator.VouchAsync(serialized_request, deadline, std::move(done));
         },
         public_metrics.get());
     ASSIGN_OR_RETURN(public_servers, mecai::StartPublicEndpoint(config, *public_endpoint));

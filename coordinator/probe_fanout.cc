@@ -1,10 +1,12 @@
 #include "coordinator/probe_fanout.h"
 
+#include <grpcpp/alarm.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/base/status.h"
 #include "common/rpc/grpc_channel.h"
 
@@ -61,10 +63,16 @@ struct ProbeFanout::Call {
   PerspectiveOutcome outcome;
 };
 
-// The calls of one ProbeAll, one per agent in the configured order, and which perspective's
-// mismatch decided the round. Lives until every call has completed.
+// The calls of one ProbeAllAsync, one per agent in the configured order, what they are judged
+// against, and which perspective's mismatch decided the round. Lives until every call has
+// completed (each call's callback holds it).
 struct ProbeFanout::Round {
-  explicit Round(size_t agents) : pending(static_cast<int>(agents)) {
+  Round(size_t agents, ObservationExpectation expected_in, std::vector<std::string> accepted_in,
+        ProbeDone done_in)
+      : expected(std::move(expected_in)),
+        accepted_leaf_sha256(std::move(accepted_in)),
+        done(std::move(done_in)),
+        pending(agents) {
     for (size_t i = 0; i < agents; ++i) calls.push_back(std::make_unique<Call>());
   }
 
@@ -82,15 +90,25 @@ struct ProbeFanout::Round {
     return decided_by;
   }
 
+  // Counts one call as completed; true for the last.
+  bool CompleteOne() {
+    absl::MutexLock lock(&mutex);
+    return --pending == 0;
+  }
+
+  v1::ProbeRequest request;
+  // Cancels the calls still running at the VR's deadline.
+  grpc::Alarm cancel_alarm;
+  const ObservationExpectation expected;
+  const std::vector<std::string> accepted_leaf_sha256;
+  ProbeDone done;
   std::vector<std::unique_ptr<Call>> calls;
-  absl::BlockingCounter pending;  // The calls still running.
   absl::Mutex mutex;
+  size_t pending ABSL_GUARDED_BY(mutex);          // The calls still running.
   std::string decided_by ABSL_GUARDED_BY(mutex);  // The perspective whose mismatch decided.
 };
 
-void ProbeFanout::JudgeAnswer(const Agent& agent, Call& call, Round& round,
-                              const ObservationExpectation& expected,
-                              const std::vector<std::string>& accepted_leaf_sha256) const {
+void ProbeFanout::JudgeAnswer(const Agent& agent, Call& call, Round& round) const {
   PerspectiveOutcome& outcome = call.outcome;
   if (!call.status.ok()) {
     outcome.kind = PerspectiveOutcome::Kind::kUnreachable;
@@ -100,7 +118,7 @@ void ProbeFanout::JudgeAnswer(const Agent& agent, Call& call, Round& round,
                                        : call.status.error_message());
     return;
   }
-  ObservationExpectation now_expected = expected;
+  ObservationExpectation now_expected = round.expected;
   now_expected.now = clock_.Now();
   auto body = enrolled_.Verify(agent.perspective.id(), call.response.observation(), now_expected);
   if (!body.ok()) {
@@ -110,7 +128,7 @@ void ProbeFanout::JudgeAnswer(const Agent& agent, Call& call, Round& round,
   }
   outcome.kind = PerspectiveOutcome::Kind::kObserved;
   outcome.body = std::move(*body);
-  if (SawUnnamedLeaf(outcome.body, accepted_leaf_sha256) &&
+  if (SawUnnamedLeaf(outcome.body, round.accepted_leaf_sha256) &&
       round.DecideBy(agent.perspective.id())) {
     for (const auto& other : round.calls) {
       if (other.get() != &call) other->context.TryCancel();
@@ -118,32 +136,7 @@ void ProbeFanout::JudgeAnswer(const Agent& agent, Call& call, Round& round,
   }
 }
 
-std::vector<PerspectiveAnswer> ProbeFanout::ProbeAll(
-    const v1::ProbeTask& task, const ObservationExpectation& expected,
-    const std::vector<std::string>& accepted_leaf_sha256, absl::Duration timeout) const {
-  v1::ProbeRequest request;
-  *request.mutable_task() = task;
-  Round round(agents_.size());
-  const auto deadline = absl::ToChronoTime(absl::Now() + timeout);
-  for (size_t i = 0; i < agents_.size(); ++i) {
-    const Agent& agent = agents_[i];
-    Call* call = round.calls[i].get();
-    call->context.set_deadline(deadline);
-    call->started = absl::Now();
-    call->outcome.perspective = agent.perspective;
-    // Runs on a gRPC thread, then counts down. The calls outlive every callback because ProbeAll
-    // waits for all of them.
-    agent.stub->async()->Probe(
-        &call->context, &request, &call->response,
-        [this, &agent, call, &round, &expected, &accepted_leaf_sha256](grpc::Status status) {
-          call->finished = absl::Now();
-          call->status = std::move(status);
-          JudgeAnswer(agent, *call, round, expected, accepted_leaf_sha256);
-          round.pending.DecrementCount();
-        });
-  }
-  round.pending.Wait();  // Every call ends by its deadline at the latest.
-
+std::vector<PerspectiveAnswer> ProbeFanout::Answers(Round& round) {
   const std::string decided_by = round.DecidedBy();
   std::vector<PerspectiveAnswer> answers;
   for (auto& call : round.calls) {
@@ -158,6 +151,64 @@ std::vector<PerspectiveAnswer> ProbeFanout::ProbeAll(
     }
     answer.outcome = std::move(call->outcome);
   }
+  return answers;
+}
+
+void ProbeFanout::ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpectation& expected,
+                                const std::vector<std::string>& accepted_leaf_sha256,
+                                absl::Duration timeout, ProbeDone done,
+                                absl::Time cancel_at) const {
+  if (agents_.empty()) {
+    done({});
+    return;
+  }
+  auto round =
+      std::make_shared<Round>(agents_.size(), expected, accepted_leaf_sha256, std::move(done));
+  *round->request.mutable_task() = task;
+  const auto deadline = absl::ToChronoTime(absl::Now() + timeout);
+  // Every call's context is set up before the first starts: a mismatch cancels the others.
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    Call& call = *round->calls[i];
+    call.context.set_deadline(deadline);
+    call.outcome.perspective = agents_[i].perspective;
+  }
+  if (cancel_at < absl::Now() + timeout) {
+    // The alarm runs on a gRPC thread, once: `fired` is false when the round ended first (the
+    // Round's destruction cancels it).
+    std::weak_ptr<Round> weak = round;
+    round->cancel_alarm.Set(absl::ToChronoTime(cancel_at), [weak](bool fired) {
+      if (!fired) return;
+      if (std::shared_ptr<Round> alive = weak.lock()) {
+        for (const auto& call : alive->calls) call->context.TryCancel();
+      }
+    });
+  }
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    const Agent& agent = agents_[i];
+    Call* call = round->calls[i].get();
+    call->started = absl::Now();
+    // Runs on a gRPC thread; the round lives while any of its calls runs.
+    agent.stub->async()->Probe(&call->context, &round->request, &call->response,
+                               [this, &agent, call, round](grpc::Status status) {
+                                 call->finished = absl::Now();
+                                 call->status = std::move(status);
+                                 JudgeAnswer(agent, *call, *round);
+                                 if (round->CompleteOne()) round->done(Answers(*round));
+                               });
+  }
+}
+
+std::vector<PerspectiveAnswer> ProbeFanout::ProbeAll(
+    const v1::ProbeTask& task, const ObservationExpectation& expected,
+    const std::vector<std::string>& accepted_leaf_sha256, absl::Duration timeout) const {
+  absl::Notification finished;
+  std::vector<PerspectiveAnswer> answers;
+  ProbeAllAsync(task, expected, accepted_leaf_sha256, timeout,
+                [&](std::vector<PerspectiveAnswer> round_answers) {
+                  answers = std::move(round_answers);
+                  finished.Notify();
+                });
+  finished.WaitForNotification();  // Every call ends by its deadline at the latest.
   return answers;
 }
 

@@ -4,6 +4,7 @@
 #ifndef MECAI_COORDINATOR_PROBE_FANOUT_H_
 #define MECAI_COORDINATOR_PROBE_FANOUT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,16 @@ class ProbeFanout {
                                           const std::vector<std::string>& accepted_leaf_sha256,
                                           absl::Duration timeout) const;
 
+  // ProbeAll without a thread that waits: the calls go out on gRPC's callback API and `done` is
+  // called once with the answers, on the gRPC thread that completed the round's last call (it must
+  // be quick: hand blocking work to another thread). Every call ends by `timeout` at the latest;
+  // the calls still running at `cancel_at` (the VR's own deadline) are cancelled then, and end
+  // CANCELLED (kUnreachable).
+  using ProbeDone = std::function<void(std::vector<PerspectiveAnswer> answers)>;
+  void ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpectation& expected,
+                     const std::vector<std::string>& accepted_leaf_sha256, absl::Duration timeout,
+                     ProbeDone done, absl::Time cancel_at = absl::InfiniteFuture()) const;
+
  private:
   struct Agent {
     v1::Perspective perspective;
@@ -71,9 +82,9 @@ class ProbeFanout {
   // Runs on a gRPC thread when `call` to `agent` completes: verifies and judges the answer (CPU
   // only, never blocks) and, when it is the round's first to see a leaf outside
   // `accepted_leaf_sha256`, cancels the round's other calls.
-  void JudgeAnswer(const Agent& agent, Call& call, Round& round,
-                   const ObservationExpectation& expected,
-                   const std::vector<std::string>& accepted_leaf_sha256) const;
+  void JudgeAnswer(const Agent& agent, Call& call, Round& round) const;
+  // The answers of a round whose calls have all completed, in the configured order.
+  static std::vector<PerspectiveAnswer> Answers(Round& round);
 
   const EnrolledAgents& enrolled_;
   const Clock& clock_;

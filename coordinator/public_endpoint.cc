@@ -1,6 +1,8 @@
 #include "coordinator/public_endpoint.h"
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -8,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
 #include "common/base/files.h"
 #include "common/base/logging.h"
 #include "common/base/status.h"
@@ -87,18 +90,34 @@ int64_t RetryAfterSeconds(absl::Duration after) {
   return std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(after, absl::Seconds(1))));
 }
 
-// The gRPC binding: VouchingService.Vouch through the endpoint.
-class PublicVouchingService final : public v1::VouchingService::Service {
+absl::Time CallerDeadline(const grpc::CallbackServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+// The gRPC binding: VouchingService.Vouch through the endpoint, on gRPC's callback API (no thread
+// waits in admission's queue or for the decision, ARCHITECTURE.md §13).
+class PublicVouchingService final : public v1::VouchingService::CallbackService {
  public:
   explicit PublicVouchingService(PublicEndpoint& endpoint) : endpoint_(endpoint) {}
 
-  grpc::Status Vouch(grpc::ServerContext* context, const v1::VouchRequest* request,
-                     v1::VouchResponse* response) override {
-    PublicEndpoint::Answer answer = endpoint_.Vouch(
-        PublicBinding::kGrpc, PeerAddress(context->peer()), request->vouching_request());
-    if (!answer.response.ok()) return ToGrpcStatus(answer.response.status());
-    *response = *std::move(answer.response);
-    return grpc::Status::OK;
+  grpc::ServerUnaryReactor* Vouch(grpc::CallbackServerContext* context,
+                                  const v1::VouchRequest* request,
+                                  v1::VouchResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    // `response` lives until Finish.
+    endpoint_.VouchAsync(PublicBinding::kGrpc, PeerAddress(context->peer()),
+                         request->vouching_request(), CallerDeadline(*context),
+                         [reactor, response](PublicEndpoint::Answer answer) {
+                           if (!answer.response.ok()) {
+                             reactor->Finish(ToGrpcStatus(answer.response.status()));
+                             return;
+                           }
+                           *response = *std::move(answer.response);
+                           reactor->Finish(grpc::Status::OK);
+                         });
+    return reactor;
   }
 
  private:
@@ -114,6 +133,12 @@ PublicEndpoint::PublicEndpoint(size_t max_request_bytes, const AdmissionLimits& 
       vouch_(std::move(vouch)),
       metrics_(metrics),
       grpc_service_(std::make_unique<PublicVouchingService>(*this)) {}
+
+PublicEndpoint::VouchFunction PublicEndpoint::Inline(
+    std::function<absl::StatusOr<v1::VouchResponse>(const std::string&)> decide) {
+  return [decide = std::move(decide)](const std::string& serialized_request, absl::Time,
+                                      VouchDone done) { done(decide(serialized_request)); };
+}
 
 std::unique_ptr<PublicEndpoint> PublicEndpoint::FromConfig(const v1::CoordinatorConfig& config,
                                                            VouchFunction vouch,
@@ -146,45 +171,72 @@ PublicEndpoint::Answer PublicEndpoint::Refuse(PublicBinding binding, const std::
 PublicEndpoint::Answer PublicEndpoint::Vouch(PublicBinding binding,
                                              const std::string& client_address,
                                              const std::string& serialized_request) {
+  absl::Notification answered;
+  Answer answer;
+  VouchAsync(binding, client_address, serialized_request, absl::InfiniteFuture(),
+             [&answered, &answer](Answer result) {
+               answer = std::move(result);
+               answered.Notify();
+             });
+  answered.WaitForNotification();
+  return answer;
+}
+
+void PublicEndpoint::VouchAsync(PublicBinding binding, const std::string& client_address,
+                                std::string serialized_request, absl::Time deadline,
+                                std::function<void(Answer)> done) {
   // Trust rule 8: the size before anything is parsed.
   if (serialized_request.size() > max_request_bytes_) {
-    return Refuse(binding, "too_large", absl::StatusCode::kResourceExhausted, 413,
-                  absl::StrCat("the VR has ", serialized_request.size(), " bytes; at most ",
-                               max_request_bytes_, " are accepted"));
+    return done(Refuse(binding, "too_large", absl::StatusCode::kResourceExhausted, 413,
+                       absl::StrCat("the VR has ", serialized_request.size(), " bytes; at most ",
+                                    max_request_bytes_, " are accepted")));
   }
   if (serialized_request.empty()) {
-    return Refuse(binding, "malformed", absl::StatusCode::kInvalidArgument, 400,
-                  "VouchRequest.vouching_request is empty");
+    return done(Refuse(binding, "malformed", absl::StatusCode::kInvalidArgument, 400,
+                       "VouchRequest.vouching_request is empty"));
   }
-  AdmissionControl::Admission admission = admission_.Admit(client_address);
-  if (metrics_ != nullptr) metrics_->SetAdmission(admission_.InFlight(), admission_.Queued());
-  if (admission.refusal.has_value()) {
-    const AdmissionLimits& limits = admission_.limits();
-    const absl::Duration retry_after = std::max(limits.queue_timeout, absl::Seconds(1));
-    switch (*admission.refusal) {
-      case AdmissionRefusal::kOverAddressLimit:
-        return Refuse(binding, "over_address_limit", absl::StatusCode::kResourceExhausted, 429,
-                      absl::StrCat("this client address already has ", limits.max_per_address,
-                                   " VRs being decided or waiting; send the next when one is "
-                                   "answered"),
-                      retry_after);
-      case AdmissionRefusal::kOverGlobalLimit:
-        return Refuse(
-            binding, "over_global_limit", absl::StatusCode::kResourceExhausted, 503,
-            absl::StrCat("the Vouching Server is deciding ", limits.max_in_flight, " VRs and ",
-                         limits.max_queued, " more are waiting; try again later"),
-            retry_after);
-      case AdmissionRefusal::kQueueTimeout:
-        return Refuse(
-            binding, "queue_timeout", absl::StatusCode::kResourceExhausted, 503,
-            absl::StrCat("no slot came free within ", absl::FormatDuration(limits.queue_timeout),
-                         " of waiting; try again later"),
-            retry_after);
+  auto request = std::make_shared<const std::string>(std::move(serialized_request));
+  admission_.AdmitAsync(client_address, [this, binding, request, deadline,
+                                         done](AdmissionControl::Admission admission) {
+    if (metrics_ != nullptr) metrics_->SetAdmission(admission_.InFlight(), admission_.Queued());
+    if (admission.refusal.has_value()) {
+      const AdmissionLimits& limits = admission_.limits();
+      const absl::Duration retry_after = std::max(limits.queue_timeout, absl::Seconds(1));
+      switch (*admission.refusal) {
+        case AdmissionRefusal::kOverAddressLimit:
+          return done(Refuse(
+              binding, "over_address_limit", absl::StatusCode::kResourceExhausted, 429,
+              absl::StrCat("this client address already has ", limits.max_per_address,
+                           " VRs being decided or waiting; send the next when one is answered"),
+              retry_after));
+        case AdmissionRefusal::kOverGlobalLimit:
+          return done(Refuse(
+              binding, "over_global_limit", absl::StatusCode::kResourceExhausted, 503,
+              absl::StrCat("the Vouching Server is deciding ", limits.max_in_flight, " VRs and ",
+                           limits.max_queued, " more are waiting; try again later"),
+              retry_after));
+        case AdmissionRefusal::kQueueTimeout:
+          return done(Refuse(
+              binding, "queue_timeout", absl::StatusCode::kResourceExhausted, 503,
+              absl::StrCat("no slot came free within ", absl::FormatDuration(limits.queue_timeout),
+                           " of waiting; try again later"),
+              retry_after));
+      }
     }
-  }
+    // The slot is held until the decision is answered.
+    auto ticket = std::make_shared<AdmissionControl::Ticket>(std::move(*admission.ticket));
+    vouch_(*request, deadline,
+           [this, binding, ticket, done](absl::StatusOr<v1::VouchResponse> response) mutable {
+             ticket.reset();
+             done(Decided(binding, std::move(response)));
+           });
+  });
+}
+
+PublicEndpoint::Answer PublicEndpoint::Decided(PublicBinding binding,
+                                               absl::StatusOr<v1::VouchResponse> response) {
   Answer answer;
-  answer.response = vouch_(serialized_request);
-  admission.ticket.reset();
+  answer.response = std::move(response);
   if (metrics_ != nullptr) {
     metrics_->SetAdmission(admission_.InFlight(), admission_.Queued());
     if (!answer.response.ok()) {
@@ -304,7 +356,7 @@ absl::StatusOr<PublicEndpointServers> StartPublicEndpoint(const v1::CoordinatorC
     // endpoint refuses (and counts) them itself: the VouchRequest framing, a few bytes, and room
     // to count oversized VRs.
     options.max_receive_message_bytes = static_cast<int>(2 * config.max_request_bytes() + 64);
-    // Every admitted or waiting VR holds a thread; a few more refuse the rest at once.
+    // Vouch is on the callback API: no VR, admitted or waiting, holds one of these threads.
     options.max_threads = static_cast<int>(listen.max_in_flight() + listen.max_queued() + 4);
     options.handshake_timeout = handshake_timeout;
     options.max_connection_idle = absl::Seconds(listen.idle_timeout_seconds());

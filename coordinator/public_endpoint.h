@@ -37,9 +37,14 @@ enum class PublicBinding { kGrpc, kHttp };
 // Thread-safe. `vouch` and `metrics` must outlive it.
 class PublicEndpoint {
  public:
-  // Decides one VR: Coordinator::Vouch.
-  using VouchFunction =
-      std::function<absl::StatusOr<v1::VouchResponse>(const std::string& serialized_request)>;
+  // Decides one VR by `deadline` and calls `done` once with the answer, holding no thread while it
+  // waits: Coordinator::VouchAsync.
+  using VouchDone = std::function<void(absl::StatusOr<v1::VouchResponse>)>;
+  using VouchFunction = std::function<void(const std::string& serialized_request,
+                                           absl::Time deadline, VouchDone done)>;
+  // A VouchFunction that calls `decide` on the caller's thread (for a stand-in coordinator).
+  static VouchFunction Inline(
+      std::function<absl::StatusOr<v1::VouchResponse>(const std::string&)> decide);
 
   // `max_request_bytes`: the largest VR accepted (CoordinatorConfig.max_request_bytes). `metrics`
   // may be null.
@@ -61,9 +66,16 @@ class PublicEndpoint {
     std::optional<absl::Duration> retry_after;
   };
 
-  // One VR from `client_address` (numeric IP) over `binding`.
+  // One VR from `client_address` (numeric IP) over `binding`, waiting for the answer (the HTTPS
+  // binding runs on its connection's own thread).
   Answer Vouch(PublicBinding binding, const std::string& client_address,
                const std::string& serialized_request);
+  // The same without a thread that waits, in admission's queue or for the decision: `done` is
+  // called exactly once with the answer (the gRPC binding, on gRPC's callback API). `deadline` is
+  // the caller's.
+  void VouchAsync(PublicBinding binding, const std::string& client_address,
+                  std::string serialized_request, absl::Time deadline,
+                  std::function<void(Answer)> done);
 
   // The HTTP binding: HttpServer's handler.
   HttpServerResponse HandleHttp(const HttpServerRequest& request);
@@ -73,6 +85,8 @@ class PublicEndpoint {
   grpc::Service& grpc_service() { return *grpc_service_; }
 
  private:
+  // Counts the answer of an admitted VR and gives its HTTP status.
+  Answer Decided(PublicBinding binding, absl::StatusOr<v1::VouchResponse> response);
   // Counts and builds a refusal on a limit.
   Answer Refuse(PublicBinding binding, const std::string& reason, absl::StatusCode code,
                 int http_status, std::string message,

@@ -90,18 +90,19 @@ class PublicEndpointTest : public ::testing::Test {
   void Create(AdmissionLimits limits = AdmissionLimits()) {
     endpoint_ = std::make_unique<PublicEndpoint>(
         kMaxRequestBytes, limits,
-        [this](const std::string& serialized) -> absl::StatusOr<v1::VouchResponse> {
-          ++calls_;
-          {
-            absl::MutexLock lock(&last_request_mutex_);
-            last_request_ = serialized;
-          }
-          if (hold_) {
-            entered_.fetch_add(1);
-            release_.WaitForNotificationWithTimeout(absl::Seconds(30));
-          }
-          return answer_;
-        },
+        PublicEndpoint::Inline(
+            [this](const std::string& serialized) -> absl::StatusOr<v1::VouchResponse> {
+              ++calls_;
+              {
+                absl::MutexLock lock(&last_request_mutex_);
+                last_request_ = serialized;
+              }
+              if (hold_) {
+                entered_.fetch_add(1);
+                release_.WaitForNotificationWithTimeout(absl::Seconds(30));
+              }
+              return answer_;
+            }),
         &metrics_);
   }
 

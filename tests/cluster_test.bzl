@@ -1,6 +1,6 @@
 """The cluster tests of tests/: each starts a LocalCluster of the real binaries (cluster/local_cluster.h)."""
 
-def mecai_cluster_test(name, deps = [], data = [], shard_count = None):
+def mecai_cluster_test(name, deps = [], data = [], shard_count = None, size = "medium"):
     """A cc_test, source `name`.cc, that runs a whole cluster on this machine.
 
     The coordinator, probe agent and signer binaries are data dependencies, built with the test's
@@ -14,10 +14,11 @@ def mecai_cluster_test(name, deps = [], data = [], shard_count = None):
       data: binaries the test runs beyond the coordinator, the probe agent and the signer.
       shard_count: run the test's cases in this many shards (each a cluster of its own per case),
         to keep each shard's time short.
+      size: the test's size (its timeout).
     """
     native.cc_test(
         name = name,
-        size = "medium",
+        size = size,
         shard_count = shard_count,
         srcs = [name + ".cc"],
         data = [

@@ -1,0 +1,250 @@
+// VRs in flight at once (docs/PERFORMANCE.md "VRs in flight"): one LocalCluster (real coordinator,
+// signer on SoftHSM2, three probe agents) and the delayed TLS target, which holds every connection
+// 1 s before its handshake. First the sequential baseline: VRs one after another against the
+// cluster's nginx target, the coordinator's CPU per VR. Then the burst: `--vrs` VRs sent at once,
+// each for a hostname of its own on the delayed target; the time until all are issued, the
+// coordinator's CPU per VR (and its ratio to the baseline's), and its peak resident memory
+// (VmHWM, proc(5)).
+//
+//   bazel build -c opt //bench:vouch_concurrency_bench //bench:delayed_tls_target_server
+//   bazel build -c opt //coordinator //signer //probe_agent
+//   bazel-bin/bench/vouch_concurrency_bench --vrs 1000 --baseline 200
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "cluster/local_cluster.h"
+#include "common/base/files.h"
+#include "common/base/status.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/evidence/vouching_request.h"
+#include "common/process/child_process.h"
+#include "common/rpc/grpc_channel.h"
+#include "proto/mecai/v1/vouching.grpc.pb.h"
+
+namespace mecai {
+namespace {
+
+struct Options {
+  int vrs = 1000;
+  int baseline = 200;
+};
+
+// utime + stime of a process, seconds (proc(5)).
+double ProcessCpuSeconds(pid_t pid) {
+  auto stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return 0;
+  const size_t close = stat->rfind(')');
+  std::vector<std::string> fields = absl::StrSplit(stat->substr(close + 2), ' ');
+  long long utime = 0, stime = 0;  // NOLINT(runtime/int): proc(5) clock ticks.
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// A field of /proc/<pid>/status in MB ("VmHWM", "VmRSS"), or 0.
+double StatusMegabytes(pid_t pid, const std::string& field) {
+  auto status = ReadFile(absl::StrCat("/proc/", pid, "/status"));
+  if (!status.ok()) return 0;
+  for (absl::string_view line : absl::StrSplit(*status, '\n')) {
+    if (!absl::ConsumePrefix(&line, field + ":")) continue;
+    line = absl::StripAsciiWhitespace(line);
+    absl::ConsumeSuffix(&line, " kB");
+    double kilobytes = 0;
+    if (absl::SimpleAtod(line, &kilobytes)) return kilobytes / 1024;
+  }
+  return 0;
+}
+
+// The directory of this executable.
+std::string OwnDirectory() {
+  char path[4096];
+  const ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (length <= 0) return ".";
+  std::string own(path, static_cast<size_t>(length));
+  return own.substr(0, own.rfind('/'));
+}
+
+std::string HostnameOf(int i) { return absl::StrCat("vr-", i, ".mecai.test"); }
+
+absl::StatusOr<std::string> SignedVr(const std::string& chain_file, const std::string& key_file,
+                                     const std::string& hostname, int port, int nonce) {
+  ASSIGN_OR_RETURN(std::vector<std::string> chain, LoadPemCertificatesAsDer(chain_file));
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, LoadPemPrivateKey(key_file));
+  ASSIGN_OR_RETURN(auto signing_key, InMemorySigningKey::Create(std::move(key)));
+  v1::VouchingRequestBody body;
+  body.set_hostname(hostname);
+  body.set_port(static_cast<uint32_t>(port));
+  body.set_trust_list(LocalCluster::kTrustList);
+  body.set_timestamp_unix_seconds(absl::ToUnixSeconds(absl::Now()));
+  body.set_nonce(absl::StrCat("concurrency-bench-", nonce));
+  return BuildVouchingRequest(body, chain, *signing_key);
+}
+
+// Sends every request at once on the callback API and waits (at most 10 minutes) for all.
+int IssuedAtOnce(v1::VouchingService::Stub& stub, const std::vector<std::string>& requests) {
+  struct Call {
+    grpc::ClientContext context;
+    v1::VouchRequest request;
+    v1::VouchResponse response;
+    grpc::Status status;
+  };
+  std::vector<Call> calls(requests.size());
+  absl::Mutex mutex;
+  size_t answered = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    Call& call = calls[i];
+    call.request.set_vouching_request(requests[i]);
+    call.context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
+    stub.async()->Vouch(&call.context, &call.request, &call.response,
+                        [&mutex, &answered, &call](grpc::Status status) {
+                          absl::MutexLock lock(&mutex);
+                          call.status = std::move(status);
+                          ++answered;
+                        });
+  }
+  absl::MutexLock lock(&mutex);
+  auto all = [&] { return answered == calls.size(); };
+  mutex.AwaitWithTimeout(absl::Condition(&all), absl::Minutes(10));
+  int issued = 0;
+  for (const Call& call : calls) {
+    if (call.status.ok() && call.response.has_vouching_data()) {
+      ++issued;
+    } else {
+      std::fprintf(stderr, "not issued: %s %s\n", call.status.error_message().c_str(),
+                   call.response.refusal().explanation().c_str());
+    }
+  }
+  return issued;
+}
+
+int Run(const Options& options) {
+  char pattern[] = "/var/tmp/mecai-concurrency-bench-XXXXXX";
+  if (mkdtemp(pattern) == nullptr) return 1;
+  LocalClusterOptions cluster_options;
+  cluster_options.workdir = pattern;
+  cluster_options.perspectives = 3;
+  cluster_options.verbose = false;
+  cluster_options.max_probe_rounds_per_hostname = 1000000;
+  cluster_options.decision_reuse = false;
+  for (int i = 0; i < options.vrs; ++i) cluster_options.extra_hosts[HostnameOf(i)] = {"127.0.0.1"};
+  cluster_options.agent_overrides.set_max_in_flight_probes(4096);
+  cluster_options.agent_overrides.set_max_in_flight_per_target_address(4096);
+  cluster_options.agent_overrides.set_max_queued_per_target_address(4096);
+  // 3,000 handshakes released at once on a shared machine exceed the agents' default connect and
+  // handshake timeouts (3 s, 5 s); the benchmark measures the coordinator, so nothing times out.
+  cluster_options.agent_overrides.set_connect_timeout_milliseconds(60000);
+  cluster_options.agent_overrides.set_handshake_timeout_milliseconds(60000);
+  cluster_options.coordinator_overrides.set_probe_timeout_milliseconds(120000);
+  LocalCluster cluster(cluster_options);
+  absl::Status started = cluster.Start();
+  if (started.ok()) started = cluster.IssueServerCertificate("*.mecai.test", "wildcard");
+  if (!started.ok()) {
+    std::fprintf(stderr, "cluster: %s\n", std::string(started.message()).c_str());
+    return 1;
+  }
+  const std::string port_file = cluster.Path("run/delayed-target.port");
+  auto target = ChildProcess::Start(
+      {OwnDirectory() + "/delayed_tls_target_server", "--certificate_chain",
+       cluster.Path("pki/wildcard.pem"), "--key", cluster.Path("pki/wildcard.key"),
+       "--delay_milliseconds", "1000", "--port_file", port_file},
+      cluster.Path("logs/delayed-target.log"));
+  if (!target.ok()) {
+    std::fprintf(stderr, "delayed target: %s\n", std::string(target.status().message()).c_str());
+    return 1;
+  }
+  int target_port = 0;
+  for (int i = 0; i < 200 && target_port == 0; ++i) {
+    auto port = ReadFile(port_file);
+    if (!port.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*port), &target_port)) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  auto channel = MakeChannel(cluster.CoordinatorPeer());
+  auto pid = cluster.ProcessId("coordinator");
+  if (target_port == 0 || !channel.ok() || !pid.ok()) return 1;
+  auto stub = v1::VouchingService::NewStub(*channel);
+
+  // The sequential baseline: one VR at a time against nginx (no delay), as before VRs stopped
+  // holding a thread. The first VR warms the connections, the CRL cache and the HSM session.
+  std::vector<std::string> sequential;
+  for (int i = 0; i <= options.baseline; ++i) {
+    auto request = SignedVr(cluster.ServerChainFile(), cluster.ServerKeyFile(),
+                            LocalCluster::kTargetHost, cluster.target_port(), i);
+    if (!request.ok()) return 1;
+    sequential.push_back(*request);
+  }
+  if (IssuedAtOnce(*stub, {sequential[0]}) != 1) return 1;
+  double cpu_before = ProcessCpuSeconds(*pid);
+  absl::Time start = absl::Now();
+  int sequential_issued = 0;
+  for (int i = 1; i <= options.baseline; ++i) {
+    sequential_issued += IssuedAtOnce(*stub, {sequential[i]});
+  }
+  const double sequential_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double sequential_cpu_ms = (ProcessCpuSeconds(*pid) - cpu_before) / options.baseline * 1000;
+
+  // The burst: every VR at once, each for its own hostname on the delayed target.
+  std::vector<std::string> burst;
+  for (int i = 0; i < options.vrs; ++i) {
+    auto request = SignedVr(cluster.Path("pki/wildcard.pem"), cluster.Path("pki/wildcard.key"),
+                            HostnameOf(i), target_port, options.baseline + 1 + i);
+    if (!request.ok()) return 1;
+    burst.push_back(*request);
+  }
+  const double rss_before = StatusMegabytes(*pid, "VmRSS");
+  cpu_before = ProcessCpuSeconds(*pid);
+  start = absl::Now();
+  const int burst_issued = IssuedAtOnce(*stub, burst);
+  const double burst_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double burst_cpu_ms = (ProcessCpuSeconds(*pid) - cpu_before) / options.vrs * 1000;
+  const double peak_rss = StatusMegabytes(*pid, "VmHWM");
+
+  std::printf(
+      "| run | VRs | issued | seconds | coordinator CPU ms/VR | coordinator RSS MB |\n"
+      "|---|--:|--:|--:|--:|--:|\n");
+  std::printf("| sequential baseline (nginx, no delay) | %d | %d | %.2f | %.2f | %.0f |\n",
+              options.baseline, sequential_issued, sequential_seconds, sequential_cpu_ms,
+              rss_before);
+  std::printf("| all at once (1 s-slow target) | %d | %d | %.2f | %.2f | %.0f (VmHWM) |\n",
+              options.vrs, burst_issued, burst_seconds, burst_cpu_ms, peak_rss);
+  std::printf("| ratio, all at once / sequential | | | | %.2f | |\n",
+              burst_cpu_ms / sequential_cpu_ms);
+  std::fflush(stdout);
+  target->reset();
+  return burst_issued == options.vrs && sequential_issued == options.baseline ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace mecai
+
+int main(int argc, char** argv) {
+  mecai::Options options;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string value = argv[i + 1];
+    if (flag == "--vrs") {
+      options.vrs = std::atoi(value.c_str());
+    } else if (flag == "--baseline") {
+      options.baseline = std::atoi(value.c_str());
+    } else {
+      std::fprintf(stderr, "usage: vouch_concurrency_bench [--vrs N] [--baseline N]\n");
+      return 2;
+    }
+  }
+  if (options.vrs < 1 || options.baseline < 1) return 2;
+  return mecai::Run(options);
+}
