@@ -10,7 +10,10 @@
 namespace mecai {
 
 bool IsARestartsFault(const absl::Status& call, bool signer_restarting) {
-  if (call.code() == absl::StatusCode::kUnavailable) return true;
+  if (call.code() == absl::StatusCode::kUnavailable ||
+      call.code() == absl::StatusCode::kCancelled) {
+    return true;
+  }
   return signer_restarting && call.code() == absl::StatusCode::kDeadlineExceeded &&
          absl::StrContains(call.message(), "signer");
 }

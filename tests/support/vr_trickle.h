@@ -32,7 +32,8 @@ struct VrOutcome {
 
 // Whether `call` failed as docs/OPERATIONS.md "Upgrades" says a VR may while a service restarts:
 // UNAVAILABLE (the coordinator restarting, or not yet confirmed by its signer; the signer not
-// reached), or, with `signer_restarting`, DEADLINE_EXCEEDED naming the signer (not back within the
+// reached), CANCELLED (a VR still running when a stopping coordinator's grace period ended), or,
+// with `signer_restarting`, DEADLINE_EXCEEDED naming the signer (not back within the
 // coordinator's signer_timeout_milliseconds).
 bool IsARestartsFault(const absl::Status& call, bool signer_restarting);
 
