@@ -114,6 +114,9 @@ class KeyRotationTest : public ::testing::Test {
   // Every VR of the trickle was issued, or failed while the signer restarted as
   // docs/OPERATIONS.md "Upgrades" says a VR may (IsARestartsFault).
   void ExpectTheTrickleKeptVouching() {
+    // Five more after the last step, each of which must be issued: the count below does not hang
+    // on how fast this machine answered the earlier steps.
+    ASSERT_TRUE(trickle_->AwaitMore(5, absl::Seconds(60)));
     const std::vector<VrOutcome> outcomes = trickle_->Stop();
     int issued = 0;
     for (const VrOutcome& outcome : outcomes) {
