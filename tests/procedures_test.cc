@@ -7,6 +7,7 @@
 // for that step; every VD that left is in the log, and the log verifies afterwards.
 #include <signal.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -125,6 +126,27 @@ void ExpectOnlyARestartsFault(const VrOutcome& outcome) {
       << "in step '" << outcome.step << "': " << outcome.call;
 }
 
+// Every VR of `outcomes` was issued, or its call failed as a restart may
+// (ExpectOnlyARestartsFault); returns how many were issued. `on_issued` sees each issued one.
+int ExpectEveryAnsweredVrIssued(const std::vector<VrOutcome>& outcomes,
+                                const std::function<void(const VrOutcome&)>& on_issued = {}) {
+  int issued = 0;
+  for (const VrOutcome& outcome : outcomes) {
+    if (!outcome.call.ok()) {
+      ExpectOnlyARestartsFault(outcome);
+      continue;
+    }
+    EXPECT_TRUE(outcome.response.has_vouching_data())
+        << "in step '" << outcome.step << "': refused "
+        << v1::RefusalReason_Name(outcome.response.refusal().reason()) << ": "
+        << outcome.response.refusal().explanation();
+    if (!outcome.response.has_vouching_data()) continue;
+    ++issued;
+    if (on_issued) on_issued(outcome);
+  }
+  return issued;
+}
+
 // A short, readable summary of `outcomes` for failure messages.
 std::string Summary(const std::vector<VrOutcome>& outcomes) {
   std::string text;
@@ -209,21 +231,9 @@ TEST_F(ProceduresTest, AddingAProbeAgentSignersFirstThenCoordinators) {
             1);
 
   const std::vector<VrOutcome> outcomes = trickle->Stop();
-  int issued = 0;
-  for (const VrOutcome& outcome : outcomes) {
-    if (!outcome.call.ok()) {
-      ExpectOnlyARestartsFault(outcome);
-      continue;
-    }
-    EXPECT_TRUE(outcome.response.has_vouching_data())
-        << "in step '" << outcome.step << "': refused "
-        << v1::RefusalReason_Name(outcome.response.refusal().reason()) << ": "
-        << outcome.response.refusal().explanation();
-    ++issued;
-    if (outcome.step == "check") {
-      EXPECT_THAT(outcome.response.perspectives(), SizeIs(4));
-    }
-  }
+  const int issued = ExpectEveryAnsweredVrIssued(outcomes, [](const VrOutcome& outcome) {
+    if (outcome.step == "check") EXPECT_THAT(outcome.response.perspectives(), SizeIs(4));
+  });
   EXPECT_GE(issued, 5) << Summary(outcomes);
   ExpectEveryAnswerInTheVerifiedLog(outcomes);
 }
@@ -300,19 +310,7 @@ TEST_F(ProceduresTest, RemovingAProbeAgentCoordinatorsFirstThenSignersThenTheAge
   ASSERT_TRUE(trickle->AwaitMore(3, absl::Seconds(30)));
 
   const std::vector<VrOutcome> outcomes = trickle->Stop();
-  int issued = 0;
-  for (const VrOutcome& outcome : outcomes) {
-    if (!outcome.call.ok()) {
-      ExpectOnlyARestartsFault(outcome);
-      continue;
-    }
-    EXPECT_TRUE(outcome.response.has_vouching_data())
-        << "in step '" << outcome.step << "': refused "
-        << v1::RefusalReason_Name(outcome.response.refusal().reason()) << ": "
-        << outcome.response.refusal().explanation();
-    issued += outcome.response.has_vouching_data() ? 1 : 0;
-  }
-  EXPECT_GE(issued, 5) << Summary(outcomes);
+  EXPECT_GE(ExpectEveryAnsweredVrIssued(outcomes), 5) << Summary(outcomes);
   ExpectEveryAnswerInTheVerifiedLog(outcomes);
 }
 
