@@ -16,6 +16,9 @@
 #include "common/evidence/log_entry.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/transparency/merkle.h"
+#include "common/transparency/note_key.h"
+#include "common/transparency/signed_note.h"
+#include "common/transparency/tlog_checkpoint.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
@@ -71,6 +74,35 @@ absl::StatusOr<std::optional<v1::CheckpointBody>> ReadKeptCheckpoint(const std::
 
 }  // namespace
 
+absl::Status VerifyCheckpointNoteMatches(const v1::SignedCheckpoint& checkpoint,
+                                         const v1::CheckpointBody& body,
+                                         const CheckpointKey& signer) {
+  v1::LogKeyEndorsement endorsement;
+  RETURN_IF_ERROR(ParseSignedBytes(checkpoint.log_key_endorsement().tbs(),
+                                   "the log key endorsement", &endorsement));
+  const std::string origin =
+      absl::StrCat(endorsement.log_origin_prefix(), "/", body.log_shard_id());
+  absl::StatusOr<NoteVerifierKey> key = Ed25519VerifierKey(origin, signer.key.get());
+  if (!key.ok()) {
+    return absl::PermissionDeniedError(absl::StrCat("the log key of VA '", signer.va_id,
+                                                    "' cannot sign checkpoint notes of \"", origin,
+                                                    "\": ", key.status().message()));
+  }
+  absl::StatusOr<OpenedNote> opened = OpenSignedNote(checkpoint.note(), {*key});
+  if (!opened.ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the checkpoint note does not verify under the log key of VA '", signer.va_id,
+                     "': ", opened.status().message()));
+  }
+  ASSIGN_OR_RETURN(TlogCheckpoint note, ParseCheckpointText(opened->text));
+  if (note.origin != origin || note.tree_size != body.tree_size() ||
+      note.root_hash != body.root_hash()) {
+    return absl::PermissionDeniedError(
+        "the checkpoint note does not state the checkpoint's log, size and root");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CheckpointKey> CheckpointVerificationKey(const v1::SignedCheckpoint& checkpoint,
                                                         const VaList& vas, absl::Time now) {
   if (checkpoint.va_certificate_chain_der().empty()) {
@@ -99,14 +131,19 @@ absl::StatusOr<CheckpointKey> CheckpointVerificationKey(const v1::SignedCheckpoi
 absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& checkpoint,
                                                     const VaList& vas, absl::Time now) {
   ASSIGN_OR_RETURN(CheckpointKey signer, CheckpointVerificationKey(checkpoint, vas, now));
-  if (!VerifyObject(signer.key.get(), SignedObject::kCheckpoint, checkpoint.signature(),
-                    checkpoint.tbs())
-           .ok()) {
+  v1::CheckpointBody body;
+  RETURN_IF_ERROR(ParseSignedBytes(checkpoint.tbs(), "the signed checkpoint", &body));
+  if (!checkpoint.has_signature() && checkpoint.has_log_key_endorsement()) {
+    // A signer set for logged VDs signs each tree head once, as its C2SP note
+    // (docs/VOUCHING_DATA.md "Logged VDs"): the note must be signed by this VA's log key and
+    // state the body's size and root.
+    RETURN_IF_ERROR(VerifyCheckpointNoteMatches(checkpoint, body, signer));
+  } else if (!VerifyObject(signer.key.get(), SignedObject::kCheckpoint, checkpoint.signature(),
+                           checkpoint.tbs())
+                  .ok()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "the checkpoint signature does not verify under the key of VA '", signer.va_id, "'"));
   }
-  v1::CheckpointBody body;
-  RETURN_IF_ERROR(ParseSignedBytes(checkpoint.tbs(), "the signed checkpoint", &body));
   if (body.va_id() != signer.va_id) {
     return absl::PermissionDeniedError(absl::StrCat("the checkpoint names VA '", body.va_id(),
                                                     "' but is signed with the key of VA '",

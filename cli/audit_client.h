@@ -63,6 +63,14 @@ struct CheckpointKey {
 absl::StatusOr<CheckpointKey> CheckpointVerificationKey(const v1::SignedCheckpoint& checkpoint,
                                                         const VaList& vas, absl::Time now);
 
+// For a checkpoint signed only as its C2SP note (a signer set for logged VDs,
+// docs/VOUCHING_DATA.md "Logged VDs"): OK when the note is signed by `signer`'s log key under the
+// origin "<endorsed log_origin_prefix>/<shard>" and states the body's size and root;
+// PERMISSION_DENIED otherwise.
+absl::Status VerifyCheckpointNoteMatches(const v1::SignedCheckpoint& checkpoint,
+                                         const v1::CheckpointBody& body,
+                                         const CheckpointKey& signer);
+
 // Verifies `checkpoint` against `vas` at `now`: its signature under CheckpointVerificationKey with
 // the context of SignedObject::kCheckpoint (common/crypto/signed_object.h), its body parsed
 // strictly (ParseSignedBytes), and the body's va_id equal to the VA whose key signed it. Returns

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "client/log_proof_verifier.h"
 #include "client/va_chain.h"
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
@@ -50,33 +51,44 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
   const VaPathResult& issuer_path = validated.path;
   const std::string& chain_sha256 = validated.chain_sha256;
   VerifiedVaCache& cache = vas.verified_va_cache();
-  // A signature that verified under this path before is answered by the cache (a pure function
-  // of the key, statement and signature bytes; client/verified_va_cache.h).
-  const std::string signature_digest = VerifiedVaCache::SignatureDigest(
-      vd.statement(), vd.signature().algorithm(), vd.signature().value());
-  if (!cache.HasVerifiedSignature(chain_sha256, issuer->ca_certificate_sha256, signature_digest)) {
-    if (issuer_path.va_key == nullptr ||
-        !VerifyObject(issuer_path.va_key.get(), SignedObject::kVouchingStatement, vd.signature(),
-                      vd.statement())
-             .ok()) {
-      // For the message only: a statement of version 1 was signed without a context string
-      // (docs/VOUCHING_DATA.md "Signed bytes"); it is refused like any other bad signature.
-      v1::VouchingStatement unverified;
-      if (unverified.ParseFromString(vd.statement()) && unverified.version() == 1) {
-        return absl::PermissionDeniedError(
-            "the VD is of statement version 1, signed without a context string, which is no "
-            "longer accepted; the server must fetch a new VD");
-      }
-      return absl::PermissionDeniedError(
-          "the VD signature does not verify under the VA certificate");
-    }
-    cache.RememberVerifiedSignature(chain_sha256, issuer->ca_certificate_sha256, signature_digest);
-  }
   v1::VouchingStatement statement;
-  if (!statement.ParseFromString(vd.statement())) {
-    return absl::InvalidArgumentError("the signed statement is not a VouchingStatement");
+  if (vd.has_log_proof()) {
+    // A logged VD (docs/VOUCHING_DATA.md "Logged VDs"): the statement is parsed first, since its
+    // log index and shard locate the proof.
+    RETURN_IF_ERROR(ParseSignedBytes(vd.statement(), "the logged statement", &statement));
+    RETURN_IF_ERROR(VerifyLogProof(
+        vd, statement,
+        {issuer_path.va_key.get(), chain_sha256, issuer->ca_certificate_sha256, &cache}));
+  } else {
+    // A signature that verified under this path before is answered by the cache (a pure function
+    // of the key, statement and signature bytes; client/verified_va_cache.h).
+    const std::string signature_digest = VerifiedVaCache::SignatureDigest(
+        vd.statement(), vd.signature().algorithm(), vd.signature().value());
+    if (!cache.HasVerifiedSignature(chain_sha256, issuer->ca_certificate_sha256,
+                                    signature_digest)) {
+      if (issuer_path.va_key == nullptr ||
+          !VerifyObject(issuer_path.va_key.get(), SignedObject::kVouchingStatement, vd.signature(),
+                        vd.statement())
+               .ok()) {
+        // For the message only: a statement of version 1 was signed without a context string
+        // (docs/VOUCHING_DATA.md "Signed bytes"); it is refused like any other bad signature.
+        v1::VouchingStatement unverified;
+        if (unverified.ParseFromString(vd.statement()) && unverified.version() == 1) {
+          return absl::PermissionDeniedError(
+              "the VD is of statement version 1, signed without a context string, which is no "
+              "longer accepted; the server must fetch a new VD");
+        }
+        return absl::PermissionDeniedError(
+            "the VD signature does not verify under the VA certificate");
+      }
+      cache.RememberVerifiedSignature(chain_sha256, issuer->ca_certificate_sha256,
+                                      signature_digest);
+    }
+    if (!statement.ParseFromString(vd.statement())) {
+      return absl::InvalidArgumentError("the signed statement is not a VouchingStatement");
+    }
+    RETURN_IF_ERROR(RefuseUnknownFields(statement, "the signed statement"));
   }
-  RETURN_IF_ERROR(RefuseUnknownFields(statement, "the signed statement"));
   if (statement.version() != kVouchingStatementVersion) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported VouchingStatement version ", statement.version()));

@@ -94,6 +94,10 @@ v1::TrustListConfig ClusterTrustList(const std::string& workdir, bool require_ap
 // (docs/VOUCHING_DATA.md §4), with its log key.
 v1::VaList ClusterVaList(const std::string& workdir, const std::string& va_spki_sha256);
 
+// The origin prefix of the cluster's checkpoint notes when they are signed
+// (c2sp.org/tlog-checkpoint): the log of shard kClusterShardId is "log.mecai.test/demo/<shard>".
+inline constexpr char kClusterLogOriginPrefix[] = "log.mecai.test/demo";
+
 // The signer: the VA and log keys in the token of ClusterVaKeyPkcs11, the agents' Observation keys,
 // the trust lists (the approval one and the approval service's record key `with_approval`), and the
 // trust-list maintainer's key.

@@ -315,7 +315,10 @@ absl::Status LocalCluster::BuildHsm() {
   // The log key, beside it in the token: signs checkpoints only.
   v1::Pkcs11Config log_key = pkcs11;
   log_key.set_key_label(kClusterLogKeyLabel);
-  ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, GenerateEcKeyPairInToken(log_key));
+  // Checkpoint notes, and so logged VDs, need an Ed25519 log key (docs/PUBLIC_LOG.md).
+  ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, options_.logged_vouching_data
+                                                  ? GenerateEd25519KeyPairInToken(log_key)
+                                                  : GenerateEcKeyPairInToken(log_key));
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("pki/log-key.pub.pem"), PublicKeyToPem(log_public_key.get())));
   // The VA certificate: issued by the CA, with the designated-OCSP-responder usage (MECAI
@@ -518,8 +521,12 @@ absl::StatusOr<v1::AgentEndpoint> LocalCluster::StartAgent(const std::string& bi
 
 absl::Status LocalCluster::StartSigners(const std::string& binary,
                                         const std::vector<v1::AgentEndpoint>& agents) {
-  const v1::SignerConfig signer =
+  v1::SignerConfig signer =
       ClusterSignerConfig(options_.workdir, SoftHsmModulePath(), agents, with_approval());
+  if (options_.logged_vouching_data) {
+    signer.set_log_origin_prefix(kClusterLogOriginPrefix);
+    signer.set_logged_vouching_data(true);
+  }
   RETURN_IF_ERROR(WriteConfig("signer.textproto", signer));
   Step("starting the signer (PKCS#11, SoftHSM2)");
   ASSIGN_OR_RETURN(ChildProcess * signer_process,
@@ -554,6 +561,9 @@ absl::Status LocalCluster::StartCoordinator(const std::string& binary,
   inputs.decision_reuse = options_.decision_reuse;
   inputs.public_endpoint_limits = options_.public_endpoint_limits;
   v1::CoordinatorConfig coordinator_config = ClusterCoordinatorConfig(options_.workdir, inputs);
+  if (options_.logged_vouching_data) {
+    coordinator_config.set_batch_interval_milliseconds(options_.batch_interval_milliseconds);
+  }
   coordinator_config.MergeFrom(options_.coordinator_overrides);
   RETURN_IF_ERROR(WriteConfig("coordinator.textproto", coordinator_config));
   Step(

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/base/status.h"
+#include "common/evidence/log_entry.h"
 #include "common/rpc/grpc_status.h"
 
 namespace mecai {
@@ -31,6 +32,7 @@ absl::StatusOr<v1::SignedCheckpoint> CheckpointSigner::SignLatest(Freshness fres
       step.previous_size = body.tree_size();
     }
   }
+  if (use_entries_) return SignLatestWithEntries(step.previous_size, tree_size);
   // The indices, ascending, whose records the signer asked for and no signed checkpoint covers.
   std::vector<uint64_t> needed;
   // The VDs this call appended to the log, and whether a request may cover part of the records.
@@ -45,7 +47,7 @@ absl::StatusOr<v1::SignedCheckpoint> CheckpointSigner::SignLatest(Freshness fres
     ASSIGN_OR_RETURN(v1::SignCheckpointRequest request, RequestFor(step));
     ASSIGN_OR_RETURN(v1::SignCheckpointResponse response, CallSigner(request));
     if (response.has_checkpoint()) {
-      RETURN_IF_ERROR(store_.PutCheckpoint(response.checkpoint(), step.tree_size));
+      RETURN_IF_ERROR(Store(response.checkpoint(), step.tree_size));
       if (step.tree_size == tree_size) return response.checkpoint();
       needed.erase(needed.begin(), std::lower_bound(needed.begin(), needed.end(), step.tree_size));
       ASSIGN_OR_RETURN(step, StepWithRecords(step.tree_size, tree_size, needed, split));
@@ -90,6 +92,63 @@ absl::StatusOr<v1::SignedCheckpoint> CheckpointSigner::SignLatest(Freshness fres
   }
   return absl::UnavailableError(
       absl::StrCat("signer: no checkpoint after ", kMaxSignerCalls, " calls"));
+}
+
+absl::Status CheckpointSigner::Store(const v1::SignedCheckpoint& checkpoint, uint64_t tree_size) {
+  RETURN_IF_ERROR(store_.PutCheckpoint(checkpoint, tree_size));
+  if (observer_) observer_(checkpoint, tree_size);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SignedCheckpoint> CheckpointSigner::SignLatestWithEntries(uint64_t previous_size,
+                                                                             uint64_t tree_size) {
+  for (int call = 0; call < kMaxSignerCalls; ++call) {
+    if (previous_size > tree_size) {
+      return absl::FailedPreconditionError(absl::StrCat("the signer has signed a checkpoint of ",
+                                                        previous_size,
+                                                        " leaves; this log has only ", tree_size));
+    }
+    ASSIGN_OR_RETURN(v1::SignCheckpointRequest request,
+                     EntriesRequestFor(previous_size, tree_size));
+    const uint64_t step_size = request.checkpoint().tree_size();
+    ASSIGN_OR_RETURN(v1::SignCheckpointResponse response, CallSigner(request));
+    if (response.has_checkpoint()) {
+      RETURN_IF_ERROR(Store(response.checkpoint(), step_size));
+      if (step_size == tree_size) return response.checkpoint();
+      previous_size = step_size;
+    } else if (response.previous_tree_size_mismatch()) {
+      previous_size = response.signer_tree_size();
+    } else {
+      return absl::UnavailableError("signer: it answered without a checkpoint or a reason");
+    }
+  }
+  return absl::UnavailableError(
+      absl::StrCat("signer: no checkpoint after ", kMaxSignerCalls, " calls"));
+}
+
+absl::StatusOr<v1::SignCheckpointRequest> CheckpointSigner::EntriesRequestFor(
+    uint64_t previous_size, uint64_t tree_size) const {
+  v1::SignCheckpointRequest request;
+  request.set_previous_tree_size(previous_size);
+  ASSIGN_OR_RETURN(std::vector<std::string> range, store_.CompactRangeHashes(previous_size));
+  for (std::string& hash : range) request.add_previous_compact_range(std::move(hash));
+  // As many entries as fit one request; the tree is signed in steps otherwise.
+  size_t bytes = 0;
+  uint64_t size = previous_size;
+  while (size < tree_size) {
+    ASSIGN_OR_RETURN(std::string record, store_.GetRecordBytes(size));
+    ASSIGN_OR_RETURN(std::string entry, LogEntryOfRecord(record));
+    if (size > previous_size && bytes + entry.size() > kRecordBytesPerRequest) break;
+    bytes += entry.size();
+    request.add_entries(std::move(entry));
+    ++size;
+  }
+  v1::CheckpointBody* checkpoint = request.mutable_checkpoint();
+  checkpoint->set_log_shard_id(store_.shard_id());
+  checkpoint->set_tree_size(size);
+  ASSIGN_OR_RETURN(*checkpoint->mutable_root_hash(), store_.RootHash(size));
+  checkpoint->set_timestamp_unix_milliseconds(clock_.NowUnixMilliseconds());
+  return request;
 }
 
 absl::StatusOr<CheckpointSigner::Step> CheckpointSigner::StepWithRecords(

@@ -7,6 +7,7 @@
 #define MECAI_COORDINATOR_CHECKPOINT_SIGNER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,15 @@ class CheckpointSigner {
   enum Freshness { kStoredWhenCurrent, kAskTheSignerAgain };
   absl::StatusOr<v1::SignedCheckpoint> SignLatest(Freshness freshness = kStoredWhenCurrent);
 
+  // For a signer set for logged VDs (docs/VOUCHING_DATA.md "Logged VDs"): each request carries the
+  // new entries and the compact range of the signer's last tree instead of proofs. REQUIRES: no
+  // SignLatest is running.
+  void UseEntries() { use_entries_ = true; }
+  // Calls `observer` with every checkpoint stored, and its tree size, on the signing thread.
+  // REQUIRES: no SignLatest is running.
+  using CheckpointObserver = std::function<void(const v1::SignedCheckpoint&, uint64_t tree_size)>;
+  void ObserveCheckpoints(CheckpointObserver observer) { observer_ = std::move(observer); }
+
  private:
   // What one SignCheckpoint call asks for.
   struct Step {
@@ -62,12 +72,23 @@ class CheckpointSigner {
   // returns its index.
   absl::StatusOr<uint64_t> RecordUnrecorded(const v1::VouchingData& vd);
   absl::StatusOr<v1::SignCheckpointResponse> CallSigner(const v1::SignCheckpointRequest& request);
+  // SignLatest for logged VDs, from the stored checkpoint of `previous_size` leaves.
+  absl::StatusOr<v1::SignedCheckpoint> SignLatestWithEntries(uint64_t previous_size,
+                                                             uint64_t tree_size);
+  // The request for the tree of `tree_size` leaves after the signer's `previous_size`, with the
+  // entries of every leaf in between.
+  absl::StatusOr<v1::SignCheckpointRequest> EntriesRequestFor(uint64_t previous_size,
+                                                              uint64_t tree_size) const;
+  // Stores `checkpoint` of `tree_size` leaves and tells the observer.
+  absl::Status Store(const v1::SignedCheckpoint& checkpoint, uint64_t tree_size);
 
   RecordStore& store_;
   v1::SignerService::StubInterface& signer_;
   const Clock& clock_;
   const absl::Duration signer_timeout_;
   absl::Mutex mutex_;  // One signing at a time.
+  bool use_entries_ = false;
+  CheckpointObserver observer_;
 };
 
 }  // namespace mecai

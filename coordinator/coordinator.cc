@@ -119,11 +119,18 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
       workers_(static_cast<int>(config.vouch_worker_threads()), config.max_vouch_in_flight()) {}
 
 Coordinator::~Coordinator() {
-  absl::MutexLock lock(&in_flight_mutex_);
+  const absl::Time give_up = absl::Now() +
+                             absl::Milliseconds(config_.max_vouch_deadline_milliseconds()) +
+                             absl::Seconds(10);
   auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_mutex_) { return in_flight_ == 0; };
-  in_flight_mutex_.AwaitWithTimeout(
-      absl::Condition(&none),
-      absl::Milliseconds(config_.max_vouch_deadline_milliseconds()) + absl::Seconds(10));
+  while (true) {
+    // Logged VDs still waiting for a checkpoint end now (UNAVAILABLE, their records kept): no
+    // checkpoint comes after the coordinator stops.
+    if (proofs_ != nullptr) proofs_->ExpireOverdue(absl::InfiniteFuture());
+    absl::MutexLock lock(&in_flight_mutex_);
+    if (in_flight_ == 0 || absl::Now() >= give_up) return;
+    in_flight_mutex_.AwaitWithTimeout(absl::Condition(&none), absl::Milliseconds(100));
+  }
 }
 
 absl::StatusOr<v1::VouchResponse> Coordinator::AnswerFromRecord(uint64_t log_index) {
@@ -356,6 +363,18 @@ void Coordinator::DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> 
 }
 
 void Coordinator::Finish(Operation* op, absl::StatusOr<v1::VouchResponse> response) {
+  if (proofs_ != nullptr && response.ok() && LoggedVdProofs::NeedsProof(*response)) {
+    // Held by no thread until the checkpoint that proves it (or the VR's deadline).
+    proofs_->WhenProven(*std::move(response), op->deadline,
+                        [this, op](absl::StatusOr<v1::VouchResponse> proven) {
+                          FinishProven(op, std::move(proven));
+                        });
+    return;
+  }
+  FinishProven(op, std::move(response));
+}
+
+void Coordinator::FinishProven(Operation* op, absl::StatusOr<v1::VouchResponse> response) {
   std::unique_ptr<Operation> owned(op);
   // The claim ends on every path, keeping the answer for reuse when it is a VD.
   if (op->reuse_key.has_value()) {
@@ -612,6 +631,10 @@ absl::StatusOr<v1::QuorumRecord> Coordinator::AskSigner(const Deciding& vr, uint
                     absl::StrCat("the signer could not be reached: ", status.error_message()));
   } else if (signed_response.has_refusal()) {
     *record.mutable_refusal() = signed_response.refusal();
+  } else if (signed_response.has_approved_statement()) {
+    // A logged VD: its proof is added once a checkpoint covers this record (Finish).
+    record.set_decision(v1::ISSUED);
+    record.mutable_vouching_data()->set_statement(signed_response.approved_statement());
   } else {
     record.set_decision(v1::ISSUED);
     *record.mutable_vouching_data() = signed_response.vouching_data();

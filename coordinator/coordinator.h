@@ -22,6 +22,7 @@
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/decision_reuse.h"
 #include "coordinator/log_guard.h"
+#include "coordinator/logged_vd_proofs.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/rate_limiter.h"
 #include "coordinator/record_store.h"
@@ -67,6 +68,11 @@ class Coordinator {
   // thread.
   absl::StatusOr<v1::VouchResponse> Vouch(const std::string& serialized_request);
 
+  // Logged VDs (docs/VOUCHING_DATA.md "Logged VDs"): a VD whose statement the signer approved is
+  // answered once `proofs` completes it with its log proof. REQUIRES: called before any VR;
+  // `proofs` outlives this.
+  void UseLoggedVds(LoggedVdProofs* proofs) { proofs_ = proofs; }
+
   // Waits for the VRs in flight to end (each ends by its deadline).
   ~Coordinator();
 
@@ -82,8 +88,10 @@ class Coordinator {
   void DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> answers);
   // True (and `op` finished with DEADLINE_EXCEEDED) when its deadline has passed.
   bool Expired(Operation* op);
-  // Answers `op`, releases what it holds, counts it, and deletes it.
+  // Answers `op`, releases what it holds, counts it, and deletes it; a logged VD first waits for
+  // its proof.
   void Finish(Operation* op, absl::StatusOr<v1::VouchResponse> response);
+  void FinishProven(Operation* op, absl::StatusOr<v1::VouchResponse> response);
   void RecordDecisionMetrics(const absl::StatusOr<v1::VouchResponse>& response, absl::Time started);
 
   // Marks the VR whose SHA-256 is `digest` as being decided; false when it already is.
@@ -162,6 +170,7 @@ class Coordinator {
   CoordinatorMetrics* const metrics_;
   const ApprovalChecker* const approval_;
   const LogGuard* const log_guard_;
+  LoggedVdProofs* proofs_ = nullptr;
 
   absl::Mutex deciding_mutex_;
   // SHA-256 of each VR a Vouch call is deciding now.

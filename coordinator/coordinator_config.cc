@@ -179,6 +179,8 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
                  "must be at most 1048576");
   errors.Require(config.rate_limit_window_seconds() <= 7 * 24 * 3600, "rate_limit_window_seconds",
                  "must be at most 604800 (7 days)");
+  errors.Require(config.batch_interval_milliseconds() <= 10000, "batch_interval_milliseconds",
+                 "at most 10000: a VR waits this long for the checkpoint proving its VD");
   errors.Require(config.checkpoint_interval_seconds() <= 3600, "checkpoint_interval_seconds",
                  "must be at most 3600 (the signer holds every VD since its last checkpoint)");
   if (config.has_store_backup()) {

@@ -140,6 +140,17 @@ absl::Status Run(const std::string& config_path) {
   }
   mecai::CheckpointSigner checkpoints(*store, *signer, clock,
                                       absl::Milliseconds(config.signer_timeout_milliseconds()));
+  // Logged VDs (docs/VOUCHING_DATA.md "Logged VDs"): one checkpoint every batch interval proves
+  // every VD recorded since.
+  const bool logged_vds = config.batch_interval_milliseconds() > 0;
+  mecai::LoggedVdProofs proofs(*store);
+  if (logged_vds) {
+    checkpoints.UseEntries();
+    checkpoints.ObserveCheckpoints(
+        [&proofs](const mecai::v1::SignedCheckpoint& checkpoint, uint64_t tree_size) {
+          proofs.CheckpointStored(checkpoint, tree_size);
+        });
+  }
   // No VR is decided until the signer confirms that this store extends the last checkpoint it
   // signed: a store restored from an old backup, or a copy, never serves a rolled-back or forked
   // log (docs/OPERATIONS.md "Restoring a coordinator's store").
@@ -147,12 +158,15 @@ absl::Status Run(const std::string& config_path) {
   log_guard.Confirm();
   mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, revocation, clock,
                                  &metrics, approval.get(), &log_guard);
+  if (logged_vds) coordinator.UseLoggedVds(&proofs);
   mecai::VouchingServiceImpl vouching(coordinator);
   mecai::AuditServiceImpl audit(*store, checkpoints, &log_guard);
   // The signer holds every VD it signed until a checkpoint proves its record is in the log.
-  mecai::PeriodicCheckpoint periodic_checkpoint(checkpoints, *store,
-                                                absl::Seconds(config.checkpoint_interval_seconds()),
-                                                &metrics, &log_guard);
+  mecai::PeriodicCheckpoint periodic_checkpoint(
+      checkpoints, *store,
+      logged_vds ? absl::Milliseconds(config.batch_interval_milliseconds())
+                 : absl::Seconds(config.checkpoint_interval_seconds()),
+      &metrics, &log_guard, [&proofs] { proofs.ExpireOverdue(absl::Now()); });
   std::unique_ptr<mecai::StoreBackup> store_backup;
   if (config.has_store_backup()) {
     mecai::StoreBackupOptions backup_options;

@@ -8,12 +8,13 @@ namespace mecai {
 
 PeriodicCheckpoint::PeriodicCheckpoint(CheckpointSigner& checkpoints, const RecordStore& store,
                                        absl::Duration interval, CoordinatorMetrics* metrics,
-                                       LogGuard* log_guard)
+                                       LogGuard* log_guard, std::function<void()> each_round)
     : checkpoints_(checkpoints),
       store_(store),
       interval_(interval),
       metrics_(metrics),
       log_guard_(log_guard),
+      each_round_(std::move(each_round)),
       thread_([this] { Run(); }) {}
 
 PeriodicCheckpoint::~PeriodicCheckpoint() {
@@ -30,6 +31,7 @@ void PeriodicCheckpoint::Run() {
     return unconfirmed() ? std::min(interval_, kConfirmRetryInterval) : interval_;
   };
   while (!stop_.WaitForNotificationWithTimeout(wait())) {
+    if (each_round_) each_round_();
     if (unconfirmed()) {
       log_guard_->Confirm();
       continue;

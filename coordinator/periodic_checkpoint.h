@@ -7,6 +7,7 @@
 #define MECAI_COORDINATOR_PERIODIC_CHECKPOINT_H_
 
 #include <cstdint>
+#include <functional>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -24,9 +25,11 @@ class PeriodicCheckpoint {
   // `metrics` and `log_guard` may be null. While the log guard is unconfirmed it is asked to
   // confirm every kConfirmRetryInterval (or `interval`, when shorter) instead of signing; a
   // checkpoint the signer refuses later is reported to it.
+  // `each_round`, when set, runs on the thread at every interval before the checkpoint (logged
+  // VDs expire their overdue waiters there, coordinator/logged_vd_proofs.h).
   PeriodicCheckpoint(CheckpointSigner& checkpoints, const RecordStore& store,
                      absl::Duration interval, CoordinatorMetrics* metrics,
-                     LogGuard* log_guard = nullptr);
+                     LogGuard* log_guard = nullptr, std::function<void()> each_round = nullptr);
 
   static constexpr absl::Duration kConfirmRetryInterval = absl::Seconds(2);
   ~PeriodicCheckpoint();
@@ -38,6 +41,7 @@ class PeriodicCheckpoint {
   const absl::Duration interval_;
   CoordinatorMetrics* const metrics_;
   LogGuard* const log_guard_;
+  const std::function<void()> each_round_;
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -708,6 +708,24 @@ absl::StatusOr<std::string> RecordStore::GetRecordBytes(uint64_t index) const {
   return bytes;
 }
 
+absl::StatusOr<std::vector<std::string>> RecordStore::CompactRangeHashes(uint64_t tree_size) const {
+  absl::MutexLock lock(&state_mutex_);
+  if (tree_size > tree_.size()) {
+    return absl::OutOfRangeError(absl::StrCat("log shard \"", shard_id_, "\" has ", tree_.size(),
+                                              " records, not ", tree_size));
+  }
+  std::vector<std::string> hashes;
+  uint64_t begin = 0;
+  for (unsigned height = 64; height-- > 0;) {
+    const uint64_t width = uint64_t{1} << height;
+    if ((tree_size & width) == 0) continue;
+    ASSIGN_OR_RETURN(std::string hash, tree_.CompleteSubtreeHash(height, begin >> height));
+    hashes.push_back(std::move(hash));
+    begin += width;
+  }
+  return hashes;
+}
+
 absl::StatusOr<std::string> RecordStore::GetLeafHash(uint64_t index) const {
   absl::MutexLock lock(&state_mutex_);
   if (index >= tree_.size()) {

@@ -172,6 +172,9 @@ class RecordStore {
   // RFC 9162 §2.1.3.1 inclusion proof of record `index` in the tree of `tree_size` records.
   // OUT_OF_RANGE when tree_size > TreeSize(), INVALID_ARGUMENT when index ≥ tree_size.
   absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t index, uint64_t tree_size) const;
+  // The compact range of the first `tree_size` records (common/transparency/compact_range.h): the
+  // hashes of its complete subtrees, largest first. OUT_OF_RANGE beyond TreeSize().
+  absl::StatusOr<std::vector<std::string>> CompactRangeHashes(uint64_t tree_size) const;
   // RFC 9162 §2.1.4.1 consistency proof between tree sizes `first` ≤ `second`. OUT_OF_RANGE when
   // second > TreeSize(), INVALID_ARGUMENT when first > second.
   absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t first, uint64_t second) const;

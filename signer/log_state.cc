@@ -16,6 +16,7 @@
 #include "common/crypto/hashing.h"
 #include "common/crypto/signed_object.h"
 #include "common/evidence/log_entry.h"
+#include "common/transparency/compact_range.h"
 #include "common/transparency/merkle.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
@@ -439,6 +440,16 @@ absl::Status SignerLogState::AdvanceCheckpoint(const std::string& shard, uint64_
         shortfall->records_needed.size(), " records missing, ", shortfall->unrecorded.size(),
         " VDs not in their record"));
   }
+  RETURN_IF_ERROR(
+      RecordCheckpointLocked(shard, state, tree_size, root_hash, timestamp_unix_milliseconds));
+  *signer_tree_size = tree_size;
+  return absl::OkStatus();
+}
+
+absl::Status SignerLogState::RecordCheckpointLocked(const std::string& shard, Shard& state,
+                                                    uint64_t tree_size,
+                                                    const std::string& root_hash,
+                                                    int64_t timestamp_unix_milliseconds) {
   const v1::SignerShardState before = state.durable;
   state.durable.set_log_shard_id(shard);
   state.durable.set_tree_size(tree_size);
@@ -452,7 +463,78 @@ absl::Status SignerLogState::AdvanceCheckpoint(const std::string& shard, uint64_
   const bool covered_some = !state.uses.empty() && state.uses.begin()->first < tree_size;
   state.uses.erase(state.uses.begin(), state.uses.lower_bound(tree_size));
   if (covered_some) CompactJournalLocked();
-  *signer_tree_size = tree_size;
+  return absl::OkStatus();
+}
+
+absl::Status SignerLogState::AdvanceLoggedCheckpoint(
+    const std::string& shard, uint64_t tree_size, const std::string& root_hash,
+    int64_t timestamp_unix_milliseconds, uint64_t previous_tree_size,
+    const std::vector<std::string>& previous_compact_range, const std::vector<std::string>& entries,
+    CheckpointShortfall* shortfall) {
+  absl::MutexLock lock(&mutex_);
+  *shortfall = CheckpointShortfall();
+  Shard& state = shards_[shard];
+  const v1::SignerShardState& last = state.durable;
+  const bool known = last.root_hash().size() == kMerkleHashBytes;
+  const uint64_t last_size = known ? last.tree_size() : 0;
+  shortfall->signer_tree_size = last_size;
+  if (tree_size < last_size) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("shard '", shard, "' has a signed checkpoint of ", last_size,
+                     " leaves; the signer does not sign the smaller tree of ", tree_size));
+  }
+  if (previous_tree_size != last_size) {
+    shortfall->previous_tree_size_mismatch = true;
+    return absl::AbortedError(absl::StrCat("the signer's last checkpoint of shard '", shard,
+                                           "' has ", last_size, " leaves, not ",
+                                           previous_tree_size));
+  }
+  if (entries.size() != tree_size - previous_tree_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a tree of ", tree_size, " leaves after ", previous_tree_size, " needs ",
+                     tree_size - previous_tree_size, " entries; ", entries.size(), " were given"));
+  }
+  absl::StatusOr<CompactRange> range =
+      CompactRange::FromHashes(previous_tree_size, previous_compact_range);
+  if (!range.ok()) return absl::FailedPreconditionError(range.status().message());
+  if (known && range->RootHash() != last.root_hash()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the compact range given for ", previous_tree_size,
+                     " leaves does not make the root of the signer's last checkpoint (",
+                     ShortHex(last.root_hash()), ")"));
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const uint64_t index = previous_tree_size + i;
+    absl::StatusOr<v1::LogEntry> entry = ParseLogEntry(entries[i]);
+    if (!entry.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the entry at log index ", index, ": ", entry.status().message()));
+    }
+    if (!entry->statement().empty()) {
+      auto use = state.uses.find(index);
+      if (use == state.uses.end() || use->second.kind != IndexUse::Kind::kVouched ||
+          use->second.entry.statement() != entry->statement()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the entry at log index ", index, " of shard '", shard,
+                         "' carries a VD statement this signer did not approve at that index"));
+      }
+    }
+    RETURN_IF_ERROR(range->AppendLeafHash(LeafHash(entries[i])));
+  }
+  if (range->RootHash() != root_hash) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the entries make the root ", ShortHex(range->RootHash()), " for ", tree_size,
+                     " leaves, not ", ShortHex(root_hash)));
+  }
+  for (auto use = state.uses.begin(); use != state.uses.end() && use->first < tree_size; ++use) {
+    if (use->second.kind == IndexUse::Kind::kSigning) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the statement at log index ", use->first, " is still being approved"));
+    }
+  }
+  RETURN_IF_ERROR(
+      RecordCheckpointLocked(shard, state, tree_size, root_hash, timestamp_unix_milliseconds));
+  shortfall->signer_tree_size = tree_size;
   return absl::OkStatus();
 }
 

@@ -107,6 +107,25 @@ class SignerLogState {
                                  const std::vector<v1::RecordAtIndex>& records,
                                  CheckpointShortfall* shortfall);
 
+  // Logged VDs (docs/VOUCHING_DATA.md "Logged VDs"): the tree (`tree_size`, `root_hash`) made of
+  // the tree of the signer's last checkpoint of `shard` — given as its compact range
+  // `previous_compact_range` of `previous_tree_size` leaves, which must fold to that checkpoint's
+  // root — and `entries`, the serialized LogEntry of every leaf from previous_tree_size to
+  // tree_size. The root is computed here. Every entry that carries a statement must carry the very
+  // statement approved at its index (RecordVouched). Statements approved below tree_size that no
+  // entry carries are dropped: no VD can ever prove them. On success records the checkpoint
+  // durably. ABORTED (previous_tree_size_mismatch) when previous_tree_size is not the signer's last
+  // size; FAILED_PRECONDITION for a smaller tree, a range or root that does not match, an entry
+  // that is not a canonical LogEntry, or a statement not approved at its index (or still being
+  // approved); INVALID_ARGUMENT when the number of entries is not tree_size − previous_tree_size.
+  absl::Status AdvanceLoggedCheckpoint(const std::string& shard, uint64_t tree_size,
+                                       const std::string& root_hash,
+                                       int64_t timestamp_unix_milliseconds,
+                                       uint64_t previous_tree_size,
+                                       const std::vector<std::string>& previous_compact_range,
+                                       const std::vector<std::string>& entries,
+                                       CheckpointShortfall* shortfall);
+
   // The last signed tree size of `shard` (0 for none).
   uint64_t TreeSize(const std::string& shard) const;
   // VDs signed for `shard` since its last checkpoint.
@@ -131,6 +150,12 @@ class SignerLogState {
 
   SignerLogState(std::string path, int lock_fd);
   absl::Status LoadJournalLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Makes (`tree_size`, `root_hash`, time) the last checkpoint of `state` durably and forgets the
+  // VDs it covers.
+  absl::Status RecordCheckpointLocked(const std::string& shard, Shard& state, uint64_t tree_size,
+                                      const std::string& root_hash,
+                                      int64_t timestamp_unix_milliseconds)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   absl::Status PersistLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Checks `records` against the VDs of `shard` signed below `tree_size` since its last
   // checkpoint; what is missing goes to *shortfall.

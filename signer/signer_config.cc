@@ -78,6 +78,10 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
                    "log_origin_prefix",
                    "must be a scheme-less URL prefix without a trailing '/' (c2sp.org/tlog-tiles)");
   }
+  errors.Require(!config.logged_vouching_data() || !config.log_origin_prefix().empty(),
+                 "logged_vouching_data",
+                 "requires log_origin_prefix: logged VDs are proven by checkpoint notes "
+                 "(docs/VOUCHING_DATA.md \"Logged VDs\")");
   errors.Require(!config.log_state_file().empty(), "log_state_file",
                  "required: where the signer remembers the last checkpoint it signed");
   errors.Require(!config.va_certificate_chain_file().empty(), "va_certificate_chain_file",

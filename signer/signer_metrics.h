@@ -16,13 +16,16 @@ class SignerMetrics {
  public:
   explicit SignerMetrics(prometheus::Registry& registry);
 
-  // `kind` is "vouching_data", "checkpoint" or "checkpoint_note".
+  // `kind` is "vouching_data", "checkpoint", "checkpoint_note" or "log_key_endorsement".
   void RecordSignature(const char* kind, double hsm_seconds);
+  // A logged VD statement approved without an HSM signature (docs/VOUCHING_DATA.md "Logged VDs").
+  void RecordApprovedStatement();
   void RecordRefusal(v1::RefusalReason reason);
 
  private:
   prometheus::Family<prometheus::Counter>& signatures_;
   prometheus::Family<prometheus::Counter>& refusals_;
+  prometheus::Counter& approved_statements_;
   prometheus::Histogram& hsm_seconds_;
 };
 

@@ -102,8 +102,10 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
 
   ASSIGN_OR_RETURN(SignerLogState::IndexClaim claim, ClaimLogIndex(request));
   if (!claim.claimed) return IndexTakenResponse(claim);
-  absl::StatusOr<v1::SignVouchingResponse> signed_vd = SignStatement(
-      StatementFor(request, vr, decision, revocation, approval_required, now), vr, request);
+  const v1::VouchingStatement statement =
+      StatementFor(request, vr, decision, revocation, approval_required, now);
+  if (config_.logged_vouching_data()) return ApproveStatement(statement, vr, request);
+  absl::StatusOr<v1::SignVouchingResponse> signed_vd = SignStatement(statement, vr, request);
   if (!signed_vd.ok()) {
     log_state_.ReleaseClaim(request.log_shard_id(), request.log_index());
     return signed_vd;
@@ -263,6 +265,22 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::SignStatement(
   return response;
 }
 
+absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::ApproveStatement(
+    const v1::VouchingStatement& statement, const VerifiedVouchingRequest& vr,
+    const v1::SignVouchingRequest& request) {
+  // No HSM signature: the statement becomes a VD only as a log entry in a checkpoint this signer
+  // signs, and it signs none whose entries carry a statement not journaled here at its index.
+  v1::SignVouchingResponse response;
+  response.set_approved_statement(statement.SerializeAsString());
+  RETURN_IF_ERROR(log_state_.RecordVouched(request.log_shard_id(), request.log_index(),
+                                           response.approved_statement(), v1::Signature()));
+  if (metrics_ != nullptr) metrics_->RecordApprovedStatement();
+  MECAI_LOG(Info) << "approved a logged VD statement for " << vr.body.hostname() << ":"
+                  << vr.body.port() << " at log index " << request.log_index() << " of "
+                  << request.log_shard_id();
+  return response;
+}
+
 v1::Refusal VouchingSigner::CheckApproval(const v1::SignVouchingRequest& request,
                                           const VerifiedVouchingRequest& vr, absl::Time now) const {
   if (approval_key_ == nullptr) {
@@ -334,11 +352,14 @@ absl::StatusOr<v1::SignCheckpointResponse> VouchingSigner::SignCheckpoint(
   }
   v1::SignCheckpointResponse response;
   SignerLogState::CheckpointShortfall shortfall;
-  absl::Status advanced = log_state_.AdvanceCheckpoint(
-      asked.log_shard_id(), asked.tree_size(), asked.root_hash(),
-      asked.timestamp_unix_milliseconds(), request.previous_tree_size(),
-      {request.consistency_proof().begin(), request.consistency_proof().end()},
-      {request.vouched_records().begin(), request.vouched_records().end()}, &shortfall);
+  absl::Status advanced =
+      config_.logged_vouching_data()
+          ? AdvanceLogged(request, &shortfall)
+          : log_state_.AdvanceCheckpoint(
+                asked.log_shard_id(), asked.tree_size(), asked.root_hash(),
+                asked.timestamp_unix_milliseconds(), request.previous_tree_size(),
+                {request.consistency_proof().begin(), request.consistency_proof().end()},
+                {request.vouched_records().begin(), request.vouched_records().end()}, &shortfall);
   if (advanced.code() == absl::StatusCode::kAborted) {
     response.set_signer_tree_size(shortfall.signer_tree_size);
     response.set_previous_tree_size_mismatch(shortfall.previous_tree_size_mismatch);
@@ -362,9 +383,14 @@ absl::StatusOr<v1::SignCheckpointResponse> VouchingSigner::SignCheckpoint(
   body.set_va_id(config_.va_id());
   v1::SignedCheckpoint* signed_checkpoint = response.mutable_checkpoint();
   signed_checkpoint->set_tbs(body.SerializeAsString());
-  ASSIGN_OR_RETURN(
-      *signed_checkpoint->mutable_signature(),
-      SignTimed(log_key_, SignedObject::kCheckpoint, signed_checkpoint->tbs(), "checkpoint"));
+  if (config_.logged_vouching_data()) {
+    // One HSM signature per tree head: the note. The endorsement was signed once.
+    ASSIGN_OR_RETURN(*signed_checkpoint->mutable_log_key_endorsement(), LogKeyEndorsement());
+  } else {
+    ASSIGN_OR_RETURN(
+        *signed_checkpoint->mutable_signature(),
+        SignTimed(log_key_, SignedObject::kCheckpoint, signed_checkpoint->tbs(), "checkpoint"));
+  }
   for (const std::string& der : va_chain_der_) {
     signed_checkpoint->add_va_certificate_chain_der(der);
   }
@@ -376,6 +402,50 @@ absl::StatusOr<v1::SignCheckpointResponse> VouchingSigner::SignCheckpoint(
   }
   response.set_signer_tree_size(asked.tree_size());
   return response;
+}
+
+absl::Status VouchingSigner::AdvanceLogged(const v1::SignCheckpointRequest& request,
+                                           SignerLogState::CheckpointShortfall* shortfall) {
+  // The proof-based form is for signed VDs; a logged signer sees every entry itself.
+  if (!request.consistency_proof().empty() || !request.vouched_records().empty()) {
+    return absl::InvalidArgumentError(
+        "this signer proves VDs by the log (logged_vouching_data): a checkpoint request carries "
+        "the entries and the previous compact range, not a consistency proof or records");
+  }
+  const v1::CheckpointBody& asked = request.checkpoint();
+  return log_state_.AdvanceLoggedCheckpoint(
+      asked.log_shard_id(), asked.tree_size(), asked.root_hash(),
+      asked.timestamp_unix_milliseconds(), request.previous_tree_size(),
+      {request.previous_compact_range().begin(), request.previous_compact_range().end()},
+      {request.entries().begin(), request.entries().end()}, shortfall);
+}
+
+absl::StatusOr<v1::SignedLogKeyEndorsement> VouchingSigner::LogKeyEndorsement() {
+  absl::MutexLock lock(&mutex_);
+  if (endorsement_.has_value()) return *endorsement_;
+  if (log_public_key_ == nullptr) {
+    return absl::FailedPreconditionError("logged VDs need the Ed25519 log public key");
+  }
+  size_t length = 32;
+  std::string raw(length, '\0');
+  if (EVP_PKEY_get_raw_public_key(log_public_key_, reinterpret_cast<unsigned char*>(raw.data()),
+                                  &length) != 1 ||
+      length != 32) {
+    return absl::FailedPreconditionError("the log key is not an Ed25519 key");
+  }
+  // Field by field: the endorsement says exactly these four things.
+  v1::LogKeyEndorsement body;
+  body.set_va_id(config_.va_id());
+  body.set_log_origin_prefix(config_.log_origin_prefix());
+  body.set_log_public_key(raw);
+  body.set_endorsed_at_unix_seconds(absl::ToUnixSeconds(clock_.Now()));
+  v1::SignedLogKeyEndorsement endorsement;
+  endorsement.set_tbs(body.SerializeAsString());
+  ASSIGN_OR_RETURN(*endorsement.mutable_signature(),
+                   SignTimed(va_key_, SignedObject::kLogKeyEndorsement, endorsement.tbs(),
+                             "log_key_endorsement"));
+  endorsement_ = endorsement;
+  return endorsement;
 }
 
 absl::StatusOr<std::string> VouchingSigner::SignCheckpointNote(const std::string& origin,

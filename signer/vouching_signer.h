@@ -6,10 +6,12 @@
 #define MECAI_SIGNER_VOUCHING_SIGNER_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
 #include "common/crypto/signature.h"
 #include "common/crypto/signed_object.h"
@@ -118,6 +120,16 @@ class VouchingSigner {
   // tlog-checkpoint), signed by the log key under the key name of its origin.
   absl::StatusOr<std::string> SignCheckpointNote(const std::string& origin, uint64_t tree_size,
                                                  const std::string& root_hash);
+  // Logged VDs: the approved statement, journaled (docs/VOUCHING_DATA.md "Logged VDs").
+  absl::StatusOr<v1::SignVouchingResponse> ApproveStatement(const v1::VouchingStatement& statement,
+                                                            const VerifiedVouchingRequest& vr,
+                                                            const v1::SignVouchingRequest& request);
+  // Logged VDs: checks the request's entries against the approved statements and advances the log
+  // state (SignerLogState::AdvanceLoggedCheckpoint).
+  absl::Status AdvanceLogged(const v1::SignCheckpointRequest& request,
+                             SignerLogState::CheckpointShortfall* shortfall);
+  // The VA key's endorsement of the log key, signed once (the first time it is needed).
+  absl::StatusOr<v1::SignedLogKeyEndorsement> LogKeyEndorsement() ABSL_LOCKS_EXCLUDED(mutex_);
   // Signs `bytes` as `kind` with `key`, timing the HSM.
   absl::StatusOr<v1::Signature> SignTimed(SigningKey& key, SignedObject kind,
                                           absl::string_view bytes, const char* metric_kind);
@@ -134,6 +146,8 @@ class VouchingSigner {
   const Clock& clock_;
   SignerMetrics* const metrics_;
   EVP_PKEY* const approval_key_;
+  absl::Mutex mutex_;
+  std::optional<v1::SignedLogKeyEndorsement> endorsement_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace mecai

@@ -26,6 +26,8 @@ absl::string_view SignatureContext(SignedObject kind) {
       return "MECAI approval record v2";
     case SignedObject::kTrustListChange:
       return "MECAI trust list change v1";
+    case SignedObject::kLogKeyEndorsement:
+      return "MECAI log key endorsement v1";
   }
   return "MECAI invalid";  // Unreachable: every enumerator is listed above.
 }

@@ -45,6 +45,8 @@ enum class SignedObject {
   kApprovalRecord,
   // TrustListChangeBody, by a trust-list maintainer's key.
   kTrustListChange,
+  // LogKeyEndorsement, by the VA key: the log key that signs the checkpoints proving logged VDs.
+  kLogKeyEndorsement,
 };
 
 // The context string of `kind`, without the terminating zero byte, e.g.
