@@ -40,11 +40,11 @@ absl::StatusOr<v1::VouchResponse> LoggedVdProofs::Prove(v1::VouchResponse respon
 void LoggedVdProofs::WhenProven(v1::VouchResponse response, absl::Time deadline, Done done) {
   v1::SignedCheckpoint checkpoint;
   uint64_t size = 0;
+  const uint64_t index = response.log_index();
   {
     absl::MutexLock lock(&mutex_);
-    if (response.log_index() >= latest_size_) {
-      waiting_.emplace(response.log_index(),
-                       Waiter{std::move(response), deadline, std::move(done)});
+    if (index >= latest_size_) {
+      waiting_.emplace(index, Waiter{std::move(response), deadline, std::move(done)});
       return;
     }
     checkpoint = latest_;

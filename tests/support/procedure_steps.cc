@@ -87,12 +87,16 @@ absl::StatusOr<std::string> FetchMetrics(const LocalCluster& cluster, const std:
 double SumOfSamples(const std::string& text, const std::string& name, const std::string& label) {
   double sum = -1;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    double value = 0;
+    if (label.empty() && absl::ConsumePrefix(&line, name + " ")) {
+      if (absl::SimpleAtod(line, &value)) sum = (sum < 0 ? 0 : sum) + value;
+      continue;
+    }
     if (!absl::ConsumePrefix(&line, name + "{")) continue;
     const size_t end = line.find("} ");
     if (end == absl::string_view::npos) continue;
     const std::vector<std::string> labels = absl::StrSplit(line.substr(0, end), ',');
-    if (std::find(labels.begin(), labels.end(), label) == labels.end()) continue;
-    double value = 0;
+    if (!label.empty() && std::find(labels.begin(), labels.end(), label) == labels.end()) continue;
     if (!absl::SimpleAtod(line.substr(end + 2), &value)) continue;
     sum = (sum < 0 ? 0 : sum) + value;
   }

@@ -58,8 +58,8 @@ absl::StatusOr<std::string> RunStep(const LocalCluster& cluster, const std::stri
 absl::StatusOr<std::string> FetchMetrics(const LocalCluster& cluster, const std::string& service);
 
 // The sum of the Prometheus samples of `name` in `text` that carry the label `label` (e.g.
-// region="sa-east"), whatever their other labels, as the PromQL selector name{label} selects them;
-// -1 when there is none.
+// region="sa-east"), whatever their other labels, as the PromQL selector name{label} selects them
+// (an empty `label`: every sample of `name`); -1 when there is none.
 double SumOfSamples(const std::string& text, const std::string& name, const std::string& label);
 
 // The overall status grpc.health.v1.Health/Check answers on the plaintext health port
