@@ -17,8 +17,13 @@
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/signature.h"
+#include "common/evidence/log_entry.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
+#include "common/transparency/merkle.h"
+#include "common/transparency/note_key.h"
+#include "common/transparency/signed_note.h"
+#include "common/transparency/tlog_checkpoint.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -28,6 +33,7 @@ namespace mecai {
 namespace {
 
 using ::mecai::test_pki::StatusIs;
+using ::testing::_;
 using ::testing::Eq;
 using ::testing::HasSubstr;
 
@@ -287,6 +293,45 @@ TEST_F(VdVectorsTest, CertificatesCarryTheFixedValidity) {
                                    absl::ToTimeT(vectors::CertificatesNotAfter())),
               0);
   }
+}
+
+// docs/VOUCHING_DATA.md "Logged VDs": logged.vd carries the statement of valid.vd, proven as
+// entry kLogIndex of a log of kLoggedTreeSize entries.
+TEST_F(VdVectorsTest, LoggedVdVerifiesAndItsPartsAreTheDocumentedOnes) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, Verify("logged.vd", Expected()));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData logged, ReadVd("logged.vd"));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData valid, ReadVd("valid.vd"));
+  EXPECT_EQ(logged.statement(), valid.statement());
+  EXPECT_FALSE(logged.has_signature());
+  EXPECT_EQ(statement.log_index(), vectors::kLogIndex);
+  // The note is the committed one, and opens with the vkey made from log.key.pem's public key.
+  ASSERT_OK_AND_ASSIGN(std::string note, ReadVector("logged-checkpoint.note"));
+  EXPECT_EQ(logged.log_proof().checkpoint_note(), note);
+  ASSERT_OK_AND_ASSIGN(std::string log_key_pem, ReadVector("log.key.pem"));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr log_key, ParsePemPrivateKey(log_key_pem));
+  const std::string origin = absl::StrCat(vectors::kLogOriginPrefix, "/", vectors::kLogShardId);
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey vkey, Ed25519VerifierKey(origin, log_key.get()));
+  ASSERT_OK_AND_ASSIGN(OpenedNote opened, OpenSignedNote(note, {vkey}));
+  ASSERT_OK_AND_ASSIGN(TlogCheckpoint checkpoint, ParseCheckpointText(opened.text));
+  EXPECT_EQ(checkpoint.tree_size, vectors::kLoggedTreeSize);
+  // The entry is rebuilt from the statement and the record hash, and proven in that tree.
+  EXPECT_EQ(logged.log_proof().record_sha256(),
+            vectors::LoggedVectorRecordSha256(vectors::kLogIndex));
+  const std::string entry = LogEntryBytes(logged.statement(), logged.log_proof().record_sha256());
+  EXPECT_OK(VerifyInclusion(
+      LeafHash(entry), vectors::kLogIndex, vectors::kLoggedTreeSize,
+      {logged.log_proof().inclusion_proof().begin(), logged.log_proof().inclusion_proof().end()},
+      checkpoint.root_hash));
+}
+
+TEST_F(VdVectorsTest, LoggedVdWithAnAlteredProofNodeIsRefused) {
+  EXPECT_THAT(Verify("logged-wrong-proof.vd", Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("is not proven at log index 1234 of a tree of 2000 entries")));
+  // Verified with the other VA only: its key did not endorse this log key.
+  VdExpectation other = Expected();
+  other.candidate_vas = {vectors::kOtherVaId};
+  EXPECT_THAT(Verify("logged.vd", other), StatusIs(absl::StatusCode::kPermissionDenied, _));
 }
 
 }  // namespace

@@ -22,7 +22,12 @@
 #include "common/crypto/pem.h"
 #include "common/crypto/signature.h"
 #include "common/crypto/signed_object.h"
+#include "common/evidence/log_entry.h"
 #include "common/pki/pki_builder.h"
+#include "common/transparency/merkle.h"
+#include "common/transparency/note_key.h"
+#include "common/transparency/signed_note.h"
+#include "common/transparency/tlog_checkpoint.h"
 #include "google/protobuf/text_format.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
@@ -50,6 +55,16 @@ class VectorWriter {
     if (pem.ok()) return ParsePemPrivateKey(*pem);
     if (!absl::IsNotFound(pem.status())) return pem.status();
     ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey(256));
+    RETURN_IF_ERROR(Write(name, PrivateKeyToPem(key.get())));
+    return key;
+  }
+
+  // The Ed25519 key in `name`, made and written when the file does not exist.
+  absl::StatusOr<EvpPkeyPtr> Ed25519Key(const std::string& name) {
+    absl::StatusOr<std::string> pem = ReadFile(Path(name));
+    if (pem.ok()) return ParsePemPrivateKey(*pem);
+    if (!absl::IsNotFound(pem.status())) return pem.status();
+    ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEd25519Key());
     RETURN_IF_ERROR(Write(name, PrivateKeyToPem(key.get())));
     return key;
   }
@@ -97,6 +112,54 @@ absl::StatusOr<std::string> SignedVd(const std::string& statement, EVP_PKEY* va_
                              SignedMessage(SignedObject::kVouchingStatement, statement)));
   vd.add_va_certificate_chain_der(CertificateToDer(va_certificate));
   return vd.SerializeAsString();
+}
+
+// docs/VOUCHING_DATA.md "Logged VDs": `statement` as entry vd_vectors::kLogIndex of a log of
+// kLoggedTreeSize entries, proven in a checkpoint note signed by `log_key` and carrying the VA
+// key's endorsement of it.
+absl::StatusOr<v1::VouchingData> LoggedVd(const std::string& statement, EVP_PKEY* va_key,
+                                          X509* va_certificate, EVP_PKEY* log_key) {
+  MerkleTree tree;
+  for (uint64_t i = 0; i < vd_vectors::kLoggedTreeSize; ++i) {
+    const std::string entry = LogEntryBytes(i == vd_vectors::kLogIndex ? statement : std::string(),
+                                            vd_vectors::LoggedVectorRecordSha256(i));
+    RETURN_IF_ERROR(tree.AppendLeafHash(LeafHash(entry)));
+  }
+  const std::string origin =
+      absl::StrCat(vd_vectors::kLogOriginPrefix, "/", vd_vectors::kLogShardId);
+  TlogCheckpoint checkpoint;
+  checkpoint.origin = origin;
+  checkpoint.tree_size = vd_vectors::kLoggedTreeSize;
+  ASSIGN_OR_RETURN(checkpoint.root_hash, tree.RootHash(vd_vectors::kLoggedTreeSize));
+  ASSIGN_OR_RETURN(std::string text, FormatCheckpointText(checkpoint));
+  ASSIGN_OR_RETURN(NoteVerifierKey note_key, Ed25519VerifierKey(origin, log_key));
+  ASSIGN_OR_RETURN(std::string log_key_raw, Ed25519RawPublicKey(log_key));
+  EVP_PKEY_up_ref(log_key);
+  ASSIGN_OR_RETURN(std::unique_ptr<InMemorySigningKey> signer,
+                   InMemorySigningKey::Create(EvpPkeyPtr(log_key)));
+  ASSIGN_OR_RETURN(NoteSignature note_signature, SignNoteText(text, note_key, *signer));
+
+  v1::VouchingData vd;
+  vd.set_statement(statement);
+  vd.add_va_certificate_chain_der(CertificateToDer(va_certificate));
+  v1::LogProof* proof = vd.mutable_log_proof();
+  proof->set_record_sha256(vd_vectors::LoggedVectorRecordSha256(vd_vectors::kLogIndex));
+  ASSIGN_OR_RETURN(std::vector<std::string> path,
+                   tree.InclusionProof(vd_vectors::kLogIndex, vd_vectors::kLoggedTreeSize));
+  for (const std::string& node : path) proof->add_inclusion_proof(node);
+  ASSIGN_OR_RETURN(*proof->mutable_checkpoint_note(), FormatSignedNote(text, {note_signature}));
+  v1::LogKeyEndorsement endorsement;
+  endorsement.set_va_id(vd_vectors::kVaId);
+  endorsement.set_log_origin_prefix(vd_vectors::kLogOriginPrefix);
+  endorsement.set_log_public_key(log_key_raw);
+  endorsement.set_endorsed_at_unix_seconds(absl::ToUnixSeconds(vd_vectors::IssuedAt()));
+  v1::SignedLogKeyEndorsement* signed_endorsement = proof->mutable_log_key_endorsement();
+  signed_endorsement->set_tbs(endorsement.SerializeAsString());
+  ASSIGN_OR_RETURN(
+      *signed_endorsement->mutable_signature(),
+      SignBytes(va_key, v1::ECDSA_P256_SHA256,
+                SignedMessage(SignedObject::kLogKeyEndorsement, signed_endorsement->tbs())));
+  return vd;
 }
 
 absl::StatusOr<std::string> TextFormat(const google::protobuf::Message& message) {
@@ -201,6 +264,17 @@ absl::Status MakeVectors(const std::string& directory) {
                    SignBytes(va_key.get(), v1::ECDSA_P256_SHA256, version_1_vd.statement()));
   version_1_vd.add_va_certificate_chain_der(CertificateToDer(va.get()));
   RETURN_IF_ERROR(out.Write("version-1.vd", version_1_vd.SerializeAsString()));
+
+  // The logged form of the same statement, and the same VD with one proof node altered.
+  ASSIGN_OR_RETURN(EvpPkeyPtr log_key, out.Ed25519Key("log.key.pem"));
+  ASSIGN_OR_RETURN(v1::VouchingData logged,
+                   LoggedVd(statement_bytes, va_key.get(), va.get(), log_key.get()));
+  RETURN_IF_ERROR(out.Write("logged.vd", logged.SerializeAsString()));
+  RETURN_IF_ERROR(out.Write("logged-checkpoint.note", logged.log_proof().checkpoint_note()));
+  v1::VouchingData logged_wrong_proof = logged;
+  std::string* node = logged_wrong_proof.mutable_log_proof()->mutable_inclusion_proof(0);
+  node->back() = static_cast<char>(node->back() ^ 0x01);
+  RETURN_IF_ERROR(out.Write("logged-wrong-proof.vd", logged_wrong_proof.SerializeAsString()));
 
   v1::VouchingStatement version_3 = statement;
   version_3.set_version(3);

@@ -1,5 +1,6 @@
 #include "client/testing/vd_vectors.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/signed_object.h"
 
@@ -37,6 +38,10 @@ v1::VouchingStatement ValidStatement(const std::string& server_leaf_der) {
   statement.set_log_shard_id(kLogShardId);
   statement.set_issued_at_unix_seconds(absl::ToUnixSeconds(IssuedAt()));
   return statement;
+}
+
+std::string LoggedVectorRecordSha256(uint64_t index) {
+  return Sha256(absl::StrCat("vector record ", index));
 }
 
 }  // namespace vd_vectors

@@ -22,6 +22,12 @@ inline constexpr uint32_t kPort = 443;
 inline constexpr char kTrustList[] = "mozilla";
 inline constexpr uint64_t kLogIndex = 1234;
 inline constexpr char kLogShardId[] = "shard-2026a";
+// The logged vector (docs/VOUCHING_DATA.md "Logged VDs"): the statement is entry kLogIndex of a
+// log of kLoggedTreeSize entries; every other entry i is LoggedVectorEntry(i).
+inline constexpr char kLogOriginPrefix[] = "log.example.net/mecai";
+inline constexpr uint64_t kLoggedTreeSize = 2000;
+// The record SHA-256 of entry i: SHA-256("vector record <i>").
+std::string LoggedVectorRecordSha256(uint64_t index);
 
 // Validity of every certificate of the vectors: 2026-01-01T00:00:00Z to 2046-01-01T00:00:00Z.
 absl::Time CertificatesNotBefore();
