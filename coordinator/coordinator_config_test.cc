@@ -124,6 +124,14 @@ TEST(CoordinatorConfigTest, AllowsPlaintextListenAndAgentsForLocalDevelopment) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
+TEST(CoordinatorConfigTest, TheBatchIntervalIsAtMostTenSeconds) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.set_batch_interval_milliseconds(10000);
+  EXPECT_TRUE(Validate(config).ok());
+  config.set_batch_interval_milliseconds(10001);
+  EXPECT_THAT(Validate(config), IsInvalidField("batch_interval_milliseconds: at most 10000"));
+}
+
 TEST(CoordinatorConfigTest, RefusesPlaintextTowardsTheSigner) {
   v1::CoordinatorConfig config = ValidConfig();
   config.mutable_signer()->set_insecure_plaintext_for_local_development(true);

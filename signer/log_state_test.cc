@@ -16,6 +16,7 @@
 #include "common/evidence/log_entry.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
+#include "common/transparency/compact_range.h"
 #include "common/transparency/merkle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -213,6 +214,100 @@ TEST_F(SignerLogStateTest, ConcurrentVdsAreAllJournaled) {
   for (std::thread& thread : threads) thread.join();
   Reopen();
   EXPECT_EQ(state_->UncheckpointedVouchingData(kShard), static_cast<size_t>(kThreads * kEach));
+}
+
+// Logged VDs (docs/VOUCHING_DATA.md "Logged VDs"): the log's entries from the signer's last tree
+// on, and the compact range of that tree.
+class LoggedLog {
+ public:
+  // Appends an entry carrying `statement` (empty: a refusal's entry).
+  void Append(const std::string& statement) {
+    entries_.push_back(LogEntryBytes(statement, Sha256(absl::StrCat("record ", entries_.size()))));
+    EXPECT_TRUE(tree_.AppendLeafHash(LeafHash(entries_.back())).ok());
+  }
+  std::vector<std::string> EntriesFrom(uint64_t begin) const {
+    return {entries_.begin() + begin, entries_.end()};
+  }
+  std::vector<std::string> RangeOf(uint64_t size) const {
+    CompactRange range;
+    for (uint64_t i = 0; i < size; ++i)
+      EXPECT_TRUE(range.AppendLeafHash(LeafHash(entries_[i])).ok());
+    return range.hashes();
+  }
+  std::string Root() const { return *tree_.RootHash(entries_.size()); }
+  uint64_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<std::string> entries_;
+  MerkleTree tree_;
+};
+
+TEST_F(SignerLogStateTest, ALoggedCheckpointCoversOnlyStatementsApprovedAtTheirIndex) {
+  LoggedLog log;
+  log.Append("");
+  Vouch(1);
+  log.Append(StatementAt(1));
+  log.Append("");
+  SignerLogState::CheckpointShortfall shortfall;
+  ASSERT_OK(state_->AdvanceLoggedCheckpoint(kShard, 3, log.Root(), 1, 0, {}, log.EntriesFrom(0),
+                                            &shortfall));
+  EXPECT_EQ(state_->TreeSize(kShard), 3u);
+  EXPECT_EQ(state_->UncheckpointedVouchingData(kShard), 0u);
+
+  // The next tree, after a restart: the signer holds only its last root; the range rebuilds it.
+  Reopen();
+  Vouch(4);
+  log.Append(StatementAt(3));  // Index 3: a statement approved nowhere.
+  log.Append(StatementAt(4));
+  EXPECT_THAT(state_->AdvanceLoggedCheckpoint(kShard, 5, log.Root(), 2, 3, log.RangeOf(3),
+                                              log.EntriesFrom(3), &shortfall),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("entry at log index 3 of shard 'shard-test' carries a VD "
+                                 "statement this signer did not approve at that index")));
+  EXPECT_EQ(state_->TreeSize(kShard), 3u);
+}
+
+TEST_F(SignerLogStateTest, ALoggedCheckpointChecksTheRangeTheEntriesAndTheRoot) {
+  LoggedLog log;
+  for (int i = 0; i < 5; ++i) log.Append("");
+  SignerLogState::CheckpointShortfall shortfall;
+  ASSERT_OK(state_->AdvanceLoggedCheckpoint(kShard, 5, log.Root(), 1, 0, {}, log.EntriesFrom(0),
+                                            &shortfall));
+  for (int i = 0; i < 3; ++i) log.Append("");
+  // A range of another tree of 5 leaves.
+  std::vector<std::string> forged = log.RangeOf(5);
+  forged.back()[0] ^= 1;
+  EXPECT_THAT(state_->AdvanceLoggedCheckpoint(kShard, 8, log.Root(), 2, 5, forged,
+                                              log.EntriesFrom(5), &shortfall),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("does not make the root of the signer's last checkpoint")));
+  // A root the entries do not make.
+  std::string root = log.Root();
+  root[0] ^= 1;
+  EXPECT_THAT(state_->AdvanceLoggedCheckpoint(kShard, 8, root, 2, 5, log.RangeOf(5),
+                                              log.EntriesFrom(5), &shortfall),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("the entries make")));
+  // Too few entries, or a previous size that is not the signer's.
+  EXPECT_THAT(state_->AdvanceLoggedCheckpoint(kShard, 8, log.Root(), 2, 5, log.RangeOf(5),
+                                              log.EntriesFrom(6), &shortfall),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs 3 entries; 2")));
+  EXPECT_THAT(
+      state_->AdvanceLoggedCheckpoint(kShard, 8, log.Root(), 2, 4, log.RangeOf(4), {}, &shortfall),
+      StatusIs(absl::StatusCode::kAborted, _));
+  EXPECT_TRUE(shortfall.previous_tree_size_mismatch);
+  EXPECT_EQ(shortfall.signer_tree_size, 5u);
+  // An entry that is not canonical.
+  std::vector<std::string> entries = log.EntriesFrom(5);
+  entries[1] += std::string("\x18\x01", 2);
+  EXPECT_THAT(state_->AdvanceLoggedCheckpoint(kShard, 8, log.Root(), 2, 5, log.RangeOf(5), entries,
+                                              &shortfall),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("the entry at log index 6: the log entry is not in its one "
+                                 "canonical encoding")));
+  // And the honest request after all of these.
+  ASSERT_OK(state_->AdvanceLoggedCheckpoint(kShard, 8, log.Root(), 2, 5, log.RangeOf(5),
+                                            log.EntriesFrom(5), &shortfall));
+  EXPECT_EQ(state_->TreeSize(kShard), 8u);
 }
 
 }  // namespace

@@ -142,6 +142,14 @@ TEST(SignerConfigTest, TheLogOriginPrefixIsAKeyNameAndASchemelessUrlPrefix) {
   }
 }
 
+TEST(SignerConfigTest, LoggedVdsNeedCheckpointNotes) {
+  v1::SignerConfig config = ValidConfig();
+  config.set_logged_vouching_data(true);
+  EXPECT_THAT(Validate(config), InvalidField("logged_vouching_data: requires log_origin_prefix"));
+  config.set_log_origin_prefix("log.va.example/mecai");
+  EXPECT_TRUE(Validate(config).ok());
+}
+
 TEST(SignerConfigTest, EachMissingRequiredFieldIsNamed) {
   const MissingField cases[] = {
       {"listen.tls.certificate_file",
