@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/transparency/merkle.h"
 #include "common/transparency/note_key.h"
@@ -71,6 +72,12 @@ class StoreFollower {
   absl::StatusOr<std::vector<std::string>> BundleEntries(const TileCoordinates& bundle) const
       ABSL_LOCKS_EXCLUDED(mutex_);
 
+  // The bytes the store keeps under the content hash `sha256` (32 bytes) in its evidence family
+  // (coordinator/record_store_layout.h): a revocation response a record names by hash
+  // (coordinator/record_evidence.h). Checked to hash to `sha256` (DATA_LOSS otherwise);
+  // NOT_FOUND when the store holds nothing under it.
+  absl::StatusOr<std::string> Evidence(absl::string_view sha256) const;
+
   // Leaves read so far (at least the served tree size).
   uint64_t LeavesRead() const ABSL_LOCKS_EXCLUDED(mutex_);
 
@@ -80,6 +87,7 @@ class StoreFollower {
     rocksdb::ColumnFamilyHandle* records = nullptr;
     rocksdb::ColumnFamilyHandle* merkle = nullptr;
     rocksdb::ColumnFamilyHandle* checkpoints = nullptr;
+    rocksdb::ColumnFamilyHandle* evidence = nullptr;
   };
   StoreFollower(std::string store_path, std::unique_ptr<rocksdb::DB> db, Families families,
                 NoteVerifierKey vkey);
