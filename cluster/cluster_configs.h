@@ -22,6 +22,9 @@ inline constexpr char kClusterShardId[] = "demo-shard-1";
 inline constexpr char kClusterTokenLabel[] = "mecai-va";
 inline constexpr char kClusterVaKeyLabel[] = "va-signing-key";
 inline constexpr char kClusterLogKeyLabel[] = "va-log-key";
+// The signer's log_origin_prefix: the log key (Ed25519) also signs each checkpoint as a C2SP note
+// of origin "<prefix>/<shard>" (docs/PUBLIC_LOG.md), which a log server serves.
+inline constexpr char kClusterLogOriginPrefix[] = "log.mecai.test";
 
 // Where one probe agent runs when it is not on this host's loopback: a network namespace (the
 // simulated region, `ip netns`) with its own address and its own resolver (ARCHITECTURE.md §9).
