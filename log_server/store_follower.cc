@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
+#include "common/evidence/log_entry.h"
 #include "common/storage/rocksdb_status.h"
 #include "common/transparency/signed_note.h"
 #include "common/transparency/tiles.h"
@@ -35,9 +36,9 @@ absl::StatusOr<std::unique_ptr<StoreFollower>> StoreFollower::Open(
   options.max_open_files = -1;
   options.create_if_missing = false;
   options.paranoid_checks = true;
-  const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, layout::kRecordsFamily,
-                                          layout::kMerkleFamily, layout::kCheckpointsFamily,
-                                          layout::kEvidenceFamily};
+  const std::vector<std::string> names = {
+      rocksdb::kDefaultColumnFamilyName, layout::kRecordsFamily,  layout::kMerkleFamily,
+      layout::kCheckpointsFamily,        layout::kEvidenceFamily, layout::kRecordHashesFamily};
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : names) {
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
@@ -48,7 +49,7 @@ absl::StatusOr<std::unique_ptr<StoreFollower>> StoreFollower::Open(
       rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), store_path, secondary_path,
                                    descriptors, &handles, &raw_db),
       absl::StrCat("record store at ", store_path, ": opening it as a RocksDB secondary")));
-  Families families{handles[0], handles[1], handles[2], handles[3], handles[4]};
+  Families families{handles[0], handles[1], handles[2], handles[3], handles[4], handles[5]};
   auto follower = absl::WrapUnique(new StoreFollower(
       store_path, std::unique_ptr<rocksdb::DB>(raw_db), families, std::move(vkey)));
   std::string stored_shard;
@@ -89,7 +90,7 @@ StoreFollower::StoreFollower(std::string store_path, std::unique_ptr<rocksdb::DB
 StoreFollower::~StoreFollower() {
   for (rocksdb::ColumnFamilyHandle* handle :
        {families_.default_family, families_.records, families_.merkle, families_.checkpoints,
-        families_.evidence}) {
+        families_.evidence, families_.record_hashes}) {
     if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle);
   }
   db_->Close().PermitUncheckedError();
@@ -227,13 +228,15 @@ absl::StatusOr<std::vector<std::string>> StoreFollower::BundleEntries(
   for (it->Seek(layout::EncodeIndex(first)); it->Valid() && entries.size() < bundle.width;
        it->Next()) {
     const uint64_t index = first + entries.size();
+    // The leaves are the records' LogEntries (common/evidence/log_entry.h).
+    absl::StatusOr<std::string> entry = LogEntryOfRecord(ToView(it->value()));
     uint64_t key = 0;
-    if (!layout::DecodeIndex(ToView(it->key()), &key) || key != index ||
-        LeafHash(ToView(it->value())) != leaf_hashes[entries.size()]) {
+    if (!layout::DecodeIndex(ToView(it->key()), &key) || key != index || !entry.ok() ||
+        LeafHash(*entry) != leaf_hashes[entries.size()]) {
       return absl::DataLossError(absl::StrCat("record store at ", store_path_, ": record ", index,
                                               " is missing or does not hash to its leaf"));
     }
-    entries.emplace_back(ToView(it->value()));
+    entries.push_back(*std::move(entry));
   }
   RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading records"));
   if (entries.size() != bundle.width) {
@@ -249,9 +252,15 @@ absl::StatusOr<std::string> StoreFollower::Evidence(absl::string_view sha256) co
   }
   rocksdb::ReadOptions read;
   read.verify_checksums = true;
+  const rocksdb::Slice key(sha256.data(), sha256.size());
   std::string bytes;
-  const rocksdb::Status status =
-      db_->Get(read, families_.evidence, rocksdb::Slice(sha256.data(), sha256.size()), &bytes);
+  rocksdb::Status status = db_->Get(read, families_.evidence, key, &bytes);
+  if (status.IsNotFound()) {
+    // Not a revocation response: a record, by the hash its log entry names?
+    std::string index_key;
+    status = db_->Get(read, families_.record_hashes, key, &index_key);
+    if (status.ok()) status = db_->Get(read, families_.records, index_key, &bytes);
+  }
   if (status.IsNotFound()) {
     return absl::NotFoundError(absl::StrCat("no evidence ", HexEncode(sha256)));
   }

@@ -72,10 +72,11 @@ class StoreFollower {
   absl::StatusOr<std::vector<std::string>> BundleEntries(const TileCoordinates& bundle) const
       ABSL_LOCKS_EXCLUDED(mutex_);
 
-  // The bytes the store keeps under the content hash `sha256` (32 bytes) in its evidence family
-  // (coordinator/record_store_layout.h): a revocation response a record names by hash
-  // (coordinator/record_evidence.h). Checked to hash to `sha256` (DATA_LOSS otherwise);
-  // NOT_FOUND when the store holds nothing under it.
+  // The bytes the store keeps under the content hash `sha256` (32 bytes): a revocation response a
+  // record names by hash (the evidence family, coordinator/record_evidence.h), or a record the
+  // log's entries name by hash (the record_hashes family, common/evidence/log_entry.h), read
+  // whether or not a served checkpoint covers it yet. Checked to hash to `sha256` (DATA_LOSS
+  // otherwise); NOT_FOUND when the store holds nothing under it.
   absl::StatusOr<std::string> Evidence(absl::string_view sha256) const;
 
   // Leaves read so far (at least the served tree size).
@@ -88,6 +89,7 @@ class StoreFollower {
     rocksdb::ColumnFamilyHandle* merkle = nullptr;
     rocksdb::ColumnFamilyHandle* checkpoints = nullptr;
     rocksdb::ColumnFamilyHandle* evidence = nullptr;
+    rocksdb::ColumnFamilyHandle* record_hashes = nullptr;
   };
   StoreFollower(std::string store_path, std::unique_ptr<rocksdb::DB> db, Families families,
                 NoteVerifierKey vkey);

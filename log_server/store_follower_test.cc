@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/signature.h"
+#include "common/evidence/log_entry.h"
 #include "common/pki/pki_builder.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
@@ -102,8 +103,11 @@ TEST_F(StoreFollowerTest, ServesNothingBeforeTheFirstNoteThenFollowsTheWriter) {
               StatusIs(absl::StatusCode::kNotFound, testing::_));
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> entries, follower->BundleEntries({true, 0, 1, 44}));
   ASSERT_EQ(entries.size(), 44u);
+  // Each entry is the record's LogEntry: it names the record by its SHA-256.
   ASSERT_OK_AND_ASSIGN(std::string record, store_->GetRecordBytes(256));
-  EXPECT_EQ(entries[0], record);
+  ASSERT_OK_AND_ASSIGN(v1::LogEntry entry, ParseLogEntry(entries[0]));
+  EXPECT_EQ(entry.record_sha256(), Sha256(record));
+  EXPECT_EQ(LeafHash(entries[0]), *store_->GetLeafHash(256));
   // Records appended but not yet in a checkpoint are not served.
   Grow(320);
   ASSERT_OK(follower->CatchUp());
@@ -142,7 +146,7 @@ TEST_F(StoreFollowerTest, ANoteOfAnotherKeyOrRootIsNeverServed) {
   EXPECT_EQ(follower->Checkpoint()->tree_size, 50u);
 }
 
-TEST_F(StoreFollowerTest, ServesEvidenceByItsHashOnly) {
+TEST_F(StoreFollowerTest, ServesEvidenceAndRecordsByTheirHashOnly) {
   const std::string crl = "a CRL's DER bytes";
   ASSERT_OK(store_
                 ->Append([&crl](uint64_t index) {
@@ -159,6 +163,10 @@ TEST_F(StoreFollowerTest, ServesEvidenceByItsHashOnly) {
   ASSERT_OK_AND_ASSIGN(auto follower, Follow());
   ASSERT_OK_AND_ASSIGN(std::string served, follower->Evidence(Sha256(crl)));
   EXPECT_EQ(served, crl);
+  // The record itself, by the SHA-256 its log entry names.
+  ASSERT_OK_AND_ASSIGN(std::string record, store_->GetRecordBytes(0));
+  ASSERT_OK_AND_ASSIGN(std::string served_record, follower->Evidence(Sha256(record)));
+  EXPECT_EQ(served_record, record);
   EXPECT_THAT(follower->Evidence(Sha256("never stored")),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no evidence")));
   EXPECT_THAT(follower->Evidence("short"),

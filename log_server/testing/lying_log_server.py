@@ -8,7 +8,7 @@ usage: lying_log_server.py UPSTREAM PORT_FILE MODE
   entry:N          flips the last byte of entry N in the bundle that holds it
   tile:PATH:HASH   flips a bit of hash HASH of the hash tile at PATH (e.g. tile/0/001)
   checkpoint       changes the root line of the checkpoint note (its signature then fails)
-  evidence         flips a bit of every evidence answer
+  evidence:HEX     flips a bit of the answer for /evidence/HEX (a CRL, or a record by its hash)
 """
 import http.server
 import os
@@ -51,7 +51,7 @@ def alter(path, body):
         lines = body.split(b"\n")
         lines[2] = b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
         return b"\n".join(lines)
-    elif kind == "evidence" and path.startswith("/evidence/"):
+    elif kind == "evidence" and path == "/evidence/" + argument:
         return bytes([body[0] ^ 0x01]) + body[1:]
     return body
 

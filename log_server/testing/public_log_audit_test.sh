@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `mecai audit --log URL --key VKEY` against the real log_server over a real record store
 # (docs/PUBLIC_LOG.md "Auditing with only the URL and the key"): a clean audit, a log that grows,
-# the evidence of one hostname's records, a server that lies about one entry, one tile, the
-# checkpoint or evidence (lying_log_server.py, in front of the real one), a shrunk and a forked log
-# under the same key, and a c2sp.org/tlog-proof checked by `mecai log verify-proof` and by the Go
+# the records of one hostname (by the hash their entries name) and their evidence, a server that
+# lies about one entry, one tile, the checkpoint, a CRL or a record (lying_log_server.py, in front
+# of the real one), a shrunk and a forked log under the same key, and a c2sp.org/tlog-proof checked by `mecai log verify-proof` and by the Go
 # module authors' golang.org/x/mod/sumdb/tlog (tlog_verify.go -proof).
 set -euo pipefail
 grow="$1"
@@ -144,10 +144,17 @@ expect tile1 "PROBLEM: tile tile/1/000.p/2 hash 1 (entries 256..511) is not the 
 lie checkpoint
 audit 3 checkpoint --log "$liar_url" --key "$vkey" --state "$work/state"
 expect checkpoint "/checkpoint does not verify with the vkey"
-lie evidence
+lie "evidence:$crl_sha256"
 audit 3 evidence --log "$liar_url" --key "$vkey" --host host-3.example
-expect evidence "PROBLEM: record 3: the revocation evidence served for "
-expect evidence " does not hash to it"
+expect evidence "PROBLEM: record 3: the revocation evidence served for $crl_sha256 does not hash to it"
+# The record entry 3 names by hash (a refusal's entry: 0x12 0x20 and the record's SHA-256, after
+# its 2-byte length in the bundle), served altered.
+record_sha256="$(curl -s "$url/tile/entries/000" | python3 -c 'import sys; b = sys.stdin.buffer.read(); print(b[3 * 36 + 4:3 * 36 + 36].hex())')"
+[ "$(curl -s "$url/evidence/$record_sha256" | sha256sum | cut -d' ' -f1)" = "$record_sha256" ] ||
+  fail "the log server does not serve record 3 by its hash"
+lie "evidence:$record_sha256"
+audit 3 record --log "$liar_url" --key "$vkey" --host host-3.example
+expect record "PROBLEM: entry 3: the record served for $record_sha256 does not hash to it"
 cmp -s "$work/state" "$work/state-700" || fail "a failed audit changed the state file"
 # Another key under the same name.
 audit 3 other-key --log "$url" --key "$(cat "$work/log/other-vkey")"
