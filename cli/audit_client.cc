@@ -31,6 +31,23 @@ void SetDeadline(grpc::ClientContext* context) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
 }
 
+// The checkpoint a previous audit kept in `path`; nullopt when the file does not exist yet.
+absl::StatusOr<std::optional<v1::CheckpointBody>> ReadKeptCheckpoint(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (absl::IsNotFound(text.status())) return std::nullopt;
+  if (!text.ok()) return text.status();
+  v1::CheckpointBody kept;
+  if (!kept.ParseFromString(*text) || kept.log_shard_id().empty() || kept.va_id().empty() ||
+      kept.root_hash().size() != 32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the state file ", path,
+        " does not hold a checkpoint of an earlier audit (remove it to start afresh)"));
+  }
+  return kept;
+}
+
+}  // namespace
+
 std::string DescribeRecord(const v1::QuorumRecord& record) {
   if (record.has_trust_list_change()) {
     // An administrative record: a maintainer-signed trust-list change (docs/PROTOCOL.md).
@@ -56,23 +73,6 @@ std::string DescribeRecord(const v1::QuorumRecord& record) {
                       record.port(), "  ", decision, "  ", record.perspectives_size(),
                       " perspectives");
 }
-
-// The checkpoint a previous audit kept in `path`; nullopt when the file does not exist yet.
-absl::StatusOr<std::optional<v1::CheckpointBody>> ReadKeptCheckpoint(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (absl::IsNotFound(text.status())) return std::nullopt;
-  if (!text.ok()) return text.status();
-  v1::CheckpointBody kept;
-  if (!kept.ParseFromString(*text) || kept.log_shard_id().empty() || kept.va_id().empty() ||
-      kept.root_hash().size() != 32) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the state file ", path,
-        " does not hold a checkpoint of an earlier audit (remove it to start afresh)"));
-  }
-  return kept;
-}
-
-}  // namespace
 
 absl::Status VerifyCheckpointNoteMatches(const v1::SignedCheckpoint& checkpoint,
                                          const v1::CheckpointBody& body,
@@ -150,6 +150,25 @@ absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& 
                                                     signer.va_id, "'"));
   }
   return body;
+}
+
+void CheckNamedEvidence(const v1::QuorumRecord& record, const EvidenceFetch& fetch,
+                        absl::flat_hash_set<std::string>* checked,
+                        std::vector<std::string>* problems) {
+  for (const v1::RevocationEvidence& evidence : record.revocation()) {
+    const std::string& sha256 = evidence.response_sha256();
+    if (sha256.empty() || !checked->insert(sha256).second) continue;
+    absl::StatusOr<std::string> served = fetch(sha256);
+    if (!served.ok()) {
+      problems->push_back(absl::StrCat("record ", record.log_index(),
+                                       ": the log does not serve the revocation evidence ",
+                                       HexEncode(sha256), " (", served.status().message(), ")"));
+    } else if (Sha256(*served) != sha256) {
+      problems->push_back(absl::StrCat("record ", record.log_index(),
+                                       ": the revocation evidence served for ", HexEncode(sha256),
+                                       " does not hash to it"));
+    }
+  }
 }
 
 absl::Status CheckSameLog(const v1::CheckpointBody& kept, const v1::CheckpointBody& checkpoint) {
@@ -265,30 +284,17 @@ void DescribeRecordInFull(const v1::QuorumRecord& record, std::ostream& out) {
   }
 }
 
-// With --verify: every revocation response `record` names by hash is served by the log and hashes
-// to that name (ARCHITECTURE.md §8 "Evidence by content hash"). Each hash is fetched once per
-// audit (`checked`).
-void CheckNamedEvidence(v1::AuditService::StubInterface& stub, const v1::QuorumRecord& record,
-                        absl::flat_hash_set<std::string>* checked, AuditReport* report) {
-  for (const v1::RevocationEvidence& evidence : record.revocation()) {
-    const std::string& sha256 = evidence.response_sha256();
-    if (sha256.empty() || !checked->insert(sha256).second) continue;
+// With --verify: the AuditService's GetEvidence as an EvidenceFetch.
+EvidenceFetch AuditServiceEvidence(v1::AuditService::StubInterface& stub) {
+  return [&stub](const std::string& sha256) -> absl::StatusOr<std::string> {
     grpc::ClientContext context;
     SetDeadline(&context);
     v1::GetEvidenceRequest request;
     request.set_sha256(sha256);
     v1::GetEvidenceResponse response;
-    grpc::Status status = stub.GetEvidence(&context, request, &response);
-    if (!status.ok()) {
-      report->problems.push_back(absl::StrCat(
-          "record ", record.log_index(), ": the log does not serve the revocation evidence ",
-          HexEncode(sha256), " (", status.error_message(), ")"));
-    } else if (Sha256(response.der()) != sha256) {
-      report->problems.push_back(absl::StrCat("record ", record.log_index(),
-                                              ": the revocation evidence served for ",
-                                              HexEncode(sha256), " does not hash to it"));
-    }
-  }
+    RETURN_IF_ERROR(FromGrpcStatus(stub.GetEvidence(&context, request, &response), "GetEvidence"));
+    return response.der();
+  };
 }
 
 // --log-index: fetches the one record, prints it in full and, with --verify, checks it is in the
@@ -315,7 +321,7 @@ absl::Status ShowOneRecord(v1::AuditService::StubInterface& stub, const AuditOpt
         absl::StrCat("record ", record.log_index(), " is not provably in the signed log"));
   }
   absl::flat_hash_set<std::string> checked;
-  CheckNamedEvidence(stub, record, &checked, report);
+  CheckNamedEvidence(record, AuditServiceEvidence(stub), &checked, &report->problems);
   return absl::OkStatus();
 }
 
@@ -365,7 +371,7 @@ absl::Status WalkRecords(v1::AuditService::StubInterface& stub, const AuditOptio
         report->problems.push_back(
             absl::StrCat("record ", record.log_index(), " is not provably in the signed log"));
       }
-      CheckNamedEvidence(stub, record, &evidence_checked, report);
+      CheckNamedEvidence(record, AuditServiceEvidence(stub), &evidence_checked, &report->problems);
     }
     page_token = response.next_page_token();
   } while (!page_token.empty());

@@ -4,14 +4,18 @@
 #ifndef MECAI_CLI_AUDIT_CLIENT_H_
 #define MECAI_CLI_AUDIT_CLIENT_H_
 
+#include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/va_list.h"
 #include "common/crypto/openssl_types.h"
 #include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
 
 namespace mecai {
@@ -81,6 +85,21 @@ absl::StatusOr<v1::CheckpointBody> VerifyCheckpoint(const v1::SignedCheckpoint& 
 // OK when `checkpoint` comes from the log shard and VA of `kept` (the checkpoint an earlier audit
 // verified); otherwise FAILED_PRECONDITION naming both.
 absl::Status CheckSameLog(const v1::CheckpointBody& kept, const v1::CheckpointBody& checkpoint);
+
+// One line for `record`: index, decision time, hostname:port, decision and perspectives (or the
+// trust-list change of an administrative record).
+std::string DescribeRecord(const v1::QuorumRecord& record);
+
+// The bytes a log serves under a content hash (ARCHITECTURE.md §8 "Evidence by content hash"):
+// the AuditService's GetEvidence, or the public log server's /evidence/<hex> (docs/PUBLIC_LOG.md).
+using EvidenceFetch = std::function<absl::StatusOr<std::string>(const std::string& sha256)>;
+
+// Every revocation response `record` names by hash is served by `fetch` and hashes to that name;
+// each failure is a sentence appended to `problems`. Each hash is fetched once per audit
+// (`checked`).
+void CheckNamedEvidence(const v1::QuorumRecord& record, const EvidenceFetch& fetch,
+                        absl::flat_hash_set<std::string>* checked,
+                        std::vector<std::string>* problems);
 
 }  // namespace mecai
 

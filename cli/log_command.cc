@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/flags.h"
+#include "cli/public_log_command.h"
 #include "common/base/config_loader.h"
 #include "common/base/status.h"
 #include "common/crypto/pem.h"
@@ -15,13 +16,16 @@ namespace {
 
 constexpr char kLogUsage[] =
     "usage: mecai log vkey --public-key F (--origin O | --signer-config F --shard ID)\n"
+    "       mecai log verify-proof --key VKEY --proof FILE --entry FILE\n"
     "\n"
     "Prints the verifier key (vkey, https://c2sp.org/signed-note) of a shard's public log\n"
     "(docs/PUBLIC_LOG.md): <origin>+<key ID>+<base64 key>, for note.NewVerifier and any C2SP\n"
     "checkpoint verifier. F is the log key's public half, a PEM SubjectPublicKeyInfo (Ed25519,\n"
     "the key of the signer's log_key_label; the VA list's log_public_key_file). The key name is\n"
     "the log's origin: --origin, or the signer's log_origin_prefix and the shard id.\n"
-    "Exit status: 0 printed; 1 the key or configuration does not fit; 2 usage.\n";
+    "Exit status: 0 printed; 1 the key or configuration does not fit; 2 usage.\n"
+    "verify-proof checks a c2sp.org/tlog-proof that `mecai audit --log --prove` wrote (run\n"
+    "`mecai log verify-proof --help`).\n";
 
 int Usage(const absl::Status& status) {
   std::cerr << "mecai log: " << status.message() << "\n\n" << kLogUsage;
@@ -52,6 +56,7 @@ int LogCommand(int argc, char** argv) {
     std::cout << kLogUsage;
     return argc < 3 ? 2 : 0;
   }
+  if (std::string(argv[2]) == "verify-proof") return VerifyProofCommand(argc, argv);
   if (std::string(argv[2]) != "vkey") {
     return Usage(absl::InvalidArgumentError(absl::StrCat("unknown subcommand ", argv[2])));
   }

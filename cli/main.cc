@@ -13,6 +13,7 @@
 #include "cli/flags.h"
 #include "cli/internal_pki.h"
 #include "cli/log_command.h"
+#include "cli/public_log_command.h"
 #include "cli/report.h"
 #include "cli/store_command.h"
 #include "cli/tls_commands.h"
@@ -71,6 +72,12 @@ constexpr char kUsage[] =
     "      chain, pinned key and id), an inclusion proof per record and, with --state, that the\n"
     "      log shard and VA are those seen last time and the log is consistent with that\n"
     "      checkpoint. Exit 3 on any problem.\n"
+    "  audit --log URL --key VKEY [--state F] [--host H] [--prove N --proof-out F [--entry-out "
+    "F]]\n"
+    "      Audits a shard's public log with only its URL and vkey: verifies the checkpoint,\n"
+    "      every entry bundle and tile, the root, consistency with --state, the evidence of\n"
+    "      H's records; --prove writes a c2sp.org/tlog-proof (docs/PUBLIC_LOG.md). Exit 3 on any\n"
+    "      problem.\n"
     "  trust-list list --vs ADDR  <connection>\n"
     "      Lists each trust list's roots, removed roots and last change sequence.\n"
     "  trust-list add --vs ADDR --trust-list TL --root PEM --reason TEXT <maintainer key>\n"
@@ -93,6 +100,8 @@ constexpr char kUsage[] =
     "      record against the Merkle log; prints tree size, root and latest checkpoint.\n"
     "  log vkey --public-key F (--origin O | --signer-config F --shard ID)\n"
     "      Prints the verifier key of a shard's public log (C2SP vkey; docs/PUBLIC_LOG.md).\n"
+    "  log verify-proof --key VKEY --proof F --entry F\n"
+    "      Checks a c2sp.org/tlog-proof of an entry against the log's vkey.\n"
     "\n"
     "<connection>: --tls-ca F --tls-cert F --tls-key F --tls-server-name NAME (mutual TLS),\n"
     "              or --plaintext (local development only).\n"
@@ -307,6 +316,7 @@ int Pki(int argc, char** argv) {
 }
 
 int Audit(int argc, char** argv) {
+  if (mecai::IsPublicLogAudit(argc, argv)) return mecai::PublicLogAuditCommand(argc, argv);
   std::set<std::string> valued = {"vs", "host", "since", "va-list", "state", "index"};
   valued.insert(mecai::kConnectionFlags.begin(), mecai::kConnectionFlags.end());
   std::set<std::string> boolean = mecai::kConnectionBooleanFlags;

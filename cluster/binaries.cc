@@ -67,6 +67,7 @@ absl::StatusOr<BinaryPaths> FindClusterBinaries() {
   if (!probe_agent.ok()) return probe_agent.status();
   paths.probe_agent = *probe_agent;
   paths.approval = Find("approval", "approval").value_or("");
+  paths.log_server = Find("log_server", "log_server").value_or("");
   for (const char* candidate : {"/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"}) {
     if (IsExecutable(candidate)) paths.dnsmasq = candidate;
   }

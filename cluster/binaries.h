@@ -14,6 +14,9 @@ struct BinaryPaths {
   std::string probe_agent;
   // The phone-approval service (ARCHITECTURE.md §7); empty when it is not built (it is optional).
   std::string approval;
+  // The public log server (docs/PUBLIC_LOG.md); empty when it is not built (`mecai demo` then
+  // skips its last step).
+  std::string log_server;
   std::string dnsmasq;
   std::string nginx;
 };

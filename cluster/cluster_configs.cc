@@ -151,6 +151,7 @@ v1::SignerConfig ClusterSignerConfig(const std::string& workdir, const std::stri
   signer.set_va_id(kClusterVaId);
   *signer.mutable_pkcs11() = ClusterVaKeyPkcs11(workdir, module_path);
   signer.set_log_key_label(kClusterLogKeyLabel);
+  signer.set_log_origin_prefix(kClusterLogOriginPrefix);
   signer.set_log_state_file(ClusterPath(workdir, "store/signer-log-state.pb"));
   signer.set_va_certificate_chain_file(ClusterPath(workdir, "pki/va.pem"));
   signer.set_ca_certificate_file(ClusterPath(workdir, "pki/root-ca.pem"));

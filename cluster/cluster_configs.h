@@ -22,6 +22,9 @@ inline constexpr char kClusterShardId[] = "demo-shard-1";
 inline constexpr char kClusterTokenLabel[] = "mecai-va";
 inline constexpr char kClusterVaKeyLabel[] = "va-signing-key";
 inline constexpr char kClusterLogKeyLabel[] = "va-log-key";
+// The signer's log_origin_prefix: the log key (Ed25519) also signs each checkpoint as a C2SP note
+// of origin "<prefix>/<shard>" (docs/PUBLIC_LOG.md), which a log server serves.
+inline constexpr char kClusterLogOriginPrefix[] = "log.mecai.test";
 
 // Where one probe agent runs when it is not on this host's loopback: a network namespace (the
 // simulated region, `ip netns`) with its own address and its own resolver (ARCHITECTURE.md §9).
@@ -93,10 +96,6 @@ v1::TrustListConfig ClusterTrustList(const std::string& workdir, bool require_ap
 // The VA list of clients and auditors: the cluster's VA, pinned to `va_spki_sha256`
 // (docs/VOUCHING_DATA.md §4), with its log key.
 v1::VaList ClusterVaList(const std::string& workdir, const std::string& va_spki_sha256);
-
-// The origin prefix of the cluster's checkpoint notes when they are signed
-// (c2sp.org/tlog-checkpoint): the log of shard kClusterShardId is "log.mecai.test/demo/<shard>".
-inline constexpr char kClusterLogOriginPrefix[] = "log.mecai.test/demo";
 
 // The signer: the VA and log keys in the token of ClusterVaKeyPkcs11, the agents' Observation keys,
 // the trust lists (the approval one and the approval service's record key `with_approval`), and the

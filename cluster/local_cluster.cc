@@ -312,13 +312,11 @@ absl::Status LocalCluster::BuildHsm() {
   RETURN_IF_ERROR(InitSoftHsmToken(Path("hsm"), pkcs11.token_label(), pin, "demo-so-pin-9377"));
   RETURN_IF_ERROR(WriteFileAtomically(pkcs11.pin_file(), pin + "\n", 0600));
   ASSIGN_OR_RETURN(EvpPkeyPtr va_public_key, GenerateEcKeyPairInToken(pkcs11));
-  // The log key, beside it in the token: signs checkpoints only.
+  // The log key, beside it in the token: signs checkpoints only, Ed25519 so that each checkpoint
+  // is also a C2SP signed note (docs/PUBLIC_LOG.md "Turning it on").
   v1::Pkcs11Config log_key = pkcs11;
   log_key.set_key_label(kClusterLogKeyLabel);
-  // Checkpoint notes, and so logged VDs, need an Ed25519 log key (docs/PUBLIC_LOG.md).
-  ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, options_.logged_vouching_data
-                                                  ? GenerateEd25519KeyPairInToken(log_key)
-                                                  : GenerateEcKeyPairInToken(log_key));
+  ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, GenerateEd25519KeyPairInToken(log_key));
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("pki/log-key.pub.pem"), PublicKeyToPem(log_public_key.get())));
   // The VA certificate: issued by the CA, with the designated-OCSP-responder usage (MECAI
@@ -523,10 +521,7 @@ absl::Status LocalCluster::StartSigners(const std::string& binary,
                                         const std::vector<v1::AgentEndpoint>& agents) {
   v1::SignerConfig signer =
       ClusterSignerConfig(options_.workdir, SoftHsmModulePath(), agents, with_approval());
-  if (options_.logged_vouching_data) {
-    signer.set_log_origin_prefix(kClusterLogOriginPrefix);
-    signer.set_logged_vouching_data(true);
-  }
+  if (options_.logged_vouching_data) signer.set_logged_vouching_data(true);
   RETURN_IF_ERROR(WriteConfig("signer.textproto", signer));
   Step("starting the signer (PKCS#11, SoftHSM2)");
   ASSIGN_OR_RETURN(ChildProcess * signer_process,

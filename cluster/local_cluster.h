@@ -62,9 +62,9 @@ struct LocalClusterOptions {
   // trust-list changes file, and the coordinator relays trust-list changes to both
   // (CoordinatorConfig.signer_replica_addresses); signing calls go to the first.
   int signer_replicas = 1;
-  // Logged VDs (docs/VOUCHING_DATA.md "Logged VDs"): the log key is Ed25519, the signer signs
-  // checkpoint notes of the origin prefix kClusterLogOriginPrefix and approves statements without
-  // signing each, and the coordinator asks for a checkpoint every `batch_interval_milliseconds`.
+  // Logged VDs (docs/VOUCHING_DATA.md "Logged VDs"): the signer approves statements without
+  // signing each, and the coordinator asks for a checkpoint (a note of the Ed25519 log key) every
+  // `batch_interval_milliseconds`.
   bool logged_vouching_data = false;
   uint32_t batch_interval_milliseconds = 200;
 };

@@ -18,6 +18,7 @@
 #include "coordinator/coordinator_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "log_server/log_server_config.h"
 #include "probe_agent/agent_config.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "signer/signer_config.h"
@@ -65,6 +66,7 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
       std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto",
       std::string(kDeployDirectory) + "/nginx/stapler.textproto",
       std::string(kDeployDirectory) + "/systemd/coordinator.textproto",
+      std::string(kDeployDirectory) + "/systemd/log-server.textproto",
       std::string(kDeployDirectory) + "/systemd/probe-agent.textproto",
       std::string(kDeployDirectory) + "/systemd/signer.textproto"};
   for (const std::string& region : kRegions) {
@@ -75,8 +77,8 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
   EXPECT_THAT(TextprotoFiles(), ElementsAreArray(expected));
 }
 
-// Each file is validated as the message its name says: coordinator, signer, probe-agent, stapler
-// or approval.
+// Each file is validated as the message its name says: coordinator, signer, probe-agent, stapler,
+// approval or log-server.
 TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
   const std::vector<std::string> files = TextprotoFiles();
   ASSERT_FALSE(files.empty());
@@ -120,6 +122,10 @@ TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
       EXPECT_GT(config->web_trusted_proxies_size(), 0);
       EXPECT_EQ(config->web_max_connections_per_address(), 0u);
       EXPECT_EQ(config->allowed_special_address_ranges_size(), 0);
+    } else if (name == "log-server.textproto") {
+      absl::StatusOr<v1::LogServerConfig> config = LoadConfig<v1::LogServerConfig>(path);
+      ASSERT_TRUE(config.ok()) << config.status();
+      valid = ValidateLogServerConfig(WithLogServerDefaults(*config), path);
     } else {
       ADD_FAILURE() << "no binary reads a config named " << name;
       continue;

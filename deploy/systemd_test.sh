@@ -21,8 +21,10 @@ command -v systemd-analyze >/dev/null || { echo "systemd_test: no systemd-analyz
 
 services=(mecai-coordinator mecai-signer mecai-probe-agent mecai-stapler mecai-approval)
 helpers=(mecai-stapler-reload)
+# Services that run as another service's user: the public log server reads the coordinator's store.
+followers=(mecai-log-server)
 found="$(cd "${dir}" && ls -1 *.service | sort | tr '\n' ' ')"
-expected="$(printf '%s.service\n' "${services[@]}" "${helpers[@]}" | sort | tr '\n' ' ')"
+expected="$(printf '%s.service\n' "${services[@]}" "${helpers[@]}" "${followers[@]}" | sort | tr '\n' ' ')"
 [[ "${found}" == "${expected}" ]] || fail "units are '${found}', expected '${expected}'"
 
 # The exposure score of a unit file: "→ Overall exposure level for NAME: 1.3 OK".
@@ -33,7 +35,7 @@ exposure() {
 }
 above() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 
-for unit in "${services[@]}" "${helpers[@]}"; do
+for unit in "${services[@]}" "${helpers[@]}" "${followers[@]}"; do
   file="${dir}/${unit}.service"
   score="$(exposure "${file}")"
   if [[ -z "${score}" ]]; then
@@ -71,6 +73,14 @@ done
 for line in "${required[@]}"; do
   grep -qx "${line}" "${dir}/mecai-stapler-reload.service" || fail "mecai-stapler-reload: no '${line}'"
 done
+# The log server: the coordinator's user (the store's files are its only), its own state
+# directory, the coordinator's mounted read-only, no capability.
+for line in "${required[@]}" "LimitNOFILE=65536" "RestartPreventExitStatus=78 2" \
+  "Restart=on-failure" "User=mecai-coordinator" "Group=mecai-coordinator" \
+  "StateDirectory=mecai-log-server" "ReadOnlyPaths=/var/lib/mecai-coordinator" \
+  "CapabilityBoundingSet=" "PrivateUsers=yes" "After=mecai-coordinator.service"; do
+  grep -qx "${line}" "${dir}/mecai-log-server.service" || fail "mecai-log-server: no '${line}'"
+done
 # A co-located coordinator starts after its signer.
 grep -qx "After=mecai-signer.service" "${dir}/mecai-coordinator.service" ||
   fail "mecai-coordinator: not After=mecai-signer.service"
@@ -100,14 +110,14 @@ done
 # systemd-analyze verify against the distribution's units and the real binaries.
 cp -R /lib/systemd/system "${root}/usr/lib/systemd/"
 cp "$(readlink -f /usr/bin/systemctl)" "${root}/usr/bin/systemctl"
-for binary in coordinator signer probe_agent stapler approval; do
+for binary in coordinator signer probe_agent stapler approval log_server; do
   cp "$(readlink -f "${binary}/${binary}")" "${root}/usr/local/bin/${binary}"
 done
-for unit in "${services[@]}" "${helpers[@]}"; do
+for unit in "${services[@]}" "${helpers[@]}" "${followers[@]}"; do
   cp "${dir}/${unit}.service" "${root}/etc/systemd/system/"
 done
 cp "${dir}/mecai-stapler-reload.path" "${root}/etc/systemd/system/"
-if ! systemd-analyze verify --root="${root}" $(printf '%s.service ' "${services[@]}" "${helpers[@]}") \
+if ! systemd-analyze verify --root="${root}" $(printf '%s.service ' "${services[@]}" "${helpers[@]}" "${followers[@]}") \
   mecai-stapler-reload.path >"${work}/verify.out" 2>&1 || [[ -s "${work}/verify.out" ]]; then
   fail "systemd-analyze verify: $(cat "${work}/verify.out")"
 fi
@@ -126,6 +136,20 @@ for unit in mecai-coordinator mecai-signer mecai-probe-agent; do
 done
 [[ "$(config_of mecai-stapler)" == "stapler.textproto" ]] || fail "mecai-stapler: not /etc/mecai/stapler.textproto"
 [[ "$(config_of mecai-approval)" == "approval.textproto" ]] || fail "mecai-approval: not /etc/mecai/approval.textproto"
+[[ "$(config_of mecai-log-server)" == "log-server.textproto" && -f "${dir}/log-server.textproto" ]] ||
+  fail "mecai-log-server: does not read /etc/mecai/log-server.textproto"
+# The log server follows the coordinator's store and shard, under the signer's origin prefix, and
+# writes only under its own state directory.
+field() { sed -n "s|^$2: \"\(.*\)\"$|\1|p" "${dir}/$1"; }
+[[ "$(field log-server.textproto store_path)" == "$(field coordinator.textproto store_path)" ]] ||
+  fail "log-server.textproto's store_path is not the coordinator's"
+shard="$(field coordinator.textproto log_shard_id)"
+[[ "$(field log-server.textproto log_shard_id)" == "${shard}" ]] ||
+  fail "log-server.textproto's log_shard_id is not the coordinator's"
+[[ "$(field log-server.textproto vkey)" == "$(field signer.textproto log_origin_prefix)/${shard}+"* ]] ||
+  fail "log-server.textproto's vkey is not of the origin <signer's log_origin_prefix>/${shard}"
+[[ "$(field log-server.textproto secondary_path)" == /var/lib/mecai-log-server/* ]] ||
+  fail "log-server.textproto's secondary_path is outside the unit's state directory"
 for unit in mecai-signer mecai-probe-agent; do
   credential="$(sed -n 's/^LoadCredential=\([^:]*\):.*$/\1/p' "${dir}/${unit}.service")"
   grep -q "pin_file: \"/run/credentials/${unit}.service/${credential}\"" "${dir}/$(config_of "${unit}")" ||

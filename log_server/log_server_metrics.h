@@ -16,7 +16,7 @@ class LogServerMetrics {
  public:
   explicit LogServerMetrics(prometheus::Registry& registry);
 
-  // `resource` is "checkpoint", "tile", "entries" or "other"; `code` the HTTP status.
+  // `resource` is "checkpoint", "tile", "entries", "evidence" or "other"; `code` the HTTP status.
   void RecordRequest(const char* resource, int code);
   // After each catch-up with the store: whether it succeeded, the leaves read and the size of the
   // checkpoint served (0 for none).

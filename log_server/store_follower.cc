@@ -5,6 +5,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status.h"
+#include "common/crypto/hashing.h"
 #include "common/evidence/log_entry.h"
 #include "common/storage/rocksdb_status.h"
 #include "common/transparency/signed_note.h"
@@ -35,8 +36,9 @@ absl::StatusOr<std::unique_ptr<StoreFollower>> StoreFollower::Open(
   options.max_open_files = -1;
   options.create_if_missing = false;
   options.paranoid_checks = true;
-  const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, layout::kRecordsFamily,
-                                          layout::kMerkleFamily, layout::kCheckpointsFamily};
+  const std::vector<std::string> names = {
+      rocksdb::kDefaultColumnFamilyName, layout::kRecordsFamily,  layout::kMerkleFamily,
+      layout::kCheckpointsFamily,        layout::kEvidenceFamily, layout::kRecordHashesFamily};
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : names) {
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
@@ -47,7 +49,7 @@ absl::StatusOr<std::unique_ptr<StoreFollower>> StoreFollower::Open(
       rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), store_path, secondary_path,
                                    descriptors, &handles, &raw_db),
       absl::StrCat("record store at ", store_path, ": opening it as a RocksDB secondary")));
-  Families families{handles[0], handles[1], handles[2], handles[3]};
+  Families families{handles[0], handles[1], handles[2], handles[3], handles[4], handles[5]};
   auto follower = absl::WrapUnique(new StoreFollower(
       store_path, std::unique_ptr<rocksdb::DB>(raw_db), families, std::move(vkey)));
   std::string stored_shard;
@@ -87,7 +89,8 @@ StoreFollower::StoreFollower(std::string store_path, std::unique_ptr<rocksdb::DB
 
 StoreFollower::~StoreFollower() {
   for (rocksdb::ColumnFamilyHandle* handle :
-       {families_.default_family, families_.records, families_.merkle, families_.checkpoints}) {
+       {families_.default_family, families_.records, families_.merkle, families_.checkpoints,
+        families_.evidence, families_.record_hashes}) {
     if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle);
   }
   db_->Close().PermitUncheckedError();
@@ -241,6 +244,33 @@ absl::StatusOr<std::vector<std::string>> StoreFollower::BundleEntries(
                                             first + entries.size(), " is missing"));
   }
   return entries;
+}
+
+absl::StatusOr<std::string> StoreFollower::Evidence(absl::string_view sha256) const {
+  if (sha256.size() != kMerkleHashBytes) {
+    return absl::InvalidArgumentError("an evidence hash is 32 bytes (SHA-256)");
+  }
+  rocksdb::ReadOptions read;
+  read.verify_checksums = true;
+  const rocksdb::Slice key(sha256.data(), sha256.size());
+  std::string bytes;
+  rocksdb::Status status = db_->Get(read, families_.evidence, key, &bytes);
+  if (status.IsNotFound()) {
+    // Not a revocation response: a record, by the hash its log entry names?
+    std::string index_key;
+    status = db_->Get(read, families_.record_hashes, key, &index_key);
+    if (status.ok()) status = db_->Get(read, families_.records, index_key, &bytes);
+  }
+  if (status.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no evidence ", HexEncode(sha256)));
+  }
+  RETURN_IF_ERROR(FromRocksDbStatus(
+      status, absl::StrCat("record store at ", store_path_, ": reading evidence")));
+  if (Sha256(bytes) != sha256) {
+    return absl::DataLossError(absl::StrCat("record store at ", store_path_, ": evidence ",
+                                            HexEncode(sha256), " does not hash to its name"));
+  }
+  return bytes;
 }
 
 }  // namespace mecai

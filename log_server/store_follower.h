@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/transparency/merkle.h"
 #include "common/transparency/note_key.h"
@@ -71,6 +72,13 @@ class StoreFollower {
   absl::StatusOr<std::vector<std::string>> BundleEntries(const TileCoordinates& bundle) const
       ABSL_LOCKS_EXCLUDED(mutex_);
 
+  // The bytes the store keeps under the content hash `sha256` (32 bytes): a revocation response a
+  // record names by hash (the evidence family, coordinator/record_evidence.h), or a record the
+  // log's entries name by hash (the record_hashes family, common/evidence/log_entry.h), read
+  // whether or not a served checkpoint covers it yet. Checked to hash to `sha256` (DATA_LOSS
+  // otherwise); NOT_FOUND when the store holds nothing under it.
+  absl::StatusOr<std::string> Evidence(absl::string_view sha256) const;
+
   // Leaves read so far (at least the served tree size).
   uint64_t LeavesRead() const ABSL_LOCKS_EXCLUDED(mutex_);
 
@@ -80,6 +88,8 @@ class StoreFollower {
     rocksdb::ColumnFamilyHandle* records = nullptr;
     rocksdb::ColumnFamilyHandle* merkle = nullptr;
     rocksdb::ColumnFamilyHandle* checkpoints = nullptr;
+    rocksdb::ColumnFamilyHandle* evidence = nullptr;
+    rocksdb::ColumnFamilyHandle* record_hashes = nullptr;
   };
   StoreFollower(std::string store_path, std::unique_ptr<rocksdb::DB> db, Families families,
                 NoteVerifierKey vkey);

@@ -146,6 +146,33 @@ TEST_F(StoreFollowerTest, ANoteOfAnotherKeyOrRootIsNeverServed) {
   EXPECT_EQ(follower->Checkpoint()->tree_size, 50u);
 }
 
+TEST_F(StoreFollowerTest, ServesEvidenceAndRecordsByTheirHashOnly) {
+  const std::string crl = "a CRL's DER bytes";
+  ASSERT_OK(store_
+                ->Append([&crl](uint64_t index) {
+                  v1::QuorumRecord record;
+                  record.set_log_index(index);
+                  record.set_log_shard_id(kShard);
+                  record.set_decision(v1::ISSUED);
+                  v1::RevocationEvidence* evidence = record.add_revocation();
+                  evidence->set_source(v1::CRL);
+                  evidence->set_response_der(crl);
+                  return absl::StatusOr<v1::QuorumRecord>(record);
+                })
+                .status());
+  ASSERT_OK_AND_ASSIGN(auto follower, Follow());
+  ASSERT_OK_AND_ASSIGN(std::string served, follower->Evidence(Sha256(crl)));
+  EXPECT_EQ(served, crl);
+  // The record itself, by the SHA-256 its log entry names.
+  ASSERT_OK_AND_ASSIGN(std::string record, store_->GetRecordBytes(0));
+  ASSERT_OK_AND_ASSIGN(std::string served_record, follower->Evidence(Sha256(record)));
+  EXPECT_EQ(served_record, record);
+  EXPECT_THAT(follower->Evidence(Sha256("never stored")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no evidence")));
+  EXPECT_THAT(follower->Evidence("short"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("32 bytes")));
+}
+
 TEST_F(StoreFollowerTest, RefusesAStoreOfAnotherShard) {
   Grow(1);
   EXPECT_THAT(

@@ -6,7 +6,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "common/base/logging.h"
+#include "common/transparency/merkle.h"
 #include "common/transparency/tile_path.h"
 #include "common/transparency/tiles.h"
 
@@ -27,6 +30,30 @@ HttpServerResponse StoreFailure(const absl::Status& status) {
   if (status.code() == absl::StatusCode::kNotFound) return Text(404, "not found");
   MECAI_LOG(Error) << "public log: " << status;
   return Text(500, "the log cannot serve this resource");
+}
+
+inline constexpr char kEvidencePrefix[] = "/evidence/";
+
+// The 32-byte hash a path "/evidence/<64 lower-case hex digits>" names; nullopt for any other
+// spelling (upper case, another length, a trailing slash or query).
+std::optional<std::string> EvidenceHashOfPath(absl::string_view path) {
+  if (!absl::ConsumePrefix(&path, kEvidencePrefix) || path.size() != 2 * kMerkleHashBytes) {
+    return std::nullopt;
+  }
+  std::string hash(kMerkleHashBytes, '\0');
+  for (size_t i = 0; i < path.size(); ++i) {
+    const char digit = path[i];
+    int value = 0;
+    if (digit >= '0' && digit <= '9') {
+      value = digit - '0';
+    } else if (digit >= 'a' && digit <= 'f') {
+      value = digit - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    hash[i / 2] = static_cast<char>((static_cast<unsigned char>(hash[i / 2]) << 4) | value);
+  }
+  return hash;
 }
 
 }  // namespace
@@ -57,6 +84,19 @@ HttpServerResponse TlogHandler::Serve(const HttpServerRequest& request,
     response.content_type = "text/plain; charset=utf-8";
     response.headers.emplace_back("Cache-Control", short_lived);
     response.body = checkpoint->note;
+    return response;
+  }
+  if (absl::StartsWith(request.path, kEvidencePrefix)) {
+    *resource = "evidence";
+    std::optional<std::string> hash = EvidenceHashOfPath(request.path);
+    if (!hash) return Text(404, "not found");
+    absl::StatusOr<std::string> evidence = follower_.Evidence(*hash);
+    if (!evidence.ok()) return StoreFailure(evidence.status());
+    HttpServerResponse response;
+    response.content_type = "application/octet-stream";
+    // Content-addressed: the bytes under a hash never change.
+    response.headers.emplace_back("Cache-Control", kImmutableCacheControl);
+    response.body = *std::move(evidence);
     return response;
   }
   if (!absl::StartsWith(request.path, "/tile/")) return Text(404, "not found");

@@ -7,10 +7,14 @@
 //   GET /tile/entries/<N>            Cache-Control: public, max-age=31536000, immutable
 //   GET /tile/<L>/<N>.p/<W>          a partial tile or bundle: as the checkpoint, since a log may
 //   GET /tile/entries/<N>.p/<W>      stop serving it once the full one exists
+//   GET /evidence/<64 hex digits>    the bytes the store keeps under that SHA-256 (a revocation
+//                                    response a record names by hash); lower-case hex only;
+//                                    application/octet-stream, immutable as a full tile
 //
-// 404 for any other path and for a tile or bundle beyond the served checkpoint (or before the
-// first); 405 for another method; 503 before the first checkpoint at /checkpoint; 500 when the
-// store contradicts its leaf hashes or holds an entry longer than a bundle allows (65535 bytes).
+// 404 for any other path, for evidence the store does not hold, and for a tile or bundle beyond the
+// served checkpoint (or before the first); 405 for another method; 503 before the first checkpoint
+// at /checkpoint; 500 when the store contradicts its leaf hashes or holds an entry longer than a
+// bundle allows (65535 bytes).
 #ifndef MECAI_LOG_SERVER_TLOG_HANDLER_H_
 #define MECAI_LOG_SERVER_TLOG_HANDLER_H_
 

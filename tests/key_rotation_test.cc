@@ -69,14 +69,24 @@ class KeyRotationTest : public ::testing::Test {
                    {absl::StrCat("SOFTHSM2_CONF=", cluster_->Path("hsm/softhsm2.conf"))});
   }
 
-  // Step 1 of both rotations: a new EC P-256 key pair labelled `label` generated in the token,
-  // its public half exported to `public_key_file` (PEM), as deploy/README.md "Signer keys and
-  // state" does; returns the public key.
-  absl::StatusOr<EvpPkeyPtr> GenerateKeyInToken(const std::string& label,
-                                                const std::string& public_key_file) const {
+  // Step 1 of both rotations: a new key pair labelled `label` generated in the token, EC P-256
+  // (the VA key) or Ed25519 (the log key, docs/PUBLIC_LOG.md "Turning it on"), its public half
+  // exported to `public_key_file` (PEM), as deploy/README.md "Signer keys and state" does; returns
+  // the public key.
+  absl::StatusOr<EvpPkeyPtr> GenerateKeyInToken(
+      const std::string& label, const std::string& public_key_file,
+      const std::string& key_type = "EC:prime256v1") const {
     RETURN_IF_ERROR(Pkcs11Tool("keygen-" + label, /*login=*/true,
-                               {"--keypairgen", "--key-type", "EC:prime256v1", "--label", label})
+                               {"--keypairgen", "--key-type", key_type, "--label", label})
                         .status());
+    if (key_type == "EC:edwards25519") {
+      // pkcs11-tool writes an Ed25519 public key as PEM already.
+      RETURN_IF_ERROR(
+          Pkcs11Tool("export-" + label, /*login=*/false,
+                     {"--read-object", "--type", "pubkey", "--label", label, "-o", public_key_file})
+              .status());
+      return LoadPemPublicKey(public_key_file);
+    }
     // pkcs11-tool writes an EC public key as a DER SubjectPublicKeyInfo; openssl makes it PEM.
     const std::string der_file = public_key_file + ".der";
     RETURN_IF_ERROR(
@@ -256,7 +266,7 @@ TEST_F(KeyRotationTest, RotatingTheLogKey) {
   // 1. The new log key in the HSM under a new label.
   const std::string new_label = std::string(kClusterLogKeyLabel) + "-2";
   const std::string new_log_key_file = cluster_->Path("pki/log-key-2.pub.pem");
-  ASSERT_OK(GenerateKeyInToken(new_label, new_log_key_file).status());
+  ASSERT_OK(GenerateKeyInToken(new_label, new_log_key_file, "EC:edwards25519").status());
 
   // 2. A VA list naming the new log public key (the VA keys unchanged).
   ASSERT_OK_AND_ASSIGN(auto current, VaList::Load(cluster_->VaListFile()));

@@ -1,11 +1,15 @@
-// grow_test_log WORKDIR SHARD ORIGIN_PREFIX RECORDS: grows the record store WORKDIR/store of log
-// shard SHARD to RECORDS records, as the coordinator does (coordinator/record_store.h), and has
-// the signer's own code (signer/vouching_signer.h SignCheckpoint) sign a checkpoint of the whole
-// tree with an Ed25519 log key and the origin prefix ORIGIN_PREFIX, proving consistency from the
-// last one it signed (its log state is WORKDIR/signer-log-state.pb). The checkpoint is stored as
-// the coordinator stores it. The log key is WORKDIR/log-key.pem, made on the first run; the log's
-// vkey goes to WORKDIR/vkey, and the vkey of another key under the same name to
-// WORKDIR/other-vkey. For //log_server:public_log_go_test (docs/PUBLIC_LOG.md).
+// grow_test_log WORKDIR SHARD ORIGIN_PREFIX RECORDS [VARIANT]: grows the record store WORKDIR/store
+// of log shard SHARD to RECORDS records, as the coordinator does (coordinator/record_store.h), and
+// has the signer's own code (signer/vouching_signer.h SignCheckpoint) sign a checkpoint of the
+// whole tree with an Ed25519 log key and the origin prefix ORIGIN_PREFIX, proving consistency from
+// the last one it signed (its log state is WORKDIR/signer-log-state.pb). The checkpoint is stored
+// as the coordinator stores it. The log key is WORKDIR/log-key.pem, made on the first run; the
+// log's vkey goes to WORKDIR/vkey, and the vkey of another key under the same name to
+// WORKDIR/other-vkey. The records for host-3.example name a revocation response by hash (one of
+// two CRLs), stored in the evidence family. VARIANT, when given, goes into every record's VR: a
+// store grown with another VARIANT and the same log key (copied into its WORKDIR first) is a fork
+// of the same log. For //log_server/testing:public_log_go_test and :public_log_audit_test
+// (docs/PUBLIC_LOG.md).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -36,12 +40,12 @@ namespace {
 
 // The record at `index`: a refusal whose VR is `index`-dependent bytes of a varying length, so
 // that leaves differ in size (up to about 3 kB).
-v1::QuorumRecord RecordAt(uint64_t index, const std::string& shard) {
+v1::QuorumRecord RecordAt(uint64_t index, const std::string& shard, const std::string& variant) {
   v1::QuorumRecord record;
   record.set_log_index(index);
   record.set_log_shard_id(shard);
   record.set_decided_at_unix_milliseconds(1767225600000 + static_cast<int64_t>(index) * 1000);
-  std::string request = absl::StrCat("VR ", index, " ");
+  std::string request = absl::StrCat("VR ", variant, index, " ");
   request.append((index * 37) % 3000, static_cast<char>('a' + index % 26));
   record.set_vouching_request(request);
   record.set_vouching_request_sha256(Sha256(request));
@@ -49,6 +53,12 @@ v1::QuorumRecord RecordAt(uint64_t index, const std::string& shard) {
   record.set_port(443);
   record.set_trust_list("mozilla");
   record.set_decision(v1::REFUSED);
+  if (index % 17 == 3) {
+    v1::RevocationEvidence* evidence = record.add_revocation();
+    evidence->set_source(v1::CRL);
+    evidence->set_url("http://crl.test.example/ca.crl");
+    evidence->set_response_der(absl::StrCat("CRL number ", index % 2, " of the test CA"));
+  }
   return record;
 }
 
@@ -62,7 +72,7 @@ absl::StatusOr<EvpPkeyPtr> LogKey(const std::string& path) {
 }
 
 absl::Status Grow(const std::string& workdir, const std::string& shard, const std::string& prefix,
-                  uint64_t records) {
+                  uint64_t records, const std::string& variant) {
   ASSIGN_OR_RETURN(EvpPkeyPtr log_private, LogKey(workdir + "/log-key.pem"));
   ASSIGN_OR_RETURN(EvpPkeyPtr log_public, ParsePemPublicKey(PublicKeyToPem(log_private.get())));
   ASSIGN_OR_RETURN(auto log_key, InMemorySigningKey::Create(std::move(log_private)));
@@ -79,7 +89,7 @@ absl::Status Grow(const std::string& workdir, const std::string& shard, const st
   ASSIGN_OR_RETURN(auto store, RecordStore::Open(workdir + "/store", shard));
   while (store->TreeSize() < records) {
     RETURN_IF_ERROR(
-        store->Append([&shard](uint64_t index) { return RecordAt(index, shard); }).status());
+        store->Append([&](uint64_t index) { return RecordAt(index, shard, variant); }).status());
   }
 
   v1::SignerConfig config;
@@ -127,11 +137,11 @@ absl::Status Grow(const std::string& workdir, const std::string& shard, const st
 
 int main(int argc, char** argv) {
   uint64_t records = 0;
-  if (argc != 5 || !absl::SimpleAtoi(argv[4], &records)) {
-    std::fprintf(stderr, "usage: grow_test_log WORKDIR SHARD ORIGIN_PREFIX RECORDS\n");
+  if ((argc != 5 && argc != 6) || !absl::SimpleAtoi(argv[4], &records)) {
+    std::fprintf(stderr, "usage: grow_test_log WORKDIR SHARD ORIGIN_PREFIX RECORDS [VARIANT]\n");
     return 2;
   }
-  absl::Status status = mecai::Grow(argv[1], argv[2], argv[3], records);
+  absl::Status status = mecai::Grow(argv[1], argv[2], argv[3], records, argc == 6 ? argv[5] : "");
   if (!status.ok()) {
     std::fprintf(stderr, "grow_test_log: %s\n", status.ToString().c_str());
     return 1;

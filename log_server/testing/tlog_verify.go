@@ -2,8 +2,9 @@
 // implementations of C2SP signed notes and RFC 6962 tiled logs (golang.org/x/mod/sumdb/note and
 // golang.org/x/mod/sumdb/tlog), sharing no code with the server (docs/PUBLIC_LOG.md). It fetches
 // the checkpoint, verifies its note with the vkey, proves the inclusion of entries and the
-// consistency with the checkpoint it saw last, and recomputes the root from every entry. Any
-// failure exits 1 with a one-line reason.
+// consistency with the checkpoint it saw last, and recomputes the root from every entry. With
+// -proof and -entry it checks, offline, a c2sp.org/tlog-proof of one entry instead. Any failure
+// exits 1 with a one-line reason.
 package main
 
 import (
@@ -163,13 +164,82 @@ func rootOf(leaves []tlog.Hash) tlog.Hash {
 	return out
 }
 
+// verifyProof checks a c2sp.org/tlog-proof (https://c2sp.org/tlog-proof "Format") of `entry`
+// with the vkey: the note, the origin, and the RFC 6962 inclusion proof (tlog.CheckRecord).
+func verifyProof(text, entry []byte, vkey string) error {
+	rest := string(text)
+	next := func() (string, bool) {
+		i := strings.IndexByte(rest, '\n')
+		if i < 0 {
+			return "", false
+		}
+		line := rest[:i]
+		rest = rest[i+1:]
+		return line, true
+	}
+	if line, ok := next(); !ok || line != "c2sp.org/tlog-proof@v1" {
+		return errors.New("proof: no c2sp.org/tlog-proof@v1 line")
+	}
+	line, ok := next()
+	if ok && strings.HasPrefix(line, "extra ") {
+		line, ok = next()
+	}
+	if !ok || !strings.HasPrefix(line, "index ") {
+		return errors.New("proof: no index line")
+	}
+	index, err := strconv.ParseInt(strings.TrimPrefix(line, "index "), 10, 64)
+	if err != nil || index < 0 || "index "+strconv.FormatInt(index, 10) != line {
+		return fmt.Errorf("proof: index line %q", line)
+	}
+	var proof tlog.RecordProof
+	for {
+		line, ok := next()
+		if !ok {
+			return errors.New("proof: no empty line before the checkpoint")
+		}
+		if line == "" {
+			break
+		}
+		hash, err := base64.StdEncoding.DecodeString(line)
+		if err != nil || len(hash) != tlog.HashSize {
+			return fmt.Errorf("proof: hash line %q", line)
+		}
+		var h tlog.Hash
+		copy(h[:], hash)
+		proof = append(proof, h)
+	}
+	cp, err := openCheckpoint([]byte(rest), vkey)
+	if err != nil {
+		return err
+	}
+	if err := tlog.CheckRecord(proof, cp.tree.N, cp.tree.Hash, index, tlog.RecordHash(entry)); err != nil {
+		return fmt.Errorf("proof of entry %d: %v", index, err)
+	}
+	fmt.Printf("proof verified: entry %d of %s, tree of %d entries\n", index, cp.origin, cp.tree.N)
+	return nil
+}
+
 func run() error {
 	base := flag.String("url", "", "the log's URL prefix")
 	vkey := flag.String("vkey", "", "the log's verifier key")
 	state := flag.String("state", "", "file holding the checkpoint seen last (read, then replaced)")
 	minSize := flag.Int64("min-size", 0, "wait (up to 30 s) for a checkpoint of at least this size")
 	tamper := flag.Bool("tamper", false, "flip a bit of each level-0 tile received (must fail)")
+	proofFile := flag.String("proof", "", "check this c2sp.org/tlog-proof of the -entry file, offline")
+	entryFile := flag.String("entry", "", "the entry -proof is a proof of")
 	flag.Parse()
+
+	if *proofFile != "" {
+		text, err := os.ReadFile(*proofFile)
+		if err != nil {
+			return err
+		}
+		entry, err := os.ReadFile(*entryFile)
+		if err != nil {
+			return err
+		}
+		return verifyProof(text, entry, *vkey)
+	}
 
 	var cp checkpoint
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
