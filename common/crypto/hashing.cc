@@ -1,13 +1,40 @@
 #include "common/crypto/hashing.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <cstdlib>
+#include <memory>
+
 namespace mecai {
+namespace {
+
+// OpenSSL 3's one-shot SHA256() fetches the algorithm from the provider on every call, which
+// costs more than hashing a short input (a Merkle proof hashes dozens of 65-byte inputs). The
+// algorithm is fetched once, and each thread reuses one digest context.
+const EVP_MD* Sha256Algorithm() {
+  static EVP_MD* const algorithm = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return algorithm;
+}
+
+struct DigestContextDeleter {
+  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+
+}  // namespace
 
 std::string Sha256(absl::string_view data) {
+  thread_local std::unique_ptr<EVP_MD_CTX, DigestContextDeleter> context(EVP_MD_CTX_new());
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  unsigned int length = 0;
+  if (Sha256Algorithm() == nullptr || context == nullptr ||
+      EVP_DigestInit_ex2(context.get(), Sha256Algorithm(), nullptr) != 1 ||
+      EVP_DigestUpdate(context.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(context.get(), digest, &length) != 1 || length != sizeof(digest)) {
+    // Only an OpenSSL without SHA-256 gets here; no answer is safer than a wrong one.
+    std::abort();
+  }
   return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 
