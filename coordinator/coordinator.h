@@ -26,6 +26,7 @@
 #include "coordinator/rate_limiter.h"
 #include "coordinator/record_store.h"
 #include "coordinator/revocation_checker.h"
+#include "coordinator/signer_evidence_upload.h"
 #include "coordinator/worker_pool.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
@@ -162,6 +163,8 @@ class Coordinator {
   CoordinatorMetrics* const metrics_;
   const ApprovalChecker* const approval_;
   const LogGuard* const log_guard_;
+  // Signs with the revocation evidence named by hash, uploading what the signer lacks.
+  SignerEvidenceUpload signer_evidence_;
 
   absl::Mutex deciding_mutex_;
   // SHA-256 of each VR a Vouch call is deciding now.
