@@ -62,6 +62,12 @@ struct LocalClusterOptions {
   // trust-list changes file, and the coordinator relays trust-list changes to both
   // (CoordinatorConfig.signer_replica_addresses); signing calls go to the first.
   int signer_replicas = 1;
+  // Fields set here replace those of the signer's configuration (e.g. its evidence cache limits).
+  v1::SignerConfig signer_overrides;
+  // Serial numbers of certificates nobody holds that the issuing CA's CRL lists as revoked, beside
+  // pki/revoked.pem: about 51 bytes each, so 48000 make a CRL of about 2.4 MiB, the size of a large
+  // CA's.
+  int crl_padding_entries = 0;
 };
 
 // Not thread-safe.
