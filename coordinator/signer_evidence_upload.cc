@@ -15,13 +15,11 @@ void AddEvidenceByHash(const std::vector<v1::RevocationEvidence>& evidence,
                        v1::SignVouchingRequest* request) {
   for (const v1::RevocationEvidence& item : evidence) {
     v1::RevocationEvidence* sent = request->add_revocation();
-    sent->set_certificate_sha256(item.certificate_sha256());
-    sent->set_source(item.source());
-    sent->set_obtained_at_unix_seconds(item.obtained_at_unix_seconds());
-    sent->set_next_update_unix_seconds(item.next_update_unix_seconds());
-    sent->set_url(item.url());
-    sent->set_response_sha256(item.response_der().empty() ? item.response_sha256()
-                                                          : Sha256(item.response_der()));
+    *sent = item;
+    if (!item.response_der().empty()) {
+      sent->set_response_sha256(Sha256(item.response_der()));
+      sent->clear_response_der();
+    }
   }
 }
 
@@ -47,6 +45,35 @@ grpc::Status UploadEvidenceToSigner(v1::SignerService::StubInterface& signer,
   } while (offset < response_der.size());
   writer->WritesDone();
   return writer->Finish();
+}
+
+grpc::Status SignerEvidenceUpload::UploadOnce(const std::string& sha256, const std::string& der) {
+  std::shared_ptr<InFlight> upload;
+  bool mine = false;
+  {
+    absl::MutexLock lock(&mutex_);
+    std::shared_ptr<InFlight>& slot = in_flight_[sha256];
+    if (slot == nullptr) {
+      slot = std::make_shared<InFlight>();
+      mine = true;
+    }
+    upload = slot;
+  }
+  if (!mine) {
+    if (!upload->done.WaitForNotificationWithTimeout(timeout_)) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "another request's upload of the same response did not end in time");
+    }
+    return upload->status;
+  }
+  upload->status = UploadEvidenceToSigner(signer_, der, timeout_);
+  if (metrics_ != nullptr) metrics_->RecordSignerEvidenceUpload(upload->status.ok(), der.size());
+  {
+    absl::MutexLock lock(&mutex_);
+    in_flight_.erase(sha256);
+  }
+  upload->done.Notify();
+  return upload->status;
 }
 
 grpc::Status SignerEvidenceUpload::Call(const v1::SignVouchingRequest& request,
@@ -79,9 +106,7 @@ grpc::Status SignerEvidenceUpload::SignVouching(const v1::SignVouchingRequest& r
                                            ShortHex(sha256), " that the request did not name"));
       return grpc::Status::OK;
     }
-    const grpc::Status uploaded = UploadEvidenceToSigner(signer_, *it->second, timeout_);
-    if (metrics_ != nullptr)
-      metrics_->RecordSignerEvidenceUpload(uploaded.ok(), it->second->size());
+    const grpc::Status uploaded = UploadOnce(sha256, *it->second);
     if (!uploaded.ok()) {
       MECAI_LOG(Warning) << "the signer refused revocation evidence " << ShortHex(sha256) << " ("
                          << it->second->size() << " bytes): " << uploaded.error_message();

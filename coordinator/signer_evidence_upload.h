@@ -7,10 +7,15 @@
 #define MECAI_COORDINATOR_SIGNER_EVIDENCE_UPLOAD_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "coordinator/coordinator_metrics.h"
 #include "grpcpp/grpcpp.h"
@@ -41,19 +46,30 @@ class SignerEvidenceUpload {
 
   // Sends `request` (its revocation evidence by hash, AddEvidenceByHash) to the signer. When the
   // signer answers evidence_needed, uploads each response of `evidence` it names and sends
-  // `request` once more; when it still answers evidence_needed, or names a response `evidence`
-  // does not hold, `response` becomes a SIGNER_REFUSED refusal. A failed upload is returned as its
-  // status. Otherwise the status and `response` are the signer's last answer.
+  // `request` once more (concurrent requests that need the same response share one upload); when it
+  // still answers evidence_needed, or names a response `evidence` does not hold, `response` becomes
+  // a SIGNER_REFUSED refusal. A failed upload is returned as its status. Otherwise the status and
+  // `response` are the signer's last answer.
   grpc::Status SignVouching(const v1::SignVouchingRequest& request,
                             const std::vector<v1::RevocationEvidence>& evidence,
                             v1::SignVouchingResponse* response);
 
  private:
+  // One upload under way, which concurrent requests for the same response wait for.
+  struct InFlight {
+    absl::Notification done;
+    grpc::Status status;  // Set before `done` is notified.
+  };
+
   grpc::Status Call(const v1::SignVouchingRequest& request, v1::SignVouchingResponse* response);
+  // Uploads `der` (whose SHA-256 is `sha256`), or waits for the upload of it already under way.
+  grpc::Status UploadOnce(const std::string& sha256, const std::string& der);
 
   v1::SignerService::StubInterface& signer_;
   const absl::Duration timeout_;
   CoordinatorMetrics* const metrics_;
+  absl::Mutex mutex_;
+  absl::flat_hash_map<std::string, std::shared_ptr<InFlight>> in_flight_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace mecai

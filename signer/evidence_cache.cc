@@ -120,9 +120,10 @@ absl::Status EvidenceUpload::Add(absl::string_view chunk) {
 
 absl::StatusOr<std::string> EvidenceUpload::Finish() {
   if (bytes_.size() != declared_bytes_) {
-    return absl::InvalidArgumentError(absl::StrCat("the upload ended after ", bytes_.size(),
-                                                   " of the ", declared_bytes_,
-                                                   " bytes it declared"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the upload ended after ", bytes_.size(), " of the ", declared_bytes_,
+                     " bytes it declared (the stream ended, or a message did not parse); nothing "
+                     "was stored"));
   }
   std::string sha256 = Sha256(bytes_);
   if (!ConstantTimeEquals(sha256, claimed_sha256_)) {

@@ -7,12 +7,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/alarm.h"
 #include "common/base/logging.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/signed_object.h"
 #include "common/rpc/grpc_server.h"
 #include "common/rpc/grpc_status.h"
+#include "grpcpp/alarm.h"
 
 namespace mecai {
 namespace {
@@ -72,7 +72,8 @@ absl::Status EvidenceUploadSession::OnMessage(const v1::UploadEvidenceRequest& m
 absl::StatusOr<v1::UploadEvidenceResponse> EvidenceUploadSession::OnEnd() {
   if (upload_ == nullptr) {
     return Fail(kUploadMalformed,
-                absl::InvalidArgumentError("the upload carried no message with a response"));
+                absl::InvalidArgumentError("the upload carried no valid first message (none, or "
+                                           "bytes that do not parse as one); nothing was stored"));
   }
   const uint64_t received = upload_->received_bytes();
   const bool complete = received == upload_->declared_bytes();

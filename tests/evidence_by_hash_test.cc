@@ -369,6 +369,33 @@ TEST_F(EvidenceAttackTest, CraftedMessagesAreRefused) {
   EXPECT_THAT(status.error_message(), HasSubstr("32-byte response_sha256"));
 }
 
+// Bytes that are no protobuf message at all, sent past any serializer (python3-grpcio): refused,
+// nothing stored, and the signer goes on serving.
+TEST_F(EvidenceAttackTest, BytesThatAreNoMessageAreRefused) {
+  auto config = LoadConfig<v1::CoordinatorConfig>(cluster_->Path("coordinator.textproto"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  const v1::ClientTls& tls = config->signer().tls();
+  ASSERT_OK_AND_ASSIGN(
+      std::string output,
+      RunStep(*cluster_, "raw-signer-calls",
+              {"/usr/bin/python3", "tests/support/raw_signer_calls.py", config->signer().address(),
+               tls.server_identity(), tls.server_ca_file(), tls.certificate_file(),
+               tls.private_key_file()}));
+  std::cout << output;
+  // An upload message that does not parse ends the stream's reads: nothing valid arrived.
+  for (const char* name :
+       {"upload-unterminated-varint", "upload-truncated-chunk", "upload-bad-wire-type"}) {
+    EXPECT_THAT(output, HasSubstr(absl::StrCat(name,
+                                               " INVALID_ARGUMENT the upload carried no "
+                                               "valid first message")));
+  }
+  // A request that does not parse never reaches the signer's code: gRPC answers INTERNAL.
+  EXPECT_THAT(output, HasSubstr("sign-unterminated-varint INTERNAL"));
+  EXPECT_THAT(output, HasSubstr("sign-truncated-field INTERNAL"));
+  const v1::VouchResponse after = signer_->VouchForTheServer();
+  EXPECT_TRUE(after.has_vouching_data()) << after.refusal().explanation();
+}
+
 // A valid CRL of another CA, uploaded and named by hash for the server's certificate: refused by
 // the very check that refuses it inline, with the same reason and explanation.
 TEST_F(EvidenceAttackTest, AnotherCasCrlByHashIsRefusedAsInline) {
