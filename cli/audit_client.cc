@@ -13,6 +13,7 @@
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/signed_object.h"
+#include "common/evidence/log_entry.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/transparency/merkle.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
@@ -270,8 +271,9 @@ absl::Status ShowOneRecord(v1::AuditService::StubInterface& stub, const AuditOpt
   if (!options.verify || record.log_index() >= checkpoint.tree_size()) return absl::OkStatus();
   std::optional<v1::GetInclusionProofResponse> proof =
       FetchInclusionProof(stub, record.log_index(), checkpoint.tree_size());
-  if (!proof.has_value() || !ProvesInclusion(*proof, LeafHash(record.SerializeAsString()),
-                                             record.log_index(), checkpoint)) {
+  if (!proof.has_value() ||
+      !ProvesInclusion(*proof, LeafHashOfRecord(record.SerializeAsString()).value_or(std::string()),
+                       record.log_index(), checkpoint)) {
     report->problems.push_back(
         absl::StrCat("record ", record.log_index(), " is not provably in the signed log"));
   }
@@ -317,7 +319,8 @@ absl::Status WalkRecords(v1::AuditService::StubInterface& stub, const AuditOptio
                                                 ", the log returned ", record.log_index()));
       }
       expected_index = record.log_index() + 1;
-      const std::string leaf_hash = LeafHash(record.SerializeAsString());
+      const std::string leaf_hash =
+          LeafHashOfRecord(record.SerializeAsString()).value_or(std::string());
       std::optional<v1::GetInclusionProofResponse> proof =
           FetchInclusionProof(stub, record.log_index(), checkpoint.tree_size());
       if (!proof.has_value() || proof->leaf_hash() != leaf_hash ||

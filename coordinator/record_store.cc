@@ -12,6 +12,7 @@
 #include "common/base/logging.h"
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
+#include "common/evidence/log_entry.h"
 #include "common/storage/rocksdb_status.h"
 #include "coordinator/record_evidence.h"
 #include "coordinator/record_store_layout.h"
@@ -36,6 +37,7 @@ using record_store_layout::kFormatVersion;
 using record_store_layout::kFormatVersionKey;
 using record_store_layout::kIndexBytes;
 using record_store_layout::kMerkleFamily;
+using record_store_layout::kRecordHashesFamily;
 using record_store_layout::kRecordsFamily;
 using record_store_layout::kReplayFamily;
 using record_store_layout::kShardIdKey;
@@ -55,6 +57,12 @@ absl::string_view ToView(const rocksdb::Slice& slice) {
 
 std::string HostPrefix(absl::string_view hostname) {
   return absl::StrCat(hostname, absl::string_view("\0", 1));
+}
+
+// The leaf hash of stored record bytes (common/evidence/log_entry.h); empty for bytes that are not
+// a record, which then match no leaf.
+std::string RecordLeafHash(absl::string_view bytes) {
+  return LeafHashOfRecord(bytes).value_or(std::string());
 }
 
 absl::Status LogInconsistent(absl::string_view problem) {
@@ -86,7 +94,8 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
                                                  kReplayFamily,
                                                  kTrustListsFamily,
                                                  kCheckpointsFamily,
-                                                 kEvidenceFamily};
+                                                 kEvidenceFamily,
+                                                 kRecordHashesFamily};
   ASSIGN_OR_RETURN(
       RocksDbWithColumnFamilies opened,
       OpenWithColumnFamilies(options, path, family_names,
@@ -101,6 +110,7 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Open(const std::string
   families.trust_lists = handles[5];
   families.checkpoints = handles[6];
   families.evidence = handles[7];
+  families.record_hashes = handles[8];
   auto store =
       absl::WrapUnique(new RecordStore(path, shard_id, clock, std::move(opened.db), families));
   RETURN_IF_ERROR(store->Recover());
@@ -121,7 +131,8 @@ RecordStore::RecordStore(std::string path, std::string shard_id, const Clock& cl
 RecordStore::~RecordStore() {
   for (rocksdb::ColumnFamilyHandle* handle :
        {families_.default_family, families_.records, families_.by_host, families_.merkle,
-        families_.replay, families_.trust_lists, families_.checkpoints, families_.evidence}) {
+        families_.replay, families_.trust_lists, families_.checkpoints, families_.evidence,
+        families_.record_hashes}) {
     if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle);
   }
   rocksdb::Status status = db_->Close();
@@ -266,7 +277,7 @@ absl::Status RecordStore::LoadAndVerifyLog(uint64_t tree_size) {
         return LogInconsistent(absl::StrCat("record ", expected, " is missing", tree_size_text));
       }
       const absl::string_view bytes = ToView(it->value());
-      if (LeafHash(bytes) != *tree.LeafHashAt(index)) {
+      if (RecordLeafHash(bytes) != *tree.LeafHashAt(index)) {
         return LogInconsistent(
             absl::StrCat("record ", index, " does not hash to its leaf in the Merkle log"));
       }
@@ -334,8 +345,9 @@ absl::Status RecordStore::CheckBuiltRecord(const v1::QuorumRecord& record, uint6
 
 struct RecordStore::PendingRecord {
   uint64_t index = 0;
-  // The serialized record (the leaf) and its RFC 9162 leaf hash.
+  // The serialized record, its SHA-256 and the RFC 9162 leaf hash of its LogEntry.
   std::string bytes;
+  std::string record_sha256;
   std::string leaf_hash;
   // Empty: no by_host (replay) entry.
   std::string hostname;
@@ -398,7 +410,10 @@ absl::Status RecordStore::Prepare(v1::QuorumRecord* record, uint64_t index,
   if (!record->SerializeToString(&pending->bytes)) {
     return absl::InternalError(absl::StrCat("record ", index, " does not serialize"));
   }
-  pending->leaf_hash = LeafHash(pending->bytes);
+  pending->record_sha256 = Sha256(pending->bytes);
+  pending->leaf_hash = LeafHash(LogEntryBytes(
+      record->decision() == v1::ISSUED ? record->vouching_data().statement() : std::string(),
+      pending->record_sha256));
   pending->hostname = record->hostname();
   pending->request_sha256 = record->vouching_request_sha256();
   return absl::OkStatus();
@@ -568,6 +583,8 @@ absl::Status RecordStore::WriteGroup(const std::vector<PendingRecord*>& group) {
     }
     RETURN_IF_ERROR(InContext(
         FromRocksDbStatus(batch.Put(families_.merkle, index_key, record->leaf_hash), what)));
+    RETURN_IF_ERROR(InContext(FromRocksDbStatus(
+        batch.Put(families_.record_hashes, record->record_sha256, index_key), what)));
     if (!record->request_sha256.empty()) {
       RETURN_IF_ERROR(InContext(
           FromRocksDbStatus(batch.Put(families_.replay, record->request_sha256, index_key), what)));
@@ -641,7 +658,7 @@ absl::StatusOr<v1::QuorumRecord> RecordStore::ParseStoredRecord(uint64_t index,
     absl::MutexLock lock(&state_mutex_);
     ASSIGN_OR_RETURN(leaf_hash, tree_.LeafHashAt(index));
   }
-  if (LeafHash(bytes) != leaf_hash) {
+  if (RecordLeafHash(bytes) != leaf_hash) {
     return InContext(LogInconsistent(
         absl::StrCat("record ", index, " does not hash to its leaf in the Merkle log")));
   }
@@ -684,7 +701,7 @@ absl::StatusOr<std::string> RecordStore::GetRecordBytes(uint64_t index) const {
     return InContext(LogInconsistent(absl::StrCat("record ", index, " is missing")));
   }
   RETURN_IF_ERROR(InContext(FromRocksDbStatus(status, absl::StrCat("reading record ", index))));
-  if (LeafHash(bytes) != leaf_hash) {
+  if (RecordLeafHash(bytes) != leaf_hash) {
     return InContext(LogInconsistent(
         absl::StrCat("the stored bytes of record ", index, " no longer hash to its leaf")));
   }

@@ -1,6 +1,7 @@
 // The coordinator's durable, tamper-evident quorum history (ARCHITECTURE.md §8, trust rules 4 and
 // 5): one RocksDB per coordinator holding its log shard. Every quorum record is a leaf of an
-// append-only RFC 9162 Merkle log (the leaf is the serialized QuorumRecord exactly as stored),
+// append-only RFC 9162 Merkle log (the leaf is the record's LogEntry, common/evidence/log_entry.h:
+// the statement of an issued VD and the SHA-256 of the record exactly as stored),
 // written with its index entries in a WriteBatch whose WAL is synced before Append returns.
 // Concurrent Appends share one synced WriteBatch (group commit, ARCHITECTURE.md §8) without giving
 // up index order or contiguity.
@@ -14,6 +15,8 @@
 //   checkpoints  big-endian tree size → serialized v1::SignedCheckpoint
 //   evidence     SHA-256 → DER OCSP response or CRL that records name by that hash
 //                (coordinator/record_evidence.h), each stored once
+//   record_hashes  SHA-256 of a stored record → big-endian index (the log's entries name
+//                records by it)
 //   default      "shard_id" and "format_version" of the store
 #ifndef MECAI_COORDINATOR_RECORD_STORE_H_
 #define MECAI_COORDINATOR_RECORD_STORE_H_
@@ -132,12 +135,12 @@ class RecordStore {
   // to the leaf of the log.
   absl::StatusOr<v1::QuorumRecord> GetRecord(uint64_t index) const;
 
-  // The stored bytes of record `index` (the log's leaf), checked against its leaf hash; NOT_FOUND
+  // The stored bytes of record `index`, checked against its leaf hash; NOT_FOUND
   // at or beyond TreeSize(), DATA_LOSS if they no longer hash to it.
   absl::StatusOr<std::string> GetRecordBytes(uint64_t index) const;
 
-  // RFC 9162 §2.1.1 leaf hash of record `index`: SHA-256(0x00 || stored record bytes). Auditors get
-  // it from here rather than re-serializing the record. NOT_FOUND at or beyond TreeSize().
+  // RFC 9162 §2.1.1 leaf hash of record `index`: SHA-256(0x00 || its LogEntry). Auditors get it
+  // from here rather than re-serializing the record. NOT_FOUND at or beyond TreeSize().
   absl::StatusOr<std::string> GetLeafHash(uint64_t index) const;
 
   // Index of the latest record of the VR whose SHA-256 is `sha256` (32 bytes, else
@@ -198,6 +201,7 @@ class RecordStore {
     rocksdb::ColumnFamilyHandle* trust_lists = nullptr;
     rocksdb::ColumnFamilyHandle* checkpoints = nullptr;
     rocksdb::ColumnFamilyHandle* evidence = nullptr;
+    rocksdb::ColumnFamilyHandle* record_hashes = nullptr;
   };
 
   // One Append's record on its way to the disk. Its fields other than `done` and `status` are set

@@ -20,11 +20,16 @@ inline constexpr char kReplayFamily[] = "replay";
 inline constexpr char kTrustListsFamily[] = "trust_lists";
 inline constexpr char kCheckpointsFamily[] = "checkpoints";
 inline constexpr char kEvidenceFamily[] = "evidence";
+// SHA-256 of a serialized record → its big-endian log index (records by hash, as the log's
+// entries name them; common/evidence/log_entry.h).
+inline constexpr char kRecordHashesFamily[] = "record_hashes";
 
 // Keys of the default column family.
 inline constexpr char kShardIdKey[] = "shard_id";
 inline constexpr char kFormatVersionKey[] = "format_version";
-inline constexpr char kFormatVersion[] = "1";
+// Version 2: the leaves are LogEntry bytes (common/evidence/log_entry.h). Version 1 stores, whose
+// leaves were whole records, are not read.
+inline constexpr char kFormatVersion[] = "2";
 // Key of the merkle column family beside the leaf hashes (never 8 bytes long, unlike them).
 inline constexpr char kTreeSizeKey[] = "tree_size";
 

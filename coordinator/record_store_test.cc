@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/crypto/hashing.h"
+#include "common/evidence/log_entry.h"
 #include "common/transparency/merkle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -105,7 +106,7 @@ void ExpectProofsVerify(const RecordStore& store) {
   for (uint64_t i = 0; i < size; ++i) {
     absl::StatusOr<v1::QuorumRecord> record = store.GetRecord(i);
     ASSERT_TRUE(record.ok()) << record.status();
-    leaf_hashes.push_back(LeafHash(record->SerializeAsString()));
+    leaf_hashes.push_back(*LeafHashOfRecord(record->SerializeAsString()));
     absl::StatusOr<std::string> stored_leaf = store.GetLeafHash(i);
     ASSERT_TRUE(stored_leaf.ok()) << stored_leaf.status();
     EXPECT_EQ(*stored_leaf, leaf_hashes.back());
@@ -141,7 +142,7 @@ void WithRawDatabase(
         change) {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : {"default", "records", "by_host", "merkle", "replay", "trust_lists",
-                           "checkpoints", "evidence"}) {
+                           "checkpoints", "evidence", "record_hashes"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -204,7 +205,7 @@ TEST(RecordStoreTest, AppendedRecordsSurviveReopening) {
     absl::StatusOr<v1::QuorumRecord> record = store->GetRecord(i);
     ASSERT_TRUE(record.ok()) << record.status();
     EXPECT_EQ(record->SerializeAsString(), StandardRecord(i).SerializeAsString());
-    leaf_hashes.push_back(LeafHash(StandardRecord(i).SerializeAsString()));
+    leaf_hashes.push_back(*LeafHashOfRecord(StandardRecord(i).SerializeAsString()));
   }
   EXPECT_EQ(*store->RootHash(50), root);
   EXPECT_EQ(root, RootFromLeafHashes(leaf_hashes));
@@ -216,6 +217,47 @@ TEST(RecordStoreTest, AppendedRecordsSurviveReopening) {
   absl::StatusOr<v1::QuorumRecord> next = AppendStandard(*store);
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->log_index(), 50u);
+}
+
+// docs/PUBLIC_LOG.md "The entries": an issued decision's leaf holds its VD statement; every leaf
+// names its record by SHA-256, and the record_hashes family finds the record from it.
+TEST(RecordStoreTest, EachLeafIsTheRecordsEntry) {
+  const std::string path = FreshDirectory("store");
+  {
+    std::unique_ptr<RecordStore> store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store
+                    ->Append([](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+                      v1::QuorumRecord record = StandardRecord(index);
+                      record.set_decision(v1::ISSUED);
+                      record.mutable_vouching_data()->set_statement("statement 0");
+                      return record;
+                    })
+                    .ok());
+    ASSERT_TRUE(store
+                    ->Append([](uint64_t index) -> absl::StatusOr<v1::QuorumRecord> {
+                      v1::QuorumRecord record = StandardRecord(index);
+                      record.set_decision(v1::REFUSED);
+                      record.mutable_vouching_data()->set_statement("never a statement");
+                      return record;
+                    })
+                    .ok());
+    for (uint64_t i = 0; i < 2; ++i) {
+      const std::string bytes = *store->GetRecordBytes(i);
+      EXPECT_EQ(*store->GetLeafHash(i),
+                LeafHash(LogEntryBytes(i == 0 ? "statement 0" : "", Sha256(bytes))))
+          << "record " << i;
+    }
+  }
+  WithRawDatabase(path, [](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+    for (uint64_t i = 0; i < 2; ++i) {
+      std::string bytes;
+      ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), cf[1], BigEndian(i), &bytes).ok());
+      std::string index;
+      ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), cf[8], Sha256(bytes), &index).ok());
+      EXPECT_EQ(index, BigEndian(i));
+    }
+  });
 }
 
 TEST(RecordStoreTest, ListsRecordsByHostnameInPages) {
@@ -907,7 +949,8 @@ TEST(RecordStoreTest, RecordBeyondTheTreeIsDataLoss) {
     rocksdb::WriteBatch batch;
     ASSERT_TRUE(batch.Put(cf[1], BigEndian(10), StandardRecord(10).SerializeAsString()).ok());
     ASSERT_TRUE(
-        batch.Put(cf[3], BigEndian(10), LeafHash(StandardRecord(10).SerializeAsString())).ok());
+        batch.Put(cf[3], BigEndian(10), *LeafHashOfRecord(StandardRecord(10).SerializeAsString()))
+            .ok());
     ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &batch).ok());
   });
   absl::Status status = RecordStore::Open(path, kShard).status();

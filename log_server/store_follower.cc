@@ -5,6 +5,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status.h"
+#include "common/evidence/log_entry.h"
 #include "common/storage/rocksdb_status.h"
 #include "common/transparency/signed_note.h"
 #include "common/transparency/tiles.h"
@@ -224,13 +225,15 @@ absl::StatusOr<std::vector<std::string>> StoreFollower::BundleEntries(
   for (it->Seek(layout::EncodeIndex(first)); it->Valid() && entries.size() < bundle.width;
        it->Next()) {
     const uint64_t index = first + entries.size();
+    // The leaves are the records' LogEntries (common/evidence/log_entry.h).
+    absl::StatusOr<std::string> entry = LogEntryOfRecord(ToView(it->value()));
     uint64_t key = 0;
-    if (!layout::DecodeIndex(ToView(it->key()), &key) || key != index ||
-        LeafHash(ToView(it->value())) != leaf_hashes[entries.size()]) {
+    if (!layout::DecodeIndex(ToView(it->key()), &key) || key != index || !entry.ok() ||
+        LeafHash(*entry) != leaf_hashes[entries.size()]) {
       return absl::DataLossError(absl::StrCat("record store at ", store_path_, ": record ", index,
                                               " is missing or does not hash to its leaf"));
     }
-    entries.emplace_back(ToView(it->value()));
+    entries.push_back(*std::move(entry));
   }
   RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading records"));
   if (entries.size() != bundle.width) {

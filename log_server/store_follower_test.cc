@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/signature.h"
+#include "common/evidence/log_entry.h"
 #include "common/pki/pki_builder.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
@@ -102,8 +103,11 @@ TEST_F(StoreFollowerTest, ServesNothingBeforeTheFirstNoteThenFollowsTheWriter) {
               StatusIs(absl::StatusCode::kNotFound, testing::_));
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> entries, follower->BundleEntries({true, 0, 1, 44}));
   ASSERT_EQ(entries.size(), 44u);
+  // Each entry is the record's LogEntry: it names the record by its SHA-256.
   ASSERT_OK_AND_ASSIGN(std::string record, store_->GetRecordBytes(256));
-  EXPECT_EQ(entries[0], record);
+  ASSERT_OK_AND_ASSIGN(v1::LogEntry entry, ParseLogEntry(entries[0]));
+  EXPECT_EQ(entry.record_sha256(), Sha256(record));
+  EXPECT_EQ(LeafHash(entries[0]), *store_->GetLeafHash(256));
   // Records appended but not yet in a checkpoint are not served.
   Grow(320);
   ASSERT_OK(follower->CatchUp());

@@ -15,6 +15,7 @@
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/signed_object.h"
+#include "common/evidence/log_entry.h"
 #include "common/transparency/merkle.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
@@ -338,7 +339,7 @@ absl::Status SignerLogState::CheckVouchedRecordsLocked(
   for (const v1::RecordAtIndex& given : records) {
     const uint64_t index = given.log_index();
     absl::Status included = VerifyInclusion(
-        LeafHash(given.record()), index, tree_size,
+        LeafHashOfRecord(given.record()).value_or(std::string()), index, tree_size,
         {given.inclusion_proof().begin(), given.inclusion_proof().end()}, root_hash);
     if (!included.ok()) {
       return absl::FailedPreconditionError(absl::StrCat("the record given for log index ", index,

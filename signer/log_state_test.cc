@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/files.h"
 #include "common/crypto/hashing.h"
+#include "common/evidence/log_entry.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/transparency/merkle.h"
@@ -74,7 +75,7 @@ class SignerLogStateTest : public ::testing::Test {
         if (v == i) record.mutable_vouching_data()->set_statement(StatementAt(i));
       }
       records.push_back(record.SerializeAsString());
-      RETURN_IF_ERROR(tree.AppendLeafHash(LeafHash(records.back())));
+      RETURN_IF_ERROR(tree.AppendLeafHash(*LeafHashOfRecord(records.back())));
     }
     ASSIGN_OR_RETURN(std::string root, tree.RootHash(tree_size));
     std::vector<v1::RecordAtIndex> given;

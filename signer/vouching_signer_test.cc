@@ -20,6 +20,7 @@
 #include "common/crypto/signed_object.h"
 #include "common/evidence/approval_record.h"
 #include "common/evidence/enrolled_agents.h"
+#include "common/evidence/log_entry.h"
 #include "common/evidence/trust_lists.h"
 #include "common/evidence/vouching_request.h"
 #include "common/pkcs11/pkcs11_key.h"
@@ -1190,7 +1191,7 @@ class RecordLog {
     record.set_log_index(records_.size());
     record.set_log_shard_id(kShard);
     records_.push_back(record.SerializeAsString());
-    EXPECT_TRUE(tree_.AppendLeafHash(LeafHash(records_.back())).ok());
+    EXPECT_TRUE(tree_.AppendLeafHash(*LeafHashOfRecord(records_.back())).ok());
     return records_.size() - 1;
   }
   // Appends refused records up to `size`.

@@ -29,6 +29,7 @@
 #include "common/crypto/pem.h"
 #include "common/crypto/signature.h"
 #include "common/crypto/signed_object.h"
+#include "common/evidence/log_entry.h"
 #include "common/evidence/trust_list_change.h"
 #include "common/evidence/vouching_request.h"
 #include "common/process/child_process.h"
@@ -449,7 +450,7 @@ TEST_F(ClusterEndToEndTest, RecordsAreProvablyInTheSignedLog) {
     EXPECT_TRUE(
         VerifyInclusion(proof.leaf_hash(), index, body.tree_size(), path, body.root_hash()).ok())
         << "index " << index;
-    EXPECT_EQ(proof.leaf_hash(), LeafHash(GetRecord(index).SerializeAsString()));
+    EXPECT_EQ(proof.leaf_hash(), *LeafHashOfRecord(GetRecord(index).SerializeAsString()));
   }
 }
 

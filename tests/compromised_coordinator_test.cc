@@ -21,6 +21,7 @@
 #include "common/crypto/openssl_types.h"
 #include "common/crypto/pem.h"
 #include "common/crypto/signed_object.h"
+#include "common/evidence/log_entry.h"
 #include "common/evidence/vouching_request.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/testing/status_macros.h"
@@ -320,7 +321,7 @@ TEST_F(CompromisedCoordinatorTest, AVdTheLogDoesNotHoldGetsNoCheckpointOverItsIn
   decoy.set_log_shard_id(body.log_shard_id());
   decoy.set_decision(v1::REFUSED);
   const std::string decoy_bytes = decoy.SerializeAsString();
-  ASSERT_TRUE(tree.AppendLeafHash(LeafHash(decoy_bytes)).ok());
+  ASSERT_TRUE(tree.AppendLeafHash(*LeafHashOfRecord(decoy_bytes)).ok());
   const uint64_t size = hidden_index + 1;
   v1::SignCheckpointRequest request;
   request.mutable_checkpoint()->set_log_shard_id(body.log_shard_id());
