@@ -15,6 +15,7 @@
 #include "common/base/config_loader.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
+#include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
 #include "common/pkcs11/pkcs11_provisioning.h"
 #include "common/pki/pki_builder.h"
@@ -339,6 +340,14 @@ absl::Status LocalCluster::StartWebServer(const std::string& nginx) {
   crl.this_update = now_ - absl::Minutes(5);
   crl.next_update = now_ + absl::Hours(24 * 7);
   crl.revoked.push_back({revoked.front().get(), now_ - absl::Minutes(10), /*keyCompromise*/ 1});
+  // Serials of certificates nobody here holds (16 bytes, as CAs draw them), for a CRL the size of a
+  // large CA's.
+  for (int i = 0; i < options_.crl_padding_entries; ++i) {
+    std::string serial = Sha256(absl::StrCat("revoked serial ", i)).substr(0, 16);
+    serial[0] = static_cast<char>((serial[0] & 0x7f) | 0x01);
+    crl.revoked.push_back(
+        {nullptr, now_ - absl::Hours(1 + i % 1000), /*superseded*/ 4, std::move(serial)});
+  }
   ASSIGN_OR_RETURN(std::string crl_der, IssueCrlDer(crl, issuing_.get(), issuing_key_.get()));
   const std::string root = Path("crl");
   mkdir(root.c_str(), 0755);
@@ -522,6 +531,7 @@ absl::Status LocalCluster::StartSigners(const std::string& binary,
   v1::SignerConfig signer =
       ClusterSignerConfig(options_.workdir, SoftHsmModulePath(), agents, with_approval());
   if (options_.logged_vouching_data) signer.set_logged_vouching_data(true);
+  signer.MergeFrom(options_.signer_overrides);
   RETURN_IF_ERROR(WriteConfig("signer.textproto", signer));
   Step("starting the signer (PKCS#11, SoftHSM2)");
   ASSIGN_OR_RETURN(ChildProcess * signer_process,

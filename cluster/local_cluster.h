@@ -67,6 +67,12 @@ struct LocalClusterOptions {
   // `batch_interval_milliseconds`.
   bool logged_vouching_data = false;
   uint32_t batch_interval_milliseconds = 200;
+  // Fields set here replace those of the signer's configuration (e.g. its evidence cache limits).
+  v1::SignerConfig signer_overrides;
+  // Serial numbers of certificates nobody holds that the issuing CA's CRL lists as revoked, beside
+  // pki/revoked.pem: about 51 bytes each, so 48000 make a CRL of about 2.4 MiB, the size of a large
+  // CA's.
+  int crl_padding_entries = 0;
 };
 
 // Not thread-safe.

@@ -115,6 +115,7 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
       metrics_(metrics),
       approval_(approval),
       log_guard_(log_guard),
+      signer_evidence_(signer, absl::Milliseconds(config.signer_timeout_milliseconds()), metrics),
       // Each VR in flight has at most one step waiting for a thread.
       workers_(static_cast<int>(config.vouch_worker_threads()), config.max_vouch_in_flight()) {}
 
@@ -590,18 +591,13 @@ absl::StatusOr<v1::QuorumRecord> Coordinator::AskSigner(const Deciding& vr, uint
   sign_request.set_log_index(log_index);
   sign_request.set_log_shard_id(store_.shard_id());
   sign_request.set_probe_nonce(vr.probe_nonce);
-  for (const v1::RevocationEvidence& evidence : vr.revocation_evidence) {
-    *sign_request.add_revocation() = evidence;
-  }
+  // ARCHITECTURE.md §8 "Evidence by content hash": each response by its SHA-256; the signer is
+  // sent the bytes only when it asks for them.
+  AddEvidenceByHash(vr.revocation_evidence, &sign_request);
   *sign_request.mutable_approval_records() = vr.approval.records();
-  grpc::ClientContext context;
-  context.set_deadline(
-      absl::ToChronoTime(absl::Now() + absl::Milliseconds(config_.signer_timeout_milliseconds())));
-  // A signer that is restarting is waited for within the deadline, not failed at once while the
-  // channel backs off between reconnection attempts.
-  context.set_wait_for_ready(true);
   v1::SignVouchingResponse signed_response;
-  grpc::Status status = signer_.SignVouching(&context, sign_request, &signed_response);
+  grpc::Status status =
+      signer_evidence_.SignVouching(sign_request, vr.revocation_evidence, &signed_response);
   record.set_decision(v1::REFUSED);
   if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
     signing->index_taken = true;

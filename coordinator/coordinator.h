@@ -27,6 +27,7 @@
 #include "coordinator/rate_limiter.h"
 #include "coordinator/record_store.h"
 #include "coordinator/revocation_checker.h"
+#include "coordinator/signer_evidence_upload.h"
 #include "coordinator/worker_pool.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
@@ -171,6 +172,8 @@ class Coordinator {
   const ApprovalChecker* const approval_;
   const LogGuard* const log_guard_;
   LoggedVdProofs* proofs_ = nullptr;
+  // Signs with the revocation evidence named by hash, uploading what the signer lacks.
+  SignerEvidenceUpload signer_evidence_;
 
   absl::Mutex deciding_mutex_;
   // SHA-256 of each VR a Vouch call is deciding now.

@@ -93,7 +93,19 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                           .Name("mecai_coordinator_peer_connected")
                           .Help("1 while the channel to a peer (a perspective id, or signer) is "
                                 "connected, else 0.")
-                          .Register(registry)) {}
+                          .Register(registry)),
+      signer_evidence_uploads_(
+          prometheus::BuildCounter()
+              .Name("mecai_coordinator_signer_evidence_uploads_total")
+              .Help("Revocation responses uploaded to the signer because it asked for them "
+                    "(evidence by content hash), by result (stored, failed).")
+              .Register(registry)),
+      signer_evidence_upload_bytes_(
+          prometheus::BuildCounter()
+              .Name("mecai_coordinator_signer_evidence_upload_bytes_total")
+              .Help("Bytes of revocation responses the signer stored from this coordinator.")
+              .Register(registry)
+              .Add({})) {}
 
 void CoordinatorMetrics::SetLogGuardState(const std::string& state) {
   for (const char* name : {"unconfirmed", "confirmed", "rolled_back_or_forked"}) {
@@ -155,6 +167,11 @@ void CoordinatorMetrics::SetLogSize(uint64_t leaves) { log_size_.Set(static_cast
 
 void CoordinatorMetrics::SetPeerConnected(const std::string& peer, bool connected) {
   peer_connected_.Add({{"peer", peer}}).Set(connected ? 1 : 0);
+}
+
+void CoordinatorMetrics::RecordSignerEvidenceUpload(bool stored, size_t bytes) {
+  signer_evidence_uploads_.Add({{"result", stored ? "stored" : "failed"}}).Increment();
+  if (stored) signer_evidence_upload_bytes_.Increment(static_cast<double>(bytes));
 }
 
 }  // namespace mecai

@@ -3,6 +3,7 @@
 #ifndef MECAI_COORDINATOR_COORDINATOR_METRICS_H_
 #define MECAI_COORDINATOR_COORDINATOR_METRICS_H_
 
+#include <cstddef>
 #include <string>
 
 #include "prometheus/counter.h"
@@ -52,6 +53,9 @@ class CoordinatorMetrics {
   // Whether the channel to `peer` (a configured perspective id, or "signer") is connected
   // (coordinator/peer_monitor.h).
   void SetPeerConnected(const std::string& peer, bool connected);
+  // One revocation response of `bytes` uploaded to the signer at its request (ARCHITECTURE.md §8
+  // "Evidence by content hash"): stored, or the upload failed.
+  void RecordSignerEvidenceUpload(bool stored, size_t bytes);
 
  private:
   prometheus::Family<prometheus::Counter>& decisions_;
@@ -72,6 +76,8 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Counter>& backups_;
   prometheus::Gauge& last_backup_time_;
   prometheus::Family<prometheus::Gauge>& peer_connected_;
+  prometheus::Family<prometheus::Counter>& signer_evidence_uploads_;
+  prometheus::Counter& signer_evidence_upload_bytes_;
 };
 
 }  // namespace mecai

@@ -25,6 +25,8 @@ PACKAGES=(
   # YAML for the structural checks of deploy/monitoring and deploy/k8s (monitoring_check.py,
   # k8s_policy_check.py); systemd-analyze for deploy/systemd's security check.
   python3-yaml systemd
+  # Raw bytes on the signer's gRPC methods, past any protobuf serializer (tests/evidence_by_hash_test.cc).
+  python3-grpcio
   # The approval page is tested in a real headless browser (ARCHITECTURE.md §7), with the axe-core
   # accessibility rules from the npm registry (below): npm unless one is on PATH already.
   chromium

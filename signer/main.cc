@@ -23,6 +23,9 @@
 #include "common/rpc/certificate_expiry_metrics.h"
 #include "common/rpc/grpc_server.h"
 #include "common/rpc/tls_credentials.h"
+#include "signer/evidence_cache.h"
+#include "signer/evidence_metrics.h"
+#include "signer/evidence_upload.h"
 #include "signer/log_state.h"
 #include "signer/signer_config.h"
 #include "signer/signer_service.h"
@@ -134,10 +137,19 @@ absl::Status Run(const std::string& config_path) {
     }
     approval_key = *std::move(loaded_key);
   }
-  mecai::VouchingSigner signer(
-      config, std::move(va_chain_der), {**key, **log_key, log_public_key.get()}, *log_state,
-      *agents, *trust_lists, mecai::SystemClock::Get(), &metrics, approval_key.get());
-  mecai::SignerServiceImpl service(signer, trust_list_changes.get());
+  // Revocation responses requests name by hash (ARCHITECTURE.md §8 "Evidence by content hash").
+  mecai::EvidenceMetrics evidence_metrics(*registry);
+  mecai::EvidenceCache evidence_cache(static_cast<size_t>(config.evidence_cache_bytes()),
+                                      &evidence_metrics);
+  mecai::VouchingSigner signer(config, std::move(va_chain_der),
+                               {**key, **log_key, log_public_key.get()}, *log_state, *agents,
+                               *trust_lists, mecai::SystemClock::Get(), &metrics,
+                               approval_key.get(), &evidence_cache);
+  mecai::EvidenceUploadLimits upload_limits;
+  upload_limits.max_bytes = config.max_evidence_upload_bytes();
+  upload_limits.timeout = absl::Seconds(config.evidence_upload_timeout_seconds());
+  mecai::SignerServiceImpl service(signer, trust_list_changes.get(),
+                                   {&evidence_cache, upload_limits, &evidence_metrics});
   mecai::TrustListReloader reloader(*trust_lists,
                                     absl::Seconds(config.trust_list_reload_seconds()));
   ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), {&service}, &grpc_metrics));

@@ -40,6 +40,13 @@ v1::SignerConfig WithSignerDefaults(v1::SignerConfig config) {
     config.set_revocation_evidence_max_age_seconds(
         absl::ToInt64Seconds(kDefaultRevocationEvidenceMaxAge));
   }
+  // Evidence by content hash (ARCHITECTURE.md §8).
+  if (config.evidence_cache_bytes() == 0)
+    config.set_evidence_cache_bytes(kDefaultEvidenceCacheBytes);
+  if (config.max_evidence_upload_bytes() == 0) {
+    config.set_max_evidence_upload_bytes(kDefaultMaxEvidenceUploadBytes);
+  }
+  if (config.evidence_upload_timeout_seconds() == 0) config.set_evidence_upload_timeout_seconds(30);
   return config;
 }
 
@@ -122,6 +129,18 @@ absl::Status ValidateSignerConfig(const v1::SignerConfig& config, const std::str
                  "trust_list_changes_file",
                  "required because trust_list_maintainer_key_files is set (applied trust-list "
                  "changes must survive a restart)");
+  // Every upload must fit in the cache, and the cache in a signer's memory.
+  errors.Require(config.max_evidence_upload_bytes() >= kMinimumMaxEvidenceUploadBytes &&
+                     config.max_evidence_upload_bytes() <= config.evidence_cache_bytes(),
+                 "max_evidence_upload_bytes",
+                 absl::StrCat("must be between ", kMinimumMaxEvidenceUploadBytes,
+                              " and evidence_cache_bytes (", config.evidence_cache_bytes(), ")"));
+  errors.Require(config.evidence_cache_bytes() <= kMaximumEvidenceCacheBytes,
+                 "evidence_cache_bytes",
+                 absl::StrCat("must be at most ", kMaximumEvidenceCacheBytes, " (16 GiB)"));
+  errors.Require(config.evidence_upload_timeout_seconds() >= 1 &&
+                     config.evidence_upload_timeout_seconds() <= 600,
+                 "evidence_upload_timeout_seconds", "must be between 1 and 600");
   for (int i = 0; i < config.trust_list_maintainer_key_files_size(); ++i) {
     errors.Require(!config.trust_list_maintainer_key_files(i).empty(),
                    absl::StrCat("trust_list_maintainer_key_files[", i, "]"), "must not be empty");

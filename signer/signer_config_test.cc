@@ -304,6 +304,32 @@ TEST(SignerConfigTest, RevocationEvidenceMaxAgeDefaultsToADayAndIsBounded) {
   }
 }
 
+// Evidence by content hash (ARCHITECTURE.md §8): the cache, the upload limit and its deadline.
+TEST(SignerConfigTest, EvidenceCacheLimitsHaveDefaultsAndAreBounded) {
+  const v1::SignerConfig defaults = WithSignerDefaults(ValidConfig());
+  EXPECT_EQ(defaults.evidence_cache_bytes(), 256u << 20);
+  EXPECT_EQ(defaults.max_evidence_upload_bytes(), 32u << 20);
+  EXPECT_EQ(defaults.evidence_upload_timeout_seconds(), 30u);
+  EXPECT_TRUE(Validate(ValidConfig()).ok());
+
+  v1::SignerConfig config = ValidConfig();
+  config.set_evidence_cache_bytes(16 << 20);
+  EXPECT_THAT(Validate(config), InvalidField("max_evidence_upload_bytes: must be between 65536 and "
+                                             "evidence_cache_bytes (16777216)"));
+  config.set_max_evidence_upload_bytes(16 << 20);
+  EXPECT_TRUE(Validate(config).ok());
+  config.set_max_evidence_upload_bytes(1000);
+  EXPECT_THAT(Validate(config), InvalidField("max_evidence_upload_bytes: must be between 65536"));
+  config = ValidConfig();
+  config.set_evidence_cache_bytes((uint64_t{16} << 30) + 1);
+  EXPECT_THAT(Validate(config),
+              InvalidField("evidence_cache_bytes: must be at most 17179869184 (16 GiB)"));
+  config = ValidConfig();
+  config.set_evidence_upload_timeout_seconds(601);
+  EXPECT_THAT(Validate(config),
+              InvalidField("evidence_upload_timeout_seconds: must be between 1 and 600"));
+}
+
 // The signer applies only maintainer-signed trust-list changes, and keeps them.
 TEST(SignerConfigTest, TrustListChangesNeedMaintainerKeysAndAFileToKeepThem) {
   v1::SignerConfig config = ValidConfig();

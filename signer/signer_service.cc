@@ -13,6 +13,9 @@ namespace mecai {
 grpc::Status SignerServiceImpl::SignVouching(grpc::ServerContext* /*context*/,
                                              const v1::SignVouchingRequest* request,
                                              v1::SignVouchingResponse* response) {
+  if (evidence_.metrics != nullptr) {
+    evidence_.metrics->RecordSignVouchingRequestBytes(request->ByteSizeLong());
+  }
   auto result = signer_.SignVouching(*request);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
@@ -64,6 +67,12 @@ grpc::Status SignerServiceImpl::ApplyTrustListChange(grpc::ServerContext* contex
       << ", relayed by " << caller << " (" << applied->body.reason() << ")";
   *response->mutable_change() = applied->ToRecord();
   return grpc::Status::OK;
+}
+
+grpc::ServerReadReactor<v1::UploadEvidenceRequest>* SignerServiceImpl::UploadEvidence(
+    grpc::CallbackServerContext* context, v1::UploadEvidenceResponse* response) {
+  return StartEvidenceUpload(context, response, evidence_.cache, evidence_.limits,
+                             evidence_.metrics);
 }
 
 }  // namespace mecai

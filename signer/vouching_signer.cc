@@ -24,13 +24,22 @@ v1::SignVouchingResponse RefusalResponse(v1::Refusal refusal) {
   return response;
 }
 
+v1::SignVouchingResponse EvidenceNeededResponse(const std::vector<std::string>& missing) {
+  v1::SignVouchingResponse response;
+  for (const std::string& sha256 : missing) {
+    response.mutable_evidence_needed()->add_response_sha256(sha256);
+  }
+  return response;
+}
+
 }  // namespace
 
 VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
                                std::vector<std::string> va_chain_der, Keys keys,
                                SignerLogState& log_state, const EnrolledAgents& agents,
                                const TrustLists& trust_lists, const Clock& clock,
-                               SignerMetrics* metrics, EVP_PKEY* approval_key)
+                               SignerMetrics* metrics, EVP_PKEY* approval_key,
+                               EvidenceCache* evidence_cache)
     : config_(config),
       va_chain_der_(std::move(va_chain_der)),
       limits_([&config] {
@@ -46,7 +55,8 @@ VouchingSigner::VouchingSigner(const v1::SignerConfig& config,
       trust_lists_(trust_lists),
       clock_(clock),
       metrics_(metrics),
-      approval_key_(approval_key) {}
+      approval_key_(approval_key),
+      evidence_cache_(evidence_cache) {}
 
 absl::StatusOr<v1::Signature> VouchingSigner::SignTimed(SigningKey& key, SignedObject kind,
                                                         absl::string_view bytes,
@@ -88,7 +98,11 @@ absl::StatusOr<v1::SignVouchingResponse> VouchingSigner::CheckAndSign(
   const QuorumDecision decision = DecideOnObservations(by_perspective, vr);
   if (!decision.issued()) return RefusalResponse(decision.refusal);
 
-  const RevocationJudgement revocation = CheckRevocationEvidence(request, vr, now);
+  // ARCHITECTURE.md §8 "Evidence by content hash": responses named by hash come from the bytes
+  // the signer hashed itself; missing ones are asked for before anything is signed or journaled.
+  const ResolvedEvidence evidence = ResolveEvidence(request.revocation(), evidence_cache_);
+  if (!evidence.missing.empty()) return EvidenceNeededResponse(evidence.missing);
+  const RevocationJudgement revocation = CheckRevocationEvidence(evidence.evidence, vr, now);
   if (!revocation.good()) {
     return RefusalResponse(MakeRefusal(revocation.reason, revocation.explanation));
   }
@@ -172,9 +186,9 @@ QuorumDecision VouchingSigner::DecideOnObservations(
   return DecideQuorum(outcomes, vr.vouched, config_.policy());
 }
 
-RevocationJudgement VouchingSigner::CheckRevocationEvidence(const v1::SignVouchingRequest& request,
-                                                            const VerifiedVouchingRequest& vr,
-                                                            absl::Time now) const {
+RevocationJudgement VouchingSigner::CheckRevocationEvidence(
+    const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence,
+    const VerifiedVouchingRequest& vr, absl::Time now) const {
   // The revocation evidence itself (the CRL or OCSP response) must verify now for every vouched
   // certificate, under the rule the coordinator applies (common/revocation/revocation.h
   // CombineRevocationVerdicts): revoked anywhere refuses; every source the certificate names must
@@ -184,8 +198,7 @@ RevocationJudgement VouchingSigner::CheckRevocationEvidence(const v1::SignVouchi
     revocation_limits.max_evidence_age =
         absl::Seconds(config_.revocation_evidence_max_age_seconds());
   }
-  return JudgeRevocationOfEveryCertificate(request.revocation(), vr.validated_paths, now,
-                                           revocation_limits);
+  return JudgeRevocationOfEveryCertificate(evidence, vr.validated_paths, now, revocation_limits);
 }
 
 absl::StatusOr<SignerLogState::IndexClaim> VouchingSigner::ClaimLogIndex(

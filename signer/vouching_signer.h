@@ -22,6 +22,7 @@
 #include "common/revocation/revocation.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
+#include "signer/evidence_cache.h"
 #include "signer/log_state.h"
 #include "signer/signer_metrics.h"
 
@@ -43,17 +44,21 @@ class VouchingSigner {
   // `config` must have passed ValidateSignerConfig; `va_chain_der` is the VA certificate first.
   // `log_state` is the signer's durable memory of each log shard. `approval_key` verifies the
   // approval service's signed records (SignerConfig.approval_public_key_file); null refuses every
-  // VR of a trust list that requires approval.
+  // VR of a trust list that requires approval. `evidence_cache` holds the revocation responses
+  // requests may name by hash (ARCHITECTURE.md §8 "Evidence by content hash"); null: evidence
+  // named by hash alone is unusable.
   VouchingSigner(const v1::SignerConfig& config, std::vector<std::string> va_chain_der, Keys keys,
                  SignerLogState& log_state, const EnrolledAgents& agents,
                  const TrustLists& trust_lists, const Clock& clock,
-                 SignerMetrics* metrics = nullptr, EVP_PKEY* approval_key = nullptr);
+                 SignerMetrics* metrics = nullptr, EVP_PKEY* approval_key = nullptr,
+                 EvidenceCache* evidence_cache = nullptr);
 
   // Signs a VD only when the evidence proves unanimity for a valid VR; otherwise the response
-  // carries the refusal of the first failed check, or log_index_taken for a log index another VD
-  // took since the last checkpoint. Errors for faults (the HSM or the journal failed) and
-  // FAILED_PRECONDITION for a log index that a signed checkpoint covers or that was asked for again
-  // while its VD was signed.
+  // carries the refusal of the first failed check, log_index_taken for a log index another VD
+  // took since the last checkpoint, or evidence_needed (nothing signed, nothing journaled) when the
+  // revocation evidence names by hash responses the evidence cache does not hold. Errors for faults
+  // (the HSM or the journal failed) and FAILED_PRECONDITION for a log index that a signed
+  // checkpoint covers or that was asked for again while its VD was signed.
   absl::StatusOr<v1::SignVouchingResponse> SignVouching(const v1::SignVouchingRequest& request);
 
   // Signs a log checkpoint with the log key, building the signed body itself from the request's
@@ -88,11 +93,12 @@ class VouchingSigner {
   QuorumDecision DecideOnObservations(
       const std::map<std::string, v1::ObservationBody>& by_perspective,
       const VerifiedVouchingRequest& vr) const;
-  // The revocation evidence of `request`, judged for every vouched certificate of `vr` at `now`
-  // within the configured evidence age.
-  RevocationJudgement CheckRevocationEvidence(const v1::SignVouchingRequest& request,
-                                              const VerifiedVouchingRequest& vr,
-                                              absl::Time now) const;
+  // The revocation evidence (the request's, each response named by hash given its bytes from the
+  // evidence cache), judged for every vouched certificate of `vr` at `now` within the configured
+  // evidence age.
+  RevocationJudgement CheckRevocationEvidence(
+      const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence,
+      const VerifiedVouchingRequest& vr, absl::Time now) const;
   // ARCHITECTURE.md §7: OK (with an empty refusal) when `request` carries, for the key of every
   // vouched certificate of `vr`, a record signed by the approval service that approves it for the
   // VR's hostname and is fresh; otherwise the APPROVAL_REQUIRED refusal.
@@ -148,6 +154,7 @@ class VouchingSigner {
   EVP_PKEY* const approval_key_;
   absl::Mutex mutex_;
   std::optional<v1::SignedLogKeyEndorsement> endorsement_ ABSL_GUARDED_BY(mutex_);
+  EvidenceCache* const evidence_cache_;
 };
 
 }  // namespace mecai

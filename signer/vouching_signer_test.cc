@@ -40,6 +40,7 @@
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
+#include "signer/evidence_cache.h"
 #include "signer/signer_config.h"
 
 namespace mecai {
@@ -451,6 +452,35 @@ TEST_F(VouchingSignerTest, IssuesForUnanimousEvidenceWithTheKeyInTheHsm) {
       VerifyObject(other_key.get(), SignedObject::kVouchingStatement,
                    response.vouching_data().signature(), response.vouching_data().statement()),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not verify")));
+}
+
+// Evidence by content hash (ARCHITECTURE.md §8): a response named by hash alone is taken from the
+// evidence cache and checked as if sent inline; a missing one is asked for, with nothing signed and
+// the log index left free (the same request is signed at that index once the bytes are held).
+TEST_F(VouchingSignerTest, EvidenceNamedByHashComesFromTheCacheOrIsAskedFor) {
+  v1::SignVouchingRequest request = Request();
+  ASSERT_EQ(request.revocation_size(), 1);
+  const std::string der = request.revocation(0).response_der();
+  const std::string sha256 = Sha256(der);
+  request.mutable_revocation(0)->clear_response_der();
+  request.mutable_revocation(0)->set_response_sha256(sha256);
+  EvidenceCache cache(1 << 20);
+  VouchingSigner signer(config_, {CertificateToDer(va_certificate_.get())},
+                        VouchingSigner::Keys{*va_key_, *log_key_}, NewLogState(), *enrolled_,
+                        *trust_lists_, clock_, /*metrics=*/nullptr, approval_public_key_.get(),
+                        &cache);
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse needed, signer.SignVouching(request));
+  ASSERT_TRUE(needed.has_evidence_needed()) << needed.ShortDebugString();
+  EXPECT_THAT(needed.evidence_needed().response_sha256(), ElementsAre(sha256));
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EvidenceUpload> upload,
+                       EvidenceUpload::Begin(cache, sha256, der.size()));
+  ASSERT_OK(upload->Add(der));
+  ASSERT_OK(upload->Finish().status());
+  ASSERT_OK_AND_ASSIGN(v1::SignVouchingResponse signed_response, signer.SignVouching(request));
+  EXPECT_TRUE(signed_response.has_vouching_data()) << signed_response.ShortDebugString();
+  // A signer without a cache refuses evidence named by hash alone, as before.
+  EXPECT_EQ(RefusalFor(request).reason(), v1::REVOCATION_UNKNOWN);
 }
 
 TEST_F(VouchingSignerTest, IssuesForUnanimousEvidenceWithAnInMemoryKey) {

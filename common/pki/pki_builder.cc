@@ -145,11 +145,23 @@ absl::StatusOr<std::string> IssueCrlDer(const CrlSpec& spec, X509* issuer, EVP_P
   for (const RevokedEntry& entry : spec.revoked) {
     X509RevokedPtr revoked(X509_REVOKED_new());
     ASSIGN_OR_RETURN(Asn1TimePtr revoked_at, ToAsn1Time(entry.revoked_at));
-    if (revoked == nullptr ||
-        X509_REVOKED_set_serialNumber(revoked.get(), X509_get_serialNumber(entry.certificate)) !=
-            1 ||
-        X509_REVOKED_set_revocationDate(revoked.get(), revoked_at.get()) != 1) {
-      return OpenSslError("X509_REVOKED");
+    if (revoked == nullptr) return OpenSslError("X509_REVOKED_new");
+    if (entry.certificate != nullptr) {
+      if (X509_REVOKED_set_serialNumber(revoked.get(), X509_get_serialNumber(entry.certificate)) !=
+          1) {
+        return OpenSslError("X509_REVOKED_set_serialNumber");
+      }
+    } else {
+      BignumPtr number(BN_bin2bn(reinterpret_cast<const unsigned char*>(entry.serial.data()),
+                                 static_cast<int>(entry.serial.size()), nullptr));
+      Asn1IntegerPtr serial(number == nullptr ? nullptr
+                                              : BN_to_ASN1_INTEGER(number.get(), nullptr));
+      if (serial == nullptr || X509_REVOKED_set_serialNumber(revoked.get(), serial.get()) != 1) {
+        return OpenSslError("X509_REVOKED_set_serialNumber");
+      }
+    }
+    if (X509_REVOKED_set_revocationDate(revoked.get(), revoked_at.get()) != 1) {
+      return OpenSslError("X509_REVOKED_set_revocationDate");
     }
     if (entry.reason >= 0) {
       Asn1EnumeratedPtr reason(ASN1_ENUMERATED_new());

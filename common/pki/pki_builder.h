@@ -47,6 +47,9 @@ struct RevokedEntry {
   absl::Time revoked_at;
   // CRLReason (RFC 5280 §5.3.1), e.g. OCSP_REVOKED_STATUS_KEYCOMPROMISE; negative: no reasonCode.
   int reason = -1;
+  // When `certificate` is null: the serial number listed, big-endian unsigned bytes (RFC 5280
+  // §4.1.2.2), e.g. to list many certificates nobody holds.
+  std::string serial;
 };
 
 // A CRL to issue (RFC 5280 §5).
