@@ -9,14 +9,16 @@
 // and the size of each serialized VouchingData. Every VD is verified with the client library
 // (client/vd_verifier.h) before it counts.
 //
-//   bazel run -c opt --jobs=2 //bench:logged_vd_bench -- --vrs 300 --concurrency 16
-//   --batch_interval_ms 200 --warmup 32
+//   bazel run -c opt --jobs=2 //bench:logged_vd_bench
+//
+// Flags, with their defaults: --vrs 300 --concurrency 16 --warmup 32 --batch_interval_ms 200.
 #include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -122,11 +124,11 @@ absl::StatusOr<std::vector<std::string>> FreshRequests(const LocalCluster& clust
   return requests;
 }
 
-absl::StatusOr<ModeResult> RunMode(const std::string& name, bool logged, const Options& options) {
-  char pattern[] = "/var/tmp/mecai-logged-vd-bench-XXXXXX";
-  if (mkdtemp(pattern) == nullptr) return absl::InternalError("mkdtemp failed");
+// One mode on a cluster of its own in `workdir` (an existing, empty directory).
+absl::StatusOr<ModeResult> RunMode(const std::string& name, bool logged, const Options& options,
+                                   const std::string& workdir) {
   LocalClusterOptions cluster_options;
-  cluster_options.workdir = pattern;
+  cluster_options.workdir = workdir;
   cluster_options.perspectives = 3;
   cluster_options.verbose = false;
   cluster_options.decision_reuse = false;
@@ -263,11 +265,17 @@ int Run(const Options& options) {
     std::string name = mode.name;
     if (mode.logged) absl::StrAppend(&name, ", batch ", options.batch_interval_ms, " ms");
     std::fprintf(stderr, "running %s\n", name.c_str());
-    absl::StatusOr<ModeResult> result = RunMode(name, mode.logged, options);
+    char pattern[] = "/var/tmp/mecai-logged-vd-bench-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) return 1;
+    absl::StatusOr<ModeResult> result = RunMode(name, mode.logged, options, pattern);
     if (!result.ok()) {
-      std::fprintf(stderr, "%s: %s\n", name.c_str(), result.status().ToString().c_str());
+      std::fprintf(stderr, "%s: %s (logs under %s)\n", name.c_str(),
+                   result.status().ToString().c_str(), pattern);
       return 1;
     }
+    // The cluster has stopped; its PKI, token, logs and store are no longer needed.
+    std::error_code ignored;
+    std::filesystem::remove_all(pattern, ignored);
     results.push_back(*std::move(result));
   }
   std::printf("`logged_vd_bench --vrs %d --concurrency %d --warmup %d --batch_interval_ms %d`\n\n",
