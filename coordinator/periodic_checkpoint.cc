@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/time/clock.h"
 #include "common/base/logging.h"
 
 namespace mecai {
@@ -27,8 +28,15 @@ void PeriodicCheckpoint::Run() {
   auto unconfirmed = [this] {
     return log_guard_ != nullptr && log_guard_->state() == LogGuard::State::kUnconfirmed;
   };
+  // A fixed rate, not a fixed pause: a round starts `interval_` after the previous one started,
+  // so a checkpoint that takes time to sign does not stretch the batch (logged VDs wait for it).
+  absl::Time next_round = absl::Now();
   auto wait = [&] {
-    return unconfirmed() ? std::min(interval_, kConfirmRetryInterval) : interval_;
+    const absl::Duration period =
+        unconfirmed() ? std::min(interval_, kConfirmRetryInterval) : interval_;
+    const absl::Time now = absl::Now();
+    next_round = std::max(next_round + period, now);
+    return next_round - now;
   };
   while (!stop_.WaitForNotificationWithTimeout(wait())) {
     if (each_round_) each_round_();
