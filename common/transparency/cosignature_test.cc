@@ -83,8 +83,10 @@ TEST_F(CosignatureTest, KeyIdIsOfSignatureType4) {
   EXPECT_EQ(key_.key_id, expected);
   EXPECT_NE(key_.key_id, Ed25519NoteKeyId(key_.name, key_.public_key));
   const std::string vkey = FormatCosignerVkey(key_);
-  EXPECT_THAT(vkey,
-              testing::StartsWith(absl::StrFormat("witness.example/w1+%08x+BA", key_.key_id)));
+  const std::string prefix = absl::StrFormat("witness.example/w1+%08x+", key_.key_id);
+  ASSERT_THAT(vkey, testing::StartsWith(prefix));
+  ASSERT_OK_AND_ASSIGN(std::string key_bytes, Base64DecodeStrict(vkey.substr(prefix.size())));
+  EXPECT_EQ(key_bytes, absl::StrCat(std::string(1, '\x04'), key_.public_key));
   ASSERT_OK_AND_ASSIGN(NoteVerifierKey parsed, ParseCosignerVkey(vkey));
   EXPECT_EQ(parsed.public_key, key_.public_key);
   EXPECT_EQ(parsed.key_id, key_.key_id);
