@@ -46,6 +46,7 @@ absl::StatusOr<v1::SignedCheckpoint> CheckpointSigner::SignLatest(Freshness fres
     ASSIGN_OR_RETURN(v1::SignCheckpointResponse response, CallSigner(request));
     if (response.has_checkpoint()) {
       RETURN_IF_ERROR(store_.PutCheckpoint(response.checkpoint(), step.tree_size));
+      if (on_stored_) on_stored_(response.checkpoint());
       if (step.tree_size == tree_size) return response.checkpoint();
       needed.erase(needed.begin(), std::lower_bound(needed.begin(), needed.end(), step.tree_size));
       ASSIGN_OR_RETURN(step, StepWithRecords(step.tree_size, tree_size, needed, split));

@@ -7,6 +7,7 @@
 #define MECAI_COORDINATOR_CHECKPOINT_SIGNER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,12 @@ class CheckpointSigner {
   enum Freshness { kStoredWhenCurrent, kAskTheSignerAgain };
   absl::StatusOr<v1::SignedCheckpoint> SignLatest(Freshness freshness = kStoredWhenCurrent);
 
+  // Called with every checkpoint stored here, under the signing lock, and must return at once
+  // (coordinator/witness_collector.h). Set before the first SignLatest.
+  void set_on_stored(std::function<void(const v1::SignedCheckpoint&)> on_stored) {
+    on_stored_ = std::move(on_stored);
+  }
+
  private:
   // What one SignCheckpoint call asks for.
   struct Step {
@@ -68,6 +75,7 @@ class CheckpointSigner {
   const Clock& clock_;
   const absl::Duration signer_timeout_;
   absl::Mutex mutex_;  // One signing at a time.
+  std::function<void(const v1::SignedCheckpoint&)> on_stored_;
 };
 
 }  // namespace mecai

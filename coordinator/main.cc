@@ -38,6 +38,7 @@
 #include "coordinator/store_backup.h"
 #include "coordinator/trust_list_admin.h"
 #include "coordinator/vouching_service.h"
+#include "coordinator/witness_collector.h"
 
 namespace {
 
@@ -140,6 +141,16 @@ absl::Status Run(const std::string& config_path) {
   }
   mecai::CheckpointSigner checkpoints(*store, *signer, clock,
                                       absl::Milliseconds(config.signer_timeout_milliseconds()));
+  // Witnesses cosign each stored checkpoint note, on the collector's own thread.
+  std::unique_ptr<mecai::WitnessCollector> witnesses;
+  if (config.witnesses_size() > 0) {
+    ASSIGN_OR_RETURN(witnesses, mecai::WitnessCollector::Create(
+                                    {config.witnesses().begin(), config.witnesses().end()}, *store,
+                                    registry.get()));
+    checkpoints.set_on_stored([&witnesses](const mecai::v1::SignedCheckpoint& checkpoint) {
+      witnesses->CheckpointStored(checkpoint);
+    });
+  }
   // No VR is decided until the signer confirms that this store extends the last checkpoint it
   // signed: a store restored from an old backup, or a copy, never serves a rolled-back or forked
   // log (docs/OPERATIONS.md "Restoring a coordinator's store").
