@@ -18,6 +18,7 @@
 #include "common/crypto/pem.h"
 #include "common/pkcs11/pkcs11_provisioning.h"
 #include "common/pki/pki_builder.h"
+#include "common/transparency/note_key.h"
 #include "google/protobuf/text_format.h"
 
 namespace mecai {
@@ -315,7 +316,16 @@ absl::Status LocalCluster::BuildHsm() {
   // The log key, beside it in the token: signs checkpoints only.
   v1::Pkcs11Config log_key = pkcs11;
   log_key.set_key_label(kClusterLogKeyLabel);
-  ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, GenerateEcKeyPairInToken(log_key));
+  // Ed25519 when the signer also signs checkpoint notes (docs/PUBLIC_LOG.md "Turning it on").
+  ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, options_.log_origin_prefix.empty()
+                                                  ? GenerateEcKeyPairInToken(log_key)
+                                                  : GenerateEd25519KeyPairInToken(log_key));
+  if (!options_.log_origin_prefix.empty()) {
+    ASSIGN_OR_RETURN(NoteVerifierKey vkey,
+                     Ed25519VerifierKey(absl::StrCat(options_.log_origin_prefix, "/", kShardId),
+                                        log_public_key.get()));
+    RETURN_IF_ERROR(WriteFileAtomically(LogVkeyFile(), FormatVerifierKey(vkey) + "\n"));
+  }
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("pki/log-key.pub.pem"), PublicKeyToPem(log_public_key.get())));
   // The VA certificate: issued by the CA, with the designated-OCSP-responder usage (MECAI
@@ -518,8 +528,9 @@ absl::StatusOr<v1::AgentEndpoint> LocalCluster::StartAgent(const std::string& bi
 
 absl::Status LocalCluster::StartSigners(const std::string& binary,
                                         const std::vector<v1::AgentEndpoint>& agents) {
-  const v1::SignerConfig signer =
+  v1::SignerConfig signer =
       ClusterSignerConfig(options_.workdir, SoftHsmModulePath(), agents, with_approval());
+  signer.set_log_origin_prefix(options_.log_origin_prefix);
   RETURN_IF_ERROR(WriteConfig("signer.textproto", signer));
   Step("starting the signer (PKCS#11, SoftHSM2)");
   ASSIGN_OR_RETURN(ChildProcess * signer_process,

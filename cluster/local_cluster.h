@@ -62,6 +62,10 @@ struct LocalClusterOptions {
   // trust-list changes file, and the coordinator relays trust-list changes to both
   // (CoordinatorConfig.signer_replica_addresses); signing calls go to the first.
   int signer_replicas = 1;
+  // When set, the log key is Ed25519 and the signer signs every checkpoint also as a C2SP note
+  // (SignerConfig.log_origin_prefix, docs/PUBLIC_LOG.md); the log's vkey is written to
+  // LogVkeyFile().
+  std::string log_origin_prefix;
 };
 
 // Not thread-safe.
@@ -147,6 +151,8 @@ class LocalCluster {
   std::string ServerRsaChainFile() const { return Path("pki/server-rsa.pem"); }
   std::string ServerRsaKeyFile() const { return Path("pki/server-rsa.key"); }
   std::string VaListFile() const { return Path("va-list.textproto"); }
+  // With LocalClusterOptions.log_origin_prefix: the shard's log vkey (`mecai log vkey`).
+  std::string LogVkeyFile() const { return Path("pki/log.vkey"); }
   // The trust-list maintainer's key pair (docs/PROTOCOL.md): the Ed25519 private key that signs
   // trust-list changes (`mecai trust-list`), and its public key, which the coordinator's and the
   // signer's trust_list_maintainer_key_files name.
