@@ -41,7 +41,8 @@ absl::Status ValidateWitnessConfig(const v1::WitnessConfig& config, const std::s
   errors.Require(name.ok(), "witness_name",
                  absl::StrCat("must be a note key name (a schema-less URL): ", name.message()));
   errors.Require(!config.state_file().empty(), "state_file", "required");
-  errors.Require(config.logs_size() > 0, "logs", "at least one log to witness");
+  errors.Require(config.logs_size() > 0 || !config.va_list_file().empty(), "logs",
+                 "at least one log to witness");
   std::set<std::string> origins;
   for (int i = 0; i < config.logs_size(); ++i) {
     const v1::WitnessedLog& log = config.logs(i);
@@ -86,6 +87,26 @@ absl::StatusOr<std::map<std::string, std::vector<NoteVerifierKey>>> WitnessedLog
     const std::string origin = log.origin().empty() ? keys[0].name : log.origin();
     logs[origin] = std::move(keys);
   }
+  if (!config.va_list_file().empty()) {
+    absl::StatusOr<v1::VaList> list = LoadConfig<v1::VaList>(config.va_list_file());
+    if (!list.ok()) return Annotate(list.status(), "va_list_file");
+    for (const v1::VaListEntry& va : list->vas()) {
+      for (const std::string& vkey : va.log_vkeys()) {
+        absl::StatusOr<NoteVerifierKey> key = ParseVerifierKey(vkey);
+        if (!key.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("va_list_file ", config.va_list_file(),
+                                                         ": VA '", va.id(),
+                                                         "' log_vkeys: ", key.status().message()));
+        }
+        if (!logs.emplace(key->name, std::vector<NoteVerifierKey>{*key}).second) {
+          return absl::InvalidArgumentError(absl::StrCat("va_list_file ", config.va_list_file(),
+                                                         ": VA '", va.id(), "' log ", key->name,
+                                                         " is already witnessed"));
+        }
+      }
+    }
+  }
+  if (logs.empty()) return absl::InvalidArgumentError("logs: at least one log to witness");
   return logs;
 }
 

@@ -20,7 +20,9 @@ v1::WitnessConfig WithWitnessDefaults(v1::WitnessConfig config);
 // Names every offending field (after WithWitnessDefaults); INVALID_ARGUMENT.
 absl::Status ValidateWitnessConfig(const v1::WitnessConfig& config, const std::string& source);
 
-// The configured logs: origin → its note verifier keys (a valid config).
+// The configured logs: origin → its note verifier keys, `logs` and then the log_vkeys of
+// va_list_file. INVALID_ARGUMENT (naming the file, VA and problem) for a VA list that does not
+// load, a bad vkey, an origin twice, or no log at all.
 absl::StatusOr<std::map<std::string, std::vector<NoteVerifierKey>>> WitnessedLogs(
     const v1::WitnessConfig& config);
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/crypto/signature.h"
 #include "common/pki/pki_builder.h"
 #include "common/testing/status_macros.h"
@@ -67,6 +68,31 @@ TEST_F(WitnessConfigTest, NamesEveryOffendingField) {
         "tls_private_key_file: set both TLS files or neither"}) {
     EXPECT_THAT(status.message(), HasSubstr(field));
   }
+}
+
+TEST_F(WitnessConfigTest, WitnessesTheLogsOfAVaList) {
+  ASSERT_OK_AND_ASSIGN(std::string directory, test_pki::MakeTempDirectory());
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, GenerateEd25519Key());
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey other, Ed25519VerifierKey("log.c.example/s1", key.get()));
+  ASSERT_OK_AND_ASSIGN(std::string list,
+                       test_pki::WriteTestFile(directory, "va-list.txt",
+                                               absl::StrCat("vas { id: \"va-c\" log_vkeys: \"",
+                                                            FormatVerifierKey(other), "\" }\n")));
+  config_.set_va_list_file(list);
+  EXPECT_OK(Validate());
+  ASSERT_OK_AND_ASSIGN(auto logs, WitnessedLogs(config_));
+  ASSERT_EQ(logs.size(), 2u);
+  EXPECT_EQ(logs.at("log.c.example/s1")[0].public_key, other.public_key);
+  // The same log named by the config and the list: refused.
+  config_.mutable_logs(0)->set_origin("log.c.example/s1");
+  EXPECT_THAT(WitnessedLogs(config_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("VA 'va-c' log log.c.example/s1 is already witnessed")));
+  // Only the list: enough.
+  config_.clear_logs();
+  EXPECT_OK(Validate());
+  ASSERT_OK_AND_ASSIGN(logs, WitnessedLogs(config_));
+  EXPECT_EQ(logs.size(), 1u);
 }
 
 TEST_F(WitnessConfigTest, RequiresALog) {
