@@ -139,7 +139,7 @@ TEST_F(WitnessBinaryTest, CosignsAndRefusesEveryAttackWithItsStatus) {
                 "the checkpoint note: a signed note has a blank line before its signatures");
   // Oversized: 64 KiB and one byte.
   WitnessAnswer oversized = Post(absl::StrCat("old 300\n\n", std::string(65536 - 9 + 1, 'a')));
-  EXPECT_EQ(oversized.status, 413);
+  ExpectRefused(oversized, 413, "request body too large: at most 65536 bytes");
   // Another method, another path.
   absl::StatusOr<WitnessAnswer> wrong_path =
       PostToWitness(witness_->Url("/add-checkpoint"), "old 0\n\n", absl::Seconds(10));
