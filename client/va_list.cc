@@ -11,6 +11,7 @@
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
+#include "common/transparency/cosignature.h"
 
 namespace mecai {
 namespace {
@@ -85,11 +86,34 @@ absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path,
       }
       loaded.va_spki_sha256.push_back(digest);
     }
+    if (!entry.witness_vkey().empty()) {
+      absl::StatusOr<NoteVerifierKey> witness = ParseCosignerVkey(entry.witness_vkey());
+      if (!witness.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("VA list ", path, ": VA '", entry.id(),
+                         "' witness_vkey: ", witness.status().message()));
+      }
+      for (const NoteVerifierKey& other : list->witness_keys_) {
+        if (other.name == witness->name) {
+          return absl::InvalidArgumentError(absl::StrCat("VA list ", path, ": VA '", entry.id(),
+                                                         "' witness_vkey: the witness name ",
+                                                         witness->name, " is listed twice"));
+        }
+      }
+      loaded.witness_key = *witness;
+      list->witness_keys_.push_back(*std::move(witness));
+    }
     loaded.config = entry;
     loaded.ca_certificate = std::move(certificates->front());
     loaded.ca_certificate_sha256 = Sha256(CertificateToDer(loaded.ca_certificate.get()));
     list->entries_.push_back(std::move(loaded));
   }
+  if (config.min_cosignatures() > list->witness_keys_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "VA list ", path, ": min_cosignatures ", config.min_cosignatures(), " exceeds the ",
+        list->witness_keys_.size(), " witnesses it lists (witness_vkey)"));
+  }
+  list->min_cosignatures_ = config.min_cosignatures();
   return list;
 }
 

@@ -19,6 +19,7 @@
 #include "common/crypto/pem.h"
 #include "common/pkcs11/pkcs11_provisioning.h"
 #include "common/pki/pki_builder.h"
+#include "common/transparency/note_key.h"
 #include "google/protobuf/text_format.h"
 
 namespace mecai {
@@ -318,6 +319,10 @@ absl::Status LocalCluster::BuildHsm() {
   v1::Pkcs11Config log_key = pkcs11;
   log_key.set_key_label(kClusterLogKeyLabel);
   ASSIGN_OR_RETURN(EvpPkeyPtr log_public_key, GenerateEd25519KeyPairInToken(log_key));
+  ASSIGN_OR_RETURN(
+      NoteVerifierKey vkey,
+      Ed25519VerifierKey(absl::StrCat(LogOriginPrefix(), "/", kShardId), log_public_key.get()));
+  RETURN_IF_ERROR(WriteFileAtomically(LogVkeyFile(), FormatVerifierKey(vkey) + "\n"));
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("pki/log-key.pub.pem"), PublicKeyToPem(log_public_key.get())));
   // The VA certificate: issued by the CA, with the designated-OCSP-responder usage (MECAI
@@ -530,6 +535,7 @@ absl::Status LocalCluster::StartSigners(const std::string& binary,
                                         const std::vector<v1::AgentEndpoint>& agents) {
   v1::SignerConfig signer =
       ClusterSignerConfig(options_.workdir, SoftHsmModulePath(), agents, with_approval());
+  signer.set_log_origin_prefix(LogOriginPrefix());
   if (options_.logged_vouching_data) signer.set_logged_vouching_data(true);
   signer.MergeFrom(options_.signer_overrides);
   RETURN_IF_ERROR(WriteConfig("signer.textproto", signer));

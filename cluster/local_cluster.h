@@ -73,6 +73,10 @@ struct LocalClusterOptions {
   // pki/revoked.pem: about 51 bytes each, so 48000 make a CRL of about 2.4 MiB, the size of a large
   // CA's.
   int crl_padding_entries = 0;
+  // The signer's log_origin_prefix when set (otherwise kClusterLogOriginPrefix): the log key is
+  // Ed25519 and every checkpoint is also a C2SP note (docs/PUBLIC_LOG.md); the log's vkey is
+  // written to LogVkeyFile().
+  std::string log_origin_prefix;
 };
 
 // Not thread-safe.
@@ -158,6 +162,14 @@ class LocalCluster {
   std::string ServerRsaChainFile() const { return Path("pki/server-rsa.pem"); }
   std::string ServerRsaKeyFile() const { return Path("pki/server-rsa.key"); }
   std::string VaListFile() const { return Path("va-list.textproto"); }
+  // The shard's log vkey (`mecai log vkey`).
+  std::string LogVkeyFile() const { return Path("pki/log.vkey"); }
+  // The signer's log_origin_prefix: LocalClusterOptions.log_origin_prefix, or
+  // kClusterLogOriginPrefix.
+  std::string LogOriginPrefix() const {
+    return options_.log_origin_prefix.empty() ? std::string(kClusterLogOriginPrefix)
+                                              : options_.log_origin_prefix;
+  }
   // The trust-list maintainer's key pair (docs/PROTOCOL.md): the Ed25519 private key that signs
   // trust-list changes (`mecai trust-list`), and its public key, which the coordinator's and the
   // signer's trust_list_maintainer_key_files name.

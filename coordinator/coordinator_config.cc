@@ -16,6 +16,7 @@
 #include "common/revocation/revocation.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/rpc/grpc_server.h"
+#include "common/transparency/cosignature.h"
 
 namespace mecai {
 
@@ -255,6 +256,24 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
   errors.Require(config.vouch_worker_threads() >= 1 && config.vouch_worker_threads() <= 256,
                  "vouch_worker_threads", "must be between 1 and 256");
   if (config.has_public_listen()) ValidatePublicListen(config, &errors);
+  // Witnesses (docs/PUBLIC_LOG.md "Witnesses").
+  std::set<std::string> witness_names;
+  for (int i = 0; i < config.witnesses_size(); ++i) {
+    const v1::WitnessEndpoint& witness = config.witnesses(i);
+    const std::string field = absl::StrCat("witnesses[", i, "]");
+    errors.Require(
+        absl::StartsWith(witness.url(), "http://") || absl::StartsWith(witness.url(), "https://"),
+        field + ".url", "must be an http:// or https:// URL");
+    absl::StatusOr<NoteVerifierKey> key = ParseCosignerVkey(witness.vkey());
+    errors.Require(
+        key.ok(), field + ".vkey",
+        absl::StrCat("must be a witness's cosigner vkey (type 0x04): ", key.status().message()));
+    errors.Require(!key.ok() || witness_names.insert(key->name).second, field + ".vkey",
+                   "names a witness already listed");
+    errors.Require(witness.timeout_milliseconds() == 0 || (witness.timeout_milliseconds() >= 100 &&
+                                                           witness.timeout_milliseconds() <= 60000),
+                   field + ".timeout_milliseconds", "must be between 100 and 60000");
+  }
   return errors.ToStatus();
 }
 

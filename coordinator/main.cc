@@ -38,6 +38,7 @@
 #include "coordinator/store_backup.h"
 #include "coordinator/trust_list_admin.h"
 #include "coordinator/vouching_service.h"
+#include "coordinator/witness_collector.h"
 
 namespace {
 
@@ -144,13 +145,30 @@ absl::Status Run(const std::string& config_path) {
   // every VD recorded since.
   const bool logged_vds = config.batch_interval_milliseconds() > 0;
   mecai::LoggedVdProofs proofs(*store);
-  if (logged_vds) {
-    checkpoints.UseEntries();
-    checkpoints.ObserveCheckpoints(
-        [&proofs](const mecai::v1::SignedCheckpoint& checkpoint, uint64_t tree_size) {
-          proofs.CheckpointStored(checkpoint, tree_size);
-        });
+  if (logged_vds) checkpoints.UseEntries();
+  // Witnesses cosign each stored checkpoint note, on the collector's own thread; logged VDs then
+  // wait for that round, so that they carry the cosignatures (docs/PUBLIC_LOG.md "Witnesses").
+  std::unique_ptr<mecai::WitnessCollector> witnesses;
+  if (config.witnesses_size() > 0) {
+    ASSIGN_OR_RETURN(witnesses, mecai::WitnessCollector::Create(
+                                    {config.witnesses().begin(), config.witnesses().end()}, *store,
+                                    registry.get()));
+    if (logged_vds) {
+      witnesses->OnCollected(
+          [&proofs](const mecai::v1::SignedCheckpoint& checkpoint, uint64_t tree_size) {
+            proofs.CheckpointStored(checkpoint, tree_size);
+          });
+    }
   }
+  checkpoints.ObserveCheckpoints(
+      [&witnesses, &proofs, logged_vds](const mecai::v1::SignedCheckpoint& checkpoint,
+                                        uint64_t tree_size) {
+        if (witnesses != nullptr) {
+          witnesses->CheckpointStored(checkpoint);
+        } else if (logged_vds) {
+          proofs.CheckpointStored(checkpoint, tree_size);
+        }
+      });
   // No VR is decided until the signer confirms that this store extends the last checkpoint it
   // signed: a store restored from an old backup, or a copy, never serves a rolled-back or forked
   // log (docs/OPERATIONS.md "Restoring a coordinator's store").

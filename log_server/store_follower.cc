@@ -142,15 +142,18 @@ absl::Status StoreFollower::CatchUp() {
     for (const std::string& hash : new_hashes) RETURN_IF_ERROR(tree_.AppendLeafHash(hash));
     if (served_) served_size = served_->tree_size;
   }
-  ASSIGN_OR_RETURN(std::optional<std::string> note, NewestNoteAbove(served_size));
+  ASSIGN_OR_RETURN(std::optional<std::string> note, NewestNoteFrom(served_size));
   if (!note) return absl::OkStatus();
   absl::MutexLock lock(&mutex_);
+  // The served note again, or the same tree's note stored again with witnesses' cosignatures
+  // (coordinator/witness_collector.h), which replaces it once it verifies.
+  if (served_ && served_->note == *note) return absl::OkStatus();
   ASSIGN_OR_RETURN(ServedCheckpoint checked, CheckNote(*note, tree_));
   if (!served_ || checked.tree_size >= served_->tree_size) served_ = std::move(checked);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<std::string>> StoreFollower::NewestNoteAbove(uint64_t above) const {
+absl::StatusOr<std::optional<std::string>> StoreFollower::NewestNoteFrom(uint64_t from) const {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), families_.checkpoints));
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
@@ -159,7 +162,7 @@ absl::StatusOr<std::optional<std::string>> StoreFollower::NewestNoteAbove(uint64
       return absl::DataLossError(
           absl::StrCat("record store at ", store_path_, ": a checkpoint key is malformed"));
     }
-    if (size <= above && above != 0) break;
+    if (size < from) break;
     v1::SignedCheckpoint checkpoint;
     if (!checkpoint.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError(absl::StrCat(

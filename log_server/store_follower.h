@@ -94,9 +94,10 @@ class StoreFollower {
   StoreFollower(std::string store_path, std::unique_ptr<rocksdb::DB> db, Families families,
                 NoteVerifierKey vkey);
 
-  // The note of the newest stored checkpoint that carries one, of a size above `above` (any size
-  // when `above` is 0); nullopt when there is none.
-  absl::StatusOr<std::optional<std::string>> NewestNoteAbove(uint64_t above) const;
+  // The note of the newest stored checkpoint that carries one, of a size at least `from` (the
+  // served size: its note may have been stored again with cosignatures); nullopt when there is
+  // none.
+  absl::StatusOr<std::optional<std::string>> NewestNoteFrom(uint64_t from) const;
   // `note` checked against the vkey and `tree`.
   absl::StatusOr<ServedCheckpoint> CheckNote(const std::string& note, const MerkleTree& tree) const;
 

@@ -116,6 +116,29 @@ TEST_F(StoreFollowerTest, ServesNothingBeforeTheFirstNoteThenFollowsTheWriter) {
               StatusIs(absl::StatusCode::kNotFound, testing::_));
 }
 
+TEST_F(StoreFollowerTest, ServesTheSameTreesNoteStoredAgainWithCosignatures) {
+  Grow(20);
+  PutCheckpoint(20, vkey_, *signer_);
+  ASSERT_OK_AND_ASSIGN(auto follower, Follow());
+  const std::string first = follower->Checkpoint()->note;
+  // The coordinator stores the note again with a witness's line appended
+  // (coordinator/witness_collector.h): served once it verifies.
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint stored, store_->GetLatestCheckpoint());
+  const std::string witness_line =
+      "\xe2\x80\x94 witness.example/w1 "
+      "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+"
+      "mbIUBkBIfZ+qnA==\n";
+  stored.set_note(first + witness_line);
+  ASSERT_OK(store_->PutCheckpoint(stored, 20));
+  ASSERT_OK(follower->CatchUp());
+  EXPECT_EQ(follower->Checkpoint()->note, first + witness_line);
+  // A note of that size that no longer verifies is not served: the cosigned one stays.
+  stored.set_note(absl::StrCat("x", first));
+  ASSERT_OK(store_->PutCheckpoint(stored, 20));
+  EXPECT_FALSE(follower->CatchUp().ok());
+  EXPECT_EQ(follower->Checkpoint()->note, first + witness_line);
+}
+
 TEST_F(StoreFollowerTest, ANoteOfAnotherKeyOrRootIsNeverServed) {
   Grow(20);
   PutCheckpoint(20, vkey_, *signer_);

@@ -96,8 +96,12 @@ absl::Status CheckNoteKeyName(absl::string_view name) {
 }
 
 uint32_t Ed25519NoteKeyId(absl::string_view name, absl::string_view public_key) {
-  const std::string digest = Sha256(absl::StrCat(
-      name, "\n", std::string(1, static_cast<char>(kNoteEd25519SignatureType)), public_key));
+  return NoteKeyId(name, kNoteEd25519SignatureType, public_key);
+}
+
+uint32_t NoteKeyId(absl::string_view name, uint8_t type, absl::string_view public_key) {
+  const std::string digest =
+      Sha256(absl::StrCat(name, "\n", std::string(1, static_cast<char>(type)), public_key));
   uint32_t id = 0;
   for (size_t i = 0; i < 4; ++i) id = (id << 8) | static_cast<unsigned char>(digest[i]);
   return id;
@@ -118,10 +122,13 @@ absl::StatusOr<std::string> Ed25519RawPublicKey(EVP_PKEY* key) {
 }
 
 std::string FormatVerifierKey(const NoteVerifierKey& key) {
+  return FormatVerifierKeyOfType(key, kNoteEd25519SignatureType);
+}
+
+std::string FormatVerifierKeyOfType(const NoteVerifierKey& key, uint8_t type) {
   return absl::StrCat(
       key.name, "+", absl::StrFormat("%08x", key.key_id), "+",
-      Base64Encode(absl::StrCat(std::string(1, static_cast<char>(kNoteEd25519SignatureType)),
-                                key.public_key)));
+      Base64Encode(absl::StrCat(std::string(1, static_cast<char>(type)), key.public_key)));
 }
 
 absl::StatusOr<NoteVerifierKey> Ed25519VerifierKey(absl::string_view name, EVP_PKEY* public_key) {
@@ -134,6 +141,10 @@ absl::StatusOr<NoteVerifierKey> Ed25519VerifierKey(absl::string_view name, EVP_P
 }
 
 absl::StatusOr<NoteVerifierKey> ParseVerifierKey(absl::string_view vkey) {
+  return ParseVerifierKeyOfType(vkey, kNoteEd25519SignatureType);
+}
+
+absl::StatusOr<NoteVerifierKey> ParseVerifierKeyOfType(absl::string_view vkey, uint8_t type) {
   // The name and the key ID hold no '+'; the base64 key may.
   const std::vector<absl::string_view> parts = absl::StrSplit(vkey, absl::MaxSplits('+', 2));
   if (parts.size() != 3) {
@@ -147,9 +158,9 @@ absl::StatusOr<NoteVerifierKey> ParseVerifierKey(absl::string_view vkey) {
   }
   absl::StatusOr<std::string> key = Base64DecodeStrict(parts[2]);
   if (!key.ok()) return Annotate(key.status(), "the key of a verifier key");
-  if (key->empty() || static_cast<uint8_t>((*key)[0]) != kNoteEd25519SignatureType) {
-    return absl::InvalidArgumentError(
-        "the verifier key is not of an Ed25519 key (signature type 0x01)");
+  if (key->empty() || static_cast<uint8_t>((*key)[0]) != type) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the verifier key is not of an Ed25519 key of signature type 0x%02x", type));
   }
   if (key->size() != 1 + kEd25519PublicKeyBytes) {
     return absl::InvalidArgumentError(
@@ -158,7 +169,7 @@ absl::StatusOr<NoteVerifierKey> ParseVerifierKey(absl::string_view vkey) {
   NoteVerifierKey parsed;
   parsed.name = std::string(parts[0]);
   parsed.public_key = key->substr(1);
-  parsed.key_id = Ed25519NoteKeyId(parsed.name, parsed.public_key);
+  parsed.key_id = NoteKeyId(parsed.name, type, parsed.public_key);
   if (parsed.key_id != key_id) {
     return absl::InvalidArgumentError(
         absl::StrFormat("the verifier key's ID %08x is not the ID of its name and key (%08x)",

@@ -39,6 +39,12 @@ absl::Status CheckNoteKeyName(absl::string_view name);
 // The key ID of an Ed25519 key (`public_key`: 32 bytes) under `name`.
 uint32_t Ed25519NoteKeyId(absl::string_view name, absl::string_view public_key);
 
+// The key ID of a key of signature type `type` (c2sp.org/signed-note "Verifier keys"): the first 4
+// bytes, big-endian, of SHA-256(name || 0x0A || type || public_key). Ed25519NoteKeyId is type 0x01;
+// a cosigner's Ed25519 key is type 0x04 (c2sp.org/tlog-cosignature,
+// common/transparency/cosignature.h).
+uint32_t NoteKeyId(absl::string_view name, uint8_t type, absl::string_view public_key);
+
 // The 32 bytes of an Ed25519 public key (RFC 8032 §5.1.5); INVALID_ARGUMENT for another key type.
 absl::StatusOr<std::string> Ed25519RawPublicKey(EVP_PKEY* key);
 
@@ -52,6 +58,8 @@ struct NoteVerifierKey {
 
 // The vkey text of `key` (no trailing newline).
 std::string FormatVerifierKey(const NoteVerifierKey& key);
+// The same for a 32-byte Ed25519 key of signature type `type` (key.key_id must be of that type).
+std::string FormatVerifierKeyOfType(const NoteVerifierKey& key, uint8_t type);
 
 // The verifier key of the Ed25519 key `public_key` (an EVP_PKEY) under `name`.
 absl::StatusOr<NoteVerifierKey> Ed25519VerifierKey(absl::string_view name, EVP_PKEY* public_key);
@@ -61,6 +69,9 @@ absl::StatusOr<NoteVerifierKey> Ed25519VerifierKey(absl::string_view name, EVP_P
 // digits, canonical padded standard base64 (RFC 4648 §4) of 0x01 and 32 bytes, and a key ID equal
 // to the one computed from the name and key. Other signature types are INVALID_ARGUMENT too.
 absl::StatusOr<NoteVerifierKey> ParseVerifierKey(absl::string_view vkey);
+// ParseVerifierKey for a 32-byte Ed25519 key of signature type `type` (0x01 for note signatures,
+// 0x04 for cosignature/v1): a vkey of another type is INVALID_ARGUMENT.
+absl::StatusOr<NoteVerifierKey> ParseVerifierKeyOfType(absl::string_view vkey, uint8_t type);
 
 // Standard base64 with padding (RFC 4648 §4), and its strict inverse: INVALID_ARGUMENT unless
 // `text` is exactly the encoding of some bytes (no whitespace, no missing or extra padding).

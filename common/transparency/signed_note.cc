@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -85,8 +86,7 @@ absl::StatusOr<NoteSignature> SignNoteText(absl::string_view text, const NoteVer
   return NoteSignature{key.name, key.key_id, signature.value()};
 }
 
-absl::StatusOr<OpenedNote> OpenSignedNote(absl::string_view note,
-                                          const std::vector<NoteVerifierKey>& known) {
+absl::StatusOr<ParsedNote> ParseSignedNote(absl::string_view note) {
   if (note.size() > kMaxSignedNoteBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("a signed note has at most ", kMaxSignedNoteBytes, " bytes"));
@@ -97,20 +97,17 @@ absl::StatusOr<OpenedNote> OpenSignedNote(absl::string_view note,
   if (split == absl::string_view::npos) {
     return absl::InvalidArgumentError("a signed note has a blank line before its signatures");
   }
-  OpenedNote opened;
-  opened.text = std::string(note.substr(0, split + 1));
+  ParsedNote parsed;
+  parsed.text = std::string(note.substr(0, split + 1));
   absl::string_view lines = note.substr(split + 2);
   if (lines.empty() || lines.back() != '\n') {
     return absl::InvalidArgumentError("a signed note ends with signature lines");
   }
-  std::set<std::pair<std::string, uint32_t>> seen;
-  std::set<std::string> seen_unknown;
-  size_t count = 0;
   while (!lines.empty()) {
     const size_t end = lines.find('\n');
     absl::string_view line = lines.substr(0, end);
     lines.remove_prefix(end + 1);
-    if (++count > kMaxNoteSignatures) {
+    if (parsed.signatures.size() == kMaxNoteSignatures) {
       return absl::InvalidArgumentError(
           absl::StrCat("a signed note has at most ", kMaxNoteSignatures, " signatures"));
     }
@@ -133,6 +130,19 @@ absl::StatusOr<OpenedNote> OpenSignedNote(absl::string_view note,
       signature.key_id = (signature.key_id << 8) | static_cast<unsigned char>((*bytes)[i]);
     }
     signature.signature = bytes->substr(4);
+    parsed.signatures.push_back(std::move(signature));
+  }
+  return parsed;
+}
+
+absl::StatusOr<OpenedNote> OpenSignedNote(absl::string_view note,
+                                          const std::vector<NoteVerifierKey>& known) {
+  ASSIGN_OR_RETURN(ParsedNote parsed, ParseSignedNote(note));
+  OpenedNote opened;
+  opened.text = std::move(parsed.text);
+  std::set<std::pair<std::string, uint32_t>> seen;
+  std::set<std::tuple<std::string, uint32_t, std::string>> seen_unknown;
+  for (NoteSignature& signature : parsed.signatures) {
     const NoteVerifierKey* key = nullptr;
     for (const NoteVerifierKey& candidate : known) {
       if (candidate.name == signature.key_name && candidate.key_id == signature.key_id) {
@@ -141,7 +151,9 @@ absl::StatusOr<OpenedNote> OpenSignedNote(absl::string_view note,
       }
     }
     if (key == nullptr) {
-      if (seen_unknown.insert(std::string(line)).second) ++opened.unknown_signatures;
+      if (seen_unknown.insert({signature.key_name, signature.key_id, signature.signature}).second) {
+        ++opened.unknown_signatures;
+      }
       continue;
     }
     if (!seen.insert({key->name, key->key_id}).second) continue;

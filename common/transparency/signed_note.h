@@ -62,6 +62,19 @@ struct OpenedNote {
   size_t unknown_signatures = 0;
 };
 
+// A note split into its text and signature lines, nothing verified.
+struct ParsedNote {
+  // The note text, final newline included.
+  std::string text;
+  // Every signature line, in order (at least one).
+  std::vector<NoteSignature> signatures;
+};
+
+// Splits `note` strictly (at most kMaxSignedNoteBytes and kMaxNoteSignatures): the text ends at the
+// last blank line, each line after it is "— <key name> base64(key ID || signature)" with a valid
+// key name and at least one signature byte. INVALID_ARGUMENT otherwise.
+absl::StatusOr<ParsedNote> ParseSignedNote(absl::string_view note);
+
 // Parses `note` strictly (at most kMaxSignedNoteBytes and kMaxNoteSignatures) and verifies every
 // signature whose key name and key ID are both those of a key of `known`; other signatures are
 // ignored. PERMISSION_DENIED when one of them does not verify, or none is by a known key.

@@ -24,7 +24,7 @@ import sys
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIRS = ["coordinator", "signer", "probe_agent", "stapler", "approval", "log_server", "common"]
+SOURCE_DIRS = ["coordinator", "signer", "probe_agent", "stapler", "approval", "log_server", "witness", "common"]
 EXTERNAL = {
     "up": "gauge",
     "kubelet_volume_stats_available_bytes": "gauge",
