@@ -6,6 +6,7 @@
 #include "common/base/status.h"
 #include "common/crypto/signed_object.h"
 #include "common/evidence/log_entry.h"
+#include "common/transparency/cosigned_checkpoint.h"
 #include "common/transparency/merkle.h"
 #include "common/transparency/note_key.h"
 #include "common/transparency/signed_note.h"
@@ -32,9 +33,11 @@ absl::StatusOr<v1::LogKeyEndorsement> VerifyEndorsement(const v1::SignedLogKeyEn
   return endorsement;
 }
 
-// The text of `note`, after its signature by the endorsed key under the name `origin` verified.
+// The text of `note`, after its signature by the endorsed key under the name `origin` verified,
+// and the cosignatures the client requires.
 absl::StatusOr<std::string> VerifyNote(const std::string& note, const std::string& origin,
-                                       const v1::LogKeyEndorsement& endorsement) {
+                                       const v1::LogKeyEndorsement& endorsement,
+                                       const VerifiedVaPath& path) {
   EvpPkeyPtr log_key(EVP_PKEY_new_raw_public_key(
       EVP_PKEY_ED25519, nullptr,
       reinterpret_cast<const unsigned char*>(endorsement.log_public_key().data()),
@@ -51,6 +54,15 @@ absl::StatusOr<std::string> VerifyNote(const std::string& note, const std::strin
   if (!opened.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "the VD's checkpoint is not signed by the endorsed log key: ", opened.status().message()));
+  }
+  if (path.min_cosignatures > 0) {
+    absl::StatusOr<CosignedCheckpoint> cosigned =
+        VerifyCosignedCheckpoint(note, *key, path.witnesses, path.min_cosignatures);
+    if (!cosigned.ok()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("the VD's checkpoint is not cosigned by enough other VAs' witnesses: ",
+                       cosigned.status().message()));
+    }
   }
   return std::move(opened->text);
 }
@@ -78,7 +90,7 @@ absl::StatusOr<TlogCheckpoint> VerifiedCheckpoint(const v1::LogProof& proof,
     text = proof.checkpoint_note().substr(0, proof.checkpoint_note().find("\n\n") + 1);
   } else {
     ASSIGN_OR_RETURN(*endorsement, VerifyEndorsement(signed_, path));
-    ASSIGN_OR_RETURN(text, VerifyNote(proof.checkpoint_note(), origin, *endorsement));
+    ASSIGN_OR_RETURN(text, VerifyNote(proof.checkpoint_note(), origin, *endorsement, path));
     path.cache->RememberVerifiedSignature(path.chain_sha256, path.ca_sha256, digest);
   }
   absl::StatusOr<TlogCheckpoint> checkpoint = ParseCheckpointText(text);

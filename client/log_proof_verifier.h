@@ -5,10 +5,12 @@
 #define MECAI_CLIENT_LOG_PROOF_VERIFIER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "client/verified_va_cache.h"
 #include "common/crypto/openssl_types.h"
+#include "common/transparency/note_key.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {
@@ -21,6 +23,10 @@ struct VerifiedVaPath {
   std::string chain_sha256;
   std::string ca_sha256;
   VerifiedVaCache* cache = nullptr;
+  // Witnesses of the other VAs of the client's list (docs/PUBLIC_LOG.md "Witnesses") and how many
+  // of them must have cosigned the checkpoint (VaList.min_cosignatures; 0: none required).
+  std::vector<NoteVerifierKey> witnesses;
+  size_t min_cosignatures = 0;
 };
 
 // OK when `vd` (its `statement` parsed as `statement`) carries a log proof that verifies:
@@ -28,7 +34,9 @@ struct VerifiedVaPath {
 //      endorsement v1", of the statement's VA;
 //   2. the checkpoint note is signed by the endorsed Ed25519 key under the origin
 //      "<log_origin_prefix>/<log_shard_id>" and is a C2SP checkpoint of that origin;
-//   3. the entry LogEntry{statement, record_sha256} is leaf statement.log_index of its tree
+//   3. with path.min_cosignatures > 0, at least that many of path.witnesses cosigned the note
+//      (c2sp.org/tlog-cosignature; common/transparency/cosigned_checkpoint.h);
+//   4. the entry LogEntry{statement, record_sha256} is leaf statement.log_index of its tree
 //      (RFC 9162 §2.1.3.2).
 // PERMISSION_DENIED naming the failed step otherwise; INVALID_ARGUMENT for a VD with both a
 // signature and a log proof, or a malformed proof.

@@ -56,9 +56,17 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
     // A logged VD (docs/VOUCHING_DATA.md "Logged VDs"): the statement is parsed first, since its
     // log index and shard locate the proof.
     RETURN_IF_ERROR(ParseSignedBytes(vd.statement(), "the logged statement", &statement));
-    RETURN_IF_ERROR(VerifyLogProof(
-        vd, statement,
-        {issuer_path.va_key.get(), chain_sha256, issuer->ca_certificate_sha256, &cache}));
+    VerifiedVaPath path{issuer_path.va_key.get(), chain_sha256, issuer->ca_certificate_sha256,
+                        &cache};
+    // Cosignatures count only from the witnesses of the other VAs of the list: the VAs endorse
+    // each other (docs/PUBLIC_LOG.md "Witnesses").
+    path.min_cosignatures = vas.min_cosignatures();
+    for (const VaList::Entry& entry : vas.entries()) {
+      if (entry.witness_key.has_value() && entry.config.id() != statement.va_id()) {
+        path.witnesses.push_back(*entry.witness_key);
+      }
+    }
+    RETURN_IF_ERROR(VerifyLogProof(vd, statement, path));
   } else {
     // A signature that verified under this path before is answered by the cache (a pure function
     // of the key, statement and signature bytes; client/verified_va_cache.h).
