@@ -34,7 +34,8 @@ class WitnessE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // The witness's token first: the cluster's token is made after it (SOFTHSM2_CONF).
-    ASSERT_OK_AND_ASSIGN(std::string witness_directory, MakeTestDirectory("witness-e2e-witness"));
+    ASSERT_OK_AND_ASSIGN(std::string witness_directory,
+                         MakeTestDirectory(absl::StrCat(Name(), "-witness")));
     ASSERT_OK_AND_ASSIGN(witness_,
                          witness::WitnessProcess::Create(witness_directory, kWitnessName));
     ASSERT_OK_AND_ASSIGN(const int port, PickFreeTcpPort());
@@ -48,7 +49,8 @@ class WitnessE2eTest : public ::testing::Test {
     endpoint->set_url(absl::StrCat("http://127.0.0.1:", port));
     endpoint->set_vkey(FormatCosignerVkey(witness_->key()));
     endpoint->set_timeout_milliseconds(2000);
-    ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster("witness-e2e", options));
+    Adjust(options);
+    ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(Name(), options));
 
     ASSERT_OK_AND_ASSIGN(std::string vkey, ReadFile(cluster_->LogVkeyFile()));
     const std::string log_vkey(absl::StripTrailingAsciiWhitespace(vkey));
@@ -56,6 +58,22 @@ class WitnessE2eTest : public ::testing::Test {
     witness_->config().add_logs()->add_vkeys(log_vkey);
     ASSERT_OK(witness_->Start());
     ASSERT_OK_AND_ASSIGN(channel_, MakeChannel(cluster_->CoordinatorPeer()));
+  }
+
+  // What a variant of the test changes in the cluster, and its directories' name.
+  virtual void Adjust(LocalClusterOptions& options) {}
+  virtual std::string Name() const { return "witness-e2e"; }
+
+  // One VR issued: its VD.
+  absl::StatusOr<v1::VouchingData> Issue() {
+    ASSIGN_OR_RETURN(std::string request,
+                     SignedRequestFromFiles(cluster_->ServerChainFile(), cluster_->ServerKeyFile(),
+                                            LocalCluster::kTargetHost,
+                                            static_cast<uint32_t>(cluster_->target_port()),
+                                            LocalCluster::kTrustList, absl::Now()));
+    ASSIGN_OR_RETURN(v1::VouchResponse response, CallVouch(*channel_, request));
+    if (!response.has_vouching_data()) return absl::InternalError(response.DebugString());
+    return response.vouching_data();
   }
 
   // One VR answered, one more record in the log.
@@ -140,6 +158,28 @@ TEST_F(WitnessE2eTest, TheCoordinatorStoresCosignedNotesAndAWitnessDownDelaysNot
   ASSERT_OK_AND_ASSIGN(CosignedCheckpoint again, AwaitCheckpoint(down_size + 1, true));
   EXPECT_GE(again.checkpoint.tree_size, down_size + 1);
   EXPECT_THAT(again.cosigners, testing::ElementsAre(kWitnessName));
+}
+
+// Logged VDs (docs/VOUCHING_DATA.md "Logged VDs") wait for the witnesses' round of their
+// checkpoint, and carry the note with the cosignatures in it.
+class LoggedWitnessE2eTest : public WitnessE2eTest {
+ protected:
+  void Adjust(LocalClusterOptions& options) override {
+    options.logged_vouching_data = true;
+    options.batch_interval_milliseconds = 200;
+  }
+  std::string Name() const override { return "logged-witness-e2e"; }
+};
+
+TEST_F(LoggedWitnessE2eTest, ALoggedVdCarriesTheWitnessCosignature) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(v1::VouchingData vd, Issue());
+    ASSERT_TRUE(vd.has_log_proof());
+    ASSERT_OK_AND_ASSIGN(
+        CosignedCheckpoint cosigned,
+        VerifyCosignedCheckpoint(vd.log_proof().checkpoint_note(), log_key_, {witness_->key()}, 1));
+    EXPECT_THAT(cosigned.cosigners, testing::ElementsAre(kWitnessName));
+  }
 }
 
 }  // namespace
