@@ -16,6 +16,7 @@
 #include "common/base/shutdown_signal.h"
 #include "common/base/status.h"
 #include "common/net/http_server.h"
+#include "common/net/http_server_config.h"
 #include "common/transparency/note_key.h"
 #include "log_server/log_server_config.h"
 #include "log_server/log_server_metrics.h"
@@ -76,26 +77,11 @@ absl::Status Run(const std::string& config_path) {
   // GET only: no body.
   options.max_body_bytes = 0;
   options.max_connection_memory_bytes = 16 << 10;
-  options.max_connections = config.max_connections();
-  options.max_connections_per_address = config.max_connections_per_address();
-  options.threads = config.threads();
-  options.idle_timeout = absl::Seconds(config.idle_timeout_seconds());
-  options.request_timeout = absl::Seconds(config.request_timeout_seconds());
-  if (!config.tls_certificate_chain_file().empty()) {
-    HttpServerTls tls;
-    tls.certificate_chain_file = config.tls_certificate_chain_file();
-    tls.private_key_file = config.tls_private_key_file();
-    options.tls = tls;
-  }
   ASSIGN_OR_RETURN(
       std::unique_ptr<HttpServer> server,
-      HttpServer::Start(
-          config.listen_address(),
-          [&handler](const HttpServerRequest& request) { return handler.Handle(request); },
+      StartConfiguredHttpServer(
+          config, [&handler](const HttpServerRequest& request) { return handler.Handle(request); },
           options));
-  if (!config.port_file().empty()) {
-    RETURN_IF_ERROR(WriteFileAtomically(config.port_file(), absl::StrCat(server->port(), "\n")));
-  }
   absl::Notification stop;
   std::thread catch_up(CatchUpLoop, std::ref(*follower),
                        absl::Milliseconds(config.catch_up_interval_milliseconds()),

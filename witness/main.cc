@@ -16,6 +16,7 @@
 #include "common/base/shutdown_signal.h"
 #include "common/base/status.h"
 #include "common/net/http_server.h"
+#include "common/net/http_server_config.h"
 #include "common/pkcs11/pkcs11_key.h"
 #include "common/transparency/cosignature.h"
 #include "witness/witness.h"
@@ -71,29 +72,14 @@ absl::Status Run(const std::string& config_path) {
   // c2sp.org/signed-note: a note of at most 64 KiB (kMaxSignedNoteBytes) and 63 proof lines.
   options.max_body_bytes = 64 << 10;
   options.max_connection_memory_bytes = 96 << 10;
-  options.max_connections = config.max_connections();
-  options.max_connections_per_address = config.max_connections_per_address();
-  options.threads = config.threads();
-  options.idle_timeout = absl::Seconds(config.idle_timeout_seconds());
-  options.request_timeout = absl::Seconds(config.request_timeout_seconds());
   options.on_refusal = [&metrics](HttpServerRefusal refusal) {
     if (refusal == HttpServerRefusal::kBodyTooLarge) metrics.RecordRequest("too_large");
   };
-  if (!config.tls_certificate_chain_file().empty()) {
-    HttpServerTls tls;
-    tls.certificate_chain_file = config.tls_certificate_chain_file();
-    tls.private_key_file = config.tls_private_key_file();
-    options.tls = tls;
-  }
   ASSIGN_OR_RETURN(
       std::unique_ptr<HttpServer> server,
-      HttpServer::Start(
-          config.listen_address(),
-          [&handler](const HttpServerRequest& request) { return handler.Handle(request); },
+      StartConfiguredHttpServer(
+          config, [&handler](const HttpServerRequest& request) { return handler.Handle(request); },
           options));
-  if (!config.port_file().empty()) {
-    RETURN_IF_ERROR(WriteFileAtomically(config.port_file(), absl::StrCat(server->port(), "\n")));
-  }
   MECAI_LOG(Info) << "witness " << vkey << " ready on port " << server->port() << " ("
                   << (config.tls_certificate_chain_file().empty() ? "HTTP" : "HTTPS") << "), "
                   << log_count << " logs";
