@@ -7,12 +7,14 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cli/audit_client.h"
 #include "cli/public_log_record.h"
 #include "cli/public_log_state.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
+#include "common/transparency/cosigned_checkpoint.h"
 #include "common/transparency/merkle.h"
 #include "common/transparency/signed_note.h"
 #include "common/transparency/tile_path.h"
@@ -39,11 +41,11 @@ void AddNamed(const std::vector<std::string>& problems, size_t total, PublicLogA
   }
 }
 
-// Step 1: the checkpoint served, verified with the vkey. nullopt (with the problem in `report`)
-// when it does not verify.
+// Step 1: the checkpoint served, verified with the vkey, and cosigned by the witnesses the
+// options require. nullopt (with the problem in `report`) when it does not verify.
 absl::StatusOr<std::optional<PublicLogState>> FetchVerifiedCheckpoint(
-    const PublicLogClient& log, const NoteVerifierKey& vkey, std::ostream& out,
-    PublicLogAuditReport* report) {
+    const PublicLogClient& log, const NoteVerifierKey& vkey, const PublicLogAuditOptions& options,
+    std::ostream& out, PublicLogAuditReport* report) {
   ASSIGN_OR_RETURN(std::string note, log.Checkpoint());
   absl::StatusOr<OpenedNote> opened = OpenSignedNote(note, {vkey});
   if (!opened.ok()) {
@@ -63,6 +65,17 @@ absl::StatusOr<std::optional<PublicLogState>> FetchVerifiedCheckpoint(
     report->problems.push_back(absl::StrCat("the checkpoint is of origin \"", checkpoint->origin,
                                             "\", but the vkey is that of \"", vkey.name, "\""));
     return std::optional<PublicLogState>();
+  }
+  if (options.min_cosignatures > 0) {
+    absl::StatusOr<CosignedCheckpoint> cosigned =
+        VerifyCosignedCheckpoint(note, vkey, options.witnesses, options.min_cosignatures);
+    if (!cosigned.ok()) {
+      report->problems.push_back(
+          absl::StrCat("the checkpoint at ", log.UrlOf("checkpoint"),
+                       " is not cosigned as required: ", cosigned.status().message()));
+      return std::optional<PublicLogState>();
+    }
+    out << "cosigned by " << absl::StrJoin(cosigned->cosigners, ", ") << "\n";
   }
   report->checkpoint = *checkpoint;
   report->checkpoint_verified = true;
@@ -249,7 +262,7 @@ absl::StatusOr<PublicLogAuditReport> RunPublicLogAudit(const PublicLogClient& lo
   }
   PublicLogAuditReport report;
   ASSIGN_OR_RETURN(std::optional<PublicLogState> served,
-                   FetchVerifiedCheckpoint(log, vkey, out, &report));
+                   FetchVerifiedCheckpoint(log, vkey, options, out, &report));
   if (!served) return report;
   const uint64_t size = served->checkpoint.tree_size;
   if (options.prove_index && *options.prove_index >= size) {

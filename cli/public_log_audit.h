@@ -29,6 +29,10 @@
 namespace mecai {
 
 struct PublicLogAuditOptions {
+  // Witnesses (cosigner vkeys, docs/PUBLIC_LOG.md "Witnesses") of which at least
+  // `min_cosignatures` must have cosigned the checkpoint (c2sp.org/tlog-cosignature); 0: none.
+  std::vector<NoteVerifierKey> witnesses;
+  size_t min_cosignatures = 0;
   // Where the last verified checkpoint is kept between runs; empty: none.
   std::string state_file;
   // Print and check the records for this hostname (compared without regard to ASCII case);

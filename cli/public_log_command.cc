@@ -4,8 +4,11 @@
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "cli/flags.h"
 #include "cli/public_log_audit.h"
 #include "cli/public_log_client.h"
@@ -13,6 +16,7 @@
 #include "common/base/status.h"
 #include "common/net/address_policy.h"
 #include "common/net/http_fetcher.h"
+#include "common/transparency/cosignature.h"
 #include "common/transparency/tlog_proof.h"
 
 namespace mecai {
@@ -20,6 +24,7 @@ namespace {
 
 constexpr char kAuditUsage[] =
     "usage: mecai audit --log URL --key VKEY [--state FILE] [--host HOSTNAME]\n"
+    "                   [--witnesses VKEYS --min-cosignatures K]\n"
     "                   [--prove INDEX --proof-out FILE [--entry-out FILE]]\n"
     "\n"
     "Audits a shard's public log with nothing but its URL prefix and its verifier key\n"
@@ -28,7 +33,9 @@ constexpr char kAuditUsage[] =
     "checkpoint's. --state FILE keeps the checkpoint verified between runs and fails loudly when\n"
     "the log shrank or forked; --host prints the records for HOSTNAME and checks the revocation\n"
     "evidence they name (GET URL/evidence/<SHA-256>); --prove writes a c2sp.org/tlog-proof of\n"
-    "entry INDEX (and --entry-out its bytes), for `mecai log verify-proof`.\n"
+    "entry INDEX (and --entry-out its bytes), for `mecai log verify-proof`; --min-cosignatures K\n"
+    "requires K of the witnesses VKEYS (cosigner vkeys, comma-separated, or a file with one per\n"
+    "line) to have cosigned the checkpoint (c2sp.org/tlog-cosignature).\n"
     "  VKEY  the vkey (`mecai log vkey`), or a file holding it.\n"
     "Exit status: 0 verified; 1 the log could not be read, or a file not read or written;\n"
     "2 usage; 3 a problem was found (printed as PROBLEM lines).\n";
@@ -70,10 +77,28 @@ absl::StatusOr<NoteVerifierKey> LoadVerifierKey(const std::string& key) {
   return from_file;
 }
 
+absl::StatusOr<std::vector<NoteVerifierKey>> LoadCosignerKeys(const std::string& witnesses) {
+  std::string text = witnesses;
+  if (!absl::StrContains(witnesses, "+")) {
+    ASSIGN_OR_RETURN(text, ReadFile(witnesses, 64 << 10));
+  }
+  std::vector<NoteVerifierKey> keys;
+  for (absl::string_view vkey :
+       absl::StrSplit(text, absl::ByAnyChar(",\n"), absl::SkipWhitespace())) {
+    absl::StatusOr<NoteVerifierKey> key = ParseCosignerVkey(absl::StripAsciiWhitespace(vkey));
+    if (!key.ok()) return Annotate(key.status(), "--witnesses");
+    keys.push_back(*std::move(key));
+  }
+  if (keys.empty()) return absl::InvalidArgumentError("--witnesses names no witness");
+  return keys;
+}
+
 int PublicLogAuditCommand(int argc, char** argv) {
   const std::string command = "audit --log";
-  absl::StatusOr<Flags> flags = Flags::Parse(
-      argc, argv, 2, {"log", "key", "state", "host", "prove", "proof-out", "entry-out"}, {});
+  absl::StatusOr<Flags> flags = Flags::Parse(argc, argv, 2,
+                                             {"log", "key", "state", "host", "prove", "proof-out",
+                                              "entry-out", "witnesses", "min-cosignatures"},
+                                             {});
   if (!flags.ok()) return Usage(kAuditUsage, command, flags.status());
   absl::StatusOr<std::string> url = flags->Require("log");
   if (!url.ok()) return Usage(kAuditUsage, command, url.status());
@@ -91,6 +116,19 @@ int PublicLogAuditCommand(int argc, char** argv) {
     return Usage(kAuditUsage, command,
                  absl::InvalidArgumentError("--prove and --proof-out go together (--entry-out "
                                             "with them)"));
+  }
+  if (flags->Has("witnesses") || flags->Has("min-cosignatures")) {
+    absl::StatusOr<std::vector<NoteVerifierKey>> witnesses =
+        LoadCosignerKeys(flags->Get("witnesses"));
+    if (!witnesses.ok()) return Usage(kAuditUsage, command, witnesses.status());
+    options.witnesses = *std::move(witnesses);
+    if (!absl::SimpleAtoi(flags->Get("min-cosignatures"), &options.min_cosignatures) ||
+        options.min_cosignatures == 0 || options.min_cosignatures > options.witnesses.size()) {
+      return Usage(kAuditUsage, command,
+                   absl::InvalidArgumentError(
+                       absl::StrCat("--min-cosignatures takes 1 to the number of --witnesses (",
+                                    options.witnesses.size(), ")")));
+    }
   }
   if (flags->Has("prove")) {
     uint64_t index = 0;

@@ -14,6 +14,7 @@ witness="$3"
 make_config="$4"
 collect="$5"
 verify_source="$6"
+mecai="$7"
 work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/witness-go.XXXXXX")"
 pids=()
 cleanup() {
@@ -87,6 +88,12 @@ grep -q "^consistency proof from 300 to 700 verified" "$work/proof.out" || fail 
 grep -q "^verified log.test.example/mecai/shard-1: 700 entries, cosigned by witness.test.example/w1 at " \
   "$work/second.out" || fail "the second cosigned checkpoint"
 
+# This project's own auditor, requiring the witness (docs/PUBLIC_LOG.md "Auditing with only the URL
+# and the key"): accepted with this witness's vkey, refused with another's.
+"$mecai" audit --log "$log_url" --key "$log_vkey" --witnesses "$witness_vkey" \
+  --min-cosignatures 1 >"$work/audit.out" 2>&1 || { cat "$work/audit.out" >&2; fail "mecai audit with the witness"; }
+grep -q "^cosigned by witness.test.example/w1" "$work/audit.out" || fail "mecai audit: no cosigner line"
+
 # A flipped bit of the cosignature: refused by note.Open.
 if "$work/verify" -log-url "$log_url" -log-vkey "$log_vkey" -witness-vkey "$witness_vkey" \
   -min-size 700 -flip 2>"$work/flip.err"; then
@@ -104,6 +111,13 @@ fi
 grep -q "no checkpoint of at least 700 entries with a cosignature of witness.test.example/w1" "$work/other.err" ||
   grep -q "no verified cosignature of witness.test.example/w1" "$work/other.err" ||
   { cat "$work/other.err" >&2; fail "the other vkey was refused for another reason"; }
+
+status=0
+"$mecai" audit --log "$log_url" --key "$log_vkey" --witnesses "$other_vkey" \
+  --min-cosignatures 1 >"$work/audit-other.out" 2>&1 || status=$?
+[ "$status" = 3 ] || { cat "$work/audit-other.out" >&2; fail "mecai audit with another witness: exit $status"; }
+grep -q "is not cosigned as required: 0 of the required 1 cosignatures" "$work/audit-other.out" ||
+  { cat "$work/audit-other.out" >&2; fail "mecai audit with another witness: wrong reason"; }
 
 # The same tree again from an old size the witness no longer holds: 409 with its size.
 answer="$(curl -sS -D "$work/headers" --data-binary @"$work/body-300" "$witness_url/add-checkpoint")"
