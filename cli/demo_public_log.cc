@@ -15,6 +15,8 @@
 #include "cli/log_command.h"
 #include "cli/public_log_audit.h"
 #include "cli/public_log_client.h"
+#include "cli/record_observations.h"
+#include "common/base/config_loader.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
 #include "common/net/address_policy.h"
@@ -101,8 +103,21 @@ absl::Status AuditDemoPublicLog(const LocalCluster& cluster, const std::string& 
   PublicLogAuditOptions options;
   options.state_file = directory + "/audit.state";
   options.hostname = LocalCluster::kTargetHost;
+  // The VA's enrolled agents, as its signer knows them: each record's Observations are verified
+  // with their keys.
+  ASSIGN_OR_RETURN(v1::SignerConfig signer,
+                   LoadConfig<v1::SignerConfig>(cluster.Path("signer.textproto")));
+  std::string agent_lines;
+  for (const v1::AgentEndpoint& agent : signer.agents()) {
+    absl::StrAppend(&agent_lines, agent.perspective().id(), " ", agent.public_key_file(), "\n");
+  }
+  const std::string agents_file = directory + "/agents";
+  RETURN_IF_ERROR(WriteFileAtomically(agents_file, agent_lines));
+  ASSIGN_OR_RETURN(AgentKeys agents, LoadAgentKeys(agents_file));
+  options.agents = &agents;
   std::cout << "  mecai audit --log " << url << " --key " << directory << "/vkey --state "
-            << options.state_file << " --host " << options.hostname << "\n";
+            << options.state_file << " --host " << options.hostname << " --agents " << agents_file
+            << "\n";
   ASSIGN_OR_RETURN(PublicLogAuditReport report, RunPublicLogAudit(log, vkey, options, std::cout));
   server->Stop();
   for (const std::string& problem : report.problems) std::cout << "  PROBLEM: " << problem << "\n";

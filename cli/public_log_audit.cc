@@ -288,6 +288,10 @@ absl::StatusOr<PublicLogAuditReport> RunPublicLogAudit(const PublicLogClient& lo
     ++report.host_records;
     out << DescribeRecord(*record) << "\n";
     CheckNamedEvidence(*record, evidence, &evidence_checked, &report.problems);
+    if (options.agents != nullptr) {
+      report.observations_verified +=
+          CheckRecordObservations(*record, *options.agents, &report.problems);
+    }
   };
   Leaves leaves;
   RETURN_IF_ERROR(ReadLeaves(log, size, visit, &leaves, &report));
@@ -302,6 +306,10 @@ absl::StatusOr<PublicLogAuditReport> RunPublicLogAudit(const PublicLogClient& lo
   out << report.tiles_checked << " tiles checked against the entries\n";
   if (!hostname.empty()) {
     out << report.host_records << " records for " << hostname << ", their evidence checked\n";
+    if (options.agents != nullptr) {
+      out << report.observations_verified
+          << " Observations verified with the enrolled agents' keys\n";
+    }
   }
   if (saved && tree != nullptr) {
     CheckExtendsSaved(*saved, *served, *tree, out, &report);

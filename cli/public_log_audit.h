@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "cli/public_log_client.h"
+#include "cli/record_observations.h"
 #include "common/transparency/note_key.h"
 #include "common/transparency/tlog_checkpoint.h"
 
@@ -33,6 +34,9 @@ struct PublicLogAuditOptions {
   // `min_cosignatures` must have cosigned the checkpoint (c2sp.org/tlog-cosignature); 0: none.
   std::vector<NoteVerifierKey> witnesses;
   size_t min_cosignatures = 0;
+  // With `hostname`: the VA's enrolled agent keys, to verify each record's Observations
+  // (cli/record_observations.h); null: they are not checked.
+  const AgentKeys* agents = nullptr;
   // Where the last verified checkpoint is kept between runs; empty: none.
   std::string state_file;
   // Print and check the records for this hostname (compared without regard to ASCII case);
@@ -52,6 +56,8 @@ struct PublicLogAuditReport {
   uint64_t tiles_checked = 0;
   uint64_t bundles_checked = 0;
   uint64_t host_records = 0;
+  // Observations of those records verified with the agents' keys (PublicLogAuditOptions.agents).
+  uint64_t observations_verified = 0;
   // What failed, one sentence each, naming the entry index, tile or heads; empty when everything
   // verified.
   std::vector<std::string> problems;

@@ -24,7 +24,7 @@ namespace {
 
 constexpr char kAuditUsage[] =
     "usage: mecai audit --log URL --key VKEY [--state FILE] [--host HOSTNAME]\n"
-    "                   [--witnesses VKEYS --min-cosignatures K]\n"
+    "                   [--witnesses VKEYS --min-cosignatures K] [--agents FILE]\n"
     "                   [--prove INDEX --proof-out FILE [--entry-out FILE]]\n"
     "\n"
     "Audits a shard's public log with nothing but its URL prefix and its verifier key\n"
@@ -35,7 +35,9 @@ constexpr char kAuditUsage[] =
     "evidence they name (GET URL/evidence/<SHA-256>); --prove writes a c2sp.org/tlog-proof of\n"
     "entry INDEX (and --entry-out its bytes), for `mecai log verify-proof`; --min-cosignatures K\n"
     "requires K of the witnesses VKEYS (cosigner vkeys, comma-separated, or a file with one per\n"
-    "line) to have cosigned the checkpoint (c2sp.org/tlog-cosignature).\n"
+    "line) to have cosigned the checkpoint (c2sp.org/tlog-cosignature); with --host, --agents "
+    "FILE\n"
+    "(lines \"<perspective id> <public key file>\") verifies each record's Observations.\n"
     "  VKEY  the vkey (`mecai log vkey`), or a file holding it.\n"
     "Exit status: 0 verified; 1 the log could not be read, or a file not read or written;\n"
     "2 usage; 3 a problem was found (printed as PROBLEM lines).\n";
@@ -129,6 +131,16 @@ int PublicLogAuditCommand(int argc, char** argv) {
                        absl::StrCat("--min-cosignatures takes 1 to the number of --witnesses (",
                                     options.witnesses.size(), ")")));
     }
+  }
+  AgentKeys agents;
+  if (flags->Has("agents")) {
+    if (options.hostname.empty()) {
+      return Usage(kAuditUsage, command, absl::InvalidArgumentError("--agents goes with --host"));
+    }
+    absl::StatusOr<AgentKeys> loaded = LoadAgentKeys(flags->Get("agents"));
+    if (!loaded.ok()) return Usage(kAuditUsage, command, loaded.status());
+    agents = *std::move(loaded);
+    options.agents = &agents;
   }
   if (flags->Has("prove")) {
     uint64_t index = 0;
