@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/config_loader.h"
+#include "common/net/http_server_config.h"
 #include "common/transparency/note_key.h"
 
 namespace mecai {
@@ -9,11 +10,7 @@ namespace mecai {
 v1::LogServerConfig WithLogServerDefaults(v1::LogServerConfig config) {
   if (config.catch_up_interval_milliseconds() == 0) config.set_catch_up_interval_milliseconds(1000);
   if (!config.has_checkpoint_max_age_seconds()) config.set_checkpoint_max_age_seconds(5);
-  if (config.max_connections() == 0) config.set_max_connections(256);
-  if (!config.has_max_connections_per_address()) config.set_max_connections_per_address(16);
-  if (config.threads() == 0) config.set_threads(4);
-  if (config.idle_timeout_seconds() == 0) config.set_idle_timeout_seconds(10);
-  if (config.request_timeout_seconds() == 0) config.set_request_timeout_seconds(10);
+  FillServingDefaults(&config, /*max_connections=*/256, /*max_connections_per_address=*/16);
   return config;
 }
 

@@ -6,16 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/config_loader.h"
 #include "common/base/status.h"
+#include "common/net/http_server_config.h"
 
 namespace mecai {
 namespace witness {
 
 v1::WitnessConfig WithWitnessDefaults(v1::WitnessConfig config) {
-  if (config.max_connections() == 0) config.set_max_connections(64);
-  if (!config.has_max_connections_per_address()) config.set_max_connections_per_address(8);
-  if (config.threads() == 0) config.set_threads(4);
-  if (config.idle_timeout_seconds() == 0) config.set_idle_timeout_seconds(10);
-  if (config.request_timeout_seconds() == 0) config.set_request_timeout_seconds(10);
+  FillServingDefaults(&config, /*max_connections=*/64, /*max_connections_per_address=*/8);
   return config;
 }
 

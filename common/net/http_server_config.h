@@ -5,6 +5,7 @@
 #ifndef MECAI_COMMON_NET_HTTP_SERVER_CONFIG_H_
 #define MECAI_COMMON_NET_HTTP_SERVER_CONFIG_H_
 
+#include <cstdint>
 #include <memory>
 #include <utility>
 
@@ -16,6 +17,21 @@
 #include "common/net/http_server.h"
 
 namespace mecai {
+
+// The serving defaults of such a config, in place: `max_connections` and
+// `max_connections_per_address` when unset (the service's own), 4 threads, 10 s idle and request
+// timeouts.
+template <typename Config>
+void FillServingDefaults(Config* config, uint32_t max_connections,
+                         uint32_t max_connections_per_address) {
+  if (config->max_connections() == 0) config->set_max_connections(max_connections);
+  if (!config->has_max_connections_per_address()) {
+    config->set_max_connections_per_address(max_connections_per_address);
+  }
+  if (config->threads() == 0) config->set_threads(4);
+  if (config->idle_timeout_seconds() == 0) config->set_idle_timeout_seconds(10);
+  if (config->request_timeout_seconds() == 0) config->set_request_timeout_seconds(10);
+}
 
 // Starts `handler` on config.listen_address() with `options` (the service's own body and memory
 // bounds) completed from the config's limits, timeouts and TLS files, and writes the bound port
