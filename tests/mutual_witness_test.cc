@@ -109,12 +109,9 @@ class MutualWitnessTest : public ::testing::Test {
                            MakeTestDirectory(absl::StrCat(Name(), "/witness-", va->id)));
       ASSERT_OK_AND_ASSIGN(va->witness,
                            witness::WitnessProcess::Create(witness_directory, va->witness_name));
-      // A fixed port: the other VA's coordinator names it, and a restarted witness takes it again.
-      ASSERT_OK_AND_ASSIGN(va->witness_port, PickFreeTcpPort());
-      va->witness->config().set_listen_address(absl::StrCat("127.0.0.1:", va->witness_port));
     }
-    ASSERT_NO_FATAL_FAILURE(StartCluster(a_, WitnessesOfA()));
-    ASSERT_NO_FATAL_FAILURE(StartCluster(b_, {a_.Endpoint()}));
+    ASSERT_NO_FATAL_FAILURE(StartCluster(a_));
+    ASSERT_NO_FATAL_FAILURE(StartCluster(b_));
 
     // The VA list both VAs publish: each VA's entry from its own cluster (CA, VA key pin, log key,
     // log_vkeys) with its witness's vkey. Clients hold it with min_cosignatures 1 (or 0), and
@@ -137,10 +134,18 @@ class MutualWitnessTest : public ::testing::Test {
     }
     for (Va* va : {&a_, &b_}) {
       va->witness->config().set_va_list_file(ListFile(1));
+      // Port 0: the witness binds a free port and writes it to its port file.
       ASSERT_OK(va->witness->Start());
+      va->witness_port = va->witness->port();
+      // From now on the same port: the other VA's coordinator names it.
+      va->witness->config().set_listen_address(absl::StrCat("127.0.0.1:", va->witness_port));
       ASSERT_OK_AND_ASSIGN(std::string vkey_file, ReadFile(va->witness->config().vkey_file()));
       ASSERT_EQ(absl::StripTrailingAsciiWhitespace(vkey_file), va->WitnessVkey());
     }
+    // Each VA's operator adds the witnesses to its coordinator's config (CoordinatorConfig
+    // .witnesses) and restarts it: A's asks B's witness, B's asks A's.
+    ASSERT_NO_FATAL_FAILURE(AskWitnesses(a_, WitnessesOfA()));
+    ASSERT_NO_FATAL_FAILURE(AskWitnesses(b_, {a_.Endpoint()}));
     ASSERT_OK_AND_ASSIGN(requiring_one_, VaList::Load(ListFile(1)));
     ASSERT_OK_AND_ASSIGN(requiring_none_, VaList::Load(ListFile(0)));
   }
@@ -163,18 +168,14 @@ class MutualWitnessTest : public ::testing::Test {
     return absl::StrCat(directory_, "/va-list-k", min_cosignatures, ".textproto");
   }
 
-  // Starts `va`'s cluster (logged VDs, its own VA id and log origin) whose coordinator asks
-  // `witnesses`.
-  void StartCluster(Va& va, const std::vector<v1::WitnessEndpoint>& witnesses) {
+  // Starts `va`'s cluster: logged VDs, its own VA id and log origin.
+  void StartCluster(Va& va) {
     LocalClusterOptions options;
     options.va_id = va.id;
     options.log_origin_prefix = va.log_origin_prefix;
     options.logged_vouching_data = true;
     options.batch_interval_milliseconds = 200;
     options.decision_reuse = false;  // Every VR a record of its own: the log grows with each.
-    for (const v1::WitnessEndpoint& endpoint : witnesses) {
-      *options.coordinator_overrides.add_witnesses() = endpoint;
-    }
     ASSERT_OK_AND_ASSIGN(va.cluster, StartTestCluster(absl::StrCat(Name(), "/", va.id), options));
     ASSERT_OK_AND_ASSIGN(std::string vkey, ReadFile(va.cluster->LogVkeyFile()));
     va.log_vkey = std::string(absl::StripTrailingAsciiWhitespace(vkey));
@@ -183,6 +184,16 @@ class MutualWitnessTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(std::vector<std::string> leaf,
                          LoadPemCertificatesAsDer(va.cluster->ServerLeafFile()));
     va.server_der = leaf.front();
+  }
+
+  // The operator's change: `va`'s coordinator asks `witnesses` from its restart on.
+  static void AskWitnesses(Va& va, const std::vector<v1::WitnessEndpoint>& witnesses) {
+    ASSERT_OK(EditConfig<v1::CoordinatorConfig>(
+        va.cluster->Path("coordinator.textproto"), [&](v1::CoordinatorConfig& config) {
+          for (const v1::WitnessEndpoint& endpoint : witnesses) *config.add_witnesses() = endpoint;
+        }));
+    ASSERT_OK(va.cluster->Kill("coordinator", SIGTERM));
+    ASSERT_OK(va.cluster->RestartCoordinator());
   }
 
   // A fresh VR to `va`, issued: its logged VD.
