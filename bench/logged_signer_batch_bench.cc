@@ -11,24 +11,24 @@
 //
 // The evidence is a real decision's: one VR through the cluster's own coordinator, whose record
 // gives each probe agent's Observation and the CRL evidence. Each VR of the benchmark is a fresh
-// one (SignedRequestFromFiles, the served certificate's key), and each agent's Observation of it
-// is that agent's body with this VR's digest, a fresh probe nonce and fresh times, signed with the
-// agent's own Observation key (probe_agent/agent_key.h LoadAgentSigningKey, SignObject as
-// probe_agent/prober.cc signs) — built before the clock starts, so that the measured CPU is the
-// signer's and the coordinator's part. Then, as the coordinator does (coordinator/coordinator.cc
-// AskSigner, coordinator/main.cc): RecordStore::Append with the SignVouching call inside it,
-// evidence by hash through SignerEvidenceUpload, the coordinator's mutual-TLS identity; in (B)
-// CheckpointSigner::UseEntries under PeriodicCheckpoint at the batch interval, and LoggedVdProofs
-// completing each VD when a checkpoint covers its record; in (A) PeriodicCheckpoint at the
-// coordinator's default checkpoint_interval_seconds. Every VD is then verified with the client
-// library (client/vd_verifier.h) against the cluster's VA list: in (B) the checkpoint note's
-// signature under the log key the VA key endorses, and the entry's inclusion proof. The benchmark
-// exits 1 unless every VD issued in the measured phase verifies, in its mode's form, and the two
-// counts of signatures agree.
+// one (BuildVouchingRequest with the served certificate's key, as SignedRequestFromFiles), and each
+// agent's Observation of it is that agent's body with this VR's digest, a fresh probe nonce and
+// fresh times, signed with the agent's own Observation key (probe_agent/agent_key.h
+// LoadAgentSigningKey, SignObject as probe_agent/prober.cc signs) — built before the clock starts,
+// so that the measured CPU is the signer's and the coordinator's part. Then, as the coordinator
+// does (coordinator/coordinator.cc AskSigner, coordinator/main.cc): RecordStore::Append with the
+// SignVouching call inside it, evidence by hash through SignerEvidenceUpload, the coordinator's
+// mutual-TLS identity; in (B) CheckpointSigner::UseEntries under PeriodicCheckpoint at the batch
+// interval, and LoggedVdProofs completing each VD when a checkpoint covers its record; in (A)
+// PeriodicCheckpoint at the coordinator's default checkpoint_interval_seconds. Every VD is then
+// verified with the client library (client/vd_verifier.h) against the cluster's VA list: in (B) the
+// checkpoint note's signature under the log key the VA key endorses, and the entry's inclusion
+// proof. The benchmark exits 1 unless every VD issued in the measured phase verifies, in its mode's
+// form, and the two counts of signatures agree.
 //
 //   bazel run -c opt --jobs=2 //bench:logged_signer_batch_bench
 //
-// Flags, with their defaults: --seconds 20 --concurrency 16 --warmup 64 --batch_interval_ms 1000
+// Flags, with their defaults: --seconds 20 --concurrency 8 --warmup 64 --batch_interval_ms 1000
 // --perspectives 5 --max_vrs 12000.
 #include <fcntl.h>
 #include <stdlib.h>
@@ -61,7 +61,9 @@
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
 #include "common/crypto/signed_object.h"
+#include "common/evidence/vouching_request.h"
 #include "common/rpc/grpc_channel.h"
 #include "coordinator/checkpoint_signer.h"
 #include "coordinator/logged_vd_proofs.h"
@@ -79,7 +81,7 @@ namespace {
 
 struct Options {
   int seconds = 20;
-  int concurrency = 16;
+  int concurrency = 8;
   int warmup = 64;
   int batch_interval_ms = 1000;
   int perspectives = 5;
@@ -169,15 +171,34 @@ absl::StatusOr<std::map<std::string, std::unique_ptr<SigningKey>>> AgentKeys(
   return keys;
 }
 
+// The served certificate's chain and key: what a VR is signed with (as SignedRequestFromFiles
+// signs it, loaded once).
+struct ServerIdentity {
+  std::vector<std::string> chain_der;
+  std::unique_ptr<InMemorySigningKey> key;
+};
+
+absl::StatusOr<ServerIdentity> LoadServerIdentity(const LocalCluster& cluster) {
+  ServerIdentity identity;
+  ASSIGN_OR_RETURN(identity.chain_der, LoadPemCertificatesAsDer(cluster.ServerChainFile()));
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, LoadPemPrivateKey(cluster.ServerKeyFile()));
+  ASSIGN_OR_RETURN(identity.key, InMemorySigningKey::Create(std::move(key)));
+  return identity;
+}
+
 absl::StatusOr<Prepared> Prepare(const LocalCluster& cluster, const Template& model,
+                                 const ServerIdentity& server,
                                  std::map<std::string, std::unique_ptr<SigningKey>>& agent_keys,
                                  int serial) {
   const absl::Time now = absl::Now();
+  v1::VouchingRequestBody vr_body;
+  vr_body.set_hostname(LocalCluster::kTargetHost);
+  vr_body.set_port(static_cast<uint32_t>(cluster.target_port()));
+  vr_body.set_trust_list(LocalCluster::kTrustList);
+  vr_body.set_timestamp_unix_seconds(absl::ToUnixSeconds(now));
+  vr_body.set_nonce(absl::StrCat("bench-vr-nonce-", serial, "-", absl::ToUnixNanos(now)));
   ASSIGN_OR_RETURN(std::string vr,
-                   SignedRequestFromFiles(cluster.ServerChainFile(), cluster.ServerKeyFile(),
-                                          LocalCluster::kTargetHost,
-                                          static_cast<uint32_t>(cluster.target_port()),
-                                          LocalCluster::kTrustList, now));
+                   BuildVouchingRequest(std::move(vr_body), server.chain_der, *server.key));
   const std::string vr_sha256 = Sha256(vr);
   const std::string probe_nonce =
       absl::StrCat("bench-probe-nonce-", serial, "-", absl::ToUnixNanos(now));
@@ -368,6 +389,7 @@ struct ModeResult {
   std::string name;
   bool logged = false;
   int prepared = 0;
+  double prepare_seconds = 0;
   int sent = 0;
   int issued = 0;
   int failed = 0;
@@ -464,12 +486,32 @@ absl::StatusOr<ModeResult> RunMode(const Options& options, bool logged,
                                interval, model.evidence);
 
   // Every VR's evidence, before the clock starts.
-  std::vector<Prepared> prepared;
+  ASSIGN_OR_RETURN(ServerIdentity server, LoadServerIdentity(cluster));
   const size_t total = static_cast<size_t>(options.warmup + options.max_vrs);
-  prepared.reserve(total);
-  for (size_t i = 0; i < total; ++i) {
-    ASSIGN_OR_RETURN(Prepared one, Prepare(cluster, model, agent_keys, static_cast<int>(i)));
-    prepared.push_back(std::move(one));
+  std::vector<Prepared> prepared(total);
+  {
+    const absl::Time prepare_start = absl::Now();
+    std::atomic<size_t> next{0};
+    absl::Mutex error_mutex;
+    absl::Status error;
+    std::vector<std::thread> builders;
+    for (unsigned t = 0; t < std::max(1u, std::thread::hardware_concurrency()); ++t) {
+      builders.emplace_back([&] {
+        for (size_t i = next++; i < total; i = next++) {
+          absl::StatusOr<Prepared> one =
+              Prepare(cluster, model, server, agent_keys, static_cast<int>(i));
+          if (one.ok()) {
+            prepared[i] = *std::move(one);
+            continue;
+          }
+          absl::MutexLock lock(&error_mutex);
+          error.Update(one.status());
+        }
+      });
+    }
+    for (std::thread& builder : builders) builder.join();
+    RETURN_IF_ERROR(error);
+    result.prepare_seconds = absl::ToDoubleSeconds(absl::Now() - prepare_start);
   }
   result.prepared = options.max_vrs;
 
@@ -726,6 +768,8 @@ int Main(int argc, char** argv) {
                    "%s: every prepared VR was sent before the time was up; raise --max_vrs\n",
                    mode->name.c_str());
     }
+    std::printf("%s: %d VRs prepared in %.1f s\n", mode->name.c_str(), mode->prepared,
+                mode->prepare_seconds);
     modes.push_back(*std::move(mode));
   }
   unlink(counts_path);
