@@ -49,6 +49,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/counting_pkcs11_counts.h"
@@ -403,7 +404,30 @@ struct ModeResult {
   Counts after;
   double load_before = 0;
   double load_after = 0;
+  // CPU seconds over the measured phase: the signer process, and this process (the coordinator's
+  // part: gRPC client, record store, checkpoints and proofs).
+  double signer_cpu_seconds = 0;
+  double coordinator_cpu_seconds = 0;
 };
+
+// CPU seconds (user + system) of process `pid` so far, from /proc/<pid>/stat (proc(5): fields 14
+// and 15, in clock ticks); -1 when unreadable.
+double ProcessCpuSeconds(pid_t pid) {
+  absl::StatusOr<std::string> text = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!text.ok()) return -1;
+  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+  const size_t close = text->rfind(')');
+  if (close == std::string::npos) return -1;
+  std::vector<std::string> fields = absl::StrSplit(text->substr(close + 2), ' ');
+  // fields[0] is field 3 (state): utime is fields[11], stime fields[12].
+  double utime = 0;
+  double stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    return -1;
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 double LoadAverage() {
   absl::StatusOr<std::string> text = ReadFile("/proc/loadavg");
@@ -441,14 +465,14 @@ void Send(BenchCoordinator& coordinator, const std::vector<Prepared>& prepared, 
   result.issued += issued.load();
 }
 
-absl::StatusOr<ModeResult> RunMode(const Options& options, bool logged,
-                                   const CountingPkcs11Counts* shared) {
+// One mode on a cluster in `workdir`; every process and channel is gone when it returns.
+absl::StatusOr<ModeResult> RunModeIn(const Options& options, bool logged,
+                                     const CountingPkcs11Counts* shared,
+                                     const std::string& workdir) {
   ModeResult result;
   result.logged = logged;
   result.name = logged ? absl::StrCat("B logged VDs, batch ", options.batch_interval_ms, " ms")
                        : "A signed VDs";
-  std::string workdir = "/tmp/mecai-signer-batch-XXXXXX";
-  if (mkdtemp(&workdir[0]) == nullptr) return absl::InternalError("mkdtemp failed");
   LocalClusterOptions cluster_options;
   cluster_options.workdir = workdir;
   cluster_options.verbose = false;
@@ -534,6 +558,9 @@ absl::StatusOr<ModeResult> RunMode(const Options& options, bool logged,
 
   result.load_before = LoadAverage();
   ASSIGN_OR_RETURN(result.before, ReadCounts(cluster, shared));
+  ASSIGN_OR_RETURN(const pid_t signer_pid, cluster.ProcessId("signer"));
+  const double signer_cpu_before = ProcessCpuSeconds(signer_pid);
+  const double own_cpu_before = ProcessCpuSeconds(getpid());
   const absl::Time start = absl::Now();
   Send(coordinator, prepared, static_cast<size_t>(options.warmup),
        static_cast<size_t>(options.max_vrs), start + absl::Seconds(options.seconds),
@@ -543,6 +570,8 @@ absl::StatusOr<ModeResult> RunMode(const Options& options, bool logged,
   const size_t expected = static_cast<size_t>(options.warmup + result.issued);
   coordinator.AwaitVds(expected,
                        absl::Milliseconds(2 * options.batch_interval_ms) + absl::Seconds(10));
+  result.signer_cpu_seconds = ProcessCpuSeconds(signer_pid) - signer_cpu_before;
+  result.coordinator_cpu_seconds = ProcessCpuSeconds(getpid()) - own_cpu_before;
   ASSIGN_OR_RETURN(result.after, ReadCounts(cluster, shared));
   result.load_after = LoadAverage();
   const std::vector<uint64_t> sizes = coordinator.CheckpointSizesSince(start);
@@ -589,8 +618,15 @@ absl::StatusOr<ModeResult> RunMode(const Options& options, bool logged,
         absl::StrCat(result.issued - static_cast<int>(vds.size()),
                      " approved statements have no proven VD: ", coordinator.FirstUnproven());
   }
+  return result;
+}
+
+absl::StatusOr<ModeResult> RunMode(const Options& options, bool logged,
+                                   const CountingPkcs11Counts* shared) {
+  std::string workdir = "/tmp/mecai-signer-batch-XXXXXX";
+  if (mkdtemp(&workdir[0]) == nullptr) return absl::InternalError("mkdtemp failed");
+  absl::StatusOr<ModeResult> result = RunModeIn(options, logged, shared, workdir);
   std::error_code ignored;
-  cluster.Stop();
   std::filesystem::remove_all(workdir, ignored);
   return result;
 }
@@ -607,18 +643,21 @@ void Print(const Options& options, const std::vector<ModeResult>& modes) {
   std::printf(
       "\n| mode | VDs issued and verified | seconds | VDs/s | C_Sign calls (PKCS#11) | signatures "
       "(PKCS#11) | mecai_signer_signatures_total | of which vouching_data / checkpoint / "
-      "checkpoint_note / log_key_endorsement | approved statements | C_Sign per 1,000 VDs |\n");
-  std::printf("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+      "checkpoint_note / log_key_endorsement | approved statements | C_Sign per 1,000 VDs | "
+      "signer CPU ms per VD | coordinator-role CPU ms per VD |\n");
+  std::printf("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (const ModeResult& mode : modes) {
     std::printf(
         "| %s | %d of %d | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f / %.0f / %.0f / %.0f | "
-        "%.0f | %.2f |\n",
+        "%.0f | %.2f | %.2f | %.2f |\n",
         mode.name.c_str(), mode.verified, mode.issued, mode.seconds, mode.issued / mode.seconds,
         Pkcs11Delta(mode, &CountingPkcs11Counts::sign_calls),
         Pkcs11Delta(mode, &CountingPkcs11Counts::signatures), Delta(mode, ""),
         Delta(mode, "vouching_data"), Delta(mode, "checkpoint"), Delta(mode, "checkpoint_note"),
         Delta(mode, "log_key_endorsement"), Delta(mode, "approved"),
-        PerThousand(Pkcs11Delta(mode, &CountingPkcs11Counts::sign_calls), mode.issued));
+        PerThousand(Pkcs11Delta(mode, &CountingPkcs11Counts::sign_calls), mode.issued),
+        PerThousand(mode.signer_cpu_seconds, mode.issued),
+        PerThousand(mode.coordinator_cpu_seconds, mode.issued));
   }
   const ModeResult* logged = nullptr;
   const ModeResult* signed_mode = nullptr;
@@ -660,9 +699,15 @@ absl::StatusOr<std::string> CountingModulePath() {
   if (length <= 0) return absl::InternalError("readlink /proc/self/exe failed");
   const std::string self(buffer, static_cast<size_t>(length));
   const std::string directory = self.substr(0, self.rfind('/'));
-  for (const std::string& candidate :
-       {absl::StrCat(self, ".runfiles/mecai/bench/libcounting_pkcs11.so"),
-        absl::StrCat(directory, "/libcounting_pkcs11.so")}) {
+  std::vector<std::string> candidates;
+  for (const char* variable : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+    if (const char* runfiles = getenv(variable)) {
+      candidates.push_back(absl::StrCat(runfiles, "/mecai/bench/libcounting_pkcs11.so"));
+    }
+  }
+  candidates.push_back(absl::StrCat(self, ".runfiles/mecai/bench/libcounting_pkcs11.so"));
+  candidates.push_back(absl::StrCat(directory, "/libcounting_pkcs11.so"));
+  for (const std::string& candidate : candidates) {
     if (access(candidate.c_str(), R_OK) == 0) return candidate;
   }
   return absl::NotFoundError(
