@@ -1,9 +1,13 @@
 #include "client/log_proof_verifier.h"
 
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status.h"
+#include "common/crypto/hashing.h"
 #include "common/crypto/signed_object.h"
 #include "common/evidence/log_entry.h"
 #include "common/transparency/cosigned_checkpoint.h"
@@ -67,32 +71,48 @@ absl::StatusOr<std::string> VerifyNote(const std::string& note, const std::strin
   return std::move(opened->text);
 }
 
-// The tree head the VD's checkpoint note states, after the endorsement and the note verified, or
-// after they verified before under this VA path: the cache key covers the endorsement's bytes and
-// signature, the origin and the whole note, so one lookup answers for all of them.
-absl::StatusOr<TlogCheckpoint> VerifiedCheckpoint(const v1::LogProof& proof,
-                                                  const v1::VouchingStatement& statement,
-                                                  const VerifiedVaPath& path,
-                                                  v1::LogKeyEndorsement* endorsement) {
-  const v1::SignedLogKeyEndorsement& signed_ = proof.log_key_endorsement();
-  // Parsed before it is verified only to name the origin; a hit below means these very bytes
-  // verified and parsed strictly before.
-  if (!endorsement->ParseFromString(signed_.tbs())) {
-    return absl::PermissionDeniedError("the VD's log key endorsement does not parse");
+// Appends `part` preceded by its length (8 bytes, big endian).
+void AppendLengthPrefixed(absl::string_view part, std::string* out) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((static_cast<uint64_t>(part.size()) >> shift) & 0xff));
   }
-  std::string origin =
-      absl::StrCat(endorsement->log_origin_prefix(), "/", statement.log_shard_id());
-  const std::string digest = VerifiedVaCache::SignatureDigest(
-      proof.checkpoint_note(), signed_.signature().algorithm(),
-      absl::StrCat(origin, "\n", signed_.tbs(), "\n", signed_.signature().value()));
-  std::string text;
-  if (path.cache->HasVerifiedSignature(path.chain_sha256, path.ca_sha256, digest)) {
-    text = proof.checkpoint_note().substr(0, proof.checkpoint_note().find("\n\n") + 1);
-  } else {
-    ASSIGN_OR_RETURN(*endorsement, VerifyEndorsement(signed_, path));
-    ASSIGN_OR_RETURN(text, VerifyNote(proof.checkpoint_note(), origin, *endorsement, path));
-    path.cache->RememberVerifiedSignature(path.chain_sha256, path.ca_sha256, digest);
-  }
+  out->append(part.data(), part.size());
+}
+
+// The key under which the verified-VA cache remembers a checkpoint note with its endorsement, for
+// a VD of log shard `log_shard_id` and a client requiring `min_cosignatures`: SHA-256 over every
+// input of the verification, each length-prefixed, so that no two inputs share a key.
+std::string CheckpointKey(const v1::LogProof& proof, const std::string& log_shard_id,
+                          size_t min_cosignatures) {
+  const v1::SignedLogKeyEndorsement& endorsement = proof.log_key_endorsement();
+  std::string input;
+  input.reserve(proof.checkpoint_note().size() + endorsement.tbs().size() +
+                endorsement.signature().value().size() + log_shard_id.size() + 64);
+  AppendLengthPrefixed(proof.checkpoint_note(), &input);
+  AppendLengthPrefixed(log_shard_id, &input);
+  AppendLengthPrefixed(endorsement.tbs(), &input);
+  AppendLengthPrefixed(absl::StrCat(endorsement.signature().algorithm()), &input);
+  AppendLengthPrefixed(endorsement.signature().value(), &input);
+  AppendLengthPrefixed(absl::StrCat(min_cosignatures), &input);
+  return Sha256(input);
+}
+
+// What the VD's checkpoint note states, after the endorsement and the note verified: the first
+// time under this VA path, or before (client/verified_va_cache.h), since the cache key covers every
+// byte those verifications read.
+absl::StatusOr<VerifiedCheckpoint> CheckpointOf(const v1::LogProof& proof,
+                                                const v1::VouchingStatement& statement,
+                                                const VerifiedVaPath& path) {
+  const std::string key = CheckpointKey(proof, statement.log_shard_id(), path.min_cosignatures);
+  std::optional<VerifiedCheckpoint> held =
+      path.cache->FindVerifiedCheckpoint(path.chain_sha256, path.ca_sha256, key);
+  if (held.has_value()) return *std::move(held);
+  ASSIGN_OR_RETURN(v1::LogKeyEndorsement endorsement,
+                   VerifyEndorsement(proof.log_key_endorsement(), path));
+  const std::string origin =
+      absl::StrCat(endorsement.log_origin_prefix(), "/", statement.log_shard_id());
+  ASSIGN_OR_RETURN(std::string text,
+                   VerifyNote(proof.checkpoint_note(), origin, endorsement, path));
   absl::StatusOr<TlogCheckpoint> checkpoint = ParseCheckpointText(text);
   if (!checkpoint.ok()) {
     return absl::PermissionDeniedError(
@@ -102,7 +122,10 @@ absl::StatusOr<TlogCheckpoint> VerifiedCheckpoint(const v1::LogProof& proof,
     return absl::PermissionDeniedError(absl::StrCat(
         "the VD's checkpoint is of the log \"", checkpoint->origin, "\", not \"", origin, "\""));
   }
-  return checkpoint;
+  VerifiedCheckpoint verified{endorsement.va_id(), std::move(checkpoint->origin),
+                              checkpoint->tree_size, std::move(checkpoint->root_hash)};
+  path.cache->RememberVerifiedCheckpoint(path.chain_sha256, path.ca_sha256, key, verified);
+  return verified;
 }
 
 }  // namespace
@@ -117,19 +140,16 @@ absl::Status VerifyLogProof(const v1::VouchingData& vd, const v1::VouchingStatem
       proof.inclusion_proof_size() > kMaxInclusionProofNodes) {
     return absl::InvalidArgumentError("the VD's log proof is malformed");
   }
-  v1::LogKeyEndorsement endorsement;
-  ASSIGN_OR_RETURN(TlogCheckpoint checkpoint,
-                   VerifiedCheckpoint(proof, statement, path, &endorsement));
-  if (endorsement.va_id() != statement.va_id()) {
-    return absl::PermissionDeniedError(absl::StrCat("the log key is endorsed for VA '",
-                                                    endorsement.va_id(), "', not '",
-                                                    statement.va_id(), "'"));
+  ASSIGN_OR_RETURN(VerifiedCheckpoint checkpoint, CheckpointOf(proof, statement, path));
+  if (checkpoint.va_id != statement.va_id()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the log key is endorsed for VA '", checkpoint.va_id, "', not '", statement.va_id(), "'"));
   }
   const std::string leaf = LeafHash(LogEntryBytes(vd.statement(), proof.record_sha256()));
-  absl::Status included = VerifyInclusion(
-      leaf, statement.log_index(), checkpoint.tree_size,
-      std::vector<std::string>(proof.inclusion_proof().begin(), proof.inclusion_proof().end()),
-      checkpoint.root_hash);
+  const std::vector<absl::string_view> nodes(proof.inclusion_proof().begin(),
+                                             proof.inclusion_proof().end());
+  absl::Status included = VerifyInclusionOfViews(leaf, statement.log_index(), checkpoint.tree_size,
+                                                 nodes, checkpoint.root_hash);
   if (!included.ok()) {
     return absl::PermissionDeniedError(
         absl::StrCat("the VD's statement is not proven at log index ", statement.log_index(),

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "client/va_list.h"
+#include "client/verified_va_cache.h"
 #include "client/vd_verifier.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
@@ -332,6 +333,42 @@ TEST_F(VdVectorsTest, LoggedVdWithAnAlteredProofNodeIsRefused) {
   VdExpectation other = Expected();
   other.candidate_vas = {vectors::kOtherVaId};
   EXPECT_THAT(Verify("logged.vd", other), StatusIs(absl::StatusCode::kPermissionDenied, _));
+}
+
+// client/verified_va_cache.h: a checkpoint verified once is remembered with what it states, but
+// only for the very bytes that verified; the inclusion proof is checked on every VD.
+TEST_F(VdVectorsTest, ASeenCheckpointIsRememberedButEveryProofIsChecked) {
+  const VerifiedVaCache& cache = vas_->verified_va_cache();
+  ASSERT_OK(Verify("logged.vd", Expected()).status());
+  EXPECT_EQ(cache.checkpoint_hits(), 0u);
+  ASSERT_OK(Verify("logged.vd", Expected()).status());
+  EXPECT_EQ(cache.checkpoint_hits(), 1u);
+  // The same note and endorsement, a proof node altered: the checkpoint is remembered, the proof
+  // still fails.
+  EXPECT_THAT(Verify("logged-wrong-proof.vd", Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("is not proven")));
+  EXPECT_EQ(cache.checkpoint_hits(), 2u);
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData logged, ReadVd("logged.vd"));
+  // A note with one byte of its signature line altered is not the remembered one.
+  v1::VouchingData altered_note = logged;
+  std::string* note = altered_note.mutable_log_proof()->mutable_checkpoint_note();
+  (*note)[note->size() - 3] ^= 1;
+  EXPECT_THAT(VerifyVouchingData(altered_note, *vas_, Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("is not signed by the endorsed log key")));
+  // Nor is an endorsement with its signature altered.
+  v1::VouchingData altered_endorsement = logged;
+  std::string* signature = altered_endorsement.mutable_log_proof()
+                               ->mutable_log_key_endorsement()
+                               ->mutable_signature()
+                               ->mutable_value();
+  (*signature)[signature->size() / 2] ^= 1;
+  EXPECT_THAT(VerifyVouchingData(altered_endorsement, *vas_, Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("endorsement does not verify under the VA certificate")));
+  EXPECT_EQ(cache.checkpoint_hits(), 2u);
+  ASSERT_OK(Verify("logged.vd", Expected()).status());
+  EXPECT_EQ(cache.checkpoint_hits(), 3u);
 }
 
 }  // namespace

@@ -111,6 +111,36 @@ std::string VerifiedVaCache::SignatureDigest(const std::string& statement, int a
                              big_endian(static_cast<uint32_t>(algorithm), 4), signature_value));
 }
 
+std::optional<VerifiedCheckpoint> VerifiedVaCache::FindVerifiedCheckpoint(
+    const std::string& chain_sha256, const std::string& ca_sha256,
+    const std::string& checkpoint_sha256) {
+  absl::MutexLock lock(&mutex_);
+  auto found = entries_.find(Key(chain_sha256, ca_sha256));
+  if (found == entries_.end() || !found->second.result.builds()) return std::nullopt;
+  for (const auto& [key, checkpoint] : found->second.verified_checkpoints) {
+    if (key == checkpoint_sha256) {
+      ++checkpoint_hits_;
+      return checkpoint;
+    }
+  }
+  return std::nullopt;
+}
+
+void VerifiedVaCache::RememberVerifiedCheckpoint(const std::string& chain_sha256,
+                                                 const std::string& ca_sha256,
+                                                 const std::string& checkpoint_sha256,
+                                                 const VerifiedCheckpoint& checkpoint) {
+  absl::MutexLock lock(&mutex_);
+  auto found = entries_.find(Key(chain_sha256, ca_sha256));
+  if (found == entries_.end() || !found->second.result.builds()) return;
+  auto& verified = found->second.verified_checkpoints;
+  for (const auto& held : verified) {
+    if (held.first == checkpoint_sha256) return;
+  }
+  if (verified.size() >= kCheckpointsPerPath) verified.pop_front();
+  verified.emplace_back(checkpoint_sha256, checkpoint);
+}
+
 size_t VerifiedVaCache::size() const {
   absl::MutexLock lock(&mutex_);
   return entries_.size();
@@ -129,6 +159,11 @@ uint64_t VerifiedVaCache::misses() const {
 uint64_t VerifiedVaCache::signature_hits() const {
   absl::MutexLock lock(&mutex_);
   return signature_hits_;
+}
+
+uint64_t VerifiedVaCache::checkpoint_hits() const {
+  absl::MutexLock lock(&mutex_);
+  return checkpoint_hits_;
 }
 
 }  // namespace mecai

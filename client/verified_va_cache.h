@@ -21,6 +21,11 @@
 // verification would; the checks that depend on the time (the path's window, the VD's age) and on
 // the connection (host name, certificate, VAs asked for) still run on every VD. Failed signature
 // verifications are never remembered.
+//
+// Likewise, under a path that builds, it remembers the checkpoint notes of logged VDs whose log key
+// endorsement, note signature and required cosignatures verified under that VA certificate's key
+// (client/log_proof_verifier.h), with what each note states, at most kCheckpointsPerPath per path:
+// a VD whose checkpoint was seen costs its inclusion proof and no parsing of the note.
 #ifndef MECAI_CLIENT_VERIFIED_VA_CACHE_H_
 #define MECAI_CLIENT_VERIFIED_VA_CACHE_H_
 
@@ -61,6 +66,16 @@ struct VaPathResult {
   VaPathResult Copy() const;
 };
 
+// What a verified checkpoint note of a logged VD states, remembered under the VD's VA path.
+struct VerifiedCheckpoint {
+  // The VA whose key endorsed the log key (LogKeyEndorsement.va_id).
+  std::string va_id;
+  // The note's tlog-checkpoint body (c2sp.org/tlog-checkpoint).
+  std::string origin;
+  uint64_t tree_size = 0;
+  std::string root_hash;
+};
+
 // Thread-safe. At most `capacity` entries; the least recently used entry makes room for a new one.
 // A capacity of 0 remembers nothing.
 class VerifiedVaCache {
@@ -69,6 +84,9 @@ class VerifiedVaCache {
   // VD signatures remembered per validated path: a VA signs one VD per server certificate it
   // vouches for, and a client meets few of them per VA in a short time.
   static constexpr size_t kSignaturesPerPath = 16;
+  // Checkpoint notes remembered per validated path: a VA's log signs one per batch, and the VDs a
+  // client meets at one time are of its last few.
+  static constexpr size_t kCheckpointsPerPath = 16;
 
   explicit VerifiedVaCache(size_t capacity) : capacity_(capacity) {}
   VerifiedVaCache(const VerifiedVaCache&) = delete;
@@ -98,12 +116,25 @@ class VerifiedVaCache {
   static std::string SignatureDigest(const std::string& statement, int algorithm,
                                      const std::string& signature_value);
 
+  // What the checkpoint with key `checkpoint_sha256` states, if it was remembered as verified
+  // under the path of (chain, CA). nullopt when the path is not held.
+  std::optional<VerifiedCheckpoint> FindVerifiedCheckpoint(const std::string& chain_sha256,
+                                                           const std::string& ca_sha256,
+                                                           const std::string& checkpoint_sha256);
+  // Remembers that the checkpoint verified under the held path of (chain, CA) and states
+  // `checkpoint`; does nothing when that path is not held.
+  void RememberVerifiedCheckpoint(const std::string& chain_sha256, const std::string& ca_sha256,
+                                  const std::string& checkpoint_sha256,
+                                  const VerifiedCheckpoint& checkpoint);
+
   size_t capacity() const { return capacity_; }
   size_t size() const;
   uint64_t hits() const;
   uint64_t misses() const;
   // HasVerifiedSignature calls answered "verified".
   uint64_t signature_hits() const;
+  // FindVerifiedCheckpoint calls that found one.
+  uint64_t checkpoint_hits() const;
 
  private:
   struct Held {
@@ -111,6 +142,8 @@ class VerifiedVaCache {
     uint64_t last_used = 0;
     // Verified (statement, signature) digests under this path, oldest first.
     std::deque<std::string> verified_signatures;
+    // Verified checkpoint keys and what they state, oldest first.
+    std::deque<std::pair<std::string, VerifiedCheckpoint>> verified_checkpoints;
   };
   using Key = std::pair<std::string, std::string>;  // (chain SHA-256, CA SHA-256).
 
@@ -121,6 +154,7 @@ class VerifiedVaCache {
   uint64_t hits_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t misses_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t signature_hits_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t checkpoint_hits_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace mecai

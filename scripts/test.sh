@@ -29,9 +29,11 @@ bazel_status=${PIPESTATUS[0]}
 # "Sanitizers"). Binaries that tests start are built with the same sanitizer, and a report in
 # any process, children included, exits 66 and fails the test (common/process/child_process.cc). Their
 # per-target results count like the others, marked [asan] or [tsan].
-#   ASan + UBSan: every C++ test but the Chromium page test (a browser under ASan's memory
-#   overhead), the image test (it runs the binaries only for --help; docs/BUILD.md "Images") and
-#   four integration tests of deployment behaviour whose C++ paths other tests cover under ASan.
+#   ASan + UBSan: every C++ unit test and the integration tests at the trust boundaries; not the
+#   Chromium page test (a browser under ASan's memory overhead), the image test (it runs the
+#   binaries only for --help; docs/BUILD.md "Images"), nor the integration tests of deployment
+#   behaviour (procedures, failures, rotations, health, interop with stock servers), whose C++
+#   paths the other integration tests run under ASan too.
 #   The tests without C++ (shell, YAML, promtool) run once, in the normal run.
 #   TSan: the unit tests of the concurrent code (threads, event loops, gRPC callbacks), named one
 #   by one: the integration tests would build every binary a third time for little more.
@@ -47,7 +49,9 @@ sanitizer_run() {
 sanitizer_run asan --test_tag_filters=-no_sanitizers -- //... \
   -//approval:approval_page_chromium_test -//deploy/image:image_test \
   -//tests:trust_list_test -//tests:stock_servers_test -//tests:structured_logs_test \
-  -//tests:approval_proxy_test
+  -//tests:approval_proxy_test -//tests:failure_test -//tests:procedures_test \
+  -//tests:key_rotation_test -//tests:public_certificate_rotation_test \
+  -//tests:stapler_health_test -//tests:split_view_test
 sanitizer_run tsan -- //common/rpc:mutual_tls_test //common/rpc:grpc_server_test \
   //common/net:http_server_test //common/pkcs11:pkcs11_session_pool_test \
   //probe_agent:event_loop_test //probe_agent:tls_engine_test //probe_agent:worker_pool_test \

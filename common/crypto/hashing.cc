@@ -24,19 +24,23 @@ struct DigestContextDeleter {
 
 }  // namespace
 
-std::string Sha256(absl::string_view data) {
+std::string Sha256OfParts(std::initializer_list<absl::string_view> parts) {
   thread_local std::unique_ptr<EVP_MD_CTX, DigestContextDeleter> context(EVP_MD_CTX_new());
   unsigned char digest[SHA256_DIGEST_LENGTH];
   unsigned int length = 0;
-  if (Sha256Algorithm() == nullptr || context == nullptr ||
-      EVP_DigestInit_ex2(context.get(), Sha256Algorithm(), nullptr) != 1 ||
-      EVP_DigestUpdate(context.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(context.get(), digest, &length) != 1 || length != sizeof(digest)) {
+  bool ok = Sha256Algorithm() != nullptr && context != nullptr &&
+            EVP_DigestInit_ex2(context.get(), Sha256Algorithm(), nullptr) == 1;
+  for (absl::string_view part : parts) {
+    ok = ok && EVP_DigestUpdate(context.get(), part.data(), part.size()) == 1;
+  }
+  if (!ok || EVP_DigestFinal_ex(context.get(), digest, &length) != 1 || length != sizeof(digest)) {
     // Only an OpenSSL without SHA-256 gets here; no answer is safer than a wrong one.
     std::abort();
   }
   return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
+
+std::string Sha256(absl::string_view data) { return Sha256OfParts({data}); }
 
 std::string HexEncode(absl::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";

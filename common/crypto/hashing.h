@@ -2,6 +2,7 @@
 #ifndef MECAI_COMMON_CRYPTO_HASHING_H_
 #define MECAI_COMMON_CRYPTO_HASHING_H_
 
+#include <initializer_list>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -10,6 +11,9 @@ namespace mecai {
 
 // The 32-byte SHA-256 digest of `data`.
 std::string Sha256(absl::string_view data);
+
+// The SHA-256 digest of the concatenation of `parts`, without concatenating them.
+std::string Sha256OfParts(std::initializer_list<absl::string_view> parts);
 
 // Lower-case hexadecimal of `bytes`.
 std::string HexEncode(absl::string_view bytes);

@@ -4,6 +4,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
 
@@ -88,7 +89,9 @@ absl::Status CheckHashLength(absl::string_view hash, absl::string_view what) {
       absl::StrCat(what, " is ", hash.size(), " bytes, not ", kMerkleHashBytes));
 }
 
-absl::Status CheckProofElements(const std::vector<std::string>& proof) {
+// Proof nodes are std::string or absl::string_view.
+template <typename Nodes>
+absl::Status CheckProofElements(const Nodes& proof) {
   for (size_t i = 0; i < proof.size(); ++i) {
     if (proof[i].size() != kMerkleHashBytes) {
       return absl::DataLossError(absl::StrCat("proof element ", i, " is ", proof[i].size(),
@@ -109,11 +112,11 @@ void ShiftUntilOddOrZero(uint64_t* fn, uint64_t* sn) {
 }  // namespace
 
 std::string LeafHash(absl::string_view leaf) {
-  return Sha256(absl::StrCat(absl::string_view("\x00", 1), leaf));
+  return Sha256OfParts({absl::string_view("\x00", 1), leaf});
 }
 
 std::string InteriorHash(absl::string_view left, absl::string_view right) {
-  return Sha256(absl::StrCat("\x01", left, right));
+  return Sha256OfParts({"\x01", left, right});
 }
 
 std::string EmptyTreeHash() { return Sha256(""); }
@@ -147,6 +150,13 @@ absl::StatusOr<std::vector<std::string>> ConsistencyProof(
 
 absl::Status VerifyInclusion(absl::string_view leaf_hash, uint64_t index, uint64_t tree_size,
                              const std::vector<std::string>& proof, absl::string_view root) {
+  const std::vector<absl::string_view> nodes(proof.begin(), proof.end());
+  return VerifyInclusionOfViews(leaf_hash, index, tree_size, nodes, root);
+}
+
+absl::Status VerifyInclusionOfViews(absl::string_view leaf_hash, uint64_t index, uint64_t tree_size,
+                                    absl::Span<const absl::string_view> proof,
+                                    absl::string_view root) {
   // RFC 9162 §2.1.3.2 step 1.
   if (index >= tree_size) {
     return absl::InvalidArgumentError(
@@ -159,7 +169,7 @@ absl::Status VerifyInclusion(absl::string_view leaf_hash, uint64_t index, uint64
   uint64_t fn = index;
   uint64_t sn = tree_size - 1;
   std::string r(leaf_hash);
-  for (const std::string& p : proof) {
+  for (absl::string_view p : proof) {
     if (sn == 0) {
       return absl::DataLossError(absl::StrCat("inclusion proof of leaf ", index, " in tree size ",
                                               tree_size, " has too many elements (", proof.size(),

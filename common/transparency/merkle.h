@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace mecai {
 
@@ -53,6 +54,10 @@ absl::StatusOr<std::vector<std::string>> ConsistencyProof(
 // the tree of `tree_size` leaves whose root is `root`.
 absl::Status VerifyInclusion(absl::string_view leaf_hash, uint64_t index, uint64_t tree_size,
                              const std::vector<std::string>& proof, absl::string_view root);
+// The same over views of the proof's nodes, which a caller need not copy.
+absl::Status VerifyInclusionOfViews(absl::string_view leaf_hash, uint64_t index, uint64_t tree_size,
+                                    absl::Span<const absl::string_view> proof,
+                                    absl::string_view root);
 
 // RFC 9162 §2.1.4.2: OK when `proof` proves that the tree of `second_size` leaves with root
 // `second_root` extends the tree of `first_size` leaves with root `first_root`. As in RFC 9162 the
