@@ -9,14 +9,14 @@
 // method store (every cipher, digest, MAC, ... fetched so far). In the agent's profile that was
 // over a third of the client CPU of a handshake.
 //
-// This context's one provider offers the default provider's own implementations, with the default
-// provider's provider context, but fewer of them: the decoders of a DER SubjectPublicKeyInfo only,
-// the key managers but six no TLS handshake uses (TLS1-PRF, HKDF, SCRYPT, SIPHASH, POLY1305,
-// CMAC), the ciphers of TLS cipher suites only and the digests of TLS only (MD5, SHA-1, SHA-2,
-// MD5-SHA1). Everything else (signatures, key exchanges, KDFs, MACs, random generators, the
-// TLS-GROUP capability) is the default provider's unchanged. A certificate decodes to the same key
-// and the ClientHello is byte for byte the default context's but its random parts
-// (probe_library_context_test), with a few algorithms to enumerate instead of hundreds.
+// This context (common/crypto/filtered_library_context.h) offers the default provider's own
+// implementations, with the default provider's provider context, but fewer of them: the decoders of
+// a DER SubjectPublicKeyInfo only, the key managers but six no TLS handshake uses (TLS1-PRF, HKDF,
+// SCRYPT, SIPHASH, POLY1305, CMAC), the ciphers of TLS cipher suites only and the digests of TLS
+// only (MD5, SHA-1, SHA-2, MD5-SHA1). Everything else (signatures, key exchanges, KDFs, MACs,
+// random generators, the TLS-GROUP capability) is the default provider's unchanged. A certificate
+// decodes to the same key and the ClientHello is byte for byte the default context's but its random
+// parts (probe_library_context_test), with a few algorithms to enumerate instead of hundreds.
 #ifndef MECAI_PROBE_AGENT_PROBE_LIBRARY_CONTEXT_H_
 #define MECAI_PROBE_AGENT_PROBE_LIBRARY_CONTEXT_H_
 

@@ -81,13 +81,10 @@ std::string IssueLeafDer(EVP_PKEY* subject_key) {
 X509Ptr ParseInProbeContext(const std::string& der) {
   absl::StatusOr<OSSL_LIB_CTX*> context = ProbeLibraryContext();
   if (!context.ok()) return nullptr;
-  X509Ptr certificate(X509_new_ex(*context, nullptr));
+  // d2i_X509 frees the X509 it was given when it fails.
+  X509* into = X509_new_ex(*context, nullptr);
   const unsigned char* in = reinterpret_cast<const unsigned char*>(der.data());
-  X509* parsed = certificate.get();
-  if (d2i_X509(&parsed, &in, static_cast<long>(der.size())) == nullptr) {  // NOLINT(runtime/int)
-    return nullptr;
-  }
-  return certificate;
+  return X509Ptr(d2i_X509(&into, &in, static_cast<long>(der.size())));  // NOLINT(runtime/int)
 }
 
 // The ClientHello a context sends (RFC 8446 §4.1.2), with what differs between any two

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
+#include "common/crypto/filtered_library_context.h"
 #include "common/crypto/openssl_error.h"
 
 namespace mecai {
@@ -48,7 +49,13 @@ absl::StatusOr<std::vector<X509Ptr>> LoadPemCertificates(const std::string& path
 absl::StatusOr<X509Ptr> ParseDerCertificate(absl::string_view der) {
   ClearOpenSslErrors();
   const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
-  X509Ptr certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));  // NOLINT
+  // Parsed into an X509 of the certificate context, whose key decoding skips the decoders no
+  // certificate needs (common/crypto/filtered_library_context.h); the default context's when it
+  // cannot be made. d2i_X509 frees the X509 it was given when it fails.
+  absl::StatusOr<OSSL_LIB_CTX*> context = CertificateLibraryContext();
+  X509* into = context.ok() ? X509_new_ex(*context, nullptr) : nullptr;
+  X509Ptr certificate(d2i_X509(into != nullptr ? &into : nullptr, &cursor,
+                               static_cast<long>(der.size())));  // NOLINT
   if (certificate == nullptr) {
     return OpenSslError("malformed DER certificate", absl::StatusCode::kInvalidArgument);
   }
