@@ -36,6 +36,8 @@ absl::StatusOr<std::unique_ptr<StoreFollower>> StoreFollower::Open(
   options.max_open_files = -1;
   options.create_if_missing = false;
   options.paranoid_checks = true;
+  options.max_log_file_size = kInfoLogFileBytes;
+  options.keep_log_file_num = kInfoLogFilesKept;
   const std::vector<std::string> names = {
       rocksdb::kDefaultColumnFamilyName, layout::kRecordsFamily,  layout::kMerkleFamily,
       layout::kCheckpointsFamily,        layout::kEvidenceFamily, layout::kRecordHashesFamily};

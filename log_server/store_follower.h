@@ -41,6 +41,12 @@ struct ServedCheckpoint {
 // Thread-safe: CatchUp excludes readers for the moment it installs what it read.
 class StoreFollower {
  public:
+  // RocksDB's info log in `secondary_path` gets a line at every catch-up (once a second by
+  // default): it is rolled at this size and this many rolled files are kept, so the directory
+  // stays below (1 + kInfoLogFilesKept) * kInfoLogFileBytes however long the server runs.
+  static constexpr size_t kInfoLogFileBytes = 256 << 10;
+  static constexpr size_t kInfoLogFilesKept = 3;
+
   // Opens the store at `store_path` as a secondary whose own files go to `secondary_path` (a
   // directory of this process, created if missing), checks it holds `shard_id`, and catches up
   // once. `vkey` verifies the checkpoint notes; its key name is the log's origin.

@@ -1,5 +1,6 @@
 #include "log_server/store_follower.h"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -194,6 +195,39 @@ TEST_F(StoreFollowerTest, ServesEvidenceAndRecordsByTheirHashOnly) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no evidence")));
   EXPECT_THAT(follower->Evidence("short"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("32 bytes")));
+}
+
+// Every catch-up adds a line to RocksDB's info log in secondary_path; a server that catches up
+// once a second for months must not fill the volume that directory is on (an emptyDir with a
+// size limit beside the coordinator, deploy/k8s/base/coordinator.yaml).
+TEST_F(StoreFollowerTest, TheInfoLogOfTheSecondaryStaysBounded) {
+  Grow(3);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<StoreFollower> follower, Follow());
+  const uintmax_t bound = (1 + StoreFollower::kInfoLogFilesKept) * StoreFollower::kInfoLogFileBytes;
+  auto log_files = [&](uintmax_t* bytes, size_t* rolled) {
+    *bytes = 0;
+    *rolled = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(directory_ + "/secondary")) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("LOG", 0) != 0) continue;
+      *bytes += entry.file_size();
+      if (name != "LOG") ++*rolled;
+    }
+  };
+  uintmax_t bytes = 0;
+  size_t rolled = 0;
+  // More lines than the bound holds: at least the first file rolled, and more than the kept
+  // number of files was written.
+  int catch_ups = 0;
+  for (; catch_ups < 200000 && rolled < StoreFollower::kInfoLogFilesKept; ++catch_ups) {
+    ASSERT_OK(follower->CatchUp());
+    if (catch_ups % 1000 == 0) log_files(&bytes, &rolled);
+  }
+  ASSERT_EQ(rolled, StoreFollower::kInfoLogFilesKept) << "after " << catch_ups << " catch-ups";
+  for (int more = 0; more < catch_ups; ++more) ASSERT_OK(follower->CatchUp());
+  log_files(&bytes, &rolled);
+  EXPECT_EQ(rolled, StoreFollower::kInfoLogFilesKept);
+  EXPECT_LE(bytes, bound);
 }
 
 TEST_F(StoreFollowerTest, RefusesAStoreOfAnotherShard) {
