@@ -2,8 +2,10 @@
 // binary's validation at start (ARCHITECTURE.md §10), and the Kubernetes overlays agree with each
 // other: each region's probe agent is the perspective its directory names, every coordinator and
 // the signer enroll the same perspectives, at least four, under the same quorum policy, which
-// survives the loss of one region (docs/SECURITY.md "Quorum"). Files named by the configs (mounted
-// Secrets) are not read, as the validators do not read them either.
+// survives the loss of one region (docs/SECURITY.md "Quorum"); each region's log server follows
+// its coordinator's shard under the origin the signer signs (docs/PUBLIC_LOG.md), and the witness
+// witnesses other VAs' logs. Files named by the configs (mounted Secrets) are not read, as the
+// validators do not read them either.
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -15,6 +17,7 @@
 #include "approval/approval_config.h"
 #include "common/base/config_loader.h"
 #include "common/rpc/grpc_channel.h"
+#include "common/transparency/note_key.h"
 #include "coordinator/coordinator_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -23,6 +26,7 @@
 #include "proto/mecai/v1/config.pb.h"
 #include "signer/signer_config.h"
 #include "stapler/stapler_daemon.h"
+#include "witness/witness_config.h"
 
 namespace mecai {
 namespace {
@@ -64,6 +68,7 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
       std::string(kDeployDirectory) + "/apache/stapler.textproto",
       std::string(kDeployDirectory) + "/k8s/approval/config/approval.textproto",
       std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto",
+      std::string(kDeployDirectory) + "/k8s/witness/config/witness.textproto",
       std::string(kDeployDirectory) + "/nginx/stapler.textproto",
       std::string(kDeployDirectory) + "/systemd/coordinator.textproto",
       std::string(kDeployDirectory) + "/systemd/log-server.textproto",
@@ -71,6 +76,7 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
       std::string(kDeployDirectory) + "/systemd/signer.textproto"};
   for (const std::string& region : kRegions) {
     expected.push_back(OverlayConfig(region, "coordinator.textproto"));
+    expected.push_back(OverlayConfig(region, "log-server.textproto"));
     expected.push_back(OverlayConfig(region, "probe-agent.textproto"));
   }
   std::sort(expected.begin(), expected.end());
@@ -78,7 +84,8 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
 }
 
 // Each file is validated as the message its name says: coordinator, signer, probe-agent, stapler,
-// approval or log-server.
+// approval, log-server or witness, by the steps its binary takes at start before it opens a file
+// the config names.
 TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
   const std::vector<std::string> files = TextprotoFiles();
   ASSERT_FALSE(files.empty());
@@ -126,6 +133,16 @@ TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
       absl::StatusOr<v1::LogServerConfig> config = LoadConfig<v1::LogServerConfig>(path);
       ASSERT_TRUE(config.ok()) << config.status();
       valid = ValidateLogServerConfig(WithLogServerDefaults(*config), path);
+      // The vkey main.cc parses for the origin it serves.
+      EXPECT_TRUE(ParseVerifierKey(config->vkey()).ok()) << config->vkey();
+    } else if (name == "witness.textproto") {
+      absl::StatusOr<v1::WitnessConfig> config = LoadConfig<v1::WitnessConfig>(path);
+      ASSERT_TRUE(config.ok()) << config.status();
+      const v1::WitnessConfig defaulted = witness::WithWitnessDefaults(*config);
+      valid = witness::ValidateWitnessConfig(defaulted, path);
+      // Then main.cc resolves the logs it witnesses (and would read va_list_file).
+      const auto logs = witness::WitnessedLogs(defaulted);
+      EXPECT_TRUE(logs.ok()) << logs.status();
     } else {
       ADD_FAILURE() << "no binary reads a config named " << name;
       continue;
@@ -217,6 +234,67 @@ TEST(DeployConfigTest, OneRegionsLossDoesNotRefuseEveryVr) {
       EXPECT_GE(remaining_regions.size(), policy.min_regions()) << "losing " << lost;
     }
   }
+}
+
+// Each region's log server (the log-server container of its coordinator's pod) follows that
+// coordinator's store and shard, and serves the log under the origin the signer signs notes for:
+// "<log_origin_prefix>/<shard>" (docs/PUBLIC_LOG.md "Turning it on"). Its secondary instance's
+// files are off the store's volume, which the container mounts read-only, and its listeners are
+// reachable from outside the pod without taking a port of the coordinator's.
+TEST(DeployConfigTest, LogServersFollowTheirRegionsShard) {
+  absl::StatusOr<v1::SignerConfig> signer = LoadConfig<v1::SignerConfig>(
+      std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto");
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  ASSERT_FALSE(signer->log_origin_prefix().empty()) << "no checkpoint note for the log servers";
+  for (const std::string& region : kRegions) {
+    SCOPED_TRACE(region);
+    absl::StatusOr<v1::CoordinatorConfig> coordinator =
+        LoadConfig<v1::CoordinatorConfig>(OverlayConfig(region, "coordinator.textproto"));
+    ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+    absl::StatusOr<v1::LogServerConfig> log_server =
+        LoadConfig<v1::LogServerConfig>(OverlayConfig(region, "log-server.textproto"));
+    ASSERT_TRUE(log_server.ok()) << log_server.status();
+    EXPECT_EQ(log_server->log_shard_id(), coordinator->log_shard_id());
+    EXPECT_EQ(log_server->store_path(), coordinator->store_path());
+    absl::StatusOr<NoteVerifierKey> vkey = ParseVerifierKey(log_server->vkey());
+    ASSERT_TRUE(vkey.ok()) << vkey.status();
+    EXPECT_EQ(vkey->name, signer->log_origin_prefix() + "/" + coordinator->log_shard_id());
+    // The store's volume is mounted at the parent of store_path.
+    const std::string volume =
+        std::filesystem::path(coordinator->store_path()).parent_path().string();
+    EXPECT_NE(log_server->secondary_path().rfind(volume + "/", 0), 0u)
+        << log_server->secondary_path() << " is on the read-only store volume " << volume;
+    const std::vector<std::string> coordinator_addresses = {
+        coordinator->listen().address(), coordinator->listen().health_address(),
+        coordinator->listen().metrics_address(), coordinator->public_listen().address(),
+        coordinator->public_listen().http_address()};
+    for (const std::string& address :
+         {log_server->listen_address(), log_server->metrics_address()}) {
+      EXPECT_EQ(address.rfind("0.0.0.0:", 0), 0u) << address << ": the kubelet and Services";
+      const std::string port = address.substr(address.rfind(':'));
+      for (const std::string& taken : coordinator_addresses) {
+        EXPECT_NE(taken.substr(taken.rfind(':')), port) << address << " and " << taken;
+      }
+    }
+  }
+}
+
+// The VA's witness witnesses the other VAs' logs (docs/PUBLIC_LOG.md "Witnesses"): a witness
+// cosigning its own VA's log says nothing a client does not already have from the log's key.
+TEST(DeployConfigTest, TheWitnessWitnessesOtherVasLogs) {
+  absl::StatusOr<v1::SignerConfig> signer = LoadConfig<v1::SignerConfig>(
+      std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto");
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  absl::StatusOr<v1::WitnessConfig> config = LoadConfig<v1::WitnessConfig>(
+      std::string(kDeployDirectory) + "/k8s/witness/config/witness.textproto");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto logs = witness::WitnessedLogs(witness::WithWitnessDefaults(*config));
+  ASSERT_TRUE(logs.ok()) << logs.status();
+  EXPECT_GE(logs->size(), 2u);
+  for (const auto& [origin, keys] : *logs) {
+    EXPECT_NE(origin.rfind(signer->log_origin_prefix() + "/", 0), 0u) << origin;
+  }
+  EXPECT_EQ(config->metrics_address().rfind("0.0.0.0:", 0), 0u) << "Prometheus scrapes it";
 }
 
 // In-cluster peers are reached through headless Services by dns:/// targets, so that calls

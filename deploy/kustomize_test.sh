@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Renders every region overlay of deploy/k8s, and deploy/k8s/approval, with `kubectl kustomize`
-# and checks that each overlay holds the whole region: the kinds below, its region label, its own
-# configs (hash-named ConfigMaps, referenced by those names), gRPC health probes and least privilege
-# on the network (deploy/network_policy_check.py). kubectl: $KUBECTL, else from PATH
-# (scripts/bootstrap.sh installs Debian's kubernetes-client when there is none).
+# Renders every region overlay of deploy/k8s, deploy/k8s/witness and deploy/k8s/approval with
+# `kubectl kustomize` and checks that each overlay holds the whole region: the kinds below, its
+# region label, its own configs (hash-named ConfigMaps, referenced by those names), gRPC health
+# probes, the public log server in the coordinator's pod (deploy/k8s_workload_check.py) and least
+# privilege on the network (deploy/network_policy_check.py); and that the witness is one replica
+# with its state on a persistent volume. kubectl: $KUBECTL, else from PATH (scripts/bootstrap.sh
+# installs Debian's kubernetes-client when there is none).
 set -euo pipefail
 
 kubectl="${KUBECTL:-$(command -v kubectl || true)}"
@@ -21,6 +23,7 @@ mkdir -p "$(dirname "${work}")"
 cp -RL "${source_dir}" "${work}"
 
 checker="$(pwd)/deploy/network_policy_check.py"
+workload_checker="$(pwd)/deploy/k8s_workload_check.py"
 regions=(eu-west us-east ap-south sa-east)
 kinds=(Namespace StatefulSet Deployment HorizontalPodAutoscaler PodDisruptionBudget NetworkPolicy
   ServiceMonitor Service ConfigMap)
@@ -58,7 +61,7 @@ for region in "${regions[@]}"; do
     fi
   done
   # Every generated ConfigMap is referenced by its hash-suffixed name, never the bare one.
-  for config in coordinator signer probe-agent; do
+  for config in coordinator signer probe-agent log-server; do
     grep -Eq "^  name: mecai-${config}-config-[a-z0-9]+\$" "${rendered}" ||
       fail "${region}: no generated ConfigMap mecai-${config}-config"
     grep -Eq "^ +name: mecai-${config}-config\$" "${rendered}" &&
@@ -69,6 +72,16 @@ for region in "${regions[@]}"; do
     grep -c -E '^ +grpc:' || true)"
   [[ "${grpc_probes}" -eq 9 ]] ||
     fail "${region}: ${grpc_probes} gRPC probes, expected 9 (3 per workload)"
+  # The log server has no gRPC health port: HTTP GETs of its metrics endpoint, three ways.
+  http_probes="$(grep -A3 -E '^ +(readiness|liveness|startup)Probe:' "${rendered}" |
+    grep -c -E '^ +httpGet:' || true)"
+  [[ "${http_probes}" -eq 3 ]] ||
+    fail "${region}: ${http_probes} HTTP probes, expected 3 (the log server's)"
+  # This region's shard's public log: the log-server container in the coordinator's pod, on its
+  # store volume read-only, its config's paths and ports those of the manifests.
+  if ! python3 "${workload_checker}" log-server "${rendered}" >"${rendered}.log-server" 2>&1; then
+    fail "${region}: $(cat "${rendered}.log-server")"
+  fi
   # One signer, on a persistent volume: two signer states could sign two histories of a shard.
   signer_set="$(awk '/^kind: StatefulSet$/{keep=1; block=""} keep{block=block $0 "\n"} /^---$/{if (keep && block ~ /\n  name: signer\n/) print block; keep=0}' "${rendered}")"
   [[ -n "${signer_set}" ]] || fail "${region}: the signer is not a StatefulSet"
@@ -98,7 +111,7 @@ for region in "${regions[@]}"; do
     [[ "${image}" =~ ^[a-z0-9][a-z0-9./:_-]*@sha256:[0-9a-f]{64}$ ]] ||
       fail "${region}: image ${image} is not pinned by digest"
   done < <(sed -n -E 's/^ +image: *//p' "${rendered}")
-  [[ "${containers}" -eq 4 ]] || fail "${region}: ${containers} containers, expected 4"
+  [[ "${containers}" -eq 5 ]] || fail "${region}: ${containers} containers, expected 5"
   # Pod Security "restricted" (https://kubernetes.io/docs/concepts/security/pod-security-standards/):
   # the namespace enforces it, and every pod and container meets it, with no host volume.
   grep -q '^    pod-security.kubernetes.io/enforce: restricted$' "${rendered}" ||
@@ -114,6 +127,41 @@ for region in "${regions[@]}"; do
   done
   echo "${region}: rendered $(grep -c '^kind:' "${rendered}") objects"
 done
+
+# The witness (deploy/k8s/witness): one per VA, in the cluster of one region (here eu-west's). One
+# replica with its state on a persistent volume, its generated config by hash, HTTP probes of
+# /health, a disruption budget that admits no eviction, its image by digest, and least privilege
+# together with the region it runs beside.
+rendered="${work}/witness.yaml"
+if ! "${kubectl}" kustomize "${work}/witness" >"${rendered}" 2>"${rendered}.stderr"; then
+  fail "witness: kubectl kustomize failed: $(cat "${rendered}.stderr")"
+else
+  for kind in StatefulSet PodDisruptionBudget Service ConfigMap NetworkPolicy ServiceMonitor; do
+    grep -qx "kind: ${kind}" "${rendered}" || fail "witness: no ${kind}"
+  done
+  grep -q "^  namespace: mecai\$" "${rendered}" || fail "witness: not in namespace mecai"
+  grep -Eq "^  name: mecai-witness-config-[a-z0-9]+\$" "${rendered}" ||
+    fail "witness: no generated ConfigMap mecai-witness-config"
+  grep -Eq "^ +name: mecai-witness-config\$" "${rendered}" &&
+    fail "witness: a reference to mecai-witness-config without its hash suffix"
+  http_probes="$(grep -A3 -E '^ +(readiness|liveness|startup)Probe:' "${rendered}" |
+    grep -c -E '^ +httpGet:' || true)"
+  [[ "${http_probes}" -eq 3 ]] || fail "witness: ${http_probes} HTTP probes, expected 3"
+  if ! python3 "${workload_checker}" witness "${rendered}" >"${rendered}.check" 2>&1; then
+    fail "$(cat "${rendered}.check")"
+  fi
+  images=0
+  while read -r image; do
+    images=$((images + 1))
+    [[ "${image}" =~ ^mecai/witness@sha256:[0-9a-f]{64}$ ]] ||
+      fail "witness: image ${image} is not the witness's pinned by digest"
+  done < <(sed -n -E 's/^ +image: *//p' "${rendered}")
+  [[ "${images}" -eq 2 ]] || fail "witness: ${images} containers, expected 2 (init and witness)"
+  if ! python3 "${checker}" "${work}/eu-west.yaml" "${rendered}" >"${rendered}.policies" 2>&1; then
+    fail "witness beside eu-west: $(cat "${rendered}.policies")"
+  fi
+  echo "witness: rendered $(grep -c '^kind:' "${rendered}") objects"
+fi
 
 # The least-privilege check can fail: without the agents' policies and source ranges, it must name
 # what is missing.
@@ -133,6 +181,65 @@ for expected in "Deployment/probe-agent: no NetworkPolicy of its own admits any 
   "Deployment/probe-agent: no NetworkPolicy of its own states its egress" \
   "Service/probe-agent: a LoadBalancer without loadBalancerSourceRanges"; do
   grep -qF "${expected}" "${work}/stripped.out" || fail "the policy check did not report '${expected}'"
+done
+
+# Without the log server's and the witness's policies, or with a port open to everyone that no
+# public LoadBalancer serves, the check names each.
+mutate='import sys, yaml
+objects = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+objects += [o for o in yaml.safe_load_all(open(sys.argv[2])) if o]
+if sys.argv[3] == "strip":
+  objects = [o for o in objects if not (o["kind"] == "NetworkPolicy"
+                                        and o["metadata"]["name"] in ("log-server", "witness"))]
+else:
+  for o in objects:
+    if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "witness":
+      o["spec"]["ingress"].append({"ports": [{"protocol": "TCP", "port": 9090}]})
+yaml.safe_dump_all(objects, open(sys.argv[4], "w"))'
+for variant in strip open; do
+  python3 -c "${mutate}" "${work}/eu-west.yaml" "${work}/witness.yaml" "${variant}" \
+    "${work}/${variant}.yaml"
+  if python3 "${checker}" "${work}/${variant}.yaml" >"${work}/${variant}.out" 2>&1; then
+    fail "the policy check accepted the ${variant} variant"
+  fi
+done
+for expected in \
+  "strip:StatefulSet/coordinator/log-server: no NetworkPolicy of its own admits ingress to any of its ports [8090, 9093]" \
+  "strip:StatefulSet/coordinator: port 8090 of a public LoadBalancer is not open to everyone" \
+  "strip:StatefulSet/witness: no NetworkPolicy of its own states its egress" \
+  "open:StatefulSet/witness: port 9090 is open to everyone, but no public LoadBalancer serves it"; do
+  grep -qxF "${expected#*:}" "${work}/${expected%%:*}.out" ||
+    fail "the policy check did not report '${expected#*:}' ($(cat "${work}/${expected%%:*}.out"))"
+done
+
+# The log server's and the witness's checks can fail: a writable store, a second witness replica,
+# a witness state off the persistent volume, a PodDisruptionBudget that admits an eviction.
+break_workloads='import sys, yaml
+objects = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+for o in objects:
+  if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "coordinator":
+    for c in o["spec"]["template"]["spec"]["containers"]:
+      for m in c.get("volumeMounts", []):
+        if c["name"] == "log-server" and m["name"] == "store":
+          m["readOnly"] = False
+  if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "witness":
+    o["spec"]["replicas"] = 2
+    o["spec"]["volumeClaimTemplates"] = []
+  if o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"] == "witness":
+    o["spec"]["maxUnavailable"] = 1
+yaml.safe_dump_all(objects, open(sys.argv[2], "w"))'
+python3 -c "${break_workloads}" "${work}/eu-west.yaml" "${work}/broken-region.yaml"
+python3 -c "${break_workloads}" "${work}/witness.yaml" "${work}/broken-witness.yaml"
+python3 "${workload_checker}" log-server "${work}/broken-region.yaml" >"${work}/broken.out" 2>&1 &&
+  fail "the log server check accepted a writable store"
+python3 "${workload_checker}" witness "${work}/broken-witness.yaml" >>"${work}/broken.out" 2>&1 &&
+  fail "the witness check accepted a broken witness"
+for expected in "log-server: the log server mounts the store writable" \
+  "witness: the witness has not exactly one replica" \
+  "witness: state_file /var/lib/mecai/witness/state.pb is on no volumeClaimTemplate's volume" \
+  "witness: the witness's PodDisruptionBudget lets evictions take it"; do
+  grep -qxF "${expected}" "${work}/broken.out" ||
+    fail "the workload check did not report '${expected}' ($(cat "${work}/broken.out"))"
 done
 
 # The phone-approval service (deploy/k8s/approval, one per CA): its objects, its generated config
@@ -173,4 +280,4 @@ if [[ "${failures}" -ne 0 ]]; then
   echo "kustomize_test: ${failures} failure(s)" >&2
   exit 1
 fi
-echo "kustomize_test: every overlay and the approval service render"
+echo "kustomize_test: every overlay, the witness and the approval service render"

@@ -2,15 +2,21 @@
 """Least-privilege checks of one rendered region (kustomize_test.sh; deploy/k8s/README.md
 "Network policies").
 
-Usage: network_policy_check.py RENDERED.yaml
+Usage: network_policy_check.py RENDERED.yaml...
+
+The files are read as one cluster (a region's overlay, and the witness where it runs).
 
 - a default deny: a NetworkPolicy with both policy types, no rule, that selects every pod;
 - every workload's pods are selected by a policy of their own (one that does not select every
   pod) with ingress rules, and by one of their own for egress;
+- every container that declares ports (the log server beside the coordinator too) has one of them
+  admitted by an ingress rule of a policy of its pods' own;
 - every numbered port of an ingress rule is a container port of a pod the policy selects;
-- every LoadBalancer Service except coordinator-public (the public Vouch endpoint, open by design)
-  has loadBalancerSourceRanges, none of them "everything", each admitted on the same pods by a
-  NetworkPolicy ipBlock.
+- a port is open to everyone (an ingress rule without "from") only where it is the target of one
+  of the public LoadBalancer Services (PUBLIC_LOAD_BALANCERS) on those pods, and every target port
+  of those is open to everyone;
+- every other LoadBalancer Service has loadBalancerSourceRanges, none of them "everything", each
+  admitted on the same pods by a NetworkPolicy ipBlock.
 
 Prints one line per problem and exits 1 when there is any.
 """
@@ -20,7 +26,9 @@ import sys
 import yaml
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
-PUBLIC_LOAD_BALANCERS = {"coordinator-public"}
+# Open to the Internet by design: the public Vouch endpoint (docs/PROTOCOL.md "The public
+# endpoint"), the shard's public log and the witness (docs/PUBLIC_LOG.md).
+PUBLIC_LOAD_BALANCERS = {"coordinator-public", "log-server", "witness"}
 
 
 def pod_template(workload):
@@ -50,20 +58,44 @@ def selects(selector, labels):
   return True
 
 
-def main(path):
-  with open(path, encoding="utf-8") as f:
-    objects = [o for o in yaml.safe_load_all(f) if o]
+def ingress_ports(policy, everyone=None):
+  """The numbered ports the policy's ingress rules admit; with everyone=True only those of rules
+  without "from" (any source), with everyone=False only those of rules with one."""
+  ports = set()
+  for rule in policy["spec"].get("ingress") or []:
+    if everyone is not None and everyone != (not rule.get("from")):
+      continue
+    for port in rule.get("ports") or []:
+      if isinstance(port.get("port"), int):
+        ports.add(port["port"])
+  return ports
+
+
+def main(paths):
+  objects = []
+  for path in paths:
+    with open(path, encoding="utf-8") as f:
+      objects += [o for o in yaml.safe_load_all(f) if o]
   problems = []
   workloads = []  # (name, pod labels, container ports)
+  containers = []  # (workload/container, pod labels, container ports)
+  named_ports = {}  # (workload name, port name) -> number
   for o in objects:
     if o["kind"] in WORKLOAD_KINDS:
       template = pod_template(o)
       labels = template.get("metadata", {}).get("labels", {})
+      name = f'{o["kind"]}/{o["metadata"]["name"]}'
       ports = set()
       for container in template.get("spec", {}).get("containers", []):
+        own = set()
         for port in container.get("ports", []):
-          ports.add(port["containerPort"])
-      workloads.append((f'{o["kind"]}/{o["metadata"]["name"]}', labels, ports))
+          own.add(port["containerPort"])
+          if "name" in port:
+            named_ports[(name, port["name"])] = port["containerPort"]
+        ports |= own
+        if own:
+          containers.append((f'{name}/{container["name"]}', labels, own))
+      workloads.append((name, labels, ports))
   if not workloads:
     problems.append("no workload rendered")
   policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
@@ -88,6 +120,38 @@ def main(path):
       problems.append(f"{name}: no NetworkPolicy of its own admits any ingress")
     if not any("Egress" in p["spec"].get("policyTypes", []) for p in mine):
       problems.append(f"{name}: no NetworkPolicy of its own states its egress")
+
+  for name, labels, ports in containers:
+    mine = [p for p in own if selects(p["spec"].get("podSelector"), labels)]
+    if not any(ingress_ports(p) & ports for p in mine):
+      problems.append(f"{name}: no NetworkPolicy of its own admits ingress to any of its ports "
+                      f"{sorted(ports)}")
+
+  # Open to everyone only what a public LoadBalancer serves, and all of that.
+  public = {}  # workload name -> target port numbers of public LoadBalancers on its pods
+  for service in (o for o in objects if o["kind"] == "Service"):
+    spec = service.get("spec", {})
+    if spec.get("type") != "LoadBalancer" or service["metadata"]["name"] not in PUBLIC_LOAD_BALANCERS:
+      continue
+    for name, labels, _ in workloads:
+      if not selects({"matchLabels": spec.get("selector", {})}, labels):
+        continue
+      for port in spec.get("ports") or []:
+        target = port.get("targetPort", port.get("port"))
+        number = target if isinstance(target, int) else named_ports.get((name, target))
+        if number is None:
+          problems.append(f'Service/{service["metadata"]["name"]}: target port {target} is no '
+                          f"container port of {name}")
+          continue
+        public.setdefault(name, set()).add(number)
+  for name, labels, _ in workloads:
+    open_ports = set().union(set(), *(ingress_ports(p, everyone=True) for p in policies
+                                      if selects(p["spec"].get("podSelector"), labels)))
+    for number in sorted(open_ports - public.get(name, set())):
+      problems.append(f"{name}: port {number} is open to everyone, but no public LoadBalancer "
+                      f"serves it")
+    for number in sorted(public.get(name, set()) - open_ports):
+      problems.append(f"{name}: port {number} of a public LoadBalancer is not open to everyone")
 
   for policy in policies:
     pods = selected(policy)
@@ -134,6 +198,6 @@ def main(path):
 
 
 if __name__ == "__main__":
-  if len(sys.argv) != 2:
+  if len(sys.argv) < 2:
     sys.exit(__doc__)
-  sys.exit(main(sys.argv[1]))
+  sys.exit(main(sys.argv[1:]))

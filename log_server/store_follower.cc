@@ -30,12 +30,14 @@ absl::string_view ToView(const rocksdb::Slice& slice) {
 
 absl::StatusOr<std::unique_ptr<StoreFollower>> StoreFollower::Open(
     const std::string& store_path, const std::string& secondary_path, const std::string& shard_id,
-    NoteVerifierKey vkey) {
+    NoteVerifierKey vkey, SecondaryInfoLogLimits info_log) {
   rocksdb::Options options;
   // A secondary keeps every file open: the primary may delete them after a compaction.
   options.max_open_files = -1;
   options.create_if_missing = false;
   options.paranoid_checks = true;
+  options.max_log_file_size = info_log.file_bytes;
+  options.keep_log_file_num = info_log.files_kept;
   const std::vector<std::string> names = {
       rocksdb::kDefaultColumnFamilyName, layout::kRecordsFamily,  layout::kMerkleFamily,
       layout::kCheckpointsFamily,        layout::kEvidenceFamily, layout::kRecordHashesFamily};

@@ -38,6 +38,16 @@ struct ServedCheckpoint {
   std::string note;
 };
 
+// RocksDB's info log in the secondary's directory gets a line at every catch-up (once a second by
+// default): it is rolled at `file_bytes`, and of its files (the current one and the rolled ones)
+// the newest `files_kept` are kept, so it stays near files_kept * (file_bytes + RocksDB's header
+// of each file, the options, some 60 KB) however long the server runs (max_log_file_size and
+// keep_log_file_num of rocksdb::DBOptions).
+struct SecondaryInfoLogLimits {
+  size_t file_bytes = 256 << 10;
+  size_t files_kept = 3;
+};
+
 // Thread-safe: CatchUp excludes readers for the moment it installs what it read.
 class StoreFollower {
  public:
@@ -45,10 +55,9 @@ class StoreFollower {
   // directory of this process, created if missing), checks it holds `shard_id`, and catches up
   // once. `vkey` verifies the checkpoint notes; its key name is the log's origin.
   // FAILED_PRECONDITION for a store of another shard or format; RocksDB's errors otherwise.
-  static absl::StatusOr<std::unique_ptr<StoreFollower>> Open(const std::string& store_path,
-                                                             const std::string& secondary_path,
-                                                             const std::string& shard_id,
-                                                             NoteVerifierKey vkey);
+  static absl::StatusOr<std::unique_ptr<StoreFollower>> Open(
+      const std::string& store_path, const std::string& secondary_path, const std::string& shard_id,
+      NoteVerifierKey vkey, SecondaryInfoLogLimits info_log = SecondaryInfoLogLimits());
   ~StoreFollower();
   StoreFollower(const StoreFollower&) = delete;
   StoreFollower& operator=(const StoreFollower&) = delete;

@@ -1,5 +1,8 @@
 #include "log_server/store_follower.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -194,6 +197,63 @@ TEST_F(StoreFollowerTest, ServesEvidenceAndRecordsByTheirHashOnly) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no evidence")));
   EXPECT_THAT(follower->Evidence("short"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("32 bytes")));
+}
+
+// Every catch-up adds a line to RocksDB's info log in secondary_path; a server that catches up
+// once a second for months must not fill the volume that directory is on (an emptyDir with a
+// size limit beside the coordinator, deploy/k8s/base/coordinator.yaml). Small limits here, so that
+// a few hundred catch-ups roll the log many times; each file starts with RocksDB's header (the
+// options, some 60 KB), so a file is that plus file_bytes.
+TEST_F(StoreFollowerTest, TheInfoLogOfTheSecondaryStaysBounded) {
+  Grow(3);
+  SecondaryInfoLogLimits limits;
+  limits.file_bytes = 4096;
+  limits.files_kept = 3;
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<StoreFollower> follower,
+      StoreFollower::Open(directory_ + "/store", directory_ + "/secondary", kShard, vkey_, limits));
+  std::map<std::string, uintmax_t> at_open;
+  std::map<std::string, uintmax_t> rolled;  // Every file rolled since, and its size.
+  uintmax_t bytes = 0;
+  size_t files = 0;
+  uintmax_t largest = 0;
+  auto look = [&] {
+    bytes = 0;
+    files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(directory_ + "/secondary")) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("LOG", 0) != 0) continue;
+      bytes += entry.file_size();
+      ++files;
+      largest = std::max<uintmax_t>(largest, entry.file_size());
+      if (name != "LOG" && at_open.count(name) == 0) rolled[name] = entry.file_size();
+    }
+  };
+  // Open itself may roll the log (RocksDB's header alone exceeds these limits); only what the
+  // catch-ups roll counts.
+  look();
+  at_open = std::move(rolled);
+  rolled.clear();
+  // Until more files were rolled than are kept: the size a file reaches.
+  int catch_ups = 0;
+  for (; catch_ups < 20000 && rolled.size() <= limits.files_kept; ++catch_ups) {
+    ASSERT_OK(follower->CatchUp());
+    look();
+  }
+  ASSERT_GT(rolled.size(), limits.files_kept) << "after " << catch_ups << " catch-ups";
+  const uintmax_t file_bound = largest + 1024;
+  const uintmax_t bound = limits.files_kept * file_bound;
+  // Then until far more was written than the bound holds.
+  for (; catch_ups < 20000 && rolled.size() <= 4 * limits.files_kept; ++catch_ups) {
+    ASSERT_OK(follower->CatchUp());
+    look();
+    ASSERT_LE(files, limits.files_kept);
+    ASSERT_LE(bytes, bound);
+  }
+  uintmax_t written = 0;
+  for (const auto& [name, size] : rolled) written += size;
+  EXPECT_GT(written, 2 * bound) << "after " << catch_ups << " catch-ups";
+  EXPECT_LE(largest, file_bound);
 }
 
 TEST_F(StoreFollowerTest, RefusesAStoreOfAnotherShard) {

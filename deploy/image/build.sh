@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# deploy/image/build.sh: builds the five service images as reproducible OCI image layouts, with no
+# deploy/image/build.sh: builds the seven service images as reproducible OCI image layouts, with no
 # container daemon and no registry: Debian packages through apt, `mmdebstrap`, tar, and the small
 # JSON step oci_layout.py (deploy/k8s/README.md "Images", docs/BUILD.md "Images").
 #
 #   deploy/image/build.sh [--out DIR] [--bin-dir DIR] [--cache DIR] [--tag TAG]
 #
-# --bin-dir  a tree laid out like bazel-bin (DIR/signer/signer, ...) holding the five binaries;
+# --bin-dir  a tree laid out like bazel-bin (DIR/signer/signer, ...) holding the seven binaries;
 #            without it, `bazel build -c opt` builds them.
 # --out      where the layouts go (default /var/tmp/mecai-images): OUT/<image>/ is an OCI image
 #            layout whose index.json names the image by TAG; OUT/<image>.spdx.json its SBOM (also a
@@ -15,14 +15,14 @@
 #            /var/cache/mecai-image), so that a repeated run downloads only what the archive changed.
 # --tag      the tag in index.json (default 1.0).
 #
-# Each image is three layers: (1) the base shared by all five, the Debian packages every binary
+# Each image is three layers: (1) the base shared by all seven, the Debian packages every binary
 # needs (the intersection of their `ldd` closures mapped to packages by runtime_packages.sh) plus
 # base-files, netbase and ca-certificates; (2) the image's own further packages, when it has any
-# (the signer's PKCS#11 module libsofthsm2 and tar for its init container); (3) the binary as
-# /usr/local/bin/<binary>. Packages are unpacked by `mmdebstrap --variant=extract` (no maintainer
-# scripts, no shell, no dpkg in the image); extract_hook.sh writes /var/lib/dpkg/status for
-# scanners. The image runs as 65532:65532 ("nonroot" in /etc/passwd and /etc/group) with the binary
-# as its entrypoint.
+# (the signer's and the witness's: the PKCS#11 module libsofthsm2, and tar for their init
+# containers); (3) the binary as /usr/local/bin/<binary>. Packages are unpacked by `mmdebstrap
+# --variant=extract` (no maintainer scripts, no shell, no dpkg in the image); extract_hook.sh
+# writes /var/lib/dpkg/status for scanners. The image runs as 65532:65532 ("nonroot" in /etc/passwd
+# and /etc/group) with the binary as its entrypoint.
 #
 # Reproducible: SOURCE_DATE_EPOCH (default: the commit time of HEAD) is every created time and the
 # upper bound of every file time, tar entries are sorted with numeric owners and no atime/ctime,
@@ -56,13 +56,15 @@ for tool in mmdebstrap python3 dpkg-deb ldd tar gzip flock; do
 done
 
 # image name -> binary (its path under bazel-bin, its name in /usr/local/bin).
-images=(coordinator signer probe-agent stapler approval)
+images=(coordinator signer probe-agent stapler approval log-server witness)
 declare -A binary_of=(
   [coordinator]=coordinator/coordinator [signer]=signer/signer
-  [probe-agent]=probe_agent/probe_agent [stapler]=stapler/stapler [approval]=approval/approval)
-# What an image needs beyond its binary's libraries: the PKCS#11 module the signer loads by path
-# (deploy/k8s/base/config/signer.textproto) and tar, which its init container runs.
-declare -A extras_of=([signer]="libsofthsm2 tar")
+  [probe-agent]=probe_agent/probe_agent [stapler]=stapler/stapler [approval]=approval/approval
+  [log-server]=log_server/log_server [witness]=witness/witness)
+# What an image needs beyond its binary's libraries: the PKCS#11 module the signer and the witness
+# load by path (deploy/k8s/base/config/signer.textproto, deploy/k8s/witness/config/
+# witness.textproto) and tar, which their init containers run.
+declare -A extras_of=([signer]="libsofthsm2 tar" [witness]="libsofthsm2 tar")
 base_extras=(base-files netbase ca-certificates)
 
 if [[ -z "${bin_dir}" ]]; then

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Builds the five service images twice with deploy/image/build.sh from this build's binaries and
+# Builds the seven service images twice with deploy/image/build.sh from this build's binaries and
 # checks what a cluster relies on:
 #   - both runs give the same manifest digest for every image (reproducible);
 #   - each config runs the image's binary as its entrypoint as user 65532:65532, which the image's
 #     /etc/passwd names "nonroot";
 #   - unpacked with umoci, each image's binary (the very bytes of this build) runs `--help` chrooted
 #     in its root file system as 65532:65532, exits 0 and prints its usage;
-#   - the signer's image holds the PKCS#11 module that deploy/k8s/base/config/signer.textproto
-#     names, loadable there with every library it needs, and a tar that unpacks the token as its
-#     init container does;
+#   - the signer's and the witness's images hold the PKCS#11 module that their configs
+#     (deploy/k8s/base/config/signer.textproto, deploy/k8s/witness/config/witness.textproto) name,
+#     loadable there with every library it needs, and a tar that unpacks the token as their init
+#     containers do;
 #   - each SBOM names the binary with its SHA-256, every package of the image's dpkg status with
 #     its version, among them every package the binary's libraries come from, and the manifest
 #     names the SBOM's blob.
@@ -33,7 +34,8 @@ done
 
 declare -A binary_of=(
   [coordinator]=coordinator/coordinator [signer]=signer/signer
-  [probe-agent]=probe_agent/probe_agent [stapler]=stapler/stapler [approval]=approval/approval)
+  [probe-agent]=probe_agent/probe_agent [stapler]=stapler/stapler [approval]=approval/approval
+  [log-server]=log_server/log_server [witness]=witness/witness)
 
 build() {  # build RUN: the images into $tmp/runRUN
   local start=${SECONDS}
@@ -52,7 +54,7 @@ if ! cmp -s "${tmp}/run1/digests" "${tmp}/run2/digests" &&
   echo "the archive changed between the runs; building again"
   build 1
 fi
-[[ "$(wc -l <"${tmp}/run1/digests")" -eq 5 ]] || fail "run 1 built $(wc -l <"${tmp}/run1/digests") images, expected 5"
+[[ "$(wc -l <"${tmp}/run1/digests")" -eq 7 ]] || fail "run 1 built $(wc -l <"${tmp}/run1/digests") images, expected 7"
 cmp -s "${tmp}/run1/digests" "${tmp}/run2/digests" || fail "the two runs gave different digests"
 
 out="${tmp}/run1"
@@ -103,27 +105,34 @@ for image in "${!binary_of[@]}"; do
   echo "${image}: $(jq -r '.manifests[0].digest' "${layout}/index.json"), $(du -sb "${layout}/blobs" | cut -f1) bytes, $(wc -l <<<"${listed}") packages"
 done
 
-# The signer's PKCS#11 module, by the path its config names, loads in the image: the dynamic loader
-# of the image lists it with every dependency resolved (through the module's relative symlink).
-module="$(sed -n -E 's/^ *module_path: "(.*)"$/\1/p' deploy/k8s/base/config/signer.textproto)"
-rootfs="${tmp}/bundle-signer/rootfs"
-if listing="$(chroot --userspec=65532:65532 "${rootfs}" /lib64/ld-linux-x86-64.so.2 --list "${module}" 2>&1)"; then
-  grep -q 'not found' <<<"${listing}" && fail "signer: ${module} lacks a library: ${listing}"
-else
-  fail "signer: ${module} does not load in the image: ${listing}"
-fi
-# The init container's command (deploy/k8s/base/signer.yaml), as user 65532.
-mkdir -p "${tmp}/token/objects" "${rootfs}/tmp/tokens"
-echo "token object" >"${tmp}/token/objects/object"
-tar -C "${tmp}/token" -cf "${rootfs}/tmp/token.tar" .
-chown 65532:65532 "${rootfs}/tmp/tokens"
-chroot --userspec=65532:65532 "${rootfs}" tar --extract --no-same-owner --file /tmp/token.tar \
-  --directory /tmp/tokens || fail "signer: tar exited $? in the image"
-[[ "$(cat "${rootfs}/tmp/tokens/objects/object" 2>/dev/null)" == "token object" ]] ||
-  fail "signer: tar did not unpack the token"
+# The PKCS#11 module of the signer and the witness, by the path each config names, loads in the
+# image: the image's dynamic loader lists it with every dependency resolved (through the module's
+# relative symlink). Then the init container's command (deploy/k8s/base/signer.yaml,
+# deploy/k8s/witness/witness.yaml) as user 65532.
+for image_config in signer:deploy/k8s/base/config/signer.textproto \
+  witness:deploy/k8s/witness/config/witness.textproto; do
+  image="${image_config%%:*}"
+  module="$(sed -n -E 's/^ *module_path: "(.*)"$/\1/p' "${image_config#*:}")"
+  [[ -n "${module}" ]] || fail "${image}: ${image_config#*:} names no module_path"
+  rootfs="${tmp}/bundle-${image}/rootfs"
+  if listing="$(chroot --userspec=65532:65532 "${rootfs}" /lib64/ld-linux-x86-64.so.2 --list "${module}" 2>&1)"; then
+    grep -q 'not found' <<<"${listing}" && fail "${image}: ${module} lacks a library: ${listing}"
+  else
+    fail "${image}: ${module} does not load in the image: ${listing}"
+  fi
+  rm -rf "${tmp}/token"
+  mkdir -p "${tmp}/token/objects" "${rootfs}/tmp/tokens"
+  echo "token object" >"${tmp}/token/objects/object"
+  tar -C "${tmp}/token" -cf "${rootfs}/tmp/token.tar" .
+  chown 65532:65532 "${rootfs}/tmp/tokens"
+  chroot --userspec=65532:65532 "${rootfs}" tar --extract --no-same-owner --file /tmp/token.tar \
+    --directory /tmp/tokens || fail "${image}: tar exited $? in the image"
+  [[ "$(cat "${rootfs}/tmp/tokens/objects/object" 2>/dev/null)" == "token object" ]] ||
+    fail "${image}: tar did not unpack the token"
+done
 
 if [[ "${failures}" -ne 0 ]]; then
   echo "image_test: ${failures} failure(s)" >&2
   exit 1
 fi
-echo "image_test: five images, reproducible, each runs its binary as 65532"
+echo "image_test: seven images, reproducible, each runs its binary as 65532"
