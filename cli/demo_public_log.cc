@@ -75,7 +75,7 @@ absl::Status AuditDemoPublicLog(const LocalCluster& cluster, const std::string& 
                                 absl::Duration wait) {
   const std::string directory = cluster.Path("public-log");
   mkdir(directory.c_str(), 0700);
-  const std::string origin = absl::StrCat(kClusterLogOriginPrefix, "/", LocalCluster::kShardId);
+  const std::string origin = absl::StrCat(cluster.LogOriginPrefix(), "/", LocalCluster::kShardId);
   ASSIGN_OR_RETURN(std::string vkey_text, LogVkey(cluster.Path("pki/log-key.pub.pem"), origin));
   ASSIGN_OR_RETURN(NoteVerifierKey vkey, ParseVerifierKey(vkey_text));
   RETURN_IF_ERROR(WriteFileAtomically(directory + "/vkey", vkey_text + "\n"));

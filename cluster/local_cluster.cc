@@ -335,8 +335,10 @@ absl::Status LocalCluster::BuildHsm() {
   ASSIGN_OR_RETURN(X509Ptr va,
                    IssueCertificate(va_spec, va_public_key.get(), root_.get(), root_key_.get()));
   RETURN_IF_ERROR(WriteFileAtomically(Path("pki/va.pem"), CertificateToPem(va.get())));
-  return WriteConfig("va-list.textproto",
-                     ClusterVaList(options_.workdir, VaKeyPin(va_public_key.get())));
+  v1::VaList va_list = ClusterVaList(options_.workdir, VaKeyPin(va_public_key.get()));
+  va_list.mutable_vas(0)->set_id(VaId());
+  va_list.mutable_vas(0)->add_log_vkeys(FormatVerifierKey(vkey));
+  return WriteConfig("va-list.textproto", va_list);
 }
 
 absl::Status LocalCluster::StartWebServer(const std::string& nginx) {
@@ -535,6 +537,7 @@ absl::Status LocalCluster::StartSigners(const std::string& binary,
                                         const std::vector<v1::AgentEndpoint>& agents) {
   v1::SignerConfig signer =
       ClusterSignerConfig(options_.workdir, SoftHsmModulePath(), agents, with_approval());
+  signer.set_va_id(VaId());
   signer.set_log_origin_prefix(LogOriginPrefix());
   if (options_.logged_vouching_data) signer.set_logged_vouching_data(true);
   signer.MergeFrom(options_.signer_overrides);

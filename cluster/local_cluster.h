@@ -77,6 +77,9 @@ struct LocalClusterOptions {
   // Ed25519 and every checkpoint is also a C2SP note (docs/PUBLIC_LOG.md); the log's vkey is
   // written to LogVkeyFile().
   std::string log_origin_prefix;
+  // The VA's id (VaListEntry.id, SignerConfig.va_id) when set (otherwise kClusterVaId): clusters
+  // that run side by side, in one VA list, each need one of their own.
+  std::string va_id;
 };
 
 // Not thread-safe.
@@ -161,6 +164,8 @@ class LocalCluster {
   // chain, and its key.
   std::string ServerRsaChainFile() const { return Path("pki/server-rsa.pem"); }
   std::string ServerRsaKeyFile() const { return Path("pki/server-rsa.key"); }
+  // The VA list of the cluster's one VA (VaId()): its CA, the VA key's pin, its log key and the
+  // shard's log vkey (VaListEntry.log_vkeys, which witnesses of the list witness).
   std::string VaListFile() const { return Path("va-list.textproto"); }
   // The shard's log vkey (`mecai log vkey`).
   std::string LogVkeyFile() const { return Path("pki/log.vkey"); }
@@ -169,6 +174,10 @@ class LocalCluster {
   std::string LogOriginPrefix() const {
     return options_.log_origin_prefix.empty() ? std::string(kClusterLogOriginPrefix)
                                               : options_.log_origin_prefix;
+  }
+  // LocalClusterOptions.va_id, or kClusterVaId.
+  std::string VaId() const {
+    return options_.va_id.empty() ? std::string(kClusterVaId) : options_.va_id;
   }
   // The trust-list maintainer's key pair (docs/PROTOCOL.md): the Ed25519 private key that signs
   // trust-list changes (`mecai trust-list`), and its public key, which the coordinator's and the

@@ -23,6 +23,7 @@
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "tests/support/cluster_fixture.h"
 #include "tests/support/coordinator_calls.h"
+#include "tests/support/procedure_steps.h"
 #include "witness/testing/witness_process.h"
 
 namespace mecai {
@@ -38,17 +39,10 @@ class WitnessE2eTest : public ::testing::Test {
                          MakeTestDirectory(absl::StrCat(Name(), "-witness")));
     ASSERT_OK_AND_ASSIGN(witness_,
                          witness::WitnessProcess::Create(witness_directory, kWitnessName));
-    ASSERT_OK_AND_ASSIGN(const int port, PickFreeTcpPort());
-    witness_->config().set_listen_address(absl::StrCat("127.0.0.1:", port));
-
     LocalClusterOptions options;
     options.decision_reuse = false;
     options.log_origin_prefix = "log.va-a.example/mecai";
     options.coordinator_overrides.set_checkpoint_interval_seconds(1);
-    v1::WitnessEndpoint* endpoint = options.coordinator_overrides.add_witnesses();
-    endpoint->set_url(absl::StrCat("http://127.0.0.1:", port));
-    endpoint->set_vkey(FormatCosignerVkey(witness_->key()));
-    endpoint->set_timeout_milliseconds(2000);
     Adjust(options);
     ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(Name(), options));
 
@@ -56,7 +50,20 @@ class WitnessE2eTest : public ::testing::Test {
     const std::string log_vkey(absl::StripTrailingAsciiWhitespace(vkey));
     ASSERT_OK_AND_ASSIGN(log_key_, ParseVerifierKey(log_vkey));
     witness_->config().add_logs()->add_vkeys(log_vkey);
+    // Port 0: the witness binds a free port, which its restarts keep; no port is picked ahead
+    // that another process could take first. The coordinator is then told where the witness is
+    // and restarted, as an operator adds a witness (docs/PUBLIC_LOG.md "Witnesses").
     ASSERT_OK(witness_->Start());
+    witness_->config().set_listen_address(absl::StrCat("127.0.0.1:", witness_->port()));
+    ASSERT_OK(EditConfig<v1::CoordinatorConfig>(
+        cluster_->Path("coordinator.textproto"), [&](v1::CoordinatorConfig& config) {
+          v1::WitnessEndpoint* endpoint = config.add_witnesses();
+          endpoint->set_url(absl::StrCat("http://127.0.0.1:", witness_->port()));
+          endpoint->set_vkey(FormatCosignerVkey(witness_->key()));
+          endpoint->set_timeout_milliseconds(2000);
+        }));
+    ASSERT_OK(cluster_->Kill("coordinator", SIGTERM));
+    ASSERT_OK(cluster_->RestartCoordinator());
     ASSERT_OK_AND_ASSIGN(channel_, MakeChannel(cluster_->CoordinatorPeer()));
   }
 
