@@ -77,9 +77,30 @@ std::string DescribeRecord(const v1::QuorumRecord& record) {
 absl::Status VerifyCheckpointNoteMatches(const v1::SignedCheckpoint& checkpoint,
                                          const v1::CheckpointBody& body,
                                          const CheckpointKey& signer) {
+  // The endorsement states the prefix of the note's origin, and so which shard the note is of.
+  const v1::SignedLogKeyEndorsement& endorsed = checkpoint.log_key_endorsement();
+  if (signer.va_key == nullptr ||
+      !VerifyObject(signer.va_key.get(), SignedObject::kLogKeyEndorsement, endorsed.signature(),
+                    endorsed.tbs())
+           .ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the checkpoint's log key endorsement does not verify under the key of VA '",
+                     signer.va_id, "'"));
+  }
   v1::LogKeyEndorsement endorsement;
-  RETURN_IF_ERROR(ParseSignedBytes(checkpoint.log_key_endorsement().tbs(),
-                                   "the log key endorsement", &endorsement));
+  RETURN_IF_ERROR(ParseSignedBytes(endorsed.tbs(), "the log key endorsement", &endorsement));
+  if (endorsement.va_id() != signer.va_id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the checkpoint's log key endorsement is of VA '", endorsement.va_id(),
+                     "', not '", signer.va_id, "'"));
+  }
+  absl::StatusOr<std::string> log_key = Ed25519RawPublicKey(signer.key.get());
+  if (!log_key.ok() || *log_key != endorsement.log_public_key()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the checkpoint's log key endorsement endorses another key than the VA list's log key of "
+        "VA '",
+        signer.va_id, "'"));
+  }
   const std::string origin =
       absl::StrCat(endorsement.log_origin_prefix(), "/", body.log_shard_id());
   absl::StatusOr<NoteVerifierKey> key = Ed25519VerifierKey(origin, signer.key.get());
@@ -114,6 +135,7 @@ absl::StatusOr<CheckpointKey> CheckpointVerificationKey(const v1::SignedCheckpoi
   // (docs/VOUCHING_DATA.md §1 "Signed bytes and keys"): the auditor's VA list names it.
   CheckpointKey key;
   key.va_id = validated->va->config.id();
+  key.va_key = std::move(validated->path.va_key);
   const std::string& log_key_file = validated->va->config.log_public_key_file();
   if (log_key_file.empty()) {
     return absl::FailedPreconditionError(

@@ -56,6 +56,8 @@ absl::StatusOr<AuditReport> RunAudit(const AuditOptions& options, std::ostream& 
 struct CheckpointKey {
   std::string va_id;
   EvpPkeyPtr key;
+  // The VA certificate's key, which endorses the log key of a logged VD signer.
+  EvpPkeyPtr va_key;
 };
 
 // The one place that decides which key signs `checkpoint`: the log key the VA list names
@@ -68,8 +70,9 @@ absl::StatusOr<CheckpointKey> CheckpointVerificationKey(const v1::SignedCheckpoi
                                                         const VaList& vas, absl::Time now);
 
 // For a checkpoint signed only as its C2SP note (a signer set for logged VDs,
-// docs/VOUCHING_DATA.md "Logged VDs"): OK when the note is signed by `signer`'s log key under the
-// origin "<endorsed log_origin_prefix>/<shard>" and states the body's size and root;
+// docs/VOUCHING_DATA.md "Logged VDs"): OK when the log key endorsement verifies under `signer`'s
+// VA key and endorses `signer`'s log key for its VA, and the note is signed by that log key under
+// the origin "<endorsed log_origin_prefix>/<shard>" and states the body's size and root;
 // PERMISSION_DENIED otherwise.
 absl::Status VerifyCheckpointNoteMatches(const v1::SignedCheckpoint& checkpoint,
                                          const v1::CheckpointBody& body,

@@ -19,6 +19,9 @@
 #include "common/pki/pki_builder.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
+#include "common/transparency/note_key.h"
+#include "common/transparency/signed_note.h"
+#include "common/transparency/tlog_checkpoint.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -325,6 +328,85 @@ TEST_F(AuditCheckpointTest, VerifyWithoutAVaListOrWithABadStateFileIsRefusedBefo
                                        " does not hold a checkpoint of an earlier audit (remove it "
                                        "to start afresh)"))));
   EXPECT_EQ(out.str(), "");
+}
+
+// A logged VD signer's checkpoint (docs/VOUCHING_DATA.md "Logged VDs") carries no signature over
+// its body: the note, signed by the VA's log key, states the origin "<log_origin_prefix>/<shard>",
+// size and root, and the VA key's endorsement states the prefix. Without the endorsement verified,
+// a server could split the origin elsewhere and name the note's log another shard.
+TEST_F(AuditCheckpointTest, ALoggedCheckpointNeedsTheVasEndorsementOfItsPrefix) {
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr log_key, GenerateEd25519Key());
+  ASSERT_OK_AND_ASSIGN(
+      std::string log_key_file,
+      WriteTestFile(directory_, "va-a-ed25519-log.pub.pem", PublicKeyToPem(log_key.get())));
+  v1::VaList list;
+  v1::VaListEntry* entry = list.add_vas();
+  entry->set_id("va-a");
+  entry->set_ca_certificate_file("root.pem");
+  entry->add_va_spki_sha256(VaKeyPin(va_.key.get()));
+  entry->set_log_public_key_file(log_key_file);
+  std::string text;
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(list, &text));
+  ASSERT_OK_AND_ASSIGN(std::string list_file,
+                       WriteTestFile(directory_, "va-list-logged.textproto", text));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> vas, VaList::Load(list_file));
+
+  // The note of shard "shard-1" under the prefix "log.example/mecai".
+  const std::string origin = "log.example/mecai/shard-1";
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey vkey, Ed25519VerifierKey(origin, log_key.get()));
+  ASSERT_OK_AND_ASSIGN(std::string note_text,
+                       FormatCheckpointText({origin, body_.tree_size(), body_.root_hash(), {}}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> log_signer, SignerFor(log_key.get()));
+  ASSERT_OK_AND_ASSIGN(NoteSignature signature, SignNoteText(note_text, vkey, *log_signer));
+  ASSERT_OK_AND_ASSIGN(std::string note, FormatSignedNote(note_text, {signature}));
+  ASSERT_OK_AND_ASSIGN(std::string raw_log_key, Ed25519RawPublicKey(log_key.get()));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<InMemorySigningKey> va_signer, SignerFor(va_.key.get()));
+  auto logged = [&](const v1::CheckpointBody& body, const std::string& va_id,
+                    const std::string& prefix) -> absl::StatusOr<v1::SignedCheckpoint> {
+    v1::SignedCheckpoint checkpoint;
+    checkpoint.set_tbs(body.SerializeAsString());
+    v1::LogKeyEndorsement endorsement;
+    endorsement.set_va_id(va_id);
+    endorsement.set_log_origin_prefix(prefix);
+    endorsement.set_log_public_key(raw_log_key);
+    v1::SignedLogKeyEndorsement* endorsed = checkpoint.mutable_log_key_endorsement();
+    endorsed->set_tbs(endorsement.SerializeAsString());
+    ASSIGN_OR_RETURN(*endorsed->mutable_signature(),
+                     SignObject(*va_signer, SignedObject::kLogKeyEndorsement, endorsed->tbs()));
+    checkpoint.set_note(note);
+    checkpoint.add_va_certificate_chain_der(CertificateToDer(va_.certificate.get()));
+    checkpoint.add_va_certificate_chain_der(CertificateToDer(intermediate_.certificate.get()));
+    return checkpoint;
+  };
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint honest, logged(body_, "va-a", "log.example/mecai"));
+  ASSERT_OK_AND_ASSIGN(v1::CheckpointBody verified, VerifyCheckpoint(honest, *vas, FixtureNow()));
+  EXPECT_EQ(verified.log_shard_id(), "shard-1");
+
+  // The same note and endorsement signature, the endorsement's prefix cut short and the body naming
+  // the shard "mecai/shard-1".
+  v1::CheckpointBody split = body_;
+  split.set_log_shard_id("mecai/shard-1");
+  v1::SignedCheckpoint resplit = honest;
+  resplit.set_tbs(split.SerializeAsString());
+  v1::LogKeyEndorsement endorsement;
+  ASSERT_TRUE(endorsement.ParseFromString(honest.log_key_endorsement().tbs()));
+  endorsement.set_log_origin_prefix("log.example");
+  resplit.mutable_log_key_endorsement()->set_tbs(endorsement.SerializeAsString());
+  EXPECT_THAT(VerifyCheckpoint(resplit, *vas, FixtureNow()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "the checkpoint's log key endorsement does not verify under the key of VA "
+                       "'va-a'"));
+  // An endorsement the VA key signed, of another VA or another log key.
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint other_va, logged(body_, "va-b", "log.example/mecai"));
+  EXPECT_THAT(VerifyCheckpoint(other_va, *vas, FixtureNow()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "the checkpoint's log key endorsement is of VA 'va-b', not 'va-a'"));
+  raw_log_key[0] ^= 1;
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint other_key, logged(body_, "va-a", "log.example/mecai"));
+  EXPECT_THAT(VerifyCheckpoint(other_key, *vas, FixtureNow()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "the checkpoint's log key endorsement endorses another key than the VA "
+                       "list's log key of VA 'va-a'"));
 }
 
 }  // namespace

@@ -80,10 +80,11 @@ void AppendLengthPrefixed(absl::string_view part, std::string* out) {
 }
 
 // The key under which the verified-VA cache remembers a checkpoint note with its endorsement, for
-// a VD of log shard `log_shard_id` and a client requiring `min_cosignatures`: SHA-256 over every
-// input of the verification, each length-prefixed, so that no two inputs share a key.
+// a VD of log shard `log_shard_id` and a client requiring `min_cosignatures` of `witnesses`:
+// SHA-256 over every input of the verification, each length-prefixed, so that no two inputs share
+// a key.
 std::string CheckpointKey(const v1::LogProof& proof, const std::string& log_shard_id,
-                          size_t min_cosignatures) {
+                          size_t min_cosignatures, const std::vector<NoteVerifierKey>& witnesses) {
   const v1::SignedLogKeyEndorsement& endorsement = proof.log_key_endorsement();
   std::string input;
   input.reserve(proof.checkpoint_note().size() + endorsement.tbs().size() +
@@ -94,7 +95,24 @@ std::string CheckpointKey(const v1::LogProof& proof, const std::string& log_shar
   AppendLengthPrefixed(absl::StrCat(endorsement.signature().algorithm()), &input);
   AppendLengthPrefixed(endorsement.signature().value(), &input);
   AppendLengthPrefixed(absl::StrCat(min_cosignatures), &input);
+  // Which witnesses count depends on the VA the statement names (client/vd_verifier.cc).
+  AppendLengthPrefixed(absl::StrCat(witnesses.size()), &input);
+  for (const NoteVerifierKey& witness : witnesses) {
+    AppendLengthPrefixed(witness.name, &input);
+    AppendLengthPrefixed(absl::StrCat(witness.key_id), &input);
+    AppendLengthPrefixed(witness.public_key, &input);
+  }
   return Sha256(input);
+}
+
+// PERMISSION_DENIED unless the log key is endorsed for the VA the statement names.
+absl::Status CheckEndorsedVa(const std::string& endorsed_va_id,
+                             const v1::VouchingStatement& statement) {
+  if (endorsed_va_id != statement.va_id()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the log key is endorsed for VA '", endorsed_va_id, "', not '", statement.va_id(), "'"));
+  }
+  return absl::OkStatus();
 }
 
 // What the VD's checkpoint note states, after the endorsement and the note verified: the first
@@ -103,12 +121,16 @@ std::string CheckpointKey(const v1::LogProof& proof, const std::string& log_shar
 absl::StatusOr<VerifiedCheckpoint> CheckpointOf(const v1::LogProof& proof,
                                                 const v1::VouchingStatement& statement,
                                                 const VerifiedVaPath& path) {
-  const std::string key = CheckpointKey(proof, statement.log_shard_id(), path.min_cosignatures);
+  const std::string key =
+      CheckpointKey(proof, statement.log_shard_id(), path.min_cosignatures, path.witnesses);
   std::optional<VerifiedCheckpoint> held =
       path.cache->FindVerifiedCheckpoint(path.chain_sha256, path.ca_sha256, key);
   if (held.has_value()) return *std::move(held);
   ASSIGN_OR_RETURN(v1::LogKeyEndorsement endorsement,
                    VerifyEndorsement(proof.log_key_endorsement(), path));
+  // Before the note: the witnesses that count are those of the VAs other than the statement's, so
+  // a note is verified, and remembered, only for a VD of the VA that endorsed its log key.
+  RETURN_IF_ERROR(CheckEndorsedVa(endorsement.va_id(), statement));
   const std::string origin =
       absl::StrCat(endorsement.log_origin_prefix(), "/", statement.log_shard_id());
   ASSIGN_OR_RETURN(std::string text,
@@ -141,10 +163,7 @@ absl::Status VerifyLogProof(const v1::VouchingData& vd, const v1::VouchingStatem
     return absl::InvalidArgumentError("the VD's log proof is malformed");
   }
   ASSIGN_OR_RETURN(VerifiedCheckpoint checkpoint, CheckpointOf(proof, statement, path));
-  if (checkpoint.va_id != statement.va_id()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the log key is endorsed for VA '", checkpoint.va_id, "', not '", statement.va_id(), "'"));
-  }
+  RETURN_IF_ERROR(CheckEndorsedVa(checkpoint.va_id, statement));
   const std::string leaf = LeafHash(LogEntryBytes(vd.statement(), proof.record_sha256()));
   const std::vector<absl::string_view> nodes(proof.inclusion_proof().begin(),
                                              proof.inclusion_proof().end());

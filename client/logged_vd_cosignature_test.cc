@@ -136,6 +136,30 @@ TEST_F(LoggedVdCosignatureTest, TheOtherVasWitnessMustHaveCosigned) {
               StatusIs(absl::StatusCode::kPermissionDenied, testing::_));
 }
 
+// Which witnesses count depends on the VA the statement names. A VD whose statement names another
+// VA, under which the VA's own witness would count, is refused, and must not leave its checkpoint
+// remembered as cosigned enough for the VDs that do name the VA.
+TEST_F(LoggedVdCosignatureTest, ARefusedVdNamingAnotherVaDoesNotMakeTheOwnWitnessCount) {
+  Witness own = MakeWitness("witness.example.net");
+  Witness other = MakeWitness("witness.other.example.org");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> vas, ListWith(own, other, 1));
+  const v1::VouchingData cosigned_by_own = CosignedBy({&own});
+  v1::VouchingData naming_other = cosigned_by_own;
+  v1::VouchingStatement statement;
+  ASSERT_TRUE(statement.ParseFromString(naming_other.statement()));
+  statement.set_va_id(vectors::kOtherVaId);
+  naming_other.set_statement(statement.SerializeAsString());
+  EXPECT_THAT(VerifyVouchingData(naming_other, *vas, Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       absl::StrCat("the log key is endorsed for VA '", vectors::kVaId, "', not '",
+                                    vectors::kOtherVaId, "'")));
+  EXPECT_THAT(VerifyVouchingData(cosigned_by_own, *vas, Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("not cosigned by enough other VAs' witnesses: 0 of the required "
+                                 "1 cosignatures")));
+  EXPECT_EQ(vas->verified_va_cache().checkpoint_hits(), 0u);
+}
+
 TEST_F(LoggedVdCosignatureTest, WithoutARequirementCosignaturesAreNotNeeded) {
   Witness own = MakeWitness("witness.example.net");
   Witness other = MakeWitness("witness.other.example.org");

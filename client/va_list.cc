@@ -99,6 +99,12 @@ absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path,
                                                          "' witness_vkey: the witness name ",
                                                          witness->name, " is listed twice"));
         }
+        // cosignature/v1 does not sign the witness's name (c2sp.org/tlog-cosignature).
+        if (other.public_key == witness->public_key) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "VA list ", path, ": VA '", entry.id(), "' witness_vkey: the witness key of ",
+              witness->name, " is also that of ", other.name));
+        }
       }
       loaded.witness_key = *witness;
       list->witness_keys_.push_back(*std::move(witness));

@@ -89,5 +89,20 @@ TEST_F(VaListWitnessTest, RefusesABadWitnessKeyOrAnImpossiblePolicy) {
                                HasSubstr("min_cosignatures 2 exceeds the 1 witnesses it lists")));
 }
 
+// cosignature/v1 does not sign the witness's name: one key under two names would be two witnesses.
+TEST_F(VaListWitnessTest, RefusesOneWitnessKeyUnderTwoNames) {
+  const std::string vkey = Witness("witness.a.example/w");
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey key, ParseCosignerVkey(vkey));
+  NoteVerifierKey alias = key;
+  alias.name = "witness.b.example/w";
+  alias.key_id = NoteKeyId(alias.name, kCosignatureV1SignatureType, alias.public_key);
+  list_.mutable_vas(0)->set_witness_vkey(vkey);
+  list_.mutable_vas(1)->set_witness_vkey(FormatCosignerVkey(alias));
+  EXPECT_THAT(Load(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("VA 'va-b' witness_vkey: the witness key of "
+                                 "witness.b.example/w is also that of witness.a.example/w")));
+}
+
 }  // namespace
 }  // namespace mecai

@@ -371,5 +371,77 @@ TEST_F(VdVectorsTest, ASeenCheckpointIsRememberedButEveryProofIsChecked) {
   EXPECT_EQ(cache.checkpoint_hits(), 3u);
 }
 
+// A remembered checkpoint answers for the note only: a VD under the same note and endorsement whose
+// statement names another shard, another VA or another index is refused as without the cache.
+TEST_F(VdVectorsTest, ARememberedCheckpointProvesNoOtherShardVaOrIndex) {
+  const VerifiedVaCache& cache = vas_->verified_va_cache();
+  ASSERT_OK(Verify("logged.vd", Expected()).status());
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData logged, ReadVd("logged.vd"));
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, ParseStatement(logged.statement()));
+  auto with = [&logged](const v1::VouchingStatement& changed) {
+    v1::VouchingData vd = logged;
+    vd.set_statement(changed.SerializeAsString());
+    return vd;
+  };
+  // Another shard: the note's origin is not "<prefix>/<that shard>", so its key name is not the
+  // one the note is signed under.
+  v1::VouchingStatement other_shard = statement;
+  other_shard.set_log_shard_id(absl::StrCat(statement.log_shard_id(), "-2"));
+  EXPECT_THAT(VerifyVouchingData(with(other_shard), *vas_, Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "the VD's checkpoint is not signed by the endorsed log key: no known key "
+                       "signed the note"));
+  EXPECT_EQ(cache.checkpoint_hits(), 0u);
+  // Another VA: answered from the cache, and still refused.
+  v1::VouchingStatement other_va = statement;
+  other_va.set_va_id(vectors::kOtherVaId);
+  EXPECT_THAT(VerifyVouchingData(with(other_va), *vas_, Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       absl::StrCat("the log key is endorsed for VA '", vectors::kVaId, "', not '",
+                                    vectors::kOtherVaId, "'")));
+  EXPECT_EQ(cache.checkpoint_hits(), 1u);
+  // Another index of the same tree, and one beyond it.
+  v1::VouchingStatement other_index = statement;
+  other_index.set_log_index(vectors::kLogIndex + 1);
+  EXPECT_THAT(VerifyVouchingData(with(other_index), *vas_, Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr(absl::StrCat("not proven at log index ", vectors::kLogIndex + 1,
+                                              " of a tree of ", vectors::kLoggedTreeSize,
+                                              " entries: inclusion proof"))));
+  other_index.set_log_index(vectors::kLoggedTreeSize);
+  EXPECT_THAT(
+      VerifyVouchingData(with(other_index), *vas_, Expected()),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               absl::StrCat("the VD's statement is not proven at log index ",
+                            vectors::kLoggedTreeSize, " of a tree of ", vectors::kLoggedTreeSize,
+                            " entries: leaf index ", vectors::kLoggedTreeSize,
+                            " is not in a tree of ", vectors::kLoggedTreeSize, " leaves")));
+  EXPECT_EQ(cache.checkpoint_hits(), 3u);
+}
+
+// A proof with a node that is not 32 bytes, or with more nodes than a tree of 2^64 leaves needs.
+TEST_F(VdVectorsTest, AMalformedLogProofIsRefused) {
+  ASSERT_OK_AND_ASSIGN(v1::VouchingData logged, ReadVd("logged.vd"));
+  v1::VouchingData short_node = logged;
+  short_node.mutable_log_proof()->mutable_inclusion_proof(0)->pop_back();
+  EXPECT_THAT(VerifyVouchingData(short_node, *vas_, Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("proof element 0 is 31 bytes, not 32")));
+  v1::VouchingData too_long = logged;
+  while (too_long.log_proof().inclusion_proof_size() <= 64) {
+    too_long.mutable_log_proof()->add_inclusion_proof(std::string(32, 'x'));
+  }
+  EXPECT_THAT(VerifyVouchingData(too_long, *vas_, Expected()),
+              StatusIs(absl::StatusCode::kInvalidArgument, "the VD's log proof is malformed"));
+  v1::VouchingData trailing = logged;
+  trailing.mutable_log_proof()->add_inclusion_proof(std::string(32, 'x'));
+  EXPECT_THAT(VerifyVouchingData(trailing, *vas_, Expected()),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("has too many elements")));
+  v1::VouchingData short_record = logged;
+  short_record.mutable_log_proof()->mutable_record_sha256()->pop_back();
+  EXPECT_THAT(VerifyVouchingData(short_record, *vas_, Expected()),
+              StatusIs(absl::StatusCode::kInvalidArgument, "the VD's log proof is malformed"));
+}
+
 }  // namespace
 }  // namespace mecai

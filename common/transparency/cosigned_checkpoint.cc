@@ -20,6 +20,16 @@ absl::StatusOr<CosignedCheckpoint> VerifyCosignedCheckpoint(
       return absl::InvalidArgumentError(absl::StrCat("witness ", witness.name, " is listed twice"));
     }
   }
+  // cosignature/v1 signs the checkpoint and a time, not the witness's name
+  // (c2sp.org/tlog-cosignature): one key under two names would count as two witnesses.
+  for (size_t i = 0; i < witnesses.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (witnesses[i].public_key == witnesses[j].public_key) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "witness ", witnesses[i].name, " has the key of witness ", witnesses[j].name));
+      }
+    }
+  }
   if (min_cosignatures > witnesses.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         min_cosignatures, " cosignatures are required of only ", witnesses.size(), " witnesses"));

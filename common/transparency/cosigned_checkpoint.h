@@ -37,7 +37,8 @@ struct CosignedCheckpoint {
 // than `min_cosignatures` witnesses cosigned:
 //   "2 of the required 3 cosignatures: witness w3.example's signature does not verify"
 //   "1 of the required 2 cosignatures: no signature of witness w2.example"
-// INVALID_ARGUMENT when min_cosignatures exceeds the number of distinct witnesses.
+// INVALID_ARGUMENT when min_cosignatures exceeds the number of witnesses, or when two witnesses
+// share a name or a key (a cosignature/v1 does not sign the witness's name).
 absl::StatusOr<CosignedCheckpoint> VerifyCosignedCheckpoint(
     absl::string_view note, const NoteVerifierKey& log_key,
     const std::vector<NoteVerifierKey>& witnesses, size_t min_cosignatures);

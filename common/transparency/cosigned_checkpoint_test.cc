@@ -149,5 +149,21 @@ TEST_F(CosignedCheckpointTest, RefusesImpossiblePolicies) {
               StatusIs(absl::StatusCode::kInvalidArgument, "witness w1.example is listed twice"));
 }
 
+// cosignature/v1 signs the checkpoint and a time, not the witness's name: a key listed under two
+// names would count one witness's cosignature twice, relabelled as the other name's.
+TEST_F(CosignedCheckpointTest, RefusesAWitnessKeyListedUnderTwoNames) {
+  NoteVerifierKey alias = witness_keys_[0];
+  alias.name = "w1-alias.example";
+  alias.key_id = NoteKeyId(alias.name, kCosignatureV1SignatureType, alias.public_key);
+  NoteSignature relabelled = Cosignature(0);
+  relabelled.key_name = alias.name;
+  relabelled.key_id = alias.key_id;
+  const std::string note = Note({LogSignature(), Cosignature(0), relabelled});
+  const std::vector<NoteVerifierKey> listed = {witness_keys_[0], alias, witness_keys_[1]};
+  EXPECT_THAT(VerifyCosignedCheckpoint(note, log_.key, listed, 2),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "witness w1-alias.example has the key of witness w1.example"));
+}
+
 }  // namespace
 }  // namespace mecai
