@@ -80,11 +80,13 @@ void AppendLengthPrefixed(absl::string_view part, std::string* out) {
 }
 
 // The key under which the verified-VA cache remembers a checkpoint note with its endorsement, for
-// a VD of log shard `log_shard_id` and a client requiring `min_cosignatures` of `witnesses`:
+// a VD of log shard `log_shard_id` and a client requiring `min_cosignatures` of `witnesses` and
+// accepting `published_logs` (all when empty):
 // SHA-256 over every input of the verification, each length-prefixed, so that no two inputs share
 // a key.
 std::string CheckpointKey(const v1::LogProof& proof, const std::string& log_shard_id,
-                          size_t min_cosignatures, const std::vector<NoteVerifierKey>& witnesses) {
+                          size_t min_cosignatures, const std::vector<NoteVerifierKey>& witnesses,
+                          const std::vector<NoteVerifierKey>& published_logs) {
   const v1::SignedLogKeyEndorsement& endorsement = proof.log_key_endorsement();
   std::string input;
   input.reserve(proof.checkpoint_note().size() + endorsement.tbs().size() +
@@ -95,12 +97,15 @@ std::string CheckpointKey(const v1::LogProof& proof, const std::string& log_shar
   AppendLengthPrefixed(absl::StrCat(endorsement.signature().algorithm()), &input);
   AppendLengthPrefixed(endorsement.signature().value(), &input);
   AppendLengthPrefixed(absl::StrCat(min_cosignatures), &input);
-  // Which witnesses count depends on the VA the statement names (client/vd_verifier.cc).
-  AppendLengthPrefixed(absl::StrCat(witnesses.size()), &input);
-  for (const NoteVerifierKey& witness : witnesses) {
-    AppendLengthPrefixed(witness.name, &input);
-    AppendLengthPrefixed(absl::StrCat(witness.key_id), &input);
-    AppendLengthPrefixed(witness.public_key, &input);
+  // Which witnesses count, and which logs are published, depend on the VA the statement names
+  // (client/vd_verifier.cc).
+  for (const std::vector<NoteVerifierKey>* keys : {&witnesses, &published_logs}) {
+    AppendLengthPrefixed(absl::StrCat(keys->size()), &input);
+    for (const NoteVerifierKey& key : *keys) {
+      AppendLengthPrefixed(key.name, &input);
+      AppendLengthPrefixed(absl::StrCat(key.key_id), &input);
+      AppendLengthPrefixed(key.public_key, &input);
+    }
   }
   return Sha256(input);
 }
@@ -115,14 +120,31 @@ absl::Status CheckEndorsedVa(const std::string& endorsed_va_id,
   return absl::OkStatus();
 }
 
+// PERMISSION_DENIED when the client's VA list names the VA's public logs and none of them is the
+// log `origin` with the endorsed key.
+absl::Status CheckPublishedLog(const std::string& origin, const v1::LogKeyEndorsement& endorsement,
+                               const VerifiedVaPath& path) {
+  if (path.published_logs.empty()) return absl::OkStatus();
+  for (const NoteVerifierKey& log : path.published_logs) {
+    if (log.name != origin) continue;
+    if (log.public_key == endorsement.log_public_key()) return absl::OkStatus();
+    return absl::PermissionDeniedError(
+        absl::StrCat("the VD's log key is not the key VA '", endorsement.va_id(),
+                     "' publishes for the log \"", origin, "\" (log_vkeys)"));
+  }
+  return absl::PermissionDeniedError(absl::StrCat("the VD is proven in the log \"", origin,
+                                                  "\", which VA '", endorsement.va_id(),
+                                                  "' does not publish (log_vkeys)"));
+}
+
 // What the VD's checkpoint note states, after the endorsement and the note verified: the first
 // time under this VA path, or before (client/verified_va_cache.h), since the cache key covers every
 // byte those verifications read.
 absl::StatusOr<VerifiedCheckpoint> CheckpointOf(const v1::LogProof& proof,
                                                 const v1::VouchingStatement& statement,
                                                 const VerifiedVaPath& path) {
-  const std::string key =
-      CheckpointKey(proof, statement.log_shard_id(), path.min_cosignatures, path.witnesses);
+  const std::string key = CheckpointKey(proof, statement.log_shard_id(), path.min_cosignatures,
+                                        path.witnesses, path.published_logs);
   std::optional<VerifiedCheckpoint> held =
       path.cache->FindVerifiedCheckpoint(path.chain_sha256, path.ca_sha256, key);
   if (held.has_value()) return *std::move(held);
@@ -133,6 +155,7 @@ absl::StatusOr<VerifiedCheckpoint> CheckpointOf(const v1::LogProof& proof,
   RETURN_IF_ERROR(CheckEndorsedVa(endorsement.va_id(), statement));
   const std::string origin =
       absl::StrCat(endorsement.log_origin_prefix(), "/", statement.log_shard_id());
+  RETURN_IF_ERROR(CheckPublishedLog(origin, endorsement, path));
   ASSIGN_OR_RETURN(std::string text,
                    VerifyNote(proof.checkpoint_note(), origin, endorsement, path));
   absl::StatusOr<TlogCheckpoint> checkpoint = ParseCheckpointText(text);

@@ -27,6 +27,9 @@ struct VerifiedVaPath {
   // of them must have cosigned the checkpoint (VaList.min_cosignatures; 0: none required).
   std::vector<NoteVerifierKey> witnesses;
   size_t min_cosignatures = 0;
+  // The public logs the client's VA list names for the statement's VA (VaListEntry.log_vkeys);
+  // empty: the list names none, and any log the VA endorsed is accepted.
+  std::vector<NoteVerifierKey> published_logs;
 };
 
 // OK when `vd` (its `statement` parsed as `statement`) carries a log proof that verifies:
@@ -34,6 +37,8 @@ struct VerifiedVaPath {
 //      endorsement v1", of the statement's VA;
 //   2. the checkpoint note is signed by the endorsed Ed25519 key under the origin
 //      "<log_origin_prefix>/<log_shard_id>" and is a C2SP checkpoint of that origin;
+//   2b. when path.published_logs is not empty, one of them is named by that origin and holds the
+//      endorsed key: a log the VA does not publish proves nothing a client accepts;
 //   3. with path.min_cosignatures > 0, at least that many of path.witnesses cosigned the note
 //      (c2sp.org/tlog-cosignature; common/transparency/cosigned_checkpoint.h);
 //   4. the entry LogEntry{statement, record_sha256} is leaf statement.log_index of its tree

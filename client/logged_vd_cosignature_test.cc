@@ -17,6 +17,7 @@
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/transparency/cosignature.h"
+#include "common/transparency/note_key.h"
 #include "common/transparency/signed_note.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -166,6 +167,59 @@ TEST_F(LoggedVdCosignatureTest, WithoutARequirementCosignaturesAreNotNeeded) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> vas, ListWith(own, other, 0));
   EXPECT_OK(VerifyVouchingData(logged_, *vas, Expected()).status());
   EXPECT_OK(VerifyVouchingData(CosignedBy({&own, &other}), *vas, Expected()).status());
+}
+
+// The vector's VA list naming `vkeys` as the public logs of the vector's VA.
+absl::StatusOr<std::unique_ptr<VaList>> ListPublishing(const std::string& va_list_text,
+                                                       const std::string& directory,
+                                                       const std::vector<std::string>& vkeys) {
+  std::string text = va_list_text;
+  const std::string own_line = absl::StrCat("  id: \"", vectors::kVaId, "\"\n");
+  std::string lines;
+  for (const std::string& vkey : vkeys) absl::StrAppend(&lines, "  log_vkeys: \"", vkey, "\"\n");
+  text.replace(text.find(own_line), own_line.size(), absl::StrCat(own_line, lines));
+  const std::string path = absl::StrCat(directory, "/va-list-logs.textproto");
+  RETURN_IF_ERROR(WriteFileAtomically(path, text));
+  return VaList::Load(path);
+}
+
+// A VA list that names the VA's public logs (VaListEntry.log_vkeys) accepts a logged VD only from
+// one of them, with its key: a log the VA signs but does not publish proves nothing
+// (client/log_proof_verifier.h, step 2b).
+TEST_F(LoggedVdCosignatureTest, AListNamingTheVasLogsAcceptsOnlyThoseLogs) {
+  ASSERT_OK_AND_ASSIGN(std::string log_key_pem, ReadFile(VectorPath("log.key.pem")));
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr log_key, ParsePemPrivateKey(log_key_pem));
+  const std::string origin = absl::StrCat(vectors::kLogOriginPrefix, "/", vectors::kLogShardId);
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey published, Ed25519VerifierKey(origin, log_key.get()));
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey elsewhere,
+                       Ed25519VerifierKey("log.example.net/mecai/shard-other", log_key.get()));
+  EvpPkeyPtr other_key = *GenerateEd25519Key();
+  ASSERT_OK_AND_ASSIGN(NoteVerifierKey other_key_same_origin,
+                       Ed25519VerifierKey(origin, other_key.get()));
+
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<VaList> publishing,
+      ListPublishing(va_list_text_, directory_,
+                     {FormatVerifierKey(elsewhere), FormatVerifierKey(published)}));
+  EXPECT_OK(VerifyVouchingData(logged_, *publishing, Expected()).status());
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VaList> other_log,
+                       ListPublishing(va_list_text_, directory_, {FormatVerifierKey(elsewhere)}));
+  EXPECT_THAT(
+      VerifyVouchingData(logged_, *other_log, Expected()),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               HasSubstr(absl::StrCat("the VD is proven in the log \"", origin, "\", which VA '",
+                                      vectors::kVaId, "' does not publish (log_vkeys)"))));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<VaList> other_key_list,
+      ListPublishing(va_list_text_, directory_, {FormatVerifierKey(other_key_same_origin)}));
+  EXPECT_THAT(
+      VerifyVouchingData(logged_, *other_key_list, Expected()),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               HasSubstr(absl::StrCat("the VD's log key is not the key VA '", vectors::kVaId,
+                                      "' publishes for the log \"", origin, "\" (log_vkeys)"))));
+  EXPECT_THAT(ListPublishing(va_list_text_, directory_, {"not a vkey"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("' log_vkeys: ")));
 }
 
 }  // namespace

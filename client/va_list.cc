@@ -109,6 +109,14 @@ absl::StatusOr<std::unique_ptr<VaList>> VaList::Load(const std::string& path,
       loaded.witness_key = *witness;
       list->witness_keys_.push_back(*std::move(witness));
     }
+    for (const std::string& vkey : entry.log_vkeys()) {
+      absl::StatusOr<NoteVerifierKey> log_key = ParseVerifierKey(vkey);
+      if (!log_key.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "VA list ", path, ": VA '", entry.id(), "' log_vkeys: ", log_key.status().message()));
+      }
+      loaded.log_keys.push_back(*std::move(log_key));
+    }
     loaded.config = entry;
     loaded.ca_certificate = std::move(certificates->front());
     loaded.ca_certificate_sha256 = Sha256(CertificateToDer(loaded.ca_certificate.get()));

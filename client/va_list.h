@@ -34,6 +34,10 @@ class VaList {
     bool PinsKey(const std::string& spki_sha256) const;
     // The VA's witness (config.witness_vkey parsed; docs/PUBLIC_LOG.md "Witnesses"), if listed.
     std::optional<NoteVerifierKey> witness_key;
+    // The VA's public logs (config.log_vkeys parsed, note keys named by their origins). When any
+    // is listed, a logged VD of this VA is accepted only from one of them
+    // (client/log_proof_verifier.h).
+    std::vector<NoteVerifierKey> log_keys;
   };
 
   // Loads a v1::VaList text file and each entry's CA certificate. Relative certificate paths are
