@@ -73,7 +73,8 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
       std::string(kDeployDirectory) + "/systemd/coordinator.textproto",
       std::string(kDeployDirectory) + "/systemd/log-server.textproto",
       std::string(kDeployDirectory) + "/systemd/probe-agent.textproto",
-      std::string(kDeployDirectory) + "/systemd/signer.textproto"};
+      std::string(kDeployDirectory) + "/systemd/signer.textproto",
+      std::string(kDeployDirectory) + "/systemd/witness.textproto"};
   for (const std::string& region : kRegions) {
     expected.push_back(OverlayConfig(region, "coordinator.textproto"));
     expected.push_back(OverlayConfig(region, "log-server.textproto"));

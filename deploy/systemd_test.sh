@@ -19,7 +19,7 @@ fail() {
 }
 command -v systemd-analyze >/dev/null || { echo "systemd_test: no systemd-analyze (scripts/bootstrap.sh)" >&2; exit 1; }
 
-services=(mecai-coordinator mecai-signer mecai-probe-agent mecai-stapler mecai-approval)
+services=(mecai-coordinator mecai-signer mecai-probe-agent mecai-stapler mecai-approval mecai-witness)
 helpers=(mecai-stapler-reload)
 # Services that run as another service's user: the public log server reads the coordinator's store.
 followers=(mecai-log-server)
@@ -110,7 +110,7 @@ done
 # systemd-analyze verify against the distribution's units and the real binaries.
 cp -R /lib/systemd/system "${root}/usr/lib/systemd/"
 cp "$(readlink -f /usr/bin/systemctl)" "${root}/usr/bin/systemctl"
-for binary in coordinator signer probe_agent stapler approval log_server; do
+for binary in coordinator signer probe_agent stapler approval log_server witness; do
   cp "$(readlink -f "${binary}/${binary}")" "${root}/usr/local/bin/${binary}"
 done
 for unit in "${services[@]}" "${helpers[@]}" "${followers[@]}"; do
@@ -136,6 +136,17 @@ for unit in mecai-coordinator mecai-signer mecai-probe-agent; do
 done
 [[ "$(config_of mecai-stapler)" == "stapler.textproto" ]] || fail "mecai-stapler: not /etc/mecai/stapler.textproto"
 [[ "$(config_of mecai-approval)" == "approval.textproto" ]] || fail "mecai-approval: not /etc/mecai/approval.textproto"
+[[ "$(config_of mecai-witness)" == "witness.textproto" && -f "${dir}/witness.textproto" ]] ||
+  fail "mecai-witness: does not read /etc/mecai/witness.textproto"
+# The witness's PIN is its unit's credential, and its state is in its own state directory.
+grep -qx "LoadCredential=witness-token.pin:/etc/mecai/credstore/witness-token.pin" "${dir}/mecai-witness.service" ||
+  fail "mecai-witness: no LoadCredential of witness-token.pin"
+grep -q '^  pin_file: "/run/credentials/mecai-witness.service/witness-token.pin"$' "${dir}/witness.textproto" ||
+  fail "witness.textproto's pin_file is not the unit's credential"
+for field_name in state_file vkey_file; do
+  grep -q "^${field_name}: \"/var/lib/mecai-witness/" "${dir}/witness.textproto" ||
+    fail "witness.textproto's ${field_name} is outside the unit's state directory"
+done
 [[ "$(config_of mecai-log-server)" == "log-server.textproto" && -f "${dir}/log-server.textproto" ]] ||
   fail "mecai-log-server: does not read /etc/mecai/log-server.textproto"
 # The log server follows the coordinator's store and shard, under the signer's origin prefix, and
