@@ -19,23 +19,13 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "bench/bench_stats.h"
 #include "common/crypto/openssl_types.h"
 #include "common/crypto/pem.h"
 #include "common/pki/pki_builder.h"
 
 namespace mecai {
 namespace {
-
-double ThreadCpuSeconds() {
-  timespec now;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return now.tv_sec + now.tv_nsec / 1e9;
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 CertificateSpec Spec(const char* name, bool authority) {
   CertificateSpec spec;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_stats.h"
 #include "client/testing/vd_vectors.h"
 #include "client/va_list.h"
 #include "client/vd_verifier.h"
@@ -23,17 +24,6 @@
 
 namespace mecai {
 namespace {
-
-double ThreadCpuSeconds() {
-  timespec now;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return now.tv_sec + now.tv_nsec / 1e9;
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 std::string VectorPath(const std::string& name) {
   const char* runfiles = std::getenv("TEST_SRCDIR");

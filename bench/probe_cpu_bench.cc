@@ -32,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/bench_stats.h"
 #include "common/base/files.h"
 #include "common/crypto/openssl_types.h"
 #include "common/crypto/pem.h"
@@ -263,13 +264,6 @@ Measurement MeasureSTime(const std::string& directory, int port, const Flags& fl
     result.note = absl::StrCat("unexpected s_time output: ", TailOfFile(output, 300));
   }
   return result;
-}
-
-double Median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 // "median (low–high)" of `values` with `decimals` decimals; "–" when empty.

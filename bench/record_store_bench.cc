@@ -32,6 +32,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/bench_stats.h"
 #include "common/crypto/hashing.h"
 #include "coordinator/record_store.h"
 #include "proto/mecai/v1/record.pb.h"
@@ -268,12 +269,6 @@ AppendResult RecordStoreAppends(const Flags& flags, int threads, const v1::Quoru
   store->reset();
   std::filesystem::remove_all(path);
   return result;
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t middle = values.size() / 2;
-  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
 int Run(const Flags& flags) {

@@ -35,6 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_stats.h"
 #include "common/base/clock.h"
 #include "common/base/files.h"
 #include "common/base/logging.h"
@@ -455,11 +456,6 @@ std::string BareSign(BareSession& bare, const std::string& digest) {
       static_cast<CK_ULONG>(digest.size()), signature, &signature_length);
   if (rv != CKR_OK) return absl::StrCat("C_Sign: ", CkrName(rv));
   return "";
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 // Reports `measurement` of `what`; false (and a message) when any operation failed.

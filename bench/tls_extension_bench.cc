@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/bench_stats.h"
 #include "client/mecai_tls_client.h"
 #include "client/va_list.h"
 #include "client/vd_verifier.h"
@@ -38,12 +39,6 @@
 
 namespace mecai {
 namespace {
-
-double ThreadCpuSeconds() {
-  timespec now;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return now.tv_sec + now.tv_nsec / 1e9;
-}
 
 // Serves every socket handed to it with one TLS handshake. Thread-safe.
 class Server {
@@ -170,11 +165,6 @@ SslCtxPtr MakeVerifyingClientContext(int version) {
   for (const X509Ptr& anchor : *anchors) X509_STORE_add_cert(store, anchor.get());
   SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
   return context;
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 double OpensslSpeedVerifiesPerSecond() {
