@@ -34,6 +34,28 @@ fail() {
   failures=$((failures + 1))
 }
 
+# The checks every kustomization applied once (not per region) shares: rendered `$1` (its name,
+# its directory under k8s/) holds each kind listed after the probe kind `$2`, is in namespace mecai,
+# references its generated ConfigMap mecai-$1-config by its hash-suffixed name only, and has three
+# probes (readiness, liveness, startup) of kind `$2` (grpc or httpGet).
+check_single_app() {
+  local name="$1" probe="$2"
+  shift 2
+  local kind
+  for kind in "$@"; do
+    grep -qx "kind: ${kind}" "${rendered}" || fail "${name}: no ${kind}"
+  done
+  grep -q "^  namespace: mecai\$" "${rendered}" || fail "${name}: not in namespace mecai"
+  grep -Eq "^  name: mecai-${name}-config-[a-z0-9]+\$" "${rendered}" ||
+    fail "${name}: no generated ConfigMap mecai-${name}-config"
+  grep -Eq "^ +name: mecai-${name}-config\$" "${rendered}" &&
+    fail "${name}: a reference to mecai-${name}-config without its hash suffix"
+  local probes
+  probes="$(grep -A3 -E '^ +(readiness|liveness|startup)Probe:' "${rendered}" |
+    grep -c -E "^ +${probe}:" || true)"
+  [[ "${probes}" -eq 3 ]] || fail "${name}: ${probes} ${probe} probes, expected 3"
+}
+
 # Exactly the overlays this test knows.
 found_regions="$(cd "${work}/overlays" && ls -1 | sort | tr '\n' ' ')"
 expected_regions="$(printf '%s\n' "${regions[@]}" | sort | tr '\n' ' ')"
@@ -136,17 +158,8 @@ rendered="${work}/witness.yaml"
 if ! "${kubectl}" kustomize "${work}/witness" >"${rendered}" 2>"${rendered}.stderr"; then
   fail "witness: kubectl kustomize failed: $(cat "${rendered}.stderr")"
 else
-  for kind in StatefulSet PodDisruptionBudget Service ConfigMap NetworkPolicy ServiceMonitor; do
-    grep -qx "kind: ${kind}" "${rendered}" || fail "witness: no ${kind}"
-  done
-  grep -q "^  namespace: mecai\$" "${rendered}" || fail "witness: not in namespace mecai"
-  grep -Eq "^  name: mecai-witness-config-[a-z0-9]+\$" "${rendered}" ||
-    fail "witness: no generated ConfigMap mecai-witness-config"
-  grep -Eq "^ +name: mecai-witness-config\$" "${rendered}" &&
-    fail "witness: a reference to mecai-witness-config without its hash suffix"
-  http_probes="$(grep -A3 -E '^ +(readiness|liveness|startup)Probe:' "${rendered}" |
-    grep -c -E '^ +httpGet:' || true)"
-  [[ "${http_probes}" -eq 3 ]] || fail "witness: ${http_probes} HTTP probes, expected 3"
+  check_single_app witness httpGet StatefulSet PodDisruptionBudget Service ConfigMap NetworkPolicy \
+    ServiceMonitor
   if ! python3 "${workload_checker}" witness "${rendered}" >"${rendered}.check" 2>&1; then
     fail "$(cat "${rendered}.check")"
   fi
@@ -249,18 +262,8 @@ rendered="${work}/approval.yaml"
 if ! "${kubectl}" kustomize "${work}/approval" >"${rendered}" 2>"${rendered}.stderr"; then
   fail "approval: kubectl kustomize failed: $(cat "${rendered}.stderr")"
 else
-  for kind in Deployment Service ConfigMap PersistentVolumeClaim NetworkPolicy Ingress \
-    ServiceMonitor; do
-    grep -qx "kind: ${kind}" "${rendered}" || fail "approval: no ${kind}"
-  done
-  grep -q "^  namespace: mecai\$" "${rendered}" || fail "approval: not in namespace mecai"
-  grep -Eq "^  name: mecai-approval-config-[a-z0-9]+\$" "${rendered}" ||
-    fail "approval: no generated ConfigMap mecai-approval-config"
-  grep -Eq "^ +name: mecai-approval-config\$" "${rendered}" &&
-    fail "approval: a reference to mecai-approval-config without its hash suffix"
-  grpc_probes="$(grep -A3 -E '^ +(readiness|liveness|startup)Probe:' "${rendered}" |
-    grep -c -E '^ +grpc:' || true)"
-  [[ "${grpc_probes}" -eq 3 ]] || fail "approval: ${grpc_probes} gRPC probes, expected 3"
+  check_single_app approval grpc Deployment Service ConfigMap PersistentVolumeClaim NetworkPolicy \
+    Ingress ServiceMonitor
   grep -q "^  replicas: 1\$" "${rendered}" || fail "approval: not exactly one replica"
   grep -q "type: Recreate" "${rendered}" || fail "approval: the Deployment does not recreate"
   for setting in "runAsNonRoot: true" "allowPrivilegeEscalation: false" \
