@@ -86,7 +86,7 @@ void AppendLengthPrefixed(absl::string_view part, std::string* out) {
 // a key.
 std::string CheckpointKey(const v1::LogProof& proof, const std::string& log_shard_id,
                           size_t min_cosignatures, const std::vector<NoteVerifierKey>& witnesses,
-                          const std::vector<NoteVerifierKey>& published_logs) {
+                          absl::Span<const NoteVerifierKey> published_logs) {
   const v1::SignedLogKeyEndorsement& endorsement = proof.log_key_endorsement();
   std::string input;
   input.reserve(proof.checkpoint_note().size() + endorsement.tbs().size() +
@@ -99,9 +99,9 @@ std::string CheckpointKey(const v1::LogProof& proof, const std::string& log_shar
   AppendLengthPrefixed(absl::StrCat(min_cosignatures), &input);
   // Which witnesses count, and which logs are published, depend on the VA the statement names
   // (client/vd_verifier.cc).
-  for (const std::vector<NoteVerifierKey>* keys : {&witnesses, &published_logs}) {
-    AppendLengthPrefixed(absl::StrCat(keys->size()), &input);
-    for (const NoteVerifierKey& key : *keys) {
+  for (absl::Span<const NoteVerifierKey> keys : {absl::MakeConstSpan(witnesses), published_logs}) {
+    AppendLengthPrefixed(absl::StrCat(keys.size()), &input);
+    for (const NoteVerifierKey& key : keys) {
       AppendLengthPrefixed(key.name, &input);
       AppendLengthPrefixed(absl::StrCat(key.key_id), &input);
       AppendLengthPrefixed(key.public_key, &input);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "client/verified_va_cache.h"
 #include "common/crypto/openssl_types.h"
 #include "common/transparency/note_key.h"
@@ -27,9 +28,10 @@ struct VerifiedVaPath {
   // of them must have cosigned the checkpoint (VaList.min_cosignatures; 0: none required).
   std::vector<NoteVerifierKey> witnesses;
   size_t min_cosignatures = 0;
-  // The public logs the client's VA list names for the statement's VA (VaListEntry.log_vkeys);
-  // empty: the list names none, and any log the VA endorsed is accepted.
-  std::vector<NoteVerifierKey> published_logs;
+  // The public logs the client's VA list names for the statement's VA (VaListEntry.log_vkeys),
+  // borrowed from the list's entry; empty: the list names none, and any log the VA endorsed is
+  // accepted.
+  absl::Span<const NoteVerifierKey> published_logs;
 };
 
 // OK when `vd` (its `statement` parsed as `statement`) carries a log proof that verifies:

@@ -65,7 +65,8 @@ absl::StatusOr<v1::VouchingStatement> VerifyVouchingData(const v1::VouchingData&
       if (entry.witness_key.has_value() && entry.config.id() != statement.va_id()) {
         path.witnesses.push_back(*entry.witness_key);
       }
-      if (entry.config.id() == statement.va_id()) path.published_logs = entry.log_keys;
+      if (entry.config.id() == statement.va_id())
+        path.published_logs = entry.log_keys;  // Borrowed.
     }
     RETURN_IF_ERROR(VerifyLogProof(vd, statement, path));
   } else {
