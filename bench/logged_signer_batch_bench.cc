@@ -242,7 +242,7 @@ absl::StatusOr<Prepared> Prepare(const LocalCluster& cluster, const Template& mo
   return prepared;
 }
 
-// The benchmark's coordinator: the record store, the signer stub, the checkpoints and proofs, as
+// The benchmark's coordinator: the record store, the signer's gRPC client, the checkpoints and proofs, as
 // coordinator/main.cc wires them.
 class BenchCoordinator {
  public:

@@ -46,11 +46,7 @@ int Main(int argc, char** argv) {
   v1::VouchingData signed_vd, logged_vd;
   signed_vd.ParseFromString(*signed_bytes);
   logged_vd.ParseFromString(*logged_bytes);
-  VdExpectation expected;
-  expected.hostname = vd_vectors::kHostname;
-  expected.certificate_der = leaf->front();
-  expected.now = vd_vectors::VerificationTime();
-  expected.max_age = vd_vectors::kMaxAge;
+  const VdExpectation expected = vd_vectors::VectorExpectation(leaf->front());
 
   // Alternating rounds, so that a change of machine load hits both alike; the ratio is per round.
   auto time_round = [&](const v1::VouchingData& vd, const VaList& list, int count) {

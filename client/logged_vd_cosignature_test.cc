@@ -97,14 +97,7 @@ class LoggedVdCosignatureTest : public ::testing::Test {
     return vd;
   }
 
-  VdExpectation Expected() const {
-    VdExpectation expected;
-    expected.hostname = vectors::kHostname;
-    expected.certificate_der = leaf_der_;
-    expected.now = vectors::VerificationTime();
-    expected.max_age = vectors::kMaxAge;
-    return expected;
-  }
+  VdExpectation Expected() const { return vectors::VectorExpectation(leaf_der_); }
 
   v1::VouchingData logged_;
   std::string leaf_der_;

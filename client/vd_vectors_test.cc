@@ -83,14 +83,7 @@ class VdVectorsTest : public ::testing::Test {
 
   // The expectation README.md states for valid.vd: hostname, server-leaf.pem, any listed VA, the
   // fixed verification time and maximum age.
-  VdExpectation Expected() const {
-    VdExpectation expected;
-    expected.hostname = vectors::kHostname;
-    expected.certificate_der = server_leaf_der_;
-    expected.now = vectors::VerificationTime();
-    expected.max_age = vectors::kMaxAge;
-    return expected;
-  }
+  VdExpectation Expected() const { return vectors::VectorExpectation(server_leaf_der_); }
 
   absl::StatusOr<v1::VouchingStatement> Verify(const std::string& vd_name,
                                                const VdExpectation& expected) const {

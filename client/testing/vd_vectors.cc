@@ -12,6 +12,15 @@ absl::Time CertificatesNotAfter() { return absl::FromUnixSeconds(2398377600); }
 absl::Time IssuedAt() { return absl::FromUnixSeconds(1772323200); }
 absl::Time VerificationTime() { return IssuedAt() + absl::Hours(12); }
 
+VdExpectation VectorExpectation(const std::string& server_leaf_der) {
+  VdExpectation expected;
+  expected.hostname = kHostname;
+  expected.certificate_der = server_leaf_der;
+  expected.now = VerificationTime();
+  expected.max_age = kMaxAge;
+  return expected;
+}
+
 v1::VouchingStatement ValidStatement(const std::string& server_leaf_der) {
   v1::VouchingStatement statement;
   statement.set_version(kVouchingStatementVersion);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "client/vd_verifier.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {
@@ -37,6 +38,10 @@ absl::Time IssuedAt();
 // The time the vectors are verified at, 2026-03-01T12:00:00Z, with kMaxAge.
 absl::Time VerificationTime();
 inline constexpr absl::Duration kMaxAge = absl::Hours(24);
+
+// The expectation README.md states for valid.vd and logged.vd: the vectors' hostname, the
+// certificate `server_leaf_der` (server-leaf.pem), any listed VA, VerificationTime() and kMaxAge.
+VdExpectation VectorExpectation(const std::string& server_leaf_der);
 
 // The statement of valid.vd, vouching for the certificate whose DER is `server_leaf_der`.
 v1::VouchingStatement ValidStatement(const std::string& server_leaf_der);
