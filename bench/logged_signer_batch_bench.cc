@@ -242,8 +242,8 @@ absl::StatusOr<Prepared> Prepare(const LocalCluster& cluster, const Template& mo
   return prepared;
 }
 
-// The benchmark's coordinator: the record store, the signer's gRPC client, the checkpoints and proofs, as
-// coordinator/main.cc wires them.
+// The benchmark's coordinator: the record store, the signer's gRPC client, the checkpoints and
+// proofs, as coordinator/main.cc wires them.
 class BenchCoordinator {
  public:
   BenchCoordinator(std::unique_ptr<RecordStore> store,
