@@ -20,18 +20,6 @@
 namespace mecai {
 namespace {
 
-// How often one decision is asked for a log index (Coordinator::Vouch). A coordinator of this shard
-// that crashed had at most one signing in flight per worker thread (ARCHITECTURE.md §13), and,
-// before the worker threads, per internal server thread and per VR its public endpoint admitted
-// at once, so the signer can have given away at most that many indices this store never
-// committed; one more attempt then succeeds.
-int LogIndexAttempts(const v1::CoordinatorConfig& config) {
-  const int public_in_flight =
-      config.has_public_listen() ? static_cast<int>(config.public_listen().max_in_flight()) : 0;
-  return MaxServerThreads(config.listen()) + public_in_flight +
-         static_cast<int>(config.vouch_worker_threads()) + 1;
-}
-
 VouchingRequestLimits LimitsFrom(const v1::CoordinatorConfig& config) {
   VouchingRequestLimits limits;
   limits.max_request_bytes = config.max_request_bytes();
@@ -71,16 +59,13 @@ v1::VouchResponse ResponseFromRecord(const v1::QuorumRecord& record) {
   return response;
 }
 
-// The quorum record's fields every decision about `request` shares.
-v1::QuorumRecord RecordFor(const std::string& serialized_request,
-                           const VerifiedVouchingRequest& request, uint64_t log_index,
-                           const std::string& shard_id, int64_t now_unix_milliseconds,
-                           const std::vector<v1::RevocationEvidence>& revocation_evidence,
-                           const v1::ApprovalCheck& approval) {
+// The quorum record's fields every decision about `request` shares; the log adds its index, shard
+// and time.
+v1::QuorumRecord DecisionFor(const std::string& serialized_request,
+                             const VerifiedVouchingRequest& request,
+                             const std::vector<v1::RevocationEvidence>& revocation_evidence,
+                             const v1::ApprovalCheck& approval) {
   v1::QuorumRecord record;
-  record.set_log_index(log_index);
-  record.set_log_shard_id(shard_id);
-  record.set_decided_at_unix_milliseconds(now_unix_milliseconds);
   record.set_vouching_request(serialized_request);
   record.set_vouching_request_sha256(request.request_sha256);
   record.set_hostname(request.body.hostname());
@@ -97,8 +82,7 @@ v1::QuorumRecord RecordFor(const std::string& serialized_request,
 }  // namespace
 
 Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
-                         const ProbeFanout& fanout, RecordStore& store,
-                         v1::SignerService::StubInterface& signer, RevocationChecker& revocation,
+                         const ProbeFanout& fanout, DecisionLog& log, RevocationChecker& revocation,
                          const Clock& clock, CoordinatorMetrics* metrics,
                          const ApprovalChecker* approval, const LogGuard* log_guard)
     : config_(config),
@@ -108,14 +92,12 @@ Coordinator::Coordinator(const v1::CoordinatorConfig& config, const TrustLists& 
       reuse_(ReuseFrom(config, clock)),
       trust_lists_(trust_lists),
       fanout_(fanout),
-      store_(store),
-      signer_(signer),
+      log_(log),
       revocation_(revocation),
       clock_(clock),
       metrics_(metrics),
       approval_(approval),
       log_guard_(log_guard),
-      signer_evidence_(signer, absl::Milliseconds(config.signer_timeout_milliseconds()), metrics),
       // Each VR in flight has at most one step waiting for a thread.
       workers_(static_cast<int>(config.vouch_worker_threads()), config.max_vouch_in_flight()) {}
 
@@ -134,8 +116,7 @@ Coordinator::~Coordinator() {
   }
 }
 
-absl::StatusOr<v1::VouchResponse> Coordinator::AnswerFromRecord(uint64_t log_index) {
-  ASSIGN_OR_RETURN(v1::QuorumRecord record, store_.GetRecord(log_index));
+v1::VouchResponse Coordinator::AnswerFromRecord(const v1::QuorumRecord& record) {
   v1::VouchResponse response = ResponseFromRecord(record);
   response.set_served_from_record(true);
   return response;
@@ -168,21 +149,6 @@ struct Coordinator::Deciding {
   std::vector<v1::SignedObservation> observations;
 
   const VerifiedVouchingRequest& request() const { return check.request; }
-};
-
-// What RecordAndSign wrote, and whether the signer failed while it did.
-struct Coordinator::Recorded {
-  v1::QuorumRecord record;
-  // Not OK when the signer could not be reached: the record says refused (SIGNER_REFUSED) and the
-  // caller is told of the fault.
-  absl::Status signer_fault;
-};
-
-// The result of one attempt to sign at a log index (AskSigner).
-struct Coordinator::SigningAttempt {
-  // The signer had already given the index to another VD (FAILED_PRECONDITION).
-  bool index_taken = false;
-  absl::Status signer_fault;
 };
 
 // One VR from VouchAsync to its answer. Its steps run one at a time, each handing it to the next.
@@ -358,7 +324,7 @@ void Coordinator::DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> 
   // A round cut short by the deadline decides nothing: the caller has given up on it.
   if (Expired(op)) return;
   ApplyQuorum(op->vr, std::move(answers));
-  absl::StatusOr<Recorded> recorded = RecordAndSign(op->vr);
+  absl::StatusOr<RecordedDecision> recorded = RecordAndSign(op->vr);
   if (!recorded.ok()) return Finish(op, recorded.status());
   Finish(op, Respond(op->vr, *recorded));
 }
@@ -412,11 +378,7 @@ void Coordinator::RecordDecisionMetrics(const absl::StatusOr<v1::VouchResponse>&
                                      result.round_trip_milliseconds() / 1000.0);
     }
   }
-  metrics_->SetLogSize(store_.TreeSize());
-  const RecordStore::StoreFigures figures = store_.Figures();
-  metrics_->SetStoreFigures(figures.sst_files_bytes, figures.live_data_bytes,
-                            figures.memtable_bytes, figures.pending_compaction_bytes,
-                            store_.CommittedBatches());
+  log_.ReportFigures(*metrics_);
 }
 
 absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckBeforeProbing(Deciding& vr) {
@@ -425,8 +387,8 @@ absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckBeforeProbing
   check = CheckVouchingRequestEnvelope(vr.serialized_request, limits_, clock_.Now());
   if (check.accepted()) {
     // An identical VR inside the freshness window is answered from its record (no new probes).
-    ASSIGN_OR_RETURN(std::optional<uint64_t> earlier,
-                     store_.FindByRequestDigest(check.request.request_sha256));
+    ASSIGN_OR_RETURN(std::optional<v1::QuorumRecord> earlier,
+                     log_.FindByRequestDigest(check.request.request_sha256));
     if (earlier.has_value()) return AnswerFromRecord(*earlier);
     // Then hostname, usage, trust list and chain.
     CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
@@ -529,117 +491,36 @@ void Coordinator::ApplyQuorum(Deciding& vr, std::vector<PerspectiveAnswer> answe
   }
 }
 
-absl::StatusOr<Coordinator::Recorded> Coordinator::RecordAndSign(const Deciding& vr) {
-  // Record the decision durably before anything leaves (trust rule 4). The signer signs inside
-  // Append so that the VD names the log index its record takes.
-  absl::Status signer_fault;
-  absl::StatusOr<v1::QuorumRecord> stored = AppendAtAnUntakenIndex(vr, &signer_fault);
-  if (!stored.ok()) {
-    MECAI_LOG(Error) << "no record written for " << vr.request().body.hostname() << ": "
-                     << stored.status();
-    return Annotate(stored.status(), "the decision could not be recorded; no VD was issued");
-  }
-  return Recorded{*std::move(stored), std::move(signer_fault)};
-}
-
-absl::StatusOr<v1::QuorumRecord> Coordinator::AppendAtAnUntakenIndex(const Deciding& vr,
-                                                                     absl::Status* signer_fault) {
-  // The signer gives a log index to one VD only. An index it already gave away (a VD signed just
-  // before this coordinator crashed, whose record never committed) is abandoned in the log and the
-  // decision asked for again at the next index, a few times at most.
-  absl::StatusOr<v1::QuorumRecord> stored = absl::UnknownError("not appended");
-  for (int attempt = 0; attempt < LogIndexAttempts(config_); ++attempt) {
-    SigningAttempt signing;
-    stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
-      return DecisionRecordAt(vr, log_index, &signing);
-    });
-    *signer_fault = signing.signer_fault;
-    if (!signing.index_taken) break;
-    MECAI_LOG(Warning) << "log index abandoned for " << vr.request().body.hostname() << ": "
-                       << (stored.ok() ? stored->refusal().explanation()
-                                       : std::string(stored.status().message()));
-    if (stored.ok()) stored = absl::AbortedError("every log index tried was taken");
-  }
-  return stored;
-}
-
-absl::StatusOr<v1::QuorumRecord> Coordinator::DecisionRecordAt(const Deciding& vr,
-                                                               uint64_t log_index,
-                                                               SigningAttempt* signing) {
-  v1::QuorumRecord record =
-      RecordFor(vr.serialized_request, vr.request(), log_index, store_.shard_id(),
-                clock_.NowUnixMilliseconds(), vr.revocation_evidence, vr.approval);
+absl::StatusOr<RecordedDecision> Coordinator::RecordAndSign(const Deciding& vr) {
+  // Record the decision durably before anything leaves (trust rule 4); the log has the signer
+  // sign at the index the record takes.
+  v1::RecordDecisionRequest decision;
+  v1::QuorumRecord& record = *decision.mutable_decision();
+  record = DecisionFor(vr.serialized_request, vr.request(), vr.revocation_evidence, vr.approval);
   for (const v1::PerspectiveResult& result : vr.quorum.results) {
     *record.add_perspectives() = result;
   }
-  if (!vr.quorum.issued()) {
+  if (vr.quorum.issued()) {
+    record.set_decision(v1::ISSUED);
+    for (const v1::SignedObservation& observation : vr.observations) {
+      *decision.add_observations() = observation;
+    }
+    decision.set_probe_nonce(vr.probe_nonce);
+  } else {
     record.set_decision(v1::REFUSED);
     *record.mutable_refusal() = vr.quorum.refusal;
-    return record;
   }
-  return AskSigner(vr, log_index, std::move(record), signing);
-}
-
-absl::StatusOr<v1::QuorumRecord> Coordinator::AskSigner(const Deciding& vr, uint64_t log_index,
-                                                        v1::QuorumRecord record,
-                                                        SigningAttempt* signing) {
-  v1::SignVouchingRequest sign_request;
-  sign_request.set_vouching_request(vr.serialized_request);
-  for (const v1::SignedObservation& observation : vr.observations) {
-    if (!observation.tbs().empty()) *sign_request.add_observations() = observation;
+  absl::StatusOr<RecordedDecision> recorded = log_.Record(decision);
+  if (!recorded.ok()) {
+    MECAI_LOG(Error) << "no record written for " << vr.request().body.hostname() << ": "
+                     << recorded.status();
+    return Annotate(recorded.status(), "the decision could not be recorded; no VD was issued");
   }
-  sign_request.set_log_index(log_index);
-  sign_request.set_log_shard_id(store_.shard_id());
-  sign_request.set_probe_nonce(vr.probe_nonce);
-  // ARCHITECTURE.md §8 "Evidence by content hash": each response by its SHA-256; the signer is
-  // sent the bytes only when it asks for them.
-  AddEvidenceByHash(vr.revocation_evidence, &sign_request);
-  *sign_request.mutable_approval_records() = vr.approval.records();
-  v1::SignVouchingResponse signed_response;
-  grpc::Status status =
-      signer_evidence_.SignVouching(sign_request, vr.revocation_evidence, &signed_response);
-  record.set_decision(v1::REFUSED);
-  if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-    signing->index_taken = true;
-    return absl::AbortedError(absl::StrCat("signer: ", status.error_message()));
-  }
-  if (status.ok() && signed_response.has_log_index_taken()) {
-    // A VD signed here for a decision whose record never committed (its coordinator stopped
-    // first): this index is abandoned with that VD in its record, so that the log holds every VD
-    // at its own index (docs/SECURITY.md T7); the decision is asked for again at the next index.
-    signing->index_taken = true;
-    const v1::LogIndexTaken& taken = signed_response.log_index_taken();
-    v1::QuorumRecord abandoned;
-    abandoned.set_log_index(log_index);
-    abandoned.set_log_shard_id(store_.shard_id());
-    abandoned.set_decided_at_unix_milliseconds(clock_.NowUnixMilliseconds());
-    abandoned.mutable_refusal()->set_explanation(absl::StrCat(
-        "abandoned: the signer had given this index to another VD: ", taken.explanation()));
-    if (taken.has_vouching_data_at_index()) {
-      *abandoned.mutable_unrecorded_vouching_data() = taken.vouching_data_at_index();
-    }
-    return abandoned;
-  }
-  if (!status.ok()) {
-    signing->signer_fault = FromGrpcStatus(status, "signer");
-    *record.mutable_refusal() =
-        MakeRefusal(v1::SIGNER_REFUSED,
-                    absl::StrCat("the signer could not be reached: ", status.error_message()));
-  } else if (signed_response.has_refusal()) {
-    *record.mutable_refusal() = signed_response.refusal();
-  } else if (signed_response.has_approved_statement()) {
-    // A logged VD: its proof is added once a checkpoint covers this record (Finish).
-    record.set_decision(v1::ISSUED);
-    record.mutable_vouching_data()->set_statement(signed_response.approved_statement());
-  } else {
-    record.set_decision(v1::ISSUED);
-    *record.mutable_vouching_data() = signed_response.vouching_data();
-  }
-  return record;
+  return recorded;
 }
 
 absl::StatusOr<v1::VouchResponse> Coordinator::Respond(const Deciding& vr,
-                                                       const Recorded& recorded) {
+                                                       const RecordedDecision& recorded) {
   const v1::QuorumRecord& stored = recorded.record;
   MECAI_LOG(Info) << vr.request().body.hostname() << ":" << vr.request().body.port() << " "
                   << v1::Decision_Name(stored.decision()) << " record " << stored.log_index()
@@ -658,18 +539,16 @@ absl::StatusOr<v1::VouchResponse> Coordinator::RecordRefusalBeforeProbing(
     const std::string& serialized_request, const VerifiedVouchingRequest& request,
     const v1::Refusal& refusal, const std::vector<v1::RevocationEvidence>& revocation_evidence,
     const v1::ApprovalCheck& approval) {
-  auto stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
-    v1::QuorumRecord record =
-        RecordFor(serialized_request, request, log_index, store_.shard_id(),
-                  clock_.NowUnixMilliseconds(), revocation_evidence, approval);
-    record.set_decision(v1::REFUSED);
-    *record.mutable_refusal() = refusal;
-    return record;
-  });
+  v1::RecordDecisionRequest decision;
+  v1::QuorumRecord& record = *decision.mutable_decision();
+  record = DecisionFor(serialized_request, request, revocation_evidence, approval);
+  record.set_decision(v1::REFUSED);
+  *record.mutable_refusal() = refusal;
+  absl::StatusOr<RecordedDecision> stored = log_.Record(decision);
   if (!stored.ok()) {
     return Annotate(stored.status(), "the refusal could not be recorded");
   }
-  return ResponseFromRecord(*stored);
+  return ResponseFromRecord(stored->record);
 }
 
 }  // namespace mecai

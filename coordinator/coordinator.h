@@ -20,17 +20,15 @@
 #include "common/evidence/vouching_request.h"
 #include "coordinator/approval_checker.h"
 #include "coordinator/coordinator_metrics.h"
+#include "coordinator/decision_log.h"
 #include "coordinator/decision_reuse.h"
 #include "coordinator/log_guard.h"
 #include "coordinator/logged_vd_proofs.h"
 #include "coordinator/probe_fanout.h"
 #include "coordinator/rate_limiter.h"
-#include "coordinator/record_store.h"
 #include "coordinator/revocation_checker.h"
-#include "coordinator/signer_evidence_upload.h"
 #include "coordinator/worker_pool.h"
 #include "proto/mecai/v1/config.pb.h"
-#include "proto/mecai/v1/signer.grpc.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {
@@ -44,9 +42,10 @@ class Coordinator {
   // `metrics` may be null. `approval` checks VRs of trust lists that require issuance approval
   // (ARCHITECTURE.md §7); null refuses every such VR. `log_guard`, when given, must allow appends
   // before any VR is decided (coordinator/log_guard.h).
+  // `log` records each decision, with the signer's VD when the quorum issues: the coordinator's
+  // own store, or the VA's sequencer (coordinator/decision_log.h).
   Coordinator(const v1::CoordinatorConfig& config, const TrustLists& trust_lists,
-              const ProbeFanout& fanout, RecordStore& store,
-              v1::SignerService::StubInterface& signer, RevocationChecker& revocation,
+              const ProbeFanout& fanout, DecisionLog& log, RevocationChecker& revocation,
               const Clock& clock, CoordinatorMetrics* metrics = nullptr,
               const ApprovalChecker* approval = nullptr, const LogGuard* log_guard = nullptr);
 
@@ -100,7 +99,7 @@ class Coordinator {
   void EndDeciding(const std::string& digest);
 
   // Answers an identical earlier VR from its record instead of probing again (trust rule 8).
-  absl::StatusOr<v1::VouchResponse> AnswerFromRecord(uint64_t log_index);
+  static v1::VouchResponse AnswerFromRecord(const v1::QuorumRecord& record);
   // The decision procedure (ARCHITECTURE.md §11, steps 3 to 11), as named steps run by
   // StartDeciding, CheckAndProbe and DecideOnAnswers: CheckBeforeProbing, then an issued decision
   // to reuse (DecisionReuse), then CheckProbeRateLimit, CheckApproval, the probe round,
@@ -109,11 +108,6 @@ class Coordinator {
 
   // One VR on its way through the steps, what each step found (coordinator.cc).
   struct Deciding;
-  // What RecordAndSign wrote.
-  struct Recorded;
-  // One attempt to have the signer sign at one log index.
-  struct SigningAttempt;
-
   // The checks of ARCHITECTURE.md §3 before any probe: the VR's envelope, an earlier record of the
   // same VR (answered from it), hostname, usage, trust list and chain, then revocation. A refusal
   // here is answered without a record and costs the hostname nothing.
@@ -134,23 +128,9 @@ class Coordinator {
   // Applies the quorum policy to a probe round's answers.
   void ApplyQuorum(Deciding& vr, std::vector<PerspectiveAnswer> answers) const;
   // Records the decision durably (trust rule 4), with the signer's VD when the quorum issues.
-  absl::StatusOr<Recorded> RecordAndSign(const Deciding& vr);
-  // Appends the decision record, abandoning each log index the signer already gave to another VD
-  // (FAILED_PRECONDITION) and trying the next, LogIndexAttempts times at most. `signer_fault` is
-  // the signer's fault in the last attempt.
-  absl::StatusOr<v1::QuorumRecord> AppendAtAnUntakenIndex(const Deciding& vr,
-                                                          absl::Status* signer_fault);
-  // The record of the decision at `log_index`: refused as the quorum decided, or what the signer
-  // answered.
-  absl::StatusOr<v1::QuorumRecord> DecisionRecordAt(const Deciding& vr, uint64_t log_index,
-                                                    SigningAttempt* signing);
-  // Asks the signer for the VD at `log_index` and completes `record` with its answer. ABORTED when
-  // the signer already gave that index away (`signing->index_taken`); an unreachable signer is
-  // recorded as SIGNER_REFUSED and reported in `signing->signer_fault`.
-  absl::StatusOr<v1::QuorumRecord> AskSigner(const Deciding& vr, uint64_t log_index,
-                                             v1::QuorumRecord record, SigningAttempt* signing);
+  absl::StatusOr<RecordedDecision> RecordAndSign(const Deciding& vr);
   // The answer from the recorded decision, or the signer's fault.
-  absl::StatusOr<v1::VouchResponse> Respond(const Deciding& vr, const Recorded& recorded);
+  absl::StatusOr<v1::VouchResponse> Respond(const Deciding& vr, const RecordedDecision& recorded);
   // Records a refusal decided before probing (no perspectives) and answers with it.
   absl::StatusOr<v1::VouchResponse> RecordRefusalBeforeProbing(
       const std::string& serialized_request, const VerifiedVouchingRequest& request,
@@ -164,16 +144,13 @@ class Coordinator {
   const std::unique_ptr<DecisionReuse> reuse_;
   const TrustLists& trust_lists_;
   const ProbeFanout& fanout_;
-  RecordStore& store_;
-  v1::SignerService::StubInterface& signer_;
+  DecisionLog& log_;
   RevocationChecker& revocation_;
   const Clock& clock_;
   CoordinatorMetrics* const metrics_;
   const ApprovalChecker* const approval_;
   const LogGuard* const log_guard_;
   LoggedVdProofs* proofs_ = nullptr;
-  // Signs with the revocation evidence named by hash, uploading what the signer lacks.
-  SignerEvidenceUpload signer_evidence_;
 
   absl::Mutex deciding_mutex_;
   // SHA-256 of each VR a Vouch call is deciding now.

@@ -57,6 +57,9 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
     config.set_max_vouch_deadline_milliseconds(60000);
   }
   if (config.vouch_worker_threads() == 0) config.set_vouch_worker_threads(8);
+  if (config.has_sequencer() && config.sequencer_timeout_milliseconds() == 0) {
+    config.set_sequencer_timeout_milliseconds(15000);
+  }
   if (config.has_public_listen()) {
     v1::PublicListenConfig* endpoint = config.mutable_public_listen();
     if (endpoint->max_in_flight() == 0) endpoint->set_max_in_flight(16);
@@ -152,18 +155,61 @@ void ValidatePublicListen(const v1::CoordinatorConfig& config, ConfigErrors* err
                   field + ".idle_timeout_seconds", "must be between 1 and 300");
 }
 
+// A coordinator with store_path: the VA's sequencer (docs/ARCHITECTURE.md §14), alone or with
+// front coordinators.
+void ValidateSequencerConfig(const v1::CoordinatorConfig& config, ConfigErrors* errors) {
+  errors->Require(!config.log_shard_id().empty(), "log_shard_id", "required");
+  errors->Require(!config.store_path().empty(), "store_path",
+                  "required (or sequencer, for a front)");
+  ValidatePeerConfig(config.signer(), /*plaintext_allowed=*/false, "signer", errors);
+  const std::set<std::string> allowed(config.listen().tls().allowed_client_identities().begin(),
+                                      config.listen().tls().allowed_client_identities().end());
+  for (int i = 0; i < config.front_identities_size(); ++i) {
+    errors->Require(allowed.count(config.front_identities(i)) > 0,
+                    absl::StrCat("front_identities[", i, "]"),
+                    "must also be in listen.tls.allowed_client_identities");
+  }
+  errors->Require(config.sequencer_timeout_milliseconds() == 0, "sequencer_timeout_milliseconds",
+                  "only for a front coordinator (sequencer)");
+}
+
+// A front coordinator (docs/ARCHITECTURE.md §14): everything that belongs to the log is the
+// sequencer's.
+void ValidateFrontConfig(const v1::CoordinatorConfig& config, ConfigErrors* errors) {
+  ValidatePeerConfig(config.sequencer(), /*plaintext_allowed=*/false, "sequencer", errors);
+  errors->Require(config.sequencer_timeout_milliseconds() >= 1000 &&
+                      config.sequencer_timeout_milliseconds() <= 120000,
+                  "sequencer_timeout_milliseconds", "must be between 1000 and 120000");
+  const char* const kTheSequencers = "must be absent on a front: the sequencer's";
+  const std::vector<std::pair<bool, const char*>> log_fields = {
+      {!config.store_path().empty(), "store_path"},
+      {!config.log_shard_id().empty(), "log_shard_id"},
+      {config.has_signer(), "signer"},
+      {config.signer_replica_addresses_size() > 0, "signer_replica_addresses"},
+      {config.has_store_backup(), "store_backup"},
+      {config.witnesses_size() > 0, "witnesses"},
+      {config.batch_interval_milliseconds() > 0, "batch_interval_milliseconds"},
+      {config.admin_identities_size() > 0, "admin_identities"},
+      {config.trust_list_maintainer_key_files_size() > 0, "trust_list_maintainer_key_files"},
+      {config.front_identities_size() > 0, "front_identities"},
+  };
+  for (const auto& [present, field] : log_fields) errors->Require(!present, field, kTheSequencers);
+}
+
 }  // namespace
 
 absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
                                        const std::string& source) {
   ConfigErrors errors(source);
   ValidateListenConfig(config.listen(), /*plaintext_allowed=*/true, "listen", &errors);
-  errors.Require(!config.log_shard_id().empty(), "log_shard_id", "required");
-  errors.Require(!config.store_path().empty(), "store_path", "required");
+  if (config.has_sequencer()) {
+    ValidateFrontConfig(config, &errors);
+  } else {
+    ValidateSequencerConfig(config, &errors);
+  }
   errors.Require(config.trust_lists_size() > 0, "trust_lists", "at least one is required");
   const std::vector<v1::Perspective> perspectives =
       ValidateAgentEndpoints(config.agents(), /*check_peer=*/true, &errors);
-  ValidatePeerConfig(config.signer(), /*plaintext_allowed=*/false, "signer", &errors);
   for (int i = 0; i < config.signer_replica_addresses_size(); ++i) {
     errors.Require(IsValidHostPort(config.signer_replica_addresses(i), /*allow_port_zero=*/false),
                    absl::StrCat("signer_replica_addresses[", i, "]"), "must be host:port");

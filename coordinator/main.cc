@@ -28,6 +28,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/coordinator_metrics.h"
+#include "coordinator/local_decision_log.h"
 #include "coordinator/log_guard.h"
 #include "coordinator/peer_monitor.h"
 #include "coordinator/periodic_checkpoint.h"
@@ -35,6 +36,8 @@
 #include "coordinator/public_endpoint.h"
 #include "coordinator/public_endpoint_metrics.h"
 #include "coordinator/record_store.h"
+#include "coordinator/sequencer_client.h"
+#include "coordinator/sequencer_service.h"
 #include "coordinator/store_backup.h"
 #include "coordinator/trust_list_admin.h"
 #include "coordinator/vouching_service.h"
@@ -42,7 +45,7 @@
 
 namespace {
 
-// How often the channels to the agents and the signer are checked
+// How often the channels to the agents and the signer (or sequencer) are checked
 // (mecai_coordinator_peer_connected).
 constexpr absl::Duration kPeerCheckInterval = absl::Seconds(1);
 
@@ -55,12 +58,129 @@ constexpr char kUsage[] =
     "and as an HTTPS POST (docs/PROTOCOL.md \"The public endpoint\").\n"
     "An agent or the signer that is down does not stop it: VRs that need that peer are refused\n"
     "until it is back (metric mecai_coordinator_peer_connected).\n"
+    "With sequencer set it is a front: it keeps no state and has each decision recorded and\n"
+    "signed by the VA's sequencer, the coordinator with store_path (docs/ARCHITECTURE.md §14).\n"
     "FILE is a mecai.v1.CoordinatorConfig in protobuf text format (see deploy/local/).\n";
+
+// The half of a coordinator that holds the log: its record store and everything around it (the
+// signer's checkpoints, witnesses, backups, trust-list administration, the auditors' service), and
+// the SequencerService its fronts record decisions with (docs/ARCHITECTURE.md §14). Members in
+// construction order; each outlives what is built after it.
+struct LogSide {
+  std::unique_ptr<mecai::RecordStore> store;
+  std::unique_ptr<mecai::TrustListRelay> relay;
+  std::unique_ptr<mecai::TrustListChangeLedger> trust_list_changes;
+  std::unique_ptr<mecai::CheckpointSigner> checkpoints;
+  std::unique_ptr<mecai::LoggedVdProofs> proofs;
+  std::unique_ptr<mecai::WitnessCollector> witnesses;
+  std::unique_ptr<mecai::LogGuard> log_guard;
+  std::unique_ptr<mecai::LocalDecisionLog> decisions;
+  std::unique_ptr<mecai::AuditServiceImpl> audit;
+  std::unique_ptr<mecai::PeriodicCheckpoint> periodic_checkpoint;
+  std::unique_ptr<mecai::StoreBackup> store_backup;
+  std::unique_ptr<mecai::TrustListAdminImpl> admin;
+  std::unique_ptr<mecai::SequencerServiceImpl> sequencer_service;
+};
+
+absl::StatusOr<std::unique_ptr<LogSide>> OpenLog(const mecai::v1::CoordinatorConfig& config,
+                                                 mecai::TrustLists& trust_lists,
+                                                 mecai::v1::SignerService::StubInterface& signer,
+                                                 mecai::CoordinatorMetrics& metrics,
+                                                 prometheus::Registry& registry,
+                                                 const mecai::Clock& clock) {
+  auto log = std::make_unique<LogSide>();
+  ASSIGN_OR_RETURN(log->store,
+                   mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
+  // The trust-list changes kept in the store, verified again with the maintainers'
+  // keys, in effect here (a removed root is refused before probing) and re-sent to the signer.
+  ASSIGN_OR_RETURN(mecai::MaintainerKeys maintainer_keys,
+                   mecai::MaintainerKeys::Load(config.trust_list_maintainer_key_files()));
+  // Trust-list changes go to every signer replica (signer_replica_addresses, or every address the
+  // signer's name resolves to), not only the one the signing connection lands on.
+  log->relay = std::make_unique<mecai::TrustListRelay>(
+      config.signer(),
+      std::vector<std::string>(config.signer_replica_addresses().begin(),
+                               config.signer_replica_addresses().end()),
+      absl::Milliseconds(config.signer_timeout_milliseconds()));
+  ASSIGN_OR_RETURN(log->trust_list_changes,
+                   mecai::RestoreTrustListChanges(*log->store, std::move(maintainer_keys),
+                                                  trust_lists, *log->relay));
+  metrics.SetLogSize(log->store->TreeSize());
+  log->store->ObserveCommits([&metrics](double seconds) { metrics.RecordStoreCommit(seconds); });
+  log->checkpoints = std::make_unique<mecai::CheckpointSigner>(
+      *log->store, signer, clock, absl::Milliseconds(config.signer_timeout_milliseconds()));
+  // Logged VDs (docs/VOUCHING_DATA.md "Logged VDs"): checkpoints are signed with the log's entries
+  // as the leaves, and each VR waits for the one that proves its VD.
+  const bool logged_vds = config.batch_interval_milliseconds() > 0;
+  log->proofs = std::make_unique<mecai::LoggedVdProofs>(*log->store);
+  if (logged_vds) log->checkpoints->UseEntries();
+  // Witnesses cosign each stored checkpoint (docs/PUBLIC_LOG.md "Witnesses"); a logged VD then
+  // waits for the cosigned note, so that it carries the cosignatures.
+  if (config.witnesses_size() > 0) {
+    ASSIGN_OR_RETURN(log->witnesses, mecai::WitnessCollector::Create(
+                                         {config.witnesses().begin(), config.witnesses().end()},
+                                         *log->store, &registry));
+    if (logged_vds) {
+      log->witnesses->OnCollected(
+          [proofs = log->proofs.get()](const mecai::v1::SignedCheckpoint& checkpoint,
+                                       uint64_t tree_size) {
+            proofs->CheckpointStored(checkpoint, tree_size);
+          });
+    }
+  }
+  log->checkpoints->ObserveCheckpoints(
+      [witnesses = log->witnesses.get(), proofs = log->proofs.get(), logged_vds](
+          const mecai::v1::SignedCheckpoint& checkpoint, uint64_t tree_size) {
+        if (witnesses != nullptr) {
+          witnesses->CheckpointStored(checkpoint);
+        } else if (logged_vds) {
+          proofs->CheckpointStored(checkpoint, tree_size);
+        }
+      });
+  // No VR is decided until the signer confirms that this store extends the last checkpoint it
+  // signed: a store restored from an old backup, or a copy, never serves a rolled-back or forked
+  // log (docs/OPERATIONS.md "Restoring a coordinator's store").
+  log->log_guard = std::make_unique<mecai::LogGuard>(*log->checkpoints, &metrics);
+  log->log_guard->Confirm();
+  log->decisions = std::make_unique<mecai::LocalDecisionLog>(
+      *log->store, signer, absl::Milliseconds(config.signer_timeout_milliseconds()),
+      mecai::LogIndexAttempts(config), clock, &metrics);
+  log->audit = std::make_unique<mecai::AuditServiceImpl>(*log->store, *log->checkpoints,
+                                                         log->log_guard.get());
+  // The signer holds every VD it signed until a checkpoint proves its record is in the log.
+  log->periodic_checkpoint = std::make_unique<mecai::PeriodicCheckpoint>(
+      *log->checkpoints, *log->store,
+      logged_vds ? absl::Milliseconds(config.batch_interval_milliseconds())
+                 : absl::Seconds(config.checkpoint_interval_seconds()),
+      &metrics, log->log_guard.get(),
+      [proofs = log->proofs.get()] { proofs->ExpireOverdue(absl::Now()); });
+  if (config.has_store_backup()) {
+    mecai::StoreBackupOptions backup_options;
+    backup_options.directory = config.store_backup().directory();
+    backup_options.interval = absl::Seconds(config.store_backup().interval_seconds());
+    backup_options.kept = config.store_backup().kept();
+    log->store_backup =
+        std::make_unique<mecai::StoreBackup>(*log->store, backup_options, clock, &metrics);
+  }
+  log->admin = std::make_unique<mecai::TrustListAdminImpl>(
+      *log->trust_list_changes, trust_lists, *log->store, *log->relay, clock,
+      std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()));
+  // Fronts record their decisions here, on threads of their own: a front's VR never waits for a
+  // thread of this coordinator's own VRs.
+  log->sequencer_service = std::make_unique<mecai::SequencerServiceImpl>(
+      *log->decisions,
+      std::vector<std::string>(config.front_identities().begin(), config.front_identities().end()),
+      log->log_guard.get(), logged_vds ? log->proofs.get() : nullptr,
+      static_cast<int>(config.vouch_worker_threads()), config.max_vouch_in_flight());
+  return log;
+}
 
 absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto loaded, mecai::LoadConfig<mecai::v1::CoordinatorConfig>(config_path));
   mecai::v1::CoordinatorConfig config = mecai::WithCoordinatorDefaults(loaded);
   RETURN_IF_ERROR(mecai::ValidateCoordinatorConfig(config, config_path));
+  // A front (docs/ARCHITECTURE.md §14) records through the VA's sequencer and keeps no state.
+  const bool front = config.has_sequencer();
   ASSIGN_OR_RETURN(auto trust_lists, mecai::TrustLists::Load(config.trust_lists()));
   ASSIGN_OR_RETURN(auto agents, mecai::EnrolledAgents::Load(config.agents()));
   mecai::SystemClock& clock = mecai::SystemClock::Get();
@@ -77,15 +197,15 @@ absl::Status Run(const std::string& config_path) {
                                              config.public_listen().certificate_file()));
   }
   ASSIGN_OR_RETURN(auto fanout, mecai::ProbeFanout::Create(config.agents(), *agents, clock));
-  ASSIGN_OR_RETURN(auto signer_channel, mecai::MakeChannel(config.signer()));
-  auto signer = mecai::v1::SignerService::NewStub(signer_channel);
-  // Peers are awaited for a while at start, then followed: one that is down does not stop this
-  // coordinator, only the VRs that need it (coordinator/peer_monitor.h).
+  // The peer this coordinator records with: the signer, or for a front the sequencer.
+  const mecai::v1::PeerConfig& recorder = front ? config.sequencer() : config.signer();
+  ASSIGN_OR_RETURN(auto recorder_channel, mecai::MakeChannel(recorder));
+  // Watched from the start; VRs that need a peer that is down are refused until it is back.
   std::vector<mecai::MonitoredPeer> peers;
   for (const auto& agent : fanout->Channels()) {
     peers.push_back({agent.perspective_id, agent.address, agent.channel});
   }
-  peers.push_back({"signer", config.signer().address(), signer_channel});
+  peers.push_back({front ? "sequencer" : "signer", recorder.address(), recorder_channel});
   mecai::PeerMonitor peer_monitor(std::move(peers), &metrics, kPeerCheckInterval);
   const std::vector<std::string> unconnected = peer_monitor.WaitForPeers(
       absl::Now() + absl::Milliseconds(config.startup_connect_timeout_milliseconds()));
@@ -94,23 +214,20 @@ absl::Status Run(const std::string& config_path) {
                        << ": not connected within startup_connect_timeout_milliseconds; VRs "
                           "that need it are refused until it is";
   }
-  ASSIGN_OR_RETURN(auto store,
-                   mecai::RecordStore::Open(config.store_path(), config.log_shard_id()));
-  // The trust-list changes kept in the store, verified again with the maintainers'
-  // keys, in effect here (a removed root is refused before probing) and re-sent to the signer.
-  ASSIGN_OR_RETURN(mecai::MaintainerKeys maintainer_keys,
-                   mecai::MaintainerKeys::Load(config.trust_list_maintainer_key_files()));
-  // Trust-list changes go to every signer replica (signer_replica_addresses, or every address the
-  // signer's name resolves to), not only the one the signing connection lands on.
-  mecai::TrustListRelay relay(config.signer(),
-                              std::vector<std::string>(config.signer_replica_addresses().begin(),
-                                                       config.signer_replica_addresses().end()),
-                              absl::Milliseconds(config.signer_timeout_milliseconds()));
-  ASSIGN_OR_RETURN(
-      auto trust_list_changes,
-      mecai::RestoreTrustListChanges(*store, std::move(maintainer_keys), *trust_lists, relay));
-  metrics.SetLogSize(store->TreeSize());
-  store->ObserveCommits([&metrics](double seconds) { metrics.RecordStoreCommit(seconds); });
+  std::unique_ptr<mecai::v1::SignerService::Stub> signer;
+  std::unique_ptr<LogSide> log;
+  std::unique_ptr<mecai::SequencerClient> sequencer;
+  mecai::DecisionLog* decisions = nullptr;
+  if (front) {
+    sequencer = std::make_unique<mecai::SequencerClient>(
+        mecai::v1::SequencerService::NewStub(recorder_channel), config.sequencer().address(),
+        absl::Milliseconds(config.sequencer_timeout_milliseconds()));
+    decisions = sequencer.get();
+  } else {
+    signer = mecai::v1::SignerService::NewStub(recorder_channel);
+    ASSIGN_OR_RETURN(log, OpenLog(config, *trust_lists, *signer, metrics, *registry, clock));
+    decisions = log->decisions.get();
+  }
   // Serves /metrics when listen.metrics_address is set.
   ASSIGN_OR_RETURN(auto metrics_server, mecai::MetricsServer::Start(config.listen(), registry));
   std::vector<std::string> fetch_ranges(
@@ -128,8 +245,7 @@ absl::Status Run(const std::string& config_path) {
   revocation_options.limits.max_evidence_age =
       absl::Seconds(config.revocation().evidence_max_age_seconds());
   mecai::RevocationChecker revocation(fetcher, clock, revocation_options);
-  // Asked for VRs of trust lists that require issuance approval (ARCHITECTURE.md §7); connects
-  // lazily, so while it is unreachable only those VRs are refused.
+  // Out-of-band issuance approval (ARCHITECTURE.md §7), for trust lists that require it.
   std::unique_ptr<mecai::v1::ApprovalService::Stub> approval_service;
   std::unique_ptr<mecai::ApprovalChecker> approval;
   if (config.has_approval_service()) {
@@ -139,68 +255,22 @@ absl::Status Run(const std::string& config_path) {
         approval_service.get(), config.approval_service().address(),
         absl::Milliseconds(config.approval_timeout_milliseconds()));
   }
-  mecai::CheckpointSigner checkpoints(*store, *signer, clock,
-                                      absl::Milliseconds(config.signer_timeout_milliseconds()));
-  // Logged VDs (docs/VOUCHING_DATA.md "Logged VDs"): one checkpoint every batch interval proves
-  // every VD recorded since.
-  const bool logged_vds = config.batch_interval_milliseconds() > 0;
-  mecai::LoggedVdProofs proofs(*store);
-  if (logged_vds) checkpoints.UseEntries();
-  // Witnesses cosign each stored checkpoint note, on the collector's own thread; logged VDs then
-  // wait for that round, so that they carry the cosignatures (docs/PUBLIC_LOG.md "Witnesses").
-  std::unique_ptr<mecai::WitnessCollector> witnesses;
-  if (config.witnesses_size() > 0) {
-    ASSIGN_OR_RETURN(witnesses, mecai::WitnessCollector::Create(
-                                    {config.witnesses().begin(), config.witnesses().end()}, *store,
-                                    registry.get()));
-    if (logged_vds) {
-      witnesses->OnCollected(
-          [&proofs](const mecai::v1::SignedCheckpoint& checkpoint, uint64_t tree_size) {
-            proofs.CheckpointStored(checkpoint, tree_size);
-          });
-    }
+  mecai::Coordinator coordinator(config, *trust_lists, *fanout, *decisions, revocation, clock,
+                                 &metrics, approval.get(),
+                                 log != nullptr ? log->log_guard.get() : nullptr);
+  if (log != nullptr && config.batch_interval_milliseconds() > 0) {
+    coordinator.UseLoggedVds(log->proofs.get());
   }
-  checkpoints.ObserveCheckpoints(
-      [&witnesses, &proofs, logged_vds](const mecai::v1::SignedCheckpoint& checkpoint,
-                                        uint64_t tree_size) {
-        if (witnesses != nullptr) {
-          witnesses->CheckpointStored(checkpoint);
-        } else if (logged_vds) {
-          proofs.CheckpointStored(checkpoint, tree_size);
-        }
-      });
-  // No VR is decided until the signer confirms that this store extends the last checkpoint it
-  // signed: a store restored from an old backup, or a copy, never serves a rolled-back or forked
-  // log (docs/OPERATIONS.md "Restoring a coordinator's store").
-  mecai::LogGuard log_guard(checkpoints, &metrics);
-  log_guard.Confirm();
-  mecai::Coordinator coordinator(config, *trust_lists, *fanout, *store, *signer, revocation, clock,
-                                 &metrics, approval.get(), &log_guard);
-  if (logged_vds) coordinator.UseLoggedVds(&proofs);
   mecai::VouchingServiceImpl vouching(coordinator);
-  mecai::AuditServiceImpl audit(*store, checkpoints, &log_guard);
-  // The signer holds every VD it signed until a checkpoint proves its record is in the log.
-  mecai::PeriodicCheckpoint periodic_checkpoint(
-      checkpoints, *store,
-      logged_vds ? absl::Milliseconds(config.batch_interval_milliseconds())
-                 : absl::Seconds(config.checkpoint_interval_seconds()),
-      &metrics, &log_guard, [&proofs] { proofs.ExpireOverdue(absl::Now()); });
-  std::unique_ptr<mecai::StoreBackup> store_backup;
-  if (config.has_store_backup()) {
-    mecai::StoreBackupOptions backup_options;
-    backup_options.directory = config.store_backup().directory();
-    backup_options.interval = absl::Seconds(config.store_backup().interval_seconds());
-    backup_options.kept = config.store_backup().kept();
-    store_backup = std::make_unique<mecai::StoreBackup>(*store, backup_options, clock, &metrics);
-  }
-  mecai::TrustListAdminImpl admin(
-      *trust_list_changes, *trust_lists, *store, relay, clock,
-      std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()));
   // Bundles re-read when their files change, as in the signer; changes stay applied across reloads.
   mecai::TrustListReloader reloader(*trust_lists,
                                     absl::Seconds(config.trust_list_reload_seconds()));
-  ASSIGN_OR_RETURN(auto server,
-                   mecai::StartServer(config.listen(), {&vouching, &audit, &admin}, &grpc_metrics));
+  std::vector<grpc::Service*> services = {&vouching};
+  if (log != nullptr) {
+    services.insert(services.end(), {log->audit.get(), log->admin.get()});
+    if (config.front_identities_size() > 0) services.push_back(log->sequencer_service.get());
+  }
+  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), services, &grpc_metrics));
   // The public Vouch endpoint (docs/PROTOCOL.md "The public endpoint"): VRs only, from anyone,
   // without a client certificate; everything else stays on the mutual-TLS server above.
   std::unique_ptr<mecai::PublicEndpointMetrics> public_metrics;
@@ -217,8 +287,15 @@ absl::Status Run(const std::string& config_path) {
         public_metrics.get());
     ASSIGN_OR_RETURN(public_servers, mecai::StartPublicEndpoint(config, *public_endpoint));
   }
-  MECAI_LOG(Info) << "coordinator shard " << config.log_shard_id() << " ready with "
-                  << agents->size() << " perspectives; log size " << store->TreeSize();
+  if (front) {
+    MECAI_LOG(Info) << "front coordinator ready with " << agents->size()
+                    << " perspectives; recording with the sequencer at "
+                    << config.sequencer().address();
+  } else {
+    MECAI_LOG(Info) << "coordinator shard " << config.log_shard_id() << " ready with "
+                    << agents->size() << " perspectives; log size " << log->store->TreeSize()
+                    << (config.front_identities_size() > 0 ? "; sequencer for its fronts" : "");
+  }
   mecai::ServeUntilSignal(*server);
   // The public servers stop as this returns, before what they call into.
   if (public_servers.grpc != nullptr) public_servers.grpc->Shutdown();

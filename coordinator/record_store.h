@@ -163,6 +163,9 @@ class RecordStore {
   // (RevocationEvidence.response_sha256). INVALID_ARGUMENT unless 32 bytes, NOT_FOUND when no
   // record named it, DATA_LOSS when the stored bytes no longer hash to it.
   absl::StatusOr<std::string> GetEvidence(const std::string& sha256) const;
+  // Whether the store holds the response whose SHA-256 is `sha256` (a record may name it by hash
+  // alone); remembered once true.
+  absl::StatusOr<bool> HasEvidence(const std::string& sha256) const;
 
   // Number of records (leaves) in the log.
   uint64_t TreeSize() const;
@@ -219,8 +222,6 @@ class RecordStore {
   // Prepares `record` (already checked for `index`) for Commit, rewriting it into its stored form
   // (evidence by hash).
   absl::Status Prepare(v1::QuorumRecord* record, uint64_t index, PendingRecord* pending) const;
-  // Whether the evidence family holds `sha256`; remembered in known_evidence_.
-  absl::StatusOr<bool> HasEvidence(const std::string& sha256) const;
   // Queues `pending` and returns once it is durably written (or the write failed), leading the
   // group commit when its index is the lowest uncommitted one.
   absl::Status Commit(PendingRecord* pending) ABSL_LOCKS_EXCLUDED(append_mutex_);

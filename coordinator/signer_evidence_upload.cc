@@ -23,6 +23,18 @@ void AddEvidenceByHash(const std::vector<v1::RevocationEvidence>& evidence,
   }
 }
 
+namespace {
+
+// Whether `evidence` names the response `sha256` by hash, without its bytes.
+bool NamesByHash(const std::vector<v1::RevocationEvidence>& evidence, const std::string& sha256) {
+  for (const v1::RevocationEvidence& item : evidence) {
+    if (item.response_der().empty() && item.response_sha256() == sha256) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 grpc::Status UploadEvidenceToSigner(v1::SignerService::StubInterface& signer,
                                     const std::string& response_der, absl::Duration timeout) {
   grpc::ClientContext context;
@@ -100,16 +112,22 @@ grpc::Status SignerEvidenceUpload::SignVouching(const v1::SignVouchingRequest& r
   const v1::EvidenceNeeded needed = response->evidence_needed();
   for (const std::string& sha256 : needed.response_sha256()) {
     auto it = by_sha256.find(sha256);
-    if (it == by_sha256.end()) {
+    // A response the request named by hash only comes from the source (the record store).
+    absl::StatusOr<std::string> from_source = absl::NotFoundError("not carried");
+    if (it == by_sha256.end() && source_ != nullptr && NamesByHash(evidence, sha256)) {
+      from_source = source_(sha256);
+    }
+    if (it == by_sha256.end() && !from_source.ok()) {
       *response->mutable_refusal() = MakeRefusal(
           v1::SIGNER_REFUSED, absl::StrCat("the signer asked for revocation evidence ",
                                            ShortHex(sha256), " that the request did not name"));
       return grpc::Status::OK;
     }
-    const grpc::Status uploaded = UploadOnce(sha256, *it->second);
+    const std::string& der = it != by_sha256.end() ? *it->second : *from_source;
+    const grpc::Status uploaded = UploadOnce(sha256, der);
     if (!uploaded.ok()) {
       MECAI_LOG(Warning) << "the signer refused revocation evidence " << ShortHex(sha256) << " ("
-                         << it->second->size() << " bytes): " << uploaded.error_message();
+                         << der.size() << " bytes): " << uploaded.error_message();
       return grpc::Status(uploaded.error_code(), absl::StrCat("uploading revocation evidence: ",
                                                               uploaded.error_message()));
     }

@@ -7,6 +7,7 @@
 #define MECAI_COORDINATOR_SIGNER_EVIDENCE_UPLOAD_H_
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -38,11 +40,16 @@ grpc::Status UploadEvidenceToSigner(v1::SignerService::StubInterface& signer,
 // Thread-safe (the stub is). Every dependency must outlive it.
 class SignerEvidenceUpload {
  public:
+  // The bytes of a response by its SHA-256 (e.g. from the record store), for a request that named
+  // one by hash without carrying its bytes.
+  using EvidenceSource = std::function<absl::StatusOr<std::string>(const std::string& sha256)>;
+
   // `timeout` bounds each call to the signer (CoordinatorConfig.signer_timeout_milliseconds);
-  // `metrics` may be null.
+  // `metrics` may be null; `source`, when set, is asked for a response the signer needs that the
+  // request's evidence does not carry.
   SignerEvidenceUpload(v1::SignerService::StubInterface& signer, absl::Duration timeout,
-                       CoordinatorMetrics* metrics)
-      : signer_(signer), timeout_(timeout), metrics_(metrics) {}
+                       CoordinatorMetrics* metrics, EvidenceSource source = nullptr)
+      : signer_(signer), timeout_(timeout), metrics_(metrics), source_(std::move(source)) {}
 
   // Sends `request` (its revocation evidence by hash, AddEvidenceByHash) to the signer. When the
   // signer answers evidence_needed, uploads each response of `evidence` it names and sends
@@ -68,6 +75,7 @@ class SignerEvidenceUpload {
   v1::SignerService::StubInterface& signer_;
   const absl::Duration timeout_;
   CoordinatorMetrics* const metrics_;
+  const EvidenceSource source_;
   absl::Mutex mutex_;
   absl::flat_hash_map<std::string, std::shared_ptr<InFlight>> in_flight_ ABSL_GUARDED_BY(mutex_);
 };

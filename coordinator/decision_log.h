@@ -1,0 +1,49 @@
+// Where a coordinator's decisions are recorded (docs/ARCHITECTURE.md §14 "Stateless fronts and one
+// sequencer"): in its own record store, where the signer signs each VD at its log index
+// (LocalDecisionLog: a coordinator alone, or the VA's sequencer), or by the VA's sequencer over
+// mutual TLS (SequencerClient: a front coordinator, which keeps no state).
+#ifndef MECAI_COORDINATOR_DECISION_LOG_H_
+#define MECAI_COORDINATOR_DECISION_LOG_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "coordinator/coordinator_metrics.h"
+#include "proto/mecai/v1/record.pb.h"
+#include "proto/mecai/v1/sequencer.pb.h"
+
+namespace mecai {
+
+// What recording one decision wrote.
+struct RecordedDecision {
+  // The record as stored at its log index; for a logged VD whose proof the log adds, as proven.
+  v1::QuorumRecord record;
+  // Not OK when the signer could not be reached: the record says refused (SIGNER_REFUSED) and the
+  // VR's caller is told of the fault.
+  absl::Status signer_fault;
+};
+
+// Thread-safe.
+class DecisionLog {
+ public:
+  virtual ~DecisionLog() = default;
+
+  // Records `decision` (RecordDecisionRequest: a QuorumRecord without its index, shard and time;
+  // ISSUED asks the signer, REFUSED is recorded as is) durably, in bounded time (trust rule 4),
+  // and returns what was stored. An error means no answer about the record: it may or may not
+  // have been written (the VR sent again is answered from it if it was).
+  virtual absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) = 0;
+
+  // The latest record of the VR whose SHA-256 is `sha256`, or std::nullopt.
+  virtual absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
+      const std::string& sha256) = 0;
+
+  // Sets the log's own figures (size, store) in `metrics`; nothing when the log is elsewhere.
+  virtual void ReportFigures(CoordinatorMetrics& metrics) const {}
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COORDINATOR_DECISION_LOG_H_

@@ -1,0 +1,184 @@
+#include "coordinator/local_decision_log.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/logging.h"
+#include "common/base/status.h"
+#include "common/crypto/hashing.h"
+#include "common/evidence/refusal.h"
+#include "common/rpc/grpc_channel.h"
+#include "common/rpc/grpc_server.h"
+
+namespace mecai {
+
+int LogIndexAttempts(const v1::CoordinatorConfig& config) {
+  // Before the worker threads, a VR held an internal server thread or a slot of the public
+  // endpoint; the sequencer records its fronts' decisions on its worker threads too.
+  const int public_in_flight =
+      config.has_public_listen() ? static_cast<int>(config.public_listen().max_in_flight()) : 0;
+  return MaxServerThreads(config.listen()) + public_in_flight +
+         2 * static_cast<int>(config.vouch_worker_threads()) + 1;
+}
+
+LocalDecisionLog::LocalDecisionLog(RecordStore& store, v1::SignerService::StubInterface& signer,
+                                   absl::Duration signer_timeout, int log_index_attempts,
+                                   const Clock& clock, CoordinatorMetrics* metrics)
+    : store_(store),
+      log_index_attempts_(log_index_attempts),
+      clock_(clock),
+      signer_evidence_(signer, signer_timeout, metrics,
+                       [this](const std::string& sha256) { return store_.GetEvidence(sha256); }) {}
+
+absl::StatusOr<std::vector<std::string>> LocalDecisionLog::MissingEvidence(
+    const v1::RecordDecisionRequest& decision) const {
+  std::vector<std::string> missing;
+  std::set<std::string> asked;
+  for (const v1::RevocationEvidence& evidence : decision.decision().revocation()) {
+    if (!evidence.response_der().empty()) continue;
+    const std::string& sha256 = evidence.response_sha256();
+    if (sha256.size() != 32) {
+      return absl::InvalidArgumentError(
+          "a revocation evidence carries neither its response nor its 32-byte SHA-256");
+    }
+    if (!asked.insert(sha256).second) continue;
+    ASSIGN_OR_RETURN(bool held, store_.HasEvidence(sha256));
+    if (!held) missing.push_back(sha256);
+  }
+  return missing;
+}
+
+absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
+    const v1::RecordDecisionRequest& decision) {
+  const v1::QuorumRecord& record = decision.decision();
+  if (Sha256(record.vouching_request()) != record.vouching_request_sha256()) {
+    return absl::InvalidArgumentError(
+        "the decision's vouching_request_sha256 is not the SHA-256 of its vouching_request");
+  }
+  if (record.decision() != v1::ISSUED && record.decision() != v1::REFUSED) {
+    return absl::InvalidArgumentError("a decision to record is ISSUED or REFUSED");
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> missing, MissingEvidence(decision));
+  if (!missing.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the decision names revocation evidence ", ShortHex(missing[0]),
+                     " by hash, which this log does not hold; nothing was recorded"));
+  }
+  // Record the decision durably before anything leaves (trust rule 4).
+  absl::Status signer_fault;
+  absl::StatusOr<v1::QuorumRecord> stored = AppendAtAnUntakenIndex(decision, &signer_fault);
+  if (!stored.ok()) return stored.status();
+  return RecordedDecision{*std::move(stored), std::move(signer_fault)};
+}
+
+absl::StatusOr<std::optional<v1::QuorumRecord>> LocalDecisionLog::FindByRequestDigest(
+    const std::string& sha256) {
+  ASSIGN_OR_RETURN(std::optional<uint64_t> index, store_.FindByRequestDigest(sha256));
+  if (!index.has_value()) return std::nullopt;
+  ASSIGN_OR_RETURN(v1::QuorumRecord record, store_.GetRecord(*index));
+  return record;
+}
+
+void LocalDecisionLog::ReportFigures(CoordinatorMetrics& metrics) const {
+  metrics.SetLogSize(store_.TreeSize());
+  const RecordStore::StoreFigures figures = store_.Figures();
+  metrics.SetStoreFigures(figures.sst_files_bytes, figures.live_data_bytes, figures.memtable_bytes,
+                          figures.pending_compaction_bytes, store_.CommittedBatches());
+}
+
+absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::AppendAtAnUntakenIndex(
+    const v1::RecordDecisionRequest& decision, absl::Status* signer_fault) {
+  // The signer gives a log index to one VD only. An index it already gave away (a VD signed just
+  // before this coordinator crashed, whose record never committed) is abandoned in the log and the
+  // decision asked for again at the next index, a few times at most.
+  absl::StatusOr<v1::QuorumRecord> stored = absl::UnknownError("not appended");
+  for (int attempt = 0; attempt < log_index_attempts_; ++attempt) {
+    SigningAttempt signing;
+    stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
+      return DecisionRecordAt(decision, log_index, &signing);
+    });
+    *signer_fault = signing.signer_fault;
+    if (!signing.index_taken) break;
+    MECAI_LOG(Warning) << "log index abandoned for " << decision.decision().hostname() << ": "
+                       << (stored.ok() ? stored->refusal().explanation()
+                                       : std::string(stored.status().message()));
+    if (stored.ok()) stored = absl::AbortedError("every log index tried was taken");
+  }
+  return stored;
+}
+
+absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::DecisionRecordAt(
+    const v1::RecordDecisionRequest& decision, uint64_t log_index, SigningAttempt* signing) {
+  v1::QuorumRecord record = decision.decision();
+  // What only the signer or an administrator puts in a record never comes from the decision.
+  record.clear_vouching_data();
+  record.clear_unrecorded_vouching_data();
+  record.clear_trust_list_change();
+  record.set_log_index(log_index);
+  record.set_log_shard_id(store_.shard_id());
+  record.set_decided_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+  if (record.decision() == v1::REFUSED) return record;
+  return AskSigner(decision, log_index, std::move(record), signing);
+}
+
+absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::AskSigner(
+    const v1::RecordDecisionRequest& decision, uint64_t log_index, v1::QuorumRecord record,
+    SigningAttempt* signing) {
+  v1::SignVouchingRequest sign_request;
+  sign_request.set_vouching_request(record.vouching_request());
+  for (const v1::SignedObservation& observation : decision.observations()) {
+    if (!observation.tbs().empty()) *sign_request.add_observations() = observation;
+  }
+  sign_request.set_log_index(log_index);
+  sign_request.set_log_shard_id(store_.shard_id());
+  sign_request.set_probe_nonce(decision.probe_nonce());
+  // ARCHITECTURE.md §8 "Evidence by content hash": each response by its SHA-256; the signer is
+  // sent the bytes only when it asks for them.
+  const std::vector<v1::RevocationEvidence> evidence(record.revocation().begin(),
+                                                     record.revocation().end());
+  AddEvidenceByHash(evidence, &sign_request);
+  *sign_request.mutable_approval_records() = record.approval().records();
+  v1::SignVouchingResponse signed_response;
+  grpc::Status status = signer_evidence_.SignVouching(sign_request, evidence, &signed_response);
+  record.set_decision(v1::REFUSED);
+  if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    signing->index_taken = true;
+    return absl::AbortedError(absl::StrCat("signer: ", status.error_message()));
+  }
+  if (status.ok() && signed_response.has_log_index_taken()) {
+    // A VD signed here for a decision whose record never committed (its coordinator stopped
+    // first): this index is abandoned with that VD in its record, so that the log holds every VD
+    // at its own index (docs/SECURITY.md T7); the decision is asked for again at the next index.
+    signing->index_taken = true;
+    const v1::LogIndexTaken& taken = signed_response.log_index_taken();
+    v1::QuorumRecord abandoned;
+    abandoned.set_log_index(log_index);
+    abandoned.set_log_shard_id(store_.shard_id());
+    abandoned.set_decided_at_unix_milliseconds(clock_.NowUnixMilliseconds());
+    abandoned.mutable_refusal()->set_explanation(absl::StrCat(
+        "abandoned: the signer had given this index to another VD: ", taken.explanation()));
+    if (taken.has_vouching_data_at_index()) {
+      *abandoned.mutable_unrecorded_vouching_data() = taken.vouching_data_at_index();
+    }
+    return abandoned;
+  }
+  if (!status.ok()) {
+    signing->signer_fault = FromGrpcStatus(status, "signer");
+    *record.mutable_refusal() =
+        MakeRefusal(v1::SIGNER_REFUSED,
+                    absl::StrCat("the signer could not be reached: ", status.error_message()));
+  } else if (signed_response.has_refusal()) {
+    *record.mutable_refusal() = signed_response.refusal();
+  } else if (signed_response.has_approved_statement()) {
+    // A logged VD: its proof is added once a checkpoint covers this record.
+    record.set_decision(v1::ISSUED);
+    record.mutable_vouching_data()->set_statement(signed_response.approved_statement());
+  } else {
+    record.set_decision(v1::ISSUED);
+    *record.mutable_vouching_data() = signed_response.vouching_data();
+  }
+  return record;
+}
+
+}  // namespace mecai

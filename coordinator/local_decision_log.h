@@ -1,0 +1,84 @@
+// The decision log in the coordinator's own record store (docs/ARCHITECTURE.md §14): a coordinator
+// alone, or the VA's sequencer recording its fronts' decisions. The signer signs each VD inside the
+// store's Append, so that the VD names the log index its record takes (trust rule 4).
+#ifndef MECAI_COORDINATOR_LOCAL_DECISION_LOG_H_
+#define MECAI_COORDINATOR_LOCAL_DECISION_LOG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/base/clock.h"
+#include "coordinator/coordinator_metrics.h"
+#include "coordinator/decision_log.h"
+#include "coordinator/record_store.h"
+#include "coordinator/signer_evidence_upload.h"
+#include "proto/mecai/v1/config.pb.h"
+#include "proto/mecai/v1/signer.grpc.pb.h"
+
+namespace mecai {
+
+// How often one decision is asked for a log index, for a coordinator configured as `config`. A
+// coordinator of this shard that crashed had at most one signing in flight per thread that can
+// record, so the signer can have given away at most that many indices its store never committed;
+// one more attempt then succeeds.
+int LogIndexAttempts(const v1::CoordinatorConfig& config);
+
+// Thread-safe. Every dependency must outlive it.
+class LocalDecisionLog final : public DecisionLog {
+ public:
+  // `signer_timeout` bounds each signer call; `metrics` may be null.
+  LocalDecisionLog(RecordStore& store, v1::SignerService::StubInterface& signer,
+                   absl::Duration signer_timeout, int log_index_attempts, const Clock& clock,
+                   CoordinatorMetrics* metrics);
+
+  // INVALID_ARGUMENT, nothing recorded, when `decision` is malformed: its vouching_request_sha256
+  // is not the SHA-256 of its vouching_request, its decision neither ISSUED nor REFUSED, or it
+  // names a response by hash that the store does not hold (MissingEvidence).
+  absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
+  absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
+      const std::string& sha256) override;
+  void ReportFigures(CoordinatorMetrics& metrics) const override;
+
+  // The SHA-256 of each revocation response `decision` names by hash only (without its bytes) that
+  // the store does not hold, each once.
+  absl::StatusOr<std::vector<std::string>> MissingEvidence(
+      const v1::RecordDecisionRequest& decision) const;
+
+  const std::string& shard_id() const { return store_.shard_id(); }
+
+ private:
+  // One attempt to have the signer sign at one log index.
+  struct SigningAttempt {
+    // The signer had already given the index to another VD.
+    bool index_taken = false;
+    absl::Status signer_fault;
+  };
+
+  // Appends the decision record, abandoning each log index the signer already gave to another VD
+  // and trying the next, log_index_attempts_ times at most.
+  absl::StatusOr<v1::QuorumRecord> AppendAtAnUntakenIndex(const v1::RecordDecisionRequest& decision,
+                                                          absl::Status* signer_fault);
+  // The record of the decision at `log_index`: refused as decided, or what the signer answered.
+  absl::StatusOr<v1::QuorumRecord> DecisionRecordAt(const v1::RecordDecisionRequest& decision,
+                                                    uint64_t log_index, SigningAttempt* signing);
+  // Asks the signer for the VD at `log_index` and completes `record` with its answer. ABORTED when
+  // the signer already gave that index away; an unreachable signer is recorded as SIGNER_REFUSED
+  // and reported in `signing->signer_fault`.
+  absl::StatusOr<v1::QuorumRecord> AskSigner(const v1::RecordDecisionRequest& decision,
+                                             uint64_t log_index, v1::QuorumRecord record,
+                                             SigningAttempt* signing);
+
+  RecordStore& store_;
+  const int log_index_attempts_;
+  const Clock& clock_;
+  // Signs with the revocation evidence named by hash, uploading what the signer lacks (from the
+  // decision, or from the store for a response the decision named by hash).
+  SignerEvidenceUpload signer_evidence_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COORDINATOR_LOCAL_DECISION_LOG_H_

@@ -1,0 +1,93 @@
+#include "coordinator/sequencer_client.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto/hashing.h"
+#include "common/rpc/grpc_status.h"
+#include "grpcpp/grpcpp.h"
+
+namespace mecai {
+namespace {
+
+// `decision` with each revocation response named by its SHA-256 only; `bytes` gets each
+// response's DER by that hash.
+v1::RecordDecisionRequest ByHash(const v1::RecordDecisionRequest& decision,
+                                 absl::flat_hash_map<std::string, std::string>* bytes) {
+  v1::RecordDecisionRequest sent = decision;
+  for (v1::RevocationEvidence& evidence : *sent.mutable_decision()->mutable_revocation()) {
+    if (evidence.response_der().empty()) continue;
+    std::string sha256 = Sha256(evidence.response_der());
+    evidence.set_response_sha256(sha256);
+    bytes->emplace(std::move(sha256), std::move(*evidence.mutable_response_der()));
+    evidence.clear_response_der();
+  }
+  return sent;
+}
+
+}  // namespace
+
+SequencerClient::SequencerClient(std::unique_ptr<v1::SequencerService::StubInterface> stub,
+                                 std::string address, absl::Duration timeout)
+    : stub_(std::move(stub)), address_(std::move(address)), timeout_(timeout) {}
+
+absl::StatusOr<RecordedDecision> SequencerClient::Record(
+    const v1::RecordDecisionRequest& decision) {
+  absl::flat_hash_map<std::string, std::string> bytes;
+  v1::RecordDecisionRequest sent = ByHash(decision, &bytes);
+  // At most twice: by hash, then with the bytes of what the sequencer's store lacks.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    v1::RecordDecisionResponse response;
+    const grpc::Status status = stub_->RecordDecision(&context, sent, &response);
+    if (!status.ok()) {
+      return FromGrpcStatus(
+          status, absl::StrCat("the log sequencer ", address_,
+                               " (the decision may have been recorded; the VR sent again is "
+                               "answered from its record if it was)"));
+    }
+    if (response.has_record()) {
+      RecordedDecision recorded{std::move(*response.mutable_record()), absl::OkStatus()};
+      if (response.signer_fault_code() != 0) {
+        recorded.signer_fault =
+            absl::Status(static_cast<absl::StatusCode>(response.signer_fault_code()),
+                         response.signer_fault_message());
+      }
+      return recorded;
+    }
+    if (!response.has_evidence_needed() || attempt > 0) break;
+    for (const std::string& sha256 : response.evidence_needed().response_sha256()) {
+      auto it = bytes.find(sha256);
+      if (it == bytes.end()) {
+        return absl::InternalError(absl::StrCat("the log sequencer ", address_,
+                                                " asked for revocation evidence ", ShortHex(sha256),
+                                                " that the decision did not carry"));
+      }
+      for (v1::RevocationEvidence& evidence : *sent.mutable_decision()->mutable_revocation()) {
+        if (evidence.response_sha256() == sha256) evidence.set_response_der(it->second);
+      }
+    }
+  }
+  return absl::InternalError(absl::StrCat("the log sequencer ", address_,
+                                          " answered neither a record nor the evidence it needs; "
+                                          "nothing was recorded"));
+}
+
+absl::StatusOr<std::optional<v1::QuorumRecord>> SequencerClient::FindByRequestDigest(
+    const std::string& sha256) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  v1::FindRecordRequest request;
+  request.set_vouching_request_sha256(sha256);
+  v1::FindRecordResponse response;
+  const grpc::Status status = stub_->FindRecord(&context, request, &response);
+  if (!status.ok()) {
+    return FromGrpcStatus(status, absl::StrCat("the log sequencer ", address_));
+  }
+  if (!response.has_record()) return std::nullopt;
+  return std::move(*response.mutable_record());
+}
+
+}  // namespace mecai

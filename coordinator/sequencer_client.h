@@ -1,0 +1,41 @@
+// A front coordinator's decision log (docs/ARCHITECTURE.md §14 "Stateless fronts and one
+// sequencer"): each decision is recorded, and its VD signed, by the VA's sequencer over mutual TLS
+// (mecai.v1.SequencerService). Revocation responses are named by hash; the bytes of one are sent
+// only when the sequencer's store does not hold it yet (evidence_needed), so a CRL crosses to the
+// sequencer once, not with every VR it covers.
+#ifndef MECAI_COORDINATOR_SEQUENCER_CLIENT_H_
+#define MECAI_COORDINATOR_SEQUENCER_CLIENT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "coordinator/decision_log.h"
+#include "proto/mecai/v1/sequencer.grpc.pb.h"
+
+namespace mecai {
+
+// Thread-safe (the stub is).
+class SequencerClient final : public DecisionLog {
+ public:
+  // `timeout` bounds each call (CoordinatorConfig.sequencer_timeout_milliseconds); `address` names
+  // the sequencer in errors.
+  SequencerClient(std::unique_ptr<v1::SequencerService::StubInterface> stub, std::string address,
+                  absl::Duration timeout);
+
+  // An unreachable sequencer, or one that does not answer within the timeout, is UNAVAILABLE or
+  // DEADLINE_EXCEEDED with a message that says the decision may or may not have been recorded.
+  absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
+  absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
+      const std::string& sha256) override;
+
+ private:
+  const std::unique_ptr<v1::SequencerService::StubInterface> stub_;
+  const std::string address_;
+  const absl::Duration timeout_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COORDINATOR_SEQUENCER_CLIENT_H_

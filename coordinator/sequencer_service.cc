@@ -1,0 +1,154 @@
+#include "coordinator/sequencer_service.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/logging.h"
+#include "common/rpc/grpc_server.h"
+#include "common/rpc/grpc_status.h"
+#include "coordinator/vouching_service.h"
+
+namespace mecai {
+namespace {
+
+// The longest a call waits for the checkpoint that proves a logged VD (the front's
+// sequencer_timeout_milliseconds is at most 120000).
+constexpr absl::Duration kLongestWait = absl::Minutes(2);
+
+// A logged VD's record holds the approved statement; the answer is the VD with its proof.
+v1::VouchResponse AsResponse(const v1::QuorumRecord& record) {
+  v1::VouchResponse response;
+  if (record.decision() == v1::ISSUED) *response.mutable_vouching_data() = record.vouching_data();
+  response.set_log_index(record.log_index());
+  return response;
+}
+
+}  // namespace
+
+SequencerServiceImpl::SequencerServiceImpl(LocalDecisionLog& log,
+                                           std::vector<std::string> front_identities,
+                                           const LogGuard* log_guard, LoggedVdProofs* proofs,
+                                           int worker_threads, size_t max_queued)
+    : log_(log),
+      front_identities_(std::move(front_identities)),
+      log_guard_(log_guard),
+      proofs_(proofs),
+      workers_(worker_threads, max_queued) {}
+
+grpc::Status SequencerServiceImpl::Authorize(const grpc::CallbackServerContext& context) const {
+  if (context.auth_context() != nullptr) {
+    for (const std::string& peer : PeerIdentities(*context.auth_context())) {
+      if (std::find(front_identities_.begin(), front_identities_.end(), peer) !=
+          front_identities_.end()) {
+        return grpc::Status::OK;
+      }
+    }
+  }
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      "recording decisions needs a front coordinator's identity "
+                      "(front_identities)");
+}
+
+void SequencerServiceImpl::Schedule(grpc::ServerUnaryReactor* reactor, std::function<void()> work) {
+  if (!workers_.TrySchedule(std::move(work))) {
+    MECAI_LOG(Warning) << "refused a front's call: the sequencer's queue is full";
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "the log sequencer's queue is full; nothing was recorded"));
+  }
+}
+
+void SequencerServiceImpl::WhenComplete(
+    v1::QuorumRecord record, absl::Time deadline,
+    std::function<void(absl::StatusOr<v1::QuorumRecord>)> done) {
+  v1::VouchResponse response = AsResponse(record);
+  if (proofs_ == nullptr || !LoggedVdProofs::NeedsProof(response)) return done(std::move(record));
+  auto shared = std::make_shared<v1::QuorumRecord>(std::move(record));
+  proofs_->WhenProven(std::move(response), deadline,
+                      [shared, done = std::move(done)](absl::StatusOr<v1::VouchResponse> proven) {
+                        if (!proven.ok()) return done(proven.status());
+                        *shared->mutable_vouching_data() = proven->vouching_data();
+                        done(std::move(*shared));
+                      });
+}
+
+grpc::ServerUnaryReactor* SequencerServiceImpl::RecordDecision(
+    grpc::CallbackServerContext* context, const v1::RecordDecisionRequest* request,
+    v1::RecordDecisionResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const grpc::Status authorized = Authorize(*context);
+  if (!authorized.ok()) {
+    reactor->Finish(authorized);
+    return reactor;
+  }
+  // A logged VD waits for its checkpoint at most this long, whatever the caller asked.
+  const absl::Time deadline = std::min(CallerDeadline(*context), absl::Now() + kLongestWait);
+  Schedule(reactor, [this, request, response, reactor, deadline] {
+    // Nothing is recorded on a log the signer has not confirmed extends what it signed.
+    if (log_guard_ != nullptr) {
+      const absl::Status allowed = log_guard_->AllowsAppends();
+      if (!allowed.ok()) return reactor->Finish(ToGrpcStatus(allowed));
+    }
+    absl::StatusOr<std::vector<std::string>> missing = log_.MissingEvidence(*request);
+    if (!missing.ok()) return reactor->Finish(ToGrpcStatus(missing.status()));
+    if (!missing->empty()) {
+      for (std::string& sha256 : *missing) {
+        response->mutable_evidence_needed()->add_response_sha256(std::move(sha256));
+      }
+      return reactor->Finish(grpc::Status::OK);
+    }
+    absl::StatusOr<RecordedDecision> recorded = log_.Record(*request);
+    if (!recorded.ok()) {
+      MECAI_LOG(Error) << "no record written for a front's decision about "
+                       << request->decision().hostname() << ": " << recorded.status();
+      return reactor->Finish(ToGrpcStatus(recorded.status()));
+    }
+    MECAI_LOG(Info) << request->decision().hostname() << ":" << request->decision().port() << " "
+                    << v1::Decision_Name(recorded->record.decision()) << " record "
+                    << recorded->record.log_index() << " for a front";
+    if (!recorded->signer_fault.ok()) {
+      response->set_signer_fault_code(static_cast<int>(recorded->signer_fault.code()));
+      response->set_signer_fault_message(std::string(recorded->signer_fault.message()));
+    }
+    WhenComplete(std::move(recorded->record), deadline,
+                 [response, reactor](absl::StatusOr<v1::QuorumRecord> complete) {
+                   if (!complete.ok()) return reactor->Finish(ToGrpcStatus(complete.status()));
+                   *response->mutable_record() = *std::move(complete);
+                   reactor->Finish(grpc::Status::OK);
+                 });
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SequencerServiceImpl::FindRecord(grpc::CallbackServerContext* context,
+                                                           const v1::FindRecordRequest* request,
+                                                           v1::FindRecordResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const grpc::Status authorized = Authorize(*context);
+  if (!authorized.ok()) {
+    reactor->Finish(authorized);
+    return reactor;
+  }
+  if (request->vouching_request_sha256().size() != 32) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "vouching_request_sha256 must be 32 bytes"));
+    return reactor;
+  }
+  const absl::Time deadline = std::min(CallerDeadline(*context), absl::Now() + kLongestWait);
+  Schedule(reactor, [this, request, response, reactor, deadline] {
+    absl::StatusOr<std::optional<v1::QuorumRecord>> found =
+        log_.FindByRequestDigest(request->vouching_request_sha256());
+    if (!found.ok()) return reactor->Finish(ToGrpcStatus(found.status()));
+    if (!found->has_value()) return reactor->Finish(grpc::Status::OK);
+    WhenComplete(**std::move(found), deadline,
+                 [response, reactor](absl::StatusOr<v1::QuorumRecord> complete) {
+                   if (!complete.ok()) return reactor->Finish(ToGrpcStatus(complete.status()));
+                   *response->mutable_record() = *std::move(complete);
+                   reactor->Finish(grpc::Status::OK);
+                 });
+  });
+  return reactor;
+}
+
+}  // namespace mecai

@@ -1,0 +1,59 @@
+// The sequencer's side of mecai.v1.SequencerService (docs/ARCHITECTURE.md §14 "Stateless fronts and
+// one sequencer"): records the decisions of the VA's front coordinators in this coordinator's
+// record store, each at its own log index with the signer's VD, and finds the record of an
+// identical VR. Only the identities in CoordinatorConfig.front_identities may call it; a front's
+// decision is written as a record exactly as the coordinator's own are (coordinator/
+// local_decision_log.h), and nothing is recorded while the log guard holds appends back.
+#ifndef MECAI_COORDINATOR_SEQUENCER_SERVICE_H_
+#define MECAI_COORDINATOR_SEQUENCER_SERVICE_H_
+
+#include <string>
+#include <vector>
+
+#include "coordinator/local_decision_log.h"
+#include "coordinator/log_guard.h"
+#include "coordinator/logged_vd_proofs.h"
+#include "coordinator/worker_pool.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/mecai/v1/sequencer.grpc.pb.h"
+
+namespace mecai {
+
+// Thread-safe. Every dependency must outlive it.
+class SequencerServiceImpl final : public v1::SequencerService::CallbackService {
+ public:
+  // `front_identities`: the client identities allowed to call. `log_guard` and `proofs` may be
+  // null (no guard; VDs signed one by one). Calls are worked on by `worker_threads` threads, at
+  // most `max_queued` waiting; one beyond is refused at once (RESOURCE_EXHAUSTED).
+  SequencerServiceImpl(LocalDecisionLog& log, std::vector<std::string> front_identities,
+                       const LogGuard* log_guard, LoggedVdProofs* proofs, int worker_threads,
+                       size_t max_queued);
+
+  grpc::ServerUnaryReactor* RecordDecision(grpc::CallbackServerContext* context,
+                                           const v1::RecordDecisionRequest* request,
+                                           v1::RecordDecisionResponse* response) override;
+  grpc::ServerUnaryReactor* FindRecord(grpc::CallbackServerContext* context,
+                                       const v1::FindRecordRequest* request,
+                                       v1::FindRecordResponse* response) override;
+
+ private:
+  // PERMISSION_DENIED unless the caller is a front.
+  grpc::Status Authorize(const grpc::CallbackServerContext& context) const;
+  // Calls `done` with `record`, for a logged VD once a checkpoint proves it (by `deadline`).
+  void WhenComplete(v1::QuorumRecord record, absl::Time deadline,
+                    std::function<void(absl::StatusOr<v1::QuorumRecord>)> done);
+  // Runs `work` on a worker thread, or finishes `reactor` RESOURCE_EXHAUSTED when the queue is
+  // full.
+  void Schedule(grpc::ServerUnaryReactor* reactor, std::function<void()> work);
+
+  LocalDecisionLog& log_;
+  const std::vector<std::string> front_identities_;
+  const LogGuard* const log_guard_;
+  LoggedVdProofs* const proofs_;
+  // Last: its threads stop before the members they use are destroyed.
+  WorkerPool workers_;
+};
+
+}  // namespace mecai
+
+#endif  // MECAI_COORDINATOR_SEQUENCER_SERVICE_H_
