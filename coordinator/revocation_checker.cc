@@ -10,8 +10,11 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/base/logging.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/openssl_error.h"
@@ -69,6 +72,32 @@ void MakeRoom(std::map<std::string, std::shared_ptr<const Entry>>& cache, size_t
 
 }  // namespace
 
+// Transport errors are retried: the exchange broke before the server said anything (name
+// resolution, connection refused or reset, a truncated body, a timeout — curl's errors, which
+// CurlHttpFetcher reports as UNAVAILABLE or DEADLINE_EXCEEDED), and so are a 5xx (RFC 9110 §15.6)
+// and a 429 (RFC 6585 §4), the server's "not now". Everything else is an answer or a refusal that a
+// second attempt would only repeat: another HTTP status (Fetch's UNAVAILABLE "HTTP status N",
+// common/net/http_fetcher.h), a body over the size limit (RESOURCE_EXHAUSTED), an address the
+// policy refuses (PERMISSION_DENIED), a malformed URL (INVALID_ARGUMENT), a local failure
+// (INTERNAL). A response that arrived whole but does not parse is not a fetch error at all.
+bool IsRetryableFetchError(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+      return true;
+    case absl::StatusCode::kUnavailable: {
+      absl::string_view message = status.message();
+      int http_status = 0;
+      if (absl::ConsumePrefix(&message, "HTTP status ") &&
+          absl::SimpleAtoi(message, &http_status)) {
+        return http_status == 429 || (http_status >= 500 && http_status <= 599);
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 RevocationChecker::RevocationChecker(HttpFetcher& fetcher, Clock& clock, RevocationOptions options)
     : fetcher_(fetcher), clock_(clock), options_(options) {}
 
@@ -85,6 +114,23 @@ size_t RevocationChecker::CachedCrlCount() const {
 size_t RevocationChecker::CachedOcspResponseCount() const {
   absl::MutexLock lock(&mutex_);
   return ocsp_by_certificate_.size();
+}
+
+absl::StatusOr<std::string> RevocationChecker::FetchWithRetry(HttpRequest request,
+                                                              const char* kind) {
+  // Real time, not clock_: the budget bounds the fetcher's real waits.
+  const absl::Time deadline = absl::Now() + options_.fetch_timeout;
+  request.timeout = options_.fetch_timeout;
+  absl::StatusOr<std::string> body = fetcher_.Fetch(request);
+  if (body.ok() || !IsRetryableFetchError(body.status())) return body;
+  if (deadline - absl::Now() - options_.retry_backoff < kMinRetryTimeout) return body;
+  MECAI_LOG(Warning) << kind << " " << request.url << ": " << body.status().message()
+                     << "; trying again in " << options_.retry_backoff;
+  absl::SleepFor(options_.retry_backoff);
+  request.timeout = deadline - absl::Now();
+  body = fetcher_.Fetch(request);
+  if (body.ok()) return body;
+  return absl::Status(body.status().code(), absl::StrCat(body.status().message(), " (2 attempts)"));
 }
 
 RevocationChecker::SourceResult RevocationChecker::CheckCrlSource(const std::string& url,
@@ -120,9 +166,8 @@ RevocationChecker::SourceResult RevocationChecker::CheckCrlSource(const std::str
 
   HttpRequest request;
   request.url = url;
-  request.timeout = options_.fetch_timeout;
   request.max_response_bytes = options_.max_crl_bytes;
-  absl::StatusOr<std::string> body = fetcher_.Fetch(request);
+  absl::StatusOr<std::string> body = FetchWithRetry(std::move(request), "CRL");
   const absl::Time fetched_at = clock_.Now();
   if (!body.ok()) {
     result.verdict.status = RevocationStatus::kUnusable;
@@ -181,9 +226,8 @@ RevocationChecker::SourceResult RevocationChecker::CheckOcspSource(const std::st
   request.url = url;
   request.post_body = std::move(*ocsp_request);
   request.content_type = kOcspRequestContentType;
-  request.timeout = options_.fetch_timeout;
   request.max_response_bytes = options_.max_ocsp_bytes;
-  absl::StatusOr<std::string> body = fetcher_.Fetch(request);
+  absl::StatusOr<std::string> body = FetchWithRetry(std::move(request), "OCSP");
   const absl::Time fetched_at = clock_.Now();
   if (!body.ok()) {
     result.verdict.detail = std::string(body.status().message());
@@ -282,7 +326,8 @@ RevocationOutcome RevocationChecker::Check(X509* certificate, X509* issuer) {
       });
     }
   }
-  // The fetches of one check run in parallel, so a check takes one fetch_timeout at most.
+  // The fetches of one check run in parallel, so a check takes one fetch_timeout at most (a URL's
+  // retry included).
   if (tasks.size() == 1) {
     tasks.front()();
   } else {

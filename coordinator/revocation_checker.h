@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
@@ -25,8 +27,11 @@
 namespace mecai {
 
 struct RevocationOptions {
-  // Bound on each fetch (connection included); fetches of one check run in parallel.
+  // Bound on each URL's fetch (connection included), its one retry included; the fetches of one
+  // check run in parallel, so a check waits for the network this long at most.
   absl::Duration fetch_timeout = absl::Seconds(5);
+  // The pause before the one retry of a fetch that failed in transport (IsRetryableFetchError).
+  absl::Duration retry_backoff = absl::Milliseconds(100);
   size_t max_crl_bytes = 64 << 20;
   size_t max_ocsp_bytes = 64 << 10;
   // Each cache (CRLs by URL, OCSP responses by certificate) holds at most this many entries; when
@@ -42,6 +47,14 @@ struct RevocationOptions {
   // cached response older than limits.max_evidence_age is fetched again.
   RevocationLimits limits;
 };
+
+// Whether a fetch that failed with `status` (HttpFetcher::Fetch's errors) may be tried again:
+// transport errors and HTTP 5xx and 429, not answers or refusals (revocation_checker.cc says
+// which).
+bool IsRetryableFetchError(const absl::Status& status);
+
+// A retry is made only when at least this much of fetch_timeout remains for it.
+inline constexpr absl::Duration kMinRetryTimeout = absl::Milliseconds(100);
 
 // The result of one check. Revocation status is data (trust rule 2), never an error.
 struct RevocationOutcome {
@@ -70,6 +83,16 @@ struct RevocationOutcome {
 //   * else REVOCATION_UNKNOWN naming each source and why it failed; a certificate naming no
 //     http(s) CRL distribution point and no OCSP responder is REVOCATION_UNKNOWN too.
 // OCSP requests are POSTs (RFC 6960 Appendix A.1) carrying a fresh 16-byte nonce (RFC 8954).
+//
+// Retry: a CRL download or OCSP request that failed in transport (IsRetryableFetchError) is made
+// once more, options.retry_backoff later, with the same request (the same nonce): at most 2
+// attempts per URL per check. Both attempts share options.fetch_timeout, measured in real time
+// from the first: the retry gets what remains, and is not made when less than
+// kMinRetryTimeout would remain after the backoff. Each retry is logged as a Warning naming the
+// URL and the error; when the retry fails too, the explanation names the last error and
+// "(2 attempts)". An answer that says something — a CRL or OCSP response (well-formed or not), an
+// HTTP status other than 5xx and 429, a body over the size limit — and an address the policy
+// refuses are final.
 //
 // Caches: a CRL by URL (parsed once; re-verified for every certificate with CheckParsedCrl, so one
 // CA's CRL never vouches for another's certificate), an OCSP response by (issuer key hash,
@@ -112,6 +135,10 @@ class RevocationChecker {
   // What one source said.
   struct SourceResult;
 
+  // fetcher_.Fetch(request), tried again once after a transport error within
+  // options_.fetch_timeout (see the class comment); request.timeout is set here. `kind` ("CRL",
+  // "OCSP") names the source in the log.
+  absl::StatusOr<std::string> FetchWithRetry(HttpRequest request, const char* kind);
   SourceResult CheckCrlSource(const std::string& url, X509* certificate, X509* issuer,
                               absl::Time now);
   SourceResult CheckOcspSource(const std::string& url, X509* certificate, X509* issuer,

@@ -4,12 +4,23 @@
 // responder certificate. Fetches go through CurlHttpFetcher with 127.0.0.0/8 allowlisted.
 #include "coordinator/revocation_checker.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <deque>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -24,6 +35,7 @@
 #include "common/net/http_fetcher.h"
 #include "common/process/child_process.h"
 #include "common/revocation/revocation.h"
+#include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/testing/test_revocation.h"
 #include "gmock/gmock.h"
@@ -38,6 +50,7 @@ using test_revocation::RevocationPki;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
 
@@ -63,6 +76,138 @@ class CountingFetcher : public HttpFetcher {
   HttpFetcher& inner_;
   mutable absl::Mutex mutex_;
   std::vector<std::string> urls_ ABSL_GUARDED_BY(mutex_);
+};
+
+// Fault injection in front of the real fetcher: answers the next requests for a URL with the
+// errors queued for it (each after its delay) and passes every other request on. Records every
+// request it is given.
+class FaultInjectingFetcher : public HttpFetcher {
+ public:
+  explicit FaultInjectingFetcher(HttpFetcher& inner) : inner_(inner) {}
+
+  void FailNext(const std::string& url, absl::Status error,
+                absl::Duration delay = absl::ZeroDuration()) {
+    absl::MutexLock lock(&mutex_);
+    faults_[url].push_back({std::move(error), delay});
+  }
+
+  absl::StatusOr<std::string> Fetch(const HttpRequest& request) override {
+    std::optional<Fault> fault;
+    {
+      absl::MutexLock lock(&mutex_);
+      requests_.push_back(request);
+      std::deque<Fault>& queued = faults_[request.url];
+      if (!queued.empty()) {
+        fault = std::move(queued.front());
+        queued.pop_front();
+      }
+    }
+    if (!fault.has_value()) return inner_.Fetch(request);
+    absl::SleepFor(fault->delay);
+    return fault->error;
+  }
+
+  // The requests for `url`, in order.
+  std::vector<HttpRequest> RequestsFor(const std::string& url) const {
+    absl::MutexLock lock(&mutex_);
+    std::vector<HttpRequest> found;
+    for (const HttpRequest& request : requests_) {
+      if (request.url == url) found.push_back(request);
+    }
+    return found;
+  }
+
+ private:
+  struct Fault {
+    absl::Status error;
+    absl::Duration delay;
+  };
+  HttpFetcher& inner_;
+  mutable absl::Mutex mutex_;
+  std::map<std::string, std::deque<Fault>> faults_ ABSL_GUARDED_BY(mutex_);
+  std::vector<HttpRequest> requests_ ABSL_GUARDED_BY(mutex_);
+};
+
+// A loopback HTTP server for a fault on the wire: it reads each request, then resets the first
+// `resets` connections (SO_LINGER 0 closes with a RST, "Connection reset by peer") and answers the
+// others 200 with `body`. One connection at a time, until destroyed.
+class ResettingServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ResettingServer>> Start(int resets, std::string body) {
+    const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener < 0) return absl::InternalError(absl::StrCat("socket: errno ", errno));
+    std::unique_ptr<ResettingServer> server(new ResettingServer(listener, resets, std::move(body)));
+    sockaddr_in address = {};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        listen(listener, 8) != 0 ||
+        getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return absl::InternalError(absl::StrCat("bind/listen on 127.0.0.1:0: errno ", errno));
+    }
+    server->port_ = ntohs(address.sin_port);
+    server->thread_ = std::thread([raw = server.get()] { raw->Serve(); });
+    return server;
+  }
+
+  ~ResettingServer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    close(listener_);
+  }
+
+  std::string Url(const std::string& path) const {
+    return absl::StrCat("http://127.0.0.1:", port_, path);
+  }
+  int connections() const { return connections_.load(); }
+
+ private:
+  ResettingServer(int listener, int resets, std::string body)
+      : listener_(listener), resets_(resets), body_(std::move(body)) {}
+
+  void Serve() {
+    while (!stop_) {
+      pollfd ready = {listener_, POLLIN, 0};
+      if (poll(&ready, 1, 20) <= 0) continue;
+      const int connection = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (connection < 0) continue;
+      const int number = ++connections_;
+      const timeval receive_timeout = {2, 0};
+      setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &receive_timeout, sizeof(receive_timeout));
+      std::string request;
+      char buffer[4096];
+      while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
+        const ssize_t received = recv(connection, buffer, sizeof(buffer), 0);
+        if (received <= 0) break;
+        request.append(buffer, static_cast<size_t>(received));
+      }
+      if (number <= resets_) {
+        const linger reset = {1, 0};
+        setsockopt(connection, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+      } else {
+        const std::string response = absl::StrCat(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: ",
+            body_.size(), "\r\nConnection: close\r\n\r\n", body_);
+        size_t sent = 0;
+        while (sent < response.size()) {
+          const ssize_t written =
+              send(connection, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+          if (written <= 0) break;
+          sent += static_cast<size_t>(written);
+        }
+      }
+      close(connection);
+    }
+  }
+
+  const int listener_;
+  const int resets_;
+  const std::string body_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
 };
 
 // The evidence as the signer receives it (v1::SignVouchingRequest.revocation).
@@ -236,6 +381,7 @@ absl::StatusOr<std::unique_ptr<Environment>> BuildEnvironment() {
   RETURN_IF_ERROR(ConvertCrlToDer(dir + "/expired.pem", dir + "/www/expired.crl", log));
   RETURN_IF_ERROR(
       test_pki::WriteTestFile(dir + "/www", "big.bin", std::string(100000, 'x')).status());
+  RETURN_IF_ERROR(test_pki::WriteTestFile(dir + "/www", "malformed.crl", "not a CRL\n").status());
 
   // nginx on 127.0.0.1 only.
   ASSIGN_OR_RETURN(
@@ -257,6 +403,8 @@ absl::StatusOr<std::unique_ptr<Environment>> BuildEnvironment() {
                                            "    listen 127.0.0.1:",
                                            env.nginx_port, ";\n    root ", dir,
                                            "/www;\n"
+                                           "    location = /busy.crl { return 503; }\n"
+                                           "    location = /throttled.crl { return 429; }\n"
                                            "  }\n"
                                            "}\n")));
   ASSIGN_OR_RETURN(
@@ -400,7 +548,7 @@ TEST_F(RevocationCheckerTest, ResponderDownAndNoCrlIsUnknown) {
   EXPECT_EQ(outcome.source, v1::REVOCATION_SOURCE_UNSPECIFIED);
   EXPECT_THAT(outcome.explanation,
               AllOf(HasSubstr("revocation status unknown: OCSP " + env().dead_ocsp_url + ": "),
-                    HasSubstr("onnect")));
+                    HasSubstr("onnect"), HasSubstr("(2 attempts)")));
   EXPECT_THAT(outcome.evidence, IsEmpty());
 }
 
@@ -598,6 +746,174 @@ TEST_F(RevocationCheckerTest, CachedCrlOlderThanTheEvidenceBoundIsFetchedAgainAn
   EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN) << outcome.explanation;
   EXPECT_THAT(outcome.explanation,
               HasSubstr("CRL " + env().crl_url + ": too old to rely on: its thisUpdate "));
+}
+
+// What a second attempt could change is retried; an answer or a refusal is final.
+TEST(IsRetryableFetchErrorTest, TransportErrorsAndBusyServersOnly) {
+  EXPECT_TRUE(
+      IsRetryableFetchError(absl::UnavailableError("Recv failure: Connection reset by peer")));
+  EXPECT_TRUE(
+      IsRetryableFetchError(absl::UnavailableError("Failed to connect to 127.0.0.1 port 1")));
+  EXPECT_TRUE(IsRetryableFetchError(
+      absl::UnavailableError("transfer closed with 100 bytes remaining to read")));
+  EXPECT_TRUE(
+      IsRetryableFetchError(absl::DeadlineExceededError("timed out: Connection timed out")));
+  EXPECT_TRUE(IsRetryableFetchError(absl::UnavailableError("HTTP status 500")));
+  EXPECT_TRUE(IsRetryableFetchError(absl::UnavailableError("HTTP status 503")));
+  EXPECT_TRUE(IsRetryableFetchError(absl::UnavailableError("HTTP status 429")));
+  EXPECT_FALSE(IsRetryableFetchError(absl::UnavailableError("HTTP status 404")));
+  EXPECT_FALSE(IsRetryableFetchError(absl::UnavailableError("HTTP status 403")));
+  EXPECT_FALSE(IsRetryableFetchError(absl::UnavailableError("HTTP status 301")));
+  EXPECT_FALSE(IsRetryableFetchError(
+      absl::ResourceExhaustedError("the response exceeds the limit of 1000 bytes")));
+  EXPECT_FALSE(IsRetryableFetchError(
+      absl::PermissionDeniedError("refused to connect: address 127.0.0.1 is loopback")));
+  EXPECT_FALSE(IsRetryableFetchError(absl::InvalidArgumentError("not an http or https URL")));
+  EXPECT_FALSE(IsRetryableFetchError(absl::InternalError("curl_easy_init failed")));
+  EXPECT_FALSE(IsRetryableFetchError(absl::OkStatus()));
+}
+
+// The CRL server resets the connection once (after reading the request, as a crashing or
+// overloaded server does); the second download is relied on.
+TEST_F(RevocationCheckerTest, CrlDownloadResetOnceIsRetriedAndReliedOn) {
+  ASSERT_OK_AND_ASSIGN(const std::string crl_der, ReadFile(env().directory + "/www/ca.crl"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ResettingServer> server,
+                       ResettingServer::Start(/*resets=*/1, crl_der));
+  const std::string url = server->Url("/ca.crl");
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate leaf,
+                       env().pki.IssueLeaf("flaky-crl.example.test", url, ""));
+
+  RevocationOutcome outcome = checker_->Check(leaf.certificate.get(), ca());
+  EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
+  EXPECT_EQ(outcome.source, v1::CRL);
+  EXPECT_THAT(counting_->urls(), ::testing::ElementsAre(url, url));
+  EXPECT_EQ(server->connections(), 2);
+  ASSERT_THAT(outcome.evidence, SizeIs(1));
+  EXPECT_EQ(outcome.evidence[0].url(), url);
+  EXPECT_EQ(outcome.evidence[0].response_der(), crl_der);
+  EXPECT_EQ(
+      VerifyRevocationEvidence(outcome.evidence[0], leaf.certificate.get(), ca(), clock_.Now())
+          .status,
+      RevocationStatus::kGood);
+}
+
+TEST_F(RevocationCheckerTest, CrlDownloadResetTwiceIsUnknownNamingBothAttempts) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ResettingServer> server,
+                       ResettingServer::Start(/*resets=*/2, ""));
+  const std::string url = server->Url("/ca.crl");
+  ASSERT_OK_AND_ASSIGN(IssuedCertificate leaf,
+                       env().pki.IssueLeaf("down-crl.example.test", url, ""));
+
+  RevocationOutcome outcome = checker_->Check(leaf.certificate.get(), ca());
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN);
+  EXPECT_EQ(outcome.explanation, "revocation status unknown: CRL " + url +
+                                     ": Recv failure: Connection reset by peer (2 attempts)");
+  EXPECT_THAT(outcome.evidence, IsEmpty());
+  EXPECT_THAT(counting_->urls(), SizeIs(2));
+  EXPECT_EQ(server->connections(), 2);
+}
+
+// An OCSP request that fails in transport is sent again, the same request with the same nonce.
+TEST_F(RevocationCheckerTest, OcspRequestFailingInTransportIsRetried) {
+  FaultInjectingFetcher faults(*counting_);
+  faults.FailNext(env().ocsp_url, absl::UnavailableError("Recv failure: Connection reset by peer"));
+  RevocationChecker checker(faults, clock_);
+
+  RevocationOutcome outcome = checker.Check(env().good.certificate.get(), ca());
+  EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
+  ASSERT_THAT(outcome.evidence, SizeIs(2));
+  EXPECT_EQ(outcome.evidence[1].source(), v1::OCSP);
+  const std::vector<HttpRequest> requests = faults.RequestsFor(env().ocsp_url);
+  ASSERT_THAT(requests, SizeIs(2));
+  EXPECT_EQ(requests[1].post_body, requests[0].post_body);
+  EXPECT_THAT(faults.RequestsFor(env().crl_url), SizeIs(1));
+  EXPECT_THAT(counting_->urls(), UnorderedElementsAre(env().crl_url, env().ocsp_url));
+}
+
+TEST_F(RevocationCheckerTest, ServerErrorAndTooManyRequestsAreRetriedOnce) {
+  for (const auto& [path, code] : std::vector<std::pair<std::string, std::string>>{
+           {"/busy.crl", "503"}, {"/throttled.crl", "429"}}) {
+    const std::string url = absl::StrCat("http://127.0.0.1:", env().nginx_port, path);
+    ASSERT_OK_AND_ASSIGN(IssuedCertificate leaf,
+                         env().pki.IssueLeaf("busy-crl.example.test", url, ""));
+    RevocationChecker checker(*counting_, clock_);
+    const size_t before = counting_->urls().size();
+    RevocationOutcome outcome = checker.Check(leaf.certificate.get(), ca());
+    EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN);
+    EXPECT_EQ(outcome.explanation,
+              "revocation status unknown: CRL " + url + ": HTTP status " + code + " (2 attempts)");
+    EXPECT_EQ(counting_->urls().size() - before, 2u) << path;
+  }
+}
+
+// A 404, a CRL that does not parse and a body over the limit are answers: fetched once.
+TEST_F(RevocationCheckerTest, AnswersAreNotRetried) {
+  RevocationOptions options;
+  options.max_crl_bytes = 1000;
+  RevocationChecker checker(*counting_, clock_, options);
+  const std::string base = absl::StrCat("http://127.0.0.1:", env().nginx_port);
+  for (const auto& [path, detail] : std::vector<std::pair<std::string, std::string>>{
+           {"/missing.crl", "HTTP status 404"},
+           {"/malformed.crl", "the DER CRL does not parse"},
+           {"/big.bin", "the response exceeds the limit of 1000 bytes"}}) {
+    const std::string url = base + path;
+    ASSERT_OK_AND_ASSIGN(IssuedCertificate leaf,
+                         env().pki.IssueLeaf("answered-crl.example.test", url, ""));
+    const size_t before = counting_->urls().size();
+    RevocationOutcome outcome = checker.Check(leaf.certificate.get(), ca());
+    EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN);
+    EXPECT_THAT(outcome.explanation,
+                AllOf(HasSubstr("revocation status unknown: CRL " + url + ": " + detail),
+                      Not(HasSubstr("attempts"))));
+    EXPECT_EQ(counting_->urls().size() - before, 1u) << path;
+  }
+}
+
+TEST_F(RevocationCheckerTest, AnAddressTheAllowlistRefusesIsNotRetried) {
+  absl::StatusOr<AddressPolicy> strict = AddressPolicy::Create({});
+  ASSERT_TRUE(strict.ok());
+  CurlHttpFetcher fetcher(*strict);
+  FaultInjectingFetcher recording(fetcher);
+  RevocationChecker checker(recording, clock_);
+  RevocationOutcome outcome = checker.Check(env().good.certificate.get(), ca());
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN);
+  EXPECT_THAT(outcome.explanation, AllOf(HasSubstr("refused to connect: address 127.0.0.1"),
+                                         Not(HasSubstr("attempts"))));
+  EXPECT_THAT(recording.RequestsFor(env().crl_url), SizeIs(1));
+  EXPECT_THAT(recording.RequestsFor(env().ocsp_url), SizeIs(1));
+}
+
+// The retry gets what remains of fetch_timeout after the first attempt and the backoff, and is not
+// made when too little would remain.
+TEST_F(RevocationCheckerTest, TheRetryStaysWithinTheFetchTimeout) {
+  RevocationOptions options;
+  options.fetch_timeout = absl::Milliseconds(1000);
+  options.retry_backoff = absl::Milliseconds(100);
+  const absl::Status reset = absl::UnavailableError("Recv failure: Connection reset by peer");
+  {
+    FaultInjectingFetcher faults(*counting_);
+    faults.FailNext(env().crl_url, reset, absl::Milliseconds(300));
+    RevocationChecker checker(faults, clock_, options);
+    const absl::Time start = absl::Now();
+    RevocationOutcome outcome = checker.Check(env().revoked_on_crl.certificate.get(), ca());
+    EXPECT_LT(absl::Now() - start, options.fetch_timeout);
+    EXPECT_EQ(outcome.reason, v1::CERTIFICATE_REVOKED) << outcome.explanation;
+    const std::vector<HttpRequest> requests = faults.RequestsFor(env().crl_url);
+    ASSERT_THAT(requests, SizeIs(2));
+    EXPECT_EQ(requests[0].timeout, options.fetch_timeout);
+    EXPECT_LE(requests[1].timeout, absl::Milliseconds(600));
+    EXPECT_GE(requests[1].timeout, kMinRetryTimeout);
+  }
+  {
+    FaultInjectingFetcher faults(*counting_);
+    faults.FailNext(env().crl_url, reset, absl::Milliseconds(850));
+    RevocationChecker checker(faults, clock_, options);
+    RevocationOutcome outcome = checker.Check(env().revoked_on_crl.certificate.get(), ca());
+    EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN);
+    EXPECT_EQ(outcome.explanation, "revocation status unknown: CRL " + env().crl_url +
+                                       ": Recv failure: Connection reset by peer");
+    EXPECT_THAT(faults.RequestsFor(env().crl_url), SizeIs(1));
+  }
 }
 
 }  // namespace

@@ -50,8 +50,8 @@ class HttpFetcher {
   //                      message names the address);
   //   DEADLINE_EXCEEDED  `timeout` passed;
   //   RESOURCE_EXHAUSTED the body exceeds `max_response_bytes`;
-  //   UNAVAILABLE        name resolution or connection failed, or the status code was not 2xx
-  //                      (the message names the code).
+  //   UNAVAILABLE        name resolution, connection or transfer failed (the message is curl's),
+  //                      or the status code was not 2xx (the message is "HTTP status N").
   virtual absl::StatusOr<std::string> Fetch(const HttpRequest& request) = 0;
 
   // As Fetch, except that a redirect with a Location is an answer (status_code 3xx,
