@@ -220,6 +220,10 @@ v1::CoordinatorConfig ClusterCoordinatorConfig(const std::string& workdir,
     }
   }
   coordinator.set_disable_decision_reuse(!inputs.decision_reuse);
+  if (inputs.serves_fronts) {
+    coordinator.mutable_listen()->mutable_tls()->add_allowed_client_identities("coordinator");
+    coordinator.add_front_identities("coordinator");
+  }
   v1::PublicListenConfig* endpoint = coordinator.mutable_public_listen();
   endpoint->set_address("127.0.0.1:0");
   endpoint->set_port_file(ClusterPath(workdir, "run/coordinator-public.port"));
@@ -229,6 +233,35 @@ v1::CoordinatorConfig ClusterCoordinatorConfig(const std::string& workdir,
   endpoint->set_private_key_file(identity.key_file);
   endpoint->MergeFrom(inputs.public_endpoint_limits);
   return coordinator;
+}
+
+v1::CoordinatorConfig ClusterFrontConfig(const std::string& workdir,
+                                         const v1::CoordinatorConfig& sequencer, int sequencer_port,
+                                         const std::string& front_id) {
+  const ClusterIdentity identity = ClusterIdentityFiles(workdir, "coordinator");
+  v1::CoordinatorConfig front = sequencer;
+  for (auto clear :
+       {&v1::CoordinatorConfig::clear_store_path, &v1::CoordinatorConfig::clear_log_shard_id,
+        &v1::CoordinatorConfig::clear_signer,
+        &v1::CoordinatorConfig::clear_signer_replica_addresses,
+        &v1::CoordinatorConfig::clear_store_backup, &v1::CoordinatorConfig::clear_witnesses,
+        &v1::CoordinatorConfig::clear_batch_interval_milliseconds,
+        &v1::CoordinatorConfig::clear_admin_identities,
+        &v1::CoordinatorConfig::clear_trust_list_maintainer_key_files,
+        &v1::CoordinatorConfig::clear_front_identities}) {
+    (front.*clear)();
+  }
+  *front.mutable_sequencer() = ClusterPeer(workdir, "coordinator", sequencer_port, identity);
+  v1::ListenConfig& listen = *front.mutable_listen();
+  listen.set_port_file(ClusterPath(workdir, "run/" + front_id + ".port"));
+  listen.set_metrics_port_file(ClusterPath(workdir, "run/" + front_id + ".metrics-port"));
+  listen.clear_health_address();
+  if (front.has_public_listen()) {
+    v1::PublicListenConfig& endpoint = *front.mutable_public_listen();
+    endpoint.set_port_file(ClusterPath(workdir, "run/" + front_id + "-public.port"));
+    endpoint.set_http_port_file(ClusterPath(workdir, "run/" + front_id + "-public-http.port"));
+  }
+  return front;
 }
 
 v1::ApprovalConfig ClusterApprovalConfig(const std::string& workdir,

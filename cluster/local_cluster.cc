@@ -75,6 +75,13 @@ absl::Status LocalCluster::RestartCoordinator() {
     unlink(Path(file).c_str());
   }
   Step("restarting the coordinator");
+  if (options_.fronts > 0) {
+    // The fronts' configs name the sequencer's port: it comes back on it.
+    ASSIGN_OR_RETURN(v1::CoordinatorConfig config,
+                     LoadConfig<v1::CoordinatorConfig>(Path("coordinator.textproto")));
+    config.mutable_listen()->set_address(absl::StrCat("127.0.0.1:", coordinator_port_));
+    RETURN_IF_ERROR(WriteConfig("coordinator.textproto", config));
+  }
   ASSIGN_OR_RETURN(
       ChildProcess * coordinator,
       Launch({coordinator_binary_, "--config", Path("coordinator.textproto")}, "coordinator"));
@@ -439,7 +446,9 @@ absl::Status LocalCluster::Start() {
     ASSIGN_OR_RETURN(approval_port_, StartApprovalService(binaries.approval));
   }
   RETURN_IF_ERROR(StartSigners(binaries.signer, agents));
-  return StartCoordinator(binaries.coordinator, agents);
+  RETURN_IF_ERROR(StartCoordinator(binaries.coordinator, agents));
+  for (int front = 1; front <= options_.fronts; ++front) RETURN_IF_ERROR(StartFront(front));
+  return absl::OkStatus();
 }
 
 void LocalCluster::MakeDirectories() const {
@@ -574,6 +583,7 @@ absl::Status LocalCluster::StartCoordinator(const std::string& binary,
   inputs.max_probe_rounds_per_hostname = options_.max_probe_rounds_per_hostname;
   inputs.decision_reuse = options_.decision_reuse;
   inputs.public_endpoint_limits = options_.public_endpoint_limits;
+  inputs.serves_fronts = options_.fronts > 0;
   v1::CoordinatorConfig coordinator_config = ClusterCoordinatorConfig(options_.workdir, inputs);
   if (options_.logged_vouching_data) {
     coordinator_config.set_batch_interval_milliseconds(options_.batch_interval_milliseconds);
@@ -587,6 +597,34 @@ absl::Status LocalCluster::StartCoordinator(const std::string& binary,
                    Launch({binary, "--config", Path("coordinator.textproto")}, "coordinator"));
   coordinator_binary_ = binary;
   return AwaitCoordinatorPorts(coordinator);
+}
+
+absl::Status LocalCluster::StartFront(int front) {
+  const std::string id = absl::StrCat("front-", front);
+  ASSIGN_OR_RETURN(v1::CoordinatorConfig sequencer,
+                   LoadConfig<v1::CoordinatorConfig>(Path("coordinator.textproto")));
+  RETURN_IF_ERROR(WriteConfig(
+      id + ".textproto", ClusterFrontConfig(options_.workdir, sequencer, coordinator_port_, id)));
+  Step(absl::StrCat("starting front coordinator ", id, ", recording with the coordinator"));
+  return RestartFront(front);
+}
+
+absl::Status LocalCluster::RestartFront(int front) {
+  const std::string id = absl::StrCat("front-", front);
+  for (const std::string& file :
+       {id + ".port", id + ".metrics-port", id + "-public.port", id + "-public-http.port"}) {
+    unlink(Path("run/" + file).c_str());
+  }
+  ASSIGN_OR_RETURN(ChildProcess * process,
+                   Launch({coordinator_binary_, "--config", Path(id + ".textproto")}, id));
+  ASSIGN_OR_RETURN(int port, AwaitPortFile(process, Path("run/" + id + ".port")));
+  if (front_ports_.size() < static_cast<size_t>(front)) front_ports_.resize(front);
+  front_ports_[front - 1] = port;
+  return absl::OkStatus();
+}
+
+v1::PeerConfig LocalCluster::FrontPeer(int front) const {
+  return Peer("coordinator", front_port(front), stapler_);
 }
 
 absl::Status LocalCluster::AwaitCoordinatorPorts(ChildProcess* coordinator) {

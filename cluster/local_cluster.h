@@ -80,6 +80,10 @@ struct LocalClusterOptions {
   // The VA's id (VaListEntry.id, SignerConfig.va_id) when set (otherwise kClusterVaId): clusters
   // that run side by side, in one VA list, each need one of their own.
   std::string va_id;
+  // Front coordinators "front-1" … (docs/ARCHITECTURE.md §14): each checks, probes and decides
+  // VRs like the coordinator, and has its decisions recorded and signed by the coordinator, which
+  // is then also the VA's sequencer. 0: none.
+  int fronts = 0;
 };
 
 // Not thread-safe.
@@ -106,8 +110,12 @@ class LocalCluster {
   // Sends `signal` (e.g. SIGSTOP) to a started service's process group without waiting.
   absl::Status Signal(const std::string& name, int signal);
   // Starts the coordinator again with the same config and store (after Kill), waits until it
-  // serves, and updates coordinator_port().
+  // serves, and updates coordinator_port(); with fronts, on the port it had, which their configs
+  // name.
   absl::Status RestartCoordinator();
+  // Starts front coordinator `front` (1-based) again with the same config (after Kill), waits
+  // until it serves, and updates front_port().
+  absl::Status RestartFront(int front);
   // Starts the signer again with the same config, token and trust-list changes file (after Kill),
   // on the port it had, so that the coordinator's configuration still names it; waits until it
   // serves.
@@ -135,6 +143,10 @@ class LocalCluster {
   std::string Path(const std::string& name) const { return options_.workdir + "/" + name; }
   int target_port() const { return target_port_; }
   int coordinator_port() const { return coordinator_port_; }
+  // Front coordinator `front`'s mutual-TLS port (1-based; LocalClusterOptions.fronts).
+  int front_port(int front) const { return front_ports_.at(front - 1); }
+  // How a TLS server operator (identity "stapler") reaches front coordinator `front`.
+  v1::PeerConfig FrontPeer(int front) const;
   // The coordinator's public endpoint (docs/PROTOCOL.md "The public endpoint"): its gRPC and its
   // HTTPS port on 127.0.0.1.
   int coordinator_public_port() const { return coordinator_public_port_; }
@@ -240,6 +252,8 @@ class LocalCluster {
                             const std::vector<v1::AgentEndpoint>& agents);
   absl::Status StartCoordinator(const std::string& binary,
                                 const std::vector<v1::AgentEndpoint>& agents);
+  // Writes front `front`'s config and starts it; waits until it serves.
+  absl::Status StartFront(int front);
   // Waits for the started coordinator's port files (its own, and its public endpoint's).
   absl::Status AwaitCoordinatorPorts(ChildProcess* coordinator);
 
@@ -269,6 +283,7 @@ class LocalCluster {
   // The issuing CA's CRL distribution point, served by nginx (RFC 5280 §4.2.1.13).
   int crl_port_ = 0;
   int coordinator_port_ = 0;
+  std::vector<int> front_ports_;
   int coordinator_public_port_ = 0;
   int coordinator_public_http_port_ = 0;
   int signer_port_ = 0;

@@ -40,6 +40,8 @@ absl::StatusOr<RecordedDecision> SequencerClient::Record(
   for (int attempt = 0; attempt < 2; ++attempt) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    // A sequencer restarting (a failover) is waited for within the timeout, not failed at once.
+    context.set_wait_for_ready(true);
     v1::RecordDecisionResponse response;
     const grpc::Status status = stub_->RecordDecision(&context, sent, &response);
     if (!status.ok()) {
@@ -79,6 +81,7 @@ absl::StatusOr<std::optional<v1::QuorumRecord>> SequencerClient::FindByRequestDi
     const std::string& sha256) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  context.set_wait_for_ready(true);
   v1::FindRecordRequest request;
   request.set_vouching_request_sha256(sha256);
   v1::FindRecordResponse response;

@@ -24,8 +24,9 @@ class SequencerClient final : public DecisionLog {
   SequencerClient(std::unique_ptr<v1::SequencerService::StubInterface> stub, std::string address,
                   absl::Duration timeout);
 
-  // An unreachable sequencer, or one that does not answer within the timeout, is UNAVAILABLE or
-  // DEADLINE_EXCEEDED with a message that says the decision may or may not have been recorded.
+  // A sequencer that cannot be reached is waited for until the timeout (it may be restarting);
+  // one that does not answer by then is DEADLINE_EXCEEDED, and a call cut off by its end
+  // UNAVAILABLE, with a message that says the decision may or may not have been recorded.
   absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;

@@ -1,0 +1,322 @@
+// Stateless front coordinators and one sequencer per VA (docs/ARCHITECTURE.md §14), over the real
+// binaries: two fronts and the sequencer decide VRs into one log with one consistent history; an
+// identical VR sent to another front is answered from its record; the sequencer killed with
+// SIGKILL under load through both fronts comes back on the same store, every VD a client received
+// has its record holding exactly that VD, the log verifies, and the fronts record again without a
+// restart of their own; a caller that is not a front is refused by the sequencer.
+#include <signal.h>
+
+#include <atomic>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/audit_client.h"
+#include "cluster/local_cluster.h"
+#include "common/base/config_loader.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/evidence/vouching_request.h"
+#include "common/rpc/grpc_channel.h"
+#include "common/testing/status_macros.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/audit.grpc.pb.h"
+#include "proto/mecai/v1/sequencer.grpc.pb.h"
+#include "proto/mecai/v1/vouching.grpc.pb.h"
+#include "tests/support/cluster_fixture.h"
+
+namespace mecai {
+namespace {
+
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+// What one Vouch call to one coordinator came to.
+struct Sent {
+  int coordinator = 0;  // 0: the sequencer itself; n: front n.
+  std::string request_sha256;
+  absl::Status call;
+  v1::VouchResponse response;
+};
+
+class SequencerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int counter = 0;
+    LocalClusterOptions options;
+    options.fronts = 2;
+    options.max_probe_rounds_per_hostname = 100000;
+    // Every VR is a decision of its own, with a record of its own: no decision reuse.
+    options.decision_reuse = false;
+    ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(absl::StrCat("cluster-", ++counter), options));
+    ASSERT_OK_AND_ASSIGN(chain_, LoadPemCertificatesAsDer(cluster_->ServerChainFile()));
+    ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, LoadPemPrivateKey(cluster_->ServerKeyFile()));
+    ASSERT_OK_AND_ASSIGN(key_, InMemorySigningKey::Create(std::move(key)));
+  }
+
+  std::string MakeRequest() {
+    v1::VouchingRequestBody body;
+    body.set_hostname(LocalCluster::kTargetHost);
+    body.set_port(static_cast<uint32_t>(cluster_->target_port()));
+    body.set_trust_list(LocalCluster::kTrustList);
+    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(absl::Now()));
+    body.set_nonce(absl::StrCat("sequencer-test-", nonce_++));
+    absl::StatusOr<std::string> request = BuildVouchingRequest(body, chain_, *key_);
+    EXPECT_TRUE(request.ok()) << request.status();
+    return request.ok() ? *request : std::string();
+  }
+
+  v1::PeerConfig PeerOf(int coordinator) const {
+    return coordinator == 0 ? cluster_->CoordinatorPeer() : cluster_->FrontPeer(coordinator);
+  }
+
+  Sent Vouch(int coordinator, const std::string& serialized) {
+    Sent sent;
+    sent.coordinator = coordinator;
+    sent.request_sha256 = Sha256(serialized);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(PeerOf(coordinator));
+    if (!channel.ok()) {
+      sent.call = channel.status();
+      return sent;
+    }
+    auto stub = v1::VouchingService::NewStub(*channel);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::VouchRequest request;
+    request.set_vouching_request(serialized);
+    const grpc::Status status = stub->Vouch(&context, request, &sent.response);
+    sent.call = status.ok() ? absl::OkStatus()
+                            : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                                           status.error_message());
+    return sent;
+  }
+
+  // The record at `log_index`, from the sequencer's audit service.
+  absl::StatusOr<v1::QuorumRecord> RecordAt(uint64_t log_index) {
+    ASSIGN_OR_RETURN(auto channel, MakeChannel(cluster_->CoordinatorPeer()));
+    auto audit = v1::AuditService::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::GetRecordRequest request;
+    request.set_log_index(log_index);
+    v1::GetRecordResponse response;
+    const grpc::Status status = audit->GetRecord(&context, request, &response);
+    if (!status.ok()) return absl::InternalError(status.error_message());
+    return response.record();
+  }
+
+  // `mecai audit --verify` of the whole log against a freshly signed checkpoint finds nothing
+  // wrong; returns the tree size.
+  uint64_t ExpectTheLogVerifies() {
+    AuditOptions options;
+    options.vouching_server = cluster_->CoordinatorPeer();
+    options.verify = true;
+    options.va_list_file = cluster_->VaListFile();
+    std::ostringstream out;
+    absl::StatusOr<AuditReport> report = RunAudit(options, out);
+    EXPECT_TRUE(report.ok()) << report.status();
+    if (!report.ok()) return 0;
+    EXPECT_THAT(report->problems, SizeIs(0)) << out.str();
+    return report->tree_size;
+  }
+
+  // Each issued answer of `sent` is exactly what the record at its log index holds, for its VR.
+  void ExpectEachVdInItsRecord(const std::vector<Sent>& sent) {
+    for (const Sent& one : sent) {
+      if (!one.call.ok() || !one.response.has_vouching_data()) continue;
+      v1::VouchingStatement statement;
+      ASSERT_TRUE(statement.ParseFromString(one.response.vouching_data().statement()));
+      ASSERT_OK_AND_ASSIGN(v1::QuorumRecord record, RecordAt(statement.log_index()));
+      EXPECT_EQ(record.decision(), v1::ISSUED);
+      EXPECT_EQ(record.vouching_request_sha256(), one.request_sha256);
+      EXPECT_EQ(record.vouching_data().SerializeAsString(),
+                one.response.vouching_data().SerializeAsString());
+    }
+  }
+
+  std::unique_ptr<LocalCluster> cluster_;
+  std::vector<std::string> chain_;
+  std::unique_ptr<InMemorySigningKey> key_;
+  std::atomic<int> nonce_{0};
+};
+
+TEST_F(SequencerTest, TwoFrontsAndTheSequencerWriteOneHistory) {
+  // VRs to front 1, front 2 and the sequencer in turn: every one issued, each at its own index of
+  // one log, whose record holds that VR and that VD.
+  std::vector<Sent> sent;
+  for (int i = 0; i < 9; ++i) sent.push_back(Vouch(i % 3 == 2 ? 0 : i % 3 + 1, MakeRequest()));
+  std::set<uint64_t> indices;
+  for (const Sent& one : sent) {
+    ASSERT_TRUE(one.call.ok()) << "coordinator " << one.coordinator << ": " << one.call;
+    ASSERT_TRUE(one.response.has_vouching_data())
+        << "coordinator " << one.coordinator << ": " << one.response.refusal().explanation();
+    EXPECT_TRUE(indices.insert(one.response.log_index()).second) << one.response.log_index();
+  }
+  ExpectEachVdInItsRecord(sent);
+  EXPECT_GE(ExpectTheLogVerifies(), sent.size());
+
+  // The VR front 1 decided, sent again to front 2, is answered from its record, not probed again.
+  const std::string again = MakeRequest();
+  const Sent first = Vouch(1, again);
+  ASSERT_OK(first.call);
+  ASSERT_TRUE(first.response.has_vouching_data()) << first.response.refusal().explanation();
+  const Sent second = Vouch(2, again);
+  ASSERT_OK(second.call);
+  EXPECT_TRUE(second.response.served_from_record());
+  EXPECT_EQ(second.response.log_index(), first.response.log_index());
+  EXPECT_EQ(second.response.vouching_data().SerializeAsString(),
+            first.response.vouching_data().SerializeAsString());
+}
+
+TEST_F(SequencerTest, SequencerKilledUnderLoadComesBackWithEveryReturnedVdRecorded) {
+  // Four clients on each front send VRs until 20 VDs came back; then the sequencer is killed with
+  // SIGKILL while they go on, and restarted on the same store 2 s later.
+  std::mutex mutex;
+  std::vector<Sent> sent;
+  std::atomic<bool> stop{false};
+  std::atomic<int> issued{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, front = c % 2 + 1] {
+      for (int i = 0; i < 400 && !stop.load(); ++i) {
+        Sent one = Vouch(front, MakeRequest());
+        if (one.call.ok() && one.response.has_vouching_data()) ++issued;
+        std::lock_guard<std::mutex> lock(mutex);
+        sent.push_back(std::move(one));
+      }
+    });
+  }
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (issued.load() < 20 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_GE(issued.load(), 20);
+  ASSERT_OK(cluster_->Kill("coordinator", SIGKILL));
+  const absl::Time killed = absl::Now();
+  absl::SleepFor(absl::Seconds(2));
+  const int issued_before_restart = issued.load();
+  ASSERT_OK(cluster_->RestartCoordinator());
+  // The fronts record again, without a restart of their own.
+  while (issued.load() < issued_before_restart + 10 && absl::Now() < give_up + absl::Seconds(60)) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const absl::Duration outage = absl::Now() - killed;
+  stop = true;
+  for (std::thread& client : clients) client.join();
+  EXPECT_GE(issued.load(), issued_before_restart + 10) << "outage so far " << outage;
+
+  // While the sequencer was down, a front's VR waited for it (within sequencer_timeout); a VR
+  // whose recording the kill cut off failed as a call naming the sequencer, never as a refusal.
+  // No VD was lost: each one a client received is in the log at its index.
+  int failed_calls = 0;
+  for (const Sent& one : sent) {
+    if (one.call.ok()) {
+      EXPECT_TRUE(one.response.has_vouching_data()) << one.response.refusal().explanation();
+      continue;
+    }
+    ++failed_calls;
+    EXPECT_THAT(one.call.code(),
+                AnyOf(absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded))
+        << one.call;
+    EXPECT_THAT(one.call.message(), HasSubstr("sequencer")) << one.call;
+  }
+  ExpectEachVdInItsRecord(sent);
+  EXPECT_GE(ExpectTheLogVerifies(), static_cast<uint64_t>(issued.load()));
+  std::cout << "sequencer SIGKILL: " << sent.size() << " VRs, " << issued.load() << " issued, "
+            << failed_calls << " failed as calls; issuing again " << outage
+            << " after the kill (2 s down)" << std::endl;
+}
+
+TEST_F(SequencerTest, TheSequencerRecordsOnlyForItsFronts) {
+  // A stapler's identity (allowed to Vouch on the same listener) may not write into the log.
+  ASSERT_OK_AND_ASSIGN(auto channel, MakeChannel(cluster_->CoordinatorPeer()));
+  auto sequencer = v1::SequencerService::NewStub(channel);
+  v1::RecordDecisionRequest decision;
+  const std::string request = MakeRequest();
+  decision.mutable_decision()->set_vouching_request(request);
+  decision.mutable_decision()->set_vouching_request_sha256(Sha256(request));
+  decision.mutable_decision()->set_decision(v1::REFUSED);
+  grpc::ClientContext context;
+  v1::RecordDecisionResponse response;
+  const grpc::Status status = sequencer->RecordDecision(&context, decision, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("front_identities"));
+}
+
+// A compromised front holds the coordinator's mutual-TLS identity and calls the REAL sequencer with
+// crafted decisions: it may write a decision (as a coordinator always could), but never a VD the
+// signer did not sign, nor an administrative record; a malformed decision takes no log index.
+TEST_F(SequencerTest, ACompromisedFrontWritesNoVdAndNoAdministrativeRecord) {
+  ASSERT_OK_AND_ASSIGN(v1::CoordinatorConfig front,
+                       LoadConfig<v1::CoordinatorConfig>(cluster_->Path("front-1.textproto")));
+  ASSERT_OK_AND_ASSIGN(auto channel, MakeChannel(front.sequencer()));
+  auto sequencer = v1::SequencerService::NewStub(channel);
+  auto record = [&](const v1::RecordDecisionRequest& decision,
+                    v1::RecordDecisionResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    return sequencer->RecordDecision(&context, decision, response);
+  };
+  const std::string request = MakeRequest();
+  v1::RecordDecisionRequest decision;
+  v1::QuorumRecord& crafted = *decision.mutable_decision();
+  crafted.set_vouching_request(request);
+  crafted.set_vouching_request_sha256(Sha256(request));
+  crafted.set_hostname(LocalCluster::kTargetHost);
+  crafted.set_decision(v1::REFUSED);
+  crafted.mutable_refusal()->set_reason(v1::CERTIFICATE_MISMATCH);
+  // A refusal smuggling a VD and a trust-list change.
+  crafted.mutable_vouching_data()->set_statement("not signed by the signer");
+  crafted.mutable_vouching_data()->mutable_signature()->set_value("forged");
+  crafted.mutable_trust_list_change()->set_trust_list(LocalCluster::kTrustList);
+  v1::RecordDecisionResponse refused;
+  ASSERT_TRUE(record(decision, &refused).ok());
+  ASSERT_TRUE(refused.has_record());
+  ASSERT_OK_AND_ASSIGN(v1::QuorumRecord stored, RecordAt(refused.record().log_index()));
+  EXPECT_EQ(stored.decision(), v1::REFUSED);
+  EXPECT_FALSE(stored.has_vouching_data());
+  EXPECT_FALSE(stored.has_trust_list_change());
+
+  // ISSUED with no Observations: the signer re-checks and refuses; the record says so, no VD.
+  crafted.clear_vouching_data();
+  crafted.clear_trust_list_change();
+  crafted.clear_refusal();
+  crafted.set_decision(v1::ISSUED);
+  v1::RecordDecisionResponse unsupported;
+  ASSERT_TRUE(record(decision, &unsupported).ok());
+  ASSERT_TRUE(unsupported.has_record());
+  EXPECT_EQ(unsupported.record().decision(), v1::REFUSED);
+  EXPECT_FALSE(unsupported.record().has_vouching_data());
+  EXPECT_EQ(unsupported.record().log_index(), refused.record().log_index() + 1);
+
+  // Malformed: a digest that is not the VR's, or evidence named by a hash the store lacks (asked
+  // for, not recorded). Neither takes an index.
+  v1::RecordDecisionRequest wrong_digest = decision;
+  wrong_digest.mutable_decision()->set_vouching_request_sha256(Sha256("another VR"));
+  v1::RecordDecisionResponse none;
+  const grpc::Status refused_digest = record(wrong_digest, &none);
+  EXPECT_EQ(refused_digest.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::RecordDecisionRequest unknown_evidence = decision;
+  unknown_evidence.mutable_decision()->add_revocation()->set_response_sha256(Sha256("no CRL"));
+  v1::RecordDecisionResponse needed;
+  ASSERT_TRUE(record(unknown_evidence, &needed).ok());
+  ASSERT_TRUE(needed.has_evidence_needed());
+  EXPECT_EQ(needed.evidence_needed().response_sha256(0), Sha256("no CRL"));
+  crafted.set_decision(v1::REFUSED);
+  v1::RecordDecisionResponse next;
+  ASSERT_TRUE(record(decision, &next).ok());
+  EXPECT_EQ(next.record().log_index(), refused.record().log_index() + 2);
+  ExpectTheLogVerifies();
+}
+
+}  // namespace
+}  // namespace mecai
