@@ -502,3 +502,72 @@ TEST(CoordinatorConfigTest, VrsInFlightHaveDefaultsAndBounds) {
 
 }  // namespace
 }  // namespace mecai
+
+namespace mecai {
+namespace {
+
+// ValidConfig turned into a front (docs/ARCHITECTURE.md §14): the sequencer instead of the log.
+v1::CoordinatorConfig ValidFront() {
+  v1::CoordinatorConfig config = ValidConfig();
+  v1::PeerConfig sequencer = config.signer();
+  sequencer.set_address("coordinator-sequencer.mecai.internal:7443");
+  sequencer.mutable_tls()->set_server_identity("coordinator.mecai.internal");
+  *config.mutable_sequencer() = sequencer;
+  config.clear_signer();
+  config.clear_store_path();
+  config.clear_log_shard_id();
+  return config;
+}
+
+TEST(CoordinatorConfigTest, AFrontNeedsTheSequencerAndNothingOfTheLog) {
+  EXPECT_TRUE(Validate(ValidFront()).ok()) << Validate(ValidFront());
+  EXPECT_EQ(WithCoordinatorDefaults(ValidFront()).sequencer_timeout_milliseconds(), 15000u);
+  // Each field that belongs to the sequencer is refused on a front, naming it.
+  const std::vector<std::pair<std::string, std::function<void(v1::CoordinatorConfig*)>>>
+      log_fields = {
+          {"store_path", [](v1::CoordinatorConfig* c) { c->set_store_path("/var/lib/mecai"); }},
+          {"log_shard_id", [](v1::CoordinatorConfig* c) { c->set_log_shard_id("shard-eu-1"); }},
+          {"signer",
+           [](v1::CoordinatorConfig* c) { *c->mutable_signer() = ValidConfig().signer(); }},
+          {"store_backup",
+           [](v1::CoordinatorConfig* c) { c->mutable_store_backup()->set_directory("/b"); }},
+          {"batch_interval_milliseconds",
+           [](v1::CoordinatorConfig* c) { c->set_batch_interval_milliseconds(500); }},
+          {"admin_identities", [](v1::CoordinatorConfig* c) { c->add_admin_identities("admin"); }},
+          {"front_identities", [](v1::CoordinatorConfig* c) { c->add_front_identities("front"); }},
+      };
+  for (const auto& [field, set] : log_fields) {
+    v1::CoordinatorConfig config = ValidFront();
+    set(&config);
+    EXPECT_THAT(Validate(config),
+                IsInvalidField(field + ": must be absent on a front: the sequencer's"))
+        << field;
+  }
+  v1::CoordinatorConfig plaintext = ValidFront();
+  plaintext.mutable_sequencer()->set_insecure_plaintext_for_local_development(true);
+  EXPECT_THAT(Validate(plaintext), IsInvalidField("sequencer"));
+  v1::CoordinatorConfig slow = ValidFront();
+  slow.set_sequencer_timeout_milliseconds(120001);
+  EXPECT_THAT(Validate(slow),
+              IsInvalidField("sequencer_timeout_milliseconds: must be between 1000 and 120000"));
+}
+
+TEST(CoordinatorConfigTest, TheSequencersFrontsMustBeAllowedOnItsListener) {
+  v1::CoordinatorConfig config = ValidConfig();
+  config.add_front_identities("coordinator.mecai.internal");
+  EXPECT_THAT(Validate(config), IsInvalidField("front_identities[0]: must also be in "
+                                               "listen.tls.allowed_client_identities"));
+  config.mutable_listen()->mutable_tls()->add_allowed_client_identities(
+      "coordinator.mecai.internal");
+  EXPECT_TRUE(Validate(config).ok()) << Validate(config);
+  config.set_sequencer_timeout_milliseconds(5000);
+  EXPECT_THAT(Validate(config), IsInvalidField("sequencer_timeout_milliseconds: only for a front"));
+  // Neither a store nor a sequencer: the message says both ways out.
+  v1::CoordinatorConfig neither = ValidConfig();
+  neither.clear_store_path();
+  EXPECT_THAT(Validate(neither),
+              IsInvalidField("store_path: required (or sequencer, for a front)"));
+}
+
+}  // namespace
+}  // namespace mecai
