@@ -48,6 +48,8 @@ class LoggedVdTest : public ::testing::Test {
     options.batch_interval_milliseconds = 200;
     options.decision_reuse = false;  // Every VR a decision of its own, with its own entry.
     options.max_probe_rounds_per_hostname = 200;
+    // A front coordinator too (docs/ARCHITECTURE.md §14): the sequencer proves its VDs.
+    options.fronts = 1;
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
                          StartTestCluster("logged", options));
     cluster_ = cluster.release();
@@ -152,6 +154,27 @@ TEST_F(LoggedVdTest, ConcurrentVrsAreProvenByAFewCheckpointNotesAndVerify) {
   std::ostringstream out;
   ASSERT_OK_AND_ASSIGN(AuditReport report, RunAudit(audit, out));
   EXPECT_TRUE(report.problems.empty()) << out.str();
+}
+
+// A front's VR is recorded by the sequencer, which answers once a checkpoint proves the VD: the
+// front's caller gets a logged VD that verifies, and the same VR sent again is answered from its
+// record, proven again.
+TEST_F(LoggedVdTest, AFrontsVdIsProvenByTheSequencersCheckpoint) {
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> front, MakeChannel(cluster_->FrontPeer(1)));
+  ASSERT_OK_AND_ASSIGN(std::string request,
+                       SignedRequestFromFiles(cluster_->ServerChainFile(),
+                                              cluster_->ServerKeyFile(), LocalCluster::kTargetHost,
+                                              static_cast<uint32_t>(cluster_->target_port()),
+                                              LocalCluster::kTrustList, absl::Now()));
+  ASSERT_OK_AND_ASSIGN(v1::VouchResponse issued, CallVouch(*front, request));
+  ASSERT_TRUE(issued.has_vouching_data()) << issued.refusal().explanation();
+  EXPECT_TRUE(issued.vouching_data().has_log_proof());
+  ASSERT_OK_AND_ASSIGN(v1::VouchingStatement statement, Verify(issued.vouching_data()));
+  EXPECT_EQ(statement.log_index(), issued.log_index());
+  ASSERT_OK_AND_ASSIGN(v1::VouchResponse again, CallVouch(*front, request));
+  EXPECT_TRUE(again.served_from_record());
+  ASSERT_TRUE(again.vouching_data().has_log_proof());
+  ASSERT_OK(Verify(again.vouching_data()).status());
 }
 
 TEST_F(LoggedVdTest, EveryAlteredPartOfTheProofIsRefused) {
