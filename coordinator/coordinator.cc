@@ -324,9 +324,18 @@ void Coordinator::DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> 
   // A round cut short by the deadline decides nothing: the caller has given up on it.
   if (Expired(op)) return;
   ApplyQuorum(op->vr, std::move(answers));
-  absl::StatusOr<RecordedDecision> recorded = RecordAndSign(op->vr);
-  if (!recorded.ok()) return Finish(op, recorded.status());
-  Finish(op, Respond(op->vr, *recorded));
+  // On a front the recording holds no thread while the sequencer works (ARCHITECTURE.md §13).
+  log_.RecordAsync(DecisionToRecord(op->vr), [this, op](absl::StatusOr<RecordedDecision> recorded) {
+    ScopedLogContext log_context("vr_id", op->vr_id);
+    if (!recorded.ok()) {
+      MECAI_LOG(Error) << "no record written for " << op->vr.request().body.hostname() << ": "
+                       << recorded.status();
+      return Finish(op, Annotate(recorded.status(),
+                                 "the decision could not be recorded; no VD "
+                                 "was issued"));
+    }
+    Finish(op, Respond(op->vr, *recorded));
+  });
 }
 
 void Coordinator::Finish(Operation* op, absl::StatusOr<v1::VouchResponse> response) {
@@ -491,9 +500,9 @@ void Coordinator::ApplyQuorum(Deciding& vr, std::vector<PerspectiveAnswer> answe
   }
 }
 
-absl::StatusOr<RecordedDecision> Coordinator::RecordAndSign(const Deciding& vr) {
-  // Record the decision durably before anything leaves (trust rule 4); the log has the signer
-  // sign at the index the record takes.
+v1::RecordDecisionRequest Coordinator::DecisionToRecord(const Deciding& vr) {
+  // Recorded durably before anything leaves (trust rule 4); the log has the signer sign at the
+  // index the record takes.
   v1::RecordDecisionRequest decision;
   v1::QuorumRecord& record = *decision.mutable_decision();
   record = DecisionFor(vr.serialized_request, vr.request(), vr.revocation_evidence, vr.approval);
@@ -510,13 +519,7 @@ absl::StatusOr<RecordedDecision> Coordinator::RecordAndSign(const Deciding& vr) 
     record.set_decision(v1::REFUSED);
     *record.mutable_refusal() = vr.quorum.refusal;
   }
-  absl::StatusOr<RecordedDecision> recorded = log_.Record(decision);
-  if (!recorded.ok()) {
-    MECAI_LOG(Error) << "no record written for " << vr.request().body.hostname() << ": "
-                     << recorded.status();
-    return Annotate(recorded.status(), "the decision could not be recorded; no VD was issued");
-  }
-  return recorded;
+  return decision;
 }
 
 absl::StatusOr<v1::VouchResponse> Coordinator::Respond(const Deciding& vr,

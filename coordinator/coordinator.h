@@ -103,8 +103,8 @@ class Coordinator {
   // The decision procedure (ARCHITECTURE.md §11, steps 3 to 11), as named steps run by
   // StartDeciding, CheckAndProbe and DecideOnAnswers: CheckBeforeProbing, then an issued decision
   // to reuse (DecisionReuse), then CheckProbeRateLimit, CheckApproval, the probe round,
-  // RecordAndSign, Respond. A step that ends the decision early returns the answer (or a fault);
-  // std::nullopt carries on to the next step.
+  // DecisionToRecord and the log's RecordAsync, Respond. A step that ends the decision early
+  // returns the answer (or a fault); std::nullopt carries on to the next step.
 
   // One VR on its way through the steps, what each step found (coordinator.cc).
   struct Deciding;
@@ -127,8 +127,9 @@ class Coordinator {
   v1::ProbeTask ProbeTaskFor(Deciding& vr) const;
   // Applies the quorum policy to a probe round's answers.
   void ApplyQuorum(Deciding& vr, std::vector<PerspectiveAnswer> answers) const;
-  // Records the decision durably (trust rule 4), with the signer's VD when the quorum issues.
-  absl::StatusOr<RecordedDecision> RecordAndSign(const Deciding& vr);
+  // The decision to record (trust rule 4): ISSUED when the quorum issues (the log then asks the
+  // signer for the VD), else REFUSED as the quorum decided.
+  static v1::RecordDecisionRequest DecisionToRecord(const Deciding& vr);
   // The answer from the recorded decision, or the signer's fault.
   absl::StatusOr<v1::VouchResponse> Respond(const Deciding& vr, const RecordedDecision& recorded);
   // Records a refusal decided before probing (no perspectives) and answers with it.

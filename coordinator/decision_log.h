@@ -5,6 +5,7 @@
 #ifndef MECAI_COORDINATOR_DECISION_LOG_H_
 #define MECAI_COORDINATOR_DECISION_LOG_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,14 @@ class DecisionLog {
   // and returns what was stored. An error means no answer about the record: it may or may not
   // have been written (the VR sent again is answered from it if it was).
   virtual absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) = 0;
+
+  // Records `decision` as Record does and calls `done` once with the result, from whichever
+  // thread has it; `done` must not block. By default Record runs on the calling thread; a log
+  // reached over the network holds no thread while it waits (docs/ARCHITECTURE.md §13).
+  using RecordDone = std::function<void(absl::StatusOr<RecordedDecision>)>;
+  virtual void RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) {
+    done(Record(decision));
+  }
 
   // The latest record of the VR whose SHA-256 is `sha256`, or std::nullopt.
   virtual absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(

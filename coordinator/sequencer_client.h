@@ -28,10 +28,17 @@ class SequencerClient final : public DecisionLog {
   // one that does not answer by then is DEADLINE_EXCEEDED, and a call cut off by its end
   // UNAVAILABLE, with a message that says the decision may or may not have been recorded.
   absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
+  // On gRPC's callback client API: no thread waits for the sequencer.
+  void RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) override;
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
 
  private:
+  // One RecordAsync from its first call to `done`.
+  struct Recording;
+  // Sends `recording`'s request (again, after evidence_needed) and handles the answer.
+  void Send(std::shared_ptr<Recording> recording);
+
   const std::unique_ptr<v1::SequencerService::StubInterface> stub_;
   const std::string address_;
   const absl::Duration timeout_;
