@@ -11,7 +11,6 @@
 #include <future>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +38,7 @@
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 #include "tests/support/cluster_fixture.h"
+#include "tests/support/procedure_steps.h"
 
 namespace mecai {
 namespace {
@@ -144,15 +144,11 @@ class FailureTest : public ::testing::Test {
   // `mecai audit --verify` of the whole log against a freshly signed checkpoint finds nothing
   // wrong; returns the tree size.
   uint64_t ExpectTheLogVerifies() {
-    AuditOptions options;
-    options.vouching_server = cluster_->CoordinatorPeer();
-    options.verify = true;
-    options.va_list_file = cluster_->VaListFile();
-    std::ostringstream out;
-    auto report = RunAudit(options, out);
+    std::string output;
+    auto report = AuditWholeLog(*cluster_, &output);
     EXPECT_TRUE(report.ok()) << report.status();
     if (!report.ok()) return 0;
-    EXPECT_THAT(report->problems, SizeIs(0));
+    EXPECT_THAT(report->problems, SizeIs(0)) << output;
     return report->tree_size;
   }
 

@@ -12,20 +12,15 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "cli/audit_client.h"
 #include "cluster/local_cluster.h"
 #include "common/base/config_loader.h"
 #include "common/crypto/hashing.h"
-#include "common/crypto/pem.h"
-#include "common/crypto/signature.h"
-#include "common/evidence/vouching_request.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/testing/status_macros.h"
 #include "gmock/gmock.h"
@@ -34,6 +29,7 @@
 #include "proto/mecai/v1/sequencer.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 #include "tests/support/cluster_fixture.h"
+#include "tests/support/procedure_steps.h"
 
 namespace mecai {
 namespace {
@@ -60,19 +56,10 @@ class SequencerTest : public ::testing::Test {
     // Every VR is a decision of its own, with a record of its own: no decision reuse.
     options.decision_reuse = false;
     ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(absl::StrCat("cluster-", ++counter), options));
-    ASSERT_OK_AND_ASSIGN(chain_, LoadPemCertificatesAsDer(cluster_->ServerChainFile()));
-    ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, LoadPemPrivateKey(cluster_->ServerKeyFile()));
-    ASSERT_OK_AND_ASSIGN(key_, InMemorySigningKey::Create(std::move(key)));
   }
 
   std::string MakeRequest() {
-    v1::VouchingRequestBody body;
-    body.set_hostname(LocalCluster::kTargetHost);
-    body.set_port(static_cast<uint32_t>(cluster_->target_port()));
-    body.set_trust_list(LocalCluster::kTrustList);
-    body.set_timestamp_unix_seconds(absl::ToUnixSeconds(absl::Now()));
-    body.set_nonce(absl::StrCat("sequencer-test-", nonce_++));
-    absl::StatusOr<std::string> request = BuildVouchingRequest(body, chain_, *key_);
+    absl::StatusOr<std::string> request = FreshRequest(*cluster_);
     EXPECT_TRUE(request.ok()) << request.status();
     return request.ok() ? *request : std::string();
   }
@@ -119,15 +106,11 @@ class SequencerTest : public ::testing::Test {
   // `mecai audit --verify` of the whole log against a freshly signed checkpoint finds nothing
   // wrong; returns the tree size.
   uint64_t ExpectTheLogVerifies() {
-    AuditOptions options;
-    options.vouching_server = cluster_->CoordinatorPeer();
-    options.verify = true;
-    options.va_list_file = cluster_->VaListFile();
-    std::ostringstream out;
-    absl::StatusOr<AuditReport> report = RunAudit(options, out);
+    std::string output;
+    absl::StatusOr<AuditReport> report = AuditWholeLog(*cluster_, &output);
     EXPECT_TRUE(report.ok()) << report.status();
     if (!report.ok()) return 0;
-    EXPECT_THAT(report->problems, SizeIs(0)) << out.str();
+    EXPECT_THAT(report->problems, SizeIs(0)) << output;
     return report->tree_size;
   }
 
@@ -146,9 +129,6 @@ class SequencerTest : public ::testing::Test {
   }
 
   std::unique_ptr<LocalCluster> cluster_;
-  std::vector<std::string> chain_;
-  std::unique_ptr<InMemorySigningKey> key_;
-  std::atomic<int> nonce_{0};
 };
 
 TEST_F(SequencerTest, TwoFrontsAndTheSequencerWriteOneHistory) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,17 @@ absl::StatusOr<std::string> FreshRequest(const LocalCluster& cluster) {
   return SignedRequestFromFiles(
       cluster.ServerChainFile(), cluster.ServerKeyFile(), LocalCluster::kTargetHost,
       static_cast<uint32_t>(cluster.target_port()), LocalCluster::kTrustList, absl::Now());
+}
+
+absl::StatusOr<AuditReport> AuditWholeLog(const LocalCluster& cluster, std::string* output) {
+  AuditOptions options;
+  options.vouching_server = cluster.CoordinatorPeer();
+  options.verify = true;
+  options.va_list_file = cluster.VaListFile();
+  std::ostringstream out;
+  absl::StatusOr<AuditReport> report = RunAudit(options, out);
+  *output = out.str();
+  return report;
 }
 
 absl::StatusOr<v1::VouchResponse> VouchOnce(const LocalCluster& cluster) {

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cli/audit_client.h"
 #include "cluster/local_cluster.h"
 #include "common/base/config_loader.h"
 #include "common/base/files.h"
@@ -53,6 +54,11 @@ absl::StatusOr<v1::VouchResponse> AwaitIssued(const LocalCluster& cluster,
 absl::StatusOr<std::string> RunStep(const LocalCluster& cluster, const std::string& name,
                                     const std::vector<std::string>& argv,
                                     const std::vector<std::string>& environment = {});
+
+// `mecai audit --verify` of the cluster's whole log against a freshly signed checkpoint, through
+// the coordinator, with the cluster's VA list; its report (problems empty when the log verifies)
+// and, in `output`, what the command prints.
+absl::StatusOr<AuditReport> AuditWholeLog(const LocalCluster& cluster, std::string* output);
 
 // The text of a service's /metrics ("coordinator", "signer", ...), fetched with curl.
 absl::StatusOr<std::string> FetchMetrics(const LocalCluster& cluster, const std::string& service);
