@@ -16,11 +16,15 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cluster/local_cluster.h"
 #include "common/base/config_loader.h"
+#include "common/base/files.h"
 #include "common/crypto/hashing.h"
+#include "common/net/http_binding.h"
+#include "common/process/child_process.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/testing/status_macros.h"
 #include "gmock/gmock.h"
@@ -145,6 +149,32 @@ TEST_F(SequencerTest, TwoFrontsAndTheSequencerWriteOneHistory) {
   }
   ExpectEachVdInItsRecord(sent);
   EXPECT_GE(ExpectTheLogVerifies(), sent.size());
+
+  // A front serves the public endpoint too: a VR POSTed over HTTPS to front 2 (as a stapler's
+  // shell script does) is issued and recorded in the same log.
+  ASSERT_OK_AND_ASSIGN(std::string port_text,
+                       ReadFile(cluster_->Path("run/front-2-public-http.port")));
+  const std::string port(absl::StripAsciiWhitespace(port_text));
+  const std::string posted = MakeRequest();
+  ASSERT_OK(WriteFileAtomically(cluster_->Path("front-2.vr"), posted));
+  auto curl = ChildProcess::Start(
+      {"curl", "--silent", "--show-error", "--fail", "--max-time", "60", "--cacert",
+       cluster_->CoordinatorPublicCaFile(), "--resolve",
+       absl::StrCat("coordinator:", port, ":127.0.0.1"), "--header",
+       absl::StrCat("Content-Type: ", kVouchingRequestMediaType), "--data-binary",
+       "@" + cluster_->Path("front-2.vr"), "--output", cluster_->Path("front-2.out"),
+       absl::StrCat("https://coordinator:", port, kPublicVouchPath)},
+      cluster_->Path("logs/curl-front-2.log"));
+  ASSERT_OK(curl.status());
+  ASSERT_TRUE((*curl)->WaitForExit(absl::Seconds(70)));
+  ASSERT_EQ((*curl)->ExitCode(), 0)
+      << ReadFile(cluster_->Path("logs/curl-front-2.log")).value_or("");
+  ASSERT_OK_AND_ASSIGN(std::string body, ReadFile(cluster_->Path("front-2.out")));
+  v1::VouchResponse over_https;
+  ASSERT_TRUE(over_https.ParseFromString(body));
+  ASSERT_TRUE(over_https.has_vouching_data()) << over_https.refusal().explanation();
+  ASSERT_OK_AND_ASSIGN(v1::QuorumRecord https_record, RecordAt(over_https.log_index()));
+  EXPECT_EQ(https_record.vouching_request_sha256(), Sha256(posted));
 
   // The VR front 1 decided, sent again to front 2, is answered from its record, not probed again.
   const std::string again = MakeRequest();
