@@ -59,6 +59,17 @@ absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
   if (record.decision() != v1::ISSUED && record.decision() != v1::REFUSED) {
     return absl::InvalidArgumentError("a decision to record is ISSUED or REFUSED");
   }
+  // What the store would refuse only after taking an index (an abandoned record) is refused here.
+  if (record.hostname().find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("the decision's hostname has a NUL character");
+  }
+  for (const v1::RevocationEvidence& evidence : record.revocation()) {
+    if (!evidence.response_der().empty() && !evidence.response_sha256().empty() &&
+        Sha256(evidence.response_der()) != evidence.response_sha256()) {
+      return absl::InvalidArgumentError(
+          "a revocation evidence's response_sha256 is not the SHA-256 of its response_der");
+    }
+  }
   ASSIGN_OR_RETURN(std::vector<std::string> missing, MissingEvidence(decision));
   if (!missing.empty()) {
     return absl::InvalidArgumentError(

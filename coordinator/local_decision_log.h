@@ -35,8 +35,9 @@ class LocalDecisionLog final : public DecisionLog {
                    CoordinatorMetrics* metrics);
 
   // INVALID_ARGUMENT, nothing recorded, when `decision` is malformed: its vouching_request_sha256
-  // is not the SHA-256 of its vouching_request, its decision neither ISSUED nor REFUSED, or it
-  // names a response by hash that the store does not hold (MissingEvidence).
+  // is not the SHA-256 of its vouching_request, its decision neither ISSUED nor REFUSED, its
+  // hostname holds a NUL, a revocation response does not hash to the response_sha256 given with
+  // it, or it names a response by hash that the store does not hold (MissingEvidence).
   absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;

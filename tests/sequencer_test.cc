@@ -308,8 +308,9 @@ TEST_F(SequencerTest, ACompromisedFrontWritesNoVdAndNoAdministrativeRecord) {
   EXPECT_FALSE(unsupported.record().has_vouching_data());
   EXPECT_EQ(unsupported.record().log_index(), refused.record().log_index() + 1);
 
-  // Malformed: a digest that is not the VR's, or evidence named by a hash the store lacks (asked
-  // for, not recorded). Neither takes an index.
+  // Malformed: a digest that is not the VR's, evidence named by a hash the store lacks (asked for,
+  // not recorded), a response that is not the one its hash names, a NUL in the hostname. None
+  // takes an index.
   v1::RecordDecisionRequest wrong_digest = decision;
   wrong_digest.mutable_decision()->set_vouching_request_sha256(Sha256("another VR"));
   v1::RecordDecisionResponse none;
@@ -321,6 +322,14 @@ TEST_F(SequencerTest, ACompromisedFrontWritesNoVdAndNoAdministrativeRecord) {
   ASSERT_TRUE(record(unknown_evidence, &needed).ok());
   ASSERT_TRUE(needed.has_evidence_needed());
   EXPECT_EQ(needed.evidence_needed().response_sha256(0), Sha256("no CRL"));
+  v1::RecordDecisionRequest mislabelled = decision;
+  v1::RevocationEvidence* crl = mislabelled.mutable_decision()->add_revocation();
+  crl->set_response_der("not the CRL the hash names");
+  crl->set_response_sha256(Sha256("the CRL"));
+  EXPECT_EQ(record(mislabelled, &none).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::RecordDecisionRequest nul_hostname = decision;
+  nul_hostname.mutable_decision()->set_hostname(std::string("a\0b.example", 11));
+  EXPECT_EQ(record(nul_hostname, &none).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   crafted.set_decision(v1::REFUSED);
   v1::RecordDecisionResponse next;
   ASSERT_TRUE(record(decision, &next).ok());
