@@ -328,11 +328,9 @@ void Coordinator::DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> 
   log_.RecordAsync(DecisionToRecord(op->vr), [this, op](absl::StatusOr<RecordedDecision> recorded) {
     ScopedLogContext log_context("vr_id", op->vr_id);
     if (!recorded.ok()) {
-      MECAI_LOG(Error) << "no record written for " << op->vr.request().body.hostname() << ": "
+      MECAI_LOG(Error) << "no record for " << op->vr.request().body.hostname() << ": "
                        << recorded.status();
-      return Finish(op, Annotate(recorded.status(),
-                                 "the decision could not be recorded; no VD "
-                                 "was issued"));
+      return Finish(op, Annotate(recorded.status(), "no VD was issued"));
     }
     Finish(op, Respond(op->vr, *recorded));
   });

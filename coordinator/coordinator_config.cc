@@ -169,6 +169,9 @@ void ValidateSequencerConfig(const v1::CoordinatorConfig& config, ConfigErrors* 
                     absl::StrCat("front_identities[", i, "]"),
                     "must also be in listen.tls.allowed_client_identities");
   }
+  errors->Require(config.front_identities().empty() ||
+                      !config.listen().insecure_plaintext_for_local_development(),
+                  "front_identities", "needs mutual TLS on listen: fronts are named by identity");
   errors->Require(config.sequencer_timeout_milliseconds() == 0, "sequencer_timeout_milliseconds",
                   "only for a front coordinator (sequencer)");
 }

@@ -86,9 +86,9 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                    .Register(registry)),
       last_backup_time_(prometheus::BuildGauge()
                             .Name("mecai_coordinator_last_backup_timestamp_seconds")
-                            .Help("Unix time of the last store backup written.")
-                            .Register(registry)
-                            .Add({})),
+                            .Help("Unix time of the last store backup written (0 before the "
+                                  "first; absent without store_backup).")
+                            .Register(registry)),
       peer_connected_(prometheus::BuildGauge()
                           .Name("mecai_coordinator_peer_connected")
                           .Help("1 while the channel to a peer (a perspective id, or signer) is "
@@ -123,9 +123,11 @@ void CoordinatorMetrics::RecordVouchRefused(const std::string& reason) {
   vouch_refused_.Add({{"reason", reason}}).Increment();
 }
 
+void CoordinatorMetrics::ExpectBackups() { last_backup_time_.Add({}); }
+
 void CoordinatorMetrics::RecordBackup(bool written) {
   backups_.Add({{"outcome", written ? "written" : "failed"}}).Increment();
-  if (written) last_backup_time_.SetToCurrentTime();
+  if (written) last_backup_time_.Add({}).SetToCurrentTime();
 }
 
 void CoordinatorMetrics::SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes,

@@ -47,6 +47,10 @@ class CoordinatorMetrics {
   // One periodic backup attempt (coordinator/store_backup.h); a written one also sets the time of
   // the last backup.
   void RecordBackup(bool written);
+  // This coordinator makes periodic backups (store_backup): the time of the last one is exported
+  // from now on, 0 until one is written, so that a store never backed up is noticed. A front, or a
+  // coordinator without backups, exports none.
+  void ExpectBackups();
   // RocksDB's figures and the number of synced group commits so far.
   void SetStoreFigures(uint64_t sst_bytes, uint64_t live_data_bytes, uint64_t memtable_bytes,
                        uint64_t pending_compaction_bytes, uint64_t committed_batches);
@@ -74,7 +78,7 @@ class CoordinatorMetrics {
   prometheus::Gauge& vouch_in_flight_;
   prometheus::Family<prometheus::Counter>& vouch_refused_;
   prometheus::Family<prometheus::Counter>& backups_;
-  prometheus::Gauge& last_backup_time_;
+  prometheus::Family<prometheus::Gauge>& last_backup_time_;
   prometheus::Family<prometheus::Gauge>& peer_connected_;
   prometheus::Family<prometheus::Counter>& signer_evidence_uploads_;
   prometheus::Counter& signer_evidence_upload_bytes_;

@@ -10,8 +10,34 @@
 #include "common/evidence/refusal.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/rpc/grpc_server.h"
+#include "proto/mecai/v1/vouching.pb.h"
 
 namespace mecai {
+
+namespace {
+
+// The body of the VR's first signed request (the single form's, or the old certificate's of a
+// rollover), parsed but not verified: the front verified it, and the signer verifies it again for
+// every VD (trust rule 9).
+absl::StatusOr<v1::VouchingRequestBody> FirstBodyOf(const std::string& serialized_request) {
+  v1::VouchingRequest request;
+  v1::SignedVouchingRequest first;
+  bool parsed = request.ParseFromString(serialized_request);
+  if (parsed && request.has_single()) {
+    first = request.single();
+  } else if (parsed && request.has_rollover()) {
+    parsed = first.ParseFromString(request.rollover().old_certificate().inner());
+  } else {
+    parsed = false;
+  }
+  v1::VouchingRequestBody body;
+  if (!parsed || !body.ParseFromString(first.tbs())) {
+    return absl::InvalidArgumentError("the decision's VR is not a VouchingRequest");
+  }
+  return body;
+}
+
+}  // namespace
 
 int LogIndexAttempts(const v1::CoordinatorConfig& config) {
   // Before the worker threads, a VR held an internal server thread or a slot of the public
@@ -24,9 +50,11 @@ int LogIndexAttempts(const v1::CoordinatorConfig& config) {
 
 LocalDecisionLog::LocalDecisionLog(RecordStore& store, v1::SignerService::StubInterface& signer,
                                    absl::Duration signer_timeout, int log_index_attempts,
-                                   const Clock& clock, CoordinatorMetrics* metrics)
+                                   int max_signings, const Clock& clock,
+                                   CoordinatorMetrics* metrics)
     : store_(store),
       log_index_attempts_(log_index_attempts),
+      max_signings_(max_signings),
       clock_(clock),
       signer_evidence_(signer, signer_timeout, metrics,
                        [this](const std::string& sha256) { return store_.GetEvidence(sha256); }) {}
@@ -49,8 +77,7 @@ absl::StatusOr<std::vector<std::string>> LocalDecisionLog::MissingEvidence(
   return missing;
 }
 
-absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
-    const v1::RecordDecisionRequest& decision) {
+absl::Status LocalDecisionLog::Validate(const v1::RecordDecisionRequest& decision) const {
   const v1::QuorumRecord& record = decision.decision();
   if (Sha256(record.vouching_request()) != record.vouching_request_sha256()) {
     return absl::InvalidArgumentError(
@@ -58,6 +85,16 @@ absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
   }
   if (record.decision() != v1::ISSUED && record.decision() != v1::REFUSED) {
     return absl::InvalidArgumentError("a decision to record is ISSUED or REFUSED");
+  }
+  // The fields the log indexes the record by are the VR's own (auditors find a hostname's
+  // records by them).
+  ASSIGN_OR_RETURN(v1::VouchingRequestBody body, FirstBodyOf(record.vouching_request()));
+  if (record.hostname() != body.hostname() || record.port() != body.port() ||
+      record.trust_list() != body.trust_list() || record.certificate_sha256_size() == 0 ||
+      body.certificate_chain_der_size() == 0 ||
+      record.certificate_sha256(0) != Sha256(body.certificate_chain_der(0))) {
+    return absl::InvalidArgumentError(
+        "the decision's hostname, port, trust list or first certificate is not its VR's");
   }
   // What the store would refuse only after taking an index (an abandoned record) is refused here.
   if (record.hostname().find('\0') != std::string::npos) {
@@ -70,15 +107,34 @@ absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
           "a revocation evidence's response_sha256 is not the SHA-256 of its response_der");
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
+    const v1::RecordDecisionRequest& decision) {
+  RETURN_IF_ERROR(Validate(decision));
   ASSIGN_OR_RETURN(std::vector<std::string> missing, MissingEvidence(decision));
   if (!missing.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the decision names revocation evidence ", ShortHex(missing[0]),
                      " by hash, which this log does not hold; nothing was recorded"));
   }
+  // No more signings at once than the signer has threads for: a signing it turns away would be
+  // recorded as a refusal (ARCHITECTURE.md §13).
+  auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(signings_mutex_) {
+    return signings_ < max_signings_;
+  };
+  {
+    absl::MutexLock lock(&signings_mutex_, absl::Condition(&free_slot));
+    ++signings_;
+  }
   // Record the decision durably before anything leaves (trust rule 4).
   absl::Status signer_fault;
   absl::StatusOr<v1::QuorumRecord> stored = AppendAtAnUntakenIndex(decision, &signer_fault);
+  {
+    absl::MutexLock lock(&signings_mutex_);
+    --signings_;
+  }
   if (!stored.ok()) return stored.status();
   return RecordedDecision{*std::move(stored), std::move(signer_fault)};
 }
@@ -130,6 +186,7 @@ absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::DecisionRecordAt(
   record.set_log_shard_id(store_.shard_id());
   record.set_decided_at_unix_milliseconds(clock_.NowUnixMilliseconds());
   if (record.decision() == v1::REFUSED) return record;
+  record.clear_refusal();
   return AskSigner(decision, log_index, std::move(record), signing);
 }
 

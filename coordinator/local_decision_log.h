@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/decision_log.h"
@@ -29,15 +31,20 @@ int LogIndexAttempts(const v1::CoordinatorConfig& config);
 // Thread-safe. Every dependency must outlive it.
 class LocalDecisionLog final : public DecisionLog {
  public:
-  // `signer_timeout` bounds each signer call; `metrics` may be null.
+  // `signer_timeout` bounds each signer call; at most `max_signings` Records sign at once (the
+  // rest wait for a slot); `metrics` may be null.
   LocalDecisionLog(RecordStore& store, v1::SignerService::StubInterface& signer,
-                   absl::Duration signer_timeout, int log_index_attempts, const Clock& clock,
-                   CoordinatorMetrics* metrics);
+                   absl::Duration signer_timeout, int log_index_attempts, int max_signings,
+                   const Clock& clock, CoordinatorMetrics* metrics);
 
-  // INVALID_ARGUMENT, nothing recorded, when `decision` is malformed: its vouching_request_sha256
-  // is not the SHA-256 of its vouching_request, its decision neither ISSUED nor REFUSED, its
-  // hostname holds a NUL, a revocation response does not hash to the response_sha256 given with
-  // it, or it names a response by hash that the store does not hold (MissingEvidence).
+  // INVALID_ARGUMENT when `decision` is malformed: its vouching_request_sha256 is not the SHA-256
+  // of its vouching_request, its decision neither ISSUED nor REFUSED, its VR does not parse or
+  // its hostname, port, trust list or first certificate SHA-256 are not the VR's, its hostname
+  // holds a NUL, or a revocation response does not hash to the response_sha256 given with it.
+  absl::Status Validate(const v1::RecordDecisionRequest& decision) const;
+
+  // INVALID_ARGUMENT, nothing recorded, when Validate refuses `decision` or it names a response by
+  // hash that the store does not hold (MissingEvidence).
   absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
@@ -74,6 +81,9 @@ class LocalDecisionLog final : public DecisionLog {
 
   RecordStore& store_;
   const int log_index_attempts_;
+  const int max_signings_;
+  absl::Mutex signings_mutex_;
+  int signings_ ABSL_GUARDED_BY(signings_mutex_) = 0;
   const Clock& clock_;
   // Signs with the revocation evidence named by hash, uploading what the signer lacks (from the
   // decision, or from the store for a response the decision named by hash).

@@ -144,7 +144,8 @@ absl::StatusOr<std::unique_ptr<LogSide>> OpenLog(const mecai::v1::CoordinatorCon
   log->log_guard->Confirm();
   log->decisions = std::make_unique<mecai::LocalDecisionLog>(
       *log->store, signer, absl::Milliseconds(config.signer_timeout_milliseconds()),
-      mecai::LogIndexAttempts(config), clock, &metrics);
+      mecai::LogIndexAttempts(config), static_cast<int>(config.vouch_worker_threads()), clock,
+      &metrics);
   log->audit = std::make_unique<mecai::AuditServiceImpl>(*log->store, *log->checkpoints,
                                                          log->log_guard.get());
   // The signer holds every VD it signed until a checkpoint proves its record is in the log.
@@ -159,6 +160,7 @@ absl::StatusOr<std::unique_ptr<LogSide>> OpenLog(const mecai::v1::CoordinatorCon
     backup_options.directory = config.store_backup().directory();
     backup_options.interval = absl::Seconds(config.store_backup().interval_seconds());
     backup_options.kept = config.store_backup().kept();
+    metrics.ExpectBackups();
     log->store_backup =
         std::make_unique<mecai::StoreBackup>(*log->store, backup_options, clock, &metrics);
   }
@@ -167,11 +169,14 @@ absl::StatusOr<std::unique_ptr<LogSide>> OpenLog(const mecai::v1::CoordinatorCon
       std::vector<std::string>(config.admin_identities().begin(), config.admin_identities().end()));
   // Fronts record their decisions here, on threads of their own: a front's VR never waits for a
   // thread of this coordinator's own VRs.
-  log->sequencer_service = std::make_unique<mecai::SequencerServiceImpl>(
-      *log->decisions,
-      std::vector<std::string>(config.front_identities().begin(), config.front_identities().end()),
-      log->log_guard.get(), logged_vds ? log->proofs.get() : nullptr,
-      static_cast<int>(config.vouch_worker_threads()), config.max_vouch_in_flight());
+  if (config.front_identities_size() > 0) {
+    log->sequencer_service = std::make_unique<mecai::SequencerServiceImpl>(
+        *log->decisions,
+        std::vector<std::string>(config.front_identities().begin(),
+                                 config.front_identities().end()),
+        log->log_guard.get(), logged_vds ? log->proofs.get() : nullptr,
+        static_cast<int>(config.vouch_worker_threads()), config.max_vouch_in_flight());
+  }
   return log;
 }
 
@@ -268,7 +273,7 @@ absl::Status Run(const std::string& config_path) {
   std::vector<grpc::Service*> services = {&vouching};
   if (log != nullptr) {
     services.insert(services.end(), {log->audit.get(), log->admin.get()});
-    if (config.front_identities_size() > 0) services.push_back(log->sequencer_service.get());
+    if (log->sequencer_service != nullptr) services.push_back(log->sequencer_service.get());
   }
   ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), services, &grpc_metrics));
   // The public Vouch endpoint (docs/PROTOCOL.md "The public endpoint"): VRs only, from anyone,

@@ -41,6 +41,8 @@ struct SequencerClient::Recording {
   RecordDone done;
   // 0: by hash; 1: with the bytes the sequencer asked for.
   int attempt = 0;
+  // One deadline for both calls.
+  absl::Time deadline;
   grpc::ClientContext context;
   v1::RecordDecisionResponse response;
 };
@@ -61,11 +63,12 @@ void SequencerClient::RecordAsync(v1::RecordDecisionRequest decision, RecordDone
   auto recording = std::make_shared<Recording>();
   recording->request = ByHash(decision, &recording->bytes);
   recording->done = std::move(done);
+  recording->deadline = absl::Now() + timeout_;
   Send(std::move(recording));
 }
 
 void SequencerClient::Send(std::shared_ptr<Recording> recording) {
-  recording->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  recording->context.set_deadline(absl::ToChronoTime(recording->deadline));
   // A sequencer restarting (a failover) is waited for within the timeout, not failed at once.
   recording->context.set_wait_for_ready(true);
   Recording* raw = recording.get();
@@ -112,6 +115,7 @@ void SequencerClient::Send(std::shared_ptr<Recording> recording) {
         next->bytes = std::move(recording->bytes);
         next->done = std::move(recording->done);
         next->attempt = recording->attempt + 1;
+        next->deadline = recording->deadline;
         Send(std::move(next));
       });
 }
@@ -120,7 +124,8 @@ absl::StatusOr<std::optional<v1::QuorumRecord>> SequencerClient::FindByRequestDi
     const std::string& sha256) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
-  context.set_wait_for_ready(true);
+  // Not waited for: a VR that arrives while the sequencer is down fails at once, before it costs
+  // a probe round or its hostname's probe budget.
   v1::FindRecordRequest request;
   request.set_vouching_request_sha256(sha256);
   v1::FindRecordResponse response;

@@ -26,10 +26,12 @@ class SequencerClient final : public DecisionLog {
 
   // A sequencer that cannot be reached is waited for until the timeout (it may be restarting);
   // one that does not answer by then is DEADLINE_EXCEEDED, and a call cut off by its end
-  // UNAVAILABLE, with a message that says the decision may or may not have been recorded.
+  // UNAVAILABLE, with a message that says the decision may or may not have been recorded. Both
+  // calls of an evidence_needed exchange share the one timeout.
   absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
   // On gRPC's callback client API: no thread waits for the sequencer.
   void RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) override;
+  // UNAVAILABLE at once when the sequencer cannot be reached: the VR is then not probed.
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
 

@@ -84,12 +84,20 @@ grpc::ServerUnaryReactor* SequencerServiceImpl::RecordDecision(
   }
   // A logged VD waits for its checkpoint at most this long, whatever the caller asked.
   const absl::Time deadline = std::min(CallerDeadline(*context), absl::Now() + kLongestWait);
-  Schedule(reactor, [this, request, response, reactor, deadline] {
+  Schedule(reactor, [this, context, request, response, reactor, deadline] {
     // Nothing is recorded on a log the signer has not confirmed extends what it signed.
     if (log_guard_ != nullptr) {
       const absl::Status allowed = log_guard_->AllowsAppends();
       if (!allowed.ok()) return reactor->Finish(ToGrpcStatus(allowed));
     }
+    // Nothing is signed for a front that has given up on the call while it waited here.
+    if (context->IsCancelled() || absl::Now() >= deadline) {
+      return reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                          "the front's deadline passed before the decision was "
+                                          "recorded; nothing was recorded"));
+    }
+    const absl::Status valid = log_.Validate(*request);
+    if (!valid.ok()) return reactor->Finish(ToGrpcStatus(valid));
     absl::StatusOr<std::vector<std::string>> missing = log_.MissingEvidence(*request);
     if (!missing.ok()) return reactor->Finish(ToGrpcStatus(missing.status()));
     if (!missing->empty()) {
@@ -106,7 +114,7 @@ grpc::ServerUnaryReactor* SequencerServiceImpl::RecordDecision(
     }
     MECAI_LOG(Info) << request->decision().hostname() << ":" << request->decision().port() << " "
                     << v1::Decision_Name(recorded->record.decision()) << " record "
-                    << recorded->record.log_index() << " for a front";
+                    << recorded->record.log_index() << " for front " << context->peer();
     if (!recorded->signer_fault.ok()) {
       response->set_signer_fault_code(static_cast<int>(recorded->signer_fault.code()));
       response->set_signer_fault_message(std::string(recorded->signer_fault.message()));
@@ -137,6 +145,12 @@ grpc::ServerUnaryReactor* SequencerServiceImpl::FindRecord(grpc::CallbackServerC
   }
   const absl::Time deadline = std::min(CallerDeadline(*context), absl::Now() + kLongestWait);
   Schedule(reactor, [this, request, response, reactor, deadline] {
+    // A log the signer has not confirmed serves no record (trust rule 5): the front then probes
+    // nothing either.
+    if (log_guard_ != nullptr) {
+      const absl::Status allowed = log_guard_->AllowsAppends();
+      if (!allowed.ok()) return reactor->Finish(ToGrpcStatus(allowed));
+    }
     absl::StatusOr<std::optional<v1::QuorumRecord>> found =
         log_.FindByRequestDigest(request->vouching_request_sha256());
     if (!found.ok()) return reactor->Finish(ToGrpcStatus(found.status()));
