@@ -268,7 +268,8 @@ class Checker:
                    f"the fronts' autoscaler is {autoscaler['apiVersion']}, not autoscaling/v2")
       low, high = spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
       self.require(low >= 2, f"the fronts' autoscaler keeps {low} front(s), fewer than 2")
-      self.require(low <= high, f"the fronts' autoscaler has minReplicas {low} > maxReplicas {high}")
+      self.require(low <= high,
+                   f"the fronts' autoscaler has minReplicas {low} > maxReplicas {high}")
       self.require(
           any(m.get("type") == "Resource" and m["resource"]["name"] == "cpu"
               and m["resource"]["target"].get("type") == "Utilization"
@@ -281,12 +282,13 @@ class Checker:
       self.require(
           spec.get("maxUnavailable") == 1 or spec.get("minAvailable") == 1,
           f"the fronts' PodDisruptionBudget is not maxUnavailable 1 or minAvailable 1: {spec}")
-    sequencer_budget = next((b for b in budgets if selects(b["spec"]["selector"], sequencer_labels)),
-                            None)
+    sequencer_budget = next(
+        (b for b in budgets if selects(b["spec"]["selector"], sequencer_labels)), None)
     if self.require(sequencer_budget, "no PodDisruptionBudget of the sequencer"):
       self.require(sequencer_budget["spec"].get("maxUnavailable") == 0,
                    "the sequencer's PodDisruptionBudget lets evictions take it")
-    self.require(sequencer["spec"].get("replicas") == 1, "the sequencer has not exactly one replica")
+    self.require(sequencer["spec"].get("replicas") == 1,
+                 "the sequencer has not exactly one replica")
 
     # The configs.
     config = self.config_map(pod, "config", "mecai-front-config", "front.textproto")
@@ -349,7 +351,8 @@ class Checker:
       self.require(
           not selects({"matchLabels": vouch["spec"]["selector"]}, sequencer_labels),
           "coordinator-public selects the sequencer")
-      for port in (port_of(a) for a in strings(public, "address") + strings(public, "http_address")):
+      public_addresses = strings(public, "address") + strings(public, "http_address")
+      for port in (port_of(a) for a in public_addresses):
         self.service_port("coordinator-public", front["spec"]["selector"]["matchLabels"], port,
                           container)
     metrics = port_of((strings(listen, "metrics_address") or [None])[0])
@@ -369,8 +372,8 @@ class Checker:
 
     # The network: fronts to the sequencer, never to the signer.
     mine = self.policies_of(labels)
-    signer_port = next(p["containerPort"] for p in signer["spec"]["template"]["spec"]["containers"][0]
-                       ["ports"] if p.get("name") == "grpc")
+    signer_ports = signer["spec"]["template"]["spec"]["containers"][0]["ports"]
+    signer_port = next(p["containerPort"] for p in signer_ports if p.get("name") == "grpc")
     self.require(self.admitted(mine, "egress", sequencer_labels, sequencer_listen),
                  f"no NetworkPolicy admits the fronts' egress to the sequencer's port "
                  f"{sequencer_listen}")

@@ -304,7 +304,8 @@ for expected in "front: the front Deployment sets replicas under its HorizontalP
   "front: the fronts' autoscaler does not scale on CPU utilization" \
   "front: the sequencer's PodDisruptionBudget lets evictions take it" \
   "front: the front's config has store_path" \
-  "front: the sequencer's front_identities [] do not name coordinator, the identity of the fronts' certificate" \
+  "front: the sequencer's front_identities [] do not name coordinator, the identity of the fronts'"\
+" certificate" \
   "front: coordinator-public selects the sequencer" \
   "front: a NetworkPolicy admits the fronts' egress to the signer"; do
   grep -qxF "${expected}" "${work}/broken-front.out" ||
