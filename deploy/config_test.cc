@@ -4,7 +4,8 @@
 // the signer enroll the same perspectives, at least four, under the same quorum policy, which
 // survives the loss of one region (docs/SECURITY.md "Quorum"); each region's log server follows
 // its coordinator's shard under the origin the signer signs (docs/PUBLIC_LOG.md), and the witness
-// witnesses other VAs' logs. Files named by the configs (mounted Secrets) are not read, as the
+// witnesses other VAs' logs; each region's fronts decide as its sequencer would and record with
+// it (docs/ARCHITECTURE.md §14). Files named by the configs (mounted Secrets) are not read, as the
 // validators do not read them either.
 #include <algorithm>
 #include <filesystem>
@@ -77,6 +78,7 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
       std::string(kDeployDirectory) + "/systemd/witness.textproto"};
   for (const std::string& region : kRegions) {
     expected.push_back(OverlayConfig(region, "coordinator.textproto"));
+    expected.push_back(OverlayConfig(region, "front.textproto"));
     expected.push_back(OverlayConfig(region, "log-server.textproto"));
     expected.push_back(OverlayConfig(region, "probe-agent.textproto"));
   }
@@ -84,9 +86,9 @@ TEST(DeployConfigTest, TheExpectedFilesAreThere) {
   EXPECT_THAT(TextprotoFiles(), ElementsAreArray(expected));
 }
 
-// Each file is validated as the message its name says: coordinator, signer, probe-agent, stapler,
-// approval, log-server or witness, by the steps its binary takes at start before it opens a file
-// the config names.
+// Each file is validated as the message its name says: coordinator (or front, a coordinator with a
+// sequencer), signer, probe-agent, stapler, approval, log-server or witness, by the steps its
+// binary takes at start before it opens a file the config names.
 TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
   const std::vector<std::string> files = TextprotoFiles();
   ASSERT_FALSE(files.empty());
@@ -99,6 +101,13 @@ TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
       ASSERT_TRUE(config.ok()) << config.status();
       valid = ValidateCoordinatorConfig(WithCoordinatorDefaults(*config), path);
       EXPECT_FALSE(config->listen().health_address().empty()) << "the kubelet probes it";
+      EXPECT_FALSE(config->has_sequencer()) << "a front's config is named front.textproto";
+    } else if (name == "front.textproto") {
+      absl::StatusOr<v1::CoordinatorConfig> config = LoadConfig<v1::CoordinatorConfig>(path);
+      ASSERT_TRUE(config.ok()) << config.status();
+      valid = ValidateCoordinatorConfig(WithCoordinatorDefaults(*config), path);
+      EXPECT_FALSE(config->listen().health_address().empty()) << "the kubelet probes it";
+      EXPECT_TRUE(config->has_sequencer()) << "a front records with the sequencer";
     } else if (name == "signer.textproto") {
       absl::StatusOr<v1::SignerConfig> config = LoadConfig<v1::SignerConfig>(path);
       ASSERT_TRUE(config.ok()) << config.status();
@@ -152,16 +161,24 @@ TEST(DeployConfigTest, EveryConfigParsesAndValidates) {
   }
 }
 
-// Every deployed coordinator serves the public Vouch endpoint (docs/PROTOCOL.md "The public
-// endpoint") on both bindings, with a certificate of its own, not the internal listener's.
-TEST(DeployConfigTest, EveryCoordinatorServesThePublicEndpoint) {
-  int coordinators = 0;
+// The public Vouch endpoint (docs/PROTOCOL.md "The public endpoint") is served by every region's
+// fronts and by the single-host coordinator of deploy/systemd, on both bindings, with a
+// certificate of its own, not the internal listener's. A region's sequencer serves none: the
+// Service coordinator-public selects the fronts only.
+TEST(DeployConfigTest, TheFrontsServeThePublicEndpoint) {
+  int endpoints = 0;
   for (const std::string& path : TextprotoFiles()) {
-    if (std::filesystem::path(path).filename() != "coordinator.textproto") continue;
+    const std::string name = std::filesystem::path(path).filename().string();
+    if (name != "coordinator.textproto" && name != "front.textproto") continue;
     SCOPED_TRACE(path);
-    ++coordinators;
     absl::StatusOr<v1::CoordinatorConfig> config = LoadConfig<v1::CoordinatorConfig>(path);
     ASSERT_TRUE(config.ok()) << config.status();
+    if (path.rfind(std::string(kDeployDirectory) + "/k8s/", 0) == 0 &&
+        name == "coordinator.textproto") {
+      EXPECT_FALSE(config->has_public_listen()) << "the sequencer serves no public endpoint";
+      continue;
+    }
+    ++endpoints;
     ASSERT_TRUE(config->has_public_listen());
     EXPECT_FALSE(config->public_listen().address().empty());
     EXPECT_FALSE(config->public_listen().http_address().empty());
@@ -169,7 +186,53 @@ TEST(DeployConfigTest, EveryCoordinatorServesThePublicEndpoint) {
               config->listen().tls().certificate_file());
     EXPECT_FALSE(config->disable_decision_reuse());
   }
-  EXPECT_EQ(coordinators, static_cast<int>(kRegions.size()) + 1);  // And deploy/systemd's.
+  EXPECT_EQ(endpoints, static_cast<int>(kRegions.size()) + 1);  // And deploy/systemd's.
+}
+
+// Each region's fronts (docs/ARCHITECTURE.md §14 "Stateless fronts and one sequencer") decide as
+// the region's sequencer would (the same trust lists, agents, quorum policy, limits), through the
+// Service sequencer, and present the coordinator's own identity, which the sequencer's
+// front_identities names; only the log's fields differ.
+TEST(DeployConfigTest, FrontsRecordWithTheirRegionsSequencer) {
+  for (const std::string& region : kRegions) {
+    SCOPED_TRACE(region);
+    absl::StatusOr<v1::CoordinatorConfig> sequencer =
+        LoadConfig<v1::CoordinatorConfig>(OverlayConfig(region, "coordinator.textproto"));
+    ASSERT_TRUE(sequencer.ok()) << sequencer.status();
+    absl::StatusOr<v1::CoordinatorConfig> front =
+        LoadConfig<v1::CoordinatorConfig>(OverlayConfig(region, "front.textproto"));
+    ASSERT_TRUE(front.ok()) << front.status();
+    ASSERT_TRUE(front->has_sequencer());
+    EXPECT_EQ(front->sequencer().address(), "dns:///sequencer.mecai.svc.cluster.local:8443");
+    EXPECT_EQ(WithCoordinatorDefaults(*front).sequencer_timeout_milliseconds(), 15000u);
+    // The same certificate as the sequencer's listener: the identity front_identities names.
+    const v1::ClientTls& tls = front->sequencer().tls();
+    EXPECT_EQ(tls.certificate_file(), sequencer->listen().tls().certificate_file());
+    EXPECT_EQ(tls.private_key_file(), sequencer->listen().tls().private_key_file());
+    EXPECT_EQ(tls.server_ca_file(), sequencer->listen().tls().client_ca_file());
+    EXPECT_THAT(sequencer->front_identities(), ElementsAreArray({tls.server_identity()}));
+    EXPECT_THAT(sequencer->listen().tls().allowed_client_identities(),
+                ::testing::Contains(tls.server_identity()));
+    EXPECT_FALSE(sequencer->has_sequencer());
+    // Everything but the log's fields, the listener's clients, the public endpoint and the
+    // recording peer is the sequencer's.
+    v1::CoordinatorConfig decided = *front;
+    v1::CoordinatorConfig sequencers_decisions = *sequencer;
+    for (v1::CoordinatorConfig* config : {&decided, &sequencers_decisions}) {
+      config->clear_listen();
+      config->clear_public_listen();
+      config->clear_sequencer();
+      config->clear_sequencer_timeout_milliseconds();
+      config->clear_signer();
+      config->clear_log_shard_id();
+      config->clear_store_path();
+      config->clear_store_backup();
+      config->clear_front_identities();
+    }
+    EXPECT_EQ(decided.DebugString(), sequencers_decisions.DebugString());
+    EXPECT_EQ(front->listen().health_address(), sequencer->listen().health_address());
+    EXPECT_EQ(front->listen().metrics_address(), sequencer->listen().metrics_address());
+  }
 }
 
 TEST(DeployConfigTest, RegionsAgree) {
@@ -274,6 +337,7 @@ TEST(DeployConfigTest, LogServersFollowTheirRegionsShard) {
       EXPECT_EQ(address.rfind("0.0.0.0:", 0), 0u) << address << ": the kubelet and Services";
       const std::string port = address.substr(address.rfind(':'));
       for (const std::string& taken : coordinator_addresses) {
+        if (taken.empty()) continue;  // No public endpoint on the sequencer.
         EXPECT_NE(taken.substr(taken.rfind(':')), port) << address << " and " << taken;
       }
     }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Checks of the two public HTTP services in rendered manifests (kustomize_test.sh;
-deploy/k8s/README.md "The public log server and the witness").
+"""Checks of workloads in rendered manifests against their configs (kustomize_test.sh;
+deploy/k8s/README.md "The public log server and the witness", "Fronts and the sequencer").
 
 Usage: k8s_workload_check.py log-server RENDERED_REGION.yaml
+       k8s_workload_check.py front RENDERED_REGION.yaml
        k8s_workload_check.py witness RENDERED_WITNESS.yaml
 
 log-server: the log-server container is in the coordinator StatefulSet's pod and mounts the
@@ -10,6 +11,19 @@ log-server: the log-server container is in the coordinator StatefulSet's pod and
   is the generated ConfigMap, by its hash-suffixed name; its probes are HTTP GETs of /metrics on
   the config's metrics port; its config's ports are its container ports; the public Service
   log-server and a metrics Service for the ServiceMonitor reach them.
+front: the fronts (docs/ARCHITECTURE.md §14) are a Deployment without replicas whose
+  HorizontalPodAutoscaler (autoscaling/v2) scales it on CPU utilization between minReplicas >= 2
+  and maxReplicas >= minReplicas, every container with a cpu request; a PodDisruptionBudget lets
+  one front at a time be evicted, the sequencer's (the coordinator StatefulSet's) none. The
+  front's config (the generated ConfigMap, front.textproto) has a sequencer and none of the log's
+  fields, its listener ports are container ports and its health port the gRPC probes'; its
+  sequencer address is a Service of the sequencer's pods on the sequencer's listen port; the
+  sequencer's config names in front_identities (and allows) the identity the front's sequencer
+  peer expects, which is theirs since both mount the same TLS Secret. The public Vouch Service
+  selects the fronts only, on their public_listen ports; the ServiceMonitor scrapes a Service of
+  the fronts' metrics port. The fronts' NetworkPolicies admit egress to the sequencer's listen
+  port and never to the signer; the sequencer's admit ingress from the fronts there, the signer's
+  never.
 witness: a StatefulSet of exactly one replica whose state file lies on a volumeClaimTemplate's
   volume; the generated ConfigMap by its hash-suffixed name; HTTP GET /health probes on the
   config's listen port; a PodDisruptionBudget that lets no voluntary eviction take the pod; a
@@ -33,6 +47,47 @@ def field(textproto, name):
 
 def port_of(address):
   return int(address.rsplit(":", 1)[1]) if address else None
+
+
+def block(textproto, name):
+  """The text inside the first top-level `name { ... }` of a text-format config, comments
+  dropped; None without one."""
+  text = "\n".join(line.split("#", 1)[0] for line in textproto.splitlines())
+  match = re.search(rf"^{name} {{", text, re.MULTILINE)
+  if not match:
+    return None
+  depth, start = 1, match.end()
+  for i in range(start, len(text)):
+    depth += {"{": 1, "}": -1}.get(text[i], 0)
+    if depth == 0:
+      return text[start:i]
+  return None
+
+
+def strings(textproto, name):
+  """Every value of the string field `name` anywhere in a text-format config."""
+  return re.findall(rf'^\s*{name}: "([^"]*)"$', textproto, re.MULTILINE)
+
+
+def selects(selector, labels):
+  """Whether a Kubernetes LabelSelector selects an object with these labels (as
+  network_policy_check.py)."""
+  if selector is None:
+    return False
+  for key, value in (selector.get("matchLabels") or {}).items():
+    if labels.get(key) != value:
+      return False
+  for expression in selector.get("matchExpressions") or []:
+    key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+    if operator == "In" and labels.get(key) not in values:
+      return False
+    if operator == "NotIn" and labels.get(key) in values:
+      return False
+    if operator == "Exists" and key not in labels:
+      return False
+    if operator == "DoesNotExist" and key in labels:
+      return False
+  return True
 
 
 def find(objects, kind, name):
@@ -155,6 +210,181 @@ class Checker:
                        for p in scraped["spec"]["ports"]),
                    "the ServiceMonitor scrapes no port of Service log-server-metrics")
 
+  def policies_of(self, labels):
+    return [
+        p for p in self.objects
+        if p["kind"] == "NetworkPolicy" and selects(p["spec"].get("podSelector"), labels)
+    ]
+
+  def admitted(self, policies, direction, peer_labels, port):
+    """Whether a rule of `direction` ("ingress" from, "egress" to) of these policies admits the
+    pods with `peer_labels` of this namespace on TCP `port`."""
+    key = "from" if direction == "ingress" else "to"
+    for policy in policies:
+      if direction.capitalize() not in policy["spec"].get("policyTypes", []):
+        continue
+      for rule in policy["spec"].get(direction) or []:
+        ports = rule.get("ports")
+        if ports and not any(p.get("port") in (None, port) for p in ports):
+          continue
+        peers = rule.get(key)
+        if peers is None or any("podSelector" in peer and "namespaceSelector" not in peer
+                                and "ipBlock" not in peer
+                                and selects(peer["podSelector"], peer_labels) for peer in peers):
+          return True
+    return False
+
+  def front(self):
+    front = find(self.objects, "Deployment", "coordinator-front")
+    sequencer = find(self.objects, "StatefulSet", "coordinator")
+    signer = find(self.objects, "StatefulSet", "signer")
+    if not (self.require(front, "no Deployment coordinator-front")
+            and self.require(sequencer, "no sequencer (StatefulSet coordinator)")
+            and self.require(signer, "no StatefulSet signer")):
+      return
+    self.require("replicas" not in front["spec"],
+                 "the front Deployment sets replicas under its HorizontalPodAutoscaler")
+    pod = front["spec"]["template"]["spec"]
+    labels = front["spec"]["template"]["metadata"]["labels"]
+    sequencer_pod = sequencer["spec"]["template"]["spec"]
+    sequencer_labels = sequencer["spec"]["template"]["metadata"]["labels"]
+    signer_labels = signer["spec"]["template"]["metadata"]["labels"]
+    containers = pod.get("containers", [])
+    for container in containers:
+      self.hardened(f"front {container['name']}", pod, container)
+      self.require(container.get("resources", {}).get("requests", {}).get("cpu"),
+                   f"front {container['name']}: no cpu request (the autoscaler's utilization)")
+    container = next((c for c in containers if c["name"] == "coordinator"), None)
+    if not self.require(container, "no coordinator container in the fronts' pod"):
+      return
+
+    # The autoscaler and the disruption budgets.
+    autoscaler = next((h for h in self.objects if h["kind"] == "HorizontalPodAutoscaler"
+                       and h["spec"]["scaleTargetRef"].get("kind") == "Deployment"
+                       and h["spec"]["scaleTargetRef"].get("name") == "coordinator-front"), None)
+    if self.require(autoscaler, "no HorizontalPodAutoscaler of the fronts"):
+      spec = autoscaler["spec"]
+      self.require(autoscaler["apiVersion"] == "autoscaling/v2",
+                   f"the fronts' autoscaler is {autoscaler['apiVersion']}, not autoscaling/v2")
+      low, high = spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
+      self.require(low >= 2, f"the fronts' autoscaler keeps {low} front(s), fewer than 2")
+      self.require(low <= high,
+                   f"the fronts' autoscaler has minReplicas {low} > maxReplicas {high}")
+      self.require(
+          any(m.get("type") == "Resource" and m["resource"]["name"] == "cpu"
+              and m["resource"]["target"].get("type") == "Utilization"
+              for m in spec.get("metrics", [])),
+          "the fronts' autoscaler does not scale on CPU utilization")
+    budgets = [b for b in self.objects if b["kind"] == "PodDisruptionBudget"]
+    front_budget = next((b for b in budgets if selects(b["spec"]["selector"], labels)), None)
+    if self.require(front_budget, "no PodDisruptionBudget of the fronts"):
+      spec = front_budget["spec"]
+      self.require(
+          spec.get("maxUnavailable") == 1 or spec.get("minAvailable") == 1,
+          f"the fronts' PodDisruptionBudget is not maxUnavailable 1 or minAvailable 1: {spec}")
+    sequencer_budget = next(
+        (b for b in budgets if selects(b["spec"]["selector"], sequencer_labels)), None)
+    if self.require(sequencer_budget, "no PodDisruptionBudget of the sequencer"):
+      self.require(sequencer_budget["spec"].get("maxUnavailable") == 0,
+                   "the sequencer's PodDisruptionBudget lets evictions take it")
+    self.require(sequencer["spec"].get("replicas") == 1,
+                 "the sequencer has not exactly one replica")
+
+    # The configs.
+    config = self.config_map(pod, "config", "mecai-front-config", "front.textproto")
+    sequencer_config = self.config_map(sequencer_pod, "config", "mecai-coordinator-config",
+                                       "coordinator.textproto")
+    self.require(container["command"][-1] == "/etc/mecai/config/front.textproto",
+                 f"the front runs {container['command']}, not its front.textproto")
+    peer = block(config, "sequencer")
+    if not self.require(peer is not None, "the front's config has no sequencer"):
+      return
+    for name in ("store_path", "log_shard_id"):
+      self.require(field(config, name) is None, f"the front's config has {name}")
+    for name in ("signer", "store_backup"):
+      self.require(block(config, name) is None, f"the front's config has {name}")
+    listen = block(config, "listen") or ""
+    public = block(config, "public_listen") or ""
+    declared = {p["containerPort"] for p in container.get("ports", [])}
+    health = port_of((strings(listen, "health_address") or [None])[0])
+    config_ports = {
+        port_of(a) for a in strings(listen, "address") + strings(listen, "health_address") +
+        strings(listen, "metrics_address") + strings(public, "address") +
+        strings(public, "http_address")
+    }
+    self.require(config_ports <= declared,
+                 f"the front's config ports {sorted(config_ports)} are not all container ports "
+                 f"{sorted(declared)}")
+    for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+      self.require((container.get(kind) or {}).get("grpc", {}).get("port") == health,
+                   f"front: {kind} is not a gRPC probe of the health port {health}")
+    address = (strings(peer, "address") or [""])[0]
+    match = re.fullmatch(r"dns:///([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", address)
+    sequencer_container = next(c for c in sequencer_pod["containers"] if c["name"] == "coordinator")
+    sequencer_listen = port_of(
+        (strings(block(sequencer_config, "listen") or "", "address") or [None])[0])
+    if self.require(match, f"the front's sequencer address {address} is no Service's DNS name"):
+      service = self.service_port(match.group(1), sequencer["spec"]["selector"]["matchLabels"],
+                                  sequencer_listen, sequencer_container)
+      if service:
+        self.require(
+            any(p["port"] == int(match.group(3)) for p in service["spec"]["ports"]),
+            f"Service {match.group(1)} has no port {match.group(3)}")
+    expected = (strings(peer, "server_identity") or [None])[0]
+    fronts = strings(sequencer_config, "front_identities")
+    allowed = strings(block(sequencer_config, "listen") or "", "allowed_client_identities")
+    self.require(expected in fronts,
+                 f"the sequencer's front_identities {fronts} do not name {expected}, the identity "
+                 f"of the fronts' certificate")
+    self.require(set(fronts) <= set(allowed),
+                 f"the sequencer's front_identities {fronts} are not all allowed clients {allowed}")
+    secret = lambda p: next((v["secret"]["secretName"] for v in p.get("volumes", [])
+                             if v["name"] == "tls" and "secret" in v), None)
+    self.require(secret(pod) and secret(pod) == secret(sequencer_pod),
+                 "the fronts do not present the sequencer's own identity (TLS Secret)")
+
+    # The public endpoint: the fronts, not the sequencer.
+    vouch = find(self.objects, "Service", "coordinator-public")
+    if self.require(vouch, "no Service coordinator-public"):
+      self.require(vouch["spec"].get("type") == "LoadBalancer",
+                   "coordinator-public is not a LoadBalancer")
+      self.require(
+          not selects({"matchLabels": vouch["spec"]["selector"]}, sequencer_labels),
+          "coordinator-public selects the sequencer")
+      public_addresses = strings(public, "address") + strings(public, "http_address")
+      for port in (port_of(a) for a in public_addresses):
+        self.service_port("coordinator-public", front["spec"]["selector"]["matchLabels"], port,
+                          container)
+    metrics = port_of((strings(listen, "metrics_address") or [None])[0])
+    monitor = find(self.objects, "ServiceMonitor", "mecai")
+    if self.require(monitor, "no ServiceMonitor mecai"):
+      scraped = [
+          s for s in self.objects if s["kind"] == "Service" and all(
+              s["metadata"].get("labels", {}).get(k) == v
+              for k, v in monitor["spec"]["selector"]["matchLabels"].items())
+          and selects({"matchLabels": s["spec"].get("selector", {})}, labels)
+      ]
+      ports = [e["port"] for e in monitor["spec"]["endpoints"]]
+      self.require(
+          any(p.get("name") in ports and p.get("targetPort") in (metrics, "metrics")
+              for s in scraped for p in s["spec"]["ports"]),
+          "the ServiceMonitor scrapes no Service of the fronts' metrics port")
+
+    # The network: fronts to the sequencer, never to the signer.
+    mine = self.policies_of(labels)
+    signer_ports = signer["spec"]["template"]["spec"]["containers"][0]["ports"]
+    signer_port = next(p["containerPort"] for p in signer_ports if p.get("name") == "grpc")
+    self.require(self.admitted(mine, "egress", sequencer_labels, sequencer_listen),
+                 f"no NetworkPolicy admits the fronts' egress to the sequencer's port "
+                 f"{sequencer_listen}")
+    self.require(not self.admitted(mine, "egress", signer_labels, signer_port),
+                 "a NetworkPolicy admits the fronts' egress to the signer")
+    self.require(
+        self.admitted(self.policies_of(sequencer_labels), "ingress", labels, sequencer_listen),
+        f"no NetworkPolicy admits the fronts into the sequencer's port {sequencer_listen}")
+    self.require(not self.admitted(self.policies_of(signer_labels), "ingress", labels, signer_port),
+                 "a NetworkPolicy admits the fronts into the signer")
+
   def witness(self):
     witness = find(self.objects, "StatefulSet", "witness")
     if not self.require(witness, "the witness is not a StatefulSet"):
@@ -206,7 +436,7 @@ class Checker:
 
 
 def main(argv):
-  if len(argv) != 3 or argv[1] not in ("log-server", "witness"):
+  if len(argv) != 3 or argv[1] not in ("log-server", "front", "witness"):
     sys.exit(__doc__)
   with open(argv[2], encoding="utf-8") as f:
     checker = Checker([o for o in yaml.safe_load_all(f) if o])

@@ -2,8 +2,9 @@
 # Renders every region overlay of deploy/k8s, deploy/k8s/witness and deploy/k8s/approval with
 # `kubectl kustomize` and checks that each overlay holds the whole region: the kinds below, its
 # region label, its own configs (hash-named ConfigMaps, referenced by those names), gRPC health
-# probes, the public log server in the coordinator's pod (deploy/k8s_workload_check.py) and least
-# privilege on the network (deploy/network_policy_check.py); and that the witness is one replica
+# probes, the public log server in the coordinator's pod and the front coordinators beside the
+# sequencer (deploy/k8s_workload_check.py) and least privilege on the network
+# (deploy/network_policy_check.py); and that the witness is one replica
 # with its state on a persistent volume. kubectl: $KUBECTL, else from PATH (scripts/bootstrap.sh
 # installs Debian's kubernetes-client when there is none).
 set -euo pipefail
@@ -83,17 +84,18 @@ for region in "${regions[@]}"; do
     fi
   done
   # Every generated ConfigMap is referenced by its hash-suffixed name, never the bare one.
-  for config in coordinator signer probe-agent log-server; do
+  for config in coordinator front signer probe-agent log-server; do
     grep -Eq "^  name: mecai-${config}-config-[a-z0-9]+\$" "${rendered}" ||
       fail "${region}: no generated ConfigMap mecai-${config}-config"
     grep -Eq "^ +name: mecai-${config}-config\$" "${rendered}" &&
       fail "${region}: a reference to mecai-${config}-config without its hash suffix"
   done
-  # The three workloads each probe the plaintext health port with gRPC three ways.
+  # The four workloads (sequencer, fronts, signer, agent) each probe the plaintext health port with
+  # gRPC three ways.
   grpc_probes="$(grep -A3 -E '^ +(readiness|liveness|startup)Probe:' "${rendered}" |
     grep -c -E '^ +grpc:' || true)"
-  [[ "${grpc_probes}" -eq 9 ]] ||
-    fail "${region}: ${grpc_probes} gRPC probes, expected 9 (3 per workload)"
+  [[ "${grpc_probes}" -eq 12 ]] ||
+    fail "${region}: ${grpc_probes} gRPC probes, expected 12 (3 per workload)"
   # The log server has no gRPC health port: HTTP GETs of its metrics endpoint, three ways.
   http_probes="$(grep -A3 -E '^ +(readiness|liveness|startup)Probe:' "${rendered}" |
     grep -c -E '^ +httpGet:' || true)"
@@ -103,6 +105,13 @@ for region in "${regions[@]}"; do
   # store volume read-only, its config's paths and ports those of the manifests.
   if ! python3 "${workload_checker}" log-server "${rendered}" >"${rendered}.log-server" 2>&1; then
     fail "${region}: $(cat "${rendered}.log-server")"
+  fi
+  # The fronts (docs/ARCHITECTURE.md §14): a Deployment the CPU autoscaler sizes (at least two), a
+  # disruption budget of one, the public Vouch endpoint, their config's sequencer the Service of
+  # the one sequencer, whose budget admits no eviction and whose front_identities name them; their
+  # way to the sequencer open and to the signer closed.
+  if ! python3 "${workload_checker}" front "${rendered}" >"${rendered}.front" 2>&1; then
+    fail "${region}: $(cat "${rendered}.front")"
   fi
   # One signer, on a persistent volume: two signer states could sign two histories of a shard.
   signer_set="$(awk '/^kind: StatefulSet$/{keep=1; block=""} keep{block=block $0 "\n"} /^---$/{if (keep && block ~ /\n  name: signer\n/) print block; keep=0}' "${rendered}")"
@@ -133,7 +142,7 @@ for region in "${regions[@]}"; do
     [[ "${image}" =~ ^[a-z0-9][a-z0-9./:_-]*@sha256:[0-9a-f]{64}$ ]] ||
       fail "${region}: image ${image} is not pinned by digest"
   done < <(sed -n -E 's/^ +image: *//p' "${rendered}")
-  [[ "${containers}" -eq 5 ]] || fail "${region}: ${containers} containers, expected 5"
+  [[ "${containers}" -eq 6 ]] || fail "${region}: ${containers} containers, expected 6"
   # Pod Security "restricted" (https://kubernetes.io/docs/concepts/security/pod-security-standards/):
   # the namespace enforces it, and every pod and container meets it, with no host volume.
   grep -q '^    pod-security.kubernetes.io/enforce: restricted$' "${rendered}" ||
@@ -144,7 +153,7 @@ for region in "${regions[@]}"; do
       fail "${region}: not every container has ${setting}"
   done
   for setting in 'runAsNonRoot: true' 'type: RuntimeDefault'; do
-    [[ "$(grep -c -E "^ +${setting}\$" "${rendered}")" -eq 3 ]] ||
+    [[ "$(grep -c -E "^ +${setting}\$" "${rendered}")" -eq 4 ]] ||
       fail "${region}: not every pod has ${setting}"
   done
   echo "${region}: rendered $(grep -c '^kind:' "${rendered}") objects"
@@ -181,17 +190,21 @@ fi
 strip='import sys, yaml
 objects = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
 kept = [o for o in objects
-        if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"].startswith("probe-agent"))]
+        if not (o["kind"] == "NetworkPolicy" and (o["metadata"]["name"].startswith("probe-agent")
+                                                  or o["metadata"]["name"] == "coordinator-front"))]
 for o in kept:
   if o["kind"] == "Service":
     o["spec"].pop("loadBalancerSourceRanges", None)
 yaml.safe_dump_all(kept, open(sys.argv[2], "w"))'
 python3 -c "${strip}" "${work}/eu-west.yaml" "${work}/stripped.yaml"
 if python3 "${checker}" "${work}/stripped.yaml" >"${work}/stripped.out" 2>&1; then
-  fail "the policy check accepted a region without the probe agent's policies"
+  fail "the policy check accepted a region without the probe agent's and the fronts' policies"
 fi
 for expected in "Deployment/probe-agent: no NetworkPolicy of its own admits any ingress" \
   "Deployment/probe-agent: no NetworkPolicy of its own states its egress" \
+  "Deployment/coordinator-front: no NetworkPolicy of its own admits any ingress" \
+  "Deployment/coordinator-front: port 8444 of a public LoadBalancer is not open to everyone" \
+  "Deployment/coordinator-front: port 8445 of a public LoadBalancer is not open to everyone" \
   "Service/probe-agent: a LoadBalancer without loadBalancerSourceRanges"; do
   grep -qF "${expected}" "${work}/stripped.out" || fail "the policy check did not report '${expected}'"
 done
@@ -253,6 +266,50 @@ for expected in "log-server: the log server mounts the store writable" \
   "witness: the witness's PodDisruptionBudget lets evictions take it"; do
   grep -qxF "${expected}" "${work}/broken.out" ||
     fail "the workload check did not report '${expected}' ($(cat "${work}/broken.out"))"
+done
+
+# The fronts' check can fail: replicas under the autoscaler, no cpu request, one front as the
+# autoscaler's minimum, a memory metric, an evictable sequencer, a front config with a store, a
+# sequencer that does not name the fronts, a way from the fronts to the signer, the public
+# endpoint on the sequencer.
+break_front='import sys, yaml
+objects = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+for o in objects:
+  kind, name = o["kind"], o["metadata"]["name"]
+  if kind == "Deployment" and name == "coordinator-front":
+    o["spec"]["replicas"] = 2
+    del o["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+  if kind == "HorizontalPodAutoscaler" and name == "coordinator-front":
+    o["spec"]["minReplicas"] = 1
+    o["spec"]["metrics"][0]["resource"]["name"] = "memory"
+  if kind == "PodDisruptionBudget" and name == "coordinator":
+    o["spec"]["maxUnavailable"] = 1
+  if kind == "ConfigMap" and name.startswith("mecai-front-config-"):
+    o["data"]["front.textproto"] += "store_path: \"/var/lib/mecai/store\"\n"
+  if kind == "ConfigMap" and name.startswith("mecai-coordinator-config-"):
+    o["data"]["coordinator.textproto"] = o["data"]["coordinator.textproto"].replace(
+        "front_identities: \"coordinator\"", "")
+  if kind == "NetworkPolicy" and name == "coordinator-front":
+    o["spec"]["egress"].append({"to": [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "signer"}}}], "ports": [{"protocol": "TCP", "port": 8443}]})
+  if kind == "Service" and name == "coordinator-public":
+    o["spec"]["selector"] = {"app.kubernetes.io/name": "coordinator"}
+yaml.safe_dump_all(objects, open(sys.argv[2], "w"))'
+python3 -c "${break_front}" "${work}/eu-west.yaml" "${work}/broken-front.yaml"
+python3 "${workload_checker}" front "${work}/broken-front.yaml" >"${work}/broken-front.out" 2>&1 &&
+  fail "the front check accepted broken fronts"
+for expected in "front: the front Deployment sets replicas under its HorizontalPodAutoscaler" \
+  "front: front coordinator: no cpu request (the autoscaler's utilization)" \
+  "front: the fronts' autoscaler keeps 1 front(s), fewer than 2" \
+  "front: the fronts' autoscaler does not scale on CPU utilization" \
+  "front: the sequencer's PodDisruptionBudget lets evictions take it" \
+  "front: the front's config has store_path" \
+  "front: the sequencer's front_identities [] do not name coordinator, the identity of the fronts'"\
+" certificate" \
+  "front: coordinator-public selects the sequencer" \
+  "front: a NetworkPolicy admits the fronts' egress to the signer"; do
+  grep -qxF "${expected}" "${work}/broken-front.out" ||
+    fail "the front check did not report '${expected}' ($(cat "${work}/broken-front.out"))"
 done
 
 # The phone-approval service (deploy/k8s/approval, one per CA): its objects, its generated config
