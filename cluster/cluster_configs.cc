@@ -221,8 +221,8 @@ v1::CoordinatorConfig ClusterCoordinatorConfig(const std::string& workdir,
   }
   coordinator.set_disable_decision_reuse(!inputs.decision_reuse);
   if (inputs.serves_fronts) {
-    coordinator.mutable_listen()->mutable_tls()->add_allowed_client_identities("coordinator");
-    coordinator.add_front_identities("coordinator");
+    coordinator.mutable_listen()->mutable_tls()->add_allowed_client_identities("front");
+    coordinator.add_front_identities("front");
   }
   v1::PublicListenConfig* endpoint = coordinator.mutable_public_listen();
   endpoint->set_address("127.0.0.1:0");
@@ -238,7 +238,7 @@ v1::CoordinatorConfig ClusterCoordinatorConfig(const std::string& workdir,
 v1::CoordinatorConfig ClusterFrontConfig(const std::string& workdir,
                                          const v1::CoordinatorConfig& sequencer, int sequencer_port,
                                          const std::string& front_id) {
-  const ClusterIdentity identity = ClusterIdentityFiles(workdir, "coordinator");
+  const ClusterIdentity identity = ClusterIdentityFiles(workdir, "front");
   v1::CoordinatorConfig front = sequencer;
   for (auto clear :
        {&v1::CoordinatorConfig::clear_store_path, &v1::CoordinatorConfig::clear_log_shard_id,
@@ -251,8 +251,19 @@ v1::CoordinatorConfig ClusterFrontConfig(const std::string& workdir,
         &v1::CoordinatorConfig::clear_front_identities}) {
     (front.*clear)();
   }
+  // The fronts' own identity, which the signer does not accept (ARCHITECTURE.md §14).
   *front.mutable_sequencer() = ClusterPeer(workdir, "coordinator", sequencer_port, identity);
+  for (v1::AgentEndpoint& agent : *front.mutable_agents()) {
+    agent.mutable_peer()->mutable_tls()->set_certificate_file(identity.certificate_file);
+    agent.mutable_peer()->mutable_tls()->set_private_key_file(identity.key_file);
+  }
+  if (front.has_approval_service()) {
+    front.mutable_approval_service()->mutable_tls()->set_certificate_file(
+        identity.certificate_file);
+    front.mutable_approval_service()->mutable_tls()->set_private_key_file(identity.key_file);
+  }
   v1::ListenConfig& listen = *front.mutable_listen();
+  *listen.mutable_tls() = ClusterServerTls(workdir, identity, "stapler");
   listen.set_port_file(ClusterPath(workdir, "run/" + front_id + ".port"));
   listen.set_metrics_port_file(ClusterPath(workdir, "run/" + front_id + ".metrics-port"));
   listen.clear_health_address();
@@ -260,6 +271,8 @@ v1::CoordinatorConfig ClusterFrontConfig(const std::string& workdir,
     v1::PublicListenConfig& endpoint = *front.mutable_public_listen();
     endpoint.set_port_file(ClusterPath(workdir, "run/" + front_id + "-public.port"));
     endpoint.set_http_port_file(ClusterPath(workdir, "run/" + front_id + "-public-http.port"));
+    endpoint.set_certificate_file(identity.certificate_file);
+    endpoint.set_private_key_file(identity.key_file);
   }
   return front;
 }

@@ -121,8 +121,8 @@ struct ClusterCoordinatorInputs {
   bool decision_reuse = true;
   // LocalClusterOptions.public_endpoint_limits: fields set here replace the public endpoint's.
   v1::PublicListenConfig public_endpoint_limits;
-  // LocalClusterOptions.fronts > 0: the coordinator is also the sequencer of front coordinators
-  // that hold its identity "coordinator" (docs/ARCHITECTURE.md §14).
+  // LocalClusterOptions.fronts > 0: the coordinator is also the sequencer of front coordinators,
+  // identity "front" (docs/ARCHITECTURE.md §14).
   bool serves_fronts = false;
 };
 
@@ -136,9 +136,10 @@ v1::CoordinatorConfig ClusterCoordinatorConfig(const std::string& workdir,
 
 // Front coordinator `front_id` ("front-1", ...; docs/ARCHITECTURE.md §14): `sequencer`'s checks,
 // agents, trust lists and public endpoint limits, without its log (store, signer, checkpoints,
-// administration), recording with the sequencer at 127.0.0.1:`sequencer_port` under the identity
-// "coordinator"; its ports in run/<front_id>.port, run/<front_id>-public.port,
-// run/<front_id>-public-http.port and run/<front_id>.metrics-port.
+// administration), recording with the sequencer at 127.0.0.1:`sequencer_port`, all under the
+// identity "front" (which the agents and the approval service accept, the signer not); its ports in
+// run/<front_id>.port, run/<front_id>-public.port, run/<front_id>-public-http.port and
+// run/<front_id>.metrics-port.
 v1::CoordinatorConfig ClusterFrontConfig(const std::string& workdir,
                                          const v1::CoordinatorConfig& sequencer, int sequencer_port,
                                          const std::string& front_id);

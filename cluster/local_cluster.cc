@@ -227,9 +227,12 @@ absl::StatusOr<int> LocalCluster::StartApprovalService(const std::string& binary
       WriteFileAtomically(Path("approval/records.key"), PrivateKeyToPem(record_key.get()), 0600));
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("approval/records.pub"), PublicKeyToPem(record_key.get())));
-  RETURN_IF_ERROR(WriteConfig(
-      "approval.textproto", ClusterApprovalConfig(options_.workdir, options_.approval_rdap_base_url,
-                                                  options_.approval_voice_gateway_url)));
+  v1::ApprovalConfig approval = ClusterApprovalConfig(
+      options_.workdir, options_.approval_rdap_base_url, options_.approval_voice_gateway_url);
+  if (options_.fronts > 0) {
+    approval.mutable_listen()->mutable_tls()->add_allowed_client_identities("front");
+  }
+  RETURN_IF_ERROR(WriteConfig("approval.textproto", approval));
   Step("starting the phone-approval service");
   ASSIGN_OR_RETURN(ChildProcess * process,
                    Launch({binary, "--config", Path("approval.textproto")}, "approval"));
@@ -489,6 +492,9 @@ absl::StatusOr<LocalCluster::Resolver> LocalCluster::StartResolver(const std::st
 absl::Status LocalCluster::IssueServiceIdentities() {
   RETURN_IF_ERROR(IssueIdentity("coordinator", {"serverAuth", "clientAuth"}).status());
   RETURN_IF_ERROR(IssueIdentity("signer", {"serverAuth", "clientAuth"}).status());
+  if (options_.fronts > 0) {
+    RETURN_IF_ERROR(IssueIdentity("front", {"serverAuth", "clientAuth"}).status());
+  }
   ASSIGN_OR_RETURN(stapler_, IssueIdentity("stapler", {"clientAuth"}));
   ASSIGN_OR_RETURN(admin_, IssueIdentity("admin", {"clientAuth"}));
   if (with_approval()) {
@@ -524,6 +530,9 @@ absl::StatusOr<v1::AgentEndpoint> LocalCluster::StartAgent(const std::string& bi
                                         : nullptr;
   v1::ProbeAgentConfig agent_config =
       ClusterAgentConfig(options_.workdir, id, region, placement, dns_port);
+  if (options_.fronts > 0) {
+    agent_config.mutable_listen()->mutable_tls()->add_allowed_client_identities("front");
+  }
   agent_config.MergeFrom(options_.agent_overrides);
   RETURN_IF_ERROR(WriteConfig("agents/" + id + ".textproto", agent_config));
   Step(absl::StrCat("starting probe agent ", id, " in region ", region,
@@ -624,7 +633,7 @@ absl::Status LocalCluster::RestartFront(int front) {
 }
 
 v1::PeerConfig LocalCluster::FrontPeer(int front) const {
-  return Peer("coordinator", front_port(front), stapler_);
+  return Peer("front", front_port(front), stapler_);
 }
 
 absl::Status LocalCluster::AwaitCoordinatorPorts(ChildProcess* coordinator) {

@@ -2,6 +2,7 @@
 // Flags → config → wiring → serve.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <iostream>
 #include <string>
 
@@ -180,6 +181,21 @@ absl::StatusOr<std::unique_ptr<LogSide>> OpenLog(const mecai::v1::CoordinatorCon
   return log;
 }
 
+// The mutual-TLS listener. A sequencer's takes a front's decision with the bytes of the largest
+// CRL and OCSP response the fronts fetch, which its store does not hold yet (evidence by hash,
+// docs/ARCHITECTURE.md §14), whatever listen.max_receive_message_bytes says.
+mecai::v1::ListenConfig ListenerFor(const mecai::v1::CoordinatorConfig& config) {
+  mecai::v1::ListenConfig listen = config.listen();
+  if (config.front_identities_size() == 0) return listen;
+  const uint64_t evidence = config.revocation().max_crl_bytes() +
+                            config.revocation().max_ocsp_response_bytes() + (1 << 20);
+  const uint64_t limit = std::max<uint64_t>(
+      listen.max_receive_message_bytes() == 0 ? (1 << 20) : listen.max_receive_message_bytes(),
+      std::min<uint64_t>(evidence, std::numeric_limits<int32_t>::max()));
+  listen.set_max_receive_message_bytes(static_cast<uint32_t>(limit));
+  return listen;
+}
+
 absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(auto loaded, mecai::LoadConfig<mecai::v1::CoordinatorConfig>(config_path));
   mecai::v1::CoordinatorConfig config = mecai::WithCoordinatorDefaults(loaded);
@@ -275,7 +291,8 @@ absl::Status Run(const std::string& config_path) {
     services.insert(services.end(), {log->audit.get(), log->admin.get()});
     if (log->sequencer_service != nullptr) services.push_back(log->sequencer_service.get());
   }
-  ASSIGN_OR_RETURN(auto server, mecai::StartServer(config.listen(), services, &grpc_metrics));
+  ASSIGN_OR_RETURN(auto server,
+                   mecai::StartServer(ListenerFor(config), services, &grpc_metrics));
   // The public Vouch endpoint (docs/PROTOCOL.md "The public endpoint"): VRs only, from anyone,
   // without a client certificate; everything else stays on the mutual-TLS server above.
   std::unique_ptr<mecai::PublicEndpointMetrics> public_metrics;

@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/sequencer.grpc.pb.h"
+#include "proto/mecai/v1/signer.grpc.pb.h"
 #include "proto/mecai/v1/vouching.grpc.pb.h"
 #include "tests/support/cluster_fixture.h"
 #include "tests/support/procedure_steps.h"
@@ -59,6 +60,8 @@ class SequencerTest : public ::testing::Test {
     options.max_probe_rounds_per_hostname = 100000;
     // Every VR is a decision of its own, with a record of its own: no decision reuse.
     options.decision_reuse = false;
+    // A CRL of about 2.4 MiB, the size of a large CA's: a front sends it to the sequencer once.
+    options.crl_padding_entries = 48000;
     ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(absl::StrCat("cluster-", ++counter), options));
   }
 
@@ -159,11 +162,10 @@ TEST_F(SequencerTest, TwoFrontsAndTheSequencerWriteOneHistory) {
   ASSERT_OK(WriteFileAtomically(cluster_->Path("front-2.vr"), posted));
   auto curl = ChildProcess::Start(
       {"curl", "--silent", "--show-error", "--fail", "--max-time", "60", "--cacert",
-       cluster_->CoordinatorPublicCaFile(), "--resolve",
-       absl::StrCat("coordinator:", port, ":127.0.0.1"), "--header",
-       absl::StrCat("Content-Type: ", kVouchingRequestMediaType), "--data-binary",
+       cluster_->CoordinatorPublicCaFile(), "--resolve", absl::StrCat("front:", port, ":127.0.0.1"),
+       "--header", absl::StrCat("Content-Type: ", kVouchingRequestMediaType), "--data-binary",
        "@" + cluster_->Path("front-2.vr"), "--output", cluster_->Path("front-2.out"),
-       absl::StrCat("https://coordinator:", port, kPublicVouchPath)},
+       absl::StrCat("https://front:", port, kPublicVouchPath)},
       cluster_->Path("logs/curl-front-2.log"));
   ASSERT_OK(curl.status());
   ASSERT_TRUE((*curl)->WaitForExit(absl::Seconds(70)));
@@ -246,6 +248,22 @@ TEST_F(SequencerTest, SequencerKilledUnderLoadComesBackWithEveryReturnedVdRecord
             << " after the kill (2 s down)" << std::endl;
 }
 
+// The fronts' identity, which the Internet-facing fronts hold, is not one the signer serves: a
+// compromised front cannot ask the signer for anything.
+TEST_F(SequencerTest, TheSignerRefusesTheFrontsIdentity) {
+  v1::PeerConfig as_front = cluster_->SignerPeerAsCoordinator();
+  as_front.mutable_tls()->set_certificate_file(cluster_->Path("internal/front.pem"));
+  as_front.mutable_tls()->set_private_key_file(cluster_->Path("internal/front.key"));
+  ASSERT_OK_AND_ASSIGN(auto channel, MakeChannel(as_front));
+  auto signer = v1::SignerService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::SignCheckpointRequest request;
+  v1::SignCheckpointResponse response;
+  const grpc::Status status = signer->SignCheckpoint(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+}
+
 TEST_F(SequencerTest, TheSequencerRecordsOnlyForItsFronts) {
   // A stapler's identity (allowed to Vouch on the same listener) may not write into the log.
   ASSERT_OK_AND_ASSIGN(auto channel, MakeChannel(cluster_->CoordinatorPeer()));
@@ -276,13 +294,30 @@ TEST_F(SequencerTest, ACompromisedFrontWritesNoVdAndNoAdministrativeRecord) {
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
     return sequencer->RecordDecision(&context, decision, response);
   };
+  // A genuine decision's record gives the VR's indexed fields (the same certificate as below).
+  const Sent genuine = Vouch(1, MakeRequest());
+  ASSERT_OK(genuine.call);
+  ASSERT_OK_AND_ASSIGN(v1::QuorumRecord genuine_record, RecordAt(genuine.response.log_index()));
   const std::string request = MakeRequest();
   v1::RecordDecisionRequest decision;
   v1::QuorumRecord& crafted = *decision.mutable_decision();
   crafted.set_vouching_request(request);
   crafted.set_vouching_request_sha256(Sha256(request));
-  crafted.set_hostname(LocalCluster::kTargetHost);
+  crafted.set_hostname(genuine_record.hostname());
+  crafted.set_port(genuine_record.port());
+  crafted.set_trust_list(genuine_record.trust_list());
+  *crafted.mutable_certificate_sha256() = genuine_record.certificate_sha256();
   crafted.set_decision(v1::REFUSED);
+
+  // A decision filed under another hostname than its VR's (to hide it from those who watch that
+  // hostname's records) is refused.
+  v1::RecordDecisionRequest decoy = decision;
+  decoy.mutable_decision()->set_hostname("decoy.example");
+  v1::RecordDecisionResponse decoy_response;
+  const grpc::Status decoy_status = record(decoy, &decoy_response);
+  EXPECT_EQ(decoy_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(decoy_status.error_message(), HasSubstr("is not its VR's"));
+
   crafted.mutable_refusal()->set_reason(v1::CERTIFICATE_MISMATCH);
   // A refusal smuggling a VD and a trust-list change.
   crafted.mutable_vouching_data()->set_statement("not signed by the signer");
