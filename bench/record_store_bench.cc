@@ -11,17 +11,12 @@
 // system type is printed (tmpfs makes fsync nearly free; use a directory on the real disk).
 //
 // Usage: record_store_bench [--writes N] [--dir DIR] [--rounds R] [--build-micros U]
-#include <sys/statfs.h>
-
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,13 +26,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "bench/bench_stats.h"
+#include "bench/synced_writes.h"
 #include "common/crypto/hashing.h"
 #include "coordinator/record_store.h"
 #include "proto/mecai/v1/record.pb.h"
-#include "rocksdb/db.h"
-#include "rocksdb/options.h"
 
 namespace mecai {
 namespace {
@@ -108,40 +101,14 @@ Flags ParseFlags(int argc, char** argv) {
   return flags;
 }
 
-// The name of the file system holding `dir`, from statfs(2)'s f_type.
-std::string FileSystemOf(const std::string& dir) {
-  struct statfs info;
-  if (statfs(dir.c_str(), &info) != 0) {
-    return absl::StrCat("unknown (statfs: ", std::strerror(errno), ")");
-  }
-  const auto type = static_cast<uint64_t>(info.f_type);
-  switch (type) {
-    case 0xEF53:
-      return "ext2/3/4";
-    case 0x01021994:
-      return "tmpfs (fsync is nearly free: not a disk figure)";
-    case 0x58465342:
-      return "xfs";
-    case 0x9123683E:
-      return "btrfs";
-    case 0x794C7630:
-      return "overlayfs";
-    case 0x2FC12FC1:
-      return "zfs";
-    default:
-      return absl::StrFormat("f_type 0x%x", type);
-  }
-}
-
-// A fresh, empty directory under `parent`; exits when none can be made.
-std::string FreshDirectory(const std::string& parent, absl::string_view what) {
-  std::string pattern = absl::StrCat(parent, "/record_store_bench-", what, "-XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) {
-    std::fprintf(stderr, "record_store_bench: cannot make a directory under %s: %s\n",
-                 parent.c_str(), std::strerror(errno));
+// The value, or exits with the status.
+template <typename T>
+T OrExit(absl::StatusOr<T> value) {
+  if (!value.ok()) {
+    std::fprintf(stderr, "record_store_bench: %s\n", value.status().ToString().c_str());
     std::exit(1);
   }
-  return pattern;
+  return *std::move(value);
 }
 
 // Deterministic filler bytes.
@@ -182,59 +149,6 @@ v1::QuorumRecord TemplateRecord() {
   return record;
 }
 
-// Runs `write(k)` for k in [0, writes) from `threads` threads (each takes the next k); returns
-// writes per second, or exits on the first failed write.
-double Measure(int threads, uint64_t writes, const std::function<absl::Status(uint64_t k)>& write) {
-  std::atomic<uint64_t> next{0};
-  std::atomic<bool> go{false};
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&] {
-      while (!go.load()) std::this_thread::yield();
-      for (uint64_t k = next.fetch_add(1); k < writes; k = next.fetch_add(1)) {
-        absl::Status status = write(k);
-        if (!status.ok()) {
-          std::fprintf(stderr, "record_store_bench: write %llu failed: %s\n",
-                       static_cast<unsigned long long>(k), status.ToString().c_str());
-          std::exit(1);
-        }
-      }
-    });
-  }
-  const auto start = std::chrono::steady_clock::now();
-  go.store(true);
-  for (std::thread& worker : workers) worker.join();
-  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  return static_cast<double>(writes) / elapsed.count();
-}
-
-// (a) One synced Put of a ~2 KiB value per write on a fresh RocksDB.
-double RawRocksDbWrites(const Flags& flags, int threads) {
-  const std::string path = FreshDirectory(flags.dir, "rocksdb");
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status opened = rocksdb::DB::Open(options, path, &raw_db);
-  if (!opened.ok()) {
-    std::fprintf(stderr, "record_store_bench: opening RocksDB at %s: %s\n", path.c_str(),
-                 opened.ToString().c_str());
-    std::exit(1);
-  }
-  std::unique_ptr<rocksdb::DB> db(raw_db);
-  const std::string value = Filler(kValueBytes, 7);
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  const double rate = Measure(threads, flags.writes, [&](uint64_t k) {
-    char key[8];
-    for (int i = 7; i >= 0; --i, k >>= 8) key[i] = static_cast<char>(k & 0xff);
-    rocksdb::Status status = db->Put(sync, rocksdb::Slice(key, sizeof(key)), value);
-    return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.ToString());
-  });
-  db.reset();
-  std::filesystem::remove_all(path);
-  return rate;
-}
-
 struct AppendResult {
   double rate = 0;
   uint64_t batches = 0;
@@ -242,14 +156,14 @@ struct AppendResult {
 
 // (b) RecordStore::Append of a copy of `record` (its own log index and VR) on a fresh store.
 AppendResult RecordStoreAppends(const Flags& flags, int threads, const v1::QuorumRecord& record) {
-  const std::string path = FreshDirectory(flags.dir, "record_store");
+  const std::string path = OrExit(FreshDirectory(flags.dir, "record_store_bench-record_store"));
   absl::StatusOr<std::unique_ptr<RecordStore>> store = RecordStore::Open(path, kShard);
   if (!store.ok()) {
     std::fprintf(stderr, "record_store_bench: %s\n", store.status().ToString().c_str());
     std::exit(1);
   }
   AppendResult result;
-  result.rate = Measure(threads, flags.writes, [&](uint64_t k) {
+  result.rate = OrExit(MeasureWrites(threads, flags.writes, [&](uint64_t k) {
     return (*store)
         ->Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
           if (flags.build_micros > 0) {
@@ -264,7 +178,7 @@ AppendResult RecordStoreAppends(const Flags& flags, int threads, const v1::Quoru
           return built;
         })
         .status();
-  });
+  }));
   result.batches = (*store)->CommittedBatches();
   store->reset();
   std::filesystem::remove_all(path);
@@ -297,7 +211,8 @@ int Run(const Flags& flags) {
     std::vector<double> append_rates;
     uint64_t batches = 0;
     for (int round = 0; round < flags.rounds; ++round) {
-      raw_rates.push_back(RawRocksDbWrites(flags, threads));
+      raw_rates.push_back(
+          OrExit(RocksDbSyncedPutRate(flags.dir, threads, flags.writes, kValueBytes)));
       const AppendResult appended = RecordStoreAppends(flags, threads, record);
       append_rates.push_back(appended.rate);
       batches += appended.batches;

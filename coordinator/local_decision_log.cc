@@ -55,6 +55,7 @@ LocalDecisionLog::LocalDecisionLog(RecordStore& store, v1::SignerService::StubIn
     : store_(store),
       log_index_attempts_(log_index_attempts),
       max_signings_(max_signings),
+      metrics_(metrics),
       clock_(clock),
       signer_evidence_(signer, signer_timeout, metrics,
                        [this](const std::string& sha256) { return store_.GetEvidence(sha256); }) {}
@@ -136,6 +137,8 @@ absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
     --signings_;
   }
   if (!stored.ok()) return stored.status();
+  // Whoever decided it, the log's figures follow every record (a sequencer's fronts included).
+  if (metrics_ != nullptr) ReportFigures(*metrics_);
   return RecordedDecision{*std::move(stored), std::move(signer_fault)};
 }
 

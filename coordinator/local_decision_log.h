@@ -82,6 +82,7 @@ class LocalDecisionLog final : public DecisionLog {
   RecordStore& store_;
   const int log_index_attempts_;
   const int max_signings_;
+  CoordinatorMetrics* const metrics_;
   absl::Mutex signings_mutex_;
   int signings_ ABSL_GUARDED_BY(signings_mutex_) = 0;
   const Clock& clock_;
