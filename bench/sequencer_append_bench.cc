@@ -3,10 +3,11 @@
 //
 // One LocalCluster whose coordinator is the VA's sequencer (LocalClusterOptions.fronts): its
 // record store on the file system of --dir, its signer on SoftHSM2. Two client processes (this
-// binary again, --client) play two front coordinators: each holds the coordinator's mutual-TLS
-// identity, as front-1.textproto's `sequencer` peer says, and sends REFUSED decisions with
-// SequencerService.RecordDecision, W/2 blocking writers each, a realistic ~2 KiB record each (a
-// VR, three Observations). For W in --writers, each round:
+// binary again, --client) play two front coordinators: each holds the fronts' mutual-TLS
+// identity, as front-1.textproto's `sequencer` peer says, and records REFUSED decisions with the
+// front's own SequencerClient (which carries the decisions that wait while its calls are out
+// together in one RecordDecisions call), W/2 decisions at once each, a realistic ~2 KiB record
+// each (a VR, three Observations). For W in --writers, each round:
 //   (a) RocksDB Put with WriteOptions.sync = true of values the size of the stored record, from W
 //       threads, on a fresh database under --dir (bench/synced_writes.h);
 //   (b) --records decisions, half from each client process: the rate is --records over the time
@@ -56,8 +57,10 @@
 #include "common/crypto/hashing.h"
 #include "common/process/child_process.h"
 #include "common/rpc/grpc_channel.h"
+#include "coordinator/sequencer_client.h"
 #include "proto/mecai/v1/audit.grpc.pb.h"
 #include "proto/mecai/v1/sequencer.grpc.pb.h"
+#include "proto/mecai/v1/vouching.pb.h"
 #include "tests/support/procedure_steps.h"
 
 namespace mecai {
@@ -156,8 +159,17 @@ v1::RecordDecisionRequest Decision(uint64_t k) {
   decision.clear_log_shard_id();
   decision.clear_decided_at_unix_milliseconds();
   decision.clear_vouching_data();
-  decision.set_port(443);
-  decision.set_trust_list(LocalCluster::kTrustList);
+  // The fields the log indexes the record by are its VR's (the sequencer checks them).
+  v1::VouchingRequest vr;
+  v1::VouchingRequestBody body;
+  if (vr.ParseFromString(decision.vouching_request()) && body.ParseFromString(vr.single().tbs()) &&
+      body.certificate_chain_der_size() > 0) {
+    decision.set_hostname(body.hostname());
+    decision.set_port(body.port());
+    decision.set_trust_list(body.trust_list());
+    decision.clear_certificate_sha256();
+    decision.add_certificate_sha256(Sha256(body.certificate_chain_der(0)));
+  }
   decision.set_decision(v1::REFUSED);
   decision.mutable_refusal()->set_reason(v1::CERTIFICATE_MISMATCH);
   decision.mutable_refusal()->set_explanation(
@@ -192,7 +204,9 @@ int RunClient(const Flags& flags) {
     std::fprintf(stderr, "%s --client: the sequencer did not accept a connection\n", kName);
     return 1;
   }
-  auto sequencer = v1::SequencerService::NewStub(*channel);
+  // The front's own client: decisions that wait while its calls are out go together in the next.
+  SequencerClient sequencer(v1::SequencerService::NewStub(*channel), config->sequencer().address(),
+                            absl::Seconds(60));
   const int threads = flags.writers.at(0);
   const uint64_t count = flags.records;
   std::vector<v1::RecordDecisionRequest> requests;
@@ -212,22 +226,16 @@ int RunClient(const Flags& flags) {
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
       for (uint64_t k = next.fetch_add(1); k < count; k = next.fetch_add(1)) {
-        grpc::ClientContext context;
-        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-        v1::RecordDecisionResponse response;
-        const grpc::Status status = sequencer->RecordDecision(&context, requests[k], &response);
+        const absl::StatusOr<RecordedDecision> recorded = sequencer.Record(requests[k]);
         std::string problem;
-        if (!status.ok()) {
-          problem = absl::StrCat("RecordDecision: code ", status.error_code(), ": ",
-                                 status.error_message());
-        } else if (!response.has_record()) {
-          problem = "RecordDecision answered without a record";
-        } else if (response.record().decision() != v1::REFUSED ||
-                   response.record().vouching_request_sha256() !=
+        if (!recorded.ok()) {
+          problem = absl::StrCat("RecordDecision: ", recorded.status().ToString());
+        } else if (recorded->record.decision() != v1::REFUSED ||
+                   recorded->record.vouching_request_sha256() !=
                        requests[k].decision().vouching_request_sha256()) {
           problem = "RecordDecision answered with a record of another decision";
         } else {
-          indices[k] = static_cast<int64_t>(response.record().log_index());
+          indices[k] = static_cast<int64_t>(recorded->record.log_index());
           continue;
         }
         ++failed;

@@ -1,5 +1,6 @@
 #include "coordinator/sequencer_client.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -41,8 +42,21 @@ struct SequencerClient::Recording {
   RecordDone done;
   // 0: by hash; 1: with the bytes the sequencer asked for.
   int attempt = 0;
-  // One deadline for both calls.
+  // One deadline for both calls, from RecordAsync.
   absl::Time deadline;
+};
+
+// One RecordDecisions call and the decisions it carries.
+struct SequencerClient::BatchCall {
+  std::vector<std::shared_ptr<Recording>> recordings;
+  grpc::ClientContext context;
+  v1::RecordDecisionsRequest request;
+  v1::RecordDecisionsResponse response;
+};
+
+// One RecordDecision call: a decision sent again with the evidence the sequencer asked for.
+struct SequencerClient::SingleCall {
+  std::shared_ptr<Recording> recording;
   grpc::ClientContext context;
   v1::RecordDecisionResponse response;
 };
@@ -64,60 +78,119 @@ void SequencerClient::RecordAsync(v1::RecordDecisionRequest decision, RecordDone
   recording->request = ByHash(decision, &recording->bytes);
   recording->done = std::move(done);
   recording->deadline = absl::Now() + timeout_;
-  Send(std::move(recording));
+  std::vector<std::shared_ptr<Recording>> batch;
+  {
+    absl::MutexLock lock(&mutex_);
+    waiting_.push_back(std::move(recording));
+    if (calls_in_flight_ >= kMaxCallsInFlight) return;
+    batch = TakeBatch();
+  }
+  SendBatch(std::move(batch));
 }
 
-void SequencerClient::Send(std::shared_ptr<Recording> recording) {
-  recording->context.set_deadline(absl::ToChronoTime(recording->deadline));
+std::vector<std::shared_ptr<SequencerClient::Recording>> SequencerClient::TakeBatch() {
+  std::vector<std::shared_ptr<Recording>> batch;
+  while (!waiting_.empty() && batch.size() < kMaxDecisionsPerCall) {
+    batch.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+  if (!batch.empty()) ++calls_in_flight_;
+  return batch;
+}
+
+void SequencerClient::SendBatch(std::vector<std::shared_ptr<Recording>> recordings) {
+  if (recordings.empty()) return;
+  auto call = std::make_shared<BatchCall>();
+  absl::Time deadline = absl::InfiniteFuture();
+  for (const std::shared_ptr<Recording>& recording : recordings) {
+    *call->request.add_decisions() = recording->request;
+    deadline = std::min(deadline, recording->deadline);
+  }
+  call->recordings = std::move(recordings);
+  call->context.set_deadline(absl::ToChronoTime(deadline));
   // A sequencer restarting (a failover) is waited for within the timeout, not failed at once.
-  recording->context.set_wait_for_ready(true);
-  Recording* raw = recording.get();
-  stub_->async()->RecordDecision(
+  call->context.set_wait_for_ready(true);
+  BatchCall* raw = call.get();
+  stub_->async()->RecordDecisions(
       &raw->context, &raw->request, &raw->response,
-      [this, recording = std::move(recording)](grpc::Status status) mutable {
-        if (!status.ok()) {
-          return recording->done(FromGrpcStatus(
-              status, absl::StrCat("the log sequencer ", address_,
-                                   " (the decision may have been recorded; the VR sent again is "
-                                   "answered from its record if it was)")));
-        }
-        v1::RecordDecisionResponse& response = recording->response;
-        if (response.has_record()) {
-          RecordedDecision recorded{std::move(*response.mutable_record()), absl::OkStatus()};
-          if (response.signer_fault_code() != 0) {
-            recorded.signer_fault =
-                absl::Status(static_cast<absl::StatusCode>(response.signer_fault_code()),
-                             response.signer_fault_message());
+      [this, call = std::move(call)](grpc::Status status) {
+        const int answered = call->response.results_size();
+        for (size_t i = 0; i < call->recordings.size(); ++i) {
+          const int index = static_cast<int>(i);
+          if (!status.ok() || index >= answered) {
+            HandleAnswer(call->recordings[i],
+                         status.ok() ? grpc::Status(grpc::StatusCode::INTERNAL,
+                                                    "the log sequencer answered fewer decisions "
+                                                    "than it was sent")
+                                     : status,
+                         v1::RecordDecisionResponse());
+            continue;
           }
-          return recording->done(std::move(recorded));
+          v1::RecordDecisionResult& result = *call->response.mutable_results(index);
+          HandleAnswer(call->recordings[i],
+                       grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.message()),
+                       std::move(*result.mutable_response()));
         }
-        if (!response.has_evidence_needed() || recording->attempt > 0) {
-          return recording->done(absl::InternalError(
-              absl::StrCat("the log sequencer ", address_,
-                           " answered neither a record nor the evidence it needs; nothing was "
-                           "recorded")));
+        // The decisions that waited meanwhile go in the next call.
+        std::vector<std::shared_ptr<Recording>> next;
+        {
+          absl::MutexLock lock(&mutex_);
+          --calls_in_flight_;
+          next = TakeBatch();
         }
-        // Once more, with the bytes of the responses the sequencer's store lacks.
-        for (const std::string& sha256 : response.evidence_needed().response_sha256()) {
-          auto it = recording->bytes.find(sha256);
-          if (it == recording->bytes.end()) {
-            return recording->done(absl::InternalError(
-                absl::StrCat("the log sequencer ", address_, " asked for revocation evidence ",
-                             ShortHex(sha256), " that the decision did not carry")));
-          }
-          for (v1::RevocationEvidence& evidence :
-               *recording->request.mutable_decision()->mutable_revocation()) {
-            if (evidence.response_sha256() == sha256) evidence.set_response_der(it->second);
-          }
-        }
-        auto next = std::make_shared<Recording>();
-        next->request = std::move(recording->request);
-        next->bytes = std::move(recording->bytes);
-        next->done = std::move(recording->done);
-        next->attempt = recording->attempt + 1;
-        next->deadline = recording->deadline;
-        Send(std::move(next));
+        SendBatch(std::move(next));
       });
+}
+
+void SequencerClient::SendOne(std::shared_ptr<Recording> recording) {
+  auto call = std::make_shared<SingleCall>();
+  call->recording = std::move(recording);
+  call->context.set_deadline(absl::ToChronoTime(call->recording->deadline));
+  call->context.set_wait_for_ready(true);
+  SingleCall* raw = call.get();
+  stub_->async()->RecordDecision(&raw->context, &raw->recording->request, &raw->response,
+                                 [this, call = std::move(call)](grpc::Status status) {
+                                   HandleAnswer(call->recording, status, std::move(call->response));
+                                 });
+}
+
+void SequencerClient::HandleAnswer(std::shared_ptr<Recording> recording, const grpc::Status& status,
+                                   v1::RecordDecisionResponse response) {
+  if (!status.ok()) {
+    return recording->done(FromGrpcStatus(
+        status, absl::StrCat("the log sequencer ", address_,
+                             " (the decision may have been recorded; the VR sent again is "
+                             "answered from its record if it was)")));
+  }
+  if (response.has_record()) {
+    RecordedDecision recorded{std::move(*response.mutable_record()), absl::OkStatus()};
+    if (response.signer_fault_code() != 0) {
+      recorded.signer_fault =
+          absl::Status(static_cast<absl::StatusCode>(response.signer_fault_code()),
+                       response.signer_fault_message());
+    }
+    return recording->done(std::move(recorded));
+  }
+  if (!response.has_evidence_needed() || recording->attempt > 0) {
+    return recording->done(absl::InternalError(absl::StrCat(
+        "the log sequencer ", address_,
+        " answered neither a record nor the evidence it needs; nothing was recorded")));
+  }
+  // Once more, with the bytes of the responses the sequencer's store lacks.
+  for (const std::string& sha256 : response.evidence_needed().response_sha256()) {
+    auto it = recording->bytes.find(sha256);
+    if (it == recording->bytes.end()) {
+      return recording->done(absl::InternalError(
+          absl::StrCat("the log sequencer ", address_, " asked for revocation evidence ",
+                       ShortHex(sha256), " that the decision did not carry")));
+    }
+    for (v1::RevocationEvidence& evidence :
+         *recording->request.mutable_decision()->mutable_revocation()) {
+      if (evidence.response_sha256() == sha256) evidence.set_response_der(it->second);
+    }
+  }
+  recording->attempt = 1;
+  SendOne(std::move(recording));
 }
 
 absl::StatusOr<std::optional<v1::QuorumRecord>> SequencerClient::FindByRequestDigest(

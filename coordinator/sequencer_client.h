@@ -6,10 +6,14 @@
 #ifndef MECAI_COORDINATOR_SEQUENCER_CLIENT_H_
 #define MECAI_COORDINATOR_SEQUENCER_CLIENT_H_
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coordinator/decision_log.h"
 #include "proto/mecai/v1/sequencer.grpc.pb.h"
@@ -29,21 +33,40 @@ class SequencerClient final : public DecisionLog {
   // UNAVAILABLE, with a message that says the decision may or may not have been recorded. Both
   // calls of an evidence_needed exchange share the one timeout.
   absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
-  // On gRPC's callback client API: no thread waits for the sequencer.
+  // On gRPC's callback client API: no thread waits for the sequencer. At most kMaxCallsInFlight
+  // calls are out at once; the decisions that arrive meanwhile wait and go together in the next
+  // RecordDecisions call (up to kMaxDecisionsPerCall), so that under load the cost of a call is
+  // shared by many decisions, and without load a decision is sent at once.
   void RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) override;
   // UNAVAILABLE at once when the sequencer cannot be reached: the VR is then not probed.
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
 
  private:
+  static constexpr int kMaxCallsInFlight = 2;
+  static constexpr size_t kMaxDecisionsPerCall = 64;
+
   // One RecordAsync from its first call to `done`.
   struct Recording;
-  // Sends `recording`'s request (again, after evidence_needed) and handles the answer.
-  void Send(std::shared_ptr<Recording> recording);
+  struct BatchCall;
+  struct SingleCall;
+  // Up to kMaxDecisionsPerCall waiting decisions, counted as a call in flight when any.
+  std::vector<std::shared_ptr<Recording>> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Sends `recordings` in one RecordDecisions call; the next batch follows its answer.
+  void SendBatch(std::vector<std::shared_ptr<Recording>> recordings) ABSL_LOCKS_EXCLUDED(mutex_);
+  // Sends `recording` alone (again, with the evidence the sequencer asked for).
+  void SendOne(std::shared_ptr<Recording> recording);
+  // The answer for one decision: `done`, or once more with the evidence asked for.
+  void HandleAnswer(std::shared_ptr<Recording> recording, const grpc::Status& status,
+                    v1::RecordDecisionResponse response);
 
   const std::unique_ptr<v1::SequencerService::StubInterface> stub_;
   const std::string address_;
   const absl::Duration timeout_;
+
+  absl::Mutex mutex_;
+  std::deque<std::shared_ptr<Recording>> waiting_ ABSL_GUARDED_BY(mutex_);
+  int calls_in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace mecai

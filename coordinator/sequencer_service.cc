@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/logging.h"
 #include "common/rpc/grpc_server.h"
 #include "common/rpc/grpc_status.h"
@@ -16,6 +17,9 @@ namespace {
 // The longest a call waits for the checkpoint that proves a logged VD (the front's
 // sequencer_timeout_milliseconds is at most 120000).
 constexpr absl::Duration kLongestWait = absl::Minutes(2);
+
+// The most decisions one RecordDecisions call may carry (sequencer.proto).
+constexpr int kMaxDecisionsPerCall = 256;
 
 // A logged VD's record holds the approved statement; the answer is the VD with its proof.
 v1::VouchResponse AsResponse(const v1::QuorumRecord& record) {
@@ -73,6 +77,51 @@ void SequencerServiceImpl::WhenComplete(
                       });
 }
 
+void SequencerServiceImpl::RecordOne(const grpc::CallbackServerContext& context,
+                                     const v1::RecordDecisionRequest& request, absl::Time deadline,
+                                     RecordOneDone done) {
+  v1::RecordDecisionResponse response;
+  // Nothing is recorded on a log the signer has not confirmed extends what it signed.
+  if (log_guard_ != nullptr) {
+    const absl::Status allowed = log_guard_->AllowsAppends();
+    if (!allowed.ok()) return done(ToGrpcStatus(allowed), std::move(response));
+  }
+  // Nothing is signed for a front that has given up on the call while it waited here.
+  if (context.IsCancelled() || absl::Now() >= deadline) {
+    return done(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                             "the front's deadline passed before the decision was recorded; "
+                             "nothing was recorded"),
+                std::move(response));
+  }
+  const absl::Status valid = log_.Validate(request);
+  if (!valid.ok()) return done(ToGrpcStatus(valid), std::move(response));
+  absl::StatusOr<std::vector<std::string>> missing = log_.MissingEvidence(request);
+  if (!missing.ok()) return done(ToGrpcStatus(missing.status()), std::move(response));
+  if (!missing->empty()) {
+    for (std::string& sha256 : *missing) {
+      response.mutable_evidence_needed()->add_response_sha256(std::move(sha256));
+    }
+    return done(grpc::Status::OK, std::move(response));
+  }
+  absl::StatusOr<RecordedDecision> recorded = log_.Record(request);
+  if (!recorded.ok()) {
+    MECAI_LOG(Error) << "no record written for a front's decision about "
+                     << request.decision().hostname() << ": " << recorded.status();
+    return done(ToGrpcStatus(recorded.status()), std::move(response));
+  }
+  if (!recorded->signer_fault.ok()) {
+    response.set_signer_fault_code(static_cast<int>(recorded->signer_fault.code()));
+    response.set_signer_fault_message(std::string(recorded->signer_fault.message()));
+  }
+  auto answer = std::make_shared<v1::RecordDecisionResponse>(std::move(response));
+  WhenComplete(std::move(recorded->record), deadline,
+               [answer, done = std::move(done)](absl::StatusOr<v1::QuorumRecord> complete) {
+                 if (!complete.ok()) return done(ToGrpcStatus(complete.status()), *answer);
+                 *answer->mutable_record() = *std::move(complete);
+                 done(grpc::Status::OK, std::move(*answer));
+               });
+}
+
 grpc::ServerUnaryReactor* SequencerServiceImpl::RecordDecision(
     grpc::CallbackServerContext* context, const v1::RecordDecisionRequest* request,
     v1::RecordDecisionResponse* response) {
@@ -85,47 +134,78 @@ grpc::ServerUnaryReactor* SequencerServiceImpl::RecordDecision(
   // A logged VD waits for its checkpoint at most this long, whatever the caller asked.
   const absl::Time deadline = std::min(CallerDeadline(*context), absl::Now() + kLongestWait);
   Schedule(reactor, [this, context, request, response, reactor, deadline] {
-    // Nothing is recorded on a log the signer has not confirmed extends what it signed.
-    if (log_guard_ != nullptr) {
-      const absl::Status allowed = log_guard_->AllowsAppends();
-      if (!allowed.ok()) return reactor->Finish(ToGrpcStatus(allowed));
-    }
-    // Nothing is signed for a front that has given up on the call while it waited here.
-    if (context->IsCancelled() || absl::Now() >= deadline) {
-      return reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                          "the front's deadline passed before the decision was "
-                                          "recorded; nothing was recorded"));
-    }
-    const absl::Status valid = log_.Validate(*request);
-    if (!valid.ok()) return reactor->Finish(ToGrpcStatus(valid));
-    absl::StatusOr<std::vector<std::string>> missing = log_.MissingEvidence(*request);
-    if (!missing.ok()) return reactor->Finish(ToGrpcStatus(missing.status()));
-    if (!missing->empty()) {
-      for (std::string& sha256 : *missing) {
-        response->mutable_evidence_needed()->add_response_sha256(std::move(sha256));
-      }
-      return reactor->Finish(grpc::Status::OK);
-    }
-    absl::StatusOr<RecordedDecision> recorded = log_.Record(*request);
-    if (!recorded.ok()) {
-      MECAI_LOG(Error) << "no record written for a front's decision about "
-                       << request->decision().hostname() << ": " << recorded.status();
-      return reactor->Finish(ToGrpcStatus(recorded.status()));
-    }
-    MECAI_LOG(Info) << request->decision().hostname() << ":" << request->decision().port() << " "
-                    << v1::Decision_Name(recorded->record.decision()) << " record "
-                    << recorded->record.log_index() << " for front " << context->peer();
-    if (!recorded->signer_fault.ok()) {
-      response->set_signer_fault_code(static_cast<int>(recorded->signer_fault.code()));
-      response->set_signer_fault_message(std::string(recorded->signer_fault.message()));
-    }
-    WhenComplete(std::move(recorded->record), deadline,
-                 [response, reactor](absl::StatusOr<v1::QuorumRecord> complete) {
-                   if (!complete.ok()) return reactor->Finish(ToGrpcStatus(complete.status()));
-                   *response->mutable_record() = *std::move(complete);
-                   reactor->Finish(grpc::Status::OK);
-                 });
+    RecordOne(*context, *request, deadline,
+              [response, reactor](grpc::Status status, v1::RecordDecisionResponse answer) {
+                if (status.ok()) *response = std::move(answer);
+                reactor->Finish(status);
+              });
   });
+  return reactor;
+}
+
+// The decisions of one RecordDecisions call, answered as each is recorded.
+struct SequencerServiceImpl::Batch {
+  Batch(grpc::ServerUnaryReactor* call, v1::RecordDecisionsResponse* answers, int count)
+      : reactor(call), response(answers), remaining(count) {}
+
+  // Sets the result of decision `index`; the last one finishes the call.
+  void Answer(int index, const grpc::Status& status, v1::RecordDecisionResponse answer) {
+    bool last = false;
+    {
+      absl::MutexLock lock(&mutex);
+      v1::RecordDecisionResult* result = response->mutable_results(index);
+      result->set_code(static_cast<int>(status.error_code()));
+      result->set_message(status.error_message());
+      if (status.ok()) *result->mutable_response() = std::move(answer);
+      last = --remaining == 0;
+    }
+    if (last) reactor->Finish(grpc::Status::OK);
+  }
+
+  grpc::ServerUnaryReactor* const reactor;
+  v1::RecordDecisionsResponse* const response;
+  absl::Mutex mutex;
+  int remaining ABSL_GUARDED_BY(mutex);
+};
+
+grpc::ServerUnaryReactor* SequencerServiceImpl::RecordDecisions(
+    grpc::CallbackServerContext* context, const v1::RecordDecisionsRequest* request,
+    v1::RecordDecisionsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const grpc::Status authorized = Authorize(*context);
+  if (!authorized.ok()) {
+    reactor->Finish(authorized);
+    return reactor;
+  }
+  const int count = request->decisions_size();
+  if (count > kMaxDecisionsPerCall) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 absl::StrCat("at most ", kMaxDecisionsPerCall,
+                                              " decisions per call; nothing was recorded")));
+    return reactor;
+  }
+  if (count == 0) {
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  for (int i = 0; i < count; ++i) response->add_results();
+  const absl::Time deadline = std::min(CallerDeadline(*context), absl::Now() + kLongestWait);
+  auto batch = std::make_shared<Batch>(reactor, response, count);
+  // Each decision on a worker thread of its own, so that their records share group commits.
+  for (int i = 0; i < count; ++i) {
+    const bool scheduled = workers_.TrySchedule([this, context, request, deadline, batch, i] {
+      RecordOne(*context, request->decisions(i), deadline,
+                [batch, i](grpc::Status status, v1::RecordDecisionResponse answer) {
+                  batch->Answer(i, status, std::move(answer));
+                });
+    });
+    if (!scheduled) {
+      batch->Answer(i,
+                    grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "the log sequencer's queue is full; nothing was recorded"),
+                    {});
+    }
+  }
   return reactor;
 }
 

@@ -7,6 +7,7 @@
 #ifndef MECAI_COORDINATOR_SEQUENCER_SERVICE_H_
 #define MECAI_COORDINATOR_SEQUENCER_SERVICE_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ class SequencerServiceImpl final : public v1::SequencerService::CallbackService 
   grpc::ServerUnaryReactor* RecordDecision(grpc::CallbackServerContext* context,
                                            const v1::RecordDecisionRequest* request,
                                            v1::RecordDecisionResponse* response) override;
+  grpc::ServerUnaryReactor* RecordDecisions(grpc::CallbackServerContext* context,
+                                            const v1::RecordDecisionsRequest* request,
+                                            v1::RecordDecisionsResponse* response) override;
   grpc::ServerUnaryReactor* FindRecord(grpc::CallbackServerContext* context,
                                        const v1::FindRecordRequest* request,
                                        v1::FindRecordResponse* response) override;
@@ -42,6 +46,13 @@ class SequencerServiceImpl final : public v1::SequencerService::CallbackService 
   // Calls `done` with `record`, for a logged VD once a checkpoint proves it (by `deadline`).
   void WhenComplete(v1::QuorumRecord record, absl::Time deadline,
                     std::function<void(absl::StatusOr<v1::QuorumRecord>)> done);
+  // Records one decision of a front, on a worker thread: `done` gets the status RecordDecision
+  // ends with and, when OK, its answer.
+  using RecordOneDone = std::function<void(grpc::Status, v1::RecordDecisionResponse)>;
+  void RecordOne(const grpc::CallbackServerContext& context,
+                 const v1::RecordDecisionRequest& request, absl::Time deadline, RecordOneDone done);
+  // The decisions of one RecordDecisions call (sequencer_service.cc).
+  struct Batch;
   // Runs `work` on a worker thread, or finishes `reactor` RESOURCE_EXHAUSTED when the queue is
   // full.
   void Schedule(grpc::ServerUnaryReactor* reactor, std::function<void()> work);
