@@ -3,7 +3,7 @@
 A repository rule asks pkg-config for each library's flags at fetch time, so no BUILD file repeats
 link flags and a newer Debian point release with different gRPC dependencies still links.
 Targets: @system_libraries//:absl, :grpc, :grpc_reflection, :protobuf, :openssl, :rocksdb, :prometheus,
-:gtest, :gtest_main, :cares, :curl, :microhttpd, :dl.
+:gtest, :gtest_main, :cares, :curl, :microhttpd, :sodium, :dl.
 """
 
 # name -> (pkg-config modules, extra link options when pkg-config has no entry)
@@ -26,6 +26,7 @@ _LIBRARIES = {
     "cares": (["libcares"], []),
     "curl": (["libcurl"], []),
     "microhttpd": (["libmicrohttpd"], []),
+    "sodium": (["libsodium"], []),
     "gtest": ([], ["-lgmock", "-lgtest", "-lpthread"]),
     "gtest_main": ([], ["-lgmock_main", "-lgmock", "-lgtest", "-lpthread"]),
     "dl": ([], ["-ldl"]),

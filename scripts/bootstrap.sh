@@ -9,6 +9,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev
   libp11-kit-dev libc-ares-dev libcurl4-openssl-dev libmicrohttpd-dev
+  # libsodium: Ed25519 verification (common/crypto/ed25519_verify.h).
+  libsodium-dev
   # clang 14 and its runtimes (libFuzzer, sanitizers) for the fuzz targets: --config=fuzz (fuzz/README.md).
   clang-14 libclang-rt-14-dev
   # The HSM and its tools.

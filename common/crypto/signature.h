@@ -47,7 +47,8 @@ absl::StatusOr<v1::Signature> SignBytes(EVP_PKEY* key, v1::SignatureAlgorithm al
                                         absl::string_view data);
 
 // OK iff `signature` is a valid signature of `data` under `key`; INVALID_ARGUMENT otherwise
-// ("signature does not verify", or an algorithm/key mismatch).
+// ("signature does not verify", or an algorithm/key mismatch). Ed25519 signatures are verified by
+// libsodium (common/crypto/ed25519_verify.h), every other algorithm by OpenSSL.
 absl::Status VerifySignature(EVP_PKEY* key, const v1::Signature& signature, absl::string_view data);
 
 // DER ECDSA-Sig-Value from the raw r||s form PKCS#11 CKM_ECDSA returns (PKCS#11 v2.40 §2.3.1).

@@ -1,7 +1,5 @@
 #include "common/transparency/signed_note.h"
 
-#include <openssl/evp.h>
-
 #include <set>
 #include <tuple>
 #include <utility>
@@ -11,7 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/base/status.h"
-#include "common/crypto/openssl_types.h"
+#include "common/crypto/ed25519_verify.h"
 
 namespace mecai {
 namespace {
@@ -55,15 +53,7 @@ absl::Status VerifyNoteSignature(absl::string_view text, const NoteVerifierKey& 
     return absl::PermissionDeniedError(
         absl::StrCat("the signature of note key ", key.name, " does not verify"));
   }
-  EvpPkeyPtr public_key(EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(key.public_key.data()),
-      key.public_key.size()));
-  EvpMdCtxPtr context(EVP_MD_CTX_new());
-  if (public_key == nullptr || context == nullptr ||
-      EVP_DigestVerifyInit(context.get(), nullptr, nullptr, nullptr, public_key.get()) != 1 ||
-      EVP_DigestVerify(context.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                       signature.size(), reinterpret_cast<const unsigned char*>(text.data()),
-                       text.size()) != 1) {
+  if (!VerifyEd25519(key.public_key, signature, text).ok()) {
     return absl::PermissionDeniedError(
         absl::StrCat("the signature of note key ", key.name, " does not verify"));
   }
