@@ -38,6 +38,10 @@ using ::testing::UnorderedElementsAreArray;
 // Relative to the test's runfiles directory (the workspace root).
 constexpr char kDeployDirectory[] = "deploy";
 const std::vector<std::string> kRegions = {"eu-west", "us-east", "ap-south", "sa-east"};
+// The fronts' own mutual-TLS identity "front", Secret mecai-front-tls (deploy/k8s/README.md).
+constexpr char kFrontCertificate[] = "/etc/mecai/front-tls/tls.crt";
+constexpr char kFrontKey[] = "/etc/mecai/front-tls/tls.key";
+constexpr char kFrontCa[] = "/etc/mecai/front-tls/ca.crt";
 
 // Every *.textproto under deploy/, as paths relative to the workspace root, sorted.
 std::vector<std::string> TextprotoFiles() {
@@ -191,8 +195,10 @@ TEST(DeployConfigTest, TheFrontsServeThePublicEndpoint) {
 
 // Each region's fronts (docs/ARCHITECTURE.md §14 "Stateless fronts and one sequencer") decide as
 // the region's sequencer would (the same trust lists, agents, quorum policy, limits), through the
-// Service sequencer, and present the coordinator's own identity, which the sequencer's
-// front_identities names; only the log's fields differ.
+// Service sequencer, and present an identity of their own, "front" (Secret mecai-front-tls), on
+// every mutual-TLS connection: the sequencer's front_identities names it, every region's agent and
+// the approval service accept it, the signer does not. Only the log's fields and the fronts' own
+// certificate differ.
 TEST(DeployConfigTest, FrontsRecordWithTheirRegionsSequencer) {
   for (const std::string& region : kRegions) {
     SCOPED_TRACE(region);
@@ -205,15 +211,42 @@ TEST(DeployConfigTest, FrontsRecordWithTheirRegionsSequencer) {
     ASSERT_TRUE(front->has_sequencer());
     EXPECT_EQ(front->sequencer().address(), "dns:///sequencer.mecai.svc.cluster.local:8443");
     EXPECT_EQ(WithCoordinatorDefaults(*front).sequencer_timeout_milliseconds(), 15000u);
-    // The same certificate as the sequencer's listener: the identity front_identities names.
+    // The fronts' own certificate, not the sequencer's, as server and as every peer's client.
     const v1::ClientTls& tls = front->sequencer().tls();
-    EXPECT_EQ(tls.certificate_file(), sequencer->listen().tls().certificate_file());
-    EXPECT_EQ(tls.private_key_file(), sequencer->listen().tls().private_key_file());
-    EXPECT_EQ(tls.server_ca_file(), sequencer->listen().tls().client_ca_file());
-    EXPECT_THAT(sequencer->front_identities(), ElementsAreArray({tls.server_identity()}));
+    EXPECT_EQ(tls.certificate_file(), kFrontCertificate);
+    EXPECT_EQ(tls.private_key_file(), kFrontKey);
+    EXPECT_EQ(tls.server_ca_file(), kFrontCa);
+    EXPECT_EQ(tls.server_identity(), "coordinator");
+    EXPECT_EQ(front->listen().tls().certificate_file(), kFrontCertificate);
+    EXPECT_EQ(front->listen().tls().private_key_file(), kFrontKey);
+    EXPECT_EQ(front->listen().tls().client_ca_file(), kFrontCa);
+    EXPECT_NE(sequencer->listen().tls().certificate_file(), kFrontCertificate);
+    for (const v1::AgentEndpoint& agent : front->agents()) {
+      SCOPED_TRACE(agent.perspective().id());
+      EXPECT_EQ(agent.peer().tls().certificate_file(), kFrontCertificate);
+      EXPECT_EQ(agent.peer().tls().private_key_file(), kFrontKey);
+      EXPECT_EQ(agent.peer().tls().server_ca_file(), kFrontCa);
+    }
+    if (front->has_approval_service()) {
+      EXPECT_EQ(front->approval_service().tls().certificate_file(), kFrontCertificate);
+      EXPECT_EQ(front->approval_service().tls().private_key_file(), kFrontKey);
+    }
+    // The sequencer serves the fronts' identity, not its own, SequencerService.
+    EXPECT_THAT(sequencer->front_identities(), ElementsAreArray({"front"}));
     EXPECT_THAT(sequencer->listen().tls().allowed_client_identities(),
-                ::testing::Contains(tls.server_identity()));
+                ::testing::Contains("front"));
+    EXPECT_THAT(sequencer->listen().tls().allowed_client_identities(),
+                ::testing::Not(::testing::Contains("coordinator")));
     EXPECT_FALSE(sequencer->has_sequencer());
+    // Every region's agent accepts the fronts (each front calls all of them); the signer does not.
+    for (const std::string& agent_region : kRegions) {
+      absl::StatusOr<v1::ProbeAgentConfig> agent =
+          LoadConfig<v1::ProbeAgentConfig>(OverlayConfig(agent_region, "probe-agent.textproto"));
+      ASSERT_TRUE(agent.ok()) << agent.status();
+      EXPECT_THAT(agent->listen().tls().allowed_client_identities(),
+                  ::testing::IsSupersetOf({"coordinator", "front"}))
+          << agent_region;
+    }
     // Everything but the log's fields, the listener's clients, the public endpoint and the
     // recording peer is the sequencer's.
     v1::CoordinatorConfig decided = *front;
@@ -228,11 +261,30 @@ TEST(DeployConfigTest, FrontsRecordWithTheirRegionsSequencer) {
       config->clear_store_path();
       config->clear_store_backup();
       config->clear_front_identities();
+      for (v1::AgentEndpoint& agent : *config->mutable_agents()) {
+        agent.mutable_peer()->mutable_tls()->clear_certificate_file();
+        agent.mutable_peer()->mutable_tls()->clear_private_key_file();
+        agent.mutable_peer()->mutable_tls()->clear_server_ca_file();
+      }
     }
     EXPECT_EQ(decided.DebugString(), sequencers_decisions.DebugString());
     EXPECT_EQ(front->listen().health_address(), sequencer->listen().health_address());
     EXPECT_EQ(front->listen().metrics_address(), sequencer->listen().metrics_address());
   }
+}
+
+// The signer serves the sequencers only; the approval service serves the fronts too.
+TEST(DeployConfigTest, TheSignerRefusesTheFrontsIdentity) {
+  absl::StatusOr<v1::SignerConfig> signer = LoadConfig<v1::SignerConfig>(
+      std::string(kDeployDirectory) + "/k8s/base/config/signer.textproto");
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  EXPECT_THAT(signer->listen().tls().allowed_client_identities(),
+              ElementsAreArray({"coordinator"}));
+  absl::StatusOr<v1::ApprovalConfig> approval = LoadConfig<v1::ApprovalConfig>(
+      std::string(kDeployDirectory) + "/k8s/approval/config/approval.textproto");
+  ASSERT_TRUE(approval.ok()) << approval.status();
+  EXPECT_THAT(approval->listen().tls().allowed_client_identities(),
+              ::testing::IsSupersetOf({"coordinator", "front"}));
 }
 
 TEST(DeployConfigTest, RegionsAgree) {

@@ -3,7 +3,7 @@
 deploy/k8s/README.md "The public log server and the witness", "Fronts and the sequencer").
 
 Usage: k8s_workload_check.py log-server RENDERED_REGION.yaml
-       k8s_workload_check.py front RENDERED_REGION.yaml
+       k8s_workload_check.py front RENDERED_REGION.yaml [RENDERED_APPROVAL.yaml]
        k8s_workload_check.py witness RENDERED_WITNESS.yaml
 
 log-server: the log-server container is in the coordinator StatefulSet's pod and mounts the
@@ -17,9 +17,12 @@ front: the fronts (docs/ARCHITECTURE.md §14) are a Deployment without replicas 
   one front at a time be evicted, the sequencer's (the coordinator StatefulSet's) none. The
   front's config (the generated ConfigMap, front.textproto) has a sequencer and none of the log's
   fields, its listener ports are container ports and its health port the gRPC probes'; its
-  sequencer address is a Service of the sequencer's pods on the sequencer's listen port; the
-  sequencer's config names in front_identities (and allows) the identity the front's sequencer
-  peer expects, which is theirs since both mount the same TLS Secret. The public Vouch Service
+  sequencer address is a Service of the sequencer's pods on the sequencer's listen port. The
+  fronts hold an identity of their own: every mutual-TLS file of their config is in a TLS Secret
+  they mount that is not the sequencer's; the sequencer's front_identities name it (and it is an
+  allowed client there), not the sequencer's own identity (the one the fronts' sequencer peer
+  expects); the probe agent accepts it, the approval service too when rendered with the region,
+  and the signer does not. The public Vouch Service
   selects the fronts only, on their public_listen ports; the ServiceMonitor scrapes a Service of
   the fronts' metrics port. The fronts' NetworkPolicies admit egress to the sequencer's listen
   port and never to the signer; the sequencer's admit ingress from the fronts there, the signer's
@@ -122,6 +125,15 @@ class Checker:
                         f"no ConfigMap {name} with {key}"):
       return ""
     return config_map["data"][key]
+
+  def secret_of(self, pod_spec, container, path):
+    """The name of the Secret the container mounts at the directory of `path`; None if none."""
+    volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+      volume = volumes.get(mount["name"], {})
+      if "secret" in volume and posixpath.dirname(path) == mount["mountPath"]:
+        return volume["secret"]["secretName"]
+    return None
 
   def hardened(self, what, pod_spec, container):
     pod = pod_spec.get("securityContext", {})
@@ -330,18 +342,56 @@ class Checker:
         self.require(
             any(p["port"] == int(match.group(3)) for p in service["spec"]["ports"]),
             f"Service {match.group(1)} has no port {match.group(3)}")
-    expected = (strings(peer, "server_identity") or [None])[0]
+    # The identities (docs/ARCHITECTURE.md §14): the fronts hold their own, from a TLS Secret of
+    # their own, which the sequencer serves, every agent (and the approval service) accepts and
+    # the signer refuses.
+    sequencer_identity = (strings(peer, "server_identity") or [None])[0]
     fronts = strings(sequencer_config, "front_identities")
     allowed = strings(block(sequencer_config, "listen") or "", "allowed_client_identities")
-    self.require(expected in fronts,
-                 f"the sequencer's front_identities {fronts} do not name {expected}, the identity "
-                 f"of the fronts' certificate")
+    self.require(fronts, "the sequencer's front_identities name no identity of the fronts")
+    self.require(sequencer_identity not in fronts,
+                 f"the sequencer's front_identities {fronts} name its own identity "
+                 f"{sequencer_identity}, not the fronts' own")
     self.require(set(fronts) <= set(allowed),
                  f"the sequencer's front_identities {fronts} are not all allowed clients {allowed}")
-    secret = lambda p: next((v["secret"]["secretName"] for v in p.get("volumes", [])
-                             if v["name"] == "tls" and "secret" in v), None)
-    self.require(secret(pod) and secret(pod) == secret(sequencer_pod),
-                 "the fronts do not present the sequencer's own identity (TLS Secret)")
+    front_secret = self.secret_of(pod, container, (strings(listen, "certificate_file") or [""])[0])
+    sequencer_secret = self.secret_of(
+        sequencer_pod, sequencer_container,
+        (strings(block(sequencer_config, "listen") or "", "certificate_file") or [""])[0])
+    if self.require(front_secret, "the fronts' listener certificate is in no Secret they mount"):
+      self.require(front_secret != sequencer_secret,
+                   f"the fronts present the sequencer's TLS Secret {front_secret}, not their own")
+      files = [
+          f for name in ("certificate_file", "private_key_file", "client_ca_file",
+                         "server_ca_file") for f in strings(config, name)
+          if f not in strings(public, name)
+      ]
+      for path in files:
+        self.require(self.secret_of(pod, container, path) == front_secret,
+                     f"the fronts' {path} is not in their own Secret {front_secret}")
+    agent = find(self.objects, "Deployment", "probe-agent")
+    if self.require(agent, "no Deployment probe-agent"):
+      agent_config = self.config_map(agent["spec"]["template"]["spec"], "config",
+                                     "mecai-probe-agent-config", "probe-agent.textproto")
+      agent_allowed = strings(block(agent_config, "listen") or "", "allowed_client_identities")
+      for identity in fronts:
+        self.require(identity in agent_allowed,
+                     f"the probe agent does not accept the fronts' identity {identity}")
+    signer_config = self.config_map(signer["spec"]["template"]["spec"], "config",
+                                    "mecai-signer-config", "signer.textproto")
+    signer_allowed = strings(block(signer_config, "listen") or "", "allowed_client_identities")
+    for identity in fronts:
+      self.require(identity not in signer_allowed,
+                   f"the signer accepts the fronts' identity {identity}")
+    approval = find(self.objects, "Deployment", "approval")
+    if approval:
+      approval_config = self.config_map(approval["spec"]["template"]["spec"], "config",
+                                        "mecai-approval-config", "approval.textproto")
+      approval_allowed = strings(block(approval_config, "listen") or "",
+                                 "allowed_client_identities")
+      for identity in fronts:
+        self.require(identity in approval_allowed,
+                     f"the approval service does not accept the fronts' identity {identity}")
 
     # The public endpoint: the fronts, not the sequencer.
     vouch = find(self.objects, "Service", "coordinator-public")
@@ -436,10 +486,14 @@ class Checker:
 
 
 def main(argv):
-  if len(argv) != 3 or argv[1] not in ("log-server", "front", "witness"):
+  if (len(argv) < 3 or argv[1] not in ("log-server", "front", "witness")
+      or len(argv) > (4 if argv[1] == "front" else 3)):
     sys.exit(__doc__)
-  with open(argv[2], encoding="utf-8") as f:
-    checker = Checker([o for o in yaml.safe_load_all(f) if o])
+  objects = []
+  for path in argv[2:]:
+    with open(path, encoding="utf-8") as f:
+      objects += [o for o in yaml.safe_load_all(f) if o]
+  checker = Checker(objects)
   getattr(checker, argv[1].replace("-", "_"))()
   for problem in checker.problems:
     print(f"{argv[1]}: {problem}")

@@ -57,6 +57,12 @@ check_single_app() {
   [[ "${probes}" -eq 3 ]] || fail "${name}: ${probes} ${probe} probes, expected 3"
 }
 
+# The approval service, rendered once more below for its own checks: the fronts' check verifies
+# that it accepts their identity.
+approval_for_fronts="${work}/approval-for-fronts.yaml"
+"${kubectl}" kustomize "${work}/approval" >"${approval_for_fronts}" 2>/dev/null ||
+  : >"${approval_for_fronts}"
+
 # Exactly the overlays this test knows.
 found_regions="$(cd "${work}/overlays" && ls -1 | sort | tr '\n' ' ')"
 expected_regions="$(printf '%s\n' "${regions[@]}" | sort | tr '\n' ' ')"
@@ -109,8 +115,10 @@ for region in "${regions[@]}"; do
   # The fronts (docs/ARCHITECTURE.md §14): a Deployment the CPU autoscaler sizes (at least two), a
   # disruption budget of one, the public Vouch endpoint, their config's sequencer the Service of
   # the one sequencer, whose budget admits no eviction and whose front_identities name them; their
-  # way to the sequencer open and to the signer closed.
-  if ! python3 "${workload_checker}" front "${rendered}" >"${rendered}.front" 2>&1; then
+  # own identity, from their own TLS Secret, accepted by the agent and the approval service and
+  # refused by the signer; their way to the sequencer open and to the signer closed.
+  if ! python3 "${workload_checker}" front "${rendered}" "${approval_for_fronts}" \
+    >"${rendered}.front" 2>&1; then
     fail "${region}: $(cat "${rendered}.front")"
   fi
   # One signer, on a persistent volume: two signer states could sign two histories of a shard.
@@ -288,7 +296,7 @@ for o in objects:
     o["data"]["front.textproto"] += "store_path: \"/var/lib/mecai/store\"\n"
   if kind == "ConfigMap" and name.startswith("mecai-coordinator-config-"):
     o["data"]["coordinator.textproto"] = o["data"]["coordinator.textproto"].replace(
-        "front_identities: \"coordinator\"", "")
+        "front_identities: \"front\"", "")
   if kind == "NetworkPolicy" and name == "coordinator-front":
     o["spec"]["egress"].append({"to": [{"podSelector": {"matchLabels": {
         "app.kubernetes.io/name": "signer"}}}], "ports": [{"protocol": "TCP", "port": 8443}]})
@@ -304,12 +312,59 @@ for expected in "front: the front Deployment sets replicas under its HorizontalP
   "front: the fronts' autoscaler does not scale on CPU utilization" \
   "front: the sequencer's PodDisruptionBudget lets evictions take it" \
   "front: the front's config has store_path" \
-  "front: the sequencer's front_identities [] do not name coordinator, the identity of the fronts'"\
-" certificate" \
+  "front: the sequencer's front_identities name no identity of the fronts" \
   "front: coordinator-public selects the sequencer" \
   "front: a NetworkPolicy admits the fronts' egress to the signer"; do
   grep -qxF "${expected}" "${work}/broken-front.out" ||
     fail "the front check did not report '${expected}' ($(cat "${work}/broken-front.out"))"
+done
+
+# The fronts' identity is their own (docs/ARCHITECTURE.md §14): the check fails when the fronts
+# mount the sequencer's TLS Secret, when an agent or the approval service does not accept the
+# fronts' identity, when the signer does ("own"); and when the sequencer names its own identity
+# as the fronts' ("shared").
+break_identity='import sys, yaml
+objects = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+objects += [o for o in yaml.safe_load_all(open(sys.argv[2])) if o]
+front = "allowed_client_identities: \"front\""
+for o in objects:
+  kind, name = o["kind"], o["metadata"]["name"]
+  data = o.get("data", {}) if kind == "ConfigMap" else {}
+  if sys.argv[3] == "shared":
+    if "coordinator.textproto" in data:
+      data["coordinator.textproto"] = data["coordinator.textproto"].replace(
+          "front_identities: \"front\"", "front_identities: \"coordinator\"")
+    continue
+  if kind == "Deployment" and name == "coordinator-front":
+    for volume in o["spec"]["template"]["spec"]["volumes"]:
+      if volume.get("secret", {}).get("secretName") == "mecai-front-tls":
+        volume["secret"]["secretName"] = "mecai-coordinator-tls"
+  if "probe-agent.textproto" in data:
+    data["probe-agent.textproto"] = data["probe-agent.textproto"].replace(front, "")
+  if "approval.textproto" in data:
+    data["approval.textproto"] = data["approval.textproto"].replace(front, "")
+  if "signer.textproto" in data:
+    data["signer.textproto"] = data["signer.textproto"].replace(
+        "client_ca_file:", front + "\n    client_ca_file:", 1)
+yaml.safe_dump_all(objects, open(sys.argv[4], "w"))'
+for variant in own shared; do
+  python3 -c "${break_identity}" "${work}/eu-west.yaml" "${approval_for_fronts}" "${variant}" \
+    "${work}/identity-${variant}.yaml"
+  python3 "${workload_checker}" front "${work}/identity-${variant}.yaml" \
+    >"${work}/identity-${variant}.out" 2>&1 &&
+    fail "the front check accepted the fronts' identity variant ${variant}"
+done
+for expected in \
+  "own:front: the fronts present the sequencer's TLS Secret mecai-coordinator-tls, not their own" \
+  "own:front: the probe agent does not accept the fronts' identity front" \
+  "own:front: the approval service does not accept the fronts' identity front" \
+  "own:front: the signer accepts the fronts' identity front" \
+  "shared:front: the sequencer's front_identities ['coordinator'] name its own identity"\
+" coordinator, not the fronts' own" \
+  "shared:front: the signer accepts the fronts' identity coordinator"; do
+  grep -qxF "${expected#*:}" "${work}/identity-${expected%%:*}.out" ||
+    fail "the front check did not report '${expected#*:}'"\
+" ($(cat "${work}/identity-${expected%%:*}.out"))"
 done
 
 # The phone-approval service (deploy/k8s/approval, one per CA): its objects, its generated config
