@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -159,17 +160,25 @@ v1::RecordDecisionRequest Decision(uint64_t k) {
   decision.clear_log_shard_id();
   decision.clear_decided_at_unix_milliseconds();
   decision.clear_vouching_data();
-  // The fields the log indexes the record by are its VR's (the sequencer checks them).
-  v1::VouchingRequest vr;
+  // A VR of the realistic size in the VR's own format, whose body names what the record is indexed
+  // by (the sequencer parses the body and checks them; it does not verify the signature or the
+  // certificate, which the front did): a 520-byte certificate, a 72-byte signature.
+  std::mt19937_64 random(k);
   v1::VouchingRequestBody body;
-  if (vr.ParseFromString(decision.vouching_request()) && body.ParseFromString(vr.single().tbs()) &&
-      body.certificate_chain_der_size() > 0) {
-    decision.set_hostname(body.hostname());
-    decision.set_port(body.port());
-    decision.set_trust_list(body.trust_list());
-    decision.clear_certificate_sha256();
-    decision.add_certificate_sha256(Sha256(body.certificate_chain_der(0)));
-  }
+  body.set_hostname(decision.hostname());
+  body.set_port(443);
+  body.set_trust_list(LocalCluster::kTrustList);
+  body.set_timestamp_unix_seconds(absl::ToUnixSeconds(absl::Now()));
+  body.set_nonce(RandomBytes(random, 16));
+  body.add_certificate_chain_der(RandomBytes(random, 520));
+  v1::VouchingRequest vr;
+  vr.mutable_single()->set_tbs(body.SerializeAsString());
+  vr.mutable_single()->mutable_signature()->set_value(RandomBytes(random, 72));
+  decision.set_vouching_request(vr.SerializeAsString());
+  decision.set_port(body.port());
+  decision.set_trust_list(body.trust_list());
+  decision.clear_certificate_sha256();
+  decision.add_certificate_sha256(Sha256(body.certificate_chain_der(0)));
   decision.set_decision(v1::REFUSED);
   decision.mutable_refusal()->set_reason(v1::CERTIFICATE_MISMATCH);
   decision.mutable_refusal()->set_explanation(

@@ -152,6 +152,14 @@ absl::StatusOr<std::optional<v1::QuorumRecord>> LocalDecisionLog::FindByRequestD
 
 void LocalDecisionLog::ReportFigures(CoordinatorMetrics& metrics) const {
   metrics.SetLogSize(store_.TreeSize());
+  // RocksDB's figures are properties it computes on each read: once a second is enough for a
+  // gauge, and not once a record.
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  int64_t last = figures_reported_at_.load(std::memory_order_relaxed);
+  if (now - last < 1000 ||
+      !figures_reported_at_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    return;
+  }
   const RecordStore::StoreFigures figures = store_.Figures();
   metrics.SetStoreFigures(figures.sst_files_bytes, figures.live_data_bytes, figures.memtable_bytes,
                           figures.pending_compaction_bytes, store_.CommittedBatches());

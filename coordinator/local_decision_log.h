@@ -4,6 +4,7 @@
 #ifndef MECAI_COORDINATOR_LOCAL_DECISION_LOG_H_
 #define MECAI_COORDINATOR_LOCAL_DECISION_LOG_H_
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -83,6 +84,8 @@ class LocalDecisionLog final : public DecisionLog {
   const int log_index_attempts_;
   const int max_signings_;
   CoordinatorMetrics* const metrics_;
+  // When RocksDB's figures were last read for the metrics, Unix milliseconds.
+  mutable std::atomic<int64_t> figures_reported_at_{0};
   absl::Mutex signings_mutex_;
   int signings_ ABSL_GUARDED_BY(signings_mutex_) = 0;
   const Clock& clock_;
