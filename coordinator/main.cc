@@ -2,8 +2,8 @@
 // Flags → config → wiring → serve.
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -291,8 +291,7 @@ absl::Status Run(const std::string& config_path) {
     services.insert(services.end(), {log->audit.get(), log->admin.get()});
     if (log->sequencer_service != nullptr) services.push_back(log->sequencer_service.get());
   }
-  ASSIGN_OR_RETURN(auto server,
-                   mecai::StartServer(ListenerFor(config), services, &grpc_metrics));
+  ASSIGN_OR_RETURN(auto server, mecai::StartServer(ListenerFor(config), services, &grpc_metrics));
   // The public Vouch endpoint (docs/PROTOCOL.md "The public endpoint"): VRs only, from anyone,
   // without a client certificate; everything else stays on the mutual-TLS server above.
   std::unique_ptr<mecai::PublicEndpointMetrics> public_metrics;
