@@ -200,7 +200,13 @@ ScopedLogContext::ScopedLogContext(LogFields fields) : restore_size_(ThreadConte
 
 ScopedLogContext::ScopedLogContext(std::string key, std::string value)
     : restore_size_(ThreadContext().size()) {
-  ThreadContext().emplace_back(std::move(key), std::move(value));
+  LogFields& context = ThreadContext();
+  // A callback that runs inline where its context is already set (a VR's step on the thread that
+  // started it) names the field once: a JSON line may not hold one key twice.
+  for (const auto& field : context) {
+    if (field.first == key && field.second == value) return;
+  }
+  context.emplace_back(std::move(key), std::move(value));
 }
 
 ScopedLogContext::~ScopedLogContext() { ThreadContext().resize(restore_size_); }

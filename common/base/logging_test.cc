@@ -109,6 +109,28 @@ std::string CapturedStderr(Body body) {
   return ReadFile(path).value_or("");
 }
 
+// The same field set again inside its own scope (a callback run inline on the thread of its VR)
+// appears once on a line: JSON lines hold each key once.
+TEST(LogContextTest, AFieldSetAgainInItsOwnScopeAppearsOnce) {
+  SetLogFormat(LogFormat::kJson);
+  SetLogComponent("logging_test");
+  const std::string output = CapturedStderr([] {
+    ScopedLogContext request("vr_id", "00112233aabbccdd");
+    {
+      ScopedLogContext again("vr_id", "00112233aabbccdd");
+      MECAI_LOG(Info) << "inline callback";
+    }
+    MECAI_LOG(Info) << "after the callback";
+  });
+  SetLogFormat(LogFormat::kText);
+  std::vector<std::string> lines = absl::StrSplit(output, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << output;
+  for (const std::string& line : lines) {
+    EXPECT_EQ(line.find("vr_id"), line.rfind("vr_id")) << line;
+    EXPECT_EQ(ParseJsonLine(line).at("vr_id"), "00112233aabbccdd") << line;
+  }
+}
+
 // Lines inside a context carry its fields, nested contexts add theirs, a thread given the
 // captured context carries it too, and nothing is left after the scopes end.
 TEST(LogContextTest, EveryLineOfTheScopeCarriesItsFields) {
