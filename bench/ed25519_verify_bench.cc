@@ -4,8 +4,8 @@
 // (common/crypto/signature.h), which now verifies Ed25519 with libsodium
 // (common/crypto/ed25519_verify.h), in the same run, alternating round by round.
 //
-//   bazel build -c opt //bench:ed25519_verify_bench && \
-//     bazel-bin/bench/ed25519_verify_bench [verifications per round] [rounds]
+//   bazel build -c opt //bench:ed25519_verify_bench
+//   bazel-bin/bench/ed25519_verify_bench [verifications per round] [rounds]
 #include <openssl/evp.h>
 
 #include <cstdio>
