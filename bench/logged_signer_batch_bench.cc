@@ -52,6 +52,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/bench_stats.h"
 #include "bench/counting_pkcs11_counts.h"
 #include "client/va_list.h"
 #include "client/vd_verifier.h"
@@ -409,25 +410,6 @@ struct ModeResult {
   double signer_cpu_seconds = 0;
   double coordinator_cpu_seconds = 0;
 };
-
-// CPU seconds (user + system) of process `pid` so far, from /proc/<pid>/stat (proc(5): fields 14
-// and 15, in clock ticks); -1 when unreadable.
-double ProcessCpuSeconds(pid_t pid) {
-  absl::StatusOr<std::string> text = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
-  if (!text.ok()) return -1;
-  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
-  const size_t close = text->rfind(')');
-  if (close == std::string::npos) return -1;
-  std::vector<std::string> fields = absl::StrSplit(text->substr(close + 2), ' ');
-  // fields[0] is field 3 (state): utime is fields[11], stime fields[12].
-  double utime = 0;
-  double stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
-      !absl::SimpleAtod(fields[12], &stime)) {
-    return -1;
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 double LoadAverage() {
   absl::StatusOr<std::string> text = ReadFile("/proc/loadavg");

@@ -301,20 +301,6 @@ std::string OwnPath() {
   return length > 0 ? std::string(path, static_cast<size_t>(length)) : std::string(kName);
 }
 
-// utime + stime of a process, seconds (proc(5)).
-double ProcessCpuSeconds(pid_t pid) {
-  absl::StatusOr<std::string> stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
-  if (!stat.ok()) return 0;
-  const size_t close = stat->rfind(')');
-  std::vector<std::string> fields = absl::StrSplit(stat->substr(close + 2), ' ');
-  long long utime = 0, stime = 0;  // NOLINT(runtime/int): proc(5) clock ticks.
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 // The sequencer's group commits so far and their total seconds
 // (mecai_coordinator_store_commit_seconds).
 struct Commits {
@@ -534,12 +520,8 @@ int RunParent(const Flags& flags) {
               goal_met ? "met" : "NOT met");
 
   // The log: each answer at an index of its own, grown by exactly the answers, and verified.
-  AuditOptions audit;
-  audit.vouching_server = cluster.CoordinatorPeer();
-  audit.verify = true;
-  audit.va_list_file = cluster.VaListFile();
-  std::ostringstream audit_out;
-  absl::StatusOr<AuditReport> report = RunAudit(audit, audit_out);
+  std::string audit_out;
+  absl::StatusOr<AuditReport> report = AuditWholeLog(cluster, &audit_out);
   if (!report.ok()) return Fail(report.status());
   const bool grew_exactly = report->tree_size == *tree_before + answered;
   std::printf(

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/bench_stats.h"
 #include "cluster/local_cluster.h"
 #include "common/base/files.h"
 #include "common/crypto/pem.h"
@@ -34,21 +35,6 @@ struct Options {
   int clients = 8;
   std::vector<int> perspectives = {3, 5};
 };
-
-// utime + stime of a process, seconds (proc(5)).
-double ProcessCpuSeconds(pid_t pid) {
-  auto stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
-  if (!stat.ok()) return 0;
-  // Fields after the command name, which is in parentheses and may contain spaces.
-  const size_t close = stat->rfind(')');
-  std::vector<std::string> fields = absl::StrSplit(stat->substr(close + 2), ' ');
-  long long utime = 0, stime = 0;  // NOLINT(runtime/int): proc(5) clock ticks.
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 double Percentile(std::vector<double> values, double fraction) {
   if (values.empty()) return 0;

@@ -23,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/bench_stats.h"
 #include "cluster/local_cluster.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
@@ -40,20 +41,6 @@ struct Options {
   int vrs = 1000;
   int baseline = 200;
 };
-
-// utime + stime of a process, seconds (proc(5)).
-double ProcessCpuSeconds(pid_t pid) {
-  auto stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
-  if (!stat.ok()) return 0;
-  const size_t close = stat->rfind(')');
-  std::vector<std::string> fields = absl::StrSplit(stat->substr(close + 2), ' ');
-  long long utime = 0, stime = 0;  // NOLINT(runtime/int): proc(5) clock ticks.
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 // A field of /proc/<pid>/status in MB ("VmHWM", "VmRSS"), or 0.
 double StatusMegabytes(pid_t pid, const std::string& field) {

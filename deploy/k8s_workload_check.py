@@ -41,6 +41,9 @@ import sys
 
 import yaml
 
+# One reading of a LabelSelector for both checks (this script's directory is on sys.path).
+from network_policy_check import selects
+
 
 def field(textproto, name):
   """The string value of a top-level field of a text-format config."""
@@ -70,27 +73,6 @@ def block(textproto, name):
 def strings(textproto, name):
   """Every value of the string field `name` anywhere in a text-format config."""
   return re.findall(rf'^\s*{name}: "([^"]*)"$', textproto, re.MULTILINE)
-
-
-def selects(selector, labels):
-  """Whether a Kubernetes LabelSelector selects an object with these labels (as
-  network_policy_check.py)."""
-  if selector is None:
-    return False
-  for key, value in (selector.get("matchLabels") or {}).items():
-    if labels.get(key) != value:
-      return False
-  for expression in selector.get("matchExpressions") or []:
-    key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
-    if operator == "In" and labels.get(key) not in values:
-      return False
-    if operator == "NotIn" and labels.get(key) in values:
-      return False
-    if operator == "Exists" and key not in labels:
-      return False
-    if operator == "DoesNotExist" and key in labels:
-      return False
-  return True
 
 
 def find(objects, kind, name):
