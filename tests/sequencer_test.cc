@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -22,6 +23,7 @@
 #include "cluster/local_cluster.h"
 #include "common/base/config_loader.h"
 #include "common/base/files.h"
+#include "common/base/status.h"
 #include "common/crypto/hashing.h"
 #include "common/net/http_binding.h"
 #include "common/process/child_process.h"
@@ -75,11 +77,22 @@ class SequencerTest : public ::testing::Test {
     return coordinator == 0 ? cluster_->CoordinatorPeer() : cluster_->FrontPeer(coordinator);
   }
 
+  // One channel per coordinator, kept, as a stapler keeps its connection: under load (and under
+  // ASan) a new TLS handshake per VR would time out in the client before it reached the front.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(int coordinator) {
+    std::lock_guard<std::mutex> lock(channels_mutex_);
+    auto it = channels_.find(coordinator);
+    if (it != channels_.end()) return it->second;
+    ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, MakeChannel(PeerOf(coordinator)));
+    channels_.emplace(coordinator, channel);
+    return channel;
+  }
+
   Sent Vouch(int coordinator, const std::string& serialized) {
     Sent sent;
     sent.coordinator = coordinator;
     sent.request_sha256 = Sha256(serialized);
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(PeerOf(coordinator));
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ChannelTo(coordinator);
     if (!channel.ok()) {
       sent.call = channel.status();
       return sent;
@@ -135,6 +148,9 @@ class SequencerTest : public ::testing::Test {
     }
   }
 
+  std::mutex channels_mutex_;
+  std::map<int, std::shared_ptr<grpc::Channel>> channels_;
+  // Destroyed before the channels: it stops the processes they reach.
   std::unique_ptr<LocalCluster> cluster_;
 };
 
