@@ -41,8 +41,10 @@ import sys
 
 import yaml
 
-# One reading of a LabelSelector for both checks (this script's directory is on sys.path).
-from network_policy_check import selects
+# One reading of a LabelSelector for both checks (this script's directory is on sys.path); no
+# bytecode is written beside the sources.
+sys.dont_write_bytecode = True
+from network_policy_check import selects  # pylint: disable=wrong-import-position
 
 
 def field(textproto, name):
