@@ -385,7 +385,6 @@ void Coordinator::RecordDecisionMetrics(const absl::StatusOr<v1::VouchResponse>&
                                      result.round_trip_milliseconds() / 1000.0);
     }
   }
-  log_.ReportFigures(*metrics_);
 }
 
 absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckBeforeProbing(Deciding& vr) {

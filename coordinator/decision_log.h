@@ -11,7 +11,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "coordinator/coordinator_metrics.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/sequencer.pb.h"
 
@@ -48,9 +47,6 @@ class DecisionLog {
   // The latest record of the VR whose SHA-256 is `sha256`, or std::nullopt.
   virtual absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) = 0;
-
-  // Sets the log's own figures (size, store) in `metrics`; nothing when the log is elsewhere.
-  virtual void ReportFigures(CoordinatorMetrics& metrics) const {}
 };
 
 }  // namespace mecai

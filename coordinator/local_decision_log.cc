@@ -120,6 +120,11 @@ absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
         absl::StrCat("the decision names revocation evidence ", ShortHex(missing[0]),
                      " by hash, which this log does not hold; nothing was recorded"));
   }
+  return RecordValidated(decision);
+}
+
+absl::StatusOr<RecordedDecision> LocalDecisionLog::RecordValidated(
+    const v1::RecordDecisionRequest& decision) {
   // No more signings at once than the signer has threads for: a signing it turns away would be
   // recorded as a refusal (ARCHITECTURE.md §13).
   auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(signings_mutex_) {

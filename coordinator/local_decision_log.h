@@ -47,9 +47,12 @@ class LocalDecisionLog final : public DecisionLog {
   // INVALID_ARGUMENT, nothing recorded, when Validate refuses `decision` or it names a response by
   // hash that the store does not hold (MissingEvidence).
   absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
+  // Record without its checks, for a caller that made them (the sequencer's service, which
+  // answers evidence_needed itself). REQUIRES: Validate(decision) is OK and
+  // MissingEvidence(decision) is empty.
+  absl::StatusOr<RecordedDecision> RecordValidated(const v1::RecordDecisionRequest& decision);
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
-  void ReportFigures(CoordinatorMetrics& metrics) const override;
 
   // The SHA-256 of each revocation response `decision` names by hash only (without its bytes) that
   // the store does not hold, each once.
@@ -66,6 +69,9 @@ class LocalDecisionLog final : public DecisionLog {
     absl::Status signer_fault;
   };
 
+  // Sets the log's size and, at most once a second, RocksDB's figures in `metrics`: after every
+  // record, whoever decided it.
+  void ReportFigures(CoordinatorMetrics& metrics) const;
   // Appends the decision record, abandoning each log index the signer already gave to another VD
   // and trying the next, log_index_attempts_ times at most.
   absl::StatusOr<v1::QuorumRecord> AppendAtAnUntakenIndex(const v1::RecordDecisionRequest& decision,

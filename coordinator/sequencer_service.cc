@@ -103,7 +103,8 @@ void SequencerServiceImpl::RecordOne(const grpc::CallbackServerContext& context,
     }
     return done(grpc::Status::OK, std::move(response));
   }
-  absl::StatusOr<RecordedDecision> recorded = log_.Record(request);
+  // Checked above: recorded without checking again.
+  absl::StatusOr<RecordedDecision> recorded = log_.RecordValidated(request);
   if (!recorded.ok()) {
     MECAI_LOG(Error) << "no record written for a front's decision about "
                      << request.decision().hostname() << ": " << recorded.status();
