@@ -7,6 +7,9 @@
 #ifndef MECAI_COORDINATOR_APPROVAL_CHECKER_H_
 #define MECAI_COORDINATOR_APPROVAL_CHECKER_H_
 
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,7 +47,26 @@ class ApprovalChecker {
   ApprovalCheckOutcome Check(const std::vector<std::string>& spki_sha256,
                              const std::string& hostname) const;
 
+  // Check without holding a thread while the approval service answers (gRPC's callback API):
+  // `done` is called once, on a gRPC thread, or on the calling thread when no service is
+  // configured. It must not block.
+  using CheckDone = std::function<void(ApprovalCheckOutcome)>;
+  void CheckAsync(const std::vector<std::string>& spki_sha256, const std::string& hostname,
+                  CheckDone done) const;
+
  private:
+  // One check between CheckAsync and its `done`: the keys asked one after the other.
+  struct PendingCheck;
+  // Asks the approval service about the next key of `check`, or ends it when none is left.
+  void AskNext(std::shared_ptr<PendingCheck> check) const;
+  // What the service's answer `call` / `status` about `key` means: the final outcome (a refusal or
+  // a fault), or std::nullopt when the key is approved and the next may be asked.
+  static std::optional<ApprovalCheckOutcome> Judge(const std::string& address,
+                                                   const std::string& hostname,
+                                                   const grpc::Status& call, const std::string& key,
+                                                   const v1::IssuanceStatus& status,
+                                                   ApprovalCheckOutcome outcome);
+
   v1::ApprovalService::StubInterface* const approval_service_;
   const std::string address_;
   const absl::Duration timeout_;

@@ -3,6 +3,9 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -137,10 +140,11 @@ struct Coordinator::Deciding {
   explicit Deciding(const std::string& serialized) : serialized_request(serialized) {}
 
   const std::string& serialized_request;
-  // CheckBeforeProbing: the VR, once accepted, and the revocation evidence of its certificates.
+  // The checks before probing: the VR, once accepted, and the revocation evidence of its
+  // certificates.
   VouchingRequestCheck check;
   std::vector<v1::RevocationEvidence> revocation_evidence;
-  // CheckApproval: the approval service's answer, when the trust list requires one.
+  // CheckApprovalAsync: the approval service's answer, when the trust list requires one.
   v1::ApprovalCheck approval;
   // ProbeAll: the round's nonce, the quorum decision (each result with its Observation and round
   // trip), and the Observations the agents sent, one per configured agent (empty when none came).
@@ -219,7 +223,7 @@ void Coordinator::VouchAsync(std::string serialized_request, absl::Time deadline
       return;
     }
   }
-  // Claimed before the replay cache is read (in CheckBeforeProbing): an identical VR that arrives
+  // Claimed before the replay cache is read (in StartDeciding): an identical VR that arrives
   // while this one is being decided is refused here; one that arrives later finds the recorded
   // decision.
   std::string digest = Sha256(serialized_request);
@@ -263,10 +267,68 @@ bool Coordinator::Expired(Operation* op) {
 
 void Coordinator::StartDeciding(Operation* op) {
   if (Expired(op)) return;
+  // ARCHITECTURE.md §3, in order: size and form, freshness, signatures.
+  VouchingRequestCheck& check = op->vr.check;
+  check = CheckVouchingRequestEnvelope(op->vr.serialized_request, limits_, clock_.Now());
+  if (!check.accepted()) return Finish(op, RefusedBeforeProbing(check.refusal));
+  // An identical VR inside the freshness window is answered from its record (no new probes). A
+  // front asks its sequencer without holding a thread; the answer of a local store, given at once
+  // on this thread, is taken here.
+  const std::thread::id caller = std::this_thread::get_id();
+  auto asking = std::make_shared<std::atomic<bool>>(true);
+  log_.FindByRequestDigestAsync(
+      check.request.request_sha256,
+      [this, op, caller, asking](absl::StatusOr<std::optional<v1::QuorumRecord>> earlier) {
+        if (asking->load() && std::this_thread::get_id() == caller) {
+          return AfterEarlierRecord(op, std::move(earlier));
+        }
+        auto shared =
+            std::make_shared<absl::StatusOr<std::optional<v1::QuorumRecord>>>(std::move(earlier));
+        RunStep(op, [this, op, shared] { AfterEarlierRecord(op, std::move(*shared)); });
+      });
+  asking->store(false);
+}
+
+void Coordinator::AfterEarlierRecord(Operation* op,
+                                     absl::StatusOr<std::optional<v1::QuorumRecord>> earlier) {
+  if (!earlier.ok()) return Finish(op, earlier.status());
+  if (earlier->has_value()) return Finish(op, AnswerFromRecord(**earlier));
+  // Then hostname, usage, trust list and chain; then revocation.
+  VouchingRequestCheck& check = op->vr.check;
+  CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
+  if (!check.accepted()) return Finish(op, RefusedBeforeProbing(check.refusal));
+  CheckRevocationAsync(op, 0);
+}
+
+void Coordinator::CheckRevocationAsync(Operation* op, size_t path_index) {
+  VouchingRequestCheck& check = op->vr.check;
+  if (!check.accepted() || path_index >= check.request.validated_paths.size()) {
+    return AfterRevocation(op);
+  }
+  const std::vector<X509Ptr>& path = check.request.validated_paths[path_index];
+  // A leaf that is its own trust anchor has no issuer to check its revocation with.
+  check.refusal = CheckPathHasIssuer(path);
+  if (!check.accepted()) return AfterRevocation(op);
+  // No thread waits while the CA's servers answer; what they sent is judged on a worker.
+  revocation_.CheckAsync(
+      path[0].get(), path[1].get(),
+      [this, op](std::function<void()> judge) { RunStep(op, std::move(judge)); },
+      [this, op, path_index](RevocationOutcome outcome) {
+        VouchingRequestCheck& checked = op->vr.check;
+        if (outcome.reason != v1::REFUSAL_REASON_UNSPECIFIED) {
+          checked.refusal = MakeRefusal(outcome.reason, outcome.explanation);
+        }
+        for (v1::RevocationEvidence& evidence : outcome.evidence) {
+          op->vr.revocation_evidence.push_back(std::move(evidence));
+        }
+        CheckRevocationAsync(op, path_index + 1);
+      });
+}
+
+void Coordinator::AfterRevocation(Operation* op) {
+  if (Expired(op)) return;
   Deciding& vr = op->vr;
-  absl::StatusOr<std::optional<v1::VouchResponse>> answer = CheckBeforeProbing(vr);
-  if (!answer.ok()) return Finish(op, answer.status());
-  if (answer->has_value()) return Finish(op, **std::move(answer));
+  if (!vr.check.accepted()) return Finish(op, RefusedBeforeProbing(vr.check.refusal));
   // Decision reuse (docs/PROTOCOL.md "Decision reuse"): this VR passed its own checks; a VD issued
   // within the window for the same hostname, port, trust list and certificates answers it without
   // a probe round. Otherwise this VR decides, and VRs of the same key wait for its decision,
@@ -297,9 +359,14 @@ void Coordinator::CheckAndProbe(Operation* op) {
   // The hostname's probe budget (trust rule 8), spent only by a VR that could be issued.
   std::optional<v1::Refusal> limited = CheckProbeRateLimit(vr.request().body.hostname());
   if (limited.has_value()) return Finish(op, RefusedBeforeProbing(*limited));
-  absl::StatusOr<std::optional<v1::VouchResponse>> answer = CheckApproval(vr);
-  if (!answer.ok()) return Finish(op, answer.status());
-  if (answer->has_value()) return Finish(op, **std::move(answer));
+  if (!trust_lists_.RequiresIssuanceApproval(vr.request().body.trust_list())) {
+    return StartProbeRound(op);
+  }
+  CheckApprovalAsync(op);
+}
+
+void Coordinator::StartProbeRound(Operation* op) {
+  Deciding& vr = op->vr;
   // Probe from every perspective (MECAI proposal: "initiate a separate connection from the
   // geographic location of the VS"); no thread waits for the answers. The calls still running at
   // the VR's deadline are cancelled then, and the VR ends (DecideOnAnswers): a refusal is never
@@ -387,25 +454,6 @@ void Coordinator::RecordDecisionMetrics(const absl::StatusOr<v1::VouchResponse>&
   }
 }
 
-absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckBeforeProbing(Deciding& vr) {
-  // ARCHITECTURE.md §3, in order: size and form, freshness, signatures.
-  VouchingRequestCheck& check = vr.check;
-  check = CheckVouchingRequestEnvelope(vr.serialized_request, limits_, clock_.Now());
-  if (check.accepted()) {
-    // An identical VR inside the freshness window is answered from its record (no new probes).
-    ASSIGN_OR_RETURN(std::optional<v1::QuorumRecord> earlier,
-                     log_.FindByRequestDigest(check.request.request_sha256));
-    if (earlier.has_value()) return AnswerFromRecord(*earlier);
-    // Then hostname, usage, trust list and chain.
-    CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
-  }
-  // Then revocation of every vouched certificate: OCSP and CRL, unknown refuses (ARCHITECTURE.md
-  // §3).
-  CheckRevocation(vr);
-  if (!check.accepted()) return RefusedBeforeProbing(check.refusal);
-  return std::nullopt;
-}
-
 std::optional<v1::Refusal> Coordinator::CheckProbeRateLimit(const std::string& hostname) {
   absl::Duration retry_after;
   if (rate_limiter_.TryAcquire(hostname, &retry_after)) return std::nullopt;
@@ -418,32 +466,14 @@ std::optional<v1::Refusal> Coordinator::CheckProbeRateLimit(const std::string& h
                    absl::FormatDuration(absl::Ceil(retry_after, absl::Seconds(1)))));
 }
 
-void Coordinator::CheckRevocation(Deciding& vr) {
-  VouchingRequestCheck& check = vr.check;
-  for (size_t i = 0; check.accepted() && i < check.request.validated_paths.size(); ++i) {
-    const std::vector<X509Ptr>& path = check.request.validated_paths[i];
-    // A leaf that is its own trust anchor has no issuer to check its revocation with.
-    check.refusal = CheckPathHasIssuer(path);
-    if (!check.accepted()) break;
-    RevocationOutcome outcome = revocation_.Check(path[0].get(), path[1].get());
-    if (outcome.reason != v1::REFUSAL_REASON_UNSPECIFIED) {
-      check.refusal = MakeRefusal(outcome.reason, outcome.explanation);
-    }
-    for (v1::RevocationEvidence& evidence : outcome.evidence) {
-      vr.revocation_evidence.push_back(std::move(evidence));
-    }
-  }
-}
-
-absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckApproval(Deciding& vr) {
+void Coordinator::CheckApprovalAsync(Operation* op) {
   // Out-of-band approval (ARCHITECTURE.md §7, MECAI phone-approval proposal) last of the checks,
   // before probing: the approval state does not depend on what the perspectives see, and asking the
   // approval service is far cheaper than a probe round, so a VR that cannot be issued never costs
   // the target and the agents a round. A refusal is recorded like a decision after probing (trust
   // rule 4), with the approval service's answer as evidence; no answer is a fault (trust rule 2),
-  // not recorded.
-  const VerifiedVouchingRequest& request = vr.request();
-  if (!trust_lists_.RequiresIssuanceApproval(request.body.trust_list())) return std::nullopt;
+  // not recorded. No thread waits for the service's answer.
+  const VerifiedVouchingRequest& request = op->vr.request();
   std::vector<std::string> keys;
   for (const std::vector<X509Ptr>& path : request.validated_paths) {
     keys.push_back(SubjectPublicKeyInfoSha256(path[0].get()));
@@ -451,18 +481,35 @@ absl::StatusOr<std::optional<v1::VouchResponse>> Coordinator::CheckApproval(Deci
   static const ApprovalChecker* const kNoApprovalService =
       new ApprovalChecker(nullptr, "", absl::ZeroDuration());
   const ApprovalChecker& checker = approval_ != nullptr ? *approval_ : *kNoApprovalService;
-  ApprovalCheckOutcome outcome = checker.Check(keys, request.body.hostname());
+  checker.CheckAsync(keys, request.body.hostname(), [this, op](ApprovalCheckOutcome outcome) {
+    auto shared = std::make_shared<ApprovalCheckOutcome>(std::move(outcome));
+    RunStep(op, [this, op, shared] { AfterApproval(op, std::move(*shared)); });
+  });
+}
+
+void Coordinator::AfterApproval(Operation* op, ApprovalCheckOutcome outcome) {
+  if (Expired(op)) return;
+  Deciding& vr = op->vr;
   if (!outcome.fault.ok()) {
-    MECAI_LOG(Warning) << "no decision for " << request.body.hostname() << ": "
+    MECAI_LOG(Warning) << "no decision for " << vr.request().body.hostname() << ": "
                        << outcome.fault.message();
-    return outcome.fault;
+    return Finish(op, outcome.fault);
   }
   vr.approval = outcome.check;
-  if (outcome.approved()) return std::nullopt;
+  if (outcome.approved()) return StartProbeRound(op);
   MECAI_LOG(Info) << "refused VR before probing: APPROVAL_REQUIRED: "
                   << outcome.refusal.explanation();
-  return RecordRefusalBeforeProbing(vr.serialized_request, request, outcome.refusal,
-                                    vr.revocation_evidence, vr.approval);
+  v1::RecordDecisionRequest decision;
+  v1::QuorumRecord& record = *decision.mutable_decision();
+  record = DecisionFor(vr.serialized_request, vr.request(), vr.revocation_evidence, vr.approval);
+  record.set_decision(v1::REFUSED);
+  *record.mutable_refusal() = outcome.refusal;
+  log_.RecordAsync(std::move(decision), [this, op](absl::StatusOr<RecordedDecision> stored) {
+    if (!stored.ok()) {
+      return Finish(op, Annotate(stored.status(), "the refusal could not be recorded"));
+    }
+    Finish(op, ResponseFromRecord(stored->record));
+  });
 }
 
 v1::ProbeTask Coordinator::ProbeTaskFor(Deciding& vr) const {
@@ -533,22 +580,6 @@ absl::StatusOr<v1::VouchResponse> Coordinator::Respond(const Deciding& vr,
                     absl::StrCat("recorded as refused at log index ", stored.log_index()));
   }
   return ResponseFromRecord(stored);
-}
-
-absl::StatusOr<v1::VouchResponse> Coordinator::RecordRefusalBeforeProbing(
-    const std::string& serialized_request, const VerifiedVouchingRequest& request,
-    const v1::Refusal& refusal, const std::vector<v1::RevocationEvidence>& revocation_evidence,
-    const v1::ApprovalCheck& approval) {
-  v1::RecordDecisionRequest decision;
-  v1::QuorumRecord& record = *decision.mutable_decision();
-  record = DecisionFor(serialized_request, request, revocation_evidence, approval);
-  record.set_decision(v1::REFUSED);
-  *record.mutable_refusal() = refusal;
-  absl::StatusOr<RecordedDecision> stored = log_.Record(decision);
-  if (!stored.ok()) {
-    return Annotate(stored.status(), "the refusal could not be recorded");
-  }
-  return ResponseFromRecord(stored->record);
 }
 
 }  // namespace mecai

@@ -81,10 +81,17 @@ class Coordinator {
   struct Operation;
   // Runs `step` of `op` on a worker thread with the VR's log context.
   void RunStep(Operation* op, std::function<void()> step);
-  // The steps of VouchAsync: the checks before probing and decision reuse; the probe budget,
-  // approval and the start of the probe round; the quorum decision, the record and the answer.
+  // The steps of VouchAsync: the VR's envelope and the log's earlier record of the same VR (on a
+  // front, asked of the sequencer without holding a thread); the certificates; the revocation
+  // check of each vouched certificate, which holds no thread while the CA's servers answer;
+  // decision reuse; the probe budget, approval and the start of the probe round; the quorum
+  // decision, the record and the answer.
   void StartDeciding(Operation* op);
+  void AfterEarlierRecord(Operation* op, absl::StatusOr<std::optional<v1::QuorumRecord>> earlier);
+  void CheckRevocationAsync(Operation* op, size_t path_index);
+  void AfterRevocation(Operation* op);
   void CheckAndProbe(Operation* op);
+  void StartProbeRound(Operation* op);
   void DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> answers);
   // True (and `op` finished with DEADLINE_EXCEEDED) when its deadline has passed.
   bool Expired(Operation* op);
@@ -101,28 +108,24 @@ class Coordinator {
   // Answers an identical earlier VR from its record instead of probing again (trust rule 8).
   static v1::VouchResponse AnswerFromRecord(const v1::QuorumRecord& record);
   // The decision procedure (ARCHITECTURE.md §11, steps 3 to 11), as named steps run by
-  // StartDeciding, CheckAndProbe and DecideOnAnswers: CheckBeforeProbing, then an issued decision
-  // to reuse (DecisionReuse), then CheckProbeRateLimit, CheckApproval, the probe round,
+  // StartDeciding, CheckAndProbe and DecideOnAnswers: the checks of ARCHITECTURE.md §3 (a refusal
+  // there is answered without a record and costs the hostname nothing), then an issued decision
+  // to reuse (DecisionReuse), then CheckProbeRateLimit, CheckApprovalAsync, the probe round,
   // DecisionToRecord and the log's RecordAsync, Respond. A step that ends the decision early
   // returns the answer (or a fault); std::nullopt carries on to the next step.
 
   // One VR on its way through the steps, what each step found (coordinator.cc).
   struct Deciding;
-  // The checks of ARCHITECTURE.md §3 before any probe: the VR's envelope, an earlier record of the
-  // same VR (answered from it), hostname, usage, trust list and chain, then revocation. A refusal
-  // here is answered without a record and costs the hostname nothing.
-  absl::StatusOr<std::optional<v1::VouchResponse>> CheckBeforeProbing(Deciding& vr);
   // The RATE_LIMITED refusal when `hostname` has used up its probe rounds (trust rule 8), else
   // std::nullopt (and one round is taken). Asked only for a VR that passed every check before
   // probing, so VRs that cannot be issued (a self-signed certificate, a bad signature) never spend
   // a hostname's rounds.
   std::optional<v1::Refusal> CheckProbeRateLimit(const std::string& hostname);
-  // The revocation status of every vouched certificate (OCSP and CRL; unknown refuses), while the
-  // VR is accepted; collects the evidence the signer re-checks.
-  void CheckRevocation(Deciding& vr);
-  // Out-of-band approval (ARCHITECTURE.md §7) for trust lists that require it: a refusal is
-  // recorded and answered; no answer from the approval service is a fault.
-  absl::StatusOr<std::optional<v1::VouchResponse>> CheckApproval(Deciding& vr);
+  // Out-of-band approval (ARCHITECTURE.md §7) for trust lists that require it, asked without
+  // holding a thread; then AfterApproval: a refusal is recorded and answered, an approval goes on
+  // to the probe round, and no answer from the approval service is a fault.
+  void CheckApprovalAsync(Operation* op);
+  void AfterApproval(Operation* op, ApprovalCheckOutcome outcome);
   // The ProbeTask for `vr`, with a fresh nonce (kept in `vr`).
   v1::ProbeTask ProbeTaskFor(Deciding& vr) const;
   // Applies the quorum policy to a probe round's answers.
@@ -132,11 +135,6 @@ class Coordinator {
   static v1::RecordDecisionRequest DecisionToRecord(const Deciding& vr);
   // The answer from the recorded decision, or the signer's fault.
   absl::StatusOr<v1::VouchResponse> Respond(const Deciding& vr, const RecordedDecision& recorded);
-  // Records a refusal decided before probing (no perspectives) and answers with it.
-  absl::StatusOr<v1::VouchResponse> RecordRefusalBeforeProbing(
-      const std::string& serialized_request, const VerifiedVouchingRequest& request,
-      const v1::Refusal& refusal, const std::vector<v1::RevocationEvidence>& revocation_evidence,
-      const v1::ApprovalCheck& approval);
 
   const v1::CoordinatorConfig config_;
   const VouchingRequestLimits limits_;

@@ -47,6 +47,14 @@ class DecisionLog {
   // The latest record of the VR whose SHA-256 is `sha256`, or std::nullopt.
   virtual absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) = 0;
+
+  // FindByRequestDigest, calling `done` once from whichever thread has the answer; `done` must not
+  // block. By default on the calling thread; a log reached over the network holds no thread while
+  // it waits.
+  using FindDone = std::function<void(absl::StatusOr<std::optional<v1::QuorumRecord>>)>;
+  virtual void FindByRequestDigestAsync(const std::string& sha256, FindDone done) {
+    done(FindByRequestDigest(sha256));
+  }
 };
 
 }  // namespace mecai

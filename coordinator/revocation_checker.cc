@@ -4,8 +4,8 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/base/logging.h"
 #include "common/crypto/hashing.h"
@@ -116,31 +117,67 @@ size_t RevocationChecker::CachedOcspResponseCount() const {
   return ocsp_by_certificate_.size();
 }
 
-absl::StatusOr<std::string> RevocationChecker::FetchWithRetry(HttpRequest request,
-                                                              const char* kind) {
+// One URL a check fetches, and what came back.
+struct RevocationChecker::SourceFetch {
+  // Where the verdict goes in PendingCheck::results.
+  size_t slot = 0;
+  v1::RevocationSource source = v1::REVOCATION_SOURCE_UNSPECIFIED;
+  HttpRequest request;
+  // The OCSP request's nonce (RFC 8954), which the response must echo.
+  std::string nonce;
+  absl::StatusOr<std::string> body = absl::UnknownError("not fetched");
+  absl::Time fetched_at = absl::InfinitePast();
+};
+
+// One check from CheckAsync to its `done`: shared by its fetches' callbacks, the last of which
+// hands it to `run` for judging.
+struct RevocationChecker::PendingCheck {
+  X509Ptr certificate;
+  X509Ptr issuer;
+  absl::Time now;
+  std::vector<SourceResult> results;
+  std::vector<SourceFetch> fetches;
+  std::vector<std::string> not_consulted;
+  std::atomic<size_t> fetches_left{0};
+  Executor run;
+  CheckDone done;
+  // The caller's log context (a VR's vr_id), for what is logged on the fetcher's thread.
+  LogFields log_context;
+};
+
+void RevocationChecker::FetchWithRetryAsync(HttpRequest request, const char* kind,
+                                            HttpFetcher::FetchDone done) {
   // Real time, not clock_: the budget bounds the fetcher's real waits.
   const absl::Time deadline = absl::Now() + options_.fetch_timeout;
   request.timeout = options_.fetch_timeout;
-  absl::StatusOr<std::string> body = fetcher_.Fetch(request);
-  if (body.ok() || !IsRetryableFetchError(body.status())) return body;
-  if (deadline - absl::Now() - options_.retry_backoff < kMinRetryTimeout) return body;
-  MECAI_LOG(Warning) << kind << " " << request.url << ": " << body.status().message()
-                     << "; trying again in " << options_.retry_backoff;
-  absl::SleepFor(options_.retry_backoff);
-  request.timeout = deadline - absl::Now();
-  body = fetcher_.Fetch(request);
-  if (body.ok()) return body;
-  return absl::Status(body.status().code(), absl::StrCat(body.status().message(), " (2 attempts)"));
+  auto retry = std::make_shared<HttpRequest>(request);
+  const LogFields log_context = CurrentLogContext();
+  fetcher_.FetchAsync(
+      request, absl::ZeroDuration(),
+      [this, retry, kind, deadline, log_context,
+       done = std::move(done)](absl::StatusOr<std::string> body) mutable {
+        if (body.ok() || !IsRetryableFetchError(body.status())) return done(std::move(body));
+        const absl::Duration left = deadline - absl::Now() - options_.retry_backoff;
+        if (left < kMinRetryTimeout) return done(std::move(body));
+        {
+          ScopedLogContext context(log_context);
+          MECAI_LOG(Warning) << kind << " " << retry->url << ": " << body.status().message()
+                             << "; trying again in " << options_.retry_backoff;
+        }
+        retry->timeout = left;
+        fetcher_.FetchAsync(
+            *retry, options_.retry_backoff,
+            [done = std::move(done)](absl::StatusOr<std::string> again) {
+              if (again.ok()) return done(std::move(again));
+              done(absl::Status(again.status().code(),
+                                absl::StrCat(again.status().message(), " (2 attempts)")));
+            });
+      });
 }
 
-RevocationChecker::SourceResult RevocationChecker::CheckCrlSource(const std::string& url,
-                                                                  X509* certificate, X509* issuer,
-                                                                  absl::Time now) {
-  SourceResult result;
-  result.source = v1::CRL;
-  result.url = url;
-
-  std::shared_ptr<const CachedCrl> cached;
+bool RevocationChecker::CachedCrl(const std::string& url, X509* certificate, X509* issuer,
+                                  absl::Time now, SourceResult* result) {
+  std::shared_ptr<const CachedCrlEntry> cached;
   {
     absl::MutexLock lock(&mutex_);
     auto found = crls_by_url_.find(url);
@@ -152,107 +189,103 @@ RevocationChecker::SourceResult RevocationChecker::CheckCrlSource(const std::str
       }
     }
   }
-  if (cached != nullptr) {
-    // RFC 5280 §6.3.3 again for this certificate: the cached CRL may be another issuer's.
-    result.verdict = CheckParsedCrl(cached->crl.get(), certificate, issuer, now);
-    if (result.usable() && FreshEnough(result.verdict, now)) {
-      result.response_der = cached->der;
-      result.obtained_at = cached->fetched_at;
-      return result;
-    }
-    // The cached CRL says nothing about this certificate, or is too old to rely on; fetch afresh
-    // below.
+  if (cached == nullptr) return false;
+  // RFC 5280 §6.3.3 again for this certificate: the cached CRL may be another issuer's.
+  result->verdict = CheckParsedCrl(cached->crl.get(), certificate, issuer, now);
+  if (!result->usable() || !FreshEnough(result->verdict, now)) {
+    // The cached CRL says nothing about this certificate, or is too old to rely on: fetched afresh.
+    result->verdict = RevocationVerdict();
+    return false;
   }
+  result->response_der = cached->der;
+  result->obtained_at = cached->fetched_at;
+  return true;
+}
 
-  HttpRequest request;
-  request.url = url;
-  request.max_response_bytes = options_.max_crl_bytes;
-  absl::StatusOr<std::string> body = FetchWithRetry(std::move(request), "CRL");
-  const absl::Time fetched_at = clock_.Now();
-  if (!body.ok()) {
-    result.verdict.status = RevocationStatus::kUnusable;
-    result.verdict.detail = std::string(body.status().message());
-    return result;
+void RevocationChecker::JudgeFetchedCrl(SourceFetch& fetch, X509* certificate, X509* issuer,
+                                        absl::Time now, SourceResult* result) {
+  if (!fetch.body.ok()) {
+    result->verdict.status = RevocationStatus::kUnusable;
+    result->verdict.detail = std::string(fetch.body.status().message());
+    return;
   }
-  absl::StatusOr<X509CrlPtr> crl = ParseCrl(*body);
+  std::string& body = *fetch.body;
+  absl::StatusOr<X509CrlPtr> crl = ParseCrl(body);
   if (!crl.ok()) {
-    result.verdict.status = RevocationStatus::kUnusable;
-    result.verdict.detail = std::string(crl.status().message());
-    return result;
+    result->verdict.status = RevocationStatus::kUnusable;
+    result->verdict.detail = std::string(crl.status().message());
+    return;
   }
-  result.verdict = CheckParsedCrl(crl->get(), certificate, issuer, now);
-  if (!result.usable()) return result;
+  result->verdict = CheckParsedCrl(crl->get(), certificate, issuer, now);
+  if (!result->usable()) return;
 
   // The evidence carries DER (v1::RevocationEvidence.response_der); a CRL served as PEM is
   // re-encoded, which keeps the signed bytes as they were.
-  auto entry = std::make_shared<CachedCrl>();
-  entry->der = absl::StartsWith(absl::StripLeadingAsciiWhitespace(*body), "-----BEGIN")
+  auto entry = std::make_shared<CachedCrlEntry>();
+  entry->der = absl::StartsWith(absl::StripLeadingAsciiWhitespace(body), "-----BEGIN")
                    ? CrlToDer(crl->get())
-                   : std::move(*body);
+                   : std::move(body);
   entry->crl = std::move(*crl);
-  entry->fetched_at = fetched_at;
-  entry->expires_at = std::min(result.verdict.next_update, fetched_at + options_.max_cache_age);
-  result.response_der = entry->der;
-  result.obtained_at = fetched_at;
+  entry->fetched_at = fetch.fetched_at;
+  entry->expires_at =
+      std::min(result->verdict.next_update, fetch.fetched_at + options_.max_cache_age);
+  result->response_der = entry->der;
+  result->obtained_at = fetch.fetched_at;
   if (options_.max_cache_entries > 0) {
     absl::MutexLock lock(&mutex_);
-    crls_by_url_.erase(url);
+    crls_by_url_.erase(result->url);
     MakeRoom(crls_by_url_, options_.max_cache_entries);
-    crls_by_url_[url] = std::move(entry);
+    crls_by_url_[result->url] = std::move(entry);
   }
-  return result;
 }
 
-RevocationChecker::SourceResult RevocationChecker::CheckOcspSource(const std::string& url,
-                                                                   X509* certificate, X509* issuer,
-                                                                   absl::Time now) {
-  SourceResult result;
-  result.source = v1::OCSP;
-  result.url = url;
-  result.verdict.status = RevocationStatus::kUnusable;
-
+bool RevocationChecker::PrepareOcspFetch(X509* certificate, X509* issuer, SourceFetch* fetch,
+                                         SourceResult* result) {
   std::string nonce(kNonceBytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(&nonce[0]), kNonceBytes) != 1) {
-    result.verdict.detail = std::string(OpenSslError("RAND_bytes").message());
-    return result;
+    result->verdict.detail = std::string(OpenSslError("RAND_bytes").message());
+    return false;
   }
   absl::StatusOr<std::string> ocsp_request = BuildOcspRequest(certificate, issuer, nonce);
   if (!ocsp_request.ok()) {
-    result.verdict.detail = std::string(ocsp_request.status().message());
-    return result;
+    result->verdict.detail = std::string(ocsp_request.status().message());
+    return false;
   }
   // RFC 6960 Appendix A.1: POST with Content-Type application/ocsp-request.
-  HttpRequest request;
-  request.url = url;
-  request.post_body = std::move(*ocsp_request);
-  request.content_type = kOcspRequestContentType;
-  request.max_response_bytes = options_.max_ocsp_bytes;
-  absl::StatusOr<std::string> body = FetchWithRetry(std::move(request), "OCSP");
-  const absl::Time fetched_at = clock_.Now();
-  if (!body.ok()) {
-    result.verdict.detail = std::string(body.status().message());
-    return result;
+  fetch->request.post_body = std::move(*ocsp_request);
+  fetch->request.content_type = kOcspRequestContentType;
+  fetch->request.max_response_bytes = options_.max_ocsp_bytes;
+  fetch->nonce = std::move(nonce);
+  return true;
+}
+
+void RevocationChecker::JudgeFetchedOcsp(SourceFetch& fetch, X509* certificate, X509* issuer,
+                                         absl::Time now, SourceResult* result) {
+  if (!fetch.body.ok()) {
+    result->verdict.detail = std::string(fetch.body.status().message());
+    return;
   }
-  result.verdict = CheckOcspResponse(*body, certificate, issuer, nonce, now);
-  if (!result.usable()) return result;
-  result.response_der = *body;
-  result.obtained_at = fetched_at;
+  std::string& body = *fetch.body;
+  result->verdict = CheckOcspResponse(body, certificate, issuer, fetch.nonce, now);
+  if (!result->usable()) return;
+  result->response_der = body;
+  result->obtained_at = fetch.fetched_at;
 
   // Responses without nextUpdate are not cached: newer information is always available.
   const std::string key = OcspCacheKey(certificate, issuer);
   if (options_.max_cache_entries > 0 && !key.empty() &&
-      result.verdict.next_update != absl::InfinitePast()) {
+      result->verdict.next_update != absl::InfinitePast()) {
     auto entry = std::make_shared<CachedOcspResponse>();
-    entry->der = std::move(*body);
-    entry->url = url;
-    entry->fetched_at = fetched_at;
-    entry->expires_at = std::min(result.verdict.next_update, fetched_at + options_.max_cache_age);
+    entry->der = std::move(body);
+    entry->url = result->url;
+    entry->fetched_at = fetch.fetched_at;
+    entry->expires_at =
+        std::min(result->verdict.next_update, fetch.fetched_at + options_.max_cache_age);
     absl::MutexLock lock(&mutex_);
     ocsp_by_certificate_.erase(key);
     MakeRoom(ocsp_by_certificate_, options_.max_cache_entries);
     ocsp_by_certificate_[key] = std::move(entry);
   }
-  return result;
 }
 
 std::shared_ptr<const RevocationChecker::CachedOcspResponse> RevocationChecker::CachedOcsp(
@@ -277,81 +310,123 @@ std::shared_ptr<const RevocationChecker::CachedOcspResponse> RevocationChecker::
 }
 
 RevocationOutcome RevocationChecker::Check(X509* certificate, X509* issuer) {
+  absl::Notification checked;
   RevocationOutcome outcome;
-  const absl::Time now = clock_.Now();
-  outcome.checked_at = now;
+  CheckAsync(
+      certificate, issuer, [](std::function<void()> judge) { judge(); },
+      [&checked, &outcome](RevocationOutcome result) {
+        outcome = std::move(result);
+        checked.Notify();
+      });
+  checked.WaitForNotification();
+  return outcome;
+}
+
+void RevocationChecker::CheckAsync(X509* certificate, X509* issuer, Executor run, CheckDone done) {
+  auto check = std::make_shared<PendingCheck>();
+  X509_up_ref(certificate);
+  check->certificate.reset(certificate);
+  X509_up_ref(issuer);
+  check->issuer.reset(issuer);
+  check->now = clock_.Now();
+  check->run = std::move(run);
+  check->done = std::move(done);
+  check->log_context = CurrentLogContext();
+  const absl::Time now = check->now;
 
   std::vector<std::string> crl_urls = CrlDistributionPointUrls(certificate);
   std::vector<std::string> ocsp_urls = OcspResponderUrls(certificate);
   if (crl_urls.empty() && ocsp_urls.empty()) {
+    RevocationOutcome outcome;
+    outcome.checked_at = now;
     outcome.reason = v1::REVOCATION_UNKNOWN;
     outcome.explanation =
         "revocation status unknown: the certificate names no CRL distribution point or OCSP "
         "responder";
-    return outcome;
+    return check->done(std::move(outcome));
   }
-  std::vector<std::string> not_consulted;
   for (std::vector<std::string>* urls : {&crl_urls, &ocsp_urls}) {
     while (urls->size() > options_.max_urls_per_kind) {
-      not_consulted.push_back(urls->back());
+      check->not_consulted.push_back(urls->back());
       urls->pop_back();
     }
   }
 
-  std::vector<SourceResult> results(crl_urls.size() + ocsp_urls.size());
-  std::vector<std::function<void()>> tasks;
-  for (size_t i = 0; i < crl_urls.size(); ++i) {
-    tasks.push_back([this, &results, &crl_urls, i, certificate, issuer, now] {
-      results[i] = CheckCrlSource(crl_urls[i], certificate, issuer, now);
-    });
+  // The caches first; what they cannot answer is fetched.
+  for (const std::string& url : crl_urls) {
+    SourceResult& result = check->results.emplace_back();
+    result.source = v1::CRL;
+    result.url = url;
+    if (CachedCrl(url, certificate, issuer, now, &result)) continue;
+    SourceFetch& fetch = check->fetches.emplace_back();
+    fetch.slot = check->results.size() - 1;
+    fetch.source = v1::CRL;
+    fetch.request.url = url;
+    fetch.request.max_response_bytes = options_.max_crl_bytes;
   }
-  const std::string ocsp_key = OcspCacheKey(certificate, issuer);
   RevocationVerdict cached_verdict;
   std::shared_ptr<const CachedOcspResponse> cached_ocsp =
-      ocsp_urls.empty() ? nullptr : CachedOcsp(ocsp_key, certificate, issuer, now, &cached_verdict);
+      ocsp_urls.empty() ? nullptr
+                        : CachedOcsp(OcspCacheKey(certificate, issuer), certificate, issuer, now,
+                                     &cached_verdict);
   if (cached_ocsp != nullptr) {
     // One verified response per certificate is enough until it expires from the cache.
-    results.resize(crl_urls.size() + 1);
-    SourceResult& result = results.back();
+    SourceResult& result = check->results.emplace_back();
     result.source = v1::OCSP;
     result.url = cached_ocsp->url;
     result.verdict = cached_verdict;
     result.response_der = cached_ocsp->der;
     result.obtained_at = cached_ocsp->fetched_at;
   } else {
-    for (size_t i = 0; i < ocsp_urls.size(); ++i) {
-      const size_t slot = crl_urls.size() + i;
-      tasks.push_back([this, &results, &ocsp_urls, i, slot, certificate, issuer, now] {
-        results[slot] = CheckOcspSource(ocsp_urls[i], certificate, issuer, now);
-      });
+    for (const std::string& url : ocsp_urls) {
+      SourceResult& result = check->results.emplace_back();
+      result.source = v1::OCSP;
+      result.url = url;
+      result.verdict.status = RevocationStatus::kUnusable;
+      SourceFetch fetch;
+      fetch.slot = check->results.size() - 1;
+      fetch.source = v1::OCSP;
+      fetch.request.url = url;
+      if (PrepareOcspFetch(certificate, issuer, &fetch, &result)) {
+        check->fetches.push_back(std::move(fetch));
+      }
     }
   }
-  // The fetches of one check run in parallel, so a check takes one fetch_timeout at most (a URL's
-  // retry included).
-  if (tasks.size() == 1) {
-    tasks.front()();
-  } else {
-    // Both certificates are shared by the fetch threads. OpenSSL fills an X509's extension cache
-    // (key identifiers, flags) on first use and publishes it with an atomic flag; filling it here,
-    // before the threads exist, orders it before all of them through thread creation, which
-    // ThreadSanitizer can see (the flag's atomics are inside the uninstrumented libcrypto).
-    // X509_check_purpose with purpose -1 only fills the cache (X509_check_purpose(3)).
-    X509_check_purpose(certificate, -1, 0);
-    X509_check_purpose(issuer, -1, 0);
-    ClearOpenSslErrors();
-    std::vector<std::thread> threads;
-    threads.reserve(tasks.size());
-    // The fetch threads log with the caller's context (the VR's vr_id, deploy/README.md "Logs").
-    const LogFields log_context = CurrentLogContext();
-    for (std::function<void()>& task : tasks) {
-      threads.emplace_back([&task, &log_context] {
-        ScopedLogContext context(log_context);
-        task();
-      });
-    }
-    for (std::thread& thread : threads) thread.join();
-  }
+  if (check->fetches.empty()) return Judge(*check);
 
+  // The fetches of one check run at once, so a check waits one fetch_timeout at most (a URL's
+  // retry included), and no thread waits with it: the last answer hands the check to `run`.
+  check->fetches_left = check->fetches.size();
+  for (size_t i = 0; i < check->fetches.size(); ++i) {
+    SourceFetch& fetch = check->fetches[i];
+    FetchWithRetryAsync(fetch.request, fetch.source == v1::CRL ? "CRL" : "OCSP",
+                        [this, check, i](absl::StatusOr<std::string> body) {
+                          check->fetches[i].body = std::move(body);
+                          check->fetches[i].fetched_at = clock_.Now();
+                          if (check->fetches_left.fetch_sub(1, std::memory_order_acq_rel) != 1)
+                            return;
+                          check->run([this, check] { Judge(*check); });
+                        });
+  }
+}
+
+void RevocationChecker::Judge(PendingCheck& check) {
+  ScopedLogContext log_context(check.log_context);
+  X509* certificate = check.certificate.get();
+  X509* issuer = check.issuer.get();
+  const absl::Time now = check.now;
+  for (SourceFetch& fetch : check.fetches) {
+    SourceResult* result = &check.results[fetch.slot];
+    if (fetch.source == v1::CRL) {
+      JudgeFetchedCrl(fetch, certificate, issuer, now, result);
+    } else {
+      JudgeFetchedOcsp(fetch, certificate, issuer, now, result);
+    }
+  }
+  RevocationOutcome outcome;
+  outcome.checked_at = now;
+  const std::vector<SourceResult>& results = check.results;
+  const std::vector<std::string>& not_consulted = check.not_consulted;
   // Every usable response becomes evidence for the signer; all of them, usable or not, are judged
   // by the rule the signer applies to that evidence.
   const std::string certificate_sha256 = Sha256(CertificateToDer(certificate));
@@ -386,7 +461,7 @@ RevocationOutcome RevocationChecker::Check(X509* certificate, X509* issuer) {
     outcome.explanation = absl::StrCat("revocation status unknown: ", sources);
     MECAI_LOG(Info) << "revocation status unknown: " << sources;
   }
-  return outcome;
+  check.done(std::move(outcome));
 }
 
 }  // namespace mecai

@@ -8,6 +8,7 @@
 #define MECAI_COORDINATOR_REVOCATION_CHECKER_H_
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -84,6 +85,11 @@ struct RevocationOutcome {
 //     http(s) CRL distribution point and no OCSP responder is REVOCATION_UNKNOWN too.
 // OCSP requests are POSTs (RFC 6960 Appendix A.1) carrying a fresh 16-byte nonce (RFC 8954).
 //
+// No thread waits for the network: CheckAsync consults the caches on the calling thread, fetches
+// what they cannot answer through HttpFetcher::FetchAsync (all of a check's URLs at once), and
+// hands the fetched responses to the caller's executor to be judged (parsing and verifying a CRL
+// is CPU work that belongs on the caller's workers, not on the fetcher's thread).
+//
 // Retry: a CRL download or OCSP request that failed in transport (IsRetryableFetchError) is made
 // once more, options.retry_backoff later, with the same request (the same nonce): at most 2
 // attempts per URL per check. Both attempts share options.fetch_timeout, measured in real time
@@ -110,7 +116,17 @@ class RevocationChecker {
   RevocationChecker(const RevocationChecker&) = delete;
   RevocationChecker& operator=(const RevocationChecker&) = delete;
 
-  // The revocation status of `certificate`, issued by `issuer` (both borrowed).
+  // Runs a step on the caller's threads (a worker pool); must not block.
+  using Executor = std::function<void(std::function<void()>)>;
+  using CheckDone = std::function<void(RevocationOutcome)>;
+
+  // The revocation status of `certificate`, issued by `issuer` (both kept, up-referenced, until
+  // `done`). `done` is called once: on the calling thread when the caches (or the certificate
+  // itself) answer, else within a step given to `run` once the last fetch ended. A step `run` drops
+  // (its pool is full) ends the check without `done`.
+  void CheckAsync(X509* certificate, X509* issuer, Executor run, CheckDone done);
+
+  // CheckAsync, waiting for the outcome; the responses are judged on the fetcher's thread.
   RevocationOutcome Check(X509* certificate, X509* issuer);
 
   // Entries in the caches now, for tests and metrics.
@@ -118,7 +134,7 @@ class RevocationChecker {
   size_t CachedOcspResponseCount() const;
 
  private:
-  struct CachedCrl {
+  struct CachedCrlEntry {
     X509CrlPtr crl;
     std::string der;
     absl::Time fetched_at;
@@ -134,15 +150,30 @@ class RevocationChecker {
   };
   // What one source said.
   struct SourceResult;
+  // One URL a check fetches, and what came back.
+  struct SourceFetch;
+  // One check between CheckAsync and its `done`.
+  struct PendingCheck;
 
-  // fetcher_.Fetch(request), tried again once after a transport error within
+  // fetcher_.FetchAsync(request), tried again once after a transport error within
   // options_.fetch_timeout (see the class comment); request.timeout is set here. `kind` ("CRL",
   // "OCSP") names the source in the log.
-  absl::StatusOr<std::string> FetchWithRetry(HttpRequest request, const char* kind);
-  SourceResult CheckCrlSource(const std::string& url, X509* certificate, X509* issuer,
-                              absl::Time now);
-  SourceResult CheckOcspSource(const std::string& url, X509* certificate, X509* issuer,
-                               absl::Time now);
+  void FetchWithRetryAsync(HttpRequest request, const char* kind, HttpFetcher::FetchDone done);
+  // The CRL cached for `url`, when it says something about `certificate` and is fresh enough:
+  // true, with `result` filled.
+  bool CachedCrl(const std::string& url, X509* certificate, X509* issuer, absl::Time now,
+                 SourceResult* result);
+  // The OCSP request for `certificate` (a fresh nonce); false, with `result` saying why, when it
+  // cannot be built.
+  bool PrepareOcspFetch(X509* certificate, X509* issuer, SourceFetch* fetch, SourceResult* result);
+  // What a fetched CRL or OCSP response says about `certificate`, into `result`; a usable one is
+  // cached.
+  void JudgeFetchedCrl(SourceFetch& fetch, X509* certificate, X509* issuer, absl::Time now,
+                       SourceResult* result);
+  void JudgeFetchedOcsp(SourceFetch& fetch, X509* certificate, X509* issuer, absl::Time now,
+                        SourceResult* result);
+  // Judges every fetched response of `check`, combines all its sources, and calls its `done`.
+  void Judge(PendingCheck& check);
   // Whether a cached response with `verdict` may be served at `now`: revoked, or good with a
   // thisUpdate within options_.limits.max_evidence_age.
   bool FreshEnough(const RevocationVerdict& verdict, absl::Time now) const;
@@ -157,7 +188,7 @@ class RevocationChecker {
   const RevocationOptions options_;
 
   mutable absl::Mutex mutex_;
-  std::map<std::string, std::shared_ptr<const CachedCrl>> crls_by_url_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, std::shared_ptr<const CachedCrlEntry>> crls_by_url_ ABSL_GUARDED_BY(mutex_);
   // Key: hex SHA-1 of the issuer's public key (the CertID's issuerKeyHash, RFC 6960 §4.1.1), ":",
   // hex serial.
   std::map<std::string, std::shared_ptr<const CachedOcspResponse>> ocsp_by_certificate_

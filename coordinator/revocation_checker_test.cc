@@ -14,7 +14,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -67,6 +69,14 @@ class CountingFetcher : public HttpFetcher {
     return inner_.Fetch(request);
   }
 
+  void FetchAsync(const HttpRequest& request, absl::Duration start_after, FetchDone done) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      urls_.push_back(request.url);
+    }
+    inner_.FetchAsync(request, start_after, std::move(done));
+  }
+
   std::vector<std::string> urls() const {
     absl::MutexLock lock(&mutex_);
     return urls_;
@@ -92,19 +102,18 @@ class FaultInjectingFetcher : public HttpFetcher {
   }
 
   absl::StatusOr<std::string> Fetch(const HttpRequest& request) override {
-    std::optional<Fault> fault;
-    {
-      absl::MutexLock lock(&mutex_);
-      requests_.push_back(request);
-      std::deque<Fault>& queued = faults_[request.url];
-      if (!queued.empty()) {
-        fault = std::move(queued.front());
-        queued.pop_front();
-      }
-    }
+    std::optional<Fault> fault = Take(request);
     if (!fault.has_value()) return inner_.Fetch(request);
     absl::SleepFor(fault->delay);
     return fault->error;
+  }
+
+  // A fault is answered on the calling thread, after the pause and its delay.
+  void FetchAsync(const HttpRequest& request, absl::Duration start_after, FetchDone done) override {
+    std::optional<Fault> fault = Take(request);
+    if (!fault.has_value()) return inner_.FetchAsync(request, start_after, std::move(done));
+    absl::SleepFor(start_after + fault->delay);
+    done(fault->error);
   }
 
   // The requests for `url`, in order.
@@ -122,39 +131,47 @@ class FaultInjectingFetcher : public HttpFetcher {
     absl::Status error;
     absl::Duration delay;
   };
+  // Records `request` and takes the next fault queued for its URL, if any.
+  std::optional<Fault> Take(const HttpRequest& request) {
+    absl::MutexLock lock(&mutex_);
+    requests_.push_back(request);
+    std::deque<Fault>& queued = faults_[request.url];
+    if (queued.empty()) return std::nullopt;
+    Fault fault = std::move(queued.front());
+    queued.pop_front();
+    return fault;
+  }
+
   HttpFetcher& inner_;
   mutable absl::Mutex mutex_;
   std::map<std::string, std::deque<Fault>> faults_ ABSL_GUARDED_BY(mutex_);
   std::vector<HttpRequest> requests_ ABSL_GUARDED_BY(mutex_);
 };
 
-// A loopback HTTP server for a fault on the wire: it reads each request, then resets the first
-// `resets` connections (SO_LINGER 0 closes with a RST, "Connection reset by peer") and answers the
-// others 200 with `body`. One connection at a time, until destroyed.
-class ResettingServer {
- public:
-  static absl::StatusOr<std::unique_ptr<ResettingServer>> Start(int resets, std::string body) {
-    const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listener < 0) return absl::InternalError(absl::StrCat("socket: errno ", errno));
-    std::unique_ptr<ResettingServer> server(new ResettingServer(listener, resets, std::move(body)));
-    sockaddr_in address = {};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-        listen(listener, 8) != 0 ||
-        getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      return absl::InternalError(absl::StrCat("bind/listen on 127.0.0.1:0: errno ", errno));
-    }
-    server->port_ = ntohs(address.sin_port);
-    server->thread_ = std::thread([raw = server.get()] { raw->Serve(); });
-    return server;
+// Sends all of `bytes` on `connection`, as far as the peer takes them.
+void SendAll(int connection, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t written =
+        send(connection, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (written <= 0) return;
+    sent += static_cast<size_t>(written);
   }
+}
 
-  ~ResettingServer() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    close(listener_);
+// A 200 answer carrying a CRL, closing the connection.
+std::string CrlAnswer(const std::string& body) {
+  return absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: ",
+                      body.size(), "\r\nConnection: close\r\n\r\n", body);
+}
+
+// A loopback server run by one thread of its own until destroyed; a subclass serves in Serve()
+// and calls StopServing() first in its destructor.
+class LoopbackServer {
+ public:
+  virtual ~LoopbackServer() {
+    StopServing();
+    if (listener_ >= 0) close(listener_);
   }
 
   std::string Url(const std::string& path) const {
@@ -162,11 +179,55 @@ class ResettingServer {
   }
   int connections() const { return connections_.load(); }
 
- private:
-  ResettingServer(int listener, int resets, std::string body)
-      : listener_(listener), resets_(resets), body_(std::move(body)) {}
+ protected:
+  // Listens on 127.0.0.1 at a port of the kernel's choice and starts Serve on the thread.
+  absl::Status Listen(int extra_socket_flags, int backlog) {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | extra_socket_flags, 0);
+    if (listener_ < 0) return absl::InternalError(absl::StrCat("socket: errno ", errno));
+    sockaddr_in address = {};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        listen(listener_, backlog) != 0 ||
+        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return absl::InternalError(absl::StrCat("bind/listen on 127.0.0.1:0: errno ", errno));
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+    return absl::OkStatus();
+  }
+  void StopServing() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  virtual void Serve() = 0;
 
-  void Serve() {
+  int listener_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+
+ private:
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// A loopback HTTP server for a fault on the wire: it reads each request, then resets the first
+// `resets` connections (SO_LINGER 0 closes with a RST, "Connection reset by peer") and answers the
+// others 200 with `body`. One connection at a time, until destroyed.
+class ResettingServer : public LoopbackServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ResettingServer>> Start(int resets, std::string body) {
+    std::unique_ptr<ResettingServer> server(new ResettingServer(resets, std::move(body)));
+    RETURN_IF_ERROR(server->Listen(0, 8));
+    return server;
+  }
+  ~ResettingServer() override { StopServing(); }
+
+ private:
+  ResettingServer(int resets, std::string body) : resets_(resets), body_(std::move(body)) {}
+
+  void Serve() override {
     while (!stop_) {
       pollfd ready = {listener_, POLLIN, 0};
       if (poll(&ready, 1, 20) <= 0) continue;
@@ -186,29 +247,80 @@ class ResettingServer {
         const linger reset = {1, 0};
         setsockopt(connection, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
       } else {
-        const std::string response = absl::StrCat(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: ",
-            body_.size(), "\r\nConnection: close\r\n\r\n", body_);
-        size_t sent = 0;
-        while (sent < response.size()) {
-          const ssize_t written =
-              send(connection, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
-          if (written <= 0) break;
-          sent += static_cast<size_t>(written);
-        }
+        SendAll(connection, CrlAnswer(body_));
       }
       close(connection);
     }
   }
 
-  const int listener_;
   const int resets_;
   const std::string body_;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> connections_{0};
-  std::thread thread_;
 };
+
+// A loopback HTTP server as slow as a far or loaded CA: it accepts every connection at once and
+// answers each 200 with `body` `delay` after accepting it, whatever the request. One thread, until
+// destroyed.
+class DelayedServer : public LoopbackServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<DelayedServer>> Start(absl::Duration delay,
+                                                              std::string body) {
+    std::unique_ptr<DelayedServer> server(new DelayedServer(delay, std::move(body)));
+    RETURN_IF_ERROR(server->Listen(SOCK_NONBLOCK, 256));
+    return server;
+  }
+  ~DelayedServer() override {
+    StopServing();
+    for (const Held& held : held_) close(held.connection);
+  }
+
+ private:
+  struct Held {
+    int connection;
+    absl::Time answer_at;
+  };
+
+  DelayedServer(absl::Duration delay, std::string body) : delay_(delay), body_(std::move(body)) {}
+
+  void Serve() override {
+    while (!stop_) {
+      pollfd ready = {listener_, POLLIN, 0};
+      poll(&ready, 1, 5);
+      while (true) {
+        const int connection = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (connection < 0) break;
+        ++connections_;
+        held_.push_back({connection, absl::Now() + delay_});
+      }
+      const absl::Time now = absl::Now();
+      for (auto it = held_.begin(); it != held_.end();) {
+        if (it->answer_at > now) {
+          ++it;
+          continue;
+        }
+        // The request is read first: closing a socket with unread bytes resets the connection.
+        char buffer[4096];
+        while (recv(it->connection, buffer, sizeof(buffer), MSG_DONTWAIT) > 0) {
+        }
+        SendAll(it->connection, CrlAnswer(body_));
+        close(it->connection);
+        it = held_.erase(it);
+      }
+    }
+  }
+
+  const absl::Duration delay_;
+  const std::string body_;
+  std::vector<Held> held_;
+};
+
+// The threads of this process now (/proc/self/status "Threads:").
+int ThreadsOfThisProcess() {
+  absl::StatusOr<std::string> status = ReadFile("/proc/self/status");
+  if (!status.ok()) return -1;
+  const size_t at = status->find("Threads:");
+  if (at == std::string::npos) return -1;
+  return std::atoi(status->c_str() + at + 8);
+}
 
 // The evidence as the signer receives it (v1::SignVouchingRequest.revocation).
 google::protobuf::RepeatedPtrField<v1::RevocationEvidence> AsRepeated(
@@ -914,6 +1026,98 @@ TEST_F(RevocationCheckerTest, TheRetryStaysWithinTheFetchTimeout) {
                                        ": Recv failure: Connection reset by peer");
     EXPECT_THAT(faults.RequestsFor(env().crl_url), SizeIs(1));
   }
+}
+
+// No thread waits for a slow server: 50 checks, each naming its own CRL on a server that answers
+// 1 s after each connection, are all started at once from one thread, take about 1 s together
+// (not 50), and the process has no thread per fetch meanwhile.
+TEST_F(RevocationCheckerTest, ChecksAgainstASlowServerHoldNoThreadWhileTheyWait) {
+  ASSERT_OK_AND_ASSIGN(std::string crl_der, curl_->Fetch({env().crl_url}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DelayedServer> server,
+                       DelayedServer::Start(absl::Seconds(1), crl_der));
+  constexpr int kChecks = 50;
+  std::vector<IssuedCertificate> leaves;
+  for (int i = 0; i < kChecks; ++i) {
+    ASSERT_OK_AND_ASSIGN(IssuedCertificate leaf,
+                         env().pki.IssueLeaf(absl::StrCat("slow-", i, ".mecai.test"),
+                                             server->Url(absl::StrCat("/ca-", i, ".crl")), ""));
+    leaves.push_back(std::move(leaf));
+  }
+  RevocationChecker checker(*counting_, clock_);
+  absl::Mutex mutex;
+  std::vector<RevocationOutcome> outcomes;
+  std::atomic<int> judged_on_the_executor{0};
+  const int threads_before = ThreadsOfThisProcess();
+  const absl::Time start = absl::Now();
+  for (const IssuedCertificate& leaf : leaves) {
+    checker.CheckAsync(
+        leaf.certificate.get(), ca(),
+        [&judged_on_the_executor](std::function<void()> judge) {
+          ++judged_on_the_executor;
+          judge();
+        },
+        [&mutex, &outcomes](RevocationOutcome outcome) {
+          absl::MutexLock lock(&mutex);
+          outcomes.push_back(std::move(outcome));
+        });
+  }
+  const absl::Duration starting = absl::Now() - start;
+  const int threads_while_waiting = ThreadsOfThisProcess();
+  {
+    absl::MutexLock lock(&mutex);
+    EXPECT_THAT(outcomes, IsEmpty()) << "a check ended before its server answered";
+    auto all = [&outcomes]()
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) { return outcomes.size() == kChecks; };
+    ASSERT_TRUE(mutex.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(20)))
+        << outcomes.size() << " of " << kChecks << " checks ended";
+  }
+  const absl::Duration all_checked = absl::Now() - start;
+  EXPECT_LT(starting, absl::Milliseconds(900)) << "starting the checks waited for the server";
+  EXPECT_LT(all_checked, absl::Seconds(kChecks) / 5) << "the fetches did not overlap";
+  EXPECT_GE(all_checked, absl::Seconds(1));
+  EXPECT_LE(threads_while_waiting, threads_before + 2) << "a thread per fetch";
+  EXPECT_EQ(server->connections(), kChecks);
+  EXPECT_EQ(judged_on_the_executor.load(), kChecks);
+  for (const RevocationOutcome& outcome : outcomes) {
+    EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
+    ASSERT_THAT(outcome.evidence, SizeIs(1));
+    EXPECT_EQ(outcome.evidence[0].response_der(), crl_der);
+  }
+}
+
+// The asynchronous fetcher's bounds: a fetch beyond its limit is refused at once, and fetches still
+// running when it is destroyed end CANCELLED, their `done` called.
+TEST_F(RevocationCheckerTest, AsyncFetchesAreBoundedAndEndWhenTheFetcherIsDestroyed) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DelayedServer> server,
+                       DelayedServer::Start(absl::Seconds(30), "never sent"));
+  absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8"});
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto fetcher = std::make_unique<CurlHttpFetcher>(*policy, /*max_async_transfers=*/2);
+  absl::Mutex mutex;
+  std::vector<absl::Status> ended;
+  auto record = [&mutex, &ended](absl::StatusOr<std::string> body) {
+    absl::MutexLock lock(&mutex);
+    ended.push_back(body.status());
+  };
+  HttpRequest request;
+  request.url = server->Url("/slow.crl");
+  request.timeout = absl::Seconds(60);
+  fetcher->FetchAsync(request, absl::ZeroDuration(), record);
+  fetcher->FetchAsync(request, absl::Seconds(20), record);
+  fetcher->FetchAsync(request, absl::ZeroDuration(), record);
+  {
+    absl::MutexLock lock(&mutex);
+    ASSERT_THAT(ended, SizeIs(1));
+    EXPECT_THAT(ended[0],
+                StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("2 transfers in flight")));
+  }
+  const absl::Time start = absl::Now();
+  fetcher.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  absl::MutexLock lock(&mutex);
+  ASSERT_THAT(ended, SizeIs(3));
+  EXPECT_THAT(ended[1], StatusIs(absl::StatusCode::kCancelled, HasSubstr("shutting down")));
+  EXPECT_THAT(ended[2], StatusIs(absl::StatusCode::kCancelled, HasSubstr("shutting down")));
 }
 
 }  // namespace

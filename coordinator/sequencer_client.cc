@@ -195,19 +195,37 @@ void SequencerClient::HandleAnswer(std::shared_ptr<Recording> recording, const g
 
 absl::StatusOr<std::optional<v1::QuorumRecord>> SequencerClient::FindByRequestDigest(
     const std::string& sha256) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  absl::Notification found;
+  absl::StatusOr<std::optional<v1::QuorumRecord>> answer;
+  FindByRequestDigestAsync(sha256,
+                           [&found, &answer](absl::StatusOr<std::optional<v1::QuorumRecord>> got) {
+                             answer = std::move(got);
+                             found.Notify();
+                           });
+  found.WaitForNotification();
+  return answer;
+}
+
+void SequencerClient::FindByRequestDigestAsync(const std::string& sha256, FindDone done) {
+  struct Call {
+    grpc::ClientContext context;
+    v1::FindRecordRequest request;
+    v1::FindRecordResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
   // Not waited for: a VR that arrives while the sequencer is down fails at once, before it costs
   // a probe round or its hostname's probe budget.
-  v1::FindRecordRequest request;
-  request.set_vouching_request_sha256(sha256);
-  v1::FindRecordResponse response;
-  const grpc::Status status = stub_->FindRecord(&context, request, &response);
-  if (!status.ok()) {
-    return FromGrpcStatus(status, absl::StrCat("the log sequencer ", address_));
-  }
-  if (!response.has_record()) return std::nullopt;
-  return std::move(*response.mutable_record());
+  call->request.set_vouching_request_sha256(sha256);
+  stub_->async()->FindRecord(
+      &call->context, &call->request, &call->response,
+      [this, call, done = std::move(done)](grpc::Status status) {
+        if (!status.ok()) {
+          return done(FromGrpcStatus(status, absl::StrCat("the log sequencer ", address_)));
+        }
+        if (!call->response.has_record()) return done(std::nullopt);
+        done(std::move(*call->response.mutable_record()));
+      });
 }
 
 }  // namespace mecai

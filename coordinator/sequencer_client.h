@@ -41,6 +41,7 @@ class SequencerClient final : public DecisionLog {
   // UNAVAILABLE at once when the sequencer cannot be reached: the VR is then not probed.
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
+  void FindByRequestDigestAsync(const std::string& sha256, FindDone done) override;
 
  private:
   static constexpr int kMaxCallsInFlight = 2;

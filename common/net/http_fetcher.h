@@ -7,10 +7,14 @@
 #define MECAI_COMMON_NET_HTTP_FETCHER_H_
 
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/net/address_policy.h"
 
@@ -57,22 +61,41 @@ class HttpFetcher {
   // As Fetch, except that a redirect with a Location is an answer (status_code 3xx,
   // redirect_url), never followed. The default: Fetch's body as a 200.
   virtual absl::StatusOr<HttpResponse> FetchResponse(const HttpRequest& request);
+
+  // Fetch without holding the calling thread while the server answers: `done` is called once with
+  // what Fetch would return, on a thread of the fetcher's, or on the calling thread when the fetch
+  // ends at once (a malformed request, a full queue). `done` must not block; it may call
+  // FetchAsync again. The transfer begins `start_after` from now (a retry's pause), and
+  // `request.timeout` counts from then. The default sleeps `start_after` and runs Fetch on the
+  // calling thread.
+  using FetchDone = std::function<void(absl::StatusOr<std::string>)>;
+  virtual void FetchAsync(const HttpRequest& request, absl::Duration start_after, FetchDone done);
 };
+
+class CurlMultiLoop;
 
 // libcurl, one easy handle per request. Follows no redirects, speaks only http and https, uses no
 // proxy (environment variables included) and asks for no content encoding. Connects only to
 // addresses `policy` allows, checked on the address curl resolved and is about to connect to, so
 // there is no window between check and connect (no DNS rebinding). https verifies the server
-// against the system's CA store. Thread-safe.
+// against the system's CA store. FetchAsync runs its transfers on one thread of the fetcher's,
+// started on the first FetchAsync (common/net/curl_multi_loop.h), at most `max_async_transfers`
+// at once: beyond, RESOURCE_EXHAUSTED at once. Thread-safe.
 class CurlHttpFetcher : public HttpFetcher {
  public:
-  explicit CurlHttpFetcher(AddressPolicy policy);
+  explicit CurlHttpFetcher(AddressPolicy policy, size_t max_async_transfers = 4096);
+  // Ends the asynchronous transfers still running with CANCELLED.
+  ~CurlHttpFetcher() override;
 
   absl::StatusOr<std::string> Fetch(const HttpRequest& request) override;
   absl::StatusOr<HttpResponse> FetchResponse(const HttpRequest& request) override;
+  void FetchAsync(const HttpRequest& request, absl::Duration start_after, FetchDone done) override;
 
  private:
   const AddressPolicy policy_;
+  const size_t max_async_transfers_;
+  absl::Mutex loop_mutex_;
+  std::unique_ptr<CurlMultiLoop> loop_ ABSL_GUARDED_BY(loop_mutex_);
 };
 
 }  // namespace mecai
