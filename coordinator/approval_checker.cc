@@ -81,22 +81,26 @@ void ApprovalChecker::AskNext(std::shared_ptr<PendingCheck> check) const {
   // The approval that covers this host, not merely the latest request for the key.
   check->request.set_hostname(check->hostname);
   check->status.Clear();
-  check->context = std::make_unique<grpc::ClientContext>();
-  check->context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
-  PendingCheck* raw = check.get();
-  approval_service_->async()->GetIssuanceStatus(
-      raw->context.get(), &raw->request, &raw->status,
-      [this, check = std::move(check)](grpc::Status call) mutable {
-        std::optional<ApprovalCheckOutcome> ended =
-            Judge(address_, check->hostname, call, check->keys[check->next], check->status,
-                  check->outcome);
-        if (ended.has_value()) return check->done(*std::move(ended));
-        if (check->status.has_signed_record()) {
-          *check->outcome.check.add_records() = check->status.signed_record();
-        }
-        ++check->next;
-        AskNext(std::move(check));
-      });
+  calls_.Run([this, check = std::move(check)](std::function<void()> end) mutable {
+    // The timeout counts from the call's start, not from its wait for a place.
+    check->context = std::make_unique<grpc::ClientContext>();
+    check->context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    PendingCheck* raw = check.get();
+    approval_service_->async()->GetIssuanceStatus(
+        raw->context.get(), &raw->request, &raw->status,
+        [this, check = std::move(check), end = std::move(end)](grpc::Status call) mutable {
+          end();
+          std::optional<ApprovalCheckOutcome> ended =
+              Judge(address_, check->hostname, call, check->keys[check->next], check->status,
+                    check->outcome);
+          if (ended.has_value()) return check->done(*std::move(ended));
+          if (check->status.has_signed_record()) {
+            *check->outcome.check.add_records() = check->status.signed_record();
+          }
+          ++check->next;
+          AskNext(std::move(check));
+        });
+  });
 }
 
 std::optional<ApprovalCheckOutcome> ApprovalChecker::Judge(

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "coordinator/call_limit.h"
 #include "proto/mecai/v1/approval.grpc.pb.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/vouching.pb.h"
@@ -36,9 +37,14 @@ struct ApprovalCheckOutcome {
 // refuses); it must outlive the checker.
 class ApprovalChecker {
  public:
+  // At most `max_calls_in_flight` calls to the approval service at once (its server has a thread
+  // per call, 16 by default); the others wait their turn, within the VR's deadline.
   ApprovalChecker(v1::ApprovalService::StubInterface* approval_service, std::string address,
-                  absl::Duration timeout)
-      : approval_service_(approval_service), address_(std::move(address)), timeout_(timeout) {}
+                  absl::Duration timeout, size_t max_calls_in_flight = 8)
+      : approval_service_(approval_service),
+        address_(std::move(address)),
+        timeout_(timeout),
+        calls_(max_calls_in_flight) {}
 
   // `spki_sha256`: SHA-256 of the SubjectPublicKeyInfo of each vouched certificate (one, or two
   // during a rollover); `hostname` must lie within the approved domain and, when the request named
@@ -70,6 +76,7 @@ class ApprovalChecker {
   v1::ApprovalService::StubInterface* const approval_service_;
   const std::string address_;
   const absl::Duration timeout_;
+  mutable CallLimit calls_;
 };
 
 }  // namespace mecai

@@ -293,6 +293,7 @@ void Coordinator::AfterEarlierRecord(Operation* op,
                                      absl::StatusOr<std::optional<v1::QuorumRecord>> earlier) {
   if (!earlier.ok()) return Finish(op, earlier.status());
   if (earlier->has_value()) return Finish(op, AnswerFromRecord(**earlier));
+  if (Expired(op)) return;
   // Then hostname, usage, trust list and chain; then revocation.
   VouchingRequestCheck& check = op->vr.check;
   CheckVouchingRequestCertificates(trust_lists_, clock_.Now(), &check);
@@ -314,6 +315,8 @@ void Coordinator::CheckRevocationAsync(Operation* op, size_t path_index) {
       path[0].get(), path[1].get(),
       [this, op](std::function<void()> judge) { RunStep(op, std::move(judge)); },
       [this, op, path_index](RevocationOutcome outcome) {
+        // Not a verdict: this server could not check (trust rule 2); nothing is recorded.
+        if (!outcome.fault.ok()) return Finish(op, outcome.fault);
         VouchingRequestCheck& checked = op->vr.check;
         if (outcome.reason != v1::REFUSAL_REASON_UNSPECIFIED) {
           checked.refusal = MakeRefusal(outcome.reason, outcome.explanation);
@@ -505,6 +508,7 @@ void Coordinator::AfterApproval(Operation* op, ApprovalCheckOutcome outcome) {
   record.set_decision(v1::REFUSED);
   *record.mutable_refusal() = outcome.refusal;
   log_.RecordAsync(std::move(decision), [this, op](absl::StatusOr<RecordedDecision> stored) {
+    ScopedLogContext log_context("vr_id", op->vr_id);
     if (!stored.ok()) {
       return Finish(op, Annotate(stored.status(), "the refusal could not be recorded"));
     }

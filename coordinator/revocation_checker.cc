@@ -125,7 +125,7 @@ struct RevocationChecker::SourceFetch {
   HttpRequest request;
   // The OCSP request's nonce (RFC 8954), which the response must echo.
   std::string nonce;
-  absl::StatusOr<std::string> body = absl::UnknownError("not fetched");
+  SharedBody body;
   absl::Time fetched_at = absl::InfinitePast();
 };
 
@@ -146,19 +146,22 @@ struct RevocationChecker::PendingCheck {
 };
 
 void RevocationChecker::FetchWithRetryAsync(HttpRequest request, const char* kind,
-                                            HttpFetcher::FetchDone done) {
+                                            SharedBodyDone done) {
   // Real time, not clock_: the budget bounds the fetcher's real waits.
   const absl::Time deadline = absl::Now() + options_.fetch_timeout;
   request.timeout = options_.fetch_timeout;
   auto retry = std::make_shared<HttpRequest>(request);
   const LogFields log_context = CurrentLogContext();
+  auto share = [](absl::StatusOr<std::string> body) {
+    return std::make_shared<const absl::StatusOr<std::string>>(std::move(body));
+  };
   fetcher_.FetchAsync(
       request, absl::ZeroDuration(),
-      [this, retry, kind, deadline, log_context,
+      [this, retry, kind, deadline, log_context, share,
        done = std::move(done)](absl::StatusOr<std::string> body) mutable {
-        if (body.ok() || !IsRetryableFetchError(body.status())) return done(std::move(body));
+        if (body.ok() || !IsRetryableFetchError(body.status())) return done(share(std::move(body)));
         const absl::Duration left = deadline - absl::Now() - options_.retry_backoff;
-        if (left < kMinRetryTimeout) return done(std::move(body));
+        if (left < kMinRetryTimeout) return done(share(std::move(body)));
         {
           ScopedLogContext context(log_context);
           MECAI_LOG(Warning) << kind << " " << retry->url << ": " << body.status().message()
@@ -167,12 +170,34 @@ void RevocationChecker::FetchWithRetryAsync(HttpRequest request, const char* kin
         retry->timeout = left;
         fetcher_.FetchAsync(
             *retry, options_.retry_backoff,
-            [done = std::move(done)](absl::StatusOr<std::string> again) {
-              if (again.ok()) return done(std::move(again));
-              done(absl::Status(again.status().code(),
-                                absl::StrCat(again.status().message(), " (2 attempts)")));
+            [share, done = std::move(done)](absl::StatusOr<std::string> again) {
+              if (again.ok() || again.status().code() == absl::StatusCode::kAborted) {
+                return done(share(std::move(again)));
+              }
+              done(share(absl::Status(again.status().code(),
+                                      absl::StrCat(again.status().message(), " (2 attempts)"))));
             });
       });
+}
+
+void RevocationChecker::FetchCrlOnce(HttpRequest request, SharedBodyDone done) {
+  const std::string url = request.url;
+  {
+    absl::MutexLock lock(&mutex_);
+    std::vector<SharedBodyDone>& waiting = crl_downloads_[url];
+    waiting.push_back(std::move(done));
+    if (waiting.size() > 1) return;
+  }
+  FetchWithRetryAsync(std::move(request), "CRL", [this, url](SharedBody body) {
+    std::vector<SharedBodyDone> waiting;
+    {
+      absl::MutexLock lock(&mutex_);
+      auto found = crl_downloads_.find(url);
+      waiting = std::move(found->second);
+      crl_downloads_.erase(found);
+    }
+    for (SharedBodyDone& waiter : waiting) waiter(body);
+  });
 }
 
 bool RevocationChecker::CachedCrl(const std::string& url, X509* certificate, X509* issuer,
@@ -204,12 +229,14 @@ bool RevocationChecker::CachedCrl(const std::string& url, X509* certificate, X50
 
 void RevocationChecker::JudgeFetchedCrl(SourceFetch& fetch, X509* certificate, X509* issuer,
                                         absl::Time now, SourceResult* result) {
-  if (!fetch.body.ok()) {
+  // Another check that waited for the same download may have cached it meanwhile.
+  if (CachedCrl(result->url, certificate, issuer, now, result)) return;
+  if (!fetch.body->ok()) {
     result->verdict.status = RevocationStatus::kUnusable;
-    result->verdict.detail = std::string(fetch.body.status().message());
+    result->verdict.detail = std::string(fetch.body->status().message());
     return;
   }
-  std::string& body = *fetch.body;
+  const std::string& body = **fetch.body;
   absl::StatusOr<X509CrlPtr> crl = ParseCrl(body);
   if (!crl.ok()) {
     result->verdict.status = RevocationStatus::kUnusable;
@@ -224,7 +251,7 @@ void RevocationChecker::JudgeFetchedCrl(SourceFetch& fetch, X509* certificate, X
   auto entry = std::make_shared<CachedCrlEntry>();
   entry->der = absl::StartsWith(absl::StripLeadingAsciiWhitespace(body), "-----BEGIN")
                    ? CrlToDer(crl->get())
-                   : std::move(body);
+                   : body;
   entry->crl = std::move(*crl);
   entry->fetched_at = fetch.fetched_at;
   entry->expires_at =
@@ -261,11 +288,11 @@ bool RevocationChecker::PrepareOcspFetch(X509* certificate, X509* issuer, Source
 
 void RevocationChecker::JudgeFetchedOcsp(SourceFetch& fetch, X509* certificate, X509* issuer,
                                          absl::Time now, SourceResult* result) {
-  if (!fetch.body.ok()) {
-    result->verdict.detail = std::string(fetch.body.status().message());
+  if (!fetch.body->ok()) {
+    result->verdict.detail = std::string(fetch.body->status().message());
     return;
   }
-  std::string& body = *fetch.body;
+  const std::string& body = **fetch.body;
   result->verdict = CheckOcspResponse(body, certificate, issuer, fetch.nonce, now);
   if (!result->usable()) return;
   result->response_der = body;
@@ -276,7 +303,7 @@ void RevocationChecker::JudgeFetchedOcsp(SourceFetch& fetch, X509* certificate, 
   if (options_.max_cache_entries > 0 && !key.empty() &&
       result->verdict.next_update != absl::InfinitePast()) {
     auto entry = std::make_shared<CachedOcspResponse>();
-    entry->der = std::move(body);
+    entry->der = body;
     entry->url = result->url;
     entry->fetched_at = fetch.fetched_at;
     entry->expires_at =
@@ -399,14 +426,17 @@ void RevocationChecker::CheckAsync(X509* certificate, X509* issuer, Executor run
   check->fetches_left = check->fetches.size();
   for (size_t i = 0; i < check->fetches.size(); ++i) {
     SourceFetch& fetch = check->fetches[i];
-    FetchWithRetryAsync(fetch.request, fetch.source == v1::CRL ? "CRL" : "OCSP",
-                        [this, check, i](absl::StatusOr<std::string> body) {
-                          check->fetches[i].body = std::move(body);
-                          check->fetches[i].fetched_at = clock_.Now();
-                          if (check->fetches_left.fetch_sub(1, std::memory_order_acq_rel) != 1)
-                            return;
-                          check->run([this, check] { Judge(*check); });
-                        });
+    auto fetched = [this, check, i](SharedBody body) {
+      check->fetches[i].body = std::move(body);
+      check->fetches[i].fetched_at = clock_.Now();
+      if (check->fetches_left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+      check->run([this, check] { Judge(*check); });
+    };
+    if (fetch.source == v1::CRL) {
+      FetchCrlOnce(fetch.request, std::move(fetched));
+    } else {
+      FetchWithRetryAsync(fetch.request, "OCSP", std::move(fetched));
+    }
   }
 }
 
@@ -415,6 +445,18 @@ void RevocationChecker::Judge(PendingCheck& check) {
   X509* certificate = check.certificate.get();
   X509* issuer = check.issuer.get();
   const absl::Time now = check.now;
+  RevocationOutcome outcome;
+  outcome.checked_at = now;
+  // A fetch this server did not make (its HTTP client full or shutting down) says nothing about
+  // the certificate: no verdict is made of it.
+  for (const SourceFetch& fetch : check.fetches) {
+    if (fetch.body->status().code() != absl::StatusCode::kAborted) continue;
+    outcome.fault = absl::UnavailableError(
+        absl::StrCat("the revocation status was not checked: ", fetch.body->status().message(),
+                     "; nothing was recorded, send the VR again later"));
+    MECAI_LOG(Warning) << outcome.fault.message();
+    return check.done(std::move(outcome));
+  }
   for (SourceFetch& fetch : check.fetches) {
     SourceResult* result = &check.results[fetch.slot];
     if (fetch.source == v1::CRL) {
@@ -423,8 +465,6 @@ void RevocationChecker::Judge(PendingCheck& check) {
       JudgeFetchedOcsp(fetch, certificate, issuer, now, result);
     }
   }
-  RevocationOutcome outcome;
-  outcome.checked_at = now;
   const std::vector<SourceResult>& results = check.results;
   const std::vector<std::string>& not_consulted = check.not_consulted;
   // Every usable response becomes evidence for the signer; all of them, usable or not, are judged

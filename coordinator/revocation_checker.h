@@ -59,6 +59,10 @@ inline constexpr absl::Duration kMinRetryTimeout = absl::Milliseconds(100);
 
 // The result of one check. Revocation status is data (trust rule 2), never an error.
 struct RevocationOutcome {
+  // Not OK (UNAVAILABLE) when the check could not be made for a reason of this server's own (its
+  // HTTP client at its limit of transfers in flight, or shutting down): no verdict, and nothing
+  // else here means anything; the VR is not refused but fails, to be sent again.
+  absl::Status fault;
   // REFUSAL_REASON_UNSPECIFIED: good. CERTIFICATE_REVOKED or REVOCATION_UNKNOWN otherwise.
   v1::RefusalReason reason = v1::REFUSAL_REASON_UNSPECIFIED;
   // A sentence for people: which sources said what ("CRL http://…: the CRL expired at …").
@@ -105,7 +109,8 @@ struct RevocationOutcome {
 // serial) (re-verified on every use), each until its nextUpdate or max_cache_age after it was
 // fetched, whichever comes first. Only responses that verified are cached; one whose thisUpdate is
 // older than options.limits.max_evidence_age is fetched again, since the signer would not rely on
-// it. Two concurrent checks of the same URL may both fetch it.
+// it. A CRL is downloaded once at a time: a check that needs a CRL whose download is under way
+// waits for that download.
 //
 // Thread-safe.
 class RevocationChecker {
@@ -155,10 +160,15 @@ class RevocationChecker {
   // One check between CheckAsync and its `done`.
   struct PendingCheck;
 
+  // A fetch's answer, shared by the checks that wait for one CRL download.
+  using SharedBody = std::shared_ptr<const absl::StatusOr<std::string>>;
+  using SharedBodyDone = std::function<void(SharedBody)>;
   // fetcher_.FetchAsync(request), tried again once after a transport error within
   // options_.fetch_timeout (see the class comment); request.timeout is set here. `kind` ("CRL",
   // "OCSP") names the source in the log.
-  void FetchWithRetryAsync(HttpRequest request, const char* kind, HttpFetcher::FetchDone done);
+  void FetchWithRetryAsync(HttpRequest request, const char* kind, SharedBodyDone done);
+  // FetchWithRetryAsync for a CRL, joining the download of the same URL under way, if any.
+  void FetchCrlOnce(HttpRequest request, SharedBodyDone done);
   // The CRL cached for `url`, when it says something about `certificate` and is fresh enough:
   // true, with `result` filled.
   bool CachedCrl(const std::string& url, X509* certificate, X509* issuer, absl::Time now,
@@ -189,6 +199,8 @@ class RevocationChecker {
 
   mutable absl::Mutex mutex_;
   std::map<std::string, std::shared_ptr<const CachedCrlEntry>> crls_by_url_ ABSL_GUARDED_BY(mutex_);
+  // The CRL downloads under way, by URL, with the checks waiting for each.
+  std::map<std::string, std::vector<SharedBodyDone>> crl_downloads_ ABSL_GUARDED_BY(mutex_);
   // Key: hex SHA-1 of the issuer's public key (the CertID's issuerKeyHash, RFC 6960 §4.1.1), ":",
   // hex serial.
   std::map<std::string, std::shared_ptr<const CachedOcspResponse>> ocsp_by_certificate_

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -1028,96 +1029,236 @@ TEST_F(RevocationCheckerTest, TheRetryStaysWithinTheFetchTimeout) {
   }
 }
 
-// No thread waits for a slow server: 50 checks, each naming its own CRL on a server that answers
+// The outcomes of checks started with CheckAsync, as they end.
+class Outcomes {
+ public:
+  RevocationChecker::CheckDone Collect() {
+    return [this](RevocationOutcome outcome) {
+      absl::MutexLock lock(&mutex_);
+      outcomes_.push_back(std::move(outcome));
+    };
+  }
+  size_t size() const {
+    absl::MutexLock lock(&mutex_);
+    return outcomes_.size();
+  }
+  // Waits (at most `timeout`) until `count` have ended; those that have.
+  std::vector<RevocationOutcome> WaitFor(size_t count, absl::Duration timeout) const {
+    absl::MutexLock lock(&mutex_);
+    auto ended = [this, count]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return outcomes_.size() >= count; };
+    mutex_.AwaitWithTimeout(absl::Condition(&ended), timeout);
+    return outcomes_;
+  }
+
+ private:
+  mutable absl::Mutex mutex_;
+  std::vector<RevocationOutcome> outcomes_ ABSL_GUARDED_BY(mutex_);
+};
+
+// Runs a judging step at once, counting the steps.
+RevocationChecker::Executor CountingExecutor(std::atomic<int>& steps) {
+  return [&steps](std::function<void()> judge) {
+    ++steps;
+    judge();
+  };
+}
+
+// A server as slow as `delay` serving `crl_der`, and `count` leaves of `pki`'s CA, each naming the
+// CRL at `path(i)` on it as its only revocation source.
+struct SlowCrlServer {
+  std::unique_ptr<DelayedServer> server;
+  std::vector<IssuedCertificate> leaves;
+};
+absl::StatusOr<SlowCrlServer> StartSlowCrlServer(const RevocationPki& pki, std::string crl_der,
+                                                 absl::Duration delay, int count,
+                                                 const std::function<std::string(int)>& path) {
+  SlowCrlServer slow;
+  ASSIGN_OR_RETURN(slow.server, DelayedServer::Start(delay, std::move(crl_der)));
+  for (int i = 0; i < count; ++i) {
+    ASSIGN_OR_RETURN(IssuedCertificate leaf, pki.IssueLeaf(absl::StrCat("leaf-", i, ".mecai.test"),
+                                                           slow.server->Url(path(i)), ""));
+    slow.leaves.push_back(std::move(leaf));
+  }
+  return slow;
+}
+
+// Starts a check of each of `leaves` (issued by `issuer`) at once, judged on this thread.
+void CheckAllAsync(RevocationChecker& checker, const std::vector<IssuedCertificate>& leaves,
+                   X509* issuer, std::atomic<int>& judging_steps, Outcomes& outcomes) {
+  for (const IssuedCertificate& leaf : leaves) {
+    checker.CheckAsync(leaf.certificate.get(), issuer, CountingExecutor(judging_steps),
+                       outcomes.Collect());
+  }
+}
+
+// Each CRL at its own path.
+std::string CrlPath(int i) { return absl::StrCat("/ca-", i, ".crl"); }
+
+// No thread waits for a slow server: 30 checks, each naming its own CRL on a server that answers
 // 1 s after each connection, are all started at once from one thread, take about 1 s together
-// (not 50), and the process has no thread per fetch meanwhile.
+// (not 30), and the process has no thread per fetch while the 30 connections are open (below the
+// 32 connections a host is given at once).
 TEST_F(RevocationCheckerTest, ChecksAgainstASlowServerHoldNoThreadWhileTheyWait) {
   ASSERT_OK_AND_ASSIGN(std::string crl_der, curl_->Fetch({env().crl_url}));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DelayedServer> server,
-                       DelayedServer::Start(absl::Seconds(1), crl_der));
-  constexpr int kChecks = 50;
-  std::vector<IssuedCertificate> leaves;
-  for (int i = 0; i < kChecks; ++i) {
-    ASSERT_OK_AND_ASSIGN(IssuedCertificate leaf,
-                         env().pki.IssueLeaf(absl::StrCat("slow-", i, ".mecai.test"),
-                                             server->Url(absl::StrCat("/ca-", i, ".crl")), ""));
-    leaves.push_back(std::move(leaf));
-  }
-  RevocationChecker checker(*counting_, clock_);
-  absl::Mutex mutex;
-  std::vector<RevocationOutcome> outcomes;
-  std::atomic<int> judged_on_the_executor{0};
+  constexpr int kChecks = 30;
+  ASSERT_OK_AND_ASSIGN(SlowCrlServer slow,
+                       StartSlowCrlServer(env().pki, crl_der, absl::Seconds(1), kChecks, CrlPath));
+  DelayedServer* server = slow.server.get();
+  Outcomes outcomes;
+  std::atomic<int> judging_steps{0};
+  auto fetcher = std::make_unique<CurlHttpFetcher>(*AddressPolicy::Create({"127.0.0.0/8"}));
+  RevocationChecker checker(*fetcher, clock_);
+  // Transfers still running end (their callbacks into `checker` and `outcomes`) before those go.
+  absl::Cleanup stop_fetching = [&fetcher] { fetcher.reset(); };
+
   const int threads_before = ThreadsOfThisProcess();
   const absl::Time start = absl::Now();
-  for (const IssuedCertificate& leaf : leaves) {
-    checker.CheckAsync(
-        leaf.certificate.get(), ca(),
-        [&judged_on_the_executor](std::function<void()> judge) {
-          ++judged_on_the_executor;
-          judge();
-        },
-        [&mutex, &outcomes](RevocationOutcome outcome) {
-          absl::MutexLock lock(&mutex);
-          outcomes.push_back(std::move(outcome));
-        });
-  }
+  CheckAllAsync(checker, slow.leaves, ca(), judging_steps, outcomes);
   const absl::Duration starting = absl::Now() - start;
-  const int threads_while_waiting = ThreadsOfThisProcess();
-  {
-    absl::MutexLock lock(&mutex);
-    EXPECT_THAT(outcomes, IsEmpty()) << "a check ended before its server answered";
-    auto all = [&outcomes]()
-                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) { return outcomes.size() == kChecks; };
-    ASSERT_TRUE(mutex.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(20)))
-        << outcomes.size() << " of " << kChecks << " checks ended";
+  // Sampled once every connection is open, the fetches waiting for their answers.
+  for (int i = 0; i < 100 && server->connections() < kChecks; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
   }
+  const int threads_while_waiting = ThreadsOfThisProcess();
+  EXPECT_EQ(server->connections(), kChecks);
+  EXPECT_EQ(outcomes.size(), 0u) << "a check ended before its server answered";
+  const std::vector<RevocationOutcome> ended = outcomes.WaitFor(kChecks, absl::Seconds(20));
   const absl::Duration all_checked = absl::Now() - start;
+  ASSERT_THAT(ended, SizeIs(kChecks));
   EXPECT_LT(starting, absl::Milliseconds(900)) << "starting the checks waited for the server";
   EXPECT_LT(all_checked, absl::Seconds(kChecks) / 5) << "the fetches did not overlap";
   EXPECT_GE(all_checked, absl::Seconds(1));
   EXPECT_LE(threads_while_waiting, threads_before + 2) << "a thread per fetch";
-  EXPECT_EQ(server->connections(), kChecks);
-  EXPECT_EQ(judged_on_the_executor.load(), kChecks);
-  for (const RevocationOutcome& outcome : outcomes) {
+  EXPECT_EQ(judging_steps.load(), kChecks);
+  for (const RevocationOutcome& outcome : ended) {
+    EXPECT_EQ(outcome.fault, absl::OkStatus());
     EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
     ASSERT_THAT(outcome.evidence, SizeIs(1));
     EXPECT_EQ(outcome.evidence[0].response_der(), crl_der);
   }
 }
 
+// A CA's server is given at most 32 connections at once, however many checks wait for it: of 40
+// checks at once, each of its own CRL, 32 connect, and the other 8 once those are answered.
+TEST_F(RevocationCheckerTest, AServerIsGivenAtMost32ConnectionsAtOnce) {
+  ASSERT_OK_AND_ASSIGN(std::string crl_der, curl_->Fetch({env().crl_url}));
+  constexpr int kChecks = 40;
+  ASSERT_OK_AND_ASSIGN(SlowCrlServer slow,
+                       StartSlowCrlServer(env().pki, crl_der, absl::Seconds(1), kChecks, CrlPath));
+  DelayedServer* server = slow.server.get();
+  Outcomes outcomes;
+  std::atomic<int> judging_steps{0};
+  RevocationChecker checker(*counting_, clock_);
+  CheckAllAsync(checker, slow.leaves, ca(), judging_steps, outcomes);
+  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_EQ(server->connections(), 32);
+  const std::vector<RevocationOutcome> ended = outcomes.WaitFor(kChecks, absl::Seconds(20));
+  ASSERT_THAT(ended, SizeIs(kChecks));
+  EXPECT_EQ(server->connections(), kChecks);
+  for (const RevocationOutcome& outcome : ended) {
+    EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
+  }
+}
+
+// One CRL is downloaded once at a time: 20 checks at once, of 20 certificates naming the same CRL,
+// make one connection to its slow server, and all rely on that one download.
+TEST_F(RevocationCheckerTest, ChecksOfOneCrlAtOnceShareOneDownload) {
+  ASSERT_OK_AND_ASSIGN(std::string crl_der, curl_->Fetch({env().crl_url}));
+  constexpr int kChecks = 20;
+  ASSERT_OK_AND_ASSIGN(SlowCrlServer slow,
+                       StartSlowCrlServer(env().pki, crl_der, absl::Milliseconds(500), kChecks,
+                                          [](int) { return std::string("/ca.crl"); }));
+  DelayedServer* server = slow.server.get();
+  Outcomes outcomes;
+  std::atomic<int> judging_steps{0};
+  RevocationChecker checker(*counting_, clock_);
+  CheckAllAsync(checker, slow.leaves, ca(), judging_steps, outcomes);
+  const std::vector<RevocationOutcome> ended = outcomes.WaitFor(kChecks, absl::Seconds(20));
+  ASSERT_THAT(ended, SizeIs(kChecks));
+  EXPECT_EQ(server->connections(), 1);
+  EXPECT_EQ(checker.CachedCrlCount(), 1u);
+  for (const RevocationOutcome& outcome : ended) {
+    EXPECT_EQ(outcome.reason, v1::REFUSAL_REASON_UNSPECIFIED) << outcome.explanation;
+    ASSERT_THAT(outcome.evidence, SizeIs(1));
+    EXPECT_EQ(outcome.evidence[0].response_der(), crl_der);
+  }
+}
+
+// A fetch this server did not make (its HTTP client at its limit) is no verdict on the
+// certificate: the check ends with a fault, not REVOCATION_UNKNOWN.
+TEST_F(RevocationCheckerTest, AFetchTheClientHadNoRoomForIsAFaultNotAVerdict) {
+  ASSERT_OK_AND_ASSIGN(std::string crl_der, curl_->Fetch({env().crl_url}));
+  ASSERT_OK_AND_ASSIGN(SlowCrlServer slow,
+                       StartSlowCrlServer(env().pki, crl_der, absl::Milliseconds(500), 2, CrlPath));
+  DelayedServer* server = slow.server.get();
+  Outcomes outcomes;
+  std::atomic<int> judging_steps{0};
+  auto fetcher = std::make_unique<CurlHttpFetcher>(*AddressPolicy::Create({"127.0.0.0/8"}),
+                                                   /*max_async_transfers=*/1);
+  RevocationChecker checker(*fetcher, clock_);
+  absl::Cleanup stop_fetching = [&fetcher] { fetcher.reset(); };
+  CheckAllAsync(checker, slow.leaves, ca(), judging_steps, outcomes);
+  const std::vector<RevocationOutcome> ended = outcomes.WaitFor(2, absl::Seconds(20));
+  ASSERT_THAT(ended, SizeIs(2));
+  // The second ended first, at once: the client had no room for its fetch.
+  EXPECT_THAT(ended[0].fault, StatusIs(absl::StatusCode::kUnavailable,
+                                       AllOf(HasSubstr("revocation status was not checked"),
+                                             HasSubstr("1 transfers in flight"))));
+  EXPECT_THAT(ended[0].evidence, IsEmpty());
+  EXPECT_EQ(ended[1].fault, absl::OkStatus());
+  EXPECT_EQ(ended[1].reason, v1::REFUSAL_REASON_UNSPECIFIED) << ended[1].explanation;
+  EXPECT_EQ(server->connections(), 1);
+}
+
 // The asynchronous fetcher's bounds: a fetch beyond its limit is refused at once, and fetches still
-// running when it is destroyed end CANCELLED, their `done` called.
+// running or waiting to start when it is destroyed end ABORTED, their `done` called; a fetch asked
+// for while it is being destroyed is refused too.
 TEST_F(RevocationCheckerTest, AsyncFetchesAreBoundedAndEndWhenTheFetcherIsDestroyed) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<DelayedServer> server,
                        DelayedServer::Start(absl::Seconds(30), "never sent"));
-  absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8"});
-  ASSERT_TRUE(policy.ok()) << policy.status();
-  auto fetcher = std::make_unique<CurlHttpFetcher>(*policy, /*max_async_transfers=*/2);
+  auto fetcher = std::make_unique<CurlHttpFetcher>(*AddressPolicy::Create({"127.0.0.0/8"}),
+                                                   /*max_async_transfers=*/2);
   absl::Mutex mutex;
   std::vector<absl::Status> ended;
-  auto record = [&mutex, &ended](absl::StatusOr<std::string> body) {
-    absl::MutexLock lock(&mutex);
-    ended.push_back(body.status());
-  };
+  absl::Status asked_again = absl::UnknownError("not asked");
   HttpRequest request;
   request.url = server->Url("/slow.crl");
   request.timeout = absl::Seconds(60);
+  CurlHttpFetcher* const raw = fetcher.get();
+  std::function<void(absl::StatusOr<std::string>)> record =
+      [&mutex, &ended, &asked_again, raw, request](absl::StatusOr<std::string> body) {
+        bool shutting_down = false;
+        {
+          absl::MutexLock lock(&mutex);
+          ended.push_back(body.status());
+          shutting_down = absl::StrContains(body.status().message(), "shutting down") &&
+                          asked_again.code() == absl::StatusCode::kUnknown;
+        }
+        if (!shutting_down) return;
+        // A callback that asks again while the fetcher is being destroyed is refused at once.
+        raw->FetchAsync(request, absl::ZeroDuration(),
+                        [&mutex, &asked_again](absl::StatusOr<std::string> again) {
+                          absl::MutexLock lock(&mutex);
+                          asked_again = again.status();
+                        });
+      };
   fetcher->FetchAsync(request, absl::ZeroDuration(), record);
   fetcher->FetchAsync(request, absl::Seconds(20), record);
   fetcher->FetchAsync(request, absl::ZeroDuration(), record);
   {
     absl::MutexLock lock(&mutex);
     ASSERT_THAT(ended, SizeIs(1));
-    EXPECT_THAT(ended[0],
-                StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("2 transfers in flight")));
+    EXPECT_THAT(ended[0], StatusIs(absl::StatusCode::kAborted, HasSubstr("2 transfers in flight")));
   }
   const absl::Time start = absl::Now();
   fetcher.reset();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   absl::MutexLock lock(&mutex);
   ASSERT_THAT(ended, SizeIs(3));
-  EXPECT_THAT(ended[1], StatusIs(absl::StatusCode::kCancelled, HasSubstr("shutting down")));
-  EXPECT_THAT(ended[2], StatusIs(absl::StatusCode::kCancelled, HasSubstr("shutting down")));
+  EXPECT_THAT(ended[1], StatusIs(absl::StatusCode::kAborted, HasSubstr("shutting down")));
+  EXPECT_THAT(ended[2], StatusIs(absl::StatusCode::kAborted, HasSubstr("shutting down")));
+  EXPECT_THAT(asked_again, StatusIs(absl::StatusCode::kAborted, HasSubstr("shutting down")));
 }
 
 }  // namespace

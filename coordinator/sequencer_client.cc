@@ -212,20 +212,23 @@ void SequencerClient::FindByRequestDigestAsync(const std::string& sha256, FindDo
     v1::FindRecordRequest request;
     v1::FindRecordResponse response;
   };
-  auto call = std::make_shared<Call>();
-  call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
-  // Not waited for: a VR that arrives while the sequencer is down fails at once, before it costs
-  // a probe round or its hostname's probe budget.
-  call->request.set_vouching_request_sha256(sha256);
-  stub_->async()->FindRecord(
-      &call->context, &call->request, &call->response,
-      [this, call, done = std::move(done)](grpc::Status status) {
-        if (!status.ok()) {
-          return done(FromGrpcStatus(status, absl::StrCat("the log sequencer ", address_)));
-        }
-        if (!call->response.has_record()) return done(std::nullopt);
-        done(std::move(*call->response.mutable_record()));
-      });
+  find_calls_.Run([this, sha256, done = std::move(done)](std::function<void()> end) mutable {
+    auto call = std::make_shared<Call>();
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    // Not waited for: a VR that arrives while the sequencer is down fails at once, before it
+    // costs a probe round or its hostname's probe budget.
+    call->request.set_vouching_request_sha256(sha256);
+    stub_->async()->FindRecord(
+        &call->context, &call->request, &call->response,
+        [this, call, done = std::move(done), end = std::move(end)](grpc::Status status) {
+          end();
+          if (!status.ok()) {
+            return done(FromGrpcStatus(status, absl::StrCat("the log sequencer ", address_)));
+          }
+          if (!call->response.has_record()) return done(std::nullopt);
+          done(std::move(*call->response.mutable_record()));
+        });
+  });
 }
 
 }  // namespace mecai

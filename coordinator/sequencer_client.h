@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/call_limit.h"
 #include "coordinator/decision_log.h"
 #include "proto/mecai/v1/sequencer.grpc.pb.h"
 
@@ -38,7 +39,9 @@ class SequencerClient final : public DecisionLog {
   // RecordDecisions call (up to kMaxDecisionsPerCall), so that under load the cost of a call is
   // shared by many decisions, and without load a decision is sent at once.
   void RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) override;
-  // UNAVAILABLE at once when the sequencer cannot be reached: the VR is then not probed.
+  // UNAVAILABLE at once when the sequencer cannot be reached: the VR is then not probed. At most
+  // kMaxFindCallsInFlight FindRecord calls are out at once (the sequencer's queue is shared by
+  // every front); the others wait their turn.
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
   void FindByRequestDigestAsync(const std::string& sha256, FindDone done) override;
@@ -46,6 +49,7 @@ class SequencerClient final : public DecisionLog {
  private:
   static constexpr int kMaxCallsInFlight = 2;
   static constexpr size_t kMaxDecisionsPerCall = 64;
+  static constexpr size_t kMaxFindCallsInFlight = 16;
 
   // One RecordAsync from its first call to `done`.
   struct Recording;
@@ -68,6 +72,7 @@ class SequencerClient final : public DecisionLog {
   absl::Mutex mutex_;
   std::deque<std::shared_ptr<Recording>> waiting_ ABSL_GUARDED_BY(mutex_);
   int calls_in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
+  CallLimit find_calls_{kMaxFindCallsInFlight};
 };
 
 }  // namespace mecai

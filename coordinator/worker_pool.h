@@ -1,6 +1,8 @@
-// A fixed set of threads running the coordinator's blocking steps (ARCHITECTURE.md §13): the
-// checks before probing (a RocksDB read, revocation fetches), the approval service's answer, and
-// the record's synced append with the signer's VD. gRPC's callback threads only hand work over.
+// A fixed set of threads running the coordinator's CPU work and local waits (ARCHITECTURE.md §13):
+// the checks before probing (a RocksDB read, the VR's signatures and chain, judging the CRLs and
+// OCSP responses fetched), and the record's synced append with the signer's VD. Waits on other
+// servers (revocation fetches, the approval service, the sequencer) hold none of them; gRPC's
+// callback threads and the HTTP client's loop only hand work over.
 #ifndef MECAI_COORDINATOR_WORKER_POOL_H_
 #define MECAI_COORDINATOR_WORKER_POOL_H_
 

@@ -193,20 +193,29 @@ void SetLogComponent(const std::string& component) {
   the_component.name = component;
 }
 
-ScopedLogContext::ScopedLogContext(LogFields fields) : restore_size_(ThreadContext().size()) {
-  LogFields& context = ThreadContext();
-  for (auto& field : fields) context.push_back(std::move(field));
-}
+namespace {
 
-ScopedLogContext::ScopedLogContext(std::string key, std::string value)
-    : restore_size_(ThreadContext().size()) {
-  LogFields& context = ThreadContext();
-  // A callback that runs inline where its context is already set (a VR's step on the thread that
-  // started it) names the field once: a JSON line may not hold one key twice.
+// Adds `key` = `value` to the thread's context unless it is there already. A callback that runs
+// where its context is already set (a VR's step on the thread that started it, or a context carried
+// to another thread and restored inside a step that set it again) names the field once: a JSON line
+// may not hold one key twice.
+void AddToContext(LogFields& context, std::string key, std::string value) {
   for (const auto& field : context) {
     if (field.first == key && field.second == value) return;
   }
   context.emplace_back(std::move(key), std::move(value));
+}
+
+}  // namespace
+
+ScopedLogContext::ScopedLogContext(LogFields fields) : restore_size_(ThreadContext().size()) {
+  LogFields& context = ThreadContext();
+  for (auto& field : fields) AddToContext(context, std::move(field.first), std::move(field.second));
+}
+
+ScopedLogContext::ScopedLogContext(std::string key, std::string value)
+    : restore_size_(ThreadContext().size()) {
+  AddToContext(ThreadContext(), std::move(key), std::move(value));
 }
 
 ScopedLogContext::~ScopedLogContext() { ThreadContext().resize(restore_size_); }

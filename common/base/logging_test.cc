@@ -120,11 +120,16 @@ TEST(LogContextTest, AFieldSetAgainInItsOwnScopeAppearsOnce) {
       ScopedLogContext again("vr_id", "00112233aabbccdd");
       MECAI_LOG(Info) << "inline callback";
     }
+    {
+      // A context carried to another thread, restored inside a step that set it again.
+      ScopedLogContext carried(CurrentLogContext());
+      MECAI_LOG(Info) << "carried context";
+    }
     MECAI_LOG(Info) << "after the callback";
   });
   SetLogFormat(LogFormat::kText);
   std::vector<std::string> lines = absl::StrSplit(output, '\n', absl::SkipEmpty());
-  ASSERT_EQ(lines.size(), 2u) << output;
+  ASSERT_EQ(lines.size(), 3u) << output;
   for (const std::string& line : lines) {
     EXPECT_EQ(line.find("vr_id"), line.rfind("vr_id")) << line;
     EXPECT_EQ(ParseJsonLine(line).at("vr_id"), "00112233aabbccdd") << line;

@@ -14,12 +14,24 @@ namespace {
 // socket is ready, curl's own timers are due, or Start (or the destructor) wakes it.
 constexpr absl::Duration kLongestWait = absl::Seconds(1);
 
+// At most this many connections to one host at once: a CA's CRL and OCSP servers see a polite
+// client, however many VRs are in flight (RFC 9112 §9.4 asks clients to limit their connections).
+// A transfer beyond it waits in libcurl for a connection, within its own timeout.
+constexpr long kMaxConnectionsPerHost = 32;  // NOLINT(runtime/int): curl's type.
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CurlMultiLoop>> CurlMultiLoop::Create(size_t max_transfers) {
   RETURN_IF_ERROR(InitializeCurlOnce());
   CURLM* multi = curl_multi_init();
   if (multi == nullptr) return absl::InternalError("curl_multi_init failed");
+  const CURLMcode limited =
+      curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, kMaxConnectionsPerHost);
+  if (limited != CURLM_OK) {
+    curl_multi_cleanup(multi);
+    return absl::InternalError(absl::StrCat("curl_multi_setopt(CURLMOPT_MAX_HOST_CONNECTIONS): ",
+                                            curl_multi_strerror(limited)));
+  }
   std::unique_ptr<CurlMultiLoop> loop(new CurlMultiLoop(multi, max_transfers));
   loop->thread_ = std::thread([raw = loop.get()] { raw->Run(); });
   return loop;
@@ -50,10 +62,10 @@ void CurlMultiLoop::Start(std::unique_ptr<CurlTransfer> transfer, absl::Duration
   {
     absl::MutexLock lock(&mutex_);
     if (stopping_) {
-      refused = absl::CancelledError("the HTTP client is shutting down; not fetched");
+      refused = absl::AbortedError("the HTTP client is shutting down; not fetched");
     } else if (in_flight_ >= max_transfers_) {
-      refused = absl::ResourceExhaustedError(absl::StrCat(
-          "the HTTP client has ", in_flight_, " transfers in flight, its limit; not fetched"));
+      refused = absl::AbortedError(absl::StrCat("the HTTP client has ", in_flight_,
+                                                " transfers in flight, its limit; not fetched"));
     } else {
       ++in_flight_;
       waiting_.push_back({std::move(transfer),
@@ -151,7 +163,7 @@ void CurlMultiLoop::CancelAll() {
   }
   for (Pending& pending : cancelled) {
     pending.transfer.reset();
-    pending.done(absl::CancelledError("the HTTP client is shutting down; not fetched"));
+    pending.done(absl::AbortedError("the HTTP client is shutting down; not fetched"));
   }
 }
 

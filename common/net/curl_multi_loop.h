@@ -1,7 +1,9 @@
 // Runs many HTTP(S) transfers at once on one thread, with libcurl's multi interface
 // (curl_multi_poll), so that a slow CRL or OCSP server holds no caller's thread while it answers:
 // CurlHttpFetcher::FetchAsync (common/net/http_fetcher.h) hands its transfers here. Connections
-// are kept between transfers to the same server (HTTP/1.1 persistent connections, RFC 9112 §9.3).
+// are kept between transfers to the same server (HTTP/1.1 persistent connections, RFC 9112 §9.3),
+// at most 32 to one host at once. Name resolution is libcurl's threaded resolver: a short-lived
+// thread per lookup of a name (none for an address literal).
 #ifndef MECAI_COMMON_NET_CURL_MULTI_LOOP_H_
 #define MECAI_COMMON_NET_CURL_MULTI_LOOP_H_
 
@@ -31,7 +33,7 @@ class CurlMultiLoop {
   // At most `max_transfers` transfers are waiting or running at once; the thread starts here.
   static absl::StatusOr<std::unique_ptr<CurlMultiLoop>> Create(size_t max_transfers);
 
-  // Ends the transfers still waiting or running with CANCELLED (calling their `done` on the
+  // Ends the transfers still waiting or running with ABORTED (calling their `done` on the
   // destroying thread), then stops the thread.
   ~CurlMultiLoop();
   CurlMultiLoop(const CurlMultiLoop&) = delete;
@@ -39,8 +41,9 @@ class CurlMultiLoop {
 
   // Runs `transfer`, begun `start_after` from now (its timeout counts from then), and calls `done`
   // once with how it ended (CurlTransfer::Finish), on the loop's thread. `done` must not block; it
-  // may call Start. Refused at once, `done` called on this thread: RESOURCE_EXHAUSTED when
-  // max_transfers are already waiting or running, CANCELLED once the loop is being destroyed.
+  // may call Start. Refused at once, `done` called on this thread, with ABORTED (which says nothing
+  // about the server): when max_transfers are already waiting or running, and once the loop is
+  // being destroyed.
   void Start(std::unique_ptr<CurlTransfer> transfer, absl::Duration start_after, Done done);
 
   // Transfers waiting or running now, for tests.

@@ -30,6 +30,7 @@ CurlHttpFetcher::~CurlHttpFetcher() {
   std::unique_ptr<CurlMultiLoop> loop;
   {
     absl::MutexLock lock(&loop_mutex_);
+    stopping_ = true;
     loop = std::move(loop_);
   }
   loop.reset();
@@ -52,7 +53,9 @@ void CurlHttpFetcher::FetchAsync(const HttpRequest& request, absl::Duration star
   absl::Status loop_failed;
   {
     absl::MutexLock lock(&loop_mutex_);
-    if (loop_ == nullptr) {
+    if (stopping_) {
+      loop_failed = absl::AbortedError("the HTTP client is shutting down; not fetched");
+    } else if (loop_ == nullptr) {
       absl::StatusOr<std::unique_ptr<CurlMultiLoop>> created =
           CurlMultiLoop::Create(max_async_transfers_);
       if (created.ok()) {

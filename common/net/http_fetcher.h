@@ -67,7 +67,9 @@ class HttpFetcher {
   // ends at once (a malformed request, a full queue). `done` must not block; it may call
   // FetchAsync again. The transfer begins `start_after` from now (a retry's pause), and
   // `request.timeout` counts from then. The default sleeps `start_after` and runs Fetch on the
-  // calling thread.
+  // calling thread. Besides Fetch's errors: ABORTED when the fetcher did not run the transfer to
+  // its end for a reason of its own (its limit of transfers in flight, or it is shutting down),
+  // which says nothing about the server.
   using FetchDone = std::function<void(absl::StatusOr<std::string>)>;
   virtual void FetchAsync(const HttpRequest& request, absl::Duration start_after, FetchDone done);
 };
@@ -80,11 +82,12 @@ class CurlMultiLoop;
 // there is no window between check and connect (no DNS rebinding). https verifies the server
 // against the system's CA store. FetchAsync runs its transfers on one thread of the fetcher's,
 // started on the first FetchAsync (common/net/curl_multi_loop.h), at most `max_async_transfers`
-// at once: beyond, RESOURCE_EXHAUSTED at once. Thread-safe.
+// at once: beyond, ABORTED at once. Thread-safe.
 class CurlHttpFetcher : public HttpFetcher {
  public:
   explicit CurlHttpFetcher(AddressPolicy policy, size_t max_async_transfers = 4096);
-  // Ends the asynchronous transfers still running with CANCELLED.
+  // Ends the asynchronous transfers still running with ABORTED; a FetchAsync from then on is
+  // ABORTED at once.
   ~CurlHttpFetcher() override;
 
   absl::StatusOr<std::string> Fetch(const HttpRequest& request) override;
@@ -96,6 +99,7 @@ class CurlHttpFetcher : public HttpFetcher {
   const size_t max_async_transfers_;
   absl::Mutex loop_mutex_;
   std::unique_ptr<CurlMultiLoop> loop_ ABSL_GUARDED_BY(loop_mutex_);
+  bool stopping_ ABSL_GUARDED_BY(loop_mutex_) = false;
 };
 
 }  // namespace mecai
