@@ -3,7 +3,8 @@
 A repository rule asks pkg-config for each library's flags at fetch time, so no BUILD file repeats
 link flags and a newer Debian point release with different gRPC dependencies still links.
 Targets: @system_libraries//:absl, :grpc, :grpc_reflection, :protobuf, :openssl, :rocksdb, :prometheus,
-:gtest, :gtest_main, :cares, :curl, :microhttpd, :sodium, :dl.
+:gtest, :gtest_main, :cares, :curl, :microhttpd, :sodium, :dl, and the TLS libraries only
+bench/tls_client_candidates_bench.cc links: :gnutls, :wolfssl, :mbedtls.
 """
 
 # name -> (pkg-config modules, extra link options when pkg-config has no entry)
@@ -30,6 +31,10 @@ _LIBRARIES = {
     "gtest": ([], ["-lgmock", "-lgtest", "-lpthread"]),
     "gtest_main": ([], ["-lgmock_main", "-lgmock", "-lgtest", "-lpthread"]),
     "dl": ([], ["-ldl"]),
+    "gnutls": (["gnutls"], []),
+    "wolfssl": (["wolfssl"], []),
+    # Debian's Mbed TLS 2.28 ships no pkg-config file.
+    "mbedtls": ([], ["-lmbedtls", "-lmbedx509", "-lmbedcrypto"]),
 }
 
 def _pkg_config_libs(ctx, modules):
