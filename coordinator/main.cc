@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/clock.h"
 #include "common/base/config_loader.h"
@@ -282,6 +283,10 @@ absl::Status Run(const std::string& config_path) {
   if (log != nullptr && config.batch_interval_milliseconds() > 0) {
     coordinator.UseLoggedVds(log->proofs.get());
   }
+  // At shutdown the revocation fetches still running end first (ABORTED: those VRs fail
+  // UNAVAILABLE), while the coordinator they call back into still exists; any fetch asked for after
+  // is refused at once, so the coordinator's wait for its VRs ends.
+  absl::Cleanup stop_fetching = [&fetcher] { fetcher.Stop(); };
   mecai::VouchingServiceImpl vouching(coordinator);
   // Bundles re-read when their files change, as in the signer; changes stay applied across reloads.
   mecai::TrustListReloader reloader(*trust_lists,

@@ -1212,9 +1212,9 @@ TEST_F(RevocationCheckerTest, AFetchTheClientHadNoRoomForIsAFaultNotAVerdict) {
 }
 
 // The asynchronous fetcher's bounds: a fetch beyond its limit is refused at once, and fetches still
-// running or waiting to start when it is destroyed end ABORTED, their `done` called; a fetch asked
-// for while it is being destroyed is refused too.
-TEST_F(RevocationCheckerTest, AsyncFetchesAreBoundedAndEndWhenTheFetcherIsDestroyed) {
+// running or waiting to start when it is stopped end ABORTED, their `done` called; a fetch asked
+// for while it is stopping, or after, is refused too.
+TEST_F(RevocationCheckerTest, AsyncFetchesAreBoundedAndEndWhenTheFetcherStops) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<DelayedServer> server,
                        DelayedServer::Start(absl::Seconds(30), "never sent"));
   auto fetcher = std::make_unique<CurlHttpFetcher>(*AddressPolicy::Create({"127.0.0.0/8"}),
@@ -1252,8 +1252,15 @@ TEST_F(RevocationCheckerTest, AsyncFetchesAreBoundedAndEndWhenTheFetcherIsDestro
     EXPECT_THAT(ended[0], StatusIs(absl::StatusCode::kAborted, HasSubstr("2 transfers in flight")));
   }
   const absl::Time start = absl::Now();
-  fetcher.reset();
+  fetcher->Stop();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // Stopped, it refuses every fetch at once; destroying it after is harmless.
+  absl::Status after_stop;
+  fetcher->FetchAsync(
+      request, absl::ZeroDuration(),
+      [&after_stop](absl::StatusOr<std::string> body) { after_stop = body.status(); });
+  EXPECT_THAT(after_stop, StatusIs(absl::StatusCode::kAborted, HasSubstr("shutting down")));
+  fetcher.reset();
   absl::MutexLock lock(&mutex);
   ASSERT_THAT(ended, SizeIs(3));
   EXPECT_THAT(ended[1], StatusIs(absl::StatusCode::kAborted, HasSubstr("shutting down")));

@@ -26,7 +26,9 @@ void HttpFetcher::FetchAsync(const HttpRequest& request, absl::Duration start_af
 CurlHttpFetcher::CurlHttpFetcher(AddressPolicy policy, size_t max_async_transfers)
     : policy_(std::move(policy)), max_async_transfers_(max_async_transfers) {}
 
-CurlHttpFetcher::~CurlHttpFetcher() {
+CurlHttpFetcher::~CurlHttpFetcher() { Stop(); }
+
+void CurlHttpFetcher::Stop() {
   std::unique_ptr<CurlMultiLoop> loop;
   {
     absl::MutexLock lock(&loop_mutex_);

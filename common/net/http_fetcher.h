@@ -86,9 +86,14 @@ class CurlMultiLoop;
 class CurlHttpFetcher : public HttpFetcher {
  public:
   explicit CurlHttpFetcher(AddressPolicy policy, size_t max_async_transfers = 4096);
-  // Ends the asynchronous transfers still running with ABORTED; a FetchAsync from then on is
-  // ABORTED at once.
+  // Stop().
   ~CurlHttpFetcher() override;
+
+  // Ends the asynchronous transfers still waiting or running with ABORTED (their `done` called
+  // on this thread) and stops the fetcher's thread; a FetchAsync from then on is ABORTED at once.
+  // For a service shutting down: what waits on a fetch ends before what it calls into goes away.
+  // Idempotent.
+  void Stop();
 
   absl::StatusOr<std::string> Fetch(const HttpRequest& request) override;
   absl::StatusOr<HttpResponse> FetchResponse(const HttpRequest& request) override;
