@@ -8,6 +8,8 @@
 #include "coordinator/public_endpoint.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -368,9 +370,19 @@ TEST_F(PublicEndpointTest, TheGrpcBindingServesVouchWithoutAClientCertificateAnd
   servers.grpc->Shutdown();
 }
 
+// The threads of this process now (/proc/self/status "Threads:").
+int ThreadsOfThisProcess() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  }
+  return -1;
+}
+
 // The HTTPS binding holds no thread while a VR is decided: 16 VRs over HTTPS are all with the
-// coordinator at once (its HTTP server has 4 threads), and each client gets its answer when its
-// decision comes, counted as before.
+// coordinator at once (its HTTP server has 4 threads), the process has not gained a thread per
+// connection meanwhile, and each client gets its answer when its decision comes, counted as before.
 TEST(PublicEndpointHttpsTest, VrsBeingDecidedHoldNoThreadOfTheHttpsBinding) {
   constexpr int kClients = 16;
   absl::Mutex mutex;
@@ -405,6 +417,7 @@ TEST(PublicEndpointHttpsTest, VrsBeingDecidedHoldNoThreadOfTheHttpsBinding) {
   ASSERT_OK_AND_ASSIGN(PublicEndpointServers servers, StartPublicEndpoint(config, *endpoint));
   ASSERT_NE(servers.http, nullptr);
 
+  const int threads_before = ThreadsOfThisProcess();
   std::vector<std::unique_ptr<TlsTestClient>> clients;
   for (int i = 0; i < kClients; ++i) {
     ASSERT_OK_AND_ASSIGN(auto client,
@@ -422,6 +435,9 @@ TEST(PublicEndpointHttpsTest, VrsBeingDecidedHoldNoThreadOfTheHttpsBinding) {
         << deciding.size() << " of " << kClients << " VRs reached the coordinator";
     decided.swap(deciding);
   }
+  // Neither the TLS relay nor the HTTP server has a thread per connection.
+  EXPECT_LT(ThreadsOfThisProcess(), threads_before + kClients / 2)
+      << "threads before the connections: " << threads_before;
   for (PublicEndpoint::VouchDone& done : decided) done(IssuedResponse());
   for (int i = 0; i < kClients; ++i) {
     const std::string response = clients[i]->ReadAll();

@@ -5,7 +5,10 @@
 // endpoint, docs/PROTOCOL.md): no client certificate is asked for, a handshake or a request that
 // does not arrive in time is cut off (a client trickling bytes gets 408), a declared body over the
 // limit is refused before it is sent, connection limits close at once, and a blocking handler does
-// not hold up other connections. Loopback only.
+// not hold up other connections. Asynchronous handlers: connections waiting for their answers hold
+// no thread (200 of them on 2 threads), are not idle-timed out, and an answer after the client left
+// or after the server stopped is harmless. The TLS relay's event loop: 200 TLS connections add no
+// thread, and bodies larger than its buffers go through both ways. Loopback only.
 #include "common/net/http_server.h"
 
 #include <arpa/inet.h>
@@ -762,6 +765,80 @@ TEST_F(HttpsServerTest, AnAsynchronousHandlerOnAPoolServesWaitingClients) {
   ASSERT_EQ(held.Await(kClients + 1, absl::Seconds(10)).size(), kClients + 1u);
   server_.reset();
   EXPECT_EQ(waiting->ReadAll(), "");
+}
+
+// The TLS relay serves its connections on one event-loop thread: 200 TLS clients waiting at once
+// for their answers add no thread to the process (with a relay thread per connection they would
+// add 200), and each gets its answer.
+TEST_F(HttpsServerTest, TwoHundredTlsConnectionsAddNoThread) {
+  constexpr int kClients = 200;
+  HttpServerTls tls;
+  tls.certificate_chain_file = files_.server_certificate;
+  tls.private_key_file = files_.server_key;
+  tls.handshake_timeout = absl::Seconds(30);
+  HttpServerOptions options;
+  options.tls = tls;
+  options.threads = 2;
+  options.max_connections = 512;
+  options.max_connections_per_address = 256;
+  options.idle_timeout = absl::Seconds(60);
+  options.one_request_per_connection = true;
+  HeldRequests held;
+  ASSERT_OK_AND_ASSIGN(server_, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), options));
+  const int threads_before = ThreadsOfThisProcess();
+  std::vector<std::unique_ptr<TlsTestClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+    ASSERT_TRUE(client->Write(absl::StrCat("GET /", i, " HTTP/1.1\r\nHost: server\r\n\r\n")));
+    clients.push_back(std::move(client));
+  }
+  const std::vector<HeldRequests::Held> requests = held.Await(kClients, absl::Seconds(20));
+  ASSERT_EQ(requests.size(), kClients);
+  const int threads_while_waiting = ThreadsOfThisProcess();
+  EXPECT_LE(threads_while_waiting, threads_before + 2)
+      << "threads before the connections: " << threads_before;
+  for (const HeldRequests::Held& request : requests) request.respond(AnswerTo(request.path));
+  for (int i = 0; i < kClients; ++i) {
+    const std::string response = clients[i]->ReadAll();
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n")) << i;
+    EXPECT_THAT(response, EndsWith(absl::StrCat("\r\n\r\nanswer to /", i))) << i;
+  }
+}
+
+// Bodies far larger than the relay's buffers go through both ways, with several clients at once
+// (the relay waits on whichever side is slow and moves the others meanwhile).
+TEST_F(HttpsServerTest, LargeBodiesAreRelayedBothWays) {
+  constexpr int kClients = 4;
+  constexpr size_t kBodyBytes = 2 << 20;
+  HttpServerOptions options;
+  options.max_body_bytes = kBodyBytes;
+  Start(options, [](const HttpServerRequest& request) {
+    HttpServerResponse response;
+    response.content_type = "application/octet-stream";
+    response.body = std::string(kBodyBytes, 'y');
+    response.headers.push_back({"X-Received", absl::StrCat(request.body.size())});
+    return response;
+  });
+  std::vector<std::unique_ptr<TlsTestClient>> clients;
+  std::vector<std::thread> senders;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+    clients.push_back(std::move(client));
+  }
+  for (int i = 0; i < kClients; ++i) {
+    senders.emplace_back([client = clients[i].get()] {
+      EXPECT_TRUE(client->Write(
+          absl::StrCat("POST /large HTTP/1.1\r\nHost: server\r\nContent-Length: ", kBodyBytes,
+                       "\r\n\r\n", std::string(kBodyBytes, 'x'))));
+    });
+  }
+  for (std::thread& sender : senders) sender.join();
+  for (int i = 0; i < kClients; ++i) {
+    const std::string response = clients[i]->ReadAll();
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n")) << i;
+    EXPECT_THAT(response, HasSubstr(absl::StrCat("X-Received: ", kBodyBytes, "\r\n"))) << i;
+    EXPECT_THAT(response, EndsWith(absl::StrCat("\r\n\r\n", std::string(kBodyBytes, 'y')))) << i;
+  }
 }
 
 // TlsRelayOptions.reload_interval: a renewed certificate and key, moved into place key first, are
