@@ -277,6 +277,17 @@ void PublicEndpoint::CountHttpServerRefusal(HttpServerRefusal refusal) {
 }
 
 HttpServerResponse PublicEndpoint::HandleHttp(const HttpServerRequest& request) {
+  absl::Notification answered;
+  HttpServerResponse answer;
+  HandleHttpAsync(request, [&answered, &answer](HttpServerResponse response) {
+    answer = std::move(response);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return answer;
+}
+
+void PublicEndpoint::HandleHttpAsync(const HttpServerRequest& request, HttpRespond respond) {
   // The shape of the request first: nothing else is served here.
   std::optional<HttpServerResponse> misshapen;
   if (request.path != kPublicVouchPath) {
@@ -297,9 +308,18 @@ HttpServerResponse PublicEndpoint::HandleHttp(const HttpServerRequest& request) 
       metrics_->RecordRefusal("http", "malformed");
       metrics_->RecordRequest("http", "refused");
     }
-    return *std::move(misshapen);
+    return respond(*std::move(misshapen));
   }
-  Answer answer = Vouch(PublicBinding::kHttp, request.remote_address, request.body);
+  // The coordinator's deadline (max_vouch_deadline_milliseconds) ends every VR, and with it the
+  // connection's wait.
+  VouchAsync(PublicBinding::kHttp, request.remote_address, request.body, absl::InfiniteFuture(),
+             [wants_vouching_data = Accepts(request, kVouchingDataMediaType),
+              respond = std::move(respond)](Answer answer) {
+               respond(HttpAnswer(std::move(answer), wants_vouching_data));
+             });
+}
+
+HttpServerResponse PublicEndpoint::HttpAnswer(Answer answer, bool wants_vouching_data) {
   if (!answer.response.ok()) {
     HttpServerResponse response = PlainText(
         answer.http_status, absl::StrCat(absl::StatusCodeToString(answer.response.status().code()),
@@ -322,7 +342,7 @@ HttpServerResponse PublicEndpoint::HandleHttp(const HttpServerRequest& request) 
     response.headers.push_back(
         {"MECAI-Refusal-Reason", v1::RefusalReason_Name(decided.refusal().reason())});
   }
-  if (decided.has_vouching_data() && Accepts(request, kVouchingDataMediaType)) {
+  if (decided.has_vouching_data() && wants_vouching_data) {
     response.content_type = kVouchingDataMediaType;
     response.body = decided.vouching_data().SerializeAsString();
   } else {
@@ -372,7 +392,9 @@ absl::StatusOr<PublicEndpointServers> StartPublicEndpoint(const v1::CoordinatorC
     options.max_connections = listen.max_connections();
     options.max_connections_per_address = listen.max_connections_per_address();
     options.idle_timeout = absl::Seconds(listen.idle_timeout_seconds());
-    options.thread_per_connection = true;
+    // The handler is asynchronous: a connection waiting for its VR's answer is suspended and holds
+    // none of these threads (ARCHITECTURE.md §13).
+    options.threads = std::min(4u, listen.max_connections());
     options.request_timeout = request_timeout;
     options.one_request_per_connection = true;
     HttpServerTls tls;
@@ -385,12 +407,13 @@ absl::StatusOr<PublicEndpointServers> StartPublicEndpoint(const v1::CoordinatorC
     options.on_refusal = [&endpoint](HttpServerRefusal refusal) {
       endpoint.CountHttpServerRefusal(refusal);
     };
-    ASSIGN_OR_RETURN(servers.http, HttpServer::Start(
-                                       listen.http_address(),
-                                       [&endpoint](const HttpServerRequest& request) {
-                                         return endpoint.HandleHttp(request);
-                                       },
-                                       options));
+    ASSIGN_OR_RETURN(servers.http,
+                     HttpServer::StartAsync(
+                         listen.http_address(),
+                         [&endpoint](const HttpServerRequest& request, HttpRespond respond) {
+                           endpoint.HandleHttpAsync(request, std::move(respond));
+                         },
+                         options));
     if (!listen.http_port_file().empty()) {
       RETURN_IF_ERROR(
           WriteFileAtomically(listen.http_port_file(), absl::StrCat(servers.http->port(), "\n")));

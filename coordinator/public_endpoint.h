@@ -66,18 +66,21 @@ class PublicEndpoint {
     std::optional<absl::Duration> retry_after;
   };
 
-  // One VR from `client_address` (numeric IP) over `binding`, waiting for the answer (the HTTPS
-  // binding runs on its connection's own thread).
+  // One VR from `client_address` (numeric IP) over `binding`, waiting for the answer.
   Answer Vouch(PublicBinding binding, const std::string& client_address,
                const std::string& serialized_request);
   // The same without a thread that waits, in admission's queue or for the decision: `done` is
-  // called exactly once with the answer (the gRPC binding, on gRPC's callback API). `deadline` is
-  // the caller's.
+  // called exactly once with the answer (the gRPC binding, on gRPC's callback API; the HTTPS
+  // binding, on HttpServer's asynchronous handler). `deadline` is the caller's.
   void VouchAsync(PublicBinding binding, const std::string& client_address,
                   std::string serialized_request, absl::Time deadline,
                   std::function<void(Answer)> done);
 
-  // The HTTP binding: HttpServer's handler.
+  // The HTTP binding: HttpServer's asynchronous handler. `respond` is called exactly once, on the
+  // caller's thread for a request refused on its shape, else when the VR is answered; no thread
+  // waits for it.
+  void HandleHttpAsync(const HttpServerRequest& request, HttpRespond respond);
+  // The same, waiting for the answer.
   HttpServerResponse HandleHttp(const HttpServerRequest& request);
   // What HttpServer refused itself (HttpServerOptions.on_refusal): counted under binding "http".
   void CountHttpServerRefusal(HttpServerRefusal refusal);
@@ -85,6 +88,9 @@ class PublicEndpoint {
   grpc::Service& grpc_service() { return *grpc_service_; }
 
  private:
+  // The HTTP binding's response to `answer`: the serialized VouchingData alone when the client
+  // accepts it and the VR was issued.
+  static HttpServerResponse HttpAnswer(Answer answer, bool wants_vouching_data);
   // Counts the answer of an admitted VR and gives its HTTP status.
   Answer Decided(PublicBinding binding, absl::StatusOr<v1::VouchResponse> response);
   // Counts and builds a refusal on a limit.

@@ -8,12 +8,15 @@
 #include "coordinator/public_endpoint.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -21,6 +24,7 @@
 #include "common/testing/mtls_files.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
+#include "common/testing/tls_test_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
@@ -33,6 +37,7 @@ namespace {
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Pair;
+using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
 constexpr size_t kMaxRequestBytes = 1024;
@@ -363,6 +368,85 @@ TEST_F(PublicEndpointTest, TheGrpcBindingServesVouchWithoutAClientCertificateAnd
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
   }
   servers.grpc->Shutdown();
+}
+
+// The threads of this process now (/proc/self/status "Threads:").
+int ThreadsOfThisProcess() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  }
+  return -1;
+}
+
+// The HTTPS binding holds no thread while a VR is decided: 16 VRs over HTTPS are all with the
+// coordinator at once (its HTTP server has 4 threads), the process has not gained a thread per
+// connection meanwhile, and each client gets its answer when its decision comes, counted as before.
+TEST(PublicEndpointHttpsTest, VrsBeingDecidedHoldNoThreadOfTheHttpsBinding) {
+  constexpr int kClients = 16;
+  absl::Mutex mutex;
+  std::vector<PublicEndpoint::VouchDone> deciding;
+  prometheus::Registry registry;
+  PublicEndpointMetrics metrics(registry);
+  v1::CoordinatorConfig config;
+  config.set_max_request_bytes(kMaxRequestBytes);
+  v1::PublicListenConfig* listen = config.mutable_public_listen();
+  listen->set_http_address("127.0.0.1:0");
+  listen->set_max_in_flight(kClients);
+  listen->set_max_queued(kClients);
+  listen->set_max_in_flight_per_address(kClients);
+  listen->set_max_connections(64);
+  listen->set_max_connections_per_address(32);
+  listen->set_request_timeout_milliseconds(10000);
+  listen->set_handshake_timeout_milliseconds(5000);
+  listen->set_idle_timeout_seconds(10);
+  ASSERT_OK_AND_ASSIGN(const std::string directory, test_pki::MakeTempDirectory());
+  ASSERT_OK_AND_ASSIGN(
+      MutualTlsFiles files,
+      WriteMutualTlsFiles(directory, "public_endpoint_test CA", "vouching-server", "unused"));
+  listen->set_certificate_file(files.server_certificate);
+  listen->set_private_key_file(files.server_key);
+  std::unique_ptr<PublicEndpoint> endpoint = PublicEndpoint::FromConfig(
+      config,
+      [&mutex, &deciding](const std::string&, absl::Time, PublicEndpoint::VouchDone done) {
+        absl::MutexLock lock(&mutex);
+        deciding.push_back(std::move(done));
+      },
+      &metrics);
+  ASSERT_OK_AND_ASSIGN(PublicEndpointServers servers, StartPublicEndpoint(config, *endpoint));
+  ASSERT_NE(servers.http, nullptr);
+
+  const int threads_before = ThreadsOfThisProcess();
+  std::vector<std::unique_ptr<TlsTestClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto client,
+                         TlsTestClient::Connect(files.ca, "vouching-server", servers.http->port()));
+    ASSERT_TRUE(client->Write(absl::StrCat(
+        "POST ", kPublicVouchPath, " HTTP/1.1\r\nHost: vouching-server\r\nContent-Type: ",
+        kVouchingRequestMediaType, "\r\nContent-Length: 8\r\n\r\nvr bytes")));
+    clients.push_back(std::move(client));
+  }
+  std::vector<PublicEndpoint::VouchDone> decided;
+  {
+    absl::MutexLock lock(&mutex);
+    auto all_deciding = [&deciding] { return deciding.size() == kClients; };
+    ASSERT_TRUE(mutex.AwaitWithTimeout(absl::Condition(&all_deciding), absl::Seconds(30)))
+        << deciding.size() << " of " << kClients << " VRs reached the coordinator";
+    decided.swap(deciding);
+  }
+  // Neither the TLS relay nor the HTTP server has a thread per connection.
+  EXPECT_LT(ThreadsOfThisProcess(), threads_before + kClients / 2)
+      << "threads before the connections: " << threads_before;
+  for (PublicEndpoint::VouchDone& done : decided) done(IssuedResponse());
+  for (int i = 0; i < kClients; ++i) {
+    const std::string response = clients[i]->ReadAll();
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n")) << i;
+    EXPECT_THAT(response, HasSubstr("MECAI-Decision: issued\r\n")) << i;
+  }
+  EXPECT_EQ(CounterValue(registry, "mecai_coordinator_public_requests_total",
+                         {{"binding", "http"}, {"outcome", "issued"}}),
+            kClients);
 }
 
 }  // namespace

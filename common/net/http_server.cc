@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -121,13 +122,69 @@ HttpServerRefusal FromRelayRefusal(TlsRelayRefusal refusal) {
 
 }  // namespace
 
-// One request in progress: the body read so far.
-struct PendingRequest {
-  std::string body;
-  bool too_large = false;
+// One request handed to the handler: what its connection and its `respond` share. Once
+// `connection` is null (the request completed, or the server stops) nothing touches it.
+struct HttpServer::Exchange {
+  explicit Exchange(MHD_Connection* open) : connection(open) {}
+
+  // The answer arrived, or none will.
+  bool Settled() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    return answer.has_value() || connection == nullptr;
+  }
+
+  absl::Mutex mutex;
+  MHD_Connection* connection ABSL_GUARDED_BY(mutex);
+  // libmicrohttpd suspended the connection (MHD_suspend_connection) and it was not resumed yet.
+  bool suspended ABSL_GUARDED_BY(mutex) = false;
+  // `respond` was called.
+  bool responded ABSL_GUARDED_BY(mutex) = false;
+  // The answer, until it is queued.
+  std::optional<HttpServerResponse> answer ABSL_GUARDED_BY(mutex);
 };
 
+void HttpServer::Respond(const std::shared_ptr<Exchange>& exchange, HttpServerResponse response) {
+  absl::MutexLock lock(&exchange->mutex);
+  if (exchange->responded) return;
+  exchange->responded = true;
+  // The request completed without an answer (the server stops): nothing to do.
+  if (exchange->connection == nullptr) return;
+  exchange->answer = std::move(response);
+  // Resumed under the lock: the connection cannot complete, nor the daemon stop (EndExchanges
+  // takes the same lock first), while the call runs. libmicrohttpd then calls the access callback
+  // again on a pool thread, which queues the answer.
+  if (exchange->suspended) {
+    exchange->suspended = false;
+    MHD_resume_connection(exchange->connection);
+  }
+}
+
+void HttpServer::EndExchanges() {
+  std::set<std::shared_ptr<Exchange>> open;
+  {
+    absl::MutexLock lock(&exchanges_mutex_);
+    exchanges_ended_ = true;
+    open = exchanges_;
+  }
+  // libmicrohttpd must not be stopped with a suspended connection: each is resumed, finds no
+  // answer, and is closed; its `respond` finds a null connection from here on.
+  for (const std::shared_ptr<Exchange>& exchange : open) {
+    absl::MutexLock lock(&exchange->mutex);
+    if (exchange->suspended) {
+      exchange->suspended = false;
+      MHD_resume_connection(exchange->connection);
+    }
+    exchange->connection = nullptr;
+  }
+}
+
 struct HttpServerCallbacks {
+  // One request in progress: the body read so far; once it is complete, its exchange.
+  struct PendingRequest {
+    std::string body;
+    bool too_large = false;
+    std::shared_ptr<HttpServer::Exchange> exchange;
+  };
+
   static MHD_Result CollectValue(void* context, MHD_ValueKind /*kind*/, const char* key,
                                  const char* value) {
     auto* values = static_cast<std::map<std::string, std::string>*>(context);
@@ -224,18 +281,71 @@ struct HttpServerCallbacks {
       *upload_data_size = 0;
       return MHD_YES;
     }
+    // Called again once a suspended connection was resumed: the answer, or none (the server stops).
+    if (pending->exchange != nullptr) return SendAnswer(*server, connection, *pending->exchange);
     Arrived(*server, connection);
     if (pending->too_large)
       return Send(*server, connection, TooLarge(*server, connection, url, method));
     HttpServerRequest request = Headers(*server, connection, url, method);
     request.body = std::move(pending->body);
-    return Send(*server, connection, server->handler_(request));
+    auto exchange = std::make_shared<HttpServer::Exchange>(connection);
+    {
+      absl::MutexLock lock(&server->exchanges_mutex_);
+      if (server->exchanges_ended_) return MHD_NO;
+      server->exchanges_.insert(exchange);
+    }
+    pending->exchange = exchange;
+    server->handler_(request, [exchange](HttpServerResponse response) {
+      HttpServer::Respond(exchange, std::move(response));
+    });
+    {
+      absl::MutexLock lock(&exchange->mutex);
+      if (!exchange->Settled()) {
+        if (!server->options_.thread_per_connection) {
+          // The answer comes later: the connection waits without a thread and without the idle
+          // timeout (libmicrohttpd neither polls nor times out a suspended connection). Suspended
+          // under the lock, so that `respond` cannot resume it first.
+          exchange->suspended = true;
+          MHD_suspend_connection(connection);
+          return MHD_YES;
+        }
+        // A thread per connection (which cannot be suspended): this connection's waits.
+        exchange->mutex.Await(absl::Condition(exchange.get(), &HttpServer::Exchange::Settled));
+      }
+    }
+    return SendAnswer(*server, connection, *exchange);
   }
 
-  static void Completed(void* /*context*/, MHD_Connection* /*connection*/, void** request_context,
+  // Queues the answer of `exchange`; without one (the server stops) the connection is closed.
+  static MHD_Result SendAnswer(HttpServer& server, MHD_Connection* connection,
+                               HttpServer::Exchange& exchange) {
+    std::optional<HttpServerResponse> answer;
+    {
+      absl::MutexLock lock(&exchange.mutex);
+      answer.swap(exchange.answer);
+    }
+    if (!answer.has_value()) return MHD_NO;
+    return Send(server, connection, *answer);
+  }
+
+  // The request ended (answered, or the connection closed): its exchange is let go, and its
+  // `respond`, if still to come, finds a null connection.
+  static void Completed(void* context, MHD_Connection* /*connection*/, void** request_context,
                         MHD_RequestTerminationCode /*code*/) {
-    delete static_cast<PendingRequest*>(*request_context);
+    auto* server = static_cast<HttpServer*>(context);
+    auto* pending = static_cast<PendingRequest*>(*request_context);
     *request_context = nullptr;
+    if (pending == nullptr) return;
+    if (pending->exchange != nullptr) {
+      {
+        absl::MutexLock lock(&pending->exchange->mutex);
+        pending->exchange->connection = nullptr;
+        pending->exchange->suspended = false;
+      }
+      absl::MutexLock lock(&server->exchanges_mutex_);
+      server->exchanges_.erase(pending->exchange);
+    }
+    delete pending;
   }
 
   // libmicrohttpd's own messages, into the service's log. Over HTTPS every connection the daemon
@@ -327,10 +437,26 @@ void HttpServer::WatchRequestDeadlines() {
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address,
                                                               HttpHandler handler,
                                                               HttpServerOptions options) {
+  return StartAsync(
+      address,
+      [handler = std::move(handler)](const HttpServerRequest& request, HttpRespond respond) {
+        respond(handler(request));
+      },
+      std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::StartAsync(const std::string& address,
+                                                                   AsyncHttpHandler handler,
+                                                                   HttpServerOptions options) {
   ASSIGN_OR_RETURN(ParsedAddress parsed, ParseNumericAddress(address));
-  if (!options.thread_per_connection &&
-      (options.threads == 0 || options.max_connections_per_address >=
-                                   std::max(1u, options.max_connections / options.threads))) {
+  if (!options.thread_per_connection && options.threads == 0) {
+    return absl::InvalidArgumentError("an HTTP server needs at least one thread");
+  }
+  // Over HTTPS every connection reaches libmicrohttpd from the relay's UNIX-domain socket, which
+  // no per-address limit of its own applies to; the relay enforces both limits.
+  if (!options.thread_per_connection && !options.tls.has_value() &&
+      options.max_connections_per_address >=
+          std::max(1u, options.max_connections / options.threads)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "at most ", options.max_connections_per_address, " connections per address with ",
         options.max_connections, " in all over ", options.threads,
@@ -338,9 +464,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   }
   std::unique_ptr<HttpServer> server(new HttpServer(std::move(handler), std::move(options)));
   const HttpServerOptions& chosen = server->options_;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  // MHD_USE_AUTO: epoll (poll with a thread per connection), so that no descriptor number is
+  // bounded by select's FD_SETSIZE.
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
   if (parsed.ipv6) flags |= MHD_USE_IPv6;
-  if (chosen.thread_per_connection) flags |= MHD_USE_THREAD_PER_CONNECTION;
+  // libmicrohttpd suspends connections on its pool only.
+  flags |= chosen.thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION : MHD_ALLOW_SUSPEND_RESUME;
   int listening_fd = -1;
   if (chosen.tls.has_value()) {
     // The TLS relay accepts the connections; libmicrohttpd gets each one's plaintext end.
@@ -353,7 +482,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
       {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&HttpServerCallbacks::Log),
        server.get()},
       {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&HttpServerCallbacks::Completed),
-       nullptr},
+       server.get()},
       {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&HttpServerCallbacks::Connection),
        server.get()},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -422,7 +551,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
 HttpServer::~HttpServer() {
   // The relay first: no new connection reaches the daemon while it stops.
   tls_relay_.reset();
-  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
+  if (daemon_ != nullptr) {
+    EndExchanges();
+    MHD_stop_daemon(daemon_);
+  }
   {
     absl::MutexLock lock(&arriving_mutex_);
     stopping_ = true;

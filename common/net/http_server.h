@@ -1,7 +1,9 @@
 // A small, bounded HTTP/1.1 server over libmicrohttpd for the certapproval page (ARCHITECTURE.md
 // §7) and the coordinator's public HTTPS binding (docs/PROTOCOL.md "The public endpoint"): bodies
 // and headers have size limits, idle connections time out, connections are capped.
-// Handlers are plain functions from request to response.
+// Handlers are plain functions from request to response, or asynchronous ones that answer later
+// from any thread: then no server thread waits for the answer (libmicrohttpd suspends the
+// connection until it comes).
 #ifndef MECAI_COMMON_NET_HTTP_SERVER_H_
 #define MECAI_COMMON_NET_HTTP_SERVER_H_
 
@@ -10,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>  // NOLINT(build/c++11): the request-deadline watcher.
 #include <utility>
@@ -48,6 +51,16 @@ struct HttpServerResponse {
 
 // Called on the server's threads; must be thread-safe and return promptly.
 using HttpHandler = std::function<HttpServerResponse(const HttpServerRequest&)>;
+
+// Answers one request. Callable from any thread, at any time, also inside the handler; the first
+// call answers and any later one is ignored. A call after the client left, or after the server was
+// destroyed, does nothing (the copy of the function stays safe to call).
+using HttpRespond = std::function<void(HttpServerResponse)>;
+// Called on the server's threads; must be thread-safe and return promptly, and see to it that
+// `respond` is called eventually: the connection waits for it (suspended, holding no thread and
+// exempt from the idle timeout), bounded only by the caller's own deadline and, over HTTPS, by
+// HttpServerTls.max_connection_lifetime for the client's side.
+using AsyncHttpHandler = std::function<void(const HttpServerRequest&, HttpRespond respond)>;
 
 // HTTPS (common/net/tls_relay.h): server-authenticated TLS with OpenSSL in front of the server.
 struct HttpServerTls {
@@ -88,13 +101,16 @@ struct HttpServerOptions {
   // closed at once. 0: no per-address limit (behind a proxy every client has the proxy's address).
   // Must be below max_connections / threads: each thread serves its own share of the connections,
   // and one address may hold its whole allowance on one thread, which must still take others.
+  // HTTPS: the TLS relay enforces both limits over all connections, so this rule does not apply.
   unsigned max_connections_per_address = 8;
   // A connection on which nothing arrives for this long is closed (whole seconds, at least 1).
   absl::Duration idle_timeout = absl::Seconds(10);
   unsigned threads = 4;
   // One thread per connection instead of a pool of `threads`, for handlers that block (for
   // seconds) without holding up other connections; max_connections bounds the threads, and the
-  // per-address rule above does not apply.
+  // per-address rule above does not apply. An AsyncHttpHandler needs no such thread: its
+  // connections wait for their answers suspended, on the pool (with it, the thread of a connection
+  // waits for the answer).
   bool thread_per_connection = false;
   // The whole request, headers and body, must have arrived within this time of the connection's
   // start (of its TLS handshake's end with `tls`); otherwise the server answers 408 and closes the
@@ -115,7 +131,8 @@ struct HttpServerOptions {
   std::function<HttpServerResponse(const HttpServerRequest&)> body_too_large_handler;
 };
 
-// Thread-safe. Destruction stops the server (waiting for running handlers).
+// Thread-safe. Destruction stops the server (waiting for running handlers); a connection still
+// waiting for an asynchronous answer is closed without one, and its `respond` does nothing.
 class HttpServer {
  public:
   // Binds `address` ("ip:port", numeric IPv4 or "[ipv6]"; port 0 picks one). UNAVAILABLE when it
@@ -124,6 +141,10 @@ class HttpServer {
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address,
                                                            HttpHandler handler,
                                                            HttpServerOptions options = {});
+  // The same with an asynchronous handler.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> StartAsync(const std::string& address,
+                                                                AsyncHttpHandler handler,
+                                                                HttpServerOptions options = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -138,7 +159,10 @@ class HttpServer {
     bool timed_out = false;
   };
 
-  HttpServer(HttpHandler handler, HttpServerOptions options)
+  // One request handed to the handler, shared by its connection and its `respond`.
+  struct Exchange;
+
+  HttpServer(AsyncHttpHandler handler, HttpServerOptions options)
       : handler_(std::move(handler)), options_(std::move(options)) {}
 
   void Refused(HttpServerRefusal refusal) const {
@@ -149,9 +173,14 @@ class HttpServer {
   // request_timeout: answers 408 on, and closes, each connection whose request is overdue.
   void WatchRequestDeadlines() ABSL_LOCKS_EXCLUDED(arriving_mutex_);
 
+  // Answers `exchange` (HttpRespond).
+  static void Respond(const std::shared_ptr<Exchange>& exchange, HttpServerResponse response);
+  // Hands every waiting exchange its end (no answer), before the daemon stops.
+  void EndExchanges() ABSL_LOCKS_EXCLUDED(exchanges_mutex_);
+
   friend struct HttpServerCallbacks;
   // Constant after Start.
-  const HttpHandler handler_;
+  const AsyncHttpHandler handler_;
   const HttpServerOptions options_;
   MHD_Daemon* daemon_ = nullptr;
   int port_ = 0;
@@ -162,6 +191,12 @@ class HttpServer {
   // Keyed by libmicrohttpd's connection; from its start until its request is complete.
   std::map<const void*, Arriving> arriving_ ABSL_GUARDED_BY(arriving_mutex_);
   bool stopping_ ABSL_GUARDED_BY(arriving_mutex_) = false;
+
+  absl::Mutex exchanges_mutex_;
+  // The exchanges handed to the handler whose connection has not completed.
+  std::set<std::shared_ptr<Exchange>> exchanges_ ABSL_GUARDED_BY(exchanges_mutex_);
+  // Set when the server stops: no exchange begins after it.
+  bool exchanges_ended_ ABSL_GUARDED_BY(exchanges_mutex_) = false;
 
   absl::Mutex relayed_mutex_;
   // HTTPS: the client address of each relayed connection, by the descriptor the daemon reads.

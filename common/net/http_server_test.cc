@@ -5,7 +5,10 @@
 // endpoint, docs/PROTOCOL.md): no client certificate is asked for, a handshake or a request that
 // does not arrive in time is cut off (a client trickling bytes gets 408), a declared body over the
 // limit is refused before it is sent, connection limits close at once, and a blocking handler does
-// not hold up other connections. Loopback only.
+// not hold up other connections. Asynchronous handlers: connections waiting for their answers hold
+// no thread (200 of them on 2 threads), are not idle-timed out, and an answer after the client left
+// or after the server stopped is harmless. The TLS relay's event loop: 200 TLS connections add no
+// thread, and bodies larger than its buffers go through both ways. Loopback only.
 #include "common/net/http_server.h"
 
 #include <arpa/inet.h>
@@ -17,9 +20,12 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>  // NOLINT(build/c++11): answers from another thread.
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -36,6 +42,10 @@
 
 namespace mecai {
 namespace {
+
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 // A connected TCP socket from `source` (a numeric 127.x.y.z address) to 127.0.0.1:`port`; -1 on
 // failure. Every address of 127.0.0.0/8 is on the loopback interface, so each source is a client
@@ -202,10 +212,219 @@ TEST(HttpServerLimitsTest, APerAddressLimitAThreadCannotServeBesideOthersIsRefus
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTPS (common/net/tls_relay.h) and the limits the public endpoint needs.
+// Asynchronous handlers: a connection waiting for its answer is suspended and holds no thread.
 
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
+// The threads of this process now (/proc/self/status "Threads:").
+int ThreadsOfThisProcess() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  }
+  return -1;
+}
+
+// Collects the requests an asynchronous handler received and their `respond`, for the test to
+// answer when it chooses. Thread-safe.
+class HeldRequests {
+ public:
+  struct Held {
+    std::string path;
+    absl::Time arrived;
+    HttpRespond respond;
+  };
+
+  AsyncHttpHandler Handler() {
+    return [this](const HttpServerRequest& request, HttpRespond respond) {
+      absl::MutexLock lock(&mutex_);
+      held_.push_back({request.path, absl::Now(), std::move(respond)});
+    };
+  }
+  // Waits up to `timeout` for `count` requests to be held; all of them once there are.
+  std::vector<Held> Await(size_t count, absl::Duration timeout) {
+    absl::MutexLock lock(&mutex_);
+    auto reached = [&] { return held_.size() >= count; };
+    if (!mutex_.AwaitWithTimeout(absl::Condition(&reached), timeout)) return {};
+    return held_;
+  }
+
+ private:
+  absl::Mutex mutex_;
+  std::vector<Held> held_ ABSL_GUARDED_BY(mutex_);
+};
+
+// An answer naming the path it answers.
+HttpServerResponse AnswerTo(const std::string& path) {
+  HttpServerResponse response;
+  response.content_type = "text/plain; charset=utf-8";
+  response.body = absl::StrCat("answer to ", path);
+  return response;
+}
+
+// Sends "GET `path`" with "Connection: close" on a new connection; -1 on failure.
+int SendGet(int port, const std::string& path) {
+  const int fd = ConnectFrom("127.0.0.1", port);
+  if (fd < 0) return -1;
+  if (!SendAll(fd, absl::StrCat("GET ", path,
+                                " HTTP/1.1\r\nHost: server\r\nConnection: close\r\n\r\n"))) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// 200 connections, each answered 1 s after its request arrived, on a pool of 2 threads: every
+// request reaches the handler before any is answered (a handler that held its thread would let
+// 2 in), the process gains no thread per connection, and all are answered in about 1 s (with a
+// thread waiting per answer, 2 threads would need 100 s).
+TEST(AsyncHttpServerTest, TwoHundredWaitingConnectionsAreAnsweredByTwoThreads) {
+  constexpr int kConnections = 200;
+  HttpServerOptions options;
+  options.threads = 2;
+  options.max_connections = 1024;
+  options.max_connections_per_address = 0;
+  options.idle_timeout = absl::Seconds(30);
+  HeldRequests held;
+  ASSERT_OK_AND_ASSIGN(auto server, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), options));
+  const int threads_before = ThreadsOfThisProcess();
+  std::vector<int> fds;
+  for (int i = 0; i < kConnections; ++i) {
+    const int fd = SendGet(server->port(), absl::StrCat("/", i));
+    ASSERT_GE(fd, 0) << "connection " << i;
+    fds.push_back(fd);
+  }
+  const std::vector<HeldRequests::Held> requests = held.Await(kConnections, absl::Seconds(20));
+  ASSERT_EQ(requests.size(), kConnections) << "the requests did not all reach the handler at once";
+  EXPECT_LE(ThreadsOfThisProcess(), threads_before + 2)
+      << "threads before the connections: " << threads_before;
+  // One thread answers them all, each 1 s after it arrived.
+  const absl::Time started = absl::Now();
+  std::thread responder([&requests] {
+    for (const HeldRequests::Held& request : requests) {
+      absl::SleepFor(request.arrived + absl::Seconds(1) - absl::Now());
+      request.respond(AnswerTo(request.path));
+    }
+  });
+  for (int i = 0; i < kConnections; ++i) {
+    std::string response;
+    EXPECT_TRUE(ClosedByServerWithin(fds[i], absl::Seconds(30), &response)) << i;
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n")) << i;
+    EXPECT_THAT(response, EndsWith(absl::StrCat("\r\n\r\nanswer to /", i))) << i;
+    close(fds[i]);
+  }
+  responder.join();
+  EXPECT_LT(absl::Now() - started, absl::Seconds(20));
+}
+
+// A suspended connection is not closed by the idle timeout (1 s here) while its answer is due.
+TEST(AsyncHttpServerTest, AWaitingConnectionOutlivesTheIdleTimeout) {
+  HttpServerOptions options;
+  options.idle_timeout = absl::Seconds(1);
+  HeldRequests held;
+  ASSERT_OK_AND_ASSIGN(auto server, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), options));
+  const int fd = SendGet(server->port(), "/slow");
+  ASSERT_GE(fd, 0);
+  std::vector<HeldRequests::Held> requests = held.Await(1, absl::Seconds(10));
+  ASSERT_EQ(requests.size(), 1u);
+  absl::SleepFor(absl::Milliseconds(2500));
+  requests[0].respond(AnswerTo("/slow"));
+  // A second answer is ignored.
+  requests[0].respond(AnswerTo("/again"));
+  std::string response;
+  EXPECT_TRUE(ClosedByServerWithin(fd, absl::Seconds(10), &response));
+  close(fd);
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(response, EndsWith("\r\n\r\nanswer to /slow"));
+}
+
+// An answer after the client left goes nowhere, harmlessly, and the server serves on; an answer
+// given inside the handler is sent at once.
+TEST(AsyncHttpServerTest, AnAnswerAfterTheClientLeftIsHarmless) {
+  HeldRequests held;
+  const AsyncHttpHandler holding = held.Handler();
+  ASSERT_OK_AND_ASSIGN(auto server, HttpServer::StartAsync(
+                                        "127.0.0.1:0", [&holding](const HttpServerRequest& request,
+                                                                  HttpRespond respond) {
+                                          if (request.path == "/now")
+                                            return respond(AnswerTo(request.path));
+                                          holding(request, std::move(respond));
+                                        }));
+  for (int i = 0; i < 5; ++i) {
+    const int fd = SendGet(server->port(), absl::StrCat("/left", i));
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(held.Await(i + 1, absl::Seconds(10)).size(), static_cast<size_t>(i + 1));
+    close(fd);
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  for (const HeldRequests::Held& request : held.Await(5, absl::Seconds(1))) {
+    request.respond(AnswerTo(request.path));
+  }
+  const int fd = SendGet(server->port(), "/now");
+  ASSERT_GE(fd, 0);
+  std::string response;
+  EXPECT_TRUE(ClosedByServerWithin(fd, absl::Seconds(10), &response));
+  close(fd);
+  EXPECT_THAT(response, EndsWith("\r\n\r\nanswer to /now"));
+}
+
+// Destroying the server closes the connections still waiting, without an answer; answering them
+// afterwards does nothing.
+TEST(AsyncHttpServerTest, DestructionClosesWaitingConnectionsAndLaterAnswersAreHarmless) {
+  HeldRequests held;
+  ASSERT_OK_AND_ASSIGN(auto server, HttpServer::StartAsync("127.0.0.1:0", held.Handler()));
+  std::vector<int> fds;
+  for (int i = 0; i < 3; ++i) {
+    fds.push_back(SendGet(server->port(), absl::StrCat("/", i)));
+    ASSERT_GE(fds.back(), 0);
+  }
+  const std::vector<HeldRequests::Held> requests = held.Await(3, absl::Seconds(10));
+  ASSERT_EQ(requests.size(), 3u);
+  // The first connection's is answered just before, and delivered.
+  for (const HeldRequests::Held& request : requests) {
+    if (request.path == "/0") request.respond(AnswerTo(request.path));
+  }
+  std::string answered;
+  EXPECT_TRUE(ClosedByServerWithin(fds[0], absl::Seconds(10), &answered));
+  EXPECT_THAT(answered, StartsWith("HTTP/1.1 200 OK\r\n"));
+  server.reset();
+  for (int i = 1; i < 3; ++i) {
+    std::string response;
+    EXPECT_TRUE(ClosedByServerWithin(fds[i], absl::Seconds(10), &response)) << i;
+    EXPECT_EQ(response, "") << i;
+  }
+  for (const HeldRequests::Held& request : requests) request.respond(AnswerTo(request.path));
+  for (int fd : fds) close(fd);
+}
+
+// With a thread per connection, an asynchronous answer from another thread is waited for on the
+// connection's thread.
+TEST(AsyncHttpServerTest, AThreadPerConnectionWaitsForTheAnswer) {
+  HttpServerOptions options;
+  options.thread_per_connection = true;
+  HeldRequests held;
+  ASSERT_OK_AND_ASSIGN(auto server, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), options));
+  const int fd = SendGet(server->port(), "/waited");
+  ASSERT_GE(fd, 0);
+  std::vector<HeldRequests::Held> requests = held.Await(1, absl::Seconds(10));
+  ASSERT_EQ(requests.size(), 1u);
+  std::thread([respond = requests[0].respond] { respond(AnswerTo("/waited")); }).join();
+  std::string response;
+  EXPECT_TRUE(ClosedByServerWithin(fd, absl::Seconds(10), &response));
+  close(fd);
+  EXPECT_THAT(response, EndsWith("\r\n\r\nanswer to /waited"));
+  // And one still waiting when the server stops is closed without an answer.
+  const int waiting = SendGet(server->port(), "/never");
+  ASSERT_GE(waiting, 0);
+  ASSERT_EQ(held.Await(2, absl::Seconds(10)).size(), 2u);
+  server.reset();
+  std::string none;
+  EXPECT_TRUE(ClosedByServerWithin(waiting, absl::Seconds(10), &none));
+  close(waiting);
+  EXPECT_EQ(none, "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTPS (common/net/tls_relay.h) and the limits the public endpoint needs.
 
 // Counts each refusal the server reports. Thread-safe.
 class RefusalCounter {
@@ -503,6 +722,123 @@ TEST_F(HttpsServerTest, ABlockingHandlerDoesNotHoldUpOtherConnections) {
   EXPECT_THAT(Exchange("GET /fast HTTP/1.1\r\nHost: server\r\n\r\n"), HasSubstr("fast"));
   slow.join();
   EXPECT_THAT(slow_response, HasSubstr("released by the fast request"));
+}
+
+// Over HTTPS on a pool of 2 threads, with the asynchronous handler: 20 clients wait at once for
+// answers given 1 s later, and a client still waiting when the server stops is closed.
+TEST_F(HttpsServerTest, AnAsynchronousHandlerOnAPoolServesWaitingClients) {
+  constexpr int kClients = 20;
+  HttpServerTls tls;
+  tls.certificate_chain_file = files_.server_certificate;
+  tls.private_key_file = files_.server_key;
+  HttpServerOptions options;
+  options.tls = tls;
+  options.threads = 2;
+  options.max_connections = 64;
+  options.max_connections_per_address = 32;
+  options.one_request_per_connection = true;
+  HeldRequests held;
+  ASSERT_OK_AND_ASSIGN(server_, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), options));
+  std::vector<std::unique_ptr<TlsTestClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+    ASSERT_TRUE(client->Write(absl::StrCat("GET /", i, " HTTP/1.1\r\nHost: server\r\n\r\n")));
+    clients.push_back(std::move(client));
+  }
+  const std::vector<HeldRequests::Held> requests = held.Await(kClients, absl::Seconds(30));
+  ASSERT_EQ(requests.size(), kClients);
+  std::thread responder([&requests] {
+    for (const HeldRequests::Held& request : requests) {
+      absl::SleepFor(request.arrived + absl::Seconds(1) - absl::Now());
+      request.respond(AnswerTo(request.path));
+    }
+  });
+  for (int i = 0; i < kClients; ++i) {
+    const std::string response = clients[i]->ReadAll();
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n")) << i;
+    EXPECT_THAT(response, HasSubstr("Connection: close\r\n")) << i;
+    EXPECT_THAT(response, EndsWith(absl::StrCat("\r\n\r\nanswer to /", i))) << i;
+  }
+  responder.join();
+  ASSERT_OK_AND_ASSIGN(auto waiting, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+  ASSERT_TRUE(waiting->Write("GET /never HTTP/1.1\r\nHost: server\r\n\r\n"));
+  ASSERT_EQ(held.Await(kClients + 1, absl::Seconds(10)).size(), kClients + 1u);
+  server_.reset();
+  EXPECT_EQ(waiting->ReadAll(), "");
+}
+
+// The TLS relay serves its connections on one event-loop thread: 200 TLS clients waiting at once
+// for their answers add no thread to the process (with a relay thread per connection they would
+// add 200), and each gets its answer.
+TEST_F(HttpsServerTest, TwoHundredTlsConnectionsAddNoThread) {
+  constexpr int kClients = 200;
+  HttpServerTls tls;
+  tls.certificate_chain_file = files_.server_certificate;
+  tls.private_key_file = files_.server_key;
+  tls.handshake_timeout = absl::Seconds(30);
+  HttpServerOptions options;
+  options.tls = tls;
+  options.threads = 2;
+  options.max_connections = 512;
+  options.max_connections_per_address = 256;
+  options.idle_timeout = absl::Seconds(60);
+  options.one_request_per_connection = true;
+  HeldRequests held;
+  ASSERT_OK_AND_ASSIGN(server_, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), options));
+  const int threads_before = ThreadsOfThisProcess();
+  std::vector<std::unique_ptr<TlsTestClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+    ASSERT_TRUE(client->Write(absl::StrCat("GET /", i, " HTTP/1.1\r\nHost: server\r\n\r\n")));
+    clients.push_back(std::move(client));
+  }
+  const std::vector<HeldRequests::Held> requests = held.Await(kClients, absl::Seconds(20));
+  ASSERT_EQ(requests.size(), kClients);
+  const int threads_while_waiting = ThreadsOfThisProcess();
+  EXPECT_LE(threads_while_waiting, threads_before + 2)
+      << "threads before the connections: " << threads_before;
+  for (const HeldRequests::Held& request : requests) request.respond(AnswerTo(request.path));
+  for (int i = 0; i < kClients; ++i) {
+    const std::string response = clients[i]->ReadAll();
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n")) << i;
+    EXPECT_THAT(response, EndsWith(absl::StrCat("\r\n\r\nanswer to /", i))) << i;
+  }
+}
+
+// Bodies far larger than the relay's buffers go through both ways, with several clients at once
+// (the relay waits on whichever side is slow and moves the others meanwhile).
+TEST_F(HttpsServerTest, LargeBodiesAreRelayedBothWays) {
+  constexpr int kClients = 4;
+  constexpr size_t kBodyBytes = 2 << 20;
+  HttpServerOptions options;
+  options.max_body_bytes = kBodyBytes;
+  Start(options, [](const HttpServerRequest& request) {
+    HttpServerResponse response;
+    response.content_type = "application/octet-stream";
+    response.body = std::string(kBodyBytes, 'y');
+    response.headers.push_back({"X-Received", absl::StrCat(request.body.size())});
+    return response;
+  });
+  std::vector<std::unique_ptr<TlsTestClient>> clients;
+  std::vector<std::thread> senders;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+    clients.push_back(std::move(client));
+  }
+  for (int i = 0; i < kClients; ++i) {
+    senders.emplace_back([client = clients[i].get()] {
+      EXPECT_TRUE(client->Write(
+          absl::StrCat("POST /large HTTP/1.1\r\nHost: server\r\nContent-Length: ", kBodyBytes,
+                       "\r\n\r\n", std::string(kBodyBytes, 'x'))));
+    });
+  }
+  for (std::thread& sender : senders) sender.join();
+  for (int i = 0; i < kClients; ++i) {
+    const std::string response = clients[i]->ReadAll();
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n")) << i;
+    EXPECT_THAT(response, HasSubstr(absl::StrCat("X-Received: ", kBodyBytes, "\r\n"))) << i;
+    EXPECT_THAT(response, EndsWith(absl::StrCat("\r\n\r\n", std::string(kBodyBytes, 'y')))) << i;
+  }
 }
 
 // TlsRelayOptions.reload_interval: a renewed certificate and key, moved into place key first, are

@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,8 +30,8 @@ constexpr size_t kRelayBufferBytes = 16 << 10;
 constexpr unsigned char kHttp11Alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 // OpenSSL writes to the socket with write(2), which cannot pass MSG_NOSIGNAL: a client that went
-// away would otherwise end the process with SIGPIPE. Relay threads keep it blocked (the write
-// fails with EPIPE instead).
+// away would otherwise end the process with SIGPIPE. The event-loop thread keeps it blocked (the
+// write fails with EPIPE instead).
 void BlockSigpipeInThisThread() {
   sigset_t set;
   sigemptyset(&set);
@@ -47,6 +47,17 @@ bool SetNonBlocking(int fd) {
 // How long, and how many bytes, a connection is read and discarded after the answer went out.
 constexpr absl::Duration kLinger = absl::Seconds(2);
 constexpr size_t kMaxLingerBytes = 1 << 20;
+// Rounds of moving bytes one connection gets before the others have their turn.
+constexpr int kRoundsPerTurn = 16;
+// Connections accepted per turn, and epoll events taken per turn.
+constexpr int kAcceptsPerTurn = 64;
+constexpr int kEventsPerTurn = 256;
+// How long the listening socket rests when the process is out of descriptors or memory.
+constexpr absl::Duration kAcceptPause = absl::Milliseconds(100);
+// The epoll tags of the listening socket and of the stop eventfd; a connection's sides are
+// 2 * id and 2 * id + 1 (ids start at 1).
+constexpr uint64_t kListeningTag = 0;
+constexpr uint64_t kStopTag = 1;
 
 int MillisecondsUntil(absl::Time deadline) {
   const int64_t left =
@@ -121,27 +132,49 @@ std::string NumericAddress(const sockaddr_storage& address, socklen_t length) {
   return host;
 }
 
-// A lingering close: the server answered before the client finished sending (413 on a declared
-// length, say). Closing now, with the client's bytes unread, would make the kernel reset the
-// connection, and a reset can destroy the answer before the client reads it. So the sending side
-// is shut, and what the client still sends is read and discarded until it stops, for a bounded
-// time and number of bytes, before the caller closes.
-void LingerThenClose(int client_fd, absl::Time deadline) {
-  shutdown(client_fd, SHUT_WR);
-  const absl::Time until = std::min(deadline, absl::Now() + kLinger);
-  char discarded[kRelayBufferBytes];
-  size_t total = 0;
-  while (total < kMaxLingerBytes) {
-    pollfd entry = {client_fd, POLLIN, 0};
-    const int timeout = MillisecondsUntil(until);
-    if (timeout == 0 || poll(&entry, 1, timeout) <= 0) return;
-    const ssize_t read = recv(client_fd, discarded, sizeof(discarded), 0);
-    if (read <= 0 && !(read < 0 && (errno == EINTR || errno == EAGAIN))) return;
-    if (read > 0) total += static_cast<size_t>(read);
-  }
-}
-
 }  // namespace
+
+struct TlsRelay::Connection {
+  enum class Stage {
+    // SSL_accept until it completes, by handshake_timeout.
+    kHandshake,
+    // Plaintext both ways, by max_connection_lifetime.
+    kRelay,
+    // The server's answer went out before the client finished sending: the client's sending side
+    // is read and discarded, for kLinger and kMaxLingerBytes at most, before the close. Closing at
+    // once, with the client's bytes unread, would make the kernel reset the connection, and a
+    // reset can destroy the answer before the client reads it.
+    kLinger,
+  };
+
+  uint64_t id = 0;
+  Stage stage = Stage::kHandshake;
+  int client_fd = -1;
+  // The relay's end of the socketpair (the server has the other); -1 before delivery.
+  int server_fd = -1;
+  SslPtr ssl;
+  sockaddr_storage address = {};
+  socklen_t length = 0;
+  std::string address_key;
+  absl::Time accepted;
+  absl::Time deadline = absl::InfiniteFuture();
+  // What each side is watched for (0: not registered with epoll).
+  uint32_t client_watched = 0;
+  uint32_t server_watched = 0;
+
+  // Each direction holds at most one buffer.
+  std::string to_server;
+  size_t to_server_sent = 0;
+  std::string to_client;
+  size_t to_client_sent = 0;
+  bool client_ended = false;  // No more bytes will come from the client.
+  bool server_ended = false;  // No more bytes will come from the server.
+  bool server_write_shut = false;
+  // The server closed its end and takes no more input: what the client still sends is not read
+  // now (the lingering close discards it), but the server's answer is still delivered.
+  bool server_input_closed = false;
+  size_t lingered_bytes = 0;
+};
 
 absl::StatusOr<std::unique_ptr<TlsRelay>> TlsRelay::Start(int listening_fd,
                                                           const TlsRelayOptions& options,
@@ -155,10 +188,17 @@ absl::StatusOr<std::unique_ptr<TlsRelay>> TlsRelay::Start(int listening_fd,
       new TlsRelay(options, *std::move(context), std::move(deliver), std::move(on_refusal)));
   relay->listening_fd_ = listening_fd;
   relay->stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (relay->stop_fd_ < 0 || !SetNonBlocking(listening_fd)) {
-    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  relay->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (relay->stop_fd_ < 0 || relay->epoll_fd_ < 0 || !SetNonBlocking(listening_fd)) {
+    return absl::InternalError(absl::StrCat("TLS relay: ", std::strerror(errno)));
   }
-  relay->acceptor_ = std::thread([raw = relay.get()] { raw->AcceptLoop(); });
+  epoll_event stop = {};
+  stop.events = EPOLLIN;
+  stop.data.u64 = kStopTag;
+  if (epoll_ctl(relay->epoll_fd_, EPOLL_CTL_ADD, relay->stop_fd_, &stop) != 0) {
+    return absl::InternalError(absl::StrCat("TLS relay: epoll_ctl: ", std::strerror(errno)));
+  }
+  relay->loop_ = std::thread([raw = relay.get()] { raw->Loop(); });
   return relay;
 }
 
@@ -201,257 +241,330 @@ TlsRelay::~TlsRelay() {
       MECAI_LOG(Error) << "cannot stop the TLS relay: " << std::strerror(errno);
     }
   }
-  if (acceptor_.joinable()) acceptor_.join();
-  std::map<uint64_t, std::thread> threads;
-  {
-    absl::MutexLock lock(&mutex_);
-    threads.swap(threads_);
-  }
-  for (auto& [id, thread] : threads) thread.join();
+  if (loop_.joinable()) loop_.join();
+  // The loop has ended: what it left is closed here.
+  while (!connections_.empty()) Finish(connections_.begin()->first);
   if (listening_fd_ >= 0) close(listening_fd_);
   if (stop_fd_ >= 0) close(stop_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
-void TlsRelay::JoinFinished() {
-  std::vector<std::thread> ended;
-  {
-    absl::MutexLock lock(&mutex_);
-    for (uint64_t id : finished_) {
-      auto it = threads_.find(id);
-      if (it == threads_.end()) continue;
-      ended.push_back(std::move(it->second));
-      threads_.erase(it);
-    }
-    finished_.clear();
-  }
-  for (std::thread& thread : ended) thread.join();
-}
-
-void TlsRelay::AcceptLoop() {
+void TlsRelay::Loop() {
   BlockSigpipeInThisThread();
+  epoll_event events[kEventsPerTurn];
   while (true) {
-    pollfd fds[2] = {{listening_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    // Wakes now and then to join the threads of ended connections even when nobody connects.
-    const int ready = poll(fds, 2, 1000);
-    JoinFinished();
+    const absl::Time now = absl::Now();
+    // The listening socket is watched unless accepting rests (out of descriptors or memory).
+    const bool watch_listening = now >= accept_paused_until_;
+    if (watch_listening != listening_watched_) {
+      epoll_event listening = {};
+      listening.events = EPOLLIN;
+      listening.data.u64 = kListeningTag;
+      epoll_ctl(epoll_fd_, watch_listening ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listening_fd_,
+                &listening);
+      listening_watched_ = watch_listening;
+    }
+    // Deadlines that passed end their connections: a handshake not completed in time is a
+    // refusal; a lifetime or a lingering close that ran out just closes.
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      const uint64_t id = deadlines_.begin()->second;
+      Connection& connection = *connections_.at(id);
+      if (connection.stage == Connection::Stage::kHandshake && on_refusal_) {
+        on_refusal_(TlsRelayRefusal::kHandshakeFailed);
+      }
+      Finish(id);
+    }
+    absl::Time wake = now + absl::Seconds(1);
+    if (!deadlines_.empty()) wake = std::min(wake, deadlines_.begin()->first);
+    if (!listening_watched_) wake = std::min(wake, accept_paused_until_);
+    const int timeout = again_.empty() ? MillisecondsUntil(wake) : 0;
+    const int ready = epoll_wait(epoll_fd_, events, kEventsPerTurn, timeout);
     if (ready < 0 && errno != EINTR) {
-      MECAI_LOG(Error) << "TLS relay: poll: " << std::strerror(errno);
+      MECAI_LOG(Error) << "TLS relay: epoll_wait: " << std::strerror(errno);
       return;
     }
-    if (fds[1].revents != 0) return;
-    if (ready <= 0 || (fds[0].revents & POLLIN) == 0) continue;
+    std::vector<uint64_t> again;
+    again.swap(again_);
+    for (int i = 0; i < ready; ++i) {
+      const uint64_t tag = events[i].data.u64;
+      if (tag == kStopTag) return;
+      if (tag == kListeningTag) {
+        Accept();
+        continue;
+      }
+      auto it = connections_.find(tag / 2);
+      if (it != connections_.end()) Drive(*it->second);  // Else finished earlier in this turn.
+    }
+    for (uint64_t id : again) {
+      auto it = connections_.find(id);
+      if (it != connections_.end()) Drive(*it->second);
+    }
+  }
+}
+
+void TlsRelay::Accept() {
+  for (int i = 0; i < kAcceptsPerTurn; ++i) {
     sockaddr_storage address = {};
     socklen_t length = sizeof(address);
     const int fd = accept4(listening_fd_, reinterpret_cast<sockaddr*>(&address), &length,
                            SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
-      // Out of descriptors or memory: the connection waits in the backlog, and the loop waits a
-      // moment rather than spin on a listening socket that stays readable.
+      // Out of descriptors or memory: the connection waits in the backlog, and the listening
+      // socket rests a moment rather than wake the loop over and over while it stays readable.
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        pollfd stop = {stop_fd_, POLLIN, 0};
-        poll(&stop, 1, 100);
+        accept_paused_until_ = absl::Now() + kAcceptPause;
       }
-      continue;  // EAGAIN, ECONNABORTED ...: try again at the next turn.
+      return;  // EAGAIN, ECONNABORTED ...: at the next turn.
     }
     std::string key = NumericAddress(address, length);
     std::optional<TlsRelayRefusal> refused;
-    {
-      absl::MutexLock lock(&mutex_);
-      if (open_ >= options_.max_connections) {
-        refused = TlsRelayRefusal::kConnectionLimit;
-      } else if (options_.max_connections_per_address > 0 &&
-                 open_per_address_[key] >= options_.max_connections_per_address) {
+    if (connections_.size() >= options_.max_connections) {
+      refused = TlsRelayRefusal::kConnectionLimit;
+    } else if (options_.max_connections_per_address > 0) {
+      auto it = open_per_address_.find(key);
+      if (it != open_per_address_.end() && it->second >= options_.max_connections_per_address) {
         refused = TlsRelayRefusal::kAddressConnectionLimit;
-      } else {
-        ++open_;
-        ++open_per_address_[key];
-        const uint64_t id = next_id_++;
-        threads_.emplace(id, std::thread([this, id, fd, address, length, key] {
-                           ServeConnection(id, fd, address, length, key);
-                         }));
-      }
-      if (open_per_address_.count(key) != 0 && open_per_address_[key] == 0) {
-        open_per_address_.erase(key);
       }
     }
     if (refused.has_value()) {
       close(fd);
       if (on_refusal_) on_refusal_(*refused);
+      continue;
     }
-  }
-}
-
-bool TlsRelay::WaitFor(int fd, short events, absl::Time deadline) const {
-  while (true) {
-    const int timeout = MillisecondsUntil(deadline);
-    pollfd fds[2] = {{fd, events, 0}, {stop_fd_, POLLIN, 0}};
-    const int ready = poll(fds, 2, timeout);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0 || fds[1].revents != 0) return false;
-    if (fds[0].revents != 0) return true;
-  }
-}
-
-void TlsRelay::ServeConnection(uint64_t id, int client_fd, sockaddr_storage address,
-                               socklen_t length, std::string address_key) {
-  BlockSigpipeInThisThread();
-  const absl::Time accepted = absl::Now();
-  SslPtr ssl = NewConnectionSsl();
-  bool handshaken = false;
-  if (ssl != nullptr && SSL_set_fd(ssl.get(), client_fd) == 1) {
-    const absl::Time deadline = accepted + options_.handshake_timeout;
-    while (true) {
+    auto connection = std::make_unique<Connection>();
+    connection->id = next_id_++;
+    connection->client_fd = fd;
+    connection->address = address;
+    connection->length = length;
+    connection->address_key = key;
+    connection->accepted = absl::Now();
+    connection->ssl = NewConnectionSsl();
+    ++open_per_address_[key];
+    Connection& added = *connection;
+    connections_.emplace(added.id, std::move(connection));
+    if (added.ssl == nullptr || SSL_set_fd(added.ssl.get(), fd) != 1) {
       ERR_clear_error();
-      const int result = SSL_accept(ssl.get());
-      if (result == 1) {
-        handshaken = true;
-        break;
-      }
-      const int error = SSL_get_error(ssl.get(), result);
-      const short events =
-          error == SSL_ERROR_WANT_READ ? POLLIN : (error == SSL_ERROR_WANT_WRITE ? POLLOUT : 0);
-      if (events == 0 || !WaitFor(client_fd, events, deadline)) break;
+      if (on_refusal_) on_refusal_(TlsRelayRefusal::kHandshakeFailed);
+      Finish(added.id);
+      continue;
     }
-    ERR_clear_error();
+    SetDeadline(added, added.accepted + options_.handshake_timeout);
+    Drive(added);
   }
-  if (!handshaken) {
-    if (on_refusal_) on_refusal_(TlsRelayRefusal::kHandshakeFailed);
-  } else {
-    int pair[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
-      if (SetNonBlocking(pair[0])) {
-        deliver_(pair[1], address, length);  // The server owns pair[1] from here on.
-        Relay(ssl.get(), client_fd, pair[0], accepted + options_.max_connection_lifetime);
-      } else {
-        close(pair[1]);
-      }
-      close(pair[0]);
-    } else {
-      MECAI_LOG(Error) << "TLS relay: socketpair: " << std::strerror(errno);
-    }
-  }
-  ssl.reset();
-  close(client_fd);
-  absl::MutexLock lock(&mutex_);
-  --open_;
-  auto it = open_per_address_.find(address_key);
-  if (it != open_per_address_.end() && --it->second == 0) open_per_address_.erase(it);
-  finished_.push_back(id);
 }
 
-void TlsRelay::Relay(SSL* ssl, int client_fd, int server_fd, absl::Time deadline) {
-  // Each direction holds at most one buffer: nothing more is read from a side until what was read
-  // from it has been written to the other (back-pressure both ways).
-  std::string to_server;
-  size_t to_server_sent = 0;
-  std::string to_client;
-  size_t to_client_sent = 0;
-  bool client_ended = false;  // No more bytes will come from the client.
-  bool server_ended = false;  // No more bytes will come from the server.
-  bool server_write_shut = false;
-  // The server closed its end and takes no more input: what the client still sends is not read
-  // now (the lingering close discards it), but the server's answer is still delivered.
-  bool server_input_closed = false;
+void TlsRelay::Drive(Connection& connection) {
+  bool going = true;
+  switch (connection.stage) {
+    case Connection::Stage::kHandshake:
+      going = Handshake(connection);
+      break;
+    case Connection::Stage::kRelay:
+      going = Relay(connection);
+      break;
+    case Connection::Stage::kLinger:
+      going = Linger(connection);
+      break;
+  }
+  if (!going) Finish(connection.id);
+}
+
+bool TlsRelay::Handshake(Connection& connection) {
+  ERR_clear_error();
+  const int result = SSL_accept(connection.ssl.get());
+  if (result != 1) {
+    const int error = SSL_get_error(connection.ssl.get(), result);
+    ERR_clear_error();
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+      Watch(connection, false, error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+      return true;
+    }
+    if (on_refusal_) on_refusal_(TlsRelayRefusal::kHandshakeFailed);
+    return false;
+  }
+  ERR_clear_error();
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    MECAI_LOG(Error) << "TLS relay: socketpair: " << std::strerror(errno);
+    return false;
+  }
+  if (!SetNonBlocking(pair[0])) {
+    close(pair[0]);
+    close(pair[1]);
+    return false;
+  }
+  connection.server_fd = pair[0];
+  connection.stage = Connection::Stage::kRelay;
+  SetDeadline(connection, connection.accepted + options_.max_connection_lifetime);
+  deliver_(pair[1], connection.address, connection.length);  // The server owns pair[1] now.
+  return Relay(connection);
+}
+
+bool TlsRelay::Relay(Connection& connection) {
+  SSL* ssl = connection.ssl.get();
   char buffer[kRelayBufferBytes];
-  while (true) {
+  for (int round = 0; round < kRoundsPerTurn; ++round) {
     bool progressed = false;
-    short client_events = 0;
-    short server_events = 0;
+    uint32_t client_events = 0;
+    uint32_t server_events = 0;
     // Client → server.
-    if (!client_ended && !server_input_closed && to_server_sent == to_server.size()) {
-      to_server.clear();
-      to_server_sent = 0;
+    if (!connection.client_ended && !connection.server_input_closed &&
+        connection.to_server_sent == connection.to_server.size()) {
+      connection.to_server.clear();
+      connection.to_server_sent = 0;
       ERR_clear_error();
       const int read = SSL_read(ssl, buffer, sizeof(buffer));
       if (read > 0) {
-        to_server.assign(buffer, static_cast<size_t>(read));
+        connection.to_server.assign(buffer, static_cast<size_t>(read));
         progressed = true;
       } else {
         const int error = SSL_get_error(ssl, read);
         if (error == SSL_ERROR_WANT_READ) {
-          client_events |= POLLIN;
+          client_events |= EPOLLIN;
         } else if (error == SSL_ERROR_WANT_WRITE) {
-          client_events |= POLLOUT;
+          client_events |= EPOLLOUT;
         } else {  // close_notify, end of stream or a TLS error: the client is done sending.
-          client_ended = true;
+          ERR_clear_error();
+          connection.client_ended = true;
           progressed = true;
         }
       }
     }
-    if (to_server_sent < to_server.size()) {
-      const ssize_t sent = send(server_fd, to_server.data() + to_server_sent,
-                                to_server.size() - to_server_sent, MSG_NOSIGNAL);
+    if (connection.to_server_sent < connection.to_server.size()) {
+      const ssize_t sent =
+          send(connection.server_fd, connection.to_server.data() + connection.to_server_sent,
+               connection.to_server.size() - connection.to_server_sent, MSG_NOSIGNAL);
       if (sent > 0) {
-        to_server_sent += static_cast<size_t>(sent);
+        connection.to_server_sent += static_cast<size_t>(sent);
         progressed = true;
       } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        server_events |= POLLOUT;
+        server_events |= EPOLLOUT;
       } else if (sent < 0 && errno != EINTR) {
         // The server closed its end (it answered without reading everything, a 413 say).
-        server_input_closed = true;
-        to_server.clear();
-        to_server_sent = 0;
+        connection.server_input_closed = true;
+        connection.to_server.clear();
+        connection.to_server_sent = 0;
         progressed = true;
       }
     }
-    if (client_ended && to_server_sent == to_server.size() && !server_write_shut) {
-      shutdown(server_fd, SHUT_WR);
-      server_write_shut = true;
+    if (connection.client_ended && connection.to_server_sent == connection.to_server.size() &&
+        !connection.server_write_shut) {
+      shutdown(connection.server_fd, SHUT_WR);
+      connection.server_write_shut = true;
     }
     // Server → client.
-    if (!server_ended && to_client_sent == to_client.size()) {
-      to_client.clear();
-      to_client_sent = 0;
-      const ssize_t received = recv(server_fd, buffer, sizeof(buffer), 0);
+    if (!connection.server_ended && connection.to_client_sent == connection.to_client.size()) {
+      connection.to_client.clear();
+      connection.to_client_sent = 0;
+      const ssize_t received = recv(connection.server_fd, buffer, sizeof(buffer), 0);
       if (received > 0) {
-        to_client.assign(buffer, static_cast<size_t>(received));
+        connection.to_client.assign(buffer, static_cast<size_t>(received));
         progressed = true;
       } else if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        server_events |= POLLIN;
+        server_events |= EPOLLIN;
       } else if (received == 0 || errno != EINTR) {
-        server_ended = true;
+        connection.server_ended = true;
         progressed = true;
       }
     }
-    if (to_client_sent < to_client.size()) {
+    if (connection.to_client_sent < connection.to_client.size()) {
       ERR_clear_error();
-      const int written = SSL_write(ssl, to_client.data() + to_client_sent,
-                                    static_cast<int>(to_client.size() - to_client_sent));
+      const int written =
+          SSL_write(ssl, connection.to_client.data() + connection.to_client_sent,
+                    static_cast<int>(connection.to_client.size() - connection.to_client_sent));
       if (written > 0) {
-        to_client_sent += static_cast<size_t>(written);
+        connection.to_client_sent += static_cast<size_t>(written);
         progressed = true;
       } else {
         const int error = SSL_get_error(ssl, written);
         if (error == SSL_ERROR_WANT_WRITE) {
-          client_events |= POLLOUT;
+          client_events |= EPOLLOUT;
         } else if (error == SSL_ERROR_WANT_READ) {
-          client_events |= POLLIN;
+          client_events |= EPOLLIN;
         } else {
           ERR_clear_error();
-          return;  // The client went away.
+          return false;  // The client went away.
         }
       }
     }
-    if (server_ended && to_client_sent == to_client.size()) {
+    if (connection.server_ended && connection.to_client_sent == connection.to_client.size()) {
       // Everything the server said was delivered: close_notify (RFC 8446 §6.1), best effort.
       ERR_clear_error();
       SSL_shutdown(ssl);
       ERR_clear_error();
-      if (!client_ended) LingerThenClose(client_fd, deadline);
-      return;
+      if (connection.client_ended) return false;
+      shutdown(connection.client_fd, SHUT_WR);
+      close(connection.server_fd);  // Also ends its epoll registration.
+      connection.server_fd = -1;
+      connection.server_watched = 0;
+      connection.stage = Connection::Stage::kLinger;
+      SetDeadline(connection, std::min(connection.accepted + options_.max_connection_lifetime,
+                                       absl::Now() + kLinger));
+      return Linger(connection);
     }
     if (progressed) continue;
-    // Nothing moved: wait for a side we wait on (a side we do not wait on is left out, so that its
-    // hang-up does not wake the loop over and over), the deadline or the relay's end.
-    pollfd fds[3] = {{client_events != 0 ? client_fd : -1, client_events, 0},
-                     {server_events != 0 ? server_fd : -1, server_events, 0},
-                     {stop_fd_, POLLIN, 0}};
-    const int timeout = MillisecondsUntil(deadline);
-    if (timeout == 0) return;
-    const int ready = poll(fds, 3, timeout);
-    if (ready < 0 && errno != EINTR) return;
-    if (fds[2].revents != 0) return;
+    // Nothing moved: watch the sides it waits for (a side not waited for is left out, so that
+    // its hang-up does not wake the loop over and over).
+    Watch(connection, false, client_events);
+    Watch(connection, true, server_events);
+    return true;
   }
+  // Still moving: the other connections have their turn first.
+  again_.push_back(connection.id);
+  return true;
+}
+
+bool TlsRelay::Linger(Connection& connection) {
+  char discarded[kRelayBufferBytes];
+  while (connection.lingered_bytes < kMaxLingerBytes) {
+    const ssize_t read = recv(connection.client_fd, discarded, sizeof(discarded), 0);
+    if (read > 0) {
+      connection.lingered_bytes += static_cast<size_t>(read);
+    } else if (read < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      Watch(connection, false, EPOLLIN);
+      return true;
+    } else if (read == 0 || errno != EINTR) {
+      return false;
+    }
+  }
+  return false;
+}
+
+void TlsRelay::Watch(Connection& connection, bool server_side, uint32_t events) {
+  uint32_t& watched = server_side ? connection.server_watched : connection.client_watched;
+  const int fd = server_side ? connection.server_fd : connection.client_fd;
+  if (events == watched || fd < 0) return;
+  epoll_event event = {};
+  event.events = events;
+  event.data.u64 = 2 * connection.id + (server_side ? 1 : 0);
+  const int operation =
+      events == 0 ? EPOLL_CTL_DEL : (watched == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD);
+  if (epoll_ctl(epoll_fd_, operation, fd, &event) != 0) {
+    MECAI_LOG(Error) << "TLS relay: epoll_ctl: " << std::strerror(errno);
+  }
+  watched = events;
+}
+
+void TlsRelay::SetDeadline(Connection& connection, absl::Time deadline) {
+  deadlines_.erase({connection.deadline, connection.id});
+  connection.deadline = deadline;
+  deadlines_.insert({deadline, connection.id});
+}
+
+void TlsRelay::Finish(uint64_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& connection = *it->second;
+  deadlines_.erase({connection.deadline, id});
+  connection.ssl.reset();
+  // Closing a descriptor also ends its epoll registration.
+  if (connection.client_fd >= 0) close(connection.client_fd);
+  if (connection.server_fd >= 0) close(connection.server_fd);
+  auto per_address = open_per_address_.find(connection.address_key);
+  if (per_address != open_per_address_.end() && --per_address->second == 0) {
+    open_per_address_.erase(per_address);
+  }
+  connections_.erase(it);
 }
 
 }  // namespace mecai

@@ -5,6 +5,11 @@
 // bounded HTTP server gives it to libmicrohttpd, common/net/http_server.h). No client certificate
 // is asked for: whoever connects is served, and authenticates, if at all, by what it sends (the
 // public Vouch endpoint, docs/PROTOCOL.md "The public endpoint").
+//
+// One event-loop thread (epoll, non-blocking sockets) serves every connection: handshakes,
+// relaying and closing never wait on a thread of their own, so the relay's threads do not grow
+// with its connections. Each direction holds at most one buffer of plaintext: nothing more is read
+// from a side until what was read from it was written to the other (back-pressure both ways).
 #ifndef MECAI_COMMON_NET_TLS_RELAY_H_
 #define MECAI_COMMON_NET_TLS_RELAY_H_
 
@@ -14,8 +19,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
-#include <thread>  // NOLINT(build/c++11): the acceptor and one relay thread per connection.
+#include <thread>  // NOLINT(build/c++11): the event-loop thread.
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -58,15 +65,16 @@ enum class TlsRelayRefusal {
   kHandshakeFailed,
 };
 
-// Thread-safe. Destruction stops accepting, ends every connection and joins every thread.
+// Thread-safe (nothing but construction and destruction is public). Destruction stops accepting,
+// ends every connection and joins the event-loop thread.
 class TlsRelay {
  public:
   // Receives the plaintext end of one connection (a connected AF_UNIX stream socket, which it now
-  // owns) and the client's address, once the handshake completed. Called on the connection's relay
-  // thread; must return promptly.
+  // owns) and the client's address, once the handshake completed. Called on the event-loop thread;
+  // must return promptly (every connection waits meanwhile).
   using Deliver =
       std::function<void(int plaintext_fd, const sockaddr_storage& client, socklen_t length)>;
-  // Called for each connection closed for a TlsRelayRefusal, on a relay thread.
+  // Called for each connection closed for a TlsRelayRefusal, on the event-loop thread.
   using OnRefusal = std::function<void(TlsRelayRefusal)>;
 
   // Takes ownership of `listening_fd` (bound and listening). INVALID_ARGUMENT when the
@@ -79,20 +87,27 @@ class TlsRelay {
   TlsRelay& operator=(const TlsRelay&) = delete;
 
  private:
+  // One accepted connection, from its handshake to its close.
+  struct Connection;
+
   TlsRelay(const TlsRelayOptions& options, SslCtxPtr context, Deliver deliver,
            OnRefusal on_refusal);
 
-  void AcceptLoop();
-  // The whole life of one accepted connection: handshake, delivery, relay; then its bookkeeping.
-  void ServeConnection(uint64_t id, int client_fd, sockaddr_storage address, socklen_t length,
-                       std::string address_key);
-  // Relays between the TLS connection and the server's end until either is done, the lifetime
-  // deadline passes or the relay stops.
-  void Relay(SSL* ssl, int client_fd, int server_fd, absl::Time deadline);
-  // Waits until `fd` is ready for `events`; false at `deadline` or when the relay stops.
-  bool WaitFor(int fd, short events, absl::Time deadline) const;
-  // Joins the threads of connections that have ended.
-  void JoinFinished() ABSL_LOCKS_EXCLUDED(mutex_);
+  // The event-loop thread: until the relay stops.
+  void Loop();
+  // Accepts what the listening socket holds (a bounded number per turn).
+  void Accept();
+  // Moves `connection` on as far as it goes without waiting, then watches what it waits for.
+  void Drive(Connection& connection);
+  // The three stages of a connection; each returns false once it is finished.
+  bool Handshake(Connection& connection);
+  bool Relay(Connection& connection);
+  bool Linger(Connection& connection);
+  // Watches `fd` (a side of `connection`) for `events` only (none: not at all).
+  void Watch(Connection& connection, bool server_side, uint32_t events);
+  void SetDeadline(Connection& connection, absl::Time deadline);
+  // Closes `connection` and forgets it.
+  void Finish(uint64_t id);
 
   // A new SSL for one connection, from the newest good context; reloads the files first when
   // reload_interval has passed since the last check and they changed. Null when SSL_new fails.
@@ -102,9 +117,10 @@ class TlsRelay {
   const Deliver deliver_;
   const OnRefusal on_refusal_;
   int listening_fd_ = -1;
-  // Readable once the relay stops (an eventfd); every wait includes it.
+  // Readable once the relay stops (an eventfd).
   int stop_fd_ = -1;
-  std::thread acceptor_;
+  int epoll_fd_ = -1;
+  std::thread loop_;
 
   // The context new handshakes use, and what the files were when it was loaded. An SSL keeps a
   // reference to its context, so replacing it leaves open connections as they are.
@@ -113,12 +129,17 @@ class TlsRelay {
   std::string files_stamp_ ABSL_GUARDED_BY(context_mutex_);
   absl::Time next_reload_check_ ABSL_GUARDED_BY(context_mutex_);
 
-  absl::Mutex mutex_;
-  uint64_t next_id_ ABSL_GUARDED_BY(mutex_) = 0;
-  std::map<uint64_t, std::thread> threads_ ABSL_GUARDED_BY(mutex_);
-  std::vector<uint64_t> finished_ ABSL_GUARDED_BY(mutex_);
-  unsigned open_ ABSL_GUARDED_BY(mutex_) = 0;
-  std::map<std::string, unsigned> open_per_address_ ABSL_GUARDED_BY(mutex_);
+  // Owned by the event-loop thread.
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, std::unique_ptr<Connection>> connections_;
+  // Each connection's next deadline (of its handshake, its lifetime or its lingering close).
+  std::set<std::pair<absl::Time, uint64_t>> deadlines_;
+  // Connections that stopped moving only to let others move: driven again at the next turn.
+  std::vector<uint64_t> again_;
+  std::map<std::string, unsigned> open_per_address_;
+  // Out of descriptors: the listening socket is not watched until then.
+  absl::Time accept_paused_until_ = absl::InfinitePast();
+  bool listening_watched_ = false;
 };
 
 }  // namespace mecai
