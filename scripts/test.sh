@@ -54,6 +54,7 @@ sanitizer_run asan --test_tag_filters=-no_sanitizers -- //... \
   -//tests:stapler_health_test -//tests:split_view_test
 sanitizer_run tsan -- //common/rpc:mutual_tls_test //common/rpc:grpc_server_test \
   //common/net:http_server_test //common/pkcs11:pkcs11_session_pool_test \
+  //common/crypto:certificate_cache_test \
   //probe_agent:event_loop_test //probe_agent:tls_engine_test //probe_agent:worker_pool_test \
   //probe_agent:probe_service_test //probe_agent:prober_test \
   //coordinator:record_store_test //coordinator:log_guard_test //coordinator:store_backup_test \

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status.h"
+#include "common/crypto/certificate_cache.h"
 #include "common/crypto/certificate_key_type.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
@@ -50,7 +51,8 @@ absl::StatusOr<SignedBody> ParseSignedBody(const v1::SignedVouchingRequest& sign
                                                    limits.max_chain_length));
   }
   for (int i = 0; i < chain_der.size(); ++i) {
-    auto certificate = ParseDerCertificate(chain_der[i]);
+    // Parsed once while cached: a server sends the same chain with every VR.
+    auto certificate = CertificateCache::ForVouchingRequests().Parse(chain_der[i]);
     if (!certificate.ok()) {
       return Annotate(certificate.status(), absl::StrCat("certificate ", i, " of the chain"));
     }
@@ -164,7 +166,7 @@ VouchingRequestCheck CheckVouchingRequestEnvelope(absl::string_view serialized_r
       next.body.clear_certificate_chain_der();
       next.body.clear_same_key_next_certificate_chain_der();
       for (const std::string& der : bodies[0].body.same_key_next_certificate_chain_der()) {
-        auto certificate = ParseDerCertificate(der);
+        auto certificate = CertificateCache::ForVouchingRequests().Parse(der);
         if (!certificate.ok()) {
           return Refuse(v1::MALFORMED_REQUEST,
                         absl::StrCat("next certificate chain: ", certificate.status().message()));
