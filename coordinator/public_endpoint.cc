@@ -127,8 +127,10 @@ class PublicVouchingService final : public v1::VouchingService::CallbackService 
 }  // namespace
 
 PublicEndpoint::PublicEndpoint(size_t max_request_bytes, const AdmissionLimits& admission,
-                               VouchFunction vouch, PublicEndpointMetrics* metrics)
+                               VouchFunction vouch, PublicEndpointMetrics* metrics,
+                               absl::Duration http_decision_time)
     : max_request_bytes_(max_request_bytes),
+      http_decision_time_(http_decision_time),
       admission_(admission),
       vouch_(std::move(vouch)),
       metrics_(metrics),
@@ -138,6 +140,14 @@ PublicEndpoint::VouchFunction PublicEndpoint::Inline(
     std::function<absl::StatusOr<v1::VouchResponse>(const std::string&)> decide) {
   return [decide = std::move(decide)](const std::string& serialized_request, absl::Time,
                                       VouchDone done) { done(decide(serialized_request)); };
+}
+
+absl::Duration DecisionTime(const v1::CoordinatorConfig& config) {
+  return absl::Milliseconds(config.public_listen().queue_timeout_milliseconds()) +
+         absl::Milliseconds(config.revocation().fetch_timeout_milliseconds()) +
+         absl::Milliseconds(config.approval_timeout_milliseconds()) +
+         absl::Milliseconds(config.probe_timeout_milliseconds()) +
+         absl::Milliseconds(config.signer_timeout_milliseconds()) + absl::Seconds(5);
 }
 
 std::unique_ptr<PublicEndpoint> PublicEndpoint::FromConfig(const v1::CoordinatorConfig& config,
@@ -150,7 +160,7 @@ std::unique_ptr<PublicEndpoint> PublicEndpoint::FromConfig(const v1::Coordinator
   admission.queue_timeout = absl::Milliseconds(endpoint.queue_timeout_milliseconds());
   admission.max_per_address = endpoint.max_in_flight_per_address();
   return std::make_unique<PublicEndpoint>(config.max_request_bytes(), admission, std::move(vouch),
-                                          metrics);
+                                          metrics, DecisionTime(config));
 }
 
 PublicEndpoint::Answer PublicEndpoint::Refuse(PublicBinding binding, const std::string& reason,
@@ -310,9 +320,12 @@ void PublicEndpoint::HandleHttpAsync(const HttpServerRequest& request, HttpRespo
     }
     return respond(*std::move(misshapen));
   }
-  // The coordinator's deadline (max_vouch_deadline_milliseconds) ends every VR, and with it the
-  // connection's wait.
-  VouchAsync(PublicBinding::kHttp, request.remote_address, request.body, absl::InfiniteFuture(),
+  // The VR ends by its decision time, before the TLS relay's lifetime of the connection does (and
+  // the coordinator's max_vouch_deadline_milliseconds ends every VR in any case).
+  const absl::Time deadline = http_decision_time_ == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + http_decision_time_;
+  VouchAsync(PublicBinding::kHttp, request.remote_address, request.body, deadline,
              [wants_vouching_data = Accepts(request, kVouchingDataMediaType),
               respond = std::move(respond)](Answer answer) {
                respond(HttpAnswer(std::move(answer), wants_vouching_data));
@@ -358,12 +371,7 @@ absl::StatusOr<PublicEndpointServers> StartPublicEndpoint(const v1::CoordinatorC
   const absl::Duration request_timeout = absl::Milliseconds(listen.request_timeout_milliseconds());
   const absl::Duration handshake_timeout =
       absl::Milliseconds(listen.handshake_timeout_milliseconds());
-  // The longest one admitted VR may take: waiting in the queue, then a whole decision.
-  const absl::Duration decision_time = absl::Milliseconds(listen.queue_timeout_milliseconds()) +
-                                       absl::Milliseconds(config.approval_timeout_milliseconds()) +
-                                       absl::Milliseconds(config.probe_timeout_milliseconds()) +
-                                       absl::Milliseconds(config.signer_timeout_milliseconds()) +
-                                       absl::Seconds(5);
+  const absl::Duration decision_time = DecisionTime(config);
   PublicEndpointServers servers;
   if (!listen.address().empty()) {
     ServerAuthenticatedOptions options;

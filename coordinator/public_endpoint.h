@@ -35,6 +35,11 @@ namespace mecai {
 enum class PublicBinding { kGrpc, kHttp };
 
 // Thread-safe. `vouch` and `metrics` must outlive it.
+// The longest one admitted VR may take on the public endpoint: waiting in admission's queue, then
+// a whole decision (revocation fetches, approval, the probe round, the signer), with 5 s to spare.
+// The HTTPS binding's connections live this long past their request.
+absl::Duration DecisionTime(const v1::CoordinatorConfig& config);
+
 class PublicEndpoint {
  public:
   // Decides one VR by `deadline` and calls `done` once with the answer, holding no thread while it
@@ -48,8 +53,11 @@ class PublicEndpoint {
 
   // `max_request_bytes`: the largest VR accepted (CoordinatorConfig.max_request_bytes). `metrics`
   // may be null.
+  // `http_decision_time`: how long a VR of the HTTP binding may take from its request's arrival
+  // (DecisionTime); it ends then, before the connection's lifetime does.
   PublicEndpoint(size_t max_request_bytes, const AdmissionLimits& admission, VouchFunction vouch,
-                 PublicEndpointMetrics* metrics);
+                 PublicEndpointMetrics* metrics,
+                 absl::Duration http_decision_time = absl::InfiniteDuration());
   // The limits of `config` (defaults filled, validated), which must have public_listen.
   static std::unique_ptr<PublicEndpoint> FromConfig(const v1::CoordinatorConfig& config,
                                                     VouchFunction vouch,
@@ -99,6 +107,7 @@ class PublicEndpoint {
                 std::optional<absl::Duration> retry_after = std::nullopt);
 
   const size_t max_request_bytes_;
+  const absl::Duration http_decision_time_;
   AdmissionControl admission_;
   const VouchFunction vouch_;
   PublicEndpointMetrics* const metrics_;

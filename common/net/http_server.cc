@@ -487,7 +487,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::StartAsync(const std::st
        server.get()},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
        static_cast<intptr_t>(chosen.max_connection_memory_bytes), nullptr},
-      {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(chosen.max_connections), nullptr},
+      // Behind the TLS relay the relay admits connections (both limits, over all connections);
+      // libmicrohttpd splits its limit among its pool threads and hands a connection to a thread
+      // by its descriptor, so each thread may take them all, and none the relay admitted is
+      // closed unanswered.
+      {MHD_OPTION_CONNECTION_LIMIT,
+       static_cast<intptr_t>(chosen.tls.has_value() && !chosen.thread_per_connection
+                                 ? chosen.max_connections * std::max(1u, chosen.threads)
+                                 : chosen.max_connections),
+       nullptr},
       {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
        static_cast<intptr_t>(chosen.max_connections_per_address), nullptr},
       {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(timeout_seconds), nullptr},
@@ -538,6 +546,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::StartAsync(const std::st
                                      sizeof(sa_family_t)) != MHD_YES) {
                 MECAI_LOG(Warning)
                     << "HTTPS connection not taken by the HTTP server: " << std::strerror(errno);
+                raw->Refused(HttpServerRefusal::kConnectionLimit);
               }
             },
             [raw](TlsRelayRefusal refusal) { raw->Refused(FromRelayRefusal(refusal)); }));

@@ -767,6 +767,37 @@ TEST_F(HttpsServerTest, AnAsynchronousHandlerOnAPoolServesWaitingClients) {
   EXPECT_EQ(waiting->ReadAll(), "");
 }
 
+// At the connection limit, every connection the TLS relay admitted is served: libmicrohttpd splits
+// its own limit among its pool threads and picks a thread by descriptor, so with its limit equal to
+// the relay's, a pool thread could close a connection the relay had admitted, unanswered.
+// max_connections connections (4) at once on 4 pool threads, each held: all answered.
+TEST_F(HttpsServerTest, EveryConnectionTheRelayAdmitsIsServedAtTheLimit) {
+  constexpr int kClients = 4;
+  HttpServerTls tls;
+  tls.certificate_chain_file = files_.server_certificate;
+  tls.private_key_file = files_.server_key;
+  HttpServerOptions options;
+  options.tls = tls;
+  options.threads = 4;
+  options.max_connections = kClients;
+  options.max_connections_per_address = kClients;
+  options.one_request_per_connection = true;
+  HeldRequests held;
+  ASSERT_OK_AND_ASSIGN(server_, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), options));
+  std::vector<std::unique_ptr<TlsTestClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+    ASSERT_TRUE(client->Write(absl::StrCat("GET /", i, " HTTP/1.1\r\nHost: server\r\n\r\n")));
+    clients.push_back(std::move(client));
+  }
+  const std::vector<HeldRequests::Held> requests = held.Await(kClients, absl::Seconds(30));
+  ASSERT_EQ(requests.size(), kClients) << "a connection the relay admitted was not served";
+  for (const HeldRequests::Held& request : requests) request.respond(AnswerTo(request.path));
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_THAT(clients[i]->ReadAll(), EndsWith(absl::StrCat("\r\n\r\nanswer to /", i))) << i;
+  }
+}
+
 // The TLS relay serves its connections on one event-loop thread: 200 TLS clients waiting at once
 // for their answers add no thread to the process (with a relay thread per connection they would
 // add 200), and each gets its answer.
