@@ -33,6 +33,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/status.h"
 #include "common/testing/mtls_files.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
@@ -461,6 +462,34 @@ class HttpsServerTest : public ::testing::Test {
                          WriteMutualTlsFiles(directory, "http_server_test CA", "server", "client"));
   }
 
+  // HTTPS on a pool of `threads` for the asynchronous handler, one request per connection.
+  HttpServerOptions PoolOptions(unsigned threads, unsigned max_connections,
+                                unsigned max_connections_per_address) const {
+    HttpServerTls tls;
+    tls.certificate_chain_file = files_.server_certificate;
+    tls.private_key_file = files_.server_key;
+    HttpServerOptions options;
+    options.tls = tls;
+    options.threads = threads;
+    options.max_connections = max_connections;
+    options.max_connections_per_address = max_connections_per_address;
+    options.one_request_per_connection = true;
+    return options;
+  }
+
+  // `count` TLS clients of server_, client i having sent "GET /i".
+  absl::StatusOr<std::vector<std::unique_ptr<TlsTestClient>>> Ask(int count) const {
+    std::vector<std::unique_ptr<TlsTestClient>> clients;
+    for (int i = 0; i < count; ++i) {
+      ASSIGN_OR_RETURN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
+      if (!client->Write(absl::StrCat("GET /", i, " HTTP/1.1\r\nHost: server\r\n\r\n"))) {
+        return absl::UnavailableError(absl::StrCat("client ", i, " could not send"));
+      }
+      clients.push_back(std::move(client));
+    }
+    return clients;
+  }
+
   // An HTTPS server whose handler answers what it received, thread per connection, one request
   // per connection; `options` as given otherwise.
   void Start(HttpServerOptions options, HttpHandler handler = nullptr) {
@@ -728,23 +757,10 @@ TEST_F(HttpsServerTest, ABlockingHandlerDoesNotHoldUpOtherConnections) {
 // answers given 1 s later, and a client still waiting when the server stops is closed.
 TEST_F(HttpsServerTest, AnAsynchronousHandlerOnAPoolServesWaitingClients) {
   constexpr int kClients = 20;
-  HttpServerTls tls;
-  tls.certificate_chain_file = files_.server_certificate;
-  tls.private_key_file = files_.server_key;
-  HttpServerOptions options;
-  options.tls = tls;
-  options.threads = 2;
-  options.max_connections = 64;
-  options.max_connections_per_address = 32;
-  options.one_request_per_connection = true;
   HeldRequests held;
-  ASSERT_OK_AND_ASSIGN(server_, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), options));
-  std::vector<std::unique_ptr<TlsTestClient>> clients;
-  for (int i = 0; i < kClients; ++i) {
-    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
-    ASSERT_TRUE(client->Write(absl::StrCat("GET /", i, " HTTP/1.1\r\nHost: server\r\n\r\n")));
-    clients.push_back(std::move(client));
-  }
+  ASSERT_OK_AND_ASSIGN(
+      server_, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), PoolOptions(2, 64, 32)));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::unique_ptr<TlsTestClient>> clients, Ask(kClients));
   const std::vector<HeldRequests::Held> requests = held.Await(kClients, absl::Seconds(30));
   ASSERT_EQ(requests.size(), kClients);
   std::thread responder([&requests] {
@@ -773,23 +789,10 @@ TEST_F(HttpsServerTest, AnAsynchronousHandlerOnAPoolServesWaitingClients) {
 // max_connections connections (4) at once on 4 pool threads, each held: all answered.
 TEST_F(HttpsServerTest, EveryConnectionTheRelayAdmitsIsServedAtTheLimit) {
   constexpr int kClients = 4;
-  HttpServerTls tls;
-  tls.certificate_chain_file = files_.server_certificate;
-  tls.private_key_file = files_.server_key;
-  HttpServerOptions options;
-  options.tls = tls;
-  options.threads = 4;
-  options.max_connections = kClients;
-  options.max_connections_per_address = kClients;
-  options.one_request_per_connection = true;
   HeldRequests held;
-  ASSERT_OK_AND_ASSIGN(server_, HttpServer::StartAsync("127.0.0.1:0", held.Handler(), options));
-  std::vector<std::unique_ptr<TlsTestClient>> clients;
-  for (int i = 0; i < kClients; ++i) {
-    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(files_.ca, "server", server_->port()));
-    ASSERT_TRUE(client->Write(absl::StrCat("GET /", i, " HTTP/1.1\r\nHost: server\r\n\r\n")));
-    clients.push_back(std::move(client));
-  }
+  ASSERT_OK_AND_ASSIGN(server_, HttpServer::StartAsync("127.0.0.1:0", held.Handler(),
+                                                       PoolOptions(4, kClients, kClients)));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::unique_ptr<TlsTestClient>> clients, Ask(kClients));
   const std::vector<HeldRequests::Held> requests = held.Await(kClients, absl::Seconds(30));
   ASSERT_EQ(requests.size(), kClients) << "a connection the relay admitted was not served";
   for (const HeldRequests::Held& request : requests) request.respond(AnswerTo(request.path));
