@@ -42,6 +42,22 @@ struct Options {
   int baseline = 200;
 };
 
+// The machine's busy CPU seconds since boot, all cores, every process (/proc/stat "cpu": all but
+// idle and iowait), or 0.
+double MachineBusySeconds() {
+  auto stat = ReadFile("/proc/stat");
+  if (!stat.ok()) return 0;
+  std::vector<std::string> fields =
+      absl::StrSplit(stat->substr(0, stat->find('\n')), ' ', absl::SkipEmpty());
+  double busy = 0;
+  for (size_t i = 1; i < fields.size() && i <= 8; ++i) {
+    if (i == 4 || i == 5) continue;  // idle, iowait
+    double ticks = 0;
+    if (absl::SimpleAtod(fields[i], &ticks)) busy += ticks;
+  }
+  return busy / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // A field of /proc/<pid>/status in MB ("VmHWM", "VmRSS"), or 0.
 double StatusMegabytes(pid_t pid, const std::string& field) {
   auto status = ReadFile(absl::StrCat("/proc/", pid, "/status"));
@@ -194,9 +210,11 @@ int Run(const Options& options) {
   }
   const double rss_before = StatusMegabytes(*pid, "VmRSS");
   cpu_before = ProcessCpuSeconds(*pid);
+  const double machine_before = MachineBusySeconds();
   start = absl::Now();
   const int burst_issued = IssuedAtOnce(*stub, burst);
   const double burst_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double machine_busy = MachineBusySeconds() - machine_before;
   const double burst_cpu_ms = (ProcessCpuSeconds(*pid) - cpu_before) / options.vrs * 1000;
   const double peak_rss = StatusMegabytes(*pid, "VmHWM");
 
@@ -210,6 +228,14 @@ int Run(const Options& options) {
               options.vrs, burst_issued, burst_seconds, burst_cpu_ms, peak_rss);
   std::printf("| ratio, all at once / sequential | | | | %.2f | |\n",
               burst_cpu_ms / sequential_cpu_ms);
+  // Whether the burst's wall time is the machine's: the CPU every process (the agents' handshakes
+  // and Observations, the delayed target, the signer, the coordinator, the client) used over it.
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);  // NOLINT(runtime/int): sysconf's type.
+  std::printf(
+      "\nThe machine over the burst: %.2f CPU s busy of %.2f available (%ld cores × %.2f s), "
+      "%.0f %%; the coordinator %.2f CPU s of it.\n",
+      machine_busy, cores * burst_seconds, cores, burst_seconds,
+      100.0 * machine_busy / (cores * burst_seconds), burst_cpu_ms * options.vrs / 1000);
   std::fflush(stdout);
   target->reset();
   return burst_issued == options.vrs && sequential_issued == options.baseline ? 0 : 1;
