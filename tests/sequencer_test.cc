@@ -64,8 +64,11 @@ class SequencerTest : public ::testing::Test {
     options.decision_reuse = false;
     // A CRL of about 2.4 MiB, the size of a large CA's: a front sends it to the sequencer once.
     options.crl_padding_entries = 48000;
+    Customize(options);
     ASSERT_OK_AND_ASSIGN(cluster_, StartTestCluster(absl::StrCat("cluster-", ++counter), options));
   }
+  // What a fixture of its own changes in the cluster.
+  virtual void Customize(LocalClusterOptions& options) {}
 
   std::string MakeRequest() {
     absl::StatusOr<std::string> request = FreshRequest(*cluster_);
@@ -386,6 +389,43 @@ TEST_F(SequencerTest, ACompromisedFrontWritesNoVdAndNoAdministrativeRecord) {
   ASSERT_TRUE(record(decision, &next).ok());
   EXPECT_EQ(next.record().log_index(), refused.record().log_index() + 2);
   ExpectTheLogVerifies();
+}
+
+// A front with one worker thread, whose sequencer is stopped (SIGSTOP: connected, never
+// answering).
+class OneWorkerFrontTest : public SequencerTest {
+ protected:
+  void Customize(LocalClusterOptions& options) override {
+    options.fronts = 1;
+    options.crl_padding_entries = 0;
+    options.coordinator_overrides.set_vouch_worker_threads(1);
+  }
+};
+
+// A front's question to its sequencer ("was this VR recorded before?") holds no worker thread:
+// while a VR waits for the stopped sequencer's answer, the front's only worker still answers
+// another VR (one refused at once, which asks the sequencer nothing). Once the sequencer runs
+// again, the waiting VR is issued. With the question asked on the worker, the second VR would have
+// waited behind the first until the sequencer answered.
+TEST_F(OneWorkerFrontTest, AVrWaitingForTheSequencerHoldsNoWorker) {
+  ASSERT_OK(cluster_->Signal("coordinator", SIGSTOP));
+  const std::string valid = MakeRequest();
+  Sent waiting;
+  std::thread first([&] { waiting = Vouch(1, valid); });
+  absl::SleepFor(absl::Milliseconds(500));
+  const absl::Time start = absl::Now();
+  const Sent refused = Vouch(1, "not a vouching request");
+  const absl::Duration answered_in = absl::Now() - start;
+  // The sequencer runs again before anything is checked, so that nothing is left stopped.
+  ASSERT_OK(cluster_->Signal("coordinator", SIGCONT));
+  first.join();
+  EXPECT_OK(refused.call);
+  EXPECT_EQ(refused.response.refusal().reason(), v1::MALFORMED_REQUEST)
+      << refused.response.DebugString();
+  EXPECT_LT(answered_in, absl::Seconds(3)) << "the worker waited for the sequencer";
+  ASSERT_OK(waiting.call);
+  EXPECT_TRUE(waiting.response.has_vouching_data()) << waiting.response.DebugString();
+  ExpectEachVdInItsRecord({waiting});
 }
 
 }  // namespace
