@@ -4,12 +4,14 @@
 // on a probe round, so every VR is issued; a VR beyond max_vouch_in_flight is refused at once with
 // the reason; a VR whose deadline passes ends, counted, freeing its place.
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -271,6 +273,40 @@ TEST_F(VouchConcurrencyTest, AVrBeyondTheLimitIsRefusedAtOnceAndALateOneEnds) {
   EXPECT_EQ(Sample(metrics, "mecai_coordinator_decisions_total{decision=\"issued\",reason=\"\"}"),
             kLimit);
   EXPECT_EQ(Sample(metrics, "mecai_coordinator_log_leaves"), kLimit);
+}
+
+// A revocation fetch holds no worker thread: with one worker, while a VR waits for the CA's CRL
+// server (the cluster's nginx, stopped with SIGSTOP: connections accepted, nothing answered), the
+// worker still answers another VR (one refused at once, which fetches nothing). Once the server
+// runs again, the waiting VR is issued. With the fetch on the worker, the second VR waited behind
+// the first until the fetch timed out.
+TEST(RevocationFetchThreadsTest, AVrWaitingForItsCrlHoldsNoWorker) {
+  LocalClusterOptions options;
+  options.coordinator_overrides.set_vouch_worker_threads(1);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
+                       StartTestCluster("crl-wait", options));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel,
+                       MakeChannel(cluster->CoordinatorPeer()));
+  ASSERT_OK_AND_ASSIGN(const std::string valid,
+                       SignedRequestFromFiles(cluster->ServerChainFile(), cluster->ServerKeyFile(),
+                                              LocalCluster::kTargetHost, cluster->target_port(),
+                                              LocalCluster::kTrustList, absl::Now()));
+  // No VR has run: the CRL is not cached, and the first VR fetches it.
+  ASSERT_OK(cluster->Signal("nginx", SIGSTOP));
+  absl::StatusOr<v1::VouchResponse> waiting = absl::UnknownError("not answered");
+  std::thread first([&] { waiting = CallVouch(*channel, valid); });
+  absl::SleepFor(absl::Milliseconds(500));
+  const absl::Time start = absl::Now();
+  const absl::StatusOr<v1::VouchResponse> refused = CallVouch(*channel, "not a vouching request");
+  const absl::Duration answered_in = absl::Now() - start;
+  ASSERT_OK(cluster->Signal("nginx", SIGCONT));
+  first.join();
+  ASSERT_OK(refused.status());
+  EXPECT_EQ(refused->refusal().reason(), v1::MALFORMED_REQUEST) << refused->DebugString();
+  EXPECT_LT(answered_in, absl::Seconds(3)) << "the worker waited for the CRL server";
+  ASSERT_OK(waiting.status());
+  EXPECT_TRUE(waiting->has_vouching_data()) << waiting->DebugString();
+  EXPECT_EQ(waiting->refusal().reason(), v1::REFUSAL_REASON_UNSPECIFIED);
 }
 
 }  // namespace
