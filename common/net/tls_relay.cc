@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -61,9 +63,16 @@ constexpr absl::Duration kAcceptPause = absl::Milliseconds(100);
 constexpr uint64_t kListeningTag = 0;
 constexpr uint64_t kStopTag = 1;
 
+// The relay's clock: monotonic (std::chrono::steady_clock), so that a step of the wall clock (an
+// NTP correction) neither extends nor cuts a handshake's or a connection's time. Only differences
+// of its values mean anything.
+absl::Time RelayNow() {
+  return absl::UnixEpoch() + absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+}
+
 int MillisecondsUntil(absl::Time deadline) {
   const int64_t left =
-      absl::ToInt64Milliseconds(absl::Ceil(deadline - absl::Now(), absl::Milliseconds(1)));
+      absl::ToInt64Milliseconds(absl::Ceil(deadline - RelayNow(), absl::Milliseconds(1)));
   return static_cast<int>(std::clamp<int64_t>(left, 0, 60000));
 }
 
@@ -165,6 +174,8 @@ struct TlsRelay::Connection {
   uint32_t server_watched = 0;
   // In the list of connections driven again next turn.
   bool queued_again = false;
+  // epoll refused to watch one of its sockets: it ends at the loop's next turn.
+  bool unwatchable = false;
 
   // Each direction holds at most one buffer.
   std::string to_server;
@@ -213,11 +224,11 @@ TlsRelay::TlsRelay(const TlsRelayOptions& options, SslCtxPtr context, Deliver de
       on_refusal_(std::move(on_refusal)),
       context_(std::move(context)),
       files_stamp_(FilesStamp(options)),
-      next_reload_check_(absl::Now() + options.reload_interval) {}
+      next_reload_check_(RelayNow() + options.reload_interval) {}
 
 SslPtr TlsRelay::NewConnectionSsl() {
   absl::MutexLock lock(&context_mutex_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = RelayNow();
   if (options_.reload_interval > absl::ZeroDuration() && now >= next_reload_check_) {
     next_reload_check_ = now + options_.reload_interval;
     const std::string stamp = FilesStamp(options_);
@@ -257,7 +268,7 @@ void TlsRelay::Loop() {
   BlockSigpipeInThisThread();
   epoll_event events[kEventsPerTurn];
   while (true) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = RelayNow();
     // The listening socket is watched unless accepting rests (out of descriptors or memory).
     const bool watch_listening = now >= accept_paused_until_;
     if (watch_listening != listening_watched_) {
@@ -284,8 +295,11 @@ void TlsRelay::Loop() {
     const int timeout = again_.empty() ? MillisecondsUntil(wake) : 0;
     const int ready = epoll_wait(epoll_fd_, events, kEventsPerTurn, timeout);
     if (ready < 0 && errno != EINTR) {
-      MECAI_LOG(Error) << "TLS relay: epoll_wait: " << std::strerror(errno);
-      return;
+      // Nothing is served any more: the process stops rather than look healthy without its
+      // endpoint, and its supervisor starts it again.
+      MECAI_LOG(Error) << "TLS relay: epoll_wait: " << std::strerror(errno)
+                       << "; the relay cannot serve, stopping the process";
+      std::abort();
     }
     std::vector<uint64_t> again;
     again.swap(again_);
@@ -318,7 +332,7 @@ void TlsRelay::Accept() {
       // Out of descriptors or memory: the connection waits in the backlog, and the listening
       // socket rests a moment rather than wake the loop over and over while it stays readable.
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        accept_paused_until_ = absl::Now() + kAcceptPause;
+        accept_paused_until_ = RelayNow() + kAcceptPause;
       }
       return;  // EAGAIN, ECONNABORTED ...: at the next turn.
     }
@@ -343,7 +357,7 @@ void TlsRelay::Accept() {
     connection->address = address;
     connection->length = length;
     connection->address_key = key;
-    connection->accepted = absl::Now();
+    connection->accepted = RelayNow();
     connection->ssl = NewConnectionSsl();
     ++open_per_address_[key];
     Connection& added = *connection;
@@ -445,7 +459,9 @@ bool TlsRelay::Relay(Connection& connection) {
         progressed = true;
       } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         server_events |= EPOLLOUT;
-      } else if (sent < 0 && errno != EINTR) {
+      } else if (sent < 0 && errno == EINTR) {
+        progressed = true;  // Tried again in the next round.
+      } else if (sent < 0) {
         // The server closed its end (it answered without reading everything, a 413 say).
         connection.server_input_closed = true;
         connection.to_server.clear();
@@ -468,7 +484,9 @@ bool TlsRelay::Relay(Connection& connection) {
         progressed = true;
       } else if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         server_events |= EPOLLIN;
-      } else if (received == 0 || errno != EINTR) {
+      } else if (received < 0 && errno == EINTR) {
+        progressed = true;  // Tried again in the next round.
+      } else {
         connection.server_ended = true;
         progressed = true;
       }
@@ -505,7 +523,7 @@ bool TlsRelay::Relay(Connection& connection) {
       connection.server_watched = 0;
       connection.stage = Connection::Stage::kLinger;
       SetDeadline(connection, std::min(connection.accepted + options_.max_connection_lifetime,
-                                       absl::Now() + kLinger));
+                                       RelayNow() + kLinger));
       return Linger(connection);
     }
     if (progressed) continue;
@@ -550,12 +568,19 @@ void TlsRelay::Watch(Connection& connection, bool server_side, uint32_t events) 
   const int operation =
       events == 0 ? EPOLL_CTL_DEL : (watched == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD);
   if (epoll_ctl(epoll_fd_, operation, fd, &event) != 0) {
-    MECAI_LOG(Error) << "TLS relay: epoll_ctl: " << std::strerror(errno);
+    MECAI_LOG(Error) << "TLS relay: epoll_ctl: " << std::strerror(errno)
+                     << (events != 0 ? "; the connection is closed" : "");
+    // A connection the loop cannot watch would wait for its deadline: it ends at the next turn.
+    if (events != 0) {
+      connection.unwatchable = true;
+      SetDeadline(connection, absl::InfinitePast());
+    }
   }
   watched = events;
 }
 
 void TlsRelay::SetDeadline(Connection& connection, absl::Time deadline) {
+  if (connection.unwatchable) deadline = absl::InfinitePast();
   deadlines_.erase({connection.deadline, connection.id});
   connection.deadline = deadline;
   deadlines_.insert({deadline, connection.id});

@@ -42,7 +42,8 @@ struct TlsRelayOptions {
   // Open connections from one client address at most; a further one from that address is closed
   // at once. 0: no per-address limit.
   unsigned max_connections_per_address = 8;
-  // A client that has not completed its TLS handshake by then is disconnected.
+  // A client that has not completed its TLS handshake by then is disconnected. This and the
+  // lifetime below are measured on a monotonic clock: a step of the wall clock changes neither.
   absl::Duration handshake_timeout = absl::Seconds(5);
   // No connection lives longer than this, whatever it does: the backstop behind the server's own
   // request and idle timeouts.
