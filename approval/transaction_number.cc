@@ -49,17 +49,25 @@ absl::Status ValidateChosenTransactionNumber(absl::string_view input) {
 
 absl::StatusOr<std::string> GenerateTransactionNumber(RandomSource& random) {
   static_assert(kTransactionNumberAlphabet.size() == 32, "5 bits per character");
-  std::string number;
-  while (number.size() < kGeneratedTransactionNumberLength) {
-    absl::StatusOr<std::string> bytes = random.Bytes(kGeneratedTransactionNumberLength);
-    if (!bytes.ok()) return bytes.status();
-    for (unsigned char byte : *bytes) {
-      if (number.size() == kGeneratedTransactionNumberLength) break;
-      // 256 is a multiple of 32: every byte maps to one character without bias.
-      number.push_back(kTransactionNumberAlphabet[byte % 32]);
+  // A number the service draws is one a CA may send back as its own (sending a request again,
+  // after a lost answer, with the same number): it meets the rules of a chosen number, drawn
+  // again when it does not (12 characters of 32 have fewer than 8 distinct ones about once in 100
+  // draws).
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string number;
+    while (number.size() < kGeneratedTransactionNumberLength) {
+      absl::StatusOr<std::string> bytes = random.Bytes(kGeneratedTransactionNumberLength);
+      if (!bytes.ok()) return bytes.status();
+      for (unsigned char byte : *bytes) {
+        if (number.size() == kGeneratedTransactionNumberLength) break;
+        // 256 is a multiple of 32: every byte maps to one character without bias.
+        number.push_back(kTransactionNumberAlphabet[byte % 32]);
+      }
     }
+    if (ValidateChosenTransactionNumber(number).ok()) return number;
   }
-  return number;
+  return absl::InternalError(
+      "the random source gave 100 transaction numbers with too few distinct characters");
 }
 
 std::string GroupedTransactionNumber(absl::string_view canonical) {

@@ -39,7 +39,9 @@ bool IsCanonicalTransactionNumber(absl::string_view canonical);
 absl::Status ValidateChosenTransactionNumber(absl::string_view input);
 
 // A new transaction number: kGeneratedTransactionNumberLength characters of
-// kTransactionNumberAlphabet, uniformly drawn from `random`.
+// kTransactionNumberAlphabet, uniformly drawn from `random` among those that meet
+// ValidateChosenTransactionNumber (a CA may send it back as its own); INTERNAL when `random` fails,
+// or gives 100 draws in a row with too few distinct characters.
 absl::StatusOr<std::string> GenerateTransactionNumber(RandomSource& random);
 
 // The canonical form in groups of four for people to read, "ABCD-EFGH-JKLM".

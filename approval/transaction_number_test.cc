@@ -7,6 +7,7 @@
 
 #include "approval/approval_code.h"
 #include "approval/requester.h"
+#include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -53,6 +54,42 @@ class CountingRandom : public RandomSource {
  private:
   unsigned next_ = 0;
 };
+
+// Gives `repeated` bytes of one value first, then counts up as CountingRandom does.
+class FewCharactersFirst : public RandomSource {
+ public:
+  explicit FewCharactersFirst(size_t repeated) : repeated_(repeated) {}
+  absl::StatusOr<std::string> Bytes(size_t length) override {
+    std::string bytes;
+    for (size_t i = 0; i < length; ++i) {
+      bytes.push_back(static_cast<char>(given_ < repeated_ ? 7 : next_++));
+      ++given_;
+    }
+    return bytes;
+  }
+
+ private:
+  const size_t repeated_;
+  size_t given_ = 0;
+  unsigned next_ = 0;
+};
+
+// A CA may send a number the service drew back as its own (a request sent again with it): every
+// generated number meets the rules of a chosen one. A draw with too few distinct characters is
+// drawn again; a source that only gives such draws is an error, not a weak number.
+TEST(TransactionNumberTest, AGeneratedNumberIsAlwaysAValidChosenOne) {
+  OpenSslRandomSource random;
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_OK_AND_ASSIGN(std::string number, GenerateTransactionNumber(random));
+    EXPECT_TRUE(ValidateChosenTransactionNumber(number).ok()) << number;
+  }
+  FewCharactersFirst once(12);
+  ASSERT_OK_AND_ASSIGN(std::string redrawn, GenerateTransactionNumber(once));
+  EXPECT_EQ(redrawn, "23456789ABCD");
+  FewCharactersFirst always(100000);
+  EXPECT_THAT(GenerateTransactionNumber(always),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("too few distinct characters")));
+}
 
 TEST(TransactionNumberTest, GeneratedNumbersUseTheUnambiguousAlphabet) {
   OpenSslRandomSource random;
