@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/testing/mtls_files.h"
+#include "common/testing/process_threads.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/testing/tls_test_client.h"
@@ -368,16 +369,6 @@ TEST_F(PublicEndpointTest, TheGrpcBindingServesVouchWithoutAClientCertificateAnd
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
   }
   servers.grpc->Shutdown();
-}
-
-// The threads of this process now (/proc/self/status "Threads:").
-int ThreadsOfThisProcess() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
-  }
-  return -1;
 }
 
 // The HTTPS binding holds no thread while a VR is decided: 16 VRs over HTTPS are all with the

@@ -38,6 +38,7 @@
 #include "common/net/http_fetcher.h"
 #include "common/process/child_process.h"
 #include "common/revocation/revocation.h"
+#include "common/testing/process_threads.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/testing/test_revocation.h"
@@ -313,15 +314,6 @@ class DelayedServer : public LoopbackServer {
   const std::string body_;
   std::vector<Held> held_;
 };
-
-// The threads of this process now (/proc/self/status "Threads:").
-int ThreadsOfThisProcess() {
-  absl::StatusOr<std::string> status = ReadFile("/proc/self/status");
-  if (!status.ok()) return -1;
-  const size_t at = status->find("Threads:");
-  if (at == std::string::npos) return -1;
-  return std::atoi(status->c_str() + at + 8);
-}
 
 // The evidence as the signer receives it (v1::SignVouchingRequest.revocation).
 google::protobuf::RepeatedPtrField<v1::RevocationEvidence> AsRepeated(

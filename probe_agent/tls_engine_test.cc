@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/crypto/hashing.h"
 #include "common/process/child_process.h"
+#include "common/testing/process_threads.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/testing/test_servers.h"
@@ -50,17 +51,6 @@ class NeverAcceptingListener {
   int fd_ = -1;
   int port_ = 0;
 };
-
-int ThreadsOfThisProcess() {
-  int threads = 0;
-  DIR* tasks = opendir("/proc/self/task");
-  if (tasks == nullptr) return -1;
-  while (dirent* entry = readdir(tasks)) {
-    if (entry->d_name[0] != '.') ++threads;
-  }
-  closedir(tasks);
-  return threads;
-}
 
 // Collects the results of many asynchronous fetches. Thread-safe.
 class Collector {

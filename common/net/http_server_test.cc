@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "common/base/status.h"
 #include "common/testing/mtls_files.h"
+#include "common/testing/process_threads.h"
 #include "common/testing/status_macros.h"
 #include "common/testing/test_pki.h"
 #include "common/testing/tls_test_client.h"
@@ -214,16 +215,6 @@ TEST(HttpServerLimitsTest, APerAddressLimitAThreadCannotServeBesideOthersIsRefus
 
 // ---------------------------------------------------------------------------------------------
 // Asynchronous handlers: a connection waiting for its answer is suspended and holds no thread.
-
-// The threads of this process now (/proc/self/status "Threads:").
-int ThreadsOfThisProcess() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
-  }
-  return -1;
-}
 
 // Collects the requests an asynchronous handler received and their `respond`, for the test to
 // answer when it chooses. Thread-safe.
