@@ -394,16 +394,21 @@ void Coordinator::DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> 
   // A round cut short by the deadline decides nothing: the caller has given up on it.
   if (Expired(op)) return;
   ApplyQuorum(op->vr, std::move(answers));
-  // On a front the recording holds no thread while the sequencer works (ARCHITECTURE.md §13).
+  // The recording holds no thread while the signer, the commit or the sequencer works
+  // (ARCHITECTURE.md §13); the answer is made on a worker, not on the thread that had the record.
   log_.RecordAsync(DecisionToRecord(op->vr), [this, op](absl::StatusOr<RecordedDecision> recorded) {
-    ScopedLogContext log_context("vr_id", op->vr_id);
-    if (!recorded.ok()) {
-      MECAI_LOG(Error) << "no record for " << op->vr.request().body.hostname() << ": "
-                       << recorded.status();
-      return Finish(op, Annotate(recorded.status(), "no VD was issued"));
-    }
-    Finish(op, Respond(op->vr, *recorded));
+    auto shared = std::make_shared<absl::StatusOr<RecordedDecision>>(std::move(recorded));
+    RunStep(op, [this, op, shared] { AfterRecorded(op, std::move(*shared)); });
   });
+}
+
+void Coordinator::AfterRecorded(Operation* op, absl::StatusOr<RecordedDecision> recorded) {
+  if (!recorded.ok()) {
+    MECAI_LOG(Error) << "no record for " << op->vr.request().body.hostname() << ": "
+                     << recorded.status();
+    return Finish(op, Annotate(recorded.status(), "no VD was issued"));
+  }
+  Finish(op, Respond(op->vr, *recorded));
 }
 
 void Coordinator::Finish(Operation* op, absl::StatusOr<v1::VouchResponse> response) {
@@ -508,11 +513,13 @@ void Coordinator::AfterApproval(Operation* op, ApprovalCheckOutcome outcome) {
   record.set_decision(v1::REFUSED);
   *record.mutable_refusal() = outcome.refusal;
   log_.RecordAsync(std::move(decision), [this, op](absl::StatusOr<RecordedDecision> stored) {
-    ScopedLogContext log_context("vr_id", op->vr_id);
-    if (!stored.ok()) {
-      return Finish(op, Annotate(stored.status(), "the refusal could not be recorded"));
-    }
-    Finish(op, ResponseFromRecord(stored->record));
+    auto shared = std::make_shared<absl::StatusOr<RecordedDecision>>(std::move(stored));
+    RunStep(op, [this, op, shared] {
+      if (!shared->ok()) {
+        return Finish(op, Annotate(shared->status(), "the refusal could not be recorded"));
+      }
+      Finish(op, ResponseFromRecord((*shared)->record));
+    });
   });
 }
 

@@ -93,6 +93,8 @@ class Coordinator {
   void CheckAndProbe(Operation* op);
   void StartProbeRound(Operation* op);
   void DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> answers);
+  // The decision's record is written (or could not be): the VR's answer.
+  void AfterRecorded(Operation* op, absl::StatusOr<RecordedDecision> recorded);
   // True (and `op` finished with DEADLINE_EXCEEDED) when its deadline has passed.
   bool Expired(Operation* op);
   // Answers `op`, releases what it holds, counts it, and deletes it; a logged VD first waits for

@@ -1,9 +1,12 @@
 #include "coordinator/local_decision_log.h"
 
+#include <algorithm>
+#include <memory>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/base/logging.h"
 #include "common/base/status.h"
 #include "common/crypto/hashing.h"
@@ -54,8 +57,8 @@ LocalDecisionLog::LocalDecisionLog(RecordStore& store, v1::SignerService::StubIn
                                    CoordinatorMetrics* metrics)
     : store_(store),
       log_index_attempts_(log_index_attempts),
-      max_signings_(max_signings),
       metrics_(metrics),
+      signings_(static_cast<size_t>(std::max(1, max_signings))),
       clock_(clock),
       signer_evidence_(signer, signer_timeout, metrics,
                        [this](const std::string& sha256) { return store_.GetEvidence(sha256); }) {}
@@ -111,40 +114,88 @@ absl::Status LocalDecisionLog::Validate(const v1::RecordDecisionRequest& decisio
   return absl::OkStatus();
 }
 
+struct LocalDecisionLog::Recording {
+  v1::RecordDecisionRequest decision;
+  RecordDone done;
+  std::function<absl::Status()> still_wanted;
+  // Ends this recording's signing turn; set when the turn comes.
+  std::function<void()> end_turn;
+  int attempts_made = 0;
+};
+
 absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
     const v1::RecordDecisionRequest& decision) {
-  RETURN_IF_ERROR(Validate(decision));
-  ASSIGN_OR_RETURN(std::vector<std::string> missing, MissingEvidence(decision));
-  if (!missing.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the decision names revocation evidence ", ShortHex(missing[0]),
-                     " by hash, which this log does not hold; nothing was recorded"));
-  }
-  return RecordValidated(decision);
+  absl::Notification answered;
+  absl::StatusOr<RecordedDecision> answer = absl::UnknownError("not answered");
+  RecordAsync(decision, [&](absl::StatusOr<RecordedDecision> result) {
+    answer = std::move(result);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return answer;
 }
 
-absl::StatusOr<RecordedDecision> LocalDecisionLog::RecordValidated(
-    const v1::RecordDecisionRequest& decision) {
-  // No more signings at once than the signer has threads for: a signing it turns away would be
-  // recorded as a refusal (ARCHITECTURE.md §13).
-  auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(signings_mutex_) {
-    return signings_ < max_signings_;
-  };
-  {
-    absl::MutexLock lock(&signings_mutex_, absl::Condition(&free_slot));
-    ++signings_;
+void LocalDecisionLog::RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) {
+  if (absl::Status valid = Validate(decision); !valid.ok()) return done(std::move(valid));
+  absl::StatusOr<std::vector<std::string>> missing = MissingEvidence(decision);
+  if (!missing.ok()) return done(missing.status());
+  if (!missing->empty()) {
+    return done(absl::InvalidArgumentError(
+        absl::StrCat("the decision names revocation evidence ", ShortHex((*missing)[0]),
+                     " by hash, which this log does not hold; nothing was recorded")));
   }
-  // Record the decision durably before anything leaves (trust rule 4).
-  absl::Status signer_fault;
-  absl::StatusOr<v1::QuorumRecord> stored = AppendAtAnUntakenIndex(decision, &signer_fault);
-  {
-    absl::MutexLock lock(&signings_mutex_);
-    --signings_;
-  }
-  if (!stored.ok()) return stored.status();
+  RecordValidatedAsync(std::move(decision), std::move(done));
+}
+
+void LocalDecisionLog::RecordValidatedAsync(v1::RecordDecisionRequest decision, RecordDone done,
+                                            std::function<absl::Status()> still_wanted) {
+  auto recording = std::make_shared<Recording>();
+  recording->decision = std::move(decision);
+  recording->done = std::move(done);
+  recording->still_wanted = std::move(still_wanted);
+  signings_.Run([this, recording](std::function<void()> end_turn) {
+    recording->end_turn = std::move(end_turn);
+    if (recording->still_wanted) {
+      absl::Status wanted = recording->still_wanted();
+      if (!wanted.ok()) return Answer(recording, std::move(wanted));
+    }
+    // Record the decision durably before anything leaves (trust rule 4).
+    AppendAttempt(recording);
+  });
+}
+
+void LocalDecisionLog::Answer(const std::shared_ptr<Recording>& recording,
+                              absl::StatusOr<RecordedDecision> result) {
+  std::function<void()> end_turn = std::move(recording->end_turn);
+  RecordDone done = std::move(recording->done);
   // Whoever decided it, the log's figures follow every record (a sequencer's fronts included).
-  if (metrics_ != nullptr) ReportFigures(*metrics_);
-  return RecordedDecision{*std::move(stored), std::move(signer_fault)};
+  if (result.ok() && metrics_ != nullptr) ReportFigures(*metrics_);
+  if (end_turn) end_turn();
+  done(std::move(result));
+}
+
+void LocalDecisionLog::AppendAttempt(std::shared_ptr<Recording> recording) {
+  // The signer gives a log index to one VD only. An index it already gave away (a VD signed just
+  // before this coordinator crashed, whose record never committed) is abandoned in the log and the
+  // decision asked for again at the next index, a few times at most.
+  ++recording->attempts_made;
+  auto signing = std::make_shared<SigningAttempt>();
+  store_.AppendAsync(
+      [this, recording, signing](uint64_t log_index, RecordStore::BuildDone built) {
+        BuildRecordAt(recording->decision, log_index, signing, std::move(built));
+      },
+      [this, recording, signing](absl::StatusOr<v1::QuorumRecord> stored) {
+        if (signing->index_taken) {
+          MECAI_LOG(Warning) << "log index abandoned for "
+                             << recording->decision.decision().hostname() << ": "
+                             << (stored.ok() ? stored->refusal().explanation()
+                                             : std::string(stored.status().message()));
+          if (recording->attempts_made < log_index_attempts_) return AppendAttempt(recording);
+          if (stored.ok()) stored = absl::AbortedError("every log index tried was taken");
+        }
+        if (!stored.ok()) return Answer(recording, stored.status());
+        Answer(recording, RecordedDecision{*std::move(stored), signing->signer_fault});
+      });
 }
 
 absl::StatusOr<std::optional<v1::QuorumRecord>> LocalDecisionLog::FindByRequestDigest(
@@ -170,29 +221,9 @@ void LocalDecisionLog::ReportFigures(CoordinatorMetrics& metrics) const {
                           figures.pending_compaction_bytes, store_.CommittedBatches());
 }
 
-absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::AppendAtAnUntakenIndex(
-    const v1::RecordDecisionRequest& decision, absl::Status* signer_fault) {
-  // The signer gives a log index to one VD only. An index it already gave away (a VD signed just
-  // before this coordinator crashed, whose record never committed) is abandoned in the log and the
-  // decision asked for again at the next index, a few times at most.
-  absl::StatusOr<v1::QuorumRecord> stored = absl::UnknownError("not appended");
-  for (int attempt = 0; attempt < log_index_attempts_; ++attempt) {
-    SigningAttempt signing;
-    stored = store_.Append([&](uint64_t log_index) -> absl::StatusOr<v1::QuorumRecord> {
-      return DecisionRecordAt(decision, log_index, &signing);
-    });
-    *signer_fault = signing.signer_fault;
-    if (!signing.index_taken) break;
-    MECAI_LOG(Warning) << "log index abandoned for " << decision.decision().hostname() << ": "
-                       << (stored.ok() ? stored->refusal().explanation()
-                                       : std::string(stored.status().message()));
-    if (stored.ok()) stored = absl::AbortedError("every log index tried was taken");
-  }
-  return stored;
-}
-
-absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::DecisionRecordAt(
-    const v1::RecordDecisionRequest& decision, uint64_t log_index, SigningAttempt* signing) {
+void LocalDecisionLog::BuildRecordAt(const v1::RecordDecisionRequest& decision, uint64_t log_index,
+                                     std::shared_ptr<SigningAttempt> signing,
+                                     RecordStore::BuildDone built) {
   v1::QuorumRecord record = decision.decision();
   // What only the signer or an administrator puts in a record never comes from the decision.
   record.clear_vouching_data();
@@ -201,14 +232,14 @@ absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::DecisionRecordAt(
   record.set_log_index(log_index);
   record.set_log_shard_id(store_.shard_id());
   record.set_decided_at_unix_milliseconds(clock_.NowUnixMilliseconds());
-  if (record.decision() == v1::REFUSED) return record;
+  if (record.decision() == v1::REFUSED) return built(std::move(record));
   record.clear_refusal();
-  return AskSigner(decision, log_index, std::move(record), signing);
+  AskSigner(decision, log_index, std::move(record), std::move(signing), std::move(built));
 }
 
-absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::AskSigner(
-    const v1::RecordDecisionRequest& decision, uint64_t log_index, v1::QuorumRecord record,
-    SigningAttempt* signing) {
+void LocalDecisionLog::AskSigner(const v1::RecordDecisionRequest& decision, uint64_t log_index,
+                                 v1::QuorumRecord record, std::shared_ptr<SigningAttempt> signing,
+                                 RecordStore::BuildDone built) {
   v1::SignVouchingRequest sign_request;
   sign_request.set_vouching_request(record.vouching_request());
   for (const v1::SignedObservation& observation : decision.observations()) {
@@ -219,12 +250,22 @@ absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::AskSigner(
   sign_request.set_probe_nonce(decision.probe_nonce());
   // ARCHITECTURE.md §8 "Evidence by content hash": each response by its SHA-256; the signer is
   // sent the bytes only when it asks for them.
-  const std::vector<v1::RevocationEvidence> evidence(record.revocation().begin(),
-                                                     record.revocation().end());
+  std::vector<v1::RevocationEvidence> evidence(record.revocation().begin(),
+                                               record.revocation().end());
   AddEvidenceByHash(evidence, &sign_request);
   *sign_request.mutable_approval_records() = record.approval().records();
-  v1::SignVouchingResponse signed_response;
-  grpc::Status status = signer_evidence_.SignVouching(sign_request, evidence, &signed_response);
+  auto pending = std::make_shared<v1::QuorumRecord>(std::move(record));
+  signer_evidence_.SignVouchingAsync(std::move(sign_request), std::move(evidence),
+                                     [this, log_index, pending, signing, built = std::move(built)](
+                                         grpc::Status status, v1::SignVouchingResponse answer) {
+                                       built(RecordFromSignerAnswer(log_index, std::move(*pending),
+                                                                    status, answer, signing.get()));
+                                     });
+}
+
+absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::RecordFromSignerAnswer(
+    uint64_t log_index, v1::QuorumRecord record, const grpc::Status& status,
+    const v1::SignVouchingResponse& signed_response, SigningAttempt* signing) const {
   record.set_decision(v1::REFUSED);
   if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
     signing->index_taken = true;

@@ -6,14 +6,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
+#include "coordinator/call_limit.h"
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/decision_log.h"
 #include "coordinator/record_store.h"
@@ -45,12 +46,18 @@ class LocalDecisionLog final : public DecisionLog {
   absl::Status Validate(const v1::RecordDecisionRequest& decision) const;
 
   // INVALID_ARGUMENT, nothing recorded, when Validate refuses `decision` or it names a response by
-  // hash that the store does not hold (MissingEvidence).
+  // hash that the store does not hold (MissingEvidence). No thread waits for the signer or the
+  // commit (ARCHITECTURE.md §13): the checks run on the calling thread, the signer is called on
+  // gRPC's callback API, and `done` runs on the store's commit thread (or on a gRPC thread or
+  // this one, when nothing is recorded). Record waits for RecordAsync.
   absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
-  // Record without its checks, for a caller that made them (the sequencer's service, which
+  void RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) override;
+  // RecordAsync without its checks, for a caller that made them (the sequencer's service, which
   // answers evidence_needed itself). REQUIRES: Validate(decision) is OK and
-  // MissingEvidence(decision) is empty.
-  absl::StatusOr<RecordedDecision> RecordValidated(const v1::RecordDecisionRequest& decision);
+  // MissingEvidence(decision) is empty. `still_wanted`, when set, is asked once the decision's
+  // turn to be signed has come: an error from it is answered as is, and nothing is recorded.
+  void RecordValidatedAsync(v1::RecordDecisionRequest decision, RecordDone done,
+                            std::function<absl::Status()> still_wanted = nullptr);
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
 
@@ -68,32 +75,43 @@ class LocalDecisionLog final : public DecisionLog {
     bool index_taken = false;
     absl::Status signer_fault;
   };
+  // One decision on its way into the log.
+  struct Recording;
 
   // Sets the log's size and, at most once a second, RocksDB's figures in `metrics`: after every
   // record, whoever decided it.
   void ReportFigures(CoordinatorMetrics& metrics) const;
-  // Appends the decision record, abandoning each log index the signer already gave to another VD
-  // and trying the next, log_index_attempts_ times at most.
-  absl::StatusOr<v1::QuorumRecord> AppendAtAnUntakenIndex(const v1::RecordDecisionRequest& decision,
-                                                          absl::Status* signer_fault);
-  // The record of the decision at `log_index`: refused as decided, or what the signer answered.
-  absl::StatusOr<v1::QuorumRecord> DecisionRecordAt(const v1::RecordDecisionRequest& decision,
-                                                    uint64_t log_index, SigningAttempt* signing);
+  // Appends the decision record at the next log index. When the signer had already given that
+  // index to another VD, the index is abandoned and the next one tried, log_index_attempts_ times
+  // at most; then the recording is answered.
+  void AppendAttempt(std::shared_ptr<Recording> recording);
+  // Ends `recording` (its signing turn too) with `result`.
+  void Answer(const std::shared_ptr<Recording>& recording, absl::StatusOr<RecordedDecision> result);
+  // Builds the record of the decision at `log_index` for the store: refused as decided, or what
+  // the signer answered.
+  void BuildRecordAt(const v1::RecordDecisionRequest& decision, uint64_t log_index,
+                     std::shared_ptr<SigningAttempt> signing, RecordStore::BuildDone built);
   // Asks the signer for the VD at `log_index` and completes `record` with its answer. ABORTED when
   // the signer already gave that index away; an unreachable signer is recorded as SIGNER_REFUSED
   // and reported in `signing->signer_fault`.
-  absl::StatusOr<v1::QuorumRecord> AskSigner(const v1::RecordDecisionRequest& decision,
-                                             uint64_t log_index, v1::QuorumRecord record,
-                                             SigningAttempt* signing);
+  void AskSigner(const v1::RecordDecisionRequest& decision, uint64_t log_index,
+                 v1::QuorumRecord record, std::shared_ptr<SigningAttempt> signing,
+                 RecordStore::BuildDone built);
+  // The record completed with the signer's answer (see AskSigner).
+  absl::StatusOr<v1::QuorumRecord> RecordFromSignerAnswer(uint64_t log_index,
+                                                          v1::QuorumRecord record,
+                                                          const grpc::Status& status,
+                                                          const v1::SignVouchingResponse& answer,
+                                                          SigningAttempt* signing) const;
 
   RecordStore& store_;
   const int log_index_attempts_;
-  const int max_signings_;
   CoordinatorMetrics* const metrics_;
   // When RocksDB's figures were last read for the metrics, Unix milliseconds.
   mutable std::atomic<int64_t> figures_reported_at_{0};
-  absl::Mutex signings_mutex_;
-  int signings_ ABSL_GUARDED_BY(signings_mutex_) = 0;
+  // No more signings at once than the signer has threads for: a signing it turns away would be
+  // recorded as a refusal (ARCHITECTURE.md §13). The others wait their turn, holding no thread.
+  CallLimit signings_;
   const Clock& clock_;
   // Signs with the revocation evidence named by hash, uploading what the signer lacks (from the
   // decision, or from the store for a response the decision named by hash).

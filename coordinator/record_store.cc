@@ -1,12 +1,15 @@
 #include "coordinator/record_store.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/memory/memory.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/logging.h"
@@ -126,9 +129,15 @@ RecordStore::RecordStore(std::string path, std::string shard_id, const Clock& cl
       shard_id_(std::move(shard_id)),
       db_(std::move(db)),
       families_(families),
-      clock_(clock) {}
+      clock_(clock),
+      committer_([this] { CommitLoop(); }) {}
 
 RecordStore::~RecordStore() {
+  {
+    absl::MutexLock lock(&append_mutex_);
+    stopping_ = true;
+  }
+  committer_.join();
   for (rocksdb::ColumnFamilyHandle* handle :
        {families_.default_family, families_.records, families_.by_host, families_.merkle,
         families_.replay, families_.trust_lists, families_.checkpoints, families_.evidence,
@@ -354,13 +363,18 @@ struct RecordStore::PendingRecord {
   std::string request_sha256;
   // The revocation responses whose bytes the record carried (written unless already stored).
   std::vector<EvidenceBlob> evidence;
-  // Set by the leader that wrote it, under append_mutex_.
-  bool done = false;
-  absl::Status status;
-  const RecordStore* store = nullptr;
+  // What the Append answers once the record is written: `record`, or `error` when the record
+  // written is an abandoned one in place of a failed decision.
+  std::optional<v1::QuorumRecord> record;
+  absl::Status error;
+  AppendDone done;
 
-  // The condition Commit waits for; evaluated by absl::Mutex with append_mutex_ held.
-  bool MayProceed() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return store->MayProceed(this); }
+  // Answers the Append: the write's status when it failed, else what the Append returns.
+  void Answer(const absl::Status& written) {
+    if (!written.ok()) return done(written);
+    if (!error.ok()) return done(error);
+    done(std::move(*record));
+  }
 };
 
 v1::QuorumRecord RecordStore::AbandonedRecord(uint64_t index, const absl::Status& error) const {
@@ -455,44 +469,98 @@ absl::StatusOr<std::string> RecordStore::GetEvidence(const std::string& sha256) 
 }
 
 absl::StatusOr<v1::QuorumRecord> RecordStore::Append(const RecordBuilder& build) {
-  // 1. Reserve.
-  uint64_t index = 0;
-  {
-    absl::MutexLock lock(&append_mutex_);
-    if (!write_failure_.ok()) return WriteFailedError();
-    index = next_index_++;
+  absl::Notification answered;
+  absl::StatusOr<v1::QuorumRecord> answer = absl::UnknownError("not answered");
+  AppendAsync([&build](uint64_t index, BuildDone built) { built(build(index)); },
+              [&](absl::StatusOr<v1::QuorumRecord> result) {
+                answer = std::move(result);
+                answered.Notify();
+              });
+  answered.WaitForNotification();
+  return answer;
+}
+
+namespace {
+
+// Hands a build's result on exactly once: a BuildDone dropped uncalled (its last copy destroyed)
+// hands on INTERNAL, so that its reserved index is filled with an abandoned record.
+class BuildCompletion {
+ public:
+  explicit BuildCompletion(std::function<void(absl::StatusOr<v1::QuorumRecord>)> next)
+      : next_(std::move(next)) {}
+  BuildCompletion(const BuildCompletion&) = delete;
+  BuildCompletion& operator=(const BuildCompletion&) = delete;
+  ~BuildCompletion() {
+    if (next_) next_(absl::InternalError("the record's build ended without an answer"));
   }
 
+  void Complete(absl::StatusOr<v1::QuorumRecord> built) {
+    std::function<void(absl::StatusOr<v1::QuorumRecord>)> next;
+    next.swap(next_);
+    if (next) next(std::move(built));
+  }
+
+ private:
+  std::function<void(absl::StatusOr<v1::QuorumRecord>)> next_;
+};
+
+}  // namespace
+
+void RecordStore::AppendAsync(const AsyncRecordBuilder& build, AppendDone done) {
+  // 1. Reserve.
+  uint64_t index = 0;
+  absl::Status failed;
+  {
+    absl::MutexLock lock(&append_mutex_);
+    if (write_failure_.ok()) {
+      index = next_index_++;
+    } else {
+      failed = WriteFailedError();
+    }
+  }
+  if (!failed.ok()) return done(std::move(failed));
   // 2. Build, with no lock held. From here on index `index` must be committed, one way or another.
-  absl::StatusOr<v1::QuorumRecord> built = build(index);
+  auto completion = std::make_shared<BuildCompletion>(
+      [this, index, done = std::move(done)](absl::StatusOr<v1::QuorumRecord> built) mutable {
+        Built(index, std::move(built), std::move(done));
+      });
+  build(index, [completion](absl::StatusOr<v1::QuorumRecord> built) {
+    completion->Complete(std::move(built));
+  });
+}
+
+void RecordStore::Built(uint64_t index, absl::StatusOr<v1::QuorumRecord> built, AppendDone done) {
   // Why the decision at `index` failed, as the abandoned record quotes it (without this store's
   // path, which is no business of auditors), and as Append returns it.
   absl::Status decision_error = built.status();
   absl::Status returned_error = decision_error;
-  PendingRecord pending;
+  auto pending = std::make_unique<PendingRecord>();
   if (decision_error.ok()) {
     decision_error = CheckBuiltRecord(*built, index);
-    if (decision_error.ok()) decision_error = Prepare(&*built, index, &pending);
+    if (decision_error.ok()) decision_error = Prepare(&*built, index, pending.get());
     returned_error = InContext(decision_error);
   }
-  if (!decision_error.ok()) {
+  if (decision_error.ok()) {
+    pending->record = std::move(*built);
+  } else {
     MECAI_LOG(Warning) << "record store at " << path_ << ": recording log index " << index
                        << " as abandoned: " << decision_error;
-    pending = PendingRecord();
+    pending = std::make_unique<PendingRecord>();
     v1::QuorumRecord abandoned = AbandonedRecord(index, decision_error);
-    absl::Status prepared = Prepare(&abandoned, index, &pending);
+    absl::Status prepared = Prepare(&abandoned, index, pending.get());
     if (!prepared.ok()) {
       // Index `index` cannot be filled, so no later record can be committed: stop appending.
-      absl::MutexLock lock(&append_mutex_);
-      if (write_failure_.ok()) write_failure_ = InContext(prepared);
-      return InContext(prepared);
+      {
+        absl::MutexLock lock(&append_mutex_);
+        if (write_failure_.ok()) write_failure_ = InContext(prepared);
+      }
+      return done(InContext(prepared));
     }
+    pending->error = returned_error;
   }
-
+  pending->done = std::move(done);
   // 3. Commit, in index order.
-  RETURN_IF_ERROR(Commit(&pending));
-  if (!decision_error.ok()) return returned_error;
-  return std::move(*built);
+  Enqueue(std::move(pending));
 }
 
 absl::Status RecordStore::WriteFailedError() const {
@@ -501,57 +569,77 @@ absl::Status RecordStore::WriteFailedError() const {
                    write_failure_.message(), "); reopen the store to recover"));
 }
 
-bool RecordStore::MayProceed(const PendingRecord* pending) const {
-  return pending->done || !write_failure_.ok() ||
-         (!leader_writing_ && pending->index == committed_size_);
-}
-
-absl::Status RecordStore::Commit(PendingRecord* pending) {
-  std::vector<PendingRecord*> group;
+void RecordStore::Enqueue(std::unique_ptr<PendingRecord> pending) {
+  absl::Status failed;
   {
     absl::MutexLock lock(&append_mutex_);
-    pending->store = this;
-    queued_.emplace(pending->index, pending);
-    append_mutex_.Await(absl::Condition(pending, &PendingRecord::MayProceed));
-    if (pending->done) return pending->status;
-    if (!write_failure_.ok()) {
-      queued_.erase(pending->index);
-      return WriteFailedError();
+    if (write_failure_.ok()) {
+      const uint64_t index = pending->index;
+      queued_.emplace(index, std::move(pending));
+      return;
     }
-    // The leader: this record and every queued record after it without a gap.
-    leader_writing_ = true;
-    size_t group_bytes = 0;
-    uint64_t next = committed_size_;
-    for (auto it = queued_.find(next); it != queued_.end() && it->first == next; ++next) {
-      if (!group.empty() && group_bytes + it->second->bytes.size() > kMaxGroupCommitBytes) break;
-      group_bytes += it->second->bytes.size();
-      group.push_back(it->second);
-      it = queued_.erase(it);
-    }
+    failed = WriteFailedError();
   }
-
-  const absl::Time write_started = absl::Now();
-  const absl::Status written = WriteGroup(group);
-  if (written.ok() && commit_observer_) {
-    commit_observer_(absl::ToDoubleSeconds(absl::Now() - write_started));
-  }
-
-  absl::MutexLock lock(&append_mutex_);
-  leader_writing_ = false;
-  if (written.ok()) {
-    committed_size_ += group.size();
-    ++committed_batches_;
-  } else {
-    write_failure_ = written;
-  }
-  for (PendingRecord* member : group) {
-    member->status = written;
-    member->done = true;
-  }
-  return written;
+  pending->Answer(failed);
 }
 
-absl::Status RecordStore::WriteGroup(const std::vector<PendingRecord*>& group) {
+bool RecordStore::CommitterHasWork() const {
+  return stopping_ || (write_failure_.ok() && queued_.count(committed_size_) > 0) ||
+         (!write_failure_.ok() && !queued_.empty());
+}
+
+void RecordStore::CommitLoop() {
+  for (;;) {
+    std::vector<std::unique_ptr<PendingRecord>> group;
+    absl::Status failed;
+    {
+      absl::MutexLock lock(&append_mutex_);
+      append_mutex_.Await(absl::Condition(this, &RecordStore::CommitterHasWork));
+      if (!write_failure_.ok()) {
+        // Records queued after a failed write are answered with its error, never written.
+        failed = WriteFailedError();
+        for (auto& [index, record] : queued_) group.push_back(std::move(record));
+        queued_.clear();
+      } else {
+        // The lowest uncommitted record and every queued record after it without a gap.
+        size_t group_bytes = 0;
+        uint64_t next = committed_size_;
+        for (auto it = queued_.find(next); it != queued_.end() && it->first == next; ++next) {
+          if (!group.empty() && group_bytes + it->second->bytes.size() > kMaxGroupCommitBytes) {
+            break;
+          }
+          group_bytes += it->second->bytes.size();
+          group.push_back(std::move(it->second));
+          it = queued_.erase(it);
+        }
+      }
+      if (group.empty() && stopping_) return;
+    }
+    if (!failed.ok()) {
+      for (std::unique_ptr<PendingRecord>& record : group) record->Answer(failed);
+      continue;
+    }
+    if (group.empty()) continue;
+
+    const absl::Time write_started = absl::Now();
+    const absl::Status written = WriteGroup(group);
+    if (written.ok() && commit_observer_) {
+      commit_observer_(absl::ToDoubleSeconds(absl::Now() - write_started));
+    }
+    {
+      absl::MutexLock lock(&append_mutex_);
+      if (written.ok()) {
+        committed_size_ += group.size();
+        ++committed_batches_;
+      } else {
+        write_failure_ = written;
+      }
+    }
+    for (std::unique_ptr<PendingRecord>& record : group) record->Answer(written);
+  }
+}
+
+absl::Status RecordStore::WriteGroup(const std::vector<std::unique_ptr<PendingRecord>>& group) {
   const uint64_t first = group.front()->index;
   const uint64_t end = group.back()->index + 1;
   const std::string what = end - first == 1
@@ -563,7 +651,7 @@ absl::Status RecordStore::WriteGroup(const std::vector<PendingRecord*>& group) {
   // in a group names the later record.
   rocksdb::WriteBatch batch;
   absl::flat_hash_set<std::string> evidence_in_batch;
-  for (const PendingRecord* record : group) {
+  for (const std::unique_ptr<PendingRecord>& record : group) {
     for (const EvidenceBlob& blob : record->evidence) {
       if (evidence_in_batch.contains(blob.sha256)) continue;
       ASSIGN_OR_RETURN(bool stored, HasEvidence(blob.sha256));
@@ -601,7 +689,7 @@ absl::Status RecordStore::WriteGroup(const std::vector<PendingRecord*>& group) {
   }
 
   absl::MutexLock state_lock(&state_mutex_);
-  for (const PendingRecord* record : group) {
+  for (const std::unique_ptr<PendingRecord>& record : group) {
     absl::Status appended = tree_.AppendLeafHash(record->leaf_hash);
     if (!appended.ok()) return InContext(appended);
   }
@@ -752,8 +840,9 @@ absl::StatusOr<std::optional<uint64_t>> RecordStore::FindByRequestDigest(
   }
   const uint64_t tree_size = TreeSize();
   if (index < tree_size) return std::optional<uint64_t>(index);
-  // An index in [tree size, next index) is a record its leader has written but not yet committed:
-  // not visible. Read after the entry, the next index is beyond every index written so far.
+  // An index in [tree size, next index) is a record the commit thread has written but not yet
+  // committed: not visible. Read after the entry, the next index is beyond every index written so
+  // far.
   uint64_t next_index = 0;
   {
     absl::MutexLock lock(&append_mutex_);

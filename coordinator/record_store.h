@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -55,6 +56,14 @@ class RecordStore {
  public:
   // Builds the record that takes log index `log_index`; the caller signs for that index here.
   using RecordBuilder = std::function<absl::StatusOr<v1::QuorumRecord>(uint64_t log_index)>;
+  // The same, asynchronously: starts building the record for `log_index` and hands it (or why it
+  // could not be built) to `built`, exactly once, from any thread, in bounded time. A `built` that
+  // is dropped uncalled counts as a failed build (INTERNAL), so the index is never left as a hole.
+  using BuildDone = std::function<void(absl::StatusOr<v1::QuorumRecord>)>;
+  using AsyncRecordBuilder = std::function<void(uint64_t log_index, BuildDone built)>;
+  // Receives what Append would return, once, on the store's commit thread (or the thread that
+  // completed the build, when the record fails before its commit): it must not block.
+  using AppendDone = std::function<void(absl::StatusOr<v1::QuorumRecord>)>;
 
   static constexpr uint32_t kDefaultPageSize = 100;
   static constexpr uint32_t kMaxPageSize = 1000;
@@ -81,11 +90,12 @@ class RecordStore {
   //   1. Reserve: takes the next log index i under a short lock.
   //   2. Build: calls build(i) with no lock held, so the builds of concurrent Appends (each a
   //      signer call) overlap; then checks the record names index i and this shard.
-  //   3. Commit: records are committed strictly in index order. The Append holding the lowest
-  //      uncommitted index becomes the leader: it writes its record and every built record that
-  //      follows it without a gap (up to kMaxGroupCommitBytes), each with its by_host, leaf-hash
-  //      and replay entries, plus the new tree size, in ONE WriteBatch with a synced WAL; then it
-  //      extends the Merkle tree and wakes the Appends it wrote for (LevelDB's DBImpl::Write).
+  //   3. Commit: records are committed strictly in index order by the store's one commit thread.
+  //      Whenever the lowest uncommitted record is built, it writes that record and every built
+  //      record that follows it without a gap (up to kMaxGroupCommitBytes), each with its by_host,
+  //      leaf-hash and replay entries, plus the new tree size, in ONE WriteBatch with a synced WAL;
+  //      then it extends the Merkle tree and answers the Appends it wrote for. No thread of an
+  //      Append waits to lead a commit (ARCHITECTURE.md §13).
   // Returns the record stored: as built, but with its revocation evidence by hash
   // (coordinator/record_evidence.h: each response's bytes go to the evidence column family once,
   // in the same WriteBatch). A built evidence whose response_sha256 disagrees with its bytes, or
@@ -108,8 +118,13 @@ class RecordStore {
   // not have reached the disk. `build` must not call Append.
   absl::StatusOr<v1::QuorumRecord> Append(const RecordBuilder& build);
 
+  // Append without a thread waiting for the build or the commit: reserves the index, calls
+  // build(i) on this thread, and calls `done` with what Append would return. The rules above apply
+  // unchanged; this is the path Append itself takes.
+  void AppendAsync(const AsyncRecordBuilder& build, AppendDone done);
+
   // Calls `observer` with the seconds of every synced group commit from now on (for metrics); it
-  // runs on the committing Append's thread and must be fast. REQUIRES: no Append is running.
+  // runs on the commit thread and must be fast. REQUIRES: no Append is running.
   void ObserveCommits(std::function<void(double seconds)> observer);
 
   // Writes a consistent copy of the store into `directory`, which must not exist, with RocksDB's
@@ -210,8 +225,7 @@ class RecordStore {
     rocksdb::ColumnFamilyHandle* record_hashes = nullptr;
   };
 
-  // One Append's record on its way to the disk. Its fields other than `done` and `status` are set
-  // before it is queued and not changed after.
+  // One Append's record on its way to the disk, set before it is queued and not changed after.
   struct PendingRecord;
 
   RecordStore(std::string path, std::string shard_id, const Clock& clock,
@@ -222,16 +236,19 @@ class RecordStore {
   // Prepares `record` (already checked for `index`) for Commit, rewriting it into its stored form
   // (evidence by hash).
   absl::Status Prepare(v1::QuorumRecord* record, uint64_t index, PendingRecord* pending) const;
-  // Queues `pending` and returns once it is durably written (or the write failed), leading the
-  // group commit when its index is the lowest uncommitted one.
-  absl::Status Commit(PendingRecord* pending) ABSL_LOCKS_EXCLUDED(append_mutex_);
+  // What becomes of the build of the record at `index`: checked and prepared (or replaced by an
+  // abandoned record) and queued for the commit thread, which answers `done`.
+  void Built(uint64_t index, absl::StatusOr<v1::QuorumRecord> built, AppendDone done);
+  // Queues `pending` for the commit thread; answers it at once when the store has failed.
+  void Enqueue(std::unique_ptr<PendingRecord> pending) ABSL_LOCKS_EXCLUDED(append_mutex_);
+  // The commit thread: writes each gap-free run of built records from the tree size, in order.
+  void CommitLoop() ABSL_LOCKS_EXCLUDED(append_mutex_);
+  // Whether the commit thread has a record to write, or is to stop.
+  bool CommitterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mutex_);
   // Writes `group` (consecutive indexes from the tree size) in one synced WriteBatch and extends
-  // the Merkle tree. Called by the leader without append_mutex_.
-  absl::Status WriteGroup(const std::vector<PendingRecord*>& group)
+  // the Merkle tree. Called by the commit thread without append_mutex_.
+  absl::Status WriteGroup(const std::vector<std::unique_ptr<PendingRecord>>& group)
       ABSL_LOCKS_EXCLUDED(append_mutex_);
-  // Whether `pending` may stop waiting in Commit: it was written, the store failed, or it heads the
-  // uncommitted records and no leader is writing.
-  bool MayProceed(const PendingRecord* pending) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mutex_);
   absl::Status WriteFailedError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mutex_);
 
   // Called once by Open: claims a new store for the shard or checks an existing one, and loads and
@@ -267,19 +284,21 @@ class RecordStore {
   // The next index Append reserves; indexes in [committed_size_, next_index_) are being built or
   // waiting for their commit.
   uint64_t next_index_ ABSL_GUARDED_BY(append_mutex_) = 0;
-  // Records committed: equal to tree_.size() whenever no leader is writing.
+  // Records committed: equal to tree_.size() whenever the commit thread is not writing.
   uint64_t committed_size_ ABSL_GUARDED_BY(append_mutex_) = 0;
   // Built records waiting for their commit, by index.
-  std::map<uint64_t, PendingRecord*> queued_ ABSL_GUARDED_BY(append_mutex_);
-  // Whether a leader is writing a group.
-  bool leader_writing_ ABSL_GUARDED_BY(append_mutex_) = false;
+  std::map<uint64_t, std::unique_ptr<PendingRecord>> queued_ ABSL_GUARDED_BY(append_mutex_);
   uint64_t committed_batches_ ABSL_GUARDED_BY(append_mutex_) = 0;
-  // Set before any Append (ObserveCommits); called by the committing leader.
+  // Set by the destructor: the commit thread ends once nothing is left to write.
+  bool stopping_ ABSL_GUARDED_BY(append_mutex_) = false;
+  // Set before any Append (ObserveCommits); called by the commit thread.
   std::function<void(double)> commit_observer_;
   // Set by a failed write; refuses later appends.
   absl::Status write_failure_ ABSL_GUARDED_BY(append_mutex_);
   // Hashes of evidence known to be stored (at most kMaxKnownEvidence; then cleared and relearnt).
   mutable absl::flat_hash_set<std::string> known_evidence_ ABSL_GUARDED_BY(state_mutex_);
+  // Started by the constructor, joined by the destructor; declared last.
+  std::thread committer_;
 };
 
 }  // namespace mecai

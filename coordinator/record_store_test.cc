@@ -14,11 +14,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/crypto/hashing.h"
 #include "common/evidence/log_entry.h"
+#include "common/testing/process_threads.h"
 #include "common/transparency/merkle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -31,7 +33,9 @@
 namespace mecai {
 namespace {
 
+using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kShard[] = "coordinator-eu-1";
 constexpr int64_t kFirstDecision = 1'790'000'000'000;
@@ -836,6 +840,110 @@ TEST(RecordStoreTest, RecordsCommitInIndexOrderAndShareABatch) {
   EXPECT_EQ(store->CommittedBatches(), batches_before + 1);
   EXPECT_EQ(*store->FindByRequestDigest(Sha256(RequestFor(7))), std::optional<uint64_t>(3));
   ExpectProofsVerify(*store);
+}
+
+// Appends whose builds are answered later, from another thread, in any order: no thread waits for
+// them (ARCHITECTURE.md §13), and they are committed in index order, many to one write.
+TEST(RecordStoreTest, AsyncAppendsHoldNoThreadAndCommitInIndexOrder) {
+  std::unique_ptr<RecordStore> store = OpenWithStandardRecords(FreshDirectory("store"), 1);
+  ASSERT_NE(store, nullptr);
+  constexpr int kAppends = 50;
+  const int threads_before = ThreadsOfThisProcess();
+  absl::Mutex mutex;
+  std::vector<std::pair<uint64_t, RecordStore::BuildDone>> building;
+  std::vector<uint64_t> answered;
+  std::vector<std::thread::id> answering_threads;
+  for (int i = 0; i < kAppends; ++i) {
+    store->AppendAsync(
+        [&](uint64_t index, RecordStore::BuildDone built) {
+          absl::MutexLock lock(&mutex);
+          building.emplace_back(index, std::move(built));
+        },
+        [&](absl::StatusOr<v1::QuorumRecord> appended) {
+          ASSERT_TRUE(appended.ok()) << appended.status();
+          absl::MutexLock lock(&mutex);
+          answered.push_back(appended->log_index());
+          answering_threads.push_back(std::this_thread::get_id());
+        });
+  }
+  // Every build has started and none is answered: no thread was added to wait for them.
+  EXPECT_EQ(ThreadsOfThisProcess(), threads_before);
+  std::vector<std::pair<uint64_t, RecordStore::BuildDone>> builds;
+  {
+    absl::MutexLock lock(&mutex);
+    ASSERT_EQ(building.size(), static_cast<size_t>(kAppends));
+    EXPECT_TRUE(answered.empty());
+    builds = std::move(building);
+  }
+  const uint64_t batches_before = store->CommittedBatches();
+  // Answered last first: nothing is committed until index 1 is built, then all at once.
+  std::reverse(builds.begin(), builds.end());
+  for (auto& [index, built] : builds) {
+    if (index != 1) built(StandardRecord(index));
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(store->TreeSize(), 1u);
+  builds.back().second(StandardRecord(1));
+  {
+    absl::MutexLock lock(&mutex);
+    auto all_answered = [&] { return answered.size() == static_cast<size_t>(kAppends); };
+    ASSERT_TRUE(mutex.AwaitWithTimeout(absl::Condition(&all_answered), absl::Seconds(10)));
+    std::vector<uint64_t> expected;
+    for (int i = 1; i <= kAppends; ++i) expected.push_back(i);
+    EXPECT_EQ(answered, expected);
+    EXPECT_THAT(answering_threads, Not(Contains(std::this_thread::get_id())));
+  }
+  EXPECT_EQ(store->TreeSize(), static_cast<uint64_t>(kAppends + 1));
+  EXPECT_EQ(store->CommittedBatches(), batches_before + 1);
+  ExpectProofsVerify(*store);
+}
+
+// A build whose answer is dropped (its last copy destroyed uncalled) is a failed build: its index
+// is filled with an abandoned record, and the records after it are committed.
+TEST(RecordStoreTest, ADroppedAsyncBuildIsAbandonedAndLeavesNoHole) {
+  std::unique_ptr<RecordStore> store = OpenOrDie(FreshDirectory("store"));
+  ASSERT_NE(store, nullptr);
+  absl::Notification dropped_answered;
+  absl::Status dropped_status;
+  store->AppendAsync([](uint64_t, RecordStore::BuildDone) {},
+                     [&](absl::StatusOr<v1::QuorumRecord> appended) {
+                       dropped_status = appended.status();
+                       dropped_answered.Notify();
+                     });
+  ASSERT_TRUE(dropped_answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(dropped_status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(dropped_status.message(), HasSubstr("ended without an answer"));
+  absl::StatusOr<v1::QuorumRecord> next = AppendStandard(*store);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->log_index(), 1u);
+  absl::StatusOr<v1::QuorumRecord> abandoned = store->GetRecord(0);
+  ASSERT_TRUE(abandoned.ok()) << abandoned.status();
+  EXPECT_EQ(abandoned->decision(), v1::DECISION_UNSPECIFIED);
+  EXPECT_THAT(abandoned->refusal().explanation(),
+              HasSubstr("could not be completed: INTERNAL: the record's build ended without"));
+  ExpectProofsVerify(*store);
+}
+
+// A build answered twice is taken once: the second answer changes nothing.
+TEST(RecordStoreTest, AnAsyncBuildAnsweredTwiceIsTakenOnce) {
+  std::unique_ptr<RecordStore> store = OpenOrDie(FreshDirectory("store"));
+  ASSERT_NE(store, nullptr);
+  std::atomic<int> answers{0};
+  absl::Notification answered;
+  store->AppendAsync(
+      [](uint64_t index, RecordStore::BuildDone built) {
+        built(StandardRecord(index));
+        built(MakeRecord(index, "other.example", TimeFor(index), RequestFor(99)));
+      },
+      [&](absl::StatusOr<v1::QuorumRecord> appended) {
+        EXPECT_TRUE(appended.ok()) << appended.status();
+        if (++answers == 1) answered.Notify();
+      });
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(answers.load(), 1);
+  EXPECT_EQ(store->TreeSize(), 1u);
+  EXPECT_EQ(store->GetRecord(0)->hostname(), HostFor(0));
 }
 
 TEST(RecordStoreTest, StoreDeletedWithoutShutdownReopensConsistent) {

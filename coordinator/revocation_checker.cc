@@ -182,21 +182,8 @@ void RevocationChecker::FetchWithRetryAsync(HttpRequest request, const char* kin
 
 void RevocationChecker::FetchCrlOnce(HttpRequest request, SharedBodyDone done) {
   const std::string url = request.url;
-  {
-    absl::MutexLock lock(&mutex_);
-    std::vector<SharedBodyDone>& waiting = crl_downloads_[url];
-    waiting.push_back(std::move(done));
-    if (waiting.size() > 1) return;
-  }
-  FetchWithRetryAsync(std::move(request), "CRL", [this, url](SharedBody body) {
-    std::vector<SharedBodyDone> waiting;
-    {
-      absl::MutexLock lock(&mutex_);
-      auto found = crl_downloads_.find(url);
-      waiting = std::move(found->second);
-      crl_downloads_.erase(found);
-    }
-    for (SharedBodyDone& waiter : waiting) waiter(body);
+  crl_downloads_.Run(url, std::move(done), [&](SharedBodyDone finished) {
+    FetchWithRetryAsync(std::move(request), "CRL", std::move(finished));
   });
 }
 

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
+#include "common/base/single_flight.h"
 #include "common/crypto/openssl_types.h"
 #include "common/net/http_fetcher.h"
 #include "common/revocation/revocation.h"
@@ -200,7 +201,7 @@ class RevocationChecker {
   mutable absl::Mutex mutex_;
   std::map<std::string, std::shared_ptr<const CachedCrlEntry>> crls_by_url_ ABSL_GUARDED_BY(mutex_);
   // The CRL downloads under way, by URL, with the checks waiting for each.
-  std::map<std::string, std::vector<SharedBodyDone>> crl_downloads_ ABSL_GUARDED_BY(mutex_);
+  SingleFlight<SharedBody> crl_downloads_;
   // Key: hex SHA-1 of the issuer's public key (the CertID's issuerKeyHash, RFC 6960 §4.1.1), ":",
   // hex serial.
   std::map<std::string, std::shared_ptr<const CachedOcspResponse>> ocsp_by_certificate_

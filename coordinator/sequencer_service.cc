@@ -103,24 +103,39 @@ void SequencerServiceImpl::RecordOne(const grpc::CallbackServerContext& context,
     }
     return done(grpc::Status::OK, std::move(response));
   }
-  // Checked above: recorded without checking again.
-  absl::StatusOr<RecordedDecision> recorded = log_.RecordValidated(request);
-  if (!recorded.ok()) {
-    MECAI_LOG(Error) << "no record written for a front's decision about "
-                     << request.decision().hostname() << ": " << recorded.status();
-    return done(ToGrpcStatus(recorded.status()), std::move(response));
-  }
-  if (!recorded->signer_fault.ok()) {
-    response.set_signer_fault_code(static_cast<int>(recorded->signer_fault.code()));
-    response.set_signer_fault_message(std::string(recorded->signer_fault.message()));
-  }
-  auto answer = std::make_shared<v1::RecordDecisionResponse>(std::move(response));
-  WhenComplete(std::move(recorded->record), deadline,
-               [answer, done = std::move(done)](absl::StatusOr<v1::QuorumRecord> complete) {
-                 if (!complete.ok()) return done(ToGrpcStatus(complete.status()), *answer);
-                 *answer->mutable_record() = *std::move(complete);
-                 done(grpc::Status::OK, std::move(*answer));
-               });
+  // Checked above: recorded without checking again, holding no thread while the signer and the
+  // commit work (ARCHITECTURE.md §13). A decision whose front gave up while it waited for its turn
+  // to be signed is neither signed nor recorded.
+  const std::string hostname = request.decision().hostname();
+  log_.RecordValidatedAsync(
+      request,
+      [this, hostname, deadline,
+       done = std::move(done)](absl::StatusOr<RecordedDecision> recorded) mutable {
+        v1::RecordDecisionResponse response;
+        if (!recorded.ok()) {
+          MECAI_LOG(Error) << "no record written for a front's decision about " << hostname << ": "
+                           << recorded.status();
+          return done(ToGrpcStatus(recorded.status()), std::move(response));
+        }
+        if (!recorded->signer_fault.ok()) {
+          response.set_signer_fault_code(static_cast<int>(recorded->signer_fault.code()));
+          response.set_signer_fault_message(std::string(recorded->signer_fault.message()));
+        }
+        auto answer = std::make_shared<v1::RecordDecisionResponse>(std::move(response));
+        WhenComplete(std::move(recorded->record), deadline,
+                     [answer, done = std::move(done)](absl::StatusOr<v1::QuorumRecord> complete) {
+                       if (!complete.ok()) return done(ToGrpcStatus(complete.status()), *answer);
+                       *answer->mutable_record() = *std::move(complete);
+                       done(grpc::Status::OK, std::move(*answer));
+                     });
+      },
+      [&context, deadline]() -> absl::Status {
+        if (context.IsCancelled() || absl::Now() >= deadline) {
+          return absl::DeadlineExceededError(
+              "the front's deadline passed before the decision was signed; nothing was recorded");
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* SequencerServiceImpl::RecordDecision(
@@ -192,7 +207,7 @@ grpc::ServerUnaryReactor* SequencerServiceImpl::RecordDecisions(
   for (int i = 0; i < count; ++i) response->add_results();
   const absl::Time deadline = std::min(CallerDeadline(*context), absl::Now() + kLongestWait);
   auto batch = std::make_shared<Batch>(reactor, response, count);
-  // Each decision on a worker thread of its own, so that their records share group commits.
+  // Each decision's checks on a worker thread of their own, so that they run side by side.
   for (int i = 0; i < count; ++i) {
     const bool scheduled = workers_.TrySchedule([this, context, request, deadline, batch, i] {
       RecordOne(*context, request->decisions(i), deadline,

@@ -12,13 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/base/single_flight.h"
 #include "coordinator/coordinator_metrics.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
@@ -33,9 +30,10 @@ inline constexpr size_t kSignerEvidenceChunkBytes = 256 * 1024;
 void AddEvidenceByHash(const std::vector<v1::RevocationEvidence>& evidence,
                        v1::SignVouchingRequest* request);
 
-// Uploads one DER response to the signer, within `timeout`. The signer's status otherwise.
-grpc::Status UploadEvidenceToSigner(v1::SignerService::StubInterface& signer,
-                                    const std::string& response_der, absl::Duration timeout);
+// Uploads one DER response to the signer, within `timeout`, on gRPC's callback API (no thread
+// waits), and calls `done` once with the signer's status, from a gRPC thread.
+void UploadEvidenceToSignerAsync(v1::SignerService::StubInterface& signer, std::string response_der,
+                                 absl::Duration timeout, std::function<void(grpc::Status)> done);
 
 // Thread-safe (the stub is). Every dependency must outlive it.
 class SignerEvidenceUpload {
@@ -54,30 +52,39 @@ class SignerEvidenceUpload {
   // Sends `request` (its revocation evidence by hash, AddEvidenceByHash) to the signer. When the
   // signer answers evidence_needed, uploads each response of `evidence` it names and sends
   // `request` once more (concurrent requests that need the same response share one upload); when it
-  // still answers evidence_needed, or names a response `evidence` does not hold, `response` becomes
-  // a SIGNER_REFUSED refusal. A failed upload is returned as its status. Otherwise the status and
-  // `response` are the signer's last answer.
+  // still answers evidence_needed, or names a response `evidence` does not hold, the response
+  // becomes a SIGNER_REFUSED refusal. A failed upload is answered as its status. Otherwise the
+  // status and response are the signer's last answer. Every call is on gRPC's callback API: no
+  // thread waits for the signer (ARCHITECTURE.md §13). `done` is called once, from a gRPC thread
+  // (or this one), and must not block.
+  using SignDone = std::function<void(grpc::Status, v1::SignVouchingResponse)>;
+  void SignVouchingAsync(v1::SignVouchingRequest request,
+                         std::vector<v1::RevocationEvidence> evidence, SignDone done);
+
+  // SignVouchingAsync, waiting for its answer. Not for gRPC's threads.
   grpc::Status SignVouching(const v1::SignVouchingRequest& request,
                             const std::vector<v1::RevocationEvidence>& evidence,
                             v1::SignVouchingResponse* response);
 
  private:
-  // One upload under way, which concurrent requests for the same response wait for.
-  struct InFlight {
-    absl::Notification done;
-    grpc::Status status;  // Set before `done` is notified.
-  };
+  // One signing on its way: the request and evidence outlive its calls.
+  struct Signing;
+  using UploadDone = std::function<void(grpc::Status)>;
 
-  grpc::Status Call(const v1::SignVouchingRequest& request, v1::SignVouchingResponse* response);
-  // Uploads `der` (whose SHA-256 is `sha256`), or waits for the upload of it already under way.
-  grpc::Status UploadOnce(const std::string& sha256, const std::string& der);
+  // One SignVouching call of `signing`; `then` gets the signer's answer.
+  void Call(std::shared_ptr<Signing> signing,
+            std::function<void(grpc::Status, v1::SignVouchingResponse)> then);
+  // After the first answer asked for evidence: uploads what it names, then asks again.
+  void UploadNeeded(std::shared_ptr<Signing> signing, v1::SignVouchingResponse first);
+  // Uploads `der` (whose SHA-256 is `sha256`), or joins the upload of it already under way.
+  void UploadOnce(const std::string& sha256, std::string der, UploadDone done);
 
   v1::SignerService::StubInterface& signer_;
   const absl::Duration timeout_;
   CoordinatorMetrics* const metrics_;
   const EvidenceSource source_;
-  absl::Mutex mutex_;
-  absl::flat_hash_map<std::string, std::shared_ptr<InFlight>> in_flight_ ABSL_GUARDED_BY(mutex_);
+  // The uploads under way, by SHA-256, with the signings waiting for each.
+  SingleFlight<grpc::Status> uploads_;
 };
 
 }  // namespace mecai
