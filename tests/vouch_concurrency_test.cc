@@ -309,5 +309,47 @@ TEST(RevocationFetchThreadsTest, AVrWaitingForItsCrlHoldsNoWorker) {
   EXPECT_EQ(waiting->refusal().reason(), v1::REFUSAL_REASON_UNSPECIFIED);
 }
 
+// The signer call and the record's commit hold no worker thread: with one worker, while a VR's VD
+// waits for the signer (stopped with SIGSTOP after the cluster started), the worker still answers
+// another VR (one refused at once, which records nothing). Once the signer runs again, the waiting
+// VR is issued and its VD is in its record. With the signing on the worker, the second VR waited
+// behind the first until the signer answered.
+TEST(SignerCallThreadsTest, AVrWaitingForTheSignerHoldsNoWorker) {
+  LocalClusterOptions options;
+  options.coordinator_overrides.set_vouch_worker_threads(1);
+  options.coordinator_overrides.set_signer_timeout_milliseconds(30000);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
+                       StartTestCluster("signer-wait", options));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel,
+                       MakeChannel(cluster->CoordinatorPeer()));
+  ASSERT_OK_AND_ASSIGN(const std::string valid,
+                       SignedRequestFromFiles(cluster->ServerChainFile(), cluster->ServerKeyFile(),
+                                              LocalCluster::kTargetHost, cluster->target_port(),
+                                              LocalCluster::kTrustList, absl::Now()));
+  ASSERT_OK(cluster->Signal("signer", SIGSTOP));
+  absl::StatusOr<v1::VouchResponse> waiting = absl::UnknownError("not answered");
+  std::thread first([&] { waiting = CallVouch(*channel, valid); });
+  // Time for the checks, the CRL fetch and the probe round: the VR then waits for its signature.
+  absl::SleepFor(absl::Seconds(2));
+  const absl::Time start = absl::Now();
+  const absl::StatusOr<v1::VouchResponse> refused = CallVouch(*channel, "not a vouching request");
+  const absl::Duration answered_in = absl::Now() - start;
+  // The signer runs again before anything is checked, so that nothing is left stopped.
+  ASSERT_OK(cluster->Signal("signer", SIGCONT));
+  first.join();
+  ASSERT_OK(refused.status());
+  EXPECT_EQ(refused->refusal().reason(), v1::MALFORMED_REQUEST) << refused->DebugString();
+  EXPECT_LT(answered_in, absl::Seconds(3)) << "the worker waited for the signer";
+  ASSERT_OK(waiting.status());
+  ASSERT_TRUE(waiting->has_vouching_data()) << waiting->DebugString();
+  EXPECT_EQ(waiting->refusal().reason(), v1::REFUSAL_REASON_UNSPECIFIED);
+  // The same VR again is answered from its record, with the same VD.
+  const absl::StatusOr<v1::VouchResponse> again = CallVouch(*channel, valid);
+  ASSERT_OK(again.status());
+  EXPECT_TRUE(again->served_from_record()) << again->DebugString();
+  EXPECT_EQ(again->vouching_data().SerializeAsString(),
+            waiting->vouching_data().SerializeAsString());
+}
+
 }  // namespace
 }  // namespace mecai
