@@ -6,6 +6,7 @@
 #define MECAI_COORDINATOR_CALL_LIMIT_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 
@@ -17,8 +18,8 @@ namespace mecai {
 // Thread-safe.
 class CallLimit {
  public:
-  // `limit` is at least 1.
-  explicit CallLimit(size_t limit);
+  // `limit` is at least 1; at most `max_waiting` calls wait (unbounded by default).
+  explicit CallLimit(size_t limit, size_t max_waiting = SIZE_MAX);
 
   CallLimit(const CallLimit&) = delete;
   CallLimit& operator=(const CallLimit&) = delete;
@@ -28,18 +29,27 @@ class CallLimit {
   // any thread (inside `call` too), when its call has ended.
   using Call = std::function<void(std::function<void()> end)>;
   void Run(Call call);
+  // Run, unless `max_waiting` calls already wait: then false, and `call` is dropped unstarted.
+  bool TryRun(Call call);
 
   size_t InFlight() const;
   size_t Waiting() const;
 
  private:
-  // One call ended: the next waiting one starts, or the count goes down.
+  // One call ended: its place goes to the waiting calls. Iterative: a waiting call that ends
+  // inside itself (one failing at once) does not nest another start in its stack, however many
+  // wait.
   void End();
+  // Starts waiting calls while places are free, on this thread; the one thread doing so at a time.
+  void StartWaiting() ABSL_LOCKS_EXCLUDED(mutex_);
 
   const size_t limit_;
+  const size_t max_waiting_;
   mutable absl::Mutex mutex_;
   size_t in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
   std::deque<Call> waiting_ ABSL_GUARDED_BY(mutex_);
+  // Whether a thread is in StartWaiting.
+  bool starting_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace mecai

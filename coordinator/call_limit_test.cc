@@ -93,5 +93,51 @@ TEST(CallLimitTest, ManyThreadsNeverExceedTheLimit) {
   EXPECT_EQ(limit.InFlight(), 0u);
 }
 
+// Many waiting calls that each end inside themselves start one after another without nesting:
+// 200,000 of them would overflow the stack if each start ran inside the previous call's end.
+TEST(CallLimitTest, WaitingCallsEndingAtOnceDoNotNest) {
+  CallLimit limit(1);
+  std::function<void()> first_end;
+  limit.Run([&](std::function<void()> end) { first_end = std::move(end); });
+  constexpr int kWaiting = 200000;
+  int started = 0;
+  for (int i = 0; i < kWaiting; ++i) {
+    limit.Run([&started](std::function<void()> end) {
+      ++started;
+      end();
+    });
+  }
+  EXPECT_EQ(limit.Waiting(), static_cast<size_t>(kWaiting));
+  first_end();
+  EXPECT_EQ(started, kWaiting);
+  EXPECT_EQ(limit.InFlight(), 0u);
+  EXPECT_EQ(limit.Waiting(), 0u);
+}
+
+// TryRun refuses a call once max_waiting wait, and takes one again when one has started.
+TEST(CallLimitTest, TryRunRefusesBeyondTheWaitingBound) {
+  CallLimit limit(1, 2);
+  std::vector<std::function<void()>> ends;
+  ends.reserve(8);  // A call started by an end adds itself while that end runs.
+  auto hold = [&ends](std::function<void()> end) { ends.push_back(std::move(end)); };
+  EXPECT_TRUE(limit.TryRun(hold));
+  EXPECT_TRUE(limit.TryRun(hold));
+  EXPECT_TRUE(limit.TryRun(hold));
+  bool refused_started = false;
+  EXPECT_FALSE(limit.TryRun([&](std::function<void()> end) {
+    refused_started = true;
+    end();
+  }));
+  EXPECT_FALSE(refused_started);
+  EXPECT_EQ(limit.Waiting(), 2u);
+  ends[0]();
+  EXPECT_EQ(limit.Waiting(), 1u);
+  EXPECT_TRUE(limit.TryRun(hold));
+  EXPECT_EQ(limit.Waiting(), 2u);
+  for (size_t i = 1; i < ends.size(); ++i) ends[i]();
+  EXPECT_EQ(ends.size(), 4u);
+  EXPECT_EQ(limit.InFlight(), 0u);
+}
+
 }  // namespace
 }  // namespace mecai

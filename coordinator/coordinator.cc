@@ -114,7 +114,9 @@ Coordinator::~Coordinator() {
     // checkpoint comes after the coordinator stops.
     if (proofs_ != nullptr) proofs_->ExpireOverdue(absl::InfiniteFuture());
     absl::MutexLock lock(&in_flight_mutex_);
-    if (in_flight_ == 0 || absl::Now() >= give_up) return;
+    // A VR whose record is being written is answered whatever the time: the log calls back into
+    // this coordinator (its signing ends by the signer's timeout).
+    if (in_flight_ == 0 || (absl::Now() >= give_up && recording_ == 0)) return;
     in_flight_mutex_.AwaitWithTimeout(absl::Condition(&none), absl::Milliseconds(100));
   }
 }
@@ -396,13 +398,35 @@ void Coordinator::DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> 
   ApplyQuorum(op->vr, std::move(answers));
   // The recording holds no thread while the signer, the commit or the sequencer works
   // (ARCHITECTURE.md §13); the answer is made on a worker, not on the thread that had the record.
-  log_.RecordAsync(DecisionToRecord(op->vr), [this, op](absl::StatusOr<RecordedDecision> recorded) {
-    auto shared = std::make_shared<absl::StatusOr<RecordedDecision>>(std::move(recorded));
-    RunStep(op, [this, op, shared] { AfterRecorded(op, std::move(*shared)); });
+  RecordThen(op, DecisionToRecord(op->vr), [this, op](absl::StatusOr<RecordedDecision> recorded) {
+    AfterRecorded(op, std::move(recorded));
   });
 }
 
+void Coordinator::RecordThen(Operation* op, v1::RecordDecisionRequest decision,
+                             std::function<void(absl::StatusOr<RecordedDecision>)> then) {
+  {
+    absl::MutexLock lock(&in_flight_mutex_);
+    ++recording_;
+  }
+  log_.RecordAsync(std::move(decision), op->deadline,
+                   [this, op, then = std::move(then)](absl::StatusOr<RecordedDecision> recorded) {
+                     auto shared =
+                         std::make_shared<absl::StatusOr<RecordedDecision>>(std::move(recorded));
+                     RunStep(op, [then, shared] { then(std::move(*shared)); });
+                     absl::MutexLock lock(&in_flight_mutex_);
+                     --recording_;
+                   });
+}
+
 void Coordinator::AfterRecorded(Operation* op, absl::StatusOr<RecordedDecision> recorded) {
+  if (recorded.status().code() == absl::StatusCode::kDeadlineExceeded &&
+      absl::Now() >= op->deadline) {
+    // The caller has gone (e.g. the VR waited past its deadline for its turn to be signed).
+    if (metrics_ != nullptr) metrics_->RecordVouchRefused("deadline_exceeded");
+    MECAI_LOG(Warning) << "VR not decided within its deadline: " << recorded.status().message();
+    return Finish(op, recorded.status());
+  }
   if (!recorded.ok()) {
     MECAI_LOG(Error) << "no record for " << op->vr.request().body.hostname() << ": "
                      << recorded.status();
@@ -512,14 +536,11 @@ void Coordinator::AfterApproval(Operation* op, ApprovalCheckOutcome outcome) {
   record = DecisionFor(vr.serialized_request, vr.request(), vr.revocation_evidence, vr.approval);
   record.set_decision(v1::REFUSED);
   *record.mutable_refusal() = outcome.refusal;
-  log_.RecordAsync(std::move(decision), [this, op](absl::StatusOr<RecordedDecision> stored) {
-    auto shared = std::make_shared<absl::StatusOr<RecordedDecision>>(std::move(stored));
-    RunStep(op, [this, op, shared] {
-      if (!shared->ok()) {
-        return Finish(op, Annotate(shared->status(), "the refusal could not be recorded"));
-      }
-      Finish(op, ResponseFromRecord((*shared)->record));
-    });
+  RecordThen(op, std::move(decision), [this, op](absl::StatusOr<RecordedDecision> stored) {
+    if (!stored.ok()) {
+      return Finish(op, Annotate(stored.status(), "the refusal could not be recorded"));
+    }
+    Finish(op, ResponseFromRecord(stored->record));
   });
 }
 

@@ -93,6 +93,10 @@ class Coordinator {
   void CheckAndProbe(Operation* op);
   void StartProbeRound(Operation* op);
   void DecideOnAnswers(Operation* op, std::vector<PerspectiveAnswer> answers);
+  // Records `decision` (the log holds no thread while it works), then runs `then` with what was
+  // stored on a worker thread.
+  void RecordThen(Operation* op, v1::RecordDecisionRequest decision,
+                  std::function<void(absl::StatusOr<RecordedDecision>)> then);
   // The decision's record is written (or could not be): the VR's answer.
   void AfterRecorded(Operation* op, absl::StatusOr<RecordedDecision> recorded);
   // True (and `op` finished with DEADLINE_EXCEEDED) when its deadline has passed.
@@ -160,6 +164,8 @@ class Coordinator {
   // VRs admitted and not yet answered (max_vouch_in_flight).
   absl::Mutex in_flight_mutex_;
   uint32_t in_flight_ ABSL_GUARDED_BY(in_flight_mutex_) = 0;
+  // VRs whose record the log is writing (RecordThen), whose answer it has not yet handed back.
+  uint32_t recording_ ABSL_GUARDED_BY(in_flight_mutex_) = 0;
 
   // Last: its threads stop before the members they use are destroyed.
   WorkerPool workers_;

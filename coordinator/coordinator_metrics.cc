@@ -75,6 +75,14 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                            .Help("Vouching Requests being decided now.")
                            .Register(registry)
                            .Add({})),
+      signings_(prometheus::BuildGauge()
+                    .Name("mecai_coordinator_signings")
+                    .Help("Decisions of this coordinator's log by signing state: in_flight (the "
+                          "signer is asked now) or waiting (for a turn; at most "
+                          "vouch_worker_threads are signed at once).")
+                    .Register(registry)),
+      signings_in_flight_(signings_.Add({{"state", "in_flight"}})),
+      signings_waiting_(signings_.Add({{"state", "waiting"}})),
       vouch_refused_(prometheus::BuildCounter()
                          .Name("mecai_coordinator_vouch_refused_total")
                          .Help("Vouching Requests ended without a decision, by reason "
@@ -118,6 +126,11 @@ void CoordinatorMetrics::RecordStoreCommit(double seconds) {
 }
 
 void CoordinatorMetrics::AddVouchInFlight(double delta) { vouch_in_flight_.Increment(delta); }
+
+void CoordinatorMetrics::SetSignings(size_t in_flight, size_t waiting) {
+  signings_in_flight_.Set(static_cast<double>(in_flight));
+  signings_waiting_.Set(static_cast<double>(waiting));
+}
 
 void CoordinatorMetrics::RecordVouchRefused(const std::string& reason) {
   vouch_refused_.Add({{"reason", reason}}).Increment();

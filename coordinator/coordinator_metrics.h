@@ -41,6 +41,9 @@ class CoordinatorMetrics {
   void RecordStoreCommit(double seconds);
   // A VR entered or left Coordinator::VouchAsync.
   void AddVouchInFlight(double delta);
+  // Decisions of this log being signed now, and waiting for their turn to be (at most
+  // vouch_worker_threads are signed at once, ARCHITECTURE.md §13).
+  void SetSignings(size_t in_flight, size_t waiting);
   // A VR the coordinator ended without a decision: "in_flight_limit" (max_vouch_in_flight VRs were
   // in flight) or "deadline_exceeded" (its deadline passed before it was decided).
   void RecordVouchRefused(const std::string& reason);
@@ -76,6 +79,9 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Gauge>& log_guard_;
   prometheus::Histogram& store_commit_seconds_;
   prometheus::Gauge& vouch_in_flight_;
+  prometheus::Family<prometheus::Gauge>& signings_;
+  prometheus::Gauge& signings_in_flight_;
+  prometheus::Gauge& signings_waiting_;
   prometheus::Family<prometheus::Counter>& vouch_refused_;
   prometheus::Family<prometheus::Counter>& backups_;
   prometheus::Family<prometheus::Gauge>& last_backup_time_;

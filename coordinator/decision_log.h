@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "proto/mecai/v1/record.pb.h"
 #include "proto/mecai/v1/sequencer.pb.h"
 
@@ -37,10 +38,13 @@ class DecisionLog {
   virtual absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) = 0;
 
   // Records `decision` as Record does and calls `done` once with the result, from whichever
-  // thread has it; `done` must not block. By default Record runs on the calling thread; a log
-  // reached over the network holds no thread while it waits (docs/ARCHITECTURE.md §13).
+  // thread has it; `done` must not block. By default Record runs on the calling thread; the logs
+  // of this repository hold no thread while they wait (docs/ARCHITECTURE.md §13). `sign_by` is the
+  // VR's deadline: a log that makes its VRs wait for their turn to be signed answers a decision
+  // whose turn comes after it DEADLINE_EXCEEDED, and records nothing (its caller has gone).
   using RecordDone = std::function<void(absl::StatusOr<RecordedDecision>)>;
-  virtual void RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) {
+  virtual void RecordAsync(v1::RecordDecisionRequest decision, absl::Time sign_by,
+                           RecordDone done) {
     done(Record(decision));
   }
 

@@ -43,25 +43,49 @@ absl::StatusOr<v1::VouchingRequestBody> FirstBodyOf(const std::string& serialize
 }  // namespace
 
 int LogIndexAttempts(const v1::CoordinatorConfig& config) {
-  // Before the worker threads, a VR held an internal server thread or a slot of the public
-  // endpoint; the sequencer records its fronts' decisions on its worker threads too.
+  // At most vouch_worker_threads signings are in flight (LocalDecisionLog's signings_), which this
+  // exceeds; it also covers the threads that could record before the worker threads existed (an
+  // internal server thread or a slot of the public endpoint per VR).
   const int public_in_flight =
       config.has_public_listen() ? static_cast<int>(config.public_listen().max_in_flight()) : 0;
   return MaxServerThreads(config.listen()) + public_in_flight +
          2 * static_cast<int>(config.vouch_worker_threads()) + 1;
 }
 
+// What follows a signer's answer or a commit is short (a record's checks, a response): a few
+// threads do it for every recording.
+constexpr int kLogThreads = 2;
+
 LocalDecisionLog::LocalDecisionLog(RecordStore& store, v1::SignerService::StubInterface& signer,
                                    absl::Duration signer_timeout, int log_index_attempts,
-                                   int max_signings, const Clock& clock,
-                                   CoordinatorMetrics* metrics)
+                                   int max_signings, size_t max_waiting_signings,
+                                   const Clock& clock, CoordinatorMetrics* metrics)
     : store_(store),
       log_index_attempts_(log_index_attempts),
       metrics_(metrics),
-      signings_(static_cast<size_t>(std::max(1, max_signings))),
+      signings_(static_cast<size_t>(std::max(1, max_signings)), max_waiting_signings),
       clock_(clock),
-      signer_evidence_(signer, signer_timeout, metrics,
-                       [this](const std::string& sha256) { return store_.GetEvidence(sha256); }) {}
+      signer_evidence_(
+          signer, signer_timeout, metrics,
+          [this](const std::string& sha256) { return store_.GetEvidence(sha256); },
+          [this](std::function<void()> work) { OnLogThread(std::move(work)); }),
+      log_threads_(kLogThreads, SIZE_MAX) {}
+
+LocalDecisionLog::~LocalDecisionLog() {
+  absl::MutexLock lock(&recordings_mutex_);
+  auto none = [this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(recordings_mutex_) { return recordings_ == 0; };
+  recordings_mutex_.Await(absl::Condition(&none));
+}
+
+void LocalDecisionLog::OnLogThread(std::function<void()> work) {
+  // The queue is unbounded: a recording's next step is never dropped.
+  log_threads_.TrySchedule(std::move(work));
+}
+
+void LocalDecisionLog::ReportSignings() {
+  if (metrics_ != nullptr) metrics_->SetSignings(signings_.InFlight(), signings_.Waiting());
+}
 
 absl::StatusOr<std::vector<std::string>> LocalDecisionLog::MissingEvidence(
     const v1::RecordDecisionRequest& decision) const {
@@ -127,7 +151,7 @@ absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
     const v1::RecordDecisionRequest& decision) {
   absl::Notification answered;
   absl::StatusOr<RecordedDecision> answer = absl::UnknownError("not answered");
-  RecordAsync(decision, [&](absl::StatusOr<RecordedDecision> result) {
+  RecordAsync(decision, absl::InfiniteFuture(), [&](absl::StatusOr<RecordedDecision> result) {
     answer = std::move(result);
     answered.Notify();
   });
@@ -135,7 +159,8 @@ absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
   return answer;
 }
 
-void LocalDecisionLog::RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) {
+void LocalDecisionLog::RecordAsync(v1::RecordDecisionRequest decision, absl::Time sign_by,
+                                   RecordDone done) {
   if (absl::Status valid = Validate(decision); !valid.ok()) return done(std::move(valid));
   absl::StatusOr<std::vector<std::string>> missing = MissingEvidence(decision);
   if (!missing.ok()) return done(missing.status());
@@ -144,7 +169,12 @@ void LocalDecisionLog::RecordAsync(v1::RecordDecisionRequest decision, RecordDon
         absl::StrCat("the decision names revocation evidence ", ShortHex((*missing)[0]),
                      " by hash, which this log does not hold; nothing was recorded")));
   }
-  RecordValidatedAsync(std::move(decision), std::move(done));
+  RecordValidatedAsync(std::move(decision), std::move(done), [sign_by]() -> absl::Status {
+    if (absl::Now() < sign_by) return absl::OkStatus();
+    return absl::DeadlineExceededError(
+        "the VR's deadline passed while its decision waited for its turn to be signed; nothing "
+        "was recorded");
+  });
 }
 
 void LocalDecisionLog::RecordValidatedAsync(v1::RecordDecisionRequest decision, RecordDone done,
@@ -153,8 +183,15 @@ void LocalDecisionLog::RecordValidatedAsync(v1::RecordDecisionRequest decision, 
   recording->decision = std::move(decision);
   recording->done = std::move(done);
   recording->still_wanted = std::move(still_wanted);
-  signings_.Run([this, recording](std::function<void()> end_turn) {
+  {
+    absl::MutexLock lock(&recordings_mutex_);
+    ++recordings_;
+  }
+  // A refusal asks the signer nothing: it takes no turn.
+  if (recording->decision.decision().decision() == v1::REFUSED) return AppendAttempt(recording);
+  const bool queued = signings_.TryRun([this, recording](std::function<void()> end_turn) {
     recording->end_turn = std::move(end_turn);
+    ReportSignings();
     if (recording->still_wanted) {
       absl::Status wanted = recording->still_wanted();
       if (!wanted.ok()) return Answer(recording, std::move(wanted));
@@ -162,6 +199,17 @@ void LocalDecisionLog::RecordValidatedAsync(v1::RecordDecisionRequest decision, 
     // Record the decision durably before anything leaves (trust rule 4).
     AppendAttempt(recording);
   });
+  if (!queued) {
+    const size_t waiting = signings_.Waiting();
+    MECAI_LOG(Warning) << "refused a decision: " << waiting
+                       << " decisions already wait for their turn to be signed";
+    return Answer(recording,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      waiting,
+                      " decisions already wait for their turn to be signed (the signer is slow or "
+                      "unreachable); nothing was recorded; send the VR again later")));
+  }
+  ReportSignings();
 }
 
 void LocalDecisionLog::Answer(const std::shared_ptr<Recording>& recording,
@@ -170,8 +218,13 @@ void LocalDecisionLog::Answer(const std::shared_ptr<Recording>& recording,
   RecordDone done = std::move(recording->done);
   // Whoever decided it, the log's figures follow every record (a sequencer's fronts included).
   if (result.ok() && metrics_ != nullptr) ReportFigures(*metrics_);
-  if (end_turn) end_turn();
+  if (end_turn) {
+    end_turn();
+    ReportSignings();
+  }
   done(std::move(result));
+  absl::MutexLock lock(&recordings_mutex_);
+  --recordings_;
 }
 
 void LocalDecisionLog::AppendAttempt(std::shared_ptr<Recording> recording) {
@@ -184,17 +237,21 @@ void LocalDecisionLog::AppendAttempt(std::shared_ptr<Recording> recording) {
       [this, recording, signing](uint64_t log_index, RecordStore::BuildDone built) {
         BuildRecordAt(recording->decision, log_index, signing, std::move(built));
       },
-      [this, recording, signing](absl::StatusOr<v1::QuorumRecord> stored) {
-        if (signing->index_taken) {
-          MECAI_LOG(Warning) << "log index abandoned for "
-                             << recording->decision.decision().hostname() << ": "
-                             << (stored.ok() ? stored->refusal().explanation()
-                                             : std::string(stored.status().message()));
-          if (recording->attempts_made < log_index_attempts_) return AppendAttempt(recording);
-          if (stored.ok()) stored = absl::AbortedError("every log index tried was taken");
-        }
-        if (!stored.ok()) return Answer(recording, stored.status());
-        Answer(recording, RecordedDecision{*std::move(stored), signing->signer_fault});
+      [this, recording, signing](absl::StatusOr<v1::QuorumRecord> appended) {
+        auto shared = std::make_shared<absl::StatusOr<v1::QuorumRecord>>(std::move(appended));
+        OnLogThread([this, recording, signing, shared] {
+          absl::StatusOr<v1::QuorumRecord>& stored = *shared;
+          if (signing->index_taken) {
+            MECAI_LOG(Warning) << "log index abandoned for "
+                               << recording->decision.decision().hostname() << ": "
+                               << (stored.ok() ? stored->refusal().explanation()
+                                               : std::string(stored.status().message()));
+            if (recording->attempts_made < log_index_attempts_) return AppendAttempt(recording);
+            if (stored.ok()) stored = absl::AbortedError("every log index tried was taken");
+          }
+          if (!stored.ok()) return Answer(recording, stored.status());
+          Answer(recording, RecordedDecision{*std::move(stored), signing->signer_fault});
+        });
       });
 }
 
@@ -255,12 +312,16 @@ void LocalDecisionLog::AskSigner(const v1::RecordDecisionRequest& decision, uint
   AddEvidenceByHash(evidence, &sign_request);
   *sign_request.mutable_approval_records() = record.approval().records();
   auto pending = std::make_shared<v1::QuorumRecord>(std::move(record));
-  signer_evidence_.SignVouchingAsync(std::move(sign_request), std::move(evidence),
-                                     [this, log_index, pending, signing, built = std::move(built)](
-                                         grpc::Status status, v1::SignVouchingResponse answer) {
-                                       built(RecordFromSignerAnswer(log_index, std::move(*pending),
-                                                                    status, answer, signing.get()));
-                                     });
+  signer_evidence_.SignVouchingAsync(
+      std::move(sign_request), std::move(evidence),
+      [this, log_index, pending, signing, built = std::move(built)](
+          grpc::Status status, v1::SignVouchingResponse answer) {
+        auto answered = std::make_shared<v1::SignVouchingResponse>(std::move(answer));
+        OnLogThread([this, log_index, pending, signing, built, status, answered] {
+          built(RecordFromSignerAnswer(log_index, std::move(*pending), status, *answered,
+                                       signing.get()));
+        });
+      });
 }
 
 absl::StatusOr<v1::QuorumRecord> LocalDecisionLog::RecordFromSignerAnswer(

@@ -5,6 +5,7 @@
 #define MECAI_COORDINATOR_LOCAL_DECISION_LOG_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,13 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
 #include "coordinator/call_limit.h"
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/decision_log.h"
 #include "coordinator/record_store.h"
 #include "coordinator/signer_evidence_upload.h"
+#include "coordinator/worker_pool.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.grpc.pb.h"
 
@@ -33,11 +37,16 @@ int LogIndexAttempts(const v1::CoordinatorConfig& config);
 // Thread-safe. Every dependency must outlive it.
 class LocalDecisionLog final : public DecisionLog {
  public:
-  // `signer_timeout` bounds each signer call; at most `max_signings` Records sign at once (the
-  // rest wait for a slot); `metrics` may be null.
+  // `signer_timeout` bounds each signer call (a signing is at most three: sign, upload the evidence
+  // the signer asks for, sign again); at most `max_signings` decisions are signed at once
+  // and at most `max_waiting_signings` wait for their turn (beyond: RESOURCE_EXHAUSTED, nothing
+  // recorded); `metrics` may be null.
   LocalDecisionLog(RecordStore& store, v1::SignerService::StubInterface& signer,
                    absl::Duration signer_timeout, int log_index_attempts, int max_signings,
-                   const Clock& clock, CoordinatorMetrics* metrics);
+                   size_t max_waiting_signings, const Clock& clock, CoordinatorMetrics* metrics);
+  // Waits for every recording under way to be answered (each is bounded by the signer's timeout
+  // and its deadline).
+  ~LocalDecisionLog() override;
 
   // INVALID_ARGUMENT when `decision` is malformed: its vouching_request_sha256 is not the SHA-256
   // of its vouching_request, its decision neither ISSUED nor REFUSED, its VR does not parse or
@@ -51,11 +60,13 @@ class LocalDecisionLog final : public DecisionLog {
   // gRPC's callback API, and `done` runs on the store's commit thread (or on a gRPC thread or
   // this one, when nothing is recorded). Record waits for RecordAsync.
   absl::StatusOr<RecordedDecision> Record(const v1::RecordDecisionRequest& decision) override;
-  void RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) override;
+  void RecordAsync(v1::RecordDecisionRequest decision, absl::Time sign_by,
+                   RecordDone done) override;
   // RecordAsync without its checks, for a caller that made them (the sequencer's service, which
   // answers evidence_needed itself). REQUIRES: Validate(decision) is OK and
   // MissingEvidence(decision) is empty. `still_wanted`, when set, is asked once the decision's
-  // turn to be signed has come: an error from it is answered as is, and nothing is recorded.
+  // turn to be signed has come: an error from it is answered as is, and nothing is recorded. A
+  // refusal is recorded without waiting for a turn (it asks the signer nothing).
   void RecordValidatedAsync(v1::RecordDecisionRequest decision, RecordDone done,
                             std::function<absl::Status()> still_wanted = nullptr);
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
@@ -87,6 +98,11 @@ class LocalDecisionLog final : public DecisionLog {
   void AppendAttempt(std::shared_ptr<Recording> recording);
   // Ends `recording` (its signing turn too) with `result`.
   void Answer(const std::shared_ptr<Recording>& recording, absl::StatusOr<RecordedDecision> result);
+  // Runs `work` on this log's threads: what follows the signer's answer and the commit never runs
+  // on a gRPC thread or the store's commit thread.
+  void OnLogThread(std::function<void()> work);
+  // Sets the signing gauges from signings_.
+  void ReportSignings();
   // Builds the record of the decision at `log_index` for the store: refused as decided, or what
   // the signer answered.
   void BuildRecordAt(const v1::RecordDecisionRequest& decision, uint64_t log_index,
@@ -113,9 +129,14 @@ class LocalDecisionLog final : public DecisionLog {
   // recorded as a refusal (ARCHITECTURE.md §13). The others wait their turn, holding no thread.
   CallLimit signings_;
   const Clock& clock_;
+  // Recordings begun and not yet answered; the destructor waits for none.
+  absl::Mutex recordings_mutex_;
+  size_t recordings_ ABSL_GUARDED_BY(recordings_mutex_) = 0;
   // Signs with the revocation evidence named by hash, uploading what the signer lacks (from the
   // decision, or from the store for a response the decision named by hash).
   SignerEvidenceUpload signer_evidence_;
+  // Declared last: destroyed first, running what it holds, while everything it uses still exists.
+  WorkerPool log_threads_;
 };
 
 }  // namespace mecai

@@ -146,8 +146,8 @@ absl::StatusOr<std::unique_ptr<LogSide>> OpenLog(const mecai::v1::CoordinatorCon
   log->log_guard->Confirm();
   log->decisions = std::make_unique<mecai::LocalDecisionLog>(
       *log->store, signer, absl::Milliseconds(config.signer_timeout_milliseconds()),
-      mecai::LogIndexAttempts(config), static_cast<int>(config.vouch_worker_threads()), clock,
-      &metrics);
+      mecai::LogIndexAttempts(config), static_cast<int>(config.vouch_worker_threads()),
+      config.max_vouch_in_flight(), clock, &metrics);
   log->audit = std::make_unique<mecai::AuditServiceImpl>(*log->store, *log->checkpoints,
                                                          log->log_guard.get());
   // The signer holds every VD it signed until a checkpoint proves its record is in the log.

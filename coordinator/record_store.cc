@@ -137,6 +137,7 @@ RecordStore::~RecordStore() {
     absl::MutexLock lock(&append_mutex_);
     stopping_ = true;
   }
+  // The commit thread ends once every Append begun is answered.
   committer_.join();
   for (rocksdb::ColumnFamilyHandle* handle :
        {families_.default_family, families_.records, families_.by_host, families_.merkle,
@@ -514,6 +515,7 @@ void RecordStore::AppendAsync(const AsyncRecordBuilder& build, AppendDone done) 
     absl::MutexLock lock(&append_mutex_);
     if (write_failure_.ok()) {
       index = next_index_++;
+      ++unanswered_;
     } else {
       failed = WriteFailedError();
     }
@@ -554,7 +556,8 @@ void RecordStore::Built(uint64_t index, absl::StatusOr<v1::QuorumRecord> built, 
         absl::MutexLock lock(&append_mutex_);
         if (write_failure_.ok()) write_failure_ = InContext(prepared);
       }
-      return done(InContext(prepared));
+      done(InContext(prepared));
+      return Answered(1);
     }
     pending->error = returned_error;
   }
@@ -581,10 +584,17 @@ void RecordStore::Enqueue(std::unique_ptr<PendingRecord> pending) {
     failed = WriteFailedError();
   }
   pending->Answer(failed);
+  Answered(1);
+}
+
+void RecordStore::Answered(size_t count) {
+  absl::MutexLock lock(&append_mutex_);
+  unanswered_ -= count;
 }
 
 bool RecordStore::CommitterHasWork() const {
-  return stopping_ || (write_failure_.ok() && queued_.count(committed_size_) > 0) ||
+  return (stopping_ && unanswered_ == 0) ||
+         (write_failure_.ok() && queued_.count(committed_size_) > 0) ||
          (!write_failure_.ok() && !queued_.empty());
 }
 
@@ -613,10 +623,11 @@ void RecordStore::CommitLoop() {
           it = queued_.erase(it);
         }
       }
-      if (group.empty() && stopping_) return;
+      if (group.empty() && stopping_ && unanswered_ == 0) return;
     }
     if (!failed.ok()) {
       for (std::unique_ptr<PendingRecord>& record : group) record->Answer(failed);
+      Answered(group.size());
       continue;
     }
     if (group.empty()) continue;
@@ -636,6 +647,7 @@ void RecordStore::CommitLoop() {
       }
     }
     for (std::unique_ptr<PendingRecord>& record : group) record->Answer(written);
+    Answered(group.size());
   }
 }
 

@@ -83,7 +83,8 @@ class RecordStore {
 
   RecordStore(const RecordStore&) = delete;
   RecordStore& operator=(const RecordStore&) = delete;
-  // REQUIRES: no Append is running.
+  // Waits until every Append begun is answered (builds are bounded in time), then stops the commit
+  // thread.
   ~RecordStore();
 
   // Appends one record and returns it once it is durably stored (trust rule 4), in three steps:
@@ -243,6 +244,8 @@ class RecordStore {
   void Enqueue(std::unique_ptr<PendingRecord> pending) ABSL_LOCKS_EXCLUDED(append_mutex_);
   // The commit thread: writes each gap-free run of built records from the tree size, in order.
   void CommitLoop() ABSL_LOCKS_EXCLUDED(append_mutex_);
+  // `count` Appends were answered.
+  void Answered(size_t count) ABSL_LOCKS_EXCLUDED(append_mutex_);
   // Whether the commit thread has a record to write, or is to stop.
   bool CommitterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mutex_);
   // Writes `group` (consecutive indexes from the tree size) in one synced WriteBatch and extends
@@ -289,7 +292,9 @@ class RecordStore {
   // Built records waiting for their commit, by index.
   std::map<uint64_t, std::unique_ptr<PendingRecord>> queued_ ABSL_GUARDED_BY(append_mutex_);
   uint64_t committed_batches_ ABSL_GUARDED_BY(append_mutex_) = 0;
-  // Set by the destructor: the commit thread ends once nothing is left to write.
+  // Appends begun (an index reserved) and not yet answered.
+  uint64_t unanswered_ ABSL_GUARDED_BY(append_mutex_) = 0;
+  // Set by the destructor: the commit thread ends once every Append is answered.
   bool stopping_ ABSL_GUARDED_BY(append_mutex_) = false;
   // Set before any Append (ObserveCommits); called by the commit thread.
   std::function<void(double)> commit_observer_;

@@ -946,6 +946,35 @@ TEST(RecordStoreTest, AnAsyncBuildAnsweredTwiceIsTakenOnce) {
   EXPECT_EQ(store->GetRecord(0)->hostname(), HostFor(0));
 }
 
+// The store is destroyed only once every Append begun is answered: a build still under way when
+// the destructor starts completes, and its record is committed and answered first.
+TEST(RecordStoreTest, DestructionWaitsForTheAppendsUnderWay) {
+  const std::string path = FreshDirectory("store");
+  std::unique_ptr<RecordStore> store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  std::atomic<bool> answered{false};
+  std::atomic<bool> answered_ok{false};
+  std::thread builder;
+  store->AppendAsync(
+      [&](uint64_t index, RecordStore::BuildDone built) {
+        builder = std::thread([index, built = std::move(built)] {
+          absl::SleepFor(absl::Milliseconds(300));
+          built(StandardRecord(index));
+        });
+      },
+      [&](absl::StatusOr<v1::QuorumRecord> appended) {
+        answered_ok = appended.ok();
+        answered = true;
+      });
+  store.reset();
+  EXPECT_TRUE(answered.load());
+  EXPECT_TRUE(answered_ok.load());
+  builder.join();
+  std::unique_ptr<RecordStore> reopened = OpenOrDie(path);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->TreeSize(), 1u);
+}
+
 TEST(RecordStoreTest, StoreDeletedWithoutShutdownReopensConsistent) {
   const std::string path = FreshDirectory("store");
   std::string root;

@@ -65,7 +65,7 @@ absl::StatusOr<RecordedDecision> SequencerClient::Record(
     const v1::RecordDecisionRequest& decision) {
   absl::Notification answered;
   absl::StatusOr<RecordedDecision> result = absl::UnknownError("not answered");
-  RecordAsync(decision, [&](absl::StatusOr<RecordedDecision> recorded) {
+  RecordAsync(decision, absl::InfiniteFuture(), [&](absl::StatusOr<RecordedDecision> recorded) {
     result = std::move(recorded);
     answered.Notify();
   });
@@ -73,7 +73,8 @@ absl::StatusOr<RecordedDecision> SequencerClient::Record(
   return result;
 }
 
-void SequencerClient::RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) {
+void SequencerClient::RecordAsync(v1::RecordDecisionRequest decision, absl::Time /*sign_by*/,
+                                  RecordDone done) {
   auto recording = std::make_shared<Recording>();
   recording->request = ByHash(decision, &recording->bytes);
   recording->done = std::move(done);

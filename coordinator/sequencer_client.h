@@ -38,7 +38,10 @@ class SequencerClient final : public DecisionLog {
   // calls are out at once; the decisions that arrive meanwhile wait and go together in the next
   // RecordDecisions call (up to kMaxDecisionsPerCall), so that under load the cost of a call is
   // shared by many decisions, and without load a decision is sent at once.
-  void RecordAsync(v1::RecordDecisionRequest decision, RecordDone done) override;
+  // `sign_by` is not sent: the sequencer gives up on a decision whose call's deadline
+  // (sequencer_timeout_milliseconds) passes before its turn to be signed.
+  void RecordAsync(v1::RecordDecisionRequest decision, absl::Time sign_by,
+                   RecordDone done) override;
   // UNAVAILABLE at once when the sequencer cannot be reached: the VR is then not probed. At most
   // kMaxFindCallsInFlight FindRecord calls are out at once (the sequencer's queue is shared by
   // every front); the others wait their turn.

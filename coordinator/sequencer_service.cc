@@ -113,8 +113,14 @@ void SequencerServiceImpl::RecordOne(const grpc::CallbackServerContext& context,
        done = std::move(done)](absl::StatusOr<RecordedDecision> recorded) mutable {
         v1::RecordDecisionResponse response;
         if (!recorded.ok()) {
-          MECAI_LOG(Error) << "no record written for a front's decision about " << hostname << ": "
-                           << recorded.status();
+          // A front that gave up before the decision's turn to be signed is no fault of the log.
+          if (recorded.status().code() == absl::StatusCode::kDeadlineExceeded) {
+            MECAI_LOG(Warning) << "no record written for a front's decision about " << hostname
+                               << ": " << recorded.status();
+          } else {
+            MECAI_LOG(Error) << "no record written for a front's decision about " << hostname
+                             << ": " << recorded.status();
+          }
           return done(ToGrpcStatus(recorded.status()), std::move(response));
         }
         if (!recorded->signer_fault.ok()) {

@@ -143,7 +143,9 @@ void SignerEvidenceUpload::SignVouchingAsync(v1::SignVouchingRequest request,
     if (!status.ok() || !response.has_evidence_needed()) {
       return signing->done(std::move(status), std::move(response));
     }
-    UploadNeeded(signing, std::move(response));
+    if (executor_ == nullptr) return UploadNeeded(signing, std::move(response));
+    auto first = std::make_shared<v1::SignVouchingResponse>(std::move(response));
+    executor_([this, signing, first] { UploadNeeded(signing, std::move(*first)); });
   });
 }
 

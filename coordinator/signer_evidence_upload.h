@@ -42,12 +42,22 @@ class SignerEvidenceUpload {
   // one by hash without carrying its bytes.
   using EvidenceSource = std::function<absl::StatusOr<std::string>(const std::string& sha256)>;
 
+  // Runs work elsewhere than on a gRPC thread (the store read of `source`, the hashing of what is
+  // uploaded).
+  using Executor = std::function<void(std::function<void()>)>;
+
   // `timeout` bounds each call to the signer (CoordinatorConfig.signer_timeout_milliseconds);
   // `metrics` may be null; `source`, when set, is asked for a response the signer needs that the
-  // request's evidence does not carry.
+  // request's evidence does not carry; `executor`, when set, runs what follows an answer that asks
+  // for evidence (otherwise the gRPC thread that has the answer does).
   SignerEvidenceUpload(v1::SignerService::StubInterface& signer, absl::Duration timeout,
-                       CoordinatorMetrics* metrics, EvidenceSource source = nullptr)
-      : signer_(signer), timeout_(timeout), metrics_(metrics), source_(std::move(source)) {}
+                       CoordinatorMetrics* metrics, EvidenceSource source = nullptr,
+                       Executor executor = nullptr)
+      : signer_(signer),
+        timeout_(timeout),
+        metrics_(metrics),
+        source_(std::move(source)),
+        executor_(std::move(executor)) {}
 
   // Sends `request` (its revocation evidence by hash, AddEvidenceByHash) to the signer. When the
   // signer answers evidence_needed, uploads each response of `evidence` it names and sends
@@ -83,6 +93,7 @@ class SignerEvidenceUpload {
   const absl::Duration timeout_;
   CoordinatorMetrics* const metrics_;
   const EvidenceSource source_;
+  const Executor executor_;
   // The uploads under way, by SHA-256, with the signings waiting for each.
   SingleFlight<grpc::Status> uploads_;
 };

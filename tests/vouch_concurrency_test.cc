@@ -64,6 +64,8 @@ std::string FetchMetrics(int port) {
 }
 
 // The value of the sample `series` (a metric name with its labels, as exposed), or -1.
+constexpr char kSigningsInFlight[] = "mecai_coordinator_signings{state=\"in_flight\"}";
+
 double Sample(const std::string& metrics, const std::string& series) {
   for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
     if (!absl::ConsumePrefix(&line, series) || !absl::ConsumePrefix(&line, " ")) continue;
@@ -309,6 +311,17 @@ TEST(RevocationFetchThreadsTest, AVrWaitingForItsCrlHoldsNoWorker) {
   EXPECT_EQ(waiting->refusal().reason(), v1::REFUSAL_REASON_UNSPECIFIED);
 }
 
+// Polls (bounded) the coordinator's metrics until `series` is `value`.
+bool AwaitCoordinatorSample(LocalCluster& cluster, const std::string& series, double value) {
+  absl::StatusOr<int> port = cluster.MetricsPort("coordinator");
+  if (!port.ok()) return false;
+  for (int i = 0; i < 300; ++i) {
+    if (Sample(FetchMetrics(*port), series) == value) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return false;
+}
+
 // The signer call and the record's commit hold no worker thread: with one worker, while a VR's VD
 // waits for the signer (stopped with SIGSTOP after the cluster started), the worker still answers
 // another VR (one refused at once, which records nothing). Once the signer runs again, the waiting
@@ -329,8 +342,8 @@ TEST(SignerCallThreadsTest, AVrWaitingForTheSignerHoldsNoWorker) {
   ASSERT_OK(cluster->Signal("signer", SIGSTOP));
   absl::StatusOr<v1::VouchResponse> waiting = absl::UnknownError("not answered");
   std::thread first([&] { waiting = CallVouch(*channel, valid); });
-  // Time for the checks, the CRL fetch and the probe round: the VR then waits for its signature.
-  absl::SleepFor(absl::Seconds(2));
+  // After its checks, CRL fetch and probe round, the VR waits for its signature.
+  EXPECT_TRUE(AwaitCoordinatorSample(*cluster, kSigningsInFlight, 1));
   const absl::Time start = absl::Now();
   const absl::StatusOr<v1::VouchResponse> refused = CallVouch(*channel, "not a vouching request");
   const absl::Duration answered_in = absl::Now() - start;
@@ -349,6 +362,67 @@ TEST(SignerCallThreadsTest, AVrWaitingForTheSignerHoldsNoWorker) {
   EXPECT_TRUE(again->served_from_record()) << again->DebugString();
   EXPECT_EQ(again->vouching_data().SerializeAsString(),
             waiting->vouching_data().SerializeAsString());
+}
+
+// A VR whose deadline passes while it waits for its turn to be signed is neither signed nor
+// recorded: with one signing at a time and the signer stopped, a second VR given 3 s waits behind
+// the first; once the signer runs again the first is issued, the second is dropped at its turn
+// (counted as deadline_exceeded), and sent again it is not answered from a record.
+TEST(SignerCallThreadsTest, AVrWhoseDeadlinePassesBeforeItsTurnToBeSignedIsNotRecorded) {
+  LocalClusterOptions options;
+  options.coordinator_overrides.set_vouch_worker_threads(1);
+  options.coordinator_overrides.set_signer_timeout_milliseconds(30000);
+  // The second VR is decided on its own, not by reusing the first's decision.
+  options.decision_reuse = false;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<LocalCluster> cluster,
+                       StartTestCluster("signer-turn", options));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel,
+                       MakeChannel(cluster->CoordinatorPeer()));
+  auto request_at = [&](absl::Time timestamp) {
+    return SignedRequestFromFiles(cluster->ServerChainFile(), cluster->ServerKeyFile(),
+                                  LocalCluster::kTargetHost, cluster->target_port(),
+                                  LocalCluster::kTrustList, timestamp);
+  };
+  ASSERT_OK_AND_ASSIGN(const std::string first_request, request_at(absl::Now()));
+  ASSERT_OK_AND_ASSIGN(const std::string second_request,
+                       request_at(absl::Now() - absl::Seconds(1)));
+  ASSERT_OK(cluster->Signal("signer", SIGSTOP));
+  absl::StatusOr<v1::VouchResponse> first = absl::UnknownError("not answered");
+  std::thread first_caller([&] { first = CallVouch(*channel, first_request); });
+  EXPECT_TRUE(AwaitCoordinatorSample(*cluster, kSigningsInFlight, 1));
+  std::unique_ptr<v1::VouchingService::Stub> stub = v1::VouchingService::NewStub(channel);
+  v1::VouchRequest second;
+  second.set_vouching_request(second_request);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  v1::VouchResponse second_response;
+  const grpc::Status second_status = stub->Vouch(&context, second, &second_response);
+  // The second waited for its turn (its probe round done), not in an earlier step.
+  EXPECT_EQ(Sample(FetchMetrics(*cluster->MetricsPort("coordinator")),
+                   "mecai_coordinator_signings{state=\"waiting\"}"),
+            1);
+  ASSERT_OK(cluster->Signal("signer", SIGCONT));
+  first_caller.join();
+  EXPECT_EQ(second_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << second_status.error_message();
+  ASSERT_OK(first.status());
+  ASSERT_TRUE(first->has_vouching_data()) << first->DebugString();
+
+  ASSERT_OK_AND_ASSIGN(int metrics_port, cluster->MetricsPort("coordinator"));
+  bool counted = false;
+  for (int i = 0; i < 100 && !counted; ++i) {
+    counted = Sample(FetchMetrics(metrics_port),
+                     "mecai_coordinator_vouch_refused_total{reason=\"deadline_exceeded\"}") == 1;
+    if (!counted) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(counted);
+  EXPECT_EQ(Sample(FetchMetrics(metrics_port), "mecai_coordinator_log_leaves"), 1);
+  // Sent again, it is decided anew, not answered from a record (the agents, which sign one
+  // Observation per VR, refuse to probe it twice: docs/SECURITY.md T7).
+  const absl::StatusOr<v1::VouchResponse> again = CallVouch(*channel, second_request);
+  ASSERT_OK(again.status());
+  EXPECT_FALSE(again->served_from_record()) << again->DebugString();
+  EXPECT_FALSE(again->has_vouching_data()) << again->DebugString();
 }
 
 }  // namespace

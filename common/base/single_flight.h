@@ -5,8 +5,10 @@
 #ifndef MECAI_COMMON_BASE_SINGLE_FLIGHT_H_
 #define MECAI_COMMON_BASE_SINGLE_FLIGHT_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,7 +23,8 @@ template <typename Result>
 class SingleFlight {
  public:
   using Done = std::function<void(Result)>;
-  // Starts the work; calls `finished` exactly once, from any thread, with its result.
+  // Starts the work; calls `finished` once, from any thread, with its result (a second call is
+  // ignored).
   using Work = std::function<void(Done finished)>;
 
   // Calls `done` with the result of the work for `key`: `work` is started on this thread unless
@@ -34,7 +37,10 @@ class SingleFlight {
       waiting.push_back(std::move(done));
       if (waiting.size() > 1) return;
     }
-    work([this, key](Result result) {
+    auto finished_once = std::make_shared<std::atomic<bool>>(false);
+    work([this, key, finished_once](Result result) {
+      // A second call of `finished` changes nothing (the work's callers were answered).
+      if (finished_once->exchange(true)) return;
       std::vector<Done> waiting;
       {
         absl::MutexLock lock(&mutex_);
