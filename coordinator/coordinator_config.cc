@@ -74,6 +74,10 @@ v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
     }
     if (endpoint->max_connections() == 0) endpoint->set_max_connections(128);
     if (endpoint->max_connections_per_address() == 0) endpoint->set_max_connections_per_address(8);
+    if (!endpoint->has_handshakes_per_second_per_address()) {
+      endpoint->set_handshakes_per_second_per_address(10);
+    }
+    if (!endpoint->has_handshake_burst_per_address()) endpoint->set_handshake_burst_per_address(20);
     if (endpoint->idle_timeout_seconds() == 0) endpoint->set_idle_timeout_seconds(10);
   }
   return config;
@@ -153,6 +157,12 @@ void ValidatePublicListen(const v1::CoordinatorConfig& config, ConfigErrors* err
                   field + ".max_connections_per_address", "must be between 1 and max_connections");
   errors->Require(endpoint.idle_timeout_seconds() >= 1 && endpoint.idle_timeout_seconds() <= 300,
                   field + ".idle_timeout_seconds", "must be between 1 and 300");
+  errors->Require(endpoint.handshakes_per_second_per_address() <= 10000,
+                  field + ".handshakes_per_second_per_address",
+                  "must be between 0 (no rate limit) and 10000");
+  errors->Require(endpoint.handshake_burst_per_address() >= 1 &&
+                      endpoint.handshake_burst_per_address() <= 10000,
+                  field + ".handshake_burst_per_address", "must be between 1 and 10000");
 }
 
 // A coordinator with store_path: the VA's sequencer (docs/ARCHITECTURE.md §14), alone or with

@@ -357,6 +357,15 @@ TEST(CoordinatorConfigTest, APublicEndpointGetsItsDocumentedDefaults) {
   EXPECT_EQ(endpoint.max_connections(), 128u);
   EXPECT_EQ(endpoint.max_connections_per_address(), 8u);
   EXPECT_EQ(endpoint.idle_timeout_seconds(), 10u);
+  EXPECT_EQ(endpoint.handshakes_per_second_per_address(), 10u);
+  EXPECT_EQ(endpoint.handshake_burst_per_address(), 20u);
+  // 0 handshakes a second is no rate limit, and stays so.
+  v1::CoordinatorConfig no_rate_limit = WithPublicListen();
+  no_rate_limit.mutable_public_listen()->set_handshakes_per_second_per_address(0);
+  EXPECT_TRUE(Validate(no_rate_limit).ok());
+  EXPECT_EQ(
+      WithCoordinatorDefaults(no_rate_limit).public_listen().handshakes_per_second_per_address(),
+      0u);
   // Either binding alone will do.
   v1::CoordinatorConfig only_grpc = WithPublicListen();
   only_grpc.mutable_public_listen()->clear_http_address();
@@ -417,6 +426,19 @@ TEST(CoordinatorConfigTest, EachBadPublicEndpointFieldIsNamed) {
        }},
       {"public_listen.idle_timeout_seconds: must be between 1 and 300",
        [](v1::CoordinatorConfig* c) { c->mutable_public_listen()->set_idle_timeout_seconds(301); }},
+      {"public_listen.handshakes_per_second_per_address: must be between 0 (no rate limit) and "
+       "10000",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_handshakes_per_second_per_address(10001);
+       }},
+      {"public_listen.handshake_burst_per_address: must be between 1 and 10000",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_handshake_burst_per_address(0);
+       }},
+      {"public_listen.handshake_burst_per_address: must be between 1 and 10000",
+       [](v1::CoordinatorConfig* c) {
+         c->mutable_public_listen()->set_handshake_burst_per_address(10001);
+       }},
   };
   for (const MissingField& bad : cases) {
     v1::CoordinatorConfig config = WithPublicListen();

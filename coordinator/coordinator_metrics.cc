@@ -113,7 +113,29 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
               .Name("mecai_coordinator_signer_evidence_upload_bytes_total")
               .Help("Bytes of revocation responses the signer stored from this coordinator.")
               .Register(registry)
+              .Add({})),
+      revocation_fetches_in_flight_(
+          prometheus::BuildGauge()
+              .Name("mecai_coordinator_revocation_fetches_in_flight")
+              .Help("CRL and OCSP transfers of the revocation fetcher waiting or running now.")
+              .Register(registry)
+              .Add({})),
+      revocation_fetches_refused_(
+          prometheus::BuildCounter()
+              .Name("mecai_coordinator_revocation_fetches_refused_total")
+              .Help("CRL and OCSP transfers the revocation fetcher refused because its limit of "
+                    "transfers in flight was reached (the VR fails UNAVAILABLE).")
+              .Register(registry)
               .Add({})) {}
+
+AsyncFetchObserver CoordinatorMetrics::RevocationFetchObserver() {
+  AsyncFetchObserver observer;
+  observer.in_flight_changed = [gauge = &revocation_fetches_in_flight_](int delta) {
+    gauge->Increment(delta);
+  };
+  observer.refused_for_room = [counter = &revocation_fetches_refused_] { counter->Increment(); };
+  return observer;
+}
 
 void CoordinatorMetrics::SetLogGuardState(const std::string& state) {
   for (const char* name : {"unconfirmed", "confirmed", "rolled_back_or_forked"}) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 
+#include "common/net/http_fetcher.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -63,6 +64,10 @@ class CoordinatorMetrics {
   // One revocation response of `bytes` uploaded to the signer at its request (ARCHITECTURE.md §8
   // "Evidence by content hash"): stored, or the upload failed.
   void RecordSignerEvidenceUpload(bool stored, size_t bytes);
+  // What the revocation fetcher (CurlHttpFetcher::FetchAsync, common/net/curl_multi_loop.h) tells
+  // of its transfers: those in flight now, and those refused for lack of room (ABORTED: the VR
+  // fails UNAVAILABLE, docs/ARCHITECTURE.md §13). The observer lives as long as these metrics.
+  AsyncFetchObserver RevocationFetchObserver();
 
  private:
   prometheus::Family<prometheus::Counter>& decisions_;
@@ -88,6 +93,8 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Gauge>& peer_connected_;
   prometheus::Family<prometheus::Counter>& signer_evidence_uploads_;
   prometheus::Counter& signer_evidence_upload_bytes_;
+  prometheus::Gauge& revocation_fetches_in_flight_;
+  prometheus::Counter& revocation_fetches_refused_;
 };
 
 }  // namespace mecai

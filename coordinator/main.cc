@@ -256,7 +256,8 @@ absl::Status Run(const std::string& config_path) {
       config.revocation().allowed_special_address_ranges().begin(),
       config.revocation().allowed_special_address_ranges().end());
   ASSIGN_OR_RETURN(mecai::AddressPolicy fetch_policy, mecai::AddressPolicy::Create(fetch_ranges));
-  mecai::CurlHttpFetcher fetcher(std::move(fetch_policy));
+  mecai::CurlHttpFetcher fetcher(std::move(fetch_policy), /*max_async_transfers=*/4096,
+                                 metrics.RevocationFetchObserver());
   mecai::RevocationOptions revocation_options;
   revocation_options.fetch_timeout =
       absl::Milliseconds(config.revocation().fetch_timeout_milliseconds());

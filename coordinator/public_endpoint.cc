@@ -279,6 +279,9 @@ void PublicEndpoint::CountHttpServerRefusal(HttpServerRefusal refusal) {
     case HttpServerRefusal::kAddressConnectionLimit:
       reason = "address_connection_limit";
       break;
+    case HttpServerRefusal::kAddressHandshakeRate:
+      reason = "address_handshake_rate";
+      break;
     case HttpServerRefusal::kTlsHandshakeFailed:
       reason = "tls_handshake";
       break;
@@ -410,6 +413,9 @@ absl::StatusOr<PublicEndpointServers> StartPublicEndpoint(const v1::CoordinatorC
     tls.private_key_file = listen.private_key_file();
     tls.handshake_timeout = handshake_timeout;
     tls.reload_interval = TlsReloadInterval(listen.reload_interval_seconds());
+    // Unset (a config without the coordinator's defaults): no rate limit.
+    tls.handshake_rate.per_second = listen.handshakes_per_second_per_address();
+    tls.handshake_rate.burst = listen.handshake_burst_per_address();
     tls.max_connection_lifetime = handshake_timeout + request_timeout + decision_time;
     options.tls = tls;
     options.on_refusal = [&endpoint](HttpServerRefusal refusal) {

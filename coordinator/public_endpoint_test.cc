@@ -7,6 +7,8 @@
 // tests/public_endpoint_test.cc.
 #include "coordinator/public_endpoint.h"
 
+#include <signal.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -438,6 +440,64 @@ TEST(PublicEndpointHttpsTest, VrsBeingDecidedHoldNoThreadOfTheHttpsBinding) {
   EXPECT_EQ(CounterValue(registry, "mecai_coordinator_public_requests_total",
                          {{"binding", "http"}, {"outcome", "issued"}}),
             kClients);
+}
+
+// A flood of TLS handshakes from one address on the HTTPS binding: beyond its burst (2, then 1 a
+// second) each connection is closed before its handshake, and each is counted under reason
+// address_handshake_rate.
+TEST(PublicEndpointHttpsTest, AHandshakeFloodIsRefusedAndCountedByItsReason) {
+  // A refused client's ClientHello goes to a closed connection: EPIPE, not the end of the test.
+  signal(SIGPIPE, SIG_IGN);
+  prometheus::Registry registry;
+  PublicEndpointMetrics metrics(registry);
+  v1::CoordinatorConfig config;
+  config.set_max_request_bytes(kMaxRequestBytes);
+  v1::PublicListenConfig* listen = config.mutable_public_listen();
+  listen->set_http_address("127.0.0.1:0");
+  listen->set_max_in_flight(4);
+  listen->set_max_queued(4);
+  listen->set_max_in_flight_per_address(4);
+  listen->set_max_connections(64);
+  listen->set_max_connections_per_address(32);
+  listen->set_request_timeout_milliseconds(10000);
+  listen->set_handshake_timeout_milliseconds(5000);
+  listen->set_idle_timeout_seconds(10);
+  listen->set_handshakes_per_second_per_address(1);
+  listen->set_handshake_burst_per_address(2);
+  ASSERT_OK_AND_ASSIGN(const std::string directory, test_pki::MakeTempDirectory());
+  ASSERT_OK_AND_ASSIGN(
+      MutualTlsFiles files,
+      WriteMutualTlsFiles(directory, "public_endpoint_test CA", "vouching-server", "unused"));
+  listen->set_certificate_file(files.server_certificate);
+  listen->set_private_key_file(files.server_key);
+  std::unique_ptr<PublicEndpoint> endpoint = PublicEndpoint::FromConfig(
+      config,
+      [](const std::string&, absl::Time, PublicEndpoint::VouchDone done) {
+        done(IssuedResponse());
+      },
+      &metrics);
+  ASSERT_OK_AND_ASSIGN(PublicEndpointServers servers, StartPublicEndpoint(config, *endpoint));
+  ASSERT_NE(servers.http, nullptr);
+  constexpr int kAttempts = 10;
+  int refused = 0;
+  for (int i = 0; i < kAttempts; ++i) {
+    if (!TlsTestClient::Connect(files.ca, "vouching-server", servers.http->port()).ok()) ++refused;
+  }
+  // 10 back to back: the first 2 are admitted, and at most one more per second they take.
+  EXPECT_GE(refused, 1);
+  EXPECT_LE(refused, kAttempts - 2);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (CounterValue(registry, "mecai_coordinator_public_refusals_total",
+                      {{"binding", "http"}, {"reason", "address_handshake_rate"}}) < refused &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(CounterValue(registry, "mecai_coordinator_public_refusals_total",
+                         {{"binding", "http"}, {"reason", "address_handshake_rate"}}),
+            refused);
+  EXPECT_EQ(CounterValue(registry, "mecai_coordinator_public_refusals_total",
+                         {{"binding", "http"}, {"reason", "tls_handshake"}}),
+            0);
 }
 
 }  // namespace

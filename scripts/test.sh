@@ -61,6 +61,7 @@ sanitizer_run tsan -- //common/rpc:mutual_tls_test //common/rpc:grpc_server_test
   //coordinator:trust_list_relay_test //coordinator:public_endpoint_test \
   //coordinator:rate_limiter_test //coordinator:admission_test //coordinator:worker_pool_test \
   //coordinator:call_limit_test //common/base:single_flight_test \
+  //coordinator:coordinator_metrics_test \
   //coordinator:decision_reuse_test //coordinator:logged_vd_proofs_test \
   //coordinator:revocation_checker_test //coordinator:checkpoint_signer_test \
   //signer:vouching_signer_test //signer:log_state_test \

@@ -21,7 +21,8 @@ constexpr long kMaxConnectionsPerHost = 32;  // NOLINT(runtime/int): curl's type
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CurlMultiLoop>> CurlMultiLoop::Create(size_t max_transfers) {
+absl::StatusOr<std::unique_ptr<CurlMultiLoop>> CurlMultiLoop::Create(size_t max_transfers,
+                                                                     AsyncFetchObserver observer) {
   RETURN_IF_ERROR(InitializeCurlOnce());
   CURLM* multi = curl_multi_init();
   if (multi == nullptr) return absl::InternalError("curl_multi_init failed");
@@ -32,13 +33,18 @@ absl::StatusOr<std::unique_ptr<CurlMultiLoop>> CurlMultiLoop::Create(size_t max_
     return absl::InternalError(absl::StrCat("curl_multi_setopt(CURLMOPT_MAX_HOST_CONNECTIONS): ",
                                             curl_multi_strerror(limited)));
   }
-  std::unique_ptr<CurlMultiLoop> loop(new CurlMultiLoop(multi, max_transfers));
+  std::unique_ptr<CurlMultiLoop> loop(new CurlMultiLoop(multi, max_transfers, std::move(observer)));
   loop->thread_ = std::thread([raw = loop.get()] { raw->Run(); });
   return loop;
 }
 
-CurlMultiLoop::CurlMultiLoop(CURLM* multi, size_t max_transfers)
-    : multi_(multi), max_transfers_(max_transfers) {}
+CurlMultiLoop::CurlMultiLoop(CURLM* multi, size_t max_transfers, AsyncFetchObserver observer)
+    : multi_(multi), max_transfers_(max_transfers), observer_(std::move(observer)) {}
+
+void CurlMultiLoop::AddInFlight(int delta) {
+  in_flight_ = static_cast<size_t>(static_cast<int64_t>(in_flight_) + delta);
+  if (observer_.in_flight_changed && delta != 0) observer_.in_flight_changed(delta);
+}
 
 CurlMultiLoop::~CurlMultiLoop() {
   {
@@ -66,8 +72,9 @@ void CurlMultiLoop::Start(std::unique_ptr<CurlTransfer> transfer, absl::Duration
     } else if (in_flight_ >= max_transfers_) {
       refused = absl::AbortedError(absl::StrCat("the HTTP client has ", in_flight_,
                                                 " transfers in flight, its limit; not fetched"));
+      if (observer_.refused_for_room) observer_.refused_for_room();
     } else {
-      ++in_flight_;
+      AddInFlight(1);
       waiting_.push_back({std::move(transfer),
                           absl::Now() + std::max(start_after, absl::ZeroDuration()),
                           std::move(done)});
@@ -100,7 +107,7 @@ absl::Duration CurlMultiLoop::AddDueTransfers(absl::Duration longest) {
     if (added != CURLM_OK) {
       {
         absl::MutexLock lock(&mutex_);
-        --in_flight_;
+        AddInFlight(-1);
       }
       pending.done(
           absl::InternalError(absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(added))));
@@ -125,7 +132,7 @@ void CurlMultiLoop::FinishCompleted() {
     finished.transfer.reset();
     {
       absl::MutexLock lock(&mutex_);
-      --in_flight_;
+      AddInFlight(-1);
     }
     finished.done(std::move(response));
   }
@@ -159,7 +166,7 @@ void CurlMultiLoop::CancelAll() {
     absl::MutexLock lock(&mutex_);
     for (Pending& pending : waiting_) cancelled.push_back(std::move(pending));
     waiting_.clear();
-    in_flight_ = 0;
+    AddInFlight(-static_cast<int>(in_flight_));
   }
   for (Pending& pending : cancelled) {
     pending.transfer.reset();

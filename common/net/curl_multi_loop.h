@@ -31,7 +31,10 @@ class CurlMultiLoop {
   using Done = std::function<void(absl::StatusOr<HttpResponse>)>;
 
   // At most `max_transfers` transfers are waiting or running at once; the thread starts here.
-  static absl::StatusOr<std::unique_ptr<CurlMultiLoop>> Create(size_t max_transfers);
+  // `observer` hears of each change of the transfers in flight and of each refused for room,
+  // called under the loop's lock.
+  static absl::StatusOr<std::unique_ptr<CurlMultiLoop>> Create(size_t max_transfers,
+                                                               AsyncFetchObserver observer = {});
 
   // Ends the transfers still waiting or running with ABORTED (calling their `done` on the
   // destroying thread), then stops the thread.
@@ -56,7 +59,9 @@ class CurlMultiLoop {
     Done done;
   };
 
-  CurlMultiLoop(CURLM* multi, size_t max_transfers);
+  CurlMultiLoop(CURLM* multi, size_t max_transfers, AsyncFetchObserver observer);
+  // in_flight_ += delta, told to the observer.
+  void AddInFlight(int delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Run();
   // Adds the transfers whose start time has come to the multi handle; returns how long until the
   // next one is due (at most `longest`).
@@ -68,6 +73,7 @@ class CurlMultiLoop {
 
   CURLM* const multi_;
   const size_t max_transfers_;
+  const AsyncFetchObserver observer_;
   std::thread thread_;
 
   mutable absl::Mutex mutex_;

@@ -23,8 +23,11 @@ void HttpFetcher::FetchAsync(const HttpRequest& request, absl::Duration start_af
   done(Fetch(request));
 }
 
-CurlHttpFetcher::CurlHttpFetcher(AddressPolicy policy, size_t max_async_transfers)
-    : policy_(std::move(policy)), max_async_transfers_(max_async_transfers) {}
+CurlHttpFetcher::CurlHttpFetcher(AddressPolicy policy, size_t max_async_transfers,
+                                 AsyncFetchObserver observer)
+    : policy_(std::move(policy)),
+      max_async_transfers_(max_async_transfers),
+      observer_(std::move(observer)) {}
 
 CurlHttpFetcher::~CurlHttpFetcher() { Stop(); }
 
@@ -59,7 +62,7 @@ void CurlHttpFetcher::FetchAsync(const HttpRequest& request, absl::Duration star
       loop_failed = absl::AbortedError("the HTTP client is shutting down; not fetched");
     } else if (loop_ == nullptr) {
       absl::StatusOr<std::unique_ptr<CurlMultiLoop>> created =
-          CurlMultiLoop::Create(max_async_transfers_);
+          CurlMultiLoop::Create(max_async_transfers_, observer_);
       if (created.ok()) {
         loop_ = std::move(*created);
       } else {

@@ -76,16 +76,29 @@ class HttpFetcher {
 
 class CurlMultiLoop;
 
+// What CurlHttpFetcher reports of its asynchronous transfers, for metrics. Each function is
+// optional, called while the fetcher holds its own lock: it must be quick, thread-safe and must
+// not call the fetcher (a prometheus-cpp gauge or counter will do).
+struct AsyncFetchObserver {
+  // +1 when a transfer is taken (waiting for its start or running), -1 for each that ends, however
+  // it ends (answered, failed, cancelled at shutdown).
+  std::function<void(int delta)> in_flight_changed;
+  // A transfer refused ABORTED at once because max_async_transfers were in flight (not one
+  // refused because the fetcher is stopping).
+  std::function<void()> refused_for_room;
+};
+
 // libcurl, one easy handle per request. Follows no redirects, speaks only http and https, uses no
 // proxy (environment variables included) and asks for no content encoding. Connects only to
 // addresses `policy` allows, checked on the address curl resolved and is about to connect to, so
 // there is no window between check and connect (no DNS rebinding). https verifies the server
 // against the system's CA store. FetchAsync runs its transfers on one thread of the fetcher's,
 // started on the first FetchAsync (common/net/curl_multi_loop.h), at most `max_async_transfers`
-// at once: beyond, ABORTED at once. Thread-safe.
+// at once: beyond, ABORTED at once; `observer` hears of both. Thread-safe.
 class CurlHttpFetcher : public HttpFetcher {
  public:
-  explicit CurlHttpFetcher(AddressPolicy policy, size_t max_async_transfers = 4096);
+  explicit CurlHttpFetcher(AddressPolicy policy, size_t max_async_transfers = 4096,
+                           AsyncFetchObserver observer = {});
   // Stop().
   ~CurlHttpFetcher() override;
 
@@ -102,6 +115,7 @@ class CurlHttpFetcher : public HttpFetcher {
  private:
   const AddressPolicy policy_;
   const size_t max_async_transfers_;
+  const AsyncFetchObserver observer_;
   absl::Mutex loop_mutex_;
   std::unique_ptr<CurlMultiLoop> loop_ ABSL_GUARDED_BY(loop_mutex_);
   bool stopping_ ABSL_GUARDED_BY(loop_mutex_) = false;

@@ -114,6 +114,8 @@ HttpServerRefusal FromRelayRefusal(TlsRelayRefusal refusal) {
       return HttpServerRefusal::kConnectionLimit;
     case TlsRelayRefusal::kAddressConnectionLimit:
       return HttpServerRefusal::kAddressConnectionLimit;
+    case TlsRelayRefusal::kAddressHandshakeRate:
+      return HttpServerRefusal::kAddressHandshakeRate;
     case TlsRelayRefusal::kHandshakeFailed:
       break;
   }
@@ -525,6 +527,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::StartAsync(const std::st
     relay.handshake_timeout = chosen.tls->handshake_timeout;
     relay.max_connection_lifetime = chosen.tls->max_connection_lifetime;
     relay.reload_interval = chosen.tls->reload_interval;
+    relay.handshake_rate = chosen.tls->handshake_rate;
     MHD_Daemon* daemon = server->daemon_;
     HttpServer* raw = server.get();
     // On failure the server's destructor stops the daemon and the watcher.

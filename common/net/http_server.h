@@ -74,6 +74,10 @@ struct HttpServerTls {
   // How often the two files are checked for changes and a changed pair is presented to new
   // connections (TlsRelayOptions.reload_interval). Zero: read once, at start.
   absl::Duration reload_interval = absl::ZeroDuration();
+  // New handshakes one client address (an IPv4 address, an IPv6 /64) may start, in a burst and
+  // then per second (TlsRelayOptions.handshake_rate); beyond, a connection is closed at once.
+  // Default: no rate limit.
+  HandshakeRateLimit handshake_rate;
 };
 
 // Why the server closed a connection, or answered it, without calling the handler.
@@ -82,9 +86,12 @@ enum class HttpServerRefusal {
   kBodyTooLarge,
   // The request had not fully arrived within request_timeout: answered 408 and closed.
   kRequestTimeout,
-  // HTTPS only: max_connections were open, or max_connections_per_address from that address.
+  // HTTPS only: max_connections were open, or max_connections_per_address from that address
+  // (an IPv4 address, an IPv6 /64).
   kConnectionLimit,
   kAddressConnectionLimit,
+  // HTTPS only: that address had started HttpServerTls.handshake_rate's handshakes already.
+  kAddressHandshakeRate,
   // HTTPS only: the TLS handshake failed or did not complete within its timeout.
   kTlsHandshakeFailed,
 };
@@ -101,7 +108,9 @@ struct HttpServerOptions {
   // closed at once. 0: no per-address limit (behind a proxy every client has the proxy's address).
   // Must be below max_connections / threads: each thread serves its own share of the connections,
   // and one address may hold its whole allowance on one thread, which must still take others.
-  // HTTPS: the TLS relay enforces both limits over all connections, so this rule does not apply.
+  // HTTPS: the TLS relay enforces both limits over all connections, so this rule does not apply,
+  // and counts an IPv6 client by its /64 (common/net/client_address_key.h); HTTP counts each
+  // address.
   unsigned max_connections_per_address = 8;
   // A connection on which nothing arrives for this long is closed (whole seconds, at least 1).
   absl::Duration idle_timeout = absl::Seconds(10);

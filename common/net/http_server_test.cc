@@ -4,7 +4,8 @@
 // answered while an attacker holds everything it may. Over HTTPS (the coordinator's public
 // endpoint, docs/PROTOCOL.md): no client certificate is asked for, a handshake or a request that
 // does not arrive in time is cut off (a client trickling bytes gets 408), a declared body over the
-// limit is refused before it is sent, connection limits close at once, and a blocking handler does
+// limit is refused before it is sent, connection limits close at once, a flood of handshakes from
+// one address is refused beyond its burst while others are served, and a blocking handler does
 // not hold up other connections. Asynchronous handlers: connections waiting for their answers hold
 // no thread (200 of them on 2 threads), are not idle-timed out, and an answer after the client left
 // or after the server stopped is harmless. The TLS relay's event loop: 200 TLS connections add no
@@ -28,6 +29,7 @@
 #include <thread>  // NOLINT(build/c++11): answers from another thread.
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -488,6 +490,7 @@ class HttpsServerTest : public ::testing::Test {
     tls.certificate_chain_file = files_.server_certificate;
     tls.private_key_file = files_.server_key;
     tls.handshake_timeout = absl::Seconds(1);
+    tls.handshake_rate = handshake_rate_;
     options.tls = tls;
     options.thread_per_connection = true;
     options.one_request_per_connection = true;
@@ -501,7 +504,7 @@ class HttpsServerTest : public ::testing::Test {
         return response;
       };
     }
-    ASSERT_OK_AND_ASSIGN(server_, HttpServer::Start("127.0.0.1:0", std::move(handler), options));
+    ASSERT_OK_AND_ASSIGN(server_, HttpServer::Start(address_, std::move(handler), options));
   }
 
   std::string Exchange(const std::string& request) {
@@ -511,6 +514,22 @@ class HttpsServerTest : public ::testing::Test {
     return (*client)->ReadAll();
   }
 
+  // Whether a full exchange from `source` is answered 200, naming `source` as the client (on a
+  // dual-stack listener an IPv4 client is ::ffff:`source`).
+  bool ServedFrom(const std::string& source) {
+    absl::StatusOr<std::unique_ptr<TlsTestClient>> client =
+        TlsTestClient::ConnectFrom(source, files_.ca, "server", server_->port());
+    if (!client.ok() || !(*client)->Write("GET /who HTTP/1.1\r\nHost: server\r\n\r\n")) {
+      return false;
+    }
+    const std::string response = (*client)->ReadAll();
+    return absl::StartsWith(response, "HTTP/1.1 200 OK\r\n") &&
+           absl::StrContains(response, absl::StrCat(source, ": 0 bytes"));
+  }
+
+  // What Start uses, when a test sets them first.
+  std::string address_ = "127.0.0.1:0";
+  HandshakeRateLimit handshake_rate_;
   MutualTlsFiles files_;
   RefusalCounter refusals_;
   std::unique_ptr<HttpServer> server_;
@@ -717,6 +736,89 @@ TEST_F(HttpsServerTest, ConnectionsOverTheLimitsAreClosedAtOnce) {
     if (response.empty()) absl::SleepFor(absl::Milliseconds(100));
   }
   EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n"));
+}
+
+// A flood of handshakes from one address (connect, handshake, close, again): beyond its burst each
+// connection is closed at once, before any TLS work, and counted; another address is served
+// meanwhile. At 1 handshake per 100 s, no token comes back during the test.
+TEST_F(HttpsServerTest, AHandshakeFloodFromOneAddressIsRefusedBeyondItsBurst) {
+  constexpr int kAttempts = 30;
+  handshake_rate_.per_second = 0.01;
+  handshake_rate_.burst = 5;
+  Start(HttpServerOptions());
+  int handshakes = 0;
+  for (int i = 0; i < kAttempts; ++i) {
+    absl::StatusOr<std::unique_ptr<TlsTestClient>> flood =
+        TlsTestClient::ConnectFrom("127.0.0.1", files_.ca, "server", server_->port());
+    if (flood.ok()) {
+      ++handshakes;
+    } else {
+      EXPECT_EQ(flood.status().code(), absl::StatusCode::kUnavailable) << flood.status();
+      EXPECT_THAT(std::string(flood.status().message()), StartsWith("TLS handshake from "));
+    }
+    // Another client is served between the flood's connections, each with a token of its own.
+    if (i % 10 == 9) EXPECT_TRUE(ServedFrom("127.0.0.2")) << "after " << i + 1 << " of the flood";
+  }
+  EXPECT_EQ(handshakes, 5);
+  EXPECT_TRUE(refusals_.AwaitCount(HttpServerRefusal::kAddressHandshakeRate, kAttempts - 5,
+                                   absl::Seconds(5)));
+  EXPECT_EQ(refusals_.Count(HttpServerRefusal::kAddressHandshakeRate), kAttempts - 5);
+  // Refused before its handshake: no handshake failed, and no other limit was reached.
+  EXPECT_EQ(refusals_.Count(HttpServerRefusal::kTlsHandshakeFailed), 0);
+  EXPECT_EQ(refusals_.Count(HttpServerRefusal::kAddressConnectionLimit), 0);
+  EXPECT_EQ(refusals_.Count(HttpServerRefusal::kConnectionLimit), 0);
+  // A refused connection costs no handshake: the server closes without a ServerHello, so the
+  // first bytes read are the end of the stream.
+  const int raw = ConnectFrom("127.0.0.1", server_->port());
+  ASSERT_GE(raw, 0);
+  std::string received;
+  EXPECT_TRUE(ClosedByServerWithin(raw, absl::Seconds(5), &received));
+  EXPECT_EQ(received, "");
+  close(raw);
+  EXPECT_TRUE(refusals_.AwaitCount(HttpServerRefusal::kAddressHandshakeRate, kAttempts - 4,
+                                   absl::Seconds(5)));
+}
+
+// The bucket fills again with time: at 2 handshakes a second, once the burst is spent, a client
+// that waits a second is served again.
+TEST_F(HttpsServerTest, TheHandshakeRateLimitRefillsWithTime) {
+  handshake_rate_.per_second = 2;
+  handshake_rate_.burst = 2;
+  Start(HttpServerOptions());
+  // Back to back, the burst is spent within a few attempts (a token comes back every 500 ms).
+  int attempts = 0;
+  while (refusals_.Count(HttpServerRefusal::kAddressHandshakeRate) == 0 && attempts < 20) {
+    ++attempts;
+    if (!TlsTestClient::ConnectFrom("127.0.0.1", files_.ca, "server", server_->port()).ok()) {
+      refusals_.AwaitCount(HttpServerRefusal::kAddressHandshakeRate, 1, absl::Seconds(5));
+    }
+  }
+  ASSERT_EQ(refusals_.Count(HttpServerRefusal::kAddressHandshakeRate), 1)
+      << "never refused in " << attempts << " attempts";
+  EXPECT_GE(attempts, 3) << "the burst of 2 was admitted first";
+  absl::SleepFor(absl::Milliseconds(1100));
+  EXPECT_TRUE(ServedFrom("127.0.0.1"));
+}
+
+// On a dual-stack listener an IPv4 client arrives as an IPv4-mapped IPv6 address: it is limited
+// as its IPv4 address, not with every IPv4 client in the /64 ::/64 (which ::1 is in). A flood from
+// 127.0.0.1 leaves 127.0.0.2 and ::1 served.
+TEST_F(HttpsServerTest, ADualStackListenerLimitsIpv4ClientsByTheirOwnAddress) {
+  address_ = "[::]:0";
+  handshake_rate_.per_second = 0.01;
+  handshake_rate_.burst = 2;
+  Start(HttpServerOptions());
+  EXPECT_TRUE(ServedFrom("127.0.0.1"));
+  EXPECT_TRUE(ServedFrom("127.0.0.1"));
+  EXPECT_FALSE(ServedFrom("127.0.0.1"));
+  EXPECT_TRUE(refusals_.AwaitCount(HttpServerRefusal::kAddressHandshakeRate, 1, absl::Seconds(5)));
+  EXPECT_TRUE(ServedFrom("127.0.0.2"));
+  EXPECT_TRUE(ServedFrom("::1"));
+  EXPECT_TRUE(ServedFrom("::1"));
+  EXPECT_FALSE(ServedFrom("::1"));
+  EXPECT_TRUE(refusals_.AwaitCount(HttpServerRefusal::kAddressHandshakeRate, 2, absl::Seconds(5)));
+  EXPECT_TRUE(ServedFrom("127.0.0.2"));
+  EXPECT_EQ(refusals_.Count(HttpServerRefusal::kAddressHandshakeRate), 2);
 }
 
 // With a thread per connection, a handler that blocks holds up no other connection: the slow

@@ -1,7 +1,6 @@
 #include "common/net/tls_relay.h"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <openssl/err.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/crypto/openssl_error.h"
+#include "common/net/client_address_key.h"
 
 namespace mecai {
 namespace {
@@ -133,14 +133,12 @@ std::string FilesStamp(const TlsRelayOptions& options) {
   return stamp;
 }
 
-// The client's numeric address, the key of the per-address limit.
-std::string NumericAddress(const sockaddr_storage& address, socklen_t length) {
-  char host[NI_MAXHOST] = {0};
-  if (getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host, sizeof(host), nullptr,
-                  0, NI_NUMERICHOST) != 0) {
-    return "";
-  }
-  return host;
+// The key of the per-address limits (an IPv4 address, an IPv6 /64). An accepted TCP connection
+// always has one; were it not so, such clients would share the empty key.
+std::string AddressKey(const sockaddr_storage& address, socklen_t length) {
+  absl::StatusOr<std::string> key =
+      ClientAddressKey(reinterpret_cast<const sockaddr*>(&address), length);
+  return key.ok() ? *std::move(key) : "";
 }
 
 }  // namespace
@@ -224,7 +222,8 @@ TlsRelay::TlsRelay(const TlsRelayOptions& options, SslCtxPtr context, Deliver de
       on_refusal_(std::move(on_refusal)),
       context_(std::move(context)),
       files_stamp_(FilesStamp(options)),
-      next_reload_check_(RelayNow() + options.reload_interval) {}
+      next_reload_check_(RelayNow() + options.reload_interval),
+      handshake_rate_(options.handshake_rate) {}
 
 SslPtr TlsRelay::NewConnectionSsl() {
   absl::MutexLock lock(&context_mutex_);
@@ -336,7 +335,7 @@ void TlsRelay::Accept() {
       }
       return;  // EAGAIN, ECONNABORTED ...: at the next turn.
     }
-    std::string key = NumericAddress(address, length);
+    std::string key = AddressKey(address, length);
     std::optional<TlsRelayRefusal> refused;
     if (connections_.size() >= options_.max_connections) {
       refused = TlsRelayRefusal::kConnectionLimit;
@@ -345,6 +344,10 @@ void TlsRelay::Accept() {
       if (it != open_per_address_.end() && it->second >= options_.max_connections_per_address) {
         refused = TlsRelayRefusal::kAddressConnectionLimit;
       }
+    }
+    // Last, so that a connection the limits above refuse costs its address no token.
+    if (!refused.has_value() && !handshake_rate_.Admit(key, RelayNow())) {
+      refused = TlsRelayRefusal::kAddressHandshakeRate;
     }
     if (refused.has_value()) {
       close(fd);

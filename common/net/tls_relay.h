@@ -1,10 +1,10 @@
 // Server-authenticated TLS in front of a plaintext stream server, with OpenSSL (RFC 8446, and RFC
 // 5246 as the lowest version): accepts TCP connections on a listening socket, closes those over
-// the connection limits at once, completes each handshake within a deadline, and relays the
-// plaintext in both directions over a socketpair whose other end it hands to the server (the
-// bounded HTTP server gives it to libmicrohttpd, common/net/http_server.h). No client certificate
-// is asked for: whoever connects is served, and authenticates, if at all, by what it sends (the
-// public Vouch endpoint, docs/PROTOCOL.md "The public endpoint").
+// the connection limits and the handshake rate limit at once, completes each handshake within a
+// deadline, and relays the plaintext in both directions over a socketpair whose other end it hands
+// to the server (the bounded HTTP server gives it to libmicrohttpd, common/net/http_server.h). No
+// client certificate is asked for: whoever connects is served, and authenticates, if at all, by
+// what it sends (the public Vouch endpoint, docs/PROTOCOL.md "The public endpoint").
 //
 // One event-loop thread (epoll, non-blocking sockets) serves every connection: handshakes,
 // relaying and closing never wait on a thread of their own, so the relay's threads do not grow
@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/crypto/openssl_types.h"
+#include "common/net/handshake_rate_limiter.h"
 
 namespace mecai {
 
@@ -40,8 +41,13 @@ struct TlsRelayOptions {
   // Open connections at most, handshaking or relaying; a further one is closed at once.
   unsigned max_connections = 64;
   // Open connections from one client address at most; a further one from that address is closed
-  // at once. 0: no per-address limit.
+  // at once. 0: no per-address limit. Here and below a client address is an IPv4 address or an
+  // IPv6 /64 (common/net/client_address_key.h).
   unsigned max_connections_per_address = 8;
+  // New handshakes one client address may start, in a burst and then per second; a connection
+  // beyond is closed at once, before any TLS work (its private-key operation above all).
+  // Connections closed for the limits above take no token. Default: no rate limit.
+  HandshakeRateLimit handshake_rate;
   // A client that has not completed its TLS handshake by then is disconnected. This and the
   // lifetime below are measured on a monotonic clock: a step of the wall clock changes neither.
   absl::Duration handshake_timeout = absl::Seconds(5);
@@ -62,6 +68,8 @@ enum class TlsRelayRefusal {
   kConnectionLimit,
   // max_connections_per_address were open from the client's address.
   kAddressConnectionLimit,
+  // The client's address had started handshake_rate's handshakes already (its bucket was empty).
+  kAddressHandshakeRate,
   // The TLS handshake failed or did not complete within handshake_timeout.
   kHandshakeFailed,
 };
@@ -138,6 +146,7 @@ class TlsRelay {
   // Connections that stopped moving only to let others move: driven again at the next turn.
   std::vector<uint64_t> again_;
   std::map<std::string, unsigned> open_per_address_;
+  HandshakeRateLimiter handshake_rate_;
   // Out of descriptors: the listening socket is not watched until then.
   absl::Time accept_paused_until_ = absl::InfinitePast();
   bool listening_watched_ = false;

@@ -22,6 +22,12 @@ class TlsTestClient {
   static absl::StatusOr<std::unique_ptr<TlsTestClient>> Connect(const std::string& ca_file,
                                                                 const std::string& server_name,
                                                                 int port);
+  // The same from `source`, a numeric loopback address: an IPv4 one (any of 127.0.0.0/8, each a
+  // client address of its own for the server) connects to 127.0.0.1, "::1" to ::1.
+  static absl::StatusOr<std::unique_ptr<TlsTestClient>> ConnectFrom(const std::string& source,
+                                                                    const std::string& ca_file,
+                                                                    const std::string& server_name,
+                                                                    int port);
   ~TlsTestClient();
   TlsTestClient(const TlsTestClient&) = delete;
   TlsTestClient& operator=(const TlsTestClient&) = delete;
