@@ -116,7 +116,7 @@ Coordinator::~Coordinator() {
     absl::MutexLock lock(&in_flight_mutex_);
     // A VR whose record is being written is answered whatever the time: the log calls back into
     // this coordinator (its signing ends by the signer's timeout).
-    if (in_flight_ == 0 || (absl::Now() >= give_up && recording_ == 0)) return;
+    if (recording_ == 0 && (in_flight_ == 0 || absl::Now() >= give_up)) return;
     in_flight_mutex_.AwaitWithTimeout(absl::Condition(&none), absl::Milliseconds(100));
   }
 }
@@ -414,6 +414,7 @@ void Coordinator::RecordThen(Operation* op, v1::RecordDecisionRequest decision,
                      auto shared =
                          std::make_shared<absl::StatusOr<RecordedDecision>>(std::move(recorded));
                      RunStep(op, [then, shared] { then(std::move(*shared)); });
+                     // The last access to this coordinator: its destructor waits for it.
                      absl::MutexLock lock(&in_flight_mutex_);
                      --recording_;
                    });

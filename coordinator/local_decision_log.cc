@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/base/logging.h"
@@ -185,8 +186,14 @@ void LocalDecisionLog::RecordValidatedAsync(v1::RecordDecisionRequest decision, 
   recording->still_wanted = std::move(still_wanted);
   {
     absl::MutexLock lock(&recordings_mutex_);
-    ++recordings_;
+    // One for the recording, one for this call until it returns (the recording may be answered
+    // before then, on this thread or another).
+    recordings_ += 2;
   }
+  auto this_call_ends = absl::MakeCleanup([this] {
+    absl::MutexLock lock(&recordings_mutex_);
+    --recordings_;
+  });
   // A refusal asks the signer nothing: it takes no turn.
   if (recording->decision.decision().decision() == v1::REFUSED) return AppendAttempt(recording);
   const bool queued = signings_.TryRun([this, recording](std::function<void()> end_turn) {

@@ -14,6 +14,7 @@
 #include "common/base/files.h"
 #include "common/base/logging.h"
 #include "common/base/status.h"
+#include "common/net/client_address_key.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/tls_credentials.h"
 
@@ -206,41 +207,46 @@ void PublicEndpoint::VouchAsync(PublicBinding binding, const std::string& client
                        "VouchRequest.vouching_request is empty"));
   }
   auto request = std::make_shared<const std::string>(std::move(serialized_request));
-  admission_.AdmitAsync(client_address, [this, binding, request, deadline,
-                                         done](AdmissionControl::Admission admission) {
-    if (metrics_ != nullptr) metrics_->SetAdmission(admission_.InFlight(), admission_.Queued());
-    if (admission.refusal.has_value()) {
-      const AdmissionLimits& limits = admission_.limits();
-      const absl::Duration retry_after = std::max(limits.queue_timeout, absl::Seconds(1));
-      switch (*admission.refusal) {
-        case AdmissionRefusal::kOverAddressLimit:
-          return done(Refuse(
-              binding, "over_address_limit", absl::StatusCode::kResourceExhausted, 429,
-              absl::StrCat("this client address already has ", limits.max_per_address,
-                           " VRs being decided or waiting; send the next when one is answered"),
-              retry_after));
-        case AdmissionRefusal::kOverGlobalLimit:
-          return done(Refuse(
-              binding, "over_global_limit", absl::StatusCode::kResourceExhausted, 503,
-              absl::StrCat("the Vouching Server is deciding ", limits.max_in_flight, " VRs and ",
-                           limits.max_queued, " more are waiting; try again later"),
-              retry_after));
-        case AdmissionRefusal::kQueueTimeout:
-          return done(Refuse(
-              binding, "queue_timeout", absl::StatusCode::kResourceExhausted, 503,
-              absl::StrCat("no slot came free within ", absl::FormatDuration(limits.queue_timeout),
-                           " of waiting; try again later"),
-              retry_after));
-      }
-    }
-    // The slot is held until the decision is answered.
-    auto ticket = std::make_shared<AdmissionControl::Ticket>(std::move(*admission.ticket));
-    vouch_(*request, deadline,
-           [this, binding, ticket, done](absl::StatusOr<v1::VouchResponse> response) mutable {
-             ticket.reset();
-             done(Decided(binding, std::move(response)));
-           });
-  });
+  // A client's VRs are counted by the key its HTTPS connections are (an IPv6 /64, an IPv4-mapped
+  // address as IPv4), on both bindings.
+  admission_.AdmitAsync(
+      ClientAddressKeyOfText(client_address),
+      [this, binding, request, deadline, done](AdmissionControl::Admission admission) {
+        if (metrics_ != nullptr) metrics_->SetAdmission(admission_.InFlight(), admission_.Queued());
+        if (admission.refusal.has_value()) {
+          const AdmissionLimits& limits = admission_.limits();
+          const absl::Duration retry_after = std::max(limits.queue_timeout, absl::Seconds(1));
+          switch (*admission.refusal) {
+            case AdmissionRefusal::kOverAddressLimit:
+              return done(Refuse(
+                  binding, "over_address_limit", absl::StatusCode::kResourceExhausted, 429,
+                  absl::StrCat("this client address already has ", limits.max_per_address,
+                               " VRs being decided or waiting; send the next when one is answered"),
+                  retry_after));
+            case AdmissionRefusal::kOverGlobalLimit:
+              return done(Refuse(binding, "over_global_limit", absl::StatusCode::kResourceExhausted,
+                                 503,
+                                 absl::StrCat("the Vouching Server is deciding ",
+                                              limits.max_in_flight, " VRs and ", limits.max_queued,
+                                              " more are waiting; try again later"),
+                                 retry_after));
+            case AdmissionRefusal::kQueueTimeout:
+              return done(Refuse(binding, "queue_timeout", absl::StatusCode::kResourceExhausted,
+                                 503,
+                                 absl::StrCat("no slot came free within ",
+                                              absl::FormatDuration(limits.queue_timeout),
+                                              " of waiting; try again later"),
+                                 retry_after));
+          }
+        }
+        // The slot is held until the decision is answered.
+        auto ticket = std::make_shared<AdmissionControl::Ticket>(std::move(*admission.ticket));
+        vouch_(*request, deadline,
+               [this, binding, ticket, done](absl::StatusOr<v1::VouchResponse> response) mutable {
+                 ticket.reset();
+                 done(Decided(binding, std::move(response)));
+               });
+      });
 }
 
 PublicEndpoint::Answer PublicEndpoint::Decided(PublicBinding binding,

@@ -513,7 +513,10 @@ void RecordStore::AppendAsync(const AsyncRecordBuilder& build, AppendDone done) 
   absl::Status failed;
   {
     absl::MutexLock lock(&append_mutex_);
-    if (write_failure_.ok()) {
+    if (stopping_) {
+      failed = absl::FailedPreconditionError(
+          absl::StrCat("record store at ", path_, " is closing; nothing was appended"));
+    } else if (write_failure_.ok()) {
       index = next_index_++;
       ++unanswered_;
     } else {

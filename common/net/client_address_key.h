@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace mecai {
 
@@ -18,6 +19,11 @@ namespace mecai {
 // (::ffff:192.0.2.7, RFC 4291 §2.5.5.2: an IPv4 client of a dual-stack socket) is its IPv4
 // address. INVALID_ARGUMENT for null, another family, or a length too short for the family.
 absl::StatusOr<std::string> ClientAddressKey(const sockaddr* address, socklen_t length);
+
+// The same key for a numeric address in text ("192.0.2.7", "2001:db8::1", "fe80::1%eth0"), as the
+// public endpoint's admission counts a client's VRs by it; text that is not an IP address is its
+// own key.
+std::string ClientAddressKeyOfText(absl::string_view address);
 
 }  // namespace mecai
 

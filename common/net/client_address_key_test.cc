@@ -78,5 +78,15 @@ TEST(ClientAddressKeyTest, AnythingButAnIpAddressIsRefused) {
             absl::InvalidArgumentError("no client address"));
 }
 
+TEST(ClientAddressKeyTest, TextAddressesGetTheSameKeys) {
+  EXPECT_EQ(ClientAddressKeyOfText("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(ClientAddressKeyOfText("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            ClientAddressKeyOfText("2001:db8:1:2::1"));
+  EXPECT_NE(ClientAddressKeyOfText("2001:db8:1:2::1"), ClientAddressKeyOfText("2001:db8:1:3::1"));
+  EXPECT_EQ(ClientAddressKeyOfText("::ffff:192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(ClientAddressKeyOfText("fe80::1%eth0"), ClientAddressKeyOfText("fe80::2"));
+  EXPECT_EQ(ClientAddressKeyOfText("unix:/run/x"), "unix:/run/x");
+}
+
 }  // namespace
 }  // namespace mecai

@@ -36,6 +36,10 @@ void CurlHttpFetcher::Stop() {
   {
     absl::MutexLock lock(&loop_mutex_);
     stopping_ = true;
+    // A FetchAsync handing its transfer to the loop finishes doing so first.
+    auto none_starting = [this]()
+                             ABSL_EXCLUSIVE_LOCKS_REQUIRED(loop_mutex_) { return starting_ == 0; };
+    loop_mutex_.Await(absl::Condition(&none_starting));
     loop = std::move(loop_);
   }
   loop.reset();
@@ -70,12 +74,15 @@ void CurlHttpFetcher::FetchAsync(const HttpRequest& request, absl::Duration star
       }
     }
     loop = loop_.get();
+    if (loop_failed.ok()) ++starting_;
   }
   if (!loop_failed.ok()) return done(std::move(loop_failed));
   loop->Start(*std::move(transfer), start_after,
               [done = std::move(done)](absl::StatusOr<HttpResponse> response) {
                 done(BodyOfAnswer(std::move(response)));
               });
+  absl::MutexLock lock(&loop_mutex_);
+  --starting_;
 }
 
 }  // namespace mecai

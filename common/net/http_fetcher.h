@@ -119,6 +119,8 @@ class CurlHttpFetcher : public HttpFetcher {
   absl::Mutex loop_mutex_;
   std::unique_ptr<CurlMultiLoop> loop_ ABSL_GUARDED_BY(loop_mutex_);
   bool stopping_ ABSL_GUARDED_BY(loop_mutex_) = false;
+  // FetchAsync calls handing a transfer to loop_ now: Stop waits for them before it ends the loop.
+  int starting_ ABSL_GUARDED_BY(loop_mutex_) = 0;
 };
 
 }  // namespace mecai
