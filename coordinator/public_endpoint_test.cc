@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/base/status.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/testing/mtls_files.h"
 #include "common/testing/process_threads.h"
@@ -373,6 +374,36 @@ TEST_F(PublicEndpointTest, TheGrpcBindingServesVouchWithoutAClientCertificateAnd
   servers.grpc->Shutdown();
 }
 
+// A public endpoint on an HTTPS binding at 127.0.0.1, taking `max_in_flight` VRs at once (from one
+// address too), and the CA file that verifies its fresh certificate.
+struct HttpsEndpointSetup {
+  v1::CoordinatorConfig config;
+  std::string ca_file;
+};
+
+absl::StatusOr<HttpsEndpointSetup> HttpsEndpointConfig(int max_in_flight) {
+  HttpsEndpointSetup setup;
+  v1::CoordinatorConfig& config = setup.config;
+  config.set_max_request_bytes(kMaxRequestBytes);
+  v1::PublicListenConfig* listen = config.mutable_public_listen();
+  listen->set_http_address("127.0.0.1:0");
+  listen->set_max_in_flight(max_in_flight);
+  listen->set_max_queued(max_in_flight);
+  listen->set_max_in_flight_per_address(max_in_flight);
+  listen->set_max_connections(64);
+  listen->set_max_connections_per_address(32);
+  listen->set_request_timeout_milliseconds(10000);
+  listen->set_handshake_timeout_milliseconds(5000);
+  listen->set_idle_timeout_seconds(10);
+  ASSIGN_OR_RETURN(const std::string directory, test_pki::MakeTempDirectory());
+  ASSIGN_OR_RETURN(MutualTlsFiles files, WriteMutualTlsFiles(directory, "public_endpoint_test CA",
+                                                             "vouching-server", "unused"));
+  listen->set_certificate_file(files.server_certificate);
+  listen->set_private_key_file(files.server_key);
+  setup.ca_file = files.ca;
+  return setup;
+}
+
 // The HTTPS binding holds no thread while a VR is decided: 16 VRs over HTTPS are all with the
 // coordinator at once (its HTTP server has 4 threads), the process has not gained a thread per
 // connection meanwhile, and each client gets its answer when its decision comes, counted as before.
@@ -382,24 +413,8 @@ TEST(PublicEndpointHttpsTest, VrsBeingDecidedHoldNoThreadOfTheHttpsBinding) {
   std::vector<PublicEndpoint::VouchDone> deciding;
   prometheus::Registry registry;
   PublicEndpointMetrics metrics(registry);
-  v1::CoordinatorConfig config;
-  config.set_max_request_bytes(kMaxRequestBytes);
-  v1::PublicListenConfig* listen = config.mutable_public_listen();
-  listen->set_http_address("127.0.0.1:0");
-  listen->set_max_in_flight(kClients);
-  listen->set_max_queued(kClients);
-  listen->set_max_in_flight_per_address(kClients);
-  listen->set_max_connections(64);
-  listen->set_max_connections_per_address(32);
-  listen->set_request_timeout_milliseconds(10000);
-  listen->set_handshake_timeout_milliseconds(5000);
-  listen->set_idle_timeout_seconds(10);
-  ASSERT_OK_AND_ASSIGN(const std::string directory, test_pki::MakeTempDirectory());
-  ASSERT_OK_AND_ASSIGN(
-      MutualTlsFiles files,
-      WriteMutualTlsFiles(directory, "public_endpoint_test CA", "vouching-server", "unused"));
-  listen->set_certificate_file(files.server_certificate);
-  listen->set_private_key_file(files.server_key);
+  ASSERT_OK_AND_ASSIGN(HttpsEndpointSetup setup, HttpsEndpointConfig(kClients));
+  const v1::CoordinatorConfig& config = setup.config;
   std::unique_ptr<PublicEndpoint> endpoint = PublicEndpoint::FromConfig(
       config,
       [&mutex, &deciding](const std::string&, absl::Time, PublicEndpoint::VouchDone done) {
@@ -413,8 +428,8 @@ TEST(PublicEndpointHttpsTest, VrsBeingDecidedHoldNoThreadOfTheHttpsBinding) {
   const int threads_before = ThreadsOfThisProcess();
   std::vector<std::unique_ptr<TlsTestClient>> clients;
   for (int i = 0; i < kClients; ++i) {
-    ASSERT_OK_AND_ASSIGN(auto client,
-                         TlsTestClient::Connect(files.ca, "vouching-server", servers.http->port()));
+    ASSERT_OK_AND_ASSIGN(auto client, TlsTestClient::Connect(setup.ca_file, "vouching-server",
+                                                             servers.http->port()));
     ASSERT_TRUE(client->Write(absl::StrCat(
         "POST ", kPublicVouchPath, " HTTP/1.1\r\nHost: vouching-server\r\nContent-Type: ",
         kVouchingRequestMediaType, "\r\nContent-Length: 8\r\n\r\nvr bytes")));
@@ -450,26 +465,11 @@ TEST(PublicEndpointHttpsTest, AHandshakeFloodIsRefusedAndCountedByItsReason) {
   signal(SIGPIPE, SIG_IGN);
   prometheus::Registry registry;
   PublicEndpointMetrics metrics(registry);
-  v1::CoordinatorConfig config;
-  config.set_max_request_bytes(kMaxRequestBytes);
-  v1::PublicListenConfig* listen = config.mutable_public_listen();
-  listen->set_http_address("127.0.0.1:0");
-  listen->set_max_in_flight(4);
-  listen->set_max_queued(4);
-  listen->set_max_in_flight_per_address(4);
-  listen->set_max_connections(64);
-  listen->set_max_connections_per_address(32);
-  listen->set_request_timeout_milliseconds(10000);
-  listen->set_handshake_timeout_milliseconds(5000);
-  listen->set_idle_timeout_seconds(10);
+  ASSERT_OK_AND_ASSIGN(HttpsEndpointSetup setup, HttpsEndpointConfig(4));
+  const v1::CoordinatorConfig& config = setup.config;
+  v1::PublicListenConfig* listen = setup.config.mutable_public_listen();
   listen->set_handshakes_per_second_per_address(1);
   listen->set_handshake_burst_per_address(2);
-  ASSERT_OK_AND_ASSIGN(const std::string directory, test_pki::MakeTempDirectory());
-  ASSERT_OK_AND_ASSIGN(
-      MutualTlsFiles files,
-      WriteMutualTlsFiles(directory, "public_endpoint_test CA", "vouching-server", "unused"));
-  listen->set_certificate_file(files.server_certificate);
-  listen->set_private_key_file(files.server_key);
   std::unique_ptr<PublicEndpoint> endpoint = PublicEndpoint::FromConfig(
       config,
       [](const std::string&, absl::Time, PublicEndpoint::VouchDone done) {
@@ -481,7 +481,8 @@ TEST(PublicEndpointHttpsTest, AHandshakeFloodIsRefusedAndCountedByItsReason) {
   constexpr int kAttempts = 10;
   int refused = 0;
   for (int i = 0; i < kAttempts; ++i) {
-    if (!TlsTestClient::Connect(files.ca, "vouching-server", servers.http->port()).ok()) ++refused;
+    if (!TlsTestClient::Connect(setup.ca_file, "vouching-server", servers.http->port()).ok())
+      ++refused;
   }
   // 10 back to back: the first 2 are admitted, and at most one more per second they take.
   EXPECT_GE(refused, 1);
