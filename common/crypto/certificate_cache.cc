@@ -9,15 +9,11 @@
 #include "common/crypto/pem.h"
 
 namespace mecai {
-namespace {
 
-// Another reference to `certificate`.
-X509Ptr Share(X509* certificate) {
+X509Ptr ShareCertificate(X509* certificate) {
   X509_up_ref(certificate);
   return X509Ptr(certificate);
 }
-
-}  // namespace
 
 CertificateCache::CertificateCache(size_t max_entries) : max_entries_(max_entries) {}
 
@@ -33,7 +29,7 @@ absl::StatusOr<X509Ptr> CertificateCache::Parse(absl::string_view der) {
     auto found = certificates_.find(key);
     if (found != certificates_.end()) {
       ++hits_;
-      return Share(found->second.get());
+      return ShareCertificate(found->second.get());
     }
   }
   absl::StatusOr<X509Ptr> parsed = ParseDerCertificate(der);
@@ -48,7 +44,7 @@ absl::StatusOr<X509Ptr> CertificateCache::Parse(absl::string_view der) {
       certificates_.erase(order_.front());
       order_.pop_front();
     }
-    certificates_.emplace(key, Share(parsed->get()));
+    certificates_.emplace(key, ShareCertificate(parsed->get()));
     order_.push_back(key);
   }
   return parsed;

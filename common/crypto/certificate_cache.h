@@ -20,6 +20,9 @@
 
 namespace mecai {
 
+// Another reference to `certificate` (X509_up_ref(3)), for a holder that keeps it.
+X509Ptr ShareCertificate(X509* certificate);
+
 // Thread-safe.
 class CertificateCache {
  public:

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status.h"
+#include "common/crypto/certificate_cache.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/openssl_error.h"
 #include "common/crypto/pem.h"
@@ -92,6 +93,7 @@ absl::Status TrustLists::ApplyChange(const v1::TrustListChange& change) {
   List& list = lists_[change.trust_list()];
   auto& removed = list.removed_root_sha256;
   removed.erase(std::remove(removed.begin(), removed.end(), change.root_sha256()), removed.end());
+  ForgetValidatedChains();
   for (const X509Ptr& added : list.added_roots) {
     if (Sha256(CertificateToDer(added.get())) == change.root_sha256()) return absl::OkStatus();
   }
@@ -113,6 +115,7 @@ absl::Status TrustLists::RestoreChange(const v1::TrustListChange& change) {
   if (std::find(removed.begin(), removed.end(), change.root_sha256()) == removed.end()) {
     removed.push_back(change.root_sha256());
   }
+  ForgetValidatedChains();
   return absl::OkStatus();
 }
 
@@ -142,6 +145,7 @@ std::vector<std::string> TrustLists::ReloadChangedFiles(std::vector<std::string>
     list.file_size = static_cast<int64_t>(info.st_size);
     reloaded.push_back(name);
   }
+  if (!reloaded.empty()) ForgetValidatedChains();
   return reloaded;
 }
 
@@ -170,8 +174,11 @@ ChainVerdict TrustLists::VerifyChain(const std::string& trust_list, const std::v
     verdict.refusal = MakeRefusal(v1::MALFORMED_REQUEST, "the certificate chain is empty");
     return verdict;
   }
-  X509StorePtr store(X509_STORE_new());
+  const std::string key = ValidatedChainCache::KeyOf(trust_list, chain);
   std::vector<std::string> removed;
+  std::optional<ValidatedPath> validated;
+  X509StorePtr store;
+  uint64_t generation = 0;
   {
     absl::MutexLock lock(&mutex_);
     auto it = lists_.find(trust_list);
@@ -181,12 +188,39 @@ ChainVerdict TrustLists::VerifyChain(const std::string& trust_list, const std::v
           absl::StrCat("this Vouching Server does not serve trust list '", trust_list, "'"));
       return verdict;
     }
-    for (const X509Ptr& root : it->second.roots) X509_STORE_add_cert(store.get(), root.get());
-    for (const X509Ptr& root : it->second.added_roots) {
-      X509_STORE_add_cert(store.get(), root.get());
-    }
     removed = it->second.removed_root_sha256;
+    // Found under mutex_, so that no change comes between the lookup and the list it answers for.
+    validated = validated_chains_.Find(key, at);
+    if (!validated.has_value()) {
+      store.reset(X509_STORE_new());
+      for (const X509Ptr& root : it->second.roots) X509_STORE_add_cert(store.get(), root.get());
+      for (const X509Ptr& root : it->second.added_roots) {
+        X509_STORE_add_cert(store.get(), root.get());
+      }
+      generation = generation_;
+    }
   }
+  if (!validated.has_value()) {
+    validated = ValidateChain(store.get(), trust_list, chain, at, &verdict.refusal);
+    if (!validated.has_value()) return verdict;
+    absl::MutexLock lock(&mutex_);
+    // Not kept when a list changed while it was validated: the cache holds no path from before.
+    if (generation == generation_) validated_chains_.Insert(key, *validated);
+  }
+  verdict.path = std::move(validated->path);
+  verdict.root_sha256 = std::move(validated->root_sha256);
+  if (std::find(removed.begin(), removed.end(), verdict.root_sha256) != removed.end()) {
+    verdict.refusal = MakeRefusal(
+        v1::ROOT_REMOVED, absl::StrCat("the chain ends at root ", ShortHex(verdict.root_sha256),
+                                       ", which was removed from trust list '", trust_list, "'"));
+  }
+  return verdict;
+}
+
+std::optional<ValidatedPath> TrustLists::ValidateChain(X509_STORE* store,
+                                                       const std::string& trust_list,
+                                                       const std::vector<X509*>& chain,
+                                                       absl::Time at, v1::Refusal* refusal) {
   X509StackPtr untrusted(sk_X509_new_null());
   for (size_t i = 1; i < chain.size(); ++i) {
     X509_up_ref(chain[i]);
@@ -194,7 +228,7 @@ ChainVerdict TrustLists::VerifyChain(const std::string& trust_list, const std::v
   }
   ClearOpenSslErrors();
   X509StoreCtxPtr context(X509_STORE_CTX_new());
-  X509_STORE_CTX_init(context.get(), store.get(), chain[0], untrusted.get());
+  X509_STORE_CTX_init(context.get(), store, chain[0], untrusted.get());
   X509_STORE_CTX_set_time(context.get(), 0, absl::ToTimeT(at));
   X509_STORE_CTX_set_purpose(context.get(), X509_PURPOSE_SSL_SERVER);
   X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(context.get()), X509_V_FLAG_X509_STRICT);
@@ -205,29 +239,23 @@ ChainVerdict TrustLists::VerifyChain(const std::string& trust_list, const std::v
     std::string what =
         absl::StrCat(X509_verify_cert_error_string(error), " (at chain depth ", depth, ")");
     if (error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID) {
-      verdict.refusal = MakeRefusal(v1::CERTIFICATE_EXPIRED,
-                                    absl::StrCat("the certificate chain is not valid now: ", what));
+      *refusal = MakeRefusal(v1::CERTIFICATE_EXPIRED,
+                             absl::StrCat("the certificate chain is not valid now: ", what));
     } else {
-      verdict.refusal = MakeRefusal(
-          v1::UNTRUSTED_CHAIN, absl::StrCat("the chain does not build to a root of trust list '",
-                                            trust_list, "': ", what));
+      *refusal = MakeRefusal(v1::UNTRUSTED_CHAIN,
+                             absl::StrCat("the chain does not build to a root of trust list '",
+                                          trust_list, "': ", what));
     }
-    return verdict;
+    return std::nullopt;
   }
   // get1_chain gives ownership of a stack whose elements carry their own references.
   X509StackPtr path(X509_STORE_CTX_get1_chain(context.get()));
+  ValidatedPath validated;
   for (int i = 0; i < sk_X509_num(path.get()); ++i) {
-    X509* certificate = sk_X509_value(path.get(), i);
-    X509_up_ref(certificate);
-    verdict.path.emplace_back(certificate);
+    validated.path.push_back(ShareCertificate(sk_X509_value(path.get(), i)));
   }
-  verdict.root_sha256 = Sha256(CertificateToDer(verdict.path.back().get()));
-  if (std::find(removed.begin(), removed.end(), verdict.root_sha256) != removed.end()) {
-    verdict.refusal = MakeRefusal(
-        v1::ROOT_REMOVED, absl::StrCat("the chain ends at root ", ShortHex(verdict.root_sha256),
-                                       ", which was removed from trust list '", trust_list, "'"));
-  }
-  return verdict;
+  validated.root_sha256 = Sha256(CertificateToDer(validated.path.back().get()));
+  return validated;
 }
 
 absl::Status TrustLists::RemoveRoot(const std::string& trust_list, const std::string& root_sha256) {
@@ -252,6 +280,7 @@ absl::Status TrustLists::RemoveRoot(const std::string& trust_list, const std::st
       list.removed_root_sha256.end()) {
     list.removed_root_sha256.push_back(root_sha256);
   }
+  ForgetValidatedChains();
   return absl::OkStatus();
 }
 

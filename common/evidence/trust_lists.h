@@ -3,8 +3,10 @@
 #ifndef MECAI_COMMON_EVIDENCE_TRUST_LISTS_H_
 #define MECAI_COMMON_EVIDENCE_TRUST_LISTS_H_
 
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/crypto/openssl_types.h"
+#include "common/evidence/validated_chain_cache.h"
 #include "google/protobuf/repeated_field.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/trust_list.pb.h"
@@ -45,7 +48,9 @@ class TrustLists {
   bool RequiresIssuanceApproval(const std::string& name) const;
 
   // Builds `chain` (leaf first, then untrusted intermediates) to a root of `trust_list`, checking
-  // validity periods at `at` and the TLS server purpose.
+  // validity periods at `at` and the TLS server purpose. A chain that validated before is answered
+  // from ValidatedChainCache while `at` is within its certificates' validity periods; any change
+  // to a list (ApplyChange, RestoreChange, RemoveRoot, a reload) empties the cache.
   ChainVerdict VerifyChain(const std::string& trust_list, const std::vector<X509*>& chain,
                            absl::Time at) const;
 
@@ -74,6 +79,9 @@ class TrustLists {
   // that no longer parses keeps the list as it was (and is reported in `errors`).
   std::vector<std::string> ReloadChangedFiles(std::vector<std::string>* errors);
 
+  // VerifyChain calls answered from the cache of validated chains since Load.
+  size_t validated_chain_hits() const { return validated_chains_.hits(); }
+
  private:
   struct List {
     std::string pem_file;
@@ -88,8 +96,25 @@ class TrustLists {
   };
   TrustLists() = default;
 
+  // X509_verify_cert(3) of `chain` against `store` at `at`: the path, or nullopt with `refusal`
+  // set.
+  static std::optional<ValidatedPath> ValidateChain(X509_STORE* store,
+                                                    const std::string& trust_list,
+                                                    const std::vector<X509*>& chain, absl::Time at,
+                                                    v1::Refusal* refusal);
+  // Empties the cache of validated chains; every change to a list calls it.
+  void ForgetValidatedChains() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    ++generation_;
+    validated_chains_.Clear();
+  }
+
   mutable absl::Mutex mutex_;
   std::map<std::string, List> lists_ ABSL_GUARDED_BY(mutex_);
+  // Emptied under mutex_ by every change, so that no path validated before a change is found after
+  // it.
+  mutable ValidatedChainCache validated_chains_{4096};
+  // Counts the changes; a path validated across a change is not kept.
+  uint64_t generation_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 // RFC 6125 §6.4 hostname check (DNS-ID from subjectAltName; a wildcard only as the whole left-most

@@ -491,5 +491,95 @@ TEST_F(TrustListsTest, AppliesAddAndRemoveChangesAndRefusesBadOnes) {
   EXPECT_THAT(lists_->RemovedRootHashes("test-roots"), ElementsAre(Sha256(other_pki_->root.der)));
 }
 
+// The cache of validated chains (common/evidence/validated_chain_cache.h) answers only what a
+// validation would answer: the same path, for the same list, at a time within every certificate's
+// validity period, and nothing validated before a change to the list.
+TEST_F(TrustListsTest, AChainValidatedAgainIsAnsweredFromTheCacheWithTheSamePath) {
+  ChainVerdict first = lists_->VerifyChain("test-roots", GoodChain(), FixtureNow());
+  ASSERT_THAT(first.refusal, IsNotRefused());
+  EXPECT_EQ(lists_->validated_chain_hits(), 0u);
+  ChainVerdict again =
+      lists_->VerifyChain("test-roots", GoodChain(), FixtureNow() + absl::Hours(24 * 30));
+  EXPECT_EQ(lists_->validated_chain_hits(), 1u);
+  EXPECT_THAT(again.refusal, IsNotRefused());
+  EXPECT_EQ(again.root_sha256, first.root_sha256);
+  ASSERT_EQ(again.path.size(), first.path.size());
+  for (size_t i = 0; i < first.path.size(); ++i) {
+    EXPECT_EQ(CertificateToDer(again.path[i].get()), CertificateToDer(first.path[i].get()));
+  }
+}
+
+TEST_F(TrustListsTest, ACachedChainIsValidatedAgainOutsideItsValidityPeriod) {
+  ASSERT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal, IsNotRefused());
+  // The fixture leaf is valid from FixtureNow() - 1 day until FixtureNow() + 90 days.
+  EXPECT_THAT(
+      lists_->VerifyChain("test-roots", GoodChain(), FixtureNow() + absl::Hours(24 * 91)).refusal,
+      IsRefusal(v1::CERTIFICATE_EXPIRED, HasSubstr("certificate has expired")));
+  EXPECT_THAT(
+      lists_->VerifyChain("test-roots", GoodChain(), FixtureNow() - absl::Hours(25)).refusal,
+      IsRefusal(v1::CERTIFICATE_EXPIRED, HasSubstr("certificate is not yet valid")));
+  EXPECT_EQ(lists_->validated_chain_hits(), 0u);
+}
+
+TEST_F(TrustListsTest, AChainCachedForOneListIsNotAnsweredForAnother) {
+  auto lists = TrustLists::Load(Configs({ListConfig("test-roots", pki_->root_pem_path),
+                                         ListConfig("other-roots", other_pki_->root_pem_path)}));
+  ASSERT_TRUE(lists.ok()) << lists.status();
+  ASSERT_THAT((*lists)->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal,
+              IsNotRefused());
+  EXPECT_THAT((*lists)->VerifyChain("other-roots", GoodChain(), FixtureNow()).refusal,
+              IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("trust list 'other-roots'")));
+  EXPECT_THAT((*lists)->VerifyChain("no-such-list", GoodChain(), FixtureNow()).refusal,
+              IsRefusal(v1::UNKNOWN_TRUST_LIST, HasSubstr("no-such-list")));
+  EXPECT_EQ((*lists)->validated_chain_hits(), 0u);
+}
+
+TEST_F(TrustListsTest, AChainCachedWithAnotherIntermediateIsNotAnsweredForThisOne) {
+  // The same leaf with the other PKI's intermediate does not build: the key holds every
+  // certificate as sent, not only the leaf.
+  ASSERT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal, IsNotRefused());
+  EXPECT_THAT(
+      lists_
+          ->VerifyChain("test-roots",
+                        Borrow({&pki_->leaf.certificate, &other_pki_->intermediate.certificate}),
+                        FixtureNow())
+          .refusal,
+      IsRefusal(v1::UNTRUSTED_CHAIN, ::testing::_));
+  EXPECT_EQ(lists_->validated_chain_hits(), 0u);
+}
+
+TEST_F(TrustListsTest, AReloadThatDropsTheRootForgetsTheChainsValidatedToIt) {
+  const std::string root_pem = CertificateToPem(pki_->root.certificate.get());
+  const std::string other_root_pem = CertificateToPem(other_pki_->root.certificate.get());
+  auto bundle = test_pki::WriteTestFile(pki_->directory, "dropped.pem", root_pem);
+  ASSERT_TRUE(bundle.ok());
+  auto lists = TrustLists::Load(Configs({ListConfig("dropped", *bundle)}));
+  ASSERT_TRUE(lists.ok());
+  ASSERT_THAT((*lists)->VerifyChain("dropped", GoodChain(), FixtureNow()).refusal, IsNotRefused());
+  ASSERT_THAT((*lists)->VerifyChain("dropped", GoodChain(), FixtureNow()).refusal, IsNotRefused());
+  ASSERT_EQ((*lists)->validated_chain_hits(), 1u);
+
+  // The maintainers' file loses the root (a different size, so the reload sees the change).
+  ASSERT_TRUE(test_pki::WriteTestFile(pki_->directory, "dropped.pem", other_root_pem + "\n").ok());
+  std::vector<std::string> errors;
+  ASSERT_THAT((*lists)->ReloadChangedFiles(&errors), ElementsAre("dropped"));
+  EXPECT_THAT((*lists)->VerifyChain("dropped", GoodChain(), FixtureNow()).refusal,
+              IsRefusal(v1::UNTRUSTED_CHAIN, HasSubstr("trust list 'dropped'")));
+  EXPECT_EQ((*lists)->validated_chain_hits(), 1u);
+}
+
+TEST_F(TrustListsTest, AChainCachedBeforeItsRootWasRemovedIsRefusedAsRemoved) {
+  ASSERT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal, IsNotRefused());
+  ASSERT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal, IsNotRefused());
+  v1::TrustListChange remove;
+  remove.set_action(v1::TrustListChange::REMOVE_ROOT);
+  remove.set_trust_list("test-roots");
+  remove.set_root_sha256(Sha256(pki_->root.der));
+  ASSERT_TRUE(lists_->ApplyChange(remove).ok());
+  EXPECT_THAT(lists_->VerifyChain("test-roots", GoodChain(), FixtureNow()).refusal,
+              IsRefusal(v1::ROOT_REMOVED, HasSubstr("removed from trust list 'test-roots'")));
+  EXPECT_EQ(lists_->validated_chain_hits(), 1u);
+}
+
 }  // namespace
 }  // namespace mecai
