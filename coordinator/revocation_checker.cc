@@ -203,7 +203,8 @@ bool RevocationChecker::CachedCrl(const std::string& url, X509* certificate, X50
   }
   if (cached == nullptr) return false;
   // RFC 5280 §6.3.3 again for this certificate: the cached CRL may be another issuer's.
-  result->verdict = CheckParsedCrl(cached->crl.get(), certificate, issuer, now);
+  result->verdict =
+      CheckParsedCrl(cached->crl.get(), certificate, issuer, now, cached->verified_with);
   if (!result->usable() || !FreshEnough(result->verdict, now)) {
     // The cached CRL says nothing about this certificate, or is too old to rely on: fetched afresh.
     result->verdict = RevocationVerdict();
@@ -240,6 +241,8 @@ void RevocationChecker::JudgeFetchedCrl(SourceFetch& fetch, X509* certificate, X
                    ? CrlToDer(crl->get())
                    : body;
   entry->crl = std::move(*crl);
+  // A usable verdict: the signature verified with this issuer's key.
+  entry->verified_with = IssuerKeyDer(issuer);
   entry->fetched_at = fetch.fetched_at;
   entry->expires_at =
       std::min(result->verdict.next_update, fetch.fetched_at + options_.max_cache_age);

@@ -143,6 +143,9 @@ class RevocationChecker {
   struct CachedCrlEntry {
     X509CrlPtr crl;
     std::string der;
+    // The issuer key its signature verified with when it was stored (IssuerKeyDer): a certificate
+    // of that issuer is checked against it without verifying the signature again.
+    std::string verified_with;
     absl::Time fetched_at;
     // min(nextUpdate, fetched_at + max_cache_age): used before, fetched again from then on.
     absl::Time expires_at;

@@ -36,6 +36,7 @@
 #include "common/crypto/pem.h"
 #include "common/net/address_policy.h"
 #include "common/net/http_fetcher.h"
+#include "common/pki/pki_builder.h"
 #include "common/process/child_process.h"
 #include "common/revocation/revocation.h"
 #include "common/testing/process_threads.h"
@@ -695,6 +696,27 @@ TEST_F(RevocationCheckerTest, SecondCheckIsServedFromTheCaches) {
   RevocationOutcome other = Check(env().revoked_on_crl);
   EXPECT_EQ(other.reason, v1::CERTIFICATE_REVOKED) << other.explanation;
   EXPECT_THAT(counting_->urls(), SizeIs(2));
+}
+
+// The cached CRL's signature is verified once, with the key of the issuer it was stored for
+// (CheckParsedCrl's `verified_with`). A certificate "issued" by an impostor CA with the issuer's
+// name but another key is checked against the CRL's signature again, and the CRL does not verify
+// with the impostor's key: not a good verdict from the cache.
+TEST_F(RevocationCheckerTest, ACachedCrlIsVerifiedAgainForAnIssuerWithTheSameNameAndAnotherKey) {
+  ASSERT_EQ(Check(env().good).reason, v1::REFUSAL_REASON_UNSPECIFIED);
+  ASSERT_EQ(checker_->CachedCrlCount(), 1u);
+  absl::StatusOr<EvpPkeyPtr> impostor_key = GenerateEcKey();
+  ASSERT_TRUE(impostor_key.ok()) << impostor_key.status();
+  X509Ptr impostor(X509_dup(ca()));
+  ASSERT_NE(impostor, nullptr);
+  ASSERT_EQ(X509_set_pubkey(impostor.get(), impostor_key->get()), 1);
+  ASSERT_GT(X509_sign(impostor.get(), impostor_key->get(), EVP_sha256()), 0);
+
+  RevocationOutcome outcome = checker_->Check(env().good.certificate.get(), impostor.get());
+  EXPECT_EQ(outcome.reason, v1::REVOCATION_UNKNOWN) << outcome.explanation;
+  EXPECT_THAT(outcome.explanation, HasSubstr("does not verify with the issuer's key"));
+  // The true issuer is still answered from the cache.
+  EXPECT_EQ(Check(env().good).reason, v1::REFUSAL_REASON_UNSPECIFIED);
 }
 
 TEST_F(RevocationCheckerTest, OcspResponseIsFetchedAgainAfterItsNextUpdate) {

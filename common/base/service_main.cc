@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "absl/synchronization/mutex.h"
 #include "common/base/shutdown_signal.h"
 
 namespace mecai {
@@ -38,6 +39,13 @@ int ServiceMain(int argc, char** argv, const char* name, const char* usage,
                 absl::Status (*run)(const std::string& config_path)) {
   // First, before gRPC (or anything else) starts a thread (common/base/shutdown_signal.h).
   BlockTerminationSignals();
+#ifdef NDEBUG
+  // Debian builds Abseil with its mutex deadlock detection on, which records every lock order in a
+  // graph: a few percent of a service's CPU (docs/PERFORMANCE.md "Where the coordinator's CPU per
+  // VR goes"). Release builds (-c opt, as deploy/image/build.sh makes them) leave it off; the tests
+  // and every other build keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   std::string config_path;
   for (int i = 1; i < argc; ++i) {
     const std::string argument = argv[i];

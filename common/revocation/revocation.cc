@@ -321,7 +321,21 @@ RevocationVerdict CheckCrl(absl::string_view crl_der_or_pem, X509* certificate, 
   return CheckParsedCrl(crl->get(), certificate, issuer, now);
 }
 
-RevocationVerdict CheckParsedCrl(X509_CRL* crl, X509* certificate, X509* issuer, absl::Time now) {
+std::string IssuerKeyDer(X509* issuer) {
+  X509_PUBKEY* key = X509_get_X509_PUBKEY(issuer);
+  unsigned char* der = nullptr;
+  const int length = key == nullptr ? -1 : i2d_X509_PUBKEY(key, &der);
+  if (length <= 0) {
+    ClearOpenSslErrors();
+    return "";
+  }
+  std::string encoded(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
+  OPENSSL_free(der);
+  return encoded;
+}
+
+RevocationVerdict CheckParsedCrl(X509_CRL* crl, X509* certificate, X509* issuer, absl::Time now,
+                                 absl::string_view verified_with) {
   RevocationVerdict verdict;
   verdict.this_update = Asn1TimeToAbslTime(X509_CRL_get0_lastUpdate(crl));
   verdict.next_update = Asn1TimeToAbslTime(X509_CRL_get0_nextUpdate(crl));
@@ -339,9 +353,10 @@ RevocationVerdict CheckParsedCrl(X509_CRL* crl, X509* certificate, X509* issuer,
     return UnusableWithTimes(verdict, "the issuer's keyUsage does not allow cRLSign");
   }
   // §6.3.3 (g).
+  const bool verified_before = !verified_with.empty() && IssuerKeyDer(issuer) == verified_with;
   ClearOpenSslErrors();
   EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
-  if (issuer_key == nullptr || X509_CRL_verify(crl, issuer_key) != 1) {
+  if (!verified_before && (issuer_key == nullptr || X509_CRL_verify(crl, issuer_key) != 1)) {
     ClearOpenSslErrors();
     return UnusableWithTimes(verdict, "the CRL's signature does not verify with the issuer's key");
   }

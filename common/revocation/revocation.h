@@ -75,8 +75,15 @@ RevocationVerdict CheckCrl(absl::string_view crl_der_or_pem, X509* certificate, 
                            absl::Time now);
 // The same on a CRL already parsed (the coordinator caches parsed CRLs). Does not modify `crl`
 // beyond OpenSSL's internal, locked sorting of its entries, so concurrent calls on one CRL are
-// safe.
-RevocationVerdict CheckParsedCrl(X509_CRL* crl, X509* certificate, X509* issuer, absl::Time now);
+// safe. `verified_with`: the key the CRL's signature is already known to verify with, as
+// IssuerKeyDer gives it (a cache that checked the CRL when it stored it); when it is `issuer`'s
+// key, byte for byte, the signature (§6.3.3 (g)) is not verified again. Empty: always verified.
+RevocationVerdict CheckParsedCrl(X509_CRL* crl, X509* certificate, X509* issuer, absl::Time now,
+                                 absl::string_view verified_with = {});
+
+// The DER SubjectPublicKeyInfo of `issuer`'s key (RFC 5280 §4.1.2.7): the key a CRL or OCSP
+// response it signed verifies with. Empty when it cannot be encoded.
+std::string IssuerKeyDer(X509* issuer);
 
 // RFC 6960 for an OCSP response about `certificate`, issued by `issuer`:
 //   * responseStatus is successful (§4.2.1) and the response is a basic response (§4.2.1);

@@ -216,6 +216,31 @@ TEST_F(RevocationTest, CrlSignedByAnotherKeyIsUnusable) {
                         "the CRL's signature does not verify with the issuer's key"));
 }
 
+// A cache that verified a CRL when it stored it says so with the issuer's key; a CRL is then
+// judged without verifying its signature again, for that key only.
+TEST_F(RevocationTest, ACrlVerifiedBeforeWithTheIssuersKeyIsNotVerifiedAgain) {
+  absl::StatusOr<EvpPkeyPtr> impostor = GenerateEcKey();
+  ASSERT_TRUE(impostor.ok());
+  absl::StatusOr<std::string> der = test_revocation::MakeCrlDer(ValidCrl(), ca(), impostor->get());
+  ASSERT_TRUE(der.ok()) << der.status();
+  absl::StatusOr<X509CrlPtr> crl = ParseCrl(*der);
+  ASSERT_TRUE(crl.ok()) << crl.status();
+  const std::string issuer_key = IssuerKeyDer(ca());
+  ASSERT_FALSE(issuer_key.empty());
+  // Told that the issuer's key verified it, the (here forged) signature is not checked again.
+  EXPECT_EQ(CheckParsedCrl(crl->get(), leaf(), ca(), now_, issuer_key).status,
+            RevocationStatus::kGood);
+  // Any other key, or none, and the signature is verified: it does not verify.
+  absl::StatusOr<RevocationPki> other_pki = test_revocation::BuildRevocationPki(now_);
+  ASSERT_TRUE(other_pki.ok());
+  for (const std::string& verified_with :
+       {std::string(), IssuerKeyDer(other_pki->ca.certificate.get()), issuer_key.substr(1)}) {
+    EXPECT_THAT(CheckParsedCrl(crl->get(), leaf(), ca(), now_, verified_with),
+                IsVerdict(RevocationStatus::kUnusable,
+                          "the CRL's signature does not verify with the issuer's key"));
+  }
+}
+
 TEST_F(RevocationTest, CrlOfAnotherIssuerIsUnusable) {
   absl::StatusOr<RevocationPki> other_pki = test_revocation::BuildRevocationPki(now_);
   ASSERT_TRUE(other_pki.ok());
