@@ -198,7 +198,8 @@ RevocationJudgement VouchingSigner::CheckRevocationEvidence(
     revocation_limits.max_evidence_age =
         absl::Seconds(config_.revocation_evidence_max_age_seconds());
   }
-  return JudgeRevocationOfEveryCertificate(evidence, vr.validated_paths, now, revocation_limits);
+  return JudgeRevocationOfEveryCertificate(evidence, vr.validated_paths, now, revocation_limits,
+                                           &parsed_crls_);
 }
 
 absl::StatusOr<SignerLogState::IndexClaim> VouchingSigner::ClaimLogIndex(

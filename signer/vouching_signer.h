@@ -19,6 +19,7 @@
 #include "common/evidence/quorum_policy.h"
 #include "common/evidence/trust_lists.h"
 #include "common/evidence/vouching_request.h"
+#include "common/revocation/parsed_crl_cache.h"
 #include "common/revocation/revocation.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/signer.pb.h"
@@ -155,6 +156,10 @@ class VouchingSigner {
   absl::Mutex mutex_;
   std::optional<v1::SignedLogKeyEndorsement> endorsement_ ABSL_GUARDED_BY(mutex_);
   EvidenceCache* const evidence_cache_;
+  // The CRLs of the evidence, parsed and verified once (docs/PERFORMANCE.md "A large CA's CRL"):
+  // up to 32 MiB of DER, about 14 CRLs of a large CA.
+  static constexpr size_t kParsedCrlDerBytes = size_t{32} << 20;
+  mutable ParsedCrlCache parsed_crls_{kParsedCrlDerBytes};
 };
 
 }  // namespace mecai

@@ -16,6 +16,7 @@
 #include "common/crypto/hashing.h"
 #include "common/crypto/openssl_error.h"
 #include "common/crypto/pem.h"
+#include "common/revocation/parsed_crl_cache.h"
 
 namespace mecai {
 namespace {
@@ -566,7 +567,8 @@ absl::StatusOr<std::string> BuildOcspRequest(X509* certificate, X509* issuer,
 }
 
 RevocationVerdict VerifyRevocationEvidence(const v1::RevocationEvidence& evidence,
-                                           X509* certificate, X509* issuer, absl::Time now) {
+                                           X509* certificate, X509* issuer, absl::Time now,
+                                           ParsedCrlCache* crls) {
   if (!ConstantTimeEquals(evidence.certificate_sha256(), Sha256(CertificateToDer(certificate)))) {
     return Unusable(absl::StrCat("the revocation evidence is about certificate ",
                                  ShortHex(evidence.certificate_sha256()), ", not this one"));
@@ -574,6 +576,10 @@ RevocationVerdict VerifyRevocationEvidence(const v1::RevocationEvidence& evidenc
   // A hash names the response (as the log's records do); it is never a substitute for it.
   if (evidence.response_der().empty()) {
     return Unusable("the revocation evidence carries no response, only its hash");
+  }
+  if (evidence.source() == v1::CRL && crls != nullptr) {
+    return crls->Check(evidence.response_sha256(), evidence.response_der(), certificate, issuer,
+                       now);
   }
   if (!evidence.response_sha256().empty() &&
       !ConstantTimeEquals(evidence.response_sha256(), Sha256(evidence.response_der()))) {
@@ -697,7 +703,7 @@ RevocationJudgement CombineRevocationVerdicts(const std::vector<SourcedRevocatio
 
 RevocationJudgement JudgeRevocationEvidence(
     const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence, X509* certificate,
-    X509* issuer, absl::Time now, const RevocationLimits& limits) {
+    X509* issuer, absl::Time now, const RevocationLimits& limits, ParsedCrlCache* crls) {
   const std::string certificate_sha256 = Sha256(CertificateToDer(certificate));
   std::vector<SourcedRevocationVerdict> verdicts;
   for (const v1::RevocationEvidence& piece : evidence) {
@@ -705,7 +711,7 @@ RevocationJudgement JudgeRevocationEvidence(
     SourcedRevocationVerdict& sourced = verdicts.emplace_back();
     sourced.source = piece.source();
     sourced.url = piece.url();
-    sourced.verdict = VerifyRevocationEvidence(piece, certificate, issuer, now);
+    sourced.verdict = VerifyRevocationEvidence(piece, certificate, issuer, now, crls);
   }
   return CombineRevocationVerdicts(verdicts, certificate, now, limits);
 }
@@ -713,7 +719,7 @@ RevocationJudgement JudgeRevocationEvidence(
 RevocationJudgement JudgeRevocationOfEveryCertificate(
     const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence,
     const std::vector<std::vector<X509Ptr>>& validated_paths, absl::Time now,
-    const RevocationLimits& limits) {
+    const RevocationLimits& limits, ParsedCrlCache* crls) {
   RevocationJudgement all;
   if (validated_paths.empty()) {
     all.explanation = "no certificate to check the revocation status of";
@@ -731,7 +737,7 @@ RevocationJudgement JudgeRevocationOfEveryCertificate(
       return all;
     }
     RevocationJudgement judgement =
-        JudgeRevocationEvidence(evidence, path[0].get(), path[1].get(), now, limits);
+        JudgeRevocationEvidence(evidence, path[0].get(), path[1].get(), now, limits, crls);
     if (judgement.reason == v1::CERTIFICATE_REVOKED) {
       judgement.explanation = absl::StrCat("the revocation evidence says certificate ", name,
                                            " is revoked: ", judgement.explanation);

@@ -115,12 +115,17 @@ std::vector<std::string> OcspResponderUrls(X509* certificate);
 absl::StatusOr<std::string> BuildOcspRequest(X509* certificate, X509* issuer,
                                              absl::string_view nonce);
 
+class ParsedCrlCache;  // common/revocation/parsed_crl_cache.h
+
 // The signer's independent re-check of revocation evidence the coordinator obtained: the evidence
 // is about `certificate` (certificate_sha256), and its response_der, checked as a CRL (CheckCrl)
 // or an OCSP response (CheckOcspResponse, with no nonce expectation: the signer did not send the
-// request), says the certificate's status at `now`. Evidence with no source is kUnusable.
+// request), says the certificate's status at `now`. Evidence with no source is kUnusable. With
+// `crls`, a CRL is checked through it (ParsedCrlCache::Check: the same verdicts, each CRL parsed
+// and verified once).
 RevocationVerdict VerifyRevocationEvidence(const v1::RevocationEvidence& evidence,
-                                           X509* certificate, X509* issuer, absl::Time now);
+                                           X509* certificate, X509* issuer, absl::Time now,
+                                           ParsedCrlCache* crls = nullptr);
 
 // How old the evidence relied on may be when nothing else is configured: the CA's own time in it
 // (CRL thisUpdate, OCSP thisUpdate) at most a day before now. A "good" answer may stay within its
@@ -192,7 +197,7 @@ RevocationJudgement CombineRevocationVerdicts(const std::vector<SourcedRevocatio
 // the coordinator asserts about the evidence (obtained_at, next_update) is used.
 RevocationJudgement JudgeRevocationEvidence(
     const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence, X509* certificate,
-    X509* issuer, absl::Time now, const RevocationLimits& limits);
+    X509* issuer, absl::Time now, const RevocationLimits& limits, ParsedCrlCache* crls = nullptr);
 
 // JudgeRevocationEvidence for every vouched certificate (one, or two during a rollover): each
 // validated path is (certificate, its issuer, …). The first certificate that is not good decides,
@@ -201,7 +206,7 @@ RevocationJudgement JudgeRevocationEvidence(
 RevocationJudgement JudgeRevocationOfEveryCertificate(
     const google::protobuf::RepeatedPtrField<v1::RevocationEvidence>& evidence,
     const std::vector<std::vector<X509Ptr>>& validated_paths, absl::Time now,
-    const RevocationLimits& limits);
+    const RevocationLimits& limits, ParsedCrlCache* crls = nullptr);
 
 // RFC 3339 text of `time` in UTC, second precision, for verdict details ("2025-06-15T14:40:00Z").
 std::string FormatRevocationTime(absl::Time time);
