@@ -27,8 +27,10 @@ struct RevocationChecker::SourceResult {
   v1::RevocationSource source = v1::REVOCATION_SOURCE_UNSPECIFIED;
   std::string url;
   RevocationVerdict verdict;
-  // The DER the verdict rests on (empty when nothing usable was obtained).
+  // The DER the verdict rests on (empty when nothing usable was obtained), and its SHA-256,
+  // computed once per response fetched (ARCHITECTURE.md §8 "Evidence by content hash").
   std::string response_der;
+  std::string response_sha256;
   absl::Time obtained_at = absl::InfinitePast();
 
   bool usable() const { return verdict.status != RevocationStatus::kUnusable; }
@@ -211,6 +213,7 @@ bool RevocationChecker::CachedCrl(const std::string& url, X509* certificate, X50
     return false;
   }
   result->response_der = cached->der;
+  result->response_sha256 = cached->sha256;
   result->obtained_at = cached->fetched_at;
   return true;
 }
@@ -240,6 +243,7 @@ void RevocationChecker::JudgeFetchedCrl(SourceFetch& fetch, X509* certificate, X
   entry->der = absl::StartsWith(absl::StripLeadingAsciiWhitespace(body), "-----BEGIN")
                    ? CrlToDer(crl->get())
                    : body;
+  entry->sha256 = Sha256(entry->der);
   entry->crl = std::move(*crl);
   // A usable verdict: the signature verified with this issuer's key.
   entry->verified_with = IssuerKeyDer(issuer);
@@ -247,6 +251,7 @@ void RevocationChecker::JudgeFetchedCrl(SourceFetch& fetch, X509* certificate, X
   entry->expires_at =
       std::min(result->verdict.next_update, fetch.fetched_at + options_.max_cache_age);
   result->response_der = entry->der;
+  result->response_sha256 = entry->sha256;
   result->obtained_at = fetch.fetched_at;
   if (options_.max_cache_entries > 0) {
     absl::MutexLock lock(&mutex_);
@@ -286,6 +291,7 @@ void RevocationChecker::JudgeFetchedOcsp(SourceFetch& fetch, X509* certificate, 
   result->verdict = CheckOcspResponse(body, certificate, issuer, fetch.nonce, now);
   if (!result->usable()) return;
   result->response_der = body;
+  result->response_sha256 = Sha256(body);
   result->obtained_at = fetch.fetched_at;
 
   // Responses without nextUpdate are not cached: newer information is always available.
@@ -294,6 +300,7 @@ void RevocationChecker::JudgeFetchedOcsp(SourceFetch& fetch, X509* certificate, 
       result->verdict.next_update != absl::InfinitePast()) {
     auto entry = std::make_shared<CachedOcspResponse>();
     entry->der = body;
+    entry->sha256 = result->response_sha256;
     entry->url = result->url;
     entry->fetched_at = fetch.fetched_at;
     entry->expires_at =
@@ -393,6 +400,7 @@ void RevocationChecker::CheckAsync(X509* certificate, X509* issuer, Executor run
     result.url = cached_ocsp->url;
     result.verdict = cached_verdict;
     result.response_der = cached_ocsp->der;
+    result.response_sha256 = cached_ocsp->sha256;
     result.obtained_at = cached_ocsp->fetched_at;
   } else {
     for (const std::string& url : ocsp_urls) {
@@ -468,6 +476,7 @@ void RevocationChecker::Judge(PendingCheck& check) {
     evidence.set_certificate_sha256(certificate_sha256);
     evidence.set_source(result.source);
     evidence.set_response_der(result.response_der);
+    evidence.set_response_sha256(result.response_sha256);
     evidence.set_obtained_at_unix_seconds(absl::ToUnixSeconds(result.obtained_at));
     evidence.set_next_update_unix_seconds(result.verdict.next_update == absl::InfinitePast()
                                               ? 0

@@ -146,12 +146,16 @@ class RevocationChecker {
     // The issuer key its signature verified with when it was stored (IssuerKeyDer): a certificate
     // of that issuer is checked against it without verifying the signature again.
     std::string verified_with;
+    // SHA-256 of `der`, computed once when stored.
+    std::string sha256;
     absl::Time fetched_at;
     // min(nextUpdate, fetched_at + max_cache_age): used before, fetched again from then on.
     absl::Time expires_at;
   };
   struct CachedOcspResponse {
     std::string der;
+    // SHA-256 of `der`, computed once when stored.
+    std::string sha256;
     std::string url;
     absl::Time fetched_at;
     // min(nextUpdate, fetched_at + max_cache_age).

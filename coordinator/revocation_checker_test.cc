@@ -33,6 +33,7 @@
 #include "common/base/clock.h"
 #include "common/base/files.h"
 #include "common/base/status.h"
+#include "common/crypto/hashing.h"
 #include "common/crypto/pem.h"
 #include "common/net/address_policy.h"
 #include "common/net/http_fetcher.h"
@@ -690,6 +691,12 @@ TEST_F(RevocationCheckerTest, SecondCheckIsServedFromTheCaches) {
   EXPECT_EQ(second.evidence[0].response_der(), first.evidence[0].response_der());
   EXPECT_EQ(second.evidence[1].response_der(), first.evidence[1].response_der());
   EXPECT_EQ(second.checked_at, first.checked_at + absl::Minutes(10));
+  // Each response is named by the SHA-256 computed once, when it was fetched.
+  for (const RevocationOutcome* outcome : {&first, &second}) {
+    for (const v1::RevocationEvidence& evidence : outcome->evidence) {
+      EXPECT_EQ(evidence.response_sha256(), Sha256(evidence.response_der()));
+    }
+  }
 
   // The cached CRL serves another certificate naming the same distribution point, and is
   // re-verified for it: it is revoked.

@@ -21,8 +21,11 @@ v1::RecordDecisionRequest ByHash(const v1::RecordDecisionRequest& decision,
   v1::RecordDecisionRequest sent = decision;
   for (v1::RevocationEvidence& evidence : *sent.mutable_decision()->mutable_revocation()) {
     if (evidence.response_der().empty()) continue;
-    std::string sha256 = Sha256(evidence.response_der());
-    evidence.set_response_sha256(sha256);
+    // The revocation checker names each response by the hash it computed once.
+    if (evidence.response_sha256().empty()) {
+      evidence.set_response_sha256(Sha256(evidence.response_der()));
+    }
+    std::string sha256 = evidence.response_sha256();
     bytes->emplace(std::move(sha256), std::move(*evidence.mutable_response_der()));
     evidence.clear_response_der();
   }

@@ -20,7 +20,8 @@ void AddEvidenceByHash(const std::vector<v1::RevocationEvidence>& evidence,
     v1::RevocationEvidence* sent = request->add_revocation();
     *sent = item;
     if (!item.response_der().empty()) {
-      sent->set_response_sha256(Sha256(item.response_der()));
+      // The revocation checker names each response by the hash it computed once.
+      if (item.response_sha256().empty()) sent->set_response_sha256(Sha256(item.response_der()));
       sent->clear_response_der();
     }
   }
