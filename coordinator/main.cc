@@ -267,6 +267,13 @@ absl::Status Run(const std::string& config_path) {
   revocation_options.max_cache_age = absl::Seconds(config.revocation().max_cache_age_seconds());
   revocation_options.limits.max_evidence_age =
       absl::Seconds(config.revocation().evidence_max_age_seconds());
+  if (log != nullptr) {
+    // Responses the store holds are named by hash only (ARCHITECTURE.md §8).
+    revocation_options.response_held_by_log = [store = log->store.get()](const std::string& sha) {
+      absl::StatusOr<bool> held = store->HasEvidence(sha);
+      return held.ok() && *held;
+    };
+  }
   mecai::RevocationChecker revocation(fetcher, clock, revocation_options);
   // Out-of-band issuance approval (ARCHITECTURE.md §7), for trust lists that require it.
   std::unique_ptr<mecai::v1::ApprovalService::Stub> approval_service;

@@ -475,8 +475,10 @@ void RevocationChecker::Judge(PendingCheck& check) {
     v1::RevocationEvidence& evidence = outcome.evidence.emplace_back();
     evidence.set_certificate_sha256(certificate_sha256);
     evidence.set_source(result.source);
-    evidence.set_response_der(result.response_der);
     evidence.set_response_sha256(result.response_sha256);
+    if (!options_.response_held_by_log || !options_.response_held_by_log(result.response_sha256)) {
+      evidence.set_response_der(result.response_der);
+    }
     evidence.set_obtained_at_unix_seconds(absl::ToUnixSeconds(result.obtained_at));
     evidence.set_next_update_unix_seconds(result.verdict.next_update == absl::InfinitePast()
                                               ? 0

@@ -48,6 +48,11 @@ struct RevocationOptions {
   // The bounds of the revocation rule (//common/revocation:revocation CombineRevocationVerdicts); a
   // cached response older than limits.max_evidence_age is fetched again.
   RevocationLimits limits;
+  // When set and true for a response's SHA-256, the evidence names that response by its hash only:
+  // the log that records the decision holds its bytes already (ARCHITECTURE.md §8 "Evidence by
+  // content hash"), so a large CA's CRL is not copied into every decision. Unset: every evidence
+  // carries its bytes (a front, whose sequencer asks for the bytes it lacks).
+  std::function<bool(const std::string& sha256)> response_held_by_log;
 };
 
 // Whether a fetch that failed with `status` (HttpFetcher::Fetch's errors) may be tried again:

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -724,6 +725,32 @@ TEST_F(RevocationCheckerTest, ACachedCrlIsVerifiedAgainForAnIssuerWithTheSameNam
   EXPECT_THAT(outcome.explanation, HasSubstr("does not verify with the issuer's key"));
   // The true issuer is still answered from the cache.
   EXPECT_EQ(Check(env().good).reason, v1::REFUSAL_REASON_UNSPECIFIED);
+}
+
+// A response the log already holds is named by its hash only; the others carry their bytes.
+TEST_F(RevocationCheckerTest, AResponseTheLogHoldsIsNamedByHashOnly) {
+  std::set<std::string> held;
+  RevocationOptions options;
+  options.response_held_by_log = [&held](const std::string& sha256) {
+    return held.count(sha256) != 0;
+  };
+  RevocationChecker checker(*counting_, clock_, options);
+  RevocationOutcome first = checker.Check(env().good.certificate.get(), ca());
+  ASSERT_EQ(first.reason, v1::REFUSAL_REASON_UNSPECIFIED) << first.explanation;
+  ASSERT_THAT(first.evidence, SizeIs(2));
+  for (const v1::RevocationEvidence& evidence : first.evidence) {
+    ASSERT_FALSE(evidence.response_der().empty());
+    EXPECT_EQ(evidence.response_sha256(), Sha256(evidence.response_der()));
+  }
+  // The log now holds the CRL (the first evidence), not the OCSP response.
+  ASSERT_EQ(first.evidence[0].source(), v1::CRL);
+  held.insert(first.evidence[0].response_sha256());
+  RevocationOutcome second = checker.Check(env().good.certificate.get(), ca());
+  ASSERT_EQ(second.reason, v1::REFUSAL_REASON_UNSPECIFIED) << second.explanation;
+  ASSERT_THAT(second.evidence, SizeIs(2));
+  EXPECT_TRUE(second.evidence[0].response_der().empty());
+  EXPECT_EQ(second.evidence[0].response_sha256(), first.evidence[0].response_sha256());
+  EXPECT_EQ(second.evidence[1].response_der(), first.evidence[1].response_der());
 }
 
 TEST_F(RevocationCheckerTest, OcspResponseIsFetchedAgainAfterItsNextUpdate) {
