@@ -160,17 +160,8 @@ absl::StatusOr<RecordedDecision> LocalDecisionLog::Record(
   return answer;
 }
 
-void LocalDecisionLog::DropHeldResponses(v1::RecordDecisionRequest* decision) const {
-  for (v1::RevocationEvidence& evidence : *decision->mutable_decision()->mutable_revocation()) {
-    if (evidence.response_der().empty() || evidence.response_sha256().size() != 32) continue;
-    absl::StatusOr<bool> held = store_.HasEvidence(evidence.response_sha256());
-    if (held.ok() && *held) evidence.clear_response_der();
-  }
-}
-
 void LocalDecisionLog::RecordAsync(v1::RecordDecisionRequest decision, absl::Time sign_by,
                                    RecordDone done) {
-  DropHeldResponses(&decision);
   if (absl::Status valid = Validate(decision); !valid.ok()) return done(std::move(valid));
   absl::StatusOr<std::vector<std::string>> missing = MissingEvidence(decision);
   if (!missing.ok()) return done(missing.status());

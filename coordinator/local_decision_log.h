@@ -72,14 +72,6 @@ class LocalDecisionLog final : public DecisionLog {
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
 
-  // Clears the bytes of each revocation response of `decision` that the store already holds under
-  // the response_sha256 given with them. A record names a response by its hash, and the bytes the
-  // store holds under it were hashed when stored (ARCHITECTURE.md §8 "Evidence by content hash"):
-  // bytes sent again are neither hashed again nor kept (a large CA's CRL is megabytes, named by
-  // every VR for its certificates). RecordAsync calls it first; a front sends its sequencer
-  // responses by hash, with bytes only when asked (coordinator/sequencer_client.h).
-  void DropHeldResponses(v1::RecordDecisionRequest* decision) const;
-
   // The SHA-256 of each revocation response `decision` names by hash only (without its bytes) that
   // the store does not hold, each once.
   absl::StatusOr<std::vector<std::string>> MissingEvidence(

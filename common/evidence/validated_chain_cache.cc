@@ -11,10 +11,12 @@
 namespace mecai {
 namespace {
 
-// X509_verify_cert(3)'s own test of one certificate's validity period at `at`.
+// X509_verify_cert(3)'s own test of one certificate's validity period at `at`, OpenSSL 3.0's
+// ossl_x509_check_cert_time: X509_cmp_time is -1 when the time is at or before `at`, 1 when after,
+// 0 on an error (refused). So valid from notBefore on, and expired from notAfter on.
 bool ValidAt(X509* certificate, time_t at) {
-  return X509_cmp_time(X509_get0_notBefore(certificate), &at) <= 0 &&
-         X509_cmp_time(X509_get0_notAfter(certificate), &at) >= 0;
+  return X509_cmp_time(X509_get0_notBefore(certificate), &at) == -1 &&
+         X509_cmp_time(X509_get0_notAfter(certificate), &at) == 1;
 }
 
 ValidatedPath Copy(const ValidatedPath& validated) {
@@ -53,7 +55,12 @@ std::optional<ValidatedPath> ValidatedChainCache::Find(const std::string& key, a
 void ValidatedChainCache::Insert(const std::string& key, const ValidatedPath& validated) {
   if (max_entries_ == 0 || validated.path.empty()) return;
   absl::MutexLock lock(&mutex_);
-  if (paths_.count(key) != 0) return;
+  // A path found again (the one kept went out of its validity period) replaces it, in its place.
+  auto kept = paths_.find(key);
+  if (kept != paths_.end()) {
+    kept->second = Copy(validated);
+    return;
+  }
   while (paths_.size() >= max_entries_) {
     paths_.erase(order_.front());
     order_.pop_front();

@@ -43,10 +43,10 @@ class ValidatedChainCache {
   static std::string KeyOf(const std::string& trust_list, const std::vector<X509*>& chain);
 
   // The path kept for `key`, when there is one and `at` lies within the validity period of every
-  // certificate on it (notBefore <= at <= notAfter, as X509_verify_cert(3) checks it).
+  // certificate on it as X509_verify_cert(3) checks it (OpenSSL 3.0: notBefore <= at < notAfter).
   std::optional<ValidatedPath> Find(const std::string& key, absl::Time at);
 
-  // Keeps `validated` for `key`.
+  // Keeps `validated` for `key`, in place of any path kept for it before.
   void Insert(const std::string& key, const ValidatedPath& validated);
 
   // Drops every entry (a trust list changed).

@@ -1,5 +1,10 @@
 #include "common/evidence/validated_chain_cache.h"
 
+#include <openssl/asn1.h>
+#include <openssl/x509.h>
+#include <time.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +63,40 @@ TEST(ValidatedChainCacheTest, AnswersOnlyWithinEveryCertificatesValidityPeriod) 
   ASSERT_EQ(found->path.size(), 3u);
   EXPECT_EQ(CertificateToDer(found->path[0].get()), pki->leaf.der);
   EXPECT_EQ(found->root_sha256, Sha256(pki->root.der));
+}
+
+absl::Time TimeOf(const ASN1_TIME* time) {
+  struct tm broken_down = {};
+  EXPECT_EQ(ASN1_TIME_to_tm(time, &broken_down), 1);
+  return absl::FromTimeT(timegm(&broken_down));
+}
+
+// X509_verify_cert's boundaries (OpenSSL 3.0): valid from notBefore on, expired from notAfter on.
+TEST(ValidatedChainCacheTest, KeepsOpenSslsBoundariesToTheSecond) {
+  auto pki = BuildTestPki("www.example.test");
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  ValidatedChainCache cache(8);
+  cache.Insert("key", PathOf(*pki));
+  X509* leaf = pki->leaf.certificate.get();
+  const absl::Time not_before = TimeOf(X509_get0_notBefore(leaf));
+  const absl::Time not_after = TimeOf(X509_get0_notAfter(leaf));
+  EXPECT_FALSE(cache.Find("key", not_before - absl::Seconds(1)).has_value());
+  EXPECT_TRUE(cache.Find("key", not_before).has_value());
+  EXPECT_TRUE(cache.Find("key", not_after - absl::Seconds(1)).has_value());
+  EXPECT_FALSE(cache.Find("key", not_after).has_value());
+}
+
+TEST(ValidatedChainCacheTest, APathKeptAgainReplacesTheOneBefore) {
+  auto pki = BuildTestPki("www.example.test");
+  auto other = BuildTestPki("www.example.test");
+  ASSERT_TRUE(pki.ok() && other.ok());
+  ValidatedChainCache cache(8);
+  cache.Insert("key", PathOf(*pki));
+  cache.Insert("key", PathOf(*other));
+  EXPECT_EQ(cache.size(), 1u);
+  std::optional<ValidatedPath> found = cache.Find("key", FixtureNow());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->root_sha256, Sha256(other->root.der));
 }
 
 TEST(ValidatedChainCacheTest, DropsTheOldestWhenFullAndEverythingOnClear) {

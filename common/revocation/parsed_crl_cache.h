@@ -28,9 +28,11 @@ namespace mecai {
 // Thread-safe.
 class ParsedCrlCache {
  public:
-  // Holds CRLs whose DER totals at most `max_der_bytes`; the one kept first is dropped to make
-  // room. A CRL larger than the whole budget is checked and not kept.
-  explicit ParsedCrlCache(size_t max_der_bytes);
+  // Holds CRLs whose memory (MemoryOf: the DER twice and about 300 bytes per entry, a parsed CRL
+  // taking about ten times its DER) totals at most `max_memory_bytes`; the one kept first is
+  // dropped to make room. A CRL is kept only once its signature verified with its issuer's key
+  // (bytes no CA signed never take room); one larger than the whole budget is checked and not kept.
+  explicit ParsedCrlCache(size_t max_memory_bytes);
 
   ParsedCrlCache(const ParsedCrlCache&) = delete;
   ParsedCrlCache& operator=(const ParsedCrlCache&) = delete;
@@ -44,7 +46,7 @@ class ParsedCrlCache {
                           X509* certificate, X509* issuer, absl::Time now);
 
   size_t size() const;
-  size_t held_der_bytes() const;
+  size_t held_memory_bytes() const;
   // Checks answered from a kept CRL since construction.
   size_t hits() const;
 
@@ -52,19 +54,22 @@ class ParsedCrlCache {
   struct Entry {
     std::string der;
     X509CrlPtr crl;
-    // IssuerKeyDer of the key its signature verified with; empty until one has.
+    // IssuerKeyDer of the key its signature verified with.
     std::string verified_with;
+    // What it counts against the budget (MemoryOf), set when kept.
+    size_t memory_bytes = 0;
   };
+  static size_t MemoryOf(const Entry& entry);
   // The entry for `sha256`, or null.
   std::shared_ptr<Entry> Find(const std::string& sha256);
   void Keep(const std::string& sha256, std::shared_ptr<Entry> entry);
 
-  const size_t max_der_bytes_;
+  const size_t max_memory_bytes_;
   mutable absl::Mutex mutex_;
   std::map<std::string, std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mutex_);
   // The keys, oldest first.
   std::deque<std::string> order_ ABSL_GUARDED_BY(mutex_);
-  size_t held_der_bytes_ ABSL_GUARDED_BY(mutex_) = 0;
+  size_t held_memory_bytes_ ABSL_GUARDED_BY(mutex_) = 0;
   size_t hits_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
