@@ -21,24 +21,14 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "bench/bench_chain.h"
 #include "bench/bench_stats.h"
 #include "common/crypto/certificate_cache.h"
 #include "common/crypto/openssl_types.h"
 #include "common/crypto/pem.h"
-#include "common/pki/pki_builder.h"
 
 namespace mecai {
 namespace {
-
-CertificateSpec Spec(const char* name, bool authority) {
-  CertificateSpec spec;
-  spec.common_name = name;
-  if (!authority) spec.dns_names = {"bench.example.test"};
-  spec.is_certificate_authority = authority;
-  spec.not_before = absl::Now() - absl::Hours(1);
-  spec.not_after = absl::Now() + absl::Hours(24);
-  return spec;
-}
 
 int Main(int argc, char** argv) {
   const int parses = argc > 1 ? std::atoi(argv[1]) : 20000;
@@ -46,25 +36,13 @@ int Main(int argc, char** argv) {
   // As a service's gRPC listener and channels do.
   SslCtxPtr server(SSL_CTX_new(TLS_server_method()));
   SslCtxPtr client(SSL_CTX_new(TLS_client_method()));
-  auto root_key = GenerateEcKey();
-  auto intermediate_key = GenerateEcKey();
-  auto leaf_key = GenerateEcKey();
-  if (server == nullptr || client == nullptr || !root_key.ok() || !intermediate_key.ok() ||
-      !leaf_key.ok()) {
-    std::fprintf(stderr, "cannot make the keys or TLS contexts\n");
+  absl::StatusOr<BenchChain> issued = IssueBenchChain();
+  if (server == nullptr || client == nullptr || !issued.ok()) {
+    std::fprintf(stderr, "cannot make the TLS contexts or issue the certificates\n");
     return 1;
   }
-  auto root = IssueCertificate(Spec("Bench Root", true), root_key->get(), nullptr, root_key->get());
-  auto intermediate = IssueCertificate(Spec("Bench Intermediate", true), intermediate_key->get(),
-                                       root->get(), root_key->get());
-  auto leaf = IssueCertificate(Spec("leaf", false), leaf_key->get(), intermediate->get(),
-                               intermediate_key->get());
-  if (!root.ok() || !intermediate.ok() || !leaf.ok()) {
-    std::fprintf(stderr, "cannot issue the certificates\n");
-    return 1;
-  }
-  const std::vector<std::string> chain = {CertificateToDer(leaf->get()),
-                                          CertificateToDer(intermediate->get())};
+  const std::vector<std::string> chain = {CertificateToDer(issued->leaf.get()),
+                                          CertificateToDer(issued->intermediate.get())};
   auto default_context = [&](const std::string& der) {
     const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
     X509Ptr parsed(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));  // NOLINT

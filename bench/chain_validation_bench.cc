@@ -16,50 +16,29 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "bench/bench_chain.h"
 #include "bench/bench_stats.h"
 #include "common/crypto/openssl_types.h"
 #include "common/crypto/pem.h"
 #include "common/evidence/refusal.h"
 #include "common/evidence/trust_lists.h"
-#include "common/pki/pki_builder.h"
 
 namespace mecai {
 namespace {
 
-CertificateSpec Spec(const char* name, bool authority) {
-  CertificateSpec spec;
-  spec.common_name = name;
-  if (!authority) spec.dns_names = {"bench.example.test"};
-  spec.is_certificate_authority = authority;
-  spec.not_before = absl::Now() - absl::Hours(1);
-  spec.not_after = absl::Now() + absl::Hours(24);
-  return spec;
-}
-
 int Main(int argc, char** argv) {
   const int validations = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 5;
-  auto root_key = GenerateEcKey();
-  auto intermediate_key = GenerateEcKey();
-  auto leaf_key = GenerateEcKey();
-  if (!root_key.ok() || !intermediate_key.ok() || !leaf_key.ok()) {
-    std::fprintf(stderr, "cannot make the keys\n");
-    return 1;
-  }
-  auto root = IssueCertificate(Spec("Bench Root", true), root_key->get(), nullptr, root_key->get());
-  auto intermediate = IssueCertificate(Spec("Bench Intermediate", true), intermediate_key->get(),
-                                       root->get(), root_key->get());
-  auto leaf = IssueCertificate(Spec("leaf", false), leaf_key->get(), intermediate->get(),
-                               intermediate_key->get());
-  if (!root.ok() || !intermediate.ok() || !leaf.ok()) {
-    std::fprintf(stderr, "cannot issue the certificates\n");
+  absl::StatusOr<BenchChain> issued = IssueBenchChain();
+  if (!issued.ok()) {
+    std::fprintf(stderr, "cannot issue the certificates: %s\n", issued.status().ToString().c_str());
     return 1;
   }
   char directory[] = "/tmp/chain_validation_bench.XXXXXX";
   if (mkdtemp(directory) == nullptr) return 1;
   const std::string bundle = std::string(directory) + "/roots.pem";
   FILE* file = std::fopen(bundle.c_str(), "w");
-  const std::string pem = CertificateToPem(root->get());
+  const std::string pem = CertificateToPem(issued->root.get());
   if (file == nullptr || std::fwrite(pem.data(), 1, pem.size(), file) != pem.size()) return 1;
   std::fclose(file);
   google::protobuf::RepeatedPtrField<v1::TrustListConfig> configs;
@@ -73,7 +52,7 @@ int Main(int argc, char** argv) {
     }
     return std::move(*lists);
   };
-  const std::vector<X509*> chain = {leaf->get(), intermediate->get()};
+  const std::vector<X509*> chain = {issued->leaf.get(), issued->intermediate.get()};
   auto validate = [&](const TrustLists& lists) {
     if (!IsAccepted(lists.VerifyChain("bench", chain, absl::Now()).refusal)) {
       std::fprintf(stderr, "the chain did not validate\n");
