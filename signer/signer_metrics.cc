@@ -22,7 +22,24 @@ SignerMetrics::SignerMetrics(prometheus::Registry& registry)
                        .Name("mecai_signer_hsm_sign_duration_seconds")
                        .Help("Time for one signature in the PKCS#11 token.")
                        .Register(registry)
-                       .Add({}, LatencyBuckets())) {}
+                       .Add({}, LatencyBuckets())),
+      parsed_crls_(prometheus::BuildGauge()
+                       .Name("mecai_signer_parsed_crls")
+                       .Help("CRLs of the revocation evidence kept parsed and verified.")
+                       .Register(registry)
+                       .Add({})),
+      parsed_crl_memory_bytes_(prometheus::BuildGauge()
+                                   .Name("mecai_signer_parsed_crl_memory_bytes")
+                                   .Help("Memory the parsed CRLs count against their 128 MiB "
+                                         "budget (their DER twice and 300 bytes per entry).")
+                                   .Register(registry)
+                                   .Add({})),
+      parsed_crl_reuses_(prometheus::BuildCounter()
+                             .Name("mecai_signer_parsed_crl_reuses_total")
+                             .Help("CRL checks answered from a CRL kept parsed, without parsing, "
+                                   "hashing or verifying it again.")
+                             .Register(registry)
+                             .Add({})) {}
 
 void SignerMetrics::RecordSignature(const char* kind, double hsm_seconds) {
   signatures_.Add({{"kind", kind}}).Increment();
@@ -30,6 +47,16 @@ void SignerMetrics::RecordSignature(const char* kind, double hsm_seconds) {
 }
 
 void SignerMetrics::RecordApprovedStatement() { approved_statements_.Increment(); }
+
+void SignerMetrics::SetParsedCrls(size_t count, size_t memory_bytes, size_t reuses) {
+  parsed_crls_.Set(static_cast<double>(count));
+  parsed_crl_memory_bytes_.Set(static_cast<double>(memory_bytes));
+  absl::MutexLock lock(&reuses_mutex_);
+  const double shown = parsed_crl_reuses_.Value();
+  if (static_cast<double>(reuses) > shown) {
+    parsed_crl_reuses_.Increment(static_cast<double>(reuses) - shown);
+  }
+}
 
 void SignerMetrics::RecordRefusal(v1::RefusalReason reason) {
   refusals_.Add({{"reason", v1::RefusalReason_Name(reason)}}).Increment();

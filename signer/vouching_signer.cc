@@ -198,8 +198,13 @@ RevocationJudgement VouchingSigner::CheckRevocationEvidence(
     revocation_limits.max_evidence_age =
         absl::Seconds(config_.revocation_evidence_max_age_seconds());
   }
-  return JudgeRevocationOfEveryCertificate(evidence, vr.validated_paths, now, revocation_limits,
-                                           &parsed_crls_);
+  RevocationJudgement judgement = JudgeRevocationOfEveryCertificate(
+      evidence, vr.validated_paths, now, revocation_limits, &parsed_crls_);
+  if (metrics_ != nullptr) {
+    metrics_->SetParsedCrls(parsed_crls_.size(), parsed_crls_.held_memory_bytes(),
+                            parsed_crls_.hits());
+  }
+  return judgement;
 }
 
 absl::StatusOr<SignerLogState::IndexClaim> VouchingSigner::ClaimLogIndex(

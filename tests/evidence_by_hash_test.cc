@@ -491,8 +491,13 @@ TEST_F(LargeCrlTest, IsUploadedOnceAndNamedByHashAfterwards) {
             << second_request_bytes << " bytes" << std::endl;
   EXPECT_LT(second_request_bytes, 32 << 10);
   EXPECT_GT(second_request_bytes, 0);
-  // The CRL went to the signer once.
+  // The CRL went to the signer once, and was parsed and verified there once: the second VD's
+  // check reused it (common/revocation/parsed_crl_cache.h).
   EXPECT_EQ(Sample(after_second, UploadsTotal("stored")), 1);
+  EXPECT_EQ(Sample(after_second, "mecai_signer_parsed_crls"), 1);
+  EXPECT_GE(Sample(after_second, "mecai_signer_parsed_crl_memory_bytes"), 2 * crl.size());
+  EXPECT_GE(Sample(after_second, "mecai_signer_parsed_crl_reuses_total"),
+            Sample(after_first, "mecai_signer_parsed_crl_reuses_total") + 1);
   const std::string coordinator = signer_->CoordinatorMetrics();
   EXPECT_EQ(
       Sample(coordinator, "mecai_coordinator_signer_evidence_uploads_total{result=\"stored\"}"), 1);
