@@ -46,7 +46,8 @@ class CoordinatorMetrics {
   // vouch_worker_threads are signed at once, ARCHITECTURE.md §13).
   void SetSignings(size_t in_flight, size_t waiting);
   // A VR the coordinator ended without a decision: "in_flight_limit" (max_vouch_in_flight VRs were
-  // in flight) or "deadline_exceeded" (its deadline passed before it was decided).
+  // in flight) or "deadline_exceeded" (its deadline passed before it was decided; on a sequencer,
+  // also a front's VR whose deadline passed before it was signed, docs/ARCHITECTURE.md §14).
   void RecordVouchRefused(const std::string& reason);
   // One periodic backup attempt (coordinator/store_backup.h); a written one also sets the time of
   // the last backup.

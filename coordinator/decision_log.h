@@ -41,7 +41,8 @@ class DecisionLog {
   // thread has it; `done` must not block. By default Record runs on the calling thread; the logs
   // of this repository hold no thread while they wait (docs/ARCHITECTURE.md §13). `sign_by` is the
   // VR's deadline: a log that makes its VRs wait for their turn to be signed answers a decision
-  // whose turn comes after it DEADLINE_EXCEEDED, and records nothing (its caller has gone).
+  // that reaches it, or whose turn comes, after it DEADLINE_EXCEEDED, and records nothing (its
+  // caller has gone); a front's log sends it to the sequencer, which does the same (§14).
   using RecordDone = std::function<void(absl::StatusOr<RecordedDecision>)>;
   virtual void RecordAsync(v1::RecordDecisionRequest decision, absl::Time sign_by,
                            RecordDone done) {

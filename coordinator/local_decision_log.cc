@@ -142,6 +142,8 @@ absl::Status LocalDecisionLog::Validate(const v1::RecordDecisionRequest& decisio
 struct LocalDecisionLog::Recording {
   v1::RecordDecisionRequest decision;
   RecordDone done;
+  // The VR's deadline: the decision is signed only if its turn comes before it.
+  absl::Time sign_by = absl::InfiniteFuture();
   std::function<absl::Status()> still_wanted;
   // Ends this recording's signing turn; set when the turn comes.
   std::function<void()> end_turn;
@@ -170,19 +172,26 @@ void LocalDecisionLog::RecordAsync(v1::RecordDecisionRequest decision, absl::Tim
         absl::StrCat("the decision names revocation evidence ", ShortHex((*missing)[0]),
                      " by hash, which this log does not hold; nothing was recorded")));
   }
-  RecordValidatedAsync(std::move(decision), std::move(done), [sign_by]() -> absl::Status {
-    if (absl::Now() < sign_by) return absl::OkStatus();
-    return absl::DeadlineExceededError(
-        "the VR's deadline passed while its decision waited for its turn to be signed; nothing "
-        "was recorded");
-  });
+  RecordValidatedAsync(std::move(decision), sign_by, std::move(done));
 }
 
-void LocalDecisionLog::RecordValidatedAsync(v1::RecordDecisionRequest decision, RecordDone done,
+absl::Status LocalDecisionLog::VrDeadlineCheck(absl::Time sign_by, absl::string_view step) {
+  if (absl::Now() < sign_by) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat("the VR's deadline passed before its decision ",
+                                                  step, "; nothing was recorded"));
+}
+
+void LocalDecisionLog::RecordValidatedAsync(v1::RecordDecisionRequest decision, absl::Time sign_by,
+                                            RecordDone done,
                                             std::function<absl::Status()> still_wanted) {
+  // Nothing is recorded, nor a signing turn taken, for a caller that has already gone.
+  if (absl::Status open = VrDeadlineCheck(sign_by, "reached the log"); !open.ok()) {
+    return done(std::move(open));
+  }
   auto recording = std::make_shared<Recording>();
   recording->decision = std::move(decision);
   recording->done = std::move(done);
+  recording->sign_by = sign_by;
   recording->still_wanted = std::move(still_wanted);
   {
     absl::MutexLock lock(&recordings_mutex_);
@@ -199,6 +208,8 @@ void LocalDecisionLog::RecordValidatedAsync(v1::RecordDecisionRequest decision, 
   const bool queued = signings_.TryRun([this, recording](std::function<void()> end_turn) {
     recording->end_turn = std::move(end_turn);
     ReportSignings();
+    absl::Status in_time = VrDeadlineCheck(recording->sign_by, "had its turn to be signed");
+    if (!in_time.ok()) return Answer(recording, std::move(in_time));
     if (recording->still_wanted) {
       absl::Status wanted = recording->still_wanted();
       if (!wanted.ok()) return Answer(recording, std::move(wanted));

@@ -15,6 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
 #include "coordinator/call_limit.h"
@@ -64,11 +65,18 @@ class LocalDecisionLog final : public DecisionLog {
                    RecordDone done) override;
   // RecordAsync without its checks, for a caller that made them (the sequencer's service, which
   // answers evidence_needed itself). REQUIRES: Validate(decision) is OK and
-  // MissingEvidence(decision) is empty. `still_wanted`, when set, is asked once the decision's
-  // turn to be signed has come: an error from it is answered as is, and nothing is recorded. A
-  // refusal is recorded without waiting for a turn (it asks the signer nothing).
-  void RecordValidatedAsync(v1::RecordDecisionRequest decision, RecordDone done,
+  // MissingEvidence(decision) is empty. `sign_by` is the VR's deadline (a front's decision
+  // carries it, RecordDecisionRequest.sign_by_unix_milliseconds): a decision that arrives after
+  // it, or one whose turn to be signed comes after it, is answered DEADLINE_EXCEEDED
+  // (VrDeadlineCheck) and nothing is recorded. `still_wanted`, when set, is asked next once the
+  // turn has come: an error from it is answered as is, and nothing is recorded. A refusal is
+  // recorded without waiting for a turn (it asks the signer nothing).
+  void RecordValidatedAsync(v1::RecordDecisionRequest decision, absl::Time sign_by, RecordDone done,
                             std::function<absl::Status()> still_wanted = nullptr);
+  // The one rule for a VR's deadline `sign_by` (DecisionLog::RecordAsync), at the step `step`
+  // names ("reached the log", "had its turn to be signed"): OK before it; once it has
+  // passed, DEADLINE_EXCEEDED saying so and that nothing was recorded.
+  static absl::Status VrDeadlineCheck(absl::Time sign_by, absl::string_view step);
   absl::StatusOr<std::optional<v1::QuorumRecord>> FindByRequestDigest(
       const std::string& sha256) override;
 

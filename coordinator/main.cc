@@ -176,7 +176,7 @@ absl::StatusOr<std::unique_ptr<LogSide>> OpenLog(const mecai::v1::CoordinatorCon
         *log->decisions,
         std::vector<std::string>(config.front_identities().begin(),
                                  config.front_identities().end()),
-        log->log_guard.get(), logged_vds ? log->proofs.get() : nullptr,
+        log->log_guard.get(), logged_vds ? log->proofs.get() : nullptr, &metrics,
         static_cast<int>(config.vouch_worker_threads()), config.max_vouch_in_flight());
   }
   return log;

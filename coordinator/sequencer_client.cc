@@ -1,6 +1,7 @@
 #include "coordinator/sequencer_client.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <utility>
 
@@ -30,6 +31,16 @@ v1::RecordDecisionRequest ByHash(const v1::RecordDecisionRequest& decision,
     evidence.clear_response_der();
   }
   return sent;
+}
+
+// `sign_by` as RecordDecisionRequest.sign_by_unix_milliseconds: rounded up, so that the sequencer
+// never gives up on a VR before its caller does; 0 (none) for absl::InfiniteFuture().
+int64_t SignByMillis(absl::Time sign_by) {
+  if (sign_by == absl::InfiniteFuture()) return 0;
+  int64_t millis = absl::ToUnixMillis(sign_by);
+  if (absl::FromUnixMillis(millis) < sign_by) ++millis;
+  // 0 means none: a deadline at the epoch has passed as surely as one a millisecond later.
+  return millis == 0 ? 1 : millis;
 }
 
 }  // namespace
@@ -76,10 +87,12 @@ absl::StatusOr<RecordedDecision> SequencerClient::Record(
   return result;
 }
 
-void SequencerClient::RecordAsync(v1::RecordDecisionRequest decision, absl::Time /*sign_by*/,
+void SequencerClient::RecordAsync(v1::RecordDecisionRequest decision, absl::Time sign_by,
                                   RecordDone done) {
   auto recording = std::make_shared<Recording>();
   recording->request = ByHash(decision, &recording->bytes);
+  // Sent with both calls of an evidence_needed exchange, whichever carries the decision.
+  recording->request.set_sign_by_unix_milliseconds(SignByMillis(sign_by));
   recording->done = std::move(done);
   recording->deadline = absl::Now() + timeout_;
   std::vector<std::shared_ptr<Recording>> batch;

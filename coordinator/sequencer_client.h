@@ -38,8 +38,10 @@ class SequencerClient final : public DecisionLog {
   // calls are out at once; the decisions that arrive meanwhile wait and go together in the next
   // RecordDecisions call (up to kMaxDecisionsPerCall), so that under load the cost of a call is
   // shared by many decisions, and without load a decision is sent at once.
-  // `sign_by` is not sent: the sequencer gives up on a decision whose call's deadline
-  // (sequencer_timeout_milliseconds) passes before its turn to be signed.
+  // `sign_by` (the VR's deadline) goes with the decision (sign_by_unix_milliseconds), in a
+  // RecordDecisions call as in a RecordDecision call: the sequencer neither signs nor records a
+  // decision whose VR's deadline, or whose call's (sequencer_timeout_milliseconds), passes before
+  // its turn to be signed, and answers it DEADLINE_EXCEEDED.
   void RecordAsync(v1::RecordDecisionRequest decision, absl::Time sign_by,
                    RecordDone done) override;
   // UNAVAILABLE at once when the sequencer cannot be reached: the VR is then not probed. At most

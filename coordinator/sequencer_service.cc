@@ -34,11 +34,13 @@ v1::VouchResponse AsResponse(const v1::QuorumRecord& record) {
 SequencerServiceImpl::SequencerServiceImpl(LocalDecisionLog& log,
                                            std::vector<std::string> front_identities,
                                            const LogGuard* log_guard, LoggedVdProofs* proofs,
-                                           int worker_threads, size_t max_queued)
+                                           CoordinatorMetrics* metrics, int worker_threads,
+                                           size_t max_queued)
     : log_(log),
       front_identities_(std::move(front_identities)),
       log_guard_(log_guard),
       proofs_(proofs),
+      metrics_(metrics),
       workers_(worker_threads, max_queued) {}
 
 grpc::Status SequencerServiceImpl::Authorize(const grpc::CallbackServerContext& context) const {
@@ -77,6 +79,13 @@ void SequencerServiceImpl::WhenComplete(
                       });
 }
 
+void SequencerServiceImpl::CountIfVrExpired(const absl::Status& refused, absl::Time sign_by) const {
+  if (metrics_ != nullptr && refused.code() == absl::StatusCode::kDeadlineExceeded &&
+      absl::Now() >= sign_by) {
+    metrics_->RecordVouchRefused("deadline_exceeded");
+  }
+}
+
 void SequencerServiceImpl::RecordOne(const grpc::CallbackServerContext& context,
                                      const v1::RecordDecisionRequest& request, absl::Time deadline,
                                      RecordOneDone done) {
@@ -86,7 +95,17 @@ void SequencerServiceImpl::RecordOne(const grpc::CallbackServerContext& context,
     const absl::Status allowed = log_guard_->AllowsAppends();
     if (!allowed.ok()) return done(ToGrpcStatus(allowed), std::move(response));
   }
-  // Nothing is signed for a front that has given up on the call while it waited here.
+  // The VR's deadline at the front; 0 (a front that does not send it): the call's alone.
+  const absl::Time sign_by = request.sign_by_unix_milliseconds() == 0
+                                 ? absl::InfiniteFuture()
+                                 : absl::FromUnixMillis(request.sign_by_unix_milliseconds());
+  // Nothing is signed for a VR whose caller has gone, or for a front that has given up on the
+  // call while it waited here; neither asks for evidence.
+  if (absl::Status open = LocalDecisionLog::VrDeadlineCheck(sign_by, "reached the log");
+      !open.ok()) {
+    CountIfVrExpired(open, sign_by);
+    return done(ToGrpcStatus(open), std::move(response));
+  }
   if (context.IsCancelled() || absl::Now() >= deadline) {
     return done(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                              "the front's deadline passed before the decision was recorded; "
@@ -105,14 +124,15 @@ void SequencerServiceImpl::RecordOne(const grpc::CallbackServerContext& context,
   }
   // Checked above: recorded without checking again, holding no thread while the signer and the
   // commit work (ARCHITECTURE.md §13). A decision whose front gave up while it waited for its turn
-  // to be signed is neither signed nor recorded.
+  // to be signed, or whose VR's deadline passed by then, is neither signed nor recorded.
   const std::string hostname = request.decision().hostname();
   log_.RecordValidatedAsync(
-      request,
-      [this, hostname, deadline,
+      request, sign_by,
+      [this, hostname, deadline, sign_by,
        done = std::move(done)](absl::StatusOr<RecordedDecision> recorded) mutable {
         v1::RecordDecisionResponse response;
         if (!recorded.ok()) {
+          CountIfVrExpired(recorded.status(), sign_by);
           // A front that gave up before the decision's turn to be signed is no fault of the log.
           if (recorded.status().code() == absl::StatusCode::kDeadlineExceeded) {
             MECAI_LOG(Warning) << "no record written for a front's decision about " << hostname

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/coordinator_metrics.h"
 #include "coordinator/local_decision_log.h"
 #include "coordinator/log_guard.h"
 #include "coordinator/logged_vd_proofs.h"
@@ -23,12 +24,13 @@ namespace mecai {
 // Thread-safe. Every dependency must outlive it.
 class SequencerServiceImpl final : public v1::SequencerService::CallbackService {
  public:
-  // `front_identities`: the client identities allowed to call. `log_guard` and `proofs` may be
-  // null (no guard; VDs signed one by one). Calls are worked on by `worker_threads` threads, at
-  // most `max_queued` waiting; one beyond is refused at once (RESOURCE_EXHAUSTED).
+  // `front_identities`: the client identities allowed to call. `log_guard`, `proofs` and
+  // `metrics` may be null (no guard; VDs signed one by one; nothing counted). Calls are worked on
+  // by `worker_threads` threads, at most `max_queued` waiting; one beyond is refused at once
+  // (RESOURCE_EXHAUSTED).
   SequencerServiceImpl(LocalDecisionLog& log, std::vector<std::string> front_identities,
-                       const LogGuard* log_guard, LoggedVdProofs* proofs, int worker_threads,
-                       size_t max_queued);
+                       const LogGuard* log_guard, LoggedVdProofs* proofs,
+                       CoordinatorMetrics* metrics, int worker_threads, size_t max_queued);
 
   grpc::ServerUnaryReactor* RecordDecision(grpc::CallbackServerContext* context,
                                            const v1::RecordDecisionRequest* request,
@@ -47,10 +49,16 @@ class SequencerServiceImpl final : public v1::SequencerService::CallbackService 
   void WhenComplete(v1::QuorumRecord record, absl::Time deadline,
                     std::function<void(absl::StatusOr<v1::QuorumRecord>)> done);
   // Records one decision of a front, on a worker thread: `done` gets the status RecordDecision
-  // ends with and, when OK, its answer.
+  // ends with and, when OK, its answer. A decision whose VR's deadline (sign_by_unix_milliseconds)
+  // passed before it was signed is refused by the log's own rule
+  // (LocalDecisionLog::RecordValidatedAsync) and counted as the front's coordinator counts it.
   using RecordOneDone = std::function<void(grpc::Status, v1::RecordDecisionResponse)>;
   void RecordOne(const grpc::CallbackServerContext& context,
                  const v1::RecordDecisionRequest& request, absl::Time deadline, RecordOneDone done);
+  // Counts `refused` as a VR ended by its deadline (vouch_refused_total{reason=
+  // "deadline_exceeded"}, as Coordinator counts its own) when it is DEADLINE_EXCEEDED and the VR's
+  // deadline `sign_by` has passed.
+  void CountIfVrExpired(const absl::Status& refused, absl::Time sign_by) const;
   // The decisions of one RecordDecisions call (sequencer_service.cc).
   struct Batch;
   // Runs `work` on a worker thread, or finishes `reactor` RESOURCE_EXHAUSTED when the queue is
@@ -61,6 +69,7 @@ class SequencerServiceImpl final : public v1::SequencerService::CallbackService 
   const std::vector<std::string> front_identities_;
   const LogGuard* const log_guard_;
   LoggedVdProofs* const proofs_;
+  CoordinatorMetrics* const metrics_;
   // Last: its threads stop before the members they use are destroyed.
   WorkerPool workers_;
 };

@@ -7,8 +7,10 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -91,7 +93,9 @@ class SequencerTest : public ::testing::Test {
     return channel;
   }
 
-  Sent Vouch(int coordinator, const std::string& serialized) {
+  // One Vouch call to `coordinator`, its caller's deadline `deadline` from now.
+  Sent Vouch(int coordinator, const std::string& serialized,
+             absl::Duration deadline = absl::Seconds(30)) {
     Sent sent;
     sent.coordinator = coordinator;
     sent.request_sha256 = Sha256(serialized);
@@ -102,7 +106,7 @@ class SequencerTest : public ::testing::Test {
     }
     auto stub = v1::VouchingService::NewStub(*channel);
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     v1::VouchRequest request;
     request.set_vouching_request(serialized);
     const grpc::Status status = stub->Vouch(&context, request, &sent.response);
@@ -426,6 +430,162 @@ TEST_F(OneWorkerFrontTest, AVrWaitingForTheSequencerHoldsNoWorker) {
   ASSERT_OK(waiting.call);
   EXPECT_TRUE(waiting.response.has_vouching_data()) << waiting.response.DebugString();
   ExpectEachVdInItsRecord({waiting});
+}
+
+// One front, and a sequencer that has one decision signed at a time (vouch_worker_threads 1) and
+// waits up to 30 s for its signer.
+class OneSigningAtATimeTest : public SequencerTest {
+ protected:
+  void Customize(LocalClusterOptions& options) override {
+    options.fronts = 1;
+    options.crl_padding_entries = 0;
+    options.coordinator_overrides.set_vouch_worker_threads(1);
+    options.coordinator_overrides.set_signer_timeout_milliseconds(30000);
+  }
+
+  // The sum of the samples of `name` with `label` in `service`'s metrics; -1 when there is none,
+  // or the metrics cannot be read.
+  double Metric(const std::string& service, const std::string& name, const std::string& label) {
+    absl::StatusOr<std::string> text = FetchMetrics(*cluster_, service);
+    EXPECT_TRUE(text.ok()) << text.status();
+    return text.ok() ? SumOfSamples(*text, name, label) : -1;
+  }
+
+  // Polls (bounded) until Metric(service, name, label) is `value`.
+  bool AwaitMetric(const std::string& service, const std::string& name, const std::string& label,
+                   double value) {
+    for (int i = 0; i < 150; ++i) {
+      if (Metric(service, name, label) == value) return true;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return false;
+  }
+
+  // A crafted decision (as a compromised front may send) about a fresh VR, filed under the
+  // indexed fields of the genuine record `genuine`, which it shares (the same certificate).
+  v1::RecordDecisionRequest CraftedDecision(const v1::QuorumRecord& genuine, v1::Decision verdict) {
+    const std::string request = MakeRequest();
+    v1::RecordDecisionRequest decision;
+    v1::QuorumRecord& crafted = *decision.mutable_decision();
+    crafted.set_vouching_request(request);
+    crafted.set_vouching_request_sha256(Sha256(request));
+    crafted.set_hostname(genuine.hostname());
+    crafted.set_port(genuine.port());
+    crafted.set_trust_list(genuine.trust_list());
+    *crafted.mutable_certificate_sha256() = genuine.certificate_sha256();
+    crafted.set_decision(verdict);
+    if (verdict == v1::REFUSED) crafted.mutable_refusal()->set_reason(v1::CERTIFICATE_MISMATCH);
+    return decision;
+  }
+};
+
+constexpr char kDeadlineExceeded[] = "reason=\"deadline_exceeded\"";
+
+// A front's VR whose deadline passes while its decision waits at the sequencer for its turn to be
+// signed is neither signed nor recorded there (RecordDecisionRequest.sign_by_unix_milliseconds):
+// with the signer stopped, a first VR holds the sequencer's one signing; a second, given 5 s,
+// waits behind it. Once the signer runs again the first is issued; the second's turn comes after
+// its deadline: the signer signs one VD, the log holds one record, and both the front and the
+// sequencer count a VR ended by its deadline. Without the deadline in the request, the sequencer
+// had the second signed and recorded (its call's deadline, sequencer_timeout_milliseconds 15 s,
+// had not passed) for a caller already gone.
+TEST_F(OneSigningAtATimeTest, AVrWhoseDeadlinePassesBeforeItsTurnAtTheSequencerIsNotSigned) {
+  const std::string first_request = MakeRequest();
+  const std::string second_request = MakeRequest();
+  ASSERT_OK(cluster_->Signal("signer", SIGSTOP));
+  Sent first;
+  std::thread first_caller([&] { first = Vouch(1, first_request); });
+  EXPECT_TRUE(AwaitMetric("coordinator", "mecai_coordinator_signings", "state=\"in_flight\"", 1));
+  const Sent second = Vouch(1, second_request, absl::Seconds(5));
+  // The second waited for its turn at the sequencer (its probe round done), not in an earlier
+  // step.
+  const double waiting = Metric("coordinator", "mecai_coordinator_signings", "state=\"waiting\"");
+  ASSERT_OK(cluster_->Signal("signer", SIGCONT));
+  first_caller.join();
+  EXPECT_EQ(waiting, 1);
+  EXPECT_EQ(second.call.code(), absl::StatusCode::kDeadlineExceeded) << second.call;
+  ASSERT_OK(first.call);
+  ASSERT_TRUE(first.response.has_vouching_data()) << first.response.DebugString();
+
+  EXPECT_TRUE(
+      AwaitMetric("coordinator", "mecai_coordinator_vouch_refused_total", kDeadlineExceeded, 1));
+  EXPECT_TRUE(
+      AwaitMetric("front-1", "mecai_coordinator_vouch_refused_total", kDeadlineExceeded, 1));
+  EXPECT_TRUE(AwaitMetric("coordinator", "mecai_coordinator_signings", "", 0));
+  EXPECT_EQ(Metric("coordinator", "mecai_coordinator_log_leaves", ""), 1);
+  EXPECT_EQ(Metric("signer", "mecai_signer_signatures_total", "kind=\"vouching_data\""), 1);
+  ExpectEachVdInItsRecord({first});
+}
+
+// A decision whose sign_by_unix_milliseconds has passed when it reaches the sequencer, alone or in
+// a RecordDecisions call, is refused DEADLINE_EXCEEDED without taking a log index (nor a signing
+// turn), and counted; one without the field (a front that does not send it) or with a time however
+// far ahead is recorded as before.
+TEST_F(OneSigningAtATimeTest, ADecisionPastItsVrsDeadlineIsRefusedAndOneWithoutItIsRecorded) {
+  ASSERT_OK_AND_ASSIGN(v1::CoordinatorConfig front,
+                       LoadConfig<v1::CoordinatorConfig>(cluster_->Path("front-1.textproto")));
+  ASSERT_OK_AND_ASSIGN(auto channel, MakeChannel(front.sequencer()));
+  auto sequencer = v1::SequencerService::NewStub(channel);
+  auto record = [&](const v1::RecordDecisionRequest& decision,
+                    v1::RecordDecisionResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    return sequencer->RecordDecision(&context, decision, response);
+  };
+  const Sent genuine = Vouch(1, MakeRequest());
+  ASSERT_OK(genuine.call);
+  ASSERT_OK_AND_ASSIGN(v1::QuorumRecord genuine_record, RecordAt(genuine.response.log_index()));
+  const int64_t past = absl::ToUnixMillis(absl::Now() - absl::Seconds(1));
+
+  // Past: refused, whether it would be signed or not; nothing recorded.
+  for (v1::Decision verdict : {v1::ISSUED, v1::REFUSED}) {
+    v1::RecordDecisionRequest late = CraftedDecision(genuine_record, verdict);
+    late.set_sign_by_unix_milliseconds(past);
+    v1::RecordDecisionResponse none;
+    const grpc::Status status = record(late, &none);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+        << v1::Decision_Name(verdict) << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("the VR's deadline passed"));
+    EXPECT_THAT(status.error_message(), HasSubstr("nothing was recorded"));
+    EXPECT_FALSE(none.has_record());
+  }
+  // In a RecordDecisions call: the late one refused, the other, without the field, recorded.
+  v1::RecordDecisionsRequest batch;
+  *batch.add_decisions() = CraftedDecision(genuine_record, v1::REFUSED);
+  batch.mutable_decisions(0)->set_sign_by_unix_milliseconds(past);
+  *batch.add_decisions() = CraftedDecision(genuine_record, v1::REFUSED);
+  v1::RecordDecisionsResponse results;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    ASSERT_TRUE(sequencer->RecordDecisions(&context, batch, &results).ok());
+  }
+  ASSERT_EQ(results.results_size(), 2);
+  EXPECT_EQ(results.results(0).code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << results.results(0).message();
+  EXPECT_FALSE(results.results(0).response().has_record());
+  ASSERT_EQ(results.results(1).code(), grpc::StatusCode::OK) << results.results(1).message();
+  EXPECT_EQ(results.results(1).response().record().log_index(), genuine_record.log_index() + 1);
+  EXPECT_TRUE(
+      AwaitMetric("coordinator", "mecai_coordinator_vouch_refused_total", kDeadlineExceeded, 3));
+
+  // Without the field, and with the farthest time the field holds: recorded, each at the next
+  // index.
+  v1::RecordDecisionResponse without;
+  ASSERT_TRUE(record(CraftedDecision(genuine_record, v1::REFUSED), &without).ok());
+  ASSERT_TRUE(without.has_record());
+  EXPECT_EQ(without.record().log_index(), genuine_record.log_index() + 2);
+  v1::RecordDecisionRequest far = CraftedDecision(genuine_record, v1::ISSUED);
+  far.set_sign_by_unix_milliseconds(std::numeric_limits<int64_t>::max());
+  v1::RecordDecisionResponse far_response;
+  const grpc::Status far_status = record(far, &far_response);
+  ASSERT_TRUE(far_status.ok()) << far_status.error_message();
+  ASSERT_TRUE(far_response.has_record());
+  // ISSUED without Observations: the signer re-checks it and refuses; the record says so.
+  EXPECT_EQ(far_response.record().decision(), v1::REFUSED);
+  EXPECT_EQ(far_response.record().log_index(), genuine_record.log_index() + 3);
+  EXPECT_EQ(Metric("coordinator", "mecai_coordinator_vouch_refused_total", kDeadlineExceeded), 3);
+  ExpectTheLogVerifies();
 }
 
 }  // namespace
