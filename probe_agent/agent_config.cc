@@ -217,7 +217,7 @@ TlsEngineOptions TlsEngineOptionsFromConfig(const v1::ProbeAgentConfig& config) 
   options.tls.min_version = ParseTlsVersion(config.tls_min_version()).value_or(TLS1_2_VERSION);
   options.tls.max_version = ParseTlsVersion(config.tls_max_version()).value_or(TLS1_3_VERSION);
   options.tls.groups = config.tls_groups();
-  options.library = ParseTlsLibrary(config.tls_library()).value_or(TlsLibrary::kOpenSsl);
+  options.library = ParseTlsLibrary(config.tls_library()).value_or(TlsEngineOptions().library);
   options.event_loop_threads = static_cast<int>(config.event_loop_threads());
   options.max_in_flight_connections = static_cast<int>(config.max_in_flight_connections());
   options.max_in_flight_per_target_address =

@@ -211,7 +211,7 @@ TEST(ValidateProbeAgentConfigTest, TlsVersionsGroupsAndEngineLimits) {
   config.set_tls_min_version("TLSv1.2");
   status = ValidateProbeAgentConfig(config, "agent.textproto");
   EXPECT_THAT(std::string(status.message()),
-              HasSubstr("tls_groups: TLS groups 'X25519:NoSuchGroup' are not a list"));
+              HasSubstr("tls_groups: TLS groups 'X25519:NoSuchGroup'"));
 
   config = Parse(kMinimal);
   config.set_tls_min_version("TLSv1.3");
@@ -229,9 +229,9 @@ TEST(WithDefaultsTest, EngineDefaults) {
   EXPECT_EQ(config.max_in_flight_connections(), 4096u);
   EXPECT_EQ(config.max_queued_per_target_address(), 1024u);
   EXPECT_EQ(config.resolver_tries(), 2u);
-  EXPECT_EQ(config.tls_library(), "openssl");
+  EXPECT_EQ(config.tls_library(), "gnutls");
   const TlsEngineOptions options = TlsEngineOptionsFromConfig(config);
-  EXPECT_EQ(options.library, TlsLibrary::kOpenSsl);
+  EXPECT_EQ(options.library, TlsLibrary::kGnuTls);
   EXPECT_EQ(options.tls.min_version, 0x0303);
   EXPECT_EQ(options.tls.max_version, 0x0304);
   EXPECT_EQ(options.event_loop_threads, 0);
@@ -260,6 +260,10 @@ TEST(ValidateProbeAgentConfigTest, TheTlsLibraryIsOpenSslOrGnuTls) {
   status = ValidateProbeAgentConfig(config, "agent.textproto");
   EXPECT_THAT(std::string(status.message()),
               HasSubstr("tls_groups: TLS groups 'X25519:NoSuchGroup': GnuTLS has no group"));
+  config.set_tls_library("openssl");
+  status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("tls_groups: TLS groups 'X25519:NoSuchGroup' are not a list OpenSSL"));
 }
 
 TEST(ValidateProbeAgentConfigTest, TheWaitingQueuePerAddressIsBounded) {

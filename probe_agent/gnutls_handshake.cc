@@ -112,10 +112,12 @@ constexpr char kDefaultTls12Signatures[] = "+SIGN-ECDSA-SHA1:+SIGN-RSA-SHA1";
 
 // AES-128-GCM first, as the OpenSSL client's TLS 1.3 suites (a SHA-256 key schedule where the
 // server follows the client's order); the CBC suites of TLS 1.2 with SHA-1 and SHA-2 MACs, which
-// the OpenSSL client's default offers too.
+// the OpenSSL client's default offers too; AES-CCM, AES-CCM-8 and Camellia-CBC, which its
+// key-typed offers ("aECDSA", "aRSA") hold. Not ARIA (RFC 6209), which GnuTLS lacks.
 constexpr char kCiphers[] =
     "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:+AES-256-CCM:"
-    "+AES-128-CBC:+AES-256-CBC:-MAC-ALL:+AEAD:+SHA1:+SHA256:+SHA384";
+    "+AES-128-CBC:+AES-256-CBC:+AES-128-CCM-8:+AES-256-CCM-8:+CAMELLIA-128-CBC:+CAMELLIA-256-CBC:"
+    "-MAC-ALL:+AEAD:+SHA1:+SHA256:+SHA384";
 
 // More than OpenSSL's limit of consecutive warning alerts (MAX_WARN_ALERT_COUNT, 5) is refused.
 constexpr int kMaxWarningAlerts = 5;

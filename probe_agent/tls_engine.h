@@ -30,8 +30,9 @@ namespace probe_agent {
 
 struct TlsEngineOptions {
   TlsClientOptions tls;
-  // The library the handshakes run in (ProbeAgentConfig.tls_library).
-  TlsLibrary library = TlsLibrary::kOpenSsl;
+  // The library the handshakes run in (ProbeAgentConfig.tls_library): GnuTLS, which costs less
+  // client CPU per handshake (docs/PERFORMANCE.md "Probe engine on GnuTLS"), or OpenSSL.
+  TlsLibrary library = TlsLibrary::kGnuTls;
   // Event-loop threads; 0: one per core.
   int event_loop_threads = 0;
   // Connections open at once over all probes; beyond it a fetch ends PROBE_OVERLOADED at once.

@@ -161,6 +161,7 @@ class ScriptedServer {
 // What a ClientHello (RFC 8446 §4.1.2) offers, from its extensions: signature_algorithms,
 // supported_groups, the groups of its key shares, supported_versions, each as its code points.
 struct Offer {
+  std::vector<int> cipher_suites;
   std::vector<int> signature_algorithms;
   std::vector<int> groups;
   std::vector<int> key_shares;
@@ -179,8 +180,9 @@ Offer ParseClientHello(const std::string& hello) {
   if (byte(0) != 0x16 || byte(5) != 0x01) return offer;
   at = 5 + 4 + 2 + 32;  // Record and handshake headers, legacy_version, random.
   at += 1 + byte(at);   // legacy_session_id.
-  at += 2 + u16(at);    // cipher_suites.
-  at += 1 + byte(at);   // legacy_compression_methods.
+  list16(at + 2, u16(at), &offer.cipher_suites);
+  at += 2 + u16(at);
+  at += 1 + byte(at);  // legacy_compression_methods.
   const size_t end = std::min(hello.size(), at + 2 + u16(at));
   for (at += 2; at + 4 <= end;) {
     const int type = u16(at);
@@ -670,6 +672,15 @@ TEST(ClientHelloTest, BothLibrariesOfferTheSameSignatureAlgorithmsGroupsAndVersi
       EXPECT_EQ(gnutls.key_shares, openssl.key_shares);
       EXPECT_EQ(gnutls.key_shares, std::vector<int>{0x001d});  // x25519 (RFC 8446 §4.2.7).
       EXPECT_EQ(gnutls.versions, openssl.versions);
+      // Every suite the OpenSSL client offers, the GnuTLS client offers too (in another order,
+      // AES-128-GCM first, and with a few more), but ARIA's (RFC 6209), which GnuTLS lacks.
+      for (int suite : openssl.cipher_suites) {
+        if (suite == 0x00ff) continue;  // TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746 §3.3).
+        if ((suite >= 0xc03c && suite <= 0xc071)) continue;  // ARIA (RFC 6209 §2).
+        EXPECT_NE(std::find(gnutls.cipher_suites.begin(), gnutls.cipher_suites.end(), suite),
+                  gnutls.cipher_suites.end())
+            << absl::StrCat(absl::Hex(suite, absl::kZeroPad4));
+      }
     }
   }
 }

@@ -8,7 +8,9 @@ namespace test_support {
 
 std::string TestTlsLibraryName() {
   const char* name = std::getenv("MECAI_TEST_TLS_LIBRARY");
-  if (name == nullptr || *name == '\0') return "openssl";
+  if (name == nullptr || *name == '\0') {
+    return probe_agent::TlsLibraryName(probe_agent::TlsEngineOptions().library);
+  }
   if (!probe_agent::ParseTlsLibrary(name).ok()) {
     std::fprintf(stderr, "MECAI_TEST_TLS_LIBRARY=%s is neither openssl nor gnutls\n", name);
     std::abort();

@@ -1,6 +1,6 @@
 // The TLS library the probe agent's tests run their engines in: the same tests run once per
-// library (probe_agent/BUILD.bazel: each such test has a "_gnutls" twin that sets
-// MECAI_TEST_TLS_LIBRARY=gnutls).
+// library (probe_agent/tls_library_tests.bzl: each such test has an "_openssl" twin that sets
+// MECAI_TEST_TLS_LIBRARY=openssl).
 #ifndef MECAI_PROBE_AGENT_TESTING_TEST_TLS_LIBRARY_H_
 #define MECAI_PROBE_AGENT_TESTING_TEST_TLS_LIBRARY_H_
 
@@ -11,8 +11,8 @@
 namespace mecai {
 namespace test_support {
 
-// $MECAI_TEST_TLS_LIBRARY ("openssl" or "gnutls"); unset: "openssl". Any other value aborts the
-// test.
+// $MECAI_TEST_TLS_LIBRARY ("openssl" or "gnutls"); unset: the default library's
+// (TlsEngineOptions::library). Any other value aborts the test.
 std::string TestTlsLibraryName();
 
 // TlsEngineOptions' defaults with the library of TestTlsLibraryName().
