@@ -308,6 +308,8 @@ class GnuTlsClient : public TlsClient {
  private:
   gnutls_certificate_credentials_t credentials_ = nullptr;
   // By key type, CERTIFICATE_KEY_TYPE_UNSPECIFIED for the default offer; constant after Init.
+  // Shared by the sessions of every event loop: gnutls_priority_set counts a cache's users
+  // atomically, and sessions only read it and the credential.
   std::map<v1::CertificateKeyType, gnutls_priority_t> priorities_;
 };
 
