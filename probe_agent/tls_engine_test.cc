@@ -278,6 +278,20 @@ TEST_P(TlsEngineTest, VersionsAndGroupsComeFromTheOptions) {
   EXPECT_EQ(observation.key_exchange_group(), "prime256v1");
 }
 
+// A TLS 1.3 server without the X25519 share the ClientHello carries asks for another group with a
+// HelloRetryRequest (RFC 8446 §4.1.4); the group is recorded by OpenSSL's name with either
+// library.
+TEST_P(TlsEngineTest, AHelloRetryRequestForP384IsFollowed) {
+  std::unique_ptr<OpenSslTestServer> server = StartServer({"-tls1_3", "-groups", "P-384"});
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<TlsEngine> engine = Engine();
+  const v1::AddressObservation observation = engine->Fetch(Request(server->port()));
+  ASSERT_EQ(observation.outcome(), v1::PROBE_OK) << observation.error();
+  EXPECT_EQ(observation.tls_version(), "TLSv1.3");
+  EXPECT_EQ(observation.key_exchange_group(), "secp384r1");
+  EXPECT_EQ(observation.leaf_sha256(), Sha256(certificate_->der));
+}
+
 // docs/PROTOCOL.md "Key-typed handshakes": the fetch asking for the server's key type gets its
 // certificate, and records what it asked for; one asking for another key type is refused by the
 // server, in TLS 1.2 and TLS 1.3 — but for the other ECDSA curve in TLS 1.2, whose signature
