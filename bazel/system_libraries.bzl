@@ -3,8 +3,9 @@
 A repository rule asks pkg-config for each library's flags at fetch time, so no BUILD file repeats
 link flags and a newer Debian point release with different gRPC dependencies still links.
 Targets: @system_libraries//:absl, :grpc, :grpc_reflection, :protobuf, :openssl, :rocksdb, :prometheus,
-:gtest, :gtest_main, :cares, :curl, :microhttpd, :sodium, :dl, and the TLS libraries only
-bench/tls_client_candidates_bench.cc links: :gnutls, :wolfssl, :mbedtls.
+:gtest, :gtest_main, :cares, :curl, :microhttpd, :sodium, :dl, :gnutls (the probe engine's
+second TLS library, probe_agent/gnutls_handshake.h), and the TLS libraries only
+bench/tls_client_candidates_bench.cc links: :wolfssl, :mbedtls.
 """
 
 # name -> (pkg-config modules, extra link options when pkg-config has no entry)

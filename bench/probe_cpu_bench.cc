@@ -1,19 +1,22 @@
 // Client CPU per full TLS handshake: the probe agent's TLS engine (probe_agent/tls_engine.h) as the
-// agent uses it, against Go's crypto/tls (bench/go_tls_client.go) and `openssl s_time -new`, all
-// against one local nginx in the same run; see docs/PERFORMANCE.md, "Probe engine: client CPU per
-// full handshake".
+// agent uses it, on OpenSSL and on GnuTLS (TlsEngineOptions::library), against Go's crypto/tls
+// (bench/go_tls_client.go) and `openssl s_time -new`, all against one local nginx in the same run;
+// see docs/PERFORMANCE.md, "Probe engine: client CPU per full handshake" and "Probe engine on
+// GnuTLS".
 //
 // nginx serves a P-256 leaf and its intermediate (root → intermediate → leaf, common/pki) on two
 // ports, one TLS 1.2 only (RFC 5246) and one TLS 1.3 only (RFC 8446), with no session cache and no
 // tickets, so every handshake is full. Each client offers both versions with its own defaults;
-// the port decides the version. Every round measures, for each version, the engine, then Go, then
-// s_time, each doing up to --handshakes sequential handshakes within --seconds (s_time: --seconds)
-// after a warm-up; a client's CPU is its own process's getrusage(2) user+system time over the
-// measured handshakes (the engine: this process, its event loops included; Go: its own
-// RUSAGE_SELF around its loop; s_time: RUSAGE_CHILDREN around it, the whole process).
+// the port decides the version. Every round measures, for each version, the engine on OpenSSL, the
+// engine on GnuTLS, then Go, then s_time, each doing up to --handshakes sequential handshakes
+// within --seconds (s_time: --seconds) after a warm-up; a client's CPU is its own process's
+// getrusage(2) user+system time over the measured handshakes (the engine: this process, its event
+// loops included; Go: its own RUSAGE_SELF around its loop; s_time: RUSAGE_CHILDREN around it, the
+// whole process).
 //
 // bazel build -c opt //bench:probe_cpu_bench && bazel-bin/bench/probe_cpu_bench
-//     [--handshakes 2000] [--seconds 6] [--rounds 3] [--only engine|go|s_time] [--tls 1.2|1.3]
+//     [--handshakes 2000] [--seconds 6] [--rounds 3] [--only engine|gnutls|go|s_time]
+//     [--tls 1.2|1.3]
 //     [--groups X25519:P-256]  (the engine's groups; default: the agent's)
 // Go: Debian's golang-go (apt-get install -y golang-go); without it the Go column is left out.
 #include <sys/resource.h>
@@ -62,7 +65,7 @@ struct Flags {
   int seconds = 6;
   int rounds = 3;
   int warmup = 20;
-  std::string only;    // Empty: every client.
+  std::string only;    // Empty: every client; "engine": the engine on OpenSSL; "gnutls": on GnuTLS.
   std::string tls;     // Empty: both versions.
   std::string groups;  // Empty: the agent's default (TlsClientOptions::groups).
 };
@@ -315,6 +318,7 @@ int Run(int argc, char** argv) {
   }
 
   const bool want_engine = flags.only.empty() || flags.only == "engine";
+  const bool want_gnutls = flags.only.empty() || flags.only == "gnutls";
   const bool want_go = flags.only.empty() || flags.only == "go";
   const bool want_s_time = flags.only.empty() || flags.only == "s_time";
   std::string go_binary;
@@ -324,17 +328,22 @@ int Run(int argc, char** argv) {
   // The agent's defaults (ProbeAgentConfig): one event loop per core, TLS 1.2–1.3.
   probe_agent::TlsEngineOptions options;
   if (!flags.groups.empty()) options.tls.groups = flags.groups;
+  options.library = probe_agent::TlsLibrary::kOpenSsl;
   absl::StatusOr<std::unique_ptr<probe_agent::TlsEngine>> engine =
       probe_agent::TlsEngine::Create(options);
-  if (!engine.ok()) {
-    std::fprintf(stderr, "engine: %s\n", engine.status().ToString().c_str());
+  options.library = probe_agent::TlsLibrary::kGnuTls;
+  absl::StatusOr<std::unique_ptr<probe_agent::TlsEngine>> gnutls_engine =
+      probe_agent::TlsEngine::Create(options);
+  if (!engine.ok() || !gnutls_engine.ok()) {
+    std::fprintf(stderr, "engine: %s / %s\n", engine.status().ToString().c_str(),
+                 gnutls_engine.status().ToString().c_str());
     return 1;
   }
 
   struct Version {
     std::string name;
     int port;
-    std::vector<Measurement> engine, go, s_time;
+    std::vector<Measurement> engine, gnutls, go, s_time;
   };
   std::vector<Version> versions;
   if (flags.tls.empty() || flags.tls == "1.2") versions.push_back({"TLSv1.2", *port12});
@@ -358,7 +367,11 @@ int Run(int argc, char** argv) {
     for (Version& version : versions) {
       if (want_engine) {
         version.engine.push_back(MeasureEngine(**engine, version.port, version.name, flags));
-        row(round, version.name, "probe engine", version.engine.back());
+        row(round, version.name, "probe engine, OpenSSL", version.engine.back());
+      }
+      if (want_gnutls) {
+        version.gnutls.push_back(MeasureEngine(**gnutls_engine, version.port, version.name, flags));
+        row(round, version.name, "probe engine, GnuTLS", version.gnutls.back());
       }
       if (want_go && !go_binary.empty()) {
         version.go.push_back(MeasureGo(go_binary, directory, version.port, version.name, flags));
@@ -374,35 +387,44 @@ int Run(int argc, char** argv) {
 
   // Per version: medians and spreads of µs/handshake, and the per-round ratios' median.
   std::printf(
-      "\n| TLS | probe engine µs (median, range) | Go crypto/tls µs | "
-      "`s_time -new` µs | engine/Go (median of rounds, range) | engine/s_time |\n"
-      "|---|--:|--:|--:|--:|--:|\n");
+      "\n| TLS | engine, OpenSSL µs (median, range) | engine, GnuTLS µs | Go crypto/tls µs | "
+      "`s_time -new` µs | OpenSSL engine/Go (median of rounds, range) | GnuTLS engine/Go | "
+      "GnuTLS/OpenSSL engine |\n|---|--:|--:|--:|--:|--:|--:|--:|\n");
   int failed = 0;
+  auto micros = [](const std::vector<Measurement>& measurements) {
+    std::vector<double> values;
+    for (const Measurement& m : measurements) {
+      if (m.MicrosPerHandshake() > 0) values.push_back(m.MicrosPerHandshake());
+    }
+    return values;
+  };
+  // Per round, a / b where both were measured.
+  auto ratios = [](const std::vector<Measurement>& a, const std::vector<Measurement>& b) {
+    std::vector<double> values;
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+      if (a[i].MicrosPerHandshake() > 0 && b[i].MicrosPerHandshake() > 0) {
+        values.push_back(a[i].MicrosPerHandshake() / b[i].MicrosPerHandshake());
+      }
+    }
+    return values;
+  };
   for (const Version& version : versions) {
-    std::vector<double> engine_us, go_us, s_time_us, to_go, to_s_time;
-    for (size_t i = 0; i < version.engine.size(); ++i) {
-      const double e = version.engine[i].MicrosPerHandshake();
-      failed += version.engine[i].failures + (e == 0 ? 1 : 0);
-      if (e > 0) engine_us.push_back(e);
-      if (i < version.go.size() && version.go[i].MicrosPerHandshake() > 0 && e > 0) {
-        to_go.push_back(e / version.go[i].MicrosPerHandshake());
-      }
-      if (i < version.s_time.size() && version.s_time[i].MicrosPerHandshake() > 0 && e > 0) {
-        to_s_time.push_back(e / version.s_time[i].MicrosPerHandshake());
+    for (const std::vector<Measurement>* engine_rounds : {&version.engine, &version.gnutls}) {
+      for (const Measurement& m : *engine_rounds) {
+        failed += m.failures + (m.MicrosPerHandshake() == 0 ? 1 : 0);
       }
     }
-    for (const Measurement& m : version.go) {
-      if (m.MicrosPerHandshake() > 0) go_us.push_back(m.MicrosPerHandshake());
-    }
-    for (const Measurement& m : version.s_time) {
-      if (m.MicrosPerHandshake() > 0) s_time_us.push_back(m.MicrosPerHandshake());
-    }
-    std::printf("| %s | %s | %s | %s | %s | %s |\n", version.name.c_str(),
-                MedianAndRange(engine_us, 0).c_str(), MedianAndRange(go_us, 0).c_str(),
-                MedianAndRange(s_time_us, 0).c_str(), MedianAndRange(to_go, 2).c_str(),
-                MedianAndRange(to_s_time, 2).c_str());
+    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", version.name.c_str(),
+                MedianAndRange(micros(version.engine), 0).c_str(),
+                MedianAndRange(micros(version.gnutls), 0).c_str(),
+                MedianAndRange(micros(version.go), 0).c_str(),
+                MedianAndRange(micros(version.s_time), 0).c_str(),
+                MedianAndRange(ratios(version.engine, version.go), 2).c_str(),
+                MedianAndRange(ratios(version.gnutls, version.go), 2).c_str(),
+                MedianAndRange(ratios(version.gnutls, version.engine), 2).c_str());
   }
   engine->reset();
+  gnutls_engine->reset();
   nginx->reset();
   return failed == 0 ? 0 : 2;
 }

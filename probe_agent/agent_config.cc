@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/config_loader.h"
@@ -10,6 +11,7 @@
 #include "common/pkcs11/pkcs11_key.h"
 #include "common/rpc/grpc_server.h"
 #include "probe_agent/resolver.h"
+#include "probe_agent/tls_handshake.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -95,6 +97,9 @@ absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
   }
   errors.Require(config.resolver_tries() <= kMaxResolverTries, "resolver_tries",
                  absl::StrCat(config.resolver_tries(), " is more than ", kMaxResolverTries));
+  absl::StatusOr<TlsLibrary> library =
+      ParseTlsLibrary(config.tls_library().empty() ? kDefaultTlsLibrary : config.tls_library());
+  if (!library.ok()) errors.Add("tls_library", std::string(library.status().message()));
   absl::StatusOr<int> min_version =
       ParseTlsVersion(config.tls_min_version().empty() ? "TLSv1.2" : config.tls_min_version());
   absl::StatusOr<int> max_version =
@@ -107,9 +112,11 @@ absl::Status ValidateProbeAgentConfig(const v1::ProbeAgentConfig& config,
     tls.min_version = *min_version;
     tls.max_version = *max_version;
     if (!config.tls_groups().empty()) tls.groups = config.tls_groups();
-    absl::StatusOr<SslCtxPtr> context = CreateProbeSslContext(tls);
-    if (!context.ok() && *min_version <= *max_version) {
-      errors.Add("tls_groups", std::string(context.status().message()));
+    if (library.ok()) {
+      absl::StatusOr<std::unique_ptr<TlsClient>> client = CreateTlsClient(*library, tls);
+      if (!client.ok() && *min_version <= *max_version) {
+        errors.Add("tls_groups", std::string(client.status().message()));
+      }
     }
   }
   errors.Require(config.max_in_flight_connections() <= kMaxInFlightConnectionsLimit,
@@ -168,6 +175,7 @@ v1::ProbeAgentConfig WithDefaults(v1::ProbeAgentConfig config) {
   if (config.tls_min_version().empty()) config.set_tls_min_version("TLSv1.2");
   if (config.tls_max_version().empty()) config.set_tls_max_version("TLSv1.3");
   if (config.tls_groups().empty()) config.set_tls_groups(kDefaultTlsGroups);
+  if (config.tls_library().empty()) config.set_tls_library(kDefaultTlsLibrary);
   if (config.max_in_flight_per_target_address() == 0) {
     config.set_max_in_flight_per_target_address(kDefaultMaxInFlightPerTargetAddress);
   }
@@ -209,6 +217,7 @@ TlsEngineOptions TlsEngineOptionsFromConfig(const v1::ProbeAgentConfig& config) 
   options.tls.min_version = ParseTlsVersion(config.tls_min_version()).value_or(TLS1_2_VERSION);
   options.tls.max_version = ParseTlsVersion(config.tls_max_version()).value_or(TLS1_3_VERSION);
   options.tls.groups = config.tls_groups();
+  options.library = ParseTlsLibrary(config.tls_library()).value_or(TlsEngineOptions().library);
   options.event_loop_threads = static_cast<int>(config.event_loop_threads());
   options.max_in_flight_connections = static_cast<int>(config.max_in_flight_connections());
   options.max_in_flight_per_target_address =

@@ -30,6 +30,7 @@ inline constexpr uint32_t kDefaultResolutionThreads = 8;
 inline constexpr uint32_t kDefaultProbedVrMemorySeconds = 600;
 inline constexpr uint32_t kDefaultMaxRememberedVrs = 100000;
 inline constexpr char kDefaultTlsGroups[] = "X25519:P-256:P-384:P-521:X448";
+inline constexpr char kDefaultTlsLibrary[] = "gnutls";
 
 // Upper bounds (trust rule 8).
 inline constexpr uint32_t kMaxTimeoutMilliseconds = 60000;

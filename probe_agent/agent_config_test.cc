@@ -211,7 +211,7 @@ TEST(ValidateProbeAgentConfigTest, TlsVersionsGroupsAndEngineLimits) {
   config.set_tls_min_version("TLSv1.2");
   status = ValidateProbeAgentConfig(config, "agent.textproto");
   EXPECT_THAT(std::string(status.message()),
-              HasSubstr("tls_groups: TLS groups 'X25519:NoSuchGroup' are not a list"));
+              HasSubstr("tls_groups: TLS groups 'X25519:NoSuchGroup'"));
 
   config = Parse(kMinimal);
   config.set_tls_min_version("TLSv1.3");
@@ -229,12 +229,41 @@ TEST(WithDefaultsTest, EngineDefaults) {
   EXPECT_EQ(config.max_in_flight_connections(), 4096u);
   EXPECT_EQ(config.max_queued_per_target_address(), 1024u);
   EXPECT_EQ(config.resolver_tries(), 2u);
+  EXPECT_EQ(config.tls_library(), "gnutls");
   const TlsEngineOptions options = TlsEngineOptionsFromConfig(config);
+  EXPECT_EQ(options.library, TlsLibrary::kGnuTls);
   EXPECT_EQ(options.tls.min_version, 0x0303);
   EXPECT_EQ(options.tls.max_version, 0x0304);
   EXPECT_EQ(options.event_loop_threads, 0);
   EXPECT_EQ(options.max_in_flight_per_target_address, 32);
   EXPECT_EQ(options.max_queued_per_target_address, 1024);
+}
+
+TEST(ValidateProbeAgentConfigTest, TheTlsLibraryIsOpenSslOrGnuTls) {
+  v1::ProbeAgentConfig config = Parse(kMinimal);
+  config.set_tls_library("gnutls");
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+  EXPECT_EQ(TlsEngineOptionsFromConfig(WithDefaults(config)).library, TlsLibrary::kGnuTls);
+  config.set_tls_library("openssl");
+  EXPECT_TRUE(ValidateProbeAgentConfig(config, "agent.textproto").ok());
+  EXPECT_EQ(TlsEngineOptionsFromConfig(WithDefaults(config)).library, TlsLibrary::kOpenSsl);
+
+  config.set_tls_library("GnuTLS");
+  absl::Status status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("tls_library: TLS library 'GnuTLS' is neither \"openssl\" nor \"gnutls\""));
+
+  // Each library checks the groups it is given.
+  config.set_tls_library("gnutls");
+  config.set_tls_groups("X25519:NoSuchGroup");
+  status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("tls_groups: TLS groups 'X25519:NoSuchGroup': GnuTLS has no group"));
+  config.set_tls_library("openssl");
+  status = ValidateProbeAgentConfig(config, "agent.textproto");
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("tls_groups: TLS groups 'X25519:NoSuchGroup' are not a list OpenSSL"));
 }
 
 TEST(ValidateProbeAgentConfigTest, TheWaitingQueuePerAddressIsBounded) {

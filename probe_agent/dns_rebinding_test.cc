@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "probe_agent/prober.h"
 #include "probe_agent/testing/test_servers.h"
+#include "probe_agent/testing/test_tls_library.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -152,7 +153,8 @@ class DnsRebindingTest : public ::testing::Test {
     ASSERT_TRUE(forbidden.ok()) << forbidden.status();
     forbidden_listener_ = std::move(*forbidden);
 
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher = OpenSslTlsFetcher::Create();
+    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
+        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
     EvpPkeyPtr key(EVP_EC_gen("P-256"));

@@ -23,6 +23,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "probe_agent/testing/test_servers.h"
+#include "probe_agent/testing/test_tls_library.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
 
@@ -147,7 +148,9 @@ class ProbeAgentMainTest : public ::testing::Test {
     target_ = std::move(*target);
   }
 
-  std::string WriteConfig(const v1::ProbeAgentConfig& config) {
+  // With the TLS library of the test (test_support::TestTlsLibraryName) unless `config` names one.
+  std::string WriteConfig(v1::ProbeAgentConfig config) {
+    if (config.tls_library().empty()) config.set_tls_library(test_support::TestTlsLibraryName());
     std::string text;
     google::protobuf::TextFormat::PrintToString(config, &text);
     const std::string path = directory_ + "/agent.textproto";

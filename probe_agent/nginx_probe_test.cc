@@ -23,6 +23,7 @@
 #include "probe_agent/prober.h"
 #include "probe_agent/resolver.h"
 #include "probe_agent/testing/test_servers.h"
+#include "probe_agent/testing/test_tls_library.h"
 #include "probe_agent/tls_fetcher.h"
 
 namespace mecai {
@@ -153,7 +154,8 @@ class NginxProbeTest : public ::testing::Test {
         CaresResolver::Create(resolver_config);
     ASSERT_TRUE(resolver.ok()) << resolver.status();
     resolver_ = std::move(*resolver);
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher = OpenSslTlsFetcher::Create();
+    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
+        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
     absl::StatusOr<EvpPkeyPtr> key = GenerateEd25519Key();

@@ -22,6 +22,7 @@
 #include "common/crypto/pem.h"
 #include "common/pki/pki_builder.h"
 #include "gtest/gtest.h"
+#include "probe_agent/openssl_handshake.h"
 #include "probe_agent/testing/test_servers.h"
 #include "probe_agent/tls_engine.h"
 
@@ -211,17 +212,27 @@ TEST(ProbeLibraryContextTest, EveryOfferIsTheDefaultContextsOffer) {
   }
 }
 
-// Handshakes through the engine, whose client contexts live in the probe context, with a server
-// of each key type the agent asks for, in TLS 1.2 and TLS 1.3: each records the server's
-// certificate.
+// Handshakes through the engine, whose OpenSSL client contexts live in the probe context, and
+// through the engine on GnuTLS, with a server of each key type the agent asks for, in TLS 1.2 and
+// TLS 1.3, with the default offer and with the offer of the server's key type: each records the
+// server's certificate.
 TEST(ProbeLibraryContextTest, TheEngineHandshakesWithEveryKeyTypeInBothVersions) {
   const std::string directory = test_support::TestTemporaryDirectory();
-  absl::StatusOr<std::unique_ptr<TlsEngine>> engine = TlsEngine::Create(TlsEngineOptions());
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  const std::vector<KeyCase> keys = {
-      {"EC", 0, "P-256"}, {"EC", 0, "P-384"}, {"RSA", 2048, nullptr}, {"ED25519", 0, nullptr}};
+  std::vector<std::unique_ptr<TlsEngine>> engines;
+  for (TlsLibrary library : {TlsLibrary::kOpenSsl, TlsLibrary::kGnuTls}) {
+    TlsEngineOptions options;
+    options.library = library;
+    absl::StatusOr<std::unique_ptr<TlsEngine>> engine = TlsEngine::Create(options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engines.push_back(std::move(*engine));
+  }
+  const std::vector<std::pair<KeyCase, v1::CertificateKeyType>> keys = {
+      {{"EC", 0, "P-256"}, v1::KEY_TYPE_EC_P256},
+      {{"EC", 0, "P-384"}, v1::KEY_TYPE_EC_P384},
+      {{"RSA", 2048, nullptr}, v1::KEY_TYPE_RSA},
+      {{"ED25519", 0, nullptr}, v1::KEY_TYPE_ED25519}};
   int index = 0;
-  for (const KeyCase& key : keys) {
+  for (const auto& [key, key_type] : keys) {
     SCOPED_TRACE(std::string(key.name) + (key.curve != nullptr ? key.curve : ""));
     EvpPkeyPtr server_key = GenerateKey(key);
     ASSERT_NE(server_key, nullptr);
@@ -244,15 +255,22 @@ TEST(ProbeLibraryContextTest, TheEngineHandshakesWithEveryKeyTypeInBothVersions)
       options.extra_arguments = {version};
       absl::StatusOr<std::unique_ptr<OpenSslTestServer>> server = OpenSslTestServer::Start(options);
       ASSERT_TRUE(server.ok()) << server.status();
-      FetchRequest request;
-      request.address = "127.0.0.1";
-      request.port = static_cast<uint32_t>((*server)->port());
-      request.sni = "context.example.test";
-      const v1::AddressObservation observation = (*engine)->Fetch(request);
-      ASSERT_EQ(observation.outcome(), v1::PROBE_OK) << observation.error();
-      EXPECT_EQ(observation.tls_version(),
-                std::string(version) == "-tls1_2" ? "TLSv1.2" : "TLSv1.3");
-      EXPECT_EQ(observation.leaf_sha256(), Sha256(der));
+      for (size_t library = 0; library < engines.size(); ++library) {
+        for (v1::CertificateKeyType requested : {v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED, key_type}) {
+          SCOPED_TRACE(std::string(library == 0 ? "OpenSSL " : "GnuTLS ") +
+                       v1::CertificateKeyType_Name(requested));
+          FetchRequest request;
+          request.address = "127.0.0.1";
+          request.port = static_cast<uint32_t>((*server)->port());
+          request.sni = "context.example.test";
+          request.key_type = requested;
+          const v1::AddressObservation observation = engines[library]->Fetch(request);
+          ASSERT_EQ(observation.outcome(), v1::PROBE_OK) << observation.error();
+          EXPECT_EQ(observation.tls_version(),
+                    std::string(version) == "-tls1_2" ? "TLSv1.2" : "TLSv1.3");
+          EXPECT_EQ(observation.leaf_sha256(), Sha256(der));
+        }
+      }
     }
   }
 }

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "probe_agent/testing/table_resolver.h"
 #include "probe_agent/testing/test_servers.h"
+#include "probe_agent/testing/test_tls_library.h"
 #include "prometheus/registry.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
 
@@ -66,7 +67,8 @@ class ProbeServiceTest : public ::testing::Test {
     ASSERT_TRUE(target.ok()) << target.status();
     target_ = std::move(*target);
 
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher = OpenSslTlsFetcher::Create();
+    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
+        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
     EvpPkeyPtr key(EVP_EC_gen("P-256"));

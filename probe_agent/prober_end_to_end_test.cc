@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "probe_agent/prober.h"
 #include "probe_agent/testing/test_servers.h"
+#include "probe_agent/testing/test_tls_library.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -49,7 +50,8 @@ class ProberEndToEndTest : public ::testing::Test {
         CaresResolver::Create(resolver_config);
     ASSERT_TRUE(resolver.ok()) << resolver.status();
     resolver_ = std::move(*resolver);
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher = OpenSslTlsFetcher::Create();
+    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
+        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
 

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "probe_agent/testing/table_resolver.h"
 #include "probe_agent/testing/test_servers.h"
+#include "probe_agent/testing/test_tls_library.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -105,7 +106,8 @@ class ProberTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher = OpenSslTlsFetcher::Create();
+    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
+        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     real_fetcher_ = std::move(*fetcher);
     recording_fetcher_ = std::make_unique<RecordingFetcher>(*real_fetcher_);
@@ -385,7 +387,8 @@ TEST_F(ProberTest, CoordinatorDeadlineBoundsTheProbe) {
   ASSERT_TRUE(silent.ok()) << silent.status();
   resolver_.Set("slow.example.test", std::vector<std::string>{"127.0.0.1"});
   // The agent's own handshake timeout is 5 s; the coordinator allows 800 ms.
-  absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> engine_fetcher = OpenSslTlsFetcher::Create();
+  absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> engine_fetcher =
+      OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
   ASSERT_TRUE(engine_fetcher.ok());
   absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8"});
   ASSERT_TRUE(policy.ok());

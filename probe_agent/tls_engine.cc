@@ -2,9 +2,6 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/objects.h>
-#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,24 +16,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/crypto/certificate_key_type.h"
 #include "common/crypto/hashing.h"
-#include "common/crypto/openssl_error.h"
-#include "common/crypto/pem.h"
 #include "common/net/ip_address.h"
 #include "probe_agent/event_loop.h"
-#include "probe_agent/probe_library_context.h"
 
 namespace mecai {
 namespace probe_agent {
 namespace {
-
-// Trust rule 8: the largest certificate list accepted from a server. A handshake that sends more
-// fails with "excessive message size".
-constexpr long kMaxCertificateListBytes = 100 * 1024;  // NOLINT(runtime/int): OpenSSL's type.
-
-constexpr char kTls13CipherSuites[] =
-    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 using SteadyClock = EventLoop::Clock;
 
@@ -86,10 +72,6 @@ bool ToSocketAddress(const std::string& address, uint32_t port, sockaddr_storage
   return true;
 }
 
-// SSL_CTX_set_cert_verify_callback's callback: no path validation (RFC 5280 §6) of the server's
-// chain; the handshake's own signature checks still run.
-int AcceptWithoutValidation(X509_STORE_CTX* /*store_context*/, void* /*argument*/) { return 1; }
-
 std::string TargetKey(const FetchRequest& request) {
   return absl::StrCat(request.address, "|", request.port);
 }
@@ -108,7 +90,7 @@ struct TlsEngine::Connection {
   std::string target_key;
   State state = State::kQueued;
   int fd = -1;
-  SslPtr ssl;
+  std::unique_ptr<TlsHandshake> handshake;
   v1::AddressObservation observation;
   SteadyClock::time_point overall_deadline;
   SteadyClock::time_point phase_deadline;  // Of the current state.
@@ -309,128 +291,66 @@ class TlsEngine::HandshakeLoop {
     c->state = Connection::State::kHandshaking;
     c->phase_deadline = std::min(c->overall_deadline, After(now, c->request.handshake_timeout));
     SetPhaseTimer(c);
-    SSL_CTX* context = engine_.ContextFor(c->request.key_type);
-    if (context == nullptr) {
+    absl::StatusOr<std::unique_ptr<TlsHandshake>> handshake =
+        engine_.client_->Start(c->fd, c->request.sni, c->request.key_type, c->target);
+    if (!handshake.ok()) {
       SetFailure(&c->observation, v1::PROBE_HANDSHAKE_FAILED, v1::LOCAL_ERROR,
-                 absl::StrCat("cannot set up TLS for ", c->target, ": no ClientHello for ",
-                              KeyTypeName(c->request.key_type)));
+                 std::string(handshake.status().message()));
       Complete(c);
       return;
     }
-    ClearOpenSslErrors();
-    c->ssl.reset(SSL_new(context));
-    if (c->ssl == nullptr || SSL_set_fd(c->ssl.get(), c->fd) != 1 ||
-        (!c->request.sni.empty() &&
-         SSL_set_tlsext_host_name(c->ssl.get(), c->request.sni.c_str()) != 1)) {
-      SetFailure(
-          &c->observation, v1::PROBE_HANDSHAKE_FAILED, v1::LOCAL_ERROR,
-          std::string(OpenSslError(absl::StrCat("cannot set up TLS for ", c->target)).message()));
-      Complete(c);
-      return;
-    }
-    SSL_set_connect_state(c->ssl.get());
+    c->handshake = std::move(*handshake);
     DriveHandshake(c);
   }
 
   void DriveHandshake(Connection* c) {
-    ClearOpenSslErrors();
-    errno = 0;
-    const int result = SSL_do_handshake(c->ssl.get());
-    if (result == 1) {
-      Record(c);
-      Complete(c);
-      return;
-    }
-    const int saved_errno = errno;
-    const int error = SSL_get_error(c->ssl.get(), result);
-    if (error == SSL_ERROR_WANT_READ) {
-      Watch(c, EPOLLIN);
-      return;
-    }
-    if (error == SSL_ERROR_WANT_WRITE) {
-      Watch(c, EPOLLOUT);
-      return;
+    switch (c->handshake->Continue()) {
+      case TlsHandshake::Step::kDone:
+        Record(c);
+        Complete(c);
+        return;
+      case TlsHandshake::Step::kWantRead:
+        Watch(c, EPOLLIN);
+        return;
+      case TlsHandshake::Step::kWantWrite:
+        Watch(c, EPOLLOUT);
+        return;
+      case TlsHandshake::Step::kFailed:
+        break;
     }
     c->observation.set_handshake_milliseconds(
         MillisecondsBetween(c->handshake_start, SteadyClock::now()));
-    HandshakeFailed(c, error, saved_errno);
+    const HandshakeFailure& failure = c->handshake->failure();
+    if (failure.error_class == v1::TLS_ALERT) c->observation.set_tls_alert(failure.alert);
+    SetFailure(&c->observation, v1::PROBE_HANDSHAKE_FAILED, failure.error_class, failure.sentence);
     Complete(c);
   }
 
-  // Classifies a failed SSL_do_handshake: an alert from the server (RFC 8446 §6.2; OpenSSL reports
-  // a received alert as reason SSL_AD_REASON_OFFSET + alert), a closed connection, or any other
-  // protocol failure. Drains the thread's OpenSSL error queue into the sentence.
-  void HandshakeFailed(Connection* c, int error, int saved_errno) {
-    const std::string failed = absl::StrCat("TLS handshake with ", c->target, " failed");
-    const unsigned long first = ERR_peek_error();  // NOLINT(runtime/int): OpenSSL's type.
-    if (error == SSL_ERROR_SSL || first != 0) {
-      const int reason = ERR_GET_REASON(first);
-      v1::ErrorClass error_class = v1::PROTOCOL_ERROR;
-      if (ERR_GET_LIB(first) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET &&
-          reason < SSL_AD_REASON_OFFSET + 256) {
-        error_class = v1::TLS_ALERT;
-        c->observation.set_tls_alert(static_cast<uint32_t>(reason - SSL_AD_REASON_OFFSET));
-      } else if (ERR_GET_LIB(first) == ERR_LIB_SSL &&
-                 reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-        error_class = v1::CONNECTION_CLOSED;
-      }
-      SetFailure(&c->observation, v1::PROBE_HANDSHAKE_FAILED, error_class,
-                 std::string(OpenSslError(failed).message()));
-      return;
-    }
-    std::string why = absl::StrCat(": SSL_get_error ", error);
-    if (error == SSL_ERROR_ZERO_RETURN) {
-      why = ": the server closed the TLS connection";
-    } else if (error == SSL_ERROR_SYSCALL) {
-      why = saved_errno != 0 ? absl::StrCat(": ", std::strerror(saved_errno))
-                             : ": the server closed the connection";
-    }
-    SetFailure(&c->observation, v1::PROBE_HANDSHAKE_FAILED, v1::CONNECTION_CLOSED,
-               absl::StrCat(failed, why));
-  }
-
-  // Records what the completed handshake showed. SSL_get_peer_cert_chain borrows: the stack and
-  // its certificates belong to the SSL object; on the client side it starts with the leaf.
+  // Records what the completed handshake showed.
   void Record(Connection* c) {
-    SSL* ssl = c->ssl.get();
     v1::AddressObservation& observation = c->observation;
     observation.set_handshake_milliseconds(
         MillisecondsBetween(c->handshake_start, SteadyClock::now()));
-    STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
-    const int chain_length = chain != nullptr ? sk_X509_num(chain) : 0;
-    if (chain_length == 0) {
+    HandshakeEvidence evidence = c->handshake->Finish();
+    if (evidence.chain_der.empty()) {
       SetFailure(&observation, v1::PROBE_HANDSHAKE_FAILED, v1::NO_CERTIFICATE,
                  absl::StrCat("TLS handshake with ", c->target,
                               " completed without a server certificate"));
       return;
     }
     std::string concatenated;
-    for (int i = 0; i < chain_length; ++i) {
-      std::string der = CertificateToDer(sk_X509_value(chain, i));
+    for (std::string& der : evidence.chain_der) {
       observation.add_certificate_sha256(Sha256(der));
       concatenated += der;
       observation.add_certificate_chain_der(std::move(der));
     }
     observation.set_leaf_sha256(observation.certificate_sha256(0));
     observation.set_chain_sha256(Sha256(concatenated));
-    observation.set_tls_version(SSL_get_version(ssl));
-    const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-    if (cipher != nullptr) {
-      const char* name = SSL_CIPHER_standard_name(cipher);
-      observation.set_cipher(name != nullptr ? name : SSL_CIPHER_get_name(cipher));
-    }
-    const int group = SSL_get_negotiated_group(ssl);
-    if (group != 0 && group != NID_undef) {
-      const char* name = OBJ_nid2sn(group & ~TLSEXT_nid_unknown);
-      if (name != nullptr && (group & TLSEXT_nid_unknown) == 0) {
-        observation.set_key_exchange_group(name);
-      }
-    }
+    observation.set_tls_version(std::move(evidence.version));
+    if (!evidence.cipher.empty()) observation.set_cipher(std::move(evidence.cipher));
+    if (!evidence.group.empty()) observation.set_key_exchange_group(std::move(evidence.group));
     observation.set_outcome(v1::PROBE_OK);
     observation.set_error_class(v1::ERROR_CLASS_NONE);
-    // A polite close_notify (RFC 8446 §6.1), sent once without waiting for the server's.
-    SSL_shutdown(ssl);
-    ClearOpenSslErrors();
   }
 
   void Watch(Connection* c, uint32_t events) {
@@ -488,7 +408,7 @@ class TlsEngine::HandshakeLoop {
     Complete(c);
   }
 
-  // Removes `c` from the loop, frees its SSL object and socket, and reports it.
+  // Removes `c` from the loop, frees its TLS session and socket, and reports it.
   void Complete(Connection* c) {
     auto found = connections_.find(c->id);
     if (found == connections_.end()) return;
@@ -499,7 +419,7 @@ class TlsEngine::HandshakeLoop {
 
   void Finish(std::unique_ptr<Connection> connection) {
     loop_.CancelTimer(connection->timer);
-    connection->ssl.reset();
+    connection->handshake.reset();
     if (connection->fd >= 0) {
       if (connection->registered_events != 0) loop_.Unwatch(connection->fd);
       close(connection->fd);
@@ -523,92 +443,16 @@ class TlsEngine::HandshakeLoop {
   EventLoop loop_;
 };
 
-absl::StatusOr<int> ParseTlsVersion(const std::string& text) {
-  if (text == "TLSv1.2") return TLS1_2_VERSION;
-  if (text == "TLSv1.3") return TLS1_3_VERSION;
-  return absl::InvalidArgumentError(
-      absl::StrCat("TLS version '", text, "' is neither \"TLSv1.2\" nor \"TLSv1.3\""));
-}
-
-absl::StatusOr<SslCtxPtr> CreateProbeSslContext(const TlsClientOptions& options,
-                                                v1::CertificateKeyType key_type) {
-  // Its certificates' public keys decode without OpenSSL 3.0's enumeration of every decoder
-  // (probe_agent/probe_library_context.h).
-  absl::StatusOr<OSSL_LIB_CTX*> library = ProbeLibraryContext();
-  if (!library.ok()) return library.status();
-  return CreateProbeSslContextIn(*library, options, key_type);
-}
-
-absl::StatusOr<SslCtxPtr> CreateProbeSslContextIn(OSSL_LIB_CTX* library,
-                                                  const TlsClientOptions& options,
-                                                  v1::CertificateKeyType key_type) {
-  ClearOpenSslErrors();
-  SslCtxPtr context(SSL_CTX_new_ex(library, nullptr, TLS_client_method()));
-  if (context == nullptr) return OpenSslError("SSL_CTX_new_ex");
-  if (options.min_version < TLS1_2_VERSION || options.max_version > TLS1_3_VERSION ||
-      options.min_version > options.max_version) {
-    return absl::InvalidArgumentError("TLS versions must satisfy TLSv1.2 <= min <= max <= TLSv1.3");
-  }
-  if (SSL_CTX_set_min_proto_version(context.get(), options.min_version) != 1 ||
-      SSL_CTX_set_max_proto_version(context.get(), options.max_version) != 1) {
-    return OpenSslError("cannot set the TLS versions");
-  }
-  if (!options.groups.empty() &&
-      SSL_CTX_set1_groups_list(context.get(), options.groups.c_str()) != 1) {
-    ClearOpenSslErrors();
-    return absl::InvalidArgumentError(
-        absl::StrCat("TLS groups '", options.groups, "' are not a list OpenSSL accepts"));
-  }
-  // The TLS 1.3 cipher suites OpenSSL offers, AES-128-GCM first (RFC 8446 §9.1 makes it the one a
-  // server must implement): a SHA-256 key schedule rather than SHA-384 where the server follows
-  // the client's order.
-  if (SSL_CTX_set_ciphersuites(context.get(), kTls13CipherSuites) != 1) {
-    return OpenSslError("cannot set the TLS 1.3 cipher suites");
-  }
-  // docs/PROTOCOL.md "Key-typed handshakes": only what selects a certificate of this key type.
-  if (key_type != v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED) {
-    absl::Status restricted = RestrictOfferToKeyType(context.get(), key_type);
-    if (!restricted.ok()) return restricted;
-  }
-  // No verification: the agent reports the chain it was sent, whatever it is. With SSL_VERIFY_NONE
-  // libssl still ran X509_verify_cert on the chain and ignored its result; this callback replaces
-  // that path validation, whose result nothing reads.
-  SSL_CTX_set_verify(context.get(), SSL_VERIFY_NONE, nullptr);
-  SSL_CTX_set_cert_verify_callback(context.get(), AcceptWithoutValidation, nullptr);
-  // Security level 0 lets the handshake complete with servers whose certificates have weak keys
-  // or SHA-1 signatures, which Debian's default level 2 refuses: such a certificate is still what
-  // the server serves, and judging it is the coordinator's job. The connection carries no data.
-  SSL_CTX_set_security_level(context.get(), 0);
-  // Never resume (RFC 8446 §2.2): a resumed handshake carries no certificate.
-  SSL_CTX_set_session_cache_mode(context.get(), SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_options(context.get(), SSL_OP_NO_TICKET);
-  SSL_CTX_set_max_cert_list(context.get(), kMaxCertificateListBytes);
-  // Bounded memory: buffers of idle connections (waiting for the server) are released.
-  SSL_CTX_set_mode(context.get(), SSL_MODE_RELEASE_BUFFERS);
-  return context;
-}
-
-TlsEngine::TlsEngine(const TlsEngineOptions& options, SslCtxPtr context)
-    : options_(options), context_(std::move(context)) {}
-
-SSL_CTX* TlsEngine::ContextFor(v1::CertificateKeyType key_type) const {
-  if (key_type == v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED) return context_.get();
-  auto found = key_type_contexts_.find(key_type);
-  return found != key_type_contexts_.end() ? found->second.get() : nullptr;
-}
+TlsEngine::TlsEngine(const TlsEngineOptions& options, std::unique_ptr<TlsClient> client)
+    : options_(options), client_(std::move(client)) {}
 
 absl::StatusOr<std::unique_ptr<TlsEngine>> TlsEngine::Create(const TlsEngineOptions& options) {
-  absl::StatusOr<SslCtxPtr> context = CreateProbeSslContext(options.tls);
-  if (!context.ok()) return context.status();
+  absl::StatusOr<std::unique_ptr<TlsClient>> client = CreateTlsClient(options.library, options.tls);
+  if (!client.ok()) return client.status();
   if (options.max_in_flight_connections < 1 || options.max_in_flight_per_target_address < 1) {
     return absl::InvalidArgumentError("in-flight limits must be at least 1");
   }
-  std::unique_ptr<TlsEngine> engine(new TlsEngine(options, std::move(*context)));
-  for (v1::CertificateKeyType key_type : kSelectableKeyTypes) {
-    absl::StatusOr<SslCtxPtr> restricted = CreateProbeSslContext(options.tls, key_type);
-    if (!restricted.ok()) return restricted.status();
-    engine->key_type_contexts_.emplace(key_type, std::move(*restricted));
-  }
+  std::unique_ptr<TlsEngine> engine(new TlsEngine(options, std::move(*client)));
   int threads = options.event_loop_threads;
   if (threads <= 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {

@@ -1,9 +1,9 @@
 // The agent's TLS client engine (ARCHITECTURE.md §1, trust rule 8): every connection of every probe
 // runs as a small state machine on one of a few epoll event loops (probe_agent/event_loop.h) — a
-// non-blocking TCP connect, then SSL_do_handshake driven by SSL_ERROR_WANT_READ/WANT_WRITE — with a
-// timer per connection for its connect and handshake deadlines. No thread per connection:
-// thousands of probes are in flight with one thread per core, and each connection's SSL object is
-// freed the moment it completes.
+// non-blocking TCP connect, then the TLS handshake of a TlsClient (probe_agent/tls_handshake.h:
+// OpenSSL 3 or GnuTLS) driven by its want-read/want-write steps — with a timer per connection for
+// its connect and handshake deadlines. No thread per connection: thousands of probes are in flight
+// with one thread per core, and each connection's TLS session is freed the moment it completes.
 #ifndef MECAI_PROBE_AGENT_TLS_ENGINE_H_
 #define MECAI_PROBE_AGENT_TLS_ENGINE_H_
 
@@ -22,24 +22,17 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/crypto/openssl_types.h"
+#include "probe_agent/tls_handshake.h"
 #include "proto/mecai/v1/probe.pb.h"
 
 namespace mecai {
 namespace probe_agent {
 
-// What the engine offers in every ClientHello. The defaults are ProbeAgentConfig's.
-struct TlsClientOptions {
-  // TLS1_2_VERSION (RFC 5246) or TLS1_3_VERSION (RFC 8446).
-  int min_version = 0x0303;
-  int max_version = 0x0304;
-  // Key-exchange groups in preference order, OpenSSL list syntax (RFC 8446 §4.2.7, RFC 8422
-  // §5.1.1).
-  std::string groups = "X25519:P-256:P-384:P-521:X448";
-};
-
 struct TlsEngineOptions {
   TlsClientOptions tls;
+  // The library the handshakes run in (ProbeAgentConfig.tls_library): GnuTLS, which costs less
+  // client CPU per handshake (docs/PERFORMANCE.md "Probe engine on GnuTLS"), or OpenSSL.
+  TlsLibrary library = TlsLibrary::kGnuTls;
   // Event-loop threads; 0: one per core.
   int event_loop_threads = 0;
   // Connections open at once over all probes; beyond it a fetch ends PROBE_OVERLOADED at once.
@@ -89,27 +82,6 @@ struct FetchRequest {
 // thread when the fetch ends before it starts, e.g. overloaded): it must not block.
 using FetchCallback = std::function<void(v1::AddressObservation)>;
 
-// Parses "TLSv1.2" / "TLSv1.3" into TLS1_2_VERSION / TLS1_3_VERSION; INVALID_ARGUMENT otherwise.
-absl::StatusOr<int> ParseTlsVersion(const std::string& text);
-
-// A TLS client context for probing, in ProbeLibraryContext() (probe_library_context.h): no
-// certificate verification (the agent reports what it was sent; the coordinator and the signer
-// judge it, ARCHITECTURE.md §3), never a resumed session (RFC 8446 §2.2: a resumed handshake
-// carries no certificate), the versions and groups of `options`, and, unless `key_type` is
-// CERTIFICATE_KEY_TYPE_UNSPECIFIED, only the offer that selects a certificate of `key_type`
-// (RestrictOfferToKeyType). INVALID_ARGUMENT for versions or groups OpenSSL refuses, or a key type
-// no offer exists for.
-absl::StatusOr<SslCtxPtr> CreateProbeSslContext(
-    const TlsClientOptions& options,
-    v1::CertificateKeyType key_type = v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED);
-
-// The same context made in `library` (nullptr: OpenSSL's default library context) instead of
-// ProbeLibraryContext(): for comparing what the probe offers with what OpenSSL's default context
-// would.
-absl::StatusOr<SslCtxPtr> CreateProbeSslContextIn(
-    OSSL_LIB_CTX* library, const TlsClientOptions& options,
-    v1::CertificateKeyType key_type = v1::CERTIFICATE_KEY_TYPE_UNSPECIFIED);
-
 // Thread-safe. Destruction stops the loops; fetches still open then complete with LOCAL_ERROR.
 class TlsEngine {
  public:
@@ -125,7 +97,7 @@ class TlsEngine {
   void Start(FetchRequest request, FetchCallback done);
 
   // Ends every open fetch whose request.cancellation is set, on the loops' next turn: its socket
-  // and SSL object are freed and its callback runs with LOCAL_ERROR. Never blocks.
+  // and TLS session are freed and its callback runs with LOCAL_ERROR. Never blocks.
   void AbandonCancelled();
 
   // Start, then waits for the result. Not for event-loop threads.
@@ -139,11 +111,7 @@ class TlsEngine {
   struct Connection;
 
  private:
-  TlsEngine(const TlsEngineOptions& options, SslCtxPtr context);
-
-  // The context a handshake asking for `key_type` starts from (borrowed; null for a key type no
-  // context was made for).
-  SSL_CTX* ContextFor(v1::CertificateKeyType key_type) const;
+  TlsEngine(const TlsEngineOptions& options, std::unique_ptr<TlsClient> client);
 
   enum class Admission { kAdmitted, kQueued, kRefused };
   // Admits `connection` under both limits, or queues it (taking it) when only its target's limit
@@ -162,9 +130,8 @@ class TlsEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(targets_mutex_);
 
   const TlsEngineOptions options_;
-  // The default offer, and one context per key type of kSelectableKeyTypes; constant after Create.
-  const SslCtxPtr context_;
-  std::map<v1::CertificateKeyType, SslCtxPtr> key_type_contexts_;
+  // Makes every connection's handshake: the default offer and one per key type.
+  const std::unique_ptr<TlsClient> client_;
   std::vector<std::unique_ptr<HandshakeLoop>> loops_;
   std::atomic<uint64_t> next_loop_{0};
   std::atomic<int> in_flight_{0};

@@ -42,9 +42,10 @@ class TlsFetcher {
   virtual void AbandonCancelled() {}
 };
 
-// The TLS client of the agent, on OpenSSL 3, over a TlsEngine (epoll event loops; see
-// tls_engine.h). It does not verify the server's certificate (SSL_VERIFY_NONE): it records the
-// chain the server sent, leaf first, and the coordinator and signer judge it (ARCHITECTURE.md §3).
+// The TLS client of the agent over a TlsEngine (epoll event loops; see tls_engine.h), in the
+// library of TlsEngineOptions::library: OpenSSL 3 (hence the name) or GnuTLS. It does not verify
+// the server's certificate: it records the chain the server sent, leaf first, and the coordinator
+// and signer judge it (ARCHITECTURE.md §3).
 // TLS 1.2 (RFC 5246) and TLS 1.3 (RFC 8446) by default, or the versions and groups of `options`. No
 // session is ever resumed, so every probe sees the server send its certificate. A fetch that asks
 // for a key type offers only what selects it.

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "probe_agent/testing/test_servers.h"
+#include "probe_agent/testing/test_tls_library.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -61,7 +62,8 @@ class OpenSslTlsFetcherTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher = OpenSslTlsFetcher::Create();
+    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
+        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
   }
@@ -190,7 +192,10 @@ TEST_F(OpenSslTlsFetcherTest, NonTlsListenerIsHandshakeFailed) {
   EXPECT_EQ(observation.outcome(), v1::PROBE_HANDSHAKE_FAILED);
   EXPECT_THAT(observation.error(), StartsWith("TLS handshake with 127.0.0.1 port " +
                                               std::to_string((*plain)->port()) + " failed: "));
-  EXPECT_THAT(observation.error(), HasSubstr("wrong version number"));
+  EXPECT_EQ(observation.error_class(), v1::PROTOCOL_ERROR);
+  EXPECT_THAT(observation.error(), HasSubstr(test_support::TestTlsLibraryName() == "openssl"
+                                                 ? "wrong version number"
+                                                 : "An unexpected TLS packet was received"));
   EXPECT_TRUE(observation.certificate_chain_der().empty());
   EXPECT_EQ((*plain)->accepted_connections(), 1);
 }
