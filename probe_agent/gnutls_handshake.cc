@@ -1,8 +1,12 @@
 #include "probe_agent/gnutls_handshake.h"
 
 #include <gnutls/gnutls.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <utility>
@@ -124,6 +128,42 @@ constexpr int kMaxWarningAlerts = 5;
 // gnutls_handshake results that are neither progress nor GNUTLS_E_AGAIN nor fatal, per handshake.
 constexpr int kMaxNonFatalResults = 16;
 
+// All the bytes one handshake may read from the server: the bound on the certificate list and
+// room for the rest of the server's flight (ServerHello, EncryptedExtensions or ServerKeyExchange,
+// a stapled OCSP response, CertificateVerify, Finished, record framing).
+constexpr size_t kMaxHandshakeBytesRead = kMaxCertificateListBytes + 64 * 1024;
+
+// The engine's socket as GnuTLS reads it during one handshake, counting what it read. GnuTLS 3.7
+// buffers a handshake message whole, up to the 16 MiB its header may declare, before its own
+// bound (gnutls_handshake_set_max_packet_length) is applied; reading no more than
+// kMaxHandshakeBytesRead keeps each connection's memory within the bound, as OpenSSL's check of
+// the message header does (trust rule 8).
+struct CountedReads {
+  int fd = -1;
+  size_t read = 0;
+  bool over_bound = false;
+};
+
+ssize_t CountedPull(gnutls_transport_ptr_t transport, void* data, size_t size) {
+  auto* reads = static_cast<CountedReads*>(transport);
+  if (reads->read >= kMaxHandshakeBytesRead) {
+    reads->over_bound = true;
+    errno = EMSGSIZE;
+    return -1;
+  }
+  const ssize_t got =
+      recv(reads->fd, data, std::min(size, kMaxHandshakeBytesRead - reads->read), 0);
+  if (got > 0) reads->read += static_cast<size_t>(got);
+  return got;
+}
+
+// Only for a handshake timeout, which the engine never sets (its own timers bound each phase).
+int CountedPullTimeout(gnutls_transport_ptr_t transport, unsigned int ms) {
+  return gnutls_system_recv_timeout(reinterpret_cast<gnutls_transport_ptr_t>(static_cast<intptr_t>(
+                                        static_cast<CountedReads*>(transport)->fd)),
+                                    ms);
+}
+
 std::string GnuTlsMessage(int result) {
   const char* name = gnutls_strerror_name(result);
   return absl::StrCat(gnutls_strerror(result), " (", name != nullptr ? name : "GnuTLS error", ")");
@@ -160,6 +200,9 @@ class GnuTlsHandshake : public TlsHandshake {
 
   const HandshakeFailure& failure() const override { return failure_; }
 
+  // Where GnuTLS reads the server's bytes from (CountedPull).
+  CountedReads* reads() { return &reads_; }
+
   HandshakeEvidence Finish() override {
     HandshakeEvidence evidence;
     unsigned int count = 0;
@@ -191,6 +234,11 @@ class GnuTlsHandshake : public TlsHandshake {
   // server (RFC 8446 §6.2), a connection closed or reset, or any other protocol failure.
   void Failed(int result, int saved_errno) {
     failure_.error_class = v1::PROTOCOL_ERROR;
+    if (reads_.over_bound) {
+      failure_.sentence = absl::StrCat(failed_, ": excessive message size: the server sent over ",
+                                       kMaxHandshakeBytesRead, " bytes of handshake");
+      return;
+    }
     switch (result) {
       case GNUTLS_E_FATAL_ALERT_RECEIVED: {
         const gnutls_alert_description_t alert = gnutls_alert_get(session_);
@@ -203,6 +251,9 @@ class GnuTlsHandshake : public TlsHandshake {
         return;
       }
       case GNUTLS_E_PREMATURE_TERMINATION:
+      // A close_notify alert (RFC 8446 §6.1) before the handshake ended, as OpenSSL's
+      // SSL_ERROR_ZERO_RETURN.
+      case GNUTLS_E_SESSION_EOF:
         failure_.error_class = v1::CONNECTION_CLOSED;
         failure_.sentence = absl::StrCat(failed_, ": the server closed the connection");
         return;
@@ -229,6 +280,7 @@ class GnuTlsHandshake : public TlsHandshake {
 
   const gnutls_session_t session_;
   const std::string failed_;
+  CountedReads reads_;
   int warning_alerts_ = 0;
   int non_fatal_results_ = 0;
   HandshakeFailure failure_;
@@ -301,7 +353,13 @@ class GnuTlsClient : public TlsClient {
     }
     // Trust rule 8: no handshake message (the Certificate message above all) over the bound.
     gnutls_handshake_set_max_packet_length(session, kMaxCertificateListBytes);
-    gnutls_transport_set_int(session, fd);
+    // Reads counted (CountedReads); writes straight to the socket (GnuTLS's own, MSG_NOSIGNAL).
+    CountedReads* reads = handshake->reads();
+    reads->fd = fd;
+    gnutls_transport_set_ptr2(session, reads,
+                              reinterpret_cast<gnutls_transport_ptr_t>(static_cast<intptr_t>(fd)));
+    gnutls_transport_set_pull_function(session, CountedPull);
+    gnutls_transport_set_pull_timeout_function(session, CountedPullTimeout);
     return handshake;
   }
 

@@ -338,6 +338,19 @@ class TlsEngine::HandshakeLoop {
                               " completed without a server certificate"));
       return;
     }
+    // Trust rule 8, whatever the library: the certificate list as the Certificate message frames
+    // it (RFC 8446 §4.4.2: a 3-byte length before each certificate) within the bound. A library
+    // that accepted a CompressedCertificate (RFC 8879) it never asked for could otherwise
+    // record a chain far larger than the bytes it read.
+    size_t list_bytes = 0;
+    for (const std::string& der : evidence.chain_der) list_bytes += 3 + der.size();
+    if (list_bytes > static_cast<size_t>(kMaxCertificateListBytes)) {
+      SetFailure(&observation, v1::PROBE_HANDSHAKE_FAILED, v1::PROTOCOL_ERROR,
+                 absl::StrCat("TLS handshake with ", c->target,
+                              " failed: excessive message size: a certificate list of ", list_bytes,
+                              " bytes, over ", kMaxCertificateListBytes));
+      return;
+    }
     std::string concatenated;
     for (std::string& der : evidence.chain_der) {
       observation.add_certificate_sha256(Sha256(der));

@@ -620,6 +620,28 @@ TEST_P(TlsEngineTest, GarbageInsteadOfAServerHelloFailsTheHandshake) {
   EXPECT_EQ(engine->in_flight(), 0);
 }
 
+// Trust rule 8 bounds what one handshake may make the agent hold, not only the chain it records: a
+// server whose first handshake message declares 16 MB (RFC 8446 §4: a 24-bit length) and then
+// streams it, a megabyte in full records, is refused before the agent has read much more than
+// the bound (GnuTLS 3.7 would otherwise buffer the whole message; OpenSSL refuses at the header).
+TEST_P(TlsEngineTest, AHandshakeMessageDeclaringMegabytesIsRefusedWithinTheBound) {
+  std::string stream;
+  for (int record = 0; record < 64; ++record) {
+    stream += std::string("\x16\x03\x03\x40\x00", 5);
+    std::string body(16384, '\0');
+    if (record == 0) body.replace(0, 4, std::string("\x02\xff\xff\xff", 4));
+    stream += body;
+  }
+  ScriptedServer server(stream);
+  std::unique_ptr<TlsEngine> engine = Engine();
+  const v1::AddressObservation observation =
+      engine->Fetch(Request(server.port(), absl::Seconds(5)));
+  EXPECT_EQ(observation.outcome(), v1::PROBE_HANDSHAKE_FAILED);
+  EXPECT_EQ(observation.error_class(), v1::PROTOCOL_ERROR) << observation.error();
+  EXPECT_THAT(observation.error(), HasSubstr("excessive message size"));
+  EXPECT_EQ(observation.certificate_chain_der_size(), 0);
+}
+
 // A fatal alert as the server's first record (RFC 8446 §6.2: handshake_failure, 40) is TLS_ALERT
 // with its number in either library; a server that closes without a word is CONNECTION_CLOSED.
 TEST_P(TlsEngineTest, AnAlertOrACloseInsteadOfAServerHello) {
