@@ -3,7 +3,8 @@
 // GNUTLS_CLIENT | GNUTLS_NONBLOCK) on the engine's socket, driven by gnutls_handshake and
 // GNUTLS_E_AGAIN with gnutls_record_get_direction, freed the moment it completes. GnuTLS verifies
 // nothing it is not asked to, keeps the server's certificates as received
-// (gnutls_certificate_get_peers), and parses only the leaf's key during the handshake.
+// (gnutls_certificate_get_peers); it parses only the leaf's key in TLS 1.3, every certificate
+// strictly in TLS 1.2 (docs/PERFORMANCE.md "Probe engine on GnuTLS", what still differs).
 #ifndef MECAI_PROBE_AGENT_GNUTLS_HANDSHAKE_H_
 #define MECAI_PROBE_AGENT_GNUTLS_HANDSHAKE_H_
 
