@@ -265,8 +265,8 @@ class GnuTlsHandshake : public TlsHandshake {
         return;
       case GNUTLS_E_HANDSHAKE_TOO_LARGE:
         failure_.sentence =
-            absl::StrCat(failed_, ": excessive message size: a handshake message over ",
-                         kMaxCertificateListBytes, " bytes (", GnuTlsMessage(result), ")");
+            absl::StrCat(failed_, ": excessive message size: a handshake over ",
+                         kMaxHandshakeBytesRead, " bytes (", GnuTlsMessage(result), ")");
         return;
       case GNUTLS_E_WARNING_ALERT_RECEIVED:
         failure_.sentence = absl::StrCat(failed_, ": more than ", kMaxWarningAlerts,
@@ -351,8 +351,10 @@ class GnuTlsClient : public TlsClient {
       return absl::InternalError(
           absl::StrCat("cannot set up TLS for ", target, ": ", GnuTlsMessage(result)));
     }
-    // Trust rule 8: no handshake message (the Certificate message above all) over the bound.
-    gnutls_handshake_set_max_packet_length(session, kMaxCertificateListBytes);
+    // Trust rule 8. GnuTLS's own bound counts the whole handshake (every message, a stapled OCSP
+    // response), not the Certificate message alone: set to what the engine reads at most, so that
+    // the certificate list is bounded as OpenSSL bounds it, by the engine (TlsEngine's Record).
+    gnutls_handshake_set_max_packet_length(session, kMaxHandshakeBytesRead);
     // Reads counted (CountedReads); writes straight to the socket (GnuTLS's own, MSG_NOSIGNAL).
     CountedReads* reads = handshake->reads();
     reads->fd = fd;
