@@ -116,6 +116,23 @@ class SequencerTest : public ::testing::Test {
     return sent;
   }
 
+  // The sequencer as front-1 reaches it, with front-1's mutual-TLS identity: for crafted calls.
+  absl::StatusOr<std::unique_ptr<v1::SequencerService::Stub>> SequencerAsFront() {
+    ASSIGN_OR_RETURN(v1::CoordinatorConfig front,
+                     LoadConfig<v1::CoordinatorConfig>(cluster_->Path("front-1.textproto")));
+    ASSIGN_OR_RETURN(auto channel, MakeChannel(front.sequencer()));
+    return v1::SequencerService::NewStub(channel);
+  }
+
+  // One RecordDecision call of `sequencer`, within 30 s.
+  static grpc::Status RecordDecision(v1::SequencerService::Stub& sequencer,
+                                     const v1::RecordDecisionRequest& decision,
+                                     v1::RecordDecisionResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    return sequencer.RecordDecision(&context, decision, response);
+  }
+
   // The record at `log_index`, from the sequencer's audit service.
   absl::StatusOr<v1::QuorumRecord> RecordAt(uint64_t log_index) {
     ASSIGN_OR_RETURN(auto channel, MakeChannel(cluster_->CoordinatorPeer()));
@@ -307,15 +324,10 @@ TEST_F(SequencerTest, TheSequencerRecordsOnlyForItsFronts) {
 // crafted decisions: it may write a decision (as a coordinator always could), but never a VD the
 // signer did not sign, nor an administrative record; a malformed decision takes no log index.
 TEST_F(SequencerTest, ACompromisedFrontWritesNoVdAndNoAdministrativeRecord) {
-  ASSERT_OK_AND_ASSIGN(v1::CoordinatorConfig front,
-                       LoadConfig<v1::CoordinatorConfig>(cluster_->Path("front-1.textproto")));
-  ASSERT_OK_AND_ASSIGN(auto channel, MakeChannel(front.sequencer()));
-  auto sequencer = v1::SequencerService::NewStub(channel);
+  ASSERT_OK_AND_ASSIGN(auto sequencer, SequencerAsFront());
   auto record = [&](const v1::RecordDecisionRequest& decision,
                     v1::RecordDecisionResponse* response) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    return sequencer->RecordDecision(&context, decision, response);
+    return RecordDecision(*sequencer, decision, response);
   };
   // A genuine decision's record gives the VR's indexed fields (the same certificate as below).
   const Sent genuine = Vouch(1, MakeRequest());
@@ -522,15 +534,10 @@ TEST_F(OneSigningAtATimeTest, AVrWhoseDeadlinePassesBeforeItsTurnAtTheSequencerI
 // turn), and counted; one without the field (a front that does not send it) or with a time however
 // far ahead is recorded as before.
 TEST_F(OneSigningAtATimeTest, ADecisionPastItsVrsDeadlineIsRefusedAndOneWithoutItIsRecorded) {
-  ASSERT_OK_AND_ASSIGN(v1::CoordinatorConfig front,
-                       LoadConfig<v1::CoordinatorConfig>(cluster_->Path("front-1.textproto")));
-  ASSERT_OK_AND_ASSIGN(auto channel, MakeChannel(front.sequencer()));
-  auto sequencer = v1::SequencerService::NewStub(channel);
+  ASSERT_OK_AND_ASSIGN(auto sequencer, SequencerAsFront());
   auto record = [&](const v1::RecordDecisionRequest& decision,
                     v1::RecordDecisionResponse* response) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    return sequencer->RecordDecision(&context, decision, response);
+    return RecordDecision(*sequencer, decision, response);
   };
   const Sent genuine = Vouch(1, MakeRequest());
   ASSERT_OK(genuine.call);
