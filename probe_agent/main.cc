@@ -30,6 +30,7 @@
 #include "probe_agent/prober.h"
 #include "probe_agent/resolver.h"
 #include "probe_agent/tls_fetcher.h"
+#include "probe_agent/tls_handshake.h"
 
 namespace mecai {
 namespace probe_agent {
@@ -92,6 +93,9 @@ absl::Status Run(const std::string& config_path) {
                           ? std::string("system resolv.conf")
                           : absl::StrJoin(config.resolver().nameservers(), ", "))
                   << "; TLS " << config.tls_min_version() << ".." << config.tls_max_version()
+                  << " with "
+                  << TlsLibraryDescription(
+                         ParseTlsLibrary(config.tls_library()).value_or(TlsLibrary::kGnuTls))
                   << ", groups " << config.tls_groups() << "; each VR probed once per "
                   << config.probed_vr_memory_seconds() << " s; "
                   << fetcher->engine().event_loop_threads() << " event loop(s)";

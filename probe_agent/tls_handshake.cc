@@ -1,5 +1,8 @@
 #include "probe_agent/tls_handshake.h"
 
+#include <gnutls/gnutls.h>
+#include <openssl/crypto.h>
+
 #include "absl/strings/str_cat.h"
 #include "probe_agent/gnutls_handshake.h"
 #include "probe_agent/openssl_handshake.h"
@@ -23,6 +26,12 @@ absl::StatusOr<TlsLibrary> ParseTlsLibrary(absl::string_view text) {
 
 std::string TlsLibraryName(TlsLibrary library) {
   return library == TlsLibrary::kGnuTls ? "gnutls" : "openssl";
+}
+
+std::string TlsLibraryDescription(TlsLibrary library) {
+  const char* version = library == TlsLibrary::kGnuTls ? gnutls_check_version(nullptr)
+                                                       : OpenSSL_version(OPENSSL_VERSION_STRING);
+  return absl::StrCat(TlsLibraryName(library), " ", version != nullptr ? version : "?");
 }
 
 absl::StatusOr<std::unique_ptr<TlsClient>> CreateTlsClient(TlsLibrary library,

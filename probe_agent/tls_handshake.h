@@ -40,6 +40,10 @@ enum class TlsLibrary { kOpenSsl, kGnuTls };
 absl::StatusOr<TlsLibrary> ParseTlsLibrary(absl::string_view text);
 // "openssl" / "gnutls".
 std::string TlsLibraryName(TlsLibrary library);
+// The library's name and the version this process runs ("gnutls 3.7.9", "openssl 3.0.19"), for
+// the agent's start-up line: agents of one quorum should run the same library
+// (docs/OPERATIONS.md "Adding a probe agent").
+std::string TlsLibraryDescription(TlsLibrary library);
 
 // What a completed handshake showed.
 struct HandshakeEvidence {
