@@ -3,7 +3,8 @@
 A repository rule asks pkg-config for each library's flags at fetch time, so no BUILD file repeats
 link flags and a newer Debian point release with different gRPC dependencies still links.
 Targets: @system_libraries//:absl, :grpc, :grpc_reflection, :protobuf, :openssl, :rocksdb, :prometheus,
-:gtest, :gtest_main, :cares, :curl, :microhttpd, :sodium, :dl, :gnutls (the probe engine's
+:gtest, :gtest_main, :cares, :curl, :microhttpd, :sodium, :dl, :tcmalloc (every binary's
+allocator), :gnutls (the probe engine's
 second TLS library, probe_agent/gnutls_handshake.h), and the TLS libraries only
 bench/tls_client_candidates_bench.cc links: :wolfssl, :mbedtls.
 """
@@ -32,6 +33,10 @@ _LIBRARIES = {
     "gtest": ([], ["-lgmock", "-lgtest", "-lpthread"]),
     "gtest_main": ([], ["-lgmock_main", "-lgmock", "-lgtest", "-lpthread"]),
     "dl": ([], ["-ldl"]),
+    # gperftools' TCMalloc (Debian's libtcmalloc-minimal4, which has no pkg-config file or
+    # unversioned link): the allocator of every binary but the sanitizer and fuzz builds'
+    # (.bazelrc --custom_malloc; docs/PERFORMANCE.md "The allocator").
+    "tcmalloc": ([], ["-l:libtcmalloc_minimal.so.4"]),
     "gnutls": (["gnutls"], []),
     "wolfssl": (["wolfssl"], []),
     # Debian's Mbed TLS 2.28 ships no pkg-config file.

@@ -22,14 +22,15 @@ struct DelayedTlsTarget {
   int port = 0;
 };
 
-// Serves TLS on `listener` (a listening socket) for ever: a thread per connection sleeps `delay`,
-// then completes the handshake with the PEM chain and key of the files.
+// Serves TLS on `listener` (a listening socket) for ever: each connection is held `delay` after it
+// is accepted, then one of a fixed set of threads completes its handshake with the PEM chain and
+// key of the files (no session cache, no tickets).
 [[noreturn]] void ServeDelayedTlsTarget(int listener, const std::string& certificate_chain_file,
                                         const std::string& key_file, absl::Duration delay);
 
 // Forks the target; call it before this process starts any thread (fork copies only the calling
-// thread). In the child, a thread per connection (its own, not the measured process's) sleeps
-// `delay`, then completes the TLS handshake with `certificate`. Stop it with StopDelayedTlsTarget.
+// thread). The child serves as ServeDelayedTlsTarget does, with `certificate`. Stop it with
+// StopDelayedTlsTarget.
 absl::StatusOr<DelayedTlsTarget> StartDelayedTlsTarget(
     const test_support::TestCertificate& certificate, absl::Duration delay);
 

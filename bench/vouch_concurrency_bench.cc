@@ -11,10 +11,12 @@
 //   bazel-bin/bench/vouch_concurrency_bench --vrs 1000 --baseline 200
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -98,16 +100,20 @@ absl::StatusOr<std::string> SignedVr(const std::string& chain_file, const std::s
 }
 
 // Sends every request at once on the callback API and waits (at most 10 minutes) for all.
-int IssuedAtOnce(v1::VouchingService::Stub& stub, const std::vector<std::string>& requests) {
+// `seconds_to_answer`, when given, receives each call's time from the first send to its answer.
+int IssuedAtOnce(v1::VouchingService::Stub& stub, const std::vector<std::string>& requests,
+                 std::vector<double>* seconds_to_answer = nullptr) {
   struct Call {
     grpc::ClientContext context;
     v1::VouchRequest request;
     v1::VouchResponse response;
     grpc::Status status;
+    absl::Time answered_at;
   };
   std::vector<Call> calls(requests.size());
   absl::Mutex mutex;
   size_t answered = 0;
+  const absl::Time first_sent = absl::Now();
   for (size_t i = 0; i < requests.size(); ++i) {
     Call& call = calls[i];
     call.request.set_vouching_request(requests[i]);
@@ -116,6 +122,7 @@ int IssuedAtOnce(v1::VouchingService::Stub& stub, const std::vector<std::string>
                         [&mutex, &answered, &call](grpc::Status status) {
                           absl::MutexLock lock(&mutex);
                           call.status = std::move(status);
+                          call.answered_at = absl::Now();
                           ++answered;
                         });
   }
@@ -124,6 +131,9 @@ int IssuedAtOnce(v1::VouchingService::Stub& stub, const std::vector<std::string>
   mutex.AwaitWithTimeout(absl::Condition(&all), absl::Minutes(10));
   int issued = 0;
   for (const Call& call : calls) {
+    if (seconds_to_answer != nullptr) {
+      seconds_to_answer->push_back(absl::ToDoubleSeconds(call.answered_at - first_sent));
+    }
     if (call.status.ok() && call.response.has_vouching_data()) {
       ++issued;
     } else {
@@ -209,14 +219,30 @@ int Run(const Options& options) {
     burst.push_back(*request);
   }
   const double rss_before = StatusMegabytes(*pid, "VmRSS");
+  // Every process's share of the burst's CPU: where a faster burst has to come from.
+  std::vector<std::pair<std::string, pid_t>> processes = {{"delayed target", (*target)->pid()},
+                                                          {"this client", getpid()}};
+  for (const char* name : {"coordinator", "signer", "agent-1", "agent-2", "agent-3", "dnsmasq"}) {
+    auto process = cluster.ProcessId(name);
+    if (process.ok()) processes.emplace_back(name, *process);
+  }
+  std::vector<double> process_cpu_before;
+  for (const auto& [name, process] : processes) {
+    process_cpu_before.push_back(ProcessCpuSeconds(process));
+  }
   cpu_before = ProcessCpuSeconds(*pid);
   const double machine_before = MachineBusySeconds();
   start = absl::Now();
-  const int burst_issued = IssuedAtOnce(*stub, burst);
+  std::vector<double> seconds_to_answer;
+  const int burst_issued = IssuedAtOnce(*stub, burst, &seconds_to_answer);
   const double burst_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   const double machine_busy = MachineBusySeconds() - machine_before;
   const double burst_cpu_ms = (ProcessCpuSeconds(*pid) - cpu_before) / options.vrs * 1000;
   const double peak_rss = StatusMegabytes(*pid, "VmHWM");
+  std::vector<double> process_cpu;
+  for (size_t i = 0; i < processes.size(); ++i) {
+    process_cpu.push_back(ProcessCpuSeconds(processes[i].second) - process_cpu_before[i]);
+  }
 
   std::printf(
       "| run | VRs | issued | seconds | coordinator CPU ms/VR | coordinator RSS MB |\n"
@@ -236,6 +262,18 @@ int Run(const Options& options) {
       "%.0f %%; the coordinator %.2f CPU s of it.\n",
       machine_busy, cores * burst_seconds, cores, burst_seconds,
       100.0 * machine_busy / (cores * burst_seconds), burst_cpu_ms * options.vrs / 1000);
+  std::sort(seconds_to_answer.begin(), seconds_to_answer.end());
+  auto quantile = [&](double q) {
+    return seconds_to_answer[static_cast<size_t>(q * (seconds_to_answer.size() - 1))];
+  };
+  std::printf(
+      "\nAnswers after the first send: first %.2f s, 10 %% %.2f s, median %.2f s, 90 %% %.2f s, "
+      "last %.2f s.\n\n| process | CPU s over the burst | ms per VR |\n|---|--:|--:|\n",
+      quantile(0), quantile(0.1), quantile(0.5), quantile(0.9), quantile(1));
+  for (size_t i = 0; i < processes.size(); ++i) {
+    std::printf("| %s | %.2f | %.2f |\n", processes[i].first.c_str(), process_cpu[i],
+                process_cpu[i] * 1000 / options.vrs);
+  }
   std::fflush(stdout);
   target->reset();
   return burst_issued == options.vrs && sequential_issued == options.baseline ? 0 : 1;

@@ -64,11 +64,12 @@ std::string ClusterNginxConfig(const std::string& workdir, const std::string& ta
       "  proxy_temp_path ", root, "/tmp-proxy;\n  fastcgi_temp_path ", root, "/tmp-fastcgi;\n",
       "  uwsgi_temp_path ", root, "/tmp-uwsgi;\n  scgi_temp_path ", root, "/tmp-scgi;\n",
       "  types { application/pkix-crl crl; }\n  server {\n    listen 127.0.0.1:", crl_port,
-      ";\n    root ", root, ";\n  }\n",
+      " reuseport;\n    root ", root, ";\n  }\n",
       // The TLS target: the server certificate and its chain (nginx wants them in one file).
-      "  server {\n    listen ", target_listen_address, ":", target_port, " ssl;\n    server_name ",
-      kClusterTargetHost, ";\n    ssl_certificate ", ClusterPath(workdir, "pki/server.pem"),
-      ";\n    ssl_certificate_key ", ClusterPath(workdir, "pki/server.key"), ";\n",
+      "  server {\n    listen ", target_listen_address, ":", target_port,
+      " ssl reuseport;\n    server_name ", kClusterTargetHost, ";\n    ssl_certificate ",
+      ClusterPath(workdir, "pki/server.pem"), ";\n    ssl_certificate_key ",
+      ClusterPath(workdir, "pki/server.key"), ";\n",
       with_rsa_certificate
           ? absl::StrCat("    ssl_certificate ", ClusterPath(workdir, "pki/server-rsa.pem"),
                          ";\n    ssl_certificate_key ", ClusterPath(workdir, "pki/server-rsa.key"),

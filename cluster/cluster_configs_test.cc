@@ -186,8 +186,8 @@ TEST(ClusterConfigsTest, FilesAreUnderTheWorkdir) {
   EXPECT_EQ(ClusterHostsFile({{"next.mecai.test", {"127.0.0.2", "127.0.0.3"}}}),
             "127.0.0.1 www.mecai.test\n127.0.0.2 next.mecai.test\n127.0.0.3 next.mecai.test\n");
   const std::string nginx = ClusterNginxConfig(kWorkdir, "0.0.0.0", 8443, 9443, /*as_root=*/false);
-  EXPECT_THAT(nginx, HasSubstr("listen 127.0.0.1:8443;"));
-  EXPECT_THAT(nginx, HasSubstr("listen 0.0.0.0:9443 ssl;"));
+  EXPECT_THAT(nginx, HasSubstr("listen 127.0.0.1:8443 reuseport;"));
+  EXPECT_THAT(nginx, HasSubstr("listen 0.0.0.0:9443 ssl reuseport;"));
   EXPECT_THAT(nginx, HasSubstr(absl::StrCat("ssl_certificate ", kWorkdir, "/pki/server.pem;")));
   EXPECT_THAT(nginx, ::testing::Not(HasSubstr("user root")));
   EXPECT_THAT(ClusterNginxConfig(kWorkdir, "127.0.0.1", 1, 2, /*as_root=*/true),

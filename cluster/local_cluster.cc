@@ -298,7 +298,8 @@ absl::Status LocalCluster::BuildPki() {
   RETURN_IF_ERROR(WriteFileAtomically(Path("pki/root-ca.pem"), CertificateToPem(root_.get())));
   RETURN_IF_ERROR(
       WriteFileAtomically(Path("pki/issuing-ca.pem"), CertificateToPem(issuing_.get())));
-  ASSIGN_OR_RETURN(crl_port_, PickFreeTcpPort());
+  ASSIGN_OR_RETURN(crl_port_reservation_, ReservedTcpPort::Reserve());
+  crl_port_ = crl_port_reservation_->port();
   RETURN_IF_ERROR(IssueServerCertificate(kTargetHost, "server"));
   RETURN_IF_ERROR(IssueServerCertificate(kTargetHost, "revoked"));
   if (options_.target_serves_rsa_certificate) {
@@ -434,7 +435,8 @@ absl::Status LocalCluster::Start() {
   RETURN_IF_ERROR(BuildHsm());
   RETURN_IF_ERROR(CreateMaintainerKey());
   ASSIGN_OR_RETURN(Resolver dns, StartResolver(binaries.dnsmasq));
-  ASSIGN_OR_RETURN(target_port_, PickFreeTcpPort());
+  ASSIGN_OR_RETURN(target_port_reservation_, ReservedTcpPort::Reserve());
+  target_port_ = target_port_reservation_->port();
   RETURN_IF_ERROR(StartWebServer(binaries.nginx));
   if (!dns.process->Running()) {
     return absl::UnavailableError(

@@ -282,6 +282,10 @@ class LocalCluster {
   int target_port_ = 0;
   // The issuing CA's CRL distribution point, served by nginx (RFC 5280 §4.2.1.13).
   int crl_port_ = 0;
+  // nginx's two ports, held from their choice on (ReservedTcpPort): the CRL's URL is in the
+  // certificates issued before nginx starts, and no other server may answer on it.
+  std::unique_ptr<ReservedTcpPort> crl_port_reservation_;
+  std::unique_ptr<ReservedTcpPort> target_port_reservation_;
   int coordinator_port_ = 0;
   std::vector<int> front_ports_;
   int coordinator_public_port_ = 0;

@@ -62,6 +62,8 @@ class ScopedFd {
   ScopedFd(const ScopedFd&) = delete;
   ScopedFd& operator=(const ScopedFd&) = delete;
   int get() const { return fd_; }
+  // Gives up the descriptor without closing it.
+  void Release() { fd_ = -1; }
   void Reset() {
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
@@ -403,6 +405,28 @@ absl::StatusOr<int> PickFreeTcpPort() {
   if (!port.ok()) return absl::UnavailableError("cannot find a free TCP port on 127.0.0.1");
   return port;
 }
+
+absl::StatusOr<std::unique_ptr<ReservedTcpPort>> ReservedTcpPort::Reserve() {
+  ScopedFd socket_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (socket_fd.get() < 0) return absl::InternalError(absl::StrCat("socket: ", ErrnoText(errno)));
+  const int on = 1;
+  sockaddr_in address;
+  std::memset(&address, 0, sizeof(address));
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (setsockopt(socket_fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+      bind(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      getsockname(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot reserve a TCP port on 127.0.0.1: ", ErrnoText(errno)));
+  }
+  const int fd = socket_fd.get();
+  socket_fd.Release();
+  return std::unique_ptr<ReservedTcpPort>(new ReservedTcpPort(fd, ntohs(address.sin_port)));
+}
+
+ReservedTcpPort::~ReservedTcpPort() { close(fd_); }
 
 absl::StatusOr<int> PickFreeTcpAndUdpPort() {
   for (int attempt = 0; attempt < 50; ++attempt) {

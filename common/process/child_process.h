@@ -121,6 +121,27 @@ absl::StatusOr<int> PickFreeTcpPort();
 // The same, free for both TCP and UDP on 127.0.0.1 (for DNS servers, which bind both).
 absl::StatusOr<int> PickFreeTcpAndUdpPort();
 
+// A TCP port held, for as long as this object lives, for a server that binds it with SO_REUSEPORT
+// (nginx's `listen ... reuseport`): a socket bound to 127.0.0.1 on it with SO_REUSEPORT that never
+// listens. Meanwhile the kernel gives the port to no other bind(2) of port 0 and to no outgoing
+// connection, a server that binds it with SO_REUSEPORT as the same user listens beside it, and no
+// connection reaches the holding socket. Without PickFreeTcpPort's window, in which a server of
+// another test could take the port and answer in place of the caller's.
+class ReservedTcpPort {
+ public:
+  static absl::StatusOr<std::unique_ptr<ReservedTcpPort>> Reserve();
+  ~ReservedTcpPort();
+  ReservedTcpPort(const ReservedTcpPort&) = delete;
+  ReservedTcpPort& operator=(const ReservedTcpPort&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  ReservedTcpPort(int fd, int port) : fd_(fd), port_(port) {}
+  const int fd_;
+  const int port_;
+};
+
 }  // namespace mecai
 
 #endif  // MECAI_COMMON_PROCESS_CHILD_PROCESS_H_

@@ -190,6 +190,46 @@ TEST(WaitForTcpPortTest, FailsFastWhenTheServerExits) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("exited with status 7"));
 }
 
+// A socket bound to 127.0.0.1:`port`, with SO_REUSEPORT when `reuse_port`; -1 when bind(2) fails.
+int BoundSocket(int port, bool reuse_port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int on = 1;
+  if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) return fd;
+  close(fd);
+  return -1;
+}
+
+TEST(ReservedTcpPortTest, OnlyAServerWithReusePortBindsTheHeldPortAndItAloneIsReached) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReservedTcpPort> reserved, ReservedTcpPort::Reserve());
+  const int port = reserved->port();
+  ASSERT_GT(port, 0);
+  // Another test's server, or PickFreeTcpPort's socket, cannot have it.
+  EXPECT_EQ(BoundSocket(port, /*reuse_port=*/false), -1);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK_AND_ASSIGN(int picked, PickFreeTcpPort());
+    EXPECT_NE(picked, port);
+  }
+  // Nothing listens yet: a connection is refused, not held by the reserving socket.
+  EXPECT_EQ(WaitForTcpPort("127.0.0.1", port, absl::Milliseconds(100)).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  // The server it is held for (nginx's `listen ... reuseport`) binds beside it and is reached.
+  const int server = BoundSocket(port, /*reuse_port=*/true);
+  ASSERT_GE(server, 0);
+  ASSERT_EQ(listen(server, 4), 0);
+  EXPECT_TRUE(WaitForTcpPort("127.0.0.1", port, absl::Seconds(5)).ok());
+  close(server);
+  // Released, the port is anyone's again.
+  reserved.reset();
+  const int after = BoundSocket(port, /*reuse_port=*/false);
+  EXPECT_GE(after, 0);
+  if (after >= 0) close(after);
+}
+
 TEST(WaitForTcpPortTest, RejectsNamesThatAreNotAddresses) {
   EXPECT_EQ(WaitForTcpPort("localhost", 80, absl::Seconds(1)).code(),
             absl::StatusCode::kInvalidArgument);
