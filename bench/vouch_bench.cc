@@ -99,7 +99,14 @@ int RunOne(const Options& options, int perspectives) {
     const absl::Time start = absl::Now();
     grpc::Status status = stub->Vouch(&context, request, &response);
     *seconds = absl::ToDoubleSeconds(absl::Now() - start);
-    return status.ok() && response.has_vouching_data();
+    const bool issued = status.ok() && response.has_vouching_data();
+    // The first few failures say why: a benchmark that fails must say what to raise.
+    static std::atomic<int> reported{0};
+    if (!issued && reported++ < 5) {
+      std::fprintf(stderr, "not issued: %s %s\n", status.error_message().c_str(),
+                   response.refusal().explanation().c_str());
+    }
+    return issued;
   };
   // Warm up: connections, CRL cache, HSM sessions.
   for (int i = 0; i < options.clients; ++i) {
