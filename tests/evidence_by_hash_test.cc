@@ -1,13 +1,15 @@
 // Evidence by content hash (ARCHITECTURE.md §8) against the REAL signer binary (SoftHSM2 token),
 // called with the coordinator's own mutual-TLS identity, as a compromised coordinator would
 // (docs/SECURITY.md T7): the signer keeps only bytes it hashed itself, within its limits, and
-// checks evidence named by hash exactly as evidence sent inline. Then a CA whose CRL is over
+// checks evidence named by hash exactly as evidence sent inline; its parsed-CRL cache keeps no CRL
+// whose signature did not verify with the issuer's key. Then a CA whose CRL is over
 // 2 MiB, twice the signer's message limit: its certificates are vouched for, the CRL is uploaded
 // once, and every later signing request names it by hash.
 #include <openssl/x509.h>
 
 #include <iostream>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "common/base/files.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/openssl_types.h"
+#include "common/crypto/pem.h"
 #include "common/pki/pki_builder.h"
 #include "common/rpc/grpc_channel.h"
 #include "common/testing/status_macros.h"
@@ -432,6 +435,133 @@ TEST_F(EvidenceAttackTest, AnotherCasCrlByHashIsRefusedAsInline) {
               HasSubstr("the CRL is issued by another CA than the certificate's issuer"));
   EXPECT_EQ(refused_by_hash.refusal().SerializeAsString(),
             refused_inline.refusal().SerializeAsString());
+}
+
+// A compromised coordinator (docs/SECURITY.md T7) tries to put bytes no CA signed into the
+// signer's parsed-CRL cache, and to displace the cluster's real CRL with a forged one under the
+// same issuer name. Each candidate is uploaded, named by hash, and sent inline: random bytes, the
+// real CRL truncated, the real CRL with one byte of its signature flipped, a fresh CRL revoking
+// nothing under the issuing CA's name but signed with another key, and a valid CRL of another CA.
+// Each is refused as it would be without the cache (trust rule 9, "The signer decides alone"), and
+// none is kept: a CRL is kept only once its signature verified with the certificate issuer's key
+// (docs/SECURITY.md "What the signer trusts of evidence named by hash",
+// common/revocation/parsed_crl_cache.h). The parsed-CRL gauges stay where the honest VR left
+// them, and the next honest VD reuses the real CRL: the forged one displaced nothing.
+TEST_F(EvidenceAttackTest, CrlsNoCaSignedForTheIssuerAreRefusedAndNeverKept) {
+  // An honest VR: the cluster's CRL is parsed, verified and kept.
+  const v1::VouchResponse vouched = signer_->VouchForTheServer();
+  ASSERT_TRUE(vouched.has_vouching_data()) << vouched.refusal().explanation();
+  const std::string honest = signer_->SignerMetrics();
+  const double parsed_crls = Sample(honest, "mecai_signer_parsed_crls");
+  const double parsed_memory = Sample(honest, "mecai_signer_parsed_crl_memory_bytes");
+  EXPECT_EQ(parsed_crls, 1);
+  ASSERT_OK_AND_ASSIGN(const std::string real_crl, ReadFile(cluster_->Path("crl/issuing-ca.crl")));
+  EXPECT_GE(parsed_memory, 2.0 * real_crl.size());
+
+  const v1::SignVouchingRequest honest_request =
+      signer_->EvidenceOf(vouched.log_index(), FreshIndex(), false);
+  ASSERT_GE(honest_request.revocation_size(), 1);
+  ASSERT_EQ(honest_request.revocation(0).source(), v1::CRL);
+  ASSERT_EQ(honest_request.revocation(0).response_sha256(), Sha256(real_crl));
+
+  // The candidates.
+  std::mt19937 random(20261207);
+  std::string junk(4096, '\0');
+  for (char& byte : junk) byte = static_cast<char>(random() & 0xff);
+  std::string flipped = real_crl;
+  flipped.back() = static_cast<char>(flipped.back() ^ 0x01);  // The signature's last byte.
+  ASSERT_OK_AND_ASSIGN(std::vector<X509Ptr> issuing,
+                       LoadPemCertificates(cluster_->Path("pki/issuing-ca.pem")));
+  ASSERT_FALSE(issuing.empty());
+  CrlSpec fresh;
+  fresh.this_update = absl::Now() - absl::Minutes(1);
+  fresh.next_update = absl::Now() + absl::Hours(24);
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr forger_key, GenerateEcKey());
+  ASSERT_OK_AND_ASSIGN(std::string forged, IssueCrlDer(fresh, issuing[0].get(), forger_key.get()));
+  {
+    // The forged CRL names the issuing CA exactly as the real one does.
+    const unsigned char* cursor = reinterpret_cast<const unsigned char*>(forged.data());
+    X509CrlPtr parsed(d2i_X509_CRL(nullptr, &cursor, static_cast<long>(forged.size())));
+    ASSERT_NE(parsed, nullptr);
+    ASSERT_EQ(
+        X509_NAME_cmp(X509_CRL_get_issuer(parsed.get()), X509_get_subject_name(issuing[0].get())),
+        0);
+  }
+  CertificateSpec other_spec;
+  other_spec.common_name = "Another Issuing CA";
+  other_spec.is_certificate_authority = true;
+  other_spec.not_before = absl::Now() - absl::Hours(1);
+  other_spec.not_after = absl::Now() + absl::Hours(24);
+  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr other_key, GenerateEcKey());
+  ASSERT_OK_AND_ASSIGN(X509Ptr other_ca,
+                       IssueCertificate(other_spec, other_key.get(), nullptr, other_key.get()));
+  ASSERT_OK_AND_ASSIGN(std::string other_crl, IssueCrlDer(fresh, other_ca.get(), other_key.get()));
+
+  struct Candidate {
+    const char* what;
+    std::string der;
+    const char* explanation;
+  };
+  const std::vector<Candidate> candidates = {
+      {"random bytes", junk, "the DER CRL does not parse"},
+      {"the real CRL truncated", real_crl.substr(0, real_crl.size() - 16),
+       "the DER CRL does not parse"},
+      {"the real CRL with a byte of its signature flipped", flipped,
+       "the CRL's signature does not verify with the issuer's key"},
+      {"a CRL in the issuing CA's name signed with another key", forged,
+       "the CRL's signature does not verify with the issuer's key"},
+      {"a valid CRL of another CA", other_crl,
+       "the CRL is issued by another CA than the certificate's issuer"},
+  };
+  for (const Candidate& candidate : candidates) {
+    SCOPED_TRACE(candidate.what);
+    v1::UploadEvidenceResponse stored;
+    grpc::Status status = signer_->Upload(
+        SignerAsCoordinator::Chunks(candidate.der, Sha256(candidate.der), candidate.der.size()),
+        absl::ZeroDuration(), &stored);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(stored.response_sha256(), Sha256(candidate.der));
+
+    v1::SignVouchingRequest by_hash = honest_request;
+    by_hash.set_log_index(FreshIndex());
+    by_hash.mutable_revocation(0)->set_response_sha256(Sha256(candidate.der));
+    v1::SignVouchingRequest inline_request = by_hash;
+    inline_request.mutable_revocation(0)->set_response_der(candidate.der);
+    for (const v1::SignVouchingRequest* request : {&by_hash, &inline_request}) {
+      v1::SignVouchingResponse response;
+      status = signer_->SignVouching(*request, &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      EXPECT_FALSE(response.has_vouching_data());
+      ASSERT_TRUE(response.has_refusal()) << response.ShortDebugString();
+      EXPECT_EQ(response.refusal().reason(), v1::REVOCATION_UNKNOWN);
+      EXPECT_THAT(response.refusal().explanation(), HasSubstr(candidate.explanation));
+    }
+  }
+  // The forged bytes, inline, under the hash of the real CRL the signer keeps.
+  v1::SignVouchingRequest under_real_hash = honest_request;
+  under_real_hash.set_log_index(FreshIndex());
+  under_real_hash.mutable_revocation(0)->set_response_der(forged);
+  v1::SignVouchingResponse response;
+  ASSERT_TRUE(signer_->SignVouching(under_real_hash, &response).ok());
+  ASSERT_TRUE(response.has_refusal()) << response.ShortDebugString();
+  EXPECT_EQ(response.refusal().reason(), v1::REVOCATION_UNKNOWN);
+  EXPECT_THAT(response.refusal().explanation(),
+              HasSubstr("the revocation evidence's response_sha256 is not the SHA-256 of its "
+                        "response"));
+
+  // Nothing unverified was kept, and nothing was dropped to make room for it.
+  const std::string attacked = signer_->SignerMetrics();
+  EXPECT_EQ(Sample(attacked, "mecai_signer_parsed_crls"), parsed_crls);
+  EXPECT_EQ(Sample(attacked, "mecai_signer_parsed_crl_memory_bytes"), parsed_memory);
+
+  // An honest VR again: signed, with the real CRL reused from the cache.
+  const v1::VouchResponse again = signer_->VouchForTheServer();
+  ASSERT_TRUE(again.has_vouching_data()) << again.refusal().explanation();
+  const std::string after = signer_->SignerMetrics();
+  EXPECT_GE(Sample(after, "mecai_signer_parsed_crl_reuses_total"),
+            Sample(attacked, "mecai_signer_parsed_crl_reuses_total") + 1);
+  EXPECT_EQ(Sample(after, "mecai_signer_parsed_crls"), parsed_crls);
+  EXPECT_EQ(Sample(after, "mecai_signer_parsed_crl_memory_bytes"), parsed_memory);
 }
 
 // A CA whose CRL is over 2 MiB (twice the signer's 1 MiB message limit).
