@@ -59,7 +59,10 @@ std::string ClusterNginxConfig(const std::string& workdir, const std::string& ta
   const std::string root = ClusterPath(workdir, "crl");
   return absl::StrCat(
       "worker_processes 1;\nerror_log stderr;\npid ", ClusterPath(workdir, "run/nginx.pid"), ";\n",
-      as_root ? "user root root;\n" : "", "events { worker_connections 64; }\n",
+      as_root ? "user root root;\n" : "",
+      // Every agent's probes at once, for benchmarks with hundreds of VRs in flight
+      // (docs/PERFORMANCE.md "End-to-end vouching on loopback").
+      "worker_rlimit_nofile 8192;\nevents { worker_connections 4096; }\n",
       "http {\n  access_log off;\n  client_body_temp_path ", root, "/tmp-body;\n",
       "  proxy_temp_path ", root, "/tmp-proxy;\n  fastcgi_temp_path ", root, "/tmp-fastcgi;\n",
       "  uwsgi_temp_path ", root, "/tmp-uwsgi;\n  scgi_temp_path ", root, "/tmp-scgi;\n",
