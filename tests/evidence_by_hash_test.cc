@@ -21,6 +21,7 @@
 #include "cluster/local_cluster.h"
 #include "common/base/config_loader.h"
 #include "common/base/files.h"
+#include "common/base/status.h"
 #include "common/crypto/hashing.h"
 #include "common/crypto/openssl_types.h"
 #include "common/crypto/pem.h"
@@ -169,6 +170,21 @@ class SignerAsCoordinator {
 
 std::string UploadsTotal(const std::string& result) {
   return absl::StrCat("mecai_signer_evidence_uploads_total{result=\"", result, "\"}");
+}
+
+// A CRL valid now (one minute old, a day to run) of a new self-signed CA, "Another Issuing CA".
+absl::StatusOr<std::string> AnotherCasCrl() {
+  CertificateSpec spec;
+  spec.common_name = "Another Issuing CA";
+  spec.is_certificate_authority = true;
+  spec.not_before = absl::Now() - absl::Hours(1);
+  spec.not_after = absl::Now() + absl::Hours(24);
+  ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateEcKey());
+  ASSIGN_OR_RETURN(X509Ptr other_ca, IssueCertificate(spec, key.get(), nullptr, key.get()));
+  CrlSpec crl;
+  crl.this_update = absl::Now() - absl::Minutes(1);
+  crl.next_update = absl::Now() + absl::Hours(24);
+  return IssueCrlDer(crl, other_ca.get(), key.get());
 }
 
 class EvidenceAttackTest : public ::testing::Test {
@@ -402,17 +418,7 @@ TEST_F(EvidenceAttackTest, BytesThatAreNoMessageAreRefused) {
 // A valid CRL of another CA, uploaded and named by hash for the server's certificate: refused by
 // the very check that refuses it inline, with the same reason and explanation.
 TEST_F(EvidenceAttackTest, AnotherCasCrlByHashIsRefusedAsInline) {
-  CertificateSpec spec;
-  spec.common_name = "Another Issuing CA";
-  spec.is_certificate_authority = true;
-  spec.not_before = absl::Now() - absl::Hours(1);
-  spec.not_after = absl::Now() + absl::Hours(24);
-  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr key, GenerateEcKey());
-  ASSERT_OK_AND_ASSIGN(X509Ptr other_ca, IssueCertificate(spec, key.get(), nullptr, key.get()));
-  CrlSpec crl;
-  crl.this_update = absl::Now() - absl::Minutes(1);
-  crl.next_update = absl::Now() + absl::Hours(24);
-  ASSERT_OK_AND_ASSIGN(std::string other_crl, IssueCrlDer(crl, other_ca.get(), key.get()));
+  ASSERT_OK_AND_ASSIGN(std::string other_crl, AnotherCasCrl());
   v1::UploadEvidenceResponse stored;
   grpc::Status status =
       signer_->Upload(SignerAsCoordinator::Chunks(other_crl, Sha256(other_crl), other_crl.size()),
@@ -487,15 +493,7 @@ TEST_F(EvidenceAttackTest, CrlsNoCaSignedForTheIssuerAreRefusedAndNeverKept) {
         X509_NAME_cmp(X509_CRL_get_issuer(parsed.get()), X509_get_subject_name(issuing[0].get())),
         0);
   }
-  CertificateSpec other_spec;
-  other_spec.common_name = "Another Issuing CA";
-  other_spec.is_certificate_authority = true;
-  other_spec.not_before = absl::Now() - absl::Hours(1);
-  other_spec.not_after = absl::Now() + absl::Hours(24);
-  ASSERT_OK_AND_ASSIGN(EvpPkeyPtr other_key, GenerateEcKey());
-  ASSERT_OK_AND_ASSIGN(X509Ptr other_ca,
-                       IssueCertificate(other_spec, other_key.get(), nullptr, other_key.get()));
-  ASSERT_OK_AND_ASSIGN(std::string other_crl, IssueCrlDer(fresh, other_ca.get(), other_key.get()));
+  ASSERT_OK_AND_ASSIGN(std::string other_crl, AnotherCasCrl());
 
   struct Candidate {
     const char* what;
