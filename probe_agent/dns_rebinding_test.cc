@@ -153,8 +153,8 @@ class DnsRebindingTest : public ::testing::Test {
     ASSERT_TRUE(forbidden.ok()) << forbidden.status();
     forbidden_listener_ = std::move(*forbidden);
 
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
-        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
+    absl::StatusOr<std::unique_ptr<EngineTlsFetcher>> fetcher =
+        EngineTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
     EvpPkeyPtr key(EVP_EC_gen("P-256"));
@@ -206,7 +206,7 @@ class DnsRebindingTest : public ::testing::Test {
   std::unique_ptr<RebindingResolver> rebinding_;
   std::unique_ptr<OpenSslTestServer> target_;
   std::unique_ptr<PlainTcpTestServer> forbidden_listener_;
-  std::unique_ptr<OpenSslTlsFetcher> fetcher_;
+  std::unique_ptr<EngineTlsFetcher> fetcher_;
   std::unique_ptr<InMemorySigningKey> signing_key_;
 };
 

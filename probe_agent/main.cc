@@ -60,8 +60,8 @@ absl::Status Run(const std::string& config_path) {
   ASSIGN_OR_RETURN(
       std::unique_ptr<CaresResolver> resolver,
       CaresResolver::Create(config.resolver(), static_cast<int>(config.resolver_tries())));
-  ASSIGN_OR_RETURN(std::unique_ptr<OpenSslTlsFetcher> fetcher,
-                   OpenSslTlsFetcher::Create(TlsEngineOptionsFromConfig(config)));
+  ASSIGN_OR_RETURN(std::unique_ptr<EngineTlsFetcher> fetcher,
+                   EngineTlsFetcher::Create(TlsEngineOptionsFromConfig(config)));
   const std::vector<std::string> allowed(config.allowed_special_address_ranges().begin(),
                                          config.allowed_special_address_ranges().end());
   ASSIGN_OR_RETURN(AddressPolicy policy, AddressPolicy::Create(allowed));

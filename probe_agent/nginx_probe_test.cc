@@ -154,8 +154,8 @@ class NginxProbeTest : public ::testing::Test {
         CaresResolver::Create(resolver_config);
     ASSERT_TRUE(resolver.ok()) << resolver.status();
     resolver_ = std::move(*resolver);
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
-        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
+    absl::StatusOr<std::unique_ptr<EngineTlsFetcher>> fetcher =
+        EngineTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
     absl::StatusOr<EvpPkeyPtr> key = GenerateEd25519Key();
@@ -196,7 +196,7 @@ class NginxProbeTest : public ::testing::Test {
   }
 
   std::unique_ptr<CaresResolver> resolver_;
-  std::unique_ptr<OpenSslTlsFetcher> fetcher_;
+  std::unique_ptr<EngineTlsFetcher> fetcher_;
   std::unique_ptr<InMemorySigningKey> signing_key_;
   std::unique_ptr<Prober> prober_;
 };

@@ -67,8 +67,8 @@ class ProbeServiceTest : public ::testing::Test {
     ASSERT_TRUE(target.ok()) << target.status();
     target_ = std::move(*target);
 
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
-        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
+    absl::StatusOr<std::unique_ptr<EngineTlsFetcher>> fetcher =
+        EngineTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
     EvpPkeyPtr key(EVP_EC_gen("P-256"));
@@ -130,7 +130,7 @@ class ProbeServiceTest : public ::testing::Test {
   TestCertificate certificate_;
   std::unique_ptr<OpenSslTestServer> target_;
   TableResolver resolver_;
-  std::unique_ptr<OpenSslTlsFetcher> fetcher_;
+  std::unique_ptr<EngineTlsFetcher> fetcher_;
   EvpPkeyPtr public_key_;
   std::unique_ptr<InMemorySigningKey> signing_key_;
   static constexpr absl::Duration kProbedVrMemory = absl::Seconds(600);

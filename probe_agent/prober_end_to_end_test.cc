@@ -50,8 +50,8 @@ class ProberEndToEndTest : public ::testing::Test {
         CaresResolver::Create(resolver_config);
     ASSERT_TRUE(resolver.ok()) << resolver.status();
     resolver_ = std::move(*resolver);
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
-        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
+    absl::StatusOr<std::unique_ptr<EngineTlsFetcher>> fetcher =
+        EngineTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
 
@@ -113,7 +113,7 @@ class ProberEndToEndTest : public ::testing::Test {
   std::unique_ptr<OpenSslTestServer> ipv4_target_;
   std::unique_ptr<OpenSslTestServer> ipv6_target_;
   std::unique_ptr<CaresResolver> resolver_;
-  std::unique_ptr<OpenSslTlsFetcher> fetcher_;
+  std::unique_ptr<EngineTlsFetcher> fetcher_;
   EvpPkeyPtr public_key_;
   std::unique_ptr<InMemorySigningKey> signing_key_;
 };

@@ -106,8 +106,8 @@ class ProberTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
-        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
+    absl::StatusOr<std::unique_ptr<EngineTlsFetcher>> fetcher =
+        EngineTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     real_fetcher_ = std::move(*fetcher);
     recording_fetcher_ = std::make_unique<RecordingFetcher>(*real_fetcher_);
@@ -146,7 +146,7 @@ class ProberTest : public ::testing::Test {
   static TestCertificate* site_;
   static TestCertificate* other_;
   static OpenSslTestServer* server_;
-  std::unique_ptr<OpenSslTlsFetcher> real_fetcher_;
+  std::unique_ptr<EngineTlsFetcher> real_fetcher_;
   std::unique_ptr<RecordingFetcher> recording_fetcher_;
   TableResolver resolver_;
   FakeClock clock_{kNow};
@@ -387,8 +387,8 @@ TEST_F(ProberTest, CoordinatorDeadlineBoundsTheProbe) {
   ASSERT_TRUE(silent.ok()) << silent.status();
   resolver_.Set("slow.example.test", std::vector<std::string>{"127.0.0.1"});
   // The agent's own handshake timeout is 5 s; the coordinator allows 800 ms.
-  absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> engine_fetcher =
-      OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
+  absl::StatusOr<std::unique_ptr<EngineTlsFetcher>> engine_fetcher =
+      EngineTlsFetcher::Create(test_support::TestEngineOptions());
   ASSERT_TRUE(engine_fetcher.ok());
   absl::StatusOr<AddressPolicy> policy = AddressPolicy::Create({"127.0.0.0/8"});
   ASSERT_TRUE(policy.ok());

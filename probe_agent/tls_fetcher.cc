@@ -14,18 +14,18 @@ void TlsFetcher::FetchAsync(FetchRequest request, FetchCallback done) {
   }).detach();
 }
 
-absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> OpenSslTlsFetcher::Create(
+absl::StatusOr<std::unique_ptr<EngineTlsFetcher>> EngineTlsFetcher::Create(
     const TlsEngineOptions& options) {
   absl::StatusOr<std::unique_ptr<TlsEngine>> engine = TlsEngine::Create(options);
   if (!engine.ok()) return engine.status();
-  return std::unique_ptr<OpenSslTlsFetcher>(new OpenSslTlsFetcher(std::move(*engine)));
+  return std::unique_ptr<EngineTlsFetcher>(new EngineTlsFetcher(std::move(*engine)));
 }
 
-v1::AddressObservation OpenSslTlsFetcher::Fetch(const FetchRequest& request) {
+v1::AddressObservation EngineTlsFetcher::Fetch(const FetchRequest& request) {
   return engine_->Fetch(request);
 }
 
-void OpenSslTlsFetcher::FetchAsync(FetchRequest request, FetchCallback done) {
+void EngineTlsFetcher::FetchAsync(FetchRequest request, FetchCallback done) {
   engine_->Start(std::move(request), std::move(done));
 }
 

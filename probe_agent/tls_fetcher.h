@@ -1,6 +1,6 @@
 // Fetching the certificate chain a TLS server presents at one address (ARCHITECTURE.md §1: the
 // agent "performs the TLS handshake with SNI, and returns what it saw"). Behind an interface so the
-// prober can be tested with another dialer; only main.cc picks OpenSslTlsFetcher.
+// prober can be tested with another dialer; only main.cc picks EngineTlsFetcher.
 #ifndef MECAI_PROBE_AGENT_TLS_FETCHER_H_
 #define MECAI_PROBE_AGENT_TLS_FETCHER_H_
 
@@ -33,7 +33,7 @@ class TlsFetcher {
 
   // The same without blocking the caller: `done` receives the result exactly once, on another
   // thread or on the caller's, and must not block. This default runs Fetch on a thread of its own
-  // per call and ignores request.deadline; OpenSslTlsFetcher runs it on its event loops instead.
+  // per call and ignores request.deadline; EngineTlsFetcher runs it on its event loops instead.
   virtual void FetchAsync(FetchRequest request, FetchCallback done);
 
   // Ends the fetches whose request.cancellation is set without waiting for their timeouts; their
@@ -43,7 +43,7 @@ class TlsFetcher {
 };
 
 // The TLS client of the agent over a TlsEngine (epoll event loops; see tls_engine.h), in the
-// library of TlsEngineOptions::library: OpenSSL 3 (hence the name) or GnuTLS. It does not verify
+// library of TlsEngineOptions::library: GnuTLS (the default) or OpenSSL 3. It does not verify
 // the server's certificate: it records the chain the server sent, leaf first, and the coordinator
 // and signer judge it (ARCHITECTURE.md §3).
 // TLS 1.2 (RFC 5246) and TLS 1.3 (RFC 8446) by default, or the versions and groups of `options`. No
@@ -51,9 +51,9 @@ class TlsFetcher {
 // for a key type offers only what selects it.
 //
 // Thread-safe.
-class OpenSslTlsFetcher : public TlsFetcher {
+class EngineTlsFetcher : public TlsFetcher {
  public:
-  static absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> Create(
+  static absl::StatusOr<std::unique_ptr<EngineTlsFetcher>> Create(
       const TlsEngineOptions& options = TlsEngineOptions());
 
   v1::AddressObservation Fetch(const FetchRequest& request) override;
@@ -63,7 +63,7 @@ class OpenSslTlsFetcher : public TlsFetcher {
   TlsEngine& engine() { return *engine_; }
 
  private:
-  explicit OpenSslTlsFetcher(std::unique_ptr<TlsEngine> engine) : engine_(std::move(engine)) {}
+  explicit EngineTlsFetcher(std::unique_ptr<TlsEngine> engine) : engine_(std::move(engine)) {}
 
   const std::unique_ptr<TlsEngine> engine_;
 };

@@ -30,7 +30,7 @@ using ::testing::StartsWith;
 constexpr absl::Duration kConnectTimeout = absl::Seconds(3);
 constexpr absl::Duration kHandshakeTimeout = absl::Seconds(5);
 
-class OpenSslTlsFetcherTest : public ::testing::Test {
+class EngineTlsFetcherTest : public ::testing::Test {
  protected:
   // One pair of certificates and one s_server for the suite: a default certificate, and another
   // one served only to clients sending SNI "sni.example.test".
@@ -62,8 +62,8 @@ class OpenSslTlsFetcherTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
-    absl::StatusOr<std::unique_ptr<OpenSslTlsFetcher>> fetcher =
-        OpenSslTlsFetcher::Create(test_support::TestEngineOptions());
+    absl::StatusOr<std::unique_ptr<EngineTlsFetcher>> fetcher =
+        EngineTlsFetcher::Create(test_support::TestEngineOptions());
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     fetcher_ = std::move(*fetcher);
   }
@@ -83,14 +83,14 @@ class OpenSslTlsFetcherTest : public ::testing::Test {
   static TestCertificate* default_certificate_;
   static TestCertificate* sni_certificate_;
   static OpenSslTestServer* server_;
-  std::unique_ptr<OpenSslTlsFetcher> fetcher_;
+  std::unique_ptr<EngineTlsFetcher> fetcher_;
 };
 
-TestCertificate* OpenSslTlsFetcherTest::default_certificate_ = nullptr;
-TestCertificate* OpenSslTlsFetcherTest::sni_certificate_ = nullptr;
-OpenSslTestServer* OpenSslTlsFetcherTest::server_ = nullptr;
+TestCertificate* EngineTlsFetcherTest::default_certificate_ = nullptr;
+TestCertificate* EngineTlsFetcherTest::sni_certificate_ = nullptr;
+OpenSslTestServer* EngineTlsFetcherTest::server_ = nullptr;
 
-TEST_F(OpenSslTlsFetcherTest, RecordsTheServedCertificate) {
+TEST_F(EngineTlsFetcherTest, RecordsTheServedCertificate) {
   v1::AddressObservation observation = Fetch("127.0.0.1", server_->port(), "default.example.test");
   ASSERT_EQ(observation.outcome(), v1::PROBE_OK) << observation.error();
   EXPECT_EQ(observation.address(), "127.0.0.1");
@@ -100,7 +100,7 @@ TEST_F(OpenSslTlsFetcherTest, RecordsTheServedCertificate) {
   EXPECT_EQ(observation.error(), "");
 }
 
-TEST_F(OpenSslTlsFetcherTest, SniSelectsTheCertificate) {
+TEST_F(EngineTlsFetcherTest, SniSelectsTheCertificate) {
   v1::AddressObservation with_sni = Fetch("127.0.0.1", server_->port(), "sni.example.test");
   ASSERT_EQ(with_sni.outcome(), v1::PROBE_OK) << with_sni.error();
   EXPECT_THAT(with_sni.certificate_chain_der(), ElementsAre(sni_certificate_->der));
@@ -115,7 +115,7 @@ TEST_F(OpenSslTlsFetcherTest, SniSelectsTheCertificate) {
   EXPECT_THAT(without_sni.certificate_chain_der(), ElementsAre(default_certificate_->der));
 }
 
-TEST_F(OpenSslTlsFetcherTest, ChainIsRecordedLeafFirst) {
+TEST_F(EngineTlsFetcherTest, ChainIsRecordedLeafFirst) {
   // s_server sends -cert_chain certificates after the leaf as they are, without checking them.
   OpenSslTestServer::Options options;
   options.certificate = *default_certificate_;
@@ -131,7 +131,7 @@ TEST_F(OpenSslTlsFetcherTest, ChainIsRecordedLeafFirst) {
   EXPECT_EQ(observation.tls_version(), "TLSv1.2");
 }
 
-TEST_F(OpenSslTlsFetcherTest, Ipv6Address) {
+TEST_F(EngineTlsFetcherTest, Ipv6Address) {
   OpenSslTestServer::Options options;
   options.host = "::1";
   options.certificate = *sni_certificate_;
@@ -143,7 +143,7 @@ TEST_F(OpenSslTlsFetcherTest, Ipv6Address) {
   EXPECT_THAT(observation.certificate_chain_der(), ElementsAre(sni_certificate_->der));
 }
 
-TEST_F(OpenSslTlsFetcherTest, ClosedPortIsConnectFailed) {
+TEST_F(EngineTlsFetcherTest, ClosedPortIsConnectFailed) {
   absl::StatusOr<int> closed = PickFreeTcpPort();
   ASSERT_TRUE(closed.ok());
   v1::AddressObservation observation = Fetch("127.0.0.1", *closed, "default.example.test");
@@ -155,7 +155,7 @@ TEST_F(OpenSslTlsFetcherTest, ClosedPortIsConnectFailed) {
   EXPECT_TRUE(observation.tls_version().empty());
 }
 
-TEST_F(OpenSslTlsFetcherTest, ConnectTimeoutIsConnectFailed) {
+TEST_F(EngineTlsFetcherTest, ConnectTimeoutIsConnectFailed) {
   // A listener that never accepts and has a backlog of one: once its queue is full, Linux drops
   // further SYNs, so the next connect neither succeeds nor fails until the timeout.
   const int listener = socket(AF_INET, SOCK_STREAM, 0);
@@ -184,7 +184,7 @@ TEST_F(OpenSslTlsFetcherTest, ConnectTimeoutIsConnectFailed) {
   EXPECT_GE(observation.connect_milliseconds(), 290u);
 }
 
-TEST_F(OpenSslTlsFetcherTest, NonTlsListenerIsHandshakeFailed) {
+TEST_F(EngineTlsFetcherTest, NonTlsListenerIsHandshakeFailed) {
   absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> plain =
       PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kGreetAndClose);
   ASSERT_TRUE(plain.ok()) << plain.status();
@@ -200,7 +200,7 @@ TEST_F(OpenSslTlsFetcherTest, NonTlsListenerIsHandshakeFailed) {
   EXPECT_EQ((*plain)->accepted_connections(), 1);
 }
 
-TEST_F(OpenSslTlsFetcherTest, SilentListenerIsHandshakeTimeout) {
+TEST_F(EngineTlsFetcherTest, SilentListenerIsHandshakeTimeout) {
   absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
       PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
   ASSERT_TRUE(silent.ok()) << silent.status();
@@ -212,13 +212,13 @@ TEST_F(OpenSslTlsFetcherTest, SilentListenerIsHandshakeTimeout) {
   EXPECT_GE(observation.handshake_milliseconds(), 290u);
 }
 
-TEST_F(OpenSslTlsFetcherTest, NamesAreNeverResolved) {
+TEST_F(EngineTlsFetcherTest, NamesAreNeverResolved) {
   v1::AddressObservation observation = Fetch("localhost", server_->port(), "localhost");
   EXPECT_EQ(observation.outcome(), v1::PROBE_CONNECT_FAILED);
   EXPECT_EQ(observation.error(), "cannot connect to localhost: not an IP address");
 }
 
-TEST_F(OpenSslTlsFetcherTest, ConcurrentFetchesShareTheContext) {
+TEST_F(EngineTlsFetcherTest, ConcurrentFetchesShareTheContext) {
   std::vector<std::thread> threads;
   std::vector<v1::AddressObservation> observations(6);
   for (size_t i = 0; i < observations.size(); ++i) {
