@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,8 +25,8 @@
 namespace mecai {
 namespace {
 
-// The connections accepted, each with the time its handshake may start; in accept order, which is
-// also the order of those times (one delay for all).
+// The connections accepted, each with the time its handshake may start (in accept order, which is
+// also the order of those times: one delay for all), and those whose time has come.
 class DelayedConnections {
  public:
   void Add(int fd, absl::Time release_at) {
@@ -33,21 +34,33 @@ class DelayedConnections {
     waiting_.push_back({fd, release_at});
   }
 
-  // Blocks until the oldest connection's time has come, and takes it.
-  int TakeReleased() {
+  // The one thread that waits for the times, so that no handshake thread wakes but to work: moves
+  // each connection to the released ones when its time comes. Never returns.
+  void ReleaseWhenDue() {
     absl::MutexLock lock(&mutex_);
     while (true) {
       mutex_.Await(absl::Condition(
           +[](std::deque<Waiting>* waiting) { return !waiting->empty(); }, &waiting_));
-      const absl::Time release_at = waiting_.front().release_at;
       const absl::Time now = absl::Now();
-      if (release_at <= now) break;
+      while (!waiting_.empty() && waiting_.front().release_at <= now) {
+        released_.push_back(waiting_.front().fd);
+        waiting_.pop_front();
+      }
+      if (waiting_.empty()) continue;
+      const absl::Duration until_next = waiting_.front().release_at - now;
       mutex_.Unlock();
-      absl::SleepFor(release_at - now);
+      absl::SleepFor(until_next);
       mutex_.Lock();
     }
-    const int fd = waiting_.front().fd;
-    waiting_.pop_front();
+  }
+
+  // Blocks until a connection is released, and takes it.
+  int TakeReleased() {
+    absl::MutexLock lock(&mutex_);
+    mutex_.Await(absl::Condition(
+        +[](std::deque<int>* released) { return !released->empty(); }, &released_));
+    const int fd = released_.front();
+    released_.pop_front();
     return fd;
   }
 
@@ -58,20 +71,31 @@ class DelayedConnections {
   };
   absl::Mutex mutex_;
   std::deque<Waiting> waiting_ ABSL_GUARDED_BY(mutex_);
+  std::deque<int> released_ ABSL_GUARDED_BY(mutex_);
 };
 
 // Enough handshakes at once that a slow client holds up no other: each worker blocks in one.
 constexpr int kHandshakeWorkers = 64;
+// A client that stops sending or reading holds its worker this long at most.
+constexpr int kSocketTimeoutSeconds = 30;
 
 struct Workers {
   SSL_CTX* context;
   DelayedConnections* connections;
 };
 
+void* ReleaseConnections(void* raw) {
+  static_cast<DelayedConnections*>(raw)->ReleaseWhenDue();
+  return nullptr;
+}
+
 void* HandshakeReleasedConnections(void* raw) {
   const Workers* workers = static_cast<const Workers*>(raw);
   while (true) {
     const int fd = workers->connections->TakeReleased();
+    const timeval timeout = {kSocketTimeoutSeconds, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
     SSL* ssl = SSL_new(workers->context);
     SSL_set_fd(ssl, fd);
     if (SSL_accept(ssl) == 1) SSL_shutdown(ssl);
@@ -100,8 +124,9 @@ void ServeDelayedTlsTarget(int listener, const std::string& certificate_chain_fi
   pthread_attr_init(&attributes);
   pthread_attr_setstacksize(&attributes, 256 * 1024);
   pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+  pthread_t thread;
+  if (pthread_create(&thread, &attributes, ReleaseConnections, connections) != 0) abort();
   for (int i = 0; i < kHandshakeWorkers; ++i) {
-    pthread_t thread;
     if (pthread_create(&thread, &attributes, HandshakeReleasedConnections, workers) != 0) abort();
   }
   while (true) {

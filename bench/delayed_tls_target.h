@@ -23,8 +23,9 @@ struct DelayedTlsTarget {
 };
 
 // Serves TLS on `listener` (a listening socket) for ever: each connection is held `delay` after it
-// is accepted, then one of a fixed set of threads completes its handshake with the PEM chain and
-// key of the files (no session cache, no tickets).
+// is accepted, then one of 64 threads completes its handshake with the PEM chain and key of the
+// files (no session cache, no tickets), so at most 64 handshakes run at once and a connection may
+// wait longer than `delay` for its turn; a client silent for 30 s loses its connection.
 [[noreturn]] void ServeDelayedTlsTarget(int listener, const std::string& certificate_chain_file,
                                         const std::string& key_file, absl::Duration delay);
 

@@ -90,6 +90,8 @@ int RunOne(const Options& options, int perspectives) {
     requests.push_back(*request);
   }
   auto stub = v1::VouchingService::NewStub(*channel);
+  // The first few failures say why: a benchmark that fails must say what to raise.
+  std::atomic<int> reported{0};
   auto vouch = [&](const std::string& serialized, double* seconds) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
@@ -100,8 +102,6 @@ int RunOne(const Options& options, int perspectives) {
     grpc::Status status = stub->Vouch(&context, request, &response);
     *seconds = absl::ToDoubleSeconds(absl::Now() - start);
     const bool issued = status.ok() && response.has_vouching_data();
-    // The first few failures say why: a benchmark that fails must say what to raise.
-    static std::atomic<int> reported{0};
     if (!issued && reported++ < 5) {
       std::fprintf(stderr, "not issued: %s %s\n", status.error_message().c_str(),
                    response.refusal().explanation().c_str());

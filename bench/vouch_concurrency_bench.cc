@@ -108,6 +108,7 @@ int IssuedAtOnce(v1::VouchingService::Stub& stub, const std::vector<std::string>
     v1::VouchRequest request;
     v1::VouchResponse response;
     grpc::Status status;
+    bool answered = false;
     absl::Time answered_at;
   };
   std::vector<Call> calls(requests.size());
@@ -122,6 +123,7 @@ int IssuedAtOnce(v1::VouchingService::Stub& stub, const std::vector<std::string>
                         [&mutex, &answered, &call](grpc::Status status) {
                           absl::MutexLock lock(&mutex);
                           call.status = std::move(status);
+                          call.answered = true;
                           call.answered_at = absl::Now();
                           ++answered;
                         });
@@ -131,7 +133,7 @@ int IssuedAtOnce(v1::VouchingService::Stub& stub, const std::vector<std::string>
   mutex.AwaitWithTimeout(absl::Condition(&all), absl::Minutes(10));
   int issued = 0;
   for (const Call& call : calls) {
-    if (seconds_to_answer != nullptr) {
+    if (seconds_to_answer != nullptr && call.answered) {
       seconds_to_answer->push_back(absl::ToDoubleSeconds(call.answered_at - first_sent));
     }
     if (call.status.ok() && call.response.has_vouching_data()) {
@@ -263,6 +265,7 @@ int Run(const Options& options) {
       machine_busy, cores * burst_seconds, cores, burst_seconds,
       100.0 * machine_busy / (cores * burst_seconds), burst_cpu_ms * options.vrs / 1000);
   std::sort(seconds_to_answer.begin(), seconds_to_answer.end());
+  if (seconds_to_answer.empty()) seconds_to_answer.push_back(0);  // No answer: all zeros.
   auto quantile = [&](double q) {
     return seconds_to_answer[static_cast<size_t>(q * (seconds_to_answer.size() - 1))];
   };

@@ -11,7 +11,7 @@ PACKAGES=(
   libp11-kit-dev libc-ares-dev libcurl4-openssl-dev libmicrohttpd-dev
   # libsodium: Ed25519 verification (common/crypto/ed25519_verify.h).
   libsodium-dev
-  # TCMalloc, every binary's allocator but the sanitizer builds' (bazel/system_libraries.bzl).
+  # TCMalloc, every binary's allocator but the sanitizer and fuzz builds' (bazel/system_libraries.bzl).
   libtcmalloc-minimal4
   # GnuTLS: the probe engine's second TLS library (probe_agent/gnutls_handshake.h); with wolfSSL
   # and Mbed TLS, the TLS client libraries //bench:tls_client_candidates_bench compares with OpenSSL

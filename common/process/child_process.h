@@ -123,10 +123,11 @@ absl::StatusOr<int> PickFreeTcpAndUdpPort();
 
 // A TCP port held, for as long as this object lives, for a server that binds it with SO_REUSEPORT
 // (nginx's `listen ... reuseport`): a socket bound to 127.0.0.1 on it with SO_REUSEPORT that never
-// listens. Meanwhile the kernel gives the port to no other bind(2) of port 0 and to no outgoing
-// connection, a server that binds it with SO_REUSEPORT as the same user listens beside it, and no
-// connection reaches the holding socket. Without PickFreeTcpPort's window, in which a server of
-// another test could take the port and answer in place of the caller's.
+// listens. Meanwhile the kernel gives the port on 127.0.0.1 or the wildcard address to no other
+// bind(2), of port 0 or of the port itself, and to no outgoing connection, a server that binds it
+// with SO_REUSEPORT as the same user listens beside it, and no connection reaches the holding
+// socket. Without PickFreeTcpPort's window, in which a server of another test could take the port
+// and answer in place of the caller's.
 class ReservedTcpPort {
  public:
   static absl::StatusOr<std::unique_ptr<ReservedTcpPort>> Reserve();

@@ -209,7 +209,9 @@ TEST(ReservedTcpPortTest, OnlyAServerWithReusePortBindsTheHeldPortAndItAloneIsRe
   const int port = reserved->port();
   ASSERT_GT(port, 0);
   // Another test's server, or PickFreeTcpPort's socket, cannot have it.
-  EXPECT_EQ(BoundSocket(port, /*reuse_port=*/false), -1);
+  const int intruder = BoundSocket(port, /*reuse_port=*/false);
+  EXPECT_EQ(intruder, -1);
+  if (intruder >= 0) close(intruder);
   for (int i = 0; i < 20; ++i) {
     ASSERT_OK_AND_ASSIGN(int picked, PickFreeTcpPort());
     EXPECT_NE(picked, port);
