@@ -4,18 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/openssl_error.h"
+#include "common/crypto/sodium_ready.h"
 
 namespace mecai {
-namespace {
-
-// sodium_init() picks the fastest implementations for this CPU; it may be called from several
-// threads, and the function-local static runs it once. 0: initialized now, 1: already was.
-bool SodiumReady() {
-  static const bool ready = sodium_init() >= 0;
-  return ready;
-}
-
-}  // namespace
 
 absl::Status VerifyEd25519(absl::string_view public_key, absl::string_view signature,
                            absl::string_view message) {

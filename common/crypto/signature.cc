@@ -81,11 +81,20 @@ absl::Status CheckAlgorithmMatchesKey(EVP_PKEY* key, v1::SignatureAlgorithm algo
 
 absl::StatusOr<std::unique_ptr<InMemorySigningKey>> InMemorySigningKey::Create(EvpPkeyPtr key) {
   ASSIGN_OR_RETURN(v1::SignatureAlgorithm algorithm, AlgorithmForKey(key.get()));
-  return std::unique_ptr<InMemorySigningKey>(new InMemorySigningKey(std::move(key), algorithm));
+  std::unique_ptr<Ed25519SecretKey> ed25519;
+  if (algorithm == v1::ED25519) {
+    ASSIGN_OR_RETURN(ed25519, Ed25519SecretKey::FromEvpKey(key.get()));
+  }
+  return std::unique_ptr<InMemorySigningKey>(
+      new InMemorySigningKey(std::move(key), algorithm, std::move(ed25519)));
 }
 
 absl::StatusOr<v1::Signature> InMemorySigningKey::Sign(absl::string_view data) {
-  return SignBytes(key_.get(), algorithm_, data);
+  if (ed25519_ == nullptr) return SignBytes(key_.get(), algorithm_, data);
+  v1::Signature signature;
+  signature.set_algorithm(v1::ED25519);
+  signature.set_value(ed25519_->Sign(data));
+  return signature;
 }
 
 absl::StatusOr<v1::Signature> SignBytes(EVP_PKEY* key, v1::SignatureAlgorithm algorithm,
