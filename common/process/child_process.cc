@@ -379,10 +379,14 @@ absl::Status WaitForTcpPort(const std::string& host, int port, absl::Duration ti
 
 namespace {
 
-// Binds a socket of `type` to 127.0.0.1:`port` (0: any), returns the bound port, and closes it.
-absl::StatusOr<int> BindLoopback(int type, int port) {
-  ScopedFd socket_fd(socket(AF_INET, type | SOCK_CLOEXEC, 0));
+// Binds `socket_fd` (with SO_REUSEPORT first when `reuse_port`) to 127.0.0.1:`port` (0: any) and
+// returns the bound port; the caller keeps or closes the socket.
+absl::StatusOr<int> BindLoopback(const ScopedFd& socket_fd, int port, bool reuse_port) {
   if (socket_fd.get() < 0) return absl::InternalError(absl::StrCat("socket: ", ErrnoText(errno)));
+  const int on = 1;
+  if (reuse_port && setsockopt(socket_fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+    return absl::InternalError(absl::StrCat("SO_REUSEPORT: ", ErrnoText(errno)));
+  }
   sockaddr_in address;
   std::memset(&address, 0, sizeof(address));
   address.sin_family = AF_INET;
@@ -398,6 +402,12 @@ absl::StatusOr<int> BindLoopback(int type, int port) {
   return static_cast<int>(ntohs(address.sin_port));
 }
 
+// Binds a socket of `type` to 127.0.0.1:`port` (0: any), returns the bound port, and closes it.
+absl::StatusOr<int> BindLoopback(int type, int port) {
+  ScopedFd socket_fd(socket(AF_INET, type | SOCK_CLOEXEC, 0));
+  return BindLoopback(socket_fd, port, /*reuse_port=*/false);
+}
+
 }  // namespace
 
 absl::StatusOr<int> PickFreeTcpPort() {
@@ -408,22 +418,14 @@ absl::StatusOr<int> PickFreeTcpPort() {
 
 absl::StatusOr<std::unique_ptr<ReservedTcpPort>> ReservedTcpPort::Reserve() {
   ScopedFd socket_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (socket_fd.get() < 0) return absl::InternalError(absl::StrCat("socket: ", ErrnoText(errno)));
-  const int on = 1;
-  sockaddr_in address;
-  std::memset(&address, 0, sizeof(address));
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (setsockopt(socket_fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
-      bind(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+  absl::StatusOr<int> port = BindLoopback(socket_fd, 0, /*reuse_port=*/true);
+  if (!port.ok()) {
     return absl::UnavailableError(
-        absl::StrCat("cannot reserve a TCP port on 127.0.0.1: ", ErrnoText(errno)));
+        absl::StrCat("cannot reserve a TCP port on 127.0.0.1: ", port.status().message()));
   }
   const int fd = socket_fd.get();
   socket_fd.Release();
-  return std::unique_ptr<ReservedTcpPort>(new ReservedTcpPort(fd, ntohs(address.sin_port)));
+  return std::unique_ptr<ReservedTcpPort>(new ReservedTcpPort(fd, *port));
 }
 
 ReservedTcpPort::~ReservedTcpPort() { close(fd_); }
