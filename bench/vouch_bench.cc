@@ -4,9 +4,13 @@
 // coordinator's own CPU time per VR and the signer's per VD, for each perspective count.
 // --crl_revoked N: the issuing CA's CRL lists N more revoked serials (a large CA's CRL: 48,000 is
 // about 2.3 MB), which every VR's revocation evidence then names.
+// --fronts 1: the VRs go to a front coordinator, which has its decisions recorded by the
+// coordinator as the VA's sequencer (docs/ARCHITECTURE.md §14); the coordinator column is then
+// the front's CPU per VR, and the sequencer's per VR (its calls, record and signer call) has a
+// column of its own.
 //
 //   bazel run -c opt //bench:vouch_bench -- --requests 300 --clients 8 --perspectives 3,5 \
-//     [--crl_revoked 48000]
+//     [--crl_revoked 48000] [--fronts 1]
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +23,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/bench_stats.h"
@@ -38,6 +43,7 @@ struct Options {
   int clients = 8;
   std::vector<int> perspectives = {3, 5};
   int crl_revoked = 0;
+  int fronts = 0;
 };
 
 double Percentile(std::vector<double> values, double fraction) {
@@ -59,6 +65,7 @@ int RunOne(const Options& options, int perspectives) {
   // own, not the reuse of an earlier one (docs/PROTOCOL.md "Decision reuse").
   cluster_options.decision_reuse = false;
   cluster_options.crl_padding_entries = options.crl_revoked;
+  cluster_options.fronts = options.fronts;
   LocalCluster cluster(cluster_options);
   absl::Status started = cluster.Start();
   if (!started.ok()) {
@@ -67,10 +74,15 @@ int RunOne(const Options& options, int perspectives) {
   }
   auto chain = LoadPemCertificatesAsDer(cluster.ServerChainFile());
   auto key = LoadPemPrivateKey(cluster.ServerKeyFile());
-  auto channel = MakeChannel(cluster.CoordinatorPeer());
-  auto coordinator_pid = cluster.ProcessId("coordinator");
+  // With fronts, the VRs go to front-1 and the coordinator is the sequencer.
+  const bool with_front = options.fronts > 0;
+  auto channel = MakeChannel(with_front ? cluster.FrontPeer(1) : cluster.CoordinatorPeer());
+  auto coordinator_pid = cluster.ProcessId(with_front ? "front-1" : "coordinator");
+  auto sequencer_pid = cluster.ProcessId("coordinator");
   auto signer_pid = cluster.ProcessId("signer");
-  if (!chain.ok() || !key.ok() || !channel.ok() || !coordinator_pid.ok() || !signer_pid.ok()) {
+  if (!chain.ok() || !key.ok() || !channel.ok() || !coordinator_pid.ok() || !signer_pid.ok() ||
+      !sequencer_pid.ok()) {
+    std::fprintf(stderr, "the cluster's files, channel or processes are missing\n");
     return 1;
   }
   auto signing_key = InMemorySigningKey::Create(std::move(*key));
@@ -122,6 +134,7 @@ int RunOne(const Options& options, int perspectives) {
   std::atomic<int> failures{0};
   const double cpu_before = ProcessCpuSeconds(*coordinator_pid);
   const double signer_cpu_before = ProcessCpuSeconds(*signer_pid);
+  const double sequencer_cpu_before = ProcessCpuSeconds(*sequencer_pid);
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
   for (int c = 0; c < options.clients; ++c) {
@@ -137,13 +150,17 @@ int RunOne(const Options& options, int perspectives) {
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
   const double cpu = ProcessCpuSeconds(*coordinator_pid) - cpu_before;
   const double signer_cpu = ProcessCpuSeconds(*signer_pid) - signer_cpu_before;
+  const double sequencer_cpu = ProcessCpuSeconds(*sequencer_pid) - sequencer_cpu_before;
   std::vector<double> all;
   for (const auto& per_client : latencies)
     all.insert(all.end(), per_client.begin(), per_client.end());
-  std::printf("| %d | %d | %d | %d | %.1f | %.1f | %.1f | %.2f | %.2f | %d |\n", perspectives,
+  const std::string sequencer_column =
+      with_front ? absl::StrFormat("%.2f", sequencer_cpu / options.requests * 1000) : "—";
+  std::printf("| %d | %d | %d | %d | %.1f | %.1f | %.1f | %.2f | %s | %.2f | %d |\n", perspectives,
               options.crl_revoked, options.clients, options.requests, options.requests / elapsed,
               Percentile(all, 0.5) * 1000, Percentile(all, 0.99) * 1000,
-              cpu / options.requests * 1000, signer_cpu / options.requests * 1000, failures.load());
+              cpu / options.requests * 1000, sequencer_column.c_str(),
+              signer_cpu / options.requests * 1000, failures.load());
   std::fflush(stdout);
   return failures.load() == 0 ? 0 : 1;
 }
@@ -160,6 +177,8 @@ int main(int argc, char** argv) {
       options.requests = std::atoi(value.c_str());
     } else if (flag == "--clients") {
       options.clients = std::atoi(value.c_str());
+    } else if (flag == "--fronts") {
+      options.fronts = std::atoi(value.c_str());
     } else if (flag == "--crl_revoked") {
       options.crl_revoked = std::atoi(value.c_str());
     } else if (flag == "--perspectives") {
@@ -171,13 +190,15 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: vouch_bench [--requests N] [--clients C] [--perspectives 3,5] "
-                   "[--crl_revoked N]\n");
+                   "[--crl_revoked N] [--fronts 0|1]\n");
       return 2;
     }
   }
   std::printf(
-      "| perspectives | CRL entries added | clients | VRs | VRs/s | p50 ms | p99 ms | coordinator "
-      "CPU ms/VR | signer CPU ms/VD | failed |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+      "| perspectives | CRL entries added | clients | VRs | VRs/s | p50 ms | p99 ms | %s CPU "
+      "ms/VR | sequencer CPU ms/VR | signer CPU ms/VD | failed |\n"
+      "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+      options.fronts > 0 ? "front coordinator" : "coordinator");
   int status = 0;
   for (int perspectives : options.perspectives) {
     status |= mecai::RunOne(options, perspectives);

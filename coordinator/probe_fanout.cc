@@ -26,6 +26,8 @@ absl::StatusOr<std::unique_ptr<ProbeFanout>> ProbeFanout::Create(
     agent.address = endpoint.peer().address();
     agent.channel = *channel;
     agent.stub = v1::ProbeService::NewStub(*channel);
+    agent.streams = std::make_unique<ProbeStreamClient>(
+        *agent.stub, absl::StrCat(agent.perspective.id(), " at ", agent.address));
     fanout->agents_.push_back(std::move(agent));
   }
   return fanout;
@@ -55,7 +57,9 @@ bool SawUnnamedLeaf(const v1::ObservationBody& body, const std::vector<std::stri
 }  // namespace
 
 struct ProbeFanout::Call {
-  grpc::ClientContext context;
+  grpc::ClientContext context;  // A Probe call's.
+  bool streamed = false;
+  ProbeStreamClient::Ticket ticket;  // A streamed probe's, under the round's mutex.
   v1::ProbeResponse response;
   grpc::Status status;
   absl::Time started;
@@ -97,7 +101,8 @@ struct ProbeFanout::Round {
   }
 
   v1::ProbeRequest request;
-  // Cancels the calls still running at the VR's deadline.
+  // Cancels the calls still running at the VR's deadline, and ends the streamed probes still
+  // running at the round's timeout (a Probe call's own deadline ends it).
   grpc::Alarm cancel_alarm;
   const ObservationExpectation expected;
   const std::vector<std::string> accepted_leaf_sha256;
@@ -131,9 +136,68 @@ void ProbeFanout::JudgeAnswer(const Agent& agent, Call& call, Round& round) cons
   if (SawUnnamedLeaf(outcome.body, round.accepted_leaf_sha256) &&
       round.DecideBy(agent.perspective.id())) {
     for (const auto& other : round.calls) {
-      if (other.get() != &call) other->context.TryCancel();
+      if (other.get() != &call) {
+        CancelCall(*other, round, grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled"));
+      }
     }
   }
+}
+
+void ProbeFanout::CancelCall(Call& call, Round& round, const grpc::Status& status) {
+  ProbeStreamClient::Ticket ticket;
+  {
+    absl::MutexLock lock(&round.mutex);
+    if (!call.streamed) {
+      // A Probe call ends by its own deadline; only an earlier cancellation is made here.
+      if (status.error_code() == grpc::StatusCode::CANCELLED) call.context.TryCancel();
+      return;
+    }
+    ticket = call.ticket;
+  }
+  ProbeStreamClient::Cancel(ticket, status);
+}
+
+void ProbeFanout::Complete(const Agent& agent, Call* call, Round& round,
+                           grpc::Status status) const {
+  call->finished = absl::Now();
+  call->status = std::move(status);
+  agent.in_flight->fetch_sub(1);
+  JudgeAnswer(agent, *call, round);
+  if (round.CompleteOne()) round.done(Answers(round));
+}
+
+void ProbeFanout::StartUnaryCall(const Agent& agent, Call* call,
+                                 const std::shared_ptr<Round>& round) const {
+  // Runs on a gRPC thread; the round lives while any of its calls runs.
+  agent.stub->async()->Probe(&call->context, &round->request, &call->response,
+                             [this, &agent, call, round](grpc::Status status) {
+                               Complete(agent, call, *round, std::move(status));
+                             });
+}
+
+void ProbeFanout::StartStreamedProbe(const Agent& agent, Call* call,
+                                     const std::shared_ptr<Round>& round,
+                                     absl::Duration timeout) const {
+  {
+    absl::MutexLock lock(&round->mutex);
+    call->streamed = true;
+  }
+  ProbeStreamClient::Ticket ticket = agent.streams->Probe(
+      round->request.task(), timeout,
+      [this, &agent, call, round](grpc::Status status, v1::SignedObservation observation) {
+        if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+          // An agent from before ProbeStream: this probe and the next go as calls.
+          {
+            absl::MutexLock lock(&round->mutex);
+            call->streamed = false;
+          }
+          return StartUnaryCall(agent, call, round);
+        }
+        *call->response.mutable_observation() = std::move(observation);
+        Complete(agent, call, *round, std::move(status));
+      });
+  absl::MutexLock lock(&round->mutex);
+  call->ticket = std::move(ticket);
 }
 
 std::vector<PerspectiveAnswer> ProbeFanout::Answers(Round& round) {
@@ -172,29 +236,31 @@ void ProbeFanout::ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpe
     call.context.set_deadline(deadline);
     call.outcome.perspective = agents_[i].perspective;
   }
-  if (cancel_at < absl::Now() + timeout) {
-    // The alarm runs on a gRPC thread, once: `fired` is false when the round ended first (the
-    // Round's destruction cancels it).
-    std::weak_ptr<Round> weak = round;
-    round->cancel_alarm.Set(absl::ToChronoTime(cancel_at), [weak](bool fired) {
-      if (!fired) return;
-      if (std::shared_ptr<Round> alive = weak.lock()) {
-        for (const auto& call : alive->calls) call->context.TryCancel();
-      }
-    });
-  }
+  // The alarm runs on a gRPC thread, once: `fired` is false when the round ended first (the
+  // Round's destruction cancels it).
+  const bool cut_by_cancel_at = cancel_at < absl::Now() + timeout;
+  const grpc::Status alarm_status =
+      cut_by_cancel_at ? grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled")
+                       : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded");
+  std::weak_ptr<Round> weak = round;
+  round->cancel_alarm.Set(cut_by_cancel_at ? absl::ToChronoTime(cancel_at) : deadline,
+                          [weak, alarm_status](bool fired) {
+                            if (!fired) return;
+                            if (std::shared_ptr<Round> alive = weak.lock()) {
+                              for (const auto& call : alive->calls)
+                                CancelCall(*call, *alive, alarm_status);
+                            }
+                          });
   for (size_t i = 0; i < agents_.size(); ++i) {
     const Agent& agent = agents_[i];
     Call* call = round->calls[i].get();
     call->started = absl::Now();
-    // Runs on a gRPC thread; the round lives while any of its calls runs.
-    agent.stub->async()->Probe(&call->context, &round->request, &call->response,
-                               [this, &agent, call, round](grpc::Status status) {
-                                 call->finished = absl::Now();
-                                 call->status = std::move(status);
-                                 JudgeAnswer(agent, *call, *round);
-                                 if (round->CompleteOne()) round->done(Answers(*round));
-                               });
+    const int running = agent.in_flight->fetch_add(1);
+    if (running < kStreamFromProbesInFlight || agent.streams->unimplemented()) {
+      StartUnaryCall(agent, call, round);
+    } else {
+      StartStreamedProbe(agent, call, round, timeout);
+    }
   }
 }
 

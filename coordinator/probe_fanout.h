@@ -4,6 +4,7 @@
 #ifndef MECAI_COORDINATOR_PROBE_FANOUT_H_
 #define MECAI_COORDINATOR_PROBE_FANOUT_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include "common/base/clock.h"
 #include "common/evidence/enrolled_agents.h"
 #include "common/evidence/quorum_policy.h"
+#include "coordinator/probe_stream_client.h"
 #include "proto/mecai/v1/config.pb.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
 
@@ -56,12 +58,19 @@ class ProbeFanout {
                                           const std::vector<std::string>& accepted_leaf_sha256,
                                           absl::Duration timeout) const;
 
-  // ProbeAll without a thread that waits: the calls go out on gRPC's callback API and `done` is
-  // called once with the answers, on the gRPC thread that completed the round's last call (it must
-  // be quick: hand blocking work to another thread). Every call ends by `timeout` at the latest;
-  // the calls still running at `cancel_at` (the VR's own deadline) are cancelled then, and end
-  // CANCELLED (kUnreachable).
+  // ProbeAll without a thread that waits: the probes go out on gRPC's callback API and `done` is
+  // called once with the answers, on the gRPC thread that completed the round's last probe (it
+  // must be quick: hand blocking work to another thread). Every probe ends by `timeout` at the
+  // latest (DEADLINE_EXCEEDED, kUnreachable); the probes still running at `cancel_at` (the VR's
+  // own deadline) are cancelled then, and end CANCELLED (kUnreachable). A probe goes as a Probe
+  // call while fewer than kStreamFromProbesInFlight of the agent's run, and otherwise on its
+  // ProbeStream (docs/ARCHITECTURE.md "Probe streams"), but to an agent that answered a stream
+  // UNIMPLEMENTED.
   using ProbeDone = std::function<void(std::vector<PerspectiveAnswer> answers)>;
+  // From this many probes running at one agent, the next go on its stream, where those sent while
+  // a message is written share the next (measured in docs/PERFORMANCE.md "Probe streams"); below
+  // it a call costs the coordinator less than a streamed probe's two messages.
+  static constexpr int kStreamFromProbesInFlight = 16;
   void ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpectation& expected,
                      const std::vector<std::string>& accepted_leaf_sha256, absl::Duration timeout,
                      ProbeDone done, absl::Time cancel_at = absl::InfiniteFuture()) const;
@@ -72,6 +81,10 @@ class ProbeFanout {
     std::string address;
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::ProbeService::Stub> stub;
+    // This agent's probes running now, calls and streamed (declared before `streams`, whose
+    // destruction answers the probes still running on it).
+    std::unique_ptr<std::atomic<int>> in_flight = std::make_unique<std::atomic<int>>(0);
+    std::unique_ptr<ProbeStreamClient> streams;  // On `stub`.
   };
   // One agent's call in a round; the Round owns them.
   struct Call;
@@ -85,6 +98,15 @@ class ProbeFanout {
   void JudgeAnswer(const Agent& agent, Call& call, Round& round) const;
   // The answers of a round whose calls have all completed, in the configured order.
   static std::vector<PerspectiveAnswer> Answers(Round& round);
+  // Sends the round's task to `agent` as a Probe call (`call` is the agent's in the round).
+  void StartUnaryCall(const Agent& agent, Call* call, const std::shared_ptr<Round>& round) const;
+  // The same on the agent's ProbeStream; an agent that answers it UNIMPLEMENTED gets the call.
+  void StartStreamedProbe(const Agent& agent, Call* call, const std::shared_ptr<Round>& round,
+                          absl::Duration timeout) const;
+  // Records the answer of `call` and judges it; the round's last answer calls its `done`.
+  void Complete(const Agent& agent, Call* call, Round& round, grpc::Status status) const;
+  // Ends `call` early with `status` (CANCELLED or DEADLINE_EXCEEDED) if it is still running.
+  static void CancelCall(Call& call, Round& round, const grpc::Status& status);
 
   const EnrolledAgents& enrolled_;
   const Clock& clock_;

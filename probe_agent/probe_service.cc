@@ -61,36 +61,27 @@ void ProbeServiceImpl::Release(const absl::StatusOr<v1::SignedObservation>& obse
   if (metrics_ != nullptr) metrics_->ChangeInFlight(-1);
 }
 
-grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* context,
-                                                  const v1::ProbeRequest* request,
-                                                  v1::ProbeResponse* response) {
-  auto* reactor = new ProbeReactor(prober_);
-  if (!request->has_task()) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ProbeRequest.task is missing"));
-    return reactor;
-  }
+void ProbeServiceImpl::StartProbe(const v1::ProbeTask& task, absl::Time deadline,
+                                  std::shared_ptr<const Cancellation> cancellation,
+                                  ProbeDone done) {
   // A malformed task is refused before it is remembered.
-  absl::Status valid = ValidateProbeTask(request->task());
+  absl::Status valid = ValidateProbeTask(task);
   if (!valid.ok()) {
     if (metrics_ != nullptr) metrics_->RecordProbe("error", 0);
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
+    return done(valid);
   }
   const uint32_t running_before = in_flight_.fetch_add(1);
   if (running_before >= max_in_flight_probes_) {
     in_flight_.fetch_sub(1);
     if (metrics_ != nullptr) metrics_->RecordProbe("refused", 0);
-    MECAI_LOG(Warning) << "refused a probe of " << request->task().hostname() << ": "
-                       << max_in_flight_probes_ << " probes already in flight";
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                     absl::StrCat("the probe agent is at its limit of ", max_in_flight_probes_,
-                                  " probes in flight; retry later")));
-    return reactor;
+    MECAI_LOG(Warning) << "refused a probe of " << task.hostname() << ": " << max_in_flight_probes_
+                       << " probes already in flight";
+    return done(absl::ResourceExhaustedError(absl::StrCat("the probe agent is at its limit of ",
+                                                          max_in_flight_probes_,
+                                                          " probes in flight; retry later")));
   }
   // At most one Observation per VR: the same VR again is refused, whatever its nonce.
-  const std::string& vouching_request_sha256 = request->task().vouching_request_sha256();
+  const std::string& vouching_request_sha256 = task.vouching_request_sha256();
   absl::Status claimed = probed_.Claim(vouching_request_sha256);
   if (metrics_ != nullptr) metrics_->SetRememberedVrs(probed_.size());
   if (!claimed.ok()) {
@@ -101,17 +92,15 @@ grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* c
     }
     ScopedLogContext log_context("vr_id", HexEncode(vouching_request_sha256).substr(0, 16));
     MECAI_LOG_EVENT(Warning, "repeated_vr_refused")
-        << "refused a probe of " << request->task().hostname() << ": " << claimed.message();
-    reactor->Finish(ToGrpcStatus(claimed));
-    return reactor;
+        << "refused a probe of " << task.hostname() << ": " << claimed.message();
+    return done(claimed);
   }
   if (metrics_ != nullptr) metrics_->ChangeInFlight(+1);
   const absl::Time started = absl::Now();
-  const std::string hostname = request->task().hostname();
   prober_.ProbeAsync(
-      request->task(), DeadlineOf(*context), reactor->cancellation(),
-      [this, reactor, response, started, hostname,
-       vouching_request_sha256](absl::StatusOr<v1::SignedObservation> observation) {
+      task, deadline, std::move(cancellation),
+      [this, started, hostname = task.hostname(), vouching_request_sha256,
+       done = std::move(done)](absl::StatusOr<v1::SignedObservation> observation) {
         // Nothing was signed: the VR may be probed again.
         if (!observation.ok()) {
           probed_.Release(vouching_request_sha256);
@@ -124,12 +113,26 @@ grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* c
               code != absl::StatusCode::kResourceExhausted) {
             MECAI_LOG(Error) << "probe of " << hostname << " failed: " << observation.status();
           }
-          reactor->Finish(ToGrpcStatus(observation.status()));
-          return;
         }
-        *response->mutable_observation() = std::move(*observation);
-        reactor->Finish(grpc::Status::OK);
+        done(std::move(observation));
       });
+}
+
+grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* context,
+                                                  const v1::ProbeRequest* request,
+                                                  v1::ProbeResponse* response) {
+  auto* reactor = new ProbeReactor(prober_);
+  if (!request->has_task()) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ProbeRequest.task is missing"));
+    return reactor;
+  }
+  StartProbe(request->task(), DeadlineOf(*context), reactor->cancellation(),
+             [reactor, response](absl::StatusOr<v1::SignedObservation> observation) {
+               if (!observation.ok()) return reactor->Finish(ToGrpcStatus(observation.status()));
+               *response->mutable_observation() = std::move(*observation);
+               reactor->Finish(grpc::Status::OK);
+             });
   return reactor;
 }
 

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 #include "grpcpp/grpcpp.h"
 #include "probe_agent/agent_config.h"
@@ -47,12 +49,30 @@ class ProbeServiceImpl final : public v1::ProbeService::CallbackService {
                                   const v1::ProbeRequest* request,
                                   v1::ProbeResponse* response) override;
 
+  // The same probes on one stream (proto/mecai/v1/probe.proto ProbeStream): each StreamedProbe is
+  // admitted and answered exactly as a Probe call with its task and timeout would be, and its
+  // result goes back, with its id, in the next message written. A probe id already running on the
+  // stream, a missing task or a timeout outside 1..600,000 ms is answered INVALID_ARGUMENT. While
+  // results wait to be written beyond max_in_flight_probes, the stream reads nothing more: a
+  // coordinator that does not read its results stops being heard. The stream ends OK once the
+  // coordinator has half-closed it and every probe has answered; when the coordinator cancels it
+  // or it breaks, every probe still running on it stops as a cancelled Probe call does.
+  grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse>* ProbeStream(
+      grpc::CallbackServerContext* context) override;
+
   // Probes running now.
   uint32_t in_flight_probes() const { return in_flight_.load(); }
 
  private:
   class ProbeReactor;
+  class ProbeStreamReactor;
+  using ProbeDone = std::function<void(absl::StatusOr<v1::SignedObservation>)>;
 
+  // Admits `task` (validity, the in-flight limit, one Observation per VR) and probes it to
+  // `deadline`; `done` is called exactly once, at once when the task is refused. The one path of
+  // Probe and ProbeStream.
+  void StartProbe(const v1::ProbeTask& task, absl::Time deadline,
+                  std::shared_ptr<const Cancellation> cancellation, ProbeDone done);
   // Counts a probe as finished: metrics, and the in-flight slot.
   void Release(const absl::StatusOr<v1::SignedObservation>& observation, absl::Time started);
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -450,6 +451,178 @@ TEST_F(ProbeServiceTest, ClientCancellationEndsTheProbeAndClosesItsConnection) {
   // The agent's side of the call ends too: its slot is free well before the handshake timeout.
   EXPECT_TRUE(Eventually([&] { return service_->in_flight_probes() == 0; }))
       << service_->in_flight_probes() << " still in flight";
+}
+
+// A streamed probe of `request`'s task with `id` and a 20 s budget.
+v1::StreamedProbe Streamed(uint64_t id, const v1::ProbeRequest& request) {
+  v1::StreamedProbe probe;
+  probe.set_id(id);
+  *probe.mutable_task() = request.task();
+  probe.set_timeout_milliseconds(20000);
+  return probe;
+}
+
+using ProbeStream = grpc::ClientReaderWriter<v1::ProbeStreamRequest, v1::ProbeStreamResponse>;
+
+// Reads results until `count` have come (or the stream ends), by id.
+std::map<uint64_t, v1::StreamedProbeResult> ReadResults(ProbeStream& stream, size_t count) {
+  std::map<uint64_t, v1::StreamedProbeResult> results;
+  v1::ProbeStreamResponse response;
+  while (results.size() < count && stream.Read(&response)) {
+    for (const v1::StreamedProbeResult& result : response.results()) results[result.id()] = result;
+  }
+  return results;
+}
+
+TEST_F(ProbeServiceTest, AStreamAnswersEachProbeByItsIdAsACallWouldAndEndsAfterTheHalfClose) {
+  StartService(/*max_in_flight=*/64);
+  grpc::ClientContext context;
+  std::unique_ptr<ProbeStream> stream = client_->ProbeStream(&context);
+  v1::ProbeStreamRequest request;
+  *request.add_probes() = Streamed(11, Request("service.example.test", target_->port()));
+  request.add_probes()->set_id(12);  // No task.
+  v1::StreamedProbe no_budget = Streamed(13, Request("service.example.test", target_->port()));
+  no_budget.set_timeout_milliseconds(0);
+  *request.add_probes() = no_budget;
+  v1::StreamedProbe too_long = Streamed(14, Request("service.example.test", target_->port()));
+  too_long.set_timeout_milliseconds(600001);
+  *request.add_probes() = too_long;
+  *request.add_probes() = Streamed(15, Request("", target_->port()));  // No hostname.
+  request.add_cancelled_ids(99);                                       // Unknown: ignored.
+  ASSERT_TRUE(stream->Write(request));
+
+  std::map<uint64_t, v1::StreamedProbeResult> results = ReadResults(*stream, 5);
+  ASSERT_EQ(results.size(), 5u);
+  const v1::StreamedProbeResult& observed = results[11];
+  EXPECT_EQ(observed.status_code(), 0) << observed.status_message();
+  ASSERT_TRUE(VerifyObject(public_key_.get(), SignedObject::kObservation,
+                           observed.observation().signature(), observed.observation().tbs())
+                  .ok());
+  v1::ObservationBody body;
+  ASSERT_TRUE(body.ParseFromString(observed.observation().tbs()));
+  EXPECT_EQ(body.outcome(), v1::PROBE_OK);
+  EXPECT_EQ(body.hostname(), "service.example.test");
+  for (uint64_t id : {12, 13, 14, 15}) {
+    EXPECT_EQ(results[id].status_code(), grpc::StatusCode::INVALID_ARGUMENT) << id;
+    EXPECT_FALSE(results[id].has_observation()) << id;
+  }
+  EXPECT_EQ(results[12].status_message(), "StreamedProbe.task is missing");
+  EXPECT_EQ(results[13].status_message(),
+            "StreamedProbe.timeout_milliseconds must be 1 to 600000, not 0");
+  EXPECT_EQ(results[14].status_message(),
+            "StreamedProbe.timeout_milliseconds must be 1 to 600000, not 600001");
+  EXPECT_THAT(results[15].status_message(), HasSubstr("hostname"));
+
+  // The same VR again, on the stream: refused as a second call for it is.
+  v1::ProbeStreamRequest again;
+  *again.add_probes() =
+      Streamed(16, RequestFor("the same vr", "service.example.test", target_->port()));
+  *again.add_probes() = Streamed(17, RequestFor("the same vr", "service.example.test",
+                                                target_->port(), std::string(16, '\x02')));
+  ASSERT_TRUE(stream->Write(again));
+  results = ReadResults(*stream, 2);
+  ASSERT_EQ(results.size(), 2u);
+  const int first_ok = results[16].status_code() == 0 ? 16 : 17;
+  const int repeated = first_ok == 16 ? 17 : 16;
+  EXPECT_EQ(results[first_ok].status_code(), 0) << results[first_ok].status_message();
+  EXPECT_EQ(results[repeated].status_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  ASSERT_TRUE(stream->WritesDone());
+  grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(service_->in_flight_probes(), 0u);
+}
+
+TEST_F(ProbeServiceTest, AStreamStopsAProbeByItsIdAndRefusesAnIdThatIsRunning) {
+  ProberLimits limits;
+  limits.handshake_timeout = absl::Seconds(50);
+  StartService(/*max_in_flight=*/1, limits);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(40));
+  std::unique_ptr<ProbeStream> stream = client_->ProbeStream(&context);
+  v1::ProbeStreamRequest first;
+  *first.add_probes() = Streamed(1, Request("silent.example.test", (*silent)->port()));
+  ASSERT_TRUE(stream->Write(first));
+  ASSERT_TRUE((*silent)->WaitForConnections(1, absl::Seconds(10)));
+
+  // Id 1 is running; another probe would exceed the agent's limit of one.
+  v1::ProbeStreamRequest second;
+  *second.add_probes() = Streamed(1, Request("service.example.test", target_->port()));
+  *second.add_probes() = Streamed(2, Request("service.example.test", target_->port()));
+  ASSERT_TRUE(stream->Write(second));
+  std::map<uint64_t, v1::StreamedProbeResult> refused = ReadResults(*stream, 2);
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[1].status_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused[1].status_message(), "probe id 1 is already running on this stream");
+  EXPECT_EQ(refused[2].status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused[2].status_message(),
+            "the probe agent is at its limit of 1 probes in flight; retry later");
+
+  v1::ProbeStreamRequest cancel;
+  cancel.add_cancelled_ids(1);
+  ASSERT_TRUE(stream->Write(cancel));
+  std::map<uint64_t, v1::StreamedProbeResult> cancelled = ReadResults(*stream, 1);
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[1].status_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(Eventually([&] { return (*silent)->closed_by_peer() == 1; }));
+  EXPECT_EQ(service_->in_flight_probes(), 0u);
+
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ProbeServiceTest, CancellingAStreamStopsEveryProbeRunningOnIt) {
+  ProberLimits limits;
+  limits.handshake_timeout = absl::Seconds(50);
+  StartService(/*max_in_flight=*/8, limits);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
+
+  grpc::ClientContext context;
+  std::unique_ptr<ProbeStream> stream = client_->ProbeStream(&context);
+  v1::ProbeStreamRequest request;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    *request.add_probes() = Streamed(id, Request("silent.example.test", (*silent)->port()));
+  }
+  ASSERT_TRUE(stream->Write(request));
+  const bool connected = (*silent)->WaitForConnections(3, absl::Seconds(10));
+  const uint32_t in_flight = service_->in_flight_probes();
+  context.TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(connected);
+  EXPECT_EQ(in_flight, 3u);
+  EXPECT_TRUE(Eventually([&] { return (*silent)->closed_by_peer() == 3; }))
+      << (*silent)->closed_by_peer() << " closed";
+  EXPECT_TRUE(Eventually([&] { return service_->in_flight_probes() == 0; }))
+      << service_->in_flight_probes() << " still in flight";
+}
+
+TEST_F(ProbeServiceTest, ManyProbesOnOneStreamAllAnswer) {
+  constexpr int kProbes = 40;
+  StartService(/*max_in_flight=*/64);
+  grpc::ClientContext context;
+  std::unique_ptr<ProbeStream> stream = client_->ProbeStream(&context);
+  // One probe per message, written as fast as they go: results come back in fewer messages.
+  for (uint64_t id = 1; id <= kProbes; ++id) {
+    v1::ProbeStreamRequest request;
+    *request.add_probes() = Streamed(id, Request("service.example.test", target_->port()));
+    ASSERT_TRUE(stream->Write(request));
+  }
+  std::map<uint64_t, v1::StreamedProbeResult> results = ReadResults(*stream, kProbes);
+  ASSERT_EQ(results.size(), static_cast<size_t>(kProbes));
+  for (const auto& [id, result] : results) {
+    EXPECT_EQ(result.status_code(), 0) << id << ": " << result.status_message();
+    EXPECT_TRUE(result.has_observation()) << id;
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 }  // namespace

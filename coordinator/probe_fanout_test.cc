@@ -1,0 +1,198 @@
+// ProbeFanout's choice between Probe calls and the ProbeStream (docs/ARCHITECTURE.md "Probe
+// streams") against scripted agents on loopback: one from before ProbeStream, and one that never
+// answers. The answers' verification is the real agent's concern (tests/cluster_e2e_test.cc,
+// tests/vouch_concurrency_test.cc); here the answers only need to arrive, or not.
+#include "coordinator/probe_fanout.h"
+
+#include <openssl/evp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/base/clock.h"
+#include "common/crypto/pem.h"
+#include "common/testing/test_pki.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/mecai/v1/probe.grpc.pb.h"
+
+namespace mecai {
+namespace {
+
+// Kicks off kRounds rounds at once: kStreamFromProbesInFlight go as calls, the rest on the stream.
+constexpr int kRounds = ProbeFanout::kStreamFromProbesInFlight + 4;
+
+// Holds every Probe call until `release_at` have arrived, then answers them all with an
+// Observation that verifies against nothing. Serves no ProbeStream (UNIMPLEMENTED), as an agent
+// from before it.
+class AgentWithoutStreams final : public v1::ProbeService::CallbackService {
+ public:
+  explicit AgentWithoutStreams(int release_at) : release_at_(release_at) {}
+
+  grpc::ServerUnaryReactor* Probe(grpc::CallbackServerContext* context,
+                                  const v1::ProbeRequest* /*request*/,
+                                  v1::ProbeResponse* response) override {
+    response->mutable_observation()->set_tbs("not signed");
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    std::vector<grpc::ServerUnaryReactor*> release;
+    {
+      absl::MutexLock lock(&mutex_);
+      held_.push_back(reactor);
+      if (static_cast<int>(held_.size()) == release_at_) release.swap(held_);
+      ++calls_;
+    }
+    for (grpc::ServerUnaryReactor* held : release) held->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  int calls() {
+    absl::MutexLock lock(&mutex_);
+    return calls_;
+  }
+
+ private:
+  const int release_at_;
+  absl::Mutex mutex_;
+  std::vector<grpc::ServerUnaryReactor*> held_ ABSL_GUARDED_BY(mutex_);
+  int calls_ ABSL_GUARDED_BY(mutex_) = 0;
+};
+
+// Answers nothing: Probe calls end by their deadline, streamed probes by the round's alarm.
+class SilentAgent final : public v1::ProbeService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Probe(grpc::CallbackServerContext* /*context*/,
+                                  const v1::ProbeRequest* /*request*/,
+                                  v1::ProbeResponse* /*response*/) override {
+    // Finished when the client's deadline cancels it (a reactor must still be finished).
+    class Held final : public grpc::ServerUnaryReactor {
+     public:
+      void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+      void OnDone() override { delete this; }
+    };
+    return new Held();
+  }
+  grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse>* ProbeStream(
+      grpc::CallbackServerContext* /*context*/) override {
+    class Reader final
+        : public grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse> {
+     public:
+      Reader() { StartRead(&request_); }
+      void OnReadDone(bool ok) override {
+        if (ok) StartRead(&request_);
+      }
+      void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+      void OnDone() override { delete this; }
+
+     private:
+      v1::ProbeStreamRequest request_;
+    };
+    return new Reader();
+  }
+};
+
+class ProbeFanoutTest : public ::testing::Test {
+ protected:
+  void Serve(grpc::Service* service) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+
+    absl::StatusOr<std::string> directory = test_pki::MakeTempDirectory();
+    ASSERT_TRUE(directory.ok()) << directory.status();
+    EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+    ASSERT_NE(key, nullptr);
+    absl::StatusOr<std::string> key_file =
+        test_pki::WriteTestFile(*directory, "agent.pub.pem", PublicKeyToPem(key));
+    EVP_PKEY_free(key);
+    ASSERT_TRUE(key_file.ok()) << key_file.status();
+    v1::AgentEndpoint& endpoint = *endpoints_.Add();
+    endpoint.mutable_perspective()->set_id("scripted-1a");
+    endpoint.mutable_perspective()->set_region("scripted-1");
+    endpoint.mutable_peer()->set_address("127.0.0.1:" + std::to_string(port));
+    endpoint.mutable_peer()->set_insecure_plaintext_for_local_development(true);
+    endpoint.set_public_key_file(*key_file);
+    absl::StatusOr<std::unique_ptr<EnrolledAgents>> enrolled = EnrolledAgents::Load(endpoints_);
+    ASSERT_TRUE(enrolled.ok()) << enrolled.status();
+    enrolled_ = std::move(*enrolled);
+    absl::StatusOr<std::unique_ptr<ProbeFanout>> fanout =
+        ProbeFanout::Create(endpoints_, *enrolled_, SystemClock::Get());
+    ASSERT_TRUE(fanout.ok()) << fanout.status();
+    fanout_ = std::move(*fanout);
+  }
+
+  void TearDown() override {
+    fanout_.reset();
+    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
+  }
+
+  // Starts kRounds rounds at once with `timeout` and returns each round's one answer, waiting at
+  // most 30 s; a round that did not end has an answer with failure "no answer".
+  std::vector<PerspectiveAnswer> RunRounds(absl::Duration timeout) {
+    // Shared with the rounds' callbacks, which may outlive this call.
+    struct Collected {
+      absl::Mutex mutex;
+      std::vector<PerspectiveAnswer> answers ABSL_GUARDED_BY(mutex);
+    };
+    auto collected = std::make_shared<Collected>();
+    v1::ProbeTask task;
+    task.set_hostname("www.example.test");
+    task.set_port(443);
+    for (int i = 0; i < kRounds; ++i) {
+      fanout_->ProbeAllAsync(task, ObservationExpectation(), {}, timeout,
+                             [collected](std::vector<PerspectiveAnswer> round) {
+                               absl::MutexLock lock(&collected->mutex);
+                               collected->answers.push_back(std::move(round.at(0)));
+                             });
+    }
+    absl::MutexLock lock(&collected->mutex);
+    std::vector<PerspectiveAnswer>& answers = collected->answers;
+    auto all = [&] { return static_cast<int>(answers.size()) >= kRounds; };
+    collected->mutex.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(30));
+    std::vector<PerspectiveAnswer> result = answers;
+    while (static_cast<int>(result.size()) < kRounds) {
+      result.emplace_back().outcome.failure = "no answer";
+    }
+    return result;
+  }
+
+  google::protobuf::RepeatedPtrField<v1::AgentEndpoint> endpoints_;
+  std::unique_ptr<EnrolledAgents> enrolled_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<ProbeFanout> fanout_;
+};
+
+TEST_F(ProbeFanoutTest, AnAgentWithoutStreamsGetsEveryProbeAsACall) {
+  // The agent answers once every round's probe has reached it as a call: the streamed ones too,
+  // after their stream was answered UNIMPLEMENTED.
+  AgentWithoutStreams agent(kRounds);
+  Serve(&agent);
+  std::vector<PerspectiveAnswer> answers = RunRounds(absl::Seconds(20));
+  EXPECT_EQ(agent.calls(), kRounds);
+  for (const PerspectiveAnswer& answer : answers) {
+    // The Observation arrived (and, unsigned, did not verify): not unreachable.
+    EXPECT_EQ(answer.outcome.kind, PerspectiveOutcome::Kind::kInvalid) << answer.outcome.failure;
+  }
+}
+
+TEST_F(ProbeFanoutTest, ProbesThatAreNotAnsweredEndAtTheTimeoutCallsAndStreamedAlike) {
+  SilentAgent agent;
+  Serve(&agent);
+  const absl::Time start = absl::Now();
+  std::vector<PerspectiveAnswer> answers = RunRounds(absl::Milliseconds(800));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_LT(took, absl::Seconds(10));
+  for (const PerspectiveAnswer& answer : answers) {
+    EXPECT_EQ(answer.outcome.kind, PerspectiveOutcome::Kind::kUnreachable);
+    EXPECT_EQ(answer.outcome.failure,
+              "agent at " + endpoints_[0].peer().address() + ": deadline exceeded");
+  }
+}
+
+}  // namespace
+}  // namespace mecai
