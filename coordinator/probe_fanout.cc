@@ -3,6 +3,7 @@
 #include <grpcpp/alarm.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -58,8 +59,11 @@ bool SawUnnamedLeaf(const v1::ObservationBody& body, const std::vector<std::stri
 
 struct ProbeFanout::Call {
   grpc::ClientContext context;  // A Probe call's.
+  // Under the round's mutex: whether the probe went on the stream, its ticket there, and the
+  // status it was cancelled with (the first cancellation stays, whenever the probe starts).
   bool streamed = false;
-  ProbeStreamClient::Ticket ticket;  // A streamed probe's, under the round's mutex.
+  ProbeStreamClient::Ticket ticket;
+  std::optional<grpc::Status> cancelled;
   v1::ProbeResponse response;
   grpc::Status status;
   absl::Time started;
@@ -137,7 +141,7 @@ void ProbeFanout::JudgeAnswer(const Agent& agent, Call& call, Round& round) cons
       round.DecideBy(agent.perspective.id())) {
     for (const auto& other : round.calls) {
       if (other.get() != &call) {
-        CancelCall(*other, round, grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled"));
+        CancelCall(*other, round, grpc::Status(grpc::StatusCode::CANCELLED, "CANCELLED"));
       }
     }
   }
@@ -145,16 +149,19 @@ void ProbeFanout::JudgeAnswer(const Agent& agent, Call& call, Round& round) cons
 
 void ProbeFanout::CancelCall(Call& call, Round& round, const grpc::Status& status) {
   ProbeStreamClient::Ticket ticket;
+  bool streamed = false;
   {
     absl::MutexLock lock(&round.mutex);
-    if (!call.streamed) {
-      // A Probe call ends by its own deadline; only an earlier cancellation is made here.
-      if (status.error_code() == grpc::StatusCode::CANCELLED) call.context.TryCancel();
-      return;
-    }
+    if (call.cancelled.has_value()) return;
+    call.cancelled = status;
+    streamed = call.streamed;
     ticket = call.ticket;
   }
-  ProbeStreamClient::Cancel(ticket, status);
+  // A streamed probe whose ticket is not stored yet is cancelled when it is
+  // (StartStreamedProbe). A Probe call ends by its own deadline; only an earlier cancellation is
+  // made here (before the call starts, it is cancelled as it starts).
+  if (streamed) return ProbeStreamClient::Cancel(ticket, status);
+  if (status.error_code() == grpc::StatusCode::CANCELLED) call.context.TryCancel();
 }
 
 void ProbeFanout::Complete(const Agent& agent, Call* call, Round& round,
@@ -177,27 +184,37 @@ void ProbeFanout::StartUnaryCall(const Agent& agent, Call* call,
 
 void ProbeFanout::StartStreamedProbe(const Agent& agent, Call* call,
                                      const std::shared_ptr<Round>& round,
-                                     absl::Duration timeout) const {
+                                     absl::Time deadline) const {
   {
     absl::MutexLock lock(&round->mutex);
     call->streamed = true;
   }
   ProbeStreamClient::Ticket ticket = agent.streams->Probe(
-      round->request.task(), timeout,
+      round->request.task(), deadline,
       [this, &agent, call, round](grpc::Status status, v1::SignedObservation observation) {
         if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
-          // An agent from before ProbeStream: this probe and the next go as calls.
+          // An agent from before ProbeStream: this probe and the next go as calls, but one
+          // cancelled meanwhile ends as it was cancelled.
+          std::optional<grpc::Status> cancelled;
           {
             absl::MutexLock lock(&round->mutex);
             call->streamed = false;
+            cancelled = call->cancelled;
           }
+          if (cancelled.has_value()) return Complete(agent, call, *round, *cancelled);
           return StartUnaryCall(agent, call, round);
         }
         *call->response.mutable_observation() = std::move(observation);
         Complete(agent, call, *round, std::move(status));
       });
-  absl::MutexLock lock(&round->mutex);
-  call->ticket = std::move(ticket);
+  std::optional<grpc::Status> cancelled;
+  {
+    absl::MutexLock lock(&round->mutex);
+    call->ticket = ticket;
+    cancelled = call->cancelled;
+  }
+  // Cancelled before its ticket was stored: the cancellation is made now.
+  if (cancelled.has_value()) ProbeStreamClient::Cancel(ticket, *cancelled);
 }
 
 std::vector<PerspectiveAnswer> ProbeFanout::Answers(Round& round) {
@@ -240,7 +257,7 @@ void ProbeFanout::ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpe
   // Round's destruction cancels it).
   const bool cut_by_cancel_at = cancel_at < absl::Now() + timeout;
   const grpc::Status alarm_status =
-      cut_by_cancel_at ? grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled")
+      cut_by_cancel_at ? grpc::Status(grpc::StatusCode::CANCELLED, "CANCELLED")
                        : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded");
   std::weak_ptr<Round> weak = round;
   round->cancel_alarm.Set(cut_by_cancel_at ? absl::ToChronoTime(cancel_at) : deadline,
@@ -259,7 +276,7 @@ void ProbeFanout::ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpe
     if (running < kStreamFromProbesInFlight || agent.streams->unimplemented()) {
       StartUnaryCall(agent, call, round);
     } else {
-      StartStreamedProbe(agent, call, round, timeout);
+      StartStreamedProbe(agent, call, round, std::min(absl::Now() + timeout, cancel_at));
     }
   }
 }

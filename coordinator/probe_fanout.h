@@ -102,7 +102,7 @@ class ProbeFanout {
   void StartUnaryCall(const Agent& agent, Call* call, const std::shared_ptr<Round>& round) const;
   // The same on the agent's ProbeStream; an agent that answers it UNIMPLEMENTED gets the call.
   void StartStreamedProbe(const Agent& agent, Call* call, const std::shared_ptr<Round>& round,
-                          absl::Duration timeout) const;
+                          absl::Time deadline) const;
   // Records the answer of `call` and judges it; the round's last answer calls its `done`.
   void Complete(const Agent& agent, Call* call, Round& round, grpc::Status status) const;
   // Ends `call` early with `status` (CANCELLED or DEADLINE_EXCEEDED) if it is still running.

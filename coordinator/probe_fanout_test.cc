@@ -48,9 +48,29 @@ class AgentWithoutStreams final : public v1::ProbeService::CallbackService {
     return reactor;
   }
 
+  // As the generated service answers it, but counted.
+  grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse>* ProbeStream(
+      grpc::CallbackServerContext* /*context*/) override {
+    class Unimplemented final
+        : public grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse> {
+     public:
+      Unimplemented() { Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "")); }
+      void OnDone() override { delete this; }
+    };
+    {
+      absl::MutexLock lock(&mutex_);
+      ++streams_;
+    }
+    return new Unimplemented();
+  }
+
   int calls() {
     absl::MutexLock lock(&mutex_);
     return calls_;
+  }
+  int streams() {
+    absl::MutexLock lock(&mutex_);
+    return streams_;
   }
 
  private:
@@ -58,11 +78,22 @@ class AgentWithoutStreams final : public v1::ProbeService::CallbackService {
   absl::Mutex mutex_;
   std::vector<grpc::ServerUnaryReactor*> held_ ABSL_GUARDED_BY(mutex_);
   int calls_ ABSL_GUARDED_BY(mutex_) = 0;
+  int streams_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 // Answers nothing: Probe calls end by their deadline, streamed probes by the round's alarm.
 class SilentAgent final : public v1::ProbeService::CallbackService {
  public:
+  // Probes received on streams, and Probe calls.
+  int streamed() {
+    absl::MutexLock lock(&mutex_);
+    return streamed_;
+  }
+  int calls() {
+    absl::MutexLock lock(&mutex_);
+    return calls_;
+  }
+
   grpc::ServerUnaryReactor* Probe(grpc::CallbackServerContext* /*context*/,
                                   const v1::ProbeRequest* /*request*/,
                                   v1::ProbeResponse* /*response*/) override {
@@ -72,6 +103,10 @@ class SilentAgent final : public v1::ProbeService::CallbackService {
       void OnCancel() override { Finish(grpc::Status::CANCELLED); }
       void OnDone() override { delete this; }
     };
+    {
+      absl::MutexLock lock(&mutex_);
+      ++calls_;
+    }
     return new Held();
   }
   grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse>* ProbeStream(
@@ -79,18 +114,29 @@ class SilentAgent final : public v1::ProbeService::CallbackService {
     class Reader final
         : public grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse> {
      public:
-      Reader() { StartRead(&request_); }
+      explicit Reader(SilentAgent& agent) : agent_(agent) { StartRead(&request_); }
       void OnReadDone(bool ok) override {
-        if (ok) StartRead(&request_);
+        if (!ok) return;
+        {
+          absl::MutexLock lock(&agent_.mutex_);
+          agent_.streamed_ += request_.probes_size();
+        }
+        StartRead(&request_);
       }
       void OnCancel() override { Finish(grpc::Status::CANCELLED); }
       void OnDone() override { delete this; }
 
      private:
+      SilentAgent& agent_;
       v1::ProbeStreamRequest request_;
     };
-    return new Reader();
+    return new Reader(*this);
   }
+
+ private:
+  absl::Mutex mutex_;
+  int streamed_ ABSL_GUARDED_BY(mutex_) = 0;
+  int calls_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 class ProbeFanoutTest : public ::testing::Test {
@@ -133,7 +179,8 @@ class ProbeFanoutTest : public ::testing::Test {
 
   // Starts kRounds rounds at once with `timeout` and returns each round's one answer, waiting at
   // most 30 s; a round that did not end has an answer with failure "no answer".
-  std::vector<PerspectiveAnswer> RunRounds(absl::Duration timeout) {
+  std::vector<PerspectiveAnswer> RunRounds(absl::Duration timeout,
+                                           absl::Time cancel_at = absl::InfiniteFuture()) {
     // Shared with the rounds' callbacks, which may outlive this call.
     struct Collected {
       absl::Mutex mutex;
@@ -144,11 +191,13 @@ class ProbeFanoutTest : public ::testing::Test {
     task.set_hostname("www.example.test");
     task.set_port(443);
     for (int i = 0; i < kRounds; ++i) {
-      fanout_->ProbeAllAsync(task, ObservationExpectation(), {}, timeout,
-                             [collected](std::vector<PerspectiveAnswer> round) {
-                               absl::MutexLock lock(&collected->mutex);
-                               collected->answers.push_back(std::move(round.at(0)));
-                             });
+      fanout_->ProbeAllAsync(
+          task, ObservationExpectation(), {}, timeout,
+          [collected](std::vector<PerspectiveAnswer> round) {
+            absl::MutexLock lock(&collected->mutex);
+            collected->answers.push_back(std::move(round.at(0)));
+          },
+          cancel_at);
     }
     absl::MutexLock lock(&collected->mutex);
     std::vector<PerspectiveAnswer>& answers = collected->answers;
@@ -174,6 +223,7 @@ TEST_F(ProbeFanoutTest, AnAgentWithoutStreamsGetsEveryProbeAsACall) {
   Serve(&agent);
   std::vector<PerspectiveAnswer> answers = RunRounds(absl::Seconds(20));
   EXPECT_EQ(agent.calls(), kRounds);
+  EXPECT_GE(agent.streams(), 1);  // The probes beyond 16 tried the stream first.
   for (const PerspectiveAnswer& answer : answers) {
     // The Observation arrived (and, unsigned, did not verify): not unreachable.
     EXPECT_EQ(answer.outcome.kind, PerspectiveOutcome::Kind::kInvalid) << answer.outcome.failure;
@@ -187,10 +237,27 @@ TEST_F(ProbeFanoutTest, ProbesThatAreNotAnsweredEndAtTheTimeoutCallsAndStreamedA
   std::vector<PerspectiveAnswer> answers = RunRounds(absl::Milliseconds(800));
   const absl::Duration took = absl::Now() - start;
   EXPECT_LT(took, absl::Seconds(10));
+  EXPECT_EQ(agent.calls(), ProbeFanout::kStreamFromProbesInFlight);
+  EXPECT_EQ(agent.streamed(), kRounds - ProbeFanout::kStreamFromProbesInFlight);
   for (const PerspectiveAnswer& answer : answers) {
     EXPECT_EQ(answer.outcome.kind, PerspectiveOutcome::Kind::kUnreachable);
     EXPECT_EQ(answer.outcome.failure,
               "agent at " + endpoints_[0].peer().address() + ": deadline exceeded");
+  }
+}
+
+TEST_F(ProbeFanoutTest, ProbesStillRunningAtTheVrDeadlineAreCancelledCallsAndStreamedAlike) {
+  SilentAgent agent;
+  Serve(&agent);
+  const absl::Time start = absl::Now();
+  // The VR's deadline comes long before the probes' 20 s: every probe ends then, whether it went
+  // as a call or on the stream, and whether or not it had been written yet.
+  std::vector<PerspectiveAnswer> answers =
+      RunRounds(absl::Seconds(20), absl::Now() + absl::Milliseconds(300));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  for (const PerspectiveAnswer& answer : answers) {
+    EXPECT_EQ(answer.outcome.kind, PerspectiveOutcome::Kind::kUnreachable);
+    EXPECT_EQ(answer.outcome.failure, "agent at " + endpoints_[0].peer().address() + ": CANCELLED");
   }
 }
 

@@ -1,5 +1,6 @@
 #include "coordinator/probe_stream_client.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -39,7 +40,10 @@ class ProbeStreamClient::Stream final
     : public grpc::ClientBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse>,
       public std::enable_shared_from_this<Stream> {
  public:
-  explicit Stream(std::shared_ptr<Shared> owner) : owner_(std::move(owner)) {}
+  explicit Stream(std::shared_ptr<Shared> owner)
+      : owner_(std::move(owner)), opened_at_(absl::Now()) {}
+
+  absl::Time opened_at() const { return opened_at_; }
 
   // Starts the call; the probes sent before it are written then.
   void Start(v1::ProbeService::Stub& stub) {
@@ -58,21 +62,42 @@ class ProbeStreamClient::Stream final
   }
 
   // Queues the probe for the next write; false when the stream takes no more probes (it is
-  // ending), and `done` is then not kept.
-  bool Send(uint64_t id, const v1::ProbeTask& task, absl::Duration timeout, ResultDone& done) {
+  // ending or retired, or the agent has not taken kMaxQueuedProbes written to it, and it is
+  // cancelled), and `done` is then not kept.
+  bool Send(uint64_t id, const v1::ProbeTask& task, absl::Time deadline, ResultDone& done) {
+    Actions actions;
+    bool sent = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (!closed_ && !retired_ && next_.probes_size() >= kMaxQueuedProbes) {
+        closed_ = true;  // An agent that reads nothing is given up on; OnDone answers the rest.
+        actions.cancel = true;
+      }
+      if (!closed_ && !retired_) {
+        pending_.emplace(id, std::move(done));
+        v1::StreamedProbe* probe = next_.add_probes();
+        probe->set_id(id);
+        *probe->mutable_task() = task;
+        next_deadlines_.push_back(deadline);
+        MaybeWriteLocked(actions);
+        sent = true;
+      }
+    }
+    Act(actions);
+    return sent;
+  }
+
+  // Takes no more probes; half-closes the stream once what is queued is written, after which the
+  // agent ends it when the probes running on it have answered.
+  void Retire() {
     Actions actions;
     {
       absl::MutexLock lock(&mutex_);
-      if (closed_) return false;
-      pending_.emplace(id, std::move(done));
-      v1::StreamedProbe* probe = next_.add_probes();
-      probe->set_id(id);
-      *probe->mutable_task() = task;
-      probe->set_timeout_milliseconds(static_cast<uint32_t>(absl::ToInt64Milliseconds(timeout)));
+      retired_ = true;
       MaybeWriteLocked(actions);
+      MaybeReleaseLocked(actions);
     }
     Act(actions);
-    return true;
   }
 
   // The probe's `done` if it has not been answered (null otherwise); the agent is asked to stop
@@ -86,7 +111,16 @@ class ProbeStreamClient::Stream final
       if (pending == pending_.end()) return nullptr;
       done = std::move(pending->second);
       pending_.erase(pending);
-      if (!closed_) {
+      // Not yet written: it is dropped, never sent.
+      bool dropped = false;
+      for (int i = 0; i < next_.probes_size(); ++i) {
+        if (next_.probes(i).id() != id) continue;
+        next_.mutable_probes()->DeleteSubrange(i, 1);
+        next_deadlines_.erase(next_deadlines_.begin() + i);
+        dropped = true;
+        break;
+      }
+      if (!dropped && !closed_ && !writes_done_) {
         next_.add_cancelled_ids(id);
         MaybeWriteLocked(actions);
       }
@@ -108,6 +142,8 @@ class ProbeStreamClient::Stream final
     }
     Act(actions);
   }
+
+  void OnWritesDoneDone(bool /*ok*/) override {}
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -163,26 +199,51 @@ class ProbeStreamClient::Stream final
 
  private:
   struct Actions {
-    bool write = false;    // StartWrite(&writing_).
-    bool release = false;  // RemoveHold: no write is started after it.
+    bool write = false;        // StartWrite(&writing_message_).
+    bool writes_done = false;  // StartWritesDone: the half-close of a retired stream.
+    bool cancel = false;       // TryCancel.
+    bool release = false;      // RemoveHold: no operation is started from outside after it.
   };
 
   void Act(const Actions& actions) {
     if (actions.write) StartWrite(&writing_message_);
+    if (actions.writes_done) StartWritesDone();
+    if (actions.cancel) context_.TryCancel();
     if (actions.release) RemoveHold();
   }
 
+  // Writes what is queued, at most kMaxProbesPerMessage probes at a time, each with the time left
+  // to its deadline (a probe that waited for the write has less); a retired stream with nothing
+  // queued is half-closed.
   void MaybeWriteLocked(Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    if (!started_ || writing_ || closed_) return;
-    if (next_.probes_size() == 0 && next_.cancelled_ids_size() == 0) return;
+    if (!started_ || writing_ || closed_ || writes_done_) return;
+    if (next_.probes_size() == 0 && next_.cancelled_ids_size() == 0) {
+      if (retired_) {
+        writes_done_ = true;
+        actions.writes_done = true;
+      }
+      return;
+    }
     writing_ = true;
     writing_message_.Clear();
-    writing_message_.Swap(&next_);
+    const absl::Time now = absl::Now();
+    const int count = std::min(next_.probes_size(), kMaxProbesPerMessage);
+    for (int i = 0; i < count; ++i) {
+      v1::StreamedProbe* probe = writing_message_.add_probes();
+      *probe = std::move(*next_.mutable_probes(i));
+      const int64_t left = absl::ToInt64Milliseconds(absl::Ceil(
+          std::max(next_deadlines_[i] - now, absl::Milliseconds(1)), absl::Milliseconds(1)));
+      probe->set_timeout_milliseconds(
+          static_cast<uint32_t>(std::min<int64_t>(left, kMaxTimeoutMilliseconds)));
+    }
+    next_.mutable_probes()->DeleteSubrange(0, count);
+    next_deadlines_.erase(next_deadlines_.begin(), next_deadlines_.begin() + count);
+    writing_message_.mutable_cancelled_ids()->Swap(next_.mutable_cancelled_ids());
     actions.write = true;
   }
 
   void MaybeReleaseLocked(Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    if (!closed_ || writing_ || released_) return;
+    if (released_ || writing_ || !(closed_ || writes_done_)) return;
     released_ = true;
     actions.release = true;
   }
@@ -195,7 +256,11 @@ class ProbeStreamClient::Stream final
   v1::ProbeStreamRequest writing_message_;
   absl::Mutex mutex_;
   std::map<uint64_t, ResultDone> pending_ ABSL_GUARDED_BY(mutex_);
-  v1::ProbeStreamRequest next_ ABSL_GUARDED_BY(mutex_);  // What the next write carries.
+  v1::ProbeStreamRequest next_ ABSL_GUARDED_BY(mutex_);             // What the next writes carry.
+  std::vector<absl::Time> next_deadlines_ ABSL_GUARDED_BY(mutex_);  // Of next_.probes, in order.
+  const absl::Time opened_at_;
+  bool retired_ ABSL_GUARDED_BY(mutex_) = false;      // Takes no more probes.
+  bool writes_done_ ABSL_GUARDED_BY(mutex_) = false;  // Half-closed: nothing more is written.
   bool started_ ABSL_GUARDED_BY(mutex_) = false;
   bool writing_ ABSL_GUARDED_BY(mutex_) = false;
   bool closed_ ABSL_GUARDED_BY(mutex_) = false;  // No more probes or writes.
@@ -218,17 +283,24 @@ ProbeStreamClient::~ProbeStreamClient() {
       +[](size_t* running) { return *running == 0; }, &shared_->streams_running));
 }
 
-ProbeStreamClient::Ticket ProbeStreamClient::Probe(const v1::ProbeTask& task,
-                                                   absl::Duration timeout, ResultDone done) {
+ProbeStreamClient::Ticket ProbeStreamClient::Probe(const v1::ProbeTask& task, absl::Time deadline,
+                                                   ResultDone done) {
   // A stream found ending is replaced once; a second that ends before taking the probe answers
   // it UNAVAILABLE, as a call to an unreachable agent ends.
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::shared_ptr<Stream> stream;
+    std::shared_ptr<Stream> retired;
     uint64_t id = 0;
     bool opened = false;
     {
       absl::MutexLock lock(&shared_->mutex);
       id = shared_->next_id++;
+      // A stream takes probes for kStreamLifetime, then a new one does: the agent's server ends
+      // every connection after its maximum age, and a stream must end first.
+      if (shared_->stream != nullptr &&
+          absl::Now() - shared_->stream->opened_at() >= kStreamLifetime) {
+        retired = std::move(shared_->stream);
+      }
       if (shared_->stream == nullptr) {
         shared_->stream = std::make_shared<Stream>(shared_);
         ++shared_->streams_running;
@@ -236,8 +308,9 @@ ProbeStreamClient::Ticket ProbeStreamClient::Probe(const v1::ProbeTask& task,
       }
       stream = shared_->stream;
     }
+    if (retired != nullptr) retired->Retire();
     // Sent before Start when this call opened it: Start writes what was queued.
-    const bool sent = stream->Send(id, task, timeout, done);
+    const bool sent = stream->Send(id, task, deadline, done);
     if (opened) stream->Start(stub_);
     if (sent) return Ticket{id, stream};
     absl::MutexLock lock(&shared_->mutex);

@@ -39,10 +39,12 @@ class ProbeStreamClient {
     std::weak_ptr<Stream> stream;
   };
 
-  // Sends `task` with `timeout` (the agent's budget for it, 1 ms to 600 s). `done` runs exactly
-  // once, on a gRPC thread or, when the probe is cancelled, on the thread of Cancel: with the
-  // agent's result, with the stream's end, or with Cancel's status.
-  Ticket Probe(const v1::ProbeTask& task, absl::Duration timeout, ResultDone done);
+  // Sends `task`, to be answered by `deadline`: the agent's budget is the time left when the
+  // message is written (1 ms at least, 600 s at most). `done` runs exactly once, on a gRPC thread
+  // or, when the probe is cancelled, on the thread of Cancel: with the agent's result, with the
+  // stream's end, or with Cancel's status. Nothing here ends a probe at its deadline: the caller
+  // cancels it then (the agent answers by then).
+  Ticket Probe(const v1::ProbeTask& task, absl::Time deadline, ResultDone done);
 
   // Answers the probe with `status` at once, if it has not been answered, and asks the agent to
   // stop it.
@@ -53,6 +55,16 @@ class ProbeStreamClient {
   // that an agent upgraded meanwhile gets streams again.
   bool unimplemented() const;
   static constexpr absl::Duration kUnimplementedFor = absl::Minutes(5);
+
+  // A stream takes new probes for this long, then is half-closed and a new one opened: well
+  // within the agent server's maximum connection age and its grace (common/rpc/grpc_server.cc),
+  // so that no stream is cut with probes on it.
+  static constexpr absl::Duration kStreamLifetime = absl::Seconds(30);
+  // Probes written per message, and probes queued on a stream whose agent takes none (it is then
+  // cancelled, and its probes answered UNAVAILABLE).
+  static constexpr int kMaxProbesPerMessage = 64;
+  static constexpr int kMaxQueuedProbes = 4096;
+  static constexpr int64_t kMaxTimeoutMilliseconds = 600 * 1000;
 
  private:
   // What the client and its streams share: a stream may still be ending (its OnDone unlocking

@@ -249,11 +249,18 @@ v1::StreamedProbeResult Result(uint64_t id, int code, const std::string& text) {
 TEST_F(ProbeStreamClientTest, ResultsAreMatchedByIdInAnyOrderAndUnknownIdsAreIgnored) {
   ScriptedAgent& agent = Serve<ScriptedAgent>();
   Answers a, b;
-  ProbeStreamClient::Ticket ticket_a = client_->Probe(Task("a.test"), absl::Seconds(5), a.Done());
+  ProbeStreamClient::Ticket ticket_a =
+      client_->Probe(Task("a.test"), absl::Now() + absl::Seconds(5), a.Done());
   ProbeStreamClient::Ticket ticket_b =
-      client_->Probe(Task("b.test"), absl::Milliseconds(1500), b.Done());
+      client_->Probe(Task("b.test"), absl::Now() + absl::Milliseconds(1500), b.Done());
   ASSERT_EQ(agent.WaitForProbes(2).size(), 2u);
-  EXPECT_EQ(agent.received_timeouts(), (std::vector<uint32_t>{5000, 1500}));
+  // The budgets are the time left when the message was written.
+  std::vector<uint32_t> timeouts = agent.received_timeouts();
+  ASSERT_EQ(timeouts.size(), 2u);
+  EXPECT_GE(timeouts[0], 4000u);
+  EXPECT_LE(timeouts[0], 5000u);
+  EXPECT_GE(timeouts[1], 500u);
+  EXPECT_LE(timeouts[1], 1500u);
   EXPECT_NE(ticket_a.id, ticket_b.id);
 
   v1::ProbeStreamResponse response;
@@ -273,7 +280,8 @@ TEST_F(ProbeStreamClientTest, ResultsAreMatchedByIdInAnyOrderAndUnknownIdsAreIgn
 TEST_F(ProbeStreamClientTest, CancelAnswersAtOnceTellsTheAgentAndALateResultIsIgnored) {
   ScriptedAgent& agent = Serve<ScriptedAgent>();
   Answers a;
-  ProbeStreamClient::Ticket ticket = client_->Probe(Task("a.test"), absl::Seconds(5), a.Done());
+  ProbeStreamClient::Ticket ticket =
+      client_->Probe(Task("a.test"), absl::Now() + absl::Seconds(5), a.Done());
   ASSERT_EQ(agent.WaitForProbes(1).size(), 1u);
   ProbeStreamClient::Cancel(ticket, grpc::Status(grpc::StatusCode::CANCELLED, "not awaited"));
   ASSERT_EQ(a.WaitFor(1), 1u);
@@ -285,7 +293,8 @@ TEST_F(ProbeStreamClientTest, CancelAnswersAtOnceTellsTheAgentAndALateResultIsIg
   agent.Answer(response);
   // A probe after it still works on the same stream.
   Answers b;
-  ProbeStreamClient::Ticket next = client_->Probe(Task("b.test"), absl::Seconds(5), b.Done());
+  ProbeStreamClient::Ticket next =
+      client_->Probe(Task("b.test"), absl::Now() + absl::Seconds(5), b.Done());
   ASSERT_EQ(agent.WaitForProbes(2).size(), 2u);
   v1::ProbeStreamResponse second;
   *second.add_results() = Result(next.id, 0, "b");
@@ -300,8 +309,8 @@ TEST_F(ProbeStreamClientTest, CancelAnswersAtOnceTellsTheAgentAndALateResultIsIg
 TEST_F(ProbeStreamClientTest, AStreamThatEndsAnswersItsProbesAndTheNextProbeOpensANewOne) {
   ScriptedAgent& agent = Serve<ScriptedAgent>();
   Answers a, b;
-  client_->Probe(Task("a.test"), absl::Seconds(5), a.Done());
-  client_->Probe(Task("b.test"), absl::Seconds(5), b.Done());
+  client_->Probe(Task("a.test"), absl::Now() + absl::Seconds(5), a.Done());
+  client_->Probe(Task("b.test"), absl::Now() + absl::Seconds(5), b.Done());
   ASSERT_EQ(agent.WaitForProbes(2).size(), 2u);
   agent.End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent restarting"));
   ASSERT_EQ(a.WaitFor(1), 1u);
@@ -311,7 +320,7 @@ TEST_F(ProbeStreamClientTest, AStreamThatEndsAnswersItsProbesAndTheNextProbeOpen
 
   // An agent that ends the stream "cleanly" with a probe unanswered: still an answer.
   Answers c;
-  client_->Probe(Task("c.test"), absl::Seconds(5), c.Done());
+  client_->Probe(Task("c.test"), absl::Now() + absl::Seconds(5), c.Done());
   ASSERT_EQ(agent.WaitForProbes(3).size(), 3u);
   EXPECT_EQ(agent.streams_opened(), 2);
   agent.End(grpc::Status::OK);
@@ -324,7 +333,7 @@ TEST_F(ProbeStreamClientTest, AStreamThatEndsAnswersItsProbesAndTheNextProbeOpen
 TEST_F(ProbeStreamClientTest, AnAgentWithoutProbeStreamIsMarkedUnimplemented) {
   Serve<UnaryOnlyAgent>();
   Answers a;
-  client_->Probe(Task("a.test"), absl::Seconds(5), a.Done());
+  client_->Probe(Task("a.test"), absl::Now() + absl::Seconds(5), a.Done());
   ASSERT_EQ(a.WaitFor(1), 1u);
   EXPECT_EQ(a.status(0).error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_TRUE(client_->unimplemented());
@@ -335,7 +344,7 @@ TEST_F(ProbeStreamClientTest, AnUnreachableAgentAnswersUnavailable) {
   server_->Shutdown(std::chrono::system_clock::now());
   server_.reset();
   Answers a;
-  client_->Probe(Task("a.test"), absl::Seconds(5), a.Done());
+  client_->Probe(Task("a.test"), absl::Now() + absl::Seconds(5), a.Done());
   ASSERT_EQ(a.WaitFor(1), 1u);
   EXPECT_EQ(a.status(0).error_code(), grpc::StatusCode::UNAVAILABLE);
 }
@@ -343,7 +352,7 @@ TEST_F(ProbeStreamClientTest, AnUnreachableAgentAnswersUnavailable) {
 TEST_F(ProbeStreamClientTest, DestroyingTheClientAnswersItsProbesCancelled) {
   ScriptedAgent& agent = Serve<ScriptedAgent>();
   Answers a;
-  client_->Probe(Task("a.test"), absl::Seconds(5), a.Done());
+  client_->Probe(Task("a.test"), absl::Now() + absl::Seconds(5), a.Done());
   ASSERT_EQ(agent.WaitForProbes(1).size(), 1u);
   client_.reset();
   EXPECT_EQ(a.count(), 1u);

@@ -625,6 +625,45 @@ TEST_F(ProbeServiceTest, ManyProbesOnOneStreamAllAnswer) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+TEST_F(ProbeServiceTest, AStreamMessageWithTooManyProbesEndsTheStreamAndStartsNone) {
+  StartService(/*max_in_flight=*/64);
+  grpc::ClientContext context;
+  std::unique_ptr<ProbeStream> stream = client_->ProbeStream(&context);
+  v1::ProbeStreamRequest request;
+  for (uint64_t id = 1; id <= 1025; ++id) request.add_probes()->set_id(id);
+  ASSERT_TRUE(stream->Write(request));
+  v1::ProbeStreamResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(status.error_message(),
+            "a ProbeStreamRequest carried 1025 probes; at most 1024 are taken");
+  EXPECT_EQ(service_->in_flight_probes(), 0u);
+}
+
+TEST_F(ProbeServiceTest, AProbeCancelledInTheMessageThatBringsItIsStopped) {
+  ProberLimits limits;
+  limits.handshake_timeout = absl::Seconds(50);
+  StartService(/*max_in_flight=*/4, limits);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(40));
+  std::unique_ptr<ProbeStream> stream = client_->ProbeStream(&context);
+  v1::ProbeStreamRequest request;
+  *request.add_probes() = Streamed(5, Request("silent.example.test", (*silent)->port()));
+  request.add_cancelled_ids(5);
+  ASSERT_TRUE(stream->Write(request));
+  std::map<uint64_t, v1::StreamedProbeResult> results = ReadResults(*stream, 1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[5].status_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(Eventually([&] { return service_->in_flight_probes() == 0; }));
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
 }  // namespace
 }  // namespace probe_agent
 }  // namespace mecai

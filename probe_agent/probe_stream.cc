@@ -18,6 +18,14 @@ namespace {
 
 // A streamed probe's timeout bounds (StreamedProbe.timeout_milliseconds).
 constexpr uint32_t kMaxStreamedProbeTimeoutMilliseconds = 600 * 1000;
+// More probes than this in one message end the stream RESOURCE_EXHAUSTED: the coordinator sends
+// at most 64 (coordinator/probe_stream_client.h), and each probe, even refused, costs a result.
+constexpr int kMaxProbesPerMessage = 1024;
+// A message of results is cut at about this size, well under the coordinator's 4 MiB receive
+// limit (common/rpc/grpc_channel.h); one result over kMaxResultBytes alone is answered
+// RESOURCE_EXHAUSTED instead (a Probe call's answer that large fails the call too).
+constexpr size_t kMessageBytes = 1 << 20;
+constexpr size_t kMaxResultBytes = 3 << 20;
 
 v1::StreamedProbeResult ResultOf(uint64_t id, absl::StatusOr<v1::SignedObservation> observation) {
   v1::StreamedProbeResult result;
@@ -53,12 +61,30 @@ class ProbeServiceImpl::ProbeStreamReactor final
       Actions actions;
       {
         absl::MutexLock lock(&mutex_);
+        reading_ = false;
         reads_done_ = true;
         if (context_->IsCancelled()) BreakLocked(actions);
         MaybeFinishLocked(actions);
       }
       return Act(actions);
     }
+    if (request_.probes_size() > kMaxProbesPerMessage) {
+      Actions actions;
+      {
+        absl::MutexLock lock(&mutex_);
+        reading_ = false;
+        finish_status_ =
+            grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                         absl::StrCat("a ProbeStreamRequest carried ", request_.probes_size(),
+                                      " probes; at most ", kMaxProbesPerMessage, " are taken"));
+        BreakLocked(actions);
+        MaybeFinishLocked(actions);
+      }
+      return Act(actions);
+    }
+    // The probes first, then the cancellations: a probe cancelled in the message that brings it
+    // is stopped too.
+    for (v1::StreamedProbe& probe : *request_.mutable_probes()) Start(std::move(probe));
     bool cancelled_any = false;
     {
       absl::MutexLock lock(&mutex_);
@@ -70,17 +96,18 @@ class ProbeServiceImpl::ProbeStreamReactor final
       }
     }
     if (cancelled_any) service_.prober_.AbandonCancelled();
-    for (v1::StreamedProbe& probe : *request_.mutable_probes()) Start(std::move(probe));
     request_.Clear();
     Actions actions;
     {
       absl::MutexLock lock(&mutex_);
+      reading_ = false;
       // Back-pressure: a coordinator that does not read its results is not read either.
       if (queued_.results_size() > static_cast<int>(service_.max_in_flight_probes_)) {
         read_paused_ = true;
-      } else if (!finishing_) {
-        actions.read = true;
+      } else {
+        MaybeReadLocked(actions);
       }
+      MaybeFinishLocked(actions);
     }
     Act(actions);
   }
@@ -93,9 +120,9 @@ class ProbeServiceImpl::ProbeStreamReactor final
       // Not ok: the stream broke, and what is queued can no longer be sent.
       if (!ok) BreakLocked(actions);
       MaybeWriteLocked(actions);
-      if (read_paused_ && !broken_ && queued_.results_size() == 0) {
+      if (read_paused_ && queued_.results_size() == 0) {
         read_paused_ = false;
-        actions.read = true;
+        MaybeReadLocked(actions);
       }
       MaybeFinishLocked(actions);
     }
@@ -127,7 +154,13 @@ class ProbeServiceImpl::ProbeStreamReactor final
     if (actions.abandon_cancelled) service_.prober_.AbandonCancelled();
     if (actions.write) StartWrite(&writing_message_);
     if (actions.read) StartRead(&request_);
-    if (actions.finish) Finish(grpc::Status::OK);
+    if (actions.finish) Finish(finish_status_);
+  }
+
+  void MaybeReadLocked(Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (reading_ || reads_done_ || broken_ || finishing_) return;
+    reading_ = true;
+    actions.read = true;
   }
 
   void Start(v1::StreamedProbe probe) {
@@ -182,11 +215,28 @@ class ProbeServiceImpl::ProbeStreamReactor final
     MaybeWriteLocked(actions);
   }
 
+  // Writes the results queued, up to about kMessageBytes in one message.
   void MaybeWriteLocked(Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     if (writing_ || broken_ || finishing_ || queued_.results_size() == 0) return;
     writing_ = true;
     writing_message_.Clear();
-    writing_message_.Swap(&queued_);
+    size_t bytes = 0;
+    int taken = 0;
+    for (; taken < queued_.results_size(); ++taken) {
+      v1::StreamedProbeResult& result = *queued_.mutable_results(taken);
+      size_t size = result.ByteSizeLong();
+      if (size > kMaxResultBytes) {
+        const uint64_t id = result.id();
+        result = ResultOf(id, absl::ResourceExhaustedError(
+                                  absl::StrCat("the Observation is ", size, " bytes, over the ",
+                                               kMaxResultBytes, " a probe stream carries")));
+        size = result.ByteSizeLong();
+      }
+      if (taken > 0 && bytes + size > kMessageBytes) break;
+      bytes += size;
+      *writing_message_.add_results() = std::move(result);
+    }
+    queued_.mutable_results()->DeleteSubrange(0, taken);
     actions.write = true;
   }
 
@@ -198,10 +248,11 @@ class ProbeServiceImpl::ProbeStreamReactor final
     if (!running_.empty()) actions.abandon_cancelled = true;
   }
 
-  // Finishes once nothing runs and nothing is being written: after the coordinator's half-close
-  // with every result sent, or, when the stream broke, once its probes have stopped.
+  // Finishes once nothing runs, nothing is being written and no read is out: after the
+  // coordinator's half-close with every result sent, or, when the stream broke, once its probes
+  // have stopped.
   void MaybeFinishLocked(Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    if (finishing_ || !running_.empty() || writing_) return;
+    if (finishing_ || !running_.empty() || writing_ || (reading_ && !broken_)) return;
     if (broken_ || (reads_done_ && queued_.results_size() == 0)) {
       finishing_ = true;
       actions.finish = true;
@@ -217,6 +268,8 @@ class ProbeServiceImpl::ProbeStreamReactor final
   // The message being written: only the writer between MaybeWriteLocked and OnWriteDone uses it.
   v1::ProbeStreamResponse writing_message_;
   bool writing_ ABSL_GUARDED_BY(mutex_) = false;
+  bool reading_ ABSL_GUARDED_BY(mutex_) = true;  // The constructor's read.
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mutex_);
   bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
   bool read_paused_ ABSL_GUARDED_BY(mutex_) = false;
   bool broken_ ABSL_GUARDED_BY(mutex_) = false;
