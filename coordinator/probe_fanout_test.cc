@@ -82,7 +82,8 @@ class AgentWithoutStreams final : public v1::ProbeService::CallbackService {
 };
 
 // Answers nothing: Probe calls end by their deadline, streamed probes by the round's alarm.
-class SilentAgent final : public v1::ProbeService::CallbackService {
+class SilentAgent final : public v1::ProbeService::CallbackService,
+                          public std::enable_shared_from_this<SilentAgent> {
  public:
   // Probes received on streams, and Probe calls.
   int streamed() {
@@ -114,12 +115,15 @@ class SilentAgent final : public v1::ProbeService::CallbackService {
     class Reader final
         : public grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse> {
      public:
-      explicit Reader(SilentAgent& agent) : agent_(agent) { StartRead(&request_); }
+      // Holds the agent: gRPC may end a stream after the test has let go of the agent.
+      explicit Reader(std::shared_ptr<SilentAgent> agent) : agent_(std::move(agent)) {
+        StartRead(&request_);
+      }
       void OnReadDone(bool ok) override {
         if (!ok) return;
         {
-          absl::MutexLock lock(&agent_.mutex_);
-          agent_.streamed_ += request_.probes_size();
+          absl::MutexLock lock(&agent_->mutex_);
+          agent_->streamed_ += request_.probes_size();
         }
         StartRead(&request_);
       }
@@ -127,10 +131,10 @@ class SilentAgent final : public v1::ProbeService::CallbackService {
       void OnDone() override { delete this; }
 
      private:
-      SilentAgent& agent_;
+      const std::shared_ptr<SilentAgent> agent_;
       v1::ProbeStreamRequest request_;
     };
-    return new Reader(*this);
+    return new Reader(shared_from_this());
   }
 
  private:
@@ -141,7 +145,16 @@ class SilentAgent final : public v1::ProbeService::CallbackService {
 
 class ProbeFanoutTest : public ::testing::Test {
  protected:
-  void Serve(grpc::Service* service) {
+  // Serves a `Service` made of `args`, kept until the server has shut down.
+  template <typename Service, typename... Args>
+  Service& Serve(Args... args) {
+    auto service = std::make_shared<Service>(args...);
+    service_ = service;
+    Start(service.get());
+    return *service;
+  }
+
+  void Start(grpc::Service* service) {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -175,6 +188,8 @@ class ProbeFanoutTest : public ::testing::Test {
   void TearDown() override {
     fanout_.reset();
     if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
+    server_.reset();
+    service_.reset();
   }
 
   // Starts kRounds rounds at once with `timeout` and returns each round's one answer, waiting at
@@ -212,6 +227,7 @@ class ProbeFanoutTest : public ::testing::Test {
 
   google::protobuf::RepeatedPtrField<v1::AgentEndpoint> endpoints_;
   std::unique_ptr<EnrolledAgents> enrolled_;
+  std::shared_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<ProbeFanout> fanout_;
 };
@@ -219,8 +235,7 @@ class ProbeFanoutTest : public ::testing::Test {
 TEST_F(ProbeFanoutTest, AnAgentWithoutStreamsGetsEveryProbeAsACall) {
   // The agent answers once every round's probe has reached it as a call: the streamed ones too,
   // after their stream was answered UNIMPLEMENTED.
-  AgentWithoutStreams agent(kRounds);
-  Serve(&agent);
+  AgentWithoutStreams& agent = Serve<AgentWithoutStreams>(kRounds);
   std::vector<PerspectiveAnswer> answers = RunRounds(absl::Seconds(20));
   EXPECT_EQ(agent.calls(), kRounds);
   EXPECT_GE(agent.streams(), 1);  // The probes beyond 16 tried the stream first.
@@ -231,8 +246,7 @@ TEST_F(ProbeFanoutTest, AnAgentWithoutStreamsGetsEveryProbeAsACall) {
 }
 
 TEST_F(ProbeFanoutTest, ProbesThatAreNotAnsweredEndAtTheTimeoutCallsAndStreamedAlike) {
-  SilentAgent agent;
-  Serve(&agent);
+  SilentAgent& agent = Serve<SilentAgent>();
   const absl::Time start = absl::Now();
   std::vector<PerspectiveAnswer> answers = RunRounds(absl::Milliseconds(800));
   const absl::Duration took = absl::Now() - start;
@@ -247,8 +261,7 @@ TEST_F(ProbeFanoutTest, ProbesThatAreNotAnsweredEndAtTheTimeoutCallsAndStreamedA
 }
 
 TEST_F(ProbeFanoutTest, ProbesStillRunningAtTheVrDeadlineAreCancelledCallsAndStreamedAlike) {
-  SilentAgent agent;
-  Serve(&agent);
+  SilentAgent& agent = Serve<SilentAgent>();
   const absl::Time start = absl::Now();
   // The VR's deadline comes long before the probes' 20 s: every probe ends then, whether it went
   // as a call or on the stream, and whether or not it had been written yet.

@@ -113,6 +113,12 @@ class ProbeServiceTest : public ::testing::Test {
     if (server_ != nullptr) server_->Shutdown();
   }
 
+  // A listener that accepts and never answers, which silent.example.test resolves to.
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> StartSilentTarget() {
+    resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
+    return PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  }
+
   // True once `condition` holds, polled for at most 20 s.
   static bool Eventually(const std::function<bool()>& condition) {
     for (int i = 0; i < 2000; ++i) {
@@ -220,10 +226,8 @@ TEST_F(ProbeServiceTest, InFlightLimitRefusesTheProbeBeyondIt) {
   ProberLimits limits;
   limits.handshake_timeout = absl::Seconds(2);
   StartService(/*max_in_flight=*/1, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
-      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
   ASSERT_TRUE(silent.ok()) << silent.status();
-  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
 
   grpc::Status first_status;
   v1::ProbeResponse first_response;
@@ -261,10 +265,8 @@ TEST_F(ProbeServiceTest, ManyMoreProbesInFlightThanServerThreads) {
   ProberLimits limits;
   limits.handshake_timeout = absl::Seconds(3);
   StartService(/*max_in_flight=*/kProbes, limits, /*max_threads=*/4);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
-      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
   ASSERT_TRUE(silent.ok()) << silent.status();
-  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
 
   grpc::CompletionQueue queue;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
@@ -365,10 +367,8 @@ TEST_F(ProbeServiceTest, ATaskForAVrBeingProbedIsRefused) {
   ProberLimits limits;
   limits.handshake_timeout = absl::Seconds(2);
   StartService(/*max_in_flight=*/4, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
-      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
   ASSERT_TRUE(silent.ok()) << silent.status();
-  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
 
   grpc::Status first_status;
   v1::ProbeResponse first_response;
@@ -426,10 +426,8 @@ TEST_F(ProbeServiceTest, ClientCancellationEndsTheProbeAndClosesItsConnection) {
   ProberLimits limits;
   limits.handshake_timeout = absl::Seconds(50);
   StartService(/*max_in_flight=*/4, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
-      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
   ASSERT_TRUE(silent.ok()) << silent.status();
-  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
 
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(55));
@@ -537,10 +535,8 @@ TEST_F(ProbeServiceTest, AStreamStopsAProbeByItsIdAndRefusesAnIdThatIsRunning) {
   ProberLimits limits;
   limits.handshake_timeout = absl::Seconds(50);
   StartService(/*max_in_flight=*/1, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
-      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
   ASSERT_TRUE(silent.ok()) << silent.status();
-  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
 
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(40));
@@ -580,10 +576,8 @@ TEST_F(ProbeServiceTest, CancellingAStreamStopsEveryProbeRunningOnIt) {
   ProberLimits limits;
   limits.handshake_timeout = absl::Seconds(50);
   StartService(/*max_in_flight=*/8, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
-      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
   ASSERT_TRUE(silent.ok()) << silent.status();
-  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
 
   grpc::ClientContext context;
   std::unique_ptr<ProbeStream> stream = client_->ProbeStream(&context);
@@ -645,10 +639,8 @@ TEST_F(ProbeServiceTest, AProbeCancelledInTheMessageThatBringsItIsStopped) {
   ProberLimits limits;
   limits.handshake_timeout = absl::Seconds(50);
   StartService(/*max_in_flight=*/4, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
-      PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
   ASSERT_TRUE(silent.ok()) << silent.status();
-  resolver_.Set("silent.example.test", std::vector<std::string>{"127.0.0.1"});
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(40));
   std::unique_ptr<ProbeStream> stream = client_->ProbeStream(&context);
