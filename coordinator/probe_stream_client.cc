@@ -18,7 +18,10 @@ struct ProbeStreamClient::Shared {
   // Called by a stream from its OnDone, before it answers its unanswered probes: it is no longer
   // the open stream.
   void Forget(const Stream* stream, const grpc::Status& status);
-  // Called by a stream last, after it has answered every probe.
+  // Called by a stream's last member to be destroyed (AliveToken): after its ClientContext, which
+  // holds a reference to the channel. The client waits for this, so the channel's last reference
+  // is never dropped on a gRPC thread (as the end of OnDone would: gRPC 1.51 then releases its
+  // process-wide callback completion queue from one of that queue's own threads).
   void Ended() {
     absl::MutexLock lock(&mutex);
     --streams_running;
@@ -41,7 +44,7 @@ class ProbeStreamClient::Stream final
       public std::enable_shared_from_this<Stream> {
  public:
   explicit Stream(std::shared_ptr<Shared> owner)
-      : owner_(std::move(owner)), opened_at_(absl::Now()) {}
+      : alive_(owner), owner_(std::move(owner)), opened_at_(absl::Now()) {}
 
   absl::Time opened_at() const { return opened_at_; }
 
@@ -194,7 +197,6 @@ class ProbeStreamClient::Stream final
     // a `done` goes on a new stream, or as a call.
     owner_->Forget(this, status);
     for (auto& [id, done] : unanswered) done(ended, v1::SignedObservation());
-    owner_->Ended();
   }
 
  private:
@@ -248,6 +250,13 @@ class ProbeStreamClient::Stream final
     actions.release = true;
   }
 
+  // Declared first, so destroyed last: tells the client this stream is gone.
+  struct AliveToken {
+    explicit AliveToken(std::shared_ptr<Shared> shared_in) : shared(std::move(shared_in)) {}
+    ~AliveToken() { shared->Ended(); }
+    const std::shared_ptr<Shared> shared;
+  };
+  AliveToken alive_;
   const std::shared_ptr<Shared> owner_;
   grpc::ClientContext context_;
   std::shared_ptr<Stream> self_;
