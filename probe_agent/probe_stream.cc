@@ -248,11 +248,12 @@ class ProbeServiceImpl::ProbeStreamReactor final
     if (!running_.empty()) actions.abandon_cancelled = true;
   }
 
-  // Finishes once nothing runs, nothing is being written and no read is out: after the
-  // coordinator's half-close with every result sent, or, when the stream broke, once its probes
-  // have stopped.
+  // Finishes once nothing runs, nothing is being written and no read is out or about to be started
+  // (a read decided under the lock is started after it is released): after the coordinator's
+  // half-close with every result sent, or, when the stream broke, once its probes have stopped and
+  // its last read has failed.
   void MaybeFinishLocked(Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    if (finishing_ || !running_.empty() || writing_ || (reading_ && !broken_)) return;
+    if (finishing_ || !running_.empty() || writing_ || reading_) return;
     if (broken_ || (reads_done_ && queued_.results_size() == 0)) {
       finishing_ = true;
       actions.finish = true;
