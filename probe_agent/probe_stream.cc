@@ -1,5 +1,6 @@
 // ProbeServiceImpl::ProbeStream: many probes on one stream (proto/mecai/v1/probe.proto,
 // docs/ARCHITECTURE.md "Probe streams"). Each probe goes through StartProbe, as a Probe call does.
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -139,9 +140,15 @@ class ProbeServiceImpl::ProbeStreamReactor final
     Act(actions);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override { Release(); }
 
  private:
+  // The reactor is deleted by the last of OnDone and the thread that called Finish, once Finish has
+  // returned: gRPC may run OnDone before Finish returns on the caller's thread.
+  void Release() {
+    if (releases_left_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
   // What to do once `mutex_` is released, in this order.
   struct Actions {
     bool abandon_cancelled = false;  // Prober::AbandonCancelled.
@@ -154,7 +161,10 @@ class ProbeServiceImpl::ProbeStreamReactor final
     if (actions.abandon_cancelled) service_.prober_.AbandonCancelled();
     if (actions.write) StartWrite(&writing_message_);
     if (actions.read) StartRead(&request_);
-    if (actions.finish) Finish(finish_status_);
+    if (actions.finish) {
+      Finish(finish_status_);
+      Release();  // The last use of this reactor on this thread.
+    }
   }
 
   void MaybeReadLocked(Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
@@ -260,6 +270,7 @@ class ProbeServiceImpl::ProbeStreamReactor final
     }
   }
 
+  std::atomic<int> releases_left_{2};  // OnDone's and Finish's caller's.
   ProbeServiceImpl& service_;
   grpc::CallbackServerContext* const context_;  // gRPC's, valid until OnDone.
   v1::ProbeStreamRequest request_;  // Only the read in progress and OnReadDone touch it.
