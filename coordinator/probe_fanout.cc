@@ -273,10 +273,12 @@ void ProbeFanout::ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpe
     Call* call = round->calls[i].get();
     call->started = absl::Now();
     const int running = agent.in_flight->fetch_add(1);
-    if (running < kStreamFromProbesInFlight || agent.streams->unimplemented()) {
+    const absl::Time probe_deadline = std::min(absl::Now() + timeout, cancel_at);
+    if (running < kStreamFromProbesInFlight || agent.streams->unimplemented() ||
+        !ProbeStreamClient::Carries(probe_deadline)) {
       StartUnaryCall(agent, call, round);
     } else {
-      StartStreamedProbe(agent, call, round, std::min(absl::Now() + timeout, cancel_at));
+      StartStreamedProbe(agent, call, round, probe_deadline);
     }
   }
 }

@@ -65,7 +65,8 @@ class ProbeFanout {
   // own deadline) are cancelled then, and end CANCELLED (kUnreachable). A probe goes as a Probe
   // call while fewer than kStreamFromProbesInFlight of the agent's run, and otherwise on its
   // ProbeStream (docs/ARCHITECTURE.md "Probe streams"), but to an agent that answered a stream
-  // UNIMPLEMENTED.
+  // UNIMPLEMENTED, and a probe that may run longer than a stream carries
+  // (ProbeStreamClient::Carries).
   using ProbeDone = std::function<void(std::vector<PerspectiveAnswer> answers)>;
   // From this many probes running at one agent, the next go on its stream, where those sent while
   // a message is written share the next (measured in docs/PERFORMANCE.md "Probe streams"); below

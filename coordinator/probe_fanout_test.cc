@@ -1,7 +1,8 @@
 // ProbeFanout's choice between Probe calls and the ProbeStream (docs/ARCHITECTURE.md "Probe
-// streams") against scripted agents on loopback: one from before ProbeStream, and one that never
-// answers. The answers' verification is the real agent's concern (tests/cluster_e2e_test.cc,
-// tests/vouch_concurrency_test.cc); here the answers only need to arrive, or not.
+// streams") against scripted agents on loopback: one from before ProbeStream, one that never
+// answers, and one that answers each streamed probe with the Observation it signed for another.
+// The real agent's answers are verified in tests/cluster_e2e_test.cc and
+// tests/vouch_concurrency_test.cc.
 #include "coordinator/probe_fanout.h"
 
 #include <openssl/evp.h>
@@ -13,7 +14,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/base/clock.h"
+#include "common/crypto/hashing.h"
+#include "common/crypto/openssl_types.h"
 #include "common/crypto/pem.h"
+#include "common/crypto/signature.h"
+#include "common/crypto/signed_object.h"
 #include "common/testing/test_pki.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -143,11 +148,109 @@ class SilentAgent final : public v1::ProbeService::CallbackService,
   int calls_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
+// What the agent of the fixture, "scripted-1a", signs for `task`: a handshake that served the
+// leaf "leaf" at its one address.
+v1::SignedObservation ObservationFor(EVP_PKEY* key, const v1::ProbeTask& task) {
+  v1::ObservationBody body;
+  body.mutable_perspective()->set_id("scripted-1a");
+  body.mutable_perspective()->set_region("scripted-1");
+  body.set_hostname(task.hostname());
+  body.set_port(task.port());
+  body.set_vouching_request_sha256(task.vouching_request_sha256());
+  body.set_nonce(task.nonce());
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  body.set_started_at_unix_milliseconds(now - 10);
+  body.set_finished_at_unix_milliseconds(now);
+  body.set_outcome(v1::PROBE_OK);
+  body.add_resolved_addresses("192.0.2.1");
+  v1::AddressObservation* address = body.add_addresses();
+  address->set_address("192.0.2.1");
+  address->set_outcome(v1::PROBE_OK);
+  address->set_leaf_sha256(Sha256("leaf"));
+  v1::SignedObservation observation;
+  observation.set_tbs(body.SerializeAsString());
+  absl::StatusOr<v1::Signature> signature =
+      SignBytes(key, v1::ED25519, SignedMessage(SignedObject::kObservation, observation.tbs()));
+  EXPECT_TRUE(signature.ok()) << signature.status();
+  if (signature.ok()) *observation.mutable_signature() = *signature;
+  return observation;
+}
+
+// An agent that signs true Observations but answers every streamed probe with the one it signed
+// for the next streamed probe's task (the last with the first's): what a compromised or buggy
+// agent could send on a stream, where only the id says which probe a result answers. Its Probe
+// calls are held until `streamed` probes have come on the stream, then answered truly.
+class CrossingAgent final : public v1::ProbeService::CallbackService,
+                            public std::enable_shared_from_this<CrossingAgent> {
+ public:
+  CrossingAgent(EVP_PKEY* key, int streamed) : key_(key), streamed_(streamed) {}
+
+  grpc::ServerUnaryReactor* Probe(grpc::CallbackServerContext* context,
+                                  const v1::ProbeRequest* request,
+                                  v1::ProbeResponse* response) override {
+    *response->mutable_observation() = ObservationFor(key_, request->task());
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::MutexLock lock(&mutex_);
+    held_.push_back(reactor);
+    return reactor;
+  }
+
+  grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse>* ProbeStream(
+      grpc::CallbackServerContext* /*context*/) override {
+    class Crossing final
+        : public grpc::ServerBidiReactor<v1::ProbeStreamRequest, v1::ProbeStreamResponse> {
+     public:
+      explicit Crossing(std::shared_ptr<CrossingAgent> agent) : agent_(std::move(agent)) {
+        StartRead(&request_);
+      }
+      void OnReadDone(bool ok) override {
+        if (!ok) return Finish(grpc::Status::OK);
+        for (const v1::StreamedProbe& probe : request_.probes()) probes_.push_back(probe);
+        if (static_cast<int>(probes_.size()) < agent_->streamed_) return StartRead(&request_);
+        for (size_t i = 0; i < probes_.size(); ++i) {
+          v1::StreamedProbeResult* result = response_.add_results();
+          result->set_id(probes_[i].id());
+          *result->mutable_observation() =
+              ObservationFor(agent_->key_, probes_[(i + 1) % probes_.size()].task());
+        }
+        agent_->ReleaseCalls();
+        // The client half-closes or cancels the stream once it has its answers.
+        StartWrite(&response_);
+      }
+      void OnWriteDone(bool /*ok*/) override { StartRead(&request_); }
+      void OnDone() override { delete this; }
+
+     private:
+      const std::shared_ptr<CrossingAgent> agent_;
+      v1::ProbeStreamRequest request_;
+      v1::ProbeStreamResponse response_;
+      std::vector<v1::StreamedProbe> probes_;
+    };
+    return new Crossing(shared_from_this());
+  }
+
+ private:
+  void ReleaseCalls() {
+    std::vector<grpc::ServerUnaryReactor*> release;
+    {
+      absl::MutexLock lock(&mutex_);
+      release.swap(held_);
+    }
+    for (grpc::ServerUnaryReactor* held : release) held->Finish(grpc::Status::OK);
+  }
+
+  EVP_PKEY* const key_;
+  const int streamed_;
+  absl::Mutex mutex_;
+  std::vector<grpc::ServerUnaryReactor*> held_ ABSL_GUARDED_BY(mutex_);
+};
+
 class ProbeFanoutTest : public ::testing::Test {
  protected:
   // Serves a `Service` made of `args`, kept until the server has shut down.
   template <typename Service, typename... Args>
   Service& Serve(Args... args) {
+    EXPECT_NE(agent_key_, nullptr);
     auto service = std::make_shared<Service>(args...);
     service_ = service;
     Start(service.get());
@@ -164,11 +267,8 @@ class ProbeFanoutTest : public ::testing::Test {
 
     absl::StatusOr<std::string> directory = test_pki::MakeTempDirectory();
     ASSERT_TRUE(directory.ok()) << directory.status();
-    EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-    ASSERT_NE(key, nullptr);
     absl::StatusOr<std::string> key_file =
-        test_pki::WriteTestFile(*directory, "agent.pub.pem", PublicKeyToPem(key));
-    EVP_PKEY_free(key);
+        test_pki::WriteTestFile(*directory, "agent.pub.pem", PublicKeyToPem(agent_key_.get()));
     ASSERT_TRUE(key_file.ok()) << key_file.status();
     v1::AgentEndpoint& endpoint = *endpoints_.Add();
     endpoint.mutable_perspective()->set_id("scripted-1a");
@@ -225,6 +325,8 @@ class ProbeFanoutTest : public ::testing::Test {
     return result;
   }
 
+  // The scripted agent's signing key, enrolled for "scripted-1a".
+  const EvpPkeyPtr agent_key_{EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")};
   google::protobuf::RepeatedPtrField<v1::AgentEndpoint> endpoints_;
   std::unique_ptr<EnrolledAgents> enrolled_;
   std::shared_ptr<grpc::Service> service_;
@@ -245,6 +347,19 @@ TEST_F(ProbeFanoutTest, AnAgentWithoutStreamsGetsEveryProbeAsACall) {
   }
 }
 
+TEST_F(ProbeFanoutTest, AProbeThatMayRunLongerThanAStreamCarriesGoesAsACall) {
+  // More than kStreamFromProbesInFlight probes at once, but each may run longer than a stream
+  // carries one (so that no stream outlives its connection's grace): none tries the stream.
+  AgentWithoutStreams& agent = Serve<AgentWithoutStreams>(kRounds);
+  std::vector<PerspectiveAnswer> answers =
+      RunRounds(ProbeStreamClient::kMaxStreamedProbeTime + absl::Seconds(1));
+  EXPECT_EQ(agent.calls(), kRounds);
+  EXPECT_EQ(agent.streams(), 0);
+  for (const PerspectiveAnswer& answer : answers) {
+    EXPECT_EQ(answer.outcome.kind, PerspectiveOutcome::Kind::kInvalid) << answer.outcome.failure;
+  }
+}
+
 TEST_F(ProbeFanoutTest, ProbesThatAreNotAnsweredEndAtTheTimeoutCallsAndStreamedAlike) {
   SilentAgent& agent = Serve<SilentAgent>();
   const absl::Time start = absl::Now();
@@ -261,7 +376,7 @@ TEST_F(ProbeFanoutTest, ProbesThatAreNotAnsweredEndAtTheTimeoutCallsAndStreamedA
 }
 
 TEST_F(ProbeFanoutTest, ProbesStillRunningAtTheVrDeadlineAreCancelledCallsAndStreamedAlike) {
-  SilentAgent& agent = Serve<SilentAgent>();
+  Serve<SilentAgent>();
   const absl::Time start = absl::Now();
   // The VR's deadline comes long before the probes' 20 s: every probe ends then, whether it went
   // as a call or on the stream, and whether or not it had been written yet.
@@ -271,6 +386,54 @@ TEST_F(ProbeFanoutTest, ProbesStillRunningAtTheVrDeadlineAreCancelledCallsAndStr
   for (const PerspectiveAnswer& answer : answers) {
     EXPECT_EQ(answer.outcome.kind, PerspectiveOutcome::Kind::kUnreachable);
     EXPECT_EQ(answer.outcome.failure, "agent at " + endpoints_[0].peer().address() + ": CANCELLED");
+  }
+}
+
+TEST_F(ProbeFanoutTest, AStreamedResultCarryingAnotherProbesObservationIsRefused) {
+  // Each round probes its own VR: its own digest and nonce, to which its Observation must be bound.
+  constexpr int kStreamed = kRounds - ProbeFanout::kStreamFromProbesInFlight;
+  Serve<CrossingAgent>(agent_key_.get(), kStreamed);
+  struct Collected {
+    absl::Mutex mutex;
+    std::vector<PerspectiveAnswer> answers ABSL_GUARDED_BY(mutex);
+    int answered ABSL_GUARDED_BY(mutex) = 0;
+  };
+  auto collected = std::make_shared<Collected>();
+  {
+    absl::MutexLock lock(&collected->mutex);
+    collected->answers.resize(kRounds);
+  }
+  for (int i = 0; i < kRounds; ++i) {
+    v1::ProbeTask task;
+    task.set_hostname("www.example.test");
+    task.set_port(443);
+    task.set_vouching_request_sha256(Sha256("VR " + std::to_string(i)));
+    task.set_nonce(Sha256("nonce " + std::to_string(i)).substr(0, 16));
+    ObservationExpectation expected;
+    expected.request_sha256 = task.vouching_request_sha256();
+    expected.nonce = task.nonce();
+    expected.hostname = task.hostname();
+    expected.port = task.port();
+    fanout_->ProbeAllAsync(task, expected, {Sha256("leaf")}, absl::Seconds(20),
+                           [collected, i](std::vector<PerspectiveAnswer> round) {
+                             absl::MutexLock lock(&collected->mutex);
+                             collected->answers[i] = std::move(round.at(0));
+                             ++collected->answered;
+                           });
+  }
+  absl::MutexLock lock(&collected->mutex);
+  auto all = [&] { return collected->answered == kRounds; };
+  ASSERT_TRUE(collected->mutex.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(30)));
+  for (int i = 0; i < kRounds; ++i) {
+    const PerspectiveOutcome& outcome = collected->answers[i].outcome;
+    if (i < ProbeFanout::kStreamFromProbesInFlight) {
+      // The calls, answered truly: the same Observations verify when they answer their own probe.
+      EXPECT_EQ(outcome.kind, PerspectiveOutcome::Kind::kObserved) << i << ": " << outcome.failure;
+    } else {
+      // Signed by the enrolled agent, for this very host and port, but bound to another VR.
+      EXPECT_EQ(outcome.kind, PerspectiveOutcome::Kind::kInvalid) << i;
+      EXPECT_NE(outcome.failure.find("another"), std::string::npos) << i << ": " << outcome.failure;
+    }
   }
 }
 

@@ -337,6 +337,10 @@ void ProbeStreamClient::Cancel(const Ticket& ticket, const grpc::Status& status)
   if (done) done(status, v1::SignedObservation());
 }
 
+bool ProbeStreamClient::Carries(absl::Time deadline) {
+  return deadline - absl::Now() <= kMaxStreamedProbeTime;
+}
+
 bool ProbeStreamClient::unimplemented() const {
   absl::MutexLock lock(&shared_->mutex);
   return absl::Now() < shared_->unimplemented_until;

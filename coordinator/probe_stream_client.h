@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/rpc/grpc_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
 
@@ -39,11 +40,11 @@ class ProbeStreamClient {
     std::weak_ptr<Stream> stream;
   };
 
-  // Sends `task`, to be answered by `deadline`: the agent's budget is the time left when the
-  // message is written (1 ms at least, 600 s at most). `done` runs exactly once, on a gRPC thread
-  // or, when the probe is cancelled, on the thread of Cancel: with the agent's result, with the
-  // stream's end, or with Cancel's status. Nothing here ends a probe at its deadline: the caller
-  // cancels it then (the agent answers by then).
+  // Sends `task`, to be answered by `deadline` (Carries(deadline) must hold): the agent's budget is
+  // the time left when the message is written (1 ms at least, 600 s at most). `done` runs exactly
+  // once, on a gRPC thread or, when the probe is cancelled, on the thread of Cancel: with the
+  // agent's result, with the stream's end, or with Cancel's status. Nothing here ends a probe at
+  // its deadline: the caller cancels it then (the agent answers by then).
   Ticket Probe(const v1::ProbeTask& task, absl::Time deadline, ResultDone done);
 
   // Answers the probe with `status` at once, if it has not been answered, and asks the agent to
@@ -56,10 +57,19 @@ class ProbeStreamClient {
   bool unimplemented() const;
   static constexpr absl::Duration kUnimplementedFor = absl::Minutes(5);
 
-  // A stream takes new probes for this long, then is half-closed and a new one opened: well
-  // within the agent server's maximum connection age and its grace (common/rpc/grpc_server.cc),
-  // so that no stream is cut with probes on it.
-  static constexpr absl::Duration kStreamLifetime = absl::Seconds(30);
+  // A stream takes new probes for kStreamLifetime, then is half-closed and a new one opened, and
+  // it takes only probes that must end within kMaxStreamedProbeTime (Carries; a longer probe goes
+  // as a Probe call). So a stream ends at most the sum of the two after it opened: within the
+  // grace the agent's server gives a connection's running calls after the connection's maximum
+  // age (common/rpc/grpc_channel.h), and no stream is cut with probes on it.
+  static constexpr int kStreamLifetimeSeconds = 30;
+  static constexpr int kMaxStreamedProbeSeconds = 25;
+  static_assert(kStreamLifetimeSeconds + kMaxStreamedProbeSeconds < kMaxConnectionAgeGraceSeconds,
+                "a stream could outlive its connection's grace with probes on it");
+  static constexpr absl::Duration kStreamLifetime = absl::Seconds(kStreamLifetimeSeconds);
+  static constexpr absl::Duration kMaxStreamedProbeTime = absl::Seconds(kMaxStreamedProbeSeconds);
+  // Whether a probe to be answered by `deadline` may go on a stream now.
+  static bool Carries(absl::Time deadline);
   // Probes written per message, and probes queued on a stream whose agent takes none (it is then
   // cancelled, and its probes answered UNAVAILABLE).
   static constexpr int kMaxProbesPerMessage = 64;

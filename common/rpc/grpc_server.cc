@@ -26,12 +26,10 @@ constexpr uint32_t kDefaultMaxThreads = 16;
 constexpr int kHealthMaxReceiveBytes = 4096;
 constexpr int kHealthMaxThreads = 4;
 constexpr auto kShutdownGracePeriod = std::chrono::seconds(5);
-// Internal servers tell each connection to go away after this long (jittered by gRPC), so that
-// clients re-resolve their target and spread over replicas added since (docs/ARCHITECTURE.md
-// "Peers and load"); calls running then get kMaxConnectionAgeGrace to finish, more than any
-// configured probe or signer deadline.
-constexpr absl::Duration kMaxConnectionAge = absl::Minutes(5);
-constexpr absl::Duration kMaxConnectionAgeGrace = absl::Minutes(1);
+// The connection age of grpc_channel.h; its grace is more than any configured probe or signer
+// deadline.
+constexpr absl::Duration kMaxConnectionAge = absl::Seconds(kMaxConnectionAgeSeconds);
+constexpr absl::Duration kMaxConnectionAgeGrace = absl::Seconds(kMaxConnectionAgeGraceSeconds);
 // The shortest interval between the client PINGs an internal server accepts on a connection
 // without calls; below the clients' keepalive time (kKeepaliveTimeMilliseconds).
 constexpr int kMinPingIntervalMilliseconds = 30 * 1000;
