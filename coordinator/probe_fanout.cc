@@ -34,6 +34,12 @@ absl::StatusOr<std::unique_ptr<ProbeFanout>> ProbeFanout::Create(
   return fanout;
 }
 
+ProbeFanout::~ProbeFanout() {
+  absl::MutexLock lock(&live_rounds_->mutex);
+  live_rounds_->mutex.Await(absl::Condition(
+      +[](int* count) { return *count == 0; }, &live_rounds_->count));
+}
+
 std::vector<ProbeFanout::AgentChannel> ProbeFanout::Channels() const {
   std::vector<AgentChannel> channels;
   for (const Agent& agent : agents_) {
@@ -75,9 +81,10 @@ struct ProbeFanout::Call {
 // against, and which perspective's mismatch decided the round. Lives until every call has
 // completed (each call's callback holds it).
 struct ProbeFanout::Round {
-  Round(size_t agents, ObservationExpectation expected_in, std::vector<std::string> accepted_in,
-        ProbeDone done_in)
-      : expected(std::move(expected_in)),
+  Round(std::shared_ptr<LiveRounds> live_in, size_t agents, ObservationExpectation expected_in,
+        std::vector<std::string> accepted_in, ProbeDone done_in)
+      : live(std::move(live_in)),
+        expected(std::move(expected_in)),
         accepted_leaf_sha256(std::move(accepted_in)),
         done(std::move(done_in)),
         pending(agents) {
@@ -104,6 +111,19 @@ struct ProbeFanout::Round {
     return --pending == 0;
   }
 
+  // Counts this round among the fanout's live ones until the end of its destruction: declared
+  // first, so destroyed last, after the calls (ProbeFanout::~ProbeFanout).
+  struct Live {
+    explicit Live(std::shared_ptr<LiveRounds> rounds_in) : rounds(std::move(rounds_in)) {
+      absl::MutexLock lock(&rounds->mutex);
+      ++rounds->count;
+    }
+    ~Live() {
+      absl::MutexLock lock(&rounds->mutex);
+      --rounds->count;
+    }
+    const std::shared_ptr<LiveRounds> rounds;
+  } live;
   v1::ProbeRequest request;
   // Cancels the calls still running at the VR's deadline, and ends the streamed probes still
   // running at the round's timeout (a Probe call's own deadline ends it).
@@ -243,8 +263,8 @@ void ProbeFanout::ProbeAllAsync(const v1::ProbeTask& task, const ObservationExpe
     done({});
     return;
   }
-  auto round =
-      std::make_shared<Round>(agents_.size(), expected, accepted_leaf_sha256, std::move(done));
+  auto round = std::make_shared<Round>(live_rounds_, agents_.size(), expected, accepted_leaf_sha256,
+                                       std::move(done));
   *round->request.mutable_task() = task;
   const auto deadline = absl::ToChronoTime(absl::Now() + timeout);
   // Every call's context is set up before the first starts: a mismatch cancels the others.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/evidence/enrolled_agents.h"
@@ -36,6 +37,13 @@ class ProbeFanout {
   static absl::StatusOr<std::unique_ptr<ProbeFanout>> Create(
       const google::protobuf::RepeatedPtrField<v1::AgentEndpoint>& endpoints,
       const EnrolledAgents& agents, const Clock& clock);
+  // Waits until every round has been destroyed, its calls with it (a round ends by its timeout at
+  // the latest): a round's last call lets go of an agent's channel on a gRPC thread, and this
+  // object's channels must not be the last references then. gRPC 1.51 releases its process-wide
+  // callback queue with the last channel, which from one of that queue's own threads crashes.
+  ~ProbeFanout();
+  ProbeFanout(const ProbeFanout&) = delete;
+  ProbeFanout& operator=(const ProbeFanout&) = delete;
 
   // Each agent's channel, in the configured order: its perspective id, its address, the channel
   // (for coordinator/peer_monitor.h). Calls to an agent that is down fail at once (UNAVAILABLE)
@@ -90,6 +98,12 @@ class ProbeFanout {
   // One agent's call in a round; the Round owns them.
   struct Call;
   struct Round;
+  // The rounds not yet destroyed, shared with them: a round may be destroyed on a gRPC thread
+  // while the destructor waits.
+  struct LiveRounds {
+    absl::Mutex mutex;
+    int count ABSL_GUARDED_BY(mutex) = 0;
+  };
   ProbeFanout(const EnrolledAgents& agents, const Clock& clock)
       : enrolled_(agents), clock_(clock) {}
 
@@ -112,6 +126,7 @@ class ProbeFanout {
   const EnrolledAgents& enrolled_;
   const Clock& clock_;
   std::vector<Agent> agents_;  // Constant after Create.
+  const std::shared_ptr<LiveRounds> live_rounds_ = std::make_shared<LiveRounds>();
 };
 
 }  // namespace mecai

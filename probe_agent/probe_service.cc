@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/crypto/hashing.h"
+#include "common/crypto/signed_object.h"
 #include "common/rpc/grpc_status.h"
 
 namespace mecai {
@@ -125,6 +126,11 @@ grpc::ServerUnaryReactor* ProbeServiceImpl::Probe(grpc::CallbackServerContext* c
   if (!request->has_task()) {
     reactor->Finish(
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ProbeRequest.task is missing"));
+    return reactor;
+  }
+  // Bytes no coordinator writes (docs/SECURITY.md "Bad input against every service").
+  if (absl::Status mistyped = RefuseMistypedFields(*request, "a ProbeRequest"); !mistyped.ok()) {
+    reactor->Finish(ToGrpcStatus(mistyped));
     return reactor;
   }
   StartProbe(request->task(), DeadlineOf(*context), reactor->cancellation(),

@@ -212,6 +212,24 @@ TEST_F(ProbeServiceTest, InvalidTaskIsInvalidArgument) {
             "can ask a server for (EC P-256, EC P-384, RSA, Ed25519)");
 }
 
+// Bytes no coordinator writes: the task's hostname (field 1, length-delimited) also sent as a
+// varint, which protobuf's parser keeps aside as an unknown field; nothing is probed.
+TEST_F(ProbeServiceTest, AKnownFieldOfAnotherWireTypeIsInvalidArgument) {
+  StartService(64);
+  v1::ProbeRequest request = Request("service.example.test", 443);
+  request.mutable_task()
+      ->GetReflection()
+      ->MutableUnknownFields(request.mutable_task())
+      ->AddVarint(1, 7);
+  v1::ProbeResponse response;
+  const grpc::Status status = Call(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "a ProbeRequest carries ProbeTask.hostname (field number 1) with another wire type "
+            "than its own");
+  EXPECT_FALSE(response.has_observation());
+}
+
 TEST_F(ProbeServiceTest, ResolverFaultIsInternal) {
   StartService(64);
   resolver_.Set("service.example.test", absl::InternalError("cannot create a DNS channel"));

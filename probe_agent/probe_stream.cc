@@ -11,6 +11,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/base/logging.h"
+#include "common/crypto/signed_object.h"
+#include "common/rpc/grpc_status.h"
 #include "probe_agent/probe_service.h"
 
 namespace mecai {
@@ -55,6 +57,19 @@ class ProbeServiceImpl::ProbeStreamReactor final
     StartRead(&request_);
   }
 
+  // Ends the stream with `status`, stopping every probe running on it.
+  void EndStream(grpc::Status status) {
+    Actions actions;
+    {
+      absl::MutexLock lock(&mutex_);
+      reading_ = false;
+      finish_status_ = std::move(status);
+      BreakLocked(actions);
+      MaybeFinishLocked(actions);
+    }
+    Act(actions);
+  }
+
   void OnReadDone(bool ok) override {
     if (!ok) {
       // The coordinator half-closed the stream, or it broke: nothing more comes. A broken stream
@@ -69,19 +84,17 @@ class ProbeServiceImpl::ProbeStreamReactor final
       }
       return Act(actions);
     }
+    // A message beyond the stream's bounds, or with bytes no coordinator writes, ends the stream
+    // and starts none of its probes.
     if (request_.probes_size() > kMaxProbesPerMessage) {
-      Actions actions;
-      {
-        absl::MutexLock lock(&mutex_);
-        reading_ = false;
-        finish_status_ =
-            grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                         absl::StrCat("a ProbeStreamRequest carried ", request_.probes_size(),
-                                      " probes; at most ", kMaxProbesPerMessage, " are taken"));
-        BreakLocked(actions);
-        MaybeFinishLocked(actions);
-      }
-      return Act(actions);
+      return EndStream(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("a ProbeStreamRequest carried ", request_.probes_size(),
+                                    " probes; at most ", kMaxProbesPerMessage, " are taken")));
+    }
+    if (absl::Status mistyped = RefuseMistypedFields(request_, "a ProbeStreamRequest");
+        !mistyped.ok()) {
+      return EndStream(ToGrpcStatus(mistyped));
     }
     // The probes first, then the cancellations: a probe cancelled in the message that brings it
     // is stopped too.

@@ -64,6 +64,7 @@ sanitizer_run tsan -- //common/rpc:mutual_tls_test //common/rpc:grpc_server_test
   //coordinator:coordinator_metrics_test \
   //coordinator:decision_reuse_test //coordinator:logged_vd_proofs_test \
   //coordinator:revocation_checker_test //coordinator:checkpoint_signer_test \
+  //coordinator:probe_fanout_test //coordinator:probe_stream_client_test \
   //signer:vouching_signer_test //signer:log_state_test \
   //stapler:stapler_daemon_test //stapler:endpoint_failover_test
 

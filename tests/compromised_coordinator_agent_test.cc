@@ -393,29 +393,45 @@ TEST_F(CompromisedCoordinatorAgentTest, BytesThatDoNotParseEndTheReadsAndStartNo
 }
 
 // Bytes that parse, though no coordinator writes them: protobuf's parser keeps a field whose wire
-// type is not its declared one as an unknown field, as it keeps a field of a later version
-// (docs/SECURITY.md T10 names protobuf's parser as trusted). A `probes` field sent as a varint is
-// no probe, and the stream goes on; a probe whose id is length-delimited is a probe without an id,
-// answered under id 0. Its Observation binds only what the agent parsed and did, which is what the
-// signer checks (docs/ARCHITECTURE.md §1 signer), so the crafted id gains the caller nothing it
-// could not ask for with id 0.
-TEST_F(CompromisedCoordinatorAgentTest, AFieldOfAnotherWireTypeIsSkippedAsUnknown) {
+// type is not its declared one aside as an unknown field, as it keeps a field of a later version.
+// The agent refuses the first (common/crypto/signed_object.h RefuseMistypedFields): the stream ends
+// INVALID_ARGUMENT and none of its probes starts, nor one sent after it. A field number the agent
+// does not know is a newer coordinator's field and is let through.
+TEST_F(CompromisedCoordinatorAgentTest, AFieldOfAnotherWireTypeEndsTheStreamAndStartsNothing) {
+  const Counters before = AgentCounters();
   const v1::ProbeTask after = FreshTask();
   RawStreamEnd end = SendRawMessages({Key(1, kVarint) + Varint(5), OneProbe(7, after)});
-  EXPECT_TRUE(end.status.ok()) << end.status.error_code() << ": " << end.status.error_message();
-  ASSERT_EQ(end.results.size(), 1u);
-  EXPECT_EQ(end.results[0].id(), 7u);
-  ExpectObservationOf(end.results[0], after);
+  EXPECT_EQ(end.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(end.status.error_message(),
+            "a ProbeStreamRequest carries ProbeStreamRequest.probes (field number 1) with another "
+            "wire type than its own");
+  EXPECT_TRUE(end.results.empty());
 
   const v1::ProbeTask task = FreshTask();
   const std::string probe = LengthDelimited(1, Varint(42)) +
                             LengthDelimited(2, task.SerializeAsString()) + Key(3, kVarint) +
                             Varint(kBudgetMilliseconds);
   end = SendRawMessages({LengthDelimited(1, probe)});
+  EXPECT_EQ(end.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(end.status.error_message(),
+            "a ProbeStreamRequest carries StreamedProbe.id (field number 1) with another wire "
+            "type than its own");
+  EXPECT_TRUE(end.results.empty());
+  const Counters after_refusals = AgentCounters();
+  EXPECT_EQ(after_refusals.probes, before.probes);
+  EXPECT_EQ(after_refusals.remembered_vrs, before.remembered_vrs);
+  ExpectNothingStartedFor(after);
+  ExpectNothingStartedFor(task);
+
+  // Field 9 of StreamedProbe, unknown to this agent: the probe is answered under its id.
+  const v1::ProbeTask newer = FreshTask();
+  const std::string with_unknown_field =
+      Streamed(8, newer).SerializeAsString() + Key(9, kVarint) + Varint(1);
+  end = SendRawMessages({LengthDelimited(1, with_unknown_field)});
   EXPECT_TRUE(end.status.ok()) << end.status.error_code() << ": " << end.status.error_message();
   ASSERT_EQ(end.results.size(), 1u);
-  EXPECT_EQ(end.results[0].id(), 0u);
-  ExpectObservationOf(end.results[0], task);
+  EXPECT_EQ(end.results[0].id(), 8u);
+  ExpectObservationOf(end.results[0], newer);
   ExpectTheAgentStillServes();
 }
 

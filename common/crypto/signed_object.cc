@@ -1,5 +1,6 @@
 #include "common/crypto/signed_object.h"
 
+#include <functional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -52,15 +53,14 @@ absl::Status VerifyObject(EVP_PKEY* key, SignedObject kind, const v1::Signature&
   return VerifySignature(key, signature, SignedMessage(kind, bytes));
 }
 
-absl::Status RefuseUnknownFields(const google::protobuf::Message& message, absl::string_view what) {
+namespace {
+
+// `check` of `message` and of every message inside it, depth first; the first error.
+absl::Status CheckEveryMessage(
+    const google::protobuf::Message& message,
+    const std::function<absl::Status(const google::protobuf::Message&)>& check) {
+  RETURN_IF_ERROR(check(message));
   const google::protobuf::Reflection* reflection = message.GetReflection();
-  const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
-  if (!unknown.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " carries a field this verifier does not know (",
-                     message.GetDescriptor()->name(), " field number ", unknown.field(0).number(),
-                     "); signed objects must hold only known fields"));
-  }
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
   for (const google::protobuf::FieldDescriptor* field : fields) {
@@ -68,13 +68,44 @@ absl::Status RefuseUnknownFields(const google::protobuf::Message& message, absl:
     if (field->is_repeated()) {
       for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
         RETURN_IF_ERROR(
-            RefuseUnknownFields(reflection->GetRepeatedMessage(message, field, i), what));
+            CheckEveryMessage(reflection->GetRepeatedMessage(message, field, i), check));
       }
     } else {
-      RETURN_IF_ERROR(RefuseUnknownFields(reflection->GetMessage(message, field), what));
+      RETURN_IF_ERROR(CheckEveryMessage(reflection->GetMessage(message, field), check));
     }
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RefuseUnknownFields(const google::protobuf::Message& message, absl::string_view what) {
+  return CheckEveryMessage(message, [what](const google::protobuf::Message& inner) {
+    const google::protobuf::UnknownFieldSet& unknown =
+        inner.GetReflection()->GetUnknownFields(inner);
+    if (unknown.empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " carries a field this verifier does not know (",
+                     inner.GetDescriptor()->name(), " field number ", unknown.field(0).number(),
+                     "); signed objects must hold only known fields"));
+  });
+}
+
+absl::Status RefuseMistypedFields(const google::protobuf::Message& message,
+                                  absl::string_view what) {
+  return CheckEveryMessage(message, [what](const google::protobuf::Message& inner) {
+    const google::protobuf::UnknownFieldSet& unknown =
+        inner.GetReflection()->GetUnknownFields(inner);
+    for (int i = 0; i < unknown.field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* known =
+          inner.GetDescriptor()->FindFieldByNumber(unknown.field(i).number());
+      if (known == nullptr) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " carries ", inner.GetDescriptor()->name(), ".", known->name(), " (field number ",
+          known->number(), ") with another wire type than its own"));
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status ParseSignedBytes(absl::string_view bytes, absl::string_view what,

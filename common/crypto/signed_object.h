@@ -76,6 +76,14 @@ absl::Status ParseSignedBytes(absl::string_view bytes, absl::string_view what,
 // INVALID_ARGUMENT naming `what` and the first field number found.
 absl::Status RefuseUnknownFields(const google::protobuf::Message& message, absl::string_view what);
 
+// OK unless `message` or a message inside it carries, among its unknown fields, a field number its
+// type knows: bytes written with another wire type than the field's (the protobuf wire format,
+// https://protobuf.dev/programming-guides/encoding/), which no version of the sender writes; the
+// parser keeps them aside instead of refusing them. INVALID_ARGUMENT names `what`, the message
+// and the field. A number the type does not know is accepted: a newer peer's field (messages
+// between services that are upgraded one after the other, not signed objects).
+absl::Status RefuseMistypedFields(const google::protobuf::Message& message, absl::string_view what);
+
 }  // namespace mecai
 
 #endif  // MECAI_COMMON_CRYPTO_SIGNED_OBJECT_H_

@@ -107,24 +107,55 @@ TEST(SignedObjectTest, RefusesAKnownNumberWithAnotherWireType) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field number 4")));
 }
 
+// `perspective` (bytes of a Perspective, or bytes posing as one) as VouchingStatement.perspectives
+// (field 10, length-delimited).
+std::string AsPerspective(const std::string& perspective) {
+  std::string bytes;
+  StringOutputStream raw(&bytes);
+  {
+    CodedOutputStream out(&raw);
+    out.WriteTag((10 << 3) | 2);
+    out.WriteVarint32(static_cast<uint32_t>(perspective.size()));
+    out.WriteString(perspective);
+  }
+  return bytes;
+}
+
 TEST(SignedObjectTest, RefusesAnUnknownFieldInsideANestedMessage) {
   v1::VouchingStatement statement;
   v1::Perspective* perspective = statement.add_perspectives();
   perspective->set_id("p1");
   // Append field 30 (varint) to the nested Perspective.
-  std::string nested = perspective->SerializeAsString() + std::string("\xf0\x01\x07", 3);
-  std::string bytes;
-  {
-    StringOutputStream raw(&bytes);
-    CodedOutputStream out(&raw);
-    out.WriteTag((10 << 3) | 2);  // VouchingStatement.perspectives
-    out.WriteVarint32(static_cast<uint32_t>(nested.size()));
-    out.WriteString(nested);
-  }
+  const std::string bytes =
+      AsPerspective(perspective->SerializeAsString() + std::string("\xf0\x01\x07", 3));
   v1::VouchingStatement parsed;
   EXPECT_THAT(
       ParseSignedBytes(bytes, "the statement", &parsed),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Perspective field number 30")));
+}
+
+TEST(SignedObjectTest, MistypedFieldsAreRefusedAtAnyDepthAndUnknownNumbersAreNot) {
+  // Unknown numbers (a newer sender's fields), at the top and inside a nested message: accepted.
+  v1::VouchingStatement statement;
+  statement.add_perspectives()->set_id("p1");
+  const std::string bytes =
+      std::string("\xf8\x01\x01", 3) +  // Field 31, varint 1.
+      AsPerspective(statement.perspectives(0).SerializeAsString() + std::string("\xf0\x01\x07", 3));
+  v1::VouchingStatement parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  EXPECT_TRUE(RefuseMistypedFields(parsed, "the statement").ok());
+
+  // hostname (field 4, length-delimited) as a varint at the top.
+  ASSERT_TRUE(parsed.ParseFromString(std::string("\x20\x05", 2)));
+  EXPECT_THAT(RefuseMistypedFields(parsed, "the statement"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "the statement carries VouchingStatement.hostname (field number 4) with "
+                       "another wire type than its own"));
+
+  // Perspective.id (field 1, length-delimited) as a varint inside a perspective.
+  ASSERT_TRUE(parsed.ParseFromString(AsPerspective(std::string("\x08\x01", 2))));
+  EXPECT_THAT(RefuseMistypedFields(parsed, "the statement"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Perspective.id")));
 }
 
 TEST(SignedObjectTest, RefusesBytesThatDoNotParse) {
