@@ -17,8 +17,12 @@
 #include "common/rpc/grpc_channel.h"
 #include "common/rpc/grpc_server.h"
 #include "common/transparency/cosignature.h"
+#include "coordinator/probe_stream_client.h"
 
 namespace mecai {
+
+static_assert(kMaxProbeTimeoutMilliseconds <= ProbeStreamClient::kMaxStreamedProbeSeconds * 1000,
+              "a probe timeout the config allows would keep probes off the probe streams");
 
 v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config) {
   *config.mutable_policy() = WithPolicyDefaults(config.policy());
@@ -230,8 +234,9 @@ absl::Status ValidateCoordinatorConfig(const v1::CoordinatorConfig& config,
   ValidateQuorumPolicy(config.policy(), perspectives, "policy", &errors);
   errors.Require(config.freshness_window_seconds() <= 3600, "freshness_window_seconds",
                  "must be at most 3600");
-  errors.Require(config.probe_timeout_milliseconds() <= 120000, "probe_timeout_milliseconds",
-                 "must be at most 120000");
+  errors.Require(config.probe_timeout_milliseconds() <= kMaxProbeTimeoutMilliseconds,
+                 "probe_timeout_milliseconds",
+                 absl::StrCat("must be at most ", kMaxProbeTimeoutMilliseconds));
   errors.Require(config.signer_timeout_milliseconds() <= 60000, "signer_timeout_milliseconds",
                  "must be at most 60000");
   errors.Require(config.max_chain_length() <= 20, "max_chain_length", "must be at most 20");

@@ -9,6 +9,10 @@
 
 namespace mecai {
 
+// The longest probe_timeout_milliseconds a coordinator's config may set: every probe then fits on a
+// probe stream (coordinator/probe_stream_client.h).
+inline constexpr int kMaxProbeTimeoutMilliseconds = 120 * 1000;
+
 // Fills unset limits with their documented defaults (see config.proto).
 v1::CoordinatorConfig WithCoordinatorDefaults(v1::CoordinatorConfig config);
 

@@ -41,6 +41,7 @@ class ProbeFanout {
   // the latest): a round's last call lets go of an agent's channel on a gRPC thread, and this
   // object's channels must not be the last references then. gRPC 1.51 releases its process-wide
   // callback queue with the last channel, which from one of that queue's own threads crashes.
+  // Never from a ProbeDone callback: that round is still alive then.
   ~ProbeFanout();
   ProbeFanout(const ProbeFanout&) = delete;
   ProbeFanout& operator=(const ProbeFanout&) = delete;

@@ -57,13 +57,17 @@ class ProbeStreamClient {
   bool unimplemented() const;
   static constexpr absl::Duration kUnimplementedFor = absl::Minutes(5);
 
-  // A stream takes new probes for kStreamLifetime, then is half-closed and a new one opened, and
-  // it takes only probes that must end within kMaxStreamedProbeTime (Carries; a longer probe goes
-  // as a Probe call). So a stream ends at most the sum of the two after it opened: within the
-  // grace the agent's server gives a connection's running calls after the connection's maximum
-  // age (common/rpc/grpc_channel.h), and no stream is cut with probes on it.
+  // A stream takes new probes for kStreamLifetime (the first probe after that half-closes it and
+  // opens a new one), and only probes that must end within kMaxStreamedProbeTime (Carries; a
+  // longer probe goes as a Probe call). So no probe runs on a stream later than the sum of the two
+  // after it opened: within the grace the agent's server gives a connection's running calls after
+  // the connection's maximum age (common/rpc/grpc_channel.h), and no stream is cut with probes on
+  // it. A stream left idle stays open until the next probe or the connection's end, with nothing
+  // to lose.
   static constexpr int kStreamLifetimeSeconds = 30;
-  static constexpr int kMaxStreamedProbeSeconds = 25;
+  // The longest probe timeout a coordinator's config allows (kMaxProbeTimeoutMilliseconds,
+  // coordinator/coordinator_config.h), so that every configured probe may go on a stream.
+  static constexpr int kMaxStreamedProbeSeconds = 120;
   static_assert(kStreamLifetimeSeconds + kMaxStreamedProbeSeconds < kMaxConnectionAgeGraceSeconds,
                 "a stream could outlive its connection's grace with probes on it");
   static constexpr absl::Duration kStreamLifetime = absl::Seconds(kStreamLifetimeSeconds);

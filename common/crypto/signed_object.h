@@ -81,7 +81,9 @@ absl::Status RefuseUnknownFields(const google::protobuf::Message& message, absl:
 // https://protobuf.dev/programming-guides/encoding/), which no version of the sender writes; the
 // parser keeps them aside instead of refusing them. INVALID_ARGUMENT names `what`, the message
 // and the field. A number the type does not know is accepted: a newer peer's field (messages
-// between services that are upgraded one after the other, not signed objects).
+// between services that are upgraded one after the other, not signed objects). For proto3
+// messages only, as all of this repository's are: a closed enum's unknown value would also land
+// under its known number.
 absl::Status RefuseMistypedFields(const google::protobuf::Message& message, absl::string_view what);
 
 }  // namespace mecai

@@ -32,7 +32,7 @@ inline constexpr int kKeepaliveTimeoutMilliseconds = 20 * 1000;
 // (docs/ARCHITECTURE.md "Peers and load"), and give the calls still running on it the grace to
 // finish. A call or stream that ends within the grace of its connection's GOAWAY is never cut.
 inline constexpr int kMaxConnectionAgeSeconds = 5 * 60;
-inline constexpr int kMaxConnectionAgeGraceSeconds = 60;
+inline constexpr int kMaxConnectionAgeGraceSeconds = 3 * 60;
 
 // True when `target` is host:port, dns:///host:port, or ipv4:/ipv6: followed by a comma-separated
 // list of host:port (IPv6 hosts in brackets).

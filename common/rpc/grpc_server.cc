@@ -27,7 +27,7 @@ constexpr int kHealthMaxReceiveBytes = 4096;
 constexpr int kHealthMaxThreads = 4;
 constexpr auto kShutdownGracePeriod = std::chrono::seconds(5);
 // The connection age of grpc_channel.h; its grace is more than any configured probe or signer
-// deadline.
+// deadline, and than a probe stream's life (coordinator/probe_stream_client.h).
 constexpr absl::Duration kMaxConnectionAge = absl::Seconds(kMaxConnectionAgeSeconds);
 constexpr absl::Duration kMaxConnectionAgeGrace = absl::Seconds(kMaxConnectionAgeGraceSeconds);
 // The shortest interval between the client PINGs an internal server accepts on a connection
