@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "coordinator/coordinator_config.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/mecai/v1/probe.grpc.pb.h"
@@ -357,6 +358,17 @@ TEST_F(ProbeStreamClientTest, DestroyingTheClientAnswersItsProbesCancelled) {
   client_.reset();
   EXPECT_EQ(a.count(), 1u);
   EXPECT_EQ(a.status(0).error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// A stream carries a probe that must end within the longest probe timeout a config allows, and no
+// longer one (docs/ARCHITECTURE.md "Probe streams", Stream lifetime).
+TEST(ProbeStreamClientCarriesTest, UpToTheLongestConfiguredProbeTimeoutAndNoLonger) {
+  EXPECT_TRUE(ProbeStreamClient::Carries(absl::Now()));
+  EXPECT_TRUE(ProbeStreamClient::Carries(absl::Now() + ProbeStreamClient::kMaxStreamedProbeTime));
+  EXPECT_FALSE(ProbeStreamClient::Carries(absl::Now() + ProbeStreamClient::kMaxStreamedProbeTime +
+                                          absl::Milliseconds(100)));
+  EXPECT_EQ(ProbeStreamClient::kMaxStreamedProbeTime,
+            absl::Milliseconds(kMaxProbeTimeoutMilliseconds));
 }
 
 }  // namespace
