@@ -119,6 +119,16 @@ class ProbeServiceTest : public ::testing::Test {
     return PlainTcpTestServer::Start("127.0.0.1", PlainTcpTestServer::Behaviour::kStaySilent);
   }
 
+  // The service with `max_in_flight` and a 50 s handshake timeout, so that a probe of the silent
+  // target runs until it is cancelled; returns that target.
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> StartServiceWithSilentTarget(
+      uint32_t max_in_flight) {
+    ProberLimits limits;
+    limits.handshake_timeout = absl::Seconds(50);
+    StartService(max_in_flight, limits);
+    return StartSilentTarget();
+  }
+
   // True once `condition` holds, polled for at most 20 s.
   static bool Eventually(const std::function<bool()>& condition) {
     for (int i = 0; i < 2000; ++i) {
@@ -441,10 +451,8 @@ TEST_F(ProbeServiceTest, WhenTheMemoryOfProbedVrsIsFullNewVrsAreRefused) {
 
 TEST_F(ProbeServiceTest, ClientCancellationEndsTheProbeAndClosesItsConnection) {
   // The handshake would wait 50 s for the silent target; the cancellation ends it long before.
-  ProberLimits limits;
-  limits.handshake_timeout = absl::Seconds(50);
-  StartService(/*max_in_flight=*/4, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      StartServiceWithSilentTarget(/*max_in_flight=*/4);
   ASSERT_TRUE(silent.ok()) << silent.status();
 
   grpc::ClientContext context;
@@ -550,10 +558,8 @@ TEST_F(ProbeServiceTest, AStreamAnswersEachProbeByItsIdAsACallWouldAndEndsAfterT
 }
 
 TEST_F(ProbeServiceTest, AStreamStopsAProbeByItsIdAndRefusesAnIdThatIsRunning) {
-  ProberLimits limits;
-  limits.handshake_timeout = absl::Seconds(50);
-  StartService(/*max_in_flight=*/1, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      StartServiceWithSilentTarget(/*max_in_flight=*/1);
   ASSERT_TRUE(silent.ok()) << silent.status();
 
   grpc::ClientContext context;
@@ -591,10 +597,8 @@ TEST_F(ProbeServiceTest, AStreamStopsAProbeByItsIdAndRefusesAnIdThatIsRunning) {
 }
 
 TEST_F(ProbeServiceTest, CancellingAStreamStopsEveryProbeRunningOnIt) {
-  ProberLimits limits;
-  limits.handshake_timeout = absl::Seconds(50);
-  StartService(/*max_in_flight=*/8, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      StartServiceWithSilentTarget(/*max_in_flight=*/8);
   ASSERT_TRUE(silent.ok()) << silent.status();
 
   grpc::ClientContext context;
@@ -654,10 +658,8 @@ TEST_F(ProbeServiceTest, AStreamMessageWithTooManyProbesEndsTheStreamAndStartsNo
 }
 
 TEST_F(ProbeServiceTest, AProbeCancelledInTheMessageThatBringsItIsStopped) {
-  ProberLimits limits;
-  limits.handshake_timeout = absl::Seconds(50);
-  StartService(/*max_in_flight=*/4, limits);
-  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent = StartSilentTarget();
+  absl::StatusOr<std::unique_ptr<PlainTcpTestServer>> silent =
+      StartServiceWithSilentTarget(/*max_in_flight=*/4);
   ASSERT_TRUE(silent.ok()) << silent.status();
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(40));

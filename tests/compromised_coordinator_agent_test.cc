@@ -78,10 +78,12 @@ std::string LengthDelimited(int field, const std::string& bytes) {
 
 void* Tag(intptr_t number) { return reinterpret_cast<void*>(number); }
 
-// How a stream of raw messages ended: the agent's status and every result it sent.
-struct RawStreamEnd {
+// How a stream ended: the agent's status and every result it sent; `sent` is false when gRPC
+// refused a write or the half-close (the agent may end a stream before taking its message).
+struct StreamEnd {
   grpc::Status status;
   std::vector<v1::StreamedProbeResult> results;
+  bool sent = true;
 };
 
 class CompromisedCoordinatorAgentTest : public ::testing::Test {
@@ -207,20 +209,30 @@ class CompromisedCoordinatorAgentTest : public ::testing::Test {
   // Probes `task` on a stream of its own, as the coordinator does (the probe, the half-close, the
   // result, the end); the one result, or an empty one when none came.
   static v1::StreamedProbeResult ProbeOnStream(const v1::ProbeTask& task) {
-    grpc::ClientContext context;
-    context.set_deadline(Deadline());
-    std::unique_ptr<ProbeStream> stream = stub_->ProbeStream(&context);
     v1::ProbeStreamRequest request;
     *request.add_probes() = Streamed(1, task);
-    EXPECT_TRUE(stream->Write(request));
-    EXPECT_TRUE(stream->WritesDone());
-    std::vector<v1::StreamedProbeResult> results = ReadToEnd(*stream);
-    const grpc::Status status = stream->Finish();
-    EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
-    EXPECT_EQ(results.size(), 1u);
-    if (results.empty()) return v1::StreamedProbeResult();
-    EXPECT_EQ(results[0].id(), 1u);
-    return results[0];
+    const StreamEnd end = SendAndHalfClose(*stub_, request);
+    EXPECT_TRUE(end.sent);
+    EXPECT_TRUE(end.status.ok()) << end.status.error_code() << ": " << end.status.error_message();
+    EXPECT_EQ(end.results.size(), 1u);
+    if (end.results.empty()) return v1::StreamedProbeResult();
+    EXPECT_EQ(end.results[0].id(), 1u);
+    return end.results[0];
+  }
+
+  // Sends `request` on a stream of its own through `stub` and half-closes it, as the coordinator
+  // does, then reads to the end.
+  static StreamEnd SendAndHalfClose(v1::ProbeService::Stub& stub,
+                                    const v1::ProbeStreamRequest& request) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    std::unique_ptr<ProbeStream> stream = stub.ProbeStream(&context);
+    StreamEnd end;
+    end.sent = stream->Write(request);
+    end.sent = stream->WritesDone() && end.sent;
+    end.results = ReadToEnd(*stream);
+    end.status = stream->Finish();
+    return end;
   }
 
   // A fresh VR probed on a stream gets its Observation: the agent still serves.
@@ -260,9 +272,9 @@ class CompromisedCoordinatorAgentTest : public ::testing::Test {
   // Opens a ProbeStream with the generic stub, which sends each of `messages` byte for byte as one
   // message (the agent's parser gets exactly these bytes), half-closes it when `half_close`, and
   // reads until the agent ends it. The call's deadline ends every operation.
-  static RawStreamEnd SendRawMessages(const std::vector<std::string>& messages,
-                                      bool half_close = true) {
-    RawStreamEnd end;
+  static StreamEnd SendRawMessages(const std::vector<std::string>& messages,
+                                   bool half_close = true) {
+    StreamEnd end;
     grpc::GenericStub generic(*channel_);
     grpc::ClientContext context;
     context.set_deadline(Deadline());
@@ -378,8 +390,7 @@ TEST_F(CompromisedCoordinatorAgentTest, BytesThatDoNotParseEndTheReadsAndStartNo
   for (const auto& [what, bytes] : unparsable) {
     SCOPED_TRACE(what);
     sent_after.push_back(FreshTask());
-    RawStreamEnd end =
-        SendRawMessages({bytes, OneProbe(2, sent_after.back())}, /*half_close=*/false);
+    StreamEnd end = SendRawMessages({bytes, OneProbe(2, sent_after.back())}, /*half_close=*/false);
     EXPECT_EQ(end.status.error_code(), grpc::StatusCode::OK) << end.status.error_message();
     EXPECT_TRUE(end.results.empty())
         << end.results.size() << " results, the first " << end.results.front().ShortDebugString();
@@ -400,7 +411,7 @@ TEST_F(CompromisedCoordinatorAgentTest, BytesThatDoNotParseEndTheReadsAndStartNo
 TEST_F(CompromisedCoordinatorAgentTest, AFieldOfAnotherWireTypeEndsTheStreamAndStartsNothing) {
   const Counters before = AgentCounters();
   const v1::ProbeTask after = FreshTask();
-  RawStreamEnd end = SendRawMessages({Key(1, kVarint) + Varint(5), OneProbe(7, after)});
+  StreamEnd end = SendRawMessages({Key(1, kVarint) + Varint(5), OneProbe(7, after)});
   EXPECT_EQ(end.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(end.status.error_message(),
             "a ProbeStreamRequest carries ProbeStreamRequest.probes (field number 1) with another "
@@ -486,30 +497,21 @@ TEST_F(CompromisedCoordinatorAgentTest, AMessageOverTheReceiveLimitIsRefusedAndS
   {
     const v1::ProbeStreamRequest request = padded(at_limit, limit);
     ASSERT_EQ(request.ByteSizeLong(), limit);
-    grpc::ClientContext context;
-    context.set_deadline(Deadline());
-    std::unique_ptr<ProbeStream> stream = stub_->ProbeStream(&context);
-    ASSERT_TRUE(stream->Write(request));
-    ASSERT_TRUE(stream->WritesDone());
-    std::vector<v1::StreamedProbeResult> results = ReadToEnd(*stream);
-    const grpc::Status status = stream->Finish();
-    EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
-    ASSERT_EQ(results.size(), 1u);
-    ExpectObservationOf(results[0], at_limit);
+    const StreamEnd end = SendAndHalfClose(*stub_, request);
+    ASSERT_TRUE(end.sent);
+    EXPECT_TRUE(end.status.ok()) << end.status.error_code() << ": " << end.status.error_message();
+    ASSERT_EQ(end.results.size(), 1u);
+    ExpectObservationOf(end.results[0], at_limit);
   }
 
   const v1::ProbeTask over_limit = FreshTask();
   const v1::ProbeStreamRequest request = padded(over_limit, limit + 1);
   ASSERT_EQ(request.ByteSizeLong(), limit + 1);
   const Counters before = AgentCounters();
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  std::unique_ptr<ProbeStream> stream = stub_->ProbeStream(&context);
-  // gRPC may end the stream before the whole message is written: the write's result is gRPC's.
-  stream->Write(request);
-  stream->WritesDone();
-  EXPECT_TRUE(ReadToEnd(*stream).empty());
-  const grpc::Status status = stream->Finish();
+  // gRPC may end the stream before the whole message is written: whether it was sent is gRPC's.
+  const StreamEnd end = SendAndHalfClose(*stub_, request);
+  EXPECT_TRUE(end.results.empty());
+  const grpc::Status& status = end.status;
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   EXPECT_EQ(status.error_message(),
             absl::StrCat("Received message larger than max (", limit + 1, " vs. ", limit, ")"));
@@ -670,17 +672,13 @@ TEST_F(CompromisedCoordinatorAgentTest, OneVrGetsOneObservationOnTheStreamOrAsAC
 
   // Twice in one message.
   const v1::ProbeTask twice = FreshTask();
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  std::unique_ptr<ProbeStream> stream = stub_->ProbeStream(&context);
   v1::ProbeStreamRequest request;
   *request.add_probes() = Streamed(1, twice);
   *request.add_probes() = Streamed(2, with_nonce(twice, std::string(16, 'c')));
-  ASSERT_TRUE(stream->Write(request));
-  ASSERT_TRUE(stream->WritesDone());
-  std::map<uint64_t, v1::StreamedProbeResult> results = ById(ReadToEnd(*stream));
-  status = stream->Finish();
-  EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  const StreamEnd end = SendAndHalfClose(*stub_, request);
+  ASSERT_TRUE(end.sent);
+  std::map<uint64_t, v1::StreamedProbeResult> results = ById(end.results);
+  EXPECT_TRUE(end.status.ok()) << end.status.error_code() << ": " << end.status.error_message();
   ASSERT_EQ(results.size(), 2u);
   const uint64_t observed = results[1].has_observation() ? 1 : 2;
   const uint64_t refused = 3 - observed;
@@ -723,16 +721,12 @@ TEST_F(CompromisedCoordinatorAgentTest, ACallerWithoutTheCoordinatorsIdentityGet
     peer.mutable_tls()->set_private_key_file(caller.key_file);
     ASSERT_OK_AND_ASSIGN(std::shared_ptr<grpc::Channel> channel, MakeChannel(peer));
     std::unique_ptr<v1::ProbeService::Stub> stub = v1::ProbeService::NewStub(channel);
-    grpc::ClientContext context;
-    context.set_deadline(Deadline());
-    std::unique_ptr<ProbeStream> stream = stub->ProbeStream(&context);
     tasks.push_back(FreshTask());
     v1::ProbeStreamRequest request;
     *request.add_probes() = Streamed(1, tasks.back());
-    stream->Write(request);  // Refused or not, the status says.
-    stream->WritesDone();
-    EXPECT_TRUE(ReadToEnd(*stream).empty());
-    const grpc::Status status = stream->Finish();
+    const StreamEnd end = SendAndHalfClose(*stub, request);  // Sent or not, the status says.
+    EXPECT_TRUE(end.results.empty());
+    const grpc::Status& status = end.status;
     EXPECT_EQ(status.error_code(), caller.refused) << status.error_message();
     if (caller.refused == grpc::StatusCode::PERMISSION_DENIED) {
       EXPECT_EQ(status.error_message(), "client identity is not on this server's allowlist");
